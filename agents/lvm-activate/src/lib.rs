@@ -1,0 +1,1 @@
+//! LVM-activate: drop-in for resource-agents' LVM-activate.

@@ -1,0 +1,1 @@
+//! The cluster-conf command line.

@@ -1,0 +1,1 @@
+//! The suite's TOML configuration (/etc/halvm/halvm.toml).

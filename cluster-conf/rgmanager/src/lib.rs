@@ -1,0 +1,1 @@
+//! rgmanager cluster.conf parsing, validation and translation to Pacemaker.

@@ -1,0 +1,1 @@
+//! The lvmeta command line (clap definitions), shared by the binary, man pages and tests.

@@ -1,0 +1,1 @@
+//! Volume-group operations: device scanning, commit protocol, locking, reports.

@@ -1,0 +1,1 @@
+//! Volume-group model (PVs, LVs, segments) and the extent allocator, free of I/O.

@@ -1,0 +1,1 @@
+//! The LVM2 text metadata grammar: a lossless config tree parser and writer.

@@ -1,0 +1,1 @@
+//! Generates the man pages in man/ from the binaries' clap definitions.

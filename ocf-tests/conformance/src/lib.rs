@@ -1,0 +1,1 @@
+//! OCF conformance runs: ocf-tester, schema checks, crm_resource --validate.
