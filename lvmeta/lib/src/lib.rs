@@ -1,1 +1,6 @@
 //! Volume-group operations: device scanning, commit protocol, locking, reports.
+
+pub mod filter;
+pub mod lock;
+pub mod report;
+pub mod units;

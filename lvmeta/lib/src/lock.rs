@@ -1,0 +1,339 @@
+//! VG and global locking behind a trait, so local `flock` locking, an in-memory one for tests
+//! and (later) the clvmd-rs socket client are interchangeable.
+//!
+//! Order: the global lock (PV/VG name space, lvm's GLLK) is taken before any VG lock.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Shared for reads (PR), exclusive for writes (EX).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Shared,
+    Exclusive,
+}
+
+/// What is locked: one VG's metadata, or the global PV/VG name space.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LockTarget {
+    Global,
+    Vg(String),
+}
+
+impl std::fmt::Display for LockTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockTarget::Global => write!(f, "global lock"),
+            LockTarget::Vg(vg) => write!(f, "lock for VG {vg}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot create lock directory {dir}: {source}")]
+    LockDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot take {target} ({file}): {source}")]
+    Acquire {
+        target: LockTarget,
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{target} is held elsewhere and was not waited for")]
+    Busy { target: LockTarget },
+    #[error("invalid VG name {name:?} for a lock")]
+    BadName { name: String },
+}
+
+/// A held lock; dropping it releases the lock.
+pub trait HeldLock: Send {
+    fn target(&self) -> &LockTarget;
+    fn mode(&self) -> LockMode;
+    /// Tells the lock manager the VG seqno just committed under this lock (a DLM lock value
+    /// block carries it to other nodes); local managers ignore it.
+    fn note_committed_seqno(&mut self, _seqno: u64) {}
+}
+
+/// A lock guard as returned by a [`LockManager`].
+pub struct LockGuard(Box<dyn HeldLock>);
+
+impl LockGuard {
+    pub fn new(inner: Box<dyn HeldLock>) -> Self {
+        LockGuard(inner)
+    }
+    pub fn target(&self) -> &LockTarget {
+        self.0.target()
+    }
+    pub fn mode(&self) -> LockMode {
+        self.0.mode()
+    }
+    pub fn note_committed_seqno(&mut self, seqno: u64) {
+        self.0.note_committed_seqno(seqno)
+    }
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LockGuard({}, {:?})", self.target(), self.mode())
+    }
+}
+
+/// Takes VG and global locks. Blocking: a call returns once the lock is granted.
+pub trait LockManager: Send + Sync {
+    fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError>;
+
+    fn lock_vg(&self, vg: &str, mode: LockMode) -> Result<LockGuard, LockError> {
+        self.lock(&LockTarget::Vg(vg.to_string()), mode)
+    }
+    fn lock_global(&self, mode: LockMode) -> Result<LockGuard, LockError> {
+        self.lock(&LockTarget::Global, mode)
+    }
+}
+
+/// Local locking: `flock(2)` on `<dir>/V_<vg>` and `<dir>/P_global`, like lvm's file locking.
+#[derive(Debug, Clone)]
+pub struct FlockLocking {
+    dir: PathBuf,
+}
+
+impl FlockLocking {
+    /// Uses `dir`, creating it if missing.
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self, LockError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|source| LockError::LockDir {
+            dir: dir.clone(),
+            source,
+        })?;
+        Ok(FlockLocking { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn file_for(&self, target: &LockTarget) -> Result<PathBuf, LockError> {
+        Ok(match target {
+            LockTarget::Global => self.dir.join("P_global"),
+            LockTarget::Vg(vg) => {
+                if vg.is_empty() || vg.contains('/') || vg.starts_with('.') {
+                    return Err(LockError::BadName { name: vg.clone() });
+                }
+                self.dir.join(format!("V_{vg}"))
+            }
+        })
+    }
+}
+
+struct FlockHeld {
+    target: LockTarget,
+    mode: LockMode,
+    _lock: Flock<File>,
+}
+
+impl HeldLock for FlockHeld {
+    fn target(&self) -> &LockTarget {
+        &self.target
+    }
+    fn mode(&self) -> LockMode {
+        self.mode
+    }
+}
+
+impl LockManager for FlockLocking {
+    fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
+        let file = self.file_for(target)?;
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&file)
+            .map_err(|source| LockError::Acquire {
+                target: target.clone(),
+                file: file.clone(),
+                source,
+            })?;
+        let arg = match mode {
+            LockMode::Shared => FlockArg::LockShared,
+            LockMode::Exclusive => FlockArg::LockExclusive,
+        };
+        let lock = Flock::lock(f, arg).map_err(|(_, errno)| LockError::Acquire {
+            target: target.clone(),
+            file: file.clone(),
+            source: std::io::Error::from(errno),
+        })?;
+        Ok(LockGuard::new(Box::new(FlockHeld {
+            target: target.clone(),
+            mode,
+            _lock: lock,
+        })))
+    }
+}
+
+/// In-memory locking for unit tests: same semantics (many shared or one exclusive), blocking.
+#[derive(Clone, Default)]
+pub struct MemLocking {
+    state: Arc<(Mutex<HashMap<LockTarget, (usize, bool)>>, Condvar)>,
+}
+
+impl MemLocking {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// (shared holders, exclusive held) for a target; for assertions in tests.
+    pub fn holders(&self, target: &LockTarget) -> (usize, bool) {
+        let map = self.state.0.lock().expect("lock table poisoned");
+        map.get(target).copied().unwrap_or((0, false))
+    }
+}
+
+struct MemHeld {
+    target: LockTarget,
+    mode: LockMode,
+    state: Arc<(Mutex<HashMap<LockTarget, (usize, bool)>>, Condvar)>,
+}
+
+impl HeldLock for MemHeld {
+    fn target(&self) -> &LockTarget {
+        &self.target
+    }
+    fn mode(&self) -> LockMode {
+        self.mode
+    }
+}
+
+impl Drop for MemHeld {
+    fn drop(&mut self) {
+        let (m, cv) = &*self.state;
+        let mut map = m.lock().expect("lock table poisoned");
+        if let Some(e) = map.get_mut(&self.target) {
+            match self.mode {
+                LockMode::Shared => e.0 -= 1,
+                LockMode::Exclusive => e.1 = false,
+            }
+        }
+        cv.notify_all();
+    }
+}
+
+impl LockManager for MemLocking {
+    fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
+        let (m, cv) = &*self.state;
+        let mut map = m.lock().expect("lock table poisoned");
+        loop {
+            let e = map.entry(target.clone()).or_insert((0, false));
+            let free = match mode {
+                LockMode::Shared => !e.1,
+                LockMode::Exclusive => !e.1 && e.0 == 0,
+            };
+            if free {
+                match mode {
+                    LockMode::Shared => e.0 += 1,
+                    LockMode::Exclusive => e.1 = true,
+                }
+                break;
+            }
+            map = cv.wait(map).expect("lock table poisoned");
+        }
+        Ok(LockGuard::new(Box::new(MemHeld {
+            target: target.clone(),
+            mode,
+            state: self.state.clone(),
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    fn exclusive_excludes(mgr: Arc<dyn LockManager>) {
+        let inside = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        for _ in 0..4 {
+            let (mgr, inside, max) = (mgr.clone(), inside.clone(), max.clone());
+            threads.push(std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let _g = mgr.lock_vg("vg0", LockMode::Exclusive).unwrap();
+                    let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(2));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                }
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(max.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn mem_exclusive_excludes() {
+        exclusive_excludes(Arc::new(MemLocking::new()));
+    }
+
+    #[test]
+    fn flock_exclusive_excludes_across_open_files() {
+        let dir = tempfile::tempdir().unwrap();
+        exclusive_excludes(Arc::new(
+            FlockLocking::new(dir.path().join("locks")).unwrap(),
+        ));
+        assert!(dir.path().join("locks/V_vg0").exists());
+    }
+
+    #[test]
+    fn mem_shared_coexist_and_release() {
+        let m = MemLocking::new();
+        let a = m.lock_vg("vg", LockMode::Shared).unwrap();
+        let b = m.lock_vg("vg", LockMode::Shared).unwrap();
+        assert_eq!(m.holders(&LockTarget::Vg("vg".into())), (2, false));
+        drop(a);
+        drop(b);
+        let _c = m.lock_vg("vg", LockMode::Exclusive).unwrap();
+        assert_eq!(m.holders(&LockTarget::Vg("vg".into())), (0, true));
+        let _g = m.lock_global(LockMode::Exclusive).unwrap();
+        assert_eq!(m.holders(&LockTarget::Global), (0, true));
+    }
+
+    #[test]
+    fn flock_shared_blocks_exclusive_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let mgr = FlockLocking::new(dir.path()).unwrap();
+        let held = mgr.lock_global(LockMode::Shared).unwrap();
+        let _other_shared = mgr.lock_global(LockMode::Shared).unwrap();
+        let mgr2 = mgr.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let _g = mgr2.lock_global(LockMode::Exclusive).unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        drop(held);
+        drop(_other_shared);
+        rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        t.join().unwrap();
+        assert!(dir.path().join("P_global").exists());
+    }
+
+    #[test]
+    fn flock_rejects_path_like_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let mgr = FlockLocking::new(dir.path()).unwrap();
+        assert!(matches!(
+            mgr.lock_vg("../x", LockMode::Shared),
+            Err(LockError::BadName { .. })
+        ));
+    }
+}

@@ -1,0 +1,308 @@
+//! Sizes as lvm prints and parses them (`--units`, `-L 10G`, `+4m`).
+//!
+//! Printing follows libdm's `dm_size_to_string` with lvm's defaults (SI-consistent units:
+//! lower case letters are powers of 1024, upper case powers of 1000; `r` is the default human
+//! style that prefixes `<` when rounding hides a remainder).
+
+/// An output unit as given to `--units`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    /// `h`/`H`/`r`/`R`: pick the largest unit; `R`/`r` mark rounding with `<`.
+    Human { si: bool, mark_rounding: bool },
+    /// A fixed factor in bytes and the suffix letter.
+    Fixed {
+        factor: u64,
+        suffix: &'static str,
+        precision: usize,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UnitsError {
+    #[error("invalid units specification {0:?} (use one of hHbBsSkKmMgGtTpPeErR)")]
+    Invalid(String),
+    #[error("invalid size {0:?}")]
+    BadSize(String),
+}
+
+impl Default for Units {
+    fn default() -> Self {
+        Units::Human {
+            si: false,
+            mark_rounding: true,
+        }
+    }
+}
+
+const BIN: [(&str, u32); 6] = [("e", 6), ("p", 5), ("t", 4), ("g", 3), ("m", 2), ("k", 1)];
+
+impl Units {
+    pub fn parse(s: &str) -> Result<Units, UnitsError> {
+        let bad = || UnitsError::Invalid(s.to_string());
+        let mut chars = s.chars();
+        let c = chars.next().ok_or_else(bad)?;
+        if chars.next().is_some() {
+            return Err(bad());
+        }
+        Ok(match c {
+            'h' => Units::Human {
+                si: false,
+                mark_rounding: false,
+            },
+            'H' => Units::Human {
+                si: true,
+                mark_rounding: false,
+            },
+            'r' => Units::Human {
+                si: false,
+                mark_rounding: true,
+            },
+            'R' => Units::Human {
+                si: true,
+                mark_rounding: true,
+            },
+            'b' => Units::Fixed {
+                factor: 1,
+                suffix: "b",
+                precision: 0,
+            },
+            'B' => Units::Fixed {
+                factor: 1,
+                suffix: "B",
+                precision: 0,
+            },
+            's' | 'S' => Units::Fixed {
+                factor: 512,
+                suffix: "S",
+                precision: 0,
+            },
+            _ => {
+                let lower = c.to_ascii_lowercase();
+                let (name, pow) = BIN
+                    .iter()
+                    .find(|(n, _)| n.starts_with(lower))
+                    .ok_or_else(bad)?;
+                if c.is_ascii_lowercase() {
+                    Units::Fixed {
+                        factor: 1024u64.pow(*pow),
+                        suffix: name,
+                        precision: 2,
+                    }
+                } else {
+                    let up: &'static str = match *name {
+                        "e" => "E",
+                        "p" => "P",
+                        "t" => "T",
+                        "g" => "G",
+                        "m" => "M",
+                        _ => "K",
+                    };
+                    Units::Fixed {
+                        factor: 1000u64.pow(*pow),
+                        suffix: up,
+                        precision: 2,
+                    }
+                }
+            }
+        })
+    }
+
+    /// Formats a size given in 512-byte sectors.
+    pub fn format(&self, sectors: u64, suffix: bool) -> String {
+        if sectors == 0 {
+            return match self {
+                Units::Human { .. } => {
+                    if suffix {
+                        "0 ".into()
+                    } else {
+                        "0".into()
+                    }
+                }
+                Units::Fixed { suffix: s, .. } => {
+                    if suffix {
+                        format!("0{s}")
+                    } else {
+                        "0".into()
+                    }
+                }
+            };
+        }
+        let bytes = sectors as f64 * 512.0;
+        match *self {
+            Units::Fixed {
+                factor,
+                suffix: s,
+                precision,
+            } => {
+                let v = bytes / factor as f64;
+                format!("{v:.precision$}{}", if suffix { s } else { "" })
+            }
+            Units::Human { si, mark_rounding } => {
+                let base: u64 = if si { 1000 } else { 1024 };
+                let names: [&str; 7] = if si {
+                    ["E", "P", "T", "G", "M", "K", "B"]
+                } else {
+                    ["e", "p", "t", "g", "m", "k", "b"]
+                };
+                let total = sectors as u128 * 512;
+                let mut byte: u128 = (base as u128).pow(6);
+                let mut i = 0;
+                while i < 6 && total < byte {
+                    byte /= base as u128;
+                    i += 1;
+                }
+                let mut prefix = "";
+                if i < 6 && mark_rounding {
+                    let d = 100.0 * total as f64 / byte as f64;
+                    if (d.floor() - d.round()).abs() > 1e-9 {
+                        prefix = "<";
+                    }
+                }
+                let (precision, name) = if i == 6 { (0, names[6]) } else { (2, names[i]) };
+                let v = total as f64 / byte as f64;
+                // --nosuffix is ignored for human units, as in lvm.
+                format!("{prefix}{v:.precision$}{name}")
+            }
+        }
+    }
+}
+
+/// How a `-L`/`--size` argument changes a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    Absolute,
+    Plus,
+    Minus,
+}
+
+/// Parses an lvm size argument (`10G`, `+512m`, `-1t`, `100`, `4.5g`); the default unit is
+/// MiB; lower and upper case both mean powers of 1024 (as lvm's `-L`). Returns sectors,
+/// rounded up.
+pub fn parse_size(s: &str) -> Result<(Sign, u64), UnitsError> {
+    let bad = || UnitsError::BadSize(s.to_string());
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'+') => (Sign::Plus, &s[1..]),
+        Some(b'-') => (Sign::Minus, &s[1..]),
+        _ => (Sign::Absolute, s),
+    };
+    let split = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let (num, unit) = rest.split_at(split);
+    if num.is_empty() {
+        return Err(bad());
+    }
+    let value: f64 = num.parse().map_err(|_| bad())?;
+    let factor_bytes: f64 = match unit {
+        "" | "m" | "M" => 1048576.0,
+        "b" | "B" => 1.0,
+        "s" | "S" => 512.0,
+        "k" | "K" => 1024.0,
+        "g" | "G" => 1073741824.0,
+        "t" | "T" => 1099511627776.0,
+        "p" | "P" => 1125899906842624.0,
+        "e" | "E" => 1152921504606846976.0,
+        _ => return Err(bad()),
+    };
+    let bytes = value * factor_bytes;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > (u64::MAX / 2) as f64 {
+        return Err(bad());
+    }
+    Ok((sign, (bytes / 512.0).ceil() as u64))
+}
+
+/// An `-l`/`--extents` argument: a count, or a percentage of something.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExtentsArg {
+    Count(u64),
+    PercentFree(u32),
+    PercentVg(u32),
+    PercentPvs(u32),
+    PercentOrigin(u32),
+}
+
+pub fn parse_extents(s: &str) -> Result<(Sign, ExtentsArg), UnitsError> {
+    let bad = || UnitsError::BadSize(s.to_string());
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'+') => (Sign::Plus, &s[1..]),
+        Some(b'-') => (Sign::Minus, &s[1..]),
+        _ => (Sign::Absolute, s),
+    };
+    if let Some((n, what)) = rest.split_once('%') {
+        let pct: u32 = n.parse().map_err(|_| bad())?;
+        if pct == 0 || pct > 100 {
+            return Err(bad());
+        }
+        let arg = match what.to_ascii_uppercase().as_str() {
+            "FREE" => ExtentsArg::PercentFree(pct),
+            "VG" => ExtentsArg::PercentVg(pct),
+            "PVS" => ExtentsArg::PercentPvs(pct),
+            "ORIGIN" => ExtentsArg::PercentOrigin(pct),
+            _ => return Err(bad()),
+        };
+        return Ok((sign, arg));
+    }
+    Ok((sign, ExtentsArg::Count(rest.parse().map_err(|_| bad())?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lvm_default_human_formats() {
+        let r = Units::default();
+        assert_eq!(r.format(16384, true), "8.00m");
+        assert_eq!(r.format(245760, true), "120.00m");
+        assert_eq!(r.format(0, true), "0 ");
+        assert_eq!(r.format(128, true), "64.00k");
+        // 2043 MiB shows as <2.00g
+        assert_eq!(r.format(2043 * 2048, true), "<2.00g");
+        assert_eq!(
+            Units::parse("h").unwrap().format(2043 * 2048, true),
+            "2.00g"
+        );
+    }
+
+    #[test]
+    fn fixed_units() {
+        assert_eq!(Units::parse("b").unwrap().format(16384, true), "8388608b");
+        assert_eq!(Units::parse("B").unwrap().format(16384, true), "8388608B");
+        assert_eq!(Units::parse("s").unwrap().format(16384, true), "16384S");
+        assert_eq!(Units::parse("m").unwrap().format(245760, false), "120.00");
+        assert_eq!(Units::parse("M").unwrap().format(2048, true), "1.05M");
+        assert!(Units::parse("x").is_err());
+        assert!(Units::parse("mm").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("8").unwrap(), (Sign::Absolute, 16384));
+        assert_eq!(parse_size("+4m").unwrap(), (Sign::Plus, 8192));
+        assert_eq!(parse_size("-1G").unwrap(), (Sign::Minus, 2097152));
+        assert_eq!(parse_size("64k").unwrap(), (Sign::Absolute, 128));
+        assert_eq!(parse_size("1.5k").unwrap(), (Sign::Absolute, 3));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("4q").is_err());
+        assert_eq!(
+            parse_extents("100%FREE").unwrap(),
+            (Sign::Absolute, ExtentsArg::PercentFree(100))
+        );
+        assert_eq!(
+            parse_extents("+3").unwrap(),
+            (Sign::Plus, ExtentsArg::Count(3))
+        );
+        assert!(parse_extents("0%FREE").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parse_size_never_panics(s in ".{0,12}") { let _ = parse_size(&s); let _ = parse_extents(&s); }
+        #[test]
+        fn mib_roundtrip(n in 1u64..1_000_000) {
+            prop_assert_eq!(parse_size(&format!("{n}m")).unwrap().1, n * 2048);
+            prop_assert_eq!(Units::parse("m").unwrap().format(n * 2048, true), format!("{n}.00m"));
+        }
+    }
+}
