@@ -196,8 +196,10 @@ fn lifecycle_probe_and_levels() {
 
 #[test]
 fn stop_tolerates_a_broken_configuration() {
-    let mut a = Demo::default();
-    a.running = true;
+    let mut a = Demo {
+        running: true,
+        ..Default::default()
+    };
     let (rc, _, err) = call(&mut a, &["stop"], &[("OCF_RESKEY_speed", "warp")]);
     assert_eq!(rc, 0, "{err}");
     assert_eq!(a.stop_saw_name, Some(None));
