@@ -335,7 +335,7 @@ pub fn encode_label_sector(label: &PvLabel, sector: u64) -> Result<[u8; LABEL_SI
     b[at..at + ID_LEN].copy_from_slice(label.pv_uuid.as_bytes());
     put_u64(&mut b, at + ID_LEN, label.device_size.0);
     at += PV_HEADER_FIXED;
-    let mut put_list = |b: &mut [u8; LABEL_SIZE], at: &mut usize, areas: &[DiskLocn]| {
+    let put_list = |b: &mut [u8; LABEL_SIZE], at: &mut usize, areas: &[DiskLocn]| {
         for a in areas {
             put_u64(b, *at, a.offset.0);
             put_u64(b, *at + 8, a.size.0);

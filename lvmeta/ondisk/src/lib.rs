@@ -5,6 +5,7 @@ pub mod crc;
 pub mod dev;
 pub mod error;
 pub mod label;
+pub mod mda;
 pub mod units;
 
 pub use error::{Corruption, DecodeError, OnDiskError};
