@@ -4,3 +4,5 @@ pub mod filter;
 pub mod lock;
 pub mod report;
 pub mod units;
+pub mod uuid;
+pub mod vg;

@@ -1,0 +1,1049 @@
+//! A typed view of one VG's metadata document (the lvmeta-text tree) with the edits the
+//! commands need. Keys this view does not model stay in each object's `extra` section and
+//! are written back, so metadata written by lvm2 survives a round trip.
+//!
+//! This is the adapter between the commands and the metadata tree; it is kept in one module
+//! so it can be replaced by `lvmeta-model` once that crate offers the same operations.
+
+use lvmeta_text::{Node, Section, Value};
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum VgError {
+    #[error("metadata of VG {vg}: {what}")]
+    Malformed { vg: String, what: String },
+    #[error("Logical Volume \"{lv}\" already exists in volume group \"{vg}\"")]
+    LvExists { vg: String, lv: String },
+    #[error("Failed to find logical volume \"{vg}/{lv}\"")]
+    NoSuchLv { vg: String, lv: String },
+    #[error("Insufficient free space in VG {vg}: {needed} extents needed, but only {free} available")]
+    NoSpace { vg: String, needed: u64, free: u64 },
+    #[error("VG {vg}: {needed} PVs with free space needed for {what}, only {found} usable")]
+    NotEnoughPvs {
+        vg: String,
+        what: String,
+        needed: usize,
+        found: usize,
+    },
+    #[error("Physical volume {pv} is not in VG {vg}")]
+    NoSuchPv { vg: String, pv: String },
+    #[error("invalid name {name:?}: {why}")]
+    BadName { name: String, why: String },
+    #[error("LV {vg}/{lv}: {what}")]
+    Unsupported { vg: String, lv: String, what: String },
+    #[error("Physical volume {pv} still in use in VG {vg}")]
+    PvInUse { vg: String, pv: String },
+}
+
+/// A place an area points to: extents on a PV, or a sub-LV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Area {
+    Pv { key: String, start: u64 },
+    Lv { name: String, start: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seg {
+    pub start_extent: u64,
+    pub extent_count: u64,
+    pub segtype: String,
+    /// Sectors, 0 when not striped.
+    pub stripe_size: u64,
+    pub region_size: u64,
+    pub areas: Vec<Area>,
+    /// rmeta sub-LVs of raid segments, parallel to `areas`.
+    pub meta_areas: Vec<Area>,
+    pub log: Option<String>,
+    pub extra: Section,
+}
+
+impl Seg {
+    /// Extents each area takes on its PV.
+    pub fn area_len(&self) -> u64 {
+        if self.segtype == "striped" && !self.areas.is_empty() {
+            self.extent_count / self.areas.len() as u64
+        } else {
+            self.extent_count
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lv {
+    pub name: String,
+    pub id: String,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    pub tags: Vec<String>,
+    pub creation_time: Option<i64>,
+    pub creation_host: Option<String>,
+    pub segments: Vec<Seg>,
+    pub extra: Section,
+}
+
+impl Lv {
+    pub fn size_extents(&self) -> u64 {
+        self.segments.iter().map(|s| s.extent_count).sum()
+    }
+    pub fn visible(&self) -> bool {
+        self.status.iter().any(|s| s == "VISIBLE")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pv {
+    pub key: String,
+    pub id: String,
+    pub device: String,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    pub tags: Vec<String>,
+    pub dev_size: u64,
+    pub pe_start: u64,
+    pub pe_count: u64,
+    pub extra: Section,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vg {
+    pub name: String,
+    pub id: String,
+    pub seqno: u64,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    pub tags: Vec<String>,
+    pub system_id: Option<String>,
+    pub extent_size: u64,
+    pub max_lv: u64,
+    pub max_pv: u64,
+    pub pvs: Vec<Pv>,
+    pub lvs: Vec<Lv>,
+    /// Keys of the VG section not modelled (format, lock_type, metadata_copies ...).
+    pub extra: Section,
+    /// Top-level keys after the VG section (contents, version, description, host, time).
+    pub trailer: Section,
+}
+
+fn strs(v: Option<&[Value]>) -> Vec<String> {
+    v.unwrap_or(&[])
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect()
+}
+
+fn take(sec: &mut Section, key: &str) -> Option<Node> {
+    sec.remove(key)
+}
+
+fn take_int(sec: &mut Section, key: &str) -> Option<i64> {
+    match take(sec, key)? {
+        Node::Value(Value::Int(i)) => Some(i),
+        _ => None,
+    }
+}
+
+fn take_str(sec: &mut Section, key: &str) -> Option<String> {
+    match take(sec, key)? {
+        Node::Value(Value::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn take_strs(sec: &mut Section, key: &str) -> Vec<String> {
+    match take(sec, key) {
+        Some(Node::Value(Value::Array(a))) => strs(Some(&a)),
+        _ => Vec::new(),
+    }
+}
+
+fn take_areas(sec: &mut Section, key: &str, vg: &str) -> Result<Vec<Area>, VgError> {
+    let arr = match take(sec, key) {
+        Some(Node::Value(Value::Array(a))) => a,
+        None => return Ok(Vec::new()),
+        _ => {
+            return Err(VgError::Malformed {
+                vg: vg.into(),
+                what: format!("{key} is not an array"),
+            })
+        }
+    };
+    let mut out = Vec::new();
+    for pair in arr.chunks(2) {
+        match pair {
+            [Value::Str(name), Value::Int(start)] if *start >= 0 => {
+                let start = *start as u64;
+                if name.starts_with("pv") && name[2..].chars().all(|c| c.is_ascii_digit()) {
+                    out.push(Area::Pv { key: name.clone(), start });
+                } else {
+                    out.push(Area::Lv { name: name.clone(), start });
+                }
+            }
+            _ => {
+                return Err(VgError::Malformed {
+                    vg: vg.into(),
+                    what: format!("{key}: expected name, extent pairs"),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn areas_value(areas: &[Area]) -> Value {
+    let mut v = Vec::new();
+    for a in areas {
+        match a {
+            Area::Pv { key, start } => {
+                v.push(Value::Str(key.clone()));
+                v.push(Value::Int(*start as i64));
+            }
+            Area::Lv { name, start } => {
+                v.push(Value::Str(name.clone()));
+                v.push(Value::Int(*start as i64));
+            }
+        }
+    }
+    Value::Array(v)
+}
+
+impl Vg {
+    /// Reads the whole metadata document (VG section plus trailer).
+    pub fn from_doc(doc: &Section) -> Result<Vg, VgError> {
+        let (name, vgsec) = doc
+            .entries
+            .iter()
+            .find_map(|(k, n)| match n {
+                Node::Section(s) => Some((k.clone(), s.clone())),
+                _ => None,
+            })
+            .ok_or_else(|| VgError::Malformed {
+                vg: "?".into(),
+                what: "no volume group section".into(),
+            })?;
+        let mut trailer = Section::new();
+        for (k, n) in &doc.entries {
+            if k != &name {
+                trailer.push(k.clone(), n.clone());
+            }
+        }
+        let bad = |what: &str| VgError::Malformed {
+            vg: name.clone(),
+            what: what.into(),
+        };
+        let mut s = vgsec;
+        let id = take_str(&mut s, "id").ok_or_else(|| bad("missing id"))?;
+        let seqno = take_int(&mut s, "seqno").ok_or_else(|| bad("missing seqno"))? as u64;
+        let status = take_strs(&mut s, "status");
+        let flags = take_strs(&mut s, "flags");
+        let tags = take_strs(&mut s, "tags");
+        let system_id = take_str(&mut s, "system_id");
+        let extent_size = take_int(&mut s, "extent_size").ok_or_else(|| bad("missing extent_size"))?;
+        if extent_size <= 0 {
+            return Err(bad("extent_size must be positive"));
+        }
+        let max_lv = take_int(&mut s, "max_lv").unwrap_or(0) as u64;
+        let max_pv = take_int(&mut s, "max_pv").unwrap_or(0) as u64;
+        let mut pvs = Vec::new();
+        if let Some(Node::Section(pvsec)) = take(&mut s, "physical_volumes") {
+            for (key, n) in pvsec.entries {
+                let Node::Section(mut p) = n else { continue };
+                let pbad = |w: &str| bad(&format!("pv {key}: {w}"));
+                pvs.push(Pv {
+                    id: take_str(&mut p, "id").ok_or_else(|| pbad("missing id"))?,
+                    device: take_str(&mut p, "device").unwrap_or_default(),
+                    status: take_strs(&mut p, "status"),
+                    flags: take_strs(&mut p, "flags"),
+                    tags: take_strs(&mut p, "tags"),
+                    dev_size: take_int(&mut p, "dev_size").unwrap_or(0).max(0) as u64,
+                    pe_start: take_int(&mut p, "pe_start").ok_or_else(|| pbad("missing pe_start"))?.max(0)
+                        as u64,
+                    pe_count: take_int(&mut p, "pe_count").ok_or_else(|| pbad("missing pe_count"))?.max(0)
+                        as u64,
+                    key,
+                    extra: p,
+                });
+            }
+        }
+        let mut lvs = Vec::new();
+        if let Some(Node::Section(lvsec)) = take(&mut s, "logical_volumes") {
+            for (lname, n) in lvsec.entries {
+                let Node::Section(mut l) = n else { continue };
+                let id = take_str(&mut l, "id").ok_or_else(|| bad(&format!("lv {lname}: missing id")))?;
+                let status = take_strs(&mut l, "status");
+                let flags = take_strs(&mut l, "flags");
+                let tags = take_strs(&mut l, "tags");
+                let creation_time = take_int(&mut l, "creation_time");
+                let creation_host = take_str(&mut l, "creation_host");
+                take(&mut l, "segment_count");
+                let mut segments = Vec::new();
+                let seg_keys: Vec<String> = l
+                    .entries
+                    .iter()
+                    .filter(|(k, n)| k.starts_with("segment") && matches!(n, Node::Section(_)))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in seg_keys {
+                    let Some(Node::Section(mut g)) = take(&mut l, &k) else { continue };
+                    let sbad = |w: &str| bad(&format!("lv {lname} {k}: {w}"));
+                    let start_extent = take_int(&mut g, "start_extent").ok_or_else(|| sbad("missing start_extent"))?;
+                    let extent_count = take_int(&mut g, "extent_count").ok_or_else(|| sbad("missing extent_count"))?;
+                    if start_extent < 0 || extent_count <= 0 {
+                        return Err(sbad("bad extent range"));
+                    }
+                    let segtype = take_str(&mut g, "type").ok_or_else(|| sbad("missing type"))?;
+                    let stripe_size = take_int(&mut g, "stripe_size").unwrap_or(0).max(0) as u64;
+                    let region_size = take_int(&mut g, "region_size").unwrap_or(0).max(0) as u64;
+                    let log = take_str(&mut g, "mirror_log");
+                    let (areas, meta_areas) = match segtype.as_str() {
+                        "striped" => {
+                            take(&mut g, "stripe_count");
+                            (take_areas(&mut g, "stripes", &name)?, Vec::new())
+                        }
+                        "mirror" => {
+                            take(&mut g, "mirror_count");
+                            (take_areas(&mut g, "mirrors", &name)?, Vec::new())
+                        }
+                        t if t.starts_with("raid") => {
+                            take(&mut g, "device_count");
+                            let raids = take_areas(&mut g, "raids", &name)?;
+                            let mut data = Vec::new();
+                            let mut meta = Vec::new();
+                            for (i, a) in raids.into_iter().enumerate() {
+                                if i % 2 == 0 {
+                                    meta.push(a)
+                                } else {
+                                    data.push(a)
+                                }
+                            }
+                            (data, meta)
+                        }
+                        _ => (Vec::new(), Vec::new()),
+                    };
+                    segments.push(Seg {
+                        start_extent: start_extent as u64,
+                        extent_count: extent_count as u64,
+                        segtype,
+                        stripe_size,
+                        region_size,
+                        areas,
+                        meta_areas,
+                        log,
+                        extra: g,
+                    });
+                }
+                segments.sort_by_key(|s| s.start_extent);
+                lvs.push(Lv {
+                    name: lname,
+                    id,
+                    status,
+                    flags,
+                    tags,
+                    creation_time,
+                    creation_host,
+                    segments,
+                    extra: l,
+                });
+            }
+        }
+        Ok(Vg {
+            name,
+            id,
+            seqno,
+            status,
+            flags,
+            tags,
+            system_id,
+            extent_size: extent_size as u64,
+            max_lv,
+            max_pv,
+            pvs,
+            lvs,
+            extra: s,
+            trailer,
+        })
+    }
+
+    /// The whole document in lvm2's key order.
+    pub fn to_doc(&self) -> Section {
+        let mut s = Section::new();
+        s.push("id", Value::Str(self.id.clone()));
+        s.push("seqno", Value::Int(self.seqno as i64));
+        let mut extra = self.extra.clone();
+        let fmt = extra.remove("format").unwrap_or(Node::Value(Value::Str("lvm2".into())));
+        s.push("format", fmt);
+        s.push("status", Value::str_array(self.status.clone()));
+        s.push("flags", Value::str_array(self.flags.clone()));
+        if !self.tags.is_empty() {
+            s.push("tags", Value::str_array(self.tags.clone()));
+        }
+        if let Some(id) = self.system_id.as_ref().filter(|s| !s.is_empty()) {
+            s.push("system_id", Value::Str(id.clone()));
+        }
+        for k in ["lock_type", "lock_args"] {
+            if let Some(n) = extra.remove(k) {
+                s.push(k, n);
+            }
+        }
+        s.push("extent_size", Value::Int(self.extent_size as i64));
+        s.push("max_lv", Value::Int(self.max_lv as i64));
+        s.push("max_pv", Value::Int(self.max_pv as i64));
+        let mdc = extra.remove("metadata_copies").unwrap_or(Node::Value(Value::Int(0)));
+        for (k, n) in extra.entries {
+            s.push(k, n);
+        }
+        s.push("metadata_copies", mdc);
+        let mut pvsec = Section::new();
+        for p in &self.pvs {
+            let mut ps = Section::new();
+            ps.push("id", Value::Str(p.id.clone()));
+            ps.push("device", Value::Str(p.device.clone()));
+            let mut pex = p.extra.clone();
+            for k in ["device_id_type", "device_id"] {
+                if let Some(n) = pex.remove(k) {
+                    ps.push(k, n);
+                }
+            }
+            ps.push("status", Value::str_array(p.status.clone()));
+            ps.push("flags", Value::str_array(p.flags.clone()));
+            if !p.tags.is_empty() {
+                ps.push("tags", Value::str_array(p.tags.clone()));
+            }
+            ps.push("dev_size", Value::Int(p.dev_size as i64));
+            ps.push("pe_start", Value::Int(p.pe_start as i64));
+            ps.push("pe_count", Value::Int(p.pe_count as i64));
+            for (k, n) in pex.entries {
+                ps.push(k, n);
+            }
+            pvsec.push(p.key.clone(), ps);
+        }
+        s.push("physical_volumes", pvsec);
+        if !self.lvs.is_empty() {
+            let mut lvsec = Section::new();
+            for l in &self.lvs {
+                let mut ls = Section::new();
+                ls.push("id", Value::Str(l.id.clone()));
+                ls.push("status", Value::str_array(l.status.clone()));
+                ls.push("flags", Value::str_array(l.flags.clone()));
+                if !l.tags.is_empty() {
+                    ls.push("tags", Value::str_array(l.tags.clone()));
+                }
+                if let Some(t) = l.creation_time {
+                    ls.push("creation_time", Value::Int(t));
+                }
+                if let Some(h) = &l.creation_host {
+                    ls.push("creation_host", Value::Str(h.clone()));
+                }
+                for (k, n) in &l.extra.entries {
+                    ls.push(k.clone(), n.clone());
+                }
+                ls.push("segment_count", Value::Int(l.segments.len() as i64));
+                for (i, g) in l.segments.iter().enumerate() {
+                    let mut gs = Section::new();
+                    gs.push("start_extent", Value::Int(g.start_extent as i64));
+                    gs.push("extent_count", Value::Int(g.extent_count as i64));
+                    gs.push("type", Value::Str(g.segtype.clone()));
+                    let mut gex = g.extra.clone();
+                    if let Some(n) = gex.remove("tags") {
+                        gs.push("tags", n);
+                    }
+                    match g.segtype.as_str() {
+                        "striped" => {
+                            gs.push("stripe_count", Value::Int(g.areas.len() as i64));
+                            if g.areas.len() > 1 {
+                                gs.push("stripe_size", Value::Int(g.stripe_size as i64));
+                            }
+                            for (k, n) in gex.entries.drain(..) {
+                                gs.push(k, n);
+                            }
+                            gs.push("stripes", areas_value(&g.areas));
+                        }
+                        "mirror" => {
+                            gs.push("mirror_count", Value::Int(g.areas.len() as i64));
+                            if let Some(log) = &g.log {
+                                gs.push("mirror_log", Value::Str(log.clone()));
+                            }
+                            gs.push("region_size", Value::Int(g.region_size as i64));
+                            for (k, n) in gex.entries.drain(..) {
+                                gs.push(k, n);
+                            }
+                            gs.push("mirrors", areas_value(&g.areas));
+                        }
+                        t if t.starts_with("raid") => {
+                            gs.push("device_count", Value::Int(g.areas.len() as i64));
+                            if g.stripe_size > 0 {
+                                gs.push("stripe_size", Value::Int(g.stripe_size as i64));
+                            }
+                            gs.push("region_size", Value::Int(g.region_size as i64));
+                            for (k, n) in gex.entries.drain(..) {
+                                gs.push(k, n);
+                            }
+                            let mut raids = Vec::new();
+                            for (m, d) in g.meta_areas.iter().zip(&g.areas) {
+                                raids.push(m.clone());
+                                raids.push(d.clone());
+                            }
+                            gs.push("raids", areas_value(&raids));
+                        }
+                        _ => {
+                            if g.stripe_size > 0 {
+                                gs.push("stripe_size", Value::Int(g.stripe_size as i64));
+                            }
+                            if g.region_size > 0 {
+                                gs.push("region_size", Value::Int(g.region_size as i64));
+                            }
+                        }
+                    }
+                    for (k, n) in gex.entries {
+                        gs.push(k, n);
+                    }
+                    ls.push(format!("segment{}", i + 1), gs);
+                }
+                lvsec.push(l.name.clone(), ls);
+            }
+            s.push("logical_volumes", lvsec);
+        }
+        let mut doc = Section::new();
+        doc.push(self.name.clone(), s);
+        for (k, n) in &self.trailer.entries {
+            doc.push(k.clone(), n.clone());
+        }
+        doc
+    }
+
+    pub fn lv(&self, name: &str) -> Option<&Lv> {
+        self.lvs.iter().find(|l| l.name == name)
+    }
+
+    pub fn pv_by_key(&self, key: &str) -> Option<&Pv> {
+        self.pvs.iter().find(|p| p.key == key)
+    }
+
+    pub fn total_extents(&self) -> u64 {
+        self.pvs.iter().map(|p| p.pe_count).sum()
+    }
+
+    /// Used extents per PV key, as sorted (start, len) ranges.
+    pub fn used_ranges(&self) -> std::collections::HashMap<String, Vec<(u64, u64)>> {
+        let mut m: std::collections::HashMap<String, Vec<(u64, u64)>> = Default::default();
+        for l in &self.lvs {
+            for g in &l.segments {
+                let len = g.area_len();
+                for a in &g.areas {
+                    if let Area::Pv { key, start } = a {
+                        m.entry(key.clone()).or_default().push((*start, len));
+                    }
+                }
+                for a in &g.meta_areas {
+                    if let Area::Pv { key, start } = a {
+                        m.entry(key.clone()).or_default().push((*start, len));
+                    }
+                }
+            }
+        }
+        for v in m.values_mut() {
+            v.sort_unstable();
+        }
+        m
+    }
+
+    pub fn used_on(&self, key: &str) -> u64 {
+        self.used_ranges()
+            .get(key)
+            .map(|v| v.iter().map(|r| r.1).sum())
+            .unwrap_or(0)
+    }
+
+    pub fn free_extents(&self) -> u64 {
+        let used: u64 = self.used_ranges().values().flatten().map(|r| r.1).sum();
+        self.total_extents().saturating_sub(used)
+    }
+
+    /// Free (start, len) ranges per PV, PVs in VG order, restricted to `only` if given.
+    fn free_map(&self, only: Option<&[String]>) -> Vec<(String, Vec<(u64, u64)>)> {
+        let used = self.used_ranges();
+        let mut out = Vec::new();
+        for p in &self.pvs {
+            if let Some(o) = only {
+                if !o.contains(&p.key) {
+                    continue;
+                }
+            }
+            if !p.status.iter().any(|s| s == "ALLOCATABLE") {
+                continue;
+            }
+            let mut free = Vec::new();
+            let mut at = 0;
+            for &(s, l) in used.get(&p.key).map(|v| v.as_slice()).unwrap_or(&[]) {
+                if s > at {
+                    free.push((at, s - at));
+                }
+                at = at.max(s + l);
+            }
+            if at < p.pe_count {
+                free.push((at, p.pe_count - at));
+            }
+            out.push((p.key.clone(), free));
+        }
+        out
+    }
+
+    fn check_new_lv_name(&self, name: &str) -> Result<(), VgError> {
+        check_name(name)?;
+        if self.lv(name).is_some() {
+            return Err(VgError::LvExists {
+                vg: self.name.clone(),
+                lv: name.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Allocates `count` extents as linear pieces, from the given PVs (free ranges in order).
+    fn alloc_linear(&self, count: u64, only: Option<&[String]>, exclude: &[String]) -> Result<Vec<(String, u64, u64)>, VgError> {
+        let map = self.free_map(only);
+        let free: u64 = map
+            .iter()
+            .filter(|(k, _)| !exclude.contains(k))
+            .flat_map(|(_, r)| r.iter().map(|x| x.1))
+            .sum();
+        if free < count {
+            return Err(VgError::NoSpace {
+                vg: self.name.clone(),
+                needed: count,
+                free,
+            });
+        }
+        // Prefer one range that fits whole (contiguous), else fill in order.
+        for (k, ranges) in map.iter().filter(|(k, _)| !exclude.contains(k)) {
+            if let Some(r) = ranges.iter().find(|r| r.1 >= count) {
+                return Ok(vec![(k.clone(), r.0, count)]);
+            }
+        }
+        let mut left = count;
+        let mut out = Vec::new();
+        for (k, ranges) in map.iter().filter(|(k, _)| !exclude.contains(k)) {
+            for r in ranges {
+                if left == 0 {
+                    break;
+                }
+                let n = r.1.min(left);
+                out.push((k.clone(), r.0, n));
+                left -= n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `stripes` areas of `per` extents each, each contiguous and on a distinct PV.
+    fn alloc_parallel(&self, stripes: usize, per: u64, only: Option<&[String]>, what: &str) -> Result<Vec<(String, u64)>, VgError> {
+        let map = self.free_map(only);
+        let mut cands: Vec<(String, u64)> = map
+            .iter()
+            .filter_map(|(k, r)| r.iter().find(|x| x.1 >= per).map(|x| (k.clone(), x.0)))
+            .collect();
+        if cands.len() < stripes {
+            let free = self.free_extents();
+            if free < per * stripes as u64 {
+                return Err(VgError::NoSpace {
+                    vg: self.name.clone(),
+                    needed: per * stripes as u64,
+                    free,
+                });
+            }
+            return Err(VgError::NotEnoughPvs {
+                vg: self.name.clone(),
+                what: what.into(),
+                needed: stripes,
+                found: cands.len(),
+            });
+        }
+        cands.truncate(stripes);
+        Ok(cands)
+    }
+
+    pub fn new_lv(&self, name: &str, segments: Vec<Seg>, visible: bool, host: &str, time: i64) -> Lv {
+        let mut status = vec!["READ".to_string(), "WRITE".to_string()];
+        if visible {
+            status.push("VISIBLE".into());
+        }
+        Lv {
+            name: name.into(),
+            id: crate::uuid::generate(),
+            status,
+            flags: vec![],
+            tags: vec![],
+            creation_time: Some(time),
+            creation_host: Some(host.into()),
+            segments,
+            extra: Section::new(),
+        }
+    }
+
+    fn linear_segs(pieces: Vec<(String, u64, u64)>, mut le: u64) -> Vec<Seg> {
+        pieces
+            .into_iter()
+            .map(|(key, start, n)| {
+                let s = Seg {
+                    start_extent: le,
+                    extent_count: n,
+                    segtype: "striped".into(),
+                    stripe_size: 0,
+                    region_size: 0,
+                    areas: vec![Area::Pv { key, start }],
+                    meta_areas: vec![],
+                    log: None,
+                    extra: Section::new(),
+                };
+                le += n;
+                s
+            })
+            .collect()
+    }
+
+    /// Creates an LV; `extents` is the LV size (rounded up to whole stripes).
+    pub fn create_lv(&mut self, req: &LvRequest, host: &str, time: i64) -> Result<(), VgError> {
+        self.check_new_lv_name(&req.name)?;
+        let only = req.pvs.as_deref();
+        match req.layout {
+            Layout::Linear => {
+                let pieces = self.alloc_linear(req.extents, only, &[])?;
+                let lv = self.new_lv(&req.name, Self::linear_segs(pieces, 0), true, host, time);
+                self.lvs.push(lv);
+            }
+            Layout::Striped { stripes, stripe_size } => {
+                let per = req.extents.div_ceil(stripes as u64);
+                let got = self.alloc_parallel(stripes as usize, per, only, "striping")?;
+                let seg = Seg {
+                    start_extent: 0,
+                    extent_count: per * stripes as u64,
+                    segtype: "striped".into(),
+                    stripe_size,
+                    region_size: 0,
+                    areas: got.into_iter().map(|(key, start)| Area::Pv { key, start }).collect(),
+                    meta_areas: vec![],
+                    log: None,
+                    extra: Section::new(),
+                };
+                let lv = self.new_lv(&req.name, vec![seg], true, host, time);
+                self.lvs.push(lv);
+            }
+            Layout::Raid1 { mirrors } | Layout::Mirror { mirrors } => {
+                let raid = matches!(req.layout, Layout::Raid1 { .. });
+                let legs = mirrors as usize + 1;
+                for i in 0..legs {
+                    let sub = if raid {
+                        format!("{}_rimage_{i}", req.name)
+                    } else {
+                        format!("{}_mimage_{i}", req.name)
+                    };
+                    self.check_new_lv_name(&sub)?;
+                }
+                // Each leg (plus its 1-extent rmeta for raid1) on its own PV.
+                let need = req.extents + u64::from(raid);
+                let got = self.alloc_parallel(legs, need, only, if raid { "raid1" } else { "mirror" })?;
+                let mut data = Vec::new();
+                let mut meta = Vec::new();
+                for (i, (key, start)) in got.into_iter().enumerate() {
+                    let (img, off) = if raid {
+                        let m = format!("{}_rmeta_{i}", req.name);
+                        let seg = Self::linear_segs(vec![(key.clone(), start, 1)], 0);
+                        let mut l = self.new_lv(&m, seg, false, host, time);
+                        l.status.push("RAID_META".into());
+                        self.lvs.push(l);
+                        meta.push(Area::Lv { name: m, start: 0 });
+                        (format!("{}_rimage_{i}", req.name), 1)
+                    } else {
+                        (format!("{}_mimage_{i}", req.name), 0)
+                    };
+                    let seg = Self::linear_segs(vec![(key, start + off, req.extents)], 0);
+                    let mut l = self.new_lv(&img, seg, false, host, time);
+                    l.status.push(if raid { "RAID_IMAGE".into() } else { "MIRROR_IMAGE".into() });
+                    self.lvs.push(l);
+                    data.push(Area::Lv { name: img, start: 0 });
+                }
+                let seg = Seg {
+                    start_extent: 0,
+                    extent_count: req.extents,
+                    segtype: if raid { "raid1".into() } else { "mirror".into() },
+                    stripe_size: 0,
+                    region_size: 4096,
+                    areas: data,
+                    meta_areas: meta,
+                    log: None,
+                    extra: Section::new(),
+                };
+                let mut lv = self.new_lv(&req.name, vec![seg], true, host, time);
+                if raid {
+                    lv.status.push("RAID".into());
+                } else {
+                    lv.status.push("MIRRORED".into());
+                }
+                // New LVs go before their sub-LVs as lvm2 lists them.
+                let at = self.lvs.len() - legs * (1 + usize::from(raid));
+                self.lvs.insert(at, lv);
+            }
+        }
+        Ok(())
+    }
+
+    fn lv_mut(&mut self, name: &str) -> Result<&mut Lv, VgError> {
+        let vg = self.name.clone();
+        self.lvs
+            .iter_mut()
+            .find(|l| l.name == name)
+            .ok_or(VgError::NoSuchLv { vg, lv: name.into() })
+    }
+
+    /// Grows a linear or striped LV by `add` extents (rounded up to whole stripes).
+    pub fn extend_lv(&mut self, name: &str, add: u64, only: Option<&[String]>) -> Result<(), VgError> {
+        let lv = self.lv(name).ok_or(VgError::NoSuchLv {
+            vg: self.name.clone(),
+            lv: name.into(),
+        })?;
+        let last = lv.segments.last().cloned().ok_or_else(|| VgError::Unsupported {
+            vg: self.name.clone(),
+            lv: name.into(),
+            what: "has no segments".into(),
+        })?;
+        if last.segtype != "striped" || last.areas.iter().any(|a| matches!(a, Area::Lv { .. })) {
+            return Err(VgError::Unsupported {
+                vg: self.name.clone(),
+                lv: name.into(),
+                what: format!("extending a {} LV is not supported by lvmeta", last.segtype),
+            });
+        }
+        let size = lv.size_extents();
+        let new_segs = if last.areas.len() == 1 {
+            let pieces = self.alloc_linear(add, only, &[])?;
+            Self::linear_segs(pieces, size)
+        } else {
+            let stripes = last.areas.len();
+            let per = add.div_ceil(stripes as u64);
+            let got = self.alloc_parallel(stripes, per, only, "striping")?;
+            vec![Seg {
+                start_extent: size,
+                extent_count: per * stripes as u64,
+                segtype: "striped".into(),
+                stripe_size: last.stripe_size,
+                region_size: 0,
+                areas: got.into_iter().map(|(key, start)| Area::Pv { key, start }).collect(),
+                meta_areas: vec![],
+                log: None,
+                extra: Section::new(),
+            }]
+        };
+        let lv = self.lv_mut(name)?;
+        for s in new_segs {
+            // Merge with the last segment when the new piece continues it on the same PV.
+            if let (Some(prev), true) = (lv.segments.last_mut(), s.areas.len() == 1) {
+                if let (
+                    [Area::Pv { key: pk, start: ps }],
+                    [Area::Pv { key: nk, start: ns }],
+                ) = (prev.areas.as_slice(), s.areas.as_slice())
+                {
+                    if pk == nk && ps + prev.extent_count == *ns && prev.segtype == "striped" && prev.extra.entries.is_empty() {
+                        prev.extent_count += s.extent_count;
+                        continue;
+                    }
+                }
+            }
+            lv.segments.push(s);
+        }
+        Ok(())
+    }
+
+    /// Shrinks a linear or striped LV to `new_size` extents.
+    pub fn reduce_lv(&mut self, name: &str, new_size: u64) -> Result<(), VgError> {
+        let vg = self.name.clone();
+        let lv = self.lv_mut(name)?;
+        if lv.segments.iter().any(|s| s.segtype != "striped") {
+            return Err(VgError::Unsupported {
+                vg,
+                lv: name.into(),
+                what: "reducing a mirror/raid LV is not supported by lvmeta".into(),
+            });
+        }
+        if new_size == 0 {
+            return Err(VgError::Unsupported {
+                vg,
+                lv: name.into(),
+                what: "cannot reduce to zero size".into(),
+            });
+        }
+        while let Some(last) = lv.segments.last_mut() {
+            if last.start_extent >= new_size {
+                lv.segments.pop();
+                continue;
+            }
+            if last.start_extent + last.extent_count > new_size {
+                let stripes = last.areas.len() as u64;
+                let keep = new_size - last.start_extent;
+                if keep % stripes != 0 {
+                    return Err(VgError::Unsupported {
+                        vg,
+                        lv: name.into(),
+                        what: format!("new size must be a multiple of {stripes} stripes"),
+                    });
+                }
+                last.extent_count = keep;
+            }
+            break;
+        }
+        Ok(())
+    }
+
+    /// Removes an LV and its sub-LVs.
+    pub fn remove_lv(&mut self, name: &str) -> Result<(), VgError> {
+        let lv = self.lv(name).ok_or(VgError::NoSuchLv {
+            vg: self.name.clone(),
+            lv: name.into(),
+        })?;
+        let mut doomed = vec![name.to_string()];
+        let mut i = 0;
+        let mut subs = Vec::new();
+        subs.push(lv.clone());
+        while i < subs.len() {
+            let l = subs[i].clone();
+            for g in &l.segments {
+                for a in g.areas.iter().chain(&g.meta_areas) {
+                    if let Area::Lv { name, .. } = a {
+                        if let Some(s) = self.lv(name) {
+                            doomed.push(name.clone());
+                            subs.push(s.clone());
+                        }
+                    }
+                }
+                if let Some(log) = &g.log {
+                    if let Some(s) = self.lv(log) {
+                        doomed.push(log.clone());
+                        subs.push(s.clone());
+                    }
+                }
+            }
+            i += 1;
+        }
+        self.lvs.retain(|l| !doomed.contains(&l.name));
+        Ok(())
+    }
+
+    pub fn rename_lv(&mut self, old: &str, new: &str) -> Result<(), VgError> {
+        self.check_new_lv_name(new)?;
+        let vg = self.name.clone();
+        let idx = self
+            .lvs
+            .iter()
+            .position(|l| l.name == old)
+            .ok_or(VgError::NoSuchLv { vg, lv: old.into() })?;
+        // Sub-LV names follow the top LV's name (lv_rimage_0 -> new_rimage_0).
+        let prefix = format!("{old}_");
+        let renames: Vec<(String, String)> = self
+            .lvs
+            .iter()
+            .filter(|l| !l.visible() && l.name.starts_with(&prefix))
+            .map(|l| (l.name.clone(), format!("{new}_{}", &l.name[prefix.len()..])))
+            .collect();
+        self.lvs[idx].name = new.into();
+        for (o, n) in &renames {
+            for l in self.lvs.iter_mut() {
+                if &l.name == o {
+                    l.name = n.clone();
+                }
+                for g in l.segments.iter_mut() {
+                    for a in g.areas.iter_mut().chain(g.meta_areas.iter_mut()) {
+                        if let Area::Lv { name, .. } = a {
+                            if name == o {
+                                *name = n.clone();
+                            }
+                        }
+                    }
+                    if g.log.as_deref() == Some(o.as_str()) {
+                        g.log = Some(n.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// lvm's 10-character lv_attr for an LV that is not active (lvmeta does no activation).
+    pub fn lv_attr(&self, lv: &Lv) -> String {
+        let has = |f: &str| lv.status.iter().any(|s| s == f);
+        let t = lv.segments.first().map(|s| s.segtype.as_str()).unwrap_or("");
+        let (c0, c6) = if has("RAID_IMAGE") {
+            ('i', 'r')
+        } else if has("RAID_META") {
+            ('e', 'r')
+        } else if has("MIRROR_IMAGE") {
+            ('i', 'm')
+        } else if lv.name.ends_with("_mlog") {
+            ('l', 'm')
+        } else if t.starts_with("raid") {
+            ('r', 'r')
+        } else if t == "mirror" {
+            ('m', 'm')
+        } else {
+            ('-', '-')
+        };
+        let c1 = if has("WRITE") { 'w' } else { 'r' };
+        format!("{c0}{c1}i---{c6}---")
+    }
+
+    pub fn vg_attr(&self) -> String {
+        let w = if self.status.iter().any(|s| s == "WRITE") { 'w' } else { 'r' };
+        let z = if self.status.iter().any(|s| s == "RESIZEABLE") { 'z' } else { '-' };
+        let x = if self.status.iter().any(|s| s == "EXPORTED") { 'x' } else { '-' };
+        let c = match self.extra.get_str("lock_type") {
+            Some("dlm") | Some("sanlock") | Some("idm") => 's',
+            _ if self.status.iter().any(|s| s == "CLUSTERED") => 'c',
+            _ => '-',
+        };
+        format!("{w}{z}{x}-n{c}")
+    }
+}
+
+/// What `create_lv` builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    Linear,
+    /// `stripe_size` in sectors.
+    Striped { stripes: u32, stripe_size: u64 },
+    Mirror { mirrors: u32 },
+    Raid1 { mirrors: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub struct LvRequest {
+    pub name: String,
+    pub extents: u64,
+    pub layout: Layout,
+    /// PV keys (pv0, pv1 ...) to allocate from.
+    pub pvs: Option<Vec<String>>,
+}
+
+/// lvm's name rules for VGs and LVs.
+pub fn check_name(name: &str) -> Result<(), VgError> {
+    let bad = |why: &str| VgError::BadName {
+        name: name.into(),
+        why: why.into(),
+    };
+    if name.is_empty() {
+        return Err(bad("empty"));
+    }
+    if name.len() > 127 {
+        return Err(bad("longer than 127 characters"));
+    }
+    if name == "." || name == ".." || name.starts_with('-') {
+        return Err(bad("reserved"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+_.-".contains(c))
+    {
+        return Err(bad("only a-z A-Z 0-9 + _ . - are allowed"));
+    }
+    for r in ["_cdata", "_cmeta", "_corig", "_mlog", "_mimage", "_pmspare", "_rimage", "_rmeta", "_tdata", "_tmeta", "_vorigin", "_vdata"] {
+        if name.contains(r) {
+            return Err(bad("contains a name reserved for internal LVs"));
+        }
+    }
+    Ok(())
+}
