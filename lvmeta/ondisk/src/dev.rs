@@ -88,6 +88,15 @@ pub enum Fault {
 struct FaultState {
     fault: Fault,
     writes: u64,
+    log: Vec<WriteRecord>,
+}
+
+/// One attempted write, as seen by a [`FaultInjector`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRecord {
+    pub path: PathBuf,
+    pub offset: Bytes,
+    pub len: usize,
 }
 
 /// Shared write counter and fault plan; clone it into several [`MemDev`]s to model one
@@ -116,6 +125,7 @@ impl FaultInjector {
             state: Arc::new(Mutex::new(FaultState {
                 fault: Fault::None,
                 writes: 0,
+                log: Vec::new(),
             })),
         }
     }
@@ -130,6 +140,12 @@ impl FaultInjector {
         let mut s = self.lock();
         s.fault = fault;
         s.writes = 0;
+        s.log.clear();
+    }
+
+    /// Every write attempted since the last [`FaultInjector::set`], in order.
+    pub fn log(&self) -> Vec<WriteRecord> {
+        self.lock().log.clone()
     }
 
     /// Writes attempted since the last [`FaultInjector::set`] (failed ones included).
@@ -137,10 +153,15 @@ impl FaultInjector {
         self.lock().writes
     }
 
-    fn verdict(&self) -> Verdict {
+    fn verdict(&self, path: &Path, offset: Bytes, len: usize) -> Verdict {
         let mut s = self.lock();
         let index = s.writes;
         s.writes += 1;
+        s.log.push(WriteRecord {
+            path: path.to_path_buf(),
+            offset,
+            len,
+        });
         match s.fault {
             Fault::None => Verdict::Land,
             Fault::FailAfter { ok } => {
@@ -253,7 +274,7 @@ impl BlockDev for MemDev {
     fn write_at(&self, off: Bytes, data: &[u8]) -> io::Result<()> {
         let mut b = self.lock();
         let r = MemDev::range(b.len(), off, data.len())?;
-        match self.injector.verdict() {
+        match self.injector.verdict(&self.path, off, data.len()) {
             Verdict::Land => {
                 b[r].copy_from_slice(data);
                 Ok(())

@@ -6,6 +6,8 @@ pub mod dev;
 pub mod error;
 pub mod label;
 pub mod mda;
+pub mod pv;
+pub mod store;
 pub mod units;
 
 pub use error::{Corruption, DecodeError, OnDiskError};
