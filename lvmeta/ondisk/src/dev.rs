@@ -260,7 +260,10 @@ impl MemDev {
 }
 
 fn eof() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "access beyond the end of the device")
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "access beyond the end of the device",
+    )
 }
 
 impl BlockDev for MemDev {

@@ -127,7 +127,10 @@ fn read_locn_list(
     let mut out = Vec::new();
     loop {
         if at + DISK_LOCN_SIZE > b.len() {
-            return Err(DecodeError::new(at as u64, Corruption::Unterminated { list }));
+            return Err(DecodeError::new(
+                at as u64,
+                Corruption::Unterminated { list },
+            ));
         }
         let offset = le_u64(b, at);
         let size = le_u64(b, at + 8);
@@ -257,8 +260,11 @@ pub fn decode_label_sector(buf: &[u8], sector: u64) -> Result<Option<PvLabel>, D
     let extension = if next + PV_EXT_FIXED <= LABEL_SIZE && le_u32(b, next) != 0 {
         let version = le_u32(b, next);
         let flags = le_u32(b, next + 4);
-        let (bootloader_areas, _) =
-            read_locn_list(b, next + PV_EXT_FIXED, "pv_header_extension bootloader areas")?;
+        let (bootloader_areas, _) = read_locn_list(
+            b,
+            next + PV_EXT_FIXED,
+            "pv_header_extension bootloader areas",
+        )?;
         Some(PvHeaderExt {
             version,
             flags,
@@ -412,13 +418,13 @@ pub fn write_label(dev: &dyn BlockDev, label: &PvLabel) -> Result<(), OnDiskErro
         .map_err(|e| OnDiskError::io(dev.path(), Bytes(0), e))?;
     check_areas_within(label, size)
         .map_err(|e| invalid(dev, format!("label does not fit the device: {e}")))?;
-    let sector = encode_label_sector(label, LABEL_SECTOR).map_err(|e| invalid(dev, e.to_string()))?;
+    let sector =
+        encode_label_sector(label, LABEL_SECTOR).map_err(|e| invalid(dev, e.to_string()))?;
     clear_labels(dev, Some(LABEL_SECTOR))?;
     let off = Bytes(LABEL_SECTOR * SECTOR_SIZE);
     dev.write_at(off, &sector)
         .map_err(|e| OnDiskError::io(dev.path(), off, e))?;
-    dev.sync()
-        .map_err(|e| OnDiskError::io(dev.path(), off, e))
+    dev.sync().map_err(|e| OnDiskError::io(dev.path(), off, e))
 }
 
 fn invalid(dev: &dyn BlockDev, what: String) -> OnDiskError {
@@ -486,7 +492,10 @@ mod tests {
         let s = encode_label_sector(&sample(), 1).unwrap();
         assert!(matches!(
             decode_label_sector(&s, 2).unwrap_err().what,
-            Corruption::WrongSector { recorded: 1, actual: 2 }
+            Corruption::WrongSector {
+                recorded: 1,
+                actual: 2
+            }
         ));
         let mut bad = s;
         bad[100] ^= 1;
@@ -524,14 +533,26 @@ mod tests {
     fn encode_rejects_bad_input() {
         let mut l = sample();
         l.pv_uuid = "short".into();
-        assert!(matches!(encode_label_sector(&l, 1), Err(EncodeError::BadUuid { .. })));
+        assert!(matches!(
+            encode_label_sector(&l, 1),
+            Err(EncodeError::BadUuid { .. })
+        ));
         let mut l = sample();
         l.data_areas = vec![DiskLocn::new(0, 5)];
-        assert!(matches!(encode_label_sector(&l, 1), Err(EncodeError::ZeroOffset { .. })));
+        assert!(matches!(
+            encode_label_sector(&l, 1),
+            Err(EncodeError::ZeroOffset { .. })
+        ));
         let mut l = sample();
         l.data_areas = (1..40).map(|i| DiskLocn::new(i << 20, 4096)).collect();
-        assert!(matches!(encode_label_sector(&l, 1), Err(EncodeError::TooManyAreas { .. })));
-        assert!(matches!(encode_label_sector(&sample(), 4), Err(EncodeError::BadSector { sector: 4 })));
+        assert!(matches!(
+            encode_label_sector(&l, 1),
+            Err(EncodeError::TooManyAreas { .. })
+        ));
+        assert!(matches!(
+            encode_label_sector(&sample(), 4),
+            Err(EncodeError::BadSector { sector: 4 })
+        ));
     }
 
     #[test]
@@ -547,7 +568,11 @@ mod tests {
         // Damage: a LABELONE with a bad CRC and no other label is an error naming the offset.
         d.poke(Bytes(512 + 200), &[0xff]);
         match read_label(&d) {
-            Err(OnDiskError::Corrupt { offset, what: Corruption::BadChecksum { .. }, .. }) => {
+            Err(OnDiskError::Corrupt {
+                offset,
+                what: Corruption::BadChecksum { .. },
+                ..
+            }) => {
                 assert_eq!(offset, Bytes(512 + 16))
             }
             other => panic!("expected checksum error, got {other:?}"),
@@ -562,7 +587,13 @@ mod tests {
         let d = MemDev::new("/mem/small", Bytes(1 << 20));
         let s = encode_label_sector(&sample(), 1).unwrap();
         d.poke(Bytes(512), &s);
-        assert!(matches!(read_label(&d), Err(OnDiskError::Corrupt { what: Corruption::OutOfBounds { .. }, .. })));
+        assert!(matches!(
+            read_label(&d),
+            Err(OnDiskError::Corrupt {
+                what: Corruption::OutOfBounds { .. },
+                ..
+            })
+        ));
         assert!(write_label(&d, &sample()).is_err());
     }
 

@@ -411,7 +411,11 @@ pub fn format_mda(dev: &dyn BlockDev, area: DiskLocn) -> Result<(), OnDiskError>
 }
 
 /// [`format_mda`] with the ignored flag (`pvcreate --metadataignore y`).
-pub fn format_mda_with(dev: &dyn BlockDev, area: DiskLocn, ignored: bool) -> Result<(), OnDiskError> {
+pub fn format_mda_with(
+    dev: &dyn BlockDev,
+    area: DiskLocn,
+    ignored: bool,
+) -> Result<(), OnDiskError> {
     check_area_on_dev(dev, area)?;
     let zero = vec![0u8; area.size.0.min(MDA_WIPE_SIZE) as usize];
     dev.write_at(area.offset, &zero)
@@ -426,7 +430,8 @@ pub fn read_mda_header(dev: &dyn BlockDev, area: DiskLocn) -> Result<MdaHeader, 
     let mut buf = [0u8; MDA_HEADER_SIZE];
     dev.read_at(area.offset, &mut buf)
         .map_err(|e| OnDiskError::io(dev.path(), area.offset, e))?;
-    let h = MdaHeader::decode(&buf).map_err(|e| OnDiskError::from_decode(dev.path(), area.offset, e))?;
+    let h = MdaHeader::decode(&buf)
+        .map_err(|e| OnDiskError::from_decode(dev.path(), area.offset, e))?;
     let corrupt = |at: usize, what| OnDiskError::Corrupt {
         path: dev.path().to_path_buf(),
         offset: Bytes(area.offset.0 + at as u64),
@@ -459,11 +464,16 @@ pub fn write_mda_header(dev: &dyn BlockDev, h: &MdaHeader) -> Result<(), OnDiskE
     let b = h.encode();
     dev.write_at(h.start, &b)
         .map_err(|e| OnDiskError::io(dev.path(), h.start, e))?;
-    dev.sync().map_err(|e| OnDiskError::io(dev.path(), h.start, e))
+    dev.sync()
+        .map_err(|e| OnDiskError::io(dev.path(), h.start, e))
 }
 
 /// Reads the copy `locn` points at in the area described by `h` and checks its checksum.
-pub fn read_text(dev: &dyn BlockDev, h: &MdaHeader, locn: &RawLocn) -> Result<MdaText, OnDiskError> {
+pub fn read_text(
+    dev: &dyn BlockDev,
+    h: &MdaHeader,
+    locn: &RawLocn,
+) -> Result<MdaText, OnDiskError> {
     if let Err(what) = check_locn(locn, h.size.0) {
         return Err(OnDiskError::Corrupt {
             path: dev.path().to_path_buf(),
@@ -562,7 +572,8 @@ pub fn write_text(dev: &dyn BlockDev, h: &MdaHeader, text: &str) -> Result<RawLo
         dev.write_at(off2, part2)
             .map_err(|e| OnDiskError::io(dev.path(), off2, e))?;
     }
-    dev.sync().map_err(|e| OnDiskError::io(dev.path(), off1, e))?;
+    dev.sync()
+        .map_err(|e| OnDiskError::io(dev.path(), off1, e))?;
     Ok(RawLocn {
         offset: Bytes(p.offset),
         size: Bytes(p.size),
@@ -632,9 +643,9 @@ mod tests {
         let mut h = read_mda_header(&d, area).unwrap();
         let mut seen_wrap = false;
         for i in 0..20 {
-            let text: String = std::iter::repeat((b'a' + (i % 26) as u8) as char)
-                .take(max - 1 - (i * 37) % 900)
-                .collect();
+            let text: String =
+                std::iter::repeat_n((b'a' + (i % 26) as u8) as char, max - 1 - (i * 37) % 900)
+                    .collect();
             let l = write_text(&d, &h, &text).unwrap();
             seen_wrap |= l.wrap(h.size) > 0;
             // The committed copy is untouched by writing the new one.
@@ -660,7 +671,10 @@ mod tests {
             }
             other => panic!("expected MetadataTooLarge, got {other:?}"),
         }
-        assert!(matches!(write_text(&d, &h, "a\0b"), Err(OnDiskError::NulInText { position: 1 })));
+        assert!(matches!(
+            write_text(&d, &h, "a\0b"),
+            Err(OnDiskError::NulInText { position: 1 })
+        ));
     }
 
     #[test]
@@ -672,17 +686,35 @@ mod tests {
         let mut h = read_mda_header(&d, AREA).unwrap();
         h.start = Bytes(8192);
         d.poke(AREA.offset, &h.encode());
-        assert!(matches!(read_mda(&d, AREA), Err(OnDiskError::Corrupt { what: Corruption::WrongStart { .. }, .. })));
+        assert!(matches!(
+            read_mda(&d, AREA),
+            Err(OnDiskError::Corrupt {
+                what: Corruption::WrongStart { .. },
+                ..
+            })
+        ));
         // Bad checksum.
         let mut b = MdaHeader::empty(AREA, false).encode();
         b[30] ^= 0x40;
         d.poke(AREA.offset, &b);
-        assert!(matches!(read_mda(&d, AREA), Err(OnDiskError::Corrupt { what: Corruption::BadChecksum { .. }, .. })));
+        assert!(matches!(
+            read_mda(&d, AREA),
+            Err(OnDiskError::Corrupt {
+                what: Corruption::BadChecksum { .. },
+                ..
+            })
+        ));
         // Size larger than the label's area.
         let mut big = MdaHeader::empty(AREA, false);
         big.size = Bytes(AREA.size.0 + 512);
         d.poke(AREA.offset, &big.encode());
-        assert!(matches!(read_mda(&d, AREA), Err(OnDiskError::Corrupt { what: Corruption::AreaMismatch { .. }, .. })));
+        assert!(matches!(
+            read_mda(&d, AREA),
+            Err(OnDiskError::Corrupt {
+                what: Corruption::AreaMismatch { .. },
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -692,7 +724,11 @@ mod tests {
         let l = commit(&d, "vg { seqno = 1 }");
         d.poke(Bytes(AREA.offset.0 + l.offset.0 + 3), b"X");
         match read_mda(&d, AREA) {
-            Err(OnDiskError::Corrupt { offset, what: Corruption::BadChecksum { structure, .. }, .. }) => {
+            Err(OnDiskError::Corrupt {
+                offset,
+                what: Corruption::BadChecksum { structure, .. },
+                ..
+            }) => {
                 assert_eq!(structure, "metadata text");
                 assert_eq!(offset, Bytes(4096 + 512));
             }
@@ -712,11 +748,13 @@ mod tests {
     fn arb_locn(size: u64) -> impl Strategy<Value = RawLocn> {
         prop_oneof![
             Just(RawLocn::default()),
-            (512..size, 1..=(size - 512), any::<u32>(), any::<u32>()).prop_map(|(o, s, c, f)| RawLocn {
-                offset: Bytes(o),
-                size: Bytes(s),
-                checksum: c,
-                flags: f,
+            (512..size, 1..=(size - 512), any::<u32>(), any::<u32>()).prop_map(|(o, s, c, f)| {
+                RawLocn {
+                    offset: Bytes(o),
+                    size: Bytes(s),
+                    checksum: c,
+                    flags: f,
+                }
             }),
         ]
     }

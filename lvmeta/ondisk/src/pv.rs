@@ -77,7 +77,9 @@ pub fn plan_layout(device_size: Bytes, opts: &FormatOptions) -> Result<(DiskLocn
         ));
     }
     if alignment != 0 && alignment < offset {
-        return Err(format!("data alignment {alignment} is less than its offset {offset}"));
+        return Err(format!(
+            "data alignment {alignment} is less than its offset {offset}"
+        ));
     }
     if disk < alignment + offset {
         return Err(format!("data alignment exceeds the device size {disk}"));
@@ -98,7 +100,10 @@ pub fn plan_layout(device_size: Bytes, opts: &FormatOptions) -> Result<(DiskLocn
         if adj != 0 && mda_start + mda_size + alignment - adj <= limit {
             mda_size += alignment - adj;
         }
-        if offset != 0 && (mda_start + mda_size) % alignment == 0 && mda_start + mda_size + offset <= limit {
+        if offset != 0
+            && (mda_start + mda_size) % alignment == 0
+            && mda_start + mda_size + offset <= limit
+        {
             mda_size += offset;
         }
     }
@@ -110,7 +115,9 @@ pub fn plan_layout(device_size: Bytes, opts: &FormatOptions) -> Result<(DiskLocn
                 mda_size += alignment - adj;
             }
             if mda_start + mda_size > limit {
-                return Err(format!("no room for a metadata area on a device of {disk} bytes"));
+                return Err(format!(
+                    "no room for a metadata area on a device of {disk} bytes"
+                ));
             }
         } else {
             mda_size = limit - mda_start;
@@ -123,14 +130,20 @@ pub fn plan_layout(device_size: Bytes, opts: &FormatOptions) -> Result<(DiskLocn
     }
     let pe_start = mda_start + mda_size;
     if pe_start >= disk {
-        return Err(format!("no room for data after the metadata area ({disk} bytes)"));
+        return Err(format!(
+            "no room for data after the metadata area ({disk} bytes)"
+        ));
     }
     Ok((DiskLocn::new(mda_start, mda_size), Bytes(pe_start)))
 }
 
 /// Lays out a new PV on `dev` with uuid `pv_uuid` (32 chars; dashes are removed), like
 /// `pvcreate`: zeroes the label sectors, formats the metadata area and writes the label.
-pub fn format_pv(dev: &dyn BlockDev, pv_uuid: &str, opts: &FormatOptions) -> Result<PvLayout, OnDiskError> {
+pub fn format_pv(
+    dev: &dyn BlockDev,
+    pv_uuid: &str,
+    opts: &FormatOptions,
+) -> Result<PvLayout, OnDiskError> {
     let invalid = |what: String| OnDiskError::Invalid {
         path: dev.path().to_path_buf(),
         what,

@@ -244,7 +244,11 @@ pub fn text_seqno(text: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         let rest = line.trim_start().strip_prefix("seqno")?;
         let rest = rest.trim_start().strip_prefix('=')?;
-        let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
         digits.parse().ok()
     })
 }
@@ -268,7 +272,10 @@ pub fn read_newest(areas: &[Area]) -> Result<MdaText, OnDiskError> {
     if let Some(t) = newest(&reports) {
         return Ok(t.clone());
     }
-    match reports.iter().position(|r| r.status() == CopyStatus::Damaged) {
+    match reports
+        .iter()
+        .position(|r| r.status() == CopyStatus::Damaged)
+    {
         Some(i) => Err(reports.swap_remove(i).result.expect_err("damaged")),
         None => Err(OnDiskError::NoUsableArea { areas: areas.len() }),
     }
@@ -332,7 +339,10 @@ mod tests {
         let big = "x".repeat(600_000);
         assert!(matches!(
             MetadataStore::prepare(areas, &big),
-            Err(OnDiskError::MetadataTooLarge { needed: Bytes(600_001), available: Bytes(521_472) })
+            Err(OnDiskError::MetadataTooLarge {
+                needed: Bytes(600_001),
+                available: Bytes(521_472)
+            })
         ));
         for (d, b) in devs.iter().zip(before) {
             assert!(d.snapshot() == b);
@@ -354,7 +364,10 @@ mod tests {
             Err(OnDiskError::NoUsableArea { areas: 1 })
         ));
         areas.push(areas[0].clone());
-        assert!(matches!(MetadataStore::prepare(areas, "x"), Err(OnDiskError::Invalid { .. })));
+        assert!(matches!(
+            MetadataStore::prepare(areas, "x"),
+            Err(OnDiskError::Invalid { .. })
+        ));
     }
 
     #[test]

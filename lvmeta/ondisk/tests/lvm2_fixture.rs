@@ -4,7 +4,9 @@
 
 use lvmeta_ondisk::crc::{lvm_crc, INITIAL_CRC};
 use lvmeta_ondisk::dev::MemDev;
-use lvmeta_ondisk::label::{decode_label_sector, encode_label_sector, read_label, DiskLocn, PV_EXT_USED};
+use lvmeta_ondisk::label::{
+    decode_label_sector, encode_label_sector, read_label, DiskLocn, PV_EXT_USED,
+};
 use lvmeta_ondisk::mda::{read_mda, read_text, MdaHeader, RawLocn};
 use lvmeta_ondisk::store::text_seqno;
 use lvmeta_ondisk::Bytes;
@@ -23,7 +25,10 @@ fn device() -> MemDev {
 fn crc_known_answers_from_lvm2() {
     let label = &IMG[512..1024];
     assert_eq!(lvm_crc(INITIAL_CRC, &label[20..]), 0x5138_c63a);
-    assert_eq!(u32::from_le_bytes(label[16..20].try_into().unwrap()), 0x5138_c63a);
+    assert_eq!(
+        u32::from_le_bytes(label[16..20].try_into().unwrap()),
+        0x5138_c63a
+    );
     let mdah = &IMG[4096..4608];
     assert_eq!(lvm_crc(INITIAL_CRC, &mdah[4..]), 0x40bd_4c50);
     // The text checksum covers the text and its trailing NUL (1009 + 1 bytes).
@@ -40,8 +45,14 @@ fn label_decodes_and_reencodes_byte_for_byte() {
     assert_eq!(label.data_areas, vec![DiskLocn::new(1 << 20, 0)]);
     assert_eq!(label.metadata_areas, vec![DiskLocn::new(4096, 1_044_480)]);
     let ext = label.extension.clone().unwrap();
-    assert_eq!((ext.version, ext.flags, ext.bootloader_areas.len()), (2, PV_EXT_USED, 0));
-    assert_eq!(&encode_label_sector(&label, 1).unwrap()[..], &IMG[512..1024]);
+    assert_eq!(
+        (ext.version, ext.flags, ext.bootloader_areas.len()),
+        (2, PV_EXT_USED, 0)
+    );
+    assert_eq!(
+        &encode_label_sector(&label, 1).unwrap()[..],
+        &IMG[512..1024]
+    );
     assert_eq!(read_label(&device()).unwrap(), Some(label));
 }
 
@@ -51,7 +62,12 @@ fn mda_header_decodes_and_reencodes_byte_for_byte() {
     assert_eq!((h.start, h.size), (Bytes(4096), Bytes(1_044_480)));
     assert_eq!(
         *h.committed(),
-        RawLocn { offset: Bytes(1536), size: Bytes(1010), checksum: 0x9f2b_6b0f, flags: 0 }
+        RawLocn {
+            offset: Bytes(1536),
+            size: Bytes(1010),
+            checksum: 0x9f2b_6b0f,
+            flags: 0
+        }
     );
     assert!(h.precommitted().is_empty());
     assert_eq!(&h.encode()[..], &IMG[4096..4608]);
@@ -72,7 +88,10 @@ fn committed_text_equals_pvck_dump() {
     let old = RawLocn {
         offset: Bytes(512),
         size: Bytes(old_size),
-        checksum: lvm_crc(INITIAL_CRC, &IMG[4096 + 512..4096 + 512 + old_size as usize]),
+        checksum: lvm_crc(
+            INITIAL_CRC,
+            &IMG[4096 + 512..4096 + 512 + old_size as usize],
+        ),
         flags: 0,
     };
     let old_text = read_text(&d, &c.header, &old).unwrap();
