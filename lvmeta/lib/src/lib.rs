@@ -6,3 +6,4 @@ pub mod report;
 pub mod units;
 pub mod uuid;
 pub mod vg;
+pub mod ops;

@@ -1,0 +1,1422 @@
+//! The commands: device scanning, reading a VG from the newest valid copy, the two-phase
+//! commit over every metadata area, and pv*/vg*/lv* operations.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lvmeta_ondisk::dev::{BlockDev, FileDev};
+use lvmeta_ondisk::label::{self, DiskLocn, PvHeaderExt, PvLabel};
+use lvmeta_ondisk::mda::{self, MdaHeader, RawLocn};
+use lvmeta_ondisk::OnDiskError;
+use lvmeta_text::{Node, Section, Value};
+
+use crate::filter::DeviceFilter;
+use crate::lock::{LockError, LockManager, LockMode};
+use crate::report::{self, Cell, FieldDef, FieldType, ReportKind};
+use crate::vg::{Area, Layout, LvRequest, Vg, VgError};
+
+/// Errors of the commands; the binary maps them to lvm's exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    OnDisk(#[from] OnDiskError),
+    #[error(transparent)]
+    Vg(#[from] VgError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+    #[error("Volume group \"{vg}\" not found")]
+    VgNotFound { vg: String },
+    #[error("Cannot access device {}: {source}", path.display())]
+    Device { path: PathBuf, source: std::io::Error },
+    #[error("Device {} has a damaged PV label: {source}", path.display())]
+    BadLabel { path: PathBuf, source: OnDiskError },
+    #[error("Duplicate PV UUID {uuid} on {} and {}", first.display(), second.display())]
+    DuplicatePv { uuid: String, first: PathBuf, second: PathBuf },
+    #[error("No physical volume label read from {}", path.display())]
+    NotAPv { path: PathBuf },
+    #[error("Physical volume '{}' is already in volume group '{vg}'", path.display())]
+    PvInVg { path: PathBuf, vg: String },
+    #[error("Can't initialize physical volume \"{}\": it already has a PV label (use -f)", path.display())]
+    AlreadyPv { path: PathBuf },
+    #[error("A volume group called {vg} already exists.")]
+    VgExists { vg: String },
+    #[error("VG {vg} is missing PV {uuid} (last seen on {device}); refusing to change it")]
+    MissingPv { vg: String, uuid: String, device: String },
+    #[error("Cannot access VG {vg} with system ID {system_id} with local system ID {local}.")]
+    Foreign { vg: String, system_id: String, local: String },
+    #[error("no valid metadata copy of VG {vg}: {reasons}")]
+    NoValidCopy { vg: String, reasons: String },
+    #[error("metadata of VG {vg} is too large for the metadata area on {}: needs {needed} bytes, holds {available}", path.display())]
+    TooLarge { vg: String, path: PathBuf, needed: u64, available: u64 },
+    #[error("invalid argument: {0}")]
+    InvalidArg(String),
+    #[error("{}: {source}", path.display())]
+    File { path: PathBuf, source: std::io::Error },
+    #[error("metadata text of {what}: {err}")]
+    Parse { what: String, err: lvmeta_text::ParseError },
+    #[error("Volume group \"{vg}\" still contains {lvs} logical volume(s) (use -f)")]
+    VgNotEmpty { vg: String, lvs: usize },
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl OpError {
+    /// lvm's exit codes: 3 for invalid command lines (EINVALID_CMD_LINE), 5 otherwise (ECMD_FAILED).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            OpError::InvalidArg(_) | OpError::Report(_) => 3,
+            OpError::Vg(VgError::BadName { .. }) => 3,
+            _ => 5,
+        }
+    }
+}
+
+pub type Result<T, E = OpError> = std::result::Result<T, E>;
+
+/// Where devices come from and how to lock; built by the binary from flags and config.
+pub struct Env {
+    /// `--devices`: exactly these, no scanning.
+    pub devices: Option<Vec<PathBuf>>,
+    pub filter: DeviceFilter,
+    /// Extra places to scan (directories of block devices or image files, or files).
+    pub scan: Vec<PathBuf>,
+    pub locks: Arc<dyn LockManager>,
+    /// This host's system ID; VGs with another one are foreign.
+    pub system_id: Option<String>,
+    pub host: String,
+    /// Opens a device (tests substitute in-memory devices).
+    pub open: Box<dyn Fn(&Path) -> std::io::Result<Arc<dyn BlockDev>> + Send + Sync>,
+}
+
+impl Env {
+    pub fn file_open(path: &Path) -> std::io::Result<Arc<dyn BlockDev>> {
+        match FileDev::open(path) {
+            Ok(d) => Ok(Arc::new(d)),
+            Err(_) => Ok(Arc::new(FileDev::open_read_only(path)?)),
+        }
+    }
+}
+
+/// One metadata area as read.
+pub struct MdaRead {
+    pub area: DiskLocn,
+    pub res: Result<mda::MdaContents, OnDiskError>,
+}
+
+/// A device with a PV label.
+pub struct PvDev {
+    pub path: PathBuf,
+    pub dev: Arc<dyn BlockDev>,
+    pub label: PvLabel,
+    pub mdas: Vec<MdaRead>,
+}
+
+impl PvDev {
+    pub fn uuid_dashed(&self) -> String {
+        crate::uuid::with_dashes(&self.label.pv_uuid)
+    }
+    pub fn pe_start_sectors(&self) -> u64 {
+        self.label.data_areas.first().map(|d| d.offset.0 / 512).unwrap_or(2048)
+    }
+}
+
+/// Everything a scan found.
+#[derive(Default)]
+pub struct Scan {
+    pub pvs: Vec<PvDev>,
+    pub unlabelled: Vec<PathBuf>,
+    pub damaged: Vec<(PathBuf, OnDiskError)>,
+}
+
+/// State of one metadata copy of a VG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyState {
+    Current,
+    Stale { seqno: u64 },
+    Damaged { what: String },
+    Empty,
+}
+
+#[derive(Debug, Clone)]
+pub struct CopyInfo {
+    pub path: PathBuf,
+    pub area: DiskLocn,
+    pub state: CopyState,
+}
+
+/// A VG as read: the model, its devices and the state of every copy.
+pub struct VgRead {
+    pub vg: Vg,
+    /// PV key -> index into `Scan::pvs`, when the device is present.
+    pub devs: HashMap<String, usize>,
+    pub copies: Vec<CopyInfo>,
+}
+
+impl VgRead {
+    pub fn missing(&self) -> Vec<&crate::vg::Pv> {
+        self.vg.pvs.iter().filter(|p| !self.devs.contains_key(&p.key)).collect()
+    }
+    pub fn stale_copies(&self) -> impl Iterator<Item = &CopyInfo> {
+        self.copies.iter().filter(|c| c.state != CopyState::Current)
+    }
+}
+
+fn candidates(env: &Env) -> Vec<PathBuf> {
+    if let Some(d) = &env.devices {
+        return d.clone();
+    }
+    let mut out = Vec::new();
+    if let Ok(parts) = std::fs::read_to_string("/proc/partitions") {
+        for line in parts.lines().skip(2) {
+            if let Some(name) = line.split_whitespace().nth(3) {
+                let p = PathBuf::from(format!("/dev/{name}"));
+                let s = name;
+                let usual = ["sd", "vd", "hd", "xvd", "nvme", "loop", "md", "mmcblk", "dasd"]
+                    .iter()
+                    .any(|pre| s.starts_with(pre));
+                if usual {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    for s in &env.scan {
+        if s.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(s) {
+                let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                names.sort();
+                for p in names {
+                    use std::os::unix::fs::FileTypeExt;
+                    if let Ok(m) = std::fs::metadata(&p) {
+                        if m.file_type().is_block_device() || m.is_file() {
+                            out.push(p);
+                        }
+                    }
+                }
+            }
+        } else {
+            out.push(s.clone());
+        }
+    }
+    out.retain(|p| env.filter.accepts(&p.to_string_lossy()));
+    out.dedup();
+    out
+}
+
+/// Reads labels and metadata areas of every candidate device, once each.
+pub fn scan(env: &Env) -> Result<Scan> {
+    let explicit = env.devices.is_some();
+    let mut scan = Scan::default();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for path in candidates(env) {
+        let dev = match (env.open)(&path) {
+            Ok(d) => d,
+            Err(source) if explicit => return Err(OpError::Device { path, source }),
+            Err(_) => continue,
+        };
+        match label::read_label(dev.as_ref()) {
+            Ok(None) => scan.unlabelled.push(path),
+            Ok(Some(l)) => {
+                if let Some(first) = seen.get(&l.pv_uuid) {
+                    return Err(OpError::DuplicatePv {
+                        uuid: crate::uuid::with_dashes(&l.pv_uuid),
+                        first: first.clone(),
+                        second: path,
+                    });
+                }
+                seen.insert(l.pv_uuid.clone(), path.clone());
+                let mdas = l
+                    .metadata_areas
+                    .iter()
+                    .map(|a| MdaRead {
+                        area: *a,
+                        res: mda::read_mda(dev.as_ref(), *a),
+                    })
+                    .collect();
+                scan.pvs.push(PvDev {
+                    path,
+                    dev,
+                    label: l,
+                    mdas,
+                });
+            }
+            Err(e) => scan.damaged.push((path, e)),
+        }
+    }
+    Ok(scan)
+}
+
+/// The VG name and seqno at the head of a metadata text, without a full parse.
+fn peek(text: &str) -> Option<(&str, u64)> {
+    let name = text.split_whitespace().next()?;
+    let seq = text
+        .lines()
+        .take(8)
+        .find_map(|l| l.trim().strip_prefix("seqno = "))
+        .and_then(|s| s.trim().parse().ok())?;
+    Some((name, seq))
+}
+
+impl Scan {
+    /// Names of the VGs whose metadata the scan saw, sorted.
+    pub fn vg_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .pvs
+            .iter()
+            .flat_map(|p| p.mdas.iter())
+            .filter_map(|m| m.res.as_ref().ok()?.committed.as_ref())
+            .filter_map(|t| peek(&t.text).map(|(n, _)| n.to_string()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Reads VG `name` from the newest valid copy; other copies are classified.
+    pub fn read_vg(&self, name: &str) -> Result<VgRead> {
+        let mut best: Option<(u64, &str, usize)> = None;
+        let mut damaged: Vec<(usize, PathBuf, DiskLocn, String)> = Vec::new();
+        for (i, p) in self.pvs.iter().enumerate() {
+            for m in &p.mdas {
+                match &m.res {
+                    Ok(c) => {
+                        if let Some(t) = &c.committed {
+                            if let Some((n, seq)) = peek(&t.text) {
+                                if n == name && best.is_none_or(|b| seq > b.0) {
+                                    best = Some((seq, &t.text, i));
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => damaged.push((i, p.path.clone(), m.area, e.to_string())),
+                }
+            }
+        }
+        let Some((seq, text, _)) = best else {
+            return Err(OpError::VgNotFound { vg: name.into() });
+        };
+        let doc = lvmeta_text::parse(text).map_err(|err| OpError::Parse {
+            what: format!("VG {name}"),
+            err,
+        })?;
+        let vg = Vg::from_doc(&doc)?;
+        let mut devs = HashMap::new();
+        for pv in &vg.pvs {
+            let raw = crate::uuid::without_dashes(&pv.id).unwrap_or_default();
+            if let Some(i) = self.pvs.iter().position(|d| d.label.pv_uuid == raw) {
+                devs.insert(pv.key.clone(), i);
+            }
+        }
+        let mut copies = Vec::new();
+        for (key, &i) in &devs {
+            let _ = key;
+            let p = &self.pvs[i];
+            for m in &p.mdas {
+                let state = match &m.res {
+                    Ok(c) => match &c.committed {
+                        None => {
+                            if c.header.committed().is_ignored() {
+                                continue;
+                            }
+                            CopyState::Empty
+                        }
+                        Some(t) => match peek(&t.text) {
+                            Some((n, s)) if n == name && s == seq && t.text == text => CopyState::Current,
+                            Some((_, s)) => CopyState::Stale { seqno: s },
+                            None => CopyState::Damaged {
+                                what: "unreadable text".into(),
+                            },
+                        },
+                    },
+                    Err(e) => CopyState::Damaged { what: e.to_string() },
+                };
+                copies.push(CopyInfo {
+                    path: p.path.clone(),
+                    area: m.area,
+                    state,
+                });
+            }
+        }
+        copies.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(VgRead { vg, devs, copies })
+    }
+
+    pub fn pv_by_path(&self, path: &Path) -> Option<(usize, &PvDev)> {
+        self.pvs.iter().enumerate().find(|(_, p)| p.path == path)
+    }
+}
+
+/// Text of a VG as lvm2 writes it into metadata areas, with a fresh trailer.
+pub fn metadata_text(vg: &Vg, host: &str, now: i64) -> String {
+    let mut vg = vg.clone();
+    let mut t = Section::new();
+    t.push("contents", Value::Str("Text Format Volume".into()));
+    t.push("version", Value::Int(1));
+    t.push("description", Value::Str(String::new()));
+    t.push("creation_host", Value::Str(host.into()));
+    t.push("creation_time", Value::Int(now));
+    vg.trailer = t;
+    lvmeta_text::write(&vg.to_doc())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Hook between the two commit phases (crash tests stop here).
+pub type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
+
+/// Writes `vg` (its seqno already set) to every metadata area of `targets`: first the text and
+/// the precommitted slot everywhere, then the committed slot everywhere. Nothing is written
+/// when the text does not fit an area.
+pub fn commit_text(
+    vg_name: &str,
+    targets: &[(Arc<dyn BlockDev>, DiskLocn)],
+    text: &str,
+    between: Option<Between<'_>>,
+) -> Result<()> {
+    let mut headers = Vec::new();
+    for (dev, area) in targets {
+        let h = mda::read_mda_header(dev.as_ref(), *area)
+            .or_else(|_| Ok::<_, OnDiskError>(MdaHeader::empty(*area, false)))?;
+        if h.committed().is_ignored() {
+            continue;
+        }
+        let needed = text.len() as u64 + 1;
+        if needed > h.max_text_size().0 {
+            return Err(OpError::TooLarge {
+                vg: vg_name.into(),
+                path: dev.path().to_path_buf(),
+                needed,
+                available: h.max_text_size().0,
+            });
+        }
+        headers.push((dev.clone(), h));
+    }
+    let mut locns = Vec::new();
+    for (dev, h) in &mut headers {
+        let l = mda::write_text(dev.as_ref(), h, text)?;
+        h.raw_locns[1] = l;
+        mda::write_mda_header(dev.as_ref(), h)?;
+        locns.push(l);
+    }
+    if let Some(f) = between {
+        f().map_err(|e| OpError::Failed(format!("commit interrupted: {e}")))?;
+    }
+    for ((dev, h), l) in headers.iter_mut().zip(locns) {
+        h.raw_locns = [l, RawLocn::default()];
+        mda::write_mda_header(dev.as_ref(), h)?;
+    }
+    Ok(())
+}
+
+/// All metadata areas of the VG's present PVs.
+fn targets(scan: &Scan, r: &VgRead) -> Vec<(Arc<dyn BlockDev>, DiskLocn)> {
+    let mut keys: Vec<_> = r.devs.iter().collect();
+    keys.sort();
+    let mut out = Vec::new();
+    for (_, &i) in keys {
+        let p = &scan.pvs[i];
+        for a in &p.label.metadata_areas {
+            out.push((p.dev.clone(), *a));
+        }
+    }
+    out
+}
+
+pub struct Ctx<'a> {
+    pub env: &'a Env,
+}
+
+impl Ctx<'_> {
+    fn check_owner(&self, vg: &Vg, override_foreign: bool) -> Result<()> {
+        if let Some(sid) = vg.system_id.as_ref().filter(|s| !s.is_empty()) {
+            let local = self.env.system_id.clone().unwrap_or_default();
+            if *sid != local && !override_foreign {
+                return Err(OpError::Foreign {
+                    vg: vg.name.clone(),
+                    system_id: sid.clone(),
+                    local: if local.is_empty() { "(none)".into() } else { local },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_complete(r: &VgRead) -> Result<()> {
+        if let Some(p) = r.missing().first() {
+            return Err(OpError::MissingPv {
+                vg: r.vg.name.clone(),
+                uuid: p.id.clone(),
+                device: p.device.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Read-modify-write of one VG under its exclusive lock.
+    pub fn modify<F>(&self, name: &str, override_foreign: bool, f: F) -> Result<Vg>
+    where
+        F: FnOnce(&mut Vg, &Scan, &VgRead) -> Result<()>,
+    {
+        let _lock = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
+        let scan = scan(self.env)?;
+        let r = scan.read_vg(name)?;
+        self.check_owner(&r.vg, override_foreign)?;
+        Self::check_complete(&r)?;
+        let mut vg = r.vg.clone();
+        f(&mut vg, &scan, &r)?;
+        vg.seqno = r.vg.seqno + 1;
+        self.write_vg(&scan, &r, &vg)?;
+        Ok(vg)
+    }
+
+    fn write_vg(&self, scan: &Scan, r: &VgRead, vg: &Vg) -> Result<()> {
+        let mut vg = vg.clone();
+        for p in vg.pvs.iter_mut() {
+            if let Some(&i) = r.devs.get(&p.key) {
+                p.device = scan.pvs[i].path.to_string_lossy().into_owned();
+            }
+        }
+        let text = metadata_text(&vg, &self.env.host, now());
+        commit_text(&vg.name, &targets(scan, r), &text, None)
+    }
+
+    // ---- PV commands ----
+
+    pub fn pvcreate(&self, paths: &[PathBuf], mdasize: Option<u64>, uuid: Option<&str>, force: bool) -> Result<Vec<String>> {
+        if uuid.is_some() && paths.len() != 1 {
+            return Err(OpError::InvalidArg("--uuid needs exactly one device".into()));
+        }
+        let raw_uuid = match uuid {
+            Some(u) => Some(
+                crate::uuid::without_dashes(u).ok_or_else(|| OpError::InvalidArg(format!("invalid UUID {u:?}")))?,
+            ),
+            None => None,
+        };
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        let sc = scan(self.env)?;
+        // Check every device before writing any.
+        let mut devs = Vec::new();
+        for p in paths {
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device { path: p.clone(), source })?;
+            match label::read_label(dev.as_ref()) {
+                Ok(Some(l)) => {
+                    let vg = sc
+                        .pvs
+                        .iter()
+                        .find(|d| d.label.pv_uuid == l.pv_uuid)
+                        .and_then(|d| pv_vg_name(&sc, d));
+                    if let Some(vg) = vg {
+                        return Err(OpError::PvInVg { path: p.clone(), vg });
+                    }
+                    if !force {
+                        return Err(OpError::AlreadyPv { path: p.clone() });
+                    }
+                }
+                Ok(None) => {}
+                Err(e) if force => {
+                    let _ = e;
+                }
+                Err(source) => return Err(OpError::BadLabel { path: p.clone(), source }),
+            }
+            if let Some(u) = &raw_uuid {
+                if let Some(d) = sc.pvs.iter().find(|d| &d.label.pv_uuid == u && d.path != *p) {
+                    return Err(OpError::DuplicatePv {
+                        uuid: crate::uuid::with_dashes(u),
+                        first: d.path.clone(),
+                        second: p.clone(),
+                    });
+                }
+            }
+            let size = dev.size().map_err(|source| OpError::Device { path: p.clone(), source })?;
+            let mda = mdasize.unwrap_or(1_044_480 - 4096 + 4096).max(mda::MDA_SIZE_MIN);
+            // The data area starts at the next MiB boundary after label (4 KiB) and mda.
+            let pe_start = (4096 + mda).div_ceil(1 << 20) * (1 << 20);
+            let mda_size = pe_start - 4096;
+            if size.0 < pe_start + (1 << 20) {
+                return Err(OpError::Failed(format!(
+                    "{}: device of {} bytes is too small for a PV with a {} byte metadata area",
+                    p.display(),
+                    size.0,
+                    mda_size
+                )));
+            }
+            devs.push((p.clone(), dev, size, pe_start, mda_size));
+        }
+        let mut out = Vec::new();
+        for (p, dev, size, pe_start, mda_size) in devs {
+            let l = PvLabel {
+                pv_uuid: raw_uuid.clone().unwrap_or_else(|| {
+                    crate::uuid::without_dashes(&crate::uuid::generate()).expect("generated ids are valid")
+                }),
+                device_size: size,
+                data_areas: vec![DiskLocn::new(pe_start, 0)],
+                metadata_areas: vec![DiskLocn::new(4096, mda_size)],
+                extension: Some(PvHeaderExt {
+                    version: label::PV_HEADER_EXTENSION_VSN,
+                    flags: 0,
+                    bootloader_areas: vec![],
+                }),
+            };
+            mda::format_mda(dev.as_ref(), l.metadata_areas[0])?;
+            label::write_label(dev.as_ref(), &l)?;
+            out.push(format!("Physical volume \"{}\" successfully created.", p.display()));
+        }
+        Ok(out)
+    }
+
+    pub fn pvremove(&self, paths: &[PathBuf]) -> Result<Vec<String>> {
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        let sc = scan(self.env)?;
+        let mut todo = Vec::new();
+        for p in paths {
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device { path: p.clone(), source })?;
+            let l = match label::read_label(dev.as_ref()) {
+                Ok(Some(l)) => l,
+                Ok(None) => return Err(OpError::NotAPv { path: p.clone() }),
+                Err(source) => return Err(OpError::BadLabel { path: p.clone(), source }),
+            };
+            if let Some(vg) = sc.pvs.iter().find(|d| d.label.pv_uuid == l.pv_uuid).and_then(|d| pv_vg_name(&sc, d)) {
+                return Err(OpError::PvInVg { path: p.clone(), vg });
+            }
+            todo.push((p, dev));
+        }
+        let mut out = Vec::new();
+        for (p, dev) in todo {
+            label::wipe_label(dev.as_ref())?;
+            out.push(format!("Labels on physical volume \"{}\" successfully wiped.", p.display()));
+        }
+        Ok(out)
+    }
+
+    /// Checks labels and metadata areas; returns (messages, all good).
+    pub fn pvck(&self, paths: &[PathBuf]) -> Result<(Vec<String>, bool)> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for p in paths {
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device { path: p.clone(), source })?;
+            match label::read_label(dev.as_ref()) {
+                Ok(None) => {
+                    out.push(format!("{}: no PV label found", p.display()));
+                    ok = false;
+                }
+                Err(e) => {
+                    out.push(format!("{}: damaged label: {e}", p.display()));
+                    ok = false;
+                }
+                Ok(Some(l)) => {
+                    out.push(format!(
+                        "{}: label ok, PV UUID {}, device size {}",
+                        p.display(),
+                        crate::uuid::with_dashes(&l.pv_uuid),
+                        l.device_size.0
+                    ));
+                    for a in &l.metadata_areas {
+                        match mda::read_mda(dev.as_ref(), *a) {
+                            Ok(c) => match c.committed {
+                                Some(t) => out.push(format!(
+                                    "{}: metadata area at {} ok: {} seqno {} ({} bytes, checksum {:#010x})",
+                                    p.display(),
+                                    a.offset.0,
+                                    peek(&t.text).map(|x| x.0).unwrap_or("?"),
+                                    peek(&t.text).map(|x| x.1).unwrap_or(0),
+                                    t.locn.size.0,
+                                    t.locn.checksum
+                                )),
+                                None => out.push(format!("{}: metadata area at {} ok, empty", p.display(), a.offset.0)),
+                            },
+                            Err(e) => {
+                                ok = false;
+                                out.push(format!("{}: metadata area at {} damaged: {e}", p.display(), a.offset.0));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok((out, ok))
+    }
+
+    // ---- VG commands ----
+
+    pub fn vgcreate(&self, name: &str, paths: &[PathBuf], extent_size: u64, system_id: Option<&str>, tags: &[String]) -> Result<String> {
+        crate::vg::check_name(name)?;
+        if extent_size < 2 || !extent_size.is_power_of_two() {
+            return Err(OpError::InvalidArg(format!("extent size must be a power of two of at least 1 KiB, got {} sectors", extent_size)));
+        }
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
+        let sc = scan(self.env)?;
+        if sc.vg_names().iter().any(|n| n == name) {
+            return Err(OpError::VgExists { vg: name.into() });
+        }
+        let pvs = self.take_orphans(&sc, paths, extent_size, 0)?;
+        let mut status = vec!["RESIZEABLE".to_string(), "READ".into(), "WRITE".into()];
+        status.dedup();
+        let mut extra = Section::new();
+        extra.push("format", Node::Value(Value::Str("lvm2".into())));
+        let vg = Vg {
+            name: name.into(),
+            id: crate::uuid::generate(),
+            seqno: 1,
+            status,
+            flags: vec![],
+            tags: tags.to_vec(),
+            system_id: system_id.filter(|s| !s.is_empty()).map(str::to_string),
+            extent_size,
+            max_lv: 0,
+            max_pv: 0,
+            pvs: pvs.iter().map(|(_, p)| p.clone()).collect(),
+            lvs: vec![],
+            extra,
+            trailer: Section::new(),
+        };
+        let text = metadata_text(&vg, &self.env.host, now());
+        let t: Vec<_> = pvs
+            .iter()
+            .flat_map(|(i, _)| {
+                let d = &sc.pvs[*i];
+                d.label.metadata_areas.iter().map(|a| (d.dev.clone(), *a)).collect::<Vec<_>>()
+            })
+            .collect();
+        commit_text(name, &t, &text, None)?;
+        Ok(format!("Volume group \"{name}\" successfully created"))
+    }
+
+    /// Orphan PVs for `paths`, as VG entries numbered from `first_key`.
+    fn take_orphans(&self, sc: &Scan, paths: &[PathBuf], extent_size: u64, first_key: usize) -> Result<Vec<(usize, crate::vg::Pv)>> {
+        let mut out = Vec::new();
+        for (n, p) in paths.iter().enumerate() {
+            let (i, d) = sc.pv_by_path(p).ok_or_else(|| {
+                if let Some((_, e)) = sc.damaged.iter().find(|(dp, _)| dp == p) {
+                    OpError::Failed(format!("{}: damaged PV label: {e}", p.display()))
+                } else {
+                    OpError::NotAPv { path: p.clone() }
+                }
+            })?;
+            if let Some(vg) = pv_vg_name(sc, d) {
+                return Err(OpError::PvInVg { path: p.clone(), vg });
+            }
+            let pe_start = d.pe_start_sectors();
+            let dev_size = d.label.device_size.0 / 512;
+            let pe_count = dev_size.saturating_sub(pe_start) / extent_size;
+            if pe_count == 0 {
+                return Err(OpError::Failed(format!("{}: too small for one extent", p.display())));
+            }
+            out.push((
+                i,
+                crate::vg::Pv {
+                    key: format!("pv{}", first_key + n),
+                    id: d.uuid_dashed(),
+                    device: p.to_string_lossy().into_owned(),
+                    status: vec!["ALLOCATABLE".into()],
+                    flags: vec![],
+                    tags: vec![],
+                    dev_size,
+                    pe_start,
+                    pe_count,
+                    extra: Section::new(),
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    pub fn vgextend(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
+        let sc = scan(self.env)?;
+        let r = sc.read_vg(name)?;
+        self.check_owner(&r.vg, false)?;
+        Self::check_complete(&r)?;
+        let next = r
+            .vg
+            .pvs
+            .iter()
+            .filter_map(|p| p.key.strip_prefix("pv")?.parse::<usize>().ok())
+            .max()
+            .map(|m| m + 1)
+            .unwrap_or(0);
+        let new = self.take_orphans(&sc, paths, r.vg.extent_size, next)?;
+        let mut vg = r.vg.clone();
+        vg.seqno += 1;
+        let mut devs = r.devs.clone();
+        for (i, p) in new {
+            devs.insert(p.key.clone(), i);
+            vg.pvs.push(p);
+        }
+        let r2 = VgRead { vg: r.vg.clone(), devs, copies: vec![] };
+        self.write_vg(&sc, &r2, &vg)?;
+        Ok(format!("Volume group \"{name}\" successfully extended"))
+    }
+
+    pub fn vgreduce(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<String>> {
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
+        let sc = scan(self.env)?;
+        let r = sc.read_vg(name)?;
+        self.check_owner(&r.vg, false)?;
+        Self::check_complete(&r)?;
+        let mut vg = r.vg.clone();
+        let mut removed = Vec::new();
+        let mut out = Vec::new();
+        for p in paths {
+            let key = r
+                .devs
+                .iter()
+                .find(|(_, &i)| sc.pvs[i].path == *p)
+                .map(|(k, _)| k.clone())
+                .ok_or_else(|| VgError::NoSuchPv { vg: name.into(), pv: p.display().to_string() })?;
+            if vg.used_on(&key) > 0 {
+                return Err(VgError::PvInUse { vg: name.into(), pv: p.display().to_string() }.into());
+            }
+            if vg.pvs.len() - removed.len() <= 1 {
+                return Err(OpError::Failed(format!("Can't remove final physical volume \"{}\" from volume group \"{name}\"", p.display())));
+            }
+            removed.push(key);
+            out.push(format!("Removed \"{}\" from volume group \"{name}\"", p.display()));
+        }
+        vg.pvs.retain(|p| !removed.contains(&p.key));
+        vg.seqno += 1;
+        let mut devs = r.devs.clone();
+        for k in &removed {
+            devs.remove(k);
+        }
+        let r2 = VgRead { vg: r.vg.clone(), devs, copies: vec![] };
+        self.write_vg(&sc, &r2, &vg)?;
+        // The removed PVs become orphans: empty their metadata areas.
+        for k in &removed {
+            let d = &sc.pvs[r.devs[k]];
+            for a in &d.label.metadata_areas {
+                mda::format_mda(d.dev.as_ref(), *a)?;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn vgremove(&self, name: &str, force: bool) -> Result<String> {
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
+        let sc = scan(self.env)?;
+        let r = sc.read_vg(name)?;
+        self.check_owner(&r.vg, false)?;
+        let visible = r.vg.lvs.iter().filter(|l| l.visible()).count();
+        if visible > 0 && !force {
+            return Err(OpError::VgNotEmpty { vg: name.into(), lvs: visible });
+        }
+        for (dev, area) in targets(&sc, &r) {
+            mda::format_mda(dev.as_ref(), area)?;
+        }
+        Ok(format!("Volume group \"{name}\" successfully removed"))
+    }
+
+    pub fn vgrename(&self, old: &str, new: &str) -> Result<String> {
+        crate::vg::check_name(new)?;
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        let _l = self.env.locks.lock_vg(old, LockMode::Exclusive)?;
+        let _n = self.env.locks.lock_vg(new, LockMode::Exclusive)?;
+        let sc = scan(self.env)?;
+        if sc.vg_names().iter().any(|n| n == new) {
+            return Err(OpError::VgExists { vg: new.into() });
+        }
+        let r = sc.read_vg(old)?;
+        self.check_owner(&r.vg, false)?;
+        Self::check_complete(&r)?;
+        let mut vg = r.vg.clone();
+        vg.name = new.into();
+        vg.seqno += 1;
+        self.write_vg(&sc, &r, &vg)?;
+        Ok(format!("Volume group \"{old}\" successfully renamed to \"{new}\""))
+    }
+
+    pub fn vgchange(&self, name: &str, system_id: Option<&str>, add: &[String], del: &[String]) -> Result<String> {
+        // Setting the system ID is the explicit way to take over a foreign VG.
+        self.modify(name, system_id.is_some(), |vg, _, _| {
+            if let Some(s) = system_id {
+                vg.system_id = (!s.is_empty()).then(|| s.to_string());
+            }
+            for t in add {
+                check_tag(t)?;
+                if !vg.tags.contains(t) {
+                    vg.tags.push(t.clone());
+                }
+            }
+            vg.tags.retain(|t| !del.contains(t));
+            Ok(())
+        })?;
+        Ok(format!("Volume group \"{name}\" successfully changed"))
+    }
+
+    /// Reports disagreeing copies; with `update`, rewrites them from the newest valid copy.
+    pub fn vgck(&self, names: &[String], update: bool) -> Result<(Vec<String>, bool)> {
+        let mode = if update { LockMode::Exclusive } else { LockMode::Shared };
+        let names = if names.is_empty() { scan(self.env)?.vg_names() } else { names.to_vec() };
+        let mut out = Vec::new();
+        let mut clean = true;
+        for name in names {
+            let _l = self.env.locks.lock_vg(&name, mode)?;
+            let sc = scan(self.env)?;
+            let r = sc.read_vg(&name)?;
+            let bad: Vec<_> = r.stale_copies().cloned().collect();
+            for c in &bad {
+                let what = match &c.state {
+                    CopyState::Stale { seqno } => format!("stale (seqno {seqno}, current {})", r.vg.seqno),
+                    CopyState::Damaged { what } => format!("damaged: {what}"),
+                    CopyState::Empty => "empty".into(),
+                    CopyState::Current => unreachable!(),
+                };
+                out.push(format!("WARNING: VG {name}: metadata on {} at {} is {what}", c.path.display(), c.area.offset.0));
+            }
+            for p in r.missing() {
+                out.push(format!("WARNING: VG {name}: PV {} (last seen on {}) is missing", p.id, p.device));
+            }
+            if bad.is_empty() && r.missing().is_empty() {
+                out.push(format!("VG {name}: {} metadata copies agree (seqno {})", r.copies.len(), r.vg.seqno));
+                continue;
+            }
+            if update && !bad.is_empty() {
+                self.check_owner(&r.vg, false)?;
+                let mut vg = r.vg.clone();
+                vg.seqno += 1;
+                // Damaged headers are rewritten empty before the commit.
+                for c in &bad {
+                    if let CopyState::Damaged { .. } = c.state {
+                        if let Some(d) = sc.pvs.iter().find(|d| d.path == c.path) {
+                            mda::format_mda(d.dev.as_ref(), c.area)?;
+                        }
+                    }
+                }
+                self.write_vg(&sc, &r, &vg)?;
+                out.push(format!("VG {name}: rewrote metadata on all PVs (seqno {})", vg.seqno));
+            } else {
+                clean = false;
+            }
+        }
+        Ok((out, clean))
+    }
+
+    pub fn vgcfgbackup(&self, name: &str, file: &Path) -> Result<String> {
+        let _l = self.env.locks.lock_vg(name, LockMode::Shared)?;
+        let sc = scan(self.env)?;
+        let r = sc.read_vg(name)?;
+        let mut vg = r.vg.clone();
+        for p in vg.pvs.iter_mut() {
+            if let Some(&i) = r.devs.get(&p.key) {
+                p.device = sc.pvs[i].path.to_string_lossy().into_owned();
+            }
+        }
+        let mut t = Section::new();
+        t.push("contents", Value::Str("Text Format Volume".into()));
+        t.push("version", Value::Int(1));
+        t.push("description", Value::Str(format!("Created *after* executing 'lvmeta vgcfgbackup {name}'")));
+        t.push("creation_host", Value::Str(self.env.host.clone()));
+        t.push("creation_time", Value::Int(now()));
+        vg.trailer = t;
+        let text = lvmeta_text::write_with(&vg.to_doc(), lvmeta_text::Style::Backup);
+        let mut doc = String::from("# Generated by lvmeta\n\n");
+        doc.push_str(&text);
+        std::fs::write(file, doc).map_err(|source| OpError::File { path: file.into(), source })?;
+        Ok(format!("Volume group \"{name}\" successfully backed up."))
+    }
+
+    pub fn vgcfgrestore(&self, name: &str, file: &Path) -> Result<String> {
+        let text = std::fs::read_to_string(file).map_err(|source| OpError::File { path: file.into(), source })?;
+        let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse { what: file.display().to_string(), err })?;
+        let mut vg = Vg::from_doc(&doc)?;
+        if vg.name != name {
+            return Err(OpError::InvalidArg(format!("{} holds VG {}, not {name}", file.display(), vg.name)));
+        }
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
+        let sc = scan(self.env)?;
+        let current = sc.read_vg(name).ok();
+        let mut devs = HashMap::new();
+        for p in &vg.pvs {
+            let raw = crate::uuid::without_dashes(&p.id).unwrap_or_default();
+            let i = sc
+                .pvs
+                .iter()
+                .position(|d| d.label.pv_uuid == raw)
+                .ok_or_else(|| OpError::MissingPv { vg: name.into(), uuid: p.id.clone(), device: p.device.clone() })?;
+            if let Some(other) = pv_vg_name(&sc, &sc.pvs[i]).filter(|o| o != name) {
+                return Err(OpError::PvInVg { path: sc.pvs[i].path.clone(), vg: other });
+            }
+            devs.insert(p.key.clone(), i);
+        }
+        vg.seqno = current.as_ref().map(|c| c.vg.seqno + 1).unwrap_or(vg.seqno).max(vg.seqno);
+        let r = VgRead { vg: vg.clone(), devs, copies: vec![] };
+        self.write_vg(&sc, &r, &vg)?;
+        Ok(format!("Restored volume group {name}."))
+    }
+
+    // ---- LV commands ----
+
+    pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<String> {
+        let name = req.name.clone();
+        self.modify(vgname, false, |vg, sc, r| {
+            let pvs = pv_keys(sc, r, &req.pvs)?;
+            let extents = req.size.extents(vg, pvs.as_deref(), 0)?;
+            if extents == 0 {
+                return Err(OpError::InvalidArg("size must be more than zero".into()));
+            }
+            vg.create_lv(
+                &LvRequest { name: req.name.clone(), extents, layout: req.layout.clone(), pvs },
+                &self.env.host,
+                now(),
+            )?;
+            Ok(())
+        })?;
+        Ok(format!("Logical volume \"{name}\" created."))
+    }
+
+    pub fn lvresize(&self, vgname: &str, lv: &str, size: SizeArg, pvs: &[PathBuf], dir: ResizeDir) -> Result<String> {
+        let mut msg = String::new();
+        self.modify(vgname, false, |vg, sc, r| {
+            let cur = vg
+                .lv(lv)
+                .ok_or(VgError::NoSuchLv { vg: vgname.into(), lv: lv.into() })?
+                .size_extents();
+            let keys = pv_keys(sc, r, pvs)?;
+            let target = size.target(vg, keys.as_deref(), cur)?;
+            let es = vg.extent_size;
+            if target == cur {
+                return Err(OpError::Failed(format!(
+                    "New size ({target} extents) matches existing size ({cur} extents)."
+                )));
+            }
+            if target > cur {
+                if dir == ResizeDir::Reduce {
+                    return Err(OpError::InvalidArg(format!("New size given ({target} extents) not less than existing size ({cur} extents)")));
+                }
+                vg.extend_lv(lv, target - cur, keys.as_deref())?;
+            } else {
+                if dir == ResizeDir::Extend {
+                    return Err(OpError::InvalidArg(format!("New size given ({target} extents) not larger than existing size ({cur} extents)")));
+                }
+                vg.reduce_lv(lv, target)?;
+            }
+            let now_size = vg.lv(lv).map(|l| l.size_extents()).unwrap_or(0);
+            let u = crate::units::Units::default();
+            msg = format!(
+                "Size of logical volume {vgname}/{lv} changed from {} ({cur} extents) to {} ({now_size} extents).",
+                u.format(cur * es, true),
+                u.format(now_size * es, true)
+            );
+            Ok(())
+        })?;
+        Ok(msg + &format!("\nLogical volume {vgname}/{lv} successfully resized."))
+    }
+
+    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
+        self.modify(vgname, false, |vg, _, _| Ok(vg.rename_lv(old, new)?))?;
+        Ok(format!("Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""))
+    }
+
+    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
+        self.modify(vgname, false, |vg, _, _| {
+            for l in lvs {
+                vg.remove_lv(l)?;
+            }
+            Ok(())
+        })?;
+        Ok(lvs.iter().map(|l| format!("Logical volume \"{l}\" successfully removed.")).collect())
+    }
+
+    // ---- reports ----
+
+    pub fn report(&self, kind: ReportKind, fields: &[&'static FieldDef], targets: &[String], all: bool) -> Result<Vec<Vec<Cell>>> {
+        let sc = scan(self.env)?;
+        let mut names = sc.vg_names();
+        let mut lv_filter: Vec<(String, String)> = Vec::new();
+        if !targets.is_empty() && kind != ReportKind::Pvs {
+            let mut want = Vec::new();
+            for t in targets {
+                let t = t.trim_start_matches("/dev/");
+                if let Some((v, l)) = t.split_once('/') {
+                    lv_filter.push((v.into(), l.into()));
+                    want.push(v.to_string());
+                } else {
+                    want.push(t.to_string());
+                }
+            }
+            for w in &want {
+                if !names.contains(w) {
+                    return Err(OpError::VgNotFound { vg: w.clone() });
+                }
+            }
+            names.retain(|n| want.contains(n));
+        }
+        let mut reads = Vec::new();
+        for n in &names {
+            let _l = self.env.locks.lock_vg(n, LockMode::Shared)?;
+            reads.push(sc.read_vg(n)?);
+        }
+        let mut rows = Vec::new();
+        match kind {
+            ReportKind::Vgs => {
+                for r in &reads {
+                    rows.push(fields.iter().map(|f| vg_cell(f, &sc, r)).collect());
+                }
+            }
+            ReportKind::Lvs => {
+                let per_seg = fields.iter().any(|f| f.ftype == FieldType::Seg);
+                for r in &reads {
+                    let mut lvs: Vec<_> = r.vg.lvs.iter().filter(|l| all || l.visible()).collect();
+                    if !lv_filter.is_empty() {
+                        lvs.retain(|l| lv_filter.iter().any(|(v, n)| *v == r.vg.name && *n == l.name));
+                    }
+                    lvs.sort_by(|a, b| a.name.cmp(&b.name));
+                    for l in lvs {
+                        if per_seg {
+                            for s in &l.segments {
+                                rows.push(fields.iter().map(|f| lv_cell(f, &sc, r, l, Some(s))).collect());
+                            }
+                        } else {
+                            rows.push(fields.iter().map(|f| lv_cell(f, &sc, r, l, None)).collect());
+                        }
+                    }
+                }
+            }
+            ReportKind::Pvs => {
+                let mut pvs: Vec<(usize, Option<&VgRead>)> = Vec::new();
+                for (i, p) in sc.pvs.iter().enumerate() {
+                    if !targets.is_empty() && !targets.iter().any(|t| Path::new(t) == p.path) {
+                        continue;
+                    }
+                    let owner = reads.iter().find(|r| r.devs.values().any(|&j| j == i));
+                    pvs.push((i, owner));
+                }
+                pvs.sort_by(|a, b| sc.pvs[a.0].path.cmp(&sc.pvs[b.0].path));
+                for (i, owner) in pvs {
+                    rows.push(fields.iter().map(|f| pv_cell(f, &sc, i, owner)).collect());
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Which VG a PV's own metadata names (None: orphan).
+fn pv_vg_name(sc: &Scan, d: &PvDev) -> Option<String> {
+    for m in &d.mdas {
+        if let Ok(c) = &m.res {
+            if let Some(t) = &c.committed {
+                return peek(&t.text).map(|x| x.0.to_string());
+            }
+        }
+    }
+    // A PV without metadata areas belongs to whatever VG lists its UUID.
+    let dashed = d.uuid_dashed();
+    for n in sc.vg_names() {
+        if let Ok(r) = sc.read_vg(&n) {
+            if r.vg.pvs.iter().any(|p| p.id == dashed) {
+                return Some(n);
+            }
+        }
+    }
+    None
+}
+
+fn pv_keys(sc: &Scan, r: &VgRead, paths: &[PathBuf]) -> Result<Option<Vec<String>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = Vec::new();
+    for p in paths {
+        let k = r
+            .devs
+            .iter()
+            .find(|(_, &i)| sc.pvs[i].path == *p)
+            .map(|(k, _)| k.clone())
+            .ok_or_else(|| VgError::NoSuchPv { vg: r.vg.name.clone(), pv: p.display().to_string() })?;
+        keys.push(k);
+    }
+    Ok(Some(keys))
+}
+
+fn check_tag(t: &str) -> Result<()> {
+    if t.is_empty() || t.len() > 1024 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "+_.-/=!:&#".contains(c)) {
+        return Err(OpError::InvalidArg(format!("invalid tag {t:?}")));
+    }
+    Ok(())
+}
+
+/// `-L`/`-l` as given.
+#[derive(Debug, Clone)]
+pub enum SizeArg {
+    Sectors(crate::units::Sign, u64),
+    Extents(crate::units::Sign, crate::units::ExtentsArg),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResizeDir {
+    Extend,
+    Reduce,
+    Any,
+}
+
+impl SizeArg {
+    fn amount(&self, vg: &Vg, pvs: Option<&[String]>) -> Result<u64> {
+        use crate::units::ExtentsArg as E;
+        Ok(match self {
+            SizeArg::Sectors(_, s) => s.div_ceil(vg.extent_size),
+            SizeArg::Extents(_, e) => match *e {
+                E::Count(n) => n,
+                E::PercentFree(p) => {
+                    let free = match pvs {
+                        None => vg.free_extents(),
+                        Some(k) => k.iter().map(|k| vg.pv_by_key(k).map(|p| p.pe_count).unwrap_or(0) - vg.used_on(k)).sum(),
+                    };
+                    free * p as u64 / 100
+                }
+                E::PercentVg(p) => vg.total_extents() * p as u64 / 100,
+                E::PercentPvs(p) => {
+                    let total: u64 = match pvs {
+                        None => vg.total_extents(),
+                        Some(k) => k.iter().map(|k| vg.pv_by_key(k).map(|p| p.pe_count).unwrap_or(0)).sum(),
+                    };
+                    total * p as u64 / 100
+                }
+                E::PercentOrigin(_) => return Err(OpError::InvalidArg("%ORIGIN needs a snapshot; lvmeta has none".into())),
+            },
+        })
+    }
+
+    fn sign(&self) -> crate::units::Sign {
+        match self {
+            SizeArg::Sectors(s, _) | SizeArg::Extents(s, _) => *s,
+        }
+    }
+
+    /// Extents for a new LV.
+    fn extents(&self, vg: &Vg, pvs: Option<&[String]>, _cur: u64) -> Result<u64> {
+        if self.sign() != crate::units::Sign::Absolute {
+            return Err(OpError::InvalidArg("lvcreate takes an absolute size".into()));
+        }
+        self.amount(vg, pvs)
+    }
+
+    /// New size of an LV of `cur` extents.
+    fn target(&self, vg: &Vg, pvs: Option<&[String]>, cur: u64) -> Result<u64> {
+        use crate::units::Sign;
+        let n = self.amount(vg, pvs)?;
+        Ok(match self.sign() {
+            Sign::Absolute => n,
+            Sign::Plus => cur + n,
+            Sign::Minus => cur.checked_sub(n).filter(|v| *v > 0).ok_or_else(|| {
+                OpError::InvalidArg(format!("cannot reduce by {n} extents an LV of {cur} extents"))
+            })?,
+        })
+    }
+}
+
+pub struct LvCreate {
+    pub name: String,
+    pub size: SizeArg,
+    pub layout: Layout,
+    pub pvs: Vec<PathBuf>,
+}
+
+fn area_dev(sc: &Scan, r: &VgRead, a: &Area) -> (String, u64) {
+    match a {
+        Area::Pv { key, start } => {
+            let name = r
+                .devs
+                .get(key)
+                .map(|&i| sc.pvs[i].path.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "[unknown]".into());
+            (name, *start)
+        }
+        Area::Lv { name, start } => (name.clone(), *start),
+    }
+}
+
+fn lv_cell(f: &FieldDef, sc: &Scan, r: &VgRead, l: &crate::vg::Lv, seg: Option<&crate::vg::Seg>) -> Cell {
+    let vg = &r.vg;
+    let es = vg.extent_size;
+    let display_name = if l.visible() { l.name.clone() } else { format!("[{}]", l.name) };
+    let seg = seg.or(l.segments.first());
+    let s = |x: String| Cell::Str(x);
+    match f.name {
+        "lv_uuid" => s(l.id.clone()),
+        "lv_name" => s(display_name),
+        "lv_full_name" => s(format!("{}/{}", vg.name, l.name)),
+        "lv_path" => s(if l.visible() { format!("/dev/{}/{}", vg.name, l.name) } else { String::new() }),
+        "lv_dm_path" => s(format!("/dev/mapper/{}-{}", vg.name.replace('-', "--"), l.name.replace('-', "--"))),
+        "lv_layout" => s(match seg.map(|g| g.segtype.as_str()) {
+            Some("striped") if seg.is_some_and(|g| g.areas.len() > 1) => "striped".into(),
+            Some("striped") => "linear".into(),
+            Some("raid1") => "raid,raid1".into(),
+            Some("mirror") => "mirror".into(),
+            Some(t) => t.into(),
+            None => String::new(),
+        }),
+        "lv_role" => s(if l.visible() { "public".into() } else { "private".into() }),
+        "lv_size" => Cell::Size(l.size_extents() * es),
+        "seg_count" => Cell::Num(l.segments.len() as i64),
+        "lv_tags" => s(l.tags.join(",")),
+        "lv_attr" => s(vg.lv_attr(l)),
+        "lv_host" => s(l.creation_host.clone().unwrap_or_default()),
+        "mirror_log" => s(seg.and_then(|g| g.log.clone()).unwrap_or_default()),
+        "origin" | "move_pv" | "convert_lv" | "pool_lv" => s(String::new()),
+        "data_percent" | "metadata_percent" => Cell::Pct(None),
+        "copy_percent" => Cell::Pct(None),
+        "vg_name" => s(vg.name.clone()),
+        n if f.ftype == FieldType::Vg => vg_cell_named(n, f, sc, r),
+        _ => {
+            let Some(g) = seg else { return Cell::Empty };
+            let len = g.area_len();
+            match f.name {
+                "segtype" => s(if g.segtype == "striped" && g.areas.len() == 1 { "linear".into() } else { g.segtype.clone() }),
+                "stripes" | "data_stripes" => Cell::Num(g.areas.len() as i64),
+                "stripe_size" => Cell::Size(g.stripe_size),
+                "region_size" => Cell::Size(g.region_size),
+                "seg_start" => Cell::Size(g.start_extent * es),
+                "seg_start_pe" => Cell::Num(g.start_extent as i64),
+                "seg_size" => Cell::Size(g.extent_count * es),
+                "seg_size_pe" => Cell::Num(g.extent_count as i64),
+                "seg_tags" => s(String::new()),
+                "devices" => s(g
+                    .areas
+                    .iter()
+                    .map(|a| {
+                        let (n, st) = area_dev(sc, r, a);
+                        format!("{n}({st})")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")),
+                "metadata_devices" => s(g
+                    .meta_areas
+                    .iter()
+                    .map(|a| {
+                        let (n, st) = area_dev(sc, r, a);
+                        format!("{n}({st})")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")),
+                "seg_pe_ranges" | "seg_le_ranges" => {
+                    let parts: Vec<String> = g
+                        .areas
+                        .iter()
+                        .map(|a| {
+                            let (n, st) = area_dev(sc, r, a);
+                            format!("{n}:{st}-{}", st + len - 1)
+                        })
+                        .collect();
+                    s(parts.join(if f.name == "seg_pe_ranges" { " " } else { "," }))
+                }
+                _ => Cell::Empty,
+            }
+        }
+    }
+}
+
+fn vg_cell(f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
+    vg_cell_named(f.name, f, sc, r)
+}
+
+fn vg_cell_named(name: &str, _f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
+    let vg = &r.vg;
+    let es = vg.extent_size;
+    let mdas: Vec<(u64, u64)> = r
+        .devs
+        .values()
+        .flat_map(|&i| sc.pvs[i].mdas.iter())
+        .filter_map(|m| m.res.as_ref().ok())
+        .map(|c| (c.header.size.0, c.committed.as_ref().map(|t| t.locn.size.0).unwrap_or(0)))
+        .collect();
+    match name {
+        "vg_fmt" => Cell::Str("lvm2".into()),
+        "vg_uuid" => Cell::Str(vg.id.clone()),
+        "vg_name" => Cell::Str(vg.name.clone()),
+        "vg_attr" => Cell::Str(vg.vg_attr()),
+        "vg_permissions" => Cell::Str(if vg.status.iter().any(|s| s == "WRITE") { "writeable".into() } else { "read-only".into() }),
+        "vg_allocation_policy" => Cell::Str("normal".into()),
+        "vg_size" => Cell::Size(vg.total_extents() * es),
+        "vg_free" => Cell::Size(vg.free_extents() * es),
+        "vg_systemid" => Cell::Str(vg.system_id.clone().unwrap_or_default()),
+        "vg_extent_size" => Cell::Size(es),
+        "vg_extent_count" => Cell::Num(vg.total_extents() as i64),
+        "vg_free_count" => Cell::Num(vg.free_extents() as i64),
+        "max_lv" => Cell::Num(vg.max_lv as i64),
+        "max_pv" => Cell::Num(vg.max_pv as i64),
+        "pv_count" => Cell::Num(vg.pvs.len() as i64),
+        "lv_count" => Cell::Num(vg.lvs.iter().filter(|l| l.visible()).count() as i64),
+        "snap_count" => Cell::Num(0),
+        "vg_seqno" => Cell::Num(vg.seqno as i64),
+        "vg_tags" => Cell::Str(vg.tags.join(",")),
+        "vg_mda_count" => Cell::Num(mdas.len() as i64),
+        "vg_mda_size" => Cell::Size(mdas.iter().map(|m| m.0).min().unwrap_or(0) / 512),
+        "vg_mda_free" => Cell::Size(
+            mdas.iter()
+                .map(|m| mda::max_text_size(m.0).saturating_sub(m.1))
+                .min()
+                .unwrap_or(0)
+                / 512,
+        ),
+        _ => Cell::Empty,
+    }
+}
+
+fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
+    let d = &sc.pvs[i];
+    let entry = owner.and_then(|r| {
+        let key = r.devs.iter().find(|(_, &j)| j == i)?.0;
+        r.vg.pv_by_key(key).map(|p| (r, p))
+    });
+    let s = |x: String| Cell::Str(x);
+    let mda_sizes: Vec<u64> = d.label.metadata_areas.iter().map(|a| a.size.0).collect();
+    match f.name {
+        "pv_fmt" => s("lvm2".into()),
+        "pv_uuid" => s(d.uuid_dashed()),
+        "dev_size" => Cell::Size(d.dev.size().map(|b| b.0 / 512).unwrap_or(0)),
+        "pv_name" => s(d.path.to_string_lossy().into_owned()),
+        "pv_mda_size" => Cell::Size(mda_sizes.iter().min().copied().unwrap_or(0) / 512),
+        "pv_mda_free" => {
+            let free = d
+                .mdas
+                .iter()
+                .filter_map(|m| m.res.as_ref().ok())
+                .map(|c| mda::max_text_size(c.header.size.0).saturating_sub(c.committed.as_ref().map(|t| t.locn.size.0).unwrap_or(0)))
+                .min()
+                .unwrap_or(0);
+            Cell::Size(free / 512)
+        }
+        "pv_mda_count" => Cell::Num(mda_sizes.len() as i64),
+        "pe_start" => Cell::Size(d.pe_start_sectors()),
+        "pv_tags" => s(entry.map(|(_, p)| p.tags.join(",")).unwrap_or_default()),
+        _ => match entry {
+            Some((r, p)) => {
+                let es = r.vg.extent_size;
+                let used = r.vg.used_on(&p.key);
+                match f.name {
+                    "pv_size" => Cell::Size(p.pe_count * es),
+                    "pv_free" => Cell::Size((p.pe_count - used.min(p.pe_count)) * es),
+                    "pv_used" => Cell::Size(used * es),
+                    "pv_attr" => s(format!("{}--", if p.status.iter().any(|x| x == "ALLOCATABLE") { 'a' } else { '-' })),
+                    "pv_pe_count" => Cell::Num(p.pe_count as i64),
+                    "pv_pe_alloc_count" => Cell::Num(used as i64),
+                    _ => vg_cell_named(f.name, f, sc, r),
+                }
+            }
+            None => {
+                let size = d.label.device_size.0 / 512;
+                match f.name {
+                    "pv_size" | "pv_free" => Cell::Size(size),
+                    "pv_used" => Cell::Size(0),
+                    "pv_attr" => s("---".into()),
+                    "pv_pe_count" | "pv_pe_alloc_count" => Cell::Num(0),
+                    "vg_name" => s(String::new()),
+                    _ => Cell::Empty,
+                }
+            }
+        },
+    }
+}
