@@ -378,3 +378,270 @@ pub fn group_cli(name: &str) -> Option<Command> {
     }
     Some(cmd)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch: turns parsed arguments into library calls. The binary maps errors to exit codes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::ArgMatches;
+use lvmeta::filter::DeviceFilter;
+use lvmeta::lock::FlockLocking;
+use lvmeta::ops::{Ctx, Env, LvCreate, OpError, ResizeDir, SizeArg};
+use lvmeta::report::{self, ReportKind};
+use lvmeta::units::{self, Units};
+use lvmeta::vg::Layout;
+
+/// What a command produced: lines for stdout, and whether it found problems (vgck, pvck).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub stdout: String,
+    pub failed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Op(#[from] OpError),
+    #[error(transparent)]
+    Config(#[from] halvm_config::ConfigError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    /// lvm's exit codes: EINVALID_CMD_LINE = 3, ECMD_FAILED = 5.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Op(e) => e.exit_code(),
+            CliError::Config(_) => 5,
+            CliError::Usage(_) => 3,
+        }
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
+    m.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default()
+}
+
+fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
+    strings(m, id).into_iter().map(PathBuf::from).collect()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Builds the environment from `--devices`, `--config`, `--lock-dir` and the configuration.
+pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
+    let cfg = halvm_config::Config::load(m.get_one::<String>("config").map(std::path::Path::new))?;
+    let devices = m.get_many::<String>("devices").map(|v| {
+        v.flat_map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    });
+    let filter = DeviceFilter::parse(&cfg.devices.filter).map_err(usage)?;
+    let lock_dir = m
+        .get_one::<String>("lock-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cfg.locking.lock_dir.clone());
+    let locks = FlockLocking::new(lock_dir).map_err(OpError::from)?;
+    Ok(Env {
+        devices,
+        filter,
+        scan: cfg.devices.scan.clone(),
+        locks: Arc::new(locks),
+        system_id: std::env::var("HALVM_SYSTEM_ID").ok().filter(|s| !s.is_empty()),
+        host: hostname(),
+        open: Box::new(|p| Env::file_open(p)),
+    })
+}
+
+fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
+    if let Some(s) = m.get_one::<String>("size") {
+        let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+        return Ok(Some(SizeArg::Sectors(sign, sectors)));
+    }
+    if let Some(s) = m.get_one::<String>("extents") {
+        let (sign, e) = units::parse_extents(s).map_err(usage)?;
+        return Ok(Some(SizeArg::Extents(sign, e)));
+    }
+    Ok(None)
+}
+
+fn split_lv(arg: &str) -> Result<(String, String), CliError> {
+    let a = arg.trim_start_matches("/dev/");
+    a.split_once('/')
+        .map(|(v, l)| (v.to_string(), l.to_string()))
+        .ok_or_else(|| usage(format!("\"{arg}\": expected VG/LV")))
+}
+
+fn lines(v: Vec<String>) -> String {
+    v.into_iter().map(|l| format!("  {l}\n")).collect()
+}
+
+fn run_report(ctx: &Ctx, kind: ReportKind, m: &ArgMatches, targets: &[String], all: bool) -> Result<Outcome, CliError> {
+    let fields = report::select_fields(kind, &strings(m, "options")).map_err(OpError::from)?;
+    let units = match m.get_one::<String>("units") {
+        Some(u) => Units::parse(u).map_err(usage)?,
+        None => Units::default(),
+    };
+    let opts = report::Options {
+        units,
+        suffix: !m.get_flag("nosuffix"),
+        headings: !m.get_flag("noheadings"),
+        separator: m.get_one::<String>("separator").cloned(),
+        aligned: m.get_flag("aligned"),
+        json: m.get_one::<String>("reportformat").is_some_and(|f| f == "json"),
+    };
+    let rows = ctx.report(kind, &fields, targets, all)?;
+    Ok(Outcome {
+        stdout: report::render(kind, &fields, &rows, &opts),
+        failed: false,
+    })
+}
+
+/// Runs one parsed command line.
+pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
+    let (name, m) = matches.subcommand().ok_or_else(|| usage("no command given"))?;
+    let env = env_from(m)?;
+    let ctx = Ctx { env: &env };
+    let out = |s: String| Ok(Outcome { stdout: format!("  {s}\n"), failed: false });
+    match name {
+        "pvcreate" => {
+            let mdasize = match m.get_one::<String>("metadatasize") {
+                Some(s) => {
+                    let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+                    if sign != units::Sign::Absolute {
+                        return Err(usage("--metadatasize takes an absolute size"));
+                    }
+                    Some(sectors * 512)
+                }
+                None => None,
+            };
+            let r = ctx.pvcreate(&paths(m, "pvs"), mdasize, m.get_one::<String>("uuid").map(String::as_str), m.get_flag("force"))?;
+            Ok(Outcome { stdout: lines(r), failed: false })
+        }
+        "pvremove" => Ok(Outcome { stdout: lines(ctx.pvremove(&paths(m, "pvs"))?), failed: false }),
+        "pvck" => {
+            let (r, ok) = ctx.pvck(&paths(m, "pvs"))?;
+            Ok(Outcome { stdout: lines(r), failed: !ok })
+        }
+        "pvs" => run_report(&ctx, ReportKind::Pvs, m, &strings(m, "pvs"), false),
+        "vgs" => run_report(&ctx, ReportKind::Vgs, m, &strings(m, "vgs"), false),
+        "lvs" => run_report(&ctx, ReportKind::Lvs, m, &strings(m, "targets"), m.get_flag("all")),
+        "vgcreate" => {
+            let es = match m.get_one::<String>("physicalextentsize") {
+                Some(s) => {
+                    let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+                    if sign != units::Sign::Absolute {
+                        return Err(usage("-s takes an absolute size"));
+                    }
+                    sectors
+                }
+                None => 8192,
+            };
+            let vg = m.get_one::<String>("vg").expect("required");
+            out(ctx.vgcreate(vg, &paths(m, "pvs"), es, m.get_one::<String>("systemid").map(String::as_str), &strings(m, "addtag"))?)
+        }
+        "vgextend" => out(ctx.vgextend(m.get_one::<String>("vg").expect("required"), &paths(m, "pvs"))?),
+        "vgreduce" => Ok(Outcome { stdout: lines(ctx.vgreduce(m.get_one::<String>("vg").expect("required"), &paths(m, "pvs"))?), failed: false }),
+        "vgremove" => {
+            let mut s = Vec::new();
+            for vg in strings(m, "vgs") {
+                s.push(ctx.vgremove(&vg, m.get_flag("force"))?);
+            }
+            Ok(Outcome { stdout: lines(s), failed: false })
+        }
+        "vgrename" => out(ctx.vgrename(m.get_one::<String>("old").expect("required"), m.get_one::<String>("new").expect("required"))?),
+        "vgchange" => {
+            let (sid, add, del) = (m.get_one::<String>("systemid"), strings(m, "addtag"), strings(m, "deltag"));
+            if sid.is_none() && add.is_empty() && del.is_empty() {
+                return Err(usage("vgchange needs --systemid, --addtag or --deltag"));
+            }
+            out(ctx.vgchange(m.get_one::<String>("vg").expect("required"), sid.map(String::as_str), &add, &del)?)
+        }
+        "vgck" => {
+            let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
+            Ok(Outcome { stdout: lines(r), failed: !ok })
+        }
+        "vgcfgbackup" => out(ctx.vgcfgbackup(m.get_one::<String>("vg").expect("required"), std::path::Path::new(m.get_one::<String>("file").expect("required")))?),
+        "vgcfgrestore" => out(ctx.vgcfgrestore(m.get_one::<String>("vg").expect("required"), std::path::Path::new(m.get_one::<String>("file").expect("required")))?),
+        "lvcreate" => {
+            let size = size_arg(m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
+            let stripes = m.get_one::<u32>("stripes").copied();
+            let mirrors = m.get_one::<u32>("mirrors").copied();
+            let ty = m.get_one::<String>("type").map(String::as_str);
+            let stripe_size = match m.get_one::<String>("stripesize") {
+                Some(s) => {
+                    let (_, sectors) = units::parse_size(&format!("{s}{}", if s.chars().all(|c| c.is_ascii_digit()) { "k" } else { "" })).map_err(usage)?;
+                    if !sectors.is_power_of_two() || sectors < 8 {
+                        return Err(usage(format!("invalid stripe size {s}: a power of two of at least 4k")));
+                    }
+                    sectors
+                }
+                None => 128,
+            };
+            let layout = match (ty, stripes.unwrap_or(1), mirrors.unwrap_or(0)) {
+                (Some("raid1"), _, m) | (None, 1, m) if m > 0 || ty == Some("raid1") => Layout::Raid1 { mirrors: m.max(1) },
+                (Some("mirror"), _, m) => Layout::Mirror { mirrors: m.max(1) },
+                (Some("striped"), i, 0) | (None, i, 0) if i > 1 => Layout::Striped { stripes: i, stripe_size },
+                (Some("striped"), 1, 0) | (Some("linear"), 1, 0) | (None, 1, 0) => Layout::Linear,
+                _ => return Err(usage("this combination of --type, -i and -m is not supported")),
+            };
+            let (vg, lvname) = {
+                let v = m.get_one::<String>("lv").expect("required");
+                let n = m.get_one::<String>("name").expect("required");
+                (v.clone(), n.clone())
+            };
+            out(ctx.lvcreate(&vg, LvCreate { name: lvname, size, layout, pvs: paths(m, "pvs") })?)
+        }
+        "lvextend" | "lvreduce" | "lvresize" => {
+            let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
+            let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
+            let dir = match name {
+                "lvextend" => ResizeDir::Extend,
+                "lvreduce" => ResizeDir::Reduce,
+                _ => ResizeDir::Any,
+            };
+            let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
+            Ok(Outcome { stdout: lines(s.lines().map(str::to_string).collect()), failed: false })
+        }
+        "lvrename" => {
+            let a = m.get_one::<String>("vg").expect("required");
+            let b = m.get_one::<String>("old").expect("required");
+            let (vg, old, new) = match m.get_one::<String>("new") {
+                Some(c) => (a.clone(), b.clone(), c.clone()),
+                None => {
+                    let (v, o) = split_lv(a)?;
+                    (v, o, b.trim_start_matches(&format!("{}/", a.split('/').next().unwrap_or(""))).to_string())
+                }
+            };
+            let old = old.rsplit('/').next().unwrap_or(&old).to_string();
+            let new = new.rsplit('/').next().unwrap_or(&new).to_string();
+            out(ctx.lvrename(&vg, &old, &new)?)
+        }
+        "lvremove" => {
+            let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
+            for t in strings(m, "lvs") {
+                let (v, l) = split_lv(&t)?;
+                match by_vg.iter_mut().find(|(x, _)| *x == v) {
+                    Some((_, ls)) => ls.push(l),
+                    None => by_vg.push((v, vec![l])),
+                }
+            }
+            let mut s = Vec::new();
+            for (v, ls) in by_vg {
+                s.extend(ctx.lvremove(&v, &ls)?);
+            }
+            Ok(Outcome { stdout: lines(s), failed: false })
+        }
+        other => Err(usage(format!("unknown command {other}"))),
+    }
+}

@@ -9,7 +9,8 @@ const ALPHABET: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX
 pub fn generate() -> String {
     let mut rng = rand::thread_rng();
     let raw: String = (0..32)
-        .map(|_| ALPHABET[rng.gen_range(0..64)] as char)
+        // lvm2 generates from the first 62 characters only ("!" and "#" are accepted, never made).
+        .map(|_| ALPHABET[rng.gen_range(0..62)] as char)
         .collect();
     with_dashes(&raw)
 }

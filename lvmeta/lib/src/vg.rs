@@ -735,7 +735,9 @@ impl Vg {
                     } else {
                         format!("{}_mimage_{i}", req.name)
                     };
-                    self.check_new_lv_name(&sub)?;
+                    if self.lv(&sub).is_some() {
+                        return Err(VgError::LvExists { vg: self.name.clone(), lv: sub });
+                    }
                 }
                 // Each leg (plus its 1-extent rmeta for raid1) on its own PV.
                 let need = req.extents + u64::from(raid);
