@@ -1,1 +1,23 @@
 //! Volume-group model (PVs, LVs, segments) and the extent allocator, free of I/O.
+//!
+//! [`VolumeGroup::from_metadata`] reads the tree `lvmeta_text::parse` makes of a metadata area
+//! (or a backup file); [`VolumeGroup::to_metadata`] gives back a tree with exactly the keys and
+//! order lvm2 writes, so `lvmeta_text::write` of it equals what lvm2 itself would put on disk.
+//! Keys the model does not know are kept in each struct's [`Extra`] and written back in place;
+//! segment types other than striped, mirror and raid1 are kept verbatim.
+
+pub mod alloc;
+mod error;
+pub mod lvm_uuid;
+pub mod names;
+pub mod report;
+pub mod time;
+mod vg;
+
+pub use alloc::{Layout, LvRequest, MirrorLog, DEFAULT_REGION_SIZE, DEFAULT_STRIPE_SIZE};
+pub use error::ModelError;
+pub use report::SegmentReport;
+pub use vg::{
+    Extra, ExtraEntry, LogicalVolume, LvArea, PhysicalVolume, Segment, SegmentKind, StripeArea,
+    Trailer, VolumeGroup,
+};

@@ -1,0 +1,1023 @@
+//! The extent allocator: create, extend, reduce, remove and rename LVs on the model. No I/O.
+//!
+//! Policy (lvm2's `normal` allocation, simplified):
+//! - linear: continue right after the LV's last extent when that is free, else the first free
+//!   range (PVs in VG order) that holds everything, else free ranges in order, one segment each;
+//! - striped: the size is rounded up to a multiple of the stripe count; each stripe on its own
+//!   PV, equal extents per stripe; one segment while all chosen PVs have room, more otherwise;
+//! - mirror / raid1 (`mirrors` N → N+1 images): each image on its own PV; raid1 puts a
+//!   one-extent `_rmeta_N` right before its `_rimage_N` on the same PV; a mirror's disk log
+//!   (`_mlog`, one extent) goes to a PV holding no image, like lvm2 by default;
+//! - only PVs with `ALLOCATABLE` status, restricted to the PVs the request names.
+//!
+//! Mirror log: [`MirrorLog::Core`] is the default here (lvm2 defaults to a disk log): it needs
+//! no third PV, and in a cluster the dm-mirror log then lives in memory on the one node that
+//! has the LV active (exclusive activation), which is the HA-LVM case. lvm2 records a core log
+//! by omitting `mirror_log`; ask for [`MirrorLog::Disk`] to get the `_mlog` sub-LV.
+
+use crate::vg::{LogicalVolume, LvArea, Segment, SegmentKind, StripeArea, VolumeGroup};
+use crate::{Extra, ModelError};
+use lvmeta_ondisk::units::{Extents, Sectors};
+
+/// lvm2's default region size for mirror and raid (2 MiB, `DEFAULT_RAID_REGION_SIZE`).
+pub const DEFAULT_REGION_SIZE: Sectors = Sectors(4096);
+
+/// lvm2's default stripe size (64 KiB).
+pub const DEFAULT_STRIPE_SIZE: Sectors = Sectors(128);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MirrorLog {
+    /// In memory (`--mirrorlog core`): no `mirror_log` key, no `_mlog` sub-LV.
+    #[default]
+    Core,
+    /// A one-extent `_mlog` sub-LV on a PV apart from the images.
+    Disk,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Linear,
+    /// `stripes` ≥ 2, `stripe_size` a power of two of at least 8 sectors (4 KiB).
+    Striped {
+        stripes: u32,
+        stripe_size: Sectors,
+    },
+    /// dm-mirror with `mirrors` extra copies (`-m`), so `mirrors + 1` images.
+    Mirror {
+        mirrors: u32,
+        log: MirrorLog,
+    },
+    /// raid1 with `mirrors` extra copies, `mirrors + 1` (rmeta, rimage) pairs.
+    Raid1 {
+        mirrors: u32,
+    },
+}
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LvRequest {
+    pub name: String,
+    /// Size in extents; striped sizes are rounded up to a multiple of the stripe count.
+    pub size: Extents,
+    pub layout: Layout,
+    /// Allocate only from these PVs (PV keys like `pv0` or device paths); None: any.
+    pub pvs: Option<Vec<String>>,
+    /// Region size for mirror/raid1 (default 2 MiB, lowered to fit small LVs).
+    pub region_size: Option<Sectors>,
+    pub creation_time: Option<i64>,
+    pub creation_host: Option<String>,
+}
+
+impl LvRequest {
+    pub fn new(name: &str, size: Extents, layout: Layout) -> LvRequest {
+        LvRequest {
+            name: name.to_string(),
+            size,
+            layout,
+            pvs: None,
+            region_size: None,
+            creation_time: None,
+            creation_host: None,
+        }
+    }
+}
+
+/// Used extents per PV, as sorted `(start, len)` ranges.
+#[derive(Debug, Clone)]
+pub(crate) struct FreeMap {
+    pub(crate) pvs: Vec<PvSpace>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PvSpace {
+    pub(crate) name: String,
+    pub(crate) pe_count: u64,
+    pub(crate) used: Vec<(u64, u64)>,
+}
+
+impl PvSpace {
+    pub(crate) fn free_ranges(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        for &(s, l) in &self.used {
+            if s > pos {
+                out.push((pos, s - pos));
+            }
+            pos = pos.max(s.saturating_add(l));
+        }
+        if pos < self.pe_count {
+            out.push((pos, self.pe_count - pos));
+        }
+        out
+    }
+
+    pub(crate) fn free(&self) -> u64 {
+        self.free_ranges().iter().map(|r| r.1).sum()
+    }
+
+    fn take(&mut self, start: u64, len: u64) {
+        let i = self.used.partition_point(|&(s, _)| s < start);
+        self.used.insert(i, (start, len));
+    }
+
+    /// Length of the free range beginning exactly at `pe`.
+    fn free_at(&self, pe: u64) -> u64 {
+        self.free_ranges()
+            .iter()
+            .find(|r| r.0 == pe)
+            .map_or(0, |r| r.1)
+    }
+}
+
+impl FreeMap {
+    pub(crate) fn new(vg: &VolumeGroup) -> FreeMap {
+        let mut pvs: Vec<PvSpace> = vg
+            .pvs
+            .iter()
+            .map(|p| PvSpace {
+                name: p.name.clone(),
+                pe_count: p.pe_count.0,
+                used: Vec::new(),
+            })
+            .collect();
+        for lv in &vg.lvs {
+            for seg in &lv.segments {
+                if let SegmentKind::Striped { areas, .. } = &seg.kind {
+                    let len = seg.area_len().0;
+                    for a in areas {
+                        if let Some(p) = pvs.iter_mut().find(|p| p.name == a.pv) {
+                            p.used.push((a.start.0, len));
+                        }
+                    }
+                }
+            }
+        }
+        for p in &mut pvs {
+            p.used.sort_unstable();
+        }
+        FreeMap { pvs }
+    }
+
+    fn idx(&self, name: &str) -> Option<usize> {
+        self.pvs.iter().position(|p| p.name == name)
+    }
+
+    fn total_free(&self, cands: &[usize]) -> u64 {
+        cands.iter().map(|&i| self.pvs[i].free()).sum()
+    }
+
+    /// `n` extents from `cands`, see the module's policy. Returns (pv index, start, len) chunks.
+    fn alloc_linear(
+        &mut self,
+        cands: &[usize],
+        n: u64,
+        continue_at: Option<(usize, u64)>,
+    ) -> Result<Vec<(usize, u64, u64)>, ModelError> {
+        let free = self.total_free(cands);
+        if free < n {
+            return Err(ModelError::NotEnoughSpace {
+                needed: Extents(n),
+                free: Extents(free),
+            });
+        }
+        let mut out = Vec::new();
+        let mut rest = n;
+        if let Some((pv, pe)) = continue_at {
+            if cands.contains(&pv) {
+                let len = self.pvs[pv].free_at(pe).min(rest);
+                if len > 0 {
+                    self.pvs[pv].take(pe, len);
+                    out.push((pv, pe, len));
+                    rest -= len;
+                }
+            }
+        }
+        if rest == 0 {
+            return Ok(out);
+        }
+        for &i in cands {
+            if let Some(&(s, _)) = self.pvs[i].free_ranges().iter().find(|r| r.1 >= rest) {
+                self.pvs[i].take(s, rest);
+                out.push((i, s, rest));
+                return Ok(out);
+            }
+        }
+        for &i in cands {
+            for (s, l) in self.pvs[i].free_ranges() {
+                let len = l.min(rest);
+                self.pvs[i].take(s, len);
+                out.push((i, s, len));
+                rest -= len;
+                if rest == 0 {
+                    return Ok(out);
+                }
+            }
+        }
+        // Unreachable in practice: the total was checked above.
+        Err(ModelError::NotEnoughSpace {
+            needed: Extents(n),
+            free: Extents(free),
+        })
+    }
+
+    /// `per_stripe` extents on each of `stripes` distinct PVs. Returns segments as
+    /// (len per stripe, [(pv index, start)]).
+    #[allow(clippy::type_complexity)]
+    fn alloc_striped(
+        &mut self,
+        cands: &[usize],
+        stripes: usize,
+        per_stripe: u64,
+        continue_at: Option<&[(usize, u64)]>,
+    ) -> Result<Vec<(u64, Vec<(usize, u64)>)>, ModelError> {
+        let usable = cands.iter().filter(|&&i| self.pvs[i].free() > 0).count();
+        if usable < stripes {
+            return Err(ModelError::NotEnoughPvs {
+                needed: stripes,
+                available: usable,
+                what: "stripes",
+            });
+        }
+        let free = self.total_free(cands);
+        let not_enough = || ModelError::NotEnoughSpace {
+            needed: Extents(per_stripe * stripes as u64),
+            free: Extents(free),
+        };
+        let mut out = Vec::new();
+        let mut rest = per_stripe;
+        if let Some(prev) = continue_at {
+            if prev.len() == stripes && prev.iter().all(|(pv, _)| cands.contains(pv)) {
+                let len = prev
+                    .iter()
+                    .map(|&(pv, pe)| self.pvs[pv].free_at(pe))
+                    .min()
+                    .unwrap_or(0)
+                    .min(rest);
+                if len > 0 {
+                    for &(pv, pe) in prev {
+                        self.pvs[pv].take(pe, len);
+                    }
+                    out.push((len, prev.to_vec()));
+                    rest -= len;
+                }
+            }
+        }
+        while rest > 0 {
+            // Per PV: its first range holding all of `rest`, else its largest range.
+            let mut best: Vec<(usize, u64, u64)> = cands
+                .iter()
+                .filter_map(|&i| {
+                    let ranges = self.pvs[i].free_ranges();
+                    ranges
+                        .iter()
+                        .find(|r| r.1 >= rest)
+                        .or_else(|| ranges.iter().max_by_key(|r| (r.1, std::cmp::Reverse(r.0))))
+                        .map(|&(s, l)| (i, s, l))
+                })
+                .collect();
+            if best.len() < stripes {
+                return Err(not_enough());
+            }
+            // PVs that take a whole stripe first (in VG order), then the largest ranges.
+            best.sort_by_key(|&(i, _, l)| (l < rest, std::cmp::Reverse(l.min(rest)), i));
+            let chosen = &best[..stripes];
+            let len = chosen.iter().map(|c| c.2).min().unwrap_or(0).min(rest);
+            if len == 0 {
+                return Err(not_enough());
+            }
+            let mut areas: Vec<(usize, u64)> = chosen.iter().map(|&(i, s, _)| (i, s)).collect();
+            // Stripes in VG order of their PVs, as lvm2 lists them.
+            areas.sort_unstable();
+            for &(i, s) in &areas {
+                self.pvs[i].take(s, len);
+            }
+            out.push((len, areas));
+            rest -= len;
+        }
+        Ok(out)
+    }
+}
+
+/// The LV names a mirror/raid1 LV's segments refer to (images, rmeta, log).
+fn sub_lv_names(lv: &LogicalVolume) -> Vec<String> {
+    let mut out = Vec::new();
+    for seg in &lv.segments {
+        match &seg.kind {
+            SegmentKind::Mirror { log, legs, .. } => {
+                out.extend(legs.iter().map(|l| l.lv.clone()));
+                out.extend(log.iter().cloned());
+            }
+            SegmentKind::Raid1 { images, .. } => {
+                for (m, i) in images {
+                    out.push(m.clone());
+                    out.push(i.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    out.dedup();
+    out
+}
+
+fn linear_segments(chunks: &[(String, u64, u64)], start: u64) -> Vec<Segment> {
+    let mut le = start;
+    chunks
+        .iter()
+        .map(|(pv, s, l)| {
+            let seg = Segment {
+                start_extent: Extents(le),
+                extent_count: Extents(*l),
+                kind: SegmentKind::Striped {
+                    stripe_size: Sectors(0),
+                    areas: vec![StripeArea {
+                        pv: pv.clone(),
+                        start: Extents(*s),
+                    }],
+                },
+                tags: Vec::new(),
+                extra: Extra::default(),
+            };
+            le += l;
+            seg
+        })
+        .collect()
+}
+
+/// Appends segments, merging a new one into the last when lvm2 would (`lv_merge_segments`):
+/// same stripe count and size, each area continuing its predecessor on the same PV.
+fn append_merging(lv: &mut LogicalVolume, new: Vec<Segment>) {
+    for seg in new {
+        if let Some(last) = lv.segments.last_mut() {
+            if let (
+                SegmentKind::Striped {
+                    stripe_size: s1,
+                    areas: a1,
+                },
+                SegmentKind::Striped {
+                    stripe_size: s2,
+                    areas: a2,
+                },
+            ) = (&last.kind, &seg.kind)
+            {
+                let len1 = last.area_len().0;
+                if s1 == s2
+                    && a1.len() == a2.len()
+                    && a1
+                        .iter()
+                        .zip(a2)
+                        .all(|(x, y)| x.pv == y.pv && x.start.0 + len1 == y.start.0)
+                {
+                    last.extent_count.0 += seg.extent_count.0;
+                    continue;
+                }
+            }
+        }
+        let mut seg = seg;
+        seg.start_extent = lv.size();
+        lv.segments.push(seg);
+    }
+}
+
+/// Removes the last `n` extents of a linear/striped LV; a striped segment shrinks by a
+/// multiple of its stripe count (rounded up, as lvm2 rounds to the stripe boundary).
+fn trim_end(lv: &mut LogicalVolume, n: u64) {
+    let mut rest = n;
+    while rest > 0 {
+        let Some(last) = lv.segments.last_mut() else {
+            return;
+        };
+        if last.extent_count.0 <= rest {
+            rest -= last.extent_count.0;
+            lv.segments.pop();
+            continue;
+        }
+        let stripes = match &last.kind {
+            SegmentKind::Striped { areas, .. } => areas.len().max(1) as u64,
+            _ => 1,
+        };
+        let cut = rest.div_ceil(stripes) * stripes;
+        if cut >= last.extent_count.0 {
+            lv.segments.pop();
+        } else {
+            last.extent_count.0 -= cut;
+        }
+        rest = 0;
+    }
+}
+
+fn region_size_for(req: Option<Sectors>, lv_sectors: u64) -> Sectors {
+    let mut r = req.unwrap_or(DEFAULT_REGION_SIZE).0.max(1);
+    // lvm2 lowers the region size to a power of two no larger than the LV.
+    while r > lv_sectors && r > 1 {
+        r /= 2;
+    }
+    Sectors(r)
+}
+
+impl VolumeGroup {
+    /// Resolves the candidate PVs of a request: allocatable, in VG order, restricted to
+    /// `names` (PV keys or device paths).
+    fn candidates(&self, fm: &FreeMap, names: Option<&[String]>) -> Result<Vec<usize>, ModelError> {
+        let mut wanted: Option<Vec<&str>> = None;
+        if let Some(names) = names {
+            let mut v = Vec::new();
+            for n in names {
+                let pv = self
+                    .pvs
+                    .iter()
+                    .find(|p| p.name == *n || p.device.as_deref() == Some(n.as_str()))
+                    .ok_or_else(|| ModelError::NoSuchPv { name: n.clone() })?;
+                v.push(pv.name.as_str());
+            }
+            wanted = Some(v);
+        }
+        Ok(self
+            .pvs
+            .iter()
+            .filter(|p| p.is_allocatable())
+            .filter(|p| wanted.as_ref().is_none_or(|w| w.contains(&p.name.as_str())))
+            .filter_map(|p| fm.idx(&p.name))
+            .collect())
+    }
+
+    /// The visible LV that has `name` among its sub-LVs.
+    pub fn parent_of(&self, name: &str) -> Option<&LogicalVolume> {
+        self.lvs
+            .iter()
+            .find(|l| sub_lv_names(l).iter().any(|s| s == name))
+    }
+
+    fn top_level(&self, name: &str) -> Result<&LogicalVolume, ModelError> {
+        let lv = self.lv(name).ok_or_else(|| ModelError::NoSuchLv {
+            name: name.to_string(),
+        })?;
+        if let Some(p) = self.parent_of(name) {
+            return Err(ModelError::SubVolume {
+                name: name.to_string(),
+                parent: p.name.clone(),
+            });
+        }
+        Ok(lv)
+    }
+
+    fn new_lv(&self, name: &str, visible: bool, req: &LvRequest) -> LogicalVolume {
+        let mut status = vec!["READ".to_string(), "WRITE".to_string()];
+        if visible {
+            status.push("VISIBLE".into());
+        }
+        LogicalVolume {
+            name: name.to_string(),
+            id: crate::lvm_uuid::generate_dashed(),
+            status,
+            flags: Vec::new(),
+            tags: Vec::new(),
+            creation_time: req.creation_time,
+            creation_host: req.creation_host.clone(),
+            lock_args: None,
+            segments: Vec::new(),
+            extra: Extra::default(),
+        }
+    }
+
+    fn check_new_name(&self, name: &str) -> Result<(), ModelError> {
+        crate::names::validate_lv_name(name)?;
+        if self.lv(name).is_some() {
+            return Err(ModelError::NameClash {
+                name: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates an LV (and its sub-LVs); on error the VG is unchanged.
+    pub fn create_lv(&mut self, req: LvRequest) -> Result<&LogicalVolume, ModelError> {
+        self.check_new_name(&req.name)?;
+        if req.size.0 == 0 {
+            return Err(ModelError::InvalidSize {
+                name: req.name.clone(),
+                problem: "size is zero".into(),
+            });
+        }
+        let mut fm = FreeMap::new(self);
+        let cands = self.candidates(&fm, req.pvs.as_deref())?;
+        let mut created: Vec<LogicalVolume> = Vec::new();
+        let mut top = self.new_lv(&req.name, true, &req);
+        match req.layout {
+            Layout::Linear => {
+                let chunks = fm.alloc_linear(&cands, req.size.0, None)?;
+                let named = self.name_chunks(&fm, &chunks);
+                top.segments = linear_segments(&named, 0);
+            }
+            Layout::Striped {
+                stripes,
+                stripe_size,
+            } => {
+                if stripes < 2 {
+                    return Err(ModelError::InvalidSize {
+                        name: req.name.clone(),
+                        problem: format!("{stripes} stripes: striped needs at least 2"),
+                    });
+                }
+                check_stripe_size(&req.name, stripe_size, self.extent_size)?;
+                let n = stripes as usize;
+                let per = req.size.0.div_ceil(stripes as u64);
+                let segs = fm.alloc_striped(&cands, n, per, None)?;
+                for (len, areas) in segs {
+                    let seg = self.striped_segment(&fm, len, &areas, stripe_size);
+                    append_merging(&mut top, vec![seg]);
+                }
+            }
+            Layout::Mirror { mirrors, log } => {
+                let legs =
+                    self.alloc_images(&mut fm, &cands, mirrors, req.size.0, false, &req.name)?;
+                let log_lv = match log {
+                    MirrorLog::Core => None,
+                    MirrorLog::Disk => {
+                        let used: Vec<usize> = legs.iter().map(|l| l.0).collect();
+                        let rest: Vec<usize> = cands
+                            .iter()
+                            .copied()
+                            .filter(|i| !used.contains(i))
+                            .collect();
+                        let usable = rest.iter().filter(|&&i| fm.pvs[i].free() > 0).count();
+                        if usable == 0 {
+                            return Err(ModelError::NotEnoughPvs {
+                                needed: legs.len() + 1,
+                                available: legs.len(),
+                                what: "mirror images and a disk log",
+                            });
+                        }
+                        let chunks = fm.alloc_linear(&rest, 1, None)?;
+                        let mut l = self.new_lv(&format!("{}_mlog", req.name), false, &req);
+                        l.segments = linear_segments(&self.name_chunks(&fm, &chunks), 0);
+                        Some(l)
+                    }
+                };
+                let mut leg_areas = Vec::new();
+                for (i, (_, _, chunks)) in legs.iter().enumerate() {
+                    let name = format!("{}_mimage_{i}", req.name);
+                    let mut img = self.new_lv(&name, false, &req);
+                    img.segments = linear_segments(&self.name_chunks(&fm, chunks), 0);
+                    leg_areas.push(LvArea {
+                        lv: name,
+                        start: Extents(0),
+                    });
+                    created.push(img);
+                }
+                let region = region_size_for(req.region_size, req.size.0 * self.extent_size.0);
+                top.segments.push(Segment {
+                    start_extent: Extents(0),
+                    extent_count: req.size,
+                    kind: SegmentKind::Mirror {
+                        region_size: Some(region),
+                        log: log_lv.as_ref().map(|l| l.name.clone()),
+                        legs: leg_areas,
+                    },
+                    tags: Vec::new(),
+                    extra: Extra::default(),
+                });
+                created.extend(log_lv);
+            }
+            Layout::Raid1 { mirrors } => {
+                let legs =
+                    self.alloc_images(&mut fm, &cands, mirrors, req.size.0, true, &req.name)?;
+                let mut images = Vec::new();
+                for (i, (_, meta, chunks)) in legs.iter().enumerate() {
+                    let iname = format!("{}_rimage_{i}", req.name);
+                    let mname = format!("{}_rmeta_{i}", req.name);
+                    // lvm2 creates rimage_N then rmeta_N for each N.
+                    let mut img = self.new_lv(&iname, false, &req);
+                    img.segments = linear_segments(&self.name_chunks(&fm, chunks), 0);
+                    let mut meta_lv = self.new_lv(&mname, false, &req);
+                    let meta = meta.map(|m| vec![m]).unwrap_or_default();
+                    meta_lv.segments = linear_segments(&self.name_chunks(&fm, &meta), 0);
+                    created.push(img);
+                    created.push(meta_lv);
+                    images.push((mname, iname));
+                }
+                let region = region_size_for(req.region_size, req.size.0 * self.extent_size.0);
+                top.segments.push(Segment {
+                    start_extent: Extents(0),
+                    extent_count: req.size,
+                    kind: SegmentKind::Raid1 {
+                        region_size: Some(region),
+                        images,
+                    },
+                    tags: Vec::new(),
+                    extra: Extra::default(),
+                });
+            }
+        }
+        for l in &created {
+            if self.lv(&l.name).is_some() {
+                return Err(ModelError::NameClash {
+                    name: l.name.clone(),
+                });
+            }
+        }
+        self.lvs.push(top);
+        self.lvs.extend(created);
+        let idx = self
+            .lvs
+            .iter()
+            .position(|l| l.name == req.name)
+            .unwrap_or(0);
+        Ok(&self.lvs[idx])
+    }
+
+    fn name_chunks(&self, fm: &FreeMap, chunks: &[(usize, u64, u64)]) -> Vec<(String, u64, u64)> {
+        chunks
+            .iter()
+            .map(|&(i, s, l)| (fm.pvs[i].name.clone(), s, l))
+            .collect()
+    }
+
+    fn striped_segment(
+        &self,
+        fm: &FreeMap,
+        per_stripe: u64,
+        areas: &[(usize, u64)],
+        stripe_size: Sectors,
+    ) -> Segment {
+        Segment {
+            start_extent: Extents(0),
+            extent_count: Extents(per_stripe * areas.len() as u64),
+            kind: SegmentKind::Striped {
+                stripe_size,
+                areas: areas
+                    .iter()
+                    .map(|&(i, s)| StripeArea {
+                        pv: fm.pvs[i].name.clone(),
+                        start: Extents(s),
+                    })
+                    .collect(),
+            },
+            tags: Vec::new(),
+            extra: Extra::default(),
+        }
+    }
+
+    /// Places `mirrors + 1` images of `size` extents, each on its own PV; with `meta`, a
+    /// one-extent metadata area right before each image on the same PV. Returns per image:
+    /// (pv index, metadata chunk, image chunks).
+    #[allow(clippy::type_complexity)]
+    fn alloc_images(
+        &self,
+        fm: &mut FreeMap,
+        cands: &[usize],
+        mirrors: u32,
+        size: u64,
+        meta: bool,
+        name: &str,
+    ) -> Result<Vec<(usize, Option<(usize, u64, u64)>, Vec<(usize, u64, u64)>)>, ModelError> {
+        if mirrors == 0 {
+            return Err(ModelError::InvalidSize {
+                name: name.to_string(),
+                problem: "0 mirrors: use a linear LV".into(),
+            });
+        }
+        let n = mirrors as usize + 1;
+        let need = size + u64::from(meta);
+        let usable = cands.iter().filter(|&&i| fm.pvs[i].free() > 0).count();
+        if usable < n {
+            return Err(ModelError::NotEnoughPvs {
+                needed: n,
+                available: usable,
+                what: "mirror images",
+            });
+        }
+        let mut chosen: Vec<usize> = Vec::new();
+        // First PVs with one free range holding a whole image, then any with enough in total.
+        for pass in 0..2 {
+            for &i in cands {
+                if chosen.len() == n {
+                    break;
+                }
+                if chosen.contains(&i) {
+                    continue;
+                }
+                let fits = if pass == 0 {
+                    fm.pvs[i].free_ranges().iter().any(|r| r.1 >= need)
+                } else {
+                    fm.pvs[i].free() >= need
+                };
+                if fits {
+                    chosen.push(i);
+                }
+            }
+        }
+        if chosen.len() < n {
+            let free = cands.iter().map(|&i| fm.pvs[i].free()).sum::<u64>();
+            return Err(ModelError::NotEnoughSpace {
+                needed: Extents(need * n as u64),
+                free: Extents(free),
+            });
+        }
+        chosen.sort_unstable();
+        let mut out = Vec::new();
+        for &pv in &chosen {
+            let one = [pv];
+            let (meta_chunk, cont) = if meta {
+                // rmeta and rimage are carved together, metadata first, as lvm2 does.
+                let ranges = fm.pvs[pv].free_ranges();
+                let start = ranges
+                    .iter()
+                    .find(|r| r.1 >= need)
+                    .or_else(|| ranges.first())
+                    .map_or(0, |r| r.0);
+                let m = fm.alloc_linear(&one, 1, Some((pv, start)))?;
+                let m0 = m[0];
+                (Some(m0), Some((pv, m0.1 + 1)))
+            } else {
+                (None, None)
+            };
+            let chunks = fm.alloc_linear(&one, size, cont)?;
+            out.push((pv, meta_chunk, chunks));
+        }
+        Ok(out)
+    }
+
+    /// Grows an LV by `by` extents (striped: rounded up to the stripe count), appending
+    /// segments and merging adjacent ones; mirror/raid1 grow every image on its own PV.
+    pub fn extend_lv(
+        &mut self,
+        name: &str,
+        by: Extents,
+        pvs: Option<&[String]>,
+    ) -> Result<(), ModelError> {
+        let lv = self.top_level(name)?.clone();
+        if by.0 == 0 {
+            return Err(ModelError::InvalidSize {
+                name: name.to_string(),
+                problem: "extension is zero".into(),
+            });
+        }
+        let mut fm = FreeMap::new(self);
+        let cands = self.candidates(&fm, pvs)?;
+        let last = lv.segments.last().ok_or_else(|| ModelError::Unsupported {
+            name: name.to_string(),
+            what: "extending an LV without segments",
+        })?;
+        match &last.kind {
+            SegmentKind::Striped { areas, .. } if areas.len() == 1 => {
+                let a = &areas[0];
+                let cont = fm.idx(&a.pv).map(|i| (i, a.start.0 + last.area_len().0));
+                let chunks = fm.alloc_linear(&cands, by.0, cont)?;
+                let segs = linear_segments(&self.name_chunks(&fm, &chunks), 0);
+                let lvm = self.lv_mut(name).ok_or_else(|| ModelError::NoSuchLv {
+                    name: name.to_string(),
+                })?;
+                append_merging(lvm, segs);
+            }
+            SegmentKind::Striped { stripe_size, areas } => {
+                let n = areas.len();
+                let per = by.0.div_ceil(n as u64);
+                let cont: Option<Vec<(usize, u64)>> = areas
+                    .iter()
+                    .map(|a| fm.idx(&a.pv).map(|i| (i, a.start.0 + last.area_len().0)))
+                    .collect();
+                let segs = fm.alloc_striped(&cands, n, per, cont.as_deref())?;
+                let new: Vec<Segment> = segs
+                    .iter()
+                    .map(|(len, areas)| self.striped_segment(&fm, *len, areas, *stripe_size))
+                    .collect();
+                let lvm = self.lv_mut(name).ok_or_else(|| ModelError::NoSuchLv {
+                    name: name.to_string(),
+                })?;
+                append_merging(lvm, new);
+            }
+            SegmentKind::Mirror { .. } | SegmentKind::Raid1 { .. } if lv.segments.len() == 1 => {
+                let subs = sub_lv_names(&lv);
+                let images: Vec<String> = match &last.kind {
+                    SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
+                    SegmentKind::Raid1 { images, .. } => {
+                        images.iter().map(|(_, i)| i.clone()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                // Each image grows on PVs that hold no other sub-LV of this LV.
+                let pvs_of = |vg: &VolumeGroup, lvname: &str| -> Vec<String> {
+                    vg.lv(lvname)
+                        .map(|l| {
+                            l.segments
+                                .iter()
+                                .flat_map(|s| match &s.kind {
+                                    SegmentKind::Striped { areas, .. } => {
+                                        areas.iter().map(|a| a.pv.clone()).collect()
+                                    }
+                                    _ => Vec::new(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let mut plan = Vec::new();
+                for img in &images {
+                    // Its own rmeta shares its PV; every other sub-LV's PVs are off limits.
+                    let pair = img.replacen("_rimage_", "_rmeta_", 1);
+                    let others: Vec<String> = subs
+                        .iter()
+                        .filter(|s| *s != img && **s != pair)
+                        .flat_map(|s| pvs_of(self, s))
+                        .collect();
+                    let my_cands: Vec<usize> = cands
+                        .iter()
+                        .copied()
+                        .filter(|&i| !others.contains(&fm.pvs[i].name))
+                        .collect();
+                    let img_lv = self
+                        .lv(img)
+                        .ok_or_else(|| ModelError::NoSuchLv { name: img.clone() })?;
+                    let cont = img_lv.segments.last().and_then(|s| match &s.kind {
+                        SegmentKind::Striped { areas, .. } if areas.len() == 1 => fm
+                            .idx(&areas[0].pv)
+                            .map(|i| (i, areas[0].start.0 + s.area_len().0)),
+                        _ => None,
+                    });
+                    let chunks = fm.alloc_linear(&my_cands, by.0, cont)?;
+                    plan.push((
+                        img.clone(),
+                        linear_segments(&self.name_chunks(&fm, &chunks), 0),
+                    ));
+                }
+                for (img, segs) in plan {
+                    if let Some(l) = self.lv_mut(&img) {
+                        append_merging(l, segs);
+                    }
+                }
+                if let Some(top) = self.lv_mut(name) {
+                    top.segments[0].extent_count.0 += by.0;
+                }
+            }
+            _ => {
+                return Err(ModelError::Unsupported {
+                    name: name.to_string(),
+                    what: "extending this segment type",
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Shrinks an LV by `by` extents from its end (striped segments shrink by whole stripe
+    /// rows, so a little more may go); mirror/raid1 trim every image alike.
+    pub fn reduce_lv(&mut self, name: &str, by: Extents) -> Result<(), ModelError> {
+        let lv = self.top_level(name)?.clone();
+        let size = lv.size().0;
+        if by.0 == 0 || by.0 >= size {
+            return Err(ModelError::InvalidSize {
+                name: name.to_string(),
+                problem: format!(
+                    "cannot reduce {size} extents by {} (to remove an LV, remove it)",
+                    by.0
+                ),
+            });
+        }
+        let striped_only = lv
+            .segments
+            .iter()
+            .all(|s| matches!(s.kind, SegmentKind::Striped { .. }));
+        if striped_only {
+            if let Some(l) = self.lv_mut(name) {
+                trim_end(l, by.0);
+            }
+            return Ok(());
+        }
+        match &lv.segments[..] {
+            [seg]
+                if matches!(
+                    seg.kind,
+                    SegmentKind::Mirror { .. } | SegmentKind::Raid1 { .. }
+                ) =>
+            {
+                let images: Vec<String> = match &seg.kind {
+                    SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
+                    SegmentKind::Raid1 { images, .. } => {
+                        images.iter().map(|(_, i)| i.clone()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                for img in images {
+                    if let Some(l) = self.lv_mut(&img) {
+                        trim_end(l, by.0);
+                    }
+                }
+                if let Some(top) = self.lv_mut(name) {
+                    top.segments[0].extent_count.0 -= by.0;
+                }
+                Ok(())
+            }
+            _ => Err(ModelError::Unsupported {
+                name: name.to_string(),
+                what: "reducing this segment type",
+            }),
+        }
+    }
+
+    /// Removes an LV with its sub-LVs; returns the names removed.
+    pub fn remove_lv(&mut self, name: &str) -> Result<Vec<String>, ModelError> {
+        let lv = self.top_level(name)?;
+        let mut doomed = vec![lv.name.clone()];
+        let mut i = 0;
+        while i < doomed.len() {
+            if let Some(l) = self.lv(&doomed[i]) {
+                for s in sub_lv_names(l) {
+                    if !doomed.contains(&s) {
+                        doomed.push(s);
+                    }
+                }
+            }
+            i += 1;
+        }
+        self.lvs.retain(|l| !doomed.contains(&l.name));
+        Ok(doomed)
+    }
+
+    /// Renames an LV and its sub-LVs (`old_rimage_0` → `new_rimage_0`).
+    pub fn rename_lv(&mut self, old: &str, new: &str) -> Result<(), ModelError> {
+        self.top_level(old)?;
+        self.check_new_name(new)?;
+        let subs = self.lv(old).map(sub_lv_names).unwrap_or_default();
+        let prefix = format!("{old}_");
+        let mut map: Vec<(String, String)> = vec![(old.to_string(), new.to_string())];
+        for s in subs {
+            if let Some(suffix) = s.strip_prefix(&prefix) {
+                let renamed = format!("{new}_{suffix}");
+                if self.lv(&renamed).is_some() {
+                    return Err(ModelError::NameClash { name: renamed });
+                }
+                map.push((s, renamed));
+            }
+        }
+        let rename = |n: &mut String| {
+            if let Some((_, to)) = map.iter().find(|(from, _)| from == n) {
+                *n = to.clone();
+            }
+        };
+        for lv in &mut self.lvs {
+            rename(&mut lv.name);
+            for seg in &mut lv.segments {
+                match &mut seg.kind {
+                    SegmentKind::Mirror { log, legs, .. } => {
+                        legs.iter_mut().for_each(|l| rename(&mut l.lv));
+                        if let Some(l) = log {
+                            rename(l);
+                        }
+                    }
+                    SegmentKind::Raid1 { images, .. } => {
+                        for (m, i) in images {
+                            rename(m);
+                            rename(i);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Free extents over all PVs.
+    pub fn free_extents(&self) -> Extents {
+        Extents(FreeMap::new(self).pvs.iter().map(|p| p.free()).sum())
+    }
+
+    /// Free extents per PV key, in VG order.
+    pub fn pv_free_extents(&self) -> Vec<(String, Extents)> {
+        FreeMap::new(self)
+            .pvs
+            .iter()
+            .map(|p| (p.name.clone(), Extents(p.free())))
+            .collect()
+    }
+
+    /// Free ranges `(start, len)` of one PV.
+    pub fn pv_free_ranges(&self, pv: &str) -> Option<Vec<(Extents, Extents)>> {
+        let fm = FreeMap::new(self);
+        let p = fm.pvs.iter().find(|p| p.name == pv)?;
+        Some(
+            p.free_ranges()
+                .into_iter()
+                .map(|(s, l)| (Extents(s), Extents(l)))
+                .collect(),
+        )
+    }
+}
+
+fn check_stripe_size(
+    name: &str,
+    stripe_size: Sectors,
+    extent_size: Sectors,
+) -> Result<(), ModelError> {
+    let s = stripe_size.0;
+    if s < 8 || !s.is_power_of_two() || s > extent_size.0 {
+        return Err(ModelError::InvalidSize {
+            name: name.to_string(),
+            problem: format!(
+                "stripe size {s} sectors must be a power of two from 8 sectors (4 KiB) to the extent size"
+            ),
+        });
+    }
+    Ok(())
+}

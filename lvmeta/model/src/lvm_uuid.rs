@@ -1,0 +1,101 @@
+//! LVM identifiers: 32 characters of LVM's alphabet, written dashed 6-4-4-4-4-4-6.
+
+use crate::ModelError;
+use rand::Rng;
+
+/// The characters lvm2 (`lib/uuid/uuid.c`) accepts in an id; it generates from the first 62.
+pub const ALPHABET: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#";
+
+/// Length of an id without dashes.
+pub const ID_LEN: usize = 32;
+
+/// Group sizes of the dashed form.
+const GROUPS: [usize; 7] = [6, 4, 4, 4, 4, 4, 6];
+
+/// A fresh random id, 32 characters, no dashes.
+pub fn generate() -> String {
+    let mut rng = rand::thread_rng();
+    (0..ID_LEN)
+        .map(|_| ALPHABET[rng.gen_range(0..62)] as char)
+        .collect()
+}
+
+/// A fresh random id in the dashed form metadata uses.
+pub fn generate_dashed() -> String {
+    // The generated id is always valid.
+    format_with_dashes(&generate()).unwrap_or_default()
+}
+
+/// `abcdef...` (32 chars) → `abcdef-ghij-...`; also accepts an already dashed id.
+pub fn format_with_dashes(id: &str) -> Result<String, ModelError> {
+    let raw = strip_dashes(id)?;
+    let mut out = String::with_capacity(38);
+    let mut pos = 0;
+    for (i, g) in GROUPS.iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(&raw[pos..pos + g]);
+        pos += g;
+    }
+    Ok(out)
+}
+
+/// The 32 id characters of a dashed or undashed id, validated.
+pub fn strip_dashes(id: &str) -> Result<String, ModelError> {
+    let bad = |reason| ModelError::InvalidUuid {
+        uuid: id.to_string(),
+        reason,
+    };
+    let raw: String = id.chars().filter(|&c| c != '-').collect();
+    if raw.len() != ID_LEN || raw.chars().count() != ID_LEN {
+        return Err(bad("not 32 characters"));
+    }
+    if !raw.bytes().all(|b| ALPHABET.contains(&b)) {
+        return Err(bad("character outside LVM's alphabet"));
+    }
+    Ok(raw)
+}
+
+/// True for a valid id, dashed or not.
+pub fn is_valid(id: &str) -> bool {
+    strip_dashes(id).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_id_formats() {
+        let d = format_with_dashes("mWlGeyyvd2z00JEEqhO5Y1pNcpTfExpr").unwrap();
+        assert_eq!(d, "mWlGey-yvd2-z00J-EEqh-O5Y1-pNcp-TfExpr");
+        assert_eq!(format_with_dashes(&d).unwrap(), d);
+        assert!(strip_dashes("short").is_err());
+        assert!(strip_dashes("mWlGey-yvd2-z00J-EEqh-O5Y1-pNcp-TfExp_").is_err());
+    }
+
+    #[test]
+    fn generated_ids_are_valid_and_differ() {
+        let a = generate();
+        let b = generate();
+        assert_ne!(a, b);
+        assert!(is_valid(&a));
+        assert_eq!(generate_dashed().len(), 38);
+    }
+
+    proptest! {
+        #[test]
+        fn dashes_round_trip(idx in prop::collection::vec(0usize..64, 32)) {
+            let raw: String = idx.iter().map(|&i| ALPHABET[i] as char).collect();
+            let d = format_with_dashes(&raw).unwrap();
+            prop_assert_eq!(strip_dashes(&d).unwrap(), raw);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in any::<String>()) {
+            let _ = format_with_dashes(&s);
+        }
+    }
+}

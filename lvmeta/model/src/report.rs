@@ -1,0 +1,225 @@
+//! What `lvs`/`pvs`/`vgs` reports need from the model: sizes, segments with their devices,
+//! the `lv_attr` string.
+
+use crate::vg::{LogicalVolume, SegmentKind, VolumeGroup};
+use lvmeta_ondisk::units::{Extents, Sectors};
+
+/// One segment as `lvs --segments` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentReport {
+    pub start: Extents,
+    pub count: Extents,
+    /// `linear`, `striped`, `mirror`, `raid1` or the type lvm2 wrote.
+    pub segtype: String,
+    pub stripes: usize,
+    pub stripe_size: Sectors,
+    pub region_size: Option<Sectors>,
+    /// `/dev/loop0(0),/dev/loop1(0)` for PV areas, `lv_mimage_0(0),...` for sub-LVs.
+    pub devices: String,
+}
+
+/// The role of an LV inside another one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubRole {
+    MirrorImage,
+    MirrorLog,
+    RaidImage,
+    RaidMeta,
+}
+
+impl VolumeGroup {
+    fn sub_role(&self, name: &str) -> Option<SubRole> {
+        for lv in &self.lvs {
+            for seg in &lv.segments {
+                match &seg.kind {
+                    SegmentKind::Mirror { log, legs, .. } => {
+                        if legs.iter().any(|l| l.lv == name) {
+                            return Some(SubRole::MirrorImage);
+                        }
+                        if log.as_deref() == Some(name) {
+                            return Some(SubRole::MirrorLog);
+                        }
+                    }
+                    SegmentKind::Raid1 { images, .. } => {
+                        for (m, i) in images {
+                            if m == name {
+                                return Some(SubRole::RaidMeta);
+                            }
+                            if i == name {
+                                return Some(SubRole::RaidImage);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+
+    pub fn lv_size(&self, name: &str) -> Option<Extents> {
+        self.lv(name).map(LogicalVolume::size)
+    }
+
+    /// `name`, or `[name]` for hidden LVs (as `lvs -a` shows them).
+    pub fn lv_display_name(&self, name: &str) -> Option<String> {
+        let lv = self.lv(name)?;
+        Some(if lv.is_visible() {
+            lv.name.clone()
+        } else {
+            format!("[{}]", lv.name)
+        })
+    }
+
+    pub fn lv_segments(&self, name: &str) -> Option<Vec<SegmentReport>> {
+        let lv = self.lv(name)?;
+        Some(
+            lv.segments
+                .iter()
+                .map(|seg| {
+                    let (stripes, stripe_size, region_size, devices) = match &seg.kind {
+                        SegmentKind::Striped { stripe_size, areas } => (
+                            areas.len(),
+                            *stripe_size,
+                            None,
+                            areas
+                                .iter()
+                                .map(|a| {
+                                    let dev =
+                                        self.pv(&a.pv).map_or(a.pv.as_str(), |p| p.device_name());
+                                    format!("{dev}({})", a.start.0)
+                                })
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
+                        SegmentKind::Mirror {
+                            region_size, legs, ..
+                        } => (
+                            legs.len(),
+                            Sectors(0),
+                            *region_size,
+                            legs.iter()
+                                .map(|l| format!("{}({})", l.lv, l.start.0))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
+                        SegmentKind::Raid1 {
+                            region_size,
+                            images,
+                        } => (
+                            images.len(),
+                            Sectors(0),
+                            *region_size,
+                            images
+                                .iter()
+                                .map(|(_, i)| format!("{i}(0)"))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
+                        SegmentKind::Other { .. } => (0, Sectors(0), None, String::new()),
+                    };
+                    SegmentReport {
+                        start: seg.start_extent,
+                        count: seg.extent_count,
+                        segtype: seg.kind.report_type().to_string(),
+                        stripes,
+                        stripe_size,
+                        region_size,
+                        devices,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// All devices of an LV, segments joined with `,` (the `devices` field of `lvs`).
+    pub fn lv_devices(&self, name: &str) -> Option<String> {
+        Some(
+            self.lv_segments(name)?
+                .into_iter()
+                .map(|s| s.devices)
+                .filter(|d| !d.is_empty())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+
+    /// lvs' `lv_attr` from the metadata alone: `active` fills the state column; open, health
+    /// and the like are unknown without the kernel and shown as `-`.
+    pub fn lv_attr(&self, name: &str, active: bool) -> Option<String> {
+        let lv = self.lv(name)?;
+        let has = |s: &str| lv.status.iter().any(|x| x == s);
+        let flag = |s: &str| lv.flags.iter().any(|x| x == s);
+        let first_kind = lv.segments.first().map(|s| &s.kind);
+        let role = self.sub_role(name);
+        let vol_type = match (role, first_kind) {
+            (Some(SubRole::MirrorImage | SubRole::RaidImage), _) => 'i',
+            (Some(SubRole::MirrorLog), _) => 'l',
+            (Some(SubRole::RaidMeta), _) => 'e',
+            _ if has("PVMOVE") => 'p',
+            (None, Some(SegmentKind::Mirror { .. })) => {
+                if has("NOTSYNCED") {
+                    'M'
+                } else {
+                    'm'
+                }
+            }
+            (None, Some(SegmentKind::Raid1 { .. })) => {
+                if has("NOTSYNCED") {
+                    'R'
+                } else {
+                    'r'
+                }
+            }
+            (None, Some(SegmentKind::Other { segtype, .. })) => match segtype.as_str() {
+                "thin" => 'V',
+                "thin-pool" => 't',
+                "cache" | "cache-pool" => 'C',
+                "snapshot" => 's',
+                _ => '-',
+            },
+            _ => '-',
+        };
+        let perm = if has("WRITE") {
+            'w'
+        } else if has("READ") {
+            'r'
+        } else {
+            '-'
+        };
+        let policy = match lv.extra.get("allocation_policy").and_then(|n| match n {
+            lvmeta_text::Node::Value(v) => v.as_str(),
+            _ => None,
+        }) {
+            Some("contiguous") => 'c',
+            Some("cling") | Some("cling_by_tags") => 'l',
+            Some("normal") => 'n',
+            Some("anywhere") => 'a',
+            _ => 'i',
+        };
+        let policy = if has("LOCKED") {
+            policy.to_ascii_uppercase()
+        } else {
+            policy
+        };
+        let minor = if has("FIXED_MINOR") { 'm' } else { '-' };
+        let state = if active { 'a' } else { '-' };
+        let target = match (role, first_kind) {
+            (Some(SubRole::MirrorImage | SubRole::MirrorLog), _) => 'm',
+            (Some(SubRole::RaidImage | SubRole::RaidMeta), _) => 'r',
+            (None, Some(SegmentKind::Mirror { .. })) => 'm',
+            (None, Some(SegmentKind::Raid1 { .. })) => 'r',
+            (None, Some(SegmentKind::Other { segtype, .. })) if segtype.starts_with("thin") => 't',
+            (None, Some(SegmentKind::Other { segtype, .. })) if segtype.starts_with("raid") => 'r',
+            _ => '-',
+        };
+        let skip = if flag("ACTIVATION_SKIP") { 'k' } else { '-' };
+        Some(
+            [
+                vol_type, perm, policy, minor, state, '-', target, '-', '-', skip,
+            ]
+            .iter()
+            .collect(),
+        )
+    }
+}

@@ -1,0 +1,1125 @@
+//! The volume-group model and its conversion from/to the text tree, with exactly the keys and
+//! order lvm2's exporter writes (`lib/format_text/export.c`, segment `text_export`s).
+
+use crate::ModelError;
+use lvmeta_ondisk::units::{Extents, Sectors};
+use lvmeta_text::{CommentPlacement, Node, Section, Value};
+
+/// A key the model does not know, with the modeled key it followed (None: before all of them),
+/// so it is written back at the same place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraEntry {
+    pub after: Option<String>,
+    pub key: String,
+    pub node: Node,
+}
+
+/// The keys of one section the model does not know, kept in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extra {
+    pub entries: Vec<ExtraEntry>,
+}
+
+impl Extra {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries.iter().find(|e| e.key == key).map(|e| &e.node)
+    }
+
+    /// The unknown keys as a plain section (positions dropped).
+    pub fn as_section(&self) -> Section {
+        let mut s = Section::new();
+        for e in &self.entries {
+            s.push(e.key.clone(), e.node.clone());
+        }
+        s
+    }
+
+    /// Splits `sec` into modeled keys (`known`, first occurrence only) and the rest.
+    fn collect(sec: &Section, known: impl Fn(&str) -> bool) -> Extra {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut after: Option<String> = None;
+        let mut entries = Vec::new();
+        for (k, n) in &sec.entries {
+            if known(k) && !seen.contains(&k.as_str()) {
+                seen.push(k);
+                after = Some(k.clone());
+            } else {
+                entries.push(ExtraEntry {
+                    after: after.clone(),
+                    key: k.clone(),
+                    node: n.clone(),
+                });
+            }
+        }
+        Extra { entries }
+    }
+}
+
+/// Builds a section from modeled keys in lvm2's order, putting unknown keys back where they were.
+struct Builder<'a> {
+    out: Section,
+    extra: &'a Extra,
+    placed: Vec<bool>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(extra: &'a Extra) -> Builder<'a> {
+        let mut b = Builder {
+            out: Section::new(),
+            extra,
+            placed: vec![false; extra.entries.len()],
+        };
+        b.place(None);
+        b
+    }
+
+    fn place(&mut self, after: Option<&str>) {
+        for (i, e) in self.extra.entries.iter().enumerate() {
+            if !self.placed[i] && e.after.as_deref() == after {
+                self.placed[i] = true;
+                self.out.push(e.key.clone(), e.node.clone());
+            }
+        }
+    }
+
+    /// Writes a modeled key (if `node` is Some) and the unknown keys that followed it.
+    fn key(&mut self, key: &str, node: Option<Node>) {
+        if let Some(n) = node {
+            self.out.push(key, n);
+        }
+        self.place(Some(key));
+    }
+
+    fn val(&mut self, key: &str, v: impl Into<Value>) {
+        self.key(key, Some(Node::Value(v.into())));
+    }
+
+    fn finish(mut self) -> Section {
+        for (i, e) in self.extra.entries.iter().enumerate() {
+            if !self.placed[i] {
+                self.out.push(e.key.clone(), e.node.clone());
+            }
+        }
+        self.out
+    }
+}
+
+fn int(u: u64) -> Value {
+    Value::Int(i64::try_from(u).unwrap_or(i64::MAX))
+}
+
+fn strs(v: &[String]) -> Value {
+    Value::str_array(v.iter().cloned())
+}
+
+/// Reads typed keys of one section, naming the section in errors.
+struct Reader<'a> {
+    sec: &'a Section,
+    path: String,
+}
+
+impl<'a> Reader<'a> {
+    fn wrong(&self, key: &str, expected: &'static str) -> ModelError {
+        ModelError::WrongType {
+            path: self.path.clone(),
+            key: key.to_string(),
+            expected,
+        }
+    }
+
+    fn missing(&self, key: &'static str) -> ModelError {
+        ModelError::Missing {
+            path: self.path.clone(),
+            key,
+        }
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<String>, ModelError> {
+        match self.sec.get(key) {
+            None => Ok(None),
+            Some(Node::Value(Value::Str(s))) => Ok(Some(s.clone())),
+            Some(_) => Err(self.wrong(key, "a string")),
+        }
+    }
+
+    fn str(&self, key: &'static str) -> Result<String, ModelError> {
+        self.opt_str(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn opt_u64(&self, key: &str) -> Result<Option<u64>, ModelError> {
+        match self.sec.get(key) {
+            None => Ok(None),
+            Some(Node::Value(Value::Int(i))) => u64::try_from(*i)
+                .map(Some)
+                .map_err(|_| self.wrong(key, "a non-negative integer")),
+            Some(_) => Err(self.wrong(key, "an integer")),
+        }
+    }
+
+    fn u64(&self, key: &'static str) -> Result<u64, ModelError> {
+        self.opt_u64(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn opt_i64(&self, key: &str) -> Result<Option<i64>, ModelError> {
+        match self.sec.get(key) {
+            None => Ok(None),
+            Some(Node::Value(Value::Int(i))) => Ok(Some(*i)),
+            Some(_) => Err(self.wrong(key, "an integer")),
+        }
+    }
+
+    /// A list of strings; absent means empty (lvm2 omits empty `tags`).
+    fn str_list(&self, key: &str) -> Result<Vec<String>, ModelError> {
+        match self.sec.get(key) {
+            None => Ok(Vec::new()),
+            Some(Node::Value(Value::Array(a))) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| self.wrong(key, "an array of strings"))
+                })
+                .collect(),
+            Some(_) => Err(self.wrong(key, "an array of strings")),
+        }
+    }
+
+    fn array(&self, key: &'static str) -> Result<&'a [Value], ModelError> {
+        match self.sec.get(key) {
+            None => Err(self.missing(key)),
+            Some(Node::Value(Value::Array(a))) => Ok(a),
+            Some(_) => Err(self.wrong(key, "an array")),
+        }
+    }
+
+    fn section(&self, key: &str) -> Result<Option<&'a Section>, ModelError> {
+        match self.sec.get(key) {
+            None => Ok(None),
+            Some(Node::Section(s)) => Ok(Some(s)),
+            Some(_) => Err(self.wrong(key, "a section")),
+        }
+    }
+
+    fn invalid(&self, problem: impl Into<String>) -> ModelError {
+        ModelError::Invalid {
+            path: self.path.clone(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// One area of a striped segment: extents starting at `start` on PV `pv` (its key, `pv0`...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeArea {
+    pub pv: String,
+    pub start: Extents,
+}
+
+/// An area on another LV (mirror images): logical extents starting at `start` of LV `lv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LvArea {
+    pub lv: String,
+    pub start: Extents,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// `type = "striped"`; linear is one area. `stripe_size` is zero when lvm2 writes none (one
+    /// stripe).
+    Striped {
+        stripe_size: Sectors,
+        areas: Vec<StripeArea>,
+    },
+    /// `type = "mirror"` (dm-mirror): legs are `_mimage_N` sub-LVs, `log` the `_mlog` sub-LV of
+    /// a disk log (None: core log).
+    Mirror {
+        region_size: Option<Sectors>,
+        log: Option<String>,
+        legs: Vec<LvArea>,
+    },
+    /// `type = "raid1"` with metadata sub-LVs: `(rmeta, rimage)` pairs.
+    Raid1 {
+        region_size: Option<Sectors>,
+        images: Vec<(String, String)>,
+    },
+    /// Any other segment type, kept verbatim (`raw` is the whole segment section).
+    Other { segtype: String, raw: Section },
+}
+
+impl SegmentKind {
+    /// The segment type as lvs reports it (`linear` for one-stripe `striped`).
+    pub fn report_type(&self) -> &str {
+        match self {
+            SegmentKind::Striped { areas, .. } if areas.len() == 1 => "linear",
+            SegmentKind::Striped { .. } => "striped",
+            SegmentKind::Mirror { .. } => "mirror",
+            SegmentKind::Raid1 { .. } => "raid1",
+            SegmentKind::Other { segtype, .. } => segtype,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub start_extent: Extents,
+    pub extent_count: Extents,
+    pub kind: SegmentKind,
+    pub tags: Vec<String>,
+    pub extra: Extra,
+}
+
+impl Segment {
+    /// Extents each stripe area covers.
+    pub fn area_len(&self) -> Extents {
+        match &self.kind {
+            SegmentKind::Striped { areas, .. } if !areas.is_empty() => {
+                Extents(self.extent_count.0 / areas.len() as u64)
+            }
+            _ => self.extent_count,
+        }
+    }
+
+    pub fn end(&self) -> Extents {
+        Extents(self.start_extent.0 + self.extent_count.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogicalVolume {
+    pub name: String,
+    pub id: String,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    pub tags: Vec<String>,
+    pub creation_time: Option<i64>,
+    pub creation_host: Option<String>,
+    /// lvmlockd's per-LV lock arguments.
+    pub lock_args: Option<String>,
+    pub segments: Vec<Segment>,
+    pub extra: Extra,
+}
+
+impl LogicalVolume {
+    pub fn is_visible(&self) -> bool {
+        self.status.iter().any(|s| s == "VISIBLE")
+    }
+
+    pub fn size(&self) -> Extents {
+        Extents(self.segments.iter().map(|s| s.extent_count.0).sum())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhysicalVolume {
+    /// The key in `physical_volumes` (`pv0`, `pv1`...), by which segments refer to it.
+    pub name: String,
+    pub id: String,
+    /// Device path hint.
+    pub device: Option<String>,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    pub tags: Vec<String>,
+    pub dev_size: Sectors,
+    pub pe_start: Sectors,
+    pub pe_count: Extents,
+    pub extra: Extra,
+}
+
+impl PhysicalVolume {
+    /// A new allocatable PV entry.
+    pub fn new(
+        id: &str,
+        device: Option<&str>,
+        dev_size: Sectors,
+        pe_start: Sectors,
+        pe_count: Extents,
+    ) -> Result<PhysicalVolume, ModelError> {
+        Ok(PhysicalVolume {
+            name: String::new(),
+            id: crate::lvm_uuid::format_with_dashes(id)?,
+            device: device.map(str::to_string),
+            status: vec!["ALLOCATABLE".into()],
+            flags: Vec::new(),
+            tags: Vec::new(),
+            dev_size,
+            pe_start,
+            pe_count,
+            extra: Extra::default(),
+        })
+    }
+
+    pub fn is_allocatable(&self) -> bool {
+        self.status.iter().any(|s| s == "ALLOCATABLE")
+    }
+
+    /// The device hint, or the PV's key when there is none.
+    pub fn device_name(&self) -> &str {
+        self.device.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeGroup {
+    pub name: String,
+    pub id: String,
+    pub seqno: u64,
+    pub format: Option<String>,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    pub tags: Vec<String>,
+    pub system_id: Option<String>,
+    pub lock_type: Option<String>,
+    pub lock_args: Option<String>,
+    pub extent_size: Sectors,
+    pub max_lv: u64,
+    pub max_pv: u64,
+    pub metadata_copies: u64,
+    pub pvs: Vec<PhysicalVolume>,
+    /// In metadata order (lvm2 writes visible LVs first, then hidden ones).
+    pub lvs: Vec<LogicalVolume>,
+    pub extra: Extra,
+}
+
+/// The keys after the VG section: what wrote the metadata and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trailer {
+    /// The comment lvm2 puts before `contents` (`# Generated by LVM2 version ...`), without
+    /// the `#`.
+    pub generated_by: Option<String>,
+    pub contents: String,
+    pub version: i64,
+    pub description: String,
+    pub creation_host: String,
+    /// The uname text lvm2 writes as a comment after `creation_host`.
+    pub creation_host_comment: Option<String>,
+    pub creation_host_system_id: Option<String>,
+    pub creation_time: i64,
+    /// ctime() text lvm2 writes as a comment after `creation_time`.
+    pub creation_time_comment: Option<String>,
+    pub extra: Extra,
+}
+
+impl Trailer {
+    /// A trailer for metadata written now by this suite. `uname` is the text lvm2 puts after
+    /// `creation_host` (sysname nodename release version machine), if known.
+    pub fn new(description: &str, host: &str, unix_time: i64, uname: Option<&str>) -> Trailer {
+        let when = crate::time::ctime_utc(unix_time);
+        Trailer {
+            generated_by: Some(format!(
+                " Generated by halvm lvmeta {}: {when}",
+                env!("CARGO_PKG_VERSION")
+            )),
+            contents: "Text Format Volume Group".into(),
+            version: 1,
+            description: description.into(),
+            creation_host: host.into(),
+            creation_host_comment: uname.map(str::to_string),
+            creation_host_system_id: None,
+            creation_time: unix_time,
+            creation_time_comment: Some(when),
+            extra: Extra::default(),
+        }
+    }
+
+    const KEYS: [&'static str; 6] = [
+        "contents",
+        "version",
+        "description",
+        "creation_host",
+        "creation_host_system_id",
+        "creation_time",
+    ];
+
+    /// Reads the trailer keys (and their comments) from a whole metadata document.
+    pub fn from_metadata(doc: &Section) -> Result<Trailer, ModelError> {
+        let r = Reader {
+            sec: doc,
+            path: "metadata".into(),
+        };
+        let is_known = |k: &str| Self::KEYS.contains(&k);
+        // The VG section is not part of the trailer's extras.
+        let mut extra = Extra::collect(doc, is_known);
+        extra.entries.retain(|e| matches!(e.node, Node::Value(_)));
+        let comment_after = |key| {
+            doc.trailing_comment(key)
+                .map(|c| c.trim_start_matches('#').trim_start().to_string())
+        };
+        let generated_by = doc
+            .comments
+            .iter()
+            .find(|c| c.placement == CommentPlacement::Before)
+            .map(|c| c.text.trim_start_matches('#').to_string());
+        Ok(Trailer {
+            generated_by,
+            contents: r.str("contents")?,
+            version: r.opt_i64("version")?.ok_or_else(|| r.missing("version"))?,
+            description: r.opt_str("description")?.unwrap_or_default(),
+            creation_host: r.opt_str("creation_host")?.unwrap_or_default(),
+            creation_host_comment: comment_after("creation_host"),
+            creation_host_system_id: r.opt_str("creation_host_system_id")?,
+            creation_time: r.opt_i64("creation_time")?.unwrap_or(0),
+            creation_time_comment: comment_after("creation_time"),
+            extra,
+        })
+    }
+
+    /// Appends the trailer's entries and comments to `doc`.
+    fn append_to(&self, doc: &mut Section) {
+        let first = doc.entries.len();
+        if let Some(g) = &self.generated_by {
+            doc.add_comment(first, CommentPlacement::Before, format!("#{g}"));
+        }
+        let mut b = Builder::new(&self.extra);
+        b.val("contents", self.contents.as_str());
+        b.val("version", self.version);
+        b.val("description", self.description.as_str());
+        b.val("creation_host", self.creation_host.as_str());
+        b.key(
+            "creation_host_system_id",
+            self.creation_host_system_id
+                .as_deref()
+                .map(|s| Node::Value(s.into())),
+        );
+        b.val("creation_time", self.creation_time);
+        let sec = b.finish();
+        for (k, n) in sec.entries {
+            let idx = doc.entries.len();
+            let comment = match k.as_str() {
+                "creation_host" => self.creation_host_comment.as_ref(),
+                "creation_time" => self.creation_time_comment.as_ref(),
+                _ => None,
+            };
+            if let Some(c) = comment {
+                doc.add_comment(idx, CommentPlacement::After, format!("# {c}"));
+            }
+            doc.entries.push((k, n));
+        }
+    }
+}
+
+const VG_KEYS: [&str; 15] = [
+    "id",
+    "seqno",
+    "format",
+    "status",
+    "flags",
+    "tags",
+    "system_id",
+    "lock_type",
+    "lock_args",
+    "extent_size",
+    "max_lv",
+    "max_pv",
+    "metadata_copies",
+    "physical_volumes",
+    "logical_volumes",
+];
+
+const PV_KEYS: [&str; 8] = [
+    "id", "device", "status", "flags", "tags", "dev_size", "pe_start", "pe_count",
+];
+
+const LV_KEYS: [&str; 8] = [
+    "id",
+    "status",
+    "flags",
+    "tags",
+    "creation_time",
+    "creation_host",
+    "lock_args",
+    "segment_count",
+];
+
+impl VolumeGroup {
+    /// A new empty VG (what vgcreate writes before adding PVs): `RESIZEABLE, READ, WRITE`,
+    /// seqno 1, format lvm2, unlimited LVs and PVs.
+    pub fn new(name: &str, extent_size: Sectors) -> Result<VolumeGroup, ModelError> {
+        crate::names::validate_vg_name(name)?;
+        if extent_size.0 == 0 || !extent_size.0.is_power_of_two() || extent_size.0 < 8 {
+            return Err(ModelError::Invalid {
+                path: name.into(),
+                problem: format!(
+                    "extent size {} sectors is not a power of two of at least 4 KiB",
+                    extent_size.0
+                ),
+            });
+        }
+        Ok(VolumeGroup {
+            name: name.into(),
+            id: crate::lvm_uuid::generate_dashed(),
+            seqno: 1,
+            format: Some("lvm2".into()),
+            status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
+            flags: Vec::new(),
+            tags: Vec::new(),
+            system_id: None,
+            lock_type: None,
+            lock_args: None,
+            extent_size,
+            max_lv: 0,
+            max_pv: 0,
+            metadata_copies: 0,
+            pvs: Vec::new(),
+            lvs: Vec::new(),
+            extra: Extra::default(),
+        })
+    }
+
+    /// Adds a PV, named after its position (`pvN`), as lvm2 numbers them.
+    pub fn add_pv(&mut self, mut pv: PhysicalVolume) -> Result<&PhysicalVolume, ModelError> {
+        if self.pvs.iter().any(|p| p.id == pv.id) {
+            return Err(ModelError::Invalid {
+                path: self.name.clone(),
+                problem: format!("PV {} is already in the volume group", pv.id),
+            });
+        }
+        pv.name = format!("pv{}", self.pvs.len());
+        self.pvs.push(pv);
+        Ok(&self.pvs[self.pvs.len() - 1])
+    }
+
+    /// Renames PVs to `pv0..pvN-1` by position (lvm2 does this on every write) and updates
+    /// the segments that refer to them.
+    pub fn renumber_pvs(&mut self) {
+        let map: Vec<(String, String)> = self
+            .pvs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), format!("pv{i}")))
+            .collect();
+        if map.iter().all(|(a, b)| a == b) {
+            return;
+        }
+        for lv in &mut self.lvs {
+            for seg in &mut lv.segments {
+                if let SegmentKind::Striped { areas, .. } = &mut seg.kind {
+                    for a in areas {
+                        if let Some((_, new)) = map.iter().find(|(old, _)| *old == a.pv) {
+                            a.pv = new.clone();
+                        }
+                    }
+                }
+            }
+        }
+        for (pv, (_, new)) in self.pvs.iter_mut().zip(map) {
+            pv.name = new;
+        }
+    }
+
+    pub fn pv(&self, name: &str) -> Option<&PhysicalVolume> {
+        self.pvs.iter().find(|p| p.name == name)
+    }
+
+    pub fn pv_by_device(&self, device: &str) -> Option<&PhysicalVolume> {
+        self.pvs
+            .iter()
+            .find(|p| p.device.as_deref() == Some(device))
+    }
+
+    pub fn lv(&self, name: &str) -> Option<&LogicalVolume> {
+        self.lvs.iter().find(|l| l.name == name)
+    }
+
+    pub fn lv_mut(&mut self, name: &str) -> Option<&mut LogicalVolume> {
+        self.lvs.iter_mut().find(|l| l.name == name)
+    }
+
+    /// Reads the VG from a whole metadata document (VG section plus trailer), or from a
+    /// document holding just the VG section.
+    pub fn from_metadata(doc: &Section) -> Result<VolumeGroup, ModelError> {
+        let (name, sec) = doc.sections().next().ok_or(ModelError::NoVolumeGroup)?;
+        Self::from_vg_section(name, sec)
+    }
+
+    fn from_vg_section(name: &str, sec: &Section) -> Result<VolumeGroup, ModelError> {
+        let r = Reader {
+            sec,
+            path: name.to_string(),
+        };
+        let extent_size = r.u64("extent_size")?;
+        if extent_size == 0 {
+            return Err(r.invalid("extent_size is 0"));
+        }
+        let mut pvs = Vec::new();
+        if let Some(pvsec) = r.section("physical_volumes")? {
+            for (k, n) in &pvsec.entries {
+                let Node::Section(s) = n else {
+                    return Err(ModelError::WrongType {
+                        path: format!("{name}/physical_volumes"),
+                        key: k.clone(),
+                        expected: "a section",
+                    });
+                };
+                pvs.push(read_pv(name, k, s)?);
+            }
+        }
+        let mut lvs = Vec::new();
+        if let Some(lvsec) = r.section("logical_volumes")? {
+            for (k, n) in &lvsec.entries {
+                let Node::Section(s) = n else {
+                    return Err(ModelError::WrongType {
+                        path: format!("{name}/logical_volumes"),
+                        key: k.clone(),
+                        expected: "a section",
+                    });
+                };
+                lvs.push(read_lv(name, k, s)?);
+            }
+        }
+        let vg = VolumeGroup {
+            name: name.to_string(),
+            id: r.str("id")?,
+            seqno: r.u64("seqno")?,
+            format: r.opt_str("format")?,
+            status: r.str_list("status")?,
+            flags: r.str_list("flags")?,
+            tags: r.str_list("tags")?,
+            system_id: r.opt_str("system_id")?,
+            lock_type: r.opt_str("lock_type")?,
+            lock_args: r.opt_str("lock_args")?,
+            extent_size: Sectors(extent_size),
+            max_lv: r.opt_u64("max_lv")?.unwrap_or(0),
+            max_pv: r.opt_u64("max_pv")?.unwrap_or(0),
+            metadata_copies: r.opt_u64("metadata_copies")?.unwrap_or(0),
+            pvs,
+            lvs,
+            extra: Extra::collect(sec, |k| VG_KEYS.contains(&k)),
+        };
+        vg.check_references()?;
+        Ok(vg)
+    }
+
+    /// Every PV and LV a segment names exists; areas stay inside their PV.
+    fn check_references(&self) -> Result<(), ModelError> {
+        for lv in &self.lvs {
+            let path = format!("{}/logical_volumes/{}", self.name, lv.name);
+            let invalid = |problem: String| ModelError::Invalid {
+                path: path.clone(),
+                problem,
+            };
+            for seg in &lv.segments {
+                match &seg.kind {
+                    SegmentKind::Striped { areas, .. } => {
+                        for a in areas {
+                            let pv = self
+                                .pv(&a.pv)
+                                .ok_or_else(|| invalid(format!("unknown PV {:?}", a.pv)))?;
+                            if a.start.0.saturating_add(seg.area_len().0) > pv.pe_count.0 {
+                                return Err(invalid(format!(
+                                    "area {}({}) of {} extents runs past the PV's {} extents",
+                                    a.pv,
+                                    a.start.0,
+                                    seg.area_len().0,
+                                    pv.pe_count.0
+                                )));
+                            }
+                        }
+                    }
+                    SegmentKind::Mirror { log, legs, .. } => {
+                        for l in legs.iter().map(|l| &l.lv).chain(log.iter()) {
+                            if self.lv(l).is_none() {
+                                return Err(invalid(format!("unknown sub-LV {l:?}")));
+                            }
+                        }
+                    }
+                    SegmentKind::Raid1 { images, .. } => {
+                        for (m, i) in images {
+                            for l in [m, i] {
+                                if self.lv(l).is_none() {
+                                    return Err(invalid(format!("unknown sub-LV {l:?}")));
+                                }
+                            }
+                        }
+                    }
+                    SegmentKind::Other { .. } => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The VG section alone, keys in lvm2's order.
+    pub fn to_vg_section(&self) -> Section {
+        let mut vg = self.clone();
+        vg.renumber_pvs();
+        let mut b = Builder::new(&vg.extra);
+        b.val("id", vg.id.as_str());
+        b.val("seqno", int(vg.seqno));
+        b.key(
+            "format",
+            vg.format.as_deref().map(|f| Node::Value(f.into())),
+        );
+        b.val("status", strs(&vg.status));
+        b.val("flags", strs(&vg.flags));
+        b.key(
+            "tags",
+            (!vg.tags.is_empty()).then(|| Node::Value(strs(&vg.tags))),
+        );
+        b.key("system_id", opt_str_node(&vg.system_id));
+        b.key("lock_type", opt_str_node(&vg.lock_type));
+        b.key("lock_args", opt_str_node(&vg.lock_args));
+        b.val("extent_size", int(vg.extent_size.0));
+        b.val("max_lv", int(vg.max_lv));
+        b.val("max_pv", int(vg.max_pv));
+        b.val("metadata_copies", int(vg.metadata_copies));
+        let mut pvs = Section::new();
+        for pv in &vg.pvs {
+            pvs.push(pv.name.clone(), write_pv(pv));
+        }
+        b.key("physical_volumes", Some(Node::Section(pvs)));
+        let lvs_node = (!vg.lvs.is_empty()).then(|| {
+            let mut lvs = Section::new();
+            // lvm2 writes visible LVs first, then the hidden ones, each in list order.
+            for lv in vg.lvs.iter().filter(|l| l.is_visible()) {
+                lvs.push(lv.name.clone(), write_lv(lv));
+            }
+            for lv in vg.lvs.iter().filter(|l| !l.is_visible()) {
+                lvs.push(lv.name.clone(), write_lv(lv));
+            }
+            Node::Section(lvs)
+        });
+        b.key("logical_volumes", lvs_node);
+        b.finish()
+    }
+
+    /// The whole document as lvm2 writes it into a metadata area: VG section, then trailer.
+    pub fn to_metadata(&self, trailer: &Trailer) -> Section {
+        let mut doc = Section::new();
+        doc.push(self.name.clone(), self.to_vg_section());
+        trailer.append_to(&mut doc);
+        doc
+    }
+
+    /// The whole document as lvm2 writes a backup file: trailer first, then the VG section
+    /// (write it with `lvmeta_text::Style::Backup`).
+    pub fn to_backup(&self, trailer: &Trailer) -> Section {
+        let mut doc = Section::new();
+        trailer.append_to(&mut doc);
+        doc.push(self.name.clone(), self.to_vg_section());
+        doc
+    }
+}
+
+fn opt_str_node(s: &Option<String>) -> Option<Node> {
+    s.as_deref().map(|s| Node::Value(s.into()))
+}
+
+fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelError> {
+    let r = Reader {
+        sec,
+        path: format!("{vg}/physical_volumes/{name}"),
+    };
+    Ok(PhysicalVolume {
+        name: name.to_string(),
+        id: r.str("id")?,
+        device: r.opt_str("device")?,
+        status: r.str_list("status")?,
+        flags: r.str_list("flags")?,
+        tags: r.str_list("tags")?,
+        dev_size: Sectors(r.opt_u64("dev_size")?.unwrap_or(0)),
+        pe_start: Sectors(r.u64("pe_start")?),
+        pe_count: Extents(r.u64("pe_count")?),
+        extra: Extra::collect(sec, |k| PV_KEYS.contains(&k)),
+    })
+}
+
+fn write_pv(pv: &PhysicalVolume) -> Section {
+    let mut b = Builder::new(&pv.extra);
+    b.val("id", pv.id.as_str());
+    b.key("device", opt_str_node(&pv.device));
+    b.val("status", strs(&pv.status));
+    b.val("flags", strs(&pv.flags));
+    b.key(
+        "tags",
+        (!pv.tags.is_empty()).then(|| Node::Value(strs(&pv.tags))),
+    );
+    b.val("dev_size", int(pv.dev_size.0));
+    b.val("pe_start", int(pv.pe_start.0));
+    b.val("pe_count", int(pv.pe_count.0));
+    b.finish()
+}
+
+fn read_lv(vg: &str, name: &str, sec: &Section) -> Result<LogicalVolume, ModelError> {
+    let path = format!("{vg}/logical_volumes/{name}");
+    let r = Reader {
+        sec,
+        path: path.clone(),
+    };
+    let mut segments = Vec::new();
+    for (k, s) in sec.sections() {
+        segments.push(read_segment(&format!("{path}/{k}"), s)?);
+    }
+    let count = r.u64("segment_count")?;
+    if count != segments.len() as u64 {
+        return Err(r.invalid(format!(
+            "segment_count is {count} but there are {} segments",
+            segments.len()
+        )));
+    }
+    let mut next = 0u64;
+    for s in &segments {
+        if s.start_extent.0 != next {
+            return Err(r.invalid(format!(
+                "segment starting at extent {} should start at {next}",
+                s.start_extent.0
+            )));
+        }
+        next = next.saturating_add(s.extent_count.0);
+    }
+    Ok(LogicalVolume {
+        name: name.to_string(),
+        id: r.str("id")?,
+        status: r.str_list("status")?,
+        flags: r.str_list("flags")?,
+        tags: r.str_list("tags")?,
+        creation_time: r.opt_i64("creation_time")?,
+        creation_host: r.opt_str("creation_host")?,
+        lock_args: r.opt_str("lock_args")?,
+        segments,
+        // Segments are subsections; they are rebuilt from `segments`.
+        extra: Extra::collect(sec, |k| LV_KEYS.contains(&k)).without_sections(),
+    })
+}
+
+impl Extra {
+    fn without_sections(mut self) -> Extra {
+        self.entries.retain(|e| matches!(e.node, Node::Value(_)));
+        self
+    }
+}
+
+fn write_lv(lv: &LogicalVolume) -> Section {
+    let mut b = Builder::new(&lv.extra);
+    b.val("id", lv.id.as_str());
+    b.val("status", strs(&lv.status));
+    b.val("flags", strs(&lv.flags));
+    b.key(
+        "tags",
+        (!lv.tags.is_empty()).then(|| Node::Value(strs(&lv.tags))),
+    );
+    b.key(
+        "creation_time",
+        lv.creation_time.map(|t| Node::Value(t.into())),
+    );
+    b.key("creation_host", opt_str_node(&lv.creation_host));
+    b.key("lock_args", opt_str_node(&lv.lock_args));
+    b.val("segment_count", lv.segments.len() as i64);
+    let mut sec = b.finish();
+    for (i, s) in lv.segments.iter().enumerate() {
+        sec.push(format!("segment{}", i + 1), write_segment(s));
+    }
+    sec
+}
+
+const SEG_COMMON: [&str; 4] = ["start_extent", "extent_count", "type", "tags"];
+const STRIPED_KEYS: [&str; 3] = ["stripe_count", "stripe_size", "stripes"];
+const MIRROR_KEYS: [&str; 4] = ["mirror_count", "mirror_log", "region_size", "mirrors"];
+const RAID1_KEYS: [&str; 3] = ["device_count", "region_size", "raids"];
+
+fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
+    let r = Reader {
+        sec,
+        path: path.to_string(),
+    };
+    let start_extent = Extents(r.u64("start_extent")?);
+    let extent_count = Extents(r.u64("extent_count")?);
+    let segtype = r.str("type")?;
+    let tags = r.str_list("tags")?;
+    let known = |extra: &[&str]| {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Extra::collect(sec, move |k| {
+            SEG_COMMON.contains(&k) || extra.iter().any(|e| e == k)
+        })
+    };
+    let (kind, extra) = match segtype.as_str() {
+        "striped" => {
+            let count = r.u64("stripe_count")?;
+            let arr = r.array("stripes")?;
+            let areas = pv_areas(&r, "stripes", arr)?;
+            if areas.len() as u64 != count || count == 0 {
+                return Err(r.invalid(format!(
+                    "stripe_count is {count} but `stripes` lists {} areas",
+                    areas.len()
+                )));
+            }
+            if extent_count.0 % count != 0 {
+                return Err(r.invalid(format!(
+                    "extent_count {} is not a multiple of stripe_count {count}",
+                    extent_count.0
+                )));
+            }
+            let stripe_size = Sectors(r.opt_u64("stripe_size")?.unwrap_or(0));
+            (
+                SegmentKind::Striped { stripe_size, areas },
+                known(&STRIPED_KEYS),
+            )
+        }
+        "mirror" => {
+            let count = r.u64("mirror_count")?;
+            let arr = r.array("mirrors")?;
+            let legs = lv_areas(&r, "mirrors", arr)?;
+            if legs.len() as u64 != count || count == 0 {
+                return Err(r.invalid(format!(
+                    "mirror_count is {count} but `mirrors` lists {} images",
+                    legs.len()
+                )));
+            }
+            (
+                SegmentKind::Mirror {
+                    region_size: r.opt_u64("region_size")?.map(Sectors),
+                    log: r.opt_str("mirror_log")?,
+                    legs,
+                },
+                known(&MIRROR_KEYS),
+            )
+        }
+        "raid1" if raid1_with_meta(sec) => {
+            let arr = r.array("raids")?;
+            let names: Vec<String> = arr
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(|| r.wrong("raids", "an array of LV names"))?;
+            let images = names
+                .chunks(2)
+                .map(|c| (c[0].clone(), c[1].clone()))
+                .collect();
+            (
+                SegmentKind::Raid1 {
+                    region_size: r.opt_u64("region_size")?.map(Sectors),
+                    images,
+                },
+                known(&RAID1_KEYS),
+            )
+        }
+        _ => (
+            SegmentKind::Other {
+                segtype: segtype.clone(),
+                raw: sec.clone(),
+            },
+            Extra::default(),
+        ),
+    };
+    Ok(Segment {
+        start_extent,
+        extent_count,
+        kind,
+        tags,
+        extra,
+    })
+}
+
+/// raid1 in the shape this model handles: `device_count` N and `raids` of N (rmeta, rimage)
+/// name pairs; anything else stays an opaque segment.
+fn raid1_with_meta(sec: &Section) -> bool {
+    match (sec.get_int("device_count"), sec.get_array("raids")) {
+        (Some(n), Some(a)) => {
+            n > 0
+                && usize::try_from(n).is_ok_and(|n| n * 2 == a.len())
+                && a.iter().all(|v| v.as_str().is_some())
+        }
+        _ => false,
+    }
+}
+
+fn pv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<StripeArea>, ModelError> {
+    if arr.len() % 2 != 0 {
+        return Err(r.wrong(key, "pairs of PV name and extent"));
+    }
+    arr.chunks(2)
+        .map(|c| match (&c[0], &c[1]) {
+            (Value::Str(pv), Value::Int(start)) if *start >= 0 => Ok(StripeArea {
+                pv: pv.clone(),
+                start: Extents(*start as u64),
+            }),
+            _ => Err(r.wrong(key, "pairs of PV name and extent")),
+        })
+        .collect()
+}
+
+fn lv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<LvArea>, ModelError> {
+    if arr.len() % 2 != 0 {
+        return Err(r.wrong(key, "pairs of LV name and extent"));
+    }
+    arr.chunks(2)
+        .map(|c| match (&c[0], &c[1]) {
+            (Value::Str(lv), Value::Int(start)) if *start >= 0 => Ok(LvArea {
+                lv: lv.clone(),
+                start: Extents(*start as u64),
+            }),
+            _ => Err(r.wrong(key, "pairs of LV name and extent")),
+        })
+        .collect()
+}
+
+fn write_segment(seg: &Segment) -> Section {
+    if let SegmentKind::Other { segtype, raw } = &seg.kind {
+        let mut raw = raw.clone();
+        raw.set("start_extent", int(seg.start_extent.0));
+        raw.set("extent_count", int(seg.extent_count.0));
+        raw.set("type", Value::Str(segtype.clone()));
+        return raw;
+    }
+    let mut b = Builder::new(&seg.extra);
+    b.val("start_extent", int(seg.start_extent.0));
+    b.val("extent_count", int(seg.extent_count.0));
+    match &seg.kind {
+        SegmentKind::Striped { stripe_size, areas } => {
+            b.val("type", "striped");
+            tags(&mut b, &seg.tags);
+            b.val("stripe_count", areas.len() as i64);
+            b.key(
+                "stripe_size",
+                (areas.len() > 1 || stripe_size.0 != 0).then(|| Node::Value(int(stripe_size.0))),
+            );
+            let mut arr = Vec::new();
+            for a in areas {
+                arr.push(Value::Str(a.pv.clone()));
+                arr.push(int(a.start.0));
+            }
+            b.val("stripes", Value::Array(arr));
+        }
+        SegmentKind::Mirror {
+            region_size,
+            log,
+            legs,
+        } => {
+            b.val("type", "mirror");
+            tags(&mut b, &seg.tags);
+            b.val("mirror_count", legs.len() as i64);
+            b.key("mirror_log", opt_str_node(log));
+            b.key("region_size", region_size.map(|r| Node::Value(int(r.0))));
+            let mut arr = Vec::new();
+            for l in legs {
+                arr.push(Value::Str(l.lv.clone()));
+                arr.push(int(l.start.0));
+            }
+            b.val("mirrors", Value::Array(arr));
+        }
+        SegmentKind::Raid1 {
+            region_size,
+            images,
+        } => {
+            b.val("type", "raid1");
+            tags(&mut b, &seg.tags);
+            b.val("device_count", images.len() as i64);
+            b.key("region_size", region_size.map(|r| Node::Value(int(r.0))));
+            let mut arr = Vec::new();
+            for (m, i) in images {
+                arr.push(Value::Str(m.clone()));
+                arr.push(Value::Str(i.clone()));
+            }
+            b.val("raids", Value::Array(arr));
+        }
+        SegmentKind::Other { .. } => unreachable!("handled above"),
+    }
+    b.finish()
+}
+
+fn tags(b: &mut Builder, tags: &[String]) {
+    b.key("tags", (!tags.is_empty()).then(|| Node::Value(strs(tags))));
+}
