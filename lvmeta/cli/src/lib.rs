@@ -62,16 +62,31 @@ fn report(cmd: Command) -> Command {
 }
 
 fn vg_arg(required: bool) -> Arg {
-    Arg::new("vg").value_name("VG").required(required).help("Volume group name")
+    Arg::new("vg")
+        .value_name("VG")
+        .required(required)
+        .help("Volume group name")
 }
 
 fn pv_list(help: &'static str) -> Arg {
-    Arg::new("pvs").value_name("PV").num_args(1..).required(true).help(help)
+    Arg::new("pvs")
+        .value_name("PV")
+        .num_args(1..)
+        .required(true)
+        .help(help)
 }
 
 fn size_args(cmd: Command, signed: bool) -> Command {
-    let sz = if signed { "[+|-]SIZE[UNIT]" } else { "SIZE[UNIT]" };
-    let ex = if signed { "[+|-]N[%FREE|%VG|%PVS]" } else { "N[%FREE|%VG|%PVS]" };
+    let sz = if signed {
+        "[+|-]SIZE[UNIT]"
+    } else {
+        "SIZE[UNIT]"
+    };
+    let ex = if signed {
+        "[+|-]N[%FREE|%VG|%PVS]"
+    } else {
+        "N[%FREE|%VG|%PVS]"
+    };
     cmd.arg(
         Arg::new("size")
             .short('L')
@@ -96,7 +111,12 @@ fn lv_target(cmd: Command) -> Command {
 }
 
 fn lv_target_named(cmd: Command, value_name: &'static str, help: &'static str) -> Command {
-    cmd.arg(Arg::new("lv").value_name(value_name).required(true).help(help))
+    cmd.arg(
+        Arg::new("lv")
+            .value_name(value_name)
+            .required(true)
+            .help(help),
+    )
     .arg(
         Arg::new("pvs")
             .value_name("PV")
@@ -330,7 +350,10 @@ pub fn cli() -> Command {
     let subs = subs
         .into_iter()
         .map(|c| {
-            if matches!(c.get_name(), "lvcreate" | "lvextend" | "lvreduce" | "lvresize") {
+            if matches!(
+                c.get_name(),
+                "lvcreate" | "lvextend" | "lvreduce" | "lvresize"
+            ) {
                 common(c)
             } else {
                 c
@@ -352,19 +375,33 @@ pub fn cli() -> Command {
 
 /// The man page groups: (page name, title, subcommand names).
 pub const MAN_GROUPS: &[(&str, &str, &[&str])] = &[
-    ("lvmeta-pv", "physical volume commands of lvmeta", &["pvcreate", "pvremove", "pvs", "pvck"]),
+    (
+        "lvmeta-pv",
+        "physical volume commands of lvmeta",
+        &["pvcreate", "pvremove", "pvs", "pvck"],
+    ),
     (
         "lvmeta-vg",
         "volume group commands of lvmeta",
         &[
-            "vgcreate", "vgextend", "vgreduce", "vgremove", "vgrename", "vgchange", "vgs", "vgck",
-            "vgcfgbackup", "vgcfgrestore",
+            "vgcreate",
+            "vgextend",
+            "vgreduce",
+            "vgremove",
+            "vgrename",
+            "vgchange",
+            "vgs",
+            "vgck",
+            "vgcfgbackup",
+            "vgcfgrestore",
         ],
     ),
     (
         "lvmeta-lv",
         "logical volume commands of lvmeta",
-        &["lvcreate", "lvextend", "lvreduce", "lvresize", "lvrename", "lvremove", "lvs"],
+        &[
+            "lvcreate", "lvextend", "lvreduce", "lvresize", "lvrename", "lvremove", "lvs",
+        ],
     ),
 ];
 
@@ -373,7 +410,10 @@ pub fn group_cli(name: &str) -> Option<Command> {
     let (page, title, subs) = MAN_GROUPS.iter().find(|g| g.0 == name)?;
     let full = cli();
     let mut cmd = Command::new(*page).about(*title);
-    for s in full.get_subcommands().filter(|s| subs.contains(&s.get_name())) {
+    for s in full
+        .get_subcommands()
+        .filter(|s| subs.contains(&s.get_name()))
+    {
         cmd = cmd.subcommand(s.clone());
     }
     Some(cmd)
@@ -426,7 +466,9 @@ fn usage(e: impl std::fmt::Display) -> CliError {
 }
 
 fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
-    m.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default()
+    m.get_many::<String>(id)
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default()
 }
 
 fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
@@ -443,8 +485,14 @@ fn hostname() -> String {
 pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
     let cfg = halvm_config::Config::load(m.get_one::<String>("config").map(std::path::Path::new))?;
     let devices = m.get_many::<String>("devices").map(|v| {
-        v.flat_map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect::<Vec<_>>())
-            .collect::<Vec<_>>()
+        v.flat_map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
     });
     let filter = DeviceFilter::parse(&cfg.devices.filter).map_err(usage)?;
     let lock_dir = m
@@ -457,7 +505,9 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
         filter,
         scan: cfg.devices.scan.clone(),
         locks: Arc::new(locks),
-        system_id: std::env::var("HALVM_SYSTEM_ID").ok().filter(|s| !s.is_empty()),
+        system_id: std::env::var("HALVM_SYSTEM_ID")
+            .ok()
+            .filter(|s| !s.is_empty()),
         host: hostname(),
         open: Box::new(|p| Env::file_open(p)),
     })
@@ -486,7 +536,13 @@ fn lines(v: Vec<String>) -> String {
     v.into_iter().map(|l| format!("  {l}\n")).collect()
 }
 
-fn run_report(ctx: &Ctx, kind: ReportKind, m: &ArgMatches, targets: &[String], all: bool) -> Result<Outcome, CliError> {
+fn run_report(
+    ctx: &Ctx,
+    kind: ReportKind,
+    m: &ArgMatches,
+    targets: &[String],
+    all: bool,
+) -> Result<Outcome, CliError> {
     let fields = report::select_fields(kind, &strings(m, "options")).map_err(OpError::from)?;
     let units = match m.get_one::<String>("units") {
         Some(u) => Units::parse(u).map_err(usage)?,
@@ -498,7 +554,9 @@ fn run_report(ctx: &Ctx, kind: ReportKind, m: &ArgMatches, targets: &[String], a
         headings: !m.get_flag("noheadings"),
         separator: m.get_one::<String>("separator").cloned(),
         aligned: m.get_flag("aligned"),
-        json: m.get_one::<String>("reportformat").is_some_and(|f| f == "json"),
+        json: m
+            .get_one::<String>("reportformat")
+            .is_some_and(|f| f == "json"),
     };
     let rows = ctx.report(kind, &fields, targets, all)?;
     Ok(Outcome {
@@ -509,10 +567,17 @@ fn run_report(ctx: &Ctx, kind: ReportKind, m: &ArgMatches, targets: &[String], a
 
 /// Runs one parsed command line.
 pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
-    let (name, m) = matches.subcommand().ok_or_else(|| usage("no command given"))?;
+    let (name, m) = matches
+        .subcommand()
+        .ok_or_else(|| usage("no command given"))?;
     let env = env_from(m)?;
     let ctx = Ctx { env: &env };
-    let out = |s: String| Ok(Outcome { stdout: format!("  {s}\n"), failed: false });
+    let out = |s: String| {
+        Ok(Outcome {
+            stdout: format!("  {s}\n"),
+            failed: false,
+        })
+    };
     match name {
         "pvcreate" => {
             let mdasize = match m.get_one::<String>("metadatasize") {
@@ -525,17 +590,37 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 }
                 None => None,
             };
-            let r = ctx.pvcreate(&paths(m, "pvs"), mdasize, m.get_one::<String>("uuid").map(String::as_str), m.get_flag("force"))?;
-            Ok(Outcome { stdout: lines(r), failed: false })
+            let r = ctx.pvcreate(
+                &paths(m, "pvs"),
+                mdasize,
+                m.get_one::<String>("uuid").map(String::as_str),
+                m.get_flag("force"),
+            )?;
+            Ok(Outcome {
+                stdout: lines(r),
+                failed: false,
+            })
         }
-        "pvremove" => Ok(Outcome { stdout: lines(ctx.pvremove(&paths(m, "pvs"))?), failed: false }),
+        "pvremove" => Ok(Outcome {
+            stdout: lines(ctx.pvremove(&paths(m, "pvs"))?),
+            failed: false,
+        }),
         "pvck" => {
             let (r, ok) = ctx.pvck(&paths(m, "pvs"))?;
-            Ok(Outcome { stdout: lines(r), failed: !ok })
+            Ok(Outcome {
+                stdout: lines(r),
+                failed: !ok,
+            })
         }
         "pvs" => run_report(&ctx, ReportKind::Pvs, m, &strings(m, "pvs"), false),
         "vgs" => run_report(&ctx, ReportKind::Vgs, m, &strings(m, "vgs"), false),
-        "lvs" => run_report(&ctx, ReportKind::Lvs, m, &strings(m, "targets"), m.get_flag("all")),
+        "lvs" => run_report(
+            &ctx,
+            ReportKind::Lvs,
+            m,
+            &strings(m, "targets"),
+            m.get_flag("all"),
+        ),
         "vgcreate" => {
             let es = match m.get_one::<String>("physicalextentsize") {
                 Some(s) => {
@@ -548,31 +633,70 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
-            out(ctx.vgcreate(vg, &paths(m, "pvs"), es, m.get_one::<String>("systemid").map(String::as_str), &strings(m, "addtag"))?)
+            out(ctx.vgcreate(
+                vg,
+                &paths(m, "pvs"),
+                es,
+                m.get_one::<String>("systemid").map(String::as_str),
+                &strings(m, "addtag"),
+            )?)
         }
-        "vgextend" => out(ctx.vgextend(m.get_one::<String>("vg").expect("required"), &paths(m, "pvs"))?),
-        "vgreduce" => Ok(Outcome { stdout: lines(ctx.vgreduce(m.get_one::<String>("vg").expect("required"), &paths(m, "pvs"))?), failed: false }),
+        "vgextend" => out(ctx.vgextend(
+            m.get_one::<String>("vg").expect("required"),
+            &paths(m, "pvs"),
+        )?),
+        "vgreduce" => Ok(Outcome {
+            stdout: lines(ctx.vgreduce(
+                m.get_one::<String>("vg").expect("required"),
+                &paths(m, "pvs"),
+            )?),
+            failed: false,
+        }),
         "vgremove" => {
             let mut s = Vec::new();
             for vg in strings(m, "vgs") {
                 s.push(ctx.vgremove(&vg, m.get_flag("force"))?);
             }
-            Ok(Outcome { stdout: lines(s), failed: false })
+            Ok(Outcome {
+                stdout: lines(s),
+                failed: false,
+            })
         }
-        "vgrename" => out(ctx.vgrename(m.get_one::<String>("old").expect("required"), m.get_one::<String>("new").expect("required"))?),
+        "vgrename" => out(ctx.vgrename(
+            m.get_one::<String>("old").expect("required"),
+            m.get_one::<String>("new").expect("required"),
+        )?),
         "vgchange" => {
-            let (sid, add, del) = (m.get_one::<String>("systemid"), strings(m, "addtag"), strings(m, "deltag"));
+            let (sid, add, del) = (
+                m.get_one::<String>("systemid"),
+                strings(m, "addtag"),
+                strings(m, "deltag"),
+            );
             if sid.is_none() && add.is_empty() && del.is_empty() {
                 return Err(usage("vgchange needs --systemid, --addtag or --deltag"));
             }
-            out(ctx.vgchange(m.get_one::<String>("vg").expect("required"), sid.map(String::as_str), &add, &del)?)
+            out(ctx.vgchange(
+                m.get_one::<String>("vg").expect("required"),
+                sid.map(String::as_str),
+                &add,
+                &del,
+            )?)
         }
         "vgck" => {
             let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
-            Ok(Outcome { stdout: lines(r), failed: !ok })
+            Ok(Outcome {
+                stdout: lines(r),
+                failed: !ok,
+            })
         }
-        "vgcfgbackup" => out(ctx.vgcfgbackup(m.get_one::<String>("vg").expect("required"), std::path::Path::new(m.get_one::<String>("file").expect("required")))?),
-        "vgcfgrestore" => out(ctx.vgcfgrestore(m.get_one::<String>("vg").expect("required"), std::path::Path::new(m.get_one::<String>("file").expect("required")))?),
+        "vgcfgbackup" => out(ctx.vgcfgbackup(
+            m.get_one::<String>("vg").expect("required"),
+            std::path::Path::new(m.get_one::<String>("file").expect("required")),
+        )?),
+        "vgcfgrestore" => out(ctx.vgcfgrestore(
+            m.get_one::<String>("vg").expect("required"),
+            std::path::Path::new(m.get_one::<String>("file").expect("required")),
+        )?),
         "lvcreate" => {
             let size = size_arg(m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
             let stripes = m.get_one::<u32>("stripes").copied();
@@ -580,27 +704,54 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let ty = m.get_one::<String>("type").map(String::as_str);
             let stripe_size = match m.get_one::<String>("stripesize") {
                 Some(s) => {
-                    let (_, sectors) = units::parse_size(&format!("{s}{}", if s.chars().all(|c| c.is_ascii_digit()) { "k" } else { "" })).map_err(usage)?;
+                    let (_, sectors) = units::parse_size(&format!(
+                        "{s}{}",
+                        if s.chars().all(|c| c.is_ascii_digit()) {
+                            "k"
+                        } else {
+                            ""
+                        }
+                    ))
+                    .map_err(usage)?;
                     if !sectors.is_power_of_two() || sectors < 8 {
-                        return Err(usage(format!("invalid stripe size {s}: a power of two of at least 4k")));
+                        return Err(usage(format!(
+                            "invalid stripe size {s}: a power of two of at least 4k"
+                        )));
                     }
                     sectors
                 }
                 None => 128,
             };
             let layout = match (ty, stripes.unwrap_or(1), mirrors.unwrap_or(0)) {
-                (Some("raid1"), _, m) | (None, 1, m) if m > 0 || ty == Some("raid1") => Layout::Raid1 { mirrors: m.max(1) },
+                (Some("raid1"), _, m) | (None, 1, m) if m > 0 || ty == Some("raid1") => {
+                    Layout::Raid1 { mirrors: m.max(1) }
+                }
                 (Some("mirror"), _, m) => Layout::Mirror { mirrors: m.max(1) },
-                (Some("striped"), i, 0) | (None, i, 0) if i > 1 => Layout::Striped { stripes: i, stripe_size },
+                (Some("striped"), i, 0) | (None, i, 0) if i > 1 => Layout::Striped {
+                    stripes: i,
+                    stripe_size,
+                },
                 (Some("striped"), 1, 0) | (Some("linear"), 1, 0) | (None, 1, 0) => Layout::Linear,
-                _ => return Err(usage("this combination of --type, -i and -m is not supported")),
+                _ => {
+                    return Err(usage(
+                        "this combination of --type, -i and -m is not supported",
+                    ))
+                }
             };
             let (vg, lvname) = {
                 let v = m.get_one::<String>("lv").expect("required");
                 let n = m.get_one::<String>("name").expect("required");
                 (v.clone(), n.clone())
             };
-            out(ctx.lvcreate(&vg, LvCreate { name: lvname, size, layout, pvs: paths(m, "pvs") })?)
+            out(ctx.lvcreate(
+                &vg,
+                LvCreate {
+                    name: lvname,
+                    size,
+                    layout,
+                    pvs: paths(m, "pvs"),
+                },
+            )?)
         }
         "lvextend" | "lvreduce" | "lvresize" => {
             let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
@@ -611,7 +762,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 _ => ResizeDir::Any,
             };
             let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
-            Ok(Outcome { stdout: lines(s.lines().map(str::to_string).collect()), failed: false })
+            Ok(Outcome {
+                stdout: lines(s.lines().map(str::to_string).collect()),
+                failed: false,
+            })
         }
         "lvrename" => {
             let a = m.get_one::<String>("vg").expect("required");
@@ -620,7 +774,12 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 Some(c) => (a.clone(), b.clone(), c.clone()),
                 None => {
                     let (v, o) = split_lv(a)?;
-                    (v, o, b.trim_start_matches(&format!("{}/", a.split('/').next().unwrap_or(""))).to_string())
+                    (
+                        v,
+                        o,
+                        b.trim_start_matches(&format!("{}/", a.split('/').next().unwrap_or("")))
+                            .to_string(),
+                    )
                 }
             };
             let old = old.rsplit('/').next().unwrap_or(&old).to_string();
@@ -640,7 +799,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             for (v, ls) in by_vg {
                 s.extend(ctx.lvremove(&v, &ls)?);
             }
-            Ok(Outcome { stdout: lines(s), failed: false })
+            Ok(Outcome {
+                stdout: lines(s),
+                failed: false,
+            })
         }
         other => Err(usage(format!("unknown command {other}"))),
     }

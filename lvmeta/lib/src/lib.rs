@@ -2,8 +2,8 @@
 
 pub mod filter;
 pub mod lock;
+pub mod ops;
 pub mod report;
 pub mod units;
 pub mod uuid;
 pub mod vg;
-pub mod ops;

@@ -30,11 +30,18 @@ pub enum OpError {
     #[error("Volume group \"{vg}\" not found")]
     VgNotFound { vg: String },
     #[error("Cannot access device {}: {source}", path.display())]
-    Device { path: PathBuf, source: std::io::Error },
+    Device {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("Device {} has a damaged PV label: {source}", path.display())]
     BadLabel { path: PathBuf, source: OnDiskError },
     #[error("Duplicate PV UUID {uuid} on {} and {}", first.display(), second.display())]
-    DuplicatePv { uuid: String, first: PathBuf, second: PathBuf },
+    DuplicatePv {
+        uuid: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("No physical volume label read from {}", path.display())]
     NotAPv { path: PathBuf },
     #[error("Physical volume '{}' is already in volume group '{vg}'", path.display())]
@@ -44,19 +51,38 @@ pub enum OpError {
     #[error("A volume group called {vg} already exists.")]
     VgExists { vg: String },
     #[error("VG {vg} is missing PV {uuid} (last seen on {device}); refusing to change it")]
-    MissingPv { vg: String, uuid: String, device: String },
+    MissingPv {
+        vg: String,
+        uuid: String,
+        device: String,
+    },
     #[error("Cannot access VG {vg} with system ID {system_id} with local system ID {local}.")]
-    Foreign { vg: String, system_id: String, local: String },
+    Foreign {
+        vg: String,
+        system_id: String,
+        local: String,
+    },
     #[error("no valid metadata copy of VG {vg}: {reasons}")]
     NoValidCopy { vg: String, reasons: String },
     #[error("metadata of VG {vg} is too large for the metadata area on {}: needs {needed} bytes, holds {available}", path.display())]
-    TooLarge { vg: String, path: PathBuf, needed: u64, available: u64 },
+    TooLarge {
+        vg: String,
+        path: PathBuf,
+        needed: u64,
+        available: u64,
+    },
     #[error("invalid argument: {0}")]
     InvalidArg(String),
     #[error("{}: {source}", path.display())]
-    File { path: PathBuf, source: std::io::Error },
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("metadata text of {what}: {err}")]
-    Parse { what: String, err: lvmeta_text::ParseError },
+    Parse {
+        what: String,
+        err: lvmeta_text::ParseError,
+    },
     #[error("Volume group \"{vg}\" still contains {lvs} logical volume(s) (use -f)")]
     VgNotEmpty { vg: String, lvs: usize },
     #[error("{0}")]
@@ -119,7 +145,11 @@ impl PvDev {
         crate::uuid::with_dashes(&self.label.pv_uuid)
     }
     pub fn pe_start_sectors(&self) -> u64 {
-        self.label.data_areas.first().map(|d| d.offset.0 / 512).unwrap_or(2048)
+        self.label
+            .data_areas
+            .first()
+            .map(|d| d.offset.0 / 512)
+            .unwrap_or(2048)
     }
 }
 
@@ -157,7 +187,11 @@ pub struct VgRead {
 
 impl VgRead {
     pub fn missing(&self) -> Vec<&crate::vg::Pv> {
-        self.vg.pvs.iter().filter(|p| !self.devs.contains_key(&p.key)).collect()
+        self.vg
+            .pvs
+            .iter()
+            .filter(|p| !self.devs.contains_key(&p.key))
+            .collect()
     }
     pub fn stale_copies(&self) -> impl Iterator<Item = &CopyInfo> {
         self.copies.iter().filter(|c| c.state != CopyState::Current)
@@ -174,9 +208,11 @@ fn candidates(env: &Env) -> Vec<PathBuf> {
             if let Some(name) = line.split_whitespace().nth(3) {
                 let p = PathBuf::from(format!("/dev/{name}"));
                 let s = name;
-                let usual = ["sd", "vd", "hd", "xvd", "nvme", "loop", "md", "mmcblk", "dasd"]
-                    .iter()
-                    .any(|pre| s.starts_with(pre));
+                let usual = [
+                    "sd", "vd", "hd", "xvd", "nvme", "loop", "md", "mmcblk", "dasd",
+                ]
+                .iter()
+                .any(|pre| s.starts_with(pre));
                 if usual {
                     out.push(p);
                 }
@@ -324,14 +360,18 @@ impl Scan {
                             CopyState::Empty
                         }
                         Some(t) => match peek(&t.text) {
-                            Some((n, s)) if n == name && s == seq && t.text == text => CopyState::Current,
+                            Some((n, s)) if n == name && s == seq && t.text == text => {
+                                CopyState::Current
+                            }
                             Some((_, s)) => CopyState::Stale { seqno: s },
                             None => CopyState::Damaged {
                                 what: "unreadable text".into(),
                             },
                         },
                     },
-                    Err(e) => CopyState::Damaged { what: e.to_string() },
+                    Err(e) => CopyState::Damaged {
+                        what: e.to_string(),
+                    },
                 };
                 copies.push(CopyInfo {
                     path: p.path.clone(),
@@ -353,7 +393,7 @@ impl Scan {
 pub fn metadata_text(vg: &Vg, host: &str, now: i64) -> String {
     let mut vg = vg.clone();
     let mut t = Section::new();
-    t.push("contents", Value::Str("Text Format Volume".into()));
+    t.push("contents", Value::Str("Text Format Volume Group".into()));
     t.push("version", Value::Int(1));
     t.push("description", Value::Str(String::new()));
     t.push("creation_host", Value::Str(host.into()));
@@ -416,6 +456,27 @@ pub fn commit_text(
     Ok(())
 }
 
+/// Sets or clears the "PV is used by a VG" flag of the label extension, as lvm2 does when a PV
+/// joins or leaves a VG (lvm2 warns about PVs in a VG without it).
+fn set_used(d: &PvDev, used: bool) -> Result<()> {
+    let mut l = d.label.clone();
+    let ext = l.extension.get_or_insert(PvHeaderExt {
+        version: label::PV_HEADER_EXTENSION_VSN,
+        flags: 0,
+        bootloader_areas: vec![],
+    });
+    let want = if used {
+        ext.flags | label::PV_EXT_USED
+    } else {
+        ext.flags & !label::PV_EXT_USED
+    };
+    if want != ext.flags {
+        ext.flags = want;
+        label::write_label(d.dev.as_ref(), &l)?;
+    }
+    Ok(())
+}
+
 /// All metadata areas of the VG's present PVs.
 fn targets(scan: &Scan, r: &VgRead) -> Vec<(Arc<dyn BlockDev>, DiskLocn)> {
     let mut keys: Vec<_> = r.devs.iter().collect();
@@ -442,7 +503,11 @@ impl Ctx<'_> {
                 return Err(OpError::Foreign {
                     vg: vg.name.clone(),
                     system_id: sid.clone(),
-                    local: if local.is_empty() { "(none)".into() } else { local },
+                    local: if local.is_empty() {
+                        "(none)".into()
+                    } else {
+                        local
+                    },
                 });
             }
         }
@@ -490,13 +555,22 @@ impl Ctx<'_> {
 
     // ---- PV commands ----
 
-    pub fn pvcreate(&self, paths: &[PathBuf], mdasize: Option<u64>, uuid: Option<&str>, force: bool) -> Result<Vec<String>> {
+    pub fn pvcreate(
+        &self,
+        paths: &[PathBuf],
+        mdasize: Option<u64>,
+        uuid: Option<&str>,
+        force: bool,
+    ) -> Result<Vec<String>> {
         if uuid.is_some() && paths.len() != 1 {
-            return Err(OpError::InvalidArg("--uuid needs exactly one device".into()));
+            return Err(OpError::InvalidArg(
+                "--uuid needs exactly one device".into(),
+            ));
         }
         let raw_uuid = match uuid {
             Some(u) => Some(
-                crate::uuid::without_dashes(u).ok_or_else(|| OpError::InvalidArg(format!("invalid UUID {u:?}")))?,
+                crate::uuid::without_dashes(u)
+                    .ok_or_else(|| OpError::InvalidArg(format!("invalid UUID {u:?}")))?,
             ),
             None => None,
         };
@@ -505,7 +579,10 @@ impl Ctx<'_> {
         // Check every device before writing any.
         let mut devs = Vec::new();
         for p in paths {
-            let dev = (self.env.open)(p).map_err(|source| OpError::Device { path: p.clone(), source })?;
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                path: p.clone(),
+                source,
+            })?;
             match label::read_label(dev.as_ref()) {
                 Ok(Some(l)) => {
                     let vg = sc
@@ -514,7 +591,10 @@ impl Ctx<'_> {
                         .find(|d| d.label.pv_uuid == l.pv_uuid)
                         .and_then(|d| pv_vg_name(&sc, d));
                     if let Some(vg) = vg {
-                        return Err(OpError::PvInVg { path: p.clone(), vg });
+                        return Err(OpError::PvInVg {
+                            path: p.clone(),
+                            vg,
+                        });
                     }
                     if !force {
                         return Err(OpError::AlreadyPv { path: p.clone() });
@@ -524,10 +604,19 @@ impl Ctx<'_> {
                 Err(e) if force => {
                     let _ = e;
                 }
-                Err(source) => return Err(OpError::BadLabel { path: p.clone(), source }),
+                Err(source) => {
+                    return Err(OpError::BadLabel {
+                        path: p.clone(),
+                        source,
+                    })
+                }
             }
             if let Some(u) = &raw_uuid {
-                if let Some(d) = sc.pvs.iter().find(|d| &d.label.pv_uuid == u && d.path != *p) {
+                if let Some(d) = sc
+                    .pvs
+                    .iter()
+                    .find(|d| &d.label.pv_uuid == u && d.path != *p)
+                {
                     return Err(OpError::DuplicatePv {
                         uuid: crate::uuid::with_dashes(u),
                         first: d.path.clone(),
@@ -535,8 +624,13 @@ impl Ctx<'_> {
                     });
                 }
             }
-            let size = dev.size().map_err(|source| OpError::Device { path: p.clone(), source })?;
-            let mda = mdasize.unwrap_or(1_044_480 - 4096 + 4096).max(mda::MDA_SIZE_MIN);
+            let size = dev.size().map_err(|source| OpError::Device {
+                path: p.clone(),
+                source,
+            })?;
+            let mda = mdasize
+                .unwrap_or(1_044_480 - 4096 + 4096)
+                .max(mda::MDA_SIZE_MIN);
             // The data area starts at the next MiB boundary after label (4 KiB) and mda.
             let pe_start = (4096 + mda).div_ceil(1 << 20) * (1 << 20);
             let mda_size = pe_start - 4096;
@@ -554,7 +648,8 @@ impl Ctx<'_> {
         for (p, dev, size, pe_start, mda_size) in devs {
             let l = PvLabel {
                 pv_uuid: raw_uuid.clone().unwrap_or_else(|| {
-                    crate::uuid::without_dashes(&crate::uuid::generate()).expect("generated ids are valid")
+                    crate::uuid::without_dashes(&crate::uuid::generate())
+                        .expect("generated ids are valid")
                 }),
                 device_size: size,
                 data_areas: vec![DiskLocn::new(pe_start, 0)],
@@ -567,7 +662,10 @@ impl Ctx<'_> {
             };
             mda::format_mda(dev.as_ref(), l.metadata_areas[0])?;
             label::write_label(dev.as_ref(), &l)?;
-            out.push(format!("Physical volume \"{}\" successfully created.", p.display()));
+            out.push(format!(
+                "Physical volume \"{}\" successfully created.",
+                p.display()
+            ));
         }
         Ok(out)
     }
@@ -577,21 +675,40 @@ impl Ctx<'_> {
         let sc = scan(self.env)?;
         let mut todo = Vec::new();
         for p in paths {
-            let dev = (self.env.open)(p).map_err(|source| OpError::Device { path: p.clone(), source })?;
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                path: p.clone(),
+                source,
+            })?;
             let l = match label::read_label(dev.as_ref()) {
                 Ok(Some(l)) => l,
                 Ok(None) => return Err(OpError::NotAPv { path: p.clone() }),
-                Err(source) => return Err(OpError::BadLabel { path: p.clone(), source }),
+                Err(source) => {
+                    return Err(OpError::BadLabel {
+                        path: p.clone(),
+                        source,
+                    })
+                }
             };
-            if let Some(vg) = sc.pvs.iter().find(|d| d.label.pv_uuid == l.pv_uuid).and_then(|d| pv_vg_name(&sc, d)) {
-                return Err(OpError::PvInVg { path: p.clone(), vg });
+            if let Some(vg) = sc
+                .pvs
+                .iter()
+                .find(|d| d.label.pv_uuid == l.pv_uuid)
+                .and_then(|d| pv_vg_name(&sc, d))
+            {
+                return Err(OpError::PvInVg {
+                    path: p.clone(),
+                    vg,
+                });
             }
             todo.push((p, dev));
         }
         let mut out = Vec::new();
         for (p, dev) in todo {
             label::wipe_label(dev.as_ref())?;
-            out.push(format!("Labels on physical volume \"{}\" successfully wiped.", p.display()));
+            out.push(format!(
+                "Labels on physical volume \"{}\" successfully wiped.",
+                p.display()
+            ));
         }
         Ok(out)
     }
@@ -601,7 +718,10 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         let mut ok = true;
         for p in paths {
-            let dev = (self.env.open)(p).map_err(|source| OpError::Device { path: p.clone(), source })?;
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                path: p.clone(),
+                source,
+            })?;
             match label::read_label(dev.as_ref()) {
                 Ok(None) => {
                     out.push(format!("{}: no PV label found", p.display()));
@@ -646,10 +766,20 @@ impl Ctx<'_> {
 
     // ---- VG commands ----
 
-    pub fn vgcreate(&self, name: &str, paths: &[PathBuf], extent_size: u64, system_id: Option<&str>, tags: &[String]) -> Result<String> {
+    pub fn vgcreate(
+        &self,
+        name: &str,
+        paths: &[PathBuf],
+        extent_size: u64,
+        system_id: Option<&str>,
+        tags: &[String],
+    ) -> Result<String> {
         crate::vg::check_name(name)?;
         if extent_size < 2 || !extent_size.is_power_of_two() {
-            return Err(OpError::InvalidArg(format!("extent size must be a power of two of at least 1 KiB, got {} sectors", extent_size)));
+            return Err(OpError::InvalidArg(format!(
+                "extent size must be a power of two of at least 1 KiB, got {} sectors",
+                extent_size
+            )));
         }
         let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
         let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
@@ -683,15 +813,28 @@ impl Ctx<'_> {
             .iter()
             .flat_map(|(i, _)| {
                 let d = &sc.pvs[*i];
-                d.label.metadata_areas.iter().map(|a| (d.dev.clone(), *a)).collect::<Vec<_>>()
+                d.label
+                    .metadata_areas
+                    .iter()
+                    .map(|a| (d.dev.clone(), *a))
+                    .collect::<Vec<_>>()
             })
             .collect();
         commit_text(name, &t, &text, None)?;
+        for (i, _) in &pvs {
+            set_used(&sc.pvs[*i], true)?;
+        }
         Ok(format!("Volume group \"{name}\" successfully created"))
     }
 
     /// Orphan PVs for `paths`, as VG entries numbered from `first_key`.
-    fn take_orphans(&self, sc: &Scan, paths: &[PathBuf], extent_size: u64, first_key: usize) -> Result<Vec<(usize, crate::vg::Pv)>> {
+    fn take_orphans(
+        &self,
+        sc: &Scan,
+        paths: &[PathBuf],
+        extent_size: u64,
+        first_key: usize,
+    ) -> Result<Vec<(usize, crate::vg::Pv)>> {
         let mut out = Vec::new();
         for (n, p) in paths.iter().enumerate() {
             let (i, d) = sc.pv_by_path(p).ok_or_else(|| {
@@ -702,13 +845,19 @@ impl Ctx<'_> {
                 }
             })?;
             if let Some(vg) = pv_vg_name(sc, d) {
-                return Err(OpError::PvInVg { path: p.clone(), vg });
+                return Err(OpError::PvInVg {
+                    path: p.clone(),
+                    vg,
+                });
             }
             let pe_start = d.pe_start_sectors();
             let dev_size = d.label.device_size.0 / 512;
             let pe_count = dev_size.saturating_sub(pe_start) / extent_size;
             if pe_count == 0 {
-                return Err(OpError::Failed(format!("{}: too small for one extent", p.display())));
+                return Err(OpError::Failed(format!(
+                    "{}: too small for one extent",
+                    p.display()
+                )));
             }
             out.push((
                 i,
@@ -736,14 +885,13 @@ impl Ctx<'_> {
         let r = sc.read_vg(name)?;
         self.check_owner(&r.vg, false)?;
         Self::check_complete(&r)?;
-        let next = r
-            .vg
-            .pvs
-            .iter()
-            .filter_map(|p| p.key.strip_prefix("pv")?.parse::<usize>().ok())
-            .max()
-            .map(|m| m + 1)
-            .unwrap_or(0);
+        let next =
+            r.vg.pvs
+                .iter()
+                .filter_map(|p| p.key.strip_prefix("pv")?.parse::<usize>().ok())
+                .max()
+                .map(|m| m + 1)
+                .unwrap_or(0);
         let new = self.take_orphans(&sc, paths, r.vg.extent_size, next)?;
         let mut vg = r.vg.clone();
         vg.seqno += 1;
@@ -752,8 +900,15 @@ impl Ctx<'_> {
             devs.insert(p.key.clone(), i);
             vg.pvs.push(p);
         }
-        let r2 = VgRead { vg: r.vg.clone(), devs, copies: vec![] };
+        let r2 = VgRead {
+            vg: r.vg.clone(),
+            devs,
+            copies: vec![],
+        };
         self.write_vg(&sc, &r2, &vg)?;
+        for p in &vg.pvs {
+            set_used(&sc.pvs[r2.devs[&p.key]], true)?;
+        }
         Ok(format!("Volume group \"{name}\" successfully extended"))
     }
 
@@ -773,15 +928,28 @@ impl Ctx<'_> {
                 .iter()
                 .find(|(_, &i)| sc.pvs[i].path == *p)
                 .map(|(k, _)| k.clone())
-                .ok_or_else(|| VgError::NoSuchPv { vg: name.into(), pv: p.display().to_string() })?;
+                .ok_or_else(|| VgError::NoSuchPv {
+                    vg: name.into(),
+                    pv: p.display().to_string(),
+                })?;
             if vg.used_on(&key) > 0 {
-                return Err(VgError::PvInUse { vg: name.into(), pv: p.display().to_string() }.into());
+                return Err(VgError::PvInUse {
+                    vg: name.into(),
+                    pv: p.display().to_string(),
+                }
+                .into());
             }
             if vg.pvs.len() - removed.len() <= 1 {
-                return Err(OpError::Failed(format!("Can't remove final physical volume \"{}\" from volume group \"{name}\"", p.display())));
+                return Err(OpError::Failed(format!(
+                    "Can't remove final physical volume \"{}\" from volume group \"{name}\"",
+                    p.display()
+                )));
             }
             removed.push(key);
-            out.push(format!("Removed \"{}\" from volume group \"{name}\"", p.display()));
+            out.push(format!(
+                "Removed \"{}\" from volume group \"{name}\"",
+                p.display()
+            ));
         }
         vg.pvs.retain(|p| !removed.contains(&p.key));
         vg.seqno += 1;
@@ -789,7 +957,11 @@ impl Ctx<'_> {
         for k in &removed {
             devs.remove(k);
         }
-        let r2 = VgRead { vg: r.vg.clone(), devs, copies: vec![] };
+        let r2 = VgRead {
+            vg: r.vg.clone(),
+            devs,
+            copies: vec![],
+        };
         self.write_vg(&sc, &r2, &vg)?;
         // The removed PVs become orphans: empty their metadata areas.
         for k in &removed {
@@ -797,6 +969,7 @@ impl Ctx<'_> {
             for a in &d.label.metadata_areas {
                 mda::format_mda(d.dev.as_ref(), *a)?;
             }
+            set_used(d, false)?;
         }
         Ok(out)
     }
@@ -809,10 +982,16 @@ impl Ctx<'_> {
         self.check_owner(&r.vg, false)?;
         let visible = r.vg.lvs.iter().filter(|l| l.visible()).count();
         if visible > 0 && !force {
-            return Err(OpError::VgNotEmpty { vg: name.into(), lvs: visible });
+            return Err(OpError::VgNotEmpty {
+                vg: name.into(),
+                lvs: visible,
+            });
         }
         for (dev, area) in targets(&sc, &r) {
             mda::format_mda(dev.as_ref(), area)?;
+        }
+        for &i in r.devs.values() {
+            set_used(&sc.pvs[i], false)?;
         }
         Ok(format!("Volume group \"{name}\" successfully removed"))
     }
@@ -833,10 +1012,18 @@ impl Ctx<'_> {
         vg.name = new.into();
         vg.seqno += 1;
         self.write_vg(&sc, &r, &vg)?;
-        Ok(format!("Volume group \"{old}\" successfully renamed to \"{new}\""))
+        Ok(format!(
+            "Volume group \"{old}\" successfully renamed to \"{new}\""
+        ))
     }
 
-    pub fn vgchange(&self, name: &str, system_id: Option<&str>, add: &[String], del: &[String]) -> Result<String> {
+    pub fn vgchange(
+        &self,
+        name: &str,
+        system_id: Option<&str>,
+        add: &[String],
+        del: &[String],
+    ) -> Result<String> {
         // Setting the system ID is the explicit way to take over a foreign VG.
         self.modify(name, system_id.is_some(), |vg, _, _| {
             if let Some(s) = system_id {
@@ -856,8 +1043,16 @@ impl Ctx<'_> {
 
     /// Reports disagreeing copies; with `update`, rewrites them from the newest valid copy.
     pub fn vgck(&self, names: &[String], update: bool) -> Result<(Vec<String>, bool)> {
-        let mode = if update { LockMode::Exclusive } else { LockMode::Shared };
-        let names = if names.is_empty() { scan(self.env)?.vg_names() } else { names.to_vec() };
+        let mode = if update {
+            LockMode::Exclusive
+        } else {
+            LockMode::Shared
+        };
+        let names = if names.is_empty() {
+            scan(self.env)?.vg_names()
+        } else {
+            names.to_vec()
+        };
         let mut out = Vec::new();
         let mut clean = true;
         for name in names {
@@ -867,18 +1062,31 @@ impl Ctx<'_> {
             let bad: Vec<_> = r.stale_copies().cloned().collect();
             for c in &bad {
                 let what = match &c.state {
-                    CopyState::Stale { seqno } => format!("stale (seqno {seqno}, current {})", r.vg.seqno),
+                    CopyState::Stale { seqno } => {
+                        format!("stale (seqno {seqno}, current {})", r.vg.seqno)
+                    }
                     CopyState::Damaged { what } => format!("damaged: {what}"),
                     CopyState::Empty => "empty".into(),
                     CopyState::Current => unreachable!(),
                 };
-                out.push(format!("WARNING: VG {name}: metadata on {} at {} is {what}", c.path.display(), c.area.offset.0));
+                out.push(format!(
+                    "WARNING: VG {name}: metadata on {} at {} is {what}",
+                    c.path.display(),
+                    c.area.offset.0
+                ));
             }
             for p in r.missing() {
-                out.push(format!("WARNING: VG {name}: PV {} (last seen on {}) is missing", p.id, p.device));
+                out.push(format!(
+                    "WARNING: VG {name}: PV {} (last seen on {}) is missing",
+                    p.id, p.device
+                ));
             }
             if bad.is_empty() && r.missing().is_empty() {
-                out.push(format!("VG {name}: {} metadata copies agree (seqno {})", r.copies.len(), r.vg.seqno));
+                out.push(format!(
+                    "VG {name}: {} metadata copies agree (seqno {})",
+                    r.copies.len(),
+                    r.vg.seqno
+                ));
                 continue;
             }
             if update && !bad.is_empty() {
@@ -894,7 +1102,10 @@ impl Ctx<'_> {
                     }
                 }
                 self.write_vg(&sc, &r, &vg)?;
-                out.push(format!("VG {name}: rewrote metadata on all PVs (seqno {})", vg.seqno));
+                out.push(format!(
+                    "VG {name}: rewrote metadata on all PVs (seqno {})",
+                    vg.seqno
+                ));
             } else {
                 clean = false;
             }
@@ -913,25 +1124,43 @@ impl Ctx<'_> {
             }
         }
         let mut t = Section::new();
-        t.push("contents", Value::Str("Text Format Volume".into()));
+        t.push("contents", Value::Str("Text Format Volume Group".into()));
         t.push("version", Value::Int(1));
-        t.push("description", Value::Str(format!("Created *after* executing 'lvmeta vgcfgbackup {name}'")));
+        t.push(
+            "description",
+            Value::Str(format!(
+                "Created *after* executing 'lvmeta vgcfgbackup {name}'"
+            )),
+        );
         t.push("creation_host", Value::Str(self.env.host.clone()));
         t.push("creation_time", Value::Int(now()));
         vg.trailer = t;
         let text = lvmeta_text::write_with(&vg.to_doc(), lvmeta_text::Style::Backup);
         let mut doc = String::from("# Generated by lvmeta\n\n");
         doc.push_str(&text);
-        std::fs::write(file, doc).map_err(|source| OpError::File { path: file.into(), source })?;
+        std::fs::write(file, doc).map_err(|source| OpError::File {
+            path: file.into(),
+            source,
+        })?;
         Ok(format!("Volume group \"{name}\" successfully backed up."))
     }
 
     pub fn vgcfgrestore(&self, name: &str, file: &Path) -> Result<String> {
-        let text = std::fs::read_to_string(file).map_err(|source| OpError::File { path: file.into(), source })?;
-        let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse { what: file.display().to_string(), err })?;
+        let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
+            path: file.into(),
+            source,
+        })?;
+        let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
+            what: file.display().to_string(),
+            err,
+        })?;
         let mut vg = Vg::from_doc(&doc)?;
         if vg.name != name {
-            return Err(OpError::InvalidArg(format!("{} holds VG {}, not {name}", file.display(), vg.name)));
+            return Err(OpError::InvalidArg(format!(
+                "{} holds VG {}, not {name}",
+                file.display(),
+                vg.name
+            )));
         }
         let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
         let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
@@ -944,15 +1173,33 @@ impl Ctx<'_> {
                 .pvs
                 .iter()
                 .position(|d| d.label.pv_uuid == raw)
-                .ok_or_else(|| OpError::MissingPv { vg: name.into(), uuid: p.id.clone(), device: p.device.clone() })?;
+                .ok_or_else(|| OpError::MissingPv {
+                    vg: name.into(),
+                    uuid: p.id.clone(),
+                    device: p.device.clone(),
+                })?;
             if let Some(other) = pv_vg_name(&sc, &sc.pvs[i]).filter(|o| o != name) {
-                return Err(OpError::PvInVg { path: sc.pvs[i].path.clone(), vg: other });
+                return Err(OpError::PvInVg {
+                    path: sc.pvs[i].path.clone(),
+                    vg: other,
+                });
             }
             devs.insert(p.key.clone(), i);
         }
-        vg.seqno = current.as_ref().map(|c| c.vg.seqno + 1).unwrap_or(vg.seqno).max(vg.seqno);
-        let r = VgRead { vg: vg.clone(), devs, copies: vec![] };
+        vg.seqno = current
+            .as_ref()
+            .map(|c| c.vg.seqno + 1)
+            .unwrap_or(vg.seqno)
+            .max(vg.seqno);
+        let r = VgRead {
+            vg: vg.clone(),
+            devs,
+            copies: vec![],
+        };
         self.write_vg(&sc, &r, &vg)?;
+        for &i in r.devs.values() {
+            set_used(&sc.pvs[i], true)?;
+        }
         Ok(format!("Restored volume group {name}."))
     }
 
@@ -967,7 +1214,12 @@ impl Ctx<'_> {
                 return Err(OpError::InvalidArg("size must be more than zero".into()));
             }
             vg.create_lv(
-                &LvRequest { name: req.name.clone(), extents, layout: req.layout.clone(), pvs },
+                &LvRequest {
+                    name: req.name.clone(),
+                    extents,
+                    layout: req.layout.clone(),
+                    pvs,
+                },
                 &self.env.host,
                 now(),
             )?;
@@ -976,7 +1228,14 @@ impl Ctx<'_> {
         Ok(format!("Logical volume \"{name}\" created."))
     }
 
-    pub fn lvresize(&self, vgname: &str, lv: &str, size: SizeArg, pvs: &[PathBuf], dir: ResizeDir) -> Result<String> {
+    pub fn lvresize(
+        &self,
+        vgname: &str,
+        lv: &str,
+        size: SizeArg,
+        pvs: &[PathBuf],
+        dir: ResizeDir,
+    ) -> Result<String> {
         let mut msg = String::new();
         self.modify(vgname, false, |vg, sc, r| {
             let cur = vg
@@ -1016,7 +1275,9 @@ impl Ctx<'_> {
 
     pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
         self.modify(vgname, false, |vg, _, _| Ok(vg.rename_lv(old, new)?))?;
-        Ok(format!("Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""))
+        Ok(format!(
+            "Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
+        ))
     }
 
     pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
@@ -1026,12 +1287,21 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
-        Ok(lvs.iter().map(|l| format!("Logical volume \"{l}\" successfully removed.")).collect())
+        Ok(lvs
+            .iter()
+            .map(|l| format!("Logical volume \"{l}\" successfully removed."))
+            .collect())
     }
 
     // ---- reports ----
 
-    pub fn report(&self, kind: ReportKind, fields: &[&'static FieldDef], targets: &[String], all: bool) -> Result<Vec<Vec<Cell>>> {
+    pub fn report(
+        &self,
+        kind: ReportKind,
+        fields: &[&'static FieldDef],
+        targets: &[String],
+        all: bool,
+    ) -> Result<Vec<Vec<Cell>>> {
         let sc = scan(self.env)?;
         let mut names = sc.vg_names();
         let mut lv_filter: Vec<(String, String)> = Vec::new();
@@ -1070,13 +1340,22 @@ impl Ctx<'_> {
                 for r in &reads {
                     let mut lvs: Vec<_> = r.vg.lvs.iter().filter(|l| all || l.visible()).collect();
                     if !lv_filter.is_empty() {
-                        lvs.retain(|l| lv_filter.iter().any(|(v, n)| *v == r.vg.name && *n == l.name));
+                        lvs.retain(|l| {
+                            lv_filter
+                                .iter()
+                                .any(|(v, n)| *v == r.vg.name && *n == l.name)
+                        });
                     }
                     lvs.sort_by(|a, b| a.name.cmp(&b.name));
                     for l in lvs {
                         if per_seg {
                             for s in &l.segments {
-                                rows.push(fields.iter().map(|f| lv_cell(f, &sc, r, l, Some(s))).collect());
+                                rows.push(
+                                    fields
+                                        .iter()
+                                        .map(|f| lv_cell(f, &sc, r, l, Some(s)))
+                                        .collect(),
+                                );
                             }
                         } else {
                             rows.push(fields.iter().map(|f| lv_cell(f, &sc, r, l, None)).collect());
@@ -1135,14 +1414,22 @@ fn pv_keys(sc: &Scan, r: &VgRead, paths: &[PathBuf]) -> Result<Option<Vec<String
             .iter()
             .find(|(_, &i)| sc.pvs[i].path == *p)
             .map(|(k, _)| k.clone())
-            .ok_or_else(|| VgError::NoSuchPv { vg: r.vg.name.clone(), pv: p.display().to_string() })?;
+            .ok_or_else(|| VgError::NoSuchPv {
+                vg: r.vg.name.clone(),
+                pv: p.display().to_string(),
+            })?;
         keys.push(k);
     }
     Ok(Some(keys))
 }
 
 fn check_tag(t: &str) -> Result<()> {
-    if t.is_empty() || t.len() > 1024 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "+_.-/=!:&#".contains(c)) {
+    if t.is_empty()
+        || t.len() > 1024
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+_.-/=!:&#".contains(c))
+    {
         return Err(OpError::InvalidArg(format!("invalid tag {t:?}")));
     }
     Ok(())
@@ -1172,7 +1459,12 @@ impl SizeArg {
                 E::PercentFree(p) => {
                     let free = match pvs {
                         None => vg.free_extents(),
-                        Some(k) => k.iter().map(|k| vg.pv_by_key(k).map(|p| p.pe_count).unwrap_or(0) - vg.used_on(k)).sum(),
+                        Some(k) => k
+                            .iter()
+                            .map(|k| {
+                                vg.pv_by_key(k).map(|p| p.pe_count).unwrap_or(0) - vg.used_on(k)
+                            })
+                            .sum(),
                     };
                     free * p as u64 / 100
                 }
@@ -1180,11 +1472,18 @@ impl SizeArg {
                 E::PercentPvs(p) => {
                     let total: u64 = match pvs {
                         None => vg.total_extents(),
-                        Some(k) => k.iter().map(|k| vg.pv_by_key(k).map(|p| p.pe_count).unwrap_or(0)).sum(),
+                        Some(k) => k
+                            .iter()
+                            .map(|k| vg.pv_by_key(k).map(|p| p.pe_count).unwrap_or(0))
+                            .sum(),
                     };
                     total * p as u64 / 100
                 }
-                E::PercentOrigin(_) => return Err(OpError::InvalidArg("%ORIGIN needs a snapshot; lvmeta has none".into())),
+                E::PercentOrigin(_) => {
+                    return Err(OpError::InvalidArg(
+                        "%ORIGIN needs a snapshot; lvmeta has none".into(),
+                    ))
+                }
             },
         })
     }
@@ -1198,7 +1497,9 @@ impl SizeArg {
     /// Extents for a new LV.
     fn extents(&self, vg: &Vg, pvs: Option<&[String]>, _cur: u64) -> Result<u64> {
         if self.sign() != crate::units::Sign::Absolute {
-            return Err(OpError::InvalidArg("lvcreate takes an absolute size".into()));
+            return Err(OpError::InvalidArg(
+                "lvcreate takes an absolute size".into(),
+            ));
         }
         self.amount(vg, pvs)
     }
@@ -1211,7 +1512,9 @@ impl SizeArg {
             Sign::Absolute => n,
             Sign::Plus => cur + n,
             Sign::Minus => cur.checked_sub(n).filter(|v| *v > 0).ok_or_else(|| {
-                OpError::InvalidArg(format!("cannot reduce by {n} extents an LV of {cur} extents"))
+                OpError::InvalidArg(format!(
+                    "cannot reduce by {n} extents an LV of {cur} extents"
+                ))
             })?,
         })
     }
@@ -1238,18 +1541,36 @@ fn area_dev(sc: &Scan, r: &VgRead, a: &Area) -> (String, u64) {
     }
 }
 
-fn lv_cell(f: &FieldDef, sc: &Scan, r: &VgRead, l: &crate::vg::Lv, seg: Option<&crate::vg::Seg>) -> Cell {
+fn lv_cell(
+    f: &FieldDef,
+    sc: &Scan,
+    r: &VgRead,
+    l: &crate::vg::Lv,
+    seg: Option<&crate::vg::Seg>,
+) -> Cell {
     let vg = &r.vg;
     let es = vg.extent_size;
-    let display_name = if l.visible() { l.name.clone() } else { format!("[{}]", l.name) };
+    let display_name = if l.visible() {
+        l.name.clone()
+    } else {
+        format!("[{}]", l.name)
+    };
     let seg = seg.or(l.segments.first());
     let s = |x: String| Cell::Str(x);
     match f.name {
         "lv_uuid" => s(l.id.clone()),
         "lv_name" => s(display_name),
         "lv_full_name" => s(format!("{}/{}", vg.name, l.name)),
-        "lv_path" => s(if l.visible() { format!("/dev/{}/{}", vg.name, l.name) } else { String::new() }),
-        "lv_dm_path" => s(format!("/dev/mapper/{}-{}", vg.name.replace('-', "--"), l.name.replace('-', "--"))),
+        "lv_path" => s(if l.visible() {
+            format!("/dev/{}/{}", vg.name, l.name)
+        } else {
+            String::new()
+        }),
+        "lv_dm_path" => s(format!(
+            "/dev/mapper/{}-{}",
+            vg.name.replace('-', "--"),
+            l.name.replace('-', "--")
+        )),
         "lv_layout" => s(match seg.map(|g| g.segtype.as_str()) {
             Some("striped") if seg.is_some_and(|g| g.areas.len() > 1) => "striped".into(),
             Some("striped") => "linear".into(),
@@ -1258,7 +1579,11 @@ fn lv_cell(f: &FieldDef, sc: &Scan, r: &VgRead, l: &crate::vg::Lv, seg: Option<&
             Some(t) => t.into(),
             None => String::new(),
         }),
-        "lv_role" => s(if l.visible() { "public".into() } else { "private".into() }),
+        "lv_role" => s(if l.visible() {
+            "public".into()
+        } else {
+            "private".into()
+        }),
         "lv_size" => Cell::Size(l.size_extents() * es),
         "seg_count" => Cell::Num(l.segments.len() as i64),
         "lv_tags" => s(l.tags.join(",")),
@@ -1274,7 +1599,11 @@ fn lv_cell(f: &FieldDef, sc: &Scan, r: &VgRead, l: &crate::vg::Lv, seg: Option<&
             let Some(g) = seg else { return Cell::Empty };
             let len = g.area_len();
             match f.name {
-                "segtype" => s(if g.segtype == "striped" && g.areas.len() == 1 { "linear".into() } else { g.segtype.clone() }),
+                "segtype" => s(if g.segtype == "striped" && g.areas.len() == 1 {
+                    "linear".into()
+                } else {
+                    g.segtype.clone()
+                }),
                 "stripes" | "data_stripes" => Cell::Num(g.areas.len() as i64),
                 "stripe_size" => Cell::Size(g.stripe_size),
                 "region_size" => Cell::Size(g.region_size),
@@ -1330,14 +1659,23 @@ fn vg_cell_named(name: &str, _f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
         .values()
         .flat_map(|&i| sc.pvs[i].mdas.iter())
         .filter_map(|m| m.res.as_ref().ok())
-        .map(|c| (c.header.size.0, c.committed.as_ref().map(|t| t.locn.size.0).unwrap_or(0)))
+        .map(|c| {
+            (
+                c.header.size.0,
+                c.committed.as_ref().map(|t| t.locn.size.0).unwrap_or(0),
+            )
+        })
         .collect();
     match name {
         "vg_fmt" => Cell::Str("lvm2".into()),
         "vg_uuid" => Cell::Str(vg.id.clone()),
         "vg_name" => Cell::Str(vg.name.clone()),
         "vg_attr" => Cell::Str(vg.vg_attr()),
-        "vg_permissions" => Cell::Str(if vg.status.iter().any(|s| s == "WRITE") { "writeable".into() } else { "read-only".into() }),
+        "vg_permissions" => Cell::Str(if vg.status.iter().any(|s| s == "WRITE") {
+            "writeable".into()
+        } else {
+            "read-only".into()
+        }),
         "vg_allocation_policy" => Cell::Str("normal".into()),
         "vg_size" => Cell::Size(vg.total_extents() * es),
         "vg_free" => Cell::Size(vg.free_extents() * es),
@@ -1384,7 +1722,10 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
                 .mdas
                 .iter()
                 .filter_map(|m| m.res.as_ref().ok())
-                .map(|c| mda::max_text_size(c.header.size.0).saturating_sub(c.committed.as_ref().map(|t| t.locn.size.0).unwrap_or(0)))
+                .map(|c| {
+                    mda::max_text_size(c.header.size.0)
+                        .saturating_sub(c.committed.as_ref().map(|t| t.locn.size.0).unwrap_or(0))
+                })
                 .min()
                 .unwrap_or(0);
             Cell::Size(free / 512)
@@ -1400,7 +1741,14 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
                     "pv_size" => Cell::Size(p.pe_count * es),
                     "pv_free" => Cell::Size((p.pe_count - used.min(p.pe_count)) * es),
                     "pv_used" => Cell::Size(used * es),
-                    "pv_attr" => s(format!("{}--", if p.status.iter().any(|x| x == "ALLOCATABLE") { 'a' } else { '-' })),
+                    "pv_attr" => s(format!(
+                        "{}--",
+                        if p.status.iter().any(|x| x == "ALLOCATABLE") {
+                            'a'
+                        } else {
+                            '-'
+                        }
+                    )),
                     "pv_pe_count" => Cell::Num(p.pe_count as i64),
                     "pv_pe_alloc_count" => Cell::Num(used as i64),
                     _ => vg_cell_named(f.name, f, sc, r),

@@ -15,7 +15,9 @@ pub enum VgError {
     LvExists { vg: String, lv: String },
     #[error("Failed to find logical volume \"{vg}/{lv}\"")]
     NoSuchLv { vg: String, lv: String },
-    #[error("Insufficient free space in VG {vg}: {needed} extents needed, but only {free} available")]
+    #[error(
+        "Insufficient free space in VG {vg}: {needed} extents needed, but only {free} available"
+    )]
     NoSpace { vg: String, needed: u64, free: u64 },
     #[error("VG {vg}: {needed} PVs with free space needed for {what}, only {found} usable")]
     NotEnoughPvs {
@@ -29,7 +31,11 @@ pub enum VgError {
     #[error("invalid name {name:?}: {why}")]
     BadName { name: String, why: String },
     #[error("LV {vg}/{lv}: {what}")]
-    Unsupported { vg: String, lv: String, what: String },
+    Unsupported {
+        vg: String,
+        lv: String,
+        what: String,
+    },
     #[error("Physical volume {pv} still in use in VG {vg}")]
     PvInUse { vg: String, pv: String },
 }
@@ -172,9 +178,15 @@ fn take_areas(sec: &mut Section, key: &str, vg: &str) -> Result<Vec<Area>, VgErr
             [Value::Str(name), Value::Int(start)] if *start >= 0 => {
                 let start = *start as u64;
                 if name.starts_with("pv") && name[2..].chars().all(|c| c.is_ascii_digit()) {
-                    out.push(Area::Pv { key: name.clone(), start });
+                    out.push(Area::Pv {
+                        key: name.clone(),
+                        start,
+                    });
                 } else {
-                    out.push(Area::Lv { name: name.clone(), start });
+                    out.push(Area::Lv {
+                        name: name.clone(),
+                        start,
+                    });
                 }
             }
             _ => {
@@ -236,7 +248,8 @@ impl Vg {
         let flags = take_strs(&mut s, "flags");
         let tags = take_strs(&mut s, "tags");
         let system_id = take_str(&mut s, "system_id");
-        let extent_size = take_int(&mut s, "extent_size").ok_or_else(|| bad("missing extent_size"))?;
+        let extent_size =
+            take_int(&mut s, "extent_size").ok_or_else(|| bad("missing extent_size"))?;
         if extent_size <= 0 {
             return Err(bad("extent_size must be positive"));
         }
@@ -254,10 +267,12 @@ impl Vg {
                     flags: take_strs(&mut p, "flags"),
                     tags: take_strs(&mut p, "tags"),
                     dev_size: take_int(&mut p, "dev_size").unwrap_or(0).max(0) as u64,
-                    pe_start: take_int(&mut p, "pe_start").ok_or_else(|| pbad("missing pe_start"))?.max(0)
-                        as u64,
-                    pe_count: take_int(&mut p, "pe_count").ok_or_else(|| pbad("missing pe_count"))?.max(0)
-                        as u64,
+                    pe_start: take_int(&mut p, "pe_start")
+                        .ok_or_else(|| pbad("missing pe_start"))?
+                        .max(0) as u64,
+                    pe_count: take_int(&mut p, "pe_count")
+                        .ok_or_else(|| pbad("missing pe_count"))?
+                        .max(0) as u64,
                     key,
                     extra: p,
                 });
@@ -267,7 +282,8 @@ impl Vg {
         if let Some(Node::Section(lvsec)) = take(&mut s, "logical_volumes") {
             for (lname, n) in lvsec.entries {
                 let Node::Section(mut l) = n else { continue };
-                let id = take_str(&mut l, "id").ok_or_else(|| bad(&format!("lv {lname}: missing id")))?;
+                let id = take_str(&mut l, "id")
+                    .ok_or_else(|| bad(&format!("lv {lname}: missing id")))?;
                 let status = take_strs(&mut l, "status");
                 let flags = take_strs(&mut l, "flags");
                 let tags = take_strs(&mut l, "tags");
@@ -282,10 +298,14 @@ impl Vg {
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in seg_keys {
-                    let Some(Node::Section(mut g)) = take(&mut l, &k) else { continue };
+                    let Some(Node::Section(mut g)) = take(&mut l, &k) else {
+                        continue;
+                    };
                     let sbad = |w: &str| bad(&format!("lv {lname} {k}: {w}"));
-                    let start_extent = take_int(&mut g, "start_extent").ok_or_else(|| sbad("missing start_extent"))?;
-                    let extent_count = take_int(&mut g, "extent_count").ok_or_else(|| sbad("missing extent_count"))?;
+                    let start_extent = take_int(&mut g, "start_extent")
+                        .ok_or_else(|| sbad("missing start_extent"))?;
+                    let extent_count = take_int(&mut g, "extent_count")
+                        .ok_or_else(|| sbad("missing extent_count"))?;
                     if start_extent < 0 || extent_count <= 0 {
                         return Err(sbad("bad extent range"));
                     }
@@ -303,18 +323,20 @@ impl Vg {
                             (take_areas(&mut g, "mirrors", &name)?, Vec::new())
                         }
                         t if t.starts_with("raid") => {
-                            take(&mut g, "device_count");
-                            let raids = take_areas(&mut g, "raids", &name)?;
-                            let mut data = Vec::new();
-                            let mut meta = Vec::new();
-                            for (i, a) in raids.into_iter().enumerate() {
-                                if i % 2 == 0 {
-                                    meta.push(a)
-                                } else {
-                                    data.push(a)
-                                }
+                            let count =
+                                take_int(&mut g, "device_count").unwrap_or(0).max(0) as usize;
+                            let names = take_strs(&mut g, "raids");
+                            let lv = |n: &String| Area::Lv {
+                                name: n.clone(),
+                                start: 0,
+                            };
+                            if names.len() == 2 * count {
+                                let meta = names.iter().step_by(2).map(lv).collect();
+                                let data = names.iter().skip(1).step_by(2).map(lv).collect();
+                                (data, meta)
+                            } else {
+                                (names.iter().map(lv).collect(), Vec::new())
                             }
-                            (data, meta)
                         }
                         _ => (Vec::new(), Vec::new()),
                     };
@@ -368,7 +390,9 @@ impl Vg {
         s.push("id", Value::Str(self.id.clone()));
         s.push("seqno", Value::Int(self.seqno as i64));
         let mut extra = self.extra.clone();
-        let fmt = extra.remove("format").unwrap_or(Node::Value(Value::Str("lvm2".into())));
+        let fmt = extra
+            .remove("format")
+            .unwrap_or(Node::Value(Value::Str("lvm2".into())));
         s.push("format", fmt);
         s.push("status", Value::str_array(self.status.clone()));
         s.push("flags", Value::str_array(self.flags.clone()));
@@ -386,7 +410,9 @@ impl Vg {
         s.push("extent_size", Value::Int(self.extent_size as i64));
         s.push("max_lv", Value::Int(self.max_lv as i64));
         s.push("max_pv", Value::Int(self.max_pv as i64));
-        let mdc = extra.remove("metadata_copies").unwrap_or(Node::Value(Value::Int(0)));
+        let mdc = extra
+            .remove("metadata_copies")
+            .unwrap_or(Node::Value(Value::Int(0)));
         for (k, n) in extra.entries {
             s.push(k, n);
         }
@@ -476,12 +502,19 @@ impl Vg {
                             for (k, n) in gex.entries.drain(..) {
                                 gs.push(k, n);
                             }
+                            let name = |a: &Area| match a {
+                                Area::Lv { name, .. } | Area::Pv { key: name, .. } => {
+                                    Value::Str(name.clone())
+                                }
+                            };
                             let mut raids = Vec::new();
-                            for (m, d) in g.meta_areas.iter().zip(&g.areas) {
-                                raids.push(m.clone());
-                                raids.push(d.clone());
+                            for (i, d) in g.areas.iter().enumerate() {
+                                if let Some(m) = g.meta_areas.get(i) {
+                                    raids.push(name(m));
+                                }
+                                raids.push(name(d));
                             }
-                            gs.push("raids", areas_value(&raids));
+                            gs.push("raids", Value::Array(raids));
                         }
                         _ => {
                             if g.stripe_size > 0 {
@@ -598,7 +631,12 @@ impl Vg {
     }
 
     /// Allocates `count` extents as linear pieces, from the given PVs (free ranges in order).
-    fn alloc_linear(&self, count: u64, only: Option<&[String]>, exclude: &[String]) -> Result<Vec<(String, u64, u64)>, VgError> {
+    fn alloc_linear(
+        &self,
+        count: u64,
+        only: Option<&[String]>,
+        exclude: &[String],
+    ) -> Result<Vec<(String, u64, u64)>, VgError> {
         let map = self.free_map(only);
         let free: u64 = map
             .iter()
@@ -634,7 +672,13 @@ impl Vg {
     }
 
     /// `stripes` areas of `per` extents each, each contiguous and on a distinct PV.
-    fn alloc_parallel(&self, stripes: usize, per: u64, only: Option<&[String]>, what: &str) -> Result<Vec<(String, u64)>, VgError> {
+    fn alloc_parallel(
+        &self,
+        stripes: usize,
+        per: u64,
+        only: Option<&[String]>,
+        what: &str,
+    ) -> Result<Vec<(String, u64)>, VgError> {
         let map = self.free_map(only);
         let mut cands: Vec<(String, u64)> = map
             .iter()
@@ -660,7 +704,14 @@ impl Vg {
         Ok(cands)
     }
 
-    pub fn new_lv(&self, name: &str, segments: Vec<Seg>, visible: bool, host: &str, time: i64) -> Lv {
+    pub fn new_lv(
+        &self,
+        name: &str,
+        segments: Vec<Seg>,
+        visible: bool,
+        host: &str,
+        time: i64,
+    ) -> Lv {
         let mut status = vec!["READ".to_string(), "WRITE".to_string()];
         if visible {
             status.push("VISIBLE".into());
@@ -709,7 +760,10 @@ impl Vg {
                 let lv = self.new_lv(&req.name, Self::linear_segs(pieces, 0), true, host, time);
                 self.lvs.push(lv);
             }
-            Layout::Striped { stripes, stripe_size } => {
+            Layout::Striped {
+                stripes,
+                stripe_size,
+            } => {
                 let per = req.extents.div_ceil(stripes as u64);
                 let got = self.alloc_parallel(stripes as usize, per, only, "striping")?;
                 let seg = Seg {
@@ -718,7 +772,10 @@ impl Vg {
                     segtype: "striped".into(),
                     stripe_size,
                     region_size: 0,
-                    areas: got.into_iter().map(|(key, start)| Area::Pv { key, start }).collect(),
+                    areas: got
+                        .into_iter()
+                        .map(|(key, start)| Area::Pv { key, start })
+                        .collect(),
                     meta_areas: vec![],
                     log: None,
                     extra: Section::new(),
@@ -736,20 +793,23 @@ impl Vg {
                         format!("{}_mimage_{i}", req.name)
                     };
                     if self.lv(&sub).is_some() {
-                        return Err(VgError::LvExists { vg: self.name.clone(), lv: sub });
+                        return Err(VgError::LvExists {
+                            vg: self.name.clone(),
+                            lv: sub,
+                        });
                     }
                 }
                 // Each leg (plus its 1-extent rmeta for raid1) on its own PV.
                 let need = req.extents + u64::from(raid);
-                let got = self.alloc_parallel(legs, need, only, if raid { "raid1" } else { "mirror" })?;
+                let got =
+                    self.alloc_parallel(legs, need, only, if raid { "raid1" } else { "mirror" })?;
                 let mut data = Vec::new();
                 let mut meta = Vec::new();
                 for (i, (key, start)) in got.into_iter().enumerate() {
                     let (img, off) = if raid {
                         let m = format!("{}_rmeta_{i}", req.name);
                         let seg = Self::linear_segs(vec![(key.clone(), start, 1)], 0);
-                        let mut l = self.new_lv(&m, seg, false, host, time);
-                        l.status.push("RAID_META".into());
+                        let l = self.new_lv(&m, seg, false, host, time);
                         self.lvs.push(l);
                         meta.push(Area::Lv { name: m, start: 0 });
                         (format!("{}_rimage_{i}", req.name), 1)
@@ -757,15 +817,21 @@ impl Vg {
                         (format!("{}_mimage_{i}", req.name), 0)
                     };
                     let seg = Self::linear_segs(vec![(key, start + off, req.extents)], 0);
-                    let mut l = self.new_lv(&img, seg, false, host, time);
-                    l.status.push(if raid { "RAID_IMAGE".into() } else { "MIRROR_IMAGE".into() });
+                    let l = self.new_lv(&img, seg, false, host, time);
                     self.lvs.push(l);
-                    data.push(Area::Lv { name: img, start: 0 });
+                    data.push(Area::Lv {
+                        name: img,
+                        start: 0,
+                    });
                 }
                 let seg = Seg {
                     start_extent: 0,
                     extent_count: req.extents,
-                    segtype: if raid { "raid1".into() } else { "mirror".into() },
+                    segtype: if raid {
+                        "raid1".into()
+                    } else {
+                        "mirror".into()
+                    },
                     stripe_size: 0,
                     region_size: 4096,
                     areas: data,
@@ -773,12 +839,7 @@ impl Vg {
                     log: None,
                     extra: Section::new(),
                 };
-                let mut lv = self.new_lv(&req.name, vec![seg], true, host, time);
-                if raid {
-                    lv.status.push("RAID".into());
-                } else {
-                    lv.status.push("MIRRORED".into());
-                }
+                let lv = self.new_lv(&req.name, vec![seg], true, host, time);
                 // New LVs go before their sub-LVs as lvm2 lists them.
                 let at = self.lvs.len() - legs * (1 + usize::from(raid));
                 self.lvs.insert(at, lv);
@@ -792,20 +853,32 @@ impl Vg {
         self.lvs
             .iter_mut()
             .find(|l| l.name == name)
-            .ok_or(VgError::NoSuchLv { vg, lv: name.into() })
+            .ok_or(VgError::NoSuchLv {
+                vg,
+                lv: name.into(),
+            })
     }
 
     /// Grows a linear or striped LV by `add` extents (rounded up to whole stripes).
-    pub fn extend_lv(&mut self, name: &str, add: u64, only: Option<&[String]>) -> Result<(), VgError> {
+    pub fn extend_lv(
+        &mut self,
+        name: &str,
+        add: u64,
+        only: Option<&[String]>,
+    ) -> Result<(), VgError> {
         let lv = self.lv(name).ok_or(VgError::NoSuchLv {
             vg: self.name.clone(),
             lv: name.into(),
         })?;
-        let last = lv.segments.last().cloned().ok_or_else(|| VgError::Unsupported {
-            vg: self.name.clone(),
-            lv: name.into(),
-            what: "has no segments".into(),
-        })?;
+        let last = lv
+            .segments
+            .last()
+            .cloned()
+            .ok_or_else(|| VgError::Unsupported {
+                vg: self.name.clone(),
+                lv: name.into(),
+                what: "has no segments".into(),
+            })?;
         if last.segtype != "striped" || last.areas.iter().any(|a| matches!(a, Area::Lv { .. })) {
             return Err(VgError::Unsupported {
                 vg: self.name.clone(),
@@ -827,7 +900,10 @@ impl Vg {
                 segtype: "striped".into(),
                 stripe_size: last.stripe_size,
                 region_size: 0,
-                areas: got.into_iter().map(|(key, start)| Area::Pv { key, start }).collect(),
+                areas: got
+                    .into_iter()
+                    .map(|(key, start)| Area::Pv { key, start })
+                    .collect(),
                 meta_areas: vec![],
                 log: None,
                 extra: Section::new(),
@@ -837,12 +913,14 @@ impl Vg {
         for s in new_segs {
             // Merge with the last segment when the new piece continues it on the same PV.
             if let (Some(prev), true) = (lv.segments.last_mut(), s.areas.len() == 1) {
-                if let (
-                    [Area::Pv { key: pk, start: ps }],
-                    [Area::Pv { key: nk, start: ns }],
-                ) = (prev.areas.as_slice(), s.areas.as_slice())
+                if let ([Area::Pv { key: pk, start: ps }], [Area::Pv { key: nk, start: ns }]) =
+                    (prev.areas.as_slice(), s.areas.as_slice())
                 {
-                    if pk == nk && ps + prev.extent_count == *ns && prev.segtype == "striped" && prev.extra.entries.is_empty() {
+                    if pk == nk
+                        && ps + prev.extent_count == *ns
+                        && prev.segtype == "striped"
+                        && prev.extra.entries.is_empty()
+                    {
                         prev.extent_count += s.extent_count;
                         continue;
                     }
@@ -969,14 +1047,20 @@ impl Vg {
     /// lvm's 10-character lv_attr for an LV that is not active (lvmeta does no activation).
     pub fn lv_attr(&self, lv: &Lv) -> String {
         let has = |f: &str| lv.status.iter().any(|s| s == f);
-        let t = lv.segments.first().map(|s| s.segtype.as_str()).unwrap_or("");
-        let (c0, c6) = if has("RAID_IMAGE") {
-            ('i', 'r')
-        } else if has("RAID_META") {
+        let t = lv
+            .segments
+            .first()
+            .map(|s| s.segtype.as_str())
+            .unwrap_or("");
+        let role = self.role(&lv.name);
+        // Images show 'I' (not known to be in sync) as lvm2 does for inactive LVs.
+        let (c0, c6) = if role == Some(("raid", false)) {
+            ('I', 'r')
+        } else if role == Some(("raid", true)) {
             ('e', 'r')
-        } else if has("MIRROR_IMAGE") {
-            ('i', 'm')
-        } else if lv.name.ends_with("_mlog") {
+        } else if role == Some(("mirror", false)) {
+            ('I', 'm')
+        } else if role == Some(("mirror", true)) {
             ('l', 'm')
         } else if t.starts_with("raid") {
             ('r', 'r')
@@ -989,10 +1073,45 @@ impl Vg {
         format!("{c0}{c1}i---{c6}---")
     }
 
+    /// How another LV uses `name`: ("raid"|"mirror", is metadata/log), None for top LVs.
+    pub fn role(&self, name: &str) -> Option<(&'static str, bool)> {
+        for l in &self.lvs {
+            for g in &l.segments {
+                let kind = if g.segtype.starts_with("raid") {
+                    "raid"
+                } else if g.segtype == "mirror" {
+                    "mirror"
+                } else {
+                    continue;
+                };
+                let is = |a: &Area| matches!(a, Area::Lv { name: n, .. } if n == name);
+                if g.areas.iter().any(is) {
+                    return Some((kind, false));
+                }
+                if g.meta_areas.iter().any(is) || g.log.as_deref() == Some(name) {
+                    return Some((kind, true));
+                }
+            }
+        }
+        None
+    }
+
     pub fn vg_attr(&self) -> String {
-        let w = if self.status.iter().any(|s| s == "WRITE") { 'w' } else { 'r' };
-        let z = if self.status.iter().any(|s| s == "RESIZEABLE") { 'z' } else { '-' };
-        let x = if self.status.iter().any(|s| s == "EXPORTED") { 'x' } else { '-' };
+        let w = if self.status.iter().any(|s| s == "WRITE") {
+            'w'
+        } else {
+            'r'
+        };
+        let z = if self.status.iter().any(|s| s == "RESIZEABLE") {
+            'z'
+        } else {
+            '-'
+        };
+        let x = if self.status.iter().any(|s| s == "EXPORTED") {
+            'x'
+        } else {
+            '-'
+        };
         let c = match self.extra.get_str("lock_type") {
             Some("dlm") | Some("sanlock") | Some("idm") => 's',
             _ if self.status.iter().any(|s| s == "CLUSTERED") => 'c',
@@ -1007,9 +1126,16 @@ impl Vg {
 pub enum Layout {
     Linear,
     /// `stripe_size` in sectors.
-    Striped { stripes: u32, stripe_size: u64 },
-    Mirror { mirrors: u32 },
-    Raid1 { mirrors: u32 },
+    Striped {
+        stripes: u32,
+        stripe_size: u64,
+    },
+    Mirror {
+        mirrors: u32,
+    },
+    Raid1 {
+        mirrors: u32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -1042,7 +1168,10 @@ pub fn check_name(name: &str) -> Result<(), VgError> {
     {
         return Err(bad("only a-z A-Z 0-9 + _ . - are allowed"));
     }
-    for r in ["_cdata", "_cmeta", "_corig", "_mlog", "_mimage", "_pmspare", "_rimage", "_rmeta", "_tdata", "_tmeta", "_vorigin", "_vdata"] {
+    for r in [
+        "_cdata", "_cmeta", "_corig", "_mlog", "_mimage", "_pmspare", "_rimage", "_rmeta",
+        "_tdata", "_tmeta", "_vorigin", "_vdata",
+    ] {
         if name.contains(r) {
             return Err(bad("contains a name reserved for internal LVs"));
         }
