@@ -1,1 +1,258 @@
-//! The cluster-conf command line.
+//! The cluster-conf command line: `validate`, `to-pcs`, `to-crm`, `to-cib`.
+//!
+//! [`cli`] is the clap definition (the man page and the tests reuse it); [`run`] does the work
+//! and returns a [`CliError`]; `main.rs` maps errors to exit codes.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use halvm_rgmanager::{parse, translate, ConfErrors, Format, Plan, Severity};
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the cluster.conf is malformed or invalid.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status: bad command line (clap's own).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status: the input could not be read or the output not written.
+pub const EXIT_IO: u8 = 3;
+/// Exit status: `--strict` and the translation reported warnings.
+pub const EXIT_WARNINGS: u8 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: invalid cluster.conf:\n{}", path.display(), indent(&errors.to_string()))]
+    Invalid { path: PathBuf, errors: ConfErrors },
+    #[error("{warnings} warning(s) in the translation report and --strict was given")]
+    Strict { warnings: usize },
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn file_arg() -> Arg {
+    Arg::new("file")
+        .value_name("FILE")
+        .required(true)
+        .value_parser(clap::value_parser!(PathBuf))
+        .help("The cluster.conf to read (- for standard input)")
+}
+
+fn translate_cmd(name: &'static str, about: &'static str) -> Command {
+    Command::new(name)
+        .about(about)
+        .arg(file_arg())
+        .arg(
+            Arg::new("output")
+                .short('o')
+                .long("output")
+                .value_name("OUT")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Write the result to OUT instead of standard output"),
+        )
+        .arg(
+            Arg::new("strict")
+                .long("strict")
+                .action(ArgAction::SetTrue)
+                .help("Exit with status 4 when the translation report has warnings (the output is still written)"),
+        )
+        .arg(
+            Arg::new("quiet")
+                .short('q')
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .help("Do not print the translation report on standard error (it stays in the output as comments)"),
+        )
+}
+
+/// The clap definition of `cluster-conf`.
+pub fn cli() -> Command {
+    Command::new("cluster-conf")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Validate an rgmanager cluster.conf and translate it to Pacemaker")
+        .long_about(
+            "Validate an rgmanager cluster.conf (cman/rgmanager clusters) and translate its nodes, \
+             fence devices, failover domains and services to Pacemaker: a pcs script, crm configure \
+             text or a full CIB. Whatever has no exact equivalent is reported on standard error and \
+             written as comments into the output; nothing is dropped silently.",
+        )
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(
+            Command::new("validate")
+                .about("Parse and validate FILE; print a summary and the translation report")
+                .arg(file_arg())
+                .arg(
+                    Arg::new("quiet")
+                        .short('q')
+                        .long("quiet")
+                        .action(ArgAction::SetTrue)
+                        .help("Print nothing on success"),
+                ),
+        )
+        .subcommand(translate_cmd(
+            "to-pcs",
+            "Translate FILE to a bash script of pcs commands (CIB=cib.xml runs them on a CIB file with pcs -f)",
+        ))
+        .subcommand(translate_cmd(
+            "to-crm",
+            "Translate FILE to crm configure text (crm configure load update OUT)",
+        ))
+        .subcommand(translate_cmd(
+            "to-cib",
+            "Translate FILE to a complete CIB XML document (crm_verify -x OUT checks it)",
+        ))
+}
+
+fn read_input(path: &Path) -> Result<String, CliError> {
+    let err = |source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(err)?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).map_err(err)
+    }
+}
+
+/// Reads, parses, validates and translates FILE.
+pub fn load(path: &Path) -> Result<Plan, CliError> {
+    let text = read_input(path)?;
+    let conf = parse(&text).map_err(|errors| CliError::Invalid {
+        path: path.to_path_buf(),
+        errors,
+    })?;
+    Ok(translate(&conf))
+}
+
+fn report(plan: &Plan, path: &Path, stderr: &mut dyn Write) {
+    for n in &plan.notes {
+        // A failing stderr must not turn a good translation into an error.
+        let _ = writeln!(stderr, "cluster-conf: {}: {n}", path.display());
+    }
+}
+
+/// Runs the command line `args` (including the program name).
+pub fn run<I, T>(args: I, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<(), RunError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = cli().try_get_matches_from(args).map_err(RunError::Usage)?;
+    execute(&matches, stdout, stderr).map_err(RunError::Cli)
+}
+
+/// What [`run`] can fail with: a usage error (clap renders it, including --help) or a
+/// [`CliError`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Usage(clap::Error),
+    #[error(transparent)]
+    Cli(CliError),
+}
+
+fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<(), CliError> {
+    let (name, sub) = m.subcommand().expect("subcommand_required");
+    let path = sub.get_one::<PathBuf>("file").expect("required").clone();
+    let plan = load(&path)?;
+    let stdout_path = PathBuf::from("<stdout>");
+    let write_out = |out: &mut dyn Write, text: &str, p: &Path| {
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|source| CliError::Write {
+                path: p.to_path_buf(),
+                source,
+            })
+    };
+    if name == "validate" {
+        if !sub.get_flag("quiet") {
+            let services = plan.groups.len();
+            let summary = format!(
+                "{}: valid: cluster {} (config_version {}), {} node(s), {} fence device resource(s), {} service(s), {} location constraint(s), {} warning(s)\n",
+                path.display(),
+                plan.cluster_name,
+                plan.config_version,
+                plan.nodes.len(),
+                plan.stonith.len(),
+                services,
+                plan.locations.len(),
+                plan.warnings().count()
+            );
+            write_out(stdout, &summary, &stdout_path)?;
+            report(&plan, &path, stderr);
+        }
+        return Ok(());
+    }
+    let format = match name {
+        "to-pcs" => Format::Pcs,
+        "to-crm" => Format::Crm,
+        "to-cib" => Format::Cib,
+        other => unreachable!("unknown subcommand {other}"),
+    };
+    let text = format.render(&plan);
+    match sub.get_one::<PathBuf>("output") {
+        Some(out) => std::fs::write(out, &text).map_err(|source| CliError::Write {
+            path: out.clone(),
+            source,
+        })?,
+        None => write_out(stdout, &text, &stdout_path)?,
+    }
+    if !sub.get_flag("quiet") {
+        report(&plan, &path, stderr);
+    }
+    let warnings = plan
+        .notes
+        .iter()
+        .filter(|n| n.severity == Severity::Warning)
+        .count();
+    if sub.get_flag("strict") && warnings > 0 {
+        return Err(CliError::Strict { warnings });
+    }
+    Ok(())
+}
+
+/// The prose of `cluster-conf(8)` after the generated sections.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "Translation",
+        "Each <service> becomes a resource group whose members are its resources in rgmanager start order: a parent before its children; siblings by type (lvm, fs, clusterfs, netfs, nfsexport, nfsclient, ip, smb, script) and then in document order. ref= references to <resources> are resolved; attributes on the referring element override the global ones.\n\n<lvm> becomes ocf:halvm:LVM-activate with vgname, lvname, vg_access_mode=system_id and activation_mode=exclusive. <fs> becomes ocf:heartbeat:Filesystem (device, directory, fstype, options, force_unmount; force_fsck=1 gives run_fsck=force). <ip> becomes ocf:heartbeat:IPaddr2 (ip, cidr_netmask). <script> becomes lsb:NAME with a warning. Other rgmanager agents are reported and left out.\n\nFailover domains become location constraints on the group: in an ordered domain a node of priority P scores (101 - P) * 10000, so priority 1 is INFINITY and priority 2 is 990000 (a node without priority scores 500000); every node of an unordered domain scores INFINITY. A restricted domain adds a rule giving -INFINITY to every node outside the domain; this is done per resource rather than with symmetric-cluster=false, which would also confine services without a domain and the fence devices. nofailback sets resource-stickiness=INFINITY on the group.\n\nrecovery=relocate sets migration-threshold=1; recovery=restart with max_restarts=N sets migration-threshold=N+1 (rgmanager restarts N times and relocates at the next failure); restart_expire_time sets failure-timeout; recovery=disable sets on-fail=stop on the monitor operations. autostart=0 sets target-role=Stopped. exclusive=1 adds -INFINITY colocations between that service and every other one.\n\nEach <fencedevice> becomes a stonith resource with the agent's parameters (ipaddr, login, passwd and port renamed to ip, username, password and plug) and pcmk_host_list naming the nodes it fences; per-node port attributes become pcmk_host_map. Other per-node attributes give one stonith resource per node. When a node has several fence methods, or one method with several devices, fencing levels reproduce the method order. Without fence devices stonith-enabled=false is set, with a warning.\n\ncman two_node and expected_votes, node votes, <logging>, <dlm>, <totem> and <quorumd> are reported with the corosync.conf or dlm.conf setting to use.",
+    ),
+    (
+        "Using the pcs script",
+        "The script runs pcs against the live cluster, or, with the environment variable CIB naming a CIB file, against that file with pcs -f. An empty CIB file is made with cibadmin \\-\\-empty > cib.xml (or pcs cluster cib cib.xml on a running cluster); push the result with pcs cluster cib-push cib.xml \\-\\-config. Set PCS_CREATE_FLAGS=\\-\\-force when the resource or fence agents are not installed on the machine that runs the script, since pcs checks parameters against the agents' metadata.",
+    ),
+    (
+        "Exit status",
+        ".TP\n.B 0\nSuccess.\n.TP\n.B 1\nThe cluster.conf is malformed XML or invalid; every problem is printed with its line.\n.TP\n.B 2\nBad command line.\n.TP\n.B 3\nThe input could not be read or the output could not be written.\n.TP\n.B 4\n\\-\\-strict was given and the translation report has warnings (the output is still written).",
+    ),
+    (
+        "Examples",
+        ".nf\ncluster-conf validate /etc/cluster/cluster.conf\ncluster-conf to-cib /etc/cluster/cluster.conf -o cib.xml && crm_verify -x cib.xml\ncibadmin \\-\\-empty > cib.xml\ncluster-conf to-pcs /etc/cluster/cluster.conf > convert.sh\nCIB=cib.xml bash convert.sh && pcs cluster cib-push cib.xml \\-\\-config\ncluster-conf to-crm /etc/cluster/cluster.conf -o conf.crm && crm configure load update conf.crm\n.fi",
+    ),
+    (
+        "See also",
+        ".BR pcs (8),\n.BR crm (8),\n.BR crm_verify (8),\n.BR halvm.toml (5)",
+    ),
+];
