@@ -1,0 +1,109 @@
+//! The LVM-activate definition: resource-agents' parameters, values and action timings.
+
+use halvm_ocf::{ActionDef, ActionName, AgentDefinition, ParamDef, ParamType};
+
+pub const ACCESS_MODES: &[&str] = &["lvmlockd", "clvmd", "system_id", "tagging"];
+pub const ACTIVATION_MODES: &[&str] = &["exclusive", "shared"];
+
+/// Monitor depths: 0 device-mapper state, 10 one O_DIRECT block of each LV, 20 one block of
+/// every segment of every LV.
+pub const CHECK_LEVELS: &[u32] = &[0, 10, 20];
+
+const LONGDESC: &str = "\
+This agent activates and deactivates the logical volumes of a volume group on the node the \
+cluster chooses, and guards the volume group against being used by two nodes at once. It is \
+a drop-in replacement for resource-agents' LVM-activate: the parameters and their values are \
+the same, so migrating is a change of provider (ocf:heartbeat:LVM-activate to \
+ocf:halvm:LVM-activate).
+
+The vg_access_mode parameter selects the protection:
+
+* system_id: the volume group's LVM system ID names its owner. Start claims an unowned \
+(or released) volume group, or takes it over from an owner that is no longer a cluster \
+member; it refuses a live foreign owner. Stop deactivates and marks the volume group \
+released. System IDs must be the cluster node names (lvm.conf system_id_source = \"uname\").
+
+* tagging: the volume group carries the tag given by the tag parameter and a tag \
+\"<tag>:<node>\" naming the owner, with the same takeover rules.
+
+* lvmlockd and clvmd: shared or exclusive activation under a cluster lock manager. These \
+modes need the halvm lock daemon and are refused (exit 6) until it is available.
+
+Missing physical volumes: start refuses to change ownership unless majority_pvs is set \
+(system_id) and more than half of the PVs are present; a logical volume with data on a \
+missing PV is activated only with degraded_activation (RAID/mirror legs lost, data \
+complete) or partial_activation.
+
+Monitor reports 0 when the volumes are active, 7 when they are cleanly stopped or were \
+never started, and an error when they should be active and are not, or when the volume \
+group has vanished; 190 (degraded) when an active volume lost redundancy.
+
+Option: OCF_CHECK_LEVEL
+
+  0: device-mapper state of every managed LV
+  10: also read one block of each managed LV with O_DIRECT
+  20: also read one block of every segment of every managed LV";
+
+pub const PARAMS: &[ParamDef] = &[
+    ParamDef {
+        required: true,
+        longdesc: "The volume group name.",
+        ..ParamDef::new("vgname", ParamType::String, "The volume group name")
+    },
+    ParamDef {
+        longdesc: "If set, only the specified LV will be activated; otherwise every LV of the volume group.",
+        ..ParamDef::new("lvname", ParamType::String, "Only activate the given LV")
+    },
+    ParamDef {
+        required: true,
+        allowed: Some(ACCESS_MODES),
+        longdesc: "This option decides which solution will be used to protect the volume group in cluster environment. Optional solutions are: lvmlockd, clvmd, system_id and tagging.",
+        ..ParamDef::new("vg_access_mode", ParamType::String, "The VG access mode")
+    },
+    ParamDef {
+        default: Some("exclusive"),
+        allowed: Some(ACTIVATION_MODES),
+        longdesc: "The activation mode decides the visibility of logical volumes in the cluster. There are two different modes: \"shared\" for cluster filesystem and \"exclusive\" for local filesystem. With \"shared\", an LV can be activated concurrently from multiple nodes. With \"exclusive\", an LV can be activated by one node at a time.\n\nThis option only has effect on \"lvmlockd\"/\"clvmd\" vg_access_mode; \"shared\" is refused with \"system_id\" and \"tagging\", which always mean exclusive activation.",
+        ..ParamDef::new("activation_mode", ParamType::String, "Logical volume activation mode")
+    },
+    ParamDef {
+        default: Some("pacemaker"),
+        longdesc: "The tag used for tagging activation mode. Setting it with another vg_access_mode is refused.",
+        ..ParamDef::new("tag", ParamType::String, "The tag used for tagging activation mode")
+    },
+    ParamDef {
+        default: Some("false"),
+        longdesc: "If set, the volume group will be activated partially even with some physical volumes missing. It helps to set to true when using mirrored logical volumes.",
+        ..ParamDef::new("partial_activation", ParamType::Boolean, "Activate VG partially when missing PVs")
+    },
+    ParamDef {
+        default: Some("false"),
+        longdesc: "Activate RAID LVs using the \"degraded\" activation mode. This allows RAID LVs to be activated with missing PVs if all data can be provided with RAID redundancy. The RAID level determines the number of PVs that are required for degraded activation to succeed. If fewer PVs are available, then degraded activation will fail. Also enable majority_pvs.",
+        ..ParamDef::new("degraded_activation", ParamType::Boolean, "Activate RAID LVs in degraded mode when missing PVs")
+    },
+    ParamDef {
+        default: Some("false"),
+        longdesc: "If set, the VG system ID can be reassigned to a new host if a majority of PVs in the VG are present. Otherwise, VG failover with system ID will fail when the VG is missing PVs. Also enable degraded_activation when RAID LVs are used. Only with vg_access_mode=system_id.",
+        ..ParamDef::new("majority_pvs", ParamType::Boolean, "Allow changing the system ID of a VG with a majority of PVs")
+    },
+];
+
+pub static DEFINITION: AgentDefinition = AgentDefinition {
+    name: "LVM-activate",
+    version: env!("CARGO_PKG_VERSION"),
+    shortdesc: "This agent activates/deactivates logical volumes.",
+    longdesc: LONGDESC,
+    params: PARAMS,
+    actions: &[
+        ActionDef::new(ActionName::Start, 90),
+        ActionDef::new(ActionName::Stop, 90),
+        ActionDef {
+            interval_s: Some(30),
+            depth: Some(0),
+            ..ActionDef::new(ActionName::Monitor, 90)
+        },
+        ActionDef::new(ActionName::MetaData, 10),
+        ActionDef::new(ActionName::ValidateAll, 20),
+    ],
+    check_levels: CHECK_LEVELS,
+};

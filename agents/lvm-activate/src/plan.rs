@@ -1,0 +1,496 @@
+//! The start/stop/monitor decisions for system_id and tagging: a pure function of the
+//! configuration and a [`Snapshot`], producing a plan of steps (or a refusal) and, for
+//! monitor, a verdict plus the block reads the requested depth needs.
+
+use std::collections::BTreeSet;
+
+use crate::config::{AccessMode, Config, StopConfig};
+use crate::error::ActivateError;
+use crate::model::{DmState, Health, Snapshot, VgState};
+
+/// The system ID stop leaves on a released VG: no host has it as its own, so stock lvm2
+/// treats the VG as foreign (no autoactivation anywhere) while our start may claim it.
+pub const RELEASED_SYSTEM_ID: &str = "halvm-released";
+
+/// How an LV is activated with respect to missing PVs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationKind {
+    Complete,
+    /// RAID/mirror with legs missing, all data present (lvchange --activationmode degraded).
+    Degraded,
+    /// Data missing; missing areas map to an error target (lvchange --partial).
+    Partial,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Writes the VG's system ID; `majority` allows it with a majority of PVs present.
+    SetSystemId {
+        from: Option<String>,
+        to: String,
+        majority: bool,
+    },
+    AddTag(String),
+    DelTag(String),
+    Activate {
+        lv: String,
+        kind: ActivationKind,
+    },
+    Deactivate {
+        lv: String,
+    },
+    MarkStarted,
+    ClearStarted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Things worth a warning in the log.
+    pub notes: Vec<String>,
+}
+
+/// Monitor's findings before any block is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub state: MonitorState,
+    /// Block reads the check level asks for: (LV, sector).
+    pub reads: Vec<(String, u64)>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorState {
+    Running,
+    NotRunning,
+    /// Running with redundancy lost (OCF_DEGRADED, 190).
+    Degraded,
+}
+
+/// The LVs a configuration manages in a VG.
+fn targets(lv: &Option<String>, vg: &VgState) -> Vec<String> {
+    match lv {
+        Some(lv) => vec![lv.clone()],
+        None => vg.lvs.iter().map(|l| l.name.clone()).collect(),
+    }
+}
+
+/// Checks that the VG is what the configuration says (exit 6 when not).
+pub fn check_vg_shape(cfg: &Config, vg: &VgState) -> Result<(), ActivateError> {
+    let mismatch = |found: String| ActivateError::AccessModeMismatch {
+        vg: cfg.vg.clone(),
+        configured: cfg.access.as_str().to_string(),
+        found,
+    };
+    if let Some(lt) = vg
+        .lock_type
+        .as_deref()
+        .filter(|l| !l.is_empty() && *l != "none")
+    {
+        return Err(mismatch(format!("lock_type {lt} (a shared VG)")));
+    }
+    if vg.clustered {
+        return Err(mismatch("the clustered flag (a clvmd VG)".to_string()));
+    }
+    if vg.lvs.is_empty() {
+        return Err(ActivateError::NoLogicalVolumes { vg: cfg.vg.clone() });
+    }
+    if let Some(lv) = &cfg.lv {
+        if vg.lv(lv).is_none() {
+            return Err(ActivateError::LvNotInVg {
+                vg: cfg.vg.clone(),
+                lv: lv.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Who owns the VG, as far as the access mode tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Nobody,
+    Us,
+    /// Other node names (tagging may list several after a botched takeover).
+    Others(Vec<String>),
+    /// A heartbeat-style bare tag with no owner named.
+    Unnamed,
+}
+
+pub fn owner(access: AccessMode, tag: &str, vg: &VgState, snap: &Snapshot) -> Owner {
+    match access {
+        AccessMode::SystemId => match vg.system_id.as_deref() {
+            None | Some(RELEASED_SYSTEM_ID) => Owner::Nobody,
+            Some(id) if Some(id) == snap.local.system_id.as_deref() => Owner::Us,
+            Some(id) => Owner::Others(vec![id.to_string()]),
+        },
+        AccessMode::Tagging | AccessMode::Lvmlockd | AccessMode::Clvmd => {
+            let prefix = format!("{tag}:");
+            let owners: Vec<String> = vg
+                .tags
+                .iter()
+                .filter_map(|t| t.strip_prefix(&prefix))
+                .map(str::to_string)
+                .collect();
+            let local = snap.local.name.as_deref();
+            if owners.is_empty() {
+                if vg.tags.iter().any(|t| t == tag) {
+                    Owner::Unnamed
+                } else {
+                    Owner::Nobody
+                }
+            } else if owners.iter().all(|o| Some(o.as_str()) == local) {
+                Owner::Us
+            } else {
+                Owner::Others(
+                    owners
+                        .into_iter()
+                        .filter(|o| Some(o.as_str()) != local)
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+/// Refuses unless every named owner is a known node outside the membership.
+fn check_owners_dead(vg: &str, owners: &[String], snap: &Snapshot) -> Result<(), ActivateError> {
+    for o in owners {
+        let nodes = snap
+            .nodes
+            .as_ref()
+            .ok_or_else(|| ActivateError::MembershipUnknown {
+                vg: vg.to_string(),
+                owner: o.clone(),
+                detail: "crm_node gave no node list".to_string(),
+            })?;
+        match nodes.iter().find(|n| &n.name == o) {
+            Some(n) if n.member => {
+                return Err(ActivateError::OwnedByLiveNode {
+                    vg: vg.to_string(),
+                    owner: o.clone(),
+                })
+            }
+            Some(_) => {}
+            None => {
+                return Err(ActivateError::ForeignOwner {
+                    vg: vg.to_string(),
+                    owner: o.clone(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Start: claim or take over ownership, then activate what is not active yet.
+pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> {
+    let vg = snap
+        .vg
+        .as_ref()
+        .ok_or_else(|| ActivateError::VgNotFound { vg: cfg.vg.clone() })?;
+    check_vg_shape(cfg, vg)?;
+    let mut plan = Plan::default();
+    let missing = vg.missing();
+    let missing_list: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
+
+    // Ownership.
+    let own = owner(cfg.access, &cfg.tag, vg, snap);
+    let mut ownership_steps = Vec::new();
+    match cfg.access {
+        AccessMode::SystemId => {
+            let local = snap
+                .local
+                .system_id
+                .clone()
+                .ok_or(ActivateError::NoLocalSystemId)?;
+            match &own {
+                Owner::Us => {}
+                Owner::Nobody => ownership_steps.push(Step::SetSystemId {
+                    from: vg.system_id.clone(),
+                    to: local,
+                    majority: cfg.majority_pvs,
+                }),
+                Owner::Others(o) => {
+                    check_owners_dead(&cfg.vg, o, snap)?;
+                    plan.notes.push(format!(
+                        "taking {} over from {}, which is not a cluster member",
+                        cfg.vg,
+                        o.join(", ")
+                    ));
+                    ownership_steps.push(Step::SetSystemId {
+                        from: vg.system_id.clone(),
+                        to: local,
+                        majority: cfg.majority_pvs,
+                    });
+                }
+                Owner::Unnamed => unreachable!("system IDs always name their owner"),
+            }
+        }
+        AccessMode::Tagging | AccessMode::Lvmlockd | AccessMode::Clvmd => {
+            let local = snap
+                .local
+                .name
+                .clone()
+                .ok_or_else(|| ActivateError::NoLocalNodeName {
+                    detail: "crm_node -n gave no name".to_string(),
+                })?;
+            let owner_tag = format!("{}:{local}", cfg.tag);
+            match &own {
+                Owner::Us => {}
+                Owner::Nobody => {}
+                Owner::Unnamed => {
+                    return Err(ActivateError::UnknownTagOwner {
+                        vg: cfg.vg.clone(),
+                        tag: cfg.tag.clone(),
+                    })
+                }
+                Owner::Others(o) => {
+                    check_owners_dead(&cfg.vg, o, snap)?;
+                    plan.notes.push(format!(
+                        "taking {} over from {}, which is not a cluster member",
+                        cfg.vg,
+                        o.join(", ")
+                    ));
+                    for other in o {
+                        ownership_steps.push(Step::DelTag(format!("{}:{other}", cfg.tag)));
+                    }
+                }
+            }
+            if !vg.tags.contains(&cfg.tag) {
+                ownership_steps.push(Step::AddTag(cfg.tag.clone()));
+            }
+            if !vg.tags.contains(&owner_tag) {
+                ownership_steps.push(Step::AddTag(owner_tag));
+            }
+        }
+    }
+    if !ownership_steps.is_empty() && !missing.is_empty() {
+        let present = vg.pvs.len() - missing.len();
+        let allowed = match cfg.access {
+            AccessMode::SystemId => cfg.majority_pvs && present * 2 > vg.pvs.len(),
+            _ => cfg.partial || cfg.degraded,
+        };
+        if !allowed {
+            let hint = match cfg.access {
+                AccessMode::SystemId if !cfg.majority_pvs => Some("majority_pvs=true".to_string()),
+                AccessMode::SystemId => None,
+                _ => Some("partial_activation=true".to_string()),
+            };
+            return Err(ActivateError::MissingPvs {
+                vg: cfg.vg.clone(),
+                missing: missing_list,
+                hint,
+            });
+        }
+        plan.notes.push(format!(
+            "changing ownership of {} with PVs missing: {}",
+            cfg.vg,
+            missing_list.join(", ")
+        ));
+    }
+    plan.steps.extend(ownership_steps);
+
+    // Activation.
+    for name in targets(&cfg.lv, vg) {
+        if snap.is_active(&name) {
+            continue;
+        }
+        let lv = vg.lv(&name).expect("targets come from the VG");
+        let kind = match lv.health(&missing) {
+            Health::Complete => ActivationKind::Complete,
+            Health::Degraded if cfg.degraded => ActivationKind::Degraded,
+            Health::Degraded | Health::Partial if cfg.partial => ActivationKind::Partial,
+            h => {
+                return Err(ActivateError::LvNeedsMissingPvs {
+                    vg: cfg.vg.clone(),
+                    lv: name.clone(),
+                    missing: lv.missing_pvs(&missing),
+                    hint: Some(
+                        if h == Health::Degraded {
+                            "degraded_activation=true"
+                        } else {
+                            "partial_activation=true"
+                        }
+                        .to_string(),
+                    ),
+                })
+            }
+        };
+        if kind != ActivationKind::Complete {
+            plan.notes.push(format!(
+                "activating {}/{name} with PVs missing ({kind:?})",
+                cfg.vg
+            ));
+        }
+        plan.steps.push(Step::Activate { lv: name, kind });
+    }
+    plan.steps.push(Step::MarkStarted);
+    Ok(plan)
+}
+
+/// Stop: deactivate, then release ownership once no LV of the VG is active here.
+pub fn plan_stop(cfg: &StopConfig, snap: &Snapshot) -> Result<Plan, ActivateError> {
+    let mut plan = Plan::default();
+    let Some(vgname) = &cfg.vg else {
+        plan.notes
+            .push("no valid vgname: nothing this resource could have activated".to_string());
+        plan.steps.push(Step::ClearStarted);
+        return Ok(plan);
+    };
+    let to_stop: Vec<String> = snap
+        .active
+        .iter()
+        .map(|a| a.name.clone())
+        .filter(|n| cfg.lv.as_ref().is_none_or(|lv| lv == n))
+        .collect();
+    for lv in to_stop.iter().rev() {
+        plan.steps.push(Step::Deactivate { lv: lv.clone() });
+    }
+    let still_active = snap.active.iter().any(|a| !to_stop.contains(&a.name));
+    match (&snap.vg, cfg.access) {
+        (Some(vg), Some(access)) if !still_active => {
+            let own = owner(access, &cfg.tag, vg, snap);
+            let missing = vg.missing();
+            match (access, own) {
+                (AccessMode::SystemId, Owner::Us) => {
+                    let present = vg.pvs.len() - missing.len();
+                    let majority = cfg.majority_pvs && present * 2 > vg.pvs.len();
+                    if missing.is_empty() || majority {
+                        plan.steps.push(Step::SetSystemId {
+                            from: vg.system_id.clone(),
+                            to: RELEASED_SYSTEM_ID.to_string(),
+                            majority,
+                        });
+                    } else {
+                        plan.notes.push(format!("{vgname}: PVs missing, keeping this node's system ID (a takeover will need this node fenced)"));
+                    }
+                }
+                (AccessMode::Tagging, Owner::Us) => {
+                    if let Some(local) = &snap.local.name {
+                        plan.steps
+                            .push(Step::DelTag(format!("{}:{local}", cfg.tag)));
+                    }
+                    if vg.tags.contains(&cfg.tag) {
+                        plan.steps.push(Step::DelTag(cfg.tag.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        (Some(_), Some(_)) => plan.notes.push(format!(
+            "{vgname}: other LVs stay active here, keeping ownership"
+        )),
+        (None, _) if !to_stop.is_empty() => plan.notes.push(format!(
+            "{vgname}: not visible, deactivating its remaining devices"
+        )),
+        _ => {}
+    }
+    plan.steps.push(Step::ClearStarted);
+    Ok(plan)
+}
+
+/// Monitor (and probe): the state, or why it is an error, plus the reads `level` asks for.
+pub fn assess(
+    cfg: &Config,
+    snap: &Snapshot,
+    probe: bool,
+    level: u32,
+) -> Result<Verdict, ActivateError> {
+    let mut notes = Vec::new();
+    let vg = match &snap.vg {
+        None => {
+            if !snap.active.is_empty() || (snap.started && !probe) {
+                return Err(ActivateError::VgVanished { vg: cfg.vg.clone() });
+            }
+            return Ok(Verdict {
+                state: MonitorState::NotRunning,
+                reads: vec![],
+                notes,
+            });
+        }
+        Some(vg) => vg,
+    };
+    let own = owner(cfg.access, &cfg.tag, vg, snap);
+    let should_run = snap.started || own == Owner::Us;
+    let wanted = targets(&cfg.lv, vg);
+    let (active, inactive): (Vec<&String>, Vec<&String>) =
+        wanted.iter().partition(|l| snap.is_active(l));
+    if active.is_empty() {
+        if should_run && !probe {
+            check_vg_shape(cfg, vg)?;
+            return Err(ActivateError::NotActive {
+                vg: cfg.vg.clone(),
+                lvs: wanted,
+            });
+        }
+        return Ok(Verdict {
+            state: MonitorState::NotRunning,
+            reads: vec![],
+            notes,
+        });
+    }
+    if !inactive.is_empty() {
+        return Err(ActivateError::PartiallyActive {
+            vg: cfg.vg.clone(),
+            inactive: inactive.into_iter().cloned().collect(),
+        });
+    }
+    if let Owner::Others(o) = &own {
+        return Err(ActivateError::OwnershipLost {
+            vg: cfg.vg.clone(),
+            owner: o.join(", "),
+        });
+    }
+    let missing = vg.missing();
+    let mut state = MonitorState::Running;
+    for name in &wanted {
+        let dm = snap
+            .active
+            .iter()
+            .find(|a| &a.name == name)
+            .map(|a| a.state);
+        match dm {
+            Some(DmState::Failed) => {
+                return Err(ActivateError::DeviceFailed {
+                    vg: cfg.vg.clone(),
+                    lv: name.clone(),
+                })
+            }
+            Some(DmState::Degraded) => state = MonitorState::Degraded,
+            Some(DmState::Suspended) => notes.push(format!("{}/{name} is suspended", cfg.vg)),
+            _ => {}
+        }
+        let lv = vg.lv(name).expect("targets come from the VG");
+        match lv.health(&missing) {
+            Health::Complete => {}
+            Health::Degraded => state = MonitorState::Degraded,
+            Health::Partial if cfg.partial => state = MonitorState::Degraded,
+            Health::Partial => {
+                return Err(ActivateError::LvNeedsMissingPvs {
+                    vg: cfg.vg.clone(),
+                    lv: name.clone(),
+                    missing: lv.missing_pvs(&missing),
+                    hint: Some("partial_activation=true".to_string()),
+                })
+            }
+        }
+    }
+    let mut reads = Vec::new();
+    if level >= 10 {
+        for name in &wanted {
+            let lv = vg.lv(name).expect("targets come from the VG");
+            if level >= 20 {
+                let starts: BTreeSet<u64> = lv.segments.iter().map(|s| s.lv_start).collect();
+                reads.extend(starts.into_iter().map(|s| (name.clone(), s)));
+            } else {
+                reads.push((name.clone(), 0));
+            }
+        }
+    }
+    Ok(Verdict {
+        state,
+        reads,
+        notes,
+    })
+}
