@@ -311,7 +311,18 @@ fn hand_vg(
     dev_sectors: u64,
     lvs: &[&str],
 ) -> String {
-    let extent = 8192u64; // 4 MiB
+    hand_vg_extent(name, seqno, pv_uuid, dev, dev_sectors, lvs, 8192) // 4 MiB extents
+}
+
+fn hand_vg_extent(
+    name: &str,
+    seqno: u64,
+    pv_uuid: &str,
+    dev: &Path,
+    dev_sectors: u64,
+    lvs: &[&str],
+    extent: u64,
+) -> String {
     let pe_start = 2048u64;
     let pe_count = (dev_sectors - pe_start) / extent;
     let mut lv_text = String::new();
@@ -321,7 +332,7 @@ fn hand_vg(
              creation_time = 1795306631\ncreation_host = \"halvm\"\nsegment_count = 1\n\n\
              segment1 {{\nstart_extent = 0\nextent_count = 1\n\ntype = \"striped\"\nstripe_count = 1\n\n\
              stripes = [\n\"pv0\", {i}\n]\n}}\n}}\n",
-            dashed(&format!("LVLVLVLVLVLVLVLVLVLVLVLVLVLVLV{i:02}"))
+            dashed(&format!("LVLVLVLVLVLVLVLVLVLVLVLVLV{i:06}"))
         ));
     }
     let lv_section = if lvs.is_empty() {
@@ -535,4 +546,54 @@ fn root_rewriting_lvm2_label_is_lossless() {
         "label bytes changed by a decode/encode round trip"
     );
     lvm.run(&["vgck", "vgrw"]);
+}
+
+/// The size limit is lvm2's: lvm2 refuses a too-large VG with the same maximum we compute,
+/// and we refuse the same text with `MetadataTooLarge`.
+#[test]
+fn root_metadata_size_limit_matches_lvm2() {
+    let lvm = Lvm::new(1, 64);
+    let dev = lvm.dev(0).to_str().unwrap().to_owned();
+    let uuid = "HALVMhalvmHALVMhalvmHALVMhalvm03";
+    lvm.run(&["pvcreate", "-u", &dashed(uuid), "--norestorefile", &dev]);
+    let d = lvm.filedev(0);
+    let sectors = d.size().unwrap().0 / 512;
+    let area = read_label(d.as_ref()).unwrap().unwrap().metadata_areas[0];
+    let names: Vec<String> = (0..2500).map(|i| format!("lv{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    // 8 KiB extents: enough extents for one per LV.
+    let text = hand_vg_extent("vgbig", 1, uuid, lvm.dev(0), sectors, &refs, 16);
+    let file = lvm.dir.join("big.vg");
+    std::fs::write(&file, &text).unwrap();
+    let (ok, _, err) = lvm.try_run(&["vgcfgrestore", "-f", file.to_str().unwrap(), "vgbig"]);
+    assert!(!ok, "lvm2 accepted a VG that should not fit");
+    let max: u64 = err
+        .split("exceeds maximum metadata size (")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no size limit in lvm2's error:\n{err}"));
+    assert_eq!(max, lvmeta_ondisk::mda::max_text_size(area.size.0));
+    assert_eq!(max, 521_472);
+    match MetadataStore::prepare(vec![(Arc::clone(&d), area)], &text) {
+        Err(lvmeta_ondisk::OnDiskError::MetadataTooLarge { needed, available }) => {
+            assert_eq!(available, Bytes(max));
+            assert_eq!(needed, Bytes(text.len() as u64 + 1));
+        }
+        Err(e) => panic!("expected MetadataTooLarge, got {e}"),
+        Ok(_) => panic!("expected MetadataTooLarge, prepare succeeded"),
+    }
+    // A VG well under the limit restores fine through lvm2 and reads back through us.
+    let small = hand_vg_extent("vgbig", 1, uuid, lvm.dev(0), sectors, &refs[..100], 16);
+    std::fs::write(&file, &small).unwrap();
+    lvm.run(&["vgcfgrestore", "-f", file.to_str().unwrap(), "vgbig"]);
+    let got = read_newest(&[(Arc::clone(&d), area)]).unwrap();
+    let vgs = lvm.report("vgs", "vg_name,lv_count,vg_seqno");
+    assert_eq!(vgs[0]["lv_count"], "100");
+    // vgcfgrestore bumps the seqno of what it restores.
+    assert_eq!(
+        text_seqno(&got.text).map(|n| n.to_string()).as_deref(),
+        vgs[0]["vg_seqno"].as_str()
+    );
+    assert_eq!(got.text, lvm.pvck_dump_metadata(0));
 }
