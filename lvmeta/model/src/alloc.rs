@@ -616,7 +616,13 @@ impl VolumeGroup {
                 });
             }
         }
-        self.lvs.push(top);
+        // Keep the order lvm2 writes (and so reads back): visible LVs first, then hidden ones.
+        let at = self
+            .lvs
+            .iter()
+            .rposition(|l| l.is_visible())
+            .map_or(0, |i| i + 1);
+        self.lvs.insert(at, top);
         self.lvs.extend(created);
         let idx = self
             .lvs
@@ -812,15 +818,23 @@ impl VolumeGroup {
                         })
                         .unwrap_or_default()
                 };
-                let mut plan = Vec::new();
+                let mut plan: Vec<(String, Vec<Segment>)> = Vec::new();
                 for img in &images {
                     // Its own rmeta shares its PV; every other sub-LV's PVs are off limits.
                     let pair = img.replacen("_rimage_", "_rmeta_", 1);
-                    let others: Vec<String> = subs
+                    let mut others: Vec<String> = subs
                         .iter()
                         .filter(|s| *s != img && **s != pair)
                         .flat_map(|s| pvs_of(self, s))
                         .collect();
+                    // and the PVs just planned for the images before this one
+                    for (_, segs) in &plan {
+                        for seg in segs {
+                            if let SegmentKind::Striped { areas, .. } = &seg.kind {
+                                others.extend(areas.iter().map(|a| a.pv.clone()));
+                            }
+                        }
+                    }
                     let my_cands: Vec<usize> = cands
                         .iter()
                         .copied()

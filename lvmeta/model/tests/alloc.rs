@@ -1,0 +1,610 @@
+//! Allocator tests: layouts, errors, and properties (no overlap, inside PVs, stripes and
+//! images on distinct PVs, model → text → model identity after every operation).
+
+use lvmeta_model::{
+    Layout, LvRequest, MirrorLog, ModelError, PhysicalVolume, SegmentKind, Trailer, VolumeGroup,
+};
+use lvmeta_ondisk::units::{Extents, Sectors};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+const EXTENT: Sectors = Sectors(8192);
+
+fn vg(pe_counts: &[u64]) -> VolumeGroup {
+    let mut vg = VolumeGroup::new("vg1", EXTENT).unwrap();
+    for (i, &pe) in pe_counts.iter().enumerate() {
+        let id = format!("{:0>32}", format!("pv{i}")).replace(['p', 'v'], "a");
+        let pv = PhysicalVolume::new(
+            &id,
+            Some(&format!("/dev/loop{i}")),
+            Sectors(2048 + pe * 8192),
+            Sectors(2048),
+            Extents(pe),
+        )
+        .unwrap();
+        vg.add_pv(pv).unwrap();
+    }
+    vg
+}
+
+fn linear(name: &str, n: u64) -> LvRequest {
+    LvRequest::new(name, Extents(n), Layout::Linear)
+}
+
+/// PV areas of an LV: (pv, start, len).
+fn areas(vg: &VolumeGroup, lv: &str) -> Vec<(String, u64, u64)> {
+    let mut out = Vec::new();
+    for seg in &vg.lv(lv).unwrap().segments {
+        if let SegmentKind::Striped { areas, .. } = &seg.kind {
+            for a in areas {
+                out.push((a.pv.clone(), a.start.0, seg.area_len().0));
+            }
+        }
+    }
+    out
+}
+
+fn pvs_of(vg: &VolumeGroup, lv: &str) -> Vec<String> {
+    let mut v: Vec<String> = areas(vg, lv).into_iter().map(|a| a.0).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Every invariant the allocator promises.
+fn check_invariants(vg: &VolumeGroup) {
+    let mut used: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    for lv in &vg.lvs {
+        let mut le = 0;
+        for seg in &lv.segments {
+            assert_eq!(seg.start_extent.0, le, "{} segments contiguous", lv.name);
+            le += seg.extent_count.0;
+            match &seg.kind {
+                SegmentKind::Striped { areas, .. } => {
+                    assert_eq!(seg.extent_count.0 % areas.len() as u64, 0);
+                    let mut pvs: Vec<&str> = areas.iter().map(|a| a.pv.as_str()).collect();
+                    pvs.sort();
+                    pvs.dedup();
+                    assert_eq!(
+                        pvs.len(),
+                        areas.len(),
+                        "{}: stripes on distinct PVs",
+                        lv.name
+                    );
+                    for a in areas {
+                        let pv = vg.pv(&a.pv).unwrap();
+                        assert!(
+                            a.start.0 + seg.area_len().0 <= pv.pe_count.0,
+                            "{} exceeds {}",
+                            lv.name,
+                            a.pv
+                        );
+                        used.entry(a.pv.clone())
+                            .or_default()
+                            .push((a.start.0, seg.area_len().0));
+                    }
+                }
+                SegmentKind::Mirror { legs, log, .. } => {
+                    let mut seen: Vec<String> = Vec::new();
+                    for l in legs {
+                        let img = vg.lv(&l.lv).unwrap();
+                        assert_eq!(img.size(), seg.extent_count, "image size");
+                        for p in pvs_of(vg, &l.lv) {
+                            assert!(!seen.contains(&p), "{}: images share {p}", lv.name);
+                            seen.push(p);
+                        }
+                    }
+                    if let Some(log) = log {
+                        for p in pvs_of(vg, log) {
+                            assert!(!seen.contains(&p), "{}: log on an image PV", lv.name);
+                        }
+                    }
+                }
+                SegmentKind::Raid1 { images, .. } => {
+                    let mut seen: Vec<String> = Vec::new();
+                    for (m, i) in images {
+                        assert_eq!(vg.lv(i).unwrap().size(), seg.extent_count);
+                        assert_eq!(vg.lv(m).unwrap().size().0, 1);
+                        let ip = pvs_of(vg, i);
+                        let mp = pvs_of(vg, m);
+                        assert!(ip.contains(&mp[0]), "rmeta on its rimage's PV");
+                        for p in ip {
+                            assert!(!seen.contains(&p), "{}: images share {p}", lv.name);
+                            seen.push(p);
+                        }
+                    }
+                }
+                SegmentKind::Other { .. } => {}
+            }
+        }
+    }
+    let mut total_used = 0;
+    for (pv, mut ranges) in used {
+        ranges.sort();
+        for w in ranges.windows(2) {
+            assert!(w[0].0 + w[0].1 <= w[1].0, "overlap on {pv}: {w:?}");
+        }
+        total_used += ranges.iter().map(|r| r.1).sum::<u64>();
+    }
+    let total: u64 = vg.pvs.iter().map(|p| p.pe_count.0).sum();
+    assert_eq!(vg.free_extents().0 + total_used, total);
+    // model → text → model is the identity
+    let trailer = Trailer::new("test", "host", 1_795_306_593, None);
+    let text = lvmeta_text::write(&vg.to_metadata(&trailer));
+    let back = VolumeGroup::from_metadata(&lvmeta_text::parse(&text).unwrap()).unwrap();
+    assert_eq!(&back, vg, "{text}");
+}
+
+#[test]
+fn linear_fills_first_fit_and_extends_contiguously() {
+    let mut vg = vg(&[15, 15]);
+    vg.create_lv(linear("a", 2)).unwrap();
+    vg.create_lv(linear("b", 3)).unwrap();
+    assert_eq!(areas(&vg, "a"), [("pv0".into(), 0, 2)]);
+    assert_eq!(areas(&vg, "b"), [("pv0".into(), 2, 3)]);
+    // b can continue where it ends: one merged segment
+    vg.extend_lv("b", Extents(2), None).unwrap();
+    assert_eq!(vg.lv("b").unwrap().segments.len(), 1);
+    assert_eq!(areas(&vg, "b"), [("pv0".into(), 2, 5)]);
+    // a cannot: a second segment in the first free range that fits
+    vg.extend_lv("a", Extents(1), None).unwrap();
+    assert_eq!(
+        areas(&vg, "a"),
+        [("pv0".into(), 0, 2), ("pv0".into(), 7, 1)]
+    );
+    check_invariants(&vg);
+}
+
+#[test]
+fn linear_spans_several_segments_when_needed() {
+    let mut vg = vg(&[4, 4, 4]);
+    vg.create_lv(linear("x", 3)).unwrap();
+    vg.create_lv(linear("y", 3)).unwrap();
+    vg.create_lv(linear("z", 3)).unwrap();
+    vg.remove_lv("y").unwrap();
+    // free: pv0 3 (1), pv1 0..4 minus z? compute: x pv0:0-2, y pv1:0-2 (removed), z pv2:0-2
+    let got = vg.create_lv(linear("big", 6)).unwrap().segments.len();
+    assert!(got >= 2, "needs several segments");
+    assert_eq!(vg.lv_size("big").unwrap().0, 6);
+    check_invariants(&vg);
+}
+
+#[test]
+fn striped_rounds_up_and_uses_distinct_pvs() {
+    let mut vg = vg(&[15, 15, 15]);
+    let req = LvRequest::new(
+        "s",
+        Extents(10),
+        Layout::Striped {
+            stripes: 3,
+            stripe_size: Sectors(128),
+        },
+    );
+    vg.create_lv(req).unwrap();
+    assert_eq!(vg.lv_size("s").unwrap().0, 12);
+    assert_eq!(
+        areas(&vg, "s"),
+        [
+            ("pv0".into(), 0, 4),
+            ("pv1".into(), 0, 4),
+            ("pv2".into(), 0, 4)
+        ]
+    );
+    // extension continues every stripe in place: still one segment
+    vg.extend_lv("s", Extents(3), None).unwrap();
+    assert_eq!(vg.lv("s").unwrap().segments.len(), 1);
+    assert_eq!(vg.lv_size("s").unwrap().0, 15);
+    // reduce trims whole stripe rows from the end
+    vg.reduce_lv("s", Extents(2)).unwrap();
+    assert_eq!(vg.lv_size("s").unwrap().0, 12);
+    check_invariants(&vg);
+}
+
+#[test]
+fn striped_needs_enough_pvs() {
+    let mut vg = vg(&[15, 15]);
+    let err = vg
+        .create_lv(LvRequest::new(
+            "s",
+            Extents(3),
+            Layout::Striped {
+                stripes: 3,
+                stripe_size: Sectors(128),
+            },
+        ))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ModelError::NotEnoughPvs {
+            needed: 3,
+            available: 2,
+            what: "stripes"
+        }
+    );
+    let err = vg
+        .create_lv(LvRequest::new(
+            "s",
+            Extents(4),
+            Layout::Striped {
+                stripes: 2,
+                stripe_size: Sectors(100),
+            },
+        ))
+        .unwrap_err();
+    assert!(matches!(err, ModelError::InvalidSize { .. }));
+    assert!(vg.lvs.is_empty(), "failed requests leave the VG alone");
+}
+
+#[test]
+fn not_enough_space_says_how_much() {
+    let mut vg = vg(&[15, 15]);
+    let err = vg.create_lv(linear("a", 31)).unwrap_err();
+    assert_eq!(
+        err,
+        ModelError::NotEnoughSpace {
+            needed: Extents(31),
+            free: Extents(30)
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "not enough free extents: 31 extents needed, 30 extents free"
+    );
+    vg.create_lv(linear("a", 30)).unwrap();
+    assert_eq!(vg.free_extents().0, 0);
+    let err = vg.extend_lv("a", Extents(1), None).unwrap_err();
+    assert!(matches!(err, ModelError::NotEnoughSpace { .. }));
+}
+
+#[test]
+fn names_are_checked() {
+    let mut vg = vg(&[15]);
+    vg.create_lv(linear("a", 1)).unwrap();
+    assert_eq!(
+        vg.create_lv(linear("a", 1)).unwrap_err(),
+        ModelError::NameClash { name: "a".into() }
+    );
+    for bad in ["-x", "a b", "x_rimage_0", "snapshot0", ""] {
+        assert!(
+            matches!(
+                vg.create_lv(linear(bad, 1)).unwrap_err(),
+                ModelError::InvalidName { .. }
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        vg.rename_lv("a", "b/c").unwrap_err(),
+        ModelError::InvalidName { .. }
+    ));
+    assert!(matches!(
+        vg.rename_lv("nope", "b").unwrap_err(),
+        ModelError::NoSuchLv { .. }
+    ));
+}
+
+#[test]
+fn restricted_to_named_pvs() {
+    let mut vg = vg(&[15, 15, 15]);
+    let mut req = linear("a", 4);
+    req.pvs = Some(vec!["/dev/loop2".into()]);
+    vg.create_lv(req).unwrap();
+    assert_eq!(areas(&vg, "a"), [("pv2".into(), 0, 4)]);
+    let mut req = linear("b", 16);
+    req.pvs = Some(vec!["pv1".into()]);
+    assert_eq!(
+        vg.create_lv(req).unwrap_err(),
+        ModelError::NotEnoughSpace {
+            needed: Extents(16),
+            free: Extents(15)
+        }
+    );
+    let mut req = linear("c", 1);
+    req.pvs = Some(vec!["/dev/nope".into()]);
+    assert!(matches!(
+        vg.create_lv(req).unwrap_err(),
+        ModelError::NoSuchPv { .. }
+    ));
+    // a PV without ALLOCATABLE is never used
+    vg.pvs[0].status.clear();
+    vg.create_lv(linear("d", 2)).unwrap();
+    assert_eq!(pvs_of(&vg, "d"), ["pv1"]);
+    check_invariants(&vg);
+}
+
+#[test]
+fn raid1_puts_rmeta_before_rimage_on_distinct_pvs() {
+    let mut vg = vg(&[15, 15, 15]);
+    vg.create_lv(linear("pad", 1)).unwrap();
+    vg.create_lv(LvRequest::new(
+        "r",
+        Extents(4),
+        Layout::Raid1 { mirrors: 1 },
+    ))
+    .unwrap();
+    let names: Vec<&str> = vg.lvs.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "pad",
+            "r",
+            "r_rimage_0",
+            "r_rmeta_0",
+            "r_rimage_1",
+            "r_rmeta_1"
+        ]
+    );
+    assert_eq!(areas(&vg, "r_rmeta_0"), [("pv0".into(), 1, 1)]);
+    assert_eq!(areas(&vg, "r_rimage_0"), [("pv0".into(), 2, 4)]);
+    assert_eq!(areas(&vg, "r_rmeta_1"), [("pv1".into(), 0, 1)]);
+    assert_eq!(areas(&vg, "r_rimage_1"), [("pv1".into(), 1, 4)]);
+    assert_eq!(vg.lv_attr("r", false).unwrap(), "rwi---r---");
+    assert!(!vg.lv("r_rimage_0").unwrap().is_visible());
+    vg.extend_lv("r", Extents(2), None).unwrap();
+    assert_eq!(vg.lv_size("r_rimage_1").unwrap().0, 6);
+    assert_eq!(vg.lv_size("r").unwrap().0, 6);
+    vg.reduce_lv("r", Extents(3)).unwrap();
+    assert_eq!(vg.lv_size("r_rimage_0").unwrap().0, 3);
+    check_invariants(&vg);
+    // sub-LVs are not handled directly
+    assert!(matches!(
+        vg.remove_lv("r_rimage_0").unwrap_err(),
+        ModelError::SubVolume { .. }
+    ));
+    vg.rename_lv("r", "q").unwrap();
+    assert!(vg.lv("q_rmeta_1").is_some() && vg.lv("r_rmeta_1").is_none());
+    check_invariants(&vg);
+    let removed = vg.remove_lv("q").unwrap();
+    assert_eq!(removed.len(), 5);
+    assert_eq!(vg.lvs.len(), 1);
+    check_invariants(&vg);
+}
+
+#[test]
+fn raid1_needs_a_pv_per_image() {
+    let mut vg = vg(&[15, 15]);
+    let err = vg
+        .create_lv(LvRequest::new(
+            "r",
+            Extents(1),
+            Layout::Raid1 { mirrors: 2 },
+        ))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ModelError::NotEnoughPvs {
+            needed: 3,
+            available: 2,
+            what: "mirror images"
+        }
+    );
+}
+
+#[test]
+fn mirror_core_and_disk_logs() {
+    let mut vg = vg(&[15, 15, 15]);
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(3),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Core,
+        },
+    ))
+    .unwrap();
+    match &vg.lv("m").unwrap().segments[0].kind {
+        SegmentKind::Mirror {
+            log, region_size, ..
+        } => {
+            assert!(log.is_none());
+            assert_eq!(*region_size, Some(Sectors(4096)));
+        }
+        k => panic!("{k:?}"),
+    }
+    assert_eq!(pvs_of(&vg, "m_mimage_0"), ["pv0"]);
+    assert_eq!(pvs_of(&vg, "m_mimage_1"), ["pv1"]);
+    vg.create_lv(LvRequest::new(
+        "d",
+        Extents(2),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    ))
+    .unwrap();
+    assert_eq!(pvs_of(&vg, "d_mlog"), ["pv2"]);
+    assert_eq!(vg.lv_attr("d_mlog", false).unwrap(), "lwi---m---");
+    assert_eq!(vg.lv_attr("d", false).unwrap(), "mwi---m---");
+    assert_eq!(vg.lv_attr("d_mimage_1", false).unwrap(), "iwi---m---");
+    check_invariants(&vg);
+    vg.extend_lv("d", Extents(2), None).unwrap();
+    assert_eq!(vg.lv_size("d_mimage_0").unwrap().0, 4);
+    check_invariants(&vg);
+    assert_eq!(vg.remove_lv("d").unwrap().len(), 4);
+    // a disk log needs a PV apart from both images
+    let mut two = self::vg(&[15, 15]);
+    let err = two
+        .create_lv(LvRequest::new(
+            "d",
+            Extents(2),
+            Layout::Mirror {
+                mirrors: 1,
+                log: MirrorLog::Disk,
+            },
+        ))
+        .unwrap_err();
+    assert!(matches!(err, ModelError::NotEnoughPvs { needed: 3, .. }));
+    assert!(two.lvs.is_empty());
+}
+
+#[test]
+fn region_size_shrinks_for_small_lvs() {
+    let mut vg = VolumeGroup::new("vg1", Sectors(2048)).unwrap();
+    for i in 0..2 {
+        let id = format!("{:a>32}", i);
+        vg.add_pv(
+            PhysicalVolume::new(&id, None, Sectors(1 << 20), Sectors(2048), Extents(100)).unwrap(),
+        )
+        .unwrap();
+    }
+    vg.create_lv(LvRequest::new(
+        "r",
+        Extents(1),
+        Layout::Raid1 { mirrors: 1 },
+    ))
+    .unwrap();
+    match &vg.lv("r").unwrap().segments[0].kind {
+        SegmentKind::Raid1 { region_size, .. } => assert_eq!(*region_size, Some(Sectors(2048))),
+        k => panic!("{k:?}"),
+    }
+}
+
+#[test]
+fn golden_layouts() {
+    let mut vg = vg(&[15, 15, 15]);
+    vg.tags = vec!["vgtag".into()];
+    vg.system_id = Some("node1".into());
+    let t = |mut r: LvRequest| {
+        r.creation_time = Some(1_795_306_593);
+        r.creation_host = Some("node1".into());
+        r
+    };
+    vg.create_lv(t(linear("lin", 2))).unwrap();
+    vg.create_lv(t(LvRequest::new(
+        "str3",
+        Extents(3),
+        Layout::Striped {
+            stripes: 3,
+            stripe_size: Sectors(128),
+        },
+    )))
+    .unwrap();
+    vg.extend_lv("lin", Extents(1), None).unwrap();
+    vg.create_lv(t(LvRequest::new(
+        "r1",
+        Extents(2),
+        Layout::Raid1 { mirrors: 1 },
+    )))
+    .unwrap();
+    vg.create_lv(t(LvRequest::new(
+        "mc",
+        Extents(1),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Core,
+        },
+    )))
+    .unwrap();
+    vg.create_lv(t(LvRequest::new(
+        "md",
+        Extents(1),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    )))
+    .unwrap();
+    vg.lv_mut("lin").unwrap().tags = vec!["t1".into()];
+    // fixed ids so the text is stable
+    vg.id = "mWlGey-yvd2-z00J-EEqh-O5Y1-pNcp-TfExpr".into();
+    for (i, lv) in vg.lvs.iter_mut().enumerate() {
+        lv.id = lvmeta_model::lvm_uuid::format_with_dashes(&format!("{:A>32}", i)).unwrap();
+    }
+    check_invariants(&vg);
+    let trailer = Trailer::new(
+        "lvcreate test",
+        "node1",
+        1_795_306_593,
+        Some("Linux node1 6.1.0 #1 SMP x86_64"),
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+    halvm_testkit::assert_golden(
+        format!("{dir}/all_layouts.mda"),
+        &lvmeta_text::write(&vg.to_metadata(&trailer)),
+    );
+    halvm_testkit::assert_golden(
+        format!("{dir}/all_layouts.backup"),
+        &lvmeta_text::write_with(&vg.to_backup(&trailer), lvmeta_text::Style::Backup),
+    );
+    let mut report = String::new();
+    for lv in &vg.lvs {
+        report.push_str(&format!(
+            "{:<16} {} {:>3} {}\n",
+            vg.lv_display_name(&lv.name).unwrap(),
+            vg.lv_attr(&lv.name, false).unwrap(),
+            vg.lv_size(&lv.name).unwrap().0,
+            vg.lv_devices(&lv.name).unwrap()
+        ));
+    }
+    halvm_testkit::assert_golden(format!("{dir}/all_layouts.lvs"), &report);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create(u8, u64, u8),
+    Extend(u8, u64),
+    Reduce(u8, u64),
+    Remove(u8),
+    Rename(u8, u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..6, 1u64..12, 0u8..8).prop_map(|(n, s, l)| Op::Create(n, s, l)),
+        2 => (0u8..6, 1u64..8).prop_map(|(n, s)| Op::Extend(n, s)),
+        1 => (0u8..6, 1u64..8).prop_map(|(n, s)| Op::Reduce(n, s)),
+        1 => (0u8..6).prop_map(Op::Remove),
+        1 => (0u8..6, 0u8..6).prop_map(|(a, b)| Op::Rename(a, b)),
+    ]
+}
+
+fn layout(l: u8) -> Layout {
+    match l {
+        0 | 1 => Layout::Linear,
+        2 => Layout::Striped {
+            stripes: 2,
+            stripe_size: Sectors(128),
+        },
+        3 => Layout::Striped {
+            stripes: 3,
+            stripe_size: Sectors(64),
+        },
+        4 => Layout::Raid1 { mirrors: 1 },
+        5 => Layout::Raid1 { mirrors: 2 },
+        6 => Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Core,
+        },
+        _ => Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn allocator_keeps_its_invariants(
+        pes in prop::collection::vec(1u64..30, 1..5),
+        ops in prop::collection::vec(op(), 1..25),
+    ) {
+        let mut vg = vg(&pes);
+        for op in ops {
+            let before = vg.clone();
+            let name = |n: u8| format!("lv{n}");
+            let res = match op {
+                Op::Create(n, s, l) => vg.create_lv(LvRequest::new(&name(n), Extents(s), layout(l))).map(|_| ()),
+                Op::Extend(n, s) => vg.extend_lv(&name(n), Extents(s), None),
+                Op::Reduce(n, s) => vg.reduce_lv(&name(n), Extents(s)),
+                Op::Remove(n) => vg.remove_lv(&name(n)).map(|_| ()),
+                Op::Rename(a, b) => vg.rename_lv(&name(a), &name(b)),
+            };
+            if let Err(e) = res {
+                prop_assert_eq!(&vg, &before, "failed op {:?} ({}) changed the VG", op, e);
+            }
+            check_invariants(&vg);
+        }
+    }
+}
