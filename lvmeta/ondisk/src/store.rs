@@ -381,3 +381,41 @@ mod tests {
         assert!(matches!(p.commit(), Err(OnDiskError::Invalid { .. })));
     }
 }
+
+#[cfg(test)]
+mod prop_tests {
+    use super::*;
+    use crate::dev::MemDev;
+    use crate::mda::{format_mda, max_text_size};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any sequence of updates of any fitting size: each prepare leaves the committed copy
+        /// readable, each commit makes the new one readable, on areas of varied sizes.
+        #[test]
+        fn prop_update_sequences(area_kib in 4u64..40, sizes in proptest::collection::vec(0.0f64..1.0, 1..25)) {
+            let area = DiskLocn::new(4096, area_kib * 1024);
+            let d = MemDev::new("/mem/p", Bytes(64 * 1024));
+            format_mda(&d, area).unwrap();
+            let areas: Vec<Area> = vec![(Arc::new(d.clone()) as Arc<dyn BlockDev>, area)];
+            let max = max_text_size(area.size.0) as usize;
+            let mut current: Option<String> = None;
+            for (i, f) in sizes.iter().enumerate() {
+                let len = ((max - 1) as f64 * f) as usize;
+                let text: String = std::iter::repeat_n((b'a' + (i % 26) as u8) as char, len).collect();
+                let p = MetadataStore::prepare(areas.clone(), &text).unwrap();
+                let before = read_copies(&areas).remove(0).result.ok().map(|t| t.text);
+                prop_assert_eq!(&before, &current);
+                if i % 3 == 2 {
+                    p.revert().unwrap();
+                } else {
+                    p.commit().unwrap();
+                    current = Some(text);
+                }
+                let now = read_copies(&areas).remove(0).result.ok().map(|t| t.text);
+                prop_assert_eq!(&now, &current);
+            }
+        }
+    }
+}

@@ -222,7 +222,9 @@ fn root_lvm2_written_vg_reads_identically() {
         lvm.dev(0).to_str().unwrap().to_owned(),
         lvm.dev(1).to_str().unwrap().to_owned(),
     );
-    lvm.run(&["pvcreate", &a, &b]);
+    lvm.run(&["pvcreate", &a]);
+    // The second PV carries two metadata areas (the second at the end of the device).
+    lvm.run(&["pvcreate", "--pvmetadatacopies", "2", &b]);
     lvm.run(&["vgcreate", "vgread", &a, &b]);
     lvm.run(&["lvcreate", "-an", "-Zn", "-L", "8m", "-n", "lin", "vgread"]);
     lvm.run(&[
@@ -237,9 +239,19 @@ fn root_lvm2_written_vg_reads_identically() {
         .unwrap()
         .parse::<u64>()
         .unwrap();
+    let mut areas = areas;
+    let second = read_label(areas[1].0.as_ref())
+        .unwrap()
+        .unwrap()
+        .metadata_areas;
+    assert_eq!(second.len(), 2, "pvmetadatacopies 2 gives two areas");
+    assert_eq!(second[1].offset.0 + second[1].size.0, 64 << 20);
+    areas.push((Arc::clone(&areas[1].0), second[1]));
     let newest = read_newest(&areas).unwrap();
     assert_eq!(text_seqno(&newest.text), Some(seqno));
-    for r in read_copies(&areas) {
+    let copies = read_copies(&areas);
+    assert_eq!(copies.len(), 3);
+    for r in copies {
         assert_eq!(r.result.unwrap().text, newest.text);
     }
     // The label extension says "used" once the PV is in a VG.
