@@ -1,0 +1,317 @@
+//! The agent end to end over the in-memory backend, through the OCF dispatcher: the
+//! sequence ocf-tester runs, failover, and the anchor's known flaws.
+
+use halvm_lvm_activate::agent::LvmActivate;
+use halvm_lvm_activate::backend::MemBackend;
+use halvm_lvm_activate::marker::MemMarker;
+use halvm_lvm_activate::membership::StaticMembership;
+use halvm_lvm_activate::model::*;
+use halvm_lvm_activate::plan::{ActivationKind, RELEASED_SYSTEM_ID};
+use halvm_ocf::{run, Env};
+
+type TestAgent = LvmActivate<MemBackend, StaticMembership, MemMarker>;
+
+fn vg(system_id: Option<&str>) -> VgState {
+    let lv = |name: &str, pv: &str| LvState {
+        name: name.into(),
+        segments: vec![SegState {
+            lv_start: 0,
+            sectors: 8,
+            kind: SegKind::Striped,
+            areas: vec![vec![pv.into()]],
+        }],
+    };
+    VgState {
+        name: "vg1".into(),
+        system_id: system_id.map(str::to_string),
+        tags: vec![],
+        lock_type: None,
+        clustered: false,
+        pvs: vec![
+            PvState {
+                name: "pv0".into(),
+                missing: false,
+            },
+            PvState {
+                name: "pv1".into(),
+                missing: false,
+            },
+        ],
+        lvs: vec![lv("a", "pv0"), lv("b", "pv1")],
+    }
+}
+
+fn node(name: &str, v: VgState, members: &[(&str, bool)]) -> TestAgent {
+    let mut backend = MemBackend {
+        system_id: Some(name.into()),
+        ..MemBackend::default()
+    };
+    backend.vgs.insert("vg1".into(), v);
+    LvmActivate::new(
+        backend,
+        StaticMembership {
+            local: Some(name.into()),
+            nodes: Some(
+                members
+                    .iter()
+                    .map(|(n, m)| ClusterNode {
+                        id: None,
+                        name: n.to_string(),
+                        member: *m,
+                    })
+                    .collect(),
+            ),
+        },
+        MemMarker::default(),
+    )
+}
+
+fn call(agent: &mut TestAgent, action: &str, extra: &[(&str, &str)]) -> (u8, String) {
+    let mut vars: Vec<(String, String)> = vec![
+        ("OCF_RESKEY_vgname".into(), "vg1".into()),
+        ("OCF_RESKEY_vg_access_mode".into(), "system_id".into()),
+        ("OCF_RESOURCE_INSTANCE".into(), "vg1-rsc".into()),
+        ("HA_LOGFACILITY".into(), "none".into()),
+        ("HA_LOGFILE".into(), "/dev/null".into()),
+    ];
+    for (k, v) in extra {
+        vars.retain(|(kk, _)| kk != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let rc = run(
+        agent,
+        &["LVM-activate".to_string(), action.to_string()],
+        Env::Vars(vars),
+        &mut out,
+        &mut err,
+    );
+    (rc.code(), String::from_utf8(err).unwrap())
+}
+
+const PROBE: (&str, &str) = ("OCF_RESKEY_CRM_meta_interval", "0");
+const RECURRING: (&str, &str) = ("OCF_RESKEY_CRM_meta_interval", "30000");
+
+#[test]
+fn the_ocf_tester_sequence() {
+    let mut a = node("n1", vg(None), &[("n1", true), ("n2", true)]);
+    assert_eq!(call(&mut a, "meta-data", &[]).0, 0);
+    assert_eq!(call(&mut a, "validate-all", &[]).0, 0);
+    assert_eq!(
+        call(&mut a, "monitor", &[RECURRING]).0,
+        7,
+        "monitor of a never-started resource"
+    );
+    assert_eq!(call(&mut a, "monitor", &[PROBE]).0, 7, "probe");
+    assert_eq!(call(&mut a, "start", &[]).0, 0);
+    assert_eq!(a.backend.vgs["vg1"].system_id.as_deref(), Some("n1"));
+    assert_eq!(call(&mut a, "monitor", &[RECURRING]).0, 0);
+    assert_eq!(call(&mut a, "monitor", &[PROBE]).0, 0);
+    assert_eq!(call(&mut a, "stop", &[]).0, 0);
+    assert_eq!(
+        a.backend.vgs["vg1"].system_id.as_deref(),
+        Some(RELEASED_SYSTEM_ID)
+    );
+    assert!(a.backend.active.is_empty());
+    assert_eq!(
+        call(&mut a, "monitor", &[RECURRING]).0,
+        7,
+        "after a clean stop (the anchor says 1)"
+    );
+    assert_eq!(call(&mut a, "start", &[]).0, 0);
+    assert_eq!(call(&mut a, "start", &[]).0, 0, "start twice");
+    assert_eq!(call(&mut a, "stop", &[]).0, 0);
+    assert_eq!(call(&mut a, "stop", &[]).0, 0, "stop twice");
+    assert_eq!(call(&mut a, "monitor", &[RECURRING]).0, 7);
+}
+
+#[test]
+fn start_fails_when_activation_did_not_happen() {
+    let mut a = node("n1", vg(None), &[("n1", true)]);
+    a.backend.silently_fail_activation = vec!["b".into()];
+    let (rc, err) = call(&mut a, "start", &[]);
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("ocf-exit-reason:vg1: vg1: activation of b did not take effect"),
+        "{err}"
+    );
+    a.backend.silently_fail_activation.clear();
+    // The recovery stop cleans up what the failed start left active.
+    assert_eq!(call(&mut a, "stop", &[]).0, 0);
+    assert!(a.backend.active.is_empty());
+    a.backend.fail_activation = vec!["a".into()];
+    let (rc, err) = call(&mut a, "start", &[("OCF_RESKEY_lvname", "a")]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("activate on vg1/a: injected failure"), "{err}");
+    // The recovery stop succeeds and cleans up.
+    a.backend.fail_activation.clear();
+    assert_eq!(call(&mut a, "stop", &[]).0, 0);
+    assert!(a.backend.active.is_empty());
+}
+
+#[test]
+fn monitor_reports_a_vanished_device_as_an_error() {
+    let mut a = node("n1", vg(None), &[("n1", true)]);
+    assert_eq!(call(&mut a, "start", &[]).0, 0);
+    a.backend.active.clear();
+    let (rc, err) = call(&mut a, "monitor", &[RECURRING]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("a, b should be active but are not"), "{err}");
+    // The VG itself disappears.
+    a.backend.vgs.clear();
+    let (rc, err) = call(&mut a, "monitor", &[RECURRING]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("is not visible any more"), "{err}");
+}
+
+#[test]
+fn monitor_depths_read_blocks() {
+    let mut a = node("n1", vg(None), &[("n1", true)]);
+    assert_eq!(call(&mut a, "start", &[]).0, 0);
+    a.backend.journal.clear();
+    assert_eq!(
+        call(&mut a, "monitor", &[RECURRING, ("OCF_CHECK_LEVEL", "10")]).0,
+        0
+    );
+    assert_eq!(a.backend.journal, vec!["read vg1/a@0", "read vg1/b@0"]);
+    a.backend.bad_blocks = vec![("b".into(), 0)];
+    let (rc, err) = call(
+        &mut a,
+        "monitor",
+        &[RECURRING, ("OCF_RESKEY_OCF_CHECK_LEVEL", "20")],
+    );
+    assert_eq!(rc, 1);
+    assert!(err.contains("vg1/b: reading sector 0 failed"), "{err}");
+    assert_eq!(
+        call(&mut a, "monitor", &[RECURRING]).0,
+        0,
+        "depth 0 reads nothing"
+    );
+}
+
+#[test]
+fn failover_takes_over_from_a_dead_node_only() {
+    // n1 started the VG and then died: its system ID stays on the VG.
+    let mut n2 = node("n2", vg(Some("n1")), &[("n1", false), ("n2", true)]);
+    assert_eq!(call(&mut n2, "monitor", &[PROBE]).0, 7);
+    assert_eq!(call(&mut n2, "start", &[]).0, 0);
+    assert_eq!(n2.backend.vgs["vg1"].system_id.as_deref(), Some("n2"));
+
+    // The same with n1 still a member: refused, with the reason.
+    let mut n2 = node("n2", vg(Some("n1")), &[("n1", true), ("n2", true)]);
+    let (rc, err) = call(&mut n2, "start", &[]);
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("owned by n1, which is a live cluster member"),
+        "{err}"
+    );
+    assert_eq!(
+        n2.backend.vgs["vg1"].system_id.as_deref(),
+        Some("n1"),
+        "ownership untouched"
+    );
+    assert!(n2.backend.active.is_empty());
+
+    // Membership unreadable: refuse rather than guess.
+    let mut n2 = node("n2", vg(Some("n1")), &[]);
+    n2.membership.nodes = None;
+    let (rc, err) = call(&mut n2, "start", &[]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("cluster membership needed"), "{err}");
+}
+
+#[test]
+fn tagging_lifecycle() {
+    let mut a = node("n1", vg(None), &[("n1", true)]);
+    let tagging = [
+        ("OCF_RESKEY_vg_access_mode", "tagging"),
+        ("OCF_RESKEY_tag", "ha"),
+    ];
+    assert_eq!(call(&mut a, "start", &tagging).0, 0);
+    assert_eq!(a.backend.vgs["vg1"].tags, vec!["ha", "ha:n1"]);
+    assert_eq!(
+        call(&mut a, "monitor", &[&tagging[..], &[RECURRING]].concat()).0,
+        0
+    );
+    assert_eq!(call(&mut a, "stop", &tagging).0, 0);
+    assert!(a.backend.vgs["vg1"].tags.is_empty());
+    assert_eq!(
+        call(&mut a, "monitor", &[&tagging[..], &[RECURRING]].concat()).0,
+        7
+    );
+}
+
+#[test]
+fn degraded_mirror_activation_and_monitor() {
+    let mut v = vg(None);
+    v.pvs.push(PvState {
+        name: "pv2".into(),
+        missing: true,
+    });
+    v.lvs.push(LvState {
+        name: "m".into(),
+        segments: vec![SegState {
+            lv_start: 0,
+            sectors: 8,
+            kind: SegKind::Mirrored,
+            areas: vec![vec!["pv1".into()], vec!["pv2".into()]],
+        }],
+    });
+    v.system_id = Some("n1".into());
+    let mut a = node("n1", v, &[("n1", true)]);
+    let (rc, err) = call(&mut a, "start", &[]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("consider degraded_activation=true"), "{err}");
+    assert_eq!(
+        call(
+            &mut a,
+            "start",
+            &[("OCF_RESKEY_degraded_activation", "true")]
+        )
+        .0,
+        0
+    );
+    assert_eq!(a.backend.kinds["m"], ActivationKind::Degraded);
+    assert_eq!(
+        call(
+            &mut a,
+            "monitor",
+            &[RECURRING, ("OCF_RESKEY_degraded_activation", "true")]
+        )
+        .0,
+        190
+    );
+}
+
+#[test]
+fn lock_manager_modes_are_refused_for_now() {
+    let mut a = node("n1", vg(None), &[("n1", true)]);
+    for action in ["validate-all", "start", "monitor"] {
+        let (rc, err) = call(&mut a, action, &[("OCF_RESKEY_vg_access_mode", "lvmlockd")]);
+        assert_eq!(rc, 6, "{action}");
+        assert!(err.contains("ocf-exit-reason:parameter vg_access_mode=\"lvmlockd\" is not supported: shared VGs need the halvm lock daemon"), "{err}");
+    }
+    assert!(a.backend.journal.is_empty(), "nothing was touched");
+    // Stop still succeeds (nothing of ours can be active).
+    assert_eq!(
+        call(&mut a, "stop", &[("OCF_RESKEY_vg_access_mode", "clvmd")]).0,
+        0
+    );
+}
+
+#[test]
+fn stop_survives_a_broken_configuration() {
+    let mut a = node("n1", vg(None), &[("n1", true)]);
+    assert_eq!(call(&mut a, "start", &[]).0, 0);
+    let (rc, err) = call(
+        &mut a,
+        "stop",
+        &[
+            ("OCF_RESKEY_vg_access_mode", "bogus"),
+            ("OCF_RESKEY_activation_mode", "x"),
+        ],
+    );
+    assert_eq!(rc, 0, "{err}");
+    assert!(a.backend.active.is_empty(), "deactivated anyway");
+    assert_eq!(call(&mut a, "stop", &[("OCF_RESKEY_vgname", "")]).0, 0);
+}
