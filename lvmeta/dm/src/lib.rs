@@ -1,0 +1,1 @@
+//! Activation executor on the kernel device-mapper (devicemapper crate): create, load, suspend, resume, remove, status.
