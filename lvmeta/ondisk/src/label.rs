@@ -286,6 +286,29 @@ pub fn decode_label_sector(buf: &[u8], sector: u64) -> Result<Option<PvLabel>, D
     Ok(Some(label))
 }
 
+/// Scans a buffer holding the start of a device (up to the first four sectors) the way
+/// [`find_label`] does, without bounding areas by a real device size: the first valid label
+/// and its sector, else the first damage found, else `Ok(None)`. Never panics.
+pub fn decode_label_area(buf: &[u8]) -> Result<Option<(u64, PvLabel)>, DecodeError> {
+    let mut damage = None;
+    let len = buf.len().min((LABEL_SCAN_SECTORS * SECTOR_SIZE) as usize);
+    for (sector, chunk) in buf[..len].chunks(LABEL_SIZE).enumerate() {
+        let sector = sector as u64;
+        match decode_label_sector(chunk, sector) {
+            Ok(None) => {}
+            Ok(Some(l)) => return Ok(Some((sector, l))),
+            Err(mut e) => {
+                e.offset += sector * SECTOR_SIZE;
+                damage.get_or_insert(e);
+            }
+        }
+    }
+    match damage {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
+}
+
 /// Encodes `label` into a 512-byte sector to be written at sector `sector`.
 pub fn encode_label_sector(label: &PvLabel, sector: u64) -> Result<[u8; LABEL_SIZE], EncodeError> {
     if sector >= LABEL_SCAN_SECTORS {
@@ -622,6 +645,19 @@ mod tests {
         fn prop_round_trip(l in arb_label(), sector in 0u64..4) {
             let s = encode_label_sector(&l, sector).unwrap();
             prop_assert_eq!(decode_label_sector(&s, sector).unwrap(), Some(l));
+        }
+
+        #[test]
+        fn prop_decode_area_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2100)) {
+            let _ = decode_label_area(&bytes);
+        }
+
+        #[test]
+        fn prop_area_finds_label_in_any_sector(l in arb_label(), sector in 0u64..4) {
+            let mut buf = vec![0u8; 2048];
+            let at = (sector * 512) as usize;
+            buf[at..at + 512].copy_from_slice(&encode_label_sector(&l, sector).unwrap());
+            prop_assert_eq!(decode_label_area(&buf).unwrap(), Some((sector, l)));
         }
 
         #[test]
