@@ -240,7 +240,7 @@ impl FreeMap {
         }
         let free = self.total_free(cands);
         let not_enough = || ModelError::NotEnoughSpace {
-            needed: Extents(per_stripe * stripes as u64),
+            needed: Extents(per_stripe.saturating_mul(stripes as u64)),
             free: Extents(free),
         };
         let mut out = Vec::new();
@@ -565,7 +565,10 @@ impl VolumeGroup {
                     });
                     created.push(img);
                 }
-                let region = region_size_for(req.region_size, req.size.0 * self.extent_size.0);
+                let region = region_size_for(
+                    req.region_size,
+                    req.size.0.saturating_mul(self.extent_size.0),
+                );
                 top.segments.push(Segment {
                     start_extent: Extents(0),
                     extent_count: req.size,
@@ -596,7 +599,10 @@ impl VolumeGroup {
                     created.push(meta_lv);
                     images.push((mname, iname));
                 }
-                let region = region_size_for(req.region_size, req.size.0 * self.extent_size.0);
+                let region = region_size_for(
+                    req.region_size,
+                    req.size.0.saturating_mul(self.extent_size.0),
+                );
                 top.segments.push(Segment {
                     start_extent: Extents(0),
                     extent_count: req.size,
@@ -684,7 +690,7 @@ impl VolumeGroup {
             });
         }
         let n = mirrors as usize + 1;
-        let need = size + u64::from(meta);
+        let need = size.saturating_add(u64::from(meta));
         let usable = cands.iter().filter(|&&i| fm.pvs[i].free() > 0).count();
         if usable < n {
             return Err(ModelError::NotEnoughPvs {
@@ -716,7 +722,7 @@ impl VolumeGroup {
         if chosen.len() < n {
             let free = cands.iter().map(|&i| fm.pvs[i].free()).sum::<u64>();
             return Err(ModelError::NotEnoughSpace {
-                needed: Extents(need * n as u64),
+                needed: Extents(need.saturating_mul(n as u64)),
                 free: Extents(free),
             });
         }

@@ -164,6 +164,19 @@ impl<'a> Reader<'a> {
         self.opt_u64(key)?.ok_or_else(|| self.missing(key))
     }
 
+    /// lvm2 keeps extent counts, extent sizes and the seqno in 32 bits; larger values are
+    /// refused, which also keeps every sum the model makes far from overflowing.
+    fn opt_u32(&self, key: &str) -> Result<Option<u64>, ModelError> {
+        match self.opt_u64(key)? {
+            Some(v) if v > u64::from(u32::MAX) => Err(self.wrong(key, "a 32-bit unsigned integer")),
+            v => Ok(v),
+        }
+    }
+
+    fn u32(&self, key: &'static str) -> Result<u64, ModelError> {
+        self.opt_u32(key)?.ok_or_else(|| self.missing(key))
+    }
+
     fn opt_i64(&self, key: &str) -> Result<Option<i64>, ModelError> {
         match self.sec.get(key) {
             None => Ok(None),
@@ -640,7 +653,7 @@ impl VolumeGroup {
             sec,
             path: name.to_string(),
         };
-        let extent_size = r.u64("extent_size")?;
+        let extent_size = r.u32("extent_size")?;
         if extent_size == 0 {
             return Err(r.invalid("extent_size is 0"));
         }
@@ -673,7 +686,7 @@ impl VolumeGroup {
         let vg = VolumeGroup {
             name: name.to_string(),
             id: r.str("id")?,
-            seqno: r.u64("seqno")?,
+            seqno: r.u32("seqno")?,
             format: r.opt_str("format")?,
             status: r.str_list("status")?,
             flags: r.str_list("flags")?,
@@ -682,9 +695,9 @@ impl VolumeGroup {
             lock_type: r.opt_str("lock_type")?,
             lock_args: r.opt_str("lock_args")?,
             extent_size: Sectors(extent_size),
-            max_lv: r.opt_u64("max_lv")?.unwrap_or(0),
-            max_pv: r.opt_u64("max_pv")?.unwrap_or(0),
-            metadata_copies: r.opt_u64("metadata_copies")?.unwrap_or(0),
+            max_lv: r.opt_u32("max_lv")?.unwrap_or(0),
+            max_pv: r.opt_u32("max_pv")?.unwrap_or(0),
+            metadata_copies: r.opt_u32("metadata_copies")?.unwrap_or(0),
             pvs,
             lvs,
             extra: Extra::collect(sec, |k| VG_KEYS.contains(&k)),
@@ -822,7 +835,7 @@ fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelE
         tags: r.str_list("tags")?,
         dev_size: Sectors(r.opt_u64("dev_size")?.unwrap_or(0)),
         pe_start: Sectors(r.u64("pe_start")?),
-        pe_count: Extents(r.u64("pe_count")?),
+        pe_count: Extents(r.u32("pe_count")?),
         extra: Extra::collect(sec, |k| PV_KEYS.contains(&k)),
     })
 }
@@ -853,7 +866,7 @@ fn read_lv(vg: &str, name: &str, sec: &Section) -> Result<LogicalVolume, ModelEr
     for (k, s) in sec.sections() {
         segments.push(read_segment(&format!("{path}/{k}"), s)?);
     }
-    let count = r.u64("segment_count")?;
+    let count = r.u32("segment_count")?;
     if count != segments.len() as u64 {
         return Err(r.invalid(format!(
             "segment_count is {count} but there are {} segments",
@@ -925,8 +938,8 @@ fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
         sec,
         path: path.to_string(),
     };
-    let start_extent = Extents(r.u64("start_extent")?);
-    let extent_count = Extents(r.u64("extent_count")?);
+    let start_extent = Extents(r.u32("start_extent")?);
+    let extent_count = Extents(r.u32("extent_count")?);
     let segtype = r.str("type")?;
     let tags = r.str_list("tags")?;
     let known = |extra: &[&str]| {
@@ -937,7 +950,7 @@ fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
     };
     let (kind, extra) = match segtype.as_str() {
         "striped" => {
-            let count = r.u64("stripe_count")?;
+            let count = r.u32("stripe_count")?;
             let arr = r.array("stripes")?;
             let areas = pv_areas(&r, "stripes", arr)?;
             if areas.len() as u64 != count || count == 0 {
@@ -952,14 +965,14 @@ fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
                     extent_count.0
                 )));
             }
-            let stripe_size = Sectors(r.opt_u64("stripe_size")?.unwrap_or(0));
+            let stripe_size = Sectors(r.opt_u32("stripe_size")?.unwrap_or(0));
             (
                 SegmentKind::Striped { stripe_size, areas },
                 known(&STRIPED_KEYS),
             )
         }
         "mirror" => {
-            let count = r.u64("mirror_count")?;
+            let count = r.u32("mirror_count")?;
             let arr = r.array("mirrors")?;
             let legs = lv_areas(&r, "mirrors", arr)?;
             if legs.len() as u64 != count || count == 0 {
@@ -970,7 +983,7 @@ fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
             }
             (
                 SegmentKind::Mirror {
-                    region_size: r.opt_u64("region_size")?.map(Sectors),
+                    region_size: r.opt_u32("region_size")?.map(Sectors),
                     log: r.opt_str("mirror_log")?,
                     legs,
                 },
@@ -990,7 +1003,7 @@ fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
                 .collect();
             (
                 SegmentKind::Raid1 {
-                    region_size: r.opt_u64("region_size")?.map(Sectors),
+                    region_size: r.opt_u32("region_size")?.map(Sectors),
                     images,
                 },
                 known(&RAID1_KEYS),
@@ -1032,10 +1045,12 @@ fn pv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<StripeArea>, Mod
     }
     arr.chunks(2)
         .map(|c| match (&c[0], &c[1]) {
-            (Value::Str(pv), Value::Int(start)) if *start >= 0 => Ok(StripeArea {
-                pv: pv.clone(),
-                start: Extents(*start as u64),
-            }),
+            (Value::Str(pv), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
+                Ok(StripeArea {
+                    pv: pv.clone(),
+                    start: Extents(*start as u64),
+                })
+            }
             _ => Err(r.wrong(key, "pairs of PV name and extent")),
         })
         .collect()
@@ -1047,10 +1062,12 @@ fn lv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<LvArea>, ModelEr
     }
     arr.chunks(2)
         .map(|c| match (&c[0], &c[1]) {
-            (Value::Str(lv), Value::Int(start)) if *start >= 0 => Ok(LvArea {
-                lv: lv.clone(),
-                start: Extents(*start as u64),
-            }),
+            (Value::Str(lv), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
+                Ok(LvArea {
+                    lv: lv.clone(),
+                    start: Extents(*start as u64),
+                })
+            }
             _ => Err(r.wrong(key, "pairs of LV name and extent")),
         })
         .collect()
