@@ -1,0 +1,411 @@
+//! The `halvm-lab` command line. `up` starts a supervisor process that owns the lab (VMs,
+//! namespace, power service) and answers the other commands on a unix socket in the run dir.
+
+use crate::client::{AgentAddr, RunOpts};
+use crate::error::{LabError, Result};
+use crate::lab::{Lab, LabConfig};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "halvm-lab",
+    version,
+    about = "Boot and drive a multi-node QEMU cluster lab (corosync, DLM, Pacemaker) on a real kernel",
+    long_about = "halvm-lab boots 1 to 8 QEMU virtual machines that run the host's own userspace \
+(root shared read-only over 9p, tmpfs overlays), share raw disk images, and talk over tap devices \
+on bridges inside a private network namespace. Corosync, dlm_controld and optionally Pacemaker run \
+inside them, with fencing through fence_halvm_lab. Needs root."
+)]
+pub struct Cli {
+    /// Directory holding the running lab's state and control socket.
+    #[arg(
+        long,
+        global = true,
+        env = "HALVM_LAB_RUN_DIR",
+        default_value = "/run/halvm-lab"
+    )]
+    pub run_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Boot the nodes and form the cluster; returns when it is ready.
+    Up {
+        /// Number of nodes (node1..nodeN).
+        #[arg(long, default_value_t = 2)]
+        nodes: usize,
+        /// Also run Pacemaker, with stonith through fence_halvm_lab.
+        #[arg(long)]
+        pacemaker: bool,
+        /// Bare VMs: no corosync or dlm_controld.
+        #[arg(long)]
+        no_cluster: bool,
+        /// Number of shared disks (/dev/disk/by-id/virtio-shared<K> in every node).
+        #[arg(long, default_value_t = 1)]
+        shared_disks: usize,
+        /// Size of each shared disk in MiB.
+        #[arg(long, default_value_t = 256)]
+        shared_disk_mib: u64,
+        /// Memory per VM in MiB.
+        #[arg(long, default_value_t = 768)]
+        memory: u32,
+    },
+    /// Run a command in a node; prints its output and exits with its exit code.
+    Run {
+        /// Node name (node1, node2, ...).
+        node: String,
+        /// Seconds before the command is killed.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Power a node off (kill its QEMU process).
+    Kill { node: String },
+    /// Power-cycle a node and wait until it has rejoined the cluster.
+    Restart { node: String },
+    /// Cut a node off the cluster network (the control network stays up).
+    Partition { node: String },
+    /// Reconnect a partitioned node.
+    Heal { node: String },
+    /// Show the nodes, their addresses and power state.
+    Status,
+    /// Tear the lab down.
+    Down,
+    /// Internal: the process that owns the lab (started by `up`).
+    #[command(hide = true)]
+    Supervise {
+        #[arg(long)]
+        nodes: usize,
+        #[arg(long)]
+        pacemaker: bool,
+        #[arg(long)]
+        no_cluster: bool,
+        #[arg(long)]
+        shared_disks: usize,
+        #[arg(long)]
+        shared_disk_mib: u64,
+        #[arg(long)]
+        memory: u32,
+    },
+}
+
+/// The clap definition (man page, tests).
+pub fn cli() -> clap::Command {
+    Cli::command()
+}
+
+fn sock(run_dir: &Path) -> PathBuf {
+    run_dir.join("ctl.sock")
+}
+
+fn request(run_dir: &Path, line: &str) -> Result<String> {
+    let mut s = UnixStream::connect(sock(run_dir)).map_err(|e| LabError::NotRunning {
+        run_dir: run_dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    s.write_all(format!("{line}\n").as_bytes())
+        .map_err(LabError::io("write", sock(run_dir)))?;
+    let mut reply = String::new();
+    BufReader::new(s)
+        .read_to_string_lossy(&mut reply)
+        .map_err(LabError::io("read", sock(run_dir)))?;
+    match reply.split_once(' ') {
+        Some(("ok", rest)) => Ok(rest.trim_end().to_string()),
+        Some(("err", rest)) => Err(LabError::Supervisor {
+            reason: rest.trim().to_string(),
+        }),
+        _ => Err(LabError::Supervisor {
+            reason: format!("bad reply `{}`", reply.trim()),
+        }),
+    }
+}
+
+trait ReadAll {
+    fn read_to_string_lossy(self, out: &mut String) -> std::io::Result<()>;
+}
+impl<R: std::io::Read> ReadAll for BufReader<R> {
+    fn read_to_string_lossy(mut self, out: &mut String) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut self, &mut buf)?;
+        out.push_str(&String::from_utf8_lossy(&buf));
+        Ok(())
+    }
+}
+
+/// Parses `args` and runs the command; returns the process exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = String>) -> Result<i32> {
+    let matches = cli().try_get_matches_from(args).map_err(|e| {
+        let _ = e.print();
+        LabError::Config {
+            reason: "invalid arguments".into(),
+        }
+    });
+    let matches = match matches {
+        Ok(m) => m,
+        Err(_) => return Ok(2),
+    };
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| LabError::Config {
+        reason: e.to_string(),
+    })?;
+    run(cli)
+}
+
+fn lab_config(
+    nodes: usize,
+    pacemaker: bool,
+    no_cluster: bool,
+    shared_disks: usize,
+    shared_disk_mib: u64,
+    memory: u32,
+) -> LabConfig {
+    LabConfig {
+        nodes,
+        pacemaker,
+        cluster: !no_cluster,
+        shared_disks,
+        shared_disk_mib,
+        memory_mib: memory,
+        ..LabConfig::default()
+    }
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let rd = cli.run_dir.clone();
+    match cli.command {
+        Cmd::Up {
+            nodes,
+            pacemaker,
+            no_cluster,
+            shared_disks,
+            shared_disk_mib,
+            memory,
+        } => {
+            if UnixStream::connect(sock(&rd)).is_ok() {
+                return Err(LabError::AlreadyRunning { run_dir: rd });
+            }
+            std::fs::create_dir_all(&rd).map_err(LabError::io("create", &rd))?;
+            for f in ["state", "failed", "ctl.sock"] {
+                let _ = std::fs::remove_file(rd.join(f));
+            }
+            let log = rd.join("supervisor.log");
+            let out = std::fs::File::create(&log).map_err(LabError::io("create", &log))?;
+            let err = out.try_clone().map_err(LabError::io("dup", &log))?;
+            let exe = std::env::current_exe().map_err(LabError::io("locate", "current exe"))?;
+            let started = Instant::now();
+            let mut child = std::process::Command::new(exe)
+                .arg("--run-dir")
+                .arg(&rd)
+                .arg("supervise")
+                .args([
+                    "--nodes",
+                    &nodes.to_string(),
+                    "--shared-disks",
+                    &shared_disks.to_string(),
+                ])
+                .args([
+                    "--shared-disk-mib",
+                    &shared_disk_mib.to_string(),
+                    "--memory",
+                    &memory.to_string(),
+                ])
+                .args(pacemaker.then_some("--pacemaker"))
+                .args(no_cluster.then_some("--no-cluster"))
+                .stdin(std::process::Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .process_group(0)
+                .spawn()
+                .map_err(LabError::io("spawn", "halvm-lab supervise"))?;
+            loop {
+                if let Ok(state) = std::fs::read_to_string(rd.join("state")) {
+                    print!("{state}");
+                    println!("ready after {:.1} s", started.elapsed().as_secs_f64());
+                    return Ok(0);
+                }
+                if let Ok(Some(st)) = child.try_wait() {
+                    let reason = std::fs::read_to_string(rd.join("failed")).unwrap_or_else(|_| {
+                        format!("supervisor exited ({st}); see {}", log.display())
+                    });
+                    return Err(LabError::Supervisor { reason });
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        Cmd::Supervise {
+            nodes,
+            pacemaker,
+            no_cluster,
+            shared_disks,
+            shared_disk_mib,
+            memory,
+        } => supervise(
+            &rd,
+            lab_config(
+                nodes,
+                pacemaker,
+                no_cluster,
+                shared_disks,
+                shared_disk_mib,
+                memory,
+            ),
+        ),
+        Cmd::Run {
+            node,
+            timeout,
+            command,
+        } => {
+            let state =
+                std::fs::read_to_string(rd.join("state")).map_err(|e| LabError::NotRunning {
+                    run_dir: rd.clone(),
+                    reason: e.to_string(),
+                })?;
+            let agent =
+                parse_state(&state, &node).ok_or(LabError::UnknownNode { name: node.clone() })?;
+            let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+            let out = agent.run(
+                &argv,
+                &RunOpts {
+                    timeout: Duration::from_secs(timeout),
+                    ..RunOpts::default()
+                },
+            )?;
+            std::io::stdout()
+                .write_all(&out.stdout)
+                .map_err(LabError::io("write", "stdout"))?;
+            std::io::stderr()
+                .write_all(&out.stderr)
+                .map_err(LabError::io("write", "stderr"))?;
+            Ok(out.code)
+        }
+        Cmd::Kill { node } => print_reply(request(&rd, &format!("kill {node}"))?),
+        Cmd::Restart { node } => print_reply(request(&rd, &format!("restart {node}"))?),
+        Cmd::Partition { node } => print_reply(request(&rd, &format!("partition {node}"))?),
+        Cmd::Heal { node } => print_reply(request(&rd, &format!("heal {node}"))?),
+        Cmd::Status => print_reply(request(&rd, "nodes")?),
+        Cmd::Down => print_reply(request(&rd, "down")?),
+    }
+}
+
+fn print_reply(s: String) -> Result<i32> {
+    println!("{s}");
+    Ok(0)
+}
+
+/// `state` lines: `netns NAME`, `dir PATH`, `node NAME IP`, `timing KEY SECS`.
+fn parse_state(state: &str, node: &str) -> Option<AgentAddr> {
+    let netns = state
+        .lines()
+        .find_map(|l| l.strip_prefix("netns "))?
+        .trim()
+        .to_string();
+    state.lines().find_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        match w.as_slice() {
+            ["node", n, ip] if *n == node => Some(AgentAddr {
+                node: n.to_string(),
+                netns: netns.clone(),
+                ip: ip.parse().ok()?,
+            }),
+            _ => None,
+        }
+    })
+}
+
+fn supervise(rd: &Path, cfg: LabConfig) -> Result<i32> {
+    // SIGTERM/SIGINT become an orderly `down` (a thread waits for them; nothing is async).
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set.add(nix::sys::signal::Signal::SIGHUP);
+    set.thread_block().map_err(|e| LabError::Supervisor {
+        reason: format!("block signals: {e}"),
+    })?;
+    let sock_path = sock(rd);
+    let term = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let term2 = std::sync::Arc::clone(&term);
+    std::thread::spawn(move || {
+        if set.wait().is_ok() {
+            // Before the socket exists (still booting), the main thread checks the flag.
+            term2.store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Ok(mut s) = UnixStream::connect(&sock_path) {
+                let _ = s.write_all(b"down\n");
+            }
+        }
+    });
+    let lab = match Lab::start(cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = std::fs::write(rd.join("failed"), e.to_string());
+            return Err(e);
+        }
+    };
+    if term.load(std::sync::atomic::Ordering::SeqCst) {
+        let _ = std::fs::write(rd.join("failed"), "terminated by a signal while starting");
+        return Ok(1);
+    }
+    let listener = UnixListener::bind(sock(rd)).map_err(LabError::io("bind", sock(rd)))?;
+    let mut state = format!("netns {}\ndir {}\n", lab.netns(), lab.dir().display());
+    for n in lab.nodes() {
+        let a = lab.agent(&n)?;
+        state.push_str(&format!("node {n} {}\n", a.ip));
+    }
+    let t = lab.timings();
+    for (k, v) in [
+        ("agents_up", t.agents_up),
+        ("quorate", t.quorate),
+        ("dlm_ready", t.dlm_ready),
+        ("pacemaker_ready", t.pacemaker_ready),
+    ] {
+        if let Some(v) = v {
+            state.push_str(&format!("timing {k} {:.1}\n", v.as_secs_f64()));
+        }
+    }
+    let tmp = rd.join("state.tmp");
+    std::fs::write(&tmp, &state).map_err(LabError::io("write", &tmp))?;
+    std::fs::rename(&tmp, rd.join("state")).map_err(LabError::io("rename", &tmp))?;
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let mut w = match conn.try_clone() {
+            Ok(w) => w,
+            Err(_) => continue,
+        };
+        let mut line = String::new();
+        if BufReader::new(conn).read_line(&mut line).is_err() {
+            continue;
+        }
+        if line.trim() == "down" {
+            drop(lab);
+            let _ = std::fs::remove_file(rd.join("state"));
+            let _ = std::fs::remove_file(sock(rd));
+            let _ = w.write_all(b"ok lab torn down\n");
+            return Ok(0);
+        }
+        let reply = match lab.handle_command(line.trim()) {
+            Ok(s) => format!("ok {s}\n"),
+            Err(e) => format!("err {e}\n"),
+        };
+        let _ = w.write_all(reply.as_bytes());
+    }
+    Ok(0)
+}
+
+/// Exit code for an error (the binary maps errors here, in one place).
+pub fn exit_code(e: &LabError) -> i32 {
+    match e {
+        LabError::Config { .. } => 2,
+        LabError::Prerequisite { .. } => 3,
+        LabError::NotRunning { .. } | LabError::AlreadyRunning { .. } => 4,
+        LabError::Timeout { .. } => 5,
+        LabError::UnknownNode { .. } | LabError::NodeDown { .. } => 6,
+        _ => 1,
+    }
+}
