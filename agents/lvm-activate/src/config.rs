@@ -99,7 +99,7 @@ impl Config {
             return Err(OcfError::Unsupported {
                 name: "vg_access_mode".into(),
                 value: access.as_str().into(),
-                why: "shared VGs need the halvm lock daemon (clvmd-rs), which this version does not include yet; use system_id or tagging".into(),
+                why: "needs the halvm lock daemon (clvmd-rs), not in this version".into(),
             });
         }
         if activation == ActivationMode::Shared {
@@ -107,7 +107,7 @@ impl Config {
                 name: "activation_mode".into(),
                 value: "shared".into(),
                 other: format!("vg_access_mode={}", access.as_str()),
-                why: "shared activation needs lvmlockd or clvmd; system_id and tagging are always exclusive".into(),
+                why: "needs lvmlockd or clvmd".into(),
             });
         }
         if p.is_set("tag") && access != AccessMode::Tagging {
@@ -115,7 +115,7 @@ impl Config {
                 name: "tag".into(),
                 value: tag,
                 other: format!("vg_access_mode={}", access.as_str()),
-                why: "the tag is used only by vg_access_mode=tagging".into(),
+                why: "only tagging uses a tag".into(),
             });
         }
         if majority_pvs && access != AccessMode::SystemId {
@@ -443,7 +443,7 @@ mod tests {
             ("tag", "x"),
         ])
         .unwrap_err();
-        assert_eq!(e.to_string(), "parameter tag=\"x\" cannot be used with vg_access_mode=system_id: the tag is used only by vg_access_mode=tagging");
+        assert_eq!(e.to_string(), "parameter tag=\"x\" cannot be used with vg_access_mode=system_id: only tagging uses a tag");
     }
 
     #[test]

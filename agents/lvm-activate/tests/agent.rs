@@ -289,7 +289,7 @@ fn lock_manager_modes_are_refused_for_now() {
     for action in ["validate-all", "start", "monitor"] {
         let (rc, err) = call(&mut a, action, &[("OCF_RESKEY_vg_access_mode", "lvmlockd")]);
         assert_eq!(rc, 6, "{action}");
-        assert!(err.contains("ocf-exit-reason:parameter vg_access_mode=\"lvmlockd\" is not supported: shared VGs need the halvm lock daemon"), "{err}");
+        assert!(err.contains("ocf-exit-reason:parameter vg_access_mode=\"lvmlockd\" is not supported: needs the halvm lock daemon (clvmd-rs), not in this version\n"), "{err}");
     }
     assert!(a.backend.journal.is_empty(), "nothing was touched");
     // Stop still succeeds (nothing of ours can be active).
