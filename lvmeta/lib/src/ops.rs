@@ -62,7 +62,9 @@ pub enum OpError {
         system_id: String,
         local: String,
     },
-    #[error("no valid metadata copy of VG {vg}: {reasons}")]
+    #[error(
+        "Volume group \"{vg}\" not found in any valid metadata copy; damaged copies: {reasons}"
+    )]
     NoValidCopy { vg: String, reasons: String },
     #[error("metadata of VG {vg} is too large for the metadata area on {}: needs {needed} bytes, holds {available}", path.display())]
     TooLarge {
@@ -332,6 +334,17 @@ impl Scan {
             }
         }
         let Some((seq, text, _)) = best else {
+            if !damaged.is_empty() {
+                let reasons = damaged
+                    .iter()
+                    .map(|d| d.3.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(OpError::NoValidCopy {
+                    vg: name.into(),
+                    reasons,
+                });
+            }
             return Err(OpError::VgNotFound { vg: name.into() });
         };
         let doc = lvmeta_text::parse(text).map_err(|err| OpError::Parse {

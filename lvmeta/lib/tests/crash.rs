@@ -1,0 +1,217 @@
+//! Crash consistency through the library API: in-memory PVs with fault injection stop a
+//! commit after every possible number of writes; the VG must then read as the old or the
+//! new version, never anything else, and vgck --updatemetadata must bring all copies back.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lvmeta::filter::DeviceFilter;
+use lvmeta::lock::MemLocking;
+use lvmeta::ops::{self, Ctx, Env, LvCreate, SizeArg};
+use lvmeta::units::Sign;
+use lvmeta::vg::Layout;
+use lvmeta_ondisk::dev::{BlockDev, Fault, FaultInjector, MemDev};
+use lvmeta_ondisk::Bytes;
+
+struct Mem {
+    devs: HashMap<PathBuf, MemDev>,
+    inj: FaultInjector,
+}
+
+fn mem(n: usize) -> Mem {
+    let inj = FaultInjector::new();
+    let devs = (0..n)
+        .map(|i| {
+            let p = PathBuf::from(format!("/mem/pv{i}"));
+            (
+                p.clone(),
+                MemDev::with_injector(p, Bytes(64 << 20), inj.clone()),
+            )
+        })
+        .collect();
+    Mem { devs, inj }
+}
+
+fn env(m: &Mem) -> Env {
+    let devs = m.devs.clone();
+    let mut paths: Vec<PathBuf> = devs.keys().cloned().collect();
+    paths.sort();
+    Env {
+        devices: Some(paths),
+        filter: DeviceFilter::default(),
+        scan: vec![],
+        locks: Arc::new(MemLocking::new()),
+        system_id: None,
+        host: "test".into(),
+        open: Box::new(move |p: &Path| {
+            devs.get(p)
+                .map(|d| Arc::new(d.clone()) as Arc<dyn BlockDev>)
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such memdev"))
+        }),
+    }
+}
+
+fn lv(name: &str, mib: u64) -> LvCreate {
+    LvCreate {
+        name: name.into(),
+        size: SizeArg::Sectors(Sign::Absolute, mib * 2048),
+        layout: Layout::Linear,
+        pvs: vec![],
+    }
+}
+
+fn lv_names(e: &Env) -> (u64, Vec<String>) {
+    let sc = ops::scan(e).unwrap();
+    let r = sc.read_vg("vg").unwrap();
+    let mut n: Vec<String> = r.vg.lvs.iter().map(|l| l.name.clone()).collect();
+    n.sort();
+    (r.vg.seqno, n)
+}
+
+#[test]
+fn killed_commit_reads_old_or_new_and_vgck_repairs() {
+    let m = mem(3);
+    let e = env(&m);
+    let ctx = Ctx { env: &e };
+    let paths: Vec<PathBuf> = {
+        let mut p: Vec<_> = m.devs.keys().cloned().collect();
+        p.sort();
+        p
+    };
+    ctx.pvcreate(&paths, None, None, false).unwrap();
+    ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
+    ctx.lvcreate("vg", lv("a", 4)).unwrap();
+    let snap: HashMap<PathBuf, Vec<u8>> = m
+        .devs
+        .iter()
+        .map(|(p, d)| (p.clone(), d.snapshot()))
+        .collect();
+    // Count the writes of one full commit.
+    m.inj.set(Fault::None);
+    ctx.lvcreate("vg", lv("b", 4)).unwrap();
+    let per_commit = m.inj.writes();
+    assert!(
+        per_commit >= 6,
+        "3 PVs need text+precommit+commit writes, saw {per_commit}"
+    );
+    let old = (2, vec!["a".to_string()]);
+    let new = (3, vec!["a".to_string(), "b".to_string()]);
+    let mut saw_old = false;
+    let mut saw_new = false;
+    for cut in 0..per_commit {
+        for torn in [false, true] {
+            for (p, d) in &m.devs {
+                d.restore(&snap[p]);
+            }
+            m.inj.set(if torn {
+                Fault::TearAfter {
+                    ok: cut,
+                    prefix: 100,
+                }
+            } else {
+                Fault::FailAfter { ok: cut }
+            });
+            assert!(
+                ctx.lvcreate("vg", lv("b", 4)).is_err(),
+                "cut at write {cut} must fail"
+            );
+            m.inj.set(Fault::None);
+            let got = lv_names(&e);
+            assert!(
+                got == old || got == new,
+                "after cut at {cut} (torn {torn}) read {got:?}"
+            );
+            saw_old |= got == old;
+            saw_new |= got == new;
+            // vgck reports disagreement or damage only if there is any, and repairs it.
+            let (_, clean) = ctx.vgck(&["vg".into()], false).unwrap();
+            let (_, _) = ctx.vgck(&["vg".into()], true).unwrap();
+            let (msgs, clean_after) = ctx.vgck(&["vg".into()], false).unwrap();
+            assert!(clean_after, "after repair: {msgs:?}");
+            let repaired = lv_names(&e);
+            assert_eq!(repaired.1, got.1, "repair keeps the chosen version");
+            if !clean {
+                assert!(repaired.0 > got.0, "repair commits a new seqno");
+            }
+        }
+    }
+    assert!(
+        saw_old && saw_new,
+        "cuts early read old, cuts late read new"
+    );
+}
+
+#[test]
+fn metadata_too_large_writes_nothing() {
+    let m = mem(2);
+    let e = env(&m);
+    let ctx = Ctx { env: &e };
+    let p: Vec<PathBuf> = vec!["/mem/pv0".into(), "/mem/pv1".into()];
+    ctx.pvcreate(&p, None, None, false).unwrap();
+    ctx.vgcreate("vg", &p, 8192, None, &[]).unwrap();
+    let snap: Vec<Vec<u8>> = p.iter().map(|x| m.devs[x].snapshot()).collect();
+    let targets: Vec<(Arc<dyn BlockDev>, lvmeta_ondisk::label::DiskLocn)> = p
+        .iter()
+        .map(|x| {
+            (
+                Arc::new(m.devs[x].clone()) as Arc<dyn BlockDev>,
+                lvmeta_ondisk::label::DiskLocn::new(4096, 1_044_480),
+            )
+        })
+        .collect();
+    // Half the area plus a little does not fit (two copies must fit the ring).
+    let text = "x".repeat(600 * 1024);
+    let err = ops::commit_text("vg", &targets, &text, None).unwrap_err();
+    assert!(
+        matches!(err, ops::OpError::TooLarge { needed, .. } if needed == 600 * 1024 + 1),
+        "{err}"
+    );
+    for (x, before) in p.iter().zip(&snap) {
+        assert!(m.devs[x].snapshot() == *before, "{} changed", x.display());
+    }
+    assert_eq!(lv_names(&e).0, 1);
+}
+
+#[test]
+fn default_area_holds_lvm2s_count_of_linear_lvs() {
+    // lvm2's 1020 KiB area holds about 1,836 linear LVs; the same limit must apply here.
+    let m = mem(1);
+    let e = env(&m);
+    let ctx = Ctx { env: &e };
+    let p = vec![PathBuf::from("/mem/pv0")];
+    ctx.pvcreate(&p, None, None, false).unwrap();
+    ctx.vgcreate("vg", &p, 8, None, &[]).unwrap();
+    let sc = ops::scan(&e).unwrap();
+    let base = sc.read_vg("vg").unwrap().vg;
+    let limit = lvmeta_ondisk::mda::max_text_size(1_044_480);
+    let fits = |n: u64| {
+        let mut vg = base.clone();
+        for i in 0..n {
+            vg.create_lv(
+                &lvmeta::vg::LvRequest {
+                    name: format!("lvol{i}"),
+                    extents: 1,
+                    layout: Layout::Linear,
+                    pvs: None,
+                },
+                "test",
+                1_700_000_000,
+            )
+            .unwrap();
+        }
+        (ops::metadata_text(&vg, "test", 1_700_000_000).len() as u64) < limit
+    };
+    // Largest count that fits, by bisection.
+    let (mut lo, mut hi) = (1u64, 4000u64);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if fits(mid) {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    eprintln!("{lo} linear LVs fit the default metadata area");
+    assert!((1700..2000).contains(&lo), "{lo} LVs fit");
+}
