@@ -7,6 +7,7 @@
 //! segment types other than striped, mirror and raid1 are kept verbatim.
 
 pub mod alloc;
+mod backup_comments;
 mod error;
 pub mod lvm_uuid;
 pub mod names;

@@ -50,3 +50,24 @@ mod tests {
         let _ = ctime_utc(i64::MIN / 2);
     }
 }
+
+/// `2026-11-22 00:28:07 +0000`: lvm2's `%Y-%m-%d %T %z` comment for LV creation times, in UTC.
+pub fn iso_utc(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod iso_tests {
+    #[test]
+    fn matches_lvm2_lv_comment() {
+        assert_eq!(super::iso_utc(1795306593), "2026-11-22 00:16:33 +0000");
+    }
+}

@@ -702,6 +702,11 @@ impl VolumeGroup {
             lvs,
             extra: Extra::collect(sec, |k| VG_KEYS.contains(&k)),
         };
+        let mut vg = vg;
+        unlock_write(&mut vg.status, &mut vg.flags);
+        for lv in &mut vg.lvs {
+            unlock_write(&mut lv.status, &mut lv.flags);
+        }
         vg.check_references()?;
         Ok(vg)
     }
@@ -759,6 +764,12 @@ impl VolumeGroup {
     pub fn to_vg_section(&self) -> Section {
         let mut vg = self.clone();
         vg.renumber_pvs();
+        if vg.is_write_locked() {
+            lock_write(&mut vg.status, &mut vg.flags);
+            for lv in &mut vg.lvs {
+                lock_write(&mut lv.status, &mut lv.flags);
+            }
+        }
         let mut b = Builder::new(&vg.extra);
         b.val("id", vg.id.as_str());
         b.val("seqno", int(vg.seqno));
@@ -812,8 +823,44 @@ impl VolumeGroup {
     pub fn to_backup(&self, trailer: &Trailer) -> Section {
         let mut doc = Section::new();
         trailer.append_to(&mut doc);
-        doc.push(self.name.clone(), self.to_vg_section());
+        let mut vg = self.to_vg_section();
+        crate::backup_comments::annotate_vg(&mut vg);
+        doc.push(self.name.clone(), vg);
         doc
+    }
+
+    /// lvm2 (`vg_flag_write_locked`) replaces WRITE by the WRITE_LOCKED flag in VGs with a
+    /// system ID or a lock type, so that lvm2 versions without them cannot write.
+    pub fn is_write_locked(&self) -> bool {
+        self.system_id.as_deref().is_some_and(|s| !s.is_empty())
+            || self
+                .lock_type
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && s != "none")
+    }
+}
+
+/// Reading: `WRITE_LOCKED` in flags means WRITE (the model always says WRITE in status).
+fn unlock_write(status: &mut Vec<String>, flags: &mut Vec<String>) {
+    if let Some(i) = flags.iter().position(|f| f == "WRITE_LOCKED") {
+        flags.remove(i);
+        if !status.iter().any(|s| s == "WRITE") {
+            let at = status
+                .iter()
+                .position(|s| s == "READ")
+                .map_or(status.len(), |i| i + 1);
+            status.insert(at, "WRITE".into());
+        }
+    }
+}
+
+/// Writing: WRITE becomes the WRITE_LOCKED flag, the first of lvm2's compatible flags.
+fn lock_write(status: &mut Vec<String>, flags: &mut Vec<String>) {
+    if let Some(i) = status.iter().position(|s| s == "WRITE") {
+        status.remove(i);
+        if !flags.iter().any(|f| f == "WRITE_LOCKED") {
+            flags.insert(0, "WRITE_LOCKED".into());
+        }
     }
 }
 
