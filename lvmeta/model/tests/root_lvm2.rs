@@ -234,7 +234,10 @@ fn compare_lvs(lab: &Lvm2Lab, vg: &VolumeGroup) {
 }
 
 /// Areas (pv, start, len) of every LV.
-fn layout_of(vg: &VolumeGroup) -> Vec<(String, Vec<(String, u64, u64)>)> {
+/// (pv, start, len) areas of one LV.
+type Areas = Vec<(String, u64, u64)>;
+
+fn layout_of(vg: &VolumeGroup) -> Vec<(String, Areas)> {
     vg.lvs
         .iter()
         .map(|lv| {
@@ -259,7 +262,8 @@ fn root_allocator_picks_the_extents_lvm2_picks() {
     lab.lvm(&["vgcreate", "-q", "vga", &d0, &d1, &d2]);
     let mut ours = VolumeGroup::from_metadata(&parse(&lab.mda_text(0)).unwrap()).unwrap();
     let mb = |m: u64| Extents(m / 4);
-    let steps: Vec<(Vec<&str>, Box<dyn Fn(&mut VolumeGroup)>)> = vec![
+    type Step<'a> = (Vec<&'a str>, Box<dyn Fn(&mut VolumeGroup)>);
+    let steps: Vec<Step> = vec![
         (
             vec!["lvcreate", "-q", "-an", "-Zn", "-n", "a", "-L", "8M", "vga"],
             Box::new(move |vg| {
