@@ -4,7 +4,9 @@ use halvm_testkit::assert_golden;
 use std::path::PathBuf;
 
 fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
 }
 
 fn help_of(args: &[&str]) -> String {
@@ -24,10 +26,16 @@ fn top_level_help() {
 #[test]
 fn every_subcommand_help() {
     let cli = lvmeta_cli::cli();
-    let names: Vec<String> = cli.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    let names: Vec<String> = cli
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
     assert_eq!(names.len(), 21, "{names:?}");
     for n in names {
-        assert_golden(golden(&format!("help/{n}.txt")), &help_of(&["lvmeta", &n, "--help"]));
+        assert_golden(
+            golden(&format!("help/{n}.txt")),
+            &help_of(&["lvmeta", &n, "--help"]),
+        );
     }
 }
 

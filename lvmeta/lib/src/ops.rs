@@ -1331,7 +1331,8 @@ impl Ctx<'_> {
             }
             for w in &want {
                 if !names.contains(w) {
-                    return Err(OpError::VgNotFound { vg: w.clone() });
+                    // Says why: not there at all, or only damaged copies.
+                    sc.read_vg(w)?;
                 }
             }
             names.retain(|n| want.contains(n));
