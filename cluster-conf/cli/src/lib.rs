@@ -241,15 +241,15 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "Using the pcs script",
-        "The script runs pcs against the live cluster, or, with the environment variable CIB naming a CIB file, against that file with pcs -f. An empty CIB file is made with cibadmin \\-\\-empty > cib.xml (or pcs cluster cib cib.xml on a running cluster); push the result with pcs cluster cib-push cib.xml \\-\\-config. Set PCS_CREATE_FLAGS=\\-\\-force when the resource or fence agents are not installed on the machine that runs the script, since pcs checks parameters against the agents' metadata.",
+        "The script runs pcs against the live cluster, or, with the environment variable CIB naming a CIB file, against that file with pcs -f. An empty CIB file is made with cibadmin --empty > cib.xml (or pcs cluster cib cib.xml on a running cluster); push the result with pcs cluster cib-push cib.xml --config. Set PCS_CREATE_FLAGS=--force when the resource or fence agents are not installed on the machine that runs the script, since pcs checks parameters against the agents' metadata.",
     ),
     (
         "Exit status",
-        ".TP\n.B 0\nSuccess.\n.TP\n.B 1\nThe cluster.conf is malformed XML or invalid; every problem is printed with its line.\n.TP\n.B 2\nBad command line.\n.TP\n.B 3\nThe input could not be read or the output could not be written.\n.TP\n.B 4\n\\-\\-strict was given and the translation report has warnings (the output is still written).",
+        ".TP\n.B 0\nSuccess.\n.TP\n.B 1\nThe cluster.conf is malformed XML or invalid; every problem is printed with its line.\n.TP\n.B 2\nBad command line.\n.TP\n.B 3\nThe input could not be read or the output could not be written.\n.TP\n.B 4\n--strict was given and the translation report has warnings (the output is still written).",
     ),
     (
         "Examples",
-        ".nf\ncluster-conf validate /etc/cluster/cluster.conf\ncluster-conf to-cib /etc/cluster/cluster.conf -o cib.xml && crm_verify -x cib.xml\ncibadmin \\-\\-empty > cib.xml\ncluster-conf to-pcs /etc/cluster/cluster.conf > convert.sh\nCIB=cib.xml bash convert.sh && pcs cluster cib-push cib.xml \\-\\-config\ncluster-conf to-crm /etc/cluster/cluster.conf -o conf.crm && crm configure load update conf.crm\n.fi",
+        ".nf\ncluster-conf validate /etc/cluster/cluster.conf\ncluster-conf to-cib /etc/cluster/cluster.conf -o cib.xml && crm_verify -x cib.xml\ncibadmin --empty > cib.xml\ncluster-conf to-pcs /etc/cluster/cluster.conf > convert.sh\nCIB=cib.xml bash convert.sh && pcs cluster cib-push cib.xml --config\ncluster-conf to-crm /etc/cluster/cluster.conf -o conf.crm && crm configure load update conf.crm\n.fi",
     ),
     (
         "See also",

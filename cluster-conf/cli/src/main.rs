@@ -1,6 +1,8 @@
 use std::process::ExitCode;
 
-use cluster_conf_cli::{run, CliError, RunError, EXIT_INVALID, EXIT_IO, EXIT_OK, EXIT_USAGE, EXIT_WARNINGS};
+use cluster_conf_cli::{
+    run, CliError, RunError, EXIT_INVALID, EXIT_IO, EXIT_OK, EXIT_USAGE, EXIT_WARNINGS,
+};
 
 fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();

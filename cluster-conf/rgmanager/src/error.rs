@@ -45,7 +45,9 @@ pub enum ConfError {
         node: String,
         line: u32,
     },
-    #[error("line {line}: <{element} ref={reference:?}> refers to no <{element}> under <resources>")]
+    #[error(
+        "line {line}: <{element} ref={reference:?}> refers to no <{element}> under <resources>"
+    )]
     UnknownRef {
         element: String,
         reference: String,

@@ -251,7 +251,12 @@ impl<'d, 'i> Parser<'d, 'i> {
         Some(conf)
     }
 
-    fn unique(&mut self, items: impl Iterator<Item = (String, u32)>, element: &str, what: &'static str) {
+    fn unique(
+        &mut self,
+        items: impl Iterator<Item = (String, u32)>,
+        element: &str,
+        what: &'static str,
+    ) {
         let mut seen: HashMap<String, u32> = HashMap::new();
         for (value, line) in items {
             if let Some(&first_line) = seen.get(&value) {
@@ -458,7 +463,10 @@ impl<'d, 'i> Parser<'d, 'i> {
     ) -> Option<Service> {
         let name = self.required(s, "name")?;
         let line = self.line(s);
-        let domain = s.attribute("domain").filter(|d| !d.is_empty()).map(str::to_string);
+        let domain = s
+            .attribute("domain")
+            .filter(|d| !d.is_empty())
+            .map(str::to_string);
         if let Some(d) = &domain {
             if conf.domain(d).is_none() {
                 self.errors.push(ConfError::UnknownDomain {
@@ -476,7 +484,12 @@ impl<'d, 'i> Parser<'d, 'i> {
             Some("disable") => Recovery::Disable,
             Some("restart-disable") => Recovery::RestartDisable,
             Some(v) => {
-                self.bad(s, "recovery", v, "restart, relocate, disable or restart-disable");
+                self.bad(
+                    s,
+                    "recovery",
+                    v,
+                    "restart, relocate, disable or restart-disable",
+                );
                 Recovery::Restart
             }
         };
@@ -486,7 +499,12 @@ impl<'d, 'i> Parser<'d, 'i> {
             Some(v) => {
                 let t = parse_seconds(v);
                 if t.is_none() {
-                    self.bad(s, "restart_expire_time", v, "seconds, optionally with s/m/h/d");
+                    self.bad(
+                        s,
+                        "restart_expire_time",
+                        v,
+                        "seconds, optionally with s/m/h/d",
+                    );
                 }
                 t
             }
@@ -564,7 +582,12 @@ impl<'d, 'i> Parser<'d, 'i> {
                 res
             }
             (Some(_), None) => {
-                self.bad(e, "ref", e.attribute("ref").unwrap_or(""), "no ref= inside <resources>");
+                self.bad(
+                    e,
+                    "ref",
+                    e.attribute("ref").unwrap_or(""),
+                    "no ref= inside <resources>",
+                );
                 return None;
             }
             (None, _) => self.build(e, &t, attrs(e))?,
@@ -633,7 +656,11 @@ impl<'d, 'i> Parser<'d, 'i> {
                 let name = get("name");
                 let device = get("device");
                 let mountpoint = get("mountpoint");
-                for (v, a) in [(&name, "name"), (&device, "device"), (&mountpoint, "mountpoint")] {
+                for (v, a) in [
+                    (&name, "name"),
+                    (&device, "device"),
+                    (&mountpoint, "mountpoint"),
+                ] {
                     if v.is_none() {
                         missing(self, a);
                     }
@@ -668,9 +695,18 @@ impl<'d, 'i> Parser<'d, 'i> {
                 }
                 let ip: Option<IpAddr> = addr.parse().ok();
                 if ip.is_none() {
-                    self.bad(e, "address", &raw, "an IPv4 or IPv6 address, optionally /prefix");
+                    self.bad(
+                        e,
+                        "address",
+                        &raw,
+                        "an IPv4 or IPv6 address, optionally /prefix",
+                    );
                 }
-                let max = if matches!(ip, Some(IpAddr::V6(_))) { 128 } else { 32 };
+                let max = if matches!(ip, Some(IpAddr::V6(_))) {
+                    128
+                } else {
+                    32
+                };
                 let prefix = match prefix {
                     None => None,
                     Some(p) => match p.parse::<u8>() {

@@ -35,11 +35,20 @@ fn xml_escape_comment(s: &str) -> String {
     s.replace("--", "- -")
 }
 
-fn nvpairs(out: &mut String, indent: &str, set_tag: &str, set_id: &str, pairs: &[(String, String)]) {
+fn nvpairs(
+    out: &mut String,
+    indent: &str,
+    set_tag: &str,
+    set_id: &str,
+    pairs: &[(String, String)],
+) {
     if pairs.is_empty() {
         return;
     }
-    out.push_str(&format!("{indent}<{set_tag} id=\"{}\">\n", xml_escape(set_id)));
+    out.push_str(&format!(
+        "{indent}<{set_tag} id=\"{}\">\n",
+        xml_escape(set_id)
+    ));
     for (k, v) in pairs {
         out.push_str(&format!(
             "{indent}  <nvpair id=\"{}\" name=\"{}\" value=\"{}\"/>\n",
@@ -64,8 +73,20 @@ fn primitive_xml(out: &mut String, indent: &str, p: &Primitive) {
         xml_escape(&p.agent)
     ));
     let inner = format!("{indent}  ");
-    nvpairs(out, &inner, "instance_attributes", &format!("{}-instance_attributes", p.id), &p.params);
-    nvpairs(out, &inner, "meta_attributes", &format!("{}-meta_attributes", p.id), &p.meta);
+    nvpairs(
+        out,
+        &inner,
+        "instance_attributes",
+        &format!("{}-instance_attributes", p.id),
+        &p.params,
+    );
+    nvpairs(
+        out,
+        &inner,
+        "meta_attributes",
+        &format!("{}-meta_attributes", p.id),
+        &p.meta,
+    );
     if !p.ops.is_empty() {
         out.push_str(&format!("{inner}<operations>\n"));
         for o in &p.ops {
@@ -106,7 +127,13 @@ pub fn render_cib(plan: &Plan) -> String {
         o.push_str(&format!("  {}\n", xml_comment(&n.to_string())));
     }
     o.push_str("  <configuration>\n    <crm_config>\n");
-    nvpairs(&mut o, "      ", "cluster_property_set", "cib-bootstrap-options", &plan.properties);
+    nvpairs(
+        &mut o,
+        "      ",
+        "cluster_property_set",
+        "cib-bootstrap-options",
+        &plan.properties,
+    );
     o.push_str("    </crm_config>\n    <nodes>\n");
     for n in &plan.nodes {
         o.push_str(&format!(
@@ -125,7 +152,13 @@ pub fn render_cib(plan: &Plan) -> String {
             xml_comment(&format!("service {}", g.service)),
             xml_escape(&g.id)
         ));
-        nvpairs(&mut o, "        ", "meta_attributes", &format!("{}-meta_attributes", g.id), &g.meta);
+        nvpairs(
+            &mut o,
+            "        ",
+            "meta_attributes",
+            &format!("{}-meta_attributes", g.id),
+            &g.meta,
+        );
         for p in &g.members {
             primitive_xml(&mut o, "        ", p);
         }
@@ -156,7 +189,11 @@ pub fn render_cib(plan: &Plan) -> String {
                     ));
                 }
                 for (i, n) in not_on.iter().enumerate() {
-                    let suffix = if i == 0 { String::new() } else { format!("-{i}") };
+                    let suffix = if i == 0 {
+                        String::new()
+                    } else {
+                        format!("-{i}")
+                    };
                     o.push_str(&format!(
                         "          <expression id=\"{}-rule-expr{suffix}\" attribute=\"#uname\" operation=\"ne\" value=\"{}\"/>\n",
                         xml_escape(&l.id),
@@ -192,7 +229,13 @@ pub fn render_cib(plan: &Plan) -> String {
     }
     if !plan.rsc_defaults.is_empty() {
         o.push_str("    <rsc_defaults>\n");
-        nvpairs(&mut o, "      ", "meta_attributes", "rsc-options", &plan.rsc_defaults);
+        nvpairs(
+            &mut o,
+            "      ",
+            "meta_attributes",
+            "rsc-options",
+            &plan.rsc_defaults,
+        );
         o.push_str("    </rsc_defaults>\n");
     }
     o.push_str("  </configuration>\n  <status/>\n</cib>\n");
@@ -202,7 +245,8 @@ pub fn render_cib(plan: &Plan) -> String {
 /// Quotes a word for bash when it needs it.
 pub fn sh_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./:=@,+-%".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@,+-%".contains(c));
     if plain {
         s.to_string()
     } else {
@@ -217,7 +261,11 @@ fn sh_kv(k: &str, v: &str) -> String {
 fn pcs_ops(p: &Primitive) -> String {
     let mut s = String::new();
     for o in &p.ops {
-        s.push_str(&format!(" op {} {}", sh_quote(&o.name), sh_kv("interval", &o.interval)));
+        s.push_str(&format!(
+            " op {} {}",
+            sh_quote(&o.name),
+            sh_kv("interval", &o.interval)
+        ));
         if let Some(t) = &o.timeout {
             s.push_str(&format!(" {}", sh_kv("timeout", t)));
         }
@@ -255,10 +303,17 @@ pub fn render_pcs(plan: &Plan) -> String {
         o.push_str(&format!("\"${{PCS[@]}}\" property set {}\n", sh_kv(k, v)));
     }
     for (k, v) in &plan.rsc_defaults {
-        o.push_str(&format!("\"${{PCS[@]}}\" resource defaults update {}\n", sh_kv(k, v)));
+        o.push_str(&format!(
+            "\"${{PCS[@]}}\" resource defaults update {}\n",
+            sh_kv(k, v)
+        ));
     }
     for s in &plan.stonith {
-        let params: String = s.params.iter().map(|(k, v)| format!(" {}", sh_kv(k, v))).collect();
+        let params: String = s
+            .params
+            .iter()
+            .map(|(k, v)| format!(" {}", sh_kv(k, v)))
+            .collect();
         o.push_str(&format!(
             "\"${{PCS[@]}}\" stonith create {} {}{params}{} \"${{CREATE_FLAGS[@]}}\"\n",
             sh_quote(&s.id),
@@ -267,7 +322,11 @@ pub fn render_pcs(plan: &Plan) -> String {
         ));
     }
     for l in &plan.fencing_levels {
-        let devs: String = l.devices.iter().map(|d| format!(" {}", sh_quote(d))).collect();
+        let devs: String = l
+            .devices
+            .iter()
+            .map(|d| format!(" {}", sh_quote(d)))
+            .collect();
         o.push_str(&format!(
             "\"${{PCS[@]}}\" stonith level add {} {}{devs}\n",
             l.index,
@@ -277,7 +336,11 @@ pub fn render_pcs(plan: &Plan) -> String {
     for g in &plan.groups {
         o.push_str(&format!("# service {}\n", g.service));
         for p in &g.members {
-            let params: String = p.params.iter().map(|(k, v)| format!(" {}", sh_kv(k, v))).collect();
+            let params: String = p
+                .params
+                .iter()
+                .map(|(k, v)| format!(" {}", sh_kv(k, v)))
+                .collect();
             o.push_str(&format!(
                 "\"${{PCS[@]}}\" resource create {} {}{params}{} --group {} --no-default-ops \"${{CREATE_FLAGS[@]}}\"\n",
                 sh_quote(&p.id),
@@ -287,8 +350,15 @@ pub fn render_pcs(plan: &Plan) -> String {
             ));
         }
         if !g.meta.is_empty() {
-            let meta: String = g.meta.iter().map(|(k, v)| format!(" {}", sh_kv(k, v))).collect();
-            o.push_str(&format!("\"${{PCS[@]}}\" resource meta {}{meta}\n", sh_quote(&g.id)));
+            let meta: String = g
+                .meta
+                .iter()
+                .map(|(k, v)| format!(" {}", sh_kv(k, v)))
+                .collect();
+            o.push_str(&format!(
+                "\"${{PCS[@]}}\" resource meta {}{meta}\n",
+                sh_quote(&g.id)
+            ));
         }
     }
     for l in &plan.locations {
@@ -331,7 +401,8 @@ pub fn render_pcs(plan: &Plan) -> String {
 /// crm's value quoting: double quotes when needed.
 fn crm_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./:@,+-%".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@,+-%".contains(c));
     if plain {
         s.to_string()
     } else {
@@ -355,7 +426,11 @@ fn crm_primitive(o: &mut String, p: &Primitive) {
         o.push_str(&format!(" \\\n\tmeta{}", crm_pairs(&p.meta)));
     }
     for op in &p.ops {
-        o.push_str(&format!(" \\\n\top {} interval={}", op.name, crm_quote(&op.interval)));
+        o.push_str(&format!(
+            " \\\n\top {} interval={}",
+            op.name,
+            crm_quote(&op.interval)
+        ));
         if let Some(t) = &op.timeout {
             o.push_str(&format!(" timeout={}", crm_quote(t)));
         }
@@ -444,10 +519,16 @@ pub fn render_crm(plan: &Plan) -> String {
         o.push('\n');
     }
     if !plan.properties.is_empty() {
-        o.push_str(&format!("property cib-bootstrap-options:{}\n", crm_pairs(&plan.properties)));
+        o.push_str(&format!(
+            "property cib-bootstrap-options:{}\n",
+            crm_pairs(&plan.properties)
+        ));
     }
     if !plan.rsc_defaults.is_empty() {
-        o.push_str(&format!("rsc_defaults rsc-options:{}\n", crm_pairs(&plan.rsc_defaults)));
+        o.push_str(&format!(
+            "rsc_defaults rsc-options:{}\n",
+            crm_pairs(&plan.rsc_defaults)
+        ));
     }
     o
 }

@@ -215,7 +215,10 @@ impl Translator<'_> {
             self.note(
                 Severity::Warning,
                 Some(svc.line),
-                format!("service {}: no translatable resources, no group created", svc.name),
+                format!(
+                    "service {}: no translatable resources, no group created",
+                    svc.name
+                ),
             );
             return None;
         }
@@ -265,7 +268,10 @@ impl Translator<'_> {
                     self.note(
                         Severity::Info,
                         Some(svc.line),
-                        format!("service {}: max_restarts is ignored with recovery=\"relocate\"", svc.name),
+                        format!(
+                            "service {}: max_restarts is ignored with recovery=\"relocate\"",
+                            svc.name
+                        ),
                     );
                 }
             }
@@ -331,7 +337,13 @@ impl Translator<'_> {
                         Some(r.line),
                         format!("service {}: <lvm name=\"{}\"> uses vg_access_mode=system_id: give VG {vg_name} a system ID (lvm.conf system_id_source; a clvmd VG needs vgchange -cn first)", svc.name, r.name),
                     );
-                    ("ocf", Some("halvm"), "LVM-activate".into(), p, vec![op("30s", "90s")])
+                    (
+                        "ocf",
+                        Some("halvm"),
+                        "LVM-activate".into(),
+                        p,
+                        vec![op("30s", "90s")],
+                    )
                 }
                 ResourceKind::Fs {
                     device,
@@ -372,7 +384,10 @@ impl Translator<'_> {
                     if let Some(o) = options {
                         p.push(kv("options", o.clone()));
                     }
-                    p.push(kv("force_unmount", if *force_unmount { "true" } else { "false" }));
+                    p.push(kv(
+                        "force_unmount",
+                        if *force_unmount { "true" } else { "false" },
+                    ));
                     if *force_fsck {
                         p.push(kv("run_fsck", "force"));
                     }
@@ -383,7 +398,13 @@ impl Translator<'_> {
                             format!("service {}: <fs name=\"{}\"> self_fence=\"1\": Pacemaker fences a node whose stop fails (on-fail=fence, the default with stonith enabled)", svc.name, r.name),
                         );
                     }
-                    ("ocf", Some("heartbeat"), "Filesystem".into(), p, vec![op("20s", "40s")])
+                    (
+                        "ocf",
+                        Some("heartbeat"),
+                        "Filesystem".into(),
+                        p,
+                        vec![op("20s", "40s")],
+                    )
                 }
                 ResourceKind::Ip {
                     address,
@@ -402,13 +423,19 @@ impl Translator<'_> {
                             format!("service {}: <ip address=\"{}\"> monitor_link=\"1\": IPaddr2 does not watch the link; add ocf:heartbeat:ethmonitor and a location rule on its attribute if needed", svc.name, r.name),
                         );
                     }
-                    ("ocf", Some("heartbeat"), "IPaddr2".into(), p, vec![op("10s", "20s")])
+                    (
+                        "ocf",
+                        Some("heartbeat"),
+                        "IPaddr2".into(),
+                        p,
+                        vec![op("10s", "20s")],
+                    )
                 }
                 ResourceKind::Script { file } => {
                     self.leftover(svc, r, &["name", "file", "ref"]);
                     let base = file.rsplit('/').next().unwrap_or(file).to_string();
-                    let in_initd = file.starts_with("/etc/init.d/")
-                        || file.starts_with("/etc/rc.d/init.d/");
+                    let in_initd =
+                        file.starts_with("/etc/init.d/") || file.starts_with("/etc/rc.d/init.d/");
                     let msg = if in_initd {
                         format!("service {}: <script file=\"{file}\"> becomes lsb:{base}; if the service now has a systemd unit use systemd:{base} instead", svc.name)
                     } else {
@@ -468,7 +495,10 @@ impl Translator<'_> {
             self.note(
                 Severity::Info,
                 Some(dom.line),
-                format!("failover domain {}: ordered nodes without priority get score 500000", dom.name),
+                format!(
+                    "failover domain {}: ordered nodes without priority get score 500000",
+                    dom.name
+                ),
             );
         }
         if dom.restricted {
@@ -578,7 +608,10 @@ impl Translator<'_> {
                 self.note(
                     Severity::Warning,
                     Some(dev.line),
-                    format!("fence device {} is used by no node; created without a host list", dev.name),
+                    format!(
+                        "fence device {} is used by no node; created without a host list",
+                        dev.name
+                    ),
                 );
             }
             let per_node_only_port = list
@@ -612,7 +645,10 @@ impl Translator<'_> {
                 self.note(
                     Severity::Info,
                     Some(dev.line),
-                    format!("fence device {} has per-node attributes: one stonith resource per node", dev.name),
+                    format!(
+                        "fence device {} has per-node attributes: one stonith resource per node",
+                        dev.name
+                    ),
                 );
                 let mut made: BTreeMap<String, String> = BTreeMap::new();
                 for (n, i, u) in &list {
@@ -639,16 +675,25 @@ impl Translator<'_> {
             }
         }
         for n in &conf.nodes {
-            if n.fence_methods.iter().all(|m| m.devices.is_empty()) && !conf.fence_devices.is_empty() {
+            if n.fence_methods.iter().all(|m| m.devices.is_empty())
+                && !conf.fence_devices.is_empty()
+            {
                 self.note(
                     Severity::Warning,
                     Some(n.line),
-                    format!("node {} has no fence method; no device will be able to fence it", n.name),
+                    format!(
+                        "node {} has no fence method; no device will be able to fence it",
+                        n.name
+                    ),
                 );
             }
         }
         let needs_levels = conf.nodes.iter().any(|n| {
-            n.fence_methods.iter().filter(|m| !m.devices.is_empty()).count() > 1
+            n.fence_methods
+                .iter()
+                .filter(|m| !m.devices.is_empty())
+                .count()
+                > 1
                 || n.fence_methods.iter().any(|m| m.devices.len() > 1)
         });
         let mut levels = Vec::new();

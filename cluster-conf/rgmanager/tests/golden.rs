@@ -82,14 +82,26 @@ fn rules() {
             not_on: vec!["node-b".into(), "node-a".into(), "node-c".into()]
         }
     );
-    assert!(!p.locations.iter().any(|l| l.rsc == "web" && matches!(l.kind, LocationKind::NotOn { .. })));
+    assert!(!p
+        .locations
+        .iter()
+        .any(|l| l.rsc == "web" && matches!(l.kind, LocationKind::NotOn { .. })));
     let meta = |g: &str| p.groups.iter().find(|x| x.id == g).unwrap().meta.clone();
     let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
-    assert_eq!(meta("db"), [kv("migration-threshold", "4"), kv("failure-timeout", "600s")]);
+    assert_eq!(
+        meta("db"),
+        [
+            kv("migration-threshold", "4"),
+            kv("failure-timeout", "600s")
+        ]
+    );
     assert_eq!(meta("web"), [kv("target-role", "Stopped")]);
     assert_eq!(meta("mail"), [kv("resource-stickiness", "INFINITY")]);
     let mail = p.groups.iter().find(|x| x.id == "mail").unwrap();
-    assert!(mail.members.iter().all(|m| m.ops.iter().all(|o| o.on_fail.as_deref() == Some("stop"))));
+    assert!(mail
+        .members
+        .iter()
+        .all(|m| m.ops.iter().all(|o| o.on_fail.as_deref() == Some("stop"))));
     // exclusive: batch avoids every other service.
     let mut with: Vec<_> = p
         .colocations
@@ -113,10 +125,17 @@ fn rules() {
     assert_eq!(p.properties, [kv("stonith-enabled", "false")]);
 
     let s = plan("seed003");
-    assert_eq!(s.groups[0].meta, [kv("migration-threshold", "1")], "recovery=relocate");
+    assert_eq!(
+        s.groups[0].meta,
+        [kv("migration-threshold", "1")],
+        "recovery=relocate"
+    );
 
     let f = plan("fencing");
-    assert!(f.properties.is_empty(), "fencing configured: stonith stays enabled");
+    assert!(
+        f.properties.is_empty(),
+        "fencing configured: stonith stays enabled"
+    );
     let apc = f.stonith.iter().find(|x| x.id == "apc").unwrap();
     assert!(apc.params.contains(&kv("pcmk_host_map", "n1:1;n2:2")));
     assert!(apc.params.contains(&kv("pcmk_host_list", "n1 n2")));
@@ -138,14 +157,36 @@ fn rules() {
     let g = plan("global_refs");
     // The untranslatable nfsexport and the monitor_link are in the report.
     let report: Vec<String> = g.notes.iter().map(|n| n.to_string()).collect();
-    assert!(report.iter().any(|n| n.contains("<nfsexport name=\"app-export\"> has no translation")), "{report:?}");
-    assert!(report.iter().any(|n| n.contains("monitor_link")), "{report:?}");
-    assert!(report.iter().any(|n| n.contains("lsb:report.sh")), "{report:?}");
+    assert!(
+        report
+            .iter()
+            .any(|n| n.contains("<nfsexport name=\"app-export\"> has no translation")),
+        "{report:?}"
+    );
+    assert!(
+        report.iter().any(|n| n.contains("monitor_link")),
+        "{report:?}"
+    );
+    assert!(
+        report.iter().any(|n| n.contains("lsb:report.sh")),
+        "{report:?}"
+    );
     let app = &g.groups[0];
     let specs: Vec<_> = app.members.iter().map(|m| m.spec()).collect();
     assert_eq!(
         specs,
-        ["ocf:halvm:LVM-activate", "ocf:heartbeat:Filesystem", "ocf:heartbeat:IPaddr2", "lsb:appd"]
+        [
+            "ocf:halvm:LVM-activate",
+            "ocf:heartbeat:Filesystem",
+            "ocf:heartbeat:IPaddr2",
+            "lsb:appd"
+        ]
     );
-    assert_eq!(app.meta, [kv("migration-threshold", "3"), kv("failure-timeout", "300s")]);
+    assert_eq!(
+        app.meta,
+        [
+            kv("migration-threshold", "3"),
+            kv("failure-timeout", "300s")
+        ]
+    );
 }

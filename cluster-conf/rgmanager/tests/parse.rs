@@ -11,7 +11,12 @@ fn data(name: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-const SAMPLES: [&str; 4] = ["seed003.conf", "four_node.conf", "global_refs.conf", "fencing.conf"];
+const SAMPLES: [&str; 4] = [
+    "seed003.conf",
+    "four_node.conf",
+    "global_refs.conf",
+    "fencing.conf",
+];
 
 #[test]
 fn seed_example_model() {
@@ -22,7 +27,10 @@ fn seed_example_model() {
     assert!(cman.two_node);
     assert_eq!(cman.expected_votes, Some(1));
     assert_eq!(
-        c.nodes.iter().map(|n| (n.name.as_str(), n.nodeid)).collect::<Vec<_>>(),
+        c.nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.nodeid))
+            .collect::<Vec<_>>(),
         [("serv-0001", 1), ("serv-0002", 2)]
     );
     let d = c.domain("FD").unwrap();
@@ -64,7 +72,11 @@ fn seed_example_model() {
         k => panic!("{k:?}"),
     }
     // <logging> and <dlm> are kept as unhandled, with lines.
-    let what: Vec<_> = c.unhandled.iter().map(|u| (u.what.as_str(), u.line)).collect();
+    let what: Vec<_> = c
+        .unhandled
+        .iter()
+        .map(|u| (u.what.as_str(), u.line))
+        .collect();
     assert_eq!(what, [("cluster/logging", 9), ("cluster/dlm", 10)]);
 }
 
@@ -73,11 +85,19 @@ fn start_order_follows_rgmanager_levels_and_nesting() {
     let c = parse(&data("four_node.conf")).unwrap();
     let web = c.services.iter().find(|s| s.name == "web").unwrap();
     // Written ip, lvm, fs: started lvm, fs, ip.
-    let tags: Vec<_> = web.start_order().iter().map(|r| r.tag().to_string()).collect();
+    let tags: Vec<_> = web
+        .start_order()
+        .iter()
+        .map(|r| r.tag().to_string())
+        .collect();
     assert_eq!(tags, ["lvm", "fs", "ip"]);
     let db = c.services.iter().find(|s| s.name == "db").unwrap();
     let names: Vec<_> = db.start_order().iter().map(|r| r.name.clone()).collect();
-    assert_eq!(names, ["db-lv", "db-fs", "192.168.50.10/24"], "the fs nested in the lvm follows it");
+    assert_eq!(
+        names,
+        ["db-lv", "db-fs", "192.168.50.10/24"],
+        "the fs nested in the lvm follows it"
+    );
     assert_eq!(db.max_restarts, Some(3));
     assert_eq!(db.restart_expire_time, Some(600));
     assert!(!web.autostart);
@@ -96,7 +116,9 @@ fn refs_merge_local_overrides() {
     let fs = order[1];
     assert_eq!(fs.reference.as_deref(), Some("app-data"));
     match &fs.kind {
-        ResourceKind::Fs { options, .. } => assert_eq!(options.as_deref(), Some("rw,noatime,nodev")),
+        ResourceKind::Fs { options, .. } => {
+            assert_eq!(options.as_deref(), Some("rw,noatime,nodev"))
+        }
         k => panic!("{k:?}"),
     }
     match &order[3].kind {
@@ -125,7 +147,10 @@ fn fencing_model() {
     let n1 = c.node("n1").unwrap();
     assert_eq!(n1.fence_methods.len(), 2);
     assert_eq!(n1.fence_methods[1].name, "power");
-    assert_eq!(n1.fence_methods[1].devices[0].attrs, [("port".to_string(), "1".to_string())]);
+    assert_eq!(
+        n1.fence_methods[1].devices[0].attrs,
+        [("port".to_string(), "1".to_string())]
+    );
     let n3 = c.node("n3").unwrap();
     assert_eq!(n3.fence_methods[0].devices.len(), 2);
 }
@@ -180,11 +205,35 @@ fn missing_required_attributes() {
             line: 8
         }]
     );
-    assert_eq!(e[0].to_string(), "line 8: <lvm> is missing required attribute `vg_name`");
-    let e = errors(&wrap("<service name=\"s\">\n<fs name=\"x\" device=\"/dev/x\"/>\n</service>"));
-    assert!(matches!(&e[0], ConfError::MissingAttribute { attribute: "mountpoint", line: 8, .. }), "{e:?}");
+    assert_eq!(
+        e[0].to_string(),
+        "line 8: <lvm> is missing required attribute `vg_name`"
+    );
+    let e = errors(&wrap(
+        "<service name=\"s\">\n<fs name=\"x\" device=\"/dev/x\"/>\n</service>",
+    ));
+    assert!(
+        matches!(
+            &e[0],
+            ConfError::MissingAttribute {
+                attribute: "mountpoint",
+                line: 8,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let e = errors("<cluster name=\"c\" config_version=\"1\"><clusternodes><clusternode name=\"a\"/></clusternodes></cluster>");
-    assert!(matches!(&e[0], ConfError::MissingAttribute { attribute: "nodeid", .. }), "{e:?}");
+    assert!(
+        matches!(
+            &e[0],
+            ConfError::MissingAttribute {
+                attribute: "nodeid",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -265,12 +314,32 @@ fn unknown_fence_device_and_bad_values() {
     let xml = "<cluster name=\"c\" config_version=\"x\">\n<clusternodes>\n<clusternode name=\"a\" nodeid=\"1\"><fence><method name=\"1\"><device name=\"ghost\"/></method></fence></clusternode>\n</clusternodes>\n<rm><failoverdomains><failoverdomain name=\"d\" ordered=\"perhaps\"><failoverdomainnode name=\"a\" priority=\"0\"/></failoverdomain></failoverdomains>\n<service name=\"s\" recovery=\"pray\"><ip address=\"300.1.1.1\"/></service></rm>\n</cluster>";
     let e = errors(xml);
     let kinds: Vec<String> = e.iter().map(|e| e.to_string()).collect();
-    assert!(kinds[0].starts_with("line 1: <cluster> attribute `config_version`=\"x\""), "{kinds:?}");
-    assert!(kinds.iter().any(|k| k == "line 3: <device name=\"ghost\"> of node \"a\" names no <fencedevice>"), "{kinds:?}");
-    assert!(kinds.iter().any(|k| k.contains("`ordered`=\"perhaps\"")), "{kinds:?}");
-    assert!(kinds.iter().any(|k| k.contains("`priority`=\"0\"")), "{kinds:?}");
-    assert!(kinds.iter().any(|k| k.contains("`recovery`=\"pray\"")), "{kinds:?}");
-    assert!(kinds.iter().any(|k| k.contains("`address`=\"300.1.1.1\"")), "{kinds:?}");
+    assert!(
+        kinds[0].starts_with("line 1: <cluster> attribute `config_version`=\"x\""),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|k| k == "line 3: <device name=\"ghost\"> of node \"a\" names no <fencedevice>"),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.contains("`ordered`=\"perhaps\"")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.contains("`priority`=\"0\"")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.contains("`recovery`=\"pray\"")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.contains("`address`=\"300.1.1.1\"")),
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -280,9 +349,24 @@ fn duplicate_services_domains_and_domain_nodes() {
     ));
     let lines: Vec<(u32, String)> = e.iter().map(|e| (e.line(), e.to_string())).collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines.iter().any(|(l, m)| *l == 9 && m.contains("duplicate name \"d\"")), "{lines:?}");
-    assert!(lines.iter().any(|(l, m)| *l == 11 && m.contains("duplicate node \"a\"")), "{lines:?}");
-    assert!(lines.iter().any(|(l, m)| *l == 15 && m.contains("duplicate name \"s\"")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|(l, m)| *l == 9 && m.contains("duplicate name \"d\"")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|(l, m)| *l == 11 && m.contains("duplicate node \"a\"")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|(l, m)| *l == 15 && m.contains("duplicate name \"s\"")),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -318,7 +402,13 @@ fn xml_fragment() -> impl Strategy<Value = String> {
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         (
-            prop_oneof![Just("service"), Just("lvm"), Just("fs"), Just("rm"), Just("failoverdomain")],
+            prop_oneof![
+                Just("service"),
+                Just("lvm"),
+                Just("fs"),
+                Just("rm"),
+                Just("failoverdomain")
+            ],
             prop::collection::vec(inner, 0..4),
             "[a-z =\"0-9]{0,16}",
         )

@@ -112,8 +112,17 @@ fn pairs(n: Node<'_, '_>, set: &str) -> BTreeMap<String, String> {
 
 fn prim(p: Node<'_, '_>, group: Option<&str>) -> Prim {
     let spec = match p.attribute("provider") {
-        Some(pr) => format!("{}:{}:{}", p.attribute("class").unwrap(), pr, p.attribute("type").unwrap()),
-        None => format!("{}:{}", p.attribute("class").unwrap(), p.attribute("type").unwrap()),
+        Some(pr) => format!(
+            "{}:{}:{}",
+            p.attribute("class").unwrap(),
+            pr,
+            p.attribute("type").unwrap()
+        ),
+        None => format!(
+            "{}:{}",
+            p.attribute("class").unwrap(),
+            p.attribute("type").unwrap()
+        ),
     };
     let ops = elems(p, "operations")
         .flat_map(|o| elems(o, "op"))
@@ -143,7 +152,12 @@ fn normalize(xml: &str) -> Norm {
             "crm_config" => n.properties = pairs(c, "cluster_property_set"),
             "nodes" => {
                 n.nodes = elems(c, "node")
-                    .map(|x| (x.attribute("id").unwrap().into(), x.attribute("uname").unwrap().into()))
+                    .map(|x| {
+                        (
+                            x.attribute("id").unwrap().into(),
+                            x.attribute("uname").unwrap().into(),
+                        )
+                    })
                     .collect()
             }
             "resources" => {
@@ -242,7 +256,12 @@ fn generated_cib_passes_crm_verify() {
             // With stonith enabled and no status yet, crm_verify warns that never-seen nodes
             // would be fenced; the configuration itself must still be valid (exit 0 or 78,
             // "warnings", with only those status warnings).
-            let out = Command::new(&crm_verify).arg("-V").arg("-x").arg(&cib).output().unwrap();
+            let out = Command::new(&crm_verify)
+                .arg("-V")
+                .arg("-x")
+                .arg(&cib)
+                .output()
+                .unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             for line in err.lines() {
                 assert!(
@@ -252,18 +271,29 @@ fn generated_cib_passes_crm_verify() {
                     "{s}: unexpected crm_verify output: {line}"
                 );
             }
-            assert!(matches!(out.status.code(), Some(0) | Some(78)), "{s}: {}", out.status);
+            assert!(
+                matches!(out.status.code(), Some(0) | Some(78)),
+                "{s}: {}",
+                out.status
+            );
         }
         // With every node up and quorum, the configuration verifies cleanly.
         let up = dir.path().join(format!("{s}-up.xml"));
         let mut cmd = Command::new(&crm_simulate);
-        cmd.arg("-x").arg(&cib).args(["-q", "1", "-S", "-O"]).arg(&up);
+        cmd.arg("-x")
+            .arg(&cib)
+            .args(["-q", "1", "-S", "-O"])
+            .arg(&up);
         for n in &plan.nodes {
             cmd.arg("-u").arg(&n.name);
         }
         run_ok(&mut cmd);
         let out = run_ok(Command::new(&crm_verify).arg("-V").arg("-x").arg(&up));
-        assert!(out.stderr.is_empty(), "{s}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.stderr.is_empty(),
+            "{s}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -275,8 +305,15 @@ fn crm_verify_rejects_a_broken_cib() {
     let mut plan = translate(&conf("seed003"));
     plan.groups[0].members[0].class = "nonsense".into();
     let cib = write(dir.path(), "bad.xml", &render_cib(&plan));
-    let out = Command::new(&crm_verify).arg("-x").arg(&cib).output().unwrap();
-    assert!(!out.status.success(), "crm_verify accepted an invalid class");
+    let out = Command::new(&crm_verify)
+        .arg("-x")
+        .arg(&cib)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "crm_verify accepted an invalid class"
+    );
 }
 
 #[test]
@@ -350,7 +387,10 @@ impl Sim {
         let input = self.current();
         self.step += 1;
         let mut cmd = Command::new(&crm_simulate);
-        cmd.arg("-x").arg(&input).args(["-q", "1", "-S", "-O"]).arg(self.current());
+        cmd.arg("-x")
+            .arg(&input)
+            .args(["-q", "1", "-S", "-O"])
+            .arg(self.current());
         for n in up {
             cmd.arg("-u").arg(n);
         }
@@ -406,7 +446,11 @@ impl Sim {
 /// rgmanager's choice for a service: the online domain node with the best priority (ordered),
 /// any online domain node (unordered), none when a restricted domain has no node online.
 fn preferred<'a>(dom: &'a FailoverDomain, online: &BTreeSet<String>) -> Vec<&'a str> {
-    let live: Vec<&DomainNode> = dom.nodes.iter().filter(|n| online.contains(&n.name)).collect();
+    let live: Vec<&DomainNode> = dom
+        .nodes
+        .iter()
+        .filter(|n| online.contains(&n.name))
+        .collect();
     if !dom.ordered {
         return live.iter().map(|n| n.name.as_str()).collect();
     }
@@ -417,17 +461,29 @@ fn preferred<'a>(dom: &'a FailoverDomain, online: &BTreeSet<String>) -> Vec<&'a 
         .collect()
 }
 
-fn check_placement(c: &ClusterConf, placed: &BTreeMap<String, Option<String>>, online: &BTreeSet<String>, what: &str) {
+fn check_placement(
+    c: &ClusterConf,
+    placed: &BTreeMap<String, Option<String>>,
+    online: &BTreeSet<String>,
+    what: &str,
+) {
     for svc in &c.services {
         let Some(at) = placed.get(&svc.name) else {
-            panic!("{what}: service {} missing from the cluster status", svc.name)
+            panic!(
+                "{what}: service {} missing from the cluster status",
+                svc.name
+            )
         };
         if !svc.autostart {
             assert_eq!(at, &None, "{what}: {} has autostart=0 but runs", svc.name);
             continue;
         }
         if let Some(node) = at {
-            assert!(online.contains(node), "{what}: {} on offline node {node}", svc.name);
+            assert!(
+                online.contains(node),
+                "{what}: {} on offline node {node}",
+                svc.name
+            );
         }
         if svc.exclusive {
             if let Some(node) = at {
@@ -479,7 +535,11 @@ fn simulated_placement_and_failover() {
 
         // Take each service's node down in turn: it moves to the next priority, and comes
         // back (or not, with nofailback) when the node returns.
-        for svc in c.services.iter().filter(|s| s.autostart && s.domain.is_some()) {
+        for svc in c
+            .services
+            .iter()
+            .filter(|s| s.autostart && s.domain.is_some())
+        {
             let dom = c.domain(svc.domain.as_deref().unwrap()).unwrap();
             let Some(node) = start[&svc.name].clone() else {
                 panic!("{s}: {} not running with all nodes up", svc.name)
@@ -493,15 +553,29 @@ fn simulated_placement_and_failover() {
             let what = format!("{s}, {node} down");
             check_placement(&c, &after, &online, &what);
             let moved_to = after[&svc.name].clone();
-            assert_ne!(moved_to.as_deref(), Some(node.as_str()), "{what}: {} did not move", svc.name);
+            assert_ne!(
+                moved_to.as_deref(),
+                Some(node.as_str()),
+                "{what}: {} did not move",
+                svc.name
+            );
 
             failed.change(&[&node], &[]);
             let back = failed.placement();
             let what = format!("{s}, {node} back");
             if dom.nofailback {
-                assert_eq!(back[&svc.name], moved_to, "{what}: {} failed back despite nofailback", svc.name);
+                assert_eq!(
+                    back[&svc.name], moved_to,
+                    "{what}: {} failed back despite nofailback",
+                    svc.name
+                );
             } else if dom.ordered {
-                assert_eq!(back[&svc.name].as_deref(), Some(node.as_str()), "{what}: {} did not fail back", svc.name);
+                assert_eq!(
+                    back[&svc.name].as_deref(),
+                    Some(node.as_str()),
+                    "{what}: {} did not fail back",
+                    svc.name
+                );
             }
         }
 
@@ -523,8 +597,17 @@ fn simulated_placement_and_failover() {
                 online.remove(*d);
             }
             let placed = sim.placement();
-            assert_eq!(placed[&svc.name], None, "{s}: {} runs outside restricted {}", svc.name, dom.name);
-            check_placement(&c, &placed, &online, &format!("{s}, domain {} down", dom.name));
+            assert_eq!(
+                placed[&svc.name], None,
+                "{s}: {} runs outside restricted {}",
+                svc.name, dom.name
+            );
+            check_placement(
+                &c,
+                &placed,
+                &online,
+                &format!("{s}, domain {} down", dom.name),
+            );
         }
     }
 }
@@ -548,13 +631,12 @@ fn placement_check_can_fail() {
             .args(["-q", "1", "-u", "serv-0001", "-u", "serv-0002", "-S", "-O"])
             .arg(&up),
     );
-    let sim = Sim {
-        dir,
-        step: 1,
-        plan,
-    };
+    let sim = Sim { dir, step: 1, plan };
     let placed = sim.placement();
     let online = all_nodes(&c);
     let r = std::panic::catch_unwind(|| check_placement(&c, &placed, &online, "reversed"));
-    assert!(r.is_err(), "a service on the wrong node was not detected: {placed:?}");
+    assert!(
+        r.is_err(),
+        "a service on the wrong node was not detected: {placed:?}"
+    );
 }
