@@ -36,6 +36,8 @@ pub enum ModelError {
         available: usize,
         what: &'static str,
     },
+    #[error("physical volume {pv:?} is still used by {lvs:?}")]
+    PvInUse { pv: String, lvs: Vec<String> },
     #[error("invalid size for {name:?}: {problem}")]
     InvalidSize { name: String, problem: String },
     #[error("{name:?}: {what} is not supported for this layout")]

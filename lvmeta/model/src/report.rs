@@ -223,3 +223,99 @@ impl VolumeGroup {
         )
     }
 }
+
+impl VolumeGroup {
+    /// vgs' `vg_attr`: permissions, resizeable, exported, partial, allocation policy,
+    /// clustered/shared (e.g. `wz--n-`, `wz--ns` for a lockd VG).
+    pub fn vg_attr(&self) -> String {
+        let has = |s: &str| self.status.iter().any(|x| x == s);
+        let policy = match self.extra.get("allocation_policy").and_then(|n| match n {
+            lvmeta_text::Node::Value(v) => v.as_str(),
+            _ => None,
+        }) {
+            Some("contiguous") => 'c',
+            Some("cling") | Some("cling_by_tags") => 'l',
+            Some("anywhere") => 'a',
+            _ => 'n',
+        };
+        let shared = if has("CLUSTERED") {
+            'c'
+        } else if self
+            .lock_type
+            .as_deref()
+            .is_some_and(|l| !l.is_empty() && l != "none")
+        {
+            's'
+        } else {
+            '-'
+        };
+        [
+            if has("WRITE") { 'w' } else { 'r' },
+            if has("RESIZEABLE") { 'z' } else { '-' },
+            if has("EXPORTED") { 'x' } else { '-' },
+            '-',
+            policy,
+            shared,
+        ]
+        .iter()
+        .collect()
+    }
+
+    /// Extents of all PVs.
+    pub fn total_extents(&self) -> Extents {
+        Extents(self.pvs.iter().map(|p| p.pe_count.0).sum())
+    }
+
+    /// Device-mapper name lvm2 gives an LV: `<vg>-<lv>` with `-` doubled inside the names.
+    pub fn dm_name(&self, lv: &str) -> String {
+        format!("{}-{}", self.name.replace('-', "--"), lv.replace('-', "--"))
+    }
+
+    /// Device-mapper UUID lvm2 gives an LV: `LVM-` + VG id + LV id, dashes removed.
+    pub fn dm_uuid(&self, lv: &str) -> Option<String> {
+        let l = self.lv(lv)?;
+        Some(format!(
+            "LVM-{}{}",
+            self.id.replace('-', ""),
+            l.id.replace('-', "")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Layout, LvRequest, PhysicalVolume};
+
+    #[test]
+    fn vg_attr_dm_names_and_pv_removal() {
+        let mut vg = VolumeGroup::new("my-vg", Sectors(8192)).unwrap();
+        for i in 0..2 {
+            let pv = PhysicalVolume::new(
+                &format!("{:c>32}", i),
+                None,
+                Sectors(1 << 20),
+                Sectors(2048),
+                Extents(10),
+            )
+            .unwrap();
+            vg.add_pv(pv).unwrap();
+        }
+        assert_eq!(vg.vg_attr(), "wz--n-");
+        vg.lock_type = Some("dlm".into());
+        assert_eq!(vg.vg_attr(), "wz--ns");
+        assert_eq!(vg.total_extents().0, 20);
+        vg.create_lv(LvRequest::new("a-b", Extents(2), Layout::Linear))
+            .unwrap();
+        assert_eq!(vg.dm_name("a-b"), "my--vg-a--b");
+        let uuid = vg.dm_uuid("a-b").unwrap();
+        assert!(uuid.starts_with("LVM-") && uuid.len() == 4 + 64, "{uuid}");
+        assert!(matches!(
+            vg.remove_pv("pv0").unwrap_err(),
+            crate::ModelError::PvInUse { .. }
+        ));
+        let removed = vg.remove_pv("pv1").unwrap();
+        assert_eq!(removed.pe_count.0, 10);
+        assert_eq!(vg.pvs.len(), 1);
+    }
+}

@@ -595,6 +595,38 @@ impl VolumeGroup {
         Ok(&self.pvs[self.pvs.len() - 1])
     }
 
+    /// Removes an unused PV (vgreduce) and renumbers the rest as lvm2 does.
+    pub fn remove_pv(&mut self, name: &str) -> Result<PhysicalVolume, ModelError> {
+        let idx = self
+            .pvs
+            .iter()
+            .position(|p| p.name == name || p.device.as_deref() == Some(name))
+            .ok_or_else(|| ModelError::NoSuchPv {
+                name: name.to_string(),
+            })?;
+        let key = self.pvs[idx].name.clone();
+        let users: Vec<String> = self
+            .lvs
+            .iter()
+            .filter(|lv| {
+                lv.segments.iter().any(|s| match &s.kind {
+                    SegmentKind::Striped { areas, .. } => areas.iter().any(|a| a.pv == key),
+                    _ => false,
+                })
+            })
+            .map(|lv| lv.name.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(ModelError::PvInUse {
+                pv: key,
+                lvs: users,
+            });
+        }
+        let pv = self.pvs.remove(idx);
+        self.renumber_pvs();
+        Ok(pv)
+    }
+
     /// Renames PVs to `pv0..pvN-1` by position (lvm2 does this on every write) and updates
     /// the segments that refer to them.
     pub fn renumber_pvs(&mut self) {
