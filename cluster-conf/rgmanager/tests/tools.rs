@@ -579,16 +579,16 @@ fn simulated_placement_and_failover() {
             }
         }
 
-        // A restricted domain with all its nodes down: the service stops rather than run
-        // elsewhere.
+        // A whole domain down: a restricted domain's service stops rather than run elsewhere;
+        // an unrestricted one's runs on some other node.
         for svc in c.services.iter().filter(|s| s.autostart) {
             let Some(dom) = svc.domain.as_deref().and_then(|d| c.domain(d)) else {
                 continue;
             };
-            if !dom.restricted {
-                continue;
-            }
             let down: Vec<&str> = dom.nodes.iter().map(|n| n.name.as_str()).collect();
+            if down.len() == c.nodes.len() {
+                continue; // no node outside the domain to tell the difference
+            }
             let mut sim = Sim::new(s);
             sim.change(&refs, &[]);
             sim.change(&[], &down);
@@ -597,11 +597,22 @@ fn simulated_placement_and_failover() {
                 online.remove(*d);
             }
             let placed = sim.placement();
-            assert_eq!(
-                placed[&svc.name], None,
-                "{s}: {} runs outside restricted {}",
-                svc.name, dom.name
-            );
+            if dom.restricted {
+                assert_eq!(
+                    placed[&svc.name], None,
+                    "{s}: {} runs outside restricted {}",
+                    svc.name, dom.name
+                );
+            } else {
+                // Unrestricted: with the whole domain down it runs on any other node.
+                let at = placed[&svc.name].as_ref();
+                assert!(
+                    at.is_some_and(|n| online.contains(n)),
+                    "{s}: {} should run outside unrestricted {} when it is all down: {at:?}",
+                    svc.name,
+                    dom.name
+                );
+            }
             check_placement(
                 &c,
                 &placed,
