@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use halvm_rgmanager::{parse, translate, ConfErrors, Format, Plan, Severity};
+use halvm_rgmanager::{parse, translate, ConfErrors, Format, Plan};
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
@@ -100,6 +100,12 @@ pub fn cli() -> Command {
             Command::new("validate")
                 .about("Parse and validate FILE; print a summary and the translation report")
                 .arg(file_arg())
+                .arg(
+                    Arg::new("strict")
+                        .long("strict")
+                        .action(ArgAction::SetTrue)
+                        .help("Exit with status 4 when the translation report has warnings"),
+                )
                 .arg(
                     Arg::new("quiet")
                         .short('q')
@@ -203,6 +209,10 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
             write_out(stdout, &summary, &stdout_path)?;
             report(&plan, &path, stderr);
         }
+        let warnings = plan.warnings().count();
+        if sub.get_flag("strict") && warnings > 0 {
+            return Err(CliError::Strict { warnings });
+        }
         return Ok(());
     }
     let format = match name {
@@ -222,11 +232,7 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
     if !sub.get_flag("quiet") {
         report(&plan, &path, stderr);
     }
-    let warnings = plan
-        .notes
-        .iter()
-        .filter(|n| n.severity == Severity::Warning)
-        .count();
+    let warnings = plan.warnings().count();
     if sub.get_flag("strict") && warnings > 0 {
         return Err(CliError::Strict { warnings });
     }

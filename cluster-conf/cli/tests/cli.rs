@@ -255,4 +255,12 @@ fn strict_exits_4_but_writes_output() {
     );
     let o = run(&["to-cib", "--strict", clean.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&["validate", "--strict", clean.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&[
+        "validate",
+        "--strict",
+        sample("seed003.conf").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
 }
