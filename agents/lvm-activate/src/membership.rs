@@ -30,7 +30,8 @@ pub trait Membership {
     fn nodes(&mut self) -> Result<Vec<ClusterNode>, MembershipError>;
 }
 
-/// Parses `crm_node -l`: one `ID NAME STATE` line per node (`member`, `lost`, ...).
+/// Parses `crm_node -l`: one `ID NAME STATE` line per node (`member`, `lost`, ...). A node
+/// from the Corosync node list that was never seen has an empty state (`2 node2 `).
 pub fn parse_node_list(text: &str) -> Result<Vec<ClusterNode>, MembershipError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -42,10 +43,10 @@ pub fn parse_node_list(text: &str) -> Result<Vec<ClusterNode>, MembershipError> 
         };
         match fields.as_slice() {
             [] => continue,
-            [id, name, state] => out.push(ClusterNode {
+            [id, name, state @ ..] if state.len() <= 1 => out.push(ClusterNode {
                 id: Some(id.parse().map_err(|_| bad())?),
                 name: name.to_string(),
-                member: *state == "member",
+                member: state.first() == Some(&"member"),
             }),
             _ => return Err(bad()),
         }
@@ -157,10 +158,44 @@ mod tests {
         );
         assert!(nodes[2].member);
         assert!(parse_node_list("x node1 member").is_err());
-        assert!(parse_node_list("1 node1").is_err());
+        assert!(parse_node_list("1 node1 member extra").is_err());
+        assert!(parse_node_list("node1").is_err());
         assert_eq!(parse_partition("node1 node3\n"), vec!["node1", "node3"]);
         assert_eq!(parse_local_name("node1\n").unwrap(), "node1");
         assert!(parse_local_name("").is_err());
+    }
+
+    /// Real output of Pacemaker 2.1.5 (tests/captured/capture-crm-node.sh): node1 up,
+    /// node2 in the Corosync node list but never seen.
+    #[test]
+    fn captured_crm_node_output() {
+        let nodes = parse_node_list(include_str!("../tests/captured/crm_node-l.txt")).unwrap();
+        assert_eq!(
+            nodes,
+            vec![
+                ClusterNode {
+                    id: Some(1),
+                    name: "node1".into(),
+                    member: true
+                },
+                ClusterNode {
+                    id: Some(2),
+                    name: "node2".into(),
+                    member: false
+                },
+            ]
+        );
+        assert_eq!(
+            parse_partition(include_str!("../tests/captured/crm_node-p.txt")),
+            vec!["node1"]
+        );
+        assert_eq!(
+            parse_local_name(include_str!("../tests/captured/crm_node-n.txt")).unwrap(),
+            "node1"
+        );
+        assert!(
+            include_str!("../tests/captured/crm_node-version.txt").starts_with("Pacemaker 2.1.5")
+        );
     }
 
     #[test]
