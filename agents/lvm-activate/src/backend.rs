@@ -84,7 +84,14 @@ pub fn read_direct(path: &Path, sector: u64) -> std::io::Result<()> {
     let skip = buf.as_ptr().align_offset(BLOCK);
     let window = &mut buf[skip..skip + BLOCK];
     let offset = (sector * 512) / BLOCK as u64 * BLOCK as u64;
-    file.read_at(window, offset)?;
+    let n = file.read_at(window, offset)?;
+    if n != BLOCK {
+        // The metadata says the LV extends here, the device does not: that is a failure.
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("short read: {n} of {BLOCK} bytes at byte {offset}"),
+        ));
+    }
     Ok(())
 }
 
