@@ -244,8 +244,7 @@ impl Vg {
         let mut s = vgsec;
         let id = take_str(&mut s, "id").ok_or_else(|| bad("missing id"))?;
         let seqno = take_int(&mut s, "seqno").ok_or_else(|| bad("missing seqno"))? as u64;
-        let status = take_strs(&mut s, "status");
-        let flags = take_strs(&mut s, "flags");
+        let (status, flags) = unlock_write(take_strs(&mut s, "status"), take_strs(&mut s, "flags"));
         let tags = take_strs(&mut s, "tags");
         let system_id = take_str(&mut s, "system_id");
         let extent_size =
@@ -284,8 +283,8 @@ impl Vg {
                 let Node::Section(mut l) = n else { continue };
                 let id = take_str(&mut l, "id")
                     .ok_or_else(|| bad(&format!("lv {lname}: missing id")))?;
-                let status = take_strs(&mut l, "status");
-                let flags = take_strs(&mut l, "flags");
+                let (status, flags) =
+                    unlock_write(take_strs(&mut l, "status"), take_strs(&mut l, "flags"));
                 let tags = take_strs(&mut l, "tags");
                 let creation_time = take_int(&mut l, "creation_time");
                 let creation_host = take_str(&mut l, "creation_host");
@@ -384,6 +383,28 @@ impl Vg {
         })
     }
 
+    /// lvm2 writes WRITE_LOCKED instead of WRITE when the VG has a system ID or a lock type,
+    /// so that old lvm versions treat it as read-only.
+    fn write_locked(&self) -> bool {
+        self.system_id.as_deref().is_some_and(|s| !s.is_empty())
+            || self.extra.get_str("lock_type").is_some_and(|t| t != "none")
+    }
+
+    /// `status` and `flags` as lvm2 writes them: WRITE moves to flags as WRITE_LOCKED.
+    fn status_out(&self, status: &[String], flags: &[String]) -> (Value, Value) {
+        if self.write_locked() && status.iter().any(|s| s == "WRITE") {
+            let st = status.iter().filter(|s| *s != "WRITE").cloned();
+            let mut fl = flags.to_vec();
+            fl.push("WRITE_LOCKED".into());
+            (Value::str_array(st), Value::str_array(fl))
+        } else {
+            (
+                Value::str_array(status.to_vec()),
+                Value::str_array(flags.to_vec()),
+            )
+        }
+    }
+
     /// The whole document in lvm2's key order.
     pub fn to_doc(&self) -> Section {
         let mut s = Section::new();
@@ -394,8 +415,9 @@ impl Vg {
             .remove("format")
             .unwrap_or(Node::Value(Value::Str("lvm2".into())));
         s.push("format", fmt);
-        s.push("status", Value::str_array(self.status.clone()));
-        s.push("flags", Value::str_array(self.flags.clone()));
+        let (st, fl) = self.status_out(&self.status, &self.flags);
+        s.push("status", st);
+        s.push("flags", fl);
         if !self.tags.is_empty() {
             s.push("tags", Value::str_array(self.tags.clone()));
         }
@@ -447,8 +469,9 @@ impl Vg {
             for l in &self.lvs {
                 let mut ls = Section::new();
                 ls.push("id", Value::Str(l.id.clone()));
-                ls.push("status", Value::str_array(l.status.clone()));
-                ls.push("flags", Value::str_array(l.flags.clone()));
+                let (st, fl) = self.status_out(&l.status, &l.flags);
+                ls.push("status", st);
+                ls.push("flags", fl);
                 if !l.tags.is_empty() {
                     ls.push("tags", Value::str_array(l.tags.clone()));
                 }
@@ -887,47 +910,70 @@ impl Vg {
             });
         }
         let size = lv.size_extents();
-        let new_segs = if last.areas.len() == 1 {
-            let pieces = self.alloc_linear(add, only, &[])?;
-            Self::linear_segs(pieces, size)
-        } else {
-            let stripes = last.areas.len();
-            let per = add.div_ceil(stripes as u64);
-            let got = self.alloc_parallel(stripes, per, only, "striping")?;
-            vec![Seg {
-                start_extent: size,
-                extent_count: per * stripes as u64,
-                segtype: "striped".into(),
-                stripe_size: last.stripe_size,
-                region_size: 0,
-                areas: got
-                    .into_iter()
-                    .map(|(key, start)| Area::Pv { key, start })
-                    .collect(),
-                meta_areas: vec![],
-                log: None,
-                extra: Section::new(),
-            }]
-        };
-        let lv = self.lv_mut(name)?;
-        for s in new_segs {
-            // Merge with the last segment when the new piece continues it on the same PV.
-            if let (Some(prev), true) = (lv.segments.last_mut(), s.areas.len() == 1) {
-                if let ([Area::Pv { key: pk, start: ps }], [Area::Pv { key: nk, start: ns }]) =
-                    (prev.areas.as_slice(), s.areas.as_slice())
-                {
-                    if pk == nk
-                        && ps + prev.extent_count == *ns
-                        && prev.segtype == "striped"
-                        && prev.extra.entries.is_empty()
-                    {
-                        prev.extent_count += s.extent_count;
-                        continue;
-                    }
-                }
+        let per_area = last.area_len();
+        let starts: Vec<(String, u64)> = last
+            .areas
+            .iter()
+            .filter_map(|a| match a {
+                Area::Pv { key, start } => Some((key.clone(), *start + per_area)),
+                Area::Lv { .. } => None,
+            })
+            .collect();
+        let free = self.free_map(only);
+        // Free extents right after each area of the last segment, as lvm2's first
+        // (contiguous) allocation pass uses them.
+        let after: Vec<u64> = starts
+            .iter()
+            .map(|(k, at)| {
+                free.iter()
+                    .find(|(fk, _)| fk == k)
+                    .and_then(|(_, r)| r.iter().find(|x| x.0 == *at))
+                    .map(|x| x.1)
+                    .unwrap_or(0)
+            })
+            .collect();
+        let stripes = last.areas.len() as u64;
+        if stripes == 1 {
+            let n = after[0].min(add);
+            if n > 0 {
+                self.lv_mut(name)?
+                    .segments
+                    .last_mut()
+                    .expect("checked")
+                    .extent_count += n;
             }
-            lv.segments.push(s);
+            if n < add {
+                let pieces = self.alloc_linear(add - n, only, &[])?;
+                let lv = self.lv_mut(name)?;
+                lv.segments.extend(Self::linear_segs(pieces, size + n));
+            }
+            return Ok(());
         }
+        let per = add.div_ceil(stripes);
+        if after.iter().all(|&f| f >= per) {
+            self.lv_mut(name)?
+                .segments
+                .last_mut()
+                .expect("checked")
+                .extent_count += per * stripes;
+            return Ok(());
+        }
+        let got = self.alloc_parallel(stripes as usize, per, only, "striping")?;
+        let seg = Seg {
+            start_extent: size,
+            extent_count: per * stripes,
+            segtype: "striped".into(),
+            stripe_size: last.stripe_size,
+            region_size: 0,
+            areas: got
+                .into_iter()
+                .map(|(key, start)| Area::Pv { key, start })
+                .collect(),
+            meta_areas: vec![],
+            log: None,
+            extra: Section::new(),
+        };
+        self.lv_mut(name)?.segments.push(seg);
         Ok(())
     }
 
@@ -1145,6 +1191,22 @@ pub struct LvRequest {
     pub layout: Layout,
     /// PV keys (pv0, pv1 ...) to allocate from.
     pub pvs: Option<Vec<String>>,
+}
+
+/// Reads lvm2's WRITE_LOCKED (in flags, or in status from other writers) back as WRITE.
+fn unlock_write(mut status: Vec<String>, mut flags: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let locked = status.iter().chain(&flags).any(|s| s == "WRITE_LOCKED");
+    status.retain(|s| s != "WRITE_LOCKED");
+    flags.retain(|s| s != "WRITE_LOCKED");
+    if locked && !status.iter().any(|s| s == "WRITE") {
+        let at = status
+            .iter()
+            .position(|s| s == "READ")
+            .map(|i| i + 1)
+            .unwrap_or(status.len());
+        status.insert(at, "WRITE".into());
+    }
+    (status, flags)
 }
 
 /// lvm's name rules for VGs and LVs.
