@@ -47,7 +47,7 @@ pub fn corosync_conf(nodes: usize) -> String {
 pub fn dlm_conf(nodes: usize, fencing: bool) -> String {
     let mut s = String::from("protocol=tcp\nenable_startup_fencing=0\n");
     if fencing {
-        s.push_str("enable_fencing=1\n\ndevice lab /usr/sbin/fence_halvm_lab\n");
+        s.push_str("enable_fencing=1\n\n# action=off: a fenced node stays down until the lab restarts it.\ndevice lab /usr/sbin/fence_halvm_lab action=off\n");
         for i in 1..=nodes {
             s.push_str(&format!("connect lab node={i} port={}\n", node_name(i)));
         }
