@@ -651,3 +651,108 @@ fn placement_check_can_fail() {
         "a service on the wrong node was not detected: {placed:?}"
     );
 }
+
+// ---------------------------------------------------------------- random clusters
+
+#[derive(Debug, Clone)]
+struct RandDomain {
+    nodes: Vec<(usize, u32)>,
+    ordered: bool,
+    restricted: bool,
+    nofailback: bool,
+}
+
+fn rand_cluster(
+) -> impl proptest::strategy::Strategy<Value = (usize, Vec<RandDomain>, Vec<Option<usize>>)> {
+    use proptest::prelude::*;
+    (2usize..=5).prop_flat_map(|n| {
+        let domain = (
+            proptest::sample::subsequence((0..n).collect::<Vec<_>>(), 1..=n).prop_shuffle(),
+            proptest::collection::vec(1u32..=100, n),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(nodes, prios, ordered, restricted, nofailback)| RandDomain {
+                    nodes: nodes.iter().map(|&i| (i, prios[i])).collect(),
+                    ordered,
+                    restricted,
+                    nofailback,
+                },
+            );
+        (
+            Just(n),
+            proptest::collection::vec(domain, 1..=3),
+            proptest::collection::vec(proptest::option::weighted(0.8, 0usize..3), 1..=4),
+        )
+    })
+}
+
+fn rand_xml(n: usize, domains: &[RandDomain], services: &[Option<usize>]) -> String {
+    let mut x = String::from("<cluster name=\"r\" config_version=\"1\">\n<clusternodes>\n");
+    for i in 0..n {
+        x.push_str(&format!(
+            "<clusternode name=\"n{i}\" nodeid=\"{}\"/>\n",
+            i + 1
+        ));
+    }
+    x.push_str("</clusternodes>\n<rm>\n<failoverdomains>\n");
+    for (d, dom) in domains.iter().enumerate() {
+        x.push_str(&format!(
+            "<failoverdomain name=\"d{d}\" ordered=\"{}\" restricted=\"{}\" nofailback=\"{}\">\n",
+            u8::from(dom.ordered),
+            u8::from(dom.restricted),
+            u8::from(dom.nofailback)
+        ));
+        for (node, prio) in &dom.nodes {
+            x.push_str(&format!(
+                "<failoverdomainnode name=\"n{node}\" priority=\"{prio}\"/>\n"
+            ));
+        }
+        x.push_str("</failoverdomain>\n");
+    }
+    x.push_str("</failoverdomains>\n");
+    for (s, dom) in services.iter().enumerate() {
+        let dom = dom
+            .filter(|&d| d < domains.len())
+            .map(|d| format!(" domain=\"d{d}\""))
+            .unwrap_or_default();
+        x.push_str(&format!(
+            "<service name=\"s{s}\"{dom}><ip address=\"10.0.{s}.1/24\"/></service>\n"
+        ));
+    }
+    x.push_str("</rm>\n</cluster>\n");
+    x
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// Random clusters: every service on its best online domain node with all nodes up, and
+    /// again after the node of each service goes down.
+    #[test]
+    fn random_clusters_place_and_fail_over((n, domains, services) in rand_cluster()) {
+        require_tool("crm_simulate", "pacemaker-cli-utils");
+        let xml = rand_xml(n, &domains, &services);
+        let c = parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        let plan = translate(&c);
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "0.xml", &render_cib(&plan));
+        let mut sim = Sim { dir, step: 0, plan };
+        let names: Vec<String> = c.nodes.iter().map(|x| x.name.clone()).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        sim.change(&refs, &[]);
+        let placed = sim.placement();
+        check_placement(&c, &placed, &all_nodes(&c), &format!("all up\n{xml}"));
+        let victims: BTreeSet<String> = placed.values().flatten().cloned().collect();
+        let base = sim.step;
+        for v in victims {
+            let mut online = all_nodes(&c);
+            online.remove(&v);
+            sim.step = base;
+            sim.change(&[], &[&v]);
+            check_placement(&c, &sim.placement(), &online, &format!("{v} down\n{xml}"));
+        }
+    }
+}
