@@ -132,7 +132,7 @@ fn start_fails_when_activation_did_not_happen() {
     let (rc, err) = call(&mut a, "start", &[]);
     assert_eq!(rc, 1);
     assert!(
-        err.contains("ocf-exit-reason:vg1: vg1: activation of b did not take effect"),
+        err.contains("ocf-exit-reason:vg1: activation of b did not take effect"),
         "{err}"
     );
     a.backend.silently_fail_activation.clear();

@@ -46,8 +46,9 @@ pub enum OcfError {
         value: String,
         why: String,
     },
-    /// The resource's configuration is wrong for what exists (cluster-wide).
-    #[error("{resource}: {why}")]
+    /// The resource's configuration is wrong for what exists (cluster-wide). `why` is the
+    /// complete reason; `resource` is kept for logs and callers.
+    #[error("{why}")]
     Misconfigured { resource: String, why: String },
     /// This node's own setup does not allow the resource to run here.
     #[error("{what} (on this node)")]
@@ -71,8 +72,8 @@ pub enum OcfError {
     /// Insufficient privileges.
     #[error("insufficient privileges: {what}")]
     Permission { what: String },
-    /// The resource failed (possibly transiently).
-    #[error("{resource}: {why}")]
+    /// The resource failed (possibly transiently). `why` is the complete reason.
+    #[error("{why}")]
     Failed { resource: String, why: String },
 }
 

@@ -155,7 +155,7 @@ fn parameter_errors_exit_6_with_a_reason() {
     let (rc, _, err) = call(&mut a, &["start"], &[("OCF_RESKEY_name", "bad")]);
     assert_eq!(rc, 6);
     assert!(
-        err.contains("ocf-exit-reason:demo: name must not be bad"),
+        err.contains("ocf-exit-reason:name must not be bad"),
         "{err}"
     );
     assert!(!a.running);

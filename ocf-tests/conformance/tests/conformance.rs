@@ -461,6 +461,64 @@ fn install_agents_honours_destdir() {
     );
 }
 
+/// pcs reads the meta-data (ocf-1.1.rng) to check option names and required options, and
+/// runs validate-all with --agent-validation. Works on a CIB file, no cluster needed.
+#[test]
+fn root_pcs_accepts_the_agent() {
+    halvm_testkit::require_root();
+    let pcs = halvm_testkit::require_tool("pcs", "pcs");
+    let cibadmin = halvm_testkit::require_tool("cibadmin", "pacemaker-cli-utils");
+    let _installed = InstalledAgent::install(&agent(), Path::new("/usr/lib/ocf"), "LVM-activate");
+    let dir = tempfile::tempdir().unwrap();
+    let cib = dir.path().join("cib.xml");
+    let out = outcome(Command::new(cibadmin).arg("--empty"), None);
+    assert_eq!(out.code, 0, "{out:?}");
+    std::fs::write(&cib, &out.stdout).unwrap();
+    let create = |name: &str, opts: &[&str]| {
+        let mut cmd = Command::new(&pcs);
+        cmd.arg("-f")
+            .arg(&cib)
+            .args(["resource", "create", name, "ocf:halvm:LVM-activate"])
+            .args(opts);
+        outcome(&mut cmd, None)
+    };
+    let out = create("vg1", &["vgname=vg1", "vg_access_mode=system_id"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = std::fs::read_to_string(&cib).unwrap();
+    assert!(
+        text.contains("provider=\"halvm\"") && text.contains("type=\"LVM-activate\""),
+        "{text}"
+    );
+    let out = create("vg2", &["vgnam=vg1", "vg_access_mode=system_id"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("invalid resource option 'vgnam'"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("required resource option 'vgname' is missing"),
+        "{}",
+        out.stderr
+    );
+    let out = create(
+        "vg3",
+        &[
+            "vgname=vg1",
+            "vg_access_mode=lvmlockd",
+            "--agent-validation",
+        ],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("ocf-exit-reason:parameter vg_access_mode=\"lvmlockd\" is not supported"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Pacemaker's own view, through the real OCF tree: crm_resource needs no cluster for
 /// meta-data and validation. Writes to /usr/lib/ocf (root tier); restores what was there.
 #[test]
