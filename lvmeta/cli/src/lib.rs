@@ -509,7 +509,7 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
             .ok()
             .filter(|s| !s.is_empty()),
         host: hostname(),
-        open: Box::new(|p| Env::file_open(p)),
+        open: Box::new(Env::file_open),
     })
 }
 

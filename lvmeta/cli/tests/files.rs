@@ -118,8 +118,8 @@ const U: [&str; 3] = [
 
 fn populated() -> Lab {
     let lab = Lab::new(3, 64);
-    for i in 0..3 {
-        lab.ok(&["pvcreate", "-u", U[i], lab.disk(i)]);
+    for (i, u) in U.iter().enumerate() {
+        lab.ok(&["pvcreate", "-u", u, lab.disk(i)]);
     }
     lab.ok(&[
         "vgcreate",

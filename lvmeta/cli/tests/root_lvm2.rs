@@ -5,7 +5,6 @@
 use halvm_testkit::{require_root, require_tool, LoopDevice};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 struct Sandbox {
@@ -618,6 +617,3 @@ fn root_concurrent_lvcreates_on_loop_devices() {
     assert_eq!(n.lines().count(), procs * each);
     s.lvm_vgck("vg");
 }
-
-#[allow(dead_code)]
-fn unused(_: &Path, _: PathBuf) {}

@@ -177,10 +177,13 @@ impl LockManager for FlockLocking {
     }
 }
 
+/// Shared holders and exclusive flag per target, with a condvar for waiters.
+type LockTable = (Mutex<HashMap<LockTarget, (usize, bool)>>, Condvar);
+
 /// In-memory locking for unit tests: same semantics (many shared or one exclusive), blocking.
 #[derive(Clone, Default)]
 pub struct MemLocking {
-    state: Arc<(Mutex<HashMap<LockTarget, (usize, bool)>>, Condvar)>,
+    state: Arc<LockTable>,
 }
 
 impl MemLocking {
@@ -198,7 +201,7 @@ impl MemLocking {
 struct MemHeld {
     target: LockTarget,
     mode: LockMode,
-    state: Arc<(Mutex<HashMap<LockTarget, (usize, bool)>>, Condvar)>,
+    state: Arc<LockTable>,
 }
 
 impl HeldLock for MemHeld {

@@ -104,6 +104,9 @@ impl OpError {
 
 pub type Result<T, E = OpError> = std::result::Result<T, E>;
 
+/// Opens a device by path.
+pub type OpenFn = Box<dyn Fn(&Path) -> std::io::Result<Arc<dyn BlockDev>> + Send + Sync>;
+
 /// Where devices come from and how to lock; built by the binary from flags and config.
 pub struct Env {
     /// `--devices`: exactly these, no scanning.
@@ -116,7 +119,7 @@ pub struct Env {
     pub system_id: Option<String>,
     pub host: String,
     /// Opens a device (tests substitute in-memory devices).
-    pub open: Box<dyn Fn(&Path) -> std::io::Result<Arc<dyn BlockDev>> + Send + Sync>,
+    pub open: OpenFn,
 }
 
 impl Env {
