@@ -33,6 +33,9 @@ pub struct LogEnv {
     /// `None` when `HA_LOGFACILITY=none`.
     pub facility: Option<String>,
     pub logtag: Option<String>,
+    /// Neither `HA_LOGFACILITY` (other than `none`) nor `HA_LOGFILE` is set: a run by hand,
+    /// so messages also go to standard error.
+    pub stderr: bool,
     /// `HA_RSCTMP` (runtime state, cleared at boot), default `/run/resource-agents`.
     pub rsctmp: PathBuf,
 }
@@ -114,6 +117,10 @@ impl OcfEnv {
                 _ => Some("daemon".to_string()),
             },
             logtag: all.get("HA_LOGTAG").filter(|s| !s.is_empty()).cloned(),
+            stderr: all.get("HA_LOGFILE").is_none_or(|s| s.is_empty())
+                && all
+                    .get("HA_LOGFACILITY")
+                    .is_none_or(|s| s.is_empty() || s == "none"),
             rsctmp: all
                 .get("HA_RSCTMP")
                 .filter(|s| !s.is_empty())
@@ -198,7 +205,22 @@ mod tests {
         assert_eq!(env.ocf_root, PathBuf::from("/usr/lib/ocf"));
         assert_eq!(env.log.rsctmp, PathBuf::from("/run/resource-agents"));
         assert!(!env.log.debug);
+        assert!(env.log.stderr, "by hand: log to stderr too");
+        assert_eq!(env.log.facility.as_deref(), Some("daemon"), "and to syslog");
+        assert!(
+            !OcfEnv::from_vars([("HA_LOGFACILITY", "local3")])
+                .unwrap()
+                .log
+                .stderr
+        );
+        assert!(
+            !OcfEnv::from_vars([("HA_LOGFILE", "/tmp/l")])
+                .unwrap()
+                .log
+                .stderr
+        );
         let env = OcfEnv::from_vars([("HA_debug", "0"), ("HA_LOGFACILITY", "none")]).unwrap();
+        assert!(env.log.stderr);
         assert!(!env.log.debug);
         assert_eq!(env.log.facility, None);
         let e = OcfEnv::from_vars([("OCF_CHECK_LEVEL", "deep")]).unwrap_err();

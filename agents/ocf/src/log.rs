@@ -102,7 +102,7 @@ impl Logger {
             syslog_socket: PathBuf::from("/dev/log"),
             logfile: env.log.logfile.clone(),
             debug: env.log.debug,
-            to_stderr: env.log.logfile.is_none() && facility.is_none(),
+            to_stderr: env.log.stderr,
             captured: Mutex::new(Vec::new()),
         }
     }
