@@ -293,10 +293,20 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
 
     // Activation.
     for name in targets(&cfg.lv, vg) {
+        let lv = vg.lv(&name).expect("targets come from the VG");
         if snap.is_active(&name) {
+            // Already running: it passes if monitor would pass it (a leg lost after
+            // activation is degraded, not failed; lost data needs partial_activation).
+            if lv.health(&missing) == Health::Partial && !cfg.partial {
+                return Err(ActivateError::LvNeedsMissingPvs {
+                    vg: cfg.vg.clone(),
+                    lv: name.clone(),
+                    missing: lv.missing_pvs(&missing),
+                    hint: Some("partial_activation=true".to_string()),
+                });
+            }
             continue;
         }
-        let lv = vg.lv(&name).expect("targets come from the VG");
         let kind = match lv.health(&missing) {
             Health::Complete => ActivationKind::Complete,
             Health::Degraded if cfg.degraded => ActivationKind::Degraded,

@@ -789,3 +789,30 @@ fn health_of_segments() {
     assert_eq!(v.lvs[1].health(&pv1), Health::Degraded);
     assert_eq!(v.lvs[1].missing_pvs(&pv1), vec!["pv1".to_string()]);
 }
+
+/// Found by the property test: start must not pass an already-active LV that monitor fails.
+#[test]
+fn start_judges_already_active_lvs_like_monitor() {
+    let c = cfg(AccessMode::SystemId);
+    // Data of "data" lost while it was active: start fails as monitor does.
+    let s = snap(
+        Some(missing(vg(Some("n1"), &[]), &["pv0"])),
+        &["data", "mirror"],
+    );
+    let e = plan_start(&c, &s).unwrap_err();
+    assert!(
+        matches!(e, ActivateError::LvNeedsMissingPvs { ref lv, .. } if lv == "data"),
+        "{e:?}"
+    );
+    assert_eq!(assess(&c, &s, false, 0).unwrap_err().exit_code(), 1);
+    // A mirror leg lost while active: degraded, still running; start passes, monitor 190.
+    let s = snap(
+        Some(missing(vg(Some("n1"), &[]), &["pv2"])),
+        &["data", "mirror"],
+    );
+    assert_eq!(plan_start(&c, &s).unwrap().steps, vec![Step::MarkStarted]);
+    assert_eq!(
+        assess(&c, &s, false, 0).unwrap().state,
+        MonitorState::Degraded
+    );
+}
