@@ -752,7 +752,24 @@ proptest::proptest! {
             online.remove(&v);
             sim.step = base;
             sim.change(&[], &[&v]);
-            check_placement(&c, &sim.placement(), &online, &format!("{v} down\n{xml}"));
+            let during = sim.placement();
+            check_placement(&c, &during, &online, &format!("{v} down\n{xml}"));
+            // The node returns: running nofailback services stay; the others (and stopped
+            // ones) go to their best node.
+            sim.change(&[&v], &[]);
+            let after = sim.placement();
+            let sticky: Vec<&Service> = c
+                .services
+                .iter()
+                .filter(|s| s.domain.as_deref().and_then(|d| c.domain(d)).is_some_and(|d| d.nofailback))
+                .filter(|s| during[&s.name].is_some())
+                .collect();
+            for s in &sticky {
+                proptest::prop_assert_eq!(&after[&s.name], &during[&s.name], "{} failed back\n{}", s.name, xml);
+            }
+            let mut rest = c.clone();
+            rest.services.retain(|s| !sticky.iter().any(|t| t.name == s.name));
+            check_placement(&rest, &after, &all_nodes(&c), &format!("{v} back\n{xml}"));
         }
     }
 }
