@@ -142,12 +142,9 @@ impl FreeMap {
             .collect();
         for lv in &vg.lvs {
             for seg in &lv.segments {
-                if let SegmentKind::Striped { areas, .. } = &seg.kind {
-                    let len = seg.area_len().0;
-                    for a in areas {
-                        if let Some(p) = pvs.iter_mut().find(|p| p.name == a.pv) {
-                            p.used.push((a.start.0, len));
-                        }
+                for (pv, start, len) in pv_areas(seg) {
+                    if let Some(p) = pvs.iter_mut().find(|p| p.name == pv) {
+                        p.used.push((start, len));
                     }
                 }
             }
@@ -295,6 +292,43 @@ impl FreeMap {
             rest -= len;
         }
         Ok(out)
+    }
+}
+
+/// PV extents a segment occupies: its stripes, or the PV areas an opaque segment lists under
+/// `stripes` (e.g. `striped+FLAG` types) or `mirrors` (pvmove).
+pub(crate) fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
+    match &seg.kind {
+        SegmentKind::Striped { areas, .. } => {
+            let len = seg.area_len().0;
+            areas
+                .iter()
+                .map(|a| (a.pv.clone(), a.start.0, len))
+                .collect()
+        }
+        SegmentKind::Other { raw, .. } => {
+            let mut out = Vec::new();
+            for key in ["stripes", "mirrors"] {
+                let Some(arr) = raw.get_array(key) else {
+                    continue;
+                };
+                let n = (arr.len() / 2).max(1) as u64;
+                let len = if key == "stripes" {
+                    seg.extent_count.0 / n
+                } else {
+                    seg.extent_count.0
+                };
+                for pair in arr.chunks(2) {
+                    if let [lvmeta_text::Value::Str(pv), lvmeta_text::Value::Int(start)] = pair {
+                        if let Ok(start) = u64::try_from(*start) {
+                            out.push((pv.clone(), start, len));
+                        }
+                    }
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
     }
 }
 

@@ -116,7 +116,23 @@ impl VolumeGroup {
                                 .collect::<Vec<_>>()
                                 .join(","),
                         ),
-                        SegmentKind::Other { .. } => (0, Sectors(0), None, String::new()),
+                        SegmentKind::Other { .. } => {
+                            let areas = crate::alloc::pv_areas(seg);
+                            (
+                                areas.len(),
+                                Sectors(0),
+                                None,
+                                areas
+                                    .iter()
+                                    .map(|(pv, start, _)| {
+                                        let dev =
+                                            self.pv(pv).map_or(pv.as_str(), |p| p.device_name());
+                                        format!("{dev}({start})")
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(","),
+                            )
+                        }
                     };
                     SegmentReport {
                         start: seg.start_extent,

@@ -609,10 +609,9 @@ impl VolumeGroup {
             .lvs
             .iter()
             .filter(|lv| {
-                lv.segments.iter().any(|s| match &s.kind {
-                    SegmentKind::Striped { areas, .. } => areas.iter().any(|a| a.pv == key),
-                    _ => false,
-                })
+                lv.segments
+                    .iter()
+                    .any(|s| crate::alloc::pv_areas(s).iter().any(|a| a.0 == key))
             })
             .map(|lv| lv.name.clone())
             .collect();
@@ -702,6 +701,10 @@ impl VolumeGroup {
                 pvs.push(read_pv(name, k, s)?);
             }
         }
+        let pv_names: Vec<&str> = pvs
+            .iter()
+            .map(|p: &PhysicalVolume| p.name.as_str())
+            .collect();
         let mut lvs = Vec::new();
         if let Some(lvsec) = r.section("logical_volumes")? {
             for (k, n) in &lvsec.entries {
@@ -712,7 +715,7 @@ impl VolumeGroup {
                         expected: "a section",
                     });
                 };
-                lvs.push(read_lv(name, k, s)?);
+                lvs.push(read_lv(name, k, s, &pv_names)?);
             }
         }
         let vg = VolumeGroup {
@@ -935,7 +938,12 @@ fn write_pv(pv: &PhysicalVolume) -> Section {
     b.finish()
 }
 
-fn read_lv(vg: &str, name: &str, sec: &Section) -> Result<LogicalVolume, ModelError> {
+fn read_lv(
+    vg: &str,
+    name: &str,
+    sec: &Section,
+    pv_names: &[&str],
+) -> Result<LogicalVolume, ModelError> {
     let path = format!("{vg}/logical_volumes/{name}");
     let r = Reader {
         sec,
@@ -943,7 +951,7 @@ fn read_lv(vg: &str, name: &str, sec: &Section) -> Result<LogicalVolume, ModelEr
     };
     let mut segments = Vec::new();
     for (k, s) in sec.sections() {
-        segments.push(read_segment(&format!("{path}/{k}"), s)?);
+        segments.push(read_segment(&format!("{path}/{k}"), s, pv_names)?);
     }
     let count = r.u32("segment_count")?;
     if count != segments.len() as u64 {
@@ -1012,7 +1020,7 @@ const STRIPED_KEYS: [&str; 3] = ["stripe_count", "stripe_size", "stripes"];
 const MIRROR_KEYS: [&str; 4] = ["mirror_count", "mirror_log", "region_size", "mirrors"];
 const RAID1_KEYS: [&str; 3] = ["device_count", "region_size", "raids"];
 
-fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
+fn read_segment(path: &str, sec: &Section, pv_names: &[&str]) -> Result<Segment, ModelError> {
     let r = Reader {
         sec,
         path: path.to_string(),
@@ -1050,7 +1058,8 @@ fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
                 known(&STRIPED_KEYS),
             )
         }
-        "mirror" => {
+        // pvmove's temporary mirror has PV areas, not images: kept verbatim.
+        "mirror" if !mirror_of_pvs(sec, pv_names) => {
             let count = r.u32("mirror_count")?;
             let arr = r.array("mirrors")?;
             let legs = lv_areas(&r, "mirrors", arr)?;
@@ -1102,6 +1111,15 @@ fn read_segment(path: &str, sec: &Section) -> Result<Segment, ModelError> {
         kind,
         tags,
         extra,
+    })
+}
+
+/// A mirror segment whose `mirrors` name PVs (pvmove), not LVs.
+fn mirror_of_pvs(sec: &Section, pv_names: &[&str]) -> bool {
+    sec.get_array("mirrors").is_some_and(|a| {
+        a.iter()
+            .step_by(2)
+            .any(|v| v.as_str().is_some_and(|n| pv_names.contains(&n)))
     })
 }
 

@@ -98,3 +98,37 @@ fn linear_and_striped_report() {
     assert_eq!(free, [15 - 7, 15 - 2, 15 - 1]);
     let _ = write(&doc);
 }
+
+/// Segment types the model does not know (and pvmove's mirror over PVs) are kept verbatim,
+/// their PV areas count as used, and the text comes back byte for byte.
+#[test]
+fn unknown_segment_types_survive_verbatim() {
+    let base = include_str!("data/linear_striped.mda");
+    let extra_lvs = "\nodd {\nid = \"bbbbbb-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa\"\nstatus = [\"READ\", \"WRITE\", \"VISIBLE\"]\nflags = []\nsegment_count = 1\n\nsegment1 {\nstart_extent = 0\nextent_count = 4\n\ntype = \"frobnicate\"\nfrob_level = 3\nzeta = [\"x\", \"y\"]\n\nstripes = [\n\"pv2\", 5,\n\"pv1\", 5\n]\n}\n}\n\npvmove0 {\nid = \"aaaaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa\"\nstatus = [\"READ\", \"WRITE\", \"PVMOVE\", \"LOCKED\"]\nflags = []\nfuture_lv_key = 7\nsegment_count = 1\n\nsegment1 {\nstart_extent = 0\nextent_count = 2\n\ntype = \"mirror\"\nmirror_count = 2\nextents_moved = 0\n\nmirrors = [\n\"pv1\", 10,\n\"pv2\", 10\n]\n}\n}\n}\n\n}\n# Generated";
+    let text = base.replacen("}\n}\n\n}\n# Generated", &format!("}}\n{extra_lvs}"), 1);
+    assert_ne!(text, base);
+    let doc = parse(&text).unwrap();
+    let vg = VolumeGroup::from_metadata(&doc).unwrap();
+    let trailer = Trailer::from_metadata(&doc).unwrap();
+    let out = write(&vg.to_metadata(&trailer));
+    if let Some((a, b)) = out.lines().zip(text.lines()).find(|(a, b)| a != b) {
+        panic!("first difference: ours {a:?}, expected {b:?}");
+    }
+    assert_eq!(out, text);
+    assert!(matches!(
+        vg.lv("pvmove0").unwrap().segments[0].kind,
+        SegmentKind::Other { .. }
+    ));
+    assert_eq!(vg.lv_attr("pvmove0", false).unwrap(), "pwI-------");
+    assert_eq!(
+        vg.lv_devices("pvmove0").unwrap(),
+        "/dev/loop1(10),/dev/loop2(10)"
+    );
+    assert_eq!(vg.lv_devices("odd").unwrap(), "/dev/loop2(5),/dev/loop1(5)");
+    // 45 extents; lvm2's LVs use 10; pvmove 2+2; odd 2+2
+    assert_eq!(vg.free_extents().0, 45 - 10 - 4 - 4);
+    assert!(matches!(
+        vg.clone().remove_pv("pv2").unwrap_err(),
+        lvmeta_model::ModelError::PvInUse { .. }
+    ));
+}

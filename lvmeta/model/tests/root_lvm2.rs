@@ -418,5 +418,12 @@ fn root_lvm2_restores_and_rewrites_our_raid1_and_mirror_unchanged() {
     assert_eq!(theirs, expect);
     let ours_text = write(&expect.to_metadata(&trailer));
     assert_eq!(vg_part(&mda), vg_part(&ours_text));
+    // and lvm2's own text of it goes through the model byte for byte, on every PV
+    for i in 0..3 {
+        let mda = lab.mda_text(i);
+        assert_eq!(through_model(&mda, Style::Metadata), mda, "PV {i}");
+    }
+    let backup = lab.backup("vgm");
+    assert_eq!(through_model(&backup, Style::Backup), backup);
     compare_lvs(&lab, &theirs);
 }

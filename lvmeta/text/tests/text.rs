@@ -23,6 +23,18 @@ fn lvm2_backup_file_round_trips_byte_for_byte() {
 }
 
 #[test]
+fn lvm2_raid1_and_mirror_text_round_trips_byte_for_byte() {
+    let mda = include_str!("data/raid_mirror.mda");
+    assert_eq!(write(&parse(mda).unwrap()), mda);
+    let bak = include_str!("data/raid_mirror.backup");
+    assert_eq!(write_with(&parse(bak).unwrap(), Style::Backup), bak);
+    // raid1 areas are (rmeta, rimage) pairs on one line each
+    assert!(mda.contains(
+        "raids = [\n\"r1_rmeta_0\", \"r1_rimage_0\",\n\"r1_rmeta_1\", \"r1_rimage_1\"\n]\n"
+    ));
+}
+
+#[test]
 fn metadata_and_backup_hold_the_same_vg() {
     let mda = parse(MDA).unwrap();
     let bak = parse(BACKUP).unwrap();
