@@ -299,9 +299,7 @@ pub fn sub_lvs(lv: &LogicalVolume) -> Vec<String> {
 
 /// The top-level LV using `name`, if `name` is a sub-LV.
 pub fn parent_lv<'a>(vg: &'a VolumeGroup, name: &str) -> Option<&'a LogicalVolume> {
-    vg.lvs
-        .iter()
-        .find(|l| sub_lvs(l).iter().any(|s| s == name))
+    vg.lvs.iter().find(|l| sub_lvs(l).iter().any(|s| s == name))
 }
 
 /// Plans the devices of top-level LV `lv`.
@@ -365,13 +363,14 @@ struct Planner<'a> {
     missing: Vec<String>,
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
     fn uuid_of(&self, lv: &LogicalVolume) -> String {
         dm_uuid(&self.vg.id, &lv.id, None)
     }
 
-    fn sub(&self, top: &str, name: &str, segment: usize) -> Result<&LogicalVolume, PlanError> {
-        self.vg.lv(name).ok_or_else(|| PlanError::Dangling {
+    fn sub(&self, top: &str, name: &str, segment: usize) -> Result<&'a LogicalVolume, PlanError> {
+        let vg: &'a VolumeGroup = self.vg;
+        vg.lv(name).ok_or_else(|| PlanError::Dangling {
             vg: self.vg.name.clone(),
             lv: top.into(),
             segment,
@@ -400,7 +399,9 @@ impl Planner<'_> {
                     }
                     let mut devs = Vec::new();
                     for (ai, a) in areas.iter().enumerate() {
-                        devs.extend(self.pv_area(lv, top, si, seg, ai, &a.pv, a.start.0, raid_part)?);
+                        devs.extend(
+                            self.pv_area(lv, top, si, seg, ai, &a.pv, a.start.0, raid_part)?,
+                        );
                     }
                     if areas.len() == 1 {
                         TableLine {
@@ -475,7 +476,8 @@ impl Planner<'_> {
                     let mut devs = Vec::new();
                     let mut rebuild = Vec::new();
                     for (i, (meta, image)) in images.iter().enumerate() {
-                        let Some(img) = self.vg.lv(image) else {
+                        let vg: &'a VolumeGroup = self.vg;
+                        let Some(img) = vg.lv(image) else {
                             devs.push(Param::Dev(DevRef::Absent));
                             devs.push(Param::Dev(DevRef::Absent));
                             continue;
@@ -490,7 +492,7 @@ impl Planner<'_> {
                             rebuild.push(i);
                         }
                         let img_dev = self.add_lv(img, top)?;
-                        match self.vg.lv(meta) {
+                        match vg.lv(meta) {
                             Some(m) => {
                                 let m_dev = self.add_lv(m, top)?;
                                 devs.push(Param::Dev(DevRef::Dm(m_dev)));
@@ -562,9 +564,9 @@ impl Planner<'_> {
         }
         self.vg.lvs.iter().any(|p| {
             p.segments.iter().any(|s| match &s.kind {
-                SegmentKind::Raid1 { images, .. } => images
-                    .iter()
-                    .any(|(m, i)| *m == lv.name || *i == lv.name),
+                SegmentKind::Raid1 { images, .. } => {
+                    images.iter().any(|(m, i)| *m == lv.name || *i == lv.name)
+                }
                 _ => false,
             })
         })

@@ -1,0 +1,173 @@
+//! Mirror break-off (`lvconvert --splitmirrors 1 --name NEW vg/lv`) as a change of the model.
+//!
+//! As lvm2 does it: the last image is split off. Its image LV (`lv_mimage_N` or `lv_rimage_N`)
+//! becomes the visible LV `NEW` on the same extents, so it keeps the data as of the split; a raid
+//! image's metadata LV (`lv_rmeta_N`) is dropped. When one image remains, the LV becomes linear
+//! on that image's extents and the image (with its metadata or the mirror log) is dropped.
+
+use crate::sub_lvs;
+use lvmeta_model::{names, LogicalVolume, SegmentKind, VolumeGroup};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    #[error("logical volume {vg}/{lv} not found")]
+    NoSuchLv { vg: String, lv: String },
+    #[error("{vg}/{lv} is not a mirror or raid1 LV")]
+    NotMirrored { vg: String, lv: String },
+    #[error("{vg}/{lv} has {images} images: cannot split off {count}")]
+    TooFew {
+        vg: String,
+        lv: String,
+        images: usize,
+        count: usize,
+    },
+    #[error("splitting off {count} images at once is not supported (split one at a time)")]
+    Count { count: usize },
+    #[error("invalid LV name {name}: {reason}")]
+    Name { name: String, reason: String },
+    #[error("an LV named {name} already exists in {vg}")]
+    Exists { vg: String, name: String },
+    #[error("{vg}/{lv}: image {image} is missing from the metadata")]
+    Dangling {
+        vg: String,
+        lv: String,
+        image: String,
+    },
+}
+
+/// What a split changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitOutcome {
+    /// The new visible LV holding the split image.
+    pub new_lv: String,
+    /// The image LV that was renamed to `new_lv`.
+    pub image: String,
+    /// Sub-LVs that no longer exist (their extents are free).
+    pub removed: Vec<String>,
+    /// The LV was left with one image and is linear now.
+    pub now_linear: bool,
+}
+
+/// Splits the last image of mirror/raid1 LV `lv` off as the new LV `new_name`. On error the VG is
+/// unchanged.
+pub fn split_mirror(
+    vg: &mut VolumeGroup,
+    lv: &str,
+    new_name: &str,
+    count: usize,
+) -> Result<SplitOutcome, SplitError> {
+    if count != 1 {
+        return Err(SplitError::Count { count });
+    }
+    names::validate_lv_name(new_name).map_err(|e| SplitError::Name {
+        name: new_name.into(),
+        reason: e.to_string(),
+    })?;
+    if vg.lv(new_name).is_some() {
+        return Err(SplitError::Exists {
+            vg: vg.name.clone(),
+            name: new_name.into(),
+        });
+    }
+    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    })?;
+    let not_mirrored = || SplitError::NotMirrored {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    };
+    let [seg] = top.segments.as_slice() else {
+        return Err(not_mirrored());
+    };
+    // (image, metadata) pairs in order, and the mirror log.
+    let (pairs, log): (Vec<(String, Option<String>)>, Option<String>) = match &seg.kind {
+        SegmentKind::Mirror { legs, log, .. } => (
+            legs.iter().map(|l| (l.lv.clone(), None)).collect(),
+            log.clone(),
+        ),
+        SegmentKind::Raid1 { images, .. } => (
+            images
+                .iter()
+                .map(|(m, i)| (i.clone(), Some(m.clone())))
+                .collect(),
+            None,
+        ),
+        _ => return Err(not_mirrored()),
+    };
+    if pairs.len() <= count {
+        return Err(SplitError::TooFew {
+            vg: vg.name.clone(),
+            lv: lv.into(),
+            images: pairs.len(),
+            count,
+        });
+    }
+    for (img, _) in &pairs {
+        if vg.lv(img).is_none() {
+            return Err(SplitError::Dangling {
+                vg: vg.name.clone(),
+                lv: lv.into(),
+                image: img.clone(),
+            });
+        }
+    }
+    let (split_img, split_meta) = pairs.last().cloned().expect("checked above");
+    let remaining = &pairs[..pairs.len() - count];
+    let mut removed: Vec<String> = split_meta.into_iter().collect();
+    let now_linear = remaining.len() == 1;
+
+    let mut new_top: LogicalVolume = vg.lv(lv).expect("checked above").clone();
+    if now_linear {
+        let (img, meta) = &remaining[0];
+        let img_lv = vg.lv(img).expect("checked above");
+        new_top.segments = img_lv.segments.clone();
+        removed.push(img.clone());
+        removed.extend(meta.iter().cloned());
+        removed.extend(log.iter().cloned());
+        // Status words that only the mirrored LV carried.
+        new_top.status.retain(|s| s != "RAID" && s != "MIRRORED");
+    } else {
+        match &mut new_top.segments[0].kind {
+            SegmentKind::Mirror { legs, .. } => {
+                legs.pop();
+            }
+            SegmentKind::Raid1 { images, .. } => {
+                images.pop();
+            }
+            _ => unreachable!("checked above"),
+        }
+    }
+    let mut split = vg.lv(&split_img).expect("checked above").clone();
+    split.name = new_name.into();
+    split
+        .status
+        .retain(|s| s != "MIRROR_IMAGE" && s != "RAID_IMAGE");
+    if !split.status.iter().any(|s| s == "VISIBLE") {
+        split.status.push("VISIBLE".into());
+    }
+
+    // Apply: nothing above changed `vg`.
+    vg.lvs
+        .retain(|l| !removed.contains(&l.name) && l.name != split_img);
+    if let Some(t) = vg.lvs.iter_mut().find(|l| l.name == lv) {
+        *t = new_top;
+    }
+    let at = vg
+        .lvs
+        .iter()
+        .rposition(|l| l.is_visible())
+        .map_or(0, |i| i + 1);
+    vg.lvs.insert(at, split);
+    debug_assert!(vg
+        .lvs
+        .iter()
+        .flat_map(sub_lvs)
+        .all(|s| !removed.contains(&s)));
+    Ok(SplitOutcome {
+        new_lv: new_name.into(),
+        image: split_img,
+        removed,
+        now_linear,
+    })
+}
