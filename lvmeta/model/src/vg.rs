@@ -38,15 +38,18 @@ impl Extra {
         s
     }
 
-    /// Splits `sec` into modeled keys (`known`, first occurrence only) and the rest.
+    /// Splits `sec` into modeled keys (`known`) and the rest. A repeated modeled key is
+    /// dropped: lvm2 reads the first occurrence only and never writes the others.
     fn collect(sec: &Section, known: impl Fn(&str) -> bool) -> Extra {
         let mut seen: Vec<&str> = Vec::new();
         let mut after: Option<String> = None;
         let mut entries = Vec::new();
         for (k, n) in &sec.entries {
-            if known(k) && !seen.contains(&k.as_str()) {
-                seen.push(k);
-                after = Some(k.clone());
+            if known(k) {
+                if !seen.contains(&k.as_str()) {
+                    seen.push(k);
+                    after = Some(k.clone());
+                }
             } else {
                 entries.push(ExtraEntry {
                     after: after.clone(),

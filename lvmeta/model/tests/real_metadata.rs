@@ -132,3 +132,17 @@ fn unknown_segment_types_survive_verbatim() {
         lvmeta_model::ModelError::PvInUse { .. }
     ));
 }
+
+/// Found by cargo-fuzz: a damaged VG with a second `physical_volumes` section after a late
+/// first `metadata_copies`. Repeated modeled keys are dropped (lvm2 reads only the first), so
+/// what the model writes it reads back to the same VG.
+#[test]
+fn fuzz_regression_duplicate_sections() {
+    let doc = parse(include_str!("data/fuzz_duplicate_sections.txt")).unwrap();
+    let vg = VolumeGroup::from_metadata(&doc).unwrap();
+    let trailer = Trailer::new("x", "h", 0, None);
+    let out = write(&vg.to_metadata(&trailer));
+    let back = VolumeGroup::from_metadata(&parse(&out).unwrap()).unwrap();
+    assert_eq!(back, vg);
+    assert_eq!(out.matches("physical_volumes {").count(), 1);
+}
