@@ -291,8 +291,36 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Partition { node } => print_reply(request(&rd, &format!("partition {node}"))?),
         Cmd::Heal { node } => print_reply(request(&rd, &format!("heal {node}"))?),
         Cmd::Status => print_reply(request(&rd, "nodes")?),
-        Cmd::Down => print_reply(request(&rd, "down")?),
+        Cmd::Down => match request(&rd, "down") {
+            Ok(r) => print_reply(r),
+            // Still booting (no socket yet): SIGTERM makes the supervisor tear down when its
+            // start returns.
+            Err(LabError::NotRunning { .. }) if supervisor_alive(&rd).is_some() => {
+                let pid = supervisor_alive(&rd).expect("checked");
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                let deadline = Instant::now() + Duration::from_secs(600);
+                while supervisor_alive(&rd).is_some() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                print_reply("lab torn down".into())
+            }
+            Err(e) => Err(e),
+        },
     }
+}
+
+/// PID of the supervisor recorded in the run dir, if that process is still a halvm-lab.
+fn supervisor_alive(rd: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(rd.join("supervisor.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    comm.starts_with("halvm-lab").then_some(pid)
 }
 
 fn print_reply(s: String) -> Result<i32> {
@@ -329,6 +357,9 @@ fn supervise(rd: &Path, cfg: LabConfig) -> Result<i32> {
     set.thread_block().map_err(|e| LabError::Supervisor {
         reason: format!("block signals: {e}"),
     })?;
+    let pidfile = rd.join("supervisor.pid");
+    std::fs::write(&pidfile, std::process::id().to_string())
+        .map_err(LabError::io("write", &pidfile))?;
     let sock_path = sock(rd);
     let term = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let term2 = std::sync::Arc::clone(&term);
@@ -386,6 +417,7 @@ fn supervise(rd: &Path, cfg: LabConfig) -> Result<i32> {
             drop(lab);
             let _ = std::fs::remove_file(rd.join("state"));
             let _ = std::fs::remove_file(sock(rd));
+            let _ = std::fs::remove_file(rd.join("supervisor.pid"));
             let _ = w.write_all(b"ok lab torn down\n");
             return Ok(0);
         }

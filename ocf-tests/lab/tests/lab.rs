@@ -12,7 +12,10 @@ fn start(cfg: LabConfig) -> Lab {
 }
 
 fn sh(lab: &Lab, node: &str, script: &str) -> Output {
-    let out = lab.node(node).sh(script).unwrap_or_else(|e| panic!("{node}: {e}"));
+    let out = lab
+        .node(node)
+        .sh(script)
+        .unwrap_or_else(|e| panic!("{node}: {e}"));
     assert!(
         out.success(),
         "{node}: `{script}` exited {}\nstdout: {}\nstderr: {}",
@@ -50,33 +53,59 @@ fn lab_dm_linear_striped_mirror() {
         lab.private_disk("node1", 2),
     );
     // 32 MiB = 65536 sectors per device.
-    sh(&lab, "node1", &format!(
-        "set -e
+    sh(
+        &lab,
+        "node1",
+        &format!(
+            "set -e
          dmsetup create lab-linear --table '0 65536 linear {a} 2048'
          dmsetup create lab-striped --table '0 65536 striped 2 128 {b} 0 {c} 0'
          dmsetup create lab-mirror --table '0 32768 mirror core 1 1024 2 {b} 65536 {c} 65536'
          ls -l /dev/mapper"
-    ));
+        ),
+    );
     let table = sh(&lab, "node1", "dmsetup table").stdout_str();
-    for want in ["lab-linear: 0 65536 linear", "lab-striped: 0 65536 striped 2 128", "lab-mirror: 0 32768 mirror core"] {
-        assert!(table.contains(want), "dmsetup table lacks `{want}`:\n{table}");
+    for want in [
+        "lab-linear: 0 65536 linear",
+        "lab-striped: 0 65536 striped 2 128",
+        "lab-mirror: 0 32768 mirror core",
+    ] {
+        assert!(
+            table.contains(want),
+            "dmsetup table lacks `{want}`:\n{table}"
+        );
     }
     // Wait for the mirror to be in sync (status shows N/N regions).
-    lab.wait_for("node1", &["dmsetup", "status", "lab-mirror"], "mirror in sync", Duration::from_secs(60), |o| {
-        o.stdout_str().split_whitespace().any(|w| w.split_once('/').is_some_and(|(x, y)| x == y && x != "0"))
-    })
+    lab.wait_for(
+        "node1",
+        &["dmsetup", "status", "lab-mirror"],
+        "mirror in sync",
+        Duration::from_secs(60),
+        |o| {
+            o.stdout_str()
+                .split_whitespace()
+                .any(|w| w.split_once('/').is_some_and(|(x, y)| x == y && x != "0"))
+        },
+    )
     .expect("mirror sync");
     sh(&lab, "node1", "head -c 4194304 /dev/urandom > /tmp/pattern");
     for dev in ["lab-linear", "lab-striped", "lab-mirror"] {
-        let out = sh(&lab, "node1", &format!(
-            "set -e
+        let out = sh(
+            &lab,
+            "node1",
+            &format!(
+                "set -e
              dd if=/tmp/pattern of=/dev/mapper/{dev} bs=1M oflag=direct status=none
              sync
              a=$(sha256sum < /tmp/pattern)
              b=$(dd if=/dev/mapper/{dev} bs=1M count=4 iflag=direct status=none | sha256sum)
              echo \"$a\"; echo \"$b\"; [ \"$a\" = \"$b\" ]"
-        ));
-        eprintln!("{dev}: read back {}", out.stdout_str().lines().next().unwrap_or(""));
+            ),
+        );
+        eprintln!(
+            "{dev}: read back {}",
+            out.stdout_str().lines().next().unwrap_or("")
+        );
     }
     // The linear device maps sector 0 to sector 2048 of disk a.
     sh(&lab, "node1", &format!(
@@ -92,23 +121,45 @@ fn lab_dm_linear_striped_mirror() {
             "[ \"$(dd if={leg} bs=512 skip=65536 count=8192 iflag=direct status=none | sha256sum)\" = \"$(sha256sum < /tmp/pattern)\" ]"
         ));
     }
-    sh(&lab, "node1", "dmsetup remove lab-mirror && dmsetup remove lab-striped && dmsetup remove lab-linear");
+    sh(
+        &lab,
+        "node1",
+        "dmsetup remove lab-mirror && dmsetup remove lab-striped && dmsetup remove lab-linear",
+    );
 }
 
 /// Two nodes share a disk: a block written on node1 is read on node2, and back.
 #[test]
 fn lab_shared_disk_between_nodes() {
-    let lab = start(LabConfig { nodes: 2, cluster: false, ..LabConfig::default() });
+    let lab = start(LabConfig {
+        nodes: 2,
+        cluster: false,
+        ..LabConfig::default()
+    });
     let disk = lab.shared_disk(0);
-    sh(&lab, "node1", &format!(
-        "set -e; head -c 4096 /dev/urandom > /tmp/block
+    sh(
+        &lab,
+        "node1",
+        &format!(
+            "set -e; head -c 4096 /dev/urandom > /tmp/block
          dd if=/tmp/block of={disk} bs=4096 seek=77 oflag=direct conv=notrunc status=none"
-    ));
+        ),
+    );
     let sum1 = sh(&lab, "node1", "sha256sum < /tmp/block").stdout_str();
-    let sum2 = sh(&lab, "node2", &format!("dd if={disk} bs=4096 skip=77 count=1 iflag=direct status=none | sha256sum")).stdout_str();
+    let sum2 = sh(
+        &lab,
+        "node2",
+        &format!("dd if={disk} bs=4096 skip=77 count=1 iflag=direct status=none | sha256sum"),
+    )
+    .stdout_str();
     assert_eq!(sum1, sum2, "node2 does not read what node1 wrote");
     sh(&lab, "node2", &format!("echo written-by-node2 | dd of={disk} bs=4096 seek=78 oflag=direct conv=sync status=none"));
-    let back = sh(&lab, "node1", &format!("dd if={disk} bs=4096 skip=78 count=1 iflag=direct status=none | tr -d '\\000'")).stdout_str();
+    let back = sh(
+        &lab,
+        "node1",
+        &format!("dd if={disk} bs=4096 skip=78 count=1 iflag=direct status=none | tr -d '\\000'"),
+    )
+    .stdout_str();
     assert_eq!(back.trim(), "written-by-node2");
 }
 
@@ -117,25 +168,47 @@ fn lab_shared_disk_between_nodes() {
 #[test]
 fn lab_dlm_lock_moves_after_fencing() {
     let t0 = Instant::now();
-    let lab = start(LabConfig { nodes: 2, ..LabConfig::default() });
+    let lab = start(LabConfig {
+        nodes: 2,
+        ..LabConfig::default()
+    });
     report("2 nodes", &lab);
     let ready = lab.timings().dlm_ready.expect("dlm ready time");
-    eprintln!("2-node cluster with DLM ready in {ready:?} (test started {:?} ago)", t0.elapsed());
+    eprintln!(
+        "2-node cluster with DLM ready in {ready:?} (test started {:?} ago)",
+        t0.elapsed()
+    );
 
     lab.node("node1")
-        .spawn(&["halvm-dlm-probe", "labls", "RES1", "ex", "--hold"], "/tmp/hold.log")
+        .spawn(
+            &["halvm-dlm-probe", "labls", "RES1", "ex", "--hold"],
+            "/tmp/hold.log",
+        )
         .expect("spawn holder");
-    lab.wait_for("node1", &["cat", "/tmp/hold.log"], "EX granted on node1", Duration::from_secs(60), |o| {
-        o.stdout_str().contains("granted RES1 ex")
-    })
+    lab.wait_for(
+        "node1",
+        &["cat", "/tmp/hold.log"],
+        "EX granted on node1",
+        Duration::from_secs(60),
+        |o| o.stdout_str().contains("granted RES1 ex"),
+    )
     .expect("node1 holds EX");
     for mode in ["ex", "pr"] {
-        let out = lab.node("node2").run(&["halvm-dlm-probe", "labls", "RES1", mode, "--noqueue"]).expect("run probe");
-        assert_eq!(out.code, 2, "node2 NOQUEUE {mode} should be refused: {out:?}");
+        let out = lab
+            .node("node2")
+            .run(&["halvm-dlm-probe", "labls", "RES1", mode, "--noqueue"])
+            .expect("run probe");
+        assert_eq!(
+            out.code, 2,
+            "node2 NOQUEUE {mode} should be refused: {out:?}"
+        );
         assert!(out.stdout_str().contains("busy"), "{out:?}");
     }
     // An unrelated resource is free.
-    let out = lab.node("node2").run(&["halvm-dlm-probe", "labls", "RES2", "ex", "--noqueue"]).expect("run probe");
+    let out = lab
+        .node("node2")
+        .run(&["halvm-dlm-probe", "labls", "RES2", "ex", "--noqueue"])
+        .expect("run probe");
     assert_eq!(out.code, 0, "{out:?}");
 
     let killed = Instant::now();
@@ -144,17 +217,39 @@ fn lab_dlm_lock_moves_after_fencing() {
         .node("node2")
         .run(&["halvm-dlm-probe", "labls", "RES1", "ex", "--timeout", "120"])
         .expect("run queued probe");
-    assert_eq!(out.code, 0, "node2 should get EX after node1 is fenced: {out:?}");
-    eprintln!("EX moved to node2 {:?} after node1 was killed", killed.elapsed());
-    let fenced = lab.power_events().iter().any(|e| e.action == "off" && e.node == "node1");
-    assert!(fenced, "node1 was not fenced through fence_halvm_lab: {:?}", lab.power_events());
+    assert_eq!(
+        out.code, 0,
+        "node2 should get EX after node1 is fenced: {out:?}"
+    );
+    eprintln!(
+        "EX moved to node2 {:?} after node1 was killed",
+        killed.elapsed()
+    );
+    let fenced = lab
+        .power_events()
+        .iter()
+        .any(|e| e.action == "off" && e.node == "node1");
+    assert!(
+        fenced,
+        "node1 was not fenced through fence_halvm_lab: {:?}",
+        lab.power_events()
+    );
     let status = sh(&lab, "node2", "dlm_tool status").stdout_str();
-    let line = status.lines().find(|l| l.starts_with("node 1 ")).unwrap_or("");
-    assert!(line.contains(" X ") && !line.contains("fence 0 "), "dlm_tool status shows no fencing of node 1:\n{status}");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("node 1 "))
+        .unwrap_or("");
+    assert!(
+        line.contains(" X ") && !line.contains("fence 0 "),
+        "dlm_tool status shows no fencing of node 1:\n{status}"
+    );
 }
 
 fn dummy_location(lab: &Lab, observer: &str) -> Option<String> {
-    let out = lab.node(observer).run(&["crm_resource", "--locate", "--resource", "dummy"]).ok()?;
+    let out = lab
+        .node(observer)
+        .run(&["crm_resource", "--locate", "--resource", "dummy"])
+        .ok()?;
     out.stdout_str()
         .lines()
         .find_map(|l| l.split("is running on:").nth(1))
@@ -165,7 +260,11 @@ fn dummy_location(lab: &Lab, observer: &str) -> Option<String> {
 /// the node running Dummy is killed, Pacemaker fences it, Dummy starts on a survivor.
 #[test]
 fn lab_pacemaker_fences_and_recovers_dummy() {
-    let lab = start(LabConfig { nodes: 3, pacemaker: true, ..LabConfig::default() });
+    let lab = start(LabConfig {
+        nodes: 3,
+        pacemaker: true,
+        ..LabConfig::default()
+    });
     report("3 nodes + pacemaker", &lab);
     sh(&lab, "node1", "cibadmin --create --scope resources --xml-text '<primitive id=\"dummy\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><operations><op id=\"dummy-monitor\" name=\"monitor\" interval=\"5s\"/></operations></primitive>'");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -190,16 +289,29 @@ fn lab_pacemaker_fences_and_recovers_dummy() {
         assert!(Instant::now() < deadline, "dummy did not move off {victim}");
         std::thread::sleep(Duration::from_secs(1));
     };
-    eprintln!("dummy moved {victim} -> {new_home} in {:?}", killed.elapsed());
-    let history = sh(&lab, observer, &format!("stonith_admin --history {victim} --verbose")).stdout_str();
+    eprintln!(
+        "dummy moved {victim} -> {new_home} in {:?}",
+        killed.elapsed()
+    );
+    let history = sh(
+        &lab,
+        observer,
+        &format!("stonith_admin --history {victim} --verbose"),
+    )
+    .stdout_str();
     assert!(
         history.contains("successful") || history.contains("was able to"),
         "no successful fencing of {victim} in the stonith history:\n{history}"
     );
     assert!(
-        lab.power_events().iter().any(|e| e.action == "off" && e.node == victim),
+        lab.power_events()
+            .iter()
+            .any(|e| e.action == "off" && e.node == victim),
         "power service saw no off request for {victim}: {:?}",
         lab.power_events()
     );
-    assert!(!lab.is_running(&victim).expect("known node"), "{victim} still powered");
+    assert!(
+        !lab.is_running(&victim).expect("known node"),
+        "{victim} still powered"
+    );
 }
