@@ -1,1 +1,311 @@
-//! Activation executor on the kernel device-mapper (devicemapper crate): create, load, suspend, resume, remove, status.
+//! Activation executor on the kernel device-mapper: carries out an `lvmeta_activate::Plan`
+//! (create, load, resume; suspend/load/resume for reloads; remove), keeps `/dev/mapper/<name>`
+//! nodes and `/dev/<vg>/<lv>` links, and reads status back (open count, mirror/raid sync).
+//!
+//! The kernel sits behind [`DmBackend`]: [`ioctl::DmIoctl`] uses the `devicemapper` crate's
+//! ioctls, [`mem::MemDm`] is an in-memory device-mapper for unit tests (with fault injection).
+//! Device nodes sit behind [`Nodes`] for the same reason. Nothing is left half done: a failed
+//! activation removes the devices it created, a failed reload drops the tables it loaded.
+
+pub mod ioctl;
+pub mod mem;
+pub mod nodes;
+pub mod status;
+
+use lvmeta_activate::{DevNum, DevRef, DmDevice, Plan, TableLine};
+use std::collections::HashMap;
+
+pub use nodes::{DevFs, Nodes};
+pub use status::{sync_percent, SyncStatus};
+
+/// One line of a table as the kernel takes it: start, length, target, parameters.
+pub type RawLine = (u64, u64, String, String);
+
+/// What the kernel says about one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevInfo {
+    pub name: String,
+    pub uuid: String,
+    pub dev: DevNum,
+    pub open_count: i32,
+    pub suspended: bool,
+    /// A table is loaded in the live slot.
+    pub live_table: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DmError {
+    #[error("device-mapper {op} of {device} failed: {message}")]
+    Kernel {
+        op: &'static str,
+        device: String,
+        message: String,
+    },
+    #[error("{name} is open ({open_count} users): not deactivated")]
+    Open { name: String, open_count: i32 },
+    #[error("a device named {name} already exists with uuid {existing:?} (wanted {wanted})")]
+    NameTaken {
+        name: String,
+        existing: String,
+        wanted: String,
+    },
+    #[error("device {uuid} is not active")]
+    NotActive { uuid: String },
+    #[error("{what} {path}: {source}")]
+    Node {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{failed}; undoing it also failed: {undo}")]
+    Undo { failed: Box<DmError>, undo: String },
+}
+
+pub type Result<T, E = DmError> = std::result::Result<T, E>;
+
+/// The kernel's device-mapper, by dm UUID (every device lvm2 makes has one).
+pub trait DmBackend {
+    fn create(&self, name: &str, uuid: &str) -> Result<DevNum>;
+    /// Loads `table` into the inactive slot.
+    fn load(&self, uuid: &str, table: &[RawLine]) -> Result<()>;
+    /// Drops the inactive table.
+    fn clear(&self, uuid: &str) -> Result<()>;
+    fn suspend(&self, uuid: &str) -> Result<()>;
+    /// Resumes, making a loaded inactive table live.
+    fn resume(&self, uuid: &str) -> Result<()>;
+    fn remove(&self, uuid: &str) -> Result<()>;
+    fn info(&self, uuid: &str) -> Result<Option<DevInfo>>;
+    fn info_by_name(&self, name: &str) -> Result<Option<DevInfo>>;
+    /// The live table.
+    fn table(&self, uuid: &str) -> Result<Vec<RawLine>>;
+    /// The live status lines.
+    fn status(&self, uuid: &str) -> Result<Vec<RawLine>>;
+    /// Every device: (name, uuid, devnum).
+    fn list(&self) -> Result<Vec<DevInfo>>;
+}
+
+/// What an activation did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// Devices created, in order.
+    pub created: Vec<String>,
+    /// Devices whose live table changed.
+    pub reloaded: Vec<String>,
+    /// Devices removed.
+    pub removed: Vec<String>,
+}
+
+/// Renders a plan's table with the device numbers of devices that exist now.
+fn raw_table(
+    dm: &dyn DmBackend,
+    dev: &DmDevice,
+    known: &HashMap<String, DevNum>,
+) -> Result<Vec<RawLine>> {
+    dev.table.iter().map(|l| raw_line(dm, l, known)).collect()
+}
+
+fn raw_line(dm: &dyn DmBackend, l: &TableLine, known: &HashMap<String, DevNum>) -> Result<RawLine> {
+    let mut missing = None;
+    let params = l.params_with(|r| match r {
+        DevRef::Block(n) => n.to_string(),
+        DevRef::Dm(u) => match known.get(u) {
+            Some(n) => n.to_string(),
+            None => match dm.info(u) {
+                Ok(Some(i)) => i.dev.to_string(),
+                _ => {
+                    missing = Some(u.clone());
+                    String::new()
+                }
+            },
+        },
+        DevRef::Absent => "-".into(),
+    });
+    if let Some(uuid) = missing {
+        return Err(DmError::NotActive { uuid });
+    }
+    Ok((l.start, l.len, l.target.clone(), params))
+}
+
+fn same_table(a: &[RawLine], b: &[RawLine]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.0 == y.0 && x.1 == y.1 && x.2 == y.2 && x.3.trim() == y.3.trim())
+}
+
+/// Activates a planned LV: creates its devices in order (those already active are kept),
+/// loads and resumes each, then makes the nodes and the `/dev/<vg>/<lv>` link. On any failure the
+/// devices created here are removed again.
+pub fn activate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let mut known: HashMap<String, DevNum> = HashMap::new();
+    let mut created: Vec<(String, String)> = Vec::new();
+    let res = (|| -> Result<()> {
+        for d in &plan.devices {
+            if let Some(i) = dm.info(&d.uuid)? {
+                known.insert(d.uuid.clone(), i.dev);
+                continue;
+            }
+            if let Some(other) = dm.info_by_name(&d.name)? {
+                return Err(DmError::NameTaken {
+                    name: d.name.clone(),
+                    existing: other.uuid,
+                    wanted: d.uuid.clone(),
+                });
+            }
+            let table = raw_table(dm, d, &known)?;
+            let num = dm.create(&d.name, &d.uuid)?;
+            created.push((d.name.clone(), d.uuid.clone()));
+            known.insert(d.uuid.clone(), num);
+            dm.load(&d.uuid, &table)?;
+            dm.resume(&d.uuid)?;
+            nodes.add_node(&d.name, num)?;
+        }
+        let top = plan.top();
+        nodes.add_link(&plan.vg, &plan.lv, &top.name)?;
+        Ok(())
+    })();
+    match res {
+        Ok(()) => {
+            out.created = created.into_iter().map(|c| c.0).collect();
+            Ok(out)
+        }
+        Err(e) => {
+            let mut undo = Vec::new();
+            for (name, uuid) in created.iter().rev() {
+                if let Err(u) = dm.remove(uuid) {
+                    undo.push(format!("remove {name}: {u}"));
+                }
+                if let Err(u) = nodes.remove_node(name) {
+                    undo.push(u.to_string());
+                }
+            }
+            if !created.is_empty() {
+                let _ = nodes.remove_link(&plan.vg, &plan.lv);
+            }
+            if undo.is_empty() {
+                Err(e)
+            } else {
+                Err(DmError::Undo {
+                    failed: Box::new(e),
+                    undo: undo.join("; "),
+                })
+            }
+        }
+    }
+}
+
+/// Deactivates a planned LV: refuses while its device is open, then removes the devices top
+/// first (also layered devices of its sub-LVs that the plan no longer names, e.g. `-missing_`).
+pub fn deactivate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let top = plan.top();
+    if let Some(i) = dm.info(&top.uuid)? {
+        if i.open_count > 0 {
+            return Err(DmError::Open {
+                name: i.name,
+                open_count: i.open_count,
+            });
+        }
+    }
+    // Every active device belonging to the plan's LVs, layers included.
+    let prefixes: Vec<&str> = plan
+        .devices
+        .iter()
+        .filter(|d| d.layer.is_none())
+        .map(|d| d.uuid.as_str())
+        .collect();
+    let mut doomed: Vec<DevInfo> = Vec::new();
+    for d in plan.remove_order() {
+        if let Some(i) = dm.info(&d.uuid)? {
+            doomed.push(i);
+        }
+    }
+    for i in dm.list()? {
+        if !doomed.iter().any(|d| d.uuid == i.uuid)
+            && prefixes
+                .iter()
+                .any(|p| i.uuid.starts_with(&format!("{p}-")))
+        {
+            doomed.push(i);
+        }
+    }
+    nodes.remove_link(&plan.vg, &plan.lv)?;
+    for i in doomed {
+        dm.remove(&i.uuid)?;
+        nodes.remove_node(&i.name)?;
+        out.removed.push(i.name);
+    }
+    Ok(out)
+}
+
+/// Brings active devices to a new plan of the same LV (resize, split, repair): creates the new
+/// devices, loads the changed tables, suspends the changed devices top first, resumes them in
+/// create order, then removes devices of `old` the new plan no longer has. A load that fails
+/// drops the tables loaded so far and removes the devices created, leaving the old mapping live.
+pub fn reload(dm: &dyn DmBackend, nodes: &dyn Nodes, old: &Plan, new: &Plan) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let mut known: HashMap<String, DevNum> = HashMap::new();
+    let mut created: Vec<(String, String)> = Vec::new();
+    let mut loaded: Vec<&DmDevice> = Vec::new();
+    let res = (|| -> Result<()> {
+        for d in &new.devices {
+            match dm.info(&d.uuid)? {
+                Some(i) => {
+                    known.insert(d.uuid.clone(), i.dev);
+                    let want = raw_table(dm, d, &known)?;
+                    let live = dm.table(&d.uuid)?;
+                    if !same_table(&want, &live) {
+                        dm.load(&d.uuid, &want)?;
+                        loaded.push(d);
+                    }
+                }
+                None => {
+                    let table = raw_table(dm, d, &known)?;
+                    let num = dm.create(&d.name, &d.uuid)?;
+                    created.push((d.name.clone(), d.uuid.clone()));
+                    known.insert(d.uuid.clone(), num);
+                    dm.load(&d.uuid, &table)?;
+                    dm.resume(&d.uuid)?;
+                    nodes.add_node(&d.name, num)?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        for d in &loaded {
+            let _ = dm.clear(&d.uuid);
+        }
+        for (name, uuid) in created.iter().rev() {
+            let _ = dm.remove(uuid);
+            let _ = nodes.remove_node(name);
+        }
+        return Err(e);
+    }
+    // Suspend top first so I/O drains from the top, resume bottom first.
+    for d in loaded.iter().rev() {
+        dm.suspend(&d.uuid)?;
+    }
+    for d in &loaded {
+        dm.resume(&d.uuid)?;
+        out.reloaded.push(d.name.clone());
+    }
+    out.created = created.into_iter().map(|c| c.0).collect();
+    for d in old.remove_order() {
+        if new.device(&d.uuid).is_none() {
+            if let Some(i) = dm.info(&d.uuid)? {
+                dm.remove(&d.uuid)?;
+                nodes.remove_node(&i.name)?;
+                out.removed.push(i.name);
+            }
+        }
+    }
+    nodes.add_link(&new.vg, &new.lv, &new.top().name)?;
+    Ok(out)
+}
+
+/// Active state of an LV's top device: None when not active.
+pub fn lv_info(dm: &dyn DmBackend, plan: &Plan) -> Result<Option<DevInfo>> {
+    dm.info(&plan.top().uuid)
+}

@@ -1,0 +1,239 @@
+//! The executor over the in-memory device-mapper: order, all-or-nothing activation, refusal to
+//! deactivate an open device, reloads and the device changes of a mirror split.
+
+use lvmeta_activate::{plan_lv, split_mirror, DevNum, PlanOptions, PvDevices};
+use lvmeta_dm::mem::MemDm;
+use lvmeta_dm::nodes::MemNodes;
+use lvmeta_dm::{activate, deactivate, reload, sync_percent, DmBackend, DmError};
+use lvmeta_model::{Layout, LvRequest, MirrorLog, VolumeGroup};
+use lvmeta_ondisk::units::{Extents, Sectors};
+
+fn vg() -> (VolumeGroup, PvDevices, MemDm) {
+    let mut vg = VolumeGroup::new("vg", Sectors(8192)).unwrap();
+    vg.id = lvmeta_model::lvm_uuid::generate_dashed();
+    let mut pvs = PvDevices::new();
+    let mut disks = Vec::new();
+    for i in 0..3u32 {
+        let pv = lvmeta_model::PhysicalVolume::new(
+            &lvmeta_model::lvm_uuid::generate(),
+            Some(&format!("/dev/vd{}", (b'b' + i as u8) as char)),
+            Sectors(262144),
+            Sectors(2048),
+            Extents(31),
+        )
+        .unwrap();
+        let key = vg.add_pv(pv).unwrap().name.clone();
+        let n = DevNum {
+            major: 254,
+            minor: i * 16,
+        };
+        pvs.insert(key, n);
+        disks.push(n);
+    }
+    (vg, pvs, MemDm::new(disks))
+}
+
+fn opts() -> PlanOptions {
+    PlanOptions::default()
+}
+
+#[test]
+fn raid1_activates_sub_lvs_first_and_deactivates_top_first() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "r",
+        Extents(4),
+        Layout::Raid1 { mirrors: 1 },
+    ))
+    .unwrap();
+    let plan = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+    let nodes = MemNodes::default();
+    let out = activate(&dm, &nodes, &plan).unwrap();
+    assert_eq!(
+        out.created,
+        [
+            "vg-r_rimage_0",
+            "vg-r_rmeta_0",
+            "vg-r_rimage_1",
+            "vg-r_rmeta_1",
+            "vg-r"
+        ]
+    );
+    let t = dm.table_text("vg-r").unwrap();
+    assert_eq!(
+        t,
+        "0 32768 raid raid1 3 0 region_size 4096 2 253:1 253:0 253:3 253:2"
+    );
+    assert!(nodes.list().contains(&("vg/r".into(), "vg-r".into())));
+    assert_eq!(nodes.list().len(), 6);
+    let st = dm.status(&plan.top().uuid).unwrap();
+    assert_eq!(sync_percent(&st[0].2, &st[0].3).unwrap().percent(), 100.0);
+
+    // Activating again changes nothing.
+    let again = activate(&dm, &nodes, &plan).unwrap();
+    assert!(again.created.is_empty());
+
+    let out = deactivate(&dm, &nodes, &plan).unwrap();
+    assert_eq!(
+        out.removed,
+        [
+            "vg-r",
+            "vg-r_rmeta_1",
+            "vg-r_rimage_1",
+            "vg-r_rmeta_0",
+            "vg-r_rimage_0"
+        ]
+    );
+    assert!(dm.names().is_empty());
+    assert!(nodes.list().is_empty());
+}
+
+#[test]
+fn a_failed_create_removes_what_was_created() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "r",
+        Extents(4),
+        Layout::Raid1 { mirrors: 1 },
+    ))
+    .unwrap();
+    let plan = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+    let nodes = MemNodes::default();
+    dm.fail_create_after(2);
+    let e = activate(&dm, &nodes, &plan).unwrap_err();
+    assert!(matches!(e, DmError::Kernel { op: "create", .. }), "{e}");
+    assert!(dm.names().is_empty(), "stray devices: {:?}", dm.names());
+    assert!(nodes.list().is_empty());
+    let removes: Vec<String> = dm
+        .ops()
+        .into_iter()
+        .filter(|o| o.starts_with("remove"))
+        .collect();
+    assert_eq!(removes, ["remove vg-r_rmeta_0", "remove vg-r_rimage_0"]);
+
+    // A failing load of the top device too.
+    dm.fail_load_of("vg-r");
+    assert!(activate(&dm, &nodes, &plan).is_err());
+    assert!(dm.names().is_empty(), "stray devices: {:?}", dm.names());
+}
+
+#[test]
+fn an_open_device_is_not_deactivated() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new("l", Extents(2), Layout::Linear))
+        .unwrap();
+    let plan = plan_lv(&vg, "l", &pvs, &opts()).unwrap();
+    let nodes = MemNodes::default();
+    activate(&dm, &nodes, &plan).unwrap();
+    dm.set_open_count("vg-l", 1);
+    let e = deactivate(&dm, &nodes, &plan).unwrap_err();
+    assert!(matches!(e, DmError::Open { open_count: 1, .. }), "{e}");
+    assert!(e.to_string().contains("vg-l is open"), "{e}");
+    assert_eq!(dm.names(), ["vg-l"]);
+    assert!(nodes.list().contains(&("vg/l".into(), "vg-l".into())));
+}
+
+#[test]
+fn extend_reloads_only_what_changed_suspending_top_first() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(2),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Core,
+        },
+    ))
+    .unwrap();
+    vg.create_lv(LvRequest::new("l", Extents(2), Layout::Linear))
+        .unwrap();
+    let nodes = MemNodes::default();
+    let old_l = plan_lv(&vg, "l", &pvs, &opts()).unwrap();
+    let old_m = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+    activate(&dm, &nodes, &old_l).unwrap();
+    activate(&dm, &nodes, &old_m).unwrap();
+    vg.extend_lv("l", Extents(3), None).unwrap();
+    vg.extend_lv("m", Extents(1), None).unwrap();
+    let new_l = plan_lv(&vg, "l", &pvs, &opts()).unwrap();
+    let out = reload(&dm, &nodes, &old_l, &new_l).unwrap();
+    assert_eq!(out.reloaded, ["vg-l"]);
+    let end: u64 = dm
+        .table_text("vg-l")
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(end, 5 * 8192);
+    let new_m = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+    let before = dm.ops().len();
+    let out = reload(&dm, &nodes, &old_m, &new_m).unwrap();
+    assert_eq!(out.reloaded, ["vg-m_mimage_0", "vg-m_mimage_1", "vg-m"]);
+    let ops: Vec<String> = dm.ops()[before..]
+        .iter()
+        .filter(|o| !o.starts_with("load"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "suspend vg-m",
+            "suspend vg-m_mimage_1",
+            "suspend vg-m_mimage_0",
+            "resume vg-m_mimage_0",
+            "resume vg-m_mimage_1",
+            "resume vg-m"
+        ]
+    );
+    assert!(dm
+        .table_text("vg-m")
+        .unwrap()
+        .starts_with("0 24576 mirror core 1"));
+}
+
+#[test]
+fn failed_reload_leaves_the_old_mapping_live() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new("l", Extents(2), Layout::Linear))
+        .unwrap();
+    let nodes = MemNodes::default();
+    let old = plan_lv(&vg, "l", &pvs, &opts()).unwrap();
+    activate(&dm, &nodes, &old).unwrap();
+    let before = dm.table_text("vg-l").unwrap();
+    vg.extend_lv("l", Extents(1), None).unwrap();
+    let new = plan_lv(&vg, "l", &pvs, &opts()).unwrap();
+    dm.fail_load_of("vg-l");
+    assert!(reload(&dm, &nodes, &old, &new).is_err());
+    assert_eq!(dm.table_text("vg-l").unwrap(), before);
+    assert!(!dm.ops().iter().any(|o| o.starts_with("suspend")));
+}
+
+#[test]
+fn split_of_an_active_raid1_reloads_and_hands_the_image_over() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "r",
+        Extents(2),
+        Layout::Raid1 { mirrors: 2 },
+    ))
+    .unwrap();
+    let nodes = MemNodes::default();
+    let old = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+    activate(&dm, &nodes, &old).unwrap();
+    let img_table = dm.table_text("vg-r_rimage_2").unwrap();
+    split_mirror(&mut vg, "r", "backup", 1).unwrap();
+    let new = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+    let out = reload(&dm, &nodes, &old, &new).unwrap();
+    assert_eq!(out.reloaded, ["vg-r"]);
+    assert_eq!(out.removed, ["vg-r_rmeta_2", "vg-r_rimage_2"]);
+    let b = plan_lv(&vg, "backup", &pvs, &opts()).unwrap();
+    activate(&dm, &nodes, &b).unwrap();
+    assert_eq!(
+        dm.table_text("vg-backup").unwrap(),
+        img_table,
+        "same extents as the image"
+    );
+    assert!(dm
+        .table_text("vg-r")
+        .unwrap()
+        .contains("region_size 4096 2 "));
+}
