@@ -177,44 +177,12 @@ impl FreeMap {
                 free: Extents(free),
             });
         }
-        let mut out = Vec::new();
-        let mut rest = n;
-        if let Some((pv, pe)) = continue_at {
-            if cands.contains(&pv) {
-                let len = self.pvs[pv].free_at(pe).min(rest);
-                if len > 0 {
-                    self.pvs[pv].take(pe, len);
-                    out.push((pv, pe, len));
-                    rest -= len;
-                }
-            }
-        }
-        if rest == 0 {
-            return Ok(out);
-        }
-        for &i in cands {
-            if let Some(&(s, _)) = self.pvs[i].free_ranges().iter().find(|r| r.1 >= rest) {
-                self.pvs[i].take(s, rest);
-                out.push((i, s, rest));
-                return Ok(out);
-            }
-        }
-        for &i in cands {
-            for (s, l) in self.pvs[i].free_ranges() {
-                let len = l.min(rest);
-                self.pvs[i].take(s, len);
-                out.push((i, s, len));
-                rest -= len;
-                if rest == 0 {
-                    return Ok(out);
-                }
-            }
-        }
-        // Unreachable in practice: the total was checked above.
-        Err(ModelError::NotEnoughSpace {
-            needed: Extents(n),
-            free: Extents(free),
-        })
+        let prev = continue_at.map(|p| vec![p]);
+        let segs = self.alloc_parallel(cands, 1, n, prev.as_deref())?;
+        Ok(segs
+            .into_iter()
+            .map(|(len, areas)| (areas[0].0, areas[0].1, len))
+            .collect())
     }
 
     /// `per_stripe` extents on each of `stripes` distinct PVs. Returns segments as
@@ -235,63 +203,145 @@ impl FreeMap {
                 what: "stripes",
             });
         }
+        self.alloc_parallel(cands, stripes, per_stripe, continue_at)
+    }
+
+    /// Free ranges of a PV in lvm2's `pv_map` order: largest first, equal sizes by start.
+    fn areas_by_size(&self, pv: usize) -> Vec<(u64, u64)> {
+        let mut r = self.pvs[pv].free_ranges();
+        r.sort_by_key(|&(s, l)| (std::cmp::Reverse(l), s));
+        r
+    }
+
+    /// lvm2's area choice on one PV for the normal policy (`_find_some_parallel_space`): the
+    /// largest area; while it is big enough, lvm2 reserves from it, re-sorts it and goes on
+    /// with the largest area smaller than what is left of it, switching to that one if it is
+    /// still big enough. With `cling` (cling to allocated) every area visited is taken, big
+    /// enough or not. Returns (start, size).
+    fn lvm_pick(&self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
+        let areas = self.areas_by_size(pv);
+        let &(mut start, mut size) = areas.first()?;
+        loop {
+            if size <= need {
+                return Some((start, size));
+            }
+            let left = size - need;
+            match areas.iter().find(|a| a.1 < left) {
+                Some(&(s, l)) if cling || l >= need => {
+                    start = s;
+                    size = l;
+                }
+                _ => return Some((start, size)),
+            }
+        }
+    }
+
+    /// lvm2's allocation cascade for `n` parallel areas of `per_area` extents each
+    /// (`_allocate`): contiguous to the previous segment, then cling to its PVs, then normal
+    /// (best area per PV, PVs with the most room first, then clinging to PVs already used).
+    /// `prev` is the end of each area of the LV's last segment, when it has `n` areas.
+    #[allow(clippy::type_complexity)]
+    fn alloc_parallel(
+        &mut self,
+        cands: &[usize],
+        n: usize,
+        per_area: u64,
+        prev: Option<&[(usize, u64)]>,
+    ) -> Result<Vec<(u64, Vec<(usize, u64)>)>, ModelError> {
         let free = self.total_free(cands);
         let not_enough = || ModelError::NotEnoughSpace {
-            needed: Extents(per_stripe.saturating_mul(stripes as u64)),
+            needed: Extents(per_area.saturating_mul(n as u64)),
             free: Extents(free),
         };
-        let mut out = Vec::new();
-        let mut rest = per_stripe;
-        if let Some(prev) = continue_at {
-            if prev.len() == stripes && prev.iter().all(|(pv, _)| cands.contains(pv)) {
-                let len = prev
+        let mut st = Progress {
+            out: Vec::new(),
+            rest: per_area,
+            used_by_slot: vec![Vec::new(); n],
+        };
+        let prev = prev.filter(|p| p.len() == n && p.iter().all(|(pv, _)| cands.contains(pv)));
+        // Policy "contiguous": one pass.
+        if let Some(prev) = prev {
+            let sizes: Vec<u64> = prev
+                .iter()
+                .map(|&(pv, pe)| self.pvs[pv].free_at(pe))
+                .collect();
+            if sizes.iter().all(|&l| l > 0) {
+                let len = sizes.iter().copied().min().unwrap_or(0).min(st.rest);
+                st.take(self, len, prev.to_vec());
+            }
+        } else if let Some((len, areas)) = self.normal_pass(cands, n, st.rest, None) {
+            st.take(self, len, areas);
+        }
+        // Policy "cling": each slot on the PV of the previous segment's area (or, without one,
+        // on a PV the slot already used), its largest area.
+        while st.rest > 0 {
+            let mut areas = Vec::new();
+            for slot in 0..n {
+                let pvs: Vec<usize> = match prev {
+                    Some(p) => vec![p[slot].0],
+                    None => cands
+                        .iter()
+                        .copied()
+                        .filter(|pv| st.used_by_slot[slot].contains(pv))
+                        .collect(),
+                };
+                let pick = pvs
                     .iter()
-                    .map(|&(pv, pe)| self.pvs[pv].free_at(pe))
-                    .min()
-                    .unwrap_or(0)
-                    .min(rest);
-                if len > 0 {
-                    for &(pv, pe) in prev {
-                        self.pvs[pv].take(pe, len);
+                    .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
+                match pick {
+                    Some(a) if !areas.iter().any(|b: &(usize, u64, u64)| b.0 == a.0) => {
+                        areas.push(a)
                     }
-                    out.push((len, prev.to_vec()));
-                    rest -= len;
+                    _ => break,
                 }
             }
+            if areas.len() < n {
+                break;
+            }
+            let len = areas.iter().map(|a| a.2).min().unwrap_or(0).min(st.rest);
+            st.take(self, len, areas.iter().map(|a| (a.0, a.1)).collect());
         }
-        while rest > 0 {
-            // Per PV: its first range holding all of `rest`, else its largest range.
-            let mut best: Vec<(usize, u64, u64)> = cands
-                .iter()
-                .filter_map(|&i| {
-                    let ranges = self.pvs[i].free_ranges();
-                    ranges
-                        .iter()
-                        .find(|r| r.1 >= rest)
-                        .or_else(|| ranges.iter().max_by_key(|r| (r.1, std::cmp::Reverse(r.0))))
-                        .map(|&(s, l)| (i, s, l))
-                })
-                .collect();
-            if best.len() < stripes {
-                return Err(not_enough());
+        // Policy "normal", clinging to the PVs already used while that finds room.
+        let mut cling = !st.out.is_empty();
+        while st.rest > 0 {
+            let allowed: Option<Vec<usize>> =
+                cling.then(|| st.used_by_slot.iter().flatten().copied().collect());
+            match self.normal_pass(cands, n, st.rest, allowed.as_deref()) {
+                Some((len, areas)) => {
+                    st.take(self, len, areas);
+                    cling = true;
+                }
+                None if cling => cling = false,
+                None => return Err(not_enough()),
             }
-            // PVs that take a whole stripe first (in VG order), then the largest ranges.
-            best.sort_by_key(|&(i, _, l)| (l < rest, std::cmp::Reverse(l.min(rest)), i));
-            let chosen = &best[..stripes];
-            let len = chosen.iter().map(|c| c.2).min().unwrap_or(0).min(rest);
-            if len == 0 {
-                return Err(not_enough());
-            }
-            let mut areas: Vec<(usize, u64)> = chosen.iter().map(|&(i, s, _)| (i, s)).collect();
-            // Stripes in VG order of their PVs, as lvm2 lists them.
-            areas.sort_unstable();
-            for &(i, s) in &areas {
-                self.pvs[i].take(s, len);
-            }
-            out.push((len, areas));
-            rest -= len;
         }
-        Ok(out)
+        Ok(st.out)
+    }
+
+    /// One pass of lvm2's normal policy: an area per PV (VG order), sorted by how much of
+    /// the request each holds (stable), the first `n` used. Returns (len, areas).
+    fn normal_pass(
+        &self,
+        cands: &[usize],
+        n: usize,
+        need: u64,
+        only: Option<&[usize]>,
+    ) -> Option<(u64, Vec<(usize, u64)>)> {
+        let mut slots: Vec<(usize, u64, u64)> = cands
+            .iter()
+            .filter(|pv| only.is_none_or(|o| o.contains(pv)))
+            .filter_map(|&pv| {
+                self.lvm_pick(pv, need, only.is_some())
+                    .map(|(s, l)| (pv, s, l.min(need)))
+            })
+            .collect();
+        slots.sort_by_key(|s| std::cmp::Reverse(s.2));
+        if slots.len() < n {
+            return None;
+        }
+        let chosen = &slots[..n];
+        let len = chosen.iter().map(|s| s.2).min().unwrap_or(0).min(need);
+        (len > 0).then(|| (len, chosen.iter().map(|s| (s.0, s.1)).collect()))
     }
 }
 
@@ -329,6 +379,26 @@ pub(crate) fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
             out
         }
         _ => Vec::new(),
+    }
+}
+
+/// What an allocation has found so far.
+struct Progress {
+    out: Vec<(u64, Vec<(usize, u64)>)>,
+    rest: u64,
+    used_by_slot: Vec<Vec<usize>>,
+}
+
+impl Progress {
+    fn take(&mut self, fm: &mut FreeMap, len: u64, areas: Vec<(usize, u64)>) {
+        for (slot, &(pv, s)) in areas.iter().enumerate() {
+            fm.pvs[pv].take(s, len);
+            if !self.used_by_slot[slot].contains(&pv) {
+                self.used_by_slot[slot].push(pv);
+            }
+        }
+        self.rest -= len;
+        self.out.push((len, areas));
     }
 }
 

@@ -262,6 +262,8 @@ fn root_allocator_picks_the_extents_lvm2_picks() {
     lab.lvm(&["vgcreate", "-q", "vga", &d0, &d1, &d2]);
     let mut ours = VolumeGroup::from_metadata(&parse(&lab.mda_text(0)).unwrap()).unwrap();
     let mb = |m: u64| Extents(m / 4);
+    let d2_ = d2.clone();
+    let d2c = d2.clone();
     type Step<'a> = (Vec<&'a str>, Box<dyn Fn(&mut VolumeGroup)>);
     let steps: Vec<Step> = vec![
         (
@@ -341,9 +343,73 @@ fn root_allocator_picks_the_extents_lvm2_picks() {
             vec!["lvrename", "-q", "vga", "c", "d"],
             Box::new(move |vg| vg.rename_lv("c", "d").unwrap()),
         ),
+        (
+            vec!["lvextend", "-q", "-L", "+12M", "vga/t"],
+            Box::new(move |vg| vg.extend_lv("t", mb(12), None).unwrap()),
+        ),
+        (
+            vec!["lvextend", "-q", "-L", "+60M", "vga/d"],
+            Box::new(move |vg| vg.extend_lv("d", mb(60), None).unwrap()),
+        ),
+        (
+            vec![
+                "lvcreate", "-q", "-an", "-Zn", "-n", "e", "-i2", "-L", "16M", "vga",
+            ],
+            Box::new(move |vg| {
+                vg.create_lv(LvRequest::new(
+                    "e",
+                    mb(16),
+                    Layout::Striped {
+                        stripes: 2,
+                        stripe_size: Sectors(128),
+                    },
+                ))
+                .unwrap();
+            }),
+        ),
+        (
+            vec![
+                "lvcreate", "-q", "-an", "-Zn", "-n", "f", "-L", "8M", "vga", &d2_,
+            ],
+            Box::new(move |vg| {
+                let mut r = LvRequest::new("f", mb(8), Layout::Linear);
+                r.pvs = Some(vec![d2c.clone()]);
+                vg.create_lv(r).unwrap();
+            }),
+        ),
     ];
+    // Fragment the free space, then fill holes: lvm2's area choice and splitting.
+    type OwnedStep = (Vec<String>, Box<dyn Fn(&mut VolumeGroup)>);
+    let mut steps: Vec<OwnedStep> = steps
+        .into_iter()
+        .map(|(c, f)| (c.into_iter().map(String::from).collect(), f))
+        .collect();
+    let create = |name: &'static str, mib: u64| -> OwnedStep {
+        let cmd = format!("lvcreate -q -an -Zn -n {name} -L {mib}M vga");
+        (
+            cmd.split(' ').map(String::from).collect(),
+            Box::new(move |vg: &mut VolumeGroup| {
+                vg.create_lv(LvRequest::new(name, mb(mib), Layout::Linear))
+                    .unwrap();
+            }),
+        )
+    };
+    for (name, mib) in [("g", 4), ("h", 8), ("i", 4), ("j", 12), ("k", 8)] {
+        steps.push(create(name, mib));
+    }
+    for name in ["h", "j"] {
+        let cmd = format!("lvremove -q -f vga/{name}");
+        steps.push((
+            cmd.split(' ').map(String::from).collect(),
+            Box::new(move |vg: &mut VolumeGroup| {
+                vg.remove_lv(name).unwrap();
+            }),
+        ));
+    }
+    steps.push(create("m", 4));
+    steps.push(create("n", 12));
     for (cmd, ours_step) in steps {
-        lab.lvm(&cmd);
+        lab.lvm(&cmd.iter().map(String::as_str).collect::<Vec<_>>());
         ours_step(&mut ours);
         let theirs = VolumeGroup::from_metadata(&parse(&lab.mda_text(0)).unwrap()).unwrap();
         assert_eq!(layout_of(&ours), layout_of(&theirs), "after {cmd:?}");
