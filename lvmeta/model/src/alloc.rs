@@ -1,13 +1,24 @@
 //! The extent allocator: create, extend, reduce, remove and rename LVs on the model. No I/O.
 //!
-//! Policy (lvm2's `normal` allocation, simplified):
-//! - linear: continue right after the LV's last extent when that is free, else the first free
-//!   range (PVs in VG order) that holds everything, else free ranges in order, one segment each;
-//! - striped: the size is rounded up to a multiple of the stripe count; each stripe on its own
-//!   PV, equal extents per stripe; one segment while all chosen PVs have room, more otherwise;
+//! Policy: linear and striped follow lvm2's `normal` allocation (`lib/metadata/lv_manip.c`
+//! `_allocate`), policy by policy:
+//! - contiguous: continue every area of the LV's last segment right where it ends;
+//! - cling: each area on the PV of the last segment's matching area (its largest free range);
+//! - normal: one free range per PV, chosen like lvm2 (the largest, or a smaller one that still
+//!   holds the request, see `lvm_pick`), PVs holding the most of the request first (VG order
+//!   on ties), then further passes clinging to PVs already used; each pass is one segment,
+//!   adjacent segments are merged as `lv_merge_segments` does.
+//!
+//! A `root_*` test replays lvcreate/lvextend/lvreduce/lvremove sequences (linear, `-i2`,
+//! `-i3`, fragmented space, PV lists) with lvm2 and with this allocator and finds the same
+//! extents after every step. Also:
+//! - striped: the size is rounded up to a multiple of the stripe count, each stripe on its own
+//!   PV, equal extents per stripe;
 //! - mirror / raid1 (`mirrors` N → N+1 images): each image on its own PV; raid1 puts a
 //!   one-extent `_rmeta_N` right before its `_rimage_N` on the same PV; a mirror's disk log
-//!   (`_mlog`, one extent) goes to a PV holding no image, like lvm2 by default;
+//!   (`_mlog`, one extent) goes to a PV holding no image. lvm2 cannot create these without
+//!   device-mapper, so their placement is not checked against lvm2 (only that lvm2 accepts and
+//!   rewrites them unchanged);
 //! - only PVs with `ALLOCATABLE` status, restricted to the PVs the request names.
 //!
 //! Mirror log: [`MirrorLog::Core`] is the default here (lvm2 defaults to a disk log): it needs
