@@ -455,19 +455,48 @@ pub fn commit_text(
         }
         headers.push((dev.clone(), h));
     }
+    // Each phase runs on all devices at once: the syncs of different PVs overlap, and a
+    // phase ends only when every device finished it.
+    let phase1: Vec<Result<RawLocn, OnDiskError>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = headers
+            .iter_mut()
+            .map(|(dev, h)| {
+                sc.spawn(move || {
+                    let l = mda::write_text(dev.as_ref(), h, text)?;
+                    h.raw_locns[1] = l;
+                    mda::write_mda_header(dev.as_ref(), h)?;
+                    Ok(l)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|j| j.join().expect("commit thread panicked"))
+            .collect()
+    });
     let mut locns = Vec::new();
-    for (dev, h) in &mut headers {
-        let l = mda::write_text(dev.as_ref(), h, text)?;
-        h.raw_locns[1] = l;
-        mda::write_mda_header(dev.as_ref(), h)?;
-        locns.push(l);
+    for r in phase1 {
+        locns.push(r?);
     }
     if let Some(f) = between {
         f().map_err(|e| OpError::Failed(format!("commit interrupted: {e}")))?;
     }
-    for ((dev, h), l) in headers.iter_mut().zip(locns) {
-        h.raw_locns = [l, RawLocn::default()];
-        mda::write_mda_header(dev.as_ref(), h)?;
+    let phase2: Vec<Result<(), OnDiskError>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = headers
+            .iter_mut()
+            .zip(locns)
+            .map(|((dev, h), l)| {
+                sc.spawn(move || {
+                    h.raw_locns = [l, RawLocn::default()];
+                    mda::write_mda_header(dev.as_ref(), h)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|j| j.join().expect("commit thread panicked"))
+            .collect()
+    });
+    for r in phase2 {
+        r?;
     }
     Ok(())
 }
@@ -1355,6 +1384,7 @@ impl Ctx<'_> {
             ReportKind::Lvs => {
                 let per_seg = fields.iter().any(|f| f.ftype == FieldType::Seg);
                 for r in &reads {
+                    let roles = r.vg.roles();
                     let mut lvs: Vec<_> = r.vg.lvs.iter().filter(|l| all || l.visible()).collect();
                     if !lv_filter.is_empty() {
                         lvs.retain(|l| {
@@ -1370,12 +1400,17 @@ impl Ctx<'_> {
                                 rows.push(
                                     fields
                                         .iter()
-                                        .map(|f| lv_cell(f, &sc, r, l, Some(s)))
+                                        .map(|f| lv_cell(f, &sc, r, &roles, l, Some(s)))
                                         .collect(),
                                 );
                             }
                         } else {
-                            rows.push(fields.iter().map(|f| lv_cell(f, &sc, r, l, None)).collect());
+                            rows.push(
+                                fields
+                                    .iter()
+                                    .map(|f| lv_cell(f, &sc, r, &roles, l, None))
+                                    .collect(),
+                            );
                         }
                     }
                 }
@@ -1562,6 +1597,7 @@ fn lv_cell(
     f: &FieldDef,
     sc: &Scan,
     r: &VgRead,
+    roles: &HashMap<String, (&'static str, bool)>,
     l: &crate::vg::Lv,
     seg: Option<&crate::vg::Seg>,
 ) -> Cell {
@@ -1604,7 +1640,7 @@ fn lv_cell(
         "lv_size" => Cell::Size(l.size_extents() * es),
         "seg_count" => Cell::Num(l.segments.len() as i64),
         "lv_tags" => s(l.tags.join(",")),
-        "lv_attr" => s(vg.lv_attr(l)),
+        "lv_attr" => s(vg.lv_attr_with(l, roles.get(&l.name).copied())),
         "lv_host" => s(l.creation_host.clone().unwrap_or_default()),
         "mirror_log" => s(seg.and_then(|g| g.log.clone()).unwrap_or_default()),
         "origin" | "move_pv" | "convert_lv" | "pool_lv" => s(String::new()),

@@ -5,6 +5,8 @@
 //! This is the adapter between the commands and the metadata tree; it is kept in one module
 //! so it can be replaced by `lvmeta-model` once that crate offers the same operations.
 
+use std::collections::HashMap;
+
 use lvmeta_text::{Node, Section, Value};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -1092,13 +1094,17 @@ impl Vg {
 
     /// lvm's 10-character lv_attr for an LV that is not active (lvmeta does no activation).
     pub fn lv_attr(&self, lv: &Lv) -> String {
+        self.lv_attr_with(lv, self.role(&lv.name))
+    }
+
+    /// [`Vg::lv_attr`] with the LV's role already known (see [`Vg::roles`]).
+    pub fn lv_attr_with(&self, lv: &Lv, role: Option<(&'static str, bool)>) -> String {
         let has = |f: &str| lv.status.iter().any(|s| s == f);
         let t = lv
             .segments
             .first()
             .map(|s| s.segtype.as_str())
             .unwrap_or("");
-        let role = self.role(&lv.name);
         // Images show 'I' (not known to be in sync) as lvm2 does for inactive LVs.
         let (c0, c6) = if role == Some(("raid", false)) {
             ('I', 'r')
@@ -1117,6 +1123,36 @@ impl Vg {
         };
         let c1 = if has("WRITE") { 'w' } else { 'r' };
         format!("{c0}{c1}i---{c6}---")
+    }
+
+    /// The role of every sub-LV, computed in one pass (reports on VGs with thousands of LVs).
+    pub fn roles(&self) -> HashMap<String, (&'static str, bool)> {
+        let mut m = HashMap::new();
+        for l in &self.lvs {
+            for g in &l.segments {
+                let kind = if g.segtype.starts_with("raid") {
+                    "raid"
+                } else if g.segtype == "mirror" {
+                    "mirror"
+                } else {
+                    continue;
+                };
+                for a in &g.areas {
+                    if let Area::Lv { name, .. } = a {
+                        m.entry(name.clone()).or_insert((kind, false));
+                    }
+                }
+                for a in &g.meta_areas {
+                    if let Area::Lv { name, .. } = a {
+                        m.entry(name.clone()).or_insert((kind, true));
+                    }
+                }
+                if let Some(log) = &g.log {
+                    m.entry(log.clone()).or_insert((kind, true));
+                }
+            }
+        }
+        m
     }
 
     /// How another LV uses `name`: ("raid"|"mirror", is metadata/log), None for top LVs.

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# lvmeta and stock lvm2 side by side on the same loop devices (needs root).
+# Prints a markdown table of median wall times per command and the lvm2/lvmeta ratio, for
+# VGs holding 0, 100, 1,000 and 5,000 LVs, plus 1,000 lvcreates one after another.
+#   bench/lvmeta-vs-lvm2.sh [LVMETA_BINARY]    (default: builds the release binary)
+# Env: RUNS (repetitions per measured command, default 11), SIZES (default "0 100 1000 5000"),
+#      SERIAL (number of back-to-back lvcreates, default 1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "needs root (loop devices)" >&2; exit 1; }
+command -v lvm >/dev/null || { echo "needs lvm2 (apt-get install lvm2)" >&2; exit 1; }
+lvmeta="${1:-}"
+if [ -z "$lvmeta" ]; then
+  cargo build --release -p lvmeta-cli >&2
+  lvmeta="${CARGO_TARGET_DIR:-target}/release/lvmeta"
+fi
+lvmeta="$(realpath "$lvmeta")"
+RUNS="${RUNS:-11}"
+SIZES="${SIZES:-0 100 1000 5000}"
+SERIAL="${SERIAL:-1000}"
+
+work="$(mktemp -d)"
+loops=()
+cleanup() {
+  for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Two 8 GiB sparse loop devices; 1 MiB extents leave room for 5,000+ LVs of one extent.
+for i in 0 1; do
+  truncate -s 8G "$work/disk$i"
+  loops+=("$(losetup --find --show "$work/disk$i")")
+done
+D0="${loops[0]}"; D1="${loops[1]}"
+mkdir -p "$work/etc" "$work/lvmlock" "$work/locks"
+cat > "$work/etc/lvm.conf" <<CONF
+devices { filter = ["a|^$D0\$|", "a|^$D1\$|", "r|.*|"] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+global { activation = 0 locking_dir = "$work/lvmlock" }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+backup { backup = 0 archive = 0 }
+log { level = 0 verbose = 0 }
+CONF
+export LVM_SYSTEM_DIR="$work/etc" LVM_SUPPRESS_FD_WARNINGS=1
+echo "" > "$work/halvm.toml"
+export HALVM_CONFIG="$work/halvm.toml"
+me() { "$lvmeta" "$1" --devices "$D0,$D1" --lock-dir "$work/locks" "${@:2}"; }
+lv() { lvm "$@" 2>/dev/null; }
+
+now() { date +%s%N; }
+# median_ms CMD...: runs CMD $RUNS times (the placeholder @N@ becomes the run number).
+median_ms() {
+  local t=() i s e
+  for ((i = 0; i < RUNS; i++)); do
+    local args=("${@//@N@/$i}")
+    s=$(now); "${args[@]}" >/dev/null 2>&1 || { echo "failed: ${args[*]}" >&2; exit 1; }; e=$(now)
+    t+=($(( (e - s) / 1000 )))
+  done
+  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+}
+
+fresh_vg() {
+  # Same on-disk start for both tools: PVs with an 8 MiB metadata area (5,000 LVs need more
+  # than lvm2's default 1 MiB), made by lvm2 itself.
+  lv vgremove -ff vgb >/dev/null 2>&1 || true
+  lv pvremove -ff -y "$D0" "$D1" >/dev/null 2>&1 || true
+  lv pvcreate -y --metadatasize 8m "$D0" "$D1" >/dev/null
+  lv vgcreate -s 1m vgb "$D0" "$D1" >/dev/null
+}
+
+populate() { # N LVs, written by lvmeta (fast); both tools then read and extend that VG
+  local n=$1 i
+  for ((i = 0; i < n; i++)); do me lvcreate -n "pre$i" -l 1 vgb >/dev/null; done
+}
+
+rows=()
+for n in $SIZES; do
+  fresh_vg
+  populate "$n"
+  lv vgck vgb || { echo "lvm2 vgck failed on the populated VG" >&2; exit 1; }
+  for cmd in lvcreate lvs vgs; do
+    case $cmd in
+      lvcreate)
+        a=$(median_ms lvm lvcreate -an -Zn -n "l2_$n"_@N@ -l 1 vgb)
+        b=$(median_ms "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks" -n "me_$n"_@N@ -l 1 vgb) ;;
+      lvs)
+        a=$(median_ms lvm lvs -a vgb)
+        b=$(median_ms "$lvmeta" lvs --devices "$D0,$D1" --lock-dir "$work/locks" -a vgb) ;;
+      vgs)
+        a=$(median_ms lvm vgs vgb)
+        b=$(median_ms "$lvmeta" vgs --devices "$D0,$D1" --lock-dir "$work/locks" vgb) ;;
+    esac
+    rows+=("| $cmd | $n | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.1fx", a/b}') |")
+  done
+  # Both tools must still agree on the VG they both edited.
+  cmp <(lv lvs --noheadings -o lv_name,lv_size,devices vgb | sort) \
+      <(me lvs --noheadings -o lv_name,lv_size,devices vgb | sort) >/dev/null \
+    || { echo "lvm2 and lvmeta disagree on vgb after the $n-LV round" >&2; exit 1; }
+done
+
+serial() { # seconds for $SERIAL lvcreates one after another on a fresh VG
+  fresh_vg
+  local s e i
+  s=$(now)
+  for ((i = 0; i < SERIAL; i++)); do "$@" -n "s$i" -l 1 vgb >/dev/null 2>&1 || { echo "serial $i failed" >&2; exit 1; }; done
+  e=$(now)
+  awk -v ns=$((e - s)) 'BEGIN {printf "%.2f", ns/1e9}'
+}
+sa=$(serial lvm lvcreate -an -Zn)
+sb=$(serial "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks")
+
+echo "lvmeta vs lvm2 $(lvm version | awk '/LVM version/ {print $3}'), 2 loop devices, 1 MiB extents, 8 MiB metadata areas, medians of $RUNS runs"
+echo
+echo "| command | LVs in VG | lvm2 (ms) | lvmeta (ms) | lvm2 / lvmeta |"
+echo "|---|---:|---:|---:|---:|"
+printf '%s\n' "${rows[@]}"
+echo "| $SERIAL x lvcreate (s, total) | 0 → $SERIAL | $sa | $sb | $(awk -v a="$sa" -v b="$sb" 'BEGIN {printf "%.1fx", a/b}') |"
