@@ -347,7 +347,7 @@ pub fn cli() -> Command {
                 .arg(Arg::new("targets").value_name("VG|VG/LV").num_args(0..).help("Only these VGs or LVs")),
         )),
     ];
-    let subs = subs
+    let subs = activation::with_activation(subs)
         .into_iter()
         .map(|c| {
             if matches!(
@@ -400,7 +400,8 @@ pub const MAN_GROUPS: &[(&str, &str, &[&str])] = &[
         "lvmeta-lv",
         "logical volume commands of lvmeta",
         &[
-            "lvcreate", "lvextend", "lvreduce", "lvresize", "lvrename", "lvremove", "lvs",
+            "lvcreate", "lvextend", "lvreduce", "lvresize", "lvrename", "lvremove", "lvs", "lvchange",
+            "lvconvert",
         ],
     ),
 ];
@@ -448,6 +449,8 @@ pub enum CliError {
     Config(#[from] halvm_config::ConfigError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Activation(#[from] lvmeta::activation::ActivationError),
 }
 
 impl CliError {
@@ -457,6 +460,7 @@ impl CliError {
             CliError::Op(e) => e.exit_code(),
             CliError::Config(_) => 5,
             CliError::Usage(_) => 3,
+            CliError::Activation(e) => e.exit_code(),
         }
     }
 }
@@ -572,6 +576,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         .ok_or_else(|| usage("no command given"))?;
     let env = env_from(m)?;
     let ctx = Ctx { env: &env };
+    if let Some(r) = activation::dispatch(name, m, &ctx) {
+        return r;
+    }
     let out = |s: String| {
         Ok(Outcome {
             stdout: format!("  {s}\n"),
@@ -807,3 +814,5 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         other => Err(usage(format!("unknown command {other}"))),
     }
 }
+
+mod activation;

@@ -1,5 +1,6 @@
 //! Volume-group operations: device scanning, commit protocol, locking, reports.
 
+pub mod activation;
 pub mod filter;
 pub mod lock;
 pub mod ops;

@@ -1640,12 +1640,16 @@ fn lv_cell(
         "lv_size" => Cell::Size(l.size_extents() * es),
         "seg_count" => Cell::Num(l.segments.len() as i64),
         "lv_tags" => s(l.tags.join(",")),
-        "lv_attr" => s(vg.lv_attr_with(l, roles.get(&l.name).copied())),
+        "lv_attr" => s(crate::activation::attr_with_state(
+            vg.lv_attr_with(l, roles.get(&l.name).copied()),
+            vg,
+            l,
+        )),
         "lv_host" => s(l.creation_host.clone().unwrap_or_default()),
         "mirror_log" => s(seg.and_then(|g| g.log.clone()).unwrap_or_default()),
         "origin" | "move_pv" | "convert_lv" | "pool_lv" => s(String::new()),
         "data_percent" | "metadata_percent" => Cell::Pct(None),
-        "copy_percent" => Cell::Pct(None),
+        "copy_percent" => Cell::Pct(crate::activation::copy_percent(vg, l)),
         "vg_name" => s(vg.name.clone()),
         n if f.ftype == FieldType::Vg => vg_cell_named(n, f, sc, r),
         _ => {

@@ -1,0 +1,213 @@
+//! Activation commands: `lvchange -a`, `vgchange -a`, `lvconvert --splitmirrors`, and the
+//! reload of an active LV after lvextend/lvreduce/lvresize. Kept apart from the metadata
+//! commands; `dispatch` runs before them and passes on what is not about activation.
+
+use super::{paths, size_arg, split_lv, usage, CliError, Outcome};
+use clap::{Arg, ArgMatches, Command};
+use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
+use lvmeta::ops::{Ctx, ResizeDir};
+use lvmeta_activate::ActivationMode;
+
+fn activate_arg() -> Arg {
+    Arg::new("activate")
+        .short('a')
+        .long("activate")
+        .value_name("y|n|ey|sy")
+        .value_parser(["y", "n", "ey", "sy", "ly"])
+        .help("Activate (y; ey exclusive, sy shared, ly local: the same on a local VG) or deactivate (n) through device-mapper, with the devices, names and tables lvm2 uses")
+}
+
+fn mode_arg() -> Arg {
+    Arg::new("activationmode")
+        .long("activationmode")
+        .value_name("complete|degraded|partial")
+        .value_parser(["complete", "degraded", "partial"])
+        .help("With missing PVs: complete refuses (naming the PV), degraded allows raid1 LVs with missing images, partial maps every missing area to an error target")
+}
+
+fn volume_list_arg() -> Arg {
+    Arg::new("volume-list")
+        .long("volume-list")
+        .value_name("VG|VG/LV|@TAG,...")
+        .env("HALVM_VOLUME_LIST")
+        .help("Only activate LVs matching one entry, like lvm.conf activation/volume_list (comma separated)")
+}
+
+/// Adds the activation options to vgchange and the activation commands.
+pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
+    for c in subs.iter_mut() {
+        if c.get_name() == "vgchange" {
+            let taken = std::mem::replace(c, Command::new("vgchange"));
+            *c = taken
+                .about("Change volume group attributes: system ID, tags, activation")
+                .arg(activate_arg())
+                .arg(mode_arg())
+                .arg(volume_list_arg());
+        }
+    }
+    subs.push(super::common(
+        Command::new("lvchange")
+            .about("Activate or deactivate logical volumes")
+            .arg(activate_arg().required(true))
+            .arg(mode_arg())
+            .arg(volume_list_arg())
+            .arg(
+                Arg::new("lvs")
+                    .value_name("VG/LV")
+                    .num_args(1..)
+                    .required(true),
+            ),
+    ));
+    subs.push(super::common(
+        Command::new("lvconvert")
+            .about("Split an image off a mirror or raid1 LV as a new LV (mirror break-off)")
+            .arg(
+                Arg::new("splitmirrors")
+                    .long("splitmirrors")
+                    .value_name("N")
+                    .required(true)
+                    .value_parser(clap::value_parser!(usize))
+                    .help("Images to split off (1)"),
+            )
+            .arg(
+                Arg::new("name")
+                    .short('n')
+                    .long("name")
+                    .value_name("NEW")
+                    .required(true)
+                    .help("Name of the new LV holding the split image"),
+            )
+            .arg(Arg::new("lv").value_name("VG/LV").required(true)),
+    ));
+    subs
+}
+
+fn mode(m: &ArgMatches) -> ActivationMode {
+    match m.get_one::<String>("activationmode").map(String::as_str) {
+        Some("partial") => ActivationMode::Partial,
+        Some("degraded") => ActivationMode::Degraded,
+        _ => ActivationMode::Complete,
+    }
+}
+
+fn options(m: &ArgMatches) -> ActivateOptions {
+    ActivateOptions {
+        mode: mode(m),
+        volume_list: m.get_one::<String>("volume-list").map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        }),
+        mirror_handle_errors: false,
+    }
+}
+
+fn outcome(lines: Vec<String>) -> Outcome {
+    Outcome {
+        stdout: super::lines(lines),
+        ..Outcome::default()
+    }
+}
+
+fn act(e: ActivationError) -> CliError {
+    CliError::Activation(e)
+}
+
+/// Device-mapper present (a host without it still runs every metadata command).
+fn has_dm() -> bool {
+    std::path::Path::new("/dev/mapper/control").exists()
+}
+
+/// Runs `name` if it is an activation command; None hands it back to the metadata commands.
+pub(crate) fn dispatch(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome, CliError>> {
+    match name {
+        "lvchange" => Some(lvchange(m, ctx)),
+        "vgchange" if m.get_one::<String>("activate").is_some() => Some(vgchange(m, ctx)),
+        "lvconvert" => Some(lvconvert(m, ctx)),
+        "lvextend" | "lvreduce" | "lvresize" if has_dm() => resize_active(name, m, ctx),
+        _ => None,
+    }
+}
+
+fn on(m: &ArgMatches) -> bool {
+    m.get_one::<String>("activate").map(String::as_str) != Some("n")
+}
+
+fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
+    let kernel = Kernel::real().map_err(act)?;
+    let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
+    for t in m.get_many::<String>("lvs").into_iter().flatten() {
+        let (v, l) = split_lv(t)?;
+        match by_vg.iter_mut().find(|(x, _)| *x == v) {
+            Some((_, ls)) => ls.push(l),
+            None => by_vg.push((v, vec![l])),
+        }
+    }
+    let opts = options(m);
+    let mut out = Vec::new();
+    for (vg, lvs) in by_vg {
+        out.extend(
+            ctx.change_activation(&kernel, &vg, Some(&lvs), on(m), &opts)
+                .map_err(act)?,
+        );
+    }
+    Ok(outcome(out))
+}
+
+fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
+    if m.get_one::<String>("systemid").is_some()
+        || m.get_many::<String>("addtag").is_some()
+        || m.get_many::<String>("deltag").is_some()
+    {
+        return Err(usage(
+            "vgchange: give -a apart from --systemid, --addtag and --deltag",
+        ));
+    }
+    let kernel = Kernel::real().map_err(act)?;
+    let vg = m.get_one::<String>("vg").expect("required");
+    let out = ctx
+        .change_activation(&kernel, vg, None, on(m), &options(m))
+        .map_err(act)?;
+    Ok(outcome(out))
+}
+
+fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
+    let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
+    let count = *m.get_one::<usize>("splitmirrors").expect("required");
+    let new = m.get_one::<String>("name").expect("required");
+    let kernel = if has_dm() {
+        Some(Kernel::real().map_err(act)?)
+    } else {
+        None
+    };
+    let out = ctx
+        .split_mirrors(kernel.as_ref(), &vg, &lv, new, count)
+        .map_err(act)?;
+    Ok(outcome(out))
+}
+
+/// lvextend/lvreduce/lvresize of an active LV: the metadata change, then suspend, reload,
+/// resume. An inactive LV goes to the metadata command as usual (None).
+fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome, CliError>> {
+    let target = m.get_one::<String>("lv")?;
+    let (vg, lv) = split_lv(target).ok()?;
+    let kernel = Kernel::real().ok()?;
+    let before = match ctx.active_plan(&kernel, &vg, &lv) {
+        Ok(Some(p)) => p,
+        _ => return None,
+    };
+    Some((|| {
+        let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
+        let dir = match name {
+            "lvextend" => ResizeDir::Extend,
+            "lvreduce" => ResizeDir::Reduce,
+            _ => ResizeDir::Any,
+        };
+        let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
+        let mut out: Vec<String> = s.lines().map(str::to_string).collect();
+        out.extend(ctx.reload_active(&kernel, &vg, &lv, &before).map_err(act)?);
+        Ok(outcome(out))
+    })())
+}

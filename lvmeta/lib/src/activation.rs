@@ -1,0 +1,414 @@
+//! Activation: turns a VG as read into device-mapper devices (through `lvmeta-activate`'s plans
+//! and `lvmeta-dm`'s executor), with lvm2's checks: a foreign VG (another system ID) is not
+//! activated, `volume_list` filters which LVs may be, and a missing PV fails activation naming
+//! it unless partial or degraded activation is asked for. Also the reload of an active LV after
+//! a resize, mirror break-off, and the active state and sync % that `lvs` shows.
+
+use crate::lock::LockMode;
+use crate::ops::{metadata_text, Ctx, OpError, VgRead};
+use crate::vg::{Lv, Vg};
+use lvmeta_activate::{
+    dm_uuid, plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError,
+    PlanOptions, PvDevices,
+};
+use lvmeta_dm::{DmBackend, DmError, Nodes};
+use lvmeta_model::VolumeGroup;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::MetadataExt;
+use std::sync::OnceLock;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    #[error(transparent)]
+    Op(#[from] OpError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Dm(#[from] DmError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error("Cannot activate LVs in VG {vg} while PVs appear on duplicate devices or as files: {device} is not a block device")]
+    NotBlock { vg: String, device: String },
+    #[error(
+        "Cannot activate LVs in a foreign VG {vg} (system ID {system_id}, local system ID {local})"
+    )]
+    Foreign {
+        vg: String,
+        system_id: String,
+        local: String,
+    },
+    #[error("Not activating {vg}/{lv} since it does not pass activation filter (volume_list).")]
+    Filtered { vg: String, lv: String },
+    #[error("VG {vg} is shared (lock_type {lock_type}): its LVs are activated through clvmd-rs, not locally")]
+    Shared { vg: String, lock_type: String },
+    #[error("Unable to split {vg}/{lv} while it is not in sync ({percent:.2}%)")]
+    NotInSync {
+        vg: String,
+        lv: String,
+        percent: f64,
+    },
+    #[error("Logical volume {vg}/{lv} not found")]
+    NoSuchLv { vg: String, lv: String },
+    #[error("device-mapper is not available: {reason}")]
+    NoDm { reason: String },
+}
+
+impl ActivationError {
+    /// lvm's ECMD_FAILED for everything here.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ActivationError::Op(e) => e.exit_code(),
+            _ => 5,
+        }
+    }
+}
+
+pub type Result<T, E = ActivationError> = std::result::Result<T, E>;
+
+/// How to reach the kernel: the real device-mapper and `/dev`, or test doubles.
+pub struct Kernel {
+    pub dm: Box<dyn DmBackend>,
+    pub nodes: Box<dyn Nodes>,
+}
+
+impl Kernel {
+    /// `/dev/mapper/control` and nodes under `/dev`.
+    pub fn real() -> Result<Kernel> {
+        let dm = lvmeta_dm::ioctl::DmIoctl::open().map_err(|e| ActivationError::NoDm {
+            reason: e.to_string(),
+        })?;
+        Ok(Kernel {
+            dm: Box::new(dm),
+            nodes: Box::new(lvmeta_dm::DevFs::default()),
+        })
+    }
+}
+
+/// `lvchange -a` / `vgchange -a` options.
+#[derive(Debug, Clone, Default)]
+pub struct ActivateOptions {
+    pub mode: ActivationMode,
+    /// lvm's `activation/volume_list`: `vg`, `vg/lv`, `@tag` (LV or VG tag). None: no filter.
+    pub volume_list: Option<Vec<String>>,
+    pub mirror_handle_errors: bool,
+}
+
+/// The metadata model of a VG as read (the same text lvm2 would read).
+pub fn model_of(vg: &Vg) -> Result<VolumeGroup> {
+    let text = metadata_text(vg, "-", 0);
+    let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
+        what: format!("VG {}", vg.name),
+        err,
+    })?;
+    VolumeGroup::from_metadata(&doc)
+        .map_err(|e| ActivationError::Op(OpError::Failed(format!("VG {}: {e}", vg.name))))
+}
+
+/// Device numbers of the VG's PVs that are present.
+pub fn pv_devices(ctx: &Ctx, r: &VgRead, scan: &crate::ops::Scan) -> Result<PvDevices> {
+    let _ = ctx;
+    let mut out = PvDevices::new();
+    for (key, &i) in &r.devs {
+        let path = &scan.pvs[i].path;
+        let m = std::fs::metadata(path).map_err(|source| OpError::Device {
+            path: path.clone(),
+            source,
+        })?;
+        if !m.file_type().is_block_device() {
+            return Err(ActivationError::NotBlock {
+                vg: r.vg.name.clone(),
+                device: path.display().to_string(),
+            });
+        }
+        let rdev = m.rdev();
+        out.insert(
+            key.clone(),
+            DevNum {
+                major: nix::sys::stat::major(rdev) as u32,
+                minor: nix::sys::stat::minor(rdev) as u32,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// lvm2's `volume_list` match for one LV.
+pub fn passes_volume_list(list: &[String], vg: &VolumeGroup, lv: &str) -> bool {
+    let lv_tags = vg.lv(lv).map(|l| l.tags.clone()).unwrap_or_default();
+    list.iter().any(|e| {
+        if let Some(tag) = e.strip_prefix('@') {
+            tag == "*" || lv_tags.iter().any(|t| t == tag) || vg.tags.iter().any(|t| t == tag)
+        } else if let Some((v, l)) = e.split_once('/') {
+            v == vg.name && l == lv
+        } else {
+            e == &vg.name
+        }
+    })
+}
+
+fn check_foreign(ctx: &Ctx, vg: &VolumeGroup) -> Result<()> {
+    if let Some(sid) = vg.system_id.as_ref().filter(|s| !s.is_empty()) {
+        let local = ctx.env.system_id.clone().unwrap_or_default();
+        if *sid != local {
+            return Err(ActivationError::Foreign {
+                vg: vg.name.clone(),
+                system_id: sid.clone(),
+                local: if local.is_empty() {
+                    "(none)".into()
+                } else {
+                    local
+                },
+            });
+        }
+    }
+    if let Some(lt) = vg.lock_type.as_ref().filter(|t| *t != "none") {
+        return Err(ActivationError::Shared {
+            vg: vg.name.clone(),
+            lock_type: lt.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn top_level(vg: &VolumeGroup) -> Vec<String> {
+    vg.lvs
+        .iter()
+        .filter(|l| l.is_visible())
+        .map(|l| l.name.clone())
+        .collect()
+}
+
+/// Reads the VG under a shared lock and returns it with the model and the PV devices.
+fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
+    let _lock = ctx
+        .env
+        .locks
+        .lock_vg(vgname, LockMode::Shared)
+        .map_err(OpError::from)?;
+    let scan = crate::ops::scan(ctx.env)?;
+    let r = scan.read_vg(vgname)?;
+    let model = model_of(&r.vg)?;
+    let pvs = pv_devices(ctx, &r, &scan)?;
+    Ok((model, pvs))
+}
+
+impl Ctx<'_> {
+    /// `lvchange -a y|n` (lvs: Some) and `vgchange -a y|n` (lvs: None: every visible LV).
+    /// Returns a line per LV acted on.
+    pub fn change_activation(
+        &self,
+        kernel: &Kernel,
+        vgname: &str,
+        lvs: Option<&[String]>,
+        activate: bool,
+        opts: &ActivateOptions,
+    ) -> Result<Vec<String>> {
+        let (vg, pvs) = read(self, vgname)?;
+        if activate {
+            check_foreign(self, &vg)?;
+        }
+        let names: Vec<String> = match lvs {
+            Some(l) => {
+                for n in l {
+                    if vg.lv(n).is_none() {
+                        return Err(ActivationError::NoSuchLv {
+                            vg: vgname.into(),
+                            lv: n.clone(),
+                        });
+                    }
+                }
+                l.to_vec()
+            }
+            None => top_level(&vg),
+        };
+        let mut out = Vec::new();
+        for lv in &names {
+            if activate {
+                if let Some(list) = &opts.volume_list {
+                    if !passes_volume_list(list, &vg, lv) {
+                        return Err(ActivationError::Filtered {
+                            vg: vgname.into(),
+                            lv: lv.clone(),
+                        });
+                    }
+                }
+                let plan = plan_lv(
+                    &vg,
+                    lv,
+                    &pvs,
+                    &PlanOptions {
+                        mode: opts.mode,
+                        mirror_handle_errors: opts.mirror_handle_errors,
+                    },
+                )?;
+                let o = lvmeta_dm::activate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan)?;
+                if !plan.missing_pvs.is_empty() {
+                    out.push(format!(
+                        "WARNING: {vgname}/{lv} activated without PV(s) {}",
+                        plan.missing_pvs.join(", ")
+                    ));
+                }
+                if !o.created.is_empty() {
+                    out.push(format!("Activated {vgname}/{lv}"));
+                }
+            } else {
+                // Deactivation needs no PV: plan as if partial to learn the device names.
+                let plan = plan_lv(&vg, lv, &pvs, &partial())?;
+                let o = lvmeta_dm::deactivate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan)?;
+                if !o.removed.is_empty() {
+                    out.push(format!("Deactivated {vgname}/{lv}"));
+                }
+            }
+        }
+        if lvs.is_none() {
+            let active = top_level(&vg)
+                .iter()
+                .filter(|l| {
+                    plan_lv(&vg, l, &pvs, &partial())
+                        .ok()
+                        .and_then(|p| kernel.dm.info(&p.top().uuid).ok().flatten())
+                        .is_some()
+                })
+                .count();
+            out.push(format!(
+                "{active} logical volume(s) in volume group \"{vgname}\" now active"
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The plan of `lv` as its devices are now, if it is active (before a metadata change).
+    pub fn active_plan(&self, kernel: &Kernel, vgname: &str, lv: &str) -> Result<Option<Plan>> {
+        let (vg, pvs) = read(self, vgname)?;
+        let plan = plan_lv(&vg, lv, &pvs, &partial())?;
+        Ok(kernel.dm.info(&plan.top().uuid)?.map(|_| plan))
+    }
+
+    /// After a metadata change of an active LV: suspend, load the new tables, resume.
+    pub fn reload_active(
+        &self,
+        kernel: &Kernel,
+        vgname: &str,
+        lv: &str,
+        before: &Plan,
+    ) -> Result<Vec<String>> {
+        let (vg, pvs) = read(self, vgname)?;
+        let plan = plan_lv(&vg, lv, &pvs, &PlanOptions::default())?;
+        let o = lvmeta_dm::reload(kernel.dm.as_ref(), kernel.nodes.as_ref(), before, &plan)?;
+        Ok(o.reloaded.iter().map(|d| format!("Reloaded {d}")).collect())
+    }
+
+    /// `lvconvert --splitmirrors 1 --name NEW vg/lv`: commits the split, then (if the LV is
+    /// active) reloads it without the image and activates the new LV on the image's extents.
+    pub fn split_mirrors(
+        &self,
+        kernel: Option<&Kernel>,
+        vgname: &str,
+        lv: &str,
+        new_name: &str,
+        count: usize,
+    ) -> Result<Vec<String>> {
+        let before = match kernel {
+            Some(k) => self.active_plan(k, vgname, lv)?,
+            None => None,
+        };
+        if let (Some(k), Some(p)) = (kernel, &before) {
+            if let Some(s) = sync_of(k.dm.as_ref(), &p.top().uuid) {
+                if s < 100.0 {
+                    return Err(ActivationError::NotInSync {
+                        vg: vgname.into(),
+                        lv: lv.into(),
+                        percent: s,
+                    });
+                }
+            }
+        }
+        let mut split_err = None;
+        let res = self.modify(vgname, false, |vg, _, _| {
+            let mut model = model_of(vg).map_err(|e| OpError::Failed(e.to_string()))?;
+            match split_mirror(&mut model, lv, new_name, count) {
+                Ok(_) => {}
+                Err(e) => {
+                    split_err = Some(e);
+                    return Err(OpError::Failed("split".into()));
+                }
+            }
+            let text = lvmeta_text::write(
+                &model.to_metadata(&lvmeta_model::Trailer::new("", "-", 0, None)),
+            );
+            let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
+                what: format!("VG {vgname}"),
+                err,
+            })?;
+            *vg = Vg::from_doc(&doc)?;
+            Ok(())
+        });
+        if let Some(e) = split_err {
+            return Err(e.into());
+        }
+        res?;
+        let mut out = vec![format!(
+            "Logical volume {vgname}/{lv} split: image is now {vgname}/{new_name}"
+        )];
+        if let (Some(k), Some(p)) = (kernel, before) {
+            out.extend(self.reload_active(k, vgname, lv, &p)?);
+            out.extend(self.change_activation(
+                k,
+                vgname,
+                Some(&[new_name.to_string()]),
+                true,
+                &ActivateOptions::default(),
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+fn partial() -> PlanOptions {
+    PlanOptions {
+        mode: ActivationMode::Partial,
+        ..PlanOptions::default()
+    }
+}
+
+fn sync_of(dm: &dyn DmBackend, uuid: &str) -> Option<f64> {
+    let st = dm.status(uuid).ok()?;
+    let l = st.first()?;
+    lvmeta_dm::sync_percent(&l.2, &l.3).map(|s| s.percent())
+}
+
+/// The kernel as `lvs` sees it: None on a machine without device-mapper.
+fn probe_dm() -> Option<&'static lvmeta_dm::ioctl::DmIoctl> {
+    static DM: OnceLock<Option<lvmeta_dm::ioctl::DmIoctl>> = OnceLock::new();
+    DM.get_or_init(|| {
+        if std::path::Path::new("/dev/mapper/control").exists() {
+            lvmeta_dm::ioctl::DmIoctl::open().ok()
+        } else {
+            None
+        }
+    })
+    .as_ref()
+}
+
+/// lvs's `lv_attr` with the kernel's state: 5th character `a` when active, 6th `o` when open.
+pub fn attr_with_state(mut attr: String, vg: &Vg, lv: &Lv) -> String {
+    let Some(dm) = probe_dm() else { return attr };
+    let Ok(Some(info)) = dm.info(&dm_uuid(&vg.id, &lv.id, None)) else {
+        return attr;
+    };
+    let mut c: Vec<char> = attr.chars().collect();
+    if c.len() >= 6 {
+        c[4] = if info.suspended { 's' } else { 'a' };
+        if info.open_count > 0 {
+            c[5] = 'o';
+        }
+        attr = c.into_iter().collect();
+    }
+    attr
+}
+
+/// lvs's `copy_percent` (Cpy%Sync) of an active mirror or raid1 LV.
+pub fn copy_percent(vg: &Vg, lv: &Lv) -> Option<f64> {
+    let dm = probe_dm()?;
+    sync_of(dm, &dm_uuid(&vg.id, &lv.id, None))
+}
