@@ -400,7 +400,14 @@ pub const MAN_GROUPS: &[(&str, &str, &[&str])] = &[
         "lvmeta-lv",
         "logical volume commands of lvmeta",
         &[
-            "lvcreate", "lvextend", "lvreduce", "lvresize", "lvrename", "lvremove", "lvs", "lvchange",
+            "lvcreate",
+            "lvextend",
+            "lvreduce",
+            "lvresize",
+            "lvrename",
+            "lvremove",
+            "lvs",
+            "lvchange",
             "lvconvert",
         ],
     ),
@@ -438,6 +445,8 @@ use lvmeta::vg::Layout;
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub stdout: String,
+    /// Warnings (stale or damaged metadata copies, missing PVs) for stderr.
+    pub stderr: String,
     pub failed: bool,
 }
 
@@ -562,9 +571,10 @@ fn run_report(
             .get_one::<String>("reportformat")
             .is_some_and(|f| f == "json"),
     };
-    let rows = ctx.report(kind, &fields, targets, all)?;
+    let (rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, all)?;
     Ok(Outcome {
         stdout: report::render(kind, &fields, &rows, &opts),
+        stderr: lines(warnings),
         failed: false,
     })
 }
@@ -582,6 +592,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     let out = |s: String| {
         Ok(Outcome {
             stdout: format!("  {s}\n"),
+            stderr: String::new(),
             failed: false,
         })
     };
@@ -605,17 +616,20 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             )?;
             Ok(Outcome {
                 stdout: lines(r),
+                stderr: String::new(),
                 failed: false,
             })
         }
         "pvremove" => Ok(Outcome {
             stdout: lines(ctx.pvremove(&paths(m, "pvs"))?),
+            stderr: String::new(),
             failed: false,
         }),
         "pvck" => {
             let (r, ok) = ctx.pvck(&paths(m, "pvs"))?;
             Ok(Outcome {
                 stdout: lines(r),
+                stderr: String::new(),
                 failed: !ok,
             })
         }
@@ -657,6 +671,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 m.get_one::<String>("vg").expect("required"),
                 &paths(m, "pvs"),
             )?),
+            stderr: String::new(),
             failed: false,
         }),
         "vgremove" => {
@@ -666,6 +681,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             Ok(Outcome {
                 stdout: lines(s),
+                stderr: String::new(),
                 failed: false,
             })
         }
@@ -693,6 +709,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
             Ok(Outcome {
                 stdout: lines(r),
+                stderr: String::new(),
                 failed: !ok,
             })
         }
@@ -771,6 +788,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
             Ok(Outcome {
                 stdout: lines(s.lines().map(str::to_string).collect()),
+                stderr: String::new(),
                 failed: false,
             })
         }
@@ -808,6 +826,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             Ok(Outcome {
                 stdout: lines(s),
+                stderr: String::new(),
                 failed: false,
             })
         }

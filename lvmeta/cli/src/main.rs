@@ -18,6 +18,7 @@ fn main() {
     let code = match lvmeta_cli::run(&matches) {
         Ok(o) => {
             let _ = std::io::stdout().write_all(o.stdout.as_bytes());
+            let _ = std::io::stderr().write_all(o.stderr.as_bytes());
             if o.failed {
                 5
             } else {

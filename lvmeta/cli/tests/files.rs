@@ -445,3 +445,55 @@ fn concurrent_lvcreates_lose_nothing() {
     assert_eq!(seq.trim(), (1 + procs * each).to_string());
     assert_eq!(lab.run(&["vgck", "vg"]).code, 0);
 }
+
+#[test]
+fn stale_copy_is_named_and_repaired() {
+    let lab = populated();
+    let old = std::fs::read(&lab.disks[1]).unwrap();
+    lab.ok(&["lvcreate", "-n", "newer", "-L", "4m", "vg0"]);
+    // Put back disk 1's first MiB (label and metadata area): its copy is now one seqno behind.
+    poke(&lab.disks[1], 0, &old[..1 << 20]);
+    let r = lab.run(&["lvs", "vg0/newer"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("newer"), "newest copy wins: {}", r.stdout);
+    assert!(
+        r.stderr.contains("$D/d1") && r.stderr.contains("is stale (seqno 7, newest 8)"),
+        "{}",
+        r.stderr
+    );
+    let r = lab.run(&["vgck", "vg0"]);
+    assert_eq!(r.code, 5);
+    assert!(
+        r.stdout.contains("stale (seqno 7, current 8)"),
+        "{}",
+        r.stdout
+    );
+    lab.ok(&["vgck", "--updatemetadata", "vg0"]);
+    let r = lab.run(&["lvs"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    assert_eq!(lab.run(&["vgck", "vg0"]).code, 0);
+}
+
+#[test]
+fn foreign_system_id_is_refused_until_taken_over() {
+    let lab = Lab::new(1, 32);
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["vgcreate", "--systemid", "otherhost", "vg", lab.disk(0)]);
+    lab.fails(
+        &["lvcreate", "-n", "x", "-L", "4m", "vg"],
+        5,
+        "with system ID otherhost",
+    );
+    lab.fails(
+        &["vgchange", "vg", "--addtag", "t"],
+        5,
+        "with system ID otherhost",
+    );
+    // Reports still show it, with its owner.
+    assert!(lab
+        .ok(&["vgs", "-o", "vg_name,vg_systemid", "--noheadings"])
+        .contains("otherhost"));
+    // Setting the system ID is the explicit take-over.
+    lab.ok(&["vgchange", "vg", "--systemid", ""]);
+    lab.ok(&["lvcreate", "-n", "x", "-L", "4m", "vg"]);
+}

@@ -1347,11 +1347,20 @@ impl Ctx<'_> {
         targets: &[String],
         all: bool,
     ) -> Result<Vec<Vec<Cell>>> {
-        let sc = scan(self.env)?;
-        let mut names = sc.vg_names();
+        Ok(self.report_with_warnings(kind, fields, targets, all)?.0)
+    }
+
+    /// Rows plus warnings about stale or damaged metadata copies and missing PVs.
+    pub fn report_with_warnings(
+        &self,
+        kind: ReportKind,
+        fields: &[&'static FieldDef],
+        targets: &[String],
+        all: bool,
+    ) -> Result<(Vec<Vec<Cell>>, Vec<String>)> {
         let mut lv_filter: Vec<(String, String)> = Vec::new();
-        if !targets.is_empty() && kind != ReportKind::Pvs {
-            let mut want = Vec::new();
+        let mut want = Vec::new();
+        if kind != ReportKind::Pvs {
             for t in targets {
                 let t = t.trim_start_matches("/dev/");
                 if let Some((v, l)) = t.split_once('/') {
@@ -1361,18 +1370,68 @@ impl Ctx<'_> {
                     want.push(t.to_string());
                 }
             }
+            want.sort();
+            want.dedup();
+        }
+        // With named VGs, lock first and scan once; otherwise discover the VGs, lock them
+        // and scan again so that every VG is read under its lock.
+        let mut guards = Vec::new();
+        let (sc, mut names) = if !want.is_empty() {
+            for w in &want {
+                guards.push(self.env.locks.lock_vg(w, LockMode::Shared)?);
+            }
+            let sc = scan(self.env)?;
+            let names = sc.vg_names();
             for w in &want {
                 if !names.contains(w) {
                     // Says why: not there at all, or only damaged copies.
                     sc.read_vg(w)?;
                 }
             }
-            names.retain(|n| want.contains(n));
-        }
+            (sc, want.clone())
+        } else {
+            let first = scan(self.env)?;
+            let names = first.vg_names();
+            if names.is_empty() {
+                (first, names)
+            } else {
+                for n in &names {
+                    guards.push(self.env.locks.lock_vg(n, LockMode::Shared)?);
+                }
+                let sc = scan(self.env)?;
+                let names = sc.vg_names();
+                (sc, names)
+            }
+        };
+        names.sort();
         let mut reads = Vec::new();
+        let mut warnings = Vec::new();
+        for (p, e) in &sc.damaged {
+            warnings.push(format!("WARNING: {}: damaged PV label: {e}", p.display()));
+        }
         for n in &names {
-            let _l = self.env.locks.lock_vg(n, LockMode::Shared)?;
-            reads.push(sc.read_vg(n)?);
+            let r = sc.read_vg(n)?;
+            for c in r.stale_copies() {
+                let what = match &c.state {
+                    CopyState::Stale { seqno } => {
+                        format!("is stale (seqno {seqno}, newest {})", r.vg.seqno)
+                    }
+                    CopyState::Damaged { what } => format!("is damaged ({what})"),
+                    _ => "is empty".into(),
+                };
+                warnings.push(format!(
+                    "WARNING: VG {n}: metadata on {} at {} {what}; run vgck --updatemetadata {n}",
+                    c.path.display(),
+                    c.area.offset.0
+                ));
+            }
+            for p in r.missing() {
+                warnings.push(format!(
+                    "WARNING: VG {n} is missing PV {} (last written {})",
+                    p.id, p.device
+                ));
+            }
+            reads.push(r);
         }
         let mut rows = Vec::new();
         match kind {
@@ -1430,7 +1489,8 @@ impl Ctx<'_> {
                 }
             }
         }
-        Ok(rows)
+        drop(guards);
+        Ok((rows, warnings))
     }
 }
 
