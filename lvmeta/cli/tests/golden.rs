@@ -30,7 +30,7 @@ fn every_subcommand_help() {
         .get_subcommands()
         .map(|s| s.get_name().to_string())
         .collect();
-    assert_eq!(names.len(), 21, "{names:?}");
+    assert_eq!(names.len(), 23, "{names:?}");
     for n in names {
         assert_golden(
             golden(&format!("help/{n}.txt")),
