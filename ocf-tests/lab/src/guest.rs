@@ -45,7 +45,9 @@ pub fn corosync_conf(nodes: usize) -> String {
 
 /// dlm.conf: TCP lowcomms; fencing through the lab's power service unless disabled.
 pub fn dlm_conf(nodes: usize, fencing: bool) -> String {
-    let mut s = String::from("protocol=tcp\nenable_startup_fencing=0\n");
+    // post_join_delay: dlm_controld defers fencing until this long after a join (default 30 s);
+    // lab scenarios kill nodes right after the cluster forms.
+    let mut s = String::from("protocol=tcp\nenable_startup_fencing=0\npost_join_delay=5\n");
     if fencing {
         s.push_str("enable_fencing=1\n\n# action=off: a fenced node stays down until the lab restarts it.\ndevice lab /usr/sbin/fence_halvm_lab action=off\n");
         for i in 1..=nodes {

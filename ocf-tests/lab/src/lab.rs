@@ -390,6 +390,25 @@ impl Lab {
         Ok(self.inner.agent(s))
     }
 
+    /// Resident memory of a node's qemu process in KiB (None when powered off).
+    pub fn qemu_rss_kib(&self, name: &str) -> Result<Option<u64>> {
+        let slot = self.inner.slot(name)?;
+        let pid = slot
+            .child
+            .lock()
+            .expect("child lock")
+            .as_ref()
+            .map(Child::id);
+        Ok(pid.and_then(|pid| {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        }))
+    }
+
     /// Power off: the qemu process is killed, as if the plug were pulled.
     pub fn kill(&self, name: &str) -> Result<()> {
         self.inner.power_off(self.inner.slot(name)?);

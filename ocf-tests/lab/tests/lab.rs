@@ -28,9 +28,23 @@ fn sh(lab: &Lab, node: &str, script: &str) -> Output {
 
 fn report(what: &str, lab: &Lab) {
     let t = lab.timings();
+    let rss: Vec<String> = lab
+        .nodes()
+        .iter()
+        .map(|n| {
+            format!(
+                "{n} {} MiB",
+                lab.qemu_rss_kib(n).ok().flatten().unwrap_or(0) / 1024
+            )
+        })
+        .collect();
     eprintln!(
-        "{what}: agents up {:?}, quorate {:?}, dlm ready {:?}, pacemaker ready {:?}",
-        t.agents_up, t.quorate, t.dlm_ready, t.pacemaker_ready
+        "{what}: agents up {:?}, quorate {:?}, dlm ready {:?}, pacemaker ready {:?}; qemu RSS {}",
+        t.agents_up,
+        t.quorate,
+        t.dlm_ready,
+        t.pacemaker_ready,
+        rss.join(", ")
     );
 }
 
@@ -313,5 +327,86 @@ fn lab_pacemaker_fences_and_recovers_dummy() {
     assert!(
         !lab.is_running(&victim).expect("known node"),
         "{victim} still powered"
+    );
+}
+
+/// Three nodes: node3 is cut off the cluster network; the majority stays quorate and fences
+/// node3 (dlm_controld -> fence_halvm_lab); after heal and restart node3 rejoins.
+#[test]
+fn lab_partition_fences_minority_then_rejoin() {
+    let lab = start(LabConfig {
+        nodes: 3,
+        shared_disks: 0,
+        ..LabConfig::default()
+    });
+    report("3 nodes", &lab);
+    lab.node("node3")
+        .spawn(
+            &["halvm-dlm-probe", "labls", "RES3", "ex", "--hold"],
+            "/tmp/hold.log",
+        )
+        .expect("spawn holder");
+    lab.wait_for(
+        "node3",
+        &["cat", "/tmp/hold.log"],
+        "EX granted on node3",
+        Duration::from_secs(60),
+        |o| o.stdout_str().contains("granted"),
+    )
+    .expect("node3 holds EX");
+    let cut = Instant::now();
+    lab.partition("node3").expect("partition");
+    // (node3 alone loses quorum too, but the majority fences it within seconds of noticing,
+    // so its own view is not checked here.)
+    lab.wait_members("node1", 2, Duration::from_secs(60))
+        .expect("majority of 2");
+    lab.wait_quorate(&["node1", "node2"], Duration::from_secs(30))
+        .expect("majority quorate");
+    // The majority fences node3 and then gets its lock (and keeps holding it).
+    lab.node("node1")
+        .spawn(
+            &["halvm-dlm-probe", "labls", "RES3", "ex", "--hold"],
+            "/tmp/hold1.log",
+        )
+        .expect("spawn node1 holder");
+    lab.wait_for(
+        "node1",
+        &["cat", "/tmp/hold1.log"],
+        "EX granted on node1",
+        Duration::from_secs(120),
+        |o| o.stdout_str().contains("granted"),
+    )
+    .expect("node1 gets the lock after node3 is fenced");
+    eprintln!(
+        "partitioned node3's lock reached node1 {:?} after the cut",
+        cut.elapsed()
+    );
+    assert!(
+        lab.power_events()
+            .iter()
+            .any(|e| e.action == "off" && e.node == "node3"),
+        "node3 was not fenced: {:?}",
+        lab.power_events()
+    );
+    assert!(
+        !lab.is_running("node3").expect("node3"),
+        "fenced node3 still runs"
+    );
+    lab.heal("node3").expect("heal");
+    let t = Instant::now();
+    lab.restart("node3").expect("restart node3");
+    lab.wait_members("node1", 3, Duration::from_secs(60))
+        .expect("3 members again");
+    eprintln!(
+        "node3 rejoined (quorate, DLM ready) {:?} after restart",
+        t.elapsed()
+    );
+    let out = lab
+        .node("node3")
+        .run(&["halvm-dlm-probe", "labls", "RES3", "pr", "--noqueue"])
+        .expect("probe");
+    assert_eq!(
+        out.code, 2,
+        "node1 still holds EX, node3 must be refused: {out:?}"
     );
 }
