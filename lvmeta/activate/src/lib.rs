@@ -50,8 +50,8 @@ pub enum ActivationMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PlanOptions {
     pub mode: ActivationMode,
-    /// lvm2 with monitoring on (dmeventd) sets `handle_errors` on dm-mirror; off here by default
-    /// because nothing in this suite reacts to the mirror's events.
+    /// dm-mirror's `handle_errors` feature, which lvm2 sets unless monitoring is off
+    /// (`--monitor n`); the `lvmeta` CLI follows lvm2's default.
     pub mirror_handle_errors: bool,
 }
 

@@ -25,6 +25,15 @@ fn mode_arg() -> Arg {
         .help("With missing PVs: complete refuses (naming the PV), degraded allows raid1 LVs with missing images, partial maps every missing area to an error target")
 }
 
+fn monitor_arg() -> Arg {
+    Arg::new("monitor")
+        .long("monitor")
+        .value_name("y|n")
+        .value_parser(["y", "n"])
+        .default_value("y")
+        .help("As lvm2: y (its default) loads dm-mirror tables with handle_errors for a monitor to repair failed legs; n leaves it out")
+}
+
 fn volume_list_arg() -> Arg {
     Arg::new("volume-list")
         .long("volume-list")
@@ -42,6 +51,7 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
                 .about("Change volume group attributes: system ID, tags, activation")
                 .arg(activate_arg())
                 .arg(mode_arg())
+                .arg(monitor_arg())
                 .arg(volume_list_arg());
         }
     }
@@ -50,6 +60,7 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
             .about("Activate or deactivate logical volumes")
             .arg(activate_arg().required(true))
             .arg(mode_arg())
+            .arg(monitor_arg())
             .arg(volume_list_arg())
             .arg(
                 Arg::new("lvs")
@@ -100,7 +111,7 @@ fn options(m: &ArgMatches) -> ActivateOptions {
                 .map(str::to_string)
                 .collect()
         }),
-        mirror_handle_errors: false,
+        mirror_handle_errors: m.get_one::<String>("monitor").map(String::as_str) != Some("n"),
     }
 }
 

@@ -293,7 +293,17 @@ impl Ctx<'_> {
         before: &Plan,
     ) -> Result<Vec<String>> {
         let (vg, pvs) = read(self, vgname)?;
-        let plan = plan_lv(&vg, lv, &pvs, &PlanOptions::default())?;
+        // Keep dm-mirror's handle_errors as the live table has it.
+        let handle = kernel
+            .dm
+            .table(&before.top().uuid)?
+            .iter()
+            .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"));
+        let opts = PlanOptions {
+            mirror_handle_errors: handle,
+            ..PlanOptions::default()
+        };
+        let plan = plan_lv(&vg, lv, &pvs, &opts)?;
         let o = lvmeta_dm::reload(kernel.dm.as_ref(), kernel.nodes.as_ref(), before, &plan)?;
         Ok(o.reloaded.iter().map(|d| format!("Reloaded {d}")).collect())
     }
@@ -357,7 +367,10 @@ impl Ctx<'_> {
                 vgname,
                 Some(&[new_name.to_string()]),
                 true,
-                &ActivateOptions::default(),
+                &ActivateOptions {
+                    mirror_handle_errors: true,
+                    ..ActivateOptions::default()
+                },
             )?);
         }
         Ok(out)

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Activation speed in the VM lab: activate and deactivate a VG of N linear LVs (default 100)
+# with lvmeta (vgchange -ay/-an through the devicemapper ioctls) and with stock lvm2
+# (DM_DISABLE_UDEV=1 lvm vgchange -ay/-an), RUNS times each, in one VM on a real kernel.
+# Prints a markdown table of median wall times.
+#   bench/activation-lab.sh [LVMETA_BINARY] [HALVM_LAB_BINARY]
+# Env: LVS (default 100), RUNS (default 5). Needs root (the lab); under TCG the absolute
+# figures are slow, the ratio is what carries over.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
+LVS="${LVS:-100}"
+RUNS="${RUNS:-5}"
+target="${CARGO_TARGET_DIR:-target}"
+lvmeta="${1:-}"
+lab="${2:-}"
+if [ -z "$lvmeta" ]; then
+  cargo build --release -p lvmeta-cli >&2
+  lvmeta="$target/release/lvmeta"
+fi
+if [ -z "$lab" ]; then
+  cargo build --release -p halvm-lab >&2
+  lab="$target/release/halvm-lab"
+fi
+# The guest runs binaries over 9p: copy them where no rebuild can change them under the VM.
+bin="$(mktemp -d /var/tmp/halvm-activation-bench.XXXXXX)"
+cp "$lvmeta" "$bin/lvmeta"
+cp "$lab" "$bin/halvm-lab"
+export HALVM_LAB_RUN_DIR="$bin/run"
+cleanup() {
+  "$bin/halvm-lab" down >/dev/null 2>&1 || true
+  rm -rf "$bin"
+}
+trap cleanup EXIT
+
+"$bin/halvm-lab" up --nodes 1 --no-cluster --shared-disks 2 --shared-disk-mib 1024 >&2
+g() { "$bin/halvm-lab" run node1 -- sh -c "$1"; }
+
+cat > "$bin/lvm.conf" <<'CONF'
+devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+global { use_lvmlockd = 0 }
+backup { backup = 0 archive = 0 }
+CONF
+pre="export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=$bin; mkdir -p /run/lvm /tmp/lk; \
+d0=\$(readlink -f /dev/disk/by-id/virtio-shared0); d1=\$(readlink -f /dev/disk/by-id/virtio-shared1); \
+M() { c=\$1; shift; $bin/lvmeta \"\$c\" --lock-dir /tmp/lk --devices \$d0,\$d1 \"\$@\"; };"
+
+g "$pre lvm pvcreate -q \$d0 \$d1 && lvm vgcreate -q -s 1m vbench \$d0 \$d1 >/dev/null"
+g "$pre for i in \$(seq 1 $LVS); do echo \"lvcreate -q -an -Zn -y -l 2 -n lv\$i vbench\"; done | lvm >/dev/null"
+
+# Median of RUNS timings of a guest command (ms), measured inside the guest.
+measure() {
+  local cmd="$1" undo="$2" times=()
+  for _ in $(seq 1 "$RUNS"); do
+    t=$(g "$pre s=\$(date +%s%N); $cmd >/dev/null 2>&1 || exit 1; e=\$(date +%s%N); $undo >/dev/null 2>&1; echo \$(( (e - s) / 1000000 ))")
+    times+=("$t")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+count() { g "$pre dmsetup ls | grep -c '^vbench-' || true"; }
+
+m_up=$(measure "M vgchange -ay vbench" "M vgchange -an vbench")
+g "$pre M vgchange -ay vbench >/dev/null"; n_m=$(count); g "$pre M vgchange -an vbench >/dev/null"
+m_down=$(measure "M vgchange -an vbench" "true; M vgchange -ay vbench")
+g "$pre M vgchange -an vbench >/dev/null"
+l_up=$(measure "lvm vgchange -q -ay vbench" "lvm vgchange -q -an vbench")
+g "$pre lvm vgchange -q -ay vbench >/dev/null"; n_l=$(count); g "$pre lvm vgchange -q -an vbench >/dev/null"
+# Deactivation: activate first (outside the timing), then time -an.
+measure_down() {
+  local up="$1" down="$2" times=()
+  for _ in $(seq 1 "$RUNS"); do
+    t=$(g "$pre $up >/dev/null 2>&1; s=\$(date +%s%N); $down >/dev/null 2>&1 || exit 1; e=\$(date +%s%N); echo \$(( (e - s) / 1000000 ))")
+    times+=("$t")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+m_down=$(measure_down "M vgchange -ay vbench" "M vgchange -an vbench")
+l_down=$(measure_down "lvm vgchange -q -ay vbench" "lvm vgchange -q -an vbench")
+
+echo "| VG of $LVS LVs, 1 VM (TCG), median of $RUNS | lvmeta | lvm2 | lvm2/lvmeta |"
+echo "|---|---|---|---|"
+printf '| vgchange -ay (devices made: %s / %s) | %s ms | %s ms | %s |\n' "$n_m" "$n_l" "$m_up" "$l_up" "$(awk "BEGIN{printf \"%.2f\", $l_up/$m_up}")"
+printf '| vgchange -an | %s ms | %s ms | %s |\n' "$m_down" "$l_down" "$(awk "BEGIN{printf \"%.2f\", $l_down/$m_down}")"

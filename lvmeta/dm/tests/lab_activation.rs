@@ -1,0 +1,484 @@
+//! Lab tier: activation on a real kernel, with stock lvm2 as the oracle.
+//! Run as root with `cargo build -p lvmeta-cli && cargo test -p lvmeta-dm --test lab_activation
+//! -- --test-threads=1`. The `lvmeta` binary is copied to a fresh path before the VM boots (the
+//! guests run it over 9p; a rebuild under them would crash them).
+
+use halvm_lab::{Lab, LabConfig, Output};
+use lvmeta_activate::{plan_lv, DevNum, DevRef, PlanOptions, PvDevices};
+use lvmeta_model::VolumeGroup;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The lvmeta binary beside this test's target directory, copied where no rebuild touches it.
+struct Bin {
+    dir: PathBuf,
+    path: String,
+}
+
+impl Bin {
+    fn new() -> Bin {
+        let exe = std::env::current_exe().expect("current_exe");
+        let built = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .map(|d| d.join("lvmeta"))
+            .expect("target dir");
+        assert!(
+            built.exists(),
+            "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli)",
+            built.display()
+        );
+        let dir = PathBuf::from(format!(
+            "/var/tmp/halvm-activate-bin-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("bin dir");
+        let path = dir.join("lvmeta");
+        std::fs::copy(&built, &path).expect("copy lvmeta");
+        Bin {
+            path: path.display().to_string(),
+            dir,
+        }
+    }
+}
+
+impl Drop for Bin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct T {
+    lab: Lab,
+    _bin: Bin,
+    /// Shell prelude: $LVMETA, $LVM, $DEVS.
+    pre: String,
+    disks: Vec<String>,
+}
+
+const LVM_CONF: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+global { use_lvmlockd = 0 }
+backup { backup = 0 archive = 0 }
+"#;
+
+fn start(disks: usize) -> T {
+    halvm_testkit::require_root();
+    let bin = Bin::new();
+    let lab = Lab::start(LabConfig {
+        nodes: 1,
+        cluster: false,
+        shared_disks: 0,
+        private_disks: disks,
+        private_disk_mib: 64,
+        ..LabConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("lab did not start: {e}"));
+    let mut t = T {
+        lab,
+        pre: String::new(),
+        disks: Vec::new(),
+        _bin: bin,
+    };
+    let devs: Vec<String> = (0..disks)
+        .map(|k| {
+            let p = t.lab.private_disk("node1", k);
+            t.sh(&format!("readlink -f {p}")).trim().to_string()
+        })
+        .collect();
+    t.lab
+        .node("node1")
+        .write_file("/tmp/lvmsys/lvm.conf", LVM_CONF.as_bytes(), 0o644)
+        .expect("lvm.conf");
+    t.pre = format!(
+        "export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys; mkdir -p /run/lvm /tmp/halvm-lock; \
+         M() {{ c=$1; shift; {} \"$c\" --lock-dir /tmp/halvm-lock --devices {} \"$@\"; }}; \
+         LVMETA=M; LVM=lvm; DEVS='{}';\n",
+        t._bin.path,
+        devs.join(","),
+        devs.join(" ")
+    );
+    t.disks = devs;
+    t
+}
+
+impl T {
+    fn run(&self, script: &str) -> Output {
+        let s = format!("{}{script}", self.pre);
+        self.lab
+            .node("node1")
+            .sh(&s)
+            .unwrap_or_else(|e| panic!("node1: {e}"))
+    }
+
+    fn sh(&self, script: &str) -> String {
+        let out = self.run(script);
+        assert!(
+            out.success(),
+            "`{script}` exited {}\nstdout: {}\nstderr: {}",
+            out.code,
+            out.stdout_str(),
+            out.stderr_str()
+        );
+        out.stdout_str()
+    }
+
+    /// Runs a script that must fail; returns its stderr.
+    fn fails(&self, script: &str) -> String {
+        let out = self.run(script);
+        assert!(
+            !out.success(),
+            "`{script}` succeeded but should have failed\nstdout: {}",
+            out.stdout_str()
+        );
+        out.stderr_str() + &out.stdout_str()
+    }
+
+    /// `name: table` of every dm device whose name starts with `prefix`, with dm device numbers
+    /// written as the names of those devices (minors differ from one activation to the next).
+    fn dm_state(&self, prefix: &str) -> BTreeMap<String, String> {
+        let info = self.sh("dmsetup info -c --noheadings --separator ' ' -o name,uuid,major,minor");
+        let mut num_to_name = BTreeMap::new();
+        let mut uuids = BTreeMap::new();
+        for l in info.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() == 4 {
+                num_to_name.insert(format!("{}:{}", f[2], f[3]), f[0].to_string());
+                uuids.insert(f[0].to_string(), f[1].to_string());
+            }
+        }
+        let table = self.sh("dmsetup table");
+        let mut out = BTreeMap::new();
+        for l in table.lines() {
+            let Some((name, rest)) = l.split_once(": ") else {
+                continue;
+            };
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            let norm: Vec<String> = rest
+                .split_whitespace()
+                .map(|w| {
+                    num_to_name
+                        .get(w)
+                        .map(|n| format!("<{n}>"))
+                        .unwrap_or_else(|| w.to_string())
+                })
+                .collect();
+            let e = out
+                .entry(format!(
+                    "{name} {}",
+                    uuids.get(name).cloned().unwrap_or_default()
+                ))
+                .or_insert_with(String::new);
+            e.push_str(&norm.join(" "));
+            e.push('\n');
+        }
+        out
+    }
+
+    /// The planner's devices for `vg/lv`, in the same form as [`T::dm_state`], from the VG's
+    /// metadata as lvmeta reads it and the PVs' device numbers in the guest.
+    fn planned(
+        &self,
+        vg: &str,
+        lv: &str,
+        opts: &PlanOptions,
+        missing: &[&str],
+    ) -> BTreeMap<String, String> {
+        let text = self.sh(&format!(
+            "$LVMETA vgcfgbackup -f /tmp/plan-{vg}.txt {vg} >/dev/null && cat /tmp/plan-{vg}.txt"
+        ));
+        let model =
+            VolumeGroup::from_metadata(&lvmeta_text::parse(&text).expect("parse")).expect("model");
+        let mut pvs = PvDevices::new();
+        for pv in &model.pvs {
+            let dev = pv.device.clone().unwrap_or_default();
+            if missing.contains(&dev.as_str()) {
+                continue;
+            }
+            let st = self.sh(&format!("stat -L -c '%t %T' {dev}"));
+            let f: Vec<u32> = st
+                .split_whitespace()
+                .map(|x| u32::from_str_radix(x, 16).unwrap())
+                .collect();
+            pvs.insert(
+                pv.name.clone(),
+                DevNum {
+                    major: f[0],
+                    minor: f[1],
+                },
+            );
+        }
+        let plan = plan_lv(&model, lv, &pvs, opts).expect("plan");
+        let mut out = BTreeMap::new();
+        for d in &plan.devices {
+            let mut s = String::new();
+            for l in &d.table {
+                let line = l.render_with(|r| match r {
+                    DevRef::Block(n) => n.to_string(),
+                    DevRef::Dm(u) => format!("<{}>", plan.device(u).expect("dep").name),
+                    DevRef::Absent => "-".into(),
+                });
+                s.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
+                s.push('\n');
+            }
+            out.insert(format!("{} {}", d.name, d.uuid), s);
+        }
+        out
+    }
+
+    fn wait_synced(&self, vg: &str, lv: &str) -> Duration {
+        let t0 = Instant::now();
+        loop {
+            let o = self.sh(&format!(
+                "$LVMETA lvs --noheadings -o copy_percent {vg}/{lv}"
+            ));
+            let v: f64 = o.trim().parse().unwrap_or(-1.0);
+            if v >= 100.0 {
+                return t0.elapsed();
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(300),
+                "{vg}/{lv} not in sync after 300 s: {o}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+fn assert_same(what: &str, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) {
+    assert!(!a.is_empty(), "{what}: no devices");
+    assert_eq!(a, b, "{what}: device sets differ");
+}
+
+/// Writes 1 MiB of a fresh pattern at `off_mib` of the device; returns its sha256.
+fn write_pattern(t: &T, dev: &str, off_mib: u64, tag: &str) -> String {
+    t.sh(&format!(
+        "set -e; head -c 1048576 /dev/urandom > /tmp/p-{tag}; \
+         dd if=/tmp/p-{tag} of={dev} bs=1M seek={off_mib} oflag=direct conv=notrunc status=none; \
+         sha256sum < /tmp/p-{tag} | cut -d' ' -f1"
+    ))
+    .trim()
+    .to_string()
+}
+
+fn read_sum(t: &T, dev: &str, off_mib: u64) -> String {
+    t.sh(&format!(
+        "dd if={dev} bs=1M skip={off_mib} count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1"
+    ))
+    .trim()
+    .to_string()
+}
+
+/// linear, striped, mirror and raid1 LVs made by lvm2: the devices lvmeta's planner makes and
+/// lvmeta activates are identical (names, UUIDs, tables) to lvm2's; data written through either
+/// reads back through the other; mirror and raid1 resync reaches 100 %.
+#[test]
+fn lab_activation_matches_lvm2_and_keeps_data() {
+    let t = start(4);
+    t.sh(
+        "set -e; for d in $DEVS; do $LVM pvcreate -q $d; done; $LVM vgcreate -q -s 4m vg-lab $DEVS;
+          $LVM lvcreate -q -an -Zn -y -L 8m -n lin vg-lab;
+          $LVM lvcreate -q -an -Zn -y -L 4m -n lin vg-lab 2>/dev/null || true;
+          $LVM lvcreate -q -an -Zn -y -i 2 -I 64k -L 8m -n str-ipe vg-lab;
+          $LVM lvextend -q -L 12m vg-lab/lin;
+          $LVM lvcreate -q -y --type mirror -m 1 --mirrorlog core -L 8m -n mir vg-lab;
+          $LVM lvcreate -q -y --type raid1 -m 1 -L 8m -n r1 vg-lab;
+          $LVM vgchange -q -an vg-lab",
+    );
+    // lvm2 loads dm-mirror with handle_errors unless told --monitor n, and so does lvmeta.
+    let planned_opts = PlanOptions {
+        mirror_handle_errors: true,
+        ..PlanOptions::default()
+    };
+    for lv in ["lin", "str-ipe", "mir", "r1"] {
+        let dev = format!("/dev/vg-lab/{lv}");
+        // lvm2 first: its devices are the reference.
+        t.sh(&format!("$LVM lvchange -q -ay vg-lab/{lv}"));
+        let by_lvm2 = t.dm_state("vg--lab-");
+        let planned = t.planned("vg-lab", lv, &planned_opts, &[]);
+        assert_same(&format!("{lv}: planner vs lvm2"), &planned, &by_lvm2);
+        let a = write_pattern(&t, &dev, 1, &format!("{lv}-a"));
+        t.sh(&format!("$LVM lvchange -q -an vg-lab/{lv}"));
+        assert!(t.dm_state("vg--lab-").is_empty());
+
+        // lvmeta: the same devices, and lvm2's data.
+        let out = t.sh(&format!("$LVMETA lvchange -ay vg-lab/{lv}"));
+        assert!(out.contains("Activated"), "{out}");
+        let by_lvmeta = t.dm_state("vg--lab-");
+        assert_same(&format!("{lv}: lvmeta vs lvm2"), &by_lvmeta, &by_lvm2);
+        assert_eq!(read_sum(&t, &dev, 1), a, "{lv}: lvm2's data through lvmeta");
+        let attr = t.sh(&format!("$LVMETA lvs --noheadings -o lv_attr vg-lab/{lv}"));
+        assert_eq!(attr.trim().chars().nth(4), Some('a'), "{lv}: {attr}");
+        if lv == "mir" || lv == "r1" {
+            let took = t.wait_synced("vg-lab", lv);
+            eprintln!("{lv}: in sync after {took:?} (lvmeta lvs Cpy%Sync 100.00)");
+        }
+        let b = write_pattern(&t, &dev, 2, &format!("{lv}-b"));
+        t.sh(&format!("$LVMETA lvchange -an vg-lab/{lv}"));
+        assert!(t.dm_state("vg--lab-").is_empty(), "lvmeta left devices");
+        assert!(!t.sh("ls /dev/vg-lab 2>/dev/null || true").contains(lv));
+
+        // And back: lvmeta's writes through lvm2.
+        t.sh(&format!("$LVM lvchange -q -ay vg-lab/{lv}"));
+        assert_eq!(read_sum(&t, &dev, 2), b, "{lv}: lvmeta's data through lvm2");
+        assert_eq!(read_sum(&t, &dev, 1), a);
+        t.sh(&format!("$LVM lvchange -q -an vg-lab/{lv}"));
+    }
+    // vgchange -ay / -an of the whole VG.
+    let out = t.sh("$LVMETA vgchange -ay vg-lab");
+    assert!(
+        out.contains("4 logical volume(s) in volume group \"vg-lab\" now active"),
+        "{out}"
+    );
+    t.sh("$LVMETA vgchange -an vg-lab");
+    assert!(t.dm_state("vg--lab-").is_empty());
+}
+
+/// An active LV grows and shrinks under lvmeta (suspend, reload, resume) and keeps its data;
+/// the reloaded tables are what lvm2 makes of the new metadata; a raid1 split holds the data
+/// as of the split.
+#[test]
+fn lab_resize_and_split_of_active_lvs() {
+    let t = start(3);
+    t.sh(
+        "set -e; $LVMETA pvcreate $DEVS >/dev/null; $LVMETA vgcreate vs $DEVS >/dev/null;
+          $LVMETA lvcreate -L 8m -n data vs >/dev/null;
+          $LVMETA lvcreate -L 4m -n gap vs >/dev/null;
+          $LVMETA lvcreate --type raid1 -m 2 -L 8m -n r vs >/dev/null",
+    );
+    t.sh("$LVMETA lvchange -ay vs/data vs/r");
+    let a = write_pattern(&t, "/dev/vs/data", 6, "data");
+    // Grow across the gap: two segments.
+    let out = t.sh("$LVMETA lvextend -L 20m vs/data");
+    assert!(out.contains("Reloaded vs-data"), "{out}");
+    assert_eq!(t.sh("blockdev --getsz /dev/vs/data").trim(), "40960");
+    assert_eq!(read_sum(&t, "/dev/vs/data", 6), a);
+    let b = write_pattern(&t, "/dev/vs/data", 18, "data2");
+    t.sh("$LVMETA lvreduce -L 16m vs/data");
+    assert_eq!(t.sh("blockdev --getsz /dev/vs/data").trim(), "32768");
+    assert_eq!(read_sum(&t, "/dev/vs/data", 6), a);
+    let _ = b;
+    let ours = t.dm_state("vs-data");
+    t.sh("$LVMETA lvchange -an vs/data && $LVM lvchange -q -ay vs/data");
+    assert_same(
+        "resized data: lvmeta vs lvm2",
+        &ours,
+        &t.dm_state("vs-data"),
+    );
+    assert_eq!(read_sum(&t, "/dev/vs/data", 6), a);
+    t.sh("$LVM lvchange -q -an vs/data");
+
+    // raid1 of 3: resync, write, split one image off, write again.
+    t.wait_synced("vs", "r");
+    let before = write_pattern(&t, "/dev/vs/r", 3, "r-before");
+    let out = t.sh("$LVMETA lvconvert --splitmirrors 1 --name r-backup vs/r");
+    assert!(out.contains("Activated vs/r-backup"), "{out}");
+    let after = write_pattern(&t, "/dev/vs/r", 3, "r-after");
+    assert_ne!(before, after);
+    assert_eq!(
+        read_sum(&t, "/dev/vs/r-backup", 3),
+        before,
+        "split leg as of the split"
+    );
+    assert_eq!(read_sum(&t, "/dev/vs/r", 3), after);
+    let st = t.dm_state("vs-r");
+    assert!(st.keys().any(|k| k.starts_with("vs-r--backup ")), "{st:?}");
+    assert!(!st.keys().any(|k| k.starts_with("vs-r_rimage_2")), "{st:?}");
+    let r_table = st
+        .iter()
+        .find(|(k, _)| k.starts_with("vs-r "))
+        .unwrap()
+        .1
+        .clone();
+    assert!(r_table.contains("region_size 4096 2 "), "{r_table}");
+    // lvm2 reads the split metadata and makes the same devices of it.
+    let ours = t.dm_state("vs-r");
+    t.sh("$LVMETA vgchange -an vs && $LVM vgck vs && $LVM vgchange -q -ay vs");
+    let theirs = t.dm_state("vs-r");
+    assert_same("after split: lvmeta vs lvm2", &ours, &theirs);
+    assert_eq!(read_sum(&t, "/dev/vs/r-backup", 3), before);
+    assert_eq!(read_sum(&t, "/dev/vs/r", 3), after);
+    t.sh("$LVM vgchange -q -an vs");
+}
+
+/// Bad input: a missing PV fails naming it (and partial activation matches lvm2's), a foreign
+/// VG is refused, an open LV is not deactivated, a name clash mid-activation of a raid1 leaves
+/// no device behind, and volume_list filters.
+#[test]
+fn lab_bad_input_leaves_no_stray_devices() {
+    let t = start(3);
+    t.sh(
+        "set -e; $LVMETA pvcreate $DEVS >/dev/null; $LVMETA vgcreate vb $DEVS >/dev/null;
+          $LVMETA lvcreate -i 3 -I 64k -L 12m -n s vb >/dev/null;
+          $LVMETA lvcreate --type raid1 -m 1 -L 8m -n r vb >/dev/null;
+          $LVMETA lvcreate -L 4m -n l vb >/dev/null",
+    );
+    let last = t.disks[2].clone();
+    let others = format!("{},{}", t.disks[0], t.disks[1]);
+    let pv_uuid = t
+        .sh(&format!("$LVM pvs --noheadings -o pv_uuid {last}"))
+        .trim()
+        .to_string();
+    // Missing PV: lvmeta sees only two of the three disks.
+    let few_def = format!(
+        "F() {{ c=$1; shift; {} \"$c\" --lock-dir /tmp/halvm-lock --devices {others} \"$@\"; }}; F",
+        t._bin.path
+    );
+    let few = few_def.as_str();
+    let err = t.fails(&format!("{few} lvchange -ay vb/s"));
+    assert!(err.contains(&pv_uuid) && err.contains(&last), "{err}");
+    assert!(err.contains("--activationmode partial"), "{err}");
+    assert!(
+        t.dm_state("vb-").is_empty(),
+        "stray devices after a refused activation"
+    );
+    // Partial: error targets for the missing areas, exactly as lvm2 does with the PV filtered out.
+    t.sh(&format!("{few} lvchange -ay --activationmode partial vb/s"));
+    let ours = t.dm_state("vb-");
+    assert!(ours.values().any(|v| v.contains(" error")), "{ours:?}");
+    t.sh(&format!("{few} lvchange -an vb/s"));
+    assert!(t.dm_state("vb-").is_empty());
+    let hide = format!(
+        "$LVM lvchange -q -ay --activationmode partial --config 'devices {{ filter = [ \"r|^{last}$|\", \"a|^/dev/vd|\", \"r|.*|\" ] }}' vb/s"
+    );
+    t.sh(&hide);
+    assert_same("partial: lvmeta vs lvm2", &ours, &t.dm_state("vb-"));
+    t.sh("dmsetup remove vb-s; for d in $(dmsetup ls | awk '/^vb-/{print $1}'); do dmsetup remove $d; done");
+    // Degraded raid1 works with --activationmode degraded (lvm2's error devices for the image).
+    let err = t.fails(&format!("{few} lvchange -ay vb/r"));
+    assert!(err.contains("degraded"), "{err}");
+
+    // Foreign system ID.
+    t.sh("$LVMETA vgchange --systemid elsewhere vb >/dev/null");
+    let err = t.fails("$LVMETA lvchange -ay vb/l");
+    assert!(
+        err.contains("foreign") && err.contains("elsewhere"),
+        "{err}"
+    );
+    assert!(t.dm_state("vb-").is_empty());
+    t.sh("HALVM_SYSTEM_ID=elsewhere $LVMETA vgchange --systemid '' vb >/dev/null");
+
+    // volume_list.
+    let err = t.fails("$LVMETA lvchange -ay --volume-list vb/s,@keep vb/l");
+    assert!(err.contains("activation filter"), "{err}");
+    t.sh("$LVMETA lvchange -ay --volume-list vb/l vb/l");
+
+    // An open LV stays.
+    let err = t.fails("exec 3</dev/vb/l; $LVMETA lvchange -an vb/l");
+    assert!(err.contains("is open"), "{err}");
+    assert_eq!(t.dm_state("vb-l").len(), 1);
+    t.sh("$LVMETA lvchange -an vb/l");
+
+    // A name clash at the third device of a raid1: nothing of it stays.
+    t.sh("dmsetup create vb-r_rimage_1 --table '0 8 zero'");
+    let err = t.fails("$LVMETA lvchange -ay vb/r");
+    assert!(err.contains("vb-r_rimage_1"), "{err}");
+    let left: Vec<String> = t.dm_state("vb-").into_keys().collect();
+    assert_eq!(left.len(), 1, "only the blocker may remain: {left:?}");
+    t.sh("dmsetup remove vb-r_rimage_1");
+    t.sh("$LVMETA lvchange -ay vb/r && $LVMETA lvchange -an vb/r");
+    assert!(t.dm_state("vb-").is_empty());
+}
