@@ -55,6 +55,15 @@ pub struct AgentAddr {
 
 impl AgentAddr {
     fn request(&self, fields: &[&[u8]], timeout: Duration) -> Result<Vec<Vec<u8>>> {
+        self.request_with(fields, timeout, Duration::from_secs(2))
+    }
+
+    fn request_with(
+        &self,
+        fields: &[&[u8]],
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Vec<Vec<u8>>> {
         let chan = |reason: String| LabError::Channel {
             node: self.node.clone(),
             reason,
@@ -62,7 +71,7 @@ impl AgentAddr {
         let ns = NetNs::existing(&self.netns);
         let addr = SocketAddr::from((self.ip, AGENT_PORT));
         let mut s = ns
-            .connect(addr, Duration::from_secs(2))
+            .connect(addr, connect_timeout)
             .map_err(|e| chan(format!("connect {addr}: {e}")))?;
         s.set_read_timeout(Some(timeout + Duration::from_secs(15)))
             .map_err(|e| chan(e.to_string()))?;
@@ -80,8 +89,11 @@ impl AgentAddr {
         }
     }
 
+    /// Short connect timeout: while a node boots its address does not answer ARP, and the
+    /// caller retries.
     pub fn ping(&self, timeout: Duration) -> Result<()> {
-        self.request(&[b"ping"], timeout).map(|_| ())
+        self.request_with(&[b"ping"], timeout, Duration::from_millis(500))
+            .map(|_| ())
     }
 
     pub fn run(&self, argv: &[&str], opts: &RunOpts) -> Result<Output> {

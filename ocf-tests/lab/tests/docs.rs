@@ -80,7 +80,7 @@ fn cli_run_needs_a_command() {
 }
 
 #[test]
-fn cli_without_lab_says_not_running() {
+fn cli_reports_missing_run_dir() {
     let dir = std::env::temp_dir().join(format!("halvm-lab-cli-test-{}", std::process::id()));
     let err = halvm_lab::cli::main_with_args(
         ["halvm-lab", "--run-dir", dir.to_str().unwrap(), "status"].map(String::from),

@@ -225,6 +225,24 @@ fn lab_dlm_lock_moves_after_fencing() {
         .expect("run probe");
     assert_eq!(out.code, 0, "{out:?}");
 
+    // The fence agent, by hand, through the lab's power service (fence-agents argv protocol).
+    let list = sh(&lab, "node2", "fence_halvm_lab -o list").stdout_str();
+    assert_eq!(list, "node1,\nnode2,\n");
+    let st = lab
+        .node("node2")
+        .run(&["fence_halvm_lab", "-o", "status", "-n", "node1"])
+        .expect("status");
+    assert_eq!(
+        (st.code, st.stdout_str().trim()),
+        (0, "Status: ON"),
+        "{st:?}"
+    );
+    sh(
+        &lab,
+        "node2",
+        "printf 'action=monitor\\n' | fence_halvm_lab",
+    );
+
     let killed = Instant::now();
     lab.kill("node1").expect("kill node1");
     let out = lab
@@ -247,6 +265,15 @@ fn lab_dlm_lock_moves_after_fencing() {
         fenced,
         "node1 was not fenced through fence_halvm_lab: {:?}",
         lab.power_events()
+    );
+    let st = lab
+        .node("node2")
+        .run(&["fence_halvm_lab", "-o", "status", "-n", "node1"])
+        .expect("status");
+    assert_eq!(
+        (st.code, st.stdout_str().trim()),
+        (2, "Status: OFF"),
+        "{st:?}"
     );
     let status = sh(&lab, "node2", "dlm_tool status").stdout_str();
     let line = status
