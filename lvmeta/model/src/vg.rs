@@ -153,6 +153,13 @@ impl<'a> Reader<'a> {
         self.opt_str(key)?.ok_or_else(|| self.missing(key))
     }
 
+    /// An lvm id (lvm2 refuses metadata whose ids are not 32 characters of its alphabet).
+    fn id(&self) -> Result<String, ModelError> {
+        let id = self.str("id")?;
+        crate::lvm_uuid::strip_dashes(&id)?;
+        Ok(id)
+    }
+
     fn opt_u64(&self, key: &str) -> Result<Option<u64>, ModelError> {
         match self.sec.get(key) {
             None => Ok(None),
@@ -723,7 +730,7 @@ impl VolumeGroup {
         }
         let vg = VolumeGroup {
             name: name.to_string(),
-            id: r.str("id")?,
+            id: r.id()?,
             seqno: r.u32("seqno")?,
             format: r.opt_str("format")?,
             status: r.str_list("status")?,
@@ -913,7 +920,7 @@ fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelE
     };
     Ok(PhysicalVolume {
         name: name.to_string(),
-        id: r.str("id")?,
+        id: r.id()?,
         device: r.opt_str("device")?,
         status: r.str_list("status")?,
         flags: r.str_list("flags")?,
@@ -975,7 +982,7 @@ fn read_lv(
     }
     Ok(LogicalVolume {
         name: name.to_string(),
-        id: r.str("id")?,
+        id: r.id()?,
         status: r.str_list("status")?,
         flags: r.str_list("flags")?,
         tags: r.str_list("tags")?,

@@ -146,3 +146,16 @@ fn fuzz_regression_duplicate_sections() {
     assert_eq!(back, vg);
     assert_eq!(out.matches("physical_volumes {").count(), 1);
 }
+
+#[test]
+fn invalid_ids_are_refused_like_lvm2_does() {
+    let t = include_str!("data/linear_striped.mda").replace(
+        "trtvu4-OiLY-4j5c-TXDp-e8ss-4ctf-Vh8VcK",
+        "trtvu4-OiLY-4j5c-TXDp-e8ss-4ctf-Vh8Vc_",
+    );
+    let err = VolumeGroup::from_metadata(&parse(&t).unwrap()).unwrap_err();
+    assert!(
+        matches!(err, lvmeta_model::ModelError::InvalidUuid { .. }),
+        "{err}"
+    );
+}
