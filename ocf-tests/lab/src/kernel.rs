@@ -94,9 +94,33 @@ fn cached_kernels(cache: &Path) -> Vec<Kernel> {
     found
 }
 
+/// How long a resolution of the metapackage is trusted before apt-cache is asked again.
+const RESOLVE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The real kernel package name, from a fresh cache file or apt-cache.
+fn resolve_cached(cache: &Path) -> Result<String> {
+    let file = cache.join("resolved");
+    let fresh = fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < RESOLVE_TTL);
+    if fresh {
+        if let Ok(name) = fs::read_to_string(&file) {
+            if !name.trim().is_empty() {
+                return Ok(name.trim().to_string());
+            }
+        }
+    }
+    let name = resolve_package()?;
+    let _ = fs::create_dir_all(cache);
+    let _ = fs::write(&file, &name);
+    Ok(name)
+}
+
 /// Returns the cached kernel, downloading and unpacking it first when needed.
 pub fn ensure_kernel(cache: &Path) -> Result<Kernel> {
-    let package = match resolve_package() {
+    let package = match resolve_cached(cache) {
         Ok(p) => p,
         // Offline but cached: use what we have.
         Err(e) => return cached_kernels(cache).pop().ok_or(e),

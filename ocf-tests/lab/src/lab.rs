@@ -191,6 +191,16 @@ pub fn helper_dir() -> Result<PathBuf> {
 
 const HELPERS: &[&str] = &["halvm-lab-agent", "fence_halvm_lab", "halvm-dlm-probe"];
 
+/// True when `pid` exists and is not a zombie (a killed owner may linger unreaped).
+fn process_alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the parenthesised command name.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
 /// Removes labs left by processes that died without tearing down (SIGKILL): their qemu
 /// processes (by recorded PID), namespaces and directories.
 pub fn sweep_stale(work_root: &Path) {
@@ -202,7 +212,7 @@ pub fn sweep_stale(work_root: &Path) {
         let owner = fs::read_to_string(dir.join("owner.pid"))
             .ok()
             .and_then(|s| s.trim().parse::<i32>().ok());
-        let alive = owner.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        let alive = owner.is_some_and(process_alive);
         if alive {
             continue;
         }
