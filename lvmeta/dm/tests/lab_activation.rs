@@ -410,12 +410,18 @@ fn lab_resize_and_split_of_active_lvs() {
 #[test]
 fn lab_bad_input_leaves_no_stray_devices() {
     let t = start(3);
-    t.sh(
+    t.sh(&format!(
         "set -e; $LVMETA pvcreate $DEVS >/dev/null; $LVMETA vgcreate vb $DEVS >/dev/null;
           $LVMETA lvcreate -i 3 -I 64k -L 12m -n s vb >/dev/null;
-          $LVMETA lvcreate --type raid1 -m 1 -L 8m -n r vb >/dev/null;
-          $LVMETA lvcreate -L 4m -n l vb >/dev/null",
-    );
+          $LVMETA lvcreate --type raid1 -m 1 -L 8m -n r vb {} {} >/dev/null;
+          $LVMETA lvcreate -L 4m -n l vb {} >/dev/null",
+        t.disks[1], t.disks[2], t.disks[0]
+    ));
+    // The raid1 has run once (its superblocks written) before its PV goes missing: a raid set
+    // never assembled cannot be assembled degraded, by lvm2 or lvmeta alike.
+    t.sh("$LVMETA lvchange -ay vb/r");
+    t.wait_synced("vb", "r");
+    t.sh("$LVMETA lvchange -an vb/r");
     let last = t.disks[2].clone();
     let others = format!("{},{}", t.disks[0], t.disks[1]);
     let pv_uuid = t
@@ -450,6 +456,34 @@ fn lab_bad_input_leaves_no_stray_devices() {
     // Degraded raid1 works with --activationmode degraded (lvm2's error devices for the image).
     let err = t.fails(&format!("{few} lvchange -ay vb/r"));
     assert!(err.contains("degraded"), "{err}");
+    assert!(t.dm_state("vb-").is_empty());
+    // lvm2 first (the PV filtered out), then lvmeta: the same devices.
+    let lvm2 = t.run(&hide.replace("partial", "degraded").replace("vb/s", "vb/r"));
+    let theirs = t.dm_state("vb-");
+    eprintln!(
+        "lvm2 degraded raid1: exit {} {}\n{theirs:#?}\n{}",
+        lvm2.code,
+        lvm2.stderr_str(),
+        t.sh("dmesg | tail -n 15")
+    );
+    t.sh("for d in $(dmsetup ls | awk '/^vb-r/{print $1}' | sort -r); do dmsetup remove $d 2>/dev/null; done; true");
+    let ours_out = t.run(&format!(
+        "{few} lvchange -ay --activationmode degraded vb/r"
+    ));
+    let ours = t.dm_state("vb-");
+    eprintln!(
+        "lvmeta degraded raid1: exit {} {}\n{}",
+        ours_out.code,
+        ours_out.stderr_str(),
+        t.sh("dmesg | tail -n 15")
+    );
+    assert!(lvm2.success(), "lvm2 degraded activation failed");
+    assert!(ours_out.success(), "lvmeta degraded activation failed");
+    assert!(ours.keys().any(|k| k.contains("-missing_0_0 ")), "{ours:?}");
+    assert_same("degraded raid1: lvmeta vs lvm2", &ours, &theirs);
+    t.sh(&format!("{few} lvchange -an vb/r"));
+    assert!(t.dm_state("vb-").is_empty());
+    assert!(t.dm_state("vb-").is_empty());
 
     // Foreign system ID.
     t.sh("$LVMETA vgchange --systemid elsewhere vb >/dev/null");
