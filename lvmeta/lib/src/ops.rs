@@ -354,7 +354,7 @@ impl Scan {
             what: format!("VG {name}"),
             err,
         })?;
-        let vg = Vg::from_doc(&doc)?;
+        let vg = Vg::from_doc_owned(doc)?;
         let mut devs = HashMap::new();
         for pv in &vg.pvs {
             let raw = crate::uuid::without_dashes(&pv.id).unwrap_or_default();
@@ -407,15 +407,13 @@ impl Scan {
 
 /// Text of a VG as lvm2 writes it into metadata areas, with a fresh trailer.
 pub fn metadata_text(vg: &Vg, host: &str, now: i64) -> String {
-    let mut vg = vg.clone();
     let mut t = Section::new();
     t.push("contents", Value::Str("Text Format Volume Group".into()));
     t.push("version", Value::Int(1));
     t.push("description", Value::Str(String::new()));
     t.push("creation_host", Value::Str(host.into()));
     t.push("creation_time", Value::Int(now));
-    vg.trailer = t;
-    lvmeta_text::write(&vg.to_doc())
+    lvmeta_text::write(&vg.to_doc_with_trailer(&t))
 }
 
 fn now() -> i64 {
@@ -583,18 +581,18 @@ impl Ctx<'_> {
         let mut vg = r.vg.clone();
         f(&mut vg, &scan, &r)?;
         vg.seqno = r.vg.seqno + 1;
-        self.write_vg(&scan, &r, &vg)?;
+        self.write_vg(&scan, &r, &mut vg)?;
         Ok(vg)
     }
 
-    fn write_vg(&self, scan: &Scan, r: &VgRead, vg: &Vg) -> Result<()> {
-        let mut vg = vg.clone();
+    /// Records the PVs' current device paths as hints, then commits `vg`.
+    fn write_vg(&self, scan: &Scan, r: &VgRead, vg: &mut Vg) -> Result<()> {
         for p in vg.pvs.iter_mut() {
             if let Some(&i) = r.devs.get(&p.key) {
                 p.device = scan.pvs[i].path.to_string_lossy().into_owned();
             }
         }
-        let text = metadata_text(&vg, &self.env.host, now());
+        let text = metadata_text(vg, &self.env.host, now());
         commit_text(&vg.name, &targets(scan, r), &text, None)
     }
 
@@ -950,7 +948,7 @@ impl Ctx<'_> {
             devs,
             copies: vec![],
         };
-        self.write_vg(&sc, &r2, &vg)?;
+        self.write_vg(&sc, &r2, &mut vg)?;
         for p in &vg.pvs {
             set_used(&sc.pvs[r2.devs[&p.key]], true)?;
         }
@@ -1007,7 +1005,7 @@ impl Ctx<'_> {
             devs,
             copies: vec![],
         };
-        self.write_vg(&sc, &r2, &vg)?;
+        self.write_vg(&sc, &r2, &mut vg)?;
         // The removed PVs become orphans: empty their metadata areas.
         for k in &removed {
             let d = &sc.pvs[r.devs[k]];
@@ -1056,7 +1054,7 @@ impl Ctx<'_> {
         let mut vg = r.vg.clone();
         vg.name = new.into();
         vg.seqno += 1;
-        self.write_vg(&sc, &r, &vg)?;
+        self.write_vg(&sc, &r, &mut vg)?;
         Ok(format!(
             "Volume group \"{old}\" successfully renamed to \"{new}\""
         ))
@@ -1146,7 +1144,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                self.write_vg(&sc, &r, &vg)?;
+                self.write_vg(&sc, &r, &mut vg)?;
                 out.push(format!(
                     "VG {name}: rewrote metadata on all PVs (seqno {})",
                     vg.seqno
@@ -1241,7 +1239,7 @@ impl Ctx<'_> {
             devs,
             copies: vec![],
         };
-        self.write_vg(&sc, &r, &vg)?;
+        self.write_vg(&sc, &r, &mut vg)?;
         for &i in r.devs.values() {
             set_used(&sc.pvs[i], true)?;
         }

@@ -222,23 +222,23 @@ fn areas_value(areas: &[Area]) -> Value {
 impl Vg {
     /// Reads the whole metadata document (VG section plus trailer).
     pub fn from_doc(doc: &Section) -> Result<Vg, VgError> {
-        let (name, vgsec) = doc
-            .entries
-            .iter()
-            .find_map(|(k, n)| match n {
-                Node::Section(s) => Some((k.clone(), s.clone())),
-                _ => None,
-            })
-            .ok_or_else(|| VgError::Malformed {
-                vg: "?".into(),
-                what: "no volume group section".into(),
-            })?;
+        Vg::from_doc_owned(doc.clone())
+    }
+
+    /// [`Vg::from_doc`] taking the tree by value: no copy of a large VG's tree.
+    pub fn from_doc_owned(doc: Section) -> Result<Vg, VgError> {
+        let mut vgsec = None;
         let mut trailer = Section::new();
-        for (k, n) in &doc.entries {
-            if k != &name {
-                trailer.push(k.clone(), n.clone());
+        for (k, n) in doc.entries {
+            match n {
+                Node::Section(s) if vgsec.is_none() => vgsec = Some((k, s)),
+                n => trailer.push(k, n),
             }
         }
+        let (name, vgsec) = vgsec.ok_or_else(|| VgError::Malformed {
+            vg: "?".into(),
+            what: "no volume group section".into(),
+        })?;
         let bad = |what: &str| VgError::Malformed {
             vg: name.clone(),
             what: what.into(),
@@ -409,6 +409,11 @@ impl Vg {
 
     /// The whole document in lvm2's key order.
     pub fn to_doc(&self) -> Section {
+        self.to_doc_with_trailer(&self.trailer)
+    }
+
+    /// [`Vg::to_doc`] with another trailer (a commit writes a fresh one).
+    pub fn to_doc_with_trailer(&self, trailer: &Section) -> Section {
         let mut s = Section::new();
         s.push("id", Value::Str(self.id.clone()));
         s.push("seqno", Value::Int(self.seqno as i64));
@@ -561,7 +566,7 @@ impl Vg {
         }
         let mut doc = Section::new();
         doc.push(self.name.clone(), s);
-        for (k, n) in &self.trailer.entries {
+        for (k, n) in &trailer.entries {
             doc.push(k.clone(), n.clone());
         }
         doc
