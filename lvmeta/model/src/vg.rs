@@ -756,8 +756,37 @@ impl VolumeGroup {
         Ok(vg)
     }
 
-    /// Every PV and LV a segment names exists; areas stay inside their PV.
+    /// Every PV and LV a segment names exists; areas stay inside their PV; a sub-LV belongs
+    /// to one LV only, never to itself.
     fn check_references(&self) -> Result<(), ModelError> {
+        let mut parent_of: Vec<(&str, &str)> = Vec::new();
+        for lv in &self.lvs {
+            for seg in &lv.segments {
+                let subs: Vec<&str> = match &seg.kind {
+                    SegmentKind::Mirror { log, legs, .. } => legs
+                        .iter()
+                        .map(|l| l.lv.as_str())
+                        .chain(log.as_deref())
+                        .collect(),
+                    SegmentKind::Raid1 { images, .. } => images
+                        .iter()
+                        .flat_map(|(m, i)| [m.as_str(), i.as_str()])
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for sub in subs {
+                    let clash =
+                        sub == lv.name || parent_of.iter().any(|&(s, p)| s == sub && p != lv.name);
+                    if clash {
+                        return Err(ModelError::Invalid {
+                            path: format!("{}/logical_volumes/{}", self.name, lv.name),
+                            problem: format!("sub-LV {sub:?} is used by more than one LV"),
+                        });
+                    }
+                    parent_of.push((sub, &lv.name));
+                }
+            }
+        }
         for lv in &self.lvs {
             let path = format!("{}/logical_volumes/{}", self.name, lv.name);
             let invalid = |problem: String| ModelError::Invalid {

@@ -159,3 +159,15 @@ fn invalid_ids_are_refused_like_lvm2_does() {
         "{err}"
     );
 }
+
+/// Found by cargo-fuzz: a damaged VG where two LVs claim the same sub-LV; removing one of them
+/// left the other pointing nowhere. Such metadata is refused on read now.
+#[test]
+fn fuzz_regression_shared_sub_lv() {
+    let doc = parse(include_str!("data/fuzz_shared_sub_lv.txt")).unwrap();
+    let err = VolumeGroup::from_metadata(&doc).unwrap_err();
+    assert!(
+        matches!(&err, lvmeta_model::ModelError::Invalid { problem, .. } if problem.contains("more than one LV")),
+        "{err}"
+    );
+}
