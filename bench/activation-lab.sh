@@ -26,6 +26,10 @@ fi
 bin="$(mktemp -d /var/tmp/halvm-activation-bench.XXXXXX)"
 cp "$lvmeta" "$bin/lvmeta"
 cp "$lab" "$bin/halvm-lab"
+for h in halvm-lab-agent fence_halvm_lab halvm-dlm-probe; do
+  cp "$(dirname "$lab")/$h" "$bin/$h"
+done
+export HALVM_LAB_BIN_DIR="$bin"
 export HALVM_LAB_RUN_DIR="$bin/run"
 cleanup() {
   "$bin/halvm-lab" down >/dev/null 2>&1 || true

@@ -155,6 +155,11 @@ impl DmBackend for DmIoctl {
         Ok(Self::lines(t))
     }
 
+    fn names(&self) -> Result<Vec<String>> {
+        let devs = self.dm.list_devices().map_err(|e| kerr("list", "all", e))?;
+        Ok(devs.into_iter().map(|(n, _, _)| n.to_string()).collect())
+    }
+
     fn list(&self) -> Result<Vec<DevInfo>> {
         let devs = self.dm.list_devices().map_err(|e| kerr("list", "all", e))?;
         let mut out = Vec::new();

@@ -82,6 +82,10 @@ pub trait DmBackend {
     fn status(&self, uuid: &str) -> Result<Vec<RawLine>>;
     /// Every device: (name, uuid, devnum).
     fn list(&self) -> Result<Vec<DevInfo>>;
+    /// Every device's name (one ioctl, no per-device query).
+    fn names(&self) -> Result<Vec<String>> {
+        Ok(self.list()?.into_iter().map(|i| i.name).collect())
+    }
 }
 
 /// What an activation did.
@@ -221,13 +225,24 @@ pub fn deactivate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<
             doomed.push(i);
         }
     }
-    for i in dm.list()? {
-        if !doomed.iter().any(|d| d.uuid == i.uuid)
-            && prefixes
+    // Layered devices are named `<lv's dm name>-<layer>`: query only names like that.
+    let tops: Vec<String> = plan
+        .devices
+        .iter()
+        .filter(|d| d.layer.is_none())
+        .map(|d| format!("{}-", d.name))
+        .collect();
+    for name in dm.names()? {
+        if doomed.iter().any(|d| d.name == name) || !tops.iter().any(|t| name.starts_with(t)) {
+            continue;
+        }
+        if let Some(i) = dm.info_by_name(&name)? {
+            if prefixes
                 .iter()
                 .any(|p| i.uuid.starts_with(&format!("{p}-")))
-        {
-            doomed.push(i);
+            {
+                doomed.push(i);
+            }
         }
     }
     nodes.remove_link(&plan.vg, &plan.lv)?;

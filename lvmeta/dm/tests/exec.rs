@@ -237,3 +237,49 @@ fn split_of_an_active_raid1_reloads_and_hands_the_image_over() {
         .unwrap()
         .contains("region_size 4096 2 "));
 }
+
+#[test]
+fn partial_activation_and_its_error_devices_go_away_on_deactivation() {
+    let (mut vg, mut pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "s",
+        Extents(3),
+        Layout::Striped {
+            stripes: 3,
+            stripe_size: Sectors(128),
+        },
+    ))
+    .unwrap();
+    // A VG whose name has a dash, and a second LV whose dm name shares the prefix.
+    vg.name = "v-g".into();
+    vg.create_lv(LvRequest::new("s-x", Extents(1), Layout::Linear))
+        .unwrap();
+    pvs.remove("pv2");
+    let partial = PlanOptions {
+        mode: lvmeta_activate::ActivationMode::Partial,
+        ..PlanOptions::default()
+    };
+    let nodes = MemNodes::default();
+    let other = plan_lv(&vg, "s-x", &pvs, &partial).unwrap();
+    activate(&dm, &nodes, &other).unwrap();
+    let plan = plan_lv(&vg, "s", &pvs, &partial).unwrap();
+    let out = activate(&dm, &nodes, &plan).unwrap();
+    assert_eq!(out.created, ["v--g-s-missing_0_2", "v--g-s"]);
+    assert_eq!(
+        dm.table_text("v--g-s-missing_0_2").unwrap(),
+        "0 24576 error"
+    );
+    // Deactivating planned without the error device (the PV came back) still removes it.
+    let mut all = pvs.clone();
+    all.insert(
+        "pv2".into(),
+        DevNum {
+            major: 254,
+            minor: 32,
+        },
+    );
+    let complete = plan_lv(&vg, "s", &all, &opts()).unwrap();
+    let out = deactivate(&dm, &nodes, &complete).unwrap();
+    assert_eq!(out.removed, ["v--g-s", "v--g-s-missing_0_2"]);
+    assert_eq!(dm.names(), ["v--g-s--x"]);
+}

@@ -425,3 +425,84 @@ pub fn copy_percent(vg: &Vg, lv: &Lv) -> Option<f64> {
     let dm = probe_dm()?;
     sync_of(dm, &dm_uuid(&vg.id, &lv.id, None))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvmeta_model::{Layout, LvRequest, PhysicalVolume, Trailer};
+    use lvmeta_ondisk::units::{Extents, Sectors};
+
+    fn vg() -> VolumeGroup {
+        let mut vg = VolumeGroup::new("vg1", Sectors(8192)).unwrap();
+        vg.tags = vec!["site-a".into()];
+        for i in 0..2 {
+            let pv = PhysicalVolume::new(
+                &lvmeta_model::lvm_uuid::generate(),
+                Some(&format!("/dev/vd{}", ["b", "c"][i])),
+                Sectors(262144),
+                Sectors(2048),
+                Extents(31),
+            )
+            .unwrap();
+            vg.add_pv(pv).unwrap();
+        }
+        vg.create_lv(LvRequest::new("data", Extents(2), Layout::Linear))
+            .unwrap();
+        vg.create_lv(LvRequest::new(
+            "r",
+            Extents(2),
+            Layout::Raid1 { mirrors: 1 },
+        ))
+        .unwrap();
+        vg.lv_mut("data").unwrap().tags = vec!["keep".into()];
+        vg
+    }
+
+    #[test]
+    fn volume_list_matches_like_lvm2() {
+        let vg = vg();
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(passes_volume_list(&l(&["vg1"]), &vg, "r"));
+        assert!(passes_volume_list(&l(&["vg1/data"]), &vg, "data"));
+        assert!(!passes_volume_list(&l(&["vg1/data"]), &vg, "r"));
+        assert!(passes_volume_list(&l(&["@keep"]), &vg, "data"));
+        assert!(!passes_volume_list(&l(&["@keep"]), &vg, "r"));
+        assert!(passes_volume_list(&l(&["@site-a"]), &vg, "r"), "VG tag");
+        assert!(!passes_volume_list(&l(&["other", "vg2/r"]), &vg, "r"));
+        assert!(
+            !passes_volume_list(&[], &vg, "r"),
+            "an empty list activates nothing"
+        );
+    }
+
+    #[test]
+    fn the_lib_vg_converts_to_the_model_lvm2_reads() {
+        let model = vg();
+        let text = lvmeta_text::write(&model.to_metadata(&Trailer::new("t", "h", 0, None)));
+        let doc = lvmeta_text::parse(&text).unwrap();
+        let lib_vg = Vg::from_doc(&doc).unwrap();
+        let back = model_of(&lib_vg).unwrap();
+        assert_eq!(back.id, model.id);
+        assert_eq!(back.lvs, model.lvs);
+        let pvs: PvDevices = back
+            .pvs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    p.name.clone(),
+                    DevNum {
+                        major: 254,
+                        minor: i as u32 * 16,
+                    },
+                )
+            })
+            .collect();
+        let plan = plan_lv(&back, "r", &pvs, &PlanOptions::default()).unwrap();
+        assert_eq!(plan.top().name, "vg1-r");
+        assert_eq!(
+            plan.top().uuid,
+            dm_uuid(&lib_vg.id, &lib_vg.lv("r").unwrap().id, None)
+        );
+    }
+}
