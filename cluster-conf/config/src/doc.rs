@@ -66,6 +66,14 @@ pub const KEYS: &[KeyDoc] = &[
         description: "Activation mode for shared volume groups when they are imported or a node joins, as VxVM's /etc/default/vxdg default_activation_mode. Activation fails when another node holds a conflicting mode: with the mode held elsewhere first and the mode asked for second, ew conflicts with ew, ro and sw; ro conflicts with ew and sw; sw conflicts with ew and ro; sr conflicts with nothing, and off never conflicts. Keep the value identical on every node.",
     },
     KeyDoc {
+        section: "activation",
+        key: "volume_list",
+        kind: "array of strings",
+        default: "unset (every LV may be activated)",
+        values: &[],
+        description: "Which logical volumes lvmeta activates, as lvm.conf activation/volume_list: each entry is a VG name (\"vg\"), an LV (\"vg/lv\"), \"@tag\" (an LV or VG tag) or \"@*\"; an LV matching no entry is not activated (lvchange -ay fails saying so). When set, an empty list activates nothing. The lvmeta flag --volume-list overrides it.",
+    },
+    KeyDoc {
         section: "policy",
         key: "detach",
         kind: "string",
@@ -165,6 +173,7 @@ lock_manager = "dlm"
 
 [activation]
 default_mode = "exclusive-write"
+volume_list = ["vg_ha", "@site_a"]
 
 [policy]
 detach = "global"

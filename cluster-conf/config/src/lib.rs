@@ -269,6 +269,8 @@ impl Default for Locking {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activation {
     pub default_mode: ActivationMode,
+    /// lvm's activation/volume_list; None: no filter.
+    pub volume_list: Option<Vec<String>>,
 }
 
 impl Default for Activation {
@@ -276,6 +278,7 @@ impl Default for Activation {
         // VxVM's default for shared disk groups is off (inactive).
         Activation {
             default_mode: ActivationMode::Off,
+            volume_list: None,
         }
     }
 }
@@ -510,6 +513,24 @@ impl Parser<'_> {
                 }
                 ("locking", "lock_manager") => {
                     config.locking.lock_manager = self.keyword(&dotted, item, line)?;
+                }
+                ("activation", "volume_list") => {
+                    config.activation.volume_list =
+                        Some(self.string_array(&dotted, item, line, |s| {
+                            let ok = match s.strip_prefix('@') {
+                                Some(tag) => !tag.is_empty(),
+                                None => {
+                                    !s.is_empty()
+                                        && s.split('/').count() <= 2
+                                        && s.split('/').all(|p| !p.is_empty())
+                                }
+                            };
+                            if ok {
+                                Ok(())
+                            } else {
+                                Err("expected vg, vg/lv or @tag".to_string())
+                            }
+                        })?);
                 }
                 ("activation", "default_mode") => {
                     config.activation.default_mode = self.keyword(&dotted, item, line)?;

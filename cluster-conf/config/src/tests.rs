@@ -30,6 +30,19 @@ fn example_parses_fully() {
     assert_eq!(c.devices.scan, vec![PathBuf::from("/dev/mapper")]);
     assert_eq!(c.locking.lock_manager, LockManager::Dlm);
     assert_eq!(c.activation.default_mode, ExclusiveWrite);
+    assert_eq!(
+        c.activation.volume_list,
+        Some(vec!["vg_ha".to_string(), "@site_a".to_string()])
+    );
+    assert!(parse("[activation]\nvolume_list = [\"a/b/c\"]\n").is_err());
+    assert!(parse("[activation]\nvolume_list = [\"@\"]\n").is_err());
+    assert_eq!(
+        parse("[activation]\nvolume_list = []\n")
+            .unwrap()
+            .activation
+            .volume_list,
+        Some(vec![])
+    );
     assert!(c.devices.accepts(Path::new("/dev/mapper/mpatha")).unwrap());
     assert!(!c.devices.accepts(Path::new("/dev/sda")).unwrap());
 }
@@ -103,6 +116,10 @@ fn defaults_in_keys_table_match_default_config() {
     let mut text = String::new();
     let mut section = "";
     for k in KEYS {
+        // A key unset by default has no TOML spelling of its default.
+        if k.default.starts_with("unset") {
+            continue;
+        }
         if k.section != section {
             section = k.section;
             text.push_str(&format!("[{section}]\n"));

@@ -39,7 +39,7 @@ fn volume_list_arg() -> Arg {
         .long("volume-list")
         .value_name("VG|VG/LV|@TAG,...")
         .env("HALVM_VOLUME_LIST")
-        .help("Only activate LVs matching one entry, like lvm.conf activation/volume_list (comma separated)")
+        .help("Only activate LVs matching one entry, like lvm.conf activation/volume_list (comma separated); default: activation.volume_list of halvm.toml")
 }
 
 /// Adds the activation options to vgchange and the activation commands.
@@ -101,18 +101,27 @@ fn mode(m: &ArgMatches) -> ActivationMode {
     }
 }
 
-fn options(m: &ArgMatches) -> ActivateOptions {
-    ActivateOptions {
-        mode: mode(m),
-        volume_list: m.get_one::<String>("volume-list").map(|s| {
+fn options(m: &ArgMatches) -> Result<ActivateOptions, CliError> {
+    let volume_list = match m.get_one::<String>("volume-list") {
+        Some(s) => Some(
             s.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
-                .collect()
-        }),
+                .collect(),
+        ),
+        // activation.volume_list of halvm.toml.
+        None => {
+            halvm_config::Config::load(m.get_one::<String>("config").map(std::path::Path::new))?
+                .activation
+                .volume_list
+        }
+    };
+    Ok(ActivateOptions {
+        mode: mode(m),
+        volume_list,
         mirror_handle_errors: m.get_one::<String>("monitor").map(String::as_str) != Some("n"),
-    }
+    })
 }
 
 fn outcome(lines: Vec<String>) -> Outcome {
@@ -156,7 +165,7 @@ fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
             None => by_vg.push((v, vec![l])),
         }
     }
-    let opts = options(m);
+    let opts = options(m)?;
     let mut out = Vec::new();
     for (vg, lvs) in by_vg {
         out.extend(
@@ -179,7 +188,7 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let kernel = Kernel::real().map_err(act)?;
     let vg = m.get_one::<String>("vg").expect("required");
     let out = ctx
-        .change_activation(&kernel, vg, None, on(m), &options(m))
+        .change_activation(&kernel, vg, None, on(m), &options(m)?)
         .map_err(act)?;
     Ok(outcome(out))
 }

@@ -498,6 +498,13 @@ fn lab_bad_input_leaves_no_stray_devices() {
     // volume_list.
     let err = t.fails("$LVMETA lvchange -ay --volume-list vb/s,@keep vb/l");
     assert!(err.contains("activation filter"), "{err}");
+    // The same filter from halvm.toml's activation.volume_list.
+    let err = t.fails(
+        "printf '[activation]\\nvolume_list = [\"vb/s\", \"@keep\"]\\n' > /tmp/h.toml; \
+         $LVMETA lvchange -ay --config /tmp/h.toml vb/l",
+    );
+    assert!(err.contains("activation filter"), "{err}");
+    assert!(t.dm_state("vb-").is_empty());
     t.sh("$LVMETA lvchange -ay --volume-list vb/l vb/l");
 
     // An open LV stays.
