@@ -1,11 +1,21 @@
 //! The volume I/O the agent needs, behind a small trait: an in-memory implementation for
-//! tests, and the pieces of the real one that exist today.
+//! tests, and the real one over the lvmeta library and device-mapper.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::model::{ActiveLv, DmState, VgState};
+use std::sync::Arc;
+
+use lvmeta::activation::{ActivateOptions, Kernel};
+use lvmeta::filter::DeviceFilter;
+use lvmeta::lock::{FlockLocking, LockMode};
+use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
+use lvmeta::vg::{Area, Vg};
+use lvmeta_activate::ActivationMode;
+use lvmeta_dm::DmBackend;
+
+use crate::model::{ActiveLv, DmState, LvState, PvState, SegKind, SegState, VgState};
 use crate::plan::ActivationKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,100 +105,406 @@ pub fn read_direct(path: &Path, sector: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Active LVM devices of a VG from sysfs (`/sys/block/dm-*/dm/{name,uuid,suspended}`),
-/// without libdevmapper. `root` is `/` normally.
-pub fn sysfs_active_lvs(root: &Path, vg: &str) -> std::io::Result<Vec<ActiveLv>> {
-    let block = root.join("sys/block");
+/// Active top-level LVs of VG `vg` as device-mapper reports them (one list, then a status
+/// per LV of the VG): suspended devices, dm-raid/dm-mirror legs marked dead and error
+/// targets (partial activation) show in the state.
+pub fn dm_active_lvs(dm: &dyn DmBackend, vg: &str) -> Result<Vec<ActiveLv>, BackendError> {
     let mut out = Vec::new();
-    let entries = match std::fs::read_dir(&block) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let dm = entry.path().join("dm");
-        let Ok(name) = std::fs::read_to_string(dm.join("name")) else {
-            continue;
-        };
-        let uuid = std::fs::read_to_string(dm.join("uuid")).unwrap_or_default();
-        if !uuid.starts_with("LVM-") {
+    for info in dm
+        .list()
+        .map_err(|e| io("list device-mapper devices", vg, None, e))?
+    {
+        // Sub-LVs (rimage, mlog, missing_...) carry a "-layer" suffix after the 64 id chars.
+        if !info.uuid.starts_with("LVM-") || info.uuid.len() != 4 + 64 {
             continue;
         }
-        let Some((v, lv)) = split_dm_name(name.trim()) else {
+        let Some((v, lv)) = split_dm_name(&info.name) else {
             continue;
         };
-        // Sub-LVs (rimage, mlog...) carry a "-suffix" in their UUID; only top-level LVs count.
-        if v != vg || uuid.trim().len() != 4 + 64 {
+        if v != vg {
             continue;
         }
-        let suspended = std::fs::read_to_string(dm.join("suspended"))
-            .map(|s| s.trim() == "1")
-            .unwrap_or(false);
-        out.push(ActiveLv {
-            name: lv,
-            state: if suspended {
-                DmState::Suspended
-            } else {
-                DmState::Live
-            },
-        });
+        let state = if info.suspended {
+            DmState::Suspended
+        } else {
+            let st = dm
+                .status(&info.uuid)
+                .map_err(|e| io("device-mapper status", vg, Some(&lv), e))?;
+            state_of(&st)
+        };
+        out.push(ActiveLv { name: lv, state });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
-/// The production backend. Device-mapper state and O_DIRECT reads are real; VG metadata,
-/// ownership changes and activation need the lvmeta library and its device-mapper
-/// activation, which are not part of this build yet: those report `NotAvailable` (exit 5).
-pub struct SystemBackend {
-    pub root: PathBuf,
+/// Health from a device's status lines: every raid image or mirror leg dead is a failure, some
+/// dead is degraded; an `error` segment (a hole left by partial activation) is degraded.
+pub fn state_of(status: &[lvmeta_dm::RawLine]) -> DmState {
+    let mut state = DmState::Live;
+    for (_, _, target, params) in status {
+        let f: Vec<&str> = params.split_whitespace().collect();
+        let health = match target.as_str() {
+            // raid1 <n> <health chars> <sync ratio> ...
+            "raid" => f.get(2).copied(),
+            // <n> <dev>... <ratio> <log count> <health chars> ...
+            "mirror" => f
+                .first()
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| f.get(n + 3).copied()),
+            "error" => {
+                state = state.max_with(DmState::Degraded);
+                None
+            }
+            _ => None,
+        };
+        if let Some(h) = health {
+            let dead = h.chars().filter(|c| *c == 'D').count();
+            if dead > 0 && dead == h.len() {
+                return DmState::Failed;
+            }
+            if h.chars().any(|c| c != 'A') {
+                state = state.max_with(DmState::Degraded);
+            }
+        }
+    }
+    state
 }
 
-const PENDING: &str = "the lvmeta volume backend (VG metadata, system ID/tag changes, device-mapper activation) is not built into this version of halvm";
+trait Worse {
+    fn max_with(self, other: DmState) -> DmState;
+}
+
+impl Worse for DmState {
+    fn max_with(self, other: DmState) -> DmState {
+        let rank = |s: DmState| match s {
+            DmState::Live => 0,
+            DmState::Suspended => 1,
+            DmState::Degraded => 2,
+            DmState::Failed => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// The agent's view of a VG from lvmeta's reading of it: PVs by metadata key with their
+/// presence, visible LVs with the PVs under each area (through raid/mirror sub-LVs).
+pub fn vg_state(r: &VgRead) -> VgState {
+    let vg = &r.vg;
+    let pvs = vg
+        .pvs
+        .iter()
+        .map(|p| PvState {
+            name: p.key.clone(),
+            missing: !r.devs.contains_key(&p.key),
+        })
+        .collect();
+    let ext = vg.extent_size;
+    let lvs = vg
+        .lvs
+        .iter()
+        .filter(|l| l.visible())
+        .map(|l| LvState {
+            name: l.name.clone(),
+            segments: l
+                .segments
+                .iter()
+                .map(|s| {
+                    let mirrored = matches!(s.segtype.as_str(), "mirror" | "raid1");
+                    let areas = s
+                        .areas
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| {
+                            let mut pvs = Vec::new();
+                            area_pvs(vg, a, &mut pvs, 0);
+                            // A raid image needs its metadata sub-LV too.
+                            if let Some(m) = s.meta_areas.get(i) {
+                                area_pvs(vg, m, &mut pvs, 0);
+                            }
+                            pvs
+                        })
+                        .collect();
+                    SegState {
+                        lv_start: s.start_extent * ext,
+                        sectors: s.extent_count * ext,
+                        kind: if mirrored {
+                            SegKind::Mirrored
+                        } else {
+                            SegKind::Striped
+                        },
+                        areas,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let lock_type = vg
+        .extra
+        .get_str("lock_type")
+        .filter(|t| !t.is_empty() && *t != "none")
+        .map(str::to_string);
+    VgState {
+        name: vg.name.clone(),
+        system_id: vg.system_id.clone().filter(|s| !s.is_empty()),
+        tags: vg.tags.clone(),
+        lock_type,
+        clustered: vg.status.iter().chain(&vg.flags).any(|f| f == "CLUSTERED"),
+        pvs,
+        lvs,
+    }
+}
+
+fn area_pvs(vg: &Vg, a: &Area, out: &mut Vec<String>, depth: usize) {
+    match a {
+        Area::Pv { key, .. } => {
+            if !out.contains(key) {
+                out.push(key.clone());
+            }
+        }
+        // Metadata that nests without end (corrupt) stops here rather than recursing forever.
+        Area::Lv { name, .. } if depth < 8 => {
+            if let Some(sub) = vg.lv(name) {
+                for s in &sub.segments {
+                    for a in s.areas.iter().chain(&s.meta_areas) {
+                        area_pvs(vg, a, out, depth + 1);
+                    }
+                }
+            }
+        }
+        Area::Lv { .. } => {}
+    }
+}
+
+/// This host's LVM system ID: `$HALVM_SYSTEM_ID`, else the host name (lvm2's
+/// `system_id_source = "uname"`), which is what a cluster node's name usually is.
+pub fn host_system_id() -> Option<String> {
+    if let Some(s) = std::env::var("HALVM_SYSTEM_ID")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+    {
+        return Some(s);
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && s != "(none)" && s != "localhost")
+}
+
+/// The production backend: VG metadata, system ID and tag changes through the lvmeta
+/// library (committed under the VG lock), activation through lvmeta's planner and its
+/// device-mapper executor, state from device-mapper, O_DIRECT reads of the LV device.
+pub struct SystemBackend {
+    /// `/` normally: where `dev/mapper` is.
+    pub root: PathBuf,
+    setup: Option<Setup>,
+    make: Box<dyn Fn() -> Result<Setup, BackendError>>,
+}
+
+/// What the backend works with, built on first use (meta-data and validate-all never need it).
+pub struct Setup {
+    pub env: Env,
+    /// `None` on a host without device-mapper: metadata works, activation reports it.
+    pub kernel: Option<Kernel>,
+    /// Why `kernel` is `None`.
+    pub dm_error: String,
+    pub volume_list: Option<Vec<String>>,
+    pub mirror_handle_errors: bool,
+}
+
+impl Setup {
+    /// From `/etc/halvm/halvm.toml` (or `$HALVM_CONFIG`): device filter, scan list, lock
+    /// directory, volume_list; the kernel's device-mapper; this host's system ID.
+    pub fn from_config() -> Result<Setup, BackendError> {
+        let unavailable = |what: String| BackendError::NotAvailable { what };
+        let cfg = halvm_config::Config::load(None)
+            .map_err(|e| unavailable(format!("halvm configuration: {e}")))?;
+        let filter = DeviceFilter::parse(&cfg.devices.filter)
+            .map_err(|e| unavailable(format!("halvm configuration devices.filter: {e}")))?;
+        let locks = FlockLocking::new(cfg.locking.lock_dir.clone()).map_err(|e| {
+            unavailable(format!(
+                "lock directory {}: {e}",
+                cfg.locking.lock_dir.display()
+            ))
+        })?;
+        // A kernel without device-mapper still lets the agent read and change metadata.
+        let (kernel, dm_error) = match Kernel::real() {
+            Ok(k) => (Some(k), String::new()),
+            Err(e) => (None, e.to_string()),
+        };
+        Ok(Setup {
+            env: Env {
+                devices: None,
+                filter,
+                scan: cfg.devices.scan.clone(),
+                locks: Arc::new(locks),
+                system_id: host_system_id(),
+                host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "localhost".into()),
+                open: Box::new(Env::file_open),
+            },
+            kernel,
+            dm_error,
+            volume_list: cfg.activation.volume_list.clone(),
+            mirror_handle_errors: true,
+        })
+    }
+}
+
+impl Default for SystemBackend {
+    fn default() -> Self {
+        SystemBackend {
+            root: "/".into(),
+            setup: None,
+            make: Box::new(Setup::from_config),
+        }
+    }
+}
 
 impl SystemBackend {
-    fn pending<T>() -> Result<T, BackendError> {
-        Err(BackendError::NotAvailable {
-            what: PENDING.to_string(),
-        })
+    /// A backend over a given environment (tests: file-backed PVs, in-memory device-mapper).
+    pub fn with_setup(root: PathBuf, setup: Setup) -> Self {
+        SystemBackend {
+            root,
+            setup: Some(setup),
+            make: Box::new(|| unreachable!("setup given")),
+        }
+    }
+
+    pub fn setup(&mut self) -> Result<&mut Setup, BackendError> {
+        if self.setup.is_none() {
+            self.setup = Some((self.make)()?);
+        }
+        Ok(self.setup.as_mut().expect("just set"))
+    }
+
+    fn kernel(setup: &Setup) -> Result<&Kernel, BackendError> {
+        setup
+            .kernel
+            .as_ref()
+            .ok_or_else(|| BackendError::NotAvailable {
+                what: format!(
+                    "device-mapper is not available on this host (is dm-mod loaded?): {}",
+                    setup.dm_error
+                ),
+            })
+    }
+
+    fn read(&mut self, vg: &str) -> Result<Option<VgRead>, BackendError> {
+        let setup = self.setup()?;
+        let _lock = setup
+            .env
+            .locks
+            .lock_vg(vg, LockMode::Shared)
+            .map_err(|e| io("lock", vg, None, e))?;
+        let scan = lvmeta::ops::scan(&setup.env).map_err(|e| io("scan devices", vg, None, e))?;
+        match scan.read_vg(vg) {
+            Ok(r) => Ok(Some(r)),
+            Err(OpError::VgNotFound { .. }) => Ok(None),
+            Err(e) => Err(io("read metadata", vg, None, e)),
+        }
+    }
+
+    fn vgchange(
+        &mut self,
+        op: &str,
+        vg: &str,
+        system_id: Option<&str>,
+        add: &[String],
+        del: &[String],
+    ) -> Result<(), BackendError> {
+        let setup = self.setup()?;
+        let ctx = OpsCtx { env: &setup.env };
+        ctx.vgchange(vg, system_id, add, del)
+            .map(|_| ())
+            .map_err(|e| io(op, vg, None, e))
+    }
+
+    fn change(
+        &mut self,
+        vg: &str,
+        lv: &str,
+        on: bool,
+        mode: ActivationMode,
+    ) -> Result<(), BackendError> {
+        let setup = self.setup()?;
+        let kernel = Self::kernel(setup)?;
+        let ctx = OpsCtx { env: &setup.env };
+        let opts = ActivateOptions {
+            mode,
+            volume_list: setup.volume_list.clone(),
+            mirror_handle_errors: setup.mirror_handle_errors,
+        };
+        ctx.change_activation(kernel, vg, Some(&[lv.to_string()]), on, &opts)
+            .map(|_| ())
+            .map_err(|e| io(if on { "activate" } else { "deactivate" }, vg, Some(lv), e))
+    }
+}
+
+fn io(op: &str, vg: &str, lv: Option<&str>, e: impl std::fmt::Display) -> BackendError {
+    BackendError::Io {
+        op: op.into(),
+        vg: vg.into(),
+        lv: lv.map(str::to_string),
+        detail: e.to_string(),
     }
 }
 
 impl VolumeBackend for SystemBackend {
-    fn read_vg(&mut self, _vg: &str) -> Result<Option<VgState>, BackendError> {
-        Self::pending()
+    fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
+        Ok(self.read(vg)?.as_ref().map(vg_state))
     }
     fn active_lvs(&mut self, vg: &str) -> Result<Vec<ActiveLv>, BackendError> {
-        sysfs_active_lvs(&self.root, vg).map_err(|e| BackendError::Io {
-            op: "reading device-mapper state".into(),
-            vg: vg.into(),
-            lv: None,
-            detail: e.to_string(),
-        })
+        let setup = self.setup()?;
+        let Some(kernel) = setup.kernel.as_ref() else {
+            // No device-mapper: nothing can be active.
+            return Ok(Vec::new());
+        };
+        dm_active_lvs(kernel.dm.as_ref(), vg)
     }
     fn local_system_id(&mut self) -> Result<Option<String>, BackendError> {
-        Self::pending()
+        Ok(self.setup()?.env.system_id.clone())
     }
-    fn set_system_id(&mut self, _vg: &str, _id: &str, _majority: bool) -> Result<(), BackendError> {
-        Self::pending()
+    fn set_system_id(&mut self, vg: &str, id: &str, majority: bool) -> Result<(), BackendError> {
+        if majority {
+            // lvmeta refuses any metadata write while a PV is missing (no --majoritypvs);
+            // with every PV present the write is the same.
+            if let Some(r) = self.read(vg)? {
+                let missing = r.missing();
+                if let Some(p) = missing.first() {
+                    return Err(BackendError::NotAvailable {
+                        what: format!(
+                            "changing the system ID of {vg} with PV {} missing (--majoritypvs) is not supported by this version of lvmeta",
+                            p.id
+                        ),
+                    });
+                }
+            }
+        }
+        self.vgchange("set system ID", vg, Some(id), &[], &[])
     }
-    fn add_tag(&mut self, _vg: &str, _tag: &str) -> Result<(), BackendError> {
-        Self::pending()
+    fn add_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
+        self.vgchange("add tag", vg, None, &[tag.to_string()], &[])
     }
-    fn del_tag(&mut self, _vg: &str, _tag: &str) -> Result<(), BackendError> {
-        Self::pending()
+    fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
+        self.vgchange("delete tag", vg, None, &[], &[tag.to_string()])
     }
-    fn activate(
-        &mut self,
-        _vg: &str,
-        _lv: &str,
-        _kind: ActivationKind,
-    ) -> Result<(), BackendError> {
-        Self::pending()
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
+        let mode = match kind {
+            ActivationKind::Complete => ActivationMode::Complete,
+            ActivationKind::Degraded => ActivationMode::Degraded,
+            ActivationKind::Partial => ActivationMode::Partial,
+        };
+        self.change(vg, lv, true, mode)
     }
-    fn deactivate(&mut self, _vg: &str, _lv: &str) -> Result<(), BackendError> {
-        Self::pending()
+    fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
+        self.change(vg, lv, false, ActivationMode::Partial)
     }
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError> {
         let path = self.root.join("dev/mapper").join(dm_name(vg, lv));
@@ -338,44 +654,289 @@ mod tests {
         assert_eq!(split_dm_name("-lv"), None);
     }
 
+    use lvmeta::lock::MemLocking;
+    use lvmeta::ops::{LvCreate, SizeArg};
+    use lvmeta::units::Sign;
+    use lvmeta::vg::Layout;
+    use lvmeta_dm::mem::MemDm;
+    use lvmeta_dm::nodes::MemNodes;
+    use lvmeta_ondisk::dev::{BlockDev, MemDev};
+    use lvmeta_ondisk::units::Bytes;
+
+    /// Three in-memory PVs; `present` of them visible to the backend.
+    fn disks() -> Vec<(PathBuf, MemDev)> {
+        (0..3)
+            .map(|i| {
+                let p = PathBuf::from(format!("/mem/pv{i}"));
+                (p.clone(), MemDev::new(p, Bytes(64 << 20)))
+            })
+            .collect()
+    }
+
+    fn env(devs: &[(PathBuf, MemDev)], present: usize, sid: &str) -> Env {
+        let devs: Vec<(PathBuf, MemDev)> = devs[..present].to_vec();
+        Env {
+            devices: Some(devs.iter().map(|d| d.0.clone()).collect()),
+            filter: DeviceFilter::default(),
+            scan: vec![],
+            locks: Arc::new(MemLocking::new()),
+            system_id: Some(sid.into()),
+            host: "test".into(),
+            open: Box::new(move |p: &Path| {
+                devs.iter()
+                    .find(|d| d.0 == p)
+                    .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
+                    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
+            }),
+        }
+    }
+
+    fn lv(name: &str, layout: Layout, pvs: &[&str]) -> LvCreate {
+        LvCreate {
+            name: name.into(),
+            size: SizeArg::Sectors(Sign::Absolute, 8 * 2048),
+            layout,
+            pvs: pvs.iter().map(PathBuf::from).collect(),
+        }
+    }
+
+    /// A VG "ha" on three PVs: linear on pv0, striped over pv0+pv1, raid1 over pv1+pv2.
+    fn make_vg(devs: &[(PathBuf, MemDev)]) {
+        let e = env(devs, 3, "node1");
+        let ctx = OpsCtx { env: &e };
+        let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
+        ctx.pvcreate(&paths, None, None, false).unwrap();
+        ctx.vgcreate("ha", &paths, 8192, None, &[]).unwrap();
+        ctx.lvcreate("ha", lv("lin", Layout::Linear, &["/mem/pv0"]))
+            .unwrap();
+        ctx.lvcreate(
+            "ha",
+            lv(
+                "str",
+                Layout::Striped {
+                    stripes: 2,
+                    stripe_size: 128,
+                },
+                &["/mem/pv0", "/mem/pv1"],
+            ),
+        )
+        .unwrap();
+        ctx.lvcreate(
+            "ha",
+            lv(
+                "mir",
+                Layout::Raid1 { mirrors: 1 },
+                &["/mem/pv1", "/mem/pv2"],
+            ),
+        )
+        .unwrap();
+    }
+
+    fn backend(devs: &[(PathBuf, MemDev)], present: usize, sid: &str) -> SystemBackend {
+        SystemBackend::with_setup(
+            "/nonexistent".into(),
+            Setup {
+                env: env(devs, present, sid),
+                kernel: None,
+                dm_error: "not in this test".into(),
+                volume_list: None,
+                mirror_handle_errors: true,
+            },
+        )
+    }
+
     #[test]
-    fn sysfs_lists_top_level_lvm_devices() {
-        let root = tempfile::tempdir().unwrap();
-        let mk = |n: &str, name: &str, uuid: &str, susp: &str| {
-            let d = root.path().join("sys/block").join(n).join("dm");
-            std::fs::create_dir_all(&d).unwrap();
-            std::fs::write(d.join("name"), format!("{name}\n")).unwrap();
-            std::fs::write(d.join("uuid"), format!("{uuid}\n")).unwrap();
-            std::fs::write(d.join("suspended"), format!("{susp}\n")).unwrap();
-        };
-        let u = "a".repeat(64);
-        mk("dm-0", "vg--a-data", &format!("LVM-{u}"), "0");
-        mk("dm-1", "vg--a-db", &format!("LVM-{u}"), "1");
-        mk(
-            "dm-2",
-            "vg--a-data_rimage_0",
-            &format!("LVM-{u}-rimage_0"),
-            "0",
+    fn reads_the_vg_through_lvmeta_with_missing_pvs_and_legs() {
+        let devs = disks();
+        make_vg(&devs);
+        let mut b = backend(&devs, 3, "node1");
+        assert_eq!(b.read_vg("absent").unwrap(), None);
+        let vg = b.read_vg("ha").unwrap().expect("VG visible");
+        assert_eq!(vg.system_id, None);
+        assert_eq!(vg.lock_type, None);
+        let names: Vec<&str> = vg.lvs.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["lin", "str", "mir"], "sub-LVs are not listed");
+        assert!(vg.missing().is_empty());
+        let mir = vg.lv("mir").unwrap();
+        assert_eq!(mir.segments[0].kind, SegKind::Mirrored);
+        assert_eq!(mir.segments[0].areas.len(), 2);
+        assert_eq!(vg.lv("str").unwrap().segments[0].areas.len(), 2);
+        assert_eq!(vg.lv("lin").unwrap().segments[0].sectors, 8 * 2048);
+        // The third PV gone: raid1 degraded, the others complete.
+        let mut b = backend(&devs, 2, "node1");
+        let vg = b.read_vg("ha").unwrap().unwrap();
+        let missing = vg.missing();
+        assert_eq!(missing.len(), 1);
+        use crate::model::Health;
+        assert_eq!(vg.lv("mir").unwrap().health(&missing), Health::Degraded);
+        assert_eq!(vg.lv("str").unwrap().health(&missing), Health::Complete);
+        // Only pv0: the striped LV has lost data.
+        let mut b = backend(&devs, 1, "node1");
+        let vg = b.read_vg("ha").unwrap().unwrap();
+        assert_eq!(vg.lv("str").unwrap().health(&vg.missing()), Health::Partial);
+    }
+
+    #[test]
+    fn system_id_and_tags_are_committed_and_read_back() {
+        let devs = disks();
+        make_vg(&devs);
+        let mut b = backend(&devs, 3, "node1");
+        assert_eq!(b.local_system_id().unwrap().as_deref(), Some("node1"));
+        b.set_system_id("ha", "node1", false).unwrap();
+        b.add_tag("ha", "pacemaker").unwrap();
+        b.add_tag("ha", "pacemaker").unwrap();
+        // A second backend (another process) sees the committed metadata.
+        let mut other = backend(&devs, 3, "node2");
+        let vg = other.read_vg("ha").unwrap().unwrap();
+        assert_eq!(vg.system_id.as_deref(), Some("node1"));
+        assert_eq!(vg.tags, ["pacemaker"]);
+        // Taking over a foreign VG by setting the system ID works (the failover path).
+        other.set_system_id("ha", "node2", false).unwrap();
+        other.del_tag("ha", "pacemaker").unwrap();
+        let vg = b.read_vg("ha").unwrap().unwrap();
+        assert_eq!(vg.system_id.as_deref(), Some("node2"));
+        assert!(vg.tags.is_empty());
+        // With a PV missing the metadata is not changed.
+        let mut partial = backend(&devs, 2, "node1");
+        let e = partial.set_system_id("ha", "node1", false).unwrap_err();
+        assert!(e.to_string().contains("missing"), "{e}");
+        let e = partial.set_system_id("ha", "node1", true).unwrap_err();
+        assert!(matches!(e, BackendError::NotAvailable { .. }), "{e}");
+        assert_eq!(
+            b.read_vg("ha").unwrap().unwrap().system_id.as_deref(),
+            Some("node2")
         );
-        mk("dm-3", "other-x", &format!("LVM-{u}"), "0");
-        mk("dm-4", "vg--a-crypt", "CRYPT-LUKS2-x", "0");
-        let got = sysfs_active_lvs(root.path(), "vg-a").unwrap();
+        let e = b.add_tag("nope", "t").unwrap_err();
+        assert!(e.to_string().contains("not found"), "{e}");
+    }
+
+    #[test]
+    fn without_device_mapper_activation_says_so_and_nothing_is_active() {
+        let devs = disks();
+        make_vg(&devs);
+        let mut b = backend(&devs, 3, "node1");
+        assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
+        let e = b
+            .activate("ha", "lin", ActivationKind::Complete)
+            .unwrap_err();
+        assert!(
+            matches!(&e, BackendError::NotAvailable { what } if what.contains("device-mapper")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn activation_on_file_backed_pvs_is_refused_by_lvmeta() {
+        let devs = disks();
+        make_vg(&devs);
+        // The same PVs as regular files.
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = devs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let f = dir.path().join(format!("pv{i}"));
+                std::fs::write(&f, d.1.snapshot()).unwrap();
+                f
+            })
+            .collect();
+        let mut e = env(&devs, 3, "node1");
+        e.devices = Some(files);
+        e.open = Box::new(Env::file_open);
+        let mut b = SystemBackend::with_setup(
+            "/nonexistent".into(),
+            Setup {
+                env: e,
+                kernel: None,
+                dm_error: "not in this test".into(),
+                volume_list: None,
+                mirror_handle_errors: true,
+            },
+        );
+        assert_eq!(b.read_vg("ha").unwrap().unwrap().lvs.len(), 3);
+        b.setup().unwrap().kernel = Some(Kernel {
+            dm: Box::new(MemDm::new([])),
+            nodes: Box::new(MemNodes::default()),
+        });
+        let e = b
+            .activate("ha", "lin", ActivationKind::Complete)
+            .unwrap_err();
+        assert!(e.to_string().contains("not a block device"), "{e}");
+        assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn device_mapper_state_of_the_vg() {
+        let dm = MemDm::new([lvmeta_activate::DevNum { major: 8, minor: 0 }]);
+        let u = "a".repeat(64);
+        let mk = |name: &str, uuid: &str, target: &str, params: &str| {
+            dm.create(name, uuid).unwrap();
+            dm.load(uuid, &[(0, 8, target.into(), params.into())])
+                .unwrap();
+            dm.resume(uuid).unwrap();
+        };
+        mk("vg--a-data", &format!("LVM-{u}"), "linear", "8:0 0");
+        mk(
+            "vg--a-hole",
+            &format!("LVM-{}", "b".repeat(64)),
+            "error",
+            "",
+        );
+        mk(
+            "vg--a-data_rimage_0",
+            &format!("LVM-{}-rimage_0", "c".repeat(64)),
+            "linear",
+            "8:0 8",
+        );
+        mk(
+            "other-x",
+            &format!("LVM-{}", "d".repeat(64)),
+            "linear",
+            "8:0 16",
+        );
+        mk("vg--a-crypt", "CRYPT-LUKS2-x", "linear", "8:0 24");
+        let s = format!("LVM-{}", "e".repeat(64));
+        mk("vg--a-susp", &s, "linear", "8:0 32");
+        dm.suspend(&s).unwrap();
+        let got = dm_active_lvs(&dm, "vg-a").unwrap();
+        let got: Vec<(&str, DmState)> = got.iter().map(|a| (a.name.as_str(), a.state)).collect();
         assert_eq!(
             got,
-            vec![
-                ActiveLv {
-                    name: "data".into(),
-                    state: DmState::Live
-                },
-                ActiveLv {
-                    name: "db".into(),
-                    state: DmState::Suspended
-                },
+            [
+                ("data", DmState::Live),
+                ("hole", DmState::Degraded),
+                ("susp", DmState::Suspended)
             ]
         );
+    }
+
+    #[test]
+    fn status_lines_give_health() {
+        let line = |t: &str, p: &str| vec![(0u64, 8u64, t.to_string(), p.to_string())];
+        assert_eq!(state_of(&line("linear", "")), DmState::Live);
         assert_eq!(
-            sysfs_active_lvs(&root.path().join("nothing"), "vg").unwrap(),
-            vec![]
+            state_of(&line("raid", "raid1 2 AA 16/16 idle 0 0 -")),
+            DmState::Live
+        );
+        assert_eq!(
+            state_of(&line("raid", "raid1 2 AD 16/16 idle 0 0 -")),
+            DmState::Degraded
+        );
+        assert_eq!(
+            state_of(&line("raid", "raid1 2 DD 0/16 idle 0 0 -")),
+            DmState::Failed
+        );
+        assert_eq!(
+            state_of(&line("mirror", "2 253:1 253:2 8/8 1 AA 1 core")),
+            DmState::Live
+        );
+        assert_eq!(
+            state_of(&line("mirror", "2 253:1 253:2 8/8 1 DA 1 core")),
+            DmState::Degraded
+        );
+        assert_eq!(
+            state_of(&line("mirror", "2 253:1 253:2 8/8 1 DD 1 core")),
+            DmState::Failed
         );
     }
 

@@ -22,12 +22,12 @@ pub fn cli() -> clap::Command {
     halvm_ocf::man::cli(&definition::DEFINITION)
 }
 
-/// The production agent: real membership and start marker; the volume backend as far as it
-/// exists (see [`backend::SystemBackend`]).
+/// The production agent: real membership, start marker and volume backend (lvmeta and
+/// device-mapper, see [`backend::SystemBackend`]).
 pub fn system_agent(
 ) -> agent::LvmActivate<backend::SystemBackend, membership::CrmNode, marker::FileMarker> {
     agent::LvmActivate::new(
-        backend::SystemBackend { root: "/".into() },
+        backend::SystemBackend::default(),
         membership::CrmNode::default(),
         marker::FileMarker,
     )

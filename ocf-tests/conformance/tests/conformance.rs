@@ -326,22 +326,118 @@ fn bad_invocations() {
     assert_eq!(out.code, 2, "{out:?}");
 }
 
-/// Without the lvmeta backend, actions that need the volumes say so (exit 5) instead of
-/// pretending; this pins that until the backend is wired in.
+/// The agent binary over the lvmeta backend on a host without device-mapper: it reads the VG
+/// through the configured device filter (probe 7), commits system ID changes that another
+/// reader sees, says that device-mapper is missing (exit 5) instead of pretending,
+/// and stop releases the VG.
 #[test]
-fn volume_actions_report_the_missing_backend() {
-    for action in ["start", "monitor"] {
-        let out = run_agent(
-            &agent(),
-            action,
-            &with(&[("OCF_RESKEY_CRM_meta_interval", "0")]),
-        );
-        assert_eq!(out.code, 5, "{action}: {out:?}");
-        assert!(
-            out.exit_reason().unwrap().contains("lvmeta volume backend"),
-            "{out:?}"
-        );
-    }
+fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
+    assert!(
+        !std::fs::read_to_string("/proc/devices")
+            .unwrap()
+            .contains("device-mapper"),
+        "this host test expects a kernel without device-mapper (the lab tests cover one with it)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disks: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let p = dir.path().join(format!("disks/pv{i}"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::File::create(&p)
+                .and_then(|f| f.set_len(32 << 20))
+                .unwrap();
+            p
+        })
+        .collect();
+    let disk_dir = dir.path().join("disks");
+    let cfg = dir.path().join("halvm.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[devices]\nfilter = [\"a|^{d}/|\", \"r|.*|\"]\nscan = [\"{d}\"]\n[locking]\nlock_dir = \"{l}\"\n",
+            d = disk_dir.display(),
+            l = dir.path().join("locks").display()
+        ),
+    )
+    .unwrap();
+    let env = lvmeta::ops::Env {
+        devices: Some(disks.clone()),
+        filter: lvmeta::filter::DeviceFilter::default(),
+        scan: vec![],
+        locks: std::sync::Arc::new(lvmeta::lock::MemLocking::new()),
+        system_id: None,
+        host: "test".into(),
+        open: Box::new(lvmeta::ops::Env::file_open),
+    };
+    let ctx = lvmeta::ops::Ctx { env: &env };
+    ctx.pvcreate(&disks, None, None, false).unwrap();
+    ctx.vgcreate("vgt", &disks, 8192, None, &[]).unwrap();
+    ctx.lvcreate(
+        "vgt",
+        lvmeta::ops::LvCreate {
+            name: "data".into(),
+            size: lvmeta::ops::SizeArg::Sectors(lvmeta::units::Sign::Absolute, 8 * 2048),
+            layout: lvmeta::vg::Layout::Linear,
+            pvs: vec![],
+        },
+    )
+    .unwrap();
+    let read = || {
+        let sc = lvmeta::ops::scan(&env).unwrap();
+        sc.read_vg("vgt").unwrap().vg
+    };
+    let cfg_s = cfg.to_str().unwrap();
+    let rsctmp = dir.path().join("rsctmp");
+    std::fs::create_dir_all(&rsctmp).unwrap();
+    let vars = |extra: &[(&'static str, &'static str)]| {
+        let mut v: Vec<(&str, &str)> = vec![
+            ("OCF_RESKEY_vgname", "vgt"),
+            ("OCF_RESKEY_vg_access_mode", "system_id"),
+            ("OCF_RESOURCE_INSTANCE", "vgt-res"),
+            ("HALVM_CONFIG", cfg_s),
+            ("HALVM_SYSTEM_ID", "host-a"),
+            ("HA_RSCTMP", rsctmp.to_str().unwrap()),
+        ];
+        for (k, val) in extra {
+            v.retain(|(kk, _)| kk != k);
+            v.push((k, val));
+        }
+        v
+    };
+    let probe = run_agent(
+        &agent(),
+        "monitor",
+        &vars(&[("OCF_RESKEY_CRM_meta_interval", "0")]),
+    );
+    assert_eq!(probe.code, 7, "{probe:?}");
+    let out = run_agent(&agent(), "start", &vars(&[]));
+    assert_eq!(out.code, 5, "{out:?}");
+    assert!(
+        out.exit_reason().unwrap().contains("device-mapper"),
+        "{out:?}"
+    );
+    assert_eq!(
+        read().system_id.as_deref(),
+        Some("host-a"),
+        "start claimed the VG"
+    );
+    let out = run_agent(&agent(), "stop", &vars(&[]));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        read().system_id.as_deref(),
+        Some(halvm_lvm_activate::plan::RELEASED_SYSTEM_ID),
+        "stop released the VG"
+    );
+    // A VG the filter hides is not there.
+    let hidden = run_agent(
+        &agent(),
+        "monitor",
+        &vars(&[
+            ("OCF_RESKEY_vgname", "vgnone"),
+            ("OCF_RESKEY_CRM_meta_interval", "0"),
+        ]),
+    );
+    assert!([5, 7].contains(&hidden.code), "{hidden:?}");
 }
 
 fn params_of(xml: &str) -> Vec<(String, String, String, Option<String>)> {
