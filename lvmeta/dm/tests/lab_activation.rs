@@ -347,7 +347,8 @@ fn lab_resize_and_split_of_active_lvs() {
         "set -e; $LVMETA pvcreate $DEVS >/dev/null; $LVMETA vgcreate vs $DEVS >/dev/null;
           $LVMETA lvcreate -L 8m -n data vs >/dev/null;
           $LVMETA lvcreate -L 4m -n gap vs >/dev/null;
-          $LVMETA lvcreate --type raid1 -m 2 -L 8m -n r vs >/dev/null",
+          $LVMETA lvcreate --type raid1 -m 2 -L 8m -n r vs >/dev/null;
+          $LVMETA lvcreate --type mirror -m 1 -L 8m -n m vs >/dev/null",
     );
     t.sh("$LVMETA lvchange -ay vs/data vs/r");
     let a = write_pattern(&t, "/dev/vs/data", 6, "data");
@@ -401,6 +402,30 @@ fn lab_resize_and_split_of_active_lvs() {
     assert_same("after split: lvmeta vs lvm2", &ours, &theirs);
     assert_eq!(read_sum(&t, "/dev/vs/r-backup", 3), before);
     assert_eq!(read_sum(&t, "/dev/vs/r", 3), after);
+    t.sh("$LVM vgchange -q -an vs");
+
+    // A two-leg mirror (core log): the split leaves a linear LV and a copy as of the split.
+    t.sh("$LVMETA lvchange -ay vs/m");
+    t.wait_synced("vs", "m");
+    let before = write_pattern(&t, "/dev/vs/m", 5, "m-before");
+    let out = t.sh("$LVMETA lvconvert --splitmirrors 1 --name m-copy vs/m");
+    assert!(out.contains("Activated vs/m-copy"), "{out}");
+    let after = write_pattern(&t, "/dev/vs/m", 5, "m-after");
+    assert_eq!(read_sum(&t, "/dev/vs/m-copy", 5), before);
+    assert_eq!(read_sum(&t, "/dev/vs/m", 5), after);
+    let st = t.dm_state("vs-m");
+    assert_eq!(st.len(), 2, "only vs-m and vs-m--copy remain: {st:?}");
+    assert!(
+        st.iter().all(|(_, table)| table.contains(" linear ")),
+        "{st:?}"
+    );
+    t.sh("$LVMETA vgchange -an vs && $LVM vgck vs && $LVM lvchange -q -ay vs/m vs/m-copy");
+    assert_same(
+        "after mirror split: lvmeta vs lvm2",
+        &st,
+        &t.dm_state("vs-m"),
+    );
+    assert_eq!(read_sum(&t, "/dev/vs/m-copy", 5), before);
     t.sh("$LVM vgchange -q -an vs");
 }
 
