@@ -1,0 +1,381 @@
+//! Lab tier: LVM-activate on a real kernel (device-mapper in QEMU guests), driven by
+//! `ocf-tester` and by Pacemaker (pcs and crmsh) with fencing through the lab's fence agent.
+//! Run as root, one at a time:
+//!   cargo build -p halvm-lab --bins && cargo test -p halvm-ocf-tests --test lab_agents -- --test-threads=1 --nocapture
+//! The agent and lvmeta binaries are copied to a fresh host directory and from there into each
+//! guest's own (tmpfs) root, so a rebuild never changes a binary under a running guest.
+
+use halvm_lab::{Lab, LabConfig, Output};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Fresh copies of the binaries under test, removed on drop.
+struct Bins {
+    dir: PathBuf,
+}
+
+impl Bins {
+    fn new() -> Bins {
+        halvm_testkit::require_root();
+        let dir = PathBuf::from(format!("/var/tmp/halvm-agents-lab-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bin dir");
+        for (built, name) in [
+            (
+                env!("CARGO_BIN_EXE_halvm-ocf-tests-LVM-activate"),
+                "LVM-activate",
+            ),
+            (env!("CARGO_BIN_EXE_halvm-ocf-tests-lvmeta"), "lvmeta"),
+        ] {
+            std::fs::copy(built, dir.join(name))
+                .unwrap_or_else(|e| panic!("copy {built} to {}: {e}", dir.display()));
+        }
+        Bins { dir }
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+}
+
+impl Drop for Bins {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const AGENT: &str = "/usr/lib/ocf/resource.d/halvm/LVM-activate";
+const HEARTBEAT: &str = "/usr/lib/ocf/resource.d/heartbeat/LVM-activate";
+
+/// lvm2 in the guests, for resource-agents' LVM-activate: no udev, the lab's disks, system IDs
+/// from the host name, and a volume_list (its tagging mode demands one without its tag).
+const LVM_CONF: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 volume_list = [ "@halvm-none" ] }
+global { use_lvmlockd = 0 system_id_source = "uname" }
+backup { backup = 0 archive = 0 }
+"#;
+
+const HALVM_TOML: &str = "[devices]\nfilter = [\"a|^/dev/vd|\", \"r|.*|\"]\n";
+
+fn start(cfg: LabConfig) -> Lab {
+    Lab::start(cfg).unwrap_or_else(|e| panic!("lab did not start: {e}"))
+}
+
+fn run(lab: &Lab, node: &str, script: &str) -> Output {
+    lab.node(node)
+        .sh(&format!("export DM_DISABLE_UDEV=1; {script}"))
+        .unwrap_or_else(|e| panic!("{node}: {e}"))
+}
+
+fn sh(lab: &Lab, node: &str, script: &str) -> String {
+    let out = run(lab, node, script);
+    assert!(
+        out.success(),
+        "{node}: `{script}` exited {}\nstdout: {}\nstderr: {}",
+        out.code,
+        out.stdout_str(),
+        out.stderr_str()
+    );
+    out.stdout_str()
+}
+
+/// Installs the agent and lvmeta into the guest's own root, with halvm.toml and lvm.conf.
+fn install(lab: &Lab, node: &str, bins: &Bins) {
+    let n = lab.node(node);
+    n.write_file("/etc/halvm/halvm.toml", HALVM_TOML.as_bytes(), 0o644)
+        .expect("halvm.toml");
+    n.write_file("/etc/lvm/lvm.conf", LVM_CONF.as_bytes(), 0o644)
+        .expect("lvm.conf");
+    sh(
+        lab,
+        node,
+        &format!(
+            "set -e; mkdir -p /usr/lib/ocf/resource.d/halvm /mnt/data /run/lvm
+             cp {} {AGENT}.new && mv {AGENT}.new {AGENT}
+             cp {} /usr/local/sbin/lvmeta
+             modprobe ext4",
+            bins.path("LVM-activate"),
+            bins.path("lvmeta")
+        ),
+    );
+}
+
+/// VG `vgha` on the first shared disk with `lvs` linear LVs of 8 MiB (`data` first).
+fn make_vg(lab: &Lab, node: &str, lvs: usize) {
+    let disk = lab.shared_disk(0);
+    let mut script = format!(
+        "set -e; d=$(readlink -f {disk}); lvmeta pvcreate $d >/dev/null; \
+         lvmeta vgcreate -s 4m vgha $d >/dev/null; lvmeta lvcreate -L 64m -n data vgha >/dev/null"
+    );
+    for i in 1..lvs {
+        script.push_str(&format!("; lvmeta lvcreate -L 4m -n lv{i} vgha >/dev/null"));
+    }
+    sh(lab, node, &script);
+}
+
+struct Tester {
+    code: i32,
+    text: String,
+}
+
+fn ocf_tester(lab: &Lab, node: &str, agent: &str, opts: &[&str]) -> Tester {
+    let o: Vec<String> = opts.iter().map(|o| format!("-o {o}")).collect();
+    let out = run(
+        lab,
+        node,
+        &format!("ocf-tester -n test {} {agent} 2>&1", o.join(" ")),
+    );
+    Tester {
+        code: out.code,
+        text: out.stdout_str() + &out.stderr_str(),
+    }
+}
+
+fn vg_field(lab: &Lab, node: &str, field: &str) -> String {
+    sh(
+        lab,
+        node,
+        &format!("lvmeta vgs --noheadings -o {field} vgha"),
+    )
+    .trim()
+    .to_string()
+}
+
+/// ocf-tester passes for our agent in system_id and tagging modes on a real kernel; the
+/// heartbeat agent's result on the same VG is printed for the record.
+#[test]
+fn lab_ocf_tester_passes_system_id_and_tagging() {
+    let bins = Bins::new();
+    let lab = start(LabConfig {
+        nodes: 2,
+        pacemaker: true,
+        shared_disks: 1,
+        shared_disk_mib: 128,
+        ..LabConfig::default()
+    });
+    for n in ["node1", "node2"] {
+        install(&lab, n, &bins);
+    }
+    make_vg(&lab, "node1", 3);
+
+    let t = ocf_tester(
+        &lab,
+        "node1",
+        AGENT,
+        &["vgname=vgha", "vg_access_mode=system_id"],
+    );
+    eprintln!(
+        "--- ocf-tester, ours, system_id (exit {}):\n{}",
+        t.code, t.text
+    );
+    assert_eq!(t.code, 0, "ocf-tester failed:\n{}", t.text);
+    assert!(t.text.contains("passed all tests"), "{}", t.text);
+    // What the run left: the VG released, nothing active.
+    assert_eq!(vg_field(&lab, "node1", "systemid"), "halvm-released");
+    assert_eq!(
+        sh(&lab, "node1", "dmsetup ls | grep -c '^vgha-' || true").trim(),
+        "0"
+    );
+    // A real start on node1 makes real devices that node2 cannot take while node1 lives.
+    sh(
+        &lab,
+        "node1",
+        &format!(
+            "OCF_ROOT=/usr/lib/ocf OCF_RESKEY_vgname=vgha OCF_RESKEY_vg_access_mode=system_id {AGENT} start"
+        ),
+    );
+    assert_eq!(vg_field(&lab, "node1", "systemid"), "node1");
+    let tables = sh(&lab, "node1", "dmsetup table | sort");
+    assert!(tables.contains("vgha-data: 0 131072 linear"), "{tables}");
+    let refused = run(
+        &lab,
+        "node2",
+        &format!(
+            "OCF_ROOT=/usr/lib/ocf OCF_RESKEY_vgname=vgha OCF_RESKEY_vg_access_mode=system_id {AGENT} start"
+        ),
+    );
+    assert_ne!(
+        refused.code,
+        0,
+        "node2 took a VG a live node owns: {}",
+        refused.stderr_str()
+    );
+    assert_eq!(vg_field(&lab, "node1", "systemid"), "node1");
+    sh(
+        &lab,
+        "node1",
+        &format!(
+            "OCF_ROOT=/usr/lib/ocf OCF_RESKEY_vgname=vgha OCF_RESKEY_vg_access_mode=system_id {AGENT} stop"
+        ),
+    );
+
+    // Tagging mode works on a VG without a system ID (lvm2 would treat it as foreign).
+    sh(
+        &lab,
+        "node1",
+        "lvmeta vgchange --systemid '' vgha >/dev/null",
+    );
+    let t = ocf_tester(
+        &lab,
+        "node1",
+        AGENT,
+        &["vgname=vgha", "vg_access_mode=tagging", "tag=pacemaker"],
+    );
+    eprintln!(
+        "--- ocf-tester, ours, tagging (exit {}):\n{}",
+        t.code, t.text
+    );
+    assert_eq!(t.code, 0, "ocf-tester failed:\n{}", t.text);
+    assert!(t.text.contains("passed all tests"), "{}", t.text);
+    assert_eq!(vg_field(&lab, "node1", "tags"), "", "stop removed the tag");
+
+    // The anchor, for the record (DESIGN.md: it is expected to fail).
+    for opts in [
+        &["vgname=vgha", "vg_access_mode=system_id"][..],
+        &["vgname=vgha", "vg_access_mode=tagging", "tag=pacemaker"][..],
+    ] {
+        let t = ocf_tester(&lab, "node1", HEARTBEAT, opts);
+        eprintln!(
+            "--- ocf-tester, resource-agents' LVM-activate, {} (exit {}):\n{}",
+            opts[1], t.code, t.text
+        );
+        run(
+            &lab,
+            "node1",
+            "lvm vgchange -q -an vgha; lvm vgchange -q --deltag pacemaker vgha",
+        );
+    }
+}
+
+/// Where `crm_resource --locate` says `rsc` runs, seen from `observer`.
+fn location(lab: &Lab, observer: &str, rsc: &str) -> Option<String> {
+    let out = run(
+        lab,
+        observer,
+        &format!("crm_resource --locate -r {rsc} 2>/dev/null"),
+    );
+    out.stdout_str()
+        .lines()
+        .find_map(|l| l.split("is running on: ").nth(1))
+        .map(|n| n.trim().to_string())
+}
+
+fn wait_location(
+    lab: &Lab,
+    observer: &str,
+    rsc: &str,
+    not: Option<&str>,
+    within: Duration,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(n) = location(lab, observer, rsc) {
+            if Some(n.as_str()) != not {
+                return n;
+            }
+        }
+        if Instant::now() > deadline {
+            let mon = run(lab, observer, "crm_mon -1 -r 2>&1").stdout_str();
+            panic!("{rsc} not running (off {not:?}) within {within:?}:\n{mon}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Writes data on the node running the group, kills that node, and waits until the group runs
+/// on a survivor: the node was fenced, the data is intact. Returns (victim, new home, time).
+fn failover(lab: &Lab, fs: &str, observer_pref: &str) -> (String, String, Duration) {
+    let home = wait_location(lab, observer_pref, fs, None, Duration::from_secs(180));
+    let sum = sh(
+        lab,
+        &home,
+        "set -e; dd if=/dev/urandom of=/mnt/data/blob bs=1M count=8 2>/dev/null; \
+         echo halvm > /mnt/data/hello; sync; md5sum /mnt/data/blob | cut -d' ' -f1",
+    );
+    let observer = lab
+        .nodes()
+        .into_iter()
+        .find(|n| *n != home)
+        .expect("a survivor");
+    eprintln!("group runs on {home}; killing it");
+    let fenced_before = lab.power_events().iter().filter(|e| e.node == home).count();
+    let killed = Instant::now();
+    lab.kill(&home).expect("kill");
+    let new_home = wait_location(lab, &observer, fs, Some(&home), Duration::from_secs(240));
+    let took = killed.elapsed();
+    eprintln!("group moved {home} -> {new_home} in {took:?}");
+    let events: Vec<String> = lab
+        .power_events()
+        .iter()
+        .filter(|e| e.node == home)
+        .map(|e| format!("{} {}", e.action, e.node))
+        .collect();
+    assert!(
+        events.len() > fenced_before,
+        "{home} was not fenced through the lab's fence agent (power events: {events:?})"
+    );
+    let after = sh(
+        lab,
+        &new_home,
+        "set -e; cat /mnt/data/hello; md5sum /mnt/data/blob | cut -d' ' -f1",
+    );
+    assert_eq!(after, format!("halvm\n{sum}"), "data after failover");
+    assert_eq!(vg_field(lab, &new_home, "systemid"), new_home);
+    (home, new_home, took)
+}
+
+/// Three nodes, stonith through fence_halvm_lab: a group of ocf:halvm:LVM-activate (system_id)
+/// and ocf:heartbeat:Filesystem, made with pcs, fails over when its node is killed; then the
+/// same group made with `crm configure` on the same cluster (the killed node restarted).
+#[test]
+fn lab_pacemaker_failover_pcs_and_crm() {
+    let bins = Bins::new();
+    let lab = start(LabConfig {
+        nodes: 3,
+        pacemaker: true,
+        shared_disks: 1,
+        shared_disk_mib: 256,
+        ..LabConfig::default()
+    });
+    for n in lab.nodes() {
+        install(&lab, &n, &bins);
+    }
+    make_vg(&lab, "node1", 1);
+    sh(
+        &lab,
+        "node1",
+        "set -e; lvmeta lvchange -ay vgha/data >/dev/null; mkfs.ext4 -q /dev/vgha/data; \
+         lvmeta lvchange -an vgha/data >/dev/null",
+    );
+    sh(
+        &lab,
+        "node1",
+        "set -e; pcs resource create vg ocf:halvm:LVM-activate vgname=vgha vg_access_mode=system_id \
+         op monitor interval=10s timeout=60s --group g1; \
+         pcs resource create fs ocf:heartbeat:Filesystem device=/dev/vgha/data directory=/mnt/data \
+         fstype=ext4 op monitor interval=10s --group g1",
+    );
+    let (victim, home, took) = failover(&lab, "fs", "node1");
+    eprintln!("pcs: kill {victim} -> started on {home}: {took:?}");
+
+    // crmsh: the same group, made anew, after the killed node is back.
+    lab.restart(&victim).expect("restart the fenced node");
+    install(&lab, &victim, &bins);
+    sh(
+        &lab,
+        &home,
+        "set -e; pcs resource disable g1 --wait=120; pcs resource delete fs; pcs resource delete vg",
+    );
+    sh(
+        &lab,
+        &home,
+        "set -e; crm configure primitive vg2 ocf:halvm:LVM-activate \
+         params vgname=vgha vg_access_mode=system_id op monitor interval=10s timeout=60s; \
+         crm configure primitive fs2 ocf:heartbeat:Filesystem \
+         params device=/dev/vgha/data directory=/mnt/data fstype=ext4 op monitor interval=10s; \
+         crm configure group g2 vg2 fs2",
+    );
+    let (victim2, home2, took2) = failover(&lab, "fs2", &home);
+    eprintln!("crm: kill {victim2} -> started on {home2}: {took2:?}");
+    eprintln!(
+        "failover times (kill -> Filesystem started on a survivor): pcs {took:?}, crm {took2:?}"
+    );
+}
