@@ -111,8 +111,12 @@ impl PvSpace {
         let mut out = Vec::new();
         let mut pos = 0;
         for &(s, l) in &self.used {
+            // Damaged metadata may name extents past the end of the PV: never free space.
+            if pos >= self.pe_count {
+                break;
+            }
             if s > pos {
-                out.push((pos, s - pos));
+                out.push((pos, s.min(self.pe_count) - pos));
             }
             pos = pos.max(s.saturating_add(l));
         }

@@ -650,12 +650,30 @@ impl VolumeGroup {
         }
         for lv in &mut self.lvs {
             for seg in &mut lv.segments {
-                if let SegmentKind::Striped { areas, .. } = &mut seg.kind {
-                    for a in areas {
-                        if let Some((_, new)) = map.iter().find(|(old, _)| *old == a.pv) {
-                            a.pv = new.clone();
+                match &mut seg.kind {
+                    SegmentKind::Striped { areas, .. } => {
+                        for a in areas {
+                            if let Some((_, new)) = map.iter().find(|(old, _)| *old == a.pv) {
+                                a.pv = new.clone();
+                            }
                         }
                     }
+                    // PV areas of opaque segments (pvmove's mirror, flagged striped types).
+                    SegmentKind::Other { raw, .. } => {
+                        for key in ["stripes", "mirrors"] {
+                            let Some(Node::Value(Value::Array(arr))) = raw.get_mut(key) else {
+                                continue;
+                            };
+                            for pair in arr.chunks_mut(2) {
+                                if let [Value::Str(pv), Value::Int(_)] = pair {
+                                    if let Some((_, new)) = map.iter().find(|(old, _)| old == pv) {
+                                        *pv = new.clone();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
