@@ -372,7 +372,20 @@ fn lab_resize_and_split_of_active_lvs() {
     assert_eq!(read_sum(&t, "/dev/vs/data", 6), a);
     t.sh("$LVM lvchange -q -an vs/data");
 
-    // raid1 of 3: resync, write, split one image off, write again.
+    // raid1 of 3, active through lvmeta: lvm2 takes lvmeta's devices for its own and grows the
+    // LV (lvmeta's lvextend refuses raid1), and lvmeta's plan of the new metadata is what lvm2
+    // loaded. Then resync, write, split one image off, write again.
+    t.wait_synced("vs", "r");
+    let early = write_pattern(&t, "/dev/vs/r", 1, "r-early");
+    t.sh("$LVM lvextend -q -L 12m vs/r");
+    assert_eq!(t.sh("blockdev --getsz /dev/vs/r").trim(), "24576");
+    assert_eq!(read_sum(&t, "/dev/vs/r", 1), early);
+    let opts = PlanOptions::default();
+    assert_same(
+        "raid1 grown by lvm2: plan vs live",
+        &t.planned("vs", "r", &opts, &[]),
+        &t.dm_state("vs-r"),
+    );
     t.wait_synced("vs", "r");
     let before = write_pattern(&t, "/dev/vs/r", 3, "r-before");
     let out = t.sh("$LVMETA lvconvert --splitmirrors 1 --name r-backup vs/r");
