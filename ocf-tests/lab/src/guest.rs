@@ -68,7 +68,42 @@ pub fn hosts(nodes: usize) -> String {
 }
 
 /// The per-node init (run by /bin/sh as PID 1 after switch_root).
-pub fn node_init(i: usize, lab_dir: &Path, kernel_root: &Path, kernel_version: &str) -> String {
+/// Which daemons a node starts at boot, like a real machine's init would, so a node that is
+/// restarted (by the lab or by a fence `reboot`/`on`) rejoins the cluster by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stack {
+    pub cluster: bool,
+    pub pacemaker: bool,
+}
+
+impl Stack {
+    fn script(self) -> String {
+        if !self.cluster {
+            return "# no cluster stack\n".into();
+        }
+        // corosync's parent returns before its IPC serves, and dlm_controld exits when it cannot
+        // connect: wait (bounded, boot only) until corosync-cfgtool gets an answer.
+        let mut s = String::from(
+            "# Cluster stack in the background, so the agent answers at once.\n\
+             ( corosync || echo \"halvm-lab: corosync failed\"\n\
+             \x20 n=0; until corosync-cfgtool -s >/dev/null 2>&1 || [ $n -ge 300 ]; do n=$((n+1)); sleep 0.2; done\n\
+             \x20 dlm_controld || echo \"halvm-lab: dlm_controld failed\"\n",
+        );
+        if self.pacemaker {
+            s.push_str("  exec pacemakerd\n");
+        }
+        s.push_str(") </dev/null >>/var/log/halvm-lab/stack.log 2>&1 &\n");
+        s
+    }
+}
+
+pub fn node_init(
+    i: usize,
+    lab_dir: &Path,
+    kernel_root: &Path,
+    kernel_version: &str,
+    stack: Stack,
+) -> String {
     let lab = lab_dir.display();
     let kroot = kernel_root.display();
     let name = node_name(i);
@@ -122,13 +157,14 @@ for n in /sys/class/net/*; do
     {kmac}) ip addr add {kip}/24 dev ${{n##*/}}; ip link set ${{n##*/}} up ;;
     esac
 done
-echo "halvm-lab: {name} up, starting agent"
+{stack}echo "halvm-lab: {name} up, starting agent"
 exec $LAB/bin/halvm-lab-agent init --port {AGENT_PORT}
 "#,
         cmac = control_mac(i),
         cip = control_ip(i),
         kmac = cluster_mac(i),
         kip = cluster_ip(i),
+        stack = stack.script(),
     )
 }
 
@@ -142,6 +178,43 @@ mod tests {
         assert!(!corosync_conf(3).contains("two_node"));
         assert!(corosync_conf(3).contains("ring0_addr: 10.77.0.13"));
         assert!(corosync_conf(3).contains("token: 5000"));
+    }
+
+    #[test]
+    fn init_starts_the_configured_stack() {
+        let dir = Path::new("/var/tmp/halvm-lab/x");
+        let bare = node_init(
+            1,
+            dir,
+            dir,
+            "6.1",
+            Stack {
+                cluster: false,
+                pacemaker: false,
+            },
+        );
+        assert!(!bare.contains("corosync ||"));
+        let full = node_init(
+            2,
+            dir,
+            dir,
+            "6.1",
+            Stack {
+                cluster: true,
+                pacemaker: true,
+            },
+        );
+        let (c, d, p) = (
+            full.find("corosync ||").unwrap(),
+            full.find("dlm_controld ||").unwrap(),
+            full.find("exec pacemakerd").unwrap(),
+        );
+        assert!(
+            c < d && d < p,
+            "corosync, then dlm_controld, then pacemakerd"
+        );
+        assert!(full.contains("hostname node2"));
+        assert!(full.contains("ip addr add 10.78.0.12/24"));
     }
 
     #[test]

@@ -83,6 +83,9 @@ struct NodeSlot {
     index: usize,
     child: Mutex<Option<Child>>,
     partitioned: AtomicBool,
+    /// Lost power while a cluster member and not yet fenced: the survivors will fence it, so a
+    /// restart must wait for that or the fence would hit the freshly booted node.
+    unfenced: AtomicBool,
 }
 
 struct Inner {
@@ -280,6 +283,7 @@ impl Lab {
                 index: i,
                 child: Mutex::new(None),
                 partitioned: AtomicBool::new(false),
+                unfenced: AtomicBool::new(false),
             })
             .collect();
         // From here on, `Lab`'s Drop cleans up whatever was made.
@@ -326,7 +330,17 @@ impl Lab {
         for i in 1..=cfg.nodes {
             w(
                 dir.join(format!("node{i}.init.sh")),
-                guest::node_init(i, &dir, &kernel.root, &kernel.version).as_bytes(),
+                guest::node_init(
+                    i,
+                    &dir,
+                    &kernel.root,
+                    &kernel.version,
+                    guest::Stack {
+                        cluster: cfg.cluster,
+                        pacemaker: cfg.pacemaker,
+                    },
+                )
+                .as_bytes(),
             )?;
             for d in 0..cfg.private_disks {
                 sparse(&dir.join(format!("node{i}-d{d}.img")), cfg.private_disk_mib)?;
@@ -429,14 +443,44 @@ impl Lab {
     pub fn restart(&self, name: &str) -> Result<()> {
         let slot = self.inner.slot(name)?;
         self.inner.power_off(slot);
+        self.wait_fenced(name)?;
         self.inner.boot(slot)?;
         self.wait_agents(&[name], self.inner.cfg.boot_timeout)?;
         if self.inner.cfg.cluster {
-            self.start_stack(&[name])?;
+            // The node's init starts its stack; wait until it has rejoined.
+            let t = self.inner.cfg.cluster_timeout;
+            self.wait_quorate(&[name], t)?;
+            self.wait_dlm_ready(&[name], t)?;
             if self.inner.cfg.pacemaker {
-                self.node(name)
-                    .spawn(&["pacemakerd"], "/var/log/halvm-lab/pacemakerd.log")?;
+                self.wait_pacemaker_online(name, &[name], t)?;
             }
+        }
+        Ok(())
+    }
+
+    /// After an unclean power loss, waits until the survivors have fenced `name` (when the lab
+    /// has fencing) so that booting it again does not race the fence. Without survivors, or
+    /// once fenced, returns at once.
+    pub fn wait_fenced(&self, name: &str) -> Result<()> {
+        let slot = self.inner.slot(name)?;
+        let t = self.inner.cfg.cluster_timeout;
+        let deadline = Instant::now() + t;
+        while slot.unfenced.load(Ordering::SeqCst) {
+            let survivors = self
+                .inner
+                .nodes
+                .iter()
+                .any(|n| n.name != name && self.inner.running(n));
+            if !survivors {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(LabError::Timeout {
+                    what: format!("fencing of {name}"),
+                    secs: t.as_secs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(250));
         }
         Ok(())
     }
@@ -611,27 +655,18 @@ impl Lab {
         })
     }
 
-    /// Starts corosync, waits for quorum, starts dlm_controld, waits until it is ready.
+    /// Waits for the stack the nodes' init started: quorum, then dlm_controld ready.
     /// Returns when quorum was reached, measured from `Lab::start`.
     fn start_stack(&self, names: &[&str]) -> Result<Duration> {
         let t = self.inner.cfg.cluster_timeout;
-        self.each(names, |n| self.node(n).run_ok(&["corosync"]).map(|_| ()))?;
         self.wait_quorate(names, t)?;
         let quorate = self.started.elapsed();
-        self.each(names, |n| {
-            self.node(n).run_ok(&["dlm_controld"]).map(|_| ())
-        })?;
         self.wait_dlm_ready(names, t)?;
         Ok(quorate)
     }
 
     fn start_pacemaker(&self, names: &[&str]) -> Result<()> {
         let t = self.inner.cfg.cluster_timeout;
-        self.each(names, |n| {
-            self.node(n)
-                .spawn(&["pacemakerd"], "/var/log/halvm-lab/pacemakerd.log")
-                .map(|_| ())
-        })?;
         self.wait_pacemaker_online(names[0], names, t)?;
         let hosts = self.nodes().join(" ");
         let first = self.node(names[0]);
@@ -868,13 +903,23 @@ impl Inner {
         Ok(())
     }
 
-    fn power_off(&self, slot: &NodeSlot) {
+    /// Pulls the plug. Returns whether the node was running.
+    fn power_off(&self, slot: &NodeSlot) -> bool {
         let mut guard = slot.child.lock().expect("child lock");
-        if let Some(mut c) = guard.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        let was_running = match guard.take() {
+            Some(mut c) => {
+                let running = matches!(c.try_wait(), Ok(None));
+                let _ = c.kill();
+                let _ = c.wait();
+                running
+            }
+            None => false,
+        };
+        if was_running && self.cfg.cluster && (self.cfg.dlm_fencing || self.cfg.pacemaker) {
+            slot.unfenced.store(true, Ordering::SeqCst);
         }
         let _ = fs::remove_file(self.dir.join(format!("{}.qemu.pid", slot.name)));
+        was_running
     }
 
     fn partition(&self, slot: &NodeSlot) -> Result<()> {
@@ -896,10 +941,18 @@ impl Inner {
     }
 
     fn record(&self, action: &str, node: &str) {
+        let at = Instant::now();
+        if let Ok(mut f) = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("power.log"))
+        {
+            let _ = writeln!(f, "{:?} {action} {node}", std::time::SystemTime::now());
+        }
         self.events.lock().expect("events lock").push(PowerEvent {
             action: action.into(),
             node: node.into(),
-            at: Instant::now(),
+            at,
         });
     }
 
@@ -923,6 +976,7 @@ impl Inner {
                 let s = slot(n)?;
                 self.record("off", n);
                 self.power_off(s);
+                s.unfenced.store(false, Ordering::SeqCst);
                 Ok("off".into())
             }
             ["on", n] | ["reboot", n] => {
@@ -931,7 +985,8 @@ impl Inner {
                 if words[0] == "reboot" {
                     self.power_off(s);
                 }
-                // The node boots; its cluster stack is started by whoever drives the lab.
+                s.unfenced.store(false, Ordering::SeqCst);
+                // The node boots and its init starts the cluster stack: it rejoins by itself.
                 self.boot(s).map_err(|e| e.to_string())?;
                 Ok("on".into())
             }
@@ -971,7 +1026,7 @@ impl Drop for Lab {
         let inner = &self.inner;
         inner.stop.store(true, Ordering::SeqCst);
         for n in &inner.nodes {
-            inner.power_off(n);
+            let _ = inner.power_off(n);
         }
         if std::thread::panicking() {
             for n in &inner.nodes {
