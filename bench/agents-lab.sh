@@ -52,7 +52,7 @@ ours=/usr/lib/ocf/resource.d/halvm/LVM-activate
 # Both agents installed in the guest's own root; lvm2 and halvm configured for the lab disks.
 g "set -e; mkdir -p /usr/lib/ocf/resource.d/halvm /etc/halvm /run/lvm; cp $bin/LVM-activate $ours; \
    cp $bin/lvmeta /usr/local/sbin/lvmeta; cp $bin/lvm.conf /etc/lvm/lvm.conf; \
-   printf '[devices]\nfilter = [\"a|^/dev/vd|\", \"r|.*|\"]\n' > /etc/halvm/halvm.toml"
+   printf '[devices]\nfilter = [\"a|^/dev/vd|\", \"r|.*|\"]\nscan = []\n' > /etc/halvm/halvm.toml"
 pre="export DM_DISABLE_UDEV=1 OCF_ROOT=/usr/lib/ocf HA_LOGFACILITY=none HA_LOGFILE=/dev/null \
 OCF_RESOURCE_INSTANCE=bench OCF_RESKEY_vg_access_mode=system_id; \
 d0=\$(readlink -f /dev/disk/by-id/virtio-shared0); d1=\$(readlink -f /dev/disk/by-id/virtio-shared1);"

@@ -341,7 +341,16 @@ impl Setup {
             env: Env {
                 devices: None,
                 filter,
-                scan: cfg.devices.scan.clone(),
+                // lvmeta already lists every block device of /proc/partitions; scanning the
+                // default `/dev` as well makes it see each PV twice ("Duplicate PV UUID on
+                // /dev/vdb and /dev/vdb"), so that entry is left to /proc/partitions.
+                scan: cfg
+                    .devices
+                    .scan
+                    .iter()
+                    .filter(|p| p.as_path() != Path::new("/dev"))
+                    .cloned()
+                    .collect(),
                 locks: Arc::new(locks),
                 system_id: host_system_id(),
                 host: std::fs::read_to_string("/proc/sys/kernel/hostname")
