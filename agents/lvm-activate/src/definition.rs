@@ -21,7 +21,8 @@ The vg_access_mode parameter selects the protection:
 * system_id: the volume group's LVM system ID names its owner. Start claims an unowned \
 (or released) volume group, or takes it over from an owner that is no longer a cluster \
 member; it refuses a live foreign owner. Stop deactivates and marks the volume group \
-released. System IDs must be the cluster node names (lvm.conf system_id_source = \"uname\").
+released. System IDs must be the cluster node names: a host's system ID is $HALVM_SYSTEM_ID, \
+else its host name (as lvm.conf system_id_source = \"uname\").
 
 * tagging: the volume group carries the tag given by the tag parameter and a tag \
 \"<tag>:<node>\" naming the owner, with the same takeover rules.
@@ -29,8 +30,13 @@ released. System IDs must be the cluster node names (lvm.conf system_id_source =
 * lvmlockd and clvmd: shared or exclusive activation under a cluster lock manager. These \
 modes need the halvm lock daemon and are refused (exit 6) until it is available.
 
+Volume groups are read and changed in-process (no lvm2 commands, no udev): metadata through \
+lvmeta with the device filter, scan list, lock directory and activation volume_list of \
+/etc/halvm/halvm.toml ($HALVM_CONFIG), devices through device-mapper ioctls.
+
 Missing physical volumes: start refuses to change ownership unless majority_pvs is set \
-(system_id) and more than half of the PVs are present; a logical volume with data on a \
+(system_id) and more than half of the PVs are present (this version's metadata writer needs \
+every PV present, so such a takeover reports exit 5); a logical volume with data on a \
 missing PV is activated only with degraded_activation (RAID/mirror legs lost, data \
 complete) or partial_activation.
 
