@@ -439,7 +439,9 @@ impl Lab {
         Ok(())
     }
 
-    /// Power-cycles a node and, for cluster labs, waits until it has rejoined (quorate, DLM ready).
+    /// Power-cycles a node: pulls the plug, waits for the survivors to fence it (when the lab has
+    /// fencing), boots it, and for cluster labs waits until it has rejoined (quorate, DLM ready,
+    /// Pacemaker online).
     pub fn restart(&self, name: &str) -> Result<()> {
         let slot = self.inner.slot(name)?;
         self.inner.power_off(slot);

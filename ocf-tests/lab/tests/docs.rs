@@ -24,12 +24,12 @@ Nodes reach each other on 10.77.0.0/24 (the cluster network, nodeN is 10.77.0.1N
 
 Every node has private disks /dev/disk/by-id/virtio-nodeN-dK and the shared raw images /dev/disk/by-id/virtio-sharedK (share-rw=on, cache=none), visible in every node under the same name.
 
-With the cluster enabled, corosync (knet, no crypto, token 5000, two_node for two nodes) and dlm_controld (protocol=tcp, fencing through fence_halvm_lab with action=off) run in every node; --pacemaker adds Pacemaker with a stonith resource fence-lab of type fence_halvm_lab (pcmk_reboot_action=off). The fence agent asks the lab's power service on 10.78.0.1:7101 to power a node off or on; it speaks the fence-agents protocol (options on stdin or argv; actions metadata, list, status, on, off, reboot, monitor, validate-all).";
+With the cluster enabled, every node's init starts corosync (knet, no crypto, token 5000, two_node for two nodes) and dlm_controld (protocol=tcp, post_join_delay=5, fencing through fence_halvm_lab with action=off) at boot, like a real machine, so a node that is restarted rejoins by itself; --pacemaker adds Pacemaker with a stonith resource fence-lab of type fence_halvm_lab (pcmk_reboot_action=off). kill pulls the plug; the survivors then fence the node. restart pulls the plug, waits until the survivors have fenced the node (so the fence cannot hit the fresh boot), boots it and waits until it is quorate with dlm_controld ready again. The fence agent asks the lab's power service on 10.78.0.1:7101 to power a node off or on; it speaks the fence-agents protocol (options on stdin or argv; actions metadata, list, status, on, off, reboot, monitor, validate-all).";
 
 const FILES: &str = "\
 /run/halvm-lab: state, control socket ctl.sock and supervisor.log of the running lab (--run-dir).
 
-/var/tmp/halvm-lab/NAME: the lab's images, helper binaries, generated configuration and the serial console of each node (nodeN.console); removed by down.
+/var/tmp/halvm-lab/NAME: the lab's images, helper binaries, generated configuration, the serial console of each node (nodeN.console) and the power service's log (power.log); removed by down (kept with HALVM_LAB_KEEP=1). Labs whose owning process died are swept away by the next start.
 
 /var/cache/halvm-lab: downloaded kernel package and the unpacked kernel.";
 
