@@ -253,17 +253,26 @@ fn lab_ocf_tester_passes_system_id_and_tagging() {
     }
 }
 
-/// Where `crm_resource --locate` says `rsc` runs, seen from `observer`.
-fn location(lab: &Lab, observer: &str, rsc: &str) -> Option<String> {
+/// Where `crm_resource --locate` says the Filesystem resource `rsc` runs, seen from
+/// `observer`, once that node has it mounted (a pending start already counts as "running").
+fn location(lab: &Lab, observer: &str, rsc: &str, not: Option<&str>) -> Option<String> {
     let out = run(
         lab,
         observer,
         &format!("crm_resource --locate -r {rsc} 2>/dev/null"),
     );
-    out.stdout_str()
+    let node = out
+        .stdout_str()
         .lines()
         .find_map(|l| l.split("is running on: ").nth(1))
         .map(|n| n.trim().to_string())
+        .filter(|n| Some(n.as_str()) != not)?;
+    // The node may be the one just killed: no answer is no.
+    lab.node(&node)
+        .sh("grep -qs ' /mnt/data ext4 ' /proc/mounts")
+        .ok()?
+        .success()
+        .then_some(node)
 }
 
 fn wait_location(
@@ -275,10 +284,8 @@ fn wait_location(
 ) -> String {
     let deadline = Instant::now() + within;
     loop {
-        if let Some(n) = location(lab, observer, rsc) {
-            if Some(n.as_str()) != not {
-                return n;
-            }
+        if let Some(n) = location(lab, observer, rsc, not) {
+            return n;
         }
         if Instant::now() > deadline {
             let mon = run(lab, observer, "crm_mon -1 -r 2>&1").stdout_str();
