@@ -47,7 +47,7 @@ pub enum Cmd {
         /// Bare VMs: no corosync or dlm_controld.
         #[arg(long)]
         no_cluster: bool,
-        /// Number of shared disks (/dev/disk/by-id/virtio-shared<K> in every node).
+        /// Number of shared disks (/dev/disk/by-id/virtio-sharedK in every node).
         #[arg(long, default_value_t = 1)]
         shared_disks: usize,
         /// Size of each shared disk in MiB.
