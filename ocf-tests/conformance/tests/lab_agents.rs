@@ -90,7 +90,7 @@ fn install(lab: &Lab, node: &str, bins: &Bins) {
         lab,
         node,
         &format!(
-            "set -e; mkdir -p /usr/lib/ocf/resource.d/halvm /mnt/data /run/lvm
+            "set -e; mkdir -p /usr/lib/ocf/resource.d/halvm /mnt/data /run/lvm /var/log/crmsh
              cp {} {AGENT}.new && mv {AGENT}.new {AGENT}
              cp {} /usr/local/sbin/lvmeta
              modprobe ext4",
