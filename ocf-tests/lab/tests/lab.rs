@@ -66,6 +66,9 @@ fn lab_dm_linear_striped_mirror() {
         lab.private_disk("node1", 1),
         lab.private_disk("node1", 2),
     );
+    // The node's init loaded the modules, mounted configfs and made /dev/misc point at /dev.
+    sh(&lab, "node1", "for m in dm_mod dm_mirror dm_raid dlm virtio_blk virtio_net; do grep -q \"^$m \" /proc/modules || { echo missing $m; exit 1; }; done
+        grep -q ' /sys/kernel/config configfs ' /proc/mounts && [ \"$(readlink /dev/misc)\" = /dev ] && [ \"$(hostname)\" = node1 ]");
     // 32 MiB = 65536 sectors per device.
     sh(
         &lab,
@@ -307,6 +310,25 @@ fn lab_pacemaker_fences_and_recovers_dummy() {
         ..LabConfig::default()
     });
     report("3 nodes + pacemaker", &lab);
+    // Pacemaker's fencer reads the agent's metadata and lists the device.
+    let meta = sh(
+        &lab,
+        "node1",
+        "stonith_admin --metadata --agent fence_halvm_lab",
+    )
+    .stdout_str();
+    assert!(
+        meta.contains("<resource-agent name=\"fence_halvm_lab\""),
+        "{meta}"
+    );
+    lab.wait_for(
+        "node1",
+        &["stonith_admin", "--list-registered"],
+        "fence-lab registered",
+        Duration::from_secs(60),
+        |o| o.stdout_str().contains("fence-lab"),
+    )
+    .expect("fence device registered");
     sh(&lab, "node1", "cibadmin --create --scope resources --xml-text '<primitive id=\"dummy\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><operations><op id=\"dummy-monitor\" name=\"monitor\" interval=\"5s\"/></operations></primitive>'");
     let deadline = Instant::now() + Duration::from_secs(120);
     let victim = loop {
