@@ -71,7 +71,41 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
     }
 
     fn execute(&mut self, ctx: &Ctx, vg: &str, steps: &[Step]) -> Result<(), ActivateError> {
-        for step in steps {
+        let mut i = 0;
+        while i < steps.len() {
+            // Runs of activations of one kind, and of deactivations, go to the backend in one
+            // call (one read of the VG instead of one per LV).
+            let run = |pick: &dyn Fn(&Step) -> Option<String>| -> Vec<String> {
+                steps[i..].iter().map_while(pick).collect()
+            };
+            match &steps[i] {
+                Step::Activate { kind, .. } => {
+                    let kind = *kind;
+                    let lvs = run(&|s| match s {
+                        Step::Activate { lv, kind: k } if *k == kind => Some(lv.clone()),
+                        _ => None,
+                    });
+                    ctx.log
+                        .info(&format!("{vg}: activate {kind:?}: {}", lvs.join(" ")));
+                    self.backend.activate_all(vg, &lvs, kind)?;
+                    i += lvs.len();
+                    continue;
+                }
+                Step::Deactivate { .. } => {
+                    let lvs = run(&|s| match s {
+                        Step::Deactivate { lv } => Some(lv.clone()),
+                        _ => None,
+                    });
+                    ctx.log
+                        .info(&format!("{vg}: deactivate: {}", lvs.join(" ")));
+                    self.backend.deactivate_all(vg, &lvs)?;
+                    i += lvs.len();
+                    continue;
+                }
+                _ => {}
+            }
+            let step = &steps[i];
+            i += 1;
             ctx.log.info(&format!("{vg}: {step:?}"));
             match step {
                 Step::SetSystemId { to, majority, .. } => {
@@ -79,8 +113,9 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
                 }
                 Step::AddTag(t) => self.backend.add_tag(vg, t)?,
                 Step::DelTag(t) => self.backend.del_tag(vg, t)?,
-                Step::Activate { lv, kind } => self.backend.activate(vg, lv, *kind)?,
-                Step::Deactivate { lv } => self.backend.deactivate(vg, lv)?,
+                Step::Activate { .. } | Step::Deactivate { .. } => {
+                    unreachable!("handled as runs above")
+                }
                 Step::MarkStarted => self
                     .marker
                     .set(&ctx.env.log.rsctmp, ctx.instance())

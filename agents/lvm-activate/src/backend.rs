@@ -51,6 +51,18 @@ pub trait VolumeBackend {
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
     fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError>;
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError>;
+    /// Activates several LVs alike; a backend that can read the VG once for all overrides it.
+    fn activate_all(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        kind: ActivationKind,
+    ) -> Result<(), BackendError> {
+        lvs.iter().try_for_each(|lv| self.activate(vg, lv, kind))
+    }
+    fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
+        lvs.iter().try_for_each(|lv| self.deactivate(vg, lv))
+    }
     /// Reads one 4 KiB block at `sector` of the LV with O_DIRECT.
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
 }
@@ -435,10 +447,11 @@ impl SystemBackend {
             .map_err(|e| io(op, vg, None, e))
     }
 
+    /// One lvmeta activation call for all `lvs`: the VG is scanned and read once.
     fn change(
         &mut self,
         vg: &str,
-        lv: &str,
+        lvs: &[String],
         on: bool,
         mode: ActivationMode,
     ) -> Result<(), BackendError> {
@@ -450,9 +463,10 @@ impl SystemBackend {
             volume_list: setup.volume_list.clone(),
             mirror_handle_errors: setup.mirror_handle_errors,
         };
-        ctx.change_activation(kernel, vg, Some(&[lv.to_string()]), on, &opts)
+        let lv = (lvs.len() == 1).then(|| lvs[0].as_str());
+        ctx.change_activation(kernel, vg, Some(lvs), on, &opts)
             .map(|_| ())
-            .map_err(|e| io(if on { "activate" } else { "deactivate" }, vg, Some(lv), e))
+            .map_err(|e| io(if on { "activate" } else { "deactivate" }, vg, lv, e))
     }
 }
 
@@ -505,15 +519,26 @@ impl VolumeBackend for SystemBackend {
         self.vgchange("delete tag", vg, None, &[], &[tag.to_string()])
     }
     fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
+        self.activate_all(vg, &[lv.to_string()], kind)
+    }
+    fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
+        self.deactivate_all(vg, &[lv.to_string()])
+    }
+    fn activate_all(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        kind: ActivationKind,
+    ) -> Result<(), BackendError> {
         let mode = match kind {
             ActivationKind::Complete => ActivationMode::Complete,
             ActivationKind::Degraded => ActivationMode::Degraded,
             ActivationKind::Partial => ActivationMode::Partial,
         };
-        self.change(vg, lv, true, mode)
+        self.change(vg, lvs, true, mode)
     }
-    fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
-        self.change(vg, lv, false, ActivationMode::Partial)
+    fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
+        self.change(vg, lvs, false, ActivationMode::Partial)
     }
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError> {
         let path = self.root.join("dev/mapper").join(dm_name(vg, lv));
