@@ -461,10 +461,16 @@ pub fn read_mda_header(dev: &dyn BlockDev, area: DiskLocn) -> Result<MdaHeader, 
 /// Encodes and writes `h` at `h.start`, then syncs. One 512-byte write, which is what
 /// makes a slot update atomic on disks with atomic sector writes.
 pub fn write_mda_header(dev: &dyn BlockDev, h: &MdaHeader) -> Result<(), OnDiskError> {
+    write_mda_header_unsynced(dev, h)?;
+    dev.sync()
+        .map_err(|e| OnDiskError::io(dev.path(), h.start, e))
+}
+
+/// [`write_mda_header`] without the sync, for callers that sync once after several writes
+/// to the same device (the commit protocol in [`crate::store`]).
+pub fn write_mda_header_unsynced(dev: &dyn BlockDev, h: &MdaHeader) -> Result<(), OnDiskError> {
     let b = h.encode();
     dev.write_at(h.start, &b)
-        .map_err(|e| OnDiskError::io(dev.path(), h.start, e))?;
-    dev.sync()
         .map_err(|e| OnDiskError::io(dev.path(), h.start, e))
 }
 
@@ -543,6 +549,19 @@ pub fn read_mda(dev: &dyn BlockDev, area: DiskLocn) -> Result<MdaContents, OnDis
 /// the committed copy, and syncs. No slot is changed: the returned location still has to
 /// be recorded with [`write_mda_header`]. Refuses text that does not fit.
 pub fn write_text(dev: &dyn BlockDev, h: &MdaHeader, text: &str) -> Result<RawLocn, OnDiskError> {
+    let l = write_text_unsynced(dev, h, text)?;
+    dev.sync()
+        .map_err(|e| OnDiskError::io(dev.path(), Bytes(h.start.0 + l.offset.0), e))?;
+    Ok(l)
+}
+
+/// [`write_text`] without the sync: the caller must sync the device before any header write
+/// that makes this copy the committed one.
+pub fn write_text_unsynced(
+    dev: &dyn BlockDev,
+    h: &MdaHeader,
+    text: &str,
+) -> Result<RawLocn, OnDiskError> {
     if let Some(position) = text.bytes().position(|b| b == 0) {
         return Err(OnDiskError::NulInText { position });
     }
@@ -572,8 +591,6 @@ pub fn write_text(dev: &dyn BlockDev, h: &MdaHeader, text: &str) -> Result<RawLo
         dev.write_at(off2, part2)
             .map_err(|e| OnDiskError::io(dev.path(), off2, e))?;
     }
-    dev.sync()
-        .map_err(|e| OnDiskError::io(dev.path(), off1, e))?;
     Ok(RawLocn {
         offset: Bytes(p.offset),
         size: Bytes(p.size),

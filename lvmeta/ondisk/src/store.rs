@@ -2,10 +2,22 @@
 //! vg_commit / vg_revert:
 //!
 //! 1. [`MetadataStore::prepare`] checks every area's header, checks the text fits all of
-//!    them, writes the text into each circular buffer after the committed copy (synced),
-//!    then records it in each precommitted slot (one synced sector write per area).
-//! 2. [`PendingCommit::commit`] moves it into slot 0 (committed) and clears slot 1, area by
-//!    area; [`PendingCommit::revert`] only clears slot 1.
+//!    them, then on each device writes the text into each circular buffer after the
+//!    committed copy and records it in the precommitted slot, and syncs the device once.
+//! 2. [`PendingCommit::commit`] moves it into slot 0 (committed) and clears slot 1 (one
+//!    sector write per area, then one sync per device); [`PendingCommit::revert`] only clears
+//!    slot 1.
+//!
+//! Syncs: each phase ends with one sync per device, and the devices of a phase run in
+//! parallel (one thread each), so an update waits for two sync rounds, not three syncs per
+//! area one after another. That is the fewest that keep crash consistency: the commit
+//! header must not reach the disk before the text it points at (the phase 1 sync, completed
+//! on every device before any commit header is written), and the update must be durable
+//! when `commit` returns (the phase 2 sync). The text and the precommitted slot need no
+//! sync between them: slot 1 is never read as the committed copy, and a precommitted copy
+//! torn by a crash is reported as `precommitted_damage` beside an intact committed copy.
+//! Writes stay buffered (no `O_DIRECT`): the sync is what orders them, on files and block
+//! devices alike.
 //!
 //! The committed copy is never overwritten, and each slot change is one 512-byte header
 //! write, so after a crash at any point every intact area holds either the old or the new
@@ -15,8 +27,8 @@ use crate::dev::BlockDev;
 use crate::error::OnDiskError;
 use crate::label::DiskLocn;
 use crate::mda::{
-    place_text, read_mda, read_mda_header, write_mda_header, write_text, MdaHeader, MdaText,
-    RawLocn,
+    place_text, read_mda, read_mda_header, write_mda_header_unsynced, write_text_unsynced,
+    MdaHeader, MdaText, RawLocn,
 };
 use crate::units::Bytes;
 use std::path::PathBuf;
@@ -115,31 +127,62 @@ impl MetadataStore {
         if usable.is_empty() {
             return Err(OnDiskError::NoUsableArea { areas: total });
         }
-        // Phase 1: text into every circular buffer (each synced).
+        // Phase 1: on each device (in parallel), the text and the precommitted slot of its
+        // areas, then one sync. Every device finishes before any commit header is written.
+        let results = per_device(
+            &usable.iter().map(|(d, _, _)| d).collect::<Vec<_>>(),
+            |idx| {
+                let dev = usable[idx[0]].0.as_ref();
+                let mut done = Vec::with_capacity(idx.len());
+                for &i in idx {
+                    let (_, area, h) = &usable[i];
+                    let r = write_text_unsynced(dev, h, new_text).and_then(|new| {
+                        let mut h = h.clone();
+                        h.raw_locns[1] = new;
+                        write_mda_header_unsynced(dev, &h).map(|()| new)
+                    });
+                    match r {
+                        Ok(new) => done.push((i, *area, new)),
+                        Err(e) => return (done, Some((i, e))),
+                    }
+                }
+                let sync = dev.sync().map_err(|e| {
+                    let i = idx[0];
+                    (i, OnDiskError::io(dev.path(), usable[i].1.offset, e))
+                });
+                (done, sync.err())
+            },
+        );
         let mut prepared = Vec::with_capacity(usable.len());
-        for (dev, area, h) in &usable {
-            let new = write_text(dev.as_ref(), h, new_text)?;
-            prepared.push(Prepared {
-                dev: Arc::clone(dev),
-                area: *area,
-                new,
-            });
+        let mut first: Option<(usize, OnDiskError)> = None;
+        for (done, err) in results {
+            for (i, area, new) in done {
+                prepared.push((
+                    i,
+                    Prepared {
+                        dev: Arc::clone(&usable[i].0),
+                        area,
+                        new,
+                    },
+                ));
+            }
+            if let Some((i, e)) = err {
+                if first.as_ref().is_none_or(|(j, _)| i < *j) {
+                    first = Some((i, e));
+                }
+            }
         }
-        // Phase 2: precommitted slots.
+        prepared.sort_by_key(|(i, _)| *i);
         let pending = PendingCommit {
-            areas: prepared,
+            areas: prepared.into_iter().map(|(_, p)| p).collect(),
             skipped_ignored,
         };
-        for (i, (p, (_, _, h))) in pending.areas.iter().zip(&usable).enumerate() {
-            let mut h = h.clone();
-            h.raw_locns[1] = p.new;
-            if let Err(e) = write_mda_header(p.dev.as_ref(), &h) {
-                // Best effort: withdraw the precommits already made; the first error counts.
-                for q in &pending.areas[..i] {
-                    let _ = set_slots(q, false);
-                }
-                return Err(e);
+        if let Some((_, e)) = first {
+            // Best effort: withdraw the precommits already made; the first error counts.
+            for q in &pending.areas {
+                let _ = set_slots(q, false).and_then(|()| sync_dev(q));
             }
+            return Err(e);
         }
         Ok(pending)
     }
@@ -150,9 +193,9 @@ impl MetadataStore {
     }
 }
 
-/// Rewrites one prepared area's header: `commit` moves the new copy into slot 0; otherwise
-/// slot 1 is cleared and slot 0 kept. The header is re-read first so a concurrent change
-/// (slot 1 no longer ours) is refused instead of overwritten.
+/// Rewrites one prepared area's header (not synced): `commit` moves the new copy into slot
+/// 0; otherwise slot 1 is cleared and slot 0 kept. The header is re-read first so a
+/// concurrent change (slot 1 no longer ours) is refused instead of overwritten.
 fn set_slots(p: &Prepared, commit: bool) -> Result<(), OnDiskError> {
     let mut h = read_mda_header(p.dev.as_ref(), p.area)?;
     let slot1 = *h.precommitted();
@@ -170,7 +213,37 @@ fn set_slots(p: &Prepared, commit: bool) -> Result<(), OnDiskError> {
         h.raw_locns[0] = p.new;
     }
     h.raw_locns[1] = RawLocn::default();
-    write_mda_header(p.dev.as_ref(), &h)
+    write_mda_header_unsynced(p.dev.as_ref(), &h)
+}
+
+fn sync_dev(p: &Prepared) -> Result<(), OnDiskError> {
+    p.dev
+        .sync()
+        .map_err(|e| OnDiskError::io(p.dev.path(), p.area.offset, e))
+}
+
+/// Runs `f` once per device (areas grouped by device path, in order of first appearance),
+/// each device on its own thread when there are several, so their syncs overlap; returns
+/// `f`'s results in group order. `f` gets the indices (into `devs`) of one device's areas.
+fn per_device<T: Send>(devs: &[&Arc<dyn BlockDev>], f: impl Fn(&[usize]) -> T + Sync) -> Vec<T> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, d) in devs.iter().enumerate() {
+        match groups.iter_mut().find(|g| devs[g[0]].path() == d.path()) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    if groups.len() == 1 {
+        return vec![f(&groups[0])];
+    }
+    let f = &f;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = groups.iter().map(|g| sc.spawn(move || f(g))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 impl PendingCommit {
@@ -185,16 +258,25 @@ impl PendingCommit {
         self.finish(false)
     }
 
+    /// Every area is attempted: per device (in parallel) each area's header, then one sync.
+    /// The error of the first area (in the order given to `prepare`) that failed counts.
     fn finish(self, commit: bool) -> Result<(), OnDiskError> {
-        let mut first = None;
-        for p in &self.areas {
-            if let Err(e) = set_slots(p, commit) {
-                first.get_or_insert(e);
+        let areas = &self.areas;
+        let results = per_device(&areas.iter().map(|p| &p.dev).collect::<Vec<_>>(), |idx| {
+            let mut first = None;
+            for &i in idx {
+                if let Err(e) = set_slots(&areas[i], commit) {
+                    first.get_or_insert((i, e));
+                }
             }
-        }
-        match first {
+            if let Err(e) = sync_dev(&areas[idx[0]]) {
+                first.get_or_insert((idx[0], e));
+            }
+            first
+        });
+        match results.into_iter().flatten().min_by_key(|(i, _)| *i) {
             None => Ok(()),
-            Some(e) => Err(e),
+            Some((_, e)) => Err(e),
         }
     }
 
@@ -285,7 +367,7 @@ pub fn read_newest(areas: &[Area]) -> Result<MdaText, OnDiskError> {
 mod tests {
     use super::*;
     use crate::dev::MemDev;
-    use crate::mda::format_mda;
+    use crate::mda::{format_mda, write_mda_header};
 
     fn setup(n: usize) -> (Vec<MemDev>, Vec<Area>) {
         let area = DiskLocn::new(4096, 1_044_480);
@@ -379,6 +461,157 @@ mod tests {
         h.raw_locns[1] = RawLocn::default();
         write_mda_header(&devs[0], &h).unwrap();
         assert!(matches!(p.commit(), Err(OnDiskError::Invalid { .. })));
+    }
+}
+
+#[cfg(test)]
+mod sync_tests {
+    use super::*;
+    use crate::dev::MemDev;
+    use crate::mda::{format_mda, MDA_HEADER_SIZE};
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Ev {
+        Write { dev: usize, off: u64, len: usize },
+        Sync { dev: usize },
+    }
+
+    /// A MemDev that logs its writes and syncs into a log shared by several devices.
+    struct Logged {
+        id: usize,
+        inner: MemDev,
+        log: Arc<Mutex<Vec<Ev>>>,
+    }
+
+    impl BlockDev for Logged {
+        fn read_at(&self, off: Bytes, buf: &mut [u8]) -> std::io::Result<()> {
+            self.inner.read_at(off, buf)
+        }
+        fn write_at(&self, off: Bytes, data: &[u8]) -> std::io::Result<()> {
+            self.log.lock().unwrap().push(Ev::Write {
+                dev: self.id,
+                off: off.0,
+                len: data.len(),
+            });
+            self.inner.write_at(off, data)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            self.log.lock().unwrap().push(Ev::Sync { dev: self.id });
+            Ok(())
+        }
+        fn size(&self) -> std::io::Result<Bytes> {
+            self.inner.size()
+        }
+        fn path(&self) -> &Path {
+            self.inner.path()
+        }
+    }
+
+    /// `ndev` devices; device 0 carries `extra` more areas (like a PV with two mdas).
+    fn rig(ndev: usize, extra: usize) -> (Vec<Area>, Arc<Mutex<Vec<Ev>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut areas = Vec::new();
+        for id in 0..ndev {
+            let inner = MemDev::new(format!("/mem/pv{id}"), Bytes(4 << 20));
+            let dev: Arc<dyn BlockDev> = Arc::new(Logged {
+                id,
+                inner: inner.clone(),
+                log: Arc::clone(&log),
+            });
+            let n = if id == 0 { 1 + extra } else { 1 };
+            for k in 0..n as u64 {
+                let area = DiskLocn::new(4096 + k * (1 << 20), 1 << 20);
+                format_mda(&inner, area).unwrap();
+                areas.push((Arc::clone(&dev), area));
+            }
+        }
+        (areas, log)
+    }
+
+    fn is_header(areas: &[Area], dev: usize, off: u64, len: usize) -> bool {
+        len == MDA_HEADER_SIZE
+            && areas
+                .iter()
+                .any(|(d, a)| d.path() == Path::new(&format!("/mem/pv{dev}")) && a.offset.0 == off)
+    }
+
+    /// Per device: phase 1 is the text and precommit writes of its areas, then exactly one
+    /// sync; every phase 1 sync comes before the first commit header write anywhere; phase 2
+    /// is one header write per area, then exactly one sync.
+    fn check(ndev: usize, extra: usize, commit: bool) {
+        let (areas, log) = rig(ndev, extra);
+        let text = format!("vg {{\nseqno = 1\n{}\n}}\n", "x".repeat(3000));
+        let p = MetadataStore::prepare(areas.clone(), &text).unwrap();
+        let phase1 = log.lock().unwrap().clone();
+        log.lock().unwrap().clear();
+        if commit {
+            p.commit().unwrap();
+        } else {
+            p.revert().unwrap();
+        }
+        let phase2 = log.lock().unwrap().clone();
+        for dev in 0..ndev {
+            let areas_here = if dev == 0 { 1 + extra } else { 1 };
+            let mine = |evs: &[Ev]| -> Vec<Ev> {
+                evs.iter()
+                    .filter(|e| match e {
+                        Ev::Write { dev: d, .. } | Ev::Sync { dev: d } => *d == dev,
+                    })
+                    .cloned()
+                    .collect()
+            };
+            let p1 = mine(&phase1);
+            assert_eq!(p1.last(), Some(&Ev::Sync { dev }), "dev {dev}: {p1:?}");
+            assert_eq!(
+                p1.iter().filter(|e| matches!(e, Ev::Sync { .. })).count(),
+                1
+            );
+            // Text then precommit header, per area.
+            assert_eq!(p1.len(), 2 * areas_here + 1, "dev {dev}: {p1:?}");
+            for pair in p1[..p1.len() - 1].chunks(2) {
+                let [Ev::Write {
+                    off: t, len: tl, ..
+                }, Ev::Write {
+                    off: h, len: hl, ..
+                }] = pair
+                else {
+                    panic!("dev {dev}: {pair:?}");
+                };
+                assert!(!is_header(&areas, dev, *t, *tl), "text first: {pair:?}");
+                assert!(is_header(&areas, dev, *h, *hl), "then the header: {pair:?}");
+            }
+            let p2 = mine(&phase2);
+            assert_eq!(p2.len(), areas_here + 1, "dev {dev}: {p2:?}");
+            assert_eq!(p2.last(), Some(&Ev::Sync { dev }));
+            for e in &p2[..areas_here] {
+                let Ev::Write { off, len, .. } = e else {
+                    panic!("{e:?}")
+                };
+                assert!(is_header(&areas, dev, *off, *len));
+            }
+        }
+        let want = if commit { Some(text.as_str()) } else { None };
+        for r in read_copies(&areas) {
+            assert_eq!(r.result.as_ref().ok().map(|t| t.text.as_str()), want);
+        }
+    }
+
+    #[test]
+    fn one_sync_per_device_per_phase_single() {
+        check(1, 0, true);
+    }
+
+    #[test]
+    fn one_sync_per_device_per_phase_three_devices() {
+        check(3, 0, true);
+        check(3, 0, false);
+    }
+
+    #[test]
+    fn two_areas_on_one_device_share_its_syncs() {
+        check(2, 1, true);
     }
 }
 
