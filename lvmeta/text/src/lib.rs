@@ -11,6 +11,8 @@
 //! integers, and whitespace other than lvm2's own layout.
 
 mod parse;
+#[cfg(test)]
+mod parse_ref;
 mod tree;
 mod write;
 

@@ -75,10 +75,11 @@ pub fn parse(text: &str) -> Result<Section, ParseError> {
 
 pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section, ParseError> {
     let mut p = Parser {
-        chars: text.char_indices().peekable(),
         src: text,
+        b: text.as_bytes(),
+        pos: 0,
         line: 1,
-        column: 1,
+        line_start: 0,
         limits,
     };
     if text.len() > limits.max_bytes {
@@ -90,41 +91,75 @@ pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section, Pa
     p.section_body(0)
 }
 
+/// Ends a key, a bare word or a number: whitespace, control characters, reserved ones.
+fn ends_word(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || is_reserved(c)
+}
+
+/// The parser works on bytes: ASCII (all of the grammar's tokens and nearly all metadata)
+/// is classified byte by byte, other characters are decoded where they occur, so it accepts
+/// exactly what a char-by-char reading does. Strings and keys are sliced out of the input
+/// in one piece. It keeps the line number as it goes (comment placement needs it) and
+/// works out the column only for an error.
 struct Parser<'a> {
-    chars: std::iter::Peekable<std::str::CharIndices<'a>>,
     src: &'a str,
+    b: &'a [u8],
+    /// Byte offset of the next character (always on a char boundary).
+    pos: usize,
     line: usize,
-    column: usize,
+    /// Byte offset where the current line starts.
+    line_start: usize,
     limits: &'a ParseLimits,
 }
 
 impl<'a> Parser<'a> {
     fn err(&self, kind: ParseErrorKind) -> ParseError {
+        self.err_at(self.line, self.line_start, self.pos, kind)
+    }
+
+    /// An error at byte `pos` of line `line` (starting at byte `line_start`); the column
+    /// counts characters, 1-based.
+    fn err_at(
+        &self,
+        line: usize,
+        line_start: usize,
+        pos: usize,
+        kind: ParseErrorKind,
+    ) -> ParseError {
         ParseError {
-            line: self.line,
-            column: self.column,
+            line,
+            column: self.src[line_start..pos].chars().count() + 1,
             message: kind.to_string(),
             kind,
         }
     }
 
-    fn peek(&mut self) -> Option<char> {
-        self.chars.peek().map(|&(_, c)| c)
+    fn peek(&self) -> Option<char> {
+        let &b = self.b.get(self.pos)?;
+        if b.is_ascii() {
+            Some(char::from(b))
+        } else {
+            self.src[self.pos..].chars().next()
+        }
     }
 
-    fn pos(&mut self) -> usize {
-        self.chars.peek().map_or(self.src.len(), |&(i, _)| i)
-    }
-
-    fn bump(&mut self) -> Option<char> {
-        let (_, c) = self.chars.next()?;
+    /// Consumes the character `c` (the one [`Parser::peek`] returned).
+    fn advance(&mut self, c: char) {
+        self.pos += c.len_utf8();
         if c == '\n' {
             self.line += 1;
-            self.column = 1;
-        } else {
-            self.column += 1;
+            self.line_start = self.pos;
         }
-        Some(c)
+    }
+
+    /// Consumes `src[self.pos..end]`, counting the lines it holds.
+    fn advance_to(&mut self, end: usize) {
+        let chunk = &self.b[self.pos..end];
+        if let Some(last) = chunk.iter().rposition(|&x| x == b'\n') {
+            self.line += chunk.iter().filter(|&&x| x == b'\n').count();
+            self.line_start = self.pos + last + 1;
+        }
+        self.pos = end;
     }
 
     fn unexpected(&mut self, expected: &'static str) -> ParseError {
@@ -137,28 +172,33 @@ impl<'a> Parser<'a> {
 
     /// Skips whitespace; stops at a comment or a token.
     fn skip_ws(&mut self) -> Result<(), ParseError> {
-        while let Some(c) = self.peek() {
-            if c == '\0' {
-                return Err(self.err(ParseErrorKind::Nul));
+        while let Some(&b) = self.b.get(self.pos) {
+            match b {
+                b'\n' => {
+                    self.pos += 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
+                b' ' | b'\t' | b'\r' | 0x0b | 0x0c => self.pos += 1,
+                0 => return Err(self.err(ParseErrorKind::Nul)),
+                _ if b.is_ascii() => break,
+                _ => match self.peek() {
+                    Some(c) if c.is_whitespace() => self.advance(c),
+                    _ => break,
+                },
             }
-            if !c.is_whitespace() {
-                break;
-            }
-            self.bump();
         }
         Ok(())
     }
 
     /// Reads a `#` comment up to (not including) the end of the line.
     fn comment(&mut self) -> String {
-        let start = self.pos();
-        while let Some(c) = self.peek() {
-            if c == '\n' {
-                break;
-            }
-            self.bump();
-        }
-        let end = self.pos();
+        let start = self.pos;
+        let end = self.b[start..]
+            .iter()
+            .position(|&x| x == b'\n')
+            .map_or(self.b.len(), |n| start + n);
+        self.pos = end;
         self.src[start..end].trim_end().to_string()
     }
 
@@ -166,7 +206,7 @@ impl<'a> Parser<'a> {
     fn skip_ws_and_comments(&mut self) -> Result<(), ParseError> {
         loop {
             self.skip_ws()?;
-            if self.peek() == Some('#') {
+            if self.b.get(self.pos) == Some(&b'#') {
                 self.comment();
             } else {
                 return Ok(());
@@ -180,21 +220,21 @@ impl<'a> Parser<'a> {
         let mut last_end_line: Option<usize> = None;
         loop {
             self.skip_ws()?;
-            match self.peek() {
+            match self.b.get(self.pos) {
                 None => {
                     if depth > 0 {
                         return Err(self.unexpected("'}'"));
                     }
                     return Ok(sec);
                 }
-                Some('}') => {
+                Some(b'}') => {
                     if depth == 0 {
                         return Err(self.unexpected("a key"));
                     }
-                    self.bump();
+                    self.pos += 1;
                     return Ok(sec);
                 }
-                Some('#') => {
+                Some(b'#') => {
                     let line = self.line;
                     let text = self.comment();
                     let n = sec.entries.len();
@@ -209,20 +249,20 @@ impl<'a> Parser<'a> {
                 Some(_) => {
                     let key = self.key()?;
                     self.skip_ws_and_comments()?;
-                    match self.peek() {
-                        Some('=') => {
-                            self.bump();
+                    match self.b.get(self.pos) {
+                        Some(b'=') => {
+                            self.pos += 1;
                             self.skip_ws_and_comments()?;
                             let v = self.value(true)?;
                             sec.entries.push((key, Node::Value(v)));
                         }
-                        Some('{') => {
+                        Some(b'{') => {
                             if depth + 1 > self.limits.max_depth {
                                 return Err(self.err(ParseErrorKind::TooDeep {
                                     limit: self.limits.max_depth,
                                 }));
                             }
-                            self.bump();
+                            self.pos += 1;
                             let sub = self.section_body(depth + 1)?;
                             sec.entries.push((key, Node::Section(sub)));
                         }
@@ -234,19 +274,32 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn key(&mut self) -> Result<String, ParseError> {
-        let start = self.pos();
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() || c.is_control() || is_reserved(c) {
-                break;
+    /// Consumes a word (key, bare string or number) and returns it; it never holds a
+    /// newline, so the line stays the same.
+    fn word(&mut self) -> &'a str {
+        let start = self.pos;
+        while let Some(&b) = self.b.get(self.pos) {
+            if b.is_ascii() {
+                if b <= b' ' || b == 0x7f || is_reserved(char::from(b)) {
+                    break;
+                }
+                self.pos += 1;
+            } else {
+                match self.peek() {
+                    Some(c) if !ends_word(c) => self.pos += c.len_utf8(),
+                    _ => break,
+                }
             }
-            self.bump();
         }
-        let end = self.pos();
-        if start == end {
+        &self.src[start..self.pos]
+    }
+
+    fn key(&mut self) -> Result<String, ParseError> {
+        let w = self.word();
+        if w.is_empty() {
             return Err(self.unexpected("a key"));
         }
-        Ok(self.src[start..end].to_string())
+        Ok(w.to_string())
     }
 
     fn value(&mut self, array_allowed: bool) -> Result<Value, ParseError> {
@@ -255,19 +308,19 @@ impl<'a> Parser<'a> {
                 if !array_allowed {
                     return Err(self.err(ParseErrorKind::NestedArray));
                 }
-                self.bump();
+                self.pos += 1;
                 self.array()
             }
             Some('"') => {
-                self.bump();
+                self.pos += 1;
                 self.dq_string().map(Value::Str)
             }
             Some('\'') => {
-                self.bump();
+                self.pos += 1;
                 self.sq_string().map(Value::Str)
             }
             Some(c) if c.is_ascii_digit() || c == '+' || c == '-' || c == '.' => self.number(),
-            Some(c) if !c.is_whitespace() && !c.is_control() && !is_reserved(c) => {
+            Some(c) if !ends_word(c) => {
                 // A bare word is a string, as libdevmapper reads it.
                 self.key().map(Value::Str)
             }
@@ -278,8 +331,8 @@ impl<'a> Parser<'a> {
     fn array(&mut self) -> Result<Value, ParseError> {
         let mut items = Vec::new();
         self.skip_ws_and_comments()?;
-        if self.peek() == Some(']') {
-            self.bump();
+        if self.b.get(self.pos) == Some(&b']') {
+            self.pos += 1;
             return Ok(Value::Array(items));
         }
         loop {
@@ -290,13 +343,13 @@ impl<'a> Parser<'a> {
             }
             items.push(self.value(false)?);
             self.skip_ws_and_comments()?;
-            match self.peek() {
-                Some(',') => {
-                    self.bump();
+            match self.b.get(self.pos) {
+                Some(b',') => {
+                    self.pos += 1;
                     self.skip_ws_and_comments()?;
                 }
-                Some(']') => {
-                    self.bump();
+                Some(b']') => {
+                    self.pos += 1;
                     return Ok(Value::Array(items));
                 }
                 _ => return Err(self.unexpected("',' or ']'")),
@@ -305,57 +358,71 @@ impl<'a> Parser<'a> {
     }
 
     /// Body of a double-quoted string: `\"` and `\\` are escapes, any other backslash is literal
-    /// (libdevmapper's unescaping).
+    /// (libdevmapper's unescaping). Runs without escapes are copied in one piece.
     fn dq_string(&mut self) -> Result<String, ParseError> {
         let mut s = String::new();
         loop {
-            match self.bump() {
-                None => return Err(self.err(ParseErrorKind::UnterminatedString)),
-                Some('\0') => return Err(self.err(ParseErrorKind::Nul)),
-                Some('"') => return Ok(s),
-                Some('\\') => match self.peek() {
-                    Some(c @ ('"' | '\\')) => {
-                        self.bump();
-                        s.push(c);
+            let start = self.pos;
+            let Some(n) = self.b[start..]
+                .iter()
+                .position(|&x| matches!(x, b'"' | b'\\' | 0))
+            else {
+                self.advance_to(self.b.len());
+                return Err(self.err(ParseErrorKind::UnterminatedString));
+            };
+            let at = start + n;
+            self.advance_to(at);
+            let run = &self.src[start..at];
+            match self.b[at] {
+                b'"' => {
+                    self.pos = at + 1;
+                    if s.is_empty() {
+                        return Ok(run.to_string());
                     }
-                    _ => s.push('\\'),
-                },
-                Some(c) => s.push(c),
+                    s.push_str(run);
+                    return Ok(s);
+                }
+                0 => {
+                    self.pos = at + 1;
+                    return Err(self.err(ParseErrorKind::Nul));
+                }
+                _ => {
+                    // A backslash: escapes `"` and `\`, otherwise it is itself.
+                    s.push_str(run);
+                    self.pos = at + 1;
+                    match self.b.get(self.pos) {
+                        Some(&c @ (b'"' | b'\\')) => {
+                            self.pos += 1;
+                            s.push(char::from(c));
+                        }
+                        _ => s.push('\\'),
+                    }
+                }
             }
         }
     }
 
     fn sq_string(&mut self) -> Result<String, ParseError> {
-        let mut s = String::new();
-        loop {
-            match self.bump() {
-                None => return Err(self.err(ParseErrorKind::UnterminatedString)),
-                Some('\0') => return Err(self.err(ParseErrorKind::Nul)),
-                Some('\'') => return Ok(s),
-                Some(c) => s.push(c),
-            }
+        let start = self.pos;
+        let Some(n) = self.b[start..].iter().position(|&x| matches!(x, b'\'' | 0)) else {
+            self.advance_to(self.b.len());
+            return Err(self.err(ParseErrorKind::UnterminatedString));
+        };
+        let at = start + n;
+        self.advance_to(at);
+        self.pos = at + 1;
+        if self.b[at] == 0 {
+            return Err(self.err(ParseErrorKind::Nul));
         }
+        Ok(self.src[start..at].to_string())
     }
 
     fn number(&mut self) -> Result<Value, ParseError> {
-        let (line, column) = (self.line, self.column);
-        let start = self.pos();
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() || c.is_control() || is_reserved(c) {
-                break;
-            }
-            self.bump();
-        }
-        let end = self.pos();
-        let text = &self.src[start..end];
-        let at = |kind: ParseErrorKind| ParseError {
-            line,
-            column,
-            message: kind.to_string(),
-            kind,
-        };
+        let (line, line_start, start) = (self.line, self.line_start, self.pos);
+        let text = self.word();
+        let at = |kind: ParseErrorKind| self.err_at(line, line_start, start, kind);
         let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
             if digits.contains('.') {
                 return Err(at(ParseErrorKind::Float {
                     text: text.to_string(),
@@ -370,5 +437,79 @@ impl<'a> Parser<'a> {
         Err(at(ParseErrorKind::BadNumber {
             text: text.to_string(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_ref;
+    use proptest::prelude::*;
+
+    /// Both parsers on `s`: same tree, or the same error (kind, line, column, message).
+    fn same(s: &str, limits: &ParseLimits) -> Result<(), TestCaseError> {
+        prop_assert_eq!(
+            parse_with_limits(s, limits),
+            parse_ref::parse_with_limits(s, limits),
+            "input {:?}",
+            s
+        );
+        Ok(())
+    }
+
+    const MDA: &str = include_str!("../tests/data/raid_mirror.mda");
+    const BACKUP: &str = include_str!("../tests/data/linear_striped.backup");
+
+    /// Characters that exercise every class the parser distinguishes: tokens, ASCII and
+    /// Unicode whitespace, control characters, escapes, NUL, multi-byte letters.
+    fn tricky() -> impl Strategy<Value = char> {
+        prop_oneof![
+            proptest::sample::select(vec![
+                '=', '{', '}', '[', ']', ',', '"', '\'', '#', '\\', '\n', '\r', '\t', ' ', '\u{b}',
+                '\u{c}', '\u{1c}', '\0', '\u{7f}', '+', '-', '.', '0', '7', 'a', 'z', '\u{85}',
+                '\u{a0}', '\u{2028}', '\u{3000}', '\u{9f}', 'é', '€', '𝄞',
+            ]),
+            any::<char>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn same_as_reference_on_tricky_text(cs in proptest::collection::vec(tricky(), 0..120)) {
+            let s: String = cs.into_iter().collect();
+            same(&s, &ParseLimits::default())?;
+        }
+
+        #[test]
+        fn same_as_reference_on_grammar_like_text(s in "([a-z0-9_]{1,6}|[ \t\n]|=|\\{|\\}|\\[|\\]|,|\"[a-z \\\\\"\n]{0,6}\"?|'[a-z\n]{0,4}'?|#[a-z ]{0,5}\n|-?[0-9.]{1,4}|é|\u{a0}){0,40}") {
+            same(&s, &ParseLimits::default())?;
+            same(&s, &ParseLimits { max_bytes: 100, max_depth: 2, max_array_len: 2 })?;
+        }
+
+        /// Real lvm2 text with one splice of tricky characters anywhere: trees or errors agree.
+        #[test]
+        fn same_as_reference_on_mutated_metadata(which in any::<bool>(), at in 0usize..100_000, cut in 0usize..8,
+                                                  ins in proptest::collection::vec(tricky(), 0..4)) {
+            let doc = if which { MDA } else { BACKUP };
+            let mut at = at % (doc.len() + 1);
+            while !doc.is_char_boundary(at) { at -= 1; }
+            let mut end = (at + cut).min(doc.len());
+            while !doc.is_char_boundary(end) { end -= 1; }
+            let ins: String = ins.into_iter().collect();
+            let s = format!("{}{}{}", &doc[..at], ins, &doc[end..]);
+            same(&s, &ParseLimits::default())?;
+        }
+    }
+
+    #[test]
+    fn same_as_reference_on_lvm2_text_and_its_truncations() {
+        for doc in [MDA, BACKUP] {
+            assert!(parse(doc).is_ok());
+            for cut in (0..doc.len()).filter(|&c| doc.is_char_boundary(c)) {
+                same(&doc[..cut], &ParseLimits::default()).unwrap();
+            }
+        }
     }
 }
