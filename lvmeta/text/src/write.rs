@@ -3,6 +3,7 @@
 //! comments. Blank lines are not stored in the tree; they follow from the keys, as in lvm2.
 
 use crate::tree::{CommentPlacement, Node, Section, Value};
+use std::fmt::Write as _;
 
 /// Which of lvm2's two layouts to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,9 @@ pub fn write(doc: &Section) -> String {
 
 /// Writes `doc` in the chosen layout.
 pub fn write_with(doc: &Section, style: Style) -> String {
-    let mut out = String::new();
+    // Metadata text of a big VG is hundreds of KiB: start big enough to skip the small
+    // regrowths.
+    let mut out = String::with_capacity(64 * 1024);
     let mut path = Vec::new();
     body(&mut out, doc, &mut path, style);
     out
@@ -176,7 +179,10 @@ fn trailing_comment(out: &mut String, text: &str, line_len: usize, depth: usize,
 
 fn value(out: &mut String, v: &Value) {
     match v {
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) => {
+            // Formatting straight into `out` saves a String per integer.
+            let _ = write!(out, "{i}");
+        }
         Value::Str(s) => quoted(out, s),
         Value::Array(items) => {
             out.push('[');
@@ -194,12 +200,15 @@ fn value(out: &mut String, v: &Value) {
 /// `"..."` with `"` and `\` escaped, as `dm_escape_double_quotes` does.
 fn quoted(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
+    let mut rest = s;
+    // Runs without `"` or `\` are copied whole.
+    while let Some(n) = rest.find(['"', '\\']) {
+        out.push_str(&rest[..n]);
+        out.push('\\');
+        out.push_str(&rest[n..n + 1]);
+        rest = &rest[n + 1..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -244,4 +253,41 @@ fn area_array(
     }
     indent(out, style, depth);
     out.push(']');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The char-by-char escaping `quoted` replaced.
+    fn quoted_ref(s: &str) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn quoted_equals_char_by_char(s in "[\"\\\\a-zé€ \n]{0,40}", t in any::<String>()) {
+            for x in [&s, &t] {
+                let mut out = String::from("x");
+                quoted(&mut out, x);
+                prop_assert_eq!(&out[1..], quoted_ref(x));
+            }
+        }
+
+        #[test]
+        fn ints_as_display(i in any::<i64>()) {
+            let mut out = String::new();
+            value(&mut out, &Value::Int(i));
+            prop_assert_eq!(out, i.to_string());
+        }
+    }
 }
