@@ -46,12 +46,20 @@ const AGENT: &str = "/usr/lib/ocf/resource.d/halvm/LVM-activate";
 const HEARTBEAT: &str = "/usr/lib/ocf/resource.d/heartbeat/LVM-activate";
 
 /// lvm2 in the guests, for resource-agents' LVM-activate: no udev, the lab's disks, system IDs
-/// from the host name, and a volume_list (its tagging mode demands one without its tag).
+/// from the host name.
 const LVM_CONF: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 volume_list = [ "@halvm-none" ] }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
 global { use_lvmlockd = 0 system_id_source = "uname" }
 backup { backup = 0 archive = 0 }
 "#;
+
+/// The same plus a volume_list, which resource-agents' tagging mode demands (without its tag).
+fn lvm_conf_tagging() -> String {
+    LVM_CONF.replace(
+        "monitoring = 0 }",
+        "monitoring = 0 volume_list = [ \"@halvm-none\" ] }",
+    )
+}
 
 /// `scan = []`: lvmeta lists /proc/partitions' devices already; scanning `/dev` (the default)
 /// too makes it see every PV twice.
@@ -241,6 +249,14 @@ fn lab_ocf_tester_passes_system_id_and_tagging() {
         &["vgname=vgha", "vg_access_mode=system_id"][..],
         &["vgname=vgha", "vg_access_mode=tagging", "tag=pacemaker"][..],
     ] {
+        let conf = if opts[1].ends_with("tagging") {
+            lvm_conf_tagging()
+        } else {
+            LVM_CONF.to_string()
+        };
+        lab.node("node1")
+            .write_file("/etc/lvm/lvm.conf", conf.as_bytes(), 0o644)
+            .expect("lvm.conf");
         let t = ocf_tester(&lab, "node1", HEARTBEAT, opts);
         eprintln!(
             "--- ocf-tester, resource-agents' LVM-activate, {} (exit {}):\n{}",
