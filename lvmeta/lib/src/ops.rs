@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use lvmeta_ondisk::dev::{BlockDev, FileDev};
 use lvmeta_ondisk::label::{self, DiskLocn, PvHeaderExt, PvLabel};
-use lvmeta_ondisk::mda::{self, MdaHeader, RawLocn};
+use lvmeta_ondisk::mda;
+use lvmeta_ondisk::store::MetadataStore;
 use lvmeta_ondisk::OnDiskError;
 use lvmeta_text::{Node, Section, Value};
 
@@ -426,76 +427,54 @@ fn now() -> i64 {
 /// Hook between the two commit phases (crash tests stop here).
 pub type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
 
-/// Writes `vg` (its seqno already set) to every metadata area of `targets`: first the text and
-/// the precommitted slot everywhere, then the committed slot everywhere. Nothing is written
-/// when the text does not fit an area.
+/// Writes `vg` (its seqno already set) to every metadata area of `targets` through
+/// [`MetadataStore::prepare`] (text and precommitted slot everywhere), then commits (slot 0
+/// everywhere); a failure in between reverts. Nothing is written when the text does not fit
+/// an area.
 pub fn commit_text(
     vg_name: &str,
     targets: &[(Arc<dyn BlockDev>, DiskLocn)],
     text: &str,
     between: Option<Between<'_>>,
 ) -> Result<()> {
-    let mut headers = Vec::new();
+    let needed = text.len() as u64 + 1;
+    let mut damaged = Vec::new();
     for (dev, area) in targets {
-        let h = mda::read_mda_header(dev.as_ref(), *area)
-            .or_else(|_| Ok::<_, OnDiskError>(MdaHeader::empty(*area, false)))?;
-        if h.committed().is_ignored() {
-            continue;
-        }
-        let needed = text.len() as u64 + 1;
-        if needed > h.max_text_size().0 {
+        let available = match mda::read_mda_header(dev.as_ref(), *area) {
+            Ok(h) if h.committed().is_ignored() => continue,
+            Ok(h) => h.max_text_size().0,
+            Err(_) => {
+                damaged.push((dev, *area));
+                mda::max_text_size(area.size.0)
+            }
+        };
+        if needed > available {
             return Err(OpError::TooLarge {
                 vg: vg_name.into(),
                 path: dev.path().to_path_buf(),
                 needed,
-                available: h.max_text_size().0,
+                available,
             });
         }
-        headers.push((dev.clone(), h));
     }
-    // Each phase runs on all devices at once: the syncs of different PVs overlap, and a
-    // phase ends only when every device finished it.
-    let phase1: Vec<Result<RawLocn, OnDiskError>> = std::thread::scope(|sc| {
-        let hs: Vec<_> = headers
-            .iter_mut()
-            .map(|(dev, h)| {
-                sc.spawn(move || {
-                    let l = mda::write_text(dev.as_ref(), h, text)?;
-                    h.raw_locns[1] = l;
-                    mda::write_mda_header(dev.as_ref(), h)?;
-                    Ok(l)
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|j| j.join().expect("commit thread panicked"))
-            .collect()
-    });
-    let mut locns = Vec::new();
-    for r in phase1 {
-        locns.push(r?);
+    // A damaged header holds nothing readable: start it afresh (as lvm2's
+    // `vgck --updatemetadata` does) so the store can write the new copy there.
+    for (dev, area) in damaged {
+        mda::format_mda(dev.as_ref(), area)?;
     }
+    let pending = MetadataStore::prepare(targets.to_vec(), text)?;
     if let Some(f) = between {
-        f().map_err(|e| OpError::Failed(format!("commit interrupted: {e}")))?;
+        if let Err(e) = f() {
+            let reverted = pending.revert();
+            return Err(match reverted {
+                Ok(()) => OpError::Failed(format!("commit interrupted: {e}")),
+                Err(r) => OpError::Failed(format!(
+                    "commit interrupted: {e}; withdrawing the prepared copies failed too: {r}"
+                )),
+            });
+        }
     }
-    let phase2: Vec<Result<(), OnDiskError>> = std::thread::scope(|sc| {
-        let hs: Vec<_> = headers
-            .iter_mut()
-            .zip(locns)
-            .map(|((dev, h), l)| {
-                sc.spawn(move || {
-                    h.raw_locns = [l, RawLocn::default()];
-                    mda::write_mda_header(dev.as_ref(), h)
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|j| j.join().expect("commit thread panicked"))
-            .collect()
-    });
-    for r in phase2 {
-        r?;
-    }
+    pending.commit()?;
     Ok(())
 }
 
