@@ -313,19 +313,21 @@ pub fn place_text(mda_start: u64, h: &MdaHeader, size: u64) -> Result<TextPlacem
         (0, new_start + size - 1)
     };
     // LVM2's overlap test; with the size limit above it can only trip on an inconsistent
-    // header, and then refusing is right.
+    // header, and then refusing is right. Where lvm2 compares a copy's first and last byte
+    // with `<` this uses `<=`: the same for every copy lvm2 writes (at least 2 bytes), and
+    // a 1-byte copy (empty text plus its NUL) is not taken for an overlap.
     let overlap = match old {
         None => new_wrap > 0 && new_last >= new_start,
         Some((old_start, old_last, old_wrap)) => {
             if new_wrap > 0 && old_wrap > 0 {
                 true
             } else if new_wrap == 0 && old_wrap == 0 {
-                !((new_start > old_last && new_last > new_start)
+                !((new_start > old_last && new_last >= new_start)
                     || (new_start < old_start && new_last < old_start))
             } else if old_wrap > 0 {
-                !(old_last < new_start && new_start < new_last && new_last < old_start)
+                !(old_last < new_start && new_start <= new_last && new_last < old_start)
             } else {
-                !(new_last < old_start && old_start < old_last && old_last < new_start)
+                !(new_last < old_start && old_start <= old_last && old_last < new_start)
             }
         }
     };
@@ -379,6 +381,17 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, Corruption> {
         return Err(Corruption::BadText);
     }
     String::from_utf8(body.to_vec()).map_err(|_| Corruption::BadText)
+}
+
+/// [`decode_text`] on a buffer it may keep: the text of a big VG is not copied again.
+fn decode_text_owned(mut bytes: Vec<u8>) -> Result<String, Corruption> {
+    if bytes.last() == Some(&0) {
+        bytes.pop();
+    }
+    if bytes.contains(&0) {
+        return Err(Corruption::BadText);
+    }
+    String::from_utf8(bytes).map_err(|_| Corruption::BadText)
 }
 
 fn dev_size(dev: &dyn BlockDev) -> Result<Bytes, OnDiskError> {
@@ -510,7 +523,7 @@ pub fn read_text(
             },
         });
     }
-    let text = decode_text(&buf).map_err(|what| OnDiskError::Corrupt {
+    let text = decode_text_owned(buf).map_err(|what| OnDiskError::Corrupt {
         path: dev.path().to_path_buf(),
         offset: off1,
         what,
@@ -677,6 +690,20 @@ mod tests {
     }
 
     #[test]
+    fn empty_text_copies_follow_each_other() {
+        // A copy of just the NUL after another one: placed, not refused as an overlap.
+        let d = dev();
+        format_mda(&d, AREA).unwrap();
+        let a = commit(&d, "");
+        let b = commit(&d, "");
+        assert_eq!(
+            (a.offset, a.size, b.offset),
+            (Bytes(512), Bytes(1), Bytes(1024))
+        );
+        assert_eq!(read_mda(&d, AREA).unwrap().committed.unwrap().text, "");
+    }
+
+    #[test]
     fn too_large_is_refused_with_sizes() {
         let d = dev();
         format_mda(&d, AREA).unwrap();
@@ -815,6 +842,18 @@ mod tests {
         #[test]
         fn prop_decode_text_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
             let _ = decode_text(&bytes);
+        }
+
+        /// The owning decoder (used when reading copies) agrees with `decode_text`, on bytes
+        /// biased towards NULs, ASCII and broken UTF-8.
+        #[test]
+        fn prop_decode_text_owned_equals_decode_text(
+            bytes in proptest::collection::vec(prop_oneof![Just(0u8), 0x20u8..0x7f, any::<u8>()], 0..100),
+            text in "[a-zé]{0,20}", nul in any::<bool>()) {
+            prop_assert_eq!(decode_text_owned(bytes.clone()), decode_text(&bytes));
+            let mut t = text.into_bytes();
+            if nul { t.push(0); }
+            prop_assert_eq!(decode_text_owned(t.clone()), decode_text(&t));
         }
 
         /// Placement rules for any committed copy and any new size: aligned to 512 after the

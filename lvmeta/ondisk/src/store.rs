@@ -8,9 +8,10 @@
 //!    sector write per area, then one sync per device); [`PendingCommit::revert`] only clears
 //!    slot 1.
 //!
-//! Syncs: each phase ends with one sync per device, and the devices of a phase run in
-//! parallel (one thread each), so an update waits for two sync rounds, not three syncs per
-//! area one after another. That is the fewest that keep crash consistency: the commit
+//! Syncs: each phase writes in area order (into the page cache: fast, and the crash tests
+//! see one fixed write sequence), then syncs every device once, the devices in parallel
+//! (one thread each), so an update waits for two sync rounds, not three syncs per area one
+//! after another. That is the fewest that keep crash consistency: the commit
 //! header must not reach the disk before the text it points at (the phase 1 sync, completed
 //! on every device before any commit header is written), and the update must be durable
 //! when `commit` returns (the phase 2 sync). The text and the precommitted slot need no
@@ -127,61 +128,49 @@ impl MetadataStore {
         if usable.is_empty() {
             return Err(OnDiskError::NoUsableArea { areas: total });
         }
-        // Phase 1: on each device (in parallel), the text and the precommitted slot of its
-        // areas, then one sync. Every device finishes before any commit header is written.
-        let results = per_device(
-            &usable.iter().map(|(d, _, _)| d).collect::<Vec<_>>(),
-            |idx| {
-                let dev = usable[idx[0]].0.as_ref();
-                let mut done = Vec::with_capacity(idx.len());
-                for &i in idx {
-                    let (_, area, h) = &usable[i];
-                    let r = write_text_unsynced(dev, h, new_text).and_then(|new| {
-                        let mut h = h.clone();
-                        h.raw_locns[1] = new;
-                        write_mda_header_unsynced(dev, &h).map(|()| new)
-                    });
-                    match r {
-                        Ok(new) => done.push((i, *area, new)),
-                        Err(e) => return (done, Some((i, e))),
-                    }
-                }
-                let sync = dev.sync().map_err(|e| {
-                    let i = idx[0];
-                    (i, OnDiskError::io(dev.path(), usable[i].1.offset, e))
-                });
-                (done, sync.err())
-            },
-        );
-        let mut prepared = Vec::with_capacity(usable.len());
-        let mut first: Option<(usize, OnDiskError)> = None;
-        for (done, err) in results {
-            for (i, area, new) in done {
-                prepared.push((
-                    i,
-                    Prepared {
-                        dev: Arc::clone(&usable[i].0),
-                        area,
-                        new,
-                    },
-                ));
-            }
-            if let Some((i, e)) = err {
-                if first.as_ref().is_none_or(|(j, _)| i < *j) {
-                    first = Some((i, e));
+        // Phase 1: the text and the precommitted slot of every area, in order, then one
+        // sync per device (devices in parallel). Every sync completes before any commit
+        // header is written. The writes themselves stay in area order (they only reach the
+        // page cache), so the write sequence is the same as with a sync after each.
+        let mut pending = PendingCommit {
+            areas: Vec::with_capacity(usable.len()),
+            skipped_ignored,
+        };
+        let mut failed = None;
+        for (dev, area, h) in &usable {
+            let r = write_text_unsynced(dev.as_ref(), h, new_text).and_then(|new| {
+                let mut h = h.clone();
+                h.raw_locns[1] = new;
+                write_mda_header_unsynced(dev.as_ref(), &h).map(|()| new)
+            });
+            match r {
+                Ok(new) => pending.areas.push(Prepared {
+                    dev: Arc::clone(dev),
+                    area: *area,
+                    new,
+                }),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
                 }
             }
         }
-        prepared.sort_by_key(|(i, _)| *i);
-        let pending = PendingCommit {
-            areas: prepared.into_iter().map(|(_, p)| p).collect(),
-            skipped_ignored,
-        };
-        if let Some((_, e)) = first {
+        if failed.is_none() {
+            failed =
+                sync_devices(&usable.iter().map(|(d, a, _)| (d, *a)).collect::<Vec<_>>()).err();
+        }
+        if let Some(e) = failed {
             // Best effort: withdraw the precommits already made; the first error counts.
             for q in &pending.areas {
-                let _ = set_slots(q, false).and_then(|()| sync_dev(q));
+                let _ = set_slots(q, false);
             }
+            let _ = sync_devices(
+                &pending
+                    .areas
+                    .iter()
+                    .map(|q| (&q.dev, q.area))
+                    .collect::<Vec<_>>(),
+            );
             return Err(e);
         }
         Ok(pending)
@@ -216,34 +205,31 @@ fn set_slots(p: &Prepared, commit: bool) -> Result<(), OnDiskError> {
     write_mda_header_unsynced(p.dev.as_ref(), &h)
 }
 
-fn sync_dev(p: &Prepared) -> Result<(), OnDiskError> {
-    p.dev
-        .sync()
-        .map_err(|e| OnDiskError::io(p.dev.path(), p.area.offset, e))
-}
-
-/// Runs `f` once per device (areas grouped by device path, in order of first appearance),
-/// each device on its own thread when there are several, so their syncs overlap; returns
-/// `f`'s results in group order. `f` gets the indices (into `devs`) of one device's areas.
-fn per_device<T: Send>(devs: &[&Arc<dyn BlockDev>], f: impl Fn(&[usize]) -> T + Sync) -> Vec<T> {
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, d) in devs.iter().enumerate() {
-        match groups.iter_mut().find(|g| devs[g[0]].path() == d.path()) {
-            Some(g) => g.push(i),
-            None => groups.push(vec![i]),
+/// Syncs every device of `areas` once (areas grouped by device path), each on its own
+/// thread when there are several, so their waits overlap. The first error in area order
+/// counts.
+fn sync_devices(areas: &[(&Arc<dyn BlockDev>, DiskLocn)]) -> Result<(), OnDiskError> {
+    let mut devs: Vec<(&Arc<dyn BlockDev>, DiskLocn)> = Vec::new();
+    for &(d, a) in areas {
+        if !devs.iter().any(|(e, _)| e.path() == d.path()) {
+            devs.push((d, a));
         }
     }
-    if groups.len() == 1 {
-        return vec![f(&groups[0])];
-    }
-    let f = &f;
-    std::thread::scope(|sc| {
-        let handles: Vec<_> = groups.iter().map(|g| sc.spawn(move || f(g))).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    let sync = |(d, a): &(&Arc<dyn BlockDev>, DiskLocn)| {
+        d.sync().map_err(|e| OnDiskError::io(d.path(), a.offset, e))
+    };
+    let results: Vec<Result<(), OnDiskError>> = if devs.len() == 1 {
+        vec![sync(&devs[0])]
+    } else {
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = devs.iter().map(|d| sc.spawn(move || sync(d))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    results.into_iter().collect()
 }
 
 impl PendingCommit {
@@ -258,25 +244,25 @@ impl PendingCommit {
         self.finish(false)
     }
 
-    /// Every area is attempted: per device (in parallel) each area's header, then one sync.
-    /// The error of the first area (in the order given to `prepare`) that failed counts.
+    /// Every area's header is rewritten, in order, then each device synced once (devices
+    /// in parallel). Every area is attempted; the first error (in area order) counts.
     fn finish(self, commit: bool) -> Result<(), OnDiskError> {
-        let areas = &self.areas;
-        let results = per_device(&areas.iter().map(|p| &p.dev).collect::<Vec<_>>(), |idx| {
-            let mut first = None;
-            for &i in idx {
-                if let Err(e) = set_slots(&areas[i], commit) {
-                    first.get_or_insert((i, e));
-                }
+        let mut first = None;
+        for p in &self.areas {
+            if let Err(e) = set_slots(p, commit) {
+                first.get_or_insert(e);
             }
-            if let Err(e) = sync_dev(&areas[idx[0]]) {
-                first.get_or_insert((idx[0], e));
-            }
-            first
-        });
-        match results.into_iter().flatten().min_by_key(|(i, _)| *i) {
-            None => Ok(()),
-            Some((_, e)) => Err(e),
+        }
+        let synced = sync_devices(
+            &self
+                .areas
+                .iter()
+                .map(|p| (&p.dev, p.area))
+                .collect::<Vec<_>>(),
+        );
+        match (first, synced) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(())) => Ok(()),
         }
     }
 
