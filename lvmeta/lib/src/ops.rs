@@ -8,7 +8,9 @@ use std::sync::Arc;
 use lvmeta_ondisk::dev::{BlockDev, FileDev};
 use lvmeta_ondisk::label::{self, DiskLocn, PvHeaderExt, PvLabel};
 use lvmeta_ondisk::mda;
+use lvmeta_ondisk::pv::{self, FormatOptions};
 use lvmeta_ondisk::store::MetadataStore;
+use lvmeta_ondisk::units::Bytes;
 use lvmeta_ondisk::OnDiskError;
 use lvmeta_text::{Node, Section, Value};
 
@@ -650,40 +652,31 @@ impl Ctx<'_> {
                 path: p.clone(),
                 source,
             })?;
-            let mda = mdasize
-                .unwrap_or(1_044_480 - 4096 + 4096)
-                .max(mda::MDA_SIZE_MIN);
-            // The data area starts at the next MiB boundary after label (4 KiB) and mda.
-            let pe_start = (4096 + mda).div_ceil(1 << 20) * (1 << 20);
-            let mda_size = pe_start - 4096;
-            if size.0 < pe_start + (1 << 20) {
+            let opts = FormatOptions {
+                metadata_size: mdasize.map(Bytes),
+                ..FormatOptions::default()
+            };
+            let (mda_area, pe_start) = pv::plan_layout(size, &opts)
+                .map_err(|why| OpError::Failed(format!("{}: {why}", p.display())))?;
+            // At least one MiB of data, so the PV holds an extent of the default size.
+            if size.0 < pe_start.0 + (1 << 20) {
                 return Err(OpError::Failed(format!(
                     "{}: device of {} bytes is too small for a PV with a {} byte metadata area",
                     p.display(),
                     size.0,
-                    mda_size
+                    mda_area.size.0
                 )));
             }
-            devs.push((p.clone(), dev, size, pe_start, mda_size));
+            devs.push((p.clone(), dev, opts));
         }
         let mut out = Vec::new();
-        for (p, dev, size, pe_start, mda_size) in devs {
-            let l = PvLabel {
-                pv_uuid: raw_uuid.clone().unwrap_or_else(|| {
-                    crate::uuid::without_dashes(&crate::uuid::generate())
-                        .expect("generated ids are valid")
-                }),
-                device_size: size,
-                data_areas: vec![DiskLocn::new(pe_start, 0)],
-                metadata_areas: vec![DiskLocn::new(4096, mda_size)],
-                extension: Some(PvHeaderExt {
-                    version: label::PV_HEADER_EXTENSION_VSN,
-                    flags: 0,
-                    bootloader_areas: vec![],
-                }),
-            };
-            mda::format_mda(dev.as_ref(), l.metadata_areas[0])?;
-            label::write_label(dev.as_ref(), &l)?;
+        for (p, dev, opts) in devs {
+            let pv_uuid = raw_uuid.clone().unwrap_or_else(|| {
+                crate::uuid::without_dashes(&crate::uuid::generate())
+                    .expect("generated ids are valid")
+            });
+            // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
+            pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
             out.push(format!(
                 "Physical volume \"{}\" successfully created.",
                 p.display()
