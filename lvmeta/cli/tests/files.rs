@@ -251,6 +251,81 @@ fn edits_keep_everything() {
 }
 
 #[test]
+fn raid1_and_mirror_extend_and_reduce() {
+    let lab = populated();
+    // Every image (and, for raid1, every image's rimage) grows on its own PV.
+    lab.ok(&["lvextend", "-L", "+8m", "vg0/r1"]);
+    lab.ok(&["lvextend", "-L", "12m", "vg0/mir"]);
+    let lvs = |lab: &Lab| {
+        lab.ok(&[
+            "lvs",
+            "-a",
+            "-o",
+            "lv_name,lv_size,segtype,devices",
+            "--noheadings",
+            "--units",
+            "m",
+            "--separator",
+            ";",
+        ])
+    };
+    let rows = |out: &str| -> Vec<Vec<String>> {
+        out.lines()
+            .map(|l| l.trim().split(';').map(str::to_string).collect())
+            .collect()
+    };
+    // One row per segment: the LV's size on each; the distinct sizes.
+    let size_of = |out: &str, lv: &str| -> Vec<String> {
+        let mut v: Vec<String> = rows(out)
+            .into_iter()
+            .filter(|r| r[0] == lv)
+            .map(|r| r[1].clone())
+            .collect();
+        v.dedup();
+        v
+    };
+    let grown = lvs(&lab);
+    assert_eq!(size_of(&grown, "r1"), ["12.00m"], "{grown}");
+    assert_eq!(size_of(&grown, "[r1_rimage_0]"), ["12.00m"], "{grown}");
+    assert_eq!(size_of(&grown, "[r1_rimage_1]"), ["12.00m"], "{grown}");
+    assert_eq!(size_of(&grown, "mir"), ["12.00m"], "{grown}");
+    assert_eq!(size_of(&grown, "[mir_mimage_0]"), ["12.00m"], "{grown}");
+    assert_eq!(size_of(&grown, "[mir_mimage_1]"), ["12.00m"], "{grown}");
+    // The two images of each LV never share a PV.
+    for lv in ["r1_rimage", "mir_mimage"] {
+        let pv_of = |i: usize| -> Vec<String> {
+            rows(&grown)
+                .into_iter()
+                .filter(|r| r[0] == format!("[{lv}_{i}]"))
+                .flat_map(|r| {
+                    r[3].split(',')
+                        .map(|d| d.split('(').next().unwrap().to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let (a, b) = (pv_of(0), pv_of(1));
+        assert!(!a.is_empty() && !b.is_empty(), "{grown}");
+        assert!(a.iter().all(|d| !b.contains(d)), "{lv}: {a:?} / {b:?}");
+    }
+    lab.ok(&["lvreduce", "-L", "-4m", "vg0/r1"]);
+    lab.ok(&["lvreduce", "-L", "4m", "vg0/mir"]);
+    let shrunk = lvs(&lab);
+    assert_eq!(size_of(&shrunk, "r1"), ["8.00m"], "{shrunk}");
+    assert_eq!(size_of(&shrunk, "[r1_rimage_1]"), ["8.00m"], "{shrunk}");
+    assert_eq!(size_of(&shrunk, "mir"), ["4.00m"], "{shrunk}");
+    assert_eq!(size_of(&shrunk, "[mir_mimage_0]"), ["4.00m"], "{shrunk}");
+    // A sub-volume cannot be resized on its own; nothing is written.
+    lab.fails(
+        &["lvextend", "-L", "+4m", "vg0/r1_rimage_0"],
+        5,
+        "sub-volume",
+    );
+    let vgck = lab.run(&["vgck", "vg0"]);
+    assert_eq!(vgck.code, 0, "{}", vgck.stderr);
+}
+
+#[test]
 fn vgextend_vgreduce() {
     let lab = Lab::new(3, 32);
     lab.ok(&["pvcreate", lab.disk(0), lab.disk(1), lab.disk(2)]);

@@ -17,7 +17,9 @@ use lvmeta_text::{Node, Section, Value};
 use crate::filter::DeviceFilter;
 use crate::lock::{LockError, LockManager, LockMode};
 use crate::report::{self, Cell, FieldDef, FieldType, ReportKind};
-use crate::vg::{Area, Layout, LvRequest, Vg, VgError};
+use crate::vg::{Area, Layout, Vg, VgError};
+use lvmeta_model::{self as model, ModelError};
+use lvmeta_ondisk::units::{Extents, Sectors};
 
 /// Errors of the commands; the binary maps them to lvm's exit codes.
 #[derive(Debug, thiserror::Error)]
@@ -405,6 +407,61 @@ impl Scan {
 
     pub fn pv_by_path(&self, path: &Path) -> Option<(usize, &PvDev)> {
         self.pvs.iter().enumerate().find(|(_, p)| p.path == path)
+    }
+}
+
+/// Runs an LV change on `lvmeta_model`'s VG (its allocator follows lvm2's policies) and
+/// takes the result back; on error `vg` is unchanged.
+fn with_model(
+    vg: &mut Vg,
+    f: impl FnOnce(&mut model::VolumeGroup) -> std::result::Result<(), ModelError>,
+) -> Result<()> {
+    let mut m = model::VolumeGroup::from_metadata(&vg.to_doc())
+        .map_err(|e| OpError::Failed(format!("VG {}: {e}", vg.name)))?;
+    f(&mut m).map_err(|e| model_error(&vg.name, e))?;
+    let mut doc = Section::new();
+    doc.push(m.name.clone(), Node::Section(m.to_vg_section()));
+    *vg = Vg::from_doc(&doc)?;
+    Ok(())
+}
+
+/// The model's errors in lvm2's words (the messages scripts and tests look for).
+fn model_error(vgname: &str, e: ModelError) -> OpError {
+    let vg = vgname.to_string();
+    match e {
+        ModelError::NameClash { name } => VgError::LvExists { vg, lv: name }.into(),
+        ModelError::NoSuchLv { name } => VgError::NoSuchLv { vg, lv: name }.into(),
+        ModelError::NotEnoughSpace { needed, free } => VgError::NoSpace {
+            vg,
+            needed: needed.0,
+            free: free.0,
+        }
+        .into(),
+        ModelError::NotEnoughPvs {
+            needed,
+            available,
+            what,
+        } => VgError::NotEnoughPvs {
+            vg,
+            what: what.into(),
+            needed,
+            found: available,
+        }
+        .into(),
+        ModelError::NoSuchPv { name } => VgError::NoSuchPv { vg, pv: name }.into(),
+        ModelError::InvalidName { name, reason } => VgError::BadName {
+            name,
+            why: reason.into(),
+        }
+        .into(),
+        ModelError::SubVolume { name, parent } => VgError::Unsupported {
+            vg,
+            lv: name,
+            what: format!("hidden sub-volume of {parent}; act on {parent} instead"),
+        }
+        .into(),
+        ModelError::PvInUse { pv, .. } => VgError::PvInUse { vg, pv }.into(),
+        other => OpError::Failed(format!("VG {vgname}: {other}")),
     }
 }
 
@@ -1228,17 +1285,27 @@ impl Ctx<'_> {
             if extents == 0 {
                 return Err(OpError::InvalidArg("size must be more than zero".into()));
             }
-            vg.create_lv(
-                &LvRequest {
-                    name: req.name.clone(),
-                    extents,
-                    layout: req.layout.clone(),
-                    pvs,
+            crate::vg::check_name(&req.name)?;
+            let layout = match req.layout {
+                Layout::Linear => model::Layout::Linear,
+                Layout::Striped {
+                    stripes,
+                    stripe_size,
+                } => model::Layout::Striped {
+                    stripes,
+                    stripe_size: Sectors(stripe_size),
                 },
-                &self.env.host,
-                now(),
-            )?;
-            Ok(())
+                Layout::Mirror { mirrors } => model::Layout::Mirror {
+                    mirrors,
+                    log: model::MirrorLog::Core,
+                },
+                Layout::Raid1 { mirrors } => model::Layout::Raid1 { mirrors },
+            };
+            let mut lr = model::LvRequest::new(&req.name, Extents(extents), layout);
+            lr.pvs = pvs;
+            lr.creation_time = Some(now());
+            lr.creation_host = Some(self.env.host.clone());
+            with_model(vg, |m| m.create_lv(lr).map(|_| ()))
         })?;
         Ok(format!("Logical volume \"{name}\" created."))
     }
@@ -1269,12 +1336,12 @@ impl Ctx<'_> {
                 if dir == ResizeDir::Reduce {
                     return Err(OpError::InvalidArg(format!("New size given ({target} extents) not less than existing size ({cur} extents)")));
                 }
-                vg.extend_lv(lv, target - cur, keys.as_deref())?;
+                with_model(vg, |m| m.extend_lv(lv, Extents(target - cur), keys.as_deref()))?;
             } else {
                 if dir == ResizeDir::Extend {
                     return Err(OpError::InvalidArg(format!("New size given ({target} extents) not larger than existing size ({cur} extents)")));
                 }
-                vg.reduce_lv(lv, target)?;
+                with_model(vg, |m| m.reduce_lv(lv, Extents(cur - target)))?;
             }
             let now_size = vg.lv(lv).map(|l| l.size_extents()).unwrap_or(0);
             let u = crate::units::Units::default();
@@ -1289,7 +1356,10 @@ impl Ctx<'_> {
     }
 
     pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
-        self.modify(vgname, false, |vg, _, _| Ok(vg.rename_lv(old, new)?))?;
+        self.modify(vgname, false, |vg, _, _| {
+            crate::vg::check_name(new)?;
+            with_model(vg, |m| m.rename_lv(old, new))
+        })?;
         Ok(format!(
             "Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
         ))
@@ -1297,10 +1367,12 @@ impl Ctx<'_> {
 
     pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
         self.modify(vgname, false, |vg, _, _| {
-            for l in lvs {
-                vg.remove_lv(l)?;
-            }
-            Ok(())
+            with_model(vg, |m| {
+                for l in lvs {
+                    m.remove_lv(l)?;
+                }
+                Ok(())
+            })
         })?;
         Ok(lvs
             .iter()
