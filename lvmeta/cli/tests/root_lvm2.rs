@@ -278,6 +278,62 @@ fn root_lvmeta_writes_lvm2_reads() {
 }
 
 #[test]
+fn root_lvmeta_resizes_raid1_and_mirror_lvm2_reads() {
+    let s = Sandbox::new(3, 64);
+    let devs = s.devs(3);
+    let mut a = vec!["pvcreate"];
+    a.extend(&devs);
+    s.me_ok(&a);
+    let host = hostname();
+    let mut a = vec!["vgcreate", "vg", "--systemid", &host];
+    a.extend(&devs);
+    s.me_ok(&a);
+    s.me_ok(&[
+        "lvcreate", "-n", "r1", "--type", "raid1", "-m", "1", "-L", "4m", "vg",
+    ]);
+    s.me_ok(&[
+        "lvcreate", "-n", "mir", "--type", "mirror", "-m", "1", "-L", "4m", "vg",
+    ]);
+    // Something after each image, so growing adds segments elsewhere.
+    s.me_ok(&["lvcreate", "-n", "gap", "-i", "3", "-L", "12m", "vg"]);
+    s.me_ok(&["lvextend", "-L", "+8m", "vg/r1"]);
+    s.me_ok(&["lvextend", "-L", "16m", "vg/mir"]);
+    s.lvm_vgck("vg");
+    same_view(&s, "vg");
+    let sizes = s.lvm_ok(&[
+        "lvs",
+        "-a",
+        "--noheadings",
+        "--units",
+        "m",
+        "-o",
+        "lv_name,lv_size",
+        "vg",
+    ]);
+    let size = |lv: &str| {
+        sizes
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w[0] == lv)
+            .map(|w| w[1].to_string())
+    };
+    for (lv, want) in [
+        ("r1", "12.00m"),
+        ("[r1_rimage_0]", "12.00m"),
+        ("[r1_rimage_1]", "12.00m"),
+        ("mir", "16.00m"),
+        ("[mir_mimage_0]", "16.00m"),
+        ("[mir_mimage_1]", "16.00m"),
+    ] {
+        assert_eq!(size(lv).as_deref(), Some(want), "{lv} in {sizes}");
+    }
+    s.me_ok(&["lvreduce", "-L", "-4m", "vg/r1"]);
+    s.me_ok(&["lvreduce", "-L", "4m", "vg/mir"]);
+    s.lvm_vgck("vg");
+    same_view(&s, "vg");
+}
+
+#[test]
 fn root_lvm2_writes_lvmeta_reads() {
     for npv in 1..=4 {
         let s = Sandbox::new(npv, 64);
