@@ -5,7 +5,7 @@
 //! a resize, mirror break-off, and the active state and sync % that `lvs` shows.
 
 use crate::lock::LockMode;
-use crate::ops::{metadata_text, Ctx, OpError, VgRead};
+use crate::ops::{Ctx, OpError, VgRead};
 use crate::vg::{Lv, Vg};
 use lvmeta_activate::{
     dm_uuid, plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError,
@@ -95,12 +95,7 @@ pub struct ActivateOptions {
 
 /// The metadata model of a VG as read (the same text lvm2 would read).
 pub fn model_of(vg: &Vg) -> Result<VolumeGroup> {
-    let text = metadata_text(vg, "-", 0);
-    let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
-        what: format!("VG {}", vg.name),
-        err,
-    })?;
-    VolumeGroup::from_metadata(&doc)
+    VolumeGroup::from_metadata(&vg.to_doc())
         .map_err(|e| ActivationError::Op(OpError::Failed(format!("VG {}: {e}", vg.name))))
 }
 
