@@ -418,6 +418,15 @@ fn missing_and_duplicate_pvs() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("[unknown](0)"), "{}", r.stdout);
+    // One device named twice (a link and a repeated path, as /proc/partitions and a /dev scan
+    // do) is one PV, not a duplicate.
+    let link = lab.dir.path().join("link0");
+    std::os::unix::fs::symlink(lab.disk(0), &link).unwrap();
+    let devs = format!("{},{},{}", lab.devices(), link.display(), lab.disk(0));
+    let r = lab.run_with(&devs, &["vgs", "--noheadings", "-o", "vg_name,pv_count"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("vg0"), "{}", r.stdout);
+    assert!(lab.bytes() == before);
     // A copied disk: same PV UUID on two devices.
     let copy = lab.dir.path().join("copy");
     std::fs::copy(lab.disk(0), &copy).unwrap();

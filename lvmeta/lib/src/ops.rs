@@ -210,7 +210,7 @@ impl VgRead {
 
 fn candidates(env: &Env) -> Vec<PathBuf> {
     if let Some(d) = &env.devices {
-        return d.clone();
+        return dedup_same_device(d.clone());
     }
     let mut out = Vec::new();
     if let Ok(parts) = std::fs::read_to_string("/proc/partitions") {
@@ -248,8 +248,26 @@ fn candidates(env: &Env) -> Vec<PathBuf> {
         }
     }
     out.retain(|p| env.filter.accepts(&p.to_string_lossy()));
-    out.dedup();
-    out
+    dedup_same_device(out)
+}
+
+/// Keeps the first path of each device: `/proc/partitions` and a `/dev` scan name the same
+/// disks, and links or repeated `--devices` entries name one device twice. Reading it twice
+/// would look like two PVs with one UUID.
+fn dedup_same_device(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    use std::collections::HashSet;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut seen_devices = HashSet::new();
+    let mut seen_paths = HashSet::new();
+    paths
+        .into_iter()
+        .filter(|p| match std::fs::metadata(p) {
+            Ok(m) if m.file_type().is_block_device() => seen_devices.insert((0, m.rdev())),
+            Ok(m) => seen_devices.insert((m.dev(), m.ino())),
+            // Unreadable paths are reported by the open that follows, once.
+            Err(_) => seen_paths.insert(p.clone()),
+        })
+        .collect()
 }
 
 /// Reads labels and metadata areas of every candidate device, once each.
