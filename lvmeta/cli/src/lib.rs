@@ -835,3 +835,35 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
 }
 
 mod activation;
+
+/// Runs the command line of this process and returns lvm's exit code for it: 0 ok,
+/// 3 invalid command line, 5 command failed. The one place errors become exit codes; the
+/// `lvmeta` binary (and test copies of it) only pass the code to `process::exit`.
+pub fn main_exit() -> i32 {
+    use std::io::Write;
+    let matches = match cli().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 3,
+            };
+        }
+    };
+    match run(&matches) {
+        Ok(o) => {
+            let _ = std::io::stdout().write_all(o.stdout.as_bytes());
+            let _ = std::io::stderr().write_all(o.stderr.as_bytes());
+            if o.failed {
+                5
+            } else {
+                0
+            }
+        }
+        Err(e) => {
+            eprintln!("  {e}");
+            e.exit_code()
+        }
+    }
+}
