@@ -120,17 +120,21 @@ fn body<'a>(out: &mut String, sec: &'a Section, path: &mut Vec<&'a str>, style: 
         if matches!(node, Node::Section(_)) {
             out.push('}');
         }
-        // Length of the text on the last line, indentation excluded, for lining up comments.
-        let last_line_len = out[text_start..]
-            .rsplit('\n')
-            .next()
-            .map_or(0, |l| l.trim_start_matches('\t').chars().count());
-        for c in sec
+        let mut trailing = sec
             .comments
             .iter()
             .filter(|c| c.index == i && c.placement == CommentPlacement::After)
-        {
-            trailing_comment(out, &c.text, last_line_len, depth, style);
+            .peekable();
+        if trailing.peek().is_some() {
+            // Length of the text on the last line, indentation excluded, for lining up
+            // comments; worked out only for entries that have one.
+            let last_line_len = out[text_start..]
+                .rsplit('\n')
+                .next()
+                .map_or(0, |l| l.trim_start_matches('\t').chars().count());
+            for c in trailing {
+                trailing_comment(out, &c.text, last_line_len, depth, style);
+            }
         }
         out.push('\n');
         for _ in 0..blank_after(path, sec, key, node) {
