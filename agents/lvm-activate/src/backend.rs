@@ -439,10 +439,11 @@ impl SystemBackend {
         system_id: Option<&str>,
         add: &[String],
         del: &[String],
+        majority: bool,
     ) -> Result<(), BackendError> {
         let setup = self.setup()?;
         let ctx = OpsCtx { env: &setup.env };
-        ctx.vgchange(vg, system_id, add, del)
+        ctx.vgchange(vg, system_id, add, del, majority)
             .map(|_| ())
             .map_err(|e| io(op, vg, None, e))
     }
@@ -495,28 +496,14 @@ impl VolumeBackend for SystemBackend {
         Ok(self.setup()?.env.system_id.clone())
     }
     fn set_system_id(&mut self, vg: &str, id: &str, majority: bool) -> Result<(), BackendError> {
-        if majority {
-            // lvmeta refuses any metadata write while a PV is missing (no --majoritypvs);
-            // with every PV present the write is the same.
-            if let Some(r) = self.read(vg)? {
-                let missing = r.missing();
-                if let Some(p) = missing.first() {
-                    return Err(BackendError::NotAvailable {
-                        what: format!(
-                            "changing the system ID of {vg} with PV {} missing (--majoritypvs) is not supported by this version of lvmeta",
-                            p.id
-                        ),
-                    });
-                }
-            }
-        }
-        self.vgchange("set system ID", vg, Some(id), &[], &[])
+        // As vgchange --majoritypvs: lvmeta checks the majority and writes the present PVs.
+        self.vgchange("set system ID", vg, Some(id), &[], &[], majority)
     }
     fn add_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
-        self.vgchange("add tag", vg, None, &[tag.to_string()], &[])
+        self.vgchange("add tag", vg, None, &[tag.to_string()], &[], false)
     }
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
-        self.vgchange("delete tag", vg, None, &[], &[tag.to_string()])
+        self.vgchange("delete tag", vg, None, &[], &[tag.to_string()], false)
     }
     fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
         self.activate_all(vg, &[lv.to_string()], kind)
@@ -834,12 +821,30 @@ mod tests {
         let mut partial = backend(&devs, 2, "node1");
         let e = partial.set_system_id("ha", "node1", false).unwrap_err();
         assert!(e.to_string().contains("missing"), "{e}");
-        let e = partial.set_system_id("ha", "node1", true).unwrap_err();
-        assert!(matches!(e, BackendError::NotAvailable { .. }), "{e}");
         assert_eq!(
             b.read_vg("ha").unwrap().unwrap().system_id.as_deref(),
             Some("node2")
         );
+        // Two of three missing: no majority, nothing written.
+        let mut lone = backend(&devs, 1, "node1");
+        let e = lone.set_system_id("ha", "node1", true).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("only 1 of 3 PVs present, --majoritypvs needs 2"),
+            "{e}"
+        );
+        assert_eq!(
+            b.read_vg("ha").unwrap().unwrap().system_id.as_deref(),
+            Some("node2")
+        );
+        // Two of three present: the majority takeover writes the present PVs.
+        partial.set_system_id("ha", "node1", true).unwrap();
+        let vg = partial.read_vg("ha").unwrap().unwrap();
+        assert_eq!(vg.system_id.as_deref(), Some("node1"));
+        // With the third PV back its older copy is outvoted, and reported stale.
+        let r = b.read("ha").unwrap().unwrap();
+        assert_eq!(r.vg.system_id.as_deref(), Some("node1"));
+        assert!(r.stale_copies().next().is_some(), "third copy is stale");
         let e = b.add_tag("nope", "t").unwrap_err();
         assert!(e.to_string().contains("not found"), "{e}");
     }

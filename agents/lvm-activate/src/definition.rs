@@ -35,8 +35,9 @@ lvmeta with the device filter, scan list, lock directory and activation volume_l
 /etc/halvm/halvm.toml ($HALVM_CONFIG), devices through device-mapper ioctls.
 
 Missing physical volumes: start refuses to change ownership unless majority_pvs is set \
-(system_id) and more than half of the PVs are present (this version's metadata writer needs \
-every PV present, so such a takeover reports exit 5); a logical volume with data on a \
+(system_id) and more than half of the PVs are present; the new system ID is then written \
+to the present PVs only (as vgchange --majoritypvs), and a PV that returns carries stale \
+metadata until lvmeta vgck --updatemetadata rewrites it; a logical volume with data on a \
 missing PV is activated only with degraded_activation (RAID/mirror legs lost, data \
 complete) or partial_activation.
 

@@ -224,6 +224,11 @@ pub fn cli() -> Command {
                         .help("Set the owner system ID (empty removes it); allowed on a foreign VG"),
                 )
                 .arg(
+                    flag("majoritypvs")
+                        .requires("systemid")
+                        .help("With --systemid: allow it with more than half of the PVs present; the missing PVs keep stale metadata"),
+                )
+                .arg(
                     Arg::new("addtag")
                         .long("addtag")
                         .value_name("TAG")
@@ -703,6 +708,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 sid.map(String::as_str),
                 &add,
                 &del,
+                m.get_flag("majoritypvs"),
             )?)
         }
         "vgck" => {

@@ -41,6 +41,11 @@ impl Lab {
     }
 
     fn run_with(&self, devices: &str, args: &[&str]) -> Run {
+        self.run_as(None, devices, args)
+    }
+
+    /// `run_with` on a host whose system ID is `sid`.
+    fn run_as(&self, sid: Option<&str>, devices: &str, args: &[&str]) -> Run {
         let mut c = Command::new(env!("CARGO_BIN_EXE_lvmeta"));
         c.arg(args[0]);
         c.args(["--devices", devices, "--lock-dir"]);
@@ -48,7 +53,10 @@ impl Lab {
         c.args(&args[1..]);
         c.env("HALVM_CONFIG", self.dir.path().join("none.toml"));
         std::fs::write(self.dir.path().join("none.toml"), "").unwrap();
-        c.env_remove("HALVM_SYSTEM_ID");
+        match sid {
+            Some(s) => c.env("HALVM_SYSTEM_ID", s),
+            None => c.env_remove("HALVM_SYSTEM_ID"),
+        };
         let out = c.output().unwrap();
         let norm = |b: &[u8]| {
             String::from_utf8_lossy(b)
@@ -580,4 +588,77 @@ fn foreign_system_id_is_refused_until_taken_over() {
     // Setting the system ID is the explicit take-over.
     lab.ok(&["vgchange", "vg", "--systemid", ""]);
     lab.ok(&["lvcreate", "-n", "x", "-L", "4m", "vg"]);
+}
+
+#[test]
+fn majority_pvs_takeover_writes_the_present_pvs() {
+    let lab = Lab::new(3, 32);
+    lab.ok(&["pvcreate", lab.disk(0), lab.disk(1), lab.disk(2)]);
+    lab.ok(&[
+        "vgcreate",
+        "--systemid",
+        "otherhost",
+        "vg",
+        lab.disk(0),
+        lab.disk(1),
+        lab.disk(2),
+    ]);
+    let two = format!("{},{}", lab.disk(0), lab.disk(1));
+    let one = lab.disk(0).to_string();
+    let sid = |devices: &str| {
+        let r = lab.run_with(devices, &["vgs", "-o", "vg_systemid", "--noheadings", "vg"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout.trim().to_string()
+    };
+    let refused = |devices: &str, args: &[&str], msg: &str| {
+        let before = lab.bytes();
+        let r = lab.run_with(devices, args);
+        assert_ne!(r.code, 0, "lvmeta {args:?}: {}", r.stdout);
+        assert!(r.stderr.contains(msg), "lvmeta {args:?}: {}", r.stderr);
+        assert!(lab.bytes() == before, "lvmeta {args:?} changed a disk");
+    };
+    // The flag only goes with --systemid.
+    refused(
+        &two,
+        &["vgchange", "vg", "--majoritypvs", "--addtag", "t"],
+        "--systemid",
+    );
+    // Without the flag a missing PV refuses the write.
+    refused(&two, &["vgchange", "vg", "--systemid", "me"], "missing PV");
+    // Two of three missing: no majority.
+    refused(
+        &one,
+        &["vgchange", "vg", "--systemid", "me", "--majoritypvs"],
+        "only 1 of 3 PVs present, --majoritypvs needs 2",
+    );
+    assert_eq!(sid(&lab.devices()), "otherhost");
+    // Two of three: the takeover writes the two present PVs only.
+    let third = std::fs::read(&lab.disks[2]).unwrap();
+    let r = lab.run_with(
+        &two,
+        &["vgchange", "vg", "--systemid", "me", "--majoritypvs"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        std::fs::read(&lab.disks[2]).unwrap() == third,
+        "missing PV written"
+    );
+    assert_eq!(sid(&two), "me");
+    // All three back: the newest copy wins, the third is stale until vgck repairs it.
+    assert_eq!(sid(&lab.devices()), "me");
+    let r = lab.run(&["vgck", "vg"]);
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("$D/d2") && r.stdout.contains("stale"),
+        "{}",
+        r.stdout
+    );
+    // The repair is a write: done by the new owner.
+    let devs = lab.devices();
+    let r = lab.run_as(Some("me"), &devs, &["vgck", "--updatemetadata", "vg"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = lab.run(&["vgck", "vg"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("3 metadata copies agree"), "{}", r.stdout);
+    assert_eq!(sid(&lab.devices()), "me");
 }

@@ -61,6 +61,13 @@ pub enum OpError {
         uuid: String,
         device: String,
     },
+    #[error("VG {vg}: only {present} of {total} PVs present, --majoritypvs needs {needed}")]
+    NoMajority {
+        vg: String,
+        present: usize,
+        total: usize,
+        needed: usize,
+    },
     #[error("Cannot access VG {vg} with system ID {system_id} with local system ID {local}.")]
     Foreign {
         vg: String,
@@ -628,8 +635,25 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn check_complete(r: &VgRead) -> Result<()> {
-        if let Some(p) = r.missing().first() {
+    /// With `majority`, more than half of the PVs present is enough (lvm2 --majoritypvs):
+    /// the commit then reaches the present PVs only, and the others come back stale.
+    fn check_complete(r: &VgRead, majority: bool) -> Result<()> {
+        let missing = r.missing();
+        if majority && !missing.is_empty() {
+            let total = r.vg.pvs.len();
+            let present = total - missing.len();
+            let needed = total / 2 + 1;
+            if present < needed {
+                return Err(OpError::NoMajority {
+                    vg: r.vg.name.clone(),
+                    present,
+                    total,
+                    needed,
+                });
+            }
+            return Ok(());
+        }
+        if let Some(p) = missing.first() {
             return Err(OpError::MissingPv {
                 vg: r.vg.name.clone(),
                 uuid: p.id.clone(),
@@ -644,11 +668,19 @@ impl Ctx<'_> {
     where
         F: FnOnce(&mut Vg, &Scan, &VgRead) -> Result<()>,
     {
+        self.modify_with(name, override_foreign, false, f)
+    }
+
+    /// `modify`; with `majority`, also with a minority of PVs missing.
+    fn modify_with<F>(&self, name: &str, override_foreign: bool, majority: bool, f: F) -> Result<Vg>
+    where
+        F: FnOnce(&mut Vg, &Scan, &VgRead) -> Result<()>,
+    {
         let _lock = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
         let scan = scan(self.env)?;
         let r = scan.read_vg(name)?;
         self.check_owner(&r.vg, override_foreign)?;
-        Self::check_complete(&r)?;
+        Self::check_complete(&r, majority)?;
         let mut vg = r.vg.clone();
         f(&mut vg, &scan, &r)?;
         vg.seqno = r.vg.seqno + 1;
@@ -989,7 +1021,7 @@ impl Ctx<'_> {
         let sc = scan(self.env)?;
         let r = sc.read_vg(name)?;
         self.check_owner(&r.vg, false)?;
-        Self::check_complete(&r)?;
+        Self::check_complete(&r, false)?;
         let next =
             r.vg.pvs
                 .iter()
@@ -1023,7 +1055,7 @@ impl Ctx<'_> {
         let sc = scan(self.env)?;
         let r = sc.read_vg(name)?;
         self.check_owner(&r.vg, false)?;
-        Self::check_complete(&r)?;
+        Self::check_complete(&r, false)?;
         let mut vg = r.vg.clone();
         let mut removed = Vec::new();
         let mut out = Vec::new();
@@ -1112,7 +1144,7 @@ impl Ctx<'_> {
         }
         let r = sc.read_vg(old)?;
         self.check_owner(&r.vg, false)?;
-        Self::check_complete(&r)?;
+        Self::check_complete(&r, false)?;
         let mut vg = r.vg.clone();
         vg.name = new.into();
         vg.seqno += 1;
@@ -1128,9 +1160,13 @@ impl Ctx<'_> {
         system_id: Option<&str>,
         add: &[String],
         del: &[String],
+        majority: bool,
     ) -> Result<String> {
+        if majority && system_id.is_none() {
+            return Err(OpError::InvalidArg("--majoritypvs needs --systemid".into()));
+        }
         // Setting the system ID is the explicit way to take over a foreign VG.
-        self.modify(name, system_id.is_some(), |vg, _, _| {
+        self.modify_with(name, system_id.is_some(), majority, |vg, _, _| {
             if let Some(s) = system_id {
                 vg.system_id = (!s.is_empty()).then(|| s.to_string());
             }
