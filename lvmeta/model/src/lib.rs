@@ -17,7 +17,7 @@ mod vg;
 
 pub use alloc::{Layout, LvRequest, MirrorLog, DEFAULT_REGION_SIZE, DEFAULT_STRIPE_SIZE};
 pub use error::ModelError;
-pub use report::SegmentReport;
+pub use report::{lv_attr_of, SegmentReport, SubRole};
 pub use vg::{
     Extra, ExtraEntry, LogicalVolume, LvArea, PhysicalVolume, Segment, SegmentKind, StripeArea,
     Trailer, VolumeGroup,

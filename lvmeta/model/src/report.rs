@@ -3,6 +3,7 @@
 
 use crate::vg::{LogicalVolume, SegmentKind, VolumeGroup};
 use lvmeta_ondisk::units::{Extents, Sectors};
+use std::collections::HashMap;
 
 /// One segment as `lvs --segments` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct SegmentReport {
 
 /// The role of an LV inside another one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SubRole {
+pub enum SubRole {
     MirrorImage,
     MirrorLog,
     RaidImage,
@@ -28,33 +29,36 @@ enum SubRole {
 }
 
 impl VolumeGroup {
-    fn sub_role(&self, name: &str) -> Option<SubRole> {
+    /// The role of every sub-LV, in one pass (reports on VGs with thousands of LVs ask for
+    /// all of them).
+    pub fn sub_roles(&self) -> HashMap<&str, SubRole> {
+        let mut roles = HashMap::new();
         for lv in &self.lvs {
             for seg in &lv.segments {
                 match &seg.kind {
                     SegmentKind::Mirror { log, legs, .. } => {
-                        if legs.iter().any(|l| l.lv == name) {
-                            return Some(SubRole::MirrorImage);
+                        for l in legs {
+                            roles.entry(l.lv.as_str()).or_insert(SubRole::MirrorImage);
                         }
-                        if log.as_deref() == Some(name) {
-                            return Some(SubRole::MirrorLog);
+                        if let Some(l) = log {
+                            roles.entry(l.as_str()).or_insert(SubRole::MirrorLog);
                         }
                     }
                     SegmentKind::Raid1 { images, .. } => {
                         for (m, i) in images {
-                            if m == name {
-                                return Some(SubRole::RaidMeta);
-                            }
-                            if i == name {
-                                return Some(SubRole::RaidImage);
-                            }
+                            roles.entry(m.as_str()).or_insert(SubRole::RaidMeta);
+                            roles.entry(i.as_str()).or_insert(SubRole::RaidImage);
                         }
                     }
                     _ => {}
                 }
             }
         }
-        None
+        roles
+    }
+
+    fn sub_role(&self, name: &str) -> Option<SubRole> {
+        self.sub_roles().get(name).copied()
     }
 
     pub fn lv_size(&self, name: &str) -> Option<Extents> {
@@ -164,12 +168,20 @@ impl VolumeGroup {
     /// and the like are unknown without the kernel and shown as `-`.
     pub fn lv_attr(&self, name: &str, active: bool) -> Option<String> {
         let lv = self.lv(name)?;
+        Some(lv_attr_of(lv, self.sub_role(name), active))
+    }
+}
+
+/// [`VolumeGroup::lv_attr`] with the LV's role already known (see [`VolumeGroup::sub_roles`]).
+/// An image shows `I` (not known to be in sync) unless active, as lvm2 shows inactive images.
+pub fn lv_attr_of(lv: &LogicalVolume, role: Option<SubRole>, active: bool) -> String {
+    {
         let has = |s: &str| lv.status.iter().any(|x| x == s);
         let flag = |s: &str| lv.flags.iter().any(|x| x == s);
         let first_kind = lv.segments.first().map(|s| &s.kind);
-        let role = self.sub_role(name);
         let vol_type = match (role, first_kind) {
-            (Some(SubRole::MirrorImage | SubRole::RaidImage), _) => 'i',
+            (Some(SubRole::MirrorImage | SubRole::RaidImage), _) if active => 'i',
+            (Some(SubRole::MirrorImage | SubRole::RaidImage), _) => 'I',
             (Some(SubRole::MirrorLog), _) => 'l',
             (Some(SubRole::RaidMeta), _) => 'e',
             _ if has("PVMOVE") => 'p',
@@ -230,13 +242,11 @@ impl VolumeGroup {
             _ => '-',
         };
         let skip = if flag("ACTIVATION_SKIP") { 'k' } else { '-' };
-        Some(
-            [
-                vol_type, perm, policy, minor, state, '-', target, '-', '-', skip,
-            ]
-            .iter()
-            .collect(),
-        )
+        [
+            vol_type, perm, policy, minor, state, '-', target, '-', '-', skip,
+        ]
+        .iter()
+        .collect()
     }
 }
 

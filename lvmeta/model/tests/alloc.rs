@@ -415,7 +415,8 @@ fn mirror_core_and_disk_logs() {
     assert_eq!(pvs_of(&vg, "d_mlog"), ["pv2"]);
     assert_eq!(vg.lv_attr("d_mlog", false).unwrap(), "lwi---m---");
     assert_eq!(vg.lv_attr("d", false).unwrap(), "mwi---m---");
-    assert_eq!(vg.lv_attr("d_mimage_1", false).unwrap(), "iwi---m---");
+    assert_eq!(vg.lv_attr("d_mimage_1", false).unwrap(), "Iwi---m---");
+    assert_eq!(vg.lv_attr("d_mimage_1", true).unwrap(), "iwi-a-m---");
     check_invariants(&vg);
     vg.extend_lv("d", Extents(2), None).unwrap();
     assert_eq!(vg.lv_size("d_mimage_0").unwrap().0, 4);

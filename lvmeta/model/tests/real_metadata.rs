@@ -58,10 +58,10 @@ fn model_reads_what_lvm2_wrote() {
     ));
     // What lvs -a printed for these (with X for what lvm2 could not ask the kernel).
     assert_eq!(vg.lv_attr("r1", false).unwrap(), "rwi---r---");
-    assert_eq!(vg.lv_attr("r1_rimage_0", false).unwrap(), "iwi---r---");
+    assert_eq!(vg.lv_attr("r1_rimage_0", false).unwrap(), "Iwi---r---");
     assert_eq!(vg.lv_attr("r1_rmeta_1", false).unwrap(), "ewi---r---");
     assert_eq!(vg.lv_attr("m1", false).unwrap(), "mwi---m---");
-    assert_eq!(vg.lv_attr("m1_mimage_0", false).unwrap(), "iwi---m---");
+    assert_eq!(vg.lv_attr("m1_mimage_0", false).unwrap(), "Iwi---m---");
     assert_eq!(vg.lv_attr("m1_mlog", false).unwrap(), "lwi---m---");
     assert_eq!(vg.lv_attr("r1", true).unwrap(), "rwi-a-r---");
     assert_eq!(
