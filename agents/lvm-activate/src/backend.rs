@@ -11,9 +11,9 @@ use lvmeta::activation::{ActivateOptions, Kernel};
 use lvmeta::filter::DeviceFilter;
 use lvmeta::lock::{FlockLocking, LockMode};
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
-use lvmeta::vg::{Area, Vg};
 use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
+use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
 
 use crate::model::{ActiveLv, DmState, LvState, PvState, SegKind, SegState, VgState};
 use crate::plan::ActivationKind;
@@ -211,55 +211,43 @@ pub fn vg_state(r: &VgRead) -> VgState {
         .pvs
         .iter()
         .map(|p| PvState {
-            name: p.key.clone(),
-            missing: !r.devs.contains_key(&p.key),
+            name: p.name.clone(),
+            missing: !r.devs.contains_key(&p.name),
         })
         .collect();
-    let ext = vg.extent_size;
+    let ext = vg.extent_size.0;
     let lvs = vg
         .lvs
         .iter()
-        .filter(|l| l.visible())
+        .filter(|l| l.is_visible())
         .map(|l| LvState {
             name: l.name.clone(),
             segments: l
                 .segments
                 .iter()
                 .map(|s| {
-                    let mirrored = matches!(s.segtype.as_str(), "mirror" | "raid1");
-                    let areas = s
-                        .areas
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| {
-                            let mut pvs = Vec::new();
-                            area_pvs(vg, a, &mut pvs, 0);
-                            // A raid image needs its metadata sub-LV too.
-                            if let Some(m) = s.meta_areas.get(i) {
-                                area_pvs(vg, m, &mut pvs, 0);
-                            }
-                            pvs
-                        })
-                        .collect();
+                    let mirrored = matches!(
+                        s.kind,
+                        SegmentKind::Mirror { .. } | SegmentKind::Raid1 { .. }
+                    );
                     SegState {
-                        lv_start: s.start_extent * ext,
-                        sectors: s.extent_count * ext,
+                        lv_start: s.start_extent.0 * ext,
+                        sectors: s.extent_count.0 * ext,
                         kind: if mirrored {
                             SegKind::Mirrored
                         } else {
                             SegKind::Striped
                         },
-                        areas,
+                        areas: seg_area_pvs(vg, s, 0),
                     }
                 })
                 .collect(),
         })
         .collect();
     let lock_type = vg
-        .extra
-        .get_str("lock_type")
-        .filter(|t| !t.is_empty() && *t != "none")
-        .map(str::to_string);
+        .lock_type
+        .clone()
+        .filter(|t| !t.is_empty() && t != "none");
     VgState {
         name: vg.name.clone(),
         system_id: vg.system_id.clone().filter(|s| !s.is_empty()),
@@ -271,24 +259,43 @@ pub fn vg_state(r: &VgRead) -> VgState {
     }
 }
 
-fn area_pvs(vg: &Vg, a: &Area, out: &mut Vec<String>, depth: usize) {
-    match a {
-        Area::Pv { key, .. } => {
-            if !out.contains(key) {
-                out.push(key.clone());
-            }
+/// The PV keys under each area of a segment: a stripe's PV, or every PV of a mirror leg or
+/// raid1 image (a raid image needs its metadata sub-LV too).
+fn seg_area_pvs(vg: &VolumeGroup, seg: &Segment, depth: usize) -> Vec<Vec<String>> {
+    let under = |names: &[&str]| {
+        let mut out = Vec::new();
+        for n in names {
+            lv_pvs(vg, n, &mut out, depth + 1);
         }
-        // Metadata that nests without end (corrupt) stops here rather than recursing forever.
-        Area::Lv { name, .. } if depth < 8 => {
-            if let Some(sub) = vg.lv(name) {
-                for s in &sub.segments {
-                    for a in s.areas.iter().chain(&s.meta_areas) {
-                        area_pvs(vg, a, out, depth + 1);
-                    }
+        out
+    };
+    match &seg.kind {
+        SegmentKind::Striped { areas, .. } => areas.iter().map(|a| vec![a.pv.clone()]).collect(),
+        SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| under(&[&l.lv])).collect(),
+        SegmentKind::Raid1 { images, .. } => images.iter().map(|(m, i)| under(&[i, m])).collect(),
+        // pvmove's mirror and flagged striped types list PV areas.
+        SegmentKind::Other { .. } => lvmeta_model::alloc::pv_areas(seg)
+            .into_iter()
+            .map(|(pv, _, _)| vec![pv])
+            .collect(),
+    }
+}
+
+/// Every PV under sub-LV `name`, added to `out` once each.
+fn lv_pvs(vg: &VolumeGroup, name: &str, out: &mut Vec<String>, depth: usize) {
+    // Metadata that nests without end (corrupt) stops here rather than recursing forever.
+    if depth > 8 {
+        return;
+    }
+    let Some(sub) = vg.lv(name) else { return };
+    for s in &sub.segments {
+        for pvs in seg_area_pvs(vg, s, depth) {
+            for p in pvs {
+                if !out.contains(&p) {
+                    out.push(p);
                 }
             }
         }
-        Area::Lv { .. } => {}
     }
 }
 
@@ -676,9 +683,9 @@ mod tests {
     }
 
     use lvmeta::lock::MemLocking;
+    use lvmeta::ops::Layout;
     use lvmeta::ops::{LvCreate, SizeArg};
     use lvmeta::units::Sign;
-    use lvmeta::vg::Layout;
     use lvmeta_dm::mem::MemDm;
     use lvmeta_dm::nodes::MemNodes;
     use lvmeta_ondisk::dev::{BlockDev, MemDev};
@@ -736,7 +743,7 @@ mod tests {
                 "str",
                 Layout::Striped {
                     stripes: 2,
-                    stripe_size: 128,
+                    stripe_size: lvmeta::ops::Sectors(128),
                 },
                 &["/mem/pv0", "/mem/pv1"],
             ),

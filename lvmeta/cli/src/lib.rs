@@ -441,10 +441,9 @@ use std::sync::Arc;
 use clap::ArgMatches;
 use lvmeta::filter::DeviceFilter;
 use lvmeta::lock::FlockLocking;
-use lvmeta::ops::{Ctx, Env, LvCreate, OpError, ResizeDir, SizeArg};
+use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, SizeArg};
 use lvmeta::report::{self, ReportKind};
 use lvmeta::units::{self, Units};
-use lvmeta::vg::Layout;
 
 /// What a command produced: lines for stdout, and whether it found problems (vgck, pvck).
 #[derive(Debug, Default)]
@@ -756,10 +755,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 (Some("raid1"), _, m) | (None, 1, m) if m > 0 || ty == Some("raid1") => {
                     Layout::Raid1 { mirrors: m.max(1) }
                 }
-                (Some("mirror"), _, m) => Layout::Mirror { mirrors: m.max(1) },
+                (Some("mirror"), _, m) => Layout::Mirror {
+                    mirrors: m.max(1),
+                    log: MirrorLog::Core,
+                },
                 (Some("striped"), i, 0) | (None, i, 0) if i > 1 => Layout::Striped {
                     stripes: i,
-                    stripe_size,
+                    stripe_size: lvmeta::ops::Sectors(stripe_size),
                 },
                 (Some("striped"), 1, 0) | (Some("linear"), 1, 0) | (None, 1, 0) => Layout::Linear,
                 _ => {

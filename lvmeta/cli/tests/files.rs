@@ -556,7 +556,7 @@ fn stale_copy_is_named_and_repaired() {
     let r = lab.run(&["vgck", "vg0"]);
     assert_eq!(r.code, 5);
     assert!(
-        r.stdout.contains("stale (seqno 7, current 8)"),
+        r.stdout.contains("stale (seqno 7, newest 8)"),
         "{}",
         r.stdout
     );

@@ -6,13 +6,12 @@
 
 use crate::lock::LockMode;
 use crate::ops::{Ctx, OpError, VgRead};
-use crate::vg::{Lv, Vg};
 use lvmeta_activate::{
     dm_uuid, plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError,
     PlanOptions, PvDevices,
 };
 use lvmeta_dm::{DmBackend, DmError, Nodes};
-use lvmeta_model::VolumeGroup;
+use lvmeta_model::{lv_attr_of, LogicalVolume, SubRole, VolumeGroup};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
@@ -93,12 +92,6 @@ pub struct ActivateOptions {
     pub mirror_handle_errors: bool,
 }
 
-/// The metadata model of a VG as read (the same text lvm2 would read).
-pub fn model_of(vg: &Vg) -> Result<VolumeGroup> {
-    VolumeGroup::from_metadata(&vg.to_doc())
-        .map_err(|e| ActivationError::Op(OpError::Failed(format!("VG {}: {e}", vg.name))))
-}
-
 /// Device numbers of the VG's PVs that are present.
 pub fn pv_devices(ctx: &Ctx, r: &VgRead, scan: &crate::ops::Scan) -> Result<PvDevices> {
     let _ = ctx;
@@ -173,7 +166,7 @@ fn top_level(vg: &VolumeGroup) -> Vec<String> {
         .collect()
 }
 
-/// Reads the VG under a shared lock and returns it with the model and the PV devices.
+/// Reads the VG under a shared lock and returns it with the PV devices.
 fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
     let _lock = ctx
         .env
@@ -182,9 +175,8 @@ fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
         .map_err(OpError::from)?;
     let scan = crate::ops::scan(ctx.env)?;
     let r = scan.read_vg(vgname)?;
-    let model = model_of(&r.vg)?;
     let pvs = pv_devices(ctx, &r, &scan)?;
-    Ok((model, pvs))
+    Ok((r.vg, pvs))
 }
 
 impl Ctx<'_> {
@@ -330,22 +322,11 @@ impl Ctx<'_> {
         }
         let mut split_err = None;
         let res = self.modify(vgname, false, |vg, _, _| {
-            let mut model = model_of(vg).map_err(|e| OpError::Failed(e.to_string()))?;
-            match split_mirror(&mut model, lv, new_name, count) {
-                Ok(_) => {}
-                Err(e) => {
-                    split_err = Some(e);
-                    return Err(OpError::Failed("split".into()));
-                }
-            }
-            let text = lvmeta_text::write(
-                &model.to_metadata(&lvmeta_model::Trailer::new("", "-", 0, None)),
-            );
-            let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
-                what: format!("VG {vgname}"),
-                err,
+            split_mirror(vg, lv, new_name, count).map_err(|e| {
+                let failed = OpError::Failed(e.to_string());
+                split_err = Some(e);
+                failed
             })?;
-            *vg = Vg::from_doc(&doc)?;
             Ok(())
         });
         if let Some(e) = split_err {
@@ -398,25 +379,33 @@ fn probe_dm() -> Option<&'static lvmeta_dm::ioctl::DmIoctl> {
     .as_ref()
 }
 
-/// lvs's `lv_attr` with the kernel's state: 5th character `a` when active, 6th `o` when open.
-pub fn attr_with_state(mut attr: String, vg: &Vg, lv: &Lv) -> String {
-    let Some(dm) = probe_dm() else { return attr };
-    let Ok(Some(info)) = dm.info(&dm_uuid(&vg.id, &lv.id, None)) else {
-        return attr;
-    };
-    let mut c: Vec<char> = attr.chars().collect();
-    if c.len() >= 6 {
-        c[4] = if info.suspended { 's' } else { 'a' };
-        if info.open_count > 0 {
-            c[5] = 'o';
+/// lvs's `lv_attr` with the kernel's state: 5th character `a` when active (`s` suspended), 6th
+/// `o` when open; an active image whose mirror or raid1 is still syncing stays `I`.
+pub fn lv_attr_now(vg: &VolumeGroup, lv: &LogicalVolume, role: Option<SubRole>) -> String {
+    let info = probe_dm().and_then(|dm| dm.info(&dm_uuid(&vg.id, &lv.id, None)).ok().flatten());
+    let mut attr: Vec<char> = lv_attr_of(lv, role, info.is_some()).chars().collect();
+    if let Some(info) = info {
+        if info.suspended {
+            attr[4] = 's';
         }
-        attr = c.into_iter().collect();
+        if info.open_count > 0 {
+            attr[5] = 'o';
+        }
+        let image = matches!(role, Some(SubRole::MirrorImage | SubRole::RaidImage));
+        let syncing = || {
+            vg.parent_of(&lv.name)
+                .and_then(|p| copy_percent(vg, p))
+                .is_some_and(|pct| pct < 100.0)
+        };
+        if image && syncing() {
+            attr[0] = 'I';
+        }
     }
-    attr
+    attr.into_iter().collect()
 }
 
 /// lvs's `copy_percent` (Cpy%Sync) of an active mirror or raid1 LV.
-pub fn copy_percent(vg: &Vg, lv: &Lv) -> Option<f64> {
+pub fn copy_percent(vg: &VolumeGroup, lv: &LogicalVolume) -> Option<f64> {
     let dm = probe_dm()?;
     sync_of(dm, &dm_uuid(&vg.id, &lv.id, None))
 }
@@ -424,7 +413,7 @@ pub fn copy_percent(vg: &Vg, lv: &Lv) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lvmeta_model::{Layout, LvRequest, PhysicalVolume, Trailer};
+    use lvmeta_model::{Layout, LvRequest, PhysicalVolume};
     use lvmeta_ondisk::units::{Extents, Sectors};
 
     fn vg() -> VolumeGroup {
@@ -467,37 +456,6 @@ mod tests {
         assert!(
             !passes_volume_list(&[], &vg, "r"),
             "an empty list activates nothing"
-        );
-    }
-
-    #[test]
-    fn the_lib_vg_converts_to_the_model_lvm2_reads() {
-        let model = vg();
-        let text = lvmeta_text::write(&model.to_metadata(&Trailer::new("t", "h", 0, None)));
-        let doc = lvmeta_text::parse(&text).unwrap();
-        let lib_vg = Vg::from_doc(&doc).unwrap();
-        let back = model_of(&lib_vg).unwrap();
-        assert_eq!(back.id, model.id);
-        assert_eq!(back.lvs, model.lvs);
-        let pvs: PvDevices = back
-            .pvs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                (
-                    p.name.clone(),
-                    DevNum {
-                        major: 254,
-                        minor: i as u32 * 16,
-                    },
-                )
-            })
-            .collect();
-        let plan = plan_lv(&back, "r", &pvs, &PlanOptions::default()).unwrap();
-        assert_eq!(plan.top().name, "vg1-r");
-        assert_eq!(
-            plan.top().uuid,
-            dm_uuid(&lib_vg.id, &lib_vg.lv("r").unwrap().id, None)
         );
     }
 }

@@ -7,4 +7,3 @@ pub mod ops;
 pub mod report;
 pub mod units;
 pub mod uuid;
-pub mod vg;

@@ -5,21 +5,56 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::filter::DeviceFilter;
+use crate::lock::{LockError, LockManager, LockMode};
+use crate::report::{self, Cell, FieldDef, FieldType, ReportKind};
+use lvmeta_model::{
+    self as model, LogicalVolume, ModelError, PhysicalVolume, Segment, SegmentKind, VolumeGroup,
+};
 use lvmeta_ondisk::dev::{BlockDev, FileDev};
 use lvmeta_ondisk::label::{self, DiskLocn, PvHeaderExt, PvLabel};
 use lvmeta_ondisk::mda;
 use lvmeta_ondisk::pv::{self, FormatOptions};
 use lvmeta_ondisk::store::MetadataStore;
 use lvmeta_ondisk::units::Bytes;
+pub use lvmeta_ondisk::units::{Extents, Sectors};
 use lvmeta_ondisk::OnDiskError;
-use lvmeta_text::{Node, Section, Value};
 
-use crate::filter::DeviceFilter;
-use crate::lock::{LockError, LockManager, LockMode};
-use crate::report::{self, Cell, FieldDef, FieldType, ReportKind};
-use crate::vg::{Area, Layout, Vg, VgError};
-use lvmeta_model::{self as model, ModelError};
-use lvmeta_ondisk::units::{Extents, Sectors};
+pub use lvmeta_model::{Layout, MirrorLog};
+
+/// What was wrong with a VG, an LV or a name, in lvm2's words (scripts look for them).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum VgError {
+    #[error("metadata of VG {vg}: {what}")]
+    Malformed { vg: String, what: String },
+    #[error("Logical Volume \"{lv}\" already exists in volume group \"{vg}\"")]
+    LvExists { vg: String, lv: String },
+    #[error("Failed to find logical volume \"{vg}/{lv}\"")]
+    NoSuchLv { vg: String, lv: String },
+    #[error(
+        "Insufficient free space in VG {vg}: {needed} extents needed, but only {free} available"
+    )]
+    NoSpace { vg: String, needed: u64, free: u64 },
+    #[error("VG {vg}: {needed} PVs with free space needed for {what}, only {found} usable")]
+    NotEnoughPvs {
+        vg: String,
+        what: String,
+        needed: usize,
+        found: usize,
+    },
+    #[error("Physical volume {pv} is not in VG {vg}")]
+    NoSuchPv { vg: String, pv: String },
+    #[error("invalid name {name:?}: {why}")]
+    BadName { name: String, why: String },
+    #[error("LV {vg}/{lv}: {what}")]
+    Unsupported {
+        vg: String,
+        lv: String,
+        what: String,
+    },
+    #[error("Physical volume {pv} still in use in VG {vg}")]
+    PvInUse { vg: String, pv: String },
+}
 
 /// Errors of the commands; the binary maps them to lvm's exit codes.
 #[derive(Debug, thiserror::Error)]
@@ -196,23 +231,28 @@ pub struct CopyInfo {
 
 /// A VG as read: the model, its devices and the state of every copy.
 pub struct VgRead {
-    pub vg: Vg,
-    /// PV key -> index into `Scan::pvs`, when the device is present.
+    pub vg: VolumeGroup,
+    /// PV key (`pv0`...) -> index into `Scan::pvs`, when the device is present.
     pub devs: HashMap<String, usize>,
     pub copies: Vec<CopyInfo>,
 }
 
 impl VgRead {
-    pub fn missing(&self) -> Vec<&crate::vg::Pv> {
+    pub fn missing(&self) -> Vec<&PhysicalVolume> {
         self.vg
             .pvs
             .iter()
-            .filter(|p| !self.devs.contains_key(&p.key))
+            .filter(|p| !self.devs.contains_key(&p.name))
             .collect()
     }
     pub fn stale_copies(&self) -> impl Iterator<Item = &CopyInfo> {
         self.copies.iter().filter(|c| c.state != CopyState::Current)
     }
+}
+
+/// Where a missing PV was last seen, for messages.
+fn last_seen(p: &PhysicalVolume) -> String {
+    p.device.clone().unwrap_or_else(|| "[unknown]".into())
 }
 
 fn candidates(env: &Env) -> Vec<PathBuf> {
@@ -384,17 +424,19 @@ impl Scan {
             what: format!("VG {name}"),
             err,
         })?;
-        let vg = Vg::from_doc_owned(doc)?;
+        let vg = VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
+            vg: name.into(),
+            what: e.to_string(),
+        })?;
+        drop(doc);
         let mut devs = HashMap::new();
         for pv in &vg.pvs {
-            let raw = crate::uuid::without_dashes(&pv.id).unwrap_or_default();
-            if let Some(i) = self.pvs.iter().position(|d| d.label.pv_uuid == raw) {
-                devs.insert(pv.key.clone(), i);
+            if let Some(i) = self.device_index(pv) {
+                devs.insert(pv.name.clone(), i);
             }
         }
         let mut copies = Vec::new();
-        for (key, &i) in &devs {
-            let _ = key;
+        for &i in devs.values() {
             let p = &self.pvs[i];
             for m in &p.mdas {
                 let state = match &m.res {
@@ -433,21 +475,17 @@ impl Scan {
     pub fn pv_by_path(&self, path: &Path) -> Option<(usize, &PvDev)> {
         self.pvs.iter().enumerate().find(|(_, p)| p.path == path)
     }
+
+    /// The scanned device holding a VG's PV (matched by PV UUID).
+    pub fn device_index(&self, pv: &PhysicalVolume) -> Option<usize> {
+        let raw = crate::uuid::without_dashes(&pv.id)?;
+        self.pvs.iter().position(|d| d.label.pv_uuid == raw)
+    }
 }
 
-/// Runs an LV change on `lvmeta_model`'s VG (its allocator follows lvm2's policies) and
-/// takes the result back; on error `vg` is unchanged.
-fn with_model(
-    vg: &mut Vg,
-    f: impl FnOnce(&mut model::VolumeGroup) -> std::result::Result<(), ModelError>,
-) -> Result<()> {
-    let mut m = model::VolumeGroup::from_metadata(&vg.to_doc())
-        .map_err(|e| OpError::Failed(format!("VG {}: {e}", vg.name)))?;
-    f(&mut m).map_err(|e| model_error(&vg.name, e))?;
-    let mut doc = Section::new();
-    doc.push(m.name.clone(), Node::Section(m.to_vg_section()));
-    *vg = Vg::from_doc(&doc)?;
-    Ok(())
+/// A model operation's result with its error in lvm2's words.
+fn in_model<T>(vgname: &str, r: std::result::Result<T, ModelError>) -> Result<T> {
+    r.map_err(|e| model_error(vgname, e))
 }
 
 /// The model's errors in lvm2's words (the messages scripts and tests look for).
@@ -490,13 +528,12 @@ fn model_error(vgname: &str, e: ModelError) -> OpError {
     }
 }
 
-/// Text of a VG as lvm2 writes it into metadata areas, written by `lvmeta_model` with a
-/// fresh trailer shaped like lvm2's (the `# Generated by` line, the uname and ctime comments).
-pub fn metadata_text(vg: &Vg, host: &str, now: i64) -> Result<String> {
-    let m = model::VolumeGroup::from_metadata(&vg.to_doc())
-        .map_err(|e| OpError::Failed(format!("VG {}: {e}", vg.name)))?;
+/// Text of a VG as lvm2 writes it into metadata areas: the model's text with a fresh trailer
+/// shaped like lvm2's (the `# Generated by` line, the uname and ctime comments; lvm2 leaves the
+/// description empty in metadata areas and fills it in backup files only).
+pub fn metadata_text(vg: &VolumeGroup, host: &str, now: i64) -> String {
     let trailer = model::Trailer::new("", host, now, uname().as_deref());
-    Ok(lvmeta_text::write(&m.to_metadata(&trailer)))
+    lvmeta_text::write(&vg.to_metadata(&trailer))
 }
 
 /// What lvm2 writes after `creation_host` (`uname -snrvm`), from /proc; None if unreadable.
@@ -598,15 +635,15 @@ fn set_used(d: &PvDev, used: bool) -> Result<()> {
     Ok(())
 }
 
-/// All metadata areas of the VG's present PVs.
-fn targets(scan: &Scan, r: &VgRead) -> Vec<(Arc<dyn BlockDev>, DiskLocn)> {
-    let mut keys: Vec<_> = r.devs.iter().collect();
-    keys.sort();
+/// All metadata areas of the VG's PVs that are present, in PV order.
+fn targets(scan: &Scan, vg: &VolumeGroup) -> Vec<(Arc<dyn BlockDev>, DiskLocn)> {
     let mut out = Vec::new();
-    for (_, &i) in keys {
-        let p = &scan.pvs[i];
-        for a in &p.label.metadata_areas {
-            out.push((p.dev.clone(), *a));
+    for pv in &vg.pvs {
+        if let Some(i) = scan.device_index(pv) {
+            let p = &scan.pvs[i];
+            for a in &p.label.metadata_areas {
+                out.push((p.dev.clone(), *a));
+            }
         }
     }
     out
@@ -617,7 +654,7 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn check_owner(&self, vg: &Vg, override_foreign: bool) -> Result<()> {
+    fn check_owner(&self, vg: &VolumeGroup, override_foreign: bool) -> Result<()> {
         if let Some(sid) = vg.system_id.as_ref().filter(|s| !s.is_empty()) {
             let local = self.env.system_id.clone().unwrap_or_default();
             if *sid != local && !override_foreign {
@@ -657,24 +694,30 @@ impl Ctx<'_> {
             return Err(OpError::MissingPv {
                 vg: r.vg.name.clone(),
                 uuid: p.id.clone(),
-                device: p.device.clone(),
+                device: last_seen(p),
             });
         }
         Ok(())
     }
 
     /// Read-modify-write of one VG under its exclusive lock.
-    pub fn modify<F>(&self, name: &str, override_foreign: bool, f: F) -> Result<Vg>
+    pub fn modify<F>(&self, name: &str, override_foreign: bool, f: F) -> Result<VolumeGroup>
     where
-        F: FnOnce(&mut Vg, &Scan, &VgRead) -> Result<()>,
+        F: FnOnce(&mut VolumeGroup, &Scan, &VgRead) -> Result<()>,
     {
         self.modify_with(name, override_foreign, false, f)
     }
 
     /// `modify`; with `majority`, also with a minority of PVs missing.
-    fn modify_with<F>(&self, name: &str, override_foreign: bool, majority: bool, f: F) -> Result<Vg>
+    fn modify_with<F>(
+        &self,
+        name: &str,
+        override_foreign: bool,
+        majority: bool,
+        f: F,
+    ) -> Result<VolumeGroup>
     where
-        F: FnOnce(&mut Vg, &Scan, &VgRead) -> Result<()>,
+        F: FnOnce(&mut VolumeGroup, &Scan, &VgRead) -> Result<()>,
     {
         let _lock = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
         let scan = scan(self.env)?;
@@ -684,19 +727,20 @@ impl Ctx<'_> {
         let mut vg = r.vg.clone();
         f(&mut vg, &scan, &r)?;
         vg.seqno = r.vg.seqno + 1;
-        self.write_vg(&scan, &r, &mut vg)?;
+        self.write_vg(&scan, &mut vg)?;
         Ok(vg)
     }
 
-    /// Records the PVs' current device paths as hints, then commits `vg`.
-    fn write_vg(&self, scan: &Scan, r: &VgRead, vg: &mut Vg) -> Result<()> {
+    /// Records the PVs' current device paths as hints, then commits `vg` to the metadata
+    /// areas of its present PVs.
+    fn write_vg(&self, scan: &Scan, vg: &mut VolumeGroup) -> Result<()> {
         for p in vg.pvs.iter_mut() {
-            if let Some(&i) = r.devs.get(&p.key) {
-                p.device = scan.pvs[i].path.to_string_lossy().into_owned();
+            if let Some(i) = scan.device_index(p) {
+                p.device = Some(scan.pvs[i].path.to_string_lossy().into_owned());
             }
         }
-        let text = metadata_text(vg, &self.env.host, now())?;
-        commit_text(&vg.name, &targets(scan, r), &text, None)
+        let text = metadata_text(vg, &self.env.host, now());
+        commit_text(&vg.name, &targets(scan, vg), &text, None)
     }
 
     // ---- PV commands ----
@@ -911,69 +955,41 @@ impl Ctx<'_> {
         system_id: Option<&str>,
         tags: &[String],
     ) -> Result<String> {
-        crate::vg::check_name(name)?;
-        if extent_size < 2 || !extent_size.is_power_of_two() {
-            return Err(OpError::InvalidArg(format!(
-                "extent size must be a power of two of at least 1 KiB, got {} sectors",
-                extent_size
-            )));
+        in_model(name, model::names::validate_vg_name(name))?;
+        for t in tags {
+            check_tag(t)?;
         }
+        let mut vg = VolumeGroup::new(name, Sectors(extent_size))
+            .map_err(|e| OpError::InvalidArg(e.to_string()))?;
+        vg.system_id = system_id.filter(|s| !s.is_empty()).map(str::to_string);
+        vg.tags = tags.to_vec();
         let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
         let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
         let sc = scan(self.env)?;
         if sc.vg_names().iter().any(|n| n == name) {
             return Err(OpError::VgExists { vg: name.into() });
         }
-        let pvs = self.take_orphans(&sc, paths, extent_size, 0)?;
-        let mut status = vec!["RESIZEABLE".to_string(), "READ".into(), "WRITE".into()];
-        status.dedup();
-        let mut extra = Section::new();
-        extra.push("format", Node::Value(Value::Str("lvm2".into())));
-        let vg = Vg {
-            name: name.into(),
-            id: crate::uuid::generate(),
-            seqno: 1,
-            status,
-            flags: vec![],
-            tags: tags.to_vec(),
-            system_id: system_id.filter(|s| !s.is_empty()).map(str::to_string),
-            extent_size,
-            max_lv: 0,
-            max_pv: 0,
-            pvs: pvs.iter().map(|(_, p)| p.clone()).collect(),
-            lvs: vec![],
-            extra,
-            trailer: Section::new(),
-        };
-        let text = metadata_text(&vg, &self.env.host, now())?;
-        let t: Vec<_> = pvs
-            .iter()
-            .flat_map(|(i, _)| {
-                let d = &sc.pvs[*i];
-                d.label
-                    .metadata_areas
-                    .iter()
-                    .map(|a| (d.dev.clone(), *a))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        commit_text(name, &t, &text, None)?;
+        let pvs = self.take_orphans(&sc, paths, extent_size)?;
+        for (_, pv) in &pvs {
+            in_model(name, vg.add_pv(pv.clone()))?;
+        }
+        let text = metadata_text(&vg, &self.env.host, now());
+        commit_text(name, &targets(&sc, &vg), &text, None)?;
         for (i, _) in &pvs {
             set_used(&sc.pvs[*i], true)?;
         }
         Ok(format!("Volume group \"{name}\" successfully created"))
     }
 
-    /// Orphan PVs for `paths`, as VG entries numbered from `first_key`.
+    /// Orphan PVs for `paths`, as VG entries (with their scan index).
     fn take_orphans(
         &self,
         sc: &Scan,
         paths: &[PathBuf],
         extent_size: u64,
-        first_key: usize,
-    ) -> Result<Vec<(usize, crate::vg::Pv)>> {
+    ) -> Result<Vec<(usize, PhysicalVolume)>> {
         let mut out = Vec::new();
-        for (n, p) in paths.iter().enumerate() {
+        for p in paths {
             let (i, d) = sc.pv_by_path(p).ok_or_else(|| {
                 if let Some((_, e)) = sc.damaged.iter().find(|(dp, _)| dp == p) {
                     OpError::Failed(format!("{}: damaged PV label: {e}", p.display()))
@@ -996,21 +1012,15 @@ impl Ctx<'_> {
                     p.display()
                 )));
             }
-            out.push((
-                i,
-                crate::vg::Pv {
-                    key: format!("pv{}", first_key + n),
-                    id: d.uuid_dashed(),
-                    device: p.to_string_lossy().into_owned(),
-                    status: vec!["ALLOCATABLE".into()],
-                    flags: vec![],
-                    tags: vec![],
-                    dev_size,
-                    pe_start,
-                    pe_count,
-                    extra: Section::new(),
-                },
-            ));
+            let pv = PhysicalVolume::new(
+                &d.label.pv_uuid,
+                Some(&p.to_string_lossy()),
+                Sectors(dev_size),
+                Sectors(pe_start),
+                Extents(pe_count),
+            )
+            .map_err(|e| OpError::Failed(format!("{}: {e}", p.display())))?;
+            out.push((i, pv));
         }
         Ok(out)
     }
@@ -1022,29 +1032,17 @@ impl Ctx<'_> {
         let r = sc.read_vg(name)?;
         self.check_owner(&r.vg, false)?;
         Self::check_complete(&r, false)?;
-        let next =
-            r.vg.pvs
-                .iter()
-                .filter_map(|p| p.key.strip_prefix("pv")?.parse::<usize>().ok())
-                .max()
-                .map(|m| m + 1)
-                .unwrap_or(0);
-        let new = self.take_orphans(&sc, paths, r.vg.extent_size, next)?;
+        let new = self.take_orphans(&sc, paths, r.vg.extent_size.0)?;
         let mut vg = r.vg.clone();
         vg.seqno += 1;
-        let mut devs = r.devs.clone();
-        for (i, p) in new {
-            devs.insert(p.key.clone(), i);
-            vg.pvs.push(p);
+        for (_, pv) in new {
+            in_model(name, vg.add_pv(pv))?;
         }
-        let r2 = VgRead {
-            vg: r.vg.clone(),
-            devs,
-            copies: vec![],
-        };
-        self.write_vg(&sc, &r2, &mut vg)?;
+        self.write_vg(&sc, &mut vg)?;
         for p in &vg.pvs {
-            set_used(&sc.pvs[r2.devs[&p.key]], true)?;
+            if let Some(i) = sc.device_index(p) {
+                set_used(&sc.pvs[i], true)?;
+            }
         }
         Ok(format!("Volume group \"{name}\" successfully extended"))
     }
@@ -1056,53 +1054,54 @@ impl Ctx<'_> {
         let r = sc.read_vg(name)?;
         self.check_owner(&r.vg, false)?;
         Self::check_complete(&r, false)?;
-        let mut vg = r.vg.clone();
-        let mut removed = Vec::new();
+        let used = used_extents(&r.vg);
+        let mut removed: Vec<(usize, String)> = Vec::new();
         let mut out = Vec::new();
         for p in paths {
-            let key = r
+            let (key, &i) = r
                 .devs
                 .iter()
                 .find(|(_, &i)| sc.pvs[i].path == *p)
-                .map(|(k, _)| k.clone())
                 .ok_or_else(|| VgError::NoSuchPv {
                     vg: name.into(),
                     pv: p.display().to_string(),
                 })?;
-            if vg.used_on(&key) > 0 {
+            if used.get(key).copied().unwrap_or(0) > 0 {
                 return Err(VgError::PvInUse {
                     vg: name.into(),
                     pv: p.display().to_string(),
                 }
                 .into());
             }
-            if vg.pvs.len() - removed.len() <= 1 {
+            if r.vg.pvs.len() - removed.len() <= 1 {
                 return Err(OpError::Failed(format!(
                     "Can't remove final physical volume \"{}\" from volume group \"{name}\"",
                     p.display()
                 )));
             }
-            removed.push(key);
+            let id = r.vg.pv(key).map(|pv| pv.id.clone()).unwrap_or_default();
+            removed.push((i, id));
             out.push(format!(
                 "Removed \"{}\" from volume group \"{name}\"",
                 p.display()
             ));
         }
-        vg.pvs.retain(|p| !removed.contains(&p.key));
-        vg.seqno += 1;
-        let mut devs = r.devs.clone();
-        for k in &removed {
-            devs.remove(k);
+        let mut vg = r.vg.clone();
+        for (_, id) in &removed {
+            let key = vg
+                .pvs
+                .iter()
+                .find(|pv| &pv.id == id)
+                .map(|pv| pv.name.clone());
+            if let Some(key) = key {
+                in_model(name, vg.remove_pv(&key))?;
+            }
         }
-        let r2 = VgRead {
-            vg: r.vg.clone(),
-            devs,
-            copies: vec![],
-        };
-        self.write_vg(&sc, &r2, &mut vg)?;
+        vg.seqno += 1;
+        self.write_vg(&sc, &mut vg)?;
         // The removed PVs become orphans: empty their metadata areas.
-        for k in &removed {
-            let d = &sc.pvs[r.devs[k]];
+        for (i, _) in &removed {
+            let d = &sc.pvs[*i];
             for a in &d.label.metadata_areas {
                 mda::format_mda(d.dev.as_ref(), *a)?;
             }
@@ -1117,14 +1116,14 @@ impl Ctx<'_> {
         let sc = scan(self.env)?;
         let r = sc.read_vg(name)?;
         self.check_owner(&r.vg, false)?;
-        let visible = r.vg.lvs.iter().filter(|l| l.visible()).count();
+        let visible = r.vg.lvs.iter().filter(|l| l.is_visible()).count();
         if visible > 0 && !force {
             return Err(OpError::VgNotEmpty {
                 vg: name.into(),
                 lvs: visible,
             });
         }
-        for (dev, area) in targets(&sc, &r) {
+        for (dev, area) in targets(&sc, &r.vg) {
             mda::format_mda(dev.as_ref(), area)?;
         }
         for &i in r.devs.values() {
@@ -1134,7 +1133,7 @@ impl Ctx<'_> {
     }
 
     pub fn vgrename(&self, old: &str, new: &str) -> Result<String> {
-        crate::vg::check_name(new)?;
+        in_model(new, model::names::validate_vg_name(new))?;
         let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
         let _l = self.env.locks.lock_vg(old, LockMode::Exclusive)?;
         let _n = self.env.locks.lock_vg(new, LockMode::Exclusive)?;
@@ -1148,7 +1147,7 @@ impl Ctx<'_> {
         let mut vg = r.vg.clone();
         vg.name = new.into();
         vg.seqno += 1;
-        self.write_vg(&sc, &r, &mut vg)?;
+        self.write_vg(&sc, &mut vg)?;
         Ok(format!(
             "Volume group \"{old}\" successfully renamed to \"{new}\""
         ))
@@ -1201,27 +1200,7 @@ impl Ctx<'_> {
             let sc = scan(self.env)?;
             let r = sc.read_vg(&name)?;
             let bad: Vec<_> = r.stale_copies().cloned().collect();
-            for c in &bad {
-                let what = match &c.state {
-                    CopyState::Stale { seqno } => {
-                        format!("stale (seqno {seqno}, current {})", r.vg.seqno)
-                    }
-                    CopyState::Damaged { what } => format!("damaged: {what}"),
-                    CopyState::Empty => "empty".into(),
-                    CopyState::Current => unreachable!(),
-                };
-                out.push(format!(
-                    "WARNING: VG {name}: metadata on {} at {} is {what}",
-                    c.path.display(),
-                    c.area.offset.0
-                ));
-            }
-            for p in r.missing() {
-                out.push(format!(
-                    "WARNING: VG {name}: PV {} (last seen on {}) is missing",
-                    p.id, p.device
-                ));
-            }
+            out.extend(copy_warnings(&r, false));
             if bad.is_empty() && r.missing().is_empty() {
                 out.push(format!(
                     "VG {name}: {} metadata copies agree (seqno {})",
@@ -1242,7 +1221,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                self.write_vg(&sc, &r, &mut vg)?;
+                self.write_vg(&sc, &mut vg)?;
                 out.push(format!(
                     "VG {name}: rewrote metadata on all PVs (seqno {})",
                     vg.seqno
@@ -1258,28 +1237,20 @@ impl Ctx<'_> {
         let _l = self.env.locks.lock_vg(name, LockMode::Shared)?;
         let sc = scan(self.env)?;
         let r = sc.read_vg(name)?;
-        let mut vg = r.vg.clone();
+        let mut vg = r.vg;
         for p in vg.pvs.iter_mut() {
-            if let Some(&i) = r.devs.get(&p.key) {
-                p.device = sc.pvs[i].path.to_string_lossy().into_owned();
+            if let Some(i) = sc.device_index(p) {
+                p.device = Some(sc.pvs[i].path.to_string_lossy().into_owned());
             }
         }
-        let mut t = Section::new();
-        t.push("contents", Value::Str("Text Format Volume Group".into()));
-        t.push("version", Value::Int(1));
-        t.push(
-            "description",
-            Value::Str(format!(
-                "Created *after* executing 'lvmeta vgcfgbackup {name}'"
-            )),
+        let trailer = model::Trailer::new(
+            &format!("Created *after* executing 'lvmeta vgcfgbackup {name}'"),
+            &self.env.host,
+            now(),
+            uname().as_deref(),
         );
-        t.push("creation_host", Value::Str(self.env.host.clone()));
-        t.push("creation_time", Value::Int(now()));
-        vg.trailer = t;
-        let text = lvmeta_text::write_with(&vg.to_doc(), lvmeta_text::Style::Backup);
-        let mut doc = String::from("# Generated by lvmeta\n\n");
-        doc.push_str(&text);
-        std::fs::write(file, doc).map_err(|source| OpError::File {
+        let text = lvmeta_text::write_with(&vg.to_backup(&trailer), lvmeta_text::Style::Backup);
+        std::fs::write(file, text).map_err(|source| OpError::File {
             path: file.into(),
             source,
         })?;
@@ -1295,7 +1266,10 @@ impl Ctx<'_> {
             what: file.display().to_string(),
             err,
         })?;
-        let mut vg = Vg::from_doc(&doc)?;
+        let mut vg = VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
+            vg: name.into(),
+            what: format!("{}: {e}", file.display()),
+        })?;
         if vg.name != name {
             return Err(OpError::InvalidArg(format!(
                 "{} holds VG {}, not {name}",
@@ -1307,38 +1281,28 @@ impl Ctx<'_> {
         let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
         let sc = scan(self.env)?;
         let current = sc.read_vg(name).ok();
-        let mut devs = HashMap::new();
+        let mut devs = Vec::new();
         for p in &vg.pvs {
-            let raw = crate::uuid::without_dashes(&p.id).unwrap_or_default();
-            let i = sc
-                .pvs
-                .iter()
-                .position(|d| d.label.pv_uuid == raw)
-                .ok_or_else(|| OpError::MissingPv {
-                    vg: name.into(),
-                    uuid: p.id.clone(),
-                    device: p.device.clone(),
-                })?;
+            let i = sc.device_index(p).ok_or_else(|| OpError::MissingPv {
+                vg: name.into(),
+                uuid: p.id.clone(),
+                device: last_seen(p),
+            })?;
             if let Some(other) = pv_vg_name(&sc, &sc.pvs[i]).filter(|o| o != name) {
                 return Err(OpError::PvInVg {
                     path: sc.pvs[i].path.clone(),
                     vg: other,
                 });
             }
-            devs.insert(p.key.clone(), i);
+            devs.push(i);
         }
         vg.seqno = current
             .as_ref()
             .map(|c| c.vg.seqno + 1)
             .unwrap_or(vg.seqno)
             .max(vg.seqno);
-        let r = VgRead {
-            vg: vg.clone(),
-            devs,
-            copies: vec![],
-        };
-        self.write_vg(&sc, &r, &mut vg)?;
-        for &i in r.devs.values() {
+        self.write_vg(&sc, &mut vg)?;
+        for i in devs {
             set_used(&sc.pvs[i], true)?;
         }
         Ok(format!("Restored volume group {name}."))
@@ -1350,31 +1314,15 @@ impl Ctx<'_> {
         let name = req.name.clone();
         self.modify(vgname, false, |vg, sc, r| {
             let pvs = pv_keys(sc, r, &req.pvs)?;
-            let extents = req.size.extents(vg, pvs.as_deref(), 0)?;
+            let extents = req.size.extents(vg, pvs.as_deref())?;
             if extents == 0 {
                 return Err(OpError::InvalidArg("size must be more than zero".into()));
             }
-            crate::vg::check_name(&req.name)?;
-            let layout = match req.layout {
-                Layout::Linear => model::Layout::Linear,
-                Layout::Striped {
-                    stripes,
-                    stripe_size,
-                } => model::Layout::Striped {
-                    stripes,
-                    stripe_size: Sectors(stripe_size),
-                },
-                Layout::Mirror { mirrors } => model::Layout::Mirror {
-                    mirrors,
-                    log: model::MirrorLog::Core,
-                },
-                Layout::Raid1 { mirrors } => model::Layout::Raid1 { mirrors },
-            };
-            let mut lr = model::LvRequest::new(&req.name, Extents(extents), layout);
+            let mut lr = model::LvRequest::new(&req.name, Extents(extents), req.layout);
             lr.pvs = pvs;
             lr.creation_time = Some(now());
             lr.creation_host = Some(self.env.host.clone());
-            with_model(vg, |m| m.create_lv(lr).map(|_| ()))
+            in_model(vgname, vg.create_lv(lr).map(|_| ()))
         })?;
         Ok(format!("Logical volume \"{name}\" created."))
     }
@@ -1391,11 +1339,15 @@ impl Ctx<'_> {
         self.modify(vgname, false, |vg, sc, r| {
             let cur = vg
                 .lv(lv)
-                .ok_or(VgError::NoSuchLv { vg: vgname.into(), lv: lv.into() })?
-                .size_extents();
+                .ok_or(VgError::NoSuchLv {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                })?
+                .size()
+                .0;
             let keys = pv_keys(sc, r, pvs)?;
             let target = size.target(vg, keys.as_deref(), cur)?;
-            let es = vg.extent_size;
+            let es = vg.extent_size.0;
             if target == cur {
                 return Err(OpError::Failed(format!(
                     "New size ({target} extents) matches existing size ({cur} extents)."
@@ -1405,14 +1357,17 @@ impl Ctx<'_> {
                 if dir == ResizeDir::Reduce {
                     return Err(OpError::InvalidArg(format!("New size given ({target} extents) not less than existing size ({cur} extents)")));
                 }
-                with_model(vg, |m| m.extend_lv(lv, Extents(target - cur), keys.as_deref()))?;
+                in_model(
+                    vgname,
+                    vg.extend_lv(lv, Extents(target - cur), keys.as_deref()),
+                )?;
             } else {
                 if dir == ResizeDir::Extend {
                     return Err(OpError::InvalidArg(format!("New size given ({target} extents) not larger than existing size ({cur} extents)")));
                 }
-                with_model(vg, |m| m.reduce_lv(lv, Extents(cur - target)))?;
+                in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
-            let now_size = vg.lv(lv).map(|l| l.size_extents()).unwrap_or(0);
+            let now_size = vg.lv(lv).map(|l| l.size().0).unwrap_or(0);
             let u = crate::units::Units::default();
             msg = format!(
                 "Size of logical volume {vgname}/{lv} changed from {} ({cur} extents) to {} ({now_size} extents).",
@@ -1426,8 +1381,7 @@ impl Ctx<'_> {
 
     pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
         self.modify(vgname, false, |vg, _, _| {
-            crate::vg::check_name(new)?;
-            with_model(vg, |m| m.rename_lv(old, new))
+            in_model(vgname, vg.rename_lv(old, new))
         })?;
         Ok(format!(
             "Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
@@ -1436,12 +1390,10 @@ impl Ctx<'_> {
 
     pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
         self.modify(vgname, false, |vg, _, _| {
-            with_model(vg, |m| {
-                for l in lvs {
-                    m.remove_lv(l)?;
-                }
-                Ok(())
-            })
+            for l in lvs {
+                in_model(vgname, vg.remove_lv(l))?;
+            }
+            Ok(())
         })?;
         Ok(lvs
             .iter()
@@ -1522,26 +1474,7 @@ impl Ctx<'_> {
         }
         for n in &names {
             let r = sc.read_vg(n)?;
-            for c in r.stale_copies() {
-                let what = match &c.state {
-                    CopyState::Stale { seqno } => {
-                        format!("is stale (seqno {seqno}, newest {})", r.vg.seqno)
-                    }
-                    CopyState::Damaged { what } => format!("is damaged ({what})"),
-                    _ => "is empty".into(),
-                };
-                warnings.push(format!(
-                    "WARNING: VG {n}: metadata on {} at {} {what}; run vgck --updatemetadata {n}",
-                    c.path.display(),
-                    c.area.offset.0
-                ));
-            }
-            for p in r.missing() {
-                warnings.push(format!(
-                    "WARNING: VG {n} is missing PV {} (last written {})",
-                    p.id, p.device
-                ));
-            }
+            warnings.extend(copy_warnings(&r, true));
             reads.push(r);
         }
         let mut rows = Vec::new();
@@ -1554,8 +1487,9 @@ impl Ctx<'_> {
             ReportKind::Lvs => {
                 let per_seg = fields.iter().any(|f| f.ftype == FieldType::Seg);
                 for r in &reads {
-                    let roles = r.vg.roles();
-                    let mut lvs: Vec<_> = r.vg.lvs.iter().filter(|l| all || l.visible()).collect();
+                    let roles = r.vg.sub_roles();
+                    let mut lvs: Vec<_> =
+                        r.vg.lvs.iter().filter(|l| all || l.is_visible()).collect();
                     if !lv_filter.is_empty() {
                         lvs.retain(|l| {
                             lv_filter
@@ -1603,6 +1537,51 @@ impl Ctx<'_> {
         drop(guards);
         Ok((rows, warnings))
     }
+}
+
+/// Warnings about the copies of a VG that are not current and the PVs that are missing; with
+/// `hint`, each copy warning says how to repair it.
+fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
+    let name = &r.vg.name;
+    let mut out = Vec::new();
+    for c in r.stale_copies() {
+        let what = match &c.state {
+            CopyState::Stale { seqno } => {
+                format!("is stale (seqno {seqno}, newest {})", r.vg.seqno)
+            }
+            CopyState::Damaged { what } => format!("is damaged ({what})"),
+            CopyState::Empty | CopyState::Current => "is empty".into(),
+        };
+        let repair = if hint {
+            format!("; run vgck --updatemetadata {name}")
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "WARNING: VG {name}: metadata on {} at {} {what}{repair}",
+            c.path.display(),
+            c.area.offset.0
+        ));
+    }
+    for p in r.missing() {
+        out.push(format!(
+            "WARNING: VG {name} is missing PV {} (last seen on {})",
+            p.id,
+            last_seen(p)
+        ));
+    }
+    out
+}
+
+/// Used extents per PV key (PVs without any are absent).
+fn used_extents(vg: &VolumeGroup) -> HashMap<String, u64> {
+    vg.pv_free_extents()
+        .into_iter()
+        .filter_map(|(key, free)| {
+            let total = vg.pv(&key)?.pe_count.0;
+            Some((key, total.saturating_sub(free.0))).filter(|(_, used)| *used > 0)
+        })
+        .collect()
 }
 
 /// Which VG a PV's own metadata names (None: orphan).
@@ -1673,32 +1652,30 @@ pub enum ResizeDir {
 }
 
 impl SizeArg {
-    fn amount(&self, vg: &Vg, pvs: Option<&[String]>) -> Result<u64> {
+    fn amount(&self, vg: &VolumeGroup, pvs: Option<&[String]>) -> Result<u64> {
         use crate::units::ExtentsArg as E;
+        let pe_count = |k: &String| vg.pv(k).map(|p| p.pe_count.0).unwrap_or(0);
         Ok(match self {
-            SizeArg::Sectors(_, s) => s.div_ceil(vg.extent_size),
+            SizeArg::Sectors(_, s) => s.div_ceil(vg.extent_size.0),
             SizeArg::Extents(_, e) => match *e {
                 E::Count(n) => n,
                 E::PercentFree(p) => {
-                    let free = match pvs {
-                        None => vg.free_extents(),
-                        Some(k) => k
+                    let free: u64 = match pvs {
+                        None => vg.free_extents().0,
+                        Some(k) => vg
+                            .pv_free_extents()
                             .iter()
-                            .map(|k| {
-                                vg.pv_by_key(k).map(|p| p.pe_count).unwrap_or(0) - vg.used_on(k)
-                            })
+                            .filter(|(key, _)| k.contains(key))
+                            .map(|(_, f)| f.0)
                             .sum(),
                     };
                     free * p as u64 / 100
                 }
-                E::PercentVg(p) => vg.total_extents() * p as u64 / 100,
+                E::PercentVg(p) => vg.total_extents().0 * p as u64 / 100,
                 E::PercentPvs(p) => {
                     let total: u64 = match pvs {
-                        None => vg.total_extents(),
-                        Some(k) => k
-                            .iter()
-                            .map(|k| vg.pv_by_key(k).map(|p| p.pe_count).unwrap_or(0))
-                            .sum(),
+                        None => vg.total_extents().0,
+                        Some(k) => k.iter().map(pe_count).sum(),
                     };
                     total * p as u64 / 100
                 }
@@ -1718,7 +1695,7 @@ impl SizeArg {
     }
 
     /// Extents for a new LV.
-    fn extents(&self, vg: &Vg, pvs: Option<&[String]>, _cur: u64) -> Result<u64> {
+    fn extents(&self, vg: &VolumeGroup, pvs: Option<&[String]>) -> Result<u64> {
         if self.sign() != crate::units::Sign::Absolute {
             return Err(OpError::InvalidArg(
                 "lvcreate takes an absolute size".into(),
@@ -1728,7 +1705,7 @@ impl SizeArg {
     }
 
     /// New size of an LV of `cur` extents.
-    fn target(&self, vg: &Vg, pvs: Option<&[String]>, cur: u64) -> Result<u64> {
+    fn target(&self, vg: &VolumeGroup, pvs: Option<&[String]>, cur: u64) -> Result<u64> {
         use crate::units::Sign;
         let n = self.amount(vg, pvs)?;
         Ok(match self.sign() {
@@ -1750,17 +1727,42 @@ pub struct LvCreate {
     pub pvs: Vec<PathBuf>,
 }
 
-fn area_dev(sc: &Scan, r: &VgRead, a: &Area) -> (String, u64) {
-    match a {
-        Area::Pv { key, start } => {
-            let name = r
-                .devs
-                .get(key)
-                .map(|&i| sc.pvs[i].path.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "[unknown]".into());
-            (name, *start)
-        }
-        Area::Lv { name, start } => (name.clone(), *start),
+/// The device path of a PV key as scanned, `[unknown]` when the PV is missing.
+fn pv_path(sc: &Scan, r: &VgRead, key: &str) -> String {
+    r.devs
+        .get(key)
+        .map(|&i| sc.pvs[i].path.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "[unknown]".into())
+}
+
+/// Where an area starts: a device path or sub-LV name, and the first extent there.
+type AreaAt = (String, u64);
+
+/// A segment's data areas, and its metadata areas (raid1's rmeta sub-LVs).
+fn seg_areas(sc: &Scan, r: &VgRead, g: &Segment) -> (Vec<AreaAt>, Vec<AreaAt>) {
+    match &g.kind {
+        SegmentKind::Striped { areas, .. } => (
+            areas
+                .iter()
+                .map(|a| (pv_path(sc, r, &a.pv), a.start.0))
+                .collect(),
+            Vec::new(),
+        ),
+        SegmentKind::Mirror { legs, .. } => (
+            legs.iter().map(|l| (l.lv.clone(), l.start.0)).collect(),
+            Vec::new(),
+        ),
+        SegmentKind::Raid1 { images, .. } => (
+            images.iter().map(|(_, i)| (i.clone(), 0)).collect(),
+            images.iter().map(|(m, _)| (m.clone(), 0)).collect(),
+        ),
+        SegmentKind::Other { .. } => (
+            model::alloc::pv_areas(g)
+                .into_iter()
+                .map(|(pv, start, _)| (pv_path(sc, r, &pv), start))
+                .collect(),
+            Vec::new(),
+        ),
     }
 }
 
@@ -1768,56 +1770,59 @@ fn lv_cell(
     f: &FieldDef,
     sc: &Scan,
     r: &VgRead,
-    roles: &HashMap<String, (&'static str, bool)>,
-    l: &crate::vg::Lv,
-    seg: Option<&crate::vg::Seg>,
+    roles: &HashMap<&str, model::SubRole>,
+    l: &LogicalVolume,
+    seg: Option<&Segment>,
 ) -> Cell {
     let vg = &r.vg;
-    let es = vg.extent_size;
-    let display_name = if l.visible() {
+    let es = vg.extent_size.0;
+    let display_name = if l.is_visible() {
         l.name.clone()
     } else {
         format!("[{}]", l.name)
     };
     let seg = seg.or(l.segments.first());
     let s = |x: String| Cell::Str(x);
+    let join = |areas: &[AreaAt]| {
+        areas
+            .iter()
+            .map(|(n, st)| format!("{n}({st})"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     match f.name {
         "lv_uuid" => s(l.id.clone()),
         "lv_name" => s(display_name),
         "lv_full_name" => s(format!("{}/{}", vg.name, l.name)),
-        "lv_path" => s(if l.visible() {
+        "lv_path" => s(if l.is_visible() {
             format!("/dev/{}/{}", vg.name, l.name)
         } else {
             String::new()
         }),
-        "lv_dm_path" => s(format!(
-            "/dev/mapper/{}-{}",
-            vg.name.replace('-', "--"),
-            l.name.replace('-', "--")
-        )),
-        "lv_layout" => s(match seg.map(|g| g.segtype.as_str()) {
-            Some("striped") if seg.is_some_and(|g| g.areas.len() > 1) => "striped".into(),
-            Some("striped") => "linear".into(),
+        "lv_dm_path" => s(format!("/dev/mapper/{}", vg.dm_name(&l.name))),
+        "lv_layout" => s(match seg.map(|g| g.kind.report_type()) {
             Some("raid1") => "raid,raid1".into(),
-            Some("mirror") => "mirror".into(),
             Some(t) => t.into(),
             None => String::new(),
         }),
-        "lv_role" => s(if l.visible() {
+        "lv_role" => s(if l.is_visible() {
             "public".into()
         } else {
             "private".into()
         }),
-        "lv_size" => Cell::Size(l.size_extents() * es),
+        "lv_size" => Cell::Size(l.size().0 * es),
         "seg_count" => Cell::Num(l.segments.len() as i64),
         "lv_tags" => s(l.tags.join(",")),
-        "lv_attr" => s(crate::activation::attr_with_state(
-            vg.lv_attr_with(l, roles.get(&l.name).copied()),
+        "lv_attr" => s(crate::activation::lv_attr_now(
             vg,
             l,
+            roles.get(l.name.as_str()).copied(),
         )),
         "lv_host" => s(l.creation_host.clone().unwrap_or_default()),
-        "mirror_log" => s(seg.and_then(|g| g.log.clone()).unwrap_or_default()),
+        "mirror_log" => s(match seg.map(|g| &g.kind) {
+            Some(SegmentKind::Mirror { log: Some(log), .. }) => log.clone(),
+            _ => String::new(),
+        }),
         "origin" | "move_pv" | "convert_lv" | "pool_lv" => s(String::new()),
         "data_percent" | "metadata_percent" => Cell::Pct(None),
         "copy_percent" => Cell::Pct(crate::activation::copy_percent(vg, l)),
@@ -1825,47 +1830,33 @@ fn lv_cell(
         n if f.ftype == FieldType::Vg => vg_cell_named(n, f, sc, r),
         _ => {
             let Some(g) = seg else { return Cell::Empty };
-            let len = g.area_len();
+            let len = g.area_len().0;
+            let (areas, meta) = seg_areas(sc, r, g);
             match f.name {
-                "segtype" => s(if g.segtype == "striped" && g.areas.len() == 1 {
-                    "linear".into()
-                } else {
-                    g.segtype.clone()
+                "segtype" => s(g.kind.report_type().to_string()),
+                "stripes" | "data_stripes" => Cell::Num(areas.len() as i64),
+                "stripe_size" => Cell::Size(match &g.kind {
+                    SegmentKind::Striped { stripe_size, .. } => stripe_size.0,
+                    _ => 0,
                 }),
-                "stripes" | "data_stripes" => Cell::Num(g.areas.len() as i64),
-                "stripe_size" => Cell::Size(g.stripe_size),
-                "region_size" => Cell::Size(g.region_size),
-                "seg_start" => Cell::Size(g.start_extent * es),
-                "seg_start_pe" => Cell::Num(g.start_extent as i64),
-                "seg_size" => Cell::Size(g.extent_count * es),
-                "seg_size_pe" => Cell::Num(g.extent_count as i64),
-                "seg_tags" => s(String::new()),
-                "devices" => s(g
-                    .areas
-                    .iter()
-                    .map(|a| {
-                        let (n, st) = area_dev(sc, r, a);
-                        format!("{n}({st})")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")),
-                "metadata_devices" => s(g
-                    .meta_areas
-                    .iter()
-                    .map(|a| {
-                        let (n, st) = area_dev(sc, r, a);
-                        format!("{n}({st})")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")),
+                "region_size" => Cell::Size(match &g.kind {
+                    SegmentKind::Mirror { region_size, .. }
+                    | SegmentKind::Raid1 { region_size, .. } => {
+                        region_size.map(|r| r.0).unwrap_or(0)
+                    }
+                    _ => 0,
+                }),
+                "seg_start" => Cell::Size(g.start_extent.0 * es),
+                "seg_start_pe" => Cell::Num(g.start_extent.0 as i64),
+                "seg_size" => Cell::Size(g.extent_count.0 * es),
+                "seg_size_pe" => Cell::Num(g.extent_count.0 as i64),
+                "seg_tags" => s(g.tags.join(",")),
+                "devices" => s(join(&areas)),
+                "metadata_devices" => s(join(&meta)),
                 "seg_pe_ranges" | "seg_le_ranges" => {
-                    let parts: Vec<String> = g
-                        .areas
+                    let parts: Vec<String> = areas
                         .iter()
-                        .map(|a| {
-                            let (n, st) = area_dev(sc, r, a);
-                            format!("{n}:{st}-{}", st + len - 1)
-                        })
+                        .map(|(n, st)| format!("{n}:{st}-{}", st + len - 1))
                         .collect();
                     s(parts.join(if f.name == "seg_pe_ranges" { " " } else { "," }))
                 }
@@ -1881,7 +1872,7 @@ fn vg_cell(f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
 
 fn vg_cell_named(name: &str, _f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
     let vg = &r.vg;
-    let es = vg.extent_size;
+    let es = vg.extent_size.0;
     let mdas: Vec<(u64, u64)> = r
         .devs
         .values()
@@ -1905,16 +1896,16 @@ fn vg_cell_named(name: &str, _f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
             "read-only".into()
         }),
         "vg_allocation_policy" => Cell::Str("normal".into()),
-        "vg_size" => Cell::Size(vg.total_extents() * es),
-        "vg_free" => Cell::Size(vg.free_extents() * es),
+        "vg_size" => Cell::Size(vg.total_extents().0 * es),
+        "vg_free" => Cell::Size(vg.free_extents().0 * es),
         "vg_systemid" => Cell::Str(vg.system_id.clone().unwrap_or_default()),
         "vg_extent_size" => Cell::Size(es),
-        "vg_extent_count" => Cell::Num(vg.total_extents() as i64),
-        "vg_free_count" => Cell::Num(vg.free_extents() as i64),
+        "vg_extent_count" => Cell::Num(vg.total_extents().0 as i64),
+        "vg_free_count" => Cell::Num(vg.free_extents().0 as i64),
         "max_lv" => Cell::Num(vg.max_lv as i64),
         "max_pv" => Cell::Num(vg.max_pv as i64),
         "pv_count" => Cell::Num(vg.pvs.len() as i64),
-        "lv_count" => Cell::Num(vg.lvs.iter().filter(|l| l.visible()).count() as i64),
+        "lv_count" => Cell::Num(vg.lvs.iter().filter(|l| l.is_visible()).count() as i64),
         "snap_count" => Cell::Num(0),
         "vg_seqno" => Cell::Num(vg.seqno as i64),
         "vg_tags" => Cell::Str(vg.tags.join(",")),
@@ -1935,7 +1926,7 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
     let d = &sc.pvs[i];
     let entry = owner.and_then(|r| {
         let key = r.devs.iter().find(|(_, &j)| j == i)?.0;
-        r.vg.pv_by_key(key).map(|p| (r, p))
+        r.vg.pv(key).map(|p| (r, p))
     });
     let s = |x: String| Cell::Str(x);
     let mda_sizes: Vec<u64> = d.label.metadata_areas.iter().map(|a| a.size.0).collect();
@@ -1963,21 +1954,15 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
         "pv_tags" => s(entry.map(|(_, p)| p.tags.join(",")).unwrap_or_default()),
         _ => match entry {
             Some((r, p)) => {
-                let es = r.vg.extent_size;
-                let used = r.vg.used_on(&p.key);
+                let es = r.vg.extent_size.0;
+                let pe_count = p.pe_count.0;
+                let used = used_extents(&r.vg).get(&p.name).copied().unwrap_or(0);
                 match f.name {
-                    "pv_size" => Cell::Size(p.pe_count * es),
-                    "pv_free" => Cell::Size((p.pe_count - used.min(p.pe_count)) * es),
+                    "pv_size" => Cell::Size(pe_count * es),
+                    "pv_free" => Cell::Size((pe_count - used.min(pe_count)) * es),
                     "pv_used" => Cell::Size(used * es),
-                    "pv_attr" => s(format!(
-                        "{}--",
-                        if p.status.iter().any(|x| x == "ALLOCATABLE") {
-                            'a'
-                        } else {
-                            '-'
-                        }
-                    )),
-                    "pv_pe_count" => Cell::Num(p.pe_count as i64),
+                    "pv_attr" => s(format!("{}--", if p.is_allocatable() { 'a' } else { '-' })),
+                    "pv_pe_count" => Cell::Num(pe_count as i64),
                     "pv_pe_alloc_count" => Cell::Num(used as i64),
                     _ => vg_cell_named(f.name, f, sc, r),
                 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use lvmeta::filter::DeviceFilter;
 use lvmeta::lock::MemLocking;
+use lvmeta::ops::Layout;
 use lvmeta::ops::{self, Ctx, Env, LvCreate, SizeArg};
 use lvmeta::units::Sign;
-use lvmeta::vg::Layout;
 use lvmeta_ondisk::dev::{BlockDev, Fault, FaultInjector, MemDev};
 use lvmeta_ondisk::Bytes;
 
@@ -193,7 +193,6 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
     ctx.vgcreate("vgl", &p, 8192, None, &[]).unwrap();
     let sc = ops::scan(&e).unwrap();
     let base = sc.read_vg("vgl").unwrap().vg;
-    let base = lvmeta_model::VolumeGroup::from_metadata(&base.to_doc()).unwrap();
     let limit = lvmeta_ondisk::mda::max_text_size(1_044_480);
     let text_with = |n: u64| {
         let mut vg = base.clone();
@@ -208,10 +207,7 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
             r.creation_host = Some("vm".into());
             vg.create_lv(r).unwrap();
         }
-        let mut doc = lvmeta_text::Section::new();
-        doc.push(vg.name.clone(), vg.to_vg_section());
-        let vg = lvmeta::vg::Vg::from_doc(&doc).unwrap();
-        ops::metadata_text(&vg, "vm", 1_795_311_985).unwrap()
+        ops::metadata_text(&vg, "vm", 1_795_311_985)
     };
     // The per-LV text is lvm2's.
     let t = text_with(1001);

@@ -362,7 +362,7 @@ impl FreeMap {
 
 /// PV extents a segment occupies: its stripes, or the PV areas an opaque segment lists under
 /// `stripes` (e.g. `striped+FLAG` types) or `mirrors` (pvmove).
-pub(crate) fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
+pub fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
     match &seg.kind {
         SegmentKind::Striped { areas, .. } => {
             let len = seg.area_len().0;

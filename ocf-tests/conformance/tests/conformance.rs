@@ -377,7 +377,7 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         lvmeta::ops::LvCreate {
             name: "data".into(),
             size: lvmeta::ops::SizeArg::Sectors(lvmeta::units::Sign::Absolute, 8 * 2048),
-            layout: lvmeta::vg::Layout::Linear,
+            layout: lvmeta::ops::Layout::Linear,
             pvs: vec![],
         },
     )
