@@ -59,6 +59,7 @@ fn report(cmd: Command) -> Command {
             .help("Separate columns with STRING instead of aligning them"),
     )
     .arg(flag("aligned").help("Align columns also with --separator"))
+    .arg(flag("foreign").help("Also report VGs owned by another host (another system ID)"))
 }
 
 fn vg_arg(required: bool) -> Arg {
@@ -441,7 +442,9 @@ use std::sync::Arc;
 use clap::ArgMatches;
 use lvmeta::filter::DeviceFilter;
 use lvmeta::lock::FlockLocking;
-use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, SizeArg};
+use lvmeta::ops::{
+    Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, Selection, SizeArg,
+};
 use lvmeta::report::{self, ReportKind};
 use lvmeta::units::{self, Units};
 
@@ -575,7 +578,11 @@ fn run_report(
             .get_one::<String>("reportformat")
             .is_some_and(|f| f == "json"),
     };
-    let (rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, all)?;
+    let sel = Selection {
+        all_lvs: all,
+        foreign: m.get_flag("foreign"),
+    };
+    let (rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
     Ok(Outcome {
         stdout: report::render(kind, &fields, &rows, &opts),
         stderr: lines(warnings),

@@ -581,9 +581,11 @@ fn foreign_system_id_is_refused_until_taken_over() {
         5,
         "with system ID otherhost",
     );
-    // Reports still show it, with its owner.
+    // Reports leave it out as lvm2 does, refuse it by name, and show it with --foreign.
+    assert_eq!(lab.ok(&["vgs", "--noheadings"]).trim(), "");
+    lab.fails(&["lvs", "vg"], 5, "with system ID otherhost");
     assert!(lab
-        .ok(&["vgs", "-o", "vg_name,vg_systemid", "--noheadings"])
+        .ok(&["vgs", "--foreign", "-o", "vg_name,vg_systemid", "--noheadings"])
         .contains("otherhost"));
     // Setting the system ID is the explicit take-over.
     lab.ok(&["vgchange", "vg", "--systemid", ""]);
@@ -606,7 +608,10 @@ fn majority_pvs_takeover_writes_the_present_pvs() {
     let two = format!("{},{}", lab.disk(0), lab.disk(1));
     let one = lab.disk(0).to_string();
     let sid = |devices: &str| {
-        let r = lab.run_with(devices, &["vgs", "-o", "vg_systemid", "--noheadings", "vg"]);
+        let r = lab.run_with(
+            devices,
+            &["vgs", "--foreign", "-o", "vg_systemid", "--noheadings", "vg"],
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
         r.stdout.trim().to_string()
     };

@@ -1403,24 +1403,18 @@ impl Ctx<'_> {
 
     // ---- reports ----
 
-    pub fn report(
-        &self,
-        kind: ReportKind,
-        fields: &[&'static FieldDef],
-        targets: &[String],
-        all: bool,
-    ) -> Result<Vec<Vec<Cell>>> {
-        Ok(self.report_with_warnings(kind, fields, targets, all)?.0)
-    }
-
     /// Rows plus warnings about stale or damaged metadata copies and missing PVs.
+    ///
+    /// VGs owned by another host (a system ID other than ours) are left out unless
+    /// `sel.foreign`, as lvm2 does; naming one without it is an error.
     pub fn report_with_warnings(
         &self,
         kind: ReportKind,
         fields: &[&'static FieldDef],
         targets: &[String],
-        all: bool,
+        sel: Selection,
     ) -> Result<(Vec<Vec<Cell>>, Vec<String>)> {
+        let all = sel.all_lvs;
         let mut lv_filter: Vec<(String, String)> = Vec::new();
         let mut want = Vec::new();
         if kind != ReportKind::Pvs {
@@ -1474,6 +1468,14 @@ impl Ctx<'_> {
         }
         for n in &names {
             let r = sc.read_vg(n)?;
+            if !sel.foreign && kind != ReportKind::Pvs {
+                if let Err(e) = self.check_owner(&r.vg, false) {
+                    if want.contains(n) {
+                        return Err(e);
+                    }
+                    continue;
+                }
+            }
             warnings.extend(copy_warnings(&r, true));
             reads.push(r);
         }
@@ -1635,6 +1637,15 @@ fn check_tag(t: &str) -> Result<()> {
         return Err(OpError::InvalidArg(format!("invalid tag {t:?}")));
     }
     Ok(())
+}
+
+/// Which objects a report shows besides the usual ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// `lvs -a`: hidden sub-LVs (mirror/raid images, logs) too.
+    pub all_lvs: bool,
+    /// `--foreign`: VGs with another host's system ID too.
+    pub foreign: bool,
 }
 
 /// `-L`/`-l` as given.

@@ -144,7 +144,7 @@ fn vg_field(lab: &Lab, node: &str, field: &str) -> String {
     sh(
         lab,
         node,
-        &format!("lvmeta vgs --noheadings -o {field} vgha"),
+        &format!("lvmeta vgs --foreign --noheadings -o {field} vgha"),
     )
     .trim()
     .to_string()
