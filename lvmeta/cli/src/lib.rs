@@ -194,7 +194,10 @@ pub fn cli() -> Command {
             Command::new("vgextend")
                 .about("Add physical volumes to a volume group")
                 .arg(vg_arg(true))
-                .arg(pv_list("Devices to add")),
+                .arg(pv_list("Devices to add"))
+                .arg(flag("restoremissing").help(
+                    "Take back PVs of the VG that were written as MISSING while absent and are present again",
+                )),
         ),
         common(
             Command::new("vgreduce")
@@ -442,9 +445,7 @@ use std::sync::Arc;
 use clap::ArgMatches;
 use lvmeta::filter::DeviceFilter;
 use lvmeta::lock::FlockLocking;
-use lvmeta::ops::{
-    Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, Selection, SizeArg,
-};
+use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, Selection, SizeArg};
 use lvmeta::report::{self, ReportKind};
 use lvmeta::units::{self, Units};
 
@@ -673,6 +674,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 &strings(m, "addtag"),
             )?)
         }
+        "vgextend" if m.get_flag("restoremissing") => out(ctx.vgextend_restoremissing(
+            m.get_one::<String>("vg").expect("required"),
+            &paths(m, "pvs"),
+        )?),
         "vgextend" => out(ctx.vgextend(
             m.get_one::<String>("vg").expect("required"),
             &paths(m, "pvs"),

@@ -585,7 +585,13 @@ fn foreign_system_id_is_refused_until_taken_over() {
     assert_eq!(lab.ok(&["vgs", "--noheadings"]).trim(), "");
     lab.fails(&["lvs", "vg"], 5, "with system ID otherhost");
     assert!(lab
-        .ok(&["vgs", "--foreign", "-o", "vg_name,vg_systemid", "--noheadings"])
+        .ok(&[
+            "vgs",
+            "--foreign",
+            "-o",
+            "vg_name,vg_systemid",
+            "--noheadings"
+        ])
         .contains("otherhost"));
     // Setting the system ID is the explicit take-over.
     lab.ok(&["vgchange", "vg", "--systemid", ""]);
@@ -610,7 +616,14 @@ fn majority_pvs_takeover_writes_the_present_pvs() {
     let sid = |devices: &str| {
         let r = lab.run_with(
             devices,
-            &["vgs", "--foreign", "-o", "vg_systemid", "--noheadings", "vg"],
+            &[
+                "vgs",
+                "--foreign",
+                "-o",
+                "vg_systemid",
+                "--noheadings",
+                "vg",
+            ],
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
         r.stdout.trim().to_string()
@@ -660,7 +673,28 @@ fn majority_pvs_takeover_writes_the_present_pvs() {
     );
     // The repair is a write: done by the new owner.
     let devs = lab.devices();
+    // As lvm2, the PV absent from the takeover was written as MISSING: nothing is allocated
+    // on it and vgck fails until the admin takes it back (the repair of the copy alone does
+    // not clear it).
     let r = lab.run_as(Some("me"), &devs, &["vgck", "--updatemetadata", "vg"]);
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("rewrote metadata on all PVs"), "{}", r.stdout);
+    let r = lab.run(&["vgck", "vg"]);
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("marked MISSING but present"),
+        "{}",
+        r.stdout
+    );
+    let me = |args: &[&str]| lab.run_as(Some("me"), &devs, args);
+    let r = me(&["lvcreate", "-n", "on2", "-l", "1", "vg", lab.disk(2)]);
+    assert_ne!(r.code, 0, "allocated on a MISSING PV: {}", r.stdout);
+    let r = me(&["vgextend", "--restoremissing", "vg", lab.disk(0)]);
+    assert_ne!(r.code, 0, "a PV never missing is refused: {}", r.stdout);
+    assert!(r.stderr.contains("not marked missing"), "{}", r.stderr);
+    let r = me(&["vgextend", "--restoremissing", "vg", lab.disk(2)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = me(&["lvcreate", "-n", "on2", "-l", "1", "vg", lab.disk(2)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let r = lab.run(&["vgck", "vg"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);

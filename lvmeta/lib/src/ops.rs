@@ -727,6 +727,15 @@ impl Ctx<'_> {
         let mut vg = r.vg.clone();
         f(&mut vg, &scan, &r)?;
         vg.seqno = r.vg.seqno + 1;
+        // As lvm2: a PV absent from a write is marked so; when it returns, its older copy
+        // is not trusted until `vgextend --restoremissing`.
+        for pv in vg.pvs.iter_mut() {
+            if !r.devs.contains_key(&pv.name)
+                && !pv.flags.iter().any(|f| f == model::alloc::MISSING)
+            {
+                pv.flags.push(model::alloc::MISSING.into());
+            }
+        }
         self.write_vg(&scan, &mut vg)?;
         Ok(vg)
     }
@@ -1047,6 +1056,36 @@ impl Ctx<'_> {
         Ok(format!("Volume group \"{name}\" successfully extended"))
     }
 
+    /// `vgextend --restoremissing`: PVs marked MISSING that are present again rejoin the VG
+    /// and get its current metadata.
+    pub fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
+        let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
+        self.modify(name, false, |vg, sc, r| {
+            for p in paths {
+                let key = r
+                    .devs
+                    .iter()
+                    .find(|(_, &i)| sc.pvs[i].path == *p)
+                    .map(|(k, _)| k.clone())
+                    .ok_or_else(|| VgError::NoSuchPv {
+                        vg: name.into(),
+                        pv: p.display().to_string(),
+                    })?;
+                let pv = vg.pvs.iter_mut().find(|pv| pv.name == key);
+                let Some(pv) = pv.filter(|pv| pv.flags.iter().any(|f| f == model::alloc::MISSING))
+                else {
+                    return Err(OpError::Failed(format!(
+                        "Physical volume {} is not marked missing in VG {name}",
+                        p.display()
+                    )));
+                };
+                pv.flags.retain(|f| f != model::alloc::MISSING);
+            }
+            Ok(())
+        })?;
+        Ok(format!("Volume group \"{name}\" successfully extended"))
+    }
+
     pub fn vgreduce(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<String>> {
         let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
         let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
@@ -1201,7 +1240,13 @@ impl Ctx<'_> {
             let r = sc.read_vg(&name)?;
             let bad: Vec<_> = r.stale_copies().cloned().collect();
             out.extend(copy_warnings(&r, false));
-            if bad.is_empty() && r.missing().is_empty() {
+            let flagged = r.vg.pvs.iter().any(|p| {
+                r.devs.contains_key(&p.name) && p.flags.iter().any(|f| f == model::alloc::MISSING)
+            });
+            if flagged {
+                clean = false;
+            }
+            if bad.is_empty() && r.missing().is_empty() && !flagged {
                 out.push(format!(
                     "VG {name}: {} metadata copies agree (seqno {})",
                     r.copies.len(),
@@ -1571,6 +1616,16 @@ fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
             p.id,
             last_seen(p)
         ));
+    }
+    for p in r.vg.pvs.iter().filter(|p| r.devs.contains_key(&p.name)) {
+        if p.flags.iter().any(|f| f == model::alloc::MISSING) {
+            out.push(format!(
+                "WARNING: VG {name}: PV {} ({}) is marked MISSING but present; run vgextend --restoremissing {name} {}",
+                p.id,
+                last_seen(p),
+                last_seen(p)
+            ));
+        }
     }
     out
 }

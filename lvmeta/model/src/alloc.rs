@@ -360,6 +360,9 @@ impl FreeMap {
     }
 }
 
+/// The PV flag lvm2 writes for a PV that was absent when the metadata was written.
+pub const MISSING: &str = "MISSING";
+
 /// PV extents a segment occupies: its stripes, or the PV areas an opaque segment lists under
 /// `stripes` (e.g. `striped+FLAG` types) or `mirrors` (pvmove).
 pub fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
@@ -555,6 +558,8 @@ impl VolumeGroup {
             .pvs
             .iter()
             .filter(|p| p.is_allocatable())
+            // A PV written as missing holds stale data until `vgextend --restoremissing`.
+            .filter(|p| !p.flags.iter().any(|f| f == MISSING))
             .filter(|p| wanted.as_ref().is_none_or(|w| w.contains(&p.name.as_str())))
             .filter_map(|p| fm.idx(&p.name))
             .collect())
