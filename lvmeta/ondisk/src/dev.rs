@@ -35,13 +35,32 @@ impl FileDev {
     pub fn open(path: impl AsRef<Path>) -> io::Result<FileDev> {
         let path = path.as_ref().to_path_buf();
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        Ok(FileDev { file, path })
+        FileDev::fresh(file, path)
     }
 
     /// Opens `path` read-only; writes then fail with the OS error.
     pub fn open_read_only(path: impl AsRef<Path>) -> io::Result<FileDev> {
         let path = path.as_ref().to_path_buf();
         let file = File::open(&path)?;
+        FileDev::fresh(file, path)
+    }
+
+    /// A shared disk is written by other nodes behind this host's page cache: drop what the
+    /// cache holds of a block device so that what we read next comes from the disk (lvm2
+    /// reads with O_DIRECT for the same reason). Our own writes are synced before anyone
+    /// else reads them, so every cached page is clean and can go.
+    fn fresh(file: File, path: PathBuf) -> io::Result<FileDev> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::FileTypeExt;
+        if file.metadata()?.file_type().is_block_device() {
+            nix::fcntl::posix_fadvise(
+                file.as_raw_fd(),
+                0,
+                0,
+                nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+            )
+            .map_err(io::Error::from)?;
+        }
         Ok(FileDev { file, path })
     }
 }
