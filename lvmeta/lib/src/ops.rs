@@ -229,11 +229,13 @@ pub struct CopyInfo {
     pub state: CopyState,
 }
 
+/// PV key (`pv0`...) -> index into `Scan::pvs`, for the PVs whose device is present.
+pub type PvIndex = HashMap<String, usize>;
+
 /// A VG as read: the model, its devices and the state of every copy.
 pub struct VgRead {
     pub vg: VolumeGroup,
-    /// PV key (`pv0`...) -> index into `Scan::pvs`, when the device is present.
-    pub devs: HashMap<String, usize>,
+    pub devs: PvIndex,
     pub copies: Vec<CopyInfo>,
 }
 
@@ -700,10 +702,11 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Read-modify-write of one VG under its exclusive lock.
+    /// Read-modify-write of one VG under its exclusive lock. `f` gets the VG as read, the
+    /// scan and the present PVs (key -> index into `Scan::pvs`).
     pub fn modify<F>(&self, name: &str, override_foreign: bool, f: F) -> Result<VolumeGroup>
     where
-        F: FnOnce(&mut VolumeGroup, &Scan, &VgRead) -> Result<()>,
+        F: FnOnce(&mut VolumeGroup, &Scan, &PvIndex) -> Result<()>,
     {
         self.modify_with(name, override_foreign, false, f)
     }
@@ -717,20 +720,22 @@ impl Ctx<'_> {
         f: F,
     ) -> Result<VolumeGroup>
     where
-        F: FnOnce(&mut VolumeGroup, &Scan, &VgRead) -> Result<()>,
+        F: FnOnce(&mut VolumeGroup, &Scan, &PvIndex) -> Result<()>,
     {
         let _lock = self.env.locks.lock_vg(name, LockMode::Exclusive)?;
         let scan = scan(self.env)?;
         let r = scan.read_vg(name)?;
         self.check_owner(&r.vg, override_foreign)?;
         Self::check_complete(&r, majority)?;
-        let mut vg = r.vg.clone();
-        f(&mut vg, &scan, &r)?;
-        vg.seqno = r.vg.seqno + 1;
+        // The VG as read is edited in place (no copy: it may hold thousands of LVs).
+        let VgRead { mut vg, devs, .. } = r;
+        let seqno = vg.seqno;
+        f(&mut vg, &scan, &devs)?;
+        vg.seqno = seqno + 1;
         // As lvm2: a PV absent from a write is marked so; when it returns, its older copy
         // is not trusted until `vgextend --restoremissing`.
         for pv in vg.pvs.iter_mut() {
-            if !r.devs.contains_key(&pv.name)
+            if !devs.contains_key(&pv.name)
                 && !pv.flags.iter().any(|f| f == model::alloc::MISSING)
             {
                 pv.flags.push(model::alloc::MISSING.into());
@@ -1060,10 +1065,9 @@ impl Ctx<'_> {
     /// and get its current metadata.
     pub fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
         let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
-        self.modify(name, false, |vg, sc, r| {
+        self.modify(name, false, |vg, sc, devs| {
             for p in paths {
-                let key = r
-                    .devs
+                let key = devs
                     .iter()
                     .find(|(_, &i)| sc.pvs[i].path == *p)
                     .map(|(k, _)| k.clone())
@@ -1357,8 +1361,8 @@ impl Ctx<'_> {
 
     pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<String> {
         let name = req.name.clone();
-        self.modify(vgname, false, |vg, sc, r| {
-            let pvs = pv_keys(sc, r, &req.pvs)?;
+        self.modify(vgname, false, |vg, sc, devs| {
+            let pvs = pv_keys(sc, vgname, devs, &req.pvs)?;
             let extents = req.size.extents(vg, pvs.as_deref())?;
             if extents == 0 {
                 return Err(OpError::InvalidArg("size must be more than zero".into()));
@@ -1381,7 +1385,7 @@ impl Ctx<'_> {
         dir: ResizeDir,
     ) -> Result<String> {
         let mut msg = String::new();
-        self.modify(vgname, false, |vg, sc, r| {
+        self.modify(vgname, false, |vg, sc, devs| {
             let cur = vg
                 .lv(lv)
                 .ok_or(VgError::NoSuchLv {
@@ -1390,7 +1394,7 @@ impl Ctx<'_> {
                 })?
                 .size()
                 .0;
-            let keys = pv_keys(sc, r, pvs)?;
+            let keys = pv_keys(sc, vgname, devs, pvs)?;
             let target = size.target(vg, keys.as_deref(), cur)?;
             let es = vg.extent_size.0;
             if target == cur {
@@ -1662,19 +1666,24 @@ fn pv_vg_name(sc: &Scan, d: &PvDev) -> Option<String> {
     None
 }
 
-fn pv_keys(sc: &Scan, r: &VgRead, paths: &[PathBuf]) -> Result<Option<Vec<String>>> {
+/// The PV keys of `paths` (None: no PVs named, any may be used).
+fn pv_keys(
+    sc: &Scan,
+    vgname: &str,
+    devs: &PvIndex,
+    paths: &[PathBuf],
+) -> Result<Option<Vec<String>>> {
     if paths.is_empty() {
         return Ok(None);
     }
     let mut keys = Vec::new();
     for p in paths {
-        let k = r
-            .devs
+        let k = devs
             .iter()
             .find(|(_, &i)| sc.pvs[i].path == *p)
             .map(|(k, _)| k.clone())
             .ok_or_else(|| VgError::NoSuchPv {
-                vg: r.vg.name.clone(),
+                vg: vgname.to_string(),
                 pv: p.display().to_string(),
             })?;
         keys.push(k);
