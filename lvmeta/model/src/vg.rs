@@ -42,17 +42,17 @@ impl Extra {
     /// dropped: lvm2 reads the first occurrence only and never writes the others.
     fn collect(sec: &Section, known: impl Fn(&str) -> bool) -> Extra {
         let mut seen: Vec<&str> = Vec::new();
-        let mut after: Option<String> = None;
+        let mut after: Option<&str> = None;
         let mut entries = Vec::new();
         for (k, n) in &sec.entries {
             if known(k) {
                 if !seen.contains(&k.as_str()) {
                     seen.push(k);
-                    after = Some(k.clone());
+                    after = Some(k);
                 }
             } else {
                 entries.push(ExtraEntry {
-                    after: after.clone(),
+                    after: after.map(str::to_string),
                     key: k.clone(),
                     node: n.clone(),
                 });
@@ -122,13 +122,19 @@ fn strs(v: &[String]) -> Value {
 /// Reads typed keys of one section, naming the section in errors.
 struct Reader<'a> {
     sec: &'a Section,
-    path: String,
+    /// The section's path (`vg/logical_volumes/lv`), joined only when an error names it:
+    /// reading a VG makes readers for thousands of sections.
+    parts: &'a [&'a str],
 }
 
 impl<'a> Reader<'a> {
+    fn path(&self) -> String {
+        self.parts.join("/")
+    }
+
     fn wrong(&self, key: &str, expected: &'static str) -> ModelError {
         ModelError::WrongType {
-            path: self.path.clone(),
+            path: self.path(),
             key: key.to_string(),
             expected,
         }
@@ -136,7 +142,7 @@ impl<'a> Reader<'a> {
 
     fn missing(&self, key: &'static str) -> ModelError {
         ModelError::Missing {
-            path: self.path.clone(),
+            path: self.path(),
             key,
         }
     }
@@ -156,7 +162,7 @@ impl<'a> Reader<'a> {
     /// An lvm id (lvm2 refuses metadata whose ids are not 32 characters of its alphabet).
     fn id(&self) -> Result<String, ModelError> {
         let id = self.str("id")?;
-        crate::lvm_uuid::strip_dashes(&id)?;
+        crate::lvm_uuid::validate(&id)?;
         Ok(id)
     }
 
@@ -229,7 +235,7 @@ impl<'a> Reader<'a> {
 
     fn invalid(&self, problem: impl Into<String>) -> ModelError {
         ModelError::Invalid {
-            path: self.path.clone(),
+            path: self.path(),
             problem: problem.into(),
         }
     }
@@ -461,7 +467,7 @@ impl Trailer {
     pub fn from_metadata(doc: &Section) -> Result<Trailer, ModelError> {
         let r = Reader {
             sec: doc,
-            path: "metadata".into(),
+            parts: &["metadata"],
         };
         let is_known = |k: &str| Self::KEYS.contains(&k);
         // The VG section is not part of the trailer's extras.
@@ -710,7 +716,7 @@ impl VolumeGroup {
     fn from_vg_section(name: &str, sec: &Section) -> Result<VolumeGroup, ModelError> {
         let r = Reader {
             sec,
-            path: name.to_string(),
+            parts: &[name],
         };
         let extent_size = r.u32("extent_size")?;
         if extent_size == 0 {
@@ -854,14 +860,24 @@ impl VolumeGroup {
 
     /// The VG section alone, keys in lvm2's order.
     pub fn to_vg_section(&self) -> Section {
-        let mut vg = self.clone();
-        vg.renumber_pvs();
-        if vg.is_write_locked() {
-            lock_write(&mut vg.status, &mut vg.flags);
-            for lv in &mut vg.lvs {
-                lock_write(&mut lv.status, &mut lv.flags);
-            }
+        // lvm2 numbers PVs by position on every write; copying the VG (which may hold
+        // thousands of LVs) is only needed when the keys are not in order already.
+        let numbered = self
+            .pvs
+            .iter()
+            .enumerate()
+            .all(|(i, p)| p.name.strip_prefix("pv") == Some(i.to_string().as_str()));
+        if !numbered {
+            let mut vg = self.clone();
+            vg.renumber_pvs();
+            return vg.numbered_vg_section();
         }
+        self.numbered_vg_section()
+    }
+
+    fn numbered_vg_section(&self) -> Section {
+        let vg = self;
+        let locked = vg.is_write_locked();
         let mut b = Builder::new(&vg.extra);
         b.val("id", vg.id.as_str());
         b.val("seqno", int(vg.seqno));
@@ -869,8 +885,9 @@ impl VolumeGroup {
             "format",
             vg.format.as_deref().map(|f| Node::Value(f.into())),
         );
-        b.val("status", strs(&vg.status));
-        b.val("flags", strs(&vg.flags));
+        let (status, flags) = status_and_flags(&vg.status, &vg.flags, locked);
+        b.val("status", status);
+        b.val("flags", flags);
         b.key(
             "tags",
             (!vg.tags.is_empty()).then(|| Node::Value(strs(&vg.tags))),
@@ -891,10 +908,10 @@ impl VolumeGroup {
             let mut lvs = Section::new();
             // lvm2 writes visible LVs first, then the hidden ones, each in list order.
             for lv in vg.lvs.iter().filter(|l| l.is_visible()) {
-                lvs.push(lv.name.clone(), write_lv(lv));
+                lvs.push(lv.name.clone(), write_lv(lv, locked));
             }
             for lv in vg.lvs.iter().filter(|l| !l.is_visible()) {
-                lvs.push(lv.name.clone(), write_lv(lv));
+                lvs.push(lv.name.clone(), write_lv(lv, locked));
             }
             Node::Section(lvs)
         });
@@ -946,14 +963,17 @@ fn unlock_write(status: &mut Vec<String>, flags: &mut Vec<String>) {
     }
 }
 
-/// Writing: WRITE becomes the WRITE_LOCKED flag, the first of lvm2's compatible flags.
-fn lock_write(status: &mut Vec<String>, flags: &mut Vec<String>) {
-    if let Some(i) = status.iter().position(|s| s == "WRITE") {
-        status.remove(i);
-        if !flags.iter().any(|f| f == "WRITE_LOCKED") {
-            flags.insert(0, "WRITE_LOCKED".into());
-        }
+/// `status` and `flags` as written. When `locked`, WRITE becomes the WRITE_LOCKED flag, the
+/// first of lvm2's compatible flags.
+fn status_and_flags(status: &[String], flags: &[String], locked: bool) -> (Value, Value) {
+    let writable = status.iter().any(|s| s == "WRITE");
+    if !(locked && writable) {
+        return (strs(status), strs(flags));
     }
+    let status = status.iter().filter(|s| *s != "WRITE").cloned();
+    let add = (!flags.iter().any(|f| f == "WRITE_LOCKED")).then(|| "WRITE_LOCKED".to_string());
+    let flags = add.into_iter().chain(flags.iter().cloned());
+    (Value::str_array(status), Value::str_array(flags))
 }
 
 fn opt_str_node(s: &Option<String>) -> Option<Node> {
@@ -963,7 +983,7 @@ fn opt_str_node(s: &Option<String>) -> Option<Node> {
 fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelError> {
     let r = Reader {
         sec,
-        path: format!("{vg}/physical_volumes/{name}"),
+        parts: &[vg, "physical_volumes", name],
     };
     Ok(PhysicalVolume {
         name: name.to_string(),
@@ -1001,14 +1021,17 @@ fn read_lv(
     sec: &Section,
     pv_names: &[&str],
 ) -> Result<LogicalVolume, ModelError> {
-    let path = format!("{vg}/logical_volumes/{name}");
     let r = Reader {
         sec,
-        path: path.clone(),
+        parts: &[vg, "logical_volumes", name],
     };
     let mut segments = Vec::new();
     for (k, s) in sec.sections() {
-        segments.push(read_segment(&format!("{path}/{k}"), s, pv_names)?);
+        segments.push(read_segment(
+            &[vg, "logical_volumes", name, k],
+            s,
+            pv_names,
+        )?);
     }
     let count = r.u32("segment_count")?;
     if count != segments.len() as u64 {
@@ -1049,11 +1072,12 @@ impl Extra {
     }
 }
 
-fn write_lv(lv: &LogicalVolume) -> Section {
+fn write_lv(lv: &LogicalVolume, locked: bool) -> Section {
     let mut b = Builder::new(&lv.extra);
     b.val("id", lv.id.as_str());
-    b.val("status", strs(&lv.status));
-    b.val("flags", strs(&lv.flags));
+    let (status, flags) = status_and_flags(&lv.status, &lv.flags, locked);
+    b.val("status", status);
+    b.val("flags", flags);
     b.key(
         "tags",
         (!lv.tags.is_empty()).then(|| Node::Value(strs(&lv.tags))),
@@ -1077,21 +1101,14 @@ const STRIPED_KEYS: [&str; 3] = ["stripe_count", "stripe_size", "stripes"];
 const MIRROR_KEYS: [&str; 4] = ["mirror_count", "mirror_log", "region_size", "mirrors"];
 const RAID1_KEYS: [&str; 3] = ["device_count", "region_size", "raids"];
 
-fn read_segment(path: &str, sec: &Section, pv_names: &[&str]) -> Result<Segment, ModelError> {
-    let r = Reader {
-        sec,
-        path: path.to_string(),
-    };
+fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segment, ModelError> {
+    let r = Reader { sec, parts };
     let start_extent = Extents(r.u32("start_extent")?);
     let extent_count = Extents(r.u32("extent_count")?);
     let segtype = r.str("type")?;
     let tags = r.str_list("tags")?;
-    let known = |extra: &[&str]| {
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        Extra::collect(sec, move |k| {
-            SEG_COMMON.contains(&k) || extra.iter().any(|e| e == k)
-        })
-    };
+    let known =
+        |extra: &[&str]| Extra::collect(sec, |k| SEG_COMMON.contains(&k) || extra.contains(&k));
     let (kind, extra) = match segtype.as_str() {
         "striped" => {
             let count = r.u32("stripe_count")?;
