@@ -678,7 +678,11 @@ fn majority_pvs_takeover_writes_the_present_pvs() {
     // not clear it).
     let r = lab.run_as(Some("me"), &devs, &["vgck", "--updatemetadata", "vg"]);
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("rewrote metadata on all PVs"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("rewrote metadata on all PVs"),
+        "{}",
+        r.stdout
+    );
     let r = lab.run(&["vgck", "vg"]);
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
     assert!(

@@ -735,8 +735,7 @@ impl Ctx<'_> {
         // As lvm2: a PV absent from a write is marked so; when it returns, its older copy
         // is not trusted until `vgextend --restoremissing`.
         for pv in vg.pvs.iter_mut() {
-            if !devs.contains_key(&pv.name)
-                && !pv.flags.iter().any(|f| f == model::alloc::MISSING)
+            if !devs.contains_key(&pv.name) && !pv.flags.iter().any(|f| f == model::alloc::MISSING)
             {
                 pv.flags.push(model::alloc::MISSING.into());
             }
