@@ -383,23 +383,25 @@ fn probe_dm() -> Option<&'static lvmeta_dm::ioctl::DmIoctl> {
 /// `o` when open; an active image whose mirror or raid1 is still syncing stays `I`.
 pub fn lv_attr_now(vg: &VolumeGroup, lv: &LogicalVolume, role: Option<SubRole>) -> String {
     let info = probe_dm().and_then(|dm| dm.info(&dm_uuid(&vg.id, &lv.id, None)).ok().flatten());
-    let mut attr: Vec<char> = lv_attr_of(lv, role, info.is_some()).chars().collect();
-    if let Some(info) = info {
-        if info.suspended {
-            attr[4] = 's';
-        }
-        if info.open_count > 0 {
-            attr[5] = 'o';
-        }
-        let image = matches!(role, Some(SubRole::MirrorImage | SubRole::RaidImage));
-        let syncing = || {
-            vg.parent_of(&lv.name)
-                .and_then(|p| copy_percent(vg, p))
-                .is_some_and(|pct| pct < 100.0)
-        };
-        if image && syncing() {
-            attr[0] = 'I';
-        }
+    let attr = lv_attr_of(lv, role, info.is_some());
+    let Some(info) = info else {
+        return attr;
+    };
+    let mut attr: Vec<char> = attr.chars().collect();
+    if info.suspended {
+        attr[4] = 's';
+    }
+    if info.open_count > 0 {
+        attr[5] = 'o';
+    }
+    let image = matches!(role, Some(SubRole::MirrorImage | SubRole::RaidImage));
+    let syncing = || {
+        vg.parent_of(&lv.name)
+            .and_then(|p| copy_percent(vg, p))
+            .is_some_and(|pct| pct < 100.0)
+    };
+    if image && syncing() {
+        attr[0] = 'I';
     }
     attr.into_iter().collect()
 }

@@ -1850,10 +1850,12 @@ fn lv_cell(
 ) -> Cell {
     let vg = &r.vg;
     let es = vg.extent_size.0;
-    let display_name = if l.is_visible() {
-        l.name.clone()
-    } else {
-        format!("[{}]", l.name)
+    let display_name = || {
+        if l.is_visible() {
+            l.name.clone()
+        } else {
+            format!("[{}]", l.name)
+        }
     };
     let seg = seg.or(l.segments.first());
     let s = |x: String| Cell::Str(x);
@@ -1866,7 +1868,7 @@ fn lv_cell(
     };
     match f.name {
         "lv_uuid" => s(l.id.clone()),
-        "lv_name" => s(display_name),
+        "lv_name" => s(display_name()),
         "lv_full_name" => s(format!("{}/{}", vg.name, l.name)),
         "lv_path" => s(if l.is_visible() {
             format!("/dev/{}/{}", vg.name, l.name)

@@ -3,6 +3,7 @@
 //! `--units`/`--nosuffix`, and `--reportformat json` in lvm's JSON layout.
 
 use crate::units::Units;
+use std::collections::HashMap;
 
 /// Which object a field describes; a report over LVs with segment fields has a row per segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,14 +269,22 @@ impl Default for Options {
     }
 }
 
-fn render_cell(c: &Cell, o: &Options) -> String {
-    match c {
-        Cell::Str(s) => s.clone(),
-        Cell::Size(s) => o.units.format(*s, o.suffix),
-        Cell::Num(n) => n.to_string(),
-        Cell::Pct(Some(p)) => format!("{p:.2}"),
-        Cell::Pct(None) | Cell::Empty => String::new(),
-    }
+fn render_cell(c: &Cell, o: &Options, out: &mut String) {
+    use std::fmt::Write as _;
+    // Writing into a String cannot fail.
+    let _ = match c {
+        Cell::Str(s) => {
+            out.push_str(s);
+            Ok(())
+        }
+        Cell::Size(s) => {
+            o.units.format_into(out, *s, o.suffix);
+            Ok(())
+        }
+        Cell::Num(n) => write!(out, "{n}"),
+        Cell::Pct(Some(p)) => write!(out, "{p:.2}"),
+        Cell::Pct(None) | Cell::Empty => Ok(()),
+    };
 }
 
 fn json_escape(s: &str, out: &mut String) {
@@ -291,17 +300,87 @@ fn json_escape(s: &str, out: &mut String) {
     }
 }
 
+/// Every cell's text in one buffer: a report may hold tens of thousands of cells.
+struct RenderedCells {
+    text: String,
+    /// End offset in `text` of each cell, row by row.
+    ends: Vec<usize>,
+    columns: usize,
+    row_count: usize,
+}
+
+impl RenderedCells {
+    fn new(rows: &[Vec<Cell>], columns: usize, o: &Options) -> RenderedCells {
+        let mut text = String::with_capacity(rows.len() * columns * 8);
+        let mut ends = Vec::with_capacity(rows.len() * columns);
+        // Sizes repeat a lot (LVs of one size, the VG's size on every row) and formatting a
+        // float is the dearest part of a cell: each distinct size is formatted once.
+        let mut sizes: HashMap<u64, (usize, usize)> = HashMap::new();
+        for row in rows {
+            debug_assert_eq!(row.len(), columns);
+            for c in row {
+                match c {
+                    Cell::Size(s) => match sizes.get(s) {
+                        Some(&(start, end)) => text.extend_from_within(start..end),
+                        None => {
+                            let start = text.len();
+                            render_cell(c, o, &mut text);
+                            sizes.insert(*s, (start, text.len()));
+                        }
+                    },
+                    _ => render_cell(c, o, &mut text),
+                }
+                ends.push(text.len());
+            }
+        }
+        RenderedCells {
+            text,
+            ends,
+            columns,
+            row_count: rows.len(),
+        }
+    }
+
+    fn rows(&self) -> impl ExactSizeIterator<Item = impl Iterator<Item = &str>> {
+        (0..self.row_count).map(move |r| {
+            (0..self.columns).map(move |c| {
+                let i = r * self.columns + c;
+                let start = if i == 0 { 0 } else { self.ends[i - 1] };
+                &self.text[start..self.ends[i]]
+            })
+        })
+    }
+}
+
+fn spaces(out: &mut String, n: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        left -= k;
+    }
+}
+
+/// Width of `s` in characters (cells are nearly always ASCII).
+fn char_width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
 /// Renders rows (each a cell per field) as lvm would print them.
 pub fn render(kind: ReportKind, fields: &[&FieldDef], rows: &[Vec<Cell>], o: &Options) -> String {
-    let text: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| render_cell(c, o)).collect())
-        .collect();
-    let mut out = String::new();
+    let cells = RenderedCells::new(rows, fields.len(), o);
+    let mut out = String::with_capacity(cells.text.len() + cells.ends.len() * 4 + 256);
     if o.json {
         out.push_str("  {\n      \"report\": [\n          {\n");
         out.push_str(&format!("              \"{}\": [\n", kind.json_key()));
-        for (i, row) in text.iter().enumerate() {
+        let rows = cells.rows();
+        let n = rows.len();
+        for (i, row) in rows.enumerate() {
             out.push_str("                  {");
             for (j, (f, v)) in fields.iter().zip(row).enumerate() {
                 if j > 0 {
@@ -314,7 +393,7 @@ pub fn render(kind: ReportKind, fields: &[&FieldDef], rows: &[Vec<Cell>], o: &Op
                 out.push('"');
             }
             out.push('}');
-            if i + 1 < text.len() {
+            if i + 1 < n {
                 out.push(',');
             }
             out.push('\n');
@@ -327,55 +406,43 @@ pub fn render(kind: ReportKind, fields: &[&FieldDef], rows: &[Vec<Cell>], o: &Op
     }
     let sep = o.separator.as_deref();
     let pad = sep.is_none() || o.aligned;
-    let widths: Vec<usize> = fields
+    let mut widths: Vec<usize> = fields
         .iter()
-        .enumerate()
-        .map(|(j, f)| {
-            let mut w = f.width.max(f.heading.len());
-            for r in &text {
-                w = w.max(r[j].chars().count());
-            }
-            w
-        })
+        .map(|f| f.width.max(f.heading.len()))
         .collect();
+    for row in cells.rows() {
+        for (w, v) in widths.iter_mut().zip(row) {
+            *w = (*w).max(char_width(v));
+        }
+    }
     let sepstr = sep.unwrap_or(" ");
-    let line = |cells: Vec<(String, bool)>, out: &mut String| {
+    let line = |cells: &mut dyn Iterator<Item = (&str, bool)>, out: &mut String| {
         out.push_str("  ");
-        for (j, (v, right)) in cells.into_iter().enumerate() {
+        for (j, (v, right)) in cells.enumerate() {
             if j > 0 {
                 out.push_str(sepstr);
             }
             if pad {
-                let n = v.chars().count();
-                let fill = " ".repeat(widths[j].saturating_sub(n));
+                let fill = widths[j].saturating_sub(char_width(v));
                 if right {
-                    out.push_str(&fill);
-                    out.push_str(&v);
+                    spaces(out, fill);
+                    out.push_str(v);
                 } else {
-                    out.push_str(&v);
-                    out.push_str(&fill);
+                    out.push_str(v);
+                    spaces(out, fill);
                 }
             } else {
-                out.push_str(&v);
+                out.push_str(v);
             }
         }
         out.push('\n');
     };
     if o.headings {
-        line(
-            fields
-                .iter()
-                .map(|f| (f.heading.to_string(), false))
-                .collect(),
-            &mut out,
-        );
+        line(&mut fields.iter().map(|f| (f.heading, false)), &mut out);
     }
-    for r in text {
+    for row in cells.rows() {
         line(
-            r.into_iter()
-                .zip(fields)
-                .map(|(v, f)| (v, f.kind != Kind::Str))
-                .collect(),
+            &mut row.zip(fields).map(|(v, f)| (v, f.kind != Kind::Str)),
             &mut out,
         );
     }

@@ -109,33 +109,33 @@ impl Units {
 
     /// Formats a size given in 512-byte sectors.
     pub fn format(&self, sectors: u64, suffix: bool) -> String {
+        let mut out = String::new();
+        self.format_into(&mut out, sectors, suffix);
+        out
+    }
+
+    /// [`Units::format`] appended to `out` (reports format thousands of sizes).
+    pub fn format_into(&self, out: &mut String, sectors: u64, suffix: bool) {
+        use std::fmt::Write as _;
         if sectors == 0 {
-            return match self {
-                Units::Human { .. } => {
-                    if suffix {
-                        "0 ".into()
-                    } else {
-                        "0".into()
-                    }
-                }
-                Units::Fixed { suffix: s, .. } => {
-                    if suffix {
-                        format!("0{s}")
-                    } else {
-                        "0".into()
-                    }
-                }
-            };
+            out.push('0');
+            match self {
+                Units::Human { .. } if suffix => out.push(' '),
+                Units::Fixed { suffix: s, .. } if suffix => out.push_str(s),
+                _ => {}
+            }
+            return;
         }
         let bytes = sectors as f64 * 512.0;
-        match *self {
+        // Writing into a String cannot fail.
+        let _ = match *self {
             Units::Fixed {
                 factor,
                 suffix: s,
                 precision,
             } => {
                 let v = bytes / factor as f64;
-                format!("{v:.precision$}{}", if suffix { s } else { "" })
+                write!(out, "{v:.precision$}{}", if suffix { s } else { "" })
             }
             Units::Human { si, mark_rounding } => {
                 let base: u64 = if si { 1000 } else { 1024 };
@@ -161,9 +161,9 @@ impl Units {
                 let (precision, name) = if i == 6 { (0, names[6]) } else { (2, names[i]) };
                 let v = total as f64 / byte as f64;
                 // --nosuffix is ignored for human units, as in lvm.
-                format!("{prefix}{v:.precision$}{name}")
+                write!(out, "{prefix}{v:.precision$}{name}")
             }
-        }
+        };
     }
 }
 
