@@ -315,19 +315,16 @@ impl RenderedCells {
         let mut ends = Vec::with_capacity(rows.len() * columns);
         // Sizes repeat a lot (LVs of one size, the VG's size on every row) and formatting a
         // float is the dearest part of a cell: each distinct size is formatted once.
-        let mut sizes: HashMap<u64, (usize, usize)> = HashMap::new();
+        let mut sizes: HashMap<u64, String> = HashMap::new();
         for row in rows {
             debug_assert_eq!(row.len(), columns);
             for c in row {
                 match c {
-                    Cell::Size(s) => match sizes.get(s) {
-                        Some(&(start, end)) => text.extend_from_within(start..end),
-                        None => {
-                            let start = text.len();
-                            render_cell(c, o, &mut text);
-                            sizes.insert(*s, (start, text.len()));
-                        }
-                    },
+                    Cell::Size(s) => text.push_str(sizes.entry(*s).or_insert_with(|| {
+                        let mut one = String::new();
+                        render_cell(c, o, &mut one);
+                        one
+                    })),
                     _ => render_cell(c, o, &mut text),
                 }
                 ends.push(text.len());
