@@ -162,7 +162,7 @@ fn metadata_too_large_writes_nothing() {
         .collect();
     // Half the area plus a little does not fit (two copies must fit the ring).
     let text = "x".repeat(600 * 1024);
-    let err = ops::commit_text("vg", &targets, &text, None).unwrap_err();
+    let err = ops::commit_text("vg", &targets, text, None).unwrap_err();
     assert!(
         matches!(err, ops::OpError::TooLarge { needed, .. } if needed == 600 * 1024 + 1),
         "{err}"
@@ -207,7 +207,7 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
             r.creation_host = Some("vm".into());
             vg.create_lv(r).unwrap();
         }
-        ops::metadata_text(&vg, "vm", 1_795_311_985)
+        ops::metadata_text(&vg, "vm", 1_795_311_985, 0)
     };
     // The per-LV text is lvm2's.
     let t = text_with(1001);
