@@ -173,6 +173,41 @@ fn metadata_too_large_writes_nothing() {
     assert_eq!(lv_names(&e).0, 1);
 }
 
+/// The text sized from the committed copy leaves room for the NUL and padding, so the commit
+/// writes it without copying it (TextImage takes the String over).
+#[test]
+fn metadata_text_sized_from_the_committed_copy_has_room_for_the_image() {
+    let m = mem(1);
+    let e = env(&m);
+    let ctx = Ctx { env: &e };
+    let p = vec![PathBuf::from("/mem/pv0")];
+    ctx.pvcreate(&p, None, None, false).unwrap();
+    ctx.vgcreate("vgs", &p, 8192, None, &[]).unwrap();
+    let mut vg = ops::scan(&e).unwrap().read_vg("vgs").unwrap().vg;
+    // Room for the LVs in the model only: the text is what is looked at.
+    vg.pvs[0].pe_count = lvmeta_ondisk::units::Extents(4000);
+    for i in 0..200 {
+        let r = lvmeta_model::LvRequest::new(
+            &format!("lv{i}"),
+            lvmeta_ondisk::units::Extents(1),
+            lvmeta_model::Layout::Linear,
+        );
+        vg.create_lv(r).unwrap();
+    }
+    let unsized_text = ops::metadata_text(&vg, "vm", 1_795_311_985, 0);
+    let text = ops::metadata_text(&vg, "vm", 1_795_311_985, unsized_text.len());
+    assert_eq!(text, unsized_text);
+    let align = lvmeta_ondisk::mda::TEXT_ALIGNMENT as usize;
+    assert!(text.capacity() >= text.len() + align);
+    let at = text.as_ptr();
+    let len = text.len();
+    let image = lvmeta_ondisk::mda::TextImage::new(text).unwrap();
+    assert_eq!(image.size(), len as u64 + 1);
+    // The same allocation: nothing was copied.
+    assert_eq!(image.as_bytes().as_ptr(), at);
+    assert_eq!(image.as_bytes().last(), Some(&0));
+}
+
 /// lvm2 2.03.16's text for a one-extent linear LV (from `pvck --dump metadata` of a VG
 /// lvm2 made on this machine; id and time replaced by placeholders).
 const LVM2_LINEAR_LV: &str = "lv1000 {\nid = \"@ID@\"\nstatus = [\"READ\", \"WRITE\", \"VISIBLE\"]\nflags = []\ncreation_time = @TIME@\ncreation_host = \"vm\"\nsegment_count = 1\n\nsegment1 {\nstart_extent = 0\nextent_count = 1\n\ntype = \"striped\"\nstripe_count = 1\n\nstripes = [\n\"pv0\", 1000\n]\n}\n}\n";

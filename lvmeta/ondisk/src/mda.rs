@@ -610,6 +610,11 @@ impl TextImage {
     pub fn checksum(&self) -> u32 {
         self.checksum
     }
+
+    /// The bytes of a copy: text plus NUL.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data[..self.size() as usize]
+    }
 }
 
 fn nul_free(text: &str) -> Result<(), OnDiskError> {
