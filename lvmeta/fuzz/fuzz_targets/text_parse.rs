@@ -58,6 +58,9 @@ fuzz_target!(|data: &[u8]| {
     let trailer = lvmeta_model::Trailer::from_metadata(&doc)
         .unwrap_or_else(|_| lvmeta_model::Trailer::new("fuzz", "host", 0, None));
     let out = lvmeta_text::write(&vg.to_metadata(&trailer));
+    let mut direct = String::new();
+    vg.write_metadata(&trailer, &mut direct);
+    assert_eq!(direct, out, "the direct writer writes what the tree writer writes");
     let reparsed = lvmeta_text::parse(&out).expect("model output parses");
     lvmeta_model::VolumeGroup::from_metadata(&reparsed).expect("model reads its own output");
 });

@@ -162,7 +162,7 @@ fn metadata_too_large_writes_nothing() {
         .collect();
     // Half the area plus a little does not fit (two copies must fit the ring).
     let text = "x".repeat(600 * 1024);
-    let err = ops::commit_text("vg", &targets, &text, None).unwrap_err();
+    let err = ops::commit_text("vg", &targets, text, None).unwrap_err();
     assert!(
         matches!(err, ops::OpError::TooLarge { needed, .. } if needed == 600 * 1024 + 1),
         "{err}"
@@ -171,6 +171,41 @@ fn metadata_too_large_writes_nothing() {
         assert!(m.devs[x].snapshot() == *before, "{} changed", x.display());
     }
     assert_eq!(lv_names(&e).0, 1);
+}
+
+/// The text sized from the committed copy leaves room for the NUL and padding, so the commit
+/// writes it without copying it (TextImage takes the String over).
+#[test]
+fn metadata_text_sized_from_the_committed_copy_has_room_for_the_image() {
+    let m = mem(1);
+    let e = env(&m);
+    let ctx = Ctx { env: &e };
+    let p = vec![PathBuf::from("/mem/pv0")];
+    ctx.pvcreate(&p, None, None, false).unwrap();
+    ctx.vgcreate("vgs", &p, 8192, None, &[]).unwrap();
+    let mut vg = ops::scan(&e).unwrap().read_vg("vgs").unwrap().vg;
+    // Room for the LVs in the model only: the text is what is looked at.
+    vg.pvs[0].pe_count = lvmeta_ondisk::units::Extents(4000);
+    for i in 0..200 {
+        let r = lvmeta_model::LvRequest::new(
+            &format!("lv{i}"),
+            lvmeta_ondisk::units::Extents(1),
+            lvmeta_model::Layout::Linear,
+        );
+        vg.create_lv(r).unwrap();
+    }
+    let unsized_text = ops::metadata_text(&vg, "vm", 1_795_311_985, 0);
+    let text = ops::metadata_text(&vg, "vm", 1_795_311_985, unsized_text.len());
+    assert_eq!(text, unsized_text);
+    let align = lvmeta_ondisk::mda::TEXT_ALIGNMENT as usize;
+    assert!(text.capacity() >= text.len() + align);
+    let at = text.as_ptr();
+    let len = text.len();
+    let image = lvmeta_ondisk::mda::TextImage::new(text).unwrap();
+    assert_eq!(image.size(), len as u64 + 1);
+    // The same allocation: nothing was copied.
+    assert_eq!(image.as_bytes().as_ptr(), at);
+    assert_eq!(image.as_bytes().last(), Some(&0));
 }
 
 /// lvm2 2.03.16's text for a one-extent linear LV (from `pvck --dump metadata` of a VG
@@ -207,7 +242,7 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
             r.creation_host = Some("vm".into());
             vg.create_lv(r).unwrap();
         }
-        ops::metadata_text(&vg, "vm", 1_795_311_985)
+        ops::metadata_text(&vg, "vm", 1_795_311_985, 0)
     };
     // The per-LV text is lvm2's.
     let t = text_with(1001);

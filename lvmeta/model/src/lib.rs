@@ -5,6 +5,7 @@
 //! order lvm2 writes, so `lvmeta_text::write` of it equals what lvm2 itself would put on disk.
 //! Keys the model does not know are kept in each struct's [`Extra`] and written back in place;
 //! segment types other than striped, mirror and raid1 are kept verbatim.
+//! [`VolumeGroup::write_metadata`] writes that same text without the tree.
 
 pub mod alloc;
 mod backup_comments;
@@ -14,6 +15,7 @@ pub mod names;
 pub mod report;
 pub mod time;
 mod vg;
+mod vg_write;
 
 pub use alloc::{Layout, LvRequest, MirrorLog, DEFAULT_REGION_SIZE, DEFAULT_STRIPE_SIZE};
 pub use error::ModelError;

@@ -568,6 +568,64 @@ pub fn write_text(dev: &dyn BlockDev, h: &MdaHeader, text: &str) -> Result<RawLo
     Ok(l)
 }
 
+/// A metadata text as it goes into any area: the text, its NUL, then zeros for the
+/// largest padding an area can need, with the checksum of text and NUL. Made once per
+/// update and written to every area, so neither the copy nor the checksum is repeated
+/// per area.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextImage {
+    /// Text, NUL, then `TEXT_ALIGNMENT - 1` zeros.
+    data: Vec<u8>,
+    checksum: u32,
+}
+
+impl TextImage {
+    /// Takes `text` over without copying it when it has room for the NUL and padding
+    /// (`TEXT_ALIGNMENT` bytes of spare capacity). Refuses text holding a NUL.
+    pub fn new(text: String) -> Result<TextImage, OnDiskError> {
+        nul_free(&text)?;
+        let mut data = text.into_bytes();
+        data.reserve_exact(TEXT_ALIGNMENT as usize);
+        data.push(0);
+        let checksum = lvm_crc(INITIAL_CRC, &data);
+        // Padding never exceeds one alignment unit less a byte.
+        data.resize(data.len() + TEXT_ALIGNMENT as usize - 1, 0);
+        Ok(TextImage { data, checksum })
+    }
+
+    /// A copy of `text`.
+    pub fn from_text(text: &str) -> Result<TextImage, OnDiskError> {
+        nul_free(text)?;
+        let mut s = String::with_capacity(text.len() + TEXT_ALIGNMENT as usize);
+        s.push_str(text);
+        TextImage::new(s)
+    }
+
+    /// `raw_locn.size` of a copy: text plus NUL.
+    pub fn size(&self) -> u64 {
+        (self.data.len() + 1 - TEXT_ALIGNMENT as usize) as u64
+    }
+
+    /// The LVM2 CRC of text plus NUL.
+    pub fn checksum(&self) -> u32 {
+        self.checksum
+    }
+
+    /// The bytes of a copy: text plus NUL.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data[..self.size() as usize]
+    }
+}
+
+fn nul_free(text: &str) -> Result<(), OnDiskError> {
+    // `contains` on bytes is memchr; the position is looked for only when there is one.
+    if text.as_bytes().contains(&0) {
+        let position = text.bytes().position(|b| b == 0).unwrap_or(0);
+        return Err(OnDiskError::NulInText { position });
+    }
+    Ok(())
+}
+
 /// [`write_text`] without the sync: the caller must sync the device before any header write
 /// that makes this copy the committed one.
 pub fn write_text_unsynced(
@@ -575,27 +633,29 @@ pub fn write_text_unsynced(
     h: &MdaHeader,
     text: &str,
 ) -> Result<RawLocn, OnDiskError> {
-    if let Some(position) = text.bytes().position(|b| b == 0) {
-        return Err(OnDiskError::NulInText { position });
-    }
-    let mut data = Vec::with_capacity(text.len() + 1 + TEXT_ALIGNMENT as usize);
-    data.extend_from_slice(text.as_bytes());
-    data.push(0);
-    let size = data.len() as u64;
+    write_image_unsynced(dev, h, &TextImage::from_text(text)?)
+}
+
+/// [`write_text_unsynced`] of a prepared text.
+pub fn write_image_unsynced(
+    dev: &dyn BlockDev,
+    h: &MdaHeader,
+    image: &TextImage,
+) -> Result<RawLocn, OnDiskError> {
+    let size = image.size();
     let p = place_text(h.start.0, h, size).map_err(|(needed, available)| {
         OnDiskError::MetadataTooLarge {
             needed: Bytes(needed),
             available: Bytes(available),
         }
     })?;
-    let checksum = lvm_crc(INITIAL_CRC, &data);
-    data.resize(data.len() + p.pad as usize, 0);
+    let data = &image.data[..(size + p.pad) as usize];
     let first = (p.size - p.wrap) as usize;
     let off1 = Bytes(h.start.0 + p.offset);
     let (part1, part2) = if p.wrap > 0 {
         data.split_at(first)
     } else {
-        (&data[..], &[][..])
+        (data, &[][..])
     };
     dev.write_at(off1, part1)
         .map_err(|e| OnDiskError::io(dev.path(), off1, e))?;
@@ -607,7 +667,7 @@ pub fn write_text_unsynced(
     Ok(RawLocn {
         offset: Bytes(p.offset),
         size: Bytes(p.size),
-        checksum,
+        checksum: image.checksum,
         flags: 0,
     })
 }
@@ -687,6 +747,45 @@ mod tests {
             assert_eq!(read_mda(&d, area).unwrap().committed.unwrap().text, text);
         }
         assert!(seen_wrap);
+    }
+
+    /// `write_text_unsynced` as it was: a fresh buffer per area.
+    fn write_text_copying(d: &MemDev, h: &MdaHeader, text: &str) -> RawLocn {
+        let mut data = text.as_bytes().to_vec();
+        data.push(0);
+        let p = place_text(h.start.0, h, data.len() as u64).unwrap();
+        let checksum = lvm_crc(INITIAL_CRC, &data);
+        data.resize(data.len() + p.pad as usize, 0);
+        let (part1, part2) = if p.wrap > 0 {
+            data.split_at((p.size - p.wrap) as usize)
+        } else {
+            (&data[..], &[][..])
+        };
+        d.write_at(Bytes(h.start.0 + p.offset), part1).unwrap();
+        if !part2.is_empty() {
+            d.write_at(Bytes(h.start.0 + MDA_HEADER_SIZE as u64), part2)
+                .unwrap();
+        }
+        RawLocn {
+            offset: Bytes(p.offset),
+            size: Bytes(p.size),
+            checksum,
+            flags: 0,
+        }
+    }
+
+    #[test]
+    fn text_image_takes_an_owned_text_over() {
+        let mut text = String::with_capacity(4096 + TEXT_ALIGNMENT as usize);
+        text.push_str(&"v".repeat(4096));
+        let at = text.as_ptr();
+        let image = TextImage::new(text).unwrap();
+        assert_eq!(image.data.as_ptr(), at);
+        assert_eq!(image.size(), 4097);
+        assert!(matches!(
+            TextImage::new("ab\0".into()),
+            Err(OnDiskError::NulInText { position: 2 })
+        ));
     }
 
     #[test]
@@ -814,6 +913,32 @@ mod tests {
     }
 
     proptest! {
+        /// One image written to areas in any state writes, byte for byte, what a fresh
+        /// copy of the text per area wrote (placement, wrap, padding, checksum).
+        #[test]
+        fn prop_image_writes_what_a_copy_wrote(
+            lens in proptest::collection::vec(0usize..15_000, 1..12),
+            fill in any::<u8>(),
+        ) {
+            let area = DiskLocn::new(4096, 32768);
+            let a = MemDev::new("/mem/a", Bytes(64 * 1024));
+            format_mda(&a, area).unwrap();
+            // Leftovers of earlier copies show whether padding is written.
+            a.write_at(Bytes(4096 + 512), &vec![fill; 32768 - 512]).unwrap();
+            let b = MemDev::new("/mem/b", Bytes(64 * 1024));
+            b.restore(&a.snapshot());
+            let mut h = read_mda_header(&a, area).unwrap();
+            for (i, len) in lens.into_iter().enumerate() {
+                let text: String = (0..len).map(|j| (b'a' + ((i + j) % 26) as u8) as char).collect();
+                let image = TextImage::from_text(&text).unwrap();
+                let la = write_image_unsynced(&a, &h, &image).unwrap();
+                let lb = write_text_copying(&b, &h, &text);
+                prop_assert_eq!(la, lb);
+                prop_assert!(a.snapshot() == b.snapshot());
+                h.raw_locns = [la, RawLocn::default()];
+            }
+        }
+
         #[test]
         fn prop_header_round_trip(h in arb_header()) {
             prop_assert_eq!(MdaHeader::decode(&h.encode()).unwrap(), h);

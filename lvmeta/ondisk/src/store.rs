@@ -28,8 +28,8 @@ use crate::dev::BlockDev;
 use crate::error::OnDiskError;
 use crate::label::DiskLocn;
 use crate::mda::{
-    place_text, read_mda, read_mda_header, write_mda_header_unsynced, write_text_unsynced,
-    MdaHeader, MdaText, RawLocn,
+    place_text, read_mda, read_mda_header, write_image_unsynced, write_mda_header_unsynced,
+    MdaHeader, MdaText, RawLocn, TextImage,
 };
 use crate::units::Bytes;
 use std::path::PathBuf;
@@ -92,9 +92,15 @@ impl MetadataStore {
     /// Writes `new_text` into every non-ignored area and precommits it. Every area's header
     /// must be intact; nothing is written when the text does not fit any of them.
     pub fn prepare(areas: Vec<Area>, new_text: &str) -> Result<PendingCommit, OnDiskError> {
-        if let Some(position) = new_text.bytes().position(|b| b == 0) {
-            return Err(OnDiskError::NulInText { position });
-        }
+        Self::prepare_image(areas, &TextImage::from_text(new_text)?)
+    }
+
+    /// [`prepare`](MetadataStore::prepare) of a text made ready for the areas once
+    /// ([`TextImage::new`] takes an owned text over without copying it).
+    pub fn prepare_image(
+        areas: Vec<Area>,
+        image: &TextImage,
+    ) -> Result<PendingCommit, OnDiskError> {
         let total = areas.len();
         for (i, (d, a)) in areas.iter().enumerate() {
             if areas[..i]
@@ -108,7 +114,7 @@ impl MetadataStore {
             }
         }
         // Phase 0: read every header and check the text fits everywhere before writing.
-        let size = new_text.len() as u64 + 1;
+        let size = image.size();
         let mut usable: Vec<(Arc<dyn BlockDev>, DiskLocn, MdaHeader)> = Vec::new();
         let mut skipped_ignored = 0;
         for (dev, area) in areas {
@@ -138,7 +144,7 @@ impl MetadataStore {
         };
         let mut failed = None;
         for (dev, area, h) in &usable {
-            let r = write_text_unsynced(dev.as_ref(), h, new_text).and_then(|new| {
+            let r = write_image_unsynced(dev.as_ref(), h, image).and_then(|new| {
                 let mut h = h.clone();
                 h.raw_locns[1] = new;
                 write_mda_header_unsynced(dev.as_ref(), &h).map(|()| new)

@@ -4,7 +4,8 @@
 //! tree that keeps entry order, duplicate keys and `#` comments; [`write`] writes a tree back in
 //! the exact layout lvm2 uses in a metadata area, [`write_with`]`(.., Style::Backup)` in the
 //! layout of `vgcfgbackup` files. Blank lines are not stored: the writer derives them from the
-//! keys as lvm2's exporter does, so text lvm2 made comes back byte for byte.
+//! keys as lvm2's exporter does, so text lvm2 made comes back byte for byte. [`Emitter`] writes
+//! the same layout without a tree, from borrowed values, for writers of big documents.
 //!
 //! Not kept: comments inside arrays or between a key and its value, the quoting style of
 //! single-quoted and bare-word strings (written double-quoted), leading zeros and `+` signs of
@@ -15,7 +16,9 @@ mod parse;
 mod parse_ref;
 mod tree;
 mod write;
+#[cfg(test)]
+mod write_ref;
 
 pub use parse::{parse, parse_with_limits, ParseError, ParseErrorKind, ParseLimits};
 pub use tree::{is_valid_key, Comment, CommentPlacement, Node, Section, Value};
-pub use write::{write, write_with, Style};
+pub use write::{write, write_into, write_with, Emitter, Lookahead, Style};
