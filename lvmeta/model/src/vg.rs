@@ -11,7 +11,8 @@ use lvmeta_text::{CommentPlacement, Node, Section, Value};
 pub struct ExtraEntry {
     pub after: Option<String>,
     pub key: String,
-    pub node: Node,
+    /// Owned: the model outlives the text it was read from.
+    pub node: Node<'static>,
 }
 
 /// The keys of one section the model does not know, kept in order.
@@ -25,12 +26,12 @@ impl Extra {
         self.entries.is_empty()
     }
 
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node<'static>> {
         self.entries.iter().find(|e| e.key == key).map(|e| &e.node)
     }
 
     /// The unknown keys as a plain section (positions dropped).
-    pub fn as_section(&self) -> Section {
+    pub fn as_section(&self) -> Section<'static> {
         let mut s = Section::new();
         for e in &self.entries {
             s.push(e.key.clone(), e.node.clone());
@@ -46,15 +47,15 @@ impl Extra {
         let mut entries = Vec::new();
         for (k, n) in &sec.entries {
             if known(k) {
-                if !seen.contains(&k.as_str()) {
+                if !seen.contains(&&**k) {
                     seen.push(k);
                     after = Some(k);
                 }
             } else {
                 entries.push(ExtraEntry {
                     after: after.map(str::to_string),
-                    key: k.clone(),
-                    node: n.clone(),
+                    key: str::to_owned(k),
+                    node: n.clone().into_owned(),
                 });
             }
         }
@@ -64,7 +65,7 @@ impl Extra {
 
 /// Builds a section from modeled keys in lvm2's order, putting unknown keys back where they were.
 struct Builder<'a> {
-    out: Section,
+    out: Section<'a>,
     extra: &'a Extra,
     placed: Vec<bool>,
 }
@@ -90,18 +91,18 @@ impl<'a> Builder<'a> {
     }
 
     /// Writes a modeled key (if `node` is Some) and the unknown keys that followed it.
-    fn key(&mut self, key: &str, node: Option<Node>) {
+    fn key(&mut self, key: &'static str, node: Option<Node<'a>>) {
         if let Some(n) = node {
             self.out.push(key, n);
         }
         self.place(Some(key));
     }
 
-    fn val(&mut self, key: &str, v: impl Into<Value>) {
+    fn val(&mut self, key: &'static str, v: impl Into<Value<'a>>) {
         self.key(key, Some(Node::Value(v.into())));
     }
 
-    fn finish(mut self) -> Section {
+    fn finish(mut self) -> Section<'a> {
         for (i, e) in self.extra.entries.iter().enumerate() {
             if !self.placed[i] {
                 self.out.push(e.key.clone(), e.node.clone());
@@ -111,17 +112,17 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn int(u: u64) -> Value {
+fn int(u: u64) -> Value<'static> {
     Value::Int(i64::try_from(u).unwrap_or(i64::MAX))
 }
 
-fn strs(v: &[String]) -> Value {
-    Value::str_array(v.iter().cloned())
+fn strs(v: &[String]) -> Value<'_> {
+    Value::str_array(v.iter().map(String::as_str))
 }
 
 /// Reads typed keys of one section, naming the section in errors.
 struct Reader<'a> {
-    sec: &'a Section,
+    sec: &'a Section<'a>,
     /// The section's path (`vg/logical_volumes/lv`), joined only when an error names it:
     /// reading a VG makes readers for thousands of sections.
     parts: &'a [&'a str],
@@ -150,7 +151,7 @@ impl<'a> Reader<'a> {
     fn opt_str(&self, key: &str) -> Result<Option<String>, ModelError> {
         match self.sec.get(key) {
             None => Ok(None),
-            Some(Node::Value(Value::Str(s))) => Ok(Some(s.clone())),
+            Some(Node::Value(Value::Str(s))) => Ok(Some(str::to_owned(s))),
             Some(_) => Err(self.wrong(key, "a string")),
         }
     }
@@ -217,7 +218,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array(&self, key: &'static str) -> Result<&'a [Value], ModelError> {
+    fn array(&self, key: &'static str) -> Result<&'a [Value<'a>], ModelError> {
         match self.sec.get(key) {
             None => Err(self.missing(key)),
             Some(Node::Value(Value::Array(a))) => Ok(a),
@@ -225,7 +226,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn section(&self, key: &str) -> Result<Option<&'a Section>, ModelError> {
+    fn section(&self, key: &str) -> Result<Option<&'a Section<'a>>, ModelError> {
         match self.sec.get(key) {
             None => Ok(None),
             Some(Node::Section(s)) => Ok(Some(s)),
@@ -276,7 +277,11 @@ pub enum SegmentKind {
         images: Vec<(String, String)>,
     },
     /// Any other segment type, kept verbatim (`raw` is the whole segment section).
-    Other { segtype: String, raw: Section },
+    Other {
+        segtype: String,
+        /// Owned: the model outlives the text it was read from.
+        raw: Section<'static>,
+    },
 }
 
 impl SegmentKind {
@@ -497,7 +502,7 @@ impl Trailer {
     }
 
     /// Appends the trailer's entries and comments to `doc`.
-    fn append_to(&self, doc: &mut Section) {
+    fn append_to<'a>(&'a self, doc: &mut Section<'a>) {
         let first = doc.entries.len();
         if let Some(g) = &self.generated_by {
             doc.add_comment(first, CommentPlacement::Before, format!("#{g}"));
@@ -517,7 +522,7 @@ impl Trailer {
         let sec = b.finish();
         for (k, n) in sec.entries {
             let idx = doc.entries.len();
-            let comment = match k.as_str() {
+            let comment = match &*k {
                 "creation_host" => self.creation_host_comment.as_ref(),
                 "creation_time" => self.creation_time_comment.as_ref(),
                 _ => None,
@@ -673,7 +678,7 @@ impl VolumeGroup {
                             for pair in arr.chunks_mut(2) {
                                 if let [Value::Str(pv), Value::Int(_)] = pair {
                                     if let Some((_, new)) = map.iter().find(|(old, _)| old == pv) {
-                                        *pv = new.clone();
+                                        *pv = new.clone().into();
                                     }
                                 }
                             }
@@ -728,7 +733,7 @@ impl VolumeGroup {
                 let Node::Section(s) = n else {
                     return Err(ModelError::WrongType {
                         path: format!("{name}/physical_volumes"),
-                        key: k.clone(),
+                        key: str::to_owned(k),
                         expected: "a section",
                     });
                 };
@@ -745,7 +750,7 @@ impl VolumeGroup {
                 let Node::Section(s) = n else {
                     return Err(ModelError::WrongType {
                         path: format!("{name}/logical_volumes"),
-                        key: k.clone(),
+                        key: str::to_owned(k),
                         expected: "a section",
                     });
                 };
@@ -858,8 +863,8 @@ impl VolumeGroup {
         Ok(())
     }
 
-    /// The VG section alone, keys in lvm2's order.
-    pub fn to_vg_section(&self) -> Section {
+    /// The VG section alone, keys in lvm2's order (borrowing the VG's strings).
+    pub fn to_vg_section(&self) -> Section<'_> {
         // lvm2 numbers PVs by position on every write; copying the VG (which may hold
         // thousands of LVs) is only needed when the keys are not in order already.
         let numbered = self
@@ -870,12 +875,12 @@ impl VolumeGroup {
         if !numbered {
             let mut vg = self.clone();
             vg.renumber_pvs();
-            return vg.numbered_vg_section();
+            return vg.numbered_vg_section().into_owned();
         }
         self.numbered_vg_section()
     }
 
-    fn numbered_vg_section(&self) -> Section {
+    fn numbered_vg_section(&self) -> Section<'_> {
         let vg = self;
         let locked = vg.is_write_locked();
         let mut b = Builder::new(&vg.extra);
@@ -920,7 +925,7 @@ impl VolumeGroup {
     }
 
     /// The whole document as lvm2 writes it into a metadata area: VG section, then trailer.
-    pub fn to_metadata(&self, trailer: &Trailer) -> Section {
+    pub fn to_metadata<'a>(&'a self, trailer: &'a Trailer) -> Section<'a> {
         let mut doc = Section::new();
         doc.push(self.name.clone(), self.to_vg_section());
         trailer.append_to(&mut doc);
@@ -929,7 +934,7 @@ impl VolumeGroup {
 
     /// The whole document as lvm2 writes a backup file: trailer first, then the VG section
     /// (write it with `lvmeta_text::Style::Backup`).
-    pub fn to_backup(&self, trailer: &Trailer) -> Section {
+    pub fn to_backup<'a>(&'a self, trailer: &'a Trailer) -> Section<'a> {
         let mut doc = Section::new();
         trailer.append_to(&mut doc);
         let mut vg = self.to_vg_section();
@@ -965,7 +970,11 @@ fn unlock_write(status: &mut Vec<String>, flags: &mut Vec<String>) {
 
 /// `status` and `flags` as written. When `locked`, WRITE becomes the WRITE_LOCKED flag, the
 /// first of lvm2's compatible flags.
-fn status_and_flags(status: &[String], flags: &[String], locked: bool) -> (Value, Value) {
+fn status_and_flags<'a>(
+    status: &'a [String],
+    flags: &'a [String],
+    locked: bool,
+) -> (Value<'a>, Value<'a>) {
     let writable = status.iter().any(|s| s == "WRITE");
     if !(locked && writable) {
         return (strs(status), strs(flags));
@@ -976,7 +985,7 @@ fn status_and_flags(status: &[String], flags: &[String], locked: bool) -> (Value
     (Value::str_array(status), Value::str_array(flags))
 }
 
-fn opt_str_node(s: &Option<String>) -> Option<Node> {
+fn opt_str_node(s: &Option<String>) -> Option<Node<'_>> {
     s.as_deref().map(|s| Node::Value(s.into()))
 }
 
@@ -999,7 +1008,7 @@ fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelE
     })
 }
 
-fn write_pv(pv: &PhysicalVolume) -> Section {
+fn write_pv(pv: &PhysicalVolume) -> Section<'_> {
     let mut b = Builder::new(&pv.extra);
     b.val("id", pv.id.as_str());
     b.key("device", opt_str_node(&pv.device));
@@ -1072,7 +1081,7 @@ impl Extra {
     }
 }
 
-fn write_lv(lv: &LogicalVolume, locked: bool) -> Section {
+fn write_lv(lv: &LogicalVolume, locked: bool) -> Section<'_> {
     let mut b = Builder::new(&lv.extra);
     b.val("id", lv.id.as_str());
     let (status, flags) = status_and_flags(&lv.status, &lv.flags, locked);
@@ -1174,7 +1183,7 @@ fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segm
         _ => (
             SegmentKind::Other {
                 segtype: segtype.clone(),
-                raw: sec.clone(),
+                raw: sec.clone().into_owned(),
             },
             Extra::default(),
         ),
@@ -1218,7 +1227,7 @@ fn pv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<StripeArea>, Mod
         .map(|c| match (&c[0], &c[1]) {
             (Value::Str(pv), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
                 Ok(StripeArea {
-                    pv: pv.clone(),
+                    pv: str::to_owned(pv),
                     start: Extents(*start as u64),
                 })
             }
@@ -1235,7 +1244,7 @@ fn lv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<LvArea>, ModelEr
         .map(|c| match (&c[0], &c[1]) {
             (Value::Str(lv), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
                 Ok(LvArea {
-                    lv: lv.clone(),
+                    lv: str::to_owned(lv),
                     start: Extents(*start as u64),
                 })
             }
@@ -1244,12 +1253,12 @@ fn lv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<LvArea>, ModelEr
         .collect()
 }
 
-fn write_segment(seg: &Segment) -> Section {
+fn write_segment(seg: &Segment) -> Section<'_> {
     if let SegmentKind::Other { segtype, raw } = &seg.kind {
         let mut raw = raw.clone();
         raw.set("start_extent", int(seg.start_extent.0));
         raw.set("extent_count", int(seg.extent_count.0));
-        raw.set("type", Value::Str(segtype.clone()));
+        raw.set("type", Value::from(segtype.as_str()));
         return raw;
     }
     let mut b = Builder::new(&seg.extra);
@@ -1266,7 +1275,7 @@ fn write_segment(seg: &Segment) -> Section {
             );
             let mut arr = Vec::new();
             for a in areas {
-                arr.push(Value::Str(a.pv.clone()));
+                arr.push(Value::from(a.pv.as_str()));
                 arr.push(int(a.start.0));
             }
             b.val("stripes", Value::Array(arr));
@@ -1283,7 +1292,7 @@ fn write_segment(seg: &Segment) -> Section {
             b.key("region_size", region_size.map(|r| Node::Value(int(r.0))));
             let mut arr = Vec::new();
             for l in legs {
-                arr.push(Value::Str(l.lv.clone()));
+                arr.push(Value::from(l.lv.as_str()));
                 arr.push(int(l.start.0));
             }
             b.val("mirrors", Value::Array(arr));
@@ -1298,8 +1307,8 @@ fn write_segment(seg: &Segment) -> Section {
             b.key("region_size", region_size.map(|r| Node::Value(int(r.0))));
             let mut arr = Vec::new();
             for (m, i) in images {
-                arr.push(Value::Str(m.clone()));
-                arr.push(Value::Str(i.clone()));
+                arr.push(Value::from(m.as_str()));
+                arr.push(Value::from(i.as_str()));
             }
             b.val("raids", Value::Array(arr));
         }
@@ -1308,6 +1317,6 @@ fn write_segment(seg: &Segment) -> Section {
     b.finish()
 }
 
-fn tags(b: &mut Builder, tags: &[String]) {
+fn tags<'a>(b: &mut Builder<'a>, tags: &'a [String]) {
     b.key("tags", (!tags.is_empty()).then(|| Node::Value(strs(tags))));
 }

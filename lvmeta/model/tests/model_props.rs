@@ -27,10 +27,10 @@ fn base_vg(pes: &[u64]) -> VolumeGroup {
     vg
 }
 
-fn extra_value() -> impl Strategy<Value = Node> {
+fn extra_value() -> impl Strategy<Value = Node<'static>> {
     prop_oneof![
         any::<i64>().prop_map(|i| Node::Value(Value::Int(i))),
-        "[ -~]{0,12}".prop_map(|s| Node::Value(Value::Str(s))),
+        "[ -~]{0,12}".prop_map(|s| Node::Value(Value::from(s))),
         prop::collection::vec("[a-z]{1,5}", 0..3).prop_map(|v| Node::Value(Value::str_array(v))),
     ]
 }

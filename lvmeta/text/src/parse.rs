@@ -3,6 +3,7 @@
 //! comments). Bounded in input size, nesting depth and array length; never panics.
 
 use crate::tree::{CommentPlacement, Node, Section, Value};
+use std::borrow::Cow;
 
 /// Bounds on what the parser accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +69,16 @@ pub(crate) fn is_reserved(c: char) -> bool {
     matches!(c, '#' | '=' | '{' | '}' | '[' | ']' | ',' | '"' | '\'')
 }
 
-/// Parses a whole document (the top level is a section body without braces).
-pub fn parse(text: &str) -> Result<Section, ParseError> {
+/// Parses a whole document (the top level is a section body without braces). The tree borrows
+/// its strings from `text` ([`Section::into_owned`] detaches it).
+pub fn parse(text: &str) -> Result<Section<'_>, ParseError> {
     parse_with_limits(text, &ParseLimits::default())
 }
 
-pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section, ParseError> {
+pub fn parse_with_limits<'a>(
+    text: &'a str,
+    limits: &ParseLimits,
+) -> Result<Section<'a>, ParseError> {
     let mut p = Parser {
         src: text,
         b: text.as_bytes(),
@@ -98,10 +103,10 @@ fn ends_word(c: char) -> bool {
 
 /// The parser works on bytes: ASCII (all of the grammar's tokens and nearly all metadata)
 /// is classified byte by byte, other characters are decoded where they occur, so it accepts
-/// exactly what a char-by-char reading does. Strings and keys are sliced out of the input
-/// in one piece. It keeps the line number as it goes (comment placement needs it) and
+/// exactly what a char-by-char reading does. Strings, keys and comments are borrowed from the
+/// input (only strings with escapes are copied). It keeps the line number as it goes (comment placement needs it) and
 /// works out the column only for an error.
-struct Parser<'a> {
+struct Parser<'a, 'l> {
     src: &'a str,
     b: &'a [u8],
     /// Byte offset of the next character (always on a char boundary).
@@ -109,10 +114,10 @@ struct Parser<'a> {
     line: usize,
     /// Byte offset where the current line starts.
     line_start: usize,
-    limits: &'a ParseLimits,
+    limits: &'l ParseLimits,
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn err(&self, kind: ParseErrorKind) -> ParseError {
         self.err_at(self.line, self.line_start, self.pos, kind)
     }
@@ -192,14 +197,14 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads a `#` comment up to (not including) the end of the line.
-    fn comment(&mut self) -> String {
+    fn comment(&mut self) -> &'a str {
         let start = self.pos;
         let end = self.b[start..]
             .iter()
             .position(|&x| x == b'\n')
             .map_or(self.b.len(), |n| start + n);
         self.pos = end;
-        self.src[start..end].trim_end().to_string()
+        self.src[start..end].trim_end()
     }
 
     /// Skips whitespace and comments (inside arrays, where comments are not kept).
@@ -214,7 +219,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn section_body(&mut self, depth: usize) -> Result<Section, ParseError> {
+    fn section_body(&mut self, depth: usize) -> Result<Section<'a>, ParseError> {
         let mut sec = Section::new();
         // Line on which the last entry of this section ended: a comment on that line trails it.
         let mut last_end_line: Option<usize> = None;
@@ -294,15 +299,15 @@ impl<'a> Parser<'a> {
         &self.src[start..self.pos]
     }
 
-    fn key(&mut self) -> Result<String, ParseError> {
+    fn key(&mut self) -> Result<Cow<'a, str>, ParseError> {
         let w = self.word();
         if w.is_empty() {
             return Err(self.unexpected("a key"));
         }
-        Ok(w.to_string())
+        Ok(Cow::Borrowed(w))
     }
 
-    fn value(&mut self, array_allowed: bool) -> Result<Value, ParseError> {
+    fn value(&mut self, array_allowed: bool) -> Result<Value<'a>, ParseError> {
         match self.peek() {
             Some('[') => {
                 if !array_allowed {
@@ -328,7 +333,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn array(&mut self) -> Result<Value, ParseError> {
+    fn array(&mut self) -> Result<Value<'a>, ParseError> {
         let mut items = Vec::new();
         self.skip_ws_and_comments()?;
         if self.b.get(self.pos) == Some(&b']') {
@@ -358,8 +363,9 @@ impl<'a> Parser<'a> {
     }
 
     /// Body of a double-quoted string: `\"` and `\\` are escapes, any other backslash is literal
-    /// (libdevmapper's unescaping). Runs without escapes are copied in one piece.
-    fn dq_string(&mut self) -> Result<String, ParseError> {
+    /// (libdevmapper's unescaping). A string without escapes is borrowed; otherwise runs
+    /// without escapes are copied in one piece.
+    fn dq_string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         let mut s = String::new();
         loop {
             let start = self.pos;
@@ -377,10 +383,10 @@ impl<'a> Parser<'a> {
                 b'"' => {
                     self.pos = at + 1;
                     if s.is_empty() {
-                        return Ok(run.to_string());
+                        return Ok(Cow::Borrowed(run));
                     }
                     s.push_str(run);
-                    return Ok(s);
+                    return Ok(Cow::Owned(s));
                 }
                 0 => {
                     self.pos = at + 1;
@@ -402,7 +408,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn sq_string(&mut self) -> Result<String, ParseError> {
+    fn sq_string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         let start = self.pos;
         let Some(n) = self.b[start..].iter().position(|&x| matches!(x, b'\'' | 0)) else {
             self.advance_to(self.b.len());
@@ -414,10 +420,10 @@ impl<'a> Parser<'a> {
         if self.b[at] == 0 {
             return Err(self.err(ParseErrorKind::Nul));
         }
-        Ok(self.src[start..at].to_string())
+        Ok(Cow::Borrowed(&self.src[start..at]))
     }
 
-    fn number(&mut self) -> Result<Value, ParseError> {
+    fn number(&mut self) -> Result<Value<'a>, ParseError> {
         let (line, line_start, start) = (self.line, self.line_start, self.pos);
         let text = self.word();
         let at = |kind: ParseErrorKind| self.err_at(line, line_start, start, kind);
