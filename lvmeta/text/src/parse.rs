@@ -86,6 +86,8 @@ pub fn parse_with_limits<'a>(
         line: 1,
         line_start: 0,
         limits,
+        entries: Vec::new(),
+        items: Vec::new(),
     };
     if text.len() > limits.max_bytes {
         return Err(p.err(ParseErrorKind::TooLarge {
@@ -115,6 +117,11 @@ struct Parser<'a, 'l> {
     /// Byte offset where the current line starts.
     line_start: usize,
     limits: &'l ParseLimits,
+    /// Entries of the sections being read, innermost last, and elements of the array being
+    /// read: each section and array is moved out into a Vec of its exact size when it ends,
+    /// instead of growing its own Vec step by step (a big VG has tens of thousands of them).
+    entries: Vec<(Cow<'a, str>, Node<'a>)>,
+    items: Vec<Value<'a>>,
 }
 
 impl<'a> Parser<'a, '_> {
@@ -220,6 +227,8 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn section_body(&mut self, depth: usize) -> Result<Section<'a>, ParseError> {
+        // This section's entries are `self.entries[base..]`.
+        let base = self.entries.len();
         let mut sec = Section::new();
         // Line on which the last entry of this section ended: a comment on that line trails it.
         let mut last_end_line: Option<usize> = None;
@@ -230,6 +239,7 @@ impl<'a> Parser<'a, '_> {
                     if depth > 0 {
                         return Err(self.unexpected("'}'"));
                     }
+                    sec.entries = self.entries.drain(base..).collect();
                     return Ok(sec);
                 }
                 Some(b'}') => {
@@ -237,12 +247,13 @@ impl<'a> Parser<'a, '_> {
                         return Err(self.unexpected("a key"));
                     }
                     self.pos += 1;
+                    sec.entries = self.entries.drain(base..).collect();
                     return Ok(sec);
                 }
                 Some(b'#') => {
                     let line = self.line;
                     let text = self.comment();
-                    let n = sec.entries.len();
+                    let n = self.entries.len() - base;
                     if n > 0 && last_end_line == Some(line) {
                         sec.add_comment(n - 1, CommentPlacement::After, text);
                         // A second comment on the same line cannot exist: a comment runs to the
@@ -259,7 +270,7 @@ impl<'a> Parser<'a, '_> {
                             self.pos += 1;
                             self.skip_ws_and_comments()?;
                             let v = self.value(true)?;
-                            sec.entries.push((key, Node::Value(v)));
+                            self.entries.push((key, Node::Value(v)));
                         }
                         Some(b'{') => {
                             if depth + 1 > self.limits.max_depth {
@@ -269,7 +280,7 @@ impl<'a> Parser<'a, '_> {
                             }
                             self.pos += 1;
                             let sub = self.section_body(depth + 1)?;
-                            sec.entries.push((key, Node::Section(sub)));
+                            self.entries.push((key, Node::Section(sub)));
                         }
                         _ => return Err(self.unexpected("'=' or '{'")),
                     }
@@ -334,19 +345,21 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn array(&mut self) -> Result<Value<'a>, ParseError> {
-        let mut items = Vec::new();
+        // Arrays do not nest, but the elements are `self.items[base..]` all the same.
+        let base = self.items.len();
         self.skip_ws_and_comments()?;
         if self.b.get(self.pos) == Some(&b']') {
             self.pos += 1;
-            return Ok(Value::Array(items));
+            return Ok(Value::Array(Vec::new()));
         }
         loop {
-            if items.len() >= self.limits.max_array_len {
+            if self.items.len() - base >= self.limits.max_array_len {
                 return Err(self.err(ParseErrorKind::ArrayTooLong {
                     limit: self.limits.max_array_len,
                 }));
             }
-            items.push(self.value(false)?);
+            let v = self.value(false)?;
+            self.items.push(v);
             self.skip_ws_and_comments()?;
             match self.b.get(self.pos) {
                 Some(b',') => {
@@ -355,7 +368,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(items));
+                    return Ok(Value::Array(self.items.drain(base..).collect()));
                 }
                 _ => return Err(self.unexpected("',' or ']'")),
             }
@@ -452,14 +465,19 @@ mod tests {
     use crate::parse_ref;
     use proptest::prelude::*;
 
-    /// Both parsers on `s`: same tree, or the same error (kind, line, column, message).
+    /// Both parsers on `s`: same tree, or the same error (kind, line, column, message); the
+    /// borrowed tree and its owned copy are equal too.
     fn same(s: &str, limits: &ParseLimits) -> Result<(), TestCaseError> {
+        let ours = parse_with_limits(s, limits);
         prop_assert_eq!(
-            parse_with_limits(s, limits),
-            parse_ref::parse_with_limits(s, limits),
+            &ours,
+            &parse_ref::parse_with_limits(s, limits),
             "input {:?}",
             s
         );
+        if let Ok(tree) = ours {
+            prop_assert_eq!(&tree.clone().into_owned(), &tree, "input {:?}", s);
+        }
         Ok(())
     }
 
@@ -507,6 +525,42 @@ mod tests {
             let s = format!("{}{}{}", &doc[..at], ins, &doc[end..]);
             same(&s, &ParseLimits::default())?;
         }
+    }
+
+    /// Keys, comments and strings without escapes point into the text; only strings with
+    /// escapes are copies.
+    #[test]
+    fn borrows_all_but_escaped_strings() {
+        let text = "k = \"plain\" # note\ns { e = \"a\\\"b\" q = 'x' w = bare a = [\"y\"] }\n";
+        let doc = parse(text).unwrap();
+        let inside = |s: &str| text.as_bytes().as_ptr_range().contains(&s.as_ptr());
+        let borrowed = |c: &Cow<str>| matches!(c, Cow::Borrowed(s) if inside(s));
+        assert!(doc.entries.iter().all(|(k, _)| borrowed(k)));
+        assert!(borrowed(&doc.comments[0].text));
+        let Node::Value(Value::Str(plain)) = &doc.entries[0].1 else {
+            panic!("{doc:?}")
+        };
+        assert!(borrowed(plain));
+        let s = doc.get_section("s").unwrap();
+        assert!(s.entries.iter().all(|(k, _)| borrowed(k)));
+        let strs: Vec<&Cow<str>> = s
+            .entries
+            .iter()
+            .flat_map(|(_, n)| match n {
+                Node::Value(Value::Str(v)) => vec![v],
+                Node::Value(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(strs, ["a\"b", "x", "bare", "y"]);
+        assert!(matches!(strs[0], Cow::Owned(_)));
+        assert!(strs[1..].iter().all(|c| borrowed(c)));
     }
 
     #[test]

@@ -5,10 +5,7 @@
 use crate::parse::{is_reserved, ParseError, ParseErrorKind, ParseLimits};
 use crate::tree::{CommentPlacement, Node, Section, Value};
 
-pub fn parse_with_limits(
-    text: &str,
-    limits: &ParseLimits,
-) -> Result<Section<'static>, ParseError> {
+pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section<'static>, ParseError> {
     let mut p = Parser {
         chars: text.char_indices().peekable(),
         src: text,

@@ -324,6 +324,9 @@ proptest! {
         let text = write_with(&doc, style);
         let back = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(&back, &doc);
+        // The owned copy of the borrowed tree is the same tree, and outlives the text.
+        let owned: Section<'static> = back.clone().into_owned();
+        prop_assert_eq!(&owned, &doc);
         // and text → tree → text is identical
         prop_assert_eq!(write_with(&back, style), text);
     }
