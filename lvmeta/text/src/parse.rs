@@ -90,24 +90,58 @@ pub fn parse_with_limits<'a>(
         items: Vec::new(),
     };
     if text.len() > limits.max_bytes {
-        return Err(p.err(ParseErrorKind::TooLarge {
+        return Err(*p.err(ParseErrorKind::TooLarge {
             size: text.len(),
             limit: limits.max_bytes,
         }));
     }
-    p.section_body(0)
+    p.section_body(0).map_err(|e| *e)
 }
+
+/// Errors are boxed inside the parser: a small `Result` keeps the hot paths' return values in
+/// registers.
+type PResult<T> = Result<T, Box<ParseError>>;
 
 /// Ends a key, a bare word or a number: whitespace, control characters, reserved ones.
 fn ends_word(c: char) -> bool {
     c.is_whitespace() || c.is_control() || is_reserved(c)
 }
 
+/// [`CLASS`] of an ASCII byte that continues a word (not [`ends_word`]).
+const WORD: u8 = 1;
+/// [`CLASS`] of ASCII whitespace other than `\n` (which counts a line).
+const SPACE: u8 = 2;
+
+/// Classes of ASCII bytes for the hot loops, which then need one load per byte; 0 for the
+/// rest (other ASCII bytes end a word, other bytes are decoded as characters).
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if matches!(c, b' ' | b'\t' | b'\r' | 0x0b | 0x0c) {
+            SPACE
+        } else if c > b' '
+            && c != 0x7f
+            && !matches!(
+                c,
+                b'#' | b'=' | b'{' | b'}' | b'[' | b']' | b',' | b'"' | b'\''
+            )
+        {
+            WORD
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// The parser works on bytes: ASCII (all of the grammar's tokens and nearly all metadata)
 /// is classified byte by byte, other characters are decoded where they occur, so it accepts
 /// exactly what a char-by-char reading does. Strings, keys and comments are borrowed from the
-/// input (only strings with escapes are copied). It keeps the line number as it goes (comment placement needs it) and
-/// works out the column only for an error.
+/// input (only strings with escapes are copied). It keeps the line number as it goes (comment
+/// placement needs it) and works out the column only for an error.
 struct Parser<'a, 'l> {
     src: &'a str,
     b: &'a [u8],
@@ -125,25 +159,26 @@ struct Parser<'a, 'l> {
 }
 
 impl<'a> Parser<'a, '_> {
-    fn err(&self, kind: ParseErrorKind) -> ParseError {
+    fn err(&self, kind: ParseErrorKind) -> Box<ParseError> {
         self.err_at(self.line, self.line_start, self.pos, kind)
     }
 
     /// An error at byte `pos` of line `line` (starting at byte `line_start`); the column
     /// counts characters, 1-based.
+    #[cold]
     fn err_at(
         &self,
         line: usize,
         line_start: usize,
         pos: usize,
         kind: ParseErrorKind,
-    ) -> ParseError {
-        ParseError {
+    ) -> Box<ParseError> {
+        Box::new(ParseError {
             line,
             column: self.src[line_start..pos].chars().count() + 1,
             message: kind.to_string(),
             kind,
-        }
+        })
     }
 
     fn peek(&self) -> Option<char> {
@@ -174,7 +209,7 @@ impl<'a> Parser<'a, '_> {
         self.pos = end;
     }
 
-    fn unexpected(&mut self, expected: &'static str) -> ParseError {
+    fn unexpected(&mut self, expected: &'static str) -> Box<ParseError> {
         let found = match self.peek() {
             None => "end of input".to_string(),
             Some(c) => format!("{c:?}"),
@@ -183,15 +218,19 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Skips whitespace; stops at a comment or a token.
-    fn skip_ws(&mut self) -> Result<(), ParseError> {
+    #[inline(always)]
+    fn skip_ws(&mut self) -> PResult<()> {
         while let Some(&b) = self.b.get(self.pos) {
+            if CLASS[usize::from(b)] == SPACE {
+                self.pos += 1;
+                continue;
+            }
             match b {
                 b'\n' => {
                     self.pos += 1;
                     self.line += 1;
                     self.line_start = self.pos;
                 }
-                b' ' | b'\t' | b'\r' | 0x0b | 0x0c => self.pos += 1,
                 0 => return Err(self.err(ParseErrorKind::Nul)),
                 _ if b.is_ascii() => break,
                 _ => match self.peek() {
@@ -215,7 +254,8 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Skips whitespace and comments (inside arrays, where comments are not kept).
-    fn skip_ws_and_comments(&mut self) -> Result<(), ParseError> {
+    #[inline(always)]
+    fn skip_ws_and_comments(&mut self) -> PResult<()> {
         loop {
             self.skip_ws()?;
             if self.b.get(self.pos) == Some(&b'#') {
@@ -226,7 +266,7 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn section_body(&mut self, depth: usize) -> Result<Section<'a>, ParseError> {
+    fn section_body(&mut self, depth: usize) -> PResult<Section<'a>> {
         // This section's entries are `self.entries[base..]`.
         let base = self.entries.len();
         let mut sec = Section::new();
@@ -269,7 +309,7 @@ impl<'a> Parser<'a, '_> {
                         Some(b'=') => {
                             self.pos += 1;
                             self.skip_ws_and_comments()?;
-                            let v = self.value(true)?;
+                            let v = self.value()?;
                             self.entries.push((key, Node::Value(v)));
                         }
                         Some(b'{') => {
@@ -292,14 +332,14 @@ impl<'a> Parser<'a, '_> {
 
     /// Consumes a word (key, bare string or number) and returns it; it never holds a
     /// newline, so the line stays the same.
+    #[inline(always)]
     fn word(&mut self) -> &'a str {
         let start = self.pos;
         while let Some(&b) = self.b.get(self.pos) {
-            if b.is_ascii() {
-                if b <= b' ' || b == 0x7f || is_reserved(char::from(b)) {
-                    break;
-                }
+            if CLASS[usize::from(b)] == WORD {
                 self.pos += 1;
+            } else if b.is_ascii() {
+                break;
             } else {
                 match self.peek() {
                     Some(c) if !ends_word(c) => self.pos += c.len_utf8(),
@@ -310,7 +350,8 @@ impl<'a> Parser<'a, '_> {
         &self.src[start..self.pos]
     }
 
-    fn key(&mut self) -> Result<Cow<'a, str>, ParseError> {
+    #[inline(always)]
+    fn key(&mut self) -> PResult<Cow<'a, str>> {
         let w = self.word();
         if w.is_empty() {
             return Err(self.unexpected("a key"));
@@ -318,15 +359,22 @@ impl<'a> Parser<'a, '_> {
         Ok(Cow::Borrowed(w))
     }
 
-    fn value(&mut self, array_allowed: bool) -> Result<Value<'a>, ParseError> {
+    // The token functions are inlined into `section_body`: a token is a few bytes, so calls
+    // and results passed through memory were a good part of the work.
+    #[inline(always)]
+    fn value(&mut self) -> PResult<Value<'a>> {
+        if self.b.get(self.pos) == Some(&b'[') {
+            self.pos += 1;
+            return self.array();
+        }
+        self.scalar()
+    }
+
+    /// A value other than an array (array elements).
+    #[inline(always)]
+    fn scalar(&mut self) -> PResult<Value<'a>> {
         match self.peek() {
-            Some('[') => {
-                if !array_allowed {
-                    return Err(self.err(ParseErrorKind::NestedArray));
-                }
-                self.pos += 1;
-                self.array()
-            }
+            Some('[') => Err(self.err(ParseErrorKind::NestedArray)),
             Some('"') => {
                 self.pos += 1;
                 self.dq_string().map(Value::Str)
@@ -344,7 +392,8 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn array(&mut self) -> Result<Value<'a>, ParseError> {
+    #[inline(always)]
+    fn array(&mut self) -> PResult<Value<'a>> {
         // Arrays do not nest, but the elements are `self.items[base..]` all the same.
         let base = self.items.len();
         self.skip_ws_and_comments()?;
@@ -358,7 +407,7 @@ impl<'a> Parser<'a, '_> {
                     limit: self.limits.max_array_len,
                 }));
             }
-            let v = self.value(false)?;
+            let v = self.scalar()?;
             self.items.push(v);
             self.skip_ws_and_comments()?;
             match self.b.get(self.pos) {
@@ -378,37 +427,38 @@ impl<'a> Parser<'a, '_> {
     /// Body of a double-quoted string: `\"` and `\\` are escapes, any other backslash is literal
     /// (libdevmapper's unescaping). A string without escapes is borrowed; otherwise runs
     /// without escapes are copied in one piece.
-    fn dq_string(&mut self) -> Result<Cow<'a, str>, ParseError> {
+    #[inline(always)]
+    fn dq_string(&mut self) -> PResult<Cow<'a, str>> {
         let mut s = String::new();
+        // Start of the run since the last escape; lines are counted as the scan passes them.
+        let mut start = self.pos;
         loop {
-            let start = self.pos;
-            let Some(n) = self.b[start..]
+            let Some(n) = self.b[self.pos..]
                 .iter()
-                .position(|&x| matches!(x, b'"' | b'\\' | 0))
+                .position(|&x| matches!(x, b'"' | b'\\' | 0 | b'\n'))
             else {
                 self.advance_to(self.b.len());
                 return Err(self.err(ParseErrorKind::UnterminatedString));
             };
-            let at = start + n;
-            self.advance_to(at);
-            let run = &self.src[start..at];
+            let at = self.pos + n;
+            self.pos = at + 1;
             match self.b[at] {
+                b'\n' => {
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
                 b'"' => {
-                    self.pos = at + 1;
+                    let run = &self.src[start..at];
                     if s.is_empty() {
                         return Ok(Cow::Borrowed(run));
                     }
                     s.push_str(run);
                     return Ok(Cow::Owned(s));
                 }
-                0 => {
-                    self.pos = at + 1;
-                    return Err(self.err(ParseErrorKind::Nul));
-                }
+                0 => return Err(self.err(ParseErrorKind::Nul)),
                 _ => {
                     // A backslash: escapes `"` and `\`, otherwise it is itself.
-                    s.push_str(run);
-                    self.pos = at + 1;
+                    s.push_str(&self.src[start..at]);
                     match self.b.get(self.pos) {
                         Some(&c @ (b'"' | b'\\')) => {
                             self.pos += 1;
@@ -416,12 +466,14 @@ impl<'a> Parser<'a, '_> {
                         }
                         _ => s.push('\\'),
                     }
+                    start = self.pos;
                 }
             }
         }
     }
 
-    fn sq_string(&mut self) -> Result<Cow<'a, str>, ParseError> {
+    #[inline(always)]
+    fn sq_string(&mut self) -> PResult<Cow<'a, str>> {
         let start = self.pos;
         let Some(n) = self.b[start..].iter().position(|&x| matches!(x, b'\'' | 0)) else {
             self.advance_to(self.b.len());
@@ -436,9 +488,24 @@ impl<'a> Parser<'a, '_> {
         Ok(Cow::Borrowed(&self.src[start..at]))
     }
 
-    fn number(&mut self) -> Result<Value<'a>, ParseError> {
+    #[inline(always)]
+    fn number(&mut self) -> PResult<Value<'a>> {
         let (line, line_start, start) = (self.line, self.line_start, self.pos);
         let text = self.word();
+        // Up to 18 digits cannot overflow: the common case, read in one pass.
+        if (1..=18).contains(&text.len()) {
+            let mut digits = true;
+            let mut v = 0i64;
+            for c in text.bytes() {
+                digits &= c.is_ascii_digit();
+                v = v
+                    .wrapping_mul(10)
+                    .wrapping_add(i64::from(c.wrapping_sub(b'0')));
+            }
+            if digits {
+                return Ok(Value::Int(v));
+            }
+        }
         let at = |kind: ParseErrorKind| self.err_at(line, line_start, start, kind);
         let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
         if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
@@ -525,6 +592,20 @@ mod tests {
             let s = format!("{}{}{}", &doc[..at], ins, &doc[end..]);
             same(&s, &ParseLimits::default())?;
         }
+    }
+
+    #[test]
+    fn byte_classes_are_the_char_classes() {
+        for b in 0u8..128 {
+            let c = char::from(b);
+            assert_eq!(CLASS[usize::from(b)] == WORD, !ends_word(c), "{c:?}");
+            assert_eq!(
+                CLASS[usize::from(b)] == SPACE,
+                c.is_whitespace() && c != '\n',
+                "{c:?}"
+            );
+        }
+        assert!(CLASS[128..].iter().all(|&x| x == 0));
     }
 
     /// Keys, comments and strings without escapes point into the text; only strings with
