@@ -120,6 +120,13 @@ fn key_eq(a: &str, b: &str) -> bool {
 
 /// Most keys a [`Reader`] looks up (the VG section's).
 const MAX_KEYS: usize = 16;
+const _: () = assert!(
+    VG_KEYS.len() <= MAX_KEYS
+        && PV_KEYS.len() <= MAX_KEYS
+        && LV_KEYS.len() <= MAX_KEYS
+        && SEG_KEYS.len() <= MAX_KEYS
+        && Trailer::KEYS.len() <= MAX_KEYS
+);
 
 /// Reads typed keys of one section, naming the section in errors.
 struct Reader<'a> {
@@ -144,7 +151,6 @@ impl<'a> Reader<'a> {
         keys: &'static [&'static str],
         extra_sections: bool,
     ) -> Reader<'a> {
-        debug_assert!(keys.len() <= MAX_KEYS);
         let mut found = [None; MAX_KEYS];
         let mut strays = false;
         for (k, n) in &sec.entries {
