@@ -389,7 +389,7 @@ pub fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
                 for pair in arr.chunks(2) {
                     if let [lvmeta_text::Value::Str(pv), lvmeta_text::Value::Int(start)] = pair {
                         if let Ok(start) = u64::try_from(*start) {
-                            out.push((pv.clone(), start, len));
+                            out.push((str::to_owned(pv), start, len));
                         }
                     }
                 }

@@ -4,6 +4,7 @@
 use crate::ModelError;
 use lvmeta_ondisk::units::{Extents, Sectors};
 use lvmeta_text::{CommentPlacement, Node, Section, Value};
+use std::collections::HashMap;
 
 /// A key the model does not know, with the modeled key it followed (None: before all of them),
 /// so it is written back at the same place.
@@ -11,7 +12,8 @@ use lvmeta_text::{CommentPlacement, Node, Section, Value};
 pub struct ExtraEntry {
     pub after: Option<String>,
     pub key: String,
-    pub node: Node,
+    /// Owned: the model outlives the text it was read from.
+    pub node: Node<'static>,
 }
 
 /// The keys of one section the model does not know, kept in order.
@@ -25,46 +27,23 @@ impl Extra {
         self.entries.is_empty()
     }
 
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node<'static>> {
         self.entries.iter().find(|e| e.key == key).map(|e| &e.node)
     }
 
     /// The unknown keys as a plain section (positions dropped).
-    pub fn as_section(&self) -> Section {
+    pub fn as_section(&self) -> Section<'static> {
         let mut s = Section::new();
         for e in &self.entries {
             s.push(e.key.clone(), e.node.clone());
         }
         s
     }
-
-    /// Splits `sec` into modeled keys (`known`) and the rest. A repeated modeled key is
-    /// dropped: lvm2 reads the first occurrence only and never writes the others.
-    fn collect(sec: &Section, known: impl Fn(&str) -> bool) -> Extra {
-        let mut seen: Vec<&str> = Vec::new();
-        let mut after: Option<&str> = None;
-        let mut entries = Vec::new();
-        for (k, n) in &sec.entries {
-            if known(k) {
-                if !seen.contains(&k.as_str()) {
-                    seen.push(k);
-                    after = Some(k);
-                }
-            } else {
-                entries.push(ExtraEntry {
-                    after: after.map(str::to_string),
-                    key: k.clone(),
-                    node: n.clone(),
-                });
-            }
-        }
-        Extra { entries }
-    }
 }
 
 /// Builds a section from modeled keys in lvm2's order, putting unknown keys back where they were.
 struct Builder<'a> {
-    out: Section,
+    out: Section<'a>,
     extra: &'a Extra,
     placed: Vec<bool>,
 }
@@ -90,18 +69,18 @@ impl<'a> Builder<'a> {
     }
 
     /// Writes a modeled key (if `node` is Some) and the unknown keys that followed it.
-    fn key(&mut self, key: &str, node: Option<Node>) {
+    fn key(&mut self, key: &'static str, node: Option<Node<'a>>) {
         if let Some(n) = node {
             self.out.push(key, n);
         }
         self.place(Some(key));
     }
 
-    fn val(&mut self, key: &str, v: impl Into<Value>) {
+    fn val(&mut self, key: &'static str, v: impl Into<Value<'a>>) {
         self.key(key, Some(Node::Value(v.into())));
     }
 
-    fn finish(mut self) -> Section {
+    fn finish(mut self) -> Section<'a> {
         for (i, e) in self.extra.entries.iter().enumerate() {
             if !self.placed[i] {
                 self.out.push(e.key.clone(), e.node.clone());
@@ -111,23 +90,126 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn int(u: u64) -> Value {
+fn int(u: u64) -> Value<'static> {
     Value::Int(i64::try_from(u).unwrap_or(i64::MAX))
 }
 
-fn strs(v: &[String]) -> Value {
-    Value::str_array(v.iter().cloned())
+fn strs(v: &[String]) -> Value<'_> {
+    Value::str_array(v.iter().map(String::as_str))
 }
+
+/// `a == b` for keys: those the model reads are short, and comparing them as two overlapping
+/// words is several times faster than a call to `memcmp` (reading a VG compares keys some
+/// hundred thousand times).
+#[inline(always)]
+fn key_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn word<const W: usize>(s: &[u8], at: usize) -> Option<[u8; W]> {
+        s.get(at..at + W)?.try_into().ok()
+    }
+    match n {
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        _ => a == b,
+    }
+}
+
+/// Most keys a [`Reader`] looks up (the VG section's).
+const MAX_KEYS: usize = 16;
+const _: () = assert!(
+    VG_KEYS.len() <= MAX_KEYS
+        && PV_KEYS.len() <= MAX_KEYS
+        && LV_KEYS.len() <= MAX_KEYS
+        && SEG_KEYS.len() <= MAX_KEYS
+        && Trailer::KEYS.len() <= MAX_KEYS
+);
 
 /// Reads typed keys of one section, naming the section in errors.
 struct Reader<'a> {
-    sec: &'a Section,
+    sec: &'a Section<'a>,
     /// The section's path (`vg/logical_volumes/lv`), joined only when an error names it:
     /// reading a VG makes readers for thousands of sections.
     parts: &'a [&'a str],
+    /// The keys the model reads here, and the first entry of each (lvm2 reads the first
+    /// occurrence only), found in one pass over the section instead of a search per key.
+    keys: &'static [&'static str],
+    found: [Option<&'a Node<'a>>; MAX_KEYS],
+    /// Whether unknown subsections are kept as extras (an LV's are its segments).
+    extra_sections: bool,
+    /// Whether an entry that is not one of `keys` may have to be kept as an extra.
+    strays: bool,
 }
 
 impl<'a> Reader<'a> {
+    fn new(
+        sec: &'a Section<'a>,
+        parts: &'a [&'a str],
+        keys: &'static [&'static str],
+        extra_sections: bool,
+    ) -> Reader<'a> {
+        let mut found = [None; MAX_KEYS];
+        let mut strays = false;
+        for (k, n) in &sec.entries {
+            match keys.iter().position(|m| key_eq(m, k)) {
+                Some(i) => {
+                    found[i].get_or_insert(n);
+                }
+                None => strays |= extra_sections || matches!(n, Node::Value(_)),
+            }
+        }
+        Reader {
+            sec,
+            parts,
+            keys,
+            found,
+            extra_sections,
+            strays,
+        }
+    }
+
+    /// The first entry named `key`.
+    fn get(&self, key: &str) -> Option<&'a Node<'a>> {
+        match self.keys.iter().position(|k| key_eq(k, key)) {
+            Some(i) => self.found[i],
+            None => self.sec.get(key),
+        }
+    }
+
+    /// The entries whose keys are not `known` (a subset of the reader's keys), in order, each
+    /// with the known key it followed. A repeated known key is dropped: lvm2 reads the first
+    /// occurrence only and never writes the others.
+    fn extra(&self, known: impl Fn(&str) -> bool) -> Extra {
+        let read_keys_only = self
+            .keys
+            .iter()
+            .zip(&self.found)
+            .all(|(k, f)| f.is_none() || known(k));
+        // Nearly every section holds modeled keys only: nothing to copy.
+        if !self.strays && read_keys_only {
+            return Extra::default();
+        }
+        let mut after: Option<&str> = None;
+        let mut entries = Vec::new();
+        for (k, n) in &self.sec.entries {
+            if known(k) {
+                if self.get(k).is_some_and(|first| std::ptr::eq(first, n)) {
+                    after = Some(k);
+                }
+            } else if self.extra_sections || matches!(n, Node::Value(_)) {
+                entries.push(ExtraEntry {
+                    after: after.map(str::to_string),
+                    key: str::to_owned(k),
+                    node: n.clone().into_owned(),
+                });
+            }
+        }
+        Extra { entries }
+    }
+
     fn path(&self) -> String {
         self.parts.join("/")
     }
@@ -148,9 +230,9 @@ impl<'a> Reader<'a> {
     }
 
     fn opt_str(&self, key: &str) -> Result<Option<String>, ModelError> {
-        match self.sec.get(key) {
+        match self.get(key) {
             None => Ok(None),
-            Some(Node::Value(Value::Str(s))) => Ok(Some(s.clone())),
+            Some(Node::Value(Value::Str(s))) => Ok(Some(str::to_owned(s))),
             Some(_) => Err(self.wrong(key, "a string")),
         }
     }
@@ -167,7 +249,7 @@ impl<'a> Reader<'a> {
     }
 
     fn opt_u64(&self, key: &str) -> Result<Option<u64>, ModelError> {
-        match self.sec.get(key) {
+        match self.get(key) {
             None => Ok(None),
             Some(Node::Value(Value::Int(i))) => u64::try_from(*i)
                 .map(Some)
@@ -194,7 +276,7 @@ impl<'a> Reader<'a> {
     }
 
     fn opt_i64(&self, key: &str) -> Result<Option<i64>, ModelError> {
-        match self.sec.get(key) {
+        match self.get(key) {
             None => Ok(None),
             Some(Node::Value(Value::Int(i))) => Ok(Some(*i)),
             Some(_) => Err(self.wrong(key, "an integer")),
@@ -203,30 +285,33 @@ impl<'a> Reader<'a> {
 
     /// A list of strings; absent means empty (lvm2 omits empty `tags`).
     fn str_list(&self, key: &str) -> Result<Vec<String>, ModelError> {
-        match self.sec.get(key) {
+        match self.get(key) {
             None => Ok(Vec::new()),
-            Some(Node::Value(Value::Array(a))) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| self.wrong(key, "an array of strings"))
-                })
-                .collect(),
+            Some(Node::Value(Value::Array(a))) => {
+                // Sized once: collecting through `Result` would grow the Vec step by step.
+                let mut out = Vec::with_capacity(a.len());
+                for v in a {
+                    let s = v
+                        .as_str()
+                        .ok_or_else(|| self.wrong(key, "an array of strings"))?;
+                    out.push(s.to_string());
+                }
+                Ok(out)
+            }
             Some(_) => Err(self.wrong(key, "an array of strings")),
         }
     }
 
-    fn array(&self, key: &'static str) -> Result<&'a [Value], ModelError> {
-        match self.sec.get(key) {
+    fn array(&self, key: &'static str) -> Result<&'a [Value<'a>], ModelError> {
+        match self.get(key) {
             None => Err(self.missing(key)),
             Some(Node::Value(Value::Array(a))) => Ok(a),
             Some(_) => Err(self.wrong(key, "an array")),
         }
     }
 
-    fn section(&self, key: &str) -> Result<Option<&'a Section>, ModelError> {
-        match self.sec.get(key) {
+    fn section(&self, key: &str) -> Result<Option<&'a Section<'a>>, ModelError> {
+        match self.get(key) {
             None => Ok(None),
             Some(Node::Section(s)) => Ok(Some(s)),
             Some(_) => Err(self.wrong(key, "a section")),
@@ -276,7 +361,11 @@ pub enum SegmentKind {
         images: Vec<(String, String)>,
     },
     /// Any other segment type, kept verbatim (`raw` is the whole segment section).
-    Other { segtype: String, raw: Section },
+    Other {
+        segtype: String,
+        /// Owned: the model outlives the text it was read from.
+        raw: Section<'static>,
+    },
 }
 
 impl SegmentKind {
@@ -465,14 +554,9 @@ impl Trailer {
 
     /// Reads the trailer keys (and their comments) from a whole metadata document.
     pub fn from_metadata(doc: &Section) -> Result<Trailer, ModelError> {
-        let r = Reader {
-            sec: doc,
-            parts: &["metadata"],
-        };
-        let is_known = |k: &str| Self::KEYS.contains(&k);
         // The VG section is not part of the trailer's extras.
-        let mut extra = Extra::collect(doc, is_known);
-        extra.entries.retain(|e| matches!(e.node, Node::Value(_)));
+        let r = Reader::new(doc, &["metadata"], &Self::KEYS, false);
+        let extra = r.extra(|k| Self::KEYS.contains(&k));
         let comment_after = |key| {
             doc.trailing_comment(key)
                 .map(|c| c.trim_start_matches('#').trim_start().to_string())
@@ -497,7 +581,7 @@ impl Trailer {
     }
 
     /// Appends the trailer's entries and comments to `doc`.
-    fn append_to(&self, doc: &mut Section) {
+    fn append_to<'a>(&'a self, doc: &mut Section<'a>) {
         let first = doc.entries.len();
         if let Some(g) = &self.generated_by {
             doc.add_comment(first, CommentPlacement::Before, format!("#{g}"));
@@ -517,7 +601,7 @@ impl Trailer {
         let sec = b.finish();
         for (k, n) in sec.entries {
             let idx = doc.entries.len();
-            let comment = match k.as_str() {
+            let comment = match &*k {
                 "creation_host" => self.creation_host_comment.as_ref(),
                 "creation_time" => self.creation_time_comment.as_ref(),
                 _ => None,
@@ -673,7 +757,7 @@ impl VolumeGroup {
                             for pair in arr.chunks_mut(2) {
                                 if let [Value::Str(pv), Value::Int(_)] = pair {
                                     if let Some((_, new)) = map.iter().find(|(old, _)| old == pv) {
-                                        *pv = new.clone();
+                                        *pv = new.clone().into();
                                     }
                                 }
                             }
@@ -714,21 +798,20 @@ impl VolumeGroup {
     }
 
     fn from_vg_section(name: &str, sec: &Section) -> Result<VolumeGroup, ModelError> {
-        let r = Reader {
-            sec,
-            parts: &[name],
-        };
+        let parts = [name];
+        let r = Reader::new(sec, &parts, &VG_KEYS, true);
         let extent_size = r.u32("extent_size")?;
         if extent_size == 0 {
             return Err(r.invalid("extent_size is 0"));
         }
-        let mut pvs = Vec::new();
-        if let Some(pvsec) = r.section("physical_volumes")? {
+        let pvsecs = r.section("physical_volumes")?;
+        let mut pvs = Vec::with_capacity(pvsecs.map_or(0, |s| s.entries.len()));
+        if let Some(pvsec) = pvsecs {
             for (k, n) in &pvsec.entries {
                 let Node::Section(s) = n else {
                     return Err(ModelError::WrongType {
                         path: format!("{name}/physical_volumes"),
-                        key: k.clone(),
+                        key: str::to_owned(k),
                         expected: "a section",
                     });
                 };
@@ -739,13 +822,14 @@ impl VolumeGroup {
             .iter()
             .map(|p: &PhysicalVolume| p.name.as_str())
             .collect();
-        let mut lvs = Vec::new();
-        if let Some(lvsec) = r.section("logical_volumes")? {
+        let lvsecs = r.section("logical_volumes")?;
+        let mut lvs = Vec::with_capacity(lvsecs.map_or(0, |s| s.entries.len()));
+        if let Some(lvsec) = lvsecs {
             for (k, n) in &lvsec.entries {
                 let Node::Section(s) = n else {
                     return Err(ModelError::WrongType {
                         path: format!("{name}/logical_volumes"),
-                        key: k.clone(),
+                        key: str::to_owned(k),
                         expected: "a section",
                     });
                 };
@@ -769,7 +853,7 @@ impl VolumeGroup {
             metadata_copies: r.opt_u32("metadata_copies")?.unwrap_or(0),
             pvs,
             lvs,
-            extra: Extra::collect(sec, |k| VG_KEYS.contains(&k)),
+            extra: r.extra(|k| VG_KEYS.contains(&k)),
         };
         let mut vg = vg;
         unlock_write(&mut vg.status, &mut vg.flags);
@@ -781,9 +865,10 @@ impl VolumeGroup {
     }
 
     /// Every PV and LV a segment names exists; areas stay inside their PV; a sub-LV belongs
-    /// to one LV only, never to itself.
+    /// to one LV only, never to itself. Names are looked up through indexes, so a VG of
+    /// thousands of LVs is checked in n log n, not n².
     fn check_references(&self) -> Result<(), ModelError> {
-        let mut parent_of: Vec<(&str, &str)> = Vec::new();
+        let mut parent_of: HashMap<&str, &str> = HashMap::new();
         for lv in &self.lvs {
             for seg in &lv.segments {
                 let subs: Vec<&str> = match &seg.kind {
@@ -799,30 +884,46 @@ impl VolumeGroup {
                     _ => Vec::new(),
                 };
                 for sub in subs {
-                    let clash =
-                        sub == lv.name || parent_of.iter().any(|&(s, p)| s == sub && p != lv.name);
+                    // Every earlier entry of `sub` named this LV, or this fails: one parent.
+                    let clash = sub == lv.name || parent_of.get(sub).is_some_and(|&p| p != lv.name);
                     if clash {
                         return Err(ModelError::Invalid {
                             path: format!("{}/logical_volumes/{}", self.name, lv.name),
                             problem: format!("sub-LV {sub:?} is used by more than one LV"),
                         });
                     }
-                    parent_of.push((sub, &lv.name));
+                    parent_of.insert(sub, &lv.name);
                 }
             }
         }
+        // PVs by name, the first of equal names first (what `self.pv` finds).
+        let mut pvs: Vec<&PhysicalVolume> = self.pvs.iter().collect();
+        pvs.sort_by(|a, b| a.name.cmp(&b.name));
+        let pv = |name: &str| {
+            let i = pvs.partition_point(|p| p.name.as_str() < name);
+            pvs.get(i).filter(|p| p.name == name)
+        };
+        // LV names, sorted once the first mirror or raid1 segment needs them.
+        let mut lv_names: Option<Vec<&str>> = None;
+        let mut lv_exists = |name: &str| {
+            let names = lv_names.get_or_insert_with(|| {
+                let mut v: Vec<&str> = self.lvs.iter().map(|l| l.name.as_str()).collect();
+                v.sort_unstable();
+                v
+            });
+            names.binary_search(&name).is_ok()
+        };
         for lv in &self.lvs {
-            let path = format!("{}/logical_volumes/{}", self.name, lv.name);
+            let path = || format!("{}/logical_volumes/{}", self.name, lv.name);
             let invalid = |problem: String| ModelError::Invalid {
-                path: path.clone(),
+                path: path(),
                 problem,
             };
             for seg in &lv.segments {
                 match &seg.kind {
                     SegmentKind::Striped { areas, .. } => {
                         for a in areas {
-                            let pv = self
-                                .pv(&a.pv)
+                            let pv = pv(&a.pv)
                                 .ok_or_else(|| invalid(format!("unknown PV {:?}", a.pv)))?;
                             if a.start.0.saturating_add(seg.area_len().0) > pv.pe_count.0 {
                                 return Err(invalid(format!(
@@ -837,7 +938,7 @@ impl VolumeGroup {
                     }
                     SegmentKind::Mirror { log, legs, .. } => {
                         for l in legs.iter().map(|l| &l.lv).chain(log.iter()) {
-                            if self.lv(l).is_none() {
+                            if !lv_exists(l) {
                                 return Err(invalid(format!("unknown sub-LV {l:?}")));
                             }
                         }
@@ -845,7 +946,7 @@ impl VolumeGroup {
                     SegmentKind::Raid1 { images, .. } => {
                         for (m, i) in images {
                             for l in [m, i] {
-                                if self.lv(l).is_none() {
+                                if !lv_exists(l) {
                                     return Err(invalid(format!("unknown sub-LV {l:?}")));
                                 }
                             }
@@ -858,8 +959,8 @@ impl VolumeGroup {
         Ok(())
     }
 
-    /// The VG section alone, keys in lvm2's order.
-    pub fn to_vg_section(&self) -> Section {
+    /// The VG section alone, keys in lvm2's order (borrowing the VG's strings).
+    pub fn to_vg_section(&self) -> Section<'_> {
         // lvm2 numbers PVs by position on every write; copying the VG (which may hold
         // thousands of LVs) is only needed when the keys are not in order already.
         let numbered = self
@@ -870,12 +971,12 @@ impl VolumeGroup {
         if !numbered {
             let mut vg = self.clone();
             vg.renumber_pvs();
-            return vg.numbered_vg_section();
+            return vg.numbered_vg_section().into_owned();
         }
         self.numbered_vg_section()
     }
 
-    fn numbered_vg_section(&self) -> Section {
+    fn numbered_vg_section(&self) -> Section<'_> {
         let vg = self;
         let locked = vg.is_write_locked();
         let mut b = Builder::new(&vg.extra);
@@ -920,7 +1021,7 @@ impl VolumeGroup {
     }
 
     /// The whole document as lvm2 writes it into a metadata area: VG section, then trailer.
-    pub fn to_metadata(&self, trailer: &Trailer) -> Section {
+    pub fn to_metadata<'a>(&'a self, trailer: &'a Trailer) -> Section<'a> {
         let mut doc = Section::new();
         doc.push(self.name.clone(), self.to_vg_section());
         trailer.append_to(&mut doc);
@@ -929,7 +1030,7 @@ impl VolumeGroup {
 
     /// The whole document as lvm2 writes a backup file: trailer first, then the VG section
     /// (write it with `lvmeta_text::Style::Backup`).
-    pub fn to_backup(&self, trailer: &Trailer) -> Section {
+    pub fn to_backup<'a>(&'a self, trailer: &'a Trailer) -> Section<'a> {
         let mut doc = Section::new();
         trailer.append_to(&mut doc);
         let mut vg = self.to_vg_section();
@@ -965,7 +1066,11 @@ fn unlock_write(status: &mut Vec<String>, flags: &mut Vec<String>) {
 
 /// `status` and `flags` as written. When `locked`, WRITE becomes the WRITE_LOCKED flag, the
 /// first of lvm2's compatible flags.
-fn status_and_flags(status: &[String], flags: &[String], locked: bool) -> (Value, Value) {
+fn status_and_flags<'a>(
+    status: &'a [String],
+    flags: &'a [String],
+    locked: bool,
+) -> (Value<'a>, Value<'a>) {
     let writable = status.iter().any(|s| s == "WRITE");
     if !(locked && writable) {
         return (strs(status), strs(flags));
@@ -976,15 +1081,13 @@ fn status_and_flags(status: &[String], flags: &[String], locked: bool) -> (Value
     (Value::str_array(status), Value::str_array(flags))
 }
 
-fn opt_str_node(s: &Option<String>) -> Option<Node> {
+fn opt_str_node(s: &Option<String>) -> Option<Node<'_>> {
     s.as_deref().map(|s| Node::Value(s.into()))
 }
 
 fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelError> {
-    let r = Reader {
-        sec,
-        parts: &[vg, "physical_volumes", name],
-    };
+    let parts = [vg, "physical_volumes", name];
+    let r = Reader::new(sec, &parts, &PV_KEYS, true);
     Ok(PhysicalVolume {
         name: name.to_string(),
         id: r.id()?,
@@ -995,11 +1098,11 @@ fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelE
         dev_size: Sectors(r.opt_u64("dev_size")?.unwrap_or(0)),
         pe_start: Sectors(r.u64("pe_start")?),
         pe_count: Extents(r.u32("pe_count")?),
-        extra: Extra::collect(sec, |k| PV_KEYS.contains(&k)),
+        extra: r.extra(|k| PV_KEYS.contains(&k)),
     })
 }
 
-fn write_pv(pv: &PhysicalVolume) -> Section {
+fn write_pv(pv: &PhysicalVolume) -> Section<'_> {
     let mut b = Builder::new(&pv.extra);
     b.val("id", pv.id.as_str());
     b.key("device", opt_str_node(&pv.device));
@@ -1021,11 +1124,16 @@ fn read_lv(
     sec: &Section,
     pv_names: &[&str],
 ) -> Result<LogicalVolume, ModelError> {
-    let r = Reader {
-        sec,
-        parts: &[vg, "logical_volumes", name],
+    // Segments are subsections; they are rebuilt from `segments`, not kept as extras.
+    let parts = [vg, "logical_volumes", name];
+    let r = Reader::new(sec, &parts, &LV_KEYS, false);
+    let expected = match r.get("segment_count") {
+        Some(Node::Value(Value::Int(n))) => {
+            usize::try_from(*n).map_or(0, |n| n.min(sec.entries.len()))
+        }
+        _ => 0,
     };
-    let mut segments = Vec::new();
+    let mut segments = Vec::with_capacity(expected);
     for (k, s) in sec.sections() {
         segments.push(read_segment(
             &[vg, "logical_volumes", name, k],
@@ -1060,19 +1168,11 @@ fn read_lv(
         creation_host: r.opt_str("creation_host")?,
         lock_args: r.opt_str("lock_args")?,
         segments,
-        // Segments are subsections; they are rebuilt from `segments`.
-        extra: Extra::collect(sec, |k| LV_KEYS.contains(&k)).without_sections(),
+        extra: r.extra(|k| LV_KEYS.contains(&k)),
     })
 }
 
-impl Extra {
-    fn without_sections(mut self) -> Extra {
-        self.entries.retain(|e| matches!(e.node, Node::Value(_)));
-        self
-    }
-}
-
-fn write_lv(lv: &LogicalVolume, locked: bool) -> Section {
+fn write_lv(lv: &LogicalVolume, locked: bool) -> Section<'_> {
     let mut b = Builder::new(&lv.extra);
     b.val("id", lv.id.as_str());
     let (status, flags) = status_and_flags(&lv.status, &lv.flags, locked);
@@ -1100,15 +1200,30 @@ const SEG_COMMON: [&str; 4] = ["start_extent", "extent_count", "type", "tags"];
 const STRIPED_KEYS: [&str; 3] = ["stripe_count", "stripe_size", "stripes"];
 const MIRROR_KEYS: [&str; 4] = ["mirror_count", "mirror_log", "region_size", "mirrors"];
 const RAID1_KEYS: [&str; 3] = ["device_count", "region_size", "raids"];
+/// Every key a segment of a modeled type may have (`region_size` is mirror's and raid1's).
+const SEG_KEYS: [&str; 13] = [
+    "start_extent",
+    "extent_count",
+    "type",
+    "tags",
+    "stripe_count",
+    "stripe_size",
+    "stripes",
+    "mirror_count",
+    "mirror_log",
+    "region_size",
+    "mirrors",
+    "device_count",
+    "raids",
+];
 
 fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segment, ModelError> {
-    let r = Reader { sec, parts };
+    let r = Reader::new(sec, parts, &SEG_KEYS, true);
     let start_extent = Extents(r.u32("start_extent")?);
     let extent_count = Extents(r.u32("extent_count")?);
     let segtype = r.str("type")?;
     let tags = r.str_list("tags")?;
-    let known =
-        |extra: &[&str]| Extra::collect(sec, |k| SEG_COMMON.contains(&k) || extra.contains(&k));
+    let known = |extra: &[&str]| r.extra(|k| SEG_COMMON.contains(&k) || extra.contains(&k));
     let (kind, extra) = match segtype.as_str() {
         "striped" => {
             let count = r.u32("stripe_count")?;
@@ -1133,7 +1248,7 @@ fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segm
             )
         }
         // pvmove's temporary mirror has PV areas, not images: kept verbatim.
-        "mirror" if !mirror_of_pvs(sec, pv_names) => {
+        "mirror" if !mirror_of_pvs(&r, pv_names) => {
             let count = r.u32("mirror_count")?;
             let arr = r.array("mirrors")?;
             let legs = lv_areas(&r, "mirrors", arr)?;
@@ -1152,7 +1267,7 @@ fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segm
                 known(&MIRROR_KEYS),
             )
         }
-        "raid1" if raid1_with_meta(sec) => {
+        "raid1" if raid1_with_meta(&r) => {
             let arr = r.array("raids")?;
             let names: Vec<String> = arr
                 .iter()
@@ -1174,7 +1289,7 @@ fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segm
         _ => (
             SegmentKind::Other {
                 segtype: segtype.clone(),
-                raw: sec.clone(),
+                raw: sec.clone().into_owned(),
             },
             Extra::default(),
         ),
@@ -1189,8 +1304,12 @@ fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segm
 }
 
 /// A mirror segment whose `mirrors` name PVs (pvmove), not LVs.
-fn mirror_of_pvs(sec: &Section, pv_names: &[&str]) -> bool {
-    sec.get_array("mirrors").is_some_and(|a| {
+fn mirror_of_pvs(r: &Reader, pv_names: &[&str]) -> bool {
+    let mirrors = match r.get("mirrors") {
+        Some(Node::Value(v)) => v.as_array(),
+        _ => None,
+    };
+    mirrors.is_some_and(|a| {
         a.iter()
             .step_by(2)
             .any(|v| v.as_str().is_some_and(|n| pv_names.contains(&n)))
@@ -1199,8 +1318,13 @@ fn mirror_of_pvs(sec: &Section, pv_names: &[&str]) -> bool {
 
 /// raid1 in the shape this model handles: `device_count` N and `raids` of N (rmeta, rimage)
 /// name pairs; anything else stays an opaque segment.
-fn raid1_with_meta(sec: &Section) -> bool {
-    match (sec.get_int("device_count"), sec.get_array("raids")) {
+fn raid1_with_meta(r: &Reader) -> bool {
+    let value = |key| match r.get(key) {
+        Some(Node::Value(v)) => Some(v),
+        _ => None,
+    };
+    let count = value("device_count").and_then(Value::as_int);
+    match (count, value("raids").and_then(Value::as_array)) {
         (Some(n), Some(a)) => {
             n > 0
                 && usize::try_from(n).is_ok_and(|n| n * 2 == a.len())
@@ -1218,7 +1342,7 @@ fn pv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<StripeArea>, Mod
         .map(|c| match (&c[0], &c[1]) {
             (Value::Str(pv), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
                 Ok(StripeArea {
-                    pv: pv.clone(),
+                    pv: str::to_owned(pv),
                     start: Extents(*start as u64),
                 })
             }
@@ -1235,7 +1359,7 @@ fn lv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<LvArea>, ModelEr
         .map(|c| match (&c[0], &c[1]) {
             (Value::Str(lv), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
                 Ok(LvArea {
-                    lv: lv.clone(),
+                    lv: str::to_owned(lv),
                     start: Extents(*start as u64),
                 })
             }
@@ -1244,12 +1368,12 @@ fn lv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<LvArea>, ModelEr
         .collect()
 }
 
-fn write_segment(seg: &Segment) -> Section {
+fn write_segment(seg: &Segment) -> Section<'_> {
     if let SegmentKind::Other { segtype, raw } = &seg.kind {
         let mut raw = raw.clone();
         raw.set("start_extent", int(seg.start_extent.0));
         raw.set("extent_count", int(seg.extent_count.0));
-        raw.set("type", Value::Str(segtype.clone()));
+        raw.set("type", Value::from(segtype.as_str()));
         return raw;
     }
     let mut b = Builder::new(&seg.extra);
@@ -1266,7 +1390,7 @@ fn write_segment(seg: &Segment) -> Section {
             );
             let mut arr = Vec::new();
             for a in areas {
-                arr.push(Value::Str(a.pv.clone()));
+                arr.push(Value::from(a.pv.as_str()));
                 arr.push(int(a.start.0));
             }
             b.val("stripes", Value::Array(arr));
@@ -1283,7 +1407,7 @@ fn write_segment(seg: &Segment) -> Section {
             b.key("region_size", region_size.map(|r| Node::Value(int(r.0))));
             let mut arr = Vec::new();
             for l in legs {
-                arr.push(Value::Str(l.lv.clone()));
+                arr.push(Value::from(l.lv.as_str()));
                 arr.push(int(l.start.0));
             }
             b.val("mirrors", Value::Array(arr));
@@ -1298,8 +1422,8 @@ fn write_segment(seg: &Segment) -> Section {
             b.key("region_size", region_size.map(|r| Node::Value(int(r.0))));
             let mut arr = Vec::new();
             for (m, i) in images {
-                arr.push(Value::Str(m.clone()));
-                arr.push(Value::Str(i.clone()));
+                arr.push(Value::from(m.as_str()));
+                arr.push(Value::from(i.as_str()));
             }
             b.val("raids", Value::Array(arr));
         }
@@ -1308,6 +1432,259 @@ fn write_segment(seg: &Segment) -> Section {
     b.finish()
 }
 
-fn tags(b: &mut Builder, tags: &[String]) {
+fn tags<'a>(b: &mut Builder<'a>, tags: &'a [String]) {
     b.key("tags", (!tags.is_empty()).then(|| Node::Value(strs(tags))));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The two-pass `Extra::collect` the one-pass reader replaced: known keys' first
+    /// occurrences anchor the unknown entries that follow; repeats of known keys are dropped.
+    fn extra_ref(sec: &Section, known: impl Fn(&str) -> bool, sections: bool) -> Extra {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut after: Option<&str> = None;
+        let mut entries = Vec::new();
+        for (k, n) in &sec.entries {
+            if known(k) {
+                if !seen.contains(&&**k) {
+                    seen.push(k);
+                    after = Some(k);
+                }
+            } else {
+                entries.push(ExtraEntry {
+                    after: after.map(str::to_string),
+                    key: k.to_string(),
+                    node: n.clone().into_owned(),
+                });
+            }
+        }
+        if !sections {
+            entries.retain(|e| matches!(e.node, Node::Value(_)));
+        }
+        Extra { entries }
+    }
+
+    fn section() -> impl Strategy<Value = Section<'static>> {
+        let pool = vec![
+            "id",
+            "status",
+            "segment_count",
+            "type",
+            "stripes",
+            "mirrors",
+            "region_size",
+            "contents",
+            "physical_volumes",
+            "x_unknown",
+            "segment1",
+        ];
+        let node = prop_oneof![
+            any::<i64>().prop_map(|i| Node::Value(Value::Int(i))),
+            Just(Node::Section(Section::new())),
+        ];
+        prop::collection::vec((prop::sample::select(pool), node), 0..12).prop_map(|entries| {
+            let mut s = Section::new();
+            for (k, n) in entries {
+                s.push(k, n);
+            }
+            s
+        })
+    }
+
+    /// Old `VolumeGroup::check_references`, with linear lookups.
+    fn check_references_ref(vg: &VolumeGroup) -> Result<(), ModelError> {
+        let mut parent_of: Vec<(&str, &str)> = Vec::new();
+        for lv in &vg.lvs {
+            for seg in &lv.segments {
+                let subs: Vec<&str> = match &seg.kind {
+                    SegmentKind::Mirror { log, legs, .. } => legs
+                        .iter()
+                        .map(|l| l.lv.as_str())
+                        .chain(log.as_deref())
+                        .collect(),
+                    SegmentKind::Raid1 { images, .. } => images
+                        .iter()
+                        .flat_map(|(m, i)| [m.as_str(), i.as_str()])
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for sub in subs {
+                    let clash =
+                        sub == lv.name || parent_of.iter().any(|&(s, p)| s == sub && p != lv.name);
+                    if clash {
+                        return Err(ModelError::Invalid {
+                            path: format!("{}/logical_volumes/{}", vg.name, lv.name),
+                            problem: format!("sub-LV {sub:?} is used by more than one LV"),
+                        });
+                    }
+                    parent_of.push((sub, &lv.name));
+                }
+            }
+        }
+        for lv in &vg.lvs {
+            let path = format!("{}/logical_volumes/{}", vg.name, lv.name);
+            let invalid = |problem: String| ModelError::Invalid {
+                path: path.clone(),
+                problem,
+            };
+            for seg in &lv.segments {
+                match &seg.kind {
+                    SegmentKind::Striped { areas, .. } => {
+                        for a in areas {
+                            let pv = vg
+                                .pv(&a.pv)
+                                .ok_or_else(|| invalid(format!("unknown PV {:?}", a.pv)))?;
+                            if a.start.0.saturating_add(seg.area_len().0) > pv.pe_count.0 {
+                                return Err(invalid(format!(
+                                    "area {}({}) of {} extents runs past the PV's {} extents",
+                                    a.pv,
+                                    a.start.0,
+                                    seg.area_len().0,
+                                    pv.pe_count.0
+                                )));
+                            }
+                        }
+                    }
+                    SegmentKind::Mirror { log, legs, .. } => {
+                        for l in legs.iter().map(|l| &l.lv).chain(log.iter()) {
+                            if vg.lv(l).is_none() {
+                                return Err(invalid(format!("unknown sub-LV {l:?}")));
+                            }
+                        }
+                    }
+                    SegmentKind::Raid1 { images, .. } => {
+                        for (m, i) in images {
+                            for l in [m, i] {
+                                if vg.lv(l).is_none() {
+                                    return Err(invalid(format!("unknown sub-LV {l:?}")));
+                                }
+                            }
+                        }
+                    }
+                    SegmentKind::Other { .. } => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    const NAMES: [&str; 6] = ["a", "b", "c", "a", "pv0", "zz"];
+
+    fn name() -> impl Strategy<Value = String> {
+        prop::sample::select(NAMES.to_vec()).prop_map(str::to_string)
+    }
+
+    fn segment() -> impl Strategy<Value = Segment> {
+        let kind = prop_oneof![
+            prop::collection::vec(
+                (prop::sample::select(vec!["pv0", "pv1", "pv2"]), 0u64..12),
+                1..3
+            )
+            .prop_map(|areas| SegmentKind::Striped {
+                stripe_size: Sectors(0),
+                areas: areas
+                    .into_iter()
+                    .map(|(pv, s)| StripeArea {
+                        pv: pv.to_string(),
+                        start: Extents(s),
+                    })
+                    .collect(),
+            }),
+            (
+                prop::collection::vec(name(), 1..3),
+                prop::option::of(name())
+            )
+                .prop_map(|(legs, log)| SegmentKind::Mirror {
+                    region_size: None,
+                    log,
+                    legs: legs
+                        .into_iter()
+                        .map(|lv| LvArea {
+                            lv,
+                            start: Extents(0),
+                        })
+                        .collect(),
+                }),
+            prop::collection::vec((name(), name()), 1..3).prop_map(|images| SegmentKind::Raid1 {
+                region_size: None,
+                images,
+            }),
+        ];
+        (1u64..6, kind).prop_map(|(n, kind)| Segment {
+            start_extent: Extents(0),
+            extent_count: Extents(n),
+            kind,
+            tags: Vec::new(),
+            extra: Extra::default(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn key_eq_is_eq(a in "[a-c_]{0,20}", b in "[a-c_]{0,20}", cut in 0usize..20) {
+            prop_assert_eq!(key_eq(&a, &b), a == b);
+            let c: String = a.chars().take(cut).collect();
+            prop_assert_eq!(key_eq(&a, &c), a == c);
+            prop_assert!(key_eq(&a, &a.clone()));
+            let mut d = a.clone().into_bytes();
+            if let Some(x) = d.get_mut(cut) {
+                *x = b'z';
+            }
+            let d = String::from_utf8(d).unwrap();
+            prop_assert_eq!(key_eq(&a, &d), a == d);
+        }
+
+        #[test]
+        fn reader_extras_as_two_passes(sec in section()) {
+            let configs: [(&'static [&'static str], &[&str], bool); 5] = [
+                (&LV_KEYS, &LV_KEYS, false),
+                (&VG_KEYS, &VG_KEYS, true),
+                (&SEG_KEYS, &["start_extent", "extent_count", "type", "tags", "stripe_count", "stripe_size", "stripes"], true),
+                (&SEG_KEYS, &["start_extent", "extent_count", "type", "tags", "mirror_count", "mirror_log", "region_size", "mirrors"], true),
+                (&Trailer::KEYS, &Trailer::KEYS, false),
+            ];
+            for (keys, known, sections) in configs {
+                let r = Reader::new(&sec, &["t"], keys, sections);
+                let known = |k: &str| known.contains(&k);
+                prop_assert_eq!(r.extra(known), extra_ref(&sec, known, sections));
+                for (k, _) in &sec.entries {
+                    prop_assert_eq!(r.get(k).map(std::ptr::from_ref), sec.get(k).map(std::ptr::from_ref));
+                }
+            }
+        }
+
+        #[test]
+        fn indexed_reference_checks_as_linear_ones(
+            pes in prop::collection::vec((prop::sample::select(vec!["pv0", "pv1", "pv0"]), 0u64..16), 0..4),
+            lvs in prop::collection::vec((name(), prop::collection::vec(segment(), 0..3)), 0..6),
+        ) {
+            let mut vg = VolumeGroup::new("vg", Sectors(8192)).unwrap();
+            for (name, pe) in pes {
+                vg.pvs.push(PhysicalVolume {
+                    name: name.to_string(),
+                    ..PhysicalVolume::new(&"a".repeat(32), None, Sectors(0), Sectors(0), Extents(pe)).unwrap()
+                });
+            }
+            for (name, segments) in lvs {
+                vg.lvs.push(LogicalVolume {
+                    name,
+                    id: "a".repeat(32),
+                    status: Vec::new(),
+                    flags: Vec::new(),
+                    tags: Vec::new(),
+                    creation_time: None,
+                    creation_host: None,
+                    lock_args: None,
+                    segments,
+                    extra: Extra::default(),
+                });
+            }
+            prop_assert_eq!(vg.check_references(), check_references_ref(&vg));
+        }
+    }
 }

@@ -134,15 +134,19 @@ impl<'a> PvNames<'a> {
 
     /// The PV areas (`"pvN", extent` pairs) of an opaque segment's array, renamed; None when
     /// nothing is renamed or the key is not such an array.
-    fn renamed_array(&self, raw: &lvmeta_text::Section, key: &str) -> Option<Value> {
+    fn renamed_array<'s>(
+        &'s self,
+        raw: &'s lvmeta_text::Section<'_>,
+        key: &str,
+    ) -> Option<Value<'s>> {
         self.renamed.as_ref()?;
         let Some(Node::Value(Value::Array(arr))) = raw.get(key) else {
             return None;
         };
-        let mut arr = arr.clone();
+        let mut arr: Vec<Value<'s>> = arr.clone();
         for pair in arr.chunks_mut(2) {
             if let [Value::Str(pv), Value::Int(_)] = pair {
-                *pv = self.area(pv).to_string();
+                *pv = self.area(pv).to_string().into();
             }
         }
         Some(Value::Array(arr))
@@ -394,7 +398,7 @@ fn write_segment(e: &mut Emitter, key: &str, seg: &Segment, names: &PvNames) {
         let mirrors = names.renamed_array(raw, "mirrors");
         let start = Value::Int(int(seg.start_extent.0));
         let count = Value::Int(int(seg.extent_count.0));
-        let segtype = Value::Str(segtype.clone());
+        let segtype = Value::Str(segtype.as_str().into());
         let mut overrides: Vec<(&str, &Value)> = Vec::with_capacity(5);
         overrides.extend(stripes.as_ref().map(|v| ("stripes", v)));
         overrides.extend(mirrors.as_ref().map(|v| ("mirrors", v)));

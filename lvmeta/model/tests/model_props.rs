@@ -27,10 +27,10 @@ fn base_vg(pes: &[u64]) -> VolumeGroup {
     vg
 }
 
-fn extra_value() -> impl Strategy<Value = Node> {
+fn extra_value() -> impl Strategy<Value = Node<'static>> {
     prop_oneof![
         any::<i64>().prop_map(|i| Node::Value(Value::Int(i))),
-        "[ -~]{0,12}".prop_map(|s| Node::Value(Value::Str(s))),
+        "[ -~]{0,12}".prop_map(|s| Node::Value(Value::from(s))),
         prop::collection::vec("[a-z]{1,5}", 0..3).prop_map(|v| Node::Value(Value::str_array(v))),
     ]
 }
@@ -124,6 +124,10 @@ proptest! {
             let back = VolumeGroup::from_metadata(&parsed).unwrap();
             prop_assert_eq!(&back, &vg);
             prop_assert_eq!(&Trailer::from_metadata(&parsed).unwrap(), &trailer);
+            // An owned copy of the tree reads the same.
+            let owned = parsed.clone().into_owned();
+            prop_assert_eq!(&owned, &parsed);
+            prop_assert_eq!(&VolumeGroup::from_metadata(&owned).unwrap(), &vg);
         }
     }
 
@@ -145,6 +149,57 @@ proptest! {
             }
         }
         let _ = Trailer::from_metadata(&doc);
+    }
+}
+
+/// lvm2-made metadata and the fuzz finds, for text-level mutations.
+const DOCS: [&str; 5] = [
+    include_str!("data/raid_mirror.mda"),
+    include_str!("data/linear_striped.mda"),
+    include_str!("data/linear_striped.backup"),
+    include_str!("data/fuzz_duplicate_sections.txt"),
+    include_str!("data/fuzz_shared_sub_lv.txt"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The model (or its error) read from the tree that borrows from the text equals the one
+    /// read from the tree's owned copy; the owned copy equals the borrowed tree. Edits add
+    /// escapes (strings the parser must copy), unknown keys, repeated keys and damage.
+    #[test]
+    fn borrowed_and_owned_trees_read_the_same(
+        which in 0usize..DOCS.len(),
+        lines in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(vec![
+            "x_key = \"a\\\"b\"", "x_sec {\ny = \"c\\\\d\"\n}", "x_list = [\"e\\\"\", 1]",
+            "id = \"zzzzzz-zzzz-zzzz-zzzz-zzzz-zzzz-zzzzzz\"", "status = [\"READ\"]", "segment_count = 2",
+            "stripes = [\"pv9\", 0]", "type = \"thin\"",
+        ])), 0..4),
+        chars in prop::collection::vec((any::<prop::sample::Index>(), 0usize..3,
+            prop::sample::select(vec!["", "\\\"", "\\\\", "\\", "7", "q"])), 0..3),
+    ) {
+        let mut text = DOCS[which].to_string();
+        // Whole lines at the start of a line, so that most edited texts still parse.
+        for (at, line) in lines {
+            let starts: Vec<usize> = text.match_indices('\n').map(|(i, _)| i + 1).collect();
+            let at = starts[at.index(starts.len())];
+            text.insert_str(at, &format!("{line}\n"));
+        }
+        for (at, cut, ins) in chars {
+            let mut at = at.index(text.len() + 1);
+            while !text.is_char_boundary(at) { at -= 1; }
+            let mut end = (at + cut).min(text.len());
+            while !text.is_char_boundary(end) { end -= 1; }
+            text.replace_range(at..end, ins);
+        }
+        let Ok(doc) = lvmeta_text::parse(&text) else { return Ok(()) };
+        let owned: Section<'static> = doc.clone().into_owned();
+        prop_assert_eq!(&owned, &doc);
+        let from_owned = VolumeGroup::from_metadata(&owned);
+        drop(owned);
+        prop_assert_eq!(VolumeGroup::from_metadata(&doc), from_owned);
+        let owned = doc.clone().into_owned();
+        prop_assert_eq!(Trailer::from_metadata(&doc), Trailer::from_metadata(&owned));
     }
 }
 

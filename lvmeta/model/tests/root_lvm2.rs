@@ -424,7 +424,8 @@ fn root_lvm2_restores_and_rewrites_our_raid1_and_mirror_unchanged() {
     lab.lvm(&[
         "lvcreate", "-q", "-an", "-Zn", "-n", "lin", "-L", "4M", "vgm",
     ]);
-    let doc = parse(&lab.backup("vgm")).unwrap();
+    let backup = lab.backup("vgm");
+    let doc = parse(&backup).unwrap();
     let mut vg = VolumeGroup::from_metadata(&doc).unwrap();
     let host = hostname();
     let req = |name: &str, size, layout| {

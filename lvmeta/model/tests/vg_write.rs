@@ -45,17 +45,17 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![3 => "[a-z0-9_.]{1,8}", 1 => "[ -~]{0,10}"]
 }
 
-fn scalar() -> impl Strategy<Value = Value> {
+fn scalar() -> impl Strategy<Value = Value<'static>> {
     prop_oneof![
         any::<i64>().prop_map(Value::Int),
         (0i64..9).prop_map(Value::Int),
         prop::sample::select(vec!["pv0", "pv1", "lv0_rmeta_0", "a\"b\\c"])
             .prop_map(|s| Value::Str(s.into())),
-        text().prop_map(Value::Str),
+        text().prop_map(|s| Value::Str(s.into())),
     ]
 }
 
-fn value() -> impl Strategy<Value = Value> {
+fn value() -> impl Strategy<Value = Value<'static>> {
     prop_oneof![
         2 => scalar(),
         1 => prop::collection::vec(scalar(), 0..6).prop_map(Value::Array),
@@ -85,7 +85,7 @@ fn key() -> impl Strategy<Value = String> {
 }
 
 /// A section as an unknown key may hold one (with comments, which the writer keeps).
-fn section() -> impl Strategy<Value = Section> {
+fn section() -> impl Strategy<Value = Section<'static>> {
     (
         prop::collection::vec((key(), value()), 0..4),
         prop::collection::vec((0usize..5, any::<bool>(), "[ -~]{0,8}"), 0..2),
@@ -107,7 +107,7 @@ fn section() -> impl Strategy<Value = Section> {
         })
 }
 
-fn node() -> impl Strategy<Value = Node> {
+fn node() -> impl Strategy<Value = Node<'static>> {
     prop_oneof![
         4 => value().prop_map(Node::Value),
         1 => section().prop_map(Node::Section),
@@ -211,7 +211,9 @@ fn seg_extras() -> impl Strategy<Value = Extra> {
     )
         .prop_map(|(mut x, raid)| {
             if let Some((n, a, b)) = raid {
-                let names = (0..2 * n).map(|i| Value::Str(format!("r{i}"))).collect();
+                let names = (0..2 * n)
+                    .map(|i| Value::Str(format!("r{i}").into()))
+                    .collect();
                 x.entries.push(ExtraEntry {
                     after: Some(a.to_string()),
                     key: "raids".into(),
@@ -256,7 +258,7 @@ fn other_segment() -> impl Strategy<Value = Segment> {
                 };
                 let mut arr = Vec::new();
                 for (pv, e) in areas {
-                    arr.push(Value::Str(format!("pv{pv}")));
+                    arr.push(Value::Str(format!("pv{pv}").into()));
                     arr.push(Value::Int(e));
                 }
                 raw.push(key, Value::Array(arr));

@@ -1,7 +1,8 @@
 //! The LVM2 text metadata grammar: a lossless config tree parser and writer.
 //!
 //! `parse` reads the text lvm2 writes into metadata areas and backup files into a [`Section`]
-//! tree that keeps entry order, duplicate keys and `#` comments; [`write`] writes a tree back in
+//! tree that keeps entry order, duplicate keys and `#` comments, and borrows its strings from
+//! the text ([`Section::into_owned`] detaches it); [`write`] writes a tree back in
 //! the exact layout lvm2 uses in a metadata area, [`write_with`]`(.., Style::Backup)` in the
 //! layout of `vgcfgbackup` files. Blank lines are not stored: the writer derives them from the
 //! keys as lvm2's exporter does, so text lvm2 made comes back byte for byte. [`Emitter`] writes

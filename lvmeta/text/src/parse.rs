@@ -3,6 +3,7 @@
 //! comments). Bounded in input size, nesting depth and array length; never panics.
 
 use crate::tree::{CommentPlacement, Node, Section, Value};
+use std::borrow::Cow;
 
 /// Bounds on what the parser accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +69,16 @@ pub(crate) fn is_reserved(c: char) -> bool {
     matches!(c, '#' | '=' | '{' | '}' | '[' | ']' | ',' | '"' | '\'')
 }
 
-/// Parses a whole document (the top level is a section body without braces).
-pub fn parse(text: &str) -> Result<Section, ParseError> {
+/// Parses a whole document (the top level is a section body without braces). The tree borrows
+/// its strings from `text` ([`Section::into_owned`] detaches it).
+pub fn parse(text: &str) -> Result<Section<'_>, ParseError> {
     parse_with_limits(text, &ParseLimits::default())
 }
 
-pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section, ParseError> {
+pub fn parse_with_limits<'a>(
+    text: &'a str,
+    limits: &ParseLimits,
+) -> Result<Section<'a>, ParseError> {
     let mut p = Parser {
         src: text,
         b: text.as_bytes(),
@@ -81,27 +86,63 @@ pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section, Pa
         line: 1,
         line_start: 0,
         limits,
+        entries: Vec::new(),
+        items: Vec::new(),
     };
     if text.len() > limits.max_bytes {
-        return Err(p.err(ParseErrorKind::TooLarge {
+        return Err(*p.err(ParseErrorKind::TooLarge {
             size: text.len(),
             limit: limits.max_bytes,
         }));
     }
-    p.section_body(0)
+    p.section_body(0).map_err(|e| *e)
 }
+
+/// Errors are boxed inside the parser: a small `Result` keeps the hot paths' return values in
+/// registers.
+type PResult<T> = Result<T, Box<ParseError>>;
 
 /// Ends a key, a bare word or a number: whitespace, control characters, reserved ones.
 fn ends_word(c: char) -> bool {
     c.is_whitespace() || c.is_control() || is_reserved(c)
 }
 
+/// [`CLASS`] of an ASCII byte that continues a word (not [`ends_word`]).
+const WORD: u8 = 1;
+/// [`CLASS`] of ASCII whitespace other than `\n` (which counts a line).
+const SPACE: u8 = 2;
+
+/// Classes of ASCII bytes for the hot loops, which then need one load per byte; 0 for the
+/// rest (other ASCII bytes end a word, other bytes are decoded as characters).
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if matches!(c, b' ' | b'\t' | b'\r' | 0x0b | 0x0c) {
+            SPACE
+        } else if c > b' '
+            && c != 0x7f
+            && !matches!(
+                c,
+                b'#' | b'=' | b'{' | b'}' | b'[' | b']' | b',' | b'"' | b'\''
+            )
+        {
+            WORD
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// The parser works on bytes: ASCII (all of the grammar's tokens and nearly all metadata)
 /// is classified byte by byte, other characters are decoded where they occur, so it accepts
-/// exactly what a char-by-char reading does. Strings and keys are sliced out of the input
-/// in one piece. It keeps the line number as it goes (comment placement needs it) and
-/// works out the column only for an error.
-struct Parser<'a> {
+/// exactly what a char-by-char reading does. Strings, keys and comments are borrowed from the
+/// input (only strings with escapes are copied). It keeps the line number as it goes (comment
+/// placement needs it) and works out the column only for an error.
+struct Parser<'a, 'l> {
     src: &'a str,
     b: &'a [u8],
     /// Byte offset of the next character (always on a char boundary).
@@ -109,29 +150,35 @@ struct Parser<'a> {
     line: usize,
     /// Byte offset where the current line starts.
     line_start: usize,
-    limits: &'a ParseLimits,
+    limits: &'l ParseLimits,
+    /// Entries of the sections being read, innermost last, and elements of the array being
+    /// read: each section and array is moved out into a Vec of its exact size when it ends,
+    /// instead of growing its own Vec step by step (a big VG has tens of thousands of them).
+    entries: Vec<(Cow<'a, str>, Node<'a>)>,
+    items: Vec<Value<'a>>,
 }
 
-impl<'a> Parser<'a> {
-    fn err(&self, kind: ParseErrorKind) -> ParseError {
+impl<'a> Parser<'a, '_> {
+    fn err(&self, kind: ParseErrorKind) -> Box<ParseError> {
         self.err_at(self.line, self.line_start, self.pos, kind)
     }
 
     /// An error at byte `pos` of line `line` (starting at byte `line_start`); the column
     /// counts characters, 1-based.
+    #[cold]
     fn err_at(
         &self,
         line: usize,
         line_start: usize,
         pos: usize,
         kind: ParseErrorKind,
-    ) -> ParseError {
-        ParseError {
+    ) -> Box<ParseError> {
+        Box::new(ParseError {
             line,
             column: self.src[line_start..pos].chars().count() + 1,
             message: kind.to_string(),
             kind,
-        }
+        })
     }
 
     fn peek(&self) -> Option<char> {
@@ -162,7 +209,7 @@ impl<'a> Parser<'a> {
         self.pos = end;
     }
 
-    fn unexpected(&mut self, expected: &'static str) -> ParseError {
+    fn unexpected(&mut self, expected: &'static str) -> Box<ParseError> {
         let found = match self.peek() {
             None => "end of input".to_string(),
             Some(c) => format!("{c:?}"),
@@ -171,15 +218,19 @@ impl<'a> Parser<'a> {
     }
 
     /// Skips whitespace; stops at a comment or a token.
-    fn skip_ws(&mut self) -> Result<(), ParseError> {
+    #[inline(always)]
+    fn skip_ws(&mut self) -> PResult<()> {
         while let Some(&b) = self.b.get(self.pos) {
+            if CLASS[usize::from(b)] == SPACE {
+                self.pos += 1;
+                continue;
+            }
             match b {
                 b'\n' => {
                     self.pos += 1;
                     self.line += 1;
                     self.line_start = self.pos;
                 }
-                b' ' | b'\t' | b'\r' | 0x0b | 0x0c => self.pos += 1,
                 0 => return Err(self.err(ParseErrorKind::Nul)),
                 _ if b.is_ascii() => break,
                 _ => match self.peek() {
@@ -192,18 +243,19 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads a `#` comment up to (not including) the end of the line.
-    fn comment(&mut self) -> String {
+    fn comment(&mut self) -> &'a str {
         let start = self.pos;
         let end = self.b[start..]
             .iter()
             .position(|&x| x == b'\n')
             .map_or(self.b.len(), |n| start + n);
         self.pos = end;
-        self.src[start..end].trim_end().to_string()
+        self.src[start..end].trim_end()
     }
 
     /// Skips whitespace and comments (inside arrays, where comments are not kept).
-    fn skip_ws_and_comments(&mut self) -> Result<(), ParseError> {
+    #[inline(always)]
+    fn skip_ws_and_comments(&mut self) -> PResult<()> {
         loop {
             self.skip_ws()?;
             if self.b.get(self.pos) == Some(&b'#') {
@@ -214,7 +266,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn section_body(&mut self, depth: usize) -> Result<Section, ParseError> {
+    fn section_body(&mut self, depth: usize) -> PResult<Section<'a>> {
+        // This section's entries are `self.entries[base..]`.
+        let base = self.entries.len();
         let mut sec = Section::new();
         // Line on which the last entry of this section ended: a comment on that line trails it.
         let mut last_end_line: Option<usize> = None;
@@ -225,6 +279,7 @@ impl<'a> Parser<'a> {
                     if depth > 0 {
                         return Err(self.unexpected("'}'"));
                     }
+                    sec.entries = self.entries.drain(base..).collect();
                     return Ok(sec);
                 }
                 Some(b'}') => {
@@ -232,12 +287,13 @@ impl<'a> Parser<'a> {
                         return Err(self.unexpected("a key"));
                     }
                     self.pos += 1;
+                    sec.entries = self.entries.drain(base..).collect();
                     return Ok(sec);
                 }
                 Some(b'#') => {
                     let line = self.line;
                     let text = self.comment();
-                    let n = sec.entries.len();
+                    let n = self.entries.len() - base;
                     if n > 0 && last_end_line == Some(line) {
                         sec.add_comment(n - 1, CommentPlacement::After, text);
                         // A second comment on the same line cannot exist: a comment runs to the
@@ -253,8 +309,8 @@ impl<'a> Parser<'a> {
                         Some(b'=') => {
                             self.pos += 1;
                             self.skip_ws_and_comments()?;
-                            let v = self.value(true)?;
-                            sec.entries.push((key, Node::Value(v)));
+                            let v = self.value()?;
+                            self.entries.push((key, Node::Value(v)));
                         }
                         Some(b'{') => {
                             if depth + 1 > self.limits.max_depth {
@@ -264,7 +320,7 @@ impl<'a> Parser<'a> {
                             }
                             self.pos += 1;
                             let sub = self.section_body(depth + 1)?;
-                            sec.entries.push((key, Node::Section(sub)));
+                            self.entries.push((key, Node::Section(sub)));
                         }
                         _ => return Err(self.unexpected("'=' or '{'")),
                     }
@@ -276,14 +332,14 @@ impl<'a> Parser<'a> {
 
     /// Consumes a word (key, bare string or number) and returns it; it never holds a
     /// newline, so the line stays the same.
+    #[inline(always)]
     fn word(&mut self) -> &'a str {
         let start = self.pos;
         while let Some(&b) = self.b.get(self.pos) {
-            if b.is_ascii() {
-                if b <= b' ' || b == 0x7f || is_reserved(char::from(b)) {
-                    break;
-                }
+            if CLASS[usize::from(b)] == WORD {
                 self.pos += 1;
+            } else if b.is_ascii() {
+                break;
             } else {
                 match self.peek() {
                     Some(c) if !ends_word(c) => self.pos += c.len_utf8(),
@@ -294,23 +350,31 @@ impl<'a> Parser<'a> {
         &self.src[start..self.pos]
     }
 
-    fn key(&mut self) -> Result<String, ParseError> {
+    #[inline(always)]
+    fn key(&mut self) -> PResult<Cow<'a, str>> {
         let w = self.word();
         if w.is_empty() {
             return Err(self.unexpected("a key"));
         }
-        Ok(w.to_string())
+        Ok(Cow::Borrowed(w))
     }
 
-    fn value(&mut self, array_allowed: bool) -> Result<Value, ParseError> {
+    // The token functions are inlined into `section_body`: a token is a few bytes, so calls
+    // and results passed through memory were a good part of the work.
+    #[inline(always)]
+    fn value(&mut self) -> PResult<Value<'a>> {
+        if self.b.get(self.pos) == Some(&b'[') {
+            self.pos += 1;
+            return self.array();
+        }
+        self.scalar()
+    }
+
+    /// A value other than an array (array elements).
+    #[inline(always)]
+    fn scalar(&mut self) -> PResult<Value<'a>> {
         match self.peek() {
-            Some('[') => {
-                if !array_allowed {
-                    return Err(self.err(ParseErrorKind::NestedArray));
-                }
-                self.pos += 1;
-                self.array()
-            }
+            Some('[') => Err(self.err(ParseErrorKind::NestedArray)),
             Some('"') => {
                 self.pos += 1;
                 self.dq_string().map(Value::Str)
@@ -328,20 +392,23 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn array(&mut self) -> Result<Value, ParseError> {
-        let mut items = Vec::new();
+    #[inline(always)]
+    fn array(&mut self) -> PResult<Value<'a>> {
+        // Arrays do not nest, but the elements are `self.items[base..]` all the same.
+        let base = self.items.len();
         self.skip_ws_and_comments()?;
         if self.b.get(self.pos) == Some(&b']') {
             self.pos += 1;
-            return Ok(Value::Array(items));
+            return Ok(Value::Array(Vec::new()));
         }
         loop {
-            if items.len() >= self.limits.max_array_len {
+            if self.items.len() - base >= self.limits.max_array_len {
                 return Err(self.err(ParseErrorKind::ArrayTooLong {
                     limit: self.limits.max_array_len,
                 }));
             }
-            items.push(self.value(false)?);
+            let v = self.scalar()?;
+            self.items.push(v);
             self.skip_ws_and_comments()?;
             match self.b.get(self.pos) {
                 Some(b',') => {
@@ -350,7 +417,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(items));
+                    return Ok(Value::Array(self.items.drain(base..).collect()));
                 }
                 _ => return Err(self.unexpected("',' or ']'")),
             }
@@ -358,38 +425,40 @@ impl<'a> Parser<'a> {
     }
 
     /// Body of a double-quoted string: `\"` and `\\` are escapes, any other backslash is literal
-    /// (libdevmapper's unescaping). Runs without escapes are copied in one piece.
-    fn dq_string(&mut self) -> Result<String, ParseError> {
+    /// (libdevmapper's unescaping). A string without escapes is borrowed; otherwise runs
+    /// without escapes are copied in one piece.
+    #[inline(always)]
+    fn dq_string(&mut self) -> PResult<Cow<'a, str>> {
         let mut s = String::new();
+        // Start of the run since the last escape; lines are counted as the scan passes them.
+        let mut start = self.pos;
         loop {
-            let start = self.pos;
-            let Some(n) = self.b[start..]
+            let Some(n) = self.b[self.pos..]
                 .iter()
-                .position(|&x| matches!(x, b'"' | b'\\' | 0))
+                .position(|&x| matches!(x, b'"' | b'\\' | 0 | b'\n'))
             else {
                 self.advance_to(self.b.len());
                 return Err(self.err(ParseErrorKind::UnterminatedString));
             };
-            let at = start + n;
-            self.advance_to(at);
-            let run = &self.src[start..at];
+            let at = self.pos + n;
+            self.pos = at + 1;
             match self.b[at] {
+                b'\n' => {
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
                 b'"' => {
-                    self.pos = at + 1;
+                    let run = &self.src[start..at];
                     if s.is_empty() {
-                        return Ok(run.to_string());
+                        return Ok(Cow::Borrowed(run));
                     }
                     s.push_str(run);
-                    return Ok(s);
+                    return Ok(Cow::Owned(s));
                 }
-                0 => {
-                    self.pos = at + 1;
-                    return Err(self.err(ParseErrorKind::Nul));
-                }
+                0 => return Err(self.err(ParseErrorKind::Nul)),
                 _ => {
                     // A backslash: escapes `"` and `\`, otherwise it is itself.
-                    s.push_str(run);
-                    self.pos = at + 1;
+                    s.push_str(&self.src[start..at]);
                     match self.b.get(self.pos) {
                         Some(&c @ (b'"' | b'\\')) => {
                             self.pos += 1;
@@ -397,12 +466,14 @@ impl<'a> Parser<'a> {
                         }
                         _ => s.push('\\'),
                     }
+                    start = self.pos;
                 }
             }
         }
     }
 
-    fn sq_string(&mut self) -> Result<String, ParseError> {
+    #[inline(always)]
+    fn sq_string(&mut self) -> PResult<Cow<'a, str>> {
         let start = self.pos;
         let Some(n) = self.b[start..].iter().position(|&x| matches!(x, b'\'' | 0)) else {
             self.advance_to(self.b.len());
@@ -414,12 +485,27 @@ impl<'a> Parser<'a> {
         if self.b[at] == 0 {
             return Err(self.err(ParseErrorKind::Nul));
         }
-        Ok(self.src[start..at].to_string())
+        Ok(Cow::Borrowed(&self.src[start..at]))
     }
 
-    fn number(&mut self) -> Result<Value, ParseError> {
+    #[inline(always)]
+    fn number(&mut self) -> PResult<Value<'a>> {
         let (line, line_start, start) = (self.line, self.line_start, self.pos);
         let text = self.word();
+        // Up to 18 digits cannot overflow: the common case, read in one pass.
+        if (1..=18).contains(&text.len()) {
+            let mut digits = true;
+            let mut v = 0i64;
+            for c in text.bytes() {
+                digits &= c.is_ascii_digit();
+                v = v
+                    .wrapping_mul(10)
+                    .wrapping_add(i64::from(c.wrapping_sub(b'0')));
+            }
+            if digits {
+                return Ok(Value::Int(v));
+            }
+        }
         let at = |kind: ParseErrorKind| self.err_at(line, line_start, start, kind);
         let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
         if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
@@ -446,14 +532,19 @@ mod tests {
     use crate::parse_ref;
     use proptest::prelude::*;
 
-    /// Both parsers on `s`: same tree, or the same error (kind, line, column, message).
+    /// Both parsers on `s`: same tree, or the same error (kind, line, column, message); the
+    /// borrowed tree and its owned copy are equal too.
     fn same(s: &str, limits: &ParseLimits) -> Result<(), TestCaseError> {
+        let ours = parse_with_limits(s, limits);
         prop_assert_eq!(
-            parse_with_limits(s, limits),
-            parse_ref::parse_with_limits(s, limits),
+            &ours,
+            &parse_ref::parse_with_limits(s, limits),
             "input {:?}",
             s
         );
+        if let Ok(tree) = ours {
+            prop_assert_eq!(&tree.clone().into_owned(), &tree, "input {:?}", s);
+        }
         Ok(())
     }
 
@@ -501,6 +592,56 @@ mod tests {
             let s = format!("{}{}{}", &doc[..at], ins, &doc[end..]);
             same(&s, &ParseLimits::default())?;
         }
+    }
+
+    #[test]
+    fn byte_classes_are_the_char_classes() {
+        for b in 0u8..128 {
+            let c = char::from(b);
+            assert_eq!(CLASS[usize::from(b)] == WORD, !ends_word(c), "{c:?}");
+            assert_eq!(
+                CLASS[usize::from(b)] == SPACE,
+                c.is_whitespace() && c != '\n',
+                "{c:?}"
+            );
+        }
+        assert!(CLASS[128..].iter().all(|&x| x == 0));
+    }
+
+    /// Keys, comments and strings without escapes point into the text; only strings with
+    /// escapes are copies.
+    #[test]
+    fn borrows_all_but_escaped_strings() {
+        let text = "k = \"plain\" # note\ns { e = \"a\\\"b\" q = 'x' w = bare a = [\"y\"] }\n";
+        let doc = parse(text).unwrap();
+        let inside = |s: &str| text.as_bytes().as_ptr_range().contains(&s.as_ptr());
+        let borrowed = |c: &Cow<str>| matches!(c, Cow::Borrowed(s) if inside(s));
+        assert!(doc.entries.iter().all(|(k, _)| borrowed(k)));
+        assert!(borrowed(&doc.comments[0].text));
+        let Node::Value(Value::Str(plain)) = &doc.entries[0].1 else {
+            panic!("{doc:?}")
+        };
+        assert!(borrowed(plain));
+        let s = doc.get_section("s").unwrap();
+        assert!(s.entries.iter().all(|(k, _)| borrowed(k)));
+        let strs: Vec<&Cow<str>> = s
+            .entries
+            .iter()
+            .flat_map(|(_, n)| match n {
+                Node::Value(Value::Str(v)) => vec![v],
+                Node::Value(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(strs, ["a\"b", "x", "bare", "y"]);
+        assert!(matches!(strs[0], Cow::Owned(_)));
+        assert!(strs[1..].iter().all(|c| borrowed(c)));
     }
 
     #[test]

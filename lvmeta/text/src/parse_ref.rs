@@ -1,10 +1,11 @@
 //! The original char-by-char parser, kept as the reference semantics the byte parser in
-//! `parse.rs` is property-tested against (trees and errors, line and column included).
+//! `parse.rs` is property-tested against (trees and errors, line and column included). It builds
+//! owned trees; `Cow` compares by content, so they equal the borrowed trees of `parse.rs`.
 
 use crate::parse::{is_reserved, ParseError, ParseErrorKind, ParseLimits};
 use crate::tree::{CommentPlacement, Node, Section, Value};
 
-pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section, ParseError> {
+pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section<'static>, ParseError> {
     let mut p = Parser {
         chars: text.char_indices().peekable(),
         src: text,
@@ -105,7 +106,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn section_body(&mut self, depth: usize) -> Result<Section, ParseError> {
+    fn section_body(&mut self, depth: usize) -> Result<Section<'static>, ParseError> {
         let mut sec = Section::new();
         // Line on which the last entry of this section ended: a comment on that line trails it.
         let mut last_end_line: Option<usize> = None;
@@ -145,7 +146,7 @@ impl<'a> Parser<'a> {
                             self.bump();
                             self.skip_ws_and_comments()?;
                             let v = self.value(true)?;
-                            sec.entries.push((key, Node::Value(v)));
+                            sec.entries.push((key.into(), Node::Value(v)));
                         }
                         Some('{') => {
                             if depth + 1 > self.limits.max_depth {
@@ -155,7 +156,7 @@ impl<'a> Parser<'a> {
                             }
                             self.bump();
                             let sub = self.section_body(depth + 1)?;
-                            sec.entries.push((key, Node::Section(sub)));
+                            sec.entries.push((key.into(), Node::Section(sub)));
                         }
                         _ => return Err(self.unexpected("'=' or '{'")),
                     }
@@ -180,7 +181,7 @@ impl<'a> Parser<'a> {
         Ok(self.src[start..end].to_string())
     }
 
-    fn value(&mut self, array_allowed: bool) -> Result<Value, ParseError> {
+    fn value(&mut self, array_allowed: bool) -> Result<Value<'static>, ParseError> {
         match self.peek() {
             Some('[') => {
                 if !array_allowed {
@@ -191,22 +192,22 @@ impl<'a> Parser<'a> {
             }
             Some('"') => {
                 self.bump();
-                self.dq_string().map(Value::Str)
+                self.dq_string().map(Value::from)
             }
             Some('\'') => {
                 self.bump();
-                self.sq_string().map(Value::Str)
+                self.sq_string().map(Value::from)
             }
             Some(c) if c.is_ascii_digit() || c == '+' || c == '-' || c == '.' => self.number(),
             Some(c) if !c.is_whitespace() && !c.is_control() && !is_reserved(c) => {
                 // A bare word is a string, as libdevmapper reads it.
-                self.key().map(Value::Str)
+                self.key().map(Value::from)
             }
             _ => Err(self.unexpected("a value")),
         }
     }
 
-    fn array(&mut self) -> Result<Value, ParseError> {
+    fn array(&mut self) -> Result<Value<'static>, ParseError> {
         let mut items = Vec::new();
         self.skip_ws_and_comments()?;
         if self.peek() == Some(']') {
@@ -268,7 +269,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn number(&mut self) -> Result<Value, ParseError> {
+    fn number(&mut self) -> Result<Value<'static>, ParseError> {
         let (line, column) = (self.line, self.column);
         let start = self.pos();
         while let Some(c) = self.peek() {

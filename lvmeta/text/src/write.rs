@@ -591,15 +591,15 @@ mod tests {
 
     /// Comments at random places of `entries` (before, after, past the end).
     fn commented(
-        entries: impl Strategy<Value = Vec<(String, Node)>>,
-    ) -> impl Strategy<Value = Section> {
+        entries: impl Strategy<Value = Vec<(String, Node<'static>)>>,
+    ) -> impl Strategy<Value = Section<'static>> {
         (
             entries,
             prop::collection::vec((0usize..12, 0u8..3, "[ -~]{0,14}"), 0..3),
         )
             .prop_map(|(entries, comments)| {
                 let mut s = Section {
-                    entries,
+                    entries: entries.into_iter().map(|(k, n)| (k.into(), n)).collect(),
                     comments: Vec::new(),
                 };
                 let n = s.entries.len();
@@ -617,9 +617,9 @@ mod tests {
 
     fn keyed(
         keys: &'static [&'static str],
-        node: impl Strategy<Value = Node>,
+        node: impl Strategy<Value = Node<'static>>,
         n: std::ops::Range<usize>,
-    ) -> impl Strategy<Value = Vec<(String, Node)>> {
+    ) -> impl Strategy<Value = Vec<(String, Node<'static>)>> {
         prop::collection::vec(
             (
                 prop_oneof![
@@ -633,7 +633,7 @@ mod tests {
     }
 
     /// Values shaped like lvm2's: names and small extents, so area pairs form.
-    fn any_value() -> impl Strategy<Value = Node> {
+    fn any_value() -> impl Strategy<Value = Node<'static>> {
         let scalar = prop_oneof![
             (0i64..6).prop_map(Value::Int),
             any::<i64>().prop_map(Value::Int),
@@ -676,10 +676,12 @@ mod tests {
 
     /// VG-shaped documents: the sections at the depths where lvm2's layout rules apply,
     /// with their special keys, plus random keys, sections and comments everywhere.
-    fn vg_doc() -> impl Strategy<Value = Section> {
+    fn vg_doc() -> impl Strategy<Value = Section<'static>> {
         // raid1 segments: `device_count` N and N name pairs, either key first.
         let raid = (1usize..4, any::<bool>()).prop_map(|(n, count_first)| {
-            let names = (0..2 * n).map(|i| Value::Str(format!("r_{i}"))).collect();
+            let names = (0..2 * n)
+                .map(|i| Value::Str(format!("r_{i}").into()))
+                .collect();
             let mut e = vec![
                 (
                     "device_count".to_string(),

@@ -82,7 +82,7 @@ fn body<'a>(out: &mut String, sec: &'a Section, path: &mut Vec<&'a str>, style: 
             Node::Value(v) => {
                 out.push_str(key);
                 out.push_str(" = ");
-                if depth == 4 && in_lvs(path) && AREA_ARRAYS.contains(&key.as_str()) {
+                if depth == 4 && in_lvs(path) && AREA_ARRAYS.contains(&&**key) {
                     if let Value::Array(items) = v {
                         area_array(out, sec, key, items, style, depth);
                     } else {

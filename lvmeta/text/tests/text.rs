@@ -38,7 +38,7 @@ fn lvm2_raid1_and_mirror_text_round_trips_byte_for_byte() {
 fn metadata_and_backup_hold_the_same_vg() {
     let mda = parse(MDA).unwrap();
     let bak = parse(BACKUP).unwrap();
-    let strip = |s: &Section| {
+    let strip = |s: &Section<'static>| -> Section<'static> {
         let mut s = s.get_section("vg1").unwrap().clone();
         // The backup file also has informational comments: drop all comments to compare data.
         fn clear(s: &mut Section) {
@@ -106,7 +106,7 @@ fn unknown_keys_keep_their_place_through_edits() {
         .unwrap()
         .entries
         .iter()
-        .map(|(k, _)| k.as_str())
+        .map(|(k, _)| &**k)
         .collect();
     assert_eq!(
         keys,
@@ -237,27 +237,27 @@ fn golden_layouts() {
     );
 }
 
-fn key() -> impl Strategy<Value = String> {
-    "[a-zA-Z_][a-zA-Z0-9_.+-]{0,10}"
+fn key() -> impl Strategy<Value = std::borrow::Cow<'static, str>> {
+    "[a-zA-Z_][a-zA-Z0-9_.+-]{0,10}".prop_map(std::borrow::Cow::Owned)
 }
 
-fn scalar() -> impl Strategy<Value = Value> {
+fn scalar() -> impl Strategy<Value = Value<'static>> {
     prop_oneof![
         any::<i64>().prop_map(Value::Int),
         any::<String>()
             .prop_map(|s| s.replace('\0', ""))
-            .prop_map(Value::Str),
+            .prop_map(Value::from),
     ]
 }
 
-fn value() -> impl Strategy<Value = Value> {
+fn value() -> impl Strategy<Value = Value<'static>> {
     prop_oneof![
         scalar(),
         prop::collection::vec(scalar(), 0..6).prop_map(Value::Array)
     ]
 }
 
-fn section() -> impl Strategy<Value = Section> {
+fn section() -> impl Strategy<Value = Section<'static>> {
     let leaf = prop::collection::vec((key(), value().prop_map(Node::Value)), 0..6);
     let entries = leaf.prop_recursive(5, 64, 6, |inner| {
         prop::collection::vec(
@@ -265,15 +265,15 @@ fn section() -> impl Strategy<Value = Section> {
                 // Names lvm2's exporter treats specially, so their layout rules are exercised.
                 prop_oneof![
                     key(),
-                    Just("physical_volumes".to_string()),
-                    Just("logical_volumes".to_string()),
-                    Just("stripes".to_string()),
-                    Just("raids".to_string()),
-                    Just("device_count".to_string()),
-                    Just("extent_count".to_string()),
-                    Just("segment_count".to_string()),
-                    Just("device".to_string()),
-                    Just("version".to_string()),
+                    Just(std::borrow::Cow::Borrowed("physical_volumes")),
+                    Just(std::borrow::Cow::Borrowed("logical_volumes")),
+                    Just(std::borrow::Cow::Borrowed("stripes")),
+                    Just(std::borrow::Cow::Borrowed("raids")),
+                    Just(std::borrow::Cow::Borrowed("device_count")),
+                    Just(std::borrow::Cow::Borrowed("extent_count")),
+                    Just(std::borrow::Cow::Borrowed("segment_count")),
+                    Just(std::borrow::Cow::Borrowed("device")),
+                    Just(std::borrow::Cow::Borrowed("version")),
                 ],
                 prop_oneof![
                     value().prop_map(Node::Value),
@@ -324,6 +324,9 @@ proptest! {
         let text = write_with(&doc, style);
         let back = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(&back, &doc);
+        // The owned copy of the borrowed tree is the same tree, and outlives the text.
+        let owned: Section<'static> = back.clone().into_owned();
+        prop_assert_eq!(&owned, &doc);
         // and text → tree → text is identical
         prop_assert_eq!(write_with(&back, style), text);
     }
