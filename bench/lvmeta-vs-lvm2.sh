@@ -47,14 +47,18 @@ export HALVM_CONFIG="$work/halvm.toml"
 me() { "$lvmeta" "$1" --devices "$D0,$D1" --lock-dir "$work/locks" "${@:2}"; }
 lv() { lvm "$@" 2>/dev/null; }
 
-now() { date +%s%N; }
+# Microseconds from bash itself: forking `date` around each command would add a few ms to
+# every sample, which hides the difference between fast commands.
+now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
 # median_ms CMD...: runs CMD $RUNS times (the placeholder @N@ becomes the run number).
 median_ms() {
   local t=() i s e
   for ((i = 0; i < RUNS; i++)); do
     local args=("${@//@N@/$i}")
-    s=$(now); "${args[@]}" >/dev/null 2>&1 || { echo "failed: ${args[*]}" >&2; exit 1; }; e=$(now)
-    t+=($(( (e - s) / 1000 )))
+    s=${EPOCHREALTIME/[.,]/}
+    "${args[@]}" >/dev/null 2>&1 || { echo "failed: ${args[*]}" >&2; exit 1; }
+    e=${EPOCHREALTIME/[.,]/}
+    t+=($((e - s)))
   done
   printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
 }
@@ -101,10 +105,10 @@ done
 serial() { # seconds for $SERIAL lvcreates one after another on a fresh VG
   fresh_vg
   local s e i
-  s=$(now)
+  s=$(now_us)
   for ((i = 0; i < SERIAL; i++)); do "$@" -n "s$i" -l 1 vgb >/dev/null 2>&1 || { echo "serial $i failed" >&2; exit 1; }; done
-  e=$(now)
-  awk -v ns=$((e - s)) 'BEGIN {printf "%.2f", ns/1e9}'
+  e=$(now_us)
+  awk -v us=$((e - s)) 'BEGIN {printf "%.2f", us/1e6}'
 }
 sa=$(serial lvm lvcreate -an -Zn)
 sb=$(serial "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks")
