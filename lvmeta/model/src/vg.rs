@@ -1196,9 +1196,9 @@ fn write_lv(lv: &LogicalVolume, locked: bool) -> Section<'_> {
     sec
 }
 
-const SEG_COMMON: [&str; 4] = ["start_extent", "extent_count", "type", "tags"];
-const STRIPED_KEYS: [&str; 3] = ["stripe_count", "stripe_size", "stripes"];
-const MIRROR_KEYS: [&str; 4] = ["mirror_count", "mirror_log", "region_size", "mirrors"];
+pub(crate) const SEG_COMMON: [&str; 4] = ["start_extent", "extent_count", "type", "tags"];
+pub(crate) const STRIPED_KEYS: [&str; 3] = ["stripe_count", "stripe_size", "stripes"];
+pub(crate) const MIRROR_KEYS: [&str; 4] = ["mirror_count", "mirror_log", "region_size", "mirrors"];
 const RAID1_KEYS: [&str; 3] = ["device_count", "region_size", "raids"];
 /// Every key a segment of a modeled type may have (`region_size` is mirror's and raid1's).
 const SEG_KEYS: [&str; 13] = [

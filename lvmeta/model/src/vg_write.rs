@@ -4,7 +4,10 @@
 //! keys and their order, mirroring `vg.rs`'s tree builders (`Builder`, `write_pv`, `write_lv`,
 //! `write_segment`, `Trailer::append_to`); a property test holds the two to the same bytes.
 
-use crate::vg::{Extra, LogicalVolume, PhysicalVolume, Segment, SegmentKind, Trailer, VolumeGroup};
+use crate::vg::{
+    Extra, LogicalVolume, PhysicalVolume, Segment, SegmentKind, Trailer, VolumeGroup, MIRROR_KEYS,
+    SEG_COMMON, STRIPED_KEYS,
+};
 use lvmeta_text::{Emitter, Lookahead, Node, Style, Value};
 
 impl VolumeGroup {
@@ -24,36 +27,16 @@ fn int(u: u64) -> i64 {
     i64::try_from(u).unwrap_or(i64::MAX)
 }
 
-/// The modeled keys of each segment type, in the order `write_segment` writes them (or
-/// leaves them out).
-const STRIPED_ORDER: &[&str] = &[
-    "start_extent",
-    "extent_count",
-    "type",
-    "tags",
-    "stripe_count",
-    "stripe_size",
-    "stripes",
-];
-const MIRROR_ORDER: &[&str] = &[
-    "start_extent",
-    "extent_count",
-    "type",
-    "tags",
-    "mirror_count",
-    "mirror_log",
-    "region_size",
-    "mirrors",
-];
 /// The segment's `device_count` as `Section::get_int` would find it in the tree the builders
 /// make: the first one in the order `Keys` places modeled and unknown keys. It decides the
 /// layout of a `raids` array in a striped or mirror segment (an unknown key there). Unknown
 /// keys never repeat a key the model writes (`Extra::collect`), so in raid1 segments it is
 /// the modeled one.
 fn segment_device_count(seg: &Segment) -> Option<i64> {
-    let order = match &seg.kind {
-        SegmentKind::Striped { .. } => STRIPED_ORDER,
-        SegmentKind::Mirror { .. } => MIRROR_ORDER,
+    // The modeled keys in the order `write_segment` writes them (or leaves them out).
+    let own_keys: &[&str] = match &seg.kind {
+        SegmentKind::Striped { .. } => &STRIPED_KEYS,
+        SegmentKind::Mirror { .. } => &MIRROR_KEYS,
         SegmentKind::Raid1 { images, .. } => return Some(images.len() as i64),
         SegmentKind::Other { raw, .. } => return raw.get_int("device_count"),
     };
@@ -76,7 +59,8 @@ fn segment_device_count(seg: &Segment) -> Option<i64> {
     if let Some(x) = after(None) {
         return as_int(&x.node);
     }
-    for &k in order {
+    let mut order = SEG_COMMON.iter().chain(own_keys);
+    for &k in order.clone() {
         if let Some(x) = after(Some(k)) {
             return as_int(&x.node);
         }
@@ -85,7 +69,7 @@ fn segment_device_count(seg: &Segment) -> Option<i64> {
     extra
         .entries
         .iter()
-        .find(|x| x.key == key && x.after.as_deref().is_some_and(|a| !order.contains(&a)))
+        .find(|x| x.key == key && x.after.as_deref().is_some_and(|a| !order.any(|&k| k == a)))
         .and_then(|x| as_int(&x.node))
 }
 
