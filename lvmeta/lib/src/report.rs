@@ -303,8 +303,8 @@ fn json_escape(s: &str, out: &mut String) {
 /// Every cell's text in one buffer: a report may hold tens of thousands of cells.
 struct RenderedCells {
     text: String,
-    /// End offset in `text` of each cell, row by row.
-    ends: Vec<usize>,
+    /// Each cell's end offset in `text` and width in characters, row by row.
+    cells: Vec<(usize, usize)>,
     columns: usize,
     row_count: usize,
 }
@@ -312,13 +312,14 @@ struct RenderedCells {
 impl RenderedCells {
     fn new(rows: &[Vec<Cell>], columns: usize, o: &Options) -> RenderedCells {
         let mut text = String::with_capacity(rows.len() * columns * 8);
-        let mut ends = Vec::with_capacity(rows.len() * columns);
+        let mut cells = Vec::with_capacity(rows.len() * columns);
         // Sizes repeat a lot (LVs of one size, the VG's size on every row) and formatting a
         // float is the dearest part of a cell: each distinct size is formatted once.
         let mut sizes: HashMap<u64, String> = HashMap::new();
         for row in rows {
             debug_assert_eq!(row.len(), columns);
             for c in row {
+                let start = text.len();
                 match c {
                     Cell::Size(s) => text.push_str(sizes.entry(*s).or_insert_with(|| {
                         let mut one = String::new();
@@ -327,24 +328,32 @@ impl RenderedCells {
                     })),
                     _ => render_cell(c, o, &mut text),
                 }
-                ends.push(text.len());
+                cells.push((text.len(), char_width(&text[start..])));
             }
         }
         RenderedCells {
             text,
-            ends,
+            cells,
             columns,
             row_count: rows.len(),
         }
     }
 
-    fn rows(&self) -> impl ExactSizeIterator<Item = impl Iterator<Item = &str>> {
+    /// Each row's cells as (text, width in characters).
+    fn rows(&self) -> impl ExactSizeIterator<Item = impl Iterator<Item = (&str, usize)>> {
+        let n = self.columns;
         (0..self.row_count).map(move |r| {
-            (0..self.columns).map(move |c| {
-                let i = r * self.columns + c;
-                let start = if i == 0 { 0 } else { self.ends[i - 1] };
-                &self.text[start..self.ends[i]]
-            })
+            let mut start = match r * n {
+                0 => 0,
+                i => self.cells[i - 1].0,
+            };
+            self.cells[r * n..(r + 1) * n]
+                .iter()
+                .map(move |&(end, width)| {
+                    let cell = &self.text[start..end];
+                    start = end;
+                    (cell, width)
+                })
         })
     }
 }
@@ -368,10 +377,43 @@ fn char_width(s: &str) -> usize {
     }
 }
 
+/// How column lines are laid out.
+struct Layout<'a> {
+    sep: &'a str,
+    /// Pad cells to their column's width (numbers to the right).
+    pad: bool,
+    widths: &'a [usize],
+}
+
+impl Layout<'_> {
+    /// One line from (text, width in characters, right-aligned) cells.
+    fn line<'c>(&self, out: &mut String, cells: impl Iterator<Item = (&'c str, usize, bool)>) {
+        out.push_str("  ");
+        for (j, (v, width, right)) in cells.enumerate() {
+            if j > 0 {
+                out.push_str(self.sep);
+            }
+            if self.pad {
+                let fill = self.widths[j].saturating_sub(width);
+                if right {
+                    spaces(out, fill);
+                    out.push_str(v);
+                } else {
+                    out.push_str(v);
+                    spaces(out, fill);
+                }
+            } else {
+                out.push_str(v);
+            }
+        }
+        out.push('\n');
+    }
+}
+
 /// Renders rows (each a cell per field) as lvm would print them.
 pub fn render(kind: ReportKind, fields: &[&FieldDef], rows: &[Vec<Cell>], o: &Options) -> String {
     let cells = RenderedCells::new(rows, fields.len(), o);
-    let mut out = String::with_capacity(cells.text.len() + cells.ends.len() * 4 + 256);
+    let mut out = String::with_capacity(cells.text.len() + cells.cells.len() * 4 + 256);
     if o.json {
         out.push_str("  {\n      \"report\": [\n          {\n");
         out.push_str(&format!("              \"{}\": [\n", kind.json_key()));
@@ -379,7 +421,7 @@ pub fn render(kind: ReportKind, fields: &[&FieldDef], rows: &[Vec<Cell>], o: &Op
         let n = rows.len();
         for (i, row) in rows.enumerate() {
             out.push_str("                  {");
-            for (j, (f, v)) in fields.iter().zip(row).enumerate() {
+            for (j, (f, (v, _))) in fields.iter().zip(row).enumerate() {
                 if j > 0 {
                     out.push_str(", ");
                 }
@@ -408,39 +450,28 @@ pub fn render(kind: ReportKind, fields: &[&FieldDef], rows: &[Vec<Cell>], o: &Op
         .map(|f| f.width.max(f.heading.len()))
         .collect();
     for row in cells.rows() {
-        for (w, v) in widths.iter_mut().zip(row) {
-            *w = (*w).max(char_width(v));
+        for (w, (_, cw)) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cw);
         }
     }
-    let sepstr = sep.unwrap_or(" ");
-    let line = |cells: &mut dyn Iterator<Item = (&str, bool)>, out: &mut String| {
-        out.push_str("  ");
-        for (j, (v, right)) in cells.enumerate() {
-            if j > 0 {
-                out.push_str(sepstr);
-            }
-            if pad {
-                let fill = widths[j].saturating_sub(char_width(v));
-                if right {
-                    spaces(out, fill);
-                    out.push_str(v);
-                } else {
-                    out.push_str(v);
-                    spaces(out, fill);
-                }
-            } else {
-                out.push_str(v);
-            }
-        }
-        out.push('\n');
+    let layout = Layout {
+        sep: sep.unwrap_or(" "),
+        pad,
+        widths: &widths,
     };
     if o.headings {
-        line(&mut fields.iter().map(|f| (f.heading, false)), &mut out);
+        layout.line(
+            &mut out,
+            fields
+                .iter()
+                .map(|f| (f.heading, char_width(f.heading), false)),
+        );
     }
     for row in cells.rows() {
-        line(
-            &mut row.zip(fields).map(|(v, f)| (v, f.kind != Kind::Str)),
+        layout.line(
             &mut out,
+            row.zip(fields)
+                .map(|((v, w), f)| (v, w, f.kind != Kind::Str)),
         );
     }
     out
