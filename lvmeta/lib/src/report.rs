@@ -498,6 +498,21 @@ mod tests {
     }
 
     #[test]
+    fn columns_count_characters_and_reuse_sizes() {
+        let f = select_fields(ReportKind::Lvs, &["lv_name,lv_size".into()]).unwrap();
+        let rows = vec![
+            vec![Cell::Str("données".into()), Cell::Size(2048)],
+            vec![Cell::Str("x".into()), Cell::Size(245760)],
+            vec![Cell::Str("yy".into()), Cell::Size(2048)],
+        ];
+        let out = render(ReportKind::Lvs, &f, &rows, &Options::default());
+        assert_eq!(
+            out,
+            "  LV      LSize  \n  données   1.00m\n  x       120.00m\n  yy        1.00m\n"
+        );
+    }
+
+    #[test]
     fn columns_like_lvm() {
         // vgs output captured from lvm2 2.03.16 for the same values.
         let f = select_fields(ReportKind::Vgs, &[]).unwrap();
