@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # lvmeta and stock lvm2 side by side on the same loop devices (needs root).
-# Prints a markdown table of median wall times per command and the lvm2/lvmeta ratio, for
+# Prints a markdown table of median wall times per command (the two tools taking turns) and
+# the lvm2/lvmeta ratio, for
 # VGs holding 0, 100, 1,000 and 5,000 LVs, plus 1,000 lvcreates one after another.
 #   bench/lvmeta-vs-lvm2.sh [LVMETA_BINARY]    (default: builds the release binary)
 # Env: RUNS (repetitions per measured command, default 11), SIZES (default "0 100 1000 5000"),
@@ -50,17 +51,28 @@ lv() { lvm "$@" 2>/dev/null; }
 # Microseconds from bash itself: forking `date` around each command would add a few ms to
 # every sample, which hides the difference between fast commands.
 now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
-# median_ms CMD...: runs CMD $RUNS times (the placeholder @N@ becomes the run number).
-median_ms() {
-  local t=() i s e
+# sample_us CMD...: one run of CMD, its wall time in microseconds.
+sample_us() {
+  local s e
+  s=${EPOCHREALTIME/[.,]/}
+  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+  e=${EPOCHREALTIME/[.,]/}
+  echo $((e - s))
+}
+median_of() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
+# pair_ms A... -- B...: runs A and B by turns, $RUNS times each (the placeholder @N@ becomes
+# the run number), and prints both medians in ms. Taking turns lets both tools meet the
+# same bursts of load from other tenants of the machine.
+pair_ms() {
+  local a=() b=() ta=() tb=() i
+  while [ "$1" != "--" ]; do a+=("$1"); shift; done
+  shift
+  b=("$@")
   for ((i = 0; i < RUNS; i++)); do
-    local args=("${@//@N@/$i}")
-    s=${EPOCHREALTIME/[.,]/}
-    "${args[@]}" >/dev/null 2>&1 || { echo "failed: ${args[*]}" >&2; exit 1; }
-    e=${EPOCHREALTIME/[.,]/}
-    t+=($((e - s)))
+    ta+=("$(sample_us "${a[@]//@N@/$i}")") || exit 1
+    tb+=("$(sample_us "${b[@]//@N@/$i}")") || exit 1
   done
-  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+  echo "$(median_of "${ta[@]}") $(median_of "${tb[@]}")"
 }
 
 fresh_vg() {
@@ -85,15 +97,16 @@ for n in $SIZES; do
   for cmd in lvcreate lvs vgs; do
     case $cmd in
       lvcreate)
-        a=$(median_ms lvm lvcreate -an -Zn -n "l2_$n"_@N@ -l 1 vgb)
-        b=$(median_ms "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks" -n "me_$n"_@N@ -l 1 vgb) ;;
+        pair_ms lvm lvcreate -an -Zn -n "l2_$n"_@N@ -l 1 vgb -- \
+          "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks" -n "me_$n"_@N@ -l 1 vgb > "$work/pair" ;;
       lvs)
-        a=$(median_ms lvm lvs -a vgb)
-        b=$(median_ms "$lvmeta" lvs --devices "$D0,$D1" --lock-dir "$work/locks" -a vgb) ;;
+        pair_ms lvm lvs -a vgb -- \
+          "$lvmeta" lvs --devices "$D0,$D1" --lock-dir "$work/locks" -a vgb > "$work/pair" ;;
       vgs)
-        a=$(median_ms lvm vgs vgb)
-        b=$(median_ms "$lvmeta" vgs --devices "$D0,$D1" --lock-dir "$work/locks" vgb) ;;
+        pair_ms lvm vgs vgb -- \
+          "$lvmeta" vgs --devices "$D0,$D1" --lock-dir "$work/locks" vgb > "$work/pair" ;;
     esac
+    read -r a b < "$work/pair"
     rows+=("| $cmd | $n | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.1fx", a/b}') |")
   done
   # Both tools must still agree on the VG they both edited.
