@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # lvmeta and stock lvm2 side by side on the same loop devices (needs root).
-# Prints a markdown table of median wall times per command (the two tools taking turns) and
-# the lvm2/lvmeta ratio, for
-# VGs holding 0, 100, 1,000 and 5,000 LVs, plus 1,000 lvcreates one after another.
+# Prints a markdown table of median wall times per command (lvs and vgs with the two tools
+# taking turns) and the lvm2/lvmeta ratio, for VGs holding 0, 100, 1,000 and 5,000 LVs, plus
+# 1,000 lvcreates one after another.
 #   bench/lvmeta-vs-lvm2.sh [LVMETA_BINARY]    (default: builds the release binary)
 # Env: RUNS (repetitions per measured command, default 11), SIZES (default "0 100 1000 5000"),
 #      SERIAL (number of back-to-back lvcreates, default 1000).
@@ -59,6 +59,15 @@ sample_us() {
   e=${EPOCHREALTIME/[.,]/}
   echo $((e - s))
 }
+# median_ms CMD...: runs CMD $RUNS times (the placeholder @N@ becomes the run number) and
+# prints the median in ms.
+median_ms() {
+  local t=() i
+  for ((i = 0; i < RUNS; i++)); do
+    t+=("$(sample_us "${@//@N@/$i}")") || exit 1
+  done
+  median_of "${t[@]}"
+}
 median_of() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
 # pair_ms A... -- B...: runs A and B by turns, $RUNS times each (the placeholder @N@ becomes
 # the run number), and prints both medians in ms. Taking turns lets both tools meet the
@@ -97,8 +106,14 @@ for n in $SIZES; do
   for cmd in lvcreate lvs vgs; do
     case $cmd in
       lvcreate)
-        pair_ms lvm lvcreate -an -Zn -n "l2_$n"_@N@ -l 1 vgb -- \
-          "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks" -n "me_$n"_@N@ -l 1 vgb > "$work/pair" ;;
+        # Not by turns: lvm2 writes with O_DIRECT and never flushes, so on loop devices its
+        # writes wait in the backing files' page cache, and lvmeta's fdatasync between the
+        # commit phases would write them out. Each tool's block starts with the disks synced.
+        sync
+        a=$(median_ms lvm lvcreate -an -Zn -n "l2_$n"_@N@ -l 1 vgb)
+        sync
+        b=$(median_ms "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks" -n "me_$n"_@N@ -l 1 vgb)
+        echo "$a $b" > "$work/pair" ;;
       lvs)
         pair_ms lvm lvs -a vgb -- \
           "$lvmeta" lvs --devices "$D0,$D1" --lock-dir "$work/locks" -a vgb > "$work/pair" ;;
@@ -117,6 +132,7 @@ done
 
 serial() { # seconds for $SERIAL lvcreates one after another on a fresh VG
   fresh_vg
+  sync
   local s e i
   s=$(now_us)
   for ((i = 0; i < SERIAL; i++)); do "$@" -n "s$i" -l 1 vgb >/dev/null 2>&1 || { echo "serial $i failed" >&2; exit 1; }; done
