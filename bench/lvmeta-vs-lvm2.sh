@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lvmeta and stock lvm2 side by side on the same loop devices (needs root).
-# Prints a markdown table of median wall times per command (lvs and vgs with the two tools
-# taking turns) and the lvm2/lvmeta ratio, for VGs holding 0, 100, 1,000 and 5,000 LVs, plus
+# Prints a markdown table of median wall times per command (lvm2's runs split around
+# lvmeta's) and the lvm2/lvmeta ratio, for VGs holding 0, 100, 1,000 and 5,000 LVs, plus
 # 1,000 lvcreates one after another.
 #   bench/lvmeta-vs-lvm2.sh [LVMETA_BINARY]    (default: builds the release binary)
 # Env: RUNS (repetitions per measured command, default 11), SIZES (default "0 100 1000 5000"),
@@ -59,28 +59,24 @@ sample_us() {
   e=${EPOCHREALTIME/[.,]/}
   echo $((e - s))
 }
-# median_ms CMD...: runs CMD $RUNS times (the placeholder @N@ becomes the run number) and
-# prints the median in ms.
-median_ms() {
-  local t=() i
-  for ((i = 0; i < RUNS; i++)); do
-    t+=("$(sample_us "${@//@N@/$i}")") || exit 1
-  done
-  median_of "${t[@]}"
-}
 median_of() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
-# pair_ms A... -- B...: runs A and B by turns, $RUNS times each (the placeholder @N@ becomes
-# the run number), and prints both medians in ms. Taking turns lets both tools meet the
-# same bursts of load from other tenants of the machine.
+# pair_ms A... -- B...: runs A $RUNS times and B $RUNS times in blocks A B A (half of A's runs
+# before B, half after; the placeholder @N@ becomes the run number) and prints both medians in
+# ms. Blocks keep one tool from running in the other's wake (caches, freed memory); splitting
+# A around B evens out drift in the machine's load. The disks are synced before each block:
+# lvm2 writes with O_DIRECT and never flushes, so on loop devices its writes wait in the
+# backing files' page cache, and lvmeta's fdatasync between commit phases would write them.
 pair_ms() {
-  local a=() b=() ta=() tb=() i
+  local a=() b=() ta=() tb=() i half=$((RUNS / 2))
   while [ "$1" != "--" ]; do a+=("$1"); shift; done
   shift
   b=("$@")
-  for ((i = 0; i < RUNS; i++)); do
-    ta+=("$(sample_us "${a[@]//@N@/$i}")") || exit 1
-    tb+=("$(sample_us "${b[@]//@N@/$i}")") || exit 1
-  done
+  sync
+  for ((i = 0; i < half; i++)); do ta+=("$(sample_us "${a[@]//@N@/$i}")") || exit 1; done
+  sync
+  for ((i = 0; i < RUNS; i++)); do tb+=("$(sample_us "${b[@]//@N@/$i}")") || exit 1; done
+  sync
+  for ((i = half; i < RUNS; i++)); do ta+=("$(sample_us "${a[@]//@N@/$i}")") || exit 1; done
   echo "$(median_of "${ta[@]}") $(median_of "${tb[@]}")"
 }
 
@@ -106,14 +102,8 @@ for n in $SIZES; do
   for cmd in lvcreate lvs vgs; do
     case $cmd in
       lvcreate)
-        # Not by turns: lvm2 writes with O_DIRECT and never flushes, so on loop devices its
-        # writes wait in the backing files' page cache, and lvmeta's fdatasync between the
-        # commit phases would write them out. Each tool's block starts with the disks synced.
-        sync
-        a=$(median_ms lvm lvcreate -an -Zn -n "l2_$n"_@N@ -l 1 vgb)
-        sync
-        b=$(median_ms "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks" -n "me_$n"_@N@ -l 1 vgb)
-        echo "$a $b" > "$work/pair" ;;
+        pair_ms lvm lvcreate -an -Zn -n "l2_$n"_@N@ -l 1 vgb -- \
+          "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks" -n "me_$n"_@N@ -l 1 vgb > "$work/pair" ;;
       lvs)
         pair_ms lvm lvs -a vgb -- \
           "$lvmeta" lvs --devices "$D0,$D1" --lock-dir "$work/locks" -a vgb > "$work/pair" ;;
