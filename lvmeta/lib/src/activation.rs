@@ -379,37 +379,83 @@ fn probe_dm() -> Option<&'static lvmeta_dm::ioctl::DmIoctl> {
     .as_ref()
 }
 
-/// lvs's `lv_attr` with the kernel's state: 5th character `a` when active (`s` suspended), 6th
-/// `o` when open; an active image whose mirror or raid1 is still syncing stays `I`.
-pub fn lv_attr_now(vg: &VolumeGroup, lv: &LogicalVolume, role: Option<SubRole>) -> String {
-    let info = probe_dm().and_then(|dm| dm.info(&dm_uuid(&vg.id, &lv.id, None)).ok().flatten());
-    let attr = lv_attr_of(lv, role, info.is_some());
-    let Some(info) = info else {
-        return attr;
-    };
-    let mut attr: Vec<char> = attr.chars().collect();
-    if info.suspended {
-        attr[4] = 's';
-    }
-    if info.open_count > 0 {
-        attr[5] = 'o';
-    }
-    let image = matches!(role, Some(SubRole::MirrorImage | SubRole::RaidImage));
-    let syncing = || {
-        vg.parent_of(&lv.name)
-            .and_then(|p| copy_percent(vg, p))
-            .is_some_and(|pct| pct < 100.0)
-    };
-    if image && syncing() {
-        attr[0] = 'I';
-    }
-    attr.into_iter().collect()
+/// The kernel's device-mapper devices as one report sees them. They are listed once, so a
+/// report over thousands of LVs asks the kernel about the devices that exist (on a cluster
+/// node, often few of a VG's LVs are active there) instead of about every LV.
+pub struct KernelView<'d> {
+    dm: Option<&'d dyn DmBackend>,
+    /// Devices by DM UUID; None when listing failed (then each LV is asked for).
+    by_uuid: Option<std::collections::HashMap<String, lvmeta_dm::DevInfo>>,
 }
 
-/// lvs's `copy_percent` (Cpy%Sync) of an active mirror or raid1 LV.
-pub fn copy_percent(vg: &VolumeGroup, lv: &LogicalVolume) -> Option<f64> {
-    let dm = probe_dm()?;
-    sync_of(dm, &dm_uuid(&vg.id, &lv.id, None))
+impl KernelView<'static> {
+    /// This machine's device-mapper; a view of nothing where there is none.
+    pub fn probe() -> KernelView<'static> {
+        KernelView::of(probe_dm().map(|dm| dm as &dyn DmBackend))
+    }
+}
+
+impl<'d> KernelView<'d> {
+    pub fn of(dm: Option<&'d dyn DmBackend>) -> KernelView<'d> {
+        let by_uuid = dm.and_then(|dm| dm.list().ok()).map(|devs| {
+            devs.into_iter()
+                .map(|d| (d.uuid.clone(), d))
+                .collect::<std::collections::HashMap<_, _>>()
+        });
+        KernelView { dm, by_uuid }
+    }
+
+    /// The LV's top-level device, if it is active.
+    fn info(&self, vg: &VolumeGroup, lv: &LogicalVolume) -> Option<lvmeta_dm::DevInfo> {
+        let dm = self.dm?;
+        let uuid = dm_uuid(&vg.id, &lv.id, None);
+        match &self.by_uuid {
+            Some(devs) => devs.get(&uuid).cloned(),
+            None => dm.info(&uuid).ok().flatten(),
+        }
+    }
+
+    /// lvs's `lv_attr` with the kernel's state: 5th character `a` when active (`s`
+    /// suspended), 6th `o` when open; an active image whose mirror or raid1 is still syncing
+    /// stays `I`.
+    pub fn lv_attr(&self, vg: &VolumeGroup, lv: &LogicalVolume, role: Option<SubRole>) -> String {
+        let info = self.info(vg, lv);
+        let attr = lv_attr_of(lv, role, info.is_some());
+        let Some(info) = info else {
+            return attr;
+        };
+        let mut attr: Vec<char> = attr.chars().collect();
+        if info.suspended {
+            attr[4] = 's';
+        }
+        if info.open_count > 0 {
+            attr[5] = 'o';
+        }
+        let image = matches!(role, Some(SubRole::MirrorImage | SubRole::RaidImage));
+        let syncing = || {
+            vg.parent_of(&lv.name)
+                .and_then(|p| self.copy_percent(vg, p))
+                .is_some_and(|pct| pct < 100.0)
+        };
+        if image && syncing() {
+            attr[0] = 'I';
+        }
+        attr.into_iter().collect()
+    }
+
+    /// lvs's `copy_percent` (Cpy%Sync) of an active mirror or raid1 LV.
+    pub fn copy_percent(&self, vg: &VolumeGroup, lv: &LogicalVolume) -> Option<f64> {
+        let dm = self.dm?;
+        let uuid = dm_uuid(&vg.id, &lv.id, None);
+        if self
+            .by_uuid
+            .as_ref()
+            .is_some_and(|devs| !devs.contains_key(&uuid))
+        {
+            return None;
+        }
+        sync_of(dm, &uuid)
+    }
 }
 
 #[cfg(test)]
@@ -442,6 +488,42 @@ mod tests {
         .unwrap();
         vg.lv_mut("data").unwrap().tags = vec!["keep".into()];
         vg
+    }
+
+    /// `lvs`'s attributes from one listing of the kernel's devices equal those from asking
+    /// the kernel LV by LV.
+    #[test]
+    fn kernel_view_from_one_listing_matches_per_lv_queries() {
+        let vg = vg();
+        let mem = lvmeta_dm::mem::MemDm::new([]);
+        let data = vg.lv("data").unwrap();
+        let uuid = dm_uuid(&vg.id, &data.id, None);
+        mem.create(&vg.dm_name("data"), &uuid).unwrap();
+        mem.load(&uuid, &[(0, 16384, "error".into(), String::new())])
+            .unwrap();
+        mem.resume(&uuid).unwrap();
+        mem.set_open_count(&vg.dm_name("data"), 1);
+        let listed = KernelView::of(Some(&mem));
+        assert!(listed.by_uuid.is_some(), "MemDm lists its devices");
+        let per_lv = KernelView {
+            dm: Some(&mem),
+            by_uuid: None,
+        };
+        for lv in &vg.lvs {
+            let role = vg.sub_roles().get(lv.name.as_str()).copied();
+            assert_eq!(
+                listed.lv_attr(&vg, lv, role),
+                per_lv.lv_attr(&vg, lv, role),
+                "{}",
+                lv.name
+            );
+            assert_eq!(listed.copy_percent(&vg, lv), per_lv.copy_percent(&vg, lv));
+        }
+        assert_eq!(&listed.lv_attr(&vg, data, None)[4..6], "ao");
+        let r = vg.lv("r").unwrap();
+        assert_eq!(&listed.lv_attr(&vg, r, None)[4..6], "--");
+        let none = KernelView::of(None);
+        assert_eq!(&none.lv_attr(&vg, data, None)[4..6], "--");
     }
 
     #[test]

@@ -1555,8 +1555,15 @@ impl Ctx<'_> {
             }
             ReportKind::Lvs => {
                 let per_seg = fields.iter().any(|f| f.ftype == FieldType::Seg);
+                let kernel = crate::activation::KernelView::probe();
                 for r in &reads {
                     let roles = r.vg.sub_roles();
+                    let row = LvRow {
+                        sc: &sc,
+                        r,
+                        roles: &roles,
+                        kernel: &kernel,
+                    };
                     let mut lvs: Vec<_> =
                         r.vg.lvs.iter().filter(|l| all || l.is_visible()).collect();
                     if !lv_filter.is_empty() {
@@ -1573,17 +1580,12 @@ impl Ctx<'_> {
                                 rows.push(
                                     fields
                                         .iter()
-                                        .map(|f| lv_cell(f, &sc, r, &roles, l, Some(s)))
+                                        .map(|f| lv_cell(f, &row, l, Some(s)))
                                         .collect(),
                                 );
                             }
                         } else {
-                            rows.push(
-                                fields
-                                    .iter()
-                                    .map(|f| lv_cell(f, &sc, r, &roles, l, None))
-                                    .collect(),
-                            );
+                            rows.push(fields.iter().map(|f| lv_cell(f, &row, l, None)).collect());
                         }
                     }
                 }
@@ -1859,14 +1861,21 @@ fn seg_areas(sc: &Scan, r: &VgRead, g: &Segment) -> (Vec<AreaAt>, Vec<AreaAt>) {
     }
 }
 
-fn lv_cell(
-    f: &FieldDef,
-    sc: &Scan,
-    r: &VgRead,
-    roles: &HashMap<&str, model::SubRole>,
-    l: &LogicalVolume,
-    seg: Option<&Segment>,
-) -> Cell {
+/// What one LV row's cells are made from.
+struct LvRow<'a> {
+    sc: &'a Scan,
+    r: &'a VgRead,
+    roles: &'a HashMap<&'a str, model::SubRole>,
+    kernel: &'a crate::activation::KernelView<'a>,
+}
+
+fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) -> Cell {
+    let LvRow {
+        sc,
+        r,
+        roles,
+        kernel,
+    } = *row;
     let vg = &r.vg;
     let es = vg.extent_size.0;
     let display_name = || {
@@ -1908,11 +1917,7 @@ fn lv_cell(
         "lv_size" => Cell::Size(l.size().0 * es),
         "seg_count" => Cell::Num(l.segments.len() as i64),
         "lv_tags" => s(l.tags.join(",")),
-        "lv_attr" => s(crate::activation::lv_attr_now(
-            vg,
-            l,
-            roles.get(l.name.as_str()).copied(),
-        )),
+        "lv_attr" => s(kernel.lv_attr(vg, l, roles.get(l.name.as_str()).copied())),
         "lv_host" => s(l.creation_host.clone().unwrap_or_default()),
         "mirror_log" => s(match seg.map(|g| &g.kind) {
             Some(SegmentKind::Mirror { log: Some(log), .. }) => log.clone(),
@@ -1920,7 +1925,7 @@ fn lv_cell(
         }),
         "origin" | "move_pv" | "convert_lv" | "pool_lv" => s(String::new()),
         "data_percent" | "metadata_percent" => Cell::Pct(None),
-        "copy_percent" => Cell::Pct(crate::activation::copy_percent(vg, l)),
+        "copy_percent" => Cell::Pct(kernel.copy_percent(vg, l)),
         "vg_name" => s(vg.name.clone()),
         n if f.ftype == FieldType::Vg => vg_cell_named(n, f, sc, r),
         _ => {
