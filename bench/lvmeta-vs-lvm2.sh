@@ -48,10 +48,9 @@ export HALVM_CONFIG="$work/halvm.toml"
 me() { "$lvmeta" "$1" --devices "$D0,$D1" --lock-dir "$work/locks" "${@:2}"; }
 lv() { lvm "$@" 2>/dev/null; }
 
-# Microseconds from bash itself: forking `date` around each command would add a few ms to
-# every sample, which hides the difference between fast commands.
-now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
-# sample_us CMD...: one run of CMD, its wall time in microseconds.
+# sample_us CMD...: one run of CMD, its wall time in microseconds, from bash's own clock
+# (forking `date` around each command would add a few ms to every sample, which hides the
+# difference between fast commands).
 sample_us() {
   local s e
   s=${EPOCHREALTIME/[.,]/}
@@ -124,9 +123,9 @@ serial() { # seconds for $SERIAL lvcreates one after another on a fresh VG
   fresh_vg
   sync
   local s e i
-  s=$(now_us)
+  s=${EPOCHREALTIME/[.,]/}
   for ((i = 0; i < SERIAL; i++)); do "$@" -n "s$i" -l 1 vgb >/dev/null 2>&1 || { echo "serial $i failed" >&2; exit 1; }; done
-  e=$(now_us)
+  e=${EPOCHREALTIME/[.,]/}
   awk -v us=$((e - s)) 'BEGIN {printf "%.2f", us/1e6}'
 }
 sa=$(serial lvm lvcreate -an -Zn)

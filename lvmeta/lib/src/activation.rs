@@ -12,6 +12,7 @@ use lvmeta_activate::{
 };
 use lvmeta_dm::{DmBackend, DmError, Nodes};
 use lvmeta_model::{lv_attr_of, LogicalVolume, SubRole, VolumeGroup};
+use std::collections::HashMap;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
@@ -384,8 +385,10 @@ fn probe_dm() -> Option<&'static lvmeta_dm::ioctl::DmIoctl> {
 /// node, often few of a VG's LVs are active there) instead of about every LV.
 pub struct KernelView<'d> {
     dm: Option<&'d dyn DmBackend>,
-    /// Devices by DM UUID; None when listing failed (then each LV is asked for).
-    by_uuid: Option<std::collections::HashMap<String, lvmeta_dm::DevInfo>>,
+    /// Devices by DM UUID, listed when a cell first needs the kernel (reports without
+    /// `lv_attr` or `copy_percent` never do); None when listing failed (then each LV is
+    /// asked for).
+    by_uuid: std::cell::OnceCell<Option<HashMap<String, lvmeta_dm::DevInfo>>>,
 }
 
 impl KernelView<'static> {
@@ -397,19 +400,26 @@ impl KernelView<'static> {
 
 impl<'d> KernelView<'d> {
     pub fn of(dm: Option<&'d dyn DmBackend>) -> KernelView<'d> {
-        let by_uuid = dm.and_then(|dm| dm.list().ok()).map(|devs| {
-            devs.into_iter()
-                .map(|d| (d.uuid.clone(), d))
-                .collect::<std::collections::HashMap<_, _>>()
-        });
-        KernelView { dm, by_uuid }
+        KernelView {
+            dm,
+            by_uuid: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn listed(&self, dm: &dyn DmBackend) -> Option<&HashMap<String, lvmeta_dm::DevInfo>> {
+        self.by_uuid
+            .get_or_init(|| {
+                let devs = dm.list().ok()?;
+                Some(devs.into_iter().map(|d| (d.uuid.clone(), d)).collect())
+            })
+            .as_ref()
     }
 
     /// The LV's top-level device, if it is active.
     fn info(&self, vg: &VolumeGroup, lv: &LogicalVolume) -> Option<lvmeta_dm::DevInfo> {
         let dm = self.dm?;
         let uuid = dm_uuid(&vg.id, &lv.id, None);
-        match &self.by_uuid {
+        match self.listed(dm) {
             Some(devs) => devs.get(&uuid).cloned(),
             None => dm.info(&uuid).ok().flatten(),
         }
@@ -448,8 +458,7 @@ impl<'d> KernelView<'d> {
         let dm = self.dm?;
         let uuid = dm_uuid(&vg.id, &lv.id, None);
         if self
-            .by_uuid
-            .as_ref()
+            .listed(dm)
             .is_some_and(|devs| !devs.contains_key(&uuid))
         {
             return None;
@@ -504,11 +513,10 @@ mod tests {
         mem.resume(&uuid).unwrap();
         mem.set_open_count(&vg.dm_name("data"), 1);
         let listed = KernelView::of(Some(&mem));
-        assert!(listed.by_uuid.is_some(), "MemDm lists its devices");
-        let per_lv = KernelView {
-            dm: Some(&mem),
-            by_uuid: None,
-        };
+        assert!(listed.listed(&mem).is_some(), "MemDm lists its devices");
+        // A view whose listing failed asks the kernel LV by LV.
+        let per_lv = KernelView::of(Some(&mem));
+        per_lv.by_uuid.set(None).unwrap();
         for lv in &vg.lvs {
             let role = vg.sub_roles().get(lv.name.as_str()).copied();
             assert_eq!(

@@ -60,11 +60,12 @@ pub fn validate(id: &str) -> Result<(), ModelError> {
     let in_alpha = bytes
         .iter()
         .fold(true, |ok, &b| ok & (b == b'-' || in_alphabet(b)));
-    let mut len = bytes.len() - dashes;
-    if !in_alpha && !id.is_ascii() {
-        // The length the error names counts characters.
-        len = id.chars().filter(|&c| c != '-').count();
-    }
+    // The length the error names counts characters.
+    let len = if id.is_ascii() {
+        bytes.len() - dashes
+    } else {
+        id.chars().filter(|&c| c != '-').count()
+    };
     if len != ID_LEN {
         return Err(bad("not 32 characters"));
     }

@@ -963,17 +963,20 @@ impl VolumeGroup {
     pub fn to_vg_section(&self) -> Section<'_> {
         // lvm2 numbers PVs by position on every write; copying the VG (which may hold
         // thousands of LVs) is only needed when the keys are not in order already.
-        let numbered = self
-            .pvs
-            .iter()
-            .enumerate()
-            .all(|(i, p)| p.name.strip_prefix("pv") == Some(i.to_string().as_str()));
-        if !numbered {
+        if !self.pvs_numbered() {
             let mut vg = self.clone();
             vg.renumber_pvs();
             return vg.numbered_vg_section().into_owned();
         }
         self.numbered_vg_section()
+    }
+
+    /// The PVs' keys are `pv0..pvN-1` by position already, as lvm2 writes them.
+    pub(crate) fn pvs_numbered(&self) -> bool {
+        self.pvs
+            .iter()
+            .enumerate()
+            .all(|(i, p)| p.name.strip_prefix("pv") == Some(i.to_string().as_str()))
     }
 
     fn numbered_vg_section(&self) -> Section<'_> {

@@ -5,10 +5,11 @@
 //! `write_segment`, `Trailer::append_to`); a property test holds the two to the same bytes.
 
 use crate::vg::{
-    Extra, LogicalVolume, PhysicalVolume, Segment, SegmentKind, Trailer, VolumeGroup, MIRROR_KEYS,
-    SEG_COMMON, STRIPED_KEYS,
+    Extra, ExtraEntry, LogicalVolume, PhysicalVolume, Segment, SegmentKind, Trailer, VolumeGroup,
+    MIRROR_KEYS, SEG_COMMON, STRIPED_KEYS,
 };
 use lvmeta_text::{Emitter, Lookahead, Node, Style, Value};
+use std::fmt::Write as _;
 
 impl VolumeGroup {
     /// Appends the text lvm2 writes into a metadata area (VG section, then `trailer`) to
@@ -83,12 +84,7 @@ struct PvNames<'a> {
 
 impl<'a> PvNames<'a> {
     fn new(vg: &'a VolumeGroup) -> PvNames<'a> {
-        let numbered = vg
-            .pvs
-            .iter()
-            .enumerate()
-            .all(|(i, p)| p.name.strip_prefix("pv") == Some(i.to_string().as_str()));
-        let renamed = (!numbered).then(|| {
+        let renamed = (!vg.pvs_numbered()).then(|| {
             vg.pvs
                 .iter()
                 .enumerate()
@@ -169,9 +165,14 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
     }
 
     fn place(&mut self, after: Option<&str>) {
+        self.place_if(|x| x.after.as_deref() == after);
+    }
+
+    /// Writes the unknown keys not placed yet that `which` picks.
+    fn place_if(&mut self, which: impl Fn(&ExtraEntry) -> bool) {
         let extra = self.extra;
         for (i, x) in extra.entries.iter().enumerate() {
-            if !self.placed[i] && x.after.as_deref() == after {
+            if !self.placed[i] && which(x) {
                 self.placed[i] = true;
                 self.e.node(&x.key, &x.node);
                 self.commented(&x.key);
@@ -266,14 +267,7 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
 
     /// The unknown keys not placed yet.
     fn finish(mut self) {
-        let extra = self.extra;
-        for (i, x) in extra.entries.iter().enumerate() {
-            if !self.placed[i] {
-                self.placed[i] = true;
-                self.e.node(&x.key, &x.node);
-                self.commented(&x.key);
-            }
-        }
+        self.place_if(|_| true);
     }
 }
 
@@ -360,19 +354,11 @@ fn write_lv(
     k.finish();
     for (i, s) in lv.segments.iter().enumerate() {
         scratch.clear();
-        scratch.push_str("segment");
-        push_decimal(scratch, i + 1);
+        // Writing into a String cannot fail.
+        let _ = write!(scratch, "segment{}", i + 1);
         write_segment(e, scratch, s, names);
     }
     e.close();
-}
-
-/// `n` in decimal, without `fmt` (called once per segment of every LV).
-fn push_decimal(out: &mut String, n: usize) {
-    if n >= 10 {
-        push_decimal(out, n / 10);
-    }
-    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 fn write_segment(e: &mut Emitter, key: &str, seg: &Segment, names: &PvNames) {

@@ -595,7 +595,6 @@ impl TextImage {
 
     /// A copy of `text`.
     pub fn from_text(text: &str) -> Result<TextImage, OnDiskError> {
-        nul_free(text)?;
         let mut s = String::with_capacity(text.len() + TEXT_ALIGNMENT as usize);
         s.push_str(text);
         TextImage::new(s)
@@ -618,12 +617,10 @@ impl TextImage {
 }
 
 fn nul_free(text: &str) -> Result<(), OnDiskError> {
-    // `contains` on bytes is memchr; the position is looked for only when there is one.
-    if text.as_bytes().contains(&0) {
-        let position = text.bytes().position(|b| b == 0).unwrap_or(0);
-        return Err(OnDiskError::NulInText { position });
+    match text.find('\0') {
+        Some(position) => Err(OnDiskError::NulInText { position }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// [`write_text`] without the sync: the caller must sync the device before any header write
