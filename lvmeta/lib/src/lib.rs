@@ -1,6 +1,7 @@
 //! Volume-group operations: device scanning, commit protocol, locking, reports.
 
 pub mod activation;
+pub mod env;
 pub mod filter;
 pub mod lock;
 pub mod ops;

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::filter::DeviceFilter;
-use crate::lock::{LockError, LockManager, LockMode};
+use crate::lock::{LockError, LockMode};
 use crate::report::{self, Cell, FieldDef, FieldType, ReportKind};
 use lvmeta_model::{
     self as model, LogicalVolume, ModelError, PhysicalVolume, Segment, SegmentKind, VolumeGroup,
 };
-use lvmeta_ondisk::dev::{BlockDev, FileDev};
+use lvmeta_ondisk::dev::BlockDev;
 use lvmeta_ondisk::label::{self, DiskLocn, PvHeaderExt, PvLabel};
 use lvmeta_ondisk::mda;
 use lvmeta_ondisk::pv::{self, FormatOptions};
@@ -151,32 +150,7 @@ impl OpError {
 
 pub type Result<T, E = OpError> = std::result::Result<T, E>;
 
-/// Opens a device by path.
-pub type OpenFn = Box<dyn Fn(&Path) -> std::io::Result<Arc<dyn BlockDev>> + Send + Sync>;
-
-/// Where devices come from and how to lock; built by the binary from flags and config.
-pub struct Env {
-    /// `--devices`: exactly these, no scanning.
-    pub devices: Option<Vec<PathBuf>>,
-    pub filter: DeviceFilter,
-    /// Extra places to scan (directories of block devices or image files, or files).
-    pub scan: Vec<PathBuf>,
-    pub locks: Arc<dyn LockManager>,
-    /// This host's system ID; VGs with another one are foreign.
-    pub system_id: Option<String>,
-    pub host: String,
-    /// Opens a device (tests substitute in-memory devices).
-    pub open: OpenFn,
-}
-
-impl Env {
-    pub fn file_open(path: &Path) -> std::io::Result<Arc<dyn BlockDev>> {
-        match FileDev::open(path) {
-            Ok(d) => Ok(Arc::new(d)),
-            Err(_) => Ok(Arc::new(FileDev::open_read_only(path)?)),
-        }
-    }
-}
+pub use crate::env::{Env, OpenFn};
 
 /// One metadata area as read.
 pub struct MdaRead {
@@ -993,7 +967,11 @@ impl Ctx<'_> {
         }
         let mut vg = VolumeGroup::new(name, Sectors(extent_size))
             .map_err(|e| OpError::InvalidArg(e.to_string()))?;
-        vg.system_id = system_id.filter(|s| !s.is_empty()).map(str::to_string);
+        // As lvm2: the VG gets this host's system ID unless one is given (`""`: none).
+        vg.system_id = match system_id {
+            Some(s) => Some(s.to_string()).filter(|s| !s.is_empty()),
+            None => self.env.system_id.clone(),
+        };
         vg.tags = tags.to_vec();
         let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
         let _l = self.env.locks.lock_vg(name, LockMode::Exclusive)?;

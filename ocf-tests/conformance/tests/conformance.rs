@@ -365,6 +365,8 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         filter: lvmeta::filter::DeviceFilter::default(),
         scan: vec![],
         locks: std::sync::Arc::new(lvmeta::lock::MemLocking::new()),
+        cluster: None,
+        volume_list: None,
         system_id: None,
         host: "test".into(),
         open: Box::new(lvmeta::ops::Env::file_open),
