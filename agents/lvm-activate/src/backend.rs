@@ -674,6 +674,7 @@ mod tests {
             locks: Arc::new(MemLocking::new()),
             cluster: None,
             volume_list: None,
+            hooks: None,
             system_id: Some(sid.into()),
             host: "test".into(),
             open: Box::new(move |p: &Path| {
@@ -700,7 +701,7 @@ mod tests {
         let ctx = OpsCtx { env: &e };
         let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
         ctx.pvcreate(&paths, None, None, false).unwrap();
-        ctx.vgcreate("ha", &paths, 8192, None, &[]).unwrap();
+        ctx.vgcreate("ha", &paths, 8192, Some(""), &[]).unwrap();
         ctx.lvcreate("ha", lv("lin", Layout::Linear, &["/mem/pv0"]))
             .unwrap();
         ctx.lvcreate(

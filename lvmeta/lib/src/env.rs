@@ -44,6 +44,8 @@ pub struct Env {
     pub host: String,
     /// lvm's `activation/volume_list`; None: every LV may be activated.
     pub volume_list: Option<Vec<String>>,
+    /// Called around every commit (lvm2's metadata archives and backups); None: nothing.
+    pub hooks: Option<Arc<dyn crate::txn::CommitHooks>>,
     /// Opens a device (tests substitute in-memory devices).
     pub open: OpenFn,
 }
@@ -61,6 +63,7 @@ impl Env {
             system_id: None,
             host: hostname(),
             volume_list: None,
+            hooks: None,
             open: Box::new(Env::file_open),
         }
     }
@@ -423,6 +426,7 @@ pub fn from_configs(
         system_id,
         host,
         volume_list,
+        hooks: None,
         open: Box::new(Env::file_open),
     })
 }

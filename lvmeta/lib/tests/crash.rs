@@ -44,6 +44,7 @@ fn env(m: &Mem) -> Env {
         locks: Arc::new(MemLocking::new()),
         cluster: None,
         volume_list: None,
+        hooks: None,
         system_id: None,
         host: "test".into(),
         open: Box::new(move |p: &Path| {

@@ -367,6 +367,7 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         locks: std::sync::Arc::new(lvmeta::lock::MemLocking::new()),
         cluster: None,
         volume_list: None,
+        hooks: None,
         system_id: None,
         host: "test".into(),
         open: Box::new(lvmeta::ops::Env::file_open),
