@@ -4,7 +4,6 @@
 //! it unless partial or degraded activation is asked for. Also the reload of an active LV after
 //! a resize, mirror break-off, and the active state and sync % that `lvs` shows.
 
-use crate::lock::LockMode;
 use crate::ops::{Ctx, OpError, VgRead};
 use lvmeta_activate::{
     dm_uuid, plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError,
@@ -169,15 +168,11 @@ fn top_level(vg: &VolumeGroup) -> Vec<String> {
 
 /// Reads the VG under a shared lock and returns it with the PV devices.
 fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
-    let _lock = ctx
-        .env
-        .locks
-        .lock_vg(vgname, LockMode::Shared)
-        .map_err(OpError::from)?;
-    let scan = crate::ops::scan(ctx.env)?;
-    let r = scan.read_vg(vgname)?;
-    let pvs = pv_devices(ctx, &r, &scan)?;
-    Ok((r.vg, pvs))
+    // Ownership is checked by the callers that need it (activation, not deactivation).
+    ctx.read_vg(vgname, true, |scan, r| {
+        let pvs = pv_devices(ctx, &r, scan)?;
+        Ok((r.vg, pvs))
+    })
 }
 
 impl Ctx<'_> {

@@ -42,6 +42,9 @@ fn env(m: &Mem) -> Env {
         filter: DeviceFilter::default(),
         scan: vec![],
         locks: Arc::new(MemLocking::new()),
+        cluster: None,
+        volume_list: None,
+        hooks: None,
         system_id: None,
         host: "test".into(),
         open: Box::new(move |p: &Path| {

@@ -360,8 +360,7 @@ impl FreeMap {
     }
 }
 
-/// The PV flag lvm2 writes for a PV that was absent when the metadata was written.
-pub const MISSING: &str = "MISSING";
+pub use crate::vg::MISSING;
 
 /// PV extents a segment occupies: its stripes, or the PV areas an opaque segment lists under
 /// `stripes` (e.g. `striped+FLAG` types) or `mirrors` (pvmove).
