@@ -1364,6 +1364,7 @@ impl Node {
         Status {
             node_id: self.cfg.node_id,
             node_name: self.cfg.node_name.clone(),
+            cluster_name: self.cluster_name.clone(),
             quorate: self.quorate,
             members: self
                 .members

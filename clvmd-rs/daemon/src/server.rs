@@ -537,7 +537,7 @@ impl Server {
                             }
                         }
                     }
-                    if matches!(req, Request::LockStart { .. }) {
+                    if matches!(req, Request::LockStart { .. } | Request::Status) {
                         let name = read_cluster_name(&self.cluster_name_file);
                         self.feed(Input::ClusterName(name))?;
                     }

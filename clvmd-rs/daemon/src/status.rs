@@ -100,6 +100,7 @@ mod tests {
         let st = Status {
             node_id: 2,
             node_name: "node2".into(),
+            cluster_name: Some("c".into()),
             quorate: true,
             members: vec![
                 Member {

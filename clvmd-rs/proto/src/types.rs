@@ -217,6 +217,8 @@ pub struct LockspaceStatus {
 pub struct Status {
     pub node_id: u32,
     pub node_name: String,
+    /// The DLM cluster this node is in (dlm_controld's), for new VGs' lock_args.
+    pub cluster_name: Option<String>,
     pub quorate: bool,
     pub members: Vec<Member>,
     pub lockspaces: Vec<LockspaceStatus>,

@@ -89,6 +89,7 @@ fn response() -> impl Strategy<Value = Response> {
             .prop_map(|(node_id, quorate, locks)| Response::Status(Status {
                 node_id,
                 node_name: "n".into(),
+                cluster_name: Some("c".into()),
                 quorate,
                 members: vec![Member {
                     id: node_id,

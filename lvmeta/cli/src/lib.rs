@@ -183,6 +183,11 @@ pub fn cli() -> Command {
                         .help("Owner system ID recorded in the VG"),
                 )
                 .arg(
+                    flag("shared")
+                        .conflicts_with("systemid")
+                        .help("A shared VG: lock type dlm in this node's DLM cluster, locked through clvmd-rs; its lockspace is started here"),
+                )
+                .arg(
                     Arg::new("addtag")
                         .long("addtag")
                         .value_name("TAG")
@@ -245,6 +250,15 @@ pub fn cli() -> Command {
                         .value_name("TAG")
                         .action(ArgAction::Append)
                         .help("Delete a tag"),
+                )
+                .arg(flag("lockstart").help("Start the shared VG's lockspace on this node (through clvmd-rs)"))
+                .arg(flag("lockstop").help("Stop the shared VG's lockspace on this node (refused while its LVs are active here)"))
+                .arg(
+                    Arg::new("locktype")
+                        .long("locktype")
+                        .value_name("TYPE")
+                        .value_parser(["dlm", "none"])
+                        .help("Change the lock type: dlm makes the VG shared (also converting lvm 2.02's CLUSTERED VGs), none makes it this host's"),
                 ),
         ),
         report(common(
@@ -465,6 +479,8 @@ pub enum CliError {
     Usage(String),
     #[error(transparent)]
     Activation(#[from] lvmeta::activation::ActivationError),
+    #[error(transparent)]
+    Cluster(#[from] clvmd_client::ClientError),
 }
 
 impl CliError {
@@ -475,6 +491,7 @@ impl CliError {
             CliError::Config(_) => 5,
             CliError::Usage(_) => 3,
             CliError::Activation(e) => e.exit_code(),
+            CliError::Cluster(_) => 5,
         }
     }
 }
@@ -512,8 +529,14 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
         lock_dir: m.get_one::<String>("lock-dir").map(PathBuf::from),
         lvm_system_dir: None,
     };
-    Ok(lvmeta::env::build(&opts)?.env)
+    // Used only when halvm.toml says lock_manager = "dlm"; it connects per lock taken.
+    let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
+    Ok(lvmeta::env::build_with_cluster(&opts, Some(std::sync::Arc::new(cluster)))?.env)
 }
+
+/// How long a VG or global lock held by another node is retried (lvm2 with lvmlockd retries
+/// too): long enough for a burst of commands from every node to pass one by one.
+const CLUSTER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     if let Some(s) = m.get_one::<String>("size") {
@@ -647,6 +670,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
+            if m.get_flag("shared") {
+                let args = lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?);
+                let created =
+                    ctx.vgcreate_shared(vg, &paths(m, "pvs"), es, &strings(m, "addtag"), &args)?;
+                let started = shared::lockstart(&ctx, vg)?;
+                return out(format!("{created}\n  {started}"));
+            }
             out(ctx.vgcreate(
                 vg,
                 &paths(m, "pvs"),
@@ -686,6 +716,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             m.get_one::<String>("old").expect("required"),
             m.get_one::<String>("new").expect("required"),
         )?),
+        "vgchange"
+            if m.get_flag("lockstart")
+                || m.get_flag("lockstop")
+                || m.get_one::<String>("locktype").is_some() =>
+        {
+            shared::vgchange(&ctx, m)
+        }
         "vgchange" => {
             let (sid, add, del) = (
                 m.get_one::<String>("systemid"),
@@ -693,7 +730,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 strings(m, "deltag"),
             );
             if sid.is_none() && add.is_empty() && del.is_empty() {
-                return Err(usage("vgchange needs --systemid, --addtag or --deltag"));
+                return Err(usage(
+                    "vgchange needs --systemid, --addtag, --deltag, --lockstart, --lockstop or --locktype",
+                ));
             }
             out(ctx.vgchange(
                 m.get_one::<String>("vg").expect("required"),
@@ -836,6 +875,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
 }
 
 mod activation;
+mod shared;
 
 /// Runs the command line of this process and returns lvm's exit code for it: 0 ok,
 /// 3 invalid command line, 5 command failed. The one place errors become exit codes; the

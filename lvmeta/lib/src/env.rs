@@ -131,7 +131,7 @@ pub enum EnvError {
     },
     #[error("{origin}: invalid device filter: {err}")]
     Filter { origin: String, err: FilterError },
-    #[error("locking.lock_manager = \"dlm\" needs the clvmd-rs cluster lock daemon, which this build cannot reach yet; use \"local\"")]
+    #[error("locking.lock_manager = \"dlm\" needs the clvmd-rs cluster lock daemon, which this program cannot reach; use \"local\"")]
     NoClusterDaemon,
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -350,14 +350,34 @@ pub struct Built {
 }
 
 /// The one way to build an [`Env`] from configuration (see the module's precedence rules).
+/// `locking.lock_manager = "dlm"` is refused here: see [`build_with_cluster`].
 pub fn build(opts: &EnvOptions) -> Result<Built, EnvError> {
+    build_with_cluster(opts, None)
+}
+
+/// [`build`] for a program that can reach the cluster lock daemon: `cluster` (clvmd-rs's
+/// client, which sits above this crate) becomes [`Env::cluster`] when the configuration says
+/// `lock_manager = "dlm"`.
+pub fn build_with_cluster(
+    opts: &EnvOptions,
+    cluster: Option<Arc<dyn LockManager>>,
+) -> Result<Built, EnvError> {
     let config = halvm_config::Config::load(opts.config.as_deref())?;
     let dir = opts
         .lvm_system_dir
         .clone()
         .unwrap_or_else(LvmConf::system_dir);
     let lvm = LvmConf::load(&dir)?;
-    let env = from_configs(opts, &config, &lvm, std::env::var(SYSTEM_ID_VAR).ok())?;
+    let mut env = from_configs_with_cluster(
+        opts,
+        &config,
+        &lvm,
+        std::env::var(SYSTEM_ID_VAR).ok(),
+        cluster.is_some(),
+    )?;
+    if config.locking.lock_manager == halvm_config::LockManager::Dlm {
+        env.cluster = cluster;
+    }
     Ok(Built { env, config, lvm })
 }
 
@@ -368,7 +388,19 @@ pub fn from_configs(
     lvm: &LvmConf,
     sid_override: Option<String>,
 ) -> Result<Env, EnvError> {
-    if config.locking.lock_manager == halvm_config::LockManager::Dlm {
+    from_configs_with_cluster(opts, config, lvm, sid_override, false)
+}
+
+/// [`from_configs`]; `have_cluster`: the caller will install a cluster lock manager, so
+/// `lock_manager = "dlm"` is accepted.
+fn from_configs_with_cluster(
+    opts: &EnvOptions,
+    config: &halvm_config::Config,
+    lvm: &LvmConf,
+    sid_override: Option<String>,
+    have_cluster: bool,
+) -> Result<Env, EnvError> {
+    if config.locking.lock_manager == halvm_config::LockManager::Dlm && !have_cluster {
         return Err(EnvError::NoClusterDaemon);
     }
     let set = |key: &str| config.is_set(key);

@@ -825,6 +825,7 @@ mod check;
 mod lv;
 mod pv;
 mod report;
+pub mod shared;
 mod vg;
 
 pub use lv::{LvCreate, ResizeDir, SizeArg};
