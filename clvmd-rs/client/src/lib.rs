@@ -241,12 +241,21 @@ impl DlmLocking {
         &self.socket
     }
 
-    fn lock_error(&self, target: &LockTarget, e: ClientError) -> LockError {
-        LockError::Acquire {
-            target: target.clone(),
-            file: self.socket.clone(),
-            source: std::io::Error::other(e.to_string()),
+    fn lock_error(&self, what: String, e: ClientError) -> LockError {
+        match e {
+            ClientError::Busy { holder, .. } => LockError::HeldElsewhere {
+                what,
+                holder: holder.to_string(),
+            },
+            e => LockError::Cluster {
+                what,
+                message: e.to_string(),
+            },
         }
+    }
+
+    fn connect(&self, what: impl Fn() -> String) -> Result<Client, LockError> {
+        Client::connect(&self.socket, &self.client).map_err(|e| self.lock_error(what(), e))
     }
 }
 
@@ -301,19 +310,43 @@ impl LockManager for DlmLocking {
                 return Err(LockError::BadName { name: vg.clone() });
             }
         }
-        let mut c =
-            Client::connect(&self.socket, &self.client).map_err(|e| self.lock_error(target, e))?;
-        let m = match mode {
-            LockMode::Shared => Mode::Pr,
-            LockMode::Exclusive => Mode::Ex,
-        };
-        c.lock(scope_of(target), m, self.wait)
-            .map_err(|e| self.lock_error(target, e))?;
+        let what = || format!("the {target}");
+        let mut c = self.connect(what)?;
+        c.lock(scope_of(target), dlm_mode(mode), self.wait)
+            .map_err(|e| self.lock_error(what(), e))?;
         Ok(LockGuard::new(Box::new(DlmHeld {
             target: target.clone(),
             mode,
             client: Some(c),
             seqno: None,
         })))
+    }
+
+    fn lock_lv(
+        &self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+        mode: LockMode,
+    ) -> Result<(), LockError> {
+        let what = || format!("LV {vg}/{lv_name}");
+        self.connect(what)?
+            .lv_lock(vg, lv_uuid, lv_name, dlm_mode(mode))
+            .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn unlock_lv(&self, vg: &str, lv_uuid: &str, lv_name: &str) -> Result<(), LockError> {
+        let what = || format!("LV {vg}/{lv_name}");
+        self.connect(what)?
+            .lv_unlock(vg, lv_uuid, lv_name)
+            .map_err(|e| self.lock_error(what(), e))
+    }
+}
+
+/// lvm's sh is PR, ex is EX.
+fn dlm_mode(mode: LockMode) -> Mode {
+    match mode {
+        LockMode::Shared => Mode::Pr,
+        LockMode::Exclusive => Mode::Ex,
     }
 }

@@ -53,6 +53,13 @@ pub enum LockError {
     /// lvm2 without lvmlockd: "Cannot access VG vg with lock type dlm that requires lvmlockd."
     #[error("Cannot access VG {vg} with lock type {lock_type} that requires lvmlockd (clvmd-rs).")]
     NeedsCluster { vg: String, lock_type: String },
+    /// A cluster lock refused because another node holds it (lvm2 says "held by other
+    /// host"; the cluster lock daemon knows which).
+    #[error("{what} is locked by {holder}")]
+    HeldElsewhere { what: String, holder: String },
+    /// The cluster lock manager failed (daemon unreachable, lockspace not started, ...).
+    #[error("{what}: {message}")]
+    Cluster { what: String, message: String },
 }
 
 /// A held lock; dropping it releases the lock.
@@ -97,6 +104,31 @@ pub trait LockManager: Send + Sync {
     }
     fn lock_global(&self, mode: LockMode) -> Result<LockGuard, LockError> {
         self.lock(&LockTarget::Global, mode)
+    }
+
+    /// Takes LV `lv_uuid`'s activation lock (`Exclusive`: lvm's -aey, `Shared`: -asy). It is
+    /// held by the lock manager, not by this process, until [`LockManager::unlock_lv`]; only a
+    /// cluster lock manager has such locks.
+    fn lock_lv(
+        &self,
+        vg: &str,
+        _lv_uuid: &str,
+        _lv_name: &str,
+        _mode: LockMode,
+    ) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
+    }
+
+    /// Releases an activation lock taken by [`LockManager::lock_lv`] (here or by an earlier
+    /// process on this host).
+    fn unlock_lv(&self, vg: &str, _lv_uuid: &str, _lv_name: &str) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
     }
 }
 
