@@ -22,7 +22,8 @@ fn main() -> ExitCode {
             use std::io::Write;
             let _ = writeln!(stderr, "cluster-conf: {e}");
             match e {
-                CliError::Invalid { .. } => EXIT_INVALID,
+                CliError::Invalid { .. } | CliError::Stack { .. } => EXIT_INVALID,
+                CliError::Addr { .. } => EXIT_USAGE,
                 CliError::Read { .. } | CliError::Write { .. } => EXIT_IO,
                 CliError::Strict { .. } => EXIT_WARNINGS,
             }
