@@ -60,10 +60,7 @@ fn lab_seed_cluster_conf_translated_forms_a_quorate_two_node_cluster() {
             line("totem.crypto_cipher").ends_with("= aes256"),
             "{node}: {text}"
         );
-        assert!(
-            line("quorum.two_node").ends_with("= 1"),
-            "{node}: {text}"
-        );
+        assert!(line("quorum.two_node").ends_with("= 1"), "{node}: {text}");
         assert!(
             text.contains("quorate 1"),
             "{node}: dlm_controld not quorate: {text}"
