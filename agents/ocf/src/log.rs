@@ -50,36 +50,11 @@ impl Level {
     }
 }
 
-/// Syslog facility numbers by name (RFC 5424).
-pub fn facility_code(name: &str) -> Option<u8> {
-    Some(match name {
-        "kern" => 0,
-        "user" => 1,
-        "mail" => 2,
-        "daemon" => 3,
-        "auth" => 4,
-        "syslog" => 5,
-        "lpr" => 6,
-        "news" => 7,
-        "uucp" => 8,
-        "cron" => 9,
-        "authpriv" => 10,
-        "ftp" => 11,
-        "local0" => 16,
-        "local1" => 17,
-        "local2" => 18,
-        "local3" => 19,
-        "local4" => 20,
-        "local5" => 21,
-        "local6" => 22,
-        "local7" => 23,
-        _ => return None,
-    })
-}
+pub use halvm_syslog::facility_code;
 
 /// Formats one syslog datagram (RFC 3164 without a timestamp, which syslog daemons fill in).
 pub fn syslog_line(facility: u8, level: Level, tag: &str, msg: &str) -> String {
-    format!("<{}>{}: {}", facility * 8 + level.severity(), tag, msg)
+    halvm_syslog::syslog_line(facility, level.severity(), tag, msg)
 }
 
 /// The logger of one invocation.

@@ -265,6 +265,13 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
             })?,
             None => write_out(stdout, &file.text, &stdout_path)?,
         }
+        log::info!(
+            "{name} {}: written to {}, {} note(s)",
+            path.display(),
+            sub.get_one::<PathBuf>("output")
+                .map_or("standard output".into(), |p| p.display().to_string()),
+            file.notes.len()
+        );
         if !sub.get_flag("quiet") {
             for n in &file.notes {
                 let _ = writeln!(stderr, "cluster-conf: {}: {n}", path.display());
@@ -315,6 +322,13 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
         })?,
         None => write_out(stdout, &text, &stdout_path)?,
     }
+    log::info!(
+        "{name} {}: cluster {}, {} service(s), {} warning(s)",
+        path.display(),
+        plan.cluster_name,
+        plan.groups.len(),
+        plan.warnings().count()
+    );
     if !sub.get_flag("quiet") {
         report(&plan, &path, stderr);
     }
