@@ -210,24 +210,16 @@ fn append(path: &Path, line: &str) {
     }
 }
 
-/// `date "+FMT"`: the local time through strftime(3).
+/// `date "+FMT"`: the local time in a strftime(3) format (chrono's, which writes `%Z` as the
+/// UTC offset, not the zone's abbreviation). A format with a specifier chrono does not know
+/// gives an empty date rather than a failed action.
 pub fn format_local_time(fmt: &str) -> String {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
-        return String::new();
-    };
-    // SAFETY: time(NULL) only returns the clock.
-    let now = unsafe { libc::time(std::ptr::null_mut()) };
-    // SAFETY: an all-zero `tm` is a valid value for localtime_r to overwrite.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call; localtime_r is thread-safe.
-    if unsafe { libc::localtime_r(&now, &mut tm) }.is_null() {
-        return String::new();
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    match write!(out, "{}", chrono::Local::now().format(fmt)) {
+        Ok(()) => out,
+        Err(_) => String::new(),
     }
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for buf.len() bytes, cfmt is NUL-terminated, tm is initialized;
-    // strftime writes at most buf.len() bytes and returns how many (0 when it did not fit).
-    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };
-    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// The `log` facade's records, sent to an agent's [`Logger`]: what library crates log while

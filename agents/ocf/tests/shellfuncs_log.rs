@@ -100,3 +100,31 @@ fn log_files_match_ocf_shellfuncs() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The date in the lines is `date "+$HA_DATEFMT"`'s (local time), default "%b %d %T ".
+#[test]
+fn date_matches_date_1() {
+    let date = |fmt: &str| {
+        let out = Command::new("date")
+            .arg(format!("+{fmt}"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end_matches('\n')
+            .to_string()
+    };
+    for fmt in [
+        halvm_ocf::log::DEFAULT_DATEFMT,
+        "%Y-%m-%d %H:%M:%S %z|%a %e %j %p %%",
+    ] {
+        // Read the clock on both sides of ours: a second boundary may fall in between.
+        let before = date(fmt);
+        let ours = halvm_ocf::log::format_local_time(fmt);
+        let after = date(fmt);
+        assert!(
+            ours == before || ours == after,
+            "{fmt:?}: ours {ours:?}, date {before:?}/{after:?}"
+        );
+    }
+}
