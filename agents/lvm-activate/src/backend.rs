@@ -1,18 +1,21 @@
 //! The volume I/O the agent needs, behind a small trait: an in-memory implementation for
 //! tests, and the real one over the lvmeta library and device-mapper.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use lvmeta::activation::{ActivateOptions, Kernel};
-use lvmeta::lock::LockMode;
+use clvmd_client::ClientError;
+use clvmd_proto::ErrorKind;
+use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
+use lvmeta::lock::{LockError, LockMode};
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
-use lvmeta_activate::ActivationMode;
+use lvmeta_activate::ActivationMode as DmMode;
 use lvmeta_dm::DmBackend;
 use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
 
-use crate::model::{ActiveLv, DmState, LvState, PvState, SegKind, SegState, VgState};
+use crate::config::ActivationMode;
+use crate::model::{ActiveLv, DmState, LockDaemon, LvState, PvState, SegKind, SegState, VgState};
 use crate::plan::ActivationKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +23,13 @@ pub enum BackendError {
     /// The facility is not part of this build or host.
     #[error("{what}")]
     NotAvailable { what: String },
+    /// A cluster lock refused because another node holds it (`what`: "LV vg/lv").
+    #[error("{what} is locked by {holder}")]
+    HeldElsewhere {
+        vg: String,
+        what: String,
+        holder: String,
+    },
     /// An operation failed.
     #[error("{op} on {vg}{}: {detail}", lv.as_ref().map(|l| format!("/{l}")).unwrap_or_default())]
     Io {
@@ -62,6 +72,21 @@ pub trait VolumeBackend {
     }
     /// Reads one 4 KiB block at `sector` of the LV with O_DIRECT.
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
+    /// The cluster lock daemon as seen from here, and whether `vg`'s lockspace runs here.
+    fn lock_daemon(&mut self, vg: &str) -> Result<LockDaemon, BackendError>;
+    /// Starts the shared VG's lockspace here (idempotent).
+    fn lock_start(&mut self, vg: &str) -> Result<(), BackendError>;
+    /// Stops the shared VG's lockspace here. `Some(reason)`: it stays (not started, or LV
+    /// locks still held here), which is no failure.
+    fn lock_stop(&mut self, vg: &str) -> Result<Option<String>, BackendError>;
+    /// Activates LVs of a shared VG, each under its cluster LV lock of `mode`.
+    fn activate_locked(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        kind: ActivationKind,
+        mode: ActivationMode,
+    ) -> Result<(), BackendError>;
 }
 
 /// The device-mapper name LVM gives an LV: dashes doubled, joined by one dash.
@@ -302,9 +327,15 @@ fn lv_pvs(vg: &VolumeGroup, name: &str, out: &mut Vec<String>, depth: usize) {
 pub struct SystemBackend {
     /// `/` normally: where `dev/mapper` is.
     pub root: PathBuf,
+    /// The cluster lock daemon's socket (`$CLVMD_RS_SOCKET` or clvmd-rs's default).
+    pub socket: PathBuf,
     setup: Option<Setup>,
     make: Box<dyn Fn() -> Result<Setup, BackendError>>,
 }
+
+/// How long a VG lock another node holds is waited for (metadata reads and commits of other
+/// nodes pass one by one); LV locks are refused at once.
+const CLUSTER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the backend works with, built on first use (meta-data and validate-all never need it).
 pub struct Setup {
@@ -328,9 +359,12 @@ impl Setup {
 
     /// [`Setup::from_config`] with explicit configuration paths (tests).
     pub fn from_options(opts: &lvmeta::env::EnvOptions) -> Result<Setup, BackendError> {
-        let built = lvmeta::env::build(opts).map_err(|e| BackendError::NotAvailable {
-            what: format!("configuration: {e}"),
-        })?;
+        // Installed only when halvm.toml says lock_manager = "dlm"; it connects per lock.
+        let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
+        let built = lvmeta::env::build_with_cluster(opts, Some(std::sync::Arc::new(cluster)))
+            .map_err(|e| BackendError::NotAvailable {
+                what: format!("configuration: {e}"),
+            })?;
         // A kernel without device-mapper still lets the agent read and change metadata.
         let (kernel, dm_error) = match Kernel::real() {
             Ok(k) => (Some(k), String::new()),
@@ -351,6 +385,7 @@ impl Default for SystemBackend {
     fn default() -> Self {
         SystemBackend {
             root: "/".into(),
+            socket: clvmd_client::socket_path(),
             setup: None,
             make: Box::new(Setup::from_config),
         }
@@ -362,6 +397,7 @@ impl SystemBackend {
     pub fn with_setup(root: PathBuf, setup: Setup) -> Self {
         SystemBackend {
             root,
+            socket: clvmd_client::socket_path(),
             setup: Some(setup),
             make: Box::new(|| unreachable!("setup given")),
         }
@@ -423,7 +459,21 @@ impl SystemBackend {
         vg: &str,
         lvs: &[String],
         on: bool,
-        mode: ActivationMode,
+        mode: DmMode,
+    ) -> Result<(), BackendError> {
+        let how = on.then_some(LockMode::Exclusive);
+        self.change_mode(vg, lvs, how, mode)
+    }
+
+    /// [`SystemBackend::change`] with the LV lock mode of a shared VG (`None`: deactivate,
+    /// which releases the LV locks); a lock held by another node becomes
+    /// [`BackendError::HeldElsewhere`].
+    fn change_mode(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        how: Option<LockMode>,
+        mode: DmMode,
     ) -> Result<(), BackendError> {
         let setup = self.setup()?;
         let kernel = Self::kernel(setup)?;
@@ -434,9 +484,34 @@ impl SystemBackend {
             mirror_handle_errors: setup.mirror_handle_errors,
         };
         let lv = (lvs.len() == 1).then(|| lvs[0].as_str());
-        ctx.change_activation(kernel, vg, Some(lvs), on, &opts)
+        ctx.change_activation_mode(kernel, vg, Some(lvs), how, &opts)
             .map(|_| ())
-            .map_err(|e| io(if on { "activate" } else { "deactivate" }, vg, lv, e))
+            .map_err(|e| match e {
+                ActivationError::Op(OpError::Lock(LockError::HeldElsewhere { what, holder })) => {
+                    BackendError::HeldElsewhere {
+                        vg: vg.into(),
+                        what,
+                        holder,
+                    }
+                }
+                e => io(
+                    if how.is_some() {
+                        "activate"
+                    } else {
+                        "deactivate"
+                    },
+                    vg,
+                    lv,
+                    e,
+                ),
+            })
+    }
+
+    fn client(&self) -> Result<clvmd_client::Client, clvmd_client::ClientError> {
+        clvmd_client::Client::connect(
+            &self.socket,
+            &format!("LVM-activate pid {}", std::process::id()),
+        )
     }
 }
 
@@ -486,15 +561,10 @@ impl VolumeBackend for SystemBackend {
         lvs: &[String],
         kind: ActivationKind,
     ) -> Result<(), BackendError> {
-        let mode = match kind {
-            ActivationKind::Complete => ActivationMode::Complete,
-            ActivationKind::Degraded => ActivationMode::Degraded,
-            ActivationKind::Partial => ActivationMode::Partial,
-        };
-        self.change(vg, lvs, true, mode)
+        self.change(vg, lvs, true, dm_mode(kind))
     }
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
-        self.change(vg, lvs, false, ActivationMode::Partial)
+        self.change(vg, lvs, false, DmMode::Partial)
     }
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError> {
         let path = self.root.join("dev/mapper").join(dm_name(vg, lv));
@@ -504,6 +574,71 @@ impl VolumeBackend for SystemBackend {
             lv: Some(lv.into()),
             detail: e.to_string(),
         })
+    }
+    fn lock_daemon(&mut self, vg: &str) -> Result<LockDaemon, BackendError> {
+        if self.setup()?.env.cluster.is_none() {
+            return Ok(LockDaemon::NotConfigured);
+        }
+        let mut c = match self.client() {
+            Ok(c) => c,
+            Err(e @ ClientError::Connect { .. }) => {
+                return Ok(LockDaemon::NotRunning {
+                    detail: e.to_string(),
+                })
+            }
+            Err(e) => return Err(io("ask the lock daemon", vg, None, e)),
+        };
+        let status = c
+            .status()
+            .map_err(|e| io("ask the lock daemon", vg, None, e))?;
+        let name = format!("lvm_{vg}");
+        Ok(LockDaemon::Running {
+            lockspace_started: status
+                .lockspaces
+                .iter()
+                .any(|l| l.name == name && l.state == "running"),
+        })
+    }
+    fn lock_start(&mut self, vg: &str) -> Result<(), BackendError> {
+        let setup = self.setup()?;
+        let info = OpsCtx { env: &setup.env }
+            .vg_lock_info(vg)
+            .map_err(|e| io("lockstart", vg, None, e))?;
+        let args = info.lock_args.unwrap_or_default();
+        self.client()
+            .and_then(|mut c| c.lock_start(vg, &args))
+            .map_err(|e| io("lockstart", vg, None, e))
+    }
+    fn lock_stop(&mut self, vg: &str) -> Result<Option<String>, BackendError> {
+        match self.client().and_then(|mut c| c.lock_stop(vg, false)) {
+            Ok(()) => Ok(None),
+            Err(ClientError::Failed {
+                kind: ErrorKind::NotStarted | ErrorKind::LockspaceBusy,
+                message,
+            }) => Ok(Some(message)),
+            Err(e) => Err(io("lockstop", vg, None, e)),
+        }
+    }
+    fn activate_locked(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        kind: ActivationKind,
+        mode: ActivationMode,
+    ) -> Result<(), BackendError> {
+        let how = match mode {
+            ActivationMode::Exclusive => LockMode::Exclusive,
+            ActivationMode::Shared => LockMode::Shared,
+        };
+        self.change_mode(vg, lvs, Some(how), dm_mode(kind))
+    }
+}
+
+fn dm_mode(kind: ActivationKind) -> DmMode {
+    match kind {
+        ActivationKind::Complete => DmMode::Complete,
+        ActivationKind::Degraded => DmMode::Degraded,
+        ActivationKind::Partial => DmMode::Partial,
     }
 }
 
@@ -526,6 +661,16 @@ pub struct MemBackend {
     pub journal: Vec<String>,
     /// Activation kinds used.
     pub kinds: BTreeMap<String, ActivationKind>,
+    /// halvm.toml selects the cluster lock manager.
+    pub lock_manager: bool,
+    /// The lock daemon answers.
+    pub daemon_running: bool,
+    /// Shared VGs whose lockspace runs here.
+    pub lockspaces: BTreeSet<String>,
+    /// LV locks held here: (VG, LV) → mode.
+    pub lv_locks: BTreeMap<(String, String), ActivationMode>,
+    /// LV locks other nodes hold: LV → (holder, mode).
+    pub held_elsewhere: BTreeMap<String, (String, ActivationMode)>,
 }
 
 impl MemBackend {
@@ -612,7 +757,9 @@ impl VolumeBackend for MemBackend {
     }
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
         self.journal.push(format!("deactivate {vg}/{lv}"));
-        self.active.remove(&(vg.to_string(), lv.to_string()));
+        let key = (vg.to_string(), lv.to_string());
+        self.active.remove(&key);
+        self.lv_locks.remove(&key);
         Ok(())
     }
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError> {
@@ -622,6 +769,67 @@ impl VolumeBackend for MemBackend {
         }
         if self.bad_blocks.iter().any(|(l, s)| l == lv && *s == sector) {
             return Err(Self::io("read", vg, Some(lv), "Input/output error"));
+        }
+        Ok(())
+    }
+    fn lock_daemon(&mut self, vg: &str) -> Result<LockDaemon, BackendError> {
+        Ok(if !self.lock_manager {
+            LockDaemon::NotConfigured
+        } else if !self.daemon_running {
+            LockDaemon::NotRunning {
+                detail: "cannot connect to clvmd-rs: Connection refused".into(),
+            }
+        } else {
+            LockDaemon::Running {
+                lockspace_started: self.lockspaces.contains(vg),
+            }
+        })
+    }
+    fn lock_start(&mut self, vg: &str) -> Result<(), BackendError> {
+        self.journal.push(format!("lock_start {vg}"));
+        if !self.daemon_running {
+            return Err(Self::io("lockstart", vg, None, "daemon not running"));
+        }
+        self.lockspaces.insert(vg.to_string());
+        Ok(())
+    }
+    fn lock_stop(&mut self, vg: &str) -> Result<Option<String>, BackendError> {
+        self.journal.push(format!("lock_stop {vg}"));
+        if !self.daemon_running {
+            return Err(Self::io("lockstop", vg, None, "daemon not running"));
+        }
+        if self.lv_locks.keys().any(|(v, _)| v == vg) {
+            return Ok(Some(format!("VG {vg} has LVs active here")));
+        }
+        if !self.lockspaces.remove(vg) {
+            return Ok(Some(format!("lockspace lvm_{vg} is not started")));
+        }
+        Ok(None)
+    }
+    fn activate_locked(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        kind: ActivationKind,
+        mode: ActivationMode,
+    ) -> Result<(), BackendError> {
+        for lv in lvs {
+            self.journal
+                .push(format!("activate_locked {vg}/{lv} {kind:?} {mode:?}"));
+            if !self.lockspaces.contains(vg) {
+                return Err(Self::io("activate", vg, Some(lv), "lockspace not started"));
+            }
+            if let Some((holder, theirs)) = self.held_elsewhere.get(lv) {
+                if (mode, *theirs) != (ActivationMode::Shared, ActivationMode::Shared) {
+                    return Err(BackendError::HeldElsewhere {
+                        vg: vg.into(),
+                        what: format!("LV {vg}/{lv}"),
+                        holder: holder.clone(),
+                    });
+                }
+            }
+            self.lv_locks.insert((vg.to_string(), lv.clone()), mode);
+            self.activate(vg, lv, kind)?;
         }
         Ok(())
     }
