@@ -199,8 +199,9 @@ impl Res {
             waiters: VecDeque::new(),
             lvb: None,
             lvb_invalid: false,
+            // NL last: a daemon killed between commands leaves GLLK/VGLK as NL orphans.
             adopt: if adopt {
-                vec![Mode::Ex, Mode::Pw, Mode::Pr, Mode::Cw, Mode::Cr]
+                vec![Mode::Ex, Mode::Pw, Mode::Pr, Mode::Cw, Mode::Cr, Mode::Nl]
             } else {
                 Vec::new()
             },
@@ -1010,7 +1011,7 @@ impl Node {
                 r.adopt.clear();
                 r.lkid = Some(g.lkid);
                 r.mode = m;
-                if r.kind == Kind::Lv {
+                if r.kind == Kind::Lv && m != Mode::Nl {
                     r.holders.insert(Owner::Persistent, m);
                 }
                 announce = Some(m);
@@ -1258,11 +1259,17 @@ impl Node {
                         let lvb = (lvb_flags && r.mode == Mode::Ex)
                             .then(|| r.lvb.map(|v| v.encode()))
                             .flatten();
+                        let mut f = flags(true);
+                        if r.mode == Mode::Ex && lvb.is_none() {
+                            // Leaving EX with VALBLK writes the block: with nothing known
+                            // (an adopted orphan) leave it as it is.
+                            f.valblk = false;
+                        }
                         DlmOp::Convert {
                             res,
                             lkid: r.lkid.expect("held"),
                             mode: to_dlm(m),
-                            flags: flags(true),
+                            flags: f,
                             lvb,
                         }
                     }

@@ -450,3 +450,50 @@ fn removed_vg_is_refused() {
         }
     ));
 }
+
+#[test]
+fn daemon_killed_mid_commit_leaves_vglk_ex_that_the_next_one_adopts_and_releases() {
+    let mut sim = three();
+    let ex = Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Ex,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        sim.call(1, 1, ex.clone()),
+        Response::Granted { .. }
+    ));
+    assert_eq!(
+        sim.call(
+            1,
+            1,
+            Request::Unlock {
+                scope: Scope::Vg("vg".into()),
+                seqno: Some(4),
+                removed: false
+            }
+        ),
+        Response::Done
+    );
+    assert!(matches!(
+        sim.call(1, 1, ex.clone()),
+        Response::Granted { .. }
+    ));
+    sim.restart_daemon(1);
+    sim.run(0);
+    // The orphan EX blocks every other node...
+    assert_eq!(busy_by(&sim.call(2, 1, ex.clone())), Holder::OtherHost);
+    // ... until the restarted daemon starts the lockspace: it adopts and drops it to NL,
+    // leaving the LVB as the last release wrote it.
+    start(&mut sim, 1, "vg");
+    sim.run(0);
+    let holders = sim.dlm.holders("lvm_vg", "VGLK");
+    assert!(holders.iter().all(|h| !h.orphan), "{holders:?}");
+    assert_eq!(
+        sim.call(2, 2, ex),
+        Response::Granted {
+            r_version: Some(4),
+            lvb_invalid: false
+        }
+    );
+}

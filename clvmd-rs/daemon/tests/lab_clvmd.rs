@@ -1,0 +1,520 @@
+//! Lab tier for issue 13: clvmd-rs on real kernels (DLM, device-mapper), corosync and
+//! dlm_controld in QEMU guests, lvmeta as the client, stock lvm2 + lvmlockd as a peer.
+//!
+//! Build first, then run as root, one lab at a time:
+//!   cargo build -p lvmeta-cli -p clvmd-rs -p halvm-lab --bins
+//!   flock /tmp/halvm-lab.lock cargo test -p clvmd-rs --test lab_clvmd -- --test-threads=1
+//! The lvmeta and clvmd-rs binaries are copied to a fresh directory before the VMs boot (the
+//! guests run them over 9p; a rebuild under them would crash them).
+
+use halvm_lab::{Lab, LabConfig, Output};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// lvmeta and clvmd-rs beside this test's target directory, copied where no rebuild touches
+/// them.
+struct Bins {
+    dir: PathBuf,
+    lvmeta: String,
+    clvmd: String,
+}
+
+impl Bins {
+    fn new() -> Bins {
+        let exe = std::env::current_exe().expect("current_exe");
+        let target = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target dir")
+            .to_path_buf();
+        let dir = PathBuf::from(format!("/var/tmp/halvm-clvmd-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bin dir");
+        let copy = |name: &str| {
+            let built = target.join(name);
+            assert!(
+                built.exists(),
+                "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli -p clvmd-rs)",
+                built.display()
+            );
+            let to = dir.join(name);
+            std::fs::copy(&built, &to).expect("copy binary");
+            to.display().to_string()
+        };
+        let lvmeta = copy("lvmeta");
+        let clvmd = copy("clvmd-rs");
+        Bins { dir, lvmeta, clvmd }
+    }
+}
+
+impl Drop for Bins {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const LVM_CONF: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+global { use_lvmlockd = 0 }
+backup { backup = 0 archive = 0 }
+"#;
+
+/// The stock lvm2 node of a mixed cluster: lvm2 with lvmlockd.
+const LVM_CONF_LOCKD: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+global { use_lvmlockd = 1 }
+backup { backup = 0 archive = 0 }
+"#;
+
+const HALVM_TOML: &str = "[locking]\nlock_manager = \"dlm\"\nlock_dir = \"/tmp/halvm-lock\"\n";
+
+struct T {
+    lab: Lab,
+    bins: Bins,
+    /// The shared disk as the guests name it (/dev/vdX).
+    disk: String,
+}
+
+fn start(nodes: usize, disk_mib: u64) -> T {
+    halvm_testkit::require_root();
+    let bins = Bins::new();
+    let lab = Lab::start(LabConfig {
+        nodes,
+        shared_disks: 1,
+        shared_disk_mib: disk_mib,
+        private_disks: 0,
+        ..LabConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("lab did not start: {e}"));
+    let mut t = T {
+        lab,
+        bins,
+        disk: String::new(),
+    };
+    let by_id = t.lab.shared_disk(0);
+    t.disk = t
+        .ok("node1", &format!("readlink -f {by_id}"))
+        .trim()
+        .to_string();
+    for n in t.lab.nodes() {
+        let node = t.lab.node(&n);
+        node.write_file("/tmp/lvmsys/lvm.conf", LVM_CONF.as_bytes(), 0o644)
+            .expect("lvm.conf");
+        node.write_file("/tmp/halvm.toml", HALVM_TOML.as_bytes(), 0o644)
+            .expect("halvm.toml");
+    }
+    t
+}
+
+impl T {
+    /// Shell prelude: `M` runs lvmeta with this lab's configuration on the shared disk.
+    fn pre(&self) -> String {
+        format!(
+            "export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys HALVM_CONFIG=/tmp/halvm.toml; \
+             mkdir -p /run/lvm /tmp/halvm-lock; \
+             M() {{ c=$1; shift; {} \"$c\" --devices {} \"$@\"; }}; C={};\n",
+            self.bins.lvmeta, self.disk, self.bins.clvmd
+        )
+    }
+
+    fn run(&self, node: &str, script: &str) -> Output {
+        self.lab
+            .node(node)
+            .sh(&format!("{}{script}", self.pre()))
+            .unwrap_or_else(|e| panic!("{node}: {e}"))
+    }
+
+    fn ok(&self, node: &str, script: &str) -> String {
+        let out = self.run(node, script);
+        assert!(
+            out.success(),
+            "{node}: `{script}` exited {}\nstdout: {}\nstderr: {}",
+            out.code,
+            out.stdout_str(),
+            out.stderr_str()
+        );
+        out.stdout_str()
+    }
+
+    /// `script` must fail; returns its stderr.
+    fn fails(&self, node: &str, script: &str) -> String {
+        let out = self.run(node, script);
+        assert!(
+            !out.success(),
+            "{node}: `{script}` should fail\nstdout: {}",
+            out.stdout_str()
+        );
+        out.stderr_str()
+    }
+
+    /// Starts clvmd-rs in the foreground (its log in /tmp/clvmd.log) and waits until it is
+    /// quorate and sees `members` daemons.
+    fn daemon(&self, node: &str, members: usize) {
+        self.lab
+            .node(node)
+            .spawn(
+                &[&self.bins.clvmd, "-f", "--node-name", node],
+                "/tmp/clvmd.log",
+            )
+            .expect("spawn clvmd-rs");
+        self.lab
+            .wait_for(
+                node,
+                &[&self.bins.clvmd, "status", "--json"],
+                "clvmd-rs quorate",
+                Duration::from_secs(60),
+                |o| {
+                    let s = o.stdout_str();
+                    s.contains("\"quorate\":true") && s.matches("\"id\":").count() >= members
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}; log: {}", self.log(node)));
+    }
+
+    fn log(&self, node: &str) -> String {
+        self.run(node, "cat /tmp/clvmd.log").stdout_str()
+    }
+
+    fn lv_names(&self, node: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ok(node, "M lvs --noheadings -o lv_name vg")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn seqno(&self, node: &str) -> u64 {
+        self.ok(node, "M vgs --noheadings -o vg_seqno vg")
+            .trim()
+            .parse()
+            .expect("seqno")
+    }
+
+    /// A shared VG `vg` made on node1 and lock-started on every node.
+    fn shared_vg(&self) {
+        self.ok(
+            "node1",
+            &format!(
+                "M pvcreate {d} && M vgcreate --shared vg {d}",
+                d = self.disk
+            ),
+        );
+        for n in self.lab.nodes().iter().skip(1) {
+            self.ok(n, "M vgchange --lockstart vg");
+        }
+    }
+}
+
+/// Item 1: three nodes, 20 lvcreates from each at once: 60 LVs, one view, vgck clean, the
+/// seqno advanced once per commit (none lost, none reused).
+#[test]
+fn lab_clvmd_concurrent_lvcreate_from_three_nodes() {
+    let t = start(3, 1024);
+    for n in ["node1", "node2", "node3"] {
+        t.daemon(n, 3);
+    }
+    t.shared_vg();
+    let before = t.seqno("node1");
+    let started = Instant::now();
+    for n in ["node1", "node2", "node3"] {
+        let script = format!(
+            "{}for i in $(seq 20); do M lvcreate -n lv_{n}_$i -L 4m vg || echo FAIL $i; done; echo DONE",
+            t.pre()
+        );
+        t.lab
+            .node(n)
+            .spawn(&["sh", "-c", &script], "/tmp/lvcreate.log")
+            .expect("spawn lvcreate loop");
+    }
+    for n in ["node1", "node2", "node3"] {
+        let out = t
+            .lab
+            .wait_for(
+                n,
+                &["cat", "/tmp/lvcreate.log"],
+                "20 lvcreates",
+                Duration::from_secs(900),
+                |o| o.stdout_str().contains("DONE"),
+            )
+            .expect("lvcreate loop finished");
+        assert!(
+            !out.stdout_str().contains("FAIL"),
+            "{n}: {}",
+            out.stdout_str()
+        );
+    }
+    eprintln!(
+        "60 concurrent lvcreates on 3 nodes took {:?}",
+        started.elapsed()
+    );
+    let names = t.lv_names("node1");
+    assert_eq!(names.len(), 60, "{names:?}");
+    for n in ["node2", "node3"] {
+        assert_eq!(t.lv_names(n), names, "{n} sees another VG");
+    }
+    t.ok("node2", "M vgck vg");
+    assert_eq!(t.seqno("node3"), before + 60, "one seqno per commit");
+    // Every daemon learnt the last seqno (LVB or CPG).
+    for n in ["node1", "node2", "node3"] {
+        let st = t.ok(n, "$C status");
+        assert!(
+            st.contains(&format!("lockspace lvm_vg running seqno {}", before + 60)),
+            "{n}: {st}"
+        );
+    }
+}
+
+/// Item 2: -aey on node1 refuses node2's -aey and -asy at once, naming node1; -asy on two
+/// nodes works; after -an on node1, node2 gets -aey.
+#[test]
+fn lab_clvmd_exclusive_activation_names_the_holder() {
+    let t = start(2, 256);
+    t.daemon("node1", 2);
+    t.daemon("node2", 2);
+    t.shared_vg();
+    t.ok("node1", "M lvcreate -n lv1 -L 8m vg");
+    t.ok(
+        "node1",
+        "M lvchange -aey vg/lv1 && test -e /dev/mapper/vg-lv1",
+    );
+    for a in ["-aey", "-asy"] {
+        let t0 = Instant::now();
+        let err = t.fails("node2", &format!("M lvchange {a} vg/lv1"));
+        assert!(t0.elapsed() < Duration::from_secs(10), "refused at once");
+        assert!(
+            err.contains("LV vg/lv1 is locked by node node1"),
+            "{a}: {err}"
+        );
+        t.fails("node2", "test -e /dev/mapper/vg-lv1");
+    }
+    let st = t.ok("node2", "$C status");
+    assert!(st.contains("held by node1"), "{st}");
+    t.ok("node1", "M lvchange -an vg/lv1");
+    t.ok(
+        "node2",
+        "M lvchange -aey vg/lv1 && test -e /dev/mapper/vg-lv1",
+    );
+    t.ok("node2", "M lvchange -an vg/lv1");
+    t.ok("node1", "M lvchange -asy vg/lv1");
+    t.ok("node2", "M lvchange -asy vg/lv1");
+    let err = t.fails("node1", "M lvchange -aey vg/lv1");
+    assert!(err.contains("node2"), "{err}");
+}
+
+/// Item 4: the node holding an LV's EX lock is killed; after fencing, a survivor activates.
+#[test]
+fn lab_clvmd_survivor_activates_after_holder_is_fenced() {
+    let t = start(2, 256);
+    t.daemon("node1", 2);
+    t.daemon("node2", 2);
+    t.shared_vg();
+    t.ok(
+        "node1",
+        "M lvcreate -n lv1 -L 8m vg && M lvchange -aey vg/lv1",
+    );
+    t.fails("node2", "M lvchange -aey vg/lv1");
+    let killed = Instant::now();
+    t.lab.kill("node1").expect("kill node1");
+    t.lab
+        .wait_for(
+            "node2",
+            &["sh", "-c", &format!("{}M lvchange -aey vg/lv1", t.pre())],
+            "-aey after fencing",
+            Duration::from_secs(180),
+            |o| o.success(),
+        )
+        .expect("survivor activates");
+    eprintln!("holder killed -> survivor active: {:?}", killed.elapsed());
+    assert!(
+        t.lab
+            .power_events()
+            .iter()
+            .any(|e| e.action == "off" && e.node == "node1"),
+        "node1 was fenced"
+    );
+}
+
+/// Item 5: clvmd-rs SIGKILLed while holding activation locks: the LV stays active and
+/// exclusive; a restarted daemon adopts the orphan and releases it on -an.
+#[test]
+fn lab_clvmd_killed_daemon_orphans_are_adopted() {
+    let t = start(2, 256);
+    t.daemon("node1", 2);
+    t.daemon("node2", 2);
+    t.shared_vg();
+    t.ok(
+        "node1",
+        "M lvcreate -n lv1 -L 8m vg && M lvchange -aey vg/lv1",
+    );
+    t.ok("node1", "kill -9 $(cat /run/clvmd-rs/clvmd-rs.pid)");
+    t.ok("node1", "sleep 1; test -e /dev/mapper/vg-lv1");
+    // Nobody claims it now, but the DLM still refuses node2.
+    let err = t.fails("node2", "M lvchange -aey vg/lv1");
+    assert!(err.contains("another host (not running clvmd-rs)"), "{err}");
+    t.ok("node1", "rm -f /run/clvmd-rs/clvmd-rs.sock");
+    t.daemon("node1", 2);
+    t.ok("node1", "M vgchange --lockstart vg");
+    assert!(
+        t.log("node1").contains("adopting orphan locks"),
+        "{}",
+        t.log("node1")
+    );
+    t.ok("node1", "M lvchange -an vg/lv1");
+    assert!(
+        t.log("node1").contains("adopted orphan EX lock"),
+        "{}",
+        t.log("node1")
+    );
+    t.ok("node2", "M lvchange -aey vg/lv1");
+}
+
+/// Item 5, second half: a rebooted node starts the daemon and lock-starts its VGs again.
+#[test]
+fn lab_clvmd_rebooted_node_rejoins() {
+    let t = start(2, 256);
+    t.daemon("node1", 2);
+    t.daemon("node2", 2);
+    t.shared_vg();
+    t.ok("node1", "M lvcreate -n lv1 -L 8m vg");
+    t.lab.kill("node2").expect("kill node2");
+    t.lab.wait_fenced("node2").expect("node2 fenced");
+    t.lab.restart("node2").expect("restart node2");
+    t.lab
+        .wait_dlm_ready(&["node2"], Duration::from_secs(180))
+        .expect("dlm ready");
+    for n in t.lab.nodes() {
+        t.lab
+            .node(&n)
+            .write_file("/tmp/lvmsys/lvm.conf", LVM_CONF.as_bytes(), 0o644)
+            .expect("lvm.conf");
+        t.lab
+            .node(&n)
+            .write_file("/tmp/halvm.toml", HALVM_TOML.as_bytes(), 0o644)
+            .expect("halvm.toml");
+    }
+    t.daemon("node2", 2);
+    t.ok("node2", "M vgchange --lockstart vg");
+    t.ok("node2", "M lvcreate -n lv2 -L 8m vg");
+    assert_eq!(t.lv_names("node1"), ["lv1", "lv2"]);
+}
+
+/// Item 6: a non-root client is refused; a VG of another cluster is refused with both names;
+/// a lockstart without dlm_controld is a clear error; bad frames do not crash the daemon.
+#[test]
+fn lab_clvmd_bad_input() {
+    let t = start(2, 256);
+    t.daemon("node1", 2);
+    t.daemon("node2", 2);
+    t.shared_vg();
+    // Non-root: even with the socket opened up, peer credentials refuse.
+    t.ok(
+        "node1",
+        "chmod 666 /run/clvmd-rs/clvmd-rs.sock; chmod 755 /run/clvmd-rs",
+    );
+    let err = t.fails(
+        "node1",
+        "setpriv --reuid 65534 --regid 65534 --clear-groups $C status",
+    );
+    assert!(err.contains("root only"), "{err}");
+    // Garbage on the socket, then the daemon still answers.
+    t.run(
+        "node1",
+        "perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Peer => \"/run/clvmd-rs/clvmd-rs.sock\") or die; print $s \"\\xff\\xff\\xff\\xffgarbage\"; sleep 1'",
+    );
+    t.ok("node1", "$C status");
+    // Another cluster's VG.
+    t.ok("node1", "M vgcfgbackup -f /tmp/vg.txt vg");
+    t.ok(
+        "node1",
+        "sed -i 's/lock_args = \"1.0.0:halvmlab\"/lock_args = \"1.0.0:othercluster\"/' /tmp/vg.txt && M vgchange --lockstop vg && M vgcfgrestore -f /tmp/vg.txt vg",
+    );
+    let err = t.fails(
+        "node2",
+        "M vgchange --lockstop vg; M vgchange --lockstart vg",
+    );
+    assert!(
+        err.contains("othercluster") && err.contains("halvmlab"),
+        "{err}"
+    );
+    // Without dlm_controld.
+    t.ok("node2", "pkill -x dlm_controld; sleep 2");
+    let err = t.fails("node2", "M vgchange --lockstart vg");
+    assert!(err.contains("dlm_controld"), "{err}");
+}
+
+/// Item 3: node3 runs stock lvm2 with lvmlockd; exclusive activation excludes both ways,
+/// concurrent lvcreate through both stacks loses nothing, each reads the other's VG.
+#[test]
+fn lab_clvmd_mixed_cluster_with_stock_lvmlockd() {
+    let t = start(3, 512);
+    t.daemon("node1", 2);
+    t.daemon("node2", 2);
+    let n3 = t.lab.node("node3");
+    n3.write_file("/tmp/lvmsys/lvm.conf", LVM_CONF_LOCKD.as_bytes(), 0o644)
+        .expect("lvm.conf");
+    t.ok("node3", "lvmlockd -g dlm");
+    t.shared_vg();
+    let lvm = "lvm";
+    t.ok("node3", &format!("{lvm} vgchange --lockstart vg"));
+    // Each stack reads and changes the VG the other created.
+    t.ok(
+        "node3",
+        &format!("{lvm} lvcreate -an -Zn -n from_lvm2 -L 8m vg"),
+    );
+    t.ok("node1", "M lvcreate -n from_lvmeta -L 8m vg");
+    let names3 = t.ok("node3", &format!("{lvm} lvs --noheadings -o lv_name vg"));
+    assert!(names3.contains("from_lvmeta"), "{names3}");
+    assert!(t.lv_names("node2").contains(&"from_lvm2".to_string()));
+    // Exclusive through lvmeta refuses lvm2, and the other way round.
+    t.ok("node1", "M lvchange -aey vg/from_lvmeta");
+    let err = t.fails("node3", &format!("{lvm} lvchange -aey vg/from_lvmeta"));
+    assert!(
+        err.contains("locked by other host") || err.contains("Failed to lock"),
+        "{err}"
+    );
+    t.ok("node3", &format!("{lvm} lvchange -aey vg/from_lvm2"));
+    let err = t.fails("node1", "M lvchange -asy vg/from_lvm2");
+    assert!(err.contains("another host (not running clvmd-rs)"), "{err}");
+    t.ok("node3", &format!("{lvm} lvchange -an vg/from_lvm2"));
+    t.ok("node1", "M lvchange -an vg/from_lvmeta");
+    // Concurrent lvcreate through both stacks.
+    let before = t.lv_names("node1").len();
+    for (n, cmd) in [
+        ("node1", "M lvcreate -n a_$i -L 4m vg".to_string()),
+        ("node3", format!("{lvm} lvcreate -an -Zn -n b_$i -L 4m vg")),
+    ] {
+        let script = format!(
+            "{}for i in $(seq 10); do {cmd} || echo FAIL $i; done; echo DONE",
+            t.pre()
+        );
+        let env = if n == "node3" {
+            "export LVM_SYSTEM_DIR=/tmp/lvmsys DM_DISABLE_UDEV=1; "
+        } else {
+            ""
+        };
+        t.lab
+            .node(n)
+            .spawn(&["sh", "-c", &format!("{env}{script}")], "/tmp/mixed.log")
+            .expect("spawn");
+    }
+    for n in ["node1", "node3"] {
+        let out = t
+            .lab
+            .wait_for(
+                n,
+                &["cat", "/tmp/mixed.log"],
+                "10 lvcreates",
+                Duration::from_secs(900),
+                |o| o.stdout_str().contains("DONE"),
+            )
+            .expect("loop finished");
+        assert!(
+            !out.stdout_str().contains("FAIL"),
+            "{n}: {}",
+            out.stdout_str()
+        );
+    }
+    assert_eq!(t.lv_names("node2").len(), before + 20);
+    t.ok("node1", "M vgck vg");
+}
