@@ -90,7 +90,18 @@ impl<C: DaemonControl> Clvmd<C> {
                 .terminate(pid)
                 .map_err(|detail| ClvmdError::StopFailed { detail })?;
         }
-        let o = self.wait_until(cfg, |o| o.status.is_none() && o.pid.is_none());
+        let mut o = self.wait_until(cfg, |o| o.status.is_none() && o.pid.is_none());
+        if let Some(pid) = p.terminate {
+            for _ in 0..WAIT_PAUSES {
+                if !self.control.is_alive(pid) {
+                    break;
+                }
+                self.control.pause();
+            }
+            if self.control.is_alive(pid) {
+                o.pid = Some(pid);
+            }
+        }
         match (o.status.is_some(), o.pid) {
             (false, None) => Ok(()),
             (_, Some(pid)) => Err(ClvmdError::StopFailed {

@@ -26,6 +26,8 @@ pub trait DaemonControl {
     fn lock_stop(&mut self, cfg: &Config, vg: &str) -> Result<(), String>;
     /// Asks the daemon to exit (SIGTERM).
     fn terminate(&mut self, pid: u32) -> Result<(), String>;
+    /// The process lives (the daemon removes its pid file before it has quite exited).
+    fn is_alive(&mut self, pid: u32) -> bool;
     /// Waits a little between two observations.
     fn pause(&mut self);
 }
@@ -187,6 +189,10 @@ impl DaemonControl for SystemControl {
         }
     }
 
+    fn is_alive(&mut self, pid: u32) -> bool {
+        alive(pid)
+    }
+
     fn pause(&mut self) {
         std::thread::sleep(self.poll);
     }
@@ -288,6 +294,9 @@ impl DaemonControl for MemControl {
             self.settle();
         }
         Ok(())
+    }
+    fn is_alive(&mut self, pid: u32) -> bool {
+        self.running == Some(pid)
     }
     fn pause(&mut self) {
         if let Some((_, n)) = &mut self.pending {
