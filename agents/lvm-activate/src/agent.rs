@@ -1,7 +1,7 @@
 //! The agent: reads a snapshot through the traits, asks [`crate::plan`] what to do, does it,
 //! and verifies the result.
 
-use halvm_ocf::{Agent, AgentDefinition, Ctx, OcfError, Status};
+use halvm_ocf::{ActionName, Agent, AgentDefinition, Ctx, OcfError, Status};
 
 use crate::backend::{BackendError, VolumeBackend};
 use crate::config::{AccessMode, Config, StopConfig};
@@ -61,8 +61,12 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
         } else {
             None
         };
+        // Start and stop talk to the lock daemon; monitor judges the devices only (a hung
+        // daemon must not hang the monitor, and a probe before the daemon runs is a 7).
         let lock = match access {
-            Some(a) if a.is_cluster() => Some(self.backend.lock_daemon(vg)?),
+            Some(a) if a.is_cluster() && ctx.action != ActionName::Monitor => {
+                Some(self.backend.lock_daemon(vg)?)
+            }
             _ => None,
         };
         Ok(Snapshot {
