@@ -495,7 +495,7 @@ fn lab_shared_vg_ocf_tester_and_pacemaker_failover() {
     );
     assert!(t.text.contains("passed all tests"), "{}", t.text);
     assert!(
-        !run(&lab, "node1", "pgrep -f clvmd-rs").success(),
+        !run(&lab, "node1", "pgrep -x clvmd-rs").success(),
         "the daemon is stopped after the run"
     );
 
