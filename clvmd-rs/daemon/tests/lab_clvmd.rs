@@ -438,7 +438,7 @@ fn lab_clvmd_bad_input() {
     t.ok("node1", "M vgcfgbackup -f /tmp/vg.txt vg");
     t.ok(
         "node1",
-        "sed -i 's/lock_args = \"1.0.0:halvmlab\"/lock_args = \"1.0.0:othercluster\"/' /tmp/vg.txt && M vgchange --lockstop vg && M vgcfgrestore -f /tmp/vg.txt vg",
+        "sed -i 's/lock_args = \"1.0.0:halvmlab\"/lock_args = \"1.0.0:othercluster\"/' /tmp/vg.txt && grep -q othercluster /tmp/vg.txt && M vgcfgrestore -f /tmp/vg.txt vg",
     );
     let err = t.fails(
         "node2",
