@@ -331,14 +331,16 @@ impl Setup {
         let built = lvmeta::env::build(opts).map_err(|e| BackendError::NotAvailable {
             what: format!("configuration: {e}"),
         })?;
-        // A kernel without device-mapper still lets the agent read and change metadata.
-        let (kernel, dm_error) = match Kernel::real() {
+        let mut env = built.env;
+        // A kernel without device-mapper still lets the agent read and change metadata. The
+        // environment's device-mapper becomes the agent's (one handle, one view).
+        let (kernel, dm_error) = match env.kernel.take().map(Ok).unwrap_or_else(Kernel::real) {
             Ok(k) => (Some(k), String::new()),
             Err(e) => (None, e.to_string()),
         };
-        let volume_list = built.env.volume_list.clone();
+        let volume_list = env.volume_list.clone();
         Ok(Setup {
-            env: built.env,
+            env,
             kernel,
             dm_error,
             volume_list,
@@ -675,6 +677,7 @@ mod tests {
             cluster: None,
             volume_list: None,
             hooks: None,
+            kernel: None,
             system_id: Some(sid.into()),
             host: "test".into(),
             open: Box::new(move |p: &Path| {

@@ -330,12 +330,12 @@ pub fn cli() -> Command {
             Command::new("lvreduce").about("Shrink a logical volume"),
             true,
         ))
-        .arg(flag("force").short('f').help("Accepted for lvm compatibility (lvmeta never asks)")),
+        .arg(flag("force").short('f').help("Reduce also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
         lv_target(size_args(
             Command::new("lvresize").about("Grow or shrink a logical volume"),
             true,
         ))
-        .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+        .arg(flag("force").short('f').help("Shrink also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
         common(
             Command::new("lvrename")
                 .about("Rename a logical volume")
@@ -347,7 +347,7 @@ pub fn cli() -> Command {
             Command::new("lvremove")
                 .about("Remove logical volumes")
                 .arg(Arg::new("lvs").value_name("VG/LV").num_args(1..).required(true))
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+                .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
         ),
         report(common(
             Command::new("lvs")
@@ -525,6 +525,15 @@ fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
         return Ok(Some(SizeArg::Extents(sign, e)));
     }
     Ok(None)
+}
+
+/// `-f` where the command has it (lvreduce, lvresize; not lvextend).
+fn force_flag(m: &ArgMatches) -> bool {
+    m.try_get_one::<bool>("force")
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
 }
 
 fn split_lv(arg: &str) -> Result<(String, String), CliError> {
@@ -786,7 +795,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 "lvreduce" => ResizeDir::Reduce,
                 _ => ResizeDir::Any,
             };
-            let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
+            let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
             Ok(Outcome {
                 stdout: lines(s.lines().map(str::to_string).collect()),
                 stderr: String::new(),

@@ -349,6 +349,81 @@ impl Ctx<'_> {
     }
 }
 
+/// The device-mapper devices an LV would have, named from the metadata alone (no PV
+/// needed): what removal and rename look for in the kernel.
+fn device_names(vg: &VolumeGroup, lv: &str) -> std::result::Result<Plan, OpError> {
+    plan_lv(vg, lv, &PvDevices::new(), &partial())
+        .map_err(|e| OpError::Failed(format!("{}/{lv}: {e}", vg.name)))
+}
+
+/// Refuses when the LV's top device is open (lvm2: "Logical volume vg/lv in use.");
+/// true when it is active.
+pub fn check_not_in_use(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lv: &str,
+) -> std::result::Result<bool, OpError> {
+    let plan = device_names(vg, lv)?;
+    match kernel.dm.info(&plan.top().uuid)? {
+        None => Ok(false),
+        Some(i) if i.open_count > 0 => Err(OpError::InUse {
+            vg: vg.name.clone(),
+            lv: lv.to_string(),
+        }),
+        Some(_) => Ok(true),
+    }
+}
+
+/// Deactivates an LV that is about to be removed: refused when open, nothing to do when
+/// inactive (lvm2 deactivates an active, unused LV before removing it).
+pub fn deactivate_for_removal(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lv: &str,
+) -> std::result::Result<(), OpError> {
+    let plan = device_names(vg, lv)?;
+    match lvmeta_dm::deactivate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan) {
+        Ok(_) => Ok(()),
+        Err(DmError::Open { .. }) => Err(OpError::InUse {
+            vg: vg.name.clone(),
+            lv: lv.to_string(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The device names of the LVs among `lvs` that are active, before a rename (see
+/// [`rename_devices`]).
+pub fn active_devices(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lvs: &[String],
+) -> std::result::Result<Vec<Plan>, OpError> {
+    let mut out = Vec::new();
+    for lv in lvs {
+        let plan = device_names(vg, lv)?;
+        if kernel.dm.info(&plan.top().uuid)?.is_some() {
+            out.push(plan);
+        }
+    }
+    Ok(out)
+}
+
+/// After a rename in the metadata (`vg` as renamed, `new_names[i]` the new name of
+/// `before[i]`'s LV): the active devices take their new names, open or not, as in lvm2.
+pub fn rename_devices(
+    kernel: &Kernel,
+    before: &[Plan],
+    vg: &VolumeGroup,
+    new_name: impl Fn(&str) -> String,
+) -> std::result::Result<(), OpError> {
+    for b in before {
+        let after = device_names(vg, &new_name(&b.lv))?;
+        lvmeta_dm::rename(kernel.dm.as_ref(), kernel.nodes.as_ref(), b, &after)?;
+    }
+    Ok(())
+}
+
 fn partial() -> PlanOptions {
     PlanOptions {
         mode: ActivationMode::Partial,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
+use crate::txn::WriteOpts;
 use lvmeta_model::{self as model, VolumeGroup};
 
 impl Ctx<'_> {
@@ -32,6 +33,7 @@ impl Ctx<'_> {
         size: SizeArg,
         pvs: &[PathBuf],
         dir: ResizeDir,
+        force: bool,
     ) -> Result<String> {
         let mut msg = String::new();
         self.modify(vgname, false, |vg, sc, devs| {
@@ -63,6 +65,20 @@ impl Ctx<'_> {
                 if dir == ResizeDir::Extend {
                     return Err(OpError::InvalidArg(format!("New size given ({target} extents) not larger than existing size ({cur} extents)")));
                 }
+                // lvm2 asks before reducing an open LV; -f is the answer.
+                if !force {
+                    if let Some(k) = &self.env.kernel {
+                        if let Err(OpError::InUse { .. }) =
+                            crate::activation::check_not_in_use(k, vg, lv)
+                        {
+                            return Err(OpError::NotReduced {
+                                vg: vgname.into(),
+                                lv: lv.into(),
+                                size: crate::units::Units::default().format(target * es, true),
+                            });
+                        }
+                    }
+                }
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
             let now_size = vg.lv(lv).map(|l| l.size().0).unwrap_or(0);
@@ -77,19 +93,43 @@ impl Ctx<'_> {
         Ok(msg + &format!("\nLogical volume {vgname}/{lv} successfully resized."))
     }
 
+    /// Renames an LV; an active one's devices are renamed too (open or not, as lvm2).
     pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
-        self.modify(vgname, false, |vg, _, _| {
-            in_model(vgname, vg.rename_lv(old, new))
+        self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
+            let before = match &self.env.kernel {
+                Some(k) if t.vg.lv(old).is_some() => {
+                    crate::activation::active_devices(k, &t.vg, &[old.to_string()])?
+                }
+                _ => Vec::new(),
+            };
+            in_model(vgname, t.vg.rename_lv(old, new))?;
+            if let Some(k) = &self.env.kernel {
+                crate::activation::rename_devices(k, &before, &t.vg, |_| new.to_string())?;
+            }
+            Ok(())
         })?;
         Ok(format!(
             "Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
         ))
     }
 
+    /// Removes LVs. Device-mapper is asked first: an open LV is refused with lvm2's words
+    /// and nothing changes; an active, unopened one is deactivated, then removed.
     pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
-        self.modify(vgname, false, |vg, _, _| {
+        self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
             for l in lvs {
-                in_model(vgname, vg.remove_lv(l))?;
+                in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
+            }
+            if let Some(k) = &self.env.kernel {
+                for l in lvs {
+                    crate::activation::check_not_in_use(k, &t.vg, l)?;
+                }
+                for l in lvs {
+                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
+                }
+            }
+            for l in lvs {
+                in_model(vgname, t.vg.remove_lv(l))?;
             }
             Ok(())
         })?;

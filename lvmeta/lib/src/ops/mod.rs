@@ -127,6 +127,18 @@ pub enum OpError {
         what: String,
         err: lvmeta_text::ParseError,
     },
+    /// lvm2's `lv_check_not_in_use` wording.
+    #[error("Logical volume {vg}/{lv} in use.")]
+    InUse { vg: String, lv: String },
+    /// lvm2's answer when a reduce of an open LV is not confirmed (`-f`).
+    #[error("WARNING: Reducing active and open logical volume to {size}.\n  THIS MAY DESTROY YOUR DATA (filesystem etc.)\n  Logical volume {vg}/{lv} NOT reduced (use -f to reduce it).")]
+    NotReduced {
+        vg: String,
+        lv: String,
+        size: String,
+    },
+    #[error(transparent)]
+    Dm(#[from] lvmeta_dm::DmError),
     #[error("Volume group \"{vg}\" still contains {lvs} logical volume(s) (use -f)")]
     VgNotEmpty { vg: String, lvs: usize },
     #[error("{0}")]

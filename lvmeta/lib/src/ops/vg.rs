@@ -204,12 +204,26 @@ impl Ctx<'_> {
             ..WriteOpts::command("vgremove")
         };
         self.modify_vg(name, &opts, |t| {
-            let visible = t.vg.lvs.iter().filter(|l| l.is_visible()).count();
-            if visible > 0 && !force {
+            let visible: Vec<String> =
+                t.vg.lvs
+                    .iter()
+                    .filter(|l| l.is_visible())
+                    .map(|l| l.name.clone())
+                    .collect();
+            if !visible.is_empty() && !force {
                 return Err(OpError::VgNotEmpty {
                     vg: name.into(),
-                    lvs: visible,
+                    lvs: visible.len(),
                 });
+            }
+            // As lvremove: nothing open goes, what is active is deactivated first.
+            if let Some(k) = &self.env.kernel {
+                for l in &visible {
+                    crate::activation::check_not_in_use(k, &t.vg, l)?;
+                }
+                for l in &visible {
+                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
+                }
             }
             t.remove_vg();
             Ok(())
@@ -228,7 +242,23 @@ impl Ctx<'_> {
             if t.scan.vg_names().iter().any(|n| n == new) {
                 return Err(OpError::VgExists { vg: new.into() });
             }
+            let before = match &self.env.kernel {
+                Some(k) => {
+                    let visible: Vec<String> =
+                        t.vg.lvs
+                            .iter()
+                            .filter(|l| l.is_visible())
+                            .map(|l| l.name.clone())
+                            .collect();
+                    crate::activation::active_devices(k, &t.vg, &visible)?
+                }
+                None => Vec::new(),
+            };
             t.vg.name = new.into();
+            // Active LVs' devices follow the new VG name (vg-lv → new-lv).
+            if let Some(k) = &self.env.kernel {
+                crate::activation::rename_devices(k, &before, &t.vg, str::to_string)?;
+            }
             Ok(())
         })?;
         Ok(format!(
