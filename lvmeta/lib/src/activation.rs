@@ -498,7 +498,15 @@ impl<'d> KernelView<'d> {
     /// lvs's `lv_attr` with the kernel's state: 5th character `a` when active (`s`
     /// suspended), 6th `o` when open; an active image whose mirror or raid1 is still syncing
     /// stays `I`.
+    /// Without device-mapper the state is unknown: `X` for active and open, as lvm2 with
+    /// activation disabled shows it (`-wi-XX----`).
     pub fn lv_attr(&self, vg: &VolumeGroup, lv: &LogicalVolume, role: Option<SubRole>) -> String {
+        if self.dm.is_none() {
+            let mut attr: Vec<char> = lv_attr_of(lv, role, false).chars().collect();
+            attr[4] = 'X';
+            attr[5] = 'X';
+            return attr.into_iter().collect();
+        }
         let info = self.info(vg, lv);
         let attr = lv_attr_of(lv, role, info.is_some());
         let Some(info) = info else {
@@ -600,8 +608,9 @@ mod tests {
         assert_eq!(&listed.lv_attr(&vg, data, None)[4..6], "ao");
         let r = vg.lv("r").unwrap();
         assert_eq!(&listed.lv_attr(&vg, r, None)[4..6], "--");
+        // Issue 12: without device-mapper the state is unknown, as lvm2 shows it.
         let none = KernelView::of(None);
-        assert_eq!(&none.lv_attr(&vg, data, None)[4..6], "--");
+        assert_eq!(none.lv_attr(&vg, data, None), "-wi-XX----");
     }
 
     #[test]
