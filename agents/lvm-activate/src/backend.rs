@@ -14,20 +14,8 @@ use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
 
 use crate::model::{ActiveLv, DmState, LvState, PvState, SegKind, SegState, VgState};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackendError {
-    /// The facility is not part of this build or host.
-    #[error("{what}")]
-    NotAvailable { what: String },
-    /// An operation failed.
-    #[error("{op} on {vg}{}: {detail}", lv.as_ref().map(|l| format!("/{l}")).unwrap_or_default())]
-    Io {
-        op: String,
-        vg: String,
-        lv: Option<String>,
-        detail: String,
-    },
-}
+/// Defined beside the agent's other errors, so the I/O-free planner never imports this module.
+pub use crate::error::BackendError;
 
 /// Reads and changes volume groups and their device-mapper devices.
 pub trait VolumeBackend {

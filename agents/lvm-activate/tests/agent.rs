@@ -271,10 +271,7 @@ fn degraded_mirror_activation_and_monitor() {
         .0,
         0
     );
-    assert_eq!(
-        a.backend.kinds["m"],
-        ActivationMode::Degraded
-    );
+    assert_eq!(a.backend.kinds["m"], ActivationMode::Degraded);
     assert_eq!(
         call(
             &mut a,
