@@ -9,8 +9,7 @@ use lvmeta_model::{self as model, VolumeGroup};
 impl Ctx<'_> {
     // ---- LV commands ----
 
-    pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<String> {
-        let name = req.name.clone();
+    pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<()> {
         self.modify(vgname, false, |vg, sc, devs| {
             let pvs = pv_keys(sc, vgname, devs, &req.pvs)?;
             let extents = req.size.extents(vg, pvs.as_deref())?;
@@ -23,7 +22,7 @@ impl Ctx<'_> {
             lr.creation_host = Some(self.env.host.clone());
             in_model(vgname, vg.create_lv(lr).map(|_| ()))
         })?;
-        Ok(format!("Logical volume \"{name}\" created."))
+        Ok(())
     }
 
     pub fn lvresize(
@@ -34,8 +33,8 @@ impl Ctx<'_> {
         pvs: &[PathBuf],
         dir: ResizeDir,
         force: bool,
-    ) -> Result<String> {
-        let mut msg = String::new();
+    ) -> Result<Resized> {
+        let mut resized = None;
         self.modify(vgname, false, |vg, sc, devs| {
             let cur = vg
                 .lv(lv)
@@ -81,20 +80,18 @@ impl Ctx<'_> {
                 }
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
-            let now_size = vg.lv(lv).map(|l| l.size().0).unwrap_or(0);
-            let u = crate::units::Units::default();
-            msg = format!(
-                "Size of logical volume {vgname}/{lv} changed from {} ({cur} extents) to {} ({now_size} extents).",
-                u.format(cur * es, true),
-                u.format(now_size * es, true)
-            );
+            resized = Some(Resized {
+                from: Extents(cur),
+                to: vg.lv(lv).map(|l| l.size()).unwrap_or(Extents(0)),
+                extent_size: vg.extent_size,
+            });
             Ok(())
         })?;
-        Ok(msg + &format!("\nLogical volume {vgname}/{lv} successfully resized."))
+        Ok(resized.expect("set by the committed edit"))
     }
 
     /// Renames an LV; an active one's devices are renamed too (open or not, as lvm2).
-    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
+    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<()> {
         self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
             let before = match &self.env.kernel {
                 Some(k) if t.vg.lv(old).is_some() => {
@@ -108,14 +105,12 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
-        Ok(format!(
-            "Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
-        ))
+        Ok(())
     }
 
     /// Removes LVs. Device-mapper is asked first: an open LV is refused with lvm2's words
     /// and nothing changes; an active, unopened one is deactivated, then removed.
-    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
+    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<()> {
         self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
             for l in lvs {
                 in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
@@ -133,11 +128,16 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
-        Ok(lvs
-            .iter()
-            .map(|l| format!("Logical volume \"{l}\" successfully removed."))
-            .collect())
+        Ok(())
     }
+}
+
+/// What a resize did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resized {
+    pub from: Extents,
+    pub to: Extents,
+    pub extent_size: Sectors,
 }
 
 /// `-L`/`-l` as given.

@@ -842,5 +842,5 @@ mod pv;
 mod report;
 mod vg;
 
-pub use lv::{LvCreate, ResizeDir, SizeArg};
+pub use lv::{LvCreate, ResizeDir, Resized, SizeArg};
 pub use report::Selection;

@@ -15,7 +15,7 @@ impl Ctx<'_> {
         mdasize: Option<u64>,
         uuid: Option<&str>,
         force: bool,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<PathBuf>> {
         if uuid.is_some() && paths.len() != 1 {
             return Err(OpError::InvalidArg(
                 "--uuid needs exactly one device".into(),
@@ -107,16 +107,14 @@ impl Ctx<'_> {
                     .unwrap_or_else(lvmeta_model::lvm_uuid::generate);
                 // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
                 ondisk_pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
-                out.push(format!(
-                    "Physical volume \"{}\" successfully created.",
-                    p.display()
-                ));
+                out.push(p);
             }
             Ok(out)
         })
     }
 
-    pub fn pvremove(&self, paths: &[PathBuf]) -> Result<Vec<String>> {
+    /// Wipes the labels of PVs in no VG; returns the devices wiped.
+    pub fn pvremove(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         self.with_global_lock(LockMode::Exclusive, |sc| {
             let mut todo = Vec::new();
             for p in paths {
@@ -150,10 +148,7 @@ impl Ctx<'_> {
             let mut out = Vec::new();
             for (p, dev) in todo {
                 label::wipe_label(dev.as_ref())?;
-                out.push(format!(
-                    "Labels on physical volume \"{}\" successfully wiped.",
-                    p.display()
-                ));
+                out.push(p.clone());
             }
             Ok(out)
         })
