@@ -6,7 +6,6 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use lvmeta::activation::{ActivateOptions, Kernel};
-use lvmeta::lock::LockMode;
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
 use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
@@ -350,13 +349,10 @@ impl SystemBackend {
 
     fn read(&mut self, vg: &str) -> Result<Option<VgRead>, BackendError> {
         let setup = self.setup()?;
-        let _lock = setup
-            .env
-            .locks
-            .lock_vg(vg, LockMode::Shared)
-            .map_err(|e| io("lock", vg, None, e))?;
-        let scan = lvmeta::ops::scan(&setup.env).map_err(|e| io("scan devices", vg, None, e))?;
-        match scan.read_vg(vg) {
+        let ctx = OpsCtx { env: &setup.env };
+        // Through lvmeta's transaction driver: the VG's locks (a cluster VG lock too), one
+        // scan; ownership is the planner's business, so foreign VGs are read as well.
+        match ctx.read_vg(vg, true, |_, r| Ok::<_, OpError>(r)) {
             Ok(r) => Ok(Some(r)),
             Err(OpError::VgNotFound { .. }) => Ok(None),
             Err(e) => Err(io("read metadata", vg, None, e)),
