@@ -768,3 +768,31 @@ fn dlm_lock_manager_is_refused_until_the_daemon_exists() {
     .unwrap();
     lab.fails(&["pvcreate", lab.disk(0)], 5, "clvmd-rs");
 }
+
+/// Issue 12, reports: a named LV that does not exist is lvm2's error and exit 5 (it printed
+/// nothing and exited 0); `--units b` prints `B` as lvm2 does; without device-mapper the
+/// active/open state is unknown (`X`), as lvm2 shows it with activation disabled.
+#[test]
+fn reports_say_what_lvm2_says() {
+    let lab = Lab::new(1, 32);
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["vgcreate", "vg", lab.disk(0)]);
+    lab.ok(&["lvcreate", "-n", "lv", "-L", "8m", "vg"]);
+    let r = lab.run(&["lvs", "vg/nope"]);
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.trim(), "Failed to find logical volume \"vg/nope\"");
+    let size = lab.ok(&[
+        "lvs",
+        "--noheadings",
+        "--units",
+        "b",
+        "-o",
+        "lv_size",
+        "vg/lv",
+    ]);
+    assert_eq!(size.trim(), "8388608B");
+    let attr = lab.ok(&["lvs", "--noheadings", "-o", "lv_attr", "vg/lv"]);
+    let no_dm = !std::path::Path::new("/sys/module/dm_mod").exists();
+    let want = if no_dm { "-wi-XX----" } else { "-wi-------" };
+    assert_eq!(attr.trim(), want);
+}

@@ -44,6 +44,9 @@ pub struct Env {
     pub host: String,
     /// lvm's `activation/volume_list`; None: every LV may be activated.
     pub volume_list: Option<Vec<String>>,
+    /// Device-mapper, asked before an LV or VG in use is removed or renamed; None: no
+    /// device-mapper on this host (nothing can be active).
+    pub kernel: Option<crate::activation::Kernel>,
     /// Called around every commit (lvm2's metadata archives and backups); None: nothing.
     pub hooks: Option<Arc<dyn crate::txn::CommitHooks>>,
     /// Opens a device (tests substitute in-memory devices).
@@ -64,6 +67,7 @@ impl Env {
             host: hostname(),
             volume_list: None,
             hooks: None,
+            kernel: None,
             open: Box::new(Env::file_open),
         }
     }
@@ -459,6 +463,12 @@ fn from_configs_with_cluster(
         host,
         volume_list,
         hooks: None,
+        // Without a control node there is no device-mapper, so no LV can be active.
+        kernel: if Path::new("/dev/mapper/control").exists() {
+            crate::activation::Kernel::real().ok()
+        } else {
+            None
+        },
         open: Box::new(Env::file_open),
     })
 }

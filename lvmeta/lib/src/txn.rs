@@ -146,10 +146,7 @@ impl Ctx<'_> {
         held.0.push(self.env.locks.lock_vg(name, mode)?);
         let sc = scan(self.env)?;
         let r = sc.read_vg(name)?;
-        match self
-            .env
-            .cluster_locks_for(name, r.vg.lock_type.as_deref())?
-        {
+        match self.cluster_locks(name, &r, mode)? {
             None => Ok((sc, r)),
             Some(cluster) => {
                 held.0.push(cluster.lock_vg(name, mode)?);
@@ -171,6 +168,25 @@ impl Ctx<'_> {
         self.lock_global(mode, &mut held)?;
         let sc = scan(self.env)?;
         f(&sc)
+    }
+
+    /// The cluster lock manager VG `name` (as read) needs. Writes without one are refused;
+    /// reads go on under the local lock alone (the copy read may be stale on a cluster, as
+    /// lvm2's reads of a shared VG without lvmlockd are).
+    fn cluster_locks(
+        &self,
+        name: &str,
+        r: &VgRead,
+        mode: LockMode,
+    ) -> Result<Option<&dyn crate::lock::LockManager>> {
+        match self.env.cluster_locks_for(name, r.vg.lock_type.as_deref()) {
+            Ok(c) => Ok(c),
+            Err(crate::lock::LockError::NeedsCluster { .. }) if mode == LockMode::Shared => {
+                log::debug!("reading VG {name} without its cluster lock");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Reads VG `name` under its shared lock; `f` gets the scan and the VG as read.
@@ -229,7 +245,7 @@ impl Ctx<'_> {
         let mut cluster_locked = false;
         for n in &names {
             let r = sc.read_vg(n)?;
-            if let Some(c) = self.env.cluster_locks_for(n, r.vg.lock_type.as_deref())? {
+            if let Some(c) = self.cluster_locks(n, &r, LockMode::Shared)? {
                 held.0.push(c.lock_vg(n, LockMode::Shared)?);
                 cluster_locked = true;
             }

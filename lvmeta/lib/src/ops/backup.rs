@@ -7,7 +7,7 @@ use crate::txn::PostCommit;
 use lvmeta_model::{self as model, VolumeGroup};
 
 impl Ctx<'_> {
-    pub fn vgcfgbackup(&self, name: &str, file: &Path) -> Result<String> {
+    pub fn vgcfgbackup(&self, name: &str, file: &Path) -> Result<()> {
         let text = self.read_vg(name, true, |sc, r| -> Result<_> {
             let mut vg = r.vg;
             for p in vg.pvs.iter_mut() {
@@ -25,10 +25,10 @@ impl Ctx<'_> {
             path: file.into(),
             source,
         })?;
-        Ok(format!("Volume group \"{name}\" successfully backed up."))
+        Ok(())
     }
 
-    pub fn vgcfgrestore(&self, name: &str, file: &Path) -> Result<String> {
+    pub fn vgcfgrestore(&self, name: &str, file: &Path) -> Result<()> {
         let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
             path: file.into(),
             source,
@@ -71,7 +71,7 @@ impl Ctx<'_> {
                 .max(vg.seqno);
             Ok((vg, post))
         })?;
-        Ok(format!("Restored volume group {name}."))
+        Ok(())
     }
 }
 
