@@ -89,6 +89,8 @@ impl Sandbox {
             .arg(self.dir.path().join("locks"));
         c.args(&args[1..]);
         c.env("HALVM_CONFIG", self.dir.path().join("halvm.toml"));
+        // lvm2's configuration of the sandbox (its backup directories among others).
+        c.env("LVM_SYSTEM_DIR", self.dir.path().join("etc"));
         c.env("HALVM_SYSTEM_ID", hostname());
         let out = c.output().unwrap();
         Out {

@@ -100,8 +100,9 @@ pub struct Done<T> {
     pub value: T,
 }
 
-/// Called around commits; lvm2's `archive()` (before, with the metadata being replaced) and
-/// `backup()` (after, with the new metadata). The default does nothing.
+/// Called around commits; lvm2's `archive()` (before, with the metadata being replaced: an
+/// error aborts the command, nothing is written yet) and `backup()` (after, with the new
+/// metadata: an error is only logged, the commit stands). The default does nothing.
 pub trait CommitHooks: Send + Sync {
     /// Before a VG's metadata is replaced or removed; `old` as it is on disk.
     fn before_commit(&self, _old: &VolumeGroup, _command: &str) -> Result<()> {
@@ -110,6 +111,14 @@ pub trait CommitHooks: Send + Sync {
     /// After a commit (`Some`: the new metadata) or a removal (`None`) of VG `name`.
     fn after_commit(&self, _name: &str, _new: Option<&VolumeGroup>, _command: &str) -> Result<()> {
         Ok(())
+    }
+}
+
+/// A backup that fails after the commit does not undo it: as lvm2 ("This metadata update is
+/// NOT backed up"), it is a warning.
+fn backed_up(r: Result<()>) {
+    if let Err(e) = r {
+        log::warn!("This metadata update is NOT backed up: {e}");
     }
 }
 
@@ -351,7 +360,7 @@ impl Ctx<'_> {
                     set_used(&sc.pvs[i], false)?;
                 }
                 if let Some(h) = &self.env.hooks {
-                    h.after_commit(name, None, &opts.command)?;
+                    backed_up(h.after_commit(name, None, &opts.command));
                 }
             }
         }
@@ -435,7 +444,7 @@ impl Ctx<'_> {
         commit_text(&vg.name, &targets(sc, vg), text, None)?;
         held.note_committed_seqno(vg.seqno);
         if let Some(h) = &self.env.hooks {
-            h.after_commit(&vg.name, Some(vg), command)?;
+            backed_up(h.after_commit(&vg.name, Some(vg), command));
         }
         Ok(())
     }

@@ -843,5 +843,6 @@ mod report;
 pub mod shared;
 mod vg;
 
+pub use backup::{backup_text, LvmBackups};
 pub use lv::{LvCreate, ResizeDir, Resized, SizeArg};
 pub use report::Selection;
