@@ -10,35 +10,15 @@ use clvmd_proto::ErrorKind;
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::{LockError, LockMode};
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
-use lvmeta_activate::ActivationMode as DmMode;
+use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
 use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
 
-use crate::config::ActivationMode;
+use crate::config;
 use crate::model::{ActiveLv, DmState, LockDaemon, LvState, PvState, SegKind, SegState, VgState};
-use crate::plan::ActivationKind;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackendError {
-    /// The facility is not part of this build or host.
-    #[error("{what}")]
-    NotAvailable { what: String },
-    /// A cluster lock refused because another node holds it (`what`: "LV vg/lv").
-    #[error("{what} is locked by {holder}")]
-    HeldElsewhere {
-        vg: String,
-        what: String,
-        holder: String,
-    },
-    /// An operation failed.
-    #[error("{op} on {vg}{}: {detail}", lv.as_ref().map(|l| format!("/{l}")).unwrap_or_default())]
-    Io {
-        op: String,
-        vg: String,
-        lv: Option<String>,
-        detail: String,
-    },
-}
+/// Defined beside the agent's other errors, so the I/O-free planner never imports this module.
+pub use crate::error::BackendError;
 
 /// Reads and changes volume groups and their device-mapper devices.
 pub trait VolumeBackend {
@@ -56,14 +36,14 @@ pub trait VolumeBackend {
     ) -> Result<(), BackendError>;
     fn add_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError>;
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError>;
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError>;
     /// Activates several LVs alike; a backend that can read the VG once for all overrides it.
     fn activate_all(
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
+        kind: ActivationMode,
     ) -> Result<(), BackendError> {
         lvs.iter().try_for_each(|lv| self.activate(vg, lv, kind))
     }
@@ -84,36 +64,9 @@ pub trait VolumeBackend {
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
-        mode: ActivationMode,
+        kind: ActivationMode,
+        mode: config::ActivationMode,
     ) -> Result<(), BackendError>;
-}
-
-/// The device-mapper name LVM gives an LV: dashes doubled, joined by one dash.
-pub fn dm_name(vg: &str, lv: &str) -> String {
-    format!("{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
-}
-
-/// Splits a device-mapper name back into (VG, LV); `None` for non-LVM names.
-pub fn split_dm_name(name: &str) -> Option<(String, String)> {
-    let b = name.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'-' {
-            if i + 1 < b.len() && b[i + 1] == b'-' {
-                i += 2;
-                continue;
-            }
-            let vg = name[..i].replace("--", "-");
-            let lv = name[i + 1..].replace("--", "-");
-            if vg.is_empty() || lv.is_empty() {
-                return None;
-            }
-            return Some((vg, lv));
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Reads one aligned block with O_DIRECT, bypassing the page cache so a dead path shows.
@@ -152,7 +105,7 @@ pub fn dm_active_lvs(dm: &dyn DmBackend, vg: &str) -> Result<Vec<ActiveLv>, Back
         if !info.uuid.starts_with("LVM-") || info.uuid.len() != 4 + 64 {
             continue;
         }
-        let Some((v, lv)) = split_dm_name(&info.name) else {
+        let Some((v, lv, None)) = lvmeta_model::ids::split_dm_name(&info.name) else {
             continue;
         };
         if v != vg {
@@ -365,14 +318,16 @@ impl Setup {
             .map_err(|e| BackendError::NotAvailable {
                 what: format!("configuration: {e}"),
             })?;
-        // A kernel without device-mapper still lets the agent read and change metadata.
-        let (kernel, dm_error) = match Kernel::real() {
+        let mut env = built.env;
+        // A kernel without device-mapper still lets the agent read and change metadata. The
+        // environment's device-mapper becomes the agent's (one handle, one view).
+        let (kernel, dm_error) = match env.kernel.take().map(Ok).unwrap_or_else(Kernel::real) {
             Ok(k) => (Some(k), String::new()),
             Err(e) => (None, e.to_string()),
         };
-        let volume_list = built.env.volume_list.clone();
+        let volume_list = env.volume_list.clone();
         Ok(Setup {
-            env: built.env,
+            env,
             kernel,
             dm_error,
             volume_list,
@@ -424,15 +379,29 @@ impl SystemBackend {
 
     fn read(&mut self, vg: &str) -> Result<Option<VgRead>, BackendError> {
         let setup = self.setup()?;
-        let _lock = setup
-            .env
-            .locks
-            .lock_vg(vg, LockMode::Shared)
-            .map_err(|e| io("lock", vg, None, e))?;
-        let scan = lvmeta::ops::scan(&setup.env).map_err(|e| io("scan devices", vg, None, e))?;
-        match scan.read_vg(vg) {
+        let ctx = OpsCtx { env: &setup.env };
+        // Through lvmeta's transaction driver: the VG's locks (a cluster VG lock too), one
+        // scan; ownership is the planner's business, so foreign VGs are read as well.
+        match ctx.read_vg(vg, true, |_, r| Ok::<_, OpError>(r)) {
             Ok(r) => Ok(Some(r)),
             Err(OpError::VgNotFound { .. }) => Ok(None),
+            // A shared VG whose lockspace is not started here, or no lock daemon: a probe or
+            // a stop must still see the VG (lvm2's LVM-activate looks at device-mapper only),
+            // so it is read under the local lock, as lvmeta reads a lockspace's lock_args.
+            Err(OpError::Lock(LockError::Cluster { .. } | LockError::NeedsCluster { .. })) => {
+                let _local = setup
+                    .env
+                    .locks
+                    .lock_vg(vg, LockMode::Shared)
+                    .map_err(|e| io("lock", vg, None, e))?;
+                let sc =
+                    lvmeta::ops::scan(&setup.env).map_err(|e| io("scan devices", vg, None, e))?;
+                match sc.read_vg(vg) {
+                    Ok(r) => Ok(Some(r)),
+                    Err(OpError::VgNotFound { .. }) => Ok(None),
+                    Err(e) => Err(io("read metadata", vg, None, e)),
+                }
+            }
             Err(e) => Err(io("read metadata", vg, None, e)),
         }
     }
@@ -459,7 +428,7 @@ impl SystemBackend {
         vg: &str,
         lvs: &[String],
         on: bool,
-        mode: DmMode,
+        mode: ActivationMode,
     ) -> Result<(), BackendError> {
         let how = on.then_some(LockMode::Exclusive);
         self.change_mode(vg, lvs, how, mode)
@@ -473,7 +442,7 @@ impl SystemBackend {
         vg: &str,
         lvs: &[String],
         how: Option<LockMode>,
-        mode: DmMode,
+        mode: ActivationMode,
     ) -> Result<(), BackendError> {
         let setup = self.setup()?;
         let kernel = Self::kernel(setup)?;
@@ -507,7 +476,7 @@ impl SystemBackend {
             })
     }
 
-    fn client(&self) -> Result<clvmd_client::Client, clvmd_client::ClientError> {
+    fn client(&self) -> Result<clvmd_client::Client, ClientError> {
         clvmd_client::Client::connect(
             &self.socket,
             &format!("LVM-activate pid {}", std::process::id()),
@@ -549,7 +518,7 @@ impl VolumeBackend for SystemBackend {
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
         self.vgchange("delete tag", vg, None, &[], &[tag.to_string()], false)
     }
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
         self.activate_all(vg, &[lv.to_string()], kind)
     }
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
@@ -559,15 +528,18 @@ impl VolumeBackend for SystemBackend {
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
+        kind: ActivationMode,
     ) -> Result<(), BackendError> {
-        self.change(vg, lvs, true, dm_mode(kind))
+        self.change(vg, lvs, true, kind)
     }
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
-        self.change(vg, lvs, false, DmMode::Partial)
+        self.change(vg, lvs, false, ActivationMode::Partial)
     }
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError> {
-        let path = self.root.join("dev/mapper").join(dm_name(vg, lv));
+        let path = self
+            .root
+            .join("dev/mapper")
+            .join(lvmeta_model::ids::dm_name(vg, lv, None));
         read_direct(&path, sector).map_err(|e| BackendError::Io {
             op: format!("O_DIRECT read of sector {sector}"),
             vg: vg.into(),
@@ -623,22 +595,14 @@ impl VolumeBackend for SystemBackend {
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
-        mode: ActivationMode,
+        kind: ActivationMode,
+        mode: config::ActivationMode,
     ) -> Result<(), BackendError> {
         let how = match mode {
-            ActivationMode::Exclusive => LockMode::Exclusive,
-            ActivationMode::Shared => LockMode::Shared,
+            config::ActivationMode::Exclusive => LockMode::Exclusive,
+            config::ActivationMode::Shared => LockMode::Shared,
         };
-        self.change_mode(vg, lvs, Some(how), dm_mode(kind))
-    }
-}
-
-fn dm_mode(kind: ActivationKind) -> DmMode {
-    match kind {
-        ActivationKind::Complete => DmMode::Complete,
-        ActivationKind::Degraded => DmMode::Degraded,
-        ActivationKind::Partial => DmMode::Partial,
+        self.change_mode(vg, lvs, Some(how), kind)
     }
 }
 
@@ -660,7 +624,7 @@ pub struct MemBackend {
     /// Every call, in order, for assertions.
     pub journal: Vec<String>,
     /// Activation kinds used.
-    pub kinds: BTreeMap<String, ActivationKind>,
+    pub kinds: BTreeMap<String, ActivationMode>,
     /// halvm.toml selects the cluster lock manager.
     pub lock_manager: bool,
     /// The lock daemon answers.
@@ -668,9 +632,9 @@ pub struct MemBackend {
     /// Shared VGs whose lockspace runs here.
     pub lockspaces: BTreeSet<String>,
     /// LV locks held here: (VG, LV) → mode.
-    pub lv_locks: BTreeMap<(String, String), ActivationMode>,
+    pub lv_locks: BTreeMap<(String, String), config::ActivationMode>,
     /// LV locks other nodes hold: LV → (holder, mode).
-    pub held_elsewhere: BTreeMap<String, (String, ActivationMode)>,
+    pub held_elsewhere: BTreeMap<String, (String, config::ActivationMode)>,
 }
 
 impl MemBackend {
@@ -738,7 +702,7 @@ impl VolumeBackend for MemBackend {
         v.tags.retain(|t| t != tag);
         Ok(())
     }
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
         self.journal.push(format!("activate {vg}/{lv} {kind:?}"));
         if self.fail_activation.iter().any(|l| l == lv) {
             return Err(Self::io("activate", vg, Some(lv), "injected failure"));
@@ -747,7 +711,7 @@ impl VolumeBackend for MemBackend {
             return Ok(());
         }
         self.kinds.insert(lv.to_string(), kind);
-        let state = if kind == ActivationKind::Complete {
+        let state = if kind == ActivationMode::Complete {
             DmState::Live
         } else {
             DmState::Degraded
@@ -810,8 +774,8 @@ impl VolumeBackend for MemBackend {
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
-        mode: ActivationMode,
+        kind: ActivationMode,
+        mode: config::ActivationMode,
     ) -> Result<(), BackendError> {
         for lv in lvs {
             self.journal
@@ -820,7 +784,12 @@ impl VolumeBackend for MemBackend {
                 return Err(Self::io("activate", vg, Some(lv), "lockspace not started"));
             }
             if let Some((holder, theirs)) = self.held_elsewhere.get(lv) {
-                if (mode, *theirs) != (ActivationMode::Shared, ActivationMode::Shared) {
+                let both_shared = (mode, *theirs)
+                    == (
+                        config::ActivationMode::Shared,
+                        config::ActivationMode::Shared,
+                    );
+                if !both_shared {
                     return Err(BackendError::HeldElsewhere {
                         vg: vg.into(),
                         what: format!("LV {vg}/{lv}"),
@@ -838,19 +807,6 @@ impl VolumeBackend for MemBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn dm_names_double_dashes() {
-        assert_eq!(dm_name("vg", "lv"), "vg-lv");
-        assert_eq!(dm_name("my-vg", "my-lv"), "my--vg-my--lv");
-        assert_eq!(
-            split_dm_name("my--vg-my--lv"),
-            Some(("my-vg".into(), "my-lv".into()))
-        );
-        assert_eq!(split_dm_name("novg"), None);
-        assert_eq!(split_dm_name("-lv"), None);
-    }
 
     use lvmeta::filter::DeviceFilter;
     use lvmeta::lock::MemLocking;
@@ -883,6 +839,7 @@ mod tests {
             cluster: None,
             volume_list: None,
             hooks: None,
+            kernel: None,
             system_id: Some(sid.into()),
             host: "test".into(),
             open: Box::new(move |p: &Path| {
@@ -1038,7 +995,7 @@ mod tests {
         let mut b = backend(&devs, 3, "node1");
         assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
         let e = b
-            .activate("ha", "lin", ActivationKind::Complete)
+            .activate("ha", "lin", ActivationMode::Complete)
             .unwrap_err();
         assert!(
             matches!(&e, BackendError::NotAvailable { what } if what.contains("device-mapper")),
@@ -1080,7 +1037,7 @@ mod tests {
             nodes: Box::new(MemNodes::default()),
         });
         let e = b
-            .activate("ha", "lin", ActivationKind::Complete)
+            .activate("ha", "lin", ActivationMode::Complete)
             .unwrap_err();
         assert!(e.to_string().contains("not a block device"), "{e}");
         assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
@@ -1172,12 +1129,5 @@ mod tests {
             Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}"),
         }
         assert!(read_direct(&dir.path().join("absent"), 0).is_err());
-    }
-
-    proptest! {
-        #[test]
-        fn dm_name_round_trips(vg in "[a-z0-9][a-z0-9_.+-]{0,10}", lv in "[a-z0-9][a-z0-9_.+-]{0,10}") {
-            prop_assert_eq!(split_dm_name(&dm_name(&vg, &lv)), Some((vg.clone(), lv.clone())));
-        }
     }
 }

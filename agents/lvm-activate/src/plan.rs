@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::{AccessMode, ActivationMode, Config, StopConfig};
+use crate::config::{self, AccessMode, Config, StopConfig};
 use crate::error::ActivateError;
 use crate::model::{DmState, Health, LockDaemon, Snapshot, VgState};
 
@@ -18,15 +18,9 @@ use crate::model::{DmState, Health, LockDaemon, Snapshot, VgState};
 /// treats the VG as foreign (no autoactivation anywhere) while our start may claim it.
 pub const RELEASED_SYSTEM_ID: &str = "halvm-released";
 
-/// How an LV is activated with respect to missing PVs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivationKind {
-    Complete,
-    /// RAID/mirror with legs missing, all data present (lvchange --activationmode degraded).
-    Degraded,
-    /// Data missing; missing areas map to an error target (lvchange --partial).
-    Partial,
-}
+/// How an LV is activated with respect to missing PVs: lvmeta-activate's mode (an I/O-free
+/// crate, like this planner).
+pub use lvmeta_activate::ActivationMode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -40,7 +34,7 @@ pub enum Step {
     DelTag(String),
     Activate {
         lv: String,
-        kind: ActivationKind,
+        kind: ActivationMode,
     },
     Deactivate {
         lv: String,
@@ -51,8 +45,8 @@ pub enum Step {
     /// `Shared` (-asy).
     ActivateLocked {
         lv: String,
-        kind: ActivationKind,
-        mode: ActivationMode,
+        kind: ActivationMode,
+        mode: config::ActivationMode,
     },
     /// Stops the shared VG's lockspace on this node (vgchange --lockstop).
     LockStop,
@@ -342,7 +336,7 @@ fn activation_steps(
     cfg: &Config,
     vg: &VgState,
     snap: &Snapshot,
-    mode: Option<ActivationMode>,
+    mode: Option<config::ActivationMode>,
     plan: &mut Plan,
 ) -> Result<(), ActivateError> {
     let missing = vg.missing();
@@ -362,9 +356,9 @@ fn activation_steps(
             continue;
         }
         let kind = match lv.health(&missing) {
-            Health::Complete => ActivationKind::Complete,
-            Health::Degraded if cfg.degraded => ActivationKind::Degraded,
-            Health::Degraded | Health::Partial if cfg.partial => ActivationKind::Partial,
+            Health::Complete => ActivationMode::Complete,
+            Health::Degraded if cfg.degraded => ActivationMode::Degraded,
+            Health::Degraded | Health::Partial if cfg.partial => ActivationMode::Partial,
             h => {
                 return Err(ActivateError::LvNeedsMissingPvs {
                     vg: cfg.vg.clone(),
@@ -381,7 +375,7 @@ fn activation_steps(
                 })
             }
         };
-        if kind != ActivationKind::Complete {
+        if kind != ActivationMode::Complete {
             plan.notes.push(format!(
                 "activating {}/{name} with PVs missing ({kind:?})",
                 cfg.vg
@@ -426,7 +420,7 @@ fn plan_start_shared(cfg: &Config, vg: &VgState, snap: &Snapshot) -> Result<Plan
             })
         }
     }
-    if cfg.lv.is_none() && cfg.activation == ActivationMode::Shared {
+    if cfg.lv.is_none() && cfg.activation == config::ActivationMode::Shared {
         plan.notes.push(format!(
             "{}: every LV is activated shared; one resource per LV is safer (as resource-agents advises)",
             cfg.vg

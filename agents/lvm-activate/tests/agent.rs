@@ -3,11 +3,11 @@
 
 use halvm_lvm_activate::agent::LvmActivate;
 use halvm_lvm_activate::backend::MemBackend;
-use halvm_lvm_activate::config::ActivationMode;
+use halvm_lvm_activate::config::ActivationMode as LockMode;
 use halvm_lvm_activate::marker::MemMarker;
 use halvm_lvm_activate::membership::StaticMembership;
 use halvm_lvm_activate::model::*;
-use halvm_lvm_activate::plan::{ActivationKind, RELEASED_SYSTEM_ID};
+use halvm_lvm_activate::plan::{ActivationMode, RELEASED_SYSTEM_ID};
 use halvm_ocf::{run, Env};
 
 type TestAgent = LvmActivate<MemBackend, StaticMembership, MemMarker>;
@@ -272,7 +272,7 @@ fn degraded_mirror_activation_and_monitor() {
         .0,
         0
     );
-    assert_eq!(a.backend.kinds["m"], ActivationKind::Degraded);
+    assert_eq!(a.backend.kinds["m"], ActivationMode::Degraded);
     assert_eq!(
         call(
             &mut a,
@@ -337,10 +337,9 @@ fn lvmlockd_exclusive_passes_the_ocf_tester_sequence() {
 #[test]
 fn shared_activation_coexists_with_other_shared_holders_only() {
     let mut a = shared_node();
-    a.backend.held_elsewhere.insert(
-        "a".into(),
-        ("node n2 (id 2, PR)".into(), ActivationMode::Shared),
-    );
+    a.backend
+        .held_elsewhere
+        .insert("a".into(), ("node n2 (id 2, PR)".into(), LockMode::Shared));
     let (rc, err) = call(
         &mut a,
         "start",
@@ -349,7 +348,7 @@ fn shared_activation_coexists_with_other_shared_holders_only() {
     assert_eq!(rc, 0, "{err}");
     assert_eq!(
         a.backend.lv_locks.get(&("vg1".into(), "a".into())),
-        Some(&ActivationMode::Shared)
+        Some(&LockMode::Shared)
     );
     assert!(!a.backend.active.contains_key(&("vg1".into(), "b".into())));
     assert_eq!(
@@ -366,7 +365,7 @@ fn shared_activation_coexists_with_other_shared_holders_only() {
         let mut b = shared_node();
         b.backend.held_elsewhere.insert(
             "b".into(),
-            ("node n2 (id 2, EX)".into(), ActivationMode::Exclusive),
+            ("node n2 (id 2, EX)".into(), LockMode::Exclusive),
         );
         let (rc, err) = call(
             &mut b,

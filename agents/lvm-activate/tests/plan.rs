@@ -3,6 +3,7 @@
 use halvm_lvm_activate::config::{AccessMode, ActivationMode, Config, StopConfig};
 use halvm_lvm_activate::error::ActivateError;
 use halvm_lvm_activate::model::*;
+use halvm_lvm_activate::plan::ActivationMode as Kind;
 use halvm_lvm_activate::plan::*;
 
 fn lin(pv: &str) -> SegState {
@@ -127,11 +128,11 @@ fn activate_all() -> Vec<Step> {
     vec![
         Step::Activate {
             lv: "data".into(),
-            kind: ActivationKind::Complete,
+            kind: halvm_lvm_activate::plan::ActivationMode::Complete,
         },
         Step::Activate {
             lv: "mirror".into(),
-            kind: ActivationKind::Complete,
+            kind: halvm_lvm_activate::plan::ActivationMode::Complete,
         },
         Step::MarkStarted,
     ]
@@ -169,7 +170,7 @@ fn start_on_our_vg_only_activates_what_is_inactive() {
         vec![
             Step::Activate {
                 lv: "mirror".into(),
-                kind: ActivationKind::Complete
+                kind: halvm_lvm_activate::plan::ActivationMode::Complete
             },
             Step::MarkStarted
         ]
@@ -288,7 +289,7 @@ fn start_one_lv_only() {
         vec![
             Step::Activate {
                 lv: "mirror".into(),
-                kind: ActivationKind::Complete
+                kind: halvm_lvm_activate::plan::ActivationMode::Complete
             },
             Step::MarkStarted
         ]
@@ -336,7 +337,7 @@ fn ownership_change_with_missing_pvs_needs_majority_pvs_and_a_majority() {
         p.steps[2],
         Step::Activate {
             lv: "mirror".into(),
-            kind: ActivationKind::Degraded
+            kind: halvm_lvm_activate::plan::ActivationMode::Degraded
         }
     );
 
@@ -377,7 +378,7 @@ fn lv_activation_rules_with_missing_pvs() {
         p.steps[1],
         Step::Activate {
             lv: "mirror".into(),
-            kind: ActivationKind::Degraded
+            kind: halvm_lvm_activate::plan::ActivationMode::Degraded
         }
     );
     let mut c = cfg(AccessMode::SystemId);
@@ -387,7 +388,7 @@ fn lv_activation_rules_with_missing_pvs() {
         p.steps[1],
         Step::Activate {
             lv: "mirror".into(),
-            kind: ActivationKind::Partial
+            kind: halvm_lvm_activate::plan::ActivationMode::Partial
         }
     );
 
@@ -407,11 +408,11 @@ fn lv_activation_rules_with_missing_pvs() {
         vec![
             Step::Activate {
                 lv: "data".into(),
-                kind: ActivationKind::Partial
+                kind: halvm_lvm_activate::plan::ActivationMode::Partial
             },
             Step::Activate {
                 lv: "mirror".into(),
-                kind: ActivationKind::Degraded
+                kind: halvm_lvm_activate::plan::ActivationMode::Degraded
             },
             Step::MarkStarted
         ]
@@ -840,7 +841,7 @@ fn shared_vg_start_lock_starts_then_activates_under_lv_locks() {
             Step::LockStart,
             Step::ActivateLocked {
                 lv: "data".into(),
-                kind: ActivationKind::Complete,
+                kind: Kind::Complete,
                 mode: ActivationMode::Shared,
             },
             Step::MarkStarted,
@@ -858,12 +859,12 @@ fn shared_vg_start_lock_starts_then_activates_under_lv_locks() {
         [
             Step::ActivateLocked {
                 lv: "data".into(),
-                kind: ActivationKind::Complete,
+                kind: Kind::Complete,
                 mode: ActivationMode::Exclusive,
             },
             Step::ActivateLocked {
                 lv: "mirror".into(),
-                kind: ActivationKind::Degraded,
+                kind: Kind::Degraded,
                 mode: ActivationMode::Exclusive,
             },
             Step::MarkStarted,

@@ -138,7 +138,7 @@ fn apply(snap: &Snapshot, plan: &Plan) -> Snapshot {
             Step::Activate { lv, kind } | Step::ActivateLocked { lv, kind, .. } => {
                 s.active.push(ActiveLv {
                     name: lv.clone(),
-                    state: if *kind == ActivationKind::Complete {
+                    state: if *kind == halvm_lvm_activate::plan::ActivationMode::Complete {
                         DmState::Live
                     } else {
                         DmState::Degraded

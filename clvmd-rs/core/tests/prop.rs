@@ -233,7 +233,11 @@ fn run(nodes: u32, scripts: Vec<(u32, Vec<Action>)>, seed: u64) -> (u32, usize) 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+    // 96 cases by default; PROPTEST_CASES raises it for a longer run.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(96),
+        .. ProptestConfig::default()
+    })]
 
     #[test]
     fn no_incompatible_holders_and_no_lost_update(

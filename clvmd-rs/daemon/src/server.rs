@@ -25,6 +25,9 @@ use crate::corosync::{self, Corosync};
 use crate::workers::{Work, Workers};
 use crate::DaemonError;
 
+/// Answers buffered for a client that does not read them before it is dropped.
+const MAX_UNREAD: usize = 4 * MAX_RESPONSE;
+
 pub struct Options {
     pub socket: PathBuf,
     pub pidfile: PathBuf,
@@ -326,6 +329,13 @@ impl Server {
             Err(e) => log::error!("cannot encode a reply: {e}"),
         }
         flush(c);
+        if c.out.len() > MAX_UNREAD {
+            // A client that sends but never reads: stop buffering for it.
+            log::warn!("client {conn} does not read its answers; closing");
+            c.out.clear();
+            c.closing = true;
+            let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        }
     }
 
     fn run(&mut self, sigfd: &SignalFd) -> Result<(), DaemonError> {

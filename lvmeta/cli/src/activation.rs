@@ -2,7 +2,7 @@
 //! reload of an active LV after lvextend/lvreduce/lvresize. Kept apart from the metadata
 //! commands; `dispatch` runs before them and passes on what is not about activation.
 
-use super::{paths, size_arg, split_lv, usage, CliError, Outcome};
+use super::{force_flag, paths, size_arg, split_lv, usage, CliError, Outcome};
 use clap::{Arg, ArgMatches, Command};
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::LockMode;
@@ -228,8 +228,8 @@ fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome
             "lvreduce" => ResizeDir::Reduce,
             _ => ResizeDir::Any,
         };
-        let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
-        let mut out: Vec<String> = s.lines().map(str::to_string).collect();
+        let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
+        let mut out = super::msg::resized(&vg, &lv, &r);
         out.extend(ctx.reload_active(&kernel, &vg, &lv, &before).map_err(act)?);
         Ok(outcome(out))
     })())

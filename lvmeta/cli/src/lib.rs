@@ -344,12 +344,12 @@ pub fn cli() -> Command {
             Command::new("lvreduce").about("Shrink a logical volume"),
             true,
         ))
-        .arg(flag("force").short('f').help("Accepted for lvm compatibility (lvmeta never asks)")),
+        .arg(flag("force").short('f').help("Reduce also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
         lv_target(size_args(
             Command::new("lvresize").about("Grow or shrink a logical volume"),
             true,
         ))
-        .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+        .arg(flag("force").short('f').help("Shrink also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
         common(
             Command::new("lvrename")
                 .about("Rename a logical volume")
@@ -361,7 +361,7 @@ pub fn cli() -> Command {
             Command::new("lvremove")
                 .about("Remove logical volumes")
                 .arg(Arg::new("lvs").value_name("VG/LV").num_args(1..).required(true))
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+                .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
         ),
         report(common(
             Command::new("lvs")
@@ -550,6 +550,15 @@ fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     Ok(None)
 }
 
+/// `-f` where the command has it (lvreduce, lvresize; not lvextend).
+fn force_flag(m: &ArgMatches) -> bool {
+    m.try_get_one::<bool>("force")
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
+}
+
 fn split_lv(arg: &str) -> Result<(String, String), CliError> {
     let a = arg.trim_start_matches("/dev/");
     a.split_once('/')
@@ -631,13 +640,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 m.get_flag("force"),
             )?;
             Ok(Outcome {
-                stdout: lines(r),
+                stdout: lines(msg::pvs_created(&r)),
                 stderr: String::new(),
                 failed: false,
             })
         }
         "pvremove" => Ok(Outcome {
-            stdout: lines(ctx.pvremove(&paths(m, "pvs"))?),
+            stdout: lines(msg::pvs_wiped(&ctx.pvremove(&paths(m, "pvs"))?)),
             stderr: String::new(),
             failed: false,
         }),
@@ -672,39 +681,49 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let vg = m.get_one::<String>("vg").expect("required");
             if m.get_flag("shared") {
                 let args = lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?);
-                let created =
-                    ctx.vgcreate_shared(vg, &paths(m, "pvs"), es, &strings(m, "addtag"), &args)?;
+                ctx.vgcreate_shared(vg, &paths(m, "pvs"), es, &strings(m, "addtag"), &args)?;
                 let started = shared::lockstart(&ctx, vg)?;
-                return out(format!("{created}\n  {started}"));
+                return out(format!(
+                    "Volume group \"{vg}\" successfully created (lock type dlm, {args})\n  {started}"
+                ));
             }
-            out(ctx.vgcreate(
+            ctx.vgcreate(
                 vg,
                 &paths(m, "pvs"),
                 es,
                 m.get_one::<String>("systemid").map(String::as_str),
                 &strings(m, "addtag"),
-            )?)
+            )?;
+            out(format!("Volume group \"{vg}\" successfully created"))
         }
-        "vgextend" if m.get_flag("restoremissing") => out(ctx.vgextend_restoremissing(
-            m.get_one::<String>("vg").expect("required"),
-            &paths(m, "pvs"),
-        )?),
-        "vgextend" => out(ctx.vgextend(
-            m.get_one::<String>("vg").expect("required"),
-            &paths(m, "pvs"),
-        )?),
-        "vgreduce" => Ok(Outcome {
-            stdout: lines(ctx.vgreduce(
-                m.get_one::<String>("vg").expect("required"),
-                &paths(m, "pvs"),
-            )?),
-            stderr: String::new(),
-            failed: false,
-        }),
+        "vgextend" => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            if m.get_flag("restoremissing") {
+                ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
+            } else {
+                ctx.vgextend(vg, &paths(m, "pvs"))?;
+            }
+            out(format!("Volume group \"{vg}\" successfully extended"))
+        }
+        "vgreduce" => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let removed = ctx.vgreduce(vg, &paths(m, "pvs"))?;
+            Ok(Outcome {
+                stdout: lines(
+                    removed
+                        .iter()
+                        .map(|p| format!("Removed \"{}\" from volume group \"{vg}\"", p.display()))
+                        .collect(),
+                ),
+                stderr: String::new(),
+                failed: false,
+            })
+        }
         "vgremove" => {
             let mut s = Vec::new();
             for vg in strings(m, "vgs") {
-                s.push(ctx.vgremove(&vg, m.get_flag("force"))?);
+                ctx.vgremove(&vg, m.get_flag("force"))?;
+                s.push(format!("Volume group \"{vg}\" successfully removed"));
             }
             Ok(Outcome {
                 stdout: lines(s),
@@ -712,10 +731,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: false,
             })
         }
-        "vgrename" => out(ctx.vgrename(
-            m.get_one::<String>("old").expect("required"),
-            m.get_one::<String>("new").expect("required"),
-        )?),
+        "vgrename" => {
+            let old = m.get_one::<String>("old").expect("required");
+            let new = m.get_one::<String>("new").expect("required");
+            ctx.vgrename(old, new)?;
+            out(format!(
+                "Volume group \"{old}\" successfully renamed to \"{new}\""
+            ))
+        }
         "vgchange"
             if m.get_flag("lockstart")
                 || m.get_flag("lockstop")
@@ -734,13 +757,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     "vgchange needs --systemid, --addtag, --deltag, --lockstart, --lockstop or --locktype",
                 ));
             }
-            out(ctx.vgchange(
-                m.get_one::<String>("vg").expect("required"),
+            let vg = m.get_one::<String>("vg").expect("required");
+            ctx.vgchange(
+                vg,
                 sid.map(String::as_str),
                 &add,
                 &del,
                 m.get_flag("majoritypvs"),
-            )?)
+            )?;
+            out(format!("Volume group \"{vg}\" successfully changed"))
         }
         "vgck" => {
             let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
@@ -750,14 +775,17 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: !ok,
             })
         }
-        "vgcfgbackup" => out(ctx.vgcfgbackup(
-            m.get_one::<String>("vg").expect("required"),
-            std::path::Path::new(m.get_one::<String>("file").expect("required")),
-        )?),
-        "vgcfgrestore" => out(ctx.vgcfgrestore(
-            m.get_one::<String>("vg").expect("required"),
-            std::path::Path::new(m.get_one::<String>("file").expect("required")),
-        )?),
+        "vgcfgbackup" | "vgcfgrestore" => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let file = std::path::Path::new(m.get_one::<String>("file").expect("required"));
+            if name == "vgcfgbackup" {
+                ctx.vgcfgbackup(vg, file)?;
+                out(format!("Volume group \"{vg}\" successfully backed up."))
+            } else {
+                ctx.vgcfgrestore(vg, file)?;
+                out(format!("Restored volume group {vg}."))
+            }
+        }
         "lvcreate" => {
             let size = size_arg(m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
             let stripes = m.get_one::<u32>("stripes").copied();
@@ -807,15 +835,16 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 let n = m.get_one::<String>("name").expect("required");
                 (v.clone(), n.clone())
             };
-            out(ctx.lvcreate(
+            ctx.lvcreate(
                 &vg,
                 LvCreate {
-                    name: lvname,
+                    name: lvname.clone(),
                     size,
                     layout,
                     pvs: paths(m, "pvs"),
                 },
-            )?)
+            )?;
+            out(format!("Logical volume \"{lvname}\" created."))
         }
         "lvextend" | "lvreduce" | "lvresize" => {
             let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
@@ -825,9 +854,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 "lvreduce" => ResizeDir::Reduce,
                 _ => ResizeDir::Any,
             };
-            let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
+            let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
             Ok(Outcome {
-                stdout: lines(s.lines().map(str::to_string).collect()),
+                stdout: lines(msg::resized(&vg, &lv, &r)),
                 stderr: String::new(),
                 failed: false,
             })
@@ -849,7 +878,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             };
             let old = old.rsplit('/').next().unwrap_or(&old).to_string();
             let new = new.rsplit('/').next().unwrap_or(&new).to_string();
-            out(ctx.lvrename(&vg, &old, &new)?)
+            ctx.lvrename(&vg, &old, &new)?;
+            out(format!(
+                "Renamed \"{old}\" to \"{new}\" in volume group \"{vg}\""
+            ))
         }
         "lvremove" => {
             let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
@@ -862,7 +894,11 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             let mut s = Vec::new();
             for (v, ls) in by_vg {
-                s.extend(ctx.lvremove(&v, &ls)?);
+                ctx.lvremove(&v, &ls)?;
+                s.extend(
+                    ls.iter()
+                        .map(|l| format!("Logical volume \"{l}\" successfully removed.")),
+                );
             }
             Ok(Outcome {
                 stdout: lines(s),
@@ -876,6 +912,44 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
 
 mod activation;
 mod shared;
+
+/// lvm2's wording of what a command did (the library returns what happened, typed).
+mod msg {
+    use lvmeta::ops::Resized;
+    use std::path::PathBuf;
+
+    pub fn pvs_created(pvs: &[PathBuf]) -> Vec<String> {
+        pvs.iter()
+            .map(|p| format!("Physical volume \"{}\" successfully created.", p.display()))
+            .collect()
+    }
+
+    pub fn pvs_wiped(pvs: &[PathBuf]) -> Vec<String> {
+        pvs.iter()
+            .map(|p| {
+                format!(
+                    "Labels on physical volume \"{}\" successfully wiped.",
+                    p.display()
+                )
+            })
+            .collect()
+    }
+
+    pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {
+        let u = lvmeta::units::Units::default();
+        let es = r.extent_size.0;
+        vec![
+            format!(
+                "Size of logical volume {vg}/{lv} changed from {} ({} extents) to {} ({} extents).",
+                u.format(r.from.0 * es, true),
+                r.from.0,
+                u.format(r.to.0 * es, true),
+                r.to.0
+            ),
+            format!("Logical volume {vg}/{lv} successfully resized."),
+        ]
+    }
+}
 
 /// Runs the command line of this process and returns lvm's exit code for it: 0 ok,
 /// 3 invalid command line, 5 command failed. The one place errors become exit codes; the

@@ -56,7 +56,11 @@ pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
                 )))
             }
         };
-        lines.push(ctx.vgchange_locktype(vg, to.as_deref())?);
+        ctx.vgchange_locktype(vg, to.as_deref())?;
+        lines.push(format!(
+            "Volume group \"{vg}\" lock type changed to {}",
+            if to.is_some() { "dlm" } else { "none" }
+        ));
     }
     if m.get_flag("lockstart") {
         let l = lockstart(ctx, vg)?;

@@ -768,3 +768,76 @@ fn dlm_lock_manager_is_refused_until_the_daemon_exists() {
     .unwrap();
     lab.fails(&["pvcreate", lab.disk(0)], 5, "clvmd-rs");
 }
+
+/// Issue 12, reports: a named LV that does not exist is lvm2's error and exit 5 (it printed
+/// nothing and exited 0); `--units b` prints `B` as lvm2 does; without device-mapper the
+/// active/open state is unknown (`X`), as lvm2 shows it with activation disabled.
+#[test]
+fn reports_say_what_lvm2_says() {
+    let lab = Lab::new(1, 32);
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["vgcreate", "vg", lab.disk(0)]);
+    lab.ok(&["lvcreate", "-n", "lv", "-L", "8m", "vg"]);
+    let r = lab.run(&["lvs", "vg/nope"]);
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.trim(), "Failed to find logical volume \"vg/nope\"");
+    let size = lab.ok(&[
+        "lvs",
+        "--noheadings",
+        "--units",
+        "b",
+        "-o",
+        "lv_size",
+        "vg/lv",
+    ]);
+    assert_eq!(size.trim(), "8388608B");
+    let attr = lab.ok(&["lvs", "--noheadings", "-o", "lv_attr", "vg/lv"]);
+    let no_dm = !std::path::Path::new("/sys/module/dm_mod").exists();
+    let want = if no_dm { "-wi-XX----" } else { "-wi-------" };
+    assert_eq!(attr.trim(), want);
+}
+
+/// lvm2's metadata backups and archives (lvm.conf `backup {}`, on by default, in
+/// `$LVM_SYSTEM_DIR/backup` and `archive`): written around every commit through the
+/// transaction driver's hooks, and `vgcfgrestore -f` takes them back.
+#[test]
+fn commits_leave_lvm2_backups_and_archives() {
+    let lab = Lab::new(1, 32);
+    let lvm = lab.dir.path().join("lvm");
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["vgcreate", "vg", lab.disk(0)]);
+    lab.ok(&["lvcreate", "-n", "a", "-L", "4m", "vg"]);
+    lab.ok(&["lvcreate", "-n", "b", "-L", "4m", "vg"]);
+    let backup = std::fs::read_to_string(lvm.join("backup/vg")).expect("backup of vg");
+    assert!(
+        backup.contains("Created *after* executing 'lvcreate"),
+        "{backup}"
+    );
+    assert!(backup.contains("b {"), "the newest metadata: {backup}");
+    let mut archives: Vec<String> = std::fs::read_dir(lvm.join("archive"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    archives.sort();
+    assert_eq!(archives.len(), 2, "{archives:?}");
+    assert!(archives[0].starts_with("vg_00000-") && archives[1].starts_with("vg_00001-"));
+    // The archive before the second lvcreate holds `a` only; restoring it drops `b`.
+    let before_b = lvm.join("archive").join(&archives[1]);
+    let text = std::fs::read_to_string(&before_b).unwrap();
+    assert!(
+        text.contains("Created *before* executing 'lvcreate"),
+        "{text}"
+    );
+    lab.ok(&["vgcfgrestore", "-f", before_b.to_str().unwrap(), "vg"]);
+    let lvs = lab.ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
+    assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["a"]);
+    // `backup = 0` and `archive = 0` turn them off.
+    std::fs::write(
+        lvm.join("lvm.conf"),
+        "backup {\n\tbackup = 0\n\tarchive = 0\n}\n",
+    )
+    .unwrap();
+    std::fs::remove_dir_all(lvm.join("backup")).unwrap();
+    lab.ok(&["lvcreate", "-n", "c", "-L", "4m", "vg"]);
+    assert!(!lvm.join("backup").exists());
+}

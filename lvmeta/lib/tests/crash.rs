@@ -45,6 +45,7 @@ fn env(m: &Mem) -> Env {
         cluster: None,
         volume_list: None,
         hooks: None,
+        kernel: None,
         system_id: None,
         host: "test".into(),
         open: Box::new(move |p: &Path| {

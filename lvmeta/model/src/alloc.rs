@@ -571,7 +571,8 @@ impl VolumeGroup {
             .find(|l| sub_lv_names(l).iter().any(|s| s == name))
     }
 
-    fn top_level(&self, name: &str) -> Result<&LogicalVolume, ModelError> {
+    /// The visible LV `name`: `NoSuchLv`, or `SubVolume` for a hidden sub-LV.
+    pub fn top_level(&self, name: &str) -> Result<&LogicalVolume, ModelError> {
         let lv = self.lv(name).ok_or_else(|| ModelError::NoSuchLv {
             name: name.to_string(),
         })?;

@@ -390,6 +390,7 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         cluster: None,
         volume_list: None,
         hooks: None,
+        kernel: None,
         system_id: None,
         host: "test".into(),
         open: Box::new(lvmeta::ops::Env::file_open),

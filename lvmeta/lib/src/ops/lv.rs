@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use super::*;
+use crate::txn::WriteOpts;
 use lvmeta_model::{self as model, VolumeGroup};
 
 impl Ctx<'_> {
     // ---- LV commands ----
 
-    pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<String> {
-        let name = req.name.clone();
+    pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<()> {
         self.modify(vgname, false, |vg, sc, devs| {
             let pvs = pv_keys(sc, vgname, devs, &req.pvs)?;
             let extents = req.size.extents(vg, pvs.as_deref())?;
@@ -22,7 +22,7 @@ impl Ctx<'_> {
             lr.creation_host = Some(self.env.host.clone());
             in_model(vgname, vg.create_lv(lr).map(|_| ()))
         })?;
-        Ok(format!("Logical volume \"{name}\" created."))
+        Ok(())
     }
 
     pub fn lvresize(
@@ -32,8 +32,9 @@ impl Ctx<'_> {
         size: SizeArg,
         pvs: &[PathBuf],
         dir: ResizeDir,
-    ) -> Result<String> {
-        let mut msg = String::new();
+        force: bool,
+    ) -> Result<Resized> {
+        let mut resized = None;
         self.modify(vgname, false, |vg, sc, devs| {
             let cur = vg
                 .lv(lv)
@@ -63,41 +64,80 @@ impl Ctx<'_> {
                 if dir == ResizeDir::Extend {
                     return Err(OpError::InvalidArg(format!("New size given ({target} extents) not larger than existing size ({cur} extents)")));
                 }
+                // lvm2 asks before reducing an open LV; -f is the answer.
+                if !force {
+                    if let Some(k) = &self.env.kernel {
+                        if let Err(OpError::InUse { .. }) =
+                            crate::activation::check_not_in_use(k, vg, lv)
+                        {
+                            return Err(OpError::NotReduced {
+                                vg: vgname.into(),
+                                lv: lv.into(),
+                                size: crate::units::Units::default().format(target * es, true),
+                            });
+                        }
+                    }
+                }
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
-            let now_size = vg.lv(lv).map(|l| l.size().0).unwrap_or(0);
-            let u = crate::units::Units::default();
-            msg = format!(
-                "Size of logical volume {vgname}/{lv} changed from {} ({cur} extents) to {} ({now_size} extents).",
-                u.format(cur * es, true),
-                u.format(now_size * es, true)
-            );
+            resized = Some(Resized {
+                from: Extents(cur),
+                to: vg.lv(lv).map(|l| l.size()).unwrap_or(Extents(0)),
+                extent_size: vg.extent_size,
+            });
             Ok(())
         })?;
-        Ok(msg + &format!("\nLogical volume {vgname}/{lv} successfully resized."))
+        Ok(resized.expect("set by the committed edit"))
     }
 
-    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
-        self.modify(vgname, false, |vg, _, _| {
-            in_model(vgname, vg.rename_lv(old, new))
-        })?;
-        Ok(format!(
-            "Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
-        ))
-    }
-
-    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
-        self.modify(vgname, false, |vg, _, _| {
-            for l in lvs {
-                in_model(vgname, vg.remove_lv(l))?;
+    /// Renames an LV; an active one's devices are renamed too (open or not, as lvm2).
+    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<()> {
+        self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
+            let before = match &self.env.kernel {
+                Some(k) if t.vg.lv(old).is_some() => {
+                    crate::activation::active_devices(k, &t.vg, &[old.to_string()])?
+                }
+                _ => Vec::new(),
+            };
+            in_model(vgname, t.vg.rename_lv(old, new))?;
+            if let Some(k) = &self.env.kernel {
+                crate::activation::rename_devices(k, &before, &t.vg, |_| new.to_string())?;
             }
             Ok(())
         })?;
-        Ok(lvs
-            .iter()
-            .map(|l| format!("Logical volume \"{l}\" successfully removed."))
-            .collect())
+        Ok(())
     }
+
+    /// Removes LVs. Device-mapper is asked first: an open LV is refused with lvm2's words
+    /// and nothing changes; an active, unopened one is deactivated, then removed.
+    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<()> {
+        self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
+            for l in lvs {
+                in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
+            }
+            if let Some(k) = &self.env.kernel {
+                for l in lvs {
+                    crate::activation::check_not_in_use(k, &t.vg, l)?;
+                }
+                for l in lvs {
+                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
+                }
+            }
+            for l in lvs {
+                in_model(vgname, t.vg.remove_lv(l))?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// What a resize did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resized {
+    pub from: Extents,
+    pub to: Extents,
+    pub extent_size: Sectors,
 }
 
 /// `-L`/`-l` as given.

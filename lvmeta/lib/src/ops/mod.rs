@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::lock::LockError;
+use lvmeta_model::lvm_uuid;
 use lvmeta_model::{self as model, ModelError, PhysicalVolume, VolumeGroup};
 use lvmeta_ondisk::dev::BlockDev;
 use lvmeta_ondisk::label::{self, DiskLocn, PvHeaderExt, PvLabel};
@@ -127,6 +128,18 @@ pub enum OpError {
         what: String,
         err: lvmeta_text::ParseError,
     },
+    /// lvm2's `lv_check_not_in_use` wording.
+    #[error("Logical volume {vg}/{lv} in use.")]
+    InUse { vg: String, lv: String },
+    /// lvm2's answer when a reduce of an open LV is not confirmed (`-f`).
+    #[error("WARNING: Reducing active and open logical volume to {size}.\n  THIS MAY DESTROY YOUR DATA (filesystem etc.)\n  Logical volume {vg}/{lv} NOT reduced (use -f to reduce it).")]
+    NotReduced {
+        vg: String,
+        lv: String,
+        size: String,
+    },
+    #[error(transparent)]
+    Dm(#[from] lvmeta_dm::DmError),
     #[error("Volume group \"{vg}\" still contains {lvs} logical volume(s) (use -f)")]
     VgNotEmpty { vg: String, lvs: usize },
     #[error("{0}")]
@@ -164,7 +177,8 @@ pub struct PvDev {
 
 impl PvDev {
     pub fn uuid_dashed(&self) -> String {
-        crate::uuid::with_dashes(&self.label.pv_uuid)
+        lvm_uuid::format_with_dashes(&self.label.pv_uuid)
+            .unwrap_or_else(|_| self.label.pv_uuid.clone())
     }
     pub fn pe_start_sectors(&self) -> u64 {
         self.label
@@ -305,7 +319,8 @@ pub fn scan(env: &Env) -> Result<Scan> {
             Ok(Some(l)) => {
                 if let Some(first) = seen.get(&l.pv_uuid) {
                     return Err(OpError::DuplicatePv {
-                        uuid: crate::uuid::with_dashes(&l.pv_uuid),
+                        uuid: lvm_uuid::format_with_dashes(&l.pv_uuid)
+                            .unwrap_or_else(|_| l.pv_uuid.clone()),
                         first: first.clone(),
                         second: path,
                     });
@@ -450,7 +465,7 @@ impl Scan {
 
     /// The scanned device holding a VG's PV (matched by PV UUID).
     pub fn device_index(&self, pv: &PhysicalVolume) -> Option<usize> {
-        let raw = crate::uuid::without_dashes(&pv.id)?;
+        let raw = lvm_uuid::strip_dashes(&pv.id).ok()?;
         self.pvs.iter().position(|d| d.label.pv_uuid == raw)
     }
 }
@@ -828,5 +843,6 @@ mod report;
 pub mod shared;
 mod vg;
 
-pub use lv::{LvCreate, ResizeDir, SizeArg};
+pub use backup::{backup_text, LvmBackups};
+pub use lv::{LvCreate, ResizeDir, Resized, SizeArg};
 pub use report::Selection;

@@ -15,7 +15,7 @@ impl Ctx<'_> {
         mdasize: Option<u64>,
         uuid: Option<&str>,
         force: bool,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<PathBuf>> {
         if uuid.is_some() && paths.len() != 1 {
             return Err(OpError::InvalidArg(
                 "--uuid needs exactly one device".into(),
@@ -23,7 +23,8 @@ impl Ctx<'_> {
         }
         let raw_uuid = match uuid {
             Some(u) => Some(
-                crate::uuid::without_dashes(u)
+                lvmeta_model::lvm_uuid::strip_dashes(u)
+                    .ok()
                     .ok_or_else(|| OpError::InvalidArg(format!("invalid UUID {u:?}")))?,
             ),
             None => None,
@@ -71,7 +72,8 @@ impl Ctx<'_> {
                         .find(|d| &d.label.pv_uuid == u && d.path != *p)
                     {
                         return Err(OpError::DuplicatePv {
-                            uuid: crate::uuid::with_dashes(u),
+                            uuid: lvmeta_model::lvm_uuid::format_with_dashes(u)
+                                .unwrap_or_else(|_| u.clone()),
                             first: d.path.clone(),
                             second: p.clone(),
                         });
@@ -100,22 +102,19 @@ impl Ctx<'_> {
             }
             let mut out = Vec::new();
             for (p, dev, opts) in devs {
-                let pv_uuid = raw_uuid.clone().unwrap_or_else(|| {
-                    crate::uuid::without_dashes(&crate::uuid::generate())
-                        .expect("generated ids are valid")
-                });
+                let pv_uuid = raw_uuid
+                    .clone()
+                    .unwrap_or_else(lvmeta_model::lvm_uuid::generate);
                 // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
                 ondisk_pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
-                out.push(format!(
-                    "Physical volume \"{}\" successfully created.",
-                    p.display()
-                ));
+                out.push(p);
             }
             Ok(out)
         })
     }
 
-    pub fn pvremove(&self, paths: &[PathBuf]) -> Result<Vec<String>> {
+    /// Wipes the labels of PVs in no VG; returns the devices wiped.
+    pub fn pvremove(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         self.with_global_lock(LockMode::Exclusive, |sc| {
             let mut todo = Vec::new();
             for p in paths {
@@ -149,10 +148,7 @@ impl Ctx<'_> {
             let mut out = Vec::new();
             for (p, dev) in todo {
                 label::wipe_label(dev.as_ref())?;
-                out.push(format!(
-                    "Labels on physical volume \"{}\" successfully wiped.",
-                    p.display()
-                ));
+                out.push(p.clone());
             }
             Ok(out)
         })
@@ -180,7 +176,8 @@ impl Ctx<'_> {
                     out.push(format!(
                         "{}: label ok, PV UUID {}, device size {}",
                         p.display(),
-                        crate::uuid::with_dashes(&l.pv_uuid),
+                        lvmeta_model::lvm_uuid::format_with_dashes(&l.pv_uuid)
+                            .unwrap_or_else(|_| l.pv_uuid.clone()),
                         l.device_size.0
                     ));
                     for a in &l.metadata_areas {

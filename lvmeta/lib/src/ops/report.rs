@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::*;
-use crate::report::{Cell, FieldDef, FieldType, ReportKind};
+use crate::report::{
+    Cell, Field, FieldDef, FieldType, LvField, PvField, ReportKind, SegField, VgField,
+};
 use lvmeta_model::{self as model, LogicalVolume, Segment, SegmentKind};
 use lvmeta_ondisk::mda;
 
@@ -65,7 +67,7 @@ impl Ctx<'_> {
             match kind {
                 ReportKind::Vgs => {
                     for r in &reads {
-                        rows.push(fields.iter().map(|f| vg_cell(f, sc, r)).collect());
+                        rows.push(fields.iter().map(|f| vg_row_cell(f, sc, r)).collect());
                     }
                 }
                 ReportKind::Lvs => {
@@ -198,15 +200,64 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
     } = *row;
     let vg = &r.vg;
     let es = vg.extent_size.0;
-    let display_name = || {
-        if l.is_visible() {
+    let seg = seg.or(l.segments.first());
+    let s = |x: String| Cell::Str(x);
+    let x = match f.id {
+        Field::Lv(x) => x,
+        Field::Seg(x) => return seg_cell(x, sc, r, seg),
+        Field::Vg(x) => return vg_cell(x, sc, r),
+        // lvs does not offer PV fields.
+        Field::Pv(_) => return Cell::Empty,
+    };
+    match x {
+        LvField::LvUuid => s(l.id.clone()),
+        LvField::LvName => s(if l.is_visible() {
             l.name.clone()
         } else {
             format!("[{}]", l.name)
+        }),
+        LvField::LvFullName => s(format!("{}/{}", vg.name, l.name)),
+        LvField::LvPath => s(if l.is_visible() {
+            format!("/dev/{}/{}", vg.name, l.name)
+        } else {
+            String::new()
+        }),
+        LvField::LvDmPath => s(format!("/dev/mapper/{}", vg.dm_name(&l.name))),
+        LvField::LvLayout => s(match seg.map(|g| g.kind.report_type()) {
+            Some("raid1") => "raid,raid1".into(),
+            Some(t) => t.into(),
+            None => String::new(),
+        }),
+        LvField::LvRole => s(if l.is_visible() {
+            "public".into()
+        } else {
+            "private".into()
+        }),
+        LvField::LvSize => Cell::Size(l.size().0 * es),
+        LvField::SegCount => Cell::Num(l.segments.len() as i64),
+        LvField::LvTags => s(l.tags.join(",")),
+        LvField::LvAttr => s(kernel.lv_attr(vg, l, roles.get(l.name.as_str()).copied())),
+        LvField::LvHost => s(l.creation_host.clone().unwrap_or_default()),
+        LvField::MirrorLog => s(match seg.map(|g| &g.kind) {
+            Some(SegmentKind::Mirror { log: Some(log), .. }) => log.clone(),
+            _ => String::new(),
+        }),
+        // lvmeta makes no snapshots, pools or moves: empty, as lvm2 shows them for LVs
+        // without.
+        LvField::Origin | LvField::MovePv | LvField::ConvertLv | LvField::PoolLv => {
+            s(String::new())
         }
-    };
-    let seg = seg.or(l.segments.first());
+        LvField::DataPercent | LvField::MetadataPercent => Cell::Pct(None),
+        LvField::CopyPercent => Cell::Pct(kernel.copy_percent(vg, l)),
+    }
+}
+
+fn seg_cell(x: SegField, sc: &Scan, r: &VgRead, seg: Option<&Segment>) -> Cell {
+    let Some(g) = seg else { return Cell::Empty };
+    let es = r.vg.extent_size.0;
     let s = |x: String| Cell::Str(x);
+    let len = g.area_len().0;
+    let (areas, meta) = seg_areas(sc, r, g);
     let join = |areas: &[AreaAt]| {
         areas
             .iter()
@@ -214,131 +265,89 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
             .collect::<Vec<_>>()
             .join(",")
     };
-    match f.name {
-        "lv_uuid" => s(l.id.clone()),
-        "lv_name" => s(display_name()),
-        "lv_full_name" => s(format!("{}/{}", vg.name, l.name)),
-        "lv_path" => s(if l.is_visible() {
-            format!("/dev/{}/{}", vg.name, l.name)
-        } else {
-            String::new()
+    let ranges = |sep: &str| {
+        let parts: Vec<String> = areas
+            .iter()
+            .map(|(n, st)| format!("{n}:{st}-{}", st + len - 1))
+            .collect();
+        s(parts.join(sep))
+    };
+    match x {
+        SegField::Segtype => s(g.kind.report_type().to_string()),
+        SegField::Stripes | SegField::DataStripes => Cell::Num(areas.len() as i64),
+        SegField::StripeSize => Cell::Size(match &g.kind {
+            SegmentKind::Striped { stripe_size, .. } => stripe_size.0,
+            _ => 0,
         }),
-        "lv_dm_path" => s(format!("/dev/mapper/{}", vg.dm_name(&l.name))),
-        "lv_layout" => s(match seg.map(|g| g.kind.report_type()) {
-            Some("raid1") => "raid,raid1".into(),
-            Some(t) => t.into(),
-            None => String::new(),
-        }),
-        "lv_role" => s(if l.is_visible() {
-            "public".into()
-        } else {
-            "private".into()
-        }),
-        "lv_size" => Cell::Size(l.size().0 * es),
-        "seg_count" => Cell::Num(l.segments.len() as i64),
-        "lv_tags" => s(l.tags.join(",")),
-        "lv_attr" => s(kernel.lv_attr(vg, l, roles.get(l.name.as_str()).copied())),
-        "lv_host" => s(l.creation_host.clone().unwrap_or_default()),
-        "mirror_log" => s(match seg.map(|g| &g.kind) {
-            Some(SegmentKind::Mirror { log: Some(log), .. }) => log.clone(),
-            _ => String::new(),
-        }),
-        "origin" | "move_pv" | "convert_lv" | "pool_lv" => s(String::new()),
-        "data_percent" | "metadata_percent" => Cell::Pct(None),
-        "copy_percent" => Cell::Pct(kernel.copy_percent(vg, l)),
-        "vg_name" => s(vg.name.clone()),
-        n if f.ftype == FieldType::Vg => vg_cell_named(n, f, sc, r),
-        _ => {
-            let Some(g) = seg else { return Cell::Empty };
-            let len = g.area_len().0;
-            let (areas, meta) = seg_areas(sc, r, g);
-            match f.name {
-                "segtype" => s(g.kind.report_type().to_string()),
-                "stripes" | "data_stripes" => Cell::Num(areas.len() as i64),
-                "stripe_size" => Cell::Size(match &g.kind {
-                    SegmentKind::Striped { stripe_size, .. } => stripe_size.0,
-                    _ => 0,
-                }),
-                "region_size" => Cell::Size(match &g.kind {
-                    SegmentKind::Mirror { region_size, .. }
-                    | SegmentKind::Raid1 { region_size, .. } => {
-                        region_size.map(|r| r.0).unwrap_or(0)
-                    }
-                    _ => 0,
-                }),
-                "seg_start" => Cell::Size(g.start_extent.0 * es),
-                "seg_start_pe" => Cell::Num(g.start_extent.0 as i64),
-                "seg_size" => Cell::Size(g.extent_count.0 * es),
-                "seg_size_pe" => Cell::Num(g.extent_count.0 as i64),
-                "seg_tags" => s(g.tags.join(",")),
-                "devices" => s(join(&areas)),
-                "metadata_devices" => s(join(&meta)),
-                "seg_pe_ranges" | "seg_le_ranges" => {
-                    let parts: Vec<String> = areas
-                        .iter()
-                        .map(|(n, st)| format!("{n}:{st}-{}", st + len - 1))
-                        .collect();
-                    s(parts.join(if f.name == "seg_pe_ranges" { " " } else { "," }))
-                }
-                _ => Cell::Empty,
+        SegField::RegionSize => Cell::Size(match &g.kind {
+            SegmentKind::Mirror { region_size, .. } | SegmentKind::Raid1 { region_size, .. } => {
+                region_size.map(|r| r.0).unwrap_or(0)
             }
-        }
+            _ => 0,
+        }),
+        SegField::SegStart => Cell::Size(g.start_extent.0 * es),
+        SegField::SegStartPe => Cell::Num(g.start_extent.0 as i64),
+        SegField::SegSize => Cell::Size(g.extent_count.0 * es),
+        SegField::SegSizePe => Cell::Num(g.extent_count.0 as i64),
+        SegField::SegTags => s(g.tags.join(",")),
+        SegField::Devices => s(join(&areas)),
+        SegField::MetadataDevices => s(join(&meta)),
+        SegField::SegPeRanges => ranges(" "),
+        SegField::SegLeRanges => ranges(","),
     }
 }
 
-fn vg_cell(f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
-    vg_cell_named(f.name, f, sc, r)
-}
-
-fn vg_cell_named(name: &str, _f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
+fn vg_cell(x: VgField, sc: &Scan, r: &VgRead) -> Cell {
     let vg = &r.vg;
     let es = vg.extent_size.0;
-    let mdas: Vec<(u64, u64)> = r
-        .devs
-        .values()
-        .flat_map(|&i| sc.pvs[i].mdas.iter())
-        .filter_map(|m| m.res.as_ref().ok())
-        .map(|c| {
-            (
-                c.header.size.0,
-                c.committed.as_ref().map(|t| t.locn.size.0).unwrap_or(0),
-            )
-        })
-        .collect();
-    match name {
-        "vg_fmt" => Cell::Str("lvm2".into()),
-        "vg_uuid" => Cell::Str(vg.id.clone()),
-        "vg_name" => Cell::Str(vg.name.clone()),
-        "vg_attr" => Cell::Str(vg.vg_attr()),
-        "vg_permissions" => Cell::Str(if vg.status.iter().any(|s| s == "WRITE") {
+    // (area size, committed text size) of each metadata area of the VG's present PVs.
+    let mdas = || -> Vec<(u64, u64)> {
+        r.devs
+            .values()
+            .flat_map(|&i| sc.pvs[i].mdas.iter())
+            .filter_map(|m| m.res.as_ref().ok())
+            .map(|c| {
+                (
+                    c.header.size.0,
+                    c.committed.as_ref().map(|t| t.locn.size.0).unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    match x {
+        VgField::VgFmt => Cell::Str("lvm2".into()),
+        VgField::VgUuid => Cell::Str(vg.id.clone()),
+        VgField::VgName => Cell::Str(vg.name.clone()),
+        VgField::VgAttr => Cell::Str(vg.vg_attr()),
+        VgField::VgPermissions => Cell::Str(if vg.status.iter().any(|s| s == "WRITE") {
             "writeable".into()
         } else {
             "read-only".into()
         }),
-        "vg_allocation_policy" => Cell::Str("normal".into()),
-        "vg_size" => Cell::Size(vg.total_extents().0 * es),
-        "vg_free" => Cell::Size(vg.free_extents().0 * es),
-        "vg_systemid" => Cell::Str(vg.system_id.clone().unwrap_or_default()),
-        "vg_extent_size" => Cell::Size(es),
-        "vg_extent_count" => Cell::Num(vg.total_extents().0 as i64),
-        "vg_free_count" => Cell::Num(vg.free_extents().0 as i64),
-        "max_lv" => Cell::Num(vg.max_lv as i64),
-        "max_pv" => Cell::Num(vg.max_pv as i64),
-        "pv_count" => Cell::Num(vg.pvs.len() as i64),
-        "lv_count" => Cell::Num(vg.lvs.iter().filter(|l| l.is_visible()).count() as i64),
-        "snap_count" => Cell::Num(0),
-        "vg_seqno" => Cell::Num(vg.seqno as i64),
-        "vg_tags" => Cell::Str(vg.tags.join(",")),
-        "vg_mda_count" => Cell::Num(mdas.len() as i64),
-        "vg_mda_size" => Cell::Size(mdas.iter().map(|m| m.0).min().unwrap_or(0) / 512),
-        "vg_mda_free" => Cell::Size(
-            mdas.iter()
+        VgField::VgAllocationPolicy => Cell::Str("normal".into()),
+        VgField::VgSize => Cell::Size(vg.total_extents().0 * es),
+        VgField::VgFree => Cell::Size(vg.free_extents().0 * es),
+        VgField::VgSystemid => Cell::Str(vg.system_id.clone().unwrap_or_default()),
+        VgField::VgExtentSize => Cell::Size(es),
+        VgField::VgExtentCount => Cell::Num(vg.total_extents().0 as i64),
+        VgField::VgFreeCount => Cell::Num(vg.free_extents().0 as i64),
+        VgField::MaxLv => Cell::Num(vg.max_lv as i64),
+        VgField::MaxPv => Cell::Num(vg.max_pv as i64),
+        VgField::PvCount => Cell::Num(vg.pvs.len() as i64),
+        VgField::LvCount => Cell::Num(vg.lvs.iter().filter(|l| l.is_visible()).count() as i64),
+        VgField::SnapCount => Cell::Num(0),
+        VgField::VgSeqno => Cell::Num(vg.seqno as i64),
+        VgField::VgTags => Cell::Str(vg.tags.join(",")),
+        VgField::VgMdaCount => Cell::Num(mdas().len() as i64),
+        VgField::VgMdaSize => Cell::Size(mdas().iter().map(|m| m.0).min().unwrap_or(0) / 512),
+        VgField::VgMdaFree => Cell::Size(
+            mdas()
+                .iter()
                 .map(|m| mda::max_text_size(m.0).saturating_sub(m.1))
                 .min()
                 .unwrap_or(0)
                 / 512,
         ),
-        _ => Cell::Empty,
     }
 }
 
@@ -349,14 +358,56 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
         r.vg.pv(key).map(|p| (r, p))
     });
     let s = |x: String| Cell::Str(x);
-    let mda_sizes: Vec<u64> = d.label.metadata_areas.iter().map(|a| a.size.0).collect();
-    match f.name {
-        "pv_fmt" => s("lvm2".into()),
-        "pv_uuid" => s(d.uuid_dashed()),
-        "dev_size" => Cell::Size(d.dev.size().map(|b| b.0 / 512).unwrap_or(0)),
-        "pv_name" => s(d.path.to_string_lossy().into_owned()),
-        "pv_mda_size" => Cell::Size(mda_sizes.iter().min().copied().unwrap_or(0) / 512),
-        "pv_mda_free" => {
+    let x = match f.id {
+        Field::Pv(x) => x,
+        Field::Vg(v) => {
+            return match entry {
+                Some((r, _)) => vg_cell(v, sc, r),
+                // An orphan PV belongs to no VG.
+                None if v == VgField::VgName => s(String::new()),
+                None => Cell::Empty,
+            };
+        }
+        // pvs does not offer LV or segment fields.
+        Field::Lv(_) | Field::Seg(_) => return Cell::Empty,
+    };
+    let mda_sizes = || d.label.metadata_areas.iter().map(|a| a.size.0);
+    // Fields of the PV in its VG; an orphan has no extents.
+    let in_vg = |x: PvField| -> Cell {
+        match entry {
+            Some((r, p)) => {
+                let es = r.vg.extent_size.0;
+                let pe_count = p.pe_count.0;
+                let used = used_extents(&r.vg).get(&p.name).copied().unwrap_or(0);
+                match x {
+                    PvField::PvSize => Cell::Size(pe_count * es),
+                    PvField::PvFree => Cell::Size((pe_count - used.min(pe_count)) * es),
+                    PvField::PvUsed => Cell::Size(used * es),
+                    PvField::PvAttr => {
+                        s(format!("{}--", if p.is_allocatable() { 'a' } else { '-' }))
+                    }
+                    PvField::PvPeCount => Cell::Num(pe_count as i64),
+                    _ => Cell::Num(used as i64),
+                }
+            }
+            None => {
+                let size = d.label.device_size.0 / 512;
+                match x {
+                    PvField::PvSize | PvField::PvFree => Cell::Size(size),
+                    PvField::PvUsed => Cell::Size(0),
+                    PvField::PvAttr => s("---".into()),
+                    _ => Cell::Num(0),
+                }
+            }
+        }
+    };
+    match x {
+        PvField::PvFmt => s("lvm2".into()),
+        PvField::PvUuid => s(d.uuid_dashed()),
+        PvField::DevSize => Cell::Size(d.dev.size().map(|b| b.0 / 512).unwrap_or(0)),
+        PvField::PvName => s(d.path.to_string_lossy().into_owned()),
+        PvField::PvMdaSize => Cell::Size(mda_sizes().min().unwrap_or(0) / 512),
+        PvField::PvMdaFree => {
             let free = d
                 .mdas
                 .iter()
@@ -369,35 +420,22 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
                 .unwrap_or(0);
             Cell::Size(free / 512)
         }
-        "pv_mda_count" => Cell::Num(mda_sizes.len() as i64),
-        "pe_start" => Cell::Size(d.pe_start_sectors()),
-        "pv_tags" => s(entry.map(|(_, p)| p.tags.join(",")).unwrap_or_default()),
-        _ => match entry {
-            Some((r, p)) => {
-                let es = r.vg.extent_size.0;
-                let pe_count = p.pe_count.0;
-                let used = used_extents(&r.vg).get(&p.name).copied().unwrap_or(0);
-                match f.name {
-                    "pv_size" => Cell::Size(pe_count * es),
-                    "pv_free" => Cell::Size((pe_count - used.min(pe_count)) * es),
-                    "pv_used" => Cell::Size(used * es),
-                    "pv_attr" => s(format!("{}--", if p.is_allocatable() { 'a' } else { '-' })),
-                    "pv_pe_count" => Cell::Num(pe_count as i64),
-                    "pv_pe_alloc_count" => Cell::Num(used as i64),
-                    _ => vg_cell_named(f.name, f, sc, r),
-                }
-            }
-            None => {
-                let size = d.label.device_size.0 / 512;
-                match f.name {
-                    "pv_size" | "pv_free" => Cell::Size(size),
-                    "pv_used" => Cell::Size(0),
-                    "pv_attr" => s("---".into()),
-                    "pv_pe_count" | "pv_pe_alloc_count" => Cell::Num(0),
-                    "vg_name" => s(String::new()),
-                    _ => Cell::Empty,
-                }
-            }
-        },
+        PvField::PvMdaCount => Cell::Num(mda_sizes().count() as i64),
+        PvField::PeStart => Cell::Size(d.pe_start_sectors()),
+        PvField::PvTags => s(entry.map(|(_, p)| p.tags.join(",")).unwrap_or_default()),
+        PvField::PvSize
+        | PvField::PvFree
+        | PvField::PvUsed
+        | PvField::PvAttr
+        | PvField::PvPeCount
+        | PvField::PvPeAllocCount => in_vg(x),
+    }
+}
+
+/// A `vgs` cell: VG fields only.
+fn vg_row_cell(f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
+    match f.id {
+        Field::Vg(x) => vg_cell(x, sc, r),
+        _ => Cell::Empty,
     }
 }

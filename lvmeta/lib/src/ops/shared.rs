@@ -40,7 +40,7 @@ impl Ctx<'_> {
         extent_size: u64,
         tags: &[String],
         lock_args: &str,
-    ) -> Result<String> {
+    ) -> Result<()> {
         in_model(name, model::names::validate_vg_name(name))?;
         for t in tags {
             check_tag(t)?;
@@ -63,9 +63,7 @@ impl Ctx<'_> {
             }
             Ok((vg, post))
         })?;
-        Ok(format!(
-            "Volume group \"{name}\" successfully created (lock type dlm, {lock_args})"
-        ))
+        Ok(())
     }
 
     /// What a VG's metadata says about its locking, read under the local lock only: a
@@ -84,7 +82,7 @@ impl Ctx<'_> {
     /// `vgchange --locktype dlm|none`. To dlm: the VG loses its system ID and lvm 2.02's
     /// CLUSTERED flag and gets `lock_args`; to none: it becomes this host's (its system ID),
     /// which needs the VG's cluster lock (so the lockspace must be started).
-    pub fn vgchange_locktype(&self, name: &str, to_dlm: Option<&str>) -> Result<String> {
+    pub fn vgchange_locktype(&self, name: &str, to_dlm: Option<&str>) -> Result<()> {
         let opts = WriteOpts {
             // A CLUSTERED VG made by lvm 2.02 may carry a foreign system ID: converting it is
             // the explicit take-over.
@@ -109,9 +107,6 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
-        Ok(format!(
-            "Volume group \"{name}\" lock type changed to {}",
-            if to_dlm.is_some() { "dlm" } else { "none" }
-        ))
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@ impl Ctx<'_> {
         extent_size: u64,
         system_id: Option<&str>,
         tags: &[String],
-    ) -> Result<String> {
+    ) -> Result<VolumeGroup> {
         in_model(name, model::names::validate_vg_name(name))?;
         for t in tags {
             check_tag(t)?;
@@ -38,8 +38,7 @@ impl Ctx<'_> {
                 post.push(PostCommit::SetUsed(i, true));
             }
             Ok((vg, post))
-        })?;
-        Ok(format!("Volume group \"{name}\" successfully created"))
+        })
     }
 
     /// Orphan PVs for `paths`, as VG entries (with their scan index).
@@ -86,7 +85,7 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    pub fn vgextend(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
+    pub fn vgextend(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgextend")
@@ -106,13 +105,13 @@ impl Ctx<'_> {
                 t.after_commit(PostCommit::SetUsed(i, true));
             }
             Ok(())
-        })?;
-        Ok(format!("Volume group \"{name}\" successfully extended"))
+        })
+        .map(|d| d.vg)
     }
 
     /// `vgextend --restoremissing`: PVs marked MISSING that are present again rejoin the VG
     /// and get its current metadata.
-    pub fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
+    pub fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgextend --restoremissing")
@@ -138,11 +137,12 @@ impl Ctx<'_> {
                 pv.set_missing(false);
             }
             Ok(())
-        })?;
-        Ok(format!("Volume group \"{name}\" successfully extended"))
+        })
+        .map(|d| d.vg)
     }
 
-    pub fn vgreduce(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<String>> {
+    /// Removes unused PVs from a VG; returns the devices removed.
+    pub fn vgreduce(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgreduce")
@@ -175,10 +175,7 @@ impl Ctx<'_> {
                 }
                 let id = t.vg.pv(key).map(|pv| pv.id.clone()).unwrap_or_default();
                 removed.push((i, id));
-                out.push(format!(
-                    "Removed \"{}\" from volume group \"{name}\"",
-                    p.display()
-                ));
+                out.push(p.clone());
             }
             for (i, id) in &removed {
                 let key =
@@ -197,27 +194,41 @@ impl Ctx<'_> {
         Ok(done.value)
     }
 
-    pub fn vgremove(&self, name: &str, force: bool) -> Result<String> {
+    pub fn vgremove(&self, name: &str, force: bool) -> Result<()> {
         let opts = WriteOpts {
             global: true,
             allow_missing: true,
             ..WriteOpts::command("vgremove")
         };
         self.modify_vg(name, &opts, |t| {
-            let visible = t.vg.lvs.iter().filter(|l| l.is_visible()).count();
-            if visible > 0 && !force {
+            let visible: Vec<String> =
+                t.vg.lvs
+                    .iter()
+                    .filter(|l| l.is_visible())
+                    .map(|l| l.name.clone())
+                    .collect();
+            if !visible.is_empty() && !force {
                 return Err(OpError::VgNotEmpty {
                     vg: name.into(),
-                    lvs: visible,
+                    lvs: visible.len(),
                 });
+            }
+            // As lvremove: nothing open goes, what is active is deactivated first.
+            if let Some(k) = &self.env.kernel {
+                for l in &visible {
+                    crate::activation::check_not_in_use(k, &t.vg, l)?;
+                }
+                for l in &visible {
+                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
+                }
             }
             t.remove_vg();
             Ok(())
         })?;
-        Ok(format!("Volume group \"{name}\" successfully removed"))
+        Ok(())
     }
 
-    pub fn vgrename(&self, old: &str, new: &str) -> Result<String> {
+    pub fn vgrename(&self, old: &str, new: &str) -> Result<()> {
         in_model(new, model::names::validate_vg_name(new))?;
         let opts = WriteOpts {
             global: true,
@@ -228,12 +239,26 @@ impl Ctx<'_> {
             if t.scan.vg_names().iter().any(|n| n == new) {
                 return Err(OpError::VgExists { vg: new.into() });
             }
+            let before = match &self.env.kernel {
+                Some(k) => {
+                    let visible: Vec<String> =
+                        t.vg.lvs
+                            .iter()
+                            .filter(|l| l.is_visible())
+                            .map(|l| l.name.clone())
+                            .collect();
+                    crate::activation::active_devices(k, &t.vg, &visible)?
+                }
+                None => Vec::new(),
+            };
             t.vg.name = new.into();
+            // Active LVs' devices follow the new VG name (vg-lv → new-lv).
+            if let Some(k) = &self.env.kernel {
+                crate::activation::rename_devices(k, &before, &t.vg, str::to_string)?;
+            }
             Ok(())
         })?;
-        Ok(format!(
-            "Volume group \"{old}\" successfully renamed to \"{new}\""
-        ))
+        Ok(())
     }
 
     pub fn vgchange(
@@ -243,7 +268,7 @@ impl Ctx<'_> {
         add: &[String],
         del: &[String],
         majority: bool,
-    ) -> Result<String> {
+    ) -> Result<VolumeGroup> {
         if majority && system_id.is_none() {
             return Err(OpError::InvalidArg("--majoritypvs needs --systemid".into()));
         }
@@ -266,7 +291,7 @@ impl Ctx<'_> {
             }
             vg.tags.retain(|t| !del.contains(t));
             Ok(())
-        })?;
-        Ok(format!("Volume group \"{name}\" successfully changed"))
+        })
+        .map(|d| d.vg)
     }
 }
