@@ -280,9 +280,11 @@ pub fn cli() -> Command {
                         .short('f')
                         .long("file")
                         .value_name("FILE")
-                        .required(true)
-                        .help("Metadata file (as written by vgcfgbackup or lvm2)"),
-                ),
+                        .help("Metadata file (as written by vgcfgbackup or lvm2); default: the VG's backup in lvm.conf's backup_dir"),
+                )
+                .arg(flag("list").short('l').help(
+                    "List the VG's metadata archives and backup (lvm.conf archive_dir, backup_dir) instead of restoring",
+                )),
         ),
         lv_target_named(size_args(
             Command::new("lvcreate")
@@ -527,6 +529,12 @@ fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     Ok(None)
 }
 
+/// lvm.conf's backups and archives, as the environment was built from them.
+fn lvm_backups() -> Result<Option<lvmeta::ops::LvmBackups>, CliError> {
+    let lvm = lvmeta::env::LvmConf::load(&lvmeta::env::LvmConf::system_dir())?;
+    Ok(lvm.backups(&lvmeta::env::hostname()))
+}
+
 /// `-f` where the command has it (lvreduce, lvresize; not lvextend).
 fn force_flag(m: &ArgMatches) -> bool {
     m.try_get_one::<bool>("force")
@@ -735,6 +743,22 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: !ok,
             })
         }
+        "vgcfgrestore" if m.get_flag("list") || m.get_one::<String>("file").is_none() => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let backups = lvm_backups()?;
+            if m.get_flag("list") {
+                let files = backups.map(|b| b.list(vg)).unwrap_or_default();
+                return Ok(Outcome {
+                    stdout: msg::backup_list(&files),
+                    ..Outcome::default()
+                });
+            }
+            let file = backups
+                .and_then(|b| b.backup_of(vg))
+                .ok_or_else(|| usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf"))?;
+            ctx.vgcfgrestore(vg, &file)?;
+            out(format!("Restored volume group {vg}."))
+        }
         "vgcfgbackup" | "vgcfgrestore" => {
             let vg = m.get_one::<String>("vg").expect("required");
             let file = std::path::Path::new(m.get_one::<String>("file").expect("required"));
@@ -892,6 +916,21 @@ mod msg {
                 )
             })
             .collect()
+    }
+
+    /// lvm2's `vgcfgrestore --list` layout.
+    pub fn backup_list(files: &[lvmeta::ops::BackupFile]) -> String {
+        let mut out = String::new();
+        for f in files {
+            out.push_str(&format!(
+                "   \n  File:\t\t{}\n  VG name:    \t{}\n  Description:\t{}\n  Backup Time:\t{}\n\n",
+                f.path.display(),
+                f.vg,
+                f.description,
+                lvmeta_model::time::ctime_utc(f.creation_time)
+            ));
+        }
+        out
     }
 
     pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {

@@ -842,6 +842,6 @@ mod pv;
 mod report;
 mod vg;
 
-pub use backup::{backup_text, LvmBackups};
+pub use backup::{backup_text, BackupFile, LvmBackups};
 pub use lv::{LvCreate, ResizeDir, Resized, SizeArg};
 pub use report::Selection;
