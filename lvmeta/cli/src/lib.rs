@@ -203,7 +203,13 @@ pub fn cli() -> Command {
             Command::new("vgreduce")
                 .about("Remove unused physical volumes from a volume group")
                 .arg(vg_arg(true))
-                .arg(pv_list("PVs to remove (must hold no extents)")),
+                .arg(pv_list("PVs to remove (must hold no extents)").required(false).required_unless_present("removemissing"))
+                .arg(flag("removemissing").conflicts_with("pvs").help(
+                    "Remove the PVs that are missing; LVs on them are refused unless --force",
+                ))
+                .arg(flag("force").short('f').requires("removemissing").help(
+                    "With --removemissing: remove the LVs on missing PVs too (an open LV is refused, an active one deactivated first)",
+                )),
         ),
         common(
             Command::new("vgremove")
@@ -681,6 +687,23 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 ctx.vgextend(vg, &paths(m, "pvs"))?;
             }
             out(format!("Volume group \"{vg}\" successfully extended"))
+        }
+        "vgreduce" if m.get_flag("removemissing") => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let (pvs, lvs) = ctx.vgreduce_removemissing(vg, m.get_flag("force"))?;
+            let mut s: Vec<String> = lvs
+                .iter()
+                .map(|l| format!("Logical volume \"{vg}/{l}\" successfully removed."))
+                .collect();
+            s.push(if pvs.is_empty() {
+                format!("Volume group \"{vg}\" is already consistent.")
+            } else {
+                format!("Wrote out consistent volume group {vg}.")
+            });
+            Ok(Outcome {
+                stdout: lines(s),
+                ..Outcome::default()
+            })
         }
         "vgreduce" => {
             let vg = m.get_one::<String>("vg").expect("required");

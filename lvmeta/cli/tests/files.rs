@@ -837,7 +837,10 @@ fn commits_leave_lvm2_backups_and_archives() {
         .collect();
     assert_eq!(files.len(), 3, "{list}");
     assert!(files[2].ends_with("backup/vg"), "{list}");
-    assert!(list.contains("Description:\tCreated *before* executing 'lvcreate"), "{list}");
+    assert!(
+        list.contains("Description:\tCreated *before* executing 'lvcreate"),
+        "{list}"
+    );
     lab.ok(&["vgcfgrestore", "-f", before_b.to_str().unwrap(), "vg"]);
     let lvs = lab.ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
     assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["a"]);

@@ -194,6 +194,79 @@ impl Ctx<'_> {
         Ok(done.value)
     }
 
+    /// `vgreduce --removemissing`: the PVs of the VG that are missing leave it. LVs with
+    /// extents on them are refused (lvm2: "There are still partial LVs"), unless `force`,
+    /// which removes them first, asking device-mapper as lvremove does (an open one is
+    /// refused, an active one deactivated). Returns (removed PV UUIDs, removed LVs).
+    pub fn vgreduce_removemissing(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let opts = WriteOpts {
+            global: true,
+            allow_missing: true,
+            ..WriteOpts::command("vgreduce --removemissing")
+        };
+        let done = self.modify_vg(name, &opts, |t| {
+            let missing: Vec<(String, String)> = t
+                .vg
+                .pvs
+                .iter()
+                .filter(|p| t.scan.device_index(p).is_none())
+                .map(|p| (p.name.clone(), p.id.clone()))
+                .collect();
+            if missing.is_empty() {
+                t.change_nothing();
+                return Ok((Vec::new(), Vec::new()));
+            }
+            // The visible LVs with extents (their own or their images') on a missing PV.
+            let mut partial: Vec<String> = Vec::new();
+            for lv in &t.vg.lvs {
+                let on_missing = lv.segments.iter().any(|s| {
+                    model::alloc::pv_areas(s)
+                        .iter()
+                        .any(|a| missing.iter().any(|(k, _)| *k == a.0))
+                });
+                if !on_missing {
+                    continue;
+                }
+                let mut top = lv.name.as_str();
+                while let Some(p) = t.vg.parent_of(top) {
+                    top = p.name.as_str();
+                }
+                if !partial.iter().any(|n| n == top) {
+                    partial.push(top.to_string());
+                }
+            }
+            if !partial.is_empty() && !force {
+                return Err(OpError::Failed(format!(
+                    "WARNING: Partial LV {} needs to be repaired or removed.\n  There are still partial LVs in VG {name}.\n  To remove them unconditionally use: vgreduce --removemissing --force.",
+                    partial.join(", ")
+                )));
+            }
+            if let Some(k) = &self.env.kernel {
+                for l in &partial {
+                    crate::activation::check_not_in_use(k, &t.vg, l)?;
+                }
+                for l in &partial {
+                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
+                }
+            }
+            for l in &partial {
+                in_model(name, t.vg.remove_lv(l))?;
+            }
+            for (_, id) in &missing {
+                let key = t.vg.pvs.iter().find(|p| &p.id == id).map(|p| p.name.clone());
+                if let Some(key) = key {
+                    in_model(name, t.vg.remove_pv(&key))?;
+                }
+            }
+            Ok((missing.into_iter().map(|(_, id)| id).collect(), partial))
+        })?;
+        Ok(done.value)
+    }
+
     pub fn vgremove(&self, name: &str, force: bool) -> Result<()> {
         let opts = WriteOpts {
             global: true,
