@@ -46,6 +46,10 @@ pub trait VolumeBackend {
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
         lvs.iter().try_for_each(|lv| self.deactivate(vg, lv))
     }
+    /// The activation/volume_list that replaces lvm.conf's for this agent's activations
+    /// (tagging mode: `@<tag>`, as resource-agents' LVM-activate passes `--config
+    /// activation{volume_list=["@tag"]}`); None: lvm.conf's (or halvm.toml's) applies.
+    fn override_volume_list(&mut self, _list: Option<Vec<String>>) {}
     /// Reads one 4 KiB block at `sector` of the LV with O_DIRECT.
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
 }
@@ -408,6 +412,14 @@ fn io(op: &str, vg: &str, lv: Option<&str>, e: impl std::fmt::Display) -> Backen
 }
 
 impl VolumeBackend for SystemBackend {
+    fn override_volume_list(&mut self, list: Option<Vec<String>>) {
+        if let Ok(setup) = self.setup() {
+            if list.is_some() {
+                setup.volume_list = list;
+            }
+        }
+    }
+
     fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
         Ok(self.read(vg)?.as_ref().map(vg_state))
     }
@@ -482,6 +494,8 @@ pub struct MemBackend {
     pub journal: Vec<String>,
     /// Activation kinds used.
     pub kinds: BTreeMap<String, ActivationMode>,
+    /// The volume_list override asked for (tagging mode).
+    pub volume_list: Option<Vec<String>>,
 }
 
 impl MemBackend {
@@ -505,6 +519,9 @@ impl MemBackend {
 }
 
 impl VolumeBackend for MemBackend {
+    fn override_volume_list(&mut self, list: Option<Vec<String>>) {
+        self.volume_list = list;
+    }
     fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
         Ok(self.vgs.get(vg).cloned())
     }
