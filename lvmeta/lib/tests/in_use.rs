@@ -3,37 +3,22 @@
 //! "active" LV is a device made in `MemDm` under the LV's dm name and UUID, as activation
 //! would make it.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
+
+use std::path::PathBuf;
 
 use lvmeta::activation::Kernel;
-use lvmeta::lock::MemLocking;
 use lvmeta::ops::{self, Ctx, Env, Layout, LvCreate, OpError, ResizeDir, SizeArg};
 use lvmeta::units::Sign;
 use lvmeta_activate::dm_uuid;
 use lvmeta_dm::mem::MemDm;
 use lvmeta_dm::nodes::MemNodes;
 use lvmeta_dm::DmBackend;
-use lvmeta_ondisk::dev::{BlockDev, MemDev};
-use lvmeta_ondisk::Bytes;
 
 /// Two in-memory PVs holding VG `vg` with linear LVs `a` and `b` (8 MiB each); the LVs
 /// in `active` have a device in device-mapper, opened `open` times.
 fn setup(active: &[(&str, i32)]) -> Env {
-    let devs: Vec<(PathBuf, MemDev)> = (0..2)
-        .map(|i| {
-            let p = PathBuf::from(format!("/mem/pv{i}"));
-            (p.clone(), MemDev::new(p, Bytes(64 << 20)))
-        })
-        .collect();
-    let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
-    let mut env = Env::with_devices(paths.clone(), Arc::new(MemLocking::new()));
-    env.open = Box::new(move |p: &Path| {
-        devs.iter()
-            .find(|d| d.0 == p)
-            .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
-    });
+    let (mut env, paths) = common::mem_env(2);
     {
         let ctx = Ctx { env: &env };
         ctx.pvcreate(&paths, None, None, false).unwrap();
@@ -210,20 +195,7 @@ fn raid1_and_mirror_lvs_are_removed_and_renamed_with_device_mapper_present() {
 /// the missing PV leaves the VG.
 #[test]
 fn vgreduce_removemissing_asks_device_mapper_first() {
-    let devs: Vec<(PathBuf, MemDev)> = (0..3)
-        .map(|i| {
-            let p = PathBuf::from(format!("/mem/pv{i}"));
-            (p.clone(), MemDev::new(p, Bytes(64 << 20)))
-        })
-        .collect();
-    let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
-    let mut env = Env::with_devices(paths.clone(), Arc::new(MemLocking::new()));
-    env.open = Box::new(move |p: &Path| {
-        devs.iter()
-            .find(|d| d.0 == p)
-            .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
-    });
+    let (mut env, paths) = common::mem_env(3);
     let lv = |name: &str, pv: &str| LvCreate {
         name: name.into(),
         size: SizeArg::Sectors(Sign::Absolute, 4 << 11),

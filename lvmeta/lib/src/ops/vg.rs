@@ -246,12 +246,7 @@ impl Ctx<'_> {
                 )));
             }
             if let Some(k) = &self.env.kernel {
-                for l in &partial {
-                    crate::activation::check_not_in_use(k, &t.vg, l)?;
-                }
-                for l in &partial {
-                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
-                }
+                crate::activation::deactivate_for_removal(k, &t.vg, &partial)?;
             }
             for l in &partial {
                 in_model(name, t.vg.remove_lv(l))?;
@@ -274,12 +269,7 @@ impl Ctx<'_> {
             ..WriteOpts::command("vgremove")
         };
         self.modify_vg(name, &opts, |t| {
-            let visible: Vec<String> =
-                t.vg.lvs
-                    .iter()
-                    .filter(|l| l.is_visible())
-                    .map(|l| l.name.clone())
-                    .collect();
+            let visible = visible_lvs(&t.vg);
             if !visible.is_empty() && !force {
                 return Err(OpError::VgNotEmpty {
                     vg: name.into(),
@@ -288,12 +278,7 @@ impl Ctx<'_> {
             }
             // As lvremove: nothing open goes, what is active is deactivated first.
             if let Some(k) = &self.env.kernel {
-                for l in &visible {
-                    crate::activation::check_not_in_use(k, &t.vg, l)?;
-                }
-                for l in &visible {
-                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
-                }
+                crate::activation::deactivate_for_removal(k, &t.vg, &visible)?;
             }
             t.remove_vg();
             Ok(())
@@ -314,12 +299,7 @@ impl Ctx<'_> {
             }
             let before = match &self.env.kernel {
                 Some(k) => {
-                    let visible: Vec<String> =
-                        t.vg.lvs
-                            .iter()
-                            .filter(|l| l.is_visible())
-                            .map(|l| l.name.clone())
-                            .collect();
+                    let visible = visible_lvs(&t.vg);
                     crate::activation::active_devices(k, &t.vg, &visible)?
                 }
                 None => Vec::new(),
@@ -367,4 +347,13 @@ impl Ctx<'_> {
         })
         .map(|d| d.vg)
     }
+}
+
+/// The names of the VG's visible LVs.
+fn visible_lvs(vg: &VolumeGroup) -> Vec<String> {
+    vg.lvs
+        .iter()
+        .filter(|l| l.is_visible())
+        .map(|l| l.name.clone())
+        .collect()
 }
