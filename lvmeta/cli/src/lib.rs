@@ -152,7 +152,13 @@ pub fn cli() -> Command {
             Command::new("pvremove")
                 .about("Remove the PV label from devices that are in no VG")
                 .arg(pv_list("Physical volumes"))
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+                .arg(
+                    Arg::new("force")
+                        .short('f')
+                        .long("force")
+                        .action(ArgAction::Count)
+                        .help("Twice (-ff): remove the label of a PV that is in a VG too, unless an active LV uses it"),
+                ),
         ),
         report(common(
             Command::new("pvs").about("Report physical volumes").arg(
@@ -637,7 +643,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             })
         }
         "pvremove" => Ok(Outcome {
-            stdout: lines(msg::pvs_wiped(&ctx.pvremove(&paths(m, "pvs"))?)),
+            stdout: lines(msg::pvs_wiped(
+                &ctx.pvremove(&paths(m, "pvs"), m.get_count("force") >= 2)?,
+            )),
             stderr: String::new(),
             failed: false,
         }),

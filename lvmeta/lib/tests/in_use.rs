@@ -250,3 +250,35 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
     assert_eq!(r.vg.pvs.len(), 2);
     assert!(r.missing().is_empty());
 }
+
+/// `pvremove -ff` wipes the label of a PV in a VG only when no active LV has extents on it.
+#[test]
+fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
+    let env = setup(&[("a", 0)]);
+    let ctx = Ctx { env: &env };
+    let pv0 = PathBuf::from("/mem/pv0");
+    let e = ctx.pvremove(std::slice::from_ref(&pv0), false).unwrap_err();
+    assert!(e.to_string().contains("already in volume group"), "{e}");
+    // `a` is active and has its extents on pv0.
+    let e = ctx.pvremove(std::slice::from_ref(&pv0), true).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Can't open /mem/pv0 exclusively - not removing. Mounted filesystem?"
+    );
+    assert_eq!(lvs(&env, "vg"), ["a", "b"], "the label is still there");
+    // pv1 holds no extent of an active LV: -ff wipes it.
+    let pv1 = PathBuf::from("/mem/pv1");
+    assert_eq!(
+        ctx.pvremove(std::slice::from_ref(&pv1), true).unwrap(),
+        [pv1]
+    );
+    assert_eq!(
+        ops::scan(&env)
+            .unwrap()
+            .read_vg("vg")
+            .unwrap()
+            .missing()
+            .len(),
+        1
+    );
+}
