@@ -5,33 +5,16 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
 use lvmeta::activation::{ActivateOptions, Kernel};
-use lvmeta::filter::DeviceFilter;
-use lvmeta::lock::{FlockLocking, LockMode};
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
 use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
 use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
 
 use crate::model::{ActiveLv, DmState, LvState, PvState, SegKind, SegState, VgState};
-use crate::plan::ActivationKind;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackendError {
-    /// The facility is not part of this build or host.
-    #[error("{what}")]
-    NotAvailable { what: String },
-    /// An operation failed.
-    #[error("{op} on {vg}{}: {detail}", lv.as_ref().map(|l| format!("/{l}")).unwrap_or_default())]
-    Io {
-        op: String,
-        vg: String,
-        lv: Option<String>,
-        detail: String,
-    },
-}
+/// Defined beside the agent's other errors, so the I/O-free planner never imports this module.
+pub use crate::error::BackendError;
 
 /// Reads and changes volume groups and their device-mapper devices.
 pub trait VolumeBackend {
@@ -49,49 +32,26 @@ pub trait VolumeBackend {
     ) -> Result<(), BackendError>;
     fn add_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError>;
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError>;
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError>;
     /// Activates several LVs alike; a backend that can read the VG once for all overrides it.
     fn activate_all(
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
+        kind: ActivationMode,
     ) -> Result<(), BackendError> {
         lvs.iter().try_for_each(|lv| self.activate(vg, lv, kind))
     }
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
         lvs.iter().try_for_each(|lv| self.deactivate(vg, lv))
     }
+    /// The activation/volume_list that replaces lvm.conf's for this agent's activations
+    /// (tagging mode: `@<tag>`, as resource-agents' LVM-activate passes `--config
+    /// activation{volume_list=["@tag"]}`); None: lvm.conf's (or halvm.toml's) applies.
+    fn override_volume_list(&mut self, _list: Option<Vec<String>>) {}
     /// Reads one 4 KiB block at `sector` of the LV with O_DIRECT.
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
-}
-
-/// The device-mapper name LVM gives an LV: dashes doubled, joined by one dash.
-pub fn dm_name(vg: &str, lv: &str) -> String {
-    format!("{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
-}
-
-/// Splits a device-mapper name back into (VG, LV); `None` for non-LVM names.
-pub fn split_dm_name(name: &str) -> Option<(String, String)> {
-    let b = name.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'-' {
-            if i + 1 < b.len() && b[i + 1] == b'-' {
-                i += 2;
-                continue;
-            }
-            let vg = name[..i].replace("--", "-");
-            let lv = name[i + 1..].replace("--", "-");
-            if vg.is_empty() || lv.is_empty() {
-                return None;
-            }
-            return Some((vg, lv));
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Reads one aligned block with O_DIRECT, bypassing the page cache so a dead path shows.
@@ -130,7 +90,7 @@ pub fn dm_active_lvs(dm: &dyn DmBackend, vg: &str) -> Result<Vec<ActiveLv>, Back
         if !info.uuid.starts_with("LVM-") || info.uuid.len() != 4 + 64 {
             continue;
         }
-        let Some((v, lv)) = split_dm_name(&info.name) else {
+        let Some((v, lv, None)) = lvmeta_model::ids::split_dm_name(&info.name) else {
             continue;
         };
         if v != vg {
@@ -299,22 +259,6 @@ fn lv_pvs(vg: &VolumeGroup, name: &str, out: &mut Vec<String>, depth: usize) {
     }
 }
 
-/// This host's LVM system ID: `$HALVM_SYSTEM_ID`, else the host name (lvm2's
-/// `system_id_source = "uname"`), which is what a cluster node's name usually is.
-pub fn host_system_id() -> Option<String> {
-    if let Some(s) = std::env::var("HALVM_SYSTEM_ID")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-    {
-        return Some(s);
-    }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty() && s != "(none)" && s != "localhost")
-}
-
 /// The production backend: VG metadata, system ID and tag changes through the lvmeta
 /// library (committed under the VG lock), activation through lvmeta's planner and its
 /// device-mapper executor, state from device-mapper, O_DIRECT reads of the LV device.
@@ -337,49 +281,32 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// From `/etc/halvm/halvm.toml` (or `$HALVM_CONFIG`): device filter, scan list, lock
-    /// directory, volume_list; the kernel's device-mapper; this host's system ID.
+    /// The environment every halvm tool builds (lvmeta's one builder: lvm.conf from
+    /// `$LVM_SYSTEM_DIR`, halvm.toml or `$HALVM_CONFIG`, `$HALVM_SYSTEM_ID`): device filter,
+    /// scan list, lock directory, volume_list, this host's system ID; and the kernel's
+    /// device-mapper.
     pub fn from_config() -> Result<Setup, BackendError> {
-        let unavailable = |what: String| BackendError::NotAvailable { what };
-        let cfg = halvm_config::Config::load(None)
-            .map_err(|e| unavailable(format!("halvm configuration: {e}")))?;
-        let filter = DeviceFilter::parse(&cfg.devices.filter)
-            .map_err(|e| unavailable(format!("halvm configuration devices.filter: {e}")))?;
-        let locks = FlockLocking::new(cfg.locking.lock_dir.clone()).map_err(|e| {
-            unavailable(format!(
-                "lock directory {}: {e}",
-                cfg.locking.lock_dir.display()
-            ))
+        Setup::from_options(&lvmeta::env::EnvOptions::default())
+    }
+
+    /// [`Setup::from_config`] with explicit configuration paths (tests).
+    pub fn from_options(opts: &lvmeta::env::EnvOptions) -> Result<Setup, BackendError> {
+        let built = lvmeta::env::build(opts).map_err(|e| BackendError::NotAvailable {
+            what: format!("configuration: {e}"),
         })?;
-        // A kernel without device-mapper still lets the agent read and change metadata.
-        let (kernel, dm_error) = match Kernel::real() {
+        let mut env = built.env;
+        // A kernel without device-mapper still lets the agent read and change metadata. The
+        // environment's device-mapper becomes the agent's (one handle, one view).
+        let (kernel, dm_error) = match env.kernel.take().map(Ok).unwrap_or_else(Kernel::real) {
             Ok(k) => (Some(k), String::new()),
             Err(e) => (None, e.to_string()),
         };
+        let volume_list = env.volume_list.clone();
         Ok(Setup {
-            env: Env {
-                devices: None,
-                filter,
-                // lvmeta already lists every block device of /proc/partitions; scanning the
-                // default `/dev` as well makes it see each PV twice ("Duplicate PV UUID on
-                // /dev/vdb and /dev/vdb"), so that entry is left to /proc/partitions.
-                scan: cfg
-                    .devices
-                    .scan
-                    .iter()
-                    .filter(|p| p.as_path() != Path::new("/dev"))
-                    .cloned()
-                    .collect(),
-                locks: Arc::new(locks),
-                system_id: host_system_id(),
-                host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .map(|s| s.trim().to_string())
-                    .unwrap_or_else(|_| "localhost".into()),
-                open: Box::new(Env::file_open),
-            },
+            env,
             kernel,
             dm_error,
-            volume_list: cfg.activation.volume_list.clone(),
+            volume_list,
             mirror_handle_errors: true,
         })
     }
@@ -426,13 +353,10 @@ impl SystemBackend {
 
     fn read(&mut self, vg: &str) -> Result<Option<VgRead>, BackendError> {
         let setup = self.setup()?;
-        let _lock = setup
-            .env
-            .locks
-            .lock_vg(vg, LockMode::Shared)
-            .map_err(|e| io("lock", vg, None, e))?;
-        let scan = lvmeta::ops::scan(&setup.env).map_err(|e| io("scan devices", vg, None, e))?;
-        match scan.read_vg(vg) {
+        let ctx = OpsCtx { env: &setup.env };
+        // Through lvmeta's transaction driver: the VG's locks (a cluster VG lock too), one
+        // scan; ownership is the planner's business, so foreign VGs are read as well.
+        match ctx.read_vg(vg, true, |_, r| Ok::<_, OpError>(r)) {
             Ok(r) => Ok(Some(r)),
             Err(OpError::VgNotFound { .. }) => Ok(None),
             Err(e) => Err(io("read metadata", vg, None, e)),
@@ -488,6 +412,14 @@ fn io(op: &str, vg: &str, lv: Option<&str>, e: impl std::fmt::Display) -> Backen
 }
 
 impl VolumeBackend for SystemBackend {
+    fn override_volume_list(&mut self, list: Option<Vec<String>>) {
+        if let Ok(setup) = self.setup() {
+            if list.is_some() {
+                setup.volume_list = list;
+            }
+        }
+    }
+
     fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
         Ok(self.read(vg)?.as_ref().map(vg_state))
     }
@@ -512,7 +444,7 @@ impl VolumeBackend for SystemBackend {
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
         self.vgchange("delete tag", vg, None, &[], &[tag.to_string()], false)
     }
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
         self.activate_all(vg, &[lv.to_string()], kind)
     }
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
@@ -522,20 +454,18 @@ impl VolumeBackend for SystemBackend {
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
+        kind: ActivationMode,
     ) -> Result<(), BackendError> {
-        let mode = match kind {
-            ActivationKind::Complete => ActivationMode::Complete,
-            ActivationKind::Degraded => ActivationMode::Degraded,
-            ActivationKind::Partial => ActivationMode::Partial,
-        };
-        self.change(vg, lvs, true, mode)
+        self.change(vg, lvs, true, kind)
     }
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
         self.change(vg, lvs, false, ActivationMode::Partial)
     }
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError> {
-        let path = self.root.join("dev/mapper").join(dm_name(vg, lv));
+        let path = self
+            .root
+            .join("dev/mapper")
+            .join(lvmeta_model::ids::dm_name(vg, lv, None));
         read_direct(&path, sector).map_err(|e| BackendError::Io {
             op: format!("O_DIRECT read of sector {sector}"),
             vg: vg.into(),
@@ -563,7 +493,9 @@ pub struct MemBackend {
     /// Every call, in order, for assertions.
     pub journal: Vec<String>,
     /// Activation kinds used.
-    pub kinds: BTreeMap<String, ActivationKind>,
+    pub kinds: BTreeMap<String, ActivationMode>,
+    /// The volume_list override asked for (tagging mode).
+    pub volume_list: Option<Vec<String>>,
 }
 
 impl MemBackend {
@@ -587,6 +519,9 @@ impl MemBackend {
 }
 
 impl VolumeBackend for MemBackend {
+    fn override_volume_list(&mut self, list: Option<Vec<String>>) {
+        self.volume_list = list;
+    }
     fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
         Ok(self.vgs.get(vg).cloned())
     }
@@ -631,7 +566,7 @@ impl VolumeBackend for MemBackend {
         v.tags.retain(|t| t != tag);
         Ok(())
     }
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
         self.journal.push(format!("activate {vg}/{lv} {kind:?}"));
         if self.fail_activation.iter().any(|l| l == lv) {
             return Err(Self::io("activate", vg, Some(lv), "injected failure"));
@@ -640,7 +575,7 @@ impl VolumeBackend for MemBackend {
             return Ok(());
         }
         self.kinds.insert(lv.to_string(), kind);
-        let state = if kind == ActivationKind::Complete {
+        let state = if kind == ActivationMode::Complete {
             DmState::Live
         } else {
             DmState::Degraded
@@ -668,20 +603,8 @@ impl VolumeBackend for MemBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
-    #[test]
-    fn dm_names_double_dashes() {
-        assert_eq!(dm_name("vg", "lv"), "vg-lv");
-        assert_eq!(dm_name("my-vg", "my-lv"), "my--vg-my--lv");
-        assert_eq!(
-            split_dm_name("my--vg-my--lv"),
-            Some(("my-vg".into(), "my-lv".into()))
-        );
-        assert_eq!(split_dm_name("novg"), None);
-        assert_eq!(split_dm_name("-lv"), None);
-    }
-
+    use lvmeta::filter::DeviceFilter;
     use lvmeta::lock::MemLocking;
     use lvmeta::ops::Layout;
     use lvmeta::ops::{LvCreate, SizeArg};
@@ -690,6 +613,7 @@ mod tests {
     use lvmeta_dm::nodes::MemNodes;
     use lvmeta_ondisk::dev::{BlockDev, MemDev};
     use lvmeta_ondisk::units::Bytes;
+    use std::sync::Arc;
 
     /// Three in-memory PVs; `present` of them visible to the backend.
     fn disks() -> Vec<(PathBuf, MemDev)> {
@@ -708,6 +632,10 @@ mod tests {
             filter: DeviceFilter::default(),
             scan: vec![],
             locks: Arc::new(MemLocking::new()),
+            cluster: None,
+            volume_list: None,
+            hooks: None,
+            kernel: None,
             system_id: Some(sid.into()),
             host: "test".into(),
             open: Box::new(move |p: &Path| {
@@ -734,7 +662,7 @@ mod tests {
         let ctx = OpsCtx { env: &e };
         let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
         ctx.pvcreate(&paths, None, None, false).unwrap();
-        ctx.vgcreate("ha", &paths, 8192, None, &[]).unwrap();
+        ctx.vgcreate("ha", &paths, 8192, Some(""), &[]).unwrap();
         ctx.lvcreate("ha", lv("lin", Layout::Linear, &["/mem/pv0"]))
             .unwrap();
         ctx.lvcreate(
@@ -863,7 +791,7 @@ mod tests {
         let mut b = backend(&devs, 3, "node1");
         assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
         let e = b
-            .activate("ha", "lin", ActivationKind::Complete)
+            .activate("ha", "lin", ActivationMode::Complete)
             .unwrap_err();
         assert!(
             matches!(&e, BackendError::NotAvailable { what } if what.contains("device-mapper")),
@@ -905,7 +833,7 @@ mod tests {
             nodes: Box::new(MemNodes::default()),
         });
         let e = b
-            .activate("ha", "lin", ActivationKind::Complete)
+            .activate("ha", "lin", ActivationMode::Complete)
             .unwrap_err();
         assert!(e.to_string().contains("not a block device"), "{e}");
         assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
@@ -997,12 +925,5 @@ mod tests {
             Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}"),
         }
         assert!(read_direct(&dir.path().join("absent"), 0).is_err());
-    }
-
-    proptest! {
-        #[test]
-        fn dm_name_round_trips(vg in "[a-z0-9][a-z0-9_.+-]{0,10}", lv in "[a-z0-9][a-z0-9_.+-]{0,10}") {
-            prop_assert_eq!(split_dm_name(&dm_name(&vg, &lv)), Some((vg.clone(), lv.clone())));
-        }
     }
 }

@@ -24,7 +24,7 @@ fn common(cmd: Command) -> Command {
         Arg::new("lock-dir")
             .long("lock-dir")
             .value_name("DIR")
-            .help("Directory for local flock locks (default from the configuration, /run/lock/halvm)"),
+            .help("Directory of the flock lock files (default: halvm.toml locking.lock_dir, else lvm.conf global/locking_dir, else /run/lock/lvm, as lvm2)"),
     )
 }
 
@@ -152,7 +152,13 @@ pub fn cli() -> Command {
             Command::new("pvremove")
                 .about("Remove the PV label from devices that are in no VG")
                 .arg(pv_list("Physical volumes"))
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+                .arg(
+                    Arg::new("force")
+                        .short('f')
+                        .long("force")
+                        .action(ArgAction::Count)
+                        .help("Twice (-ff): remove the label of a PV that is in a VG too, unless an active LV uses it"),
+                ),
         ),
         report(common(
             Command::new("pvs").about("Report physical volumes").arg(
@@ -203,7 +209,13 @@ pub fn cli() -> Command {
             Command::new("vgreduce")
                 .about("Remove unused physical volumes from a volume group")
                 .arg(vg_arg(true))
-                .arg(pv_list("PVs to remove (must hold no extents)")),
+                .arg(pv_list("PVs to remove (must hold no extents)").required(false).required_unless_present("removemissing"))
+                .arg(flag("removemissing").conflicts_with("pvs").help(
+                    "Remove the PVs that are missing; LVs on them are refused unless --force",
+                ))
+                .arg(flag("force").short('f').requires("removemissing").help(
+                    "With --removemissing: remove the LVs on missing PVs too (an open LV is refused, an active one deactivated first)",
+                )),
         ),
         common(
             Command::new("vgremove")
@@ -280,9 +292,11 @@ pub fn cli() -> Command {
                         .short('f')
                         .long("file")
                         .value_name("FILE")
-                        .required(true)
-                        .help("Metadata file (as written by vgcfgbackup or lvm2)"),
-                ),
+                        .help("Metadata file (as written by vgcfgbackup or lvm2); default: the VG's backup in lvm.conf's backup_dir"),
+                )
+                .arg(flag("list").short('l').help(
+                    "List the VG's metadata archives and backup (lvm.conf archive_dir, backup_dir) instead of restoring",
+                )),
         ),
         lv_target_named(size_args(
             Command::new("lvcreate")
@@ -330,12 +344,12 @@ pub fn cli() -> Command {
             Command::new("lvreduce").about("Shrink a logical volume"),
             true,
         ))
-        .arg(flag("force").short('f').help("Accepted for lvm compatibility (lvmeta never asks)")),
+        .arg(flag("force").short('f').help("Reduce also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
         lv_target(size_args(
             Command::new("lvresize").about("Grow or shrink a logical volume"),
             true,
         ))
-        .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+        .arg(flag("force").short('f').help("Shrink also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
         common(
             Command::new("lvrename")
                 .about("Rename a logical volume")
@@ -347,7 +361,7 @@ pub fn cli() -> Command {
             Command::new("lvremove")
                 .about("Remove logical volumes")
                 .arg(Arg::new("lvs").value_name("VG/LV").num_args(1..).required(true))
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+                .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
         ),
         report(common(
             Command::new("lvs")
@@ -440,11 +454,8 @@ pub fn group_cli(name: &str) -> Option<Command> {
 // Dispatch: turns parsed arguments into library calls. The binary maps errors to exit codes.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::ArgMatches;
-use lvmeta::filter::DeviceFilter;
-use lvmeta::lock::FlockLocking;
 use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, Selection, SizeArg};
 use lvmeta::report::{self, ReportKind};
 use lvmeta::units::{self, Units};
@@ -463,7 +474,7 @@ pub enum CliError {
     #[error(transparent)]
     Op(#[from] OpError),
     #[error(transparent)]
-    Config(#[from] halvm_config::ConfigError),
+    Config(#[from] lvmeta::env::EnvError),
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
@@ -496,15 +507,9 @@ fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
     strings(m, id).into_iter().map(PathBuf::from).collect()
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// Builds the environment from `--devices`, `--config`, `--lock-dir` and the configuration.
+/// Builds the environment from `--devices`, `--config`, `--lock-dir`, halvm.toml and
+/// lvm.conf, through the one builder every halvm tool uses.
 pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
-    let cfg = halvm_config::Config::load(m.get_one::<String>("config").map(std::path::Path::new))?;
     let devices = m.get_many::<String>("devices").map(|v| {
         v.flat_map(|s| {
             s.split(',')
@@ -515,23 +520,13 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
         })
         .collect::<Vec<_>>()
     });
-    let filter = DeviceFilter::parse(&cfg.devices.filter).map_err(usage)?;
-    let lock_dir = m
-        .get_one::<String>("lock-dir")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cfg.locking.lock_dir.clone());
-    let locks = FlockLocking::new(lock_dir).map_err(OpError::from)?;
-    Ok(Env {
+    let opts = lvmeta::env::EnvOptions {
+        config: m.get_one::<String>("config").map(PathBuf::from),
         devices,
-        filter,
-        scan: cfg.devices.scan.clone(),
-        locks: Arc::new(locks),
-        system_id: std::env::var("HALVM_SYSTEM_ID")
-            .ok()
-            .filter(|s| !s.is_empty()),
-        host: hostname(),
-        open: Box::new(Env::file_open),
-    })
+        lock_dir: m.get_one::<String>("lock-dir").map(PathBuf::from),
+        lvm_system_dir: None,
+    };
+    Ok(lvmeta::env::build(&opts)?.env)
 }
 
 fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
@@ -544,6 +539,21 @@ fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
         return Ok(Some(SizeArg::Extents(sign, e)));
     }
     Ok(None)
+}
+
+/// lvm.conf's backups and archives, as the environment was built from them.
+fn lvm_backups() -> Result<Option<lvmeta::ops::LvmBackups>, CliError> {
+    let lvm = lvmeta::env::LvmConf::load(&lvmeta::env::LvmConf::system_dir())?;
+    Ok(lvm.backups(&lvmeta::env::hostname()))
+}
+
+/// `-f` where the command has it (lvreduce, lvresize; not lvextend).
+fn force_flag(m: &ArgMatches) -> bool {
+    m.try_get_one::<bool>("force")
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
 }
 
 fn split_lv(arg: &str) -> Result<(String, String), CliError> {
@@ -627,13 +637,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 m.get_flag("force"),
             )?;
             Ok(Outcome {
-                stdout: lines(r),
+                stdout: lines(msg::pvs_created(&r)),
                 stderr: String::new(),
                 failed: false,
             })
         }
         "pvremove" => Ok(Outcome {
-            stdout: lines(ctx.pvremove(&paths(m, "pvs"))?),
+            stdout: lines(msg::pvs_wiped(
+                &ctx.pvremove(&paths(m, "pvs"), m.get_count("force") >= 2)?,
+            )),
             stderr: String::new(),
             failed: false,
         }),
@@ -666,34 +678,60 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
-            out(ctx.vgcreate(
+            ctx.vgcreate(
                 vg,
                 &paths(m, "pvs"),
                 es,
                 m.get_one::<String>("systemid").map(String::as_str),
                 &strings(m, "addtag"),
-            )?)
+            )?;
+            out(format!("Volume group \"{vg}\" successfully created"))
         }
-        "vgextend" if m.get_flag("restoremissing") => out(ctx.vgextend_restoremissing(
-            m.get_one::<String>("vg").expect("required"),
-            &paths(m, "pvs"),
-        )?),
-        "vgextend" => out(ctx.vgextend(
-            m.get_one::<String>("vg").expect("required"),
-            &paths(m, "pvs"),
-        )?),
-        "vgreduce" => Ok(Outcome {
-            stdout: lines(ctx.vgreduce(
-                m.get_one::<String>("vg").expect("required"),
-                &paths(m, "pvs"),
-            )?),
-            stderr: String::new(),
-            failed: false,
-        }),
+        "vgextend" => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            if m.get_flag("restoremissing") {
+                ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
+            } else {
+                ctx.vgextend(vg, &paths(m, "pvs"))?;
+            }
+            out(format!("Volume group \"{vg}\" successfully extended"))
+        }
+        "vgreduce" if m.get_flag("removemissing") => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let (pvs, lvs) = ctx.vgreduce_removemissing(vg, m.get_flag("force"))?;
+            let mut s: Vec<String> = lvs
+                .iter()
+                .map(|l| format!("Logical volume \"{vg}/{l}\" successfully removed."))
+                .collect();
+            s.push(if pvs.is_empty() {
+                format!("Volume group \"{vg}\" is already consistent.")
+            } else {
+                format!("Wrote out consistent volume group {vg}.")
+            });
+            Ok(Outcome {
+                stdout: lines(s),
+                ..Outcome::default()
+            })
+        }
+        "vgreduce" => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let removed = ctx.vgreduce(vg, &paths(m, "pvs"))?;
+            Ok(Outcome {
+                stdout: lines(
+                    removed
+                        .iter()
+                        .map(|p| format!("Removed \"{}\" from volume group \"{vg}\"", p.display()))
+                        .collect(),
+                ),
+                stderr: String::new(),
+                failed: false,
+            })
+        }
         "vgremove" => {
             let mut s = Vec::new();
             for vg in strings(m, "vgs") {
-                s.push(ctx.vgremove(&vg, m.get_flag("force"))?);
+                ctx.vgremove(&vg, m.get_flag("force"))?;
+                s.push(format!("Volume group \"{vg}\" successfully removed"));
             }
             Ok(Outcome {
                 stdout: lines(s),
@@ -701,10 +739,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: false,
             })
         }
-        "vgrename" => out(ctx.vgrename(
-            m.get_one::<String>("old").expect("required"),
-            m.get_one::<String>("new").expect("required"),
-        )?),
+        "vgrename" => {
+            let old = m.get_one::<String>("old").expect("required");
+            let new = m.get_one::<String>("new").expect("required");
+            ctx.vgrename(old, new)?;
+            out(format!(
+                "Volume group \"{old}\" successfully renamed to \"{new}\""
+            ))
+        }
         "vgchange" => {
             let (sid, add, del) = (
                 m.get_one::<String>("systemid"),
@@ -714,13 +756,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             if sid.is_none() && add.is_empty() && del.is_empty() {
                 return Err(usage("vgchange needs --systemid, --addtag or --deltag"));
             }
-            out(ctx.vgchange(
-                m.get_one::<String>("vg").expect("required"),
+            let vg = m.get_one::<String>("vg").expect("required");
+            ctx.vgchange(
+                vg,
                 sid.map(String::as_str),
                 &add,
                 &del,
                 m.get_flag("majoritypvs"),
-            )?)
+            )?;
+            out(format!("Volume group \"{vg}\" successfully changed"))
         }
         "vgck" => {
             let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
@@ -730,14 +774,33 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: !ok,
             })
         }
-        "vgcfgbackup" => out(ctx.vgcfgbackup(
-            m.get_one::<String>("vg").expect("required"),
-            std::path::Path::new(m.get_one::<String>("file").expect("required")),
-        )?),
-        "vgcfgrestore" => out(ctx.vgcfgrestore(
-            m.get_one::<String>("vg").expect("required"),
-            std::path::Path::new(m.get_one::<String>("file").expect("required")),
-        )?),
+        "vgcfgrestore" if m.get_flag("list") || m.get_one::<String>("file").is_none() => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let backups = lvm_backups()?;
+            if m.get_flag("list") {
+                let files = backups.map(|b| b.list(vg)).unwrap_or_default();
+                return Ok(Outcome {
+                    stdout: msg::backup_list(&files),
+                    ..Outcome::default()
+                });
+            }
+            let file = backups
+                .and_then(|b| b.backup_of(vg))
+                .ok_or_else(|| usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf"))?;
+            ctx.vgcfgrestore(vg, &file)?;
+            out(format!("Restored volume group {vg}."))
+        }
+        "vgcfgbackup" | "vgcfgrestore" => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let file = std::path::Path::new(m.get_one::<String>("file").expect("required"));
+            if name == "vgcfgbackup" {
+                ctx.vgcfgbackup(vg, file)?;
+                out(format!("Volume group \"{vg}\" successfully backed up."))
+            } else {
+                ctx.vgcfgrestore(vg, file)?;
+                out(format!("Restored volume group {vg}."))
+            }
+        }
         "lvcreate" => {
             let size = size_arg(m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
             let stripes = m.get_one::<u32>("stripes").copied();
@@ -787,15 +850,16 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 let n = m.get_one::<String>("name").expect("required");
                 (v.clone(), n.clone())
             };
-            out(ctx.lvcreate(
+            ctx.lvcreate(
                 &vg,
                 LvCreate {
-                    name: lvname,
+                    name: lvname.clone(),
                     size,
                     layout,
                     pvs: paths(m, "pvs"),
                 },
-            )?)
+            )?;
+            out(format!("Logical volume \"{lvname}\" created."))
         }
         "lvextend" | "lvreduce" | "lvresize" => {
             let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
@@ -805,9 +869,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 "lvreduce" => ResizeDir::Reduce,
                 _ => ResizeDir::Any,
             };
-            let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
+            let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
             Ok(Outcome {
-                stdout: lines(s.lines().map(str::to_string).collect()),
+                stdout: lines(msg::resized(&vg, &lv, &r)),
                 stderr: String::new(),
                 failed: false,
             })
@@ -829,7 +893,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             };
             let old = old.rsplit('/').next().unwrap_or(&old).to_string();
             let new = new.rsplit('/').next().unwrap_or(&new).to_string();
-            out(ctx.lvrename(&vg, &old, &new)?)
+            ctx.lvrename(&vg, &old, &new)?;
+            out(format!(
+                "Renamed \"{old}\" to \"{new}\" in volume group \"{vg}\""
+            ))
         }
         "lvremove" => {
             let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
@@ -842,7 +909,11 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             let mut s = Vec::new();
             for (v, ls) in by_vg {
-                s.extend(ctx.lvremove(&v, &ls)?);
+                ctx.lvremove(&v, &ls)?;
+                s.extend(
+                    ls.iter()
+                        .map(|l| format!("Logical volume \"{l}\" successfully removed.")),
+                );
             }
             Ok(Outcome {
                 stdout: lines(s),
@@ -855,6 +926,59 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
 }
 
 mod activation;
+
+/// lvm2's wording of what a command did (the library returns what happened, typed).
+mod msg {
+    use lvmeta::ops::Resized;
+    use std::path::PathBuf;
+
+    pub fn pvs_created(pvs: &[PathBuf]) -> Vec<String> {
+        pvs.iter()
+            .map(|p| format!("Physical volume \"{}\" successfully created.", p.display()))
+            .collect()
+    }
+
+    pub fn pvs_wiped(pvs: &[PathBuf]) -> Vec<String> {
+        pvs.iter()
+            .map(|p| {
+                format!(
+                    "Labels on physical volume \"{}\" successfully wiped.",
+                    p.display()
+                )
+            })
+            .collect()
+    }
+
+    /// lvm2's `vgcfgrestore --list` layout.
+    pub fn backup_list(files: &[lvmeta::ops::BackupFile]) -> String {
+        let mut out = String::new();
+        for f in files {
+            out.push_str(&format!(
+                "   \n  File:\t\t{}\n  VG name:    \t{}\n  Description:\t{}\n  Backup Time:\t{}\n\n",
+                f.path.display(),
+                f.vg,
+                f.description,
+                lvmeta_model::time::ctime_utc(f.creation_time)
+            ));
+        }
+        out
+    }
+
+    pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {
+        let u = lvmeta::units::Units::default();
+        let es = r.extent_size.0;
+        vec![
+            format!(
+                "Size of logical volume {vg}/{lv} changed from {} ({} extents) to {} ({} extents).",
+                u.format(r.from.0 * es, true),
+                r.from.0,
+                u.format(r.to.0 * es, true),
+                r.to.0
+            ),
+            format!("Logical volume {vg}/{lv} successfully resized."),
+        ]
+    }
+}
 
 /// Runs the command line of this process and returns lvm's exit code for it: 0 ok,
 /// 3 invalid command line, 5 command failed. The one place errors become exit codes; the

@@ -4,18 +4,15 @@
 //! it unless partial or degraded activation is asked for. Also the reload of an active LV after
 //! a resize, mirror break-off, and the active state and sync % that `lvs` shows.
 
-use crate::lock::LockMode;
 use crate::ops::{Ctx, OpError, VgRead};
 use lvmeta_activate::{
-    dm_uuid, plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError,
-    PlanOptions, PvDevices,
+    plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError, PlanOptions,
+    PvDevices,
 };
 use lvmeta_dm::{DmBackend, DmError, Nodes};
-use lvmeta_model::{lv_attr_of, LogicalVolume, SubRole, VolumeGroup};
-use std::collections::HashMap;
+use lvmeta_model::VolumeGroup;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::fs::MetadataExt;
-use std::sync::OnceLock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActivationError {
@@ -169,15 +166,11 @@ fn top_level(vg: &VolumeGroup) -> Vec<String> {
 
 /// Reads the VG under a shared lock and returns it with the PV devices.
 fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
-    let _lock = ctx
-        .env
-        .locks
-        .lock_vg(vgname, LockMode::Shared)
-        .map_err(OpError::from)?;
-    let scan = crate::ops::scan(ctx.env)?;
-    let r = scan.read_vg(vgname)?;
-    let pvs = pv_devices(ctx, &r, &scan)?;
-    Ok((r.vg, pvs))
+    // Ownership is checked by the callers that need it (activation, not deactivation).
+    ctx.read_vg(vgname, true, |scan, r| {
+        let pvs = pv_devices(ctx, &r, scan)?;
+        Ok((r.vg, pvs))
+    })
 }
 
 impl Ctx<'_> {
@@ -354,6 +347,90 @@ impl Ctx<'_> {
     }
 }
 
+/// The device-mapper devices an LV would have, named from the metadata alone (no PV
+/// needed): what removal and rename look for in the kernel.
+fn device_names(vg: &VolumeGroup, lv: &str) -> std::result::Result<Plan, OpError> {
+    plan_lv(vg, lv, &PvDevices::new(), &partial())
+        .map_err(|e| OpError::Failed(format!("{}/{lv}: {e}", vg.name)))
+}
+
+/// Refuses when the LV's top device is open (lvm2: "Logical volume vg/lv in use.");
+/// true when it is active.
+pub fn check_not_in_use(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lv: &str,
+) -> std::result::Result<bool, OpError> {
+    let plan = device_names(vg, lv)?;
+    match kernel.dm.info(&plan.top().uuid)? {
+        None => Ok(false),
+        Some(i) if i.open_count > 0 => Err(OpError::InUse {
+            vg: vg.name.clone(),
+            lv: lv.to_string(),
+        }),
+        Some(_) => Ok(true),
+    }
+}
+
+/// Deactivates LVs that are about to be removed: all refused when one is open (nothing is
+/// deactivated then), nothing to do for inactive ones (lvm2 deactivates an active, unused LV
+/// before removing it).
+pub fn deactivate_for_removal(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lvs: &[String],
+) -> std::result::Result<(), OpError> {
+    for lv in lvs {
+        check_not_in_use(kernel, vg, lv)?;
+    }
+    for lv in lvs {
+        let plan = device_names(vg, lv)?;
+        match lvmeta_dm::deactivate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan) {
+            Ok(_) => {}
+            Err(DmError::Open { .. }) => {
+                return Err(OpError::InUse {
+                    vg: vg.name.clone(),
+                    lv: lv.to_string(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The device names of the LVs among `lvs` that are active, before a rename (see
+/// [`rename_devices`]).
+pub fn active_devices(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lvs: &[String],
+) -> std::result::Result<Vec<Plan>, OpError> {
+    let mut out = Vec::new();
+    for lv in lvs {
+        let plan = device_names(vg, lv)?;
+        if kernel.dm.info(&plan.top().uuid)?.is_some() {
+            out.push(plan);
+        }
+    }
+    Ok(out)
+}
+
+/// After a rename in the metadata (`vg` as renamed, `new_names[i]` the new name of
+/// `before[i]`'s LV): the active devices take their new names, open or not, as in lvm2.
+pub fn rename_devices(
+    kernel: &Kernel,
+    before: &[Plan],
+    vg: &VolumeGroup,
+    new_name: impl Fn(&str) -> String,
+) -> std::result::Result<(), OpError> {
+    for b in before {
+        let after = device_names(vg, &new_name(&b.lv))?;
+        lvmeta_dm::rename(kernel.dm.as_ref(), kernel.nodes.as_ref(), b, &after)?;
+    }
+    Ok(())
+}
+
 fn partial() -> PlanOptions {
     PlanOptions {
         mode: ActivationMode::Partial,
@@ -361,110 +438,11 @@ fn partial() -> PlanOptions {
     }
 }
 
+/// The kernel's view for reports (`lvs`) lives with the device-mapper code.
+pub use lvmeta_dm::view::KernelView;
+
 fn sync_of(dm: &dyn DmBackend, uuid: &str) -> Option<f64> {
-    let st = dm.status(uuid).ok()?;
-    let l = st.first()?;
-    lvmeta_dm::sync_percent(&l.2, &l.3).map(|s| s.percent())
-}
-
-/// The kernel as `lvs` sees it: None on a machine without device-mapper.
-fn probe_dm() -> Option<&'static lvmeta_dm::ioctl::DmIoctl> {
-    static DM: OnceLock<Option<lvmeta_dm::ioctl::DmIoctl>> = OnceLock::new();
-    DM.get_or_init(|| {
-        if std::path::Path::new("/dev/mapper/control").exists() {
-            lvmeta_dm::ioctl::DmIoctl::open().ok()
-        } else {
-            None
-        }
-    })
-    .as_ref()
-}
-
-/// The kernel's device-mapper devices as one report sees them. They are listed once, so a
-/// report over thousands of LVs asks the kernel about the devices that exist (on a cluster
-/// node, often few of a VG's LVs are active there) instead of about every LV.
-pub struct KernelView<'d> {
-    dm: Option<&'d dyn DmBackend>,
-    /// Devices by DM UUID, listed when a cell first needs the kernel (reports without
-    /// `lv_attr` or `copy_percent` never do); None when listing failed (then each LV is
-    /// asked for).
-    by_uuid: std::cell::OnceCell<Option<HashMap<String, lvmeta_dm::DevInfo>>>,
-}
-
-impl KernelView<'static> {
-    /// This machine's device-mapper; a view of nothing where there is none.
-    pub fn probe() -> KernelView<'static> {
-        KernelView::of(probe_dm().map(|dm| dm as &dyn DmBackend))
-    }
-}
-
-impl<'d> KernelView<'d> {
-    pub fn of(dm: Option<&'d dyn DmBackend>) -> KernelView<'d> {
-        KernelView {
-            dm,
-            by_uuid: std::cell::OnceCell::new(),
-        }
-    }
-
-    fn listed(&self, dm: &dyn DmBackend) -> Option<&HashMap<String, lvmeta_dm::DevInfo>> {
-        self.by_uuid
-            .get_or_init(|| {
-                let devs = dm.list().ok()?;
-                Some(devs.into_iter().map(|d| (d.uuid.clone(), d)).collect())
-            })
-            .as_ref()
-    }
-
-    /// The LV's top-level device, if it is active.
-    fn info(&self, vg: &VolumeGroup, lv: &LogicalVolume) -> Option<lvmeta_dm::DevInfo> {
-        let dm = self.dm?;
-        let uuid = dm_uuid(&vg.id, &lv.id, None);
-        match self.listed(dm) {
-            Some(devs) => devs.get(&uuid).cloned(),
-            None => dm.info(&uuid).ok().flatten(),
-        }
-    }
-
-    /// lvs's `lv_attr` with the kernel's state: 5th character `a` when active (`s`
-    /// suspended), 6th `o` when open; an active image whose mirror or raid1 is still syncing
-    /// stays `I`.
-    pub fn lv_attr(&self, vg: &VolumeGroup, lv: &LogicalVolume, role: Option<SubRole>) -> String {
-        let info = self.info(vg, lv);
-        let attr = lv_attr_of(lv, role, info.is_some());
-        let Some(info) = info else {
-            return attr;
-        };
-        let mut attr: Vec<char> = attr.chars().collect();
-        if info.suspended {
-            attr[4] = 's';
-        }
-        if info.open_count > 0 {
-            attr[5] = 'o';
-        }
-        let image = matches!(role, Some(SubRole::MirrorImage | SubRole::RaidImage));
-        let syncing = || {
-            vg.parent_of(&lv.name)
-                .and_then(|p| self.copy_percent(vg, p))
-                .is_some_and(|pct| pct < 100.0)
-        };
-        if image && syncing() {
-            attr[0] = 'I';
-        }
-        attr.into_iter().collect()
-    }
-
-    /// lvs's `copy_percent` (Cpy%Sync) of an active mirror or raid1 LV.
-    pub fn copy_percent(&self, vg: &VolumeGroup, lv: &LogicalVolume) -> Option<f64> {
-        let dm = self.dm?;
-        let uuid = dm_uuid(&vg.id, &lv.id, None);
-        if self
-            .listed(dm)
-            .is_some_and(|devs| !devs.contains_key(&uuid))
-        {
-            return None;
-        }
-        sync_of(dm, &uuid)
-    }
+    lvmeta_dm::view::sync_of(dm, uuid)
 }
 
 #[cfg(test)]
@@ -497,41 +475,6 @@ mod tests {
         .unwrap();
         vg.lv_mut("data").unwrap().tags = vec!["keep".into()];
         vg
-    }
-
-    /// `lvs`'s attributes from one listing of the kernel's devices equal those from asking
-    /// the kernel LV by LV.
-    #[test]
-    fn kernel_view_from_one_listing_matches_per_lv_queries() {
-        let vg = vg();
-        let mem = lvmeta_dm::mem::MemDm::new([]);
-        let data = vg.lv("data").unwrap();
-        let uuid = dm_uuid(&vg.id, &data.id, None);
-        mem.create(&vg.dm_name("data"), &uuid).unwrap();
-        mem.load(&uuid, &[(0, 16384, "error".into(), String::new())])
-            .unwrap();
-        mem.resume(&uuid).unwrap();
-        mem.set_open_count(&vg.dm_name("data"), 1);
-        let listed = KernelView::of(Some(&mem));
-        assert!(listed.listed(&mem).is_some(), "MemDm lists its devices");
-        // A view whose listing failed asks the kernel LV by LV.
-        let per_lv = KernelView::of(Some(&mem));
-        per_lv.by_uuid.set(None).unwrap();
-        for lv in &vg.lvs {
-            let role = vg.sub_roles().get(lv.name.as_str()).copied();
-            assert_eq!(
-                listed.lv_attr(&vg, lv, role),
-                per_lv.lv_attr(&vg, lv, role),
-                "{}",
-                lv.name
-            );
-            assert_eq!(listed.copy_percent(&vg, lv), per_lv.copy_percent(&vg, lv));
-        }
-        assert_eq!(&listed.lv_attr(&vg, data, None)[4..6], "ao");
-        let r = vg.lv("r").unwrap();
-        assert_eq!(&listed.lv_attr(&vg, r, None)[4..6], "--");
-        let none = KernelView::of(None);
-        assert_eq!(&none.lv_attr(&vg, data, None)[4..6], "--");
     }
 
     #[test]

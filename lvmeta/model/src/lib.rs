@@ -10,7 +10,9 @@
 pub mod alloc;
 mod backup_comments;
 mod error;
-pub mod lvm_uuid;
+pub mod ids;
+/// The former name of [`ids`].
+pub use ids as lvm_uuid;
 pub mod names;
 pub mod report;
 pub mod time;
@@ -22,5 +24,5 @@ pub use error::ModelError;
 pub use report::{lv_attr_of, SegmentReport, SubRole};
 pub use vg::{
     Extra, ExtraEntry, LogicalVolume, LvArea, PhysicalVolume, Segment, SegmentKind, StripeArea,
-    Trailer, VolumeGroup,
+    Trailer, VolumeGroup, MISSING,
 };

@@ -1,0 +1,253 @@
+//! PV commands: pvcreate, pvremove, pvck.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::lock::LockMode;
+use lvmeta_ondisk::label;
+use lvmeta_ondisk::mda;
+use lvmeta_ondisk::pv::{self as ondisk_pv, FormatOptions};
+
+impl Ctx<'_> {
+    pub fn pvcreate(
+        &self,
+        paths: &[PathBuf],
+        mdasize: Option<u64>,
+        uuid: Option<&str>,
+        force: bool,
+    ) -> Result<Vec<PathBuf>> {
+        if uuid.is_some() && paths.len() != 1 {
+            return Err(OpError::InvalidArg(
+                "--uuid needs exactly one device".into(),
+            ));
+        }
+        let raw_uuid = match uuid {
+            Some(u) => Some(
+                lvmeta_model::lvm_uuid::strip_dashes(u)
+                    .ok()
+                    .ok_or_else(|| OpError::InvalidArg(format!("invalid UUID {u:?}")))?,
+            ),
+            None => None,
+        };
+        self.with_global_lock(LockMode::Exclusive, |sc| {
+            // Check every device before writing any.
+            let mut devs = Vec::new();
+            for p in paths {
+                let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                    path: p.clone(),
+                    source,
+                })?;
+                match label::read_label(dev.as_ref()) {
+                    Ok(Some(l)) => {
+                        let vg = sc
+                            .pvs
+                            .iter()
+                            .find(|d| d.label.pv_uuid == l.pv_uuid)
+                            .and_then(|d| pv_vg_name(sc, d));
+                        if let Some(vg) = vg {
+                            return Err(OpError::PvInVg {
+                                path: p.clone(),
+                                vg,
+                            });
+                        }
+                        if !force {
+                            return Err(OpError::AlreadyPv { path: p.clone() });
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) if force => {
+                        let _ = e;
+                    }
+                    Err(source) => {
+                        return Err(OpError::BadLabel {
+                            path: p.clone(),
+                            source,
+                        })
+                    }
+                }
+                if let Some(u) = &raw_uuid {
+                    if let Some(d) = sc
+                        .pvs
+                        .iter()
+                        .find(|d| &d.label.pv_uuid == u && d.path != *p)
+                    {
+                        return Err(OpError::DuplicatePv {
+                            uuid: lvmeta_model::lvm_uuid::format_with_dashes(u)
+                                .unwrap_or_else(|_| u.clone()),
+                            first: d.path.clone(),
+                            second: p.clone(),
+                        });
+                    }
+                }
+                let size = dev.size().map_err(|source| OpError::Device {
+                    path: p.clone(),
+                    source,
+                })?;
+                let opts = FormatOptions {
+                    metadata_size: mdasize.map(Bytes),
+                    ..FormatOptions::default()
+                };
+                let (mda_area, pe_start) = ondisk_pv::plan_layout(size, &opts)
+                    .map_err(|why| OpError::Failed(format!("{}: {why}", p.display())))?;
+                // At least one MiB of data, so the PV holds an extent of the default size.
+                if size.0 < pe_start.0 + (1 << 20) {
+                    return Err(OpError::Failed(format!(
+                        "{}: device of {} bytes is too small for a PV with a {} byte metadata area",
+                        p.display(),
+                        size.0,
+                        mda_area.size.0
+                    )));
+                }
+                devs.push((p.clone(), dev, opts));
+            }
+            let mut out = Vec::new();
+            for (p, dev, opts) in devs {
+                let pv_uuid = raw_uuid
+                    .clone()
+                    .unwrap_or_else(lvmeta_model::lvm_uuid::generate);
+                // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
+                ondisk_pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
+                out.push(p);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Wipes the labels of PVs in no VG; returns the devices wiped. With `force_twice`
+    /// (lvm2's `-ff`) also of a PV in a VG, unless an active LV has extents on it
+    /// (device-mapper is asked first).
+    pub fn pvremove(&self, paths: &[PathBuf], force_twice: bool) -> Result<Vec<PathBuf>> {
+        self.with_global_lock(LockMode::Exclusive, |sc| {
+            let mut todo = Vec::new();
+            for p in paths {
+                let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                    path: p.clone(),
+                    source,
+                })?;
+                let l = match label::read_label(dev.as_ref()) {
+                    Ok(Some(l)) => l,
+                    Ok(None) => return Err(OpError::NotAPv { path: p.clone() }),
+                    Err(source) => {
+                        return Err(OpError::BadLabel {
+                            path: p.clone(),
+                            source,
+                        })
+                    }
+                };
+                if let Some(vg) = sc
+                    .pvs
+                    .iter()
+                    .find(|d| d.label.pv_uuid == l.pv_uuid)
+                    .and_then(|d| pv_vg_name(sc, d))
+                {
+                    if !force_twice {
+                        return Err(OpError::PvInVg {
+                            path: p.clone(),
+                            vg,
+                        });
+                    }
+                    self.check_pv_unused(sc, &vg, &l.pv_uuid, p)?;
+                }
+                todo.push((p, dev));
+            }
+            let mut out = Vec::new();
+            for (p, dev) in todo {
+                label::wipe_label(dev.as_ref())?;
+                out.push(p.clone());
+            }
+            Ok(out)
+        })
+    }
+
+    /// Refuses when an active LV of `vg` has extents on the PV `raw_uuid` (lvm2 opens the
+    /// device exclusively, which device-mapper's holders prevent).
+    fn check_pv_unused(&self, sc: &Scan, vg: &str, raw_uuid: &str, path: &Path) -> Result<()> {
+        let Some(kernel) = &self.env.kernel else {
+            return Ok(());
+        };
+        let Ok(r) = sc.read_vg(vg) else {
+            return Ok(());
+        };
+        let Some(key) = r
+            .vg
+            .pvs
+            .iter()
+            .find(|p| lvmeta_model::lvm_uuid::strip_dashes(&p.id).ok().as_deref() == Some(raw_uuid))
+            .map(|p| p.name.clone())
+        else {
+            return Ok(());
+        };
+        for lv in &r.vg.lvs {
+            let on_pv = lv
+                .segments
+                .iter()
+                .any(|s| lvmeta_model::alloc::pv_areas(s).iter().any(|a| a.0 == key));
+            if !on_pv {
+                continue;
+            }
+            let mut top = lv.name.as_str();
+            while let Some(p) = r.vg.parent_of(top) {
+                top = p.name.as_str();
+            }
+            if crate::activation::check_not_in_use(kernel, &r.vg, top).map_or(true, |active| active)
+            {
+                return Err(OpError::PvBusy {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks labels and metadata areas; returns (messages, all good).
+    pub fn pvck(&self, paths: &[PathBuf]) -> Result<(Vec<String>, bool)> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for p in paths {
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                path: p.clone(),
+                source,
+            })?;
+            match label::read_label(dev.as_ref()) {
+                Ok(None) => {
+                    out.push(format!("{}: no PV label found", p.display()));
+                    ok = false;
+                }
+                Err(e) => {
+                    out.push(format!("{}: damaged label: {e}", p.display()));
+                    ok = false;
+                }
+                Ok(Some(l)) => {
+                    out.push(format!(
+                        "{}: label ok, PV UUID {}, device size {}",
+                        p.display(),
+                        lvmeta_model::lvm_uuid::format_with_dashes(&l.pv_uuid)
+                            .unwrap_or_else(|_| l.pv_uuid.clone()),
+                        l.device_size.0
+                    ));
+                    for a in &l.metadata_areas {
+                        match mda::read_mda(dev.as_ref(), *a) {
+                            Ok(c) => match c.committed {
+                                Some(t) => out.push(format!(
+                                    "{}: metadata area at {} ok: {} seqno {} ({} bytes, checksum {:#010x})",
+                                    p.display(),
+                                    a.offset.0,
+                                    peek(&t.text).map(|x| x.0).unwrap_or("?"),
+                                    peek(&t.text).map(|x| x.1).unwrap_or(0),
+                                    t.locn.size.0,
+                                    t.locn.checksum
+                                )),
+                                None => out.push(format!("{}: metadata area at {} ok, empty", p.display(), a.offset.0)),
+                            },
+                            Err(e) => {
+                                ok = false;
+                                out.push(format!("{}: metadata area at {} damaged: {e}", p.display(), a.offset.0));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok((out, ok))
+    }
+}

@@ -1,0 +1,284 @@
+//! Nothing in use is destroyed (issue 12): lvremove, vgremove -f, lvrename, vgrename and
+//! lvreduce ask device-mapper first. In-memory PVs and the in-memory device-mapper; an
+//! "active" LV is a device made in `MemDm` under the LV's dm name and UUID, as activation
+//! would make it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use lvmeta::activation::Kernel;
+use lvmeta::ops::{self, Ctx, Env, Layout, LvCreate, OpError, ResizeDir, SizeArg};
+use lvmeta::units::Sign;
+use lvmeta_activate::dm_uuid;
+use lvmeta_dm::mem::MemDm;
+use lvmeta_dm::nodes::MemNodes;
+use lvmeta_dm::DmBackend;
+
+/// Two in-memory PVs holding VG `vg` with linear LVs `a` and `b` (8 MiB each); the LVs
+/// in `active` have a device in device-mapper, opened `open` times.
+fn setup(active: &[(&str, i32)]) -> Env {
+    let (mut env, paths) = common::mem_env(2);
+    {
+        let ctx = Ctx { env: &env };
+        ctx.pvcreate(&paths, None, None, false).unwrap();
+        ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
+        for lv in ["a", "b"] {
+            ctx.lvcreate(
+                "vg",
+                LvCreate {
+                    name: lv.into(),
+                    size: SizeArg::Sectors(Sign::Absolute, 8 << 11),
+                    layout: Layout::Linear,
+                    pvs: vec![],
+                },
+            )
+            .unwrap();
+        }
+    }
+    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let dm = MemDm::new([]);
+    for (lv, open) in active {
+        let l = vg.lv(lv).unwrap();
+        let name = vg.dm_name(lv);
+        let uuid = dm_uuid(&vg.id, &l.id, None);
+        dm.create(&name, &uuid).unwrap();
+        dm.load(&uuid, &[(0, 16384, "error".into(), String::new())])
+            .unwrap();
+        dm.resume(&uuid).unwrap();
+        dm.set_open_count(&name, *open);
+    }
+    env.kernel = Some(Kernel {
+        dm: Box::new(dm),
+        nodes: Box::new(MemNodes::default()),
+    });
+    env
+}
+
+fn dm_names(env: &Env) -> Vec<String> {
+    let mut n: Vec<String> = env
+        .kernel
+        .as_ref()
+        .unwrap()
+        .dm
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    n.sort();
+    n
+}
+
+fn lvs(env: &Env, vg: &str) -> Vec<String> {
+    let r = ops::scan(env).unwrap().read_vg(vg).unwrap();
+    let mut n: Vec<String> = r.vg.lvs.iter().map(|l| l.name.clone()).collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn lvremove_refuses_an_open_lv_with_lvm2s_words_and_changes_nothing() {
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    let e = ctx.lvremove("vg", &["b".into(), "a".into()]).unwrap_err();
+    assert!(matches!(e, OpError::InUse { .. }), "{e}");
+    assert_eq!(e.to_string(), "Logical volume vg/a in use.");
+    assert_eq!(e.exit_code(), 5);
+    assert_eq!(lvs(&env, "vg"), ["a", "b"], "nothing removed");
+    assert_eq!(dm_names(&env), ["vg-a"], "the open device stays");
+}
+
+#[test]
+fn lvremove_deactivates_an_active_unopened_lv_then_removes_it() {
+    let env = setup(&[("a", 0)]);
+    let ctx = Ctx { env: &env };
+    ctx.lvremove("vg", &["a".into()]).unwrap();
+    assert_eq!(lvs(&env, "vg"), ["b"]);
+    assert!(dm_names(&env).is_empty(), "no dm device left");
+}
+
+#[test]
+fn vgremove_force_refuses_open_lvs_and_deactivates_the_others() {
+    let env = setup(&[("a", 0), ("b", 2)]);
+    let ctx = Ctx { env: &env };
+    let e = ctx.vgremove("vg", true).unwrap_err();
+    assert_eq!(e.to_string(), "Logical volume vg/b in use.");
+    assert_eq!(lvs(&env, "vg"), ["a", "b"]);
+    assert_eq!(dm_names(&env), ["vg-a", "vg-b"], "nothing deactivated");
+
+    let env = setup(&[("a", 0)]);
+    let ctx = Ctx { env: &env };
+    ctx.vgremove("vg", true).unwrap();
+    assert!(ops::scan(&env).unwrap().read_vg("vg").is_err());
+    assert!(dm_names(&env).is_empty());
+}
+
+#[test]
+fn lvrename_renames_the_active_device_even_open() {
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    ctx.lvrename("vg", "a", "c").unwrap();
+    assert_eq!(lvs(&env, "vg"), ["b", "c"]);
+    assert_eq!(dm_names(&env), ["vg-c"]);
+}
+
+#[test]
+fn vgrename_renames_every_active_device() {
+    let env = setup(&[("a", 0), ("b", 1)]);
+    let ctx = Ctx { env: &env };
+    ctx.vgrename("vg", "data").unwrap();
+    assert_eq!(lvs(&env, "data"), ["a", "b"]);
+    assert_eq!(dm_names(&env), ["data-a", "data-b"]);
+}
+
+#[test]
+fn lvreduce_of_an_open_lv_needs_force() {
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    let minus = || SizeArg::Sectors(Sign::Minus, 4 << 11);
+    let e = ctx
+        .lvresize("vg", "a", minus(), &[], ResizeDir::Reduce, false)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("Logical volume vg/a NOT reduced"),
+        "{e}"
+    );
+    let size = |env: &Env| {
+        let r = ops::scan(env).unwrap().read_vg("vg").unwrap();
+        r.vg.lv("a").unwrap().size().0
+    };
+    assert_eq!(size(&env), 2);
+    ctx.lvresize("vg", "a", minus(), &[], ResizeDir::Reduce, true)
+        .unwrap();
+    assert_eq!(size(&env), 1);
+    // An inactive LV is reduced without -f, as before.
+    ctx.lvresize("vg", "b", minus(), &[], ResizeDir::Reduce, false)
+        .unwrap();
+}
+
+/// Mirrored LVs have devices under their sub-LVs' names too: removing and renaming them with
+/// device-mapper present works whether they are active or not.
+#[test]
+fn raid1_and_mirror_lvs_are_removed_and_renamed_with_device_mapper_present() {
+    let env = setup(&[]);
+    let ctx = Ctx { env: &env };
+    for (name, layout) in [
+        ("r", Layout::Raid1 { mirrors: 1 }),
+        (
+            "m",
+            Layout::Mirror {
+                mirrors: 1,
+                log: lvmeta::ops::MirrorLog::Core,
+            },
+        ),
+    ] {
+        ctx.lvcreate(
+            "vg",
+            LvCreate {
+                name: name.into(),
+                size: SizeArg::Sectors(Sign::Absolute, 4 << 11),
+                layout,
+                pvs: vec![],
+            },
+        )
+        .unwrap();
+    }
+    ctx.lvrename("vg", "r", "r2").unwrap();
+    ctx.lvrename("vg", "m", "m2").unwrap();
+    ctx.lvremove("vg", &["r2".into(), "m2".into()]).unwrap();
+    assert_eq!(lvs(&env, "vg"), ["a", "b"]);
+}
+
+/// `vgreduce --removemissing`: LVs on a missing PV are refused without --force; with it an
+/// open one is refused (nothing changes), an active one is deactivated, then removed, and
+/// the missing PV leaves the VG.
+#[test]
+fn vgreduce_removemissing_asks_device_mapper_first() {
+    let (mut env, paths) = common::mem_env(3);
+    let lv = |name: &str, pv: &str| LvCreate {
+        name: name.into(),
+        size: SizeArg::Sectors(Sign::Absolute, 4 << 11),
+        layout: Layout::Linear,
+        pvs: vec![PathBuf::from(pv)],
+    };
+    {
+        let ctx = Ctx { env: &env };
+        ctx.pvcreate(&paths, None, None, false).unwrap();
+        ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
+        ctx.lvcreate("vg", lv("gone", "/mem/pv2")).unwrap();
+        ctx.lvcreate("vg", lv("kept", "/mem/pv0")).unwrap();
+    }
+    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let kernel_with = |open: i32| {
+        let dm = MemDm::new([]);
+        let l = vg.lv("gone").unwrap();
+        let uuid = dm_uuid(&vg.id, &l.id, None);
+        dm.create(&vg.dm_name("gone"), &uuid).unwrap();
+        dm.load(&uuid, &[(0, 8192, "error".into(), String::new())])
+            .unwrap();
+        dm.resume(&uuid).unwrap();
+        dm.set_open_count(&vg.dm_name("gone"), open);
+        Kernel {
+            dm: Box::new(dm),
+            nodes: Box::new(MemNodes::default()),
+        }
+    };
+    // pv2 disappears.
+    env.devices = Some(paths[..2].to_vec());
+    env.kernel = Some(kernel_with(1));
+    let ctx = Ctx { env: &env };
+    let e = ctx.vgreduce_removemissing("vg", false).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("There are still partial LVs in VG vg"),
+        "{e}"
+    );
+    let e = ctx.vgreduce_removemissing("vg", true).unwrap_err();
+    assert_eq!(e.to_string(), "Logical volume vg/gone in use.");
+    assert_eq!(lvs(&env, "vg"), ["gone", "kept"]);
+    assert_eq!(dm_names(&env), ["vg-gone"]);
+
+    env.kernel = Some(kernel_with(0));
+    let ctx = Ctx { env: &env };
+    let (pvs, removed) = ctx.vgreduce_removemissing("vg", true).unwrap();
+    assert_eq!(removed, ["gone"]);
+    assert_eq!(pvs.len(), 1);
+    assert_eq!(lvs(&env, "vg"), ["kept"]);
+    assert!(dm_names(&env).is_empty());
+    let r = ops::scan(&env).unwrap().read_vg("vg").unwrap();
+    assert_eq!(r.vg.pvs.len(), 2);
+    assert!(r.missing().is_empty());
+}
+
+/// `pvremove -ff` wipes the label of a PV in a VG only when no active LV has extents on it.
+#[test]
+fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
+    let env = setup(&[("a", 0)]);
+    let ctx = Ctx { env: &env };
+    let pv0 = PathBuf::from("/mem/pv0");
+    let e = ctx.pvremove(std::slice::from_ref(&pv0), false).unwrap_err();
+    assert!(e.to_string().contains("already in volume group"), "{e}");
+    // `a` is active and has its extents on pv0.
+    let e = ctx.pvremove(std::slice::from_ref(&pv0), true).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Can't open /mem/pv0 exclusively - not removing. Mounted filesystem?"
+    );
+    assert_eq!(lvs(&env, "vg"), ["a", "b"], "the label is still there");
+    // pv1 holds no extent of an active LV: -ff wipes it.
+    let pv1 = PathBuf::from("/mem/pv1");
+    assert_eq!(
+        ctx.pvremove(std::slice::from_ref(&pv1), true).unwrap(),
+        [pv1]
+    );
+    assert_eq!(
+        ops::scan(&env)
+            .unwrap()
+            .read_vg("vg")
+            .unwrap()
+            .missing()
+            .len(),
+        1
+    );
+}
