@@ -50,6 +50,10 @@ pub trait VolumeBackend {
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
         lvs.iter().try_for_each(|lv| self.deactivate(vg, lv))
     }
+    /// The activation/volume_list that replaces lvm.conf's for this agent's activations
+    /// (tagging mode: `@<tag>`, as resource-agents' LVM-activate passes `--config
+    /// activation{volume_list=["@tag"]}`); None: lvm.conf's (or halvm.toml's) applies.
+    fn override_volume_list(&mut self, _list: Option<Vec<String>>) {}
     /// Reads one 4 KiB block at `sector` of the LV with O_DIRECT.
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
     /// The cluster lock daemon as seen from here, and whether `vg`'s lockspace runs here.
@@ -494,6 +498,14 @@ fn io(op: &str, vg: &str, lv: Option<&str>, e: impl std::fmt::Display) -> Backen
 }
 
 impl VolumeBackend for SystemBackend {
+    fn override_volume_list(&mut self, list: Option<Vec<String>>) {
+        if let Ok(setup) = self.setup() {
+            if list.is_some() {
+                setup.volume_list = list;
+            }
+        }
+    }
+
     fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
         Ok(self.read(vg)?.as_ref().map(vg_state))
     }
@@ -635,6 +647,8 @@ pub struct MemBackend {
     pub lv_locks: BTreeMap<(String, String), config::ActivationMode>,
     /// LV locks other nodes hold: LV → (holder, mode).
     pub held_elsewhere: BTreeMap<String, (String, config::ActivationMode)>,
+    /// The volume_list override asked for (tagging mode).
+    pub volume_list: Option<Vec<String>>,
 }
 
 impl MemBackend {
@@ -658,6 +672,9 @@ impl MemBackend {
 }
 
 impl VolumeBackend for MemBackend {
+    fn override_volume_list(&mut self, list: Option<Vec<String>>) {
+        self.volume_list = list;
+    }
     fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
         Ok(self.vgs.get(vg).cloned())
     }

@@ -152,7 +152,13 @@ pub fn cli() -> Command {
             Command::new("pvremove")
                 .about("Remove the PV label from devices that are in no VG")
                 .arg(pv_list("Physical volumes"))
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+                .arg(
+                    Arg::new("force")
+                        .short('f')
+                        .long("force")
+                        .action(ArgAction::Count)
+                        .help("Twice (-ff): remove the label of a PV that is in a VG too, unless an active LV uses it"),
+                ),
         ),
         report(common(
             Command::new("pvs").about("Report physical volumes").arg(
@@ -208,7 +214,13 @@ pub fn cli() -> Command {
             Command::new("vgreduce")
                 .about("Remove unused physical volumes from a volume group")
                 .arg(vg_arg(true))
-                .arg(pv_list("PVs to remove (must hold no extents)")),
+                .arg(pv_list("PVs to remove (must hold no extents)").required(false).required_unless_present("removemissing"))
+                .arg(flag("removemissing").conflicts_with("pvs").help(
+                    "Remove the PVs that are missing; LVs on them are refused unless --force",
+                ))
+                .arg(flag("force").short('f').requires("removemissing").help(
+                    "With --removemissing: remove the LVs on missing PVs too (an open LV is refused, an active one deactivated first)",
+                )),
         ),
         common(
             Command::new("vgremove")
@@ -294,9 +306,11 @@ pub fn cli() -> Command {
                         .short('f')
                         .long("file")
                         .value_name("FILE")
-                        .required(true)
-                        .help("Metadata file (as written by vgcfgbackup or lvm2)"),
-                ),
+                        .help("Metadata file (as written by vgcfgbackup or lvm2); default: the VG's backup in lvm.conf's backup_dir"),
+                )
+                .arg(flag("list").short('l').help(
+                    "List the VG's metadata archives and backup (lvm.conf archive_dir, backup_dir) instead of restoring",
+                )),
         ),
         lv_target_named(size_args(
             Command::new("lvcreate")
@@ -550,6 +564,12 @@ fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     Ok(None)
 }
 
+/// lvm.conf's backups and archives, as the environment was built from them.
+fn lvm_backups() -> Result<Option<lvmeta::ops::LvmBackups>, CliError> {
+    let lvm = lvmeta::env::LvmConf::load(&lvmeta::env::LvmConf::system_dir())?;
+    Ok(lvm.backups(&lvmeta::env::hostname()))
+}
+
 /// `-f` where the command has it (lvreduce, lvresize; not lvextend).
 fn force_flag(m: &ArgMatches) -> bool {
     m.try_get_one::<bool>("force")
@@ -646,7 +666,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             })
         }
         "pvremove" => Ok(Outcome {
-            stdout: lines(msg::pvs_wiped(&ctx.pvremove(&paths(m, "pvs"))?)),
+            stdout: lines(msg::pvs_wiped(
+                &ctx.pvremove(&paths(m, "pvs"), m.get_count("force") >= 2)?,
+            )),
             stderr: String::new(),
             failed: false,
         }),
@@ -704,6 +726,23 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 ctx.vgextend(vg, &paths(m, "pvs"))?;
             }
             out(format!("Volume group \"{vg}\" successfully extended"))
+        }
+        "vgreduce" if m.get_flag("removemissing") => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let (pvs, lvs) = ctx.vgreduce_removemissing(vg, m.get_flag("force"))?;
+            let mut s: Vec<String> = lvs
+                .iter()
+                .map(|l| format!("Logical volume \"{vg}/{l}\" successfully removed."))
+                .collect();
+            s.push(if pvs.is_empty() {
+                format!("Volume group \"{vg}\" is already consistent.")
+            } else {
+                format!("Wrote out consistent volume group {vg}.")
+            });
+            Ok(Outcome {
+                stdout: lines(s),
+                ..Outcome::default()
+            })
         }
         "vgreduce" => {
             let vg = m.get_one::<String>("vg").expect("required");
@@ -774,6 +813,22 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 stderr: String::new(),
                 failed: !ok,
             })
+        }
+        "vgcfgrestore" if m.get_flag("list") || m.get_one::<String>("file").is_none() => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let backups = lvm_backups()?;
+            if m.get_flag("list") {
+                let files = backups.map(|b| b.list(vg)).unwrap_or_default();
+                return Ok(Outcome {
+                    stdout: msg::backup_list(&files),
+                    ..Outcome::default()
+                });
+            }
+            let file = backups
+                .and_then(|b| b.backup_of(vg))
+                .ok_or_else(|| usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf"))?;
+            ctx.vgcfgrestore(vg, &file)?;
+            out(format!("Restored volume group {vg}."))
         }
         "vgcfgbackup" | "vgcfgrestore" => {
             let vg = m.get_one::<String>("vg").expect("required");
@@ -933,6 +988,21 @@ mod msg {
                 )
             })
             .collect()
+    }
+
+    /// lvm2's `vgcfgrestore --list` layout.
+    pub fn backup_list(files: &[lvmeta::ops::BackupFile]) -> String {
+        let mut out = String::new();
+        for f in files {
+            out.push_str(&format!(
+                "   \n  File:\t\t{}\n  VG name:    \t{}\n  Description:\t{}\n  Backup Time:\t{}\n\n",
+                f.path.display(),
+                f.vg,
+                f.description,
+                lvmeta_model::time::ctime_utc(f.creation_time)
+            ));
+        }
+        out
     }
 
     pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {

@@ -828,7 +828,24 @@ fn commits_leave_lvm2_backups_and_archives() {
         text.contains("Created *before* executing 'lvcreate"),
         "{text}"
     );
+    // `vgcfgrestore -l` lists the archives, then the backup, as lvm2.
+    let list = lab.ok(&["vgcfgrestore", "-l", "vg"]);
+    let files: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("File:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(files.len(), 3, "{list}");
+    assert!(files[2].ends_with("backup/vg"), "{list}");
+    assert!(
+        list.contains("Description:\tCreated *before* executing 'lvcreate"),
+        "{list}"
+    );
     lab.ok(&["vgcfgrestore", "-f", before_b.to_str().unwrap(), "vg"]);
+    let lvs = lab.ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
+    assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["a"]);
+    // Without -f, the VG's backup (now: as restored) is what vgcfgrestore writes back.
+    lab.ok(&["vgcfgrestore", "vg"]);
     let lvs = lab.ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
     assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["a"]);
     // `backup = 0` and `archive = 0` turn them off.

@@ -114,6 +114,23 @@ pub trait CommitHooks: Send + Sync {
     }
 }
 
+/// The label changes a transaction asked for, after its commit.
+fn post_commit(sc: &Scan, post: Vec<PostCommit>) -> Result<()> {
+    for p in post {
+        match p {
+            PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
+            PostCommit::Orphan(i) => {
+                let d = &sc.pvs[i];
+                for a in &d.label.metadata_areas {
+                    mda::format_mda(d.dev.as_ref(), *a)?;
+                }
+                set_used(d, false)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A backup that fails after the commit does not undo it: as lvm2 ("This metadata update is
 /// NOT backed up"), it is a warning.
 fn backed_up(r: Result<()>) {
@@ -364,18 +381,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        for p in post {
-            match p {
-                PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
-                PostCommit::Orphan(i) => {
-                    let d = &sc.pvs[i];
-                    for a in &d.label.metadata_areas {
-                        mda::format_mda(d.dev.as_ref(), *a)?;
-                    }
-                    set_used(d, false)?;
-                }
-            }
-        }
+        post_commit(&sc, post)?;
         Ok(Done { vg, end, value })
     }
 
@@ -404,18 +410,7 @@ impl Ctx<'_> {
         }
         let (mut vg, post) = build(&sc, current)?;
         self.commit(&sc, name, &mut vg, command, &mut held)?;
-        for p in post {
-            match p {
-                PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
-                PostCommit::Orphan(i) => {
-                    let d = &sc.pvs[i];
-                    for a in &d.label.metadata_areas {
-                        mda::format_mda(d.dev.as_ref(), *a)?;
-                    }
-                    set_used(d, false)?;
-                }
-            }
-        }
+        post_commit(&sc, post)?;
         Ok(vg)
     }
 

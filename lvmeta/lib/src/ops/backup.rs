@@ -202,3 +202,45 @@ impl crate::txn::CommitHooks for LvmBackups {
         }
     }
 }
+
+/// One file `vgcfgrestore --list` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupFile {
+    pub path: PathBuf,
+    pub vg: String,
+    pub description: String,
+    pub creation_time: i64,
+}
+
+impl LvmBackups {
+    /// The archives of `vg`, oldest first, then its backup (lvm2's `vgcfgrestore --list`).
+    /// Files that do not parse are left out.
+    pub fn list(&self, vg: &str) -> Vec<BackupFile> {
+        let mut paths: Vec<PathBuf> = match &self.archive_dir {
+            Some(dir) => self.archives(dir, vg).into_iter().map(|(_, p)| p).collect(),
+            None => Vec::new(),
+        };
+        if let Some(dir) = &self.backup_dir {
+            paths.push(dir.join(vg));
+        }
+        paths
+            .into_iter()
+            .filter_map(|path| {
+                let text = std::fs::read_to_string(&path).ok()?;
+                let doc = lvmeta_text::parse(&text).ok()?;
+                let t = model::Trailer::from_metadata(&doc).ok()?;
+                Some(BackupFile {
+                    path,
+                    vg: vg.to_string(),
+                    description: t.description,
+                    creation_time: t.creation_time,
+                })
+            })
+            .collect()
+    }
+
+    /// The backup `vgcfgrestore VG` restores without `-f`.
+    pub fn backup_of(&self, vg: &str) -> Option<PathBuf> {
+        self.backup_dir.as_ref().map(|d| d.join(vg))
+    }
+}

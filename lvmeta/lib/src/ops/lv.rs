@@ -116,12 +116,7 @@ impl Ctx<'_> {
                 in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
             }
             if let Some(k) = &self.env.kernel {
-                for l in lvs {
-                    crate::activation::check_not_in_use(k, &t.vg, l)?;
-                }
-                for l in lvs {
-                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
-                }
+                crate::activation::deactivate_for_removal(k, &t.vg, lvs)?;
             }
             for l in lvs {
                 in_model(vgname, t.vg.remove_lv(l))?;

@@ -128,6 +128,9 @@ pub enum OpError {
         what: String,
         err: lvmeta_text::ParseError,
     },
+    /// lvm2's pvremove of a device it cannot open exclusively.
+    #[error("Can't open {} exclusively - not removing. Mounted filesystem?", path.display())]
+    PvBusy { path: PathBuf },
     /// lvm2's `lv_check_not_in_use` wording.
     #[error("Logical volume {vg}/{lv} in use.")]
     InUse { vg: String, lv: String },
@@ -843,6 +846,6 @@ mod report;
 pub mod shared;
 mod vg;
 
-pub use backup::{backup_text, LvmBackups};
+pub use backup::{backup_text, BackupFile, LvmBackups};
 pub use lv::{LvCreate, ResizeDir, Resized, SizeArg};
 pub use report::Selection;

@@ -113,8 +113,10 @@ impl Ctx<'_> {
         })
     }
 
-    /// Wipes the labels of PVs in no VG; returns the devices wiped.
-    pub fn pvremove(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    /// Wipes the labels of PVs in no VG; returns the devices wiped. With `force_twice`
+    /// (lvm2's `-ff`) also of a PV in a VG, unless an active LV has extents on it
+    /// (device-mapper is asked first).
+    pub fn pvremove(&self, paths: &[PathBuf], force_twice: bool) -> Result<Vec<PathBuf>> {
         self.with_global_lock(LockMode::Exclusive, |sc| {
             let mut todo = Vec::new();
             for p in paths {
@@ -138,10 +140,13 @@ impl Ctx<'_> {
                     .find(|d| d.label.pv_uuid == l.pv_uuid)
                     .and_then(|d| pv_vg_name(sc, d))
                 {
-                    return Err(OpError::PvInVg {
-                        path: p.clone(),
-                        vg,
-                    });
+                    if !force_twice {
+                        return Err(OpError::PvInVg {
+                            path: p.clone(),
+                            vg,
+                        });
+                    }
+                    self.check_pv_unused(sc, &vg, &l.pv_uuid, p)?;
                 }
                 todo.push((p, dev));
             }
@@ -152,6 +157,46 @@ impl Ctx<'_> {
             }
             Ok(out)
         })
+    }
+
+    /// Refuses when an active LV of `vg` has extents on the PV `raw_uuid` (lvm2 opens the
+    /// device exclusively, which device-mapper's holders prevent).
+    fn check_pv_unused(&self, sc: &Scan, vg: &str, raw_uuid: &str, path: &Path) -> Result<()> {
+        let Some(kernel) = &self.env.kernel else {
+            return Ok(());
+        };
+        let Ok(r) = sc.read_vg(vg) else {
+            return Ok(());
+        };
+        let Some(key) = r
+            .vg
+            .pvs
+            .iter()
+            .find(|p| lvmeta_model::lvm_uuid::strip_dashes(&p.id).ok().as_deref() == Some(raw_uuid))
+            .map(|p| p.name.clone())
+        else {
+            return Ok(());
+        };
+        for lv in &r.vg.lvs {
+            let on_pv = lv
+                .segments
+                .iter()
+                .any(|s| lvmeta_model::alloc::pv_areas(s).iter().any(|a| a.0 == key));
+            if !on_pv {
+                continue;
+            }
+            let mut top = lv.name.as_str();
+            while let Some(p) = r.vg.parent_of(top) {
+                top = p.name.as_str();
+            }
+            if crate::activation::check_not_in_use(kernel, &r.vg, top).map_or(true, |active| active)
+            {
+                return Err(OpError::PvBusy {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks labels and metadata areas; returns (messages, all good).

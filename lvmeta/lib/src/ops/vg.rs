@@ -194,6 +194,74 @@ impl Ctx<'_> {
         Ok(done.value)
     }
 
+    /// `vgreduce --removemissing`: the PVs of the VG that are missing leave it. LVs with
+    /// extents on them are refused (lvm2: "There are still partial LVs"), unless `force`,
+    /// which removes them first, asking device-mapper as lvremove does (an open one is
+    /// refused, an active one deactivated). Returns (removed PV UUIDs, removed LVs).
+    pub fn vgreduce_removemissing(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let opts = WriteOpts {
+            global: true,
+            allow_missing: true,
+            ..WriteOpts::command("vgreduce --removemissing")
+        };
+        let done = self.modify_vg(name, &opts, |t| {
+            let missing: Vec<(String, String)> = t
+                .vg
+                .pvs
+                .iter()
+                .filter(|p| t.scan.device_index(p).is_none())
+                .map(|p| (p.name.clone(), p.id.clone()))
+                .collect();
+            if missing.is_empty() {
+                t.change_nothing();
+                return Ok((Vec::new(), Vec::new()));
+            }
+            // The visible LVs with extents (their own or their images') on a missing PV.
+            let mut partial: Vec<String> = Vec::new();
+            for lv in &t.vg.lvs {
+                let on_missing = lv.segments.iter().any(|s| {
+                    model::alloc::pv_areas(s)
+                        .iter()
+                        .any(|a| missing.iter().any(|(k, _)| *k == a.0))
+                });
+                if !on_missing {
+                    continue;
+                }
+                let mut top = lv.name.as_str();
+                while let Some(p) = t.vg.parent_of(top) {
+                    top = p.name.as_str();
+                }
+                if !partial.iter().any(|n| n == top) {
+                    partial.push(top.to_string());
+                }
+            }
+            if !partial.is_empty() && !force {
+                return Err(OpError::Failed(format!(
+                    "WARNING: Partial LV {} needs to be repaired or removed.\n  There are still partial LVs in VG {name}.\n  To remove them unconditionally use: vgreduce --removemissing --force.",
+                    partial.join(", ")
+                )));
+            }
+            if let Some(k) = &self.env.kernel {
+                crate::activation::deactivate_for_removal(k, &t.vg, &partial)?;
+            }
+            for l in &partial {
+                in_model(name, t.vg.remove_lv(l))?;
+            }
+            for (_, id) in &missing {
+                let key = t.vg.pvs.iter().find(|p| &p.id == id).map(|p| p.name.clone());
+                if let Some(key) = key {
+                    in_model(name, t.vg.remove_pv(&key))?;
+                }
+            }
+            Ok((missing.into_iter().map(|(_, id)| id).collect(), partial))
+        })?;
+        Ok(done.value)
+    }
+
     pub fn vgremove(&self, name: &str, force: bool) -> Result<()> {
         let opts = WriteOpts {
             global: true,
@@ -201,12 +269,7 @@ impl Ctx<'_> {
             ..WriteOpts::command("vgremove")
         };
         self.modify_vg(name, &opts, |t| {
-            let visible: Vec<String> =
-                t.vg.lvs
-                    .iter()
-                    .filter(|l| l.is_visible())
-                    .map(|l| l.name.clone())
-                    .collect();
+            let visible = visible_lvs(&t.vg);
             if !visible.is_empty() && !force {
                 return Err(OpError::VgNotEmpty {
                     vg: name.into(),
@@ -215,12 +278,7 @@ impl Ctx<'_> {
             }
             // As lvremove: nothing open goes, what is active is deactivated first.
             if let Some(k) = &self.env.kernel {
-                for l in &visible {
-                    crate::activation::check_not_in_use(k, &t.vg, l)?;
-                }
-                for l in &visible {
-                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
-                }
+                crate::activation::deactivate_for_removal(k, &t.vg, &visible)?;
             }
             t.remove_vg();
             Ok(())
@@ -241,12 +299,7 @@ impl Ctx<'_> {
             }
             let before = match &self.env.kernel {
                 Some(k) => {
-                    let visible: Vec<String> =
-                        t.vg.lvs
-                            .iter()
-                            .filter(|l| l.is_visible())
-                            .map(|l| l.name.clone())
-                            .collect();
+                    let visible = visible_lvs(&t.vg);
                     crate::activation::active_devices(k, &t.vg, &visible)?
                 }
                 None => Vec::new(),
@@ -294,4 +347,13 @@ impl Ctx<'_> {
         })
         .map(|d| d.vg)
     }
+}
+
+/// The names of the VG's visible LVs.
+fn visible_lvs(vg: &VolumeGroup) -> Vec<String> {
+    vg.lvs
+        .iter()
+        .filter(|l| l.is_visible())
+        .map(|l| l.name.clone())
+        .collect()
 }
