@@ -922,6 +922,53 @@ mod tests {
         )
     }
 
+    /// A cluster lock manager whose daemon does not answer.
+    struct NoDaemon;
+    impl lvmeta::lock::LockManager for NoDaemon {
+        fn lock(
+            &self,
+            target: &lvmeta::lock::LockTarget,
+            _mode: LockMode,
+        ) -> Result<lvmeta::lock::LockGuard, LockError> {
+            Err(LockError::Cluster {
+                what: format!("the {target}"),
+                message: "cannot connect to clvmd-rs: Connection refused".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_shared_vg_is_read_without_the_lock_daemon_and_the_daemon_is_reported() {
+        let devs = disks();
+        make_vg(&devs);
+        OpsCtx {
+            env: &env(&devs, 3, "node1"),
+        }
+        .vgchange_locktype("ha", Some("1.0.0:lab"))
+        .unwrap();
+        let mut b = backend(&devs, 3, "node1");
+        b.setup().unwrap().env.cluster = Some(Arc::new(NoDaemon));
+        b.socket = "/nonexistent/clvmd-rs.sock".into();
+        // A probe or a stop before the lockspace runs still sees the VG.
+        let vg = b.read_vg("ha").unwrap().expect("VG visible");
+        assert_eq!(vg.lock_type.as_deref(), Some("dlm"));
+        assert_eq!(vg.lvs.len(), 3);
+        match b.lock_daemon("ha").unwrap() {
+            LockDaemon::NotRunning { detail } => {
+                assert!(detail.contains("/nonexistent/clvmd-rs.sock"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = b.lock_start("ha").unwrap_err();
+        assert!(
+            e.to_string().contains("is the clvmd-rs daemon running?"),
+            "{e}"
+        );
+        // Without lock_manager = "dlm" the agent says so instead of trying the socket.
+        let mut local = backend(&devs, 3, "node1");
+        assert_eq!(local.lock_daemon("ha").unwrap(), LockDaemon::NotConfigured);
+    }
+
     #[test]
     fn reads_the_vg_through_lvmeta_with_missing_pvs_and_legs() {
         let devs = disks();
