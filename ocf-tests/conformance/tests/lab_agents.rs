@@ -603,22 +603,23 @@ fn lab_shared_vg_ocf_tester_and_pacemaker_failover() {
         "7 after a clean stop"
     );
 
-    // Pacemaker: the group and the shared clone, after the daemon's clone.
-    sh(
-        &lab,
-        "node1",
-        "set -e
-         pcs resource create vg ocf:halvm:LVM-activate vgname=vgha lvname=data vg_access_mode=lvmlockd \
-           op monitor interval=10s timeout=60s --group g1
-         pcs resource create fs ocf:heartbeat:Filesystem device=/dev/vgha/data directory=/mnt/data \
-           fstype=ext4 op monitor interval=10s --group g1
-         pcs constraint order start clvmd-clone then g1
-         pcs constraint colocation add g1 with clvmd-clone
-         pcs resource create shlv ocf:halvm:LVM-activate vgname=vgha lvname=sh vg_access_mode=lvmlockd \
-           activation_mode=shared op monitor interval=10s timeout=60s clone interleave=true
-         pcs constraint order start clvmd-clone then shlv-clone
-         pcs constraint colocation add shlv-clone with clvmd-clone",
-    );
+    // Pacemaker: the group and the shared clone, after the daemon's clone. One pcs call per
+    // command: under TCG each takes seconds, and the lab bounds one command at 120 s.
+    for cmd in [
+        "pcs resource create vg ocf:halvm:LVM-activate vgname=vgha lvname=data \
+         vg_access_mode=lvmlockd op monitor interval=10s timeout=60s --group g1",
+        "pcs resource create fs ocf:heartbeat:Filesystem device=/dev/vgha/data \
+         directory=/mnt/data fstype=ext4 op monitor interval=10s --group g1",
+        "pcs constraint order start clvmd-clone then g1",
+        "pcs constraint colocation add g1 with clvmd-clone",
+        "pcs resource create shlv ocf:halvm:LVM-activate vgname=vgha lvname=sh \
+         vg_access_mode=lvmlockd activation_mode=shared op monitor interval=10s timeout=60s \
+         clone interleave=true",
+        "pcs constraint order start clvmd-clone then shlv-clone",
+        "pcs constraint colocation add shlv-clone with clvmd-clone",
+    ] {
+        sh(&lab, "node1", cmd);
+    }
     let shared_on = |lab: &Lab, nodes: &[String]| {
         for n in nodes {
             lab.wait_for(
