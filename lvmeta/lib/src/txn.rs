@@ -379,9 +379,12 @@ impl Ctx<'_> {
         Ok(Done { vg, end, value })
     }
 
-    /// Writes a whole VG `name` (vgcreate, vgcfgrestore) under the global and the VG's
-    /// exclusive locks: `build` gets the scan and the VG currently there (if readable) and
-    /// returns the VG to commit (its seqno as it should be written) and label changes.
+    /// Writes a whole VG `name` (vgcreate, vgcfgrestore) under the global lock and the VG's
+    /// local lock, as lvm2 does: no cluster VG lock, so a shared VG is restored whether its
+    /// lockspace is started or not (lvm2's vgcfgrestore takes `lock_global(ex)` and
+    /// `lock_vol(LCK_VG_WRITE)`, which is the local file lock only). `build` gets the scan
+    /// and the VG currently there (if readable) and returns the VG to commit (its seqno as it
+    /// should be written) and label changes.
     pub fn put_vg(
         &self,
         name: &str,
@@ -394,14 +397,6 @@ impl Ctx<'_> {
             .push(self.env.locks.lock_vg(name, LockMode::Exclusive)?);
         let sc = scan(self.env)?;
         let current = sc.read_vg(name).ok();
-        if let Some(c) = &current {
-            if let Some(cluster) = self
-                .env
-                .cluster_locks_for(name, c.vg.lock_type.as_deref())?
-            {
-                held.0.push(cluster.lock_vg(name, LockMode::Exclusive)?);
-            }
-        }
         let (mut vg, post) = build(&sc, current)?;
         self.commit(&sc, name, &mut vg, command, &mut held)?;
         for p in post {
@@ -622,6 +617,43 @@ mod tests {
             .read_vgs(None, false, |_, reads| Ok(reads.len()))
             .unwrap();
         assert_eq!(rows, 1);
+    }
+
+    /// As lvm2's vgcfgrestore: the global lock (local and cluster) and the VG's local lock,
+    /// no cluster VG lock, so a shared VG is restored with its lockspace stopped.
+    #[test]
+    fn vgcfgrestore_of_a_shared_vg_takes_the_global_lock_not_the_cluster_vg_lock() {
+        let log = Log::default();
+        let mut e = env(&log);
+        e.cluster = Some(Arc::new(Recorder {
+            name: "cluster",
+            inner: MemLocking::new(),
+            log: log.clone(),
+        }));
+        let ctx = Ctx { env: &e };
+        setup(&ctx);
+        ctx.modify("vg", false, |vg, _, _| {
+            vg.lock_type = Some("dlm".into());
+            vg.lock_args = Some("1.0.0:test".into());
+            Ok(())
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("vg.txt");
+        ctx.vgcfgbackup("vg", &file).unwrap();
+        log.lock().unwrap().clear();
+        ctx.vgcfgrestore("vg", &file).unwrap();
+        let log = log.lock().unwrap().clone();
+        let taken: Vec<&String> = log.iter().filter(|l| !l.contains("seqno")).collect();
+        assert_eq!(
+            taken,
+            [
+                "local Exclusive global lock",
+                "cluster Exclusive global lock",
+                "local Exclusive lock for VG vg",
+            ],
+            "{log:?}"
+        );
     }
 
     struct Hooks(Log);
