@@ -151,10 +151,20 @@ fn shared_vg_created_started_changed_and_converted_through_clvmd_rs() {
     let s1 = vg_seqno(&cl, &n1);
     assert_eq!(daemon_seqno(&n1.socket), Some(s1 as u32));
 
-    // Node 2 has not started the lockspace: refused with the command to run.
-    let r = cl.run(&n2, &["lvs", "vg0"]);
+    // Node 2 has not started the lockspace: a change is refused with the command to run; a
+    // report reads without the lock and says so, as lvm2 does.
+    let r = cl.run(&n2, &["lvcreate", "-n", "nope", "-L", "8m", "vg0"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("vgchange --lockstart"), "{}", r.stderr);
+    let r = cl.run(&n2, &["lvs", "--noheadings", "-o", "lv_name", "vg0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "lv1");
+    assert!(
+        r.stderr.contains("Reading VG vg0 without a lock.")
+            && r.stderr.contains("vgchange --lockstart"),
+        "{}",
+        r.stderr
+    );
     let out = cl.ok(&n2, &["vgchange", "--lockstart", "vg0"]);
     assert!(out.contains("Starting locking for VG vg0"), "{out}");
     // The reader on node 2 got the seqno from the LVB.
@@ -182,8 +192,10 @@ fn shared_vg_created_started_changed_and_converted_through_clvmd_rs() {
 
     // Stopping: node 2 leaves; node 1 turns the VG local again (under the VG lock).
     cl.ok(&n2, &["vgchange", "--lockstop", "vg0"]);
-    let r = cl.run(&n2, &["lvs", "vg0"]);
+    let r = cl.run(&n2, &["lvchange", "-aey", "vg0/lv1"]);
     assert_ne!(r.code, 0);
+    let r = cl.run(&n2, &["vgs", "vg0"]);
+    assert!(r.stderr.contains("without a lock"), "{}", r.stderr);
     let out = cl.ok(&n1, &["vgchange", "--locktype", "none", "vg0"]);
     assert!(out.contains("lock type changed to none"), "{out}");
     let attr = cl.ok(&n1, &["vgs", "--noheadings", "-o", "vg_attr", "vg0"]);
