@@ -131,6 +131,12 @@ impl Held {
             g.note_committed_seqno(seqno);
         }
     }
+
+    fn note_removed(&mut self) {
+        for g in &mut self.0 {
+            g.note_removed();
+        }
+    }
 }
 
 impl Drop for Held {
@@ -393,6 +399,7 @@ impl Ctx<'_> {
             post: Vec::new(),
         };
         let value = f(&mut txn)?;
+        let mut shared_removed = None;
         let Txn {
             mut vg,
             devs,
@@ -418,12 +425,18 @@ impl Ctx<'_> {
                 if let Some(h) = &self.env.hooks {
                     h.before_commit(&vg, &opts.command)?;
                 }
+                shared_removed = self
+                    .env
+                    .cluster_locks_for(name, vg.lock_type.as_deref())
+                    .ok()
+                    .flatten();
                 for (dev, area) in targets(&sc, &vg) {
                     mda::format_mda(dev.as_ref(), area)?;
                 }
                 for &i in devs.values() {
                     set_used(&sc.pvs[i], false)?;
                 }
+                held.note_removed();
                 if let Some(h) = &self.env.hooks {
                     backed_up(h.after_commit(name, None, &opts.command));
                 }
@@ -439,6 +452,14 @@ impl Ctx<'_> {
                     }
                     set_used(d, false)?;
                 }
+            }
+        }
+        // Released first, so the removal reaches the lock value block; then, as lvm2, this
+        // host leaves the removed VG's lockspace (others learn of it from the LVB).
+        drop(held);
+        if let Some(c) = shared_removed {
+            if let Err(e) = c.vg_removed(name) {
+                log::warn!("VG {name} removed, but its lockspace was not stopped: {e}");
             }
         }
         Ok(Done { vg, end, value })
