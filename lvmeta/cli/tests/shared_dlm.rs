@@ -275,3 +275,23 @@ fn vgremove_of_a_shared_vg_marks_the_lvb_and_stops_the_lockspace() {
     cl.ok(&n2, &["vgchange", "--lockstop", "vg0"]);
     cl.dlm.assert_compatible();
 }
+
+/// lvm.conf's `global/use_lvmlockd = 1` (an lvm2 node set up for lvmlockd) selects clvmd-rs
+/// without a halvm.toml lock_manager.
+#[test]
+fn use_lvmlockd_in_lvm_conf_selects_clvmd_rs() {
+    let cl = Cluster::new();
+    std::fs::write(cl.dir.path().join("halvm.toml"), "").unwrap();
+    std::fs::create_dir_all(cl.dir.path().join("lvm")).unwrap();
+    std::fs::write(
+        cl.dir.path().join("lvm/lvm.conf"),
+        "global {\n    use_lvmlockd = 1\n}\nbackup {\n    backup = 0\n    archive = 0\n}\n",
+    )
+    .unwrap();
+    let n1 = cl.node(1);
+    cl.ok(&n1, &["pvcreate", cl.disk(0)]);
+    let out = cl.ok(&n1, &["vgcreate", "--shared", "vg0", cl.disk(0)]);
+    assert!(out.contains("lock type dlm, 1.0.0:testcluster"), "{out}");
+    cl.ok(&n1, &["lvcreate", "-n", "lv1", "-L", "8m", "vg0"]);
+    assert!(daemon_seqno(&n1.socket).is_some());
+}
