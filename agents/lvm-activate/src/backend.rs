@@ -384,28 +384,13 @@ impl SystemBackend {
     fn read(&mut self, vg: &str) -> Result<Option<VgRead>, BackendError> {
         let setup = self.setup()?;
         let ctx = OpsCtx { env: &setup.env };
-        // Through lvmeta's transaction driver: the VG's locks (a cluster VG lock too), one
-        // scan; ownership is the planner's business, so foreign VGs are read as well.
+        // Through lvmeta's transaction driver: the VG's locks (a cluster VG lock too; a shared
+        // VG whose lockspace is not started here is read without it, as lvm2 does, which a
+        // probe or a stop needs), one scan; ownership is the planner's business, so foreign
+        // VGs are read as well.
         match ctx.read_vg(vg, true, |_, r| Ok::<_, OpError>(r)) {
             Ok(r) => Ok(Some(r)),
             Err(OpError::VgNotFound { .. }) => Ok(None),
-            // A shared VG whose lockspace is not started here, or no lock daemon: a probe or
-            // a stop must still see the VG (lvm2's LVM-activate looks at device-mapper only),
-            // so it is read under the local lock, as lvmeta reads a lockspace's lock_args.
-            Err(OpError::Lock(LockError::Cluster { .. } | LockError::NeedsCluster { .. })) => {
-                let _local = setup
-                    .env
-                    .locks
-                    .lock_vg(vg, LockMode::Shared)
-                    .map_err(|e| io("lock", vg, None, e))?;
-                let sc =
-                    lvmeta::ops::scan(&setup.env).map_err(|e| io("scan devices", vg, None, e))?;
-                match sc.read_vg(vg) {
-                    Ok(r) => Ok(Some(r)),
-                    Err(OpError::VgNotFound { .. }) => Ok(None),
-                    Err(e) => Err(io("read metadata", vg, None, e)),
-                }
-            }
             Err(e) => Err(io("read metadata", vg, None, e)),
         }
     }

@@ -264,6 +264,7 @@ struct DlmHeld {
     mode: LockMode,
     client: Option<Client>,
     seqno: Option<u32>,
+    removed: bool,
 }
 
 impl HeldLock for DlmHeld {
@@ -276,6 +277,9 @@ impl HeldLock for DlmHeld {
     fn note_committed_seqno(&mut self, seqno: u64) {
         // lvm2's VG seqno and the LVB's r_version are 32-bit.
         self.seqno = Some(u32::try_from(seqno).unwrap_or(u32::MAX));
+    }
+    fn note_removed(&mut self) {
+        self.removed = true;
     }
 }
 
@@ -296,7 +300,8 @@ impl Drop for DlmHeld {
             } else {
                 None
             };
-            if let Err(e) = c.unlock(scope_of(&self.target), seqno, false) {
+            let removed = self.removed && self.mode == LockMode::Exclusive;
+            if let Err(e) = c.unlock(scope_of(&self.target), seqno, removed) {
                 log::warn!("releasing the {}: {e}", self.target);
             }
         }
@@ -319,6 +324,7 @@ impl LockManager for DlmLocking {
             mode,
             client: Some(c),
             seqno: None,
+            removed: false,
         })))
     }
 
@@ -332,6 +338,13 @@ impl LockManager for DlmLocking {
         let what = || format!("LV {vg}/{lv_name}");
         self.connect(what)?
             .lv_lock(vg, lv_uuid, lv_name, dlm_mode(mode))
+            .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn vg_removed(&self, vg: &str) -> Result<(), LockError> {
+        let what = || format!("the lockspace of VG {vg}");
+        self.connect(what)?
+            .lock_stop(vg, false)
             .map_err(|e| self.lock_error(what(), e))
     }
 

@@ -71,6 +71,10 @@ pub enum Input {
     },
     /// Time passed (retries are due at [`Node::next_wake`]).
     Tick,
+    /// The daemon stops cleanly (SIGTERM): it leaves `lvm_global`, which holds no activation
+    /// locks; VG lockspaces stay joined so their activation locks live on as orphans for the
+    /// next daemon. Done when [`Node::leaving_global`] turns false.
+    Shutdown,
 }
 
 /// One DLM call, to run in order with the other calls of its lockspace.
@@ -342,6 +346,7 @@ impl Node {
             Input::Cpg { from, msg } => self.cpg(from, msg),
             Input::Quorum { quorate } => self.quorate = quorate,
             Input::Tick => {}
+            Input::Shutdown => self.shutdown(),
         }
         self.drive_all();
         std::mem::take(&mut self.out)
@@ -554,6 +559,36 @@ impl Node {
             );
         }
         self.out.push(Output::Leave { ls: name });
+    }
+
+    fn shutdown(&mut self) {
+        let name = LockspaceName::global();
+        let Some(ls) = self.ls.get_mut(&name) else {
+            return;
+        };
+        if ls.state != LsState::Running {
+            return;
+        }
+        ls.state = LsState::Leaving;
+        let mut refuse: Vec<ConnId> = ls.deferred.drain(..).map(|(c, _)| c).collect();
+        for r in ls.res.values_mut() {
+            refuse.extend(r.waiters.drain(..).map(|w| w.conn));
+            refuse.append(&mut r.op_replies);
+        }
+        for c in refuse {
+            self.reply(
+                c,
+                failed(ErrorKind::NotStarted, "clvmd-rs is stopping".to_string()),
+            );
+        }
+        self.out.push(Output::Leave { ls: name });
+    }
+
+    /// Whether a clean stop still waits for `lvm_global` to be left.
+    pub fn leaving_global(&self) -> bool {
+        self.ls
+            .get(&LockspaceName::global())
+            .is_some_and(|l| l.state == LsState::Leaving)
     }
 
     fn lock(&mut self, conn: ConnId, scope: Scope, mode: Mode, wait_ms: u32) {

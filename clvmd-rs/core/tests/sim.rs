@@ -497,3 +497,47 @@ fn daemon_killed_mid_commit_leaves_vglk_ex_that_the_next_one_adopts_and_releases
         }
     );
 }
+
+/// A clean stop leaves lvm_global (no activation locks live there) and keeps the VG
+/// lockspaces, whose activation locks stay for the next daemon.
+#[test]
+fn clean_stop_leaves_the_global_lockspace_only() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    let gl = Request::Lock {
+        scope: Scope::Global,
+        mode: Mode::Pr,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        sim.call(1, 2, gl.clone()),
+        Response::Granted { .. }
+    ));
+    sim.disconnect(1, 2);
+    assert!(sim
+        .dlm
+        .holders("lvm_global", "GLLK")
+        .iter()
+        .any(|h| h.node == 1));
+    sim.input(1, Input::Shutdown);
+    sim.run(0);
+    assert!(!sim.node(1).leaving_global());
+    let names: Vec<String> = sim
+        .node(1)
+        .status()
+        .lockspaces
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(names, ["lvm_vg"]);
+    assert!(sim
+        .dlm
+        .holders("lvm_global", "GLLK")
+        .iter()
+        .all(|h| h.node != 1));
+    // The activation lock is still held: node 2 is refused.
+    assert!(matches!(
+        sim.call(2, 1, lv(Mode::Ex)),
+        Response::Busy { .. }
+    ));
+}

@@ -204,6 +204,9 @@ struct Conn {
     closing: bool,
 }
 
+/// How long a clean stop waits for `lvm_global` to be left.
+const STOP_WAIT_MS: u64 = 10_000;
+
 struct Server {
     node: Node,
     start: Instant,
@@ -340,10 +343,25 @@ impl Server {
 
     fn run(&mut self, sigfd: &SignalFd) -> Result<(), DaemonError> {
         let mut buf = vec![0u8; 64 * 1024];
+        let mut stop_by: Option<u64> = None;
         loop {
+            if let Some(t) = stop_by {
+                if !self.node.leaving_global() {
+                    return Ok(());
+                }
+                if self.now() >= t {
+                    log::warn!("lvm_global not left after {STOP_WAIT_MS} ms: exiting anyway");
+                    return Ok(());
+                }
+            }
             let timeout = match self.node.next_wake() {
                 Some(t) => t.saturating_sub(self.now()).min(1000),
                 None => 1000,
+            };
+            let timeout = if stop_by.is_some() {
+                timeout.min(100)
+            } else {
+                timeout
             };
             let timeout = if self.corosync.as_ref().is_some_and(|c| c.backlog()) {
                 timeout.min(50)
@@ -397,7 +415,12 @@ impl Server {
                         "signal {}: exiting (persistent locks stay as orphans for the next daemon)",
                         s.ssi_signo
                     );
-                    return Ok(());
+                    if stop_by.is_some() {
+                        return Ok(());
+                    }
+                    // Leave lvm_global first (bounded: a DLM in recovery may not answer).
+                    self.feed(Input::Shutdown)?;
+                    stop_by = Some(self.now() + STOP_WAIT_MS);
                 }
             }
             if ready[1] {

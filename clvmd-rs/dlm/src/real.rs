@@ -194,9 +194,50 @@ impl DlmLockspace for Lockspace {
         }
     }
 
+    /// The kernel answers an adopt in the write itself (the lock id, or EAGAIN/ENOENT) and
+    /// queues no completion for it, so a `_wait` call would block for good: issue it without
+    /// waiting, as lvmlockd does (`dlm_ls_lockx` with dummy callbacks).
     fn adopt(&mut self, res: &ResourceName, mode: Mode) -> Result<Outcome, DlmError> {
         let flags = sys::LKF_PERSISTENT | sys::LKF_ORPHAN;
-        self.lock_wait("adopt", res, mode, flags, 0, None)
+        let mut lksb = sys::dlm_lksb {
+            sb_status: 0,
+            sb_lkid: 0,
+            sb_flags: 0,
+            sb_lvbptr: ptr::null_mut(),
+        };
+        let name = res.as_str().as_bytes();
+        // SAFETY: `self.h` is live; `lksb` outlives the call, which only writes the request
+        // and stores the returned lock id in it; `name` is `name.len()` (<= 64) readable
+        // bytes; the kernel refuses null callbacks, so a no-op one (never called for an adopt)
+        // and a non-null argument are passed.
+        let rv = unsafe {
+            sys::dlm_ls_lock(
+                self.h,
+                mode.raw(),
+                &mut lksb,
+                flags,
+                name.as_ptr().cast(),
+                name.len() as libc::c_uint,
+                0,
+                Some(no_ast),
+                ptr::addr_of_mut!(lksb).cast(),
+                Some(no_ast),
+                ptr::null_mut(),
+            )
+        };
+        if rv == 0 {
+            return Ok(Outcome::Granted(Granted {
+                lkid: LockId(lksb.sb_lkid),
+                lvb: None,
+                lvb_invalid: false,
+            }));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EAGAIN) => Ok(Outcome::WouldBlock),
+            Some(libc::ENOENT) => Ok(Outcome::NoOrphan),
+            _ => Err(self.call_err("adopt", res, e)),
+        }
     }
 
     fn release(mut self: Box<Self>) -> Result<(), DlmError> {
@@ -213,6 +254,9 @@ impl DlmLockspace for Lockspace {
         Ok(())
     }
 }
+
+/// The completion callback of an adopt (the kernel never calls it: no completion is queued).
+extern "C" fn no_ast(_arg: *mut libc::c_void) {}
 
 impl Drop for Lockspace {
     fn drop(&mut self) {

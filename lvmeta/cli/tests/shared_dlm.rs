@@ -148,13 +148,32 @@ fn shared_vg_created_started_changed_and_converted_through_clvmd_rs() {
 
     // A commit on node 1 leaves its seqno in the VGLK's LVB (the daemon reports what it saw).
     cl.ok(&n1, &["lvcreate", "-n", "lv1", "-L", "8m", "vg0"]);
+    // The LV carries lvm2's lock_args: lvmlockd takes no LV lock without them.
+    let backup = cl.dir.path().join("vg0.txt");
+    cl.ok(&n1, &["vgcfgbackup", "-f", backup.to_str().unwrap(), "vg0"]);
+    let text = std::fs::read_to_string(&backup).unwrap();
+    let lv1 = &text[text.find("lv1 {").expect("lv1 in the backup")..];
+    assert!(
+        lv1[..lv1.find("segment1").unwrap()].contains("lock_args = \"dlm\""),
+        "{text}"
+    );
     let s1 = vg_seqno(&cl, &n1);
     assert_eq!(daemon_seqno(&n1.socket), Some(s1 as u32));
 
-    // Node 2 has not started the lockspace: refused with the command to run.
-    let r = cl.run(&n2, &["lvs", "vg0"]);
+    // Node 2 has not started the lockspace: a change is refused with the command to run; a
+    // report reads without the lock and says so, as lvm2 does.
+    let r = cl.run(&n2, &["lvcreate", "-n", "nope", "-L", "8m", "vg0"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("vgchange --lockstart"), "{}", r.stderr);
+    let r = cl.run(&n2, &["lvs", "--noheadings", "-o", "lv_name", "vg0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), "lv1");
+    assert!(
+        r.stderr.contains("Reading VG vg0 without a lock.")
+            && r.stderr.contains("vgchange --lockstart"),
+        "{}",
+        r.stderr
+    );
     let out = cl.ok(&n2, &["vgchange", "--lockstart", "vg0"]);
     assert!(out.contains("Starting locking for VG vg0"), "{out}");
     // The reader on node 2 got the seqno from the LVB.
@@ -182,8 +201,10 @@ fn shared_vg_created_started_changed_and_converted_through_clvmd_rs() {
 
     // Stopping: node 2 leaves; node 1 turns the VG local again (under the VG lock).
     cl.ok(&n2, &["vgchange", "--lockstop", "vg0"]);
-    let r = cl.run(&n2, &["lvs", "vg0"]);
+    let r = cl.run(&n2, &["lvchange", "-aey", "vg0/lv1"]);
     assert_ne!(r.code, 0);
+    let r = cl.run(&n2, &["vgs", "vg0"]);
+    assert!(r.stderr.contains("without a lock"), "{}", r.stderr);
     let out = cl.ok(&n1, &["vgchange", "--locktype", "none", "vg0"]);
     assert!(out.contains("lock type changed to none"), "{out}");
     let attr = cl.ok(&n1, &["vgs", "--noheadings", "-o", "vg_attr", "vg0"]);
@@ -227,4 +248,50 @@ fn clustered_vg_of_lvm_2_02_is_named_with_the_conversion() {
     cl.ok(&n1, &["vgchange", "--lockstart", "vg0"]);
     let attr = cl.ok(&n1, &["vgs", "--noheadings", "-o", "vg_attr", "vg0"]);
     assert!(attr.trim().ends_with('s'), "{attr}");
+}
+
+/// vgremove of a shared VG, as lvm2: the removal reaches the other nodes through the VGLK's
+/// lock value block (VBF_REMOVED), and the removing node leaves the lockspace.
+#[test]
+fn vgremove_of_a_shared_vg_marks_the_lvb_and_stops_the_lockspace() {
+    let cl = Cluster::new();
+    let (n1, n2) = (cl.node(1), cl.node(2));
+    cl.ok(&n1, &["pvcreate", cl.disk(0)]);
+    cl.ok(&n1, &["vgcreate", "--shared", "vg0", cl.disk(0)]);
+    cl.ok(&n2, &["vgchange", "--lockstart", "vg0"]);
+    cl.ok(&n1, &["vgremove", "vg0"]);
+    let lockspaces = |n: &Node| -> Vec<String> {
+        let st = Client::connect(&n.socket, "t").unwrap().status().unwrap();
+        st.lockspaces.into_iter().map(|l| l.name).collect()
+    };
+    assert!(!lockspaces(&n1).contains(&"lvm_vg0".to_string()));
+    assert!(lockspaces(&n2).contains(&"lvm_vg0".to_string()));
+    let mut c = Client::connect(&n2.socket, "probe").unwrap();
+    let err = c
+        .lock(Scope::Vg("vg0".into()), Mode::Pr, std::time::Duration::ZERO)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("removed"), "{err}");
+    cl.ok(&n2, &["vgchange", "--lockstop", "vg0"]);
+    cl.dlm.assert_compatible();
+}
+
+/// lvm.conf's `global/use_lvmlockd = 1` (an lvm2 node set up for lvmlockd) selects clvmd-rs
+/// without a halvm.toml lock_manager.
+#[test]
+fn use_lvmlockd_in_lvm_conf_selects_clvmd_rs() {
+    let cl = Cluster::new();
+    std::fs::write(cl.dir.path().join("halvm.toml"), "").unwrap();
+    std::fs::create_dir_all(cl.dir.path().join("lvm")).unwrap();
+    std::fs::write(
+        cl.dir.path().join("lvm/lvm.conf"),
+        "global {\n    use_lvmlockd = 1\n}\nbackup {\n    backup = 0\n    archive = 0\n}\n",
+    )
+    .unwrap();
+    let n1 = cl.node(1);
+    cl.ok(&n1, &["pvcreate", cl.disk(0)]);
+    let out = cl.ok(&n1, &["vgcreate", "--shared", "vg0", cl.disk(0)]);
+    assert!(out.contains("lock type dlm, 1.0.0:testcluster"), "{out}");
+    cl.ok(&n1, &["lvcreate", "-n", "lv1", "-L", "8m", "vg0"]);
+    assert!(daemon_seqno(&n1.socket).is_some());
 }

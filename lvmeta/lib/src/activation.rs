@@ -172,10 +172,12 @@ fn top_level(vg: &VolumeGroup) -> Vec<String> {
         .collect()
 }
 
-/// Reads the VG under a shared lock and returns it with the PV devices.
-fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
+/// Reads the VG under a shared lock and returns it with the PV devices. `enforce_sh`: the
+/// shared cluster lock is required (activation, as lvm2); otherwise (deactivation) a shared
+/// VG is read without it when it cannot be had.
+fn read(ctx: &Ctx, vgname: &str, enforce_sh: bool) -> Result<(VolumeGroup, PvDevices)> {
     // Ownership is checked by the callers that need it (activation, not deactivation).
-    ctx.read_vg(vgname, true, |scan, r| {
+    ctx.read_vg_with(vgname, true, enforce_sh, |scan, r| {
         let pvs = pv_devices(ctx, &r, scan)?;
         Ok((r.vg, pvs))
     })
@@ -214,7 +216,7 @@ impl Ctx<'_> {
         opts: &ActivateOptions,
     ) -> Result<Vec<String>> {
         let activate = how.is_some();
-        let (vg, pvs) = read(self, vgname)?;
+        let (vg, pvs) = read(self, vgname, activate)?;
         if activate {
             check_foreign(self, &vg)?;
         }
@@ -309,7 +311,7 @@ impl Ctx<'_> {
 
     /// The plan of `lv` as its devices are now, if it is active (before a metadata change).
     pub fn active_plan(&self, kernel: &Kernel, vgname: &str, lv: &str) -> Result<Option<Plan>> {
-        let (vg, pvs) = read(self, vgname)?;
+        let (vg, pvs) = read(self, vgname, true)?;
         let plan = plan_lv(&vg, lv, &pvs, &partial())?;
         Ok(kernel.dm.info(&plan.top().uuid)?.map(|_| plan))
     }
@@ -322,7 +324,7 @@ impl Ctx<'_> {
         lv: &str,
         before: &Plan,
     ) -> Result<Vec<String>> {
-        let (vg, pvs) = read(self, vgname)?;
+        let (vg, pvs) = read(self, vgname, true)?;
         // Keep dm-mirror's handle_errors as the live table has it.
         let handle = kernel
             .dm

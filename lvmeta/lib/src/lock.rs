@@ -69,6 +69,9 @@ pub trait HeldLock: Send {
     /// Tells the lock manager the VG seqno just committed under this lock (a DLM lock value
     /// block carries it to other nodes); local managers ignore it.
     fn note_committed_seqno(&mut self, _seqno: u64) {}
+    /// Tells the lock manager the VG was removed under this lock (lvm2 sets `VBF_REMOVED` in
+    /// the DLM lock value block so other nodes learn it); local managers ignore it.
+    fn note_removed(&mut self) {}
 }
 
 /// A lock guard as returned by a [`LockManager`].
@@ -86,6 +89,9 @@ impl LockGuard {
     }
     pub fn note_committed_seqno(&mut self, seqno: u64) {
         self.0.note_committed_seqno(seqno)
+    }
+    pub fn note_removed(&mut self) {
+        self.0.note_removed()
     }
 }
 
@@ -120,6 +126,12 @@ pub trait LockManager: Send + Sync {
             vg: vg.to_string(),
             lock_type: "dlm".into(),
         })
+    }
+
+    /// Stops VG `vg`'s lockspace on this host once the VG is removed (lvm2's vgremove of a
+    /// shared VG leaves it); nothing to do for a local manager.
+    fn vg_removed(&self, _vg: &str) -> Result<(), LockError> {
+        Ok(())
     }
 
     /// Releases an activation lock taken by [`LockManager::lock_lv`] (here or by an earlier

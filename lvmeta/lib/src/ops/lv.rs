@@ -20,7 +20,14 @@ impl Ctx<'_> {
             lr.pvs = pvs;
             lr.creation_time = Some(now());
             lr.creation_host = Some(self.env.host.clone());
-            in_model(vgname, vg.create_lv(lr).map(|_| ()))
+            in_model(vgname, vg.create_lv(lr).map(|_| ()))?;
+            // lvmlockd locks only LVs with lock_args ("dlm" in a dlm VG, as lvm2 writes).
+            if vg.lock_type.as_deref() == Some("dlm") {
+                if let Some(lv) = vg.lv_mut(&req.name) {
+                    lv.lock_args = Some("dlm".into());
+                }
+            }
+            Ok(())
         })?;
         Ok(())
     }

@@ -105,8 +105,19 @@ impl Ctx<'_> {
                     vg.system_id = host_sid;
                 }
             }
+            set_lv_lock_args(vg);
             Ok(())
         })?;
         Ok(())
+    }
+}
+
+/// LV `lock_args` as lvm2 keeps them (`lockd_init_lv_args`): `"dlm"` on every visible LV of a
+/// dlm VG, none otherwise. lvmlockd takes no lock for an LV without them ("Skip LV lock: no
+/// lock args"), so an LV made without them would be activated by a stock node beside ours.
+pub(crate) fn set_lv_lock_args(vg: &mut VolumeGroup) {
+    let dlm = vg.lock_type.as_deref() == Some("dlm");
+    for lv in vg.lvs.iter_mut() {
+        lv.lock_args = (dlm && lv.is_visible()).then(|| "dlm".to_string());
     }
 }
