@@ -28,7 +28,7 @@ Without quorum (corosync's), no lock for a change (VGLK or GLLK exclusive) and n
             },
             halvm_man::Section {
                 title: "Signals",
-                body: "SIGTERM, SIGINT and SIGHUP end the daemon. Lockspaces stay joined and activation locks stay as orphans for the next daemon to adopt; vgchange --lockstop leaves a lockspace.",
+                body: "SIGTERM, SIGINT and SIGHUP end the daemon. It leaves lvm_global first (waiting at most 10 s); VG lockspaces stay joined and activation locks stay as orphans for the next daemon to adopt; vgchange --lockstop leaves a VG lockspace.",
             },
             halvm_man::Section {
                 title: "Exit status",
