@@ -603,7 +603,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     }
     let out = |s: String| {
         Ok(Outcome {
-            stdout: format!("  {s}\n"),
+            stdout: lines(s.lines().map(str::to_string).collect()),
             stderr: String::new(),
             failed: false,
         })

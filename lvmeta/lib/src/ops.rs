@@ -136,6 +136,13 @@ pub enum OpError {
     VgNotEmpty { vg: String, lvs: usize },
     #[error("{0}")]
     Failed(String),
+    /// A size lvm2 refuses (zero, unchanged, below one extent ...).
+    #[error(transparent)]
+    Size(#[from] model::sizing::SizeError),
+    #[error(transparent)]
+    FullName(#[from] model::names::FullNameTooLong),
+    #[error("Old and new volume group names must differ")]
+    SameVgName,
 }
 
 impl OpError {
@@ -1194,6 +1201,10 @@ impl Ctx<'_> {
     }
 
     pub fn vgrename(&self, old: &str, new: &str) -> Result<String> {
+        // Checked before locking: both names would take the same lock (issue 11 item 3).
+        if old == new {
+            return Err(OpError::SameVgName);
+        }
         in_model(new, model::names::validate_vg_name(new))?;
         let _g = self.env.locks.lock_global(LockMode::Exclusive)?;
         let _l = self.env.locks.lock_vg(old, LockMode::Exclusive)?;
@@ -1205,6 +1216,10 @@ impl Ctx<'_> {
         let r = sc.read_vg(old)?;
         self.check_owner(&r.vg, false)?;
         Self::check_complete(&r, false)?;
+        // lvm2 renames such a VG and then cannot use it: refuse instead.
+        for l in &r.vg.lvs {
+            model::names::check_full_lv_name(new, &l.name)?;
+        }
         let mut vg = r.vg.clone();
         vg.name = new.into();
         vg.seqno += 1;
@@ -1379,19 +1394,45 @@ impl Ctx<'_> {
 
     pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<String> {
         let name = req.name.clone();
+        model::names::check_full_lv_name(vgname, &name)?;
+        let mut notes = Vec::new();
         self.modify(vgname, false, |vg, sc, devs| {
             let pvs = pv_keys(sc, vgname, devs, &req.pvs)?;
-            let extents = req.size.extents(vg, pvs.as_deref())?;
-            if extents == 0 {
+            let (sign, amount) = req.size.amount();
+            if sign != crate::units::Sign::Absolute {
+                return Err(OpError::InvalidArg(
+                    "lvcreate takes an absolute size".into(),
+                ));
+            }
+            let (stripes, stripe_size, images) = match req.layout {
+                Layout::Striped {
+                    stripes,
+                    stripe_size,
+                } => (u64::from(stripes), stripe_size.0, 0),
+                Layout::Mirror { mirrors, .. } | Layout::Raid1 { mirrors } => {
+                    (1, 0, u64::from(mirrors) + 1)
+                }
+                Layout::Linear => (1, 0, 0),
+            };
+            let counts = vg.size_counts(pvs.as_deref());
+            let sized =
+                model::sizing::create_extents(amount, &counts, stripes, stripe_size, images)?;
+            if sized.extents == 0 {
                 return Err(OpError::InvalidArg("size must be more than zero".into()));
             }
-            let mut lr = model::LvRequest::new(&req.name, Extents(extents), req.layout);
+            notes = sized.notes.clone();
+            let mut lr = model::LvRequest::new(&req.name, Extents(sized.extents), req.layout);
             lr.pvs = pvs;
             lr.creation_time = Some(now());
             lr.creation_host = Some(self.env.host.clone());
-            in_model(vgname, vg.create_lv(lr).map(|_| ()))
+            if sized.approx {
+                in_model(vgname, vg.create_lv_up_to(lr, stripes).map(|_| ()))
+            } else {
+                in_model(vgname, vg.create_lv(lr).map(|_| ()))
+            }
         })?;
-        Ok(format!("Logical volume \"{name}\" created."))
+        notes.push(format!("Logical volume \"{name}\" created."));
+        Ok(notes.join("\n"))
     }
 
     pub fn lvresize(
@@ -1402,51 +1443,64 @@ impl Ctx<'_> {
         pvs: &[PathBuf],
         dir: ResizeDir,
     ) -> Result<String> {
-        let mut msg = String::new();
+        use model::sizing::{self, display_size, Direction};
+        let mut msg = Vec::new();
         self.modify(vgname, false, |vg, sc, devs| {
-            let cur = vg
-                .lv(lv)
-                .ok_or(VgError::NoSuchLv {
-                    vg: vgname.into(),
-                    lv: lv.into(),
-                })?
-                .size()
-                .0;
+            let shape = vg.lv_shape(lv).ok_or(VgError::NoSuchLv {
+                vg: vgname.into(),
+                lv: lv.into(),
+            })?;
+            let cur = shape.le_count;
             let keys = pv_keys(sc, vgname, devs, pvs)?;
-            let target = size.target(vg, keys.as_deref(), cur)?;
+            let (sign, amount) = size.amount();
+            let direction = match dir {
+                ResizeDir::Extend => Direction::Extend,
+                ResizeDir::Reduce => Direction::Reduce,
+                ResizeDir::Any => Direction::Any,
+            };
+            let sized = sizing::resize_extents(
+                &format!("{vgname}/{lv}"),
+                &shape,
+                sign,
+                amount,
+                &vg.size_counts(keys.as_deref()),
+                direction,
+            )?;
+            let target = sized.extents;
             let es = vg.extent_size.0;
-            if target == cur {
-                return Err(OpError::Failed(format!(
-                    "New size ({target} extents) matches existing size ({cur} extents)."
-                )));
-            }
+            msg = sized.notes.clone();
             if target > cur {
-                if dir == ResizeDir::Reduce {
-                    return Err(OpError::InvalidArg(format!("New size given ({target} extents) not less than existing size ({cur} extents)")));
+                let step = shape.segments.last().map_or(1, |s| s.1);
+                if sized.approx {
+                    in_model(
+                        vgname,
+                        vg.extend_lv_up_to(lv, target - cur, step, keys.as_deref()),
+                    )?;
+                } else {
+                    in_model(
+                        vgname,
+                        vg.extend_lv(lv, Extents(target - cur), keys.as_deref()),
+                    )?;
                 }
-                in_model(
-                    vgname,
-                    vg.extend_lv(lv, Extents(target - cur), keys.as_deref()),
-                )?;
             } else {
-                if dir == ResizeDir::Extend {
-                    return Err(OpError::InvalidArg(format!("New size given ({target} extents) not larger than existing size ({cur} extents)")));
-                }
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
             let now_size = vg.lv(lv).map(|l| l.size().0).unwrap_or(0);
-            let u = crate::units::Units::default();
-            msg = format!(
+            msg.push(format!(
                 "Size of logical volume {vgname}/{lv} changed from {} ({cur} extents) to {} ({now_size} extents).",
-                u.format(cur * es, true),
-                u.format(now_size * es, true)
-            );
+                display_size(cur * es),
+                display_size(now_size * es)
+            ));
             Ok(())
         })?;
-        Ok(msg + &format!("\nLogical volume {vgname}/{lv} successfully resized."))
+        msg.push(format!(
+            "Logical volume {vgname}/{lv} successfully resized."
+        ));
+        Ok(msg.join("\n"))
     }
 
     pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
+        model::names::check_full_lv_name(vgname, new)?;
         self.modify(vgname, false, |vg, _, _| {
             in_model(vgname, vg.rename_lv(old, new))
         })?;
@@ -1747,71 +1801,24 @@ pub enum ResizeDir {
 }
 
 impl SizeArg {
-    fn amount(&self, vg: &VolumeGroup, pvs: Option<&[String]>) -> Result<u64> {
+    /// The size in the words of lvm2's size rules ([`model::sizing`]).
+    fn amount(&self) -> (model::sizing::Sign, model::sizing::Amount) {
         use crate::units::ExtentsArg as E;
-        let pe_count = |k: &String| vg.pv(k).map(|p| p.pe_count.0).unwrap_or(0);
-        Ok(match self {
-            SizeArg::Sectors(_, s) => s.div_ceil(vg.extent_size.0),
-            SizeArg::Extents(_, e) => match *e {
-                E::Count(n) => n,
-                E::PercentFree(p) => {
-                    let free: u64 = match pvs {
-                        None => vg.free_extents().0,
-                        Some(k) => vg
-                            .pv_free_extents()
-                            .iter()
-                            .filter(|(key, _)| k.contains(key))
-                            .map(|(_, f)| f.0)
-                            .sum(),
-                    };
-                    free * p as u64 / 100
-                }
-                E::PercentVg(p) => vg.total_extents().0 * p as u64 / 100,
-                E::PercentPvs(p) => {
-                    let total: u64 = match pvs {
-                        None => vg.total_extents().0,
-                        Some(k) => k.iter().map(pe_count).sum(),
-                    };
-                    total * p as u64 / 100
-                }
-                E::PercentOrigin(_) => {
-                    return Err(OpError::InvalidArg(
-                        "%ORIGIN needs a snapshot; lvmeta has none".into(),
-                    ))
-                }
-            },
-        })
-    }
-
-    fn sign(&self) -> crate::units::Sign {
+        use model::sizing::{Amount, PercentOf};
         match self {
-            SizeArg::Sectors(s, _) | SizeArg::Extents(s, _) => *s,
+            SizeArg::Sectors(s, n) => (*s, Amount::Sectors(*n)),
+            SizeArg::Extents(s, e) => (
+                *s,
+                match *e {
+                    E::Count(n) => Amount::Extents(n),
+                    E::PercentFree(p) => Amount::Percent(p, PercentOf::Free),
+                    E::PercentVg(p) => Amount::Percent(p, PercentOf::Vg),
+                    E::PercentPvs(p) => Amount::Percent(p, PercentOf::Pvs),
+                    E::PercentLv(p) => Amount::Percent(p, PercentOf::Lv),
+                    E::PercentOrigin(p) => Amount::Percent(p, PercentOf::Origin),
+                },
+            ),
         }
-    }
-
-    /// Extents for a new LV.
-    fn extents(&self, vg: &VolumeGroup, pvs: Option<&[String]>) -> Result<u64> {
-        if self.sign() != crate::units::Sign::Absolute {
-            return Err(OpError::InvalidArg(
-                "lvcreate takes an absolute size".into(),
-            ));
-        }
-        self.amount(vg, pvs)
-    }
-
-    /// New size of an LV of `cur` extents.
-    fn target(&self, vg: &VolumeGroup, pvs: Option<&[String]>, cur: u64) -> Result<u64> {
-        use crate::units::Sign;
-        let n = self.amount(vg, pvs)?;
-        Ok(match self.sign() {
-            Sign::Absolute => n,
-            Sign::Plus => cur + n,
-            Sign::Minus => cur.checked_sub(n).filter(|v| *v > 0).ok_or_else(|| {
-                OpError::InvalidArg(format!(
-                    "cannot reduce by {n} extents an LV of {cur} extents"
-                ))
-            })?,
-        })
     }
 }
 

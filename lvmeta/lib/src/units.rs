@@ -167,13 +167,8 @@ impl Units {
     }
 }
 
-/// How a `-L`/`--size` argument changes a size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sign {
-    Absolute,
-    Plus,
-    Minus,
-}
+/// How a `-L`/`--size` argument changes a size (the model's size rules use it too).
+pub use lvmeta_model::sizing::Sign;
 
 /// Parses an lvm size argument (`10G`, `+512m`, `-1t`, `100`, `4.5g`); the default unit is
 /// MiB; lower and upper case both mean powers of 1024 (as lvm's `-L`). Returns sectors,
@@ -218,6 +213,7 @@ pub enum ExtentsArg {
     PercentFree(u32),
     PercentVg(u32),
     PercentPvs(u32),
+    PercentLv(u32),
     PercentOrigin(u32),
 }
 
@@ -229,15 +225,18 @@ pub fn parse_extents(s: &str) -> Result<(Sign, ExtentsArg), UnitsError> {
         _ => (Sign::Absolute, s),
     };
     if let Some((n, what)) = rest.split_once('%') {
+        // lvm2 takes any percentage below 2^32 (`-l 150%FREE` takes what there is).
         let pct: u32 = n.parse().map_err(|_| bad())?;
-        if pct == 0 || pct > 100 {
+        if pct == u32::MAX {
             return Err(bad());
         }
+        // lvm2's abbreviations (`_get_percent_arg`), any case.
         let arg = match what.to_ascii_uppercase().as_str() {
-            "FREE" => ExtentsArg::PercentFree(pct),
-            "VG" => ExtentsArg::PercentVg(pct),
-            "PVS" => ExtentsArg::PercentPvs(pct),
-            "ORIGIN" => ExtentsArg::PercentOrigin(pct),
+            "F" | "FR" | "FREE" => ExtentsArg::PercentFree(pct),
+            "V" | "VG" => ExtentsArg::PercentVg(pct),
+            "P" | "PV" | "PVS" => ExtentsArg::PercentPvs(pct),
+            "L" | "LV" => ExtentsArg::PercentLv(pct),
+            "O" | "OR" | "ORIGIN" => ExtentsArg::PercentOrigin(pct),
             _ => return Err(bad()),
         };
         return Ok((sign, arg));
@@ -293,7 +292,15 @@ mod tests {
             parse_extents("+3").unwrap(),
             (Sign::Plus, ExtentsArg::Count(3))
         );
-        assert!(parse_extents("0%FREE").is_err());
+        assert_eq!(
+            parse_extents("101%free").unwrap(),
+            (Sign::Absolute, ExtentsArg::PercentFree(101))
+        );
+        assert_eq!(
+            parse_extents("-50%LV").unwrap(),
+            (Sign::Minus, ExtentsArg::PercentLv(50))
+        );
+        assert!(parse_extents("5%XX").is_err());
     }
 
     proptest! {

@@ -13,6 +13,7 @@ mod error;
 pub mod lvm_uuid;
 pub mod names;
 pub mod report;
+pub mod sizing;
 pub mod time;
 mod vg;
 mod vg_write;
