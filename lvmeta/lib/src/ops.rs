@@ -1252,6 +1252,8 @@ impl Ctx<'_> {
                 }
             }
             vg.tags.retain(|t| !del.contains(t));
+            // lvm2 keeps a VG's tags sorted.
+            vg.tags.sort();
             Ok(())
         })?;
         Ok(format!("Volume group \"{name}\" successfully changed"))
@@ -1398,6 +1400,7 @@ impl Ctx<'_> {
         let mut notes = Vec::new();
         self.modify(vgname, false, |vg, sc, devs| {
             let pvs = pv_keys(sc, vgname, devs, &req.pvs)?;
+            check_listed_free(vg, pvs.as_deref())?;
             let (sign, amount) = req.size.amount();
             if sign != crate::units::Sign::Absolute {
                 return Err(OpError::InvalidArg(
@@ -1425,11 +1428,8 @@ impl Ctx<'_> {
             lr.pvs = pvs;
             lr.creation_time = Some(now());
             lr.creation_host = Some(self.env.host.clone());
-            if sized.approx {
-                in_model(vgname, vg.create_lv_up_to(lr, stripes).map(|_| ()))
-            } else {
-                in_model(vgname, vg.create_lv(lr).map(|_| ()))
-            }
+            lr.approx = sized.approx;
+            in_model(vgname, vg.create_lv(lr).map(|_| ()))
         })?;
         notes.push(format!("Logical volume \"{name}\" created."));
         Ok(notes.join("\n"))
@@ -1452,6 +1452,7 @@ impl Ctx<'_> {
             })?;
             let cur = shape.le_count;
             let keys = pv_keys(sc, vgname, devs, pvs)?;
+            check_listed_free(vg, keys.as_deref())?;
             let (sign, amount) = size.amount();
             let direction = match dir {
                 ResizeDir::Extend => Direction::Extend,
@@ -1470,22 +1471,21 @@ impl Ctx<'_> {
             let es = vg.extent_size.0;
             msg = sized.notes.clone();
             if target > cur {
-                let step = shape.segments.last().map_or(1, |s| s.1);
-                if sized.approx {
-                    in_model(
-                        vgname,
-                        vg.extend_lv_up_to(lv, target - cur, step, keys.as_deref()),
-                    )?;
-                } else {
-                    in_model(
-                        vgname,
-                        vg.extend_lv(lv, Extents(target - cur), keys.as_deref()),
-                    )?;
-                }
+                in_model(
+                    vgname,
+                    vg.extend_lv_with(lv, Extents(target - cur), keys.as_deref(), sized.approx),
+                )?;
             } else {
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
             let now_size = vg.lv(lv).map(|l| l.size().0).unwrap_or(0);
+            if now_size == cur {
+                msg.push(format!(
+                    "Size of logical volume {vgname}/{lv} unchanged from {} ({cur} extents).",
+                    display_size(cur * es)
+                ));
+                return Ok(());
+            }
             msg.push(format!(
                 "Size of logical volume {vgname}/{lv} changed from {} ({cur} extents) to {} ({now_size} extents).",
                 display_size(cur * es),
@@ -1763,6 +1763,23 @@ fn pv_keys(
         keys.push(k);
     }
     Ok(Some(keys))
+}
+
+/// lvm2 builds a command line's PV list from PVs with free extents only (`create_pv_list`)
+/// and refuses an empty one.
+fn check_listed_free(vg: &VolumeGroup, keys: Option<&[String]>) -> Result<()> {
+    let Some(keys) = keys else { return Ok(()) };
+    let free = vg.pv_free_extents();
+    if keys.iter().all(|k| {
+        free.iter()
+            .find(|(n, _)| n == k)
+            .is_none_or(|(_, f)| f.0 == 0)
+    }) {
+        return Err(OpError::Failed(
+            "No specified PVs have space available.".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn check_tag(t: &str) -> Result<()> {

@@ -77,6 +77,9 @@ pub struct LvRequest {
     pub region_size: Option<Sectors>,
     pub creation_time: Option<i64>,
     pub creation_host: Option<String>,
+    /// Take what fits, up to `size` (lvm2's approximate allocation for percentages);
+    /// linear and striped only.
+    pub approx: bool,
 }
 
 impl LvRequest {
@@ -89,6 +92,7 @@ impl LvRequest {
             region_size: None,
             creation_time: None,
             creation_host: None,
+            approx: false,
         }
     }
 }
@@ -97,6 +101,8 @@ impl LvRequest {
 #[derive(Debug, Clone)]
 pub(crate) struct FreeMap {
     pub(crate) pvs: Vec<PvSpace>,
+    /// lvm2's approximate allocation (`-l N%FREE` ...): take what fits, up to the size.
+    pub(crate) approx: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -167,7 +173,7 @@ impl FreeMap {
         for p in &mut pvs {
             p.used.sort_unstable();
         }
-        FreeMap { pvs }
+        FreeMap { pvs, approx: false }
     }
 
     fn idx(&self, name: &str) -> Option<usize> {
@@ -186,7 +192,7 @@ impl FreeMap {
         continue_at: Option<(usize, u64)>,
     ) -> Result<Vec<(usize, u64, u64)>, ModelError> {
         let free = self.total_free(cands);
-        if free < n {
+        if free < n && !self.approx {
             return Err(ModelError::NotEnoughSpace {
                 needed: Extents(n),
                 free: Extents(free),
@@ -211,7 +217,7 @@ impl FreeMap {
         continue_at: Option<&[(usize, u64)]>,
     ) -> Result<Vec<(u64, Vec<(usize, u64)>)>, ModelError> {
         let usable = cands.iter().filter(|&&i| self.pvs[i].free() > 0).count();
-        if usable < stripes {
+        if usable < stripes && !self.approx {
             return Err(ModelError::NotEnoughPvs {
                 needed: stripes,
                 available: usable,
@@ -327,6 +333,8 @@ impl FreeMap {
                     cling = true;
                 }
                 None if cling => cling = false,
+                // Approximate allocation keeps what it found (lvm2's `approx_alloc`).
+                None if self.approx => break,
                 None => return Err(not_enough()),
             }
         }
@@ -538,29 +546,32 @@ fn region_size_for(req: Option<Sectors>, lv_sectors: u64) -> Sectors {
 }
 
 impl VolumeGroup {
-    /// Resolves the candidate PVs of a request: allocatable, in VG order, restricted to
-    /// `names` (PV keys or device paths).
+    /// Resolves the candidate PVs of a request: allocatable ones, in the order the request
+    /// names them (lvm2 allocates from its PV list in command-line order, and that order
+    /// breaks ties between equal areas), else in VG order.
     fn candidates(&self, fm: &FreeMap, names: Option<&[String]>) -> Result<Vec<usize>, ModelError> {
-        let mut wanted: Option<Vec<&str>> = None;
-        if let Some(names) = names {
-            let mut v = Vec::new();
-            for n in names {
-                let pv = self
-                    .pvs
-                    .iter()
-                    .find(|p| p.name == *n || p.device.as_deref() == Some(n.as_str()))
-                    .ok_or_else(|| ModelError::NoSuchPv { name: n.clone() })?;
-                v.push(pv.name.as_str());
+        let order: Vec<&crate::PhysicalVolume> = match names {
+            Some(names) => {
+                let mut v: Vec<&crate::PhysicalVolume> = Vec::new();
+                for n in names {
+                    let pv = self
+                        .pvs
+                        .iter()
+                        .find(|p| p.name == *n || p.device.as_deref() == Some(n.as_str()))
+                        .ok_or_else(|| ModelError::NoSuchPv { name: n.clone() })?;
+                    if !v.iter().any(|q| q.name == pv.name) {
+                        v.push(pv);
+                    }
+                }
+                v
             }
-            wanted = Some(v);
-        }
-        Ok(self
-            .pvs
-            .iter()
+            None => self.pvs.iter().collect(),
+        };
+        Ok(order
+            .into_iter()
             .filter(|p| p.is_allocatable())
             // A PV written as missing holds stale data until `vgextend --restoremissing`.
             .filter(|p| !p.flags.iter().any(|f| f == MISSING))
-            .filter(|p| wanted.as_ref().is_none_or(|w| w.contains(&p.name.as_str())))
             .filter_map(|p| fm.idx(&p.name))
             .collect())
     }
@@ -629,7 +640,14 @@ impl VolumeGroup {
         let mut top = self.new_lv(&req.name, true, &req);
         match req.layout {
             Layout::Linear => {
+                fm.approx = req.approx;
                 let chunks = fm.alloc_linear(&cands, req.size.0, None)?;
+                if chunks.is_empty() {
+                    return Err(ModelError::NotEnoughSpace {
+                        needed: req.size,
+                        free: Extents(0),
+                    });
+                }
                 let named = self.name_chunks(&fm, &chunks);
                 top.segments = linear_segments(&named, 0);
             }
@@ -646,7 +664,14 @@ impl VolumeGroup {
                 check_stripe_size(&req.name, stripe_size, self.extent_size)?;
                 let n = stripes as usize;
                 let per = req.size.0.div_ceil(stripes as u64);
+                fm.approx = req.approx;
                 let segs = fm.alloc_striped(&cands, n, per, None)?;
+                if segs.is_empty() {
+                    return Err(ModelError::NotEnoughSpace {
+                        needed: req.size,
+                        free: Extents(fm.total_free(&cands)),
+                    });
+                }
                 for (len, areas) in segs {
                     let seg = self.striped_segment(&fm, len, &areas, stripe_size);
                     append_merging(&mut top, vec![seg]);
@@ -882,6 +907,30 @@ impl VolumeGroup {
         by: Extents,
         pvs: Option<&[String]>,
     ) -> Result<(), ModelError> {
+        self.extend_lv_with(name, by, pvs, false).map(|_| ())
+    }
+
+    /// [`Self::extend_lv`]; with `approx` (linear and striped), takes what fits up to `by`
+    /// as lvm2 does for percentages. Returns the extents added (0 when nothing fits).
+    pub fn extend_lv_with(
+        &mut self,
+        name: &str,
+        by: Extents,
+        pvs: Option<&[String]>,
+        approx: bool,
+    ) -> Result<u64, ModelError> {
+        let before = self.lv(name).map_or(0, |l| l.size().0);
+        self.extend_inner(name, by, pvs, approx)?;
+        Ok(self.lv(name).map_or(0, |l| l.size().0) - before)
+    }
+
+    fn extend_inner(
+        &mut self,
+        name: &str,
+        by: Extents,
+        pvs: Option<&[String]>,
+        approx: bool,
+    ) -> Result<(), ModelError> {
         let lv = self.top_level(name)?.clone();
         if by.0 == 0 {
             return Err(ModelError::InvalidSize {
@@ -899,6 +948,7 @@ impl VolumeGroup {
             SegmentKind::Striped { areas, .. } if areas.len() == 1 => {
                 let a = &areas[0];
                 let cont = fm.idx(&a.pv).map(|i| (i, a.start.0 + last.area_len().0));
+                fm.approx = approx;
                 let chunks = fm.alloc_linear(&cands, by.0, cont)?;
                 let segs = linear_segments(&self.name_chunks(&fm, &chunks), 0);
                 let lvm = self.lv_mut(name).ok_or_else(|| ModelError::NoSuchLv {
@@ -913,6 +963,7 @@ impl VolumeGroup {
                     .iter()
                     .map(|a| fm.idx(&a.pv).map(|i| (i, a.start.0 + last.area_len().0)))
                     .collect();
+                fm.approx = approx;
                 let segs = fm.alloc_striped(&cands, n, per, cont.as_deref())?;
                 let new: Vec<Segment> = segs
                     .iter()

@@ -99,6 +99,8 @@ pub enum SizeError {
     NotLess { new: u64, cur: u64 },
     #[error("Calculated size of logical volume is 0 extents. Needs to be larger.")]
     CalculatedZero,
+    #[error("Adjusted size of logical volume is 0 extents. Needs to be larger.")]
+    AdjustedZero,
     #[error("Please express size as %FREE, %PVS or %VG.")]
     PercentLvOnCreate,
     #[error("Specified LV does not have an origin LV.")]
@@ -190,6 +192,9 @@ pub fn create_extents(
             ));
             extents -= rest;
         }
+    }
+    if extents == 0 {
+        return Err(SizeError::AdjustedZero);
     }
     if stripes > 1 && extents % stripes != 0 {
         let up = extents + stripes - extents % stripes;
@@ -435,82 +440,6 @@ impl crate::VolumeGroup {
             }),
         }
     }
-}
-
-impl crate::VolumeGroup {
-    /// [`crate::VolumeGroup::create_lv`] with lvm2's approximate allocation: when the whole
-    /// size does not fit, the largest size (a multiple of `step`, at least `step`) that does.
-    pub fn create_lv_up_to(
-        &mut self,
-        req: crate::LvRequest,
-        step: u64,
-    ) -> Result<u64, crate::ModelError> {
-        let want = req.size.0;
-        let try_size = |vg: &Self, n: u64| {
-            let mut probe = vg.clone();
-            let mut r = req.clone();
-            r.size = lvmeta_ondisk::units::Extents(n);
-            probe.create_lv(r).map(|_| ()).map(|_| probe)
-        };
-        let Some(n) = largest_fitting(want, step, |n| try_size(self, n).is_ok()) else {
-            // Nothing fits: the model's own error says why.
-            self.create_lv(req)?;
-            return Ok(want);
-        };
-        let mut r = req;
-        r.size = lvmeta_ondisk::units::Extents(n);
-        self.create_lv(r)?;
-        Ok(n)
-    }
-
-    /// [`crate::VolumeGroup::extend_lv`] with approximate allocation, as
-    /// [`Self::create_lv_up_to`]. Returns the extents added.
-    pub fn extend_lv_up_to(
-        &mut self,
-        name: &str,
-        by: u64,
-        step: u64,
-        pvs: Option<&[String]>,
-    ) -> Result<u64, crate::ModelError> {
-        let try_by = |vg: &Self, n: u64| {
-            let mut probe = vg.clone();
-            probe
-                .extend_lv(name, lvmeta_ondisk::units::Extents(n), pvs)
-                .map(|_| probe)
-        };
-        match largest_fitting(by, step, |n| try_by(self, n).is_ok()) {
-            Some(n) => {
-                self.extend_lv(name, lvmeta_ondisk::units::Extents(n), pvs)?;
-                Ok(n)
-            }
-            None => try_by(self, by).map(|_| by),
-        }
-    }
-}
-
-/// The largest multiple of `step` in `step..=want` for which `fits` holds (binary search;
-/// fitting is monotone in the size), or None.
-fn largest_fitting(want: u64, step: u64, fits: impl Fn(u64) -> bool) -> Option<u64> {
-    let step = step.max(1);
-    let (mut lo, mut hi) = (1u64, want / step);
-    if hi == 0 {
-        return None;
-    }
-    if fits(hi * step) {
-        return Some(hi * step);
-    }
-    hi -= 1;
-    let mut best = None;
-    while lo <= hi {
-        let mid = lo + (hi - lo) / 2;
-        if fits(mid * step) {
-            best = Some(mid * step);
-            lo = mid + 1;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    best
 }
 
 /// lvm2's `display_size` with its default units (`20.00 MiB`).
