@@ -5,11 +5,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
 use lvmeta::activation::{ActivateOptions, Kernel};
-use lvmeta::filter::DeviceFilter;
-use lvmeta::lock::{FlockLocking, LockMode};
+use lvmeta::lock::LockMode;
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
 use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
@@ -299,22 +296,6 @@ fn lv_pvs(vg: &VolumeGroup, name: &str, out: &mut Vec<String>, depth: usize) {
     }
 }
 
-/// This host's LVM system ID: `$HALVM_SYSTEM_ID`, else the host name (lvm2's
-/// `system_id_source = "uname"`), which is what a cluster node's name usually is.
-pub fn host_system_id() -> Option<String> {
-    if let Some(s) = std::env::var("HALVM_SYSTEM_ID")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-    {
-        return Some(s);
-    }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty() && s != "(none)" && s != "localhost")
-}
-
 /// The production backend: VG metadata, system ID and tag changes through the lvmeta
 /// library (committed under the VG lock), activation through lvmeta's planner and its
 /// device-mapper executor, state from device-mapper, O_DIRECT reads of the LV device.
@@ -337,49 +318,32 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// From `/etc/halvm/halvm.toml` (or `$HALVM_CONFIG`): device filter, scan list, lock
-    /// directory, volume_list; the kernel's device-mapper; this host's system ID.
+    /// The environment every halvm tool builds (lvmeta's one builder: lvm.conf from
+    /// `$LVM_SYSTEM_DIR`, halvm.toml or `$HALVM_CONFIG`, `$HALVM_SYSTEM_ID`): device filter,
+    /// scan list, lock directory, volume_list, this host's system ID; and the kernel's
+    /// device-mapper.
     pub fn from_config() -> Result<Setup, BackendError> {
-        let unavailable = |what: String| BackendError::NotAvailable { what };
-        let cfg = halvm_config::Config::load(None)
-            .map_err(|e| unavailable(format!("halvm configuration: {e}")))?;
-        let filter = DeviceFilter::parse(&cfg.devices.filter)
-            .map_err(|e| unavailable(format!("halvm configuration devices.filter: {e}")))?;
-        let locks = FlockLocking::new(cfg.locking.lock_dir.clone()).map_err(|e| {
-            unavailable(format!(
-                "lock directory {}: {e}",
-                cfg.locking.lock_dir.display()
-            ))
+        Setup::from_options(&lvmeta::env::EnvOptions::default())
+    }
+
+    /// [`Setup::from_config`] with explicit configuration paths (tests).
+    pub fn from_options(opts: &lvmeta::env::EnvOptions) -> Result<Setup, BackendError> {
+        let built = lvmeta::env::build(opts).map_err(|e| BackendError::NotAvailable {
+            what: format!("configuration: {e}"),
         })?;
-        // A kernel without device-mapper still lets the agent read and change metadata.
-        let (kernel, dm_error) = match Kernel::real() {
+        let mut env = built.env;
+        // A kernel without device-mapper still lets the agent read and change metadata. The
+        // environment's device-mapper becomes the agent's (one handle, one view).
+        let (kernel, dm_error) = match env.kernel.take().map(Ok).unwrap_or_else(Kernel::real) {
             Ok(k) => (Some(k), String::new()),
             Err(e) => (None, e.to_string()),
         };
+        let volume_list = env.volume_list.clone();
         Ok(Setup {
-            env: Env {
-                devices: None,
-                filter,
-                // lvmeta already lists every block device of /proc/partitions; scanning the
-                // default `/dev` as well makes it see each PV twice ("Duplicate PV UUID on
-                // /dev/vdb and /dev/vdb"), so that entry is left to /proc/partitions.
-                scan: cfg
-                    .devices
-                    .scan
-                    .iter()
-                    .filter(|p| p.as_path() != Path::new("/dev"))
-                    .cloned()
-                    .collect(),
-                locks: Arc::new(locks),
-                system_id: host_system_id(),
-                host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .map(|s| s.trim().to_string())
-                    .unwrap_or_else(|_| "localhost".into()),
-                open: Box::new(Env::file_open),
-            },
+            env,
             kernel,
             dm_error,
-            volume_list: cfg.activation.volume_list.clone(),
+            volume_list,
             mirror_handle_errors: true,
         })
     }
@@ -682,6 +646,7 @@ mod tests {
         assert_eq!(split_dm_name("-lv"), None);
     }
 
+    use lvmeta::filter::DeviceFilter;
     use lvmeta::lock::MemLocking;
     use lvmeta::ops::Layout;
     use lvmeta::ops::{LvCreate, SizeArg};
@@ -690,6 +655,7 @@ mod tests {
     use lvmeta_dm::nodes::MemNodes;
     use lvmeta_ondisk::dev::{BlockDev, MemDev};
     use lvmeta_ondisk::units::Bytes;
+    use std::sync::Arc;
 
     /// Three in-memory PVs; `present` of them visible to the backend.
     fn disks() -> Vec<(PathBuf, MemDev)> {
@@ -708,6 +674,10 @@ mod tests {
             filter: DeviceFilter::default(),
             scan: vec![],
             locks: Arc::new(MemLocking::new()),
+            cluster: None,
+            volume_list: None,
+            hooks: None,
+            kernel: None,
             system_id: Some(sid.into()),
             host: "test".into(),
             open: Box::new(move |p: &Path| {
@@ -734,7 +704,7 @@ mod tests {
         let ctx = OpsCtx { env: &e };
         let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
         ctx.pvcreate(&paths, None, None, false).unwrap();
-        ctx.vgcreate("ha", &paths, 8192, None, &[]).unwrap();
+        ctx.vgcreate("ha", &paths, 8192, Some(""), &[]).unwrap();
         ctx.lvcreate("ha", lv("lin", Layout::Linear, &["/mem/pv0"]))
             .unwrap();
         ctx.lvcreate(

@@ -21,8 +21,9 @@ The vg_access_mode parameter selects the protection:
 * system_id: the volume group's LVM system ID names its owner. Start claims an unowned \
 (or released) volume group, or takes it over from an owner that is no longer a cluster \
 member; it refuses a live foreign owner. Stop deactivates and marks the volume group \
-released. System IDs must be the cluster node names: a host's system ID is $HALVM_SYSTEM_ID, \
-else its host name (as lvm.conf system_id_source = \"uname\").
+released. System IDs must be the cluster node names: a host's system ID comes from lvm.conf's \
+system_id_source as for lvm2 (\"uname\": the host name), or from $HALVM_SYSTEM_ID; lvmeta \
+derives it the same way.
 
 * tagging: the volume group carries the tag given by the tag parameter and a tag \
 \"<tag>:<node>\" naming the owner, with the same takeover rules.

@@ -9,6 +9,8 @@ pub struct KeyDoc {
     pub kind: &'static str,
     /// The default, as it would be written in the file.
     pub default: &'static str,
+    /// The lvm.conf key (`devices/filter`) whose value applies when this key is absent.
+    pub lvm_key: Option<&'static str>,
     /// Allowed keywords with a one-line meaning (empty for free-form values).
     pub values: &'static [(&'static str, &'static str)],
     pub description: &'static str,
@@ -21,33 +23,37 @@ pub const KEYS: &[KeyDoc] = &[
         key: "filter",
         kind: "array of strings",
         default: "[]",
+        lvm_key: Some("devices/filter"),
         values: &[],
-        description: "Which block devices may hold physical volumes, in lvm.conf devices/filter syntax. Each entry is \"a\" (accept) or \"r\" (reject), a separator character, a regular expression and the same separator again (\"(\", \"[\" and \"{\" close with \")\", \"]\" and \"}\"), for example \"a|^/dev/sd[b-d]$|\" or \"r|.*|\". The regex is everything between the first separator and the last character. The first entry whose regex matches the device path decides; a device no entry matches is accepted, so the empty default accepts every device. Each entry is checked when the file is loaded: a bad action letter, a missing closing separator or an invalid regex is an error naming the entry as devices.filter[N].",
+        description: "Which block devices may hold physical volumes, in lvm.conf devices/filter syntax. Each entry is \"a\" (accept) or \"r\" (reject), a separator character, a regular expression and the same separator again (\"(\", \"[\" and \"{\" close with \")\", \"]\" and \"}\"), for example \"a|^/dev/sd[b-d]$|\" or \"r|.*|\". The regex is everything between the first separator and the last character. The first entry whose regex matches the device path decides; a device no entry matches is accepted, so an empty list accepts every device. When this key is absent, lvm.conf's devices/filter applies (and lvm.conf's devices/global_filter always applies first, as in lvm2); when it is set, it replaces lvm.conf's devices/filter. Each entry is checked when the file is loaded: a bad action letter, a missing closing separator or an invalid regex is an error naming the entry as devices.filter[N].",
     },
     KeyDoc {
         section: "devices",
         key: "scan",
         kind: "array of strings",
         default: "[\"/dev\"]",
+        lvm_key: Some("devices/scan"),
         values: &[],
-        description: "Absolute paths or shell globs (for example \"/dev/disk/by-id/wwn-*\") searched for physical volume labels. Relative paths are rejected.",
+        description: "Absolute paths or shell globs (for example \"/dev/disk/by-id/wwn-*\") searched for physical volume labels, besides the block devices the kernel lists in /proc/partitions (\"/dev\" itself adds nothing to those). Relative paths are rejected. When set, it replaces lvm.conf's devices/scan.",
     },
     KeyDoc {
         section: "locking",
         key: "lock_dir",
         kind: "string",
-        default: "\"/run/lock/halvm\"",
+        default: "\"/run/lock/lvm\"",
+        lvm_key: Some("global/locking_dir"),
         values: &[],
-        description: "Absolute path of the directory holding the flock(2) lock files used by local locking.",
+        description: "Absolute path of the directory holding the flock(2) lock files used by local locking. The files are lvm2's (V_<vg> per volume group, P_global for the PV and VG name space) with lvm2's protocol, so by default lvm2 and halvm tools on one host exclude each other; set this only to separate them on purpose. When set, it replaces lvm.conf's global/locking_dir; the lvmeta flag --lock-dir overrides both.",
     },
     KeyDoc {
         section: "locking",
         key: "lock_manager",
         kind: "string",
         default: "\"local\"",
+        lvm_key: None,
         values: &[
             ("local", "flock(2) on files in lock_dir; needs no daemon; for volume groups used by one node at a time"),
-            ("dlm", "DLM locks held by clvmd-rs, compatible with lvmlockd; required for shared volume groups"),
+            ("dlm", "DLM locks held by clvmd-rs, compatible with lvmlockd; required for shared volume groups (until clvmd-rs is installed, the tools refuse to start with this value rather than fall back to flock)"),
         ],
         description: "Which lock manager protects volume group metadata updates and activation.",
     },
@@ -56,6 +62,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "default_mode",
         kind: "string",
         default: "\"off\"",
+        lvm_key: None,
         values: &[
             ("exclusive-write", "(ew) this node writes; no other node may activate for writing or read-only"),
             ("read-only", "(ro) this node reads and no node may activate for writing"),
@@ -70,14 +77,16 @@ pub const KEYS: &[KeyDoc] = &[
         key: "volume_list",
         kind: "array of strings",
         default: "unset (every LV may be activated)",
+        lvm_key: Some("activation/volume_list"),
         values: &[],
-        description: "Which logical volumes lvmeta activates, as lvm.conf activation/volume_list: each entry is a VG name (\"vg\"), an LV (\"vg/lv\"), \"@tag\" (an LV or VG tag) or \"@*\"; an LV matching no entry is not activated (lvchange -ay fails saying so). When set, an empty list activates nothing. The lvmeta flag --volume-list overrides it.",
+        description: "Which logical volumes lvmeta activates, as lvm.conf activation/volume_list: each entry is a VG name (\"vg\"), an LV (\"vg/lv\"), \"@tag\" (an LV or VG tag) or \"@*\"; an LV matching no entry is not activated (lvchange -ay fails saying so). When set, an empty list activates nothing. When set, it replaces lvm.conf's activation/volume_list; the lvmeta flag --volume-list overrides both.",
     },
     KeyDoc {
         section: "policy",
         key: "detach",
         kind: "string",
         default: "\"global\"",
+        lvm_key: None,
         values: &[
             ("global", "an I/O error to one mirror leg detaches that leg on every node"),
             ("local", "only the node that saw the error stops I/O to the volume; the leg stays attached where it still works"),
@@ -89,6 +98,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "dg_failure",
         kind: "string",
         default: "\"dgdisable\"",
+        lvm_key: None,
         values: &[
             ("dgdisable", "the volume group is disabled cluster-wide"),
             ("leave", "the committing node leaves the cluster and the others keep the volume group"),
@@ -100,6 +110,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "quorum_loss",
         kind: "string",
         default: "\"freeze\"",
+        lvm_key: None,
         values: &[
             ("freeze", "suspend I/O to shared volumes and resume it when quorum returns"),
             ("stop", "deactivate shared volumes; I/O in flight fails"),
@@ -129,6 +140,8 @@ pub fn man_page() -> String {
     t.push_str(".SH DESCRIPTION\n");
     t.push_str(&roff_escape("The halvm tools (lvmeta, clvmd-rs, the OCF agents, cluster-conf) read one TOML file. Its path is, in order: the command's configuration flag, the environment variable HALVM_CONFIG, then /etc/halvm/halvm.toml. A missing /etc/halvm/halvm.toml means every key has its default; a missing file named by the flag or by HALVM_CONFIG is an error."));
     t.push_str("\n.PP\n");
+    t.push_str(&roff_escape("halvm also reads lvm2's own configuration, lvm.conf and lvmlocal.conf in $LVM_SYSTEM_DIR (default /etc/lvm), for the keys an HA-LVM node already has: devices/filter, devices/global_filter, devices/scan, global/locking_dir, global/prioritise_write_locks, global/system_id_source (none, uname, lvmlocal with local/system_id, machineid, file with global/system_id_file) and activation/volume_list. A key of this file that is set wins over the lvm.conf key it names below; a key left out here takes lvm.conf's value, so a node migrated from lvm2 needs no halvm.toml at all. The system ID comes from lvm.conf only (the environment variable HALVM_SYSTEM_ID overrides it); lvmeta, the agents and clvmd-rs build their environment the same way and so agree on it."));
+    t.push_str("\n.PP\n");
     t.push_str(&roff_escape("Every section and key is optional. An unknown section or key, a value of the wrong type or a keyword not listed below is an error that names the dotted key (for example policy.detach) and the line of the file."));
     t.push('\n');
     let mut section = "";
@@ -137,11 +150,15 @@ pub fn man_page() -> String {
             section = k.section;
             t.push_str(&format!(".SH SECTION [{}]\n", roff_escape(section)));
         }
+        let default = match k.lvm_key {
+            Some(lvm) => format!("lvm.conf {lvm}, else {}", k.default),
+            None => k.default.to_string(),
+        };
         t.push_str(&format!(
             ".TP\n\\fB{}\\fR = \\fI{}\\fR (default: {})\n{}\n",
             roff_escape(k.key),
             roff_escape(k.kind),
-            roff_escape(k.default),
+            roff_escape(&default),
             roff_escape(k.description)
         ));
         for (v, meaning) in k.values {
@@ -168,7 +185,7 @@ filter = ["a|^/dev/mapper/mpath[a-z]+$|", "r|.*|"]
 scan = ["/dev/mapper"]
 
 [locking]
-lock_dir = "/run/lock/halvm"
+lock_dir = "/run/lock/lvm"
 lock_manager = "dlm"
 
 [activation]

@@ -22,8 +22,9 @@ pub use filter::{FilterAction, FilterError, FilterRule};
 pub const DEFAULT_PATH: &str = "/etc/halvm/halvm.toml";
 /// The environment variable that overrides [`DEFAULT_PATH`].
 pub const ENV_VAR: &str = "HALVM_CONFIG";
-/// Default `[locking] lock_dir`.
-pub const DEFAULT_LOCK_DIR: &str = "/run/lock/halvm";
+/// Default `[locking] lock_dir` when neither halvm.toml nor lvm.conf (`global/locking_dir`)
+/// says otherwise: lvm2's, so lvm2 and halvm on one host take the same file locks.
+pub const DEFAULT_LOCK_DIR: &str = "/run/lock/lvm";
 
 /// Everything that can go wrong loading the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -310,6 +311,9 @@ pub struct Config {
     pub policy: Policy,
     /// The file it was read from; `None` when only defaults apply (no file).
     pub source: Option<PathBuf>,
+    /// The dotted keys the file sets (`devices.filter`): where they are absent, lvm.conf's
+    /// value applies to the keys both files have.
+    pub set_keys: Vec<String>,
 }
 
 /// Where the configuration is read from and why.
@@ -368,6 +372,12 @@ impl Config {
                 source: e,
             }),
         }
+    }
+
+    /// Whether the file sets `dotted` (`"locking.lock_dir"`); a key left out keeps its
+    /// default, or lvm.conf's value for the keys halvm.toml shares with lvm.conf.
+    pub fn is_set(&self, dotted: &str) -> bool {
+        self.set_keys.iter().any(|k| k == dotted)
     }
 
     /// Parses and validates `text`; `origin` names the file in errors and in `source`.
@@ -481,6 +491,7 @@ impl Parser<'_> {
                     key: dotted,
                 });
             }
+            config.set_keys.push(dotted.clone());
             match (section, key) {
                 ("devices", "filter") => {
                     config.devices.filter = self.string_array(&dotted, item, line, |s| {

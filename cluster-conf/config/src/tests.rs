@@ -11,7 +11,7 @@ fn empty_file_gives_defaults() {
     let c = parse("").unwrap();
     assert_eq!(c.devices.filter, Vec::<String>::new());
     assert_eq!(c.devices.scan, vec![PathBuf::from("/dev")]);
-    assert_eq!(c.locking.lock_dir, PathBuf::from("/run/lock/halvm"));
+    assert_eq!(c.locking.lock_dir, PathBuf::from("/run/lock/lvm"));
     assert_eq!(c.locking.lock_manager, LockManager::Local);
     assert_eq!(c.activation.default_mode, Off);
     assert_eq!(c.policy.detach, DetachPolicy::Global);
@@ -128,6 +128,11 @@ fn defaults_in_keys_table_match_default_config() {
     }
     let mut c = parse(&text).unwrap();
     c.source = None;
+    assert_eq!(
+        c.set_keys.len(),
+        text.lines().filter(|l| l.contains(" = ")).count()
+    );
+    c.set_keys.clear();
     assert_eq!(c, Config::default());
 }
 

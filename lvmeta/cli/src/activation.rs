@@ -2,7 +2,7 @@
 //! reload of an active LV after lvextend/lvreduce/lvresize. Kept apart from the metadata
 //! commands; `dispatch` runs before them and passes on what is not about activation.
 
-use super::{paths, size_arg, split_lv, usage, CliError, Outcome};
+use super::{force_flag, paths, size_arg, split_lv, usage, CliError, Outcome};
 use clap::{Arg, ArgMatches, Command};
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::ops::{Ctx, ResizeDir};
@@ -101,7 +101,7 @@ fn mode(m: &ArgMatches) -> ActivationMode {
     }
 }
 
-fn options(m: &ArgMatches) -> Result<ActivateOptions, CliError> {
+fn options(m: &ArgMatches, ctx: &Ctx) -> Result<ActivateOptions, CliError> {
     let volume_list = match m.get_one::<String>("volume-list") {
         Some(s) => Some(
             s.split(',')
@@ -110,12 +110,8 @@ fn options(m: &ArgMatches) -> Result<ActivateOptions, CliError> {
                 .map(str::to_string)
                 .collect(),
         ),
-        // activation.volume_list of halvm.toml.
-        None => {
-            halvm_config::Config::load(m.get_one::<String>("config").map(std::path::Path::new))?
-                .activation
-                .volume_list
-        }
+        // halvm.toml's activation.volume_list, else lvm.conf's (the environment's).
+        None => ctx.env.volume_list.clone(),
     };
     Ok(ActivateOptions {
         mode: mode(m),
@@ -165,7 +161,7 @@ fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
             None => by_vg.push((v, vec![l])),
         }
     }
-    let opts = options(m)?;
+    let opts = options(m, ctx)?;
     let mut out = Vec::new();
     for (vg, lvs) in by_vg {
         out.extend(
@@ -188,7 +184,7 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let kernel = Kernel::real().map_err(act)?;
     let vg = m.get_one::<String>("vg").expect("required");
     let out = ctx
-        .change_activation(&kernel, vg, None, on(m), &options(m)?)
+        .change_activation(&kernel, vg, None, on(m), &options(m, ctx)?)
         .map_err(act)?;
     Ok(outcome(out))
 }
@@ -225,7 +221,7 @@ fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome
             "lvreduce" => ResizeDir::Reduce,
             _ => ResizeDir::Any,
         };
-        let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
+        let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
         let mut out: Vec<String> = s.lines().map(str::to_string).collect();
         out.extend(ctx.reload_active(&kernel, &vg, &lv, &before).map_err(act)?);
         Ok(outcome(out))

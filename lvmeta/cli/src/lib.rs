@@ -24,7 +24,7 @@ fn common(cmd: Command) -> Command {
         Arg::new("lock-dir")
             .long("lock-dir")
             .value_name("DIR")
-            .help("Directory for local flock locks (default from the configuration, /run/lock/halvm)"),
+            .help("Directory of the flock lock files (default: halvm.toml locking.lock_dir, else lvm.conf global/locking_dir, else /run/lock/lvm, as lvm2)"),
     )
 }
 
@@ -330,12 +330,12 @@ pub fn cli() -> Command {
             Command::new("lvreduce").about("Shrink a logical volume"),
             true,
         ))
-        .arg(flag("force").short('f').help("Accepted for lvm compatibility (lvmeta never asks)")),
+        .arg(flag("force").short('f').help("Reduce also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
         lv_target(size_args(
             Command::new("lvresize").about("Grow or shrink a logical volume"),
             true,
         ))
-        .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+        .arg(flag("force").short('f').help("Shrink also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
         common(
             Command::new("lvrename")
                 .about("Rename a logical volume")
@@ -347,7 +347,7 @@ pub fn cli() -> Command {
             Command::new("lvremove")
                 .about("Remove logical volumes")
                 .arg(Arg::new("lvs").value_name("VG/LV").num_args(1..).required(true))
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+                .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
         ),
         report(common(
             Command::new("lvs")
@@ -440,11 +440,8 @@ pub fn group_cli(name: &str) -> Option<Command> {
 // Dispatch: turns parsed arguments into library calls. The binary maps errors to exit codes.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::ArgMatches;
-use lvmeta::filter::DeviceFilter;
-use lvmeta::lock::FlockLocking;
 use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, Selection, SizeArg};
 use lvmeta::report::{self, ReportKind};
 use lvmeta::units::{self, Units};
@@ -463,7 +460,7 @@ pub enum CliError {
     #[error(transparent)]
     Op(#[from] OpError),
     #[error(transparent)]
-    Config(#[from] halvm_config::ConfigError),
+    Config(#[from] lvmeta::env::EnvError),
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
@@ -496,15 +493,9 @@ fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
     strings(m, id).into_iter().map(PathBuf::from).collect()
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// Builds the environment from `--devices`, `--config`, `--lock-dir` and the configuration.
+/// Builds the environment from `--devices`, `--config`, `--lock-dir`, halvm.toml and
+/// lvm.conf, through the one builder every halvm tool uses.
 pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
-    let cfg = halvm_config::Config::load(m.get_one::<String>("config").map(std::path::Path::new))?;
     let devices = m.get_many::<String>("devices").map(|v| {
         v.flat_map(|s| {
             s.split(',')
@@ -515,23 +506,13 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
         })
         .collect::<Vec<_>>()
     });
-    let filter = DeviceFilter::parse(&cfg.devices.filter).map_err(usage)?;
-    let lock_dir = m
-        .get_one::<String>("lock-dir")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cfg.locking.lock_dir.clone());
-    let locks = FlockLocking::new(lock_dir).map_err(OpError::from)?;
-    Ok(Env {
+    let opts = lvmeta::env::EnvOptions {
+        config: m.get_one::<String>("config").map(PathBuf::from),
         devices,
-        filter,
-        scan: cfg.devices.scan.clone(),
-        locks: Arc::new(locks),
-        system_id: std::env::var("HALVM_SYSTEM_ID")
-            .ok()
-            .filter(|s| !s.is_empty()),
-        host: hostname(),
-        open: Box::new(Env::file_open),
-    })
+        lock_dir: m.get_one::<String>("lock-dir").map(PathBuf::from),
+        lvm_system_dir: None,
+    };
+    Ok(lvmeta::env::build(&opts)?.env)
 }
 
 fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
@@ -544,6 +525,15 @@ fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
         return Ok(Some(SizeArg::Extents(sign, e)));
     }
     Ok(None)
+}
+
+/// `-f` where the command has it (lvreduce, lvresize; not lvextend).
+fn force_flag(m: &ArgMatches) -> bool {
+    m.try_get_one::<bool>("force")
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
 }
 
 fn split_lv(arg: &str) -> Result<(String, String), CliError> {
@@ -805,7 +795,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 "lvreduce" => ResizeDir::Reduce,
                 _ => ResizeDir::Any,
             };
-            let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir)?;
+            let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
             Ok(Outcome {
                 stdout: lines(s.lines().map(str::to_string).collect()),
                 stderr: String::new(),

@@ -52,7 +52,11 @@ impl Lab {
         c.arg(self.dir.path().join("locks"));
         c.args(&args[1..]);
         c.env("HALVM_CONFIG", self.dir.path().join("none.toml"));
-        std::fs::write(self.dir.path().join("none.toml"), "").unwrap();
+        if !self.dir.path().join("none.toml").exists() {
+            std::fs::write(self.dir.path().join("none.toml"), "").unwrap();
+        }
+        // lvm2's configuration of this lab only (none unless a test writes one).
+        c.env("LVM_SYSTEM_DIR", self.dir.path().join("lvm"));
         match sid {
             Some(s) => c.env("HALVM_SYSTEM_ID", s),
             None => c.env_remove("HALVM_SYSTEM_ID"),
@@ -704,4 +708,91 @@ fn majority_pvs_takeover_writes_the_present_pvs() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("3 metadata copies agree"), "{}", r.stdout);
     assert_eq!(sid(&lab.devices()), "me");
+}
+
+/// Issue 12, system ID: with lvm2's `system_id_source = "uname"` in `$LVM_SYSTEM_DIR`,
+/// `lvmeta vgcreate` gives the VG this host's name as system ID (as `lvm vgcreate` does),
+/// `lvmeta lvs` lists the VG as its own, and the agent derives the same system ID (before,
+/// lvmeta read only `$HALVM_SYSTEM_ID` and the agent fell back to the host name).
+#[test]
+fn system_id_from_lvm_conf_as_lvm2_and_the_agent() {
+    let lab = Lab::new(1, 32);
+    let lvm_dir = lab.dir.path().join("lvm");
+    std::fs::create_dir_all(&lvm_dir).unwrap();
+    std::fs::write(
+        lvm_dir.join("lvm.conf"),
+        "global {\n\tsystem_id_source = \"uname\"\n}\n",
+    )
+    .unwrap();
+    let host = lvmeta::env::system_id_from_string(&lvmeta::env::hostname())
+        .expect("this host's name is a usable system ID (not localhost)");
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["vgcreate", "vg", lab.disk(0)]);
+    lab.ok(&["lvcreate", "-n", "lv", "-L", "4m", "vg"]);
+    let sid = lab.ok(&["vgs", "-o", "vg_systemid", "--noheadings", "vg"]);
+    assert_eq!(sid.trim(), host);
+    let lvs = lab.ok(&["lvs", "-o", "vg_name,lv_name", "--noheadings"]);
+    assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["vg", "lv"]);
+    let setup = halvm_lvm_activate::backend::Setup::from_options(&lvmeta::env::EnvOptions {
+        config: Some(lab.dir.path().join("none.toml")),
+        lvm_system_dir: Some(lvm_dir),
+        lock_dir: Some(lab.dir.path().join("locks")),
+        devices: None,
+    })
+    .unwrap_or_else(|e| panic!("agent setup: {e}"));
+    assert_eq!(setup.env.system_id.as_deref(), Some(host.as_str()));
+}
+
+/// Issue 12, filters: `a(loop)` is lvm's syntax (`(` closes with `)`); halvm.toml accepted
+/// it and lvmeta's own second parser refused it (exit 3).
+#[test]
+fn filter_accepted_by_halvm_toml_is_accepted_by_lvmeta() {
+    let lab = Lab::new(1, 32);
+    std::fs::write(
+        lab.dir.path().join("none.toml"),
+        "[devices]\nfilter = [\"a(loop)\", \"a|/d0$|\", \"r|.*|\"]\n",
+    )
+    .unwrap();
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["pvs"]);
+}
+
+/// Issue 12, locking: `lock_manager = "dlm"` used to load and silently lock with flock.
+#[test]
+fn dlm_lock_manager_is_refused_until_the_daemon_exists() {
+    let lab = Lab::new(1, 32);
+    std::fs::write(
+        lab.dir.path().join("none.toml"),
+        "[locking]\nlock_manager = \"dlm\"\n",
+    )
+    .unwrap();
+    lab.fails(&["pvcreate", lab.disk(0)], 5, "clvmd-rs");
+}
+
+/// Issue 12, reports: a named LV that does not exist is lvm2's error and exit 5 (it printed
+/// nothing and exited 0); `--units b` prints `B` as lvm2 does; without device-mapper the
+/// active/open state is unknown (`X`), as lvm2 shows it with activation disabled.
+#[test]
+fn reports_say_what_lvm2_says() {
+    let lab = Lab::new(1, 32);
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["vgcreate", "vg", lab.disk(0)]);
+    lab.ok(&["lvcreate", "-n", "lv", "-L", "8m", "vg"]);
+    let r = lab.run(&["lvs", "vg/nope"]);
+    assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.trim(), "Failed to find logical volume \"vg/nope\"");
+    let size = lab.ok(&[
+        "lvs",
+        "--noheadings",
+        "--units",
+        "b",
+        "-o",
+        "lv_size",
+        "vg/lv",
+    ]);
+    assert_eq!(size.trim(), "8388608B");
+    let attr = lab.ok(&["lvs", "--noheadings", "-o", "lv_attr", "vg/lv"]);
+    let no_dm = !std::path::Path::new("/sys/module/dm_mod").exists();
+    let want = if no_dm { "-wi-XX----" } else { "-wi-------" };
+    assert_eq!(attr.trim(), want);
 }

@@ -41,9 +41,11 @@ fn every_subcommand_help() {
 
 const EXIT: &str = "0 on success; 3 when the command line is invalid (lvm's EINVALID_CMD_LINE); 5 when the command failed (lvm's ECMD_FAILED), including vgck and pvck finding damaged or stale metadata.";
 
-const ENVIRONMENT: &str = "HALVM_CONFIG: the configuration file (devices.filter, devices.scan, locking.lock_dir).
+const ENVIRONMENT: &str = "HALVM_CONFIG: the configuration file (devices.filter, devices.scan, locking.lock_dir, locking.lock_manager); its keys win over lvm.conf's, see halvm.toml(5).
 
-HALVM_SYSTEM_ID: this host's system ID. A VG whose system ID differs is foreign: lvmeta refuses to change it, except vgchange --systemid, the explicit take-over.";
+LVM_SYSTEM_DIR: where lvm2's lvm.conf and lvmlocal.conf are (default /etc/lvm): devices/filter, devices/global_filter, devices/scan, global/locking_dir, global/system_id_source with local/system_id and global/system_id_file, activation/volume_list, read as lvm2 reads them.
+
+HALVM_SYSTEM_ID: overrides this host's system ID (otherwise lvm.conf's system_id_source gives it, as for lvm2). A VG whose system ID differs is foreign: lvmeta refuses to change it, except vgchange --systemid, the explicit take-over.";
 
 #[test]
 fn man_pages_are_current() {
@@ -56,11 +58,11 @@ fn man_pages_are_current() {
                 title: "Description",
                 body: "lvmeta reads and writes LVM2 volume group metadata byte for byte as lvm2 does: the LABELONE label in sector 1, the metadata area header, the circular text buffer with its committed and precommitted slots, and the LVM2 text grammar. Stock lvm2 reads and repairs what lvmeta writes and the other way round.
 
-Devices: --devices DEV,... restricts every command to those devices or files; otherwise lvmeta scans the usual block devices (/proc/partitions) plus devices.scan from the configuration, filtered by devices.filter with lvm's a|regex| and r|regex| rules (the first match decides).
+Devices: --devices DEV,... restricts every command to those devices or files; otherwise lvmeta scans the usual block devices (/proc/partitions) plus devices.scan from the configuration, filtered by lvm.conf's devices/global_filter and by devices.filter (halvm.toml's, else lvm.conf's) with lvm's a|regex| and r|regex| rules (the first match decides).
 
 Commits: a change is written as text plus precommitted slot into every metadata area of the VG, then committed everywhere; a reader takes the copy with the highest seqno and reports the others as stale. vgck --updatemetadata rewrites stale or damaged copies.
 
-Locking: flock on <lock_dir>/V_<vg> (shared for reads, exclusive for writes) and <lock_dir>/P_global for PV and VG name space changes.
+Locking: lvm2's file locks, so lvm2 and lvmeta on one host exclude each other: flock on <lock_dir>/V_<vg> (shared for reads, exclusive for writes) and <lock_dir>/P_global for PV and VG name space changes, in lvm2's lock directory (lvm.conf global/locking_dir, default /run/lock/lvm) with lvm2's protocol (a lock file is unlinked on unlock; after locking, the locked file is checked to still be the one at the path).
 
 The command groups are described in lvmeta-pv(8), lvmeta-vg(8) and lvmeta-lv(8).",
             },

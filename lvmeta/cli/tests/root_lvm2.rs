@@ -98,6 +98,24 @@ impl Sandbox {
         }
     }
 
+    /// `lvmeta` as an lvm2 node runs it: lvm2's configuration (`$LVM_SYSTEM_DIR`), so
+    /// lvm2's lock directory and system ID, no `--lock-dir` and no `$HALVM_SYSTEM_ID`.
+    fn me_as_lvm2_node(&self, args: &[&str]) -> Out {
+        let devs: Vec<&str> = (0..self.loops.len()).map(|i| self.dev(i)).collect();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lvmeta"));
+        c.arg(args[0]).args(["--devices", &devs.join(",")]);
+        c.args(&args[1..]);
+        c.env("HALVM_CONFIG", self.dir.path().join("halvm.toml"));
+        c.env("LVM_SYSTEM_DIR", self.dir.path().join("etc"));
+        c.env_remove("HALVM_SYSTEM_ID");
+        let out = c.output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
     fn me_ok(&self, args: &[&str]) -> String {
         let o = self.me(args);
         assert_eq!(o.code, 0, "lvmeta {args:?}: {}{}", o.stdout, o.stderr);
@@ -672,4 +690,60 @@ fn root_concurrent_lvcreates_on_loop_devices() {
     let n = s.lvm_ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
     assert_eq!(n.lines().count(), procs * each);
     s.lvm_vgck("vg");
+}
+
+/// Issue 12: `lvm lvcreate` and `lvmeta lvcreate` at once on one VG (two processes of each,
+/// 25 LVs apiece). lvmeta takes lvm2's own lock files (`V_vg` in lvm.conf's locking_dir,
+/// lvm2's protocol), so no update is lost: all 100 LVs exist and lvm2's vgck passes. With
+/// separate lock directories, 5 of 60 LVs were lost in such a run.
+#[test]
+fn root_lvm2_and_lvmeta_lvcreate_concurrently_lose_nothing() {
+    let s = Sandbox::new(2, 128);
+    s.lvm_ok(&["pvcreate", s.dev(0), s.dev(1)]);
+    s.lvm_ok(&["vgcreate", "-s", "1m", "vg", s.dev(0), s.dev(1)]);
+    let s = std::sync::Arc::new(s);
+    let each = 25;
+    let mut ts = Vec::new();
+    for p in 0..4 {
+        let s = s.clone();
+        ts.push(std::thread::spawn(move || {
+            for i in 0..each {
+                let name = format!("p{p}x{i}");
+                if p % 2 == 0 {
+                    s.lvm_ok(&["lvcreate", "-an", "-Zn", "-n", &name, "-l", "1", "vg"]);
+                } else {
+                    let o = s.me_as_lvm2_node(&["lvcreate", "-n", &name, "-l", "1", "vg"]);
+                    assert_eq!(
+                        o.code, 0,
+                        "lvmeta lvcreate {name}: {}{}",
+                        o.stdout, o.stderr
+                    );
+                }
+            }
+        }));
+    }
+    for t in ts {
+        t.join().unwrap();
+    }
+    let n = s.lvm_ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
+    assert_eq!(n.lines().count(), 4 * each, "{n}");
+    s.lvm_vgck("vg");
+    let o = s.me_as_lvm2_node(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 4 * each);
+}
+
+/// Issue 12: lvmeta on an lvm2 node (`system_id_source = "uname"`) creates VGs owned by this
+/// host, as lvm2 does, and lvm2 sees the same owner.
+#[test]
+fn root_lvmeta_vgcreate_takes_lvm2s_system_id() {
+    let s = Sandbox::new(1, 64);
+    let o = s.me_as_lvm2_node(&["pvcreate", s.dev(0)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = s.me_as_lvm2_node(&["vgcreate", "vg", s.dev(0)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let sid = s.lvm_ok(&["vgs", "--noheadings", "-o", "vg_systemid", "vg"]);
+    assert_eq!(sid.trim(), hostname());
+    let o = s.me_as_lvm2_node(&["vgs", "--noheadings", "-o", "vg_name"]);
+    assert_eq!(o.stdout.trim(), "vg", "{}", o.stderr);
 }

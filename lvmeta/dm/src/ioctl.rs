@@ -116,6 +116,19 @@ impl DmBackend for DmIoctl {
         Ok(())
     }
 
+    fn rename(&self, uuid: &str, new_name: &str) -> Result<()> {
+        let old = self
+            .info(uuid)?
+            .ok_or_else(|| kerr("rename", uuid, "no such device"))?
+            .name;
+        let old = DmName::new(&old).map_err(|e| kerr("rename", uuid, e))?;
+        let new = DmName::new(new_name).map_err(|e| kerr("rename", new_name, e))?;
+        self.dm
+            .device_rename(old, &DevId::Name(new))
+            .map_err(|e| kerr("rename", uuid, e))?;
+        Ok(())
+    }
+
     fn info(&self, uuid: &str) -> Result<Option<DevInfo>> {
         let id = DevId::Uuid(Self::uuid(uuid)?);
         match self.dm.device_info(&id) {

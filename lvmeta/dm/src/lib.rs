@@ -74,6 +74,8 @@ pub trait DmBackend {
     /// Resumes, making a loaded inactive table live.
     fn resume(&self, uuid: &str) -> Result<()>;
     fn remove(&self, uuid: &str) -> Result<()>;
+    /// Renames a device (an LV or VG rename); open devices may be renamed.
+    fn rename(&self, uuid: &str, new_name: &str) -> Result<()>;
     fn info(&self, uuid: &str) -> Result<Option<DevInfo>>;
     fn info_by_name(&self, name: &str) -> Result<Option<DevInfo>>;
     /// The live table.
@@ -97,6 +99,8 @@ pub struct Outcome {
     pub reloaded: Vec<String>,
     /// Devices removed.
     pub removed: Vec<String>,
+    /// Devices renamed, by their new names.
+    pub renamed: Vec<String>,
 }
 
 /// Renders a plan's table with the device numbers of devices that exist now.
@@ -200,6 +204,37 @@ pub fn activate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<Ou
 }
 
 /// Deactivates a planned LV: refuses while its device is open, then removes the devices top
+/// After a rename of LVs or of their VG: the active devices of `old` (the plan under the old
+/// names) take the names of the devices with the same UUIDs in `new`, and `/dev` follows.
+/// Open devices are renamed too (as lvm2 does); inactive ones are left alone.
+pub fn rename(dm: &dyn DmBackend, nodes: &dyn Nodes, old: &Plan, new: &Plan) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let mut top_active = None;
+    for d in &old.devices {
+        let Some(info) = dm.info(&d.uuid)? else {
+            continue;
+        };
+        let Some(to) = new.device(&d.uuid) else {
+            continue;
+        };
+        if d.uuid == old.top().uuid {
+            top_active = Some(to.name.clone());
+        }
+        if info.name == to.name {
+            continue;
+        }
+        dm.rename(&d.uuid, &to.name)?;
+        nodes.remove_node(&info.name)?;
+        nodes.add_node(&to.name, info.dev)?;
+        out.renamed.push(to.name.clone());
+    }
+    if let Some(top) = top_active {
+        nodes.remove_link(&old.vg, &old.lv)?;
+        nodes.add_link(&new.vg, &new.lv, &top)?;
+    }
+    Ok(out)
+}
+
 /// first (also layered devices of its sub-LVs that the plan no longer names, e.g. `-missing_`).
 pub fn deactivate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<Outcome> {
     let mut out = Outcome::default();

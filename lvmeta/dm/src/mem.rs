@@ -98,6 +98,17 @@ fn with<'a>(st: &'a mut State, uuid: &str, op: &'static str) -> Result<&'a mut D
 }
 
 impl DmBackend for MemDm {
+    fn rename(&self, uuid: &str, new_name: &str) -> Result<()> {
+        let mut st = self.st.lock().unwrap();
+        if st.devs.iter().any(|d| d.info.name == new_name) {
+            return Err(err("rename", new_name, "EBUSY: name in use"));
+        }
+        let d = with(&mut st, uuid, "rename")?;
+        let old = std::mem::replace(&mut d.info.name, new_name.to_string());
+        st.ops.push(format!("rename {old} {new_name}"));
+        Ok(())
+    }
+
     fn create(&self, name: &str, uuid: &str) -> Result<DevNum> {
         let mut st = self.st.lock().unwrap();
         st.ops.push(format!("create {name}"));

@@ -561,3 +561,61 @@ fn lab_bad_input_leaves_no_stray_devices() {
     t.sh("$LVMETA lvchange -ay vb/r && $LVMETA lvchange -an vb/r");
     assert!(t.dm_state("vb-").is_empty());
 }
+
+/// Issue 12, "nothing in use destroyed": lvremove and vgremove -f of an open LV fail with
+/// lvm2's message and change nothing; of an active, unopened LV they deactivate and remove,
+/// leaving no dm device; lvrename of an open LV renames its device; lvreduce of an open LV
+/// needs -f.
+#[test]
+fn lab_nothing_in_use_is_removed() {
+    let t = start(2);
+    t.sh(
+        "set -e; $LVMETA pvcreate $DEVS; $LVMETA vgcreate -s 4m vu $DEVS;
+          $LVMETA lvcreate -n held -L 8m vu; $LVMETA lvcreate -n idle -L 8m vu;
+          $LVMETA lvcreate -n mir -m 1 --type raid1 -L 8m vu;
+          $LVMETA lvchange -ay vu/held vu/idle vu/mir",
+    );
+    // Hold vu/held open (a shell keeping a descriptor on it) for the first half.
+    t.sh("(exec 3</dev/mapper/vu-held; exec sleep 600) >/dev/null 2>&1 & echo $! >/tmp/holder");
+    let seqno = || {
+        t.sh("$LVMETA vgs --noheadings -o vg_seqno vu")
+            .trim()
+            .to_string()
+    };
+    let before = seqno();
+
+    let e = t.fails("$LVMETA lvremove -f vu/held");
+    assert!(e.contains("Logical volume vu/held in use."), "{e}");
+    let e = t.fails("$LVMETA vgremove -f vu");
+    assert!(e.contains("Logical volume vu/held in use."), "{e}");
+    assert_eq!(seqno(), before, "a refused removal changed the metadata");
+    let names = t.sh("dmsetup ls | cut -f1 | sort | tr '\\n' ' '");
+    for d in ["vu-held", "vu-idle", "vu-mir"] {
+        assert!(
+            names.contains(d),
+            "{d} gone after a refused removal: {names}"
+        );
+    }
+
+    // Reducing the open LV needs -f; renaming it renames its device.
+    let e = t.fails("$LVMETA lvreduce -L 4m vu/held");
+    assert!(e.contains("NOT reduced"), "{e}");
+    t.sh("$LVMETA lvrename vu held kept");
+    assert!(t
+        .sh("dmsetup info -c --noheadings -o name vu-kept")
+        .contains("vu-kept"));
+    assert!(t.sh("ls /dev/vu").contains("kept"));
+
+    // Active and not open: deactivated, then removed.
+    t.sh("$LVMETA lvremove -f vu/idle");
+    assert!(t.dm_state("vu-idle").is_empty(), "vu-idle left a dm device");
+    assert!(!t
+        .sh("$LVMETA lvs --noheadings -o lv_name vu")
+        .contains("idle"));
+
+    // Released: vgremove -f deactivates the rest and removes the VG.
+    t.sh("kill $(cat /tmp/holder); sleep 1");
+    t.sh("$LVMETA vgremove -f vu");
+    assert!(t.dm_state("vu-").is_empty(), "vgremove -f left dm devices");
+    t.fails("$LVMETA vgs vu");
+}

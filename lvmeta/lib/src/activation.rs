@@ -4,7 +4,6 @@
 //! it unless partial or degraded activation is asked for. Also the reload of an active LV after
 //! a resize, mirror break-off, and the active state and sync % that `lvs` shows.
 
-use crate::lock::LockMode;
 use crate::ops::{Ctx, OpError, VgRead};
 use lvmeta_activate::{
     dm_uuid, plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError,
@@ -169,15 +168,11 @@ fn top_level(vg: &VolumeGroup) -> Vec<String> {
 
 /// Reads the VG under a shared lock and returns it with the PV devices.
 fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
-    let _lock = ctx
-        .env
-        .locks
-        .lock_vg(vgname, LockMode::Shared)
-        .map_err(OpError::from)?;
-    let scan = crate::ops::scan(ctx.env)?;
-    let r = scan.read_vg(vgname)?;
-    let pvs = pv_devices(ctx, &r, &scan)?;
-    Ok((r.vg, pvs))
+    // Ownership is checked by the callers that need it (activation, not deactivation).
+    ctx.read_vg(vgname, true, |scan, r| {
+        let pvs = pv_devices(ctx, &r, scan)?;
+        Ok((r.vg, pvs))
+    })
 }
 
 impl Ctx<'_> {
@@ -354,6 +349,81 @@ impl Ctx<'_> {
     }
 }
 
+/// The device-mapper devices an LV would have, named from the metadata alone (no PV
+/// needed): what removal and rename look for in the kernel.
+fn device_names(vg: &VolumeGroup, lv: &str) -> std::result::Result<Plan, OpError> {
+    plan_lv(vg, lv, &PvDevices::new(), &partial())
+        .map_err(|e| OpError::Failed(format!("{}/{lv}: {e}", vg.name)))
+}
+
+/// Refuses when the LV's top device is open (lvm2: "Logical volume vg/lv in use.");
+/// true when it is active.
+pub fn check_not_in_use(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lv: &str,
+) -> std::result::Result<bool, OpError> {
+    let plan = device_names(vg, lv)?;
+    match kernel.dm.info(&plan.top().uuid)? {
+        None => Ok(false),
+        Some(i) if i.open_count > 0 => Err(OpError::InUse {
+            vg: vg.name.clone(),
+            lv: lv.to_string(),
+        }),
+        Some(_) => Ok(true),
+    }
+}
+
+/// Deactivates an LV that is about to be removed: refused when open, nothing to do when
+/// inactive (lvm2 deactivates an active, unused LV before removing it).
+pub fn deactivate_for_removal(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lv: &str,
+) -> std::result::Result<(), OpError> {
+    let plan = device_names(vg, lv)?;
+    match lvmeta_dm::deactivate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan) {
+        Ok(_) => Ok(()),
+        Err(DmError::Open { .. }) => Err(OpError::InUse {
+            vg: vg.name.clone(),
+            lv: lv.to_string(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The device names of the LVs among `lvs` that are active, before a rename (see
+/// [`rename_devices`]).
+pub fn active_devices(
+    kernel: &Kernel,
+    vg: &VolumeGroup,
+    lvs: &[String],
+) -> std::result::Result<Vec<Plan>, OpError> {
+    let mut out = Vec::new();
+    for lv in lvs {
+        let plan = device_names(vg, lv)?;
+        if kernel.dm.info(&plan.top().uuid)?.is_some() {
+            out.push(plan);
+        }
+    }
+    Ok(out)
+}
+
+/// After a rename in the metadata (`vg` as renamed, `new_names[i]` the new name of
+/// `before[i]`'s LV): the active devices take their new names, open or not, as in lvm2.
+pub fn rename_devices(
+    kernel: &Kernel,
+    before: &[Plan],
+    vg: &VolumeGroup,
+    new_name: impl Fn(&str) -> String,
+) -> std::result::Result<(), OpError> {
+    for b in before {
+        let after = device_names(vg, &new_name(&b.lv))?;
+        lvmeta_dm::rename(kernel.dm.as_ref(), kernel.nodes.as_ref(), b, &after)?;
+    }
+    Ok(())
+}
+
 fn partial() -> PlanOptions {
     PlanOptions {
         mode: ActivationMode::Partial,
@@ -428,7 +498,15 @@ impl<'d> KernelView<'d> {
     /// lvs's `lv_attr` with the kernel's state: 5th character `a` when active (`s`
     /// suspended), 6th `o` when open; an active image whose mirror or raid1 is still syncing
     /// stays `I`.
+    /// Without device-mapper the state is unknown: `X` for active and open, as lvm2 with
+    /// activation disabled shows it (`-wi-XX----`).
     pub fn lv_attr(&self, vg: &VolumeGroup, lv: &LogicalVolume, role: Option<SubRole>) -> String {
+        if self.dm.is_none() {
+            let mut attr: Vec<char> = lv_attr_of(lv, role, false).chars().collect();
+            attr[4] = 'X';
+            attr[5] = 'X';
+            return attr.into_iter().collect();
+        }
         let info = self.info(vg, lv);
         let attr = lv_attr_of(lv, role, info.is_some());
         let Some(info) = info else {
@@ -530,8 +608,9 @@ mod tests {
         assert_eq!(&listed.lv_attr(&vg, data, None)[4..6], "ao");
         let r = vg.lv("r").unwrap();
         assert_eq!(&listed.lv_attr(&vg, r, None)[4..6], "--");
+        // Issue 12: without device-mapper the state is unknown, as lvm2 shows it.
         let none = KernelView::of(None);
-        assert_eq!(&none.lv_attr(&vg, data, None)[4..6], "--");
+        assert_eq!(none.lv_attr(&vg, data, None), "-wi-XX----");
     }
 
     #[test]

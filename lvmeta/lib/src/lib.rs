@@ -1,9 +1,11 @@
 //! Volume-group operations: device scanning, commit protocol, locking, reports.
 
 pub mod activation;
+pub mod env;
 pub mod filter;
 pub mod lock;
 pub mod ops;
 pub mod report;
+pub mod txn;
 pub mod units;
 pub mod uuid;

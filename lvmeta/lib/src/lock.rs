@@ -50,6 +50,9 @@ pub enum LockError {
     Busy { target: LockTarget },
     #[error("invalid VG name {name:?} for a lock")]
     BadName { name: String },
+    /// lvm2 without lvmlockd: "Cannot access VG vg with lock type dlm that requires lvmlockd."
+    #[error("Cannot access VG {vg} with lock type {lock_type} that requires lvmlockd (clvmd-rs).")]
+    NeedsCluster { vg: String, lock_type: String },
 }
 
 /// A held lock; dropping it releases the lock.
@@ -97,10 +100,19 @@ pub trait LockManager: Send + Sync {
     }
 }
 
-/// Local locking: `flock(2)` on `<dir>/V_<vg>` and `<dir>/P_global`, like lvm's file locking.
+/// Local locking with lvm2's files and protocol (lvm2's `lib/locking/file_locking.c` and
+/// `lib/misc/lvm-flock.c`), so lvm2 and lvmeta on one host exclude each other: `flock(2)` on
+/// `<dir>/V_<vg>` and `<dir>/P_global`, opened `O_CREAT|O_APPEND|O_RDWR` mode 0777.
+///
+/// lvm2 unlinks a lock file when it unlocks it and nobody else holds it; a process that
+/// opened the file before the unlink would then lock an inode no longer at the path, so after
+/// each `flock` the locked file is checked to still be the one at the path (same device and
+/// inode), else the lock is retried on the new file. With `prioritise_write_locks` (lvm2's
+/// default) a writer first takes `<file>:aux` exclusively, so readers queue behind it.
 #[derive(Debug, Clone)]
 pub struct FlockLocking {
     dir: PathBuf,
+    prioritise_writes: bool,
 }
 
 impl FlockLocking {
@@ -111,7 +123,16 @@ impl FlockLocking {
             dir: dir.clone(),
             source,
         })?;
-        Ok(FlockLocking { dir })
+        Ok(FlockLocking {
+            dir,
+            prioritise_writes: true,
+        })
+    }
+
+    /// lvm.conf `global/prioritise_write_locks`.
+    pub fn prioritise_writes(mut self, on: bool) -> Self {
+        self.prioritise_writes = on;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -131,10 +152,66 @@ impl FlockLocking {
     }
 }
 
+fn same_file(path: &Path, f: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), f.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// lvm2's `_do_flock`: open, lock, and retry until the locked file is the one at the path.
+fn do_flock(target: &LockTarget, file: &Path, mode: LockMode) -> Result<Flock<File>, LockError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let acquire = |source: std::io::Error| LockError::Acquire {
+        target: target.clone(),
+        file: file.to_path_buf(),
+        source,
+    };
+    loop {
+        let f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o777)
+            .open(file)
+            .map_err(acquire)?;
+        let arg = match mode {
+            LockMode::Shared => FlockArg::LockShared,
+            LockMode::Exclusive => FlockArg::LockExclusive,
+        };
+        let locked = Flock::lock(f, arg).map_err(|(_, e)| acquire(e.into()))?;
+        if same_file(file, &locked) {
+            return Ok(locked);
+        }
+        // Unlinked (or replaced) by its previous holder while we waited: lock the new one.
+        log::debug!(
+            "lock file {} replaced while waiting; retrying",
+            file.display()
+        );
+    }
+}
+
+/// lvm2's `_undo_flock`: unlocks, and unlinks the file if nobody else holds it (an
+/// exclusive lock taken without waiting proves that) and it is still the one at the path.
+fn undo_flock(file: &Path, held: Flock<File>) {
+    let Ok(f) = held.unlock() else { return };
+    if let Ok(mine) = Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        if same_file(file, &mine) {
+            if let Err(e) = std::fs::remove_file(file) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    log::debug!("unlink {}: {e}", file.display());
+                }
+            }
+        }
+    }
+}
+
 struct FlockHeld {
     target: LockTarget,
     mode: LockMode,
-    _lock: Flock<File>,
+    file: PathBuf,
+    lock: Option<Flock<File>>,
 }
 
 impl HeldLock for FlockHeld {
@@ -146,33 +223,43 @@ impl HeldLock for FlockHeld {
     }
 }
 
+impl Drop for FlockHeld {
+    fn drop(&mut self) {
+        if let Some(l) = self.lock.take() {
+            undo_flock(&self.file, l);
+        }
+    }
+}
+
 impl LockManager for FlockLocking {
     fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
         let file = self.file_for(target)?;
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&file)
-            .map_err(|source| LockError::Acquire {
-                target: target.clone(),
-                file: file.clone(),
-                source,
-            })?;
-        let arg = match mode {
-            LockMode::Shared => FlockArg::LockShared,
-            LockMode::Exclusive => FlockArg::LockExclusive,
+        let lock = if self.prioritise_writes {
+            // lvm2's `_do_write_priority_flock`: a writer keeps the aux lock until it holds
+            // the main one; a reader only passes through it.
+            let mut aux_name = file.clone().into_os_string();
+            aux_name.push(":aux");
+            let aux_file = PathBuf::from(aux_name);
+            let aux = do_flock(target, &aux_file, LockMode::Exclusive)?;
+            match mode {
+                LockMode::Exclusive => {
+                    let main = do_flock(target, &file, mode);
+                    undo_flock(&aux_file, aux);
+                    main?
+                }
+                LockMode::Shared => {
+                    undo_flock(&aux_file, aux);
+                    do_flock(target, &file, mode)?
+                }
+            }
+        } else {
+            do_flock(target, &file, mode)?
         };
-        let lock = Flock::lock(f, arg).map_err(|(_, errno)| LockError::Acquire {
-            target: target.clone(),
-            file: file.clone(),
-            source: std::io::Error::from(errno),
-        })?;
         Ok(LockGuard::new(Box::new(FlockHeld {
             target: target.clone(),
             mode,
-            _lock: lock,
+            file,
+            lock: Some(lock),
         })))
     }
 }
@@ -290,10 +377,9 @@ mod tests {
     #[test]
     fn flock_exclusive_excludes_across_open_files() {
         let dir = tempfile::tempdir().unwrap();
-        exclusive_excludes(Arc::new(
-            FlockLocking::new(dir.path().join("locks")).unwrap(),
-        ));
-        assert!(dir.path().join("locks/V_vg0").exists());
+        let mgr = FlockLocking::new(dir.path().join("locks")).unwrap();
+        exclusive_excludes(Arc::new(mgr.clone()));
+        exclusive_excludes(Arc::new(mgr.prioritise_writes(false)));
     }
 
     #[test]
@@ -327,7 +413,60 @@ mod tests {
         drop(_other_shared);
         rx.recv_timeout(Duration::from_secs(5)).unwrap();
         t.join().unwrap();
-        assert!(dir.path().join("P_global").exists());
+    }
+
+    /// lvm2 unlinks a lock file on unlock; a waiter that opened it before must notice that
+    /// the file it locked is gone and lock the new one, or two holders would not exclude
+    /// each other.
+    #[test]
+    fn flock_rechecks_the_file_after_locking() {
+        let dir = tempfile::tempdir().unwrap();
+        let mgr = FlockLocking::new(dir.path())
+            .unwrap()
+            .prioritise_writes(false);
+        let path = dir.path().join("V_vg");
+        let first = mgr.lock_vg("vg", LockMode::Exclusive).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let m2 = mgr.clone();
+        let t = std::thread::spawn(move || {
+            let g = m2.lock_vg("vg", LockMode::Exclusive).unwrap();
+            tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            drop(g);
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(rx.try_recv().is_err(), "waiter must wait");
+        drop(first);
+        // As lvm2's unlock did: the file is unlinked; the waiter locked the old inode.
+        rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        // A third party (lvm2) creating and locking the file at the path now must be
+        // excluded by the waiter's lock, i.e. the waiter holds the file that is at the path.
+        let f = std::fs::OpenOptions::new().read(true).open(&path).unwrap();
+        assert!(
+            Flock::lock(f, FlockArg::LockExclusiveNonblock).is_err(),
+            "the lock held is on the file at the path"
+        );
+        t.join().unwrap();
+        assert!(
+            !path.exists(),
+            "the last holder unlinks the file, as lvm2 does"
+        );
+    }
+
+    /// With lvm2's write priority: the aux file is taken and released around the main lock.
+    #[test]
+    fn flock_write_priority_uses_lvm2s_aux_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mgr = FlockLocking::new(dir.path()).unwrap();
+        let g = mgr.lock_vg("vg", LockMode::Exclusive).unwrap();
+        assert!(dir.path().join("V_vg").exists());
+        assert!(
+            !dir.path().join("V_vg:aux").exists(),
+            "aux released and unlinked"
+        );
+        drop(g);
+        assert!(!dir.path().join("V_vg").exists());
+        exclusive_excludes(Arc::new(mgr));
     }
 
     #[test]

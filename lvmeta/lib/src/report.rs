@@ -29,93 +29,293 @@ pub struct FieldDef {
     pub width: usize,
     pub kind: Kind,
     pub ftype: FieldType,
+    /// What the cell is made of: the reports match on it exhaustively, so every field in
+    /// [`FIELDS`] has its extractor and none can be listed without one.
+    pub id: Field,
 }
 
 macro_rules! f {
-    ($t:ident, $k:ident, $h:expr, $w:expr, $n:expr) => {
+    ($t:ident, $k:ident, $h:expr, $w:expr, $n:expr, $id:ident) => {
         FieldDef {
             name: $n,
             heading: $h,
             width: $w,
             kind: Kind::$k,
             ftype: FieldType::$t,
+            id: Field::$t(<field_enum!($t)>::$id),
         }
     };
 }
 
+macro_rules! field_enum {
+    (Lv) => {
+        LvField
+    };
+    (Seg) => {
+        SegField
+    };
+    (Vg) => {
+        VgField
+    };
+    (Pv) => {
+        PvField
+    };
+}
+
+/// A report field by what it describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Lv(LvField),
+    Seg(SegField),
+    Vg(VgField),
+    Pv(PvField),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LvField {
+    /// `lv_uuid`
+    LvUuid,
+    /// `lv_name`
+    LvName,
+    /// `lv_full_name`
+    LvFullName,
+    /// `lv_path`
+    LvPath,
+    /// `lv_dm_path`
+    LvDmPath,
+    /// `lv_layout`
+    LvLayout,
+    /// `lv_role`
+    LvRole,
+    /// `lv_size`
+    LvSize,
+    /// `seg_count`
+    SegCount,
+    /// `origin`
+    Origin,
+    /// `move_pv`
+    MovePv,
+    /// `convert_lv`
+    ConvertLv,
+    /// `mirror_log`
+    MirrorLog,
+    /// `pool_lv`
+    PoolLv,
+    /// `lv_tags`
+    LvTags,
+    /// `data_percent`
+    DataPercent,
+    /// `metadata_percent`
+    MetadataPercent,
+    /// `copy_percent`
+    CopyPercent,
+    /// `lv_attr`
+    LvAttr,
+    /// `lv_host`
+    LvHost,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegField {
+    /// `segtype`
+    Segtype,
+    /// `stripes`
+    Stripes,
+    /// `data_stripes`
+    DataStripes,
+    /// `stripe_size`
+    StripeSize,
+    /// `region_size`
+    RegionSize,
+    /// `seg_start`
+    SegStart,
+    /// `seg_start_pe`
+    SegStartPe,
+    /// `seg_size`
+    SegSize,
+    /// `seg_size_pe`
+    SegSizePe,
+    /// `seg_tags`
+    SegTags,
+    /// `seg_pe_ranges`
+    SegPeRanges,
+    /// `seg_le_ranges`
+    SegLeRanges,
+    /// `devices`
+    Devices,
+    /// `metadata_devices`
+    MetadataDevices,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VgField {
+    /// `vg_fmt`
+    VgFmt,
+    /// `vg_uuid`
+    VgUuid,
+    /// `vg_name`
+    VgName,
+    /// `vg_attr`
+    VgAttr,
+    /// `vg_permissions`
+    VgPermissions,
+    /// `vg_allocation_policy`
+    VgAllocationPolicy,
+    /// `vg_size`
+    VgSize,
+    /// `vg_free`
+    VgFree,
+    /// `vg_systemid`
+    VgSystemid,
+    /// `vg_extent_size`
+    VgExtentSize,
+    /// `vg_extent_count`
+    VgExtentCount,
+    /// `vg_free_count`
+    VgFreeCount,
+    /// `max_lv`
+    MaxLv,
+    /// `max_pv`
+    MaxPv,
+    /// `pv_count`
+    PvCount,
+    /// `lv_count`
+    LvCount,
+    /// `snap_count`
+    SnapCount,
+    /// `vg_seqno`
+    VgSeqno,
+    /// `vg_tags`
+    VgTags,
+    /// `vg_mda_count`
+    VgMdaCount,
+    /// `vg_mda_free`
+    VgMdaFree,
+    /// `vg_mda_size`
+    VgMdaSize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PvField {
+    /// `pv_fmt`
+    PvFmt,
+    /// `pv_uuid`
+    PvUuid,
+    /// `dev_size`
+    DevSize,
+    /// `pv_name`
+    PvName,
+    /// `pv_mda_free`
+    PvMdaFree,
+    /// `pv_mda_size`
+    PvMdaSize,
+    /// `pe_start`
+    PeStart,
+    /// `pv_size`
+    PvSize,
+    /// `pv_free`
+    PvFree,
+    /// `pv_used`
+    PvUsed,
+    /// `pv_attr`
+    PvAttr,
+    /// `pv_pe_count`
+    PvPeCount,
+    /// `pv_pe_alloc_count`
+    PvPeAllocCount,
+    /// `pv_tags`
+    PvTags,
+    /// `pv_mda_count`
+    PvMdaCount,
+}
+
 /// The fields lvmeta reports; names, headings and minimum widths are lvm's (columns.h).
 pub static FIELDS: &[FieldDef] = &[
-    f!(Lv, Str, "LV UUID", 38, "lv_uuid"),
-    f!(Lv, Str, "LV", 4, "lv_name"),
-    f!(Lv, Str, "LV", 4, "lv_full_name"),
-    f!(Lv, Str, "Path", 0, "lv_path"),
-    f!(Lv, Str, "DMPath", 0, "lv_dm_path"),
-    f!(Lv, Str, "Layout", 10, "lv_layout"),
-    f!(Lv, Str, "Role", 10, "lv_role"),
-    f!(Lv, Size, "LSize", 0, "lv_size"),
-    f!(Lv, Num, "#Seg", 0, "seg_count"),
-    f!(Lv, Str, "Origin", 0, "origin"),
-    f!(Lv, Str, "Move", 0, "move_pv"),
-    f!(Lv, Str, "Convert", 0, "convert_lv"),
-    f!(Lv, Str, "Log", 0, "mirror_log"),
-    f!(Lv, Str, "Pool", 0, "pool_lv"),
-    f!(Lv, Str, "LV Tags", 0, "lv_tags"),
-    f!(Lv, Pct, "Data%", 6, "data_percent"),
-    f!(Lv, Pct, "Meta%", 6, "metadata_percent"),
-    f!(Lv, Pct, "Cpy%Sync", 0, "copy_percent"),
-    f!(Lv, Str, "Attr", 0, "lv_attr"),
-    f!(Lv, Str, "Host", 0, "lv_host"),
-    f!(Pv, Str, "Fmt", 0, "pv_fmt"),
-    f!(Pv, Str, "PV UUID", 38, "pv_uuid"),
-    f!(Pv, Size, "DevSize", 0, "dev_size"),
-    f!(Pv, Str, "PV", 10, "pv_name"),
-    f!(Pv, Size, "PMdaFree", 9, "pv_mda_free"),
-    f!(Pv, Size, "PMdaSize", 9, "pv_mda_size"),
-    f!(Pv, Size, "1st PE", 7, "pe_start"),
-    f!(Pv, Size, "PSize", 0, "pv_size"),
-    f!(Pv, Size, "PFree", 0, "pv_free"),
-    f!(Pv, Size, "Used", 0, "pv_used"),
-    f!(Pv, Str, "Attr", 0, "pv_attr"),
-    f!(Pv, Num, "PE", 3, "pv_pe_count"),
-    f!(Pv, Num, "Alloc", 0, "pv_pe_alloc_count"),
-    f!(Pv, Str, "PV Tags", 0, "pv_tags"),
-    f!(Pv, Num, "#PMda", 0, "pv_mda_count"),
-    f!(Vg, Str, "Fmt", 0, "vg_fmt"),
-    f!(Vg, Str, "VG UUID", 38, "vg_uuid"),
-    f!(Vg, Str, "VG", 0, "vg_name"),
-    f!(Vg, Str, "Attr", 5, "vg_attr"),
-    f!(Vg, Str, "VPerms", 10, "vg_permissions"),
-    f!(Vg, Str, "AllocPol", 10, "vg_allocation_policy"),
-    f!(Vg, Size, "VSize", 0, "vg_size"),
-    f!(Vg, Size, "VFree", 0, "vg_free"),
-    f!(Vg, Str, "System ID", 0, "vg_systemid"),
-    f!(Vg, Size, "Ext", 0, "vg_extent_size"),
-    f!(Vg, Num, "#Ext", 0, "vg_extent_count"),
-    f!(Vg, Num, "Free", 0, "vg_free_count"),
-    f!(Vg, Num, "MaxLV", 0, "max_lv"),
-    f!(Vg, Num, "MaxPV", 0, "max_pv"),
-    f!(Vg, Num, "#PV", 0, "pv_count"),
-    f!(Vg, Num, "#LV", 0, "lv_count"),
-    f!(Vg, Num, "#SN", 0, "snap_count"),
-    f!(Vg, Num, "Seq", 0, "vg_seqno"),
-    f!(Vg, Str, "VG Tags", 0, "vg_tags"),
-    f!(Vg, Num, "#VMda", 0, "vg_mda_count"),
-    f!(Vg, Size, "VMdaFree", 9, "vg_mda_free"),
-    f!(Vg, Size, "VMdaSize", 9, "vg_mda_size"),
-    f!(Seg, Str, "Type", 0, "segtype"),
-    f!(Seg, Num, "#Str", 0, "stripes"),
-    f!(Seg, Num, "#DStr", 0, "data_stripes"),
-    f!(Seg, Size, "Stripe", 0, "stripe_size"),
-    f!(Seg, Size, "Region", 0, "region_size"),
-    f!(Seg, Size, "Start", 0, "seg_start"),
-    f!(Seg, Num, "Start", 0, "seg_start_pe"),
-    f!(Seg, Size, "SSize", 0, "seg_size"),
-    f!(Seg, Num, "SSize", 0, "seg_size_pe"),
-    f!(Seg, Str, "Seg Tags", 0, "seg_tags"),
-    f!(Seg, Str, "PE Ranges", 0, "seg_pe_ranges"),
-    f!(Seg, Str, "LE Ranges", 0, "seg_le_ranges"),
-    f!(Seg, Str, "Devices", 0, "devices"),
-    f!(Seg, Str, "Metadata Devs", 0, "metadata_devices"),
+    f!(Lv, Str, "LV UUID", 38, "lv_uuid", LvUuid),
+    f!(Lv, Str, "LV", 4, "lv_name", LvName),
+    f!(Lv, Str, "LV", 4, "lv_full_name", LvFullName),
+    f!(Lv, Str, "Path", 0, "lv_path", LvPath),
+    f!(Lv, Str, "DMPath", 0, "lv_dm_path", LvDmPath),
+    f!(Lv, Str, "Layout", 10, "lv_layout", LvLayout),
+    f!(Lv, Str, "Role", 10, "lv_role", LvRole),
+    f!(Lv, Size, "LSize", 0, "lv_size", LvSize),
+    f!(Lv, Num, "#Seg", 0, "seg_count", SegCount),
+    f!(Lv, Str, "Origin", 0, "origin", Origin),
+    f!(Lv, Str, "Move", 0, "move_pv", MovePv),
+    f!(Lv, Str, "Convert", 0, "convert_lv", ConvertLv),
+    f!(Lv, Str, "Log", 0, "mirror_log", MirrorLog),
+    f!(Lv, Str, "Pool", 0, "pool_lv", PoolLv),
+    f!(Lv, Str, "LV Tags", 0, "lv_tags", LvTags),
+    f!(Lv, Pct, "Data%", 6, "data_percent", DataPercent),
+    f!(Lv, Pct, "Meta%", 6, "metadata_percent", MetadataPercent),
+    f!(Lv, Pct, "Cpy%Sync", 0, "copy_percent", CopyPercent),
+    f!(Lv, Str, "Attr", 0, "lv_attr", LvAttr),
+    f!(Lv, Str, "Host", 0, "lv_host", LvHost),
+    f!(Pv, Str, "Fmt", 0, "pv_fmt", PvFmt),
+    f!(Pv, Str, "PV UUID", 38, "pv_uuid", PvUuid),
+    f!(Pv, Size, "DevSize", 0, "dev_size", DevSize),
+    f!(Pv, Str, "PV", 10, "pv_name", PvName),
+    f!(Pv, Size, "PMdaFree", 9, "pv_mda_free", PvMdaFree),
+    f!(Pv, Size, "PMdaSize", 9, "pv_mda_size", PvMdaSize),
+    f!(Pv, Size, "1st PE", 7, "pe_start", PeStart),
+    f!(Pv, Size, "PSize", 0, "pv_size", PvSize),
+    f!(Pv, Size, "PFree", 0, "pv_free", PvFree),
+    f!(Pv, Size, "Used", 0, "pv_used", PvUsed),
+    f!(Pv, Str, "Attr", 0, "pv_attr", PvAttr),
+    f!(Pv, Num, "PE", 3, "pv_pe_count", PvPeCount),
+    f!(Pv, Num, "Alloc", 0, "pv_pe_alloc_count", PvPeAllocCount),
+    f!(Pv, Str, "PV Tags", 0, "pv_tags", PvTags),
+    f!(Pv, Num, "#PMda", 0, "pv_mda_count", PvMdaCount),
+    f!(Vg, Str, "Fmt", 0, "vg_fmt", VgFmt),
+    f!(Vg, Str, "VG UUID", 38, "vg_uuid", VgUuid),
+    f!(Vg, Str, "VG", 0, "vg_name", VgName),
+    f!(Vg, Str, "Attr", 5, "vg_attr", VgAttr),
+    f!(Vg, Str, "VPerms", 10, "vg_permissions", VgPermissions),
+    f!(
+        Vg,
+        Str,
+        "AllocPol",
+        10,
+        "vg_allocation_policy",
+        VgAllocationPolicy
+    ),
+    f!(Vg, Size, "VSize", 0, "vg_size", VgSize),
+    f!(Vg, Size, "VFree", 0, "vg_free", VgFree),
+    f!(Vg, Str, "System ID", 0, "vg_systemid", VgSystemid),
+    f!(Vg, Size, "Ext", 0, "vg_extent_size", VgExtentSize),
+    f!(Vg, Num, "#Ext", 0, "vg_extent_count", VgExtentCount),
+    f!(Vg, Num, "Free", 0, "vg_free_count", VgFreeCount),
+    f!(Vg, Num, "MaxLV", 0, "max_lv", MaxLv),
+    f!(Vg, Num, "MaxPV", 0, "max_pv", MaxPv),
+    f!(Vg, Num, "#PV", 0, "pv_count", PvCount),
+    f!(Vg, Num, "#LV", 0, "lv_count", LvCount),
+    f!(Vg, Num, "#SN", 0, "snap_count", SnapCount),
+    f!(Vg, Num, "Seq", 0, "vg_seqno", VgSeqno),
+    f!(Vg, Str, "VG Tags", 0, "vg_tags", VgTags),
+    f!(Vg, Num, "#VMda", 0, "vg_mda_count", VgMdaCount),
+    f!(Vg, Size, "VMdaFree", 9, "vg_mda_free", VgMdaFree),
+    f!(Vg, Size, "VMdaSize", 9, "vg_mda_size", VgMdaSize),
+    f!(Seg, Str, "Type", 0, "segtype", Segtype),
+    f!(Seg, Num, "#Str", 0, "stripes", Stripes),
+    f!(Seg, Num, "#DStr", 0, "data_stripes", DataStripes),
+    f!(Seg, Size, "Stripe", 0, "stripe_size", StripeSize),
+    f!(Seg, Size, "Region", 0, "region_size", RegionSize),
+    f!(Seg, Size, "Start", 0, "seg_start", SegStart),
+    f!(Seg, Num, "Start", 0, "seg_start_pe", SegStartPe),
+    f!(Seg, Size, "SSize", 0, "seg_size", SegSize),
+    f!(Seg, Num, "SSize", 0, "seg_size_pe", SegSizePe),
+    f!(Seg, Str, "Seg Tags", 0, "seg_tags", SegTags),
+    f!(Seg, Str, "PE Ranges", 0, "seg_pe_ranges", SegPeRanges),
+    f!(Seg, Str, "LE Ranges", 0, "seg_le_ranges", SegLeRanges),
+    f!(Seg, Str, "Devices", 0, "devices", Devices),
+    f!(
+        Seg,
+        Str,
+        "Metadata Devs",
+        0,
+        "metadata_devices",
+        MetadataDevices
+    ),
 ];
 
 /// lvm's default columns.

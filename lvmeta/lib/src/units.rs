@@ -61,12 +61,8 @@ impl Units {
                 si: true,
                 mark_rounding: true,
             },
-            'b' => Units::Fixed {
-                factor: 1,
-                suffix: "b",
-                precision: 0,
-            },
-            'B' => Units::Fixed {
+            // lvm2 writes bytes with an upper-case B whichever case was asked for.
+            'b' | 'B' => Units::Fixed {
                 factor: 1,
                 suffix: "B",
                 precision: 0,
@@ -266,7 +262,7 @@ mod tests {
 
     #[test]
     fn fixed_units() {
-        assert_eq!(Units::parse("b").unwrap().format(16384, true), "8388608b");
+        assert_eq!(Units::parse("b").unwrap().format(16384, true), "8388608B");
         assert_eq!(Units::parse("B").unwrap().format(16384, true), "8388608B");
         assert_eq!(Units::parse("s").unwrap().format(16384, true), "16384S");
         assert_eq!(Units::parse("m").unwrap().format(245760, false), "120.00");

@@ -42,6 +42,10 @@ fn env(m: &Mem) -> Env {
         filter: DeviceFilter::default(),
         scan: vec![],
         locks: Arc::new(MemLocking::new()),
+        cluster: None,
+        volume_list: None,
+        hooks: None,
+        kernel: None,
         system_id: None,
         host: "test".into(),
         open: Box::new(move |p: &Path| {

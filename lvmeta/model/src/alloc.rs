@@ -368,8 +368,7 @@ impl FreeMap {
     }
 }
 
-/// The PV flag lvm2 writes for a PV that was absent when the metadata was written.
-pub const MISSING: &str = "MISSING";
+pub use crate::vg::MISSING;
 
 /// PV extents a segment occupies: its stripes, or the PV areas an opaque segment lists under
 /// `stripes` (e.g. `striped+FLAG` types) or `mirrors` (pvmove).
@@ -583,7 +582,8 @@ impl VolumeGroup {
             .find(|l| sub_lv_names(l).iter().any(|s| s == name))
     }
 
-    fn top_level(&self, name: &str) -> Result<&LogicalVolume, ModelError> {
+    /// The visible LV `name`: `NoSuchLv`, or `SubVolume` for a hidden sub-LV.
+    pub fn top_level(&self, name: &str) -> Result<&LogicalVolume, ModelError> {
         let lv = self.lv(name).ok_or_else(|| ModelError::NoSuchLv {
             name: name.to_string(),
         })?;

@@ -23,5 +23,5 @@ pub use error::ModelError;
 pub use report::{lv_attr_of, SegmentReport, SubRole};
 pub use vg::{
     Extra, ExtraEntry, LogicalVolume, LvArea, PhysicalVolume, Segment, SegmentKind, StripeArea,
-    Trailer, VolumeGroup,
+    Trailer, VolumeGroup, MISSING,
 };

@@ -431,6 +431,9 @@ impl LogicalVolume {
     }
 }
 
+/// The PV flag lvm2 writes for a PV that was absent when the metadata was written.
+pub const MISSING: &str = "MISSING";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhysicalVolume {
     /// The key in `physical_volumes` (`pv0`, `pv1`...), by which segments refer to it.
@@ -472,6 +475,20 @@ impl PhysicalVolume {
 
     pub fn is_allocatable(&self) -> bool {
         self.status.iter().any(|s| s == "ALLOCATABLE")
+    }
+
+    /// Whether the metadata marks the PV [`MISSING`] (absent when it was last written).
+    pub fn is_missing(&self) -> bool {
+        self.flags.iter().any(|f| f == MISSING)
+    }
+
+    /// Marks or unmarks the PV [`MISSING`].
+    pub fn set_missing(&mut self, missing: bool) {
+        if !missing {
+            self.flags.retain(|f| f != MISSING);
+        } else if !self.is_missing() {
+            self.flags.push(MISSING.into());
+        }
     }
 
     /// The device hint, or the PV's key when there is none.

@@ -1,0 +1,573 @@
+//! The one environment every tool works in (`lvmeta`, the `LVM-activate` agent, and the
+//! cluster daemon): which devices to scan and how to filter them, how to lock, this host's
+//! system ID, the activation `volume_list`. Built by [`build`] from lvm2's own configuration
+//! (`lvm.conf` and `lvmlocal.conf` in `$LVM_SYSTEM_DIR`, default `/etc/lvm`, read with
+//! lvmeta-text: it is lvm2's grammar) and `halvm.toml`, which may override lvm's keys.
+//!
+//! Precedence, per key: a command-line flag, then `halvm.toml` when the key is set there,
+//! then `lvm.conf`/`lvmlocal.conf`, then lvm2's default. `$HALVM_SYSTEM_ID` overrides the
+//! system ID lvm2's `system_id_source` gives.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lvmeta_ondisk::dev::{BlockDev, FileDev};
+
+use crate::filter::{DeviceFilter, FilterError};
+use crate::lock::{FlockLocking, LockError, LockManager};
+
+/// `$LVM_SYSTEM_DIR`'s default.
+pub const DEFAULT_LVM_SYSTEM_DIR: &str = "/etc/lvm";
+/// lvm2's default `global/locking_dir`.
+pub const DEFAULT_LOCKING_DIR: &str = "/run/lock/lvm";
+/// Overrides lvm.conf's system ID source (tests, hosts without lvm.conf).
+pub const SYSTEM_ID_VAR: &str = "HALVM_SYSTEM_ID";
+
+/// Opens a device by path.
+pub type OpenFn = Box<dyn Fn(&Path) -> std::io::Result<Arc<dyn BlockDev>> + Send + Sync>;
+
+/// Where devices come from and how to lock; built by [`build`] (tests fill it by hand).
+pub struct Env {
+    /// `--devices`: exactly these, no scanning.
+    pub devices: Option<Vec<PathBuf>>,
+    pub filter: DeviceFilter,
+    /// Extra places to scan (directories of block devices or image files, or files).
+    pub scan: Vec<PathBuf>,
+    /// Local locks (lvm2's file locks); every command takes them.
+    pub locks: Arc<dyn LockManager>,
+    /// The cluster lock manager (clvmd-rs) for VGs with a `lock_type`; None: not available.
+    /// Commands on such VGs take its VG lock in addition to the local one, as lvm2 with
+    /// lvmlockd keeps its file locks too.
+    pub cluster: Option<Arc<dyn LockManager>>,
+    /// This host's system ID; VGs with another one are foreign.
+    pub system_id: Option<String>,
+    pub host: String,
+    /// lvm's `activation/volume_list`; None: every LV may be activated.
+    pub volume_list: Option<Vec<String>>,
+    /// Device-mapper, asked before an LV or VG in use is removed or renamed; None: no
+    /// device-mapper on this host (nothing can be active).
+    pub kernel: Option<crate::activation::Kernel>,
+    /// Called around every commit (lvm2's metadata archives and backups); None: nothing.
+    pub hooks: Option<Arc<dyn crate::txn::CommitHooks>>,
+    /// Opens a device (tests substitute in-memory devices).
+    pub open: OpenFn,
+}
+
+impl Env {
+    /// An environment over exactly `devices` with the given locks and nothing configured:
+    /// no filter, no system ID, no volume_list (tests and embedders).
+    pub fn with_devices(devices: Vec<PathBuf>, locks: Arc<dyn LockManager>) -> Env {
+        Env {
+            devices: Some(devices),
+            filter: DeviceFilter::default(),
+            scan: Vec::new(),
+            locks,
+            cluster: None,
+            system_id: None,
+            host: hostname(),
+            volume_list: None,
+            hooks: None,
+            kernel: None,
+            open: Box::new(Env::file_open),
+        }
+    }
+
+    pub fn file_open(path: &Path) -> std::io::Result<Arc<dyn BlockDev>> {
+        match FileDev::open(path) {
+            Ok(d) => Ok(Arc::new(d)),
+            Err(_) => Ok(Arc::new(FileDev::open_read_only(path)?)),
+        }
+    }
+
+    /// The cluster lock manager a VG of `lock_type` needs besides the local locks: None for
+    /// a local VG; an error when the VG needs one this host does not have (lvm2 without
+    /// lvmlockd refuses such VGs too).
+    pub fn cluster_locks_for(
+        &self,
+        vg: &str,
+        lock_type: Option<&str>,
+    ) -> Result<Option<&dyn LockManager>, LockError> {
+        match lock_type.filter(|t| !t.is_empty() && *t != "none") {
+            None => Ok(None),
+            Some("dlm") => match &self.cluster {
+                Some(c) => Ok(Some(c.as_ref())),
+                None => Err(LockError::NeedsCluster {
+                    vg: vg.to_string(),
+                    lock_type: "dlm".into(),
+                }),
+            },
+            Some(other) => Err(LockError::NeedsCluster {
+                vg: vg.to_string(),
+                lock_type: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// This host's name (`uname -n`), `localhost` if unreadable.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error(transparent)]
+    Config(#[from] halvm_config::ConfigError),
+    #[error("{}: cannot read lvm configuration: {source}", path.display())]
+    LvmConfRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {err}", path.display())]
+    LvmConfParse {
+        path: PathBuf,
+        err: lvmeta_text::ParseError,
+    },
+    #[error("{}: {key}: {problem}", path.display())]
+    LvmConfValue {
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
+    #[error("{origin}: invalid device filter: {err}")]
+    Filter { origin: String, err: FilterError },
+    #[error("locking.lock_manager = \"dlm\" needs the clvmd-rs cluster lock daemon, which this build cannot reach yet; use \"local\"")]
+    NoClusterDaemon,
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+/// The keys of `lvm.conf` + `lvmlocal.conf` that matter to an HA-LVM node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LvmConf {
+    /// The directory the files were read from (`$LVM_SYSTEM_DIR`).
+    pub dir: PathBuf,
+    pub filter: Vec<String>,
+    pub global_filter: Vec<String>,
+    /// `devices/scan`; None: not set (lvm2's default is `/dev`).
+    pub scan: Option<Vec<PathBuf>>,
+    /// `global/system_id_source`: none, uname, lvmlocal, machineid, file.
+    pub system_id_source: String,
+    /// `local/system_id` (lvmlocal.conf).
+    pub local_system_id: Option<String>,
+    /// `global/system_id_file`.
+    pub system_id_file: Option<PathBuf>,
+    /// `global/etc`: where `machine-id` is (lvm2's default `/etc`).
+    pub etc: PathBuf,
+    pub locking_dir: PathBuf,
+    /// `global/prioritise_write_locks` (lvm2's default on).
+    pub prioritise_write_locks: bool,
+    /// `activation/volume_list`; None: not set.
+    pub volume_list: Option<Vec<String>>,
+}
+
+impl Default for LvmConf {
+    fn default() -> Self {
+        LvmConf {
+            dir: PathBuf::from(DEFAULT_LVM_SYSTEM_DIR),
+            filter: Vec::new(),
+            global_filter: Vec::new(),
+            scan: None,
+            system_id_source: "none".into(),
+            local_system_id: None,
+            system_id_file: None,
+            etc: PathBuf::from("/etc"),
+            locking_dir: PathBuf::from(DEFAULT_LOCKING_DIR),
+            prioritise_write_locks: true,
+            volume_list: None,
+        }
+    }
+}
+
+impl LvmConf {
+    /// `$LVM_SYSTEM_DIR`, else `/etc/lvm`.
+    pub fn system_dir() -> PathBuf {
+        std::env::var_os("LVM_SYSTEM_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_LVM_SYSTEM_DIR))
+    }
+
+    /// Reads `lvm.conf` and `lvmlocal.conf` from `dir`; a missing file counts as empty (as
+    /// for lvm2, which then runs on its defaults).
+    pub fn load(dir: &Path) -> Result<LvmConf, EnvError> {
+        let read = |name: &str| -> Result<(PathBuf, String), EnvError> {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(t) => Ok((path, t)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((path, String::new())),
+                Err(source) => Err(EnvError::LvmConfRead { path, source }),
+            }
+        };
+        let (main_path, main) = read("lvm.conf")?;
+        let (local_path, local) = read("lvmlocal.conf")?;
+        let mut conf = LvmConf {
+            dir: dir.to_path_buf(),
+            ..LvmConf::default()
+        };
+        // lvm2 merges the two files into one tree, lvmlocal.conf's keys winning.
+        conf.apply(&main_path, &main)?;
+        conf.apply(&local_path, &local)?;
+        Ok(conf)
+    }
+
+    /// Takes the known keys of one file's text (later files override earlier ones).
+    pub fn apply(&mut self, path: &Path, text: &str) -> Result<(), EnvError> {
+        let doc = lvmeta_text::parse(text).map_err(|err| EnvError::LvmConfParse {
+            path: path.to_path_buf(),
+            err,
+        })?;
+        let bad = |key: &str, problem: &str| EnvError::LvmConfValue {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            problem: problem.to_string(),
+        };
+        // lvm2 takes a single string where a list is expected.
+        let strings = |sec: &lvmeta_text::Section, key: &str, full: &str| match sec.get_value(key) {
+            None => Ok(None),
+            Some(lvmeta_text::Value::Str(s)) => Ok(Some(vec![s.to_string()])),
+            Some(v) => match v.as_array() {
+                Some(a) => a
+                    .iter()
+                    .map(|x| x.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Some)
+                    .ok_or_else(|| bad(full, "expected a list of strings")),
+                None => Err(bad(full, "expected a list of strings")),
+            },
+        };
+        let string = |sec: &lvmeta_text::Section, key: &str, full: &str| match sec.get_value(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| bad(full, "expected a string")),
+        };
+        if let Some(d) = doc.get_section("devices") {
+            if let Some(f) = strings(d, "filter", "devices/filter")? {
+                self.filter = f;
+            }
+            if let Some(f) = strings(d, "global_filter", "devices/global_filter")? {
+                self.global_filter = f;
+            }
+            if let Some(s) = strings(d, "scan", "devices/scan")? {
+                self.scan = Some(s.into_iter().map(PathBuf::from).collect());
+            }
+        }
+        if let Some(g) = doc.get_section("global") {
+            if let Some(s) = string(g, "system_id_source", "global/system_id_source")? {
+                self.system_id_source = s;
+            }
+            if let Some(s) = string(g, "system_id_file", "global/system_id_file")? {
+                self.system_id_file = Some(PathBuf::from(s));
+            }
+            if let Some(s) = string(g, "etc", "global/etc")? {
+                self.etc = PathBuf::from(s);
+            }
+            if let Some(s) = string(g, "locking_dir", "global/locking_dir")? {
+                self.locking_dir = PathBuf::from(s);
+            }
+            if let Some(v) = g.get_value("prioritise_write_locks") {
+                let n = v
+                    .as_int()
+                    .ok_or_else(|| bad("global/prioritise_write_locks", "expected 0 or 1"))?;
+                self.prioritise_write_locks = n != 0;
+            }
+        }
+        if let Some(l) = doc.get_section("local") {
+            if let Some(s) = string(l, "system_id", "local/system_id")? {
+                self.local_system_id = Some(s);
+            }
+        }
+        if let Some(a) = doc.get_section("activation") {
+            if let Some(v) = strings(a, "volume_list", "activation/volume_list")? {
+                self.volume_list = Some(v);
+            }
+        }
+        Ok(())
+    }
+
+    /// This host's system ID as lvm2 derives it from `system_id_source`, with `hostname`
+    /// as `uname -n`. None: no system ID (source `none`, or nothing usable).
+    pub fn system_id(&self, hostname: &str) -> Option<String> {
+        let raw = match self.system_id_source.to_ascii_lowercase().as_str() {
+            "uname" => Some(hostname.to_string()),
+            "lvmlocal" => self.local_system_id.clone(),
+            "machineid" | "machine-id" => first_line(&self.etc.join("machine-id")),
+            "file" => self.system_id_file.as_deref().and_then(first_line),
+            // "none", and unknown sources (lvm2 warns and uses none).
+            _ => None,
+        }?;
+        system_id_from_string(&raw)
+    }
+}
+
+/// The first line of a file that is not blank or a `#` comment, trimmed (lvm2's
+/// `_read_system_id_from_file`).
+fn first_line(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+}
+
+/// lvm2's `system_id_from_string`: leading non-alphanumerics dropped, then only
+/// alphanumerics and `. _ - +` kept, at most 128 characters; a result that is empty or begins
+/// with `localhost` is no system ID.
+pub fn system_id_from_string(s: &str) -> Option<String> {
+    let id: String = s
+        .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || ".-_+".contains(*c))
+        .take(128)
+        .collect();
+    if id.is_empty() || id.starts_with("localhost") {
+        None
+    } else {
+        Some(id)
+    }
+}
+
+/// What a command line may say about the environment.
+#[derive(Debug, Clone, Default)]
+pub struct EnvOptions {
+    /// `--config`: the halvm.toml to read (else `$HALVM_CONFIG`, else the default path).
+    pub config: Option<PathBuf>,
+    /// `--devices`: exactly these devices.
+    pub devices: Option<Vec<PathBuf>>,
+    /// `--lock-dir`: overrides every configured lock directory.
+    pub lock_dir: Option<PathBuf>,
+    /// Where lvm.conf is; None: `$LVM_SYSTEM_DIR`, else `/etc/lvm`.
+    pub lvm_system_dir: Option<PathBuf>,
+}
+
+/// The environment and the configuration it came from.
+pub struct Built {
+    pub env: Env,
+    pub config: halvm_config::Config,
+    pub lvm: LvmConf,
+}
+
+/// The one way to build an [`Env`] from configuration (see the module's precedence rules).
+pub fn build(opts: &EnvOptions) -> Result<Built, EnvError> {
+    let config = halvm_config::Config::load(opts.config.as_deref())?;
+    let dir = opts
+        .lvm_system_dir
+        .clone()
+        .unwrap_or_else(LvmConf::system_dir);
+    let lvm = LvmConf::load(&dir)?;
+    let env = from_configs(opts, &config, &lvm, std::env::var(SYSTEM_ID_VAR).ok())?;
+    Ok(Built { env, config, lvm })
+}
+
+/// [`build`] from configurations already read; `sid_override` is `$HALVM_SYSTEM_ID`.
+pub fn from_configs(
+    opts: &EnvOptions,
+    config: &halvm_config::Config,
+    lvm: &LvmConf,
+    sid_override: Option<String>,
+) -> Result<Env, EnvError> {
+    if config.locking.lock_manager == halvm_config::LockManager::Dlm {
+        return Err(EnvError::NoClusterDaemon);
+    }
+    let set = |key: &str| config.is_set(key);
+    let filter_entries = if set("devices.filter") {
+        config.devices.filter.clone()
+    } else {
+        lvm.filter.clone()
+    };
+    let origin = if set("devices.filter") {
+        "halvm.toml devices.filter"
+    } else {
+        "lvm.conf devices/filter or global_filter"
+    };
+    let filter = DeviceFilter::with_global(&lvm.global_filter, &filter_entries).map_err(|err| {
+        EnvError::Filter {
+            origin: origin.into(),
+            err,
+        }
+    })?;
+    let scan = if set("devices.scan") {
+        config.devices.scan.clone()
+    } else {
+        lvm.scan
+            .clone()
+            .unwrap_or_else(|| vec![PathBuf::from("/dev")])
+    };
+    // Block devices are listed from /proc/partitions already; scanning all of `/dev` as
+    // well would read each PV under several names (and LVs' own devices).
+    let scan = scan
+        .into_iter()
+        .filter(|p| p.as_path() != Path::new("/dev"))
+        .collect();
+    let lock_dir = match &opts.lock_dir {
+        Some(d) => d.clone(),
+        None if set("locking.lock_dir") => config.locking.lock_dir.clone(),
+        None => lvm.locking_dir.clone(),
+    };
+    let locks = FlockLocking::new(lock_dir)?.prioritise_writes(lvm.prioritise_write_locks);
+    let host = hostname();
+    let system_id = match sid_override.map(|s| s.trim().to_string()) {
+        Some(s) if !s.is_empty() => Some(s),
+        _ => lvm.system_id(&host),
+    };
+    let volume_list = if set("activation.volume_list") {
+        config.activation.volume_list.clone()
+    } else {
+        lvm.volume_list.clone()
+    };
+    Ok(Env {
+        devices: opts.devices.clone(),
+        filter,
+        scan,
+        locks: Arc::new(locks),
+        cluster: None,
+        system_id,
+        host,
+        volume_list,
+        hooks: None,
+        // Without a control node there is no device-mapper, so no LV can be active.
+        kernel: if Path::new("/dev/mapper/control").exists() {
+            crate::activation::Kernel::real().ok()
+        } else {
+            None
+        },
+        open: Box::new(Env::file_open),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(lvm: &str, local: &str) -> LvmConf {
+        let mut c = LvmConf::default();
+        c.apply(Path::new("lvm.conf"), lvm).unwrap();
+        c.apply(Path::new("lvmlocal.conf"), local).unwrap();
+        c
+    }
+
+    #[test]
+    fn reads_the_keys_an_ha_lvm_node_has() {
+        let c = conf(
+            r#"devices {
+    filter = [ "a|^/dev/vd|", "r|.*|" ]
+    global_filter = "r|^/dev/sda|"
+    scan = [ "/dev/disk" ]
+}
+global {
+    locking_dir = "/run/lock/other"
+    system_id_source = "lvmlocal"
+    prioritise_write_locks = 0
+}
+activation { volume_list = [ "vg0", "@keep" ] }
+"#,
+            "local { system_id = \"node-7\" }\n",
+        );
+        assert_eq!(c.filter, ["a|^/dev/vd|", "r|.*|"]);
+        assert_eq!(c.global_filter, ["r|^/dev/sda|"]);
+        assert_eq!(c.scan, Some(vec![PathBuf::from("/dev/disk")]));
+        assert_eq!(c.locking_dir, Path::new("/run/lock/other"));
+        assert!(!c.prioritise_write_locks);
+        assert_eq!(c.volume_list, Some(vec!["vg0".into(), "@keep".into()]));
+        assert_eq!(c.system_id("host").as_deref(), Some("node-7"));
+    }
+
+    #[test]
+    fn defaults_are_lvm2s() {
+        let c = conf("", "");
+        assert_eq!(c.locking_dir, Path::new("/run/lock/lvm"));
+        assert_eq!(c.system_id("host"), None);
+        assert!(c.prioritise_write_locks);
+        // Debian's lvm.conf: every key commented out, sections empty.
+        let c = conf(
+            "config {\n}\ndevices {\n}\n# filter = [ \"a|.*|\" ]\nglobal {\n}\n",
+            "",
+        );
+        assert_eq!(c, LvmConf::default());
+    }
+
+    #[test]
+    fn system_id_sources_as_lvm2() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = conf("global { system_id_source = \"uname\" }", "");
+        assert_eq!(
+            c.system_id("node1.example").as_deref(),
+            Some("node1.example")
+        );
+        assert_eq!(c.system_id("localhost"), None, "lvm2 refuses localhost*");
+        assert_eq!(c.system_id("-x y!z").as_deref(), Some("xyz"));
+        std::fs::write(dir.path().join("machine-id"), "abc123\n").unwrap();
+        c.system_id_source = "machineid".into();
+        c.etc = dir.path().to_path_buf();
+        assert_eq!(c.system_id("h").as_deref(), Some("abc123"));
+        std::fs::write(dir.path().join("sid"), "# comment\n\n  from-file \n").unwrap();
+        c.system_id_source = "file".into();
+        c.system_id_file = Some(dir.path().join("sid"));
+        assert_eq!(c.system_id("h").as_deref(), Some("from-file"));
+        c.system_id_source = "none".into();
+        assert_eq!(c.system_id("h"), None);
+    }
+
+    fn toml(text: &str) -> halvm_config::Config {
+        halvm_config::Config::parse(text, Path::new("halvm.toml")).unwrap()
+    }
+
+    #[test]
+    fn halvm_toml_overrides_lvm_conf_only_where_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let lvm = LvmConf {
+            filter: vec!["r|.*|".into()],
+            locking_dir: dir.path().join("lvm-locks"),
+            system_id_source: "uname".into(),
+            volume_list: Some(vec!["vg0".into()]),
+            ..LvmConf::default()
+        };
+        let opts = EnvOptions::default();
+        let env = from_configs(&opts, &toml(""), &lvm, None).unwrap();
+        assert!(!env.filter.accepts("/dev/loop0"), "lvm.conf's filter");
+        assert!(
+            dir.path().join("lvm-locks").is_dir(),
+            "lvm.conf's locking_dir"
+        );
+        assert_eq!(env.system_id, system_id_from_string(&hostname()));
+        assert_eq!(env.volume_list, Some(vec!["vg0".into()]));
+        let lock_dir = dir.path().join("halvm-locks");
+        let t = toml(&format!(
+            "[devices]\nfilter = [\"a(loop)\", \"r|.*|\"]\n[locking]\nlock_dir = \"{}\"\n[activation]\nvolume_list = [\"vg1\"]\n",
+            lock_dir.display()
+        ));
+        let env = from_configs(&opts, &t, &lvm, Some("sid-9".into())).unwrap();
+        assert!(env.filter.accepts("/dev/loop0"), "halvm.toml's filter wins");
+        assert!(!env.filter.accepts("/dev/sda"));
+        assert!(lock_dir.is_dir(), "halvm.toml's lock_dir wins");
+        assert_eq!(env.system_id.as_deref(), Some("sid-9"));
+        assert_eq!(env.volume_list, Some(vec!["vg1".into()]));
+    }
+
+    #[test]
+    fn dlm_lock_manager_is_a_clear_error() {
+        let t = toml("[locking]\nlock_manager = \"dlm\"\n");
+        let e = from_configs(&EnvOptions::default(), &t, &LvmConf::default(), None)
+            .err()
+            .expect("dlm must not silently fall back to flock");
+        assert!(matches!(e, EnvError::NoClusterDaemon), "{e}");
+        assert!(e.to_string().contains("clvmd-rs"));
+    }
+
+    #[test]
+    fn shared_vgs_need_the_cluster_lock_manager() {
+        let env = Env::with_devices(vec![], Arc::new(crate::lock::MemLocking::new()));
+        assert!(env.cluster_locks_for("vg", None).unwrap().is_none());
+        assert!(env.cluster_locks_for("vg", Some("none")).unwrap().is_none());
+        assert!(matches!(
+            env.cluster_locks_for("vg", Some("dlm")),
+            Err(LockError::NeedsCluster { .. })
+        ));
+    }
+}

@@ -1,0 +1,221 @@
+//! LV commands: lvcreate, lvextend/lvreduce/lvresize, lvrename, lvremove.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::txn::WriteOpts;
+use lvmeta_model as model;
+
+impl Ctx<'_> {
+    // ---- LV commands ----
+
+    pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<String> {
+        let name = req.name.clone();
+        model::names::check_full_lv_name(vgname, &name)?;
+        let mut notes = Vec::new();
+        self.modify(vgname, false, |vg, sc, devs| {
+            let pvs = pv_keys(sc, vgname, devs, &req.pvs)?;
+            check_listed_free(vg, pvs.as_deref())?;
+            let (sign, amount) = req.size.amount();
+            if sign != crate::units::Sign::Absolute {
+                return Err(OpError::InvalidArg(
+                    "lvcreate takes an absolute size".into(),
+                ));
+            }
+            let (stripes, stripe_size, images) = match req.layout {
+                Layout::Striped {
+                    stripes,
+                    stripe_size,
+                } => (u64::from(stripes), stripe_size.0, 0),
+                Layout::Mirror { mirrors, .. } | Layout::Raid1 { mirrors } => {
+                    (1, 0, u64::from(mirrors) + 1)
+                }
+                Layout::Linear => (1, 0, 0),
+            };
+            let counts = vg.size_counts(pvs.as_deref());
+            let sized =
+                model::sizing::create_extents(amount, &counts, stripes, stripe_size, images)?;
+            if sized.extents == 0 {
+                return Err(OpError::InvalidArg("size must be more than zero".into()));
+            }
+            notes = sized.notes.clone();
+            let mut lr = model::LvRequest::new(&req.name, Extents(sized.extents), req.layout);
+            lr.pvs = pvs;
+            lr.creation_time = Some(now());
+            lr.creation_host = Some(self.env.host.clone());
+            lr.approx = sized.approx;
+            in_model(vgname, vg.create_lv(lr).map(|_| ()))
+        })?;
+        notes.push(format!("Logical volume \"{name}\" created."));
+        Ok(notes.join("\n"))
+    }
+
+    pub fn lvresize(
+        &self,
+        vgname: &str,
+        lv: &str,
+        size: SizeArg,
+        pvs: &[PathBuf],
+        dir: ResizeDir,
+        force: bool,
+    ) -> Result<String> {
+        use model::sizing::{self, display_size, Direction};
+        let mut msg = Vec::new();
+        self.modify(vgname, false, |vg, sc, devs| {
+            let shape = vg.lv_shape(lv).ok_or(VgError::NoSuchLv {
+                vg: vgname.into(),
+                lv: lv.into(),
+            })?;
+            let cur = shape.le_count;
+            let keys = pv_keys(sc, vgname, devs, pvs)?;
+            check_listed_free(vg, keys.as_deref())?;
+            let (sign, amount) = size.amount();
+            let direction = match dir {
+                ResizeDir::Extend => Direction::Extend,
+                ResizeDir::Reduce => Direction::Reduce,
+                ResizeDir::Any => Direction::Any,
+            };
+            let sized = sizing::resize_extents(
+                &format!("{vgname}/{lv}"),
+                &shape,
+                sign,
+                amount,
+                &vg.size_counts(keys.as_deref()),
+                direction,
+            )?;
+            let target = sized.extents;
+            let es = vg.extent_size.0;
+            msg = sized.notes.clone();
+            if target > cur {
+                in_model(
+                    vgname,
+                    vg.extend_lv_with(lv, Extents(target - cur), keys.as_deref(), sized.approx),
+                )?;
+            } else {
+                // lvm2 asks before reducing an open LV; -f is the answer.
+                if !force {
+                    if let Some(k) = &self.env.kernel {
+                        if let Err(OpError::InUse { .. }) =
+                            crate::activation::check_not_in_use(k, vg, lv)
+                        {
+                            return Err(OpError::NotReduced {
+                                vg: vgname.into(),
+                                lv: lv.into(),
+                                size: crate::units::Units::default().format(target * es, true),
+                            });
+                        }
+                    }
+                }
+                in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
+            }
+            let now_size = vg.lv(lv).map(|l| l.size().0).unwrap_or(0);
+            if now_size == cur {
+                msg.push(format!(
+                    "Size of logical volume {vgname}/{lv} unchanged from {} ({cur} extents).",
+                    display_size(cur * es)
+                ));
+                return Ok(());
+            }
+            msg.push(format!(
+                "Size of logical volume {vgname}/{lv} changed from {} ({cur} extents) to {} ({now_size} extents).",
+                display_size(cur * es),
+                display_size(now_size * es)
+            ));
+            Ok(())
+        })?;
+        msg.push(format!(
+            "Logical volume {vgname}/{lv} successfully resized."
+        ));
+        Ok(msg.join("\n"))
+    }
+
+    /// Renames an LV; an active one's devices are renamed too (open or not, as lvm2).
+    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
+        model::names::check_full_lv_name(vgname, new)?;
+        self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
+            let before = match &self.env.kernel {
+                Some(k) if t.vg.lv(old).is_some() => {
+                    crate::activation::active_devices(k, &t.vg, &[old.to_string()])?
+                }
+                _ => Vec::new(),
+            };
+            in_model(vgname, t.vg.rename_lv(old, new))?;
+            if let Some(k) = &self.env.kernel {
+                crate::activation::rename_devices(k, &before, &t.vg, |_| new.to_string())?;
+            }
+            Ok(())
+        })?;
+        Ok(format!(
+            "Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
+        ))
+    }
+
+    /// Removes LVs. Device-mapper is asked first: an open LV is refused with lvm2's words
+    /// and nothing changes; an active, unopened one is deactivated, then removed.
+    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
+        self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
+            for l in lvs {
+                in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
+            }
+            if let Some(k) = &self.env.kernel {
+                for l in lvs {
+                    crate::activation::check_not_in_use(k, &t.vg, l)?;
+                }
+                for l in lvs {
+                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
+                }
+            }
+            for l in lvs {
+                in_model(vgname, t.vg.remove_lv(l))?;
+            }
+            Ok(())
+        })?;
+        Ok(lvs
+            .iter()
+            .map(|l| format!("Logical volume \"{l}\" successfully removed."))
+            .collect())
+    }
+}
+
+/// `-L`/`-l` as given.
+#[derive(Debug, Clone)]
+pub enum SizeArg {
+    Sectors(crate::units::Sign, u64),
+    Extents(crate::units::Sign, crate::units::ExtentsArg),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResizeDir {
+    Extend,
+    Reduce,
+    Any,
+}
+
+impl SizeArg {
+    /// The size in the words of lvm2's size rules ([`model::sizing`]).
+    fn amount(&self) -> (model::sizing::Sign, model::sizing::Amount) {
+        use crate::units::ExtentsArg as E;
+        use model::sizing::{Amount, PercentOf};
+        match self {
+            SizeArg::Sectors(s, n) => (*s, Amount::Sectors(*n)),
+            SizeArg::Extents(s, e) => (
+                *s,
+                match *e {
+                    E::Count(n) => Amount::Extents(n),
+                    E::PercentFree(p) => Amount::Percent(p, PercentOf::Free),
+                    E::PercentVg(p) => Amount::Percent(p, PercentOf::Vg),
+                    E::PercentPvs(p) => Amount::Percent(p, PercentOf::Pvs),
+                    E::PercentLv(p) => Amount::Percent(p, PercentOf::Lv),
+                    E::PercentOrigin(p) => Amount::Percent(p, PercentOf::Origin),
+                },
+            ),
+        }
+    }
+}
+
+pub struct LvCreate {
+    pub name: String,
+    pub size: SizeArg,
+    pub layout: Layout,
+    pub pvs: Vec<PathBuf>,
+}

@@ -1,0 +1,867 @@
+//! The commands: device scanning, reading a VG from the newest valid copy, the two-phase
+//! commit over every metadata area, and pv*/vg*/lv* operations.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::lock::LockError;
+use lvmeta_model::{self as model, ModelError, PhysicalVolume, VolumeGroup};
+use lvmeta_ondisk::dev::BlockDev;
+use lvmeta_ondisk::label::{self, DiskLocn, PvHeaderExt, PvLabel};
+use lvmeta_ondisk::mda;
+use lvmeta_ondisk::store::MetadataStore;
+use lvmeta_ondisk::units::Bytes;
+pub use lvmeta_ondisk::units::{Extents, Sectors};
+use lvmeta_ondisk::OnDiskError;
+
+pub use lvmeta_model::{Layout, MirrorLog};
+
+/// What was wrong with a VG, an LV or a name, in lvm2's words (scripts look for them).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum VgError {
+    #[error("metadata of VG {vg}: {what}")]
+    Malformed { vg: String, what: String },
+    #[error("Logical Volume \"{lv}\" already exists in volume group \"{vg}\"")]
+    LvExists { vg: String, lv: String },
+    #[error("Failed to find logical volume \"{vg}/{lv}\"")]
+    NoSuchLv { vg: String, lv: String },
+    #[error(
+        "Insufficient free space in VG {vg}: {needed} extents needed, but only {free} available"
+    )]
+    NoSpace { vg: String, needed: u64, free: u64 },
+    #[error("VG {vg}: {needed} PVs with free space needed for {what}, only {found} usable")]
+    NotEnoughPvs {
+        vg: String,
+        what: String,
+        needed: usize,
+        found: usize,
+    },
+    #[error("Physical volume {pv} is not in VG {vg}")]
+    NoSuchPv { vg: String, pv: String },
+    #[error("invalid name {name:?}: {why}")]
+    BadName { name: String, why: String },
+    #[error("LV {vg}/{lv}: {what}")]
+    Unsupported {
+        vg: String,
+        lv: String,
+        what: String,
+    },
+    #[error("Physical volume {pv} still in use in VG {vg}")]
+    PvInUse { vg: String, pv: String },
+}
+
+/// Errors of the commands; the binary maps them to lvm's exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    OnDisk(#[from] OnDiskError),
+    #[error(transparent)]
+    Vg(#[from] VgError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error("Volume group \"{vg}\" not found")]
+    VgNotFound { vg: String },
+    #[error("Cannot access device {}: {source}", path.display())]
+    Device {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Device {} has a damaged PV label: {source}", path.display())]
+    BadLabel { path: PathBuf, source: OnDiskError },
+    #[error("Duplicate PV UUID {uuid} on {} and {}", first.display(), second.display())]
+    DuplicatePv {
+        uuid: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("No physical volume label read from {}", path.display())]
+    NotAPv { path: PathBuf },
+    #[error("Physical volume '{}' is already in volume group '{vg}'", path.display())]
+    PvInVg { path: PathBuf, vg: String },
+    #[error("Can't initialize physical volume \"{}\": it already has a PV label (use -f)", path.display())]
+    AlreadyPv { path: PathBuf },
+    #[error("A volume group called {vg} already exists.")]
+    VgExists { vg: String },
+    #[error("VG {vg} is missing PV {uuid} (last seen on {device}); refusing to change it")]
+    MissingPv {
+        vg: String,
+        uuid: String,
+        device: String,
+    },
+    #[error("VG {vg}: only {present} of {total} PVs present, --majoritypvs needs {needed}")]
+    NoMajority {
+        vg: String,
+        present: usize,
+        total: usize,
+        needed: usize,
+    },
+    #[error("Cannot access VG {vg} with system ID {system_id} with local system ID {local}.")]
+    Foreign {
+        vg: String,
+        system_id: String,
+        local: String,
+    },
+    #[error(
+        "Volume group \"{vg}\" not found in any valid metadata copy; damaged copies: {reasons}"
+    )]
+    NoValidCopy { vg: String, reasons: String },
+    #[error("metadata of VG {vg} is too large for the metadata area on {}: needs {needed} bytes, holds {available}", path.display())]
+    TooLarge {
+        vg: String,
+        path: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+    #[error("invalid argument: {0}")]
+    InvalidArg(String),
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("metadata text of {what}: {err}")]
+    Parse {
+        what: String,
+        err: lvmeta_text::ParseError,
+    },
+    /// lvm2's `lv_check_not_in_use` wording.
+    #[error("Logical volume {vg}/{lv} in use.")]
+    InUse { vg: String, lv: String },
+    /// lvm2's answer when a reduce of an open LV is not confirmed (`-f`).
+    #[error("WARNING: Reducing active and open logical volume to {size}.\n  THIS MAY DESTROY YOUR DATA (filesystem etc.)\n  Logical volume {vg}/{lv} NOT reduced (use -f to reduce it).")]
+    NotReduced {
+        vg: String,
+        lv: String,
+        size: String,
+    },
+    #[error(transparent)]
+    Dm(#[from] lvmeta_dm::DmError),
+    #[error("Volume group \"{vg}\" still contains {lvs} logical volume(s) (use -f)")]
+    VgNotEmpty { vg: String, lvs: usize },
+    #[error("{0}")]
+    Failed(String),
+    /// A size lvm2 refuses (zero, unchanged, below one extent ...).
+    #[error(transparent)]
+    Size(#[from] lvmeta_model::sizing::SizeError),
+    #[error(transparent)]
+    FullName(#[from] lvmeta_model::names::FullNameTooLong),
+    #[error("Old and new volume group names must differ")]
+    SameVgName,
+}
+
+impl OpError {
+    /// lvm's exit codes: 3 for invalid command lines (EINVALID_CMD_LINE), 5 otherwise (ECMD_FAILED).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            OpError::InvalidArg(_) | OpError::Report(_) => 3,
+            OpError::Vg(VgError::BadName { .. }) => 3,
+            _ => 5,
+        }
+    }
+}
+
+pub type Result<T, E = OpError> = std::result::Result<T, E>;
+
+pub use crate::env::{Env, OpenFn};
+
+/// One metadata area as read.
+pub struct MdaRead {
+    pub area: DiskLocn,
+    pub res: Result<mda::MdaContents, OnDiskError>,
+}
+
+/// A device with a PV label.
+pub struct PvDev {
+    pub path: PathBuf,
+    pub dev: Arc<dyn BlockDev>,
+    pub label: PvLabel,
+    pub mdas: Vec<MdaRead>,
+}
+
+impl PvDev {
+    pub fn uuid_dashed(&self) -> String {
+        crate::uuid::with_dashes(&self.label.pv_uuid)
+    }
+    pub fn pe_start_sectors(&self) -> u64 {
+        self.label
+            .data_areas
+            .first()
+            .map(|d| d.offset.0 / 512)
+            .unwrap_or(2048)
+    }
+}
+
+/// Everything a scan found.
+#[derive(Default)]
+pub struct Scan {
+    pub pvs: Vec<PvDev>,
+    pub unlabelled: Vec<PathBuf>,
+    pub damaged: Vec<(PathBuf, OnDiskError)>,
+}
+
+/// State of one metadata copy of a VG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyState {
+    Current,
+    Stale { seqno: u64 },
+    Damaged { what: String },
+    Empty,
+}
+
+#[derive(Debug, Clone)]
+pub struct CopyInfo {
+    pub path: PathBuf,
+    pub area: DiskLocn,
+    pub state: CopyState,
+}
+
+/// PV key (`pv0`...) -> index into `Scan::pvs`, for the PVs whose device is present.
+pub type PvIndex = HashMap<String, usize>;
+
+/// A VG as read: the model, its devices and the state of every copy.
+pub struct VgRead {
+    pub vg: VolumeGroup,
+    pub devs: PvIndex,
+    pub copies: Vec<CopyInfo>,
+}
+
+impl VgRead {
+    pub fn missing(&self) -> Vec<&PhysicalVolume> {
+        self.vg
+            .pvs
+            .iter()
+            .filter(|p| !self.devs.contains_key(&p.name))
+            .collect()
+    }
+    pub fn stale_copies(&self) -> impl Iterator<Item = &CopyInfo> {
+        self.copies.iter().filter(|c| c.state != CopyState::Current)
+    }
+}
+
+/// Where a missing PV was last seen, for messages.
+pub(crate) fn last_seen(p: &PhysicalVolume) -> String {
+    p.device.clone().unwrap_or_else(|| "[unknown]".into())
+}
+
+fn candidates(env: &Env) -> Vec<PathBuf> {
+    if let Some(d) = &env.devices {
+        return dedup_same_device(d.clone());
+    }
+    let mut out = Vec::new();
+    if let Ok(parts) = std::fs::read_to_string("/proc/partitions") {
+        for line in parts.lines().skip(2) {
+            if let Some(name) = line.split_whitespace().nth(3) {
+                let p = PathBuf::from(format!("/dev/{name}"));
+                let s = name;
+                let usual = [
+                    "sd", "vd", "hd", "xvd", "nvme", "loop", "md", "mmcblk", "dasd",
+                ]
+                .iter()
+                .any(|pre| s.starts_with(pre));
+                if usual {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    for s in &env.scan {
+        if s.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(s) {
+                let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                names.sort();
+                for p in names {
+                    use std::os::unix::fs::FileTypeExt;
+                    if let Ok(m) = std::fs::metadata(&p) {
+                        if m.file_type().is_block_device() || m.is_file() {
+                            out.push(p);
+                        }
+                    }
+                }
+            }
+        } else {
+            out.push(s.clone());
+        }
+    }
+    out.retain(|p| env.filter.accepts(&p.to_string_lossy()));
+    dedup_same_device(out)
+}
+
+/// Keeps the first path of each device: `/proc/partitions` and a `/dev` scan name the same
+/// disks, and links or repeated `--devices` entries name one device twice. Reading it twice
+/// would look like two PVs with one UUID.
+fn dedup_same_device(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    use std::collections::HashSet;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut seen_devices = HashSet::new();
+    let mut seen_paths = HashSet::new();
+    paths
+        .into_iter()
+        .filter(|p| match std::fs::metadata(p) {
+            Ok(m) if m.file_type().is_block_device() => seen_devices.insert((0, m.rdev())),
+            Ok(m) => seen_devices.insert((m.dev(), m.ino())),
+            // Unreadable paths are reported by the open that follows, once.
+            Err(_) => seen_paths.insert(p.clone()),
+        })
+        .collect()
+}
+
+/// Reads labels and metadata areas of every candidate device, once each.
+pub fn scan(env: &Env) -> Result<Scan> {
+    let explicit = env.devices.is_some();
+    let mut scan = Scan::default();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for path in candidates(env) {
+        let dev = match (env.open)(&path) {
+            Ok(d) => d,
+            Err(source) if explicit => return Err(OpError::Device { path, source }),
+            Err(_) => continue,
+        };
+        match label::read_label(dev.as_ref()) {
+            Ok(None) => scan.unlabelled.push(path),
+            Ok(Some(l)) => {
+                if let Some(first) = seen.get(&l.pv_uuid) {
+                    return Err(OpError::DuplicatePv {
+                        uuid: crate::uuid::with_dashes(&l.pv_uuid),
+                        first: first.clone(),
+                        second: path,
+                    });
+                }
+                seen.insert(l.pv_uuid.clone(), path.clone());
+                let mdas = l
+                    .metadata_areas
+                    .iter()
+                    .map(|a| MdaRead {
+                        area: *a,
+                        res: mda::read_mda(dev.as_ref(), *a),
+                    })
+                    .collect();
+                scan.pvs.push(PvDev {
+                    path,
+                    dev,
+                    label: l,
+                    mdas,
+                });
+            }
+            Err(e) => scan.damaged.push((path, e)),
+        }
+    }
+    Ok(scan)
+}
+
+/// The VG name and seqno at the head of a metadata text, without a full parse.
+pub(crate) fn peek(text: &str) -> Option<(&str, u64)> {
+    let name = text.split_whitespace().next()?;
+    let seq = text
+        .lines()
+        .take(8)
+        .find_map(|l| l.trim().strip_prefix("seqno = "))
+        .and_then(|s| s.trim().parse().ok())?;
+    Some((name, seq))
+}
+
+impl Scan {
+    /// Names of the VGs whose metadata the scan saw, sorted.
+    pub fn vg_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .pvs
+            .iter()
+            .flat_map(|p| p.mdas.iter())
+            .filter_map(|m| m.res.as_ref().ok()?.committed.as_ref())
+            .filter_map(|t| peek(&t.text).map(|(n, _)| n.to_string()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Reads VG `name` from the newest valid copy; other copies are classified.
+    pub fn read_vg(&self, name: &str) -> Result<VgRead> {
+        let mut best: Option<(u64, &str, usize)> = None;
+        let mut damaged: Vec<(usize, PathBuf, DiskLocn, String)> = Vec::new();
+        for (i, p) in self.pvs.iter().enumerate() {
+            for m in &p.mdas {
+                match &m.res {
+                    Ok(c) => {
+                        if let Some(t) = &c.committed {
+                            if let Some((n, seq)) = peek(&t.text) {
+                                if n == name && best.is_none_or(|b| seq > b.0) {
+                                    best = Some((seq, &t.text, i));
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => damaged.push((i, p.path.clone(), m.area, e.to_string())),
+                }
+            }
+        }
+        let Some((seq, text, _)) = best else {
+            if !damaged.is_empty() {
+                let reasons = damaged
+                    .iter()
+                    .map(|d| d.3.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(OpError::NoValidCopy {
+                    vg: name.into(),
+                    reasons,
+                });
+            }
+            return Err(OpError::VgNotFound { vg: name.into() });
+        };
+        let doc = lvmeta_text::parse(text).map_err(|err| OpError::Parse {
+            what: format!("VG {name}"),
+            err,
+        })?;
+        let vg = VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
+            vg: name.into(),
+            what: e.to_string(),
+        })?;
+        drop(doc);
+        let mut devs = HashMap::new();
+        for pv in &vg.pvs {
+            if let Some(i) = self.device_index(pv) {
+                devs.insert(pv.name.clone(), i);
+            }
+        }
+        let mut copies = Vec::new();
+        for &i in devs.values() {
+            let p = &self.pvs[i];
+            for m in &p.mdas {
+                let state = match &m.res {
+                    Ok(c) => match &c.committed {
+                        None => {
+                            if c.header.committed().is_ignored() {
+                                continue;
+                            }
+                            CopyState::Empty
+                        }
+                        Some(t) => match peek(&t.text) {
+                            Some((n, s)) if n == name && s == seq && t.text == text => {
+                                CopyState::Current
+                            }
+                            Some((_, s)) => CopyState::Stale { seqno: s },
+                            None => CopyState::Damaged {
+                                what: "unreadable text".into(),
+                            },
+                        },
+                    },
+                    Err(e) => CopyState::Damaged {
+                        what: e.to_string(),
+                    },
+                };
+                copies.push(CopyInfo {
+                    path: p.path.clone(),
+                    area: m.area,
+                    state,
+                });
+            }
+        }
+        copies.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(VgRead { vg, devs, copies })
+    }
+
+    pub fn pv_by_path(&self, path: &Path) -> Option<(usize, &PvDev)> {
+        self.pvs.iter().enumerate().find(|(_, p)| p.path == path)
+    }
+
+    /// The scanned device holding a VG's PV (matched by PV UUID).
+    pub fn device_index(&self, pv: &PhysicalVolume) -> Option<usize> {
+        let raw = crate::uuid::without_dashes(&pv.id)?;
+        self.pvs.iter().position(|d| d.label.pv_uuid == raw)
+    }
+}
+
+/// A model operation's result with its error in lvm2's words.
+pub(crate) fn in_model<T>(vgname: &str, r: std::result::Result<T, ModelError>) -> Result<T> {
+    r.map_err(|e| model_error(vgname, e))
+}
+
+/// The model's errors in lvm2's words (the messages scripts and tests look for).
+pub(crate) fn model_error(vgname: &str, e: ModelError) -> OpError {
+    let vg = vgname.to_string();
+    match e {
+        ModelError::NameClash { name } => VgError::LvExists { vg, lv: name }.into(),
+        ModelError::NoSuchLv { name } => VgError::NoSuchLv { vg, lv: name }.into(),
+        ModelError::NotEnoughSpace { needed, free } => VgError::NoSpace {
+            vg,
+            needed: needed.0,
+            free: free.0,
+        }
+        .into(),
+        ModelError::NotEnoughPvs {
+            needed,
+            available,
+            what,
+        } => VgError::NotEnoughPvs {
+            vg,
+            what: what.into(),
+            needed,
+            found: available,
+        }
+        .into(),
+        ModelError::NoSuchPv { name } => VgError::NoSuchPv { vg, pv: name }.into(),
+        ModelError::InvalidName { name, reason } => VgError::BadName {
+            name,
+            why: reason.into(),
+        }
+        .into(),
+        ModelError::SubVolume { name, parent } => VgError::Unsupported {
+            vg,
+            lv: name,
+            what: format!("hidden sub-volume of {parent}; act on {parent} instead"),
+        }
+        .into(),
+        ModelError::PvInUse { pv, .. } => VgError::PvInUse { vg, pv }.into(),
+        other => OpError::Failed(format!("VG {vgname}: {other}")),
+    }
+}
+
+/// Text of a VG as lvm2 writes it into metadata areas: the model's text with a fresh trailer
+/// shaped like lvm2's (the `# Generated by` line, the uname and ctime comments; lvm2 leaves the
+/// description empty in metadata areas and fills it in backup files only). `size_hint` is the
+/// length expected (the committed copy's, 0 if unknown): the text of a big VG is then written
+/// into one allocation, which also has room for what [`commit_text`] appends to it.
+pub fn metadata_text(vg: &VolumeGroup, host: &str, now: i64, size_hint: usize) -> String {
+    let trailer = model::Trailer::new("", host, now, uname().as_deref());
+    // An edit adds a few hundred bytes per LV it creates; the NUL and padding follow.
+    let slack = size_hint / 16 + 4096 + mda::TEXT_ALIGNMENT as usize;
+    let mut text = String::with_capacity(size_hint + slack);
+    vg.write_metadata(&trailer, &mut text);
+    text
+}
+
+/// Length of the longest committed text on `vg`'s present PVs (the copy an update replaces).
+pub(crate) fn committed_len(scan: &Scan, vg: &VolumeGroup) -> usize {
+    vg.pvs
+        .iter()
+        .filter_map(|pv| scan.device_index(pv))
+        .flat_map(|i| &scan.pvs[i].mdas)
+        .filter_map(|m| m.res.as_ref().ok()?.committed.as_ref())
+        .map(|t| t.text.len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// What lvm2 writes after `creation_host` (`uname -snrvm`), from /proc; None if unreadable.
+pub(crate) fn uname() -> Option<String> {
+    let k = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    Some(format!(
+        "{} {} {} {} {}",
+        k("ostype")?,
+        k("hostname")?,
+        k("osrelease")?,
+        k("version")?,
+        std::env::consts::ARCH
+    ))
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Hook between the two commit phases (crash tests stop here).
+pub type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
+
+/// Writes `vg` (its seqno already set) to every metadata area of `targets` through
+/// [`MetadataStore::prepare_image`] (text and precommitted slot everywhere), then commits
+/// (slot 0 everywhere); a failure in between reverts. Nothing is written when the text does
+/// not fit an area. `text` is taken over as the buffer written to the areas.
+pub fn commit_text(
+    vg_name: &str,
+    targets: &[(Arc<dyn BlockDev>, DiskLocn)],
+    text: String,
+    between: Option<Between<'_>>,
+) -> Result<()> {
+    let needed = text.len() as u64 + 1;
+    let mut damaged = Vec::new();
+    for (dev, area) in targets {
+        let available = match mda::read_mda_header(dev.as_ref(), *area) {
+            Ok(h) if h.committed().is_ignored() => continue,
+            Ok(h) => h.max_text_size().0,
+            Err(_) => {
+                damaged.push((dev, *area));
+                mda::max_text_size(area.size.0)
+            }
+        };
+        if needed > available {
+            return Err(OpError::TooLarge {
+                vg: vg_name.into(),
+                path: dev.path().to_path_buf(),
+                needed,
+                available,
+            });
+        }
+    }
+    // A damaged header holds nothing readable: start it afresh (as lvm2's
+    // `vgck --updatemetadata` does) so the store can write the new copy there.
+    for (dev, area) in damaged {
+        mda::format_mda(dev.as_ref(), area)?;
+    }
+    let image = mda::TextImage::new(text)?;
+    let pending = MetadataStore::prepare_image(targets.to_vec(), &image)?;
+    if let Some(f) = between {
+        if let Err(e) = f() {
+            let reverted = pending.revert();
+            return Err(match reverted {
+                Ok(()) => OpError::Failed(format!("commit interrupted: {e}")),
+                Err(r) => OpError::Failed(format!(
+                    "commit interrupted: {e}; withdrawing the prepared copies failed too: {r}"
+                )),
+            });
+        }
+    }
+    pending.commit()?;
+    Ok(())
+}
+
+/// Sets or clears the "PV is used by a VG" flag of the label extension, as lvm2 does when a PV
+/// joins or leaves a VG (lvm2 warns about PVs in a VG without it).
+pub(crate) fn set_used(d: &PvDev, used: bool) -> Result<()> {
+    let mut l = d.label.clone();
+    let ext = l.extension.get_or_insert(PvHeaderExt {
+        version: label::PV_HEADER_EXTENSION_VSN,
+        flags: 0,
+        bootloader_areas: vec![],
+    });
+    let want = if used {
+        ext.flags | label::PV_EXT_USED
+    } else {
+        ext.flags & !label::PV_EXT_USED
+    };
+    if want != ext.flags {
+        ext.flags = want;
+        label::write_label(d.dev.as_ref(), &l)?;
+    }
+    Ok(())
+}
+
+/// All metadata areas of the VG's PVs that are present, in PV order.
+pub(crate) fn targets(scan: &Scan, vg: &VolumeGroup) -> Vec<(Arc<dyn BlockDev>, DiskLocn)> {
+    let mut out = Vec::new();
+    for pv in &vg.pvs {
+        if let Some(i) = scan.device_index(pv) {
+            let p = &scan.pvs[i];
+            for a in &p.label.metadata_areas {
+                out.push((p.dev.clone(), *a));
+            }
+        }
+    }
+    out
+}
+
+pub struct Ctx<'a> {
+    pub env: &'a Env,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn check_owner(&self, vg: &VolumeGroup, override_foreign: bool) -> Result<()> {
+        if let Some(sid) = vg.system_id.as_ref().filter(|s| !s.is_empty()) {
+            let local = self.env.system_id.clone().unwrap_or_default();
+            if *sid != local && !override_foreign {
+                return Err(OpError::Foreign {
+                    vg: vg.name.clone(),
+                    system_id: sid.clone(),
+                    local: if local.is_empty() {
+                        "(none)".into()
+                    } else {
+                        local
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Read-modify-commit of one VG through the transaction driver ([`Ctx::modify_vg`]):
+    /// `f` gets the VG as read, the scan and the present PVs (key -> index into
+    /// `Scan::pvs`).
+    pub fn modify<F>(&self, name: &str, override_foreign: bool, f: F) -> Result<VolumeGroup>
+    where
+        F: FnOnce(&mut VolumeGroup, &Scan, &PvIndex) -> Result<()>,
+    {
+        let opts = crate::txn::WriteOpts {
+            override_foreign,
+            ..crate::txn::WriteOpts::default()
+        };
+        let done = self.modify_vg(name, &opts, |t| f(&mut t.vg, t.scan, &t.devs))?;
+        Ok(done.vg)
+    }
+}
+
+/// With `majority`, more than half of the PVs present is enough (lvm2 --majoritypvs):
+/// the commit then reaches the present PVs only, and the others come back stale.
+pub(crate) fn check_complete(r: &VgRead, majority: bool) -> Result<()> {
+    let missing = r.missing();
+    if majority && !missing.is_empty() {
+        let total = r.vg.pvs.len();
+        let present = total - missing.len();
+        let needed = total / 2 + 1;
+        if present < needed {
+            return Err(OpError::NoMajority {
+                vg: r.vg.name.clone(),
+                present,
+                total,
+                needed,
+            });
+        }
+        return Ok(());
+    }
+    if let Some(p) = missing.first() {
+        return Err(OpError::MissingPv {
+            vg: r.vg.name.clone(),
+            uuid: p.id.clone(),
+            device: last_seen(p),
+        });
+    }
+    Ok(())
+}
+
+/// Warnings about the copies of a VG that are not current and the PVs that are missing; with
+/// `hint`, each copy warning says how to repair it.
+pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
+    let name = &r.vg.name;
+    let mut out = Vec::new();
+    for c in r.stale_copies() {
+        let what = match &c.state {
+            CopyState::Stale { seqno } => {
+                format!("is stale (seqno {seqno}, newest {})", r.vg.seqno)
+            }
+            CopyState::Damaged { what } => format!("is damaged ({what})"),
+            CopyState::Empty | CopyState::Current => "is empty".into(),
+        };
+        let repair = if hint {
+            format!("; run vgck --updatemetadata {name}")
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "WARNING: VG {name}: metadata on {} at {} {what}{repair}",
+            c.path.display(),
+            c.area.offset.0
+        ));
+    }
+    for p in r.missing() {
+        out.push(format!(
+            "WARNING: VG {name} is missing PV {} (last seen on {})",
+            p.id,
+            last_seen(p)
+        ));
+    }
+    for p in r.vg.pvs.iter().filter(|p| r.devs.contains_key(&p.name)) {
+        if p.flags.iter().any(|f| f == model::MISSING) {
+            out.push(format!(
+                "WARNING: VG {name}: PV {} ({}) is marked MISSING but present; run vgextend --restoremissing {name} {}",
+                p.id,
+                last_seen(p),
+                last_seen(p)
+            ));
+        }
+    }
+    out
+}
+
+/// Used extents per PV key (PVs without any are absent).
+pub(crate) fn used_extents(vg: &VolumeGroup) -> HashMap<String, u64> {
+    vg.pv_free_extents()
+        .into_iter()
+        .filter_map(|(key, free)| {
+            let total = vg.pv(&key)?.pe_count.0;
+            Some((key, total.saturating_sub(free.0))).filter(|(_, used)| *used > 0)
+        })
+        .collect()
+}
+
+/// Which VG a PV's own metadata names (None: orphan).
+pub(crate) fn pv_vg_name(sc: &Scan, d: &PvDev) -> Option<String> {
+    for m in &d.mdas {
+        if let Ok(c) = &m.res {
+            if let Some(t) = &c.committed {
+                return peek(&t.text).map(|x| x.0.to_string());
+            }
+        }
+    }
+    // A PV without metadata areas belongs to whatever VG lists its UUID.
+    let dashed = d.uuid_dashed();
+    for n in sc.vg_names() {
+        if let Ok(r) = sc.read_vg(&n) {
+            if r.vg.pvs.iter().any(|p| p.id == dashed) {
+                return Some(n);
+            }
+        }
+    }
+    None
+}
+
+/// The PV keys of `paths` (None: no PVs named, any may be used).
+pub(crate) fn pv_keys(
+    sc: &Scan,
+    vgname: &str,
+    devs: &PvIndex,
+    paths: &[PathBuf],
+) -> Result<Option<Vec<String>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = Vec::new();
+    for p in paths {
+        let k = devs
+            .iter()
+            .find(|(_, &i)| sc.pvs[i].path == *p)
+            .map(|(k, _)| k.clone())
+            .ok_or_else(|| VgError::NoSuchPv {
+                vg: vgname.to_string(),
+                pv: p.display().to_string(),
+            })?;
+        keys.push(k);
+    }
+    Ok(Some(keys))
+}
+
+/// lvm2 builds a command line's PV list from PVs with free extents only (`create_pv_list`)
+/// and refuses an empty one.
+pub(crate) fn check_listed_free(vg: &VolumeGroup, keys: Option<&[String]>) -> Result<()> {
+    let Some(keys) = keys else { return Ok(()) };
+    let free = vg.pv_free_extents();
+    if keys.iter().all(|k| {
+        free.iter()
+            .find(|(n, _)| n == k)
+            .is_none_or(|(_, f)| f.0 == 0)
+    }) {
+        return Err(OpError::Failed(
+            "No specified PVs have space available.".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_tag(t: &str) -> Result<()> {
+    if t.is_empty()
+        || t.len() > 1024
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+_.-/=!:&#".contains(c))
+    {
+        return Err(OpError::InvalidArg(format!("invalid tag {t:?}")));
+    }
+    Ok(())
+}
+
+mod backup;
+mod check;
+mod lv;
+mod pv;
+mod report;
+mod vg;
+
+pub use lv::{LvCreate, ResizeDir, SizeArg};
+pub use report::Selection;

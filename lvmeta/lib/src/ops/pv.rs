@@ -1,0 +1,211 @@
+//! PV commands: pvcreate, pvremove, pvck.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::lock::LockMode;
+use lvmeta_ondisk::label;
+use lvmeta_ondisk::mda;
+use lvmeta_ondisk::pv::{self as ondisk_pv, FormatOptions};
+
+impl Ctx<'_> {
+    pub fn pvcreate(
+        &self,
+        paths: &[PathBuf],
+        mdasize: Option<u64>,
+        uuid: Option<&str>,
+        force: bool,
+    ) -> Result<Vec<String>> {
+        if uuid.is_some() && paths.len() != 1 {
+            return Err(OpError::InvalidArg(
+                "--uuid needs exactly one device".into(),
+            ));
+        }
+        let raw_uuid = match uuid {
+            Some(u) => Some(
+                crate::uuid::without_dashes(u)
+                    .ok_or_else(|| OpError::InvalidArg(format!("invalid UUID {u:?}")))?,
+            ),
+            None => None,
+        };
+        self.with_global_lock(LockMode::Exclusive, |sc| {
+            // Check every device before writing any.
+            let mut devs = Vec::new();
+            for p in paths {
+                let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                    path: p.clone(),
+                    source,
+                })?;
+                match label::read_label(dev.as_ref()) {
+                    Ok(Some(l)) => {
+                        let vg = sc
+                            .pvs
+                            .iter()
+                            .find(|d| d.label.pv_uuid == l.pv_uuid)
+                            .and_then(|d| pv_vg_name(sc, d));
+                        if let Some(vg) = vg {
+                            return Err(OpError::PvInVg {
+                                path: p.clone(),
+                                vg,
+                            });
+                        }
+                        if !force {
+                            return Err(OpError::AlreadyPv { path: p.clone() });
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) if force => {
+                        let _ = e;
+                    }
+                    Err(source) => {
+                        return Err(OpError::BadLabel {
+                            path: p.clone(),
+                            source,
+                        })
+                    }
+                }
+                if let Some(u) = &raw_uuid {
+                    if let Some(d) = sc
+                        .pvs
+                        .iter()
+                        .find(|d| &d.label.pv_uuid == u && d.path != *p)
+                    {
+                        return Err(OpError::DuplicatePv {
+                            uuid: crate::uuid::with_dashes(u),
+                            first: d.path.clone(),
+                            second: p.clone(),
+                        });
+                    }
+                }
+                let size = dev.size().map_err(|source| OpError::Device {
+                    path: p.clone(),
+                    source,
+                })?;
+                let opts = FormatOptions {
+                    metadata_size: mdasize.map(Bytes),
+                    ..FormatOptions::default()
+                };
+                let (mda_area, pe_start) = ondisk_pv::plan_layout(size, &opts)
+                    .map_err(|why| OpError::Failed(format!("{}: {why}", p.display())))?;
+                // At least one MiB of data, so the PV holds an extent of the default size.
+                if size.0 < pe_start.0 + (1 << 20) {
+                    return Err(OpError::Failed(format!(
+                        "{}: device of {} bytes is too small for a PV with a {} byte metadata area",
+                        p.display(),
+                        size.0,
+                        mda_area.size.0
+                    )));
+                }
+                devs.push((p.clone(), dev, opts));
+            }
+            let mut out = Vec::new();
+            for (p, dev, opts) in devs {
+                let pv_uuid = raw_uuid.clone().unwrap_or_else(|| {
+                    crate::uuid::without_dashes(&crate::uuid::generate())
+                        .expect("generated ids are valid")
+                });
+                // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
+                ondisk_pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
+                out.push(format!(
+                    "Physical volume \"{}\" successfully created.",
+                    p.display()
+                ));
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn pvremove(&self, paths: &[PathBuf]) -> Result<Vec<String>> {
+        self.with_global_lock(LockMode::Exclusive, |sc| {
+            let mut todo = Vec::new();
+            for p in paths {
+                let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                    path: p.clone(),
+                    source,
+                })?;
+                let l = match label::read_label(dev.as_ref()) {
+                    Ok(Some(l)) => l,
+                    Ok(None) => return Err(OpError::NotAPv { path: p.clone() }),
+                    Err(source) => {
+                        return Err(OpError::BadLabel {
+                            path: p.clone(),
+                            source,
+                        })
+                    }
+                };
+                if let Some(vg) = sc
+                    .pvs
+                    .iter()
+                    .find(|d| d.label.pv_uuid == l.pv_uuid)
+                    .and_then(|d| pv_vg_name(sc, d))
+                {
+                    return Err(OpError::PvInVg {
+                        path: p.clone(),
+                        vg,
+                    });
+                }
+                todo.push((p, dev));
+            }
+            let mut out = Vec::new();
+            for (p, dev) in todo {
+                label::wipe_label(dev.as_ref())?;
+                out.push(format!(
+                    "Labels on physical volume \"{}\" successfully wiped.",
+                    p.display()
+                ));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Checks labels and metadata areas; returns (messages, all good).
+    pub fn pvck(&self, paths: &[PathBuf]) -> Result<(Vec<String>, bool)> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for p in paths {
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                path: p.clone(),
+                source,
+            })?;
+            match label::read_label(dev.as_ref()) {
+                Ok(None) => {
+                    out.push(format!("{}: no PV label found", p.display()));
+                    ok = false;
+                }
+                Err(e) => {
+                    out.push(format!("{}: damaged label: {e}", p.display()));
+                    ok = false;
+                }
+                Ok(Some(l)) => {
+                    out.push(format!(
+                        "{}: label ok, PV UUID {}, device size {}",
+                        p.display(),
+                        crate::uuid::with_dashes(&l.pv_uuid),
+                        l.device_size.0
+                    ));
+                    for a in &l.metadata_areas {
+                        match mda::read_mda(dev.as_ref(), *a) {
+                            Ok(c) => match c.committed {
+                                Some(t) => out.push(format!(
+                                    "{}: metadata area at {} ok: {} seqno {} ({} bytes, checksum {:#010x})",
+                                    p.display(),
+                                    a.offset.0,
+                                    peek(&t.text).map(|x| x.0).unwrap_or("?"),
+                                    peek(&t.text).map(|x| x.1).unwrap_or(0),
+                                    t.locn.size.0,
+                                    t.locn.checksum
+                                )),
+                                None => out.push(format!("{}: metadata area at {} ok, empty", p.display(), a.offset.0)),
+                            },
+                            Err(e) => {
+                                ok = false;
+                                out.push(format!("{}: metadata area at {} damaged: {e}", p.display(), a.offset.0));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok((out, ok))
+    }
+}

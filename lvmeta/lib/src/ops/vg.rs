@@ -1,0 +1,312 @@
+//! VG commands: vgcreate, vgextend, vgreduce, vgremove, vgrename, vgchange.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::txn::{PostCommit, WriteOpts};
+use lvmeta_model::{self as model, PhysicalVolume, VolumeGroup};
+
+impl Ctx<'_> {
+    pub fn vgcreate(
+        &self,
+        name: &str,
+        paths: &[PathBuf],
+        extent_size: u64,
+        system_id: Option<&str>,
+        tags: &[String],
+    ) -> Result<String> {
+        in_model(name, model::names::validate_vg_name(name))?;
+        for t in tags {
+            check_tag(t)?;
+        }
+        let mut vg = VolumeGroup::new(name, Sectors(extent_size))
+            .map_err(|e| OpError::InvalidArg(e.to_string()))?;
+        // As lvm2: the VG gets this host's system ID unless one is given (`""`: none).
+        vg.system_id = match system_id {
+            Some(s) => Some(s.to_string()).filter(|s| !s.is_empty()),
+            None => self.env.system_id.clone(),
+        };
+        vg.tags = tags.to_vec();
+        self.put_vg(name, "vgcreate", |sc, _| {
+            if sc.vg_names().iter().any(|n| n == name) {
+                return Err(OpError::VgExists { vg: name.into() });
+            }
+            let pvs = self.take_orphans(sc, paths, extent_size)?;
+            let mut post = Vec::new();
+            for (i, pv) in pvs {
+                in_model(name, vg.add_pv(pv))?;
+                post.push(PostCommit::SetUsed(i, true));
+            }
+            Ok((vg, post))
+        })?;
+        Ok(format!("Volume group \"{name}\" successfully created"))
+    }
+
+    /// Orphan PVs for `paths`, as VG entries (with their scan index).
+    fn take_orphans(
+        &self,
+        sc: &Scan,
+        paths: &[PathBuf],
+        extent_size: u64,
+    ) -> Result<Vec<(usize, PhysicalVolume)>> {
+        let mut out = Vec::new();
+        for p in paths {
+            let (i, d) = sc.pv_by_path(p).ok_or_else(|| {
+                if let Some((_, e)) = sc.damaged.iter().find(|(dp, _)| dp == p) {
+                    OpError::Failed(format!("{}: damaged PV label: {e}", p.display()))
+                } else {
+                    OpError::NotAPv { path: p.clone() }
+                }
+            })?;
+            if let Some(vg) = pv_vg_name(sc, d) {
+                return Err(OpError::PvInVg {
+                    path: p.clone(),
+                    vg,
+                });
+            }
+            let pe_start = d.pe_start_sectors();
+            let dev_size = d.label.device_size.0 / 512;
+            let pe_count = dev_size.saturating_sub(pe_start) / extent_size;
+            if pe_count == 0 {
+                return Err(OpError::Failed(format!(
+                    "{}: too small for one extent",
+                    p.display()
+                )));
+            }
+            let pv = PhysicalVolume::new(
+                &d.label.pv_uuid,
+                Some(&p.to_string_lossy()),
+                Sectors(dev_size),
+                Sectors(pe_start),
+                Extents(pe_count),
+            )
+            .map_err(|e| OpError::Failed(format!("{}: {e}", p.display())))?;
+            out.push((i, pv));
+        }
+        Ok(out)
+    }
+
+    pub fn vgextend(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
+        let opts = WriteOpts {
+            global: true,
+            ..WriteOpts::command("vgextend")
+        };
+        self.modify_vg(name, &opts, |t| {
+            let new = self.take_orphans(t.scan, paths, t.vg.extent_size.0)?;
+            for (_, pv) in new {
+                in_model(name, t.vg.add_pv(pv))?;
+            }
+            // Every PV of the VG is marked used, the new ones and any that was not.
+            let present: Vec<usize> =
+                t.vg.pvs
+                    .iter()
+                    .filter_map(|p| t.scan.device_index(p))
+                    .collect();
+            for i in present {
+                t.after_commit(PostCommit::SetUsed(i, true));
+            }
+            Ok(())
+        })?;
+        Ok(format!("Volume group \"{name}\" successfully extended"))
+    }
+
+    /// `vgextend --restoremissing`: PVs marked MISSING that are present again rejoin the VG
+    /// and get its current metadata.
+    pub fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
+        let opts = WriteOpts {
+            global: true,
+            ..WriteOpts::command("vgextend --restoremissing")
+        };
+        self.modify_vg(name, &opts, |t| {
+            let (vg, sc, devs) = (&mut t.vg, t.scan, &t.devs);
+            for p in paths {
+                let key = devs
+                    .iter()
+                    .find(|(_, &i)| sc.pvs[i].path == *p)
+                    .map(|(k, _)| k.clone())
+                    .ok_or_else(|| VgError::NoSuchPv {
+                        vg: name.into(),
+                        pv: p.display().to_string(),
+                    })?;
+                let pv = vg.pvs.iter_mut().find(|pv| pv.name == key);
+                let Some(pv) = pv.filter(|pv| pv.is_missing()) else {
+                    return Err(OpError::Failed(format!(
+                        "Physical volume {} is not marked missing in VG {name}",
+                        p.display()
+                    )));
+                };
+                pv.set_missing(false);
+            }
+            Ok(())
+        })?;
+        Ok(format!("Volume group \"{name}\" successfully extended"))
+    }
+
+    pub fn vgreduce(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<String>> {
+        let opts = WriteOpts {
+            global: true,
+            ..WriteOpts::command("vgreduce")
+        };
+        let done = self.modify_vg(name, &opts, |t| {
+            let used = used_extents(&t.vg);
+            let mut removed: Vec<(usize, String)> = Vec::new();
+            let mut out = Vec::new();
+            for p in paths {
+                let (key, &i) = t
+                    .devs
+                    .iter()
+                    .find(|(_, &i)| t.scan.pvs[i].path == *p)
+                    .ok_or_else(|| VgError::NoSuchPv {
+                        vg: name.into(),
+                        pv: p.display().to_string(),
+                    })?;
+                if used.get(key).copied().unwrap_or(0) > 0 {
+                    return Err(VgError::PvInUse {
+                        vg: name.into(),
+                        pv: p.display().to_string(),
+                    }
+                    .into());
+                }
+                if t.vg.pvs.len() - removed.len() <= 1 {
+                    return Err(OpError::Failed(format!(
+                        "Can't remove final physical volume \"{}\" from volume group \"{name}\"",
+                        p.display()
+                    )));
+                }
+                let id = t.vg.pv(key).map(|pv| pv.id.clone()).unwrap_or_default();
+                removed.push((i, id));
+                out.push(format!(
+                    "Removed \"{}\" from volume group \"{name}\"",
+                    p.display()
+                ));
+            }
+            for (i, id) in &removed {
+                let key =
+                    t.vg.pvs
+                        .iter()
+                        .find(|pv| &pv.id == id)
+                        .map(|pv| pv.name.clone());
+                if let Some(key) = key {
+                    in_model(name, t.vg.remove_pv(&key))?;
+                }
+                // The removed PVs become orphans: their metadata areas are emptied.
+                t.after_commit(PostCommit::Orphan(*i));
+            }
+            Ok(out)
+        })?;
+        Ok(done.value)
+    }
+
+    pub fn vgremove(&self, name: &str, force: bool) -> Result<String> {
+        let opts = WriteOpts {
+            global: true,
+            allow_missing: true,
+            ..WriteOpts::command("vgremove")
+        };
+        self.modify_vg(name, &opts, |t| {
+            let visible: Vec<String> =
+                t.vg.lvs
+                    .iter()
+                    .filter(|l| l.is_visible())
+                    .map(|l| l.name.clone())
+                    .collect();
+            if !visible.is_empty() && !force {
+                return Err(OpError::VgNotEmpty {
+                    vg: name.into(),
+                    lvs: visible.len(),
+                });
+            }
+            // As lvremove: nothing open goes, what is active is deactivated first.
+            if let Some(k) = &self.env.kernel {
+                for l in &visible {
+                    crate::activation::check_not_in_use(k, &t.vg, l)?;
+                }
+                for l in &visible {
+                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
+                }
+            }
+            t.remove_vg();
+            Ok(())
+        })?;
+        Ok(format!("Volume group \"{name}\" successfully removed"))
+    }
+
+    pub fn vgrename(&self, old: &str, new: &str) -> Result<String> {
+        // Checked before locking: both names would take the same lock (issue 11 item 3).
+        if old == new {
+            return Err(OpError::SameVgName);
+        }
+        in_model(new, model::names::validate_vg_name(new))?;
+        let opts = WriteOpts {
+            global: true,
+            also_lock: Some(new.to_string()),
+            ..WriteOpts::command("vgrename")
+        };
+        self.modify_vg(old, &opts, |t| {
+            if t.scan.vg_names().iter().any(|n| n == new) {
+                return Err(OpError::VgExists { vg: new.into() });
+            }
+            // lvm2 renames such a VG and then cannot use it: refuse instead.
+            for l in &t.vg.lvs {
+                model::names::check_full_lv_name(new, &l.name)?;
+            }
+            let before = match &self.env.kernel {
+                Some(k) => {
+                    let visible: Vec<String> =
+                        t.vg.lvs
+                            .iter()
+                            .filter(|l| l.is_visible())
+                            .map(|l| l.name.clone())
+                            .collect();
+                    crate::activation::active_devices(k, &t.vg, &visible)?
+                }
+                None => Vec::new(),
+            };
+            t.vg.name = new.into();
+            // Active LVs' devices follow the new VG name (vg-lv → new-lv).
+            if let Some(k) = &self.env.kernel {
+                crate::activation::rename_devices(k, &before, &t.vg, str::to_string)?;
+            }
+            Ok(())
+        })?;
+        Ok(format!(
+            "Volume group \"{old}\" successfully renamed to \"{new}\""
+        ))
+    }
+
+    pub fn vgchange(
+        &self,
+        name: &str,
+        system_id: Option<&str>,
+        add: &[String],
+        del: &[String],
+        majority: bool,
+    ) -> Result<String> {
+        if majority && system_id.is_none() {
+            return Err(OpError::InvalidArg("--majoritypvs needs --systemid".into()));
+        }
+        // Setting the system ID is the explicit way to take over a foreign VG.
+        let opts = WriteOpts {
+            override_foreign: system_id.is_some(),
+            majority,
+            ..WriteOpts::command("vgchange")
+        };
+        self.modify_vg(name, &opts, |t| {
+            let vg = &mut t.vg;
+            if let Some(s) = system_id {
+                vg.system_id = (!s.is_empty()).then(|| s.to_string());
+            }
+            for t in add {
+                check_tag(t)?;
+                if !vg.tags.contains(t) {
+                    vg.tags.push(t.clone());
+                }
+            }
+            vg.tags.retain(|t| !del.contains(t));
+            // lvm2 keeps a VG's tags sorted.
+            vg.tags.sort();
+            Ok(())
+        })?;
+        Ok(format!("Volume group \"{name}\" successfully changed"))
+    }
+}

@@ -1,0 +1,642 @@
+//! The transaction driver: the only ways commands reach VG metadata (lvm2's
+//! `process_each_vg` shape: one driver, a callback per command).
+//!
+//! - [`Ctx::read_vg`] / [`Ctx::read_vgs`]: shared locks → scan → read → owner check → callback.
+//! - [`Ctx::modify_vg`]: exclusive lock → scan → read → owner and completeness checks →
+//!   callback edits the VG → commit to every metadata area → the committed seqno handed to
+//!   every held lock ([`crate::lock::HeldLock::note_committed_seqno`]) → post-commit label
+//!   updates → backup hook.
+//! - [`Ctx::put_vg`]: the same for a VG written whole (vgcreate, vgcfgrestore).
+//!
+//! Locks: the global lock first (when the command changes the PV/VG name space), then the
+//! VG's local lock (lvm2's file lock). A VG whose metadata names a `lock_type` also needs the
+//! cluster lock manager's VG lock ([`crate::env::Env::cluster_locks_for`]): it is taken after
+//! the first read, then the VG is read again under both locks, since another node may have
+//! changed it in between. That is the one place a cluster lock layer plugs in.
+
+use crate::lock::{LockGuard, LockMode};
+use crate::ops::{
+    check_complete, commit_text, committed_len, metadata_text, now, scan, set_used, targets,
+    CopyInfo, Ctx, OpError, PvIndex, Result, Scan, VgRead,
+};
+use lvmeta_model::VolumeGroup;
+use lvmeta_ondisk::mda;
+
+/// How a write reaches a VG.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOpts {
+    /// Also take the global lock (exclusive): the command changes which PVs or VG names exist.
+    pub global: bool,
+    /// Act on a VG owned by another host (the explicit take-over).
+    pub override_foreign: bool,
+    /// Accept missing PVs when more than half are present (`--majoritypvs`).
+    pub majority: bool,
+    /// Accept any missing PV (the command repairs, or writes what is present).
+    pub allow_missing: bool,
+    /// Another VG name to lock exclusively too (vgrename's new name).
+    pub also_lock: Option<String>,
+    /// The command line, for the backup hook ("Created *after* executing ...").
+    pub command: String,
+}
+
+impl WriteOpts {
+    pub fn command(command: impl Into<String>) -> Self {
+        WriteOpts {
+            command: command.into(),
+            ..WriteOpts::default()
+        }
+    }
+}
+
+/// What happens to the metadata after the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Commit the edited VG (seqno + 1).
+    Commit,
+    /// Remove the VG: its metadata areas are emptied and its PVs become orphans.
+    Remove,
+    /// Change nothing.
+    Nothing,
+}
+
+/// Label changes made after the commit, on devices of the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostCommit {
+    /// Set or clear the "used by a VG" flag of the PV label (device index in the scan).
+    SetUsed(usize, bool),
+    /// Empty the device's metadata areas (a PV leaving its VG).
+    Orphan(usize),
+}
+
+/// One VG being changed: what the callback sees and edits.
+pub struct Txn<'s> {
+    pub vg: VolumeGroup,
+    pub scan: &'s Scan,
+    /// PV key → index into `scan.pvs` for the PVs present.
+    pub devs: PvIndex,
+    /// The state of every metadata copy as read.
+    pub copies: Vec<CopyInfo>,
+    end: End,
+    post: Vec<PostCommit>,
+}
+
+impl Txn<'_> {
+    pub fn remove_vg(&mut self) {
+        self.end = End::Remove;
+    }
+    pub fn change_nothing(&mut self) {
+        self.end = End::Nothing;
+    }
+    pub fn after_commit(&mut self, p: PostCommit) {
+        self.post.push(p);
+    }
+}
+
+/// A finished write: the VG as committed (or as read, for `End::Nothing`/`Remove`) and the
+/// callback's value.
+pub struct Done<T> {
+    pub vg: VolumeGroup,
+    pub end: End,
+    pub value: T,
+}
+
+/// Called around commits; lvm2's `archive()` (before, with the metadata being replaced) and
+/// `backup()` (after, with the new metadata). The default does nothing.
+pub trait CommitHooks: Send + Sync {
+    /// Before a VG's metadata is replaced or removed; `old` as it is on disk.
+    fn before_commit(&self, _old: &VolumeGroup, _command: &str) -> Result<()> {
+        Ok(())
+    }
+    /// After a commit (`Some`: the new metadata) or a removal (`None`) of VG `name`.
+    fn after_commit(&self, _name: &str, _new: Option<&VolumeGroup>, _command: &str) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Locks held by one transaction, released in reverse order on drop.
+struct Held(Vec<LockGuard>);
+
+impl Held {
+    fn note_committed_seqno(&mut self, seqno: u64) {
+        for g in &mut self.0 {
+            g.note_committed_seqno(seqno);
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        while self.0.pop().is_some() {}
+    }
+}
+
+impl Ctx<'_> {
+    /// The global lock: local, and the cluster's when this host has a cluster lock manager.
+    fn lock_global(&self, mode: LockMode, held: &mut Held) -> Result<()> {
+        held.0.push(self.env.locks.lock_global(mode)?);
+        if let Some(c) = &self.env.cluster {
+            held.0.push(c.lock_global(mode)?);
+        }
+        Ok(())
+    }
+
+    /// Local lock of `name`, scan, read; and the cluster VG lock with a re-read when the
+    /// VG's `lock_type` asks for one.
+    fn lock_and_read(&self, name: &str, mode: LockMode, held: &mut Held) -> Result<(Scan, VgRead)> {
+        held.0.push(self.env.locks.lock_vg(name, mode)?);
+        let sc = scan(self.env)?;
+        let r = sc.read_vg(name)?;
+        match self
+            .env
+            .cluster_locks_for(name, r.vg.lock_type.as_deref())?
+        {
+            None => Ok((sc, r)),
+            Some(cluster) => {
+                held.0.push(cluster.lock_vg(name, mode)?);
+                drop(r);
+                let sc = scan(self.env)?;
+                let r = sc.read_vg(name)?;
+                Ok((sc, r))
+            }
+        }
+    }
+
+    /// The global lock alone (pvcreate, pvremove: labels, no VG metadata), then a scan.
+    pub fn with_global_lock<T>(
+        &self,
+        mode: LockMode,
+        f: impl FnOnce(&Scan) -> Result<T>,
+    ) -> Result<T> {
+        let mut held = Held(Vec::new());
+        self.lock_global(mode, &mut held)?;
+        let sc = scan(self.env)?;
+        f(&sc)
+    }
+
+    /// Reads VG `name` under its shared lock; `f` gets the scan and the VG as read.
+    pub fn read_vg<T, E: From<OpError>>(
+        &self,
+        name: &str,
+        override_foreign: bool,
+        f: impl FnOnce(&Scan, VgRead) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let mut held = Held(Vec::new());
+        let (sc, r) = self.lock_and_read(name, LockMode::Shared, &mut held)?;
+        if !override_foreign {
+            self.check_owner(&r.vg, false)?;
+        }
+        f(&sc, r)
+    }
+
+    /// Reads several VGs (all of them when `names` is None) under their shared locks and one
+    /// scan. Unreadable or foreign VGs named explicitly are errors; found by the scan, a
+    /// foreign VG is left out unless `foreign`.
+    pub fn read_vgs<T>(
+        &self,
+        names: Option<&[String]>,
+        foreign: bool,
+        f: impl FnOnce(&Scan, Vec<VgRead>) -> Result<T>,
+    ) -> Result<T> {
+        let mut held = Held(Vec::new());
+        let (sc, names, named) = match names {
+            Some(want) if !want.is_empty() => {
+                let mut want = want.to_vec();
+                want.sort();
+                want.dedup();
+                for w in &want {
+                    held.0.push(self.env.locks.lock_vg(w, LockMode::Shared)?);
+                }
+                (scan(self.env)?, want, true)
+            }
+            _ => {
+                let first = scan(self.env)?;
+                let names = first.vg_names();
+                if names.is_empty() {
+                    (first, names, false)
+                } else {
+                    for n in &names {
+                        held.0.push(self.env.locks.lock_vg(n, LockMode::Shared)?);
+                    }
+                    // Read again under the locks; VGs may have come or gone meanwhile.
+                    drop(first);
+                    let sc = scan(self.env)?;
+                    let names = sc.vg_names();
+                    (sc, names, false)
+                }
+            }
+        };
+        let mut reads = Vec::new();
+        let mut cluster_locked = false;
+        for n in &names {
+            let r = sc.read_vg(n)?;
+            if let Some(c) = self.env.cluster_locks_for(n, r.vg.lock_type.as_deref())? {
+                held.0.push(c.lock_vg(n, LockMode::Shared)?);
+                cluster_locked = true;
+            }
+            reads.push(r);
+        }
+        // Under cluster locks taken after the first read, read once more.
+        let (sc, reads) = if cluster_locked {
+            let sc = scan(self.env)?;
+            let reads = names
+                .iter()
+                .map(|n| sc.read_vg(n))
+                .collect::<Result<Vec<_>>>()?;
+            (sc, reads)
+        } else {
+            (sc, reads)
+        };
+        let mut kept = Vec::new();
+        for r in reads {
+            if !foreign {
+                if let Err(e) = self.check_owner(&r.vg, false) {
+                    if named {
+                        return Err(e);
+                    }
+                    continue;
+                }
+            }
+            kept.push(r);
+        }
+        f(&sc, kept)
+    }
+
+    /// Read-modify-commit of VG `name` under its exclusive lock. `f` edits `txn.vg` (or asks
+    /// for removal or nothing); the commit, the seqno note to the locks, the post-commit label
+    /// changes and the hooks follow here and nowhere else.
+    pub fn modify_vg<T>(
+        &self,
+        name: &str,
+        opts: &WriteOpts,
+        f: impl FnOnce(&mut Txn) -> Result<T>,
+    ) -> Result<Done<T>> {
+        let mut held = Held(Vec::new());
+        if opts.global {
+            self.lock_global(LockMode::Exclusive, &mut held)?;
+        }
+        if let Some(other) = &opts.also_lock {
+            // Two VG locks in name order, as lvm2 orders them, so renames cannot deadlock.
+            if other.as_str() < name {
+                held.0
+                    .push(self.env.locks.lock_vg(other, LockMode::Exclusive)?);
+            }
+        }
+        let (sc, r) = self.lock_and_read(name, LockMode::Exclusive, &mut held)?;
+        if let Some(other) = &opts.also_lock {
+            if other.as_str() > name {
+                held.0
+                    .push(self.env.locks.lock_vg(other, LockMode::Exclusive)?);
+            }
+        }
+        self.check_owner(&r.vg, opts.override_foreign)?;
+        if !opts.allow_missing {
+            check_complete(&r, opts.majority)?;
+        }
+        let VgRead { vg, devs, copies } = r;
+        let seqno = vg.seqno;
+        let mut txn = Txn {
+            vg,
+            scan: &sc,
+            devs,
+            copies,
+            end: End::Commit,
+            post: Vec::new(),
+        };
+        let value = f(&mut txn)?;
+        let Txn {
+            mut vg,
+            devs,
+            end,
+            post,
+            ..
+        } = txn;
+        match end {
+            End::Nothing => {}
+            End::Commit => {
+                vg.seqno = seqno + 1;
+                // As lvm2: a PV absent from a write is marked so; when it returns, its older
+                // copy is not trusted until `vgextend --restoremissing`.
+                // (Presence from the scan: the callback may have added PVs.)
+                for pv in vg.pvs.iter_mut() {
+                    if sc.device_index(pv).is_none() {
+                        pv.set_missing(true);
+                    }
+                }
+                self.commit(&sc, name, &mut vg, &opts.command, &mut held)?;
+            }
+            End::Remove => {
+                if let Some(h) = &self.env.hooks {
+                    h.before_commit(&vg, &opts.command)?;
+                }
+                for (dev, area) in targets(&sc, &vg) {
+                    mda::format_mda(dev.as_ref(), area)?;
+                }
+                for &i in devs.values() {
+                    set_used(&sc.pvs[i], false)?;
+                }
+                if let Some(h) = &self.env.hooks {
+                    h.after_commit(name, None, &opts.command)?;
+                }
+            }
+        }
+        for p in post {
+            match p {
+                PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
+                PostCommit::Orphan(i) => {
+                    let d = &sc.pvs[i];
+                    for a in &d.label.metadata_areas {
+                        mda::format_mda(d.dev.as_ref(), *a)?;
+                    }
+                    set_used(d, false)?;
+                }
+            }
+        }
+        Ok(Done { vg, end, value })
+    }
+
+    /// Writes a whole VG `name` (vgcreate, vgcfgrestore) under the global and the VG's
+    /// exclusive locks: `build` gets the scan and the VG currently there (if readable) and
+    /// returns the VG to commit (its seqno as it should be written) and label changes.
+    pub fn put_vg(
+        &self,
+        name: &str,
+        command: &str,
+        build: impl FnOnce(&Scan, Option<VgRead>) -> Result<(VolumeGroup, Vec<PostCommit>)>,
+    ) -> Result<VolumeGroup> {
+        let mut held = Held(Vec::new());
+        self.lock_global(LockMode::Exclusive, &mut held)?;
+        held.0
+            .push(self.env.locks.lock_vg(name, LockMode::Exclusive)?);
+        let sc = scan(self.env)?;
+        let current = sc.read_vg(name).ok();
+        if let Some(c) = &current {
+            if let Some(cluster) = self
+                .env
+                .cluster_locks_for(name, c.vg.lock_type.as_deref())?
+            {
+                held.0.push(cluster.lock_vg(name, LockMode::Exclusive)?);
+            }
+        }
+        let (mut vg, post) = build(&sc, current)?;
+        self.commit(&sc, name, &mut vg, command, &mut held)?;
+        for p in post {
+            match p {
+                PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
+                PostCommit::Orphan(i) => {
+                    let d = &sc.pvs[i];
+                    for a in &d.label.metadata_areas {
+                        mda::format_mda(d.dev.as_ref(), *a)?;
+                    }
+                    set_used(d, false)?;
+                }
+            }
+        }
+        Ok(vg)
+    }
+
+    /// The commit itself: device hints, text, every metadata area, the seqno to the locks,
+    /// the hooks. `old_name`: the VG's name on disk (a rename commits under the new one).
+    fn commit(
+        &self,
+        sc: &Scan,
+        old_name: &str,
+        vg: &mut VolumeGroup,
+        command: &str,
+        held: &mut Held,
+    ) -> Result<()> {
+        for p in vg.pvs.iter_mut() {
+            if let Some(i) = sc.device_index(p) {
+                p.device = Some(sc.pvs[i].path.to_string_lossy().into_owned());
+            }
+        }
+        if let Some(h) = &self.env.hooks {
+            // The copy on disk, read again only when there is a hook to give it to.
+            if let Ok(old) = sc.read_vg(old_name) {
+                h.before_commit(&old.vg, command)?;
+            }
+        }
+        let text = metadata_text(vg, &self.env.host, now(), committed_len(sc, vg));
+        commit_text(&vg.name, &targets(sc, vg), text, None)?;
+        held.note_committed_seqno(vg.seqno);
+        if let Some(h) = &self.env.hooks {
+            h.after_commit(&vg.name, Some(vg), command)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::{HeldLock, LockError, LockManager, LockTarget, MemLocking};
+    use crate::ops::{Env, LvCreate, SizeArg};
+    use lvmeta_model::Layout;
+    use lvmeta_ondisk::dev::{BlockDev, MemDev};
+    use lvmeta_ondisk::Bytes;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+
+    /// Events a [`Recorder`] saw: locks taken and seqnos noted.
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    /// A lock manager over `MemLocking` that records what the driver does with its locks.
+    struct Recorder {
+        name: &'static str,
+        inner: MemLocking,
+        log: Log,
+    }
+
+    struct RecHeld {
+        name: &'static str,
+        target: LockTarget,
+        mode: LockMode,
+        _inner: LockGuard,
+        log: Log,
+    }
+
+    impl HeldLock for RecHeld {
+        fn target(&self) -> &LockTarget {
+            &self.target
+        }
+        fn mode(&self) -> LockMode {
+            self.mode
+        }
+        fn note_committed_seqno(&mut self, seqno: u64) {
+            let t = &self.target;
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("{} seqno {seqno} on {t}", self.name));
+        }
+    }
+
+    impl LockManager for Recorder {
+        fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("{} {mode:?} {target}", self.name));
+            Ok(LockGuard::new(Box::new(RecHeld {
+                name: self.name,
+                target: target.clone(),
+                mode,
+                _inner: self.inner.lock(target, mode)?,
+                log: self.log.clone(),
+            })))
+        }
+    }
+
+    fn env(log: &Log) -> Env {
+        let devs: Vec<(PathBuf, MemDev)> = (0..2)
+            .map(|i| {
+                let p = PathBuf::from(format!("/mem/pv{i}"));
+                (p.clone(), MemDev::new(p, Bytes(32 << 20)))
+            })
+            .collect();
+        let locks = Recorder {
+            name: "local",
+            inner: MemLocking::new(),
+            log: log.clone(),
+        };
+        let mut e = Env::with_devices(devs.iter().map(|d| d.0.clone()).collect(), Arc::new(locks));
+        e.open = Box::new(move |p: &Path| {
+            devs.iter()
+                .find(|d| d.0 == p)
+                .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
+        });
+        e
+    }
+
+    fn lv(name: &str) -> LvCreate {
+        LvCreate {
+            name: name.into(),
+            size: SizeArg::Sectors(crate::units::Sign::Absolute, 8192),
+            layout: Layout::Linear,
+            pvs: vec![],
+        }
+    }
+
+    fn setup(ctx: &Ctx) {
+        let paths = vec![PathBuf::from("/mem/pv0"), PathBuf::from("/mem/pv1")];
+        ctx.pvcreate(&paths, None, None, false).unwrap();
+        ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
+    }
+
+    /// Issue 12: the committed seqno reaches the held lock (a DLM lock value block needs it);
+    /// before the driver, `note_committed_seqno` was never called.
+    #[test]
+    fn every_commit_notes_its_seqno_on_the_held_locks() {
+        let log = Log::default();
+        let e = env(&log);
+        let ctx = Ctx { env: &e };
+        setup(&ctx);
+        log.lock().unwrap().clear();
+        ctx.lvcreate("vg", lv("a")).unwrap();
+        ctx.lvrename("vg", "a", "b").unwrap();
+        ctx.vgchange("vg", None, &["t".into()], &[], false).unwrap();
+        let log = log.lock().unwrap().clone();
+        let notes: Vec<&String> = log.iter().filter(|l| l.contains("seqno")).collect();
+        assert_eq!(
+            notes,
+            [
+                "local seqno 2 on lock for VG vg",
+                "local seqno 3 on lock for VG vg",
+                "local seqno 4 on lock for VG vg"
+            ],
+            "{log:?}"
+        );
+        assert!(log
+            .iter()
+            .all(|l| !l.contains("Shared") || !l.contains("seqno")));
+    }
+
+    /// A VG with `lock_type = "dlm"` needs the cluster lock manager: refused without one
+    /// (as lvm2 without lvmlockd), and with one its VG lock is taken after the local lock
+    /// and gets the committed seqno.
+    #[test]
+    fn shared_vgs_take_the_cluster_vg_lock_too() {
+        let log = Log::default();
+        let mut e = env(&log);
+        {
+            let ctx = Ctx { env: &e };
+            setup(&ctx);
+            ctx.modify("vg", false, |vg, _, _| {
+                vg.lock_type = Some("dlm".into());
+                vg.lock_args = Some("1.0.0:test".into());
+                Ok(())
+            })
+            .unwrap();
+            let err = ctx.lvcreate("vg", lv("a")).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("lock type dlm that requires lvmlockd"),
+                "{err}"
+            );
+        }
+        e.cluster = Some(Arc::new(Recorder {
+            name: "cluster",
+            inner: MemLocking::new(),
+            log: log.clone(),
+        }));
+        let ctx = Ctx { env: &e };
+        log.lock().unwrap().clear();
+        ctx.lvcreate("vg", lv("a")).unwrap();
+        let log = log.lock().unwrap().clone();
+        assert_eq!(
+            log,
+            [
+                "local Exclusive lock for VG vg",
+                "cluster Exclusive lock for VG vg",
+                "local seqno 3 on lock for VG vg",
+                "cluster seqno 3 on lock for VG vg",
+            ]
+        );
+        // Reports take the cluster lock shared.
+        let rows = ctx
+            .read_vgs(None, false, |_, reads| Ok(reads.len()))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    struct Hooks(Log);
+
+    impl CommitHooks for Hooks {
+        fn before_commit(&self, old: &VolumeGroup, command: &str) -> Result<()> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("before {command} {} seqno {}", old.name, old.seqno));
+            Ok(())
+        }
+        fn after_commit(&self, name: &str, new: Option<&VolumeGroup>, command: &str) -> Result<()> {
+            let what = new.map_or("removed".to_string(), |v| format!("seqno {}", v.seqno));
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("after {command} {name} {what}"));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn hooks_run_around_commits_and_removals() {
+        let log = Log::default();
+        let mut e = env(&Log::default());
+        e.hooks = Some(Arc::new(Hooks(log.clone())));
+        let ctx = Ctx { env: &e };
+        setup(&ctx);
+        ctx.vgrename("vg", "vg2").unwrap();
+        ctx.vgremove("vg2", false).unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "after vgcreate vg seqno 1",
+                "before vgrename vg seqno 1",
+                "after vgrename vg2 seqno 2",
+                "before vgremove vg2 seqno 2",
+                "after vgremove vg2 removed",
+            ]
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! Every field of the report table renders: each one listed in `report::FIELDS` gives a
+//! value in some row of a VG that has every kind of object lvmeta makes (striped, raid1 and
+//! mirror LVs, tags, a system ID, an orphan PV), except the fields lvm2 also leaves empty for
+//! such a VG (snapshots, pools, moves, and the kernel's percentages on a host without it).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lvmeta::lock::MemLocking;
+use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, Selection, SizeArg};
+use lvmeta::report::{self, Cell, FieldType, ReportKind, FIELDS};
+use lvmeta::units::Sign;
+use lvmeta_ondisk::dev::{BlockDev, MemDev};
+use lvmeta_ondisk::{Bytes, Sectors};
+
+const ALWAYS_EMPTY: &[&str] = &[
+    "origin",
+    "move_pv",
+    "convert_lv",
+    "pool_lv",
+    "data_percent",
+    "metadata_percent",
+    "copy_percent",
+];
+
+fn env() -> Env {
+    let devs: Vec<(PathBuf, MemDev)> = (0..4)
+        .map(|i| {
+            let p = PathBuf::from(format!("/mem/pv{i}"));
+            (p.clone(), MemDev::new(p, Bytes(64 << 20)))
+        })
+        .collect();
+    let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
+    let mut env = Env::with_devices(paths.clone(), Arc::new(MemLocking::new()));
+    env.system_id = Some("host-a".into());
+    env.open = Box::new(move |p: &Path| {
+        devs.iter()
+            .find(|d| d.0 == p)
+            .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
+    });
+    let ctx = Ctx { env: &env };
+    ctx.pvcreate(&paths, None, None, false).unwrap();
+    ctx.vgcreate("vg", &paths[..3], 8192, None, &["vgtag".into()])
+        .unwrap();
+    let lv = |name: &str, layout| LvCreate {
+        name: name.into(),
+        size: SizeArg::Sectors(Sign::Absolute, 8 << 11),
+        layout,
+        pvs: vec![],
+    };
+    ctx.lvcreate(
+        "vg",
+        lv(
+            "st",
+            Layout::Striped {
+                stripes: 2,
+                stripe_size: Sectors(128),
+            },
+        ),
+    )
+    .unwrap();
+    ctx.lvcreate("vg", lv("r", Layout::Raid1 { mirrors: 1 }))
+        .unwrap();
+    ctx.lvcreate(
+        "vg",
+        lv(
+            "m",
+            Layout::Mirror {
+                mirrors: 1,
+                log: MirrorLog::Disk,
+            },
+        ),
+    )
+    .unwrap();
+    // Tags on an LV, a segment and a PV come from lvm2-made metadata; set them in the model.
+    ctx.modify("vg", false, |vg, _, _| {
+        let st = vg.lv_mut("st").unwrap();
+        st.tags = vec!["lvtag".into()];
+        st.segments[0].tags = vec!["segtag".into()];
+        vg.pvs[0].tags = vec!["pvtag".into()];
+        Ok(())
+    })
+    .unwrap();
+    env
+}
+
+fn filled(c: &Cell) -> bool {
+    match c {
+        Cell::Str(s) => !s.is_empty(),
+        Cell::Size(_) | Cell::Num(_) => true,
+        Cell::Pct(p) => p.is_some(),
+        Cell::Empty => false,
+    }
+}
+
+#[test]
+fn every_listed_field_renders() {
+    let env = env();
+    let ctx = Ctx { env: &env };
+    let sel = Selection {
+        all_lvs: true,
+        foreign: false,
+    };
+    for (kind, types) in [
+        (
+            ReportKind::Lvs,
+            &[FieldType::Lv, FieldType::Seg, FieldType::Vg][..],
+        ),
+        (ReportKind::Vgs, &[FieldType::Vg][..]),
+        (ReportKind::Pvs, &[FieldType::Pv, FieldType::Vg][..]),
+    ] {
+        let fields: Vec<_> = FIELDS.iter().filter(|f| types.contains(&f.ftype)).collect();
+        let (rows, _) = ctx.report_with_warnings(kind, &fields, &[], sel).unwrap();
+        assert!(!rows.is_empty(), "{kind:?}: no rows");
+        for (i, f) in fields.iter().enumerate() {
+            let some = rows.iter().any(|r| filled(&r[i]));
+            if ALWAYS_EMPTY.contains(&f.name) {
+                assert!(!some, "{kind:?} {}: lvmeta has none of these", f.name);
+            } else {
+                assert!(some, "{kind:?} {}: empty in every row", f.name);
+            }
+        }
+        // And the text and JSON layouts take every field.
+        for json in [false, true] {
+            let o = report::Options {
+                json,
+                ..report::Options::default()
+            };
+            let text = report::render(kind, &fields, &rows, &o);
+            for f in &fields {
+                let shown = if json { f.name } else { f.heading };
+                assert!(text.contains(shown), "{kind:?}: {} not rendered", f.name);
+            }
+        }
+    }
+    // Each field names itself: selecting it by name gives it back.
+    for f in FIELDS {
+        let kind = match f.ftype {
+            FieldType::Lv | FieldType::Seg => ReportKind::Lvs,
+            FieldType::Vg => ReportKind::Vgs,
+            FieldType::Pv => ReportKind::Pvs,
+        };
+        let got = report::select_fields(kind, &[f.name.to_string()]).unwrap();
+        assert_eq!(got[0].id, f.id, "{}", f.name);
+    }
+}
