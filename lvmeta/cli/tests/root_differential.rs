@@ -315,10 +315,10 @@ fn env_u64(name: &str) -> Option<u64> {
     })
 }
 
-/// The CI set: about a minute. Seeds 6, 10 and 13 (of 1..=40) still differ: lvm2's
-/// approximate allocation (`-l N%FREE` ...) picks other free areas on fragmented PVs than
-/// lvmeta's allocator (open item of issue 11); rerun one with `HALVM_DIFF_SEED=6`.
-const CI_SEEDS: &[u64] = &[1, 2, 3, 4, 5, 7];
+/// The CI set: about a minute. Known differences (open item of issue 11): seeds 13 and
+/// 1001 extend or create a striped LV on fragmented PVs, and lvm2's cling step picks other
+/// PVs than lvmeta's allocator; rerun one with `HALVM_DIFF_SEED=13`.
+const CI_SEEDS: &[u64] = &[1, 2, 3, 4, 5, 6, 7];
 
 #[test]
 fn root_differential_lvmeta_vs_lvm2() {

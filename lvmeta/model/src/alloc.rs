@@ -234,27 +234,47 @@ impl FreeMap {
         r
     }
 
-    /// lvm2's area choice on one PV for the normal policy (`_find_some_parallel_space`): the
-    /// largest area; while it is big enough, lvm2 reserves from it, re-sorts it and goes on
-    /// with the largest area smaller than what is left of it, switching to that one if it is
-    /// still big enough. With `cling` (cling to allocated) every area visited is taken, big
-    /// enough or not. Returns (start, size).
+    /// lvm2's area choice on one PV for the normal policy (`_find_some_parallel_space` with
+    /// `_check_pva` and `_calc_required_extents`), simulated on lvm2's area list: areas
+    /// largest first (equal sizes by start); each visited area that is still big enough
+    /// replaces the one found before (the first is always taken); taking reserves `need`
+    /// from it, and an area only partly reserved moves down the list by what is left of it
+    /// (`reinsert_changed_pv_area`), the walk going on after its new place. With `cling`
+    /// (cling to allocated) every visited area is taken, big enough or not.
+    /// Returns (start, size).
     fn lvm_pick(&self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
-        let areas = self.areas_by_size(pv);
-        let &(mut start, mut size) = areas.first()?;
-        loop {
-            if size <= need {
-                return Some((start, size));
+        // (start, count, unreserved)
+        let mut list: Vec<(u64, u64, u64)> = self
+            .areas_by_size(pv)
+            .into_iter()
+            .map(|(s, l)| (s, l, l))
+            .collect();
+        let mut found: Option<(u64, u64)> = None;
+        let mut i = 0;
+        while i < list.len() {
+            let (start, count, unreserved) = list[i];
+            if unreserved == 0 {
+                i += 1;
+                continue;
             }
-            let left = size - need;
-            match areas.iter().find(|a| a.1 < left) {
-                Some(&(s, l)) if cling || l >= need => {
-                    start = s;
-                    size = l;
-                }
-                _ => return Some((start, size)),
+            if found.is_some() && !cling && unreserved < need {
+                break;
             }
+            found = Some((start, count));
+            if need >= unreserved {
+                list[i].2 = 0;
+                i += 1;
+                continue;
+            }
+            // Partly reserved: re-inserted before the first area whose size is smaller
+            // than what is left (`_insert_area` with `reduced`).
+            let left = unreserved - need;
+            let moved = list.remove(i);
+            let at = list.iter().position(|a| left > a.1).unwrap_or(list.len());
+            list.insert(at, (moved.0, moved.1, left));
+            i = at + 1;
         }
+        found
     }
 
     /// lvm2's allocation cascade for `n` parallel areas of `per_area` extents each
