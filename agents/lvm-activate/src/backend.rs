@@ -13,22 +13,9 @@ use lvmeta_dm::DmBackend;
 use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
 
 use crate::model::{ActiveLv, DmState, LvState, PvState, SegKind, SegState, VgState};
-use crate::plan::ActivationKind;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackendError {
-    /// The facility is not part of this build or host.
-    #[error("{what}")]
-    NotAvailable { what: String },
-    /// An operation failed.
-    #[error("{op} on {vg}{}: {detail}", lv.as_ref().map(|l| format!("/{l}")).unwrap_or_default())]
-    Io {
-        op: String,
-        vg: String,
-        lv: Option<String>,
-        detail: String,
-    },
-}
+/// Defined beside the agent's other errors, so the I/O-free planner never imports this module.
+pub use crate::error::BackendError;
 
 /// Reads and changes volume groups and their device-mapper devices.
 pub trait VolumeBackend {
@@ -46,14 +33,14 @@ pub trait VolumeBackend {
     ) -> Result<(), BackendError>;
     fn add_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError>;
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError>;
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError>;
     /// Activates several LVs alike; a backend that can read the VG once for all overrides it.
     fn activate_all(
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
+        kind: ActivationMode,
     ) -> Result<(), BackendError> {
         lvs.iter().try_for_each(|lv| self.activate(vg, lv, kind))
     }
@@ -62,33 +49,6 @@ pub trait VolumeBackend {
     }
     /// Reads one 4 KiB block at `sector` of the LV with O_DIRECT.
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
-}
-
-/// The device-mapper name LVM gives an LV: dashes doubled, joined by one dash.
-pub fn dm_name(vg: &str, lv: &str) -> String {
-    format!("{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
-}
-
-/// Splits a device-mapper name back into (VG, LV); `None` for non-LVM names.
-pub fn split_dm_name(name: &str) -> Option<(String, String)> {
-    let b = name.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'-' {
-            if i + 1 < b.len() && b[i + 1] == b'-' {
-                i += 2;
-                continue;
-            }
-            let vg = name[..i].replace("--", "-");
-            let lv = name[i + 1..].replace("--", "-");
-            if vg.is_empty() || lv.is_empty() {
-                return None;
-            }
-            return Some((vg, lv));
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Reads one aligned block with O_DIRECT, bypassing the page cache so a dead path shows.
@@ -127,7 +87,7 @@ pub fn dm_active_lvs(dm: &dyn DmBackend, vg: &str) -> Result<Vec<ActiveLv>, Back
         if !info.uuid.starts_with("LVM-") || info.uuid.len() != 4 + 64 {
             continue;
         }
-        let Some((v, lv)) = split_dm_name(&info.name) else {
+        let Some((v, lv, None)) = lvmeta_model::ids::split_dm_name(&info.name) else {
             continue;
         };
         if v != vg {
@@ -476,7 +436,7 @@ impl VolumeBackend for SystemBackend {
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
         self.vgchange("delete tag", vg, None, &[], &[tag.to_string()], false)
     }
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
         self.activate_all(vg, &[lv.to_string()], kind)
     }
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
@@ -486,20 +446,18 @@ impl VolumeBackend for SystemBackend {
         &mut self,
         vg: &str,
         lvs: &[String],
-        kind: ActivationKind,
+        kind: ActivationMode,
     ) -> Result<(), BackendError> {
-        let mode = match kind {
-            ActivationKind::Complete => ActivationMode::Complete,
-            ActivationKind::Degraded => ActivationMode::Degraded,
-            ActivationKind::Partial => ActivationMode::Partial,
-        };
-        self.change(vg, lvs, true, mode)
+        self.change(vg, lvs, true, kind)
     }
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
         self.change(vg, lvs, false, ActivationMode::Partial)
     }
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError> {
-        let path = self.root.join("dev/mapper").join(dm_name(vg, lv));
+        let path = self
+            .root
+            .join("dev/mapper")
+            .join(lvmeta_model::ids::dm_name(vg, lv, None));
         read_direct(&path, sector).map_err(|e| BackendError::Io {
             op: format!("O_DIRECT read of sector {sector}"),
             vg: vg.into(),
@@ -527,7 +485,7 @@ pub struct MemBackend {
     /// Every call, in order, for assertions.
     pub journal: Vec<String>,
     /// Activation kinds used.
-    pub kinds: BTreeMap<String, ActivationKind>,
+    pub kinds: BTreeMap<String, ActivationMode>,
 }
 
 impl MemBackend {
@@ -595,7 +553,7 @@ impl VolumeBackend for MemBackend {
         v.tags.retain(|t| t != tag);
         Ok(())
     }
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationKind) -> Result<(), BackendError> {
+    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
         self.journal.push(format!("activate {vg}/{lv} {kind:?}"));
         if self.fail_activation.iter().any(|l| l == lv) {
             return Err(Self::io("activate", vg, Some(lv), "injected failure"));
@@ -604,7 +562,7 @@ impl VolumeBackend for MemBackend {
             return Ok(());
         }
         self.kinds.insert(lv.to_string(), kind);
-        let state = if kind == ActivationKind::Complete {
+        let state = if kind == ActivationMode::Complete {
             DmState::Live
         } else {
             DmState::Degraded
@@ -632,19 +590,6 @@ impl VolumeBackend for MemBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn dm_names_double_dashes() {
-        assert_eq!(dm_name("vg", "lv"), "vg-lv");
-        assert_eq!(dm_name("my-vg", "my-lv"), "my--vg-my--lv");
-        assert_eq!(
-            split_dm_name("my--vg-my--lv"),
-            Some(("my-vg".into(), "my-lv".into()))
-        );
-        assert_eq!(split_dm_name("novg"), None);
-        assert_eq!(split_dm_name("-lv"), None);
-    }
 
     use lvmeta::filter::DeviceFilter;
     use lvmeta::lock::MemLocking;
@@ -833,7 +778,7 @@ mod tests {
         let mut b = backend(&devs, 3, "node1");
         assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
         let e = b
-            .activate("ha", "lin", ActivationKind::Complete)
+            .activate("ha", "lin", ActivationMode::Complete)
             .unwrap_err();
         assert!(
             matches!(&e, BackendError::NotAvailable { what } if what.contains("device-mapper")),
@@ -875,7 +820,7 @@ mod tests {
             nodes: Box::new(MemNodes::default()),
         });
         let e = b
-            .activate("ha", "lin", ActivationKind::Complete)
+            .activate("ha", "lin", ActivationMode::Complete)
             .unwrap_err();
         assert!(e.to_string().contains("not a block device"), "{e}");
         assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
@@ -967,12 +912,5 @@ mod tests {
             Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}"),
         }
         assert!(read_direct(&dir.path().join("absent"), 0).is_err());
-    }
-
-    proptest! {
-        #[test]
-        fn dm_name_round_trips(vg in "[a-z0-9][a-z0-9_.+-]{0,10}", lv in "[a-z0-9][a-z0-9_.+-]{0,10}") {
-            prop_assert_eq!(split_dm_name(&dm_name(&vg, &lv)), Some((vg.clone(), lv.clone())));
-        }
     }
 }

@@ -3,8 +3,6 @@
 
 use halvm_ocf::OcfError;
 
-use crate::backend::BackendError;
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActivateError {
     #[error("volume group {vg} does not exist or is not visible on this node")]
@@ -116,4 +114,21 @@ impl ActivateError {
     pub fn exit_code(&self) -> u8 {
         OcfError::from(self.clone()).exit().code()
     }
+}
+
+/// What the volume backend (`crate::backend`) reports; defined here so that the planner,
+/// which uses [`ActivateError`], does not depend on the backend module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The facility is not part of this build or host.
+    #[error("{what}")]
+    NotAvailable { what: String },
+    /// An operation failed.
+    #[error("{op} on {vg}{}: {detail}", lv.as_ref().map(|l| format!("/{l}")).unwrap_or_default())]
+    Io {
+        op: String,
+        vg: String,
+        lv: Option<String>,
+        detail: String,
+    },
 }

@@ -12,15 +12,9 @@ use crate::model::{DmState, Health, Snapshot, VgState};
 /// treats the VG as foreign (no autoactivation anywhere) while our start may claim it.
 pub const RELEASED_SYSTEM_ID: &str = "halvm-released";
 
-/// How an LV is activated with respect to missing PVs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivationKind {
-    Complete,
-    /// RAID/mirror with legs missing, all data present (lvchange --activationmode degraded).
-    Degraded,
-    /// Data missing; missing areas map to an error target (lvchange --partial).
-    Partial,
-}
+/// How an LV is activated with respect to missing PVs: lvmeta-activate's mode (an I/O-free
+/// crate, like this planner).
+pub use lvmeta_activate::ActivationMode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -34,7 +28,7 @@ pub enum Step {
     DelTag(String),
     Activate {
         lv: String,
-        kind: ActivationKind,
+        kind: ActivationMode,
     },
     Deactivate {
         lv: String,
@@ -308,9 +302,9 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
             continue;
         }
         let kind = match lv.health(&missing) {
-            Health::Complete => ActivationKind::Complete,
-            Health::Degraded if cfg.degraded => ActivationKind::Degraded,
-            Health::Degraded | Health::Partial if cfg.partial => ActivationKind::Partial,
+            Health::Complete => ActivationMode::Complete,
+            Health::Degraded if cfg.degraded => ActivationMode::Degraded,
+            Health::Degraded | Health::Partial if cfg.partial => ActivationMode::Partial,
             h => {
                 return Err(ActivateError::LvNeedsMissingPvs {
                     vg: cfg.vg.clone(),
@@ -327,7 +321,7 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
                 })
             }
         };
-        if kind != ActivationKind::Complete {
+        if kind != ActivationMode::Complete {
             plan.notes.push(format!(
                 "activating {}/{name} with PVs missing ({kind:?})",
                 cfg.vg

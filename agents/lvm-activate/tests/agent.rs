@@ -6,7 +6,7 @@ use halvm_lvm_activate::backend::MemBackend;
 use halvm_lvm_activate::marker::MemMarker;
 use halvm_lvm_activate::membership::StaticMembership;
 use halvm_lvm_activate::model::*;
-use halvm_lvm_activate::plan::{ActivationKind, RELEASED_SYSTEM_ID};
+use halvm_lvm_activate::plan::{ActivationMode, RELEASED_SYSTEM_ID};
 use halvm_ocf::{run, Env};
 
 type TestAgent = LvmActivate<MemBackend, StaticMembership, MemMarker>;
@@ -271,7 +271,7 @@ fn degraded_mirror_activation_and_monitor() {
         .0,
         0
     );
-    assert_eq!(a.backend.kinds["m"], ActivationKind::Degraded);
+    assert_eq!(a.backend.kinds["m"], ActivationMode::Degraded);
     assert_eq!(
         call(
             &mut a,

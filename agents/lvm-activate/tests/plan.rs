@@ -126,11 +126,11 @@ fn activate_all() -> Vec<Step> {
     vec![
         Step::Activate {
             lv: "data".into(),
-            kind: ActivationKind::Complete,
+            kind: halvm_lvm_activate::plan::ActivationMode::Complete,
         },
         Step::Activate {
             lv: "mirror".into(),
-            kind: ActivationKind::Complete,
+            kind: halvm_lvm_activate::plan::ActivationMode::Complete,
         },
         Step::MarkStarted,
     ]
@@ -168,7 +168,7 @@ fn start_on_our_vg_only_activates_what_is_inactive() {
         vec![
             Step::Activate {
                 lv: "mirror".into(),
-                kind: ActivationKind::Complete
+                kind: halvm_lvm_activate::plan::ActivationMode::Complete
             },
             Step::MarkStarted
         ]
@@ -287,7 +287,7 @@ fn start_one_lv_only() {
         vec![
             Step::Activate {
                 lv: "mirror".into(),
-                kind: ActivationKind::Complete
+                kind: halvm_lvm_activate::plan::ActivationMode::Complete
             },
             Step::MarkStarted
         ]
@@ -335,7 +335,7 @@ fn ownership_change_with_missing_pvs_needs_majority_pvs_and_a_majority() {
         p.steps[2],
         Step::Activate {
             lv: "mirror".into(),
-            kind: ActivationKind::Degraded
+            kind: halvm_lvm_activate::plan::ActivationMode::Degraded
         }
     );
 
@@ -376,7 +376,7 @@ fn lv_activation_rules_with_missing_pvs() {
         p.steps[1],
         Step::Activate {
             lv: "mirror".into(),
-            kind: ActivationKind::Degraded
+            kind: halvm_lvm_activate::plan::ActivationMode::Degraded
         }
     );
     let mut c = cfg(AccessMode::SystemId);
@@ -386,7 +386,7 @@ fn lv_activation_rules_with_missing_pvs() {
         p.steps[1],
         Step::Activate {
             lv: "mirror".into(),
-            kind: ActivationKind::Partial
+            kind: halvm_lvm_activate::plan::ActivationMode::Partial
         }
     );
 
@@ -406,11 +406,11 @@ fn lv_activation_rules_with_missing_pvs() {
         vec![
             Step::Activate {
                 lv: "data".into(),
-                kind: ActivationKind::Partial
+                kind: halvm_lvm_activate::plan::ActivationMode::Partial
             },
             Step::Activate {
                 lv: "mirror".into(),
-                kind: ActivationKind::Degraded
+                kind: halvm_lvm_activate::plan::ActivationMode::Degraded
             },
             Step::MarkStarted
         ]

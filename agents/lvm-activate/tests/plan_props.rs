@@ -126,7 +126,7 @@ fn apply(snap: &Snapshot, plan: &Plan) -> Snapshot {
             Step::DelTag(t) => s.vg.as_mut().unwrap().tags.retain(|x| x != t),
             Step::Activate { lv, kind } => s.active.push(ActiveLv {
                 name: lv.clone(),
-                state: if *kind == ActivationKind::Complete {
+                state: if *kind == halvm_lvm_activate::plan::ActivationMode::Complete {
                     DmState::Live
                 } else {
                     DmState::Degraded

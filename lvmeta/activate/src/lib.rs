@@ -227,50 +227,7 @@ pub enum PlanError {
     },
 }
 
-/// `name` with each `-` doubled, as lvm2 mangles VG and LV names into dm names.
-pub fn mangle(name: &str) -> String {
-    name.replace('-', "--")
-}
-
-/// The dm name lvm2 gives an LV (`layer`: `missing_0_0`, `real`...).
-pub fn dm_name(vg: &str, lv: &str, layer: Option<&str>) -> String {
-    match layer {
-        Some(l) => format!("{}-{}-{}", mangle(vg), mangle(lv), l),
-        None => format!("{}-{}", mangle(vg), mangle(lv)),
-    }
-}
-
-/// `LVM-` + VG uuid + LV uuid, dashes removed (`-<layer>` appended for layered devices).
-pub fn dm_uuid(vg_id: &str, lv_id: &str, layer: Option<&str>) -> String {
-    let base = format!("LVM-{}{}", vg_id.replace('-', ""), lv_id.replace('-', ""));
-    match layer {
-        Some(l) => format!("{base}-{l}"),
-        None => base,
-    }
-}
-
-/// Splits a dm name made by [`dm_name`] back into (vg, lv, layer).
-pub fn split_dm_name(name: &str) -> Option<(String, String, Option<String>)> {
-    let mut parts: Vec<String> = vec![String::new()];
-    let mut chars = name.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '-' {
-            if chars.peek() == Some(&'-') {
-                chars.next();
-                parts.last_mut()?.push('-');
-            } else {
-                parts.push(String::new());
-            }
-        } else {
-            parts.last_mut()?.push(c);
-        }
-    }
-    match parts.len() {
-        2 => Some((parts[0].clone(), parts[1].clone(), None)),
-        3 => Some((parts[0].clone(), parts[1].clone(), Some(parts[2].clone()))),
-        _ => None,
-    }
-}
+pub use lvmeta_model::ids::{dm_name, dm_uuid, mangle, split_dm_name};
 
 fn has_status(lv: &LogicalVolume, s: &str) -> bool {
     lv.status.iter().any(|x| x == s)

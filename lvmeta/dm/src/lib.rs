@@ -11,6 +11,7 @@ pub mod ioctl;
 pub mod mem;
 pub mod nodes;
 pub mod status;
+pub mod view;
 
 use lvmeta_activate::{DevNum, DevRef, DmDevice, Plan, TableLine};
 use std::collections::HashMap;

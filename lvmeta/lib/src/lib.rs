@@ -8,4 +8,3 @@ pub mod ops;
 pub mod report;
 pub mod txn;
 pub mod units;
-pub mod uuid;

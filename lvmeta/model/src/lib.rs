@@ -10,7 +10,9 @@
 pub mod alloc;
 mod backup_comments;
 mod error;
-pub mod lvm_uuid;
+pub mod ids;
+/// The former name of [`ids`].
+pub use ids as lvm_uuid;
 pub mod names;
 pub mod report;
 pub mod sizing;

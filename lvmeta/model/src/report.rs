@@ -294,17 +294,13 @@ impl VolumeGroup {
 
     /// Device-mapper name lvm2 gives an LV: `<vg>-<lv>` with `-` doubled inside the names.
     pub fn dm_name(&self, lv: &str) -> String {
-        format!("{}-{}", self.name.replace('-', "--"), lv.replace('-', "--"))
+        crate::ids::dm_name(&self.name, lv, None)
     }
 
     /// Device-mapper UUID lvm2 gives an LV: `LVM-` + VG id + LV id, dashes removed.
     pub fn dm_uuid(&self, lv: &str) -> Option<String> {
         let l = self.lv(lv)?;
-        Some(format!(
-            "LVM-{}{}",
-            self.id.replace('-', ""),
-            l.id.replace('-', "")
-        ))
+        Some(crate::ids::dm_uuid(&self.id, &l.id, None))
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::lock::LockError;
+use lvmeta_model::lvm_uuid;
 use lvmeta_model::{self as model, ModelError, PhysicalVolume, VolumeGroup};
 use lvmeta_ondisk::dev::BlockDev;
 use lvmeta_ondisk::label::{self, DiskLocn, PvHeaderExt, PvLabel};
@@ -183,7 +184,8 @@ pub struct PvDev {
 
 impl PvDev {
     pub fn uuid_dashed(&self) -> String {
-        crate::uuid::with_dashes(&self.label.pv_uuid)
+        lvm_uuid::format_with_dashes(&self.label.pv_uuid)
+            .unwrap_or_else(|_| self.label.pv_uuid.clone())
     }
     pub fn pe_start_sectors(&self) -> u64 {
         self.label
@@ -324,7 +326,8 @@ pub fn scan(env: &Env) -> Result<Scan> {
             Ok(Some(l)) => {
                 if let Some(first) = seen.get(&l.pv_uuid) {
                     return Err(OpError::DuplicatePv {
-                        uuid: crate::uuid::with_dashes(&l.pv_uuid),
+                        uuid: lvm_uuid::format_with_dashes(&l.pv_uuid)
+                            .unwrap_or_else(|_| l.pv_uuid.clone()),
                         first: first.clone(),
                         second: path,
                     });
@@ -469,7 +472,7 @@ impl Scan {
 
     /// The scanned device holding a VG's PV (matched by PV UUID).
     pub fn device_index(&self, pv: &PhysicalVolume) -> Option<usize> {
-        let raw = crate::uuid::without_dashes(&pv.id)?;
+        let raw = lvm_uuid::strip_dashes(&pv.id).ok()?;
         self.pvs.iter().position(|d| d.label.pv_uuid == raw)
     }
 }

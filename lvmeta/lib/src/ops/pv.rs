@@ -23,7 +23,8 @@ impl Ctx<'_> {
         }
         let raw_uuid = match uuid {
             Some(u) => Some(
-                crate::uuid::without_dashes(u)
+                lvmeta_model::lvm_uuid::strip_dashes(u)
+                    .ok()
                     .ok_or_else(|| OpError::InvalidArg(format!("invalid UUID {u:?}")))?,
             ),
             None => None,
@@ -71,7 +72,8 @@ impl Ctx<'_> {
                         .find(|d| &d.label.pv_uuid == u && d.path != *p)
                     {
                         return Err(OpError::DuplicatePv {
-                            uuid: crate::uuid::with_dashes(u),
+                            uuid: lvmeta_model::lvm_uuid::format_with_dashes(u)
+                                .unwrap_or_else(|_| u.clone()),
                             first: d.path.clone(),
                             second: p.clone(),
                         });
@@ -100,10 +102,9 @@ impl Ctx<'_> {
             }
             let mut out = Vec::new();
             for (p, dev, opts) in devs {
-                let pv_uuid = raw_uuid.clone().unwrap_or_else(|| {
-                    crate::uuid::without_dashes(&crate::uuid::generate())
-                        .expect("generated ids are valid")
-                });
+                let pv_uuid = raw_uuid
+                    .clone()
+                    .unwrap_or_else(lvmeta_model::lvm_uuid::generate);
                 // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
                 ondisk_pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
                 out.push(format!(
@@ -180,7 +181,8 @@ impl Ctx<'_> {
                     out.push(format!(
                         "{}: label ok, PV UUID {}, device size {}",
                         p.display(),
-                        crate::uuid::with_dashes(&l.pv_uuid),
+                        lvmeta_model::lvm_uuid::format_with_dashes(&l.pv_uuid)
+                            .unwrap_or_else(|_| l.pv_uuid.clone()),
                         l.device_size.0
                     ));
                     for a in &l.metadata_areas {

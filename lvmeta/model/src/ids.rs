@@ -86,10 +86,80 @@ pub fn is_valid(id: &str) -> bool {
     validate(id).is_ok()
 }
 
+// ---- device-mapper names and UUIDs of LVs (lvm2's) ----
+
+/// `name` with each `-` doubled, as lvm2 mangles VG and LV names into dm names.
+pub fn mangle(name: &str) -> String {
+    name.replace('-', "--")
+}
+
+/// The dm name lvm2 gives an LV (`layer`: `missing_0_0`, `real`...).
+pub fn dm_name(vg: &str, lv: &str, layer: Option<&str>) -> String {
+    match layer {
+        Some(l) => format!("{}-{}-{}", mangle(vg), mangle(lv), l),
+        None => format!("{}-{}", mangle(vg), mangle(lv)),
+    }
+}
+
+/// `LVM-` + VG uuid + LV uuid, dashes removed (`-<layer>` appended for layered devices).
+pub fn dm_uuid(vg_id: &str, lv_id: &str, layer: Option<&str>) -> String {
+    let base = format!("LVM-{}{}", vg_id.replace('-', ""), lv_id.replace('-', ""));
+    match layer {
+        Some(l) => format!("{base}-{l}"),
+        None => base,
+    }
+}
+
+/// Splits a dm name made by [`dm_name`] back into (vg, lv, layer); None for names lvm2
+/// does not make (no dash, an empty VG or LV part, more than three parts).
+pub fn split_dm_name(name: &str) -> Option<(String, String, Option<String>)> {
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '-' {
+            if chars.peek() == Some(&'-') {
+                chars.next();
+                parts.last_mut()?.push('-');
+            } else {
+                parts.push(String::new());
+            }
+        } else {
+            parts.last_mut()?.push(c);
+        }
+    }
+    if parts.len() < 2 || parts[0].is_empty() || parts[1].is_empty() {
+        return None;
+    }
+    match parts.len() {
+        2 => Some((parts[0].clone(), parts[1].clone(), None)),
+        3 => Some((parts[0].clone(), parts[1].clone(), Some(parts[2].clone()))),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn dm_names_double_dashes() {
+        assert_eq!(dm_name("vg", "lv", None), "vg-lv");
+        assert_eq!(dm_name("my-vg", "my-lv", None), "my--vg-my--lv");
+        assert_eq!(
+            split_dm_name("my--vg-my--lv"),
+            Some(("my-vg".into(), "my-lv".into(), None))
+        );
+        assert_eq!(split_dm_name("novg"), None);
+        assert_eq!(split_dm_name("-lv"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn dm_name_round_trips(vg in "[a-z0-9][a-z0-9_.+-]{0,10}", lv in "[a-z0-9][a-z0-9_.+-]{0,10}") {
+            prop_assert_eq!(split_dm_name(&dm_name(&vg, &lv, None)), Some((vg.clone(), lv.clone(), None)));
+        }
+    }
 
     #[test]
     fn known_id_formats() {
