@@ -388,7 +388,7 @@ fn bad_input_is_refused_without_writing() {
     lab.fails(
         &["lvcreate", "-n", "x", "-L", "4q", "vg0"],
         3,
-        "invalid size",
+        "Invalid argument for --size: 4q",
     );
     lab.fails(
         &["lvcreate", "-n", "bad/name", "-L", "4m", "vg0"],

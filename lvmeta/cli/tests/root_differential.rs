@@ -6,7 +6,8 @@
 //! Root tier: `cargo test -p lvmeta-cli --test root_differential -- --test-threads=1`.
 //! - `HALVM_DIFF_SEED=N` reruns one seed (the failure message names it);
 //! - `HALVM_DIFF_SEEDS=N` runs N seeds from `HALVM_DIFF_FIRST` (default 1000) instead of
-//!   the fixed CI set; `HALVM_DIFF_STEPS` sets the steps per seed (default 30).
+//!   the fixed CI set; `HALVM_DIFF_STEPS` sets the steps per seed (default 30);
+//! - `HALVM_LVMETA_BIN` runs another lvmeta binary (a copy, for long runs while rebuilding).
 //!
 //! Messages are compared too but only counted (lvm2's wording is not all matched yet); the
 //! test prints seeds, operations compared and message differences at the end.

@@ -136,3 +136,63 @@ fn root_lv_names_lvm2_cannot_handle_are_refused() {
     let ck = t.lvm_vgck_a("evg");
     assert_eq!(ck.code, 0, "{}", ck.stderr);
 }
+
+#[test]
+fn root_refused_as_lvm2_refuses() {
+    // Item 7 (and the command-line part of item 10): same exit code, same last error line.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    same(&t, &args("lvcreate -n lv1 -l2 evg"));
+    for cmd in [
+        "lvcreate -n r --type raid1 -m1 -i2 -l2 evg",
+        "lvcreate -n m --type mirror -m0 -l2 evg",
+        "lvrename evg/lv1 novg/lv9",
+        "lvs evg/nolv",
+        "lvs --bogus",
+        "lvcreate -n x -l abc evg",
+        "lvcreate -n x -L 1000b evg",
+        "lvcreate -n x --type foo -l1 evg",
+        "lvreduce -L 0 evg/lv1",
+    ] {
+        let (m, _) = same(&t, &args(cmd));
+        assert_ne!(m.code, 0, "{cmd}");
+    }
+    same_views(&t, "evg");
+}
+
+#[test]
+fn root_accepted_as_lvm2_accepts() {
+    // Item 8: lvm2 accepts these; so does lvmeta, with the same result.
+    let t = Twins::new(3, 64);
+    t.wipe();
+    // vgcreate and vgextend initialise unlabelled devices.
+    let m = t.me(&args(&format!("vgcreate evg {}", t.a_dev(0))));
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    t.clone_a_to_b();
+    for cmd in [
+        "vgextend evg {1}",
+        "pvcreate {2}",
+        "pvcreate {2}",
+        "lvcreate -l 101%FREE -n big {0}",
+        "lvremove -f evg/big",
+        "lvcreate -n hex -L 0x10 evg",
+        "lvcreate -n exp -L 1e1 evg",
+        "lvcreate -n wide -i2 -I 8m -l2 evg",
+        "lvcreate -l1 evg",
+        "lvcreate -y -l1 evg",
+        "lvextend -l +50%LV evg/hex",
+        "lvreduce -f -l -50%LV evg/hex",
+    ] {
+        let cmd = cmd.replace("-n big {0}", "-n big evg");
+        let (m, l) = same(&t, &args(&cmd));
+        assert_eq!((m.code, l.code), (0, 0), "{cmd}: {}", m.stderr);
+        same_views(&t, "evg");
+    }
+    // A tag of 200 characters, and a VG with 3 MiB extents.
+    let long = "t".repeat(200);
+    same(&t, &args(&format!("vgchange --addtag {long} evg")));
+    same_views(&t, "evg");
+    let (m, _) = same(&t, &args("vgcreate -s 3m evg3 {2}"));
+    assert_eq!(m.code, 0);
+    same_views(&t, "evg3");
+}

@@ -113,7 +113,10 @@ impl Twins {
 
     pub fn me(&self, args: &[String]) -> Out {
         let devs: Vec<String> = (0..self.a.len()).map(|i| self.a_dev(i)).collect();
-        let out = Command::new(env!("CARGO_BIN_EXE_lvmeta"))
+        // HALVM_LVMETA_BIN: a copy of the binary, so long runs survive a rebuild.
+        let bin = std::env::var_os("HALVM_LVMETA_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_lvmeta").into());
+        let out = Command::new(bin)
             .arg(&args[0])
             .args(["--devices", &devs.join(","), "--lock-dir"])
             .arg(self.dir.path().join("locks"))

@@ -9,11 +9,35 @@ use lvmeta_model as model;
 impl Ctx<'_> {
     // ---- LV commands ----
 
-    pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<String> {
-        let name = req.name.clone();
-        model::names::check_full_lv_name(vgname, &name)?;
+    pub fn lvcreate(&self, vgname: &str, mut req: LvCreate) -> Result<String> {
+        if !req.name.is_empty() {
+            model::names::check_full_lv_name(vgname, &req.name)?;
+        }
+        let mut name = req.name.clone();
         let mut notes = Vec::new();
         self.modify(vgname, false, |vg, sc, devs| {
+            if req.name.is_empty() {
+                // lvm2's `generate_lv_name`: lvol<highest N in use + 1>.
+                let next = vg
+                    .lvs
+                    .iter()
+                    .filter_map(|l| l.name.strip_prefix("lvol")?.parse::<u64>().ok())
+                    .map(|n| n + 1)
+                    .max()
+                    .unwrap_or(0);
+                req.name = format!("lvol{next}");
+                name = req.name.clone();
+            }
+            if let Layout::Striped { stripe_size, .. } = &mut req.layout {
+                if stripe_size.0 > vg.extent_size.0 {
+                    notes.push(format!(
+                        "Reducing requested stripe size {} to maximum, physical extent size {}.",
+                        model::sizing::display_size(stripe_size.0),
+                        model::sizing::display_size(vg.extent_size.0)
+                    ));
+                    stripe_size.0 = vg.extent_size.0;
+                }
+            }
             let pvs = pv_keys(sc, vgname, devs, &req.pvs)?;
             check_listed_free(vg, pvs.as_deref())?;
             let (sign, amount) = req.size.amount();
@@ -38,7 +62,7 @@ impl Ctx<'_> {
             if sized.extents == 0 {
                 return Err(OpError::InvalidArg("size must be more than zero".into()));
             }
-            notes = sized.notes.clone();
+            notes.extend(sized.notes.iter().cloned());
             let mut lr = model::LvRequest::new(&req.name, Extents(sized.extents), req.layout);
             lr.pvs = pvs;
             lr.creation_time = Some(now());
