@@ -103,6 +103,10 @@ pub(crate) struct FreeMap {
     pub(crate) pvs: Vec<PvSpace>,
     /// lvm2's approximate allocation (`-l N%FREE` ...): take what fits, up to the size.
     pub(crate) approx: bool,
+    /// For an extension: the PVs of the LV's *first* segment, slot by slot. lvm2's cling
+    /// policy with `maximise_cling` (the default) looks at the segment holding LE 0 only
+    /// (`_check_cling` hands `_for_each_pv` the whole LV from LE 0, which visits one segment).
+    pub(crate) cling_to: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,7 +177,11 @@ impl FreeMap {
         for p in &mut pvs {
             p.used.sort_unstable();
         }
-        FreeMap { pvs, approx: false }
+        FreeMap {
+            pvs,
+            approx: false,
+            cling_to: None,
+        }
     }
 
     fn idx(&self, name: &str) -> Option<usize> {
@@ -313,14 +321,25 @@ impl FreeMap {
         } else if let Some((len, areas)) = self.normal_pass(cands, n, st.rest, None) {
             st.take(self, len, areas);
         }
-        // Policy "cling": each slot on the PV of the previous segment's area (or, without one,
-        // on a PV the slot already used), its largest area.
+        // Policy "cling": each slot on the PV of the first segment's area for an extension
+        // (else of the previous segment's area, or, without one, on a PV the slot already
+        // used), its largest area.
+        let cling_to = self
+            .cling_to
+            .clone()
+            .filter(|c| c.len() == n && c.iter().all(|pv| cands.contains(pv)));
+        let cling_to = match &cling_to {
+            Some(c) => Some(c.clone()),
+            None if self.cling_to.is_some() => Some(Vec::new()),
+            None => None,
+        };
         while st.rest > 0 {
             let mut areas = Vec::new();
             for slot in 0..n {
-                let pvs: Vec<usize> = match prev {
-                    Some(p) => vec![p[slot].0],
-                    None => cands
+                let pvs: Vec<usize> = match (&cling_to, prev) {
+                    (Some(c), _) => c.get(slot).copied().into_iter().collect(),
+                    (None, Some(p)) => vec![p[slot].0],
+                    (None, None) => cands
                         .iter()
                         .copied()
                         .filter(|pv| st.used_by_slot[slot].contains(pv))
@@ -444,6 +463,14 @@ impl Progress {
         }
         self.rest -= len;
         self.out.push((len, areas));
+    }
+}
+
+/// The PVs (as free-map indexes) of the areas of an LV's first segment.
+fn first_segment_pvs(fm: &FreeMap, lv: &LogicalVolume) -> Option<Vec<usize>> {
+    match &lv.segments.first()?.kind {
+        SegmentKind::Striped { areas, .. } => areas.iter().map(|a| fm.idx(&a.pv)).collect(),
+        _ => None,
     }
 }
 
@@ -969,6 +996,7 @@ impl VolumeGroup {
                 let a = &areas[0];
                 let cont = fm.idx(&a.pv).map(|i| (i, a.start.0 + last.area_len().0));
                 fm.approx = approx;
+                fm.cling_to = first_segment_pvs(&fm, &lv);
                 let chunks = fm.alloc_linear(&cands, by.0, cont)?;
                 let segs = linear_segments(&self.name_chunks(&fm, &chunks), 0);
                 let lvm = self.lv_mut(name).ok_or_else(|| ModelError::NoSuchLv {
@@ -984,6 +1012,7 @@ impl VolumeGroup {
                     .map(|a| fm.idx(&a.pv).map(|i| (i, a.start.0 + last.area_len().0)))
                     .collect();
                 fm.approx = approx;
+                fm.cling_to = first_segment_pvs(&fm, &lv);
                 let segs = fm.alloc_striped(&cands, n, per, cont.as_deref())?;
                 let new: Vec<Segment> = segs
                     .iter()
