@@ -254,12 +254,12 @@ fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(),
         if cmd[0] == "vgreduce" && m.code == 0 {
             st.extended = false;
         }
-        if l.code != 0 && m.errors().last() != l.errors().last() {
+        if l.code != 0 && t.last_error(&m, false) != t.last_error(&l, true) {
             tally.message_diffs.push(format!(
                 "{}: lvmeta {:?} / lvm2 {:?}",
                 cmd.join(" "),
-                m.errors().last(),
-                l.errors().last()
+                t.last_error(&m, false),
+                t.last_error(&l, true)
             ));
         }
         if m.code == 0 {

@@ -23,8 +23,8 @@ fn same(t: &Twins, cmd: &[String]) -> (Out, Out) {
     );
     if l.code != 0 {
         assert_eq!(
-            m.errors().last(),
-            l.errors().last(),
+            t.last_error(&m, false),
+            t.last_error(&l, true),
             "{cmd:?}: lvmeta and lvm2 disagree on the error"
         );
     }

@@ -82,6 +82,25 @@ impl Twins {
         self.b[i].path().display().to_string()
     }
 
+    /// `s` with the device paths of set A (lvmeta) or B (lvm2) written `{N}`.
+    pub fn generic(&self, s: &str, lvm2: bool) -> String {
+        let devs: Vec<String> = (0..self.a.len())
+            .map(|i| if lvm2 { self.b_dev(i) } else { self.a_dev(i) })
+            .collect();
+        let mut order: Vec<usize> = (0..devs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(devs[i].len()));
+        let mut s = s.to_string();
+        for i in order {
+            s = s.replace(&devs[i], &format!("{{{i}}}"));
+        }
+        s
+    }
+
+    /// The last error line of an lvmeta (`lvm2` false) or lvm2 run, devices written `{N}`.
+    pub fn last_error(&self, o: &Out, lvm2: bool) -> Option<String> {
+        o.errors().last().map(|l| self.generic(l, lvm2))
+    }
+
     /// Copies set A onto set B byte for byte.
     pub fn clone_a_to_b(&self) {
         for (x, y) in self.a.iter().zip(&self.b) {

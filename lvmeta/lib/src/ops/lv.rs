@@ -68,7 +68,58 @@ impl Ctx<'_> {
             lr.creation_time = Some(now());
             lr.creation_host = Some(self.env.host.clone());
             lr.approx = sized.approx;
-            in_model(vgname, vg.create_lv(lr).map(|_| ()))
+            // lvm2's checks before allocating, in its order (`_lv_create_an_lv`,
+            // `_sufficient_pes_free`).
+            let pvh = match &lr.pvs {
+                Some(k) => counts_with_free(vg, k),
+                None => vg.pvs.len(),
+            };
+            if stripes > pvh as u64 {
+                return Err(VgError::StripesOverPvs { stripes, pvs: pvh }.into());
+            }
+            if !sized.approx && counts.free_count < sized.extents {
+                return Err(VgError::VgShort {
+                    vg: vgname.into(),
+                    free: counts.free_count,
+                    needed: sized.extents,
+                }
+                .into());
+            }
+            let pe_needed = match req.layout {
+                Layout::Raid1 { .. } => (sized.extents + 1) * images,
+                Layout::Mirror { .. } => sized.extents * images,
+                _ => sized.extents,
+            };
+            let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
+            if !sized.approx && pe_needed > avail {
+                return Err(VgError::PvsShort {
+                    needed: pe_needed,
+                    free: avail,
+                }
+                .into());
+            }
+            match vg.create_lv(lr.clone()) {
+                Ok(_) => Ok(()),
+                Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
+                    // What lvm2's allocator would have found before giving up.
+                    let mut probe = vg.clone();
+                    let mut r = lr;
+                    r.approx = true;
+                    let got = probe.create_lv(r).map_or(0, |l| l.size().0);
+                    Err(if sized.approx && got == 0 {
+                        VgError::NoneSuitable {
+                            lv: req.name.clone(),
+                        }
+                    } else {
+                        VgError::NotSuitable {
+                            lv: req.name.clone(),
+                            more: sized.extents.saturating_sub(got),
+                        }
+                    }
+                    .into())
+                }
+                Err(e) => in_model(vgname, Err(e)),
+            }
         })?;
         notes.push(format!("Logical volume \"{name}\" created."));
         Ok(notes.join("\n"))
@@ -86,7 +137,7 @@ impl Ctx<'_> {
         use model::sizing::{self, display_size, Direction};
         let mut msg = Vec::new();
         self.modify(vgname, false, |vg, sc, devs| {
-            let shape = vg.lv_shape(lv).ok_or(VgError::NoSuchLv {
+            let shape = vg.lv_shape(lv).ok_or(VgError::LvNotInVg {
                 vg: vgname.into(),
                 lv: lv.into(),
             })?;
@@ -111,10 +162,34 @@ impl Ctx<'_> {
             let es = vg.extent_size.0;
             msg = sized.notes.clone();
             if target > cur {
-                in_model(
-                    vgname,
-                    vg.extend_lv_with(lv, Extents(target - cur), keys.as_deref(), sized.approx),
-                )?;
+                let by = target - cur;
+                let pe_needed = by * shape.images.max(1);
+                let counts = vg.size_counts(keys.as_deref());
+                let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
+                if !sized.approx && pe_needed > avail {
+                    return Err(VgError::PvsShort {
+                        needed: pe_needed,
+                        free: avail,
+                    }
+                    .into());
+                }
+                match vg.extend_lv_with(lv, Extents(by), keys.as_deref(), sized.approx) {
+                    Ok(_) => {}
+                    Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. })
+                        if shape.images == 0 =>
+                    {
+                        let mut probe = vg.clone();
+                        let got = probe
+                            .extend_lv_with(lv, Extents(by), keys.as_deref(), true)
+                            .unwrap_or(0);
+                        return Err(VgError::NotSuitable {
+                            lv: lv.into(),
+                            more: by - got.min(by),
+                        }
+                        .into());
+                    }
+                    Err(e) => return in_model(vgname, Err(e)),
+                }
             } else {
                 // lvm2 asks before reducing an open LV; -f is the answer.
                 if !force {
@@ -163,6 +238,13 @@ impl Ctx<'_> {
                 }
                 _ => Vec::new(),
             };
+            if t.vg.lv(old).is_none() {
+                return Err(VgError::ExistingLvNotFound {
+                    vg: vgname.into(),
+                    lv: old.into(),
+                }
+                .into());
+            }
             in_model(vgname, t.vg.rename_lv(old, new))?;
             if let Some(k) = &self.env.kernel {
                 crate::activation::rename_devices(k, &before, &t.vg, |_| new.to_string())?;
@@ -199,6 +281,15 @@ impl Ctx<'_> {
             .map(|l| format!("Logical volume \"{l}\" successfully removed."))
             .collect())
     }
+}
+
+/// How many of the listed PVs have free extents (lvm2 leaves out the others when it builds
+/// a command line's PV list).
+fn counts_with_free(vg: &lvmeta_model::VolumeGroup, keys: &[String]) -> usize {
+    let free = vg.pv_free_extents();
+    keys.iter()
+        .filter(|k| free.iter().any(|(n, f)| n == *k && f.0 > 0))
+        .count()
 }
 
 /// `-L`/`-l` as given.

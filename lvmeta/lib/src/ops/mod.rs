@@ -48,8 +48,27 @@ pub enum VgError {
         lv: String,
         what: String,
     },
-    #[error("Physical volume {pv} still in use in VG {vg}")]
+    #[error("Physical volume \"{pv}\" still in use")]
     PvInUse { vg: String, pv: String },
+    /// lvm2's refusals before and after allocating (`lv_manip.c`), in its words.
+    #[error("Number of stripes ({stripes}) must not exceed number of physical volumes ({pvs})")]
+    StripesOverPvs { stripes: u64, pvs: usize },
+    #[error(
+        "Volume group \"{vg}\" has insufficient free space ({free} extents): {needed} required."
+    )]
+    VgShort { vg: String, free: u64, needed: u64 },
+    #[error("Insufficient free space: {needed} extents needed, but only {free} available")]
+    PvsShort { needed: u64, free: u64 },
+    #[error(
+        "Insufficient suitable allocatable extents for logical volume {lv}: {more} more required"
+    )]
+    NotSuitable { lv: String, more: u64 },
+    #[error("Insufficient suitable allocatable extents found for logical volume {lv}.")]
+    NoneSuitable { lv: String },
+    #[error("Logical volume {lv} not found in volume group {vg}.")]
+    LvNotInVg { vg: String, lv: String },
+    #[error("Existing logical volume \"{lv}\" not found in volume group \"{vg}\"")]
+    ExistingLvNotFound { vg: String, lv: String },
 }
 
 /// Errors of the commands; the binary maps them to lvm's exit codes.
