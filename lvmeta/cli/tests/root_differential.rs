@@ -68,6 +68,16 @@ fn size_arg(r: &mut Rng, signed: Option<&str>) -> Vec<String> {
     let sign = signed.unwrap_or("");
     match r.below(5) {
         0 | 1 => vec!["-l".into(), format!("{sign}{}", 1 + r.below(12))],
+        2 if r.chance(15) => {
+            // lvm2 reads sizes with strtod: hexadecimal and exponents too.
+            let n = 1 + r.below(30);
+            let v = if r.chance(50) {
+                format!("{n:#x}")
+            } else {
+                format!("{n}e0")
+            };
+            vec!["-L".into(), format!("{sign}{v}")]
+        }
         2 => {
             let unit = *r.pick(&["m", "k", "M"]);
             let n = match unit {
@@ -106,7 +116,15 @@ fn step(r: &mut Rng, st: &mut State) -> Vec<String> {
                 st.next_lv += 1;
                 format!("lv{}", st.next_lv)
             };
-            cmd.extend(["lvcreate".into(), "-n".into(), name.clone()]);
+            // Now and then no -n (lvm2 names it lvolN) and -y (accepted, never asked).
+            if r.chance(10) {
+                cmd.push("lvcreate".into());
+            } else {
+                cmd.extend(["lvcreate".into(), "-n".into(), name.clone()]);
+            }
+            if r.chance(10) {
+                cmd.push("-y".into());
+            }
             match r.below(4) {
                 0 => cmd.extend(["-i".into(), "2".into()]),
                 1 if in_vg >= 3 => {
@@ -124,7 +142,7 @@ fn step(r: &mut Rng, st: &mut State) -> Vec<String> {
             cmd.extend(s);
             cmd.push(VG.into());
             cmd.extend(pv_list(r, in_vg));
-            if !st.lvs.contains(&name) {
+            if cmd.get(1).map(String::as_str) == Some("-n") && !st.lvs.contains(&name) {
                 st.lvs.push(name);
             }
         }
@@ -201,11 +219,13 @@ fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(),
     t.wipe();
     let devs: Vec<String> = (0..DEVS).map(|i| t.a_dev(i)).collect();
     let es = *r.pick(&["1m", "4m", "8m"]);
+    // Half the seeds leave device 3 unlabelled: vgextend then initialises it, as lvm2 does.
+    let labelled = if r.chance(50) { DEVS } else { DEVS - 1 };
     let setup: Vec<Vec<String>> = vec![
         ["pvcreate"]
             .iter()
             .map(|s| s.to_string())
-            .chain(devs.iter().cloned())
+            .chain(devs[..labelled].iter().cloned())
             .collect(),
         ["vgcreate", "-s", es, VG]
             .iter()

@@ -62,6 +62,14 @@ impl Ctx<'_> {
             if sized.extents == 0 {
                 return Err(OpError::InvalidArg("size must be more than zero".into()));
             }
+            // lvm2 checks the name after the size, before the layout (`_lv_create_an_lv`).
+            if vg.lv(&req.name).is_some() {
+                return Err(VgError::LvExists {
+                    vg: vgname.into(),
+                    lv: req.name.clone(),
+                }
+                .into());
+            }
             notes.extend(sized.notes.iter().cloned());
             let mut lr = model::LvRequest::new(&req.name, Extents(sized.extents), req.layout);
             lr.pvs = pvs;
