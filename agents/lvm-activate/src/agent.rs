@@ -130,6 +130,12 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
     }
 
     fn start_inner(&mut self, ctx: &Ctx, cfg: &Config) -> Result<(), ActivateError> {
+        if cfg.access == AccessMode::Tagging {
+            // As resource-agents: the VG's tag passes lvm.conf's volume_list, which on a
+            // tagging node keeps the VG from being activated by anything else.
+            self.backend
+                .override_volume_list(Some(vec![format!("@{}", cfg.tag)]));
+        }
         let mut snap = self.snapshot(ctx, &cfg.vg, Some(cfg.access), false)?;
         // The membership is read only when an owner must be judged.
         let plan = match plan::plan_start(cfg, &snap) {

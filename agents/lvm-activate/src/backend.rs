@@ -6,7 +6,6 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use lvmeta::activation::{ActivateOptions, Kernel};
-use lvmeta::lock::LockMode;
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
 use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
@@ -47,6 +46,10 @@ pub trait VolumeBackend {
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
         lvs.iter().try_for_each(|lv| self.deactivate(vg, lv))
     }
+    /// The activation/volume_list that replaces lvm.conf's for this agent's activations
+    /// (tagging mode: `@<tag>`, as resource-agents' LVM-activate passes `--config
+    /// activation{volume_list=["@tag"]}`); None: lvm.conf's (or halvm.toml's) applies.
+    fn override_volume_list(&mut self, _list: Option<Vec<String>>) {}
     /// Reads one 4 KiB block at `sector` of the LV with O_DIRECT.
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
 }
@@ -350,13 +353,10 @@ impl SystemBackend {
 
     fn read(&mut self, vg: &str) -> Result<Option<VgRead>, BackendError> {
         let setup = self.setup()?;
-        let _lock = setup
-            .env
-            .locks
-            .lock_vg(vg, LockMode::Shared)
-            .map_err(|e| io("lock", vg, None, e))?;
-        let scan = lvmeta::ops::scan(&setup.env).map_err(|e| io("scan devices", vg, None, e))?;
-        match scan.read_vg(vg) {
+        let ctx = OpsCtx { env: &setup.env };
+        // Through lvmeta's transaction driver: the VG's locks (a cluster VG lock too), one
+        // scan; ownership is the planner's business, so foreign VGs are read as well.
+        match ctx.read_vg(vg, true, |_, r| Ok::<_, OpError>(r)) {
             Ok(r) => Ok(Some(r)),
             Err(OpError::VgNotFound { .. }) => Ok(None),
             Err(e) => Err(io("read metadata", vg, None, e)),
@@ -412,6 +412,14 @@ fn io(op: &str, vg: &str, lv: Option<&str>, e: impl std::fmt::Display) -> Backen
 }
 
 impl VolumeBackend for SystemBackend {
+    fn override_volume_list(&mut self, list: Option<Vec<String>>) {
+        if let Ok(setup) = self.setup() {
+            if list.is_some() {
+                setup.volume_list = list;
+            }
+        }
+    }
+
     fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
         Ok(self.read(vg)?.as_ref().map(vg_state))
     }
@@ -486,6 +494,8 @@ pub struct MemBackend {
     pub journal: Vec<String>,
     /// Activation kinds used.
     pub kinds: BTreeMap<String, ActivationMode>,
+    /// The volume_list override asked for (tagging mode).
+    pub volume_list: Option<Vec<String>>,
 }
 
 impl MemBackend {
@@ -509,6 +519,9 @@ impl MemBackend {
 }
 
 impl VolumeBackend for MemBackend {
+    fn override_volume_list(&mut self, list: Option<Vec<String>>) {
+        self.volume_list = list;
+    }
     fn read_vg(&mut self, vg: &str) -> Result<Option<VgState>, BackendError> {
         Ok(self.vgs.get(vg).cloned())
     }

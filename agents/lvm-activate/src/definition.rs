@@ -32,8 +32,10 @@ derives it the same way.
 modes need the halvm lock daemon and are refused (exit 6) until it is available.
 
 Volume groups are read and changed in-process (no lvm2 commands, no udev): metadata through \
-lvmeta with the device filter, scan list, lock directory and activation volume_list of \
-/etc/halvm/halvm.toml ($HALVM_CONFIG), devices through device-mapper ioctls.
+lvmeta with the device filter, scan list, lock directory, system ID and activation \
+volume_list of lvm.conf ($LVM_SYSTEM_DIR) and /etc/halvm/halvm.toml ($HALVM_CONFIG), built as \
+lvmeta builds them; in tagging mode the tag passes volume_list (as resource-agents' agent \
+passes it); devices through device-mapper ioctls.
 
 Missing physical volumes: start refuses to change ownership unless majority_pvs is set \
 (system_id) and more than half of the PVs are present; the new system ID is then written \

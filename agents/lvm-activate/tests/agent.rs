@@ -229,6 +229,8 @@ fn tagging_lifecycle() {
     ];
     assert_eq!(call(&mut a, "start", &tagging).0, 0);
     assert_eq!(a.backend.vgs["vg1"].tags, vec!["ha", "ha:n1"]);
+    // As resource-agents: the tag passes lvm.conf's volume_list for this activation.
+    assert_eq!(a.backend.volume_list, Some(vec!["@ha".to_string()]));
     assert_eq!(
         call(&mut a, "monitor", &[&tagging[..], &[RECURRING]].concat()).0,
         0

@@ -221,8 +221,8 @@ fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome
             "lvreduce" => ResizeDir::Reduce,
             _ => ResizeDir::Any,
         };
-        let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
-        let mut out: Vec<String> = s.lines().map(str::to_string).collect();
+        let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
+        let mut out = super::msg::resized(&vg, &lv, &r);
         out.extend(ctx.reload_active(&kernel, &vg, &lv, &before).map_err(act)?);
         Ok(outcome(out))
     })())

@@ -157,7 +157,13 @@ pub fn cli() -> Command {
             Command::new("pvremove")
                 .about("Remove the PV label from devices that are in no VG")
                 .arg(pv_list("Physical volumes"))
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility")),
+                .arg(
+                    Arg::new("force")
+                        .short('f')
+                        .long("force")
+                        .action(ArgAction::Count)
+                        .help("Twice (-ff): remove the label of a PV that is in a VG too, unless an active LV uses it"),
+                ),
         ),
         report(common(
             Command::new("pvs").about("Report physical volumes").arg(
@@ -208,7 +214,13 @@ pub fn cli() -> Command {
             Command::new("vgreduce")
                 .about("Remove unused physical volumes from a volume group")
                 .arg(vg_arg(true))
-                .arg(pv_list("PVs to remove (must hold no extents)")),
+                .arg(pv_list("PVs to remove (must hold no extents)").required(false).required_unless_present("removemissing"))
+                .arg(flag("removemissing").conflicts_with("pvs").help(
+                    "Remove the PVs that are missing; LVs on them are refused unless --force",
+                ))
+                .arg(flag("force").short('f').requires("removemissing").help(
+                    "With --removemissing: remove the LVs on missing PVs too (an open LV is refused, an active one deactivated first)",
+                )),
         ),
         common(
             Command::new("vgremove")
@@ -285,9 +297,11 @@ pub fn cli() -> Command {
                         .short('f')
                         .long("file")
                         .value_name("FILE")
-                        .required(true)
-                        .help("Metadata file (as written by vgcfgbackup or lvm2)"),
-                ),
+                        .help("Metadata file (as written by vgcfgbackup or lvm2); default: the VG's backup in lvm.conf's backup_dir"),
+                )
+                .arg(flag("list").short('l').help(
+                    "List the VG's metadata archives and backup (lvm.conf archive_dir, backup_dir) instead of restoring",
+                )),
         ),
         lv_target_named(size_args(
             Command::new("lvcreate")
@@ -539,6 +553,12 @@ fn size_arg(cmd: &str, m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     Ok(None)
 }
 
+/// lvm.conf's backups and archives, as the environment was built from them.
+fn lvm_backups() -> Result<Option<lvmeta::ops::LvmBackups>, CliError> {
+    let lvm = lvmeta::env::LvmConf::load(&lvmeta::env::LvmConf::system_dir())?;
+    Ok(lvm.backups(&lvmeta::env::hostname()))
+}
+
 /// `-f` where the command has it (lvreduce, lvresize; not lvextend).
 fn force_flag(m: &ArgMatches) -> bool {
     m.try_get_one::<bool>("force")
@@ -629,13 +649,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 m.get_flag("force"),
             )?;
             Ok(Outcome {
-                stdout: lines(r),
+                stdout: lines(msg::pvs_created(&r)),
                 stderr: String::new(),
                 failed: false,
             })
         }
         "pvremove" => Ok(Outcome {
-            stdout: lines(ctx.pvremove(&paths(m, "pvs"))?),
+            stdout: lines(msg::pvs_wiped(
+                &ctx.pvremove(&paths(m, "pvs"), m.get_count("force") >= 2)?,
+            )),
             stderr: String::new(),
             failed: false,
         }),
@@ -668,40 +690,67 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
-            let mut said = ctx.pvcreate_unlabelled(&paths(m, "pvs"))?;
-            said.push(ctx.vgcreate(
+            // lvm2 initialises unlabelled devices first.
+            let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
+            ctx.vgcreate(
                 vg,
                 &paths(m, "pvs"),
                 es,
                 m.get_one::<String>("systemid").map(String::as_str),
                 &strings(m, "addtag"),
-            )?);
+            )?;
+            said.push(format!("Volume group \"{vg}\" successfully created"));
             out(said.join("\n"))
         }
-        "vgextend" if m.get_flag("restoremissing") => out(ctx.vgextend_restoremissing(
-            m.get_one::<String>("vg").expect("required"),
-            &paths(m, "pvs"),
-        )?),
         "vgextend" => {
-            let mut said = ctx.pvcreate_unlabelled(&paths(m, "pvs"))?;
-            said.push(ctx.vgextend(
-                m.get_one::<String>("vg").expect("required"),
-                &paths(m, "pvs"),
-            )?);
+            let vg = m.get_one::<String>("vg").expect("required");
+            let mut said = Vec::new();
+            if m.get_flag("restoremissing") {
+                ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
+            } else {
+                // lvm2 initialises unlabelled devices first.
+                said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
+                ctx.vgextend(vg, &paths(m, "pvs"))?;
+            }
+            said.push(format!("Volume group \"{vg}\" successfully extended"));
             out(said.join("\n"))
         }
-        "vgreduce" => Ok(Outcome {
-            stdout: lines(ctx.vgreduce(
-                m.get_one::<String>("vg").expect("required"),
-                &paths(m, "pvs"),
-            )?),
-            stderr: String::new(),
-            failed: false,
-        }),
+        "vgreduce" if m.get_flag("removemissing") => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let (pvs, lvs) = ctx.vgreduce_removemissing(vg, m.get_flag("force"))?;
+            let mut s: Vec<String> = lvs
+                .iter()
+                .map(|l| format!("Logical volume \"{vg}/{l}\" successfully removed."))
+                .collect();
+            s.push(if pvs.is_empty() {
+                format!("Volume group \"{vg}\" is already consistent.")
+            } else {
+                format!("Wrote out consistent volume group {vg}.")
+            });
+            Ok(Outcome {
+                stdout: lines(s),
+                ..Outcome::default()
+            })
+        }
+        "vgreduce" => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let removed = ctx.vgreduce(vg, &paths(m, "pvs"))?;
+            Ok(Outcome {
+                stdout: lines(
+                    removed
+                        .iter()
+                        .map(|p| format!("Removed \"{}\" from volume group \"{vg}\"", p.display()))
+                        .collect(),
+                ),
+                stderr: String::new(),
+                failed: false,
+            })
+        }
         "vgremove" => {
             let mut s = Vec::new();
             for vg in strings(m, "vgs") {
-                s.push(ctx.vgremove(&vg, m.get_flag("force"))?);
+                ctx.vgremove(&vg, m.get_flag("force"))?;
+                s.push(format!("Volume group \"{vg}\" successfully removed"));
             }
             Ok(Outcome {
                 stdout: lines(s),
@@ -709,10 +758,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: false,
             })
         }
-        "vgrename" => out(ctx.vgrename(
-            m.get_one::<String>("old").expect("required"),
-            m.get_one::<String>("new").expect("required"),
-        )?),
+        "vgrename" => {
+            let old = m.get_one::<String>("old").expect("required");
+            let new = m.get_one::<String>("new").expect("required");
+            ctx.vgrename(old, new)?;
+            out(format!(
+                "Volume group \"{old}\" successfully renamed to \"{new}\""
+            ))
+        }
         "vgchange" => {
             let (sid, add, del) = (
                 m.get_one::<String>("systemid"),
@@ -722,13 +775,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             if sid.is_none() && add.is_empty() && del.is_empty() {
                 return Err(usage("vgchange needs --systemid, --addtag or --deltag"));
             }
-            out(ctx.vgchange(
-                m.get_one::<String>("vg").expect("required"),
+            let vg = m.get_one::<String>("vg").expect("required");
+            ctx.vgchange(
+                vg,
                 sid.map(String::as_str),
                 &add,
                 &del,
                 m.get_flag("majoritypvs"),
-            )?)
+            )?;
+            out(format!("Volume group \"{vg}\" successfully changed"))
         }
         "vgck" => {
             let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
@@ -738,14 +793,33 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: !ok,
             })
         }
-        "vgcfgbackup" => out(ctx.vgcfgbackup(
-            m.get_one::<String>("vg").expect("required"),
-            std::path::Path::new(m.get_one::<String>("file").expect("required")),
-        )?),
-        "vgcfgrestore" => out(ctx.vgcfgrestore(
-            m.get_one::<String>("vg").expect("required"),
-            std::path::Path::new(m.get_one::<String>("file").expect("required")),
-        )?),
+        "vgcfgrestore" if m.get_flag("list") || m.get_one::<String>("file").is_none() => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let backups = lvm_backups()?;
+            if m.get_flag("list") {
+                let files = backups.map(|b| b.list(vg)).unwrap_or_default();
+                return Ok(Outcome {
+                    stdout: msg::backup_list(&files),
+                    ..Outcome::default()
+                });
+            }
+            let file = backups
+                .and_then(|b| b.backup_of(vg))
+                .ok_or_else(|| usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf"))?;
+            ctx.vgcfgrestore(vg, &file)?;
+            out(format!("Restored volume group {vg}."))
+        }
+        "vgcfgbackup" | "vgcfgrestore" => {
+            let vg = m.get_one::<String>("vg").expect("required");
+            let file = std::path::Path::new(m.get_one::<String>("file").expect("required"));
+            if name == "vgcfgbackup" {
+                ctx.vgcfgbackup(vg, file)?;
+                out(format!("Volume group \"{vg}\" successfully backed up."))
+            } else {
+                ctx.vgcfgrestore(vg, file)?;
+                out(format!("Restored volume group {vg}."))
+            }
+        }
         "lvcreate" => {
             let size = size_arg(name, m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
             let stripes = m.get_one::<u32>("stripes").copied();
@@ -807,15 +881,18 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let vg = m.get_one::<String>("lv").expect("required").clone();
             // No -n: ops picks lvm2's next free lvolN.
             let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
-            out(ctx.lvcreate(
+            let made = ctx.lvcreate(
                 &vg,
                 LvCreate {
-                    name: lvname,
+                    name: lvname.clone(),
                     size,
                     layout,
                     pvs: paths(m, "pvs"),
                 },
-            )?)
+            )?;
+            let mut said = made.notes;
+            said.push(format!("Logical volume \"{}\" created.", made.name));
+            out(said.join("\n"))
         }
         "lvextend" | "lvreduce" | "lvresize" => {
             let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
@@ -825,9 +902,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 "lvreduce" => ResizeDir::Reduce,
                 _ => ResizeDir::Any,
             };
-            let s = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
+            let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
             Ok(Outcome {
-                stdout: lines(s.lines().map(str::to_string).collect()),
+                stdout: lines(msg::resized(&vg, &lv, &r)),
                 stderr: String::new(),
                 failed: false,
             })
@@ -857,7 +934,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             let old = old.rsplit('/').next().unwrap_or(&old).to_string();
             let new = new.rsplit('/').next().unwrap_or(&new).to_string();
-            out(ctx.lvrename(&vg, &old, &new)?)
+            ctx.lvrename(&vg, &old, &new)?;
+            out(format!(
+                "Renamed \"{old}\" to \"{new}\" in volume group \"{vg}\""
+            ))
         }
         "lvremove" => {
             let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
@@ -870,7 +950,11 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             let mut s = Vec::new();
             for (v, ls) in by_vg {
-                s.extend(ctx.lvremove(&v, &ls)?);
+                ctx.lvremove(&v, &ls)?;
+                s.extend(
+                    ls.iter()
+                        .map(|l| format!("Logical volume \"{l}\" successfully removed.")),
+                );
             }
             Ok(Outcome {
                 stdout: lines(s),
@@ -883,6 +967,69 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
 }
 
 mod activation;
+
+/// lvm2's wording of what a command did (the library returns what happened, typed).
+mod msg {
+    use lvmeta::ops::Resized;
+    use std::path::PathBuf;
+
+    pub fn pvs_created(pvs: &[PathBuf]) -> Vec<String> {
+        pvs.iter()
+            .map(|p| format!("Physical volume \"{}\" successfully created.", p.display()))
+            .collect()
+    }
+
+    pub fn pvs_wiped(pvs: &[PathBuf]) -> Vec<String> {
+        pvs.iter()
+            .map(|p| {
+                format!(
+                    "Labels on physical volume \"{}\" successfully wiped.",
+                    p.display()
+                )
+            })
+            .collect()
+    }
+
+    /// lvm2's `vgcfgrestore --list` layout.
+    pub fn backup_list(files: &[lvmeta::ops::BackupFile]) -> String {
+        let mut out = String::new();
+        for f in files {
+            out.push_str(&format!(
+                "   \n  File:\t\t{}\n  VG name:    \t{}\n  Description:\t{}\n  Backup Time:\t{}\n\n",
+                f.path.display(),
+                f.vg,
+                f.description,
+                lvmeta_model::time::ctime_utc(f.creation_time)
+            ));
+        }
+        out
+    }
+
+    /// lvm2's lines for a resize: its rounding notes, then the change (sizes in
+    /// `display_size` units) or that nothing could be added.
+    pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {
+        use lvmeta_model::sizing::display_size;
+        let es = r.extent_size.0;
+        let mut out = r.notes.clone();
+        out.push(if r.from == r.to {
+            format!(
+                "Size of logical volume {vg}/{lv} unchanged from {} ({} extents).",
+                display_size(r.from.0 * es),
+                r.from.0
+            )
+        } else {
+            format!(
+                "Size of logical volume {vg}/{lv} changed from {} ({} extents) to {} ({} extents).",
+                display_size(r.from.0 * es),
+                r.from.0,
+                display_size(r.to.0 * es),
+                r.to.0
+            )
+        });
+        out.push(format!("Logical volume {vg}/{lv} successfully resized."));
+        out
+    }
+}
 
 /// Runs the command line of this process and returns lvm's exit code for it: 0 ok,
 /// 3 invalid command line, 5 command failed. The one place errors become exit codes; the

@@ -796,3 +796,65 @@ fn reports_say_what_lvm2_says() {
     let want = if no_dm { "-wi-XX----" } else { "-wi-------" };
     assert_eq!(attr.trim(), want);
 }
+
+/// lvm2's metadata backups and archives (lvm.conf `backup {}`, on by default, in
+/// `$LVM_SYSTEM_DIR/backup` and `archive`): written around every commit through the
+/// transaction driver's hooks, and `vgcfgrestore -f` takes them back.
+#[test]
+fn commits_leave_lvm2_backups_and_archives() {
+    let lab = Lab::new(1, 32);
+    let lvm = lab.dir.path().join("lvm");
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["vgcreate", "vg", lab.disk(0)]);
+    lab.ok(&["lvcreate", "-n", "a", "-L", "4m", "vg"]);
+    lab.ok(&["lvcreate", "-n", "b", "-L", "4m", "vg"]);
+    let backup = std::fs::read_to_string(lvm.join("backup/vg")).expect("backup of vg");
+    assert!(
+        backup.contains("Created *after* executing 'lvcreate"),
+        "{backup}"
+    );
+    assert!(backup.contains("b {"), "the newest metadata: {backup}");
+    let mut archives: Vec<String> = std::fs::read_dir(lvm.join("archive"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    archives.sort();
+    assert_eq!(archives.len(), 2, "{archives:?}");
+    assert!(archives[0].starts_with("vg_00000-") && archives[1].starts_with("vg_00001-"));
+    // The archive before the second lvcreate holds `a` only; restoring it drops `b`.
+    let before_b = lvm.join("archive").join(&archives[1]);
+    let text = std::fs::read_to_string(&before_b).unwrap();
+    assert!(
+        text.contains("Created *before* executing 'lvcreate"),
+        "{text}"
+    );
+    // `vgcfgrestore -l` lists the archives, then the backup, as lvm2.
+    let list = lab.ok(&["vgcfgrestore", "-l", "vg"]);
+    let files: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("File:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(files.len(), 3, "{list}");
+    assert!(files[2].ends_with("backup/vg"), "{list}");
+    assert!(
+        list.contains("Description:\tCreated *before* executing 'lvcreate"),
+        "{list}"
+    );
+    lab.ok(&["vgcfgrestore", "-f", before_b.to_str().unwrap(), "vg"]);
+    let lvs = lab.ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
+    assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["a"]);
+    // Without -f, the VG's backup (now: as restored) is what vgcfgrestore writes back.
+    lab.ok(&["vgcfgrestore", "vg"]);
+    let lvs = lab.ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
+    assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["a"]);
+    // `backup = 0` and `archive = 0` turn them off.
+    std::fs::write(
+        lvm.join("lvm.conf"),
+        "backup {\n\tbackup = 0\n\tarchive = 0\n}\n",
+    )
+    .unwrap();
+    std::fs::remove_dir_all(lvm.join("backup")).unwrap();
+    lab.ok(&["lvcreate", "-n", "c", "-L", "4m", "vg"]);
+    assert!(!lvm.join("backup").exists());
+}

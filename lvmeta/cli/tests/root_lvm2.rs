@@ -89,6 +89,8 @@ impl Sandbox {
             .arg(self.dir.path().join("locks"));
         c.args(&args[1..]);
         c.env("HALVM_CONFIG", self.dir.path().join("halvm.toml"));
+        // lvm2's configuration of the sandbox (its backup directories among others).
+        c.env("LVM_SYSTEM_DIR", self.dir.path().join("etc"));
         c.env("HALVM_SYSTEM_ID", hostname());
         let out = c.output().unwrap();
         Out {
@@ -706,25 +708,29 @@ fn root_lvm2_and_lvmeta_lvcreate_concurrently_lose_nothing() {
     let mut ts = Vec::new();
     for p in 0..4 {
         let s = s.clone();
-        ts.push(std::thread::spawn(move || {
+        // Each writer reports its first failure instead of panicking, so that every thread
+        // ends and the sandbox (loop devices) is cleaned up before the test fails.
+        ts.push(std::thread::spawn(move || -> Result<(), String> {
             for i in 0..each {
                 let name = format!("p{p}x{i}");
-                if p % 2 == 0 {
-                    s.lvm_ok(&["lvcreate", "-an", "-Zn", "-n", &name, "-l", "1", "vg"]);
+                let o = if p % 2 == 0 {
+                    s.lvm(&["lvcreate", "-an", "-Zn", "-n", &name, "-l", "1", "vg"])
                 } else {
-                    let o = s.me_as_lvm2_node(&["lvcreate", "-n", &name, "-l", "1", "vg"]);
-                    assert_eq!(
-                        o.code, 0,
-                        "lvmeta lvcreate {name}: {}{}",
-                        o.stdout, o.stderr
-                    );
+                    s.me_as_lvm2_node(&["lvcreate", "-n", &name, "-l", "1", "vg"])
+                };
+                if o.code != 0 {
+                    let tool = if p % 2 == 0 { "lvm" } else { "lvmeta" };
+                    return Err(format!("{tool} lvcreate {name}: {}{}", o.stdout, o.stderr));
                 }
             }
+            Ok(())
         }));
     }
-    for t in ts {
-        t.join().unwrap();
-    }
+    let failures: Vec<String> = ts
+        .into_iter()
+        .filter_map(|t| t.join().expect("writer thread").err())
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
     let n = s.lvm_ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
     assert_eq!(n.lines().count(), 4 * each, "{n}");
     s.lvm_vgck("vg");

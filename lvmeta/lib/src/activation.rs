@@ -372,22 +372,31 @@ pub fn check_not_in_use(
     }
 }
 
-/// Deactivates an LV that is about to be removed: refused when open, nothing to do when
-/// inactive (lvm2 deactivates an active, unused LV before removing it).
+/// Deactivates LVs that are about to be removed: all refused when one is open (nothing is
+/// deactivated then), nothing to do for inactive ones (lvm2 deactivates an active, unused LV
+/// before removing it).
 pub fn deactivate_for_removal(
     kernel: &Kernel,
     vg: &VolumeGroup,
-    lv: &str,
+    lvs: &[String],
 ) -> std::result::Result<(), OpError> {
-    let plan = device_names(vg, lv)?;
-    match lvmeta_dm::deactivate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan) {
-        Ok(_) => Ok(()),
-        Err(DmError::Open { .. }) => Err(OpError::InUse {
-            vg: vg.name.clone(),
-            lv: lv.to_string(),
-        }),
-        Err(e) => Err(e.into()),
+    for lv in lvs {
+        check_not_in_use(kernel, vg, lv)?;
     }
+    for lv in lvs {
+        let plan = device_names(vg, lv)?;
+        match lvmeta_dm::deactivate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan) {
+            Ok(_) => {}
+            Err(DmError::Open { .. }) => {
+                return Err(OpError::InUse {
+                    vg: vg.name.clone(),
+                    lv: lv.to_string(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// The device names of the LVs among `lvs` that are active, before a rename (see

@@ -163,6 +163,13 @@ pub struct LvmConf {
     pub prioritise_write_locks: bool,
     /// `activation/volume_list`; None: not set.
     pub volume_list: Option<Vec<String>>,
+    /// `backup { backup backup_dir archive archive_dir retain_min retain_days }`.
+    pub backup: bool,
+    pub backup_dir: Option<PathBuf>,
+    pub archive: bool,
+    pub archive_dir: Option<PathBuf>,
+    pub retain_min: u64,
+    pub retain_days: u64,
 }
 
 impl Default for LvmConf {
@@ -179,6 +186,12 @@ impl Default for LvmConf {
             locking_dir: PathBuf::from(DEFAULT_LOCKING_DIR),
             prioritise_write_locks: true,
             volume_list: None,
+            backup: true,
+            backup_dir: None,
+            archive: true,
+            archive_dir: None,
+            retain_min: 10,
+            retain_days: 30,
         }
     }
 }
@@ -283,12 +296,61 @@ impl LvmConf {
                 self.local_system_id = Some(s);
             }
         }
+        if let Some(b) = doc.get_section("backup") {
+            let flag = |key: &str| -> Result<Option<u64>, EnvError> {
+                match b.get_value(key) {
+                    None => Ok(None),
+                    Some(v) => v
+                        .as_int()
+                        .filter(|n| *n >= 0)
+                        .map(|n| Some(n as u64))
+                        .ok_or_else(|| bad(&format!("backup/{key}"), "expected a number")),
+                }
+            };
+            if let Some(n) = flag("backup")? {
+                self.backup = n != 0;
+            }
+            if let Some(n) = flag("archive")? {
+                self.archive = n != 0;
+            }
+            if let Some(n) = flag("retain_min")? {
+                self.retain_min = n;
+            }
+            if let Some(n) = flag("retain_days")? {
+                self.retain_days = n;
+            }
+            if let Some(s) = string(b, "backup_dir", "backup/backup_dir")? {
+                self.backup_dir = Some(PathBuf::from(s));
+            }
+            if let Some(s) = string(b, "archive_dir", "backup/archive_dir")? {
+                self.archive_dir = Some(PathBuf::from(s));
+            }
+        }
         if let Some(a) = doc.get_section("activation") {
             if let Some(v) = strings(a, "volume_list", "activation/volume_list")? {
                 self.volume_list = Some(v);
             }
         }
         Ok(())
+    }
+
+    /// lvm2's backups and archives as this configuration asks for them (directories default
+    /// to `backup` and `archive` in `$LVM_SYSTEM_DIR`); None when both are off.
+    pub fn backups(&self, host: &str) -> Option<crate::ops::LvmBackups> {
+        if !self.backup && !self.archive {
+            return None;
+        }
+        let dir =
+            |set: &Option<PathBuf>, sub: &str| set.clone().unwrap_or_else(|| self.dir.join(sub));
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        Some(crate::ops::LvmBackups {
+            backup_dir: self.backup.then(|| dir(&self.backup_dir, "backup")),
+            archive_dir: self.archive.then(|| dir(&self.archive_dir, "archive")),
+            retain_min: self.retain_min as usize,
+            retain_days: self.retain_days,
+            host: host.to_string(),
+            command_line: args.join(" "),
+        })
     }
 
     /// This host's system ID as lvm2 derives it from `system_id_source`, with `hostname`
@@ -421,6 +483,9 @@ pub fn from_configs(
     } else {
         lvm.volume_list.clone()
     };
+    let hooks = lvm
+        .backups(&host)
+        .map(|b| Arc::new(b) as Arc<dyn crate::txn::CommitHooks>);
     Ok(Env {
         devices: opts.devices.clone(),
         filter,
@@ -430,7 +495,7 @@ pub fn from_configs(
         system_id,
         host,
         volume_list,
-        hooks: None,
+        hooks,
         // Without a control node there is no device-mapper, so no LV can be active.
         kernel: if Path::new("/dev/mapper/control").exists() {
             crate::activation::Kernel::real().ok()

@@ -100,8 +100,9 @@ pub struct Done<T> {
     pub value: T,
 }
 
-/// Called around commits; lvm2's `archive()` (before, with the metadata being replaced) and
-/// `backup()` (after, with the new metadata). The default does nothing.
+/// Called around commits; lvm2's `archive()` (before, with the metadata being replaced: an
+/// error aborts the command, nothing is written yet) and `backup()` (after, with the new
+/// metadata: an error is only logged, the commit stands). The default does nothing.
 pub trait CommitHooks: Send + Sync {
     /// Before a VG's metadata is replaced or removed; `old` as it is on disk.
     fn before_commit(&self, _old: &VolumeGroup, _command: &str) -> Result<()> {
@@ -110,6 +111,31 @@ pub trait CommitHooks: Send + Sync {
     /// After a commit (`Some`: the new metadata) or a removal (`None`) of VG `name`.
     fn after_commit(&self, _name: &str, _new: Option<&VolumeGroup>, _command: &str) -> Result<()> {
         Ok(())
+    }
+}
+
+/// The label changes a transaction asked for, after its commit.
+fn post_commit(sc: &Scan, post: Vec<PostCommit>) -> Result<()> {
+    for p in post {
+        match p {
+            PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
+            PostCommit::Orphan(i) => {
+                let d = &sc.pvs[i];
+                for a in &d.label.metadata_areas {
+                    mda::format_mda(d.dev.as_ref(), *a)?;
+                }
+                set_used(d, false)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A backup that fails after the commit does not undo it: as lvm2 ("This metadata update is
+/// NOT backed up"), it is a warning.
+fn backed_up(r: Result<()>) {
+    if let Err(e) = r {
+        log::warn!("This metadata update is NOT backed up: {e}");
     }
 }
 
@@ -146,10 +172,7 @@ impl Ctx<'_> {
         held.0.push(self.env.locks.lock_vg(name, mode)?);
         let sc = scan(self.env)?;
         let r = sc.read_vg(name)?;
-        match self
-            .env
-            .cluster_locks_for(name, r.vg.lock_type.as_deref())?
-        {
+        match self.cluster_locks(name, &r, mode)? {
             None => Ok((sc, r)),
             Some(cluster) => {
                 held.0.push(cluster.lock_vg(name, mode)?);
@@ -171,6 +194,25 @@ impl Ctx<'_> {
         self.lock_global(mode, &mut held)?;
         let sc = scan(self.env)?;
         f(&sc)
+    }
+
+    /// The cluster lock manager VG `name` (as read) needs. Writes without one are refused;
+    /// reads go on under the local lock alone (the copy read may be stale on a cluster, as
+    /// lvm2's reads of a shared VG without lvmlockd are).
+    fn cluster_locks(
+        &self,
+        name: &str,
+        r: &VgRead,
+        mode: LockMode,
+    ) -> Result<Option<&dyn crate::lock::LockManager>> {
+        match self.env.cluster_locks_for(name, r.vg.lock_type.as_deref()) {
+            Ok(c) => Ok(c),
+            Err(crate::lock::LockError::NeedsCluster { .. }) if mode == LockMode::Shared => {
+                log::debug!("reading VG {name} without its cluster lock");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Reads VG `name` under its shared lock; `f` gets the scan and the VG as read.
@@ -229,7 +271,7 @@ impl Ctx<'_> {
         let mut cluster_locked = false;
         for n in &names {
             let r = sc.read_vg(n)?;
-            if let Some(c) = self.env.cluster_locks_for(n, r.vg.lock_type.as_deref())? {
+            if let Some(c) = self.cluster_locks(n, &r, LockMode::Shared)? {
                 held.0.push(c.lock_vg(n, LockMode::Shared)?);
                 cluster_locked = true;
             }
@@ -335,22 +377,11 @@ impl Ctx<'_> {
                     set_used(&sc.pvs[i], false)?;
                 }
                 if let Some(h) = &self.env.hooks {
-                    h.after_commit(name, None, &opts.command)?;
+                    backed_up(h.after_commit(name, None, &opts.command));
                 }
             }
         }
-        for p in post {
-            match p {
-                PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
-                PostCommit::Orphan(i) => {
-                    let d = &sc.pvs[i];
-                    for a in &d.label.metadata_areas {
-                        mda::format_mda(d.dev.as_ref(), *a)?;
-                    }
-                    set_used(d, false)?;
-                }
-            }
-        }
+        post_commit(&sc, post)?;
         Ok(Done { vg, end, value })
     }
 
@@ -379,18 +410,7 @@ impl Ctx<'_> {
         }
         let (mut vg, post) = build(&sc, current)?;
         self.commit(&sc, name, &mut vg, command, &mut held)?;
-        for p in post {
-            match p {
-                PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
-                PostCommit::Orphan(i) => {
-                    let d = &sc.pvs[i];
-                    for a in &d.label.metadata_areas {
-                        mda::format_mda(d.dev.as_ref(), *a)?;
-                    }
-                    set_used(d, false)?;
-                }
-            }
-        }
+        post_commit(&sc, post)?;
         Ok(vg)
     }
 
@@ -419,7 +439,7 @@ impl Ctx<'_> {
         commit_text(&vg.name, &targets(sc, vg), text, None)?;
         held.note_committed_seqno(vg.seqno);
         if let Some(h) = &self.env.hooks {
-            h.after_commit(&vg.name, Some(vg), command)?;
+            backed_up(h.after_commit(&vg.name, Some(vg), command));
         }
         Ok(())
     }

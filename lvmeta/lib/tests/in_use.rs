@@ -3,37 +3,22 @@
 //! "active" LV is a device made in `MemDm` under the LV's dm name and UUID, as activation
 //! would make it.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
+
+use std::path::PathBuf;
 
 use lvmeta::activation::Kernel;
-use lvmeta::lock::MemLocking;
 use lvmeta::ops::{self, Ctx, Env, Layout, LvCreate, OpError, ResizeDir, SizeArg};
 use lvmeta::units::Sign;
 use lvmeta_activate::dm_uuid;
 use lvmeta_dm::mem::MemDm;
 use lvmeta_dm::nodes::MemNodes;
 use lvmeta_dm::DmBackend;
-use lvmeta_ondisk::dev::{BlockDev, MemDev};
-use lvmeta_ondisk::Bytes;
 
 /// Two in-memory PVs holding VG `vg` with linear LVs `a` and `b` (8 MiB each); the LVs
 /// in `active` have a device in device-mapper, opened `open` times.
 fn setup(active: &[(&str, i32)]) -> Env {
-    let devs: Vec<(PathBuf, MemDev)> = (0..2)
-        .map(|i| {
-            let p = PathBuf::from(format!("/mem/pv{i}"));
-            (p.clone(), MemDev::new(p, Bytes(64 << 20)))
-        })
-        .collect();
-    let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
-    let mut env = Env::with_devices(paths.clone(), Arc::new(MemLocking::new()));
-    env.open = Box::new(move |p: &Path| {
-        devs.iter()
-            .find(|d| d.0 == p)
-            .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
-    });
+    let (mut env, paths) = common::mem_env(2);
     {
         let ctx = Ctx { env: &env };
         ctx.pvcreate(&paths, None, None, false).unwrap();
@@ -203,4 +188,97 @@ fn raid1_and_mirror_lvs_are_removed_and_renamed_with_device_mapper_present() {
     ctx.lvrename("vg", "m", "m2").unwrap();
     ctx.lvremove("vg", &["r2".into(), "m2".into()]).unwrap();
     assert_eq!(lvs(&env, "vg"), ["a", "b"]);
+}
+
+/// `vgreduce --removemissing`: LVs on a missing PV are refused without --force; with it an
+/// open one is refused (nothing changes), an active one is deactivated, then removed, and
+/// the missing PV leaves the VG.
+#[test]
+fn vgreduce_removemissing_asks_device_mapper_first() {
+    let (mut env, paths) = common::mem_env(3);
+    let lv = |name: &str, pv: &str| LvCreate {
+        name: name.into(),
+        size: SizeArg::Sectors(Sign::Absolute, 4 << 11),
+        layout: Layout::Linear,
+        pvs: vec![PathBuf::from(pv)],
+    };
+    {
+        let ctx = Ctx { env: &env };
+        ctx.pvcreate(&paths, None, None, false).unwrap();
+        ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
+        ctx.lvcreate("vg", lv("gone", "/mem/pv2")).unwrap();
+        ctx.lvcreate("vg", lv("kept", "/mem/pv0")).unwrap();
+    }
+    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let kernel_with = |open: i32| {
+        let dm = MemDm::new([]);
+        let l = vg.lv("gone").unwrap();
+        let uuid = dm_uuid(&vg.id, &l.id, None);
+        dm.create(&vg.dm_name("gone"), &uuid).unwrap();
+        dm.load(&uuid, &[(0, 8192, "error".into(), String::new())])
+            .unwrap();
+        dm.resume(&uuid).unwrap();
+        dm.set_open_count(&vg.dm_name("gone"), open);
+        Kernel {
+            dm: Box::new(dm),
+            nodes: Box::new(MemNodes::default()),
+        }
+    };
+    // pv2 disappears.
+    env.devices = Some(paths[..2].to_vec());
+    env.kernel = Some(kernel_with(1));
+    let ctx = Ctx { env: &env };
+    let e = ctx.vgreduce_removemissing("vg", false).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("There are still partial LVs in VG vg"),
+        "{e}"
+    );
+    let e = ctx.vgreduce_removemissing("vg", true).unwrap_err();
+    assert_eq!(e.to_string(), "Logical volume vg/gone in use.");
+    assert_eq!(lvs(&env, "vg"), ["gone", "kept"]);
+    assert_eq!(dm_names(&env), ["vg-gone"]);
+
+    env.kernel = Some(kernel_with(0));
+    let ctx = Ctx { env: &env };
+    let (pvs, removed) = ctx.vgreduce_removemissing("vg", true).unwrap();
+    assert_eq!(removed, ["gone"]);
+    assert_eq!(pvs.len(), 1);
+    assert_eq!(lvs(&env, "vg"), ["kept"]);
+    assert!(dm_names(&env).is_empty());
+    let r = ops::scan(&env).unwrap().read_vg("vg").unwrap();
+    assert_eq!(r.vg.pvs.len(), 2);
+    assert!(r.missing().is_empty());
+}
+
+/// `pvremove -ff` wipes the label of a PV in a VG only when no active LV has extents on it.
+#[test]
+fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
+    let env = setup(&[("a", 0)]);
+    let ctx = Ctx { env: &env };
+    let pv0 = PathBuf::from("/mem/pv0");
+    let e = ctx.pvremove(std::slice::from_ref(&pv0), false).unwrap_err();
+    assert!(e.to_string().contains("already in volume group"), "{e}");
+    // `a` is active and has its extents on pv0.
+    let e = ctx.pvremove(std::slice::from_ref(&pv0), true).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Can't open /mem/pv0 exclusively - not removing. Mounted filesystem?"
+    );
+    assert_eq!(lvs(&env, "vg"), ["a", "b"], "the label is still there");
+    // pv1 holds no extent of an active LV: -ff wipes it.
+    let pv1 = PathBuf::from("/mem/pv1");
+    assert_eq!(
+        ctx.pvremove(std::slice::from_ref(&pv1), true).unwrap(),
+        [pv1]
+    );
+    assert_eq!(
+        ops::scan(&env)
+            .unwrap()
+            .read_vg("vg")
+            .unwrap()
+            .missing()
+            .len(),
+        1
+    );
 }

@@ -3,15 +3,12 @@
 //! mirror LVs, tags, a system ID, an orphan PV), except the fields lvm2 also leaves empty for
 //! such a VG (snapshots, pools, moves, and the kernel's percentages on a host without it).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
 
-use lvmeta::lock::MemLocking;
 use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, Selection, SizeArg};
 use lvmeta::report::{self, Cell, FieldType, ReportKind, FIELDS};
 use lvmeta::units::Sign;
-use lvmeta_ondisk::dev::{BlockDev, MemDev};
-use lvmeta_ondisk::{Bytes, Sectors};
+use lvmeta_ondisk::Sectors;
 
 const ALWAYS_EMPTY: &[&str] = &[
     "origin",
@@ -24,21 +21,8 @@ const ALWAYS_EMPTY: &[&str] = &[
 ];
 
 fn env() -> Env {
-    let devs: Vec<(PathBuf, MemDev)> = (0..4)
-        .map(|i| {
-            let p = PathBuf::from(format!("/mem/pv{i}"));
-            (p.clone(), MemDev::new(p, Bytes(64 << 20)))
-        })
-        .collect();
-    let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
-    let mut env = Env::with_devices(paths.clone(), Arc::new(MemLocking::new()));
+    let (mut env, paths) = common::mem_env(4);
     env.system_id = Some("host-a".into());
-    env.open = Box::new(move |p: &Path| {
-        devs.iter()
-            .find(|d| d.0 == p)
-            .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
-    });
     let ctx = Ctx { env: &env };
     ctx.pvcreate(&paths, None, None, false).unwrap();
     ctx.vgcreate("vg", &paths[..3], 8192, None, &["vgtag".into()])

@@ -14,11 +14,9 @@
 
 mod parse;
 #[cfg(test)]
-mod parse_ref;
+mod reference;
 mod tree;
 mod write;
-#[cfg(test)]
-mod write_ref;
 
 pub use parse::{parse, parse_with_limits, ParseError, ParseErrorKind, ParseLimits};
 pub use tree::{is_valid_key, Comment, CommentPlacement, Node, Section, Value};

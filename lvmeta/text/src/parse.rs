@@ -529,7 +529,7 @@ impl<'a> Parser<'a, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse_ref;
+    use crate::reference::parse as parse_ref;
     use proptest::prelude::*;
 
     /// Both parsers on `s`: same tree, or the same error (kind, line, column, message); the

@@ -796,7 +796,7 @@ mod tests {
         #[test]
         fn emitter_writes_the_reference_layout(doc in vg_doc(), backup in any::<bool>()) {
             let style = if backup { Style::Backup } else { Style::Metadata };
-            prop_assert_eq!(write_with(&doc, style), crate::write_ref::write_with(&doc, style));
+            prop_assert_eq!(write_with(&doc, style), crate::reference::write::write_with(&doc, style));
         }
 
         /// `body_with` writes what `Section::set` of its overrides, then the tree writer,

@@ -9,7 +9,7 @@ use lvmeta_model as model;
 impl Ctx<'_> {
     // ---- LV commands ----
 
-    pub fn lvcreate(&self, vgname: &str, mut req: LvCreate) -> Result<String> {
+    pub fn lvcreate(&self, vgname: &str, mut req: LvCreate) -> Result<LvCreated> {
         if !req.name.is_empty() {
             model::names::check_full_lv_name(vgname, &req.name)?;
         }
@@ -129,8 +129,7 @@ impl Ctx<'_> {
                 Err(e) => in_model(vgname, Err(e)),
             }
         })?;
-        notes.push(format!("Logical volume \"{name}\" created."));
-        Ok(notes.join("\n"))
+        Ok(LvCreated { name, notes })
     }
 
     pub fn lvresize(
@@ -141,9 +140,9 @@ impl Ctx<'_> {
         pvs: &[PathBuf],
         dir: ResizeDir,
         force: bool,
-    ) -> Result<String> {
-        use model::sizing::{self, display_size, Direction};
-        let mut msg = Vec::new();
+    ) -> Result<Resized> {
+        use model::sizing::{self, Direction};
+        let mut resized = None;
         self.modify(vgname, false, |vg, sc, devs| {
             let shape = vg.lv_shape(lv).ok_or(VgError::LvNotInVg {
                 vg: vgname.into(),
@@ -168,7 +167,6 @@ impl Ctx<'_> {
             )?;
             let target = sized.extents;
             let es = vg.extent_size.0;
-            msg = sized.notes.clone();
             if target > cur {
                 let by = target - cur;
                 let pe_needed = by * shape.images.max(1);
@@ -215,29 +213,19 @@ impl Ctx<'_> {
                 }
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
-            let now_size = vg.lv(lv).map(|l| l.size().0).unwrap_or(0);
-            if now_size == cur {
-                msg.push(format!(
-                    "Size of logical volume {vgname}/{lv} unchanged from {} ({cur} extents).",
-                    display_size(cur * es)
-                ));
-                return Ok(());
-            }
-            msg.push(format!(
-                "Size of logical volume {vgname}/{lv} changed from {} ({cur} extents) to {} ({now_size} extents).",
-                display_size(cur * es),
-                display_size(now_size * es)
-            ));
+            resized = Some(Resized {
+                from: Extents(cur),
+                to: vg.lv(lv).map(|l| l.size()).unwrap_or(Extents(0)),
+                extent_size: vg.extent_size,
+                notes: sized.notes.clone(),
+            });
             Ok(())
         })?;
-        msg.push(format!(
-            "Logical volume {vgname}/{lv} successfully resized."
-        ));
-        Ok(msg.join("\n"))
+        Ok(resized.expect("set by the committed edit"))
     }
 
     /// Renames an LV; an active one's devices are renamed too (open or not, as lvm2).
-    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<String> {
+    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<()> {
         model::names::check_full_lv_name(vgname, new)?;
         self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
             let before = match &self.env.kernel {
@@ -259,35 +247,25 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
-        Ok(format!(
-            "Renamed \"{old}\" to \"{new}\" in volume group \"{vgname}\""
-        ))
+        Ok(())
     }
 
     /// Removes LVs. Device-mapper is asked first: an open LV is refused with lvm2's words
     /// and nothing changes; an active, unopened one is deactivated, then removed.
-    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<Vec<String>> {
+    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<()> {
         self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
             for l in lvs {
                 in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
             }
             if let Some(k) = &self.env.kernel {
-                for l in lvs {
-                    crate::activation::check_not_in_use(k, &t.vg, l)?;
-                }
-                for l in lvs {
-                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
-                }
+                crate::activation::deactivate_for_removal(k, &t.vg, lvs)?;
             }
             for l in lvs {
                 in_model(vgname, t.vg.remove_lv(l))?;
             }
             Ok(())
         })?;
-        Ok(lvs
-            .iter()
-            .map(|l| format!("Logical volume \"{l}\" successfully removed."))
-            .collect())
+        Ok(())
     }
 }
 
@@ -298,6 +276,23 @@ fn counts_with_free(vg: &lvmeta_model::VolumeGroup, keys: &[String]) -> usize {
     keys.iter()
         .filter(|k| free.iter().any(|(n, f)| n == *k && f.0 > 0))
         .count()
+}
+
+/// What a resize did; `notes` are lvm2's lines about rounding (stdout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resized {
+    pub from: Extents,
+    pub to: Extents,
+    pub extent_size: Sectors,
+    pub notes: Vec<String>,
+}
+
+/// What lvcreate made: the LV's name (lvm2's lvolN when none was given) and lvm2's lines
+/// about rounding (stdout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LvCreated {
+    pub name: String,
+    pub notes: Vec<String>,
 }
 
 /// `-L`/`-l` as given.

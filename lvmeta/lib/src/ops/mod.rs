@@ -147,6 +147,9 @@ pub enum OpError {
         what: String,
         err: lvmeta_text::ParseError,
     },
+    /// lvm2's pvremove of a device it cannot open exclusively.
+    #[error("Can't open {} exclusively - not removing. Mounted filesystem?", path.display())]
+    PvBusy { path: PathBuf },
     /// lvm2's `lv_check_not_in_use` wording.
     #[error("Logical volume {vg}/{lv} in use.")]
     InUse { vg: String, lv: String },
@@ -885,5 +888,6 @@ mod pv;
 mod report;
 mod vg;
 
-pub use lv::{LvCreate, ResizeDir, SizeArg};
+pub use backup::{backup_text, BackupFile, LvmBackups};
+pub use lv::{LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
 pub use report::Selection;

@@ -10,8 +10,8 @@ use lvmeta_ondisk::pv::{self as ondisk_pv, FormatOptions};
 
 impl Ctx<'_> {
     /// Initialises those of `paths` that carry no PV label, as lvm2's vgcreate and vgextend
-    /// do with an unlabelled device; returns pvcreate's messages.
-    pub fn pvcreate_unlabelled(&self, paths: &[PathBuf]) -> Result<Vec<String>> {
+    /// do with an unlabelled device; returns the devices initialised.
+    pub fn pvcreate_unlabelled(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let mut bare = Vec::new();
         for p in paths {
             let dev = (self.env.open)(p).map_err(|source| OpError::Device {
@@ -34,7 +34,7 @@ impl Ctx<'_> {
         mdasize: Option<u64>,
         uuid: Option<&str>,
         force: bool,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<PathBuf>> {
         if uuid.is_some() && paths.len() != 1 {
             return Err(OpError::InvalidArg(
                 "--uuid needs exactly one device".into(),
@@ -124,16 +124,16 @@ impl Ctx<'_> {
                     .unwrap_or_else(lvmeta_model::lvm_uuid::generate);
                 // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
                 ondisk_pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
-                out.push(format!(
-                    "Physical volume \"{}\" successfully created.",
-                    p.display()
-                ));
+                out.push(p);
             }
             Ok(out)
         })
     }
 
-    pub fn pvremove(&self, paths: &[PathBuf]) -> Result<Vec<String>> {
+    /// Wipes the labels of PVs in no VG; returns the devices wiped. With `force_twice`
+    /// (lvm2's `-ff`) also of a PV in a VG, unless an active LV has extents on it
+    /// (device-mapper is asked first).
+    pub fn pvremove(&self, paths: &[PathBuf], force_twice: bool) -> Result<Vec<PathBuf>> {
         self.with_global_lock(LockMode::Exclusive, |sc| {
             let mut todo = Vec::new();
             for p in paths {
@@ -157,23 +157,63 @@ impl Ctx<'_> {
                     .find(|d| d.label.pv_uuid == l.pv_uuid)
                     .and_then(|d| pv_vg_name(sc, d))
                 {
-                    return Err(OpError::PvInVg {
-                        path: p.clone(),
-                        vg,
-                    });
+                    if !force_twice {
+                        return Err(OpError::PvInVg {
+                            path: p.clone(),
+                            vg,
+                        });
+                    }
+                    self.check_pv_unused(sc, &vg, &l.pv_uuid, p)?;
                 }
                 todo.push((p, dev));
             }
             let mut out = Vec::new();
             for (p, dev) in todo {
                 label::wipe_label(dev.as_ref())?;
-                out.push(format!(
-                    "Labels on physical volume \"{}\" successfully wiped.",
-                    p.display()
-                ));
+                out.push(p.clone());
             }
             Ok(out)
         })
+    }
+
+    /// Refuses when an active LV of `vg` has extents on the PV `raw_uuid` (lvm2 opens the
+    /// device exclusively, which device-mapper's holders prevent).
+    fn check_pv_unused(&self, sc: &Scan, vg: &str, raw_uuid: &str, path: &Path) -> Result<()> {
+        let Some(kernel) = &self.env.kernel else {
+            return Ok(());
+        };
+        let Ok(r) = sc.read_vg(vg) else {
+            return Ok(());
+        };
+        let Some(key) = r
+            .vg
+            .pvs
+            .iter()
+            .find(|p| lvmeta_model::lvm_uuid::strip_dashes(&p.id).ok().as_deref() == Some(raw_uuid))
+            .map(|p| p.name.clone())
+        else {
+            return Ok(());
+        };
+        for lv in &r.vg.lvs {
+            let on_pv = lv
+                .segments
+                .iter()
+                .any(|s| lvmeta_model::alloc::pv_areas(s).iter().any(|a| a.0 == key));
+            if !on_pv {
+                continue;
+            }
+            let mut top = lv.name.as_str();
+            while let Some(p) = r.vg.parent_of(top) {
+                top = p.name.as_str();
+            }
+            if crate::activation::check_not_in_use(kernel, &r.vg, top).map_or(true, |active| active)
+            {
+                return Err(OpError::PvBusy {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks labels and metadata areas; returns (messages, all good).

@@ -14,7 +14,7 @@ impl Ctx<'_> {
         extent_size: u64,
         system_id: Option<&str>,
         tags: &[String],
-    ) -> Result<String> {
+    ) -> Result<VolumeGroup> {
         in_model(name, model::names::validate_vg_name(name))?;
         for t in tags {
             check_tag(t)?;
@@ -38,8 +38,7 @@ impl Ctx<'_> {
                 post.push(PostCommit::SetUsed(i, true));
             }
             Ok((vg, post))
-        })?;
-        Ok(format!("Volume group \"{name}\" successfully created"))
+        })
     }
 
     /// Orphan PVs for `paths`, as VG entries (with their scan index).
@@ -86,7 +85,7 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    pub fn vgextend(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
+    pub fn vgextend(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgextend")
@@ -106,13 +105,13 @@ impl Ctx<'_> {
                 t.after_commit(PostCommit::SetUsed(i, true));
             }
             Ok(())
-        })?;
-        Ok(format!("Volume group \"{name}\" successfully extended"))
+        })
+        .map(|d| d.vg)
     }
 
     /// `vgextend --restoremissing`: PVs marked MISSING that are present again rejoin the VG
     /// and get its current metadata.
-    pub fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<String> {
+    pub fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgextend --restoremissing")
@@ -138,11 +137,12 @@ impl Ctx<'_> {
                 pv.set_missing(false);
             }
             Ok(())
-        })?;
-        Ok(format!("Volume group \"{name}\" successfully extended"))
+        })
+        .map(|d| d.vg)
     }
 
-    pub fn vgreduce(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<String>> {
+    /// Removes unused PVs from a VG; returns the devices removed.
+    pub fn vgreduce(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgreduce")
@@ -175,10 +175,7 @@ impl Ctx<'_> {
                 }
                 let id = t.vg.pv(key).map(|pv| pv.id.clone()).unwrap_or_default();
                 removed.push((i, id));
-                out.push(format!(
-                    "Removed \"{}\" from volume group \"{name}\"",
-                    p.display()
-                ));
+                out.push(p.clone());
             }
             for (i, id) in &removed {
                 let key =
@@ -197,19 +194,82 @@ impl Ctx<'_> {
         Ok(done.value)
     }
 
-    pub fn vgremove(&self, name: &str, force: bool) -> Result<String> {
+    /// `vgreduce --removemissing`: the PVs of the VG that are missing leave it. LVs with
+    /// extents on them are refused (lvm2: "There are still partial LVs"), unless `force`,
+    /// which removes them first, asking device-mapper as lvremove does (an open one is
+    /// refused, an active one deactivated). Returns (removed PV UUIDs, removed LVs).
+    pub fn vgreduce_removemissing(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let opts = WriteOpts {
+            global: true,
+            allow_missing: true,
+            ..WriteOpts::command("vgreduce --removemissing")
+        };
+        let done = self.modify_vg(name, &opts, |t| {
+            let missing: Vec<(String, String)> = t
+                .vg
+                .pvs
+                .iter()
+                .filter(|p| t.scan.device_index(p).is_none())
+                .map(|p| (p.name.clone(), p.id.clone()))
+                .collect();
+            if missing.is_empty() {
+                t.change_nothing();
+                return Ok((Vec::new(), Vec::new()));
+            }
+            // The visible LVs with extents (their own or their images') on a missing PV.
+            let mut partial: Vec<String> = Vec::new();
+            for lv in &t.vg.lvs {
+                let on_missing = lv.segments.iter().any(|s| {
+                    model::alloc::pv_areas(s)
+                        .iter()
+                        .any(|a| missing.iter().any(|(k, _)| *k == a.0))
+                });
+                if !on_missing {
+                    continue;
+                }
+                let mut top = lv.name.as_str();
+                while let Some(p) = t.vg.parent_of(top) {
+                    top = p.name.as_str();
+                }
+                if !partial.iter().any(|n| n == top) {
+                    partial.push(top.to_string());
+                }
+            }
+            if !partial.is_empty() && !force {
+                return Err(OpError::Failed(format!(
+                    "WARNING: Partial LV {} needs to be repaired or removed.\n  There are still partial LVs in VG {name}.\n  To remove them unconditionally use: vgreduce --removemissing --force.",
+                    partial.join(", ")
+                )));
+            }
+            if let Some(k) = &self.env.kernel {
+                crate::activation::deactivate_for_removal(k, &t.vg, &partial)?;
+            }
+            for l in &partial {
+                in_model(name, t.vg.remove_lv(l))?;
+            }
+            for (_, id) in &missing {
+                let key = t.vg.pvs.iter().find(|p| &p.id == id).map(|p| p.name.clone());
+                if let Some(key) = key {
+                    in_model(name, t.vg.remove_pv(&key))?;
+                }
+            }
+            Ok((missing.into_iter().map(|(_, id)| id).collect(), partial))
+        })?;
+        Ok(done.value)
+    }
+
+    pub fn vgremove(&self, name: &str, force: bool) -> Result<()> {
         let opts = WriteOpts {
             global: true,
             allow_missing: true,
             ..WriteOpts::command("vgremove")
         };
         self.modify_vg(name, &opts, |t| {
-            let visible: Vec<String> =
-                t.vg.lvs
-                    .iter()
-                    .filter(|l| l.is_visible())
-                    .map(|l| l.name.clone())
-                    .collect();
+            let visible = visible_lvs(&t.vg);
             if !visible.is_empty() && !force {
                 return Err(OpError::VgNotEmpty {
                     vg: name.into(),
@@ -218,20 +278,15 @@ impl Ctx<'_> {
             }
             // As lvremove: nothing open goes, what is active is deactivated first.
             if let Some(k) = &self.env.kernel {
-                for l in &visible {
-                    crate::activation::check_not_in_use(k, &t.vg, l)?;
-                }
-                for l in &visible {
-                    crate::activation::deactivate_for_removal(k, &t.vg, l)?;
-                }
+                crate::activation::deactivate_for_removal(k, &t.vg, &visible)?;
             }
             t.remove_vg();
             Ok(())
         })?;
-        Ok(format!("Volume group \"{name}\" successfully removed"))
+        Ok(())
     }
 
-    pub fn vgrename(&self, old: &str, new: &str) -> Result<String> {
+    pub fn vgrename(&self, old: &str, new: &str) -> Result<()> {
         // Checked before locking: both names would take the same lock (issue 11 item 3).
         if old == new {
             return Err(OpError::SameVgName);
@@ -252,12 +307,7 @@ impl Ctx<'_> {
             }
             let before = match &self.env.kernel {
                 Some(k) => {
-                    let visible: Vec<String> =
-                        t.vg.lvs
-                            .iter()
-                            .filter(|l| l.is_visible())
-                            .map(|l| l.name.clone())
-                            .collect();
+                    let visible = visible_lvs(&t.vg);
                     crate::activation::active_devices(k, &t.vg, &visible)?
                 }
                 None => Vec::new(),
@@ -269,9 +319,7 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
-        Ok(format!(
-            "Volume group \"{old}\" successfully renamed to \"{new}\""
-        ))
+        Ok(())
     }
 
     pub fn vgchange(
@@ -281,7 +329,7 @@ impl Ctx<'_> {
         add: &[String],
         del: &[String],
         majority: bool,
-    ) -> Result<String> {
+    ) -> Result<VolumeGroup> {
         if majority && system_id.is_none() {
             return Err(OpError::InvalidArg("--majoritypvs needs --systemid".into()));
         }
@@ -306,7 +354,16 @@ impl Ctx<'_> {
             // lvm2 keeps a VG's tags sorted.
             vg.tags.sort();
             Ok(())
-        })?;
-        Ok(format!("Volume group \"{name}\" successfully changed"))
+        })
+        .map(|d| d.vg)
     }
+}
+
+/// The names of the VG's visible LVs.
+fn visible_lvs(vg: &VolumeGroup) -> Vec<String> {
+    vg.lvs
+        .iter()
+        .filter(|l| l.is_visible())
+        .map(|l| l.name.clone())
+        .collect()
 }
