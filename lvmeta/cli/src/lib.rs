@@ -787,9 +787,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         }
         "vgck" => {
             let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
+            // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
+            let (warn, report): (Vec<String>, Vec<String>) = r.into_iter().partition(|l| {
+                l.starts_with("WARNING: Device ") || l.starts_with("WARNING: One or more devices")
+            });
             Ok(Outcome {
-                stdout: lines(r),
-                stderr: String::new(),
+                stdout: lines(report),
+                stderr: lines(warn),
                 failed: !ok,
             })
         }

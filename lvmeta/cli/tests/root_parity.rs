@@ -196,3 +196,37 @@ fn root_accepted_as_lvm2_accepts() {
     assert_eq!(m.code, 0);
     same_views(&t, "evg3");
 }
+
+#[test]
+fn root_shrunken_device_is_reported_as_lvm2_reports_it() {
+    // Item 9: the device under a PV shrank; lvm2 warns on every read, so does lvmeta.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    for l in [&t.a[0], &t.b[0]] {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(l.backing_file())
+            .unwrap();
+        f.set_len(32 << 20).unwrap();
+        let st = std::process::Command::new("losetup")
+            .arg("-c")
+            .arg(l.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "losetup -c {}", l.path().display());
+    }
+    for cmd in ["lvs evg", "vgck evg"] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!((m.code, l.code), (0, 0));
+        let warn = |o: &Out, lvm2: bool| -> Vec<String> {
+            o.errors()
+                .into_iter()
+                .filter(|w| w.contains("size"))
+                .map(|w| t.generic(&w, lvm2))
+                .collect()
+        };
+        let (wm, wl) = (warn(&m, false), warn(&l, true));
+        assert_eq!(wm, wl, "{cmd}: warnings differ");
+        assert_eq!(wl.len(), 2, "{cmd}: lvm2 warns twice: {wl:?}");
+    }
+}
