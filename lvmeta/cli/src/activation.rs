@@ -215,7 +215,7 @@ fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome
         _ => return None,
     };
     Some((|| {
-        let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
+        let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
         let dir = match name {
             "lvextend" => ResizeDir::Extend,
             "lvreduce" => ResizeDir::Reduce,

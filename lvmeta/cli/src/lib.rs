@@ -21,6 +21,11 @@ fn common(cmd: Command) -> Command {
             .help("halvm configuration file (default $HALVM_CONFIG, else /etc/halvm/halvm.toml)"),
     )
     .arg(
+        flag("yes")
+            .short('y')
+            .help("Answer yes to every question, as lvm's -y (lvmeta never asks)"),
+    )
+    .arg(
         Arg::new("lock-dir")
             .long("lock-dir")
             .value_name("DIR")
@@ -301,7 +306,7 @@ pub fn cli() -> Command {
         lv_target_named(size_args(
             Command::new("lvcreate")
                 .about("Create a logical volume")
-                .arg(Arg::new("name").short('n').long("name").value_name("LV").required(true).help("LV name"))
+                .arg(Arg::new("name").short('n').long("name").value_name("LV").help("LV name (default lvolN, as lvm2)"))
                 .arg(
                     Arg::new("type")
                         .long("type")
@@ -529,13 +534,20 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
     Ok(lvmeta::env::build(&opts)?.env)
 }
 
-fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
+fn size_arg(cmd: &str, m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
+    // lvm2's words for a bad size (exit 3).
+    let parse = |e: units::UnitsError| usage(format!("{e}\nError during parsing of command line."));
     if let Some(s) = m.get_one::<String>("size") {
-        let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+        let (sign, sectors) = units::parse_size(s).map_err(parse)?;
+        if sectors == 0 && sign == units::Sign::Absolute {
+            return Err(usage(format!(
+                "--size may not be zero.\nRun `{cmd} --help' for more information."
+            )));
+        }
         return Ok(Some(SizeArg::Sectors(sign, sectors)));
     }
     if let Some(s) = m.get_one::<String>("extents") {
-        let (sign, e) = units::parse_extents(s).map_err(usage)?;
+        let (sign, e) = units::parse_extents(s).map_err(parse)?;
         return Ok(Some(SizeArg::Extents(sign, e)));
     }
     Ok(None)
@@ -613,7 +625,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     }
     let out = |s: String| {
         Ok(Outcome {
-            stdout: format!("  {s}\n"),
+            stdout: lines(s.lines().map(str::to_string).collect()),
             stderr: String::new(),
             failed: false,
         })
@@ -678,6 +690,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
+            let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
             ctx.vgcreate(
                 vg,
                 &paths(m, "pvs"),
@@ -685,16 +698,20 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 m.get_one::<String>("systemid").map(String::as_str),
                 &strings(m, "addtag"),
             )?;
-            out(format!("Volume group \"{vg}\" successfully created"))
+            said.push(format!("Volume group \"{vg}\" successfully created"));
+            out(said.join("\n"))
         }
         "vgextend" => {
             let vg = m.get_one::<String>("vg").expect("required");
             if m.get_flag("restoremissing") {
                 ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
+                out(format!("Volume group \"{vg}\" successfully extended"))
             } else {
+                let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
                 ctx.vgextend(vg, &paths(m, "pvs"))?;
+                said.push(format!("Volume group \"{vg}\" successfully extended"));
+                out(said.join("\n"))
             }
-            out(format!("Volume group \"{vg}\" successfully extended"))
         }
         "vgreduce" if m.get_flag("removemissing") => {
             let vg = m.get_one::<String>("vg").expect("required");
@@ -802,7 +819,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
         }
         "lvcreate" => {
-            let size = size_arg(m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
+            let size = size_arg(name, m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
             let stripes = m.get_one::<u32>("stripes").copied();
             let mirrors = m.get_one::<u32>("mirrors").copied();
             let ty = m.get_one::<String>("type").map(String::as_str);
@@ -826,6 +843,20 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 }
                 None => 128,
             };
+            // lvm2's refusals of a layout, before anything is read (exit 3).
+            let help = "Run `lvcreate --help' for more information.";
+            if let (Some(t @ ("raid1" | "mirror")), Some(i)) = (ty, stripes) {
+                if i > 1 || t == "raid1" {
+                    return Err(usage(format!(
+                        "Stripes argument cannot be used with segment type, {t}\n{help}"
+                    )));
+                }
+            }
+            if ty == Some("mirror") && mirrors == Some(0) {
+                return Err(usage(format!(
+                    "--mirrors must be at least 1 with segment type mirror.\n{help}"
+                )));
+            }
             let layout = match (ty, stripes.unwrap_or(1), mirrors.unwrap_or(0)) {
                 (Some("raid1"), _, m) | (None, 1, m) if m > 0 || ty == Some("raid1") => {
                     Layout::Raid1 { mirrors: m.max(1) }
@@ -845,24 +876,24 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     ))
                 }
             };
-            let (vg, lvname) = {
-                let v = m.get_one::<String>("lv").expect("required");
-                let n = m.get_one::<String>("name").expect("required");
-                (v.clone(), n.clone())
-            };
-            ctx.lvcreate(
+            let vg = m.get_one::<String>("lv").expect("required").clone();
+            // No -n: ops picks lvm2's next free lvolN.
+            let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
+            let created = ctx.lvcreate(
                 &vg,
                 LvCreate {
-                    name: lvname.clone(),
+                    name: lvname,
                     size,
                     layout,
                     pvs: paths(m, "pvs"),
                 },
             )?;
-            out(format!("Logical volume \"{lvname}\" created."))
+            let mut said = created.notes;
+            said.push(format!("Logical volume \"{}\" created.", created.name));
+            out(said.join("\n"))
         }
         "lvextend" | "lvreduce" | "lvresize" => {
-            let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
+            let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
             let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
             let dir = match name {
                 "lvextend" => ResizeDir::Extend,
@@ -891,6 +922,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     )
                 }
             };
+            // A VG named in the new name must be the same VG (lvm2, exit 3).
+            if let Some((nvg, _)) = new.trim_start_matches("/dev/").split_once('/') {
+                if nvg != vg {
+                    return Err(usage(format!(
+                        "Logical volume names must have the same volume group (\"{vg}\" or \"{nvg}\")\nRun `lvrename --help' for more information."
+                    )));
+                }
+            }
             let old = old.rsplit('/').next().unwrap_or(&old).to_string();
             let new = new.rsplit('/').next().unwrap_or(&new).to_string();
             ctx.lvrename(&vg, &old, &new)?;
@@ -965,18 +1004,26 @@ mod msg {
     }
 
     pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {
-        let u = lvmeta::units::Units::default();
+        use lvmeta_model::sizing::display_size;
         let es = r.extent_size.0;
-        vec![
+        let mut said = r.notes.clone();
+        said.push(if r.from == r.to {
+            format!(
+                "Size of logical volume {vg}/{lv} unchanged from {} ({} extents).",
+                display_size(r.from.0 * es),
+                r.from.0
+            )
+        } else {
             format!(
                 "Size of logical volume {vg}/{lv} changed from {} ({} extents) to {} ({} extents).",
-                u.format(r.from.0 * es, true),
+                display_size(r.from.0 * es),
                 r.from.0,
-                u.format(r.to.0 * es, true),
+                display_size(r.to.0 * es),
                 r.to.0
-            ),
-            format!("Logical volume {vg}/{lv} successfully resized."),
-        ]
+            )
+        });
+        said.push(format!("Logical volume {vg}/{lv} successfully resized."));
+        said
     }
 }
 
@@ -985,13 +1032,21 @@ mod msg {
 /// `lvmeta` binary (and test copies of it) only pass the code to `process::exit`.
 pub fn main_exit() -> i32 {
     use std::io::Write;
-    let matches = match cli().try_get_matches() {
+    let argv: Vec<String> = std::env::args().collect();
+    let matches = match cli().try_get_matches_from(&argv) {
         Ok(m) => m,
         Err(e) => {
-            let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 3,
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    0
+                }
+                _ => {
+                    eprint!("{}", clap_error_as_lvm(&e, &argv));
+                    3
+                }
             };
         }
     };
@@ -1006,8 +1061,53 @@ pub fn main_exit() -> i32 {
             }
         }
         Err(e) => {
-            eprintln!("  {e}");
+            for l in e.to_string().lines() {
+                eprintln!("  {}", l.trim_start());
+            }
             e.exit_code()
         }
+    }
+}
+
+/// A command-line error in lvm2's words (its getopt and command-matching messages) instead
+/// of clap's several lines; the exit code is lvm's EINVALID_CMD_LINE (3).
+pub fn clap_error_as_lvm(e: &clap::Error, argv: &[String]) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let cmd = argv.get(1).map(String::as_str).unwrap_or("lvmeta");
+    let ctx = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(" "),
+        _ => String::new(),
+    };
+    // "--size <SIZE>" or "-L, --size <SIZE>" → "--size"
+    let option = |s: String| {
+        s.split([' ', '='])
+            .find(|w| w.starts_with("--"))
+            .map(str::to_string)
+            .unwrap_or(s)
+    };
+    let parse_error = "  Error during parsing of command line.\n";
+    match e.kind() {
+        ErrorKind::UnknownArgument => {
+            format!("{cmd}: unrecognized option '{}'\n{parse_error}", ctx(ContextKind::InvalidArg))
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => format!(
+            "  Invalid argument for {}: {}\n{parse_error}",
+            option(ctx(ContextKind::InvalidArg)),
+            ctx(ContextKind::InvalidValue)
+        ),
+        ErrorKind::InvalidSubcommand => "  No such command.  Try 'lvmeta --help'.\n".to_string(),
+        ErrorKind::ArgumentConflict => format!(
+            "  Option {} cannot be used with {}.\n{parse_error}",
+            option(ctx(ContextKind::InvalidArg)),
+            option(ctx(ContextKind::PriorArg))
+        ),
+        ErrorKind::MissingRequiredArgument => format!(
+            "  No command with matching syntax recognised.  Run '{cmd} --help' for more information.\n  Nearest similar command also needs: {}\n",
+            ctx(ContextKind::InvalidArg)
+        ),
+        _ => format!(
+            "  No command with matching syntax recognised.  Run '{cmd} --help' for more information.\n"
+        ),
     }
 }

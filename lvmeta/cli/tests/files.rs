@@ -378,17 +378,17 @@ fn bad_input_is_refused_without_writing() {
     lab.fails(
         &["lvcreate", "-n", "huge", "-L", "1g", "vg0"],
         5,
-        "Insufficient free space",
+        "has insufficient free space",
     );
     lab.fails(
         &["lvcreate", "-n", "s4", "-i", "4", "-L", "4m", "vg0"],
         5,
-        "PVs with free space needed",
+        "Number of stripes (4) must not exceed number of physical volumes",
     );
     lab.fails(
         &["lvcreate", "-n", "x", "-L", "4q", "vg0"],
         3,
-        "invalid size",
+        "Invalid argument for --size: 4q",
     );
     lab.fails(
         &["lvcreate", "-n", "bad/name", "-L", "4m", "vg0"],
@@ -406,7 +406,7 @@ fn bad_input_is_refused_without_writing() {
     lab.fails(
         &["lvextend", "-L", "+4m", "vg0/nolv"],
         5,
-        "Failed to find logical volume \"vg0/nolv\"",
+        "Logical volume nolv not found in volume group vg0.",
     );
 }
 

@@ -48,8 +48,27 @@ pub enum VgError {
         lv: String,
         what: String,
     },
-    #[error("Physical volume {pv} still in use in VG {vg}")]
+    #[error("Physical volume \"{pv}\" still in use")]
     PvInUse { vg: String, pv: String },
+    /// lvm2's refusals before and after allocating (`lv_manip.c`), in its words.
+    #[error("Number of stripes ({stripes}) must not exceed number of physical volumes ({pvs})")]
+    StripesOverPvs { stripes: u64, pvs: usize },
+    #[error(
+        "Volume group \"{vg}\" has insufficient free space ({free} extents): {needed} required."
+    )]
+    VgShort { vg: String, free: u64, needed: u64 },
+    #[error("Insufficient free space: {needed} extents needed, but only {free} available")]
+    PvsShort { needed: u64, free: u64 },
+    #[error(
+        "Insufficient suitable allocatable extents for logical volume {lv}: {more} more required"
+    )]
+    NotSuitable { lv: String, more: u64 },
+    #[error("Insufficient suitable allocatable extents found for logical volume {lv}.")]
+    NoneSuitable { lv: String },
+    #[error("Logical volume {lv} not found in volume group {vg}.")]
+    LvNotInVg { vg: String, lv: String },
+    #[error("Existing logical volume \"{lv}\" not found in volume group \"{vg}\"")]
+    ExistingLvNotFound { vg: String, lv: String },
 }
 
 /// Errors of the commands; the binary maps them to lvm's exit codes.
@@ -147,6 +166,13 @@ pub enum OpError {
     VgNotEmpty { vg: String, lvs: usize },
     #[error("{0}")]
     Failed(String),
+    /// A size lvm2 refuses (zero, unchanged, below one extent ...).
+    #[error(transparent)]
+    Size(#[from] lvmeta_model::sizing::SizeError),
+    #[error(transparent)]
+    FullName(#[from] lvmeta_model::names::FullNameTooLong),
+    #[error("Old and new volume group names must differ")]
+    SameVgName,
 }
 
 impl OpError {
@@ -824,6 +850,23 @@ pub(crate) fn pv_keys(
         keys.push(k);
     }
     Ok(Some(keys))
+}
+
+/// lvm2 builds a command line's PV list from PVs with free extents only (`create_pv_list`)
+/// and refuses an empty one.
+pub(crate) fn check_listed_free(vg: &VolumeGroup, keys: Option<&[String]>) -> Result<()> {
+    let Some(keys) = keys else { return Ok(()) };
+    let free = vg.pv_free_extents();
+    if keys.iter().all(|k| {
+        free.iter()
+            .find(|(n, _)| n == k)
+            .is_none_or(|(_, f)| f.0 == 0)
+    }) {
+        return Err(OpError::Failed(
+            "No specified PVs have space available.".into(),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_tag(t: &str) -> Result<()> {
