@@ -13,12 +13,15 @@ fn page() -> String {
             body: "ocf-tester(8), crm_resource(8), pcs(8), lvmsystemid(7), lvm.conf(5)",
         }])
         .collect();
-    halvm_man::render(&halvm_lvm_activate::cli(), "7", &extra)
+    // Named as resource-agents names its pages (ocf_heartbeat_LVM-activate(7)): man
+    // ocf_halvm_LVM-activate; the synopsis keeps the agent's file name.
+    let cli = halvm_lvm_activate::cli().display_name("ocf_halvm_LVM-activate");
+    halvm_man::render(&cli, "7", &extra)
 }
 
 #[test]
 fn man_page_is_current() {
-    halvm_testkit::assert_golden(halvm_man::page_path("LVM-activate", "7"), &page());
+    halvm_testkit::assert_golden(halvm_man::page_path("ocf_halvm_LVM-activate", "7"), &page());
 }
 
 #[test]
@@ -31,7 +34,8 @@ fn man_page_documents_every_parameter_and_exit_code() {
         assert!(page.contains(&format!(".B {code}\n")), "{code}");
     }
     assert!(
-        page.contains(".TH LVM\\-activate 7") || page.contains(".TH LVM-activate 7"),
+        page.contains(".TH ocf_halvm_LVM-activate 7")
+            && page.contains(".SH NAME\nocf_halvm_LVM\\-activate \\- "),
         "{}",
         &page[..200]
     );

@@ -175,7 +175,8 @@ pub fn run(
             return e.exit();
         }
     };
-    let log = Logger::new(def.name, &env);
+    let log = std::sync::Arc::new(Logger::new(def.name, &env));
+    crate::log::install_bridge(log.clone());
     let name = match ActionName::parse(if action == "status" {
         "monitor"
     } else {

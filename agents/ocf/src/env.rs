@@ -29,6 +29,10 @@ pub struct OcfEnv {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LogEnv {
     pub logfile: Option<PathBuf>,
+    /// `HA_DEBUGLOG`: every message, debug ones included, in ha_debug's format.
+    pub debuglog: Option<PathBuf>,
+    /// `HA_DATEFMT`, the strftime format of the date in log lines.
+    pub datefmt: String,
     pub debug: bool,
     /// `None` when `HA_LOGFACILITY=none`.
     pub facility: Option<String>,
@@ -108,6 +112,14 @@ impl OcfEnv {
                 .get("HA_LOGFILE")
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
+            debuglog: all
+                .get("HA_DEBUGLOG")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+            datefmt: all
+                .get("HA_DATEFMT")
+                .cloned()
+                .unwrap_or_else(|| crate::log::DEFAULT_DATEFMT.to_string()),
             debug: all
                 .get("HA_debug")
                 .is_some_and(|v| !v.is_empty() && v != "0"),

@@ -1,4 +1,5 @@
-//! The cluster-conf command line: `validate`, `to-pcs`, `to-crm`, `to-cib`.
+//! The cluster-conf command line: `validate`, `to-pcs`, `to-crm`, `to-cib`, and the cluster
+//! stack's files `to-corosync`, `to-dlm-conf`.
 //!
 //! [`cli`] is the clap definition (the man page and the tests reuse it); [`run`] does the work
 //! and returns a [`CliError`]; `main.rs` maps errors to exit codes.
@@ -8,7 +9,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use halvm_rgmanager::{parse, translate, ConfErrors, Format, Plan};
+use halvm_rgmanager::{
+    parse, to_corosync, to_dlm_conf, translate, ClusterConf, ConfErrors, Format, Plan, StackFile,
+};
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
@@ -37,6 +40,13 @@ pub enum CliError {
     },
     #[error("{}: invalid cluster.conf:\n{}", path.display(), indent(&errors.to_string()))]
     Invalid { path: PathBuf, errors: ConfErrors },
+    #[error("{}: cannot translate to the cluster stack:\n{}", path.display(), indent(&errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))]
+    Stack {
+        path: PathBuf,
+        errors: Vec<halvm_rgmanager::StackError>,
+    },
+    #[error("--addr {given:?}: expected NODE=ADDR or NODE=ADDR,ADDR1")]
+    Addr { given: String },
     #[error("{warnings} warning(s) in the translation report and --strict was given")]
     Strict { warnings: usize },
 }
@@ -126,6 +136,23 @@ pub fn cli() -> Command {
             "to-cib",
             "Translate FILE to a complete CIB XML document (crm_verify -x OUT checks it)",
         ))
+        .subcommand(
+            translate_cmd(
+                "to-corosync",
+                "Write the corosync.conf FILE implies: cluster name, nodelist, two_node, knet, totem timing, logging",
+            )
+            .arg(
+                Arg::new("addr")
+                    .long("addr")
+                    .value_name("NODE=ADDR[,ADDR1]")
+                    .action(ArgAction::Append)
+                    .help("Use ADDR as NODE's ring0 address (and ADDR1 as its ring1) instead of the node name and <altname>; repeatable"),
+            ),
+        )
+        .subcommand(translate_cmd(
+            "to-dlm-conf",
+            "Write the /etc/dlm/dlm.conf FILE implies (<dlm> and <fence_daemon post_join_delay>)",
+        ))
 }
 
 fn read_input(path: &Path) -> Result<String, CliError> {
@@ -142,14 +169,52 @@ fn read_input(path: &Path) -> Result<String, CliError> {
     }
 }
 
-/// Reads, parses, validates and translates FILE.
-pub fn load(path: &Path) -> Result<Plan, CliError> {
+/// Reads, parses and validates FILE.
+pub fn load_conf(path: &Path) -> Result<ClusterConf, CliError> {
     let text = read_input(path)?;
-    let conf = parse(&text).map_err(|errors| CliError::Invalid {
+    parse(&text).map_err(|errors| CliError::Invalid {
         path: path.to_path_buf(),
         errors,
-    })?;
-    Ok(translate(&conf))
+    })
+}
+
+/// Reads, parses, validates and translates FILE.
+pub fn load(path: &Path) -> Result<Plan, CliError> {
+    Ok(translate(&load_conf(path)?))
+}
+
+/// `--addr NODE=ADDR[,ADDR1]` values.
+fn addrs(sub: &ArgMatches) -> Result<Vec<(String, Vec<String>)>, CliError> {
+    sub.get_many::<String>("addr")
+        .into_iter()
+        .flatten()
+        .map(|given| {
+            let bad = || CliError::Addr {
+                given: given.clone(),
+            };
+            let (node, list) = given.split_once('=').ok_or_else(bad)?;
+            if node.is_empty() {
+                return Err(bad());
+            }
+            Ok((
+                node.to_string(),
+                list.split(',').map(str::to_string).collect(),
+            ))
+        })
+        .collect()
+}
+
+/// `to-corosync` and `to-dlm-conf`: the cluster stack's files rather than Pacemaker's.
+fn stack_file(name: &str, sub: &ArgMatches, path: &Path) -> Result<StackFile, CliError> {
+    let conf = load_conf(path)?;
+    let out = match name {
+        "to-corosync" => to_corosync(&conf, &addrs(sub)?),
+        _ => to_dlm_conf(&conf),
+    };
+    out.map_err(|errors| CliError::Stack {
+        path: path.to_path_buf(),
+        errors,
+    })
 }
 
 fn report(plan: &Plan, path: &Path, stderr: &mut dyn Write) {
@@ -182,7 +247,6 @@ pub enum RunError {
 fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<(), CliError> {
     let (name, sub) = m.subcommand().expect("subcommand_required");
     let path = sub.get_one::<PathBuf>("file").expect("required").clone();
-    let plan = load(&path)?;
     let stdout_path = PathBuf::from("<stdout>");
     let write_out = |out: &mut dyn Write, text: &str, p: &Path| {
         out.write_all(text.as_bytes())
@@ -192,6 +256,35 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
                 source,
             })
     };
+    if name == "to-corosync" || name == "to-dlm-conf" {
+        let file = stack_file(name, sub, &path)?;
+        match sub.get_one::<PathBuf>("output") {
+            Some(out) => std::fs::write(out, &file.text).map_err(|source| CliError::Write {
+                path: out.clone(),
+                source,
+            })?,
+            None => write_out(stdout, &file.text, &stdout_path)?,
+        }
+        log::info!(
+            "{name} {}: written to {}, {} note(s)",
+            path.display(),
+            sub.get_one::<PathBuf>("output")
+                .map_or("standard output".into(), |p| p.display().to_string()),
+            file.notes.len()
+        );
+        if !sub.get_flag("quiet") {
+            for n in &file.notes {
+                let _ = writeln!(stderr, "cluster-conf: {}: {n}", path.display());
+            }
+        }
+        if sub.get_flag("strict") && !file.notes.is_empty() {
+            return Err(CliError::Strict {
+                warnings: file.notes.len(),
+            });
+        }
+        return Ok(());
+    }
+    let plan = load(&path)?;
     if name == "validate" {
         if !sub.get_flag("quiet") {
             let services = plan.groups.len();
@@ -229,6 +322,13 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
         })?,
         None => write_out(stdout, &text, &stdout_path)?,
     }
+    log::info!(
+        "{name} {}: cluster {}, {} service(s), {} warning(s)",
+        path.display(),
+        plan.cluster_name,
+        plan.groups.len(),
+        plan.warnings().count()
+    );
     if !sub.get_flag("quiet") {
         report(&plan, &path, stderr);
     }
@@ -243,7 +343,7 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "Translation",
-        "Each <service> becomes a resource group whose members are its resources in rgmanager start order: a parent before its children; siblings by type (lvm, fs, clusterfs, netfs, nfsexport, nfsclient, ip, smb, script) and then in document order. ref= references to <resources> are resolved; attributes on the referring element override the global ones.\n\n<lvm> becomes ocf:halvm:LVM-activate with vgname, lvname, vg_access_mode=system_id and activation_mode=exclusive. <fs> becomes ocf:heartbeat:Filesystem (device, directory, fstype, options, force_unmount; force_fsck=1 gives run_fsck=force). <ip> becomes ocf:heartbeat:IPaddr2 (ip, cidr_netmask). <script> becomes lsb:NAME with a warning. Other rgmanager agents are reported and left out.\n\nFailover domains become location constraints on the group: in an ordered domain a node of priority P scores (101 - P) * 10000, so priority 1 is INFINITY and priority 2 is 990000 (a node without priority scores 500000); every node of an unordered domain scores INFINITY. A restricted domain adds a rule giving -INFINITY to every node outside the domain; this is done per resource rather than with symmetric-cluster=false, which would also confine services without a domain and the fence devices. nofailback sets resource-stickiness=INFINITY on the group.\n\nrecovery=relocate sets migration-threshold=1; recovery=restart with max_restarts=N sets migration-threshold=N+1 (rgmanager restarts N times and relocates at the next failure); restart_expire_time sets failure-timeout; recovery=disable sets on-fail=stop on the monitor operations. autostart=0 sets target-role=Stopped. exclusive=1 adds -INFINITY colocations between that service and every other one.\n\nEach <fencedevice> becomes a stonith resource with the agent's parameters (ipaddr, login, passwd and port renamed to ip, username, password and plug) and pcmk_host_list naming the nodes it fences; per-node port attributes become pcmk_host_map. Other per-node attributes give one stonith resource per node. When a node has several fence methods, or one method with several devices, fencing levels reproduce the method order. Without fence devices stonith-enabled=false is set, with a warning.\n\ncman two_node and expected_votes, node votes, <logging>, <dlm>, <totem> and <quorumd> are reported with the corosync.conf or dlm.conf setting to use.",
+        "Each <service> becomes a resource group whose members are its resources in rgmanager start order: a parent before its children; siblings by type (lvm, fs, clusterfs, netfs, nfsexport, nfsclient, ip, smb, script) and then in document order. ref= references to <resources> are resolved; attributes on the referring element override the global ones.\n\n<lvm> becomes ocf:halvm:LVM-activate with vgname, lvname, vg_access_mode=system_id and activation_mode=exclusive. <fs> becomes ocf:heartbeat:Filesystem (device, directory, fstype, options, force_unmount; force_fsck=1 gives run_fsck=force). <ip> becomes ocf:heartbeat:IPaddr2 (ip, cidr_netmask). <script> becomes lsb:NAME with a warning. Other rgmanager agents are reported and left out.\n\nFailover domains become location constraints on the group: in an ordered domain a node of priority P scores (101 - P) * 10000, so priority 1 is INFINITY and priority 2 is 990000 (a node without priority scores 500000); every node of an unordered domain scores INFINITY. A restricted domain adds a rule giving -INFINITY to every node outside the domain; this is done per resource rather than with symmetric-cluster=false, which would also confine services without a domain and the fence devices. nofailback sets resource-stickiness=INFINITY on the group.\n\nrecovery=relocate sets migration-threshold=1; recovery=restart with max_restarts=N sets migration-threshold=N+1 (rgmanager restarts N times and relocates at the next failure); restart_expire_time sets failure-timeout; recovery=disable sets on-fail=stop on the monitor operations. autostart=0 sets target-role=Stopped. exclusive=1 adds -INFINITY colocations between that service and every other one.\n\nEach <fencedevice> becomes a stonith resource with the agent's parameters (ipaddr, login, passwd and port renamed to ip, username, password and plug) and pcmk_host_list naming the nodes it fences; per-node port attributes become pcmk_host_map. Other per-node attributes give one stonith resource per node. When a node has several fence methods, or one method with several devices, fencing levels reproduce the method order. Without fence devices stonith-enabled=false is set, with a warning.\n\ncman two_node and expected_votes, node votes, <logging>, <dlm>, <totem> and <quorumd> are reported with the corosync.conf or dlm.conf setting to use.\n\nto-corosync writes the corosync.conf the cluster.conf implies, as clufter does with corosync 3's knet transport: totem cluster_name; one nodelist entry per clusternode with its nodeid, name, ring0_addr (the node name, or --addr) and ring1_addr (<altname>, or --addr), node votes as quorum_votes; quorum with corosync_votequorum and two_node: 1 for a two_node cluster of two nodes (cman's expected_votes is left out: votequorum derives it from the nodelist). Totem token is cman's default of 10000 ms unless <totem token> says otherwise, join 60 ms, and for two nodes consensus token + 2000 ms as cman had (for more nodes corosync's default, 1.2 x token). cman encrypted by default, so crypto_cipher aes256 and crypto_hash sha256 are set unless <totem secauth=\"off\">: put the same /etc/corosync/authkey (corosync-keygen) on every node. <logging> keys carry over. corosync -t checks the result.\n\nto-dlm-conf writes /etc/dlm/dlm.conf from <dlm> (protocol, plock and fencing settings under dlm_controld's names) and <fence_daemon post_join_delay>; timewarn and enable_deadlk are gone from the kernel's DLM and are reported.",
     ),
     (
         "Using the pcs script",
@@ -255,7 +355,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "Examples",
-        ".nf\ncluster-conf validate /etc/cluster/cluster.conf\ncluster-conf to-cib /etc/cluster/cluster.conf -o cib.xml && crm_verify -x cib.xml\ncibadmin --empty > cib.xml\ncluster-conf to-pcs /etc/cluster/cluster.conf > convert.sh\nCIB=cib.xml bash convert.sh && pcs cluster cib-push cib.xml --config\ncluster-conf to-crm /etc/cluster/cluster.conf -o conf.crm && crm configure load update conf.crm\n.fi",
+        ".nf\ncluster-conf validate /etc/cluster/cluster.conf\ncluster-conf to-cib /etc/cluster/cluster.conf -o cib.xml && crm_verify -x cib.xml\ncibadmin --empty > cib.xml\ncluster-conf to-pcs /etc/cluster/cluster.conf > convert.sh\nCIB=cib.xml bash convert.sh && pcs cluster cib-push cib.xml --config\ncluster-conf to-crm /etc/cluster/cluster.conf -o conf.crm && crm configure load update conf.crm\ncluster-conf to-corosync /etc/cluster/cluster.conf --addr node1=10.0.0.1 --addr node2=10.0.0.2 -o /etc/corosync/corosync.conf\ncluster-conf to-dlm-conf /etc/cluster/cluster.conf -o /etc/dlm/dlm.conf\n.fi",
     ),
     (
         "See also",

@@ -5,6 +5,8 @@ use cluster_conf_cli::{
 };
 
 fn main() -> ExitCode {
+    // What was translated and what failed also goes to syslog/journald (user facility).
+    halvm_syslog::init("cluster-conf", log::LevelFilter::Info);
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     // The one place errors become exit codes.
@@ -21,8 +23,10 @@ fn main() -> ExitCode {
         Err(RunError::Cli(e)) => {
             use std::io::Write;
             let _ = writeln!(stderr, "cluster-conf: {e}");
+            log::error!("{e}");
             match e {
-                CliError::Invalid { .. } => EXIT_INVALID,
+                CliError::Invalid { .. } | CliError::Stack { .. } => EXIT_INVALID,
+                CliError::Addr { .. } => EXIT_USAGE,
                 CliError::Read { .. } | CliError::Write { .. } => EXIT_IO,
                 CliError::Strict { .. } => EXIT_WARNINGS,
             }

@@ -264,3 +264,57 @@ fn strict_exits_4_but_writes_output() {
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
 }
+
+#[test]
+fn to_corosync_and_dlm_conf_write_the_stack_files() {
+    let seed = sample("seed003.conf");
+    let o = run(&[
+        "to-corosync",
+        seed.to_str().unwrap(),
+        "--addr",
+        "serv-0001=10.0.0.1",
+        "--addr",
+        "serv-0002=10.0.0.2,10.1.0.2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("cluster_name: lvm-cluster\n"), "{text}");
+    assert!(
+        text.contains("name: serv-0001\n        ring0_addr: 10.0.0.1\n    }"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "name: serv-0002\n        ring0_addr: 10.0.0.2\n        ring1_addr: 10.1.0.2\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("two_node: 1\n"), "{text}");
+    assert!(
+        stderr(&o).contains("expected_votes=1 left out"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(&["to-dlm-conf", "-q", seed.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(stdout(&o).ends_with("\nprotocol=tcp\n"), "{}", stdout(&o));
+    assert_eq!(stderr(&o), "");
+    let o = run(&["to-dlm-conf", "--strict", seed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4), "timewarn is reported");
+
+    let o = run(&[
+        "to-corosync",
+        seed.to_str().unwrap(),
+        "--addr",
+        "nosuch=1.2.3.4",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("\"nosuch\", which is not a clusternode"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["to-corosync", seed.to_str().unwrap(), "--addr", "serv-0001"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

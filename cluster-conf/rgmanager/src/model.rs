@@ -16,6 +16,40 @@ pub struct ClusterConf {
     pub services: Vec<Service>,
     /// Elements and attributes the model does not carry; the translation reports them.
     pub unhandled: Vec<Unhandled>,
+    /// What configures corosync and dlm_controld rather than Pacemaker (`to-corosync`).
+    pub stack: Stack,
+}
+
+/// The cluster.conf elements that configure the cluster stack under Pacemaker, as written:
+/// [`crate::to_corosync`] and [`crate::to_dlm_conf`] validate and translate them. The Pacemaker
+/// translation still reports them as unhandled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stack {
+    /// Every attribute of `<cman>` (two_node, expected_votes, port, transport ...).
+    pub cman: Option<Element>,
+    pub totem: Option<Element>,
+    pub dlm: Option<Element>,
+    pub logging: Option<Element>,
+    /// `<fence_daemon>`: its post_join_delay is dlm_controld's now.
+    pub fence_daemon: Option<Element>,
+    /// `<altname name=...>` per node (node name, alternative address): a second link.
+    pub altnames: Vec<(String, String)>,
+}
+
+/// An element's attributes in document order, and its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub attrs: Attrs,
+    pub line: u32,
+}
+
+impl Element {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

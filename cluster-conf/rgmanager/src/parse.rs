@@ -27,11 +27,13 @@ pub fn parse(text: &str) -> Result<ClusterConf, ConfErrors> {
         doc: &doc,
         errors: Vec::new(),
         unhandled: Vec::new(),
+        altnames: Vec::new(),
     };
     let conf = p.cluster(doc.root_element());
     if p.errors.is_empty() {
         let mut conf = conf.expect("no errors means a cluster was built");
         conf.unhandled = p.unhandled;
+        conf.stack.altnames = p.altnames;
         Ok(conf)
     } else {
         p.errors.sort_by_key(|e| e.line());
@@ -43,6 +45,7 @@ struct Parser<'d, 'i> {
     doc: &'d Document<'i>,
     errors: Vec<ConfError>,
     unhandled: Vec<Unhandled>,
+    altnames: Vec<(String, String)>,
 }
 
 fn elements<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
@@ -175,9 +178,23 @@ impl<'d, 'i> Parser<'d, 'i> {
             global_resources: Vec::new(),
             services: Vec::new(),
             unhandled: Vec::new(),
+            stack: Stack::default(),
         };
         let mut rm = None;
         for child in elements(root) {
+            let element = Element {
+                attrs: attrs(child),
+                line: self.line(child),
+            };
+            let stack_slot = match tag(child) {
+                "cman" => &mut conf.stack.cman,
+                "totem" => &mut conf.stack.totem,
+                "dlm" => &mut conf.stack.dlm,
+                "logging" => &mut conf.stack.logging,
+                "fence_daemon" => &mut conf.stack.fence_daemon,
+                _ => &mut None,
+            };
+            *stack_slot = Some(element);
             match tag(child) {
                 "cman" => {
                     conf.cman = Some(Cman {
@@ -284,6 +301,9 @@ impl<'d, 'i> Parser<'d, 'i> {
         self.check_attrs(n, &path, &["name", "nodeid", "votes"]);
         let mut fence_methods = Vec::new();
         for c in elements(n) {
+            if let (Some(node), "altname", Some(alt)) = (&name, tag(c), c.attribute("name")) {
+                self.altnames.push((node.clone(), alt.to_string()));
+            }
             if tag(c) != "fence" {
                 self.unhandled(format!("{path}/{}", tag(c)), c);
                 continue;

@@ -785,7 +785,6 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
-            // lvm2 initialises unlabelled devices first.
             let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
             ctx.vgcreate(
                 vg,
@@ -799,16 +798,16 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         }
         "vgextend" => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let mut said = Vec::new();
             if m.get_flag("restoremissing") {
                 ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
+                out(format!("Volume group \"{vg}\" successfully extended"))
             } else {
                 // lvm2 initialises unlabelled devices first.
-                said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
+                let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
                 ctx.vgextend(vg, &paths(m, "pvs"))?;
+                said.push(format!("Volume group \"{vg}\" successfully extended"));
+                out(said.join("\n"))
             }
-            said.push(format!("Volume group \"{vg}\" successfully extended"));
-            out(said.join("\n"))
         }
         "vgreduce" if m.get_flag("removemissing") => {
             let vg = m.get_one::<String>("vg").expect("required");
@@ -980,17 +979,17 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let vg = m.get_one::<String>("lv").expect("required").clone();
             // No -n: ops picks lvm2's next free lvolN.
             let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
-            let made = ctx.lvcreate(
+            let created = ctx.lvcreate(
                 &vg,
                 LvCreate {
-                    name: lvname.clone(),
+                    name: lvname,
                     size,
                     layout,
                     pvs: paths(m, "pvs"),
                 },
             )?;
-            let mut said = made.notes;
-            said.push(format!("Logical volume \"{}\" created.", made.name));
+            let mut said = created.notes;
+            said.push(format!("Logical volume \"{}\" created.", created.name));
             out(said.join("\n"))
         }
         "lvextend" | "lvreduce" | "lvresize" => {
@@ -1109,8 +1108,8 @@ mod msg {
     pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {
         use lvmeta_model::sizing::display_size;
         let es = r.extent_size.0;
-        let mut out = r.notes.clone();
-        out.push(if r.from == r.to {
+        let mut said = r.notes.clone();
+        said.push(if r.from == r.to {
             format!(
                 "Size of logical volume {vg}/{lv} unchanged from {} ({} extents).",
                 display_size(r.from.0 * es),
@@ -1125,8 +1124,8 @@ mod msg {
                 r.to.0
             )
         });
-        out.push(format!("Logical volume {vg}/{lv} successfully resized."));
-        out
+        said.push(format!("Logical volume {vg}/{lv} successfully resized."));
+        said
     }
 }
 

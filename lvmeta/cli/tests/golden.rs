@@ -68,7 +68,7 @@ The command groups are described in lvmeta-pv(8), lvmeta-vg(8) and lvmeta-lv(8).
             },
             halvm_man::Section { title: "Exit status", body: EXIT },
             halvm_man::Section { title: "Environment", body: ENVIRONMENT },
-            halvm_man::Section { title: "See also", body: "lvmeta-pv(8), lvmeta-vg(8), lvmeta-lv(8), halvm.toml(5), lvm(8)" },
+            halvm_man::Section { title: "See also", body: "lvmeta-pv(8), lvmeta-vg(8), lvmeta-lv(8); one page per command, lvmeta-<command>(8), e.g. lvmeta-lvcreate(8); halvm.toml(5), lvm(8)" },
         ],
     );
     assert_golden(halvm_man::page_path("lvmeta", "8"), &page);

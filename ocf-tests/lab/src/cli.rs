@@ -56,6 +56,11 @@ pub enum Cmd {
         /// Memory per VM in MiB.
         #[arg(long, default_value_t = 768)]
         memory: u32,
+        /// Use this corosync.conf in every node instead of the lab's (e.g. from `cluster-conf
+        /// to-corosync`, with the nodes' cluster addresses 10.77.0.11, .12 ...); a key for its
+        /// crypto is made for the lab.
+        #[arg(long, value_name = "FILE")]
+        corosync_conf: Option<PathBuf>,
     },
     /// Run a command in a node; prints its output and exits with its exit code.
     Run {
@@ -95,6 +100,8 @@ pub enum Cmd {
         shared_disk_mib: u64,
         #[arg(long)]
         memory: u32,
+        #[arg(long)]
+        corosync_conf: Option<PathBuf>,
     },
 }
 
@@ -166,8 +173,10 @@ fn lab_config(
     shared_disks: usize,
     shared_disk_mib: u64,
     memory: u32,
+    corosync_conf: Option<String>,
 ) -> LabConfig {
     LabConfig {
+        corosync_conf,
         nodes,
         pacemaker,
         cluster: !no_cluster,
@@ -188,6 +197,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             shared_disks,
             shared_disk_mib,
             memory,
+            corosync_conf,
         } => {
             if UnixStream::connect(sock(&rd)).is_ok() {
                 return Err(LabError::AlreadyRunning { run_dir: rd });
@@ -219,6 +229,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 ])
                 .args(pacemaker.then_some("--pacemaker"))
                 .args(no_cluster.then_some("--no-cluster"))
+                .args(
+                    corosync_conf
+                        .iter()
+                        .flat_map(|f| [std::ffi::OsStr::new("--corosync-conf"), f.as_os_str()]),
+                )
                 .stdin(std::process::Stdio::null())
                 .stdout(out)
                 .stderr(err)
@@ -247,17 +262,25 @@ pub fn run(cli: Cli) -> Result<i32> {
             shared_disks,
             shared_disk_mib,
             memory,
-        } => supervise(
-            &rd,
-            lab_config(
-                nodes,
-                pacemaker,
-                no_cluster,
-                shared_disks,
-                shared_disk_mib,
-                memory,
-            ),
-        ),
+            corosync_conf,
+        } => {
+            let corosync_conf = match corosync_conf {
+                Some(f) => Some(std::fs::read_to_string(&f).map_err(LabError::io("read", &f))?),
+                None => None,
+            };
+            supervise(
+                &rd,
+                lab_config(
+                    nodes,
+                    pacemaker,
+                    no_cluster,
+                    shared_disks,
+                    shared_disk_mib,
+                    memory,
+                    corosync_conf,
+                ),
+            )
+        }
         Cmd::Run {
             node,
             timeout,

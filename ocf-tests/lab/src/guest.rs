@@ -139,7 +139,8 @@ cp $LAB/etc/hosts /etc/hosts
 mkdir -p /etc/corosync /etc/dlm
 cp $LAB/etc/corosync.conf /etc/corosync/corosync.conf
 cp $LAB/etc/dlm.conf /etc/dlm/dlm.conf
-rm -f /etc/corosync/authkey
+# A key only when the lab was given a corosync.conf (its crypto may need one).
+if [ -f $LAB/etc/authkey ]; then install -m 0400 $LAB/etc/authkey /etc/corosync/authkey; else rm -f /etc/corosync/authkey; fi
 ln -sf $LAB/bin/fence_halvm_lab /usr/sbin/fence_halvm_lab
 ln -sf $LAB/bin/halvm-dlm-probe /usr/local/bin/halvm-dlm-probe
 ln -sf $LAB/bin/halvm-lab-agent /usr/local/bin/halvm-lab-agent

@@ -39,6 +39,9 @@ pub struct LabConfig {
     pub work_root: PathBuf,
     pub boot_timeout: Duration,
     pub cluster_timeout: Duration,
+    /// A corosync.conf for every node instead of [`guest::corosync_conf`]; the lab also gives
+    /// the nodes one fresh `/etc/corosync/authkey` for its crypto.
+    pub corosync_conf: Option<String>,
 }
 
 impl Default for LabConfig {
@@ -57,6 +60,7 @@ impl Default for LabConfig {
             work_root: PathBuf::from("/var/tmp/halvm-lab"),
             boot_timeout: Duration::from_secs(120),
             cluster_timeout: Duration::from_secs(180),
+            corosync_conf: None,
         }
     }
 }
@@ -318,10 +322,27 @@ impl Lab {
                 hint: "busybox-static".into(),
             })?;
         build_initramfs(&kernel, &busybox, &dir.join("initramfs.cpio"))?;
-        w(
-            dir.join("etc/corosync.conf"),
-            guest::corosync_conf(cfg.nodes).as_bytes(),
-        )?;
+        match &cfg.corosync_conf {
+            Some(text) => {
+                w(dir.join("etc/corosync.conf"), text.as_bytes())?;
+                let mut key = [0u8; 256];
+                let urandom = Path::new("/dev/urandom");
+                fs::File::open(urandom)
+                    .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key))
+                    .map_err(LabError::io("read", urandom))?;
+                let keyfile = dir.join("etc/authkey");
+                w(keyfile.clone(), &key)?;
+                fs::set_permissions(
+                    &keyfile,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )
+                .map_err(LabError::io("chmod", &keyfile))?;
+            }
+            None => w(
+                dir.join("etc/corosync.conf"),
+                guest::corosync_conf(cfg.nodes).as_bytes(),
+            )?,
+        }
         w(
             dir.join("etc/dlm.conf"),
             guest::dlm_conf(cfg.nodes, cfg.dlm_fencing).as_bytes(),

@@ -143,6 +143,72 @@ fn lab_dm_linear_striped_mirror() {
         "node1",
         "dmsetup remove lab-mirror && dmsetup remove lab-striped && dmsetup remove lab-linear",
     );
+    mirror_handle_errors_holds_writes_until_reload(&lab, &b, &c);
+}
+
+/// The kernel fact the fault handling builds on (issue 15): a mirror loaded with
+/// `handle_errors` (as lvm2 and lvmeta load them) holds a write after a leg fails until user
+/// space reloads the table without that leg (dmeventd's job in lvm2); the held write then
+/// completes and lands on the surviving leg.
+fn mirror_handle_errors_holds_writes_until_reload(lab: &Lab, b: &str, c: &str) {
+    sh(
+        lab,
+        "node1",
+        &format!(
+            "set -e
+         dmsetup create he-legA --table '0 16384 linear {b} 98304'
+         dmsetup create he-legB --table '0 16384 linear {c} 98304'
+         dmsetup create he-m --table '0 16384 mirror core 1 1024 2 /dev/mapper/he-legA 0 /dev/mapper/he-legB 0 1 handle_errors'"
+        ),
+    );
+    lab.wait_for(
+        "node1",
+        &["dmsetup", "status", "he-m"],
+        "handle_errors mirror in sync",
+        Duration::from_secs(60),
+        |o| o.stdout_str().contains(" 16/16 "),
+    )
+    .expect("mirror sync");
+    // Leg B fails: its table becomes the error target.
+    sh(
+        lab,
+        "node1",
+        "set -e; dmsetup suspend he-legB; dmsetup load he-legB --table '0 16384 error'; dmsetup resume he-legB
+         head -c 262144 /dev/urandom > /tmp/he-data
+         setsid sh -c 'dd if=/tmp/he-data of=/dev/mapper/he-m bs=64k oflag=direct conv=fsync status=none; echo $? > /tmp/he-rc' </dev/null >/dev/null 2>&1 &",
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    let held = sh(
+        lab,
+        "node1",
+        "cat /tmp/he-rc 2>/dev/null || echo pending; dmsetup status he-m",
+    )
+    .stdout_str();
+    assert!(
+        held.starts_with("pending"),
+        "a write to a handle_errors mirror with a failed leg completed without a reload:\n{held}"
+    );
+    assert!(held.contains(" AD "), "leg B is not reported dead:\n{held}");
+    // Reloading without the dead leg (what dmeventd's repair amounts to) releases it.
+    sh(
+        lab,
+        "node1",
+        "set -e; dmsetup suspend --noflush he-m; dmsetup load he-m --table '0 16384 linear /dev/mapper/he-legA 0'; dmsetup resume he-m",
+    );
+    lab.wait_for(
+        "node1",
+        &["cat", "/tmp/he-rc"],
+        "held write completes after the reload",
+        Duration::from_secs(30),
+        |o| o.stdout_str().trim() == "0",
+    )
+    .expect("held write released");
+    sh(
+        lab,
+        "node1",
+        "set -e; [ \"$(dd if=/dev/mapper/he-legA bs=64k count=4 iflag=direct status=none | sha256sum)\" = \"$(sha256sum < /tmp/he-data)\" ]
+         dmsetup remove he-m && dmsetup remove he-legA && dmsetup remove he-legB",
+    );
 }
 
 /// Two nodes share a disk: a block written on node1 is read on node2, and back.

@@ -167,6 +167,7 @@ impl Ctx<'_> {
             )?;
             let target = sized.extents;
             let es = vg.extent_size.0;
+            let notes = sized.notes.clone();
             if target > cur {
                 let by = target - cur;
                 let pe_needed = by * shape.images.max(1);
@@ -217,7 +218,7 @@ impl Ctx<'_> {
                 from: Extents(cur),
                 to: vg.lv(lv).map(|l| l.size()).unwrap_or(Extents(0)),
                 extent_size: vg.extent_size,
-                notes: sized.notes.clone(),
+                notes,
             });
             Ok(())
         })?;
@@ -269,6 +270,25 @@ impl Ctx<'_> {
     }
 }
 
+/// What a resize did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resized {
+    pub from: Extents,
+    pub to: Extents,
+    pub extent_size: Sectors,
+    /// lvm2's notices about the size asked for (rounding, limits), in its words.
+    pub notes: Vec<String>,
+}
+
+/// What lvcreate made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LvCreated {
+    /// The LV's name (lvm2's `lvolN` when none was given).
+    pub name: String,
+    /// lvm2's notices about the size and layout asked for, in its words.
+    pub notes: Vec<String>,
+}
+
 /// How many of the listed PVs have free extents (lvm2 leaves out the others when it builds
 /// a command line's PV list).
 fn counts_with_free(vg: &lvmeta_model::VolumeGroup, keys: &[String]) -> usize {
@@ -276,23 +296,6 @@ fn counts_with_free(vg: &lvmeta_model::VolumeGroup, keys: &[String]) -> usize {
     keys.iter()
         .filter(|k| free.iter().any(|(n, f)| n == *k && f.0 > 0))
         .count()
-}
-
-/// What a resize did; `notes` are lvm2's lines about rounding (stdout).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resized {
-    pub from: Extents,
-    pub to: Extents,
-    pub extent_size: Sectors,
-    pub notes: Vec<String>,
-}
-
-/// What lvcreate made: the LV's name (lvm2's lvolN when none was given) and lvm2's lines
-/// about rounding (stdout).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LvCreated {
-    pub name: String,
-    pub notes: Vec<String>,
 }
 
 /// `-L`/`-l` as given.

@@ -1,0 +1,154 @@
+//! Where halvm's binaries send the `log` facade's records: datagrams to `/dev/log`, which
+//! rsyslog and systemd-journald (systemd-journald-dev-log.socket) both read. The format is
+//! RFC 3164 without a timestamp (the receiver stamps it): `<PRI>tag[pid]: message`.
+//! Logging never fails a command: a missing socket or a full queue drops the line.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+
+/// Syslog facility numbers by name (RFC 5424).
+pub fn facility_code(name: &str) -> Option<u8> {
+    Some(match name {
+        "kern" => 0,
+        "user" => 1,
+        "mail" => 2,
+        "daemon" => 3,
+        "auth" => 4,
+        "syslog" => 5,
+        "lpr" => 6,
+        "news" => 7,
+        "uucp" => 8,
+        "cron" => 9,
+        "authpriv" => 10,
+        "ftp" => 11,
+        "local0" => 16,
+        "local1" => 17,
+        "local2" => 18,
+        "local3" => 19,
+        "local4" => 20,
+        "local5" => 21,
+        "local6" => 22,
+        "local7" => 23,
+        _ => return None,
+    })
+}
+
+/// Syslog severities (RFC 5424) of the facade's levels.
+pub fn severity(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug | log::Level::Trace => 7,
+    }
+}
+
+/// One datagram: `<facility * 8 + severity>tag: message`.
+pub fn syslog_line(facility: u8, severity: u8, tag: &str, msg: &str) -> String {
+    format!("<{}>{}: {}", facility * 8 + severity, tag, msg)
+}
+
+/// The facade's target for a binary.
+pub struct Syslog {
+    tag: String,
+    facility: u8,
+    socket: PathBuf,
+    level: log::LevelFilter,
+}
+
+impl Syslog {
+    /// `program[pid]` on the `user` facility, to /dev/log.
+    pub fn new(program: &str, level: log::LevelFilter) -> Syslog {
+        Syslog {
+            tag: format!("{program}[{}]", std::process::id()),
+            facility: 1,
+            socket: PathBuf::from("/dev/log"),
+            level,
+        }
+    }
+
+    pub fn with_facility(mut self, facility: u8) -> Syslog {
+        self.facility = facility;
+        self
+    }
+
+    /// Another socket than /dev/log (tests).
+    pub fn with_socket(mut self, path: &Path) -> Syslog {
+        self.socket = path.to_path_buf();
+        self
+    }
+
+    /// Makes this the process's `log` target; a second call in one process changes nothing.
+    pub fn install(self) {
+        let level = self.level;
+        if log::set_boxed_logger(Box::new(self)).is_ok() {
+            log::set_max_level(level);
+        }
+    }
+}
+
+impl log::Log for Syslog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= self.level
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = syslog_line(
+            self.facility,
+            severity(record.level()),
+            &self.tag,
+            &record.args().to_string(),
+        );
+        if let Ok(sock) = UnixDatagram::unbound() {
+            let _ = sock.send_to(line.as_bytes(), &self.socket);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// `program`'s logging: `log` records of `level` and above to syslog/journald.
+pub fn init(program: &str, level: log::LevelFilter) {
+    Syslog::new(program, level).install();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_arrive_as_rfc3164_datagrams() {
+        let dir = std::env::temp_dir().join(format!("halvm-syslog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let server = UnixDatagram::bind(&path).unwrap();
+        let s = Syslog::new("cluster-conf", log::LevelFilter::Info).with_socket(&path);
+        let send = |level, text: &str| {
+            log::Log::log(
+                &s,
+                &log::Record::builder()
+                    .level(level)
+                    .args(format_args!("{text}"))
+                    .build(),
+            )
+        };
+        send(log::Level::Debug, "filtered out");
+        send(log::Level::Warn, "timewarn left out");
+        let mut buf = [0u8; 256];
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&buf[..n]).unwrap(),
+            format!(
+                "<12>cluster-conf[{}]: timewarn left out",
+                std::process::id()
+            )
+        );
+        assert_eq!(facility_code("local7"), Some(23));
+        assert_eq!(facility_code("bogus"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
