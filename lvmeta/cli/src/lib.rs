@@ -26,6 +26,20 @@ fn common(cmd: Command) -> Command {
             .help("Answer yes to every question, as lvm's -y (lvmeta never asks)"),
     )
     .arg(
+        Arg::new("verbose")
+            .short('v')
+            .long("verbose")
+            .action(ArgAction::Count)
+            .help("More detail on stderr, up to -vvvv, as lvm's -v"),
+    )
+    .arg(
+        Arg::new("quiet")
+            .short('q')
+            .long("quiet")
+            .action(ArgAction::Count)
+            .help("Suppress warnings on stderr, as lvm's -q"),
+    )
+    .arg(
         Arg::new("lock-dir")
             .long("lock-dir")
             .value_name("DIR")
@@ -1050,6 +1064,15 @@ pub fn main_exit() -> i32 {
             };
         }
     };
+    // Warnings (and with -v, more) on stderr as lvm2 prints them; warnings and errors also
+    // to syslog/journald, as lvm2's log/syslog = 1.
+    let level = matches
+        .subcommand()
+        .map(|(_, m)| verbosity(m))
+        .unwrap_or(log::LevelFilter::Warn);
+    halvm_syslog::Syslog::new("lvmeta", log::LevelFilter::Warn)
+        .with_stderr(level)
+        .install();
     match run(&matches) {
         Ok(o) => {
             let _ = std::io::stdout().write_all(o.stdout.as_bytes());
@@ -1066,6 +1089,24 @@ pub fn main_exit() -> i32 {
             }
             e.exit_code()
         }
+    }
+}
+
+/// The stderr level `-v`/`-q` ask for: warnings by default, info with -v, debug with -vv,
+/// trace with -vvv; -q keeps errors only.
+pub fn verbosity(m: &ArgMatches) -> log::LevelFilter {
+    let count = |id: &str| match m.try_get_one::<u8>(id) {
+        Ok(Some(n)) => *n,
+        _ => 0,
+    };
+    if count("quiet") > 0 {
+        return log::LevelFilter::Error;
+    }
+    match count("verbose") {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
     }
 }
 

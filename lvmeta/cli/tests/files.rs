@@ -439,17 +439,32 @@ fn missing_and_duplicate_pvs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("vg0"), "{}", r.stdout);
     assert!(lab.bytes() == before);
-    // A copied disk: same PV UUID on two devices.
+    // A copied disk: same PV UUID on two devices. As lvm2: the first seen is used, the
+    // other named in warnings; reports work, changes are refused
+    // (allow_changes_with_duplicate_pvs = 0).
     let copy = lab.dir.path().join("copy");
     std::fs::copy(lab.disk(0), &copy).unwrap();
     let devs = format!("{},{}", lab.devices(), copy.display());
-    let r = lab.run_with(&devs, &["lvcreate", "-n", "x", "-L", "4m", "vg0"]);
-    assert_eq!(r.code, 5);
+    let r = lab.run_with(&devs, &["vgs", "--noheadings", "-o", "vg_name,pv_count"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("vg0"), "{}", r.stdout);
     assert!(
-        r.stderr.contains("Duplicate PV UUID") && r.stderr.contains("$D/copy"),
+        r.stderr
+            .contains("WARNING: Not using device $D/copy for PV ")
+            && r.stderr.contains(" because device was seen first."),
         "{}",
         r.stderr
     );
+    let r = lab.run_with(&devs, &["lvcreate", "-n", "x", "-L", "4m", "vg0"]);
+    assert_eq!(r.code, 5);
+    assert!(
+        r.stderr
+            .contains("Cannot update volume group vg0 with duplicate PV devices."),
+        "{}",
+        r.stderr
+    );
+    let r = lab.run_with(&devs, &["vgs", "-q"]);
+    assert!(!r.stderr.contains("WARNING"), "-q: {}", r.stderr);
     assert!(lab.bytes() == before);
 }
 

@@ -331,6 +331,10 @@ impl Ctx<'_> {
             }
         }
         self.check_owner(&r.vg, opts.override_foreign)?;
+        // lvm2's `allow_changes_with_duplicate_pvs = 0`.
+        if sc.has_duplicates(&r.vg) {
+            return Err(OpError::DuplicateDevices { vg: name.into() });
+        }
         if !opts.allow_missing {
             check_complete(&r, opts.majority)?;
         }
