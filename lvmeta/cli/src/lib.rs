@@ -351,8 +351,35 @@ pub fn cli() -> Command {
                         .value_parser(clap::value_parser!(u32).range(0..=31))
                         .help("Number of additional copies (raid1/mirror)"),
                 )
-                .arg(Arg::new("zero").short('Z').long("zero").value_name("y|n").hide(true))
-                .arg(Arg::new("activate").short('a').long("activate").value_name("y|n").hide(true)),
+                .arg(
+                    Arg::new("activate")
+                        .short('a')
+                        .long("activate")
+                        .value_name("y|n|ey|sy|ly")
+                        .value_parser(["y", "n", "ey", "sy", "ly"])
+                        .help("Activate the new LV (y, lvm2's default; ey/sy/ly: the same on a local VG) or leave it inactive (n, needs -Z n)"),
+                )
+                .arg(
+                    Arg::new("zero")
+                        .short('Z')
+                        .long("zero")
+                        .value_name("y|n")
+                        .value_parser(["y", "n"])
+                        .help("Zero the first 4 KiB of the new LV (y, lvm2's default; needs activation)"),
+                )
+                .arg(
+                    Arg::new("wipesignatures")
+                        .short('W')
+                        .long("wipesignatures")
+                        .value_name("y|n")
+                        .value_parser(["y", "n"])
+                        .help("Wipe filesystem, RAID and PV signatures found on the new LV (default: as -Z)"),
+                )
+                .arg(
+                    flag("test")
+                        .short('t')
+                        .help("Dry run: check everything, write and activate nothing, as lvm's --test"),
+                ),
             false,
         ), "VG", "The volume group"),
         lv_target(size_args(
@@ -632,7 +659,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     let (name, m) = matches
         .subcommand()
         .ok_or_else(|| usage("no command given"))?;
-    let env = env_from(m)?;
+    let mut env = env_from(m)?;
+    let test_mode = matches!(m.try_get_one::<bool>("test"), Ok(Some(true)));
+    env.test_mode = test_mode;
     let ctx = Ctx { env: &env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
@@ -893,6 +922,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let vg = m.get_one::<String>("lv").expect("required").clone();
             // No -n: ops picks lvm2's next free lvolN.
             let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
+            let new_lv = activation::NewLv::from_args(m)?;
+            let mut said = Vec::new();
+            if test_mode {
+                said.push(
+                    "TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated."
+                        .to_string(),
+                );
+            }
             let created = ctx.lvcreate(
                 &vg,
                 LvCreate {
@@ -902,7 +939,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     pvs: paths(m, "pvs"),
                 },
             )?;
-            let mut said = created.notes;
+            said.extend(created.notes);
+            if !test_mode {
+                said.extend(activation::after_lvcreate(
+                    &ctx,
+                    &vg,
+                    &created.name,
+                    &new_lv,
+                )?);
+            }
             said.push(format!("Logical volume \"{}\" created.", created.name));
             out(said.join("\n"))
         }

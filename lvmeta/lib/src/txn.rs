@@ -356,6 +356,10 @@ impl Ctx<'_> {
             post,
             ..
         } = txn;
+        if self.env.test_mode {
+            log::info!("Test mode: VG {name} not written.");
+            return Ok(Done { vg, end, value });
+        }
         match end {
             End::Nothing => {}
             End::Commit => {
@@ -413,6 +417,10 @@ impl Ctx<'_> {
             }
         }
         let (mut vg, post) = build(&sc, current)?;
+        if self.env.test_mode {
+            log::info!("Test mode: VG {name} not written.");
+            return Ok(vg);
+        }
         self.commit(&sc, name, &mut vg, command, &mut held)?;
         post_commit(&sc, post)?;
         Ok(vg)

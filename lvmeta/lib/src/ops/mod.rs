@@ -980,7 +980,8 @@ mod lv;
 mod pv;
 mod report;
 mod vg;
+pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups};
-pub use lv::{LvCreate, ResizeDir, Resized, SizeArg};
+pub use lv::{LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
 pub use report::Selection;
