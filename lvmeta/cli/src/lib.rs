@@ -54,7 +54,7 @@ fn report(cmd: Command) -> Command {
             .long("options")
             .value_name("FIELD,...")
             .action(ArgAction::Append)
-            .help("Fields to show; a leading + adds to the default fields"),
+            .help("Fields to show; a leading + adds to the default fields; -o help lists them"),
     )
     .arg(
         Arg::new("reportformat")
@@ -68,6 +68,17 @@ fn report(cmd: Command) -> Command {
             .long("units")
             .value_name("UNIT")
             .help("Size units: r, h, H, b, B, s, S, k, K, m, M, g, G, t, T, p, P, e, E"),
+    )
+    .arg(
+        Arg::new("sort")
+            .short('O')
+            .long("sort")
+            .value_name("[-]FIELD,...")
+            .allow_hyphen_values(true)
+            .action(ArgAction::Append)
+            .help(
+                "Sort rows by these fields, as lvm's -O; a leading - sorts that field descending",
+            ),
     )
     .arg(flag("noheadings").help("Do not print the heading line"))
     .arg(flag("nosuffix").help("Do not print unit suffixes (with fixed --units)"))
@@ -627,7 +638,30 @@ fn run_report(
     targets: &[String],
     all: bool,
 ) -> Result<Outcome, CliError> {
-    let fields = report::select_fields(kind, &strings(m, "options")).map_err(OpError::from)?;
+    if strings(m, "options").iter().any(|o| o == "help") {
+        // lvm2 lists the fields on stderr and succeeds.
+        return Ok(Outcome {
+            stderr: field_help(kind),
+            ..Outcome::default()
+        });
+    }
+    let mut fields = report::select_fields(kind, &strings(m, "options")).map_err(OpError::from)?;
+    let shown = fields.len();
+    // -O: sort keys are fetched as extra columns, used, then dropped.
+    let mut descending = Vec::new();
+    for key in strings(m, "sort")
+        .iter()
+        .flat_map(|s| s.split(',').map(str::trim).collect::<Vec<_>>())
+        .filter(|k| !k.is_empty())
+    {
+        let (desc, name) = match key.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, key.trim_start_matches('+')),
+        };
+        let f = report::select_fields(kind, &[name.to_string()]).map_err(OpError::from)?;
+        fields.extend(f.iter().copied());
+        descending.extend(std::iter::repeat_n(desc, f.len()));
+    }
     let units = match m.get_one::<String>("units") {
         Some(u) => Units::parse(u).map_err(usage)?,
         None => Units::default(),
@@ -646,12 +680,73 @@ fn run_report(
         all_lvs: all,
         foreign: m.get_flag("foreign"),
     };
-    let (rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
+    let (mut rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
+    if !descending.is_empty() {
+        rows.sort_by(|a, b| {
+            descending
+                .iter()
+                .enumerate()
+                .map(|(i, &desc)| {
+                    let o = cmp_cells(&a[shown + i], &b[shown + i]);
+                    if desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        for r in &mut rows {
+            r.truncate(shown);
+        }
+        fields.truncate(shown);
+    }
     Ok(Outcome {
         stdout: report::render(kind, &fields, &rows, &opts),
         stderr: lines(warnings),
         failed: false,
     })
+}
+
+/// Orders two report cells as lvm2's `-O` does: numbers and sizes by value, text by bytes,
+/// empty first.
+fn cmp_cells(a: &report::Cell, b: &report::Cell) -> std::cmp::Ordering {
+    use report::Cell as C;
+    use std::cmp::Ordering;
+    match (a, b) {
+        (C::Size(x), C::Size(y)) => x.cmp(y),
+        (C::Num(x), C::Num(y)) => x.cmp(y),
+        (C::Pct(x), C::Pct(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (C::Str(x), C::Str(y)) => x.cmp(y),
+        (C::Empty, C::Empty) => Ordering::Equal,
+        (C::Empty, _) => Ordering::Less,
+        (_, C::Empty) => Ordering::Greater,
+        _ => Ordering::Equal,
+    }
+}
+
+/// `-o help`: the fields a report knows, by section, in lvm2's layout.
+fn field_help(kind: ReportKind) -> String {
+    use report::FieldType as T;
+    let mut out = String::new();
+    for (t, title, all) in [
+        (T::Lv, "Logical Volume Fields", "lv_all"),
+        (T::Pv, "Physical Volume Fields", "pv_all"),
+        (T::Vg, "Volume Group Fields", "vg_all"),
+        (T::Seg, "Logical Volume Segment Fields", "seg_all"),
+    ] {
+        if !kind.allowed(t) {
+            continue;
+        }
+        out.push_str(&format!("  {title}\n  {}\n", "-".repeat(title.len())));
+        out.push_str(&format!("    {all:<28}- All fields in this section.\n"));
+        for f in report::FIELDS.iter().filter(|f| f.ftype == t) {
+            out.push_str(&format!("    {:<28}- {}.\n", f.name, f.heading));
+        }
+        out.push_str("  \n");
+    }
+    out
 }
 
 /// Runs one parsed command line.
@@ -750,6 +845,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
                 out(format!("Volume group \"{vg}\" successfully extended"))
             } else {
+                // lvm2 initialises unlabelled devices first.
                 let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
                 ctx.vgextend(vg, &paths(m, "pvs"))?;
                 said.push(format!("Volume group \"{vg}\" successfully extended"));
@@ -828,9 +924,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         }
         "vgck" => {
             let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
+            // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
+            let (warn, report): (Vec<String>, Vec<String>) = r.into_iter().partition(|l| {
+                l.starts_with("WARNING: Device ") || l.starts_with("WARNING: One or more devices")
+            });
             Ok(Outcome {
-                stdout: lines(r),
-                stderr: String::new(),
+                stdout: lines(report),
+                stderr: lines(warn),
                 failed: !ok,
             })
         }
@@ -1062,6 +1162,8 @@ mod msg {
         out
     }
 
+    /// lvm2's lines for a resize: its rounding notes, then the change (sizes in
+    /// `display_size` units) or that nothing could be added.
     pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {
         use lvmeta_model::sizing::display_size;
         let es = r.extent_size.0;

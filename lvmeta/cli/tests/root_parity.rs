@@ -196,3 +196,70 @@ fn root_accepted_as_lvm2_accepts() {
     assert_eq!(m.code, 0);
     same_views(&t, "evg3");
 }
+
+#[test]
+fn root_shrunken_device_is_reported_as_lvm2_reports_it() {
+    // Item 9: the device under a PV shrank; lvm2 warns on every read, so does lvmeta.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    for l in [&t.a[0], &t.b[0]] {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(l.backing_file())
+            .unwrap();
+        f.set_len(32 << 20).unwrap();
+        let st = std::process::Command::new("losetup")
+            .arg("-c")
+            .arg(l.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "losetup -c {}", l.path().display());
+    }
+    for cmd in ["lvs evg", "vgck evg"] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!((m.code, l.code), (0, 0));
+        let warn = |o: &Out, lvm2: bool| -> Vec<String> {
+            o.errors()
+                .into_iter()
+                .filter(|w| w.contains("size"))
+                .map(|w| t.generic(&w, lvm2))
+                .collect()
+        };
+        let (wm, wl) = (warn(&m, false), warn(&l, true));
+        assert_eq!(wm, wl, "{cmd}: warnings differ");
+        assert_eq!(wl.len(), 2, "{cmd}: lvm2 warns twice: {wl:?}");
+    }
+}
+
+#[test]
+fn root_sort_and_field_help_as_lvm2() {
+    // Item 10: -O/--sort (a leading - sorts descending) and -o help.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate -n b -l 3 evg",
+        "lvcreate -n a -l 5 evg",
+        "lvcreate -n c -l 3 evg",
+    ] {
+        same(&t, &args(cmd));
+    }
+    for cmd in [
+        "lvs -O -lv_size,lv_name -o lv_name,lv_size --noheadings evg",
+        "lvs --sort lv_name -o lv_name,seg_pe_ranges --noheadings evg",
+        "pvs -O -pv_free,pv_name -o pv_name,pv_free --noheadings",
+        "vgs -O vg_name -o vg_name,lv_count --noheadings",
+    ] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!(
+            t.generic(&m.stdout, false),
+            t.generic(&l.stdout, true),
+            "{cmd}"
+        );
+    }
+    let (m, l) = same(&t, &args("lvs -o help"));
+    assert_eq!((m.code, l.code), (0, 0));
+    for o in [&m, &l] {
+        assert!(o.stderr.contains("Logical Volume Fields"), "{}", o.stderr);
+        assert!(o.stderr.contains("    lv_name "), "{}", o.stderr);
+    }
+}

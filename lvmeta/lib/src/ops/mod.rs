@@ -888,6 +888,34 @@ pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
     out
 }
 
+/// lvm2's warnings for a device smaller than the PV recorded on it (`dev_size` in the
+/// metadata): the device shrank under the PV, and extents past its end are gone.
+pub(crate) fn size_warnings(sc: &Scan, r: &VgRead) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &r.vg.pvs {
+        let Some(&i) = r.devs.get(&p.name) else {
+            continue;
+        };
+        let d = &sc.pvs[i];
+        let Ok(size) = d.dev.size() else { continue };
+        let have = size.0 / 512;
+        if have < p.dev_size.0 {
+            out.push(format!(
+                "WARNING: Device {} has size of {have} sectors which is smaller than corresponding PV size of {} sectors. Was device resized?",
+                d.path.display(),
+                p.dev_size.0
+            ));
+        }
+    }
+    if !out.is_empty() {
+        out.push(format!(
+            "WARNING: One or more devices used as PVs in VG {} have changed sizes.",
+            r.vg.name
+        ));
+    }
+    out
+}
+
 /// Used extents per PV key (PVs without any are absent).
 pub(crate) fn used_extents(vg: &VolumeGroup) -> HashMap<String, u64> {
     vg.pv_free_extents()
