@@ -26,6 +26,20 @@ fn common(cmd: Command) -> Command {
             .help("Answer yes to every question, as lvm's -y (lvmeta never asks)"),
     )
     .arg(
+        Arg::new("verbose")
+            .short('v')
+            .long("verbose")
+            .action(ArgAction::Count)
+            .help("More detail on stderr, up to -vvvv, as lvm's -v"),
+    )
+    .arg(
+        Arg::new("quiet")
+            .short('q')
+            .long("quiet")
+            .action(ArgAction::Count)
+            .help("Suppress warnings on stderr, as lvm's -q"),
+    )
+    .arg(
         Arg::new("lock-dir")
             .long("lock-dir")
             .value_name("DIR")
@@ -348,8 +362,35 @@ pub fn cli() -> Command {
                         .value_parser(clap::value_parser!(u32).range(0..=31))
                         .help("Number of additional copies (raid1/mirror)"),
                 )
-                .arg(Arg::new("zero").short('Z').long("zero").value_name("y|n").hide(true))
-                .arg(Arg::new("activate").short('a').long("activate").value_name("y|n").hide(true)),
+                .arg(
+                    Arg::new("activate")
+                        .short('a')
+                        .long("activate")
+                        .value_name("y|n|ey|sy|ly")
+                        .value_parser(["y", "n", "ey", "sy", "ly"])
+                        .help("Activate the new LV (y, lvm2's default; ey/sy/ly: the same on a local VG) or leave it inactive (n, needs -Z n)"),
+                )
+                .arg(
+                    Arg::new("zero")
+                        .short('Z')
+                        .long("zero")
+                        .value_name("y|n")
+                        .value_parser(["y", "n"])
+                        .help("Zero the first 4 KiB of the new LV (y, lvm2's default; needs activation)"),
+                )
+                .arg(
+                    Arg::new("wipesignatures")
+                        .short('W')
+                        .long("wipesignatures")
+                        .value_name("y|n")
+                        .value_parser(["y", "n"])
+                        .help("Wipe filesystem, RAID and PV signatures found on the new LV (default: as -Z)"),
+                )
+                .arg(
+                    flag("test")
+                        .short('t')
+                        .help("Dry run: check everything, write and activate nothing, as lvm's --test"),
+                ),
             false,
         ), "VG", "The volume group"),
         lv_target(size_args(
@@ -713,7 +754,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     let (name, m) = matches
         .subcommand()
         .ok_or_else(|| usage("no command given"))?;
-    let env = env_from(m)?;
+    let mut env = env_from(m)?;
+    let test_mode = matches!(m.try_get_one::<bool>("test"), Ok(Some(true)));
+    env.test_mode = test_mode;
     let ctx = Ctx { env: &env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
@@ -979,6 +1022,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let vg = m.get_one::<String>("lv").expect("required").clone();
             // No -n: ops picks lvm2's next free lvolN.
             let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
+            let new_lv = activation::NewLv::from_args(m)?;
+            let mut said = Vec::new();
+            if test_mode {
+                said.push(
+                    "TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated."
+                        .to_string(),
+                );
+            }
             let created = ctx.lvcreate(
                 &vg,
                 LvCreate {
@@ -988,7 +1039,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     pvs: paths(m, "pvs"),
                 },
             )?;
-            let mut said = created.notes;
+            said.extend(created.notes);
+            if !test_mode {
+                said.extend(activation::after_lvcreate(
+                    &ctx,
+                    &vg,
+                    &created.name,
+                    &new_lv,
+                )?);
+            }
             said.push(format!("Logical volume \"{}\" created.", created.name));
             out(said.join("\n"))
         }
@@ -1152,6 +1211,15 @@ pub fn main_exit() -> i32 {
             };
         }
     };
+    // Warnings (and with -v, more) on stderr as lvm2 prints them; warnings and errors also
+    // to syslog/journald, as lvm2's log/syslog = 1.
+    let level = matches
+        .subcommand()
+        .map(|(_, m)| verbosity(m))
+        .unwrap_or(log::LevelFilter::Warn);
+    halvm_syslog::Syslog::new("lvmeta", log::LevelFilter::Warn)
+        .with_stderr(level)
+        .install();
     match run(&matches) {
         Ok(o) => {
             let _ = std::io::stdout().write_all(o.stdout.as_bytes());
@@ -1168,6 +1236,24 @@ pub fn main_exit() -> i32 {
             }
             e.exit_code()
         }
+    }
+}
+
+/// The stderr level `-v`/`-q` ask for: warnings by default, info with -v, debug with -vv,
+/// trace with -vvv; -q keeps errors only.
+pub fn verbosity(m: &ArgMatches) -> log::LevelFilter {
+    let count = |id: &str| match m.try_get_one::<u8>(id) {
+        Ok(Some(n)) => *n,
+        _ => 0,
+    };
+    if count("quiet") > 0 {
+        return log::LevelFilter::Error;
+    }
+    match count("verbose") {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
     }
 }
 

@@ -368,6 +368,7 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         cluster: None,
         volume_list: None,
         hooks: None,
+        test_mode: false,
         kernel: None,
         system_id: None,
         host: "test".into(),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::lock::LockError;
+use crate::sysfs::SysBlock;
 use lvmeta_model::lvm_uuid;
 use lvmeta_model::{self as model, ModelError, PhysicalVolume, VolumeGroup};
 use lvmeta_ondisk::dev::BlockDev;
@@ -91,6 +92,8 @@ pub enum OpError {
     },
     #[error("Device {} has a damaged PV label: {source}", path.display())]
     BadLabel { path: PathBuf, source: OnDiskError },
+    #[error("Cannot update volume group {vg} with duplicate PV devices.")]
+    DuplicateDevices { vg: String },
     #[error("Duplicate PV UUID {uuid} on {} and {}", first.display(), second.display())]
     DuplicatePv {
         uuid: String,
@@ -224,6 +227,20 @@ pub struct Scan {
     pub pvs: Vec<PvDev>,
     pub unlabelled: Vec<PathBuf>,
     pub damaged: Vec<(PathBuf, OnDiskError)>,
+    /// PVs seen on more than one device (not multipath paths: those are not scanned).
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// One PV UUID on several devices: lvm2 uses one, warns about the others, and refuses to
+/// change the VG (`allow_changes_with_duplicate_pvs = 0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// With dashes.
+    pub uuid: String,
+    pub used: PathBuf,
+    pub unused: Vec<PathBuf>,
+    /// lvm2's reason for the choice ("device is in dm subsystem").
+    pub reason: &'static str,
 }
 
 /// State of one metadata copy of a VG.
@@ -270,24 +287,29 @@ pub(crate) fn last_seen(p: &PhysicalVolume) -> String {
     p.device.clone().unwrap_or_else(|| "[unknown]".into())
 }
 
-fn candidates(env: &Env) -> Vec<PathBuf> {
+fn candidates(env: &Env, sys: &SysBlock) -> Vec<PathBuf> {
     if let Some(d) = &env.devices {
-        return dedup_same_device(d.clone());
+        return dedup_same_device(without_components(d.clone(), sys));
     }
     let mut out = Vec::new();
     if let Ok(parts) = std::fs::read_to_string("/proc/partitions") {
         for line in parts.lines().skip(2) {
             if let Some(name) = line.split_whitespace().nth(3) {
-                let p = PathBuf::from(format!("/dev/{name}"));
-                let s = name;
                 let usual = [
-                    "sd", "vd", "hd", "xvd", "nvme", "loop", "md", "mmcblk", "dasd",
+                    "sd", "vd", "hd", "xvd", "nvme", "loop", "md", "mmcblk", "dasd", "dm-",
                 ]
                 .iter()
-                .any(|pre| s.starts_with(pre));
-                if usual {
-                    out.push(p);
+                .any(|pre| name.starts_with(pre));
+                if !usual {
+                    continue;
                 }
+                // A dm device by its /dev/mapper name, as lvm2 prefers it (filters and
+                // messages see that name).
+                let mapper = sys
+                    .dm_name(name)
+                    .map(|n| PathBuf::from(format!("/dev/mapper/{n}")))
+                    .filter(|p| p.exists());
+                out.push(mapper.unwrap_or_else(|| PathBuf::from(format!("/dev/{name}"))));
             }
         }
     }
@@ -310,7 +332,21 @@ fn candidates(env: &Env) -> Vec<PathBuf> {
         }
     }
     out.retain(|p| env.filter.accepts(&p.to_string_lossy()));
-    dedup_same_device(out)
+    dedup_same_device(without_components(out, sys))
+}
+
+/// Leaves out what lvm2 does not scan: multipath paths, md members, LVs.
+fn without_components(paths: Vec<PathBuf>, sys: &SysBlock) -> Vec<PathBuf> {
+    paths
+        .into_iter()
+        .filter(|p| {
+            let skip = sys.name_of_path(p).and_then(|n| sys.skip(&n));
+            if let Some(why) = &skip {
+                log::debug!("{}: skipped, {why}", p.display());
+            }
+            skip.is_none()
+        })
+        .collect()
 }
 
 /// Keeps the first path of each device: `/proc/partitions` and a `/dev` scan name the same
@@ -334,10 +370,16 @@ fn dedup_same_device(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Reads labels and metadata areas of every candidate device, once each.
 pub fn scan(env: &Env) -> Result<Scan> {
+    scan_with(env, &SysBlock::default())
+}
+
+/// [`scan`] with the given sysfs tree.
+pub fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
     let explicit = env.devices.is_some();
     let mut scan = Scan::default();
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for path in candidates(env) {
+    // PV UUID -> indexes into scan.pvs, in scan order.
+    let mut by_uuid: Vec<(String, Vec<usize>)> = Vec::new();
+    for path in candidates(env, sys) {
         let dev = match (env.open)(&path) {
             Ok(d) => d,
             Err(source) if explicit => return Err(OpError::Device { path, source }),
@@ -346,15 +388,10 @@ pub fn scan(env: &Env) -> Result<Scan> {
         match label::read_label(dev.as_ref()) {
             Ok(None) => scan.unlabelled.push(path),
             Ok(Some(l)) => {
-                if let Some(first) = seen.get(&l.pv_uuid) {
-                    return Err(OpError::DuplicatePv {
-                        uuid: lvm_uuid::format_with_dashes(&l.pv_uuid)
-                            .unwrap_or_else(|_| l.pv_uuid.clone()),
-                        first: first.clone(),
-                        second: path,
-                    });
+                match by_uuid.iter_mut().find(|(u, _)| *u == l.pv_uuid) {
+                    Some((_, v)) => v.push(scan.pvs.len()),
+                    None => by_uuid.push((l.pv_uuid.clone(), vec![scan.pvs.len()])),
                 }
-                seen.insert(l.pv_uuid.clone(), path.clone());
                 let mdas = l
                     .metadata_areas
                     .iter()
@@ -373,6 +410,54 @@ pub fn scan(env: &Env) -> Result<Scan> {
             Err(e) => scan.damaged.push((path, e)),
         }
     }
+    // One device per PV, chosen as lvm2 chooses among duplicates; the others are dropped
+    // with lvm2's warnings.
+    let mut drop = Vec::new();
+    for (uuid, idx) in by_uuid.iter().filter(|(_, v)| v.len() > 1) {
+        let cands: Vec<crate::sysfs::DupCandidate> = idx
+            .iter()
+            .map(|&i| match sys.name_of_path(&scan.pvs[i].path) {
+                Some(n) => crate::sysfs::DupCandidate {
+                    used_by_lv: sys.used_by_lv(&n),
+                    is_dm: sys.is_dm(&n),
+                    in_subsystem: sys.in_subsystem(&n),
+                },
+                None => Default::default(),
+            })
+            .collect();
+        let (best, reason) = crate::sysfs::choose(&cands);
+        let dashed = lvm_uuid::format_with_dashes(uuid).unwrap_or_else(|_| uuid.clone());
+        let unused: Vec<PathBuf> = idx
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != best)
+            .map(|(_, &i)| scan.pvs[i].path.clone())
+            .collect();
+        for u in &unused {
+            log::warn!("WARNING: Not using device {} for PV {dashed}.", u.display());
+        }
+        let used = scan.pvs[idx[best]].path.clone();
+        log::warn!(
+            "WARNING: PV {dashed} prefers device {} because {reason}.",
+            used.display()
+        );
+        drop.extend(
+            idx.iter()
+                .enumerate()
+                .filter(|(k, _)| *k != best)
+                .map(|(_, &i)| i),
+        );
+        scan.duplicates.push(Duplicate {
+            uuid: dashed,
+            used,
+            unused,
+            reason,
+        });
+    }
+    drop.sort_unstable();
+    for i in drop.into_iter().rev() {
+        scan.pvs.remove(i);
+    }
     Ok(scan)
 }
 
@@ -388,6 +473,14 @@ pub(crate) fn peek(text: &str) -> Option<(&str, u64)> {
 }
 
 impl Scan {
+    /// Whether a PV of `vg` was seen on more than one device.
+    pub fn has_duplicates(&self, vg: &VolumeGroup) -> bool {
+        let bare = |u: &str| u.replace('-', "");
+        self.duplicates
+            .iter()
+            .any(|d| vg.pvs.iter().any(|p| bare(&p.id) == bare(&d.uuid)))
+    }
+
     /// Names of the VGs whose metadata the scan saw, sorted.
     pub fn vg_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -915,6 +1008,7 @@ mod lv;
 mod pv;
 mod report;
 mod vg;
+pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups};
 pub use lv::{LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
