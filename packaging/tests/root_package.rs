@@ -91,6 +91,8 @@ fn root_package_builds_installs_and_documents_the_agent() {
         ("usr/sbin/cluster-conf", 0o755),
         ("usr/lib/ocf/resource.d/halvm/LVM-activate", 0o755),
         ("usr/share/man/man7/ocf_halvm_LVM-activate.7.gz", 0o644),
+        ("usr/lib/ocf/resource.d/halvm/clvmd", 0o755),
+        ("usr/share/man/man7/ocf_halvm_clvmd.7.gz", 0o644),
         ("usr/share/man/man8/lvmeta.8.gz", 0o644),
         ("usr/share/man/man8/lvmeta-lvcreate.8.gz", 0o644),
         ("usr/share/man/man8/cluster-conf.8.gz", 0o644),

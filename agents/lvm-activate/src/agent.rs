@@ -1,7 +1,7 @@
 //! The agent: reads a snapshot through the traits, asks [`crate::plan`] what to do, does it,
 //! and verifies the result.
 
-use halvm_ocf::{Agent, AgentDefinition, Ctx, OcfError, Status};
+use halvm_ocf::{ActionName, Agent, AgentDefinition, Ctx, OcfError, Status};
 
 use crate::backend::{BackendError, VolumeBackend};
 use crate::config::{AccessMode, Config, StopConfig};
@@ -61,12 +61,21 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
         } else {
             None
         };
+        // Start and stop talk to the lock daemon; monitor judges the devices only (a hung
+        // daemon must not hang the monitor, and a probe before the daemon runs is a 7).
+        let lock = match access {
+            Some(a) if a.is_cluster() && ctx.action != ActionName::Monitor => {
+                Some(self.backend.lock_daemon(vg)?)
+            }
+            _ => None,
+        };
         Ok(Snapshot {
             vg: vg_state,
             active,
             local: LocalNode { name, system_id },
             nodes,
             started: self.marker.is_set(&ctx.env.log.rsctmp, ctx.instance()),
+            lock,
         })
     }
 
@@ -88,6 +97,24 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
                     ctx.log
                         .info(&format!("{vg}: activate {kind:?}: {}", lvs.join(" ")));
                     self.backend.activate_all(vg, &lvs, kind)?;
+                    i += lvs.len();
+                    continue;
+                }
+                Step::ActivateLocked { kind, mode, .. } => {
+                    let (kind, mode) = (*kind, *mode);
+                    let lvs = run(&|s| match s {
+                        Step::ActivateLocked {
+                            lv,
+                            kind: k,
+                            mode: m,
+                        } if (*k, *m) == (kind, mode) => Some(lv.clone()),
+                        _ => None,
+                    });
+                    ctx.log.info(&format!(
+                        "{vg}: activate {kind:?} under {mode:?} LV locks: {}",
+                        lvs.join(" ")
+                    ));
+                    self.backend.activate_locked(vg, &lvs, kind, mode)?;
                     i += lvs.len();
                     continue;
                 }
@@ -113,7 +140,14 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
                 }
                 Step::AddTag(t) => self.backend.add_tag(vg, t)?,
                 Step::DelTag(t) => self.backend.del_tag(vg, t)?,
-                Step::Activate { .. } | Step::Deactivate { .. } => {
+                Step::LockStart => self.backend.lock_start(vg)?,
+                Step::LockStop => {
+                    if let Some(why) = self.backend.lock_stop(vg)? {
+                        ctx.log
+                            .info(&format!("{vg}: lockspace left started: {why}"));
+                    }
+                }
+                Step::Activate { .. } | Step::ActivateLocked { .. } | Step::Deactivate { .. } => {
                     unreachable!("handled as runs above")
                 }
                 Step::MarkStarted => self
@@ -234,6 +268,7 @@ fn empty_snapshot() -> Snapshot {
         local: LocalNode::default(),
         nodes: None,
         started: false,
+        lock: None,
     }
 }
 

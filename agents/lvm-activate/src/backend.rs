@@ -1,17 +1,21 @@
 //! The volume I/O the agent needs, behind a small trait: an in-memory implementation for
 //! tests, and the real one over the lvmeta library and device-mapper.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use lvmeta::activation::{ActivateOptions, Kernel};
+use clvmd_client::ClientError;
+use clvmd_proto::ErrorKind;
+use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
+use lvmeta::lock::{LockError, LockMode};
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
 use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
 use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
 
-use crate::model::{ActiveLv, DmState, LvState, PvState, SegKind, SegState, VgState};
+use crate::config;
+use crate::model::{ActiveLv, DmState, LockDaemon, LvState, PvState, SegKind, SegState, VgState};
 
 /// Defined beside the agent's other errors, so the I/O-free planner never imports this module.
 pub use crate::error::BackendError;
@@ -52,6 +56,21 @@ pub trait VolumeBackend {
     fn override_volume_list(&mut self, _list: Option<Vec<String>>) {}
     /// Reads one 4 KiB block at `sector` of the LV with O_DIRECT.
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
+    /// The cluster lock daemon as seen from here, and whether `vg`'s lockspace runs here.
+    fn lock_daemon(&mut self, vg: &str) -> Result<LockDaemon, BackendError>;
+    /// Starts the shared VG's lockspace here (idempotent).
+    fn lock_start(&mut self, vg: &str) -> Result<(), BackendError>;
+    /// Stops the shared VG's lockspace here. `Some(reason)`: it stays (not started, or LV
+    /// locks still held here), which is no failure.
+    fn lock_stop(&mut self, vg: &str) -> Result<Option<String>, BackendError>;
+    /// Activates LVs of a shared VG, each under its cluster LV lock of `mode`.
+    fn activate_locked(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        kind: ActivationMode,
+        mode: config::ActivationMode,
+    ) -> Result<(), BackendError>;
 }
 
 /// Reads one aligned block with O_DIRECT, bypassing the page cache so a dead path shows.
@@ -265,9 +284,15 @@ fn lv_pvs(vg: &VolumeGroup, name: &str, out: &mut Vec<String>, depth: usize) {
 pub struct SystemBackend {
     /// `/` normally: where `dev/mapper` is.
     pub root: PathBuf,
+    /// The cluster lock daemon's socket (`$CLVMD_RS_SOCKET` or clvmd-rs's default).
+    pub socket: PathBuf,
     setup: Option<Setup>,
     make: Box<dyn Fn() -> Result<Setup, BackendError>>,
 }
+
+/// How long a VG lock another node holds is waited for (metadata reads and commits of other
+/// nodes pass one by one); LV locks are refused at once.
+const CLUSTER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the backend works with, built on first use (meta-data and validate-all never need it).
 pub struct Setup {
@@ -291,9 +316,12 @@ impl Setup {
 
     /// [`Setup::from_config`] with explicit configuration paths (tests).
     pub fn from_options(opts: &lvmeta::env::EnvOptions) -> Result<Setup, BackendError> {
-        let built = lvmeta::env::build(opts).map_err(|e| BackendError::NotAvailable {
-            what: format!("configuration: {e}"),
-        })?;
+        // Installed only when halvm.toml says lock_manager = "dlm"; it connects per lock.
+        let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
+        let built = lvmeta::env::build_with_cluster(opts, Some(std::sync::Arc::new(cluster)))
+            .map_err(|e| BackendError::NotAvailable {
+                what: format!("configuration: {e}"),
+            })?;
         let mut env = built.env;
         // A kernel without device-mapper still lets the agent read and change metadata. The
         // environment's device-mapper becomes the agent's (one handle, one view).
@@ -316,6 +344,7 @@ impl Default for SystemBackend {
     fn default() -> Self {
         SystemBackend {
             root: "/".into(),
+            socket: clvmd_client::socket_path(),
             setup: None,
             make: Box::new(Setup::from_config),
         }
@@ -327,6 +356,7 @@ impl SystemBackend {
     pub fn with_setup(root: PathBuf, setup: Setup) -> Self {
         SystemBackend {
             root,
+            socket: clvmd_client::socket_path(),
             setup: Some(setup),
             make: Box::new(|| unreachable!("setup given")),
         }
@@ -354,8 +384,10 @@ impl SystemBackend {
     fn read(&mut self, vg: &str) -> Result<Option<VgRead>, BackendError> {
         let setup = self.setup()?;
         let ctx = OpsCtx { env: &setup.env };
-        // Through lvmeta's transaction driver: the VG's locks (a cluster VG lock too), one
-        // scan; ownership is the planner's business, so foreign VGs are read as well.
+        // Through lvmeta's transaction driver: the VG's locks (a cluster VG lock too; a shared
+        // VG whose lockspace is not started here is read without it, as lvm2 does, which a
+        // probe or a stop needs), one scan; ownership is the planner's business, so foreign
+        // VGs are read as well.
         match ctx.read_vg(vg, true, |_, r| Ok::<_, OpError>(r)) {
             Ok(r) => Ok(Some(r)),
             Err(OpError::VgNotFound { .. }) => Ok(None),
@@ -387,6 +419,20 @@ impl SystemBackend {
         on: bool,
         mode: ActivationMode,
     ) -> Result<(), BackendError> {
+        let how = on.then_some(LockMode::Exclusive);
+        self.change_mode(vg, lvs, how, mode)
+    }
+
+    /// [`SystemBackend::change`] with the LV lock mode of a shared VG (`None`: deactivate,
+    /// which releases the LV locks); a lock held by another node becomes
+    /// [`BackendError::HeldElsewhere`].
+    fn change_mode(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        how: Option<LockMode>,
+        mode: ActivationMode,
+    ) -> Result<(), BackendError> {
         let setup = self.setup()?;
         let kernel = Self::kernel(setup)?;
         let ctx = OpsCtx { env: &setup.env };
@@ -396,9 +442,34 @@ impl SystemBackend {
             mirror_handle_errors: setup.mirror_handle_errors,
         };
         let lv = (lvs.len() == 1).then(|| lvs[0].as_str());
-        ctx.change_activation(kernel, vg, Some(lvs), on, &opts)
+        ctx.change_activation_mode(kernel, vg, Some(lvs), how, &opts)
             .map(|_| ())
-            .map_err(|e| io(if on { "activate" } else { "deactivate" }, vg, lv, e))
+            .map_err(|e| match e {
+                ActivationError::Op(OpError::Lock(LockError::HeldElsewhere { what, holder })) => {
+                    BackendError::HeldElsewhere {
+                        vg: vg.into(),
+                        what,
+                        holder,
+                    }
+                }
+                e => io(
+                    if how.is_some() {
+                        "activate"
+                    } else {
+                        "deactivate"
+                    },
+                    vg,
+                    lv,
+                    e,
+                ),
+            })
+    }
+
+    fn client(&self) -> Result<clvmd_client::Client, ClientError> {
+        clvmd_client::Client::connect(
+            &self.socket,
+            &format!("LVM-activate pid {}", std::process::id()),
+        )
     }
 }
 
@@ -473,6 +544,63 @@ impl VolumeBackend for SystemBackend {
             detail: e.to_string(),
         })
     }
+    fn lock_daemon(&mut self, vg: &str) -> Result<LockDaemon, BackendError> {
+        if self.setup()?.env.cluster.is_none() {
+            return Ok(LockDaemon::NotConfigured);
+        }
+        let mut c = match self.client() {
+            Ok(c) => c,
+            Err(e @ ClientError::Connect { .. }) => {
+                return Ok(LockDaemon::NotRunning {
+                    detail: e.to_string(),
+                })
+            }
+            Err(e) => return Err(io("ask the lock daemon", vg, None, e)),
+        };
+        let status = c
+            .status()
+            .map_err(|e| io("ask the lock daemon", vg, None, e))?;
+        let name = format!("lvm_{vg}");
+        Ok(LockDaemon::Running {
+            lockspace_started: status
+                .lockspaces
+                .iter()
+                .any(|l| l.name == name && l.state == "running"),
+        })
+    }
+    fn lock_start(&mut self, vg: &str) -> Result<(), BackendError> {
+        let setup = self.setup()?;
+        let info = OpsCtx { env: &setup.env }
+            .vg_lock_info(vg)
+            .map_err(|e| io("lockstart", vg, None, e))?;
+        let args = info.lock_args.unwrap_or_default();
+        self.client()
+            .and_then(|mut c| c.lock_start(vg, &args))
+            .map_err(|e| io("lockstart", vg, None, e))
+    }
+    fn lock_stop(&mut self, vg: &str) -> Result<Option<String>, BackendError> {
+        match self.client().and_then(|mut c| c.lock_stop(vg, false)) {
+            Ok(()) => Ok(None),
+            Err(ClientError::Failed {
+                kind: ErrorKind::NotStarted | ErrorKind::LockspaceBusy,
+                message,
+            }) => Ok(Some(message)),
+            Err(e) => Err(io("lockstop", vg, None, e)),
+        }
+    }
+    fn activate_locked(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        kind: ActivationMode,
+        mode: config::ActivationMode,
+    ) -> Result<(), BackendError> {
+        let how = match mode {
+            config::ActivationMode::Exclusive => LockMode::Exclusive,
+            config::ActivationMode::Shared => LockMode::Shared,
+        };
+        self.change_mode(vg, lvs, Some(how), kind)
+    }
 }
 
 /// In-memory volume groups and device-mapper table, with fault injection.
@@ -494,6 +622,16 @@ pub struct MemBackend {
     pub journal: Vec<String>,
     /// Activation kinds used.
     pub kinds: BTreeMap<String, ActivationMode>,
+    /// halvm.toml selects the cluster lock manager.
+    pub lock_manager: bool,
+    /// The lock daemon answers.
+    pub daemon_running: bool,
+    /// Shared VGs whose lockspace runs here.
+    pub lockspaces: BTreeSet<String>,
+    /// LV locks held here: (VG, LV) → mode.
+    pub lv_locks: BTreeMap<(String, String), config::ActivationMode>,
+    /// LV locks other nodes hold: LV → (holder, mode).
+    pub held_elsewhere: BTreeMap<String, (String, config::ActivationMode)>,
     /// The volume_list override asked for (tagging mode).
     pub volume_list: Option<Vec<String>>,
 }
@@ -585,7 +723,9 @@ impl VolumeBackend for MemBackend {
     }
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
         self.journal.push(format!("deactivate {vg}/{lv}"));
-        self.active.remove(&(vg.to_string(), lv.to_string()));
+        let key = (vg.to_string(), lv.to_string());
+        self.active.remove(&key);
+        self.lv_locks.remove(&key);
         Ok(())
     }
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError> {
@@ -595,6 +735,72 @@ impl VolumeBackend for MemBackend {
         }
         if self.bad_blocks.iter().any(|(l, s)| l == lv && *s == sector) {
             return Err(Self::io("read", vg, Some(lv), "Input/output error"));
+        }
+        Ok(())
+    }
+    fn lock_daemon(&mut self, vg: &str) -> Result<LockDaemon, BackendError> {
+        Ok(if !self.lock_manager {
+            LockDaemon::NotConfigured
+        } else if !self.daemon_running {
+            LockDaemon::NotRunning {
+                detail: "cannot connect to clvmd-rs: Connection refused".into(),
+            }
+        } else {
+            LockDaemon::Running {
+                lockspace_started: self.lockspaces.contains(vg),
+            }
+        })
+    }
+    fn lock_start(&mut self, vg: &str) -> Result<(), BackendError> {
+        self.journal.push(format!("lock_start {vg}"));
+        if !self.daemon_running {
+            return Err(Self::io("lockstart", vg, None, "daemon not running"));
+        }
+        self.lockspaces.insert(vg.to_string());
+        Ok(())
+    }
+    fn lock_stop(&mut self, vg: &str) -> Result<Option<String>, BackendError> {
+        self.journal.push(format!("lock_stop {vg}"));
+        if !self.daemon_running {
+            return Err(Self::io("lockstop", vg, None, "daemon not running"));
+        }
+        if self.lv_locks.keys().any(|(v, _)| v == vg) {
+            return Ok(Some(format!("VG {vg} has LVs active here")));
+        }
+        if !self.lockspaces.remove(vg) {
+            return Ok(Some(format!("lockspace lvm_{vg} is not started")));
+        }
+        Ok(None)
+    }
+    fn activate_locked(
+        &mut self,
+        vg: &str,
+        lvs: &[String],
+        kind: ActivationMode,
+        mode: config::ActivationMode,
+    ) -> Result<(), BackendError> {
+        for lv in lvs {
+            self.journal
+                .push(format!("activate_locked {vg}/{lv} {kind:?} {mode:?}"));
+            if !self.lockspaces.contains(vg) {
+                return Err(Self::io("activate", vg, Some(lv), "lockspace not started"));
+            }
+            if let Some((holder, theirs)) = self.held_elsewhere.get(lv) {
+                let both_shared = (mode, *theirs)
+                    == (
+                        config::ActivationMode::Shared,
+                        config::ActivationMode::Shared,
+                    );
+                if !both_shared {
+                    return Err(BackendError::HeldElsewhere {
+                        vg: vg.into(),
+                        what: format!("LV {vg}/{lv}"),
+                        holder: holder.clone(),
+                    });
+                }
+            }
+            self.lv_locks.insert((vg.to_string(), lv.clone()), mode);
+            self.activate(vg, lv, kind)?;
         }
         Ok(())
     }
@@ -700,6 +906,53 @@ mod tests {
                 mirror_handle_errors: true,
             },
         )
+    }
+
+    /// A cluster lock manager whose daemon does not answer.
+    struct NoDaemon;
+    impl lvmeta::lock::LockManager for NoDaemon {
+        fn lock(
+            &self,
+            target: &lvmeta::lock::LockTarget,
+            _mode: LockMode,
+        ) -> Result<lvmeta::lock::LockGuard, LockError> {
+            Err(LockError::Cluster {
+                what: format!("the {target}"),
+                message: "cannot connect to clvmd-rs: Connection refused".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_shared_vg_is_read_without_the_lock_daemon_and_the_daemon_is_reported() {
+        let devs = disks();
+        make_vg(&devs);
+        OpsCtx {
+            env: &env(&devs, 3, "node1"),
+        }
+        .vgchange_locktype("ha", Some("1.0.0:lab"))
+        .unwrap();
+        let mut b = backend(&devs, 3, "node1");
+        b.setup().unwrap().env.cluster = Some(Arc::new(NoDaemon));
+        b.socket = "/nonexistent/clvmd-rs.sock".into();
+        // A probe or a stop before the lockspace runs still sees the VG.
+        let vg = b.read_vg("ha").unwrap().expect("VG visible");
+        assert_eq!(vg.lock_type.as_deref(), Some("dlm"));
+        assert_eq!(vg.lvs.len(), 3);
+        match b.lock_daemon("ha").unwrap() {
+            LockDaemon::NotRunning { detail } => {
+                assert!(detail.contains("/nonexistent/clvmd-rs.sock"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = b.lock_start("ha").unwrap_err();
+        assert!(
+            e.to_string().contains("is the clvmd-rs daemon running?"),
+            "{e}"
+        );
+        // Without lock_manager = "dlm" the agent says so instead of trying the socket.
+        let mut local = backend(&devs, 3, "node1");
+        assert_eq!(local.lock_daemon("ha").unwrap(), LockDaemon::NotConfigured);
     }
 
     #[test]

@@ -20,6 +20,11 @@ impl AccessMode {
             _ => return None,
         })
     }
+    /// Locked through the cluster lock daemon (a shared VG, `lock_type = "dlm"`): lvmlockd, and
+    /// clvmd, which on this stack is the same daemon (lvm 2.02's clvmd VGs are converted).
+    pub fn is_cluster(self) -> bool {
+        matches!(self, AccessMode::Lvmlockd | AccessMode::Clvmd)
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             AccessMode::Lvmlockd => "lvmlockd",
@@ -95,14 +100,7 @@ impl Config {
         let degraded = p.bool("degraded_activation").unwrap_or(false);
         let majority_pvs = p.bool("majority_pvs").unwrap_or(false);
 
-        if matches!(access, AccessMode::Lvmlockd | AccessMode::Clvmd) {
-            return Err(OcfError::Unsupported {
-                name: "vg_access_mode".into(),
-                value: access.as_str().into(),
-                why: "needs the halvm lock daemon (clvmd-rs), not in this version".into(),
-            });
-        }
-        if activation == ActivationMode::Shared {
+        if activation == ActivationMode::Shared && !access.is_cluster() {
             return Err(OcfError::Conflict {
                 name: "activation_mode".into(),
                 value: "shared".into(),
@@ -389,15 +387,19 @@ mod tests {
                 ],
             ),
             (
-                "lvmlockd until the daemon",
-                vec![("vgname", "vg1"), ("vg_access_mode", "lvmlockd")],
+                "tag with lvmlockd",
+                vec![
+                    ("vgname", "vg1"),
+                    ("vg_access_mode", "lvmlockd"),
+                    ("tag", "x"),
+                ],
             ),
             (
-                "clvmd until the daemon",
+                "majority with clvmd",
                 vec![
                     ("vgname", "vg1"),
                     ("vg_access_mode", "clvmd"),
-                    ("activation_mode", "shared"),
+                    ("majority_pvs", "1"),
                 ],
             ),
             (
@@ -435,8 +437,6 @@ mod tests {
         ] {
             assert_eq!(code(&kv), 6, "{case}");
         }
-        let e = parse(&[("vgname", "vg1"), ("vg_access_mode", "lvmlockd")]).unwrap_err();
-        assert!(e.to_string().contains("halvm lock daemon"), "{e}");
         let e = parse(&[
             ("vgname", "vg1"),
             ("vg_access_mode", "system_id"),
@@ -444,6 +444,24 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.to_string(), "parameter tag=\"x\" cannot be used with vg_access_mode=system_id: only tagging uses a tag");
+    }
+
+    #[test]
+    fn cluster_modes_take_both_activation_modes() {
+        for access in ["lvmlockd", "clvmd"] {
+            let (c, _) = parse(&[("vgname", "vg1"), ("vg_access_mode", access)]).unwrap();
+            assert!(c.access.is_cluster());
+            assert_eq!(c.activation, ActivationMode::Exclusive);
+            let (c, _) = parse(&[
+                ("vgname", "vg1"),
+                ("vg_access_mode", access),
+                ("activation_mode", "shared"),
+                ("partial_activation", "true"),
+            ])
+            .unwrap();
+            assert_eq!((c.activation, c.partial), (ActivationMode::Shared, true));
+        }
+        assert!(!AccessMode::SystemId.is_cluster() && !AccessMode::Tagging.is_cluster());
     }
 
     #[test]

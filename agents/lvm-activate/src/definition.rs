@@ -28,8 +28,20 @@ derives it the same way.
 * tagging: the volume group carries the tag given by the tag parameter and a tag \
 \"<tag>:<node>\" naming the owner, with the same takeover rules.
 
-* lvmlockd and clvmd: shared or exclusive activation under a cluster lock manager. These \
-modes need the halvm lock daemon and are refused (exit 6) until it is available.
+* lvmlockd: a shared volume group (lock_type dlm, made with lvmeta vgcreate --shared or \
+lvm2's vgcreate --shared) under the cluster lock daemon clvmd-rs, which takes the same DLM \
+locks as lvmlockd. Start lock-starts the volume group on this node (vgchange --lockstart) \
+and activates each LV under its LV lock: exclusive (-aey) with activation_mode=exclusive, \
+shared (-asy) with activation_mode=shared. A lock another node holds refuses the start at \
+once (exit 1), naming the node that holds it. Stop deactivates, which releases the LV \
+locks, and lock-stops the volume group once none of its LVs is active here. The daemon must \
+run on this node (the ocf:halvm:clvmd clone, ordered before this resource): without it start \
+fails with exit 1, as resource-agents' agent does without lvmlockd, and probes report 7; \
+halvm.toml must set lock_manager = \"dlm\" (else exit 2).
+
+* clvmd: the same as lvmlockd on this stack (clvmd-rs replaces lvm 2.02's clvmd). A volume \
+group still flagged CLUSTERED by lvm 2.02 is refused (exit 6) with the command that \
+converts it: lvmeta vgchange --locktype dlm <vg>.
 
 Volume groups are read and changed in-process (no lvm2 commands, no udev): metadata through \
 lvmeta with the device filter, scan list, lock directory, system ID and activation \

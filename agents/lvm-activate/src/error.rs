@@ -65,6 +65,12 @@ pub enum ActivateError {
         sector: u64,
         detail: String,
     },
+    #[error("volume group {vg} is CLUSTERED (made by lvm 2.02's clvmd), which no lock daemon of this stack serves; convert it once, with its LVs inactive everywhere: lvmeta vgchange --locktype dlm {vg}")]
+    ClusteredVg { vg: String },
+    #[error("volume group {vg} is shared (lock_type dlm) but halvm.toml does not select the cluster lock manager: set lock_manager = \"dlm\" in its [locking] section")]
+    LockManagerNotConfigured { vg: String },
+    #[error("the cluster lock daemon clvmd-rs is not running on this node ({detail}); run the ocf:halvm:clvmd clone, ordered before the resources of volume group {vg}")]
+    LockDaemonDown { vg: String, detail: String },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -80,15 +86,18 @@ impl From<ActivateError> for OcfError {
         let why = e.to_string();
         match e {
             ActivateError::AccessModeMismatch { vg, .. }
+            | ActivateError::ClusteredVg { vg }
             | ActivateError::NoLogicalVolumes { vg }
             | ActivateError::LvNotInVg { vg, .. } => OcfError::Misconfigured { resource: vg, why },
-            ActivateError::NoLocalSystemId | ActivateError::NoLocalNodeName { .. } => {
-                OcfError::LocalSetup { what: why }
-            }
+            // heartbeat's config_verify of use_lvmlockd exits OCF_ERR_ARGS: this node's setup.
+            ActivateError::NoLocalSystemId
+            | ActivateError::NoLocalNodeName { .. }
+            | ActivateError::LockManagerNotConfigured { .. } => OcfError::LocalSetup { what: why },
             ActivateError::Backend(BackendError::NotAvailable { what }) => {
                 OcfError::NotInstalled { what }
             }
-            ActivateError::Backend(BackendError::Io { vg, .. }) => {
+            ActivateError::Backend(BackendError::Io { vg, .. })
+            | ActivateError::Backend(BackendError::HeldElsewhere { vg, .. }) => {
                 OcfError::Failed { resource: vg, why }
             }
             ActivateError::VgNotFound { vg }
@@ -104,6 +113,10 @@ impl From<ActivateError> for OcfError {
             | ActivateError::DeviceFailed { vg, .. }
             | ActivateError::OwnershipLost { vg, .. }
             | ActivateError::ActivationIneffective { vg, .. }
+            // As heartbeat's lvmlockd_check ("lvmlockd daemon is not running!"): a generic
+            // error, so Pacemaker recovers (tries again, or elsewhere) instead of banning the
+            // resource from the cluster (6) or this node for good (5).
+            | ActivateError::LockDaemonDown { vg, .. }
             | ActivateError::ReadFailed { vg, .. } => OcfError::Failed { resource: vg, why },
         }
     }
@@ -123,6 +136,13 @@ pub enum BackendError {
     /// The facility is not part of this build or host.
     #[error("{what}")]
     NotAvailable { what: String },
+    /// A cluster lock refused because another node holds it (`what`: "LV vg/lv").
+    #[error("{what} is locked by {holder}")]
+    HeldElsewhere {
+        vg: String,
+        what: String,
+        holder: String,
+    },
     /// An operation failed.
     #[error("{op} on {vg}{}: {detail}", lv.as_ref().map(|l| format!("/{l}")).unwrap_or_default())]
     Io {

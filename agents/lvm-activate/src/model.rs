@@ -147,6 +147,17 @@ pub struct LocalNode {
     pub system_id: Option<String>,
 }
 
+/// The cluster lock daemon (clvmd-rs) as this node sees it, for a shared VG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockDaemon {
+    /// halvm.toml does not select the cluster lock manager (`lock_manager = "dlm"`).
+    NotConfigured,
+    /// Nothing answers on the daemon's socket.
+    NotRunning { detail: String },
+    /// The daemon answers; `lockspace_started`: the VG's lockspace runs on this node.
+    Running { lockspace_started: bool },
+}
+
 /// Everything a decision depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -159,6 +170,8 @@ pub struct Snapshot {
     pub nodes: Option<Vec<ClusterNode>>,
     /// This node's start marker exists (set by start, cleared by stop, gone after reboot).
     pub started: bool,
+    /// The lock daemon, read for the lvmlockd and clvmd access modes only.
+    pub lock: Option<LockDaemon>,
 }
 
 impl Snapshot {

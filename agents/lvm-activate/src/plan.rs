@@ -1,12 +1,18 @@
-//! The start/stop/monitor decisions for system_id and tagging: a pure function of the
-//! configuration and a [`Snapshot`], producing a plan of steps (or a refusal) and, for
-//! monitor, a verdict plus the block reads the requested depth needs.
+//! The start/stop/monitor decisions: a pure function of the configuration and a
+//! [`Snapshot`], producing a plan of steps (or a refusal) and, for monitor, a verdict plus
+//! the block reads the requested depth needs.
+//!
+//! system_id and tagging guard a local VG by ownership written into its metadata; lvmlockd
+//! and clvmd guard a shared VG (`lock_type = "dlm"`) by the cluster lock daemon's LV locks:
+//! start lock-starts the VG's lockspace and activates with an exclusive (-aey) or shared
+//! (-asy) LV lock, stop deactivates (which releases the LV locks) and lock-stops the VG once
+//! none of its LVs is active here, as resource-agents' LVM-activate does.
 
 use std::collections::BTreeSet;
 
-use crate::config::{AccessMode, Config, StopConfig};
+use crate::config::{self, AccessMode, Config, StopConfig};
 use crate::error::ActivateError;
-use crate::model::{DmState, Health, Snapshot, VgState};
+use crate::model::{DmState, Health, LockDaemon, Snapshot, VgState};
 
 /// The system ID stop leaves on a released VG: no host has it as its own, so stock lvm2
 /// treats the VG as foreign (no autoactivation anywhere) while our start may claim it.
@@ -33,6 +39,17 @@ pub enum Step {
     Deactivate {
         lv: String,
     },
+    /// Starts the shared VG's lockspace on this node (vgchange --lockstart).
+    LockStart,
+    /// Activates an LV of a shared VG under its cluster LV lock: `Exclusive` (-aey) or
+    /// `Shared` (-asy).
+    ActivateLocked {
+        lv: String,
+        kind: ActivationMode,
+        mode: config::ActivationMode,
+    },
+    /// Stops the shared VG's lockspace on this node (vgchange --lockstop).
+    LockStop,
     MarkStarted,
     ClearStarted,
 }
@@ -76,15 +93,33 @@ pub fn check_vg_shape(cfg: &Config, vg: &VgState) -> Result<(), ActivateError> {
         configured: cfg.access.as_str().to_string(),
         found,
     };
-    if let Some(lt) = vg
+    let lock_type = vg
         .lock_type
         .as_deref()
-        .filter(|l| !l.is_empty() && *l != "none")
-    {
-        return Err(mismatch(format!("lock_type {lt} (a shared VG)")));
-    }
-    if vg.clustered {
-        return Err(mismatch("the clustered flag (a clvmd VG)".to_string()));
+        .filter(|l| !l.is_empty() && *l != "none");
+    match (cfg.access.is_cluster(), lock_type) {
+        (true, Some("dlm")) => {}
+        // lvm 2.02's clvmd is gone from lvm2 2.03 and from this stack: the VG must be
+        // converted, which also clears the flag.
+        (true, None) if vg.clustered => {
+            return Err(ActivateError::ClusteredVg { vg: cfg.vg.clone() })
+        }
+        (true, Some(lt)) => {
+            return Err(mismatch(format!(
+                "lock_type {lt}, which the halvm lock daemon does not serve (dlm only)"
+            )))
+        }
+        (true, None) => {
+            return Err(mismatch(format!(
+                "no lock_type (a local VG: use system_id or tagging, or make it shared with lvmeta vgchange --locktype dlm {})",
+                cfg.vg
+            )))
+        }
+        (false, Some(lt)) => return Err(mismatch(format!("lock_type {lt} (a shared VG)"))),
+        (false, None) if vg.clustered => {
+            return Err(mismatch("the clustered flag (a clvmd VG)".to_string()))
+        }
+        (false, None) => {}
     }
     if vg.lvs.is_empty() {
         return Err(ActivateError::NoLogicalVolumes { vg: cfg.vg.clone() });
@@ -118,7 +153,9 @@ pub fn owner(access: AccessMode, tag: &str, vg: &VgState, snap: &Snapshot) -> Ow
             Some(id) if Some(id) == snap.local.system_id.as_deref() => Owner::Us,
             Some(id) => Owner::Others(vec![id.to_string()]),
         },
-        AccessMode::Tagging | AccessMode::Lvmlockd | AccessMode::Clvmd => {
+        // The LV locks say who uses a shared VG, not its metadata.
+        AccessMode::Lvmlockd | AccessMode::Clvmd => Owner::Nobody,
+        AccessMode::Tagging => {
             let prefix = format!("{tag}:");
             let owners: Vec<String> = vg
                 .tags
@@ -184,6 +221,9 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
         .as_ref()
         .ok_or_else(|| ActivateError::VgNotFound { vg: cfg.vg.clone() })?;
     check_vg_shape(cfg, vg)?;
+    if cfg.access.is_cluster() {
+        return plan_start_shared(cfg, vg, snap);
+    }
     let mut plan = Plan::default();
     let missing = vg.missing();
     let missing_list: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
@@ -221,7 +261,8 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
                 Owner::Unnamed => unreachable!("system IDs always name their owner"),
             }
         }
-        AccessMode::Tagging | AccessMode::Lvmlockd | AccessMode::Clvmd => {
+        AccessMode::Lvmlockd | AccessMode::Clvmd => unreachable!("planned by plan_start_shared"),
+        AccessMode::Tagging => {
             let local = snap
                 .local
                 .name
@@ -284,8 +325,21 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
         ));
     }
     plan.steps.extend(ownership_steps);
+    activation_steps(cfg, vg, snap, None, &mut plan)?;
+    plan.steps.push(Step::MarkStarted);
+    Ok(plan)
+}
 
-    // Activation.
+/// The activation of every managed LV not active yet, with the activation mode missing PVs
+/// allow; `mode`: under a cluster LV lock of that mode (shared VGs), or none (local VGs).
+fn activation_steps(
+    cfg: &Config,
+    vg: &VgState,
+    snap: &Snapshot,
+    mode: Option<config::ActivationMode>,
+    plan: &mut Plan,
+) -> Result<(), ActivateError> {
+    let missing = vg.missing();
     for name in targets(&cfg.lv, vg) {
         let lv = vg.lv(&name).expect("targets come from the VG");
         if snap.is_active(&name) {
@@ -327,8 +381,52 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
                 cfg.vg
             ));
         }
-        plan.steps.push(Step::Activate { lv: name, kind });
+        plan.steps.push(match mode {
+            None => Step::Activate { lv: name, kind },
+            Some(mode) => Step::ActivateLocked {
+                lv: name,
+                kind,
+                mode,
+            },
+        });
     }
+    Ok(())
+}
+
+/// Start on a shared VG: the lock daemon must run here; the lockspace is started unless it
+/// runs, then each LV is activated under its LV lock. A lock another node holds refuses the
+/// activation at once (the daemon names the holder), so nothing else is judged here.
+fn plan_start_shared(cfg: &Config, vg: &VgState, snap: &Snapshot) -> Result<Plan, ActivateError> {
+    let mut plan = Plan::default();
+    match &snap.lock {
+        Some(LockDaemon::Running { lockspace_started }) => {
+            if !lockspace_started {
+                plan.steps.push(Step::LockStart);
+            }
+        }
+        Some(LockDaemon::NotConfigured) => {
+            return Err(ActivateError::LockManagerNotConfigured { vg: cfg.vg.clone() })
+        }
+        Some(LockDaemon::NotRunning { detail }) => {
+            return Err(ActivateError::LockDaemonDown {
+                vg: cfg.vg.clone(),
+                detail: detail.clone(),
+            })
+        }
+        None => {
+            return Err(ActivateError::LockDaemonDown {
+                vg: cfg.vg.clone(),
+                detail: "its state was not read".to_string(),
+            })
+        }
+    }
+    if cfg.lv.is_none() && cfg.activation == config::ActivationMode::Shared {
+        plan.notes.push(format!(
+            "{}: every LV is activated shared; one resource per LV is safer (as resource-agents advises)",
+            cfg.vg
+        ));
+    }
+    activation_steps(cfg, vg, snap, Some(cfg.activation), &mut plan)?;
     plan.steps.push(Step::MarkStarted);
     Ok(plan)
 }
@@ -370,6 +468,18 @@ pub fn plan_stop(cfg: &StopConfig, snap: &Snapshot) -> Result<Plan, ActivateErro
                         plan.notes.push(format!("{vgname}: PVs missing, keeping this node's system ID (a takeover will need this node fenced)"));
                     }
                 }
+                (AccessMode::Lvmlockd | AccessMode::Clvmd, _) => match &snap.lock {
+                    // As resource-agents: the lockspace is closed once no LV of the VG is
+                    // active here (the daemon refuses while LV locks are held, which a
+                    // racing start of another resource may still take: see the backend).
+                    Some(LockDaemon::Running {
+                        lockspace_started: true,
+                    }) if vg.lock_type.as_deref() == Some("dlm") => plan.steps.push(Step::LockStop),
+                    Some(LockDaemon::Running { .. }) => {}
+                    _ => plan.notes.push(format!(
+                        "{vgname}: the lock daemon does not answer; its lockspace, if any, stays"
+                    )),
+                },
                 (AccessMode::Tagging, Owner::Us) => {
                     if let Some(local) = &snap.local.name {
                         plan.steps

@@ -3,6 +3,7 @@
 
 use halvm_lvm_activate::agent::LvmActivate;
 use halvm_lvm_activate::backend::MemBackend;
+use halvm_lvm_activate::config::ActivationMode as LockMode;
 use halvm_lvm_activate::marker::MemMarker;
 use halvm_lvm_activate::membership::StaticMembership;
 use halvm_lvm_activate::model::*;
@@ -285,20 +286,209 @@ fn degraded_mirror_activation_and_monitor() {
     );
 }
 
+/// A node of a cluster whose VG vg1 is shared (lock_type dlm), with the lock daemon running.
+fn shared_node() -> TestAgent {
+    let mut v = vg(None);
+    v.lock_type = Some("dlm".into());
+    let mut a = node("n1", v, &[("n1", true), ("n2", true)]);
+    a.backend.lock_manager = true;
+    a.backend.daemon_running = true;
+    a
+}
+
+const LVMLOCKD: (&str, &str) = ("OCF_RESKEY_vg_access_mode", "lvmlockd");
+const SHARED: (&str, &str) = ("OCF_RESKEY_activation_mode", "shared");
+
 #[test]
-fn lock_manager_modes_are_refused_for_now() {
-    let mut a = node("n1", vg(None), &[("n1", true)]);
-    for action in ["validate-all", "start", "monitor"] {
-        let (rc, err) = call(&mut a, action, &[("OCF_RESKEY_vg_access_mode", "lvmlockd")]);
-        assert_eq!(rc, 6, "{action}");
-        assert!(err.contains("ocf-exit-reason:parameter vg_access_mode=\"lvmlockd\" is not supported: needs the halvm lock daemon (clvmd-rs), not in this version\n"), "{err}");
-    }
-    assert!(a.backend.journal.is_empty(), "nothing was touched");
-    // Stop still succeeds (nothing of ours can be active).
+fn lvmlockd_exclusive_passes_the_ocf_tester_sequence() {
+    let mut a = shared_node();
+    assert_eq!(call(&mut a, "validate-all", &[LVMLOCKD]).0, 0);
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, RECURRING]).0, 7);
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, PROBE]).0, 7);
+    assert!(a.backend.journal.is_empty(), "monitor changes nothing");
+    let (rc, err) = call(&mut a, "start", &[LVMLOCKD]);
+    assert_eq!(rc, 0, "{err}");
     assert_eq!(
-        call(&mut a, "stop", &[("OCF_RESKEY_vg_access_mode", "clvmd")]).0,
+        a.backend.journal,
+        [
+            "lock_start vg1",
+            "activate_locked vg1/a Complete Exclusive",
+            "activate vg1/a Complete",
+            "activate_locked vg1/b Complete Exclusive",
+            "activate vg1/b Complete",
+        ]
+    );
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, RECURRING]).0, 0);
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, PROBE]).0, 0);
+    // A second start finds everything in place: no lockstart, no activation.
+    a.backend.journal.clear();
+    assert_eq!(call(&mut a, "start", &[LVMLOCKD]).0, 0);
+    assert!(a.backend.journal.is_empty(), "{:?}", a.backend.journal);
+    assert_eq!(call(&mut a, "stop", &[LVMLOCKD]).0, 0);
+    assert_eq!(
+        a.backend.journal,
+        ["deactivate vg1/b", "deactivate vg1/a", "lock_stop vg1"]
+    );
+    assert!(a.backend.lockspaces.is_empty() && a.backend.lv_locks.is_empty());
+    // After a clean stop: 7, not an error (the anchor returns 1 here).
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, RECURRING]).0, 7);
+    assert_eq!(call(&mut a, "stop", &[LVMLOCKD]).0, 0);
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, PROBE]).0, 7);
+}
+
+#[test]
+fn shared_activation_coexists_with_other_shared_holders_only() {
+    let mut a = shared_node();
+    a.backend
+        .held_elsewhere
+        .insert("a".into(), ("node n2 (id 2, PR)".into(), LockMode::Shared));
+    let (rc, err) = call(
+        &mut a,
+        "start",
+        &[LVMLOCKD, SHARED, ("OCF_RESKEY_lvname", "a")],
+    );
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(
+        a.backend.lv_locks.get(&("vg1".into(), "a".into())),
+        Some(&LockMode::Shared)
+    );
+    assert!(!a.backend.active.contains_key(&("vg1".into(), "b".into())));
+    assert_eq!(
+        call(
+            &mut a,
+            "monitor",
+            &[LVMLOCKD, SHARED, ("OCF_RESKEY_lvname", "a"), RECURRING]
+        )
+        .0,
         0
     );
+    // An exclusive holder elsewhere refuses both modes, naming the holder.
+    for mode in ["exclusive", "shared"] {
+        let mut b = shared_node();
+        b.backend.held_elsewhere.insert(
+            "b".into(),
+            ("node n2 (id 2, EX)".into(), LockMode::Exclusive),
+        );
+        let (rc, err) = call(
+            &mut b,
+            "start",
+            &[
+                LVMLOCKD,
+                ("OCF_RESKEY_activation_mode", mode),
+                ("OCF_RESKEY_lvname", "b"),
+            ],
+        );
+        assert_eq!(rc, 1, "{mode}: {err}");
+        assert!(
+            err.contains("ocf-exit-reason:LV vg1/b is locked by node n2 (id 2, EX)\n"),
+            "{err}"
+        );
+        assert!(b.backend.active.is_empty());
+        // Pacemaker then stops it here: nothing active, the lockspace closed again.
+        assert_eq!(
+            call(&mut b, "stop", &[LVMLOCKD, ("OCF_RESKEY_lvname", "b")]).0,
+            0
+        );
+        assert!(b.backend.lockspaces.is_empty());
+    }
+}
+
+#[test]
+fn stop_keeps_the_lockspace_while_other_lvs_of_the_vg_are_active() {
+    let mut a = shared_node();
+    let lv = |n: &'static str| ("OCF_RESKEY_lvname", n);
+    assert_eq!(call(&mut a, "start", &[LVMLOCKD, lv("a")]).0, 0);
+    assert_eq!(call(&mut a, "start", &[LVMLOCKD, lv("b")]).0, 0);
+    a.backend.journal.clear();
+    assert_eq!(call(&mut a, "stop", &[LVMLOCKD, lv("a")]).0, 0);
+    assert_eq!(a.backend.journal, ["deactivate vg1/a"]);
+    assert_eq!(call(&mut a, "stop", &[LVMLOCKD, lv("b")]).0, 0);
+    assert_eq!(
+        a.backend.journal,
+        ["deactivate vg1/a", "deactivate vg1/b", "lock_stop vg1"]
+    );
+}
+
+#[test]
+fn without_the_lock_daemon_start_fails_and_probes_say_stopped() {
+    let mut a = shared_node();
+    a.backend.daemon_running = false;
+    // As heartbeat's lvmlockd_check: a probe before the daemon runs is "not running".
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, PROBE]).0, 7);
+    assert_eq!(
+        call(&mut a, "validate-all", &[LVMLOCKD]).0,
+        0,
+        "parameters only"
+    );
+    let (rc, err) = call(&mut a, "start", &[LVMLOCKD]);
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("ocf-exit-reason:the cluster lock daemon clvmd-rs is not running on this node (cannot connect to clvmd-rs: Connection refused); run the ocf:halvm:clvmd clone, ordered before the resources of volume group vg1\n"), "{err}");
+    assert!(a.backend.journal.is_empty());
+    assert_eq!(call(&mut a, "stop", &[LVMLOCKD]).0, 0, "nothing to stop");
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, RECURRING]).0, 7);
+    // halvm.toml without lock_manager = "dlm": this node's setup (heartbeat's config_verify
+    // of use_lvmlockd exits 2 as well).
+    a.backend.lock_manager = false;
+    let (rc, err) = call(&mut a, "start", &[LVMLOCKD]);
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("lock_manager = \"dlm\""), "{err}");
+}
+
+#[test]
+fn clvmd_mode_uses_the_same_daemon_and_names_the_conversion_of_clustered_vgs() {
+    let mut a = shared_node();
+    let clvmd = ("OCF_RESKEY_vg_access_mode", "clvmd");
+    assert_eq!(call(&mut a, "start", &[clvmd, SHARED]).0, 0);
+    assert!(a
+        .backend
+        .journal
+        .contains(&"activate_locked vg1/a Complete Shared".to_string()));
+    assert_eq!(call(&mut a, "stop", &[clvmd, SHARED]).0, 0);
+    // A VG lvm 2.02's clvmd made (vgcreate -cy): refused in both modes, with the command.
+    for mode in ["clvmd", "lvmlockd"] {
+        let mut v = vg(None);
+        v.clustered = true;
+        let mut b = node("n1", v, &[("n1", true)]);
+        b.backend.lock_manager = true;
+        b.backend.daemon_running = true;
+        let (rc, err) = call(&mut b, "start", &[("OCF_RESKEY_vg_access_mode", mode)]);
+        assert_eq!(rc, 6, "{err}");
+        assert!(err.contains("ocf-exit-reason:volume group vg1 is CLUSTERED (made by lvm 2.02's clvmd), which no lock daemon of this stack serves; convert it once, with its LVs inactive everywhere: lvmeta vgchange --locktype dlm vg1\n"), "{err}");
+        assert!(b.backend.journal.is_empty());
+    }
+}
+
+#[test]
+fn access_mode_must_match_the_vg_lock_type() {
+    // lvmlockd on a local VG.
+    let mut a = node("n1", vg(None), &[("n1", true)]);
+    a.backend.lock_manager = true;
+    a.backend.daemon_running = true;
+    let (rc, err) = call(&mut a, "start", &[LVMLOCKD]);
+    assert_eq!(rc, 6, "{err}");
+    assert!(err.contains("no lock_type (a local VG"), "{err}");
+    // system_id on a shared VG.
+    let mut b = shared_node();
+    let (rc, err) = call(&mut b, "start", &[]);
+    assert_eq!(rc, 6, "{err}");
+    assert!(err.contains("lock_type dlm (a shared VG)"), "{err}");
+    // A sanlock VG is not ours to lock.
+    let mut v = vg(None);
+    v.lock_type = Some("sanlock".into());
+    let mut c = node("n1", v, &[("n1", true)]);
+    c.backend.lock_manager = true;
+    c.backend.daemon_running = true;
+    assert_eq!(call(&mut c, "start", &[LVMLOCKD]).0, 6);
+}
+
+#[test]
+fn a_shared_lv_that_vanishes_while_started_is_an_error() {
+    let mut a = shared_node();
+    assert_eq!(call(&mut a, "start", &[LVMLOCKD]).0, 0);
+    a.backend.active.clear();
+    let (rc, err) = call(&mut a, "monitor", &[LVMLOCKD, RECURRING]);
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("should be active but are not"), "{err}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use halvm_lvm_activate::config::{AccessMode, ActivationMode, Config, StopConfig};
 use halvm_lvm_activate::error::ActivateError;
 use halvm_lvm_activate::model::*;
+use halvm_lvm_activate::plan::ActivationMode as Kind;
 use halvm_lvm_activate::plan::*;
 
 fn lin(pv: &str) -> SegState {
@@ -110,6 +111,7 @@ fn snap(vg: Option<VgState>, active: &[&str]) -> Snapshot {
         },
         nodes: nodes(),
         started: false,
+        lock: None,
     }
 }
 
@@ -814,5 +816,139 @@ fn start_judges_already_active_lvs_like_monitor() {
     assert_eq!(
         assess(&c, &s, false, 0).unwrap().state,
         MonitorState::Degraded
+    );
+}
+
+fn shared(started: bool) -> (Config, Snapshot) {
+    let mut v = vg(None, &[]);
+    v.lock_type = Some("dlm".into());
+    let mut s = snap(Some(v), &[]);
+    s.lock = Some(LockDaemon::Running {
+        lockspace_started: started,
+    });
+    (cfg(AccessMode::Lvmlockd), s)
+}
+
+#[test]
+fn shared_vg_start_lock_starts_then_activates_under_lv_locks() {
+    let (mut c, s) = shared(false);
+    c.activation = ActivationMode::Shared;
+    c.lv = Some("data".into());
+    let p = plan_start(&c, &s).unwrap();
+    assert_eq!(
+        p.steps,
+        [
+            Step::LockStart,
+            Step::ActivateLocked {
+                lv: "data".into(),
+                kind: Kind::Complete,
+                mode: ActivationMode::Shared,
+            },
+            Step::MarkStarted,
+        ]
+    );
+    // Lockspace running already: no lockstart; a lost mirror leg needs degraded_activation.
+    let (mut c, mut s) = shared(true);
+    s.vg = Some(missing(s.vg.take().unwrap(), &["pv2"]));
+    let e = plan_start(&c, &s).unwrap_err();
+    assert!(e.to_string().contains("degraded_activation=true"), "{e}");
+    c.degraded = true;
+    let p = plan_start(&c, &s).unwrap();
+    assert_eq!(
+        p.steps,
+        [
+            Step::ActivateLocked {
+                lv: "data".into(),
+                kind: Kind::Complete,
+                mode: ActivationMode::Exclusive,
+            },
+            Step::ActivateLocked {
+                lv: "mirror".into(),
+                kind: Kind::Degraded,
+                mode: ActivationMode::Exclusive,
+            },
+            Step::MarkStarted,
+        ]
+    );
+}
+
+#[test]
+fn shared_vg_start_needs_the_daemon_and_the_lock_manager() {
+    let (c, mut s) = shared(false);
+    s.lock = Some(LockDaemon::NotRunning {
+        detail: "refused".into(),
+    });
+    let e = plan_start(&c, &s).unwrap_err();
+    assert!(matches!(e, ActivateError::LockDaemonDown { .. }), "{e}");
+    assert_eq!(e.exit_code(), 1);
+    s.lock = Some(LockDaemon::NotConfigured);
+    assert_eq!(plan_start(&c, &s).unwrap_err().exit_code(), 2);
+    s.lock = None;
+    assert_eq!(plan_start(&c, &s).unwrap_err().exit_code(), 1);
+}
+
+#[test]
+fn shared_vg_stop_deactivates_then_lock_stops_when_nothing_is_left() {
+    let (c, mut s) = shared(true);
+    s.active = ["data", "mirror"]
+        .iter()
+        .map(|n| ActiveLv {
+            name: n.to_string(),
+            state: DmState::Live,
+        })
+        .collect();
+    let p = plan_stop(&StopConfig::from(&c), &s).unwrap();
+    assert_eq!(
+        p.steps,
+        [
+            Step::Deactivate {
+                lv: "mirror".into()
+            },
+            Step::Deactivate { lv: "data".into() },
+            Step::LockStop,
+            Step::ClearStarted,
+        ]
+    );
+    // One LV of the resource; the other stays active here: the lockspace stays.
+    let mut one = StopConfig::from(&c);
+    one.lv = Some("data".into());
+    let p = plan_stop(&one, &s).unwrap();
+    assert_eq!(
+        p.steps,
+        [Step::Deactivate { lv: "data".into() }, Step::ClearStarted]
+    );
+    // Daemon gone, nothing active: nothing to do, no error.
+    s.active.clear();
+    s.lock = Some(LockDaemon::NotRunning {
+        detail: "refused".into(),
+    });
+    let p = plan_stop(&StopConfig::from(&c), &s).unwrap();
+    assert_eq!(p.steps, [Step::ClearStarted]);
+    assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+}
+
+#[test]
+fn shared_vg_monitor_follows_the_devices() {
+    let (c, mut s) = shared(true);
+    assert_eq!(
+        assess(&c, &s, false, 0).unwrap().state,
+        MonitorState::NotRunning
+    );
+    s.active = ["data", "mirror"]
+        .iter()
+        .map(|n| ActiveLv {
+            name: n.to_string(),
+            state: DmState::Live,
+        })
+        .collect();
+    assert_eq!(
+        assess(&c, &s, false, 0).unwrap().state,
+        MonitorState::Running
+    );
+    // Tags mean nothing to a shared VG's monitor.
+    s.vg.as_mut().unwrap().tags = vec!["pacemaker:n2".into()];
+    assert_eq!(
+        assess(&c, &s, false, 0).unwrap().state,
+        MonitorState::Running
     );
 }

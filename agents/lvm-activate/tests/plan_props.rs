@@ -111,6 +111,7 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                             .collect()
                     }),
                     started,
+                    lock: None,
                 }
             },
         )
@@ -124,14 +125,26 @@ fn apply(snap: &Snapshot, plan: &Plan) -> Snapshot {
             Step::SetSystemId { to, .. } => s.vg.as_mut().unwrap().system_id = Some(to.clone()),
             Step::AddTag(t) => s.vg.as_mut().unwrap().tags.push(t.clone()),
             Step::DelTag(t) => s.vg.as_mut().unwrap().tags.retain(|x| x != t),
-            Step::Activate { lv, kind } => s.active.push(ActiveLv {
-                name: lv.clone(),
-                state: if *kind == halvm_lvm_activate::plan::ActivationMode::Complete {
-                    DmState::Live
-                } else {
-                    DmState::Degraded
-                },
-            }),
+            Step::LockStart => {
+                s.lock = Some(LockDaemon::Running {
+                    lockspace_started: true,
+                })
+            }
+            Step::LockStop => {
+                s.lock = Some(LockDaemon::Running {
+                    lockspace_started: false,
+                })
+            }
+            Step::Activate { lv, kind } | Step::ActivateLocked { lv, kind, .. } => {
+                s.active.push(ActiveLv {
+                    name: lv.clone(),
+                    state: if *kind == halvm_lvm_activate::plan::ActivationMode::Complete {
+                        DmState::Live
+                    } else {
+                        DmState::Degraded
+                    },
+                })
+            }
             Step::Deactivate { lv } => s.active.retain(|a| &a.name != lv),
             Step::MarkStarted => s.started = true,
             Step::ClearStarted => s.started = false,

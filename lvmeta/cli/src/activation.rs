@@ -5,6 +5,7 @@
 use super::{force_flag, paths, size_arg, split_lv, usage, CliError, Outcome};
 use clap::{Arg, ArgMatches, Command};
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
+use lvmeta::lock::LockMode;
 use lvmeta::ops::{Ctx, ResizeDir};
 use lvmeta_activate::ActivationMode;
 
@@ -14,7 +15,7 @@ fn activate_arg() -> Arg {
         .long("activate")
         .value_name("y|n|ey|sy")
         .value_parser(["y", "n", "ey", "sy", "ly"])
-        .help("Activate (y; ey exclusive, sy shared, ly local: the same on a local VG) or deactivate (n) through device-mapper, with the devices, names and tables lvm2 uses")
+        .help("Activate (y; ey exclusive, sy shared, ly local: the same on a local VG) or deactivate (n) through device-mapper, with the devices, names and tables lvm2 uses. On a shared VG the LV's lock is taken through clvmd-rs first (y, ey, ly: exclusive; sy: shared) and held after the command; a refusal names the node holding it")
 }
 
 fn mode_arg() -> Arg {
@@ -147,8 +148,14 @@ pub(crate) fn dispatch(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<O
     }
 }
 
-fn on(m: &ArgMatches) -> bool {
-    m.get_one::<String>("activate").map(String::as_str) != Some("n")
+/// The activation lock of a shared VG: `sy` shared, `n` none, anything else exclusive (lvm2
+/// makes `-ay` exclusive on a shared VG). Local VGs ignore it.
+fn how(m: &ArgMatches) -> Option<LockMode> {
+    match m.get_one::<String>("activate").map(String::as_str) {
+        Some("n") => None,
+        Some("sy") => Some(LockMode::Shared),
+        _ => Some(LockMode::Exclusive),
+    }
 }
 
 fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
@@ -165,7 +172,7 @@ fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let mut out = Vec::new();
     for (vg, lvs) in by_vg {
         out.extend(
-            ctx.change_activation(&kernel, &vg, Some(&lvs), on(m), &opts)
+            ctx.change_activation_mode(&kernel, &vg, Some(&lvs), how(m), &opts)
                 .map_err(act)?,
         );
     }
@@ -184,7 +191,7 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let kernel = Kernel::real().map_err(act)?;
     let vg = m.get_one::<String>("vg").expect("required");
     let out = ctx
-        .change_activation(&kernel, vg, None, on(m), &options(m, ctx)?)
+        .change_activation_mode(&kernel, vg, None, how(m), &options(m, ctx)?)
         .map_err(act)?;
     Ok(outcome(out))
 }

@@ -219,6 +219,11 @@ pub fn cli() -> Command {
                         .help("Owner system ID recorded in the VG"),
                 )
                 .arg(
+                    flag("shared")
+                        .conflicts_with("systemid")
+                        .help("A shared VG: lock type dlm in this node's DLM cluster, locked through clvmd-rs; its lockspace is started here"),
+                )
+                .arg(
                     Arg::new("addtag")
                         .long("addtag")
                         .value_name("TAG")
@@ -287,6 +292,15 @@ pub fn cli() -> Command {
                         .value_name("TAG")
                         .action(ArgAction::Append)
                         .help("Delete a tag"),
+                )
+                .arg(flag("lockstart").help("Start the shared VG's lockspace on this node (through clvmd-rs)"))
+                .arg(flag("lockstop").help("Stop the shared VG's lockspace on this node (refused while its LVs are active here)"))
+                .arg(
+                    Arg::new("locktype")
+                        .long("locktype")
+                        .value_name("TYPE")
+                        .value_parser(["dlm", "none"])
+                        .help("Change the lock type: dlm makes the VG shared (also converting lvm 2.02's CLUSTERED VGs), none makes it this host's"),
                 ),
         ),
         report(common(
@@ -536,6 +550,8 @@ pub enum CliError {
     Usage(String),
     #[error(transparent)]
     Activation(#[from] lvmeta::activation::ActivationError),
+    #[error(transparent)]
+    Cluster(#[from] clvmd_client::ClientError),
 }
 
 impl CliError {
@@ -546,6 +562,7 @@ impl CliError {
             CliError::Config(_) => 5,
             CliError::Usage(_) => 3,
             CliError::Activation(e) => e.exit_code(),
+            CliError::Cluster(_) => 5,
         }
     }
 }
@@ -583,8 +600,14 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
         lock_dir: m.get_one::<String>("lock-dir").map(PathBuf::from),
         lvm_system_dir: None,
     };
-    Ok(lvmeta::env::build(&opts)?.env)
+    // Used only when halvm.toml says lock_manager = "dlm"; it connects per lock taken.
+    let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
+    Ok(lvmeta::env::build_with_cluster(&opts, Some(std::sync::Arc::new(cluster)))?.env)
 }
+
+/// How long a VG or global lock held by another node is retried (lvm2 with lvmlockd retries
+/// too): long enough for a burst of commands from every node to pass one by one.
+const CLUSTER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn size_arg(cmd: &str, m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     // lvm2's words for a bad size (exit 3).
@@ -829,6 +852,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             };
             let vg = m.get_one::<String>("vg").expect("required");
             let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
+            if m.get_flag("shared") {
+                let args = lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?);
+                ctx.vgcreate_shared(vg, &paths(m, "pvs"), es, &strings(m, "addtag"), &args)?;
+                let started = shared::lockstart(&ctx, vg)?;
+                said.push(format!(
+                    "Volume group \"{vg}\" successfully created (lock type dlm, {args})\n  {started}"
+                ));
+                return out(said.join("\n"));
+            }
             ctx.vgcreate(
                 vg,
                 &paths(m, "pvs"),
@@ -903,6 +935,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 "Volume group \"{old}\" successfully renamed to \"{new}\""
             ))
         }
+        "vgchange"
+            if m.get_flag("lockstart")
+                || m.get_flag("lockstop")
+                || m.get_one::<String>("locktype").is_some() =>
+        {
+            shared::vgchange(&ctx, m)
+        }
         "vgchange" => {
             let (sid, add, del) = (
                 m.get_one::<String>("systemid"),
@@ -910,7 +949,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 strings(m, "deltag"),
             );
             if sid.is_none() && add.is_empty() && del.is_empty() {
-                return Err(usage("vgchange needs --systemid, --addtag or --deltag"));
+                return Err(usage(
+                    "vgchange needs --systemid, --addtag, --deltag, --lockstart, --lockstop or --locktype",
+                ));
             }
             let vg = m.get_one::<String>("vg").expect("required");
             ctx.vgchange(
@@ -1124,6 +1165,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
 }
 
 mod activation;
+mod shared;
 
 /// lvm2's wording of what a command did (the library returns what happened, typed).
 mod msg {

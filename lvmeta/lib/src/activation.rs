@@ -4,6 +4,7 @@
 //! it unless partial or degraded activation is asked for. Also the reload of an active LV after
 //! a resize, mirror break-off, and the active state and sync % that `lvs` shows.
 
+use crate::lock::{LockError, LockManager, LockMode};
 use crate::ops::{Ctx, OpError, VgRead};
 use lvmeta_activate::{
     plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError, PlanOptions,
@@ -154,13 +155,20 @@ fn check_foreign(ctx: &Ctx, vg: &VolumeGroup) -> Result<()> {
             });
         }
     }
-    if let Some(lt) = vg.lock_type.as_ref().filter(|t| *t != "none") {
-        return Err(ActivationError::Shared {
-            vg: vg.name.clone(),
-            lock_type: lt.clone(),
-        });
-    }
     Ok(())
+}
+
+/// The lock manager of a shared VG's activation locks; None for a local VG. Without a cluster
+/// lock manager a shared VG cannot be activated here.
+fn lv_locks<'e>(ctx: &'e Ctx, vg: &VolumeGroup) -> Result<Option<&'e dyn LockManager>> {
+    match ctx.env.cluster_locks_for(&vg.name, vg.lock_type.as_deref()) {
+        Ok(c) => Ok(c),
+        Err(LockError::NeedsCluster { lock_type, .. }) => Err(ActivationError::Shared {
+            vg: vg.name.clone(),
+            lock_type,
+        }),
+        Err(e) => Err(ActivationError::Op(e.into())),
+    }
 }
 
 fn top_level(vg: &VolumeGroup) -> Vec<String> {
@@ -171,10 +179,12 @@ fn top_level(vg: &VolumeGroup) -> Vec<String> {
         .collect()
 }
 
-/// Reads the VG under a shared lock and returns it with the PV devices.
-fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
+/// Reads the VG under a shared lock and returns it with the PV devices. `enforce_sh`: the
+/// shared cluster lock is required (activation, as lvm2); otherwise (deactivation) a shared
+/// VG is read without it when it cannot be had.
+fn read(ctx: &Ctx, vgname: &str, enforce_sh: bool) -> Result<(VolumeGroup, PvDevices)> {
     // Ownership is checked by the callers that need it (activation, not deactivation).
-    ctx.read_vg(vgname, true, |scan, r| {
+    ctx.read_vg_with(vgname, true, enforce_sh, |scan, r| {
         let pvs = pv_devices(ctx, &r, scan)?;
         Ok((r.vg, pvs))
     })
@@ -182,7 +192,7 @@ fn read(ctx: &Ctx, vgname: &str) -> Result<(VolumeGroup, PvDevices)> {
 
 impl Ctx<'_> {
     /// `lvchange -a y|n` (lvs: Some) and `vgchange -a y|n` (lvs: None: every visible LV).
-    /// Returns a line per LV acted on.
+    /// Returns a line per LV acted on. On a shared VG, `-ay` is exclusive as in lvm2.
     pub fn change_activation(
         &self,
         kernel: &Kernel,
@@ -191,10 +201,33 @@ impl Ctx<'_> {
         activate: bool,
         opts: &ActivateOptions,
     ) -> Result<Vec<String>> {
-        let (vg, pvs) = read(self, vgname)?;
+        let how = if activate {
+            Some(LockMode::Exclusive)
+        } else {
+            None
+        };
+        self.change_activation_mode(kernel, vgname, lvs, how, opts)
+    }
+
+    /// [`Ctx::change_activation`] with the activation lock mode of a shared VG: `Some(mode)`
+    /// activates (`Exclusive`: -aey, `Shared`: -asy), None deactivates. On a shared VG each
+    /// LV's lock is taken through the cluster lock manager before its devices are created
+    /// (a refusal names the node holding it) and released after they are removed; the lock
+    /// outlives this process. Local VGs ignore the mode.
+    pub fn change_activation_mode(
+        &self,
+        kernel: &Kernel,
+        vgname: &str,
+        lvs: Option<&[String]>,
+        how: Option<LockMode>,
+        opts: &ActivateOptions,
+    ) -> Result<Vec<String>> {
+        let activate = how.is_some();
+        let (vg, pvs) = read(self, vgname, activate)?;
         if activate {
             check_foreign(self, &vg)?;
         }
+        let cluster = lv_locks(self, &vg)?;
         let names: Vec<String> = match lvs {
             Some(l) => {
                 for n in l {
@@ -229,7 +262,21 @@ impl Ctx<'_> {
                         mirror_handle_errors: opts.mirror_handle_errors,
                     },
                 )?;
-                let o = lvmeta_dm::activate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan)?;
+                if let (Some(c), Some(mode), Some(l)) = (cluster, how, vg.lv(lv)) {
+                    c.lock_lv(vgname, &l.id, lv, mode)
+                        .map_err(|e| ActivationError::Op(e.into()))?;
+                }
+                let o = match lvmeta_dm::activate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan)
+                {
+                    Ok(o) => o,
+                    Err(e) => {
+                        // Not active here after all: let the other nodes have it.
+                        if let (Some(c), Some(l)) = (cluster, vg.lv(lv)) {
+                            let _ = c.unlock_lv(vgname, &l.id, lv);
+                        }
+                        return Err(e.into());
+                    }
+                };
                 if !plan.missing_pvs.is_empty() {
                     out.push(format!(
                         "WARNING: {vgname}/{lv} activated without PV(s) {}",
@@ -243,6 +290,10 @@ impl Ctx<'_> {
                 // Deactivation needs no PV: plan as if partial to learn the device names.
                 let plan = plan_lv(&vg, lv, &pvs, &partial())?;
                 let o = lvmeta_dm::deactivate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan)?;
+                if let (Some(c), Some(l)) = (cluster, vg.lv(lv)) {
+                    c.unlock_lv(vgname, &l.id, lv)
+                        .map_err(|e| ActivationError::Op(e.into()))?;
+                }
                 if !o.removed.is_empty() {
                     out.push(format!("Deactivated {vgname}/{lv}"));
                 }
@@ -267,7 +318,7 @@ impl Ctx<'_> {
 
     /// The plan of `lv` as its devices are now, if it is active (before a metadata change).
     pub fn active_plan(&self, kernel: &Kernel, vgname: &str, lv: &str) -> Result<Option<Plan>> {
-        let (vg, pvs) = read(self, vgname)?;
+        let (vg, pvs) = read(self, vgname, true)?;
         let plan = plan_lv(&vg, lv, &pvs, &partial())?;
         Ok(kernel.dm.info(&plan.top().uuid)?.map(|_| plan))
     }
@@ -280,7 +331,7 @@ impl Ctx<'_> {
         lv: &str,
         before: &Plan,
     ) -> Result<Vec<String>> {
-        let (vg, pvs) = read(self, vgname)?;
+        let (vg, pvs) = read(self, vgname, true)?;
         // Keep dm-mirror's handle_errors as the live table has it.
         let handle = kernel
             .dm

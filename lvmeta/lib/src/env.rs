@@ -139,7 +139,7 @@ pub enum EnvError {
     },
     #[error("{origin}: invalid device filter: {err}")]
     Filter { origin: String, err: FilterError },
-    #[error("locking.lock_manager = \"dlm\" needs the clvmd-rs cluster lock daemon, which this build cannot reach yet; use \"local\"")]
+    #[error("locking.lock_manager = \"dlm\" needs the clvmd-rs cluster lock daemon, which this program cannot reach; use \"local\"")]
     NoClusterDaemon,
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -165,6 +165,9 @@ pub struct LvmConf {
     pub locking_dir: PathBuf,
     /// `global/prioritise_write_locks` (lvm2's default on).
     pub prioritise_write_locks: bool,
+    /// `global/use_lvmlockd`: shared VGs through the cluster lock daemon (ours: clvmd-rs),
+    /// the alternative to halvm.toml's `locking.lock_manager = "dlm"`.
+    pub use_lvmlockd: bool,
     /// `activation/volume_list`; None: not set.
     pub volume_list: Option<Vec<String>>,
     /// `backup { backup backup_dir archive archive_dir retain_min retain_days }`.
@@ -189,6 +192,7 @@ impl Default for LvmConf {
             etc: PathBuf::from("/etc"),
             locking_dir: PathBuf::from(DEFAULT_LOCKING_DIR),
             prioritise_write_locks: true,
+            use_lvmlockd: false,
             volume_list: None,
             backup: true,
             backup_dir: None,
@@ -293,6 +297,12 @@ impl LvmConf {
                     .as_int()
                     .ok_or_else(|| bad("global/prioritise_write_locks", "expected 0 or 1"))?;
                 self.prioritise_write_locks = n != 0;
+            }
+            if let Some(v) = g.get_value("use_lvmlockd") {
+                let n = v
+                    .as_int()
+                    .ok_or_else(|| bad("global/use_lvmlockd", "expected 0 or 1"))?;
+                self.use_lvmlockd = n != 0;
             }
         }
         if let Some(l) = doc.get_section("local") {
@@ -420,15 +430,46 @@ pub struct Built {
 }
 
 /// The one way to build an [`Env`] from configuration (see the module's precedence rules).
+/// `locking.lock_manager = "dlm"` is refused here: see [`build_with_cluster`].
 pub fn build(opts: &EnvOptions) -> Result<Built, EnvError> {
+    build_with_cluster(opts, None)
+}
+
+/// [`build`] for a program that can reach the cluster lock daemon: `cluster` (clvmd-rs's
+/// client, which sits above this crate) becomes [`Env::cluster`] when the configuration says
+/// `lock_manager = "dlm"`.
+pub fn build_with_cluster(
+    opts: &EnvOptions,
+    cluster: Option<Arc<dyn LockManager>>,
+) -> Result<Built, EnvError> {
     let config = halvm_config::Config::load(opts.config.as_deref())?;
     let dir = opts
         .lvm_system_dir
         .clone()
         .unwrap_or_else(LvmConf::system_dir);
     let lvm = LvmConf::load(&dir)?;
-    let env = from_configs(opts, &config, &lvm, std::env::var(SYSTEM_ID_VAR).ok())?;
+    let mut env = from_configs_with_cluster(
+        opts,
+        &config,
+        &lvm,
+        std::env::var(SYSTEM_ID_VAR).ok(),
+        cluster.is_some(),
+    )?;
+    if wants_cluster(&config, &lvm) {
+        env.cluster = cluster;
+    }
     Ok(Built { env, config, lvm })
+}
+
+/// Whether shared VGs go through the cluster lock daemon: halvm.toml's
+/// `locking.lock_manager` when set there, else lvm.conf's `global/use_lvmlockd` (an lvm2
+/// node configured for lvmlockd uses clvmd-rs without a halvm.toml).
+pub fn wants_cluster(config: &halvm_config::Config, lvm: &LvmConf) -> bool {
+    if config.is_set("locking.lock_manager") {
+        config.locking.lock_manager == halvm_config::LockManager::Dlm
+    } else {
+        lvm.use_lvmlockd
+    }
 }
 
 /// [`build`] from configurations already read; `sid_override` is `$HALVM_SYSTEM_ID`.
@@ -438,7 +479,21 @@ pub fn from_configs(
     lvm: &LvmConf,
     sid_override: Option<String>,
 ) -> Result<Env, EnvError> {
-    if config.locking.lock_manager == halvm_config::LockManager::Dlm {
+    from_configs_with_cluster(opts, config, lvm, sid_override, false)
+}
+
+/// [`from_configs`]; `have_cluster`: the caller will install a cluster lock manager, so
+/// `lock_manager = "dlm"` is accepted.
+fn from_configs_with_cluster(
+    opts: &EnvOptions,
+    config: &halvm_config::Config,
+    lvm: &LvmConf,
+    sid_override: Option<String>,
+    have_cluster: bool,
+) -> Result<Env, EnvError> {
+    // Only halvm.toml's explicit choice is an error without the daemon: lvm.conf's
+    // use_lvmlockd alone leaves shared VGs refused, as lvm2 without lvmlockd.
+    if config.locking.lock_manager == halvm_config::LockManager::Dlm && !have_cluster {
         return Err(EnvError::NoClusterDaemon);
     }
     let set = |key: &str| config.is_set(key);
@@ -628,6 +683,20 @@ activation { volume_list = [ "vg0", "@keep" ] }
             .expect("dlm must not silently fall back to flock");
         assert!(matches!(e, EnvError::NoClusterDaemon), "{e}");
         assert!(e.to_string().contains("clvmd-rs"));
+    }
+
+    #[test]
+    fn use_lvmlockd_in_lvm_conf_asks_for_the_cluster_daemon_unless_halvm_toml_says() {
+        let lvm = conf("global {\n    use_lvmlockd = 1\n}\n", "");
+        assert!(lvm.use_lvmlockd);
+        assert!(wants_cluster(&toml(""), &lvm));
+        // A program without the daemon (the agent) still builds; shared VGs are refused.
+        let env = from_configs(&EnvOptions::default(), &toml(""), &lvm, None).unwrap();
+        assert!(env.cluster.is_none());
+        let local = toml("[locking]\nlock_manager = \"local\"\n");
+        assert!(!wants_cluster(&local, &lvm));
+        assert!(from_configs(&EnvOptions::default(), &local, &lvm, None).is_ok());
+        assert!(!wants_cluster(&toml(""), &LvmConf::default()));
     }
 
     #[test]

@@ -53,6 +53,13 @@ pub enum LockError {
     /// lvm2 without lvmlockd: "Cannot access VG vg with lock type dlm that requires lvmlockd."
     #[error("Cannot access VG {vg} with lock type {lock_type} that requires lvmlockd (clvmd-rs).")]
     NeedsCluster { vg: String, lock_type: String },
+    /// A cluster lock refused because another node holds it (lvm2 says "held by other
+    /// host"; the cluster lock daemon knows which).
+    #[error("{what} is locked by {holder}")]
+    HeldElsewhere { what: String, holder: String },
+    /// The cluster lock manager failed (daemon unreachable, lockspace not started, ...).
+    #[error("{what}: {message}")]
+    Cluster { what: String, message: String },
 }
 
 /// A held lock; dropping it releases the lock.
@@ -62,6 +69,9 @@ pub trait HeldLock: Send {
     /// Tells the lock manager the VG seqno just committed under this lock (a DLM lock value
     /// block carries it to other nodes); local managers ignore it.
     fn note_committed_seqno(&mut self, _seqno: u64) {}
+    /// Tells the lock manager the VG was removed under this lock (lvm2 sets `VBF_REMOVED` in
+    /// the DLM lock value block so other nodes learn it); local managers ignore it.
+    fn note_removed(&mut self) {}
 }
 
 /// A lock guard as returned by a [`LockManager`].
@@ -80,6 +90,9 @@ impl LockGuard {
     pub fn note_committed_seqno(&mut self, seqno: u64) {
         self.0.note_committed_seqno(seqno)
     }
+    pub fn note_removed(&mut self) {
+        self.0.note_removed()
+    }
 }
 
 impl std::fmt::Debug for LockGuard {
@@ -97,6 +110,37 @@ pub trait LockManager: Send + Sync {
     }
     fn lock_global(&self, mode: LockMode) -> Result<LockGuard, LockError> {
         self.lock(&LockTarget::Global, mode)
+    }
+
+    /// Takes LV `lv_uuid`'s activation lock (`Exclusive`: lvm's -aey, `Shared`: -asy). It is
+    /// held by the lock manager, not by this process, until [`LockManager::unlock_lv`]; only a
+    /// cluster lock manager has such locks.
+    fn lock_lv(
+        &self,
+        vg: &str,
+        _lv_uuid: &str,
+        _lv_name: &str,
+        _mode: LockMode,
+    ) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
+    }
+
+    /// Stops VG `vg`'s lockspace on this host once the VG is removed (lvm2's vgremove of a
+    /// shared VG leaves it); nothing to do for a local manager.
+    fn vg_removed(&self, _vg: &str) -> Result<(), LockError> {
+        Ok(())
+    }
+
+    /// Releases an activation lock taken by [`LockManager::lock_lv`] (here or by an earlier
+    /// process on this host).
+    fn unlock_lv(&self, vg: &str, _lv_uuid: &str, _lv_name: &str) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
     }
 }
 

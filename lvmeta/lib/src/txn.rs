@@ -148,6 +148,12 @@ impl Held {
             g.note_committed_seqno(seqno);
         }
     }
+
+    fn note_removed(&mut self) {
+        for g in &mut self.0 {
+            g.note_removed();
+        }
+    }
 }
 
 impl Drop for Held {
@@ -167,20 +173,58 @@ impl Ctx<'_> {
     }
 
     /// Local lock of `name`, scan, read; and the cluster VG lock with a re-read when the
-    /// VG's `lock_type` asks for one.
-    fn lock_and_read(&self, name: &str, mode: LockMode, held: &mut Held) -> Result<(Scan, VgRead)> {
+    /// VG's `lock_type` asks for one. A shared cluster lock that cannot be had (lockspace not
+    /// started, daemon gone, held elsewhere) is skipped with a warning unless `enforce_sh`,
+    /// as lvm2 reads a shared VG without a lock (`lockd_vg_enforce_sh` only for activation).
+    fn lock_and_read(
+        &self,
+        name: &str,
+        mode: LockMode,
+        enforce_sh: bool,
+        held: &mut Held,
+    ) -> Result<(Scan, VgRead)> {
         held.0.push(self.env.locks.lock_vg(name, mode)?);
         let sc = scan(self.env)?;
         let r = sc.read_vg(name)?;
         match self.cluster_locks(name, &r, mode)? {
             None => Ok((sc, r)),
-            Some(cluster) => {
-                held.0.push(cluster.lock_vg(name, mode)?);
-                drop(r);
-                let sc = scan(self.env)?;
-                let r = sc.read_vg(name)?;
-                Ok((sc, r))
+            Some(cluster) => match self.cluster_vg_lock(cluster, name, mode, enforce_sh)? {
+                Err(why) => Ok((
+                    sc,
+                    VgRead {
+                        lock_skipped: Some(why),
+                        ..r
+                    },
+                )),
+                Ok(g) => {
+                    held.0.push(g);
+                    drop(r);
+                    let sc = scan(self.env)?;
+                    let r = sc.read_vg(name)?;
+                    Ok((sc, r))
+                }
+            },
+        }
+    }
+
+    /// The cluster VG lock, or why a shared one was skipped (see [`Ctx::lock_and_read`]).
+    fn cluster_vg_lock(
+        &self,
+        cluster: &dyn crate::lock::LockManager,
+        name: &str,
+        mode: LockMode,
+        enforce_sh: bool,
+    ) -> Result<std::result::Result<LockGuard, String>> {
+        use crate::lock::LockError;
+        match cluster.lock_vg(name, mode) {
+            Ok(g) => Ok(Ok(g)),
+            Err(e @ (LockError::Cluster { .. } | LockError::HeldElsewhere { .. }))
+                if mode == LockMode::Shared && !enforce_sh =>
+            {
+                log::debug!("reading VG {name} without a lock: {e}");
+                Ok(Err(e.to_string()))
             }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -215,15 +259,27 @@ impl Ctx<'_> {
         }
     }
 
-    /// Reads VG `name` under its shared lock; `f` gets the scan and the VG as read.
+    /// Reads VG `name` under its shared lock; `f` gets the scan and the VG as read. On a
+    /// shared VG whose cluster lock cannot be had, reads without it (with a warning).
     pub fn read_vg<T, E: From<OpError>>(
         &self,
         name: &str,
         override_foreign: bool,
         f: impl FnOnce(&Scan, VgRead) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
+        self.read_vg_with(name, override_foreign, false, f)
+    }
+
+    /// [`Ctx::read_vg`]; `enforce_sh`: the shared cluster lock is required (activation).
+    pub fn read_vg_with<T, E: From<OpError>>(
+        &self,
+        name: &str,
+        override_foreign: bool,
+        enforce_sh: bool,
+        f: impl FnOnce(&Scan, VgRead) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let mut held = Held(Vec::new());
-        let (sc, r) = self.lock_and_read(name, LockMode::Shared, &mut held)?;
+        let (sc, r) = self.lock_and_read(name, LockMode::Shared, enforce_sh, &mut held)?;
         if !override_foreign {
             self.check_owner(&r.vg, false)?;
         }
@@ -269,11 +325,20 @@ impl Ctx<'_> {
         };
         let mut reads = Vec::new();
         let mut cluster_locked = false;
+        let mut skipped = std::collections::HashMap::new();
         for n in &names {
-            let r = sc.read_vg(n)?;
+            let mut r = sc.read_vg(n)?;
             if let Some(c) = self.cluster_locks(n, &r, LockMode::Shared)? {
-                held.0.push(c.lock_vg(n, LockMode::Shared)?);
-                cluster_locked = true;
+                match self.cluster_vg_lock(c, n, LockMode::Shared, false)? {
+                    Ok(g) => {
+                        held.0.push(g);
+                        cluster_locked = true;
+                    }
+                    Err(why) => {
+                        skipped.insert(n.clone(), why.clone());
+                        r.lock_skipped = Some(why);
+                    }
+                }
             }
             reads.push(r);
         }
@@ -282,7 +347,11 @@ impl Ctx<'_> {
             let sc = scan(self.env)?;
             let reads = names
                 .iter()
-                .map(|n| sc.read_vg(n))
+                .map(|n| {
+                    let mut r = sc.read_vg(n)?;
+                    r.lock_skipped = skipped.remove(n);
+                    Ok(r)
+                })
                 .collect::<Result<Vec<_>>>()?;
             (sc, reads)
         } else {
@@ -323,7 +392,7 @@ impl Ctx<'_> {
                     .push(self.env.locks.lock_vg(other, LockMode::Exclusive)?);
             }
         }
-        let (sc, r) = self.lock_and_read(name, LockMode::Exclusive, &mut held)?;
+        let (sc, r) = self.lock_and_read(name, LockMode::Exclusive, true, &mut held)?;
         if let Some(other) = &opts.also_lock {
             if other.as_str() > name {
                 held.0
@@ -338,7 +407,9 @@ impl Ctx<'_> {
         if !opts.allow_missing {
             check_complete(&r, opts.majority)?;
         }
-        let VgRead { vg, devs, copies } = r;
+        let VgRead {
+            vg, devs, copies, ..
+        } = r;
         let seqno = vg.seqno;
         let mut txn = Txn {
             vg,
@@ -349,6 +420,7 @@ impl Ctx<'_> {
             post: Vec::new(),
         };
         let value = f(&mut txn)?;
+        let mut shared_removed = None;
         let Txn {
             mut vg,
             devs,
@@ -378,24 +450,41 @@ impl Ctx<'_> {
                 if let Some(h) = &self.env.hooks {
                     h.before_commit(&vg, &opts.command)?;
                 }
+                shared_removed = self
+                    .env
+                    .cluster_locks_for(name, vg.lock_type.as_deref())
+                    .ok()
+                    .flatten();
                 for (dev, area) in targets(&sc, &vg) {
                     mda::format_mda(dev.as_ref(), area)?;
                 }
                 for &i in devs.values() {
                     set_used(&sc.pvs[i], false)?;
                 }
+                held.note_removed();
                 if let Some(h) = &self.env.hooks {
                     backed_up(h.after_commit(name, None, &opts.command));
                 }
             }
         }
         post_commit(&sc, post)?;
+        // Released first, so the removal reaches the lock value block; then, as lvm2, this
+        // host leaves the removed VG's lockspace (others learn of it from the LVB).
+        drop(held);
+        if let Some(c) = shared_removed {
+            if let Err(e) = c.vg_removed(name) {
+                log::warn!("VG {name} removed, but its lockspace was not stopped: {e}");
+            }
+        }
         Ok(Done { vg, end, value })
     }
 
-    /// Writes a whole VG `name` (vgcreate, vgcfgrestore) under the global and the VG's
-    /// exclusive locks: `build` gets the scan and the VG currently there (if readable) and
-    /// returns the VG to commit (its seqno as it should be written) and label changes.
+    /// Writes a whole VG `name` (vgcreate, vgcfgrestore) under the global lock and the VG's
+    /// local lock, as lvm2 does: no cluster VG lock, so a shared VG is restored whether its
+    /// lockspace is started or not (lvm2's vgcfgrestore takes `lock_global(ex)` and
+    /// `lock_vol(LCK_VG_WRITE)`, which is the local file lock only). `build` gets the scan
+    /// and the VG currently there (if readable) and returns the VG to commit (its seqno as it
+    /// should be written) and label changes.
     pub fn put_vg(
         &self,
         name: &str,
@@ -408,14 +497,6 @@ impl Ctx<'_> {
             .push(self.env.locks.lock_vg(name, LockMode::Exclusive)?);
         let sc = scan(self.env)?;
         let current = sc.read_vg(name).ok();
-        if let Some(c) = &current {
-            if let Some(cluster) = self
-                .env
-                .cluster_locks_for(name, c.vg.lock_type.as_deref())?
-            {
-                held.0.push(cluster.lock_vg(name, LockMode::Exclusive)?);
-            }
-        }
         let (mut vg, post) = build(&sc, current)?;
         if self.env.test_mode {
             log::info!("Test mode: VG {name} not written.");
@@ -629,6 +710,99 @@ mod tests {
             .read_vgs(None, false, |_, reads| Ok(reads.len()))
             .unwrap();
         assert_eq!(rows, 1);
+    }
+
+    /// As lvm2's vgcfgrestore: the global lock (local and cluster) and the VG's local lock,
+    /// no cluster VG lock, so a shared VG is restored with its lockspace stopped.
+    #[test]
+    fn vgcfgrestore_of_a_shared_vg_takes_the_global_lock_not_the_cluster_vg_lock() {
+        let log = Log::default();
+        let mut e = env(&log);
+        e.cluster = Some(Arc::new(Recorder {
+            name: "cluster",
+            inner: MemLocking::new(),
+            log: log.clone(),
+        }));
+        let ctx = Ctx { env: &e };
+        setup(&ctx);
+        ctx.modify("vg", false, |vg, _, _| {
+            vg.lock_type = Some("dlm".into());
+            vg.lock_args = Some("1.0.0:test".into());
+            Ok(())
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("vg.txt");
+        ctx.vgcfgbackup("vg", &file).unwrap();
+        log.lock().unwrap().clear();
+        ctx.vgcfgrestore("vg", &file).unwrap();
+        let log = log.lock().unwrap().clone();
+        let taken: Vec<&String> = log.iter().filter(|l| !l.contains("seqno")).collect();
+        assert_eq!(
+            taken,
+            [
+                "local Exclusive global lock",
+                "cluster Exclusive global lock",
+                "local Exclusive lock for VG vg",
+            ],
+            "{log:?}"
+        );
+    }
+
+    /// A cluster lock manager whose VG lockspaces are not started.
+    struct NotStarted;
+
+    impl LockManager for NotStarted {
+        fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
+            match target {
+                LockTarget::Vg(vg) => Err(LockError::Cluster {
+                    what: format!("the lock for VG {vg}"),
+                    message: format!("lockspace lvm_{vg} is not started"),
+                }),
+                LockTarget::Global => MemLocking::new().lock(target, mode),
+            }
+        }
+    }
+
+    /// As lvm2: reports read a shared VG whose lockspace is not started without its lock
+    /// (a warning); changes and activation are refused.
+    #[test]
+    fn shared_vg_without_its_lockspace_is_read_without_a_lock_but_not_changed() {
+        let log = Log::default();
+        let mut e = env(&log);
+        {
+            let ctx = Ctx { env: &e };
+            setup(&ctx);
+            ctx.modify("vg", false, |vg, _, _| {
+                vg.lock_type = Some("dlm".into());
+                vg.lock_args = Some("1.0.0:test".into());
+                Ok(())
+            })
+            .unwrap();
+        }
+        e.cluster = Some(Arc::new(NotStarted));
+        let ctx = Ctx { env: &e };
+        let rows = ctx
+            .read_vgs(None, false, |_, reads| Ok(reads.len()))
+            .unwrap();
+        assert_eq!(rows, 1);
+        let skipped = ctx
+            .read_vgs(Some(&["vg".to_string()]), false, |_, reads| {
+                Ok(reads[0].lock_skipped.clone())
+            })
+            .unwrap();
+        assert!(skipped.unwrap().contains("not started"));
+        ctx.read_vg("vg", false, |_, r| -> Result<()> {
+            assert_eq!(r.vg.name, "vg");
+            Ok(())
+        })
+        .unwrap();
+        let err = ctx
+            .read_vg_with("vg", false, true, |_, _| -> Result<()> { Ok(()) })
+            .unwrap_err();
+        assert!(err.to_string().contains("not started"), "{err}");
+        let err = ctx.lvcreate("vg", lv("a")).unwrap_err();
+        assert!(err.to_string().contains("not started"), "{err}");
     }
 
     struct Hooks(Log);

@@ -132,6 +132,7 @@ impl InstalledAgent {
             Command::new(repo_root().join("scripts/install-agents"))
                 .args(["--bin-dir"])
                 .arg(staging.path())
+                .args(["--agent", name])
                 .env("OCF_ROOT", ocf_root)
                 .env_remove("DESTDIR"),
             None,

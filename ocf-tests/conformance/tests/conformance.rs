@@ -225,16 +225,38 @@ const VALIDATE_CASES: &[Case] = &[
         "parameter vg_access_mode=\"nfs\" is not one of: lvmlockd, clvmd, system_id, tagging",
     ),
     (
-        "lvmlockd",
+        "lvmlockd exclusive",
         &[("OCF_RESKEY_vg_access_mode", "lvmlockd")],
-        6,
-        "parameter vg_access_mode=\"lvmlockd\" is not supported: needs the halvm lock daemon",
+        0,
+        "",
     ),
     (
-        "clvmd",
-        &[("OCF_RESKEY_vg_access_mode", "clvmd")],
+        "lvmlockd shared, one LV",
+        &[
+            ("OCF_RESKEY_vg_access_mode", "lvmlockd"),
+            ("OCF_RESKEY_activation_mode", "shared"),
+            ("OCF_RESKEY_lvname", "data"),
+        ],
+        0,
+        "",
+    ),
+    (
+        "clvmd shared",
+        &[
+            ("OCF_RESKEY_vg_access_mode", "clvmd"),
+            ("OCF_RESKEY_activation_mode", "shared"),
+        ],
+        0,
+        "",
+    ),
+    (
+        "tag with lvmlockd",
+        &[
+            ("OCF_RESKEY_vg_access_mode", "lvmlockd"),
+            ("OCF_RESKEY_tag", "x"),
+        ],
         6,
-        "parameter vg_access_mode=\"clvmd\" is not supported",
+        "parameter tag=\"x\" cannot be used with vg_access_mode=lvmlockd",
     ),
     (
         "shared with system_id",
@@ -533,6 +555,11 @@ fn parameters_match_the_heartbeat_agent() {
 fn install_agents_honours_destdir() {
     let staging = tempfile::tempdir().unwrap();
     std::fs::copy(agent(), staging.path().join("LVM-activate")).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_halvm-ocf-tests-clvmd"),
+        staging.path().join("clvmd"),
+    )
+    .unwrap();
     let dest = tempfile::tempdir().unwrap();
     let out = outcome(
         Command::new(repo_root().join("scripts/install-agents"))
@@ -554,7 +581,40 @@ fn install_agents_honours_destdir() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(left, vec![std::ffi::OsString::from("LVM-activate")]);
+    let mut left = left;
+    left.sort();
+    assert_eq!(
+        left,
+        vec![
+            std::ffi::OsString::from("LVM-activate"),
+            std::ffi::OsString::from("clvmd")
+        ]
+    );
+    let clvmd = installed.with_file_name("clvmd");
+    assert_eq!(run_agent(&clvmd, "meta-data", &[]).code, 0);
+    // One agent on its own; an unknown name is refused.
+    let one = tempfile::tempdir().unwrap();
+    let out = outcome(
+        Command::new(repo_root().join("scripts/install-agents"))
+            .arg("--bin-dir")
+            .arg(staging.path())
+            .args(["--agent", "clvmd"])
+            .env("DESTDIR", one.path())
+            .env_remove("OCF_ROOT"),
+        None,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let dir = one.path().join("usr/lib/ocf/resource.d/halvm");
+    assert!(dir.join("clvmd").exists() && !dir.join("LVM-activate").exists());
+    let out = outcome(
+        Command::new(repo_root().join("scripts/install-agents"))
+            .arg("--bin-dir")
+            .arg(staging.path())
+            .args(["--agent", "lvmlockd"])
+            .env("DESTDIR", one.path()),
+        None,
+    );
+    assert_eq!(out.code, 2, "{out:?}");
 
     let empty = tempfile::tempdir().unwrap();
     let out = outcome(
@@ -618,16 +678,28 @@ fn root_pcs_accepts_the_agent() {
         &[
             "vgname=vg1",
             "vg_access_mode=lvmlockd",
+            "tag=x",
             "--agent-validation",
         ],
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
-        out.stderr
-            .contains("ocf-exit-reason:parameter vg_access_mode=\"lvmlockd\" is not supported"),
+        out.stderr.contains(
+            "ocf-exit-reason:parameter tag=\"x\" cannot be used with vg_access_mode=lvmlockd"
+        ),
         "{}",
         out.stderr
     );
+    let out = create(
+        "vg4",
+        &[
+            "vgname=vg1",
+            "vg_access_mode=lvmlockd",
+            "activation_mode=shared",
+            "--agent-validation",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
 }
 
 /// Pacemaker's own view, through the real OCF tree: crm_resource needs no cluster for

@@ -1,8 +1,9 @@
-//! Lab tier: LVM-activate on a real kernel (device-mapper in QEMU guests), driven by
-//! `ocf-tester` and by Pacemaker (pcs and crmsh) with fencing through the lab's fence agent.
-//! Run as root, one at a time:
-//!   cargo build -p halvm-lab --bins && cargo test -p halvm-ocf-tests --test lab_agents -- --test-threads=1 --nocapture
-//! The agent and lvmeta binaries are copied to a fresh host directory that the guests reach
+//! Lab tier: LVM-activate and clvmd on a real kernel (device-mapper and the DLM in QEMU
+//! guests), driven by `ocf-tester` and by Pacemaker (pcs and crmsh) with fencing through the
+//! lab's fence agent. Run as root, one at a time, everything built before the VMs boot:
+//!   cargo build -p halvm-lab --bins && cargo test -p halvm-ocf-tests --no-run
+//!   flock /tmp/halvm-lab.lock cargo test -p halvm-ocf-tests --test lab_agents -- --test-threads=1 --nocapture
+//! The agents, lvmeta and clvmd-rs are copied to a fresh host directory that the guests reach
 //! over 9p, so a rebuild never changes a binary under a running guest.
 
 use halvm_lab::{Lab, LabConfig, Output};
@@ -25,6 +26,8 @@ impl Bins {
                 "LVM-activate",
             ),
             (env!("CARGO_BIN_EXE_halvm-ocf-tests-lvmeta"), "lvmeta"),
+            (env!("CARGO_BIN_EXE_halvm-ocf-tests-clvmd"), "clvmd"),
+            (env!("CARGO_BIN_EXE_halvm-ocf-tests-clvmd-rs"), "clvmd-rs"),
         ] {
             std::fs::copy(built, dir.join(name))
                 .unwrap_or_else(|e| panic!("copy {built} to {}: {e}", dir.display()));
@@ -43,6 +46,7 @@ impl Drop for Bins {
 }
 
 const AGENT: &str = "/usr/lib/ocf/resource.d/halvm/LVM-activate";
+const CLVMD_AGENT: &str = "/usr/lib/ocf/resource.d/halvm/clvmd";
 const HEARTBEAT: &str = "/usr/lib/ocf/resource.d/heartbeat/LVM-activate";
 
 /// lvm2 in the guests, for resource-agents' LVM-activate: no udev, the lab's disks, system IDs
@@ -90,8 +94,22 @@ fn sh(lab: &Lab, node: &str, script: &str) -> String {
 /// Installs the agent and lvmeta into the guest's root (links to the host copies, which no
 /// rebuild touches; copies would cost the guest's RAM), with halvm.toml and lvm.conf.
 fn install(lab: &Lab, node: &str, bins: &Bins) {
+    install_with(lab, node, bins, HALVM_TOML);
+}
+
+/// [`install`] for shared VGs: halvm.toml selects the cluster lock manager (clvmd-rs).
+fn install_shared(lab: &Lab, node: &str, bins: &Bins) {
+    install_with(
+        lab,
+        node,
+        bins,
+        &format!("{HALVM_TOML}[locking]\nlock_manager = \"dlm\"\n"),
+    );
+}
+
+fn install_with(lab: &Lab, node: &str, bins: &Bins, halvm_toml: &str) {
     let n = lab.node(node);
-    n.write_file("/etc/halvm/halvm.toml", HALVM_TOML.as_bytes(), 0o644)
+    n.write_file("/etc/halvm/halvm.toml", halvm_toml.as_bytes(), 0o644)
         .expect("halvm.toml");
     n.write_file("/etc/lvm/lvm.conf", LVM_CONF.as_bytes(), 0o644)
         .expect("lvm.conf");
@@ -101,9 +119,11 @@ fn install(lab: &Lab, node: &str, bins: &Bins) {
         &format!(
             "set -e; mkdir -p /usr/lib/ocf/resource.d/halvm /mnt/data /run/lvm /var/log/crmsh
              ln -sf {} {AGENT}
+             ln -sf {} {CLVMD_AGENT}
              ln -sf {} /usr/local/sbin/lvmeta
              modprobe ext4",
             bins.path("LVM-activate"),
+            bins.path("clvmd"),
             bins.path("lvmeta")
         ),
     );
@@ -316,7 +336,12 @@ fn wait_location(
 
 /// Writes data on the node running the group, kills that node, and waits until the group runs
 /// on a survivor: the node was fenced, the data is intact. Returns (victim, new home, time).
-fn failover(lab: &Lab, fs: &str, observer_pref: &str) -> (String, String, Duration) {
+fn failover(
+    lab: &Lab,
+    fs: &str,
+    observer_pref: &str,
+    check: &dyn Fn(&Lab, &str),
+) -> (String, String, Duration) {
     let home = wait_location(lab, observer_pref, fs, None, Duration::from_secs(180));
     let sum = sh(
         lab,
@@ -353,7 +378,7 @@ fn failover(lab: &Lab, fs: &str, observer_pref: &str) -> (String, String, Durati
         "set -e; cat /mnt/data/hello; md5sum /mnt/data/blob | cut -d' ' -f1",
     );
     assert_eq!(after, format!("halvm\n{sum}"), "data after failover");
-    assert_eq!(vg_field(lab, &new_home, "systemid"), new_home);
+    check(lab, &new_home);
     (home, new_home, took)
 }
 
@@ -390,7 +415,8 @@ fn lab_pacemaker_failover_pcs_and_crm() {
          pcs resource create fs ocf:heartbeat:Filesystem device=/dev/vgha/data directory=/mnt/data \
          fstype=ext4 op monitor interval=10s --group g1",
     );
-    let (victim, home, took) = failover(&lab, "fs", "node1");
+    let owns = |lab: &Lab, node: &str| assert_eq!(vg_field(lab, node, "systemid"), node);
+    let (victim, home, took) = failover(&lab, "fs", "node1", &owns);
     eprintln!("pcs: kill {victim} -> started on {home}: {took:?}");
 
     // crmsh: the same group, made anew, after the killed node is back.
@@ -410,9 +436,215 @@ fn lab_pacemaker_failover_pcs_and_crm() {
          'primitive fs2 ocf:heartbeat:Filesystem params device=/dev/vgha/data directory=/mnt/data fstype=ext4 op monitor interval=10s' \
          'group g2 vg2 fs2' > /tmp/g2.crm; crm configure load update /tmp/g2.crm",
     );
-    let (victim2, home2, took2) = failover(&lab, "fs2", &home);
+    let (victim2, home2, took2) = failover(&lab, "fs2", &home, &owns);
     eprintln!("crm: kill {victim2} -> started on {home2}: {took2:?}");
     eprintln!(
         "failover times (kill -> Filesystem started on a survivor): pcs {took:?}, crm {took2:?}"
     );
+}
+
+/// The clvmd-rs log of a node (the clone's log_file), for failure messages.
+fn clvmd_log(lab: &Lab, node: &str) -> String {
+    run(lab, node, "tail -n 40 /tmp/clvmd.log 2>&1").stdout_str()
+}
+
+/// Runs an agent action by hand as Pacemaker would (OCF_ROOT, parameters as OCF_RESKEY_*).
+fn agent_action(lab: &Lab, node: &str, agent: &str, action: &str, params: &[&str]) -> Output {
+    let env: Vec<String> = params.iter().map(|p| format!("OCF_RESKEY_{p}")).collect();
+    run(
+        lab,
+        node,
+        &format!("OCF_ROOT=/usr/lib/ocf {} {agent} {action}", env.join(" ")),
+    )
+}
+
+/// Issue 13 item 7 and the agents' ocf-tester runs, on one 3-node cluster with stonith:
+/// ocf-tester passes for ocf:halvm:clvmd (the daemon started and stopped on the DLM) and for
+/// LVM-activate with vg_access_mode=lvmlockd, exclusive and shared; an exclusive start on a
+/// second node is refused naming the holder; then a clone of ocf:halvm:clvmd, a group of
+/// LVM-activate (lvmlockd, exclusive) and Filesystem, and a shared activation clone: the
+/// shared clone runs on all three nodes, and the group fails over when its node is killed,
+/// the node fenced and the data intact.
+#[test]
+fn lab_shared_vg_ocf_tester_and_pacemaker_failover() {
+    let bins = Bins::new();
+    let lab = start(LabConfig {
+        nodes: 3,
+        pacemaker: true,
+        shared_disks: 1,
+        shared_disk_mib: 256,
+        memory_mib: 1024,
+        ..LabConfig::default()
+    });
+    for n in lab.nodes() {
+        install_shared(&lab, &n, &bins);
+    }
+    let daemon = format!("daemon={}", bins.path("clvmd-rs"));
+    let clvmd_opts = [daemon.as_str(), "log_file=/tmp/clvmd.log"];
+
+    // ocf-tester on the clvmd agent, before any clone manages the daemon.
+    let t = ocf_tester(&lab, "node1", CLVMD_AGENT, &clvmd_opts);
+    eprintln!(
+        "--- ocf-tester, ocf:halvm:clvmd (exit {}):\n{}",
+        t.code, t.text
+    );
+    assert_eq!(
+        t.code,
+        0,
+        "ocf-tester failed:\n{}\nlog:\n{}",
+        t.text,
+        clvmd_log(&lab, "node1")
+    );
+    assert!(t.text.contains("passed all tests"), "{}", t.text);
+    assert!(
+        !run(&lab, "node1", "pgrep -x clvmd-rs").success(),
+        "the daemon is stopped after the run"
+    );
+
+    // The daemon as a clone on every node.
+    sh(
+        &lab,
+        "node1",
+        &format!(
+            "set -e; pcs resource create clvmd ocf:halvm:clvmd {} \
+             op monitor interval=10s timeout=60s clone interleave=true",
+            clvmd_opts.join(" ")
+        ),
+    );
+    for n in lab.nodes() {
+        lab.wait_for(
+            &n,
+            &[&bins.path("clvmd-rs"), "status"],
+            "clvmd-rs answers",
+            Duration::from_secs(180),
+            |o| o.success(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", clvmd_log(&lab, &n)));
+    }
+
+    // A shared VG made on node1: an LV for the group (ext4) and one for the shared clone.
+    let disk = lab.shared_disk(0);
+    sh(
+        &lab,
+        "node1",
+        &format!(
+            "set -e; d=$(readlink -f {disk}); lvmeta pvcreate $d >/dev/null
+             lvmeta vgcreate --shared -s 4m vgha $d >/dev/null
+             lvmeta lvcreate -L 64m -n data vgha >/dev/null
+             lvmeta lvcreate -L 8m -n sh vgha >/dev/null
+             lvmeta lvchange -aey vgha/data >/dev/null; mkfs.ext4 -q /dev/vgha/data
+             lvmeta lvchange -an vgha/data >/dev/null
+             lvmeta vgchange --lockstop vgha >/dev/null"
+        ),
+    );
+    // (The agent runs below refuse a VG without lock_type dlm with exit 6.)
+
+    // ocf-tester on LVM-activate, lvmlockd mode, exclusive then shared.
+    for opts in [
+        &["vgname=vgha", "lvname=data", "vg_access_mode=lvmlockd"][..],
+        &[
+            "vgname=vgha",
+            "lvname=sh",
+            "vg_access_mode=lvmlockd",
+            "activation_mode=shared",
+        ][..],
+    ] {
+        let t = ocf_tester(&lab, "node1", AGENT, opts);
+        eprintln!(
+            "--- ocf-tester, LVM-activate {} (exit {}):\n{}",
+            opts.join(" "),
+            t.code,
+            t.text
+        );
+        assert_eq!(
+            t.code,
+            0,
+            "ocf-tester failed:\n{}\nlog:\n{}",
+            t.text,
+            clvmd_log(&lab, "node1")
+        );
+        assert!(t.text.contains("passed all tests"), "{}", t.text);
+    }
+    assert_eq!(
+        sh(&lab, "node1", "dmsetup ls | grep -c '^vgha-' || true").trim(),
+        "0",
+        "nothing left active"
+    );
+
+    // Exclusive on node1 refuses node2 at once, naming node1; shared on two nodes works.
+    let data = ["vgname=vgha", "lvname=data", "vg_access_mode=lvmlockd"];
+    let out = agent_action(&lab, "node1", AGENT, "start", &data);
+    assert!(out.success(), "{}", out.stderr_str());
+    let t0 = Instant::now();
+    let out = agent_action(&lab, "node2", AGENT, "start", &data);
+    assert_eq!(out.code, 1, "{}", out.stderr_str());
+    assert!(t0.elapsed() < Duration::from_secs(20), "refused at once");
+    assert!(
+        out.stderr_str()
+            .contains("ocf-exit-reason:LV vgha/data is locked by node node1"),
+        "{}",
+        out.stderr_str()
+    );
+    assert!(agent_action(&lab, "node2", AGENT, "stop", &data).success());
+    assert!(agent_action(&lab, "node1", AGENT, "stop", &data).success());
+    assert_eq!(
+        agent_action(
+            &lab,
+            "node1",
+            AGENT,
+            "monitor",
+            &[
+                "vgname=vgha",
+                "lvname=data",
+                "vg_access_mode=lvmlockd",
+                "CRM_meta_interval=10000"
+            ]
+        )
+        .code,
+        7,
+        "7 after a clean stop"
+    );
+
+    // Pacemaker: the group and the shared clone, after the daemon's clone. One pcs call per
+    // command: under TCG each takes seconds, and the lab bounds one command at 120 s.
+    for cmd in [
+        "pcs resource create vg ocf:halvm:LVM-activate vgname=vgha lvname=data \
+         vg_access_mode=lvmlockd op monitor interval=10s timeout=60s --group g1",
+        "pcs resource create fs ocf:heartbeat:Filesystem device=/dev/vgha/data \
+         directory=/mnt/data fstype=ext4 op monitor interval=10s --group g1",
+        "pcs constraint order start clvmd-clone then g1",
+        "pcs constraint colocation add g1 with clvmd-clone",
+        "pcs resource create shlv ocf:halvm:LVM-activate vgname=vgha lvname=sh \
+         vg_access_mode=lvmlockd activation_mode=shared op monitor interval=10s timeout=60s \
+         clone interleave=true",
+        "pcs constraint order start clvmd-clone then shlv-clone",
+        "pcs constraint colocation add shlv-clone with clvmd-clone",
+    ] {
+        sh(&lab, "node1", cmd);
+    }
+    let shared_on = |lab: &Lab, nodes: &[String]| {
+        for n in nodes {
+            lab.wait_for(
+                n,
+                &["dmsetup", "info", "vgha-sh"],
+                "shared LV active",
+                Duration::from_secs(180),
+                |o| o.success(),
+            )
+            .unwrap_or_else(|e| panic!("{e}\n{}", run(lab, n, "crm_mon -1 -r 2>&1").stdout_str()));
+        }
+    };
+    shared_on(&lab, &lab.nodes());
+    let located = sh(&lab, "node1", "crm_resource --locate -r shlv-clone");
+    assert_eq!(located.matches("is running on:").count(), 3, "{located}");
+
+    let active_here = |lab: &Lab, node: &str| {
+        let t = sh(lab, node, "dmsetup table vgha-data");
+        assert!(t.contains("linear"), "{node}: {t}");
+    };
+    let (victim, home, took) = failover(&lab, "fs", "node1", &active_here);
+    eprintln!("lvmlockd group: kill {victim} -> started on {home}: {took:?}");
+    // The shared clone keeps running on the survivors.
+    let survivors: Vec<String> = lab.nodes().into_iter().filter(|n| *n != victim).collect();
+    shared_on(&lab, &survivors);
 }

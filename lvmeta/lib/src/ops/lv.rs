@@ -107,7 +107,15 @@ impl Ctx<'_> {
                 .into());
             }
             match vg.create_lv(lr.clone()) {
-                Ok(_) => Ok(()),
+                Ok(_) => {
+                    // lvmlockd locks only LVs with lock_args ("dlm" in a dlm VG, as lvm2 writes).
+                    if vg.lock_type.as_deref() == Some("dlm") {
+                        if let Some(lv) = vg.lv_mut(&req.name) {
+                            lv.lock_args = Some("dlm".into());
+                        }
+                    }
+                    Ok(())
+                }
                 Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
                     // What lvm2's allocator would have found before giving up.
                     let mut probe = vg.clone();

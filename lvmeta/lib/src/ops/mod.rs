@@ -267,6 +267,8 @@ pub struct VgRead {
     pub vg: VolumeGroup,
     pub devs: PvIndex,
     pub copies: Vec<CopyInfo>,
+    /// Read without its cluster lock, and why (lvm2: "Reading VG vg without a lock.").
+    pub lock_skipped: Option<String>,
 }
 
 impl VgRead {
@@ -578,7 +580,12 @@ impl Scan {
             }
         }
         copies.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(VgRead { vg, devs, copies })
+        Ok(VgRead {
+            vg,
+            devs,
+            copies,
+            lock_skipped: None,
+        })
     }
 
     pub fn pv_by_path(&self, path: &Path) -> Option<(usize, &PvDev)> {
@@ -849,6 +856,10 @@ pub(crate) fn check_complete(r: &VgRead, majority: bool) -> Result<()> {
 pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
     let name = &r.vg.name;
     let mut out = Vec::new();
+    if let Some(why) = &r.lock_skipped {
+        out.push(format!("VG {name} lock skipped: {why}"));
+        out.push(format!("Reading VG {name} without a lock."));
+    }
     for c in r.stale_copies() {
         let what = match &c.state {
             CopyState::Stale { seqno } => {
@@ -1007,6 +1018,7 @@ mod check;
 mod lv;
 mod pv;
 mod report;
+pub mod shared;
 mod vg;
 pub mod wipe;
 

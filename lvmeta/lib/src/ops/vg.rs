@@ -42,7 +42,7 @@ impl Ctx<'_> {
     }
 
     /// Orphan PVs for `paths`, as VG entries (with their scan index).
-    fn take_orphans(
+    pub(super) fn take_orphans(
         &self,
         sc: &Scan,
         paths: &[PathBuf],

@@ -1,0 +1,365 @@
+//! The client side of clvmd-rs's socket, for lvmeta and the agents.
+//!
+//! [`Client`] is one connection: VG/global locks taken on it are released when it closes;
+//! LV activation locks are held by the daemon until unlocked. [`DlmLocking`] is lvmeta's
+//! [`LockManager`] for VGs with `lock_type = "dlm"`: one connection per held lock, the
+//! committed seqno written to the VGLK's lock value block on release.
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clvmd_proto::{
+    read_frame, write_frame, ErrorKind, FrameError, Holder, Mode, Request, Response, Scope, Status,
+    MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+};
+use lvmeta::lock::{HeldLock, LockError, LockGuard, LockManager, LockMode, LockTarget};
+
+/// Overrides the socket path.
+pub const SOCKET_ENV: &str = "CLVMD_RS_SOCKET";
+
+/// The socket to use: `$CLVMD_RS_SOCKET` or the default.
+pub fn socket_path() -> PathBuf {
+    std::env::var_os(SOCKET_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(clvmd_proto::DEFAULT_SOCKET))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to clvmd-rs at {path}: {source} (is the clvmd-rs daemon running?)")]
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("clvmd-rs connection: {0}")]
+    Frame(#[from] FrameError),
+    #[error("{resource} is locked by {holder}")]
+    Busy { resource: String, holder: Holder },
+    #[error("{message}")]
+    Failed { kind: ErrorKind, message: String },
+    #[error("clvmd-rs answered {answer:?} to {request}")]
+    Unexpected {
+        request: &'static str,
+        answer: Box<Response>,
+    },
+}
+
+/// One connection to the daemon.
+#[derive(Debug)]
+pub struct Client {
+    stream: UnixStream,
+    node_id: u32,
+    node_name: String,
+}
+
+/// The longest a single answer may take (a lock wait is bounded by its own `wait_ms`).
+const IO_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Client {
+    /// Connects and says hello. `client` names the caller in the daemon's log.
+    pub fn connect(path: &Path, client: &str) -> Result<Self, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+        let mut c = Client {
+            stream,
+            node_id: 0,
+            node_name: String::new(),
+        };
+        match c.call(&Request::Hello {
+            version: PROTOCOL_VERSION,
+            client: client.into(),
+        })? {
+            Response::Hello {
+                node_id, node_name, ..
+            } => {
+                c.node_id = node_id;
+                c.node_name = node_name;
+                Ok(c)
+            }
+            r => Err(unexpected("hello", r)),
+        }
+    }
+
+    /// This node, as the daemon knows it.
+    pub fn node(&self) -> (u32, &str) {
+        (self.node_id, &self.node_name)
+    }
+
+    /// One request, one answer; `Busy` and `Failed` answers become errors.
+    pub fn call(&mut self, req: &Request) -> Result<Response, ClientError> {
+        if let Err(e) = write_frame(&mut self.stream, req, MAX_REQUEST) {
+            // The daemon may have refused us (e.g. not root) and closed before we wrote:
+            // its reason is still waiting to be read.
+            return match read_frame::<Response>(&mut self.stream, MAX_RESPONSE) {
+                Ok(Response::Failed { kind, message }) => {
+                    Err(ClientError::Failed { kind, message })
+                }
+                _ => Err(e.into()),
+            };
+        }
+        match read_frame(&mut self.stream, MAX_RESPONSE)? {
+            Response::Busy { resource, holder } => Err(ClientError::Busy { resource, holder }),
+            Response::Failed { kind, message } => Err(ClientError::Failed { kind, message }),
+            r => Ok(r),
+        }
+    }
+
+    fn done(&mut self, what: &'static str, req: &Request) -> Result<(), ClientError> {
+        match self.call(req)? {
+            Response::Done => Ok(()),
+            r => Err(unexpected(what, r)),
+        }
+    }
+
+    pub fn lock_start(&mut self, vg: &str, lock_args: &str) -> Result<(), ClientError> {
+        self.done(
+            "lockstart",
+            &Request::LockStart {
+                vg: vg.into(),
+                lock_args: lock_args.into(),
+            },
+        )
+    }
+
+    pub fn lock_stop(&mut self, vg: &str, force: bool) -> Result<(), ClientError> {
+        self.done(
+            "lockstop",
+            &Request::LockStop {
+                vg: vg.into(),
+                force,
+            },
+        )
+    }
+
+    /// Takes GLLK/VGLK for this connection; returns the LVB's r_version (the VG seqno last
+    /// committed anywhere, for a VG) when valid.
+    pub fn lock(
+        &mut self,
+        scope: Scope,
+        mode: Mode,
+        wait: Duration,
+    ) -> Result<Option<u32>, ClientError> {
+        let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
+        match self.call(&Request::Lock {
+            scope,
+            mode,
+            wait_ms,
+        })? {
+            Response::Granted {
+                r_version,
+                lvb_invalid,
+            } => Ok(r_version.filter(|_| !lvb_invalid)),
+            r => Err(unexpected("lock", r)),
+        }
+    }
+
+    pub fn unlock(
+        &mut self,
+        scope: Scope,
+        seqno: Option<u32>,
+        removed: bool,
+    ) -> Result<(), ClientError> {
+        self.done(
+            "unlock",
+            &Request::Unlock {
+                scope,
+                seqno,
+                removed,
+            },
+        )
+    }
+
+    /// An activation lock (`Ex` for -aey, `Pr` for -asy), held by the daemon afterwards.
+    pub fn lv_lock(
+        &mut self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+        mode: Mode,
+    ) -> Result<(), ClientError> {
+        self.done(
+            "lv lock",
+            &Request::LvLock {
+                vg: vg.into(),
+                lv_uuid: lv_uuid.into(),
+                lv_name: lv_name.into(),
+                mode,
+            },
+        )
+    }
+
+    pub fn lv_unlock(&mut self, vg: &str, lv_uuid: &str, lv_name: &str) -> Result<(), ClientError> {
+        self.done(
+            "lv unlock",
+            &Request::LvUnlock {
+                vg: vg.into(),
+                lv_uuid: lv_uuid.into(),
+                lv_name: lv_name.into(),
+            },
+        )
+    }
+
+    pub fn status(&mut self) -> Result<Status, ClientError> {
+        match self.call(&Request::Status)? {
+            Response::Status(s) => Ok(s),
+            r => Err(unexpected("status", r)),
+        }
+    }
+}
+
+fn unexpected(request: &'static str, answer: Response) -> ClientError {
+    ClientError::Unexpected {
+        request,
+        answer: Box::new(answer),
+    }
+}
+
+/// lvmeta's lock manager for `lock_type = "dlm"` VGs, through the daemon.
+#[derive(Debug, Clone)]
+pub struct DlmLocking {
+    socket: PathBuf,
+    wait: Duration,
+    client: String,
+}
+
+impl DlmLocking {
+    /// `wait`: how long a VG/global lock held by another host is retried before giving up.
+    pub fn new(socket: impl Into<PathBuf>, wait: Duration) -> Self {
+        DlmLocking {
+            socket: socket.into(),
+            wait,
+            client: format!("lvmeta pid {}", std::process::id()),
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    fn lock_error(&self, what: String, e: ClientError) -> LockError {
+        match e {
+            ClientError::Busy { holder, .. } => LockError::HeldElsewhere {
+                what,
+                holder: holder.to_string(),
+            },
+            e => LockError::Cluster {
+                what,
+                message: e.to_string(),
+            },
+        }
+    }
+
+    fn connect(&self, what: impl Fn() -> String) -> Result<Client, LockError> {
+        Client::connect(&self.socket, &self.client).map_err(|e| self.lock_error(what(), e))
+    }
+}
+
+struct DlmHeld {
+    target: LockTarget,
+    mode: LockMode,
+    client: Option<Client>,
+    seqno: Option<u32>,
+    removed: bool,
+}
+
+impl HeldLock for DlmHeld {
+    fn target(&self) -> &LockTarget {
+        &self.target
+    }
+    fn mode(&self) -> LockMode {
+        self.mode
+    }
+    fn note_committed_seqno(&mut self, seqno: u64) {
+        // lvm2's VG seqno and the LVB's r_version are 32-bit.
+        self.seqno = Some(u32::try_from(seqno).unwrap_or(u32::MAX));
+    }
+    fn note_removed(&mut self) {
+        self.removed = true;
+    }
+}
+
+fn scope_of(target: &LockTarget) -> Scope {
+    match target {
+        LockTarget::Global => Scope::Global,
+        LockTarget::Vg(vg) => Scope::Vg(vg.clone()),
+    }
+}
+
+impl Drop for DlmHeld {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.client.take() {
+            // Unlocking explicitly carries the seqno to the LVB; closing alone would release
+            // the lock with the LVB unchanged.
+            let seqno = if self.mode == LockMode::Exclusive {
+                self.seqno
+            } else {
+                None
+            };
+            let removed = self.removed && self.mode == LockMode::Exclusive;
+            if let Err(e) = c.unlock(scope_of(&self.target), seqno, removed) {
+                log::warn!("releasing the {}: {e}", self.target);
+            }
+        }
+    }
+}
+
+impl LockManager for DlmLocking {
+    fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
+        if let LockTarget::Vg(vg) = target {
+            if vg.is_empty() || vg.contains('/') {
+                return Err(LockError::BadName { name: vg.clone() });
+            }
+        }
+        let what = || format!("the {target}");
+        let mut c = self.connect(what)?;
+        c.lock(scope_of(target), dlm_mode(mode), self.wait)
+            .map_err(|e| self.lock_error(what(), e))?;
+        Ok(LockGuard::new(Box::new(DlmHeld {
+            target: target.clone(),
+            mode,
+            client: Some(c),
+            seqno: None,
+            removed: false,
+        })))
+    }
+
+    fn lock_lv(
+        &self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+        mode: LockMode,
+    ) -> Result<(), LockError> {
+        let what = || format!("LV {vg}/{lv_name}");
+        self.connect(what)?
+            .lv_lock(vg, lv_uuid, lv_name, dlm_mode(mode))
+            .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn vg_removed(&self, vg: &str) -> Result<(), LockError> {
+        let what = || format!("the lockspace of VG {vg}");
+        self.connect(what)?
+            .lock_stop(vg, false)
+            .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn unlock_lv(&self, vg: &str, lv_uuid: &str, lv_name: &str) -> Result<(), LockError> {
+        let what = || format!("LV {vg}/{lv_name}");
+        self.connect(what)?
+            .lv_unlock(vg, lv_uuid, lv_name)
+            .map_err(|e| self.lock_error(what(), e))
+    }
+}
+
+/// lvm's sh is PR, ex is EX.
+fn dlm_mode(mode: LockMode) -> Mode {
+    match mode {
+        LockMode::Shared => Mode::Pr,
+        LockMode::Exclusive => Mode::Ex,
+    }
+}

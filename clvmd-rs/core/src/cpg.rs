@@ -1,0 +1,40 @@
+//! Messages the daemons exchange over CPG (group `clvmd-rs`), delivered in agreed order.
+
+use clvmd_proto::Mode;
+use serde::{Deserialize, Serialize};
+
+/// The CPG group name.
+pub const GROUP: &str = "clvmd-rs";
+/// Largest message accepted from a peer.
+pub const MAX_MESSAGE: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpgMsg {
+    /// Everything the sender holds (above NL), sent after each membership change so joiners
+    /// learn it; replaces what was known of the sender.
+    Snapshot {
+        name: String,
+        holds: Vec<(String, String, Mode)>,
+    },
+    /// The sender now holds `res` in `ls` in `mode` (NL: released).
+    Held { ls: String, res: String, mode: Mode },
+    /// A barrier: when the sender sees its own barrier come back, every announcement sent
+    /// before it has been delivered, so a holder still unknown is not a clvmd-rs node.
+    Barrier { token: u64 },
+    /// A commit to `vg` left this seqno (the VGLK was released from EX with it).
+    Committed { vg: String, seqno: u32 },
+}
+
+impl CpgMsg {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("CPG messages serialize")
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() > MAX_MESSAGE {
+            return None;
+        }
+        serde_json::from_slice(b).ok()
+    }
+}

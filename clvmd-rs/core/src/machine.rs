@@ -1,0 +1,1461 @@
+//! The per-node state machine.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use clvmd_proto::{
+    ErrorKind, Holder, LockStatus, LockspaceStatus, Member, Mode, RemoteHold, Request, Response,
+    Scope, Status,
+};
+use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
+
+use crate::cpg::CpgMsg;
+use crate::lvb::ValBlk;
+
+/// A client connection, numbered by the driver.
+pub type ConnId = u64;
+
+/// First retry after a refusal, and the cap of the backoff (ms).
+const RETRY_MIN_MS: u64 = 20;
+const RETRY_MAX_MS: u64 = 500;
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub node_id: u32,
+    pub node_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A client connected (`pid` from its peer credentials).
+    Connected {
+        conn: ConnId,
+        pid: i32,
+    },
+    Request {
+        conn: ConnId,
+        request: Request,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
+    /// The DLM cluster name (`/sys/kernel/config/dlm/cluster/cluster_name`), `None` when
+    /// dlm_controld is not running. The driver refreshes it before a lockstart.
+    ClusterName(Option<String>),
+    /// A [`Output::Join`] finished: `Ok(existed)`.
+    Joined {
+        ls: LockspaceName,
+        result: Result<bool, String>,
+    },
+    /// A [`Output::Leave`] finished.
+    Left {
+        ls: LockspaceName,
+        result: Result<(), String>,
+    },
+    /// A [`Output::Dlm`] finished.
+    DlmDone {
+        tag: u64,
+        result: Result<Outcome, String>,
+    },
+    /// CPG membership of the daemons' group (node ids).
+    Membership {
+        members: Vec<u32>,
+    },
+    /// A CPG message in agreed order (our own included).
+    Cpg {
+        from: u32,
+        msg: CpgMsg,
+    },
+    /// Corosync quorum.
+    Quorum {
+        quorate: bool,
+    },
+    /// Time passed (retries are due at [`Node::next_wake`]).
+    Tick,
+    /// The daemon stops cleanly (SIGTERM): it leaves `lvm_global`, which holds no activation
+    /// locks; VG lockspaces stay joined so their activation locks live on as orphans for the
+    /// next daemon. Done when [`Node::leaving_global`] turns false.
+    Shutdown,
+}
+
+/// One DLM call, to run in order with the other calls of its lockspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DlmOp {
+    Lock {
+        res: ResourceName,
+        mode: halvm_dlm::Mode,
+        flags: Flags,
+    },
+    Convert {
+        res: ResourceName,
+        lkid: LockId,
+        mode: halvm_dlm::Mode,
+        flags: Flags,
+        lvb: Option<halvm_dlm::Lvb>,
+    },
+    Unlock {
+        res: ResourceName,
+        lkid: LockId,
+    },
+    Adopt {
+        res: ResourceName,
+        mode: halvm_dlm::Mode,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Reply {
+        conn: ConnId,
+        response: Response,
+    },
+    Join {
+        ls: LockspaceName,
+    },
+    Leave {
+        ls: LockspaceName,
+    },
+    Dlm {
+        ls: LockspaceName,
+        tag: u64,
+        op: DlmOp,
+    },
+    /// Multicast to the group in agreed order.
+    Cpg(CpgMsg),
+}
+
+pub(crate) fn to_dlm(m: Mode) -> halvm_dlm::Mode {
+    match m {
+        Mode::Nl => halvm_dlm::Mode::Nl,
+        Mode::Cr => halvm_dlm::Mode::Cr,
+        Mode::Cw => halvm_dlm::Mode::Cw,
+        Mode::Pr => halvm_dlm::Mode::Pr,
+        Mode::Pw => halvm_dlm::Mode::Pw,
+        Mode::Ex => halvm_dlm::Mode::Ex,
+    }
+}
+
+fn compatible(a: Mode, b: Mode) -> bool {
+    to_dlm(a).compatible(to_dlm(b))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Owner {
+    Conn(ConnId),
+    /// An activation lock, held by the daemon itself.
+    Persistent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Global,
+    Vg,
+    Lv,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    conn: ConnId,
+    owner: Owner,
+    mode: Mode,
+    deadline: u64,
+    retry_at: u64,
+    attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Create,
+    Adopt(Mode),
+    Up(Mode),
+    Down(Mode),
+    Unlock,
+}
+
+#[derive(Debug)]
+struct Res {
+    kind: Kind,
+    lv_name: Option<String>,
+    lkid: Option<LockId>,
+    /// The DLM mode granted here.
+    mode: Mode,
+    op: Option<(u64, OpKind)>,
+    /// Clients to answer when the op in flight completes (releases).
+    op_replies: Vec<ConnId>,
+    holders: BTreeMap<Owner, Mode>,
+    waiters: VecDeque<Waiter>,
+    lvb: Option<ValBlk>,
+    lvb_invalid: bool,
+    /// Orphan modes still to try (a previous daemon left the lockspace joined).
+    adopt: Vec<Mode>,
+    last_busy: Option<Holder>,
+}
+
+impl Res {
+    fn new(kind: Kind, adopt: bool) -> Self {
+        Res {
+            kind,
+            lv_name: None,
+            lkid: None,
+            mode: Mode::Nl,
+            op: None,
+            op_replies: Vec::new(),
+            holders: BTreeMap::new(),
+            waiters: VecDeque::new(),
+            lvb: None,
+            lvb_invalid: false,
+            // NL last: a daemon killed between commands leaves GLLK/VGLK as NL orphans.
+            adopt: if adopt {
+                vec![Mode::Ex, Mode::Pw, Mode::Pr, Mode::Cw, Mode::Cr, Mode::Nl]
+            } else {
+                Vec::new()
+            },
+            last_busy: None,
+        }
+    }
+
+    fn has_lvb(&self) -> bool {
+        self.kind != Kind::Lv
+    }
+
+    /// Whether `w` fits beside the local holders (its own holding is being replaced).
+    fn locally_ok(&self, w: &Waiter) -> bool {
+        self.holders
+            .iter()
+            .all(|(o, m)| *o == w.owner || compatible(*m, w.mode))
+    }
+
+    /// The mode the local holders need, with `w` holding beside them (replacing its owner's).
+    fn need(&self, w: Option<&Waiter>) -> Mode {
+        let mut holders = self.holders.clone();
+        if let Some(w) = w {
+            holders.insert(w.owner, w.mode);
+        }
+        holders.values().copied().max().unwrap_or(Mode::Nl)
+    }
+
+    /// The DLM mode to convert to: the holders plus the first waiter if it fits beside them and
+    /// is not backing off. While it backs off after a refusal the node drops to what its
+    /// holders need, so two nodes converting up from PR cannot block each other for good.
+    fn target(&self, now: u64) -> Mode {
+        let w = self
+            .waiters
+            .front()
+            .filter(|w| self.locally_ok(w) && w.retry_at <= now);
+        self.need(w)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LsState {
+    Joining,
+    Running,
+    Leaving,
+}
+
+#[derive(Debug)]
+struct Ls {
+    state: LsState,
+    existed: bool,
+    res: BTreeMap<ResourceName, Res>,
+    /// Requests that arrived while joining, replayed once joined.
+    deferred: Vec<(ConnId, Request)>,
+    stop_replies: Vec<ConnId>,
+    seqno: Option<u32>,
+}
+
+/// One daemon's state.
+#[derive(Debug)]
+pub struct Node {
+    cfg: NodeConfig,
+    now: u64,
+    quorate: bool,
+    cluster_name: Option<String>,
+    members: BTreeSet<u32>,
+    names: BTreeMap<u32, String>,
+    /// What other daemons announced they hold: (ls, res) -> node -> mode.
+    remote: BTreeMap<(String, String), BTreeMap<u32, Mode>>,
+    ls: BTreeMap<LockspaceName, Ls>,
+    conns: BTreeMap<ConnId, i32>,
+    next_tag: u64,
+    tags: BTreeMap<u64, (LockspaceName, ResourceName)>,
+    /// Refusals whose holder is not known yet, answered when our barrier returns.
+    unresolved: BTreeMap<u64, Vec<Unresolved>>,
+    next_barrier: u64,
+    /// xorshift state for retry jitter (deterministic per node, no I/O).
+    jitter: u64,
+    out: Vec<Output>,
+}
+
+#[derive(Debug)]
+struct Unresolved {
+    conn: ConnId,
+    what: String,
+    ls: LockspaceName,
+    res: ResourceName,
+    mode: Mode,
+}
+
+fn failed(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::Failed {
+        kind,
+        message: message.into(),
+    }
+}
+
+impl Node {
+    pub fn new(cfg: NodeConfig) -> Self {
+        let mut names = BTreeMap::new();
+        names.insert(cfg.node_id, cfg.node_name.clone());
+        Node {
+            now: 0,
+            quorate: false,
+            cluster_name: None,
+            members: BTreeSet::new(),
+            names,
+            remote: BTreeMap::new(),
+            ls: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            next_tag: 0,
+            tags: BTreeMap::new(),
+            unresolved: BTreeMap::new(),
+            next_barrier: 0,
+            jitter: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.node_id),
+            out: Vec::new(),
+            cfg,
+        }
+    }
+
+    pub fn node_id(&self) -> u32 {
+        self.cfg.node_id
+    }
+
+    /// Advances the machine by one input at time `now_ms` (monotonic milliseconds).
+    pub fn step(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
+        self.now = self.now.max(now_ms);
+        match input {
+            Input::Connected { conn, pid } => {
+                self.conns.insert(conn, pid);
+            }
+            Input::Request { conn, request } => self.request(conn, request),
+            Input::Disconnected { conn } => self.disconnected(conn),
+            Input::ClusterName(n) => self.cluster_name = n,
+            Input::Joined { ls, result } => self.joined(ls, result),
+            Input::Left { ls, result } => self.left(ls, result),
+            Input::DlmDone { tag, result } => self.dlm_done(tag, result),
+            Input::Membership { members } => self.membership(members),
+            Input::Cpg { from, msg } => self.cpg(from, msg),
+            Input::Quorum { quorate } => self.quorate = quorate,
+            Input::Tick => {}
+            Input::Shutdown => self.shutdown(),
+        }
+        self.drive_all();
+        std::mem::take(&mut self.out)
+    }
+
+    /// When the machine next needs a [`Input::Tick`] (a retry or a deadline is due).
+    pub fn next_wake(&self) -> Option<u64> {
+        let now = self.now;
+        self.ls
+            .values()
+            .flat_map(|l| l.res.values())
+            .filter(|r| r.op.is_none())
+            .filter_map(|r| r.waiters.front())
+            .flat_map(|w| [w.retry_at, w.deadline])
+            .filter(|t| *t > now)
+            .min()
+    }
+
+    fn reply(&mut self, conn: ConnId, response: Response) {
+        self.out.push(Output::Reply { conn, response });
+    }
+
+    fn request(&mut self, conn: ConnId, req: Request) {
+        match req {
+            Request::Hello { .. } => self.reply(
+                conn,
+                Response::Hello {
+                    version: clvmd_proto::PROTOCOL_VERSION,
+                    node_id: self.cfg.node_id,
+                    node_name: self.cfg.node_name.clone(),
+                },
+            ),
+            Request::Status => {
+                let s = self.status();
+                self.reply(conn, Response::Status(s));
+            }
+            Request::LockStart { vg, lock_args } => self.lock_start(conn, vg, lock_args),
+            Request::LockStop { vg, force } => self.lock_stop(conn, vg, force),
+            Request::Lock {
+                scope,
+                mode,
+                wait_ms,
+            } => self.lock(conn, scope, mode, wait_ms),
+            Request::Unlock {
+                scope,
+                seqno,
+                removed,
+            } => self.unlock(conn, scope, seqno, removed),
+            Request::LvLock {
+                vg,
+                lv_uuid,
+                lv_name,
+                mode,
+            } => self.lv_lock(conn, vg, lv_uuid, lv_name, mode),
+            Request::LvUnlock {
+                vg,
+                lv_uuid,
+                lv_name,
+            } => self.lv_unlock(conn, vg, lv_uuid, lv_name),
+        }
+    }
+
+    fn vg_ls(&mut self, conn: ConnId, vg: &str) -> Option<LockspaceName> {
+        match LockspaceName::for_vg(vg) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.reply(conn, failed(ErrorKind::Invalid, e.to_string()));
+                None
+            }
+        }
+    }
+
+    fn ensure_global(&mut self) {
+        let g = LockspaceName::global();
+        if !self.ls.contains_key(&g) {
+            self.start_join(g);
+        }
+    }
+
+    fn start_join(&mut self, name: LockspaceName) {
+        self.ls.insert(
+            name.clone(),
+            Ls {
+                state: LsState::Joining,
+                existed: false,
+                res: BTreeMap::new(),
+                deferred: Vec::new(),
+                stop_replies: Vec::new(),
+                seqno: None,
+            },
+        );
+        self.out.push(Output::Join { ls: name });
+    }
+
+    fn lock_start(&mut self, conn: ConnId, vg: String, lock_args: String) {
+        let Some(name) = self.vg_ls(conn, &vg) else {
+            return;
+        };
+        let Some(ours) = self.cluster_name.clone() else {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NoDlm,
+                    format!(
+                        "cannot start lockspace for VG {vg}: no DLM cluster \
+                         (/sys/kernel/config/dlm/cluster/cluster_name is missing: \
+                         is dlm_controld running?)"
+                    ),
+                ),
+            );
+        };
+        let theirs = match lock_args.split_once(':') {
+            Some((ver, cluster)) if ver.split('.').next() == Some("1") => cluster.to_string(),
+            _ => {
+                return self.reply(
+                    conn,
+                    failed(
+                        ErrorKind::Invalid,
+                        format!("VG {vg} has lock_args {lock_args:?}, not \"1.x.y:<cluster>\""),
+                    ),
+                )
+            }
+        };
+        if theirs != ours {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::ClusterMismatch,
+                    format!(
+                        "VG {vg} belongs to DLM cluster {theirs:?} (lock_args) but this node \
+                         is in cluster {ours:?}"
+                    ),
+                ),
+            );
+        }
+        self.ensure_global();
+        match self.ls.get_mut(&name).map(|l| l.state) {
+            None => {
+                self.start_join(name.clone());
+                let ls = self.ls.get_mut(&name).expect("just inserted");
+                ls.deferred
+                    .push((conn, Request::LockStart { vg, lock_args }));
+            }
+            Some(LsState::Joining) => {
+                let ls = self.ls.get_mut(&name).expect("present");
+                ls.deferred
+                    .push((conn, Request::LockStart { vg, lock_args }));
+            }
+            Some(LsState::Running) => self.reply(conn, Response::Done),
+            Some(LsState::Leaving) => self.reply(
+                conn,
+                failed(
+                    ErrorKind::Lockspace,
+                    format!("lockspace {name} is stopping"),
+                ),
+            ),
+        }
+    }
+
+    fn lock_stop(&mut self, conn: ConnId, vg: String, force: bool) {
+        let Some(name) = self.vg_ls(conn, &vg) else {
+            return;
+        };
+        let Some(ls) = self.ls.get_mut(&name) else {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NotStarted,
+                    format!("lockspace {name} is not started"),
+                ),
+            );
+        };
+        if ls.state == LsState::Leaving {
+            ls.stop_replies.push(conn);
+            return;
+        }
+        let active: Vec<String> = ls
+            .res
+            .iter()
+            .filter(|(_, r)| r.kind == Kind::Lv && !r.holders.is_empty())
+            .map(|(n, r)| r.lv_name.clone().unwrap_or_else(|| n.to_string()))
+            .collect();
+        if !active.is_empty() && !force {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::LockspaceBusy,
+                    format!(
+                        "VG {vg} has LVs active here (locks held: {}); deactivate them first",
+                        active.join(", ")
+                    ),
+                ),
+            );
+        }
+        ls.state = LsState::Leaving;
+        ls.stop_replies.push(conn);
+        let mut refuse = Vec::new();
+        for r in ls.res.values_mut() {
+            refuse.extend(r.waiters.drain(..).map(|w| w.conn));
+            refuse.append(&mut r.op_replies);
+        }
+        refuse.extend(ls.deferred.drain(..).map(|(c, _)| c));
+        for c in refuse {
+            self.reply(
+                c,
+                failed(
+                    ErrorKind::NotStarted,
+                    format!("lockspace {name} is stopping"),
+                ),
+            );
+        }
+        self.out.push(Output::Leave { ls: name });
+    }
+
+    fn shutdown(&mut self) {
+        let name = LockspaceName::global();
+        let Some(ls) = self.ls.get_mut(&name) else {
+            return;
+        };
+        if ls.state != LsState::Running {
+            return;
+        }
+        ls.state = LsState::Leaving;
+        let mut refuse: Vec<ConnId> = ls.deferred.drain(..).map(|(c, _)| c).collect();
+        for r in ls.res.values_mut() {
+            refuse.extend(r.waiters.drain(..).map(|w| w.conn));
+            refuse.append(&mut r.op_replies);
+        }
+        for c in refuse {
+            self.reply(
+                c,
+                failed(ErrorKind::NotStarted, "clvmd-rs is stopping".to_string()),
+            );
+        }
+        self.out.push(Output::Leave { ls: name });
+    }
+
+    /// Whether a clean stop still waits for `lvm_global` to be left.
+    pub fn leaving_global(&self) -> bool {
+        self.ls
+            .get(&LockspaceName::global())
+            .is_some_and(|l| l.state == LsState::Leaving)
+    }
+
+    fn lock(&mut self, conn: ConnId, scope: Scope, mode: Mode, wait_ms: u32) {
+        if !matches!(mode, Mode::Pr | Mode::Ex) {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::Invalid,
+                    "VG and global locks are PR (sh) or EX (ex)",
+                ),
+            );
+        }
+        if mode == Mode::Ex && !self.quorate {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NoQuorum,
+                    format!("cannot take the {scope} for a change: this node is not quorate"),
+                ),
+            );
+        }
+        let (name, res, kind) = match &scope {
+            Scope::Global => {
+                self.ensure_global();
+                (LockspaceName::global(), ResourceName::gllk(), Kind::Global)
+            }
+            Scope::Vg(vg) => {
+                let Some(n) = self.vg_ls(conn, vg) else {
+                    return;
+                };
+                (n, ResourceName::vglk(), Kind::Vg)
+            }
+        };
+        let req = Request::Lock {
+            scope,
+            mode,
+            wait_ms,
+        };
+        self.enqueue(
+            conn,
+            name,
+            res,
+            kind,
+            None,
+            Owner::Conn(conn),
+            mode,
+            wait_ms,
+            req,
+        );
+    }
+
+    fn lv_lock(&mut self, conn: ConnId, vg: String, uuid: String, lv_name: String, mode: Mode) {
+        if mode == Mode::Nl {
+            return self.lv_unlock(conn, vg, uuid, lv_name);
+        }
+        if !self.quorate {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NoQuorum,
+                    format!("cannot activate {vg}/{lv_name}: this node is not quorate"),
+                ),
+            );
+        }
+        let Some(name) = self.vg_ls(conn, &vg) else {
+            return;
+        };
+        let res = match ResourceName::lv(&uuid) {
+            Ok(r) => r,
+            Err(e) => return self.reply(conn, failed(ErrorKind::Invalid, e.to_string())),
+        };
+        let req = Request::LvLock {
+            vg,
+            lv_uuid: uuid,
+            lv_name: lv_name.clone(),
+            mode,
+        };
+        self.enqueue(
+            conn,
+            name,
+            res,
+            Kind::Lv,
+            Some(lv_name),
+            Owner::Persistent,
+            mode,
+            0,
+            req,
+        );
+    }
+
+    fn lv_unlock(&mut self, conn: ConnId, vg: String, uuid: String, lv_name: String) {
+        let Some(name) = self.vg_ls(conn, &vg) else {
+            return;
+        };
+        let res = match ResourceName::lv(&uuid) {
+            Ok(r) => r,
+            Err(e) => return self.reply(conn, failed(ErrorKind::Invalid, e.to_string())),
+        };
+        let req = Request::LvUnlock {
+            vg,
+            lv_uuid: uuid,
+            lv_name: lv_name.clone(),
+        };
+        let Some(ls) = self.ls.get(&name) else {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NotStarted,
+                    format!("lockspace {name} is not started"),
+                ),
+            );
+        };
+        let known = ls.res.contains_key(&res);
+        if !known && !ls.existed && ls.state == LsState::Running {
+            // Nothing held and no previous daemon that could have left an orphan.
+            return self.reply(conn, Response::Done);
+        }
+        self.enqueue(
+            conn,
+            name,
+            res,
+            Kind::Lv,
+            Some(lv_name),
+            Owner::Persistent,
+            Mode::Nl,
+            0,
+            req,
+        );
+    }
+
+    /// Queues a request to hold `res` in `mode` for `owner` (NL: release the holding).
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue(
+        &mut self,
+        conn: ConnId,
+        name: LockspaceName,
+        res: ResourceName,
+        kind: Kind,
+        lv_name: Option<String>,
+        owner: Owner,
+        mode: Mode,
+        wait_ms: u32,
+        req: Request,
+    ) {
+        let now = self.now;
+        let Some(ls) = self.ls.get_mut(&name) else {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NotStarted,
+                    format!("lockspace {name} is not started (vgchange --lockstart)"),
+                ),
+            );
+        };
+        match ls.state {
+            LsState::Joining => return ls.deferred.push((conn, req)),
+            LsState::Leaving => {
+                return self.reply(
+                    conn,
+                    failed(
+                        ErrorKind::NotStarted,
+                        format!("lockspace {name} is stopping"),
+                    ),
+                )
+            }
+            LsState::Running => {}
+        }
+        let existed = ls.existed;
+        let r = ls.res.entry(res).or_insert_with(|| Res::new(kind, existed));
+        if lv_name.is_some() {
+            r.lv_name = lv_name;
+        }
+        if r.holders.get(&owner) == Some(&mode) && r.op.is_none() && r.adopt.is_empty() {
+            // Already held so (e.g. lvchange -aey twice).
+            let resp = match kind {
+                Kind::Lv => Response::Done,
+                _ => granted(r),
+            };
+            return self.reply(conn, resp);
+        }
+        r.waiters.push_back(Waiter {
+            conn,
+            owner,
+            mode,
+            deadline: now + u64::from(wait_ms),
+            retry_at: now,
+            attempts: 0,
+        });
+    }
+
+    fn unlock(&mut self, conn: ConnId, scope: Scope, seqno: Option<u32>, removed: bool) {
+        let (name, res) = match &scope {
+            Scope::Global => (LockspaceName::global(), ResourceName::gllk()),
+            Scope::Vg(vg) => {
+                let Some(n) = self.vg_ls(conn, vg) else {
+                    return;
+                };
+                (n, ResourceName::vglk())
+            }
+        };
+        let r = self
+            .ls
+            .get_mut(&name)
+            .and_then(|l| l.res.get_mut(&res))
+            .filter(|r| r.holders.contains_key(&Owner::Conn(conn)));
+        let Some(r) = r else {
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NotHeld,
+                    format!("the {scope} is not held by this client"),
+                ),
+            );
+        };
+        let held = r.holders.remove(&Owner::Conn(conn)).expect("checked");
+        let mut committed = None;
+        if held == Mode::Ex {
+            // The new value is ours at once (a local waiter may take the lock without a DLM
+            // call); the DLM gets it on the next down-conversion from EX.
+            let cur = r.lvb.map(|v| v.r_version).unwrap_or(0);
+            r.lvb = Some(match r.kind {
+                Kind::Global => ValBlk::new(cur.wrapping_add(1), false),
+                _ => ValBlk::new(seqno.unwrap_or(cur), removed),
+            });
+            r.lvb_invalid = false;
+            if let (Kind::Vg, Some(s)) = (r.kind, seqno) {
+                committed = Some(s);
+            }
+        }
+        r.op_replies.push(conn);
+        if let (Some(s), Scope::Vg(vg)) = (committed, scope) {
+            self.note_seqno(&vg, s);
+            self.out
+                .push(Output::Cpg(CpgMsg::Committed { vg, seqno: s }));
+        }
+    }
+
+    fn disconnected(&mut self, conn: ConnId) {
+        self.conns.remove(&conn);
+        for ls in self.ls.values_mut() {
+            ls.deferred.retain(|(c, _)| *c != conn);
+            for r in ls.res.values_mut() {
+                r.waiters.retain(|w| w.conn != conn);
+                r.op_replies.retain(|c| *c != conn);
+                r.holders.remove(&Owner::Conn(conn));
+            }
+        }
+    }
+
+    fn joined(&mut self, name: LockspaceName, result: Result<bool, String>) {
+        let Some(ls) = self.ls.get_mut(&name) else {
+            return;
+        };
+        match result {
+            Ok(existed) => {
+                ls.state = LsState::Running;
+                ls.existed = existed;
+                if existed {
+                    log::info!("lockspace {name} was joined already: adopting orphan locks");
+                }
+                let (res, kind) = match name.vg() {
+                    Some(_) => (ResourceName::vglk(), Kind::Vg),
+                    None => (ResourceName::gllk(), Kind::Global),
+                };
+                ls.res.insert(res, Res::new(kind, existed));
+                let deferred = std::mem::take(&mut ls.deferred);
+                for (conn, req) in deferred {
+                    self.request(conn, req);
+                }
+            }
+            Err(e) => {
+                let ls = self.ls.remove(&name).expect("present");
+                for (conn, _) in ls.deferred {
+                    self.reply(
+                        conn,
+                        failed(ErrorKind::Lockspace, format!("cannot join {name}: {e}")),
+                    );
+                }
+            }
+        }
+    }
+
+    fn left(&mut self, name: LockspaceName, result: Result<(), String>) {
+        let Some(ls) = self.ls.remove(&name) else {
+            return;
+        };
+        let holds: Vec<String> = ls
+            .res
+            .iter()
+            .filter(|(_, r)| r.mode != Mode::Nl)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        for res in holds {
+            self.out.push(Output::Cpg(CpgMsg::Held {
+                ls: name.to_string(),
+                res,
+                mode: Mode::Nl,
+            }));
+        }
+        self.tags.retain(|_, (l, _)| *l != name);
+        for conn in ls.stop_replies {
+            let resp = match &result {
+                Ok(()) => Response::Done,
+                Err(e) => failed(ErrorKind::Lockspace, format!("cannot leave {name}: {e}")),
+            };
+            self.reply(conn, resp);
+        }
+    }
+
+    fn membership(&mut self, members: Vec<u32>) {
+        let new: BTreeSet<u32> = members.into_iter().collect();
+        for gone in self.members.difference(&new) {
+            for holders in self.remote.values_mut() {
+                holders.remove(gone);
+            }
+        }
+        self.remote.retain(|_, h| !h.is_empty());
+        self.members = new;
+        if !self.members.contains(&self.cfg.node_id) {
+            // Out of the group: no barrier will come back.
+            let all: Vec<u64> = self.unresolved.keys().copied().collect();
+            for t in all {
+                self.resolve(t);
+            }
+        }
+        let holds = self
+            .ls
+            .iter()
+            .flat_map(|(ln, l)| {
+                l.res
+                    .iter()
+                    .filter(|(_, r)| r.mode != Mode::Nl)
+                    .map(move |(rn, r)| (ln.to_string(), rn.to_string(), r.mode))
+            })
+            .collect();
+        self.out.push(Output::Cpg(CpgMsg::Snapshot {
+            name: self.cfg.node_name.clone(),
+            holds,
+        }));
+    }
+
+    fn resolve(&mut self, token: u64) {
+        for u in self.unresolved.remove(&token).unwrap_or_default() {
+            let holder = self_holder(
+                &self.remote,
+                &self.names,
+                self.cfg.node_id,
+                &u.ls,
+                &u.res,
+                u.mode,
+            );
+            if let Some(r) = self.ls.get_mut(&u.ls).and_then(|l| l.res.get_mut(&u.res)) {
+                r.last_busy = Some(holder.clone());
+            }
+            self.reply(
+                u.conn,
+                Response::Busy {
+                    resource: u.what,
+                    holder,
+                },
+            );
+        }
+    }
+
+    fn cpg(&mut self, from: u32, msg: CpgMsg) {
+        if from == self.cfg.node_id {
+            match msg {
+                CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
+                CpgMsg::Barrier { token } => self.resolve(token),
+                _ => {}
+            }
+            return;
+        }
+        match msg {
+            CpgMsg::Snapshot { name, holds } => {
+                self.names.insert(from, name);
+                for h in self.remote.values_mut() {
+                    h.remove(&from);
+                }
+                for (ls, res, mode) in holds {
+                    self.remote.entry((ls, res)).or_default().insert(from, mode);
+                }
+                self.remote.retain(|_, h| !h.is_empty());
+            }
+            CpgMsg::Held { ls, res, mode } => {
+                let key = (ls, res);
+                let e = self.remote.entry(key.clone()).or_default();
+                if mode == Mode::Nl {
+                    e.remove(&from);
+                } else {
+                    e.insert(from, mode);
+                }
+                if e.is_empty() {
+                    self.remote.remove(&key);
+                }
+            }
+            CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
+            CpgMsg::Barrier { .. } => {}
+        }
+    }
+
+    fn note_seqno(&mut self, vg: &str, seqno: u32) {
+        if let Ok(n) = LockspaceName::for_vg(vg) {
+            if let Some(ls) = self.ls.get_mut(&n) {
+                ls.seqno = Some(ls.seqno.map_or(seqno, |s| s.max(seqno)));
+            }
+        }
+    }
+
+    fn dlm_done(&mut self, tag: u64, result: Result<Outcome, String>) {
+        let Some((lname, rname)) = self.tags.remove(&tag) else {
+            return;
+        };
+        let Some(ls) = self.ls.get_mut(&lname) else {
+            return;
+        };
+        let vg = lname.vg().map(str::to_string);
+        let Some(r) = ls.res.get_mut(&rname) else {
+            return;
+        };
+        let Some((t, kind)) = r.op.take() else {
+            return;
+        };
+        debug_assert_eq!(t, tag);
+        let mut announce = None;
+        let mut seqno_seen = None;
+        let mut replies: Vec<(ConnId, Response)> = Vec::new();
+        let mut unresolved = None;
+        let in_group = self.members.contains(&self.cfg.node_id);
+        match (kind, result) {
+            (_, Err(e)) => {
+                log::error!("DLM {kind:?} of {rname} in {lname}: {e}");
+                let msg = format!("DLM call on {rname} in {lname} failed: {e}");
+                for c in r.op_replies.drain(..) {
+                    replies.push((c, failed(ErrorKind::Dlm, msg.clone())));
+                }
+                match kind {
+                    OpKind::Adopt(_) => r.adopt.clear(),
+                    OpKind::Down(_) | OpKind::Unlock => {}
+                    _ => {
+                        if let Some(w) = r.waiters.pop_front() {
+                            replies.push((w.conn, failed(ErrorKind::Dlm, msg)));
+                        }
+                    }
+                }
+            }
+            (OpKind::Create, Ok(Outcome::Granted(g))) => {
+                r.lkid = Some(g.lkid);
+                r.mode = Mode::Nl;
+                read_lvb(r, &g);
+                seqno_seen = r.lvb.filter(|_| r.kind == Kind::Vg).map(|v| v.r_version);
+            }
+            (OpKind::Adopt(m), Ok(Outcome::Granted(g))) => {
+                log::info!("adopted orphan {m} lock on {rname} in {lname}");
+                r.adopt.clear();
+                r.lkid = Some(g.lkid);
+                r.mode = m;
+                if r.kind == Kind::Lv && m != Mode::Nl {
+                    r.holders.insert(Owner::Persistent, m);
+                }
+                announce = Some(m);
+            }
+            (OpKind::Adopt(_), Ok(Outcome::WouldBlock)) => {
+                r.adopt.remove(0);
+            }
+            (OpKind::Adopt(_), Ok(_)) => r.adopt.clear(),
+            (OpKind::Up(m), Ok(Outcome::Granted(g))) => {
+                r.mode = m;
+                read_lvb(r, &g);
+                seqno_seen = r.lvb.filter(|_| r.kind == Kind::Vg).map(|v| v.r_version);
+                announce = Some(m);
+                if let Some(w) = r.waiters.front_mut() {
+                    w.attempts = 0;
+                }
+            }
+            (OpKind::Up(m), Ok(_)) => {
+                // Refused (EAGAIN): retry later or give up on the first waiter.
+                let now = self.now;
+                self.jitter ^= self.jitter << 13;
+                self.jitter ^= self.jitter >> 7;
+                self.jitter ^= self.jitter << 17;
+                let jitter = self.jitter % RETRY_MIN_MS;
+                let holder = self_holder(
+                    &self.remote,
+                    &self.names,
+                    self.cfg.node_id,
+                    &lname,
+                    &rname,
+                    m,
+                );
+                r.last_busy = Some(holder.clone());
+                if let Some(w) = r.waiters.front_mut() {
+                    w.attempts += 1;
+                    let backoff =
+                        (RETRY_MIN_MS << w.attempts.min(5).saturating_sub(1)).min(RETRY_MAX_MS);
+                    if now + backoff <= w.deadline {
+                        w.retry_at = now + backoff + jitter;
+                    } else {
+                        let w = r.waiters.pop_front().expect("front");
+                        let what = match (&r.lv_name, &vg) {
+                            (Some(lv), Some(vg)) => format!("LV {vg}/{lv}"),
+                            _ => format!("{rname} in {lname}"),
+                        };
+                        if holder == Holder::OtherHost && in_group {
+                            unresolved = Some(Unresolved {
+                                conn: w.conn,
+                                what,
+                                ls: lname.clone(),
+                                res: rname.clone(),
+                                mode: m,
+                            });
+                        } else {
+                            replies.push((
+                                w.conn,
+                                Response::Busy {
+                                    resource: what,
+                                    holder,
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+            (OpKind::Down(m), Ok(_)) => {
+                r.mode = m;
+                announce = Some(m);
+                for c in r.op_replies.drain(..) {
+                    replies.push((c, Response::Done));
+                }
+            }
+            (OpKind::Unlock, Ok(_)) => {
+                r.lkid = None;
+                r.mode = Mode::Nl;
+                announce = Some(Mode::Nl);
+                for c in r.op_replies.drain(..) {
+                    replies.push((c, Response::Done));
+                }
+            }
+            (OpKind::Create, Ok(o)) => {
+                let msg = format!("DLM refused a NL lock on {rname} in {lname}: {o:?}");
+                if let Some(w) = r.waiters.pop_front() {
+                    replies.push((w.conn, failed(ErrorKind::Dlm, msg)));
+                }
+            }
+        }
+        if let Some(s) = seqno_seen {
+            ls.seqno = Some(ls.seqno.map_or(s, |x| x.max(s)));
+        }
+        if let Some(m) = announce {
+            self.out.push(Output::Cpg(CpgMsg::Held {
+                ls: lname.to_string(),
+                res: rname.to_string(),
+                mode: m,
+            }));
+        }
+        for (c, resp) in replies {
+            self.reply(c, resp);
+        }
+        if let Some(u) = unresolved {
+            self.next_barrier += 1;
+            let token = self.next_barrier;
+            self.unresolved.insert(token, vec![u]);
+            self.out.push(Output::Cpg(CpgMsg::Barrier { token }));
+        }
+    }
+
+    fn drive_all(&mut self) {
+        let names: Vec<LockspaceName> = self.ls.keys().cloned().collect();
+        for n in names {
+            let res: Vec<ResourceName> = self.ls[&n].res.keys().cloned().collect();
+            for r in res {
+                self.drive(&n, &r);
+            }
+        }
+    }
+
+    /// Moves one resource toward what its holders and first waiter need: admits waiters,
+    /// issues at most one DLM call, and forgets an LV lock nobody holds.
+    fn drive(&mut self, lname: &LockspaceName, rname: &ResourceName) {
+        let now = self.now;
+        let mut replies = Vec::new();
+        let mut call = None;
+        {
+            let Some(ls) = self.ls.get_mut(lname) else {
+                return;
+            };
+            if ls.state != LsState::Running {
+                return;
+            }
+            let Some(r) = ls.res.get_mut(rname) else {
+                return;
+            };
+            if r.op.is_some() {
+                return;
+            }
+            loop {
+                // Admit waiters the granted mode already covers.
+                let admitted = match r.waiters.front() {
+                    Some(w)
+                        if r.adopt.is_empty() && r.locally_ok(w) && r.need(Some(w)) == r.mode =>
+                    {
+                        w.mode != Mode::Nl || r.lkid.is_none() || r.kind != Kind::Lv
+                    }
+                    _ => false,
+                };
+                if !admitted {
+                    break;
+                }
+                let w = r.waiters.pop_front().expect("front");
+                if w.mode == Mode::Nl {
+                    r.holders.remove(&w.owner);
+                    replies.push((w.conn, Response::Done));
+                    continue;
+                }
+                if r.lvb.is_some_and(|v| v.removed()) {
+                    replies.push((
+                        w.conn,
+                        failed(ErrorKind::Removed, format!("the VG of {lname} was removed")),
+                    ));
+                    continue;
+                }
+                r.holders.insert(w.owner, w.mode);
+                let resp = match r.kind {
+                    Kind::Lv => Response::Done,
+                    _ => granted(r),
+                };
+                replies.push((w.conn, resp));
+            }
+            // An LV unlock waiting while a release is in progress is handled above; an NL
+            // waiter on an LV whose lock is still there needs the unlock below.
+            let lv_release = r.kind == Kind::Lv
+                && r.waiters
+                    .front()
+                    .is_some_and(|w| w.mode == Mode::Nl && r.adopt.is_empty());
+            if lv_release {
+                let w = r.waiters.front().expect("front");
+                r.holders.remove(&w.owner);
+                let w = r.waiters.pop_front().expect("front");
+                r.op_replies.push(w.conn);
+            }
+            let target = r.target(now);
+            let lvb_flags = r.has_lvb();
+            let wanted_lock = r.kind != Kind::Lv || target != Mode::Nl || !r.waiters.is_empty();
+            let kind = if !r.adopt.is_empty() {
+                Some(OpKind::Adopt(r.adopt[0]))
+            } else if r.lkid.is_none() {
+                wanted_lock.then_some(OpKind::Create)
+            } else if r.kind == Kind::Lv && target == Mode::Nl && r.waiters.is_empty() {
+                Some(OpKind::Unlock)
+            } else if target > r.mode {
+                Some(OpKind::Up(target))
+            } else if target < r.mode {
+                Some(OpKind::Down(target))
+            } else {
+                None
+            };
+            // A finished release with nothing to convert answers at once.
+            if kind.is_none() {
+                replies.extend(r.op_replies.drain(..).map(|c| (c, Response::Done)));
+            }
+            // Deadlines of waiters that are blocked locally (behind another local holder).
+            if kind.is_none() {
+                if let Some(w) = r.waiters.front() {
+                    if !r.locally_ok(w) && w.deadline <= now && w.retry_at <= now {
+                        let w = r.waiters.pop_front().expect("front");
+                        replies.push((
+                            w.conn,
+                            Response::Busy {
+                                resource: format!("{rname} in {lname}"),
+                                holder: Holder::Node {
+                                    id: self.cfg.node_id,
+                                    name: self.cfg.node_name.clone(),
+                                    mode: r.mode,
+                                },
+                            },
+                        ));
+                    }
+                }
+            }
+            if let Some(kind) = kind {
+                let flags = |noqueue: bool| Flags {
+                    noqueue,
+                    valblk: lvb_flags,
+                    persistent: noqueue,
+                    expedite: !noqueue,
+                };
+                let res = rname.clone();
+                let op = match kind {
+                    OpKind::Adopt(m) => DlmOp::Adopt {
+                        res,
+                        mode: to_dlm(m),
+                    },
+                    OpKind::Create => DlmOp::Lock {
+                        res,
+                        mode: halvm_dlm::Mode::Nl,
+                        flags: flags(false),
+                    },
+                    OpKind::Unlock => DlmOp::Unlock {
+                        res,
+                        lkid: r.lkid.expect("held"),
+                    },
+                    OpKind::Up(m) | OpKind::Down(m) => {
+                        let lvb = (lvb_flags && r.mode == Mode::Ex)
+                            .then(|| r.lvb.map(|v| v.encode()))
+                            .flatten();
+                        let mut f = flags(true);
+                        if r.mode == Mode::Ex && lvb.is_none() {
+                            // Leaving EX with VALBLK writes the block: with nothing known
+                            // (an adopted orphan) leave it as it is.
+                            f.valblk = false;
+                        }
+                        DlmOp::Convert {
+                            res,
+                            lkid: r.lkid.expect("held"),
+                            mode: to_dlm(m),
+                            flags: f,
+                            lvb,
+                        }
+                    }
+                };
+                self.next_tag += 1;
+                r.op = Some((self.next_tag, kind));
+                call = Some((self.next_tag, op));
+            }
+        }
+        if let Some((tag, op)) = call {
+            self.tags.insert(tag, (lname.clone(), rname.clone()));
+            self.out.push(Output::Dlm {
+                ls: lname.clone(),
+                tag,
+                op,
+            });
+        }
+        // Forget an LV resource that is fully released and idle.
+        if let Some(ls) = self.ls.get_mut(lname) {
+            if let Some(r) = ls.res.get(rname) {
+                if r.kind == Kind::Lv
+                    && r.lkid.is_none()
+                    && r.op.is_none()
+                    && r.waiters.is_empty()
+                    && r.holders.is_empty()
+                    && r.adopt.is_empty()
+                {
+                    ls.res.remove(rname);
+                }
+            }
+        }
+        for (c, resp) in replies {
+            self.reply(c, resp);
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        let lockspaces = self
+            .ls
+            .iter()
+            .map(|(n, l)| LockspaceStatus {
+                name: n.to_string(),
+                state: match l.state {
+                    LsState::Joining => "joining",
+                    LsState::Running => "running",
+                    LsState::Leaving => "stopping",
+                }
+                .into(),
+                seqno: l.seqno,
+                locks: {
+                    let mut names: BTreeSet<String> = l.res.keys().map(|r| r.to_string()).collect();
+                    for (ls, res) in self.remote.keys() {
+                        if ls == n.as_str() {
+                            names.insert(res.clone());
+                        }
+                    }
+                    names
+                        .into_iter()
+                        .map(|res| {
+                            let local = ResourceName::new(&res).ok().and_then(|r| l.res.get(&r));
+                            LockStatus {
+                                lv_name: local.and_then(|r| r.lv_name.clone()),
+                                mode: local.map_or(Mode::Nl, |r| r.mode),
+                                holders: local
+                                    .map(|r| {
+                                        r.holders
+                                            .iter()
+                                            .map(|(o, m)| match o {
+                                                Owner::Persistent => format!("persistent {m}"),
+                                                Owner::Conn(c) => format!(
+                                                    "client pid {} {m}",
+                                                    self.conns.get(c).copied().unwrap_or(0)
+                                                ),
+                                            })
+                                            .collect()
+                                    })
+                                    .unwrap_or_default(),
+                                remote: self
+                                    .remote
+                                    .get(&(n.to_string(), res.clone()))
+                                    .map(|h| {
+                                        h.iter()
+                                            .map(|(node, mode)| RemoteHold {
+                                                node: *node,
+                                                name: self.names.get(node).cloned(),
+                                                mode: *mode,
+                                            })
+                                            .collect()
+                                    })
+                                    .unwrap_or_default(),
+                                last_busy: local.and_then(|r| r.last_busy.clone()),
+                                resource: res,
+                            }
+                        })
+                        .collect()
+                },
+            })
+            .collect();
+        Status {
+            node_id: self.cfg.node_id,
+            node_name: self.cfg.node_name.clone(),
+            cluster_name: self.cluster_name.clone(),
+            quorate: self.quorate,
+            members: self
+                .members
+                .iter()
+                .map(|m| Member {
+                    id: *m,
+                    name: self.names.get(m).cloned(),
+                })
+                .collect(),
+            lockspaces,
+        }
+    }
+}
+
+fn granted(r: &Res) -> Response {
+    Response::Granted {
+        r_version: r.lvb.map(|v| v.r_version),
+        lvb_invalid: r.lvb_invalid,
+    }
+}
+
+fn read_lvb(r: &mut Res, g: &halvm_dlm::Granted) {
+    if let Some(b) = &g.lvb {
+        r.lvb_invalid = g.lvb_invalid;
+        match ValBlk::decode(b) {
+            Ok(v) => r.lvb = v,
+            Err(e) => {
+                log::error!("{e}");
+                r.lvb_invalid = true;
+            }
+        }
+    }
+}
+
+fn self_holder(
+    remote: &BTreeMap<(String, String), BTreeMap<u32, Mode>>,
+    names: &BTreeMap<u32, String>,
+    me: u32,
+    ls: &LockspaceName,
+    res: &ResourceName,
+    mode: Mode,
+) -> Holder {
+    remote
+        .get(&(ls.to_string(), res.to_string()))
+        .and_then(|h| h.iter().find(|(n, m)| **n != me && !compatible(**m, mode)))
+        .map(|(n, m)| Holder::Node {
+            id: *n,
+            name: names.get(n).cloned().unwrap_or_else(|| format!("node{n}")),
+            mode: *m,
+        })
+        .unwrap_or(Holder::OtherHost)
+}

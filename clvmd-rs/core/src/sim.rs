@@ -1,0 +1,383 @@
+//! Many nodes in one process: each [`Node`] driven against one [`MemDlm`], CPG as an
+//! agreed-order log delivered to each member at its own pace, a network that can be cut, and
+//! a seeded scheduler that interleaves everything (the shape of raft-rs's test harness).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use clvmd_proto::{Request, Response};
+use halvm_dlm::{Dlm, DlmLockspace, LockspaceName, MemDlm, MemNode, Outcome};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
+use crate::CpgMsg;
+
+/// The cluster name every simulated node's DLM reports.
+pub const CLUSTER: &str = "simcluster";
+
+enum Work {
+    Join(LockspaceName),
+    Leave(LockspaceName),
+    Dlm(LockspaceName, u64, DlmOp),
+}
+
+struct SimNode {
+    node: Node,
+    dlm: MemNode,
+    spaces: BTreeMap<LockspaceName, Box<dyn DlmLockspace>>,
+    /// DLM calls not yet carried out, in order (one worker per node, as per lockspace).
+    work: VecDeque<Work>,
+    /// CPG messages delivered to this node but not yet stepped.
+    inbox: VecDeque<(u32, CpgMsg)>,
+    alive: bool,
+}
+
+/// The simulated cluster.
+pub struct Sim {
+    pub dlm: MemDlm,
+    nodes: BTreeMap<u32, SimNode>,
+    /// Which partition each node is in (same number: can talk).
+    partition: BTreeMap<u32, u32>,
+    pub now: u64,
+    rng: StdRng,
+    /// Replies received: (node, conn, response).
+    pub replies: VecDeque<(u32, ConnId, Response)>,
+    pub steps: u64,
+}
+
+impl Sim {
+    /// `n` nodes (ids 1..=n), all quorate and members of one partition.
+    pub fn new(n: u32, seed: u64) -> Self {
+        let mut sim = Sim {
+            dlm: MemDlm::new(),
+            nodes: BTreeMap::new(),
+            partition: BTreeMap::new(),
+            now: 0,
+            rng: StdRng::seed_from_u64(seed),
+            replies: VecDeque::new(),
+            steps: 0,
+        };
+        for id in 1..=n {
+            sim.start_node(id);
+        }
+        sim.membership_changed();
+        sim
+    }
+
+    fn start_node(&mut self, id: u32) {
+        let node = Node::new(NodeConfig {
+            node_id: id,
+            node_name: format!("node{id}"),
+        });
+        self.nodes.insert(
+            id,
+            SimNode {
+                node,
+                dlm: self.dlm.node(id),
+                spaces: BTreeMap::new(),
+                work: VecDeque::new(),
+                inbox: VecDeque::new(),
+                alive: true,
+            },
+        );
+        self.partition.entry(id).or_insert(0);
+        self.input(id, Input::ClusterName(Some(CLUSTER.into())));
+        self.input(id, Input::Quorum { quorate: true });
+    }
+
+    fn members_of(&self, id: u32) -> Vec<u32> {
+        let p = self.partition[&id];
+        self.nodes
+            .iter()
+            .filter(|(n, s)| s.alive && self.partition[*n] == p)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    fn membership_changed(&mut self) {
+        let ids: Vec<u32> = self.alive_nodes();
+        for id in ids {
+            let members = self.members_of(id);
+            // Quorum: a strict majority of all configured nodes.
+            let quorate = members.len() * 2 > self.nodes.len();
+            self.input(id, Input::Quorum { quorate });
+            self.input(id, Input::Membership { members });
+        }
+    }
+
+    pub fn alive_nodes(&self) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .filter(|(_, s)| s.alive)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    /// Steps node `id` with `input` and routes what comes out.
+    pub fn input(&mut self, id: u32, input: Input) {
+        let now = self.now;
+        let sn = self.nodes.get_mut(&id).expect("node");
+        if !sn.alive {
+            return;
+        }
+        let outs = sn.node.step(now, input);
+        self.steps += 1;
+        for o in outs {
+            self.route(id, o);
+        }
+    }
+
+    fn route(&mut self, id: u32, o: Output) {
+        match o {
+            Output::Reply { conn, response } => self.replies.push_back((id, conn, response)),
+            Output::Join { ls } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Join(ls)),
+            Output::Leave { ls } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Leave(ls)),
+            Output::Dlm { ls, tag, op } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Dlm(ls, tag, op)),
+            Output::Cpg(msg) => {
+                // Agreed order: every member of the sender's partition gets it, in one global
+                // order (appending now to every inbox keeps the order identical everywhere).
+                for m in self.members_of(id) {
+                    self.nodes
+                        .get_mut(&m)
+                        .unwrap()
+                        .inbox
+                        .push_back((id, msg.clone()));
+                }
+            }
+        }
+    }
+
+    /// A client request on `node` over connection `conn`.
+    pub fn request(&mut self, node: u32, conn: ConnId, request: Request) {
+        self.input(node, Input::Request { conn, request });
+    }
+
+    fn do_work(&mut self, id: u32) {
+        let sn = self.nodes.get_mut(&id).unwrap();
+        let Some(w) = sn.work.pop_front() else {
+            return;
+        };
+        let input = match w {
+            Work::Join(ls) => {
+                let result = sn.dlm.join(&ls).map(|j| {
+                    sn.spaces.insert(ls.clone(), j.ls);
+                    j.existed
+                });
+                Input::Joined {
+                    ls,
+                    result: result.map_err(|e| e.to_string()),
+                }
+            }
+            Work::Leave(ls) => {
+                let result = match sn.spaces.remove(&ls) {
+                    Some(s) => s.release().map_err(|e| e.to_string()),
+                    None => Ok(()),
+                };
+                Input::Left { ls, result }
+            }
+            Work::Dlm(ls, tag, op) => {
+                let result = match sn.spaces.get_mut(&ls) {
+                    Some(space) => execute(space.as_mut(), &op),
+                    None => Err(format!("lockspace {ls} not joined")),
+                };
+                Input::DlmDone { tag, result }
+            }
+        };
+        self.dlm.assert_compatible();
+        self.input(id, input);
+    }
+
+    /// Runs one random pending event; false when nothing is pending (time may still pass).
+    pub fn step_once(&mut self) -> bool {
+        let mut choices = Vec::new();
+        for (id, sn) in &self.nodes {
+            if !sn.alive {
+                continue;
+            }
+            if !sn.work.is_empty() {
+                choices.push((*id, true));
+            }
+            if !sn.inbox.is_empty() {
+                choices.push((*id, false));
+            }
+        }
+        if choices.is_empty() {
+            return false;
+        }
+        let (id, work) = choices[self.rng.gen_range(0..choices.len())];
+        if work {
+            self.do_work(id);
+        } else {
+            let (from, msg) = self.nodes.get_mut(&id).unwrap().inbox.pop_front().unwrap();
+            self.input(id, Input::Cpg { from, msg });
+        }
+        true
+    }
+
+    /// Runs until nothing is pending and no timer is due within `max_ms` of simulated time.
+    pub fn run(&mut self, max_ms: u64) {
+        let end = self.now + max_ms;
+        loop {
+            while self.step_once() {}
+            let wake = self
+                .nodes
+                .values()
+                .filter(|s| s.alive)
+                .filter_map(|s| s.node.next_wake())
+                .min();
+            match wake {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    for id in self.alive_nodes() {
+                        self.input(id, Input::Tick);
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Moves time to the next due timer and ticks every node; false when none is due.
+    pub fn advance(&mut self) -> bool {
+        let wake = self
+            .nodes
+            .values()
+            .filter(|s| s.alive)
+            .filter_map(|s| s.node.next_wake())
+            .min();
+        match wake {
+            Some(t) => {
+                self.now = self.now.max(t);
+                for id in self.alive_nodes() {
+                    self.input(id, Input::Tick);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes the replies for (node, conn).
+    pub fn take_replies(&mut self, node: u32, conn: ConnId) -> Vec<Response> {
+        let mut out = Vec::new();
+        self.replies.retain(|(n, c, r)| {
+            if *n == node && *c == conn {
+                out.push(r.clone());
+                false
+            } else {
+                true
+            }
+        });
+        out
+    }
+
+    /// Sends `req` and runs until it is answered; panics if it never is.
+    pub fn call(&mut self, node: u32, conn: ConnId, req: Request) -> Response {
+        self.request(node, conn, req);
+        for _ in 0..10_000 {
+            let r = self.take_replies(node, conn);
+            if let Some(first) = r.into_iter().next() {
+                return first;
+            }
+            if !self.step_once() {
+                self.run(60_000);
+                let r = self.take_replies(node, conn);
+                return r
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| panic!("node {node} conn {conn}: no answer"));
+            }
+        }
+        panic!("node {node} conn {conn}: no answer after 10000 steps")
+    }
+
+    pub fn disconnect(&mut self, node: u32, conn: ConnId) {
+        self.input(node, Input::Disconnected { conn });
+    }
+
+    /// The node dies and is fenced: its DLM locks go, the others see it leave.
+    pub fn crash(&mut self, id: u32) {
+        let sn = self.nodes.get_mut(&id).unwrap();
+        sn.alive = false;
+        sn.work.clear();
+        sn.inbox.clear();
+        let spaces = std::mem::take(&mut sn.spaces);
+        self.dlm.crash_node(id);
+        // Closing after the crash finds nothing left to orphan.
+        drop(spaces);
+        self.membership_changed();
+    }
+
+    /// Boots a crashed node again (a fresh daemon, no lockspaces).
+    pub fn reboot(&mut self, id: u32) {
+        self.start_node(id);
+        self.membership_changed();
+    }
+
+    /// The daemon on `id` is SIGKILLed and restarted: its persistent DLM locks stay as
+    /// orphans in lockspaces that stay joined; the new daemon starts empty.
+    pub fn restart_daemon(&mut self, id: u32) {
+        let sn = self.nodes.remove(&id).unwrap();
+        drop(sn.spaces);
+        self.start_node(id);
+        self.membership_changed();
+    }
+
+    /// Cuts the network: nodes in `group` form one partition, the others another.
+    pub fn partition(&mut self, group: &[u32]) {
+        let set: BTreeSet<u32> = group.iter().copied().collect();
+        for (id, p) in self.partition.iter_mut() {
+            *p = u32::from(set.contains(id));
+        }
+        self.membership_changed();
+    }
+
+    pub fn heal(&mut self) {
+        for p in self.partition.values_mut() {
+            *p = 0;
+        }
+        self.membership_changed();
+    }
+
+    pub fn node(&self, id: u32) -> &Node {
+        &self.nodes[&id].node
+    }
+}
+
+/// Carries out one DLM call: the same mapping the daemon's lockspace workers use.
+pub fn execute(ls: &mut dyn DlmLockspace, op: &DlmOp) -> Result<Outcome, String> {
+    let r = match op {
+        DlmOp::Lock { res, mode, flags } => ls.lock(res, *mode, *flags),
+        DlmOp::Convert {
+            res,
+            lkid,
+            mode,
+            flags,
+            lvb,
+        } => ls.convert(res, *lkid, *mode, *flags, lvb.as_ref()),
+        DlmOp::Unlock { res, lkid } => ls.unlock(res, *lkid).map(|()| {
+            Outcome::Granted(halvm_dlm::Granted {
+                lkid: *lkid,
+                lvb: None,
+                lvb_invalid: false,
+            })
+        }),
+        DlmOp::Adopt { res, mode } => ls.adopt(res, *mode),
+    };
+    r.map_err(|e| e.to_string())
+}

@@ -1,0 +1,543 @@
+//! Scenarios on simulated clusters: issue 13's "what it must show" in miniature.
+
+use clvmd_core::sim::{Sim, CLUSTER};
+use clvmd_core::Input;
+use clvmd_proto::{ErrorKind, Holder, Mode, Request, Response, Scope};
+use halvm_dlm::{Dlm, Flags, LockspaceName, ResourceName};
+
+const LV1: &str = "abcdef-0123-4567-89AB-CDEF-0123-456789";
+
+fn start(sim: &mut Sim, node: u32, vg: &str) {
+    let r = sim.call(
+        node,
+        100,
+        Request::LockStart {
+            vg: vg.into(),
+            lock_args: format!("1.0.0:{CLUSTER}"),
+        },
+    );
+    assert_eq!(r, Response::Done, "lockstart on node {node}");
+}
+
+fn lv(mode: Mode) -> Request {
+    Request::LvLock {
+        vg: "vg".into(),
+        lv_uuid: LV1.into(),
+        lv_name: "lv1".into(),
+        mode,
+    }
+}
+
+fn lv_off() -> Request {
+    Request::LvUnlock {
+        vg: "vg".into(),
+        lv_uuid: LV1.into(),
+        lv_name: "lv1".into(),
+    }
+}
+
+fn busy_by(r: &Response) -> Holder {
+    match r {
+        Response::Busy { holder, .. } => holder.clone(),
+        r => panic!("expected busy, got {r:?}"),
+    }
+}
+
+fn three() -> Sim {
+    let mut sim = Sim::new(3, 7);
+    for n in 1..=3 {
+        start(&mut sim, n, "vg");
+    }
+    sim
+}
+
+#[test]
+fn exclusive_activation_names_the_holder_and_hands_over() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    let h = busy_by(&sim.call(2, 1, lv(Mode::Ex)));
+    assert_eq!(
+        h,
+        Holder::Node {
+            id: 1,
+            name: "node1".into(),
+            mode: Mode::Ex
+        }
+    );
+    assert!(matches!(
+        busy_by(&sim.call(2, 2, lv(Mode::Pr))),
+        Holder::Node { id: 1, .. }
+    ));
+    // The activation lock outlives the client that asked for it.
+    sim.disconnect(1, 1);
+    assert!(matches!(
+        sim.call(3, 1, lv(Mode::Ex)),
+        Response::Busy { .. }
+    ));
+    assert_eq!(sim.call(1, 2, lv_off()), Response::Done);
+    assert_eq!(sim.call(2, 3, lv(Mode::Ex)), Response::Done);
+    sim.dlm.assert_compatible();
+}
+
+#[test]
+fn shared_activation_on_two_nodes() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Pr)), Response::Done);
+    assert_eq!(sim.call(2, 1, lv(Mode::Pr)), Response::Done);
+    assert!(matches!(
+        sim.call(3, 1, lv(Mode::Ex)),
+        Response::Busy { .. }
+    ));
+    // sh -> ex on one node is refused while the other shares it
+    assert!(matches!(
+        sim.call(1, 2, lv(Mode::Ex)),
+        Response::Busy { .. }
+    ));
+    assert_eq!(sim.call(2, 2, lv_off()), Response::Done);
+    assert_eq!(sim.call(1, 3, lv(Mode::Ex)), Response::Done);
+    let h = sim.dlm.holders("lvm_vg", LV1);
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].mode, halvm_dlm::Mode::Ex);
+}
+
+#[test]
+fn vg_seqno_travels_in_the_lvb_and_over_cpg() {
+    let mut sim = three();
+    let ex = Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Ex,
+        wait_ms: 0,
+    };
+    assert_eq!(
+        sim.call(1, 1, ex.clone()),
+        Response::Granted {
+            r_version: None,
+            lvb_invalid: false
+        }
+    );
+    // Held EX on node1: node2's reader is refused, naming node1.
+    let sh = Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Pr,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        busy_by(&sim.call(2, 1, sh.clone())),
+        Holder::Node { id: 1, .. }
+    ));
+    let unlock = |seqno| Request::Unlock {
+        scope: Scope::Vg("vg".into()),
+        seqno,
+        removed: false,
+    };
+    assert_eq!(sim.call(1, 1, unlock(Some(5))), Response::Done);
+    sim.run(0);
+    assert_eq!(
+        sim.call(2, 1, sh.clone()),
+        Response::Granted {
+            r_version: Some(5),
+            lvb_invalid: false
+        }
+    );
+    // A waiting writer gets it once the reader lets go.
+    let ex_wait = Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Ex,
+        wait_ms: 5_000,
+    };
+    sim.request(3, 1, ex_wait);
+    sim.run(100);
+    assert!(sim.take_replies(3, 1).is_empty(), "writer waits");
+    assert_eq!(sim.call(2, 1, unlock(None)), Response::Done);
+    sim.run(5_000);
+    assert_eq!(
+        sim.take_replies(3, 1),
+        vec![Response::Granted {
+            r_version: Some(5),
+            lvb_invalid: false
+        }]
+    );
+    // Every node learnt the seqno of the commit.
+    for n in 1..=3 {
+        let st = sim.node(n).status();
+        let ls = st.lockspaces.iter().find(|l| l.name == "lvm_vg").unwrap();
+        assert_eq!(ls.seqno, Some(5), "node {n}");
+    }
+}
+
+#[test]
+fn a_holder_no_daemon_claims_is_another_host() {
+    let mut sim = three();
+    // Node 9 runs stock lvmlockd: same DLM, no clvmd-rs.
+    let mut stock = sim
+        .dlm
+        .node(9)
+        .join(&LockspaceName::for_vg("vg").unwrap())
+        .unwrap()
+        .ls;
+    let res = ResourceName::lv(LV1).unwrap();
+    stock
+        .lock(
+            &res,
+            halvm_dlm::Mode::Ex,
+            Flags {
+                noqueue: true,
+                persistent: true,
+                ..Flags::default()
+            },
+        )
+        .unwrap();
+    let r = sim.call(1, 1, lv(Mode::Pr));
+    assert_eq!(busy_by(&r), Holder::OtherHost);
+    assert_eq!(
+        Holder::OtherHost.to_string(),
+        "another host (not running clvmd-rs)"
+    );
+    // and the stock node is refused while we hold something
+    drop(stock);
+}
+
+#[test]
+fn killed_daemon_leaves_orphans_that_the_next_one_adopts() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    sim.restart_daemon(1);
+    sim.run(0);
+    // The LV stays exclusive: node2 is refused (nobody claims it over CPG now).
+    assert_eq!(busy_by(&sim.call(2, 1, lv(Mode::Ex))), Holder::OtherHost);
+    start(&mut sim, 1, "vg");
+    // -an through the new daemon adopts the orphan and releases it.
+    assert_eq!(sim.call(1, 2, lv_off()), Response::Done);
+    assert!(sim.dlm.holders("lvm_vg", LV1).iter().all(|h| h.node != 1));
+    assert_eq!(sim.call(2, 2, lv(Mode::Ex)), Response::Done);
+}
+
+#[test]
+fn restarted_daemon_adopts_on_reactivation_too() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    sim.restart_daemon(1);
+    start(&mut sim, 1, "vg");
+    assert_eq!(sim.call(1, 2, lv(Mode::Ex)), Response::Done);
+    let h = sim.dlm.holders("lvm_vg", LV1);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert!(!h[0].orphan);
+    assert!(matches!(
+        busy_by(&sim.call(3, 1, lv(Mode::Pr))),
+        Holder::Node { id: 1, .. }
+    ));
+}
+
+#[test]
+fn crashed_holder_is_fenced_and_a_survivor_activates() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    sim.crash(1);
+    assert_eq!(sim.call(2, 1, lv(Mode::Ex)), Response::Done);
+    sim.reboot(1);
+    start(&mut sim, 1, "vg");
+    assert!(matches!(
+        busy_by(&sim.call(1, 1, lv(Mode::Ex))),
+        Holder::Node { id: 2, .. }
+    ));
+}
+
+#[test]
+fn crash_while_holding_vg_ex_marks_the_lvb_invalid() {
+    let mut sim = three();
+    let ex = Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Ex,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        sim.call(1, 1, ex.clone()),
+        Response::Granted { .. }
+    ));
+    sim.crash(1);
+    assert_eq!(
+        sim.call(2, 1, ex),
+        Response::Granted {
+            r_version: None,
+            lvb_invalid: true
+        }
+    );
+}
+
+#[test]
+fn lockstart_errors_name_both_clusters_and_missing_dlm() {
+    let mut sim = Sim::new(1, 1);
+    let r = sim.call(
+        1,
+        1,
+        Request::LockStart {
+            vg: "vg".into(),
+            lock_args: "1.0.0:othercluster".into(),
+        },
+    );
+    match r {
+        Response::Failed {
+            kind: ErrorKind::ClusterMismatch,
+            message,
+        } => {
+            assert!(
+                message.contains("othercluster") && message.contains(CLUSTER),
+                "{message}"
+            )
+        }
+        r => panic!("{r:?}"),
+    }
+    sim.input(1, Input::ClusterName(None));
+    let r = sim.call(
+        1,
+        1,
+        Request::LockStart {
+            vg: "vg".into(),
+            lock_args: format!("1.0.0:{CLUSTER}"),
+        },
+    );
+    assert!(
+        matches!(&r, Response::Failed { kind: ErrorKind::NoDlm, message } if message.contains("dlm_controld")),
+        "{r:?}"
+    );
+    let r = sim.call(1, 1, lv(Mode::Ex));
+    assert!(
+        matches!(
+            r,
+            Response::Failed {
+                kind: ErrorKind::NotStarted,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn join_failure_is_reported() {
+    let mut sim = Sim::new(1, 1);
+    sim.dlm.set_down(1, true);
+    let r = sim.call(
+        1,
+        1,
+        Request::LockStart {
+            vg: "vg".into(),
+            lock_args: format!("1.0.0:{CLUSTER}"),
+        },
+    );
+    assert!(
+        matches!(
+            r,
+            Response::Failed {
+                kind: ErrorKind::Lockspace,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn lockstop_refuses_with_active_lvs_and_releases_otherwise() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    let stop = |force| Request::LockStop {
+        vg: "vg".into(),
+        force,
+    };
+    let r = sim.call(1, 1, stop(false));
+    assert!(
+        matches!(&r, Response::Failed { kind: ErrorKind::LockspaceBusy, message } if message.contains("lv1")),
+        "{r:?}"
+    );
+    assert_eq!(sim.call(1, 1, lv_off()), Response::Done);
+    assert_eq!(sim.call(1, 1, stop(false)), Response::Done);
+    assert!(sim
+        .dlm
+        .holders("lvm_vg", "VGLK")
+        .iter()
+        .all(|h| h.node != 1));
+    let r = sim.call(1, 1, lv(Mode::Ex));
+    assert!(matches!(
+        r,
+        Response::Failed {
+            kind: ErrorKind::NotStarted,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn minority_partition_refuses_changes() {
+    let mut sim = three();
+    sim.partition(&[1]);
+    sim.run(0);
+    let ex = Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Ex,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        sim.call(1, 1, ex.clone()),
+        Response::Failed {
+            kind: ErrorKind::NoQuorum,
+            ..
+        }
+    ));
+    assert!(matches!(
+        sim.call(2, 1, ex.clone()),
+        Response::Granted { .. }
+    ));
+    sim.heal();
+    sim.run(0);
+    assert!(sim.node(1).status().quorate);
+}
+
+#[test]
+fn global_lock_counter_bumps_on_ex_release() {
+    let mut sim = three();
+    let gl = |mode| Request::Lock {
+        scope: Scope::Global,
+        mode,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        sim.call(1, 1, gl(Mode::Ex)),
+        Response::Granted { .. }
+    ));
+    let un = Request::Unlock {
+        scope: Scope::Global,
+        seqno: None,
+        removed: false,
+    };
+    assert_eq!(sim.call(1, 1, un.clone()), Response::Done);
+    assert_eq!(
+        sim.call(2, 1, gl(Mode::Pr)),
+        Response::Granted {
+            r_version: Some(1),
+            lvb_invalid: false
+        }
+    );
+}
+
+#[test]
+fn removed_vg_is_refused() {
+    let mut sim = three();
+    let ex = Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Ex,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        sim.call(1, 1, ex.clone()),
+        Response::Granted { .. }
+    ));
+    let r = sim.call(
+        1,
+        1,
+        Request::Unlock {
+            scope: Scope::Vg("vg".into()),
+            seqno: Some(9),
+            removed: true,
+        },
+    );
+    assert_eq!(r, Response::Done);
+    assert!(matches!(
+        sim.call(2, 1, ex),
+        Response::Failed {
+            kind: ErrorKind::Removed,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn daemon_killed_mid_commit_leaves_vglk_ex_that_the_next_one_adopts_and_releases() {
+    let mut sim = three();
+    let ex = Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Ex,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        sim.call(1, 1, ex.clone()),
+        Response::Granted { .. }
+    ));
+    assert_eq!(
+        sim.call(
+            1,
+            1,
+            Request::Unlock {
+                scope: Scope::Vg("vg".into()),
+                seqno: Some(4),
+                removed: false
+            }
+        ),
+        Response::Done
+    );
+    assert!(matches!(
+        sim.call(1, 1, ex.clone()),
+        Response::Granted { .. }
+    ));
+    sim.restart_daemon(1);
+    sim.run(0);
+    // The orphan EX blocks every other node...
+    assert_eq!(busy_by(&sim.call(2, 1, ex.clone())), Holder::OtherHost);
+    // ... until the restarted daemon starts the lockspace: it adopts and drops it to NL,
+    // leaving the LVB as the last release wrote it.
+    start(&mut sim, 1, "vg");
+    sim.run(0);
+    let holders = sim.dlm.holders("lvm_vg", "VGLK");
+    assert!(holders.iter().all(|h| !h.orphan), "{holders:?}");
+    assert_eq!(
+        sim.call(2, 2, ex),
+        Response::Granted {
+            r_version: Some(4),
+            lvb_invalid: false
+        }
+    );
+}
+
+/// A clean stop leaves lvm_global (no activation locks live there) and keeps the VG
+/// lockspaces, whose activation locks stay for the next daemon.
+#[test]
+fn clean_stop_leaves_the_global_lockspace_only() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    let gl = Request::Lock {
+        scope: Scope::Global,
+        mode: Mode::Pr,
+        wait_ms: 0,
+    };
+    assert!(matches!(
+        sim.call(1, 2, gl.clone()),
+        Response::Granted { .. }
+    ));
+    sim.disconnect(1, 2);
+    assert!(sim
+        .dlm
+        .holders("lvm_global", "GLLK")
+        .iter()
+        .any(|h| h.node == 1));
+    sim.input(1, Input::Shutdown);
+    sim.run(0);
+    assert!(!sim.node(1).leaving_global());
+    let names: Vec<String> = sim
+        .node(1)
+        .status()
+        .lockspaces
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(names, ["lvm_vg"]);
+    assert!(sim
+        .dlm
+        .holders("lvm_global", "GLLK")
+        .iter()
+        .all(|h| h.node != 1));
+    // The activation lock is still held: node 2 is refused.
+    assert!(matches!(
+        sim.call(2, 1, lv(Mode::Ex)),
+        Response::Busy { .. }
+    ));
+}

@@ -1,0 +1,166 @@
+//! clvmd-rs: the cluster lock daemon (and its `status` client command).
+//!
+//! The daemon binds its socket, daemonizes (unless `-f`), connects to corosync (CPG group
+//! `clvmd-rs`, quorum) and runs [`server::Server`]: a poll loop that feeds
+//! [`clvmd_core::Node`] and carries out what it asks, with one thread per DLM lockspace.
+
+pub mod corosync;
+pub mod server;
+pub mod status;
+pub mod workers;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, Command};
+
+/// Where dlm_controld publishes the DLM cluster name.
+pub const CLUSTER_NAME_FILE: &str = "/sys/kernel/config/dlm/cluster/cluster_name";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot create {path}: {source}")]
+    SocketDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("clvmd-rs is already running (it answers on {path})")]
+    AlreadyRunning { path: PathBuf },
+    #[error("cannot listen on {path}: {source}")]
+    Bind {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot daemonize: {0}")]
+    Daemonize(nix::Error),
+    #[error("cannot write pid file {path}: {source}")]
+    PidFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("corosync: {what}: {error} (is corosync running?)")]
+    Corosync { what: &'static str, error: String },
+    #[error("poll loop: {0}")]
+    Poll(nix::Error),
+    #[error("signals: {0}")]
+    Signals(nix::Error),
+    #[error(transparent)]
+    Client(#[from] clvmd_client::ClientError),
+    #[error("cannot set up logging: {0}")]
+    Logging(String),
+}
+
+pub fn cli() -> Command {
+    Command::new("clvmd-rs")
+        .about("Cluster lock daemon for shared LVM volume groups (lvmlockd-compatible, on the DLM)")
+        .long_about(
+            "clvmd-rs joins a DLM lockspace lvm_<vg> for each shared VG it is asked to start \
+             (plus lvm_global), takes VGLK/GLLK for lvmeta's metadata reads and commits and \
+             holds LV activation locks on behalf of lvmeta and the agents, exactly as lvmlockd \
+             names and takes them, so nodes running stock lvm2 with lvmlockd exclude each \
+             other correctly. Daemons talk over the corosync CPG group clvmd-rs, so a refused \
+             lock names the node that holds it.",
+        )
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(
+            Arg::new("foreground")
+                .short('f')
+                .long("foreground")
+                .action(ArgAction::SetTrue)
+                .help("Stay in the foreground and log to stderr"),
+        )
+        .arg(
+            Arg::new("socket")
+                .short('s')
+                .long("socket")
+                .value_name("PATH")
+                .env(clvmd_client::SOCKET_ENV)
+                .default_value(clvmd_proto::DEFAULT_SOCKET)
+                .global(true)
+                .help("Unix socket the daemon serves (root only)"),
+        )
+        .arg(
+            Arg::new("pidfile")
+                .short('p')
+                .long("pidfile")
+                .value_name("PATH")
+                .default_value("/run/clvmd-rs/clvmd-rs.pid")
+                .help("Where the daemon writes its pid"),
+        )
+        .arg(
+            Arg::new("node_name")
+                .long("node-name")
+                .value_name("NAME")
+                .help("This node's name in messages (default: the host name)"),
+        )
+        .arg(
+            Arg::new("no_corosync")
+                .long("no-corosync")
+                .action(ArgAction::SetTrue)
+                .help(
+                    "Run without corosync: a CPG group of one and never quorate (no lock for a \
+                     change is granted); for testing the socket",
+                ),
+        )
+        .arg(
+            Arg::new("log_file")
+                .long("log-file")
+                .value_name("PATH")
+                .help("Append log lines to this file instead of syslog (ignored with -f)"),
+        )
+        .arg(
+            Arg::new("debug")
+                .short('d')
+                .long("debug")
+                .action(ArgAction::SetTrue)
+                .help("Log debug messages"),
+        )
+        .subcommand(
+            Command::new("status")
+                .about("Show this node's lockspaces, the locks held here, and who holds contended locks")
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("Print the status as JSON"),
+                ),
+        )
+}
+
+/// Runs the command line; the binary's `main` is only this.
+pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let m = match cli().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let socket = PathBuf::from(m.get_one::<String>("socket").expect("default"));
+    let result = match m.subcommand() {
+        Some(("status", sm)) => status::run(&socket, sm.get_flag("json")),
+        _ => server::run(server::Options {
+            socket,
+            pidfile: PathBuf::from(m.get_one::<String>("pidfile").expect("default")),
+            foreground: m.get_flag("foreground"),
+            node_name: m.get_one::<String>("node_name").cloned(),
+            corosync: !m.get_flag("no_corosync"),
+            debug: m.get_flag("debug"),
+            log_file: m.get_one::<String>("log_file").map(PathBuf::from),
+            cluster_name_file: PathBuf::from(CLUSTER_NAME_FILE),
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("clvmd-rs: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

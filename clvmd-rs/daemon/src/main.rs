@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    clvmd_rs::main_from_args(std::env::args_os())
+}

@@ -1,0 +1,630 @@
+//! The daemon's poll loop: the only place that does I/O for the core state machine.
+
+use std::collections::BTreeMap;
+use std::io::{ErrorKind as IoKind, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clvmd_core::{ConnId, Input, Node, NodeConfig, Output};
+use clvmd_proto::{
+    encode_frame, ErrorKind, FrameReader, Request, Response, MAX_REQUEST, MAX_RESPONSE,
+    PROTOCOL_VERSION,
+};
+use halvm_dlm::{Dlm, RealDlm};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+
+use crate::corosync::{self, Corosync};
+use crate::workers::{Work, Workers};
+use crate::DaemonError;
+
+/// Answers buffered for a client that does not read them before it is dropped.
+const MAX_UNREAD: usize = 4 * MAX_RESPONSE;
+
+pub struct Options {
+    pub socket: PathBuf,
+    pub pidfile: PathBuf,
+    pub foreground: bool,
+    pub node_name: Option<String>,
+    pub corosync: bool,
+    pub debug: bool,
+    pub log_file: Option<PathBuf>,
+    /// Where dlm_controld publishes the cluster name ([`crate::CLUSTER_NAME_FILE`]).
+    pub cluster_name_file: PathBuf,
+}
+
+/// Starts the daemon: socket, daemonize, logging, corosync, loop. Returns in the parent
+/// right after the fork (the socket is bound by then), and in the daemon on SIGTERM/SIGINT.
+pub fn run(opts: Options) -> Result<(), DaemonError> {
+    let listener = bind(&opts.socket)?;
+    if !opts.foreground && daemonize()? {
+        return Ok(());
+    }
+    // After the fork: syslog lines carry the daemon's pid. Errors before this point reach
+    // the caller's stderr.
+    init_logging(&opts)?;
+    write_pidfile(&opts.pidfile)?;
+    let result = serve(&opts, listener, Arc::new(RealDlm), false);
+    let _ = std::fs::remove_file(&opts.pidfile);
+    let _ = std::fs::remove_file(&opts.socket);
+    result
+}
+
+/// Lines to stderr (`-f`) or to a file (`--log-file`).
+struct LineLogger {
+    level: log::LevelFilter,
+    file: Option<std::sync::Mutex<std::fs::File>>,
+}
+
+impl log::Log for LineLogger {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= self.level
+    }
+    fn log(&self, r: &log::Record) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let line = format!(
+            "clvmd-rs[{}]: {}: {}\n",
+            std::process::id(),
+            r.level(),
+            r.args()
+        );
+        match &self.file {
+            Some(f) => {
+                if let Ok(mut f) = f.lock() {
+                    let _ = f.write_all(line.as_bytes());
+                }
+            }
+            None => eprint!("{line}"),
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn init_logging(opts: &Options) -> Result<(), DaemonError> {
+    let level = if opts.debug {
+        log::LevelFilter::Debug
+    } else {
+        log::LevelFilter::Info
+    };
+    let logger: Box<dyn log::Log> = if opts.foreground {
+        Box::new(LineLogger { level, file: None })
+    } else if let Some(path) = &opts.log_file {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| DaemonError::Logging(format!("{}: {e}", path.display())))?;
+        Box::new(LineLogger {
+            level,
+            file: Some(std::sync::Mutex::new(f)),
+        })
+    } else {
+        let fmt = syslog::Formatter3164 {
+            facility: syslog::Facility::LOG_DAEMON,
+            hostname: None,
+            process: "clvmd-rs".into(),
+            pid: std::process::id(),
+        };
+        let w = syslog::unix(fmt).map_err(|e| {
+            DaemonError::Logging(format!(
+                "no syslog socket (/dev/log): {e}; use -f or --log-file"
+            ))
+        })?;
+        Box::new(syslog::BasicLogger::new(w))
+    };
+    // A second call (tests running the server twice in one process) keeps the first logger.
+    if log::set_boxed_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+    Ok(())
+}
+
+/// Binds the socket (mode 0600), replacing one a dead daemon left; refuses if a daemon answers.
+pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| DaemonError::SocketDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(DaemonError::AlreadyRunning {
+                path: path.to_path_buf(),
+            });
+        }
+        // A socket left by a daemon that died.
+        let _ = std::fs::remove_file(path);
+    }
+    let err = |source| DaemonError::Bind {
+        path: path.to_path_buf(),
+        source,
+    };
+    let l = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    l.set_nonblocking(true).map_err(err)?;
+    Ok(l)
+}
+
+/// Forks; true in the parent. The child leaves the terminal's session and points its standard
+/// streams at /dev/null.
+fn daemonize() -> Result<bool, DaemonError> {
+    use nix::unistd::{dup2, fork, setsid, ForkResult};
+    // SAFETY: called before any thread, logger, corosync connection or lockspace exists (only
+    // the listening socket, which is fork-safe), so the child may run anything.
+    match unsafe { fork() }.map_err(DaemonError::Daemonize)? {
+        ForkResult::Parent { .. } => return Ok(true),
+        ForkResult::Child => {}
+    }
+    setsid().map_err(DaemonError::Daemonize)?;
+    let _ = std::env::set_current_dir("/");
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| DaemonError::Daemonize(nix::Error::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    for fd in 0..=2 {
+        dup2(null.as_raw_fd(), fd).map_err(DaemonError::Daemonize)?;
+    }
+    Ok(false)
+}
+
+fn write_pidfile(path: &Path) -> Result<(), DaemonError> {
+    let err = |source| DaemonError::PidFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(path, format!("{}\n", std::process::id())).map_err(err)
+}
+
+fn read_cluster_name(file: &Path) -> Option<String> {
+    let s = std::fs::read_to_string(file).ok()?;
+    let s = s.trim();
+    (!s.is_empty() && s.len() <= 64).then(|| s.to_string())
+}
+
+struct Conn {
+    stream: UnixStream,
+    reader: FrameReader,
+    out: Vec<u8>,
+    hello: bool,
+    /// Close once `out` is flushed (after a protocol error).
+    closing: bool,
+}
+
+/// How long a clean stop waits for `lvm_global` to be left.
+const STOP_WAIT_MS: u64 = 10_000;
+
+struct Server {
+    node: Node,
+    start: Instant,
+    listener: UnixListener,
+    conns: BTreeMap<ConnId, Conn>,
+    next_conn: ConnId,
+    workers: Workers,
+    done_rx: Receiver<Input>,
+    wake_rx: UnixStream,
+    corosync: Option<Corosync>,
+    node_id: u32,
+    cluster_name_file: PathBuf,
+}
+
+/// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
+/// an in-memory one in tests; `assume_quorate` (tests only) stands in for corosync's quorum
+/// when running without corosync.
+pub fn serve(
+    opts: &Options,
+    listener: UnixListener,
+    dlm: Arc<dyn Dlm>,
+    assume_quorate: bool,
+) -> Result<(), DaemonError> {
+    // Signals are read from a signalfd; block them before any thread inherits the mask.
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        mask.add(s);
+    }
+    mask.thread_block().map_err(DaemonError::Signals)?;
+    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(DaemonError::Signals)?;
+
+    let corosync = if opts.corosync {
+        Some(Corosync::connect()?)
+    } else {
+        None
+    };
+    let node_id = corosync.as_ref().map_or(0, |c| c.node_id);
+    let node_name = opts.node_name.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| format!("node{node_id}"))
+    });
+    let (workers, done_rx, wake_rx) = Workers::new(dlm).map_err(|e| DaemonError::Bind {
+        path: opts.socket.clone(),
+        source: e,
+    })?;
+    log::info!(
+        "clvmd-rs {} started: node {node_name} (id {node_id}), socket {}",
+        env!("CARGO_PKG_VERSION"),
+        opts.socket.display()
+    );
+    let mut srv = Server {
+        node: Node::new(NodeConfig { node_id, node_name }),
+        start: Instant::now(),
+        listener,
+        conns: BTreeMap::new(),
+        next_conn: 0,
+        workers,
+        done_rx,
+        wake_rx,
+        corosync,
+        node_id,
+        cluster_name_file: opts.cluster_name_file.clone(),
+    };
+    srv.feed(Input::ClusterName(read_cluster_name(
+        &srv.cluster_name_file,
+    )))?;
+    if srv.corosync.is_none() {
+        // A group of one; quorum unknown, so not quorate (unless a test says otherwise).
+        srv.feed(Input::Membership {
+            members: vec![node_id],
+        })?;
+        srv.feed(Input::Quorum {
+            quorate: assume_quorate,
+        })?;
+    }
+    for e in corosync::take_events() {
+        srv.feed(e)?;
+    }
+    srv.run(&sigfd)
+}
+
+impl Server {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn feed(&mut self, input: Input) -> Result<(), DaemonError> {
+        let now = self.now();
+        let outs = self.node.step(now, input);
+        for o in outs {
+            self.carry_out(o)?;
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, o: Output) -> Result<(), DaemonError> {
+        match o {
+            Output::Reply { conn, response } => self.reply(conn, &response),
+            Output::Join { ls } => self.workers.submit(ls, Work::Join),
+            Output::Leave { ls } => self.workers.submit(ls, Work::Leave),
+            Output::Dlm { ls, tag, op } => self.workers.submit(ls, Work::Call(tag, op)),
+            Output::Cpg(msg) => match self.corosync.as_mut() {
+                Some(c) => c.send(&msg)?,
+                // Without corosync we are a group of one: our messages come straight back.
+                None => {
+                    let from = self.node_id;
+                    self.feed(Input::Cpg { from, msg })?;
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn reply(&mut self, conn: ConnId, response: &Response) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return; // the client went away
+        };
+        match encode_frame(response, MAX_RESPONSE) {
+            Ok(f) => c.out.extend_from_slice(&f),
+            Err(e) => log::error!("cannot encode a reply: {e}"),
+        }
+        flush(c);
+        if c.out.len() > MAX_UNREAD {
+            // A client that sends but never reads: stop buffering for it.
+            log::warn!("client {conn} does not read its answers; closing");
+            c.out.clear();
+            c.closing = true;
+            let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn run(&mut self, sigfd: &SignalFd) -> Result<(), DaemonError> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut stop_by: Option<u64> = None;
+        loop {
+            if let Some(t) = stop_by {
+                if !self.node.leaving_global() {
+                    return Ok(());
+                }
+                if self.now() >= t {
+                    log::warn!("lvm_global not left after {STOP_WAIT_MS} ms: exiting anyway");
+                    return Ok(());
+                }
+            }
+            let timeout = match self.node.next_wake() {
+                Some(t) => t.saturating_sub(self.now()).min(1000),
+                None => 1000,
+            };
+            let timeout = if stop_by.is_some() {
+                timeout.min(100)
+            } else {
+                timeout
+            };
+            let timeout = if self.corosync.as_ref().is_some_and(|c| c.backlog()) {
+                timeout.min(50)
+            } else {
+                timeout
+            };
+            let cpg_fd = self.corosync.as_ref().map(|c| c.cpg_fd()).transpose()?;
+            let q_fd = self.corosync.as_ref().map(|c| c.quorum_fd()).transpose()?;
+            let conn_ids: Vec<ConnId> = self.conns.keys().copied().collect();
+            let (ready, conn_ready) = {
+                let mut fds = vec![
+                    PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.wake_rx.as_fd(), PollFlags::POLLIN),
+                ];
+                for fd in [cpg_fd, q_fd].into_iter().flatten() {
+                    // SAFETY: the fd belongs to a corosync handle owned by `self.corosync`,
+                    // which outlives this poll call.
+                    fds.push(PollFd::new(
+                        unsafe { BorrowedFd::borrow_raw(fd) },
+                        PollFlags::POLLIN,
+                    ));
+                }
+                let base = fds.len();
+                for id in &conn_ids {
+                    let c = &self.conns[id];
+                    let mut ev = PollFlags::POLLIN;
+                    if !c.out.is_empty() {
+                        ev |= PollFlags::POLLOUT;
+                    }
+                    fds.push(PollFd::new(c.stream.as_fd(), ev));
+                }
+                let t = PollTimeout::try_from(timeout as i32).unwrap_or(PollTimeout::MAX);
+                match poll(&mut fds, t) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(DaemonError::Poll(e)),
+                }
+                let r = |i: usize| fds[i].revents().is_some_and(|e| !e.is_empty());
+                let ready: Vec<bool> = (0..base).map(r).collect();
+                let conn_ready: Vec<(ConnId, bool)> = conn_ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| (*id, r(base + i)))
+                    .collect();
+                (ready, conn_ready)
+            };
+            if ready[0] {
+                if let Ok(Some(s)) = sigfd.read_signal() {
+                    log::info!(
+                        "signal {}: exiting (persistent locks stay as orphans for the next daemon)",
+                        s.ssi_signo
+                    );
+                    if stop_by.is_some() {
+                        return Ok(());
+                    }
+                    // Leave lvm_global first (bounded: a DLM in recovery may not answer).
+                    self.feed(Input::Shutdown)?;
+                    stop_by = Some(self.now() + STOP_WAIT_MS);
+                }
+            }
+            if ready[1] {
+                self.accept()?;
+            }
+            if ready[2] {
+                let mut sink = [0u8; 256];
+                while matches!(self.wake_rx.read(&mut sink), Ok(n) if n > 0) {}
+            }
+            while let Ok(input) = self.done_rx.try_recv() {
+                self.feed(input)?;
+            }
+            let mut i = 3;
+            if let Some(c) = &self.corosync {
+                if ready.get(i) == Some(&true) {
+                    c.dispatch_cpg()?;
+                }
+                i += 1;
+                if ready.get(i) == Some(&true) {
+                    c.dispatch_quorum()?;
+                }
+            }
+            for e in corosync::take_events() {
+                self.feed(e)?;
+            }
+            if let Some(c) = self.corosync.as_mut() {
+                c.flush()?;
+            }
+            for (id, r) in conn_ready {
+                if r {
+                    self.service(id, &mut buf)?;
+                }
+            }
+            if self.node.next_wake().is_some_and(|t| t <= self.now()) {
+                self.feed(Input::Tick)?;
+            }
+        }
+    }
+
+    fn accept(&mut self) -> Result<(), DaemonError> {
+        loop {
+            let (stream, _) = match self.listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == IoKind::WouldBlock => return Ok(()),
+                Err(e) => {
+                    log::warn!("accept: {e}");
+                    return Ok(());
+                }
+            };
+            let cred = match getsockopt(&stream, PeerCredentials) {
+                Ok(c) => c,
+                Err(e) => {
+                    log::warn!("peer credentials: {e}");
+                    continue;
+                }
+            };
+            if cred.uid() != 0 {
+                log::warn!(
+                    "refused a client with uid {} (pid {}): root only",
+                    cred.uid(),
+                    cred.pid()
+                );
+                let resp = Response::Failed {
+                    kind: ErrorKind::Protocol,
+                    message: format!(
+                        "permission denied: clvmd-rs serves root only (you are uid {})",
+                        cred.uid()
+                    ),
+                };
+                if let Ok(f) = encode_frame(&resp, MAX_RESPONSE) {
+                    let _ = (&stream).write(&f);
+                }
+                continue;
+            }
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            self.next_conn += 1;
+            let id = self.next_conn;
+            self.conns.insert(
+                id,
+                Conn {
+                    stream,
+                    reader: FrameReader::new(MAX_REQUEST),
+                    out: Vec::new(),
+                    hello: false,
+                    closing: false,
+                },
+            );
+            log::debug!("client {id} connected (pid {})", cred.pid());
+            self.feed(Input::Connected {
+                conn: id,
+                pid: cred.pid(),
+            })?;
+        }
+    }
+
+    /// Reads what a client sent, handles whole requests, writes what is pending.
+    fn service(&mut self, id: ConnId, buf: &mut [u8]) -> Result<(), DaemonError> {
+        let mut closed = false;
+        if let Some(c) = self.conns.get_mut(&id) {
+            flush(c);
+            loop {
+                match c.stream.read(buf) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => c.reader.push(&buf[..n]),
+                    Err(e) if e.kind() == IoKind::WouldBlock => break,
+                    Err(e) if e.kind() == IoKind::Interrupted => {}
+                    Err(_) => {
+                        closed = true;
+                        break;
+                    }
+                }
+                if c.reader.pending() > MAX_REQUEST + 4 {
+                    break; // the decoder refuses it below
+                }
+            }
+        }
+        loop {
+            let Some(c) = self.conns.get_mut(&id) else {
+                return Ok(());
+            };
+            if c.closing {
+                break;
+            }
+            match c.reader.next_message::<Request>() {
+                Ok(None) => break,
+                Ok(Some(req)) => {
+                    if !c.hello {
+                        match req {
+                            Request::Hello { version, .. } if version == PROTOCOL_VERSION => {
+                                c.hello = true;
+                            }
+                            Request::Hello { version, .. } => {
+                                let msg = format!(
+                                    "protocol version {version} not supported (this daemon speaks {PROTOCOL_VERSION})"
+                                );
+                                self.refuse(id, msg);
+                                break;
+                            }
+                            _ => {
+                                self.refuse(id, "the first request must be hello".into());
+                                break;
+                            }
+                        }
+                    }
+                    if matches!(req, Request::LockStart { .. } | Request::Status) {
+                        let name = read_cluster_name(&self.cluster_name_file);
+                        self.feed(Input::ClusterName(name))?;
+                    }
+                    self.feed(Input::Request {
+                        conn: id,
+                        request: req,
+                    })?;
+                }
+                Err(e) => {
+                    log::warn!("client {id}: {e}; closing");
+                    self.refuse(id, format!("bad frame: {e}"));
+                    break;
+                }
+            }
+        }
+        let done = match self.conns.get_mut(&id) {
+            Some(c) => {
+                flush(c);
+                closed || (c.closing && c.out.is_empty())
+            }
+            None => false,
+        };
+        if done {
+            self.conns.remove(&id);
+            log::debug!("client {id} gone");
+            self.feed(Input::Disconnected { conn: id })?;
+        }
+        Ok(())
+    }
+
+    fn refuse(&mut self, id: ConnId, message: String) {
+        self.reply(
+            id,
+            &Response::Failed {
+                kind: ErrorKind::Protocol,
+                message,
+            },
+        );
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.closing = true;
+            let _ = c.stream.shutdown(std::net::Shutdown::Read);
+        }
+    }
+}
+
+fn flush(c: &mut Conn) {
+    while !c.out.is_empty() {
+        match c.stream.write(&c.out) {
+            Ok(0) => break,
+            Ok(n) => {
+                c.out.drain(..n);
+            }
+            Err(e) if e.kind() == IoKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+}

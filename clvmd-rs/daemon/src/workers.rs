@@ -1,0 +1,111 @@
+//! One thread per DLM lockspace: libdlm_lt allows one caller per lockspace at a time and its
+//! calls block (a join waits for dlm_controld, a call during recovery waits for it to end),
+//! so the poll loop hands calls over and learns of completions through a channel plus a
+//! wake-up socket it polls.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use clvmd_core::{DlmOp, Input};
+use halvm_dlm::{Dlm, DlmLockspace, LockspaceName};
+
+pub enum Work {
+    Join,
+    Leave,
+    Call(u64, DlmOp),
+}
+
+pub struct Workers {
+    dlm: Arc<dyn Dlm>,
+    threads: BTreeMap<LockspaceName, Sender<Work>>,
+    done_tx: Sender<Input>,
+    wake_tx: UnixStream,
+}
+
+impl Workers {
+    /// Returns the workers, the completions' receiver and the socket to poll for them.
+    pub fn new(dlm: Arc<dyn Dlm>) -> std::io::Result<(Self, Receiver<Input>, UnixStream)> {
+        let (done_tx, done_rx) = channel();
+        let (wake_tx, wake_rx) = UnixStream::pair()?;
+        wake_rx.set_nonblocking(true)?;
+        wake_tx.set_nonblocking(true)?;
+        Ok((
+            Workers {
+                dlm,
+                threads: BTreeMap::new(),
+                done_tx,
+                wake_tx,
+            },
+            done_rx,
+            wake_rx,
+        ))
+    }
+
+    pub fn submit(&mut self, ls: LockspaceName, work: Work) {
+        let tx = self.threads.entry(ls.clone()).or_insert_with(|| {
+            let (tx, rx) = channel();
+            let dlm = self.dlm.clone();
+            let done = self.done_tx.clone();
+            let wake = self.wake_tx.try_clone().expect("clone wake socket");
+            std::thread::Builder::new()
+                .name(format!("ls-{ls}"))
+                .spawn(move || worker(ls, dlm, rx, done, wake))
+                .expect("spawn lockspace thread");
+            tx
+        });
+        tx.send(work)
+            .expect("lockspace threads live as long as the daemon");
+    }
+}
+
+fn worker(
+    name: LockspaceName,
+    dlm: Arc<dyn Dlm>,
+    rx: Receiver<Work>,
+    done: Sender<Input>,
+    mut wake: UnixStream,
+) {
+    let mut space: Option<Box<dyn DlmLockspace>> = None;
+    for work in rx {
+        let input = match work {
+            Work::Join => {
+                log::info!("joining lockspace {name}");
+                let result = dlm.join(&name).map(|j| {
+                    space = Some(j.ls);
+                    j.existed
+                });
+                Input::Joined {
+                    ls: name.clone(),
+                    result: result.map_err(|e| e.to_string()),
+                }
+            }
+            Work::Leave => {
+                log::info!("leaving lockspace {name}");
+                let result = match space.take() {
+                    Some(s) => s.release().map_err(|e| e.to_string()),
+                    None => Ok(()),
+                };
+                Input::Left {
+                    ls: name.clone(),
+                    result,
+                }
+            }
+            Work::Call(tag, op) => {
+                log::debug!("{name}: {op:?}");
+                let result = match space.as_mut() {
+                    Some(s) => clvmd_core::execute(s.as_mut(), &op),
+                    None => Err(format!("lockspace {name} is not joined")),
+                };
+                Input::DlmDone { tag, result }
+            }
+        };
+        if done.send(input).is_err() {
+            return;
+        }
+        // A full socket already holds a wake-up; the loop drains every completion at once.
+        let _ = wake.write(&[1]);
+    }
+}

@@ -1,0 +1,596 @@
+//! Lab tier for issue 13: clvmd-rs on real kernels (DLM, device-mapper), corosync and
+//! dlm_controld in QEMU guests, lvmeta as the client, stock lvm2 + lvmlockd as a peer.
+//!
+//! Three labs (CI budget): one 3-node lab runs items 1, 2 and 6 in turn, one runs the mixed
+//! cluster (item 3), one 2-node lab runs the failures (items 4 and 5: orphans after a daemon
+//! SIGKILL, fencing hand-over, reboot rejoin). Every scenario has a fresh VG on a disk of its
+//! own.
+//!
+//! Build first, then run as root, one lab at a time:
+//!   cargo build -p lvmeta-cli -p clvmd-rs -p halvm-lab --bins
+//!   flock /tmp/halvm-lab.lock cargo test -p clvmd-rs --test lab_clvmd -- --test-threads=1
+//! The lvmeta and clvmd-rs binaries are copied to a fresh directory before the VMs boot (the
+//! guests run them over 9p; a rebuild under them would crash them).
+
+use halvm_lab::{Lab, LabConfig, Output};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// lvmeta and clvmd-rs beside this test's target directory, copied where no rebuild touches
+/// them.
+struct Bins {
+    dir: PathBuf,
+    lvmeta: String,
+    clvmd: String,
+}
+
+impl Bins {
+    fn new() -> Bins {
+        let exe = std::env::current_exe().expect("current_exe");
+        let target = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target dir")
+            .to_path_buf();
+        let dir = PathBuf::from(format!("/var/tmp/halvm-clvmd-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bin dir");
+        let copy = |name: &str| {
+            let built = target.join(name);
+            assert!(
+                built.exists(),
+                "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli -p clvmd-rs)",
+                built.display()
+            );
+            let to = dir.join(name);
+            std::fs::copy(&built, &to).expect("copy binary");
+            to.display().to_string()
+        };
+        let lvmeta = copy("lvmeta");
+        let clvmd = copy("clvmd-rs");
+        Bins { dir, lvmeta, clvmd }
+    }
+}
+
+impl Drop for Bins {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const LVM_CONF: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+global { use_lvmlockd = 0 }
+backup { backup = 0 archive = 0 }
+"#;
+
+/// The stock lvm2 node of a mixed cluster: lvm2 with lvmlockd.
+const LVM_CONF_LOCKD: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+global { use_lvmlockd = 1 }
+backup { backup = 0 archive = 0 }
+"#;
+
+const HALVM_TOML: &str = "[locking]\nlock_manager = \"dlm\"\nlock_dir = \"/tmp/halvm-lock\"\n";
+
+struct T {
+    lab: Lab,
+    bins: Bins,
+    /// The shared disks as the guests name them (/dev/vdX).
+    disks: Vec<String>,
+    /// Nodes running stock lvm2 + lvmlockd instead of clvmd-rs.
+    stock: Vec<String>,
+}
+
+fn start(nodes: usize, disks: usize, disk_mib: u64) -> T {
+    halvm_testkit::require_root();
+    let bins = Bins::new();
+    let lab = Lab::start(LabConfig {
+        nodes,
+        shared_disks: disks,
+        shared_disk_mib: disk_mib,
+        private_disks: 0,
+        ..LabConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("lab did not start: {e}"));
+    let mut t = T {
+        lab,
+        bins,
+        disks: Vec::new(),
+        stock: Vec::new(),
+    };
+    for k in 0..disks {
+        let by_id = t.lab.shared_disk(k);
+        let d = t.ok("node1", &format!("readlink -f {by_id}"));
+        t.disks.push(d.trim().to_string());
+    }
+    for n in t.lab.nodes() {
+        t.configure(&n);
+    }
+    t
+}
+
+impl T {
+    /// lvm.conf and halvm.toml of a clvmd-rs node (again after a reboot: /tmp is a tmpfs).
+    fn configure(&self, node: &str) {
+        let n = self.lab.node(node);
+        n.write_file("/tmp/lvmsys/lvm.conf", LVM_CONF.as_bytes(), 0o644)
+            .expect("lvm.conf");
+        n.write_file("/tmp/halvm.toml", HALVM_TOML.as_bytes(), 0o644)
+            .expect("halvm.toml");
+    }
+
+    /// Makes `node` a stock lvm2 node: use_lvmlockd = 1 and `lvmlockd -g dlm`.
+    fn lvmlockd(&mut self, node: &str) {
+        self.lab
+            .node(node)
+            .write_file("/tmp/lvmsys/lvm.conf", LVM_CONF_LOCKD.as_bytes(), 0o644)
+            .expect("lvm.conf");
+        self.ok(node, "lvmlockd -g dlm");
+        self.stock.push(node.to_string());
+    }
+
+    /// Shell prelude: `M` runs lvmeta with this lab's configuration on the shared disks; lvm
+    /// (on a stock node) finds the same configuration in LVM_SYSTEM_DIR.
+    fn pre(&self) -> String {
+        format!(
+            "export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys HALVM_CONFIG=/tmp/halvm.toml; \
+             mkdir -p /run/lvm /tmp/halvm-lock; \
+             M() {{ c=$1; shift; {} \"$c\" --devices {} \"$@\"; }}; C={};\n",
+            self.bins.lvmeta,
+            self.disks.join(","),
+            self.bins.clvmd
+        )
+    }
+
+    fn run(&self, node: &str, script: &str) -> Output {
+        self.lab
+            .node(node)
+            .sh(&format!("{}{script}", self.pre()))
+            .unwrap_or_else(|e| panic!("{node}: {e}"))
+    }
+
+    fn ok(&self, node: &str, script: &str) -> String {
+        let out = self.run(node, script);
+        assert!(
+            out.success(),
+            "{node}: `{script}` exited {}\nstdout: {}\nstderr: {}",
+            out.code,
+            out.stdout_str(),
+            out.stderr_str()
+        );
+        out.stdout_str()
+    }
+
+    /// `script` must fail; returns its stderr.
+    fn fails(&self, node: &str, script: &str) -> String {
+        let out = self.run(node, script);
+        assert!(
+            !out.success(),
+            "{node}: `{script}` should fail\nstdout: {}",
+            out.stdout_str()
+        );
+        out.stderr_str()
+    }
+
+    /// The command that runs lvm's `cmd` on `node`: lvmeta, or lvm2 on a stock node.
+    fn tool(&self, node: &str) -> &'static str {
+        if self.stock.iter().any(|s| s == node) {
+            "lvm"
+        } else {
+            "M"
+        }
+    }
+
+    /// Starts clvmd-rs on each of `nodes` (in the foreground, its log in /tmp/clvmd.log),
+    /// then waits until each is quorate and sees all of them.
+    fn daemons(&self, nodes: &[&str]) {
+        for n in nodes {
+            self.spawn_daemon(n);
+        }
+        for n in nodes {
+            self.wait_daemon(n, nodes.len());
+        }
+    }
+
+    /// Starts clvmd-rs on `node` while `members` daemons (this one included) will be up.
+    fn daemon(&self, node: &str, members: usize) {
+        self.spawn_daemon(node);
+        self.wait_daemon(node, members);
+    }
+
+    fn spawn_daemon(&self, node: &str) {
+        self.lab
+            .node(node)
+            .spawn(
+                &[&self.bins.clvmd, "-f", "--node-name", node],
+                "/tmp/clvmd.log",
+            )
+            .expect("spawn clvmd-rs");
+    }
+
+    fn wait_daemon(&self, node: &str, members: usize) {
+        self.lab
+            .wait_for(
+                node,
+                &[&self.bins.clvmd, "status", "--json"],
+                "clvmd-rs quorate",
+                Duration::from_secs(60),
+                |o| {
+                    let s = o.stdout_str();
+                    s.contains("\"quorate\":true") && s.matches("\"id\":").count() >= members
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}; log: {}", self.log(node)));
+    }
+
+    fn log(&self, node: &str) -> String {
+        self.run(node, "cat /tmp/clvmd.log").stdout_str()
+    }
+
+    fn lv_names(&self, node: &str, vg: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ok(
+                node,
+                &format!("{} lvs --noheadings -o lv_name {vg}", self.tool(node)),
+            )
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn seqno(&self, node: &str, vg: &str) -> u64 {
+        self.ok(node, &format!("M vgs --noheadings -o vg_seqno {vg}"))
+            .trim()
+            .parse()
+            .expect("seqno")
+    }
+
+    /// A fresh shared VG `vg` on shared disk `disk`, made on `nodes[0]` and lock-started on
+    /// the others (each with its own stack).
+    fn shared_vg(&self, vg: &str, disk: usize, nodes: &[&str]) {
+        let (first, rest) = nodes.split_first().expect("a node");
+        let x = self.tool(first);
+        self.ok(
+            first,
+            &format!(
+                "{x} pvcreate {d} && {x} vgcreate --shared {vg} {d}",
+                d = self.disks[disk]
+            ),
+        );
+        for n in rest {
+            self.ok(n, &format!("{} vgchange --lockstart {vg}", self.tool(n)));
+        }
+    }
+
+    /// Runs `script` (with `$i` from 1 to `count`) on each node at once, each in the
+    /// background with its log in `log`; waits until all are done and none failed.
+    fn at_once(&self, jobs: &[(&str, String)], count: u32, log: &str) {
+        for (n, cmd) in jobs {
+            let script = format!(
+                "{}for i in $(seq {count}); do {cmd} || echo FAIL $i; done; echo DONE",
+                self.pre()
+            );
+            self.lab
+                .node(n)
+                .spawn(&["sh", "-c", &script], log)
+                .expect("spawn loop");
+        }
+        for (n, _) in jobs {
+            let out = self
+                .lab
+                .wait_for(
+                    n,
+                    &["cat", log],
+                    "loop finished",
+                    Duration::from_secs(900),
+                    |o| o.stdout_str().contains("DONE"),
+                )
+                .expect("loop finished");
+            assert!(
+                !out.stdout_str().contains("FAIL"),
+                "{n}: {}",
+                out.stdout_str()
+            );
+        }
+    }
+}
+
+/// Items 1, 2 and 6 in one 3-node lab, each on a VG of its own.
+#[test]
+fn lab_clvmd_three_nodes() {
+    let t = start(3, 3, 512);
+    t.daemons(&["node1", "node2", "node3"]);
+    let t0 = Instant::now();
+    concurrent_lvcreate_from_three_nodes(&t, "vgc", 0);
+    eprintln!("item 1 took {:?}", t0.elapsed());
+    let t0 = Instant::now();
+    exclusive_activation_names_the_holder(&t, "vgx", 1);
+    eprintln!("item 2 took {:?}", t0.elapsed());
+    let t0 = Instant::now();
+    bad_input(&t, "vgb", 2);
+    eprintln!("item 6 took {:?}", t0.elapsed());
+}
+
+/// Item 1: three nodes, 20 lvcreates from each at once: 60 LVs, one view, vgck clean, the
+/// seqno advanced once per commit (none lost, none reused).
+fn concurrent_lvcreate_from_three_nodes(t: &T, vg: &str, disk: usize) {
+    let nodes = ["node1", "node2", "node3"];
+    t.shared_vg(vg, disk, &nodes);
+    let before = t.seqno("node1", vg);
+    let started = Instant::now();
+    let jobs: Vec<(&str, String)> = nodes
+        .iter()
+        .map(|n| (*n, format!("M lvcreate -n lv_{n}_$i -L 4m {vg}")))
+        .collect();
+    t.at_once(&jobs, 20, "/tmp/lvcreate.log");
+    eprintln!(
+        "60 concurrent lvcreates on 3 nodes took {:?}",
+        started.elapsed()
+    );
+    let names = t.lv_names("node1", vg);
+    assert_eq!(names.len(), 60, "{names:?}");
+    for n in ["node2", "node3"] {
+        assert_eq!(t.lv_names(n, vg), names, "{n} sees another VG");
+    }
+    t.ok("node2", &format!("M vgck {vg}"));
+    assert_eq!(t.seqno("node3", vg), before + 60, "one seqno per commit");
+    // Every daemon learnt the last seqno (LVB or CPG).
+    for n in nodes {
+        let st = t.ok(n, "$C status");
+        assert!(
+            st.contains(&format!("lockspace lvm_{vg} running seqno {}", before + 60)),
+            "{n}: {st}"
+        );
+    }
+}
+
+/// Item 2: -aey on node1 refuses node2's -aey and -asy at once, naming node1; -asy on two
+/// nodes works; after -an on node1, node2 gets -aey.
+fn exclusive_activation_names_the_holder(t: &T, vg: &str, disk: usize) {
+    t.shared_vg(vg, disk, &["node1", "node2"]);
+    t.ok("node1", &format!("M lvcreate -n lv1 -L 8m {vg}"));
+    t.ok(
+        "node1",
+        &format!("M lvchange -aey {vg}/lv1 && test -e /dev/mapper/{vg}-lv1"),
+    );
+    for a in ["-aey", "-asy"] {
+        let t0 = Instant::now();
+        let err = t.fails("node2", &format!("M lvchange {a} {vg}/lv1"));
+        assert!(t0.elapsed() < Duration::from_secs(10), "refused at once");
+        assert!(
+            err.contains(&format!("LV {vg}/lv1 is locked by node node1")),
+            "{a}: {err}"
+        );
+        t.fails("node2", &format!("test -e /dev/mapper/{vg}-lv1"));
+    }
+    let st = t.ok("node2", "$C status");
+    assert!(st.contains("held by node1"), "{st}");
+    t.ok("node1", &format!("M lvchange -an {vg}/lv1"));
+    t.ok(
+        "node2",
+        &format!("M lvchange -aey {vg}/lv1 && test -e /dev/mapper/{vg}-lv1"),
+    );
+    t.ok("node2", &format!("M lvchange -an {vg}/lv1"));
+    t.ok("node1", &format!("M lvchange -asy {vg}/lv1"));
+    t.ok("node2", &format!("M lvchange -asy {vg}/lv1"));
+    let err = t.fails("node1", &format!("M lvchange -aey {vg}/lv1"));
+    assert!(err.contains("node2"), "{err}");
+    t.ok("node1", &format!("M lvchange -an {vg}/lv1"));
+    t.ok("node2", &format!("M lvchange -an {vg}/lv1"));
+}
+
+/// Item 6: a non-root client is refused; a VG of another cluster is refused with both names;
+/// a lockstart without dlm_controld is a clear error; bad frames do not crash the daemon.
+/// Last in its lab: it stops dlm_controld on node2.
+fn bad_input(t: &T, vg: &str, disk: usize) {
+    t.shared_vg(vg, disk, &["node1", "node2"]);
+    // Non-root: even with the socket opened up, peer credentials refuse.
+    t.ok(
+        "node1",
+        "chmod 666 /run/clvmd-rs/clvmd-rs.sock; chmod 755 /run/clvmd-rs",
+    );
+    let err = t.fails(
+        "node1",
+        "setpriv --reuid 65534 --regid 65534 --clear-groups $C status",
+    );
+    assert!(err.contains("root only"), "{err}");
+    // Garbage on the socket, then the daemon still answers.
+    t.run(
+        "node1",
+        "perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Peer => \"/run/clvmd-rs/clvmd-rs.sock\") or die; print $s \"\\xff\\xff\\xff\\xffgarbage\"; sleep 1'",
+    );
+    t.ok("node1", "$C status");
+    // Another cluster's VG. As lvm2's vgcfgrestore, ours takes the global lock and the local
+    // VG lock only, so the VG is restored with its lockspace stopped.
+    t.ok("node1", &format!("M vgcfgbackup -f /tmp/vg.txt {vg}"));
+    t.ok(
+        "node1",
+        &format!(
+            "sed -i 's/lock_args = \"1.0.0:halvmlab\"/lock_args = \"1.0.0:othercluster\"/' /tmp/vg.txt \
+             && grep -q othercluster /tmp/vg.txt \
+             && M vgchange --lockstop {vg} && M vgcfgrestore -f /tmp/vg.txt {vg}"
+        ),
+    );
+    for n in ["node1", "node2"] {
+        let err = t.fails(
+            n,
+            &format!("M vgchange --lockstop {vg}; M vgchange --lockstart {vg}"),
+        );
+        assert!(
+            err.contains("othercluster") && err.contains("halvmlab"),
+            "{n}: {err}"
+        );
+    }
+    // Without dlm_controld.
+    t.ok("node2", "kill $(pidof dlm_controld); sleep 2");
+    let err = t.fails("node2", &format!("M vgchange --lockstart {vg}"));
+    assert!(err.contains("dlm_controld"), "{err}");
+}
+
+/// Items 4 and 5 in one 2-node lab, each on a VG of its own: orphans of a SIGKILLed daemon,
+/// then the holder's node killed and fenced, then that node rebooted and rejoining.
+#[test]
+fn lab_clvmd_failures() {
+    let t = start(2, 3, 256);
+    t.daemons(&["node1", "node2"]);
+    let t0 = Instant::now();
+    killed_daemon_orphans_are_adopted(&t, "vgo", 0);
+    eprintln!("item 5 (orphans) took {:?}", t0.elapsed());
+    let t0 = Instant::now();
+    // The reboot scenario's VG, made while node1 is up.
+    t.shared_vg("vgr", 2, &["node1", "node2"]);
+    t.ok("node1", "M lvcreate -n lv1 -L 8m vgr");
+    survivor_activates_after_holder_is_fenced(&t, "vgf", 1);
+    eprintln!("item 4 took {:?}", t0.elapsed());
+    let t0 = Instant::now();
+    rebooted_node_rejoins(&t, "vgr");
+    eprintln!("item 5 (reboot) took {:?}", t0.elapsed());
+}
+
+/// Item 5: clvmd-rs SIGKILLed while holding activation locks: the LV stays active and
+/// exclusive; a restarted daemon adopts the orphan and releases it on -an.
+fn killed_daemon_orphans_are_adopted(t: &T, vg: &str, disk: usize) {
+    t.shared_vg(vg, disk, &["node1", "node2"]);
+    t.ok(
+        "node1",
+        &format!("M lvcreate -n lv1 -L 8m {vg} && M lvchange -aey {vg}/lv1"),
+    );
+    t.ok("node1", "kill -9 $(cat /run/clvmd-rs/clvmd-rs.pid)");
+    t.ok("node1", &format!("sleep 1; test -e /dev/mapper/{vg}-lv1"));
+    // Nobody claims it now, but the DLM still refuses node2.
+    let err = t.fails("node2", &format!("M lvchange -aey {vg}/lv1"));
+    assert!(err.contains("another host (not running clvmd-rs)"), "{err}");
+    t.ok("node1", "rm -f /run/clvmd-rs/clvmd-rs.sock");
+    t.daemon("node1", 2);
+    t.ok("node1", &format!("M vgchange --lockstart {vg}"));
+    assert!(
+        t.log("node1").contains("adopting orphan locks"),
+        "{}",
+        t.log("node1")
+    );
+    t.ok("node1", &format!("M lvchange -an {vg}/lv1"));
+    assert!(
+        t.log("node1").contains("adopted orphan EX lock"),
+        "{}",
+        t.log("node1")
+    );
+    t.ok("node2", &format!("M lvchange -aey {vg}/lv1"));
+    t.ok("node2", &format!("M lvchange -an {vg}/lv1"));
+}
+
+/// Item 4: the node holding an LV's EX lock (node1) is killed; after fencing, node2
+/// activates. node1 stays down.
+fn survivor_activates_after_holder_is_fenced(t: &T, vg: &str, disk: usize) {
+    t.shared_vg(vg, disk, &["node1", "node2"]);
+    t.ok(
+        "node1",
+        &format!("M lvcreate -n lv1 -L 8m {vg} && M lvchange -aey {vg}/lv1"),
+    );
+    t.fails("node2", &format!("M lvchange -aey {vg}/lv1"));
+    let killed = Instant::now();
+    t.lab.kill("node1").expect("kill node1");
+    t.lab
+        .wait_for(
+            "node2",
+            &["sh", "-c", &format!("{}M lvchange -aey {vg}/lv1", t.pre())],
+            "-aey after fencing",
+            Duration::from_secs(180),
+            |o| o.success(),
+        )
+        .expect("survivor activates");
+    eprintln!("holder killed -> survivor active: {:?}", killed.elapsed());
+    assert!(
+        t.lab
+            .power_events()
+            .iter()
+            .any(|e| e.action == "off" && e.node == "node1"),
+        "node1 was fenced"
+    );
+}
+
+/// Item 5, second half: the killed node1 reboots, starts the daemon and lock-starts its VGs
+/// again, then changes `vg` (made before it died) and node2 sees the change.
+fn rebooted_node_rejoins(t: &T, vg: &str) {
+    t.lab.wait_fenced("node1").expect("node1 fenced");
+    t.lab.restart("node1").expect("restart node1");
+    t.lab
+        .wait_dlm_ready(&["node1"], Duration::from_secs(180))
+        .expect("dlm ready");
+    t.configure("node1");
+    t.daemon("node1", 2);
+    t.ok("node1", &format!("M vgchange --lockstart {vg}"));
+    t.ok("node1", &format!("M lvcreate -n lv2 -L 8m {vg}"));
+    assert_eq!(t.lv_names("node2", vg), ["lv1", "lv2"]);
+    // The locks node2 took while node1 was down hold against the rebooted node.
+    t.ok("node1", "M vgchange --lockstart vgf");
+    let err = t.fails("node1", "M lvchange -aey vgf/lv1");
+    assert!(err.contains("node2"), "{err}");
+}
+
+/// Item 3: node3 runs stock lvm2 with lvmlockd; each stack reads and changes a VG the other
+/// created, exclusive activation excludes both ways, concurrent lvcreate through both stacks
+/// loses nothing.
+#[test]
+fn lab_clvmd_mixed_cluster_with_stock_lvmlockd() {
+    let mut t = start(3, 2, 512);
+    t.daemons(&["node1", "node2"]);
+    t.lvmlockd("node3");
+    // vgm made by lvmeta, vgs by lvm2; each started everywhere.
+    t.shared_vg("vgm", 0, &["node1", "node2", "node3"]);
+    t.shared_vg("vgs", 1, &["node3", "node1", "node2"]);
+    // Each stack reads and changes the VG the other created.
+    t.ok("node3", "lvm lvcreate -an -Zn -n from_lvm2 -L 8m vgm");
+    t.ok("node1", "M lvcreate -n from_lvmeta -L 8m vgs");
+    assert_eq!(t.lv_names("node3", "vgs"), ["from_lvmeta"]);
+    assert_eq!(t.lv_names("node2", "vgm"), ["from_lvm2"]);
+    t.ok("node1", "M lvcreate -n from_lvmeta -L 8m vgm");
+    t.ok("node3", "lvm lvcreate -an -Zn -n from_lvm2 -L 8m vgs");
+    assert_eq!(t.lv_names("node3", "vgm"), ["from_lvm2", "from_lvmeta"]);
+    assert_eq!(t.lv_names("node1", "vgs"), ["from_lvm2", "from_lvmeta"]);
+    t.ok("node3", "lvm vgck vgm");
+    t.ok("node1", "M vgck vgs");
+    // Exclusive through lvmeta refuses lvm2, and the other way round.
+    t.ok("node1", "M lvchange -aey vgm/from_lvmeta");
+    let err = t.fails("node3", "lvm lvchange -aey vgm/from_lvmeta");
+    assert!(
+        err.contains("locked by other host") || err.contains("Failed to lock"),
+        "{err}"
+    );
+    t.fails("node3", "lvm lvchange -asy vgm/from_lvmeta");
+    t.ok("node3", "lvm lvchange -aey vgs/from_lvm2");
+    let err = t.fails("node1", "M lvchange -asy vgs/from_lvm2");
+    assert!(err.contains("another host (not running clvmd-rs)"), "{err}");
+    let err = t.fails("node2", "M lvchange -aey vgs/from_lvm2");
+    assert!(err.contains("another host (not running clvmd-rs)"), "{err}");
+    t.ok("node3", "lvm lvchange -an vgs/from_lvm2");
+    t.ok("node1", "M lvchange -an vgm/from_lvmeta");
+    t.ok("node3", "lvm lvchange -aey vgm/from_lvmeta");
+    t.ok("node3", "lvm lvchange -an vgm/from_lvmeta");
+    // Concurrent lvcreate through both stacks into both VGs. lvm2 gives up on a VG lock
+    // held elsewhere after a few retries, as a user's script would each command is tried
+    // again; none may be lost.
+    let retry = |cmd: String| {
+        format!("{{ n=0; until {cmd}; do n=$((n+1)); [ $n -ge 30 ] && exit 1; sleep 0.3; done; }}")
+    };
+    for vg in ["vgm", "vgs"] {
+        let before = t.lv_names("node2", vg).len();
+        t.at_once(
+            &[
+                ("node1", retry(format!("M lvcreate -n a_$i -L 4m {vg}"))),
+                (
+                    "node3",
+                    retry(format!("lvm lvcreate -an -Zn -n b_$i -L 4m {vg}")),
+                ),
+            ],
+            10,
+            &format!("/tmp/mixed-{vg}.log"),
+        );
+        let names = t.lv_names("node2", vg);
+        assert_eq!(names.len(), before + 20, "{vg}: {names:?}");
+        assert_eq!(t.lv_names("node3", vg), names);
+        t.ok("node1", &format!("M vgck {vg}"));
+        t.ok("node3", &format!("lvm vgck {vg}"));
+    }
+}

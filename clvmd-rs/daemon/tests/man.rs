@@ -1,0 +1,52 @@
+//! The man page clvmd-rs(8), pinned like every other page.
+
+use halvm_testkit::assert_golden;
+
+#[test]
+fn man_page_is_current() {
+    let page = halvm_man::render(
+        &clvmd_rs::cli(),
+        "8",
+        &[
+            halvm_man::Section {
+                title: "Locks",
+                body: "clvmd-rs takes exactly the DLM locks lvmlockd takes, so a node running clvmd-rs and a node running stock lvm2 with lvmlockd -g dlm exclude each other. Lockspace lvm_<vg> for each shared VG (lock_type \"dlm\", lock_args \"1.0.0:<cluster>\", where the cluster must be the one in /sys/kernel/config/dlm/cluster/cluster_name) and lvm_global. Resources: GLLK in lvm_global (PV and VG name space), VGLK in lvm_<vg> (the VG's metadata; PR to read, EX to change), and each LV's UUID with dashes (its activation lock: EX for lvchange -aey, PR for -asy). A resource is first taken NL and then converted with NOQUEUE and PERSISTENT; GLLK and VGLK stay NL while their lockspace is started.
+
+The lock value block of VGLK carries the VG seqno of the last commit (u16 version 0x0101, u16 flags, u32 r_version, little-endian), so a node knows its cached metadata is stale; GLLK's carries a counter bumped on every exclusive release.
+
+Activation locks belong to the daemon, not to the command that asked for them: they stay after lvmeta exits, until the LV is deactivated. They are PERSISTENT DLM locks: if the daemon dies they stay in the kernel as orphans (the LV stays protected), and the next daemon adopts them when the lockspace is started again and the LV is deactivated or activated.",
+            },
+            halvm_man::Section {
+                title: "Cluster",
+                body: "Daemons join the corosync CPG group clvmd-rs and announce, in agreed order, which locks they hold. When a lock is refused, the answer names the node that holds it; a lock that no clvmd-rs node claims is reported as held by another host (not running clvmd-rs), i.e. a node with stock lvmlockd.
+
+Without quorum (corosync's), no lock for a change (VGLK or GLLK exclusive) and no new activation lock is granted.",
+            },
+            halvm_man::Section {
+                title: "Socket",
+                body: "The daemon binds its socket before it daemonizes, so once clvmd-rs has returned, clients can connect. The socket (mode 0600) serves root only: the peer credentials of each client are checked. Messages are length-prefixed frames (4-byte little-endian length, at most 64 KiB for a request) holding one JSON request or answer; the first request must be a hello with the protocol version. Anything else closes the connection.",
+            },
+            halvm_man::Section {
+                title: "Signals",
+                body: "SIGTERM, SIGINT and SIGHUP end the daemon. Lockspaces stay joined and activation locks stay as orphans for the next daemon to adopt; vgchange --lockstop leaves a lockspace.",
+            },
+            halvm_man::Section {
+                title: "Exit status",
+                body: "0 on success (for the daemon: started, or stopped by a signal); 1 when the daemon could not start (socket in use, no corosync, ...) or status could not reach it; 2 for a bad command line.",
+            },
+            halvm_man::Section {
+                title: "Environment",
+                body: "CLVMD_RS_SOCKET: the socket path, for the daemon and for its clients (lvmeta, the agents, clvmd-rs status).",
+            },
+            halvm_man::Section {
+                title: "Files",
+                body: "/run/clvmd-rs/clvmd-rs.sock, /run/clvmd-rs/clvmd-rs.pid, /sys/kernel/config/dlm/cluster/cluster_name.",
+            },
+            halvm_man::Section {
+                title: "See also",
+                body: "lvmeta(8), LVM-activate(7), lvmlockd(8), dlm_controld(8), corosync(8)",
+            },
+        ],
+    );
+    assert_golden(halvm_man::page_path("clvmd-rs", "8"), &page);
+}

@@ -1,0 +1,225 @@
+//! Typed messages.
+
+use serde::{Deserialize, Serialize};
+
+/// DLM lock modes, as the client names them. `Pr` is lvm's "sh", `Ex` its "ex"; `Cr`, `Cw`,
+/// `Pw` are the VxVM activation modes sr, sw, ew (ro is `Pr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Nl,
+    Cr,
+    Cw,
+    Pr,
+    Pw,
+    Ex,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 6] = [Mode::Nl, Mode::Cr, Mode::Cw, Mode::Pr, Mode::Pw, Mode::Ex];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Nl => "NL",
+            Mode::Cr => "CR",
+            Mode::Cw => "CW",
+            Mode::Pr => "PR",
+            Mode::Pw => "PW",
+            Mode::Ex => "EX",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a VG/global lock request is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// GLLK in `lvm_global`: the PV/VG name space.
+    Global,
+    /// VGLK in `lvm_<vg>`: one VG's metadata.
+    Vg(String),
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Global => write!(f, "global lock"),
+            Scope::Vg(vg) => write!(f, "lock for VG {vg}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// First message on every connection.
+    Hello {
+        version: u32,
+        client: String,
+    },
+    /// Joins `lvm_<vg>` (and `lvm_global`); `lock_args` is the VG's (`1.0.0:<cluster>`).
+    LockStart {
+        vg: String,
+        lock_args: String,
+    },
+    /// Leaves `lvm_<vg>`; refused while LV locks are held unless `force`.
+    LockStop {
+        vg: String,
+        force: bool,
+    },
+    /// GLLK/VGLK in `mode` (PR or EX) for this connection; released when it closes.
+    /// `wait_ms`: how long to retry while another host holds it (0: fail at once).
+    Lock {
+        scope: Scope,
+        mode: Mode,
+        wait_ms: u32,
+    },
+    /// Back to NL. For a VGLK held EX, `seqno` is the VG seqno just committed (written to the
+    /// LVB) and `removed` marks the VG removed; for GLLK EX the LVB counter is bumped.
+    Unlock {
+        scope: Scope,
+        seqno: Option<u32>,
+        removed: bool,
+    },
+    /// An LV activation lock; held by the daemon until [`Request::LvUnlock`].
+    LvLock {
+        vg: String,
+        lv_uuid: String,
+        lv_name: String,
+        mode: Mode,
+    },
+    LvUnlock {
+        vg: String,
+        lv_uuid: String,
+        lv_name: String,
+    },
+    Status,
+}
+
+/// Who holds a lock we could not get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Holder {
+    /// A node running clvmd-rs, which announced it holds the lock.
+    Node { id: u32, name: String, mode: Mode },
+    /// No clvmd-rs node claims it: a host running stock lvmlockd (or a lock just taken).
+    OtherHost,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::Node { id, name, mode } => write!(f, "node {name} (id {id}, {mode})"),
+            Holder::OtherHost => write!(f, "another host (not running clvmd-rs)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request is malformed or names something invalid.
+    Invalid,
+    /// The lockspace is not started here.
+    NotStarted,
+    /// The VG's lock_args name another cluster.
+    ClusterMismatch,
+    /// No DLM cluster (dlm_controld not running).
+    NoDlm,
+    /// Joining or leaving a lockspace failed.
+    Lockspace,
+    /// LV locks are held; lockstop needs force.
+    LockspaceBusy,
+    /// This node is not quorate: no metadata changes.
+    NoQuorum,
+    /// The VG was removed (VBF_REMOVED in the LVB).
+    Removed,
+    /// The lock is not held by this connection / daemon.
+    NotHeld,
+    /// A DLM call failed.
+    Dlm,
+    /// The protocol was not followed (no hello, wrong version).
+    Protocol,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Response {
+    Hello {
+        version: u32,
+        node_id: u32,
+        node_name: String,
+    },
+    Done,
+    /// A VG/global lock: the LVB's r_version (VG seqno, or GLLK counter) if the LVB is valid
+    /// and initialised; `lvb_invalid` when the DLM lost it in recovery.
+    Granted {
+        r_version: Option<u32>,
+        lvb_invalid: bool,
+    },
+    /// Held elsewhere in an incompatible mode.
+    Busy {
+        resource: String,
+        holder: Holder,
+    },
+    Failed {
+        kind: ErrorKind,
+        message: String,
+    },
+    Status(Status),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: u32,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteHold {
+    pub node: u32,
+    pub name: Option<String>,
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockStatus {
+    /// `GLLK`, `VGLK` or the LV UUID.
+    pub resource: String,
+    /// The LV name, for LV locks.
+    pub lv_name: Option<String>,
+    /// The DLM mode this node holds (NL when only placed).
+    pub mode: Mode,
+    /// Local holders: `persistent` (activation) or `client <pid>`.
+    pub holders: Vec<String>,
+    /// Other clvmd-rs nodes holding it, as they announced.
+    pub remote: Vec<RemoteHold>,
+    /// The last refusal here: who held it.
+    pub last_busy: Option<Holder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockspaceStatus {
+    pub name: String,
+    pub state: String,
+    /// The newest VG seqno seen (LVB or a commit announced over CPG).
+    pub seqno: Option<u32>,
+    pub locks: Vec<LockStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub node_id: u32,
+    pub node_name: String,
+    /// The DLM cluster this node is in (dlm_controld's), for new VGs' lock_args.
+    pub cluster_name: Option<String>,
+    pub quorate: bool,
+    pub members: Vec<Member>,
+    pub lockspaces: Vec<LockspaceStatus>,
+}

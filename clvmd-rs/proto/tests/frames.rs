@@ -1,0 +1,228 @@
+//! Frame codec properties: round trips, chunked delivery, and hostile input.
+
+use clvmd_proto::*;
+use proptest::prelude::*;
+
+fn mode() -> impl Strategy<Value = Mode> {
+    prop::sample::select(Mode::ALL.to_vec())
+}
+
+fn scope() -> impl Strategy<Value = Scope> {
+    prop_oneof![Just(Scope::Global), "\\PC{0,20}".prop_map(Scope::Vg)]
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        (any::<u32>(), "\\PC{0,30}")
+            .prop_map(|(version, client)| Request::Hello { version, client }),
+        ("\\PC{0,20}", "\\PC{0,40}")
+            .prop_map(|(vg, lock_args)| Request::LockStart { vg, lock_args }),
+        ("\\PC{0,20}", any::<bool>()).prop_map(|(vg, force)| Request::LockStop { vg, force }),
+        (scope(), mode(), any::<u32>()).prop_map(|(scope, mode, wait_ms)| Request::Lock {
+            scope,
+            mode,
+            wait_ms
+        }),
+        (scope(), any::<Option<u32>>(), any::<bool>()).prop_map(|(scope, seqno, removed)| {
+            Request::Unlock {
+                scope,
+                seqno,
+                removed,
+            }
+        }),
+        ("\\PC{0,20}", "[a-zA-Z0-9-]{0,40}", "\\PC{0,20}", mode()).prop_map(
+            |(vg, lv_uuid, lv_name, mode)| Request::LvLock {
+                vg,
+                lv_uuid,
+                lv_name,
+                mode
+            }
+        ),
+        ("\\PC{0,20}", "[a-zA-Z0-9-]{0,40}", "\\PC{0,20}").prop_map(|(vg, lv_uuid, lv_name)| {
+            Request::LvUnlock {
+                vg,
+                lv_uuid,
+                lv_name,
+            }
+        }),
+        Just(Request::Status),
+    ]
+}
+
+fn holder() -> impl Strategy<Value = Holder> {
+    prop_oneof![
+        Just(Holder::OtherHost),
+        (any::<u32>(), "\\PC{0,20}", mode()).prop_map(|(id, name, mode)| Holder::Node {
+            id,
+            name,
+            mode
+        }),
+    ]
+}
+
+fn response() -> impl Strategy<Value = Response> {
+    prop_oneof![
+        (any::<u32>(), any::<u32>(), "\\PC{0,20}").prop_map(|(version, node_id, node_name)| {
+            Response::Hello {
+                version,
+                node_id,
+                node_name,
+            }
+        }),
+        Just(Response::Done),
+        (any::<Option<u32>>(), any::<bool>()).prop_map(|(r_version, lvb_invalid)| {
+            Response::Granted {
+                r_version,
+                lvb_invalid,
+            }
+        }),
+        ("\\PC{0,30}", holder()).prop_map(|(resource, holder)| Response::Busy { resource, holder }),
+        "\\PC{0,60}".prop_map(|message| Response::Failed {
+            kind: ErrorKind::Dlm,
+            message
+        }),
+        (
+            any::<u32>(),
+            any::<bool>(),
+            prop::collection::vec(("\\PC{0,12}", mode(), holder()), 0..5)
+        )
+            .prop_map(|(node_id, quorate, locks)| Response::Status(Status {
+                node_id,
+                node_name: "n".into(),
+                cluster_name: Some("c".into()),
+                quorate,
+                members: vec![Member {
+                    id: node_id,
+                    name: None
+                }],
+                lockspaces: vec![LockspaceStatus {
+                    name: "lvm_vg".into(),
+                    state: "running".into(),
+                    seqno: Some(node_id),
+                    locks: locks
+                        .into_iter()
+                        .map(|(resource, mode, h)| LockStatus {
+                            resource,
+                            lv_name: None,
+                            mode,
+                            holders: vec!["persistent EX".into()],
+                            remote: vec![RemoteHold {
+                                node: 2,
+                                name: None,
+                                mode
+                            }],
+                            last_busy: Some(h),
+                        })
+                        .collect(),
+                }],
+            })),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn requests_roundtrip_through_frames(reqs in prop::collection::vec(request(), 1..8), cut in any::<prop::sample::Index>()) {
+        let mut stream = Vec::new();
+        for r in &reqs {
+            stream.extend(encode_frame(r, MAX_REQUEST).unwrap());
+        }
+        // Delivered in two arbitrary pieces, the reader yields the same messages.
+        let at = cut.index(stream.len() + 1);
+        let mut rd = FrameReader::new(MAX_REQUEST);
+        let mut got = Vec::new();
+        for part in [&stream[..at], &stream[at..]] {
+            rd.push(part);
+            while let Some(m) = rd.next_message::<Request>().unwrap() {
+                got.push(m);
+            }
+        }
+        prop_assert_eq!(got, reqs);
+        prop_assert_eq!(rd.pending(), 0);
+    }
+
+    #[test]
+    fn responses_roundtrip_through_blocking_io(resp in response()) {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &resp, MAX_RESPONSE).unwrap();
+        let back: Response = read_frame(&mut buf.as_slice(), MAX_RESPONSE).unwrap();
+        prop_assert_eq!(back, resp);
+    }
+
+    #[test]
+    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode_frame::<Request>(&bytes, MAX_REQUEST);
+        let _ = read_frame::<Request>(&mut bytes.as_slice(), MAX_REQUEST);
+    }
+
+    #[test]
+    fn truncated_frames_are_errors(req in request(), keep in any::<prop::sample::Index>()) {
+        let f = encode_frame(&req, MAX_REQUEST).unwrap();
+        let n = keep.index(f.len());
+        prop_assert!(decode_frame::<Request>(&f[..n], MAX_REQUEST).unwrap().is_none());
+        let e = read_frame::<Request>(&mut &f[..n], MAX_REQUEST).unwrap_err();
+        prop_assert!(matches!(e, FrameError::Closed | FrameError::Truncated), "{e}");
+    }
+}
+
+#[test]
+fn oversized_length_is_refused_before_the_body() {
+    let header = ((MAX_REQUEST + 1) as u32).to_le_bytes();
+    assert!(matches!(
+        decode_frame::<Request>(&header, MAX_REQUEST),
+        Err(FrameError::TooLarge { .. })
+    ));
+    let mut huge = u32::MAX.to_le_bytes().to_vec();
+    huge.extend_from_slice(b"{}");
+    assert!(matches!(
+        read_frame::<Request>(&mut huge.as_slice(), MAX_REQUEST),
+        Err(FrameError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        decode_frame::<Request>(&[0, 0, 0, 0], MAX_REQUEST),
+        Err(FrameError::Empty)
+    ));
+    let big = Request::LockStart {
+        vg: "v".repeat(MAX_REQUEST),
+        lock_args: String::new(),
+    };
+    assert!(matches!(
+        encode_frame(&big, MAX_REQUEST),
+        Err(FrameError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn unknown_fields_and_types_are_rejected() {
+    let body = br#"{"status2":null}"#;
+    let mut f = (body.len() as u32).to_le_bytes().to_vec();
+    f.extend_from_slice(body);
+    assert!(matches!(
+        decode_frame::<Request>(&f, MAX_REQUEST),
+        Err(FrameError::Json(_))
+    ));
+    let body = br#"{"lock_stop":{"vg":"a","force":true,"extra":1}}"#;
+    let mut f = (body.len() as u32).to_le_bytes().to_vec();
+    f.extend_from_slice(body);
+    assert!(decode_frame::<Request>(&f, MAX_REQUEST).is_err());
+}
+
+#[test]
+fn wire_spelling_is_stable() {
+    let f = encode_frame(
+        &Request::Lock {
+            scope: Scope::Vg("vg0".into()),
+            mode: Mode::Ex,
+            wait_ms: 0,
+        },
+        MAX_REQUEST,
+    )
+    .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&f[4..]).unwrap(),
+        r#"{"lock":{"scope":{"vg":"vg0"},"mode":"ex","wait_ms":0}}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&Request::Status).unwrap(),
+        r#""status""#
+    );
+}

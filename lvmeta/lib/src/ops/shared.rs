@@ -1,0 +1,123 @@
+//! Shared VGs (lvm2's `lock_type = "dlm"`): creating one, converting to and from local
+//! locking, and reading what a lockstart needs. The cluster locks themselves come from
+//! [`crate::env::Env::cluster`] through the transaction driver.
+
+use std::path::PathBuf;
+
+use lvmeta_model::{self as model, VolumeGroup};
+
+use super::{check_tag, in_model, scan, Ctx, OpError, Result, Sectors};
+use crate::lock::LockMode;
+use crate::txn::{PostCommit, WriteOpts};
+
+/// lvm2's `lock_args` for a dlm VG in `cluster`.
+pub fn dlm_lock_args(cluster: &str) -> String {
+    format!("1.0.0:{cluster}")
+}
+
+/// A VG's lock type and arguments, as its metadata says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockInfo {
+    pub lock_type: Option<String>,
+    pub lock_args: Option<String>,
+    /// lvm 2.02's clvmd flag (`vgcreate -cy`).
+    pub clustered: bool,
+}
+
+impl LockInfo {
+    pub fn is_dlm(&self) -> bool {
+        self.lock_type.as_deref() == Some("dlm")
+    }
+}
+
+impl Ctx<'_> {
+    /// `vgcreate --shared`: a VG with `lock_type = "dlm"` and no system ID (every node of the
+    /// cluster imports it), created under the global lock.
+    pub fn vgcreate_shared(
+        &self,
+        name: &str,
+        paths: &[PathBuf],
+        extent_size: u64,
+        tags: &[String],
+        lock_args: &str,
+    ) -> Result<()> {
+        in_model(name, model::names::validate_vg_name(name))?;
+        for t in tags {
+            check_tag(t)?;
+        }
+        let mut vg = VolumeGroup::new(name, Sectors(extent_size))
+            .map_err(|e| OpError::InvalidArg(e.to_string()))?;
+        vg.system_id = None;
+        vg.lock_type = Some("dlm".into());
+        vg.lock_args = Some(lock_args.into());
+        vg.tags = tags.to_vec();
+        self.put_vg(name, "vgcreate --shared", |sc, _| {
+            if sc.vg_names().iter().any(|n| n == name) {
+                return Err(OpError::VgExists { vg: name.into() });
+            }
+            let pvs = self.take_orphans(sc, paths, extent_size)?;
+            let mut post = Vec::new();
+            for (i, pv) in pvs {
+                in_model(name, vg.add_pv(pv))?;
+                post.push(PostCommit::SetUsed(i, true));
+            }
+            Ok((vg, post))
+        })?;
+        Ok(())
+    }
+
+    /// What a VG's metadata says about its locking, read under the local lock only: a
+    /// lockstart needs it before the VG's cluster lock can exist (lvm2 reads it so too).
+    pub fn vg_lock_info(&self, name: &str) -> Result<LockInfo> {
+        let _local = self.env.locks.lock_vg(name, LockMode::Shared)?;
+        let sc = scan(self.env)?;
+        let r = sc.read_vg(name)?;
+        Ok(LockInfo {
+            lock_type: r.vg.lock_type.clone().filter(|t| !t.is_empty()),
+            lock_args: r.vg.lock_args.clone().filter(|t| !t.is_empty()),
+            clustered: r.vg.status.iter().any(|s| s == "CLUSTERED"),
+        })
+    }
+
+    /// `vgchange --locktype dlm|none`. To dlm: the VG loses its system ID and lvm 2.02's
+    /// CLUSTERED flag and gets `lock_args`; to none: it becomes this host's (its system ID),
+    /// which needs the VG's cluster lock (so the lockspace must be started).
+    pub fn vgchange_locktype(&self, name: &str, to_dlm: Option<&str>) -> Result<()> {
+        let opts = WriteOpts {
+            // A CLUSTERED VG made by lvm 2.02 may carry a foreign system ID: converting it is
+            // the explicit take-over.
+            override_foreign: true,
+            ..WriteOpts::command("vgchange --locktype")
+        };
+        let host_sid = self.env.system_id.clone();
+        self.modify_vg(name, &opts, |t| {
+            let vg = &mut t.vg;
+            vg.status.retain(|s| s != "CLUSTERED");
+            match to_dlm {
+                Some(args) => {
+                    vg.lock_type = Some("dlm".into());
+                    vg.lock_args = Some(args.into());
+                    vg.system_id = None;
+                }
+                None => {
+                    vg.lock_type = None;
+                    vg.lock_args = None;
+                    vg.system_id = host_sid;
+                }
+            }
+            set_lv_lock_args(vg);
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// LV `lock_args` as lvm2 keeps them (`lockd_init_lv_args`): `"dlm"` on every visible LV of a
+/// dlm VG, none otherwise. lvmlockd takes no lock for an LV without them ("Skip LV lock: no
+/// lock args"), so an LV made without them would be activated by a stock node beside ours.
+pub(crate) fn set_lv_lock_args(vg: &mut VolumeGroup) {
+    let dlm = vg.lock_type.as_deref() == Some("dlm");
+    for lv in vg.lvs.iter_mut() {
+        lv.lock_args = (dlm && lv.is_visible()).then(|| "dlm".to_string());
+    }
+}
