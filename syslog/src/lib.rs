@@ -54,6 +54,8 @@ pub struct Syslog {
     facility: u8,
     socket: PathBuf,
     level: log::LevelFilter,
+    /// Records this severe or more also go to stderr (a command's warnings and `-v`).
+    stderr: log::LevelFilter,
 }
 
 impl Syslog {
@@ -64,6 +66,7 @@ impl Syslog {
             facility: 1,
             socket: PathBuf::from("/dev/log"),
             level,
+            stderr: log::LevelFilter::Off,
         }
     }
 
@@ -78,9 +81,16 @@ impl Syslog {
         self
     }
 
+    /// Also writes records of `level` and above to stderr, indented by two spaces as lvm2
+    /// writes its messages.
+    pub fn with_stderr(mut self, level: log::LevelFilter) -> Syslog {
+        self.stderr = level;
+        self
+    }
+
     /// Makes this the process's `log` target; a second call in one process changes nothing.
     pub fn install(self) {
-        let level = self.level;
+        let level = self.level.max(self.stderr);
         if log::set_boxed_logger(Box::new(self)).is_ok() {
             log::set_max_level(level);
         }
@@ -89,11 +99,15 @@ impl Syslog {
 
 impl log::Log for Syslog {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= self.level
+        m.level() <= self.level || m.level() <= self.stderr
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) {
+        if record.level() <= self.stderr {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "  {}", record.args());
+        }
+        if record.level() > self.level {
             return;
         }
         let line = syslog_line(
@@ -149,6 +163,33 @@ mod tests {
         );
         assert_eq!(facility_code("local7"), Some(23));
         assert_eq!(facility_code("bogus"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `-v` raises what a command prints on stderr, not what it sends to syslog.
+    #[test]
+    fn stderr_level_does_not_widen_syslog() {
+        let dir = std::env::temp_dir().join(format!("halvm-syslog-e-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let server = UnixDatagram::bind(&path).unwrap();
+        server.set_nonblocking(true).unwrap();
+        let s = Syslog::new("lvmeta", log::LevelFilter::Warn)
+            .with_stderr(log::LevelFilter::Debug)
+            .with_socket(&path);
+        let md = |level| log::Metadata::builder().level(level).build();
+        assert!(log::Log::enabled(&s, &md(log::Level::Debug)));
+        assert!(!log::Log::enabled(&s, &md(log::Level::Trace)));
+        log::Log::log(
+            &s,
+            &log::Record::builder()
+                .level(log::Level::Debug)
+                .args(format_args!("stderr only"))
+                .build(),
+        );
+        let mut buf = [0u8; 256];
+        assert!(server.recv(&mut buf).is_err(), "nothing reached syslog");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -841,6 +841,7 @@ mod tests {
             cluster: None,
             volume_list: None,
             hooks: None,
+            test_mode: false,
             kernel: None,
             system_id: Some(sid.into()),
             host: "test".into(),

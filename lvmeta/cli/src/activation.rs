@@ -222,7 +222,7 @@ fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome
         _ => return None,
     };
     Some((|| {
-        let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
+        let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
         let dir = match name {
             "lvextend" => ResizeDir::Extend,
             "lvreduce" => ResizeDir::Reduce,
@@ -233,4 +233,106 @@ fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome
         out.extend(ctx.reload_active(&kernel, &vg, &lv, &before).map_err(act)?);
         Ok(outcome(out))
     })())
+}
+
+/// What lvcreate does with a new LV besides the metadata: `-a`, `-Z`, `-W`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewLv {
+    pub activate: bool,
+    pub zero: bool,
+    pub wipe_signatures: bool,
+}
+
+impl NewLv {
+    /// lvm2's defaults and rules (`_read_activation_params`): activated and zeroed unless
+    /// asked otherwise; `-an` needs `-Zn`; `-W` follows `-Z` unless given
+    /// (`wipe_signatures_when_zeroing_new_lvs = 1`).
+    pub(crate) fn from_args(m: &ArgMatches) -> Result<NewLv, CliError> {
+        let yn = |id: &str| {
+            m.get_one::<String>(id)
+                .map(|v| v.as_str() == "y" || v.ends_with('y'))
+        };
+        let activate = yn("activate").unwrap_or(true);
+        let zero = yn("zero").unwrap_or(true);
+        if !activate && zero {
+            return Err(usage("--activate n requires --zero n"));
+        }
+        let wipe_signatures = yn("wipesignatures").unwrap_or(zero);
+        Ok(NewLv {
+            activate,
+            zero,
+            wipe_signatures,
+        })
+    }
+}
+
+/// Activates the new LV and wipes its start as lvm2's `_lv_create_an_lv` and `wipe_lv` do;
+/// returns lvm2's lines ("Wiping ext4 signature on /dev/vg/lv.").
+pub(crate) fn after_lvcreate(
+    ctx: &Ctx,
+    vg: &str,
+    lv: &str,
+    new: &NewLv,
+) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    if !new.zero {
+        log::warn!("WARNING: Logical volume {vg}/{lv} not zeroed.");
+    }
+    if !new.activate {
+        return Ok(out);
+    }
+    let kernel = match Kernel::real() {
+        Ok(k) => k,
+        Err(ActivationError::NoDm { reason }) => {
+            // As lvm2 with activation off: the LV is made, not activated, not wiped.
+            log::info!("No device-mapper ({reason}): {vg}/{lv} not activated.");
+            if new.zero {
+                log::warn!("WARNING: Logical volume {vg}/{lv} not zeroed.");
+            }
+            return Ok(out);
+        }
+        Err(e) => return Err(act(e)),
+    };
+    let opts = ActivateOptions {
+        mode: ActivationMode::Complete,
+        volume_list: ctx.env.volume_list.clone(),
+        mirror_handle_errors: true,
+    };
+    log::info!("Activating logical volume {vg}/{lv}.");
+    match ctx.change_activation(&kernel, vg, Some(&[lv.to_string()]), true, &opts) {
+        Ok(_) => {}
+        // Not activated here by design: say so, as lvm2 says an LV is not zeroed.
+        Err(e @ (ActivationError::Shared { .. } | ActivationError::Filtered { .. })) => {
+            log::warn!("WARNING: {e}");
+            log::warn!("WARNING: Logical volume {vg}/{lv} not zeroed.");
+            return Ok(out);
+        }
+        Err(e) => return Err(act(e)),
+    }
+    if new.zero || new.wipe_signatures {
+        let node = std::path::PathBuf::from(format!(
+            "/dev/mapper/{}",
+            lvmeta_model::ids::dm_name(vg, lv, None)
+        ));
+        let dev = (ctx.env.open)(&node).map_err(|source| {
+            CliError::Op(lvmeta::ops::OpError::Device {
+                path: node.clone(),
+                source,
+            })
+        })?;
+        let w = lvmeta::ops::wipe::wipe_new_lv(dev.as_ref(), new.zero, new.wipe_signatures)
+            .map_err(|source| {
+                CliError::Op(lvmeta::ops::OpError::Device {
+                    path: node.clone(),
+                    source,
+                })
+            })?;
+        for sig in &w.signatures {
+            out.push(format!("Wiping {sig} signature on /dev/{vg}/{lv}."));
+        }
+        if w.zeroed > 0 {
+            log::info!("Zeroing first {} bytes of {vg}/{lv}.", w.zeroed);
+        }
+    }
+    Ok(out)
 }

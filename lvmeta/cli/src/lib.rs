@@ -21,6 +21,25 @@ fn common(cmd: Command) -> Command {
             .help("halvm configuration file (default $HALVM_CONFIG, else /etc/halvm/halvm.toml)"),
     )
     .arg(
+        flag("yes")
+            .short('y')
+            .help("Answer yes to every question, as lvm's -y (lvmeta never asks)"),
+    )
+    .arg(
+        Arg::new("verbose")
+            .short('v')
+            .long("verbose")
+            .action(ArgAction::Count)
+            .help("More detail on stderr, up to -vvvv, as lvm's -v"),
+    )
+    .arg(
+        Arg::new("quiet")
+            .short('q')
+            .long("quiet")
+            .action(ArgAction::Count)
+            .help("Suppress warnings on stderr, as lvm's -q"),
+    )
+    .arg(
         Arg::new("lock-dir")
             .long("lock-dir")
             .value_name("DIR")
@@ -35,7 +54,7 @@ fn report(cmd: Command) -> Command {
             .long("options")
             .value_name("FIELD,...")
             .action(ArgAction::Append)
-            .help("Fields to show; a leading + adds to the default fields"),
+            .help("Fields to show; a leading + adds to the default fields; -o help lists them"),
     )
     .arg(
         Arg::new("reportformat")
@@ -49,6 +68,17 @@ fn report(cmd: Command) -> Command {
             .long("units")
             .value_name("UNIT")
             .help("Size units: r, h, H, b, B, s, S, k, K, m, M, g, G, t, T, p, P, e, E"),
+    )
+    .arg(
+        Arg::new("sort")
+            .short('O')
+            .long("sort")
+            .value_name("[-]FIELD,...")
+            .allow_hyphen_values(true)
+            .action(ArgAction::Append)
+            .help(
+                "Sort rows by these fields, as lvm's -O; a leading - sorts that field descending",
+            ),
     )
     .arg(flag("noheadings").help("Do not print the heading line"))
     .arg(flag("nosuffix").help("Do not print unit suffixes (with fixed --units)"))
@@ -315,7 +345,7 @@ pub fn cli() -> Command {
         lv_target_named(size_args(
             Command::new("lvcreate")
                 .about("Create a logical volume")
-                .arg(Arg::new("name").short('n').long("name").value_name("LV").required(true).help("LV name"))
+                .arg(Arg::new("name").short('n').long("name").value_name("LV").help("LV name (default lvolN, as lvm2)"))
                 .arg(
                     Arg::new("type")
                         .long("type")
@@ -346,8 +376,35 @@ pub fn cli() -> Command {
                         .value_parser(clap::value_parser!(u32).range(0..=31))
                         .help("Number of additional copies (raid1/mirror)"),
                 )
-                .arg(Arg::new("zero").short('Z').long("zero").value_name("y|n").hide(true))
-                .arg(Arg::new("activate").short('a').long("activate").value_name("y|n").hide(true)),
+                .arg(
+                    Arg::new("activate")
+                        .short('a')
+                        .long("activate")
+                        .value_name("y|n|ey|sy|ly")
+                        .value_parser(["y", "n", "ey", "sy", "ly"])
+                        .help("Activate the new LV (y, lvm2's default; ey/sy/ly: the same on a local VG) or leave it inactive (n, needs -Z n)"),
+                )
+                .arg(
+                    Arg::new("zero")
+                        .short('Z')
+                        .long("zero")
+                        .value_name("y|n")
+                        .value_parser(["y", "n"])
+                        .help("Zero the first 4 KiB of the new LV (y, lvm2's default; needs activation)"),
+                )
+                .arg(
+                    Arg::new("wipesignatures")
+                        .short('W')
+                        .long("wipesignatures")
+                        .value_name("y|n")
+                        .value_parser(["y", "n"])
+                        .help("Wipe filesystem, RAID and PV signatures found on the new LV (default: as -Z)"),
+                )
+                .arg(
+                    flag("test")
+                        .short('t')
+                        .help("Dry run: check everything, write and activate nothing, as lvm's --test"),
+                ),
             false,
         ), "VG", "The volume group"),
         lv_target(size_args(
@@ -552,13 +609,20 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
 /// too): long enough for a burst of commands from every node to pass one by one.
 const CLUSTER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-fn size_arg(m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
+fn size_arg(cmd: &str, m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
+    // lvm2's words for a bad size (exit 3).
+    let parse = |e: units::UnitsError| usage(format!("{e}\nError during parsing of command line."));
     if let Some(s) = m.get_one::<String>("size") {
-        let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+        let (sign, sectors) = units::parse_size(s).map_err(parse)?;
+        if sectors == 0 && sign == units::Sign::Absolute {
+            return Err(usage(format!(
+                "--size may not be zero.\nRun `{cmd} --help' for more information."
+            )));
+        }
         return Ok(Some(SizeArg::Sectors(sign, sectors)));
     }
     if let Some(s) = m.get_one::<String>("extents") {
-        let (sign, e) = units::parse_extents(s).map_err(usage)?;
+        let (sign, e) = units::parse_extents(s).map_err(parse)?;
         return Ok(Some(SizeArg::Extents(sign, e)));
     }
     Ok(None)
@@ -597,7 +661,30 @@ fn run_report(
     targets: &[String],
     all: bool,
 ) -> Result<Outcome, CliError> {
-    let fields = report::select_fields(kind, &strings(m, "options")).map_err(OpError::from)?;
+    if strings(m, "options").iter().any(|o| o == "help") {
+        // lvm2 lists the fields on stderr and succeeds.
+        return Ok(Outcome {
+            stderr: field_help(kind),
+            ..Outcome::default()
+        });
+    }
+    let mut fields = report::select_fields(kind, &strings(m, "options")).map_err(OpError::from)?;
+    let shown = fields.len();
+    // -O: sort keys are fetched as extra columns, used, then dropped.
+    let mut descending = Vec::new();
+    for key in strings(m, "sort")
+        .iter()
+        .flat_map(|s| s.split(',').map(str::trim).collect::<Vec<_>>())
+        .filter(|k| !k.is_empty())
+    {
+        let (desc, name) = match key.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, key.trim_start_matches('+')),
+        };
+        let f = report::select_fields(kind, &[name.to_string()]).map_err(OpError::from)?;
+        fields.extend(f.iter().copied());
+        descending.extend(std::iter::repeat_n(desc, f.len()));
+    }
     let units = match m.get_one::<String>("units") {
         Some(u) => Units::parse(u).map_err(usage)?,
         None => Units::default(),
@@ -616,7 +703,28 @@ fn run_report(
         all_lvs: all,
         foreign: m.get_flag("foreign"),
     };
-    let (rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
+    let (mut rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
+    if !descending.is_empty() {
+        rows.sort_by(|a, b| {
+            descending
+                .iter()
+                .enumerate()
+                .map(|(i, &desc)| {
+                    let o = cmp_cells(&a[shown + i], &b[shown + i]);
+                    if desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        for r in &mut rows {
+            r.truncate(shown);
+        }
+        fields.truncate(shown);
+    }
     Ok(Outcome {
         stdout: report::render(kind, &fields, &rows, &opts),
         stderr: lines(warnings),
@@ -624,19 +732,61 @@ fn run_report(
     })
 }
 
+/// Orders two report cells as lvm2's `-O` does: numbers and sizes by value, text by bytes,
+/// empty first.
+fn cmp_cells(a: &report::Cell, b: &report::Cell) -> std::cmp::Ordering {
+    use report::Cell as C;
+    use std::cmp::Ordering;
+    match (a, b) {
+        (C::Size(x), C::Size(y)) => x.cmp(y),
+        (C::Num(x), C::Num(y)) => x.cmp(y),
+        (C::Pct(x), C::Pct(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (C::Str(x), C::Str(y)) => x.cmp(y),
+        (C::Empty, C::Empty) => Ordering::Equal,
+        (C::Empty, _) => Ordering::Less,
+        (_, C::Empty) => Ordering::Greater,
+        _ => Ordering::Equal,
+    }
+}
+
+/// `-o help`: the fields a report knows, by section, in lvm2's layout.
+fn field_help(kind: ReportKind) -> String {
+    use report::FieldType as T;
+    let mut out = String::new();
+    for (t, title, all) in [
+        (T::Lv, "Logical Volume Fields", "lv_all"),
+        (T::Pv, "Physical Volume Fields", "pv_all"),
+        (T::Vg, "Volume Group Fields", "vg_all"),
+        (T::Seg, "Logical Volume Segment Fields", "seg_all"),
+    ] {
+        if !kind.allowed(t) {
+            continue;
+        }
+        out.push_str(&format!("  {title}\n  {}\n", "-".repeat(title.len())));
+        out.push_str(&format!("    {all:<28}- All fields in this section.\n"));
+        for f in report::FIELDS.iter().filter(|f| f.ftype == t) {
+            out.push_str(&format!("    {:<28}- {}.\n", f.name, f.heading));
+        }
+        out.push_str("  \n");
+    }
+    out
+}
+
 /// Runs one parsed command line.
 pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     let (name, m) = matches
         .subcommand()
         .ok_or_else(|| usage("no command given"))?;
-    let env = env_from(m)?;
+    let mut env = env_from(m)?;
+    let test_mode = matches!(m.try_get_one::<bool>("test"), Ok(Some(true)));
+    env.test_mode = test_mode;
     let ctx = Ctx { env: &env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
     }
     let out = |s: String| {
         Ok(Outcome {
-            stdout: format!("  {s}\n"),
+            stdout: lines(s.lines().map(str::to_string).collect()),
             stderr: String::new(),
             failed: false,
         })
@@ -701,13 +851,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
+            let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
             if m.get_flag("shared") {
                 let args = lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?);
                 ctx.vgcreate_shared(vg, &paths(m, "pvs"), es, &strings(m, "addtag"), &args)?;
                 let started = shared::lockstart(&ctx, vg)?;
-                return out(format!(
+                said.push(format!(
                     "Volume group \"{vg}\" successfully created (lock type dlm, {args})\n  {started}"
                 ));
+                return out(said.join("\n"));
             }
             ctx.vgcreate(
                 vg,
@@ -716,16 +868,21 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 m.get_one::<String>("systemid").map(String::as_str),
                 &strings(m, "addtag"),
             )?;
-            out(format!("Volume group \"{vg}\" successfully created"))
+            said.push(format!("Volume group \"{vg}\" successfully created"));
+            out(said.join("\n"))
         }
         "vgextend" => {
             let vg = m.get_one::<String>("vg").expect("required");
             if m.get_flag("restoremissing") {
                 ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
+                out(format!("Volume group \"{vg}\" successfully extended"))
             } else {
+                // lvm2 initialises unlabelled devices first.
+                let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
                 ctx.vgextend(vg, &paths(m, "pvs"))?;
+                said.push(format!("Volume group \"{vg}\" successfully extended"));
+                out(said.join("\n"))
             }
-            out(format!("Volume group \"{vg}\" successfully extended"))
         }
         "vgreduce" if m.get_flag("removemissing") => {
             let vg = m.get_one::<String>("vg").expect("required");
@@ -808,9 +965,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         }
         "vgck" => {
             let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
+            // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
+            let (warn, report): (Vec<String>, Vec<String>) = r.into_iter().partition(|l| {
+                l.starts_with("WARNING: Device ") || l.starts_with("WARNING: One or more devices")
+            });
             Ok(Outcome {
-                stdout: lines(r),
-                stderr: String::new(),
+                stdout: lines(report),
+                stderr: lines(warn),
                 failed: !ok,
             })
         }
@@ -842,7 +1003,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
         }
         "lvcreate" => {
-            let size = size_arg(m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
+            let size = size_arg(name, m)?.ok_or_else(|| usage("lvcreate needs -L or -l"))?;
             let stripes = m.get_one::<u32>("stripes").copied();
             let mirrors = m.get_one::<u32>("mirrors").copied();
             let ty = m.get_one::<String>("type").map(String::as_str);
@@ -866,6 +1027,20 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 }
                 None => 128,
             };
+            // lvm2's refusals of a layout, before anything is read (exit 3).
+            let help = "Run `lvcreate --help' for more information.";
+            if let (Some(t @ ("raid1" | "mirror")), Some(i)) = (ty, stripes) {
+                if i > 1 || t == "raid1" {
+                    return Err(usage(format!(
+                        "Stripes argument cannot be used with segment type, {t}\n{help}"
+                    )));
+                }
+            }
+            if ty == Some("mirror") && mirrors == Some(0) {
+                return Err(usage(format!(
+                    "--mirrors must be at least 1 with segment type mirror.\n{help}"
+                )));
+            }
             let layout = match (ty, stripes.unwrap_or(1), mirrors.unwrap_or(0)) {
                 (Some("raid1"), _, m) | (None, 1, m) if m > 0 || ty == Some("raid1") => {
                     Layout::Raid1 { mirrors: m.max(1) }
@@ -885,24 +1060,40 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     ))
                 }
             };
-            let (vg, lvname) = {
-                let v = m.get_one::<String>("lv").expect("required");
-                let n = m.get_one::<String>("name").expect("required");
-                (v.clone(), n.clone())
-            };
-            ctx.lvcreate(
+            let vg = m.get_one::<String>("lv").expect("required").clone();
+            // No -n: ops picks lvm2's next free lvolN.
+            let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
+            let new_lv = activation::NewLv::from_args(m)?;
+            let mut said = Vec::new();
+            if test_mode {
+                said.push(
+                    "TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated."
+                        .to_string(),
+                );
+            }
+            let created = ctx.lvcreate(
                 &vg,
                 LvCreate {
-                    name: lvname.clone(),
+                    name: lvname,
                     size,
                     layout,
                     pvs: paths(m, "pvs"),
                 },
             )?;
-            out(format!("Logical volume \"{lvname}\" created."))
+            said.extend(created.notes);
+            if !test_mode {
+                said.extend(activation::after_lvcreate(
+                    &ctx,
+                    &vg,
+                    &created.name,
+                    &new_lv,
+                )?);
+            }
+            said.push(format!("Logical volume \"{}\" created.", created.name));
+            out(said.join("\n"))
         }
         "lvextend" | "lvreduce" | "lvresize" => {
-            let size = size_arg(m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
+            let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
             let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
             let dir = match name {
                 "lvextend" => ResizeDir::Extend,
@@ -931,6 +1122,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     )
                 }
             };
+            // A VG named in the new name must be the same VG (lvm2, exit 3).
+            if let Some((nvg, _)) = new.trim_start_matches("/dev/").split_once('/') {
+                if nvg != vg {
+                    return Err(usage(format!(
+                        "Logical volume names must have the same volume group (\"{vg}\" or \"{nvg}\")\nRun `lvrename --help' for more information."
+                    )));
+                }
+            }
             let old = old.rsplit('/').next().unwrap_or(&old).to_string();
             let new = new.rsplit('/').next().unwrap_or(&new).to_string();
             ctx.lvrename(&vg, &old, &new)?;
@@ -1005,19 +1204,29 @@ mod msg {
         out
     }
 
+    /// lvm2's lines for a resize: its rounding notes, then the change (sizes in
+    /// `display_size` units) or that nothing could be added.
     pub fn resized(vg: &str, lv: &str, r: &Resized) -> Vec<String> {
-        let u = lvmeta::units::Units::default();
+        use lvmeta_model::sizing::display_size;
         let es = r.extent_size.0;
-        vec![
+        let mut said = r.notes.clone();
+        said.push(if r.from == r.to {
+            format!(
+                "Size of logical volume {vg}/{lv} unchanged from {} ({} extents).",
+                display_size(r.from.0 * es),
+                r.from.0
+            )
+        } else {
             format!(
                 "Size of logical volume {vg}/{lv} changed from {} ({} extents) to {} ({} extents).",
-                u.format(r.from.0 * es, true),
+                display_size(r.from.0 * es),
                 r.from.0,
-                u.format(r.to.0 * es, true),
+                display_size(r.to.0 * es),
                 r.to.0
-            ),
-            format!("Logical volume {vg}/{lv} successfully resized."),
-        ]
+            )
+        });
+        said.push(format!("Logical volume {vg}/{lv} successfully resized."));
+        said
     }
 }
 
@@ -1026,16 +1235,33 @@ mod msg {
 /// `lvmeta` binary (and test copies of it) only pass the code to `process::exit`.
 pub fn main_exit() -> i32 {
     use std::io::Write;
-    let matches = match cli().try_get_matches() {
+    let argv: Vec<String> = std::env::args().collect();
+    let matches = match cli().try_get_matches_from(&argv) {
         Ok(m) => m,
         Err(e) => {
-            let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 3,
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    0
+                }
+                _ => {
+                    eprint!("{}", clap_error_as_lvm(&e, &argv));
+                    3
+                }
             };
         }
     };
+    // Warnings (and with -v, more) on stderr as lvm2 prints them; warnings and errors also
+    // to syslog/journald, as lvm2's log/syslog = 1.
+    let level = matches
+        .subcommand()
+        .map(|(_, m)| verbosity(m))
+        .unwrap_or(log::LevelFilter::Warn);
+    halvm_syslog::Syslog::new("lvmeta", log::LevelFilter::Warn)
+        .with_stderr(level)
+        .install();
     match run(&matches) {
         Ok(o) => {
             let _ = std::io::stdout().write_all(o.stdout.as_bytes());
@@ -1047,8 +1273,71 @@ pub fn main_exit() -> i32 {
             }
         }
         Err(e) => {
-            eprintln!("  {e}");
+            for l in e.to_string().lines() {
+                eprintln!("  {}", l.trim_start());
+            }
             e.exit_code()
         }
+    }
+}
+
+/// The stderr level `-v`/`-q` ask for: warnings by default, info with -v, debug with -vv,
+/// trace with -vvv; -q keeps errors only.
+pub fn verbosity(m: &ArgMatches) -> log::LevelFilter {
+    let count = |id: &str| match m.try_get_one::<u8>(id) {
+        Ok(Some(n)) => *n,
+        _ => 0,
+    };
+    if count("quiet") > 0 {
+        return log::LevelFilter::Error;
+    }
+    match count("verbose") {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    }
+}
+
+/// A command-line error in lvm2's words (its getopt and command-matching messages) instead
+/// of clap's several lines; the exit code is lvm's EINVALID_CMD_LINE (3).
+pub fn clap_error_as_lvm(e: &clap::Error, argv: &[String]) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let cmd = argv.get(1).map(String::as_str).unwrap_or("lvmeta");
+    let ctx = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(" "),
+        _ => String::new(),
+    };
+    // "--size <SIZE>" or "-L, --size <SIZE>" → "--size"
+    let option = |s: String| {
+        s.split([' ', '='])
+            .find(|w| w.starts_with("--"))
+            .map(str::to_string)
+            .unwrap_or(s)
+    };
+    let parse_error = "  Error during parsing of command line.\n";
+    match e.kind() {
+        ErrorKind::UnknownArgument => {
+            format!("{cmd}: unrecognized option '{}'\n{parse_error}", ctx(ContextKind::InvalidArg))
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => format!(
+            "  Invalid argument for {}: {}\n{parse_error}",
+            option(ctx(ContextKind::InvalidArg)),
+            ctx(ContextKind::InvalidValue)
+        ),
+        ErrorKind::InvalidSubcommand => "  No such command.  Try 'lvmeta --help'.\n".to_string(),
+        ErrorKind::ArgumentConflict => format!(
+            "  Option {} cannot be used with {}.\n{parse_error}",
+            option(ctx(ContextKind::InvalidArg)),
+            option(ctx(ContextKind::PriorArg))
+        ),
+        ErrorKind::MissingRequiredArgument => format!(
+            "  No command with matching syntax recognised.  Run '{cmd} --help' for more information.\n  Nearest similar command also needs: {}\n",
+            ctx(ContextKind::InvalidArg)
+        ),
+        _ => format!(
+            "  No command with matching syntax recognised.  Run '{cmd} --help' for more information.\n"
+        ),
     }
 }

@@ -1,7 +1,8 @@
 //! Lab tier: activation on a real kernel, with stock lvm2 as the oracle.
-//! Run as root with `cargo build -p lvmeta-cli && cargo test -p lvmeta-dm --test lab_activation
-//! -- --test-threads=1`. The `lvmeta` binary is copied to a fresh path before the VM boots (the
-//! guests run it over 9p; a rebuild under them would crash them).
+//! Run as root with `cargo build --workspace --bins && cargo test -p lvmeta-dm --test
+//! lab_activation -- --test-threads=1`. The `lvmeta` and `LVM-activate` binaries are copied to a
+//! fresh path before the VM boots (the guests run them over 9p; a rebuild under them would
+//! crash them).
 
 use halvm_lab::{Lab, LabConfig, Output};
 use lvmeta_activate::{plan_lv, DevNum, DevRef, PlanOptions, PvDevices};
@@ -10,34 +11,41 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// The lvmeta binary beside this test's target directory, copied where no rebuild touches it.
+/// The lvmeta and LVM-activate binaries beside this test's target directory, copied where no
+/// rebuild touches them.
 struct Bin {
     dir: PathBuf,
     path: String,
+    agent: String,
 }
 
 impl Bin {
     fn new() -> Bin {
         let exe = std::env::current_exe().expect("current_exe");
-        let built = exe
+        let target = exe
             .parent()
             .and_then(|d| d.parent())
-            .map(|d| d.join("lvmeta"))
-            .expect("target dir");
-        assert!(
-            built.exists(),
-            "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli)",
-            built.display()
-        );
+            .expect("target dir")
+            .to_path_buf();
         let dir = PathBuf::from(format!(
             "/var/tmp/halvm-activate-bin-{}",
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).expect("bin dir");
-        let path = dir.join("lvmeta");
-        std::fs::copy(&built, &path).expect("copy lvmeta");
+        let copy = |name: &str| {
+            let built = target.join(name);
+            assert!(
+                built.exists(),
+                "missing prerequisite: {} (build it first: cargo build --workspace --bins)",
+                built.display()
+            );
+            let path = dir.join(name);
+            std::fs::copy(&built, &path).unwrap_or_else(|e| panic!("copy {name}: {e}"));
+            path.display().to_string()
+        };
         Bin {
-            path: path.display().to_string(),
+            path: copy("lvmeta"),
+            agent: copy("LVM-activate"),
             dir,
         }
     }
@@ -345,10 +353,10 @@ fn lab_resize_and_split_of_active_lvs() {
     let t = start(3);
     t.sh(
         "set -e; $LVMETA pvcreate $DEVS >/dev/null; $LVMETA vgcreate vs $DEVS >/dev/null;
-          $LVMETA lvcreate -L 8m -n data vs >/dev/null;
-          $LVMETA lvcreate -L 4m -n gap vs >/dev/null;
-          $LVMETA lvcreate --type raid1 -m 2 -L 8m -n r vs >/dev/null;
-          $LVMETA lvcreate --type mirror -m 1 -L 8m -n m vs >/dev/null",
+          $LVMETA lvcreate -an -Zn -L 8m -n data vs >/dev/null;
+          $LVMETA lvcreate -an -Zn -L 4m -n gap vs >/dev/null;
+          $LVMETA lvcreate -an -Zn --type raid1 -m 2 -L 8m -n r vs >/dev/null;
+          $LVMETA lvcreate -an -Zn --type mirror -m 1 -L 8m -n m vs >/dev/null",
     );
     t.sh("$LVMETA lvchange -ay vs/data vs/r");
     let a = write_pattern(&t, "/dev/vs/data", 6, "data");
@@ -450,9 +458,9 @@ fn lab_bad_input_leaves_no_stray_devices() {
     let t = start(3);
     t.sh(&format!(
         "set -e; $LVMETA pvcreate $DEVS >/dev/null; $LVMETA vgcreate vb $DEVS >/dev/null;
-          $LVMETA lvcreate -i 3 -I 64k -L 12m -n s vb >/dev/null;
-          $LVMETA lvcreate --type raid1 -m 1 -L 8m -n r vb {} {} >/dev/null;
-          $LVMETA lvcreate -L 4m -n l vb {} >/dev/null",
+          $LVMETA lvcreate -an -Zn -i 3 -I 64k -L 12m -n s vb >/dev/null;
+          $LVMETA lvcreate -an -Zn --type raid1 -m 1 -L 8m -n r vb {} {} >/dev/null;
+          $LVMETA lvcreate -an -Zn -L 4m -n l vb {} >/dev/null",
         t.disks[1], t.disks[2], t.disks[0]
     ));
     // The raid1 has run once (its superblocks written) before its PV goes missing: a raid set
@@ -618,4 +626,174 @@ fn lab_nothing_in_use_is_removed() {
     t.sh("$LVMETA vgremove -f vu");
     assert!(t.dm_state("vu-").is_empty(), "vgremove -f left dm devices");
     t.fails("$LVMETA vgs vu");
+}
+
+/// lvm2's configuration for the multipath test: device names as an admin writes them (the
+/// paths and the map both accepted), lvm2's multipath component detection on (its default).
+const LVM_CONF_MPATH: &str = r#"devices { filter = [ "a|^/dev/vd|", "a|^/dev/mapper/mp$|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 multipath_component_detection = 1 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+global { use_lvmlockd = 0 system_id_source = "uname" }
+backup { backup = 0 archive = 0 }
+"#;
+
+/// Issue 16 on a SAN: one image attached twice (two paths) under a dm-multipath map. The VG on
+/// it is found once, through the map, by lvmeta (scanning, no --devices) as by lvm2; commands
+/// and LVM-activate's start and monitor work; with one path failed, they still do. On the same
+/// boot, new LVs as lvm2 makes them: one created over an old ext4 signature shows no
+/// filesystem (`blkid`), while one made with `-Zn -Wn` over it still shows the stale ext4 (the
+/// check can fail).
+#[test]
+fn lab_multipath_vg_found_once_and_new_lvs_wiped() {
+    halvm_testkit::require_root();
+    let bin = Bin::new();
+    let t0 = Instant::now();
+    let lab = Lab::start(LabConfig {
+        nodes: 1,
+        cluster: false,
+        shared_disks: 1,
+        shared_disk_paths: 2,
+        shared_disk_mib: 128,
+        private_disks: 0,
+        ..LabConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("lab did not start: {e}"));
+    eprintln!("lab up in {:?}", t0.elapsed());
+    let a = lab.shared_disk_path(0, 0);
+    let b = lab.shared_disk_path(0, 1);
+    lab.node("node1")
+        .write_file("/tmp/lvmsys/lvm.conf", LVM_CONF_MPATH.as_bytes(), 0o644)
+        .expect("lvm.conf");
+    lab.node("node1")
+        .write_file("/tmp/halvm.toml", b"", 0o644)
+        .expect("halvm.toml");
+    let mut t = T {
+        lab,
+        pre: String::new(),
+        disks: Vec::new(),
+        _bin: bin,
+    };
+    t.pre = format!(
+        "export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys HALVM_CONFIG=/tmp/halvm.toml; \
+         mkdir -p /run/lvm /run/lock/lvm /tmp/rsc; \
+         M() {{ {lvmeta} \"$@\"; }}; LVMETA=M; LVM=lvm; \
+         AGENT() {{ OCF_ROOT=/usr/lib/ocf OCF_RESKEY_vgname=vm OCF_RESKEY_vg_access_mode=system_id \
+           OCF_RESOURCE_INSTANCE=vm-res HA_RSCTMP=/tmp/rsc HALVM_SYSTEM_ID=node1 \
+           HA_LOGFACILITY=none HA_LOGFILE=/dev/null {agent} \"$@\"; }}; \
+         A=$(readlink -f {a}); B=$(readlink -f {b});\n",
+        lvmeta = t._bin.path,
+        agent = t._bin.agent,
+    );
+    // Two paths to one image: a dm-multipath map over both (as multipathd would make it).
+    t.sh(
+        "set -e; modprobe -a dm-multipath dm-round-robin; [ \"$A\" != \"$B\" ]; \
+         S=$(blockdev --getsz $A); \
+         dmsetup create mp -u mpath-halvmlab0 --table \"0 $S multipath 0 0 1 1 round-robin 0 2 1 $A 1000 $B 1000\"; \
+         test -b /dev/mapper/mp",
+    );
+    t.sh("set -e; M pvcreate /dev/mapper/mp; M vgcreate vm /dev/mapper/mp");
+    // Found once, through the map, by lvmeta and by lvm2; no duplicate warning.
+    for cmd in [
+        "M pvs --noheadings -o pv_name,vg_name",
+        "$LVM pvs --noheadings -o pv_name,vg_name",
+    ] {
+        let out = t.run(cmd);
+        assert!(out.success(), "{cmd}: {}", out.stderr_str());
+        let rows: Vec<String> = out
+            .stdout_str()
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(rows, ["/dev/mapper/mp vm"], "{cmd}");
+        assert!(
+            !out.stderr_str().contains("WARNING"),
+            "{cmd}: {}",
+            out.stderr_str()
+        );
+    }
+
+    // New LVs over an old ext4 signature.
+    t.sh(
+        "set -e; M lvcreate -an -Zn -n old -L 16m vm; M lvchange -ay vm/old; \
+         mkfs.ext4 -q -F /dev/vm/old; blkid -p -o value -s TYPE /dev/vm/old | grep -qx ext4; \
+         M lvremove -f vm/old",
+    );
+    let ctl = t.sh("M lvcreate -Zn -Wn -n ctl -L 16m vm");
+    assert!(!ctl.contains("Wiping"), "{ctl}");
+    assert_eq!(
+        t.sh("blkid -p -o value -s TYPE /dev/vm/ctl").trim(),
+        "ext4",
+        "without -Z/-W the stale signature is there: the check below can fail"
+    );
+    t.sh("M lvremove -f vm/ctl");
+    let made = t.sh("M lvcreate -n new -L 16m vm");
+    assert!(
+        made.contains("Wiping ext4 signature on /dev/vm/new.")
+            && made.contains("Logical volume \"new\" created."),
+        "{made}"
+    );
+    assert!(
+        t.sh("dmsetup info -c --noheadings -o name vm-new")
+            .contains("vm-new"),
+        "active"
+    );
+    let probe = t.run("blkid -p /dev/vm/new");
+    assert_eq!(
+        probe.code,
+        2,
+        "blkid found something: {}",
+        probe.stdout_str()
+    );
+    assert_eq!(
+        t.sh("dd if=/dev/vm/new bs=4096 count=1 status=none | tr -d '\\0' | wc -c")
+            .trim(),
+        "0",
+        "first 4 KiB zeroed"
+    );
+    // -t writes nothing and activates nothing.
+    let seq = t.sh("M vgs --noheadings -o vg_seqno vm");
+    t.sh("M lvcreate -t -n dry -L 4m vm");
+    assert_eq!(t.sh("M vgs --noheadings -o vg_seqno vm"), seq);
+    assert!(!t.sh("dmsetup ls").contains("vm-dry"));
+
+    // The agent: start (claims the VG, activates its LVs) and monitor.
+    t.sh("M lvchange -an vm/new");
+    let start = t.run("AGENT start");
+    assert_eq!(
+        start.code,
+        0,
+        "start: {}{}",
+        start.stdout_str(),
+        start.stderr_str()
+    );
+    let mon = t.run("OCF_RESKEY_CRM_meta_interval=10000 AGENT monitor");
+    assert_eq!(mon.code, 0, "monitor: {}", mon.stderr_str());
+
+    // One path fails: the map keeps the other; I/O, commands, the monitor go on.
+    t.sh("dmsetup message mp 0 fail_path $B");
+    let st = t.sh("dmsetup status mp");
+    assert!(
+        st.contains(" F ") && st.contains(" A "),
+        "one path failed: {st}"
+    );
+    t.sh(
+        "set -e; dd if=/dev/zero of=/dev/vm/new bs=1M count=2 oflag=direct status=none; \
+          M lvcreate -an -Zn -n after -L 4m vm",
+    );
+    let lvs = t.sh("M lvs --noheadings -o lv_name vm");
+    let mut names: Vec<&str> = lvs.split_whitespace().collect();
+    names.sort();
+    assert_eq!(names, ["after", "new"]);
+    let ck = t.run("$LVM vgck vm");
+    assert!(ck.success(), "lvm vgck: {}", ck.stderr_str());
+    let mon = t.run("OCF_RESKEY_CRM_meta_interval=10000 AGENT monitor");
+    assert_eq!(
+        mon.code,
+        0,
+        "monitor with a failed path: {}",
+        mon.stderr_str()
+    );
+    let stop = t.run("AGENT stop");
+    assert_eq!(stop.code, 0, "stop: {}", stop.stderr_str());
+    eprintln!("multipath test done in {:?}", t0.elapsed());
 }

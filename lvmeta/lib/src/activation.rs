@@ -25,6 +25,8 @@ pub enum ActivationError {
     Dm(#[from] DmError),
     #[error(transparent)]
     Split(#[from] SplitError),
+    #[error("Cannot activate LVs in VG {vg} while PVs appear on duplicate devices.")]
+    Duplicates { vg: String },
     #[error("Cannot activate LVs in VG {vg} while PVs appear on duplicate devices or as files: {device} is not a block device")]
     NotBlock { vg: String, device: String },
     #[error(
@@ -94,6 +96,11 @@ pub struct ActivateOptions {
 /// Device numbers of the VG's PVs that are present.
 pub fn pv_devices(ctx: &Ctx, r: &VgRead, scan: &crate::ops::Scan) -> Result<PvDevices> {
     let _ = ctx;
+    if scan.has_duplicates(&r.vg) {
+        return Err(ActivationError::Duplicates {
+            vg: r.vg.name.clone(),
+        });
+    }
     let mut out = PvDevices::new();
     for (key, &i) in &r.devs {
         let path = &scan.pvs[i].path;

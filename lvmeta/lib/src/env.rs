@@ -49,6 +49,9 @@ pub struct Env {
     pub kernel: Option<crate::activation::Kernel>,
     /// Called around every commit (lvm2's metadata archives and backups); None: nothing.
     pub hooks: Option<Arc<dyn crate::txn::CommitHooks>>,
+    /// lvm2's `--test`: every check runs, nothing is written (no commit, no hooks, no
+    /// label changes).
+    pub test_mode: bool,
     /// Opens a device (tests substitute in-memory devices).
     pub open: OpenFn,
 }
@@ -68,6 +71,7 @@ impl Env {
             volume_list: None,
             hooks: None,
             kernel: None,
+            test_mode: false,
             open: Box::new(Env::file_open),
         }
     }
@@ -557,6 +561,7 @@ fn from_configs_with_cluster(
         } else {
             None
         },
+        test_mode: false,
         open: Box::new(Env::file_open),
     })
 }

@@ -6,5 +6,6 @@ pub mod filter;
 pub mod lock;
 pub mod ops;
 pub mod report;
+pub mod sysfs;
 pub mod txn;
 pub mod units;

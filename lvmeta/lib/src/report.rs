@@ -347,7 +347,7 @@ impl ReportKind {
             ReportKind::Pvs => PVS_DEFAULT,
         }
     }
-    fn allowed(self, t: FieldType) -> bool {
+    pub fn allowed(self, t: FieldType) -> bool {
         match self {
             ReportKind::Lvs => matches!(t, FieldType::Lv | FieldType::Seg | FieldType::Vg),
             ReportKind::Vgs => matches!(t, FieldType::Vg),

@@ -400,6 +400,10 @@ impl Ctx<'_> {
             }
         }
         self.check_owner(&r.vg, opts.override_foreign)?;
+        // lvm2's `allow_changes_with_duplicate_pvs = 0`.
+        if sc.has_duplicates(&r.vg) {
+            return Err(OpError::DuplicateDevices { vg: name.into() });
+        }
         if !opts.allow_missing {
             check_complete(&r, opts.majority)?;
         }
@@ -424,6 +428,10 @@ impl Ctx<'_> {
             post,
             ..
         } = txn;
+        if self.env.test_mode {
+            log::info!("Test mode: VG {name} not written.");
+            return Ok(Done { vg, end, value });
+        }
         match end {
             End::Nothing => {}
             End::Commit => {
@@ -490,6 +498,10 @@ impl Ctx<'_> {
         let sc = scan(self.env)?;
         let current = sc.read_vg(name).ok();
         let (mut vg, post) = build(&sc, current)?;
+        if self.env.test_mode {
+            log::info!("Test mode: VG {name} not written.");
+            return Ok(vg);
+        }
         self.commit(&sc, name, &mut vg, command, &mut held)?;
         post_commit(&sc, post)?;
         Ok(vg)

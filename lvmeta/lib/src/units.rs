@@ -21,8 +21,12 @@ pub enum Units {
 pub enum UnitsError {
     #[error("invalid units specification {0:?} (use one of hHbBsSkKmMgGtTpPeErR)")]
     Invalid(String),
-    #[error("invalid size {0:?}")]
+    #[error("Invalid argument for --size: {0}")]
     BadSize(String),
+    #[error("Invalid argument for --extents: {0}")]
+    BadExtents(String),
+    #[error("Size is not a multiple of 512. Try using {down} or {up}.\nInvalid argument for --size: {arg}")]
+    NotSectors { arg: String, down: u64, up: u64 },
 }
 
 impl Default for Units {
@@ -163,17 +167,15 @@ impl Units {
     }
 }
 
-/// How a `-L`/`--size` argument changes a size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sign {
-    Absolute,
-    Plus,
-    Minus,
-}
+/// How a `-L`/`--size` argument changes a size (the model's size rules use it too).
+pub use lvmeta_model::sizing::Sign;
 
-/// Parses an lvm size argument (`10G`, `+512m`, `-1t`, `100`, `4.5g`); the default unit is
-/// MiB; lower and upper case both mean powers of 1024 (as lvm's `-L`). Returns sectors,
-/// rounded up.
+/// Parses an lvm size argument as lvm2's `_size_arg` does (`10G`, `+512m`, `-1t`, `100`,
+/// `4.5g`, `0x10`, `1e3k`): an optional sign, a number as C's `strtod` reads it (decimal with
+/// fraction and exponent, or hexadecimal), then a unit letter `kmgtpebs` in either case (powers
+/// of 1024; `b` bytes, which must be whole sectors; `s` sectors; more text after the letter is
+/// ignored, as lvm2 ignores it); no letter means MiB. Returns whole sectors (a fraction of a
+/// sector is dropped, as lvm2 drops it).
 pub fn parse_size(s: &str) -> Result<(Sign, u64), UnitsError> {
     let bad = || UnitsError::BadSize(s.to_string());
     let (sign, rest) = match s.as_bytes().first() {
@@ -181,30 +183,68 @@ pub fn parse_size(s: &str) -> Result<(Sign, u64), UnitsError> {
         Some(b'-') => (Sign::Minus, &s[1..]),
         _ => (Sign::Absolute, s),
     };
-    let split = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
-    let (num, unit) = rest.split_at(split);
-    if num.is_empty() {
-        return Err(bad());
-    }
-    let value: f64 = num.parse().map_err(|_| bad())?;
-    let factor_bytes: f64 = match unit {
-        "" | "m" | "M" => 1048576.0,
-        "b" | "B" => 1.0,
-        "s" | "S" => 512.0,
-        "k" | "K" => 1024.0,
-        "g" | "G" => 1073741824.0,
-        "t" | "T" => 1099511627776.0,
-        "p" | "P" => 1125899906842624.0,
-        "e" | "E" => 1152921504606846976.0,
-        _ => return Err(bad()),
+    let (value, unit) = strtod(rest).ok_or_else(bad)?;
+    let sectors: f64 = match unit.chars().next().map(|c| c.to_ascii_lowercase()) {
+        None => value * 2048.0,
+        Some('s') => value,
+        Some('b') => {
+            let bytes = value as u64;
+            if bytes % 512 != 0 {
+                let up = bytes + 512 - bytes % 512;
+                return Err(UnitsError::NotSectors {
+                    arg: s.to_string(),
+                    down: up - 512,
+                    up,
+                });
+            }
+            (bytes / 512) as f64
+        }
+        Some(c) => {
+            let pow = "kmgtpe".find(c).ok_or_else(bad)? as i32;
+            value * 1024f64.powi(pow) * 2.0
+        }
     };
-    let bytes = value * factor_bytes;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > (u64::MAX / 2) as f64 {
+    if !sectors.is_finite() || sectors < 0.0 || sectors >= (u64::MAX >> 9) as f64 {
         return Err(bad());
     }
-    Ok((sign, (bytes / 512.0).ceil() as u64))
+    Ok((sign, sectors as u64))
+}
+
+/// The number at the start of `s` as `strtod` reads it, and the rest; None if none.
+fn strtod(s: &str) -> Option<(f64, &str)> {
+    let b = s.as_bytes();
+    if b.len() > 2 && b[0] == b'0' && (b[1] | 0x20) == b'x' {
+        let end = 2 + b[2..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        if end == 2 {
+            return Some((0.0, &s[1..]));
+        }
+        let v = u64::from_str_radix(&s[2..end], 16).ok()? as f64;
+        return Some((v, &s[end..]));
+    }
+    let mut end = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let int_digits = end;
+    let mut frac_digits = 0;
+    if b.get(end) == Some(&b'.') {
+        frac_digits = b[end + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        end += 1 + frac_digits;
+    }
+    if int_digits + frac_digits == 0 {
+        return None;
+    }
+    if matches!(b.get(end), Some(b'e' | b'E')) {
+        let mut e = end + 1;
+        if matches!(b.get(e), Some(b'+' | b'-')) {
+            e += 1;
+        }
+        let digits = b[e..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 {
+            end = e + digits;
+        }
+    }
+    Some((s[..end].parse().ok()?, &s[end..]))
 }
 
 /// An `-l`/`--extents` argument: a count, or a percentage of something.
@@ -214,26 +254,30 @@ pub enum ExtentsArg {
     PercentFree(u32),
     PercentVg(u32),
     PercentPvs(u32),
+    PercentLv(u32),
     PercentOrigin(u32),
 }
 
 pub fn parse_extents(s: &str) -> Result<(Sign, ExtentsArg), UnitsError> {
-    let bad = || UnitsError::BadSize(s.to_string());
+    let bad = || UnitsError::BadExtents(s.to_string());
     let (sign, rest) = match s.as_bytes().first() {
         Some(b'+') => (Sign::Plus, &s[1..]),
         Some(b'-') => (Sign::Minus, &s[1..]),
         _ => (Sign::Absolute, s),
     };
     if let Some((n, what)) = rest.split_once('%') {
+        // lvm2 takes any percentage below 2^32 (`-l 150%FREE` takes what there is).
         let pct: u32 = n.parse().map_err(|_| bad())?;
-        if pct == 0 || pct > 100 {
+        if pct == u32::MAX {
             return Err(bad());
         }
+        // lvm2's abbreviations (`_get_percent_arg`), any case.
         let arg = match what.to_ascii_uppercase().as_str() {
-            "FREE" => ExtentsArg::PercentFree(pct),
-            "VG" => ExtentsArg::PercentVg(pct),
-            "PVS" => ExtentsArg::PercentPvs(pct),
-            "ORIGIN" => ExtentsArg::PercentOrigin(pct),
+            "F" | "FR" | "FREE" => ExtentsArg::PercentFree(pct),
+            "V" | "VG" => ExtentsArg::PercentVg(pct),
+            "P" | "PV" | "PVS" => ExtentsArg::PercentPvs(pct),
+            "L" | "LV" => ExtentsArg::PercentLv(pct),
+            "O" | "OR" | "ORIGIN" => ExtentsArg::PercentOrigin(pct),
             _ => return Err(bad()),
         };
         return Ok((sign, arg));
@@ -279,6 +323,19 @@ mod tests {
         assert_eq!(parse_size("-1G").unwrap(), (Sign::Minus, 2097152));
         assert_eq!(parse_size("64k").unwrap(), (Sign::Absolute, 128));
         assert_eq!(parse_size("1.5k").unwrap(), (Sign::Absolute, 3));
+        // lvm2 reads numbers with strtod: hexadecimal and exponents too.
+        assert_eq!(parse_size("0x10").unwrap(), (Sign::Absolute, 16 * 2048));
+        assert_eq!(parse_size("1e1").unwrap(), (Sign::Absolute, 10 * 2048));
+        assert_eq!(parse_size("1024b").unwrap(), (Sign::Absolute, 2));
+        assert!(matches!(
+            parse_size("1000b"),
+            Err(UnitsError::NotSectors {
+                down: 512,
+                up: 1024,
+                ..
+            })
+        ));
+        assert_eq!(parse_size("0.1m").unwrap(), (Sign::Absolute, 204));
         assert!(parse_size("").is_err());
         assert!(parse_size("4q").is_err());
         assert_eq!(
@@ -289,7 +346,15 @@ mod tests {
             parse_extents("+3").unwrap(),
             (Sign::Plus, ExtentsArg::Count(3))
         );
-        assert!(parse_extents("0%FREE").is_err());
+        assert_eq!(
+            parse_extents("101%free").unwrap(),
+            (Sign::Absolute, ExtentsArg::PercentFree(101))
+        );
+        assert_eq!(
+            parse_extents("-50%LV").unwrap(),
+            (Sign::Minus, ExtentsArg::PercentLv(50))
+        );
+        assert!(parse_extents("5%XX").is_err());
     }
 
     proptest! {

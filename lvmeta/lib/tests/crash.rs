@@ -45,6 +45,7 @@ fn env(m: &Mem) -> Env {
         cluster: None,
         volume_list: None,
         hooks: None,
+        test_mode: false,
         kernel: None,
         system_id: None,
         host: "test".into(),

@@ -77,6 +77,9 @@ pub struct LvRequest {
     pub region_size: Option<Sectors>,
     pub creation_time: Option<i64>,
     pub creation_host: Option<String>,
+    /// Take what fits, up to `size` (lvm2's approximate allocation for percentages);
+    /// linear and striped only.
+    pub approx: bool,
 }
 
 impl LvRequest {
@@ -89,6 +92,7 @@ impl LvRequest {
             region_size: None,
             creation_time: None,
             creation_host: None,
+            approx: false,
         }
     }
 }
@@ -97,6 +101,12 @@ impl LvRequest {
 #[derive(Debug, Clone)]
 pub(crate) struct FreeMap {
     pub(crate) pvs: Vec<PvSpace>,
+    /// lvm2's approximate allocation (`-l N%FREE` ...): take what fits, up to the size.
+    pub(crate) approx: bool,
+    /// For an extension: the PVs of the LV's *first* segment, slot by slot. lvm2's cling
+    /// policy with `maximise_cling` (the default) looks at the segment holding LE 0 only
+    /// (`_check_cling` hands `_for_each_pv` the whole LV from LE 0, which visits one segment).
+    pub(crate) cling_to: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +114,11 @@ pub(crate) struct PvSpace {
     pub(crate) name: String,
     pub(crate) pe_count: u64,
     pub(crate) used: Vec<(u64, u64)>,
+    /// Starts of the free areas in the order of lvm2's `pv_map` area list, which one
+    /// allocation keeps and rearranges (`_insert_area`, `reinsert_changed_pv_area`,
+    /// `consume_pv_area`): largest first, and an area that shrinks goes after every area
+    /// at least as large as what is left of it.
+    pub(crate) order: Vec<u64>,
 }
 
 impl PvSpace {
@@ -131,8 +146,37 @@ impl PvSpace {
     }
 
     fn take(&mut self, start: u64, len: u64) {
+        let count = self.free_at(start);
         let i = self.used.partition_point(|&(s, _)| s < start);
         self.used.insert(i, (start, len));
+        // `consume_pv_area`: the area leaves the list; what is left of it goes back in.
+        self.order.retain(|&s| s != start);
+        if count > len {
+            let left = count - len;
+            let sizes = self.free_ranges();
+            let size_of = |s: u64| sizes.iter().find(|r| r.0 == s).map_or(0, |r| r.1);
+            let at = self
+                .order
+                .iter()
+                .position(|&s| left > size_of(s))
+                .unwrap_or(self.order.len());
+            self.order.insert(at, start + len);
+        }
+    }
+
+    /// Free areas (start, size) in lvm2's list order.
+    fn areas_in_order(&self) -> Vec<(u64, u64)> {
+        let mut ranges = self.free_ranges();
+        let mut out: Vec<(u64, u64)> = self
+            .order
+            .iter()
+            .filter_map(|&s| ranges.iter().find(|r| r.0 == s).copied())
+            .collect();
+        // Areas the list does not know (none, normally) go by size.
+        ranges.retain(|r| !out.contains(r));
+        ranges.sort_by_key(|&(s, l)| (std::cmp::Reverse(l), s));
+        out.extend(ranges);
+        out
     }
 
     /// Length of the free range beginning exactly at `pe`.
@@ -153,6 +197,7 @@ impl FreeMap {
                 name: p.name.clone(),
                 pe_count: p.pe_count.0,
                 used: Vec::new(),
+                order: Vec::new(),
             })
             .collect();
         for lv in &vg.lvs {
@@ -166,8 +211,15 @@ impl FreeMap {
         }
         for p in &mut pvs {
             p.used.sort_unstable();
+            let mut r = p.free_ranges();
+            r.sort_by_key(|&(s, l)| (std::cmp::Reverse(l), s));
+            p.order = r.into_iter().map(|r| r.0).collect();
         }
-        FreeMap { pvs }
+        FreeMap {
+            pvs,
+            approx: false,
+            cling_to: None,
+        }
     }
 
     fn idx(&self, name: &str) -> Option<usize> {
@@ -186,7 +238,7 @@ impl FreeMap {
         continue_at: Option<(usize, u64)>,
     ) -> Result<Vec<(usize, u64, u64)>, ModelError> {
         let free = self.total_free(cands);
-        if free < n {
+        if free < n && !self.approx {
             return Err(ModelError::NotEnoughSpace {
                 needed: Extents(n),
                 free: Extents(free),
@@ -211,7 +263,7 @@ impl FreeMap {
         continue_at: Option<&[(usize, u64)]>,
     ) -> Result<Vec<(u64, Vec<(usize, u64)>)>, ModelError> {
         let usable = cands.iter().filter(|&&i| self.pvs[i].free() > 0).count();
-        if usable < stripes {
+        if usable < stripes && !self.approx {
             return Err(ModelError::NotEnoughPvs {
                 needed: stripes,
                 available: usable,
@@ -221,34 +273,54 @@ impl FreeMap {
         self.alloc_parallel(cands, stripes, per_stripe, continue_at)
     }
 
-    /// Free ranges of a PV in lvm2's `pv_map` order: largest first, equal sizes by start.
+    /// Free ranges of a PV in lvm2's `pv_map` list order.
     fn areas_by_size(&self, pv: usize) -> Vec<(u64, u64)> {
-        let mut r = self.pvs[pv].free_ranges();
-        r.sort_by_key(|&(s, l)| (std::cmp::Reverse(l), s));
-        r
+        self.pvs[pv].areas_in_order()
     }
 
-    /// lvm2's area choice on one PV for the normal policy (`_find_some_parallel_space`): the
-    /// largest area; while it is big enough, lvm2 reserves from it, re-sorts it and goes on
-    /// with the largest area smaller than what is left of it, switching to that one if it is
-    /// still big enough. With `cling` (cling to allocated) every area visited is taken, big
-    /// enough or not. Returns (start, size).
-    fn lvm_pick(&self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
-        let areas = self.areas_by_size(pv);
-        let &(mut start, mut size) = areas.first()?;
-        loop {
-            if size <= need {
-                return Some((start, size));
+    /// lvm2's area choice on one PV for the normal policy (`_find_some_parallel_space` with
+    /// `_check_pva` and `_calc_required_extents`), simulated on lvm2's area list: areas
+    /// largest first (equal sizes by start); each visited area that is still big enough
+    /// replaces the one found before (the first is always taken); taking reserves `need`
+    /// from it, and an area only partly reserved moves down the list by what is left of it
+    /// (`reinsert_changed_pv_area`), the walk going on after its new place. With `cling`
+    /// (cling to allocated) every visited area is taken, big enough or not.
+    /// Returns (start, size).
+    fn lvm_pick(&mut self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
+        // (start, count, unreserved)
+        let mut list: Vec<(u64, u64, u64)> = self
+            .areas_by_size(pv)
+            .into_iter()
+            .map(|(s, l)| (s, l, l))
+            .collect();
+        let mut found: Option<(u64, u64)> = None;
+        let mut i = 0;
+        while i < list.len() {
+            let (start, count, unreserved) = list[i];
+            if unreserved == 0 {
+                i += 1;
+                continue;
             }
-            let left = size - need;
-            match areas.iter().find(|a| a.1 < left) {
-                Some(&(s, l)) if cling || l >= need => {
-                    start = s;
-                    size = l;
-                }
-                _ => return Some((start, size)),
+            if found.is_some() && !cling && unreserved < need {
+                break;
             }
+            found = Some((start, count));
+            if need >= unreserved {
+                list[i].2 = 0;
+                i += 1;
+                continue;
+            }
+            // Partly reserved: re-inserted before the first area whose size is smaller
+            // than what is left (`_insert_area` with `reduced`).
+            let left = unreserved - need;
+            let moved = list.remove(i);
+            let at = list.iter().position(|a| left > a.1).unwrap_or(list.len());
+            list.insert(at, (moved.0, moved.1, left));
+            i = at + 1;
         }
+        // The list keeps its new order for the rest of this allocation.
+        self.pvs[pv].order = list.iter().map(|a| a.0).collect();
+        found
     }
 
     /// lvm2's allocation cascade for `n` parallel areas of `per_area` extents each
@@ -287,14 +359,25 @@ impl FreeMap {
         } else if let Some((len, areas)) = self.normal_pass(cands, n, st.rest, None) {
             st.take(self, len, areas);
         }
-        // Policy "cling": each slot on the PV of the previous segment's area (or, without one,
-        // on a PV the slot already used), its largest area.
+        // Policy "cling": each slot on the PV of the first segment's area for an extension
+        // (else of the previous segment's area, or, without one, on a PV the slot already
+        // used), its largest area.
+        let cling_to = self
+            .cling_to
+            .clone()
+            .filter(|c| c.len() == n && c.iter().all(|pv| cands.contains(pv)));
+        let cling_to = match &cling_to {
+            Some(c) => Some(c.clone()),
+            None if self.cling_to.is_some() => Some(Vec::new()),
+            None => None,
+        };
         while st.rest > 0 {
             let mut areas = Vec::new();
             for slot in 0..n {
-                let pvs: Vec<usize> = match prev {
-                    Some(p) => vec![p[slot].0],
-                    None => cands
+                let pvs: Vec<usize> = match (&cling_to, prev) {
+                    (Some(c), _) => c.get(slot).copied().into_iter().collect(),
+                    (None, Some(p)) => vec![p[slot].0],
+                    (None, None) => cands
                         .iter()
                         .copied()
                         .filter(|pv| st.used_by_slot[slot].contains(pv))
@@ -327,6 +410,8 @@ impl FreeMap {
                     cling = true;
                 }
                 None if cling => cling = false,
+                // Approximate allocation keeps what it found (lvm2's `approx_alloc`).
+                None if self.approx => break,
                 None => return Err(not_enough()),
             }
         }
@@ -336,20 +421,21 @@ impl FreeMap {
     /// One pass of lvm2's normal policy: an area per PV (VG order), sorted by how much of
     /// the request each holds (stable), the first `n` used. Returns (len, areas).
     fn normal_pass(
-        &self,
+        &mut self,
         cands: &[usize],
         n: usize,
         need: u64,
         only: Option<&[usize]>,
     ) -> Option<(u64, Vec<(usize, u64)>)> {
-        let mut slots: Vec<(usize, u64, u64)> = cands
+        let mut slots: Vec<(usize, u64, u64)> = Vec::new();
+        for &pv in cands
             .iter()
             .filter(|pv| only.is_none_or(|o| o.contains(pv)))
-            .filter_map(|&pv| {
-                self.lvm_pick(pv, need, only.is_some())
-                    .map(|(s, l)| (pv, s, l.min(need)))
-            })
-            .collect();
+        {
+            if let Some((s, l)) = self.lvm_pick(pv, need, only.is_some()) {
+                slots.push((pv, s, l.min(need)));
+            }
+        }
         slots.sort_by_key(|s| std::cmp::Reverse(s.2));
         if slots.len() < n {
             return None;
@@ -416,6 +502,14 @@ impl Progress {
         }
         self.rest -= len;
         self.out.push((len, areas));
+    }
+}
+
+/// The PVs (as free-map indexes) of the areas of an LV's first segment.
+fn first_segment_pvs(fm: &FreeMap, lv: &LogicalVolume) -> Option<Vec<usize>> {
+    match &lv.segments.first()?.kind {
+        SegmentKind::Striped { areas, .. } => areas.iter().map(|a| fm.idx(&a.pv)).collect(),
+        _ => None,
     }
 }
 
@@ -537,29 +631,32 @@ fn region_size_for(req: Option<Sectors>, lv_sectors: u64) -> Sectors {
 }
 
 impl VolumeGroup {
-    /// Resolves the candidate PVs of a request: allocatable, in VG order, restricted to
-    /// `names` (PV keys or device paths).
+    /// Resolves the candidate PVs of a request: allocatable ones, in the order the request
+    /// names them (lvm2 allocates from its PV list in command-line order, and that order
+    /// breaks ties between equal areas), else in VG order.
     fn candidates(&self, fm: &FreeMap, names: Option<&[String]>) -> Result<Vec<usize>, ModelError> {
-        let mut wanted: Option<Vec<&str>> = None;
-        if let Some(names) = names {
-            let mut v = Vec::new();
-            for n in names {
-                let pv = self
-                    .pvs
-                    .iter()
-                    .find(|p| p.name == *n || p.device.as_deref() == Some(n.as_str()))
-                    .ok_or_else(|| ModelError::NoSuchPv { name: n.clone() })?;
-                v.push(pv.name.as_str());
+        let order: Vec<&crate::PhysicalVolume> = match names {
+            Some(names) => {
+                let mut v: Vec<&crate::PhysicalVolume> = Vec::new();
+                for n in names {
+                    let pv = self
+                        .pvs
+                        .iter()
+                        .find(|p| p.name == *n || p.device.as_deref() == Some(n.as_str()))
+                        .ok_or_else(|| ModelError::NoSuchPv { name: n.clone() })?;
+                    if !v.iter().any(|q| q.name == pv.name) {
+                        v.push(pv);
+                    }
+                }
+                v
             }
-            wanted = Some(v);
-        }
-        Ok(self
-            .pvs
-            .iter()
+            None => self.pvs.iter().collect(),
+        };
+        Ok(order
+            .into_iter()
             .filter(|p| p.is_allocatable())
             // A PV written as missing holds stale data until `vgextend --restoremissing`.
             .filter(|p| !p.flags.iter().any(|f| f == MISSING))
-            .filter(|p| wanted.as_ref().is_none_or(|w| w.contains(&p.name.as_str())))
             .filter_map(|p| fm.idx(&p.name))
             .collect())
     }
@@ -629,7 +726,14 @@ impl VolumeGroup {
         let mut top = self.new_lv(&req.name, true, &req);
         match req.layout {
             Layout::Linear => {
+                fm.approx = req.approx;
                 let chunks = fm.alloc_linear(&cands, req.size.0, None)?;
+                if chunks.is_empty() {
+                    return Err(ModelError::NotEnoughSpace {
+                        needed: req.size,
+                        free: Extents(0),
+                    });
+                }
                 let named = self.name_chunks(&fm, &chunks);
                 top.segments = linear_segments(&named, 0);
             }
@@ -646,7 +750,14 @@ impl VolumeGroup {
                 check_stripe_size(&req.name, stripe_size, self.extent_size)?;
                 let n = stripes as usize;
                 let per = req.size.0.div_ceil(stripes as u64);
+                fm.approx = req.approx;
                 let segs = fm.alloc_striped(&cands, n, per, None)?;
+                if segs.is_empty() {
+                    return Err(ModelError::NotEnoughSpace {
+                        needed: req.size,
+                        free: Extents(fm.total_free(&cands)),
+                    });
+                }
                 for (len, areas) in segs {
                     let seg = self.striped_segment(&fm, len, &areas, stripe_size);
                     append_merging(&mut top, vec![seg]);
@@ -882,6 +993,30 @@ impl VolumeGroup {
         by: Extents,
         pvs: Option<&[String]>,
     ) -> Result<(), ModelError> {
+        self.extend_lv_with(name, by, pvs, false).map(|_| ())
+    }
+
+    /// [`Self::extend_lv`]; with `approx` (linear and striped), takes what fits up to `by`
+    /// as lvm2 does for percentages. Returns the extents added (0 when nothing fits).
+    pub fn extend_lv_with(
+        &mut self,
+        name: &str,
+        by: Extents,
+        pvs: Option<&[String]>,
+        approx: bool,
+    ) -> Result<u64, ModelError> {
+        let before = self.lv(name).map_or(0, |l| l.size().0);
+        self.extend_inner(name, by, pvs, approx)?;
+        Ok(self.lv(name).map_or(0, |l| l.size().0) - before)
+    }
+
+    fn extend_inner(
+        &mut self,
+        name: &str,
+        by: Extents,
+        pvs: Option<&[String]>,
+        approx: bool,
+    ) -> Result<(), ModelError> {
         let lv = self.top_level(name)?.clone();
         if by.0 == 0 {
             return Err(ModelError::InvalidSize {
@@ -899,6 +1034,8 @@ impl VolumeGroup {
             SegmentKind::Striped { areas, .. } if areas.len() == 1 => {
                 let a = &areas[0];
                 let cont = fm.idx(&a.pv).map(|i| (i, a.start.0 + last.area_len().0));
+                fm.approx = approx;
+                fm.cling_to = first_segment_pvs(&fm, &lv);
                 let chunks = fm.alloc_linear(&cands, by.0, cont)?;
                 let segs = linear_segments(&self.name_chunks(&fm, &chunks), 0);
                 let lvm = self.lv_mut(name).ok_or_else(|| ModelError::NoSuchLv {
@@ -913,6 +1050,8 @@ impl VolumeGroup {
                     .iter()
                     .map(|a| fm.idx(&a.pv).map(|i| (i, a.start.0 + last.area_len().0)))
                     .collect();
+                fm.approx = approx;
+                fm.cling_to = first_segment_pvs(&fm, &lv);
                 let segs = fm.alloc_striped(&cands, n, per, cont.as_deref())?;
                 let new: Vec<Segment> = segs
                     .iter()

@@ -15,6 +15,7 @@ pub mod ids;
 pub use ids as lvm_uuid;
 pub mod names;
 pub mod report;
+pub mod sizing;
 pub mod time;
 mod vg;
 mod vg_write;

@@ -70,6 +70,27 @@ pub fn validate_vg_name(name: &str) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// lvm2 refuses an LV whose full name `vg/lv` reaches its limit (`NAME_LEN` 128 counted with
+/// the separators and the NUL: `vg` + `lv` + 3); past it every lvm2 command on the VG fails.
+pub fn check_full_lv_name(vg: &str, lv: &str) -> Result<(), FullNameTooLong> {
+    let len = vg.len() + lv.len() + 3;
+    if len > MAX_NAME_LEN {
+        return Err(FullNameTooLong {
+            full: format!("{vg}/{lv}"),
+            len,
+        });
+    }
+    Ok(())
+}
+
+/// lvm2's words for a `vg/lv` name that is too long.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Internal error: LV name \"{full}\" length {len} is not supported.")]
+pub struct FullNameTooLong {
+    pub full: String,
+    pub len: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +118,10 @@ mod tests {
         }
         assert!(validate_vg_name("mapper").is_err());
         assert!(validate_vg_name("vg_rimage").is_ok());
+        // lvm2 2.03.16: with VG "vg", 122 characters pass and 123 fail ("length 128").
+        assert!(check_full_lv_name("vg", &"x".repeat(122)).is_ok());
+        let e = check_full_lv_name("vg", &"x".repeat(123)).unwrap_err();
+        assert_eq!(e.len, 128);
+        assert!(e.to_string().ends_with("length 128 is not supported."));
     }
 }

@@ -669,12 +669,14 @@ impl VolumeGroup {
     /// seqno 1, format lvm2, unlimited LVs and PVs.
     pub fn new(name: &str, extent_size: Sectors) -> Result<VolumeGroup, ModelError> {
         crate::names::validate_vg_name(name)?;
-        if extent_size.0 == 0 || !extent_size.0.is_power_of_two() || extent_size.0 < 8 {
+        // lvm2's `vg_check_new_extent_size` for the lvm2 format: a power of two, or else a
+        // multiple of 128 KiB (`MIN_NON_POWER2_EXTENT_SIZE`).
+        let es = extent_size.0;
+        if es == 0 || (!es.is_power_of_two() && es % 256 != 0) || es < 8 {
             return Err(ModelError::Invalid {
                 path: name.into(),
                 problem: format!(
-                    "extent size {} sectors is not a power of two of at least 4 KiB",
-                    extent_size.0
+                    "extent size {es} sectors: a power of two of at least 4 KiB, or a multiple of 128 KiB"
                 ),
             });
         }

@@ -390,6 +390,7 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         cluster: None,
         volume_list: None,
         hooks: None,
+        test_mode: false,
         kernel: None,
         system_id: None,
         host: "test".into(),
@@ -415,6 +416,11 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
     let cfg_s = cfg.to_str().unwrap();
     let rsctmp = dir.path().join("rsctmp");
     std::fs::create_dir_all(&rsctmp).unwrap();
+    // lvm2's configuration of this test: its backups and archives stay out of the host's
+    // /etc/lvm (the agent writes them as lvm2 does on every commit).
+    let lvm_dir = dir.path().join("lvm");
+    std::fs::create_dir_all(&lvm_dir).unwrap();
+    let lvm_dir_s = lvm_dir.to_str().unwrap();
     let vars = |extra: &[(&'static str, &'static str)]| {
         let mut v: Vec<(&str, &str)> = vec![
             ("OCF_RESKEY_vgname", "vgt"),
@@ -423,6 +429,7 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
             ("HALVM_CONFIG", cfg_s),
             ("HALVM_SYSTEM_ID", "host-a"),
             ("HA_RSCTMP", rsctmp.to_str().unwrap()),
+            ("LVM_SYSTEM_DIR", lvm_dir_s),
         ];
         for (k, val) in extra {
             v.retain(|(kk, _)| kk != k);
@@ -453,6 +460,10 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         read().system_id.as_deref(),
         Some(halvm_lvm_activate::plan::RELEASED_SYSTEM_ID),
         "stop released the VG"
+    );
+    assert!(
+        lvm_dir.join("archive").read_dir().unwrap().count() > 0,
+        "the agent archived the metadata it replaced in $LVM_SYSTEM_DIR/archive"
     );
     // A VG the filter hides is not there.
     let hidden = run_agent(

@@ -134,10 +134,12 @@ fn make_vg(lab: &Lab, node: &str, lvs: usize) {
     let disk = lab.shared_disk(0);
     let mut script = format!(
         "set -e; d=$(readlink -f {disk}); lvmeta pvcreate $d >/dev/null; \
-         lvmeta vgcreate -s 4m vgha $d >/dev/null; lvmeta lvcreate -L 64m -n data vgha >/dev/null"
+         lvmeta vgcreate -s 4m vgha $d >/dev/null; lvmeta lvcreate -an -Zn -L 64m -n data vgha >/dev/null"
     );
     for i in 1..lvs {
-        script.push_str(&format!("; lvmeta lvcreate -L 4m -n lv{i} vgha >/dev/null"));
+        script.push_str(&format!(
+            "; lvmeta lvcreate -an -Zn -L 4m -n lv{i} vgha >/dev/null"
+        ));
     }
     sh(lab, node, &script);
 }

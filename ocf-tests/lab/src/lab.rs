@@ -29,6 +29,10 @@ pub struct LabConfig {
     /// Shared raw images, seen by every node as `/dev/disk/by-id/virtio-shared<k>`.
     pub shared_disks: usize,
     pub shared_disk_mib: u64,
+    /// Paths to each shared disk per node (default 1): more attach the same image again, as
+    /// a SAN LUN seen through several paths (`virtio-shared<k>-p<j>` for path j > 0), for
+    /// dm-multipath tests.
+    pub shared_disk_paths: usize,
     /// Private disks per node, `/dev/disk/by-id/virtio-<node>-d<k>`.
     pub private_disks: usize,
     pub private_disk_mib: u64,
@@ -53,6 +57,7 @@ impl Default for LabConfig {
             dlm_fencing: true,
             shared_disks: 1,
             shared_disk_mib: 256,
+            shared_disk_paths: 1,
             private_disks: 1,
             private_disk_mib: 128,
             memory_mib: 768,
@@ -418,6 +423,14 @@ impl Lab {
     /// Stable device path of shared disk `k` inside every node.
     pub fn shared_disk(&self, k: usize) -> String {
         format!("/dev/disk/by-id/virtio-shared{k}")
+    }
+    /// Path `j` (0: [`Lab::shared_disk`]) to shared disk `k` inside every node, with
+    /// [`LabConfig::shared_disk_paths`] above `j`.
+    pub fn shared_disk_path(&self, k: usize, j: usize) -> String {
+        match j {
+            0 => self.shared_disk(k),
+            _ => format!("/dev/disk/by-id/virtio-shared{k}-p{j}"),
+        }
     }
     /// Stable device path of private disk `k` of `node`.
     pub fn private_disk(&self, node: &str, k: usize) -> String {
@@ -877,6 +890,15 @@ impl Inner {
             c.arg("-device").arg(format!(
                 "virtio-blk-pci,drive=s{k},serial=shared{k},share-rw=on"
             ));
+            for j in 1..self.cfg.shared_disk_paths {
+                c.arg("-drive").arg(format!(
+                    "file={},if=none,id=s{k}p{j},format=raw,cache=none",
+                    img.display()
+                ));
+                c.arg("-device").arg(format!(
+                    "virtio-blk-pci,drive=s{k}p{j},serial=shared{k}-p{j},share-rw=on"
+                ));
+            }
         }
         c.arg("-netdev").arg(format!(
             "tap,id=nk,ifname={},script=no,downscript=no",

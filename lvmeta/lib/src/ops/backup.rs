@@ -117,38 +117,59 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 }
 
 impl LvmBackups {
-    /// Archive files of `vg`: (index, path), oldest first.
+    /// Archive files of `vg`: (index, path), oldest first. As lvm2's `_split_vg`: a name
+    /// `<vg>_<index>...vg`, the VG name before the last `_`, the index its leading digits.
     fn archives(&self, dir: &Path, vg: &str) -> Vec<(u32, PathBuf)> {
-        let prefix = format!("{vg}_");
         let mut out: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                let rest = name.strip_prefix(&prefix)?.strip_suffix(".vg")?;
-                let (index, _) = rest.split_once('-')?;
-                (index.len() == 5).then_some(())?;
-                Some((index.parse().ok()?, e.path()))
+                let (found, rest) = name.strip_suffix(".vg")?.rsplit_once('_')?;
+                (found == vg).then_some(())?;
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                Some((digits.parse().ok()?, e.path()))
             })
             .collect();
         out.sort();
         out
     }
 
-    fn prune(&self, dir: &Path, vg: &str) {
-        let all = self.archives(dir, vg);
-        let excess = all.len().saturating_sub(self.retain_min);
-        let cutoff = std::time::SystemTime::now()
-            .checked_sub(std::time::Duration::from_secs(self.retain_days * 86400));
-        for (_, path) in all.into_iter().take(excess) {
-            let old = std::fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .ok()
-                .zip(cutoff)
-                .is_some_and(|(m, c)| m < c);
-            if old {
-                let _ = std::fs::remove_file(&path);
+    /// lvm2's `_remove_expired`: `older` are the archives that were there before the one just
+    /// written (oldest first), which is never removed; nothing goes while `retain_min` or
+    /// fewer archives remain, and removal stops at the first archive younger than
+    /// `retain_days`.
+    fn prune(&self, older: Vec<(u32, PathBuf)>) {
+        let mut count = older.len() + 1;
+        if count <= self.retain_min {
+            return;
+        }
+        let Some(cutoff) = std::time::SystemTime::now()
+            .checked_sub(std::time::Duration::from_secs(self.retain_days * 86400))
+        else {
+            return;
+        };
+        for (_, path) in older {
+            let Ok(modified) = std::fs::metadata(&path).and_then(|m| m.modified()) else {
+                continue;
+            };
+            // lvm2 compares whole seconds: an archive of this very second counts as expired
+            // with retain_days = 0.
+            let secs = |t: std::time::SystemTime| {
+                t.duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            };
+            if secs(modified) > secs(cutoff) {
+                return;
+            }
+            log::debug!("Expiring archive {}", path.display());
+            if let Err(e) = std::fs::remove_file(&path) {
+                log::warn!("unlink {}: {e}", path.display());
+            }
+            count -= 1;
+            if count <= self.retain_min {
+                return;
             }
         }
     }
@@ -159,10 +180,8 @@ impl crate::txn::CommitHooks for LvmBackups {
         let Some(dir) = &self.archive_dir else {
             return Ok(());
         };
-        let next = self
-            .archives(dir, &old.name)
-            .last()
-            .map_or(0, |(i, _)| i + 1);
+        let older = self.archives(dir, &old.name);
+        let next = older.last().map_or(0, |(i, _)| i + 1);
         let path = dir.join(format!(
             "{}_{next:05}-{}.vg",
             old.name,
@@ -174,7 +193,7 @@ impl crate::txn::CommitHooks for LvmBackups {
             &self.host,
         );
         write_atomically(&path, &text)?;
-        self.prune(dir, &old.name);
+        self.prune(older);
         Ok(())
     }
 
@@ -242,5 +261,105 @@ impl LvmBackups {
     /// The backup `vgcfgrestore VG` restores without `-f`.
     pub fn backup_of(&self, vg: &str) -> Option<PathBuf> {
         self.backup_dir.as_ref().map(|d| d.join(vg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn backups(dir: &Path, retain_min: usize, retain_days: u64) -> LvmBackups {
+        LvmBackups {
+            backup_dir: None,
+            archive_dir: Some(dir.to_path_buf()),
+            retain_min,
+            retain_days,
+            host: "h".into(),
+            command_line: "test".into(),
+        }
+    }
+
+    /// Archives `vg_00000` .. of the given ages in days, oldest first.
+    fn archives(dir: &Path, ages: &[u64]) -> Vec<(u32, PathBuf)> {
+        ages.iter()
+            .enumerate()
+            .map(|(i, age)| {
+                let p = dir.join(format!("vg_{i:05}-123.vg"));
+                let f = std::fs::File::create(&p).unwrap();
+                f.set_modified(SystemTime::now() - Duration::from_secs(age * 86400 + 60))
+                    .unwrap();
+                (i as u32, p)
+            })
+            .collect()
+    }
+
+    fn left(dir: &Path) -> Vec<u32> {
+        let b = backups(dir, 0, 0);
+        b.archives(dir, "vg").into_iter().map(|(i, _)| i).collect()
+    }
+
+    #[test]
+    fn archive_names_parse_as_lvm2s() {
+        let d = tempfile::tempdir().unwrap();
+        for n in [
+            "vg_00003-1.vg",
+            "vg_123456-9.vg",
+            "my_vg_00001-5.vg",
+            "vg_x.vg",
+            "vg_00002-1.vg.tmp",
+            "vg2_00000-1.vg",
+        ] {
+            std::fs::write(d.path().join(n), "").unwrap();
+        }
+        assert_eq!(left(d.path()), vec![3, 123456]);
+        let b = backups(d.path(), 0, 0);
+        let mine: Vec<u32> = b.archives(d.path(), "my_vg").iter().map(|a| a.0).collect();
+        assert_eq!(mine, vec![1]);
+    }
+
+    #[test]
+    fn prune_keeps_retain_min_and_young_archives() {
+        // 12 archives + the new one, 40 days old down to 0: retain_days 30 expires the
+        // ten older than 30 days, but retain_min 10 stops it after three.
+        let d = tempfile::tempdir().unwrap();
+        let older = archives(d.path(), &[40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 1, 0]);
+        backups(d.path(), 10, 30).prune(older);
+        assert_eq!(left(d.path()), (3..12).collect::<Vec<_>>());
+
+        // retain_min 2: every archive older than 30 days goes, the young ones stay, and
+        // removal stops at the first young one even if an older one follows it.
+        let d = tempfile::tempdir().unwrap();
+        let older = archives(d.path(), &[40, 39, 5, 38, 0]);
+        backups(d.path(), 2, 30).prune(older);
+        assert_eq!(left(d.path()), vec![2, 3, 4]);
+
+        // At or under retain_min (counting the new archive) nothing goes.
+        let d = tempfile::tempdir().unwrap();
+        let older = archives(d.path(), &[40, 40]);
+        backups(d.path(), 3, 0).prune(older);
+        assert_eq!(left(d.path()), vec![0, 1]);
+    }
+
+    #[test]
+    fn the_new_archive_survives_retain_days_zero() {
+        let d = tempfile::tempdir().unwrap();
+        let b = backups(d.path(), 1, 0);
+        let vg = VolumeGroup::from_metadata(
+            &lvmeta_text::parse(
+                "vg {\nid = \"6naUIA-xFW2-copw-uE5N-WA6g-oOw0-ePRagi\"\nseqno = 1\nformat = \"lvm2\"\n\
+                 status = [\"RESIZEABLE\", \"READ\", \"WRITE\"]\nflags = []\nextent_size = 8192\n\
+                 max_lv = 0\nmax_pv = 0\nmetadata_copies = 0\nphysical_volumes {\n}\n}\n",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        use crate::txn::CommitHooks;
+        for _ in 0..3 {
+            b.before_commit(&vg, "x").unwrap();
+        }
+        // Each commit expires every older archive (retain_days 0) down to retain_min 1:
+        // only the newest stays.
+        assert_eq!(left(d.path()), vec![2]);
     }
 }

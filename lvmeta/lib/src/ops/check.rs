@@ -15,7 +15,7 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         let mut clean = true;
         for name in names {
-            let (lines, bad, flagged, agree) = self.read_vg(&name, true, |_, r| -> Result<_> {
+            let (lines, bad, flagged, agree) = self.read_vg(&name, true, |sc, r| -> Result<_> {
                 let bad = r.stale_copies().count();
                 let flagged =
                     r.vg.pvs
@@ -28,7 +28,9 @@ impl Ctx<'_> {
                         r.vg.seqno
                     )
                 });
-                Ok((copy_warnings(&r, false), bad, flagged, agree))
+                let mut warnings = size_warnings(sc, &r);
+                warnings.extend(copy_warnings(&r, false));
+                Ok((warnings, bad, flagged, agree))
             })?;
             out.extend(lines);
             if flagged {

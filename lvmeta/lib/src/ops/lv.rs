@@ -4,32 +4,140 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::txn::WriteOpts;
-use lvmeta_model::{self as model, VolumeGroup};
+use lvmeta_model as model;
 
 impl Ctx<'_> {
     // ---- LV commands ----
 
-    pub fn lvcreate(&self, vgname: &str, req: LvCreate) -> Result<()> {
+    pub fn lvcreate(&self, vgname: &str, mut req: LvCreate) -> Result<LvCreated> {
+        if !req.name.is_empty() {
+            model::names::check_full_lv_name(vgname, &req.name)?;
+        }
+        let mut name = req.name.clone();
+        let mut notes = Vec::new();
         self.modify(vgname, false, |vg, sc, devs| {
+            if req.name.is_empty() {
+                // lvm2's `generate_lv_name`: lvol<highest N in use + 1>.
+                let next = vg
+                    .lvs
+                    .iter()
+                    .filter_map(|l| l.name.strip_prefix("lvol")?.parse::<u64>().ok())
+                    .map(|n| n + 1)
+                    .max()
+                    .unwrap_or(0);
+                req.name = format!("lvol{next}");
+                name = req.name.clone();
+            }
+            if let Layout::Striped { stripe_size, .. } = &mut req.layout {
+                if stripe_size.0 > vg.extent_size.0 {
+                    notes.push(format!(
+                        "Reducing requested stripe size {} to maximum, physical extent size {}.",
+                        model::sizing::display_size(stripe_size.0),
+                        model::sizing::display_size(vg.extent_size.0)
+                    ));
+                    stripe_size.0 = vg.extent_size.0;
+                }
+            }
             let pvs = pv_keys(sc, vgname, devs, &req.pvs)?;
-            let extents = req.size.extents(vg, pvs.as_deref())?;
-            if extents == 0 {
+            check_listed_free(vg, pvs.as_deref())?;
+            let (sign, amount) = req.size.amount();
+            if sign != crate::units::Sign::Absolute {
+                return Err(OpError::InvalidArg(
+                    "lvcreate takes an absolute size".into(),
+                ));
+            }
+            let (stripes, stripe_size, images) = match req.layout {
+                Layout::Striped {
+                    stripes,
+                    stripe_size,
+                } => (u64::from(stripes), stripe_size.0, 0),
+                Layout::Mirror { mirrors, .. } | Layout::Raid1 { mirrors } => {
+                    (1, 0, u64::from(mirrors) + 1)
+                }
+                Layout::Linear => (1, 0, 0),
+            };
+            let counts = vg.size_counts(pvs.as_deref());
+            let sized =
+                model::sizing::create_extents(amount, &counts, stripes, stripe_size, images)?;
+            if sized.extents == 0 {
                 return Err(OpError::InvalidArg("size must be more than zero".into()));
             }
-            let mut lr = model::LvRequest::new(&req.name, Extents(extents), req.layout);
+            // lvm2 checks the name after the size, before the layout (`_lv_create_an_lv`).
+            if vg.lv(&req.name).is_some() {
+                return Err(VgError::LvExists {
+                    vg: vgname.into(),
+                    lv: req.name.clone(),
+                }
+                .into());
+            }
+            notes.extend(sized.notes.iter().cloned());
+            let mut lr = model::LvRequest::new(&req.name, Extents(sized.extents), req.layout);
             lr.pvs = pvs;
             lr.creation_time = Some(now());
             lr.creation_host = Some(self.env.host.clone());
-            in_model(vgname, vg.create_lv(lr).map(|_| ()))?;
-            // lvmlockd locks only LVs with lock_args ("dlm" in a dlm VG, as lvm2 writes).
-            if vg.lock_type.as_deref() == Some("dlm") {
-                if let Some(lv) = vg.lv_mut(&req.name) {
-                    lv.lock_args = Some("dlm".into());
-                }
+            lr.approx = sized.approx;
+            // lvm2's checks before allocating, in its order (`_lv_create_an_lv`,
+            // `_sufficient_pes_free`).
+            let pvh = match &lr.pvs {
+                Some(k) => counts_with_free(vg, k),
+                None => vg.pvs.len(),
+            };
+            if stripes > pvh as u64 {
+                return Err(VgError::StripesOverPvs { stripes, pvs: pvh }.into());
             }
-            Ok(())
+            if !sized.approx && counts.free_count < sized.extents {
+                return Err(VgError::VgShort {
+                    vg: vgname.into(),
+                    free: counts.free_count,
+                    needed: sized.extents,
+                }
+                .into());
+            }
+            let pe_needed = match req.layout {
+                Layout::Raid1 { .. } => (sized.extents + 1) * images,
+                Layout::Mirror { .. } => sized.extents * images,
+                _ => sized.extents,
+            };
+            let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
+            if !sized.approx && pe_needed > avail {
+                return Err(VgError::PvsShort {
+                    needed: pe_needed,
+                    free: avail,
+                }
+                .into());
+            }
+            match vg.create_lv(lr.clone()) {
+                Ok(_) => {
+                    // lvmlockd locks only LVs with lock_args ("dlm" in a dlm VG, as lvm2 writes).
+                    if vg.lock_type.as_deref() == Some("dlm") {
+                        if let Some(lv) = vg.lv_mut(&req.name) {
+                            lv.lock_args = Some("dlm".into());
+                        }
+                    }
+                    Ok(())
+                }
+                Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
+                    // What lvm2's allocator would have found before giving up.
+                    let mut probe = vg.clone();
+                    let mut r = lr;
+                    r.approx = true;
+                    let got = probe.create_lv(r).map_or(0, |l| l.size().0);
+                    Err(if sized.approx && got == 0 {
+                        VgError::NoneSuitable {
+                            lv: req.name.clone(),
+                        }
+                    } else {
+                        VgError::NotSuitable {
+                            lv: req.name.clone(),
+                            more: sized.extents.saturating_sub(got),
+                        }
+                    }
+                    .into())
+                }
+                Err(e) => in_model(vgname, Err(e)),
+            }
         })?;
-        Ok(())
+        Ok(LvCreated { name, notes })
     }
 
     pub fn lvresize(
@@ -41,36 +149,63 @@ impl Ctx<'_> {
         dir: ResizeDir,
         force: bool,
     ) -> Result<Resized> {
+        use model::sizing::{self, Direction};
         let mut resized = None;
         self.modify(vgname, false, |vg, sc, devs| {
-            let cur = vg
-                .lv(lv)
-                .ok_or(VgError::NoSuchLv {
-                    vg: vgname.into(),
-                    lv: lv.into(),
-                })?
-                .size()
-                .0;
+            let shape = vg.lv_shape(lv).ok_or(VgError::LvNotInVg {
+                vg: vgname.into(),
+                lv: lv.into(),
+            })?;
+            let cur = shape.le_count;
             let keys = pv_keys(sc, vgname, devs, pvs)?;
-            let target = size.target(vg, keys.as_deref(), cur)?;
+            check_listed_free(vg, keys.as_deref())?;
+            let (sign, amount) = size.amount();
+            let direction = match dir {
+                ResizeDir::Extend => Direction::Extend,
+                ResizeDir::Reduce => Direction::Reduce,
+                ResizeDir::Any => Direction::Any,
+            };
+            let sized = sizing::resize_extents(
+                &format!("{vgname}/{lv}"),
+                &shape,
+                sign,
+                amount,
+                &vg.size_counts(keys.as_deref()),
+                direction,
+            )?;
+            let target = sized.extents;
             let es = vg.extent_size.0;
-            if target == cur {
-                return Err(OpError::Failed(format!(
-                    "New size ({target} extents) matches existing size ({cur} extents)."
-                )));
-            }
+            let notes = sized.notes.clone();
             if target > cur {
-                if dir == ResizeDir::Reduce {
-                    return Err(OpError::InvalidArg(format!("New size given ({target} extents) not less than existing size ({cur} extents)")));
+                let by = target - cur;
+                let pe_needed = by * shape.images.max(1);
+                let counts = vg.size_counts(keys.as_deref());
+                let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
+                if !sized.approx && pe_needed > avail {
+                    return Err(VgError::PvsShort {
+                        needed: pe_needed,
+                        free: avail,
+                    }
+                    .into());
                 }
-                in_model(
-                    vgname,
-                    vg.extend_lv(lv, Extents(target - cur), keys.as_deref()),
-                )?;
+                match vg.extend_lv_with(lv, Extents(by), keys.as_deref(), sized.approx) {
+                    Ok(_) => {}
+                    Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. })
+                        if shape.images == 0 =>
+                    {
+                        let mut probe = vg.clone();
+                        let got = probe
+                            .extend_lv_with(lv, Extents(by), keys.as_deref(), true)
+                            .unwrap_or(0);
+                        return Err(VgError::NotSuitable {
+                            lv: lv.into(),
+                            more: by - got.min(by),
+                        }
+                        .into());
+                    }
+                    Err(e) => return in_model(vgname, Err(e)),
+                }
             } else {
-                if dir == ResizeDir::Extend {
-                    return Err(OpError::InvalidArg(format!("New size given ({target} extents) not larger than existing size ({cur} extents)")));
-                }
                 // lvm2 asks before reducing an open LV; -f is the answer.
                 if !force {
                     if let Some(k) = &self.env.kernel {
@@ -91,6 +226,7 @@ impl Ctx<'_> {
                 from: Extents(cur),
                 to: vg.lv(lv).map(|l| l.size()).unwrap_or(Extents(0)),
                 extent_size: vg.extent_size,
+                notes,
             });
             Ok(())
         })?;
@@ -99,6 +235,7 @@ impl Ctx<'_> {
 
     /// Renames an LV; an active one's devices are renamed too (open or not, as lvm2).
     pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<()> {
+        model::names::check_full_lv_name(vgname, new)?;
         self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
             let before = match &self.env.kernel {
                 Some(k) if t.vg.lv(old).is_some() => {
@@ -106,6 +243,13 @@ impl Ctx<'_> {
                 }
                 _ => Vec::new(),
             };
+            if t.vg.lv(old).is_none() {
+                return Err(VgError::ExistingLvNotFound {
+                    vg: vgname.into(),
+                    lv: old.into(),
+                }
+                .into());
+            }
             in_model(vgname, t.vg.rename_lv(old, new))?;
             if let Some(k) = &self.env.kernel {
                 crate::activation::rename_devices(k, &before, &t.vg, |_| new.to_string())?;
@@ -135,11 +279,31 @@ impl Ctx<'_> {
 }
 
 /// What a resize did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resized {
     pub from: Extents,
     pub to: Extents,
     pub extent_size: Sectors,
+    /// lvm2's notices about the size asked for (rounding, limits), in its words.
+    pub notes: Vec<String>,
+}
+
+/// What lvcreate made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LvCreated {
+    /// The LV's name (lvm2's `lvolN` when none was given).
+    pub name: String,
+    /// lvm2's notices about the size and layout asked for, in its words.
+    pub notes: Vec<String>,
+}
+
+/// How many of the listed PVs have free extents (lvm2 leaves out the others when it builds
+/// a command line's PV list).
+fn counts_with_free(vg: &lvmeta_model::VolumeGroup, keys: &[String]) -> usize {
+    let free = vg.pv_free_extents();
+    keys.iter()
+        .filter(|k| free.iter().any(|(n, f)| n == *k && f.0 > 0))
+        .count()
 }
 
 /// `-L`/`-l` as given.
@@ -157,71 +321,24 @@ pub enum ResizeDir {
 }
 
 impl SizeArg {
-    fn amount(&self, vg: &VolumeGroup, pvs: Option<&[String]>) -> Result<u64> {
+    /// The size in the words of lvm2's size rules ([`model::sizing`]).
+    fn amount(&self) -> (model::sizing::Sign, model::sizing::Amount) {
         use crate::units::ExtentsArg as E;
-        let pe_count = |k: &String| vg.pv(k).map(|p| p.pe_count.0).unwrap_or(0);
-        Ok(match self {
-            SizeArg::Sectors(_, s) => s.div_ceil(vg.extent_size.0),
-            SizeArg::Extents(_, e) => match *e {
-                E::Count(n) => n,
-                E::PercentFree(p) => {
-                    let free: u64 = match pvs {
-                        None => vg.free_extents().0,
-                        Some(k) => vg
-                            .pv_free_extents()
-                            .iter()
-                            .filter(|(key, _)| k.contains(key))
-                            .map(|(_, f)| f.0)
-                            .sum(),
-                    };
-                    free * p as u64 / 100
-                }
-                E::PercentVg(p) => vg.total_extents().0 * p as u64 / 100,
-                E::PercentPvs(p) => {
-                    let total: u64 = match pvs {
-                        None => vg.total_extents().0,
-                        Some(k) => k.iter().map(pe_count).sum(),
-                    };
-                    total * p as u64 / 100
-                }
-                E::PercentOrigin(_) => {
-                    return Err(OpError::InvalidArg(
-                        "%ORIGIN needs a snapshot; lvmeta has none".into(),
-                    ))
-                }
-            },
-        })
-    }
-
-    fn sign(&self) -> crate::units::Sign {
+        use model::sizing::{Amount, PercentOf};
         match self {
-            SizeArg::Sectors(s, _) | SizeArg::Extents(s, _) => *s,
+            SizeArg::Sectors(s, n) => (*s, Amount::Sectors(*n)),
+            SizeArg::Extents(s, e) => (
+                *s,
+                match *e {
+                    E::Count(n) => Amount::Extents(n),
+                    E::PercentFree(p) => Amount::Percent(p, PercentOf::Free),
+                    E::PercentVg(p) => Amount::Percent(p, PercentOf::Vg),
+                    E::PercentPvs(p) => Amount::Percent(p, PercentOf::Pvs),
+                    E::PercentLv(p) => Amount::Percent(p, PercentOf::Lv),
+                    E::PercentOrigin(p) => Amount::Percent(p, PercentOf::Origin),
+                },
+            ),
         }
-    }
-
-    /// Extents for a new LV.
-    fn extents(&self, vg: &VolumeGroup, pvs: Option<&[String]>) -> Result<u64> {
-        if self.sign() != crate::units::Sign::Absolute {
-            return Err(OpError::InvalidArg(
-                "lvcreate takes an absolute size".into(),
-            ));
-        }
-        self.amount(vg, pvs)
-    }
-
-    /// New size of an LV of `cur` extents.
-    fn target(&self, vg: &VolumeGroup, pvs: Option<&[String]>, cur: u64) -> Result<u64> {
-        use crate::units::Sign;
-        let n = self.amount(vg, pvs)?;
-        Ok(match self.sign() {
-            Sign::Absolute => n,
-            Sign::Plus => cur + n,
-            Sign::Minus => cur.checked_sub(n).filter(|v| *v > 0).ok_or_else(|| {
-                OpError::InvalidArg(format!(
-                    "cannot reduce by {n} extents an LV of {cur} extents"
-                ))
-            })?,
-        })
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::lock::LockError;
+use crate::sysfs::SysBlock;
 use lvmeta_model::lvm_uuid;
 use lvmeta_model::{self as model, ModelError, PhysicalVolume, VolumeGroup};
 use lvmeta_ondisk::dev::BlockDev;
@@ -48,8 +49,27 @@ pub enum VgError {
         lv: String,
         what: String,
     },
-    #[error("Physical volume {pv} still in use in VG {vg}")]
+    #[error("Physical volume \"{pv}\" still in use")]
     PvInUse { vg: String, pv: String },
+    /// lvm2's refusals before and after allocating (`lv_manip.c`), in its words.
+    #[error("Number of stripes ({stripes}) must not exceed number of physical volumes ({pvs})")]
+    StripesOverPvs { stripes: u64, pvs: usize },
+    #[error(
+        "Volume group \"{vg}\" has insufficient free space ({free} extents): {needed} required."
+    )]
+    VgShort { vg: String, free: u64, needed: u64 },
+    #[error("Insufficient free space: {needed} extents needed, but only {free} available")]
+    PvsShort { needed: u64, free: u64 },
+    #[error(
+        "Insufficient suitable allocatable extents for logical volume {lv}: {more} more required"
+    )]
+    NotSuitable { lv: String, more: u64 },
+    #[error("Insufficient suitable allocatable extents found for logical volume {lv}.")]
+    NoneSuitable { lv: String },
+    #[error("Logical volume {lv} not found in volume group {vg}.")]
+    LvNotInVg { vg: String, lv: String },
+    #[error("Existing logical volume \"{lv}\" not found in volume group \"{vg}\"")]
+    ExistingLvNotFound { vg: String, lv: String },
 }
 
 /// Errors of the commands; the binary maps them to lvm's exit codes.
@@ -72,6 +92,8 @@ pub enum OpError {
     },
     #[error("Device {} has a damaged PV label: {source}", path.display())]
     BadLabel { path: PathBuf, source: OnDiskError },
+    #[error("Cannot update volume group {vg} with duplicate PV devices.")]
+    DuplicateDevices { vg: String },
     #[error("Duplicate PV UUID {uuid} on {} and {}", first.display(), second.display())]
     DuplicatePv {
         uuid: String,
@@ -147,6 +169,13 @@ pub enum OpError {
     VgNotEmpty { vg: String, lvs: usize },
     #[error("{0}")]
     Failed(String),
+    /// A size lvm2 refuses (zero, unchanged, below one extent ...).
+    #[error(transparent)]
+    Size(#[from] lvmeta_model::sizing::SizeError),
+    #[error(transparent)]
+    FullName(#[from] lvmeta_model::names::FullNameTooLong),
+    #[error("Old and new volume group names must differ")]
+    SameVgName,
 }
 
 impl OpError {
@@ -198,6 +227,20 @@ pub struct Scan {
     pub pvs: Vec<PvDev>,
     pub unlabelled: Vec<PathBuf>,
     pub damaged: Vec<(PathBuf, OnDiskError)>,
+    /// PVs seen on more than one device (not multipath paths: those are not scanned).
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// One PV UUID on several devices: lvm2 uses one, warns about the others, and refuses to
+/// change the VG (`allow_changes_with_duplicate_pvs = 0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// With dashes.
+    pub uuid: String,
+    pub used: PathBuf,
+    pub unused: Vec<PathBuf>,
+    /// lvm2's reason for the choice ("device is in dm subsystem").
+    pub reason: &'static str,
 }
 
 /// State of one metadata copy of a VG.
@@ -246,24 +289,29 @@ pub(crate) fn last_seen(p: &PhysicalVolume) -> String {
     p.device.clone().unwrap_or_else(|| "[unknown]".into())
 }
 
-fn candidates(env: &Env) -> Vec<PathBuf> {
+fn candidates(env: &Env, sys: &SysBlock) -> Vec<PathBuf> {
     if let Some(d) = &env.devices {
-        return dedup_same_device(d.clone());
+        return dedup_same_device(without_components(d.clone(), sys));
     }
     let mut out = Vec::new();
     if let Ok(parts) = std::fs::read_to_string("/proc/partitions") {
         for line in parts.lines().skip(2) {
             if let Some(name) = line.split_whitespace().nth(3) {
-                let p = PathBuf::from(format!("/dev/{name}"));
-                let s = name;
                 let usual = [
-                    "sd", "vd", "hd", "xvd", "nvme", "loop", "md", "mmcblk", "dasd",
+                    "sd", "vd", "hd", "xvd", "nvme", "loop", "md", "mmcblk", "dasd", "dm-",
                 ]
                 .iter()
-                .any(|pre| s.starts_with(pre));
-                if usual {
-                    out.push(p);
+                .any(|pre| name.starts_with(pre));
+                if !usual {
+                    continue;
                 }
+                // A dm device by its /dev/mapper name, as lvm2 prefers it (filters and
+                // messages see that name).
+                let mapper = sys
+                    .dm_name(name)
+                    .map(|n| PathBuf::from(format!("/dev/mapper/{n}")))
+                    .filter(|p| p.exists());
+                out.push(mapper.unwrap_or_else(|| PathBuf::from(format!("/dev/{name}"))));
             }
         }
     }
@@ -286,7 +334,21 @@ fn candidates(env: &Env) -> Vec<PathBuf> {
         }
     }
     out.retain(|p| env.filter.accepts(&p.to_string_lossy()));
-    dedup_same_device(out)
+    dedup_same_device(without_components(out, sys))
+}
+
+/// Leaves out what lvm2 does not scan: multipath paths, md members, LVs.
+fn without_components(paths: Vec<PathBuf>, sys: &SysBlock) -> Vec<PathBuf> {
+    paths
+        .into_iter()
+        .filter(|p| {
+            let skip = sys.name_of_path(p).and_then(|n| sys.skip(&n));
+            if let Some(why) = &skip {
+                log::debug!("{}: skipped, {why}", p.display());
+            }
+            skip.is_none()
+        })
+        .collect()
 }
 
 /// Keeps the first path of each device: `/proc/partitions` and a `/dev` scan name the same
@@ -310,10 +372,16 @@ fn dedup_same_device(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Reads labels and metadata areas of every candidate device, once each.
 pub fn scan(env: &Env) -> Result<Scan> {
+    scan_with(env, &SysBlock::default())
+}
+
+/// [`scan`] with the given sysfs tree.
+pub fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
     let explicit = env.devices.is_some();
     let mut scan = Scan::default();
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for path in candidates(env) {
+    // PV UUID -> indexes into scan.pvs, in scan order.
+    let mut by_uuid: Vec<(String, Vec<usize>)> = Vec::new();
+    for path in candidates(env, sys) {
         let dev = match (env.open)(&path) {
             Ok(d) => d,
             Err(source) if explicit => return Err(OpError::Device { path, source }),
@@ -322,15 +390,10 @@ pub fn scan(env: &Env) -> Result<Scan> {
         match label::read_label(dev.as_ref()) {
             Ok(None) => scan.unlabelled.push(path),
             Ok(Some(l)) => {
-                if let Some(first) = seen.get(&l.pv_uuid) {
-                    return Err(OpError::DuplicatePv {
-                        uuid: lvm_uuid::format_with_dashes(&l.pv_uuid)
-                            .unwrap_or_else(|_| l.pv_uuid.clone()),
-                        first: first.clone(),
-                        second: path,
-                    });
+                match by_uuid.iter_mut().find(|(u, _)| *u == l.pv_uuid) {
+                    Some((_, v)) => v.push(scan.pvs.len()),
+                    None => by_uuid.push((l.pv_uuid.clone(), vec![scan.pvs.len()])),
                 }
-                seen.insert(l.pv_uuid.clone(), path.clone());
                 let mdas = l
                     .metadata_areas
                     .iter()
@@ -349,6 +412,54 @@ pub fn scan(env: &Env) -> Result<Scan> {
             Err(e) => scan.damaged.push((path, e)),
         }
     }
+    // One device per PV, chosen as lvm2 chooses among duplicates; the others are dropped
+    // with lvm2's warnings.
+    let mut drop = Vec::new();
+    for (uuid, idx) in by_uuid.iter().filter(|(_, v)| v.len() > 1) {
+        let cands: Vec<crate::sysfs::DupCandidate> = idx
+            .iter()
+            .map(|&i| match sys.name_of_path(&scan.pvs[i].path) {
+                Some(n) => crate::sysfs::DupCandidate {
+                    used_by_lv: sys.used_by_lv(&n),
+                    is_dm: sys.is_dm(&n),
+                    in_subsystem: sys.in_subsystem(&n),
+                },
+                None => Default::default(),
+            })
+            .collect();
+        let (best, reason) = crate::sysfs::choose(&cands);
+        let dashed = lvm_uuid::format_with_dashes(uuid).unwrap_or_else(|_| uuid.clone());
+        let unused: Vec<PathBuf> = idx
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != best)
+            .map(|(_, &i)| scan.pvs[i].path.clone())
+            .collect();
+        for u in &unused {
+            log::warn!("WARNING: Not using device {} for PV {dashed}.", u.display());
+        }
+        let used = scan.pvs[idx[best]].path.clone();
+        log::warn!(
+            "WARNING: PV {dashed} prefers device {} because {reason}.",
+            used.display()
+        );
+        drop.extend(
+            idx.iter()
+                .enumerate()
+                .filter(|(k, _)| *k != best)
+                .map(|(_, &i)| i),
+        );
+        scan.duplicates.push(Duplicate {
+            uuid: dashed,
+            used,
+            unused,
+            reason,
+        });
+    }
+    drop.sort_unstable();
+    for i in drop.into_iter().rev() {
+        scan.pvs.remove(i);
+    }
     Ok(scan)
 }
 
@@ -364,6 +475,14 @@ pub(crate) fn peek(text: &str) -> Option<(&str, u64)> {
 }
 
 impl Scan {
+    /// Whether a PV of `vg` was seen on more than one device.
+    pub fn has_duplicates(&self, vg: &VolumeGroup) -> bool {
+        let bare = |u: &str| u.replace('-', "");
+        self.duplicates
+            .iter()
+            .any(|d| vg.pvs.iter().any(|p| bare(&p.id) == bare(&d.uuid)))
+    }
+
     /// Names of the VGs whose metadata the scan saw, sorted.
     pub fn vg_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -780,6 +899,34 @@ pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
     out
 }
 
+/// lvm2's warnings for a device smaller than the PV recorded on it (`dev_size` in the
+/// metadata): the device shrank under the PV, and extents past its end are gone.
+pub(crate) fn size_warnings(sc: &Scan, r: &VgRead) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &r.vg.pvs {
+        let Some(&i) = r.devs.get(&p.name) else {
+            continue;
+        };
+        let d = &sc.pvs[i];
+        let Ok(size) = d.dev.size() else { continue };
+        let have = size.0 / 512;
+        if have < p.dev_size.0 {
+            out.push(format!(
+                "WARNING: Device {} has size of {have} sectors which is smaller than corresponding PV size of {} sectors. Was device resized?",
+                d.path.display(),
+                p.dev_size.0
+            ));
+        }
+    }
+    if !out.is_empty() {
+        out.push(format!(
+            "WARNING: One or more devices used as PVs in VG {} have changed sizes.",
+            r.vg.name
+        ));
+    }
+    out
+}
+
 /// Used extents per PV key (PVs without any are absent).
 pub(crate) fn used_extents(vg: &VolumeGroup) -> HashMap<String, u64> {
     vg.pv_free_extents()
@@ -837,6 +984,23 @@ pub(crate) fn pv_keys(
     Ok(Some(keys))
 }
 
+/// lvm2 builds a command line's PV list from PVs with free extents only (`create_pv_list`)
+/// and refuses an empty one.
+pub(crate) fn check_listed_free(vg: &VolumeGroup, keys: Option<&[String]>) -> Result<()> {
+    let Some(keys) = keys else { return Ok(()) };
+    let free = vg.pv_free_extents();
+    if keys.iter().all(|k| {
+        free.iter()
+            .find(|(n, _)| n == k)
+            .is_none_or(|(_, f)| f.0 == 0)
+    }) {
+        return Err(OpError::Failed(
+            "No specified PVs have space available.".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_tag(t: &str) -> Result<()> {
     if t.is_empty()
         || t.len() > 1024
@@ -856,7 +1020,8 @@ mod pv;
 mod report;
 pub mod shared;
 mod vg;
+pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups};
-pub use lv::{LvCreate, ResizeDir, Resized, SizeArg};
+pub use lv::{LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
 pub use report::Selection;

@@ -9,6 +9,25 @@ use lvmeta_ondisk::mda;
 use lvmeta_ondisk::pv::{self as ondisk_pv, FormatOptions};
 
 impl Ctx<'_> {
+    /// Initialises those of `paths` that carry no PV label, as lvm2's vgcreate and vgextend
+    /// do with an unlabelled device; returns the devices initialised.
+    pub fn pvcreate_unlabelled(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+        let mut bare = Vec::new();
+        for p in paths {
+            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
+                path: p.clone(),
+                source,
+            })?;
+            if matches!(label::read_label(dev.as_ref()), Ok(None)) {
+                bare.push(p.clone());
+            }
+        }
+        if bare.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.pvcreate(&bare, None, None, false)
+    }
+
     pub fn pvcreate(
         &self,
         paths: &[PathBuf],
@@ -50,9 +69,7 @@ impl Ctx<'_> {
                                 vg,
                             });
                         }
-                        if !force {
-                            return Err(OpError::AlreadyPv { path: p.clone() });
-                        }
+                        // An orphan PV is initialised again without -f, as lvm2 does.
                     }
                     Ok(None) => {}
                     Err(e) if force => {

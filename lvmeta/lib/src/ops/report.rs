@@ -48,6 +48,7 @@ impl Ctx<'_> {
                 warnings.push(format!("WARNING: {}: damaged PV label: {e}", p.display()));
             }
             for r in &reads {
+                warnings.extend(size_warnings(sc, r));
                 warnings.extend(copy_warnings(r, true));
             }
             // A named LV that does not exist is an error, as in lvm2.

@@ -287,6 +287,10 @@ impl Ctx<'_> {
     }
 
     pub fn vgrename(&self, old: &str, new: &str) -> Result<()> {
+        // Checked before locking: both names would take the same lock (issue 11 item 3).
+        if old == new {
+            return Err(OpError::SameVgName);
+        }
         in_model(new, model::names::validate_vg_name(new))?;
         let opts = WriteOpts {
             global: true,
@@ -296,6 +300,10 @@ impl Ctx<'_> {
         self.modify_vg(old, &opts, |t| {
             if t.scan.vg_names().iter().any(|n| n == new) {
                 return Err(OpError::VgExists { vg: new.into() });
+            }
+            // lvm2 renames such a VG and then cannot use it: refuse instead.
+            for l in &t.vg.lvs {
+                model::names::check_full_lv_name(new, &l.name)?;
             }
             let before = match &self.env.kernel {
                 Some(k) => {
@@ -343,6 +351,8 @@ impl Ctx<'_> {
                 }
             }
             vg.tags.retain(|t| !del.contains(t));
+            // lvm2 keeps a VG's tags sorted.
+            vg.tags.sort();
             Ok(())
         })
         .map(|d| d.vg)

@@ -1,0 +1,379 @@
+//! Differential test against stock lvm2 (issue 11): seeded random command sequences run by
+//! lvmeta on one set of loop devices and by lvm2 on a byte-for-byte clone; after every step
+//! the exit codes and the reports (LVs with segments and PV extents, VG, PVs) must agree, and
+//! `lvm vgck` must pass on lvmeta's disks after every lvmeta write.
+//!
+//! Root tier: `cargo test -p lvmeta-cli --test root_differential -- --test-threads=1`.
+//! - `HALVM_DIFF_SEED=N` reruns one seed (the failure message names it);
+//! - `HALVM_DIFF_SEEDS=N` runs N seeds from `HALVM_DIFF_FIRST` (default 1000) instead of
+//!   the fixed CI set; `HALVM_DIFF_STEPS` sets the steps per seed (default 30);
+//! - `HALVM_LVMETA_BIN` runs another lvmeta binary (a copy, for long runs while rebuilding).
+//!
+//! Messages are compared too but only counted (lvm2's wording is not all matched yet); the
+//! test prints seeds, operations compared and message differences at the end.
+
+mod twins;
+
+use twins::{Out, Twins};
+
+/// SplitMix64: small, seedable, good enough to pick commands.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
+    }
+}
+
+const DEVS: usize = 4;
+const VG: &str = "dvg";
+
+/// What the generator knows of the VG (only names; sizes come from the tools).
+struct State {
+    lvs: Vec<String>,
+    next_lv: u32,
+    /// Whether device 3 is in the VG.
+    extended: bool,
+    tags: Vec<String>,
+}
+
+fn pv_list(r: &mut Rng, in_vg: usize) -> Vec<String> {
+    if r.chance(60) {
+        return Vec::new();
+    }
+    let mut idx: Vec<usize> = (0..in_vg).collect();
+    // Fisher-Yates: the order matters to lvm2's allocation.
+    for i in (1..idx.len()).rev() {
+        let j = r.below(i as u64 + 1) as usize;
+        idx.swap(i, j);
+    }
+    let n = 1 + r.below(in_vg as u64) as usize;
+    idx[..n].iter().map(|i| format!("{{{i}}}")).collect()
+}
+
+fn size_arg(r: &mut Rng, signed: Option<&str>) -> Vec<String> {
+    let sign = signed.unwrap_or("");
+    match r.below(5) {
+        0 | 1 => vec!["-l".into(), format!("{sign}{}", 1 + r.below(12))],
+        2 if r.chance(15) => {
+            // lvm2 reads sizes with strtod: hexadecimal and exponents too.
+            let n = 1 + r.below(30);
+            let v = if r.chance(50) {
+                format!("{n:#x}")
+            } else {
+                format!("{n}e0")
+            };
+            vec!["-L".into(), format!("{sign}{v}")]
+        }
+        2 => {
+            let unit = *r.pick(&["m", "k", "M"]);
+            let n = match unit {
+                "k" => 512 * (1 + r.below(40)),
+                _ => 1 + r.below(40),
+            };
+            vec!["-L".into(), format!("{sign}{n}{unit}")]
+        }
+        _ => {
+            let what = if sign.is_empty() || sign == "+" {
+                *r.pick(&["FREE", "VG", "PVS", "LV"])
+            } else {
+                *r.pick(&["LV", "VG", "FREE"])
+            };
+            vec!["-l".into(), format!("{sign}{}%{what}", 1 + r.below(100))]
+        }
+    }
+}
+
+/// One random command line (devices written `{N}`); whether it may write.
+fn step(r: &mut Rng, st: &mut State) -> Vec<String> {
+    let in_vg = if st.extended { DEVS } else { DEVS - 1 };
+    let some_lv = |r: &mut Rng, st: &State| -> String {
+        if st.lvs.is_empty() || r.chance(5) {
+            "nolv".to_string()
+        } else {
+            r.pick(&st.lvs).clone()
+        }
+    };
+    let mut cmd: Vec<String> = Vec::new();
+    match r.below(100) {
+        0..=34 => {
+            let name = if !st.lvs.is_empty() && r.chance(5) {
+                r.pick(&st.lvs).clone()
+            } else {
+                st.next_lv += 1;
+                format!("lv{}", st.next_lv)
+            };
+            // Now and then no -n (lvm2 names it lvolN) and -y (accepted, never asked).
+            if r.chance(10) {
+                cmd.push("lvcreate".into());
+            } else {
+                cmd.extend(["lvcreate".into(), "-n".into(), name.clone()]);
+            }
+            if r.chance(10) {
+                cmd.push("-y".into());
+            }
+            match r.below(4) {
+                0 => cmd.extend(["-i".into(), "2".into()]),
+                1 if in_vg >= 3 => {
+                    cmd.extend(["-i".into(), "3".into()]);
+                    if r.chance(30) {
+                        cmd.extend(["-I".into(), "128k".into()]);
+                    }
+                }
+                _ => {}
+            }
+            let mut s = size_arg(r, None);
+            if s[1].ends_with("%LV") {
+                s[1] = s[1].replace("%LV", "%FREE");
+            }
+            cmd.extend(s);
+            cmd.push(VG.into());
+            cmd.extend(pv_list(r, in_vg));
+            if cmd.get(1).map(String::as_str) == Some("-n") && !st.lvs.contains(&name) {
+                st.lvs.push(name);
+            }
+        }
+        35..=49 => {
+            cmd.push("lvextend".into());
+            cmd.extend(size_arg(r, Some("+")));
+            cmd.push(format!("{VG}/{}", some_lv(r, st)));
+            cmd.extend(pv_list(r, in_vg));
+        }
+        50..=61 => {
+            cmd.extend(["lvreduce".into(), "-f".into()]);
+            cmd.extend(size_arg(r, Some("-")));
+            cmd.push(format!("{VG}/{}", some_lv(r, st)));
+        }
+        62..=71 => {
+            cmd.extend(["lvresize".into(), "-f".into()]);
+            let sign = *r.pick(&["", "+", "-"]);
+            let mut s = size_arg(r, Some(sign));
+            if sign.is_empty() && s[1].ends_with("%LV") {
+                s[1] = s[1].replace("%LV", "%VG");
+            }
+            cmd.extend(s);
+            cmd.push(format!("{VG}/{}", some_lv(r, st)));
+        }
+        72..=77 => {
+            let old = some_lv(r, st);
+            st.next_lv += 1;
+            let new = format!("lv{}", st.next_lv);
+            cmd.extend(["lvrename".into(), VG.into(), old.clone(), new.clone()]);
+            if let Some(p) = st.lvs.iter().position(|l| *l == old) {
+                st.lvs[p] = new;
+            }
+        }
+        78..=85 => {
+            let lv = some_lv(r, st);
+            cmd.extend(["lvremove".into(), "-f".into(), format!("{VG}/{lv}")]);
+            st.lvs.retain(|l| *l != lv);
+        }
+        86..=91 => {
+            if st.extended {
+                cmd.extend(["vgreduce".into(), VG.into(), format!("{{{}}}", DEVS - 1)]);
+            } else {
+                cmd.extend(["vgextend".into(), VG.into(), format!("{{{}}}", DEVS - 1)]);
+            }
+        }
+        _ => {
+            if !st.tags.is_empty() && r.chance(40) {
+                let t = r.pick(&st.tags).clone();
+                cmd.extend(["vgchange".into(), "--deltag".into(), t.clone(), VG.into()]);
+                st.tags.retain(|x| *x != t);
+            } else {
+                let t = format!("tag{}", r.below(5));
+                cmd.extend(["vgchange".into(), "--addtag".into(), t.clone(), VG.into()]);
+                if !st.tags.contains(&t) {
+                    st.tags.push(t);
+                }
+            }
+        }
+    }
+    cmd
+}
+
+#[derive(Default)]
+struct Tally {
+    seeds: u64,
+    ops: u64,
+    writes: u64,
+    message_diffs: Vec<String>,
+}
+
+/// Runs one seed; Err(description) on the first difference.
+fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(), String> {
+    let mut r = Rng(seed);
+    t.wipe();
+    let devs: Vec<String> = (0..DEVS).map(|i| t.a_dev(i)).collect();
+    let es = *r.pick(&["1m", "4m", "8m"]);
+    // Half the seeds leave device 3 unlabelled: vgextend then initialises it, as lvm2 does.
+    let labelled = if r.chance(50) { DEVS } else { DEVS - 1 };
+    let setup: Vec<Vec<String>> = vec![
+        ["pvcreate"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(devs[..labelled].iter().cloned())
+            .collect(),
+        ["vgcreate", "-s", es, VG]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(devs[..DEVS - 1].iter().cloned())
+            .collect(),
+    ];
+    for c in &setup {
+        let o = t.me(c);
+        if o.code != 0 {
+            return Err(format!("setup {c:?} failed: {}", o.stderr));
+        }
+    }
+    t.clone_a_to_b();
+    let mut st = State {
+        lvs: Vec::new(),
+        next_lv: 0,
+        extended: false,
+        tags: Vec::new(),
+    };
+    let mut log: Vec<String> = vec![format!("vgcreate -s {es}")];
+    for i in 0..steps {
+        let cmd = step(&mut r, &mut st);
+        let (m, l): (Out, Out) = t.both(&cmd);
+        tally.ops += 1;
+        log.push(format!(
+            "{} -> lvmeta {} / lvm2 {}",
+            cmd.join(" "),
+            m.code,
+            l.code
+        ));
+        let history = || log.join("\n  ");
+        if m.code != l.code {
+            return Err(format!(
+                "seed {seed} step {i}: exit codes differ\n  {}\nlvmeta: {}{}\nlvm2: {}{}",
+                history(),
+                m.stdout,
+                m.stderr,
+                l.stdout,
+                l.stderr
+            ));
+        }
+        if cmd[0] == "vgextend" && m.code == 0 {
+            st.extended = true;
+        }
+        if cmd[0] == "vgreduce" && m.code == 0 {
+            st.extended = false;
+        }
+        if l.code != 0 && t.last_error(&m, false) != t.last_error(&l, true) {
+            tally.message_diffs.push(format!(
+                "{}: lvmeta {:?} / lvm2 {:?}",
+                cmd.join(" "),
+                t.last_error(&m, false),
+                t.last_error(&l, true)
+            ));
+        }
+        if m.code == 0 {
+            tally.writes += 1;
+            let ck = t.lvm_vgck_a(VG);
+            if ck.code != 0 || !ck.errors().is_empty() {
+                return Err(format!(
+                    "seed {seed} step {i}: lvm vgck fails after lvmeta's write\n  {}\n{}",
+                    history(),
+                    ck.stderr
+                ));
+            }
+        }
+        let (a, b) = t.views(VG);
+        if a != b {
+            let only = |x: &twins::Rows, y: &twins::Rows| -> Vec<String> {
+                x.iter()
+                    .filter(|r| !y.contains(r))
+                    .map(|r| format!("{r:?}"))
+                    .collect()
+            };
+            let mut d = Vec::new();
+            for (what, x, y) in [
+                ("lvs", &a.lvs, &b.lvs),
+                ("vgs", &a.vgs, &b.vgs),
+                ("pvs", &a.pvs, &b.pvs),
+            ] {
+                for r in only(x, y) {
+                    d.push(format!("{what} lvmeta only: {r}"));
+                }
+                for r in only(y, x) {
+                    d.push(format!("{what} lvm2 only:   {r}"));
+                }
+            }
+            return Err(format!(
+                "seed {seed} step {i}: reports differ\n  {}\n{}\nlvmeta said: {}{}\nlvm2 said: {}{}",
+                history(),
+                d.join("\n"),
+                m.stdout,
+                m.stderr,
+                l.stdout,
+                l.stderr
+            ));
+        }
+    }
+    tally.seeds += 1;
+    Ok(())
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number"))
+    })
+}
+
+/// The CI set: about a minute and a half. Seeds 13, 182 and 1001 once differed (cling to
+/// the first segment; lvm2's area list order kept through one allocation) and stay in it.
+const CI_SEEDS: &[u64] = &[1, 2, 3, 4, 5, 6, 13, 182, 1001];
+
+#[test]
+fn root_differential_lvmeta_vs_lvm2() {
+    let t = Twins::new(DEVS, 48);
+    let steps = env_u64("HALVM_DIFF_STEPS").unwrap_or(30) as usize;
+    let seeds: Vec<u64> = if let Some(s) = env_u64("HALVM_DIFF_SEED") {
+        vec![s]
+    } else if let Some(n) = env_u64("HALVM_DIFF_SEEDS") {
+        let first = env_u64("HALVM_DIFF_FIRST").unwrap_or(1000);
+        (first..first + n).collect()
+    } else {
+        CI_SEEDS.to_vec()
+    };
+    let mut tally = Tally::default();
+    let mut failures = Vec::new();
+    for &seed in &seeds {
+        eprintln!("differential: seed {seed}");
+        if let Err(e) = run_seed(&t, seed, steps, &mut tally) {
+            eprintln!("{e}");
+            failures.push(seed);
+        }
+    }
+    eprintln!(
+        "differential: {} of {} seeds agreed; {} operations compared, {} lvmeta writes checked with lvm vgck; {} message differences",
+        tally.seeds,
+        seeds.len(),
+        tally.ops,
+        tally.writes,
+        tally.message_diffs.len()
+    );
+    for d in &tally.message_diffs {
+        eprintln!("  message: {d}");
+    }
+    assert!(
+        failures.is_empty(),
+        "seeds with differences (rerun one with HALVM_DIFF_SEED=N): {failures:?}"
+    );
+}

@@ -1,0 +1,265 @@
+//! lvmeta does what lvm2 2.03 does, reproducer by reproducer (issue 11): each command runs
+//! through lvmeta on one set of loop devices and through stock lvm2 on an identical set;
+//! exit codes, lvm2's error line and the resulting reports must agree, and `lvm vgck` must
+//! pass on lvmeta's disks. Root tier: `cargo test -p lvmeta-cli --test root_parity --
+//! --test-threads=1`.
+
+mod twins;
+
+use twins::{Out, Twins};
+
+fn args(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+/// Runs `cmd` on both sides; exit codes must agree, and the last error line too when lvm2
+/// failed. Returns (lvmeta, lvm2).
+fn same(t: &Twins, cmd: &[String]) -> (Out, Out) {
+    let (m, l) = t.both(cmd);
+    assert_eq!(
+        m.code, l.code,
+        "{cmd:?}: lvmeta exit {} ({}{}), lvm2 exit {} ({}{})",
+        m.code, m.stdout, m.stderr, l.code, l.stdout, l.stderr
+    );
+    if l.code != 0 {
+        assert_eq!(
+            t.last_error(&m, false),
+            t.last_error(&l, true),
+            "{cmd:?}: lvmeta and lvm2 disagree on the error"
+        );
+    }
+    (m, l)
+}
+
+fn same_views(t: &Twins, vg: &str) {
+    let (a, b) = t.views(vg);
+    assert_eq!(a, b, "reports of {vg} differ (lvmeta left, lvm2 right)");
+    let ck = t.lvm_vgck_a(vg);
+    assert_eq!(ck.code, 0, "lvm vgck on lvmeta's disks: {}", ck.stderr);
+}
+
+/// Both sides start from the same VG: made by lvmeta on set A, cloned to set B.
+fn setup(t: &Twins, vgcreate: &str) {
+    t.wipe();
+    let on_a = |cmd: &str| -> Vec<String> {
+        args(cmd)
+            .into_iter()
+            .map(|a| (0..3).fold(a, |s, i| s.replace(&format!("{{{i}}}"), &t.a_dev(i))))
+            .collect()
+    };
+    for cmd in ["pvcreate {0} {1} {2}", vgcreate] {
+        let m = t.me(&on_a(cmd));
+        assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    }
+    t.clone_a_to_b();
+}
+
+#[test]
+fn root_striped_reduce_never_empties_an_lv() {
+    // Item 1: lvm2 rounds a striped size up to whole stripes and refuses a reduce that
+    // would not shrink; before, lvmeta left an LV without segments that lvm2 cannot read.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 8m evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate -n lv -i3 -l3 evg",
+        "lvreduce -f -l -2 evg/lv",
+        "lvreduce -f -l -3 evg/lv",
+        "lvreduce -f -l 1 evg/lv",
+        "lvcreate -n l2 -i3 -l4 evg",
+        "lvreduce -f -l 5 evg/l2",
+        "lvextend -l +1 evg/l2",
+        "lvresize -l 7 evg/l2",
+        "lvreduce -f -l -4 evg/l2",
+    ] {
+        let c = args(cmd);
+        same(&t, &c);
+        same_views(&t, "evg");
+    }
+}
+
+#[test]
+fn root_reduce_by_a_partial_extent_removes_at_most_that() {
+    // Item 2: a relative reduction removes at most what was asked (rounded down); an
+    // absolute size rounds up.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate -n a -L8m evg",
+        "lvreduce -f -L -1536k evg/a",
+        "lvcreate -n b -L40m evg",
+        "lvresize -f -L -21m evg/b",
+        "lvextend -L +1m evg/b",
+        "lvextend -L 30m evg/b",
+        "lvreduce -f -L 13m evg/b",
+        "lvresize -L 13m evg/b",
+        "lvreduce -f -L -100m evg/b",
+    ] {
+        same(&t, &args(cmd));
+        same_views(&t, "evg");
+    }
+}
+
+#[test]
+fn root_vgrename_to_the_same_name_fails_at_once() {
+    // Item 3: it used to wait forever for its own lock.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    let start = std::time::Instant::now();
+    let (m, _) = same(&t, &args("vgrename evg evg"));
+    assert_eq!(m.code, 5);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    // The lock is free again: another command goes through.
+    same(&t, &args("lvcreate -n after -l1 evg"));
+    same_views(&t, "evg");
+}
+
+#[test]
+fn root_lv_names_lvm2_cannot_handle_are_refused() {
+    // Item 4: lvm2 limits `vg/lv` (vg + lv + 3 < 128).
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    let ok = "x".repeat(121);
+    let long = "y".repeat(122);
+    same(&t, &args(&format!("lvcreate -n {ok} -l1 evg")));
+    same(&t, &args(&format!("lvcreate -n {long} -l1 evg")));
+    same(&t, &args("lvcreate -n short -l1 evg"));
+    same(&t, &args(&format!("lvrename evg/short {long}")));
+    same(
+        &t,
+        &args(&format!("lvrename evg/short {}", "z".repeat(121))),
+    );
+    same_views(&t, "evg");
+    // lvm2 renames the VG and then cannot read it; lvmeta refuses (deliberate difference).
+    let m = t.me(&args("vgrename evg evg2"));
+    assert_eq!(m.code, 5, "{}{}", m.stdout, m.stderr);
+    assert!(m.stderr.contains("is not supported"), "{}", m.stderr);
+    let ck = t.lvm_vgck_a("evg");
+    assert_eq!(ck.code, 0, "{}", ck.stderr);
+}
+
+#[test]
+fn root_refused_as_lvm2_refuses() {
+    // Item 7 (and the command-line part of item 10): same exit code, same last error line.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    same(&t, &args("lvcreate -n lv1 -l2 evg"));
+    for cmd in [
+        "lvcreate -n r --type raid1 -m1 -i2 -l2 evg",
+        "lvcreate -n m --type mirror -m0 -l2 evg",
+        "lvrename evg/lv1 novg/lv9",
+        "lvs evg/nolv",
+        "lvs --bogus",
+        "lvcreate -n x -l abc evg",
+        "lvcreate -n x -L 1000b evg",
+        "lvcreate -n x --type foo -l1 evg",
+        "lvreduce -L 0 evg/lv1",
+    ] {
+        let (m, _) = same(&t, &args(cmd));
+        assert_ne!(m.code, 0, "{cmd}");
+    }
+    same_views(&t, "evg");
+}
+
+#[test]
+fn root_accepted_as_lvm2_accepts() {
+    // Item 8: lvm2 accepts these; so does lvmeta, with the same result.
+    let t = Twins::new(3, 64);
+    t.wipe();
+    // vgcreate and vgextend initialise unlabelled devices.
+    let m = t.me(&args(&format!("vgcreate evg {}", t.a_dev(0))));
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    t.clone_a_to_b();
+    for cmd in [
+        "vgextend evg {1}",
+        "pvcreate {2}",
+        "pvcreate {2}",
+        "lvcreate -l 101%FREE -n big {0}",
+        "lvremove -f evg/big",
+        "lvcreate -n hex -L 0x10 evg",
+        "lvcreate -n exp -L 1e1 evg",
+        "lvcreate -n wide -i2 -I 8m -l2 evg",
+        "lvcreate -l1 evg",
+        "lvcreate -y -l1 evg",
+        "lvextend -l +50%LV evg/hex",
+        "lvreduce -f -l -50%LV evg/hex",
+    ] {
+        let cmd = cmd.replace("-n big {0}", "-n big evg");
+        let (m, l) = same(&t, &args(&cmd));
+        assert_eq!((m.code, l.code), (0, 0), "{cmd}: {}", m.stderr);
+        same_views(&t, "evg");
+    }
+    // A tag of 200 characters, and a VG with 3 MiB extents.
+    let long = "t".repeat(200);
+    same(&t, &args(&format!("vgchange --addtag {long} evg")));
+    same_views(&t, "evg");
+    let (m, _) = same(&t, &args("vgcreate -s 3m evg3 {2}"));
+    assert_eq!(m.code, 0);
+    same_views(&t, "evg3");
+}
+
+#[test]
+fn root_shrunken_device_is_reported_as_lvm2_reports_it() {
+    // Item 9: the device under a PV shrank; lvm2 warns on every read, so does lvmeta.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    for l in [&t.a[0], &t.b[0]] {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(l.backing_file())
+            .unwrap();
+        f.set_len(32 << 20).unwrap();
+        let st = std::process::Command::new("losetup")
+            .arg("-c")
+            .arg(l.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "losetup -c {}", l.path().display());
+    }
+    for cmd in ["lvs evg", "vgck evg"] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!((m.code, l.code), (0, 0));
+        let warn = |o: &Out, lvm2: bool| -> Vec<String> {
+            o.errors()
+                .into_iter()
+                .filter(|w| w.contains("size"))
+                .map(|w| t.generic(&w, lvm2))
+                .collect()
+        };
+        let (wm, wl) = (warn(&m, false), warn(&l, true));
+        assert_eq!(wm, wl, "{cmd}: warnings differ");
+        assert_eq!(wl.len(), 2, "{cmd}: lvm2 warns twice: {wl:?}");
+    }
+}
+
+#[test]
+fn root_sort_and_field_help_as_lvm2() {
+    // Item 10: -O/--sort (a leading - sorts descending) and -o help.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate -n b -l 3 evg",
+        "lvcreate -n a -l 5 evg",
+        "lvcreate -n c -l 3 evg",
+    ] {
+        same(&t, &args(cmd));
+    }
+    for cmd in [
+        "lvs -O -lv_size,lv_name -o lv_name,lv_size --noheadings evg",
+        "lvs --sort lv_name -o lv_name,seg_pe_ranges --noheadings evg",
+        "pvs -O -pv_free,pv_name -o pv_name,pv_free --noheadings",
+        "vgs -O vg_name -o vg_name,lv_count --noheadings",
+    ] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!(
+            t.generic(&m.stdout, false),
+            t.generic(&l.stdout, true),
+            "{cmd}"
+        );
+    }
+    let (m, l) = same(&t, &args("lvs -o help"));
+    assert_eq!((m.code, l.code), (0, 0));
+    for o in [&m, &l] {
+        assert!(o.stderr.contains("Logical Volume Fields"), "{}", o.stderr);
+        assert!(o.stderr.contains("    lv_name "), "{}", o.stderr);
+    }
+}

@@ -1,0 +1,261 @@
+//! Two identical sets of loop devices: lvmeta drives set A, stock lvm2 drives set B (a private
+//! LVM_SYSTEM_DIR whose filter accepts only set B, activation off). Reports of both are
+//! normalised (device names mapped to their index, UUIDs and times left out) so they can be
+//! compared for equality. Used by the root tier (`root_*` tests, run with --test-threads=1).
+
+#![allow(dead_code)]
+
+use halvm_testkit::{require_root, require_tool, LoopDevice};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::process::Command;
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// stderr without lvm2's notes that activation is off (the host has no device-mapper).
+    pub fn errors(&self) -> Vec<String> {
+        self.stderr
+            .lines()
+            .filter(|l| {
+                !l.contains("Activation disabled")
+                    && !l.contains("not zeroed")
+                    && !l.contains("NOT backed up")
+                    && !l.trim().is_empty()
+            })
+            .map(|l| l.trim().to_string())
+            .collect()
+    }
+}
+
+pub struct Twins {
+    // Loop devices go before the directory holding their files.
+    pub a: Vec<LoopDevice>,
+    pub b: Vec<LoopDevice>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Twins {
+    pub fn new(n: usize, mib: u64) -> Twins {
+        require_root();
+        require_tool("lvm", "lvm2");
+        let dir = tempfile::Builder::new()
+            .prefix("lvmeta-twins")
+            .tempdir()
+            .unwrap();
+        let a: Vec<LoopDevice> = (0..n)
+            .map(|i| LoopDevice::new(dir.path(), &format!("a{i}"), mib))
+            .collect();
+        let b: Vec<LoopDevice> = (0..n)
+            .map(|i| LoopDevice::new(dir.path(), &format!("b{i}"), mib))
+            .collect();
+        let accept: Vec<String> = b
+            .iter()
+            .map(|l| format!("\"a|^{}$|\"", l.path().display()))
+            .collect();
+        let d = dir.path().display();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(
+            dir.path().join("etc/lvm.conf"),
+            format!(
+                "devices {{ filter = [{}, \"r|.*|\"] use_devicesfile = 0 obtain_device_list_from_udev = 0 }}\n\
+                 global {{ activation = 0 locking_dir = \"{d}/lvmlock\" }}\n\
+                 activation {{ udev_sync = 0 udev_rules = 0 monitoring = 0 }}\n\
+                 backup {{ backup = 0 archive = 0 backup_dir = \"{d}/backup\" archive_dir = \"{d}/archive\" }}\n",
+                accept.join(", ")
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("halvm.toml"), "").unwrap();
+        Twins { a, b, dir }
+    }
+
+    pub fn a_dev(&self, i: usize) -> String {
+        self.a[i].path().display().to_string()
+    }
+
+    pub fn b_dev(&self, i: usize) -> String {
+        self.b[i].path().display().to_string()
+    }
+
+    /// `s` with the device paths of set A (lvmeta) or B (lvm2) written `{N}`.
+    pub fn generic(&self, s: &str, lvm2: bool) -> String {
+        let devs: Vec<String> = (0..self.a.len())
+            .map(|i| if lvm2 { self.b_dev(i) } else { self.a_dev(i) })
+            .collect();
+        let mut order: Vec<usize> = (0..devs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(devs[i].len()));
+        let mut s = s.to_string();
+        for i in order {
+            s = s.replace(&devs[i], &format!("{{{i}}}"));
+        }
+        s
+    }
+
+    /// The last error line of an lvmeta (`lvm2` false) or lvm2 run, devices written `{N}`.
+    pub fn last_error(&self, o: &Out, lvm2: bool) -> Option<String> {
+        o.errors().last().map(|l| self.generic(l, lvm2))
+    }
+
+    /// Copies set A onto set B byte for byte.
+    pub fn clone_a_to_b(&self) {
+        for (x, y) in self.a.iter().zip(&self.b) {
+            let data = std::fs::read(x.path()).unwrap();
+            std::fs::write(y.path(), &data).unwrap();
+        }
+    }
+
+    /// Zeroes the start of every device of both sets (labels and metadata areas).
+    pub fn wipe(&self) {
+        for l in self.a.iter().chain(&self.b) {
+            std::fs::write(l.path(), vec![0u8; 2 << 20]).unwrap();
+        }
+    }
+
+    pub fn lvm(&self, args: &[String]) -> Out {
+        let out = Command::new("lvm")
+            .args(args)
+            .env("LVM_SYSTEM_DIR", self.dir.path().join("etc"))
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .output()
+            .unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    pub fn me(&self, args: &[String]) -> Out {
+        let devs: Vec<String> = (0..self.a.len()).map(|i| self.a_dev(i)).collect();
+        // HALVM_LVMETA_BIN: a copy of the binary, so long runs survive a rebuild.
+        let bin = std::env::var_os("HALVM_LVMETA_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_lvmeta").into());
+        let out = Command::new(bin)
+            .arg(&args[0])
+            .args(["--devices", &devs.join(","), "--lock-dir"])
+            .arg(self.dir.path().join("locks"))
+            .args(&args[1..])
+            .env("HALVM_CONFIG", self.dir.path().join("halvm.toml"))
+            .env_remove("HALVM_SYSTEM_ID")
+            .output()
+            .unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    /// Runs a command line written with `{N}` for device N on lvmeta (set A) and on lvm2
+    /// (set B).
+    pub fn both(&self, template: &[String]) -> (Out, Out) {
+        let on = |dev: &dyn Fn(usize) -> String| -> Vec<String> {
+            template
+                .iter()
+                .map(|a| {
+                    let mut s = a.clone();
+                    for i in 0..self.a.len() {
+                        s = s.replace(&format!("{{{i}}}"), &dev(i));
+                    }
+                    s
+                })
+                .collect()
+        };
+        let m = self.me(&on(&|i| self.a_dev(i)));
+        let l = self.lvm(&on(&|i| self.b_dev(i)));
+        (m, l)
+    }
+
+    /// `lvm vgck` of set A (lvmeta's disks), through lvm2 with a filter for set A.
+    pub fn lvm_vgck_a(&self, vg: &str) -> Out {
+        let accept: Vec<String> = (0..self.a.len())
+            .map(|i| format!("a|^{}$|", self.a_dev(i)))
+            .chain(std::iter::once("r|.*|".to_string()))
+            .collect();
+        let filter = accept
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.lvm(&[
+            "vgck".into(),
+            "--config".into(),
+            format!("devices {{ filter = [{filter}] }}"),
+            vg.into(),
+        ])
+    }
+
+    /// Normalised reports of a VG as lvmeta (set A) and lvm2 (set B) see it.
+    pub fn views(&self, vg: &str) -> (View, View) {
+        let m = |a: &[&str]| self.me(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let l = |a: &[&str]| self.lvm(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let view = |run: &dyn Fn(&[&str]) -> Out, devs: Vec<String>| -> View {
+            let lvs = run(&["lvs", "-a", "-o", LV_FIELDS, "--reportformat", "json", vg]);
+            let vgs = run(&["vgs", "-o", VG_FIELDS, "--reportformat", "json", vg]);
+            let pvs = run(&["pvs", "-o", PV_FIELDS, "--reportformat", "json"]);
+            View {
+                lvs: rows(&lvs, "lv", &devs),
+                vgs: rows(&vgs, "vg", &devs),
+                pvs: rows(&pvs, "pv", &devs),
+            }
+        };
+        let a: Vec<String> = (0..self.a.len()).map(|i| self.a_dev(i)).collect();
+        let b: Vec<String> = (0..self.b.len()).map(|i| self.b_dev(i)).collect();
+        (view(&m, a), view(&l, b))
+    }
+}
+
+pub const LV_FIELDS: &str = "lv_name,lv_size,segtype,stripes,stripe_size,seg_start_pe,seg_size_pe,seg_pe_ranges,devices,lv_tags";
+pub const VG_FIELDS: &str = "vg_name,pv_count,lv_count,vg_size,vg_free,vg_tags,vg_extent_size,vg_extent_count,vg_free_count,vg_attr";
+pub const PV_FIELDS: &str =
+    "pv_name,vg_name,pv_size,pv_free,pe_start,pv_pe_count,pv_pe_alloc_count,pv_attr";
+
+pub type Rows = Vec<BTreeMap<String, String>>;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct View {
+    pub lvs: Rows,
+    pub vgs: Rows,
+    pub pvs: Rows,
+}
+
+/// Rows of a JSON report, device paths replaced by `{N}`; an error output becomes one row
+/// holding the exit code.
+fn rows(out: &Out, key: &str, devs: &[String]) -> Rows {
+    if out.code != 0 {
+        let mut r = BTreeMap::new();
+        r.insert("exit".to_string(), out.code.to_string());
+        return vec![r];
+    }
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad json {e}: {}", out.stdout));
+    let mut rows: Rows = v["report"][0][key]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            r.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| {
+                    let mut s = v.as_str().unwrap_or_default().to_string();
+                    // Longest paths first: /dev/loop1 is a prefix of /dev/loop10.
+                    let mut order: Vec<usize> = (0..devs.len()).collect();
+                    order.sort_by_key(|&i| std::cmp::Reverse(devs[i].len()));
+                    for i in order {
+                        s = s.replace(&devs[i], &format!("{{{i}}}"));
+                    }
+                    (k.clone(), s)
+                })
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
