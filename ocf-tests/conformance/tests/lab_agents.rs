@@ -530,8 +530,8 @@ fn lab_shared_vg_ocf_tester_and_pacemaker_failover() {
         &format!(
             "set -e; d=$(readlink -f {disk}); lvmeta pvcreate $d >/dev/null
              lvmeta vgcreate --shared -s 4m vgha $d >/dev/null
-             lvmeta lvcreate -L 64m -n data vgha >/dev/null
-             lvmeta lvcreate -L 8m -n sh vgha >/dev/null
+             lvmeta lvcreate -an -Zn -L 64m -n data vgha >/dev/null
+             lvmeta lvcreate -an -Zn -L 8m -n sh vgha >/dev/null
              lvmeta lvchange -aey vgha/data >/dev/null; mkfs.ext4 -q /dev/vgha/data
              lvmeta lvchange -an vgha/data >/dev/null
              lvmeta vgchange --lockstop vgha >/dev/null"
