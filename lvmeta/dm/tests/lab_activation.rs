@@ -691,7 +691,8 @@ fn lab_multipath_vg_found_once_and_new_lvs_wiped() {
          test -b /dev/mapper/mp",
     );
     t.sh("set -e; M pvcreate /dev/mapper/mp; M vgcreate vm /dev/mapper/mp");
-    // Found once, through the map, by lvmeta and by lvm2; no duplicate warning.
+    // Found once, through the map, by lvmeta (no warning: the paths are not scanned) and by
+    // lvm2 (2.03.16 here sees the paths as duplicates of the map and says it prefers the map).
     for cmd in [
         "M pvs --noheadings -o pv_name,vg_name",
         "$LVM pvs --noheadings -o pv_name,vg_name",
@@ -705,11 +706,20 @@ fn lab_multipath_vg_found_once_and_new_lvs_wiped() {
             .filter(|l| !l.is_empty())
             .collect();
         assert_eq!(rows, ["/dev/mapper/mp vm"], "{cmd}");
-        assert!(
-            !out.stderr_str().contains("WARNING"),
-            "{cmd}: {}",
-            out.stderr_str()
-        );
+        let err = out.stderr_str();
+        if cmd.starts_with('M') {
+            assert!(!err.contains("WARNING"), "{cmd}: {err}");
+        } else {
+            let other: Vec<&str> = err
+                .lines()
+                .filter(|l| {
+                    !l.trim().is_empty()
+                        && !l.contains("prefers device /dev/mapper/mp because")
+                        && !l.contains("WARNING: Not using device /dev/vd")
+                })
+                .collect();
+            assert!(other.is_empty(), "{cmd}: {err}");
+        }
     }
 
     // New LVs over an old ext4 signature.

@@ -119,6 +119,9 @@ pub(crate) struct PvSpace {
     /// `consume_pv_area`): largest first, and an area that shrinks goes after every area
     /// at least as large as what is left of it.
     pub(crate) order: Vec<u64>,
+    /// Starts of the areas the last pass reserved from; the next pass puts them back to
+    /// full size and re-inserts them (`_reset_unreserved`).
+    pub(crate) reserved: Vec<u64>,
 }
 
 impl PvSpace {
@@ -151,6 +154,7 @@ impl PvSpace {
         self.used.insert(i, (start, len));
         // `consume_pv_area`: the area leaves the list; what is left of it goes back in.
         self.order.retain(|&s| s != start);
+        self.reserved.retain(|&s| s != start);
         if count > len {
             let left = count - len;
             let sizes = self.free_ranges();
@@ -162,6 +166,31 @@ impl PvSpace {
                 .unwrap_or(self.order.len());
             self.order.insert(at, start + len);
         }
+    }
+
+    /// `_reset_unreserved` on this PV: each area reserved from in the last pass gets its
+    /// full size back and is re-inserted after the areas at least as large, the walk going
+    /// on after its new place (as lvm2's list iteration does).
+    fn reset_unreserved(&mut self) {
+        if self.reserved.is_empty() {
+            return;
+        }
+        let mut list = self.areas_in_order();
+        let mut i = 0;
+        while i < list.len() {
+            let a = list[i];
+            if !self.reserved.contains(&a.0) {
+                i += 1;
+                continue;
+            }
+            self.reserved.retain(|&s| s != a.0);
+            list.remove(i);
+            let at = list.iter().position(|b| a.1 > b.1).unwrap_or(list.len());
+            list.insert(at, a);
+            i = if at >= i { at + 1 } else { i };
+        }
+        self.order = list.iter().map(|a| a.0).collect();
+        self.reserved.clear();
     }
 
     /// Free areas (start, size) in lvm2's list order.
@@ -198,6 +227,7 @@ impl FreeMap {
                 pe_count: p.pe_count.0,
                 used: Vec::new(),
                 order: Vec::new(),
+                reserved: Vec::new(),
             })
             .collect();
         for lv in &vg.lvs {
@@ -287,6 +317,7 @@ impl FreeMap {
     /// (cling to allocated) every visited area is taken, big enough or not.
     /// Returns (start, size).
     fn lvm_pick(&mut self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
+        self.pvs[pv].reset_unreserved();
         // (start, count, unreserved)
         let mut list: Vec<(u64, u64, u64)> = self
             .areas_by_size(pv)
@@ -320,6 +351,7 @@ impl FreeMap {
         }
         // The list keeps its new order for the rest of this allocation.
         self.pvs[pv].order = list.iter().map(|a| a.0).collect();
+        self.pvs[pv].reserved = list.iter().filter(|a| a.2 < a.1).map(|a| a.0).collect();
         found
     }
 
@@ -383,6 +415,9 @@ impl FreeMap {
                         .filter(|pv| st.used_by_slot[slot].contains(pv))
                         .collect(),
                 };
+                for &pv in &pvs {
+                    self.pvs[pv].reset_unreserved();
+                }
                 let pick = pvs
                     .iter()
                     .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
