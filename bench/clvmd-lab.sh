@@ -74,12 +74,13 @@ handover() {  # label, node2's -aey command
 
 echo "== clvmd-rs + lvmeta" >&2
 for n in node1 node2; do
-  g $n "ln -sfn $bin/ours /tmp/lvmsys; $bin/clvmd-rs --node-name $n </dev/null >/dev/null 2>&1"
+  # The guests have no syslog: the daemon logs to a file.
+  g $n "ln -sfn $bin/ours /tmp/lvmsys; $bin/clvmd-rs --node-name $n --log-file /tmp/clvmd.log"
 done
 for n in node1 node2; do
   g $n "for i in \$(seq 120); do s=\$($bin/clvmd-rs status --json 2>/dev/null); \
     [ \$(echo \"\$s\" | grep -o '\"id\":' | wc -l) -ge 2 ] && echo \"\$s\" | grep -q '\"quorate\":true' && exit 0; \
-    sleep 0.5; done; exit 1"
+    sleep 0.5; done; echo 'clvmd-rs not ready:' >&2; cat /tmp/clvmd.log >&2; exit 1"
 done
 P="export LVM_SYSTEM_DIR=/tmp/lvmsys;"
 g node1 "$P M pvcreate \$d0 && M vgcreate --shared -s 1m vours \$d0" >&2

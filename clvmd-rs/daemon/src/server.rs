@@ -40,10 +40,20 @@ pub struct Options {
     pub cluster_name_file: PathBuf,
 }
 
+const SYSLOG_SOCKET: &str = "/dev/log";
+
 /// Starts the daemon: socket, daemonize, logging, corosync, loop. Returns in the parent
 /// right after the fork (the socket is bound by then), and in the daemon on SIGTERM/SIGINT.
 pub fn run(opts: Options) -> Result<(), DaemonError> {
     let listener = bind(&opts.socket)?;
+    // A daemon that would log to syslog checks for it while its caller still sees errors:
+    // after the fork, a failure would be silent.
+    if !opts.foreground && opts.log_file.is_none() && !Path::new(SYSLOG_SOCKET).exists() {
+        let _ = std::fs::remove_file(&opts.socket);
+        return Err(DaemonError::Logging(format!(
+            "no syslog socket ({SYSLOG_SOCKET}); use -f or --log-file"
+        )));
+    }
     if !opts.foreground && daemonize()? {
         return Ok(());
     }

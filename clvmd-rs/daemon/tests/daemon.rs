@@ -317,3 +317,26 @@ fn root_non_root_client_is_refused_by_peer_credentials() {
     assert!(err.contains("root only"), "{err}");
     d.alive();
 }
+
+/// Daemonizing to log to syslog on a host without it (the lab's guests) fails before the fork,
+/// where the caller sees the error, instead of a child that exits silently.
+#[test]
+fn daemon_without_syslog_fails_in_the_foreground() {
+    assert!(
+        !std::path::Path::new("/dev/log").exists(),
+        "this test expects a host without a syslog socket (/dev/log)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let out = Command::new(BIN)
+        .args(["--no-corosync", "--node-name", "bg", "-s"])
+        .arg(&sock)
+        .arg("-p")
+        .arg(dir.path().join("pid"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--log-file"), "{err}");
+    assert!(!sock.exists());
+}

@@ -423,10 +423,19 @@ fn bad_input(t: &T, vg: &str, disk: usize) {
             "{n}: {err}"
         );
     }
-    // Without dlm_controld.
+    // Without dlm_controld. A node whose dlm_controld dies while it is in lockspaces is
+    // fenced by the others, so node2 first leaves every lockspace: its VGs are lock-stopped
+    // and a clean stop of clvmd-rs leaves lvm_global.
+    t.ok(
+        "node2",
+        "M vgchange --lockstop vgc; M vgchange --lockstop vgx;          kill $(cat /run/clvmd-rs/clvmd-rs.pid);          for i in $(seq 50); do test -e /run/clvmd-rs/clvmd-rs.pid || break; sleep 0.2; done",
+    );
+    let ls = t.ok("node2", "dlm_tool ls");
+    assert!(!ls.contains("lvm_"), "clean stop left a lockspace: {ls}");
     t.ok("node2", "kill $(pidof dlm_controld); sleep 2");
+    t.daemon("node2", 3);
     let err = t.fails("node2", &format!("M vgchange --lockstart {vg}"));
-    assert!(err.contains("dlm_controld"), "{err}");
+    assert!(err.contains("dlm_controld"), "{err}\n{}", t.log("node2"));
 }
 
 /// Items 4 and 5 in one 2-node lab, each on a VG of its own: orphans of a SIGKILLed daemon,
