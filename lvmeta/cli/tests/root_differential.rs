@@ -336,10 +336,10 @@ fn env_u64(name: &str) -> Option<u64> {
     })
 }
 
-/// The CI set: about a minute. Known difference (open item of issue 11): seed 1001 creates
-/// a striped LV with approximate allocation on fragmented PVs and lvm2 pairs other free
-/// areas than lvmeta; rerun it with `HALVM_DIFF_SEED=1001`.
-const CI_SEEDS: &[u64] = &[1, 2, 3, 4, 5, 6, 7, 13];
+/// The CI set: about a minute and a half. Seeds 13, 182, 221 and 1001 once differed (cling
+/// to the first segment; lvm2's area list order kept through one allocation, areas put back
+/// after each pass) and stay in it.
+const CI_SEEDS: &[u64] = &[1, 2, 3, 4, 13, 182, 221, 1001];
 
 #[test]
 fn root_differential_lvmeta_vs_lvm2() {

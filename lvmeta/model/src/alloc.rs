@@ -114,6 +114,14 @@ pub(crate) struct PvSpace {
     pub(crate) name: String,
     pub(crate) pe_count: u64,
     pub(crate) used: Vec<(u64, u64)>,
+    /// Starts of the free areas in the order of lvm2's `pv_map` area list, which one
+    /// allocation keeps and rearranges (`_insert_area`, `reinsert_changed_pv_area`,
+    /// `consume_pv_area`): largest first, and an area that shrinks goes after every area
+    /// at least as large as what is left of it.
+    pub(crate) order: Vec<u64>,
+    /// Starts of the areas the last pass reserved from; the next pass puts them back to
+    /// full size and re-inserts them (`_reset_unreserved`).
+    pub(crate) reserved: Vec<u64>,
 }
 
 impl PvSpace {
@@ -141,8 +149,63 @@ impl PvSpace {
     }
 
     fn take(&mut self, start: u64, len: u64) {
+        let count = self.free_at(start);
         let i = self.used.partition_point(|&(s, _)| s < start);
         self.used.insert(i, (start, len));
+        // `consume_pv_area`: the area leaves the list; what is left of it goes back in.
+        self.order.retain(|&s| s != start);
+        self.reserved.retain(|&s| s != start);
+        if count > len {
+            let left = count - len;
+            let sizes = self.free_ranges();
+            let size_of = |s: u64| sizes.iter().find(|r| r.0 == s).map_or(0, |r| r.1);
+            let at = self
+                .order
+                .iter()
+                .position(|&s| left > size_of(s))
+                .unwrap_or(self.order.len());
+            self.order.insert(at, start + len);
+        }
+    }
+
+    /// `_reset_unreserved` on this PV: each area reserved from in the last pass gets its
+    /// full size back and is re-inserted after the areas at least as large, the walk going
+    /// on after its new place (as lvm2's list iteration does).
+    fn reset_unreserved(&mut self) {
+        if self.reserved.is_empty() {
+            return;
+        }
+        let mut list = self.areas_in_order();
+        let mut i = 0;
+        while i < list.len() {
+            let a = list[i];
+            if !self.reserved.contains(&a.0) {
+                i += 1;
+                continue;
+            }
+            self.reserved.retain(|&s| s != a.0);
+            list.remove(i);
+            let at = list.iter().position(|b| a.1 > b.1).unwrap_or(list.len());
+            list.insert(at, a);
+            i = if at >= i { at + 1 } else { i };
+        }
+        self.order = list.iter().map(|a| a.0).collect();
+        self.reserved.clear();
+    }
+
+    /// Free areas (start, size) in lvm2's list order.
+    fn areas_in_order(&self) -> Vec<(u64, u64)> {
+        let mut ranges = self.free_ranges();
+        let mut out: Vec<(u64, u64)> = self
+            .order
+            .iter()
+            .filter_map(|&s| ranges.iter().find(|r| r.0 == s).copied())
+            .collect();
+        // Areas the list does not know (none, normally) go by size.
+        ranges.retain(|r| !out.contains(r));
+        ranges.sort_by_key(|&(s, l)| (std::cmp::Reverse(l), s));
+        out.extend(ranges);
+        out
     }
 
     /// Length of the free range beginning exactly at `pe`.
@@ -163,6 +226,8 @@ impl FreeMap {
                 name: p.name.clone(),
                 pe_count: p.pe_count.0,
                 used: Vec::new(),
+                order: Vec::new(),
+                reserved: Vec::new(),
             })
             .collect();
         for lv in &vg.lvs {
@@ -176,6 +241,9 @@ impl FreeMap {
         }
         for p in &mut pvs {
             p.used.sort_unstable();
+            let mut r = p.free_ranges();
+            r.sort_by_key(|&(s, l)| (std::cmp::Reverse(l), s));
+            p.order = r.into_iter().map(|r| r.0).collect();
         }
         FreeMap {
             pvs,
@@ -235,11 +303,9 @@ impl FreeMap {
         self.alloc_parallel(cands, stripes, per_stripe, continue_at)
     }
 
-    /// Free ranges of a PV in lvm2's `pv_map` order: largest first, equal sizes by start.
+    /// Free ranges of a PV in lvm2's `pv_map` list order.
     fn areas_by_size(&self, pv: usize) -> Vec<(u64, u64)> {
-        let mut r = self.pvs[pv].free_ranges();
-        r.sort_by_key(|&(s, l)| (std::cmp::Reverse(l), s));
-        r
+        self.pvs[pv].areas_in_order()
     }
 
     /// lvm2's area choice on one PV for the normal policy (`_find_some_parallel_space` with
@@ -250,7 +316,8 @@ impl FreeMap {
     /// (`reinsert_changed_pv_area`), the walk going on after its new place. With `cling`
     /// (cling to allocated) every visited area is taken, big enough or not.
     /// Returns (start, size).
-    fn lvm_pick(&self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
+    fn lvm_pick(&mut self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
+        self.pvs[pv].reset_unreserved();
         // (start, count, unreserved)
         let mut list: Vec<(u64, u64, u64)> = self
             .areas_by_size(pv)
@@ -282,6 +349,9 @@ impl FreeMap {
             list.insert(at, (moved.0, moved.1, left));
             i = at + 1;
         }
+        // The list keeps its new order for the rest of this allocation.
+        self.pvs[pv].order = list.iter().map(|a| a.0).collect();
+        self.pvs[pv].reserved = list.iter().filter(|a| a.2 < a.1).map(|a| a.0).collect();
         found
     }
 
@@ -345,6 +415,9 @@ impl FreeMap {
                         .filter(|pv| st.used_by_slot[slot].contains(pv))
                         .collect(),
                 };
+                for &pv in &pvs {
+                    self.pvs[pv].reset_unreserved();
+                }
                 let pick = pvs
                     .iter()
                     .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
@@ -383,20 +456,21 @@ impl FreeMap {
     /// One pass of lvm2's normal policy: an area per PV (VG order), sorted by how much of
     /// the request each holds (stable), the first `n` used. Returns (len, areas).
     fn normal_pass(
-        &self,
+        &mut self,
         cands: &[usize],
         n: usize,
         need: u64,
         only: Option<&[usize]>,
     ) -> Option<(u64, Vec<(usize, u64)>)> {
-        let mut slots: Vec<(usize, u64, u64)> = cands
+        let mut slots: Vec<(usize, u64, u64)> = Vec::new();
+        for &pv in cands
             .iter()
             .filter(|pv| only.is_none_or(|o| o.contains(pv)))
-            .filter_map(|&pv| {
-                self.lvm_pick(pv, need, only.is_some())
-                    .map(|(s, l)| (pv, s, l.min(need)))
-            })
-            .collect();
+        {
+            if let Some((s, l)) = self.lvm_pick(pv, need, only.is_some()) {
+                slots.push((pv, s, l.min(need)));
+            }
+        }
         slots.sort_by_key(|s| std::cmp::Reverse(s.2));
         if slots.len() < n {
             return None;
