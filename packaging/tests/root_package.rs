@@ -89,6 +89,9 @@ fn root_package_builds_installs_and_documents_the_agent() {
     for (path, mode) in [
         ("usr/sbin/lvmeta", 0o755),
         ("usr/sbin/cluster-conf", 0o755),
+        ("usr/sbin/clvmd-rs", 0o755),
+        ("lib/systemd/system/clvmd-rs.service", 0o644),
+        ("usr/share/man/man8/clvmd-rs.8.gz", 0o644),
         ("usr/lib/ocf/resource.d/halvm/LVM-activate", 0o755),
         ("usr/share/man/man7/ocf_halvm_LVM-activate.7.gz", 0o644),
         ("usr/lib/ocf/resource.d/halvm/clvmd", 0o755),
@@ -140,6 +143,21 @@ fn root_package_builds_installs_and_documents_the_agent() {
     );
     run(Command::new("dpkg").arg("-i").arg(&deb));
     let installed = Installed;
+    // The daemon's unit as installed, with the packaged binary in its ExecStart.
+    let verify = Command::new("systemd-analyze")
+        .args(["verify", "--man=no", "/lib/systemd/system/clvmd-rs.service"])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "systemd-analyze verify clvmd-rs.service: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let help = text(&run(Command::new("/usr/sbin/clvmd-rs").arg("--help")));
+    assert!(help.contains("lvm_<vg>"), "{help}");
+    let where_ = text(&run(Command::new("man").args(["-w", "clvmd-rs"])));
+    assert_eq!(where_.trim(), "/usr/share/man/man8/clvmd-rs.8.gz");
     let describe = text(&run(Command::new("pcs").args([
         "resource",
         "describe",
