@@ -12,9 +12,11 @@
 pub mod cpg;
 pub mod lvb;
 mod machine;
+pub mod quorum;
 pub mod sim;
 
 pub use cpg::CpgMsg;
 pub use machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
+pub use quorum::{FenceAction, QuorumLoss};
 /// Carries out one [`DlmOp`] on a lockspace (shared by the daemon and the simulator).
 pub use sim::execute;

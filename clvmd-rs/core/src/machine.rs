@@ -10,6 +10,7 @@ use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
 use crate::lvb::ValBlk;
+use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 
 /// A client connection, numbered by the driver.
 pub type ConnId = u64;
@@ -22,6 +23,8 @@ const RETRY_MAX_MS: u64 = 500;
 pub struct NodeConfig {
     pub node_id: u32,
     pub node_name: String,
+    /// What to do with shared VGs' I/O when quorum is lost (halvm.toml policy.quorum_loss).
+    pub quorum_loss: QuorumLoss,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +74,15 @@ pub enum Input {
     },
     /// Time passed (retries are due at [`Node::next_wake`]).
     Tick,
+    /// A [`Output::Fence`] finished.
+    FenceDone {
+        tag: u64,
+        result: Result<(), String>,
+    },
+    /// At start: shared VGs a previous daemon left frozen on this node (the driver's record).
+    FrozenFound {
+        vgs: Vec<(String, QuorumLoss)>,
+    },
 }
 
 /// One DLM call, to run in order with the other calls of its lockspace.
@@ -117,6 +129,12 @@ pub enum Output {
     },
     /// Multicast to the group in agreed order.
     Cpg(CpgMsg),
+    /// Freeze or thaw a shared VG's active LVs on this node (quorum loss); answer with
+    /// [`Input::FenceDone`].
+    Fence {
+        tag: u64,
+        action: FenceAction,
+    },
 }
 
 pub(crate) fn to_dlm(m: Mode) -> halvm_dlm::Mode {
@@ -279,6 +297,7 @@ pub struct Node {
     next_barrier: u64,
     /// xorshift state for retry jitter (deterministic per node, no I/O).
     jitter: u64,
+    freezer: Freezer,
     out: Vec<Output>,
 }
 
@@ -316,6 +335,7 @@ impl Node {
             unresolved: BTreeMap::new(),
             next_barrier: 0,
             jitter: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.node_id),
+            freezer: Freezer::new(cfg.quorum_loss),
             out: Vec::new(),
             cfg,
         }
@@ -342,8 +362,15 @@ impl Node {
             Input::Cpg { from, msg } => self.cpg(from, msg),
             Input::Quorum { quorate } => self.quorate = quorate,
             Input::Tick => {}
+            Input::FenceDone { tag, result } => {
+                if !self.freezer.done(tag, result, self.now) {
+                    log::warn!("fence completion {tag} was not asked for");
+                }
+            }
+            Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
         }
         self.drive_all();
+        self.fence();
         std::mem::take(&mut self.out)
     }
 
@@ -357,7 +384,23 @@ impl Node {
             .filter_map(|r| r.waiters.front())
             .flat_map(|w| [w.retry_at, w.deadline])
             .filter(|t| *t > now)
+            .chain(self.freezer.next_wake(now))
             .min()
+    }
+
+    /// Freezes the started shared VGs while not quorate, thaws them once quorate.
+    fn fence(&mut self) {
+        let shared: Vec<String> = self
+            .ls
+            .keys()
+            .filter_map(|n| n.vg().map(str::to_string))
+            .collect();
+        for (tag, action) in
+            self.freezer
+                .reconcile(self.quorate, shared.iter().map(String::as_str), self.now)
+        {
+            self.out.push(Output::Fence { tag, action });
+        }
     }
 
     fn reply(&mut self, conn: ConnId, response: Response) {
@@ -1382,6 +1425,7 @@ impl Node {
                 })
                 .collect(),
             lockspaces,
+            frozen: self.freezer.status(self.now),
         }
     }
 }

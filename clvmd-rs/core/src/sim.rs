@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
+use crate::quorum::{FenceAction, QuorumLoss};
 use crate::CpgMsg;
 
 /// The cluster name every simulated node's DLM reports.
@@ -19,6 +20,7 @@ enum Work {
     Join(LockspaceName),
     Leave(LockspaceName),
     Dlm(LockspaceName, u64, DlmOp),
+    Fence(u64, FenceAction),
 }
 
 struct SimNode {
@@ -43,11 +45,24 @@ pub struct Sim {
     /// Replies received: (node, conn, response).
     pub replies: VecDeque<(u32, ConnId, Response)>,
     pub steps: u64,
+    /// `policy.quorum_loss` of nodes started from now on.
+    pub quorum_loss: QuorumLoss,
+    /// The kernel's side of the quorum fence: per node, the VGs frozen and how. It survives
+    /// a daemon restart (as device-mapper state and the driver's record under /run do) and
+    /// is lost in a crash.
+    pub frozen: BTreeMap<u32, BTreeMap<String, QuorumLoss>>,
+    /// Every fence action carried out: (time, node, action).
+    pub fence_log: Vec<(u64, u32, FenceAction)>,
 }
 
 impl Sim {
     /// `n` nodes (ids 1..=n), all quorate and members of one partition.
     pub fn new(n: u32, seed: u64) -> Self {
+        Self::with_policy(n, seed, QuorumLoss::Freeze)
+    }
+
+    /// As [`Sim::new`], every node with `policy.quorum_loss = policy`.
+    pub fn with_policy(n: u32, seed: u64, policy: QuorumLoss) -> Self {
         let mut sim = Sim {
             dlm: MemDlm::new(),
             nodes: BTreeMap::new(),
@@ -56,6 +71,9 @@ impl Sim {
             rng: StdRng::seed_from_u64(seed),
             replies: VecDeque::new(),
             steps: 0,
+            quorum_loss: policy,
+            frozen: BTreeMap::new(),
+            fence_log: Vec::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -68,6 +86,7 @@ impl Sim {
         let node = Node::new(NodeConfig {
             node_id: id,
             node_name: format!("node{id}"),
+            quorum_loss: self.quorum_loss,
         });
         self.nodes.insert(
             id,
@@ -82,7 +101,16 @@ impl Sim {
         );
         self.partition.entry(id).or_insert(0);
         self.input(id, Input::ClusterName(Some(CLUSTER.into())));
-        self.input(id, Input::Quorum { quorate: true });
+        let left: Vec<(String, QuorumLoss)> = self
+            .frozen
+            .get(&id)
+            .map(|f| f.iter().map(|(vg, how)| (vg.clone(), *how)).collect())
+            .unwrap_or_default();
+        if !left.is_empty() {
+            self.input(id, Input::FrozenFound { vgs: left });
+        }
+        let quorate = self.members_of(id).len() * 2 > self.nodes.len();
+        self.input(id, Input::Quorum { quorate });
     }
 
     fn members_of(&self, id: u32) -> Vec<u32> {
@@ -148,6 +176,12 @@ impl Sim {
                 .unwrap()
                 .work
                 .push_back(Work::Dlm(ls, tag, op)),
+            Output::Fence { tag, action } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Fence(tag, action)),
             Output::Cpg(msg) => {
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
@@ -196,6 +230,22 @@ impl Sim {
                     None => Err(format!("lockspace {ls} not joined")),
                 };
                 Input::DlmDone { tag, result }
+            }
+            Work::Fence(tag, action) => {
+                let k = self.frozen.entry(id).or_default();
+                match &action {
+                    FenceAction::Freeze { vg, how } => {
+                        k.insert(vg.clone(), *how);
+                    }
+                    FenceAction::Thaw { vg } => {
+                        k.remove(vg);
+                    }
+                }
+                self.fence_log.push((self.now, id, action));
+                Input::FenceDone {
+                    tag,
+                    result: Ok(()),
+                }
             }
         };
         self.dlm.assert_compatible();
@@ -318,6 +368,8 @@ impl Sim {
         sn.inbox.clear();
         let spaces = std::mem::take(&mut sn.spaces);
         self.dlm.crash_node(id);
+        // The kernel went with it.
+        self.frozen.remove(&id);
         // Closing after the crash finds nothing left to orphan.
         drop(spaces);
         self.membership_changed();
