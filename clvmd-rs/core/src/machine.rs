@@ -9,7 +9,14 @@ use clvmd_proto::{
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
+use crate::dm::{DmAction, DmReport};
 use crate::lvb::ValBlk;
+
+// Cluster-wide coordination (issue 14) lives beside the lock logic, in child modules so they
+// reach the node's state: propagation of commits and the two-phase atomic resize.
+#[path = "coord.rs"]
+mod coord;
+pub(crate) use coord::Coord;
 
 /// A client connection, numbered by the driver.
 pub type ConnId = u64;
@@ -69,6 +76,11 @@ pub enum Input {
     Quorum {
         quorate: bool,
     },
+    /// A [`Output::Dm`] finished.
+    DmDone {
+        tag: u64,
+        result: Result<DmReport, String>,
+    },
     /// Time passed (retries are due at [`Node::next_wake`]).
     Tick,
 }
@@ -117,6 +129,12 @@ pub enum Output {
     },
     /// Multicast to the group in agreed order.
     Cpg(CpgMsg),
+    /// A device-mapper action, carried out in order with the node's other [`Output::Dm`]s;
+    /// answered by [`Input::DmDone`] with the same tag.
+    Dm {
+        tag: u64,
+        action: DmAction,
+    },
 }
 
 pub(crate) fn to_dlm(m: Mode) -> halvm_dlm::Mode {
@@ -279,6 +297,8 @@ pub struct Node {
     next_barrier: u64,
     /// xorshift state for retry jitter (deterministic per node, no I/O).
     jitter: u64,
+    /// Propagation and atomic resize state (coord.rs).
+    coord: Coord,
     out: Vec<Output>,
 }
 
@@ -316,6 +336,7 @@ impl Node {
             unresolved: BTreeMap::new(),
             next_barrier: 0,
             jitter: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.node_id),
+            coord: Coord::default(),
             out: Vec::new(),
             cfg,
         }
@@ -341,8 +362,10 @@ impl Node {
             Input::Membership { members } => self.membership(members),
             Input::Cpg { from, msg } => self.cpg(from, msg),
             Input::Quorum { quorate } => self.quorate = quorate,
+            Input::DmDone { tag, result } => self.dm_done(tag, result),
             Input::Tick => {}
         }
+        self.coord_tick();
         self.drive_all();
         std::mem::take(&mut self.out)
     }
@@ -356,6 +379,7 @@ impl Node {
             .filter(|r| r.op.is_none())
             .filter_map(|r| r.waiters.front())
             .flat_map(|w| [w.retry_at, w.deadline])
+            .chain(self.coord_deadlines())
             .filter(|t| *t > now)
             .min()
     }
@@ -401,6 +425,16 @@ impl Node {
                 lv_uuid,
                 lv_name,
             } => self.lv_unlock(conn, vg, lv_uuid, lv_name),
+            Request::SuspendLv {
+                vg,
+                lv_uuid,
+                lv_name,
+            } => self.suspend_lv(conn, vg, lv_uuid, lv_name),
+            Request::ResumeLv {
+                vg,
+                lv_uuid,
+                lv_name,
+            } => self.resume_lv(conn, vg, lv_uuid, lv_name),
         }
     }
 
@@ -792,6 +826,7 @@ impl Node {
     }
 
     fn disconnected(&mut self, conn: ConnId) {
+        self.coord_disconnected(conn);
         self.conns.remove(&conn);
         for ls in self.ls.values_mut() {
             ls.deferred.retain(|(c, _)| *c != conn);
@@ -871,7 +906,9 @@ impl Node {
             }
         }
         self.remote.retain(|_, h| !h.is_empty());
+        let gone: Vec<u32> = self.members.difference(&new).copied().collect();
         self.members = new;
+        self.coord_membership(&gone);
         if !self.members.contains(&self.cfg.node_id) {
             // Out of the group: no barrier will come back.
             let all: Vec<u64> = self.unresolved.keys().copied().collect();
@@ -919,6 +956,9 @@ impl Node {
     }
 
     fn cpg(&mut self, from: u32, msg: CpgMsg) {
+        if msg.is_coord() {
+            return self.coord_cpg(from, msg);
+        }
         if from == self.cfg.node_id {
             match msg {
                 CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
@@ -950,8 +990,12 @@ impl Node {
                     self.remote.remove(&key);
                 }
             }
-            CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
+            CpgMsg::Committed { vg, seqno } => {
+                self.note_seqno(&vg, seqno);
+                self.propagate_commit(&vg, seqno);
+            }
             CpgMsg::Barrier { .. } => {}
+            _ => {}
         }
     }
 
