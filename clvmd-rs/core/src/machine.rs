@@ -9,8 +9,15 @@ use clvmd_proto::{
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
+use crate::dm::{DmAction, DmReport};
 use crate::lvb::ValBlk;
 use crate::quorum::{FenceAction, Freezer, QuorumLoss};
+
+// Cluster-wide coordination (issue 14) lives beside the lock logic, in child modules so they
+// reach the node's state: propagation of commits and the two-phase atomic resize.
+#[path = "coord.rs"]
+mod coord;
+pub(crate) use coord::Coord;
 
 /// A client connection, numbered by the driver.
 pub type ConnId = u64;
@@ -71,6 +78,11 @@ pub enum Input {
     /// Corosync quorum.
     Quorum {
         quorate: bool,
+    },
+    /// A [`Output::Dm`] finished.
+    DmDone {
+        tag: u64,
+        result: Result<DmReport, String>,
     },
     /// Time passed (retries are due at [`Node::next_wake`]).
     Tick,
@@ -134,6 +146,12 @@ pub enum Output {
     Fence {
         tag: u64,
         action: FenceAction,
+    },
+    /// A device-mapper action, carried out in order with the node's other [`Output::Dm`]s;
+    /// answered by [`Input::DmDone`] with the same tag.
+    Dm {
+        tag: u64,
+        action: DmAction,
     },
 }
 
@@ -298,6 +316,8 @@ pub struct Node {
     /// xorshift state for retry jitter (deterministic per node, no I/O).
     jitter: u64,
     freezer: Freezer,
+    /// Propagation and atomic resize state (coord.rs).
+    coord: Coord,
     out: Vec<Output>,
 }
 
@@ -336,6 +356,7 @@ impl Node {
             next_barrier: 0,
             jitter: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.node_id),
             freezer: Freezer::new(cfg.quorum_loss),
+            coord: Coord::default(),
             out: Vec::new(),
             cfg,
         }
@@ -361,6 +382,7 @@ impl Node {
             Input::Membership { members } => self.membership(members),
             Input::Cpg { from, msg } => self.cpg(from, msg),
             Input::Quorum { quorate } => self.quorate = quorate,
+            Input::DmDone { tag, result } => self.dm_done(tag, result),
             Input::Tick => {}
             Input::FenceDone { tag, result } => {
                 if !self.freezer.done(tag, result, self.now) {
@@ -369,9 +391,12 @@ impl Node {
             }
             Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
         }
+        self.coord_tick();
         self.drive_all();
         self.fence();
-        std::mem::take(&mut self.out)
+        let mut out = std::mem::take(&mut self.out);
+        self.freezer.gate(&mut out);
+        out
     }
 
     /// When the machine next needs a [`Input::Tick`] (a retry or a deadline is due).
@@ -383,6 +408,7 @@ impl Node {
             .filter(|r| r.op.is_none())
             .filter_map(|r| r.waiters.front())
             .flat_map(|w| [w.retry_at, w.deadline])
+            .chain(self.coord_deadlines())
             .filter(|t| *t > now)
             .chain(self.freezer.next_wake(now))
             .min()
@@ -444,6 +470,16 @@ impl Node {
                 lv_uuid,
                 lv_name,
             } => self.lv_unlock(conn, vg, lv_uuid, lv_name),
+            Request::SuspendLv {
+                vg,
+                lv_uuid,
+                lv_name,
+            } => self.suspend_lv(conn, vg, lv_uuid, lv_name),
+            Request::ResumeLv {
+                vg,
+                lv_uuid,
+                lv_name,
+            } => self.resume_lv(conn, vg, lv_uuid, lv_name),
         }
     }
 
@@ -835,6 +871,7 @@ impl Node {
     }
 
     fn disconnected(&mut self, conn: ConnId) {
+        self.coord_disconnected(conn);
         self.conns.remove(&conn);
         for ls in self.ls.values_mut() {
             ls.deferred.retain(|(c, _)| *c != conn);
@@ -914,7 +951,9 @@ impl Node {
             }
         }
         self.remote.retain(|_, h| !h.is_empty());
+        let gone: Vec<u32> = self.members.difference(&new).copied().collect();
         self.members = new;
+        self.coord_membership(&gone);
         if !self.members.contains(&self.cfg.node_id) {
             // Out of the group: no barrier will come back.
             let all: Vec<u64> = self.unresolved.keys().copied().collect();
@@ -962,6 +1001,9 @@ impl Node {
     }
 
     fn cpg(&mut self, from: u32, msg: CpgMsg) {
+        if msg.is_coord() {
+            return self.coord_cpg(from, msg);
+        }
         if from == self.cfg.node_id {
             match msg {
                 CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
@@ -993,8 +1035,12 @@ impl Node {
                     self.remote.remove(&key);
                 }
             }
-            CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
+            CpgMsg::Committed { vg, seqno } => {
+                self.note_seqno(&vg, seqno);
+                self.propagate_commit(&vg, seqno);
+            }
             CpgMsg::Barrier { .. } => {}
+            _ => {}
         }
     }
 

@@ -9,9 +9,17 @@ use halvm_dlm::{Dlm, DlmLockspace, LockspaceName, MemDlm, MemNode, Outcome};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::dm::{DmAction, DmReport};
 use crate::machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
 use crate::quorum::{FenceAction, QuorumLoss};
 use crate::CpgMsg;
+
+/// A simulated device-mapper device: the top device of an LV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimDev {
+    pub size: u64,
+    pub suspended: bool,
+}
 
 /// The cluster name every simulated node's DLM reports.
 pub const CLUSTER: &str = "simcluster";
@@ -31,6 +39,10 @@ struct SimNode {
     work: VecDeque<Work>,
     /// CPG messages delivered to this node but not yet stepped.
     inbox: VecDeque<(u32, CpgMsg)>,
+    /// Device-mapper actions not yet carried out, in order.
+    dm_work: VecDeque<(u64, DmAction)>,
+    /// Active LVs' top devices by LV UUID.
+    devs: BTreeMap<String, SimDev>,
     alive: bool,
 }
 
@@ -53,6 +65,14 @@ pub struct Sim {
     pub frozen: BTreeMap<u32, BTreeMap<String, QuorumLoss>>,
     /// Every fence action carried out: (time, node, action).
     pub fence_log: Vec<(u64, u32, FenceAction)>,
+    /// The committed metadata on the shared disks, as far as the devices care: LV UUID ->
+    /// size in sectors.
+    pub disk: BTreeMap<String, u64>,
+    /// Check after every device-mapper action that no two nodes serve different sizes of one
+    /// LV (suspended devices serve nothing).
+    pub check_sizes: bool,
+    /// Every device-mapper action carried out: (node, action).
+    pub dm_log: Vec<(u32, DmAction)>,
 }
 
 impl Sim {
@@ -74,6 +94,9 @@ impl Sim {
             quorum_loss: policy,
             frozen: BTreeMap::new(),
             fence_log: Vec::new(),
+            disk: BTreeMap::new(),
+            check_sizes: false,
+            dm_log: Vec::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -96,6 +119,8 @@ impl Sim {
                 spaces: BTreeMap::new(),
                 work: VecDeque::new(),
                 inbox: VecDeque::new(),
+                dm_work: VecDeque::new(),
+                devs: BTreeMap::new(),
                 alive: true,
             },
         );
@@ -182,6 +207,12 @@ impl Sim {
                 .unwrap()
                 .work
                 .push_back(Work::Fence(tag, action)),
+            Output::Dm { tag, action } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .dm_work
+                .push_back((tag, action)),
             Output::Cpg(msg) => {
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
@@ -255,6 +286,7 @@ impl Sim {
     /// Runs one random pending event; false when nothing is pending (time may still pass).
     pub fn step_once(&mut self) -> bool {
         let mut choices = Vec::new();
+        let mut dm = Vec::new();
         for (id, sn) in &self.nodes {
             if !sn.alive {
                 continue;
@@ -265,11 +297,19 @@ impl Sim {
             if !sn.inbox.is_empty() {
                 choices.push((*id, false));
             }
+            if !sn.dm_work.is_empty() {
+                dm.push(*id);
+            }
         }
-        if choices.is_empty() {
+        if choices.is_empty() && dm.is_empty() {
             return false;
         }
-        let (id, work) = choices[self.rng.gen_range(0..choices.len())];
+        let pick = self.rng.gen_range(0..choices.len() + dm.len());
+        if pick >= choices.len() {
+            self.do_dm(dm[pick - choices.len()]);
+            return true;
+        }
+        let (id, work) = choices[pick];
         if work {
             self.do_work(id);
         } else {
@@ -366,6 +406,8 @@ impl Sim {
         sn.alive = false;
         sn.work.clear();
         sn.inbox.clear();
+        sn.dm_work.clear();
+        sn.devs.clear();
         let spaces = std::mem::take(&mut sn.spaces);
         self.dlm.crash_node(id);
         // The kernel went with it.
@@ -408,6 +450,88 @@ impl Sim {
 
     pub fn node(&self, id: u32) -> &Node {
         &self.nodes[&id].node
+    }
+
+    /// Carries out node `id`'s next device-mapper action on its simulated devices, planning
+    /// from [`Sim::disk`] as the real driver plans from the committed metadata.
+    fn do_dm(&mut self, id: u32) {
+        let disk = &self.disk;
+        let sn = self.nodes.get_mut(&id).unwrap();
+        let Some((tag, action)) = sn.dm_work.pop_front() else {
+            return;
+        };
+        let uuid = action.lv().uuid.clone();
+        let dev = sn.devs.get_mut(&uuid);
+        let active = dev.is_some();
+        let mut report = DmReport {
+            active,
+            ..DmReport::default()
+        };
+        if let Some(d) = dev {
+            match &action {
+                DmAction::Suspend { .. } => d.suspended = true,
+                DmAction::Resume { .. } => d.suspended = false,
+                DmAction::Refresh { .. } => {
+                    let want = disk.get(&uuid).copied().unwrap_or(d.size);
+                    if want != d.size {
+                        report.reloaded.push(action.lv().name.clone());
+                    }
+                    d.size = want;
+                    d.suspended = false;
+                }
+                DmAction::Status { .. } => {}
+            }
+            report.size_sectors = Some(d.size);
+        }
+        self.dm_log.push((id, action));
+        if self.check_sizes {
+            self.assert_one_size(&uuid);
+        }
+        self.input(
+            id,
+            Input::DmDone {
+                tag,
+                result: Ok(report),
+            },
+        );
+    }
+
+    /// Panics if two live nodes serve different sizes of LV `uuid`.
+    pub fn assert_one_size(&self, uuid: &str) {
+        let serving: BTreeMap<u32, u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, s)| s.alive)
+            .filter_map(|(n, s)| {
+                s.devs
+                    .get(uuid)
+                    .filter(|d| !d.suspended)
+                    .map(|d| (*n, d.size))
+            })
+            .collect();
+        let sizes: BTreeSet<u64> = serving.values().copied().collect();
+        assert!(
+            sizes.len() <= 1,
+            "LV {uuid} served with different sizes: {serving:?}"
+        );
+    }
+
+    /// The LV's device on node `id`, if active there.
+    pub fn dev(&self, id: u32, uuid: &str) -> Option<SimDev> {
+        self.nodes[&id].devs.get(uuid).copied()
+    }
+
+    /// What `lvchange -a` does after the daemon granted the LV lock: makes the device with the
+    /// committed size. (The activation lock goes through [`Sim::call`].)
+    pub fn create_dev(&mut self, id: u32, uuid: &str) {
+        let size = self.disk.get(uuid).copied().unwrap_or(0);
+        self.nodes.get_mut(&id).unwrap().devs.insert(
+            uuid.to_string(),
+            SimDev {
+                size,
+                suspended: false,
+            },
+        );
     }
 }
 

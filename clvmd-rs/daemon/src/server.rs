@@ -22,6 +22,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
 use crate::corosync::{self, Corosync};
+use crate::dm::MakeDmExec;
 use crate::workers::{Work, Workers};
 use crate::DaemonError;
 
@@ -215,6 +216,8 @@ struct Server {
     conns: BTreeMap<ConnId, Conn>,
     next_conn: ConnId,
     workers: Workers,
+    /// The device-mapper thread.
+    dm_tx: std::sync::mpsc::Sender<(u64, clvmd_core::DmAction)>,
     done_rx: Receiver<Input>,
     wake_rx: UnixStream,
     corosync: Option<Corosync>,
@@ -230,6 +233,17 @@ pub fn serve(
     opts: &Options,
     listener: UnixListener,
     dlm: Arc<dyn Dlm>,
+    assume_quorate: bool,
+) -> Result<(), DaemonError> {
+    serve_with(opts, listener, dlm, crate::dm::kernel_dm(), assume_quorate)
+}
+
+/// [`serve`] with a device-mapper executor of the caller's (tests: an in-memory one).
+pub fn serve_with(
+    opts: &Options,
+    listener: UnixListener,
+    dlm: Arc<dyn Dlm>,
+    dm: MakeDmExec,
     assume_quorate: bool,
 ) -> Result<(), DaemonError> {
     // Signals are read from a signalfd; block them before any thread inherits the mask.
@@ -257,6 +271,11 @@ pub fn serve(
         path: opts.socket.clone(),
         source: e,
     })?;
+    let (done_tx, wake_tx) = workers.completions().map_err(|e| DaemonError::Bind {
+        path: opts.socket.clone(),
+        source: e,
+    })?;
+    let dm_tx = crate::dm::spawn(dm, done_tx, wake_tx);
     log::info!(
         "clvmd-rs {} started: node {node_name} (id {node_id}), socket {}",
         env!("CARGO_PKG_VERSION"),
@@ -276,6 +295,7 @@ pub fn serve(
         conns: BTreeMap::new(),
         next_conn: 0,
         workers,
+        dm_tx,
         done_rx,
         wake_rx,
         corosync,
@@ -330,6 +350,10 @@ impl Server {
                     .send((tag, action))
                     .expect("the fence thread lives as long as the daemon");
             }
+            Output::Dm { tag, action } => self
+                .dm_tx
+                .send((tag, action))
+                .expect("the device-mapper thread lives as long as the daemon"),
             Output::Cpg(msg) => match self.corosync.as_mut() {
                 Some(c) => c.send(&msg)?,
                 // Without corosync we are a group of one: our messages come straight back.

@@ -76,6 +76,11 @@ impl Workers {
         tx
     }
 
+    /// Where other worker threads (device-mapper) send their completions, and the wake-up.
+    pub fn completions(&self) -> std::io::Result<(Sender<Input>, UnixStream)> {
+        Ok((self.done_tx.clone(), self.wake_tx.try_clone()?))
+    }
+
     pub fn submit(&mut self, ls: LockspaceName, work: Work) {
         let tx = self.threads.entry(ls.clone()).or_insert_with(|| {
             let (tx, rx) = channel();

@@ -99,6 +99,22 @@ pub enum Request {
         lv_uuid: String,
         lv_name: String,
     },
+    /// Atomic resize, before the commit: every node with the LV active suspends it. Needs the
+    /// VG lock held EX on this node. Answered `Done` once every daemon suspended it (or has it
+    /// inactive); on a refusal or timeout every node resumes and the answer is `Failed`.
+    /// Closing the connection before [`Request::ResumeLv`] resumes everywhere.
+    SuspendLv {
+        vg: String,
+        lv_uuid: String,
+        lv_name: String,
+    },
+    /// After the commit: every node loads the LV's tables from the committed metadata and
+    /// resumes; `Done` once every daemon answered with the same size.
+    ResumeLv {
+        vg: String,
+        lv_uuid: String,
+        lv_name: String,
+    },
     Status,
 }
 

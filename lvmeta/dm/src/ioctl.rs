@@ -100,6 +100,17 @@ impl DmBackend for DmIoctl {
         Ok(())
     }
 
+    fn suspend_noflush(&self, uuid: &str) -> Result<()> {
+        let id = DevId::Uuid(Self::uuid(uuid)?);
+        self.dm
+            .device_suspend(
+                &id,
+                opts().set_flags(DmFlags::DM_SUSPEND | DmFlags::DM_NOFLUSH),
+            )
+            .map_err(|e| kerr("suspend --noflush", uuid, e))?;
+        Ok(())
+    }
+
     fn resume(&self, uuid: &str) -> Result<()> {
         let id = DevId::Uuid(Self::uuid(uuid)?);
         self.dm

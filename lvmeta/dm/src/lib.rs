@@ -72,6 +72,9 @@ pub trait DmBackend {
     /// Drops the inactive table.
     fn clear(&self, uuid: &str) -> Result<()>;
     fn suspend(&self, uuid: &str) -> Result<()>;
+    /// Suspends without flushing: in-flight and new I/O is queued in the kernel until resume
+    /// (`dmsetup suspend --noflush`), for freezing a device or swapping out a failed leg.
+    fn suspend_noflush(&self, uuid: &str) -> Result<()>;
     /// Resumes, making a loaded inactive table live.
     fn resume(&self, uuid: &str) -> Result<()>;
     fn remove(&self, uuid: &str) -> Result<()>;

@@ -189,6 +189,15 @@ impl DmBackend for MemDm {
         Ok(())
     }
 
+    fn suspend_noflush(&self, uuid: &str) -> Result<()> {
+        let mut st = self.st.lock().unwrap();
+        let d = with(&mut st, uuid, "suspend")?;
+        d.info.suspended = true;
+        let n = d.info.name.clone();
+        st.ops.push(format!("suspend --noflush {n}"));
+        Ok(())
+    }
+
     fn resume(&self, uuid: &str) -> Result<()> {
         let mut st = self.st.lock().unwrap();
         let d = with(&mut st, uuid, "resume")?;
