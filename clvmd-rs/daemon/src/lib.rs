@@ -11,7 +11,7 @@ pub mod server;
 pub mod status;
 pub mod workers;
 
-pub use clvmd_core::QuorumLoss;
+pub use clvmd_core::{Detach, QuorumLoss};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -119,7 +119,7 @@ pub fn cli() -> Command {
                 .long("config")
                 .value_name("PATH")
                 .help(
-                    "halvm.toml to read policy.quorum_loss from (default: $HALVM_CONFIG, then \
+                    "halvm.toml to read policy.quorum_loss and policy.detach from (default: $HALVM_CONFIG, then \
                      /etc/halvm/halvm.toml)",
                 ),
         )
@@ -182,6 +182,10 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     halvm_config::QuorumLossPolicy::FailIo => clvmd_core::QuorumLoss::FailIo,
                 },
                 fence_dir: PathBuf::from(FENCE_DIR),
+                detach: match config.policy.detach {
+                    halvm_config::DetachPolicy::Global => clvmd_core::Detach::Global,
+                    halvm_config::DetachPolicy::Local => clvmd_core::Detach::Local,
+                },
             }),
         },
     };

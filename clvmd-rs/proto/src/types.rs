@@ -241,6 +241,24 @@ pub struct Status {
     /// Shared VGs whose I/O this node stopped because it lost quorum.
     #[serde(default)]
     pub frozen: Vec<FrozenVg>,
+    /// LVs active here with a failed mirror/raid1 leg (`policy.detach`).
+    #[serde(default)]
+    pub failed_lvs: Vec<FailedLv>,
+}
+
+/// An LV active on this node whose mirror/raid1 leg failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedLv {
+    pub vg: String,
+    pub lv: String,
+    pub uuid: String,
+    /// Dead legs, 0-based in table order.
+    pub dead_legs: Vec<usize>,
+    /// `stopped`: I/O to the LV stopped on this node (policy.detach = local); `reported`:
+    /// seen and reported only (global detach is not carried out yet).
+    pub action: String,
+    pub for_ms: u64,
+    pub error: Option<String>,
 }
 
 /// A shared VG fenced off on quorum loss (`policy.quorum_loss`).

@@ -122,6 +122,15 @@ fn response() -> impl Strategy<Value = Response> {
                     for_ms: u64::from(node_id),
                     error: Some("EBUSY".into()),
                 }],
+                failed_lvs: vec![FailedLv {
+                    vg: "vg".into(),
+                    lv: "m".into(),
+                    uuid: "u".into(),
+                    dead_legs: vec![0, 2],
+                    action: "reported".into(),
+                    for_ms: 3,
+                    error: None,
+                }],
             })),
     ]
 }
