@@ -70,7 +70,12 @@ pub fn cli() -> Command {
              holds LV activation locks on behalf of lvmeta and the agents, exactly as lvmlockd \
              names and takes them, so nodes running stock lvm2 with lvmlockd exclude each \
              other correctly. Daemons talk over the corosync CPG group clvmd-rs, so a refused \
-             lock names the node that holds it.",
+             lock names the node that holds it. A node that loses corosync quorum stops I/O \
+             to every active LV of its started shared VGs at once (halvm.toml \
+             policy.quorum_loss: freeze or fail-io) and restores it when quorum returns, also \
+             after a daemon restart; the daemon reads the device-mapper status of the LVs \
+             active here every second in place of dmeventd and applies policy.detach to a \
+             failed mirror or raid1 leg. clvmd-rs status shows both.",
         )
         .version(env!("CARGO_PKG_VERSION"))
         .arg(
