@@ -112,11 +112,10 @@ pub const KEYS: &[KeyDoc] = &[
         default: "\"freeze\"",
         lvm_key: None,
         values: &[
-            ("freeze", "suspend I/O to shared volumes and resume it when quorum returns"),
-            ("stop", "deactivate shared volumes; I/O in flight fails"),
-            ("suicide", "reboot the node at once (self-fencing)"),
+            ("freeze", "clvmd-rs suspends every active LV of every shared VG on this node (a flushing device-mapper suspend of each top-level device: I/O already sent completes, new I/O queues in the kernel and nothing reaches the disks); when quorum returns it resumes them and the queued I/O proceeds. What it froze is recorded in /run/clvmd-rs/fence/<vg>.json; a device some other operation had suspended already is left alone"),
+            ("fail-io", "clvmd-rs replaces the table of every active LV of every shared VG on this node by an error target of the same size (suspend, load, resume: I/O already sent completes, every later request fails with EIO, so applications fail at once instead of hanging); the original tables are kept in /run/clvmd-rs/fence/<vg>.json and loaded back (suspend, load, resume) when quorum returns"),
         ],
-        description: "What a node does with shared volumes when it loses quorum. Whatever the policy, metadata is never changed without quorum. The names follow Pacemaker's no-quorum-policy; \"ignore\" is deliberately not offered because it lets a partitioned node write to shared storage.",
+        description: "What a node does with shared volumes when it loses corosync quorum (EVMS): the daemon acts as soon as corosync reports the loss, whether or not Pacemaker fences the node, and undoes it when quorum returns. Local (non-shared) VGs are never touched. Whatever the policy, metadata is never changed without quorum and no LV is activated. A daemon restarted while volumes are frozen resumes them only once quorum holds. Pacemaker's no-quorum-policy=ignore has no counterpart: it would let a partitioned node write to shared storage.",
     },
 ];
 

@@ -13,10 +13,12 @@ pub mod cpg;
 pub mod dm;
 pub mod lvb;
 mod machine;
+pub mod quorum;
 pub mod sim;
 
 pub use cpg::CpgMsg;
 pub use dm::{DmAction, DmReport, LvRef};
 pub use machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
+pub use quorum::{FenceAction, QuorumLoss};
 /// Carries out one [`DlmOp`] on a lockspace (shared by the daemon and the simulator).
 pub use sim::execute;

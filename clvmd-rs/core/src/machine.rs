@@ -11,6 +11,7 @@ use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 use crate::cpg::CpgMsg;
 use crate::dm::{DmAction, DmReport};
 use crate::lvb::ValBlk;
+use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 
 // Cluster-wide coordination (issue 14) lives beside the lock logic, in child modules so they
 // reach the node's state: propagation of commits and the two-phase atomic resize.
@@ -29,6 +30,8 @@ const RETRY_MAX_MS: u64 = 500;
 pub struct NodeConfig {
     pub node_id: u32,
     pub node_name: String,
+    /// What to do with shared VGs' I/O when quorum is lost (halvm.toml policy.quorum_loss).
+    pub quorum_loss: QuorumLoss,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +86,15 @@ pub enum Input {
     },
     /// Time passed (retries are due at [`Node::next_wake`]).
     Tick,
+    /// A [`Output::Fence`] finished.
+    FenceDone {
+        tag: u64,
+        result: Result<(), String>,
+    },
+    /// At start: shared VGs a previous daemon left frozen on this node (the driver's record).
+    FrozenFound {
+        vgs: Vec<(String, QuorumLoss)>,
+    },
 }
 
 /// One DLM call, to run in order with the other calls of its lockspace.
@@ -134,6 +146,12 @@ pub enum Output {
     Dm {
         tag: u64,
         action: DmAction,
+    },
+    /// Freeze or thaw a shared VG's active LVs on this node (quorum loss); answer with
+    /// [`Input::FenceDone`].
+    Fence {
+        tag: u64,
+        action: FenceAction,
     },
 }
 
@@ -299,6 +317,7 @@ pub struct Node {
     jitter: u64,
     /// Propagation and atomic resize state (coord.rs).
     coord: Coord,
+    freezer: Freezer,
     out: Vec<Output>,
 }
 
@@ -337,6 +356,7 @@ impl Node {
             next_barrier: 0,
             jitter: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.node_id),
             coord: Coord::default(),
+            freezer: Freezer::new(cfg.quorum_loss),
             out: Vec::new(),
             cfg,
         }
@@ -364,9 +384,16 @@ impl Node {
             Input::Quorum { quorate } => self.quorate = quorate,
             Input::DmDone { tag, result } => self.dm_done(tag, result),
             Input::Tick => {}
+            Input::FenceDone { tag, result } => {
+                if !self.freezer.done(tag, result, self.now) {
+                    log::warn!("fence completion {tag} was not asked for");
+                }
+            }
+            Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
         }
         self.coord_tick();
         self.drive_all();
+        self.fence();
         std::mem::take(&mut self.out)
     }
 
@@ -381,7 +408,23 @@ impl Node {
             .flat_map(|w| [w.retry_at, w.deadline])
             .chain(self.coord_deadlines())
             .filter(|t| *t > now)
+            .chain(self.freezer.next_wake(now))
             .min()
+    }
+
+    /// Freezes the started shared VGs while not quorate, thaws them once quorate.
+    fn fence(&mut self) {
+        let shared: Vec<String> = self
+            .ls
+            .keys()
+            .filter_map(|n| n.vg().map(str::to_string))
+            .collect();
+        for (tag, action) in
+            self.freezer
+                .reconcile(self.quorate, shared.iter().map(String::as_str), self.now)
+        {
+            self.out.push(Output::Fence { tag, action });
+        }
     }
 
     fn reply(&mut self, conn: ConnId, response: Response) {
@@ -1426,6 +1469,7 @@ impl Node {
                 })
                 .collect(),
             lockspaces,
+            frozen: self.freezer.status(self.now),
         }
     }
 }

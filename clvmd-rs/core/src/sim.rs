@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::dm::{DmAction, DmReport};
 use crate::machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
+use crate::quorum::{FenceAction, QuorumLoss};
 use crate::CpgMsg;
 
 /// A simulated device-mapper device: the top device of an LV.
@@ -27,6 +28,7 @@ enum Work {
     Join(LockspaceName),
     Leave(LockspaceName),
     Dlm(LockspaceName, u64, DlmOp),
+    Fence(u64, FenceAction),
 }
 
 struct SimNode {
@@ -63,11 +65,24 @@ pub struct Sim {
     pub check_sizes: bool,
     /// Every device-mapper action carried out: (node, action).
     pub dm_log: Vec<(u32, DmAction)>,
+    /// `policy.quorum_loss` of nodes started from now on.
+    pub quorum_loss: QuorumLoss,
+    /// The kernel's side of the quorum fence: per node, the VGs frozen and how. It survives
+    /// a daemon restart (as device-mapper state and the driver's record under /run do) and
+    /// is lost in a crash.
+    pub frozen: BTreeMap<u32, BTreeMap<String, QuorumLoss>>,
+    /// Every fence action carried out: (time, node, action).
+    pub fence_log: Vec<(u64, u32, FenceAction)>,
 }
 
 impl Sim {
     /// `n` nodes (ids 1..=n), all quorate and members of one partition.
     pub fn new(n: u32, seed: u64) -> Self {
+        Self::with_policy(n, seed, QuorumLoss::Freeze)
+    }
+
+    /// As [`Sim::new`], every node with `policy.quorum_loss = policy`.
+    pub fn with_policy(n: u32, seed: u64, policy: QuorumLoss) -> Self {
         let mut sim = Sim {
             dlm: MemDlm::new(),
             nodes: BTreeMap::new(),
@@ -79,6 +94,9 @@ impl Sim {
             disk: BTreeMap::new(),
             check_sizes: false,
             dm_log: Vec::new(),
+            quorum_loss: policy,
+            frozen: BTreeMap::new(),
+            fence_log: Vec::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -91,6 +109,7 @@ impl Sim {
         let node = Node::new(NodeConfig {
             node_id: id,
             node_name: format!("node{id}"),
+            quorum_loss: self.quorum_loss,
         });
         self.nodes.insert(
             id,
@@ -107,7 +126,16 @@ impl Sim {
         );
         self.partition.entry(id).or_insert(0);
         self.input(id, Input::ClusterName(Some(CLUSTER.into())));
-        self.input(id, Input::Quorum { quorate: true });
+        let left: Vec<(String, QuorumLoss)> = self
+            .frozen
+            .get(&id)
+            .map(|f| f.iter().map(|(vg, how)| (vg.clone(), *how)).collect())
+            .unwrap_or_default();
+        if !left.is_empty() {
+            self.input(id, Input::FrozenFound { vgs: left });
+        }
+        let quorate = self.members_of(id).len() * 2 > self.nodes.len();
+        self.input(id, Input::Quorum { quorate });
     }
 
     fn members_of(&self, id: u32) -> Vec<u32> {
@@ -179,6 +207,12 @@ impl Sim {
                 .unwrap()
                 .dm_work
                 .push_back((tag, action)),
+            Output::Fence { tag, action } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Fence(tag, action)),
             Output::Cpg(msg) => {
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
@@ -227,6 +261,22 @@ impl Sim {
                     None => Err(format!("lockspace {ls} not joined")),
                 };
                 Input::DlmDone { tag, result }
+            }
+            Work::Fence(tag, action) => {
+                let k = self.frozen.entry(id).or_default();
+                match &action {
+                    FenceAction::Freeze { vg, how } => {
+                        k.insert(vg.clone(), *how);
+                    }
+                    FenceAction::Thaw { vg } => {
+                        k.remove(vg);
+                    }
+                }
+                self.fence_log.push((self.now, id, action));
+                Input::FenceDone {
+                    tag,
+                    result: Ok(()),
+                }
             }
         };
         self.dlm.assert_compatible();
@@ -360,6 +410,8 @@ impl Sim {
         sn.devs.clear();
         let spaces = std::mem::take(&mut sn.spaces);
         self.dlm.crash_node(id);
+        // The kernel went with it.
+        self.frozen.remove(&id);
         // Closing after the crash finds nothing left to orphan.
         drop(spaces);
         self.membership_changed();

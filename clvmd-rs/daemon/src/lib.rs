@@ -6,9 +6,12 @@
 
 pub mod corosync;
 pub mod dm;
+pub mod fence;
 pub mod server;
 pub mod status;
 pub mod workers;
+
+pub use clvmd_core::QuorumLoss;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -18,6 +21,10 @@ use clap::{Arg, ArgAction, Command};
 
 /// Where dlm_controld publishes the DLM cluster name.
 pub const CLUSTER_NAME_FILE: &str = "/sys/kernel/config/dlm/cluster/cluster_name";
+
+/// Where the quorum fence records the devices it froze (tmpfs: kernel state does not outlive
+/// a reboot either).
+pub const FENCE_DIR: &str = "/run/clvmd-rs/fence";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -50,6 +57,8 @@ pub enum DaemonError {
     Client(#[from] clvmd_client::ClientError),
     #[error("cannot set up logging: {0}")]
     Logging(String),
+    #[error(transparent)]
+    Config(#[from] halvm_config::ConfigError),
 }
 
 pub fn cli() -> Command {
@@ -105,6 +114,16 @@ pub fn cli() -> Command {
                 ),
         )
         .arg(
+            Arg::new("config")
+                .short('c')
+                .long("config")
+                .value_name("PATH")
+                .help(
+                    "halvm.toml to read policy.quorum_loss from (default: $HALVM_CONFIG, then \
+                     /etc/halvm/halvm.toml)",
+                ),
+        )
+        .arg(
             Arg::new("log_file")
                 .long("log-file")
                 .value_name("PATH")
@@ -145,16 +164,26 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let socket = PathBuf::from(m.get_one::<String>("socket").expect("default"));
     let result = match m.subcommand() {
         Some(("status", sm)) => status::run(&socket, sm.get_flag("json")),
-        _ => server::run(server::Options {
-            socket,
-            pidfile: PathBuf::from(m.get_one::<String>("pidfile").expect("default")),
-            foreground: m.get_flag("foreground"),
-            node_name: m.get_one::<String>("node_name").cloned(),
-            corosync: !m.get_flag("no_corosync"),
-            debug: m.get_flag("debug"),
-            log_file: m.get_one::<String>("log_file").map(PathBuf::from),
-            cluster_name_file: PathBuf::from(CLUSTER_NAME_FILE),
-        }),
+        _ => match halvm_config::Config::load(
+            m.get_one::<String>("config").map(std::path::Path::new),
+        ) {
+            Err(e) => Err(e.into()),
+            Ok(config) => server::run(server::Options {
+                socket,
+                pidfile: PathBuf::from(m.get_one::<String>("pidfile").expect("default")),
+                foreground: m.get_flag("foreground"),
+                node_name: m.get_one::<String>("node_name").cloned(),
+                corosync: !m.get_flag("no_corosync"),
+                debug: m.get_flag("debug"),
+                log_file: m.get_one::<String>("log_file").map(PathBuf::from),
+                cluster_name_file: PathBuf::from(CLUSTER_NAME_FILE),
+                quorum_loss: match config.policy.quorum_loss {
+                    halvm_config::QuorumLossPolicy::Freeze => clvmd_core::QuorumLoss::Freeze,
+                    halvm_config::QuorumLossPolicy::FailIo => clvmd_core::QuorumLoss::FailIo,
+                },
+                fence_dir: PathBuf::from(FENCE_DIR),
+            }),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

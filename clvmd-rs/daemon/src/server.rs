@@ -39,6 +39,10 @@ pub struct Options {
     pub log_file: Option<PathBuf>,
     /// Where dlm_controld publishes the cluster name ([`crate::CLUSTER_NAME_FILE`]).
     pub cluster_name_file: PathBuf,
+    /// halvm.toml's policy.quorum_loss.
+    pub quorum_loss: clvmd_core::QuorumLoss,
+    /// Where the quorum fence records what it froze ([`crate::FENCE_DIR`]).
+    pub fence_dir: PathBuf,
 }
 
 /// Starts the daemon: socket, daemonize, logging, corosync, loop. Returns in the parent
@@ -219,6 +223,7 @@ struct Server {
     corosync: Option<Corosync>,
     node_id: u32,
     cluster_name_file: PathBuf,
+    fence_tx: std::sync::mpsc::Sender<(u64, clvmd_core::FenceAction)>,
 }
 
 /// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
@@ -276,8 +281,15 @@ pub fn serve_with(
         env!("CARGO_PKG_VERSION"),
         opts.socket.display()
     );
+    let fencer = crate::fence::Fencer::new(opts.fence_dir.clone());
+    let left_frozen = fencer.found();
+    let fence_tx = workers.spawn_fence(fencer);
     let mut srv = Server {
-        node: Node::new(NodeConfig { node_id, node_name }),
+        node: Node::new(NodeConfig {
+            node_id,
+            node_name,
+            quorum_loss: opts.quorum_loss,
+        }),
         start: Instant::now(),
         listener,
         conns: BTreeMap::new(),
@@ -289,7 +301,11 @@ pub fn serve_with(
         corosync,
         node_id,
         cluster_name_file: opts.cluster_name_file.clone(),
+        fence_tx,
     };
+    if !left_frozen.is_empty() {
+        srv.feed(Input::FrozenFound { vgs: left_frozen })?;
+    }
     srv.feed(Input::ClusterName(read_cluster_name(
         &srv.cluster_name_file,
     )))?;
@@ -332,6 +348,12 @@ impl Server {
                 .dm_tx
                 .send((tag, action))
                 .expect("the device-mapper thread lives as long as the daemon"),
+            Output::Fence { tag, action } => {
+                log::debug!("fence: {action:?}");
+                self.fence_tx
+                    .send((tag, action))
+                    .expect("the fence thread lives as long as the daemon");
+            }
             Output::Cpg(msg) => match self.corosync.as_mut() {
                 Some(c) => c.send(&msg)?,
                 // Without corosync we are a group of one: our messages come straight back.

@@ -56,6 +56,17 @@ pub fn render(st: &Status) -> String {
             members.join(" ")
         }
     );
+    for f in &st.frozen {
+        let _ = write!(
+            o,
+            "I/O {} ({}) on shared VG {} for {} ms: quorum lost",
+            f.state, f.how, f.vg, f.for_ms
+        );
+        if let Some(e) = &f.error {
+            let _ = write!(o, "; last error: {e}");
+        }
+        o.push('\n');
+    }
     if st.lockspaces.is_empty() {
         let _ = writeln!(o, "no lockspaces");
     }
@@ -136,12 +147,20 @@ mod tests {
                     },
                 ],
             }],
+            frozen: vec![FrozenVg {
+                vg: "vg".into(),
+                state: "frozen".into(),
+                how: "freeze".into(),
+                for_ms: 1500,
+                error: None,
+            }],
         };
         let text = render(&st);
         assert_eq!(
             text,
             "node node2 (id 2), quorate\n\
              members: node1(1) node2\n\
+             I/O frozen (freeze) on shared VG vg for 1500 ms: quorum lost\n\
              lockspace lvm_vg running seqno 7\n  \
              VGLK                                             here NL\n  \
              abcdef-0123-4567-89AB-CDEF-0123-456789 (lv1)     here NL\n    \

@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
-use clvmd_core::{DlmOp, Input};
+use clvmd_core::{DlmOp, FenceAction, Input};
 use halvm_dlm::{Dlm, DlmLockspace, LockspaceName};
 
 pub enum Work {
@@ -47,6 +47,38 @@ impl Workers {
     /// Where other worker threads (device-mapper) send their completions, and the wake-up.
     pub fn completions(&self) -> std::io::Result<(Sender<Input>, UnixStream)> {
         Ok((self.done_tx.clone(), self.wake_tx.try_clone()?))
+    }
+
+    /// Starts the thread that carries out quorum fence actions; returns its queue.
+    pub fn spawn_fence(&self, fencer: crate::fence::Fencer) -> Sender<(u64, FenceAction)> {
+        let (tx, rx) = channel::<(u64, FenceAction)>();
+        let done = self.done_tx.clone();
+        let mut wake = self.wake_tx.try_clone().expect("clone wake socket");
+        std::thread::Builder::new()
+            .name("fence".into())
+            .spawn(move || {
+                // Opened on first use: a daemon on a host without device-mapper still serves
+                // locks, and says why it cannot fence when it has to.
+                let mut dm: Option<lvmeta_dm::ioctl::DmIoctl> = None;
+                for (tag, action) in rx {
+                    if dm.is_none() {
+                        match lvmeta_dm::ioctl::DmIoctl::open() {
+                            Ok(d) => dm = Some(d),
+                            Err(e) => log::error!("device-mapper: {e}"),
+                        }
+                    }
+                    let result = match &dm {
+                        Some(d) => fencer.run(d, &action),
+                        None => Err("device-mapper is not available".to_string()),
+                    };
+                    if done.send(Input::FenceDone { tag, result }).is_err() {
+                        return;
+                    }
+                    let _ = wake.write(&[1]);
+                }
+            })
+            .expect("spawn fence thread");
+        tx
     }
 
     pub fn submit(&mut self, ls: LockspaceName, work: Work) {

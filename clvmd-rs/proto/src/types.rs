@@ -238,4 +238,20 @@ pub struct Status {
     pub quorate: bool,
     pub members: Vec<Member>,
     pub lockspaces: Vec<LockspaceStatus>,
+    /// Shared VGs whose I/O this node stopped because it lost quorum.
+    #[serde(default)]
+    pub frozen: Vec<FrozenVg>,
+}
+
+/// A shared VG fenced off on quorum loss (`policy.quorum_loss`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrozenVg {
+    pub vg: String,
+    /// `freezing`, `frozen` or `thawing`.
+    pub state: String,
+    /// `freeze` or `fail-io`.
+    pub how: String,
+    pub for_ms: u64,
+    /// Why the last freeze or thaw failed.
+    pub error: Option<String>,
 }

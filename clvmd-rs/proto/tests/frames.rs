@@ -115,6 +115,13 @@ fn response() -> impl Strategy<Value = Response> {
                         })
                         .collect(),
                 }],
+                frozen: vec![FrozenVg {
+                    vg: "vg".into(),
+                    state: "frozen".into(),
+                    how: "fail-io".into(),
+                    for_ms: u64::from(node_id),
+                    error: Some("EBUSY".into()),
+                }],
             })),
     ]
 }

@@ -66,6 +66,8 @@ impl Cluster {
             debug: false,
             log_file: None,
             cluster_name_file: self.dir.path().join("cluster_name"),
+            quorum_loss: clvmd_rs::QuorumLoss::Freeze,
+            fence_dir: self.dir.path().join("fence"),
         };
         let dlm = Arc::new(self.dlm.node(id));
         std::thread::spawn(move || clvmd_rs::server::serve(&opts, listener, dlm, true).unwrap());
