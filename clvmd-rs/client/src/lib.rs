@@ -13,7 +13,9 @@ use clvmd_proto::{
     read_frame, write_frame, ErrorKind, FrameError, Holder, Mode, Request, Response, Scope, Status,
     MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
-use lvmeta::lock::{HeldLock, LockError, LockGuard, LockManager, LockMode, LockTarget};
+use lvmeta::lock::{
+    HeldLock, LockError, LockGuard, LockManager, LockMode, LockTarget, SuspendedLv,
+};
 
 /// Overrides the socket path.
 pub const SOCKET_ENV: &str = "CLVMD_RS_SOCKET";
@@ -204,6 +206,35 @@ impl Client {
         )
     }
 
+    /// Atomic resize, phase 1: the LV suspended on every node (needs the VG lock EX here).
+    pub fn suspend_lv(
+        &mut self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+    ) -> Result<(), ClientError> {
+        self.done(
+            "suspend lv",
+            &Request::SuspendLv {
+                vg: vg.into(),
+                lv_uuid: lv_uuid.into(),
+                lv_name: lv_name.into(),
+            },
+        )
+    }
+
+    /// Phase 2, after the commit: every node loads the new tables and resumes.
+    pub fn resume_lv(&mut self, vg: &str, lv_uuid: &str, lv_name: &str) -> Result<(), ClientError> {
+        self.done(
+            "resume lv",
+            &Request::ResumeLv {
+                vg: vg.into(),
+                lv_uuid: lv_uuid.into(),
+                lv_name: lv_name.into(),
+            },
+        )
+    }
+
     pub fn status(&mut self) -> Result<Status, ClientError> {
         match self.call(&Request::Status)? {
             Response::Status(s) => Ok(s),
@@ -340,6 +371,43 @@ impl LockManager for DlmLocking {
         self.connect(what)?
             .lv_unlock(vg, lv_uuid, lv_name)
             .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn suspend_lv_everywhere(
+        &self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+    ) -> Result<Option<Box<dyn SuspendedLv>>, LockError> {
+        let what = || format!("suspending LV {vg}/{lv_name} on every node");
+        // Its own connection: closing it before the resume makes every node reload from disk.
+        let mut c = self.connect(what)?;
+        c.suspend_lv(vg, lv_uuid, lv_name)
+            .map_err(|e| self.lock_error(what(), e))?;
+        Ok(Some(Box::new(DlmSuspended {
+            client: c,
+            vg: vg.into(),
+            lv_uuid: lv_uuid.into(),
+            lv_name: lv_name.into(),
+        })))
+    }
+}
+
+struct DlmSuspended {
+    client: Client,
+    vg: String,
+    lv_uuid: String,
+    lv_name: String,
+}
+
+impl SuspendedLv for DlmSuspended {
+    fn resume(mut self: Box<Self>) -> Result<(), LockError> {
+        self.client
+            .resume_lv(&self.vg, &self.lv_uuid, &self.lv_name)
+            .map_err(|e| LockError::Cluster {
+                what: format!("resuming LV {}/{} on every node", self.vg, self.lv_name),
+                message: e.to_string(),
+            })
     }
 }
 

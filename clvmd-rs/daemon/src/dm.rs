@@ -58,11 +58,40 @@ pub fn kernel_dm() -> MakeDmExec {
         Box::new(LvmDm::new(Box::new(|| {
             let locks: std::sync::Arc<dyn lvmeta::lock::LockManager> =
                 std::sync::Arc::new(lvmeta::lock::MemLocking::new());
-            lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
-                .map(|b| b.env)
-                .map_err(|e| e.to_string())
+            let mut env =
+                lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
+                    .map(|b| b.env)
+                    .map_err(|e| e.to_string())?;
+            // Reading a suspended device blocks until it is resumed, and this thread is the
+            // one that resumes: skip them, as lvm2's ignore_suspended_devices does.
+            let open = std::mem::replace(&mut env.open, Box::new(Env::file_open));
+            env.open = Box::new(move |path| {
+                if suspended_dm(path) {
+                    return Err(std::io::Error::other("a suspended device-mapper device"));
+                }
+                open(path)
+            });
+            Ok(env)
         })))
     })
+}
+
+/// Whether `path` is a device-mapper device that is suspended now (sysfs says so).
+fn suspended_dm(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(path) else {
+        return false;
+    };
+    if !m.file_type().is_block_device() {
+        return false;
+    }
+    let (major, minor) = (
+        nix::sys::stat::major(m.rdev()),
+        nix::sys::stat::minor(m.rdev()),
+    );
+    std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/dm/suspended"))
+        .is_ok_and(|s| s.trim() == "1")
 }
 
 /// The kernel's device-mapper, with tables planned from the disks by lvmeta.

@@ -71,6 +71,13 @@ pub trait HeldLock: Send {
     fn note_committed_seqno(&mut self, _seqno: u64) {}
 }
 
+/// An LV suspended on every node by [`LockManager::suspend_lv_everywhere`].
+pub trait SuspendedLv: Send {
+    /// After the commit: every node loads the new tables and resumes; an error says which
+    /// node did not (or that the nodes disagree on the size).
+    fn resume(self: Box<Self>) -> Result<(), LockError>;
+}
+
 /// A lock guard as returned by a [`LockManager`].
 pub struct LockGuard(Box<dyn HeldLock>);
 
@@ -120,6 +127,20 @@ pub trait LockManager: Send + Sync {
             vg: vg.to_string(),
             lock_type: "dlm".into(),
         })
+    }
+
+    /// Cluster-wide atomic change of an LV (a resize): suspends it on every node that has it
+    /// active, before the commit; [`SuspendedLv::resume`] after the commit makes every node
+    /// load its tables from the new metadata and resume. Dropping the guard without resuming
+    /// (the commit failed) makes every node reload from disk (the old metadata). Needs the VG
+    /// lock held exclusively. None: this lock manager has no cluster (nothing to do).
+    fn suspend_lv_everywhere(
+        &self,
+        _vg: &str,
+        _lv_uuid: &str,
+        _lv_name: &str,
+    ) -> Result<Option<Box<dyn SuspendedLv>>, LockError> {
+        Ok(None)
     }
 
     /// Releases an activation lock taken by [`LockManager::lock_lv`] (here or by an earlier
