@@ -618,8 +618,8 @@ fn assert_nothing_lost(t: &T, off: u64, last: u64) {
 
 /// Issue 15 item 1 (EVMS quorum loss, no fencing). A writer on node1 writes sequence numbers
 /// with O_DIRECT to a shared LV (sector i holds i); node2 reads the raw shared disk.
-/// Phase 1: quorum goes away without a membership change (expected votes raised to 5), so
-/// every node loses quorum: node1 freezes, nothing reaches the disk, the writer stalls; with
+/// Phase 1: quorum goes away without a membership change (expected votes raised to 7, so
+/// quorum needs 4 votes of the 3 there are): every node loses quorum: node1 freezes, nothing reaches the disk, the writer stalls; with
 /// expected votes back at 3 node1 thaws, the writer goes on, nothing is lost.
 /// Phase 2: node1 is cut off (`partition`): it freezes the same way. On `heal`, dlm_controld
 /// on the majority expels node1 (a "stateful merge": its lockspaces were recovered without
@@ -652,7 +652,7 @@ fn lab_faults_quorum_loss_freezes_minority_io_and_heal_resumes_it() {
 
     // Phase 1: quorum lost and regained, membership unchanged.
     let t0 = Instant::now();
-    t.ok("node2", "corosync-quorumtool -e 5");
+    t.ok("node2", "corosync-quorumtool -e 7");
     let q_frozen = wait_frozen(&t, t0);
     let m1 = assert_no_progress(&t, off);
     let err = t.fails("node1", "M lvcreate -n nope -L 4m vg");
