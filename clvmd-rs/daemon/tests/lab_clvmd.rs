@@ -619,8 +619,9 @@ fn assert_nothing_lost(t: &T, off: u64, last: u64) {
 /// Issue 15 item 1 (EVMS quorum loss, no fencing). A writer on node1 writes sequence numbers
 /// with O_DIRECT to a shared LV (sector i holds i); node2 reads the raw shared disk.
 /// Phase 1: quorum goes away without a membership change (expected votes raised to 7, so
-/// quorum needs 4 votes of the 3 there are): every node loses quorum: node1 freezes, nothing reaches the disk, the writer stalls; with
-/// expected votes back at 3 node1 thaws, the writer goes on, nothing is lost.
+/// quorum needs 4 votes of the 3 there are): every node loses quorum; node1 freezes, nothing
+/// reaches the disk, the writer stalls; with expected votes back at 3 node1 thaws, the writer
+/// goes on, nothing is lost.
 /// Phase 2: node1 is cut off (`partition`): it freezes the same way. On `heal`, dlm_controld
 /// on the majority expels node1 (a "stateful merge": its lockspaces were recovered without
 /// it), so node1 never regains quorum and stays frozen: still nothing reaches the disk.
