@@ -13,6 +13,7 @@ use clvmd_proto::{
     read_frame, write_frame, ErrorKind, FrameError, Holder, Mode, Request, Response, Scope, Status,
     MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
+use halvm_config::ActivationMode;
 use lvmeta::lock::{
     HeldLock, LockError, LockGuard, LockManager, LockMode, LockTarget, SuspendedLv,
 };
@@ -206,6 +207,17 @@ impl Client {
         )
     }
 
+    /// Holds VG `vg`'s activation mode (`Nl`: releases it).
+    pub fn vg_mode(&mut self, vg: &str, mode: Mode) -> Result<(), ClientError> {
+        self.done(
+            "vg mode",
+            &Request::VgMode {
+                vg: vg.into(),
+                mode,
+            },
+        )
+    }
+
     /// Atomic resize, phase 1: the LV suspended on every node (needs the VG lock EX here).
     pub fn suspend_lv(
         &mut self,
@@ -370,6 +382,41 @@ impl LockManager for DlmLocking {
         let what = || format!("LV {vg}/{lv_name}");
         self.connect(what)?
             .lv_unlock(vg, lv_uuid, lv_name)
+            .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn set_vg_mode(&self, vg: &str, mode: ActivationMode) -> Result<(), LockError> {
+        let what = || format!("activation mode {} of VG {vg}", mode.as_str());
+        let m = match mode {
+            ActivationMode::ExclusiveWrite => Mode::Pw,
+            ActivationMode::ReadOnly => Mode::Pr,
+            ActivationMode::SharedRead => Mode::Cr,
+            ActivationMode::SharedWrite => Mode::Cw,
+            ActivationMode::Off => Mode::Nl,
+        };
+        self.connect(what)?
+            .vg_mode(vg, m)
+            .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn lock_lv_for_mode(
+        &self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+        mode: ActivationMode,
+    ) -> Result<(), LockError> {
+        // ew excludes every other holder but sr's CR (and stock lvmlockd's sh and ex); sw
+        // and ro hold lvm's sh (PR); sr holds CR, which only an exclusive (EX) lock refuses.
+        let m = match mode {
+            ActivationMode::ExclusiveWrite => Mode::Pw,
+            ActivationMode::ReadOnly | ActivationMode::SharedWrite => Mode::Pr,
+            ActivationMode::SharedRead => Mode::Cr,
+            ActivationMode::Off => return self.unlock_lv(vg, lv_uuid, lv_name),
+        };
+        let what = || format!("LV {vg}/{lv_name}");
+        self.connect(what)?
+            .lv_lock(vg, lv_uuid, lv_name, m)
             .map_err(|e| self.lock_error(what(), e))
     }
 

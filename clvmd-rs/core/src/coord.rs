@@ -124,13 +124,22 @@ impl Node {
         };
         ls.res
             .iter()
-            .filter(|(_, r)| r.kind == Kind::Lv && r.holders.contains_key(&Owner::Persistent))
+            .filter(|(n, r)| {
+                r.kind == Kind::Lv
+                    && r.holders.contains_key(&Owner::Persistent)
+                    && n.as_str() != super::modes::MODE_RESOURCE
+            })
             .map(|(n, r)| LvRef {
                 vg: vg.to_string(),
                 uuid: n.to_string(),
                 name: r.lv_name.clone().unwrap_or_else(|| n.to_string()),
             })
             .collect()
+    }
+
+    /// Whether this node's activation mode of `vg` loads read-only tables (ro, sr).
+    fn read_only_mode(&self, vg: &str) -> bool {
+        matches!(self.vg_mode_held(vg), Some(Mode::Pr | Mode::Cr))
     }
 
     fn is_active(&self, lv: &LvRef) -> bool {
@@ -199,7 +208,13 @@ impl Node {
                 continue;
             }
             self.coord.refreshes += 1;
-            self.dm(DmAction::Refresh { lv }, Why::Propagate);
+            self.dm(
+                DmAction::Refresh {
+                    read_only: self.read_only_mode(&lv.vg),
+                    lv,
+                },
+                Why::Propagate,
+            );
         }
     }
 
@@ -343,7 +358,10 @@ impl Node {
                     part.lv
                 );
                 self.dm(
-                    DmAction::Refresh { lv: part.lv },
+                    DmAction::Refresh {
+                        read_only: self.read_only_mode(&part.lv.vg),
+                        lv: part.lv,
+                    },
                     Why::Resume {
                         origin: key.0,
                         txn: key.1,
@@ -379,7 +397,10 @@ impl Node {
             CpgMsg::Resume { txn, lv } => {
                 if let Some(part) = self.coord.parts.remove(&(from, txn)) {
                     self.dm(
-                        DmAction::Refresh { lv: part.lv },
+                        DmAction::Refresh {
+                            read_only: self.read_only_mode(&part.lv.vg),
+                            lv: part.lv,
+                        },
                         Why::Resume {
                             origin: from,
                             txn,

@@ -129,6 +129,31 @@ pub trait LockManager: Send + Sync {
         })
     }
 
+    /// Holds (or with `Off` releases) VG `vg`'s VxVM activation mode on this node (clvmd-rs's
+    /// per-VG mode lock: sr = CR, sw = CW, ro = PR, ew = PW, whose DLM compatibility is
+    /// VxVM's conflict table). A conflict names the node holding the other mode.
+    fn set_vg_mode(&self, vg: &str, _mode: halvm_config::ActivationMode) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
+    }
+
+    /// An LV's activation lock in the mode that goes with VG activation mode `mode` (ew: PW,
+    /// sw and ro: PR, sr: CR), held like [`LockManager::lock_lv`]'s.
+    fn lock_lv_for_mode(
+        &self,
+        vg: &str,
+        _lv_uuid: &str,
+        _lv_name: &str,
+        _mode: halvm_config::ActivationMode,
+    ) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
+    }
+
     /// Cluster-wide atomic change of an LV (a resize): suspends it on every node that has it
     /// active, before the commit; [`SuspendedLv::resume`] after the commit makes every node
     /// load its tables from the new metadata and resume. Dropping the guard without resuming
