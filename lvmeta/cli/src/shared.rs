@@ -43,6 +43,25 @@ pub(crate) fn lockstart(ctx: &Ctx, vg: &str) -> Result<String, CliError> {
     Ok(format!("Starting locking for VG {vg}"))
 }
 
+/// VxVM's default activation mode (`/etc/default/vxdg`): halvm.toml's
+/// `activation.default_mode`, applied when this node joins the shared VG (its lock start).
+fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliError> {
+    let path = m.get_one::<String>("config").map(std::path::PathBuf::from);
+    let config =
+        halvm_config::Config::load(path.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mode = config.activation.default_mode;
+    if mode == halvm_config::ActivationMode::Off {
+        return Ok(Vec::new());
+    }
+    let kernel = lvmeta::activation::Kernel::real()?;
+    let opts = lvmeta::activation::ActivateOptions {
+        volume_list: ctx.env.volume_list.clone(),
+        mirror_handle_errors: true,
+        ..Default::default()
+    };
+    Ok(ctx.change_vg_mode(&kernel, vg, mode, &opts)?)
+}
+
 pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
     let vg = m.get_one::<String>("vg").expect("required");
     let mut lines = Vec::new();
@@ -66,6 +85,7 @@ pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
         let l = lockstart(ctx, vg)?;
         if !l.is_empty() {
             lines.push(l);
+            lines.extend(default_mode(ctx, m, vg)?);
         }
     }
     if m.get_flag("lockstop") {
