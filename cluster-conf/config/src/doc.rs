@@ -88,10 +88,10 @@ pub const KEYS: &[KeyDoc] = &[
         default: "\"global\"",
         lvm_key: None,
         values: &[
-            ("global", "an I/O error to one mirror leg detaches that leg on every node"),
-            ("local", "only the node that saw the error stops I/O to the volume; the leg stays attached where it still works"),
+            ("global", "the leg is to be detached on every node; clvmd-rs currently reports the failed leg in clvmd-rs status (failed_lvs, action \"reported\") and changes nothing, so writes held by the mirror's handle_errors wait until the leg is removed by hand (lvconvert --repair with lvm2)"),
+            ("local", "the node that saw the failure stops I/O to the volume: clvmd-rs suspends it without flushing, loads an error target of the same size and resumes it, so held and new I/O fails with EIO, and lists it in clvmd-rs status (failed_lvs, action \"stopped\") for the resource agent's monitor; the other nodes keep both legs. Deactivating the LV on that node clears the report"),
         ],
-        description: "Disk detach policy for mirrored volumes in shared volume groups.",
+        description: "Disk detach policy for mirror and raid1 volumes in shared volume groups (VxVM's diskdetpolicy), for the whole node. clvmd-rs plays dmeventd's part: it reads the device-mapper status of every LV active on this node once a second and acts on a leg whose health is not A (mirror) or is D (raid1).",
     },
     KeyDoc {
         section: "policy",

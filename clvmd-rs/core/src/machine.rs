@@ -9,6 +9,7 @@ use clvmd_proto::{
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
+use crate::detach::{Detach, LvStatus, WatchAction, Watcher};
 use crate::dm::{DmAction, DmReport};
 use crate::lvb::ValBlk;
 use crate::quorum::{FenceAction, Freezer, QuorumLoss};
@@ -34,6 +35,8 @@ pub struct NodeConfig {
     pub node_name: String,
     /// What to do with shared VGs' I/O when quorum is lost (halvm.toml policy.quorum_loss).
     pub quorum_loss: QuorumLoss,
+    /// What to do when a mirror leg fails (halvm.toml policy.detach).
+    pub detach: Detach,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +96,11 @@ pub enum Input {
         tag: u64,
         result: Result<(), String>,
     },
+    /// A [`Output::Watch`] finished: the status lines read (empty for `FailLv`).
+    WatchDone {
+        tag: u64,
+        result: Result<Vec<LvStatus>, String>,
+    },
     /// At start: shared VGs a previous daemon left frozen on this node (the driver's record).
     FrozenFound {
         vgs: Vec<(String, QuorumLoss)>,
@@ -143,17 +151,23 @@ pub enum Output {
     },
     /// Multicast to the group in agreed order.
     Cpg(CpgMsg),
-    /// A device-mapper action, carried out in order with the node's other [`Output::Dm`]s;
-    /// answered by [`Input::DmDone`] with the same tag.
-    Dm {
-        tag: u64,
-        action: DmAction,
-    },
     /// Freeze or thaw a shared VG's active LVs on this node (quorum loss); answer with
     /// [`Input::FenceDone`].
     Fence {
         tag: u64,
         action: FenceAction,
+    },
+    /// Read mirror/raid health or stop I/O to an LV with a failed leg (detach.rs); answer
+    /// with [`Input::WatchDone`].
+    Watch {
+        tag: u64,
+        action: WatchAction,
+    },
+    /// A device-mapper action, carried out in order with the node's other [`Output::Dm`]s;
+    /// answered by [`Input::DmDone`] with the same tag.
+    Dm {
+        tag: u64,
+        action: DmAction,
     },
 }
 
@@ -325,9 +339,11 @@ pub struct Node {
     next_barrier: u64,
     /// xorshift state for retry jitter (deterministic per node, no I/O).
     jitter: u64,
+    freezer: Freezer,
+    watcher: Watcher,
+    next_watch_tag: u64,
     /// Propagation and atomic resize state (coord.rs).
     coord: Coord,
-    freezer: Freezer,
     out: Vec<Output>,
 }
 
@@ -365,8 +381,10 @@ impl Node {
             unresolved: BTreeMap::new(),
             next_barrier: 0,
             jitter: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.node_id),
-            coord: Coord::default(),
             freezer: Freezer::new(cfg.quorum_loss),
+            watcher: Watcher::new(cfg.detach),
+            next_watch_tag: 0,
+            coord: Coord::default(),
             out: Vec::new(),
             cfg,
         }
@@ -400,11 +418,28 @@ impl Node {
                 }
             }
             Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
+            Input::WatchDone { tag, result } => {
+                let (mine, stop) = self.watcher.done(tag, result, self.now);
+                if !mine {
+                    log::warn!("watch completion {tag} was not asked for");
+                }
+                for lv in stop {
+                    let tag = self.watch_tag();
+                    self.watcher.stopping(tag, &lv);
+                    self.out.push(Output::Watch {
+                        tag,
+                        action: WatchAction::FailLv { lv },
+                    });
+                }
+            }
         }
         self.coord_tick();
         self.drive_all();
         self.fence();
-        std::mem::take(&mut self.out)
+        self.watch();
+        let mut out = std::mem::take(&mut self.out);
+        self.freezer.gate(&mut out);
+        out
     }
 
     /// When the machine next needs a [`Input::Tick`] (a retry or a deadline is due).
@@ -419,7 +454,48 @@ impl Node {
             .chain(self.coord_deadlines())
             .filter(|t| *t > now)
             .chain(self.freezer.next_wake(now))
+            .chain(self.watcher.next_wake(now, self.any_active()))
             .min()
+    }
+
+    fn watch_tag(&mut self) -> u64 {
+        // Apart from DLM tags and coord's (top bit).
+        self.next_watch_tag += 1;
+        (1 << 62) | self.next_watch_tag
+    }
+
+    fn all_active(&self) -> Vec<crate::dm::LvRef> {
+        self.ls
+            .keys()
+            .filter_map(|n| n.vg())
+            .flat_map(|vg| self.active_lvs(vg))
+            .collect()
+    }
+
+    fn any_active(&self) -> bool {
+        !self.all_active().is_empty()
+    }
+
+    /// Polls the health of the LVs active here (not in a fenced VG) when due.
+    fn watch(&mut self) {
+        let active = self.all_active();
+        let uuids = active.iter().map(|l| l.uuid.clone()).collect();
+        self.watcher.retain_active(&uuids);
+        let fenced: BTreeSet<String> = self
+            .freezer
+            .status(self.now)
+            .into_iter()
+            .map(|f| f.vg)
+            .collect();
+        let active: Vec<_> = active
+            .into_iter()
+            .filter(|l| !fenced.contains(&l.vg))
+            .collect();
+        let tag = (1 << 62) | (self.next_watch_tag + 1);
+        if let Some(action) = self.watcher.tick(self.now, active, tag) {
+            self.next_watch_tag += 1;
+            self.out.push(Output::Watch { tag, action });
+        }
     }
 
     /// Freezes the started shared VGs while not quorate, thaws them once quorate.
@@ -1482,6 +1558,7 @@ impl Node {
                 .collect(),
             lockspaces,
             frozen: self.freezer.status(self.now),
+            failed_lvs: self.watcher.status(self.now),
         }
     }
 }

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 
 use clvmd_proto::FrozenVg;
 
+use crate::dm::DmAction;
+use crate::machine::Output;
+
 /// `policy.quorum_loss` in halvm.toml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -66,6 +69,9 @@ pub(crate) struct Freezer {
     vgs: BTreeMap<String, VgFence>,
     inflight: BTreeMap<u64, String>,
     next_tag: u64,
+    /// Device-mapper resumes and refreshes (coord.rs) of LVs in fenced VGs, held back until
+    /// the VG is thawed: a resize finishing while quorum is lost must not restart I/O.
+    held: Vec<Output>,
 }
 
 impl Freezer {
@@ -173,6 +179,32 @@ impl Freezer {
         true
     }
 
+    /// Holds back what would restart I/O in a fenced VG; releases what was held once its VG
+    /// is thawed. Order among the released outputs is kept.
+    pub(crate) fn gate(&mut self, out: &mut Vec<Output>) {
+        let fenced = |vgs: &BTreeMap<String, VgFence>, o: &Output| match o {
+            Output::Dm {
+                action: DmAction::Resume { lv } | DmAction::Refresh { lv },
+                ..
+            } => vgs.contains_key(&lv.vg),
+            _ => false,
+        };
+        let (still, free): (Vec<Output>, Vec<Output>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|o| fenced(&self.vgs, o));
+        self.held = still;
+        let mut keep = free;
+        for o in out.drain(..) {
+            if fenced(&self.vgs, &o) {
+                log::info!("held back while quorum is lost: {o:?}");
+                self.held.push(o);
+            } else {
+                keep.push(o);
+            }
+        }
+        *out = keep;
+    }
+
     pub(crate) fn next_wake(&self, now: u64) -> Option<u64> {
         self.vgs
             .values()
@@ -197,5 +229,44 @@ impl Freezer {
                 error: f.error.clone(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dm::LvRef;
+
+    fn dm(tag: u64, vg: &str, resume: bool) -> Output {
+        let lv = LvRef {
+            vg: vg.into(),
+            uuid: "u".into(),
+            name: "lv".into(),
+        };
+        Output::Dm {
+            tag,
+            action: if resume {
+                DmAction::Resume { lv }
+            } else {
+                DmAction::Suspend { lv, flush: true }
+            },
+        }
+    }
+
+    #[test]
+    fn resumes_in_a_fenced_vg_wait_for_the_thaw() {
+        let mut f = Freezer::new(QuorumLoss::Freeze);
+        let a = f.reconcile(false, ["vg"].into_iter(), 0);
+        let mut out = vec![dm(1, "vg", true), dm(2, "vg", false), dm(3, "other", true)];
+        f.gate(&mut out);
+        assert_eq!(out, [dm(2, "vg", false), dm(3, "other", true)]);
+        assert!(f.done(a[0].0, Ok(()), 1));
+        let t = f.reconcile(true, ["vg"].into_iter(), 2);
+        let mut out = Vec::new();
+        f.gate(&mut out);
+        assert!(out.is_empty(), "still thawing");
+        assert!(f.done(t[0].0, Ok(()), 3));
+        f.gate(&mut out);
+        assert_eq!(out, [dm(1, "vg", true)]);
     }
 }

@@ -9,6 +9,7 @@ use halvm_dlm::{Dlm, DlmLockspace, LockspaceName, MemDlm, MemNode, Outcome};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::detach::{Detach, LvStatus, WatchAction};
 use crate::dm::{DmAction, DmReport};
 use crate::machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
 use crate::quorum::{FenceAction, QuorumLoss};
@@ -29,6 +30,7 @@ enum Work {
     Leave(LockspaceName),
     Dlm(LockspaceName, u64, DlmOp),
     Fence(u64, FenceAction),
+    Watch(u64, WatchAction),
 }
 
 struct SimNode {
@@ -57,14 +59,6 @@ pub struct Sim {
     /// Replies received: (node, conn, response).
     pub replies: VecDeque<(u32, ConnId, Response)>,
     pub steps: u64,
-    /// The committed metadata on the shared disks, as far as the devices care: LV UUID ->
-    /// size in sectors.
-    pub disk: BTreeMap<String, u64>,
-    /// Check after every device-mapper action that no two nodes serve different sizes of one
-    /// LV (suspended devices serve nothing).
-    pub check_sizes: bool,
-    /// Every device-mapper action carried out: (node, action).
-    pub dm_log: Vec<(u32, DmAction)>,
     /// `policy.quorum_loss` of nodes started from now on.
     pub quorum_loss: QuorumLoss,
     /// The kernel's side of the quorum fence: per node, the VGs frozen and how. It survives
@@ -73,6 +67,21 @@ pub struct Sim {
     pub frozen: BTreeMap<u32, BTreeMap<String, QuorumLoss>>,
     /// Every fence action carried out: (time, node, action).
     pub fence_log: Vec<(u64, u32, FenceAction)>,
+    /// `policy.detach` of nodes started from now on.
+    pub detach: Detach,
+    /// What each node's kernel reports for an LV's top device: (node, LV uuid) -> (target,
+    /// status params); set it to simulate a leg failure seen by one node.
+    pub lv_status: BTreeMap<(u32, String), (String, String)>,
+    /// LVs whose I/O a node stopped (FailLv): (time, node, LV uuid).
+    pub stopped: Vec<(u64, u32, String)>,
+    /// The committed metadata on the shared disks, as far as the devices care: LV UUID ->
+    /// size in sectors.
+    pub disk: BTreeMap<String, u64>,
+    /// Check after every device-mapper action that no two nodes serve different sizes of one
+    /// LV (suspended devices serve nothing).
+    pub check_sizes: bool,
+    /// Every device-mapper action carried out: (node, action).
+    pub dm_log: Vec<(u32, DmAction)>,
 }
 
 impl Sim {
@@ -91,12 +100,15 @@ impl Sim {
             rng: StdRng::seed_from_u64(seed),
             replies: VecDeque::new(),
             steps: 0,
-            disk: BTreeMap::new(),
-            check_sizes: false,
-            dm_log: Vec::new(),
             quorum_loss: policy,
             frozen: BTreeMap::new(),
             fence_log: Vec::new(),
+            detach: Detach::Global,
+            lv_status: BTreeMap::new(),
+            stopped: Vec::new(),
+            disk: BTreeMap::new(),
+            check_sizes: false,
+            dm_log: Vec::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -110,6 +122,7 @@ impl Sim {
             node_id: id,
             node_name: format!("node{id}"),
             quorum_loss: self.quorum_loss,
+            detach: self.detach,
         });
         self.nodes.insert(
             id,
@@ -201,18 +214,24 @@ impl Sim {
                 .unwrap()
                 .work
                 .push_back(Work::Dlm(ls, tag, op)),
-            Output::Dm { tag, action } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .dm_work
-                .push_back((tag, action)),
             Output::Fence { tag, action } => self
                 .nodes
                 .get_mut(&id)
                 .unwrap()
                 .work
                 .push_back(Work::Fence(tag, action)),
+            Output::Watch { tag, action } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Watch(tag, action)),
+            Output::Dm { tag, action } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .dm_work
+                .push_back((tag, action)),
             Output::Cpg(msg) => {
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
@@ -276,6 +295,30 @@ impl Sim {
                 Input::FenceDone {
                     tag,
                     result: Ok(()),
+                }
+            }
+            Work::Watch(tag, action) => {
+                let result = match action {
+                    WatchAction::Health { lvs } => lvs
+                        .iter()
+                        .filter_map(|l| {
+                            self.lv_status
+                                .get(&(id, l.uuid.clone()))
+                                .map(|(t, p)| LvStatus {
+                                    uuid: l.uuid.clone(),
+                                    target: t.clone(),
+                                    params: p.clone(),
+                                })
+                        })
+                        .collect(),
+                    WatchAction::FailLv { lv } => {
+                        self.stopped.push((self.now, id, lv.uuid));
+                        Vec::new()
+                    }
+                };
+                Input::WatchDone {
+                    tag,
+                    result: Ok(result),
                 }
             }
         };

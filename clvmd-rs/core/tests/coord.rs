@@ -262,7 +262,9 @@ fn command_death_after_suspend_resumes_everywhere() {
     assert!(matches!(sim.call(2, 20, vg_ex()), Response::Granted { .. }));
 }
 
-/// A node cut off from the leader mid-resize (partition) converges on its own side.
+/// A node cut off from the leader mid-resize (partition) converges: the majority finishes,
+/// the minority node (not quorate: its VG is frozen, issue 15) stays suspended until the
+/// heal, then reloads the committed size.
 #[test]
 fn partition_mid_resize_converges_on_both_sides() {
     let mut sim = cluster(3, &[1, 2, 3], 13);
@@ -271,8 +273,11 @@ fn partition_mid_resize_converges_on_both_sides() {
     sim.disk.insert(U.into(), NEW);
     sim.partition(&[1, 2]);
     sim.run(1_000);
-    // node3 lost the leader: it reloads from disk (the commit happened).
-    assert_eq!(sizes(&sim, &[3]), vec![(NEW, false)]);
+    // node3 lost the leader and quorum: its reload waits, the device stays suspended.
+    assert_eq!(sizes(&sim, &[3]), vec![(OLD, true)]);
     assert_eq!(sim.call(1, 10, lv_req(false)), Response::Done);
     assert_eq!(sizes(&sim, &[1, 2]), vec![(NEW, false); 2]);
+    sim.heal();
+    sim.run(1_000);
+    assert_eq!(sizes(&sim, &[1, 2, 3]), vec![(NEW, false); 3]);
 }

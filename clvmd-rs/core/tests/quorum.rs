@@ -183,6 +183,7 @@ fn quorum_flapping_mid_freeze_ends_thawed_and_mid_thaw_ends_frozen() {
         node_id: 1,
         node_name: "n1".into(),
         quorum_loss: QuorumLoss::Freeze,
+        detach: clvmd_core::Detach::Global,
     });
     n.step(0, Input::ClusterName(Some(CLUSTER.into())));
     n.step(0, Input::Membership { members: vec![1] });

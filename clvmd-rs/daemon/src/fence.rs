@@ -12,9 +12,86 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use clvmd_core::{FenceAction, QuorumLoss};
+use clvmd_core::{FenceAction, Input, LvRef, LvStatus, QuorumLoss, WatchAction};
 use lvmeta_dm::{DmBackend, RawLine};
 use serde::{Deserialize, Serialize};
+
+/// Work for the fence thread: quorum fence actions and mirror-health watching, in one
+/// order, so stopping an LV's I/O never races a freeze of its VG.
+pub enum Job {
+    Fence(u64, FenceAction),
+    Watch(u64, WatchAction),
+}
+
+impl Job {
+    /// The completion when device-mapper cannot be opened.
+    pub fn unavailable(self) -> Input {
+        let e = "device-mapper is not available".to_string();
+        match self {
+            Job::Fence(tag, _) => Input::FenceDone {
+                tag,
+                result: Err(e),
+            },
+            Job::Watch(tag, _) => Input::WatchDone {
+                tag,
+                result: Err(e),
+            },
+        }
+    }
+}
+
+/// The dm UUID of an LV's top device: `LVM-` + VG UUID + LV UUID (no dashes, no layer).
+fn top_uuid(dm: &dyn DmBackend, lv: &LvRef) -> Result<Option<String>, String> {
+    let id = lv.uuid.replace('-', "");
+    Ok(dm
+        .list()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|d| d.uuid)
+        .find(|u| u.starts_with("LVM-") && u.len() == 4 + 32 + id.len() && u.ends_with(&id)))
+}
+
+/// Carries out a [`WatchAction`]: reads the LVs' top-device status, or stops an LV's I/O
+/// (a non-flushing suspend, because a mirror with handle_errors holds writes after a leg
+/// fails and a flushing suspend would wait for them for ever; then an error table).
+pub fn watch(dm: &dyn DmBackend, action: &WatchAction) -> Result<Vec<LvStatus>, String> {
+    match action {
+        WatchAction::Health { lvs } => {
+            let mut out = Vec::new();
+            for lv in lvs {
+                let Some(uuid) = top_uuid(dm, lv)? else {
+                    continue;
+                };
+                if let Ok(lines) = dm.status(&uuid) {
+                    if let Some(l) = lines.into_iter().next() {
+                        out.push(LvStatus {
+                            uuid: lv.uuid.clone(),
+                            target: l.2,
+                            params: l.3,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        }
+        WatchAction::FailLv { lv } => {
+            let uuid = top_uuid(dm, lv)?.ok_or_else(|| format!("{lv} is not active"))?;
+            let len: u64 = dm
+                .table(&uuid)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|l| l.0 + l.1)
+                .max()
+                .unwrap_or(0);
+            let error = vec![(0, len, "error".to_string(), String::new())];
+            dm.suspend_noflush(&uuid)
+                .and_then(|()| dm.load(&uuid, &error))
+                .and_then(|()| dm.resume(&uuid))
+                .map_err(|e| e.to_string())?;
+            Ok(Vec::new())
+        }
+    }
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
@@ -345,5 +422,71 @@ mod tests {
         .unwrap();
         f.run(&dm, &FenceAction::Thaw { vg: "vg".into() }).unwrap();
         assert_eq!(suspended(&dm), ["vg-l"]);
+    }
+
+    #[test]
+    fn watch_reads_the_top_device_status_and_fail_lv_swaps_in_an_error_table() {
+        let dm = MemDm::new([DevNum { major: 8, minor: 0 }]);
+        let lin = |n: u64| vec![(0u64, 100u64, "linear".to_string(), format!("8:0 {n}"))];
+        let vgid = "V".repeat(32);
+        let a = dev(
+            &dm,
+            "vg-m_mimage_0",
+            &format!("LVM-{vgid}{}", "1".repeat(32)),
+            lin(0),
+        );
+        let b = dev(
+            &dm,
+            "vg-m_mimage_1",
+            &format!("LVM-{vgid}{}", "2".repeat(32)),
+            lin(100),
+        );
+        let lv = LvRef {
+            vg: "vg".into(),
+            uuid: "abcdef-0123-4567-89AB-CDEF-0123-456789".into(),
+            name: "m".into(),
+        };
+        let top = format!("LVM-{vgid}abcdef0123456789ABCDEF0123456789");
+        dev(
+            &dm,
+            "vg-m",
+            &top,
+            vec![(
+                0,
+                100,
+                "mirror".into(),
+                format!("core 1 1024 2 {a} 0 {b} 0 1 handle_errors"),
+            )],
+        );
+        let gone = LvRef {
+            uuid: "zzzzzz-0123-4567-89AB-CDEF-0123-456789".into(),
+            ..lv.clone()
+        };
+        let st = watch(
+            &dm,
+            &WatchAction::Health {
+                lvs: vec![lv.clone(), gone],
+            },
+        )
+        .unwrap();
+        assert_eq!(st.len(), 1, "{st:?}");
+        assert_eq!(
+            (st[0].uuid.as_str(), st[0].target.as_str()),
+            (lv.uuid.as_str(), "mirror")
+        );
+        assert_eq!(
+            clvmd_core::detach::dead_legs(&st[0].target, &st[0].params),
+            Some(vec![])
+        );
+        watch(&dm, &WatchAction::FailLv { lv: lv.clone() }).unwrap();
+        assert_eq!(dm.table_text("vg-m").unwrap(), "0 100 error");
+        assert!(suspended(&dm).is_empty());
+        assert!(
+            dm.ops()
+                .iter()
+                .any(|o| o.starts_with("suspend_noflush") || o.contains("noflush")),
+            "{:?}",
+            dm.ops()
+        );
     }
 }

@@ -11,7 +11,7 @@ pub mod server;
 pub mod status;
 pub mod workers;
 
-pub use clvmd_core::QuorumLoss;
+pub use clvmd_core::{Detach, QuorumLoss};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -70,7 +70,12 @@ pub fn cli() -> Command {
              holds LV activation locks on behalf of lvmeta and the agents, exactly as lvmlockd \
              names and takes them, so nodes running stock lvm2 with lvmlockd exclude each \
              other correctly. Daemons talk over the corosync CPG group clvmd-rs, so a refused \
-             lock names the node that holds it.",
+             lock names the node that holds it. A node that loses corosync quorum stops I/O \
+             to every active LV of its started shared VGs at once (halvm.toml \
+             policy.quorum_loss: freeze or fail-io) and restores it when quorum returns, also \
+             after a daemon restart; the daemon reads the device-mapper status of the LVs \
+             active here every second in place of dmeventd and applies policy.detach to a \
+             failed mirror or raid1 leg. clvmd-rs status shows both.",
         )
         .version(env!("CARGO_PKG_VERSION"))
         .arg(
@@ -119,7 +124,7 @@ pub fn cli() -> Command {
                 .long("config")
                 .value_name("PATH")
                 .help(
-                    "halvm.toml to read policy.quorum_loss from (default: $HALVM_CONFIG, then \
+                    "halvm.toml to read policy.quorum_loss and policy.detach from (default: $HALVM_CONFIG, then \
                      /etc/halvm/halvm.toml)",
                 ),
         )
@@ -182,6 +187,10 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     halvm_config::QuorumLossPolicy::FailIo => clvmd_core::QuorumLoss::FailIo,
                 },
                 fence_dir: PathBuf::from(FENCE_DIR),
+                detach: match config.policy.detach {
+                    halvm_config::DetachPolicy::Global => clvmd_core::Detach::Global,
+                    halvm_config::DetachPolicy::Local => clvmd_core::Detach::Local,
+                },
             }),
         },
     };

@@ -41,6 +41,8 @@ pub struct Options {
     pub cluster_name_file: PathBuf,
     /// halvm.toml's policy.quorum_loss.
     pub quorum_loss: clvmd_core::QuorumLoss,
+    /// halvm.toml's policy.detach.
+    pub detach: clvmd_core::Detach,
     /// Where the quorum fence records what it froze ([`crate::FENCE_DIR`]).
     pub fence_dir: PathBuf,
 }
@@ -223,7 +225,7 @@ struct Server {
     corosync: Option<Corosync>,
     node_id: u32,
     cluster_name_file: PathBuf,
-    fence_tx: std::sync::mpsc::Sender<(u64, clvmd_core::FenceAction)>,
+    fence_tx: std::sync::mpsc::Sender<crate::fence::Job>,
 }
 
 /// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
@@ -289,6 +291,7 @@ pub fn serve_with(
             node_id,
             node_name,
             quorum_loss: opts.quorum_loss,
+            detach: opts.detach,
         }),
         start: Instant::now(),
         listener,
@@ -344,16 +347,20 @@ impl Server {
             Output::Join { ls } => self.workers.submit(ls, Work::Join),
             Output::Leave { ls } => self.workers.submit(ls, Work::Leave),
             Output::Dlm { ls, tag, op } => self.workers.submit(ls, Work::Call(tag, op)),
+            Output::Fence { tag, action } => {
+                log::debug!("fence: {action:?}");
+                self.fence_tx
+                    .send(crate::fence::Job::Fence(tag, action))
+                    .expect("the fence thread lives as long as the daemon");
+            }
             Output::Dm { tag, action } => self
                 .dm_tx
                 .send((tag, action))
                 .expect("the device-mapper thread lives as long as the daemon"),
-            Output::Fence { tag, action } => {
-                log::debug!("fence: {action:?}");
-                self.fence_tx
-                    .send((tag, action))
-                    .expect("the fence thread lives as long as the daemon");
-            }
+            Output::Watch { tag, action } => self
+                .fence_tx
+                .send(crate::fence::Job::Watch(tag, action))
+                .expect("the fence thread lives as long as the daemon"),
             Output::Cpg(msg) => match self.corosync.as_mut() {
                 Some(c) => c.send(&msg)?,
                 // Without corosync we are a group of one: our messages come straight back.

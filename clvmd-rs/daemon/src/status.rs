@@ -67,6 +67,22 @@ pub fn render(st: &Status) -> String {
         }
         o.push('\n');
     }
+    for f in &st.failed_lvs {
+        let what = if f.action == "stopped" {
+            "I/O stopped on this node"
+        } else {
+            "reported"
+        };
+        let _ = write!(
+            o,
+            "LV {}/{} failed: mirror leg(s) {:?} dead for {} ms; {what}",
+            f.vg, f.lv, f.dead_legs, f.for_ms
+        );
+        if let Some(e) = &f.error {
+            let _ = write!(o, "; last error: {e}");
+        }
+        o.push('\n');
+    }
     if st.lockspaces.is_empty() {
         let _ = writeln!(o, "no lockspaces");
     }
@@ -154,6 +170,15 @@ mod tests {
                 for_ms: 1500,
                 error: None,
             }],
+            failed_lvs: vec![FailedLv {
+                vg: "vg".into(),
+                lv: "m".into(),
+                uuid: "u".into(),
+                dead_legs: vec![1],
+                action: "stopped".into(),
+                for_ms: 20,
+                error: None,
+            }],
         };
         let text = render(&st);
         assert_eq!(
@@ -161,6 +186,7 @@ mod tests {
             "node node2 (id 2), quorate\n\
              members: node1(1) node2\n\
              I/O frozen (freeze) on shared VG vg for 1500 ms: quorum lost\n\
+             LV vg/m failed: mirror leg(s) [1] dead for 20 ms; I/O stopped on this node\n\
              lockspace lvm_vg running seqno 7\n  \
              VGLK                                             here NL\n  \
              abcdef-0123-4567-89AB-CDEF-0123-456789 (lv1)     here NL\n    \
