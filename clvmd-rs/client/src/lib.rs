@@ -15,7 +15,7 @@ use clvmd_proto::{
 };
 use halvm_config::ActivationMode;
 use lvmeta::lock::{
-    HeldLock, LockError, LockGuard, LockManager, LockMode, LockTarget, SuspendedLv,
+    ClusterView, HeldLock, LockError, LockGuard, LockManager, LockMode, LockTarget, SuspendedLv,
 };
 
 /// Overrides the socket path.
@@ -420,6 +420,11 @@ impl LockManager for DlmLocking {
             .map_err(|e| self.lock_error(what(), e))
     }
 
+    fn cluster_view(&self, vg: &str) -> Option<ClusterView> {
+        let st = self.connect(|| String::new()).ok()?.status().ok()?;
+        Some(view_of(&st, vg))
+    }
+
     fn suspend_lv_everywhere(
         &self,
         vg: &str,
@@ -438,6 +443,52 @@ impl LockManager for DlmLocking {
             lv_name: lv_name.into(),
         })))
     }
+}
+
+/// The cluster's view of VG `vg` from one daemon's status: its own holdings and what the
+/// other daemons announced.
+pub fn view_of(st: &Status, vg: &str) -> ClusterView {
+    let mut view = ClusterView::default();
+    let Some(ls) = st.lockspaces.iter().find(|l| l.name == format!("lvm_{vg}")) else {
+        return view;
+    };
+    const MODE_RESOURCE: &str = "HALVM_ACTMODE";
+    for l in &ls.locks {
+        let mut on: Vec<(String, Mode)> = Vec::new();
+        if l.mode != Mode::Nl && !l.holders.is_empty() {
+            on.push((st.node_name.clone(), l.mode));
+        }
+        for r in &l.remote {
+            let n = r.name.clone().unwrap_or_else(|| format!("node{}", r.node));
+            on.push((n, r.mode));
+        }
+        if l.resource == MODE_RESOURCE {
+            for (n, m) in on {
+                let w = match m {
+                    Mode::Pw => "ew",
+                    Mode::Pr => "ro",
+                    Mode::Cr => "sr",
+                    Mode::Cw => "sw",
+                    _ => continue,
+                };
+                view.modes.push(format!("{n}:{w}"));
+            }
+        } else if l.lv_name.is_some() && !on.is_empty() {
+            let words = on
+                .into_iter()
+                .map(|(n, m)| {
+                    let w = match m {
+                        Mode::Ex => "ex".to_string(),
+                        Mode::Pr => "sh".to_string(),
+                        m => m.name().to_lowercase(),
+                    };
+                    format!("{n}:{w}")
+                })
+                .collect();
+            view.lvs.insert(l.resource.clone(), words);
+        }
+    }
+    view
 }
 
 struct DlmSuspended {

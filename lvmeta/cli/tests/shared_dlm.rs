@@ -302,4 +302,38 @@ fn lockstart_refused_without_every_pv_and_resize_through_the_daemons() {
         ],
     );
     assert_eq!(size.trim(), "12.00m");
+    // One view: where the LV is active and the VG's activation modes, served by the daemon.
+    let uuid = cl
+        .ok(&n2, &["lvs", "--noheadings", "-o", "lv_uuid", "vg0/lv"])
+        .trim()
+        .to_string();
+    let mut c = Client::connect(&n2.socket, "t").unwrap();
+    c.vg_mode("vg0", Mode::Cr).unwrap();
+    c.lv_lock("vg0", &uuid, "lv", Mode::Cr).unwrap();
+    let out = cl.ok(
+        &n2,
+        &[
+            "lvs",
+            "--noheadings",
+            "-o",
+            "lv_name,lv_active_nodes",
+            "vg0",
+        ],
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["lv", "n2:cr"],
+        "{out}"
+    );
+    let out = cl.ok(
+        &n2,
+        &["vgs", "--noheadings", "-o", "vg_activation_modes", "vg0"],
+    );
+    assert_eq!(out.trim(), "n2:sr");
+    // Another daemon's node (no CPG between these two) does not see n2's holdings.
+    let out = cl.ok(
+        &n1,
+        &["lvs", "--noheadings", "-o", "lv_active_nodes", "vg0"],
+    );
+    assert_eq!(out.trim(), "");
 }

@@ -71,6 +71,15 @@ pub trait HeldLock: Send {
     fn note_committed_seqno(&mut self, _seqno: u64) {}
 }
 
+/// A shared VG as the cluster lock daemons see it (one view from any node): per LV UUID the
+/// nodes where it is active and how (`node1:ex`, `node2:sh`, or the DLM mode under an
+/// activation mode), and the VG's activation modes (`node1:ew`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterView {
+    pub lvs: std::collections::HashMap<String, Vec<String>>,
+    pub modes: Vec<String>,
+}
+
 /// An LV suspended on every node by [`LockManager::suspend_lv_everywhere`].
 pub trait SuspendedLv: Send {
     /// After the commit: every node loads the new tables and resumes; an error says which
@@ -152,6 +161,12 @@ pub trait LockManager: Send + Sync {
             vg: vg.to_string(),
             lock_type: "dlm".into(),
         })
+    }
+
+    /// Where the VG's LVs are active and its activation modes, cluster-wide; None when this
+    /// lock manager has no cluster or cannot say.
+    fn cluster_view(&self, _vg: &str) -> Option<ClusterView> {
+        None
     }
 
     /// Cluster-wide atomic change of an LV (a resize): suspends it on every node that has it
