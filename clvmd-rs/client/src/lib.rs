@@ -421,7 +421,7 @@ impl LockManager for DlmLocking {
     }
 
     fn cluster_view(&self, vg: &str) -> Option<ClusterView> {
-        let st = self.connect(|| String::new()).ok()?.status().ok()?;
+        let st = self.connect(String::new).ok()?.status().ok()?;
         Some(view_of(&st, vg))
     }
 
