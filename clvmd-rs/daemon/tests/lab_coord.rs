@@ -288,6 +288,61 @@ fn lab_coord_propagation_atomic_resize_and_failures() {
     }
     eprintln!("lvreduce of an LV active on 3 nodes: {reduce:?}");
 
+    // Item 2's sampler: while node1 extends again, the host samples node2's and node3's
+    // device (size, suspended) through the lab's control channel, one clock for all samples.
+    // No unsuspended old size may be seen after an unsuspended new size was seen elsewhere.
+    t.ok("node1", "rm -f /tmp/resize.done");
+    let script = format!(
+        "{}M lvextend -L 12m vg/lv1; echo $? > /tmp/resize.done",
+        t.pre()
+    );
+    t.lab
+        .node("node1")
+        .spawn(&["sh", "-c", &script], "/tmp/resize.log")
+        .expect("spawn lvextend");
+    let mut samples: Vec<(Instant, Instant, &str, u64, bool)> = Vec::new();
+    let t0 = Instant::now();
+    loop {
+        for n in ["node2", "node3"] {
+            let a = Instant::now();
+            let (size, susp) = t.dev(n);
+            samples.push((a, Instant::now(), n, size, susp));
+        }
+        let done = t.run("node1", "cat /tmp/resize.done");
+        if done.success() {
+            assert_eq!(done.stdout_str().trim(), "0", "lvextend failed");
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "lvextend did not return"
+        );
+    }
+    for n in nodes {
+        assert_eq!(
+            t.dev(n),
+            (12 * MIB, false),
+            "{n} after the sampled lvextend"
+        );
+    }
+    let serving = |s: &&(Instant, Instant, &str, u64, bool)| !s.4;
+    for new in samples.iter().filter(serving).filter(|s| s.3 == 12 * MIB) {
+        for old in samples.iter().filter(serving).filter(|s| s.3 == 8 * MIB) {
+            assert!(
+                old.0 <= new.1 || old.2 == new.2,
+                "{} served the old size after {} served the new one",
+                old.2,
+                new.2
+            );
+        }
+    }
+    let suspended = samples.iter().filter(|s| s.4).count();
+    eprintln!(
+        "sampler: {} samples on node2/node3 during lvextend, {suspended} while suspended",
+        samples.len()
+    );
+    t.ok("node1", "M lvreduce -f -L 8m vg/lv1");
+
     // Item 3a: the command dies while every node is suspended, before its commit: all
     // resume with the old size.
     let pid = t.paused("node2", "before-commit", "M lvextend -L 24m vg/lv1");
