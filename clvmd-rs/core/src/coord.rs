@@ -46,9 +46,6 @@ enum Why {
     Suspend { origin: u32, txn: u64 },
     /// Phase 2 (or convergence after a failure, `ack: false`).
     Resume { origin: u32, txn: u64, ack: bool },
-    /// Another module's action (quorum freeze, detach policies): the result is handed back
-    /// through [`Node::dm_external_done`].
-    External,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,21 +96,6 @@ impl Node {
         tag
     }
 
-    /// Queues a device-mapper action for another module of the machine; its result comes back
-    /// through [`Node::dm_external_done`].
-    #[allow(dead_code)]
-    pub(crate) fn dm_external(&mut self, action: DmAction) -> u64 {
-        self.dm(action, Why::External)
-    }
-
-    /// Completion of an action queued by [`Node::dm_external`] (a hook for other modules).
-    #[allow(dead_code)]
-    pub(crate) fn dm_external_done(&mut self, tag: u64, result: Result<DmReport, String>) {
-        if let Err(e) = result {
-            log::error!("device-mapper action {tag}: {e}");
-        }
-    }
-
     /// The LVs of `vg` active here: those whose activation lock the daemon holds.
     pub fn active_lvs(&self, vg: &str) -> Vec<LvRef> {
         let Ok(name) = LockspaceName::for_vg(vg) else {
@@ -161,7 +143,6 @@ impl Node {
                     log::error!("refresh after a commit elsewhere failed: {e}");
                 }
             }
-            Why::External => self.dm_external_done(tag, result),
             Why::Suspend { origin, txn } => {
                 let (active, error) = match result {
                     Ok(r) => (r.active, None),
