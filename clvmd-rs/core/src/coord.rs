@@ -46,9 +46,6 @@ enum Why {
     Suspend { origin: u32, txn: u64 },
     /// Phase 2 (or convergence after a failure, `ack: false`).
     Resume { origin: u32, txn: u64, ack: bool },
-    /// Another module's action (quorum freeze, detach policies): the result is handed back
-    /// through [`Node::dm_external_done`].
-    External,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,21 +96,6 @@ impl Node {
         tag
     }
 
-    /// Queues a device-mapper action for another module of the machine; its result comes back
-    /// through [`Node::dm_external_done`].
-    #[allow(dead_code)]
-    pub(crate) fn dm_external(&mut self, action: DmAction) -> u64 {
-        self.dm(action, Why::External)
-    }
-
-    /// Completion of an action queued by [`Node::dm_external`] (a hook for other modules).
-    #[allow(dead_code)]
-    pub(crate) fn dm_external_done(&mut self, tag: u64, result: Result<DmReport, String>) {
-        if let Err(e) = result {
-            log::error!("device-mapper action {tag}: {e}");
-        }
-    }
-
     /// The LVs of `vg` active here: those whose activation lock the daemon holds.
     pub fn active_lvs(&self, vg: &str) -> Vec<LvRef> {
         let Ok(name) = LockspaceName::for_vg(vg) else {
@@ -124,13 +106,22 @@ impl Node {
         };
         ls.res
             .iter()
-            .filter(|(_, r)| r.kind == Kind::Lv && r.holders.contains_key(&Owner::Persistent))
+            .filter(|(n, r)| {
+                r.kind == Kind::Lv
+                    && r.holders.contains_key(&Owner::Persistent)
+                    && n.as_str() != super::modes::MODE_RESOURCE
+            })
             .map(|(n, r)| LvRef {
                 vg: vg.to_string(),
                 uuid: n.to_string(),
                 name: r.lv_name.clone().unwrap_or_else(|| n.to_string()),
             })
             .collect()
+    }
+
+    /// Whether this node's activation mode of `vg` loads read-only tables (ro, sr).
+    fn read_only_mode(&self, vg: &str) -> bool {
+        matches!(self.vg_mode_held(vg), Some(Mode::Pr | Mode::Cr))
     }
 
     fn is_active(&self, lv: &LvRef) -> bool {
@@ -152,7 +143,6 @@ impl Node {
                     log::error!("refresh after a commit elsewhere failed: {e}");
                 }
             }
-            Why::External => self.dm_external_done(tag, result),
             Why::Suspend { origin, txn } => {
                 let (active, error) = match result {
                     Ok(r) => (r.active, None),
@@ -199,7 +189,13 @@ impl Node {
                 continue;
             }
             self.coord.refreshes += 1;
-            self.dm(DmAction::Refresh { lv }, Why::Propagate);
+            self.dm(
+                DmAction::Refresh {
+                    read_only: self.read_only_mode(&lv.vg),
+                    lv,
+                },
+                Why::Propagate,
+            );
         }
     }
 
@@ -343,7 +339,10 @@ impl Node {
                     part.lv
                 );
                 self.dm(
-                    DmAction::Refresh { lv: part.lv },
+                    DmAction::Refresh {
+                        read_only: self.read_only_mode(&part.lv.vg),
+                        lv: part.lv,
+                    },
                     Why::Resume {
                         origin: key.0,
                         txn: key.1,
@@ -379,7 +378,10 @@ impl Node {
             CpgMsg::Resume { txn, lv } => {
                 if let Some(part) = self.coord.parts.remove(&(from, txn)) {
                     self.dm(
-                        DmAction::Refresh { lv: part.lv },
+                        DmAction::Refresh {
+                            read_only: self.read_only_mode(&part.lv.vg),
+                            lv: part.lv,
+                        },
                         Why::Resume {
                             origin: from,
                             txn,

@@ -34,9 +34,10 @@ pub enum DmAction {
     Resume { lv: LvRef },
     /// Plans the LV from the committed metadata on disk and brings the live devices to it:
     /// changed tables are loaded (a device suspended by [`DmAction::Suspend`] gets its new
-    /// table and is resumed), new sub-devices created, dropped ones removed. Not active
-    /// here: nothing.
-    Refresh { lv: LvRef },
+    /// table and is resumed), new sub-devices created, dropped ones removed. `read_only`: the
+    /// top device's table is read-only (this node's activation mode of the VG is ro or sr).
+    /// Not active here: nothing.
+    Refresh { lv: LvRef, read_only: bool },
     /// The live status lines of the LV's devices (mirror/raid health), nothing changed.
     Status { lv: LvRef },
 }

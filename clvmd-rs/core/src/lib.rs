@@ -20,6 +20,7 @@ pub mod sim;
 pub use cpg::CpgMsg;
 pub use detach::{Detach, LvStatus, WatchAction};
 pub use dm::{DmAction, DmReport, LvRef};
+pub use machine::modes;
 pub use machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
 pub use quorum::{FenceAction, QuorumLoss};
 /// Carries out one [`DlmOp`] on a lockspace (shared by the daemon and the simulator).

@@ -19,6 +19,8 @@ use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 #[path = "coord.rs"]
 mod coord;
 pub(crate) use coord::Coord;
+#[path = "modes.rs"]
+pub mod modes;
 
 /// A client connection, numbered by the driver.
 pub type ConnId = u64;
@@ -182,6 +184,14 @@ pub(crate) fn to_dlm(m: Mode) -> halvm_dlm::Mode {
 
 fn compatible(a: Mode, b: Mode) -> bool {
     to_dlm(a).compatible(to_dlm(b))
+}
+
+/// `new` conflicts with nothing `old` does not conflict with: converting to it cannot be
+/// refused. (The modes' numeric order is not this order: CW and PR are not comparable.)
+fn weaker(new: Mode, old: Mode) -> bool {
+    Mode::ALL
+        .iter()
+        .all(|m| !compatible(old, *m) || compatible(new, *m))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -554,6 +564,7 @@ impl Node {
                 lv_uuid,
                 lv_name,
             } => self.resume_lv(conn, vg, lv_uuid, lv_name),
+            Request::VgMode { vg, mode } => self.vg_mode(conn, vg, mode),
         }
     }
 
@@ -1366,9 +1377,10 @@ impl Node {
                 wanted_lock.then_some(OpKind::Create)
             } else if r.kind == Kind::Lv && target == Mode::Nl && r.waiters.is_empty() {
                 Some(OpKind::Unlock)
-            } else if target > r.mode {
+            } else if target != r.mode && !weaker(target, r.mode) {
+                // Stronger, or not comparable (PR <-> CW, activation modes): may be refused.
                 Some(OpKind::Up(target))
-            } else if target < r.mode {
+            } else if target != r.mode {
                 Some(OpKind::Down(target))
             } else {
                 None

@@ -184,7 +184,7 @@ impl Freezer {
     pub(crate) fn gate(&mut self, out: &mut Vec<Output>) {
         let fenced = |vgs: &BTreeMap<String, VgFence>, o: &Output| match o {
             Output::Dm {
-                action: DmAction::Resume { lv } | DmAction::Refresh { lv },
+                action: DmAction::Resume { lv } | DmAction::Refresh { lv, .. },
                 ..
             } => vgs.contains_key(&lv.vg),
             _ => false,

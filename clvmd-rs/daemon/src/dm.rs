@@ -207,7 +207,7 @@ impl DmExec for LvmDm {
                     }
                 }
             }
-            DmAction::Refresh { .. } => {
+            DmAction::Refresh { read_only, .. } => {
                 // Keep dm-mirror's handle_errors as the live tables have it.
                 let before = tree(dm, &top)?;
                 let handle = before.iter().any(|u| {
@@ -219,7 +219,8 @@ impl DmExec for LvmDm {
                 let plan = if handle { self.plan(&lv, true)? } else { plan0 };
                 let kernel = self.kernel()?;
                 let (dm, nodes) = (kernel.dm.as_ref(), kernel.nodes.as_ref());
-                let o = lvmeta_dm::reload(dm, nodes, &plan, &plan).map_err(|e| e.to_string())?;
+                let o = lvmeta_dm::reload_with(dm, nodes, &plan, &plan, *read_only)
+                    .map_err(|e| e.to_string())?;
                 report.reloaded = o.reloaded;
                 // A device left suspended by a resize whose table did not change (a resize
                 // rolled back) is resumed too.

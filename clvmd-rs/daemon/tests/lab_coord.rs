@@ -288,6 +288,61 @@ fn lab_coord_propagation_atomic_resize_and_failures() {
     }
     eprintln!("lvreduce of an LV active on 3 nodes: {reduce:?}");
 
+    // Item 2's sampler: while node1 extends again, the host samples node2's and node3's
+    // device (size, suspended) through the lab's control channel, one clock for all samples.
+    // No unsuspended old size may be seen after an unsuspended new size was seen elsewhere.
+    t.ok("node1", "rm -f /tmp/resize.done");
+    let script = format!(
+        "{}M lvextend -L 12m vg/lv1; echo $? > /tmp/resize.done",
+        t.pre()
+    );
+    t.lab
+        .node("node1")
+        .spawn(&["sh", "-c", &script], "/tmp/resize.log")
+        .expect("spawn lvextend");
+    let mut samples: Vec<(Instant, Instant, &str, u64, bool)> = Vec::new();
+    let t0 = Instant::now();
+    loop {
+        for n in ["node2", "node3"] {
+            let a = Instant::now();
+            let (size, susp) = t.dev(n);
+            samples.push((a, Instant::now(), n, size, susp));
+        }
+        let done = t.run("node1", "cat /tmp/resize.done");
+        if done.success() {
+            assert_eq!(done.stdout_str().trim(), "0", "lvextend failed");
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "lvextend did not return"
+        );
+    }
+    for n in nodes {
+        assert_eq!(
+            t.dev(n),
+            (12 * MIB, false),
+            "{n} after the sampled lvextend"
+        );
+    }
+    let serving = |s: &&(Instant, Instant, &str, u64, bool)| !s.4;
+    for new in samples.iter().filter(serving).filter(|s| s.3 == 12 * MIB) {
+        for old in samples.iter().filter(serving).filter(|s| s.3 == 8 * MIB) {
+            assert!(
+                old.0 <= new.1 || old.2 == new.2,
+                "{} served the old size after {} served the new one",
+                old.2,
+                new.2
+            );
+        }
+    }
+    let suspended = samples.iter().filter(|s| s.4).count();
+    eprintln!(
+        "sampler: {} samples on node2/node3 during lvextend, {suspended} while suspended",
+        samples.len()
+    );
+    t.ok("node1", "M lvreduce -f -L 8m vg/lv1");
+
     // Item 3a: the command dies while every node is suspended, before its commit: all
     // resume with the old size.
     let pid = t.paused("node2", "before-commit", "M lvextend -L 24m vg/lv1");
@@ -338,4 +393,109 @@ fn lab_coord_propagation_atomic_resize_and_failures() {
     );
     assert_eq!(t.dev("node1"), (24 * MIB, false), "node1 returned");
     intact(&t, "node1");
+}
+
+/// Item 1 (a representative subset on two nodes): VxVM activation modes through
+/// `lvmeta vgchange -a`, conflicts naming the holder, read-only tables refusing writes, a
+/// change of mode, and halvm.toml's default mode applied at lock start.
+#[test]
+fn lab_coord_activation_modes() {
+    halvm_testkit::require_root();
+    let bins = Bins::new();
+    let lab = Lab::start(LabConfig {
+        nodes: 2,
+        shared_disks: 1,
+        shared_disk_mib: 128,
+        private_disks: 0,
+        ..LabConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("lab did not start: {e}"));
+    let mut t = T {
+        lab,
+        bins,
+        disk: String::new(),
+    };
+    let by_id = t.lab.shared_disk(0);
+    for n in ["node1", "node2"] {
+        t.configure(n);
+    }
+    t.disk = t
+        .ok("node1", &format!("readlink -f {by_id}"))
+        .trim()
+        .to_string();
+    for n in ["node1", "node2"] {
+        t.spawn_daemon(n);
+    }
+    for n in ["node1", "node2"] {
+        t.wait_daemon(n, 2);
+    }
+    t.ok(
+        "node1",
+        &format!(
+            "M pvcreate {d} && M vgcreate --shared vg {d} && M lvcreate -n lv1 -L 8m vg",
+            d = t.disk
+        ),
+    );
+    t.ok("node2", "M vgchange --lockstart vg");
+    let fails = |node: &str, script: &str| -> String {
+        let o = t.run(node, script);
+        assert!(
+            !o.success(),
+            "{node}: `{script}` should fail: {}",
+            o.stdout_str()
+        );
+        o.stderr_str()
+    };
+    let write = "dd if=/dev/zero of=/dev/mapper/vg-lv1 bs=4k count=1 oflag=direct";
+
+    // ew on node1: node2's ew, ro and sw are refused naming node1; sr is allowed, read-only.
+    t.ok("node1", &format!("M vgchange -a ew vg && {write}"));
+    for m in ["ew", "ro", "sw", "exclusive-write"] {
+        let err = fails("node2", &format!("M vgchange -a {m} vg"));
+        assert!(err.contains("node1"), "{m}: {err}");
+    }
+    t.ok("node2", "M vgchange -a shared-read vg");
+    assert_eq!(
+        t.ok("node2", "blockdev --getro /dev/mapper/vg-lv1").trim(),
+        "1"
+    );
+    let err = fails("node2", write);
+    assert!(
+        err.contains("Read-only")
+            || err.contains("Operation not permitted")
+            || err.contains("Permission denied"),
+        "write on sr: {err}"
+    );
+    assert_eq!(
+        t.ok("node1", "blockdev --getro /dev/mapper/vg-lv1").trim(),
+        "0"
+    );
+
+    // node1 off; both ro; then nobody may write (sw refused on node1, naming node2).
+    t.ok("node1", "M vgchange -an vg && ! test -e /dev/mapper/vg-lv1");
+    t.ok("node2", "M vgchange -a ro vg");
+    t.ok("node1", "M vgchange -a ro vg");
+    let err = fails("node1", write);
+    assert!(
+        err.contains("Read-only")
+            || err.contains("Operation not permitted")
+            || err.contains("Permission denied"),
+        "write on ro: {err}"
+    );
+    let err = fails("node1", "M vgchange -a sw vg");
+    assert!(err.contains("node2"), "{err}");
+
+    // halvm.toml's default mode, applied when node2 joins the VG again.
+    t.ok("node2", "M vgchange -an vg && M vgchange --lockstop vg");
+    let toml = format!("{HALVM_TOML}[activation]\ndefault_mode = \"shared-read\"\n");
+    t.lab
+        .node("node2")
+        .write_file("/tmp/halvm.toml", toml.as_bytes(), 0o644)
+        .expect("halvm.toml");
+    let out = t.ok("node2", "M vgchange --lockstart vg");
+    assert!(out.contains("shared-read"), "{out}");
+    assert_eq!(
+        t.ok("node2", "blockdev --getro /dev/mapper/vg-lv1").trim(),
+        "1"
+    );
 }

@@ -108,6 +108,13 @@ pub enum Request {
         lv_uuid: String,
         lv_name: String,
     },
+    /// A VxVM activation mode on a shared VG, held by the daemon: `Cr` shared-read, `Cw`
+    /// shared-write, `Pr` read-only, `Pw` exclusive-write (the DLM's compatibility is VxVM's
+    /// conflict table), `Nl` off. A conflict is `Busy` naming the holder.
+    VgMode {
+        vg: String,
+        mode: Mode,
+    },
     /// After the commit: every node loads the LV's tables from the committed metadata and
     /// resumes; `Done` once every daemon answered with the same size.
     ResumeLv {

@@ -71,6 +71,15 @@ pub trait HeldLock: Send {
     fn note_committed_seqno(&mut self, _seqno: u64) {}
 }
 
+/// A shared VG as the cluster lock daemons see it (one view from any node): per LV UUID the
+/// nodes where it is active and how (`node1:ex`, `node2:sh`, or the DLM mode under an
+/// activation mode), and the VG's activation modes (`node1:ew`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterView {
+    pub lvs: std::collections::HashMap<String, Vec<String>>,
+    pub modes: Vec<String>,
+}
+
 /// An LV suspended on every node by [`LockManager::suspend_lv_everywhere`].
 pub trait SuspendedLv: Send {
     /// After the commit: every node loads the new tables and resumes; an error says which
@@ -127,6 +136,37 @@ pub trait LockManager: Send + Sync {
             vg: vg.to_string(),
             lock_type: "dlm".into(),
         })
+    }
+
+    /// Holds (or with `Off` releases) VG `vg`'s VxVM activation mode on this node (clvmd-rs's
+    /// per-VG mode lock: sr = CR, sw = CW, ro = PR, ew = PW, whose DLM compatibility is
+    /// VxVM's conflict table). A conflict names the node holding the other mode.
+    fn set_vg_mode(&self, vg: &str, _mode: halvm_config::ActivationMode) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
+    }
+
+    /// An LV's activation lock in the mode that goes with VG activation mode `mode` (ew: PW,
+    /// sw and ro: PR, sr: CR), held like [`LockManager::lock_lv`]'s.
+    fn lock_lv_for_mode(
+        &self,
+        vg: &str,
+        _lv_uuid: &str,
+        _lv_name: &str,
+        _mode: halvm_config::ActivationMode,
+    ) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
+    }
+
+    /// Where the VG's LVs are active and its activation modes, cluster-wide; None when this
+    /// lock manager has no cluster or cannot say.
+    fn cluster_view(&self, _vg: &str) -> Option<ClusterView> {
+        None
     }
 
     /// Cluster-wide atomic change of an LV (a resize): suspends it on every node that has it
