@@ -618,16 +618,15 @@ fn assert_nothing_lost(t: &T, off: u64, last: u64) {
 
 /// Issue 15 item 1 (EVMS quorum loss, no fencing). A writer on node1 writes sequence numbers
 /// with O_DIRECT to a shared LV (sector i holds i); node2 reads the raw shared disk.
-/// Phase 1: quorum goes away without a membership change (expected votes raised to 7, so
-/// quorum needs 4 votes of the 3 there are): every node loses quorum; node1 freezes, nothing
-/// reaches the disk, the writer stalls; with expected votes back at 3 node1 thaws, the writer
-/// goes on, nothing is lost.
-/// Phase 2: node1 is cut off (`partition`): it freezes the same way. On `heal`, dlm_controld
+/// node1 is cut off (`partition`): it freezes, no new number reaches the disk, the writer
+/// stalls, changes are refused. On `heal`, dlm_controld
 /// on the majority expels node1 (a "stateful merge": its lockspaces were recovered without
 /// it), so node1 never regains quorum and stays frozen: still nothing reaches the disk.
-/// Prints partition/quorum-loss -> frozen and regain -> thawed times (host clock).
+/// Prints partition -> frozen (host clock). Thawing on regain is shown by the simulator
+/// (clvmd-core tests/quorum.rs): with the DLM in use a cut-off node never regains quorum
+/// without a restart.
 #[test]
-fn lab_faults_quorum_loss_freezes_minority_io_and_heal_resumes_it() {
+fn lab_faults_quorum_loss_freezes_minority_io_and_an_expelled_node_stays_frozen() {
     // Without fencing: the freeze is the only thing between node1 and the disks.
     let t = start_with(3, 1, 256, false);
     t.daemons(&["node1", "node2", "node3"]);
@@ -651,35 +650,6 @@ fn lab_faults_quorum_loss_freezes_minority_io_and_heal_resumes_it() {
         .expect("spawn writer");
     wait_acked(&t, 20, "20 writes");
 
-    // Phase 1: quorum lost and regained, membership unchanged.
-    let t0 = Instant::now();
-    t.ok("node2", "corosync-quorumtool -e 7");
-    let q_frozen = wait_frozen(&t, t0);
-    let m1 = assert_no_progress(&t, off);
-    let err = t.fails("node1", "M lvcreate -n nope -L 4m vg");
-    assert!(err.contains("quorate"), "{err}");
-    let t1 = Instant::now();
-    t.ok("node2", "corosync-quorumtool -e 3");
-    t.lab
-        .wait_for(
-            "node1",
-            &[&t.bins.clvmd, "status", "--json"],
-            "node1 thawed",
-            Duration::from_secs(60),
-            |o| {
-                let s = o.stdout_str();
-                s.contains("\"quorate\":true") && s.contains("\"frozen\":[]")
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
-    let q_thawed = t1.elapsed();
-    wait_acked(&t, m1 + 20, "writer resumed after the thaw");
-    for n in ["node1", "node2", "node3"] {
-        let susp = t.ok(n, "dmsetup info 2>/dev/null | grep -c SUSPENDED || true");
-        assert_eq!(susp.trim(), "0", "{n}: a device is still suspended");
-    }
-
-    // Phase 2: partition.
     let t2 = Instant::now();
     t.lab.partition("node1").expect("partition");
     let p_frozen = wait_frozen(&t, t2);
@@ -704,11 +674,8 @@ fn lab_faults_quorum_loss_freezes_minority_io_and_heal_resumes_it() {
     let log = t.ok("node1", "cat /tmp/writer.log");
     assert!(!log.contains("ERR"), "{log}");
     println!(
-        "quorum loss (expected votes) -> frozen: {} ms; regain -> thawed: {} ms; \
-         partition -> frozen: {} ms (corosync's token+consensus included); \
-         {m1} numbers before the first freeze, {m2} before the second, none lost; writer pid {pid}",
-        q_frozen.as_millis(),
-        q_thawed.as_millis(),
+        "partition -> frozen: {} ms (corosync's token+consensus included); \
+         {m2} numbers before the freeze, none lost; writer pid {pid}",
         p_frozen.as_millis(),
     );
     println!("node1 log:\n{}", t.log("node1"));
