@@ -365,6 +365,8 @@ mod tests {
                     ],
                 },
             ],
+            frozen: vec![],
+            failed_lvs: vec![],
         };
         let d = status_of(&s);
         assert_eq!(d.lockspaces[0].active_lvs, Vec::<String>::new());

@@ -440,6 +440,7 @@ impl SystemBackend {
             mode,
             volume_list: setup.volume_list.clone(),
             mirror_handle_errors: setup.mirror_handle_errors,
+            vx_mode: None,
         };
         let lv = (lvs.len() == 1).then(|| lvs[0].as_str());
         ctx.change_activation_mode(kernel, vg, Some(lvs), how, &opts)

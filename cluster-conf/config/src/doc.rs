@@ -88,10 +88,10 @@ pub const KEYS: &[KeyDoc] = &[
         default: "\"global\"",
         lvm_key: None,
         values: &[
-            ("global", "an I/O error to one mirror leg detaches that leg on every node"),
-            ("local", "only the node that saw the error stops I/O to the volume; the leg stays attached where it still works"),
+            ("global", "the leg is to be detached on every node; clvmd-rs currently reports the failed leg in clvmd-rs status (failed_lvs, action \"reported\") and changes nothing, so writes held by the mirror's handle_errors wait until the leg is removed by hand (lvconvert --repair with lvm2)"),
+            ("local", "the node that saw the failure stops I/O to the volume: clvmd-rs suspends it without flushing, loads an error target of the same size and resumes it, so held and new I/O fails with EIO, and lists it in clvmd-rs status (failed_lvs, action \"stopped\") for the resource agent's monitor; the other nodes keep both legs. Deactivating the LV on that node clears the report"),
         ],
-        description: "Disk detach policy for mirrored volumes in shared volume groups.",
+        description: "Disk detach policy for mirror and raid1 volumes in shared volume groups (VxVM's diskdetpolicy), for the whole node. clvmd-rs plays dmeventd's part: it reads the device-mapper status of every LV active on this node once a second and acts on a leg whose health is not A (mirror) or is D (raid1).",
     },
     KeyDoc {
         section: "policy",
@@ -112,11 +112,10 @@ pub const KEYS: &[KeyDoc] = &[
         default: "\"freeze\"",
         lvm_key: None,
         values: &[
-            ("freeze", "suspend I/O to shared volumes and resume it when quorum returns"),
-            ("stop", "deactivate shared volumes; I/O in flight fails"),
-            ("suicide", "reboot the node at once (self-fencing)"),
+            ("freeze", "clvmd-rs suspends every active LV of every shared VG on this node (a flushing device-mapper suspend of each top-level device: I/O already sent completes, new I/O queues in the kernel and nothing reaches the disks); when quorum returns it resumes them and the queued I/O proceeds. What it froze is recorded in /run/clvmd-rs/fence/<vg>.json; a device some other operation had suspended already is left alone"),
+            ("fail-io", "clvmd-rs replaces the table of every active LV of every shared VG on this node by an error target of the same size (suspend, load, resume: I/O already sent completes, every later request fails with EIO, so applications fail at once instead of hanging); the original tables are kept in /run/clvmd-rs/fence/<vg>.json and loaded back (suspend, load, resume) when quorum returns"),
         ],
-        description: "What a node does with shared volumes when it loses quorum. Whatever the policy, metadata is never changed without quorum. The names follow Pacemaker's no-quorum-policy; \"ignore\" is deliberately not offered because it lets a partitioned node write to shared storage.",
+        description: "What a node does with shared volumes when it loses corosync quorum (EVMS): the daemon acts as soon as corosync reports the loss, whether or not Pacemaker fences the node, and undoes it when quorum returns. Local (non-shared) VGs are never touched. Whatever the policy, metadata is never changed without quorum and no LV is activated. A daemon restarted while volumes are frozen resumes them only once quorum holds. Pacemaker's no-quorum-policy=ignore has no counterpart: it would let a partitioned node write to shared storage.",
     },
 ];
 

@@ -173,10 +173,8 @@ keyword_enum!(
     QuorumLossPolicy {
         /// Suspend I/O to shared volumes; resume when quorum returns (EVMS behaviour).
         Freeze = "freeze",
-        /// Deactivate shared volumes (I/O in flight fails).
-        Stop = "stop",
-        /// Self-fence: reboot the node at once.
-        Suicide = "suicide",
+        /// Fail I/O to shared volumes (error table) until quorum returns, then restore them.
+        FailIo = "fail-io",
     }
 );
 

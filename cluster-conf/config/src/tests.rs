@@ -165,7 +165,7 @@ fn bad_value_names_key_line_and_choices() {
     );
     assert_eq!(
         e.to_string(),
-        "test.toml:4: key `policy.quorum_loss`: invalid value \"ignore\": expected one of \"freeze\", \"stop\", \"suicide\""
+        "test.toml:4: key `policy.quorum_loss`: invalid value \"ignore\": expected one of \"freeze\", \"fail-io\""
     );
     let e = parse("[activation]\ndefault_mode = \"ew\"\n").unwrap_err();
     assert_eq!(e.key(), Some("activation.default_mode"));

@@ -13,7 +13,10 @@ use clvmd_proto::{
     read_frame, write_frame, ErrorKind, FrameError, Holder, Mode, Request, Response, Scope, Status,
     MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
-use lvmeta::lock::{HeldLock, LockError, LockGuard, LockManager, LockMode, LockTarget};
+use halvm_config::ActivationMode;
+use lvmeta::lock::{
+    ClusterView, HeldLock, LockError, LockGuard, LockManager, LockMode, LockTarget, SuspendedLv,
+};
 
 /// Overrides the socket path.
 pub const SOCKET_ENV: &str = "CLVMD_RS_SOCKET";
@@ -204,6 +207,46 @@ impl Client {
         )
     }
 
+    /// Holds VG `vg`'s activation mode (`Nl`: releases it).
+    pub fn vg_mode(&mut self, vg: &str, mode: Mode) -> Result<(), ClientError> {
+        self.done(
+            "vg mode",
+            &Request::VgMode {
+                vg: vg.into(),
+                mode,
+            },
+        )
+    }
+
+    /// Atomic resize, phase 1: the LV suspended on every node (needs the VG lock EX here).
+    pub fn suspend_lv(
+        &mut self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+    ) -> Result<(), ClientError> {
+        self.done(
+            "suspend lv",
+            &Request::SuspendLv {
+                vg: vg.into(),
+                lv_uuid: lv_uuid.into(),
+                lv_name: lv_name.into(),
+            },
+        )
+    }
+
+    /// Phase 2, after the commit: every node loads the new tables and resumes.
+    pub fn resume_lv(&mut self, vg: &str, lv_uuid: &str, lv_name: &str) -> Result<(), ClientError> {
+        self.done(
+            "resume lv",
+            &Request::ResumeLv {
+                vg: vg.into(),
+                lv_uuid: lv_uuid.into(),
+                lv_name: lv_name.into(),
+            },
+        )
+    }
+
     pub fn status(&mut self) -> Result<Status, ClientError> {
         match self.call(&Request::Status)? {
             Response::Status(s) => Ok(s),
@@ -353,6 +396,129 @@ impl LockManager for DlmLocking {
         self.connect(what)?
             .lv_unlock(vg, lv_uuid, lv_name)
             .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn set_vg_mode(&self, vg: &str, mode: ActivationMode) -> Result<(), LockError> {
+        let what = || format!("activation mode {} of VG {vg}", mode.as_str());
+        let m = match mode {
+            ActivationMode::ExclusiveWrite => Mode::Pw,
+            ActivationMode::ReadOnly => Mode::Pr,
+            ActivationMode::SharedRead => Mode::Cr,
+            ActivationMode::SharedWrite => Mode::Cw,
+            ActivationMode::Off => Mode::Nl,
+        };
+        self.connect(what)?
+            .vg_mode(vg, m)
+            .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn lock_lv_for_mode(
+        &self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+        mode: ActivationMode,
+    ) -> Result<(), LockError> {
+        // ew excludes every other holder but sr's CR (and stock lvmlockd's sh and ex); sw
+        // and ro hold lvm's sh (PR); sr holds CR, which only an exclusive (EX) lock refuses.
+        let m = match mode {
+            ActivationMode::ExclusiveWrite => Mode::Pw,
+            ActivationMode::ReadOnly | ActivationMode::SharedWrite => Mode::Pr,
+            ActivationMode::SharedRead => Mode::Cr,
+            ActivationMode::Off => return self.unlock_lv(vg, lv_uuid, lv_name),
+        };
+        let what = || format!("LV {vg}/{lv_name}");
+        self.connect(what)?
+            .lv_lock(vg, lv_uuid, lv_name, m)
+            .map_err(|e| self.lock_error(what(), e))
+    }
+
+    fn cluster_view(&self, vg: &str) -> Option<ClusterView> {
+        let st = self.connect(String::new).ok()?.status().ok()?;
+        Some(view_of(&st, vg))
+    }
+
+    fn suspend_lv_everywhere(
+        &self,
+        vg: &str,
+        lv_uuid: &str,
+        lv_name: &str,
+    ) -> Result<Option<Box<dyn SuspendedLv>>, LockError> {
+        let what = || format!("suspending LV {vg}/{lv_name} on every node");
+        // Its own connection: closing it before the resume makes every node reload from disk.
+        let mut c = self.connect(what)?;
+        c.suspend_lv(vg, lv_uuid, lv_name)
+            .map_err(|e| self.lock_error(what(), e))?;
+        Ok(Some(Box::new(DlmSuspended {
+            client: c,
+            vg: vg.into(),
+            lv_uuid: lv_uuid.into(),
+            lv_name: lv_name.into(),
+        })))
+    }
+}
+
+/// The cluster's view of VG `vg` from one daemon's status: its own holdings and what the
+/// other daemons announced.
+pub fn view_of(st: &Status, vg: &str) -> ClusterView {
+    let mut view = ClusterView::default();
+    let Some(ls) = st.lockspaces.iter().find(|l| l.name == format!("lvm_{vg}")) else {
+        return view;
+    };
+    const MODE_RESOURCE: &str = "HALVM_ACTMODE";
+    for l in &ls.locks {
+        let mut on: Vec<(String, Mode)> = Vec::new();
+        if l.mode != Mode::Nl && !l.holders.is_empty() {
+            on.push((st.node_name.clone(), l.mode));
+        }
+        for r in &l.remote {
+            let n = r.name.clone().unwrap_or_else(|| format!("node{}", r.node));
+            on.push((n, r.mode));
+        }
+        if l.resource == MODE_RESOURCE {
+            for (n, m) in on {
+                let w = match m {
+                    Mode::Pw => "ew",
+                    Mode::Pr => "ro",
+                    Mode::Cr => "sr",
+                    Mode::Cw => "sw",
+                    _ => continue,
+                };
+                view.modes.push(format!("{n}:{w}"));
+            }
+        } else if l.lv_name.is_some() && !on.is_empty() {
+            let words = on
+                .into_iter()
+                .map(|(n, m)| {
+                    let w = match m {
+                        Mode::Ex => "ex".to_string(),
+                        Mode::Pr => "sh".to_string(),
+                        m => m.name().to_lowercase(),
+                    };
+                    format!("{n}:{w}")
+                })
+                .collect();
+            view.lvs.insert(l.resource.clone(), words);
+        }
+    }
+    view
+}
+
+struct DlmSuspended {
+    client: Client,
+    vg: String,
+    lv_uuid: String,
+    lv_name: String,
+}
+
+impl SuspendedLv for DlmSuspended {
+    fn resume(mut self: Box<Self>) -> Result<(), LockError> {
+        self.client
+            .resume_lv(&self.vg, &self.lv_uuid, &self.lv_name)
+            .map_err(|e| LockError::Cluster {
+                what: format!("resuming LV {}/{} on every node", self.vg, self.lv_name),
+                message: e.to_string(),
+            })
     }
 }
 

@@ -1,6 +1,8 @@
 //! Messages the daemons exchange over CPG (group `clvmd-rs`), delivered in agreed order.
 
 use clvmd_proto::Mode;
+
+use crate::dm::LvRef;
 use serde::{Deserialize, Serialize};
 
 /// The CPG group name.
@@ -24,9 +26,41 @@ pub enum CpgMsg {
     Barrier { token: u64 },
     /// A commit to `vg` left this seqno (the VGLK was released from EX with it).
     Committed { vg: String, seqno: u32 },
+    /// Atomic resize, phase 1: every node with `lv` active suspends it (flushing) and answers
+    /// [`CpgMsg::Suspended`]. `txn` is unique per sender.
+    Suspend { txn: u64, lv: LvRef },
+    /// A node's answer to `origin`'s [`CpgMsg::Suspend`]; `error` when it could not suspend.
+    Suspended {
+        origin: u32,
+        txn: u64,
+        active: bool,
+        error: Option<String>,
+    },
+    /// Phase 2: every node that suspended `lv` for `txn` loads its tables from the committed
+    /// metadata on disk and resumes (the disk decides: new size if the commit happened, old
+    /// size if not, which is also how an aborted resize is rolled back).
+    Resume { txn: u64, lv: LvRef },
+    /// A node's answer to `origin`'s [`CpgMsg::Resume`], with the size it now serves.
+    Resumed {
+        origin: u32,
+        txn: u64,
+        size_sectors: Option<u64>,
+        error: Option<String>,
+    },
 }
 
 impl CpgMsg {
+    /// Messages of the resize protocol (coord.rs).
+    pub fn is_coord(&self) -> bool {
+        matches!(
+            self,
+            CpgMsg::Suspend { .. }
+                | CpgMsg::Suspended { .. }
+                | CpgMsg::Resume { .. }
+                | CpgMsg::Resumed { .. }
+        )
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("CPG messages serialize")
     }

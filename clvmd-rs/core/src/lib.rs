@@ -10,11 +10,18 @@
 //! refusal can name the holder; a holder no daemon claims is a host running stock lvmlockd.
 
 pub mod cpg;
+pub mod detach;
+pub mod dm;
 pub mod lvb;
 mod machine;
+pub mod quorum;
 pub mod sim;
 
 pub use cpg::CpgMsg;
+pub use detach::{Detach, LvStatus, WatchAction};
+pub use dm::{DmAction, DmReport, LvRef};
+pub use machine::modes;
 pub use machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
+pub use quorum::{FenceAction, QuorumLoss};
 /// Carries out one [`DlmOp`] on a lockspace (shared by the daemon and the simulator).
 pub use sim::execute;

@@ -9,7 +9,18 @@ use clvmd_proto::{
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
+use crate::detach::{Detach, LvStatus, WatchAction, Watcher};
+use crate::dm::{DmAction, DmReport};
 use crate::lvb::ValBlk;
+use crate::quorum::{FenceAction, Freezer, QuorumLoss};
+
+// Cluster-wide coordination (issue 14) lives beside the lock logic, in child modules so they
+// reach the node's state: propagation of commits and the two-phase atomic resize.
+#[path = "coord.rs"]
+mod coord;
+pub(crate) use coord::Coord;
+#[path = "modes.rs"]
+pub mod modes;
 
 /// A client connection, numbered by the driver.
 pub type ConnId = u64;
@@ -22,6 +33,10 @@ const RETRY_MAX_MS: u64 = 500;
 pub struct NodeConfig {
     pub node_id: u32,
     pub node_name: String,
+    /// What to do with shared VGs' I/O when quorum is lost (halvm.toml policy.quorum_loss).
+    pub quorum_loss: QuorumLoss,
+    /// What to do when a mirror leg fails (halvm.toml policy.detach).
+    pub detach: Detach,
 }
 
 #[derive(Debug, Clone)]
@@ -69,12 +84,31 @@ pub enum Input {
     Quorum {
         quorate: bool,
     },
+    /// A [`Output::Dm`] finished.
+    DmDone {
+        tag: u64,
+        result: Result<DmReport, String>,
+    },
     /// Time passed (retries are due at [`Node::next_wake`]).
     Tick,
     /// The daemon stops cleanly (SIGTERM): it leaves `lvm_global`, which holds no activation
     /// locks; VG lockspaces stay joined so their activation locks live on as orphans for the
     /// next daemon. Done when [`Node::leaving_global`] turns false.
     Shutdown,
+    /// A [`Output::Fence`] finished.
+    FenceDone {
+        tag: u64,
+        result: Result<(), String>,
+    },
+    /// A [`Output::Watch`] finished: the status lines read (empty for `FailLv`).
+    WatchDone {
+        tag: u64,
+        result: Result<Vec<LvStatus>, String>,
+    },
+    /// At start: shared VGs a previous daemon left frozen on this node (the driver's record).
+    FrozenFound {
+        vgs: Vec<(String, QuorumLoss)>,
+    },
 }
 
 /// One DLM call, to run in order with the other calls of its lockspace.
@@ -121,6 +155,24 @@ pub enum Output {
     },
     /// Multicast to the group in agreed order.
     Cpg(CpgMsg),
+    /// Freeze or thaw a shared VG's active LVs on this node (quorum loss); answer with
+    /// [`Input::FenceDone`].
+    Fence {
+        tag: u64,
+        action: FenceAction,
+    },
+    /// Read mirror/raid health or stop I/O to an LV with a failed leg (detach.rs); answer
+    /// with [`Input::WatchDone`].
+    Watch {
+        tag: u64,
+        action: WatchAction,
+    },
+    /// A device-mapper action, carried out in order with the node's other [`Output::Dm`]s;
+    /// answered by [`Input::DmDone`] with the same tag.
+    Dm {
+        tag: u64,
+        action: DmAction,
+    },
 }
 
 pub(crate) fn to_dlm(m: Mode) -> halvm_dlm::Mode {
@@ -136,6 +188,14 @@ pub(crate) fn to_dlm(m: Mode) -> halvm_dlm::Mode {
 
 fn compatible(a: Mode, b: Mode) -> bool {
     to_dlm(a).compatible(to_dlm(b))
+}
+
+/// `new` conflicts with nothing `old` does not conflict with: converting to it cannot be
+/// refused. (The modes' numeric order is not this order: CW and PR are not comparable.)
+fn weaker(new: Mode, old: Mode) -> bool {
+    Mode::ALL
+        .iter()
+        .all(|m| !compatible(old, *m) || compatible(new, *m))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -283,6 +343,11 @@ pub struct Node {
     next_barrier: u64,
     /// xorshift state for retry jitter (deterministic per node, no I/O).
     jitter: u64,
+    freezer: Freezer,
+    watcher: Watcher,
+    next_watch_tag: u64,
+    /// Propagation and atomic resize state (coord.rs).
+    coord: Coord,
     out: Vec<Output>,
 }
 
@@ -320,6 +385,10 @@ impl Node {
             unresolved: BTreeMap::new(),
             next_barrier: 0,
             jitter: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.node_id),
+            freezer: Freezer::new(cfg.quorum_loss),
+            watcher: Watcher::new(cfg.detach),
+            next_watch_tag: 0,
+            coord: Coord::default(),
             out: Vec::new(),
             cfg,
         }
@@ -345,11 +414,37 @@ impl Node {
             Input::Membership { members } => self.membership(members),
             Input::Cpg { from, msg } => self.cpg(from, msg),
             Input::Quorum { quorate } => self.quorate = quorate,
+            Input::DmDone { tag, result } => self.dm_done(tag, result),
             Input::Tick => {}
             Input::Shutdown => self.shutdown(),
+            Input::FenceDone { tag, result } => {
+                if !self.freezer.done(tag, result, self.now) {
+                    log::warn!("fence completion {tag} was not asked for");
+                }
+            }
+            Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
+            Input::WatchDone { tag, result } => {
+                let (mine, stop) = self.watcher.done(tag, result, self.now);
+                if !mine {
+                    log::warn!("watch completion {tag} was not asked for");
+                }
+                for lv in stop {
+                    let tag = self.watch_tag();
+                    self.watcher.stopping(tag, &lv);
+                    self.out.push(Output::Watch {
+                        tag,
+                        action: WatchAction::FailLv { lv },
+                    });
+                }
+            }
         }
+        self.coord_tick();
         self.drive_all();
-        std::mem::take(&mut self.out)
+        self.fence();
+        self.watch();
+        let mut out = std::mem::take(&mut self.out);
+        self.freezer.gate(&mut out);
+        out
     }
 
     /// When the machine next needs a [`Input::Tick`] (a retry or a deadline is due).
@@ -361,8 +456,66 @@ impl Node {
             .filter(|r| r.op.is_none())
             .filter_map(|r| r.waiters.front())
             .flat_map(|w| [w.retry_at, w.deadline])
+            .chain(self.coord_deadlines())
             .filter(|t| *t > now)
+            .chain(self.freezer.next_wake(now))
+            .chain(self.watcher.next_wake(now, self.any_active()))
             .min()
+    }
+
+    fn watch_tag(&mut self) -> u64 {
+        // Apart from DLM tags and coord's (top bit).
+        self.next_watch_tag += 1;
+        (1 << 62) | self.next_watch_tag
+    }
+
+    fn all_active(&self) -> Vec<crate::dm::LvRef> {
+        self.ls
+            .keys()
+            .filter_map(|n| n.vg())
+            .flat_map(|vg| self.active_lvs(vg))
+            .collect()
+    }
+
+    fn any_active(&self) -> bool {
+        !self.all_active().is_empty()
+    }
+
+    /// Polls the health of the LVs active here (not in a fenced VG) when due.
+    fn watch(&mut self) {
+        let active = self.all_active();
+        let uuids = active.iter().map(|l| l.uuid.clone()).collect();
+        self.watcher.retain_active(&uuids);
+        let fenced: BTreeSet<String> = self
+            .freezer
+            .status(self.now)
+            .into_iter()
+            .map(|f| f.vg)
+            .collect();
+        let active: Vec<_> = active
+            .into_iter()
+            .filter(|l| !fenced.contains(&l.vg))
+            .collect();
+        let tag = (1 << 62) | (self.next_watch_tag + 1);
+        if let Some(action) = self.watcher.tick(self.now, active, tag) {
+            self.next_watch_tag += 1;
+            self.out.push(Output::Watch { tag, action });
+        }
+    }
+
+    /// Freezes the started shared VGs while not quorate, thaws them once quorate.
+    fn fence(&mut self) {
+        let shared: Vec<String> = self
+            .ls
+            .keys()
+            .filter_map(|n| n.vg().map(str::to_string))
+            .collect();
+        for (tag, action) in
+            self.freezer
+                .reconcile(self.quorate, shared.iter().map(String::as_str), self.now)
+        {
+            self.out.push(Output::Fence { tag, action });
+        }
     }
 
     fn reply(&mut self, conn: ConnId, response: Response) {
@@ -406,6 +559,17 @@ impl Node {
                 lv_uuid,
                 lv_name,
             } => self.lv_unlock(conn, vg, lv_uuid, lv_name),
+            Request::SuspendLv {
+                vg,
+                lv_uuid,
+                lv_name,
+            } => self.suspend_lv(conn, vg, lv_uuid, lv_name),
+            Request::ResumeLv {
+                vg,
+                lv_uuid,
+                lv_name,
+            } => self.resume_lv(conn, vg, lv_uuid, lv_name),
+            Request::VgMode { vg, mode } => self.vg_mode(conn, vg, mode),
         }
     }
 
@@ -827,6 +991,7 @@ impl Node {
     }
 
     fn disconnected(&mut self, conn: ConnId) {
+        self.coord_disconnected(conn);
         self.conns.remove(&conn);
         for ls in self.ls.values_mut() {
             ls.deferred.retain(|(c, _)| *c != conn);
@@ -906,7 +1071,9 @@ impl Node {
             }
         }
         self.remote.retain(|_, h| !h.is_empty());
+        let gone: Vec<u32> = self.members.difference(&new).copied().collect();
         self.members = new;
+        self.coord_membership(&gone);
         if !self.members.contains(&self.cfg.node_id) {
             // Out of the group: no barrier will come back.
             let all: Vec<u64> = self.unresolved.keys().copied().collect();
@@ -954,6 +1121,9 @@ impl Node {
     }
 
     fn cpg(&mut self, from: u32, msg: CpgMsg) {
+        if msg.is_coord() {
+            return self.coord_cpg(from, msg);
+        }
         if from == self.cfg.node_id {
             match msg {
                 CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
@@ -985,8 +1155,12 @@ impl Node {
                     self.remote.remove(&key);
                 }
             }
-            CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
+            CpgMsg::Committed { vg, seqno } => {
+                self.note_seqno(&vg, seqno);
+                self.propagate_commit(&vg, seqno);
+            }
             CpgMsg::Barrier { .. } => {}
+            _ => {}
         }
     }
 
@@ -1238,9 +1412,10 @@ impl Node {
                 wanted_lock.then_some(OpKind::Create)
             } else if r.kind == Kind::Lv && target == Mode::Nl && r.waiters.is_empty() {
                 Some(OpKind::Unlock)
-            } else if target > r.mode {
+            } else if target != r.mode && !weaker(target, r.mode) {
+                // Stronger, or not comparable (PR <-> CW, activation modes): may be refused.
                 Some(OpKind::Up(target))
-            } else if target < r.mode {
+            } else if target != r.mode {
                 Some(OpKind::Down(target))
             } else {
                 None
@@ -1417,6 +1592,8 @@ impl Node {
                 })
                 .collect(),
             lockspaces,
+            frozen: self.freezer.status(self.now),
+            failed_lvs: self.watcher.status(self.now),
         }
     }
 }

@@ -9,8 +9,18 @@ use halvm_dlm::{Dlm, DlmLockspace, LockspaceName, MemDlm, MemNode, Outcome};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::detach::{Detach, LvStatus, WatchAction};
+use crate::dm::{DmAction, DmReport};
 use crate::machine::{ConnId, DlmOp, Input, Node, NodeConfig, Output};
+use crate::quorum::{FenceAction, QuorumLoss};
 use crate::CpgMsg;
+
+/// A simulated device-mapper device: the top device of an LV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimDev {
+    pub size: u64,
+    pub suspended: bool,
+}
 
 /// The cluster name every simulated node's DLM reports.
 pub const CLUSTER: &str = "simcluster";
@@ -19,6 +29,8 @@ enum Work {
     Join(LockspaceName),
     Leave(LockspaceName),
     Dlm(LockspaceName, u64, DlmOp),
+    Fence(u64, FenceAction),
+    Watch(u64, WatchAction),
 }
 
 struct SimNode {
@@ -29,6 +41,10 @@ struct SimNode {
     work: VecDeque<Work>,
     /// CPG messages delivered to this node but not yet stepped.
     inbox: VecDeque<(u32, CpgMsg)>,
+    /// Device-mapper actions not yet carried out, in order.
+    dm_work: VecDeque<(u64, DmAction)>,
+    /// Active LVs' top devices by LV UUID.
+    devs: BTreeMap<String, SimDev>,
     alive: bool,
 }
 
@@ -43,11 +59,39 @@ pub struct Sim {
     /// Replies received: (node, conn, response).
     pub replies: VecDeque<(u32, ConnId, Response)>,
     pub steps: u64,
+    /// `policy.quorum_loss` of nodes started from now on.
+    pub quorum_loss: QuorumLoss,
+    /// The kernel's side of the quorum fence: per node, the VGs frozen and how. It survives
+    /// a daemon restart (as device-mapper state and the driver's record under /run do) and
+    /// is lost in a crash.
+    pub frozen: BTreeMap<u32, BTreeMap<String, QuorumLoss>>,
+    /// Every fence action carried out: (time, node, action).
+    pub fence_log: Vec<(u64, u32, FenceAction)>,
+    /// `policy.detach` of nodes started from now on.
+    pub detach: Detach,
+    /// What each node's kernel reports for an LV's top device: (node, LV uuid) -> (target,
+    /// status params); set it to simulate a leg failure seen by one node.
+    pub lv_status: BTreeMap<(u32, String), (String, String)>,
+    /// LVs whose I/O a node stopped (FailLv): (time, node, LV uuid).
+    pub stopped: Vec<(u64, u32, String)>,
+    /// The committed metadata on the shared disks, as far as the devices care: LV UUID ->
+    /// size in sectors.
+    pub disk: BTreeMap<String, u64>,
+    /// Check after every device-mapper action that no two nodes serve different sizes of one
+    /// LV (suspended devices serve nothing).
+    pub check_sizes: bool,
+    /// Every device-mapper action carried out: (node, action).
+    pub dm_log: Vec<(u32, DmAction)>,
 }
 
 impl Sim {
     /// `n` nodes (ids 1..=n), all quorate and members of one partition.
     pub fn new(n: u32, seed: u64) -> Self {
+        Self::with_policy(n, seed, QuorumLoss::Freeze)
+    }
+
+    /// As [`Sim::new`], every node with `policy.quorum_loss = policy`.
+    pub fn with_policy(n: u32, seed: u64, policy: QuorumLoss) -> Self {
         let mut sim = Sim {
             dlm: MemDlm::new(),
             nodes: BTreeMap::new(),
@@ -56,6 +100,15 @@ impl Sim {
             rng: StdRng::seed_from_u64(seed),
             replies: VecDeque::new(),
             steps: 0,
+            quorum_loss: policy,
+            frozen: BTreeMap::new(),
+            fence_log: Vec::new(),
+            detach: Detach::Global,
+            lv_status: BTreeMap::new(),
+            stopped: Vec::new(),
+            disk: BTreeMap::new(),
+            check_sizes: false,
+            dm_log: Vec::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -68,6 +121,8 @@ impl Sim {
         let node = Node::new(NodeConfig {
             node_id: id,
             node_name: format!("node{id}"),
+            quorum_loss: self.quorum_loss,
+            detach: self.detach,
         });
         self.nodes.insert(
             id,
@@ -77,12 +132,23 @@ impl Sim {
                 spaces: BTreeMap::new(),
                 work: VecDeque::new(),
                 inbox: VecDeque::new(),
+                dm_work: VecDeque::new(),
+                devs: BTreeMap::new(),
                 alive: true,
             },
         );
         self.partition.entry(id).or_insert(0);
         self.input(id, Input::ClusterName(Some(CLUSTER.into())));
-        self.input(id, Input::Quorum { quorate: true });
+        let left: Vec<(String, QuorumLoss)> = self
+            .frozen
+            .get(&id)
+            .map(|f| f.iter().map(|(vg, how)| (vg.clone(), *how)).collect())
+            .unwrap_or_default();
+        if !left.is_empty() {
+            self.input(id, Input::FrozenFound { vgs: left });
+        }
+        let quorate = self.members_of(id).len() * 2 > self.nodes.len();
+        self.input(id, Input::Quorum { quorate });
     }
 
     fn members_of(&self, id: u32) -> Vec<u32> {
@@ -148,6 +214,24 @@ impl Sim {
                 .unwrap()
                 .work
                 .push_back(Work::Dlm(ls, tag, op)),
+            Output::Fence { tag, action } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Fence(tag, action)),
+            Output::Watch { tag, action } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Watch(tag, action)),
+            Output::Dm { tag, action } => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .dm_work
+                .push_back((tag, action)),
             Output::Cpg(msg) => {
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
@@ -197,6 +281,46 @@ impl Sim {
                 };
                 Input::DlmDone { tag, result }
             }
+            Work::Fence(tag, action) => {
+                let k = self.frozen.entry(id).or_default();
+                match &action {
+                    FenceAction::Freeze { vg, how } => {
+                        k.insert(vg.clone(), *how);
+                    }
+                    FenceAction::Thaw { vg } => {
+                        k.remove(vg);
+                    }
+                }
+                self.fence_log.push((self.now, id, action));
+                Input::FenceDone {
+                    tag,
+                    result: Ok(()),
+                }
+            }
+            Work::Watch(tag, action) => {
+                let result = match action {
+                    WatchAction::Health { lvs } => lvs
+                        .iter()
+                        .filter_map(|l| {
+                            self.lv_status
+                                .get(&(id, l.uuid.clone()))
+                                .map(|(t, p)| LvStatus {
+                                    uuid: l.uuid.clone(),
+                                    target: t.clone(),
+                                    params: p.clone(),
+                                })
+                        })
+                        .collect(),
+                    WatchAction::FailLv { lv } => {
+                        self.stopped.push((self.now, id, lv.uuid));
+                        Vec::new()
+                    }
+                };
+                Input::WatchDone {
+                    tag,
+                    result: Ok(result),
+                }
+            }
         };
         self.dlm.assert_compatible();
         self.input(id, input);
@@ -205,6 +329,7 @@ impl Sim {
     /// Runs one random pending event; false when nothing is pending (time may still pass).
     pub fn step_once(&mut self) -> bool {
         let mut choices = Vec::new();
+        let mut dm = Vec::new();
         for (id, sn) in &self.nodes {
             if !sn.alive {
                 continue;
@@ -215,11 +340,19 @@ impl Sim {
             if !sn.inbox.is_empty() {
                 choices.push((*id, false));
             }
+            if !sn.dm_work.is_empty() {
+                dm.push(*id);
+            }
         }
-        if choices.is_empty() {
+        if choices.is_empty() && dm.is_empty() {
             return false;
         }
-        let (id, work) = choices[self.rng.gen_range(0..choices.len())];
+        let pick = self.rng.gen_range(0..choices.len() + dm.len());
+        if pick >= choices.len() {
+            self.do_dm(dm[pick - choices.len()]);
+            return true;
+        }
+        let (id, work) = choices[pick];
         if work {
             self.do_work(id);
         } else {
@@ -316,8 +449,12 @@ impl Sim {
         sn.alive = false;
         sn.work.clear();
         sn.inbox.clear();
+        sn.dm_work.clear();
+        sn.devs.clear();
         let spaces = std::mem::take(&mut sn.spaces);
         self.dlm.crash_node(id);
+        // The kernel went with it.
+        self.frozen.remove(&id);
         // Closing after the crash finds nothing left to orphan.
         drop(spaces);
         self.membership_changed();
@@ -356,6 +493,88 @@ impl Sim {
 
     pub fn node(&self, id: u32) -> &Node {
         &self.nodes[&id].node
+    }
+
+    /// Carries out node `id`'s next device-mapper action on its simulated devices, planning
+    /// from [`Sim::disk`] as the real driver plans from the committed metadata.
+    fn do_dm(&mut self, id: u32) {
+        let disk = &self.disk;
+        let sn = self.nodes.get_mut(&id).unwrap();
+        let Some((tag, action)) = sn.dm_work.pop_front() else {
+            return;
+        };
+        let uuid = action.lv().uuid.clone();
+        let dev = sn.devs.get_mut(&uuid);
+        let active = dev.is_some();
+        let mut report = DmReport {
+            active,
+            ..DmReport::default()
+        };
+        if let Some(d) = dev {
+            match &action {
+                DmAction::Suspend { .. } => d.suspended = true,
+                DmAction::Resume { .. } => d.suspended = false,
+                DmAction::Refresh { .. } => {
+                    let want = disk.get(&uuid).copied().unwrap_or(d.size);
+                    if want != d.size {
+                        report.reloaded.push(action.lv().name.clone());
+                    }
+                    d.size = want;
+                    d.suspended = false;
+                }
+                DmAction::Status { .. } => {}
+            }
+            report.size_sectors = Some(d.size);
+        }
+        self.dm_log.push((id, action));
+        if self.check_sizes {
+            self.assert_one_size(&uuid);
+        }
+        self.input(
+            id,
+            Input::DmDone {
+                tag,
+                result: Ok(report),
+            },
+        );
+    }
+
+    /// Panics if two live nodes serve different sizes of LV `uuid`.
+    pub fn assert_one_size(&self, uuid: &str) {
+        let serving: BTreeMap<u32, u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, s)| s.alive)
+            .filter_map(|(n, s)| {
+                s.devs
+                    .get(uuid)
+                    .filter(|d| !d.suspended)
+                    .map(|d| (*n, d.size))
+            })
+            .collect();
+        let sizes: BTreeSet<u64> = serving.values().copied().collect();
+        assert!(
+            sizes.len() <= 1,
+            "LV {uuid} served with different sizes: {serving:?}"
+        );
+    }
+
+    /// The LV's device on node `id`, if active there.
+    pub fn dev(&self, id: u32, uuid: &str) -> Option<SimDev> {
+        self.nodes[&id].devs.get(uuid).copied()
+    }
+
+    /// What `lvchange -a` does after the daemon granted the LV lock: makes the device with the
+    /// committed size. (The activation lock goes through [`Sim::call`].)
+    pub fn create_dev(&mut self, id: u32, uuid: &str) {
+        let size = self.disk.get(uuid).copied().unwrap_or(0);
+        self.nodes.get_mut(&id).unwrap().devs.insert(
+            uuid.to_string(),
+            SimDev {
+                size,
+                suspended: false,
+            },
+        );
     }
 }
 

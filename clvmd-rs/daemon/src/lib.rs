@@ -5,9 +5,13 @@
 //! [`clvmd_core::Node`] and carries out what it asks, with one thread per DLM lockspace.
 
 pub mod corosync;
+pub mod dm;
+pub mod fence;
 pub mod server;
 pub mod status;
 pub mod workers;
+
+pub use clvmd_core::{Detach, QuorumLoss};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -17,6 +21,10 @@ use clap::{Arg, ArgAction, Command};
 
 /// Where dlm_controld publishes the DLM cluster name.
 pub const CLUSTER_NAME_FILE: &str = "/sys/kernel/config/dlm/cluster/cluster_name";
+
+/// Where the quorum fence records the devices it froze (tmpfs: kernel state does not outlive
+/// a reboot either).
+pub const FENCE_DIR: &str = "/run/clvmd-rs/fence";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -49,6 +57,8 @@ pub enum DaemonError {
     Client(#[from] clvmd_client::ClientError),
     #[error("cannot set up logging: {0}")]
     Logging(String),
+    #[error(transparent)]
+    Config(#[from] halvm_config::ConfigError),
 }
 
 pub fn cli() -> Command {
@@ -60,7 +70,12 @@ pub fn cli() -> Command {
              holds LV activation locks on behalf of lvmeta and the agents, exactly as lvmlockd \
              names and takes them, so nodes running stock lvm2 with lvmlockd exclude each \
              other correctly. Daemons talk over the corosync CPG group clvmd-rs, so a refused \
-             lock names the node that holds it.",
+             lock names the node that holds it. A node that loses corosync quorum stops I/O \
+             to every active LV of its started shared VGs at once (halvm.toml \
+             policy.quorum_loss: freeze or fail-io) and restores it when quorum returns, also \
+             after a daemon restart; the daemon reads the device-mapper status of the LVs \
+             active here every second in place of dmeventd and applies policy.detach to a \
+             failed mirror or raid1 leg. clvmd-rs status shows both.",
         )
         .version(env!("CARGO_PKG_VERSION"))
         .arg(
@@ -104,6 +119,16 @@ pub fn cli() -> Command {
                 ),
         )
         .arg(
+            Arg::new("config")
+                .short('c')
+                .long("config")
+                .value_name("PATH")
+                .help(
+                    "halvm.toml to read policy.quorum_loss and policy.detach from (default: $HALVM_CONFIG, then \
+                     /etc/halvm/halvm.toml)",
+                ),
+        )
+        .arg(
             Arg::new("log_file")
                 .long("log-file")
                 .value_name("PATH")
@@ -144,16 +169,30 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let socket = PathBuf::from(m.get_one::<String>("socket").expect("default"));
     let result = match m.subcommand() {
         Some(("status", sm)) => status::run(&socket, sm.get_flag("json")),
-        _ => server::run(server::Options {
-            socket,
-            pidfile: PathBuf::from(m.get_one::<String>("pidfile").expect("default")),
-            foreground: m.get_flag("foreground"),
-            node_name: m.get_one::<String>("node_name").cloned(),
-            corosync: !m.get_flag("no_corosync"),
-            debug: m.get_flag("debug"),
-            log_file: m.get_one::<String>("log_file").map(PathBuf::from),
-            cluster_name_file: PathBuf::from(CLUSTER_NAME_FILE),
-        }),
+        _ => match halvm_config::Config::load(
+            m.get_one::<String>("config").map(std::path::Path::new),
+        ) {
+            Err(e) => Err(e.into()),
+            Ok(config) => server::run(server::Options {
+                socket,
+                pidfile: PathBuf::from(m.get_one::<String>("pidfile").expect("default")),
+                foreground: m.get_flag("foreground"),
+                node_name: m.get_one::<String>("node_name").cloned(),
+                corosync: !m.get_flag("no_corosync"),
+                debug: m.get_flag("debug"),
+                log_file: m.get_one::<String>("log_file").map(PathBuf::from),
+                cluster_name_file: PathBuf::from(CLUSTER_NAME_FILE),
+                quorum_loss: match config.policy.quorum_loss {
+                    halvm_config::QuorumLossPolicy::Freeze => clvmd_core::QuorumLoss::Freeze,
+                    halvm_config::QuorumLossPolicy::FailIo => clvmd_core::QuorumLoss::FailIo,
+                },
+                fence_dir: PathBuf::from(FENCE_DIR),
+                detach: match config.policy.detach {
+                    halvm_config::DetachPolicy::Global => clvmd_core::Detach::Global,
+                    halvm_config::DetachPolicy::Local => clvmd_core::Detach::Local,
+                },
+            }),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

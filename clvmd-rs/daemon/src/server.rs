@@ -22,6 +22,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
 use crate::corosync::{self, Corosync};
+use crate::dm::MakeDmExec;
 use crate::workers::{Work, Workers};
 use crate::DaemonError;
 
@@ -38,6 +39,12 @@ pub struct Options {
     pub log_file: Option<PathBuf>,
     /// Where dlm_controld publishes the cluster name ([`crate::CLUSTER_NAME_FILE`]).
     pub cluster_name_file: PathBuf,
+    /// halvm.toml's policy.quorum_loss.
+    pub quorum_loss: clvmd_core::QuorumLoss,
+    /// halvm.toml's policy.detach.
+    pub detach: clvmd_core::Detach,
+    /// Where the quorum fence records what it froze ([`crate::FENCE_DIR`]).
+    pub fence_dir: PathBuf,
 }
 
 const SYSLOG_SOCKET: &str = "/dev/log";
@@ -224,11 +231,14 @@ struct Server {
     conns: BTreeMap<ConnId, Conn>,
     next_conn: ConnId,
     workers: Workers,
+    /// The device-mapper thread.
+    dm_tx: std::sync::mpsc::Sender<(u64, clvmd_core::DmAction)>,
     done_rx: Receiver<Input>,
     wake_rx: UnixStream,
     corosync: Option<Corosync>,
     node_id: u32,
     cluster_name_file: PathBuf,
+    fence_tx: std::sync::mpsc::Sender<crate::fence::Job>,
 }
 
 /// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
@@ -238,6 +248,17 @@ pub fn serve(
     opts: &Options,
     listener: UnixListener,
     dlm: Arc<dyn Dlm>,
+    assume_quorate: bool,
+) -> Result<(), DaemonError> {
+    serve_with(opts, listener, dlm, crate::dm::kernel_dm(), assume_quorate)
+}
+
+/// [`serve`] with a device-mapper executor of the caller's (tests: an in-memory one).
+pub fn serve_with(
+    opts: &Options,
+    listener: UnixListener,
+    dlm: Arc<dyn Dlm>,
+    dm: MakeDmExec,
     assume_quorate: bool,
 ) -> Result<(), DaemonError> {
     // Signals are read from a signalfd; block them before any thread inherits the mask.
@@ -265,24 +286,42 @@ pub fn serve(
         path: opts.socket.clone(),
         source: e,
     })?;
+    let (done_tx, wake_tx) = workers.completions().map_err(|e| DaemonError::Bind {
+        path: opts.socket.clone(),
+        source: e,
+    })?;
+    let dm_tx = crate::dm::spawn(dm, done_tx, wake_tx);
     log::info!(
         "clvmd-rs {} started: node {node_name} (id {node_id}), socket {}",
         env!("CARGO_PKG_VERSION"),
         opts.socket.display()
     );
+    let fencer = crate::fence::Fencer::new(opts.fence_dir.clone());
+    let left_frozen = fencer.found();
+    let fence_tx = workers.spawn_fence(fencer);
     let mut srv = Server {
-        node: Node::new(NodeConfig { node_id, node_name }),
+        node: Node::new(NodeConfig {
+            node_id,
+            node_name,
+            quorum_loss: opts.quorum_loss,
+            detach: opts.detach,
+        }),
         start: Instant::now(),
         listener,
         conns: BTreeMap::new(),
         next_conn: 0,
         workers,
+        dm_tx,
         done_rx,
         wake_rx,
         corosync,
         node_id,
         cluster_name_file: opts.cluster_name_file.clone(),
+        fence_tx,
     };
+    if !left_frozen.is_empty() {
+        srv.feed(Input::FrozenFound { vgs: left_frozen })?;
+    }
     srv.feed(Input::ClusterName(read_cluster_name(
         &srv.cluster_name_file,
     )))?;
@@ -321,6 +360,20 @@ impl Server {
             Output::Join { ls } => self.workers.submit(ls, Work::Join),
             Output::Leave { ls } => self.workers.submit(ls, Work::Leave),
             Output::Dlm { ls, tag, op } => self.workers.submit(ls, Work::Call(tag, op)),
+            Output::Fence { tag, action } => {
+                log::debug!("fence: {action:?}");
+                self.fence_tx
+                    .send(crate::fence::Job::Fence(tag, action))
+                    .expect("the fence thread lives as long as the daemon");
+            }
+            Output::Dm { tag, action } => self
+                .dm_tx
+                .send((tag, action))
+                .expect("the device-mapper thread lives as long as the daemon"),
+            Output::Watch { tag, action } => self
+                .fence_tx
+                .send(crate::fence::Job::Watch(tag, action))
+                .expect("the fence thread lives as long as the daemon"),
             Output::Cpg(msg) => match self.corosync.as_mut() {
                 Some(c) => c.send(&msg)?,
                 // Without corosync we are a group of one: our messages come straight back.

@@ -25,6 +25,26 @@ fn serde_json_string(st: &Status) -> String {
     String::from_utf8(f[clvmd_proto::HEADER_LEN..].to_vec()).expect("JSON is UTF-8")
 }
 
+/// A holding as an admin reads it: the VxVM name for the activation-mode resource, lvm's
+/// ex/sh for LV locks (with the DLM mode when it is another).
+fn mode_word(resource: &str, m: Mode) -> String {
+    if resource == clvmd_core::modes::MODE_RESOURCE {
+        let short = match m {
+            Mode::Pw => "ew",
+            Mode::Pr => "ro",
+            Mode::Cr => "sr",
+            Mode::Cw => "sw",
+            _ => clvmd_core::modes::vx_name(m),
+        };
+        return format!("{short} ({m})");
+    }
+    match m {
+        Mode::Ex => "exclusive (EX)".into(),
+        Mode::Pr => "shared (PR)".into(),
+        m => format!("({m})"),
+    }
+}
+
 fn holder(h: &Holder) -> String {
     h.to_string()
 }
@@ -56,6 +76,33 @@ pub fn render(st: &Status) -> String {
             members.join(" ")
         }
     );
+    for f in &st.frozen {
+        let _ = write!(
+            o,
+            "I/O {} ({}) on shared VG {} for {} ms: quorum lost",
+            f.state, f.how, f.vg, f.for_ms
+        );
+        if let Some(e) = &f.error {
+            let _ = write!(o, "; last error: {e}");
+        }
+        o.push('\n');
+    }
+    for f in &st.failed_lvs {
+        let what = if f.action == "stopped" {
+            "I/O stopped on this node"
+        } else {
+            "reported"
+        };
+        let _ = write!(
+            o,
+            "LV {}/{} failed: mirror leg(s) {:?} dead for {} ms; {what}",
+            f.vg, f.lv, f.dead_legs, f.for_ms
+        );
+        if let Some(e) = &f.error {
+            let _ = write!(o, "; last error: {e}");
+        }
+        o.push('\n');
+    }
     if st.lockspaces.is_empty() {
         let _ = writeln!(o, "no lockspaces");
     }
@@ -65,6 +112,30 @@ pub fn render(st: &Status) -> String {
             let _ = write!(o, " seqno {s}");
         }
         o.push('\n');
+        // One view of the cluster: where each LV is active and the VG's activation modes,
+        // from this node's locks and what the other daemons announced.
+        for l in &ls.locks {
+            let mut on: Vec<String> = Vec::new();
+            if l.mode != Mode::Nl && !l.holders.is_empty() {
+                on.push(format!(
+                    "{} {}",
+                    st.node_name,
+                    mode_word(&l.resource, l.mode)
+                ));
+            }
+            for r in &l.remote {
+                let n = r.name.clone().unwrap_or_else(|| format!("node{}", r.node));
+                on.push(format!("{n} {}", mode_word(&l.resource, r.mode)));
+            }
+            if on.is_empty() {
+                continue;
+            }
+            if l.resource == clvmd_core::modes::MODE_RESOURCE {
+                let _ = writeln!(o, "  activation modes: {}", on.join(", "));
+            } else if let Some(lv) = &l.lv_name {
+                let _ = writeln!(o, "  LV {lv} active on: {}", on.join(", "));
+            }
+        }
         for l in &ls.locks {
             let name = match &l.lv_name {
                 Some(lv) => format!("{} ({lv})", l.resource),
@@ -136,17 +207,94 @@ mod tests {
                     },
                 ],
             }],
+            frozen: vec![FrozenVg {
+                vg: "vg".into(),
+                state: "frozen".into(),
+                how: "freeze".into(),
+                for_ms: 1500,
+                error: None,
+            }],
+            failed_lvs: vec![FailedLv {
+                vg: "vg".into(),
+                lv: "m".into(),
+                uuid: "u".into(),
+                dead_legs: vec![1],
+                action: "stopped".into(),
+                for_ms: 20,
+                error: None,
+            }],
         };
         let text = render(&st);
         assert_eq!(
             text,
             "node node2 (id 2), quorate\n\
              members: node1(1) node2\n\
+             I/O frozen (freeze) on shared VG vg for 1500 ms: quorum lost\n\
+             LV vg/m failed: mirror leg(s) [1] dead for 20 ms; I/O stopped on this node\n\
              lockspace lvm_vg running seqno 7\n  \
+             LV lv1 active on: node1 exclusive (EX)\n  \
              VGLK                                             here NL\n  \
              abcdef-0123-4567-89AB-CDEF-0123-456789 (lv1)     here NL\n    \
              held by node1 (id 1) EX\n    \
              last refused here: held by another host (not running clvmd-rs)\n"
+        );
+    }
+
+    #[test]
+    fn render_gives_one_view_of_modes_and_active_lvs() {
+        let lock = |resource: &str, lv: &str, mode: Mode, remote: Vec<RemoteHold>| LockStatus {
+            resource: resource.into(),
+            lv_name: Some(lv.into()),
+            mode,
+            holders: if mode == Mode::Nl {
+                vec![]
+            } else {
+                vec![format!("persistent {mode}")]
+            },
+            remote,
+            last_busy: None,
+        };
+        let node1 = |mode| RemoteHold {
+            node: 1,
+            name: Some("node1".into()),
+            mode,
+        };
+        let st = Status {
+            node_id: 2,
+            node_name: "node2".into(),
+            cluster_name: None,
+            quorate: true,
+            members: vec![],
+            lockspaces: vec![LockspaceStatus {
+                name: "lvm_vg".into(),
+                state: "running".into(),
+                seqno: None,
+                locks: vec![
+                    lock(
+                        clvmd_core::modes::MODE_RESOURCE,
+                        "activation mode of VG vg",
+                        Mode::Cr,
+                        vec![node1(Mode::Pw)],
+                    ),
+                    lock(
+                        "abcdef-0123-4567-89AB-CDEF-0123-456789",
+                        "lv1",
+                        Mode::Cr,
+                        vec![node1(Mode::Pw)],
+                    ),
+                ],
+            }],
+            frozen: vec![],
+            failed_lvs: vec![],
+        };
+        let text = render(&st);
+        assert!(
+            text.contains("  activation modes: node2 sr (CR), node1 ew (PW)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  LV lv1 active on: node2 (CR), node1 (PW)\n"),
+            "{text}"
         );
     }
 }

@@ -44,6 +44,50 @@ impl Workers {
         ))
     }
 
+    /// Starts the thread that carries out quorum fence actions; returns its queue.
+    pub fn spawn_fence(&self, fencer: crate::fence::Fencer) -> Sender<crate::fence::Job> {
+        let (tx, rx) = channel::<crate::fence::Job>();
+        let done = self.done_tx.clone();
+        let mut wake = self.wake_tx.try_clone().expect("clone wake socket");
+        std::thread::Builder::new()
+            .name("fence".into())
+            .spawn(move || {
+                // Opened on first use: a daemon on a host without device-mapper still serves
+                // locks, and says why it cannot fence when it has to.
+                let mut dm: Option<lvmeta_dm::ioctl::DmIoctl> = None;
+                for job in rx {
+                    if dm.is_none() {
+                        match lvmeta_dm::ioctl::DmIoctl::open() {
+                            Ok(d) => dm = Some(d),
+                            Err(e) => log::error!("device-mapper: {e}"),
+                        }
+                    }
+                    let input = match (&dm, job) {
+                        (Some(d), crate::fence::Job::Fence(tag, action)) => Input::FenceDone {
+                            tag,
+                            result: fencer.run(d, &action),
+                        },
+                        (Some(d), crate::fence::Job::Watch(tag, action)) => Input::WatchDone {
+                            tag,
+                            result: crate::fence::watch(d, &action),
+                        },
+                        (None, job) => job.unavailable(),
+                    };
+                    if done.send(input).is_err() {
+                        return;
+                    }
+                    let _ = wake.write(&[1]);
+                }
+            })
+            .expect("spawn fence thread");
+        tx
+    }
+
+    /// Where other worker threads (device-mapper) send their completions, and the wake-up.
+    pub fn completions(&self) -> std::io::Result<(Sender<Input>, UnixStream)> {
+        Ok((self.done_tx.clone(), self.wake_tx.try_clone()?))
+    }
+
     pub fn submit(&mut self, ls: LockspaceName, work: Work) {
         let tx = self.threads.entry(ls.clone()).or_insert_with(|| {
             let (tx, rx) = channel();

@@ -43,6 +43,9 @@ impl Cluster {
             debug: false,
             log_file: None,
             cluster_name_file: self.dir.path().join("cluster_name"),
+            quorum_loss: clvmd_rs::QuorumLoss::Freeze,
+            detach: clvmd_rs::Detach::Global,
+            fence_dir: self.dir.path().join("fence"),
         };
         let dlm = Arc::new(self.dlm.node(id));
         // The loop runs until the test process ends.

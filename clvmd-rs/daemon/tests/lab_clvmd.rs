@@ -82,6 +82,10 @@ struct T {
 }
 
 fn start(nodes: usize, disks: usize, disk_mib: u64) -> T {
+    start_with(nodes, disks, disk_mib, LabConfig::default().dlm_fencing)
+}
+
+fn start_with(nodes: usize, disks: usize, disk_mib: u64, dlm_fencing: bool) -> T {
     halvm_testkit::require_root();
     let bins = Bins::new();
     let lab = Lab::start(LabConfig {
@@ -89,6 +93,7 @@ fn start(nodes: usize, disks: usize, disk_mib: u64) -> T {
         shared_disks: disks,
         shared_disk_mib: disk_mib,
         private_disks: 0,
+        dlm_fencing,
         ..LabConfig::default()
     })
     .unwrap_or_else(|e| panic!("lab did not start: {e}"));
@@ -602,4 +607,319 @@ fn lab_clvmd_mixed_cluster_with_stock_lvmlockd() {
         t.ok("node1", &format!("M vgck {vg}"));
         t.ok("node3", &format!("lvm vgck {vg}"));
     }
+}
+
+/// Largest sequence number on the `seq` LV as `node` reads it from the raw shared disk (each
+/// sector `i` of the LV holds `i`; `off` is the LV's start on the disk, in sectors).
+fn max_on_disk(t: &T, node: &str, off: u64) -> u64 {
+    t.ok(
+        node,
+        &format!(
+            "dd if={} bs=512 skip={off} count=16384 iflag=direct 2>/dev/null | tr -d '\\000' | sort -n | tail -1",
+            t.disks[0]
+        ),
+    )
+    .trim()
+    .parse()
+    .unwrap_or(0)
+}
+
+fn acked(t: &T, node: &str) -> u64 {
+    t.ok(node, "cat /tmp/acked 2>/dev/null || echo 0")
+        .trim()
+        .parse()
+        .expect("acked")
+}
+
+fn wait_acked(t: &T, at_least: u64, what: &str) {
+    t.lab
+        .wait_for(
+            "node1",
+            &["sh", "-c", "cat /tmp/acked 2>/dev/null || echo 0"],
+            what,
+            Duration::from_secs(60),
+            |o| o.stdout_str().trim().parse::<u64>().unwrap_or(0) >= at_least,
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+}
+
+/// Waits until node1's daemon reports `vg` frozen; returns the time it took.
+fn wait_frozen(t: &T, since: Instant) -> Duration {
+    t.lab
+        .wait_for(
+            "node1",
+            &[&t.bins.clvmd, "status", "--json"],
+            "vg frozen on node1",
+            Duration::from_secs(60),
+            |o| o.stdout_str().contains("\"state\":\"frozen\""),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+    since.elapsed()
+}
+
+/// No number reaches the disk and the writer makes no progress for 10 s; returns the last
+/// number on disk, after checking every acknowledged one is there.
+fn assert_no_progress(t: &T, off: u64) -> u64 {
+    let m1 = max_on_disk(t, "node2", off);
+    let a1 = acked(t, "node1");
+    assert!(a1 <= m1, "acknowledged {a1} but only {m1} on disk");
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(
+        max_on_disk(t, "node2", off),
+        m1,
+        "a write reached the disk while frozen"
+    );
+    assert_eq!(
+        acked(t, "node1"),
+        a1,
+        "the writer made progress while frozen"
+    );
+    let info = t.ok("node1", "dmsetup info vg-seq");
+    assert!(info.contains("SUSPENDED"), "{info}");
+    m1
+}
+
+/// Every acknowledged number up to `last` is on disk in its sector.
+fn assert_nothing_lost(t: &T, off: u64, last: u64) {
+    t.ok(
+        "node2",
+        &format!(
+            "dd if={} bs=512 skip={off} count=16384 iflag=direct 2>/dev/null | tr -d '\\000' \
+             | head -n {last} > /tmp/got && seq -f %08g 1 {last} > /tmp/want && cmp /tmp/got /tmp/want",
+            t.disks[0]
+        ),
+    );
+}
+
+/// Issue 15 item 1 (EVMS quorum loss, no fencing). A writer on node1 writes sequence numbers
+/// with O_DIRECT to a shared LV (sector i holds i); node2 reads the raw shared disk.
+/// node1 is cut off (`partition`): it freezes, no new number reaches the disk, the writer
+/// stalls, changes are refused. On `heal`, dlm_controld
+/// on the majority expels node1 (a "stateful merge": its lockspaces were recovered without
+/// it), so node1 never regains quorum and stays frozen: still nothing reaches the disk.
+/// Prints partition -> frozen (host clock). Thawing on regain is shown by the simulator
+/// (clvmd-core tests/quorum.rs): with the DLM in use a cut-off node never regains quorum
+/// without a restart.
+#[test]
+fn lab_faults_quorum_loss_freezes_minority_io_and_an_expelled_node_stays_frozen() {
+    // Without fencing: the freeze is the only thing between node1 and the disks.
+    let t = start_with(3, 1, 256, false);
+    t.daemons(&["node1", "node2", "node3"]);
+    t.shared_vg("vg", 0, &["node1", "node2", "node3"]);
+    t.ok("node1", "M lvcreate -n seq -L 8m vg");
+    t.ok("node1", "M lvchange -aey vg/seq");
+    let table = t.ok("node1", "dmsetup table vg-seq");
+    let off: u64 = table
+        .split_whitespace()
+        .nth(4)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("linear table: {table}"));
+    let writer = "i=0; while [ $i -lt 16000 ]; do i=$((i+1)); \
+                  printf '%08d\\n' $i | dd of=/dev/mapper/vg-seq bs=512 seek=$i count=1 \
+                  oflag=direct conv=sync,notrunc 2>/dev/null || { echo ERR $i; exit 1; }; \
+                  echo $i > /tmp/acked.tmp && mv /tmp/acked.tmp /tmp/acked; done";
+    let pid = t
+        .lab
+        .node("node1")
+        .spawn(&["sh", "-c", writer], "/tmp/writer.log")
+        .expect("spawn writer");
+    wait_acked(&t, 20, "20 writes");
+
+    let t2 = Instant::now();
+    t.lab.partition("node1").expect("partition");
+    let p_frozen = wait_frozen(&t, t2);
+    let st = t.ok("node1", "$C status --json");
+    assert!(st.contains("\"quorate\":false"), "{st}");
+    let st2 = t.ok("node2", "$C status --json");
+    assert!(st2.contains("\"frozen\":[]"), "{st2}");
+    let m2 = assert_no_progress(&t, off);
+    t.lab.heal("node1").expect("heal");
+    std::thread::sleep(Duration::from_secs(30));
+    assert_eq!(
+        max_on_disk(&t, "node2", off),
+        m2,
+        "a write reached the disk after the heal"
+    );
+    let info = t.ok("node1", "dmsetup info vg-seq");
+    assert!(
+        info.contains("SUSPENDED"),
+        "node1 was expelled but resumed I/O: {info}"
+    );
+    assert_nothing_lost(&t, off, acked(&t, "node1"));
+    let log = t.ok("node1", "cat /tmp/writer.log");
+    assert!(!log.contains("ERR"), "{log}");
+    println!(
+        "partition -> frozen: {} ms (corosync's token+consensus included); \
+         {m2} numbers before the freeze, none lost; writer pid {pid}",
+        p_frozen.as_millis(),
+    );
+    println!("node1 log:\n{}", t.log("node1"));
+}
+
+/// Issue 15 item 2, `policy.detach = "local"`: node1 reaches the second PV of a shared VG
+/// through a device-mapper layer (`flaky`) that the test turns into an error target, so one
+/// mirror leg fails on node1 only. The handle_errors mirror holds node1's write; clvmd-rs
+/// sees the dead leg in the status it polls, stops I/O to the LV on node1 (the held write
+/// fails with EIO instead of hanging) and reports it; node2, where both legs still work,
+/// takes the LV over with both legs in sync and the data written before the failure.
+#[test]
+fn lab_faults_leg_failure_local_policy_stops_io_on_that_node_only() {
+    let t = start_with(2, 2, 256, false);
+    let d1 = t.disks[0].clone();
+    let by_id = t.lab.shared_disk(1);
+    let d2 = t
+        .ok("node1", &format!("readlink -f {by_id}"))
+        .trim()
+        .to_string();
+    let toml = format!("{HALVM_TOML}[policy]\ndetach = \"local\"\n");
+    for n in ["node1", "node2"] {
+        t.lab
+            .node(n)
+            .write_file("/tmp/halvm.toml", toml.as_bytes(), 0o644)
+            .expect("halvm.toml");
+    }
+    t.lab
+        .node("node1")
+        .write_file(
+            "/tmp/lvmsys/lvm.conf",
+            LVM_CONF
+                .replace(
+                    r#""a|^/dev/vd|","#,
+                    r#""a|^/dev/vd|", "a|^/dev/mapper/flaky$|","#,
+                )
+                .as_bytes(),
+            0o644,
+        )
+        .expect("lvm.conf");
+    for n in ["node1", "node2"] {
+        t.lab
+            .node(n)
+            .spawn(
+                &[
+                    &t.bins.clvmd,
+                    "-f",
+                    "--node-name",
+                    n,
+                    "-c",
+                    "/tmp/halvm.toml",
+                ],
+                "/tmp/clvmd.log",
+            )
+            .expect("spawn clvmd-rs");
+    }
+    for n in ["node1", "node2"] {
+        t.wait_daemon(n, 2);
+    }
+    t.ok(
+        "node1",
+        &format!("dmsetup create flaky --table \"0 $(blockdev --getsz {d2}) linear {d2} 0\""),
+    );
+    let mf = |n: &str| {
+        let second = if n == "node1" {
+            "/dev/mapper/flaky"
+        } else {
+            d2.as_str()
+        };
+        format!(
+            "MF() {{ c=$1; shift; {} \"$c\" --devices {d1} --devices {second} \"$@\"; }}; ",
+            t.bins.lvmeta
+        )
+    };
+    t.ok(
+        "node1",
+        &format!("{}MF pvcreate {d1} /dev/mapper/flaky && MF vgcreate --shared vg {d1} /dev/mapper/flaky", mf("node1")),
+    );
+    t.ok(
+        "node2",
+        &format!("{}MF vgchange --lockstart vg", mf("node2")),
+    );
+    t.ok(
+        "node1",
+        &format!(
+            "{}MF lvcreate --type mirror -m1 -n m -L 8m vg && MF lvchange -aey vg/m",
+            mf("node1")
+        ),
+    );
+    let in_sync = |o: &Output| {
+        let s = o.stdout_str();
+        let f: Vec<&str> = s.split_whitespace().collect();
+        f.get(2) == Some(&"mirror")
+            && f.get(6)
+                .and_then(|r| r.split_once('/'))
+                .is_some_and(|(a, b)| a == b)
+    };
+    t.lab
+        .wait_for(
+            "node1",
+            &["dmsetup", "status", "vg-m"],
+            "mirror in sync",
+            Duration::from_secs(120),
+            in_sync,
+        )
+        .expect("mirror sync");
+    let table = t.ok("node1", "dmsetup table vg-m");
+    assert!(table.contains("handle_errors"), "{table}");
+    t.ok(
+        "node1",
+        "head -c 1048576 /dev/urandom > /tmp/data && dd if=/tmp/data of=/dev/mapper/vg-m bs=64k oflag=direct conv=fsync status=none",
+    );
+    let sum = t.ok("node1", "sha256sum < /tmp/data");
+    // Leg B fails on node1 only.
+    t.ok(
+        "node1",
+        "set -e; n=$(blockdev --getsz /dev/mapper/flaky); dmsetup suspend flaky; \
+         dmsetup load flaky --table \"0 $n error\"; dmsetup resume flaky",
+    );
+    let t0 = Instant::now();
+    t.ok(
+        "node1",
+        "setsid sh -c 'dd if=/tmp/data of=/dev/mapper/vg-m bs=64k seek=16 oflag=direct conv=fsync status=none; echo $? > /tmp/rc' </dev/null >/dev/null 2>&1 &",
+    );
+    let rc = t
+        .lab
+        .wait_for(
+            "node1",
+            &["sh", "-c", "cat /tmp/rc 2>/dev/null"],
+            "the held write to fail",
+            Duration::from_secs(60),
+            |o| !o.stdout_str().trim().is_empty(),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+    let to_failed = t0.elapsed();
+    assert_ne!(
+        rc.stdout_str().trim(),
+        "0",
+        "the write to the failed mirror succeeded"
+    );
+    let st = t.ok("node1", "$C status --json");
+    assert!(
+        st.contains("\"action\":\"stopped\"") && st.contains("\"dead_legs\":[1]"),
+        "{st}"
+    );
+    let human = t.ok("node1", "$C status");
+    assert!(human.contains("LV vg/m failed"), "{human}");
+    let st2 = t.ok("node2", "$C status --json");
+    assert!(st2.contains("\"failed_lvs\":[]"), "{st2}");
+    // Node1 lets go; node2 takes over with both legs.
+    t.ok("node1", &format!("{}MF lvchange -an vg/m", mf("node1")));
+    let st = t.ok("node1", "$C status --json");
+    assert!(st.contains("\"failed_lvs\":[]"), "{st}");
+    t.ok("node1", "dmsetup remove flaky");
+    let left = t.ok("node1", "dmsetup ls");
+    assert!(!left.contains("vg-"), "{left}");
+    t.ok("node2", &format!("{}MF lvchange -aey vg/m", mf("node2")));
+    let st = t.ok("node2", "dmsetup status vg-m");
+    assert!(st.contains(" AA "), "{st}");
+    let sum2 = t.ok(
+        "node2",
+        "dd if=/dev/mapper/vg-m bs=64k count=16 iflag=direct status=none | sha256sum",
+    );
+    assert_eq!(sum, sum2, "data written before the failure");
+    t.ok("node2", &format!("{}MF lvchange -an vg/m", mf("node2")));
+    println!(
+        "leg failure -> held write failed with EIO on node1: {} ms (poll interval {} ms)",
+        to_failed.as_millis(),
+        clvmd_core::detach::WATCH_MS
+    );
+    println!("node1 log:\n{}", t.log("node1"));
 }

@@ -99,6 +99,29 @@ pub enum Request {
         lv_uuid: String,
         lv_name: String,
     },
+    /// Atomic resize, before the commit: every node with the LV active suspends it. Needs the
+    /// VG lock held EX on this node. Answered `Done` once every daemon suspended it (or has it
+    /// inactive); on a refusal or timeout every node resumes and the answer is `Failed`.
+    /// Closing the connection before [`Request::ResumeLv`] resumes everywhere.
+    SuspendLv {
+        vg: String,
+        lv_uuid: String,
+        lv_name: String,
+    },
+    /// A VxVM activation mode on a shared VG, held by the daemon: `Cr` shared-read, `Cw`
+    /// shared-write, `Pr` read-only, `Pw` exclusive-write (the DLM's compatibility is VxVM's
+    /// conflict table), `Nl` off. A conflict is `Busy` naming the holder.
+    VgMode {
+        vg: String,
+        mode: Mode,
+    },
+    /// After the commit: every node loads the LV's tables from the committed metadata and
+    /// resumes; `Done` once every daemon answered with the same size.
+    ResumeLv {
+        vg: String,
+        lv_uuid: String,
+        lv_name: String,
+    },
     Status,
 }
 
@@ -222,4 +245,61 @@ pub struct Status {
     pub quorate: bool,
     pub members: Vec<Member>,
     pub lockspaces: Vec<LockspaceStatus>,
+    /// Shared VGs whose I/O this node stopped because it lost quorum.
+    #[serde(default)]
+    pub frozen: Vec<FrozenVg>,
+    /// LVs active here with a failed mirror/raid1 leg (`policy.detach`).
+    #[serde(default)]
+    pub failed_lvs: Vec<FailedLv>,
+}
+
+/// An LV active on this node whose mirror/raid1 leg failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedLv {
+    pub vg: String,
+    pub lv: String,
+    pub uuid: String,
+    /// Dead legs, 0-based in table order.
+    pub dead_legs: Vec<usize>,
+    /// `stopped`: I/O to the LV stopped on this node (policy.detach = local); `reported`:
+    /// seen and reported only (global detach is not carried out yet).
+    pub action: String,
+    pub for_ms: u64,
+    pub error: Option<String>,
+}
+
+impl Status {
+    /// Why this node does not serve I/O to LV `lv_uuid` (with dashes) of VG `vg`, for a
+    /// resource agent's monitor: its VG is frozen on quorum loss, or a mirror leg failed and
+    /// `policy.detach = local` stopped its I/O here. `None`: nothing the daemon did blocks it.
+    pub fn io_blocked(&self, vg: &str, lv_uuid: &str) -> Option<String> {
+        if let Some(f) = self.frozen.iter().find(|f| f.vg == vg) {
+            return Some(format!(
+                "I/O to VG {vg} is {} ({}): node {} lost quorum {} ms ago",
+                f.state, f.how, self.node_name, f.for_ms
+            ));
+        }
+        self.failed_lvs
+            .iter()
+            .find(|f| f.vg == vg && f.uuid == lv_uuid && f.action == "stopped")
+            .map(|f| {
+                format!(
+                    "{vg}/{}: mirror leg(s) {:?} failed; I/O stopped on node {} (policy.detach = local)",
+                    f.lv, f.dead_legs, self.node_name
+                )
+            })
+    }
+}
+
+/// A shared VG fenced off on quorum loss (`policy.quorum_loss`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrozenVg {
+    pub vg: String,
+    /// `freezing`, `frozen` or `thawing`.
+    pub state: String,
+    /// `freeze` or `fail-io`.
+    pub how: String,
+    pub for_ms: u64,
+    /// Why the last freeze or thaw failed.
+    pub error: Option<String>,
 }

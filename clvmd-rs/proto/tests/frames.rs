@@ -115,6 +115,22 @@ fn response() -> impl Strategy<Value = Response> {
                         })
                         .collect(),
                 }],
+                frozen: vec![FrozenVg {
+                    vg: "vg".into(),
+                    state: "frozen".into(),
+                    how: "fail-io".into(),
+                    for_ms: u64::from(node_id),
+                    error: Some("EBUSY".into()),
+                }],
+                failed_lvs: vec![FailedLv {
+                    vg: "vg".into(),
+                    lv: "m".into(),
+                    uuid: "u".into(),
+                    dead_legs: vec![0, 2],
+                    action: "reported".into(),
+                    for_ms: 3,
+                    error: None,
+                }],
             })),
     ]
 }
@@ -225,4 +241,42 @@ fn wire_spelling_is_stable() {
         serde_json::to_string(&Request::Status).unwrap(),
         r#""status""#
     );
+}
+
+#[test]
+fn io_blocked_names_the_reason() {
+    let mut st = Status {
+        node_id: 1,
+        node_name: "node1".into(),
+        cluster_name: None,
+        quorate: true,
+        members: vec![],
+        lockspaces: vec![],
+        frozen: vec![],
+        failed_lvs: vec![FailedLv {
+            vg: "vg".into(),
+            lv: "m".into(),
+            uuid: "u1".into(),
+            dead_legs: vec![1],
+            action: "stopped".into(),
+            for_ms: 5,
+            error: None,
+        }],
+    };
+    assert_eq!(st.io_blocked("vg", "u2"), None);
+    assert!(st
+        .io_blocked("vg", "u1")
+        .unwrap()
+        .contains("vg/m: mirror leg(s) [1] failed"));
+    st.failed_lvs[0].action = "reported".into();
+    assert_eq!(st.io_blocked("vg", "u1"), None);
+    st.frozen.push(FrozenVg {
+        vg: "vg".into(),
+        state: "frozen".into(),
+        how: "freeze".into(),
+        for_ms: 10,
+        error: None,
+    });
+    assert!(st.io_blocked("vg", "u2").unwrap().contains("lost quorum"));
+    assert_eq!(st.io_blocked("other", "u2"), None);
 }

@@ -4,6 +4,7 @@
 
 use super::{force_flag, paths, size_arg, split_lv, usage, CliError, Outcome};
 use clap::{Arg, ArgMatches, Command};
+use halvm_config::ActivationMode as VxMode;
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::LockMode;
 use lvmeta::ops::{Ctx, ResizeDir};
@@ -16,6 +17,49 @@ fn activate_arg() -> Arg {
         .value_name("y|n|ey|sy")
         .value_parser(["y", "n", "ey", "sy", "ly"])
         .help("Activate (y; ey exclusive, sy shared, ly local: the same on a local VG) or deactivate (n) through device-mapper, with the devices, names and tables lvm2 uses. On a shared VG the LV's lock is taken through clvmd-rs first (y, ey, ly: exclusive; sy: shared) and held after the command; a refusal names the node holding it")
+}
+
+/// vgchange's -a: lvm's values plus VxVM's activation modes of a shared VG.
+fn vg_activate_arg() -> Arg {
+    Arg::new("activate")
+        .short('a')
+        .long("activate")
+        .value_name("y|n|ey|sy|ew|ro|sr|sw")
+        .value_parser([
+            "y",
+            "n",
+            "ey",
+            "sy",
+            "ly",
+            "ew",
+            "ro",
+            "sr",
+            "sw",
+            "exclusive-write",
+            "read-only",
+            "shared-read",
+            "shared-write",
+        ])
+        .help("Activate (y; ey exclusive, sy shared, ly local: the same on a local VG) or deactivate (n) every LV through device-mapper, as lvm2. On a shared VG also VxVM's activation modes, held by clvmd-rs on a per-VG DLM lock whose compatibility is VxVM's table (sr = CR, sw = CW, ro = PR, ew = PW): ew (exclusive-write), ro (read-only), sr (shared-read), sw (shared-write); a conflicting mode held elsewhere refuses, naming the node; ro and sr load read-only tables; LV locks follow the mode (ew PW, ro and sw PR, sr CR), so a stock lvmlockd node's -aey is refused beside any mode and its -asy beside ew; n deactivates and releases the mode")
+}
+
+fn vx_mode(m: &ArgMatches) -> Option<VxMode> {
+    match m.get_one::<String>("activate").map(String::as_str)? {
+        "ew" | "exclusive-write" => Some(VxMode::ExclusiveWrite),
+        "ro" | "read-only" => Some(VxMode::ReadOnly),
+        "sr" | "shared-read" => Some(VxMode::SharedRead),
+        "sw" | "shared-write" => Some(VxMode::SharedWrite),
+        _ => None,
+    }
+}
+
+/// Whether the VG holds an activation mode here (it is released by -an).
+fn is_shared(ctx: &Ctx, vg: &str) -> bool {
+    ctx.env.cluster.is_some()
+        && lvmeta::ops::scan(ctx.env)
+            .ok()
+            .and_then(|s| s.read_vg(vg).ok())
+            .is_some_and(|r| r.vg.lock_type.as_deref() == Some("dlm"))
 }
 
 fn mode_arg() -> Arg {
@@ -50,7 +94,7 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
             let taken = std::mem::replace(c, Command::new("vgchange"));
             *c = taken
                 .about("Change volume group attributes: system ID, tags, activation")
-                .arg(activate_arg())
+                .arg(vg_activate_arg())
                 .arg(mode_arg())
                 .arg(monitor_arg())
                 .arg(volume_list_arg());
@@ -118,6 +162,7 @@ fn options(m: &ArgMatches, ctx: &Ctx) -> Result<ActivateOptions, CliError> {
         mode: mode(m),
         volume_list,
         mirror_handle_errors: m.get_one::<String>("monitor").map(String::as_str) != Some("n"),
+        vx_mode: None,
     })
 }
 
@@ -190,9 +235,16 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     }
     let kernel = Kernel::real().map_err(act)?;
     let vg = m.get_one::<String>("vg").expect("required");
-    let out = ctx
-        .change_activation_mode(&kernel, vg, None, how(m), &options(m, ctx)?)
-        .map_err(act)?;
+    let opts = options(m, ctx)?;
+    let out = match vx_mode(m) {
+        Some(mode) => ctx.change_vg_mode(&kernel, vg, mode, &opts),
+        // -an also releases an activation mode held on a shared VG.
+        None if how(m).is_none() && is_shared(ctx, vg) => {
+            ctx.change_vg_mode(&kernel, vg, VxMode::Off, &opts)
+        }
+        None => ctx.change_activation_mode(&kernel, vg, None, how(m), &opts),
+    }
+    .map_err(act)?;
     Ok(outcome(out))
 }
 
@@ -297,6 +349,7 @@ pub(crate) fn after_lvcreate(
         mode: ActivationMode::Complete,
         volume_list: ctx.env.volume_list.clone(),
         mirror_handle_errors: true,
+        vx_mode: None,
     };
     log::info!("Activating logical volume {vg}/{lv}.");
     match ctx.change_activation(&kernel, vg, Some(&[lv.to_string()]), true, &opts) {

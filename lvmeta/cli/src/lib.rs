@@ -552,6 +552,9 @@ pub enum CliError {
     Activation(#[from] lvmeta::activation::ActivationError),
     #[error(transparent)]
     Cluster(#[from] clvmd_client::ClientError),
+    /// A node that cannot see every PV of a shared VG refuses to join it.
+    #[error("{0}")]
+    NotUniform(String),
 }
 
 impl CliError {
@@ -563,6 +566,7 @@ impl CliError {
             CliError::Usage(_) => 3,
             CliError::Activation(e) => e.exit_code(),
             CliError::Cluster(_) => 5,
+            CliError::NotUniform(_) => 5,
         }
     }
 }
@@ -855,7 +859,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             if m.get_flag("shared") {
                 let args = lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?);
                 ctx.vgcreate_shared(vg, &paths(m, "pvs"), es, &strings(m, "addtag"), &args)?;
-                let started = shared::lockstart(&ctx, vg)?;
+                let started = shared::lockstart(&ctx, vg, None)?;
                 said.push(format!(
                     "Volume group \"{vg}\" successfully created (lock type dlm, {args})\n  {started}"
                 ));

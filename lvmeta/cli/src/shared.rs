@@ -27,7 +27,7 @@ fn client() -> Result<Client, CliError> {
 }
 
 /// Starts the VG's lockspace on this node (lvm2 prints nothing for a local VG).
-pub(crate) fn lockstart(ctx: &Ctx, vg: &str) -> Result<String, CliError> {
+pub(crate) fn lockstart(ctx: &Ctx, vg: &str, m: Option<&ArgMatches>) -> Result<String, CliError> {
     let info = ctx.vg_lock_info(vg)?;
     if info.clustered && !info.is_dlm() {
         return Err(CliError::Usage(format!(
@@ -38,9 +38,46 @@ pub(crate) fn lockstart(ctx: &Ctx, vg: &str) -> Result<String, CliError> {
     if !info.is_dlm() {
         return Ok(String::new());
     }
+    // Uniform shared storage (VxVM/CVM): a node that cannot see every PV of a shared VG does
+    // not join it, unless partial or degraded activation is asked for.
+    let allowed = m
+        .and_then(|m| m.try_get_one::<String>("activationmode").ok().flatten())
+        .is_some_and(|a| a == "partial" || a == "degraded");
+    if !info.missing.is_empty() && !allowed {
+        let list: Vec<String> = info
+            .missing
+            .iter()
+            .map(|(uuid, dev)| format!("PV {uuid} (last seen on {dev})"))
+            .collect();
+        return Err(CliError::NotUniform(format!(
+            "Refusing to start locking for shared VG {vg}: this node cannot see {}; every node \
+             of a shared VG must see all its PVs (use --activationmode partial or degraded to \
+             join anyway)",
+            list.join(", ")
+        )));
+    }
     let args = info.lock_args.unwrap_or_default();
     client()?.lock_start(vg, &args)?;
     Ok(format!("Starting locking for VG {vg}"))
+}
+
+/// VxVM's default activation mode (`/etc/default/vxdg`): halvm.toml's
+/// `activation.default_mode`, applied when this node joins the shared VG (its lock start).
+fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliError> {
+    let path = m.get_one::<String>("config").map(std::path::PathBuf::from);
+    let config =
+        halvm_config::Config::load(path.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mode = config.activation.default_mode;
+    if mode == halvm_config::ActivationMode::Off {
+        return Ok(Vec::new());
+    }
+    let kernel = lvmeta::activation::Kernel::real()?;
+    let opts = lvmeta::activation::ActivateOptions {
+        volume_list: ctx.env.volume_list.clone(),
+        mirror_handle_errors: true,
+        ..Default::default()
+    };
+    Ok(ctx.change_vg_mode(&kernel, vg, mode, &opts)?)
 }
 
 pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
@@ -63,9 +100,10 @@ pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
         ));
     }
     if m.get_flag("lockstart") {
-        let l = lockstart(ctx, vg)?;
+        let l = lockstart(ctx, vg, Some(m))?;
         if !l.is_empty() {
             lines.push(l);
+            lines.extend(default_mode(ctx, m, vg)?);
         }
     }
     if m.get_flag("lockstop") {

@@ -66,6 +66,9 @@ impl Cluster {
             debug: false,
             log_file: None,
             cluster_name_file: self.dir.path().join("cluster_name"),
+            quorum_loss: clvmd_rs::QuorumLoss::Freeze,
+            detach: clvmd_rs::Detach::Global,
+            fence_dir: self.dir.path().join("fence"),
         };
         let dlm = Arc::new(self.dlm.node(id));
         std::thread::spawn(move || clvmd_rs::server::serve(&opts, listener, dlm, true).unwrap());
@@ -294,4 +297,110 @@ fn use_lvmlockd_in_lvm_conf_selects_clvmd_rs() {
     assert!(out.contains("lock type dlm, 1.0.0:testcluster"), "{out}");
     cl.ok(&n1, &["lvcreate", "-n", "lv1", "-L", "8m", "vg0"]);
     assert!(daemon_seqno(&n1.socket).is_some());
+}
+
+/// Uniform shared storage: a node that cannot see one PV of a shared VG refuses to lock-start
+/// it, naming the PV by UUID and last known device, unless partial activation is asked for.
+/// Also the atomic resize's protocol end to end (no LV active: no device-mapper action).
+#[test]
+fn lockstart_refused_without_every_pv_and_resize_through_the_daemons() {
+    let cl = Cluster::new();
+    let n1 = cl.node(1);
+    let n2 = cl.node(2);
+    cl.ok(&n1, &["pvcreate", cl.disk(0), cl.disk(1)]);
+    cl.ok(
+        &n1,
+        &["vgcreate", "--shared", "vg0", cl.disk(0), cl.disk(1)],
+    );
+    let pv1 = cl
+        .ok(&n1, &["pvs", "--noheadings", "-o", "pv_uuid", cl.disk(1)])
+        .trim()
+        .to_string();
+    // node2 sees only the first disk.
+    let only_first = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvmeta"))
+            .arg(args[0])
+            .args(["--devices", cl.disk(0), "--lock-dir"])
+            .arg(&n2.locks)
+            .args(&args[1..])
+            .env("HALVM_CONFIG", cl.dir.path().join("halvm.toml"))
+            .env("LVM_SYSTEM_DIR", cl.dir.path().join("lvm"))
+            .env("CLVMD_RS_SOCKET", &n2.socket)
+            .env_remove("HALVM_SYSTEM_ID")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = only_first(&["vgchange", "--lockstart", "vg0"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains(&pv1), "{err}");
+    assert!(err.contains(cl.disk(1)), "{err}");
+    assert!(
+        daemon_seqno(&n2.socket).is_none(),
+        "no lockspace was started"
+    );
+    let (code, err) = only_first(&[
+        "vgchange",
+        "--lockstart",
+        "--activationmode",
+        "partial",
+        "vg0",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    cl.ok(&n2, &["vgchange", "--lockstop", "vg0"]);
+    // With every PV node2 joins; an extend and a reduce go through both daemons' resize.
+    cl.ok(&n2, &["vgchange", "--lockstart", "vg0"]);
+    cl.ok(&n1, &["lvcreate", "-n", "lv", "-L", "8m", "vg0"]);
+    cl.ok(&n2, &["lvextend", "-L", "16m", "vg0/lv"]);
+    cl.ok(&n1, &["lvreduce", "-f", "-L", "12m", "vg0/lv"]);
+    let size = cl.ok(
+        &n2,
+        &[
+            "lvs",
+            "--noheadings",
+            "--units",
+            "m",
+            "-o",
+            "lv_size",
+            "vg0/lv",
+        ],
+    );
+    assert_eq!(size.trim(), "12.00m");
+    // One view: where the LV is active and the VG's activation modes, served by the daemon.
+    let uuid = cl
+        .ok(&n2, &["lvs", "--noheadings", "-o", "lv_uuid", "vg0/lv"])
+        .trim()
+        .to_string();
+    let mut c = Client::connect(&n2.socket, "t").unwrap();
+    c.vg_mode("vg0", Mode::Cr).unwrap();
+    c.lv_lock("vg0", &uuid, "lv", Mode::Cr).unwrap();
+    let out = cl.ok(
+        &n2,
+        &[
+            "lvs",
+            "--noheadings",
+            "-o",
+            "lv_name,lv_active_nodes",
+            "vg0",
+        ],
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["lv", "n2:cr"],
+        "{out}"
+    );
+    let out = cl.ok(
+        &n2,
+        &["vgs", "--noheadings", "-o", "vg_activation_modes", "vg0"],
+    );
+    assert_eq!(out.trim(), "n2:sr");
+    // Another daemon's node (no CPG between these two) does not see n2's holdings.
+    let out = cl.ok(
+        &n1,
+        &["lvs", "--noheadings", "-o", "lv_active_nodes", "vg0"],
+    );
+    assert_eq!(out.trim(), "");
 }

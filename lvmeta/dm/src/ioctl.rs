@@ -84,6 +84,23 @@ impl DmBackend for DmIoctl {
         Ok(())
     }
 
+    fn load_read_only(&self, uuid: &str, table: &[RawLine]) -> Result<()> {
+        let id = DevId::Uuid(Self::uuid(uuid)?);
+        self.dm
+            .table_load(&id, table, opts().set_flags(DmFlags::DM_READONLY))
+            .map_err(|e| kerr("load", uuid, e))?;
+        Ok(())
+    }
+
+    fn read_only(&self, uuid: &str) -> Result<bool> {
+        let id = DevId::Uuid(Self::uuid(uuid)?);
+        let i = self
+            .dm
+            .device_info(&id)
+            .map_err(|e| kerr("info", uuid, e))?;
+        Ok(i.flags().contains(DmFlags::DM_READONLY))
+    }
+
     fn clear(&self, uuid: &str) -> Result<()> {
         let id = DevId::Uuid(Self::uuid(uuid)?);
         self.dm
@@ -97,6 +114,17 @@ impl DmBackend for DmIoctl {
         self.dm
             .device_suspend(&id, opts().set_flags(DmFlags::DM_SUSPEND))
             .map_err(|e| kerr("suspend", uuid, e))?;
+        Ok(())
+    }
+
+    fn suspend_noflush(&self, uuid: &str) -> Result<()> {
+        let id = DevId::Uuid(Self::uuid(uuid)?);
+        self.dm
+            .device_suspend(
+                &id,
+                opts().set_flags(DmFlags::DM_SUSPEND | DmFlags::DM_NOFLUSH),
+            )
+            .map_err(|e| kerr("suspend --noflush", uuid, e))?;
         Ok(())
     }
 

@@ -69,9 +69,15 @@ pub trait DmBackend {
     fn create(&self, name: &str, uuid: &str) -> Result<DevNum>;
     /// Loads `table` into the inactive slot.
     fn load(&self, uuid: &str, table: &[RawLine]) -> Result<()>;
+    /// Loads `table` read-only: once live, the kernel refuses writes to the device (VxVM's
+    /// read-only and shared-read activation modes, lvm's `lvchange -pr`).
+    fn load_read_only(&self, uuid: &str, table: &[RawLine]) -> Result<()>;
     /// Drops the inactive table.
     fn clear(&self, uuid: &str) -> Result<()>;
     fn suspend(&self, uuid: &str) -> Result<()>;
+    /// Suspends without flushing: in-flight and new I/O is queued in the kernel until resume
+    /// (`dmsetup suspend --noflush`), for freezing a device or swapping out a failed leg.
+    fn suspend_noflush(&self, uuid: &str) -> Result<()>;
     /// Resumes, making a loaded inactive table live.
     fn resume(&self, uuid: &str) -> Result<()>;
     fn remove(&self, uuid: &str) -> Result<()>;
@@ -81,6 +87,8 @@ pub trait DmBackend {
     fn info_by_name(&self, name: &str) -> Result<Option<DevInfo>>;
     /// The live table.
     fn table(&self, uuid: &str) -> Result<Vec<RawLine>>;
+    /// Whether the live table is read-only.
+    fn read_only(&self, uuid: &str) -> Result<bool>;
     /// The live status lines.
     fn status(&self, uuid: &str) -> Result<Vec<RawLine>>;
     /// Every device: (name, uuid, devnum).
@@ -146,6 +154,24 @@ fn same_table(a: &[RawLine], b: &[RawLine]) -> bool {
 /// loads and resumes each, then makes the nodes and the `/dev/<vg>/<lv>` link. On any failure the
 /// devices created here are removed again.
 pub fn activate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<Outcome> {
+    activate_with(dm, nodes, plan, false)
+}
+
+/// [`activate`]; `read_only`: the LV's top device is loaded read-only.
+pub fn activate_with(
+    dm: &dyn DmBackend,
+    nodes: &dyn Nodes,
+    plan: &Plan,
+    read_only: bool,
+) -> Result<Outcome> {
+    let top_uuid = plan.top().uuid.clone();
+    let load = |uuid: &str, table: &[RawLine]| {
+        if read_only && uuid == top_uuid {
+            dm.load_read_only(uuid, table)
+        } else {
+            dm.load(uuid, table)
+        }
+    };
     let mut out = Outcome::default();
     let mut known: HashMap<String, DevNum> = HashMap::new();
     let mut created: Vec<(String, String)> = Vec::new();
@@ -166,7 +192,7 @@ pub fn activate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<Ou
             let num = dm.create(&d.name, &d.uuid)?;
             created.push((d.name.clone(), d.uuid.clone()));
             known.insert(d.uuid.clone(), num);
-            dm.load(&d.uuid, &table)?;
+            load(&d.uuid, &table)?;
             dm.resume(&d.uuid)?;
             nodes.add_node(&d.name, num)?;
         }
@@ -295,6 +321,19 @@ pub fn deactivate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<
 /// create order, then removes devices of `old` the new plan no longer has. A load that fails
 /// drops the tables loaded so far and removes the devices created, leaving the old mapping live.
 pub fn reload(dm: &dyn DmBackend, nodes: &dyn Nodes, old: &Plan, new: &Plan) -> Result<Outcome> {
+    reload_with(dm, nodes, old, new, false)
+}
+
+/// [`reload`]; `read_only`: the LV's top device is loaded read-only (and reloaded when only
+/// that changes).
+pub fn reload_with(
+    dm: &dyn DmBackend,
+    nodes: &dyn Nodes,
+    old: &Plan,
+    new: &Plan,
+    read_only: bool,
+) -> Result<Outcome> {
+    let top_uuid = new.top().uuid.clone();
     let mut out = Outcome::default();
     let mut known: HashMap<String, DevNum> = HashMap::new();
     let mut created: Vec<(String, String)> = Vec::new();
@@ -306,8 +345,13 @@ pub fn reload(dm: &dyn DmBackend, nodes: &dyn Nodes, old: &Plan, new: &Plan) -> 
                     known.insert(d.uuid.clone(), i.dev);
                     let want = raw_table(dm, d, &known)?;
                     let live = dm.table(&d.uuid)?;
-                    if !same_table(&want, &live) {
-                        dm.load(&d.uuid, &want)?;
+                    let ro_change = d.uuid == top_uuid && read_only != dm.read_only(&d.uuid)?;
+                    if !same_table(&want, &live) || ro_change {
+                        if read_only && d.uuid == top_uuid {
+                            dm.load_read_only(&d.uuid, &want)?;
+                        } else {
+                            dm.load(&d.uuid, &want)?;
+                        }
                         loaded.push(d);
                     }
                 }
@@ -316,7 +360,11 @@ pub fn reload(dm: &dyn DmBackend, nodes: &dyn Nodes, old: &Plan, new: &Plan) -> 
                     let num = dm.create(&d.name, &d.uuid)?;
                     created.push((d.name.clone(), d.uuid.clone()));
                     known.insert(d.uuid.clone(), num);
-                    dm.load(&d.uuid, &table)?;
+                    if read_only && d.uuid == top_uuid {
+                        dm.load_read_only(&d.uuid, &table)?;
+                    } else {
+                        dm.load(&d.uuid, &table)?;
+                    }
                     dm.resume(&d.uuid)?;
                     nodes.add_node(&d.name, num)?;
                 }

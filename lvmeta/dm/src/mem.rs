@@ -11,6 +11,9 @@ struct Dev {
     info: DevInfo,
     live: Option<Vec<RawLine>>,
     inactive: Option<Vec<RawLine>>,
+    /// Read-only flags of the live and the inactive table.
+    live_ro: bool,
+    inactive_ro: bool,
 }
 
 #[derive(Debug, Default)]
@@ -142,6 +145,8 @@ impl DmBackend for MemDm {
             },
             live: None,
             inactive: None,
+            live_ro: false,
+            inactive_ro: false,
         });
         Ok(dev)
     }
@@ -170,8 +175,24 @@ impl DmBackend for MemDm {
                 }
             }
         }
-        with(&mut st, uuid, "load")?.inactive = Some(table.to_vec());
+        let d = with(&mut st, uuid, "load")?;
+        d.inactive = Some(table.to_vec());
+        d.inactive_ro = false;
         Ok(())
+    }
+
+    fn load_read_only(&self, uuid: &str, table: &[RawLine]) -> Result<()> {
+        self.load(uuid, table)?;
+        let mut st = self.st.lock().unwrap();
+        with(&mut st, uuid, "load")?.inactive_ro = true;
+        let name = with(&mut st, uuid, "load")?.info.name.clone();
+        st.ops.push(format!("read-only {name}"));
+        Ok(())
+    }
+
+    fn read_only(&self, uuid: &str) -> Result<bool> {
+        let mut st = self.st.lock().unwrap();
+        Ok(with(&mut st, uuid, "info")?.live_ro)
     }
 
     fn clear(&self, uuid: &str) -> Result<()> {
@@ -189,11 +210,21 @@ impl DmBackend for MemDm {
         Ok(())
     }
 
+    fn suspend_noflush(&self, uuid: &str) -> Result<()> {
+        let mut st = self.st.lock().unwrap();
+        let d = with(&mut st, uuid, "suspend")?;
+        d.info.suspended = true;
+        let n = d.info.name.clone();
+        st.ops.push(format!("suspend --noflush {n}"));
+        Ok(())
+    }
+
     fn resume(&self, uuid: &str) -> Result<()> {
         let mut st = self.st.lock().unwrap();
         let d = with(&mut st, uuid, "resume")?;
         if let Some(t) = d.inactive.take() {
             d.live = Some(t);
+            d.live_ro = d.inactive_ro;
             d.info.live_table = true;
         }
         d.info.suspended = false;

@@ -283,3 +283,34 @@ fn partial_activation_and_its_error_devices_go_away_on_deactivation() {
     assert_eq!(out.removed, ["v--g-s", "v--g-s-missing_0_2"]);
     assert_eq!(dm.names(), ["v--g-s--x"]);
 }
+
+/// VxVM's ro/sr modes: the LV's top device is loaded read-only (its sub-devices are not); a
+/// reload keeps or changes that flag even when the table itself is unchanged.
+#[test]
+fn read_only_activation_and_reload() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(4),
+        Layout::Raid1 { mirrors: 1 },
+    ))
+    .unwrap();
+    let plan = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+    let nodes = MemNodes::default();
+    lvmeta_dm::activate_with(&dm, &nodes, &plan, true).unwrap();
+    let top = plan.top().uuid.clone();
+    assert!(dm.read_only(&top).unwrap());
+    for d in &plan.devices[..plan.devices.len() - 1] {
+        assert!(!dm.read_only(&d.uuid).unwrap(), "{}", d.name);
+    }
+    // The same tables, read-write: only the top device is reloaded.
+    let o = lvmeta_dm::reload_with(&dm, &nodes, &plan, &plan, false).unwrap();
+    assert_eq!(o.reloaded, ["vg-m"]);
+    assert!(!dm.read_only(&top).unwrap());
+    // Nothing changes: nothing is reloaded.
+    let o = lvmeta_dm::reload_with(&dm, &nodes, &plan, &plan, false).unwrap();
+    assert!(o.reloaded.is_empty());
+    // A plain reload keeps an LV read-write.
+    let o = reload(&dm, &nodes, &plan, &plan).unwrap();
+    assert!(o.reloaded.is_empty());
+}

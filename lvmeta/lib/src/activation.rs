@@ -49,6 +49,8 @@ pub enum ActivationError {
     },
     #[error("Logical volume {vg}/{lv} not found")]
     NoSuchLv { vg: String, lv: String },
+    #[error("VG {vg} is not shared: activation modes (ew, ro, sr, sw) need a shared VG (vgcreate --shared, or vgchange --locktype dlm)")]
+    NotShared { vg: String },
     #[error("device-mapper is not available: {reason}")]
     NoDm { reason: String },
 }
@@ -91,6 +93,9 @@ pub struct ActivateOptions {
     /// lvm's `activation/volume_list`: `vg`, `vg/lv`, `@tag` (LV or VG tag). None: no filter.
     pub volume_list: Option<Vec<String>>,
     pub mirror_handle_errors: bool,
+    /// A VxVM activation mode on a shared VG: the LV locks are taken in its mode and ro/sr
+    /// load read-only tables. None: lvm's -aey/-asy.
+    pub vx_mode: Option<halvm_config::ActivationMode>,
 }
 
 /// Device numbers of the VG's PVs that are present.
@@ -263,11 +268,25 @@ impl Ctx<'_> {
                     },
                 )?;
                 if let (Some(c), Some(mode), Some(l)) = (cluster, how, vg.lv(lv)) {
-                    c.lock_lv(vgname, &l.id, lv, mode)
-                        .map_err(|e| ActivationError::Op(e.into()))?;
+                    match opts.vx_mode {
+                        Some(vx) => c.lock_lv_for_mode(vgname, &l.id, lv, vx),
+                        None => c.lock_lv(vgname, &l.id, lv, mode),
+                    }
+                    .map_err(|e| ActivationError::Op(e.into()))?;
                 }
-                let o = match lvmeta_dm::activate(kernel.dm.as_ref(), kernel.nodes.as_ref(), &plan)
-                {
+                let read_only = opts.vx_mode.is_some_and(|m| {
+                    matches!(
+                        m,
+                        halvm_config::ActivationMode::ReadOnly
+                            | halvm_config::ActivationMode::SharedRead
+                    )
+                });
+                let o = match lvmeta_dm::activate_with(
+                    kernel.dm.as_ref(),
+                    kernel.nodes.as_ref(),
+                    &plan,
+                    read_only,
+                ) {
                     Ok(o) => o,
                     Err(e) => {
                         // Not active here after all: let the other nodes have it.
@@ -313,6 +332,51 @@ impl Ctx<'_> {
                 "{active} logical volume(s) in volume group \"{vgname}\" now active"
             ));
         }
+        Ok(out)
+    }
+
+    /// `vgchange -a ew|ro|sr|sw|n` on a shared VG (VxVM's activation modes): takes the VG's
+    /// mode through the cluster lock manager (refused when another node holds a conflicting
+    /// one, naming it), then activates every LV with the LV locks of that mode (ro and sr
+    /// read-only); `Off` deactivates and releases the mode. A change of mode while LVs are
+    /// active deactivates them first, so the new tables and locks are the mode's.
+    pub fn change_vg_mode(
+        &self,
+        kernel: &Kernel,
+        vgname: &str,
+        mode: halvm_config::ActivationMode,
+        opts: &ActivateOptions,
+    ) -> Result<Vec<String>> {
+        use halvm_config::ActivationMode as M;
+        let (vg, _) = read(self, vgname, mode != M::Off)?;
+        let Some(cluster) = lv_locks(self, &vg)? else {
+            return Err(ActivationError::NotShared { vg: vgname.into() });
+        };
+        let op = |e: LockError| ActivationError::Op(e.into());
+        let mut out = Vec::new();
+        if mode == M::Off {
+            out.extend(self.change_activation_mode(kernel, vgname, None, None, opts)?);
+            cluster.set_vg_mode(vgname, M::Off).map_err(op)?;
+            out.push(format!("Activation mode of VG {vgname}: off"));
+            return Ok(out);
+        }
+        cluster.set_vg_mode(vgname, mode).map_err(op)?;
+        // The LVs get the mode's locks and tables: what is active in another mode goes first.
+        out.extend(self.change_activation_mode(kernel, vgname, None, None, opts)?);
+        let how = match mode {
+            M::ExclusiveWrite => LockMode::Exclusive,
+            _ => LockMode::Shared,
+        };
+        let o = ActivateOptions {
+            vx_mode: Some(mode),
+            ..opts.clone()
+        };
+        out.extend(self.change_activation_mode(kernel, vgname, None, Some(how), &o)?);
+        out.push(format!(
+            "Activation mode of VG {vgname}: {} ({})",
+            mode.as_str(),
+            mode.abbreviation()
+        ));
         Ok(out)
     }
 

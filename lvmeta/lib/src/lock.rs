@@ -74,6 +74,22 @@ pub trait HeldLock: Send {
     fn note_removed(&mut self) {}
 }
 
+/// A shared VG as the cluster lock daemons see it (one view from any node): per LV UUID the
+/// nodes where it is active and how (`node1:ex`, `node2:sh`, or the DLM mode under an
+/// activation mode), and the VG's activation modes (`node1:ew`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterView {
+    pub lvs: std::collections::HashMap<String, Vec<String>>,
+    pub modes: Vec<String>,
+}
+
+/// An LV suspended on every node by [`LockManager::suspend_lv_everywhere`].
+pub trait SuspendedLv: Send {
+    /// After the commit: every node loads the new tables and resumes; an error says which
+    /// node did not (or that the nodes disagree on the size).
+    fn resume(self: Box<Self>) -> Result<(), LockError>;
+}
+
 /// A lock guard as returned by a [`LockManager`].
 pub struct LockGuard(Box<dyn HeldLock>);
 
@@ -132,6 +148,51 @@ pub trait LockManager: Send + Sync {
     /// shared VG leaves it); nothing to do for a local manager.
     fn vg_removed(&self, _vg: &str) -> Result<(), LockError> {
         Ok(())
+    }
+
+    /// Holds (or with `Off` releases) VG `vg`'s VxVM activation mode on this node (clvmd-rs's
+    /// per-VG mode lock: sr = CR, sw = CW, ro = PR, ew = PW, whose DLM compatibility is
+    /// VxVM's conflict table). A conflict names the node holding the other mode.
+    fn set_vg_mode(&self, vg: &str, _mode: halvm_config::ActivationMode) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
+    }
+
+    /// An LV's activation lock in the mode that goes with VG activation mode `mode` (ew: PW,
+    /// sw and ro: PR, sr: CR), held like [`LockManager::lock_lv`]'s.
+    fn lock_lv_for_mode(
+        &self,
+        vg: &str,
+        _lv_uuid: &str,
+        _lv_name: &str,
+        _mode: halvm_config::ActivationMode,
+    ) -> Result<(), LockError> {
+        Err(LockError::NeedsCluster {
+            vg: vg.to_string(),
+            lock_type: "dlm".into(),
+        })
+    }
+
+    /// Where the VG's LVs are active and its activation modes, cluster-wide; None when this
+    /// lock manager has no cluster or cannot say.
+    fn cluster_view(&self, _vg: &str) -> Option<ClusterView> {
+        None
+    }
+
+    /// Cluster-wide atomic change of an LV (a resize): suspends it on every node that has it
+    /// active, before the commit; [`SuspendedLv::resume`] after the commit makes every node
+    /// load its tables from the new metadata and resume. Dropping the guard without resuming
+    /// (the commit failed) makes every node reload from disk (the old metadata). Needs the VG
+    /// lock held exclusively. None: this lock manager has no cluster (nothing to do).
+    fn suspend_lv_everywhere(
+        &self,
+        _vg: &str,
+        _lv_uuid: &str,
+        _lv_name: &str,
+    ) -> Result<Option<Box<dyn SuspendedLv>>, LockError> {
+        Ok(None)
     }
 
     /// Releases an activation lock taken by [`LockManager::lock_lv`] (here or by an earlier

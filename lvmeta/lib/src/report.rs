@@ -113,6 +113,8 @@ pub enum LvField {
     LvAttr,
     /// `lv_host`
     LvHost,
+    /// `lv_active_nodes` (halvm): the nodes where a shared VG's LV is active, and how.
+    LvActiveNodes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +151,8 @@ pub enum SegField {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VgField {
+    /// `vg_activation_modes` (halvm): the activation modes held on a shared VG, per node.
+    VgActivationModes,
     /// `vg_fmt`
     VgFmt,
     /// `vg_uuid`
@@ -251,6 +255,7 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Lv, Pct, "Cpy%Sync", 0, "copy_percent", CopyPercent),
     f!(Lv, Str, "Attr", 0, "lv_attr", LvAttr),
     f!(Lv, Str, "Host", 0, "lv_host", LvHost),
+    f!(Lv, Str, "ActiveNodes", 0, "lv_active_nodes", LvActiveNodes),
     f!(Pv, Str, "Fmt", 0, "pv_fmt", PvFmt),
     f!(Pv, Str, "PV UUID", 38, "pv_uuid", PvUuid),
     f!(Pv, Size, "DevSize", 0, "dev_size", DevSize),
@@ -295,6 +300,14 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Vg, Num, "#VMda", 0, "vg_mda_count", VgMdaCount),
     f!(Vg, Size, "VMdaFree", 9, "vg_mda_free", VgMdaFree),
     f!(Vg, Size, "VMdaSize", 9, "vg_mda_size", VgMdaSize),
+    f!(
+        Vg,
+        Str,
+        "ActModes",
+        0,
+        "vg_activation_modes",
+        VgActivationModes
+    ),
     f!(Seg, Str, "Type", 0, "segtype", Segtype),
     f!(Seg, Num, "#Str", 0, "stripes", Stripes),
     f!(Seg, Num, "#DStr", 0, "data_stripes", DataStripes),

@@ -507,6 +507,41 @@ impl Ctx<'_> {
         Ok(vg)
     }
 
+    /// On a shared VG, the LVs whose size this commit changes are suspended on every node
+    /// first (clvmd-rs's atomic resize), so no node serves the new size while another
+    /// serves the old one; the guards resume them after the commit.
+    fn suspend_resized(
+        &self,
+        sc: &Scan,
+        old_name: &str,
+        vg: &VolumeGroup,
+    ) -> Result<Vec<Box<dyn crate::lock::SuspendedLv>>> {
+        let Ok(Some(cluster)) = self
+            .env
+            .cluster_locks_for(&vg.name, vg.lock_type.as_deref())
+        else {
+            return Ok(Vec::new());
+        };
+        let Ok(old) = sc.read_vg(old_name) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for l in vg.lvs.iter().filter(|l| l.is_visible()) {
+            let resized = old
+                .vg
+                .lvs
+                .iter()
+                .find(|o| o.id == l.id)
+                .is_some_and(|o| o.size().0 != l.size().0);
+            if resized {
+                if let Some(g) = cluster.suspend_lv_everywhere(&vg.name, &l.id, &l.name)? {
+                    out.push(g);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The commit itself: device hints, text, every metadata area, the seqno to the locks,
     /// the hooks. `old_name`: the VG's name on disk (a rename commits under the new one).
     fn commit(
@@ -528,13 +563,42 @@ impl Ctx<'_> {
                 h.before_commit(&old.vg, command)?;
             }
         }
+        let suspended = self.suspend_resized(sc, old_name, vg)?;
+        test_pause("before-commit");
         let text = metadata_text(vg, &self.env.host, now(), committed_len(sc, vg));
         commit_text(&vg.name, &targets(sc, vg), text, None)?;
         held.note_committed_seqno(vg.seqno);
+        test_pause("after-commit");
+        for s in suspended {
+            s.resume()?;
+        }
         if let Some(h) = &self.env.hooks {
             backed_up(h.after_commit(&vg.name, Some(vg), command));
         }
         Ok(())
+    }
+}
+
+/// Test hook for the lab (a resize paused between its phases, so a node can be killed
+/// there): with `HALVM_TEST_PAUSE=<phase>:<file>`, at `phase` (`before-commit`: every node
+/// has the LVs being resized suspended; `after-commit`) the command writes `<file>` and
+/// waits until it is removed.
+fn test_pause(phase: &str) {
+    let Ok(v) = std::env::var("HALVM_TEST_PAUSE") else {
+        return;
+    };
+    let Some((p, file)) = v.split_once(':') else {
+        return;
+    };
+    if p != phase {
+        return;
+    }
+    if std::fs::write(file, format!("{phase} {}\n", std::process::id())).is_err() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while std::path::Path::new(file).exists() && start.elapsed().as_secs() < 600 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 

@@ -68,7 +68,13 @@ impl Ctx<'_> {
             match kind {
                 ReportKind::Vgs => {
                     for r in &reads {
-                        rows.push(fields.iter().map(|f| vg_row_cell(f, sc, r)).collect());
+                        let view = self.view_of(fields, r);
+                        rows.push(
+                            fields
+                                .iter()
+                                .map(|f| vg_row_cell(f, sc, r, view.as_ref()))
+                                .collect(),
+                        );
                     }
                 }
                 ReportKind::Lvs => {
@@ -76,11 +82,13 @@ impl Ctx<'_> {
                     let kernel = crate::activation::KernelView::probe();
                     for r in &reads {
                         let roles = r.vg.sub_roles();
+                        let view = self.view_of(fields, r);
                         let row = LvRow {
                             sc,
                             r,
                             roles: &roles,
                             kernel: &kernel,
+                            view: view.as_ref(),
                         };
                         // Named LVs are shown even when hidden, as lvm2 shows them.
                         let lvs_of_vg = || r.vg.lvs.iter();
@@ -190,6 +198,8 @@ struct LvRow<'a> {
     r: &'a VgRead,
     roles: &'a HashMap<&'a str, model::SubRole>,
     kernel: &'a crate::activation::KernelView<'a>,
+    /// The cluster's view of a shared VG, when a cluster field was asked for.
+    view: Option<&'a crate::lock::ClusterView>,
 }
 
 fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) -> Cell {
@@ -198,6 +208,7 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
         r,
         roles,
         kernel,
+        view,
     } = *row;
     let vg = &r.vg;
     let es = vg.extent_size.0;
@@ -206,6 +217,7 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
     let x = match f.id {
         Field::Lv(x) => x,
         Field::Seg(x) => return seg_cell(x, sc, r, seg),
+        Field::Vg(VgField::VgActivationModes) => return modes_cell(view),
         Field::Vg(x) => return vg_cell(x, sc, r),
         // lvs does not offer PV fields.
         Field::Pv(_) => return Cell::Empty,
@@ -250,6 +262,10 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
         }
         LvField::DataPercent | LvField::MetadataPercent => Cell::Pct(None),
         LvField::CopyPercent => Cell::Pct(kernel.copy_percent(vg, l)),
+        LvField::LvActiveNodes => s(view
+            .and_then(|v| v.lvs.get(&l.id))
+            .map(|n| n.join(","))
+            .unwrap_or_default()),
     }
 }
 
@@ -339,6 +355,8 @@ fn vg_cell(x: VgField, sc: &Scan, r: &VgRead) -> Cell {
         VgField::SnapCount => Cell::Num(0),
         VgField::VgSeqno => Cell::Num(vg.seqno as i64),
         VgField::VgTags => Cell::Str(vg.tags.join(",")),
+        // Needs the cluster's view: filled by the row builders that have it.
+        VgField::VgActivationModes => Cell::Empty,
         VgField::VgMdaCount => Cell::Num(mdas().len() as i64),
         VgField::VgMdaSize => Cell::Size(mdas().iter().map(|m| m.0).min().unwrap_or(0) / 512),
         VgField::VgMdaFree => Cell::Size(
@@ -434,7 +452,40 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
 }
 
 /// A `vgs` cell: VG fields only.
-fn vg_row_cell(f: &FieldDef, sc: &Scan, r: &VgRead) -> Cell {
+fn modes_cell(view: Option<&crate::lock::ClusterView>) -> Cell {
+    Cell::Str(view.map(|v| v.modes.join(",")).unwrap_or_default())
+}
+
+impl Ctx<'_> {
+    /// The cluster's view of `r`'s VG when a field needs it and the VG is shared.
+    fn view_of(&self, fields: &[&FieldDef], r: &VgRead) -> Option<crate::lock::ClusterView> {
+        let wanted = fields.iter().any(|f| {
+            matches!(
+                f.id,
+                Field::Lv(LvField::LvActiveNodes) | Field::Vg(VgField::VgActivationModes)
+            )
+        });
+        if !wanted {
+            return None;
+        }
+        let c = self
+            .env
+            .cluster_locks_for(&r.vg.name, r.vg.lock_type.as_deref())
+            .ok()
+            .flatten()?;
+        c.cluster_view(&r.vg.name)
+    }
+}
+
+fn vg_row_cell(
+    f: &FieldDef,
+    sc: &Scan,
+    r: &VgRead,
+    view: Option<&crate::lock::ClusterView>,
+) -> Cell {
+    if f.id == Field::Vg(VgField::VgActivationModes) {
+        return modes_cell(view);
+    }
     match f.id {
         Field::Vg(x) => vg_cell(x, sc, r),
         _ => Cell::Empty,

@@ -22,6 +22,8 @@ pub struct LockInfo {
     pub lock_args: Option<String>,
     /// lvm 2.02's clvmd flag (`vgcreate -cy`).
     pub clustered: bool,
+    /// PVs of the VG this host cannot see: (PV UUID, device it was last seen on).
+    pub missing: Vec<(String, String)>,
 }
 
 impl LockInfo {
@@ -76,6 +78,11 @@ impl Ctx<'_> {
             lock_type: r.vg.lock_type.clone().filter(|t| !t.is_empty()),
             lock_args: r.vg.lock_args.clone().filter(|t| !t.is_empty()),
             clustered: r.vg.status.iter().any(|s| s == "CLUSTERED"),
+            missing: r
+                .missing()
+                .iter()
+                .map(|p| (p.id.clone(), super::last_seen(p)))
+                .collect(),
         })
     }
 

@@ -1,0 +1,274 @@
+//! Mirror/raid1 leg failures, in place of dmeventd: the daemon polls the device-mapper status
+//! of the LVs active here and, when a leg is dead, applies `policy.detach`.
+//!
+//! Mirrors are loaded with `handle_errors`: after a leg fails the kernel holds writes until
+//! user space reloads the table, so doing nothing hangs the writers for ever. With `local`
+//! this node alone stops I/O to the LV (its table becomes an error target, loaded after a
+//! non-flushing suspend so the held writes fail with EIO instead of hanging) and reports the
+//! LV as failed in its status, so the resource agent's monitor fails and Pacemaker moves the
+//! service; the other nodes keep both legs. `global` (detach the leg cluster-wide through the
+//! metadata) is reported the same way but not carried out yet.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use clvmd_proto::FailedLv;
+
+use crate::dm::LvRef;
+
+/// `policy.detach` in halvm.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detach {
+    #[default]
+    Global,
+    Local,
+}
+
+/// How often the active LVs' status is read: the bound on detection time.
+pub const WATCH_MS: u64 = 1000;
+
+/// The status the driver read for one active LV's top device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LvStatus {
+    pub uuid: String,
+    pub target: String,
+    pub params: String,
+}
+
+/// The legs of a mirror or raid1 status line that are dead (0-based), or None when the line
+/// is not a mirror/raid1 status or cannot be read.
+///
+/// mirror: `<#legs> <dev>... <in-sync>/<total> 1 <health chars> <#log> <log...>`,
+/// a leg is healthy when its char is `A`. raid: `<type> <#devs> <health chars> ...`, `D` is
+/// dead (`a` is alive but still syncing).
+pub fn dead_legs(target: &str, params: &str) -> Option<Vec<usize>> {
+    let f: Vec<&str> = params.split_whitespace().collect();
+    let health = match target {
+        "mirror" => {
+            let n: usize = f.first()?.parse().ok()?;
+            // The health string is one argument: its count is 1.
+            if *f.get(n + 2)? != "1" {
+                return None;
+            }
+            let h = *f.get(n + 3)?;
+            (h.len() == n)
+                .then_some(h)?
+                .chars()
+                .map(|c| c != 'A')
+                .collect::<Vec<bool>>()
+        }
+        "raid" => {
+            if !matches!(*f.first()?, "raid1") {
+                return None;
+            }
+            let n: usize = f.get(1)?.parse().ok()?;
+            let h = *f.get(2)?;
+            (h.len() == n)
+                .then_some(h)?
+                .chars()
+                .map(|c| c == 'D')
+                .collect()
+        }
+        _ => return None,
+    };
+    Some(
+        health
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d)
+            .map(|(i, _)| i)
+            .collect(),
+    )
+}
+
+#[derive(Debug, Clone)]
+struct Failed {
+    lv: LvRef,
+    legs: Vec<usize>,
+    since: u64,
+    /// `stopped`: I/O stopped here (local); `reported`: seen, nothing done (global).
+    action: &'static str,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Watcher {
+    pub(crate) policy: Detach,
+    next_poll: u64,
+    /// The poll in flight and the LVs it covers.
+    poll: Option<(u64, Vec<LvRef>)>,
+    /// FailLv actions in flight.
+    stopping: BTreeMap<u64, String>,
+    failed: BTreeMap<String, Failed>,
+}
+
+/// What the watcher wants the driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchAction {
+    /// Read the status of these LVs' top devices (those active here).
+    Health { lvs: Vec<LvRef> },
+    /// Stop I/O to the LV on this node: suspend without flushing, load an error target of
+    /// the same size, resume.
+    FailLv { lv: LvRef },
+}
+
+impl Watcher {
+    pub(crate) fn new(policy: Detach) -> Self {
+        Watcher {
+            policy,
+            ..Default::default()
+        }
+    }
+
+    /// A poll of `active` when one is due; `tag` is the caller's.
+    pub(crate) fn tick(&mut self, now: u64, active: Vec<LvRef>, tag: u64) -> Option<WatchAction> {
+        if self.poll.is_some() || now < self.next_poll {
+            return None;
+        }
+        let lvs: Vec<LvRef> = active
+            .into_iter()
+            .filter(|l| !self.failed.contains_key(&l.uuid))
+            .collect();
+        self.next_poll = now + WATCH_MS;
+        if lvs.is_empty() {
+            return None;
+        }
+        self.poll = Some((tag, lvs.clone()));
+        Some(WatchAction::Health { lvs })
+    }
+
+    pub(crate) fn next_wake(&self, now: u64, any_active: bool) -> Option<u64> {
+        (any_active && self.poll.is_none() && self.next_poll > now).then_some(self.next_poll)
+    }
+
+    /// Handles a completion if `tag` is the watcher's; returns (mine, LVs to stop I/O to).
+    pub(crate) fn done(
+        &mut self,
+        tag: u64,
+        result: Result<Vec<LvStatus>, String>,
+        now: u64,
+    ) -> (bool, Vec<LvRef>) {
+        if let Some(uuid) = self.stopping.remove(&tag) {
+            if let Some(f) = self.failed.get_mut(&uuid) {
+                match result {
+                    Ok(_) => {
+                        log::error!("{}: I/O stopped on this node (policy.detach = local)", f.lv)
+                    }
+                    Err(e) => {
+                        log::error!("{}: stopping I/O failed: {e}", f.lv);
+                        f.error = Some(e);
+                    }
+                }
+            }
+            return (true, Vec::new());
+        }
+        let Some((_, lvs)) = self.poll.take_if(|(t, _)| *t == tag) else {
+            return (false, Vec::new());
+        };
+        let statuses = match result {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("reading mirror status failed: {e}");
+                return (true, Vec::new());
+            }
+        };
+        let mut stop = Vec::new();
+        for s in statuses {
+            let Some(dead) = dead_legs(&s.target, &s.params) else {
+                continue;
+            };
+            if dead.is_empty() {
+                continue;
+            }
+            let Some(lv) = lvs.iter().find(|l| l.uuid == s.uuid) else {
+                continue;
+            };
+            let action = match self.policy {
+                Detach::Local => {
+                    stop.push(lv.clone());
+                    "stopped"
+                }
+                Detach::Global => "reported",
+            };
+            log::error!(
+                "{lv}: mirror leg(s) {dead:?} failed ({} {})",
+                s.target,
+                s.params
+            );
+            self.failed.insert(
+                lv.uuid.clone(),
+                Failed {
+                    lv: lv.clone(),
+                    legs: dead,
+                    since: now,
+                    action,
+                    error: None,
+                },
+            );
+        }
+        (true, stop)
+    }
+
+    pub(crate) fn stopping(&mut self, tag: u64, lv: &LvRef) {
+        self.stopping.insert(tag, lv.uuid.clone());
+    }
+
+    /// The LV is no longer active here (deactivated): forget its failure.
+    pub(crate) fn retain_active(&mut self, active: &BTreeSet<String>) {
+        self.failed.retain(|u, _| active.contains(u));
+    }
+
+    pub(crate) fn status(&self, now: u64) -> Vec<FailedLv> {
+        self.failed
+            .values()
+            .map(|f| FailedLv {
+                vg: f.lv.vg.clone(),
+                lv: f.lv.name.clone(),
+                uuid: f.lv.uuid.clone(),
+                dead_legs: f.legs.clone(),
+                action: f.action.into(),
+                for_ms: now.saturating_sub(f.since),
+                error: f.error.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_and_raid_status_lines() {
+        assert_eq!(
+            dead_legs("mirror", "2 253:1 253:2 512/512 1 AA 1 core"),
+            Some(vec![])
+        );
+        assert_eq!(
+            dead_legs("mirror", "2 253:1 253:2 500/512 1 AD 1 core"),
+            Some(vec![1])
+        );
+        assert_eq!(
+            dead_legs("mirror", "3 253:1 253:2 253:3 512/512 1 DAS 3 disk 253:0 A"),
+            Some(vec![0, 2])
+        );
+        assert_eq!(
+            dead_legs("raid", "raid1 2 AD 512/512 idle 0 0 -"),
+            Some(vec![1])
+        );
+        assert_eq!(
+            dead_legs("raid", "raid1 2 Aa 12/512 recover 0 0 -"),
+            Some(vec![])
+        );
+        assert_eq!(dead_legs("linear", "8:0 0"), None);
+        assert_eq!(dead_legs("raid", "raid5_ls 3 AAD 1/2 idle 0 0 -"), None);
+        for bad in [
+            "",
+            "x",
+            "2 253:1",
+            "2 253:1 253:2 1/2 1 A 1 core",
+            "9 1 2 3",
+        ] {
+            assert_eq!(dead_legs("mirror", bad), None, "{bad}");
+        }
+    }
+}

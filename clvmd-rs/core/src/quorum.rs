@@ -1,0 +1,272 @@
+//! The quorum-loss fence (EVMS): a node without quorum stops I/O to the active LVs of every
+//! shared VG it has started, and undoes that when quorum returns. This is a second layer
+//! beside Pacemaker's fencing: it holds where fencing is slow or absent.
+//!
+//! Policy only, free of I/O: [`Freezer`] compares what should be frozen (every started shared
+//! VG while not quorate, nothing while quorate) with what is, and asks the driver for one
+//! [`FenceAction`] per VG at a time. The driver finds the VG's active top-level devices and
+//! records what it did under /run, so a daemon restarted while frozen learns it back
+//! ([`crate::Input::FrozenFound`]) and thaws only once quorum holds.
+
+use std::collections::BTreeMap;
+
+use clvmd_proto::FrozenVg;
+
+use crate::dm::DmAction;
+use crate::machine::Output;
+
+/// `policy.quorum_loss` in halvm.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuorumLoss {
+    /// Suspend (with flush) every active top-level device: I/O queues in the kernel.
+    #[default]
+    Freeze,
+    /// Swap every active top-level device's table for an error target: I/O fails with EIO.
+    FailIo,
+}
+
+impl QuorumLoss {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuorumLoss::Freeze => "freeze",
+            QuorumLoss::FailIo => "fail-io",
+        }
+    }
+}
+
+/// What the driver does to the device-mapper devices of one VG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FenceAction {
+    /// Stop I/O to every active LV of shared VG `vg` on this node, as `how` says.
+    Freeze { vg: String, how: QuorumLoss },
+    /// Undo what the last `Freeze` of `vg` did (resume, or load the saved tables back).
+    Thaw { vg: String },
+}
+
+/// Retry of a failed thaw (a freeze is never retried blindly: a half-done one is thawed).
+const RETRY_MS: u64 = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Freezing,
+    Frozen,
+    Thawing,
+}
+
+#[derive(Debug, Clone)]
+struct VgFence {
+    phase: Phase,
+    how: QuorumLoss,
+    since: u64,
+    error: Option<String>,
+    retry_at: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Freezer {
+    pub(crate) policy: QuorumLoss,
+    vgs: BTreeMap<String, VgFence>,
+    inflight: BTreeMap<u64, String>,
+    next_tag: u64,
+    /// Device-mapper resumes and refreshes (coord.rs) of LVs in fenced VGs, held back until
+    /// the VG is thawed: a resize finishing while quorum is lost must not restart I/O.
+    held: Vec<Output>,
+}
+
+impl Freezer {
+    pub(crate) fn new(policy: QuorumLoss) -> Self {
+        Freezer {
+            policy,
+            ..Default::default()
+        }
+    }
+
+    /// VGs a previous daemon left frozen (found by the driver at start).
+    pub(crate) fn found(&mut self, vgs: Vec<(String, QuorumLoss)>, now: u64) {
+        for (vg, how) in vgs {
+            log::warn!("{vg}: left frozen ({}) by a previous daemon", how.as_str());
+            self.vgs.entry(vg).or_insert(VgFence {
+                phase: Phase::Frozen,
+                how,
+                since: now,
+                error: None,
+                retry_at: 0,
+            });
+        }
+    }
+
+    /// The actions that bring the kernel to what `quorate` asks for, given the shared VGs
+    /// started here; `(tag, action)` pairs.
+    pub(crate) fn reconcile<'a>(
+        &mut self,
+        quorate: bool,
+        shared: impl Iterator<Item = &'a str>,
+        now: u64,
+    ) -> Vec<(u64, FenceAction)> {
+        let mut out = Vec::new();
+        if !quorate {
+            for vg in shared {
+                if !self.vgs.contains_key(vg) {
+                    let how = self.policy;
+                    log::warn!("quorum lost: freezing I/O to {vg} ({})", how.as_str());
+                    self.vgs.insert(
+                        vg.to_string(),
+                        VgFence {
+                            phase: Phase::Freezing,
+                            how,
+                            since: now,
+                            error: None,
+                            retry_at: 0,
+                        },
+                    );
+                    out.push((vg.to_string(), FenceAction::Freeze { vg: vg.into(), how }));
+                }
+            }
+        } else {
+            for (vg, f) in self.vgs.iter_mut() {
+                if f.phase == Phase::Frozen && f.retry_at <= now {
+                    log::info!("quorum regained: thawing {vg}");
+                    f.phase = Phase::Thawing;
+                    out.push((vg.clone(), FenceAction::Thaw { vg: vg.clone() }));
+                }
+            }
+        }
+        out.into_iter()
+            .map(|(vg, a)| {
+                self.next_tag += 1;
+                self.inflight.insert(self.next_tag, vg);
+                (self.next_tag, a)
+            })
+            .collect()
+    }
+
+    /// Whether `tag` was ours; records the outcome.
+    pub(crate) fn done(&mut self, tag: u64, result: Result<(), String>, now: u64) -> bool {
+        let Some(vg) = self.inflight.remove(&tag) else {
+            return false;
+        };
+        let Some(f) = self.vgs.get_mut(&vg) else {
+            return true;
+        };
+        match (f.phase, result) {
+            (Phase::Freezing, Ok(())) => {
+                log::warn!(
+                    "{vg}: I/O frozen ({}) {} ms after the loss",
+                    f.how.as_str(),
+                    now - f.since
+                );
+                f.phase = Phase::Frozen;
+            }
+            (Phase::Freezing, Err(e)) => {
+                // Whatever was done is recorded by the driver; a thaw undoes it.
+                log::error!("{vg}: freezing failed: {e}");
+                f.phase = Phase::Frozen;
+                f.error = Some(e);
+            }
+            (Phase::Thawing, Ok(())) => {
+                log::info!("{vg}: I/O resumed after {} ms", now - f.since);
+                self.vgs.remove(&vg);
+            }
+            (Phase::Thawing, Err(e)) => {
+                log::error!("{vg}: thawing failed (retrying): {e}");
+                f.phase = Phase::Frozen;
+                f.error = Some(e);
+                f.retry_at = now + RETRY_MS;
+            }
+            (Phase::Frozen, _) => {}
+        }
+        true
+    }
+
+    /// Holds back what would restart I/O in a fenced VG; releases what was held once its VG
+    /// is thawed. Order among the released outputs is kept.
+    pub(crate) fn gate(&mut self, out: &mut Vec<Output>) {
+        let fenced = |vgs: &BTreeMap<String, VgFence>, o: &Output| match o {
+            Output::Dm {
+                action: DmAction::Resume { lv } | DmAction::Refresh { lv, .. },
+                ..
+            } => vgs.contains_key(&lv.vg),
+            _ => false,
+        };
+        let (still, free): (Vec<Output>, Vec<Output>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|o| fenced(&self.vgs, o));
+        self.held = still;
+        let mut keep = free;
+        for o in out.drain(..) {
+            if fenced(&self.vgs, &o) {
+                log::info!("held back while quorum is lost: {o:?}");
+                self.held.push(o);
+            } else {
+                keep.push(o);
+            }
+        }
+        *out = keep;
+    }
+
+    pub(crate) fn next_wake(&self, now: u64) -> Option<u64> {
+        self.vgs
+            .values()
+            .filter(|f| f.phase == Phase::Frozen && f.retry_at > now)
+            .map(|f| f.retry_at)
+            .min()
+    }
+
+    pub(crate) fn status(&self, now: u64) -> Vec<FrozenVg> {
+        self.vgs
+            .iter()
+            .map(|(vg, f)| FrozenVg {
+                vg: vg.clone(),
+                state: match f.phase {
+                    Phase::Freezing => "freezing",
+                    Phase::Frozen => "frozen",
+                    Phase::Thawing => "thawing",
+                }
+                .into(),
+                how: f.how.as_str().into(),
+                for_ms: now.saturating_sub(f.since),
+                error: f.error.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dm::LvRef;
+
+    fn dm(tag: u64, vg: &str, resume: bool) -> Output {
+        let lv = LvRef {
+            vg: vg.into(),
+            uuid: "u".into(),
+            name: "lv".into(),
+        };
+        Output::Dm {
+            tag,
+            action: if resume {
+                DmAction::Resume { lv }
+            } else {
+                DmAction::Suspend { lv, flush: true }
+            },
+        }
+    }
+
+    #[test]
+    fn resumes_in_a_fenced_vg_wait_for_the_thaw() {
+        let mut f = Freezer::new(QuorumLoss::Freeze);
+        let a = f.reconcile(false, ["vg"].into_iter(), 0);
+        let mut out = vec![dm(1, "vg", true), dm(2, "vg", false), dm(3, "other", true)];
+        f.gate(&mut out);
+        assert_eq!(out, [dm(2, "vg", false), dm(3, "other", true)]);
+        assert!(f.done(a[0].0, Ok(()), 1));
+        let t = f.reconcile(true, ["vg"].into_iter(), 2);
+        let mut out = Vec::new();
+        f.gate(&mut out);
+        assert!(out.is_empty(), "still thawing");
+        assert!(f.done(t[0].0, Ok(()), 3));
+        f.gate(&mut out);
+        assert_eq!(out, [dm(1, "vg", true)]);
+    }
+}

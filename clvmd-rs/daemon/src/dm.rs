@@ -1,0 +1,259 @@
+//! The driver of the state machine's device-mapper actions ([`clvmd_core::DmAction`]): one
+//! thread runs them in order (a suspend must finish before the refresh that resumes) and
+//! hands completions back to the poll loop like the lockspace workers do.
+//!
+//! Tables come from lvmeta's activation planner over the VG's committed metadata, read from
+//! disk without a lock (lvm2's commit is one atomic sector write), and are applied with
+//! lvmeta's device-mapper executor, so the devices are lvm2's (names, UUIDs, tables).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::{channel, Sender};
+
+use clvmd_core::{DmAction, DmReport, Input, LvRef};
+use lvmeta::activation::{pv_devices, Kernel};
+use lvmeta::env::Env;
+use lvmeta::ops::Ctx;
+use lvmeta_activate::{plan_lv, ActivationMode, DevNum, Plan, PlanOptions};
+use lvmeta_dm::DmBackend;
+
+/// Carries out device-mapper actions (the kernel's, or a test double).
+pub trait DmExec {
+    fn run(&mut self, action: &DmAction) -> Result<DmReport, String>;
+}
+
+/// Makes the executor inside its thread (the kernel's handles stay on that thread).
+pub type MakeDmExec = Box<dyn FnOnce() -> Box<dyn DmExec> + Send>;
+
+/// Starts the thread that runs the executor `make` builds; completions go to `done` and a
+/// byte to `wake`.
+pub fn spawn(make: MakeDmExec, done: Sender<Input>, wake: UnixStream) -> Sender<(u64, DmAction)> {
+    let (tx, rx) = channel::<(u64, DmAction)>();
+    std::thread::Builder::new()
+        .name("device-mapper".into())
+        .spawn(move || {
+            let mut wake = wake;
+            let mut exec = make();
+            for (tag, action) in rx {
+                log::debug!("device-mapper: {action:?}");
+                let result = exec.run(&action);
+                if let Err(e) = &result {
+                    log::error!("device-mapper action on {}: {e}", action.lv());
+                }
+                if done.send(Input::DmDone { tag, result }).is_err() {
+                    return;
+                }
+                let _ = wake.write(&[1]);
+            }
+        })
+        .expect("spawn device-mapper thread");
+    tx
+}
+
+/// The executor the daemon uses: the kernel's device-mapper, with the environment lvmeta
+/// builds from lvm.conf and halvm.toml (no locks are taken through it: reads only).
+pub fn kernel_dm() -> MakeDmExec {
+    Box::new(|| {
+        Box::new(LvmDm::new(Box::new(|| {
+            let locks: std::sync::Arc<dyn lvmeta::lock::LockManager> =
+                std::sync::Arc::new(lvmeta::lock::MemLocking::new());
+            let mut env =
+                lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
+                    .map(|b| b.env)
+                    .map_err(|e| e.to_string())?;
+            // Reading a suspended device blocks until it is resumed, and this thread is the
+            // one that resumes: skip them, as lvm2's ignore_suspended_devices does.
+            let open = std::mem::replace(&mut env.open, Box::new(Env::file_open));
+            env.open = Box::new(move |path| {
+                if suspended_dm(path) {
+                    return Err(std::io::Error::other("a suspended device-mapper device"));
+                }
+                open(path)
+            });
+            Ok(env)
+        })))
+    })
+}
+
+/// Whether `path` is a device-mapper device that is suspended now (sysfs says so).
+fn suspended_dm(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(path) else {
+        return false;
+    };
+    if !m.file_type().is_block_device() {
+        return false;
+    }
+    let (major, minor) = (
+        nix::sys::stat::major(m.rdev()),
+        nix::sys::stat::minor(m.rdev()),
+    );
+    std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/dm/suspended"))
+        .is_ok_and(|s| s.trim() == "1")
+}
+
+/// The kernel's device-mapper, with tables planned from the disks by lvmeta.
+pub struct LvmDm {
+    /// Builds the environment (lvm.conf filters, halvm.toml) on first use: a daemon on a host
+    /// without device-mapper never needs it.
+    make_env: Box<dyn Fn() -> Result<Env, String>>,
+    kernel: Option<Kernel>,
+}
+
+impl LvmDm {
+    pub fn new(make_env: Box<dyn Fn() -> Result<Env, String>>) -> Self {
+        LvmDm {
+            make_env,
+            kernel: None,
+        }
+    }
+
+    fn kernel(&mut self) -> Result<&Kernel, String> {
+        if self.kernel.is_none() {
+            self.kernel = Some(Kernel::real().map_err(|e| e.to_string())?);
+        }
+        Ok(self.kernel.as_ref().expect("set"))
+    }
+
+    /// The LV's plan from the committed metadata, and whether its handle_errors matters.
+    fn plan(&self, lv: &LvRef, handle_errors: bool) -> Result<Plan, String> {
+        let env = (self.make_env)()?;
+        let sc = lvmeta::ops::scan(&env).map_err(|e| e.to_string())?;
+        let r = sc.read_vg(&lv.vg).map_err(|e| e.to_string())?;
+        let name =
+            r.vg.lvs
+                .iter()
+                .find(|l| l.id == lv.uuid)
+                .map(|l| l.name.clone())
+                .ok_or_else(|| format!("LV {lv} (UUID {}) is not in the metadata", lv.uuid))?;
+        let pvs = pv_devices(&Ctx { env: &env }, &r, &sc).map_err(|e| e.to_string())?;
+        // Missing PVs map to error targets rather than failing: the devices already exist,
+        // and a reload must not fail where the activation was allowed.
+        let opts = PlanOptions {
+            mode: ActivationMode::Partial,
+            mirror_handle_errors: handle_errors,
+        };
+        plan_lv(&r.vg, &name, &pvs, &opts).map_err(|e| e.to_string())
+    }
+}
+
+/// The size of a device's live table in sectors.
+fn size(dm: &dyn DmBackend, uuid: &str) -> Result<u64, String> {
+    Ok(dm
+        .table(uuid)
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|l| l.1)
+        .sum())
+}
+
+/// Every device-mapper device under `top` (itself included), by UUID, following the
+/// `major:minor` references in the live tables.
+fn tree(dm: &dyn DmBackend, top: &str) -> Result<BTreeSet<String>, String> {
+    let by_dev: BTreeMap<DevNum, String> = dm
+        .list()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|i| (i.dev, i.uuid))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![top.to_string()];
+    while let Some(u) = todo.pop() {
+        if !seen.insert(u.clone()) {
+            continue;
+        }
+        for l in dm.table(&u).map_err(|e| e.to_string())? {
+            for tok in l.3.split_whitespace() {
+                if let Some((a, b)) = tok.split_once(':') {
+                    if let (Ok(major), Ok(minor)) = (a.parse(), b.parse()) {
+                        if let Some(sub) = by_dev.get(&DevNum { major, minor }) {
+                            todo.push(sub.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(seen)
+}
+
+impl DmExec for LvmDm {
+    fn run(&mut self, action: &DmAction) -> Result<DmReport, String> {
+        let lv = action.lv().clone();
+        let plan0 = self.plan(&lv, false)?;
+        let top = plan0.top().uuid.clone();
+        let dm = self.kernel()?.dm.as_ref();
+        let mut report = DmReport::default();
+        if dm.info(&top).map_err(|e| e.to_string())?.is_none() {
+            return Ok(report);
+        }
+        report.active = true;
+        match action {
+            DmAction::Suspend { flush, .. } => {
+                let r = if *flush {
+                    dm.suspend(&top)
+                } else {
+                    dm.suspend_noflush(&top)
+                };
+                r.map_err(|e| e.to_string())?;
+            }
+            DmAction::Resume { .. } => {
+                // Bottom first, as a reload resumes.
+                for d in &plan0.devices {
+                    if dm.info(&d.uuid).ok().flatten().is_some_and(|i| i.suspended) {
+                        dm.resume(&d.uuid).map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            DmAction::Refresh { read_only, .. } => {
+                // Keep dm-mirror's handle_errors as the live tables have it.
+                let before = tree(dm, &top)?;
+                let handle = before.iter().any(|u| {
+                    dm.table(u).is_ok_and(|t| {
+                        t.iter()
+                            .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"))
+                    })
+                });
+                let plan = if handle { self.plan(&lv, true)? } else { plan0 };
+                let kernel = self.kernel()?;
+                let (dm, nodes) = (kernel.dm.as_ref(), kernel.nodes.as_ref());
+                let o = lvmeta_dm::reload_with(dm, nodes, &plan, &plan, *read_only)
+                    .map_err(|e| e.to_string())?;
+                report.reloaded = o.reloaded;
+                // A device left suspended by a resize whose table did not change (a resize
+                // rolled back) is resumed too.
+                for d in &plan.devices {
+                    if dm.info(&d.uuid).ok().flatten().is_some_and(|i| i.suspended) {
+                        dm.resume(&d.uuid).map_err(|e| e.to_string())?;
+                    }
+                }
+                // Devices the LV no longer uses (a split-off image, a removed leg).
+                for u in before {
+                    if plan.device(&u).is_none() && u.starts_with("LVM-") {
+                        if let Some(i) = dm.info(&u).map_err(|e| e.to_string())? {
+                            if i.open_count == 0 {
+                                dm.remove(&u).map_err(|e| e.to_string())?;
+                                nodes.remove_node(&i.name).map_err(|e| e.to_string())?;
+                                report.reloaded.push(format!("removed {}", i.name));
+                            }
+                        }
+                    }
+                }
+            }
+            DmAction::Status { .. } => {
+                for d in &plan0.devices {
+                    if let Ok(lines) = dm.status(&d.uuid) {
+                        for l in lines {
+                            report.status.push((d.name.clone(), l.2, l.3));
+                        }
+                    }
+                }
+            }
+        }
+        let dm = self.kernel()?.dm.as_ref();
+        report.size_sectors = Some(size(dm, &top)?);
+        Ok(report)
+    }
+}
