@@ -433,7 +433,7 @@ fn bad_input(t: &T, vg: &str, disk: usize) {
     // and a clean stop of clvmd-rs leaves lvm_global.
     t.ok(
         "node2",
-        "M vgchange --lockstop vgc; M vgchange --lockstop vgx;          kill $(cat /run/clvmd-rs/clvmd-rs.pid);          for i in $(seq 50); do test -e /run/clvmd-rs/clvmd-rs.pid || break; sleep 0.2; done",
+        "M vgchange -an vgc; M vgchange -an vgx; M vgchange --lockstop vgc; M vgchange --lockstop vgx;          kill $(cat /run/clvmd-rs/clvmd-rs.pid);          for i in $(seq 50); do test -e /run/clvmd-rs/clvmd-rs.pid || break; sleep 0.2; done",
     );
     let ls = t.ok("node2", "dlm_tool ls");
     assert!(!ls.contains("lvm_"), "clean stop left a lockspace: {ls}");
@@ -694,14 +694,12 @@ fn assert_nothing_lost(t: &T, off: u64, last: u64) {
 /// Issue 15 item 1 (EVMS quorum loss, no fencing). A writer on node1 writes sequence numbers
 /// with O_DIRECT to a shared LV (sector i holds i); node2 reads the raw shared disk.
 /// node1 is cut off (`partition`): it freezes, no new number reaches the disk, the writer
-/// stalls, changes are refused. On `heal`, dlm_controld
-/// on the majority expels node1 (a "stateful merge": its lockspaces were recovered without
-/// it), so node1 never regains quorum and stays frozen: still nothing reaches the disk.
-/// Prints partition -> frozen (host clock). Thawing on regain is shown by the simulator
-/// (clvmd-core tests/quorum.rs): with the DLM in use a cut-off node never regains quorum
-/// without a restart.
+/// stalls, changes are refused. After `heal` either node1 regains quorum and thaws (the writer
+/// goes on), or dlm_controld on the majority expels it (a "stateful merge") and it stays frozen
+/// with nothing reaching the disk; both were seen here, the test accepts either and checks each.
+/// Nothing acknowledged is ever lost. Prints partition -> frozen (host clock).
 #[test]
-fn lab_faults_quorum_loss_freezes_minority_io_and_an_expelled_node_stays_frozen() {
+fn lab_faults_quorum_loss_freezes_minority_io() {
     // Without fencing: the freeze is the only thing between node1 and the disks.
     let t = start_with(3, 1, 256, false);
     t.daemons(&["node1", "node2", "node3"]);
@@ -735,16 +733,30 @@ fn lab_faults_quorum_loss_freezes_minority_io_and_an_expelled_node_stays_frozen(
     let m2 = assert_no_progress(&t, off);
     t.lab.heal("node1").expect("heal");
     std::thread::sleep(Duration::from_secs(30));
-    assert_eq!(
-        max_on_disk(&t, "node2", off),
-        m2,
-        "a write reached the disk after the heal"
-    );
-    let info = t.ok("node1", "dmsetup info vg-seq");
-    assert!(
-        info.contains("SUSPENDED"),
-        "node1 was expelled but resumed I/O: {info}"
-    );
+    // Two outcomes are legitimate after the heal (both seen in this lab): corosync merges node1
+    // back without a restart, it regains quorum and clvmd-rs thaws (EVMS: resume on regain,
+    // node not fenced); or dlm_controld expels node1 (a stateful merge), its cluster stack
+    // stops and the VG must stay frozen: then no write may land.
+    let st = t.ok("node1", "$C status --json 2>/dev/null || echo '{}'");
+    let thawed = st.contains("\"quorate\":true") && st.contains("\"frozen\":[]");
+    if thawed {
+        wait_acked(&t, m2 + 20, "the writer resumes once quorum is back");
+        let info = t.ok("node1", "dmsetup info vg-seq");
+        assert!(!info.contains("SUSPENDED"), "thawed but suspended: {info}");
+        println!("after the heal: node1 regained quorum and thawed");
+    } else {
+        assert_eq!(
+            max_on_disk(&t, "node2", off),
+            m2,
+            "a write reached the disk after the heal while node1 is out of the cluster"
+        );
+        let info = t.ok("node1", "dmsetup info vg-seq");
+        assert!(
+            info.contains("SUSPENDED"),
+            "node1 was expelled but resumed I/O: {info}"
+        );
+        println!("after the heal: node1 was expelled and stays frozen");
+    }
     assert_nothing_lost(&t, off, acked(&t, "node1"));
     let log = t.ok("node1", "cat /tmp/writer.log");
     assert!(!log.contains("ERR"), "{log}");
