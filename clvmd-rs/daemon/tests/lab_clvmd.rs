@@ -12,56 +12,11 @@
 //! The lvmeta and clvmd-rs binaries are copied to a fresh directory before the VMs boot (the
 //! guests run them over 9p; a rebuild under them would crash them).
 
+mod lab_common;
+
 use halvm_lab::{Lab, LabConfig, Output};
-use std::path::PathBuf;
+use lab_common::{Bins, HALVM_TOML, LVM_CONF};
 use std::time::{Duration, Instant};
-
-/// lvmeta and clvmd-rs beside this test's target directory, copied where no rebuild touches
-/// them.
-struct Bins {
-    dir: PathBuf,
-    lvmeta: String,
-    clvmd: String,
-}
-
-impl Bins {
-    fn new() -> Bins {
-        let exe = std::env::current_exe().expect("current_exe");
-        let target = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("target dir")
-            .to_path_buf();
-        let dir = PathBuf::from(format!("/var/tmp/halvm-clvmd-bin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("bin dir");
-        let copy = |name: &str| {
-            let built = target.join(name);
-            assert!(
-                built.exists(),
-                "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli -p clvmd-rs)",
-                built.display()
-            );
-            let to = dir.join(name);
-            std::fs::copy(&built, &to).expect("copy binary");
-            to.display().to_string()
-        };
-        let lvmeta = copy("lvmeta");
-        let clvmd = copy("clvmd-rs");
-        Bins { dir, lvmeta, clvmd }
-    }
-}
-
-impl Drop for Bins {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-const LVM_CONF: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-global { use_lvmlockd = 0 }
-backup { backup = 0 archive = 0 }
-"#;
 
 /// The stock lvm2 node of a mixed cluster: lvm2 with lvmlockd.
 const LVM_CONF_LOCKD: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
@@ -69,8 +24,6 @@ activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
 global { use_lvmlockd = 1 }
 backup { backup = 0 archive = 0 }
 "#;
-
-const HALVM_TOML: &str = "[locking]\nlock_manager = \"dlm\"\nlock_dir = \"/tmp/halvm-lock\"\n";
 
 struct T {
     lab: Lab,
@@ -87,7 +40,7 @@ fn start(nodes: usize, disks: usize, disk_mib: u64) -> T {
 
 fn start_with(nodes: usize, disks: usize, disk_mib: u64, dlm_fencing: bool) -> T {
     halvm_testkit::require_root();
-    let bins = Bins::new();
+    let bins = Bins::new("clvmd");
     let lab = Lab::start(LabConfig {
         nodes,
         shared_disks: disks,

@@ -11,56 +11,12 @@
 //!   cargo build -p lvmeta-cli -p clvmd-rs --bins
 //!   flock /tmp/halvm-lab.lock cargo test -p clvmd-rs --test lab_coord -- --test-threads=1
 
+mod lab_common;
+
 use halvm_lab::{Lab, LabConfig, Output};
-use std::path::PathBuf;
+use lab_common::{Bins, HALVM_TOML, LVM_CONF};
 use std::time::{Duration, Instant};
 
-struct Bins {
-    dir: PathBuf,
-    lvmeta: String,
-    clvmd: String,
-}
-
-impl Bins {
-    fn new() -> Bins {
-        let exe = std::env::current_exe().expect("current_exe");
-        let target = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("target dir")
-            .to_path_buf();
-        let dir = PathBuf::from(format!("/var/tmp/halvm-coord-bin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("bin dir");
-        let copy = |name: &str| {
-            let built = target.join(name);
-            assert!(
-                built.exists(),
-                "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli -p clvmd-rs)",
-                built.display()
-            );
-            let to = dir.join(name);
-            std::fs::copy(&built, &to).expect("copy binary");
-            to.display().to_string()
-        };
-        let lvmeta = copy("lvmeta");
-        let clvmd = copy("clvmd-rs");
-        Bins { dir, lvmeta, clvmd }
-    }
-}
-
-impl Drop for Bins {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-const LVM_CONF: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-global { use_lvmlockd = 0 }
-backup { backup = 0 archive = 0 }
-"#;
-
-const HALVM_TOML: &str = "[locking]\nlock_manager = \"dlm\"\nlock_dir = \"/tmp/halvm-lock\"\n";
 const ENV: &str = "DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys HALVM_CONFIG=/tmp/halvm.toml";
 const MIB: u64 = 1024 * 1024;
 
@@ -208,7 +164,7 @@ impl T {
 #[test]
 fn lab_coord_propagation_atomic_resize_and_failures() {
     halvm_testkit::require_root();
-    let bins = Bins::new();
+    let bins = Bins::new("coord");
     let lab = Lab::start(LabConfig {
         nodes: 3,
         shared_disks: 1,
@@ -401,7 +357,7 @@ fn lab_coord_propagation_atomic_resize_and_failures() {
 #[test]
 fn lab_coord_activation_modes() {
     halvm_testkit::require_root();
-    let bins = Bins::new();
+    let bins = Bins::new("coord");
     let lab = Lab::start(LabConfig {
         nodes: 2,
         shared_disks: 1,

@@ -145,22 +145,20 @@ pub fn passes_volume_list(list: &[String], vg: &VolumeGroup, lv: &str) -> bool {
     })
 }
 
+/// The transaction path's owner check ([`Ctx::check_owner`]), in activation's error type.
 fn check_foreign(ctx: &Ctx, vg: &VolumeGroup) -> Result<()> {
-    if let Some(sid) = vg.system_id.as_ref().filter(|s| !s.is_empty()) {
-        let local = ctx.env.system_id.clone().unwrap_or_default();
-        if *sid != local {
-            return Err(ActivationError::Foreign {
-                vg: vg.name.clone(),
-                system_id: sid.clone(),
-                local: if local.is_empty() {
-                    "(none)".into()
-                } else {
-                    local
-                },
-            });
-        }
-    }
-    Ok(())
+    ctx.check_owner(vg, false).map_err(|e| match e {
+        OpError::Foreign {
+            vg,
+            system_id,
+            local,
+        } => ActivationError::Foreign {
+            vg,
+            system_id,
+            local,
+        },
+        e => ActivationError::Op(e),
+    })
 }
 
 /// The lock manager of a shared VG's activation locks; None for a local VG. Without a cluster

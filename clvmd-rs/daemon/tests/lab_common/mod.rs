@@ -1,0 +1,54 @@
+//! What the clvmd-rs lab tests share: the binaries copied aside before the VMs boot, and a
+//! clvmd-rs node's lvm.conf and halvm.toml.
+
+use std::path::PathBuf;
+
+/// lvmeta and clvmd-rs beside this test's target directory, copied where no rebuild touches
+/// them.
+pub struct Bins {
+    dir: PathBuf,
+    pub lvmeta: String,
+    pub clvmd: String,
+}
+
+impl Bins {
+    /// `tag` names the copy's directory (`/var/tmp/halvm-<tag>-bin-<pid>`).
+    pub fn new(tag: &str) -> Bins {
+        let exe = std::env::current_exe().expect("current_exe");
+        let target = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target dir")
+            .to_path_buf();
+        let dir = PathBuf::from(format!("/var/tmp/halvm-{tag}-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bin dir");
+        let copy = |name: &str| {
+            let built = target.join(name);
+            assert!(
+                built.exists(),
+                "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli -p clvmd-rs)",
+                built.display()
+            );
+            let to = dir.join(name);
+            std::fs::copy(&built, &to).expect("copy binary");
+            to.display().to_string()
+        };
+        let lvmeta = copy("lvmeta");
+        let clvmd = copy("clvmd-rs");
+        Bins { dir, lvmeta, clvmd }
+    }
+}
+
+impl Drop for Bins {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub const LVM_CONF: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+global { use_lvmlockd = 0 }
+backup { backup = 0 archive = 0 }
+"#;
+
+pub const HALVM_TOML: &str = "[locking]\nlock_manager = \"dlm\"\nlock_dir = \"/tmp/halvm-lock\"\n";
