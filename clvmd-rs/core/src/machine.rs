@@ -9,7 +9,7 @@ use clvmd_proto::{
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
-use crate::detach::{Detach, LvStatus, WatchAction, Watcher};
+use crate::detach::{Detach, Follow, LvStatus, WatchAction, Watcher};
 use crate::dm::{DmAction, DmReport};
 use crate::lvb::ValBlk;
 use crate::quorum::{FenceAction, Freezer, QuorumLoss};
@@ -424,17 +424,30 @@ impl Node {
             }
             Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
             Input::WatchDone { tag, result } => {
-                let (mine, stop) = self.watcher.done(tag, result, self.now);
+                let (mine, next) = self.watcher.done(tag, result, self.now);
                 if !mine {
                     log::warn!("watch completion {tag} was not asked for");
                 }
-                for lv in stop {
-                    let tag = self.watch_tag();
-                    self.watcher.stopping(tag, &lv);
-                    self.out.push(Output::Watch {
-                        tag,
-                        action: WatchAction::FailLv { lv },
-                    });
+                for f in next {
+                    match f {
+                        Follow::Stop(lv) => {
+                            let tag = self.watch_tag();
+                            self.watcher.stopping(tag, &lv);
+                            self.out.push(Output::Watch {
+                                tag,
+                                action: WatchAction::FailLv { lv },
+                            });
+                        }
+                        Follow::Detach(lv, legs) => {
+                            let tag = self.watch_tag();
+                            self.watcher.detaching(tag, &lv);
+                            self.out.push(Output::Watch {
+                                tag,
+                                action: WatchAction::Detach { lv, legs },
+                            });
+                        }
+                        Follow::Reload(lv) => self.reload_detached(lv),
+                    }
                 }
             }
         }
