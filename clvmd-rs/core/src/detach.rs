@@ -8,6 +8,10 @@
 //! LV as failed in its status, so the resource agent's monitor fails and Pacemaker moves the
 //! service; the other nodes keep both legs.
 //!
+//! The policy is the VG's own when its metadata says so (a `halvm_detach_global|local` tag,
+//! VxVM's per disk group `diskdetpolicy`), else this node's `policy.detach`: on a failure
+//! the driver first reads the VG's tags ([`WatchAction::ReadPolicy`]).
+//!
 //! With `global` the node that saw the failure detaches the leg cluster-wide: its driver
 //! commits the change through lvmeta's transaction path under the VG lock, as lvm2's
 //! `lvconvert --repair` with `mirror_image_fault_policy = "remove"` (what dmeventd runs)
@@ -110,6 +114,8 @@ pub(crate) struct Watcher {
     stopping: BTreeMap<u64, String>,
     /// Detach commits in flight.
     detaching: BTreeMap<u64, String>,
+    /// Reads of the VG's own policy in flight.
+    deciding: BTreeMap<u64, String>,
     failed: BTreeMap<String, Failed>,
 }
 
@@ -121,6 +127,9 @@ pub enum WatchAction {
     /// Stop I/O to the LV on this node: suspend without flushing, load an error target of
     /// the same size, resume.
     FailLv { lv: LvRef },
+    /// Read the LV's VG's own detach policy from its metadata (its tags); answered with
+    /// [`crate::Input::PolicyRead`].
+    ReadPolicy { lv: LvRef },
     /// Detach the dead legs (0-based, in the order of the top device's live table) of the
     /// LV cluster-wide: commit the metadata change under the VG lock (the lock's release
     /// tells the other nodes). Answered with no status lines.
@@ -130,6 +139,8 @@ pub enum WatchAction {
 /// What the machine does next for a failed LV.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Follow {
+    /// Read the VG's own policy ([`WatchAction::ReadPolicy`]).
+    ReadPolicy(LvRef),
     /// Stop I/O here ([`WatchAction::FailLv`]).
     Stop(LvRef),
     /// Commit the detach ([`WatchAction::Detach`]).
@@ -243,16 +254,7 @@ impl Watcher {
             let Some(lv) = lvs.iter().find(|l| l.uuid == s.uuid) else {
                 continue;
             };
-            let action = match self.policy {
-                Detach::Local => {
-                    stop.push(Follow::Stop(lv.clone()));
-                    "stopped"
-                }
-                Detach::Global => {
-                    stop.push(Follow::Detach(lv.clone(), dead.clone()));
-                    "detaching"
-                }
-            };
+            stop.push(Follow::ReadPolicy(lv.clone()));
             log::error!(
                 "{lv}: mirror leg(s) {dead:?} failed ({} {})",
                 s.target,
@@ -264,7 +266,7 @@ impl Watcher {
                     lv: lv.clone(),
                     legs: dead,
                     since: now,
-                    action,
+                    action: "deciding",
                     error: None,
                 },
             );
@@ -274,6 +276,47 @@ impl Watcher {
 
     pub(crate) fn stopping(&mut self, tag: u64, lv: &LvRef) {
         self.stopping.insert(tag, lv.uuid.clone());
+    }
+
+    pub(crate) fn deciding(&mut self, tag: u64, lv: &LvRef) {
+        self.deciding.insert(tag, lv.uuid.clone());
+    }
+
+    /// The VG's own policy was read (`None`: it sets none; an error: this node's is used):
+    /// whether `tag` was the watcher's, and what to do next.
+    pub(crate) fn policy_read(
+        &mut self,
+        tag: u64,
+        result: Result<Option<Detach>, String>,
+    ) -> (bool, Vec<Follow>) {
+        let Some(uuid) = self.deciding.remove(&tag) else {
+            return (false, Vec::new());
+        };
+        let Some(f) = self.failed.get_mut(&uuid) else {
+            return (true, Vec::new());
+        };
+        let policy = match result {
+            Ok(p) => p.unwrap_or(self.policy),
+            Err(e) => {
+                log::warn!(
+                    "{}: cannot read VG {}'s detach policy ({e}); using this node's",
+                    f.lv,
+                    f.lv.vg
+                );
+                self.policy
+            }
+        };
+        let next = match policy {
+            Detach::Local => {
+                f.action = "stopped";
+                Follow::Stop(f.lv.clone())
+            }
+            Detach::Global => {
+                f.action = "detaching";
+                Follow::Detach(f.lv.clone(), f.legs.clone())
+            }
+        };
+        (true, vec![next])
     }
 
     pub(crate) fn detaching(&mut self, tag: u64, lv: &LvRef) {

@@ -102,6 +102,8 @@ pub struct Sim {
     pub dm_log: Vec<(u32, DmAction)>,
     /// The mirror legs in the committed metadata: LV UUID -> bit mask of the original legs.
     pub disk_legs: BTreeMap<String, u32>,
+    /// The detach policy VGs set in their metadata (tags), by VG name.
+    pub vg_detach: BTreeMap<String, Detach>,
     /// The VG's committed seqno (detach commits bump it).
     pub seqno: u32,
     /// Detach commits that changed the metadata: (time, node, LV uuid, legs left).
@@ -136,6 +138,7 @@ impl Sim {
             check_sizes: false,
             dm_log: Vec::new(),
             disk_legs: BTreeMap::new(),
+            vg_detach: BTreeMap::new(),
             seqno: 1,
             detach_log: Vec::new(),
             detach_jobs: BTreeMap::new(),
@@ -352,6 +355,11 @@ impl Sim {
                     WatchAction::FailLv { lv } => {
                         self.stopped.push((self.now, id, lv.uuid));
                         Vec::new()
+                    }
+                    WatchAction::ReadPolicy { lv } => {
+                        let result = Ok(self.vg_detach.get(&lv.vg).copied());
+                        self.input(id, Input::PolicyRead { tag, result });
+                        return;
                     }
                     WatchAction::Detach { lv, legs } => {
                         // Answered when the commit is done (Work::Detach).

@@ -222,3 +222,26 @@ fn a_frozen_vg_is_not_polled_and_healthy_or_syncing_legs_are_not_failures() {
     sim.run(3 * WATCH_MS);
     assert_eq!(sim.stopped.len(), 1);
 }
+
+#[test]
+fn a_vg_policy_overrides_the_nodes_both_ways() {
+    // Nodes say global, the VG says local: only node1 stops, nothing is committed.
+    let mut sim = mirrored(Detach::Global, 0b11);
+    sim.vg_detach.insert("vg".into(), Detach::Local);
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    assert!(sim.detach_log.is_empty(), "{:?}", sim.detach_log);
+    assert_eq!(sim.stopped.len(), 1, "{:?}", sim.stopped);
+    assert_eq!(failed(&sim, 1), [(vec![1], "stopped".to_string())]);
+    assert_eq!(legs_on(&sim, 2), 0b11);
+    // Nodes say local, the VG says global: detached everywhere.
+    let mut sim = mirrored(Detach::Local, 0b11);
+    sim.vg_detach.insert("vg".into(), Detach::Global);
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    assert!(sim.stopped.is_empty(), "{:?}", sim.stopped);
+    assert_eq!(sim.detach_log.len(), 1);
+    assert_eq!((legs_on(&sim, 1), legs_on(&sim, 2)), (0b01, 0b01));
+}

@@ -3,7 +3,8 @@
 //! legs of an LV are named from the live table of its top device and removed from the
 //! metadata through lvmeta's transaction path, as a client of this daemon's own socket: the
 //! VG lock is taken EX like any command's, and its release with the new seqno is what tells
-//! the other nodes to reload (coord.rs's propagation).
+//! the other nodes to reload (coord.rs's propagation). The same thread reads a VG's own
+//! detach policy (its `halvm_detach_*` tag) when a leg fails, before the machine decides.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -12,15 +13,20 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clvmd_core::{Input, LvRef};
+use clvmd_core::{Detach, Input, LvRef};
 use lvmeta::ops::Ctx;
 use lvmeta_dm::DmBackend;
 
 /// How long the detach waits for the VG lock (another command may hold it).
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// A detach to carry out: the machine's tag, the LV, its dead legs in live-table order.
-pub type Job = (u64, LvRef, Vec<usize>);
+/// Work for the detach thread.
+pub enum Job {
+    /// Detach the LV's dead legs (live-table order) cluster-wide.
+    Detach(u64, LvRef, Vec<usize>),
+    /// Read the LV's VG's own detach policy.
+    Policy(u64, LvRef),
+}
 
 /// Starts the detach thread; completions go to `done` and a byte to `wake`.
 pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<Job> {
@@ -29,9 +35,18 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
         .name("detach".into())
         .spawn(move || {
             let mut wake = wake;
-            for (tag, lv, legs) in rx {
-                let result = detach(&socket, &lv, &legs).map(|()| Vec::new());
-                if done.send(Input::WatchDone { tag, result }).is_err() {
+            for job in rx {
+                let input = match job {
+                    Job::Detach(tag, lv, legs) => Input::WatchDone {
+                        tag,
+                        result: detach(&socket, &lv, &legs).map(|()| Vec::new()),
+                    },
+                    Job::Policy(tag, lv) => Input::PolicyRead {
+                        tag,
+                        result: vg_policy(&lv.vg),
+                    },
+                };
+                if done.send(input).is_err() {
                     return;
                 }
                 let _ = wake.write(&[1]);
@@ -39,6 +54,25 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
         })
         .expect("spawn detach thread");
     tx
+}
+
+/// The detach policy VG `vg`'s tags set, read without a lock (lvm2's commit is one atomic
+/// sector write, so the read sees the old metadata or the new).
+fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
+    let locks: Arc<dyn lvmeta::lock::LockManager> = Arc::new(lvmeta::lock::MemLocking::new());
+    let mut env = lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
+        .map(|b| b.env)
+        .map_err(|e| e.to_string())?;
+    crate::dm::skip_suspended(&mut env);
+    let r = lvmeta::ops::scan(&env)
+        .and_then(|sc| sc.read_vg(vg))
+        .map_err(|e| e.to_string())?;
+    Ok(
+        halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(|p| match p {
+            halvm_config::DetachPolicy::Global => Detach::Global,
+            halvm_config::DetachPolicy::Local => Detach::Local,
+        }),
+    )
 }
 
 fn detach(socket: &std::path::Path, lv: &LvRef, legs: &[usize]) -> Result<(), String> {

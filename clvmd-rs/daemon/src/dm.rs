@@ -160,6 +160,9 @@ fn tree(dm: &dyn DmBackend, top: &str) -> Result<BTreeSet<String>, String> {
         .list()
         .map_err(|e| e.to_string())?
         .into_iter()
+        // Only lvm2's devices: others (a test's error layer, multipath) are not the LV's,
+        // and may have no UUID at all.
+        .filter(|i| i.uuid.starts_with("LVM-"))
         .map(|i| (i.dev, i.uuid))
         .collect();
     let mut seen = BTreeSet::new();

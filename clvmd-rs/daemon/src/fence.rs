@@ -90,7 +90,7 @@ pub fn watch(dm: &dyn DmBackend, action: &WatchAction) -> Result<Vec<LvStatus>, 
                 .map_err(|e| e.to_string())?;
             Ok(Vec::new())
         }
-        WatchAction::Detach { lv, .. } => Err(format!(
+        WatchAction::Detach { lv, .. } | WatchAction::ReadPolicy { lv } => Err(format!(
             "{lv}: a detach is the detach thread's work, not the fence thread's"
         )),
     }

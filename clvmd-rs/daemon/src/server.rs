@@ -386,7 +386,14 @@ impl Server {
                 action: clvmd_core::WatchAction::Detach { lv, legs },
             } => self
                 .detach_tx
-                .send((tag, lv, legs))
+                .send(crate::detach::Job::Detach(tag, lv, legs))
+                .expect("the detach thread lives as long as the daemon"),
+            Output::Watch {
+                tag,
+                action: clvmd_core::WatchAction::ReadPolicy { lv },
+            } => self
+                .detach_tx
+                .send(crate::detach::Job::Policy(tag, lv))
                 .expect("the detach thread lives as long as the daemon"),
             Output::Watch { tag, action } => self
                 .fence_tx
