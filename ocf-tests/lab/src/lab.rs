@@ -452,6 +452,10 @@ impl Lab {
     pub fn shared_disk(&self, k: usize) -> String {
         format!("/dev/disk/by-id/virtio-shared{k}")
     }
+    /// The host's image file of shared disk `k` (e.g. for a [`crate::sampler::SharedClock`]).
+    pub fn shared_image(&self, k: usize) -> PathBuf {
+        self.inner.dir.join(format!("shared{k}.img"))
+    }
     /// Path `j` (0: [`Lab::shared_disk`]) to shared disk `k` inside every node, with
     /// [`LabConfig::shared_disk_paths`] above `j`.
     pub fn shared_disk_path(&self, k: usize, j: usize) -> String {

@@ -35,6 +35,7 @@ pub mod kernel;
 pub mod lab;
 pub mod proto;
 pub mod qmp;
+pub mod sampler;
 
 pub use cli::cli;
 pub use client::{Output, RunOpts};
