@@ -535,6 +535,7 @@ fn lab_clvmd_mixed_cluster_with_stock_lvmlockd() {
     t.ok("node1", "M lvchange -an vgm/from_lvmeta");
     t.ok("node3", "lvm lvchange -aey vgm/from_lvmeta");
     t.ok("node3", "lvm lvchange -an vgm/from_lvmeta");
+    stock_node_against_vxvm_modes(&t);
     // Concurrent lvcreate through both stacks into both VGs. lvm2 gives up on a VG lock
     // held elsewhere after a few retries, as a user's script would each command is tried
     // again; none may be lost.
@@ -560,6 +561,70 @@ fn lab_clvmd_mixed_cluster_with_stock_lvmlockd() {
         t.ok("node1", &format!("M vgck {vg}"));
         t.ok("node3", &format!("lvm vgck {vg}"));
     }
+}
+
+/// Issue 14 item 1's last clause, as CONTRACTS.md documents it: a halvm node's VxVM mode
+/// takes LV locks (ew PW, ro and sw PR, sr CR) that a stock lvmlockd node's LV locks (-aey EX,
+/// -asy PR) meet in the DLM. Its -aey is refused beside every mode, its -asy beside ew only;
+/// the other way round, its -aey refuses every mode and its -asy refuses ew. lvmlockd never
+/// takes the VG's mode lock, so beside a halvm `ro` its -asy node can write: the documented
+/// limit, asserted so that a change is noticed.
+fn stock_node_against_vxvm_modes(t: &T) {
+    let lv = "vgm/from_lvmeta";
+    let write = "dd if=/dev/zero of=/dev/mapper/vgm-from_lvmeta bs=4k count=1 oflag=direct";
+    let t0 = Instant::now();
+    for mode in ["ew", "ro", "sr", "sw"] {
+        t.ok("node1", &format!("M vgchange -a {mode} vgm"));
+        let err = t.fails("node3", &format!("lvm lvchange -aey {lv}"));
+        assert!(
+            err.contains("locked by other host") || err.contains("Failed to lock"),
+            "stock -aey beside {mode}: {err}"
+        );
+        if mode == "ew" {
+            t.fails("node3", &format!("lvm lvchange -asy {lv}"));
+        } else {
+            t.ok("node3", &format!("lvm lvchange -asy {lv}"));
+            if mode == "ro" {
+                // The documented limit: the stock node's shared activation is read-write.
+                t.ok("node3", write);
+                t.fails("node1", write);
+            }
+            t.ok("node3", &format!("lvm lvchange -an {lv}"));
+        }
+        t.ok("node1", "M vgchange -an vgm");
+    }
+    // The stock node first: its -aey refuses every mode; its -asy refuses ew only. (Lab time:
+    // the weakest and the strongest mode; ro and sw take the same LV lock, PR.)
+    t.ok("node3", &format!("lvm lvchange -aey {lv}"));
+    for mode in ["ew", "sr"] {
+        let err = t.fails("node1", &format!("M vgchange -a {mode} vgm"));
+        assert!(
+            err.contains("another host (not running clvmd-rs)"),
+            "{mode} beside stock -aey: {err}"
+        );
+        t.ok("node1", "M vgchange -an vgm");
+    }
+    t.ok(
+        "node3",
+        &format!("lvm lvchange -an {lv} && lvm lvchange -asy {lv}"),
+    );
+    let err = t.fails("node1", "M vgchange -a ew vgm");
+    assert!(
+        err.contains("another host (not running clvmd-rs)"),
+        "ew beside stock -asy: {err}"
+    );
+    t.ok("node1", "M vgchange -an vgm");
+    for mode in ["sr", "sw"] {
+        t.ok(
+            "node1",
+            &format!("M vgchange -a {mode} vgm && M vgchange -an vgm"),
+        );
+    }
+    t.ok("node3", &format!("lvm lvchange -an {lv}"));
+    eprintln!(
+        "stock lvmlockd node against the VxVM modes: {:?}",
+        t0.elapsed()
+    );
 }
 
 /// Issue 15 item 2, both detach policies in one lab. node1 reaches the second PV of a shared
