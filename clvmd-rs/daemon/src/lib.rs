@@ -22,9 +22,7 @@ use clap::{Arg, ArgAction, Command};
 /// Where dlm_controld publishes the DLM cluster name.
 pub const CLUSTER_NAME_FILE: &str = "/sys/kernel/config/dlm/cluster/cluster_name";
 
-/// Where the quorum fence records the devices it froze (tmpfs: kernel state does not outlive
-/// a reboot either).
-pub const FENCE_DIR: &str = "/run/clvmd-rs/fence";
+pub use clvmd_proto::FENCE_DIR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
