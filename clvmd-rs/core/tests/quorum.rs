@@ -443,3 +443,118 @@ fn frozen_when_not_quorate_and_stranded_for_good_under_random_faults() {
         }
     }
 }
+
+/// One node, driven by hand: every fence action completes at once.
+fn lone_node_with_vg() -> Node {
+    let mut n = Node::new(NodeConfig {
+        node_id: 1,
+        node_name: "n1".into(),
+        quorum_loss: QuorumLoss::Freeze,
+        detach: clvmd_core::Detach::Global,
+    });
+    n.step(0, Input::ClusterName(Some(CLUSTER.into())));
+    n.step(0, Input::Membership { members: vec![1] });
+    n.step(
+        0,
+        Input::QuorumView {
+            quorate: true,
+            members: vec![1, 2, 3],
+        },
+    );
+    n.step(
+        0,
+        Input::Request {
+            conn: 1,
+            request: Request::LockStart {
+                vg: "vg".into(),
+                lock_args: format!("1.0.0:{CLUSTER}"),
+            },
+        },
+    );
+    n.step(
+        1,
+        Input::Joined {
+            ls: LockspaceName::for_vg("vg").unwrap(),
+            result: Ok(false),
+        },
+    );
+    n
+}
+
+/// Steps `input` and completes every fence action it asks for; returns them.
+fn step_fenced(n: &mut Node, now: u64, input: Input) -> Vec<FenceAction> {
+    let mut done = Vec::new();
+    let mut queue = vec![input];
+    while let Some(i) = queue.pop() {
+        for o in n.step(now, i) {
+            if let Output::Fence { tag, action } = o {
+                done.push(action);
+                queue.push(Input::FenceDone {
+                    tag,
+                    result: Ok(()),
+                });
+            }
+        }
+    }
+    done
+}
+
+proptest::proptest! {
+    /// Random quorum views (node 1 always in its own): the VG is frozen whenever the node is
+    /// not quorate, and it is thawed only if, since the view before its freeze, no node left
+    /// the view and came back (a merge), no cluster connection was lost and no restart came.
+    #[test]
+    fn never_thawed_after_a_merge(
+        events in proptest::collection::vec((proptest::bool::ANY, 0u8..4, 0u8..12), 1..40)
+    ) {
+        let mut n = lone_node_with_vg();
+        let mut frozen = false;
+        // Views since the last quorate view before the current freeze (that view first).
+        let mut since: Vec<std::collections::BTreeSet<u32>> = Vec::new();
+        let mut last_quorate_view: std::collections::BTreeSet<u32> = [1, 2, 3].into();
+        let mut lost = false;
+        for (k, (quorate, others, kind)) in events.into_iter().enumerate() {
+            let now = 10 + k as u64;
+            let mut members = vec![1];
+            if others & 1 != 0 { members.push(2); }
+            if others & 2 != 0 { members.push(3); }
+            let view: std::collections::BTreeSet<u32> = members.iter().copied().collect();
+            let input = if kind == 0 {
+                lost = true;
+                Input::ClusterLost { why: "test".into() }
+            } else {
+                Input::QuorumView { quorate, members }
+            };
+            if !frozen {
+                since = vec![last_quorate_view.clone()];
+            }
+            if kind != 0 {
+                since.push(view.clone());
+            }
+            let acts = step_fenced(&mut n, now, input);
+            for a in &acts {
+                match a {
+                    FenceAction::Freeze { .. } => frozen = true,
+                    FenceAction::Thaw { .. } => {
+                        proptest::prop_assert!(!lost, "thawed after the cluster connection was lost");
+                        // A node present, then absent, then present again in `since`.
+                        let merged = [2u32, 3].iter().any(|x| {
+                            let seen: Vec<bool> = since.iter().map(|v| v.contains(x)).collect();
+                            let gone = (1..seen.len()).find(|&j| !seen[j] && seen[..j].contains(&true));
+                            gone.is_some_and(|j| seen[j + 1..].contains(&true))
+                        });
+                        proptest::prop_assert!(!merged, "thawed after a merge: {since:?}");
+                        frozen = false;
+                    }
+                }
+            }
+            let st = n.status();
+            if !st.quorate {
+                proptest::prop_assert!(frozen, "not quorate and not frozen");
+            }
+            if st.quorate && !frozen {
+                last_quorate_view = view;
+            }
+        }
+    }
+}
