@@ -733,10 +733,15 @@ fn lab_faults_leg_failure_local_policy_stops_io_on_that_node_only() {
 /// Largest sequence number on the `seq` LV as `node` reads it from the raw shared disk (each
 /// sector `i` of the LV holds `i`; `off` is the LV's start on the disk, in sectors).
 fn max_on_disk(t: &T, node: &str, off: u64) -> u64 {
+    max_in(t, node, off, 16384)
+}
+
+/// As [`max_on_disk`] over `count` sectors from `off`.
+fn max_in(t: &T, node: &str, off: u64, count: u64) -> u64 {
     t.ok(
         node,
         &format!(
-            "dd if={} bs=512 skip={off} count=16384 iflag=direct 2>/dev/null | tr -d '\\000' | sort -n | tail -1",
+            "dd if={} bs=512 skip={off} count={count} iflag=direct 2>/dev/null | tr -d '\\000' | sort -n | tail -1",
             t.disks[0]
         ),
     )
@@ -827,14 +832,40 @@ fn assert_nothing_lost(t: &T, off: u64, last: u64) {
 /// clvmd-rs guarantees, and this test asserts, is the expelled path: node1 sees the merge,
 /// strands the VG (frozen for good, never thawed by quorum, by the loss of its cluster stack
 /// or by its own exit), the daemon stays up and says "reboot this node"; no number from node1
-/// ever reaches the disk again, and nothing acknowledged before is lost.
-/// Prints partition -> frozen (host clock).
+/// ever reaches the disk again, and nothing acknowledged before is lost. Then node3, whose
+/// policy.quorum_loss is "fail-io", is cut off: its writer gets EIO (an error table, nothing
+/// queued) and nothing more of it reaches the disk.
+/// Prints partition -> frozen and partition -> EIO (host clock).
 #[test]
 fn lab_faults_quorum_loss_freezes_minority_io() {
     let t0 = Instant::now();
     // Without fencing: the freeze is the only thing between node1 and the disks.
     let t = start_with(3, 2, 256, false);
-    t.daemons(&["node1", "node2", "node3"]);
+    // node3 answers a quorum loss with policy.quorum_loss = "fail-io" (the last scenario).
+    let failio = format!("{HALVM_TOML}[policy]\nquorum_loss = \"fail-io\"\n");
+    t.lab
+        .node("node3")
+        .write_file("/tmp/halvm.toml", failio.as_bytes(), 0o644)
+        .expect("halvm.toml");
+    for n in ["node1", "node2", "node3"] {
+        t.lab
+            .node(n)
+            .spawn(
+                &[
+                    &t.bins.clvmd,
+                    "-f",
+                    "--node-name",
+                    n,
+                    "-c",
+                    "/tmp/halvm.toml",
+                ],
+                "/tmp/clvmd.log",
+            )
+            .expect("spawn clvmd-rs");
+    }
+    for n in ["node1", "node2", "node3"] {
+        t.wait_daemon(n, 3);
+    }
     t.shared_vg("vg", 0, &["node1", "node2", "node3"]);
     t.ok("node1", "M lvcreate -n seq -L 8m vg");
     t.ok("node1", "M lvchange -aey vg/seq");
@@ -915,6 +946,90 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
         // Expelled: the majority serves the VG on, node2 takes the LV node1 held.
         t.ok("node2", "M lvchange -aey vg/seq");
     }
+
+    // policy.quorum_loss = "fail-io" on node3: cut off, its held and new writes fail with
+    // EIO (an error table, not a suspend) and nothing more reaches the disk.
+    t.ok("node3", "M lvcreate -n f -L 4m vg && M lvchange -aey vg/f");
+    let table = t.ok("node3", "dmsetup table vg-f");
+    let off3: u64 = table
+        .split_whitespace()
+        .nth(4)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("linear table: {table}"));
+    let writer3 = "i=0; while [ $i -lt 8000 ]; do i=$((i+1)); \
+                   printf '%08d\\n' $i | dd of=/dev/mapper/vg-f bs=512 seek=$i count=1 \
+                   oflag=direct conv=sync,notrunc 2>/dev/null || { echo ERR $i; exit 1; }; \
+                   echo $i > /tmp/acked3; done";
+    t.lab
+        .node("node3")
+        .spawn(&["sh", "-c", writer3], "/tmp/writer3.log")
+        .expect("spawn writer");
+    t.lab
+        .wait_for(
+            "node3",
+            &["sh", "-c", "cat /tmp/acked3 2>/dev/null || echo 0"],
+            "20 writes on node3",
+            Duration::from_secs(60),
+            |o| o.stdout_str().trim().parse::<u64>().unwrap_or(0) >= 20,
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node3")));
+    let tp3 = Instant::now();
+    t.lab.partition("node3").expect("partition node3");
+    let err = t
+        .lab
+        .wait_for(
+            "node3",
+            &["sh", "-c", "cat /tmp/writer3.log"],
+            "node3's writer to get an I/O error",
+            Duration::from_secs(60),
+            |o| o.stdout_str().contains("ERR"),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node3")));
+    let p_eio = tp3.elapsed();
+    let failed_at: u64 = err
+        .stdout_str()
+        .trim()
+        .trim_start_matches("ERR ")
+        .parse()
+        .expect("ERR <n>");
+    let st3 = t.ok("node3", "$C status --json");
+    assert!(
+        st3.contains("\"how\":\"fail-io\"") && st3.contains("\"quorate\":false"),
+        "{st3}"
+    );
+    let table = t.ok("node3", "dmsetup table vg-f");
+    assert!(table.contains("error"), "{table}");
+    let info = t.ok("node3", "dmsetup info vg-f");
+    assert!(
+        !info.contains("SUSPENDED"),
+        "fail-io must not queue: {info}"
+    );
+    let acked3: u64 = t
+        .ok("node3", "cat /tmp/acked3")
+        .trim()
+        .parse()
+        .expect("acked3");
+    assert_eq!(
+        acked3 + 1,
+        failed_at,
+        "the writer stopped at its first error"
+    );
+    let m3 = max_in(&t, "node2", off3, 8192);
+    assert!(
+        m3 >= acked3 && m3 < failed_at,
+        "on disk {m3}, acked {acked3}, failed {failed_at}"
+    );
+    t.ok(
+        "node3",
+        "! dd if=/dev/zero of=/dev/mapper/vg-f bs=512 count=1 oflag=direct status=none",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(max_in(&t, "node2", off3, 8192), m3);
+    println!(
+        "fail-io: partition -> the writer's EIO on node3: {} ms (host clock, token+consensus \
+         included)",
+        p_eio.as_millis()
+    );
     println!(
         "partition -> frozen: {} ms (host clock; corosync's token+consensus included); \
          heal -> stranded: {} ms; {m2} numbers before the freeze, none lost, none after; \
