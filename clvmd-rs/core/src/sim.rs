@@ -110,6 +110,8 @@ pub struct Sim {
     pub detach_log: Vec<(u64, u32, String, u32)>,
     detach_jobs: BTreeMap<(u32, ConnId), DetachJob>,
     next_detach_conn: ConnId,
+    /// Nodes whose corosync was stopped by an expulsion ([`Sim::expel`]): out of every view.
+    pub expelled: BTreeSet<u32>,
 }
 
 impl Sim {
@@ -143,6 +145,7 @@ impl Sim {
             detach_log: Vec::new(),
             detach_jobs: BTreeMap::new(),
             next_detach_conn: DETACH_CONN_BASE,
+            expelled: BTreeSet::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -181,26 +184,37 @@ impl Sim {
         if !left.is_empty() {
             self.input(id, Input::FrozenFound { vgs: left });
         }
-        let quorate = self.members_of(id).len() * 2 > self.nodes.len();
-        self.input(id, Input::Quorum { quorate });
+        let members = self.members_of(id);
+        let quorate = members.len() * 2 > self.nodes.len();
+        self.input(id, Input::QuorumView { quorate, members });
     }
 
     fn members_of(&self, id: u32) -> Vec<u32> {
         let p = self.partition[&id];
         self.nodes
             .iter()
-            .filter(|(n, s)| s.alive && self.partition[*n] == p)
+            .filter(|(n, s)| s.alive && self.partition[*n] == p && !self.expelled.contains(n))
             .map(|(n, _)| *n)
             .collect()
     }
 
     fn membership_changed(&mut self) {
-        let ids: Vec<u32> = self.alive_nodes();
+        let ids: Vec<u32> = self
+            .alive_nodes()
+            .into_iter()
+            .filter(|n| !self.expelled.contains(n))
+            .collect();
         for id in ids {
             let members = self.members_of(id);
             // Quorum: a strict majority of all configured nodes.
             let quorate = members.len() * 2 > self.nodes.len();
-            self.input(id, Input::Quorum { quorate });
+            self.input(
+                id,
+                Input::QuorumView {
+                    quorate,
+                    members: members.clone(),
+                },
+            );
             self.input(id, Input::Membership { members });
         }
     }
@@ -593,6 +607,7 @@ impl Sim {
 
     /// Boots a crashed node again (a fresh daemon, no lockspaces).
     pub fn reboot(&mut self, id: u32) {
+        self.expelled.remove(&id);
         self.start_node(id);
         self.membership_changed();
     }
@@ -604,6 +619,19 @@ impl Sim {
         drop(sn.spaces);
         self.detach_jobs.retain(|(n, _), _| *n != id);
         self.start_node(id);
+        self.membership_changed();
+    }
+
+    /// dlm_controld on the majority expels node `id` (a stateful merge): its corosync stops,
+    /// so its daemon loses the cluster connection; the node and its kernel state stay.
+    pub fn expel(&mut self, id: u32) {
+        self.input(
+            id,
+            Input::ClusterLost {
+                why: "cpg dispatch: CS_ERR_LIBRARY".into(),
+            },
+        );
+        self.expelled.insert(id);
         self.membership_changed();
     }
 
