@@ -20,7 +20,11 @@ fn lv(mode: Mode) -> Request {
 }
 
 fn cluster(policy: Detach) -> Sim {
-    let mut sim = Sim::new(3, 5);
+    cluster_seeded(policy, 5)
+}
+
+fn cluster_seeded(policy: Detach, seed: u64) -> Sim {
+    let mut sim = Sim::new(3, seed);
     sim.detach = policy;
     // Nodes started before the policy was set: restart their daemons with it.
     for n in 1..=3 {
@@ -250,4 +254,33 @@ fn a_vg_policy_overrides_the_nodes_both_ways() {
     assert!(sim.stopped.is_empty(), "{:?}", sim.stopped);
     assert_eq!(sim.detach_log.len(), 1);
     assert_eq!((legs_on(&sim, 1), legs_on(&sim, 2)), (0b01, 0b01));
+}
+
+/// Under many interleavings (seeds), with the LV active on all three nodes and the failure
+/// seen by one, two or three of them at staggered times: one commit, every node ends with the
+/// remaining leg, nobody stops I/O.
+#[test]
+fn any_interleaving_of_nodes_seeing_the_failure_detaches_once() {
+    for seed in 0..60u64 {
+        let mut sim = cluster_seeded(Detach::Global, seed);
+        assert_eq!(sim.call(3, 1, lv(Mode::Pr)), Response::Done);
+        sim.disk_legs.insert(LV1.into(), 0b11);
+        for n in 1..=3 {
+            sim.create_dev(n, LV1);
+        }
+        let seers: Vec<u32> = (1..=3).filter(|n| (seed >> (n - 1)) & 1 == 1).collect();
+        let seers = if seers.is_empty() { vec![2] } else { seers };
+        for (i, n) in seers.iter().enumerate() {
+            sim.lv_status
+                .insert((*n, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+            sim.run((seed % 3) * 300 * i as u64);
+        }
+        sim.run(6 * WATCH_MS);
+        assert_eq!(sim.detach_log.len(), 1, "seed {seed}: {:?}", sim.detach_log);
+        for n in 1..=3 {
+            assert_eq!(legs_on(&sim, n), 0b01, "seed {seed}, node {n}");
+            assert_eq!(sim.node(n).status().io_blocked("vg", LV1), None);
+        }
+        assert!(sim.stopped.is_empty(), "seed {seed}: {:?}", sim.stopped);
+    }
 }
