@@ -5,6 +5,7 @@
 //! [`clvmd_core::Node`] and carries out what it asks, with one thread per DLM lockspace.
 
 pub mod corosync;
+pub mod detach;
 pub mod dm;
 pub mod fence;
 pub mod server;
