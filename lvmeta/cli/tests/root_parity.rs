@@ -105,6 +105,39 @@ fn root_striped_extension_keeps_lvm2s_stripe_order() {
 }
 
 #[test]
+fn root_raid1_shrinks_as_lvm2_lets_it() {
+    // Item 7: lvm2's lvreduce refuses a raid1 LV unless the kernel's raid target can shrink
+    // (none on this host: no device-mapper), with exit 5; lvresize to a smaller size and
+    // lvreduce of a mirror are allowed. The raid1 and mirror LVs come from lvmeta.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate --type raid1 -m1 -n r1 -l 4 evg",
+        "lvcreate --type mirror -m1 -n m1 -l 4 evg",
+    ] {
+        let m = t.me(&args(cmd));
+        assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    }
+    t.clone_a_to_b();
+    for cmd in [
+        "lvreduce -f -l -1 evg/r1",
+        "lvreduce -f -l 2 evg/r1",
+        "lvreduce -f -l -1 evg/m1",
+        "lvresize -f -l -1 evg/r1",
+        "lvresize -f -l 1 evg/r1",
+    ] {
+        same(&t, &args(cmd));
+        same_views(&t, "evg");
+    }
+    let (m, _) = t.both(&args("lvreduce -f -l -1 evg/r1"));
+    assert!(
+        m.stderr.contains("RAID module does not support shrinking."),
+        "{}",
+        m.stderr
+    );
+}
+
+#[test]
 fn root_reduce_by_a_partial_extent_removes_at_most_that() {
     // Item 2: a relative reduction removes at most what was asked (rounded down); an
     // absolute size rounds up.
