@@ -172,7 +172,7 @@ impl Ctx<'_> {
                     .as_ref()
                     .is_some_and(|k| lvmeta_dm::raid_can_shrink(k.dm.as_ref()));
                 if !can {
-                    return Err(OpError::RaidCannotShrink.into());
+                    return Err(OpError::RaidCannotShrink);
                 }
             }
             let keys = pv_keys(sc, vgname, devs, pvs)?;
