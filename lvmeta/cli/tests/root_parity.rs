@@ -44,7 +44,7 @@ fn setup(t: &Twins, vgcreate: &str) {
     let on_a = |cmd: &str| -> Vec<String> {
         args(cmd)
             .into_iter()
-            .map(|a| (0..3).fold(a, |s, i| s.replace(&format!("{{{i}}}"), &t.a_dev(i))))
+            .map(|a| (0..t.devices()).fold(a, |s, i| s.replace(&format!("{{{i}}}"), &t.a_dev(i))))
             .collect()
     };
     for cmd in ["pvcreate {0} {1} {2}", vgcreate] {
@@ -75,6 +75,66 @@ fn root_striped_reduce_never_empties_an_lv() {
         same(&t, &c);
         same_views(&t, "evg");
     }
+}
+
+#[test]
+fn root_striped_extension_keeps_lvm2s_stripe_order() {
+    // Differential seed 3013: an extension whose last segment is continued on some PVs
+    // only; lvm2's cling pass fills the slots positionally (a PV's first area continues a
+    // last-segment area, else clings to the first segment's area on that PV), so the
+    // stripes come out {1},{3},{2}, not in PV order.
+    let t = Twins::new(4, 48);
+    setup(&t, "vgcreate -s 1m dvg {0} {1} {2}");
+    for cmd in [
+        "vgextend dvg {3}",
+        "lvcreate -n lv1 -l 2 dvg",
+        "lvcreate -n lv2 -l 11 dvg {1} {2} {0} {3}",
+        "lvcreate -n lv3 -l 5 dvg {1} {0} {3} {2}",
+        "lvcreate -n lv4 -i 3 -I 128k -l 3 dvg {0} {3} {2} {1}",
+        "lvremove -f dvg/lv3",
+        "lvresize -f -l 12 dvg/lv1",
+        "lvreduce -f -l -27%LV dvg/lv1",
+        "lvresize -f -l 72%FREE dvg/lv4",
+        "lvcreate -n lv5 -l 2 dvg {0} {2} {1}",
+        "lvreduce -f -l -56%LV dvg/lv5",
+        "lvresize -f -l +10 dvg/lv4",
+    ] {
+        same(&t, &args(cmd));
+        same_views(&t, "dvg");
+    }
+}
+
+#[test]
+fn root_raid1_shrinks_as_lvm2_lets_it() {
+    // Item 7: lvm2's lvreduce refuses a raid1 LV unless the kernel's raid target can shrink
+    // (none on this host: no device-mapper), with exit 5; lvresize to a smaller size and
+    // lvreduce of a mirror are allowed. The raid1 and mirror LVs come from lvmeta.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate --type raid1 -m1 -n r1 -l 4 evg",
+        "lvcreate --type mirror -m1 -n m1 -l 4 evg",
+    ] {
+        let m = t.me(&args(cmd));
+        assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    }
+    t.clone_a_to_b();
+    for cmd in [
+        "lvreduce -f -l -1 evg/r1",
+        "lvreduce -f -l 2 evg/r1",
+        "lvreduce -f -l -1 evg/m1",
+        "lvresize -f -l -1 evg/r1",
+        "lvresize -f -l 1 evg/r1",
+    ] {
+        same(&t, &args(cmd));
+        same_views(&t, "evg");
+    }
+    let (m, _) = t.both(&args("lvreduce -f -l -1 evg/r1"));
+    assert!(
+        m.stderr.contains("RAID module does not support shrinking."),
+        "{}",
+        m.stderr
+    );
 }
 
 #[test]

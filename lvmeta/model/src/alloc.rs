@@ -317,6 +317,17 @@ impl FreeMap {
     /// (cling to allocated) every visited area is taken, big enough or not.
     /// Returns (start, size).
     fn lvm_pick(&mut self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
+        self.lvm_walk(pv, need, cling, &|_| true)
+    }
+
+    /// `lvm_pick`, the walk ending at the first area `matches` refuses (lvm2's NEXT_PV).
+    fn lvm_walk(
+        &mut self,
+        pv: usize,
+        need: u64,
+        cling: bool,
+        matches: &dyn Fn(u64) -> bool,
+    ) -> Option<(u64, u64)> {
         self.pvs[pv].reset_unreserved();
         // (start, count, unreserved)
         let mut list: Vec<(u64, u64, u64)> = self
@@ -332,7 +343,7 @@ impl FreeMap {
                 i += 1;
                 continue;
             }
-            if found.is_some() && !cling && unreserved < need {
+            if !matches(start) || (found.is_some() && !cling && unreserved < need) {
                 break;
             }
             found = Some((start, count));
@@ -377,7 +388,9 @@ impl FreeMap {
             rest: per_area,
             used_by_slot: vec![Vec::new(); n],
         };
-        let prev = prev.filter(|p| p.len() == n && p.iter().all(|(pv, _)| cands.contains(pv)));
+        // lvm2's A_AREA_COUNT_MATCHES: the last segment has `n` areas (wherever they are).
+        let prev_any = prev.filter(|p| p.len() == n);
+        let prev = prev_any.filter(|p| p.iter().all(|(pv, _)| cands.contains(pv)));
         // Policy "contiguous": one pass.
         if let Some(prev) = prev {
             let sizes: Vec<u64> = prev
@@ -391,48 +404,56 @@ impl FreeMap {
         } else if let Some((len, areas)) = self.normal_pass(cands, n, st.rest, None) {
             st.take(self, len, areas);
         }
-        // Policy "cling": each slot on the PV of the first segment's area for an extension
-        // (else of the previous segment's area, or, without one, on a PV the slot already
-        // used), its largest area.
-        let cling_to = self
-            .cling_to
-            .clone()
-            .filter(|c| c.len() == n && c.iter().all(|pv| cands.contains(pv)));
-        let cling_to = match &cling_to {
-            Some(c) => Some(c.clone()),
-            None if self.cling_to.is_some() => Some(Vec::new()),
-            None => None,
-        };
-        while st.rest > 0 {
-            let mut areas = Vec::new();
-            for slot in 0..n {
-                let pvs: Vec<usize> = match (&cling_to, prev) {
-                    (Some(c), _) => c.get(slot).copied().into_iter().collect(),
-                    (None, Some(p)) => vec![p[slot].0],
-                    (None, None) => cands
+        if let Some(prev_any) = prev_any {
+            // Policy "cling" of an extension (A_CLING_TO_LVSEG): first positionally, then,
+            // once a positional pass finds nothing, sorted (lvm2 drops A_POSITIONAL_FILL).
+            let first: Vec<usize> = match &self.cling_to {
+                Some(c) => c.clone(),
+                None => prev_any.iter().map(|p| p.0).collect(),
+            };
+            let mut positional = true;
+            while st.rest > 0 {
+                let found = if positional {
+                    self.cling_positional(cands, n, st.rest, prev_any, &first)
+                } else {
+                    self.cling_sorted(cands, n, st.rest, prev_any, &first)
+                };
+                match found {
+                    Some((len, areas)) => st.take(self, len, areas),
+                    None if positional => positional = false,
+                    None => break,
+                }
+            }
+        } else {
+            // Policy "cling" of a new LV (A_CLING_TO_ALLOCATED, positional): each slot on a PV
+            // it already used, that PV's first area.
+            while st.rest > 0 {
+                let mut areas = Vec::new();
+                for slot in 0..n {
+                    let pvs: Vec<usize> = cands
                         .iter()
                         .copied()
                         .filter(|pv| st.used_by_slot[slot].contains(pv))
-                        .collect(),
-                };
-                for &pv in &pvs {
-                    self.pvs[pv].reset_unreserved();
-                }
-                let pick = pvs
-                    .iter()
-                    .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
-                match pick {
-                    Some(a) if !areas.iter().any(|b: &(usize, u64, u64)| b.0 == a.0) => {
-                        areas.push(a)
+                        .collect();
+                    for &pv in &pvs {
+                        self.pvs[pv].reset_unreserved();
                     }
-                    _ => break,
+                    let pick = pvs
+                        .iter()
+                        .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
+                    match pick {
+                        Some(a) if !areas.iter().any(|b: &(usize, u64, u64)| b.0 == a.0) => {
+                            areas.push(a)
+                        }
+                        _ => break,
+                    }
                 }
+                if areas.len() < n {
+                    break;
+                }
+                let len = areas.iter().map(|a| a.2).min().unwrap_or(0).min(st.rest);
+                st.take(self, len, areas.iter().map(|a| (a.0, a.1)).collect());
             }
-            if areas.len() < n {
-                break;
-            }
-            let len = areas.iter().map(|a| a.2).min().unwrap_or(0).min(st.rest);
-            st.take(self, len, areas.iter().map(|a| (a.0, a.1)).collect());
         }
         // Policy "normal", clinging to the PVs already used while that finds room.
         let mut cling = !st.out.is_empty();
@@ -451,6 +472,77 @@ impl FreeMap {
             }
         }
         Ok(st.out)
+    }
+
+    /// One positional pass of lvm2's cling policy for an extension (`_find_some_parallel_space`
+    /// with A_CLING_TO_LVSEG | A_POSITIONAL_FILL): PVs in candidate order, each offering only
+    /// its first area in the list; that area fills the first free slot whose last-segment
+    /// area it continues (`_check_contiguous`, as `maximise_cling` asks), else the first free
+    /// slot whose first-segment area is on the same PV (`_check_cling`), reserved whole.
+    /// Every slot filled: (len, areas by slot); else nothing is allocated.
+    fn cling_positional(
+        &mut self,
+        cands: &[usize],
+        n: usize,
+        need: u64,
+        prev: &[(usize, u64)],
+        first: &[usize],
+    ) -> Option<(u64, Vec<(usize, u64)>)> {
+        let mut slots: Vec<Option<(usize, u64, u64)>> = vec![None; n];
+        let mut filled = 0;
+        for &pv in cands {
+            self.pvs[pv].reset_unreserved();
+            let Some(&(start, count)) = self.areas_by_size(pv).first() else {
+                continue;
+            };
+            let free = |slots: &[Option<(usize, u64, u64)>], s: usize| slots[s].is_none();
+            let slot = (0..n)
+                .find(|&s| free(&slots, s) && prev[s] == (pv, start))
+                .or_else(|| (0..n.min(first.len())).find(|&s| free(&slots, s) && first[s] == pv));
+            if let Some(s) = slot {
+                slots[s] = Some((pv, start, count));
+                self.pvs[pv].reserved = vec![start];
+                filled += 1;
+                if filled == n {
+                    break;
+                }
+            }
+        }
+        if filled < n {
+            return None;
+        }
+        let slots: Vec<(usize, u64, u64)> = slots.into_iter().flatten().collect();
+        let len = slots.iter().map(|a| a.2).min().unwrap_or(0).min(need);
+        (len > 0).then(|| (len, slots.iter().map(|a| (a.0, a.1)).collect()))
+    }
+
+    /// The cling policy's pass without A_POSITIONAL_FILL: on each PV the areas that continue
+    /// a last-segment area or lie on a first-segment PV are walked as in the normal policy
+    /// (the walk stops at the first area that does neither), the last one taken; then the
+    /// areas are sorted by how much of the request each holds (stable) and the first `n` used.
+    fn cling_sorted(
+        &mut self,
+        cands: &[usize],
+        n: usize,
+        need: u64,
+        prev: &[(usize, u64)],
+        first: &[usize],
+    ) -> Option<(u64, Vec<(usize, u64)>)> {
+        let mut found: Vec<(usize, u64, u64)> = Vec::new();
+        for &pv in cands {
+            let on_first = first.contains(&pv);
+            let matches = |start: u64| on_first || prev.contains(&(pv, start));
+            if let Some((s, l)) = self.lvm_walk(pv, need, true, &matches) {
+                found.push((pv, s, l.min(need)));
+            }
+        }
+        found.sort_by_key(|a| std::cmp::Reverse(a.2));
+        if found.len() < n {
+            return None;
+        }
+        let chosen = &found[..n];
+        let len = chosen.iter().map(|a| a.2).min().unwrap_or(0).min(need);
+        (len > 0).then(|| (len, chosen.iter().map(|a| (a.0, a.1)).collect()))
     }
 
     /// One pass of lvm2's normal policy: an area per PV (VG order), sorted by how much of

@@ -74,6 +74,11 @@ impl Twins {
         Twins { a, b, dir }
     }
 
+    /// Devices per set.
+    pub fn devices(&self) -> usize {
+        self.a.len()
+    }
+
     pub fn a_dev(&self, i: usize) -> String {
         self.a[i].path().display().to_string()
     }

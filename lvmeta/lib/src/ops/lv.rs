@@ -157,6 +157,24 @@ impl Ctx<'_> {
                 lv: lv.into(),
             })?;
             let cur = shape.le_count;
+            // lvm2 asks the kernel's raid target before `lvreduce` (not `lvresize`) of a
+            // raid LV, and refuses without one that can shrink.
+            if dir == ResizeDir::Reduce
+                && vg.top_level(lv).is_ok_and(|l| {
+                    l.segments
+                        .iter()
+                        .any(|s| matches!(s.kind, model::SegmentKind::Raid1 { .. }))
+                })
+            {
+                let can = self
+                    .env
+                    .kernel
+                    .as_ref()
+                    .is_some_and(|k| lvmeta_dm::raid_can_shrink(k.dm.as_ref()));
+                if !can {
+                    return Err(OpError::RaidCannotShrink);
+                }
+            }
             let keys = pv_keys(sc, vgname, devs, pvs)?;
             check_listed_free(vg, keys.as_deref())?;
             let (sign, amount) = size.amount();

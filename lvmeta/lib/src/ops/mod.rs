@@ -156,6 +156,10 @@ pub enum OpError {
     /// lvm2's `lv_check_not_in_use` wording.
     #[error("Logical volume {vg}/{lv} in use.")]
     InUse { vg: String, lv: String },
+    /// `lvreduce` of a raid1 LV when the kernel's raid target cannot shrink (or is not
+    /// there): lvm2's `_lvresize_check`.
+    #[error("RAID module does not support shrinking.")]
+    RaidCannotShrink,
     /// lvm2's answer when a reduce of an open LV is not confirmed (`-f`).
     #[error("WARNING: Reducing active and open logical volume to {size}.\n  THIS MAY DESTROY YOUR DATA (filesystem etc.)\n  Logical volume {vg}/{lv} NOT reduced (use -f to reduce it).")]
     NotReduced {
