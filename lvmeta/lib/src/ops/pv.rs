@@ -8,6 +8,32 @@ use lvmeta_ondisk::label;
 use lvmeta_ondisk::mda;
 use lvmeta_ondisk::pv::{self as ondisk_pv, FormatOptions};
 
+/// `pvcreate`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvcreateOptions {
+    pub pvs: Vec<PathBuf>,
+    /// `--metadatasize` in bytes (default: lvm2's 1020 KiB area, data at 1 MiB).
+    pub metadata_size: Option<u64>,
+    /// `--uuid` (one device only).
+    pub uuid: Option<String>,
+    /// `-f`: overwrite a damaged label.
+    pub force: bool,
+}
+
+/// `pvremove`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvremoveOptions {
+    pub pvs: Vec<PathBuf>,
+    /// `-ff`: also a PV in a VG, unless an active LV uses it.
+    pub force_twice: bool,
+}
+
+/// `pvck`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvckOptions {
+    pub pvs: Vec<PathBuf>,
+}
+
 impl Ctx<'_> {
     /// Initialises those of `paths` that carry no PV label, as lvm2's vgcreate and vgextend
     /// do with an unlabelled device; returns the devices initialised.
@@ -25,16 +51,15 @@ impl Ctx<'_> {
         if bare.is_empty() {
             return Ok(Vec::new());
         }
-        self.pvcreate(&bare, None, None, false)
+        self.pvcreate(&PvcreateOptions {
+            pvs: bare,
+            ..PvcreateOptions::default()
+        })
     }
 
-    pub fn pvcreate(
-        &self,
-        paths: &[PathBuf],
-        mdasize: Option<u64>,
-        uuid: Option<&str>,
-        force: bool,
-    ) -> Result<Vec<PathBuf>> {
+    /// Makes devices PVs; returns them.
+    pub fn pvcreate(&self, o: &PvcreateOptions) -> Result<Vec<PathBuf>> {
+        let (paths, mdasize, uuid, force) = (&o.pvs, o.metadata_size, o.uuid.as_deref(), o.force);
         if uuid.is_some() && paths.len() != 1 {
             return Err(OpError::InvalidArg(
                 "--uuid needs exactly one device".into(),
@@ -133,7 +158,8 @@ impl Ctx<'_> {
     /// Wipes the labels of PVs in no VG; returns the devices wiped. With `force_twice`
     /// (lvm2's `-ff`) also of a PV in a VG, unless an active LV has extents on it
     /// (device-mapper is asked first).
-    pub fn pvremove(&self, paths: &[PathBuf], force_twice: bool) -> Result<Vec<PathBuf>> {
+    pub fn pvremove(&self, o: &PvremoveOptions) -> Result<Vec<PathBuf>> {
+        let (paths, force_twice) = (&o.pvs, o.force_twice);
         self.change_labels(|sc| {
             let mut todo = Vec::new();
             for p in paths {
@@ -217,7 +243,8 @@ impl Ctx<'_> {
     }
 
     /// Checks labels and metadata areas; returns (messages, all good).
-    pub fn pvck(&self, paths: &[PathBuf]) -> Result<(Vec<String>, bool)> {
+    pub fn pvck(&self, o: &PvckOptions) -> Result<(Vec<String>, bool)> {
+        let paths = &o.pvs;
         let mut out = Vec::new();
         let mut ok = true;
         for p in paths {
