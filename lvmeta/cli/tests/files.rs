@@ -131,7 +131,7 @@ const U: [&str; 3] = [
 fn populated() -> Lab {
     let lab = Lab::new(3, 64);
     for (i, u) in U.iter().enumerate() {
-        lab.ok(&["pvcreate", "-u", u, lab.disk(i)]);
+        lab.ok(&["pvcreate", "-u", u, "--norestorefile", lab.disk(i)]);
     }
     lab.ok(&[
         "vgcreate",

@@ -1028,4 +1028,5 @@ pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups};
 pub use lv::{LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
+pub use pv::PvCreate;
 pub use report::Selection;

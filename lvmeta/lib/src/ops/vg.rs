@@ -359,6 +359,38 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// `lvchange --addtag/--deltag` of one LV (tags kept sorted, as for a VG).
+    pub fn lvchange_tags(
+        &self,
+        vgname: &str,
+        lv: &str,
+        add: &[String],
+        del: &[String],
+    ) -> Result<()> {
+        self.modify_vg(vgname, &WriteOpts::command("lvchange"), |t| {
+            let l =
+                t.vg.lvs
+                    .iter_mut()
+                    .find(|l| l.name == lv)
+                    .ok_or_else(|| VgError::LvNotInVg {
+                        vg: vgname.into(),
+                        lv: lv.into(),
+                    })?;
+            for tag in add {
+                check_tag(tag)?;
+                if !l.tags.contains(tag) {
+                    l.tags.push(tag.clone());
+                }
+            }
+            l.tags.retain(|x| !del.contains(x));
+            l.tags.sort();
+            Ok(())
+        })
+        .map(|_| ())
+    }
+}
+
 /// The names of the VG's visible LVs.
 fn visible_lvs(vg: &VolumeGroup) -> Vec<String> {
     vg.lvs
