@@ -17,6 +17,12 @@ fn common(cmd: Command) -> Command {
     .arg(
         Arg::new("config")
             .long("config")
+            .value_name("STRING")
+            .help("lvm.conf settings overriding the files, as lvm's --config (e.g. 'devices{filter=[\"a|loop|\",\"r|.*|\"]}' or 'devices/filter=[...]')"),
+    )
+    .arg(
+        Arg::new("halvm-config")
+            .long("halvm-config")
             .value_name("FILE")
             .help("halvm configuration file (default $HALVM_CONFIG, else /etc/halvm/halvm.toml)"),
     )
@@ -598,8 +604,8 @@ fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
     strings(m, id).into_iter().map(PathBuf::from).collect()
 }
 
-/// Builds the environment from `--devices`, `--config`, `--lock-dir`, halvm.toml and
-/// lvm.conf, through the one builder every halvm tool uses.
+/// Builds the environment from `--devices`, `--config` (lvm's), `--halvm-config`,
+/// `--lock-dir`, halvm.toml and lvm.conf, through the one builder every halvm tool uses.
 pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
     let devices = m.get_many::<String>("devices").map(|v| {
         v.flat_map(|s| {
@@ -612,10 +618,11 @@ pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
         .collect::<Vec<_>>()
     });
     let opts = lvmeta::env::EnvOptions {
-        config: m.get_one::<String>("config").map(PathBuf::from),
+        config: m.get_one::<String>("halvm-config").map(PathBuf::from),
         devices,
         lock_dir: m.get_one::<String>("lock-dir").map(PathBuf::from),
         lvm_system_dir: None,
+        lvm_config: m.get_one::<String>("config").cloned(),
     };
     // Used only when halvm.toml says lock_manager = "dlm"; it connects per lock taken.
     let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
@@ -794,7 +801,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     let (name, m) = matches
         .subcommand()
         .ok_or_else(|| usage("no command given"))?;
-    let mut env = env_from(m)?;
+    let mut env = env_from(m).map_err(|e| match e {
+        // A bad --config string is a command line error to lvm2 (exit 3).
+        CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
+            usage(format!("{c}\nRun `{name} --help' for more information."))
+        }
+        e => e,
+    })?;
     let test_mode = matches!(m.try_get_one::<bool>("test"), Ok(Some(true)));
     env.test_mode = test_mode;
     let ctx = Ctx { env: &env };

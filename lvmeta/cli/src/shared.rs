@@ -64,7 +64,9 @@ pub(crate) fn lockstart(ctx: &Ctx, vg: &str, m: Option<&ArgMatches>) -> Result<S
 /// VxVM's default activation mode (`/etc/default/vxdg`): halvm.toml's
 /// `activation.default_mode`, applied when this node joins the shared VG (its lock start).
 fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliError> {
-    let path = m.get_one::<String>("config").map(std::path::PathBuf::from);
+    let path = m
+        .get_one::<String>("halvm-config")
+        .map(std::path::PathBuf::from);
     let config =
         halvm_config::Config::load(path.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
     let mode = config.activation.default_mode;
