@@ -886,9 +886,7 @@ mod tests {
         let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
         ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
             pvs: paths.to_vec(),
-            metadata_size: None,
-            uuid: None,
-            force: false,
+            ..Default::default()
         })
         .unwrap();
         ctx.vgcreate(&lvmeta::ops::VgcreateOptions {

@@ -3,7 +3,7 @@
 //! commands; `dispatch` runs before them and passes on what is not about activation.
 
 use super::{split_lv, usage, CliError, Outcome};
-use clap::{Arg, ArgMatches, Command};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use halvm_config::ActivationMode as VxMode;
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::LockMode;
@@ -102,8 +102,22 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
     }
     subs.push(super::common(
         Command::new("lvchange")
-            .about("Activate or deactivate logical volumes")
-            .arg(activate_arg().required(true))
+            .about("Activate or deactivate logical volumes, or change their tags")
+            .arg(activate_arg())
+            .arg(
+                Arg::new("addtag")
+                    .long("addtag")
+                    .value_name("TAG")
+                    .action(ArgAction::Append)
+                    .help("Add a tag to the LVs (repeatable)"),
+            )
+            .arg(
+                Arg::new("deltag")
+                    .long("deltag")
+                    .value_name("TAG")
+                    .action(ArgAction::Append)
+                    .help("Remove a tag from the LVs (repeatable)"),
+            )
             .arg(mode_arg())
             .arg(monitor_arg())
             .arg(volume_list_arg())
@@ -210,6 +224,41 @@ fn how(m: &ArgMatches) -> Option<LockMode> {
 }
 
 fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
+    let add: Vec<String> = m
+        .get_many::<String>("addtag")
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let del: Vec<String> = m
+        .get_many::<String>("deltag")
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if m.get_one::<String>("activate").is_none() {
+        if add.is_empty() && del.is_empty() {
+            return Err(usage(
+                "No command with matching syntax recognised.  Run 'lvchange --help' for more information.",
+            ));
+        }
+        // Tags only: metadata, no device-mapper (lvm2 prints one line per LV).
+        let mut out = Vec::new();
+        for t in m.get_many::<String>("lvs").into_iter().flatten() {
+            let (v, l) = split_lv(t)?;
+            ctx.lvchange_tags(&lvmeta::ops::LvchangeTagsOptions {
+                vg: v.clone(),
+                lv: l.clone(),
+                add_tags: add.clone(),
+                del_tags: del.clone(),
+            })?;
+            out.push(format!("Logical volume {v}/{l} changed."));
+        }
+        return Ok(outcome(out));
+    }
+    if !add.is_empty() || !del.is_empty() {
+        return Err(usage("lvchange: give -a apart from --addtag and --deltag"));
+    }
     let kernel = kernel(ctx).map_err(act)?;
     let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
     for t in m.get_many::<String>("lvs").into_iter().flatten() {

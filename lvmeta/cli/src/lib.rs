@@ -94,8 +94,21 @@ pub fn cli() -> Command {
                         .short('u')
                         .long("uuid")
                         .value_name("UUID")
-                        .help("Use this PV UUID instead of a random one (one device only)"),
+                        .help("Use this PV UUID instead of a random one (one device only; with --restorefile, or --norestorefile, as lvm2)"),
                 )
+                .arg(
+                    Arg::new("dataalignment")
+                        .long("dataalignment")
+                        .value_name("SIZE")
+                        .help("Align the data area to this size (default unit KiB; default 1 MiB)"),
+                )
+                .arg(
+                    Arg::new("restorefile")
+                        .long("restorefile")
+                        .value_name("FILE")
+                        .help("A VG backup naming the PV given by --uuid: its data area starts where it did"),
+                )
+                .arg(flag("norestorefile").help("Allow --uuid without --restorefile"))
                 .arg(flag("force").short('f').help("Overwrite an existing PV label that is not in a VG")),
         ),
         common(
@@ -694,7 +707,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         .ok_or_else(|| usage("no command given"))?;
     let common = CommonOptions::from_matches(m);
     let test_mode = common.test;
-    let env = env_from(&common)?;
+    let env = env_from(&common).map_err(|e| match e {
+        // A bad --config string is a command line error to lvm2 (exit 3).
+        CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
+            usage(format!("{c}\nRun `{name} --help' for more information."))
+        }
+        e => e,
+    })?;
     let ctx = Ctx { env: &env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
@@ -718,10 +737,34 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 }
                 None => None,
             };
+            let data_alignment = match m.get_one::<String>("dataalignment") {
+                Some(s) => {
+                    // lvm2's unit for --dataalignment is KiB.
+                    let with_unit = if s.ends_with(|c: char| c.is_ascii_digit()) {
+                        format!("{s}k")
+                    } else {
+                        s.clone()
+                    };
+                    let (sign, sectors) = units::parse_size(&with_unit).map_err(usage)?;
+                    if sign != units::Sign::Absolute {
+                        return Err(usage("--dataalignment takes an absolute size"));
+                    }
+                    Some(sectors * 512)
+                }
+                None => None,
+            };
+            let uuid = m.get_one::<String>("uuid").cloned();
+            let restore_file = m.get_one::<String>("restorefile").map(PathBuf::from);
+            // lvm2's devices/require_restorefile_with_uuid (default 1).
+            if uuid.is_some() && restore_file.is_none() && !m.get_flag("norestorefile") {
+                return Err(usage("--restorefile is required with --uuid"));
+            }
             let r = ctx.pvcreate(&PvcreateOptions {
                 pvs: paths(m, "pvs"),
                 metadata_size: mdasize,
-                uuid: m.get_one::<String>("uuid").cloned(),
+                data_alignment,
+                uuid,
+                restore_file,
                 force: m.get_flag("force"),
             })?;
             Ok(Outcome {

@@ -1,5 +1,5 @@
 //! The options every lvmeta command shares (lvm2's common options: `--devices`, `--config`,
-//! `--lock-dir`, `-y`, `-v`, `-q`, `-t`) and the report options (`-o`, `-O`, `--units` ...):
+//! `-y`, `-v`, `-q`, `-t`; halvm's `--halvm-config`, `--lock-dir`) and the report options (`-o`, `-O`, `--units` ...):
 //! their clap definitions and the structs they fill, in this one place. Command-specific
 //! options fill the library's per-command structs (`lvmeta::ops::LvcreateOptions` ...).
 
@@ -23,8 +23,10 @@ pub(crate) fn flag(name: &'static str) -> Arg {
 pub struct CommonOptions {
     /// `--devices`: use only these devices (None: scan as configured).
     pub devices: Option<Vec<PathBuf>>,
-    /// `--config`: the halvm.toml to read.
-    pub config: Option<PathBuf>,
+    /// `--config`: lvm.conf settings over the files, as lvm's `--config STRING`.
+    pub config: Option<String>,
+    /// `--halvm-config`: the halvm.toml to read.
+    pub halvm_config: Option<PathBuf>,
     /// `--lock-dir`: where the flock lock files are.
     pub lock_dir: Option<PathBuf>,
     /// `-y`: lvmeta never asks, so accepted only.
@@ -50,6 +52,12 @@ impl CommonOptions {
         .arg(
             Arg::new("config")
                 .long("config")
+                .value_name("STRING")
+                .help("lvm.conf settings overriding the files, as lvm's --config (e.g. 'devices{filter=[\"a|loop|\",\"r|.*|\"]}' or 'devices/filter=[...]')"),
+        )
+        .arg(
+            Arg::new("halvm-config")
+                .long("halvm-config")
                 .value_name("FILE")
                 .help("halvm configuration file (default $HALVM_CONFIG, else /etc/halvm/halvm.toml)"),
         )
@@ -110,7 +118,8 @@ impl CommonOptions {
         });
         CommonOptions {
             devices,
-            config: one("config"),
+            config: m.try_get_one::<String>("config").ok().flatten().cloned(),
+            halvm_config: one("halvm-config"),
             lock_dir: one("lock-dir"),
             yes: flag("yes"),
             verbose: count("verbose"),
@@ -136,10 +145,11 @@ impl CommonOptions {
     /// What the one environment builder needs from the command line.
     pub fn env_options(&self) -> lvmeta::env::EnvOptions {
         lvmeta::env::EnvOptions {
-            config: self.config.clone(),
+            config: self.halvm_config.clone(),
             devices: self.devices.clone(),
             lock_dir: self.lock_dir.clone(),
             lvm_system_dir: None,
+            lvm_config: self.config.clone(),
         }
     }
 }
@@ -261,6 +271,8 @@ mod tests {
             "--devices",
             "/c",
             "--config",
+            "devices/scan=[\"/x\"]",
+            "--halvm-config",
             "/h.toml",
             "--lock-dir",
             "/l",
@@ -269,7 +281,8 @@ mod tests {
             o,
             CommonOptions {
                 devices: Some(vec!["/a".into(), "/b".into(), "/c".into()]),
-                config: Some("/h.toml".into()),
+                config: Some("devices/scan=[\"/x\"]".into()),
+                halvm_config: Some("/h.toml".into()),
                 lock_dir: Some("/l".into()),
                 yes: true,
                 verbose: 2,

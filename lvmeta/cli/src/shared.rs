@@ -66,7 +66,7 @@ pub(crate) fn lockstart(ctx: &Ctx, vg: &str, m: Option<&ArgMatches>) -> Result<S
 /// VxVM's default activation mode (`/etc/default/vxdg`): halvm.toml's
 /// `activation.default_mode`, applied when this node joins the shared VG (its lock start).
 fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliError> {
-    let path = crate::options::CommonOptions::from_matches(m).config;
+    let path = crate::options::CommonOptions::from_matches(m).halvm_config;
     let config =
         halvm_config::Config::load(path.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
     let mode = config.activation.default_mode;

@@ -131,7 +131,7 @@ const U: [&str; 3] = [
 fn populated() -> Lab {
     let lab = Lab::new(3, 64);
     for (i, u) in U.iter().enumerate() {
-        lab.ok(&["pvcreate", "-u", u, lab.disk(i)]);
+        lab.ok(&["pvcreate", "-u", u, "--norestorefile", lab.disk(i)]);
     }
     lab.ok(&[
         "vgcreate",
@@ -759,6 +759,7 @@ fn system_id_from_lvm_conf_as_lvm2_and_the_agent() {
         lvm_system_dir: Some(lvm_dir),
         lock_dir: Some(lab.dir.path().join("locks")),
         devices: None,
+        lvm_config: None,
     })
     .unwrap_or_else(|e| panic!("agent setup: {e}"));
     assert_eq!(setup.env.system_id.as_deref(), Some(host.as_str()));

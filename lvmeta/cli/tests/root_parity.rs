@@ -138,6 +138,46 @@ fn root_raid1_shrinks_as_lvm2_lets_it() {
 }
 
 #[test]
+fn root_config_string_as_lvm2() {
+    // Item 10: --config takes lvm.conf settings (sections or paths) that override the files;
+    // a string lvm2 cannot parse is a command line error in its words.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    let listed = |o: &Out, lvm2: bool| -> Vec<String> {
+        // Sorted: both sort by device name, and the two sets' loop numbers differ.
+        let mut v: Vec<String> = o
+            .stdout
+            .split_whitespace()
+            .map(|w| t.generic(w, lvm2))
+            .collect();
+        v.sort();
+        v
+    };
+    for conf in [
+        r#"devices{filter=["a|^{0}$|","r|.*|"]}"#,
+        r#"devices/filter=["a|^{1}$|","a|^{2}$|","r|.*|"]"#,
+        r#"devices { global_filter = [ "r|^{2}$|" ] }"#,
+    ] {
+        let cmd: Vec<String> = ["pvs", "--noheadings", "-o", "pv_name", "--config", conf]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (m, l) = same(&t, &cmd);
+        assert_eq!(listed(&m, false), listed(&l, true), "{conf}");
+    }
+    for bad in ["devices{filter=", r#"devices{filter="r|.*|""#] {
+        let cmd: Vec<String> = ["vgs", "--config", bad]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (m, l) = same(&t, &cmd);
+        assert_eq!(m.code, 3);
+        assert_eq!(t.last_error(&m, false), t.last_error(&l, true));
+        assert_eq!(m.errors(), l.errors(), "{bad}");
+    }
+}
+
+#[test]
 fn root_reduce_by_a_partial_extent_removes_at_most_that() {
     // Item 2: a relative reduction removes at most what was asked (rounded down); an
     // absolute size rounds up.

@@ -741,9 +741,7 @@ mod tests {
         let paths = [PathBuf::from("/mem/pv0"), PathBuf::from("/mem/pv1")];
         ctx.pvcreate(&crate::ops::PvcreateOptions {
             pvs: paths.to_vec(),
-            metadata_size: None,
-            uuid: None,
-            force: false,
+            ..Default::default()
         })
         .unwrap();
         ctx.vgcreate(&crate::ops::VgcreateOptions {

@@ -87,9 +87,7 @@ fn killed_commit_reads_old_or_new_and_vgck_repairs() {
     };
     ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
         pvs: paths.to_vec(),
-        metadata_size: None,
-        uuid: None,
-        force: false,
+        ..Default::default()
     })
     .unwrap();
     ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
@@ -194,9 +192,7 @@ fn metadata_too_large_writes_nothing() {
     let p: Vec<PathBuf> = vec!["/mem/pv0".into(), "/mem/pv1".into()];
     ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
         pvs: p.to_vec(),
-        metadata_size: None,
-        uuid: None,
-        force: false,
+        ..Default::default()
     })
     .unwrap();
     ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
@@ -238,9 +234,7 @@ fn metadata_text_sized_from_the_committed_copy_has_room_for_the_image() {
     let p = [PathBuf::from("/mem/pv0")];
     ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
         pvs: p.to_vec(),
-        metadata_size: None,
-        uuid: None,
-        force: false,
+        ..Default::default()
     })
     .unwrap();
     ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
@@ -292,9 +286,7 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
     let p = [PathBuf::from("/mem/pv0")];
     ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
         pvs: p.to_vec(),
-        metadata_size: None,
-        uuid: None,
-        force: false,
+        ..Default::default()
     })
     .unwrap();
     ctx.vgcreate(&lvmeta::ops::VgcreateOptions {

@@ -23,9 +23,7 @@ fn setup(active: &[(&str, i32)]) -> Env {
         let ctx = Ctx { env: &env };
         ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
             pvs: paths.to_vec(),
-            metadata_size: None,
-            uuid: None,
-            force: false,
+            ..Default::default()
         })
         .unwrap();
         ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
@@ -282,9 +280,7 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
         let ctx = Ctx { env: &env };
         ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
             pvs: paths.to_vec(),
-            metadata_size: None,
-            uuid: None,
-            force: false,
+            ..Default::default()
         })
         .unwrap();
         ctx.vgcreate(&lvmeta::ops::VgcreateOptions {

@@ -29,9 +29,7 @@ fn env() -> Env {
     let ctx = Ctx { env: &env };
     ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
         pvs: paths.to_vec(),
-        metadata_size: None,
-        uuid: None,
-        force: false,
+        ..Default::default()
     })
     .unwrap();
     ctx.vgcreate(&lvmeta::ops::VgcreateOptions {

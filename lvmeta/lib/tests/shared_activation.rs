@@ -118,9 +118,7 @@ fn root_shared_vg_activation_takes_and_releases_lv_locks() {
     let (c1, c2) = (Ctx { env: &e1 }, Ctx { env: &e2 });
     c1.pvcreate(&lvmeta::ops::PvcreateOptions {
         pvs: devs.to_vec(),
-        metadata_size: None,
-        uuid: None,
-        force: false,
+        ..Default::default()
     })
     .unwrap();
     c1.vgcreate(&lvmeta::ops::VgcreateOptions {

@@ -399,9 +399,7 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
     let ctx = lvmeta::ops::Ctx { env: &env };
     ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
         pvs: disks.to_vec(),
-        metadata_size: None,
-        uuid: None,
-        force: false,
+        ..Default::default()
     })
     .unwrap();
     ctx.vgcreate(&lvmeta::ops::VgcreateOptions {

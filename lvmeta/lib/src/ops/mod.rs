@@ -295,7 +295,10 @@ pub(crate) fn last_seen(p: &PhysicalVolume) -> String {
 
 fn candidates(env: &Env, sys: &SysBlock) -> Vec<PathBuf> {
     if let Some(d) = &env.devices {
-        return dedup_same_device(without_components(d.clone(), sys));
+        // lvm2 filters the devices given with --devices too.
+        let mut d = d.clone();
+        d.retain(|p| env.filter.accepts(&p.to_string_lossy()));
+        return dedup_same_device(without_components(d, sys));
     }
     let mut out = Vec::new();
     if let Ok(parts) = std::fs::read_to_string("/proc/partitions") {
@@ -1036,6 +1039,6 @@ pub use pv::{PvckOptions, PvcreateOptions, PvremoveOptions};
 pub use report::Selection;
 pub use shared::VgLockTypeOptions;
 pub use vg::{
-    VgReduced, VgchangeOptions, VgcreateOptions, VgextendOptions, VgreduceOptions, VgremoveOptions,
-    VgrenameOptions,
+    LvchangeTagsOptions, VgReduced, VgchangeOptions, VgcreateOptions, VgextendOptions,
+    VgreduceOptions, VgremoveOptions, VgrenameOptions,
 };

@@ -14,8 +14,12 @@ pub struct PvcreateOptions {
     pub pvs: Vec<PathBuf>,
     /// `--metadatasize` in bytes (default: lvm2's 1020 KiB area, data at 1 MiB).
     pub metadata_size: Option<u64>,
+    /// `--dataalignment` in bytes.
+    pub data_alignment: Option<u64>,
     /// `--uuid` (one device only).
     pub uuid: Option<String>,
+    /// `--restorefile`: a VG backup naming the PV (by `--uuid`), whose `pe_start` is kept.
+    pub restore_file: Option<PathBuf>,
     /// `-f`: overwrite a damaged label.
     pub force: bool,
 }
@@ -60,6 +64,11 @@ impl Ctx<'_> {
     /// Makes devices PVs; returns them.
     pub fn pvcreate(&self, o: &PvcreateOptions) -> Result<Vec<PathBuf>> {
         let (paths, mdasize, uuid, force) = (&o.pvs, o.metadata_size, o.uuid.as_deref(), o.force);
+        if o.restore_file.is_some() && uuid.is_none() {
+            return Err(OpError::InvalidArg(
+                "--uuid is required with --restorefile".into(),
+            ));
+        }
         if uuid.is_some() && paths.len() != 1 {
             return Err(OpError::InvalidArg(
                 "--uuid needs exactly one device".into(),
@@ -72,6 +81,11 @@ impl Ctx<'_> {
                     .ok_or_else(|| OpError::InvalidArg(format!("invalid UUID {u:?}")))?,
             ),
             None => None,
+        };
+        // --restorefile: the data area starts where the backup says this PV's did.
+        let restored_pe_start = match (&o.restore_file, uuid) {
+            (Some(f), Some(u)) => Some(restored_pe_start(f, u)?),
+            _ => None,
         };
         self.change_labels(|sc| {
             // Check every device before writing any.
@@ -125,10 +139,14 @@ impl Ctx<'_> {
                     path: p.clone(),
                     source,
                 })?;
-                let opts = FormatOptions {
+                let mut opts = FormatOptions {
                     metadata_size: mdasize.map(Bytes),
+                    pe_start: restored_pe_start,
                     ..FormatOptions::default()
                 };
+                if let Some(a) = o.data_alignment {
+                    opts.data_alignment = Bytes(a);
+                }
                 let (mda_area, pe_start) = ondisk_pv::plan_layout(size, &opts)
                     .map_err(|why| OpError::Failed(format!("{}: {why}", p.display())))?;
                 // At least one MiB of data, so the PV holds an extent of the default size.
@@ -294,4 +312,32 @@ impl Ctx<'_> {
         }
         Ok((out, ok))
     }
+}
+
+/// The `pe_start` (bytes) of PV `uuid` in the VG backup `file`, with lvm2's words when the
+/// file does not name it.
+fn restored_pe_start(file: &std::path::Path, uuid: &str) -> Result<Bytes> {
+    let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
+        path: file.into(),
+        source,
+    })?;
+    let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
+        what: file.display().to_string(),
+        err,
+    })?;
+    let vg = lvmeta_model::VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
+        vg: String::new(),
+        what: format!("{}: {e}", file.display()),
+    })?;
+    let want = lvmeta_model::lvm_uuid::strip_dashes(uuid).unwrap_or_default();
+    vg.pvs
+        .iter()
+        .find(|p| lvmeta_model::lvm_uuid::strip_dashes(&p.id).is_ok_and(|id| id == want))
+        .map(|p| Bytes(p.pe_start.0 * 512))
+        .ok_or_else(|| {
+            OpError::Failed(format!(
+                "Can't find uuid {uuid} in backup file {}",
+                file.display()
+            ))
+        })
 }

@@ -452,18 +452,50 @@ impl Ctx<'_> {
             if let Some(s) = system_id {
                 vg.system_id = (!s.is_empty()).then(|| s.to_string());
             }
-            for t in add {
-                check_tag(t)?;
-                if !vg.tags.contains(t) {
-                    vg.tags.push(t.clone());
-                }
-            }
-            vg.tags.retain(|t| !del.contains(t));
-            // lvm2 keeps a VG's tags sorted.
-            vg.tags.sort();
-            Ok(())
+            edit_tags(&mut vg.tags, add, del)
         })
         .map(|d| d.vg)
+    }
+}
+
+/// `lvchange --addtag/--deltag`'s options (one LV).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LvchangeTagsOptions {
+    pub vg: String,
+    pub lv: String,
+    pub add_tags: Vec<String>,
+    pub del_tags: Vec<String>,
+}
+
+/// Adds and deletes tags, keeping them sorted as lvm2 does (VGs and LVs alike).
+fn edit_tags(tags: &mut Vec<String>, add: &[String], del: &[String]) -> Result<()> {
+    for t in add {
+        check_tag(t)?;
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    tags.retain(|t| !del.contains(t));
+    tags.sort();
+    Ok(())
+}
+
+impl Ctx<'_> {
+    /// `lvchange --addtag/--deltag` of one LV.
+    pub fn lvchange_tags(&self, o: &LvchangeTagsOptions) -> Result<()> {
+        let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
+        self.modify_vg(vgname, &WriteOpts::command("lvchange"), |t| {
+            let l =
+                t.vg.lvs
+                    .iter_mut()
+                    .find(|l| l.name == lv)
+                    .ok_or_else(|| VgError::LvNotInVg {
+                        vg: vgname.into(),
+                        lv: lv.into(),
+                    })?;
+            edit_tags(&mut l.tags, &o.add_tags, &o.del_tags)
+        })
+        .map(|_| ())
     }
 }
 
