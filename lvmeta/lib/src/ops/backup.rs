@@ -94,7 +94,9 @@ impl Ctx<'_> {
 /// with `description` as lvm2 writes it (`Created *after* executing '...'`).
 pub fn backup_text(vg: &VolumeGroup, description: &str, host: &str) -> String {
     let trailer = model::Trailer::new(description, host, now(), uname().as_deref());
-    lvmeta_text::write_with(&vg.to_backup(&trailer), lvmeta_text::Style::Backup)
+    let mut out = String::with_capacity(4096 + 512 * vg.lvs.len());
+    vg.write_backup(&trailer, &mut out);
+    out
 }
 
 /// lvm2's metadata backups and archives as commit hooks (`backup {}` in lvm.conf): after
