@@ -232,7 +232,7 @@ pub fn vg_state(r: &VgRead) -> VgState {
         system_id: vg.system_id.clone().filter(|s| !s.is_empty()),
         tags: vg.tags.clone(),
         lock_type,
-        clustered: vg.status.iter().chain(&vg.flags).any(|f| f == "CLUSTERED"),
+        clustered: vg.status.contains(lvmeta_model::Flag::Clustered),
         pvs,
         lvs,
     }

@@ -12,7 +12,7 @@
 
 pub mod split;
 
-use lvmeta_model::{LogicalVolume, Segment, SegmentKind, VolumeGroup};
+use lvmeta_model::{Flag, LogicalVolume, Segment, SegmentKind, VolumeGroup};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -229,10 +229,6 @@ pub enum PlanError {
 
 pub use lvmeta_model::ids::{dm_name, dm_uuid, mangle, split_dm_name};
 
-fn has_status(lv: &LogicalVolume, s: &str) -> bool {
-    lv.status.iter().any(|x| x == s)
-}
-
 /// Sub-LVs an LV's segments use (mirror legs and log, raid images and metadata).
 pub fn sub_lvs(lv: &LogicalVolume) -> Vec<String> {
     let mut out = Vec::new();
@@ -440,12 +436,12 @@ impl<'a> Planner<'a> {
                             continue;
                         };
                         // An image split off for tracking: visible and read-only.
-                        if img.is_visible() && !has_status(img, "WRITE") {
+                        if img.is_visible() && !img.status.contains(Flag::Write) {
                             devs.push(Param::Dev(DevRef::Absent));
                             devs.push(Param::Dev(DevRef::Absent));
                             continue;
                         }
-                        if has_status(img, "REBUILD") {
+                        if img.status.contains(Flag::Rebuild) {
                             rebuild.push(i);
                         }
                         let img_dev = self.add_lv(img, top)?;

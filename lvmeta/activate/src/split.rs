@@ -6,7 +6,7 @@
 //! on that image's extents and the image (with its metadata or the mirror log) is dropped.
 
 use crate::sub_lvs;
-use lvmeta_model::{names, LogicalVolume, SegmentKind, VolumeGroup};
+use lvmeta_model::{names, Flag, LogicalVolume, SegmentKind, VolumeGroup};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
@@ -125,8 +125,8 @@ pub fn split_mirror(
         removed.push(img.clone());
         removed.extend(meta.iter().cloned());
         removed.extend(log.iter().cloned());
-        // Status words that only the mirrored LV carried.
-        new_top.status.retain(|s| s != "RAID" && s != "MIRRORED");
+        // (lvm2's RAID, MIRRORED and *_IMAGE bits are internal: never in metadata, so
+        // nothing in `status` names the roles.)
     } else {
         match &mut new_top.segments[0].kind {
             SegmentKind::Mirror { legs, .. } => {
@@ -140,12 +140,7 @@ pub fn split_mirror(
     }
     let mut split = vg.lv(&split_img).expect("checked above").clone();
     split.name = new_name.into();
-    split
-        .status
-        .retain(|s| s != "MIRROR_IMAGE" && s != "RAID_IMAGE");
-    if !split.status.iter().any(|s| s == "VISIBLE") {
-        split.status.push("VISIBLE".into());
-    }
+    split.status.insert(Flag::Visible);
 
     // Apply: nothing above changed `vg`.
     vg.lvs

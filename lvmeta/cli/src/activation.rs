@@ -191,6 +191,12 @@ fn act(e: ActivationError) -> CliError {
     CliError::Activation(e)
 }
 
+/// The kernel to (de)activate with; in test mode (`-t`) one that is asked, never changed.
+pub(crate) fn kernel(ctx: &Ctx) -> Result<Kernel, ActivationError> {
+    let k = Kernel::real()?;
+    Ok(if ctx.env.test_mode { k.dry_run() } else { k })
+}
+
 /// Device-mapper present (a host without it still runs every metadata command).
 fn has_dm() -> bool {
     std::path::Path::new("/dev/mapper/control").exists()
@@ -248,7 +254,7 @@ fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     if !add.is_empty() || !del.is_empty() {
         return Err(usage("lvchange: give -a apart from --addtag and --deltag"));
     }
-    let kernel = Kernel::real().map_err(act)?;
+    let kernel = kernel(ctx).map_err(act)?;
     let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
     for t in m.get_many::<String>("lvs").into_iter().flatten() {
         let (v, l) = split_lv(t)?;
@@ -277,7 +283,7 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
             "vgchange: give -a apart from --systemid, --addtag and --deltag",
         ));
     }
-    let kernel = Kernel::real().map_err(act)?;
+    let kernel = kernel(ctx).map_err(act)?;
     let vg = m.get_one::<String>("vg").expect("required");
     let opts = options(m, ctx)?;
     let out = match vx_mode(m) {
@@ -297,7 +303,7 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let count = *m.get_one::<usize>("splitmirrors").expect("required");
     let new = m.get_one::<String>("name").expect("required");
     let kernel = if has_dm() {
-        Some(Kernel::real().map_err(act)?)
+        Some(kernel(ctx).map_err(act)?)
     } else {
         None
     };
@@ -312,7 +318,7 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
 fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome, CliError>> {
     let target = m.get_one::<String>("lv")?;
     let (vg, lv) = split_lv(target).ok()?;
-    let kernel = Kernel::real().ok()?;
+    let kernel = kernel(ctx).ok()?;
     let before = match ctx.active_plan(&kernel, &vg, &lv) {
         Ok(Some(p)) => p,
         _ => return None,
@@ -377,7 +383,7 @@ pub(crate) fn after_lvcreate(
     if !new.activate {
         return Ok(out);
     }
-    let kernel = match Kernel::real() {
+    let kernel = match kernel(ctx) {
         Ok(k) => k,
         Err(ActivationError::NoDm { reason }) => {
             // As lvm2 with activation off: the LV is made, not activated, not wiped.

@@ -2,100 +2,14 @@
 
 use clap::{Arg, ArgAction, Command};
 
-fn flag(name: &'static str) -> Arg {
-    Arg::new(name).long(name).action(ArgAction::SetTrue)
-}
+use options::{flag, CommonOptions, ReportOptions};
 
 fn common(cmd: Command) -> Command {
-    cmd.arg(
-        Arg::new("devices")
-            .long("devices")
-            .value_name("DEV,...")
-            .action(ArgAction::Append)
-            .help("Use only these devices (comma separated, repeatable), like lvm's --devices; plain files work as PVs"),
-    )
-    .arg(
-        Arg::new("config")
-            .long("config")
-            .value_name("STRING")
-            .help("lvm.conf settings overriding the files, as lvm's --config (e.g. 'devices{filter=[\"a|loop|\",\"r|.*|\"]}' or 'devices/filter=[...]')"),
-    )
-    .arg(
-        Arg::new("halvm-config")
-            .long("halvm-config")
-            .value_name("FILE")
-            .help("halvm configuration file (default $HALVM_CONFIG, else /etc/halvm/halvm.toml)"),
-    )
-    .arg(
-        flag("yes")
-            .short('y')
-            .help("Answer yes to every question, as lvm's -y (lvmeta never asks)"),
-    )
-    .arg(
-        Arg::new("verbose")
-            .short('v')
-            .long("verbose")
-            .action(ArgAction::Count)
-            .help("More detail on stderr, up to -vvvv, as lvm's -v"),
-    )
-    .arg(
-        Arg::new("quiet")
-            .short('q')
-            .long("quiet")
-            .action(ArgAction::Count)
-            .help("Suppress warnings on stderr, as lvm's -q"),
-    )
-    .arg(
-        Arg::new("lock-dir")
-            .long("lock-dir")
-            .value_name("DIR")
-            .help("Directory of the flock lock files (default: halvm.toml locking.lock_dir, else lvm.conf global/locking_dir, else /run/lock/lvm, as lvm2)"),
-    )
+    CommonOptions::args(cmd)
 }
 
 fn report(cmd: Command) -> Command {
-    cmd.arg(
-        Arg::new("options")
-            .short('o')
-            .long("options")
-            .value_name("FIELD,...")
-            .action(ArgAction::Append)
-            .help("Fields to show; a leading + adds to the default fields; -o help lists them"),
-    )
-    .arg(
-        Arg::new("reportformat")
-            .long("reportformat")
-            .value_name("FORMAT")
-            .value_parser(["basic", "json"])
-            .help("basic (columns) or json (lvm's JSON layout)"),
-    )
-    .arg(
-        Arg::new("units")
-            .long("units")
-            .value_name("UNIT")
-            .help("Size units: r, h, H, b, B, s, S, k, K, m, M, g, G, t, T, p, P, e, E"),
-    )
-    .arg(
-        Arg::new("sort")
-            .short('O')
-            .long("sort")
-            .value_name("[-]FIELD,...")
-            .allow_hyphen_values(true)
-            .action(ArgAction::Append)
-            .help(
-                "Sort rows by these fields, as lvm's -O; a leading - sorts that field descending",
-            ),
-    )
-    .arg(flag("noheadings").help("Do not print the heading line"))
-    .arg(flag("nosuffix").help("Do not print unit suffixes (with fixed --units)"))
-    .arg(
-        Arg::new("separator")
-            .long("separator")
-            .value_name("STRING")
-            .help("Separate columns with STRING instead of aligning them"),
-    )
-    .arg(flag("aligned").help("Align columns also with --separator"))
-    .arg(flag("foreign").help("Also report VGs owned by another host (another system ID)"))
+    ReportOptions::args(cmd)
 }
 
 fn vg_arg(required: bool) -> Arg {
@@ -419,11 +333,7 @@ pub fn cli() -> Command {
                         .value_parser(["y", "n"])
                         .help("Wipe filesystem, RAID and PV signatures found on the new LV (default: as -Z)"),
                 )
-                .arg(
-                    flag("test")
-                        .short('t')
-                        .help("Dry run: check everything, write and activate nothing, as lvm's --test"),
-                ),
+            ,
             false,
         ), "VG", "The volume group"),
         lv_target(size_args(
@@ -548,7 +458,7 @@ use std::path::PathBuf;
 use clap::ArgMatches;
 use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, Selection, SizeArg};
 use lvmeta::report::{self, ReportKind};
-use lvmeta::units::{self, Units};
+use lvmeta::units;
 
 /// What a command produced: lines for stdout, and whether it found problems (vgck, pvck).
 #[derive(Debug, Default)]
@@ -604,29 +514,18 @@ fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
     strings(m, id).into_iter().map(PathBuf::from).collect()
 }
 
-/// Builds the environment from `--devices`, `--config` (lvm's), `--halvm-config`,
-/// `--lock-dir`, halvm.toml and lvm.conf, through the one builder every halvm tool uses.
-pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
-    let devices = m.get_many::<String>("devices").map(|v| {
-        v.flat_map(|s| {
-            s.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect::<Vec<_>>()
-        })
-        .collect::<Vec<_>>()
-    });
-    let opts = lvmeta::env::EnvOptions {
-        config: m.get_one::<String>("halvm-config").map(PathBuf::from),
-        devices,
-        lock_dir: m.get_one::<String>("lock-dir").map(PathBuf::from),
-        lvm_system_dir: None,
-        lvm_config: m.get_one::<String>("config").cloned(),
-    };
+/// Builds the environment from the common options (`--devices`, `--config`, `--lock-dir`),
+/// halvm.toml and lvm.conf, through the one builder every halvm tool uses.
+pub fn env_from(common: &CommonOptions) -> Result<Env, CliError> {
     // Used only when halvm.toml says lock_manager = "dlm"; it connects per lock taken.
     let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
-    Ok(lvmeta::env::build_with_cluster(&opts, Some(std::sync::Arc::new(cluster)))?.env)
+    let mut env =
+        lvmeta::env::build_with_cluster(&common.env_options(), Some(std::sync::Arc::new(cluster)))?
+            .env;
+    if common.test {
+        env.enter_test_mode();
+    }
+    Ok(env)
 }
 
 /// How long a VG or global lock held by another node is retried (lvm2 with lvmlockd retries
@@ -681,26 +580,22 @@ fn lines(v: Vec<String>) -> String {
 fn run_report(
     ctx: &Ctx,
     kind: ReportKind,
-    m: &ArgMatches,
+    ro: &ReportOptions,
     targets: &[String],
     all: bool,
 ) -> Result<Outcome, CliError> {
-    if strings(m, "options").iter().any(|o| o == "help") {
+    if ro.fields.iter().any(|o| o == "help") {
         // lvm2 lists the fields on stderr and succeeds.
         return Ok(Outcome {
             stderr: field_help(kind),
             ..Outcome::default()
         });
     }
-    let mut fields = report::select_fields(kind, &strings(m, "options")).map_err(OpError::from)?;
+    let mut fields = report::select_fields(kind, &ro.fields).map_err(OpError::from)?;
     let shown = fields.len();
     // -O: sort keys are fetched as extra columns, used, then dropped.
     let mut descending = Vec::new();
-    for key in strings(m, "sort")
-        .iter()
-        .flat_map(|s| s.split(',').map(str::trim).collect::<Vec<_>>())
-        .filter(|k| !k.is_empty())
-    {
+    for key in &ro.sort {
         let (desc, name) = match key.strip_prefix('-') {
             Some(n) => (true, n),
             None => (false, key.trim_start_matches('+')),
@@ -709,23 +604,17 @@ fn run_report(
         fields.extend(f.iter().copied());
         descending.extend(std::iter::repeat_n(desc, f.len()));
     }
-    let units = match m.get_one::<String>("units") {
-        Some(u) => Units::parse(u).map_err(usage)?,
-        None => Units::default(),
-    };
     let opts = report::Options {
-        units,
-        suffix: !m.get_flag("nosuffix"),
-        headings: !m.get_flag("noheadings"),
-        separator: m.get_one::<String>("separator").cloned(),
-        aligned: m.get_flag("aligned"),
-        json: m
-            .get_one::<String>("reportformat")
-            .is_some_and(|f| f == "json"),
+        units: ro.units,
+        suffix: ro.suffix,
+        headings: ro.headings,
+        separator: ro.separator.clone(),
+        aligned: ro.aligned,
+        json: ro.json,
     };
     let sel = Selection {
         all_lvs: all,
-        foreign: m.get_flag("foreign"),
+        foreign: ro.foreign,
     };
     let (mut rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
     if !descending.is_empty() {
@@ -801,15 +690,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     let (name, m) = matches
         .subcommand()
         .ok_or_else(|| usage("no command given"))?;
-    let mut env = env_from(m).map_err(|e| match e {
+    let common = CommonOptions::from_matches(m);
+    let test_mode = common.test;
+    let env = env_from(&common).map_err(|e| match e {
         // A bad --config string is a command line error to lvm2 (exit 3).
         CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
             usage(format!("{c}\nRun `{name} --help' for more information."))
         }
         e => e,
     })?;
-    let test_mode = matches!(m.try_get_one::<bool>("test"), Ok(Some(true)));
-    env.test_mode = test_mode;
     let ctx = Ctx { env: &env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
@@ -886,12 +775,24 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: !ok,
             })
         }
-        "pvs" => run_report(&ctx, ReportKind::Pvs, m, &strings(m, "pvs"), false),
-        "vgs" => run_report(&ctx, ReportKind::Vgs, m, &strings(m, "vgs"), false),
+        "pvs" => run_report(
+            &ctx,
+            ReportKind::Pvs,
+            &ReportOptions::from_matches(m)?,
+            &strings(m, "pvs"),
+            false,
+        ),
+        "vgs" => run_report(
+            &ctx,
+            ReportKind::Vgs,
+            &ReportOptions::from_matches(m)?,
+            &strings(m, "vgs"),
+            false,
+        ),
         "lvs" => run_report(
             &ctx,
             ReportKind::Lvs,
-            m,
+            &ReportOptions::from_matches(m)?,
             &strings(m, "targets"),
             m.get_flag("all"),
         ),
@@ -1121,12 +1022,6 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
             let new_lv = activation::NewLv::from_args(m)?;
             let mut said = Vec::new();
-            if test_mode {
-                said.push(
-                    "TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated."
-                        .to_string(),
-                );
-            }
             let created = ctx.lvcreate(
                 &vg,
                 LvCreate {
@@ -1221,6 +1116,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
 }
 
 mod activation;
+pub mod options;
 mod shared;
 
 /// lvm2's wording of what a command did (the library returns what happened, typed).
@@ -1318,6 +1214,12 @@ pub fn main_exit() -> i32 {
     halvm_syslog::Syslog::new("lvmeta", log::LevelFilter::Warn)
         .with_stderr(level)
         .install();
+    if let Some((_, m)) = matches.subcommand() {
+        if CommonOptions::from_matches(m).test {
+            // lvm2 says it first, on stderr, whatever the command.
+            eprintln!("  {}", options::TEST_MODE_NOTICE);
+        }
+    }
     match run(&matches) {
         Ok(o) => {
             let _ = std::io::stdout().write_all(o.stdout.as_bytes());
@@ -1337,22 +1239,9 @@ pub fn main_exit() -> i32 {
     }
 }
 
-/// The stderr level `-v`/`-q` ask for: warnings by default, info with -v, debug with -vv,
-/// trace with -vvv; -q keeps errors only.
+/// The stderr level `-v`/`-q` ask for (see `CommonOptions::verbosity`).
 pub fn verbosity(m: &ArgMatches) -> log::LevelFilter {
-    let count = |id: &str| match m.try_get_one::<u8>(id) {
-        Ok(Some(n)) => *n,
-        _ => 0,
-    };
-    if count("quiet") > 0 {
-        return log::LevelFilter::Error;
-    }
-    match count("verbose") {
-        0 => log::LevelFilter::Warn,
-        1 => log::LevelFilter::Info,
-        2 => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    }
+    CommonOptions::from_matches(m).verbosity()
 }
 
 /// A command-line error in lvm2's words (its getopt and command-matching messages) instead

@@ -7,6 +7,7 @@
 //! Device nodes sit behind [`Nodes`] for the same reason. Nothing is left half done: a failed
 //! activation removes the devices it created, a failed reload drops the tables it loaded.
 
+pub mod dry_run;
 pub mod ioctl;
 pub mod mem;
 pub mod nodes;

@@ -84,6 +84,15 @@ impl Kernel {
             nodes: Box::new(lvmeta_dm::DevFs::default()),
         })
     }
+
+    /// This kernel for test mode (`-t`): it is asked, never changed.
+    pub fn dry_run(self) -> Kernel {
+        use lvmeta_dm::dry_run::DryRun;
+        Kernel {
+            dm: Box::new(DryRun(self.dm)),
+            nodes: Box::new(DryRun(self.nodes)),
+        }
+    }
 }
 
 /// `lvchange -a` / `vgchange -a` options.

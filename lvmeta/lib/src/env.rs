@@ -57,6 +57,13 @@ pub struct Env {
 }
 
 impl Env {
+    /// lvm2's `--test`: every check runs; metadata, labels, backups and device-mapper are
+    /// left as they are (device-mapper is still asked, through a dry-run wrapper).
+    pub fn enter_test_mode(&mut self) {
+        self.test_mode = true;
+        self.kernel = self.kernel.take().map(crate::activation::Kernel::dry_run);
+    }
+
     /// An environment over exactly `devices` with the given locks and nothing configured:
     /// no filter, no system ID, no volume_list (tests and embedders).
     pub fn with_devices(devices: Vec<PathBuf>, locks: Arc<dyn LockManager>) -> Env {

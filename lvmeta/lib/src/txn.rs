@@ -68,6 +68,20 @@ pub enum PostCommit {
     Orphan(usize),
 }
 
+/// A PV label write planned by pvcreate or pvremove (see [`Ctx::change_labels`]).
+pub enum LabelChange {
+    /// Make the device a PV with this (undashed) UUID.
+    Format {
+        dev: std::sync::Arc<dyn lvmeta_ondisk::dev::BlockDev>,
+        uuid: String,
+        opts: lvmeta_ondisk::pv::FormatOptions,
+    },
+    /// Wipe the device's PV label.
+    Wipe {
+        dev: std::sync::Arc<dyn lvmeta_ondisk::dev::BlockDev>,
+    },
+}
+
 /// One VG being changed: what the callback sees and edits.
 pub struct Txn<'s> {
     pub vg: VolumeGroup,
@@ -228,7 +242,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// The global lock alone (pvcreate, pvremove: labels, no VG metadata), then a scan.
+    /// The global lock alone (labels, no VG metadata), then a scan.
     pub fn with_global_lock<T>(
         &self,
         mode: LockMode,
@@ -238,6 +252,34 @@ impl Ctx<'_> {
         self.lock_global(mode, &mut held)?;
         let sc = scan(self.env)?;
         f(&sc)
+    }
+
+    /// PV label writes (pvcreate, pvremove) under the exclusive global lock: `plan` checks
+    /// every device against the scan and returns the changes; they are applied here, all
+    /// after all checks, and not at all in test mode (`-t`).
+    pub fn change_labels<T>(
+        &self,
+        plan: impl FnOnce(&Scan) -> Result<(T, Vec<LabelChange>)>,
+    ) -> Result<T> {
+        self.with_global_lock(LockMode::Exclusive, |sc| {
+            let (value, changes) = plan(sc)?;
+            if self.env.test_mode {
+                log::info!("Test mode: {} PV label(s) not written.", changes.len());
+                return Ok(value);
+            }
+            for c in changes {
+                match c {
+                    // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
+                    LabelChange::Format { dev, uuid, opts } => {
+                        lvmeta_ondisk::pv::format_pv(dev.as_ref(), &uuid, &opts)?;
+                    }
+                    LabelChange::Wipe { dev } => {
+                        lvmeta_ondisk::label::wipe_label(dev.as_ref())?;
+                    }
+                }
+            }
+            Ok(value)
+        })
     }
 
     /// The cluster lock manager VG `name` (as read) needs. Writes without one are refused;

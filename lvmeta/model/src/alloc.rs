@@ -27,7 +27,7 @@
 //! by omitting `mirror_log`; ask for [`MirrorLog::Disk`] to get the `_mlog` sub-LV.
 
 use crate::vg::{LogicalVolume, LvArea, Segment, SegmentKind, StripeArea, VolumeGroup};
-use crate::{Extra, ModelError};
+use crate::{Extra, Flag, FlagList, ModelError};
 use lvmeta_ondisk::units::{Extents, Sectors};
 
 /// lvm2's default region size for mirror and raid (2 MiB, `DEFAULT_RAID_REGION_SIZE`).
@@ -573,8 +573,6 @@ impl FreeMap {
     }
 }
 
-pub use crate::vg::MISSING;
-
 /// PV extents a segment occupies: its stripes, or the PV areas an opaque segment lists under
 /// `stripes` (e.g. `striped+FLAG` types) or `mirrors` (pvmove).
 pub fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
@@ -783,7 +781,7 @@ impl VolumeGroup {
             .into_iter()
             .filter(|p| p.is_allocatable())
             // A PV written as missing holds stale data until `vgextend --restoremissing`.
-            .filter(|p| !p.flags.iter().any(|f| f == MISSING))
+            .filter(|p| !p.is_missing())
             .filter_map(|p| fm.idx(&p.name))
             .collect())
     }
@@ -810,15 +808,15 @@ impl VolumeGroup {
     }
 
     fn new_lv(&self, name: &str, visible: bool, req: &LvRequest) -> LogicalVolume {
-        let mut status = vec!["READ".to_string(), "WRITE".to_string()];
+        let mut status = FlagList::of(&[Flag::Read, Flag::Write]);
         if visible {
-            status.push("VISIBLE".into());
+            status.insert(Flag::Visible);
         }
         LogicalVolume {
             name: name.to_string(),
             id: crate::lvm_uuid::generate_dashed(),
             status,
-            flags: Vec::new(),
+            flags: FlagList::new(),
             tags: Vec::new(),
             creation_time: req.creation_time,
             creation_host: req.creation_host.clone(),

@@ -4,6 +4,7 @@
 //! keys and their order, mirroring `vg.rs`'s tree builders (`Builder`, `write_pv`, `write_lv`,
 //! `write_segment`, `Trailer::append_to`); a property test holds the two to the same bytes.
 
+use crate::flags::FlagList;
 use crate::vg::{
     Extra, ExtraEntry, LogicalVolume, PhysicalVolume, Segment, SegmentKind, Trailer, VolumeGroup,
     MIRROR_KEYS, SEG_COMMON, STRIPED_KEYS,
@@ -249,20 +250,11 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
         }
     }
 
-    /// `status` and `flags`; when `locked`, WRITE becomes the WRITE_LOCKED flag, the first
-    /// of lvm2's compatible flags (as `vg.rs`'s `status_and_flags`).
-    fn status_and_flags(&mut self, status: &[String], flags: &[String], locked: bool) {
-        if !(locked && status.iter().any(|s| s == "WRITE")) {
-            self.strs("status", status);
-            self.strs("flags", flags);
-            return;
-        }
-        self.strs("status", status.iter().filter(|s| *s != "WRITE"));
-        let add = (!flags.iter().any(|f| f == "WRITE_LOCKED")).then_some("WRITE_LOCKED");
-        self.strs(
-            "flags",
-            add.into_iter().chain(flags.iter().map(String::as_str)),
-        );
+    /// `status` and `flags` as written (see [`crate::flags::written`]).
+    fn status_and_flags(&mut self, status: &FlagList, flags: &FlagList, locked: bool) {
+        let (status, flags) = crate::flags::written(status, flags, locked);
+        self.strs("status", status);
+        self.strs("flags", flags);
     }
 
     /// The unknown keys not placed yet.
@@ -324,8 +316,8 @@ fn write_pv(e: &mut Emitter, key: &str, pv: &PhysicalVolume) {
     let mut k = Keys::new(e, &pv.extra);
     k.str("id", &pv.id);
     k.opt_str("device", pv.device.as_deref());
-    k.strs("status", &pv.status);
-    k.strs("flags", &pv.flags);
+    k.strs("status", pv.status.names());
+    k.strs("flags", pv.flags.names());
     k.tags(&pv.tags);
     k.int("dev_size", int(pv.dev_size.0));
     k.int("pe_start", int(pv.pe_start.0));

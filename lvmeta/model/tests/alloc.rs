@@ -306,7 +306,7 @@ fn restricted_to_named_pvs() {
         ModelError::NoSuchPv { .. }
     ));
     // a PV without ALLOCATABLE is never used
-    vg.pvs[0].status.clear();
+    vg.pvs[0].status = lvmeta_model::FlagList::new();
     vg.create_lv(linear("d", 2)).unwrap();
     assert_eq!(pvs_of(&vg, "d"), ["pv1"]);
     check_invariants(&vg);

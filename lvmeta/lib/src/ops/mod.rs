@@ -894,7 +894,7 @@ pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
         ));
     }
     for p in r.vg.pvs.iter().filter(|p| r.devs.contains_key(&p.name)) {
-        if p.flags.iter().any(|f| f == model::MISSING) {
+        if p.is_missing() {
             out.push(format!(
                 "WARNING: VG {name}: PV {} ({}) is marked MISSING but present; run vgextend --restoremissing {name} {}",
                 p.id,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::lock::LockMode;
+use crate::txn::LabelChange;
 use lvmeta_ondisk::label;
 use lvmeta_ondisk::mda;
 use lvmeta_ondisk::pv::{self as ondisk_pv, FormatOptions};
@@ -72,7 +72,7 @@ impl Ctx<'_> {
             (Some(f), Some(u)) => Some(restored_pe_start(f, u)?),
             _ => None,
         };
-        self.with_global_lock(LockMode::Exclusive, |sc| {
+        self.change_labels(|sc| {
             // Check every device before writing any.
             let mut devs = Vec::new();
             for p in paths {
@@ -146,15 +146,15 @@ impl Ctx<'_> {
                 devs.push((p.clone(), dev, opts));
             }
             let mut out = Vec::new();
+            let mut changes = Vec::new();
             for (p, dev, opts) in devs {
-                let pv_uuid = raw_uuid
+                let uuid = raw_uuid
                     .clone()
                     .unwrap_or_else(lvmeta_model::lvm_uuid::generate);
-                // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
-                ondisk_pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
+                changes.push(LabelChange::Format { dev, uuid, opts });
                 out.push(p);
             }
-            Ok(out)
+            Ok((out, changes))
         })
     }
 
@@ -162,7 +162,7 @@ impl Ctx<'_> {
     /// (lvm2's `-ff`) also of a PV in a VG, unless an active LV has extents on it
     /// (device-mapper is asked first).
     pub fn pvremove(&self, paths: &[PathBuf], force_twice: bool) -> Result<Vec<PathBuf>> {
-        self.with_global_lock(LockMode::Exclusive, |sc| {
+        self.change_labels(|sc| {
             let mut todo = Vec::new();
             for p in paths {
                 let dev = (self.env.open)(p).map_err(|source| OpError::Device {
@@ -195,12 +195,12 @@ impl Ctx<'_> {
                 }
                 todo.push((p, dev));
             }
-            let mut out = Vec::new();
-            for (p, dev) in todo {
-                label::wipe_label(dev.as_ref())?;
-                out.push(p.clone());
-            }
-            Ok(out)
+            let out = todo.iter().map(|(p, _)| (*p).clone()).collect();
+            let changes = todo
+                .into_iter()
+                .map(|(_, dev)| LabelChange::Wipe { dev })
+                .collect();
+            Ok((out, changes))
         })
     }
 

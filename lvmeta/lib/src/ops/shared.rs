@@ -77,7 +77,7 @@ impl Ctx<'_> {
         Ok(LockInfo {
             lock_type: r.vg.lock_type.clone().filter(|t| !t.is_empty()),
             lock_args: r.vg.lock_args.clone().filter(|t| !t.is_empty()),
-            clustered: r.vg.status.iter().any(|s| s == "CLUSTERED"),
+            clustered: r.vg.status.contains(model::Flag::Clustered),
             missing: r
                 .missing()
                 .iter()
@@ -99,7 +99,7 @@ impl Ctx<'_> {
         let host_sid = self.env.system_id.clone();
         self.modify_vg(name, &opts, |t| {
             let vg = &mut t.vg;
-            vg.status.retain(|s| s != "CLUSTERED");
+            vg.status.remove(model::Flag::Clustered);
             match to_dlm {
                 Some(args) => {
                     vg.lock_type = Some("dlm".into());
