@@ -208,9 +208,8 @@ impl Ctx<'_> {
                 }
                 match vg.extend_lv_with(lv, Extents(by), keys.as_deref(), sized.approx) {
                     Ok(_) => {}
-                    Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. })
-                        if shape.images == 0 =>
-                    {
+                    // lvm2's words whatever the layout: what the allocation could not place.
+                    Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
                         let mut probe = vg.clone();
                         let got = probe
                             .extend_lv_with(lv, Extents(by), keys.as_deref(), true)
