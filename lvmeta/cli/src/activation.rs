@@ -2,12 +2,12 @@
 //! reload of an active LV after lvextend/lvreduce/lvresize. Kept apart from the metadata
 //! commands; `dispatch` runs before them and passes on what is not about activation.
 
-use super::{force_flag, paths, size_arg, split_lv, usage, CliError, Outcome};
+use super::{split_lv, usage, CliError, Outcome};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use halvm_config::ActivationMode as VxMode;
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::LockMode;
-use lvmeta::ops::{Ctx, ResizeDir};
+use lvmeta::ops::Ctx;
 use lvmeta_activate::ActivationMode;
 
 fn activate_arg() -> Arg {
@@ -248,7 +248,12 @@ fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         let mut out = Vec::new();
         for t in super::targets(ctx, m, "lvs")? {
             let (v, l) = split_lv(&t)?;
-            ctx.lvchange_tags(&v, &l, &add, &del)?;
+            ctx.lvchange_tags(&lvmeta::ops::LvchangeTagsOptions {
+                vg: v.clone(),
+                lv: l.clone(),
+                add_tags: add.clone(),
+                del_tags: del.clone(),
+            })?;
             out.push(format!("Logical volume {v}/{l} changed."));
         }
         return Ok(outcome(out));
@@ -330,13 +335,7 @@ fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome
         _ => return None,
     };
     Some((|| {
-        let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
-        let dir = match name {
-            "lvextend" => ResizeDir::Extend,
-            "lvreduce" => ResizeDir::Reduce,
-            _ => ResizeDir::Any,
-        };
-        let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
+        let r = ctx.lvresize(&super::lvresize_options(name, m)?)?;
         let mut out = super::msg::resized(&vg, &lv, &r);
         out.extend(ctx.reload_active(&kernel, &vg, &lv, &before).map_err(act)?);
         Ok(outcome(out))

@@ -464,7 +464,12 @@ pub fn group_cli(name: &str) -> Option<Command> {
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, Selection, SizeArg};
+use lvmeta::ops::{
+    Ctx, Env, Layout, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions,
+    MirrorLog, OpError, PvckOptions, PvcreateOptions, PvremoveOptions, ResizeDir, Selection,
+    SizeArg, VgcfgOptions, VgchangeOptions, VgckOptions, VgcreateOptions, VgextendOptions,
+    VgreduceOptions, VgremoveOptions, VgrenameOptions,
+};
 use lvmeta::report::{self, ReportKind};
 use lvmeta::units;
 
@@ -563,19 +568,29 @@ fn size_arg(cmd: &str, m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     Ok(None)
 }
 
+/// lvextend's, lvreduce's and lvresize's options, as the command line gives them.
+fn lvresize_options(cmd: &str, m: &ArgMatches) -> Result<LvresizeOptions, CliError> {
+    let size = size_arg(cmd, m)?.ok_or_else(|| usage(format!("{cmd} needs -L or -l")))?;
+    let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
+    Ok(LvresizeOptions {
+        vg,
+        lv,
+        size,
+        pvs: paths(m, "pvs"),
+        dir: match cmd {
+            "lvextend" => ResizeDir::Extend,
+            "lvreduce" => ResizeDir::Reduce,
+            _ => ResizeDir::Any,
+        },
+        // `-f` where the command has it (lvreduce, lvresize; not lvextend).
+        force: matches!(m.try_get_one::<bool>("force"), Ok(Some(true))),
+    })
+}
+
 /// lvm.conf's backups and archives, as the environment was built from them.
 fn lvm_backups() -> Result<Option<lvmeta::ops::LvmBackups>, CliError> {
     let lvm = lvmeta::env::LvmConf::load(&lvmeta::env::LvmConf::system_dir())?;
     Ok(lvm.backups(&lvmeta::env::hostname()))
-}
-
-/// `-f` where the command has it (lvreduce, lvresize; not lvextend).
-fn force_flag(m: &ArgMatches) -> bool {
-    m.try_get_one::<bool>("force")
-        .ok()
-        .flatten()
-        .copied()
-        .unwrap_or(false)
 }
 
 fn split_lv(arg: &str) -> Result<(String, String), CliError> {
@@ -825,16 +840,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             if uuid.is_some() && restore_file.is_none() && !m.get_flag("norestorefile") {
                 return Err(usage("--restorefile is required with --uuid"));
             }
-            let r = ctx.pvcreate_with(
-                &paths(m, "pvs"),
-                &lvmeta::ops::PvCreate {
-                    metadata_size: mdasize,
-                    data_alignment,
-                    uuid,
-                    restore_file,
-                    force: m.get_flag("force"),
-                },
-            )?;
+            let r = ctx.pvcreate(&PvcreateOptions {
+                pvs: paths(m, "pvs"),
+                metadata_size: mdasize,
+                data_alignment,
+                uuid,
+                restore_file,
+                force: m.get_flag("force"),
+            })?;
             Ok(Outcome {
                 stdout: lines(msg::pvs_created(&r)),
                 stderr: String::new(),
@@ -842,14 +855,17 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             })
         }
         "pvremove" => Ok(Outcome {
-            stdout: lines(msg::pvs_wiped(
-                &ctx.pvremove(&paths(m, "pvs"), m.get_count("force") >= 2)?,
-            )),
+            stdout: lines(msg::pvs_wiped(&ctx.pvremove(&PvremoveOptions {
+                pvs: paths(m, "pvs"),
+                force_twice: m.get_count("force") >= 2,
+            })?)),
             stderr: String::new(),
             failed: false,
         }),
         "pvck" => {
-            let (r, ok) = ctx.pvck(&paths(m, "pvs"))?;
+            let (r, ok) = ctx.pvck(&PvckOptions {
+                pvs: paths(m, "pvs"),
+            })?;
             Ok(Outcome {
                 stdout: lines(r),
                 stderr: String::new(),
@@ -889,74 +905,64 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
-            let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
-            if m.get_flag("shared") {
-                let args = lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?);
-                ctx.vgcreate_shared(vg, &paths(m, "pvs"), es, &strings(m, "addtag"), &args)?;
+            let o = VgcreateOptions {
+                extent_size: es,
+                system_id: m.get_one::<String>("systemid").cloned(),
+                tags: strings(m, "addtag"),
+                shared_lock_args: match m.get_flag("shared") {
+                    true => Some(lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?)),
+                    false => None,
+                },
+                ..VgcreateOptions::new(vg, paths(m, "pvs"))
+            };
+            let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&o.pvs)?);
+            ctx.vgcreate(&o)?;
+            if let Some(args) = &o.shared_lock_args {
                 let started = shared::lockstart(&ctx, vg, None)?;
                 said.push(format!(
                     "Volume group \"{vg}\" successfully created (lock type dlm, {args})\n  {started}"
                 ));
                 return out(said.join("\n"));
             }
-            ctx.vgcreate(
-                vg,
-                &paths(m, "pvs"),
-                es,
-                m.get_one::<String>("systemid").map(String::as_str),
-                &strings(m, "addtag"),
-            )?;
             said.push(format!("Volume group \"{vg}\" successfully created"));
             out(said.join("\n"))
         }
         "vgextend" => {
             let vg = m.get_one::<String>("vg").expect("required");
-            if m.get_flag("restoremissing") {
-                ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
-                out(format!("Volume group \"{vg}\" successfully extended"))
-            } else {
-                // lvm2 initialises unlabelled devices first.
-                let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
-                ctx.vgextend(vg, &paths(m, "pvs"))?;
-                said.push(format!("Volume group \"{vg}\" successfully extended"));
-                out(said.join("\n"))
-            }
-        }
-        "vgreduce" if m.get_flag("removemissing") => {
-            let vg = m.get_one::<String>("vg").expect("required");
-            let (pvs, lvs) = ctx.vgreduce_removemissing(vg, m.get_flag("force"))?;
-            let mut s: Vec<String> = lvs
-                .iter()
-                .map(|l| format!("Logical volume \"{vg}/{l}\" successfully removed."))
-                .collect();
-            s.push(if pvs.is_empty() {
-                format!("Volume group \"{vg}\" is already consistent.")
-            } else {
-                format!("Wrote out consistent volume group {vg}.")
-            });
-            Ok(Outcome {
-                stdout: lines(s),
-                ..Outcome::default()
-            })
+            let o = VgextendOptions {
+                vg: vg.clone(),
+                pvs: paths(m, "pvs"),
+                restore_missing: m.get_flag("restoremissing"),
+            };
+            // lvm2 initialises unlabelled devices first.
+            let mut said = match o.restore_missing {
+                true => Vec::new(),
+                false => msg::pvs_created(&ctx.pvcreate_unlabelled(&o.pvs)?),
+            };
+            ctx.vgextend(&o)?;
+            said.push(format!("Volume group \"{vg}\" successfully extended"));
+            out(said.join("\n"))
         }
         "vgreduce" => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let removed = ctx.vgreduce(vg, &paths(m, "pvs"))?;
+            let r = ctx.vgreduce(&VgreduceOptions {
+                vg: vg.clone(),
+                pvs: paths(m, "pvs"),
+                remove_missing: m.get_flag("removemissing"),
+                force: m.get_flag("force"),
+            })?;
             Ok(Outcome {
-                stdout: lines(
-                    removed
-                        .iter()
-                        .map(|p| format!("Removed \"{}\" from volume group \"{vg}\"", p.display()))
-                        .collect(),
-                ),
-                stderr: String::new(),
-                failed: false,
+                stdout: lines(msg::vg_reduced(vg, &r)),
+                ..Outcome::default()
             })
         }
         "vgremove" => {
             let mut s = Vec::new();
             for vg in strings(m, "vgs") {
-                ctx.vgremove(&vg, m.get_flag("force"))?;
+                ctx.vgremove(&VgremoveOptions {
+                    vg: vg.clone(),
+                    force: m.get_flag("force"),
+                })?;
                 s.push(format!("Volume group \"{vg}\" successfully removed"));
             }
             Ok(Outcome {
@@ -968,7 +974,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         "vgrename" => {
             let old = m.get_one::<String>("old").expect("required");
             let new = m.get_one::<String>("new").expect("required");
-            ctx.vgrename(old, new)?;
+            ctx.vgrename(&VgrenameOptions {
+                old: old.clone(),
+                new: new.clone(),
+            })?;
             out(format!(
                 "Volume group \"{old}\" successfully renamed to \"{new}\""
             ))
@@ -993,13 +1002,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             let mut said = Vec::new();
             for vg in targets(&ctx, m, "vg")? {
-                ctx.vgchange(
-                    &vg,
-                    sid.map(String::as_str),
-                    &add,
-                    &del,
-                    m.get_flag("majoritypvs"),
-                )?;
+                ctx.vgchange(&VgchangeOptions {
+                    vg: vg.clone(),
+                    system_id: sid.cloned(),
+                    add_tags: add.clone(),
+                    del_tags: del.clone(),
+                    majority_pvs: m.get_flag("majoritypvs"),
+                })?;
                 said.push(format!("Volume group \"{vg}\" successfully changed"));
             }
             Ok(Outcome {
@@ -1008,7 +1017,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             })
         }
         "vgck" => {
-            let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
+            let (r, ok) = ctx.vgck(&VgckOptions {
+                vgs: strings(m, "vgs"),
+                update_metadata: m.get_flag("updatemetadata"),
+            })?;
             // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
             let (warn, report): (Vec<String>, Vec<String>) = r.into_iter().partition(|l| {
                 l.starts_with("WARNING: Device ") || l.starts_with("WARNING: One or more devices")
@@ -1019,30 +1031,34 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: !ok,
             })
         }
-        "vgcfgrestore" if m.get_flag("list") || m.get_one::<String>("file").is_none() => {
+        "vgcfgrestore" if m.get_flag("list") => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let backups = lvm_backups()?;
-            if m.get_flag("list") {
-                let files = backups.map(|b| b.list(vg)).unwrap_or_default();
-                return Ok(Outcome {
-                    stdout: msg::backup_list(&files),
-                    ..Outcome::default()
-                });
-            }
-            let file = backups
-                .and_then(|b| b.backup_of(vg))
-                .ok_or_else(|| usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf"))?;
-            ctx.vgcfgrestore(vg, &file)?;
-            out(format!("Restored volume group {vg}."))
+            let files = lvm_backups()?.map(|b| b.list(vg)).unwrap_or_default();
+            Ok(Outcome {
+                stdout: msg::backup_list(&files),
+                ..Outcome::default()
+            })
         }
         "vgcfgbackup" | "vgcfgrestore" => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let file = std::path::Path::new(m.get_one::<String>("file").expect("required"));
+            // Without -f (vgcfgrestore only): the VG's backup in lvm.conf's backup_dir.
+            let file = match m.get_one::<String>("file") {
+                Some(f) => PathBuf::from(f),
+                None => lvm_backups()?
+                    .and_then(|b| b.backup_of(vg))
+                    .ok_or_else(|| {
+                        usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf")
+                    })?,
+            };
+            let o = VgcfgOptions {
+                vg: vg.clone(),
+                file,
+            };
             if name == "vgcfgbackup" {
-                ctx.vgcfgbackup(vg, file)?;
+                ctx.vgcfgbackup(&o)?;
                 out(format!("Volume group \"{vg}\" successfully backed up."))
             } else {
-                ctx.vgcfgrestore(vg, file)?;
+                ctx.vgcfgrestore(&o)?;
                 out(format!("Restored volume group {vg}."))
             }
         }
@@ -1109,15 +1125,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
             let new_lv = activation::NewLv::from_args(m)?;
             let mut said = Vec::new();
-            let created = ctx.lvcreate(
-                &vg,
-                LvCreate {
-                    name: lvname,
-                    size,
-                    layout,
-                    pvs: paths(m, "pvs"),
-                },
-            )?;
+            let created = ctx.lvcreate(&LvcreateOptions {
+                vg: vg.clone(),
+                name: lvname,
+                size,
+                layout,
+                pvs: paths(m, "pvs"),
+            })?;
             said.extend(created.notes);
             if !test_mode {
                 said.extend(activation::after_lvcreate(
@@ -1131,16 +1145,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             out(said.join("\n"))
         }
         "lvextend" | "lvreduce" | "lvresize" => {
-            let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
-            let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
-            let dir = match name {
-                "lvextend" => ResizeDir::Extend,
-                "lvreduce" => ResizeDir::Reduce,
-                _ => ResizeDir::Any,
-            };
-            let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
+            let o = lvresize_options(name, m)?;
+            let r = ctx.lvresize(&o)?;
             Ok(Outcome {
-                stdout: lines(msg::resized(&vg, &lv, &r)),
+                stdout: lines(msg::resized(&o.vg, &o.lv, &r)),
                 stderr: String::new(),
                 failed: false,
             })
@@ -1170,7 +1178,11 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             let old = old.rsplit('/').next().unwrap_or(&old).to_string();
             let new = new.rsplit('/').next().unwrap_or(&new).to_string();
-            ctx.lvrename(&vg, &old, &new)?;
+            ctx.lvrename(&LvrenameOptions {
+                vg: vg.clone(),
+                old: old.clone(),
+                new: new.clone(),
+            })?;
             out(format!(
                 "Renamed \"{old}\" to \"{new}\" in volume group \"{vg}\""
             ))
@@ -1185,10 +1197,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 }
             }
             let mut s = Vec::new();
-            for (v, ls) in by_vg {
-                ctx.lvremove(&v, &ls)?;
+            for (vg, lvs) in by_vg {
+                ctx.lvremove(&LvremoveOptions {
+                    vg,
+                    lvs: lvs.clone(),
+                })?;
                 s.extend(
-                    ls.iter()
+                    lvs.iter()
                         .map(|l| format!("Logical volume \"{l}\" successfully removed.")),
                 );
             }
@@ -1229,6 +1244,29 @@ mod msg {
     }
 
     /// lvm2's `vgcfgrestore --list` layout.
+    /// vgreduce's lines: the PVs removed, or what `--removemissing` did.
+    pub fn vg_reduced(vg: &str, r: &lvmeta::ops::VgReduced) -> Vec<String> {
+        use lvmeta::ops::VgReduced;
+        match r {
+            VgReduced::Pvs(pvs) => pvs
+                .iter()
+                .map(|p| format!("Removed \"{}\" from volume group \"{vg}\"", p.display()))
+                .collect(),
+            VgReduced::Missing { pvs, lvs } => {
+                let mut s: Vec<String> = lvs
+                    .iter()
+                    .map(|l| format!("Logical volume \"{vg}/{l}\" successfully removed."))
+                    .collect();
+                s.push(if pvs.is_empty() {
+                    format!("Volume group \"{vg}\" is already consistent.")
+                } else {
+                    format!("Wrote out consistent volume group {vg}.")
+                });
+                s
+            }
+        }
+    }
+
     pub fn backup_list(files: &[lvmeta::ops::BackupFile]) -> String {
         let mut out = String::new();
         for f in files {

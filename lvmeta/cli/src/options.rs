@@ -1,5 +1,5 @@
 //! The options every lvmeta command shares (lvm2's common options: `--devices`, `--config`,
-//! `--lock-dir`, `-y`, `-v`, `-q`, `-t`; and lvmeta's `--halvm-config`) and the report options (`-o`, `-O`, `--units` ...):
+//! `-y`, `-v`, `-q`, `-t`; halvm's `--halvm-config`, `--lock-dir`) and the report options (`-o`, `-O`, `--units` ...):
 //! their clap definitions and the structs they fill, in this one place. Command-specific
 //! options fill the library's per-command structs (`lvmeta::ops::LvcreateOptions` ...).
 
@@ -23,7 +23,7 @@ pub(crate) fn flag(name: &'static str) -> Arg {
 pub struct CommonOptions {
     /// `--devices`: use only these devices (None: scan as configured).
     pub devices: Option<Vec<PathBuf>>,
-    /// `--config`: lvm2's configuration string, lvm.conf settings over the files.
+    /// `--config`: lvm.conf settings over the files, as lvm's `--config STRING`.
     pub config: Option<String>,
     /// `--halvm-config`: the halvm.toml to read.
     pub halvm_config: Option<PathBuf>,
@@ -285,7 +285,7 @@ mod tests {
             "--devices",
             "/c",
             "--config",
-            "devices/filter=[\"r|.*|\"]",
+            "devices/scan=[\"/x\"]",
             "--halvm-config",
             "/h.toml",
             "--lock-dir",
@@ -295,7 +295,7 @@ mod tests {
             o,
             CommonOptions {
                 devices: Some(vec!["/a".into(), "/b".into(), "/c".into()]),
-                config: Some("devices/filter=[\"r|.*|\"]".into()),
+                config: Some("devices/scan=[\"/x\"]".into()),
                 halvm_config: Some("/h.toml".into()),
                 lock_dir: Some("/l".into()),
                 yes: true,

@@ -98,7 +98,10 @@ pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
                 )))
             }
         };
-        ctx.vgchange_locktype(vg, to.as_deref())?;
+        ctx.vgchange_locktype(&lvmeta::ops::VgLockTypeOptions {
+            vg: vg.clone(),
+            dlm_lock_args: to.clone(),
+        })?;
         lines.push(format!(
             "Volume group \"{vg}\" lock type changed to {}",
             if to.is_some() { "dlm" } else { "none" }

@@ -648,7 +648,7 @@ fn test_pause(phase: &str) {
 mod tests {
     use super::*;
     use crate::lock::{HeldLock, LockError, LockManager, LockTarget, MemLocking};
-    use crate::ops::{Env, LvCreate, SizeArg};
+    use crate::ops::{Env, LvcreateOptions, SizeArg};
     use lvmeta_model::Layout;
     use lvmeta_ondisk::dev::{BlockDev, MemDev};
     use lvmeta_ondisk::Bytes;
@@ -727,8 +727,9 @@ mod tests {
         e
     }
 
-    fn lv(name: &str) -> LvCreate {
-        LvCreate {
+    fn lv(name: &str) -> LvcreateOptions {
+        LvcreateOptions {
+            vg: String::new(),
             name: name.into(),
             size: SizeArg::Sectors(crate::units::Sign::Absolute, 8192),
             layout: Layout::Linear,
@@ -737,9 +738,18 @@ mod tests {
     }
 
     fn setup(ctx: &Ctx) {
-        let paths = vec![PathBuf::from("/mem/pv0"), PathBuf::from("/mem/pv1")];
-        ctx.pvcreate(&paths, None, None, false).unwrap();
-        ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
+        let paths = [PathBuf::from("/mem/pv0"), PathBuf::from("/mem/pv1")];
+        ctx.pvcreate(&crate::ops::PvcreateOptions {
+            pvs: paths.to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+        ctx.vgcreate(&crate::ops::VgcreateOptions {
+            system_id: None,
+            tags: Vec::new(),
+            ..crate::ops::VgcreateOptions::new("vg", paths.to_vec())
+        })
+        .unwrap();
     }
 
     /// Issue 12: the committed seqno reaches the held lock (a DLM lock value block needs it);
@@ -751,9 +761,25 @@ mod tests {
         let ctx = Ctx { env: &e };
         setup(&ctx);
         log.lock().unwrap().clear();
-        ctx.lvcreate("vg", lv("a")).unwrap();
-        ctx.lvrename("vg", "a", "b").unwrap();
-        ctx.vgchange("vg", None, &["t".into()], &[], false).unwrap();
+        ctx.lvcreate(&crate::ops::LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("a")
+        })
+        .unwrap();
+        ctx.lvrename(&crate::ops::LvrenameOptions {
+            vg: "vg".into(),
+            old: "a".into(),
+            new: "b".into(),
+        })
+        .unwrap();
+        ctx.vgchange(&crate::ops::VgchangeOptions {
+            vg: "vg".into(),
+            system_id: None,
+            add_tags: vec!["t".into()],
+            del_tags: Vec::new(),
+            majority_pvs: false,
+        })
+        .unwrap();
         let log = log.lock().unwrap().clone();
         let notes: Vec<&String> = log.iter().filter(|l| l.contains("seqno")).collect();
         assert_eq!(
@@ -786,7 +812,12 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            let err = ctx.lvcreate("vg", lv("a")).unwrap_err();
+            let err = ctx
+                .lvcreate(&crate::ops::LvcreateOptions {
+                    vg: "vg".into(),
+                    ..lv("a")
+                })
+                .unwrap_err();
             assert!(
                 err.to_string()
                     .contains("lock type dlm that requires lvmlockd"),
@@ -800,7 +831,11 @@ mod tests {
         }));
         let ctx = Ctx { env: &e };
         log.lock().unwrap().clear();
-        ctx.lvcreate("vg", lv("a")).unwrap();
+        ctx.lvcreate(&crate::ops::LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("a")
+        })
+        .unwrap();
         let log = log.lock().unwrap().clone();
         assert_eq!(
             log,
@@ -839,9 +874,17 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("vg.txt");
-        ctx.vgcfgbackup("vg", &file).unwrap();
+        ctx.vgcfgbackup(&crate::ops::VgcfgOptions {
+            vg: "vg".into(),
+            file: file.to_path_buf(),
+        })
+        .unwrap();
         log.lock().unwrap().clear();
-        ctx.vgcfgrestore("vg", &file).unwrap();
+        ctx.vgcfgrestore(&crate::ops::VgcfgOptions {
+            vg: "vg".into(),
+            file: file.to_path_buf(),
+        })
+        .unwrap();
         let log = log.lock().unwrap().clone();
         let taken: Vec<&String> = log.iter().filter(|l| !l.contains("seqno")).collect();
         assert_eq!(
@@ -907,7 +950,12 @@ mod tests {
             .read_vg_with("vg", false, true, |_, _| -> Result<()> { Ok(()) })
             .unwrap_err();
         assert!(err.to_string().contains("not started"), "{err}");
-        let err = ctx.lvcreate("vg", lv("a")).unwrap_err();
+        let err = ctx
+            .lvcreate(&crate::ops::LvcreateOptions {
+                vg: "vg".into(),
+                ..lv("a")
+            })
+            .unwrap_err();
         assert!(err.to_string().contains("not started"), "{err}");
     }
 
@@ -938,8 +986,16 @@ mod tests {
         e.hooks = Some(Arc::new(Hooks(log.clone())));
         let ctx = Ctx { env: &e };
         setup(&ctx);
-        ctx.vgrename("vg", "vg2").unwrap();
-        ctx.vgremove("vg2", false).unwrap();
+        ctx.vgrename(&crate::ops::VgrenameOptions {
+            old: "vg".into(),
+            new: "vg2".into(),
+        })
+        .unwrap();
+        ctx.vgremove(&crate::ops::VgremoveOptions {
+            vg: "vg2".into(),
+            force: false,
+        })
+        .unwrap();
         assert_eq!(
             *log.lock().unwrap(),
             [

@@ -23,6 +23,18 @@ fn tree(vg: &VolumeGroup, t: &Trailer) -> String {
     lvmeta_text::write(&vg.to_metadata(t))
 }
 
+/// A backup file, written straight from the model.
+fn direct_backup(vg: &VolumeGroup, t: &Trailer) -> String {
+    let mut out = String::new();
+    vg.write_backup(t, &mut out);
+    out
+}
+
+/// A backup file through the tree (annotated with lvm2's comments, `Style::Backup`).
+fn tree_backup(vg: &VolumeGroup, t: &Trailer) -> String {
+    lvmeta_text::write_with(&vg.to_backup(t), lvmeta_text::Style::Backup)
+}
+
 /// The first differing line, for a readable failure.
 fn same(a: &str, b: &str) -> Result<(), TestCaseError> {
     if a != b {
@@ -551,6 +563,8 @@ proptest! {
         let (vg, t) = build(&s);
         let d = direct(&vg, &t);
         same(&d, &tree(&vg, &t))?;
+        // Backup files too: trailer first, indented, with lvm2's comments.
+        same(&direct_backup(&vg, &t), &tree_backup(&vg, &t))?;
         // Appends to what `out` holds.
         let mut out = String::from("x");
         vg.write_metadata(&t, &mut out);
@@ -659,6 +673,12 @@ fn metadata_files_write_the_same_both_ways() {
         };
         let d = direct(&vg, &t);
         assert_eq!(d, tree(&vg, &t), "{}", f.display());
+        let b = direct_backup(&vg, &t);
+        assert_eq!(b, tree_backup(&vg, &t), "{}", f.display());
+        if f.extension().is_some_and(|e| e == "backup") {
+            // lvm2's backup files (vgcfgbackup) come back byte for byte.
+            assert_eq!(b, text, "{}", f.display());
+        }
         if f.extension().is_some_and(|e| e == "mda") {
             // lvm2's metadata-area texts come back byte for byte.
             assert_eq!(d, text, "{}", f.display());

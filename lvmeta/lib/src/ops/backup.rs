@@ -6,8 +6,17 @@ use super::*;
 use crate::txn::PostCommit;
 use lvmeta_model::{self as model, VolumeGroup};
 
+/// `vgcfgbackup`'s and `vgcfgrestore`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgcfgOptions {
+    pub vg: String,
+    /// The text file written or read.
+    pub file: PathBuf,
+}
+
 impl Ctx<'_> {
-    pub fn vgcfgbackup(&self, name: &str, file: &Path) -> Result<()> {
+    pub fn vgcfgbackup(&self, o: &VgcfgOptions) -> Result<()> {
+        let (name, file) = (o.vg.as_str(), o.file.as_path());
         let text = self.read_vg(name, true, |sc, r| -> Result<_> {
             let mut vg = r.vg;
             for p in vg.pvs.iter_mut() {
@@ -33,7 +42,8 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    pub fn vgcfgrestore(&self, name: &str, file: &Path) -> Result<()> {
+    pub fn vgcfgrestore(&self, o: &VgcfgOptions) -> Result<()> {
+        let (name, file) = (o.vg.as_str(), o.file.as_path());
         let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
             path: file.into(),
             source,
@@ -84,7 +94,9 @@ impl Ctx<'_> {
 /// with `description` as lvm2 writes it (`Created *after* executing '...'`).
 pub fn backup_text(vg: &VolumeGroup, description: &str, host: &str) -> String {
     let trailer = model::Trailer::new(description, host, now(), uname().as_deref());
-    lvmeta_text::write_with(&vg.to_backup(&trailer), lvmeta_text::Style::Backup)
+    let mut out = String::with_capacity(4096 + 512 * vg.lvs.len());
+    vg.write_backup(&trailer, &mut out);
+    out
 }
 
 /// lvm2's metadata backups and archives as commit hooks (`backup {}` in lvm.conf): after

@@ -4,9 +4,19 @@ use super::*;
 use crate::txn::WriteOpts;
 use lvmeta_ondisk::mda;
 
+/// `vgck`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgckOptions {
+    /// None given: every VG.
+    pub vgs: Vec<String>,
+    /// `--updatemetadata`: rewrite stale or damaged copies.
+    pub update_metadata: bool,
+}
+
 impl Ctx<'_> {
     /// Reports disagreeing copies; with `update`, rewrites them from the newest valid copy.
-    pub fn vgck(&self, names: &[String], update: bool) -> Result<(Vec<String>, bool)> {
+    pub fn vgck(&self, o: &VgckOptions) -> Result<(Vec<String>, bool)> {
+        let (names, update) = (&o.vgs, o.update_metadata);
         let names = if names.is_empty() {
             scan(self.env)?.vg_names()
         } else {

@@ -9,7 +9,9 @@ use lvmeta_model as model;
 impl Ctx<'_> {
     // ---- LV commands ----
 
-    pub fn lvcreate(&self, vgname: &str, mut req: LvCreate) -> Result<LvCreated> {
+    pub fn lvcreate(&self, o: &LvcreateOptions) -> Result<LvCreated> {
+        let vgname = o.vg.as_str();
+        let mut req = o.clone();
         if !req.name.is_empty() {
             model::names::check_full_lv_name(vgname, &req.name)?;
         }
@@ -140,15 +142,15 @@ impl Ctx<'_> {
         Ok(LvCreated { name, notes })
     }
 
-    pub fn lvresize(
-        &self,
-        vgname: &str,
-        lv: &str,
-        size: SizeArg,
-        pvs: &[PathBuf],
-        dir: ResizeDir,
-        force: bool,
-    ) -> Result<Resized> {
+    pub fn lvresize(&self, o: &LvresizeOptions) -> Result<Resized> {
+        let (vgname, lv, size, pvs, dir, force) = (
+            o.vg.as_str(),
+            o.lv.as_str(),
+            o.size.clone(),
+            &o.pvs,
+            o.dir,
+            o.force,
+        );
         use model::sizing::{self, Direction};
         let mut resized = None;
         self.modify(vgname, false, |vg, sc, devs| {
@@ -251,7 +253,8 @@ impl Ctx<'_> {
     }
 
     /// Renames an LV; an active one's devices are renamed too (open or not, as lvm2).
-    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<()> {
+    pub fn lvrename(&self, o: &LvrenameOptions) -> Result<()> {
+        let (vgname, old, new) = (o.vg.as_str(), o.old.as_str(), o.new.as_str());
         model::names::check_full_lv_name(vgname, new)?;
         self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
             let before = match &self.env.kernel {
@@ -278,7 +281,8 @@ impl Ctx<'_> {
 
     /// Removes LVs. Device-mapper is asked first: an open LV is refused with lvm2's words
     /// and nothing changes; an active, unopened one is deactivated, then removed.
-    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<()> {
+    pub fn lvremove(&self, o: &LvremoveOptions) -> Result<()> {
+        let (vgname, lvs) = (o.vg.as_str(), &o.lvs);
         self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
             for l in lvs {
                 in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
@@ -359,9 +363,43 @@ impl SizeArg {
     }
 }
 
-pub struct LvCreate {
+/// `lvcreate`'s options.
+#[derive(Debug, Clone)]
+pub struct LvcreateOptions {
+    pub vg: String,
+    /// Empty: lvm2's next free `lvolN`.
     pub name: String,
     pub size: SizeArg,
     pub layout: Layout,
+    /// Allocate only from these PVs (empty: any).
     pub pvs: Vec<PathBuf>,
+}
+
+/// `lvextend`'s, `lvreduce`'s and `lvresize`'s options.
+#[derive(Debug, Clone)]
+pub struct LvresizeOptions {
+    pub vg: String,
+    pub lv: String,
+    pub size: SizeArg,
+    /// Allocate only from these PVs (empty: any).
+    pub pvs: Vec<PathBuf>,
+    /// Which command: which ways the size may go.
+    pub dir: ResizeDir,
+    /// `-f`: reduce an open LV too.
+    pub force: bool,
+}
+
+/// `lvrename`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LvrenameOptions {
+    pub vg: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// `lvremove`'s options (LVs of one VG).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LvremoveOptions {
+    pub vg: String,
+    pub lvs: Vec<String>,
 }

@@ -1029,7 +1029,16 @@ pub mod shared;
 mod vg;
 pub mod wipe;
 
-pub use backup::{backup_text, BackupFile, LvmBackups};
-pub use lv::{LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
-pub use pv::PvCreate;
+pub use backup::{backup_text, BackupFile, LvmBackups, VgcfgOptions};
+pub use check::VgckOptions;
+pub use lv::{
+    LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions, ResizeDir,
+    Resized, SizeArg,
+};
+pub use pv::{PvckOptions, PvcreateOptions, PvremoveOptions};
 pub use report::Selection;
+pub use shared::VgLockTypeOptions;
+pub use vg::{
+    LvchangeTagsOptions, VgReduced, VgchangeOptions, VgcreateOptions, VgextendOptions,
+    VgreduceOptions, VgremoveOptions, VgrenameOptions,
+};

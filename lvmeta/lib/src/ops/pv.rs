@@ -8,6 +8,36 @@ use lvmeta_ondisk::label;
 use lvmeta_ondisk::mda;
 use lvmeta_ondisk::pv::{self as ondisk_pv, FormatOptions};
 
+/// `pvcreate`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvcreateOptions {
+    pub pvs: Vec<PathBuf>,
+    /// `--metadatasize` in bytes (default: lvm2's 1020 KiB area, data at 1 MiB).
+    pub metadata_size: Option<u64>,
+    /// `--dataalignment` in bytes.
+    pub data_alignment: Option<u64>,
+    /// `--uuid` (one device only).
+    pub uuid: Option<String>,
+    /// `--restorefile`: a VG backup naming the PV (by `--uuid`), whose `pe_start` is kept.
+    pub restore_file: Option<PathBuf>,
+    /// `-f`: overwrite a damaged label.
+    pub force: bool,
+}
+
+/// `pvremove`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvremoveOptions {
+    pub pvs: Vec<PathBuf>,
+    /// `-ff`: also a PV in a VG, unless an active LV uses it.
+    pub force_twice: bool,
+}
+
+/// `pvck`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvckOptions {
+    pub pvs: Vec<PathBuf>,
+}
+
 impl Ctx<'_> {
     /// Initialises those of `paths` that carry no PV label, as lvm2's vgcreate and vgextend
     /// do with an unlabelled device; returns the devices initialised.
@@ -25,30 +55,15 @@ impl Ctx<'_> {
         if bare.is_empty() {
             return Ok(Vec::new());
         }
-        self.pvcreate(&bare, None, None, false)
+        self.pvcreate(&PvcreateOptions {
+            pvs: bare,
+            ..PvcreateOptions::default()
+        })
     }
 
-    pub fn pvcreate(
-        &self,
-        paths: &[PathBuf],
-        mdasize: Option<u64>,
-        uuid: Option<&str>,
-        force: bool,
-    ) -> Result<Vec<PathBuf>> {
-        self.pvcreate_with(
-            paths,
-            &PvCreate {
-                metadata_size: mdasize,
-                uuid: uuid.map(str::to_string),
-                force,
-                ..PvCreate::default()
-            },
-        )
-    }
-
-    /// `pvcreate` with every option lvmeta takes.
-    pub fn pvcreate_with(&self, paths: &[PathBuf], o: &PvCreate) -> Result<Vec<PathBuf>> {
-        let (mdasize, uuid, force) = (o.metadata_size, o.uuid.as_deref(), o.force);
+    /// Makes devices PVs; returns them.
+    pub fn pvcreate(&self, o: &PvcreateOptions) -> Result<Vec<PathBuf>> {
+        let (paths, mdasize, uuid, force) = (&o.pvs, o.metadata_size, o.uuid.as_deref(), o.force);
         if o.restore_file.is_some() && uuid.is_none() {
             return Err(OpError::InvalidArg(
                 "--uuid is required with --restorefile".into(),
@@ -161,7 +176,8 @@ impl Ctx<'_> {
     /// Wipes the labels of PVs in no VG; returns the devices wiped. With `force_twice`
     /// (lvm2's `-ff`) also of a PV in a VG, unless an active LV has extents on it
     /// (device-mapper is asked first).
-    pub fn pvremove(&self, paths: &[PathBuf], force_twice: bool) -> Result<Vec<PathBuf>> {
+    pub fn pvremove(&self, o: &PvremoveOptions) -> Result<Vec<PathBuf>> {
+        let (paths, force_twice) = (&o.pvs, o.force_twice);
         self.change_labels(|sc| {
             let mut todo = Vec::new();
             for p in paths {
@@ -245,7 +261,8 @@ impl Ctx<'_> {
     }
 
     /// Checks labels and metadata areas; returns (messages, all good).
-    pub fn pvck(&self, paths: &[PathBuf]) -> Result<(Vec<String>, bool)> {
+    pub fn pvck(&self, o: &PvckOptions) -> Result<(Vec<String>, bool)> {
+        let paths = &o.pvs;
         let mut out = Vec::new();
         let mut ok = true;
         for p in paths {
@@ -295,21 +312,6 @@ impl Ctx<'_> {
         }
         Ok((out, ok))
     }
-}
-
-/// `pvcreate` options.
-#[derive(Debug, Clone, Default)]
-pub struct PvCreate {
-    /// `--metadatasize`, bytes.
-    pub metadata_size: Option<u64>,
-    /// `--dataalignment`, bytes.
-    pub data_alignment: Option<u64>,
-    /// `-u/--uuid`.
-    pub uuid: Option<String>,
-    /// `--restorefile`: a VG backup naming the PV (by `--uuid`), whose `pe_start` is kept.
-    pub restore_file: Option<PathBuf>,
-    /// `-f`.
-    pub force: bool,
 }
 
 /// The `pe_start` (bytes) of PV `uuid` in the VG backup `file`, with lvm2's words when the
