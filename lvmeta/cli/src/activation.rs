@@ -125,8 +125,10 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
                 Arg::new("lvs")
                     .value_name("VG/LV")
                     .num_args(1..)
-                    .required(true),
-            ),
+                    .required_unless_present("select")
+                    .help("LVs (with -S, VGs or LVs to select among)"),
+            )
+            .arg(crate::options::select_arg()),
     ));
     subs.push(super::common(
         Command::new("lvconvert")
@@ -233,8 +235,8 @@ fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         }
         // Tags only: metadata, no device-mapper (lvm2 prints one line per LV).
         let mut out = Vec::new();
-        for t in m.get_many::<String>("lvs").into_iter().flatten() {
-            let (v, l) = split_lv(t)?;
+        for t in super::targets(ctx, m, "lvs")? {
+            let (v, l) = split_lv(&t)?;
             ctx.lvchange_tags(&lvmeta::ops::LvchangeTagsOptions {
                 vg: v.clone(),
                 lv: l.clone(),
@@ -250,8 +252,8 @@ fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     }
     let kernel = kernel(ctx).map_err(act)?;
     let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
-    for t in m.get_many::<String>("lvs").into_iter().flatten() {
-        let (v, l) = split_lv(t)?;
+    for t in super::targets(ctx, m, "lvs")? {
+        let (v, l) = split_lv(&t)?;
         match by_vg.iter_mut().find(|(x, _)| *x == v) {
             Some((_, ls)) => ls.push(l),
             None => by_vg.push((v, vec![l])),
@@ -278,17 +280,21 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         ));
     }
     let kernel = kernel(ctx).map_err(act)?;
-    let vg = m.get_one::<String>("vg").expect("required");
     let opts = options(m, ctx)?;
-    let out = match vx_mode(m) {
-        Some(mode) => ctx.change_vg_mode(&kernel, vg, mode, &opts),
-        // -an also releases an activation mode held on a shared VG.
-        None if how(m).is_none() && is_shared(ctx, vg) => {
-            ctx.change_vg_mode(&kernel, vg, VxMode::Off, &opts)
-        }
-        None => ctx.change_activation_mode(&kernel, vg, None, how(m), &opts),
+    let mut out = Vec::new();
+    for vg in &super::targets(ctx, m, "vg")? {
+        out.extend(
+            match vx_mode(m) {
+                Some(mode) => ctx.change_vg_mode(&kernel, vg, mode, &opts),
+                // -an also releases an activation mode held on a shared VG.
+                None if how(m).is_none() && is_shared(ctx, vg) => {
+                    ctx.change_vg_mode(&kernel, vg, VxMode::Off, &opts)
+                }
+                None => ctx.change_activation_mode(&kernel, vg, None, how(m), &opts),
+            }
+            .map_err(act)?,
+        );
     }
-    .map_err(act)?;
     Ok(outcome(out))
 }
 

@@ -200,7 +200,8 @@ pub fn cli() -> Command {
         common(
             Command::new("vgchange")
                 .about("Change volume group attributes: system ID, tags")
-                .arg(vg_arg(true))
+                .arg(vg_arg(false).required_unless_present("select"))
+                .arg(options::select_arg())
                 .arg(
                     Arg::new("systemid")
                         .long("systemid")
@@ -360,7 +361,14 @@ pub fn cli() -> Command {
         common(
             Command::new("lvremove")
                 .about("Remove logical volumes")
-                .arg(Arg::new("lvs").value_name("VG/LV").num_args(1..).required(true))
+                .arg(
+                    Arg::new("lvs")
+                        .value_name("VG/LV")
+                        .num_args(1..)
+                        .required_unless_present("select")
+                        .help("LVs (with -S, VGs or LVs to select among)"),
+                )
+                .arg(options::select_arg())
                 .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
         ),
         report(common(
@@ -482,6 +490,9 @@ pub enum CliError {
     Config(#[from] lvmeta::env::EnvError),
     #[error("{0}")]
     Usage(String),
+    /// A `-S` selection lvm2 would refuse (exit 5, as lvm2).
+    #[error(transparent)]
+    Select(#[from] lvmeta::select::SelectError),
     #[error(transparent)]
     Activation(#[from] lvmeta::activation::ActivationError),
     #[error(transparent)]
@@ -498,6 +509,7 @@ impl CliError {
             CliError::Op(e) => e.exit_code(),
             CliError::Config(_) => 5,
             CliError::Usage(_) => 3,
+            CliError::Select(_) => 5,
             CliError::Activation(e) => e.exit_code(),
             CliError::Cluster(_) => 5,
             CliError::NotUniform(_) => 5,
@@ -608,6 +620,14 @@ fn run_report(
     }
     let mut fields = report::select_fields(kind, &ro.fields).map_err(OpError::from)?;
     let shown = fields.len();
+    // -S: the fields it reads are fetched as extra columns, used, then dropped.
+    let selection = match &ro.select {
+        Some(text) => Some(lvmeta::select::parse(kind, text).map_err(CliError::Select)?),
+        None => None,
+    };
+    let sel_fields = selection.as_ref().map(|e| e.fields()).unwrap_or_default();
+    fields.extend(sel_fields.iter().copied());
+    let sorted_from = fields.len();
     // -O: sort keys are fetched as extra columns, used, then dropped.
     let mut descending = Vec::new();
     for key in &ro.sort {
@@ -624,13 +644,23 @@ fn run_report(
         foreign: ro.foreign,
     };
     let (mut rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
-    if !descending.is_empty() {
+    if let Some(e) = &selection {
+        rows.retain(|r| {
+            e.matches(&|f| {
+                sel_fields
+                    .iter()
+                    .position(|g| std::ptr::eq(*g, f))
+                    .map_or(report::Cell::Empty, |i| r[shown + i].clone())
+            })
+        });
+    }
+    if !descending.is_empty() || selection.is_some() {
         rows.sort_by(|a, b| {
             descending
                 .iter()
                 .enumerate()
                 .map(|(i, &desc)| {
-                    let o = cmp_cells(&a[shown + i], &b[shown + i]);
+                    let o = cmp_cells(&a[sorted_from + i], &b[sorted_from + i]);
                     if desc {
                         o.reverse()
                     } else {
@@ -650,6 +680,57 @@ fn run_report(
         stderr: lines(warnings),
         failed: false,
     })
+}
+
+/// The positional targets of lvchange/lvremove (`VG/LV`, id `lvs`) or vgchange (VGs, id
+/// `vg`); with `-S`, the LVs or VGs the selection picks among them (all when none is named).
+pub(crate) fn targets(ctx: &Ctx, m: &ArgMatches, id: &str) -> Result<Vec<String>, CliError> {
+    let named = strings(m, id);
+    let Some(text) = m.try_get_one::<String>("select").ok().flatten() else {
+        return Ok(named);
+    };
+    let kind = if id == "vg" {
+        ReportKind::Vgs
+    } else {
+        ReportKind::Lvs
+    };
+    let e = lvmeta::select::parse(kind, text)?;
+    let names = if kind == ReportKind::Vgs {
+        "vg_name"
+    } else {
+        "vg_name,lv_name"
+    };
+    let mut fields = report::select_fields(kind, &[names.to_string()]).map_err(OpError::from)?;
+    let base = fields.len();
+    let sel_fields = e.fields();
+    fields.extend(sel_fields.iter().copied());
+    let sel = Selection {
+        all_lvs: false,
+        foreign: false,
+    };
+    let (rows, _) = ctx.report_with_warnings(kind, &fields, &named, sel)?;
+    let text = |c: &report::Cell| match c {
+        report::Cell::Str(s) => s.clone(),
+        _ => String::new(),
+    };
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            e.matches(&|f| {
+                sel_fields
+                    .iter()
+                    .position(|g| std::ptr::eq(*g, f))
+                    .map_or(report::Cell::Empty, |i| r[base + i].clone())
+            })
+        })
+        .map(|r| {
+            if base == 1 {
+                text(&r[0])
+            } else {
+                format!("{}/{}", text(&r[0]), text(&r[1]))
+            }
+        })
+        .collect())
 }
 
 /// Orders two report cells as lvm2's `-O` does: numbers and sizes by value, text by bytes,
@@ -899,15 +980,21 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     "vgchange needs --systemid, --addtag, --deltag, --lockstart, --lockstop or --locktype",
                 ));
             }
-            let vg = m.get_one::<String>("vg").expect("required");
-            ctx.vgchange(&VgchangeOptions {
-                vg: vg.clone(),
-                system_id: sid.cloned(),
-                add_tags: add,
-                del_tags: del,
-                majority_pvs: m.get_flag("majoritypvs"),
-            })?;
-            out(format!("Volume group \"{vg}\" successfully changed"))
+            let mut said = Vec::new();
+            for vg in targets(&ctx, m, "vg")? {
+                ctx.vgchange(&VgchangeOptions {
+                    vg: vg.clone(),
+                    system_id: sid.cloned(),
+                    add_tags: add.clone(),
+                    del_tags: del.clone(),
+                    majority_pvs: m.get_flag("majoritypvs"),
+                })?;
+                said.push(format!("Volume group \"{vg}\" successfully changed"));
+            }
+            Ok(Outcome {
+                stdout: lines(said),
+                ..Outcome::default()
+            })
         }
         "vgck" => {
             let (r, ok) = ctx.vgck(&VgckOptions {
@@ -1082,7 +1169,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         }
         "lvremove" => {
             let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
-            for t in strings(m, "lvs") {
+            for t in targets(&ctx, m, "lvs")? {
                 let (v, l) = split_lv(&t)?;
                 match by_vg.iter_mut().find(|(x, _)| *x == v) {
                     Some((_, ls)) => ls.push(l),

@@ -154,6 +154,16 @@ impl CommonOptions {
     }
 }
 
+/// `-S/--select`, for the reports and for lvchange, vgchange, lvremove.
+pub fn select_arg() -> Arg {
+    Arg::new("select")
+        .short('S')
+        .long("select")
+        .value_name("SELECTION")
+        .allow_hyphen_values(true)
+        .help("Only what matches lvm's selection criteria, e.g. 'lv_size>1g && lv_tags={a,b}' (fields as -o names them; =, !=, <, <=, >, >=, =~, !~; &&, ||, !( ), ( ))")
+}
+
 /// The options of the report commands (pvs, vgs, lvs).
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
@@ -166,6 +176,8 @@ pub struct ReportOptions {
     pub render: lvmeta::report::Options,
     /// `--foreign`: also VGs owned by another host.
     pub foreign: bool,
+    /// `-S/--select`: lvm2's selection criteria (parsed by `lvmeta::select`).
+    pub select: Option<String>,
 }
 
 impl ReportOptions {
@@ -213,6 +225,7 @@ impl ReportOptions {
         )
         .arg(flag("aligned").help("Align columns also with --separator"))
         .arg(flag("foreign").help("Also report VGs owned by another host (another system ID)"))
+        .arg(select_arg())
     }
 
     /// Reads the report options; a bad `--units` is a usage error.
@@ -244,6 +257,7 @@ impl ReportOptions {
                     .is_some_and(|f| f == "json"),
             },
             foreign: m.get_flag("foreign"),
+            select: m.get_one::<String>("select").cloned(),
         })
     }
 }

@@ -83,7 +83,10 @@ fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliE
 }
 
 pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
-    let vg = m.get_one::<String>("vg").expect("required");
+    // -S may stand for the VG elsewhere; the lock commands name theirs.
+    let vg = m.get_one::<String>("vg").ok_or_else(|| {
+        CliError::Usage("vgchange --lockstart, --lockstop and --locktype take a VG name".into())
+    })?;
     let mut lines = Vec::new();
     if let Some(t) = m.get_one::<String>("locktype") {
         let to = match t.as_str() {

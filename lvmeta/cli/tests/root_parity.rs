@@ -178,6 +178,93 @@ fn root_config_string_as_lvm2() {
 }
 
 #[test]
+fn root_select_as_lvm2() {
+    // Item 10: -S/--select picks the same rows and LVs as lvm2's, and refuses what lvm2
+    // refuses with its words (exit 5).
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate -n a1 -L 8m evg",
+        "lvcreate -n a2 -L 16m -i 2 evg",
+        "lvcreate -n b1 -L 4m evg {2}",
+        "lvcreate -n b2 -L 24m evg",
+        "lvchange --addtag x --addtag y evg/a1",
+        "lvchange --addtag y evg/a2",
+        "lvchange --addtag z evg/b2",
+        "vgchange --addtag vt evg",
+    ] {
+        same(&t, &args(cmd));
+    }
+    same_views(&t, "evg");
+    let names = |o: &Out| -> Vec<String> {
+        let mut v: Vec<String> = o.stdout.split_whitespace().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    for sel in [
+        "lv_name=a1",
+        "name=~^a",
+        "lv_name!~1$",
+        "lv_size>8m",
+        "lv_size>=8m && lv_size<24m",
+        "size=16",
+        "lv_size<8388608b || stripes=2",
+        "!(lv_name=a1 || lv_name=b1)",
+        "(lv_name=a1, lv_size=8m) # lv_name=b2",
+        "lv_tags=y",
+        "lv_tags=[x,y]",
+        "lv_tags=[y]",
+        "lv_tags={y}",
+        "lv_tags={x||z}",
+        "lv_tags=[x||z]",
+        "lv_tags=\"\"",
+        "lv_tags!=[y]",
+        "vg_tags=vt && seg_count=1",
+        "devices={x}",
+        "lv_name=",
+    ] {
+        let cmd: Vec<String> = ["lvs", "--noheadings", "-o", "lv_name", "-S", sel]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (m, l) = same(&t, &cmd);
+        assert_eq!(names(&m), names(&l), "-S {sel}");
+    }
+    for bad in [
+        "foo=1",
+        "lv_size=abc",
+        "lv_name=a &&",
+        "(lv_name=a",
+        "lv_name=a)",
+        "lv_tags=[a",
+        "lv_tags=[a,b||c]",
+        "lv_name=a b",
+        "!",
+        "data_percent>101",
+        "devices=~\"^/dev\"",
+        "lv_tags=~x",
+        "lv_size=~1",
+    ] {
+        let cmd: Vec<String> = ["lvs", "-S", bad].iter().map(|s| s.to_string()).collect();
+        let (m, l) = same(&t, &cmd);
+        assert_eq!(m.code, 5, "-S {bad}");
+        // lvm2 lists the fields (help) first for some errors; the error lines end it.
+        let (me, le) = (m.errors(), l.errors());
+        assert_eq!(me[..], le[le.len().saturating_sub(me.len())..], "-S {bad}");
+    }
+    for cmd in [
+        "lvchange --addtag w -S lv_size>8m",
+        "lvchange --deltag y -S lv_tags=x evg",
+        "vgchange --addtag v2 -S vg_tags=vt",
+        "lvremove -f -S lv_name=~^b",
+    ] {
+        let c: Vec<String> = cmd.split(' ').map(str::to_string).collect();
+        same(&t, &c);
+        same_views(&t, "evg");
+    }
+}
+
+#[test]
 fn root_reduce_by_a_partial_extent_removes_at_most_that() {
     // Item 2: a relative reduction removes at most what was asked (rounded down); an
     // absolute size rounds up.

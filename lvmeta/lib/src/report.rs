@@ -17,6 +17,8 @@ pub enum FieldType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Str,
+    /// A string list (tags, layout, role): comma separated in a cell.
+    List,
     Size,
     Num,
     Pct,
@@ -240,8 +242,8 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Lv, Str, "LV", 4, "lv_full_name", LvFullName),
     f!(Lv, Str, "Path", 0, "lv_path", LvPath),
     f!(Lv, Str, "DMPath", 0, "lv_dm_path", LvDmPath),
-    f!(Lv, Str, "Layout", 10, "lv_layout", LvLayout),
-    f!(Lv, Str, "Role", 10, "lv_role", LvRole),
+    f!(Lv, List, "Layout", 10, "lv_layout", LvLayout),
+    f!(Lv, List, "Role", 10, "lv_role", LvRole),
     f!(Lv, Size, "LSize", 0, "lv_size", LvSize),
     f!(Lv, Num, "#Seg", 0, "seg_count", SegCount),
     f!(Lv, Str, "Origin", 0, "origin", Origin),
@@ -249,7 +251,7 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Lv, Str, "Convert", 0, "convert_lv", ConvertLv),
     f!(Lv, Str, "Log", 0, "mirror_log", MirrorLog),
     f!(Lv, Str, "Pool", 0, "pool_lv", PoolLv),
-    f!(Lv, Str, "LV Tags", 0, "lv_tags", LvTags),
+    f!(Lv, List, "LV Tags", 0, "lv_tags", LvTags),
     f!(Lv, Pct, "Data%", 6, "data_percent", DataPercent),
     f!(Lv, Pct, "Meta%", 6, "metadata_percent", MetadataPercent),
     f!(Lv, Pct, "Cpy%Sync", 0, "copy_percent", CopyPercent),
@@ -269,7 +271,7 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Pv, Str, "Attr", 0, "pv_attr", PvAttr),
     f!(Pv, Num, "PE", 3, "pv_pe_count", PvPeCount),
     f!(Pv, Num, "Alloc", 0, "pv_pe_alloc_count", PvPeAllocCount),
-    f!(Pv, Str, "PV Tags", 0, "pv_tags", PvTags),
+    f!(Pv, List, "PV Tags", 0, "pv_tags", PvTags),
     f!(Pv, Num, "#PMda", 0, "pv_mda_count", PvMdaCount),
     f!(Vg, Str, "Fmt", 0, "vg_fmt", VgFmt),
     f!(Vg, Str, "VG UUID", 38, "vg_uuid", VgUuid),
@@ -296,7 +298,7 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Vg, Num, "#LV", 0, "lv_count", LvCount),
     f!(Vg, Num, "#SN", 0, "snap_count", SnapCount),
     f!(Vg, Num, "Seq", 0, "vg_seqno", VgSeqno),
-    f!(Vg, Str, "VG Tags", 0, "vg_tags", VgTags),
+    f!(Vg, List, "VG Tags", 0, "vg_tags", VgTags),
     f!(Vg, Num, "#VMda", 0, "vg_mda_count", VgMdaCount),
     f!(Vg, Size, "VMdaFree", 9, "vg_mda_free", VgMdaFree),
     f!(Vg, Size, "VMdaSize", 9, "vg_mda_size", VgMdaSize),
@@ -317,13 +319,13 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Seg, Num, "Start", 0, "seg_start_pe", SegStartPe),
     f!(Seg, Size, "SSize", 0, "seg_size", SegSize),
     f!(Seg, Num, "SSize", 0, "seg_size_pe", SegSizePe),
-    f!(Seg, Str, "Seg Tags", 0, "seg_tags", SegTags),
-    f!(Seg, Str, "PE Ranges", 0, "seg_pe_ranges", SegPeRanges),
-    f!(Seg, Str, "LE Ranges", 0, "seg_le_ranges", SegLeRanges),
-    f!(Seg, Str, "Devices", 0, "devices", Devices),
+    f!(Seg, List, "Seg Tags", 0, "seg_tags", SegTags),
+    f!(Seg, List, "PE Ranges", 0, "seg_pe_ranges", SegPeRanges),
+    f!(Seg, List, "LE Ranges", 0, "seg_le_ranges", SegLeRanges),
+    f!(Seg, List, "Devices", 0, "devices", Devices),
     f!(
         Seg,
-        Str,
+        List,
         "Metadata Devs",
         0,
         "metadata_devices",
@@ -382,7 +384,7 @@ fn squash(s: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn find_field(kind: ReportKind, name: &str) -> Option<&'static FieldDef> {
+pub(crate) fn find_field(kind: ReportKind, name: &str) -> Option<&'static FieldDef> {
     let want = squash(name);
     let prefixes: &[&str] = match kind {
         ReportKind::Lvs => &["", "lv", "seg", "vg"],
@@ -684,7 +686,7 @@ pub fn render(kind: ReportKind, fields: &[&FieldDef], rows: &[Vec<Cell>], o: &Op
         layout.line(
             &mut out,
             row.zip(fields)
-                .map(|((v, w), f)| (v, w, f.kind != Kind::Str)),
+                .map(|((v, w), f)| (v, w, !matches!(f.kind, Kind::Str | Kind::List))),
         );
     }
     out

@@ -1191,7 +1191,6 @@ impl VolumeGroup {
                 append_merging(lvm, new);
             }
             SegmentKind::Mirror { .. } | SegmentKind::Raid1 { .. } if lv.segments.len() == 1 => {
-                let subs = lv.sub_lv_names();
                 let images: Vec<String> = match &last.kind {
                     SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
                     SegmentKind::Raid1 { images, .. } => {
@@ -1199,66 +1198,64 @@ impl VolumeGroup {
                     }
                     _ => Vec::new(),
                 };
-                // Each image grows on PVs that hold no other sub-LV of this LV.
-                let pvs_of = |vg: &VolumeGroup, lvname: &str| -> Vec<String> {
-                    vg.lv(lvname)
-                        .map(|l| {
-                            l.segments
-                                .iter()
-                                .flat_map(|s| match &s.kind {
-                                    SegmentKind::Striped { areas, .. } => {
-                                        areas.iter().map(|a| a.pv.clone()).collect()
-                                    }
-                                    _ => Vec::new(),
-                                })
-                                .collect()
+                // lvm2 grows the images in parallel, as the areas of one allocation
+                // (`_lv_extend_layered_lv`): a slot per image, contiguous to each image's
+                // last segment, clinging to each image's first segment, else the normal
+                // policy; the images' existing PVs are no bar (the new LEs have no parallel
+                // areas yet).
+                let image_lvs: Vec<LogicalVolume> = images
+                    .iter()
+                    .map(|i| {
+                        self.lv(i)
+                            .cloned()
+                            .ok_or_else(|| ModelError::NoSuchLv { name: i.clone() })
+                    })
+                    .collect::<Result<_, _>>()?;
+                let prev: Option<Vec<(usize, u64)>> = image_lvs
+                    .iter()
+                    .map(|l| {
+                        l.segments.last().and_then(|s| match &s.kind {
+                            SegmentKind::Striped { areas, .. } if areas.len() == 1 => fm
+                                .idx(&areas[0].pv)
+                                .map(|i| (i, areas[0].start.0 + s.area_len().0)),
+                            _ => None,
                         })
-                        .unwrap_or_default()
-                };
-                let mut plan: Vec<(String, Vec<Segment>)> = Vec::new();
-                for img in &images {
-                    // Its own rmeta shares its PV; every other sub-LV's PVs are off limits.
-                    let pair = img.replacen("_rimage_", "_rmeta_", 1);
-                    let mut others: Vec<String> = subs
-                        .iter()
-                        .filter(|s| *s != img && **s != pair)
-                        .flat_map(|s| pvs_of(self, s))
-                        .collect();
-                    // and the PVs just planned for the images before this one
-                    for (_, segs) in &plan {
-                        for seg in segs {
-                            if let SegmentKind::Striped { areas, .. } = &seg.kind {
-                                others.extend(areas.iter().map(|a| a.pv.clone()));
-                            }
-                        }
-                    }
-                    let my_cands: Vec<usize> = cands
-                        .iter()
-                        .copied()
-                        .filter(|&i| !others.contains(&fm.pvs[i].name))
-                        .collect();
-                    let img_lv = self
-                        .lv(img)
-                        .ok_or_else(|| ModelError::NoSuchLv { name: img.clone() })?;
-                    let cont = img_lv.segments.last().and_then(|s| match &s.kind {
-                        SegmentKind::Striped { areas, .. } if areas.len() == 1 => fm
-                            .idx(&areas[0].pv)
-                            .map(|i| (i, areas[0].start.0 + s.area_len().0)),
-                        _ => None,
+                    })
+                    .collect();
+                let first: Option<Vec<usize>> = image_lvs
+                    .iter()
+                    .map(|l| first_segment_pvs(&fm, l).and_then(|v| v.first().copied()))
+                    .collect();
+                fm.approx = approx;
+                fm.cling_to = first;
+                let usable = cands.iter().filter(|&&i| fm.pvs[i].free() > 0).count();
+                if usable < images.len() && !approx {
+                    return Err(ModelError::NotEnoughPvs {
+                        needed: images.len(),
+                        available: usable,
+                        what: "mirror images",
                     });
-                    let chunks = fm.alloc_linear(&my_cands, by.0, cont)?;
-                    plan.push((
-                        img.clone(),
-                        linear_segments(&self.name_chunks(&fm, &chunks), 0),
-                    ));
                 }
-                for (img, segs) in plan {
-                    if let Some(l) = self.lv_mut(&img) {
-                        append_merging(l, segs);
+                let segs = fm.alloc_parallel(&cands, images.len(), by.0, prev.as_deref())?;
+                let grown: u64 = segs.iter().map(|s| s.0).sum();
+                if grown == 0 {
+                    return Err(ModelError::NotEnoughSpace {
+                        needed: Extents(by.0.saturating_mul(images.len() as u64)),
+                        free: Extents(fm.total_free(&cands)),
+                    });
+                }
+                for (slot, img) in images.iter().enumerate() {
+                    let chunks: Vec<(usize, u64, u64)> = segs
+                        .iter()
+                        .map(|(len, areas)| (areas[slot].0, areas[slot].1, *len))
+                        .collect();
+                    let new = linear_segments(&self.name_chunks(&fm, &chunks), 0);
+                    if let Some(l) = self.lv_mut(img) {
+                        append_merging(l, new);
                     }
                 }
                 if let Some(top) = self.lv_mut(name) {
-                    top.segments[0].extent_count.0 += by.0;
+                    top.segments[0].extent_count.0 += grown;
                 }
             }
             _ => {

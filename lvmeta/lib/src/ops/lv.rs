@@ -196,9 +196,8 @@ impl Ctx<'_> {
                 check_free(&counts, pe_needed, sized.approx)?;
                 match vg.extend_lv_with(lv, Extents(by), keys.as_deref(), sized.approx) {
                     Ok(_) => {}
-                    Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. })
-                        if shape.images == 0 =>
-                    {
+                    // lvm2's words whatever the layout: what the allocation could not place.
+                    Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
                         let mut probe = vg.clone();
                         let got = probe
                             .extend_lv_with(lv, Extents(by), keys.as_deref(), true)

@@ -489,7 +489,7 @@ impl Ctx<'_> {
                 t.vg.lvs
                     .iter_mut()
                     .find(|l| l.name == lv)
-                    .ok_or_else(|| VgError::LvNotInVg {
+                    .ok_or_else(|| VgError::NoSuchLv {
                         vg: vgname.into(),
                         lv: lv.into(),
                     })?;
