@@ -308,7 +308,15 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         None
     };
     let out = ctx
-        .split_mirrors(kernel.as_ref(), &vg, &lv, new, count)
+        .split_mirrors(
+            kernel.as_ref(),
+            &lvmeta::activation::SplitMirrorsOptions {
+                vg: vg.clone(),
+                lv: lv.clone(),
+                new_name: new.clone(),
+                count,
+            },
+        )
         .map_err(act)?;
     Ok(outcome(out))
 }
