@@ -774,7 +774,8 @@ fn field_help(kind: ReportKind) -> String {
         out.push_str(&format!("  {title}\n  {}\n", "-".repeat(title.len())));
         out.push_str(&format!("    {all:<28}- All fields in this section.\n"));
         for f in report::FIELDS.iter().filter(|f| f.ftype == t) {
-            out.push_str(&format!("    {:<28}- {}.\n", f.name, f.heading));
+            // lvm2's line: the field's description (lib/report/columns.h).
+            out.push_str(&format!("    {:<28}- {}\n", f.name, f.desc));
         }
         out.push_str("  \n");
     }
