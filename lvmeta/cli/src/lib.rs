@@ -839,7 +839,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let restore_file = m.get_one::<String>("restorefile").map(PathBuf::from);
             // lvm2's devices/require_restorefile_with_uuid (default 1).
             if uuid.is_some() && restore_file.is_none() && !m.get_flag("norestorefile") {
-                return Err(usage("--restorefile is required with --uuid"));
+                return Err(usage(
+                    "--restorefile is required with --uuid\nRun `pvcreate --help' for more information.",
+                ));
             }
             let r = ctx.pvcreate(&PvcreateOptions {
                 pvs: paths(m, "pvs"),

@@ -340,6 +340,8 @@ fn root_refused_as_lvm2_refuses() {
         "lvcreate -n x -L 1000b evg",
         "lvcreate -n x --type foo -l1 evg",
         "lvreduce -L 0 evg/lv1",
+        "pvcreate -u Zb5zOF-NM19-iOSE-9i1o-yrw1-wg9j-8CtlQr {2}",
+        "lvchange --addtag t evg/nolv",
     ] {
         let (m, _) = same(&t, &args(cmd));
         assert_ne!(m.code, 0, "{cmd}");
