@@ -5,7 +5,6 @@
 //! image's metadata LV (`lv_rmeta_N`) is dropped. When one image remains, the LV becomes linear
 //! on that image's extents and the image (with its metadata or the mirror log) is dropped.
 
-use crate::sub_lvs;
 use lvmeta_model::{names, Flag, LogicalVolume, SegmentKind, VolumeGroup};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,7 +156,7 @@ pub fn split_mirror(
     debug_assert!(vg
         .lvs
         .iter()
-        .flat_map(sub_lvs)
+        .flat_map(|l| l.sub_lv_names())
         .all(|s| !removed.contains(&s)));
     Ok(SplitOutcome {
         new_lv: new_name.into(),

@@ -226,18 +226,7 @@ fn how(m: &ArgMatches) -> Option<LockMode> {
 }
 
 fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
-    let add: Vec<String> = m
-        .get_many::<String>("addtag")
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    let del: Vec<String> = m
-        .get_many::<String>("deltag")
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
+    let (add, del) = (super::strings(m, "addtag"), super::strings(m, "deltag"));
     if m.get_one::<String>("activate").is_none() {
         if add.is_empty() && del.is_empty() {
             return Err(usage(

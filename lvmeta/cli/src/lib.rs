@@ -639,14 +639,6 @@ fn run_report(
         fields.extend(f.iter().copied());
         descending.extend(std::iter::repeat_n(desc, f.len()));
     }
-    let opts = report::Options {
-        units: ro.units,
-        suffix: ro.suffix,
-        headings: ro.headings,
-        separator: ro.separator.clone(),
-        aligned: ro.aligned,
-        json: ro.json,
-    };
     let sel = Selection {
         all_lvs: all,
         foreign: ro.foreign,
@@ -684,7 +676,7 @@ fn run_report(
         fields.truncate(shown);
     }
     Ok(Outcome {
-        stdout: report::render(kind, &fields, &rows, &opts),
+        stdout: report::render(kind, &fields, &rows, &ro.render),
         stderr: lines(warnings),
         failed: false,
     })
@@ -875,27 +867,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: !ok,
             })
         }
-        "pvs" => run_report(
-            &ctx,
-            ReportKind::Pvs,
-            &ReportOptions::from_matches(m)?,
-            &strings(m, "pvs"),
-            false,
-        ),
-        "vgs" => run_report(
-            &ctx,
-            ReportKind::Vgs,
-            &ReportOptions::from_matches(m)?,
-            &strings(m, "vgs"),
-            false,
-        ),
-        "lvs" => run_report(
-            &ctx,
-            ReportKind::Lvs,
-            &ReportOptions::from_matches(m)?,
-            &strings(m, "targets"),
-            m.get_flag("all"),
-        ),
+        "pvs" | "vgs" | "lvs" => {
+            let (kind, targets, all) = match name {
+                "pvs" => (ReportKind::Pvs, "pvs", false),
+                "vgs" => (ReportKind::Vgs, "vgs", false),
+                _ => (ReportKind::Lvs, "targets", m.get_flag("all")),
+            };
+            let ro = ReportOptions::from_matches(m)?;
+            run_report(&ctx, kind, &ro, &strings(m, targets), all)
+        }
         "vgcreate" => {
             let es = match m.get_one::<String>("physicalextentsize") {
                 Some(s) => {

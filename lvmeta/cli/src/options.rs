@@ -165,19 +165,15 @@ pub fn select_arg() -> Arg {
 }
 
 /// The options of the report commands (pvs, vgs, lvs).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReportOptions {
     /// `-o`, as given (comma lists, a leading + adds to the defaults).
     pub fields: Vec<String>,
     /// `-O` keys, split; a leading `-` sorts descending.
     pub sort: Vec<String>,
-    /// `--units`.
-    pub units: Units,
-    pub suffix: bool,
-    pub headings: bool,
-    pub separator: Option<String>,
-    pub aligned: bool,
-    pub json: bool,
+    /// How the rows are written (`--units`, `--nosuffix`, `--noheadings`, `--separator`,
+    /// `--aligned`, `--reportformat`).
+    pub render: lvmeta::report::Options,
     /// `--foreign`: also VGs owned by another host.
     pub foreign: bool,
     /// `-S/--select`: lvm2's selection criteria (parsed by `lvmeta::select`).
@@ -250,14 +246,16 @@ impl ReportOptions {
                 .flat_map(|s| s.split(',').map(str::trim).map(str::to_string))
                 .filter(|k| !k.is_empty())
                 .collect(),
-            units,
-            suffix: !m.get_flag("nosuffix"),
-            headings: !m.get_flag("noheadings"),
-            separator: m.get_one::<String>("separator").cloned(),
-            aligned: m.get_flag("aligned"),
-            json: m
-                .get_one::<String>("reportformat")
-                .is_some_and(|f| f == "json"),
+            render: lvmeta::report::Options {
+                units,
+                suffix: !m.get_flag("nosuffix"),
+                headings: !m.get_flag("noheadings"),
+                separator: m.get_one::<String>("separator").cloned(),
+                aligned: m.get_flag("aligned"),
+                json: m
+                    .get_one::<String>("reportformat")
+                    .is_some_and(|f| f == "json"),
+            },
             foreign: m.get_flag("foreign"),
             select: m.get_one::<String>("select").cloned(),
         })

@@ -638,26 +638,29 @@ fn first_segment_pvs(fm: &FreeMap, lv: &LogicalVolume) -> Option<Vec<usize>> {
     }
 }
 
-/// The LV names a mirror/raid1 LV's segments refer to (images, rmeta, log).
-fn sub_lv_names(lv: &LogicalVolume) -> Vec<String> {
-    let mut out = Vec::new();
-    for seg in &lv.segments {
-        match &seg.kind {
-            SegmentKind::Mirror { log, legs, .. } => {
-                out.extend(legs.iter().map(|l| l.lv.clone()));
-                out.extend(log.iter().cloned());
-            }
-            SegmentKind::Raid1 { images, .. } => {
-                for (m, i) in images {
-                    out.push(m.clone());
-                    out.push(i.clone());
+impl LogicalVolume {
+    /// The LV names a mirror/raid1 LV's segments refer to (legs and log; rmeta and rimage),
+    /// in metadata order.
+    pub fn sub_lv_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for seg in &self.segments {
+            match &seg.kind {
+                SegmentKind::Mirror { log, legs, .. } => {
+                    out.extend(legs.iter().map(|l| l.lv.clone()));
+                    out.extend(log.iter().cloned());
                 }
+                SegmentKind::Raid1 { images, .. } => {
+                    for (m, i) in images {
+                        out.push(m.clone());
+                        out.push(i.clone());
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
+        out.dedup();
+        out
     }
-    out.dedup();
-    out
 }
 
 fn linear_segments(chunks: &[(String, u64, u64)], start: u64) -> Vec<Segment> {
@@ -790,7 +793,7 @@ impl VolumeGroup {
     pub fn parent_of(&self, name: &str) -> Option<&LogicalVolume> {
         self.lvs
             .iter()
-            .find(|l| sub_lv_names(l).iter().any(|s| s == name))
+            .find(|l| l.sub_lv_names().iter().any(|s| s == name))
     }
 
     /// The visible LV `name`: `NoSuchLv`, or `SubVolume` for a hidden sub-LV.
@@ -1327,7 +1330,7 @@ impl VolumeGroup {
         let mut i = 0;
         while i < doomed.len() {
             if let Some(l) = self.lv(&doomed[i]) {
-                for s in sub_lv_names(l) {
+                for s in l.sub_lv_names() {
                     if !doomed.contains(&s) {
                         doomed.push(s);
                     }
@@ -1343,7 +1346,10 @@ impl VolumeGroup {
     pub fn rename_lv(&mut self, old: &str, new: &str) -> Result<(), ModelError> {
         self.top_level(old)?;
         self.check_new_name(new)?;
-        let subs = self.lv(old).map(sub_lv_names).unwrap_or_default();
+        let subs = self
+            .lv(old)
+            .map(LogicalVolume::sub_lv_names)
+            .unwrap_or_default();
         let prefix = format!("{old}_");
         let mut map: Vec<(String, String)> = vec![(old.to_string(), new.to_string())];
         for s in subs {

@@ -190,8 +190,9 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
         k
     }
 
-    /// In a backup file, lvm2's comment after `key = v` (the key's first entry only).
-    fn note(&mut self, key: &'x str, v: &Value) {
+    /// In a backup file, lvm2's comment after `key = v` (the key's first entry only, of
+    /// any kind: a section by that name first means no comment).
+    fn note(&mut self, key: &'x str, v: Option<&Value>) {
         let Some((owner, extent)) = self.backup else {
             return;
         };
@@ -199,7 +200,7 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
             return;
         }
         self.seen.push(key);
-        if let Some(c) = comment_for(owner, key, v, extent) {
+        if let Some(c) = v.and_then(|v| comment_for(owner, key, v, extent)) {
             self.e.comment_after(&c);
         }
     }
@@ -214,10 +215,23 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
         for (i, x) in extra.entries.iter().enumerate() {
             if !self.placed[i] && which(x) {
                 self.placed[i] = true;
-                self.e.node(&x.key, &x.node);
-                if let Node::Value(v) = &x.node {
-                    self.note(&x.key, v);
+                match (&x.node, self.backup) {
+                    // Every subsection of an LV is commented as a segment (as the tree
+                    // path's annotate does).
+                    (Node::Section(sec), Some((Owner::Lv, extent))) => {
+                        let mut sec = sec.clone();
+                        annotate_segment(&mut sec, extent);
+                        self.e.section(&x.key, &sec);
+                    }
+                    _ => self.e.node(&x.key, &x.node),
                 }
+                self.note(
+                    &x.key,
+                    match &x.node {
+                        Node::Value(v) => Some(v),
+                        Node::Section(_) => None,
+                    },
+                );
                 self.commented(&x.key);
             }
         }
@@ -252,7 +266,7 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
 
     fn int(&mut self, key: &'static str, v: i64) {
         self.e.int(key, v);
-        self.note(key, &Value::Int(v));
+        self.note(key, Some(&Value::Int(v)));
         self.written(key);
     }
 
@@ -265,7 +279,7 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
 
     fn str(&mut self, key: &'static str, v: &str) {
         self.e.str(key, v);
-        self.note(key, &Value::Str(v.into()));
+        self.note(key, Some(&Value::Str(v.into())));
         self.written(key);
     }
 

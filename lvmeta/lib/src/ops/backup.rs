@@ -44,18 +44,7 @@ impl Ctx<'_> {
 
     pub fn vgcfgrestore(&self, o: &VgcfgOptions) -> Result<()> {
         let (name, file) = (o.vg.as_str(), o.file.as_path());
-        let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
-            path: file.into(),
-            source,
-        })?;
-        let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
-            what: file.display().to_string(),
-            err,
-        })?;
-        let mut vg = VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
-            vg: name.into(),
-            what: format!("{}: {e}", file.display()),
-        })?;
+        let mut vg = read_vg_file(file, name)?;
         if vg.name != name {
             return Err(OpError::InvalidArg(format!(
                 "{} holds VG {}, not {name}",
@@ -88,6 +77,25 @@ impl Ctx<'_> {
         })?;
         Ok(())
     }
+}
+
+/// The VG in a metadata text file (a backup or archive, ours or lvm2's); `name` (may be
+/// empty) names the VG in errors.
+pub(super) fn read_vg_file(file: &Path, name: &str) -> Result<VolumeGroup> {
+    let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
+        path: file.into(),
+        source,
+    })?;
+    let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
+        what: file.display().to_string(),
+        err,
+    })?;
+    Ok(
+        VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
+            vg: name.into(),
+            what: format!("{}: {e}", file.display()),
+        })?,
+    )
 }
 
 /// A VG's metadata in the `vgcfgbackup` / `/etc/lvm/backup` layout (lvm2's backup files),

@@ -100,14 +100,7 @@ impl Ctx<'_> {
                 Layout::Mirror { .. } => sized.extents * images,
                 _ => sized.extents,
             };
-            let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
-            if !sized.approx && pe_needed > avail {
-                return Err(VgError::PvsShort {
-                    needed: pe_needed,
-                    free: avail,
-                }
-                .into());
-            }
+            check_free(&counts, pe_needed, sized.approx)?;
             match vg.create_lv(lr.clone()) {
                 Ok(_) => {
                     // lvmlockd locks only LVs with lock_args ("dlm" in a dlm VG, as lvm2 writes).
@@ -200,14 +193,7 @@ impl Ctx<'_> {
                 let by = target - cur;
                 let pe_needed = by * shape.images.max(1);
                 let counts = vg.size_counts(keys.as_deref());
-                let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
-                if !sized.approx && pe_needed > avail {
-                    return Err(VgError::PvsShort {
-                        needed: pe_needed,
-                        free: avail,
-                    }
-                    .into());
-                }
+                check_free(&counts, pe_needed, sized.approx)?;
                 match vg.extend_lv_with(lv, Extents(by), keys.as_deref(), sized.approx) {
                     Ok(_) => {}
                     // lvm2's words whatever the layout: what the allocation could not place.
@@ -316,6 +302,20 @@ pub struct LvCreated {
     pub name: String,
     /// lvm2's notices about the size and layout asked for, in its words.
     pub notes: Vec<String>,
+}
+
+/// lvm2's refusal of an exact size (not `%FREE`-like) needing more extents than the given
+/// PVs (or the VG) have free.
+fn check_free(counts: &model::sizing::VgCounts, pe_needed: u64, approx: bool) -> Result<()> {
+    let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
+    if !approx && pe_needed > avail {
+        return Err(VgError::PvsShort {
+            needed: pe_needed,
+            free: avail,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// How many of the listed PVs have free extents (lvm2 leaves out the others when it builds

@@ -39,15 +39,20 @@ pub struct PvckOptions {
 }
 
 impl Ctx<'_> {
+    /// Opens device `p` (the environment's opener: real files and devices, or test ones).
+    fn open_device(&self, p: &Path) -> Result<std::sync::Arc<dyn lvmeta_ondisk::dev::BlockDev>> {
+        (self.env.open)(p).map_err(|source| OpError::Device {
+            path: p.to_path_buf(),
+            source,
+        })
+    }
+
     /// Initialises those of `paths` that carry no PV label, as lvm2's vgcreate and vgextend
     /// do with an unlabelled device; returns the devices initialised.
     pub fn pvcreate_unlabelled(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let mut bare = Vec::new();
         for p in paths {
-            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
-                path: p.clone(),
-                source,
-            })?;
+            let dev = self.open_device(p)?;
             if matches!(label::read_label(dev.as_ref()), Ok(None)) {
                 bare.push(p.clone());
             }
@@ -91,10 +96,7 @@ impl Ctx<'_> {
             // Check every device before writing any.
             let mut devs = Vec::new();
             for p in paths {
-                let dev = (self.env.open)(p).map_err(|source| OpError::Device {
-                    path: p.clone(),
-                    source,
-                })?;
+                let dev = self.open_device(p)?;
                 match label::read_label(dev.as_ref()) {
                     Ok(Some(l)) => {
                         let vg = sc
@@ -181,10 +183,7 @@ impl Ctx<'_> {
         self.change_labels(|sc| {
             let mut todo = Vec::new();
             for p in paths {
-                let dev = (self.env.open)(p).map_err(|source| OpError::Device {
-                    path: p.clone(),
-                    source,
-                })?;
+                let dev = self.open_device(p)?;
                 let l = match label::read_label(dev.as_ref()) {
                     Ok(Some(l)) => l,
                     Ok(None) => return Err(OpError::NotAPv { path: p.clone() }),
@@ -266,10 +265,7 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         let mut ok = true;
         for p in paths {
-            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
-                path: p.clone(),
-                source,
-            })?;
+            let dev = self.open_device(p)?;
             match label::read_label(dev.as_ref()) {
                 Ok(None) => {
                     out.push(format!("{}: no PV label found", p.display()));
@@ -317,18 +313,7 @@ impl Ctx<'_> {
 /// The `pe_start` (bytes) of PV `uuid` in the VG backup `file`, with lvm2's words when the
 /// file does not name it.
 fn restored_pe_start(file: &std::path::Path, uuid: &str) -> Result<Bytes> {
-    let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
-        path: file.into(),
-        source,
-    })?;
-    let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
-        what: file.display().to_string(),
-        err,
-    })?;
-    let vg = lvmeta_model::VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
-        vg: String::new(),
-        what: format!("{}: {e}", file.display()),
-    })?;
+    let vg = super::backup::read_vg_file(file, "")?;
     let want = lvmeta_model::lvm_uuid::strip_dashes(uuid).unwrap_or_default();
     vg.pvs
         .iter()
