@@ -766,7 +766,8 @@ fn field_help(kind: ReportKind) -> String {
         out.push_str(&format!("  {title}\n  {}\n", "-".repeat(title.len())));
         out.push_str(&format!("    {all:<28}- All fields in this section.\n"));
         for f in report::FIELDS.iter().filter(|f| f.ftype == t) {
-            out.push_str(&format!("    {:<28}- {}.\n", f.name, f.heading));
+            // lvm2's line: the field's description (lib/report/columns.h).
+            out.push_str(&format!("    {:<28}- {}\n", f.name, f.desc));
         }
         out.push_str("  \n");
     }
@@ -830,7 +831,9 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let restore_file = m.get_one::<String>("restorefile").map(PathBuf::from);
             // lvm2's devices/require_restorefile_with_uuid (default 1).
             if uuid.is_some() && restore_file.is_none() && !m.get_flag("norestorefile") {
-                return Err(usage("--restorefile is required with --uuid"));
+                return Err(usage(
+                    "--restorefile is required with --uuid\nRun `pvcreate --help' for more information.",
+                ));
             }
             let r = ctx.pvcreate(&PvcreateOptions {
                 pvs: paths(m, "pvs"),

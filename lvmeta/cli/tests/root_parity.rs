@@ -265,6 +265,55 @@ fn root_select_as_lvm2() {
 }
 
 #[test]
+fn root_pv_restored_from_a_backup_as_lvm2() {
+    // Item 8/pvcreate options: a PV whose label was lost comes back with its UUID and its
+    // data offset from the VG backup (pvcreate --uuid --restorefile), then vgcfgrestore; both
+    // tools read the same backup file (written by lvmeta).
+    let t = Twins::new(3, 64);
+    // Data at 3 MiB (not the default 1 MiB), so the restored offset shows.
+    t.wipe();
+    let on_a = |cmd: &str| -> Vec<String> {
+        args(cmd)
+            .into_iter()
+            .map(|a| (0..3).fold(a, |s, i| s.replace(&format!("{{{i}}}"), &t.a_dev(i))))
+            .collect()
+    };
+    for cmd in [
+        "pvcreate --dataalignment 3m {0} {1} {2}",
+        "vgcreate -s 4m evg {0} {1} {2}",
+    ] {
+        let m = t.me(&on_a(cmd));
+        assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    }
+    t.clone_a_to_b();
+    same(&t, &args("lvcreate -n lv -l 20 evg"));
+    let file = t.dir.path().join("evg.vg");
+    let f = file.display().to_string();
+    let b = t.me(&args(&format!("vgcfgbackup -f {f} evg")));
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    let u = t.me(&args(&format!(
+        "pvs --noheadings -o pv_uuid {}",
+        t.a_dev(2)
+    )));
+    assert_eq!(u.code, 0, "{}", u.stderr);
+    let uuid = u.stdout.trim().to_string();
+    // The label of device 2 is lost on both sides.
+    for dev in [t.a_dev(2), t.b_dev(2)] {
+        use std::io::Write;
+        let mut d = std::fs::OpenOptions::new().write(true).open(&dev).unwrap();
+        d.write_all(&[0u8; 4096]).unwrap();
+        d.sync_all().unwrap();
+    }
+    for cmd in [
+        format!("pvcreate --uuid {uuid} --restorefile {f} {{2}}"),
+        format!("vgcfgrestore -f {f} evg"),
+    ] {
+        same(&t, &args(&cmd));
+        same_views(&t, "evg");
+    }
+}
+
+#[test]
 fn root_reduce_by_a_partial_extent_removes_at_most_that() {
     // Item 2: a relative reduction removes at most what was asked (rounded down); an
     // absolute size rounds up.
@@ -340,6 +389,8 @@ fn root_refused_as_lvm2_refuses() {
         "lvcreate -n x -L 1000b evg",
         "lvcreate -n x --type foo -l1 evg",
         "lvreduce -L 0 evg/lv1",
+        "pvcreate -u Zb5zOF-NM19-iOSE-9i1o-yrw1-wg9j-8CtlQr {2}",
+        "lvchange --addtag t evg/nolv",
     ] {
         let (m, _) = same(&t, &args(cmd));
         assert_ne!(m.code, 0, "{cmd}");
@@ -437,16 +488,38 @@ fn root_sort_and_field_help_as_lvm2() {
         "vgs -O vg_name -o vg_name,lv_count --noheadings",
     ] {
         let (m, l) = same(&t, &args(cmd));
+        // Words per line: the column widths follow the device names' lengths, and the two
+        // sets' loop numbers may have different lengths.
+        let words = |s: String| -> Vec<Vec<String>> {
+            s.lines()
+                .map(|l| l.split_whitespace().map(str::to_string).collect())
+                .collect()
+        };
         assert_eq!(
-            t.generic(&m.stdout, false),
-            t.generic(&l.stdout, true),
+            words(t.generic(&m.stdout, false)),
+            words(t.generic(&l.stdout, true)),
             "{cmd}"
         );
     }
-    let (m, l) = same(&t, &args("lvs -o help"));
-    assert_eq!((m.code, l.code), (0, 0));
-    for o in [&m, &l] {
-        assert!(o.stderr.contains("Logical Volume Fields"), "{}", o.stderr);
-        assert!(o.stderr.contains("    lv_name "), "{}", o.stderr);
+    for cmd in ["lvs -o help", "vgs -o help", "pvs -o help"] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!((m.code, l.code), (0, 0));
+        assert!(m.stderr.contains("Logical Volume Fields") || !cmd.starts_with("lvs"));
+        // Each field line is lvm2's, word for word (its description), but for
+        // lvmeta's own fields.
+        let theirs: Vec<&str> = l.stderr.lines().collect();
+        let mut checked = 0;
+        for line in m
+            .stderr
+            .lines()
+            .filter(|l| l.contains(" - ") && !l.contains("_all "))
+        {
+            if line.contains("(halvm)") {
+                continue;
+            }
+            assert!(theirs.contains(&line), "{cmd}: lvm2 has no line {line:?}");
+            checked += 1;
+        }
+        assert!(checked > 10, "{cmd}: {}", m.stderr);
     }
 }

@@ -43,8 +43,8 @@ pub struct FormatOptions {
     /// Extension flags to record (0 for a fresh orphan PV; `PV_EXT_USED` once in a VG).
     pub ext_flags: u32,
     /// A data offset fixed in advance (`pvcreate --restorefile`: the PV's `pe_start` in the
-    /// backup): no alignment, and a metadata area larger than the room before it is cut
-    /// down to end there (lvm2's `pe_start_locked`).
+    /// backup): no alignment; the metadata area fills the room before it, or, with a
+    /// `metadata_size`, is cut down to end there (lvm2's `pe_start_locked`).
     pub pe_start: Option<Bytes>,
 }
 
@@ -106,7 +106,11 @@ pub fn plan_layout(device_size: Bytes, opts: &FormatOptions) -> Result<(DiskLocn
                 "pe_start {pe} leaves no room for a metadata area on a device of {disk} bytes"
             ));
         }
-        mda_size = mda_size.min(pe - mda_start);
+        // Without --metadatasize the area fills the room before the data, as lvm2's does.
+        mda_size = match opts.metadata_size {
+            Some(_) => mda_size.min(pe - mda_start),
+            None => pe - mda_start,
+        };
         return Ok((DiskLocn::new(mda_start, mda_size), Bytes(pe)));
     }
     if alignment != 0 {
