@@ -1238,6 +1238,10 @@ impl VolumeGroup {
                 }
                 let segs = fm.alloc_parallel(&cands, images.len(), by.0, prev.as_deref())?;
                 let grown: u64 = segs.iter().map(|s| s.0).sum();
+                // Approximate and nothing fits: lvm2 leaves the LV unchanged (exit 0).
+                if grown == 0 && approx {
+                    return Ok(());
+                }
                 if grown == 0 {
                     return Err(ModelError::NotEnoughSpace {
                         needed: Extents(by.0.saturating_mul(images.len() as u64)),
