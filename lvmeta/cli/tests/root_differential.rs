@@ -382,7 +382,12 @@ fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(),
     };
     let mut log: Vec<String> = vec![pvcreate.join(" "), format!("vgcreate -s {es}")];
     for i in 0..steps {
-        let cmd = step(&mut r, &mut st, v2);
+        let mut cmd = step(&mut r, &mut st, v2);
+        // HALVM_DIFF_TRACE: resizes and creates run with -vvvv (lvm2's allocation trace is
+        // printed with a difference; the message counts mean nothing then).
+        if std::env::var_os("HALVM_DIFF_TRACE").is_some() && cmd[0].starts_with("lv") {
+            cmd.push("-vvvv".into());
+        }
         let (m, l): (Out, Out) = if cmd.iter().any(|a| a == "--type") {
             match made_by_lvmeta(t, &cmd) {
                 Ok(v) => v,
@@ -455,14 +460,31 @@ fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(),
                     d.push(format!("{what} lvm2 only:   {r}"));
                 }
             }
+            let trace = |e: &str| -> String {
+                e.lines()
+                    .filter(|l| {
+                        [
+                            "alloc",
+                            "Trying",
+                            "Considering",
+                            "Allocating",
+                            "preferred",
+                            "Sorting",
+                        ]
+                        .iter()
+                        .any(|w| l.contains(w))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
             return Err(format!(
                 "seed {seed} step {i}: reports differ\n  {}\n{}\nlvmeta said: {}{}\nlvm2 said: {}{}",
                 history(),
                 d.join("\n"),
                 m.stdout,
-                m.stderr,
+                if cmd.last().is_some_and(|a| a == "-vvvv") { String::new() } else { m.stderr.clone() },
                 l.stdout,
-                l.stderr
+                if cmd.last().is_some_and(|a| a == "-vvvv") { trace(&l.stderr) } else { l.stderr.clone() }
             ));
         }
     }
@@ -483,8 +505,11 @@ const V2_FIRST: u64 = 5000;
 /// The CI set: about two minutes. Seeds 13, 182, 221, 1001 and 3013 once differed (cling to
 /// the first segment; lvm2's area list order kept through one allocation, areas put back
 /// after each pass; the cling policy's positional pass), 5021 and 5031 too (mirror/raid1
-/// extended in parallel, approximately), and stay in it.
-const CI_SEEDS: &[u64] = &[1, 13, 182, 221, 1001, 3013, 5021, 5031];
+/// extended in parallel, approximately), 5083 (a size of exactly x.xx5 MiB printed as lvm2
+/// rounds it), 5092 (an extension's normal policy first clings as `_check_pva` does under
+/// `maximise_cling`) and 5096 (an approximate mirror extension that finds nothing leaves the LV
+/// unchanged), and stay in it.
+const CI_SEEDS: &[u64] = &[13, 182, 221, 1001, 3013, 5021, 5031, 5083, 5092, 5096];
 
 #[test]
 fn root_differential_lvmeta_vs_lvm2() {

@@ -404,19 +404,21 @@ impl FreeMap {
         } else if let Some((len, areas)) = self.normal_pass(cands, n, st.rest, None) {
             st.take(self, len, areas);
         }
+        // The PVs of the first segment, slot by slot, for an extension.
+        let first: Vec<usize> = match (&self.cling_to, prev_any) {
+            (Some(c), Some(_)) => c.clone(),
+            (None, Some(p)) => p.iter().map(|a| a.0).collect(),
+            _ => Vec::new(),
+        };
         if let Some(prev_any) = prev_any {
             // Policy "cling" of an extension (A_CLING_TO_LVSEG): first positionally, then,
             // once a positional pass finds nothing, sorted (lvm2 drops A_POSITIONAL_FILL).
-            let first: Vec<usize> = match &self.cling_to {
-                Some(c) => c.clone(),
-                None => prev_any.iter().map(|p| p.0).collect(),
-            };
             let mut positional = true;
             while st.rest > 0 {
                 let found = if positional {
                     self.cling_positional(cands, n, st.rest, prev_any, &first)
                 } else {
-                    self.cling_sorted(cands, n, st.rest, prev_any, &first)
+                    self.cling_sorted(cands, n, st.rest, prev_any, &first, &[])
                 };
                 match found {
                     Some((len, areas)) => st.take(self, len, areas),
@@ -455,12 +457,20 @@ impl FreeMap {
                 st.take(self, len, areas.iter().map(|a| (a.0, a.1)).collect());
             }
         }
-        // Policy "normal", clinging to the PVs already used while that finds room.
-        let mut cling = !st.out.is_empty();
+        // Policy "normal" with A_CLING_TO_ALLOCATED while that finds room: areas on PVs this
+        // allocation already used, and for an extension (set from the start, as lvm2's
+        // `_init_alloc_parms`) also those `_check_pva` finds under `maximise_cling`
+        // (continuing a last-segment area, on a first-segment PV); then plain normal.
+        let mut cling = prev_any.is_some() || !st.out.is_empty();
+        let prev_m: &[(usize, u64)] = prev_any.unwrap_or(&[]);
         while st.rest > 0 {
-            let allowed: Option<Vec<usize>> =
-                cling.then(|| st.used_by_slot.iter().flatten().copied().collect());
-            match self.normal_pass(cands, n, st.rest, allowed.as_deref()) {
+            let found = if cling {
+                let used: Vec<usize> = st.used_by_slot.iter().flatten().copied().collect();
+                self.cling_sorted(cands, n, st.rest, prev_m, &first, &used)
+            } else {
+                self.normal_pass(cands, n, st.rest, None)
+            };
+            match found {
                 Some((len, areas)) => {
                     st.take(self, len, areas);
                     cling = true;
@@ -516,8 +526,10 @@ impl FreeMap {
         (len > 0).then(|| (len, slots.iter().map(|a| (a.0, a.1)).collect()))
     }
 
-    /// The cling policy's pass without A_POSITIONAL_FILL: on each PV the areas that continue
-    /// a last-segment area or lie on a first-segment PV are walked as in the normal policy
+    /// The cling policy's pass without A_POSITIONAL_FILL (and the normal policy's with
+    /// A_CLING_TO_ALLOCATED, `used` then naming the PVs this allocation used): on each PV the
+    /// areas that continue a last-segment area or lie on a first-segment (or used) PV are
+    /// walked as in the normal policy
     /// (the walk stops at the first area that does neither), the last one taken; then the
     /// areas are sorted by how much of the request each holds (stable) and the first `n` used.
     fn cling_sorted(
@@ -527,10 +539,11 @@ impl FreeMap {
         need: u64,
         prev: &[(usize, u64)],
         first: &[usize],
+        used: &[usize],
     ) -> Option<(u64, Vec<(usize, u64)>)> {
         let mut found: Vec<(usize, u64, u64)> = Vec::new();
         for &pv in cands {
-            let on_first = first.contains(&pv);
+            let on_first = first.contains(&pv) || used.contains(&pv);
             let matches = |start: u64| on_first || prev.contains(&(pv, start));
             if let Some((s, l)) = self.lvm_walk(pv, need, true, &matches) {
                 found.push((pv, s, l.min(need)));
@@ -1238,6 +1251,10 @@ impl VolumeGroup {
                 }
                 let segs = fm.alloc_parallel(&cands, images.len(), by.0, prev.as_deref())?;
                 let grown: u64 = segs.iter().map(|s| s.0).sum();
+                // Approximate and nothing fits: lvm2 leaves the LV unchanged (exit 0).
+                if grown == 0 && approx {
+                    return Ok(());
+                }
                 if grown == 0 {
                     return Err(ModelError::NotEnoughSpace {
                         needed: Extents(by.0.saturating_mul(images.len() as u64)),
