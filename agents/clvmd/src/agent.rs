@@ -19,6 +19,16 @@ impl<C: DaemonControl> Clvmd<C> {
         Clvmd { control }
     }
 
+    /// heartbeat's check_binary of the daemon (exit 5 when missing).
+    fn check_installed(&mut self, cfg: &Config) -> Result<(), ClvmdError> {
+        self.control
+            .check_binary(&cfg.daemon)
+            .map_err(|detail| ClvmdError::NotInstalled {
+                path: cfg.daemon.display().to_string(),
+                detail,
+            })
+    }
+
     fn wait_until(&mut self, cfg: &Config, done: impl Fn(&Observed) -> bool) -> Observed {
         let mut o = self.control.observe(cfg);
         for _ in 0..WAIT_PAUSES {
@@ -37,12 +47,7 @@ impl<C: DaemonControl> Clvmd<C> {
             ctx.log.info("clvmd-rs is running already");
             return Ok(());
         }
-        self.control
-            .check_binary(&cfg.daemon)
-            .map_err(|detail| ClvmdError::NotInstalled {
-                path: cfg.daemon.display().to_string(),
-                detail,
-            })?;
+        self.check_installed(cfg)?;
         let cluster = self
             .control
             .dlm_cluster()
@@ -130,12 +135,7 @@ impl<C: DaemonControl> Agent for Clvmd<C> {
     /// The parameters and the installed binary (heartbeat's check_binary: exit 5).
     fn validate_all(&mut self, ctx: &Ctx) -> Result<(), OcfError> {
         let cfg = config(ctx)?;
-        self.control
-            .check_binary(&cfg.daemon)
-            .map_err(|detail| ClvmdError::NotInstalled {
-                path: cfg.daemon.display().to_string(),
-                detail,
-            })?;
+        self.check_installed(&cfg)?;
         Ok(())
     }
 

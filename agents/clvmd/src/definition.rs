@@ -1,7 +1,7 @@
 //! The clvmd agent's definition: parameters (heartbeat lvmlockd's names where they mean the
 //! same), actions and descriptions.
 
-use halvm_ocf::{ActionDef, ActionName, AgentDefinition, ParamDef, ParamType};
+use halvm_ocf::{AgentDefinition, ParamDef, ParamType, STANDARD_ACTIONS};
 
 pub const DEFAULT_DAEMON: &str = "/usr/sbin/clvmd-rs";
 pub const DEFAULT_SOCKET: &str = clvmd_proto::DEFAULT_SOCKET;
@@ -65,16 +65,6 @@ pub static DEFINITION: AgentDefinition = AgentDefinition {
     shortdesc: "This agent manages the clvmd-rs cluster lock daemon",
     longdesc: LONGDESC,
     params: PARAMS,
-    actions: &[
-        ActionDef::new(ActionName::Start, 90),
-        ActionDef::new(ActionName::Stop, 90),
-        ActionDef {
-            interval_s: Some(30),
-            depth: Some(0),
-            ..ActionDef::new(ActionName::Monitor, 90)
-        },
-        ActionDef::new(ActionName::MetaData, 10),
-        ActionDef::new(ActionName::ValidateAll, 20),
-    ],
+    actions: STANDARD_ACTIONS,
     check_levels: &[0],
 };

@@ -12,7 +12,7 @@ use clvmd_proto::ErrorKind;
 const MONITOR_ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::{LockError, LockMode};
-use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
+use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead, VgchangeOptions};
 use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
 use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
@@ -239,7 +239,7 @@ pub fn vg_state(r: &VgRead) -> VgState {
         system_id: vg.system_id.clone().filter(|s| !s.is_empty()),
         tags: vg.tags.clone(),
         lock_type,
-        clustered: vg.status.iter().chain(&vg.flags).any(|f| f == "CLUSTERED"),
+        clustered: vg.status.contains(lvmeta_model::Flag::Clustered),
         pvs,
         lvs,
     }
@@ -402,20 +402,12 @@ impl SystemBackend {
         }
     }
 
-    fn vgchange(
-        &mut self,
-        op: &str,
-        vg: &str,
-        system_id: Option<&str>,
-        add: &[String],
-        del: &[String],
-        majority: bool,
-    ) -> Result<(), BackendError> {
+    fn vgchange(&mut self, op: &str, o: VgchangeOptions) -> Result<(), BackendError> {
         let setup = self.setup()?;
         let ctx = OpsCtx { env: &setup.env };
-        ctx.vgchange(vg, system_id, add, del, majority)
+        ctx.vgchange(&o)
             .map(|_| ())
-            .map_err(|e| io(op, vg, None, e))
+            .map_err(|e| io(op, &o.vg, None, e))
     }
 
     /// One lvmeta activation call for all `lvs`: the VG is scanned and read once.
@@ -516,13 +508,35 @@ impl VolumeBackend for SystemBackend {
     }
     fn set_system_id(&mut self, vg: &str, id: &str, majority: bool) -> Result<(), BackendError> {
         // As vgchange --majoritypvs: lvmeta checks the majority and writes the present PVs.
-        self.vgchange("set system ID", vg, Some(id), &[], &[], majority)
+        self.vgchange(
+            "set system ID",
+            VgchangeOptions {
+                vg: vg.into(),
+                system_id: Some(id.into()),
+                majority_pvs: majority,
+                ..VgchangeOptions::default()
+            },
+        )
     }
     fn add_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
-        self.vgchange("add tag", vg, None, &[tag.to_string()], &[], false)
+        self.vgchange(
+            "add tag",
+            VgchangeOptions {
+                vg: vg.into(),
+                add_tags: vec![tag.into()],
+                ..VgchangeOptions::default()
+            },
+        )
     }
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
-        self.vgchange("delete tag", vg, None, &[], &[tag.to_string()], false)
+        self.vgchange(
+            "delete tag",
+            VgchangeOptions {
+                vg: vg.into(),
+                del_tags: vec![tag.into()],
+                ..VgchangeOptions::default()
+            },
+        )
     }
     fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
         self.activate_all(vg, &[lv.to_string()], kind)
@@ -871,7 +885,7 @@ mod tests {
     use lvmeta::filter::DeviceFilter;
     use lvmeta::lock::MemLocking;
     use lvmeta::ops::Layout;
-    use lvmeta::ops::{LvCreate, SizeArg};
+    use lvmeta::ops::{LvcreateOptions, SizeArg};
     use lvmeta::units::Sign;
     use lvmeta_dm::mem::MemDm;
     use lvmeta_dm::nodes::MemNodes;
@@ -912,8 +926,9 @@ mod tests {
         }
     }
 
-    fn lv(name: &str, layout: Layout, pvs: &[&str]) -> LvCreate {
-        LvCreate {
+    fn lv(name: &str, layout: Layout, pvs: &[&str]) -> LvcreateOptions {
+        LvcreateOptions {
+            vg: String::new(),
             name: name.into(),
             size: SizeArg::Sectors(Sign::Absolute, 8 * 2048),
             layout,
@@ -926,30 +941,42 @@ mod tests {
         let e = env(devs, 3, "node1");
         let ctx = OpsCtx { env: &e };
         let paths: Vec<PathBuf> = devs.iter().map(|d| d.0.clone()).collect();
-        ctx.pvcreate(&paths, None, None, false).unwrap();
-        ctx.vgcreate("ha", &paths, 8192, Some(""), &[]).unwrap();
-        ctx.lvcreate("ha", lv("lin", Layout::Linear, &["/mem/pv0"]))
-            .unwrap();
-        ctx.lvcreate(
-            "ha",
-            lv(
+        ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+            pvs: paths.to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+        ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+            system_id: Some("".into()),
+            tags: Vec::new(),
+            ..lvmeta::ops::VgcreateOptions::new("ha", paths.to_vec())
+        })
+        .unwrap();
+        ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+            vg: "ha".into(),
+            ..lv("lin", Layout::Linear, &["/mem/pv0"])
+        })
+        .unwrap();
+        ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+            vg: "ha".into(),
+            ..lv(
                 "str",
                 Layout::Striped {
                     stripes: 2,
                     stripe_size: lvmeta::ops::Sectors(128),
                 },
                 &["/mem/pv0", "/mem/pv1"],
-            ),
-        )
+            )
+        })
         .unwrap();
-        ctx.lvcreate(
-            "ha",
-            lv(
+        ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+            vg: "ha".into(),
+            ..lv(
                 "mir",
                 Layout::Raid1 { mirrors: 1 },
                 &["/mem/pv1", "/mem/pv2"],
-            ),
-        )
+            )
+        })
         .unwrap();
     }
 
@@ -988,7 +1015,10 @@ mod tests {
         OpsCtx {
             env: &env(&devs, 3, "node1"),
         }
-        .vgchange_locktype("ha", Some("1.0.0:lab"))
+        .vgchange_locktype(&lvmeta::ops::VgLockTypeOptions {
+            vg: "ha".into(),
+            dlm_lock_args: Some("1.0.0:lab".into()),
+        })
         .unwrap();
         let mut b = backend(&devs, 3, "node1");
         b.setup().unwrap().env.cluster = Some(Arc::new(NoDaemon));

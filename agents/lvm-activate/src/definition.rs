@@ -1,6 +1,6 @@
 //! The LVM-activate definition: resource-agents' parameters, values and action timings.
 
-use halvm_ocf::{ActionDef, ActionName, AgentDefinition, ParamDef, ParamType};
+use halvm_ocf::{AgentDefinition, ParamDef, ParamType, STANDARD_ACTIONS};
 
 pub const ACCESS_MODES: &[&str] = &["lvmlockd", "clvmd", "system_id", "tagging"];
 /// VxVM's modes by their short names only: a refusal listing the long ones too would pass
@@ -128,16 +128,6 @@ pub static DEFINITION: AgentDefinition = AgentDefinition {
     shortdesc: "This agent activates/deactivates logical volumes.",
     longdesc: LONGDESC,
     params: PARAMS,
-    actions: &[
-        ActionDef::new(ActionName::Start, 90),
-        ActionDef::new(ActionName::Stop, 90),
-        ActionDef {
-            interval_s: Some(30),
-            depth: Some(0),
-            ..ActionDef::new(ActionName::Monitor, 90)
-        },
-        ActionDef::new(ActionName::MetaData, 10),
-        ActionDef::new(ActionName::ValidateAll, 20),
-    ],
+    actions: STANDARD_ACTIONS,
     check_levels: CHECK_LEVELS,
 };

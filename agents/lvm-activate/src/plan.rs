@@ -184,6 +184,21 @@ pub fn owner(access: AccessMode, tag: &str, vg: &VgState, snap: &Snapshot) -> Ow
     }
 }
 
+/// Taking the VG over from `others`: refused unless they are all out of the cluster.
+fn take_over(
+    vg: &str,
+    others: &[String],
+    snap: &Snapshot,
+    plan: &mut Plan,
+) -> Result<(), ActivateError> {
+    check_owners_dead(vg, others, snap)?;
+    plan.notes.push(format!(
+        "taking {vg} over from {}, which is not a cluster member",
+        others.join(", ")
+    ));
+    Ok(())
+}
+
 /// Refuses unless every named owner is a known node outside the membership.
 fn check_owners_dead(vg: &str, owners: &[String], snap: &Snapshot) -> Result<(), ActivateError> {
     for o in owners {
@@ -246,12 +261,7 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
                     majority: cfg.majority_pvs,
                 }),
                 Owner::Others(o) => {
-                    check_owners_dead(&cfg.vg, o, snap)?;
-                    plan.notes.push(format!(
-                        "taking {} over from {}, which is not a cluster member",
-                        cfg.vg,
-                        o.join(", ")
-                    ));
+                    take_over(&cfg.vg, o, snap, &mut plan)?;
                     ownership_steps.push(Step::SetSystemId {
                         from: vg.system_id.clone(),
                         to: local,
@@ -281,12 +291,7 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
                     })
                 }
                 Owner::Others(o) => {
-                    check_owners_dead(&cfg.vg, o, snap)?;
-                    plan.notes.push(format!(
-                        "taking {} over from {}, which is not a cluster member",
-                        cfg.vg,
-                        o.join(", ")
-                    ));
+                    take_over(&cfg.vg, o, snap, &mut plan)?;
                     for other in o {
                         ownership_steps.push(Step::DelTag(format!("{}:{other}", cfg.tag)));
                     }

@@ -159,6 +159,20 @@ impl ActionDef {
     }
 }
 
+/// The actions of a primitive agent with heartbeat's usual timings: start and stop 90 s,
+/// monitor every 30 s (depth 0) within 90 s, meta-data 10 s, validate-all 20 s.
+pub const STANDARD_ACTIONS: &[ActionDef] = &[
+    ActionDef::new(ActionName::Start, 90),
+    ActionDef::new(ActionName::Stop, 90),
+    ActionDef {
+        interval_s: Some(30),
+        depth: Some(0),
+        ..ActionDef::new(ActionName::Monitor, 90)
+    },
+    ActionDef::new(ActionName::MetaData, 10),
+    ActionDef::new(ActionName::ValidateAll, 20),
+];
+
 /// A whole agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentDefinition {

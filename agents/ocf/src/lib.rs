@@ -16,6 +16,7 @@ pub mod params;
 
 pub use definition::{
     ActionDef, ActionName, AgentDefinition, Deprecation, ParamDef, ParamType, Role,
+    STANDARD_ACTIONS,
 };
 pub use dispatch::{run, run_process, usage, Agent, Ctx, Env, Status};
 pub use env::OcfEnv;

@@ -12,7 +12,7 @@
 
 pub mod split;
 
-use lvmeta_model::{LogicalVolume, Segment, SegmentKind, VolumeGroup};
+use lvmeta_model::{Flag, LogicalVolume, Segment, SegmentKind, VolumeGroup};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -229,34 +229,11 @@ pub enum PlanError {
 
 pub use lvmeta_model::ids::{dm_name, dm_uuid, mangle, split_dm_name};
 
-fn has_status(lv: &LogicalVolume, s: &str) -> bool {
-    lv.status.iter().any(|x| x == s)
-}
-
-/// Sub-LVs an LV's segments use (mirror legs and log, raid images and metadata).
-pub fn sub_lvs(lv: &LogicalVolume) -> Vec<String> {
-    let mut out = Vec::new();
-    for seg in &lv.segments {
-        match &seg.kind {
-            SegmentKind::Mirror { log, legs, .. } => {
-                out.extend(legs.iter().map(|l| l.lv.clone()));
-                out.extend(log.iter().cloned());
-            }
-            SegmentKind::Raid1 { images, .. } => {
-                for (m, i) in images {
-                    out.push(i.clone());
-                    out.push(m.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// The top-level LV using `name`, if `name` is a sub-LV.
 pub fn parent_lv<'a>(vg: &'a VolumeGroup, name: &str) -> Option<&'a LogicalVolume> {
-    vg.lvs.iter().find(|l| sub_lvs(l).iter().any(|s| s == name))
+    vg.lvs
+        .iter()
+        .find(|l| l.sub_lv_names().iter().any(|s| s == name))
 }
 
 /// Plans the devices of top-level LV `lv`.
@@ -440,12 +417,12 @@ impl<'a> Planner<'a> {
                             continue;
                         };
                         // An image split off for tracking: visible and read-only.
-                        if img.is_visible() && !has_status(img, "WRITE") {
+                        if img.is_visible() && !img.status.contains(Flag::Write) {
                             devs.push(Param::Dev(DevRef::Absent));
                             devs.push(Param::Dev(DevRef::Absent));
                             continue;
                         }
-                        if has_status(img, "REBUILD") {
+                        if img.status.contains(Flag::Rebuild) {
                             rebuild.push(i);
                         }
                         let img_dev = self.add_lv(img, top)?;

@@ -5,8 +5,7 @@
 //! image's metadata LV (`lv_rmeta_N`) is dropped. When one image remains, the LV becomes linear
 //! on that image's extents and the image (with its metadata or the mirror log) is dropped.
 
-use crate::sub_lvs;
-use lvmeta_model::{names, LogicalVolume, SegmentKind, VolumeGroup};
+use lvmeta_model::{names, Flag, LogicalVolume, SegmentKind, VolumeGroup};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
@@ -125,8 +124,8 @@ pub fn split_mirror(
         removed.push(img.clone());
         removed.extend(meta.iter().cloned());
         removed.extend(log.iter().cloned());
-        // Status words that only the mirrored LV carried.
-        new_top.status.retain(|s| s != "RAID" && s != "MIRRORED");
+        // (lvm2's RAID, MIRRORED and *_IMAGE bits are internal: never in metadata, so
+        // nothing in `status` names the roles.)
     } else {
         match &mut new_top.segments[0].kind {
             SegmentKind::Mirror { legs, .. } => {
@@ -140,12 +139,7 @@ pub fn split_mirror(
     }
     let mut split = vg.lv(&split_img).expect("checked above").clone();
     split.name = new_name.into();
-    split
-        .status
-        .retain(|s| s != "MIRROR_IMAGE" && s != "RAID_IMAGE");
-    if !split.status.iter().any(|s| s == "VISIBLE") {
-        split.status.push("VISIBLE".into());
-    }
+    split.status.insert(Flag::Visible);
 
     // Apply: nothing above changed `vg`.
     vg.lvs
@@ -162,7 +156,7 @@ pub fn split_mirror(
     debug_assert!(vg
         .lvs
         .iter()
-        .flat_map(sub_lvs)
+        .flat_map(|l| l.sub_lv_names())
         .all(|s| !removed.contains(&s)));
     Ok(SplitOutcome {
         new_lv: new_name.into(),
@@ -265,7 +259,8 @@ pub fn remove_images(
         removed.push(img.clone());
         removed.extend(meta.iter().cloned());
         removed.extend(log.iter().cloned());
-        new_top.status.retain(|s| s != "RAID" && s != "MIRRORED");
+        // The top LV keeps its status: lvm2 never writes MIRRORED or RAID into metadata
+        // (flags.c gives them no name); the segment type alone says what the LV is.
     } else if let SegmentKind::Mirror { legs, .. } = &mut new_top.segments[0].kind {
         legs.retain(|l| !images.contains(&l.lv));
     }

@@ -395,7 +395,7 @@ fn removing_a_failed_image_as_lvconvert_repair_does() {
             ["m"]
         );
         let status = &vg.lv("m").unwrap().status;
-        assert!(!status.iter().any(|s| s == "MIRRORED" || s == "RAID"));
+        assert!(!status.names().any(|s| s == "MIRRORED" || s == "RAID"));
         let freed = vg.free_extents().0 - before.0;
         let want = if matches!(layout, Layout::Raid1 { .. }) {
             5

@@ -2,12 +2,12 @@
 //! reload of an active LV after lvextend/lvreduce/lvresize. Kept apart from the metadata
 //! commands; `dispatch` runs before them and passes on what is not about activation.
 
-use super::{force_flag, paths, size_arg, split_lv, usage, CliError, Outcome};
-use clap::{Arg, ArgMatches, Command};
+use super::{split_lv, usage, CliError, Outcome};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use halvm_config::ActivationMode as VxMode;
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::LockMode;
-use lvmeta::ops::{Ctx, ResizeDir};
+use lvmeta::ops::Ctx;
 use lvmeta_activate::ActivationMode;
 
 fn activate_arg() -> Arg {
@@ -102,8 +102,22 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
     }
     subs.push(super::common(
         Command::new("lvchange")
-            .about("Activate or deactivate logical volumes")
-            .arg(activate_arg().required(true))
+            .about("Activate or deactivate logical volumes, or change their tags")
+            .arg(activate_arg())
+            .arg(
+                Arg::new("addtag")
+                    .long("addtag")
+                    .value_name("TAG")
+                    .action(ArgAction::Append)
+                    .help("Add a tag to the LVs (repeatable)"),
+            )
+            .arg(
+                Arg::new("deltag")
+                    .long("deltag")
+                    .value_name("TAG")
+                    .action(ArgAction::Append)
+                    .help("Remove a tag from the LVs (repeatable)"),
+            )
             .arg(mode_arg())
             .arg(monitor_arg())
             .arg(volume_list_arg())
@@ -111,8 +125,10 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
                 Arg::new("lvs")
                     .value_name("VG/LV")
                     .num_args(1..)
-                    .required(true),
-            ),
+                    .required_unless_present("select")
+                    .help("LVs (with -S, VGs or LVs to select among)"),
+            )
+            .arg(crate::options::select_arg()),
     ));
     subs.push(super::common(
         Command::new("lvconvert")
@@ -177,6 +193,12 @@ fn act(e: ActivationError) -> CliError {
     CliError::Activation(e)
 }
 
+/// The kernel to (de)activate with; in test mode (`-t`) one that is asked, never changed.
+pub(crate) fn kernel(ctx: &Ctx) -> Result<Kernel, ActivationError> {
+    let k = Kernel::real()?;
+    Ok(if ctx.env.test_mode { k.dry_run() } else { k })
+}
+
 /// Device-mapper present (a host without it still runs every metadata command).
 fn has_dm() -> bool {
     std::path::Path::new("/dev/mapper/control").exists()
@@ -204,10 +226,34 @@ fn how(m: &ArgMatches) -> Option<LockMode> {
 }
 
 fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
-    let kernel = Kernel::real().map_err(act)?;
+    let (add, del) = (super::strings(m, "addtag"), super::strings(m, "deltag"));
+    if m.get_one::<String>("activate").is_none() {
+        if add.is_empty() && del.is_empty() {
+            return Err(usage(
+                "No command with matching syntax recognised.  Run 'lvchange --help' for more information.",
+            ));
+        }
+        // Tags only: metadata, no device-mapper (lvm2 prints one line per LV).
+        let mut out = Vec::new();
+        for t in super::targets(ctx, m, "lvs")? {
+            let (v, l) = split_lv(&t)?;
+            ctx.lvchange_tags(&lvmeta::ops::LvchangeTagsOptions {
+                vg: v.clone(),
+                lv: l.clone(),
+                add_tags: add.clone(),
+                del_tags: del.clone(),
+            })?;
+            out.push(format!("Logical volume {v}/{l} changed."));
+        }
+        return Ok(outcome(out));
+    }
+    if !add.is_empty() || !del.is_empty() {
+        return Err(usage("lvchange: give -a apart from --addtag and --deltag"));
+    }
+    let kernel = kernel(ctx).map_err(act)?;
     let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
-    for t in m.get_many::<String>("lvs").into_iter().flatten() {
-        let (v, l) = split_lv(t)?;
+    for t in super::targets(ctx, m, "lvs")? {
+        let (v, l) = split_lv(&t)?;
         match by_vg.iter_mut().find(|(x, _)| *x == v) {
             Some((_, ls)) => ls.push(l),
             None => by_vg.push((v, vec![l])),
@@ -233,18 +279,22 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
             "vgchange: give -a apart from --systemid, --addtag and --deltag",
         ));
     }
-    let kernel = Kernel::real().map_err(act)?;
-    let vg = m.get_one::<String>("vg").expect("required");
+    let kernel = kernel(ctx).map_err(act)?;
     let opts = options(m, ctx)?;
-    let out = match vx_mode(m) {
-        Some(mode) => ctx.change_vg_mode(&kernel, vg, mode, &opts),
-        // -an also releases an activation mode held on a shared VG.
-        None if how(m).is_none() && is_shared(ctx, vg) => {
-            ctx.change_vg_mode(&kernel, vg, VxMode::Off, &opts)
-        }
-        None => ctx.change_activation_mode(&kernel, vg, None, how(m), &opts),
+    let mut out = Vec::new();
+    for vg in &super::targets(ctx, m, "vg")? {
+        out.extend(
+            match vx_mode(m) {
+                Some(mode) => ctx.change_vg_mode(&kernel, vg, mode, &opts),
+                // -an also releases an activation mode held on a shared VG.
+                None if how(m).is_none() && is_shared(ctx, vg) => {
+                    ctx.change_vg_mode(&kernel, vg, VxMode::Off, &opts)
+                }
+                None => ctx.change_activation_mode(&kernel, vg, None, how(m), &opts),
+            }
+            .map_err(act)?,
+        );
     }
-    .map_err(act)?;
     Ok(outcome(out))
 }
 
@@ -253,12 +303,20 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let count = *m.get_one::<usize>("splitmirrors").expect("required");
     let new = m.get_one::<String>("name").expect("required");
     let kernel = if has_dm() {
-        Some(Kernel::real().map_err(act)?)
+        Some(kernel(ctx).map_err(act)?)
     } else {
         None
     };
     let out = ctx
-        .split_mirrors(kernel.as_ref(), &vg, &lv, new, count)
+        .split_mirrors(
+            kernel.as_ref(),
+            &lvmeta::activation::SplitMirrorsOptions {
+                vg: vg.clone(),
+                lv: lv.clone(),
+                new_name: new.clone(),
+                count,
+            },
+        )
         .map_err(act)?;
     Ok(outcome(out))
 }
@@ -268,19 +326,13 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
 fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome, CliError>> {
     let target = m.get_one::<String>("lv")?;
     let (vg, lv) = split_lv(target).ok()?;
-    let kernel = Kernel::real().ok()?;
+    let kernel = kernel(ctx).ok()?;
     let before = match ctx.active_plan(&kernel, &vg, &lv) {
         Ok(Some(p)) => p,
         _ => return None,
     };
     Some((|| {
-        let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
-        let dir = match name {
-            "lvextend" => ResizeDir::Extend,
-            "lvreduce" => ResizeDir::Reduce,
-            _ => ResizeDir::Any,
-        };
-        let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
+        let r = ctx.lvresize(&super::lvresize_options(name, m)?)?;
         let mut out = super::msg::resized(&vg, &lv, &r);
         out.extend(ctx.reload_active(&kernel, &vg, &lv, &before).map_err(act)?);
         Ok(outcome(out))
@@ -333,7 +385,7 @@ pub(crate) fn after_lvcreate(
     if !new.activate {
         return Ok(out);
     }
-    let kernel = match Kernel::real() {
+    let kernel = match kernel(ctx) {
         Ok(k) => k,
         Err(ActivationError::NoDm { reason }) => {
             // As lvm2 with activation off: the LV is made, not activated, not wiped.

@@ -2,94 +2,14 @@
 
 use clap::{Arg, ArgAction, Command};
 
-fn flag(name: &'static str) -> Arg {
-    Arg::new(name).long(name).action(ArgAction::SetTrue)
-}
+use options::{flag, CommonOptions, ReportOptions};
 
 fn common(cmd: Command) -> Command {
-    cmd.arg(
-        Arg::new("devices")
-            .long("devices")
-            .value_name("DEV,...")
-            .action(ArgAction::Append)
-            .help("Use only these devices (comma separated, repeatable), like lvm's --devices; plain files work as PVs"),
-    )
-    .arg(
-        Arg::new("config")
-            .long("config")
-            .value_name("FILE")
-            .help("halvm configuration file (default $HALVM_CONFIG, else /etc/halvm/halvm.toml)"),
-    )
-    .arg(
-        flag("yes")
-            .short('y')
-            .help("Answer yes to every question, as lvm's -y (lvmeta never asks)"),
-    )
-    .arg(
-        Arg::new("verbose")
-            .short('v')
-            .long("verbose")
-            .action(ArgAction::Count)
-            .help("More detail on stderr, up to -vvvv, as lvm's -v"),
-    )
-    .arg(
-        Arg::new("quiet")
-            .short('q')
-            .long("quiet")
-            .action(ArgAction::Count)
-            .help("Suppress warnings on stderr, as lvm's -q"),
-    )
-    .arg(
-        Arg::new("lock-dir")
-            .long("lock-dir")
-            .value_name("DIR")
-            .help("Directory of the flock lock files (default: halvm.toml locking.lock_dir, else lvm.conf global/locking_dir, else /run/lock/lvm, as lvm2)"),
-    )
+    CommonOptions::args(cmd)
 }
 
 fn report(cmd: Command) -> Command {
-    cmd.arg(
-        Arg::new("options")
-            .short('o')
-            .long("options")
-            .value_name("FIELD,...")
-            .action(ArgAction::Append)
-            .help("Fields to show; a leading + adds to the default fields; -o help lists them"),
-    )
-    .arg(
-        Arg::new("reportformat")
-            .long("reportformat")
-            .value_name("FORMAT")
-            .value_parser(["basic", "json"])
-            .help("basic (columns) or json (lvm's JSON layout)"),
-    )
-    .arg(
-        Arg::new("units")
-            .long("units")
-            .value_name("UNIT")
-            .help("Size units: r, h, H, b, B, s, S, k, K, m, M, g, G, t, T, p, P, e, E"),
-    )
-    .arg(
-        Arg::new("sort")
-            .short('O')
-            .long("sort")
-            .value_name("[-]FIELD,...")
-            .allow_hyphen_values(true)
-            .action(ArgAction::Append)
-            .help(
-                "Sort rows by these fields, as lvm's -O; a leading - sorts that field descending",
-            ),
-    )
-    .arg(flag("noheadings").help("Do not print the heading line"))
-    .arg(flag("nosuffix").help("Do not print unit suffixes (with fixed --units)"))
-    .arg(
-        Arg::new("separator")
-            .long("separator")
-            .value_name("STRING")
-            .help("Separate columns with STRING instead of aligning them"),
-    )
-    .arg(flag("aligned").help("Align columns also with --separator"))
-    .arg(flag("foreign").help("Also report VGs owned by another host (another system ID)"))
+    ReportOptions::args(cmd)
 }
 
 fn vg_arg(required: bool) -> Arg {
@@ -174,8 +94,21 @@ pub fn cli() -> Command {
                         .short('u')
                         .long("uuid")
                         .value_name("UUID")
-                        .help("Use this PV UUID instead of a random one (one device only)"),
+                        .help("Use this PV UUID instead of a random one (one device only; with --restorefile, or --norestorefile, as lvm2)"),
                 )
+                .arg(
+                    Arg::new("dataalignment")
+                        .long("dataalignment")
+                        .value_name("SIZE")
+                        .help("Align the data area to this size (default unit KiB; default 1 MiB)"),
+                )
+                .arg(
+                    Arg::new("restorefile")
+                        .long("restorefile")
+                        .value_name("FILE")
+                        .help("A VG backup naming the PV given by --uuid: its data area starts where it did"),
+                )
+                .arg(flag("norestorefile").help("Allow --uuid without --restorefile"))
                 .arg(flag("force").short('f').help("Overwrite an existing PV label that is not in a VG")),
         ),
         common(
@@ -267,7 +200,8 @@ pub fn cli() -> Command {
         common(
             Command::new("vgchange")
                 .about("Change volume group attributes: system ID, tags")
-                .arg(vg_arg(true))
+                .arg(vg_arg(false).required_unless_present("select"))
+                .arg(options::select_arg())
                 .arg(
                     Arg::new("systemid")
                         .long("systemid")
@@ -407,11 +341,7 @@ pub fn cli() -> Command {
                         .value_parser(["y", "n"])
                         .help("Wipe filesystem, RAID and PV signatures found on the new LV (default: as -Z)"),
                 )
-                .arg(
-                    flag("test")
-                        .short('t')
-                        .help("Dry run: check everything, write and activate nothing, as lvm's --test"),
-                ),
+            ,
             false,
         ), "VG", "The volume group"),
         lv_target(size_args(
@@ -438,7 +368,14 @@ pub fn cli() -> Command {
         common(
             Command::new("lvremove")
                 .about("Remove logical volumes")
-                .arg(Arg::new("lvs").value_name("VG/LV").num_args(1..).required(true))
+                .arg(
+                    Arg::new("lvs")
+                        .value_name("VG/LV")
+                        .num_args(1..)
+                        .required_unless_present("select")
+                        .help("LVs (with -S, VGs or LVs to select among)"),
+                )
+                .arg(options::select_arg())
                 .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
         ),
         report(common(
@@ -534,9 +471,14 @@ pub fn group_cli(name: &str) -> Option<Command> {
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, OpError, ResizeDir, Selection, SizeArg};
+use lvmeta::ops::{
+    Ctx, Env, Layout, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions,
+    MirrorLog, OpError, PvckOptions, PvcreateOptions, PvremoveOptions, ResizeDir, Selection,
+    SizeArg, VgcfgOptions, VgchangeOptions, VgckOptions, VgcreateOptions, VgextendOptions,
+    VgreduceOptions, VgremoveOptions, VgrenameOptions,
+};
 use lvmeta::report::{self, ReportKind};
-use lvmeta::units::{self, Units};
+use lvmeta::units;
 
 /// What a command produced: lines for stdout, and whether it found problems (vgck, pvck).
 #[derive(Debug, Default)]
@@ -555,6 +497,9 @@ pub enum CliError {
     Config(#[from] lvmeta::env::EnvError),
     #[error("{0}")]
     Usage(String),
+    /// A `-S` selection lvm2 would refuse (exit 5, as lvm2).
+    #[error(transparent)]
+    Select(#[from] lvmeta::select::SelectError),
     #[error(transparent)]
     Activation(#[from] lvmeta::activation::ActivationError),
     #[error(transparent)]
@@ -571,6 +516,7 @@ impl CliError {
             CliError::Op(e) => e.exit_code(),
             CliError::Config(_) => 5,
             CliError::Usage(_) => 3,
+            CliError::Select(_) => 5,
             CliError::Activation(e) => e.exit_code(),
             CliError::Cluster(_) => 5,
             CliError::NotUniform(_) => 5,
@@ -592,28 +538,18 @@ fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
     strings(m, id).into_iter().map(PathBuf::from).collect()
 }
 
-/// Builds the environment from `--devices`, `--config`, `--lock-dir`, halvm.toml and
-/// lvm.conf, through the one builder every halvm tool uses.
-pub fn env_from(m: &ArgMatches) -> Result<Env, CliError> {
-    let devices = m.get_many::<String>("devices").map(|v| {
-        v.flat_map(|s| {
-            s.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect::<Vec<_>>()
-        })
-        .collect::<Vec<_>>()
-    });
-    let opts = lvmeta::env::EnvOptions {
-        config: m.get_one::<String>("config").map(PathBuf::from),
-        devices,
-        lock_dir: m.get_one::<String>("lock-dir").map(PathBuf::from),
-        lvm_system_dir: None,
-    };
+/// Builds the environment from the common options (`--devices`, `--config`, `--lock-dir`),
+/// halvm.toml and lvm.conf, through the one builder every halvm tool uses.
+pub fn env_from(common: &CommonOptions) -> Result<Env, CliError> {
     // Used only when halvm.toml says lock_manager = "dlm"; it connects per lock taken.
     let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
-    Ok(lvmeta::env::build_with_cluster(&opts, Some(std::sync::Arc::new(cluster)))?.env)
+    let mut env =
+        lvmeta::env::build_with_cluster(&common.env_options(), Some(std::sync::Arc::new(cluster)))?
+            .env;
+    if common.test {
+        env.enter_test_mode();
+    }
+    Ok(env)
 }
 
 /// How long a VG or global lock held by another node is retried (lvm2 with lvmlockd retries
@@ -639,19 +575,29 @@ fn size_arg(cmd: &str, m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     Ok(None)
 }
 
+/// lvextend's, lvreduce's and lvresize's options, as the command line gives them.
+fn lvresize_options(cmd: &str, m: &ArgMatches) -> Result<LvresizeOptions, CliError> {
+    let size = size_arg(cmd, m)?.ok_or_else(|| usage(format!("{cmd} needs -L or -l")))?;
+    let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
+    Ok(LvresizeOptions {
+        vg,
+        lv,
+        size,
+        pvs: paths(m, "pvs"),
+        dir: match cmd {
+            "lvextend" => ResizeDir::Extend,
+            "lvreduce" => ResizeDir::Reduce,
+            _ => ResizeDir::Any,
+        },
+        // `-f` where the command has it (lvreduce, lvresize; not lvextend).
+        force: matches!(m.try_get_one::<bool>("force"), Ok(Some(true))),
+    })
+}
+
 /// lvm.conf's backups and archives, as the environment was built from them.
 fn lvm_backups() -> Result<Option<lvmeta::ops::LvmBackups>, CliError> {
     let lvm = lvmeta::env::LvmConf::load(&lvmeta::env::LvmConf::system_dir())?;
     Ok(lvm.backups(&lvmeta::env::hostname()))
-}
-
-/// `-f` where the command has it (lvreduce, lvresize; not lvextend).
-fn force_flag(m: &ArgMatches) -> bool {
-    m.try_get_one::<bool>("force")
-        .ok()
-        .flatten()
-        .copied()
-        .unwrap_or(false)
 }
 
 fn split_lv(arg: &str) -> Result<(String, String), CliError> {
@@ -668,26 +614,30 @@ fn lines(v: Vec<String>) -> String {
 fn run_report(
     ctx: &Ctx,
     kind: ReportKind,
-    m: &ArgMatches,
+    ro: &ReportOptions,
     targets: &[String],
     all: bool,
 ) -> Result<Outcome, CliError> {
-    if strings(m, "options").iter().any(|o| o == "help") {
+    if ro.fields.iter().any(|o| o == "help") {
         // lvm2 lists the fields on stderr and succeeds.
         return Ok(Outcome {
             stderr: field_help(kind),
             ..Outcome::default()
         });
     }
-    let mut fields = report::select_fields(kind, &strings(m, "options")).map_err(OpError::from)?;
+    let mut fields = report::select_fields(kind, &ro.fields).map_err(OpError::from)?;
     let shown = fields.len();
+    // -S: the fields it reads are fetched as extra columns, used, then dropped.
+    let selection = match &ro.select {
+        Some(text) => Some(lvmeta::select::parse(kind, text).map_err(CliError::Select)?),
+        None => None,
+    };
+    let sel_fields = selection.as_ref().map(|e| e.fields()).unwrap_or_default();
+    fields.extend(sel_fields.iter().copied());
+    let sorted_from = fields.len();
     // -O: sort keys are fetched as extra columns, used, then dropped.
     let mut descending = Vec::new();
-    for key in strings(m, "sort")
-        .iter()
-        .flat_map(|s| s.split(',').map(str::trim).collect::<Vec<_>>())
-        .filter(|k| !k.is_empty())
-    {
+    for key in &ro.sort {
         let (desc, name) = match key.strip_prefix('-') {
             Some(n) => (true, n),
             None => (false, key.trim_start_matches('+')),
@@ -696,32 +646,28 @@ fn run_report(
         fields.extend(f.iter().copied());
         descending.extend(std::iter::repeat_n(desc, f.len()));
     }
-    let units = match m.get_one::<String>("units") {
-        Some(u) => Units::parse(u).map_err(usage)?,
-        None => Units::default(),
-    };
-    let opts = report::Options {
-        units,
-        suffix: !m.get_flag("nosuffix"),
-        headings: !m.get_flag("noheadings"),
-        separator: m.get_one::<String>("separator").cloned(),
-        aligned: m.get_flag("aligned"),
-        json: m
-            .get_one::<String>("reportformat")
-            .is_some_and(|f| f == "json"),
-    };
     let sel = Selection {
         all_lvs: all,
-        foreign: m.get_flag("foreign"),
+        foreign: ro.foreign,
     };
     let (mut rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
-    if !descending.is_empty() {
+    if let Some(e) = &selection {
+        rows.retain(|r| {
+            e.matches(&|f| {
+                sel_fields
+                    .iter()
+                    .position(|g| std::ptr::eq(*g, f))
+                    .map_or(report::Cell::Empty, |i| r[shown + i].clone())
+            })
+        });
+    }
+    if !descending.is_empty() || selection.is_some() {
         rows.sort_by(|a, b| {
             descending
                 .iter()
                 .enumerate()
                 .map(|(i, &desc)| {
-                    let o = cmp_cells(&a[shown + i], &b[shown + i]);
+                    let o = cmp_cells(&a[sorted_from + i], &b[sorted_from + i]);
                     if desc {
                         o.reverse()
                     } else {
@@ -737,10 +683,61 @@ fn run_report(
         fields.truncate(shown);
     }
     Ok(Outcome {
-        stdout: report::render(kind, &fields, &rows, &opts),
+        stdout: report::render(kind, &fields, &rows, &ro.render),
         stderr: lines(warnings),
         failed: false,
     })
+}
+
+/// The positional targets of lvchange/lvremove (`VG/LV`, id `lvs`) or vgchange (VGs, id
+/// `vg`); with `-S`, the LVs or VGs the selection picks among them (all when none is named).
+pub(crate) fn targets(ctx: &Ctx, m: &ArgMatches, id: &str) -> Result<Vec<String>, CliError> {
+    let named = strings(m, id);
+    let Some(text) = m.try_get_one::<String>("select").ok().flatten() else {
+        return Ok(named);
+    };
+    let kind = if id == "vg" {
+        ReportKind::Vgs
+    } else {
+        ReportKind::Lvs
+    };
+    let e = lvmeta::select::parse(kind, text)?;
+    let names = if kind == ReportKind::Vgs {
+        "vg_name"
+    } else {
+        "vg_name,lv_name"
+    };
+    let mut fields = report::select_fields(kind, &[names.to_string()]).map_err(OpError::from)?;
+    let base = fields.len();
+    let sel_fields = e.fields();
+    fields.extend(sel_fields.iter().copied());
+    let sel = Selection {
+        all_lvs: false,
+        foreign: false,
+    };
+    let (rows, _) = ctx.report_with_warnings(kind, &fields, &named, sel)?;
+    let text = |c: &report::Cell| match c {
+        report::Cell::Str(s) => s.clone(),
+        _ => String::new(),
+    };
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            e.matches(&|f| {
+                sel_fields
+                    .iter()
+                    .position(|g| std::ptr::eq(*g, f))
+                    .map_or(report::Cell::Empty, |i| r[base + i].clone())
+            })
+        })
+        .map(|r| {
+            if base == 1 {
+                text(&r[0])
+            } else {
+                format!("{}/{}", text(&r[0]), text(&r[1]))
+            }
+        })
+        .collect())
 }
 
 /// Orders two report cells as lvm2's `-O` does: numbers and sizes by value, text by bytes,
@@ -776,7 +773,8 @@ fn field_help(kind: ReportKind) -> String {
         out.push_str(&format!("  {title}\n  {}\n", "-".repeat(title.len())));
         out.push_str(&format!("    {all:<28}- All fields in this section.\n"));
         for f in report::FIELDS.iter().filter(|f| f.ftype == t) {
-            out.push_str(&format!("    {:<28}- {}.\n", f.name, f.heading));
+            // lvm2's line: the field's description (lib/report/columns.h).
+            out.push_str(&format!("    {:<28}- {}\n", f.name, f.desc));
         }
         out.push_str("  \n");
     }
@@ -788,9 +786,15 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     let (name, m) = matches
         .subcommand()
         .ok_or_else(|| usage("no command given"))?;
-    let mut env = env_from(m)?;
-    let test_mode = matches!(m.try_get_one::<bool>("test"), Ok(Some(true)));
-    env.test_mode = test_mode;
+    let common = CommonOptions::from_matches(m);
+    let test_mode = common.test;
+    let env = env_from(&common).map_err(|e| match e {
+        // A bad --config string is a command line error to lvm2 (exit 3).
+        CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
+            usage(format!("{c}\nRun `{name} --help' for more information."))
+        }
+        e => e,
+    })?;
     let ctx = Ctx { env: &env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
@@ -814,12 +818,38 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 }
                 None => None,
             };
-            let r = ctx.pvcreate(
-                &paths(m, "pvs"),
-                mdasize,
-                m.get_one::<String>("uuid").map(String::as_str),
-                m.get_flag("force"),
-            )?;
+            let data_alignment = match m.get_one::<String>("dataalignment") {
+                Some(s) => {
+                    // lvm2's unit for --dataalignment is KiB.
+                    let with_unit = if s.ends_with(|c: char| c.is_ascii_digit()) {
+                        format!("{s}k")
+                    } else {
+                        s.clone()
+                    };
+                    let (sign, sectors) = units::parse_size(&with_unit).map_err(usage)?;
+                    if sign != units::Sign::Absolute {
+                        return Err(usage("--dataalignment takes an absolute size"));
+                    }
+                    Some(sectors * 512)
+                }
+                None => None,
+            };
+            let uuid = m.get_one::<String>("uuid").cloned();
+            let restore_file = m.get_one::<String>("restorefile").map(PathBuf::from);
+            // lvm2's devices/require_restorefile_with_uuid (default 1).
+            if uuid.is_some() && restore_file.is_none() && !m.get_flag("norestorefile") {
+                return Err(usage(
+                    "--restorefile is required with --uuid\nRun `pvcreate --help' for more information.",
+                ));
+            }
+            let r = ctx.pvcreate(&PvcreateOptions {
+                pvs: paths(m, "pvs"),
+                metadata_size: mdasize,
+                data_alignment,
+                uuid,
+                restore_file,
+                force: m.get_flag("force"),
+            })?;
             Ok(Outcome {
                 stdout: lines(msg::pvs_created(&r)),
                 stderr: String::new(),
@@ -827,29 +857,32 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             })
         }
         "pvremove" => Ok(Outcome {
-            stdout: lines(msg::pvs_wiped(
-                &ctx.pvremove(&paths(m, "pvs"), m.get_count("force") >= 2)?,
-            )),
+            stdout: lines(msg::pvs_wiped(&ctx.pvremove(&PvremoveOptions {
+                pvs: paths(m, "pvs"),
+                force_twice: m.get_count("force") >= 2,
+            })?)),
             stderr: String::new(),
             failed: false,
         }),
         "pvck" => {
-            let (r, ok) = ctx.pvck(&paths(m, "pvs"))?;
+            let (r, ok) = ctx.pvck(&PvckOptions {
+                pvs: paths(m, "pvs"),
+            })?;
             Ok(Outcome {
                 stdout: lines(r),
                 stderr: String::new(),
                 failed: !ok,
             })
         }
-        "pvs" => run_report(&ctx, ReportKind::Pvs, m, &strings(m, "pvs"), false),
-        "vgs" => run_report(&ctx, ReportKind::Vgs, m, &strings(m, "vgs"), false),
-        "lvs" => run_report(
-            &ctx,
-            ReportKind::Lvs,
-            m,
-            &strings(m, "targets"),
-            m.get_flag("all"),
-        ),
+        "pvs" | "vgs" | "lvs" => {
+            let (kind, targets, all) = match name {
+                "pvs" => (ReportKind::Pvs, "pvs", false),
+                "vgs" => (ReportKind::Vgs, "vgs", false),
+                _ => (ReportKind::Lvs, "targets", m.get_flag("all")),
+            };
+            let ro = ReportOptions::from_matches(m)?;
+            run_report(&ctx, kind, &ro, &strings(m, targets), all)
+        }
         "vgcreate" => {
             let es = match m.get_one::<String>("physicalextentsize") {
                 Some(s) => {
@@ -862,74 +895,64 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 None => 8192,
             };
             let vg = m.get_one::<String>("vg").expect("required");
-            let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
-            if m.get_flag("shared") {
-                let args = lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?);
-                ctx.vgcreate_shared(vg, &paths(m, "pvs"), es, &strings(m, "addtag"), &args)?;
+            let o = VgcreateOptions {
+                extent_size: es,
+                system_id: m.get_one::<String>("systemid").cloned(),
+                tags: strings(m, "addtag"),
+                shared_lock_args: match m.get_flag("shared") {
+                    true => Some(lvmeta::ops::shared::dlm_lock_args(&shared::cluster_name()?)),
+                    false => None,
+                },
+                ..VgcreateOptions::new(vg, paths(m, "pvs"))
+            };
+            let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&o.pvs)?);
+            ctx.vgcreate(&o)?;
+            if let Some(args) = &o.shared_lock_args {
                 let started = shared::lockstart(&ctx, vg, None)?;
                 said.push(format!(
                     "Volume group \"{vg}\" successfully created (lock type dlm, {args})\n  {started}"
                 ));
                 return out(said.join("\n"));
             }
-            ctx.vgcreate(
-                vg,
-                &paths(m, "pvs"),
-                es,
-                m.get_one::<String>("systemid").map(String::as_str),
-                &strings(m, "addtag"),
-            )?;
             said.push(format!("Volume group \"{vg}\" successfully created"));
             out(said.join("\n"))
         }
         "vgextend" => {
             let vg = m.get_one::<String>("vg").expect("required");
-            if m.get_flag("restoremissing") {
-                ctx.vgextend_restoremissing(vg, &paths(m, "pvs"))?;
-                out(format!("Volume group \"{vg}\" successfully extended"))
-            } else {
-                // lvm2 initialises unlabelled devices first.
-                let mut said = msg::pvs_created(&ctx.pvcreate_unlabelled(&paths(m, "pvs"))?);
-                ctx.vgextend(vg, &paths(m, "pvs"))?;
-                said.push(format!("Volume group \"{vg}\" successfully extended"));
-                out(said.join("\n"))
-            }
-        }
-        "vgreduce" if m.get_flag("removemissing") => {
-            let vg = m.get_one::<String>("vg").expect("required");
-            let (pvs, lvs) = ctx.vgreduce_removemissing(vg, m.get_flag("force"))?;
-            let mut s: Vec<String> = lvs
-                .iter()
-                .map(|l| format!("Logical volume \"{vg}/{l}\" successfully removed."))
-                .collect();
-            s.push(if pvs.is_empty() {
-                format!("Volume group \"{vg}\" is already consistent.")
-            } else {
-                format!("Wrote out consistent volume group {vg}.")
-            });
-            Ok(Outcome {
-                stdout: lines(s),
-                ..Outcome::default()
-            })
+            let o = VgextendOptions {
+                vg: vg.clone(),
+                pvs: paths(m, "pvs"),
+                restore_missing: m.get_flag("restoremissing"),
+            };
+            // lvm2 initialises unlabelled devices first.
+            let mut said = match o.restore_missing {
+                true => Vec::new(),
+                false => msg::pvs_created(&ctx.pvcreate_unlabelled(&o.pvs)?),
+            };
+            ctx.vgextend(&o)?;
+            said.push(format!("Volume group \"{vg}\" successfully extended"));
+            out(said.join("\n"))
         }
         "vgreduce" => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let removed = ctx.vgreduce(vg, &paths(m, "pvs"))?;
+            let r = ctx.vgreduce(&VgreduceOptions {
+                vg: vg.clone(),
+                pvs: paths(m, "pvs"),
+                remove_missing: m.get_flag("removemissing"),
+                force: m.get_flag("force"),
+            })?;
             Ok(Outcome {
-                stdout: lines(
-                    removed
-                        .iter()
-                        .map(|p| format!("Removed \"{}\" from volume group \"{vg}\"", p.display()))
-                        .collect(),
-                ),
-                stderr: String::new(),
-                failed: false,
+                stdout: lines(msg::vg_reduced(vg, &r)),
+                ..Outcome::default()
             })
         }
         "vgremove" => {
             let mut s = Vec::new();
             for vg in strings(m, "vgs") {
-                ctx.vgremove(&vg, m.get_flag("force"))?;
+                ctx.vgremove(&VgremoveOptions {
+                    vg: vg.clone(),
+                    force: m.get_flag("force"),
+                })?;
                 s.push(format!("Volume group \"{vg}\" successfully removed"));
             }
             Ok(Outcome {
@@ -941,7 +964,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         "vgrename" => {
             let old = m.get_one::<String>("old").expect("required");
             let new = m.get_one::<String>("new").expect("required");
-            ctx.vgrename(old, new)?;
+            ctx.vgrename(&VgrenameOptions {
+                old: old.clone(),
+                new: new.clone(),
+            })?;
             out(format!(
                 "Volume group \"{old}\" successfully renamed to \"{new}\""
             ))
@@ -974,18 +1000,27 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     "vgchange needs --systemid, --addtag, --deltag, --detachpolicy, --lockstart, --lockstop or --locktype",
                 ));
             }
-            let vg = m.get_one::<String>("vg").expect("required");
-            ctx.vgchange(
-                vg,
-                sid.map(String::as_str),
-                &add,
-                &del,
-                m.get_flag("majoritypvs"),
-            )?;
-            out(format!("Volume group \"{vg}\" successfully changed"))
+            let mut said = Vec::new();
+            for vg in targets(&ctx, m, "vg")? {
+                ctx.vgchange(&VgchangeOptions {
+                    vg: vg.clone(),
+                    system_id: sid.cloned(),
+                    add_tags: add.clone(),
+                    del_tags: del.clone(),
+                    majority_pvs: m.get_flag("majoritypvs"),
+                })?;
+                said.push(format!("Volume group \"{vg}\" successfully changed"));
+            }
+            Ok(Outcome {
+                stdout: lines(said),
+                ..Outcome::default()
+            })
         }
         "vgck" => {
-            let (r, ok) = ctx.vgck(&strings(m, "vgs"), m.get_flag("updatemetadata"))?;
+            let (r, ok) = ctx.vgck(&VgckOptions {
+                vgs: strings(m, "vgs"),
+                update_metadata: m.get_flag("updatemetadata"),
+            })?;
             // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
             let (warn, report): (Vec<String>, Vec<String>) = r.into_iter().partition(|l| {
                 l.starts_with("WARNING: Device ") || l.starts_with("WARNING: One or more devices")
@@ -996,30 +1031,34 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 failed: !ok,
             })
         }
-        "vgcfgrestore" if m.get_flag("list") || m.get_one::<String>("file").is_none() => {
+        "vgcfgrestore" if m.get_flag("list") => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let backups = lvm_backups()?;
-            if m.get_flag("list") {
-                let files = backups.map(|b| b.list(vg)).unwrap_or_default();
-                return Ok(Outcome {
-                    stdout: msg::backup_list(&files),
-                    ..Outcome::default()
-                });
-            }
-            let file = backups
-                .and_then(|b| b.backup_of(vg))
-                .ok_or_else(|| usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf"))?;
-            ctx.vgcfgrestore(vg, &file)?;
-            out(format!("Restored volume group {vg}."))
+            let files = lvm_backups()?.map(|b| b.list(vg)).unwrap_or_default();
+            Ok(Outcome {
+                stdout: msg::backup_list(&files),
+                ..Outcome::default()
+            })
         }
         "vgcfgbackup" | "vgcfgrestore" => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let file = std::path::Path::new(m.get_one::<String>("file").expect("required"));
+            // Without -f (vgcfgrestore only): the VG's backup in lvm.conf's backup_dir.
+            let file = match m.get_one::<String>("file") {
+                Some(f) => PathBuf::from(f),
+                None => lvm_backups()?
+                    .and_then(|b| b.backup_of(vg))
+                    .ok_or_else(|| {
+                        usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf")
+                    })?,
+            };
+            let o = VgcfgOptions {
+                vg: vg.clone(),
+                file,
+            };
             if name == "vgcfgbackup" {
-                ctx.vgcfgbackup(vg, file)?;
+                ctx.vgcfgbackup(&o)?;
                 out(format!("Volume group \"{vg}\" successfully backed up."))
             } else {
-                ctx.vgcfgrestore(vg, file)?;
+                ctx.vgcfgrestore(&o)?;
                 out(format!("Restored volume group {vg}."))
             }
         }
@@ -1086,21 +1125,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             let lvname = m.get_one::<String>("name").cloned().unwrap_or_default();
             let new_lv = activation::NewLv::from_args(m)?;
             let mut said = Vec::new();
-            if test_mode {
-                said.push(
-                    "TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated."
-                        .to_string(),
-                );
-            }
-            let created = ctx.lvcreate(
-                &vg,
-                LvCreate {
-                    name: lvname,
-                    size,
-                    layout,
-                    pvs: paths(m, "pvs"),
-                },
-            )?;
+            let created = ctx.lvcreate(&LvcreateOptions {
+                vg: vg.clone(),
+                name: lvname,
+                size,
+                layout,
+                pvs: paths(m, "pvs"),
+            })?;
             said.extend(created.notes);
             if !test_mode {
                 said.extend(activation::after_lvcreate(
@@ -1114,16 +1145,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             out(said.join("\n"))
         }
         "lvextend" | "lvreduce" | "lvresize" => {
-            let size = size_arg(name, m)?.ok_or_else(|| usage(format!("{name} needs -L or -l")))?;
-            let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
-            let dir = match name {
-                "lvextend" => ResizeDir::Extend,
-                "lvreduce" => ResizeDir::Reduce,
-                _ => ResizeDir::Any,
-            };
-            let r = ctx.lvresize(&vg, &lv, size, &paths(m, "pvs"), dir, force_flag(m))?;
+            let o = lvresize_options(name, m)?;
+            let r = ctx.lvresize(&o)?;
             Ok(Outcome {
-                stdout: lines(msg::resized(&vg, &lv, &r)),
+                stdout: lines(msg::resized(&o.vg, &o.lv, &r)),
                 stderr: String::new(),
                 failed: false,
             })
@@ -1153,14 +1178,18 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             }
             let old = old.rsplit('/').next().unwrap_or(&old).to_string();
             let new = new.rsplit('/').next().unwrap_or(&new).to_string();
-            ctx.lvrename(&vg, &old, &new)?;
+            ctx.lvrename(&LvrenameOptions {
+                vg: vg.clone(),
+                old: old.clone(),
+                new: new.clone(),
+            })?;
             out(format!(
                 "Renamed \"{old}\" to \"{new}\" in volume group \"{vg}\""
             ))
         }
         "lvremove" => {
             let mut by_vg: Vec<(String, Vec<String>)> = Vec::new();
-            for t in strings(m, "lvs") {
+            for t in targets(&ctx, m, "lvs")? {
                 let (v, l) = split_lv(&t)?;
                 match by_vg.iter_mut().find(|(x, _)| *x == v) {
                     Some((_, ls)) => ls.push(l),
@@ -1168,10 +1197,13 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 }
             }
             let mut s = Vec::new();
-            for (v, ls) in by_vg {
-                ctx.lvremove(&v, &ls)?;
+            for (vg, lvs) in by_vg {
+                ctx.lvremove(&LvremoveOptions {
+                    vg,
+                    lvs: lvs.clone(),
+                })?;
                 s.extend(
-                    ls.iter()
+                    lvs.iter()
                         .map(|l| format!("Logical volume \"{l}\" successfully removed.")),
                 );
             }
@@ -1186,6 +1218,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
 }
 
 mod activation;
+pub mod options;
 mod shared;
 
 /// lvm2's wording of what a command did (the library returns what happened, typed).
@@ -1211,6 +1244,29 @@ mod msg {
     }
 
     /// lvm2's `vgcfgrestore --list` layout.
+    /// vgreduce's lines: the PVs removed, or what `--removemissing` did.
+    pub fn vg_reduced(vg: &str, r: &lvmeta::ops::VgReduced) -> Vec<String> {
+        use lvmeta::ops::VgReduced;
+        match r {
+            VgReduced::Pvs(pvs) => pvs
+                .iter()
+                .map(|p| format!("Removed \"{}\" from volume group \"{vg}\"", p.display()))
+                .collect(),
+            VgReduced::Missing { pvs, lvs } => {
+                let mut s: Vec<String> = lvs
+                    .iter()
+                    .map(|l| format!("Logical volume \"{vg}/{l}\" successfully removed."))
+                    .collect();
+                s.push(if pvs.is_empty() {
+                    format!("Volume group \"{vg}\" is already consistent.")
+                } else {
+                    format!("Wrote out consistent volume group {vg}.")
+                });
+                s
+            }
+        }
+    }
+
     pub fn backup_list(files: &[lvmeta::ops::BackupFile]) -> String {
         let mut out = String::new();
         for f in files {
@@ -1283,6 +1339,12 @@ pub fn main_exit() -> i32 {
     halvm_syslog::Syslog::new("lvmeta", log::LevelFilter::Warn)
         .with_stderr(level)
         .install();
+    if let Some((_, m)) = matches.subcommand() {
+        if CommonOptions::from_matches(m).test {
+            // lvm2 says it first, on stderr, whatever the command.
+            eprintln!("  {}", options::TEST_MODE_NOTICE);
+        }
+    }
     match run(&matches) {
         Ok(o) => {
             let _ = std::io::stdout().write_all(o.stdout.as_bytes());
@@ -1302,22 +1364,9 @@ pub fn main_exit() -> i32 {
     }
 }
 
-/// The stderr level `-v`/`-q` ask for: warnings by default, info with -v, debug with -vv,
-/// trace with -vvv; -q keeps errors only.
+/// The stderr level `-v`/`-q` ask for (see `CommonOptions::verbosity`).
 pub fn verbosity(m: &ArgMatches) -> log::LevelFilter {
-    let count = |id: &str| match m.try_get_one::<u8>(id) {
-        Ok(Some(n)) => *n,
-        _ => 0,
-    };
-    if count("quiet") > 0 {
-        return log::LevelFilter::Error;
-    }
-    match count("verbose") {
-        0 => log::LevelFilter::Warn,
-        1 => log::LevelFilter::Info,
-        2 => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    }
+    CommonOptions::from_matches(m).verbosity()
 }
 
 /// A command-line error in lvm2's words (its getopt and command-matching messages) instead

@@ -57,21 +57,23 @@ pub(crate) fn lockstart(ctx: &Ctx, vg: &str, m: Option<&ArgMatches>) -> Result<S
         )));
     }
     let args = info.lock_args.unwrap_or_default();
-    client()?.lock_start(vg, &args)?;
+    if !ctx.env.test_mode {
+        client()?.lock_start(vg, &args)?;
+    }
     Ok(format!("Starting locking for VG {vg}"))
 }
 
 /// VxVM's default activation mode (`/etc/default/vxdg`): halvm.toml's
 /// `activation.default_mode`, applied when this node joins the shared VG (its lock start).
 fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliError> {
-    let path = m.get_one::<String>("config").map(std::path::PathBuf::from);
+    let path = crate::options::CommonOptions::from_matches(m).halvm_config;
     let config =
         halvm_config::Config::load(path.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
     let mode = config.activation.default_mode;
     if mode == halvm_config::ActivationMode::Off {
         return Ok(Vec::new());
     }
-    let kernel = lvmeta::activation::Kernel::real()?;
+    let kernel = crate::activation::kernel(ctx)?;
     let opts = lvmeta::activation::ActivateOptions {
         volume_list: ctx.env.volume_list.clone(),
         mirror_handle_errors: true,
@@ -81,7 +83,10 @@ fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliE
 }
 
 pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
-    let vg = m.get_one::<String>("vg").expect("required");
+    // -S may stand for the VG elsewhere; the lock commands name theirs.
+    let vg = m.get_one::<String>("vg").ok_or_else(|| {
+        CliError::Usage("vgchange --lockstart, --lockstop and --locktype take a VG name".into())
+    })?;
     let mut lines = Vec::new();
     if let Some(t) = m.get_one::<String>("locktype") {
         let to = match t.as_str() {
@@ -93,7 +98,10 @@ pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
                 )))
             }
         };
-        ctx.vgchange_locktype(vg, to.as_deref())?;
+        ctx.vgchange_locktype(&lvmeta::ops::VgLockTypeOptions {
+            vg: vg.clone(),
+            dlm_lock_args: to.clone(),
+        })?;
         lines.push(format!(
             "Volume group \"{vg}\" lock type changed to {}",
             if to.is_some() { "dlm" } else { "none" }
@@ -106,7 +114,7 @@ pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
             lines.extend(default_mode(ctx, m, vg)?);
         }
     }
-    if m.get_flag("lockstop") {
+    if m.get_flag("lockstop") && !ctx.env.test_mode {
         client()?.lock_stop(vg, false)?;
     }
     Ok(Outcome {

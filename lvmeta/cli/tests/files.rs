@@ -131,7 +131,7 @@ const U: [&str; 3] = [
 fn populated() -> Lab {
     let lab = Lab::new(3, 64);
     for (i, u) in U.iter().enumerate() {
-        lab.ok(&["pvcreate", "-u", u, lab.disk(i)]);
+        lab.ok(&["pvcreate", "-u", u, "--norestorefile", lab.disk(i)]);
     }
     lab.ok(&[
         "vgcreate",
@@ -337,7 +337,13 @@ fn raid1_and_mirror_extend_and_reduce() {
         assert!(!a.is_empty() && !b.is_empty(), "{grown}");
         assert!(a.iter().all(|d| !b.contains(d)), "{lv}: {a:?} / {b:?}");
     }
-    lab.ok(&["lvreduce", "-L", "-4m", "vg0/r1"]);
+    // lvm2's lvreduce asks the kernel's raid target first (none here); lvresize does not.
+    lab.fails(
+        &["lvreduce", "-L", "-4m", "vg0/r1"],
+        5,
+        "RAID module does not support shrinking.",
+    );
+    lab.ok(&["lvresize", "-L", "-4m", "vg0/r1"]);
     lab.ok(&["lvreduce", "-L", "4m", "vg0/mir"]);
     let shrunk = lvs(&lab);
     assert_eq!(size_of(&shrunk, "r1"), ["8.00m"], "{shrunk}");
@@ -770,6 +776,7 @@ fn system_id_from_lvm_conf_as_lvm2_and_the_agent() {
         lvm_system_dir: Some(lvm_dir),
         lock_dir: Some(lab.dir.path().join("locks")),
         devices: None,
+        lvm_config: None,
     })
     .unwrap_or_else(|e| panic!("agent setup: {e}"));
     assert_eq!(setup.env.system_id.as_deref(), Some(host.as_str()));
@@ -915,9 +922,13 @@ fn lvcreate_activation_zeroing_and_test_mode_as_lvm2() {
     let before = lab.bytes();
     let r = lab.run(&["lvcreate", "-t", "-n", "a", "-L", "4m", "vg"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        r.stdout,
-        "  TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated.\n  Logical volume \"a\" created.\n"
+    assert_eq!(r.stdout, "  Logical volume \"a\" created.\n");
+    assert!(
+        r.stderr.starts_with(
+            "  TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated.\n"
+        ),
+        "{}",
+        r.stderr
     );
     assert!(lab.bytes() == before, "--test wrote");
     let backup = std::fs::read_to_string(lab.dir.path().join("lvm/backup/vg")).unwrap();
@@ -960,4 +971,95 @@ fn lvcreate_activation_zeroing_and_test_mode_as_lvm2() {
         lvs.split_whitespace().collect::<Vec<_>>(),
         ["a", "b", "c", "d"]
     );
+}
+
+/// Every file (path → bytes) under `dir`, for "nothing changed" checks of lvm2's backup and
+/// archive directories.
+fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(tree(&p));
+        } else {
+            out.insert(p.clone(), std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+/// Issue 12: `-t` on every metadata-changing command, as lvm2: lvm2's notice first on
+/// stderr, the command's own success, and no byte of any device, backup or archive changed.
+#[test]
+fn test_mode_changes_nothing_on_any_command() {
+    let lab = Lab::new(4, 32);
+    lab.ok(&["pvcreate", lab.disk(0), lab.disk(1), lab.disk(3)]);
+    lab.ok(&["vgcreate", "vg", lab.disk(0), lab.disk(1)]);
+    lab.ok(&["lvcreate", "-n", "a", "-L", "8m", "vg"]);
+    let cfg = lab.dir.path().join("cfg");
+    lab.ok(&["vgcfgbackup", "-f", cfg.to_str().unwrap(), "vg"]);
+    let lvm = lab.dir.path().join("lvm");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["pvcreate", lab.disk(2)],
+        vec!["pvremove", lab.disk(3)],
+        vec!["vgcreate", "vg2", lab.disk(3)],
+        vec!["vgextend", "vg", lab.disk(3)],
+        vec!["vgreduce", "vg", lab.disk(1)],
+        vec!["vgremove", "-f", "vg"],
+        vec!["vgrename", "vg", "vg9"],
+        vec!["vgchange", "--addtag", "t1", "vg"],
+        vec!["vgchange", "--systemid", "other", "vg"],
+        vec!["vgcfgrestore", "-f", cfg.to_str().unwrap(), "vg"],
+        vec!["lvcreate", "-n", "b", "-L", "4m", "vg"],
+        vec!["lvextend", "-L", "+4m", "vg/a"],
+        vec!["lvreduce", "-L", "-4m", "vg/a"],
+        vec!["lvresize", "-L", "12m", "vg/a"],
+        vec!["lvrename", "vg", "a", "z"],
+        vec!["lvremove", "vg/a"],
+        vec!["vgck", "--updatemetadata", "vg"],
+    ];
+    // On an unlabelled device vgcreate and vgextend fail in test mode, as lvm2's (2.03:
+    // "Failed to write VG", exit 5): the PV they would make first is not made.
+    let unlabelled: Vec<Vec<&str>> = vec![
+        vec!["vgcreate", "vg2", lab.disk(2)],
+        vec!["vgextend", "vg", lab.disk(2)],
+    ];
+    let disks = lab.bytes();
+    let backups = tree(&lvm);
+    assert!(!backups.is_empty(), "lvm2's backups are on in this lab");
+    for args in &unlabelled {
+        let mut a = args.clone();
+        a.insert(1, "-t");
+        let r = lab.run(&a);
+        assert_eq!(r.code, 5, "lvmeta {a:?}: {}{}", r.stdout, r.stderr);
+        assert!(lab.bytes() == disks, "lvmeta {a:?} wrote to a device");
+    }
+    for args in &cases {
+        for t in ["-t", "--test"] {
+            let mut a = args.clone();
+            a.insert(1, t);
+            let r = lab.run(&a);
+            assert_eq!(r.code, 0, "lvmeta {a:?}: {}{}", r.stdout, r.stderr);
+            assert!(
+                r.stderr.starts_with(
+                    "  TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated.\n"
+                ),
+                "lvmeta {a:?}: {}",
+                r.stderr
+            );
+            assert!(lab.bytes() == disks, "lvmeta {a:?} wrote to a device");
+            assert!(tree(&lvm) == backups, "lvmeta {a:?} wrote a backup");
+        }
+    }
+    // vgcfgbackup -t writes no file (lvm2's "Test mode: Skipping backup").
+    let out = lab.dir.path().join("cfg2");
+    lab.ok(&["vgcfgbackup", "-t", "-f", out.to_str().unwrap(), "vg"]);
+    assert!(!out.exists(), "vgcfgbackup -t wrote {}", out.display());
+    // The same commands without -t do change the disks (the cases are real writes).
+    let r = lab.run(&["lvcreate", "-n", "b", "-L", "4m", "vg"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(lab.bytes() != disks);
 }

@@ -347,7 +347,7 @@ fn root_lvmeta_resizes_raid1_and_mirror_lvm2_reads() {
     ] {
         assert_eq!(size(lv).as_deref(), Some(want), "{lv} in {sizes}");
     }
-    s.me_ok(&["lvreduce", "-L", "-4m", "vg/r1"]);
+    s.me_ok(&["lvresize", "-L", "-4m", "vg/r1"]);
     s.me_ok(&["lvreduce", "-L", "4m", "vg/mir"]);
     s.lvm_vgck("vg");
     same_view(&s, "vg");

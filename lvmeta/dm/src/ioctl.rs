@@ -67,6 +67,12 @@ impl DmIoctl {
 }
 
 impl DmBackend for DmIoctl {
+    fn target_versions(&self) -> Result<Vec<(String, u32, u32, u32)>> {
+        self.dm
+            .list_versions()
+            .map_err(|e| kerr("list versions", "/dev/mapper/control", e))
+    }
+
     fn create(&self, name: &str, uuid: &str) -> Result<DevNum> {
         let n = DmName::new(name).map_err(|e| kerr("create", name, e))?;
         let i = self

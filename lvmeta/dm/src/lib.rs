@@ -7,6 +7,7 @@
 //! Device nodes sit behind [`Nodes`] for the same reason. Nothing is left half done: a failed
 //! activation removes the devices it created, a failed reload drops the tables it loaded.
 
+pub mod dry_run;
 pub mod ioctl;
 pub mod mem;
 pub mod nodes;
@@ -97,6 +98,20 @@ pub trait DmBackend {
     fn names(&self) -> Result<Vec<String>> {
         Ok(self.list()?.into_iter().map(|i| i.name).collect())
     }
+    /// The targets the kernel has loaded, with their versions (`dmsetup targets`); none
+    /// known by default.
+    fn target_versions(&self) -> Result<Vec<(String, u32, u32, u32)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Whether the kernel's raid target can shrink an LV: dm-raid 1.9.0 or later, lvm2's
+/// RAID_FEATURE_SHRINK (lib/raid/raid.c); without the target lvm2 refuses `lvreduce`.
+pub fn raid_can_shrink(dm: &dyn DmBackend) -> bool {
+    dm.target_versions()
+        .unwrap_or_default()
+        .iter()
+        .any(|(name, maj, min, _)| name == "raid" && (*maj, *min) >= (1, 9))
 }
 
 /// What an activation did.

@@ -84,6 +84,15 @@ impl Kernel {
             nodes: Box::new(lvmeta_dm::DevFs::default()),
         })
     }
+
+    /// This kernel for test mode (`-t`): it is asked, never changed.
+    pub fn dry_run(self) -> Kernel {
+        use lvmeta_dm::dry_run::DryRun;
+        Kernel {
+            dm: Box::new(DryRun(self.dm)),
+            nodes: Box::new(DryRun(self.nodes)),
+        }
+    }
 }
 
 /// `lvchange -a` / `vgchange -a` options.
@@ -414,11 +423,10 @@ impl Ctx<'_> {
     pub fn split_mirrors(
         &self,
         kernel: Option<&Kernel>,
-        vgname: &str,
-        lv: &str,
-        new_name: &str,
-        count: usize,
+        o: &SplitMirrorsOptions,
     ) -> Result<Vec<String>> {
+        let (vgname, lv, new_name, count) =
+            (o.vg.as_str(), o.lv.as_str(), o.new_name.as_str(), o.count);
         let before = match kernel {
             Some(k) => self.active_plan(k, vgname, lv)?,
             None => None,
@@ -556,6 +564,17 @@ fn partial() -> PlanOptions {
         mode: ActivationMode::Partial,
         ..PlanOptions::default()
     }
+}
+
+/// `lvconvert --splitmirrors`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SplitMirrorsOptions {
+    pub vg: String,
+    pub lv: String,
+    /// `--name`: the new LV holding the split image.
+    pub new_name: String,
+    /// `--splitmirrors N` (lvm2 allows 1 for raid1 with `--name`).
+    pub count: usize,
 }
 
 /// The kernel's view for reports (`lvs`) lives with the device-mapper code.

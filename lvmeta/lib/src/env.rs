@@ -28,7 +28,7 @@ pub type OpenFn = Box<dyn Fn(&Path) -> std::io::Result<Arc<dyn BlockDev>> + Send
 
 /// Where devices come from and how to lock; built by [`build`] (tests fill it by hand).
 pub struct Env {
-    /// `--devices`: exactly these, no scanning.
+    /// `--devices`: only these (still filtered, as lvm2 filters them), no scanning.
     pub devices: Option<Vec<PathBuf>>,
     pub filter: DeviceFilter,
     /// Extra places to scan (directories of block devices or image files, or files).
@@ -57,6 +57,13 @@ pub struct Env {
 }
 
 impl Env {
+    /// lvm2's `--test`: every check runs; metadata, labels, backups and device-mapper are
+    /// left as they are (device-mapper is still asked, through a dry-run wrapper).
+    pub fn enter_test_mode(&mut self) {
+        self.test_mode = true;
+        self.kernel = self.kernel.take().map(crate::activation::Kernel::dry_run);
+    }
+
     /// An environment over exactly `devices` with the given locks and nothing configured:
     /// no filter, no system ID, no volume_list (tests and embedders).
     pub fn with_devices(devices: Vec<PathBuf>, locks: Arc<dyn LockManager>) -> Env {
@@ -139,6 +146,14 @@ pub enum EnvError {
     },
     #[error("{origin}: invalid device filter: {err}")]
     Filter { origin: String, err: FilterError },
+    /// A `--config` string lvm2's parser would refuse, in lvm2's words (the byte and line
+    /// are 1-based, in the string).
+    #[error("Parse error at byte {byte} (line {line}): {what}\nFailed to set overridden configuration entries.")]
+    ConfigString {
+        byte: usize,
+        line: usize,
+        what: &'static str,
+    },
     #[error("locking.lock_manager = \"dlm\" needs the clvmd-rs cluster lock daemon, which this program cannot reach; use \"local\"")]
     NoClusterDaemon,
     #[error(transparent)]
@@ -234,6 +249,13 @@ impl LvmConf {
         conf.apply(&main_path, &main)?;
         conf.apply(&local_path, &local)?;
         Ok(conf)
+    }
+
+    /// Applies lvm2's `--config` string over the files (it wins over both): the same grammar,
+    /// where a key may also be a path (`devices/filter = [...]`).
+    pub fn apply_config_string(&mut self, text: &str) -> Result<(), EnvError> {
+        let nested = nest_config_paths(text)?;
+        self.apply(Path::new("--config"), &nested)
     }
 
     /// Takes the known keys of one file's text (later files override earlier ones).
@@ -409,6 +431,74 @@ pub fn system_id_from_string(s: &str) -> Option<String> {
     }
 }
 
+/// lvm2's `--config` string as a nested document: `a/b = v` becomes `a { b = v }`, and
+/// entries naming one section are merged into it (lvm2 merges them into one tree).
+pub fn nest_config_paths(text: &str) -> Result<String, EnvError> {
+    let doc = lvmeta_text::parse(text).map_err(|e| {
+        // lvm2 counts bytes from the start of the string, 1-based.
+        let line_start: usize = text
+            .split_inclusive('\n')
+            .take(e.line.saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let col_bytes: usize = text[line_start..]
+            .chars()
+            .take(e.column.saturating_sub(1))
+            .map(char::len_utf8)
+            .sum();
+        let what = match &e.kind {
+            lvmeta_text::ParseErrorKind::Unexpected { expected, .. }
+                if expected.contains("value") =>
+            {
+                "expected a value"
+            }
+            _ => "unexpected token",
+        };
+        EnvError::ConfigString {
+            byte: line_start + col_bytes + 1,
+            line: e.line,
+            what,
+        }
+    })?;
+    use lvmeta_text::{Node, Section};
+    fn insert(sec: &mut Section<'static>, path: &[String], node: Node<'static>) {
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
+        if !rest.is_empty() {
+            if sec.get_section_mut(first).is_none() {
+                sec.push(first.clone(), Section::new());
+            }
+            if let Some(inner) = sec.get_section_mut(first) {
+                insert(inner, rest, node);
+            }
+            return;
+        }
+        match node {
+            Node::Section(inner) => match sec.get_section_mut(first) {
+                Some(existing) => {
+                    for (k, n) in inner.entries {
+                        insert(existing, &[k.into_owned()], n);
+                    }
+                }
+                None => sec.push(first.clone(), Node::Section(inner)),
+            },
+            // A later setting of a key wins.
+            value => sec.set(first.clone(), value),
+        }
+    }
+    let mut out = Section::new();
+    for (k, n) in doc.into_owned().entries {
+        let parts: Vec<String> = k
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        insert(&mut out, &parts, n);
+    }
+    Ok(lvmeta_text::write(&out))
+}
+
 /// What a command line may say about the environment.
 #[derive(Debug, Clone, Default)]
 pub struct EnvOptions {
@@ -420,6 +510,8 @@ pub struct EnvOptions {
     pub lock_dir: Option<PathBuf>,
     /// Where lvm.conf is; None: `$LVM_SYSTEM_DIR`, else `/etc/lvm`.
     pub lvm_system_dir: Option<PathBuf>,
+    /// lvm2's `--config STRING`: lvm.conf settings that override the files.
+    pub lvm_config: Option<String>,
 }
 
 /// The environment and the configuration it came from.
@@ -447,7 +539,10 @@ pub fn build_with_cluster(
         .lvm_system_dir
         .clone()
         .unwrap_or_else(LvmConf::system_dir);
-    let lvm = LvmConf::load(&dir)?;
+    let mut lvm = LvmConf::load(&dir)?;
+    if let Some(text) = &opts.lvm_config {
+        lvm.apply_config_string(text)?;
+    }
     let mut env = from_configs_with_cluster(
         opts,
         &config,
@@ -673,6 +768,44 @@ activation { volume_list = [ "vg0", "@keep" ] }
         assert!(lock_dir.is_dir(), "halvm.toml's lock_dir wins");
         assert_eq!(env.system_id.as_deref(), Some("sid-9"));
         assert_eq!(env.volume_list, Some(vec!["vg1".into()]));
+    }
+
+    #[test]
+    fn config_string_overrides_the_files_with_paths_or_sections() {
+        let mut c = LvmConf {
+            filter: vec!["a|.*|".into()],
+            locking_dir: PathBuf::from("/run/lock/lvm"),
+            ..LvmConf::default()
+        };
+        c.apply_config_string(r#"devices{filter=["a|loop|","r|.*|"]}"#)
+            .unwrap();
+        assert_eq!(c.filter, ["a|loop|", "r|.*|"]);
+        c.apply_config_string(r#"devices/filter=["r|.*|"] global/locking_dir="/tmp/x""#)
+            .unwrap();
+        assert_eq!(c.filter, ["r|.*|"]);
+        assert_eq!(c.locking_dir, PathBuf::from("/tmp/x"));
+        // One section from a path and a block, merged; the later setting wins.
+        let t = nest_config_paths(r#"devices/scan="/a" devices { scan = "/b" filter = "r|x|" }"#)
+            .unwrap();
+        let d = lvmeta_text::parse(&t).unwrap();
+        let dev = d.get_section("devices").unwrap();
+        assert_eq!(dev.get_str("scan"), Some("/b"));
+        assert_eq!(dev.get_str("filter"), Some("r|x|"));
+    }
+
+    #[test]
+    fn config_string_errors_in_lvm2s_words() {
+        // Both as lvm2 2.03.16 reports them.
+        let e = nest_config_paths("devices{filter=").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Parse error at byte 16 (line 1): expected a value\nFailed to set overridden configuration entries."
+        );
+        let e = nest_config_paths(r#"devices{filter="r|.*|""#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Parse error at byte 23 (line 1): unexpected token\nFailed to set overridden configuration entries."
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod filter;
 pub mod lock;
 pub mod ops;
 pub mod report;
+pub mod select;
 pub mod sysfs;
 pub mod txn;
 pub mod units;

@@ -68,6 +68,20 @@ pub enum PostCommit {
     Orphan(usize),
 }
 
+/// A PV label write planned by pvcreate or pvremove (see [`Ctx::change_labels`]).
+pub enum LabelChange {
+    /// Make the device a PV with this (undashed) UUID.
+    Format {
+        dev: std::sync::Arc<dyn lvmeta_ondisk::dev::BlockDev>,
+        uuid: String,
+        opts: lvmeta_ondisk::pv::FormatOptions,
+    },
+    /// Wipe the device's PV label.
+    Wipe {
+        dev: std::sync::Arc<dyn lvmeta_ondisk::dev::BlockDev>,
+    },
+}
+
 /// One VG being changed: what the callback sees and edits.
 pub struct Txn<'s> {
     pub vg: VolumeGroup,
@@ -228,7 +242,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// The global lock alone (pvcreate, pvremove: labels, no VG metadata), then a scan.
+    /// The global lock alone (labels, no VG metadata), then a scan.
     pub fn with_global_lock<T>(
         &self,
         mode: LockMode,
@@ -238,6 +252,34 @@ impl Ctx<'_> {
         self.lock_global(mode, &mut held)?;
         let sc = scan(self.env)?;
         f(&sc)
+    }
+
+    /// PV label writes (pvcreate, pvremove) under the exclusive global lock: `plan` checks
+    /// every device against the scan and returns the changes; they are applied here, all
+    /// after all checks, and not at all in test mode (`-t`).
+    pub fn change_labels<T>(
+        &self,
+        plan: impl FnOnce(&Scan) -> Result<(T, Vec<LabelChange>)>,
+    ) -> Result<T> {
+        self.with_global_lock(LockMode::Exclusive, |sc| {
+            let (value, changes) = plan(sc)?;
+            if self.env.test_mode {
+                log::info!("Test mode: {} PV label(s) not written.", changes.len());
+                return Ok(value);
+            }
+            for c in changes {
+                match c {
+                    // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
+                    LabelChange::Format { dev, uuid, opts } => {
+                        lvmeta_ondisk::pv::format_pv(dev.as_ref(), &uuid, &opts)?;
+                    }
+                    LabelChange::Wipe { dev } => {
+                        lvmeta_ondisk::label::wipe_label(dev.as_ref())?;
+                    }
+                }
+            }
+            Ok(value)
+        })
     }
 
     /// The cluster lock manager VG `name` (as read) needs. Writes without one are refused;
@@ -606,7 +648,7 @@ fn test_pause(phase: &str) {
 mod tests {
     use super::*;
     use crate::lock::{HeldLock, LockError, LockManager, LockTarget, MemLocking};
-    use crate::ops::{Env, LvCreate, SizeArg};
+    use crate::ops::{Env, LvcreateOptions, SizeArg};
     use lvmeta_model::Layout;
     use lvmeta_ondisk::dev::{BlockDev, MemDev};
     use lvmeta_ondisk::Bytes;
@@ -685,8 +727,9 @@ mod tests {
         e
     }
 
-    fn lv(name: &str) -> LvCreate {
-        LvCreate {
+    fn lv(name: &str) -> LvcreateOptions {
+        LvcreateOptions {
+            vg: String::new(),
             name: name.into(),
             size: SizeArg::Sectors(crate::units::Sign::Absolute, 8192),
             layout: Layout::Linear,
@@ -695,9 +738,18 @@ mod tests {
     }
 
     fn setup(ctx: &Ctx) {
-        let paths = vec![PathBuf::from("/mem/pv0"), PathBuf::from("/mem/pv1")];
-        ctx.pvcreate(&paths, None, None, false).unwrap();
-        ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
+        let paths = [PathBuf::from("/mem/pv0"), PathBuf::from("/mem/pv1")];
+        ctx.pvcreate(&crate::ops::PvcreateOptions {
+            pvs: paths.to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+        ctx.vgcreate(&crate::ops::VgcreateOptions {
+            system_id: None,
+            tags: Vec::new(),
+            ..crate::ops::VgcreateOptions::new("vg", paths.to_vec())
+        })
+        .unwrap();
     }
 
     /// Issue 12: the committed seqno reaches the held lock (a DLM lock value block needs it);
@@ -709,9 +761,25 @@ mod tests {
         let ctx = Ctx { env: &e };
         setup(&ctx);
         log.lock().unwrap().clear();
-        ctx.lvcreate("vg", lv("a")).unwrap();
-        ctx.lvrename("vg", "a", "b").unwrap();
-        ctx.vgchange("vg", None, &["t".into()], &[], false).unwrap();
+        ctx.lvcreate(&crate::ops::LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("a")
+        })
+        .unwrap();
+        ctx.lvrename(&crate::ops::LvrenameOptions {
+            vg: "vg".into(),
+            old: "a".into(),
+            new: "b".into(),
+        })
+        .unwrap();
+        ctx.vgchange(&crate::ops::VgchangeOptions {
+            vg: "vg".into(),
+            system_id: None,
+            add_tags: vec!["t".into()],
+            del_tags: Vec::new(),
+            majority_pvs: false,
+        })
+        .unwrap();
         let log = log.lock().unwrap().clone();
         let notes: Vec<&String> = log.iter().filter(|l| l.contains("seqno")).collect();
         assert_eq!(
@@ -744,7 +812,12 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            let err = ctx.lvcreate("vg", lv("a")).unwrap_err();
+            let err = ctx
+                .lvcreate(&crate::ops::LvcreateOptions {
+                    vg: "vg".into(),
+                    ..lv("a")
+                })
+                .unwrap_err();
             assert!(
                 err.to_string()
                     .contains("lock type dlm that requires lvmlockd"),
@@ -758,7 +831,11 @@ mod tests {
         }));
         let ctx = Ctx { env: &e };
         log.lock().unwrap().clear();
-        ctx.lvcreate("vg", lv("a")).unwrap();
+        ctx.lvcreate(&crate::ops::LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("a")
+        })
+        .unwrap();
         let log = log.lock().unwrap().clone();
         assert_eq!(
             log,
@@ -797,9 +874,17 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("vg.txt");
-        ctx.vgcfgbackup("vg", &file).unwrap();
+        ctx.vgcfgbackup(&crate::ops::VgcfgOptions {
+            vg: "vg".into(),
+            file: file.to_path_buf(),
+        })
+        .unwrap();
         log.lock().unwrap().clear();
-        ctx.vgcfgrestore("vg", &file).unwrap();
+        ctx.vgcfgrestore(&crate::ops::VgcfgOptions {
+            vg: "vg".into(),
+            file: file.to_path_buf(),
+        })
+        .unwrap();
         let log = log.lock().unwrap().clone();
         let taken: Vec<&String> = log.iter().filter(|l| !l.contains("seqno")).collect();
         assert_eq!(
@@ -865,7 +950,12 @@ mod tests {
             .read_vg_with("vg", false, true, |_, _| -> Result<()> { Ok(()) })
             .unwrap_err();
         assert!(err.to_string().contains("not started"), "{err}");
-        let err = ctx.lvcreate("vg", lv("a")).unwrap_err();
+        let err = ctx
+            .lvcreate(&crate::ops::LvcreateOptions {
+                vg: "vg".into(),
+                ..lv("a")
+            })
+            .unwrap_err();
         assert!(err.to_string().contains("not started"), "{err}");
     }
 
@@ -896,8 +986,16 @@ mod tests {
         e.hooks = Some(Arc::new(Hooks(log.clone())));
         let ctx = Ctx { env: &e };
         setup(&ctx);
-        ctx.vgrename("vg", "vg2").unwrap();
-        ctx.vgremove("vg2", false).unwrap();
+        ctx.vgrename(&crate::ops::VgrenameOptions {
+            old: "vg".into(),
+            new: "vg2".into(),
+        })
+        .unwrap();
+        ctx.vgremove(&crate::ops::VgremoveOptions {
+            vg: "vg2".into(),
+            force: false,
+        })
+        .unwrap();
         assert_eq!(
             *log.lock().unwrap(),
             [

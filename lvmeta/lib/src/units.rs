@@ -153,8 +153,9 @@ impl Units {
                 }
                 let mut prefix = "";
                 if i < 6 && mark_rounding {
+                    // C's nearbyintl rounds half to even: 1.125m prints as 1.12m, no "<".
                     let d = 100.0 * total as f64 / byte as f64;
-                    if (d.floor() - d.round()).abs() > 1e-9 {
+                    if (d.floor() - d.round_ties_even()).abs() > 1e-9 {
                         prefix = "<";
                     }
                 }

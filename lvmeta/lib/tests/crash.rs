@@ -9,7 +9,7 @@ use std::sync::Arc;
 use lvmeta::filter::DeviceFilter;
 use lvmeta::lock::MemLocking;
 use lvmeta::ops::Layout;
-use lvmeta::ops::{self, Ctx, Env, LvCreate, SizeArg};
+use lvmeta::ops::{self, Ctx, Env, LvcreateOptions, SizeArg};
 use lvmeta::units::Sign;
 use lvmeta_ondisk::dev::{BlockDev, Fault, FaultInjector, MemDev};
 use lvmeta_ondisk::Bytes;
@@ -57,8 +57,9 @@ fn env(m: &Mem) -> Env {
     }
 }
 
-fn lv(name: &str, mib: u64) -> LvCreate {
-    LvCreate {
+fn lv(name: &str, mib: u64) -> LvcreateOptions {
+    LvcreateOptions {
+        vg: String::new(),
         name: name.into(),
         size: SizeArg::Sectors(Sign::Absolute, mib * 2048),
         layout: Layout::Linear,
@@ -84,9 +85,22 @@ fn killed_commit_reads_old_or_new_and_vgck_repairs() {
         p.sort();
         p
     };
-    ctx.pvcreate(&paths, None, None, false).unwrap();
-    ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
-    ctx.lvcreate("vg", lv("a", 4)).unwrap();
+    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+        pvs: paths.to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+        system_id: None,
+        tags: Vec::new(),
+        ..lvmeta::ops::VgcreateOptions::new("vg", paths.to_vec())
+    })
+    .unwrap();
+    ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+        vg: "vg".into(),
+        ..lv("a", 4)
+    })
+    .unwrap();
     let snap: HashMap<PathBuf, Vec<u8>> = m
         .devs
         .iter()
@@ -94,7 +108,11 @@ fn killed_commit_reads_old_or_new_and_vgck_repairs() {
         .collect();
     // Count the writes of one full commit.
     m.inj.set(Fault::None);
-    ctx.lvcreate("vg", lv("b", 4)).unwrap();
+    ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+        vg: "vg".into(),
+        ..lv("b", 4)
+    })
+    .unwrap();
     let per_commit = m.inj.writes();
     assert!(
         per_commit >= 6,
@@ -118,7 +136,11 @@ fn killed_commit_reads_old_or_new_and_vgck_repairs() {
                 Fault::FailAfter { ok: cut }
             });
             assert!(
-                ctx.lvcreate("vg", lv("b", 4)).is_err(),
+                ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+                    vg: "vg".into(),
+                    ..lv("b", 4)
+                })
+                .is_err(),
                 "cut at write {cut} must fail"
             );
             m.inj.set(Fault::None);
@@ -130,9 +152,24 @@ fn killed_commit_reads_old_or_new_and_vgck_repairs() {
             saw_old |= got == old;
             saw_new |= got == new;
             // vgck reports disagreement or damage only if there is any, and repairs it.
-            let (_, clean) = ctx.vgck(&["vg".into()], false).unwrap();
-            let (_, _) = ctx.vgck(&["vg".into()], true).unwrap();
-            let (msgs, clean_after) = ctx.vgck(&["vg".into()], false).unwrap();
+            let (_, clean) = ctx
+                .vgck(&lvmeta::ops::VgckOptions {
+                    vgs: vec!["vg".into()],
+                    update_metadata: false,
+                })
+                .unwrap();
+            let (_, _) = ctx
+                .vgck(&lvmeta::ops::VgckOptions {
+                    vgs: vec!["vg".into()],
+                    update_metadata: true,
+                })
+                .unwrap();
+            let (msgs, clean_after) = ctx
+                .vgck(&lvmeta::ops::VgckOptions {
+                    vgs: vec!["vg".into()],
+                    update_metadata: false,
+                })
+                .unwrap();
             assert!(clean_after, "after repair: {msgs:?}");
             let repaired = lv_names(&e);
             assert_eq!(repaired.1, got.1, "repair keeps the chosen version");
@@ -153,8 +190,17 @@ fn metadata_too_large_writes_nothing() {
     let e = env(&m);
     let ctx = Ctx { env: &e };
     let p: Vec<PathBuf> = vec!["/mem/pv0".into(), "/mem/pv1".into()];
-    ctx.pvcreate(&p, None, None, false).unwrap();
-    ctx.vgcreate("vg", &p, 8192, None, &[]).unwrap();
+    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+        pvs: p.to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+        system_id: None,
+        tags: Vec::new(),
+        ..lvmeta::ops::VgcreateOptions::new("vg", p.to_vec())
+    })
+    .unwrap();
     let snap: Vec<Vec<u8>> = p.iter().map(|x| m.devs[x].snapshot()).collect();
     let targets: Vec<(Arc<dyn BlockDev>, lvmeta_ondisk::label::DiskLocn)> = p
         .iter()
@@ -185,9 +231,18 @@ fn metadata_text_sized_from_the_committed_copy_has_room_for_the_image() {
     let m = mem(1);
     let e = env(&m);
     let ctx = Ctx { env: &e };
-    let p = vec![PathBuf::from("/mem/pv0")];
-    ctx.pvcreate(&p, None, None, false).unwrap();
-    ctx.vgcreate("vgs", &p, 8192, None, &[]).unwrap();
+    let p = [PathBuf::from("/mem/pv0")];
+    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+        pvs: p.to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+        system_id: None,
+        tags: Vec::new(),
+        ..lvmeta::ops::VgcreateOptions::new("vgs", p.to_vec())
+    })
+    .unwrap();
     let mut vg = ops::scan(&e).unwrap().read_vg("vgs").unwrap().vg;
     // Room for the LVs in the model only: the text is what is looked at.
     vg.pvs[0].pe_count = lvmeta_ondisk::units::Extents(4000);
@@ -228,9 +283,18 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
     let m = mem(1);
     let e = env(&m);
     let ctx = Ctx { env: &e };
-    let p = vec![PathBuf::from("/mem/pv0")];
-    ctx.pvcreate(&p, None, None, false).unwrap();
-    ctx.vgcreate("vgl", &p, 8192, None, &[]).unwrap();
+    let p = [PathBuf::from("/mem/pv0")];
+    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+        pvs: p.to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+        system_id: None,
+        tags: Vec::new(),
+        ..lvmeta::ops::VgcreateOptions::new("vgl", p.to_vec())
+    })
+    .unwrap();
     let sc = ops::scan(&e).unwrap();
     let base = sc.read_vg("vgl").unwrap().vg;
     let limit = lvmeta_ondisk::mda::max_text_size(1_044_480);

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use lvmeta::activation::Kernel;
-use lvmeta::ops::{self, Ctx, Env, Layout, LvCreate, OpError, ResizeDir, SizeArg};
+use lvmeta::ops::{self, Ctx, Env, Layout, LvcreateOptions, OpError, ResizeDir, SizeArg};
 use lvmeta::units::Sign;
 use lvmeta_activate::dm_uuid;
 use lvmeta_dm::mem::MemDm;
@@ -21,18 +21,28 @@ fn setup(active: &[(&str, i32)]) -> Env {
     let (mut env, paths) = common::mem_env(2);
     {
         let ctx = Ctx { env: &env };
-        ctx.pvcreate(&paths, None, None, false).unwrap();
-        ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
+        ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+            pvs: paths.to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+        ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+            system_id: None,
+            tags: Vec::new(),
+            ..lvmeta::ops::VgcreateOptions::new("vg", paths.to_vec())
+        })
+        .unwrap();
         for lv in ["a", "b"] {
-            ctx.lvcreate(
-                "vg",
-                LvCreate {
+            ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+                vg: "vg".into(),
+                ..LvcreateOptions {
+                    vg: String::new(),
                     name: lv.into(),
                     size: SizeArg::Sectors(Sign::Absolute, 8 << 11),
                     layout: Layout::Linear,
                     pvs: vec![],
-                },
-            )
+                }
+            })
             .unwrap();
         }
     }
@@ -81,7 +91,12 @@ fn lvs(env: &Env, vg: &str) -> Vec<String> {
 fn lvremove_refuses_an_open_lv_with_lvm2s_words_and_changes_nothing() {
     let env = setup(&[("a", 1)]);
     let ctx = Ctx { env: &env };
-    let e = ctx.lvremove("vg", &["b".into(), "a".into()]).unwrap_err();
+    let e = ctx
+        .lvremove(&lvmeta::ops::LvremoveOptions {
+            vg: "vg".into(),
+            lvs: vec!["b".into(), "a".into()],
+        })
+        .unwrap_err();
     assert!(matches!(e, OpError::InUse { .. }), "{e}");
     assert_eq!(e.to_string(), "Logical volume vg/a in use.");
     assert_eq!(e.exit_code(), 5);
@@ -93,7 +108,11 @@ fn lvremove_refuses_an_open_lv_with_lvm2s_words_and_changes_nothing() {
 fn lvremove_deactivates_an_active_unopened_lv_then_removes_it() {
     let env = setup(&[("a", 0)]);
     let ctx = Ctx { env: &env };
-    ctx.lvremove("vg", &["a".into()]).unwrap();
+    ctx.lvremove(&lvmeta::ops::LvremoveOptions {
+        vg: "vg".into(),
+        lvs: vec!["a".into()],
+    })
+    .unwrap();
     assert_eq!(lvs(&env, "vg"), ["b"]);
     assert!(dm_names(&env).is_empty(), "no dm device left");
 }
@@ -102,14 +121,23 @@ fn lvremove_deactivates_an_active_unopened_lv_then_removes_it() {
 fn vgremove_force_refuses_open_lvs_and_deactivates_the_others() {
     let env = setup(&[("a", 0), ("b", 2)]);
     let ctx = Ctx { env: &env };
-    let e = ctx.vgremove("vg", true).unwrap_err();
+    let e = ctx
+        .vgremove(&lvmeta::ops::VgremoveOptions {
+            vg: "vg".into(),
+            force: true,
+        })
+        .unwrap_err();
     assert_eq!(e.to_string(), "Logical volume vg/b in use.");
     assert_eq!(lvs(&env, "vg"), ["a", "b"]);
     assert_eq!(dm_names(&env), ["vg-a", "vg-b"], "nothing deactivated");
 
     let env = setup(&[("a", 0)]);
     let ctx = Ctx { env: &env };
-    ctx.vgremove("vg", true).unwrap();
+    ctx.vgremove(&lvmeta::ops::VgremoveOptions {
+        vg: "vg".into(),
+        force: true,
+    })
+    .unwrap();
     assert!(ops::scan(&env).unwrap().read_vg("vg").is_err());
     assert!(dm_names(&env).is_empty());
 }
@@ -118,7 +146,12 @@ fn vgremove_force_refuses_open_lvs_and_deactivates_the_others() {
 fn lvrename_renames_the_active_device_even_open() {
     let env = setup(&[("a", 1)]);
     let ctx = Ctx { env: &env };
-    ctx.lvrename("vg", "a", "c").unwrap();
+    ctx.lvrename(&lvmeta::ops::LvrenameOptions {
+        vg: "vg".into(),
+        old: "a".into(),
+        new: "c".into(),
+    })
+    .unwrap();
     assert_eq!(lvs(&env, "vg"), ["b", "c"]);
     assert_eq!(dm_names(&env), ["vg-c"]);
 }
@@ -127,7 +160,11 @@ fn lvrename_renames_the_active_device_even_open() {
 fn vgrename_renames_every_active_device() {
     let env = setup(&[("a", 0), ("b", 1)]);
     let ctx = Ctx { env: &env };
-    ctx.vgrename("vg", "data").unwrap();
+    ctx.vgrename(&lvmeta::ops::VgrenameOptions {
+        old: "vg".into(),
+        new: "data".into(),
+    })
+    .unwrap();
     assert_eq!(lvs(&env, "data"), ["a", "b"]);
     assert_eq!(dm_names(&env), ["data-a", "data-b"]);
 }
@@ -138,7 +175,14 @@ fn lvreduce_of_an_open_lv_needs_force() {
     let ctx = Ctx { env: &env };
     let minus = || SizeArg::Sectors(Sign::Minus, 4 << 11);
     let e = ctx
-        .lvresize("vg", "a", minus(), &[], ResizeDir::Reduce, false)
+        .lvresize(&lvmeta::ops::LvresizeOptions {
+            vg: "vg".into(),
+            lv: "a".into(),
+            size: minus(),
+            pvs: Vec::new(),
+            dir: ResizeDir::Reduce,
+            force: false,
+        })
         .unwrap_err();
     assert!(
         e.to_string().contains("Logical volume vg/a NOT reduced"),
@@ -149,12 +193,26 @@ fn lvreduce_of_an_open_lv_needs_force() {
         r.vg.lv("a").unwrap().size().0
     };
     assert_eq!(size(&env), 2);
-    ctx.lvresize("vg", "a", minus(), &[], ResizeDir::Reduce, true)
-        .unwrap();
+    ctx.lvresize(&lvmeta::ops::LvresizeOptions {
+        vg: "vg".into(),
+        lv: "a".into(),
+        size: minus(),
+        pvs: Vec::new(),
+        dir: ResizeDir::Reduce,
+        force: true,
+    })
+    .unwrap();
     assert_eq!(size(&env), 1);
     // An inactive LV is reduced without -f, as before.
-    ctx.lvresize("vg", "b", minus(), &[], ResizeDir::Reduce, false)
-        .unwrap();
+    ctx.lvresize(&lvmeta::ops::LvresizeOptions {
+        vg: "vg".into(),
+        lv: "b".into(),
+        size: minus(),
+        pvs: Vec::new(),
+        dir: ResizeDir::Reduce,
+        force: false,
+    })
+    .unwrap();
 }
 
 /// Mirrored LVs have devices under their sub-LVs' names too: removing and renaming them with
@@ -173,20 +231,35 @@ fn raid1_and_mirror_lvs_are_removed_and_renamed_with_device_mapper_present() {
             },
         ),
     ] {
-        ctx.lvcreate(
-            "vg",
-            LvCreate {
+        ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+            vg: "vg".into(),
+            ..LvcreateOptions {
+                vg: String::new(),
                 name: name.into(),
                 size: SizeArg::Sectors(Sign::Absolute, 4 << 11),
                 layout,
                 pvs: vec![],
-            },
-        )
+            }
+        })
         .unwrap();
     }
-    ctx.lvrename("vg", "r", "r2").unwrap();
-    ctx.lvrename("vg", "m", "m2").unwrap();
-    ctx.lvremove("vg", &["r2".into(), "m2".into()]).unwrap();
+    ctx.lvrename(&lvmeta::ops::LvrenameOptions {
+        vg: "vg".into(),
+        old: "r".into(),
+        new: "r2".into(),
+    })
+    .unwrap();
+    ctx.lvrename(&lvmeta::ops::LvrenameOptions {
+        vg: "vg".into(),
+        old: "m".into(),
+        new: "m2".into(),
+    })
+    .unwrap();
+    ctx.lvremove(&lvmeta::ops::LvremoveOptions {
+        vg: "vg".into(),
+        lvs: vec!["r2".into(), "m2".into()],
+    })
+    .unwrap();
     assert_eq!(lvs(&env, "vg"), ["a", "b"]);
 }
 
@@ -196,7 +269,8 @@ fn raid1_and_mirror_lvs_are_removed_and_renamed_with_device_mapper_present() {
 #[test]
 fn vgreduce_removemissing_asks_device_mapper_first() {
     let (mut env, paths) = common::mem_env(3);
-    let lv = |name: &str, pv: &str| LvCreate {
+    let lv = |name: &str, pv: &str| LvcreateOptions {
+        vg: String::new(),
         name: name.into(),
         size: SizeArg::Sectors(Sign::Absolute, 4 << 11),
         layout: Layout::Linear,
@@ -204,10 +278,27 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
     };
     {
         let ctx = Ctx { env: &env };
-        ctx.pvcreate(&paths, None, None, false).unwrap();
-        ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
-        ctx.lvcreate("vg", lv("gone", "/mem/pv2")).unwrap();
-        ctx.lvcreate("vg", lv("kept", "/mem/pv0")).unwrap();
+        ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+            pvs: paths.to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+        ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+            system_id: None,
+            tags: Vec::new(),
+            ..lvmeta::ops::VgcreateOptions::new("vg", paths.to_vec())
+        })
+        .unwrap();
+        ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("gone", "/mem/pv2")
+        })
+        .unwrap();
+        ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("kept", "/mem/pv0")
+        })
+        .unwrap();
     }
     let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
     let kernel_with = |open: i32| {
@@ -228,20 +319,44 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
     env.devices = Some(paths[..2].to_vec());
     env.kernel = Some(kernel_with(1));
     let ctx = Ctx { env: &env };
-    let e = ctx.vgreduce_removemissing("vg", false).unwrap_err();
+    let e = ctx
+        .vgreduce(&lvmeta::ops::VgreduceOptions {
+            vg: "vg".into(),
+            remove_missing: true,
+            force: false,
+            ..Default::default()
+        })
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains("There are still partial LVs in VG vg"),
         "{e}"
     );
-    let e = ctx.vgreduce_removemissing("vg", true).unwrap_err();
+    let e = ctx
+        .vgreduce(&lvmeta::ops::VgreduceOptions {
+            vg: "vg".into(),
+            remove_missing: true,
+            force: true,
+            ..Default::default()
+        })
+        .unwrap_err();
     assert_eq!(e.to_string(), "Logical volume vg/gone in use.");
     assert_eq!(lvs(&env, "vg"), ["gone", "kept"]);
     assert_eq!(dm_names(&env), ["vg-gone"]);
 
     env.kernel = Some(kernel_with(0));
     let ctx = Ctx { env: &env };
-    let (pvs, removed) = ctx.vgreduce_removemissing("vg", true).unwrap();
+    let lvmeta::ops::VgReduced::Missing { pvs, lvs: removed } = ctx
+        .vgreduce(&lvmeta::ops::VgreduceOptions {
+            vg: "vg".into(),
+            remove_missing: true,
+            force: true,
+            ..Default::default()
+        })
+        .unwrap()
+    else {
+        panic!("--removemissing reports what it removed")
+    };
     assert_eq!(removed, ["gone"]);
     assert_eq!(pvs.len(), 1);
     assert_eq!(lvs(&env, "vg"), ["kept"]);
@@ -257,10 +372,20 @@ fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
     let env = setup(&[("a", 0)]);
     let ctx = Ctx { env: &env };
     let pv0 = PathBuf::from("/mem/pv0");
-    let e = ctx.pvremove(std::slice::from_ref(&pv0), false).unwrap_err();
+    let e = ctx
+        .pvremove(&lvmeta::ops::PvremoveOptions {
+            pvs: vec![pv0.clone()],
+            force_twice: false,
+        })
+        .unwrap_err();
     assert!(e.to_string().contains("already in volume group"), "{e}");
     // `a` is active and has its extents on pv0.
-    let e = ctx.pvremove(std::slice::from_ref(&pv0), true).unwrap_err();
+    let e = ctx
+        .pvremove(&lvmeta::ops::PvremoveOptions {
+            pvs: vec![pv0.clone()],
+            force_twice: true,
+        })
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         "Can't open /mem/pv0 exclusively - not removing. Mounted filesystem?"
@@ -269,7 +394,11 @@ fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
     // pv1 holds no extent of an active LV: -ff wipes it.
     let pv1 = PathBuf::from("/mem/pv1");
     assert_eq!(
-        ctx.pvremove(std::slice::from_ref(&pv1), true).unwrap(),
+        ctx.pvremove(&lvmeta::ops::PvremoveOptions {
+            pvs: vec![pv1.clone()],
+            force_twice: true
+        })
+        .unwrap(),
         [pv1]
     );
     assert_eq!(

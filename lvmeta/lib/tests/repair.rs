@@ -6,7 +6,10 @@ mod common;
 
 use std::path::Path;
 
-use lvmeta::ops::{self, Ctx, Layout, LvCreate, MirrorLog, SizeArg};
+use lvmeta::ops::{
+    self, Ctx, Layout, LvcreateOptions, MirrorLog, PvcreateOptions, SizeArg, VgcreateOptions,
+    VgextendOptions,
+};
 use lvmeta::units::Sign;
 use lvmeta_ondisk::dev::{BlockDev, MemDev};
 use lvmeta_ondisk::Bytes;
@@ -15,20 +18,23 @@ use lvmeta_ondisk::Bytes;
 fn a_failed_leg_is_removed_and_its_unseen_pv_marked_missing() {
     let (mut env, paths) = common::mem_env(2);
     let ctx = Ctx { env: &env };
-    ctx.pvcreate(&paths, None, None, false).unwrap();
-    ctx.vgcreate("vg", &paths, 8192, None, &[]).unwrap();
-    ctx.lvcreate(
-        "vg",
-        LvCreate {
-            name: "m".into(),
-            size: SizeArg::Sectors(Sign::Absolute, 8 << 11),
-            layout: Layout::Mirror {
-                mirrors: 1,
-                log: MirrorLog::Core,
-            },
-            pvs: vec![],
+    ctx.pvcreate(&PvcreateOptions {
+        pvs: paths.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    ctx.vgcreate(&VgcreateOptions::new("vg", paths.clone()))
+        .unwrap();
+    ctx.lvcreate(&LvcreateOptions {
+        vg: "vg".into(),
+        name: "m".into(),
+        size: SizeArg::Sectors(Sign::Absolute, 8 << 11),
+        layout: Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Core,
         },
-    )
+        pvs: vec![],
+    })
     .unwrap();
     let before = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
     let uuid = before.lv("m").unwrap().id.clone();
@@ -76,7 +82,11 @@ fn a_failed_leg_is_removed_and_its_unseen_pv_marked_missing() {
     let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
     assert!(vg.pvs[1].is_missing());
     let vg = ctx
-        .vgextend_restoremissing("vg", std::slice::from_ref(&paths[1]))
+        .vgextend(&VgextendOptions {
+            vg: "vg".into(),
+            pvs: vec![paths[1].clone()],
+            restore_missing: true,
+        })
         .unwrap();
     assert!(!vg.pvs[1].is_missing());
     let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use lvmeta::ops::{Ctx, Env, Layout, LvCreate, MirrorLog, Selection, SizeArg};
+use lvmeta::ops::{Ctx, Env, Layout, LvcreateOptions, MirrorLog, Selection, SizeArg};
 use lvmeta::report::{self, Cell, FieldType, ReportKind, FIELDS};
 use lvmeta::units::Sign;
 use lvmeta_ondisk::Sectors;
@@ -27,38 +27,50 @@ fn env() -> Env {
     let (mut env, paths) = common::mem_env(4);
     env.system_id = Some("host-a".into());
     let ctx = Ctx { env: &env };
-    ctx.pvcreate(&paths, None, None, false).unwrap();
-    ctx.vgcreate("vg", &paths[..3], 8192, None, &["vgtag".into()])
-        .unwrap();
-    let lv = |name: &str, layout| LvCreate {
+    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+        pvs: paths.to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+        system_id: None,
+        tags: vec!["vgtag".into()],
+        ..lvmeta::ops::VgcreateOptions::new("vg", paths[..3].to_vec())
+    })
+    .unwrap();
+    let lv = |name: &str, layout| LvcreateOptions {
+        vg: String::new(),
         name: name.into(),
         size: SizeArg::Sectors(Sign::Absolute, 8 << 11),
         layout,
         pvs: vec![],
     };
-    ctx.lvcreate(
-        "vg",
-        lv(
+    ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+        vg: "vg".into(),
+        ..lv(
             "st",
             Layout::Striped {
                 stripes: 2,
                 stripe_size: Sectors(128),
             },
-        ),
-    )
+        )
+    })
     .unwrap();
-    ctx.lvcreate("vg", lv("r", Layout::Raid1 { mirrors: 1 }))
-        .unwrap();
-    ctx.lvcreate(
-        "vg",
-        lv(
+    ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+        vg: "vg".into(),
+        ..lv("r", Layout::Raid1 { mirrors: 1 })
+    })
+    .unwrap();
+    ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+        vg: "vg".into(),
+        ..lv(
             "m",
             Layout::Mirror {
                 mirrors: 1,
                 log: MirrorLog::Disk,
             },
-        ),
-    )
+        )
+    })
     .unwrap();
     // Tags on an LV, a segment and a PV come from lvm2-made metadata; set them in the model.
     ctx.modify("vg", false, |vg, _, _| {

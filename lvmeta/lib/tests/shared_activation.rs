@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::{LockError, LockGuard, LockManager, LockMode, LockTarget, MemLocking};
-use lvmeta::ops::{Ctx, Env, Layout, LvCreate, SizeArg};
+use lvmeta::ops::{Ctx, Env, Layout, LvcreateOptions, SizeArg};
 use lvmeta::units::Sign;
 use lvmeta_activate::DevNum;
 use lvmeta_dm::mem::MemDm;
@@ -94,8 +94,9 @@ fn kernel(devs: &[PathBuf]) -> Kernel {
     }
 }
 
-fn lv(name: &str) -> LvCreate {
-    LvCreate {
+fn lv(name: &str) -> LvcreateOptions {
+    LvcreateOptions {
+        vg: String::new(),
         name: name.into(),
         size: SizeArg::Sectors(Sign::Absolute, 8 * 2048),
         layout: Layout::Linear,
@@ -115,11 +116,27 @@ fn root_shared_vg_activation_takes_and_releases_lv_locks() {
     let (e1, l1) = node_env(&devs, 1, &table);
     let (e2, _l2) = node_env(&devs, 2, &table);
     let (c1, c2) = (Ctx { env: &e1 }, Ctx { env: &e2 });
-    c1.pvcreate(&devs, None, None, false).unwrap();
-    c1.vgcreate_shared("vg", &devs, 8192, &[], "1.0.0:test")
-        .unwrap();
-    c1.lvcreate("vg", lv("lv")).unwrap();
-    c1.lvcreate("vg", lv("lv2")).unwrap();
+    c1.pvcreate(&lvmeta::ops::PvcreateOptions {
+        pvs: devs.to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    c1.vgcreate(&lvmeta::ops::VgcreateOptions {
+        tags: Vec::new(),
+        shared_lock_args: Some("1.0.0:test".to_string()),
+        ..lvmeta::ops::VgcreateOptions::new("vg", devs.to_vec())
+    })
+    .unwrap();
+    c1.lvcreate(&lvmeta::ops::LvcreateOptions {
+        vg: "vg".into(),
+        ..lv("lv")
+    })
+    .unwrap();
+    c1.lvcreate(&lvmeta::ops::LvcreateOptions {
+        vg: "vg".into(),
+        ..lv("lv2")
+    })
+    .unwrap();
     let opts = ActivateOptions::default();
     let names = ["lv".to_string()];
     // A device-mapper that cannot load the table (it does not know the PVs): the lock taken

@@ -27,7 +27,7 @@
 //! by omitting `mirror_log`; ask for [`MirrorLog::Disk`] to get the `_mlog` sub-LV.
 
 use crate::vg::{LogicalVolume, LvArea, Segment, SegmentKind, StripeArea, VolumeGroup};
-use crate::{Extra, ModelError};
+use crate::{Extra, Flag, FlagList, ModelError};
 use lvmeta_ondisk::units::{Extents, Sectors};
 
 /// lvm2's default region size for mirror and raid (2 MiB, `DEFAULT_RAID_REGION_SIZE`).
@@ -317,6 +317,17 @@ impl FreeMap {
     /// (cling to allocated) every visited area is taken, big enough or not.
     /// Returns (start, size).
     fn lvm_pick(&mut self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
+        self.lvm_walk(pv, need, cling, &|_| true)
+    }
+
+    /// `lvm_pick`, the walk ending at the first area `matches` refuses (lvm2's NEXT_PV).
+    fn lvm_walk(
+        &mut self,
+        pv: usize,
+        need: u64,
+        cling: bool,
+        matches: &dyn Fn(u64) -> bool,
+    ) -> Option<(u64, u64)> {
         self.pvs[pv].reset_unreserved();
         // (start, count, unreserved)
         let mut list: Vec<(u64, u64, u64)> = self
@@ -332,7 +343,7 @@ impl FreeMap {
                 i += 1;
                 continue;
             }
-            if found.is_some() && !cling && unreserved < need {
+            if !matches(start) || (found.is_some() && !cling && unreserved < need) {
                 break;
             }
             found = Some((start, count));
@@ -377,7 +388,9 @@ impl FreeMap {
             rest: per_area,
             used_by_slot: vec![Vec::new(); n],
         };
-        let prev = prev.filter(|p| p.len() == n && p.iter().all(|(pv, _)| cands.contains(pv)));
+        // lvm2's A_AREA_COUNT_MATCHES: the last segment has `n` areas (wherever they are).
+        let prev_any = prev.filter(|p| p.len() == n);
+        let prev = prev_any.filter(|p| p.iter().all(|(pv, _)| cands.contains(pv)));
         // Policy "contiguous": one pass.
         if let Some(prev) = prev {
             let sizes: Vec<u64> = prev
@@ -391,55 +404,73 @@ impl FreeMap {
         } else if let Some((len, areas)) = self.normal_pass(cands, n, st.rest, None) {
             st.take(self, len, areas);
         }
-        // Policy "cling": each slot on the PV of the first segment's area for an extension
-        // (else of the previous segment's area, or, without one, on a PV the slot already
-        // used), its largest area.
-        let cling_to = self
-            .cling_to
-            .clone()
-            .filter(|c| c.len() == n && c.iter().all(|pv| cands.contains(pv)));
-        let cling_to = match &cling_to {
-            Some(c) => Some(c.clone()),
-            None if self.cling_to.is_some() => Some(Vec::new()),
-            None => None,
+        // The PVs of the first segment, slot by slot, for an extension.
+        let first: Vec<usize> = match (&self.cling_to, prev_any) {
+            (Some(c), Some(_)) => c.clone(),
+            (None, Some(p)) => p.iter().map(|a| a.0).collect(),
+            _ => Vec::new(),
         };
-        while st.rest > 0 {
-            let mut areas = Vec::new();
-            for slot in 0..n {
-                let pvs: Vec<usize> = match (&cling_to, prev) {
-                    (Some(c), _) => c.get(slot).copied().into_iter().collect(),
-                    (None, Some(p)) => vec![p[slot].0],
-                    (None, None) => cands
+        if let Some(prev_any) = prev_any {
+            // Policy "cling" of an extension (A_CLING_TO_LVSEG): first positionally, then,
+            // once a positional pass finds nothing, sorted (lvm2 drops A_POSITIONAL_FILL).
+            let mut positional = true;
+            while st.rest > 0 {
+                let found = if positional {
+                    self.cling_positional(cands, n, st.rest, prev_any, &first)
+                } else {
+                    self.cling_sorted(cands, n, st.rest, prev_any, &first, &[])
+                };
+                match found {
+                    Some((len, areas)) => st.take(self, len, areas),
+                    None if positional => positional = false,
+                    None => break,
+                }
+            }
+        } else {
+            // Policy "cling" of a new LV (A_CLING_TO_ALLOCATED, positional): each slot on a PV
+            // it already used, that PV's first area.
+            while st.rest > 0 {
+                let mut areas = Vec::new();
+                for slot in 0..n {
+                    let pvs: Vec<usize> = cands
                         .iter()
                         .copied()
                         .filter(|pv| st.used_by_slot[slot].contains(pv))
-                        .collect(),
-                };
-                for &pv in &pvs {
-                    self.pvs[pv].reset_unreserved();
-                }
-                let pick = pvs
-                    .iter()
-                    .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
-                match pick {
-                    Some(a) if !areas.iter().any(|b: &(usize, u64, u64)| b.0 == a.0) => {
-                        areas.push(a)
+                        .collect();
+                    for &pv in &pvs {
+                        self.pvs[pv].reset_unreserved();
                     }
-                    _ => break,
+                    let pick = pvs
+                        .iter()
+                        .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
+                    match pick {
+                        Some(a) if !areas.iter().any(|b: &(usize, u64, u64)| b.0 == a.0) => {
+                            areas.push(a)
+                        }
+                        _ => break,
+                    }
                 }
+                if areas.len() < n {
+                    break;
+                }
+                let len = areas.iter().map(|a| a.2).min().unwrap_or(0).min(st.rest);
+                st.take(self, len, areas.iter().map(|a| (a.0, a.1)).collect());
             }
-            if areas.len() < n {
-                break;
-            }
-            let len = areas.iter().map(|a| a.2).min().unwrap_or(0).min(st.rest);
-            st.take(self, len, areas.iter().map(|a| (a.0, a.1)).collect());
         }
-        // Policy "normal", clinging to the PVs already used while that finds room.
-        let mut cling = !st.out.is_empty();
+        // Policy "normal" with A_CLING_TO_ALLOCATED while that finds room: areas on PVs this
+        // allocation already used, and for an extension (set from the start, as lvm2's
+        // `_init_alloc_parms`) also those `_check_pva` finds under `maximise_cling`
+        // (continuing a last-segment area, on a first-segment PV); then plain normal.
+        let mut cling = prev_any.is_some() || !st.out.is_empty();
+        let prev_m: &[(usize, u64)] = prev_any.unwrap_or(&[]);
         while st.rest > 0 {
-            let allowed: Option<Vec<usize>> =
-                cling.then(|| st.used_by_slot.iter().flatten().copied().collect());
-            match self.normal_pass(cands, n, st.rest, allowed.as_deref()) {
+            let found = if cling {
+                let used: Vec<usize> = st.used_by_slot.iter().flatten().copied().collect();
+                self.cling_sorted(cands, n, st.rest, prev_m, &first, &used)
+            } else {
+                self.normal_pass(cands, n, st.rest, None)
+            };
+            match found {
                 Some((len, areas)) => {
                     st.take(self, len, areas);
                     cling = true;
@@ -451,6 +482,80 @@ impl FreeMap {
             }
         }
         Ok(st.out)
+    }
+
+    /// One positional pass of lvm2's cling policy for an extension (`_find_some_parallel_space`
+    /// with A_CLING_TO_LVSEG | A_POSITIONAL_FILL): PVs in candidate order, each offering only
+    /// its first area in the list; that area fills the first free slot whose last-segment
+    /// area it continues (`_check_contiguous`, as `maximise_cling` asks), else the first free
+    /// slot whose first-segment area is on the same PV (`_check_cling`), reserved whole.
+    /// Every slot filled: (len, areas by slot); else nothing is allocated.
+    fn cling_positional(
+        &mut self,
+        cands: &[usize],
+        n: usize,
+        need: u64,
+        prev: &[(usize, u64)],
+        first: &[usize],
+    ) -> Option<(u64, Vec<(usize, u64)>)> {
+        let mut slots: Vec<Option<(usize, u64, u64)>> = vec![None; n];
+        let mut filled = 0;
+        for &pv in cands {
+            self.pvs[pv].reset_unreserved();
+            let Some(&(start, count)) = self.areas_by_size(pv).first() else {
+                continue;
+            };
+            let free = |slots: &[Option<(usize, u64, u64)>], s: usize| slots[s].is_none();
+            let slot = (0..n)
+                .find(|&s| free(&slots, s) && prev[s] == (pv, start))
+                .or_else(|| (0..n.min(first.len())).find(|&s| free(&slots, s) && first[s] == pv));
+            if let Some(s) = slot {
+                slots[s] = Some((pv, start, count));
+                self.pvs[pv].reserved = vec![start];
+                filled += 1;
+                if filled == n {
+                    break;
+                }
+            }
+        }
+        if filled < n {
+            return None;
+        }
+        let slots: Vec<(usize, u64, u64)> = slots.into_iter().flatten().collect();
+        let len = slots.iter().map(|a| a.2).min().unwrap_or(0).min(need);
+        (len > 0).then(|| (len, slots.iter().map(|a| (a.0, a.1)).collect()))
+    }
+
+    /// The cling policy's pass without A_POSITIONAL_FILL (and the normal policy's with
+    /// A_CLING_TO_ALLOCATED, `used` then naming the PVs this allocation used): on each PV the
+    /// areas that continue a last-segment area or lie on a first-segment (or used) PV are
+    /// walked as in the normal policy
+    /// (the walk stops at the first area that does neither), the last one taken; then the
+    /// areas are sorted by how much of the request each holds (stable) and the first `n` used.
+    fn cling_sorted(
+        &mut self,
+        cands: &[usize],
+        n: usize,
+        need: u64,
+        prev: &[(usize, u64)],
+        first: &[usize],
+        used: &[usize],
+    ) -> Option<(u64, Vec<(usize, u64)>)> {
+        let mut found: Vec<(usize, u64, u64)> = Vec::new();
+        for &pv in cands {
+            let on_first = first.contains(&pv) || used.contains(&pv);
+            let matches = |start: u64| on_first || prev.contains(&(pv, start));
+            if let Some((s, l)) = self.lvm_walk(pv, need, true, &matches) {
+                found.push((pv, s, l.min(need)));
+            }
+        }
+        found.sort_by_key(|a| std::cmp::Reverse(a.2));
+        if found.len() < n {
+            return None;
+        }
+        let chosen = &found[..n];
+        let len = chosen.iter().map(|a| a.2).min().unwrap_or(0).min(need);
+        (len > 0).then(|| (len, chosen.iter().map(|a| (a.0, a.1)).collect()))
     }
 
     /// One pass of lvm2's normal policy: an area per PV (VG order), sorted by how much of
@@ -480,8 +585,6 @@ impl FreeMap {
         (len > 0).then(|| (len, chosen.iter().map(|s| (s.0, s.1)).collect()))
     }
 }
-
-pub use crate::vg::MISSING;
 
 /// PV extents a segment occupies: its stripes, or the PV areas an opaque segment lists under
 /// `stripes` (e.g. `striped+FLAG` types) or `mirrors` (pvmove).
@@ -548,26 +651,29 @@ fn first_segment_pvs(fm: &FreeMap, lv: &LogicalVolume) -> Option<Vec<usize>> {
     }
 }
 
-/// The LV names a mirror/raid1 LV's segments refer to (images, rmeta, log).
-fn sub_lv_names(lv: &LogicalVolume) -> Vec<String> {
-    let mut out = Vec::new();
-    for seg in &lv.segments {
-        match &seg.kind {
-            SegmentKind::Mirror { log, legs, .. } => {
-                out.extend(legs.iter().map(|l| l.lv.clone()));
-                out.extend(log.iter().cloned());
-            }
-            SegmentKind::Raid1 { images, .. } => {
-                for (m, i) in images {
-                    out.push(m.clone());
-                    out.push(i.clone());
+impl LogicalVolume {
+    /// The LV names a mirror/raid1 LV's segments refer to (legs and log; rmeta and rimage),
+    /// in metadata order.
+    pub fn sub_lv_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for seg in &self.segments {
+            match &seg.kind {
+                SegmentKind::Mirror { log, legs, .. } => {
+                    out.extend(legs.iter().map(|l| l.lv.clone()));
+                    out.extend(log.iter().cloned());
                 }
+                SegmentKind::Raid1 { images, .. } => {
+                    for (m, i) in images {
+                        out.push(m.clone());
+                        out.push(i.clone());
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
+        out.dedup();
+        out
     }
-    out.dedup();
-    out
 }
 
 fn linear_segments(chunks: &[(String, u64, u64)], start: u64) -> Vec<Segment> {
@@ -691,7 +797,7 @@ impl VolumeGroup {
             .into_iter()
             .filter(|p| p.is_allocatable())
             // A PV written as missing holds stale data until `vgextend --restoremissing`.
-            .filter(|p| !p.flags.iter().any(|f| f == MISSING))
+            .filter(|p| !p.is_missing())
             .filter_map(|p| fm.idx(&p.name))
             .collect())
     }
@@ -700,7 +806,7 @@ impl VolumeGroup {
     pub fn parent_of(&self, name: &str) -> Option<&LogicalVolume> {
         self.lvs
             .iter()
-            .find(|l| sub_lv_names(l).iter().any(|s| s == name))
+            .find(|l| l.sub_lv_names().iter().any(|s| s == name))
     }
 
     /// The visible LV `name`: `NoSuchLv`, or `SubVolume` for a hidden sub-LV.
@@ -718,15 +824,15 @@ impl VolumeGroup {
     }
 
     fn new_lv(&self, name: &str, visible: bool, req: &LvRequest) -> LogicalVolume {
-        let mut status = vec!["READ".to_string(), "WRITE".to_string()];
+        let mut status = FlagList::of(&[Flag::Read, Flag::Write]);
         if visible {
-            status.push("VISIBLE".into());
+            status.insert(Flag::Visible);
         }
         LogicalVolume {
             name: name.to_string(),
             id: crate::lvm_uuid::generate_dashed(),
             status,
-            flags: Vec::new(),
+            flags: FlagList::new(),
             tags: Vec::new(),
             creation_time: req.creation_time,
             creation_host: req.creation_host.clone(),
@@ -1098,7 +1204,6 @@ impl VolumeGroup {
                 append_merging(lvm, new);
             }
             SegmentKind::Mirror { .. } | SegmentKind::Raid1 { .. } if lv.segments.len() == 1 => {
-                let subs = sub_lv_names(&lv);
                 let images: Vec<String> = match &last.kind {
                     SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
                     SegmentKind::Raid1 { images, .. } => {
@@ -1106,66 +1211,68 @@ impl VolumeGroup {
                     }
                     _ => Vec::new(),
                 };
-                // Each image grows on PVs that hold no other sub-LV of this LV.
-                let pvs_of = |vg: &VolumeGroup, lvname: &str| -> Vec<String> {
-                    vg.lv(lvname)
-                        .map(|l| {
-                            l.segments
-                                .iter()
-                                .flat_map(|s| match &s.kind {
-                                    SegmentKind::Striped { areas, .. } => {
-                                        areas.iter().map(|a| a.pv.clone()).collect()
-                                    }
-                                    _ => Vec::new(),
-                                })
-                                .collect()
+                // lvm2 grows the images in parallel, as the areas of one allocation
+                // (`_lv_extend_layered_lv`): a slot per image, contiguous to each image's
+                // last segment, clinging to each image's first segment, else the normal
+                // policy; the images' existing PVs are no bar (the new LEs have no parallel
+                // areas yet).
+                let image_lvs: Vec<LogicalVolume> = images
+                    .iter()
+                    .map(|i| {
+                        self.lv(i)
+                            .cloned()
+                            .ok_or_else(|| ModelError::NoSuchLv { name: i.clone() })
+                    })
+                    .collect::<Result<_, _>>()?;
+                let prev: Option<Vec<(usize, u64)>> = image_lvs
+                    .iter()
+                    .map(|l| {
+                        l.segments.last().and_then(|s| match &s.kind {
+                            SegmentKind::Striped { areas, .. } if areas.len() == 1 => fm
+                                .idx(&areas[0].pv)
+                                .map(|i| (i, areas[0].start.0 + s.area_len().0)),
+                            _ => None,
                         })
-                        .unwrap_or_default()
-                };
-                let mut plan: Vec<(String, Vec<Segment>)> = Vec::new();
-                for img in &images {
-                    // Its own rmeta shares its PV; every other sub-LV's PVs are off limits.
-                    let pair = img.replacen("_rimage_", "_rmeta_", 1);
-                    let mut others: Vec<String> = subs
-                        .iter()
-                        .filter(|s| *s != img && **s != pair)
-                        .flat_map(|s| pvs_of(self, s))
-                        .collect();
-                    // and the PVs just planned for the images before this one
-                    for (_, segs) in &plan {
-                        for seg in segs {
-                            if let SegmentKind::Striped { areas, .. } = &seg.kind {
-                                others.extend(areas.iter().map(|a| a.pv.clone()));
-                            }
-                        }
-                    }
-                    let my_cands: Vec<usize> = cands
-                        .iter()
-                        .copied()
-                        .filter(|&i| !others.contains(&fm.pvs[i].name))
-                        .collect();
-                    let img_lv = self
-                        .lv(img)
-                        .ok_or_else(|| ModelError::NoSuchLv { name: img.clone() })?;
-                    let cont = img_lv.segments.last().and_then(|s| match &s.kind {
-                        SegmentKind::Striped { areas, .. } if areas.len() == 1 => fm
-                            .idx(&areas[0].pv)
-                            .map(|i| (i, areas[0].start.0 + s.area_len().0)),
-                        _ => None,
+                    })
+                    .collect();
+                let first: Option<Vec<usize>> = image_lvs
+                    .iter()
+                    .map(|l| first_segment_pvs(&fm, l).and_then(|v| v.first().copied()))
+                    .collect();
+                fm.approx = approx;
+                fm.cling_to = first;
+                let usable = cands.iter().filter(|&&i| fm.pvs[i].free() > 0).count();
+                if usable < images.len() && !approx {
+                    return Err(ModelError::NotEnoughPvs {
+                        needed: images.len(),
+                        available: usable,
+                        what: "mirror images",
                     });
-                    let chunks = fm.alloc_linear(&my_cands, by.0, cont)?;
-                    plan.push((
-                        img.clone(),
-                        linear_segments(&self.name_chunks(&fm, &chunks), 0),
-                    ));
                 }
-                for (img, segs) in plan {
-                    if let Some(l) = self.lv_mut(&img) {
-                        append_merging(l, segs);
+                let segs = fm.alloc_parallel(&cands, images.len(), by.0, prev.as_deref())?;
+                let grown: u64 = segs.iter().map(|s| s.0).sum();
+                // Approximate and nothing fits: lvm2 leaves the LV unchanged (exit 0).
+                if grown == 0 && approx {
+                    return Ok(());
+                }
+                if grown == 0 {
+                    return Err(ModelError::NotEnoughSpace {
+                        needed: Extents(by.0.saturating_mul(images.len() as u64)),
+                        free: Extents(fm.total_free(&cands)),
+                    });
+                }
+                for (slot, img) in images.iter().enumerate() {
+                    let chunks: Vec<(usize, u64, u64)> = segs
+                        .iter()
+                        .map(|(len, areas)| (areas[slot].0, areas[slot].1, *len))
+                        .collect();
+                    let new = linear_segments(&self.name_chunks(&fm, &chunks), 0);
+                    if let Some(l) = self.lv_mut(img) {
+                        append_merging(l, new);
                     }
                 }
                 if let Some(top) = self.lv_mut(name) {
-                    top.segments[0].extent_count.0 += by.0;
+                    top.segments[0].extent_count.0 += grown;
                 }
             }
             _ => {
@@ -1240,7 +1347,7 @@ impl VolumeGroup {
         let mut i = 0;
         while i < doomed.len() {
             if let Some(l) = self.lv(&doomed[i]) {
-                for s in sub_lv_names(l) {
+                for s in l.sub_lv_names() {
                     if !doomed.contains(&s) {
                         doomed.push(s);
                     }
@@ -1256,7 +1363,10 @@ impl VolumeGroup {
     pub fn rename_lv(&mut self, old: &str, new: &str) -> Result<(), ModelError> {
         self.top_level(old)?;
         self.check_new_name(new)?;
-        let subs = self.lv(old).map(sub_lv_names).unwrap_or_default();
+        let subs = self
+            .lv(old)
+            .map(LogicalVolume::sub_lv_names)
+            .unwrap_or_default();
         let prefix = format!("{old}_");
         let mut map: Vec<(String, String)> = vec![(old.to_string(), new.to_string())];
         for s in subs {

@@ -37,81 +37,102 @@ fn format_g(d: f64) -> String {
     }
 }
 
-fn comment(sec: &mut Section, key: &str, text: String) {
-    if let Some(i) = sec.entries.iter().position(|(k, _)| k == key) {
+/// The section a key is in: which comment it gets depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner<'a> {
+    Vg,
+    Pv,
+    Lv,
+    /// A segment of this `type`.
+    Segment(&'a str),
+}
+
+/// The comment lvm2 writes after `key = v` in a backup file (`# 4 Megabytes`, `# Hint
+/// only` ...), if any: the one table of them, used by both writers. `extent` is the VG's
+/// extent size in sectors.
+pub(crate) fn comment_for(owner: Owner, key: &str, v: &Value, extent: u64) -> Option<String> {
+    let int = || v.as_int().and_then(|i| u64::try_from(i).ok());
+    let extents = || int().map(|c| size_comment(c.saturating_mul(extent)));
+    match (owner, key) {
+        (Owner::Vg, "format") => Some("# informational".into()),
+        (Owner::Vg, "extent_size") => int().map(size_comment),
+        (Owner::Pv, "device") => Some("# Hint only".into()),
+        (Owner::Pv, "dev_size" | "ba_size") => int().map(size_comment),
+        (Owner::Pv, "pe_count") => extents(),
+        (Owner::Lv, "creation_time") => {
+            v.as_int().map(|t| format!("# {}", crate::time::iso_utc(t)))
+        }
+        (Owner::Lv, "read_ahead") => (v.as_int() == Some(-1)).then(|| "# None".into()),
+        (Owner::Segment(_), "extent_count" | "reshape_count") => extents(),
+        (Owner::Segment("striped"), "stripe_count") => {
+            (v.as_int() == Some(1)).then(|| "# linear".into())
+        }
+        (Owner::Segment("striped"), "stripe_size") => int().map(size_comment),
+        (Owner::Segment("mirror"), "extents_moved") => extents(),
+        _ => None,
+    }
+}
+
+/// Adds the comments of `owner`'s keys to `sec`: after the first entry of each key, unless
+/// a comment follows it already.
+fn annotate(sec: &mut Section, owner: Owner, extent: u64) {
+    let mut seen: Vec<String> = Vec::new();
+    let mut add = Vec::new();
+    for (i, (k, n)) in sec.entries.iter().enumerate() {
+        if seen.iter().any(|s| s == k) {
+            continue;
+        }
+        seen.push(k.to_string());
+        let Node::Value(v) = n else { continue };
         let has = sec
             .comments
             .iter()
             .any(|c| c.index == i && c.placement == CommentPlacement::After);
-        if !has {
-            sec.add_comment(i, CommentPlacement::After, text);
+        if let (false, Some(text)) = (has, comment_for(owner, k, v, extent)) {
+            add.push((i, text));
         }
+    }
+    for (i, text) in add {
+        sec.add_comment(i, CommentPlacement::After, text);
     }
 }
 
-fn int(sec: &Section, key: &str) -> Option<u64> {
-    sec.get_int(key).and_then(|i| u64::try_from(i).ok())
+/// Adds lvm2's comments to a segment section written by the model.
+pub(crate) fn annotate_segment(seg: &mut Section, extent: u64) {
+    let ty = seg.get_str("type").unwrap_or_default().to_string();
+    annotate(seg, Owner::Segment(&ty), extent);
 }
 
 /// Adds lvm2's comments to a VG section written by the model.
 pub fn annotate_vg(vg: &mut Section) {
-    let extent = int(vg, "extent_size").unwrap_or(0);
-    comment(vg, "format", "# informational".into());
-    if let Some(e) = int(vg, "extent_size") {
-        comment(vg, "extent_size", size_comment(e));
-    }
-    if let Some(pvs) = vg.get_section_mut("physical_volumes") {
-        for (_, n) in &mut pvs.entries {
-            if let Node::Section(pv) = n {
-                comment(pv, "device", "# Hint only".into());
-                if let Some(s) = int(pv, "dev_size") {
-                    comment(pv, "dev_size", size_comment(s));
-                }
-                if let Some(c) = int(pv, "pe_count") {
-                    comment(pv, "pe_count", size_comment(c.saturating_mul(extent)));
-                }
-                if let Some(s) = int(pv, "ba_size") {
-                    comment(pv, "ba_size", size_comment(s));
-                }
-            }
-        }
-    }
-    if let Some(lvs) = vg.get_section_mut("logical_volumes") {
-        for (_, n) in &mut lvs.entries {
-            let Node::Section(lv) = n else { continue };
-            if let Some(t) = lv.get_int("creation_time") {
-                comment(
-                    lv,
-                    "creation_time",
-                    format!("# {}", crate::time::iso_utc(t)),
-                );
-            }
-            if lv.get_int("read_ahead") == Some(-1) {
-                comment(lv, "read_ahead", "# None".into());
-            }
-            for (_, sn) in &mut lv.entries {
-                let Node::Section(seg) = sn else { continue };
-                if let Some(c) = int(seg, "extent_count") {
-                    comment(seg, "extent_count", size_comment(c.saturating_mul(extent)));
-                }
-                if let Some(c) = int(seg, "reshape_count") {
-                    comment(seg, "reshape_count", size_comment(c.saturating_mul(extent)));
-                }
-                let ty = seg.get_str("type").unwrap_or_default().to_string();
-                if ty == "striped" {
-                    if seg.get_value("stripe_count") == Some(&Value::Int(1)) {
-                        comment(seg, "stripe_count", "# linear".into());
-                    }
-                    if let Some(s) = int(seg, "stripe_size") {
-                        comment(seg, "stripe_size", size_comment(s));
-                    }
-                }
-                if ty == "mirror" {
-                    if let Some(c) = int(seg, "extents_moved") {
-                        comment(seg, "extents_moved", size_comment(c.saturating_mul(extent)));
+    let extent = vg
+        .get_int("extent_size")
+        .and_then(|i| u64::try_from(i).ok())
+        .unwrap_or(0);
+    annotate(vg, Owner::Vg, extent);
+    // Every section by that name (an unknown value by the same name may come first).
+    for (k, n) in &mut vg.entries {
+        let Node::Section(list) = n else { continue };
+        match &**k {
+            "physical_volumes" => {
+                for (_, n) in &mut list.entries {
+                    if let Node::Section(pv) = n {
+                        annotate(pv, Owner::Pv, extent);
                     }
                 }
             }
+            "logical_volumes" => {
+                for (_, n) in &mut list.entries {
+                    let Node::Section(lv) = n else { continue };
+                    annotate(lv, Owner::Lv, extent);
+                    for (_, sn) in &mut lv.entries {
+                        if let Node::Section(seg) = sn {
+                            annotate_segment(seg, extent);
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }

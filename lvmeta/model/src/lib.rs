@@ -10,6 +10,7 @@
 pub mod alloc;
 mod backup_comments;
 mod error;
+pub mod flags;
 pub mod ids;
 /// The former name of [`ids`].
 pub use ids as lvm_uuid;
@@ -22,8 +23,9 @@ mod vg_write;
 
 pub use alloc::{Layout, LvRequest, MirrorLog, DEFAULT_REGION_SIZE, DEFAULT_STRIPE_SIZE};
 pub use error::ModelError;
+pub use flags::{Flag, FlagList, FlagWord};
 pub use report::{lv_attr_of, SegmentReport, SubRole};
 pub use vg::{
     Extra, ExtraEntry, LogicalVolume, LvArea, PhysicalVolume, Segment, SegmentKind, StripeArea,
-    Trailer, VolumeGroup, MISSING,
+    Trailer, VolumeGroup,
 };

@@ -2,6 +2,7 @@
 //! the `lv_attr` string.
 
 use crate::vg::{LogicalVolume, SegmentKind, VolumeGroup};
+use crate::Flag;
 use lvmeta_ondisk::units::{Extents, Sectors};
 use std::collections::HashMap;
 
@@ -176,24 +177,23 @@ impl VolumeGroup {
 /// An image shows `I` (not known to be in sync) unless active, as lvm2 shows inactive images.
 pub fn lv_attr_of(lv: &LogicalVolume, role: Option<SubRole>, active: bool) -> String {
     {
-        let has = |s: &str| lv.status.iter().any(|x| x == s);
-        let flag = |s: &str| lv.flags.iter().any(|x| x == s);
+        let has = |f: Flag| lv.status.contains(f);
         let first_kind = lv.segments.first().map(|s| &s.kind);
         let vol_type = match (role, first_kind) {
             (Some(SubRole::MirrorImage | SubRole::RaidImage), _) if active => 'i',
             (Some(SubRole::MirrorImage | SubRole::RaidImage), _) => 'I',
             (Some(SubRole::MirrorLog), _) => 'l',
             (Some(SubRole::RaidMeta), _) => 'e',
-            _ if has("PVMOVE") => 'p',
+            _ if has(Flag::Pvmove) => 'p',
             (None, Some(SegmentKind::Mirror { .. })) => {
-                if has("NOTSYNCED") {
+                if has(Flag::NotSynced) {
                     'M'
                 } else {
                     'm'
                 }
             }
             (None, Some(SegmentKind::Raid1 { .. })) => {
-                if has("NOTSYNCED") {
+                if has(Flag::NotSynced) {
                     'R'
                 } else {
                     'r'
@@ -208,9 +208,9 @@ pub fn lv_attr_of(lv: &LogicalVolume, role: Option<SubRole>, active: bool) -> St
             },
             _ => '-',
         };
-        let perm = if has("WRITE") {
+        let perm = if has(Flag::Write) {
             'w'
-        } else if has("READ") {
+        } else if has(Flag::Read) {
             'r'
         } else {
             '-'
@@ -225,12 +225,12 @@ pub fn lv_attr_of(lv: &LogicalVolume, role: Option<SubRole>, active: bool) -> St
             Some("anywhere") => 'a',
             _ => 'i',
         };
-        let policy = if has("LOCKED") {
+        let policy = if has(Flag::Locked) {
             policy.to_ascii_uppercase()
         } else {
             policy
         };
-        let minor = if has("FIXED_MINOR") { 'm' } else { '-' };
+        let minor = if has(Flag::FixedMinor) { 'm' } else { '-' };
         let state = if active { 'a' } else { '-' };
         let target = match (role, first_kind) {
             (Some(SubRole::MirrorImage | SubRole::MirrorLog), _) => 'm',
@@ -241,7 +241,11 @@ pub fn lv_attr_of(lv: &LogicalVolume, role: Option<SubRole>, active: bool) -> St
             (None, Some(SegmentKind::Other { segtype, .. })) if segtype.starts_with("raid") => 'r',
             _ => '-',
         };
-        let skip = if flag("ACTIVATION_SKIP") { 'k' } else { '-' };
+        let skip = if lv.flags.contains(Flag::ActivationSkip) {
+            'k'
+        } else {
+            '-'
+        };
         [
             vol_type, perm, policy, minor, state, '-', target, '-', '-', skip,
         ]
@@ -254,7 +258,7 @@ impl VolumeGroup {
     /// vgs' `vg_attr`: permissions, resizeable, exported, partial, allocation policy,
     /// clustered/shared (e.g. `wz--n-`, `wz--ns` for a lockd VG).
     pub fn vg_attr(&self) -> String {
-        let has = |s: &str| self.status.iter().any(|x| x == s);
+        let has = |f: Flag| self.status.contains(f);
         let policy = match self.extra.get("allocation_policy").and_then(|n| match n {
             lvmeta_text::Node::Value(v) => v.as_str(),
             _ => None,
@@ -264,7 +268,7 @@ impl VolumeGroup {
             Some("anywhere") => 'a',
             _ => 'n',
         };
-        let shared = if has("CLUSTERED") {
+        let shared = if has(Flag::Clustered) {
             'c'
         } else if self
             .lock_type
@@ -276,9 +280,9 @@ impl VolumeGroup {
             '-'
         };
         [
-            if has("WRITE") { 'w' } else { 'r' },
-            if has("RESIZEABLE") { 'z' } else { '-' },
-            if has("EXPORTED") { 'x' } else { '-' },
+            if has(Flag::Write) { 'w' } else { 'r' },
+            if has(Flag::Resizeable) { 'z' } else { '-' },
+            if has(Flag::Exported) { 'x' } else { '-' },
             '-',
             policy,
             shared,

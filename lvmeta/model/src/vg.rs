@@ -1,6 +1,7 @@
 //! The volume-group model and its conversion from/to the text tree, with exactly the keys and
 //! order lvm2's exporter writes (`lib/format_text/export.c`, segment `text_export`s).
 
+use crate::flags::{self, Flag, FlagList, List, Object};
 use crate::ModelError;
 use lvmeta_ondisk::units::{Extents, Sectors};
 use lvmeta_text::{CommentPlacement, Node, Section, Value};
@@ -284,6 +285,24 @@ impl<'a> Reader<'a> {
     }
 
     /// A list of strings; absent means empty (lvm2 omits empty `tags`).
+    /// A `status` or `flags` list of `object` (see [`FlagList::read`]).
+    fn flag_list(&self, key: &str, object: Object, list: List) -> Result<FlagList, ModelError> {
+        match self.get(key) {
+            None => Ok(FlagList::new()),
+            Some(Node::Value(Value::Array(a))) => {
+                let mut names = Vec::with_capacity(a.len());
+                for v in a {
+                    names.push(
+                        v.as_str()
+                            .ok_or_else(|| self.wrong(key, "an array of strings"))?,
+                    );
+                }
+                Ok(FlagList::read(object, list, names))
+            }
+            Some(_) => Err(self.wrong(key, "an array of strings")),
+        }
+    }
+
     fn str_list(&self, key: &str) -> Result<Vec<String>, ModelError> {
         match self.get(key) {
             None => Ok(Vec::new()),
@@ -410,8 +429,8 @@ impl Segment {
 pub struct LogicalVolume {
     pub name: String,
     pub id: String,
-    pub status: Vec<String>,
-    pub flags: Vec<String>,
+    pub status: FlagList,
+    pub flags: FlagList,
     pub tags: Vec<String>,
     pub creation_time: Option<i64>,
     pub creation_host: Option<String>,
@@ -423,16 +442,13 @@ pub struct LogicalVolume {
 
 impl LogicalVolume {
     pub fn is_visible(&self) -> bool {
-        self.status.iter().any(|s| s == "VISIBLE")
+        self.status.contains(Flag::Visible)
     }
 
     pub fn size(&self) -> Extents {
         Extents(self.segments.iter().map(|s| s.extent_count.0).sum())
     }
 }
-
-/// The PV flag lvm2 writes for a PV that was absent when the metadata was written.
-pub const MISSING: &str = "MISSING";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhysicalVolume {
@@ -441,8 +457,8 @@ pub struct PhysicalVolume {
     pub id: String,
     /// Device path hint.
     pub device: Option<String>,
-    pub status: Vec<String>,
-    pub flags: Vec<String>,
+    pub status: FlagList,
+    pub flags: FlagList,
     pub tags: Vec<String>,
     pub dev_size: Sectors,
     pub pe_start: Sectors,
@@ -463,8 +479,8 @@ impl PhysicalVolume {
             name: String::new(),
             id: crate::lvm_uuid::format_with_dashes(id)?,
             device: device.map(str::to_string),
-            status: vec!["ALLOCATABLE".into()],
-            flags: Vec::new(),
+            status: FlagList::of(&[Flag::Allocatable]),
+            flags: FlagList::new(),
             tags: Vec::new(),
             dev_size,
             pe_start,
@@ -474,21 +490,17 @@ impl PhysicalVolume {
     }
 
     pub fn is_allocatable(&self) -> bool {
-        self.status.iter().any(|s| s == "ALLOCATABLE")
+        self.status.contains(Flag::Allocatable)
     }
 
-    /// Whether the metadata marks the PV [`MISSING`] (absent when it was last written).
+    /// Whether the metadata marks the PV MISSING (absent when it was last written).
     pub fn is_missing(&self) -> bool {
-        self.flags.iter().any(|f| f == MISSING)
+        self.flags.contains(Flag::Missing)
     }
 
-    /// Marks or unmarks the PV [`MISSING`].
+    /// Marks or unmarks the PV MISSING.
     pub fn set_missing(&mut self, missing: bool) {
-        if !missing {
-            self.flags.retain(|f| f != MISSING);
-        } else if !self.is_missing() {
-            self.flags.push(MISSING.into());
-        }
+        self.flags.set(Flag::Missing, missing);
     }
 
     /// The device hint, or the PV's key when there is none.
@@ -503,8 +515,8 @@ pub struct VolumeGroup {
     pub id: String,
     pub seqno: u64,
     pub format: Option<String>,
-    pub status: Vec<String>,
-    pub flags: Vec<String>,
+    pub status: FlagList,
+    pub flags: FlagList,
     pub tags: Vec<String>,
     pub system_id: Option<String>,
     pub lock_type: Option<String>,
@@ -685,8 +697,8 @@ impl VolumeGroup {
             id: crate::lvm_uuid::generate_dashed(),
             seqno: 1,
             format: Some("lvm2".into()),
-            status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
-            flags: Vec::new(),
+            status: FlagList::of(&[Flag::Resizeable, Flag::Read, Flag::Write]),
+            flags: FlagList::new(),
             tags: Vec::new(),
             system_id: None,
             lock_type: None,
@@ -860,8 +872,8 @@ impl VolumeGroup {
             id: r.id()?,
             seqno: r.u32("seqno")?,
             format: r.opt_str("format")?,
-            status: r.str_list("status")?,
-            flags: r.str_list("flags")?,
+            status: r.flag_list("status", Object::Vg, List::Status)?,
+            flags: r.flag_list("flags", Object::Vg, List::Flags)?,
             tags: r.str_list("tags")?,
             system_id: r.opt_str("system_id")?,
             lock_type: r.opt_str("lock_type")?,
@@ -875,9 +887,9 @@ impl VolumeGroup {
             extra: r.extra(|k| VG_KEYS.contains(&k)),
         };
         let mut vg = vg;
-        unlock_write(&mut vg.status, &mut vg.flags);
+        flags::unlock_write(&mut vg.status, &mut vg.flags);
         for lv in &mut vg.lvs {
-            unlock_write(&mut lv.status, &mut lv.flags);
+            flags::unlock_write(&mut lv.status, &mut lv.flags);
         }
         vg.check_references()?;
         Ok(vg)
@@ -1072,34 +1084,13 @@ impl VolumeGroup {
     }
 }
 
-/// Reading: `WRITE_LOCKED` in flags means WRITE (the model always says WRITE in status).
-fn unlock_write(status: &mut Vec<String>, flags: &mut Vec<String>) {
-    if let Some(i) = flags.iter().position(|f| f == "WRITE_LOCKED") {
-        flags.remove(i);
-        if !status.iter().any(|s| s == "WRITE") {
-            let at = status
-                .iter()
-                .position(|s| s == "READ")
-                .map_or(status.len(), |i| i + 1);
-            status.insert(at, "WRITE".into());
-        }
-    }
-}
-
-/// `status` and `flags` as written. When `locked`, WRITE becomes the WRITE_LOCKED flag, the
-/// first of lvm2's compatible flags.
+/// `status` and `flags` as written (see [`flags::written`]).
 fn status_and_flags<'a>(
-    status: &'a [String],
-    flags: &'a [String],
+    status: &'a FlagList,
+    flags: &'a FlagList,
     locked: bool,
 ) -> (Value<'a>, Value<'a>) {
-    let writable = status.iter().any(|s| s == "WRITE");
-    if !(locked && writable) {
-        return (strs(status), strs(flags));
-    }
-    let status = status.iter().filter(|s| *s != "WRITE").cloned();
-    let add = (!flags.iter().any(|f| f == "WRITE_LOCKED")).then(|| "WRITE_LOCKED".to_string());
-    let flags = add.into_iter().chain(flags.iter().cloned());
+    let (status, flags) = flags::written(status, flags, locked);
     (Value::str_array(status), Value::str_array(flags))
 }
 
@@ -1114,8 +1105,8 @@ fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelE
         name: name.to_string(),
         id: r.id()?,
         device: r.opt_str("device")?,
-        status: r.str_list("status")?,
-        flags: r.str_list("flags")?,
+        status: r.flag_list("status", Object::Pv, List::Status)?,
+        flags: r.flag_list("flags", Object::Pv, List::Flags)?,
         tags: r.str_list("tags")?,
         dev_size: Sectors(r.opt_u64("dev_size")?.unwrap_or(0)),
         pe_start: Sectors(r.u64("pe_start")?),
@@ -1128,8 +1119,8 @@ fn write_pv(pv: &PhysicalVolume) -> Section<'_> {
     let mut b = Builder::new(&pv.extra);
     b.val("id", pv.id.as_str());
     b.key("device", opt_str_node(&pv.device));
-    b.val("status", strs(&pv.status));
-    b.val("flags", strs(&pv.flags));
+    b.val("status", Value::str_array(pv.status.names()));
+    b.val("flags", Value::str_array(pv.flags.names()));
     b.key(
         "tags",
         (!pv.tags.is_empty()).then(|| Node::Value(strs(&pv.tags))),
@@ -1183,8 +1174,8 @@ fn read_lv(
     Ok(LogicalVolume {
         name: name.to_string(),
         id: r.id()?,
-        status: r.str_list("status")?,
-        flags: r.str_list("flags")?,
+        status: r.flag_list("status", Object::Lv, List::Status)?,
+        flags: r.flag_list("flags", Object::Lv, List::Flags)?,
         tags: r.str_list("tags")?,
         creation_time: r.opt_i64("creation_time")?,
         creation_host: r.opt_str("creation_host")?,
@@ -1696,8 +1687,8 @@ mod tests {
                 vg.lvs.push(LogicalVolume {
                     name,
                     id: "a".repeat(32),
-                    status: Vec::new(),
-                    flags: Vec::new(),
+                    status: FlagList::new(),
+                    flags: FlagList::new(),
                     tags: Vec::new(),
                     creation_time: None,
                     creation_host: None,

@@ -4,6 +4,8 @@
 //! keys and their order, mirroring `vg.rs`'s tree builders (`Builder`, `write_pv`, `write_lv`,
 //! `write_segment`, `Trailer::append_to`); a property test holds the two to the same bytes.
 
+use crate::backup_comments::{annotate_segment, comment_for, Owner};
+use crate::flags::FlagList;
 use crate::vg::{
     Extra, ExtraEntry, LogicalVolume, PhysicalVolume, Segment, SegmentKind, Trailer, VolumeGroup,
     MIRROR_KEYS, SEG_COMMON, STRIPED_KEYS,
@@ -17,8 +19,20 @@ impl VolumeGroup {
     /// beforehand (a VG of 5,000 LVs is over a MiB of text).
     pub fn write_metadata(&self, trailer: &Trailer, out: &mut String) {
         let mut e = Emitter::new(out, Style::Metadata);
-        write_vg(&mut e, self);
+        write_vg(&mut e, self, false);
         write_trailer(&mut e, trailer);
+        e.finish();
+    }
+
+    /// Appends the text lvm2 writes into a backup or archive file (`/etc/lvm/backup/<vg>`,
+    /// `vgcfgbackup -f`) to `out`: `trailer` first (`description`, `creation_host` with the
+    /// uname comment, `creation_time` with its date), then the VG, indented, with lvm2's
+    /// informational comments; byte for byte
+    /// `lvmeta_text::write_with(&self.to_backup(trailer), Style::Backup)`.
+    pub fn write_backup(&self, trailer: &Trailer, out: &mut String) {
+        let mut e = Emitter::new(out, Style::Backup);
+        write_trailer(&mut e, trailer);
+        write_vg(&mut e, self, true);
         e.finish();
     }
 }
@@ -142,26 +156,53 @@ struct Keys<'e, 'o, 'x> {
     placed: Vec<bool>,
     /// Set for the trailer, whose `creation_host` and `creation_time` carry comments.
     trailer: Option<&'x Trailer>,
+    /// Set in a backup file: whose keys these are and the VG's extent size, for lvm2's
+    /// informational comments ([`comment_for`]).
+    backup: Option<(Owner<'x>, u64)>,
+    /// In a backup file, the keys written so far (only a key's first entry is commented).
+    seen: Vec<&'x str>,
 }
 
 impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
-    fn new(e: &'e mut Emitter<'o>, extra: &'x Extra) -> Keys<'e, 'o, 'x> {
-        Self::with_trailer(e, extra, None)
+    fn new(
+        e: &'e mut Emitter<'o>,
+        extra: &'x Extra,
+        backup: Option<(Owner<'x>, u64)>,
+    ) -> Keys<'e, 'o, 'x> {
+        Self::with(e, extra, None, backup)
     }
 
-    fn with_trailer(
+    fn with(
         e: &'e mut Emitter<'o>,
         extra: &'x Extra,
         trailer: Option<&'x Trailer>,
+        backup: Option<(Owner<'x>, u64)>,
     ) -> Keys<'e, 'o, 'x> {
         let mut k = Keys {
             e,
             extra,
             placed: vec![false; extra.entries.len()],
             trailer,
+            backup,
+            seen: Vec::new(),
         };
         k.place(None);
         k
+    }
+
+    /// In a backup file, lvm2's comment after `key = v` (the key's first entry only, of
+    /// any kind: a section by that name first means no comment).
+    fn note(&mut self, key: &'x str, v: Option<&Value>) {
+        let Some((owner, extent)) = self.backup else {
+            return;
+        };
+        if self.seen.contains(&key) {
+            return;
+        }
+        self.seen.push(key);
+        if let Some(c) = v.and_then(|v| comment_for(owner, key, v, extent)) {
+            self.e.comment_after(&c);
+        }
     }
 
     fn place(&mut self, after: Option<&str>) {
@@ -174,7 +215,23 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
         for (i, x) in extra.entries.iter().enumerate() {
             if !self.placed[i] && which(x) {
                 self.placed[i] = true;
-                self.e.node(&x.key, &x.node);
+                match (&x.node, self.backup) {
+                    // Every subsection of an LV is commented as a segment (as the tree
+                    // path's annotate does).
+                    (Node::Section(sec), Some((Owner::Lv, extent))) => {
+                        let mut sec = sec.clone();
+                        annotate_segment(&mut sec, extent);
+                        self.e.section(&x.key, &sec);
+                    }
+                    _ => self.e.node(&x.key, &x.node),
+                }
+                self.note(
+                    &x.key,
+                    match &x.node {
+                        Node::Value(v) => Some(v),
+                        Node::Section(_) => None,
+                    },
+                );
                 self.commented(&x.key);
             }
         }
@@ -207,24 +264,26 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
         self.done(key);
     }
 
-    fn int(&mut self, key: &str, v: i64) {
+    fn int(&mut self, key: &'static str, v: i64) {
         self.e.int(key, v);
+        self.note(key, Some(&Value::Int(v)));
         self.written(key);
     }
 
-    fn opt_int(&mut self, key: &str, v: Option<i64>) {
+    fn opt_int(&mut self, key: &'static str, v: Option<i64>) {
         match v {
             Some(v) => self.int(key, v),
             None => self.done(key),
         }
     }
 
-    fn str(&mut self, key: &str, v: &str) {
+    fn str(&mut self, key: &'static str, v: &str) {
         self.e.str(key, v);
+        self.note(key, Some(&Value::Str(v.into())));
         self.written(key);
     }
 
-    fn opt_str(&mut self, key: &str, v: Option<&str>) {
+    fn opt_str(&mut self, key: &'static str, v: Option<&str>) {
         match v {
             Some(v) => self.str(key, v),
             None => self.done(key),
@@ -249,20 +308,11 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
         }
     }
 
-    /// `status` and `flags`; when `locked`, WRITE becomes the WRITE_LOCKED flag, the first
-    /// of lvm2's compatible flags (as `vg.rs`'s `status_and_flags`).
-    fn status_and_flags(&mut self, status: &[String], flags: &[String], locked: bool) {
-        if !(locked && status.iter().any(|s| s == "WRITE")) {
-            self.strs("status", status);
-            self.strs("flags", flags);
-            return;
-        }
-        self.strs("status", status.iter().filter(|s| *s != "WRITE"));
-        let add = (!flags.iter().any(|f| f == "WRITE_LOCKED")).then_some("WRITE_LOCKED");
-        self.strs(
-            "flags",
-            add.into_iter().chain(flags.iter().map(String::as_str)),
-        );
+    /// `status` and `flags` as written (see [`crate::flags::written`]).
+    fn status_and_flags(&mut self, status: &FlagList, flags: &FlagList, locked: bool) {
+        let (status, flags) = crate::flags::written(status, flags, locked);
+        self.strs("status", status);
+        self.strs("flags", flags);
     }
 
     /// The unknown keys not placed yet.
@@ -271,8 +321,11 @@ impl<'e, 'o, 'x> Keys<'e, 'o, 'x> {
     }
 }
 
-fn write_vg(e: &mut Emitter, vg: &VolumeGroup) {
+/// `backup`: as in a backup file (lvm2's informational comments).
+fn write_vg(e: &mut Emitter, vg: &VolumeGroup, backup: bool) {
     let names = PvNames::new(vg);
+    let extent = backup.then_some(vg.extent_size.0);
+    let own = |o: Owner<'static>| extent.map(|x| (o, x));
     let locked = vg.is_write_locked();
     e.open_with(
         &vg.name,
@@ -281,7 +334,7 @@ fn write_vg(e: &mut Emitter, vg: &VolumeGroup) {
             device_count: None,
         },
     );
-    let mut k = Keys::new(e, &vg.extra);
+    let mut k = Keys::new(e, &vg.extra, own(Owner::Vg));
     k.str("id", &vg.id);
     k.int("seqno", int(vg.seqno));
     k.opt_str("format", vg.format.as_deref());
@@ -296,7 +349,7 @@ fn write_vg(e: &mut Emitter, vg: &VolumeGroup) {
     k.int("metadata_copies", int(vg.metadata_copies));
     k.e.open("physical_volumes");
     for (i, pv) in vg.pvs.iter().enumerate() {
-        write_pv(k.e, names.key(i, pv), pv);
+        write_pv(k.e, names.key(i, pv), pv, extent);
     }
     k.e.close();
     k.written("physical_volumes");
@@ -305,10 +358,10 @@ fn write_vg(e: &mut Emitter, vg: &VolumeGroup) {
         let mut scratch = String::new();
         // lvm2 writes visible LVs first, then the hidden ones, each in list order.
         for lv in vg.lvs.iter().filter(|l| l.is_visible()) {
-            write_lv(k.e, lv, locked, &names, &mut scratch);
+            write_lv(k.e, lv, locked, &names, &mut scratch, extent);
         }
         for lv in vg.lvs.iter().filter(|l| !l.is_visible()) {
-            write_lv(k.e, lv, locked, &names, &mut scratch);
+            write_lv(k.e, lv, locked, &names, &mut scratch, extent);
         }
         k.e.close();
         k.written("logical_volumes");
@@ -319,13 +372,14 @@ fn write_vg(e: &mut Emitter, vg: &VolumeGroup) {
     e.close();
 }
 
-fn write_pv(e: &mut Emitter, key: &str, pv: &PhysicalVolume) {
+/// `extent`: set in a backup file (the VG's extent size, for lvm2's comments).
+fn write_pv(e: &mut Emitter, key: &str, pv: &PhysicalVolume, extent: Option<u64>) {
     e.open(key);
-    let mut k = Keys::new(e, &pv.extra);
+    let mut k = Keys::new(e, &pv.extra, extent.map(|x| (Owner::Pv, x)));
     k.str("id", &pv.id);
     k.opt_str("device", pv.device.as_deref());
-    k.strs("status", &pv.status);
-    k.strs("flags", &pv.flags);
+    k.strs("status", pv.status.names());
+    k.strs("flags", pv.flags.names());
     k.tags(&pv.tags);
     k.int("dev_size", int(pv.dev_size.0));
     k.int("pe_start", int(pv.pe_start.0));
@@ -341,9 +395,10 @@ fn write_lv(
     locked: bool,
     names: &PvNames,
     scratch: &mut String,
+    extent: Option<u64>,
 ) {
     e.open(&lv.name);
-    let mut k = Keys::new(e, &lv.extra);
+    let mut k = Keys::new(e, &lv.extra, extent.map(|x| (Owner::Lv, x)));
     k.str("id", &lv.id);
     k.status_and_flags(&lv.status, &lv.flags, locked);
     k.tags(&lv.tags);
@@ -356,12 +411,12 @@ fn write_lv(
         scratch.clear();
         // Writing into a String cannot fail.
         let _ = write!(scratch, "segment{}", i + 1);
-        write_segment(e, scratch, s, names);
+        write_segment(e, scratch, s, names, extent);
     }
     e.close();
 }
 
-fn write_segment(e: &mut Emitter, key: &str, seg: &Segment, names: &PvNames) {
+fn write_segment(e: &mut Emitter, key: &str, seg: &Segment, names: &PvNames, extent: Option<u64>) {
     if let SegmentKind::Other { segtype, raw } = &seg.kind {
         // Kept verbatim but for its place in the LV, its type and renumbered PV areas.
         let stripes = names.renamed_array(raw, "stripes");
@@ -377,6 +432,17 @@ fn write_segment(e: &mut Emitter, key: &str, seg: &Segment, names: &PvNames) {
             ("extent_count", &count),
             ("type", &segtype),
         ]);
+        if let Some(x) = extent {
+            // Rare (segment types lvmeta does not model) and commented inside: the tree
+            // path's copy, annotated as that path does.
+            let mut sec = raw.clone();
+            for (k, v) in overrides {
+                sec.set(k, v.clone());
+            }
+            annotate_segment(&mut sec, x);
+            e.section(key, &sec);
+            return;
+        }
         e.open_with(key, Lookahead::of(raw));
         e.body_with(raw, &overrides);
         e.close();
@@ -389,7 +455,13 @@ fn write_segment(e: &mut Emitter, key: &str, seg: &Segment, names: &PvNames) {
             device_count: segment_device_count(seg),
         },
     );
-    let mut k = Keys::new(e, &seg.extra);
+    let ty = match &seg.kind {
+        SegmentKind::Striped { .. } => "striped",
+        SegmentKind::Mirror { .. } => "mirror",
+        SegmentKind::Raid1 { .. } => "raid1",
+        SegmentKind::Other { .. } => unreachable!("written verbatim above"),
+    };
+    let mut k = Keys::new(e, &seg.extra, extent.map(|x| (Owner::Segment(ty), x)));
     k.int("start_extent", int(seg.start_extent.0));
     k.int("extent_count", int(seg.extent_count.0));
     match &seg.kind {
@@ -447,7 +519,7 @@ fn write_trailer(e: &mut Emitter, t: &Trailer) {
     if let Some(g) = &t.generated_by {
         e.comment_before(&format!("#{g}"));
     }
-    let mut k = Keys::with_trailer(e, &t.extra, Some(t));
+    let mut k = Keys::with(e, &t.extra, Some(t), None);
     k.str("contents", &t.contents);
     k.int("version", t.version);
     k.str("description", &t.description);

@@ -44,6 +44,48 @@ fn areas(vg: &VolumeGroup, lv: &str) -> Vec<(String, u64, u64)> {
     out
 }
 
+/// (PV, first LE, end LE) of each segment of a linear image.
+fn pv_le_ranges(vg: &VolumeGroup, lv: &str) -> Vec<(String, u64, u64)> {
+    vg.lv(lv)
+        .unwrap()
+        .segments
+        .iter()
+        .flat_map(|s| match &s.kind {
+            SegmentKind::Striped { areas, .. } => areas
+                .iter()
+                .map(|a| {
+                    (
+                        a.pv.clone(),
+                        s.start_extent.0,
+                        s.start_extent.0 + s.extent_count.0,
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Images of one mirror/raid1 LV never hold the same LEs on one PV (an extension may put an
+/// image on a PV another image uses for other LEs: lvm2 keeps no parallel areas past the
+/// LV's end, `_find_max_parallel_space_for_one_policy`).
+fn assert_images_apart(vg: &VolumeGroup, lv: &str, images: &[&str]) {
+    let r: Vec<Vec<(String, u64, u64)>> = images.iter().map(|i| pv_le_ranges(vg, i)).collect();
+    for (i, a) in r.iter().enumerate() {
+        for b in &r[i + 1..] {
+            for x in a {
+                for y in b {
+                    assert!(
+                        !(x.0 == y.0 && x.1 < y.2 && y.1 < x.2),
+                        "{lv}: images share {} at the same LEs",
+                        x.0
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn pvs_of(vg: &VolumeGroup, lv: &str) -> Vec<String> {
     let mut v: Vec<String> = areas(vg, lv).into_iter().map(|a| a.0).collect();
     v.sort();
@@ -85,15 +127,15 @@ fn check_invariants(vg: &VolumeGroup) {
                     }
                 }
                 SegmentKind::Mirror { legs, log, .. } => {
+                    // Where lvcreate put the images (an extension may use the log's PV).
                     let mut seen: Vec<String> = Vec::new();
                     for l in legs {
                         let img = vg.lv(&l.lv).unwrap();
                         assert_eq!(img.size(), seg.extent_count, "image size");
-                        for p in pvs_of(vg, &l.lv) {
-                            assert!(!seen.contains(&p), "{}: images share {p}", lv.name);
-                            seen.push(p);
-                        }
+                        seen.extend(pv_le_ranges(vg, &l.lv).into_iter().take(1).map(|r| r.0));
                     }
+                    let names: Vec<&str> = legs.iter().map(|l| l.lv.as_str()).collect();
+                    assert_images_apart(vg, &lv.name, &names);
                     if let Some(log) = log {
                         for p in pvs_of(vg, log) {
                             assert!(!seen.contains(&p), "{}: log on an image PV", lv.name);
@@ -101,18 +143,15 @@ fn check_invariants(vg: &VolumeGroup) {
                     }
                 }
                 SegmentKind::Raid1 { images, .. } => {
-                    let mut seen: Vec<String> = Vec::new();
                     for (m, i) in images {
                         assert_eq!(vg.lv(i).unwrap().size(), seg.extent_count);
                         assert_eq!(vg.lv(m).unwrap().size().0, 1);
                         let ip = pvs_of(vg, i);
                         let mp = pvs_of(vg, m);
                         assert!(ip.contains(&mp[0]), "rmeta on its rimage's PV");
-                        for p in ip {
-                            assert!(!seen.contains(&p), "{}: images share {p}", lv.name);
-                            seen.push(p);
-                        }
                     }
+                    let names: Vec<&str> = images.iter().map(|(_, i)| i.as_str()).collect();
+                    assert_images_apart(vg, &lv.name, &names);
                 }
                 SegmentKind::Other { .. } => {}
             }
@@ -306,7 +345,7 @@ fn restricted_to_named_pvs() {
         ModelError::NoSuchPv { .. }
     ));
     // a PV without ALLOCATABLE is never used
-    vg.pvs[0].status.clear();
+    vg.pvs[0].status = lvmeta_model::FlagList::new();
     vg.create_lv(linear("d", 2)).unwrap();
     assert_eq!(pvs_of(&vg, "d"), ["pv1"]);
     check_invariants(&vg);

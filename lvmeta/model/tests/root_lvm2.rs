@@ -120,7 +120,15 @@ fn through_model(text: &str, style: Style) -> String {
         Style::Metadata => vg.to_metadata(&trailer),
         Style::Backup => vg.to_backup(&trailer),
     };
-    write_with(&out, style)
+    let via_tree = write_with(&out, style);
+    // The direct writers (used for commits and backups) write the same bytes.
+    let mut direct = String::new();
+    match style {
+        Style::Metadata => vg.write_metadata(&trailer, &mut direct),
+        Style::Backup => vg.write_backup(&trailer, &mut direct),
+    }
+    assert_eq!(direct, via_tree, "direct writer ({style:?})");
+    via_tree
 }
 
 /// The VG section of a metadata-area text (everything before lvm2's trailer comment).

@@ -42,6 +42,10 @@ pub struct FormatOptions {
     pub metadata_ignore: bool,
     /// Extension flags to record (0 for a fresh orphan PV; `PV_EXT_USED` once in a VG).
     pub ext_flags: u32,
+    /// A data offset fixed in advance (`pvcreate --restorefile`: the PV's `pe_start` in the
+    /// backup): no alignment; the metadata area fills the room before it, or, with a
+    /// `metadata_size`, is cut down to end there (lvm2's `pe_start_locked`).
+    pub pe_start: Option<Bytes>,
 }
 
 impl Default for FormatOptions {
@@ -52,6 +56,7 @@ impl Default for FormatOptions {
             data_alignment_offset: Bytes(0),
             metadata_ignore: false,
             ext_flags: 0,
+            pe_start: None,
         }
     }
 }
@@ -94,6 +99,19 @@ pub fn plan_layout(device_size: Bytes, opts: &FormatOptions) -> Result<(DiskLocn
     let mut mda_start = LABEL_SCAN_SIZE;
     if limit.saturating_sub(mda_start) >= MDA_SIZE_MIN {
         mda_start = mda_start.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    }
+    if let Some(Bytes(pe)) = opts.pe_start {
+        if pe >= disk || pe < mda_start + MDA_SIZE_MIN {
+            return Err(format!(
+                "pe_start {pe} leaves no room for a metadata area on a device of {disk} bytes"
+            ));
+        }
+        // Without --metadatasize the area fills the room before the data, as lvm2's does.
+        mda_size = match opts.metadata_size {
+            Some(_) => mda_size.min(pe - mda_start),
+            None => pe - mda_start,
+        };
+        return Ok((DiskLocn::new(mda_start, mda_size), Bytes(pe)));
     }
     if alignment != 0 {
         let adj = (mda_start + mda_size) % alignment;

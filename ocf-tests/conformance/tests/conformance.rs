@@ -397,17 +397,27 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         open: Box::new(lvmeta::ops::Env::file_open),
     };
     let ctx = lvmeta::ops::Ctx { env: &env };
-    ctx.pvcreate(&disks, None, None, false).unwrap();
-    ctx.vgcreate("vgt", &disks, 8192, None, &[]).unwrap();
-    ctx.lvcreate(
-        "vgt",
-        lvmeta::ops::LvCreate {
+    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+        pvs: disks.to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
+        system_id: None,
+        tags: Vec::new(),
+        ..lvmeta::ops::VgcreateOptions::new("vgt", disks.to_vec())
+    })
+    .unwrap();
+    ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
+        vg: "vgt".into(),
+        ..lvmeta::ops::LvcreateOptions {
+            vg: String::new(),
             name: "data".into(),
             size: lvmeta::ops::SizeArg::Sectors(lvmeta::units::Sign::Absolute, 8 * 2048),
             layout: lvmeta::ops::Layout::Linear,
             pvs: vec![],
-        },
-    )
+        }
+    })
     .unwrap();
     let read = || {
         let sc = lvmeta::ops::scan(&env).unwrap();

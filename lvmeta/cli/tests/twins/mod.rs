@@ -74,6 +74,11 @@ impl Twins {
         Twins { a, b, dir }
     }
 
+    /// Devices per set.
+    pub fn devices(&self) -> usize {
+        self.a.len()
+    }
+
     pub fn a_dev(&self, i: usize) -> String {
         self.a[i].path().display().to_string()
     }
@@ -213,7 +218,7 @@ impl Twins {
 pub const LV_FIELDS: &str = "lv_name,lv_size,segtype,stripes,stripe_size,seg_start_pe,seg_size_pe,seg_pe_ranges,devices,lv_tags";
 pub const VG_FIELDS: &str = "vg_name,pv_count,lv_count,vg_size,vg_free,vg_tags,vg_extent_size,vg_extent_count,vg_free_count,vg_attr";
 pub const PV_FIELDS: &str =
-    "pv_name,vg_name,pv_size,pv_free,pe_start,pv_pe_count,pv_pe_alloc_count,pv_attr";
+    "pv_name,vg_name,pv_size,pv_free,pe_start,pv_pe_count,pv_pe_alloc_count,pv_attr,pv_mda_size";
 
 pub type Rows = Vec<BTreeMap<String, String>>;
 

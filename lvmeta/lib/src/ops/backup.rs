@@ -6,8 +6,17 @@ use super::*;
 use crate::txn::PostCommit;
 use lvmeta_model::{self as model, VolumeGroup};
 
+/// `vgcfgbackup`'s and `vgcfgrestore`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgcfgOptions {
+    pub vg: String,
+    /// The text file written or read.
+    pub file: PathBuf,
+}
+
 impl Ctx<'_> {
-    pub fn vgcfgbackup(&self, name: &str, file: &Path) -> Result<()> {
+    pub fn vgcfgbackup(&self, o: &VgcfgOptions) -> Result<()> {
+        let (name, file) = (o.vg.as_str(), o.file.as_path());
         let text = self.read_vg(name, true, |sc, r| -> Result<_> {
             let mut vg = r.vg;
             for p in vg.pvs.iter_mut() {
@@ -21,6 +30,11 @@ impl Ctx<'_> {
                 &self.env.host,
             ))
         })?;
+        if self.env.test_mode {
+            // As lvm2's backup_to_file.
+            log::info!("Test mode: Skipping backup of volume group.");
+            return Ok(());
+        }
         std::fs::write(file, text).map_err(|source| OpError::File {
             path: file.into(),
             source,
@@ -28,19 +42,9 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    pub fn vgcfgrestore(&self, name: &str, file: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
-            path: file.into(),
-            source,
-        })?;
-        let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
-            what: file.display().to_string(),
-            err,
-        })?;
-        let mut vg = VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
-            vg: name.into(),
-            what: format!("{}: {e}", file.display()),
-        })?;
+    pub fn vgcfgrestore(&self, o: &VgcfgOptions) -> Result<()> {
+        let (name, file) = (o.vg.as_str(), o.file.as_path());
+        let mut vg = read_vg_file(file, name)?;
         if vg.name != name {
             return Err(OpError::InvalidArg(format!(
                 "{} holds VG {}, not {name}",
@@ -75,11 +79,32 @@ impl Ctx<'_> {
     }
 }
 
+/// The VG in a metadata text file (a backup or archive, ours or lvm2's); `name` (may be
+/// empty) names the VG in errors.
+pub(super) fn read_vg_file(file: &Path, name: &str) -> Result<VolumeGroup> {
+    let text = std::fs::read_to_string(file).map_err(|source| OpError::File {
+        path: file.into(),
+        source,
+    })?;
+    let doc = lvmeta_text::parse(&text).map_err(|err| OpError::Parse {
+        what: file.display().to_string(),
+        err,
+    })?;
+    Ok(
+        VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
+            vg: name.into(),
+            what: format!("{}: {e}", file.display()),
+        })?,
+    )
+}
+
 /// A VG's metadata in the `vgcfgbackup` / `/etc/lvm/backup` layout (lvm2's backup files),
 /// with `description` as lvm2 writes it (`Created *after* executing '...'`).
 pub fn backup_text(vg: &VolumeGroup, description: &str, host: &str) -> String {
     let trailer = model::Trailer::new(description, host, now(), uname().as_deref());
-    lvmeta_text::write_with(&vg.to_backup(&trailer), lvmeta_text::Style::Backup)
+    let mut out = String::with_capacity(4096 + 512 * vg.lvs.len());
+    vg.write_backup(&trailer, &mut out);
+    out
 }
 
 /// lvm2's metadata backups and archives as commit hooks (`backup {}` in lvm.conf): after

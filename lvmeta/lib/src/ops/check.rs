@@ -4,9 +4,19 @@ use super::*;
 use crate::txn::WriteOpts;
 use lvmeta_ondisk::mda;
 
+/// `vgck`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgckOptions {
+    /// None given: every VG.
+    pub vgs: Vec<String>,
+    /// `--updatemetadata`: rewrite stale or damaged copies.
+    pub update_metadata: bool,
+}
+
 impl Ctx<'_> {
     /// Reports disagreeing copies; with `update`, rewrites them from the newest valid copy.
-    pub fn vgck(&self, names: &[String], update: bool) -> Result<(Vec<String>, bool)> {
+    pub fn vgck(&self, o: &VgckOptions) -> Result<(Vec<String>, bool)> {
+        let (names, update) = (&o.vgs, o.update_metadata);
         let names = if names.is_empty() {
             scan(self.env)?.vg_names()
         } else {
@@ -46,8 +56,9 @@ impl Ctx<'_> {
                     ..WriteOpts::command("vgck --updatemetadata")
                 };
                 let done = self.modify_vg(&name, &opts, |t| {
-                    // Damaged headers are rewritten empty before the commit.
-                    for c in &t.copies {
+                    // Damaged headers are rewritten empty before the commit (not in test
+                    // mode, where the commit is skipped too).
+                    for c in t.copies.iter().filter(|_| !self.env.test_mode) {
                         if let CopyState::Damaged { .. } = c.state {
                             if let Some(d) = t.scan.pvs.iter().find(|d| d.path == c.path) {
                                 mda::format_mda(d.dev.as_ref(), c.area)?;

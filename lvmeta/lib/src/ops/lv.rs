@@ -9,7 +9,9 @@ use lvmeta_model as model;
 impl Ctx<'_> {
     // ---- LV commands ----
 
-    pub fn lvcreate(&self, vgname: &str, mut req: LvCreate) -> Result<LvCreated> {
+    pub fn lvcreate(&self, o: &LvcreateOptions) -> Result<LvCreated> {
+        let vgname = o.vg.as_str();
+        let mut req = o.clone();
         if !req.name.is_empty() {
             model::names::check_full_lv_name(vgname, &req.name)?;
         }
@@ -98,14 +100,7 @@ impl Ctx<'_> {
                 Layout::Mirror { .. } => sized.extents * images,
                 _ => sized.extents,
             };
-            let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
-            if !sized.approx && pe_needed > avail {
-                return Err(VgError::PvsShort {
-                    needed: pe_needed,
-                    free: avail,
-                }
-                .into());
-            }
+            check_free(&counts, pe_needed, sized.approx)?;
             match vg.create_lv(lr.clone()) {
                 Ok(_) => {
                     // lvmlockd locks only LVs with lock_args ("dlm" in a dlm VG, as lvm2 writes).
@@ -140,15 +135,15 @@ impl Ctx<'_> {
         Ok(LvCreated { name, notes })
     }
 
-    pub fn lvresize(
-        &self,
-        vgname: &str,
-        lv: &str,
-        size: SizeArg,
-        pvs: &[PathBuf],
-        dir: ResizeDir,
-        force: bool,
-    ) -> Result<Resized> {
+    pub fn lvresize(&self, o: &LvresizeOptions) -> Result<Resized> {
+        let (vgname, lv, size, pvs, dir, force) = (
+            o.vg.as_str(),
+            o.lv.as_str(),
+            o.size.clone(),
+            &o.pvs,
+            o.dir,
+            o.force,
+        );
         use model::sizing::{self, Direction};
         let mut resized = None;
         self.modify(vgname, false, |vg, sc, devs| {
@@ -157,6 +152,24 @@ impl Ctx<'_> {
                 lv: lv.into(),
             })?;
             let cur = shape.le_count;
+            // lvm2 asks the kernel's raid target before `lvreduce` (not `lvresize`) of a
+            // raid LV, and refuses without one that can shrink.
+            if dir == ResizeDir::Reduce
+                && vg.top_level(lv).is_ok_and(|l| {
+                    l.segments
+                        .iter()
+                        .any(|s| matches!(s.kind, model::SegmentKind::Raid1 { .. }))
+                })
+            {
+                let can = self
+                    .env
+                    .kernel
+                    .as_ref()
+                    .is_some_and(|k| lvmeta_dm::raid_can_shrink(k.dm.as_ref()));
+                if !can {
+                    return Err(OpError::RaidCannotShrink);
+                }
+            }
             let keys = pv_keys(sc, vgname, devs, pvs)?;
             check_listed_free(vg, keys.as_deref())?;
             let (sign, amount) = size.amount();
@@ -180,19 +193,11 @@ impl Ctx<'_> {
                 let by = target - cur;
                 let pe_needed = by * shape.images.max(1);
                 let counts = vg.size_counts(keys.as_deref());
-                let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
-                if !sized.approx && pe_needed > avail {
-                    return Err(VgError::PvsShort {
-                        needed: pe_needed,
-                        free: avail,
-                    }
-                    .into());
-                }
+                check_free(&counts, pe_needed, sized.approx)?;
                 match vg.extend_lv_with(lv, Extents(by), keys.as_deref(), sized.approx) {
                     Ok(_) => {}
-                    Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. })
-                        if shape.images == 0 =>
-                    {
+                    // lvm2's words whatever the layout: what the allocation could not place.
+                    Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
                         let mut probe = vg.clone();
                         let got = probe
                             .extend_lv_with(lv, Extents(by), keys.as_deref(), true)
@@ -234,7 +239,8 @@ impl Ctx<'_> {
     }
 
     /// Renames an LV; an active one's devices are renamed too (open or not, as lvm2).
-    pub fn lvrename(&self, vgname: &str, old: &str, new: &str) -> Result<()> {
+    pub fn lvrename(&self, o: &LvrenameOptions) -> Result<()> {
+        let (vgname, old, new) = (o.vg.as_str(), o.old.as_str(), o.new.as_str());
         model::names::check_full_lv_name(vgname, new)?;
         self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
             let before = match &self.env.kernel {
@@ -308,7 +314,8 @@ impl Ctx<'_> {
 
     /// Removes LVs. Device-mapper is asked first: an open LV is refused with lvm2's words
     /// and nothing changes; an active, unopened one is deactivated, then removed.
-    pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<()> {
+    pub fn lvremove(&self, o: &LvremoveOptions) -> Result<()> {
+        let (vgname, lvs) = (o.vg.as_str(), &o.lvs);
         self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
             for l in lvs {
                 in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
@@ -356,6 +363,20 @@ pub struct LvCreated {
     pub notes: Vec<String>,
 }
 
+/// lvm2's refusal of an exact size (not `%FREE`-like) needing more extents than the given
+/// PVs (or the VG) have free.
+fn check_free(counts: &model::sizing::VgCounts, pe_needed: u64, approx: bool) -> Result<()> {
+    let avail = counts.listed_pvs_free.unwrap_or(counts.free_count);
+    if !approx && pe_needed > avail {
+        return Err(VgError::PvsShort {
+            needed: pe_needed,
+            free: avail,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// How many of the listed PVs have free extents (lvm2 leaves out the others when it builds
 /// a command line's PV list).
 fn counts_with_free(vg: &lvmeta_model::VolumeGroup, keys: &[String]) -> usize {
@@ -401,9 +422,43 @@ impl SizeArg {
     }
 }
 
-pub struct LvCreate {
+/// `lvcreate`'s options.
+#[derive(Debug, Clone)]
+pub struct LvcreateOptions {
+    pub vg: String,
+    /// Empty: lvm2's next free `lvolN`.
     pub name: String,
     pub size: SizeArg,
     pub layout: Layout,
+    /// Allocate only from these PVs (empty: any).
     pub pvs: Vec<PathBuf>,
+}
+
+/// `lvextend`'s, `lvreduce`'s and `lvresize`'s options.
+#[derive(Debug, Clone)]
+pub struct LvresizeOptions {
+    pub vg: String,
+    pub lv: String,
+    pub size: SizeArg,
+    /// Allocate only from these PVs (empty: any).
+    pub pvs: Vec<PathBuf>,
+    /// Which command: which ways the size may go.
+    pub dir: ResizeDir,
+    /// `-f`: reduce an open LV too.
+    pub force: bool,
+}
+
+/// `lvrename`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LvrenameOptions {
+    pub vg: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// `lvremove`'s options (LVs of one VG).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LvremoveOptions {
+    pub vg: String,
+    pub lvs: Vec<String>,
 }

@@ -156,6 +156,10 @@ pub enum OpError {
     /// lvm2's `lv_check_not_in_use` wording.
     #[error("Logical volume {vg}/{lv} in use.")]
     InUse { vg: String, lv: String },
+    /// `lvreduce` of a raid1 LV when the kernel's raid target cannot shrink (or is not
+    /// there): lvm2's `_lvresize_check`.
+    #[error("RAID module does not support shrinking.")]
+    RaidCannotShrink,
     /// lvm2's answer when a reduce of an open LV is not confirmed (`-f`).
     #[error("WARNING: Reducing active and open logical volume to {size}.\n  THIS MAY DESTROY YOUR DATA (filesystem etc.)\n  Logical volume {vg}/{lv} NOT reduced (use -f to reduce it).")]
     NotReduced {
@@ -291,7 +295,10 @@ pub(crate) fn last_seen(p: &PhysicalVolume) -> String {
 
 fn candidates(env: &Env, sys: &SysBlock) -> Vec<PathBuf> {
     if let Some(d) = &env.devices {
-        return dedup_same_device(without_components(d.clone(), sys));
+        // lvm2 filters the devices given with --devices too.
+        let mut d = d.clone();
+        d.retain(|p| env.filter.accepts(&p.to_string_lossy()));
+        return dedup_same_device(without_components(d, sys));
     }
     let mut out = Vec::new();
     if let Ok(parts) = std::fs::read_to_string("/proc/partitions") {
@@ -887,7 +894,7 @@ pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
         ));
     }
     for p in r.vg.pvs.iter().filter(|p| r.devs.contains_key(&p.name)) {
-        if p.flags.iter().any(|f| f == model::MISSING) {
+        if p.is_missing() {
             out.push(format!(
                 "WARNING: VG {name}: PV {} ({}) is marked MISSING but present; run vgextend --restoremissing {name} {}",
                 p.id,
@@ -1022,6 +1029,16 @@ pub mod shared;
 mod vg;
 pub mod wipe;
 
-pub use backup::{backup_text, BackupFile, LvmBackups};
-pub use lv::{ImagesRemoved, LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
+pub use backup::{backup_text, BackupFile, LvmBackups, VgcfgOptions};
+pub use check::VgckOptions;
+pub use lv::{
+    ImagesRemoved, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions,
+    ResizeDir, Resized, SizeArg,
+};
+pub use pv::{PvckOptions, PvcreateOptions, PvremoveOptions};
 pub use report::Selection;
+pub use shared::VgLockTypeOptions;
+pub use vg::{
+    LvchangeTagsOptions, VgReduced, VgchangeOptions, VgcreateOptions, VgextendOptions,
+    VgreduceOptions, VgremoveOptions, VgrenameOptions,
+};

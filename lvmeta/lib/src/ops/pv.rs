@@ -3,21 +3,56 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::lock::LockMode;
+use crate::txn::LabelChange;
 use lvmeta_ondisk::label;
 use lvmeta_ondisk::mda;
 use lvmeta_ondisk::pv::{self as ondisk_pv, FormatOptions};
 
+/// `pvcreate`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvcreateOptions {
+    pub pvs: Vec<PathBuf>,
+    /// `--metadatasize` in bytes (default: lvm2's 1020 KiB area, data at 1 MiB).
+    pub metadata_size: Option<u64>,
+    /// `--dataalignment` in bytes.
+    pub data_alignment: Option<u64>,
+    /// `--uuid` (one device only).
+    pub uuid: Option<String>,
+    /// `--restorefile`: a VG backup naming the PV (by `--uuid`), whose `pe_start` is kept.
+    pub restore_file: Option<PathBuf>,
+    /// `-f`: overwrite a damaged label.
+    pub force: bool,
+}
+
+/// `pvremove`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvremoveOptions {
+    pub pvs: Vec<PathBuf>,
+    /// `-ff`: also a PV in a VG, unless an active LV uses it.
+    pub force_twice: bool,
+}
+
+/// `pvck`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvckOptions {
+    pub pvs: Vec<PathBuf>,
+}
+
 impl Ctx<'_> {
+    /// Opens device `p` (the environment's opener: real files and devices, or test ones).
+    fn open_device(&self, p: &Path) -> Result<std::sync::Arc<dyn lvmeta_ondisk::dev::BlockDev>> {
+        (self.env.open)(p).map_err(|source| OpError::Device {
+            path: p.to_path_buf(),
+            source,
+        })
+    }
+
     /// Initialises those of `paths` that carry no PV label, as lvm2's vgcreate and vgextend
     /// do with an unlabelled device; returns the devices initialised.
     pub fn pvcreate_unlabelled(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let mut bare = Vec::new();
         for p in paths {
-            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
-                path: p.clone(),
-                source,
-            })?;
+            let dev = self.open_device(p)?;
             if matches!(label::read_label(dev.as_ref()), Ok(None)) {
                 bare.push(p.clone());
             }
@@ -25,16 +60,20 @@ impl Ctx<'_> {
         if bare.is_empty() {
             return Ok(Vec::new());
         }
-        self.pvcreate(&bare, None, None, false)
+        self.pvcreate(&PvcreateOptions {
+            pvs: bare,
+            ..PvcreateOptions::default()
+        })
     }
 
-    pub fn pvcreate(
-        &self,
-        paths: &[PathBuf],
-        mdasize: Option<u64>,
-        uuid: Option<&str>,
-        force: bool,
-    ) -> Result<Vec<PathBuf>> {
+    /// Makes devices PVs; returns them.
+    pub fn pvcreate(&self, o: &PvcreateOptions) -> Result<Vec<PathBuf>> {
+        let (paths, mdasize, uuid, force) = (&o.pvs, o.metadata_size, o.uuid.as_deref(), o.force);
+        if o.restore_file.is_some() && uuid.is_none() {
+            return Err(OpError::InvalidArg(
+                "--uuid is required with --restorefile".into(),
+            ));
+        }
         if uuid.is_some() && paths.len() != 1 {
             return Err(OpError::InvalidArg(
                 "--uuid needs exactly one device".into(),
@@ -48,14 +87,16 @@ impl Ctx<'_> {
             ),
             None => None,
         };
-        self.with_global_lock(LockMode::Exclusive, |sc| {
+        // --restorefile: the data area starts where the backup says this PV's did.
+        let restored_pe_start = match (&o.restore_file, uuid) {
+            (Some(f), Some(u)) => Some(restored_pe_start(f, u)?),
+            _ => None,
+        };
+        self.change_labels(|sc| {
             // Check every device before writing any.
             let mut devs = Vec::new();
             for p in paths {
-                let dev = (self.env.open)(p).map_err(|source| OpError::Device {
-                    path: p.clone(),
-                    source,
-                })?;
+                let dev = self.open_device(p)?;
                 match label::read_label(dev.as_ref()) {
                     Ok(Some(l)) => {
                         let vg = sc
@@ -100,10 +141,14 @@ impl Ctx<'_> {
                     path: p.clone(),
                     source,
                 })?;
-                let opts = FormatOptions {
+                let mut opts = FormatOptions {
                     metadata_size: mdasize.map(Bytes),
+                    pe_start: restored_pe_start,
                     ..FormatOptions::default()
                 };
+                if let Some(a) = o.data_alignment {
+                    opts.data_alignment = Bytes(a);
+                }
                 let (mda_area, pe_start) = ondisk_pv::plan_layout(size, &opts)
                     .map_err(|why| OpError::Failed(format!("{}: {why}", p.display())))?;
                 // At least one MiB of data, so the PV holds an extent of the default size.
@@ -118,29 +163,27 @@ impl Ctx<'_> {
                 devs.push((p.clone(), dev, opts));
             }
             let mut out = Vec::new();
+            let mut changes = Vec::new();
             for (p, dev, opts) in devs {
-                let pv_uuid = raw_uuid
+                let uuid = raw_uuid
                     .clone()
                     .unwrap_or_else(lvmeta_model::lvm_uuid::generate);
-                // lvm2's exact layout and bytes (label sectors zeroed, mda header, label).
-                ondisk_pv::format_pv(dev.as_ref(), &pv_uuid, &opts)?;
+                changes.push(LabelChange::Format { dev, uuid, opts });
                 out.push(p);
             }
-            Ok(out)
+            Ok((out, changes))
         })
     }
 
     /// Wipes the labels of PVs in no VG; returns the devices wiped. With `force_twice`
     /// (lvm2's `-ff`) also of a PV in a VG, unless an active LV has extents on it
     /// (device-mapper is asked first).
-    pub fn pvremove(&self, paths: &[PathBuf], force_twice: bool) -> Result<Vec<PathBuf>> {
-        self.with_global_lock(LockMode::Exclusive, |sc| {
+    pub fn pvremove(&self, o: &PvremoveOptions) -> Result<Vec<PathBuf>> {
+        let (paths, force_twice) = (&o.pvs, o.force_twice);
+        self.change_labels(|sc| {
             let mut todo = Vec::new();
             for p in paths {
-                let dev = (self.env.open)(p).map_err(|source| OpError::Device {
-                    path: p.clone(),
-                    source,
-                })?;
+                let dev = self.open_device(p)?;
                 let l = match label::read_label(dev.as_ref()) {
                     Ok(Some(l)) => l,
                     Ok(None) => return Err(OpError::NotAPv { path: p.clone() }),
@@ -167,12 +210,12 @@ impl Ctx<'_> {
                 }
                 todo.push((p, dev));
             }
-            let mut out = Vec::new();
-            for (p, dev) in todo {
-                label::wipe_label(dev.as_ref())?;
-                out.push(p.clone());
-            }
-            Ok(out)
+            let out = todo.iter().map(|(p, _)| (*p).clone()).collect();
+            let changes = todo
+                .into_iter()
+                .map(|(_, dev)| LabelChange::Wipe { dev })
+                .collect();
+            Ok((out, changes))
         })
     }
 
@@ -217,14 +260,12 @@ impl Ctx<'_> {
     }
 
     /// Checks labels and metadata areas; returns (messages, all good).
-    pub fn pvck(&self, paths: &[PathBuf]) -> Result<(Vec<String>, bool)> {
+    pub fn pvck(&self, o: &PvckOptions) -> Result<(Vec<String>, bool)> {
+        let paths = &o.pvs;
         let mut out = Vec::new();
         let mut ok = true;
         for p in paths {
-            let dev = (self.env.open)(p).map_err(|source| OpError::Device {
-                path: p.clone(),
-                source,
-            })?;
+            let dev = self.open_device(p)?;
             match label::read_label(dev.as_ref()) {
                 Ok(None) => {
                     out.push(format!("{}: no PV label found", p.display()));
@@ -267,4 +308,21 @@ impl Ctx<'_> {
         }
         Ok((out, ok))
     }
+}
+
+/// The `pe_start` (bytes) of PV `uuid` in the VG backup `file`, with lvm2's words when the
+/// file does not name it.
+fn restored_pe_start(file: &std::path::Path, uuid: &str) -> Result<Bytes> {
+    let vg = super::backup::read_vg_file(file, "")?;
+    let want = lvmeta_model::lvm_uuid::strip_dashes(uuid).unwrap_or_default();
+    vg.pvs
+        .iter()
+        .find(|p| lvmeta_model::lvm_uuid::strip_dashes(&p.id).is_ok_and(|id| id == want))
+        .map(|p| Bytes(p.pe_start.0 * 512))
+        .ok_or_else(|| {
+            OpError::Failed(format!(
+                "Can't find uuid {uuid} in backup file {}",
+                file.display()
+            ))
+        })
 }

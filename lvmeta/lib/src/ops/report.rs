@@ -336,7 +336,7 @@ fn vg_cell(x: VgField, sc: &Scan, r: &VgRead) -> Cell {
         VgField::VgUuid => Cell::Str(vg.id.clone()),
         VgField::VgName => Cell::Str(vg.name.clone()),
         VgField::VgAttr => Cell::Str(vg.vg_attr()),
-        VgField::VgPermissions => Cell::Str(if vg.status.iter().any(|s| s == "WRITE") {
+        VgField::VgPermissions => Cell::Str(if vg.status.contains(model::Flag::Write) {
             "writeable".into()
         } else {
             "read-only".into()

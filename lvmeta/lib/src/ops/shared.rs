@@ -1,14 +1,13 @@
-//! Shared VGs (lvm2's `lock_type = "dlm"`): creating one, converting to and from local
-//! locking, and reading what a lockstart needs. The cluster locks themselves come from
+//! Shared VGs (lvm2's `lock_type = "dlm"`; `vgcreate --shared` is [`super::VgcreateOptions`]'s
+//! `shared_lock_args`): converting to and from local locking, and reading what a lockstart
+//! needs. The cluster locks themselves come from
 //! [`crate::env::Env::cluster`] through the transaction driver.
-
-use std::path::PathBuf;
 
 use lvmeta_model::{self as model, VolumeGroup};
 
-use super::{check_tag, in_model, scan, Ctx, OpError, Result, Sectors};
+use super::{scan, Ctx, Result};
 use crate::lock::LockMode;
-use crate::txn::{PostCommit, WriteOpts};
+use crate::txn::WriteOpts;
 
 /// lvm2's `lock_args` for a dlm VG in `cluster`.
 pub fn dlm_lock_args(cluster: &str) -> String {
@@ -32,42 +31,15 @@ impl LockInfo {
     }
 }
 
-impl Ctx<'_> {
-    /// `vgcreate --shared`: a VG with `lock_type = "dlm"` and no system ID (every node of the
-    /// cluster imports it), created under the global lock.
-    pub fn vgcreate_shared(
-        &self,
-        name: &str,
-        paths: &[PathBuf],
-        extent_size: u64,
-        tags: &[String],
-        lock_args: &str,
-    ) -> Result<()> {
-        in_model(name, model::names::validate_vg_name(name))?;
-        for t in tags {
-            check_tag(t)?;
-        }
-        let mut vg = VolumeGroup::new(name, Sectors(extent_size))
-            .map_err(|e| OpError::InvalidArg(e.to_string()))?;
-        vg.system_id = None;
-        vg.lock_type = Some("dlm".into());
-        vg.lock_args = Some(lock_args.into());
-        vg.tags = tags.to_vec();
-        self.put_vg(name, "vgcreate --shared", |sc, _| {
-            if sc.vg_names().iter().any(|n| n == name) {
-                return Err(OpError::VgExists { vg: name.into() });
-            }
-            let pvs = self.take_orphans(sc, paths, extent_size)?;
-            let mut post = Vec::new();
-            for (i, pv) in pvs {
-                in_model(name, vg.add_pv(pv))?;
-                post.push(PostCommit::SetUsed(i, true));
-            }
-            Ok((vg, post))
-        })?;
-        Ok(())
-    }
+/// `vgchange --locktype`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgLockTypeOptions {
+    pub vg: String,
+    /// Some: to dlm with these lock arguments ([`dlm_lock_args`]); None: to none.
+    pub dlm_lock_args: Option<String>,
+}
 
+impl Ctx<'_> {
     /// What a VG's metadata says about its locking, read under the local lock only: a
     /// lockstart needs it before the VG's cluster lock can exist (lvm2 reads it so too).
     pub fn vg_lock_info(&self, name: &str) -> Result<LockInfo> {
@@ -77,7 +49,7 @@ impl Ctx<'_> {
         Ok(LockInfo {
             lock_type: r.vg.lock_type.clone().filter(|t| !t.is_empty()),
             lock_args: r.vg.lock_args.clone().filter(|t| !t.is_empty()),
-            clustered: r.vg.status.iter().any(|s| s == "CLUSTERED"),
+            clustered: r.vg.status.contains(model::Flag::Clustered),
             missing: r
                 .missing()
                 .iter()
@@ -89,7 +61,8 @@ impl Ctx<'_> {
     /// `vgchange --locktype dlm|none`. To dlm: the VG loses its system ID and lvm 2.02's
     /// CLUSTERED flag and gets `lock_args`; to none: it becomes this host's (its system ID),
     /// which needs the VG's cluster lock (so the lockspace must be started).
-    pub fn vgchange_locktype(&self, name: &str, to_dlm: Option<&str>) -> Result<()> {
+    pub fn vgchange_locktype(&self, o: &VgLockTypeOptions) -> Result<()> {
+        let (name, to_dlm) = (o.vg.as_str(), o.dlm_lock_args.as_deref());
         let opts = WriteOpts {
             // A CLUSTERED VG made by lvm 2.02 may carry a foreign system ID: converting it is
             // the explicit take-over.
@@ -99,7 +72,7 @@ impl Ctx<'_> {
         let host_sid = self.env.system_id.clone();
         self.modify_vg(name, &opts, |t| {
             let vg = &mut t.vg;
-            vg.status.retain(|s| s != "CLUSTERED");
+            vg.status.remove(model::Flag::Clustered);
             match to_dlm {
                 Some(args) => {
                     vg.lock_type = Some("dlm".into());

@@ -6,28 +6,120 @@ use super::*;
 use crate::txn::{PostCommit, WriteOpts};
 use lvmeta_model::{self as model, PhysicalVolume, VolumeGroup};
 
+/// `vgcreate`'s options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VgcreateOptions {
+    pub vg: String,
+    /// Orphan PVs (the CLI makes unlabelled devices PVs first, as lvm2).
+    pub pvs: Vec<PathBuf>,
+    /// In sectors (lvm2's default 4 MiB: 8192).
+    pub extent_size: u64,
+    /// `--systemid` (`""`: none); None: this host's.
+    pub system_id: Option<String>,
+    pub tags: Vec<String>,
+    /// `--shared`: the dlm lock arguments; the VG gets `lock_type = "dlm"` and no system ID
+    /// (every node of the cluster imports it).
+    pub shared_lock_args: Option<String>,
+}
+
+impl VgcreateOptions {
+    pub fn new(vg: &str, pvs: Vec<PathBuf>) -> VgcreateOptions {
+        VgcreateOptions {
+            vg: vg.into(),
+            pvs,
+            extent_size: 8192,
+            system_id: None,
+            tags: Vec::new(),
+            shared_lock_args: None,
+        }
+    }
+}
+
+/// `vgextend`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgextendOptions {
+    pub vg: String,
+    pub pvs: Vec<PathBuf>,
+    /// `--restoremissing`: take back PVs written as MISSING that are present again.
+    pub restore_missing: bool,
+}
+
+/// `vgreduce`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgreduceOptions {
+    pub vg: String,
+    /// The PVs to remove (without `remove_missing`).
+    pub pvs: Vec<PathBuf>,
+    /// `--removemissing`: the missing PVs leave the VG.
+    pub remove_missing: bool,
+    /// With `remove_missing`: remove the LVs on missing PVs too.
+    pub force: bool,
+}
+
+/// What vgreduce did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VgReduced {
+    /// These devices left the VG.
+    Pvs(Vec<PathBuf>),
+    /// `--removemissing`: these missing PVs (UUIDs) left, with these LVs.
+    Missing { pvs: Vec<String>, lvs: Vec<String> },
+}
+
+/// `vgremove`'s options (one VG).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgremoveOptions {
+    pub vg: String,
+    /// Remove the VG's LVs too.
+    pub force: bool,
+}
+
+/// `vgrename`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgrenameOptions {
+    pub old: String,
+    pub new: String,
+}
+
+/// `vgchange`'s metadata options (activation is `crate::activation`'s).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VgchangeOptions {
+    pub vg: String,
+    /// `--systemid` (`""` removes it); allowed on a foreign VG.
+    pub system_id: Option<String>,
+    pub add_tags: Vec<String>,
+    pub del_tags: Vec<String>,
+    /// `--majoritypvs` (with `system_id`).
+    pub majority_pvs: bool,
+}
+
 impl Ctx<'_> {
-    pub fn vgcreate(
-        &self,
-        name: &str,
-        paths: &[PathBuf],
-        extent_size: u64,
-        system_id: Option<&str>,
-        tags: &[String],
-    ) -> Result<VolumeGroup> {
+    /// Creates a VG of orphan PVs, local (this host's system ID unless given) or shared.
+    pub fn vgcreate(&self, o: &VgcreateOptions) -> Result<VolumeGroup> {
+        let (name, paths, extent_size, tags) = (o.vg.as_str(), &o.pvs, o.extent_size, &o.tags);
         in_model(name, model::names::validate_vg_name(name))?;
         for t in tags {
             check_tag(t)?;
         }
         let mut vg = VolumeGroup::new(name, Sectors(extent_size))
             .map_err(|e| OpError::InvalidArg(e.to_string()))?;
-        // As lvm2: the VG gets this host's system ID unless one is given (`""`: none).
-        vg.system_id = match system_id {
-            Some(s) => Some(s.to_string()).filter(|s| !s.is_empty()),
-            None => self.env.system_id.clone(),
+        // As lvm2: the VG gets this host's system ID unless one is given (`""`: none); a
+        // shared VG none.
+        vg.system_id = match (&o.shared_lock_args, &o.system_id) {
+            (Some(_), _) => None,
+            (None, Some(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
+            (None, None) => self.env.system_id.clone(),
         };
+        if let Some(args) = &o.shared_lock_args {
+            vg.lock_type = Some("dlm".into());
+            vg.lock_args = Some(args.clone());
+        }
         vg.tags = tags.to_vec();
-        self.put_vg(name, "vgcreate", |sc, _| {
+        let command = if o.shared_lock_args.is_some() {
+            "vgcreate --shared"
+        } else {
+            "vgcreate"
+        };
+        self.put_vg(name, command, |sc, _| {
             if sc.vg_names().iter().any(|n| n == name) {
                 return Err(OpError::VgExists { vg: name.into() });
             }
@@ -85,7 +177,12 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    pub fn vgextend(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
+    /// Adds orphan PVs to a VG, or (`restore_missing`) takes back PVs written as MISSING.
+    pub fn vgextend(&self, o: &VgextendOptions) -> Result<VolumeGroup> {
+        if o.restore_missing {
+            return self.vgextend_restoremissing(&o.vg, &o.pvs);
+        }
+        let (name, paths) = (o.vg.as_str(), &o.pvs);
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgextend")
@@ -111,7 +208,7 @@ impl Ctx<'_> {
 
     /// `vgextend --restoremissing`: PVs marked MISSING that are present again rejoin the VG
     /// and get its current metadata.
-    pub fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
+    fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgextend --restoremissing")
@@ -141,8 +238,17 @@ impl Ctx<'_> {
         .map(|d| d.vg)
     }
 
+    /// Removes unused PVs from a VG, or (`remove_missing`) the missing ones.
+    pub fn vgreduce(&self, o: &VgreduceOptions) -> Result<VgReduced> {
+        if o.remove_missing {
+            let (pvs, lvs) = self.vgreduce_removemissing(&o.vg, o.force)?;
+            return Ok(VgReduced::Missing { pvs, lvs });
+        }
+        self.vgreduce_pvs(&o.vg, &o.pvs).map(VgReduced::Pvs)
+    }
+
     /// Removes unused PVs from a VG; returns the devices removed.
-    pub fn vgreduce(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    fn vgreduce_pvs(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let opts = WriteOpts {
             global: true,
             ..WriteOpts::command("vgreduce")
@@ -198,7 +304,7 @@ impl Ctx<'_> {
     /// extents on them are refused (lvm2: "There are still partial LVs"), unless `force`,
     /// which removes them first, asking device-mapper as lvremove does (an open one is
     /// refused, an active one deactivated). Returns (removed PV UUIDs, removed LVs).
-    pub fn vgreduce_removemissing(
+    fn vgreduce_removemissing(
         &self,
         name: &str,
         force: bool,
@@ -262,7 +368,8 @@ impl Ctx<'_> {
         Ok(done.value)
     }
 
-    pub fn vgremove(&self, name: &str, force: bool) -> Result<()> {
+    pub fn vgremove(&self, o: &VgremoveOptions) -> Result<()> {
+        let (name, force) = (o.vg.as_str(), o.force);
         let opts = WriteOpts {
             global: true,
             allow_missing: true,
@@ -286,7 +393,8 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    pub fn vgrename(&self, old: &str, new: &str) -> Result<()> {
+    pub fn vgrename(&self, o: &VgrenameOptions) -> Result<()> {
+        let (old, new) = (o.old.as_str(), o.new.as_str());
         // Checked before locking: both names would take the same lock (issue 11 item 3).
         if old == new {
             return Err(OpError::SameVgName);
@@ -322,14 +430,14 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    pub fn vgchange(
-        &self,
-        name: &str,
-        system_id: Option<&str>,
-        add: &[String],
-        del: &[String],
-        majority: bool,
-    ) -> Result<VolumeGroup> {
+    pub fn vgchange(&self, o: &VgchangeOptions) -> Result<VolumeGroup> {
+        let (name, system_id, add, del, majority) = (
+            o.vg.as_str(),
+            o.system_id.as_deref(),
+            &o.add_tags,
+            &o.del_tags,
+            o.majority_pvs,
+        );
         if majority && system_id.is_none() {
             return Err(OpError::InvalidArg("--majoritypvs needs --systemid".into()));
         }
@@ -344,18 +452,50 @@ impl Ctx<'_> {
             if let Some(s) = system_id {
                 vg.system_id = (!s.is_empty()).then(|| s.to_string());
             }
-            for t in add {
-                check_tag(t)?;
-                if !vg.tags.contains(t) {
-                    vg.tags.push(t.clone());
-                }
-            }
-            vg.tags.retain(|t| !del.contains(t));
-            // lvm2 keeps a VG's tags sorted.
-            vg.tags.sort();
-            Ok(())
+            edit_tags(&mut vg.tags, add, del)
         })
         .map(|d| d.vg)
+    }
+}
+
+/// `lvchange --addtag/--deltag`'s options (one LV).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LvchangeTagsOptions {
+    pub vg: String,
+    pub lv: String,
+    pub add_tags: Vec<String>,
+    pub del_tags: Vec<String>,
+}
+
+/// Adds and deletes tags, keeping them sorted as lvm2 does (VGs and LVs alike).
+fn edit_tags(tags: &mut Vec<String>, add: &[String], del: &[String]) -> Result<()> {
+    for t in add {
+        check_tag(t)?;
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    tags.retain(|t| !del.contains(t));
+    tags.sort();
+    Ok(())
+}
+
+impl Ctx<'_> {
+    /// `lvchange --addtag/--deltag` of one LV.
+    pub fn lvchange_tags(&self, o: &LvchangeTagsOptions) -> Result<()> {
+        let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
+        self.modify_vg(vgname, &WriteOpts::command("lvchange"), |t| {
+            let l =
+                t.vg.lvs
+                    .iter_mut()
+                    .find(|l| l.name == lv)
+                    .ok_or_else(|| VgError::NoSuchLv {
+                        vg: vgname.into(),
+                        lv: lv.into(),
+                    })?;
+            edit_tags(&mut l.tags, &o.add_tags, &o.del_tags)
+        })
+        .map(|_| ())
     }
 }
 

@@ -1,0 +1,702 @@
+//! `-S/--select`: lvm2's selection criteria for reports and the commands that take them
+//! (libdm-report.c's grammar): statements `field OP value` joined by `&&`/`,` (and), `||`/`#`
+//! (or), `!( ... )` and parentheses; `=`, `!=`, `<`, `<=`, `>`, `>=` (numbers, sizes,
+//! percents), `=~`, `!~` (regular expressions on strings); sizes with lvm2's units (default
+//! MiB, lower case powers of 1024, upper case powers of 1000); string lists as one item (any
+//! match), `[a,b]` (exactly these), `{a,b}` (at least these), `[a||b]`/`{a||b}` (any).
+//! Errors are lvm2's lines.
+
+use crate::report::{find_field, Cell, FieldDef, Kind, ReportKind};
+
+/// A parsed selection.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Cmp {
+        field: &'static FieldDef,
+        op: Op,
+        value: Value,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Match,
+    NotMatch,
+}
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Str(String),
+    Regex(regex::Regex),
+    /// A number, a size in bytes or a percentage.
+    Num(f64),
+    /// Items, sorted; `all`: every item must match (`,`/`&&`), else any (`||`/`#`, or a
+    /// single item); `strict`: `[...]`, the value's list is exactly the items.
+    List {
+        items: Vec<String>,
+        all: bool,
+        strict: bool,
+    },
+}
+
+/// A selection lvm2 would refuse: its error lines.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", lines.join("\n"))]
+pub struct SelectError {
+    pub lines: Vec<String>,
+}
+
+fn syntax(what: Vec<String>, at: &str) -> SelectError {
+    let mut lines = what;
+    lines.push(format!("Selection syntax error at '{at}'."));
+    lines.push("Use 'help' for selection to get more help.".into());
+    SelectError { lines }
+}
+
+/// Parses `text` for a report of `kind` (its fields and their prefixes, as `-o` resolves
+/// them).
+pub fn parse(kind: ReportKind, text: &str) -> Result<Expr, SelectError> {
+    let mut p = Parser {
+        s: text,
+        pos: 0,
+        kind,
+    };
+    let e = p.or_ex()?;
+    p.ws();
+    if p.pos < p.s.len() {
+        return Err(syntax(vec!["Expecting logical operator".into()], p.rest()));
+    }
+    Ok(e)
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    pos: usize,
+    kind: ReportKind,
+}
+
+/// Characters that end a bare value.
+fn ends_bare(c: char) -> bool {
+    c.is_whitespace() || "()[]{},#&|".contains(c)
+}
+
+impl<'a> Parser<'a> {
+    fn rest(&self) -> &'a str {
+        &self.s[self.pos..]
+    }
+    fn ws(&mut self) {
+        let t = self.rest();
+        self.pos += t.len() - t.trim_start().len();
+    }
+    fn eat(&mut self, tok: &str) -> bool {
+        self.ws();
+        if self.rest().starts_with(tok) {
+            self.pos += tok.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn or_ex(&mut self) -> Result<Expr, SelectError> {
+        let mut e = self.and_ex()?;
+        while self.eat("||") || self.eat("#") {
+            let r = self.and_ex()?;
+            e = Expr::Or(Box::new(e), Box::new(r));
+        }
+        Ok(e)
+    }
+
+    fn and_ex(&mut self) -> Result<Expr, SelectError> {
+        let mut e = self.ex()?;
+        while self.eat("&&") || self.eat(",") {
+            let r = self.ex()?;
+            e = Expr::And(Box::new(e), Box::new(r));
+        }
+        Ok(e)
+    }
+
+    fn ex(&mut self) -> Result<Expr, SelectError> {
+        if self.eat("!") {
+            if !self.eat("(") {
+                return Err(SelectError {
+                    lines: vec![format!(
+                        "Syntax error: left parenthesis expected at '{}'",
+                        self.rest()
+                    )],
+                });
+            }
+            let e = self.group()?;
+            return Ok(Expr::Not(Box::new(e)));
+        }
+        if self.eat("(") {
+            return self.group();
+        }
+        self.statement()
+    }
+
+    /// After `(`: the inner expression and `)`.
+    fn group(&mut self) -> Result<Expr, SelectError> {
+        let e = self.or_ex()?;
+        if !self.eat(")") {
+            return Err(SelectError {
+                lines: vec![format!(
+                    "Syntax error: right parenthesis expected at '{}'",
+                    self.rest()
+                )],
+            });
+        }
+        Ok(e)
+    }
+
+    fn statement(&mut self) -> Result<Expr, SelectError> {
+        self.ws();
+        let start = self.pos;
+        let name_len = self
+            .rest()
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(self.rest().len());
+        if name_len == 0 {
+            return Err(syntax(vec!["Expecting field name".into()], self.rest()));
+        }
+        let name = &self.s[self.pos..self.pos + name_len];
+        self.pos += name_len;
+        let stmt = &self.s[start..];
+        let field = find_field(self.kind, name)
+            .ok_or_else(|| syntax(vec![format!("Unrecognised selection field: {name}")], stmt))?;
+        self.ws();
+        let op = [
+            ("=~", Op::Match),
+            ("!~", Op::NotMatch),
+            ("!=", Op::Ne),
+            (">=", Op::Ge),
+            ("<=", Op::Le),
+            ("=", Op::Eq),
+            (">", Op::Gt),
+            ("<", Op::Lt),
+        ]
+        .into_iter()
+        .find(|(t, _)| self.rest().starts_with(t));
+        let Some((tok, op)) = op else {
+            return Err(syntax(
+                vec![format!("Unrecognised comparison operator: {}", self.rest())],
+                stmt,
+            ));
+        };
+        self.pos += tok.len();
+        let ordering = matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge);
+        let regex = matches!(op, Op::Match | Op::NotMatch);
+        let numeric = matches!(field.kind, Kind::Num | Kind::Size | Kind::Pct);
+        if ordering && !numeric {
+            return Err(syntax(
+                vec![format!(
+                    "Operator can be used only with number, size, time or percent fields: {stmt}"
+                )],
+                stmt,
+            ));
+        }
+        if regex && field.kind != Kind::Str {
+            return Err(SelectError {
+                lines: vec![format!(
+                    "dm_report: incompatible comparison type for selection field {}",
+                    field.name
+                )],
+            });
+        }
+        self.ws();
+        let value = if regex {
+            let v = self.string_value();
+            let r = v.and_then(|v| regex::Regex::new(&v).ok()).ok_or_else(|| {
+                syntax(
+                    vec![format!(
+                        "Failed to parse regex value for selection field {}.",
+                        field.name
+                    )],
+                    stmt,
+                )
+            })?;
+            Value::Regex(r)
+        } else {
+            match field.kind {
+                Kind::Str => Value::Str(self.string_value().ok_or_else(|| {
+                    syntax(
+                        vec![format!(
+                            "Failed to parse string value for selection field {}.",
+                            field.name
+                        )],
+                        stmt,
+                    )
+                })?),
+                Kind::List => self.list_value(field, stmt)?,
+                Kind::Num | Kind::Size | Kind::Pct => self.number_value(field, stmt)?,
+            }
+        };
+        Ok(Expr::Cmp { field, op, value })
+    }
+
+    /// A quoted (`"..."`, `'...'`) or bare string (empty at the end of the text, as lvm2
+    /// takes `lv_name=`); None for an unterminated quote.
+    fn string_value(&mut self) -> Option<String> {
+        let rest = self.rest();
+        let q = rest.chars().next().unwrap_or(' ');
+        if q == '"' || q == '\'' {
+            let end = rest[1..].find(q)?;
+            self.pos += end + 2;
+            return Some(rest[1..=end].to_string());
+        }
+        let len = rest.find(ends_bare).unwrap_or(rest.len());
+        self.pos += len;
+        Some(rest[..len].to_string())
+    }
+
+    fn list_value(&mut self, field: &FieldDef, stmt: &str) -> Result<Value, SelectError> {
+        let failed = |what: &str| {
+            let mut v = Vec::new();
+            if !what.is_empty() {
+                v.push(what.to_string());
+            }
+            v.push(format!(
+                "Failed to parse string list value for selection field {}.",
+                field.name
+            ));
+            syntax(v, stmt)
+        };
+        let open = self.rest().chars().next();
+        let (strict, close) = match open {
+            Some('[') => (true, ']'),
+            Some('{') => (false, '}'),
+            _ => {
+                let item = self.string_value().ok_or_else(|| failed(""))?;
+                return Ok(Value::List {
+                    items: vec![item],
+                    all: false,
+                    strict: true,
+                });
+            }
+        };
+        self.pos += 1;
+        let mut items = Vec::new();
+        let mut all: Option<bool> = None;
+        loop {
+            self.ws();
+            let item = self
+                .string_value()
+                .ok_or_else(|| failed("Invalid operator in selection list."))?;
+            items.push(item);
+            self.ws();
+            if self.rest().starts_with(close) {
+                self.pos += 1;
+                break;
+            }
+            let this = if self.eat("&&") || self.eat(",") {
+                true
+            } else if self.eat("||") || self.eat("#") {
+                false
+            } else if self.rest().starts_with([']', '}']) {
+                return Err(failed(
+                    "List ended with incorrect character, expecting the other list end character.",
+                ));
+            } else {
+                return Err(failed("Invalid operator in selection list."));
+            };
+            if all.is_some_and(|a| a != this) {
+                return Err(failed(
+                    "Only one type of logical operator allowed in selection list at a time.",
+                ));
+            }
+            all = Some(this);
+        }
+        items.sort();
+        Ok(Value::List {
+            items,
+            all: all.unwrap_or(true),
+            strict,
+        })
+    }
+
+    fn number_value(&mut self, field: &FieldDef, stmt: &str) -> Result<Value, SelectError> {
+        let rest = self.rest();
+        let bad = || {
+            syntax(
+                vec![format!(
+                    "Failed to parse numeric value for selection field {}.",
+                    field.name
+                )],
+                stmt,
+            )
+        };
+        let len = rest
+            .char_indices()
+            .take_while(|&(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && c == '-'))
+            .count();
+        let n: f64 = rest[..len].parse().map_err(|_| bad())?;
+        self.pos += len;
+        let mut n = n;
+        match self.rest().chars().next() {
+            Some('%') => {
+                self.pos += 1;
+                if field.kind != Kind::Pct {
+                    return Err(syntax(
+                        vec![format!(
+                            "Found percent value but {} value expected for selection field {}.",
+                            if field.kind == Kind::Num {
+                                "numeric"
+                            } else {
+                                "size"
+                            },
+                            field.name
+                        )],
+                        stmt,
+                    ));
+                }
+            }
+            Some(c) if "bBsSkKmMgGtTpPeE".contains(c) => {
+                if field.kind != Kind::Size {
+                    return Err(syntax(
+                        vec![format!(
+                            "Found size unit specifier but {} value expected for selection field {}.",
+                            if field.kind == Kind::Num { "numeric" } else { "percent" },
+                            field.name
+                        )],
+                        stmt,
+                    ));
+                }
+                self.pos += 1;
+                n *= unit_factor(c);
+            }
+            _ if field.kind == Kind::Size => n *= unit_factor('m'),
+            _ => {}
+        }
+        if field.kind == Kind::Pct && !(0.0..=100.0).contains(&n) {
+            return Err(SelectError {
+                lines: vec![format!(
+                    "Field selection value {} out of supported range for field {}.",
+                    &stmt[stmt.len() - rest.len()..stmt.len() - self.rest().len()],
+                    field.name
+                )],
+            });
+        }
+        Ok(Value::Num(n))
+    }
+}
+
+/// Bytes per unit, as lvm2's `dm_units_to_factor`: lower case powers of 1024, upper case
+/// powers of 1000; `b` bytes, `s` sectors.
+fn unit_factor(c: char) -> f64 {
+    let pow = |base: f64, i: usize| base.powi(i as i32 + 1);
+    match c {
+        'b' | 'B' => 1.0,
+        's' | 'S' => 512.0,
+        _ => {
+            if let Some(i) = "kmgtpe".find(c) {
+                pow(1024.0, i)
+            } else if let Some(i) = "KMGTPE".find(c) {
+                pow(1000.0, i)
+            } else {
+                1.0
+            }
+        }
+    }
+}
+
+impl Expr {
+    /// The fields the selection reads, in order of appearance (each once).
+    pub fn fields(&self) -> Vec<&'static FieldDef> {
+        let mut out: Vec<&'static FieldDef> = Vec::new();
+        self.walk(&mut |f| {
+            if !out.iter().any(|g| std::ptr::eq(*g, f)) {
+                out.push(f);
+            }
+        });
+        out
+    }
+
+    fn walk(&self, f: &mut dyn FnMut(&'static FieldDef)) {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            Expr::Not(a) => a.walk(f),
+            Expr::Cmp { field, .. } => f(field),
+        }
+    }
+
+    /// Whether a row matches; `cell` gives the value of each field [`Expr::fields`] named.
+    pub fn matches(&self, cell: &dyn Fn(&'static FieldDef) -> Cell) -> bool {
+        match self {
+            Expr::And(a, b) => a.matches(cell) && b.matches(cell),
+            Expr::Or(a, b) => a.matches(cell) || b.matches(cell),
+            Expr::Not(a) => !a.matches(cell),
+            Expr::Cmp { field, op, value } => compare(&cell(field), *op, value),
+        }
+    }
+}
+
+fn compare(c: &Cell, op: Op, v: &Value) -> bool {
+    let text = match c {
+        Cell::Str(s) => s.clone(),
+        Cell::Empty => String::new(),
+        _ => String::new(),
+    };
+    match (v, op) {
+        (Value::Regex(r), Op::Match) => r.is_match(&text),
+        (Value::Regex(r), _) => !r.is_match(&text),
+        (Value::Str(s), Op::Eq) => text == *s,
+        (Value::Str(s), _) => text != *s,
+        (Value::List { items, all, strict }, op) => {
+            // Lists are comma separated in a cell (PE ranges: space separated).
+            let mut have: Vec<&str> = text.split([',', ' ']).filter(|t| !t.is_empty()).collect();
+            have.sort_unstable();
+            let r = if have.is_empty() {
+                // An empty list matches only a selection of the empty string.
+                items.iter().any(String::is_empty) && (items.len() == 1 || !*all)
+            } else if !*all {
+                items.iter().any(|i| have.contains(&i.as_str()))
+            } else if *strict {
+                have.len() == items.len() && have.iter().zip(items).all(|(a, b)| *a == b)
+            } else {
+                items.iter().all(|i| have.contains(&i.as_str()))
+            };
+            if op == Op::Ne {
+                !r
+            } else {
+                r
+            }
+        }
+        (Value::Num(want), op) => {
+            let have = match c {
+                Cell::Num(n) => *n as f64,
+                // Sizes are kept in sectors; the selection is in bytes.
+                Cell::Size(s) => *s as f64 * 512.0,
+                Cell::Pct(Some(p)) => *p,
+                // Undefined values (a percentage of an inactive LV) match nothing but !=.
+                _ => return op == Op::Ne,
+            };
+            let want = if matches!(c, Cell::Num(_)) {
+                want.trunc()
+            } else {
+                *want
+            };
+            let eq = (have - want).abs() <= f64::EPSILON * have.abs().max(1.0);
+            match op {
+                Op::Eq => eq,
+                Op::Ne => !eq,
+                Op::Lt => have < want && !eq,
+                Op::Le => have < want || eq,
+                Op::Gt => have > want && !eq,
+                Op::Ge => have > want || eq,
+                Op::Match | Op::NotMatch => false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lvs(s: &str) -> Result<Expr, SelectError> {
+        parse(ReportKind::Lvs, s)
+    }
+
+    fn row(name: &str, size_mib: u64, tags: &str) -> impl Fn(&'static FieldDef) -> Cell {
+        let name = name.to_string();
+        let tags = tags.to_string();
+        move |f: &'static FieldDef| match f.name {
+            "lv_name" => Cell::Str(name.clone()),
+            "lv_size" => Cell::Size(size_mib * 2048),
+            "lv_tags" => Cell::Str(tags.clone()),
+            "seg_count" => Cell::Num(2),
+            "copy_percent" => Cell::Pct(Some(50.0)),
+            _ => Cell::Empty,
+        }
+    }
+
+    #[test]
+    fn statements_and_logic() {
+        let r = row("lv1", 8, "b,a");
+        let t = |s: &str| lvs(s).unwrap().matches(&r);
+        assert!(t("lv_name=lv1"));
+        assert!(t("name=lv1"), "prefix as -o");
+        assert!(t("lv_name = \"lv1\""));
+        assert!(!t("lv_name!=lv1"));
+        assert!(t("lv_name=~^lv"));
+        assert!(t("lv_name!~x"));
+        assert!(t("lv_size=8m && seg_count>1"));
+        assert!(t("lv_size=8"), "MiB by default");
+        assert!(t("lv_size>=8388608b, lv_size<9M"));
+        assert!(!t("lv_size>8m"));
+        assert!(t("lv_size>8m || lv_name=lv1"));
+        assert!(t("lv_size>8m # lv_name=lv1"));
+        assert!(t("!(lv_size>8m)"));
+        assert!(t("(lv_size>8m || seg_count=2) && lv_name=lv1"));
+        assert!(t("copy_percent>=50%"));
+        // string lists
+        assert!(t("lv_tags=a"));
+        assert!(t("lv_tags=[a,b]"));
+        assert!(t("lv_tags=[b&&a]"));
+        assert!(!t("lv_tags=[a]"));
+        assert!(t("lv_tags={a}"));
+        assert!(!t("lv_tags={a,c}"));
+        assert!(t("lv_tags={c||a}"));
+        assert!(t("lv_tags!=[a]"));
+        let empty = row("lv2", 4, "");
+        assert!(lvs("lv_tags=\"\"").unwrap().matches(&empty));
+        assert!(!lvs("lv_tags=a").unwrap().matches(&empty));
+    }
+
+    #[test]
+    fn errors_in_lvm2s_words() {
+        // Each as lvm2 2.03.16 prints it.
+        let e = |s: &str| lvs(s).unwrap_err().lines;
+        assert_eq!(
+            e("foo=1"),
+            [
+                "Unrecognised selection field: foo",
+                "Selection syntax error at 'foo=1'.",
+                "Use 'help' for selection to get more help."
+            ]
+        );
+        assert_eq!(
+            e("lv_size=abc")[..2],
+            [
+                "Failed to parse numeric value for selection field lv_size.",
+                "Selection syntax error at 'lv_size=abc'."
+            ]
+        );
+        assert_eq!(
+            e("lv_name=a &&")[..2],
+            ["Expecting field name", "Selection syntax error at ''."]
+        );
+        assert_eq!(
+            e("(lv_name=a"),
+            ["Syntax error: right parenthesis expected at ''"]
+        );
+        assert_eq!(
+            e("lv_name=a)")[..2],
+            [
+                "Expecting logical operator",
+                "Selection syntax error at ')'."
+            ]
+        );
+        assert_eq!(
+            e("lv_size>1x")[..2],
+            [
+                "Expecting logical operator",
+                "Selection syntax error at 'x'."
+            ]
+        );
+        assert_eq!(
+            e("lv_name<a")[0],
+            "Operator can be used only with number, size, time or percent fields: lv_name<a"
+        );
+        assert_eq!(
+            e("lv_tags=[a")[..2],
+            [
+                "Invalid operator in selection list.",
+                "Failed to parse string list value for selection field lv_tags."
+            ]
+        );
+        assert_eq!(
+            e("lv_tags=[a,b||c]")[0],
+            "Only one type of logical operator allowed in selection list at a time."
+        );
+        assert_eq!(
+            e("lv_name=a b")[..2],
+            [
+                "Expecting logical operator",
+                "Selection syntax error at 'b'."
+            ]
+        );
+        assert_eq!(e("!"), ["Syntax error: left parenthesis expected at ''"]);
+        assert_eq!(
+            e("lv_tags=~x"),
+            ["dm_report: incompatible comparison type for selection field lv_tags"]
+        );
+        assert_eq!(
+            e("lv_size=~1"),
+            ["dm_report: incompatible comparison type for selection field lv_size"]
+        );
+        assert_eq!(
+            e("data_percent>101"),
+            ["Field selection value 101 out of supported range for field data_percent."]
+        );
+        assert_eq!(
+            e("lv_name")[..2],
+            [
+                "Unrecognised comparison operator: ",
+                "Selection syntax error at 'lv_name'."
+            ]
+        );
+    }
+
+    /// A random selection built from the grammar, and its text.
+    fn expr_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            (prop_oneof!["=", "!="], "[a-z0-9]{0,4}").prop_map(|(o, v)| format!("lv_name{o}{v}")),
+            (prop_oneof!["=~", "!~"], "[a-z]{1,3}").prop_map(|(o, v)| format!("lv_name{o}\"{v}\"")),
+            (
+                prop_oneof!["=", "!=", "<", "<=", ">", ">="],
+                0u32..100,
+                prop_oneof!["", "m", "k", "G", "s"]
+            )
+                .prop_map(|(o, n, u)| format!("lv_size{o}{n}{u}")),
+            (
+                prop_oneof!["=", "!="],
+                prop::collection::vec("[a-c]", 1..3),
+                any::<bool>(),
+                any::<bool>()
+            )
+                .prop_map(|(o, items, strict, all)| {
+                    let (l, r) = if strict { ("[", "]") } else { ("{", "}") };
+                    let sep = if all { "," } else { "||" };
+                    format!("lv_tags{o}{l}{}{r}", items.join(sep))
+                }),
+        ];
+        leaf.prop_recursive(4, 24, 2, |inner| {
+            prop_oneof![
+                (
+                    inner.clone(),
+                    prop_oneof![Just(" && "), Just(","), Just(" || "), Just("#")],
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("{a}{op}{b}")),
+                inner.clone().prop_map(|a| format!("!({a})")),
+                inner.prop_map(|a| format!("( {a} )")),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Every sentence of the grammar parses, and evaluates without panicking; `!( )`
+        /// inverts it and `( )` keeps it.
+        #[test]
+        fn grammar_sentences_parse_and_negate(text in expr_text(), size in 0u64..100, tags in "[a-c,]{0,5}") {
+            let r = row("lv1", size, &tags);
+            let e = lvs(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            let v = e.matches(&r);
+            prop_assert_eq!(lvs(&format!("!({text})")).unwrap().matches(&r), !v);
+            prop_assert_eq!(lvs(&format!("({text})")).unwrap().matches(&r), v);
+            prop_assert!(!e.fields().is_empty());
+        }
+
+        /// Arbitrary text never panics the parser: it parses or fails with lvm2's lines.
+        #[test]
+        fn any_text_parses_or_fails_cleanly(text in "\\PC{0,40}") {
+            if let Err(e) = lvs(&text) {
+                prop_assert!(!e.lines.is_empty());
+            }
+        }
+    }
+}
