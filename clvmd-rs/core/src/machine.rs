@@ -440,6 +440,13 @@ impl Node {
             }
             Input::QuorumView { quorate, members } => {
                 if !self.cluster_lost {
+                    if !self.freezer.has_view() && !self.members.is_empty() {
+                        // No quorum view yet (corosync reports changes only): the daemons'
+                        // group stands for the view before this change, so that a first
+                        // notification that is already the partition still counts departures.
+                        let cpg: Vec<u32> = self.members.iter().copied().collect();
+                        self.freezer.view(self.quorate, &cpg);
+                    }
                     self.quorate = quorate;
                     self.freezer.view(quorate, &members);
                 }

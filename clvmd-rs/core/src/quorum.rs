@@ -145,6 +145,10 @@ impl Freezer {
         }
     }
 
+    pub(crate) fn has_view(&self) -> bool {
+        self.view.is_some()
+    }
+
     /// The connection to corosync is gone (corosync or dlm_controld stopped, or this node was
     /// expelled): quorum is unknown from now on and nothing frozen may be thawed.
     pub(crate) fn cluster_lost(&mut self, why: &str) {
