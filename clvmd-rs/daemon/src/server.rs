@@ -282,6 +282,11 @@ pub fn serve_with(
             .and_then(|h| h.into_string().ok())
             .unwrap_or_else(|| format!("node{node_id}"))
     });
+    // Lockspaces a daemon that died left joined hold its activation locks as orphans.
+    let left_joined = dlm.joined_here().unwrap_or_else(|e| {
+        log::error!("{e}");
+        Vec::new()
+    });
     let (workers, done_rx, wake_rx) = Workers::new(dlm).map_err(|e| DaemonError::Bind {
         path: opts.socket.clone(),
         source: e,
@@ -336,6 +341,9 @@ pub fn serve_with(
     }
     for e in corosync::take_events() {
         srv.feed(e)?;
+    }
+    if !left_joined.is_empty() {
+        srv.feed(Input::LockspacesFound { names: left_joined })?;
     }
     srv.run(&sigfd)
 }
