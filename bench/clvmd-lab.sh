@@ -70,6 +70,7 @@ handover() {  # label, node2's -aey command
   echo $(( $(ms) - t0 ))
 }
 
+load0=$(uptime | sed 's/.*load average: //')
 "$lab" up --nodes 2 --shared-disks 2 --shared-disk-mib 1024 >&2
 
 echo "== clvmd-rs + lvmeta" >&2
@@ -85,7 +86,8 @@ done
 P="export LVM_SYSTEM_DIR=/tmp/lvmsys;"
 g node1 "$P M pvcreate \$d0 && M vgcreate --shared -s 1m vours \$d0" >&2
 g node2 "$P M vgchange --lockstart vours" >&2
-m_create=$(timed node1 "$LVS" "$P M lvcreate -n lv\$i -l 2 vours" | median)
+# Both stacks create without activating or zeroing (lvm2 activates on a shared VG by default).
+m_create=$(timed node1 "$LVS" "$P M lvcreate -an -Zn -n lv\$i -l 2 vours" | median)
 m_aey=$(timed node1 "$ACT" "$P M lvchange -aey vours/lv\$i" | median)
 m_an=$(timed node1 "$ACT" "$P M lvchange -an vours/lv\$i" | median)
 g node1 "$P M lvchange -aey vours/lv1" >&2
@@ -109,6 +111,7 @@ g node2 "$P lvm lvchange -q -aey vlvm2/lv1" >/dev/null 2>&1 && { echo "node2 was
 l_hand=$(handover lvm2 "$P lvm lvchange -q -aey vlvm2/lv1")
 
 ratio() { awk "BEGIN{printf \"%.1f\", $1/$2}"; }
+echo "load before: $load0; after: $(uptime | sed 's/.*load average: //')"
 echo "| shared VG of $LVS LVs, 2 VMs (TCG), median per command | clvmd-rs + lvmeta | lvm2 + lvmlockd | lvm2/ours |"
 echo "|---|---|---|---|"
 printf '| lvcreate (%s, one by one) | %s ms | %s ms | %s |\n' "$LVS" "$m_create" "$l_create" "$(ratio "$l_create" "$m_create")"
