@@ -243,6 +243,21 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
         for n in &verdict.notes {
             ctx.log.info(n);
         }
+        // A suspended LV of a shared VG may be the lock daemon's quorum fence: frozen for
+        // good once stranded, which is a failure here (asked before any read: a read of a
+        // suspended device would hang the monitor).
+        let suspended = snap
+            .active
+            .iter()
+            .any(|a| a.state == crate::model::DmState::Suspended);
+        if cfg.access.is_cluster() && suspended {
+            if let Some(why) = self.backend.io_stopped(&cfg.vg)? {
+                return Err(ActivateError::IoStopped {
+                    vg: cfg.vg.clone(),
+                    why,
+                });
+            }
+        }
         for (lv, sector) in &verdict.reads {
             self.backend.read_block(&cfg.vg, lv, *sector).map_err(|e| {
                 ActivateError::ReadFailed {

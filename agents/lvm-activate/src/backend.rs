@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use clvmd_client::ClientError;
 use clvmd_proto::ErrorKind;
+
+/// How long the monitor waits for the lock daemon's status (it must not hang on it).
+const MONITOR_ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 use lvmeta::activation::{ActivateOptions, ActivationError, Kernel};
 use lvmeta::lock::{LockError, LockMode};
 use lvmeta::ops::{Ctx as OpsCtx, Env, OpError, VgRead};
@@ -58,6 +61,10 @@ pub trait VolumeBackend {
     fn read_block(&mut self, vg: &str, lv: &str, sector: u64) -> Result<(), BackendError>;
     /// The cluster lock daemon as seen from here, and whether `vg`'s lockspace runs here.
     fn lock_daemon(&mut self, vg: &str) -> Result<LockDaemon, BackendError>;
+    /// Why the lock daemon keeps shared VG `vg`'s I/O stopped here for good (its quorum
+    /// fence stranded the VG), or a record it left under [`clvmd_proto::FENCE_DIR`] when it
+    /// no longer answers. `None`: nothing the daemon did blocks the VG. Bounded in time.
+    fn io_stopped(&mut self, vg: &str) -> Result<Option<String>, BackendError>;
     /// Starts the shared VG's lockspace here (idempotent).
     fn lock_start(&mut self, vg: &str) -> Result<(), BackendError>;
     /// Stops the shared VG's lockspace here. `Some(reason)`: it stays (not started, or LV
@@ -569,6 +576,36 @@ impl VolumeBackend for SystemBackend {
                 .any(|l| l.name == name && l.state == "running"),
         })
     }
+    fn io_stopped(&mut self, vg: &str) -> Result<Option<String>, BackendError> {
+        if self.setup()?.env.cluster.is_none() {
+            return Ok(None);
+        }
+        let status = clvmd_client::Client::connect_with_timeout(
+            &self.socket,
+            &format!("LVM-activate monitor pid {}", std::process::id()),
+            MONITOR_ASK_TIMEOUT,
+        )
+        .and_then(|mut c| c.status());
+        match status {
+            Ok(st) => Ok(st
+                .frozen
+                .iter()
+                .any(|f| f.vg == vg && f.stranded.is_some())
+                .then(|| st.io_blocked(vg, ""))
+                .flatten()),
+            Err(e) => {
+                let record =
+                    std::path::Path::new(clvmd_proto::FENCE_DIR).join(format!("{vg}.json"));
+                Ok(record.exists().then(|| {
+                    format!(
+                        "I/O to VG {vg} was frozen by clvmd-rs (record {}), which does not answer \
+                         ({e}): it stays frozen; reboot this node",
+                        record.display()
+                    )
+                }))
+            }
+        }
+    }
     fn lock_start(&mut self, vg: &str) -> Result<(), BackendError> {
         let setup = self.setup()?;
         let info = OpsCtx { env: &setup.env }
@@ -635,6 +672,8 @@ pub struct MemBackend {
     pub held_elsewhere: BTreeMap<String, (String, config::ActivationMode)>,
     /// The volume_list override asked for (tagging mode).
     pub volume_list: Option<Vec<String>>,
+    /// What the lock daemon says stops a VG's I/O for good (VG → why).
+    pub io_stopped: BTreeMap<String, String>,
 }
 
 impl MemBackend {
@@ -751,6 +790,9 @@ impl VolumeBackend for MemBackend {
                 lockspace_started: self.lockspaces.contains(vg),
             }
         })
+    }
+    fn io_stopped(&mut self, vg: &str) -> Result<Option<String>, BackendError> {
+        Ok(self.io_stopped.get(vg).cloned())
     }
     fn lock_start(&mut self, vg: &str) -> Result<(), BackendError> {
         self.journal.push(format!("lock_start {vg}"));

@@ -58,7 +58,11 @@ complete) or partial_activation.
 
 Monitor reports 0 when the volumes are active, 7 when they are cleanly stopped or were \
 never started, and an error when they should be active and are not, or when the volume \
-group has vanished; 190 (degraded) when an active volume lost redundancy.
+group has vanished; 190 (degraded) when an active volume lost redundancy. With \
+vg_access_mode lvmlockd or clvmd, a suspended volume makes monitor ask clvmd-rs (at most \
+5 s, before any read): an error when clvmd-rs stranded its volume group (I/O frozen for good \
+after a partition merge or the loss of the cluster stack; the node must be rebooted), or \
+left a quorum-fence record under /run/clvmd-rs/fence and no longer answers.
 
 Option: OCF_CHECK_LEVEL
 

@@ -71,6 +71,8 @@ pub enum ActivateError {
     LockManagerNotConfigured { vg: String },
     #[error("the cluster lock daemon clvmd-rs is not running on this node ({detail}); run the ocf:halvm:clvmd clone, ordered before the resources of volume group {vg}")]
     LockDaemonDown { vg: String, detail: String },
+    #[error("{why}")]
+    IoStopped { vg: String, why: String },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -117,6 +119,10 @@ impl From<ActivateError> for OcfError {
             // error, so Pacemaker recovers (tries again, or elsewhere) instead of banning the
             // resource from the cluster (6) or this node for good (5).
             | ActivateError::LockDaemonDown { vg, .. }
+            // The lock daemon stranded the VG (frozen for good after a partition merge or the
+            // cluster stack lost): a generic error, so Pacemaker recovers the resource
+            // elsewhere (and fences this node when the stop cannot finish).
+            | ActivateError::IoStopped { vg, .. }
             | ActivateError::ReadFailed { vg, .. } => OcfError::Failed { resource: vg, why },
         }
     }

@@ -491,6 +491,36 @@ fn a_shared_lv_that_vanishes_while_started_is_an_error() {
     assert!(err.contains("should be active but are not"), "{err}");
 }
 
+/// Issue 15: clvmd-rs froze the VG on quorum loss (the devices are suspended). While that
+/// may still be undone the monitor says running (no read: it would hang); once the daemon
+/// stranded the VG (a partition merge, the cluster stack lost) the monitor fails, naming why.
+#[test]
+fn a_shared_lv_the_lock_daemon_stranded_fails_its_monitor() {
+    let mut a = shared_node();
+    assert_eq!(call(&mut a, "start", &[LVMLOCKD]).0, 0);
+    for s in a.backend.active.values_mut() {
+        *s = DmState::Suspended;
+    }
+    let (rc, err) = call(&mut a, "monitor", &[LVMLOCKD, RECURRING]);
+    assert_eq!(rc, 0, "{err}");
+    a.backend.io_stopped.insert(
+        "vg1".into(),
+        "I/O to VG vg1 is frozen for good (freeze) on node n1: a partition merge; Reboot this node"
+            .into(),
+    );
+    let (rc, err) = call(&mut a, "monitor", &[LVMLOCKD, RECURRING]);
+    assert_eq!(rc, 1, "{err}");
+    assert!(
+        err.contains("frozen for good") && err.contains("Reboot this node"),
+        "{err}"
+    );
+    // A live device is not asked about.
+    for s in a.backend.active.values_mut() {
+        *s = DmState::Live;
+    }
+    assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, RECURRING]).0, 0);
+}
+
 #[test]
 fn stop_survives_a_broken_configuration() {
     let mut a = node("n1", vg(None), &[("n1", true)]);

@@ -62,12 +62,22 @@ const IO_TIMEOUT: Duration = Duration::from_secs(300);
 impl Client {
     /// Connects and says hello. `client` names the caller in the daemon's log.
     pub fn connect(path: &Path, client: &str) -> Result<Self, ClientError> {
+        Self::connect_with_timeout(path, client, IO_TIMEOUT)
+    }
+
+    /// As [`Client::connect`], each answer bounded by `timeout` (a monitor that must not
+    /// hang on a stuck daemon).
+    pub fn connect_with_timeout(
+        path: &Path,
+        client: &str,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
         let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
             path: path.to_path_buf(),
             source,
         })?;
-        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+        let _ = stream.set_read_timeout(Some(timeout));
+        let _ = stream.set_write_timeout(Some(timeout));
         let mut c = Client {
             stream,
             node_id: 0,

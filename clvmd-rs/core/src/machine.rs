@@ -84,6 +84,18 @@ pub enum Input {
     Quorum {
         quorate: bool,
     },
+    /// Corosync quorum with its member list (the quorum service's notification): a node that
+    /// left this list while this node was frozen and is back in it is a partition merge, and
+    /// the frozen VGs are never thawed ([`crate::quorum`]).
+    QuorumView {
+        quorate: bool,
+        members: Vec<u32>,
+    },
+    /// The connection to corosync failed (CPG or quorum): this node is not quorate from now
+    /// on and whatever is frozen stays frozen. The daemon stays up to say so.
+    ClusterLost {
+        why: String,
+    },
     /// A [`Output::Dm`] finished.
     DmDone {
         tag: u64,
@@ -339,6 +351,8 @@ pub struct Node {
     now: u64,
     quorate: bool,
     cluster_name: Option<String>,
+    /// The connection to corosync failed: never quorate again in this daemon's life.
+    cluster_lost: bool,
     members: BTreeSet<u32>,
     names: BTreeMap<u32, String>,
     /// What other daemons announced they hold: (ls, res) -> node -> mode.
@@ -386,6 +400,7 @@ impl Node {
             now: 0,
             quorate: false,
             cluster_name: None,
+            cluster_lost: false,
             members: BTreeSet::new(),
             names,
             remote: BTreeMap::new(),
@@ -425,7 +440,23 @@ impl Node {
             Input::DlmDone { tag, result } => self.dlm_done(tag, result),
             Input::Membership { members } => self.membership(members),
             Input::Cpg { from, msg } => self.cpg(from, msg),
-            Input::Quorum { quorate } => self.quorate = quorate,
+            Input::Quorum { quorate } => {
+                if !self.cluster_lost {
+                    self.quorate = quorate;
+                }
+            }
+            Input::QuorumView { quorate, members } => {
+                if !self.cluster_lost {
+                    self.quorate = quorate;
+                    self.freezer.view(quorate, &members);
+                }
+            }
+            Input::ClusterLost { why } => {
+                self.cluster_lost = true;
+                self.quorate = false;
+                self.freezer.cluster_lost(&why);
+                self.membership(Vec::new());
+            }
             Input::DmDone { tag, result } => self.dm_done(tag, result),
             Input::Tick => {}
             Input::Shutdown => self.shutdown(),

@@ -6,7 +6,15 @@
 //! VG while not quorate, nothing while quorate) with what is, and asks the driver for one
 //! [`FenceAction`] per VG at a time. The driver finds the VG's active top-level devices and
 //! records what it did under /run, so a daemon restarted while frozen learns it back
-//! ([`crate::Input::FrozenFound`]) and thaws only once quorum holds.
+//! ([`crate::Input::FrozenFound`]).
+//!
+//! A frozen VG is thawed only when quorum holds AND this node's membership was continuous
+//! while it was frozen: no node left its view and came back (a partition merge: the majority
+//! recovered this node's DLM locks meanwhile, and dlm_controld expels a node merging back
+//! with lockspace state), the connection to corosync was never lost, and the daemon was not
+//! restarted. Otherwise the VG is *stranded*: it stays frozen for good, whatever happens to
+//! quorum, the cluster stack or the daemon, and status says what the admin must do. Nothing
+//! in this module or the driver resumes a device on exit.
 
 use std::collections::BTreeMap;
 
@@ -61,7 +69,15 @@ struct VgFence {
     since: u64,
     error: Option<String>,
     retry_at: u64,
+    /// Why this node's locks on the VG can no longer be trusted: the VG is never thawed.
+    stranded: Option<String>,
 }
+
+/// What the admin of a stranded node must do (status and log).
+pub const STRANDED_ADVICE: &str = "I/O stays frozen; the other nodes may have recovered this \
+     node's locks and moved its services. Reboot this node (the kernel's DLM lockspaces outlive \
+     the cluster stack, so dlm_controld will not start beside them); do not resume the devices \
+     by hand";
 
 #[derive(Debug, Default)]
 pub(crate) struct Freezer {
@@ -72,6 +88,12 @@ pub(crate) struct Freezer {
     /// Device-mapper resumes and refreshes (coord.rs) of LVs in fenced VGs, held back until
     /// the VG is thawed: a resize finishing while quorum is lost must not restart I/O.
     held: Vec<Output>,
+    /// Corosync's member list as last seen, and the nodes that left it since this node was
+    /// last quorate with nothing fenced: one of them coming back is a partition merge.
+    view: Option<std::collections::BTreeSet<u32>>,
+    departed: std::collections::BTreeSet<u32>,
+    /// Why every fence is stranded from now on (a merge, the cluster connection lost).
+    suspect: Option<String>,
 }
 
 impl Freezer {
@@ -85,14 +107,60 @@ impl Freezer {
     /// VGs a previous daemon left frozen (found by the driver at start).
     pub(crate) fn found(&mut self, vgs: Vec<(String, QuorumLoss)>, now: u64) {
         for (vg, how) in vgs {
-            log::warn!("{vg}: left frozen ({}) by a previous daemon", how.as_str());
+            let why = "left frozen by a previous daemon: what happened to this node's locks \
+                       while no daemon watched is unknown"
+                .to_string();
+            log::error!("{vg}: {why}; {STRANDED_ADVICE}");
             self.vgs.entry(vg).or_insert(VgFence {
                 phase: Phase::Frozen,
                 how,
                 since: now,
                 error: None,
                 retry_at: 0,
+                stranded: Some(why),
             });
+        }
+    }
+
+    /// Corosync's quorum view changed (`members`: its node list). Call before
+    /// [`Freezer::reconcile`] with the same `quorate`.
+    pub(crate) fn view(&mut self, quorate: bool, members: &[u32]) {
+        let new: std::collections::BTreeSet<u32> = members.iter().copied().collect();
+        if let Some(old) = &self.view {
+            self.departed.extend(old.difference(&new));
+        }
+        let back: Vec<u32> = self.departed.intersection(&new).copied().collect();
+        if !back.is_empty() && !self.vgs.is_empty() {
+            self.strand(format!(
+                "node(s) {back:?} left this node's view while it was frozen and came back (a \
+                 partition merge): the majority recovered this node's DLM locks meanwhile, and \
+                 dlm_controld expels a node that merges back with lockspace state"
+            ));
+        }
+        self.view = Some(new);
+        if quorate && self.vgs.is_empty() && self.suspect.is_none() {
+            self.departed.clear();
+        }
+    }
+
+    /// The connection to corosync is gone (corosync or dlm_controld stopped, or this node was
+    /// expelled): quorum is unknown from now on and nothing frozen may be thawed.
+    pub(crate) fn cluster_lost(&mut self, why: &str) {
+        self.strand(format!(
+            "the connection to the cluster stack was lost ({why})"
+        ));
+    }
+
+    fn strand(&mut self, why: String) {
+        if self.suspect.is_none() {
+            log::error!("{why}; {STRANDED_ADVICE}");
+            self.suspect = Some(why.clone());
+        }
+        for (vg, f) in self.vgs.iter_mut() {
+            if f.stranded.is_none() {
+                log::error!("{vg}: stranded: {why}");
+                f.stranded = Some(why.clone());
+            }
         }
     }
 
@@ -118,6 +186,7 @@ impl Freezer {
                             since: now,
                             error: None,
                             retry_at: 0,
+                            stranded: self.suspect.clone(),
                         },
                     );
                     out.push((vg.to_string(), FenceAction::Freeze { vg: vg.into(), how }));
@@ -125,7 +194,7 @@ impl Freezer {
             }
         } else {
             for (vg, f) in self.vgs.iter_mut() {
-                if f.phase == Phase::Frozen && f.retry_at <= now {
+                if f.phase == Phase::Frozen && f.retry_at <= now && f.stranded.is_none() {
                     log::info!("quorum regained: thawing {vg}");
                     f.phase = Phase::Thawing;
                     out.push((vg.clone(), FenceAction::Thaw { vg: vg.clone() }));
@@ -218,12 +287,17 @@ impl Freezer {
             .iter()
             .map(|(vg, f)| FrozenVg {
                 vg: vg.clone(),
-                state: match f.phase {
-                    Phase::Freezing => "freezing",
-                    Phase::Frozen => "frozen",
-                    Phase::Thawing => "thawing",
+                state: match (f.phase, &f.stranded) {
+                    (Phase::Freezing, _) => "freezing",
+                    (Phase::Frozen, Some(_)) => "stranded",
+                    (Phase::Frozen, None) => "frozen",
+                    (Phase::Thawing, _) => "thawing",
                 }
                 .into(),
+                stranded: f
+                    .stranded
+                    .as_ref()
+                    .map(|w| format!("{w}; {STRANDED_ADVICE}")),
                 how: f.how.as_str().into(),
                 for_ms: now.saturating_sub(f.since),
                 error: f.error.clone(),

@@ -82,6 +82,8 @@ pub struct Sim {
     pub check_sizes: bool,
     /// Every device-mapper action carried out: (node, action).
     pub dm_log: Vec<(u32, DmAction)>,
+    /// Nodes whose corosync was stopped by an expulsion ([`Sim::expel`]): out of every view.
+    pub expelled: BTreeSet<u32>,
 }
 
 impl Sim {
@@ -109,6 +111,7 @@ impl Sim {
             disk: BTreeMap::new(),
             check_sizes: false,
             dm_log: Vec::new(),
+            expelled: BTreeSet::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -147,8 +150,9 @@ impl Sim {
         if !left.is_empty() {
             self.input(id, Input::FrozenFound { vgs: left });
         }
-        let quorate = self.members_of(id).len() * 2 > self.nodes.len();
-        self.input(id, Input::Quorum { quorate });
+        let members = self.members_of(id);
+        let quorate = members.len() * 2 > self.nodes.len();
+        self.input(id, Input::QuorumView { quorate, members });
         // As the daemon does at start: what its DLM still has joined (a restart's leftovers).
         let names = self.nodes[&id].dlm.joined_here().expect("MemDlm lists");
         if !names.is_empty() {
@@ -160,18 +164,28 @@ impl Sim {
         let p = self.partition[&id];
         self.nodes
             .iter()
-            .filter(|(n, s)| s.alive && self.partition[*n] == p)
+            .filter(|(n, s)| s.alive && self.partition[*n] == p && !self.expelled.contains(n))
             .map(|(n, _)| *n)
             .collect()
     }
 
     fn membership_changed(&mut self) {
-        let ids: Vec<u32> = self.alive_nodes();
+        let ids: Vec<u32> = self
+            .alive_nodes()
+            .into_iter()
+            .filter(|n| !self.expelled.contains(n))
+            .collect();
         for id in ids {
             let members = self.members_of(id);
             // Quorum: a strict majority of all configured nodes.
             let quorate = members.len() * 2 > self.nodes.len();
-            self.input(id, Input::Quorum { quorate });
+            self.input(
+                id,
+                Input::QuorumView {
+                    quorate,
+                    members: members.clone(),
+                },
+            );
             self.input(id, Input::Membership { members });
         }
     }
@@ -467,6 +481,7 @@ impl Sim {
 
     /// Boots a crashed node again (a fresh daemon, no lockspaces).
     pub fn reboot(&mut self, id: u32) {
+        self.expelled.remove(&id);
         self.start_node(id);
         self.membership_changed();
     }
@@ -477,6 +492,19 @@ impl Sim {
         let sn = self.nodes.remove(&id).unwrap();
         drop(sn.spaces);
         self.start_node(id);
+        self.membership_changed();
+    }
+
+    /// dlm_controld on the majority expels node `id` (a stateful merge): its corosync stops,
+    /// so its daemon loses the cluster connection; the node and its kernel state stay.
+    pub fn expel(&mut self, id: u32) {
+        self.input(
+            id,
+            Input::ClusterLost {
+                why: "cpg dispatch: CS_ERR_LIBRARY".into(),
+            },
+        );
+        self.expelled.insert(id);
         self.membership_changed();
     }
 

@@ -42,12 +42,14 @@ fn confchg(
     });
 }
 
-fn quorum_changed(_h: &quorum::Handle, quorate: bool, _ring: quorum::RingId, _m: Vec<NodeId>) {
+fn quorum_changed(_h: &quorum::Handle, quorate: bool, _ring: quorum::RingId, m: Vec<NodeId>) {
+    let members: Vec<u32> = m.into_iter().map(u32::from).collect();
     log::info!(
-        "quorum: {}",
+        "quorum: {} (members {members:?})",
         if quorate { "quorate" } else { "NOT quorate" }
     );
-    push(Input::Quorum { quorate });
+    // The member list lets the core tell a partition merge from a continuous membership.
+    push(Input::QuorumView { quorate, members });
 }
 
 fn cs(what: &'static str) -> impl Fn(CsError) -> DaemonError {

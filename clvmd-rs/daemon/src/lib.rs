@@ -22,9 +22,7 @@ use clap::{Arg, ArgAction, Command};
 /// Where dlm_controld publishes the DLM cluster name.
 pub const CLUSTER_NAME_FILE: &str = "/sys/kernel/config/dlm/cluster/cluster_name";
 
-/// Where the quorum fence records the devices it froze (tmpfs: kernel state does not outlive
-/// a reboot either).
-pub const FENCE_DIR: &str = "/run/clvmd-rs/fence";
+pub use clvmd_proto::FENCE_DIR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -72,8 +70,11 @@ pub fn cli() -> Command {
              other correctly. Daemons talk over the corosync CPG group clvmd-rs, so a refused \
              lock names the node that holds it. A node that loses corosync quorum stops I/O \
              to every active LV of its started shared VGs at once (halvm.toml \
-             policy.quorum_loss: freeze or fail-io) and restores it when quorum returns, also \
-             after a daemon restart; the daemon reads the device-mapper status of the LVs \
+             policy.quorum_loss: freeze or fail-io) and restores it when quorum returns with \
+             its membership unbroken. After a partition merge (dlm_controld expels the merged \
+             node: the majority recovered its locks), a lost corosync connection or a daemon \
+             restart the VG stays frozen for good (stranded) and the node must be rebooted; \
+             the daemon stays up to say so and nothing resumes the devices on exit. The daemon reads the device-mapper status of the LVs \
              active here every second in place of dmeventd and applies policy.detach to a \
              failed mirror or raid1 leg. clvmd-rs status shows both.",
         )

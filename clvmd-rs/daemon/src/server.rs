@@ -239,6 +239,9 @@ struct Server {
     node_id: u32,
     cluster_name_file: PathBuf,
     fence_tx: std::sync::mpsc::Sender<crate::fence::Job>,
+    /// The corosync connection failed: the daemon stays up (frozen VGs stay frozen, status
+    /// says why) and sends nothing to the group any more.
+    cluster_lost: bool,
 }
 
 /// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
@@ -323,6 +326,7 @@ pub fn serve_with(
         node_id,
         cluster_name_file: opts.cluster_name_file.clone(),
         fence_tx,
+        cluster_lost: false,
     };
     if !left_frozen.is_empty() {
         srv.feed(Input::FrozenFound { vgs: left_frozen })?;
@@ -345,7 +349,19 @@ pub fn serve_with(
     if !left_joined.is_empty() {
         srv.feed(Input::LockspacesFound { names: left_joined })?;
     }
-    srv.run(&sigfd)
+    let result = srv.run(&sigfd);
+    // Nothing resumes a frozen device on the way out: it stays suspended (or failing I/O)
+    // with its record under the fence directory, and the next daemon keeps it so.
+    for f in srv.node.status().frozen {
+        log::warn!(
+            "exiting with shared VG {} {} ({}); it stays so (record in {})",
+            f.vg,
+            f.state,
+            f.how,
+            opts.fence_dir.display()
+        );
+    }
+    result
 }
 
 impl Server {
@@ -383,7 +399,12 @@ impl Server {
                 .send(crate::fence::Job::Watch(tag, action))
                 .expect("the fence thread lives as long as the daemon"),
             Output::Cpg(msg) => match self.corosync.as_mut() {
-                Some(c) => c.send(&msg)?,
+                Some(c) => {
+                    if let Err(e) = c.send(&msg) {
+                        self.lose_cluster(e)?;
+                    }
+                }
+                None if self.cluster_lost => log::debug!("cluster lost: not sent: {msg:?}"),
                 // Without corosync we are a group of one: our messages come straight back.
                 None => {
                     let from = self.node_id;
@@ -392,6 +413,23 @@ impl Server {
             },
         }
         Ok(())
+    }
+
+    /// The corosync connection failed (corosync stopped, or this node was expelled and its
+    /// corosync killed). Exiting here would leave the node's frozen devices to whoever comes
+    /// next; the daemon stays up instead, not quorate for good: the core freezes every shared
+    /// VG started here and never thaws it, and status tells the admin to reboot.
+    fn lose_cluster(&mut self, e: DaemonError) -> Result<(), DaemonError> {
+        if self.cluster_lost {
+            return Ok(());
+        }
+        log::error!(
+            "{e}: the cluster connection is lost; clvmd-rs stays up with the shared VGs' I/O \
+             frozen (see clvmd-rs status)"
+        );
+        self.cluster_lost = true;
+        self.corosync = None;
+        self.feed(Input::ClusterLost { why: e.to_string() })
     }
 
     fn reply(&mut self, conn: ConnId, response: &Response) {
@@ -439,8 +477,19 @@ impl Server {
             } else {
                 timeout
             };
-            let cpg_fd = self.corosync.as_ref().map(|c| c.cpg_fd()).transpose()?;
-            let q_fd = self.corosync.as_ref().map(|c| c.quorum_fd()).transpose()?;
+            let fds = self
+                .corosync
+                .as_ref()
+                .map(|c| Ok::<_, DaemonError>((c.cpg_fd()?, c.quorum_fd()?)))
+                .transpose();
+            let (cpg_fd, q_fd) = match fds {
+                Ok(Some((a, b))) => (Some(a), Some(b)),
+                Ok(None) => (None, None),
+                Err(e) => {
+                    self.lose_cluster(e)?;
+                    continue;
+                }
+            };
             let conn_ids: Vec<ConnId> = self.conns.keys().copied().collect();
             let (ready, conn_ready) = {
                 let mut fds = vec![
@@ -504,21 +553,30 @@ impl Server {
             while let Ok(input) = self.done_rx.try_recv() {
                 self.feed(input)?;
             }
-            let mut i = 3;
-            if let Some(c) = &self.corosync {
-                if ready.get(i) == Some(&true) {
-                    c.dispatch_cpg()?;
-                }
-                i += 1;
-                if ready.get(i) == Some(&true) {
-                    c.dispatch_quorum()?;
-                }
-            }
+            let dispatched = match &self.corosync {
+                Some(c) => (if ready.get(3) == Some(&true) {
+                    c.dispatch_cpg()
+                } else {
+                    Ok(())
+                })
+                .and_then(|()| {
+                    if ready.get(4) == Some(&true) {
+                        c.dispatch_quorum()
+                    } else {
+                        Ok(())
+                    }
+                }),
+                None => Ok(()),
+            };
             for e in corosync::take_events() {
                 self.feed(e)?;
             }
-            if let Some(c) = self.corosync.as_mut() {
-                c.flush()?;
+            let flushed = match self.corosync.as_mut() {
+                Some(c) => dispatched.and_then(|()| c.flush()),
+                None => dispatched,
+            };
+            if let Err(e) = flushed {
+                self.lose_cluster(e)?;
             }
             for (id, r) in conn_ready {
                 if r {

@@ -77,9 +77,13 @@ pub fn render(st: &Status) -> String {
         }
     );
     for f in &st.frozen {
+        let why = match &f.stranded {
+            Some(w) => format!(", never thawed: {w}"),
+            None => ": quorum lost".into(),
+        };
         let _ = write!(
             o,
-            "I/O {} ({}) on shared VG {} for {} ms: quorum lost",
+            "I/O {} ({}) on shared VG {} for {} ms{why}",
             f.state, f.how, f.vg, f.for_ms
         );
         if let Some(e) = &f.error {
@@ -207,13 +211,24 @@ mod tests {
                     },
                 ],
             }],
-            frozen: vec![FrozenVg {
-                vg: "vg".into(),
-                state: "frozen".into(),
-                how: "freeze".into(),
-                for_ms: 1500,
-                error: None,
-            }],
+            frozen: vec![
+                FrozenVg {
+                    vg: "vg".into(),
+                    state: "frozen".into(),
+                    how: "freeze".into(),
+                    for_ms: 1500,
+                    error: None,
+                    stranded: None,
+                },
+                FrozenVg {
+                    vg: "vg2".into(),
+                    state: "stranded".into(),
+                    how: "freeze".into(),
+                    for_ms: 900,
+                    error: None,
+                    stranded: Some("a merge; reboot".into()),
+                },
+            ],
             failed_lvs: vec![FailedLv {
                 vg: "vg".into(),
                 lv: "m".into(),
@@ -230,6 +245,7 @@ mod tests {
             "node node2 (id 2), quorate\n\
              members: node1(1) node2\n\
              I/O frozen (freeze) on shared VG vg for 1500 ms: quorum lost\n\
+             I/O stranded (freeze) on shared VG vg2 for 900 ms, never thawed: a merge; reboot\n\
              LV vg/m failed: mirror leg(s) [1] dead for 20 ms; I/O stopped on this node\n\
              lockspace lvm_vg running seqno 7\n  \
              LV lv1 active on: node1 exclusive (EX)\n  \

@@ -739,3 +739,324 @@ fn lab_faults_leg_failure_local_policy_stops_io_on_that_node_only() {
     );
     println!("node1 log:\n{}", t.log("node1"));
 }
+
+/// Largest sequence number on the `seq` LV as `node` reads it from the raw shared disk (each
+/// sector `i` of the LV holds `i`; `off` is the LV's start on the disk, in sectors).
+fn max_on_disk(t: &T, node: &str, off: u64) -> u64 {
+    max_in(t, node, off, 16384)
+}
+
+/// As [`max_on_disk`] over `count` sectors from `off`.
+fn max_in(t: &T, node: &str, off: u64, count: u64) -> u64 {
+    t.ok(
+        node,
+        &format!(
+            "dd if={} bs=512 skip={off} count={count} iflag=direct 2>/dev/null | tr -d '\\000' | sort -n | tail -1",
+            t.disks[0]
+        ),
+    )
+    .trim()
+    .parse()
+    .unwrap_or(0)
+}
+
+fn acked(t: &T, node: &str) -> u64 {
+    t.ok(node, "cat /tmp/acked 2>/dev/null || echo 0")
+        .trim()
+        .parse()
+        .expect("acked")
+}
+
+fn wait_acked(t: &T, at_least: u64, what: &str) {
+    t.lab
+        .wait_for(
+            "node1",
+            &["sh", "-c", "cat /tmp/acked 2>/dev/null || echo 0"],
+            what,
+            Duration::from_secs(60),
+            |o| o.stdout_str().trim().parse::<u64>().unwrap_or(0) >= at_least,
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+}
+
+/// Waits until node1's daemon reports `vg` in `state`; returns the time it took.
+fn wait_state(t: &T, state: &str, since: Instant) -> Duration {
+    let want = format!("\"state\":\"{state}\"");
+    t.lab
+        .wait_for(
+            "node1",
+            &[&t.bins.clvmd, "status", "--json"],
+            &format!("vg {state} on node1"),
+            Duration::from_secs(60),
+            |o| o.stdout_str().contains(&want),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+    since.elapsed()
+}
+
+/// No number reaches the disk and the writer makes no progress for `secs` s, the device is
+/// suspended; returns the last number on disk, after checking every acknowledged one is there.
+fn assert_no_progress(t: &T, off: u64, secs: u64) -> u64 {
+    let m1 = max_on_disk(t, "node2", off);
+    let a1 = acked(t, "node1");
+    assert!(a1 <= m1, "acknowledged {a1} but only {m1} on disk");
+    for _ in 0..secs {
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(
+            max_on_disk(t, "node2", off),
+            m1,
+            "a write from node1 reached the disk while frozen; log: {}",
+            t.log("node1")
+        );
+    }
+    assert_eq!(
+        acked(t, "node1"),
+        a1,
+        "the writer made progress while frozen"
+    );
+    let info = t.ok("node1", "dmsetup info vg-seq");
+    assert!(info.contains("SUSPENDED"), "{info}");
+    m1
+}
+
+/// Every acknowledged number up to `last` is on disk in its sector.
+fn assert_nothing_lost(t: &T, off: u64, last: u64) {
+    t.ok(
+        "node2",
+        &format!(
+            "dd if={} bs=512 skip={off} count=16384 iflag=direct 2>/dev/null | tr -d '\\000' \
+             | head -n {last} > /tmp/got && seq -f %08g 1 {last} > /tmp/want && cmp /tmp/got /tmp/want",
+            t.disks[0]
+        ),
+    );
+}
+
+/// Issue 15 item 1 (EVMS quorum loss, no fencing). A writer on node1 writes sequence numbers
+/// with O_DIRECT to a shared LV (sector i holds i); node2 reads the raw shared disk. node1 is
+/// cut off (`partition`): it freezes, no new number reaches the disk, the writer stalls,
+/// changes are refused, its local VG still serves I/O.
+///
+/// After `heal`, the majority recovered node1's locks while it was away, and stock
+/// dlm_controld expels a node merging back with lockspace state (a "stateful merge": its
+/// PV_STATEFUL flag is never cleared, so leaving the lockspaces would not avoid it). So what
+/// clvmd-rs guarantees, and this test asserts, is the expelled path: node1 sees the merge,
+/// strands the VG (frozen for good, never thawed by quorum, by the loss of its cluster stack
+/// or by its own exit), the daemon stays up and says "reboot this node"; no number from node1
+/// ever reaches the disk again, and nothing acknowledged before is lost. Then node3, whose
+/// policy.quorum_loss is "fail-io", is cut off: its writer gets EIO (an error table, nothing
+/// queued) and nothing more of it reaches the disk.
+/// Prints partition -> frozen and partition -> EIO (host clock).
+#[test]
+fn lab_faults_quorum_loss_freezes_minority_io() {
+    let t0 = Instant::now();
+    // Without fencing: the freeze is the only thing between node1 and the disks.
+    let t = start_with(3, 2, 256, false);
+    // node3 answers a quorum loss with policy.quorum_loss = "fail-io" (the last scenario).
+    let failio = format!("{HALVM_TOML}[policy]\nquorum_loss = \"fail-io\"\n");
+    t.lab
+        .node("node3")
+        .write_file("/tmp/halvm.toml", failio.as_bytes(), 0o644)
+        .expect("halvm.toml");
+    for n in ["node1", "node2", "node3"] {
+        t.lab
+            .node(n)
+            .spawn(
+                &[
+                    &t.bins.clvmd,
+                    "-f",
+                    "--node-name",
+                    n,
+                    "-c",
+                    "/tmp/halvm.toml",
+                ],
+                "/tmp/clvmd.log",
+            )
+            .expect("spawn clvmd-rs");
+    }
+    for n in ["node1", "node2", "node3"] {
+        t.wait_daemon(n, 3);
+    }
+    t.shared_vg("vg", 0, &["node1", "node2", "node3"]);
+    t.ok("node1", "M lvcreate -n seq -L 8m vg");
+    t.ok("node1", "M lvchange -aey vg/seq");
+    // A local VG on node1 (the second disk, never lock-started): the freeze leaves it alone.
+    let d2 = t.disks[1].clone();
+    t.ok(
+        "node1",
+        &format!("M pvcreate {d2} && M vgcreate loc {d2} && M lvcreate -n l -L 4m loc && M lvchange -ay loc/l"),
+    );
+    let table = t.ok("node1", "dmsetup table vg-seq");
+    let off: u64 = table
+        .split_whitespace()
+        .nth(4)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("linear table: {table}"));
+    let writer = "i=0; while [ $i -lt 16000 ]; do i=$((i+1)); \
+                  printf '%08d\\n' $i | dd of=/dev/mapper/vg-seq bs=512 seek=$i count=1 \
+                  oflag=direct conv=sync,notrunc 2>/dev/null || { echo ERR $i; exit 1; }; \
+                  echo $i > /tmp/acked.tmp && mv /tmp/acked.tmp /tmp/acked; done";
+    t.lab
+        .node("node1")
+        .spawn(&["sh", "-c", writer], "/tmp/writer.log")
+        .expect("spawn writer");
+    wait_acked(&t, 20, "20 writes");
+
+    let tp = Instant::now();
+    t.lab.partition("node1").expect("partition");
+    let p_frozen = wait_state(&t, "frozen", tp);
+    let st = t.ok("node1", "$C status --json");
+    assert!(st.contains("\"quorate\":false"), "{st}");
+    let st2 = t.ok("node2", "$C status --json");
+    assert!(st2.contains("\"frozen\":[]"), "{st2}");
+    // No change without quorum.
+    let e = t.fails("node1", "M lvcreate -n x -L 4m vg");
+    assert!(e.contains("quorate") || e.contains("quorum"), "{e}");
+    // The local VG serves I/O.
+    t.ok(
+        "node1",
+        "timeout 10 dd if=/dev/urandom of=/dev/mapper/loc-l bs=64k count=16 oflag=direct status=none",
+    );
+    let info = t.ok("node1", "dmsetup info loc-l");
+    assert!(!info.contains("SUSPENDED"), "{info}");
+    let m2 = assert_no_progress(&t, off, 10);
+
+    let th = Instant::now();
+    t.lab.heal("node1").expect("heal");
+    let to_stranded = wait_state(&t, "stranded", th);
+    let st = t.ok("node1", "$C status --json");
+    // Which of the two node1 sees first is a race: corosync's quorum notification of the
+    // merge, or its corosync killed by the expulsion. Either strands the VG.
+    let merge = st.contains("partition merge");
+    assert!(
+        merge || st.contains("connection to the cluster stack was lost"),
+        "{st}"
+    );
+    assert!(st.contains("Reboot this node"), "{st}");
+    // Whatever the cluster stack does now (dlm_controld expels node1, its corosync stops),
+    // the daemon stays up, the device stays suspended and nothing reaches the disk.
+    assert_no_progress(&t, off, 20);
+    let corosync = t.run("node1", "pidof corosync").success();
+    let st = t.ok("node1", "$C status --json");
+    assert!(st.contains("\"state\":\"stranded\""), "{st}");
+    assert!(!st.contains("\"state\":\"frozen\""), "{st}");
+    let human = t.ok("node1", "$C status");
+    assert!(human.contains("never thawed"), "{human}");
+    if !corosync {
+        assert!(st.contains("\"quorate\":false"), "{st}");
+        let log = t.log("node1");
+        assert!(log.contains("cluster connection is lost"), "{log}");
+    }
+    assert_eq!(max_on_disk(&t, "node2", off), m2);
+    assert_nothing_lost(&t, off, acked(&t, "node1"));
+    let log = t.ok("node1", "cat /tmp/writer.log");
+    assert!(!log.contains("ERR"), "{log}");
+    let info = t.ok("node1", "dmsetup info loc-l");
+    assert!(!info.contains("SUSPENDED"), "{info}");
+    if !corosync {
+        // Expelled: the majority serves the VG on, node2 takes the LV node1 held.
+        t.ok("node2", "M lvchange -aey vg/seq");
+    }
+
+    // policy.quorum_loss = "fail-io" on node3: cut off, its held and new writes fail with
+    // EIO (an error table, not a suspend) and nothing more reaches the disk.
+    t.ok("node3", "M lvcreate -n f -L 4m vg && M lvchange -aey vg/f");
+    let table = t.ok("node3", "dmsetup table vg-f");
+    let off3: u64 = table
+        .split_whitespace()
+        .nth(4)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("linear table: {table}"));
+    let writer3 = "i=0; while [ $i -lt 8000 ]; do i=$((i+1)); \
+                   printf '%08d\\n' $i | dd of=/dev/mapper/vg-f bs=512 seek=$i count=1 \
+                   oflag=direct conv=sync,notrunc 2>/dev/null || { echo ERR $i; exit 1; }; \
+                   echo $i > /tmp/acked3; done";
+    t.lab
+        .node("node3")
+        .spawn(&["sh", "-c", writer3], "/tmp/writer3.log")
+        .expect("spawn writer");
+    t.lab
+        .wait_for(
+            "node3",
+            &["sh", "-c", "cat /tmp/acked3 2>/dev/null || echo 0"],
+            "20 writes on node3",
+            Duration::from_secs(60),
+            |o| o.stdout_str().trim().parse::<u64>().unwrap_or(0) >= 20,
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node3")));
+    let tp3 = Instant::now();
+    t.lab.partition("node3").expect("partition node3");
+    let err = t
+        .lab
+        .wait_for(
+            "node3",
+            &["sh", "-c", "cat /tmp/writer3.log"],
+            "node3's writer to get an I/O error",
+            Duration::from_secs(60),
+            |o| o.stdout_str().contains("ERR"),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node3")));
+    let p_eio = tp3.elapsed();
+    let failed_at: u64 = err
+        .stdout_str()
+        .trim()
+        .trim_start_matches("ERR ")
+        .parse()
+        .expect("ERR <n>");
+    let st3 = t.ok("node3", "$C status --json");
+    assert!(
+        st3.contains("\"how\":\"fail-io\"") && st3.contains("\"quorate\":false"),
+        "{st3}"
+    );
+    let table = t.ok("node3", "dmsetup table vg-f");
+    assert!(table.contains("error"), "{table}");
+    let info = t.ok("node3", "dmsetup info vg-f");
+    assert!(
+        !info.contains("SUSPENDED"),
+        "fail-io must not queue: {info}"
+    );
+    let acked3: u64 = t
+        .ok("node3", "cat /tmp/acked3")
+        .trim()
+        .parse()
+        .expect("acked3");
+    assert_eq!(
+        acked3 + 1,
+        failed_at,
+        "the writer stopped at its first error"
+    );
+    let m3 = max_in(&t, "node2", off3, 8192);
+    assert!(
+        m3 >= acked3 && m3 < failed_at,
+        "on disk {m3}, acked {acked3}, failed {failed_at}"
+    );
+    t.ok(
+        "node3",
+        "! dd if=/dev/zero of=/dev/mapper/vg-f bs=512 count=1 oflag=direct status=none",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(max_in(&t, "node2", off3, 8192), m3);
+    println!(
+        "fail-io: partition -> the writer's EIO on node3: {} ms (host clock, token+consensus \
+         included)",
+        p_eio.as_millis()
+    );
+    println!(
+        "partition -> frozen: {} ms (host clock; corosync's token+consensus included); \
+         heal -> stranded: {} ms; {m2} numbers before the freeze, none lost, none after; \
+         node1's corosync after the heal: {}; stranded by {}; test {} s",
+        p_frozen.as_millis(),
+        to_stranded.as_millis(),
+        if corosync {
+            "running"
+        } else {
+            "stopped (expelled)"
+        },
+        if merge {
+            "the merge"
+        } else {
+            "the lost cluster connection"
+        },
+        t0.elapsed().as_secs()
+    );
+    println!("node1 log:\n{}", t.log("node1"));
+}

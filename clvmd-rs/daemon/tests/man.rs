@@ -23,6 +23,12 @@ Activation locks belong to the daemon, not to the command that asked for them: t
 Without quorum (corosync's), no lock for a change (VGLK or GLLK exclusive) and no new activation lock is granted.",
             },
             halvm_man::Section {
+                title: "Quorum loss",
+                body: "A node that loses corosync quorum stops I/O to every active LV of each shared VG started here at once: policy.quorum_loss = \"freeze\" suspends the top-level devices (I/O queues in the kernel), \"fail-io\" swaps their tables for an error target. What was done is recorded in /run/clvmd-rs/fence/<vg>.json before the devices are touched. Local VGs are untouched.
+
+The VG is thawed only when quorum returns and this node's membership was continuous while it was frozen. If a node left corosync's view and came back meanwhile (a partition merge: the majority recovered this node's DLM locks, and dlm_controld expels a node that merges back with lockspace state), if the connection to corosync is lost (the daemon then stays up and freezes every shared VG), or if the daemon is restarted while a VG is frozen, the VG is stranded: frozen for good, shown as stranded by clvmd-rs status with the reason, and LVM-activate's monitor fails for its LVs. Reboot the node; never resume such devices by hand. Nothing resumes a frozen device when the daemon exits.",
+            },
+            halvm_man::Section {
                 title: "Socket",
                 body: "The daemon binds its socket before it daemonizes, so once clvmd-rs has returned, clients can connect. The socket (mode 0600) serves root only: the peer credentials of each client are checked. Messages are length-prefixed frames (4-byte little-endian length, at most 64 KiB for a request) holding one JSON request or answer; the first request must be a hello with the protocol version. Anything else closes the connection.",
             },
@@ -40,7 +46,7 @@ Without quorum (corosync's), no lock for a change (VGLK or GLLK exclusive) and n
             },
             halvm_man::Section {
                 title: "Files",
-                body: "/run/clvmd-rs/clvmd-rs.sock, /run/clvmd-rs/clvmd-rs.pid, /sys/kernel/config/dlm/cluster/cluster_name.",
+                body: "/run/clvmd-rs/clvmd-rs.sock, /run/clvmd-rs/clvmd-rs.pid, /run/clvmd-rs/fence/<vg>.json (the quorum fence's records), /sys/kernel/config/dlm/cluster/cluster_name.",
             },
             halvm_man::Section {
                 title: "See also",

@@ -19,3 +19,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Where the daemon listens unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/clvmd-rs/clvmd-rs.sock";
+
+/// Where the daemon's quorum fence records the devices it froze, one `<vg>.json` per VG
+/// (tmpfs: kernel state does not outlive a reboot either). A record outlives the daemon.
+pub const FENCE_DIR: &str = "/run/clvmd-rs/fence";

@@ -274,6 +274,12 @@ impl Status {
     /// `policy.detach = local` stopped its I/O here. `None`: nothing the daemon did blocks it.
     pub fn io_blocked(&self, vg: &str, lv_uuid: &str) -> Option<String> {
         if let Some(f) = self.frozen.iter().find(|f| f.vg == vg) {
+            if let Some(why) = &f.stranded {
+                return Some(format!(
+                    "I/O to VG {vg} is frozen for good ({}) on node {}: {why}",
+                    f.how, self.node_name
+                ));
+            }
             return Some(format!(
                 "I/O to VG {vg} is {} ({}): node {} lost quorum {} ms ago",
                 f.state, f.how, self.node_name, f.for_ms
@@ -295,11 +301,15 @@ impl Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrozenVg {
     pub vg: String,
-    /// `freezing`, `frozen` or `thawing`.
+    /// `freezing`, `frozen`, `thawing`, or `stranded` (frozen for good).
     pub state: String,
     /// `freeze` or `fail-io`.
     pub how: String,
     pub for_ms: u64,
     /// Why the last freeze or thaw failed.
     pub error: Option<String>,
+    /// Set when the VG is never thawed again (state `stranded`): why, and what the admin must
+    /// do. A partition merge, the cluster stack lost, or a daemon restarted while frozen.
+    #[serde(default)]
+    pub stranded: Option<String>,
 }

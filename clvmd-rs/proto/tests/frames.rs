@@ -121,6 +121,7 @@ fn response() -> impl Strategy<Value = Response> {
                     how: "fail-io".into(),
                     for_ms: u64::from(node_id),
                     error: Some("EBUSY".into()),
+                    stranded: Some("merged".into()),
                 }],
                 failed_lvs: vec![FailedLv {
                     vg: "vg".into(),
@@ -276,7 +277,14 @@ fn io_blocked_names_the_reason() {
         how: "freeze".into(),
         for_ms: 10,
         error: None,
+        stranded: None,
     });
     assert!(st.io_blocked("vg", "u2").unwrap().contains("lost quorum"));
     assert_eq!(st.io_blocked("other", "u2"), None);
+    st.frozen[0].state = "stranded".into();
+    st.frozen[0].stranded = Some("a partition merge; reboot this node".into());
+    assert!(st
+        .io_blocked("vg", "u2")
+        .unwrap()
+        .contains("frozen for good (freeze) on node"));
 }
