@@ -372,7 +372,19 @@ impl Server {
     fn feed(&mut self, input: Input) -> Result<(), DaemonError> {
         let now = self.now();
         let outs = self.node.step(now, input);
-        for o in outs {
+        // Answers and DLM calls first: a CPG multicast is an IPC round trip to corosync, which
+        // must not hold up a client's answer nor the DLM call the next answer waits for. The
+        // order within each group is kept.
+        let (first, rest): (Vec<Output>, Vec<Output>) = outs.into_iter().partition(|o| {
+            matches!(
+                o,
+                Output::Reply { .. }
+                    | Output::Dlm { .. }
+                    | Output::Join { .. }
+                    | Output::Leave { .. }
+            )
+        });
+        for o in first.into_iter().chain(rest) {
             self.carry_out(o)?;
         }
         Ok(())
