@@ -427,7 +427,7 @@ impl SystemBackend {
         mode: ActivationMode,
     ) -> Result<(), BackendError> {
         let how = on.then_some(LockMode::Exclusive);
-        self.change_mode(vg, lvs, how, mode)
+        self.change_mode(vg, lvs, how, mode, None)
     }
 
     /// [`SystemBackend::change`] with the LV lock mode of a shared VG (`None`: deactivate,
@@ -439,6 +439,7 @@ impl SystemBackend {
         lvs: &[String],
         how: Option<LockMode>,
         mode: ActivationMode,
+        vx_mode: Option<halvm_config::ActivationMode>,
     ) -> Result<(), BackendError> {
         let setup = self.setup()?;
         let kernel = Self::kernel(setup)?;
@@ -447,7 +448,7 @@ impl SystemBackend {
             mode,
             volume_list: setup.volume_list.clone(),
             mirror_handle_errors: setup.mirror_handle_errors,
-            vx_mode: None,
+            vx_mode,
         };
         let lv = (lvs.len() == 1).then(|| lvs[0].as_str());
         ctx.change_activation_mode(kernel, vg, Some(lvs), how, &opts)
@@ -633,11 +634,30 @@ impl VolumeBackend for SystemBackend {
         kind: ActivationMode,
         mode: config::ActivationMode,
     ) -> Result<(), BackendError> {
-        let how = match mode {
-            config::ActivationMode::Exclusive => LockMode::Exclusive,
-            config::ActivationMode::Shared => LockMode::Shared,
+        let how = if mode.exclusive_lock() {
+            LockMode::Exclusive
+        } else {
+            LockMode::Shared
         };
-        self.change_mode(vg, lvs, Some(how), kind)
+        if let Some(vx) = mode.vx() {
+            // The VG's mode on this node first (as `lvmeta vgchange -a MODE`): a conflicting
+            // mode held elsewhere refuses here, naming the node; the lockspace's stop releases it.
+            let setup = self.setup()?;
+            let locks = setup
+                .env
+                .cluster_locks_for(vg, Some("dlm"))
+                .map_err(|e| io("activate", vg, None, e))?
+                .ok_or_else(|| io("activate", vg, None, "no cluster lock manager"))?;
+            locks.set_vg_mode(vg, vx).map_err(|e| match e {
+                LockError::HeldElsewhere { what, holder } => BackendError::HeldElsewhere {
+                    vg: vg.into(),
+                    what,
+                    holder,
+                },
+                e => io("activate", vg, None, e),
+            })?;
+        }
+        self.change_mode(vg, lvs, Some(how), kind, mode.vx())
     }
 }
 
@@ -829,12 +849,7 @@ impl VolumeBackend for MemBackend {
                 return Err(Self::io("activate", vg, Some(lv), "lockspace not started"));
             }
             if let Some((holder, theirs)) = self.held_elsewhere.get(lv) {
-                let both_shared = (mode, *theirs)
-                    == (
-                        config::ActivationMode::Shared,
-                        config::ActivationMode::Shared,
-                    );
-                if !both_shared {
+                if !mode.lv_locks_compatible(*theirs) {
                     return Err(BackendError::HeldElsewhere {
                         vg: vg.into(),
                         what: format!("LV {vg}/{lv}"),

@@ -35,10 +35,85 @@ impl AccessMode {
     }
 }
 
+/// `activation_mode`: resource-agents' two, plus VxVM's four (halvm; shared VGs only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActivationMode {
+    /// lvm's -aey: LV lock EX.
     Exclusive,
+    /// lvm's -asy: LV lock PR.
     Shared,
+    /// VxVM's modes: the VG's mode lock, then LV locks by mode (ew PW, ro and sw PR, sr CR);
+    /// ro and sr load read-only tables.
+    Vx(halvm_config::ActivationMode),
+}
+
+impl ActivationMode {
+    /// The parameter's values: `exclusive`, `shared`, `ew`, `ro`, `sr`, `sw`.
+    pub fn parse(s: &str) -> Option<ActivationMode> {
+        use halvm_config::ActivationMode as V;
+        Some(match s {
+            "exclusive" => ActivationMode::Exclusive,
+            "shared" => ActivationMode::Shared,
+            "ew" => ActivationMode::Vx(V::ExclusiveWrite),
+            "ro" => ActivationMode::Vx(V::ReadOnly),
+            "sr" => ActivationMode::Vx(V::SharedRead),
+            "sw" => ActivationMode::Vx(V::SharedWrite),
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivationMode::Exclusive => "exclusive",
+            ActivationMode::Shared => "shared",
+            ActivationMode::Vx(m) => m.abbreviation(),
+        }
+    }
+
+    /// Whether the LV lock this mode takes is exclusive (EX for -aey, PW for ew).
+    pub fn exclusive_lock(self) -> bool {
+        matches!(
+            self,
+            ActivationMode::Exclusive
+                | ActivationMode::Vx(halvm_config::ActivationMode::ExclusiveWrite)
+        )
+    }
+
+    /// The VxVM mode, if this is one.
+    pub fn vx(self) -> Option<halvm_config::ActivationMode> {
+        match self {
+            ActivationMode::Vx(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether LV locks taken on two nodes in these modes are granted together: the DLM's
+    /// compatibility of the modes they take (EX, PR, PW for ew, PR for ro and sw, CR for sr).
+    pub fn lv_locks_compatible(self, other: ActivationMode) -> bool {
+        use halvm_config::ActivationMode as V;
+        #[derive(PartialEq, Clone, Copy)]
+        enum Dlm {
+            Cr,
+            Pr,
+            Pw,
+            Ex,
+        }
+        let dlm = |m: ActivationMode| match m {
+            ActivationMode::Exclusive => Dlm::Ex,
+            ActivationMode::Shared
+            | ActivationMode::Vx(V::ReadOnly)
+            | ActivationMode::Vx(V::SharedWrite)
+            | ActivationMode::Vx(V::Off) => Dlm::Pr,
+            ActivationMode::Vx(V::ExclusiveWrite) => Dlm::Pw,
+            ActivationMode::Vx(V::SharedRead) => Dlm::Cr,
+        };
+        match (dlm(self), dlm(other)) {
+            (Dlm::Ex, _) | (_, Dlm::Ex) => false,
+            (Dlm::Cr, _) | (_, Dlm::Cr) => true,
+            (Dlm::Pr, Dlm::Pr) => true,
+            _ => false,
+        }
+    }
 }
 
 /// A configuration that passed every check validate-all makes.
@@ -91,8 +166,15 @@ impl Config {
                 .collect(),
         })?;
         let activation = match p.str("activation_mode") {
-            Some("shared") => ActivationMode::Shared,
-            _ => ActivationMode::Exclusive,
+            None => ActivationMode::Exclusive,
+            Some(v) => ActivationMode::parse(v).ok_or_else(|| OcfError::InvalidValue {
+                name: "activation_mode".into(),
+                value: v.into(),
+                allowed: crate::definition::ACTIVATION_MODES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            })?,
         };
         let tag = p.str("tag").unwrap_or("pacemaker").to_string();
         check_tag("tag", &tag)?;
@@ -100,10 +182,10 @@ impl Config {
         let degraded = p.bool("degraded_activation").unwrap_or(false);
         let majority_pvs = p.bool("majority_pvs").unwrap_or(false);
 
-        if activation == ActivationMode::Shared && !access.is_cluster() {
+        if activation != ActivationMode::Exclusive && !access.is_cluster() {
             return Err(OcfError::Conflict {
                 name: "activation_mode".into(),
-                value: "shared".into(),
+                value: p.str("activation_mode").unwrap_or("shared").into(),
                 other: format!("vg_access_mode={}", access.as_str()),
                 why: "needs lvmlockd or clvmd".into(),
             });
@@ -444,6 +526,29 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.to_string(), "parameter tag=\"x\" cannot be used with vg_access_mode=system_id: only tagging uses a tag");
+    }
+
+    #[test]
+    fn activation_modes_parse_and_round_trip() {
+        for v in crate::definition::ACTIVATION_MODES {
+            let m = ActivationMode::parse(v).unwrap_or_else(|| panic!("{v}"));
+            assert_eq!(ActivationMode::parse(m.as_str()), Some(m), "{v}");
+        }
+        assert_eq!(ActivationMode::parse("EW"), None);
+        use halvm_config::ActivationMode as V;
+        assert_eq!(
+            ActivationMode::parse("sr"),
+            Some(ActivationMode::Vx(V::SharedRead))
+        );
+        assert!(ActivationMode::Vx(V::ExclusiveWrite).exclusive_lock());
+        assert!(!ActivationMode::Vx(V::SharedWrite).exclusive_lock());
+        // The DLM's grants between the LV locks the modes take.
+        let ew = ActivationMode::Vx(V::ExclusiveWrite);
+        let sr = ActivationMode::Vx(V::SharedRead);
+        assert!(ew.lv_locks_compatible(sr) && sr.lv_locks_compatible(ew));
+        assert!(!ew.lv_locks_compatible(ActivationMode::Shared));
+        assert!(!ActivationMode::Exclusive.lv_locks_compatible(sr));
+        assert!(ActivationMode::Shared.lv_locks_compatible(ActivationMode::Vx(V::ReadOnly)));
     }
 
     #[test]

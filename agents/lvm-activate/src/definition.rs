@@ -3,7 +3,9 @@
 use halvm_ocf::{ActionDef, ActionName, AgentDefinition, ParamDef, ParamType};
 
 pub const ACCESS_MODES: &[&str] = &["lvmlockd", "clvmd", "system_id", "tagging"];
-pub const ACTIVATION_MODES: &[&str] = &["exclusive", "shared"];
+/// VxVM's modes by their short names only: a refusal listing the long ones too would pass
+/// Pacemaker's 128-character exit reason.
+pub const ACTIVATION_MODES: &[&str] = &["exclusive", "shared", "ew", "ro", "sr", "sw"];
 
 /// Monitor depths: 0 device-mapper state, 10 one O_DIRECT block of each LV, 20 one block of
 /// every segment of every LV.
@@ -32,8 +34,14 @@ derives it the same way.
 lvm2's vgcreate --shared) under the cluster lock daemon clvmd-rs, which takes the same DLM \
 locks as lvmlockd. Start lock-starts the volume group on this node (vgchange --lockstart) \
 and activates each LV under its LV lock: exclusive (-aey) with activation_mode=exclusive, \
-shared (-asy) with activation_mode=shared. A lock another node holds refuses the start at \
-once (exit 1), naming the node that holds it. Stop deactivates, which releases the LV \
+shared (-asy) with activation_mode=shared, or in one of VxVM's activation modes with \
+activation_mode=ew|ro|sr|sw (VxVM's exclusive-write, read-only, shared-read and shared-write; halvm \
+only, as lvmeta vgchange -a ew|ro|sr|sw): start first takes the volume group's mode on this \
+node, which the cluster allows by VxVM's table (sr goes beside every mode, ew beside sr \
+only, ro beside ro and sr, sw beside sw and sr), then activates each LV \
+under the LV lock of that mode (ew PW, ro and sw PR, sr CR), ro and sr with read-only \
+tables, so the kernel refuses writes. A lock another node holds refuses the start at once \
+(exit 1), naming the node that holds it. Stop deactivates, which releases the LV \
 locks, and lock-stops the volume group once none of its LVs is active here. The daemon must \
 run on this node (the ocf:halvm:clvmd clone, ordered before this resource): without it start \
 fails with exit 1, as resource-agents' agent does without lvmlockd, and probes report 7; \
@@ -89,7 +97,7 @@ pub const PARAMS: &[ParamDef] = &[
     ParamDef {
         default: Some("exclusive"),
         allowed: Some(ACTIVATION_MODES),
-        longdesc: "The activation mode decides the visibility of logical volumes in the cluster. There are two different modes: \"shared\" for cluster filesystem and \"exclusive\" for local filesystem. With \"shared\", an LV can be activated concurrently from multiple nodes. With \"exclusive\", an LV can be activated by one node at a time.\n\nThis option only has effect on \"lvmlockd\"/\"clvmd\" vg_access_mode; \"shared\" is refused with \"system_id\" and \"tagging\", which always mean exclusive activation.",
+        longdesc: "The activation mode decides the visibility of logical volumes in the cluster. There are two different modes: \"shared\" for cluster filesystem and \"exclusive\" for local filesystem. With \"shared\", an LV can be activated concurrently from multiple nodes. With \"exclusive\", an LV can be activated by one node at a time.\n\nhalvm adds VxVM's activation modes of the volume group (lvmeta vgchange -a): \"ew\" (exclusive-write: other nodes may hold only sr), \"ro\" (read-only, beside ro and sr), \"sr\" (shared-read, beside every mode), \"sw\" (shared-write, beside sw and sr). ro and sr activate read-only. All resources of one volume group on a node should use the same mode (the mode is the volume group's, per node).\n\nThis option only has effect on \"lvmlockd\"/\"clvmd\" vg_access_mode; every value but \"exclusive\" is refused with \"system_id\" and \"tagging\", which always mean exclusive activation.",
         ..ParamDef::new("activation_mode", ParamType::String, "Logical volume activation mode")
     },
     ParamDef {

@@ -393,6 +393,68 @@ fn shared_activation_coexists_with_other_shared_holders_only() {
     }
 }
 
+/// VxVM's modes through activation_mode: LV locks by the mode's DLM mode (ew PW, ro and sw
+/// PR, sr CR) meet other nodes' locks as the DLM grants them. (The
+/// VG's mode lock is the daemon's: its table is tested in the simulator and the lab.)
+#[test]
+fn vxvm_activation_modes_take_their_lv_locks() {
+    use halvm_config::ActivationMode as Vx;
+    let held = |mode: LockMode| {
+        let mut a = shared_node();
+        a.backend
+            .held_elsewhere
+            .insert("a".into(), ("node n2 (id 2)".into(), mode));
+        a
+    };
+    let start = |a: &mut TestAgent, mode: &str| {
+        call(
+            a,
+            "start",
+            &[
+                LVMLOCKD,
+                ("OCF_RESKEY_activation_mode", mode),
+                ("OCF_RESKEY_lvname", "a"),
+            ],
+        )
+    };
+    // (held elsewhere, asked here, granted)
+    let cells = [
+        (LockMode::Vx(Vx::ExclusiveWrite), "ew", false),
+        (LockMode::Vx(Vx::ExclusiveWrite), "sr", true),
+        (LockMode::Vx(Vx::ExclusiveWrite), "ro", false),
+        (LockMode::Vx(Vx::ReadOnly), "ro", true),
+        (LockMode::Vx(Vx::SharedRead), "ew", true),
+        (LockMode::Vx(Vx::SharedWrite), "sw", true),
+        (LockMode::Exclusive, "sr", false),
+        (LockMode::Shared, "ew", false),
+        (LockMode::Shared, "sr", true),
+    ];
+    for (theirs, mine, granted) in cells {
+        let mut a = held(theirs);
+        let (rc, err) = start(&mut a, mine);
+        assert_eq!(rc == 0, granted, "{theirs:?} held, {mine} asked: {err}");
+        if granted {
+            let want = LockMode::parse(mine).expect("a mode");
+            assert_eq!(
+                a.backend.lv_locks.get(&("vg1".into(), "a".into())),
+                Some(&want)
+            );
+        } else {
+            assert!(err.contains("is locked by node n2"), "{err}");
+            assert!(a.backend.active.is_empty());
+        }
+    }
+    // The VxVM modes need a shared VG, as shared does.
+    let mut a = shared_node();
+    let (rc, err) = call(
+        &mut a,
+        "validate-all",
+        &[("OCF_RESKEY_activation_mode", "ro")],
+    );
+    assert_eq!(rc, 6, "{err}");
+    assert!(err.contains("needs lvmlockd or clvmd"), "{err}");
+}
+
 #[test]
 fn stop_keeps_the_lockspace_while_other_lvs_of_the_vg_are_active() {
     let mut a = shared_node();

@@ -88,10 +88,10 @@ pub const KEYS: &[KeyDoc] = &[
         default: "\"global\"",
         lvm_key: None,
         values: &[
-            ("global", "the leg is to be detached on every node; clvmd-rs currently reports the failed leg in clvmd-rs status (failed_lvs, action \"reported\") and changes nothing, so writes held by the mirror's handle_errors wait until the leg is removed by hand (lvconvert --repair with lvm2)"),
+            ("global", "the leg is detached on every node: the daemon of the node that saw the failure commits what lvm2's lvconvert --repair leaves with mirror_image_fault_policy = \"remove\" (the failed images removed, a mirror left with one image linear, the PVs that node cannot see flagged MISSING) under the VG lock, every node with the LV active reloads it without the leg, and the writes the mirror held go on to the remaining legs (clvmd-rs status: failed_lvs, action \"detached\"). If that commit fails (no quorum, the VG lock held too long), the node stops I/O as with local. The PV stays MISSING until vgextend --restoremissing (or vgreduce --removemissing)"),
             ("local", "the node that saw the failure stops I/O to the volume: clvmd-rs suspends it without flushing, loads an error target of the same size and resumes it, so held and new I/O fails with EIO, and lists it in clvmd-rs status (failed_lvs, action \"stopped\") for the resource agent's monitor; the other nodes keep both legs. Deactivating the LV on that node clears the report"),
         ],
-        description: "Disk detach policy for mirror and raid1 volumes in shared volume groups (VxVM's diskdetpolicy), for the whole node. clvmd-rs plays dmeventd's part: it reads the device-mapper status of every LV active on this node once a second and acts on a leg whose health is not A (mirror) or is D (raid1).",
+        description: "Disk detach policy for mirror and raid1 volumes in shared volume groups (VxVM's diskdetpolicy), the default for every VG that does not set its own: a VG tag halvm_detach_global or halvm_detach_local (lvmeta vgchange --detachpolicy global|local VG) wins, so all nodes apply the VG's policy whatever their halvm.toml says. clvmd-rs plays dmeventd's part: it reads the device-mapper status of every LV active on this node once a second and acts on a leg whose health is not A (mirror) or is D (raid1).",
     },
     KeyDoc {
         section: "policy",

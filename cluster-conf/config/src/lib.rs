@@ -178,6 +178,30 @@ keyword_enum!(
     }
 );
 
+/// The VG tag prefix that records a VG's own detach policy (`vxdg set diskdetpolicy`):
+/// `halvm_detach_global` or `halvm_detach_local`. A tag lives in the VG's metadata on the
+/// shared disks, so every node reads the same policy (halvm.toml is per node and could
+/// disagree), and stock lvm2 keeps tags through every command (it can also set them:
+/// `vgchange --addtag halvm_detach_local`).
+pub const DETACH_TAG_PREFIX: &str = "halvm_detach_";
+
+impl DetachPolicy {
+    /// The VG tag that sets this policy for one VG.
+    pub fn vg_tag(self) -> String {
+        format!("{DETACH_TAG_PREFIX}{}", self.as_str())
+    }
+
+    /// The policy a VG's tags set, if any (the first such tag in lvm2's sorted order).
+    pub fn from_vg_tags<S: AsRef<str>>(tags: &[S]) -> Option<DetachPolicy> {
+        tags.iter().find_map(|t| {
+            DetachPolicy::ALL
+                .iter()
+                .copied()
+                .find(|p| t.as_ref() == p.vg_tag())
+        })
+    }
+}
+
 impl ActivationMode {
     /// Whether activating in `asked` on this node must fail because another node `held` holds
     /// the VG (called as `ActivationMode::conflicts_with(held, asked)`). The matrix is VxVM's

@@ -401,3 +401,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn detach_policy_vg_tags() {
+    assert_eq!(DetachPolicy::Local.vg_tag(), "halvm_detach_local");
+    assert_eq!(DetachPolicy::Global.vg_tag(), "halvm_detach_global");
+    assert_eq!(
+        DetachPolicy::from_vg_tags(&["a", "halvm_detach_local", "z"]),
+        Some(DetachPolicy::Local)
+    );
+    assert_eq!(DetachPolicy::from_vg_tags(&["halvm_detach_x"]), None);
+    assert_eq!(DetachPolicy::from_vg_tags::<&str>(&[]), None);
+}

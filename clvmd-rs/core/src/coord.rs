@@ -46,6 +46,8 @@ enum Why {
     Suspend { origin: u32, txn: u64 },
     /// Phase 2 (or convergence after a failure, `ack: false`).
     Resume { origin: u32, txn: u64, ack: bool },
+    /// This node's own detach of a failed leg (detach.rs) is committed.
+    Detached(LvRef),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +145,10 @@ impl Node {
                     log::error!("refresh after a commit elsewhere failed: {e}");
                 }
             }
+            Why::Detached(lv) => {
+                let now = self.now;
+                self.watcher.reloaded(&lv, result.map(|_| ()), now);
+            }
             Why::Suspend { origin, txn } => {
                 let (active, error) = match result {
                     Ok(r) => (r.active, None),
@@ -173,6 +179,22 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// This node committed the detach of `lv`'s failed leg: reload it here (the other nodes
+    /// reload on the commit's multicast). The driver suspends a mirror without flushing, so
+    /// the writes it holds since the leg failed go on to the remaining legs.
+    pub(super) fn reload_detached(&mut self, lv: LvRef) {
+        if !self.is_active(&lv) {
+            return;
+        }
+        self.dm(
+            DmAction::Refresh {
+                read_only: self.read_only_mode(&lv.vg),
+                lv: lv.clone(),
+            },
+            Why::Detached(lv),
+        );
     }
 
     /// Another node committed to `vg`: refresh what is active here.

@@ -6,8 +6,21 @@
 //! this node alone stops I/O to the LV (its table becomes an error target, loaded after a
 //! non-flushing suspend so the held writes fail with EIO instead of hanging) and reports the
 //! LV as failed in its status, so the resource agent's monitor fails and Pacemaker moves the
-//! service; the other nodes keep both legs. `global` (detach the leg cluster-wide through the
-//! metadata) is reported the same way but not carried out yet.
+//! service; the other nodes keep both legs.
+//!
+//! The policy is the VG's own when its metadata says so (a `halvm_detach_global|local` tag,
+//! VxVM's per disk group `diskdetpolicy`), else this node's `policy.detach`: on a failure
+//! the driver first reads the VG's tags ([`WatchAction::ReadPolicy`]).
+//!
+//! With `global` the node that saw the failure detaches the leg cluster-wide: its driver
+//! commits the change through lvmeta's transaction path under the VG lock, as lvm2's
+//! `lvconvert --repair` with `mirror_image_fault_policy = "remove"` (what dmeventd runs)
+//! leaves it: the failed images are removed (a mirror left with one image becomes linear)
+//! and PVs the committing node cannot see are flagged MISSING. The VG lock's release
+//! multicasts the commit, so every other node with the LV active reloads it without the leg
+//! (coord.rs's propagation); this node reloads it once the commit is done, with a
+//! non-flushing suspend so the writes the mirror holds go on to the remaining legs. A commit
+//! that fails (no quorum, metadata unreachable) falls back to `local`: writers must not hang.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -85,7 +98,8 @@ struct Failed {
     lv: LvRef,
     legs: Vec<usize>,
     since: u64,
-    /// `stopped`: I/O stopped here (local); `reported`: seen, nothing done (global).
+    /// `stopped`: I/O stopped here (local, or a global detach that failed); `detaching`: the
+    /// global commit is in flight; `detached`: committed and reloaded here without the leg.
     action: &'static str,
     error: Option<String>,
 }
@@ -98,6 +112,10 @@ pub(crate) struct Watcher {
     poll: Option<(u64, Vec<LvRef>)>,
     /// FailLv actions in flight.
     stopping: BTreeMap<u64, String>,
+    /// Detach commits in flight.
+    detaching: BTreeMap<u64, String>,
+    /// Reads of the VG's own policy in flight.
+    deciding: BTreeMap<u64, String>,
     failed: BTreeMap<String, Failed>,
 }
 
@@ -109,6 +127,26 @@ pub enum WatchAction {
     /// Stop I/O to the LV on this node: suspend without flushing, load an error target of
     /// the same size, resume.
     FailLv { lv: LvRef },
+    /// Read the LV's VG's own detach policy from its metadata (its tags); answered with
+    /// [`crate::Input::PolicyRead`].
+    ReadPolicy { lv: LvRef },
+    /// Detach the dead legs (0-based, in the order of the top device's live table) of the
+    /// LV cluster-wide: commit the metadata change under the VG lock (the lock's release
+    /// tells the other nodes). Answered with no status lines.
+    Detach { lv: LvRef, legs: Vec<usize> },
+}
+
+/// What the machine does next for a failed LV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// Read the VG's own policy ([`WatchAction::ReadPolicy`]).
+    ReadPolicy(LvRef),
+    /// Stop I/O here ([`WatchAction::FailLv`]).
+    Stop(LvRef),
+    /// Commit the detach ([`WatchAction::Detach`]).
+    Detach(LvRef, Vec<usize>),
+    /// The detach is committed: reload the LV here from the metadata.
+    Reload(LvRef),
 }
 
 impl Watcher {
@@ -124,9 +162,14 @@ impl Watcher {
         if self.poll.is_some() || now < self.next_poll {
             return None;
         }
+        // A detached LV is watched again (a three-leg mirror can lose another leg).
         let lvs: Vec<LvRef> = active
             .into_iter()
-            .filter(|l| !self.failed.contains_key(&l.uuid))
+            .filter(|l| {
+                self.failed
+                    .get(&l.uuid)
+                    .is_none_or(|f| f.action == "detached")
+            })
             .collect();
         self.next_poll = now + WATCH_MS;
         if lvs.is_empty() {
@@ -140,13 +183,42 @@ impl Watcher {
         (any_active && self.poll.is_none() && self.next_poll > now).then_some(self.next_poll)
     }
 
-    /// Handles a completion if `tag` is the watcher's; returns (mine, LVs to stop I/O to).
+    /// Handles a completion if `tag` is the watcher's; returns (mine, what to do next).
     pub(crate) fn done(
         &mut self,
         tag: u64,
         result: Result<Vec<LvStatus>, String>,
         now: u64,
-    ) -> (bool, Vec<LvRef>) {
+    ) -> (bool, Vec<Follow>) {
+        if let Some(uuid) = self.detaching.remove(&tag) {
+            let Some(f) = self.failed.get_mut(&uuid) else {
+                return (true, Vec::new());
+            };
+            return match result {
+                Ok(_) => {
+                    log::error!(
+                        "{}: leg(s) {:?} detached cluster-wide (policy.detach = global) {} ms \
+                         after the failure was seen; reloading here",
+                        f.lv,
+                        f.legs,
+                        now.saturating_sub(f.since)
+                    );
+                    f.action = "detached";
+                    (true, vec![Follow::Reload(f.lv.clone())])
+                }
+                Err(e) => {
+                    log::error!(
+                        "{}: detaching leg(s) {:?} cluster-wide failed: {e}; stopping I/O on \
+                         this node instead",
+                        f.lv,
+                        f.legs
+                    );
+                    f.action = "stopped";
+                    f.error = Some(e);
+                    (true, vec![Follow::Stop(f.lv.clone())])
+                }
+            };
+        }
         if let Some(uuid) = self.stopping.remove(&tag) {
             if let Some(f) = self.failed.get_mut(&uuid) {
                 match result {
@@ -182,13 +254,7 @@ impl Watcher {
             let Some(lv) = lvs.iter().find(|l| l.uuid == s.uuid) else {
                 continue;
             };
-            let action = match self.policy {
-                Detach::Local => {
-                    stop.push(lv.clone());
-                    "stopped"
-                }
-                Detach::Global => "reported",
-            };
+            stop.push(Follow::ReadPolicy(lv.clone()));
             log::error!(
                 "{lv}: mirror leg(s) {dead:?} failed ({} {})",
                 s.target,
@@ -200,7 +266,7 @@ impl Watcher {
                     lv: lv.clone(),
                     legs: dead,
                     since: now,
-                    action,
+                    action: "deciding",
                     error: None,
                 },
             );
@@ -210,6 +276,70 @@ impl Watcher {
 
     pub(crate) fn stopping(&mut self, tag: u64, lv: &LvRef) {
         self.stopping.insert(tag, lv.uuid.clone());
+    }
+
+    pub(crate) fn deciding(&mut self, tag: u64, lv: &LvRef) {
+        self.deciding.insert(tag, lv.uuid.clone());
+    }
+
+    /// The VG's own policy was read (`None`: it sets none; an error: this node's is used):
+    /// whether `tag` was the watcher's, and what to do next.
+    pub(crate) fn policy_read(
+        &mut self,
+        tag: u64,
+        result: Result<Option<Detach>, String>,
+    ) -> (bool, Vec<Follow>) {
+        let Some(uuid) = self.deciding.remove(&tag) else {
+            return (false, Vec::new());
+        };
+        let Some(f) = self.failed.get_mut(&uuid) else {
+            return (true, Vec::new());
+        };
+        let policy = match result {
+            Ok(p) => p.unwrap_or(self.policy),
+            Err(e) => {
+                log::warn!(
+                    "{}: cannot read VG {}'s detach policy ({e}); using this node's",
+                    f.lv,
+                    f.lv.vg
+                );
+                self.policy
+            }
+        };
+        let next = match policy {
+            Detach::Local => {
+                f.action = "stopped";
+                Follow::Stop(f.lv.clone())
+            }
+            Detach::Global => {
+                f.action = "detaching";
+                Follow::Detach(f.lv.clone(), f.legs.clone())
+            }
+        };
+        (true, vec![next])
+    }
+
+    pub(crate) fn detaching(&mut self, tag: u64, lv: &LvRef) {
+        self.detaching.insert(tag, lv.uuid.clone());
+    }
+
+    /// The reload after a detach finished here.
+    pub(crate) fn reloaded(&mut self, lv: &LvRef, result: Result<(), String>, now: u64) {
+        let Some(f) = self.failed.get_mut(&lv.uuid) else {
+            return;
+        };
+        match result {
+            Ok(()) => log::error!(
+                "{lv}: reloaded without the failed leg(s) {:?}; I/O goes on here {} ms after \
+                 the failure was seen",
+                f.legs,
+                now.saturating_sub(f.since)
+            ),
+            Err(e) => {
+                log::error!("{lv}: reload without the failed leg(s) failed: {e}");
+                f.error = Some(e);
+            }
+        }
     }
 
     /// The LV is no longer active here (deactivated): forget its failure.

@@ -9,7 +9,7 @@ use clvmd_proto::{
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
-use crate::detach::{Detach, LvStatus, WatchAction, Watcher};
+use crate::detach::{Detach, Follow, LvStatus, WatchAction, Watcher};
 use crate::dm::{DmAction, DmReport};
 use crate::lvb::ValBlk;
 use crate::quorum::{FenceAction, Freezer, QuorumLoss};
@@ -122,6 +122,11 @@ pub enum Input {
     /// released by the next `-an` without a lockstart (an agent's stop after a restart).
     LockspacesFound {
         names: Vec<LockspaceName>,
+    },
+    /// A [`WatchAction::ReadPolicy`] finished: the VG's own detach policy, if it sets one.
+    PolicyRead {
+        tag: u64,
+        result: Result<Option<Detach>, String>,
     },
     /// At start: shared VGs a previous daemon left frozen on this node (the driver's record).
     FrozenFound {
@@ -447,6 +452,13 @@ impl Node {
             }
             Input::QuorumView { quorate, members } => {
                 if !self.cluster_lost {
+                    if !self.freezer.has_view() && !self.members.is_empty() {
+                        // No quorum view yet (corosync reports changes only): the daemons'
+                        // group stands for the view before this change, so that a first
+                        // notification that is already the partition still counts departures.
+                        let cpg: Vec<u32> = self.members.iter().copied().collect();
+                        self.freezer.view(self.quorate, &cpg);
+                    }
                     self.quorate = quorate;
                     self.freezer.view(quorate, &members);
                 }
@@ -468,18 +480,18 @@ impl Node {
             Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
             Input::LockspacesFound { names } => self.rejoin(names),
             Input::WatchDone { tag, result } => {
-                let (mine, stop) = self.watcher.done(tag, result, self.now);
+                let (mine, next) = self.watcher.done(tag, result, self.now);
                 if !mine {
                     log::warn!("watch completion {tag} was not asked for");
                 }
-                for lv in stop {
-                    let tag = self.watch_tag();
-                    self.watcher.stopping(tag, &lv);
-                    self.out.push(Output::Watch {
-                        tag,
-                        action: WatchAction::FailLv { lv },
-                    });
+                self.follow(next);
+            }
+            Input::PolicyRead { tag, result } => {
+                let (mine, next) = self.watcher.policy_read(tag, result);
+                if !mine {
+                    log::warn!("policy read {tag} was not asked for");
                 }
+                self.follow(next);
             }
         }
         self.coord_tick();
@@ -489,6 +501,39 @@ impl Node {
         let mut out = std::mem::take(&mut self.out);
         self.freezer.gate(&mut out);
         out
+    }
+
+    /// Carries out what the leg watcher decided for failed LVs.
+    fn follow(&mut self, next: Vec<Follow>) {
+        for f in next {
+            match f {
+                Follow::ReadPolicy(lv) => {
+                    let tag = self.watch_tag();
+                    self.watcher.deciding(tag, &lv);
+                    self.out.push(Output::Watch {
+                        tag,
+                        action: WatchAction::ReadPolicy { lv },
+                    });
+                }
+                Follow::Stop(lv) => {
+                    let tag = self.watch_tag();
+                    self.watcher.stopping(tag, &lv);
+                    self.out.push(Output::Watch {
+                        tag,
+                        action: WatchAction::FailLv { lv },
+                    });
+                }
+                Follow::Detach(lv, legs) => {
+                    let tag = self.watch_tag();
+                    self.watcher.detaching(tag, &lv);
+                    self.out.push(Output::Watch {
+                        tag,
+                        action: WatchAction::Detach { lv, legs },
+                    });
+                }
+                Follow::Reload(lv) => self.reload_detached(lv),
+            }
+        }
     }
 
     /// When the machine next needs a [`Input::Tick`] (a retry or a deadline is due).

@@ -94,6 +94,8 @@ pub(crate) struct Freezer {
     departed: std::collections::BTreeSet<u32>,
     /// Why every fence is stranded from now on (a merge, the cluster connection lost).
     suspect: Option<String>,
+    /// VGs stranded while a thaw was in flight: frozen again as soon as it ends.
+    refreeze: Vec<String>,
 }
 
 impl Freezer {
@@ -143,6 +145,10 @@ impl Freezer {
         }
     }
 
+    pub(crate) fn has_view(&self) -> bool {
+        self.view.is_some()
+    }
+
     /// The connection to corosync is gone (corosync or dlm_controld stopped, or this node was
     /// expelled): quorum is unknown from now on and nothing frozen may be thawed.
     pub(crate) fn cluster_lost(&mut self, why: &str) {
@@ -173,6 +179,13 @@ impl Freezer {
         now: u64,
     ) -> Vec<(u64, FenceAction)> {
         let mut out = Vec::new();
+        for vg in std::mem::take(&mut self.refreeze) {
+            if let Some(f) = self.vgs.get_mut(&vg) {
+                log::error!("{vg}: stranded while thawing: freezing it again");
+                f.phase = Phase::Freezing;
+                out.push((vg.clone(), FenceAction::Freeze { vg, how: f.how }));
+            }
+        }
         if !quorate {
             for vg in shared {
                 if !self.vgs.contains_key(vg) {
@@ -232,6 +245,10 @@ impl Freezer {
                 log::error!("{vg}: freezing failed: {e}");
                 f.phase = Phase::Frozen;
                 f.error = Some(e);
+            }
+            (Phase::Thawing, Ok(())) if f.stranded.is_some() => {
+                // Stranded while the thaw ran (a merge seen meanwhile): freeze again.
+                self.refreeze.push(vg);
             }
             (Phase::Thawing, Ok(())) => {
                 log::info!("{vg}: I/O resumed after {} ms", now - f.since);
@@ -325,6 +342,30 @@ mod tests {
                 DmAction::Suspend { lv, flush: true }
             },
         }
+    }
+
+    #[test]
+    fn a_vg_stranded_while_its_thaw_runs_is_frozen_again() {
+        let mut f = Freezer::new(QuorumLoss::Freeze);
+        f.view(true, &[1, 2, 3]);
+        f.view(false, &[1]);
+        let a = f.reconcile(false, ["vg"].into_iter(), 0);
+        assert!(f.done(a[0].0, Ok(()), 1));
+        // Quorate alone (nobody came back yet): continuous, the thaw starts...
+        f.view(true, &[1]);
+        let t = f.reconcile(true, ["vg"].into_iter(), 2);
+        assert!(matches!(&t[..], [(_, FenceAction::Thaw { .. })]));
+        // ...and the others come back before it ends: a merge.
+        f.view(true, &[1, 2, 3]);
+        assert!(f.done(t[0].0, Ok(()), 3));
+        let again = f.reconcile(true, ["vg"].into_iter(), 4);
+        assert!(
+            matches!(&again[..], [(_, FenceAction::Freeze { .. })]),
+            "{again:?}"
+        );
+        assert!(f.done(again[0].0, Ok(()), 5));
+        assert!(f.reconcile(true, ["vg"].into_iter(), 6).is_empty());
+        assert_eq!(f.status(7)[0].state, "stranded");
     }
 
     #[test]

@@ -20,6 +20,9 @@ use crate::CpgMsg;
 pub struct SimDev {
     pub size: u64,
     pub suspended: bool,
+    /// The mirror legs its live table maps, as a bit mask of the LV's original legs (0: not
+    /// mirrored).
+    pub legs: u32,
 }
 
 /// The cluster name every simulated node's DLM reports.
@@ -31,7 +34,22 @@ enum Work {
     Dlm(LockspaceName, u64, DlmOp),
     Fence(u64, FenceAction),
     Watch(u64, WatchAction),
+    /// The next step of a detach commit, after the daemon answered its client connection.
+    Detach(ConnId, Response),
 }
+
+/// A global detach in flight, run as the daemon's driver runs it: a client of the node's own
+/// daemon that takes the VG lock EX, commits, and releases it with the new seqno.
+#[derive(Debug)]
+struct DetachJob {
+    tag: u64,
+    lv: crate::dm::LvRef,
+    legs: Vec<usize>,
+    unlocking: bool,
+}
+
+/// Client connections the simulated detach driver uses (apart from the tests' own).
+const DETACH_CONN_BASE: ConnId = 1 << 40;
 
 struct SimNode {
     node: Node,
@@ -82,6 +100,16 @@ pub struct Sim {
     pub check_sizes: bool,
     /// Every device-mapper action carried out: (node, action).
     pub dm_log: Vec<(u32, DmAction)>,
+    /// The mirror legs in the committed metadata: LV UUID -> bit mask of the original legs.
+    pub disk_legs: BTreeMap<String, u32>,
+    /// The detach policy VGs set in their metadata (tags), by VG name.
+    pub vg_detach: BTreeMap<String, Detach>,
+    /// The VG's committed seqno (detach commits bump it).
+    pub seqno: u32,
+    /// Detach commits that changed the metadata: (time, node, LV uuid, legs left).
+    pub detach_log: Vec<(u64, u32, String, u32)>,
+    detach_jobs: BTreeMap<(u32, ConnId), DetachJob>,
+    next_detach_conn: ConnId,
     /// Nodes whose corosync was stopped by an expulsion ([`Sim::expel`]): out of every view.
     pub expelled: BTreeSet<u32>,
 }
@@ -111,6 +139,12 @@ impl Sim {
             disk: BTreeMap::new(),
             check_sizes: false,
             dm_log: Vec::new(),
+            disk_legs: BTreeMap::new(),
+            vg_detach: BTreeMap::new(),
+            seqno: 1,
+            detach_log: Vec::new(),
+            detach_jobs: BTreeMap::new(),
+            next_detach_conn: DETACH_CONN_BASE,
             expelled: BTreeSet::new(),
         };
         for id in 1..=n {
@@ -214,6 +248,12 @@ impl Sim {
 
     fn route(&mut self, id: u32, o: Output) {
         match o {
+            Output::Reply { conn, response } if self.detach_jobs.contains_key(&(id, conn)) => self
+                .nodes
+                .get_mut(&id)
+                .unwrap()
+                .work
+                .push_back(Work::Detach(conn, response)),
             Output::Reply { conn, response } => self.replies.push_back((id, conn, response)),
             Output::Join { ls } => self
                 .nodes
@@ -316,6 +356,7 @@ impl Sim {
                     result: Ok(()),
                 }
             }
+            Work::Detach(conn, response) => return self.detach_step(id, conn, response),
             Work::Watch(tag, action) => {
                 let result = match action {
                     WatchAction::Health { lvs } => lvs
@@ -334,6 +375,39 @@ impl Sim {
                         self.stopped.push((self.now, id, lv.uuid));
                         Vec::new()
                     }
+                    WatchAction::ReadPolicy { lv } => {
+                        let result = Ok(self.vg_detach.get(&lv.vg).copied());
+                        self.input(id, Input::PolicyRead { tag, result });
+                        return;
+                    }
+                    WatchAction::Detach { lv, legs } => {
+                        // Answered when the commit is done (Work::Detach).
+                        self.next_detach_conn += 1;
+                        let conn = self.next_detach_conn;
+                        let vg = lv.vg.clone();
+                        self.detach_jobs.insert(
+                            (id, conn),
+                            DetachJob {
+                                tag,
+                                lv,
+                                legs,
+                                unlocking: false,
+                            },
+                        );
+                        self.input(id, Input::Connected { conn, pid: 1 });
+                        self.input(
+                            id,
+                            Input::Request {
+                                conn,
+                                request: Request::Lock {
+                                    scope: clvmd_proto::Scope::Vg(vg),
+                                    mode: clvmd_proto::Mode::Ex,
+                                    wait_ms: 10_000,
+                                },
+                            },
+                        );
+                        return;
+                    }
                 };
                 Input::WatchDone {
                     tag,
@@ -343,6 +417,62 @@ impl Sim {
         };
         self.dlm.assert_compatible();
         self.input(id, input);
+    }
+
+    /// A detach commit's next step: with the VG lock granted, drop the legs from the
+    /// committed metadata (as lvmeta's transaction does: only legs still there) and release
+    /// the lock with the new seqno; once released, answer the machine.
+    fn detach_step(&mut self, id: u32, conn: ConnId, response: Response) {
+        let Some(job) = self.detach_jobs.get_mut(&(id, conn)) else {
+            return;
+        };
+        let vg = job.lv.vg.clone();
+        let result = match (job.unlocking, response) {
+            (false, Response::Granted { .. }) => {
+                job.unlocking = true;
+                let uuid = job.lv.uuid.clone();
+                // The node's live table order: the set bits of its device's mask.
+                let live = self.nodes[&id].devs.get(&uuid).map_or(0, |d| d.legs);
+                let live: Vec<u32> = (0..32).filter(|b| live & (1 << b) != 0).collect();
+                let dead: u32 = job
+                    .legs
+                    .iter()
+                    .filter_map(|i| live.get(*i))
+                    .fold(0, |m, b| m | (1 << b));
+                let mut seqno = None;
+                if let Some(on_disk) = self.disk_legs.get_mut(&uuid) {
+                    if *on_disk & dead != 0 {
+                        *on_disk &= !dead;
+                        self.seqno += 1;
+                        seqno = Some(self.seqno);
+                        self.detach_log.push((self.now, id, uuid, *on_disk));
+                    }
+                }
+                self.input(
+                    id,
+                    Input::Request {
+                        conn,
+                        request: Request::Unlock {
+                            scope: clvmd_proto::Scope::Vg(vg),
+                            seqno,
+                            removed: false,
+                        },
+                    },
+                );
+                return;
+            }
+            (true, Response::Done) => Ok(Vec::new()),
+            (_, other) => Err(format!("{other:?}")),
+        };
+        let job = self.detach_jobs.remove(&(id, conn)).expect("present");
+        self.input(id, Input::Disconnected { conn });
+        self.input(
+            id,
+            Input::WatchDone {
+                tag: job.tag,
+                result,
+            },
+        );
     }
 
     /// Runs one random pending event; false when nothing is pending (time may still pass).
@@ -470,7 +600,8 @@ impl Sim {
         sn.inbox.clear();
         sn.dm_work.clear();
         sn.devs.clear();
-        let spaces = std::mem::take(&mut sn.spaces);
+        self.detach_jobs.retain(|(n, _), _| *n != id);
+        let spaces = std::mem::take(&mut self.nodes.get_mut(&id).unwrap().spaces);
         self.dlm.crash_node(id);
         // The kernel went with it.
         self.frozen.remove(&id);
@@ -491,6 +622,7 @@ impl Sim {
     pub fn restart_daemon(&mut self, id: u32) {
         let sn = self.nodes.remove(&id).unwrap();
         drop(sn.spaces);
+        self.detach_jobs.retain(|(n, _), _| *n != id);
         self.start_node(id);
         self.membership_changed();
     }
@@ -532,6 +664,8 @@ impl Sim {
     /// from [`Sim::disk`] as the real driver plans from the committed metadata.
     fn do_dm(&mut self, id: u32) {
         let disk = &self.disk;
+        let disk_legs = &self.disk_legs;
+        let lv_status = &mut self.lv_status;
         let sn = self.nodes.get_mut(&id).unwrap();
         let Some((tag, action)) = sn.dm_work.pop_front() else {
             return;
@@ -549,10 +683,34 @@ impl Sim {
                 DmAction::Resume { .. } => d.suspended = false,
                 DmAction::Refresh { .. } => {
                     let want = disk.get(&uuid).copied().unwrap_or(d.size);
-                    if want != d.size {
+                    let legs = disk_legs.get(&uuid).copied().unwrap_or(d.legs);
+                    if want != d.size || legs != d.legs {
                         report.reloaded.push(action.lv().name.clone());
                     }
+                    if legs != d.legs {
+                        // The failed leg is gone from the table: the kernel reports the
+                        // remaining ones healthy (one leg left: linear, not watched).
+                        let n = legs.count_ones() as usize;
+                        if n > 1 {
+                            let devs: Vec<String> =
+                                (0..n).map(|i| format!("253:{}", i + 1)).collect();
+                            lv_status.insert(
+                                (id, uuid.clone()),
+                                (
+                                    "mirror".into(),
+                                    format!(
+                                        "{n} {} 9/9 1 {} 1 core",
+                                        devs.join(" "),
+                                        "A".repeat(n)
+                                    ),
+                                ),
+                            );
+                        } else {
+                            lv_status.remove(&(id, uuid.clone()));
+                        }
+                    }
                     d.size = want;
+                    d.legs = legs;
                     d.suspended = false;
                 }
                 DmAction::Status { .. } => {}
@@ -601,11 +759,13 @@ impl Sim {
     /// committed size. (The activation lock goes through [`Sim::call`].)
     pub fn create_dev(&mut self, id: u32, uuid: &str) {
         let size = self.disk.get(uuid).copied().unwrap_or(0);
+        let legs = self.disk_legs.get(uuid).copied().unwrap_or(0);
         self.nodes.get_mut(&id).unwrap().devs.insert(
             uuid.to_string(),
             SimDev {
                 size,
                 suspended: false,
+                legs,
             },
         );
     }

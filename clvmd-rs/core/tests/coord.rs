@@ -172,7 +172,8 @@ fn inactive_nodes_take_part_without_device_actions() {
         sim.dev(2, U).unwrap(),
         clvmd_core::sim::SimDev {
             size: NEW,
-            suspended: false
+            suspended: false,
+            legs: 0
         }
     );
     assert!(sim.dm_log.iter().all(|(n, _)| *n == 2));

@@ -20,7 +20,11 @@ fn lv(mode: Mode) -> Request {
 }
 
 fn cluster(policy: Detach) -> Sim {
-    let mut sim = Sim::new(3, 5);
+    cluster_seeded(policy, 5)
+}
+
+fn cluster_seeded(policy: Detach, seed: u64) -> Sim {
+    let mut sim = Sim::new(3, seed);
     sim.detach = policy;
     // Nodes started before the policy was set: restart their daemons with it.
     for n in 1..=3 {
@@ -87,17 +91,121 @@ fn local_policy_stops_io_on_the_node_that_saw_the_failure_only() {
     assert!(failed(&sim, 1).is_empty());
 }
 
+/// A cluster with a two-leg mirror LV1 active on nodes 1 and 2, its legs in the metadata.
+fn mirrored(policy: Detach, legs: u32) -> Sim {
+    let mut sim = cluster(policy);
+    sim.disk_legs.insert(LV1.into(), legs);
+    for n in [1, 2] {
+        sim.create_dev(n, LV1);
+    }
+    sim
+}
+
+fn legs_on(sim: &Sim, n: u32) -> u32 {
+    sim.dev(n, LV1).expect("active").legs
+}
+
 #[test]
-fn global_policy_reports_without_stopping_io() {
-    let mut sim = cluster(Detach::Global);
+fn global_policy_detaches_the_leg_on_every_node_and_io_goes_on() {
+    let mut sim = mirrored(Detach::Global, 0b11);
+    let t0 = sim.now;
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    // One commit, by the node that saw it, leaving leg 0.
+    assert_eq!(sim.detach_log.len(), 1, "{:?}", sim.detach_log);
+    let (t, node, uuid, left) = sim.detach_log[0].clone();
+    assert_eq!((node, uuid.as_str(), left), (1, LV1, 0b01));
+    assert!(t - t0 <= WATCH_MS, "committed after {} ms", t - t0);
+    // Every node with the LV active reloaded without it; nobody stopped I/O.
+    assert_eq!(legs_on(&sim, 1), 0b01);
+    assert_eq!(legs_on(&sim, 2), 0b01);
+    assert!(sim.stopped.is_empty(), "{:?}", sim.stopped);
+    let refreshed: Vec<u32> = sim
+        .dm_log
+        .iter()
+        .filter(|(_, a)| matches!(a, clvmd_core::DmAction::Refresh { .. }))
+        .map(|(n, _)| *n)
+        .collect();
+    assert!(
+        refreshed.contains(&1) && refreshed.contains(&2),
+        "{refreshed:?}"
+    );
+    assert!(
+        !refreshed.contains(&3),
+        "node3 has nothing active: {refreshed:?}"
+    );
+    assert_eq!(failed(&sim, 1), [(vec![1], "detached".to_string())]);
+    assert!(failed(&sim, 2).is_empty());
+    let st = sim.node(1).status();
+    assert_eq!(st.io_blocked("vg", LV1), None);
+    // Done once: later polls find the LV linear and leave it alone.
+    sim.run(5 * WATCH_MS);
+    assert_eq!(sim.detach_log.len(), 1);
+}
+
+#[test]
+fn two_nodes_seeing_one_failure_commit_the_detach_once() {
+    let mut sim = mirrored(Detach::Global, 0b11);
+    for n in [1, 2] {
+        sim.lv_status
+            .insert((n, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    }
+    sim.run(5 * WATCH_MS);
+    assert_eq!(sim.detach_log.len(), 1, "{:?}", sim.detach_log);
+    assert_eq!((legs_on(&sim, 1), legs_on(&sim, 2)), (0b01, 0b01));
+    assert!(sim.stopped.is_empty(), "{:?}", sim.stopped);
+    for n in [1, 2] {
+        assert_eq!(failed(&sim, n), [(vec![1], "detached".to_string())]);
+    }
+}
+
+#[test]
+fn legs_are_named_by_the_live_table_after_an_earlier_detach() {
+    let mut sim = mirrored(Detach::Global, 0b111);
+    sim.lv_status.insert(
+        (1, LV1.into()),
+        (
+            "mirror".into(),
+            "3 253:1 253:2 253:3 9/9 1 ADA 1 core".into(),
+        ),
+    );
+    sim.run(5 * WATCH_MS);
+    assert_eq!((legs_on(&sim, 1), legs_on(&sim, 2)), (0b101, 0b101));
+    // Leg 0 of node2's two-leg table is the original leg 0.
     sim.lv_status.insert(
         (2, LV1.into()),
-        ("raid".into(), "raid1 2 DA 9/9 idle 0 0 -".into()),
+        ("mirror".into(), "2 253:1 253:2 9/9 1 DA 1 core".into()),
     );
-    sim.run(3 * WATCH_MS);
+    sim.run(5 * WATCH_MS);
+    assert_eq!(sim.detach_log.len(), 2, "{:?}", sim.detach_log);
+    assert_eq!((legs_on(&sim, 1), legs_on(&sim, 2)), (0b100, 0b100));
     assert!(sim.stopped.is_empty());
-    assert_eq!(failed(&sim, 2), [(vec![0], "reported".to_string())]);
-    assert!(failed(&sim, 1).is_empty());
+}
+
+#[test]
+fn a_detach_that_cannot_commit_stops_io_here_instead() {
+    let mut sim = mirrored(Detach::Global, 0b11);
+    // Another command holds the VG lock on node2 past the detach's wait.
+    let r = sim.call(
+        2,
+        7,
+        Request::Lock {
+            scope: clvmd_proto::Scope::Vg("vg".into()),
+            mode: Mode::Ex,
+            wait_ms: 0,
+        },
+    );
+    assert!(matches!(r, Response::Granted { .. }), "{r:?}");
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(15 * WATCH_MS);
+    assert!(sim.detach_log.is_empty());
+    assert_eq!(sim.stopped.len(), 1, "{:?}", sim.stopped);
+    assert_eq!(sim.stopped[0].1, 1);
+    assert_eq!(failed(&sim, 1), [(vec![1], "stopped".to_string())]);
+    assert!(sim.node(1).status().io_blocked("vg", LV1).is_some());
+    assert_eq!(legs_on(&sim, 2), 0b11, "node2 keeps both legs");
 }
 
 #[test]
@@ -123,4 +231,56 @@ fn a_frozen_vg_is_not_polled_and_healthy_or_syncing_legs_are_not_failures() {
     sim.input(1, view(true));
     sim.run(3 * WATCH_MS);
     assert_eq!(sim.stopped.len(), 1);
+}
+
+#[test]
+fn a_vg_policy_overrides_the_nodes_both_ways() {
+    // Nodes say global, the VG says local: only node1 stops, nothing is committed.
+    let mut sim = mirrored(Detach::Global, 0b11);
+    sim.vg_detach.insert("vg".into(), Detach::Local);
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    assert!(sim.detach_log.is_empty(), "{:?}", sim.detach_log);
+    assert_eq!(sim.stopped.len(), 1, "{:?}", sim.stopped);
+    assert_eq!(failed(&sim, 1), [(vec![1], "stopped".to_string())]);
+    assert_eq!(legs_on(&sim, 2), 0b11);
+    // Nodes say local, the VG says global: detached everywhere.
+    let mut sim = mirrored(Detach::Local, 0b11);
+    sim.vg_detach.insert("vg".into(), Detach::Global);
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    assert!(sim.stopped.is_empty(), "{:?}", sim.stopped);
+    assert_eq!(sim.detach_log.len(), 1);
+    assert_eq!((legs_on(&sim, 1), legs_on(&sim, 2)), (0b01, 0b01));
+}
+
+/// Under many interleavings (seeds), with the LV active on all three nodes and the failure
+/// seen by one, two or three of them at staggered times: one commit, every node ends with the
+/// remaining leg, nobody stops I/O.
+#[test]
+fn any_interleaving_of_nodes_seeing_the_failure_detaches_once() {
+    for seed in 0..60u64 {
+        let mut sim = cluster_seeded(Detach::Global, seed);
+        assert_eq!(sim.call(3, 1, lv(Mode::Pr)), Response::Done);
+        sim.disk_legs.insert(LV1.into(), 0b11);
+        for n in 1..=3 {
+            sim.create_dev(n, LV1);
+        }
+        let seers: Vec<u32> = (1..=3).filter(|n| (seed >> (n - 1)) & 1 == 1).collect();
+        let seers = if seers.is_empty() { vec![2] } else { seers };
+        for (i, n) in seers.iter().enumerate() {
+            sim.lv_status
+                .insert((*n, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+            sim.run((seed % 3) * 300 * i as u64);
+        }
+        sim.run(6 * WATCH_MS);
+        assert_eq!(sim.detach_log.len(), 1, "seed {seed}: {:?}", sim.detach_log);
+        for n in 1..=3 {
+            assert_eq!(legs_on(&sim, n), 0b01, "seed {seed}, node {n}");
+            assert_eq!(sim.node(n).status().io_blocked("vg", LV1), None);
+        }
+        assert!(sim.stopped.is_empty(), "seed {seed}: {:?}", sim.stopped);
+    }
 }

@@ -558,3 +558,61 @@ proptest::proptest! {
         }
     }
 }
+
+/// corosync reports quorum changes only: the first view a daemon gets may already be the
+/// partition. The daemons' group before it stands for the earlier view, so the heal is still
+/// seen as a merge.
+#[test]
+fn a_first_quorum_view_that_is_the_partition_still_counts_departures() {
+    let mut n = Node::new(NodeConfig {
+        node_id: 1,
+        node_name: "n1".into(),
+        quorum_loss: QuorumLoss::Freeze,
+        detach: clvmd_core::Detach::Global,
+    });
+    n.step(0, Input::ClusterName(Some(CLUSTER.into())));
+    n.step(0, Input::Quorum { quorate: true });
+    n.step(
+        0,
+        Input::Membership {
+            members: vec![1, 2, 3],
+        },
+    );
+    n.step(
+        0,
+        Input::Request {
+            conn: 1,
+            request: Request::LockStart {
+                vg: "vg".into(),
+                lock_args: format!("1.0.0:{CLUSTER}"),
+            },
+        },
+    );
+    n.step(
+        1,
+        Input::Joined {
+            ls: LockspaceName::for_vg("vg").unwrap(),
+            result: Ok(false),
+        },
+    );
+    let f = step_fenced(
+        &mut n,
+        2,
+        Input::QuorumView {
+            quorate: false,
+            members: vec![1],
+        },
+    );
+    assert!(matches!(&f[..], [FenceAction::Freeze { .. }]), "{f:?}");
+    n.step(3, Input::Membership { members: vec![1] });
+    let t = step_fenced(
+        &mut n,
+        4,
+        Input::QuorumView {
+            quorate: true,
+            members: vec![1, 2, 3],
+        },
+    );
+    assert!(t.is_empty(), "thawed after a merge: {t:?}");
+    assert_eq!(n.status().frozen[0].state, "stranded");
+}

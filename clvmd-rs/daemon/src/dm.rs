@@ -62,18 +62,22 @@ pub fn kernel_dm() -> MakeDmExec {
                 lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
                     .map(|b| b.env)
                     .map_err(|e| e.to_string())?;
-            // Reading a suspended device blocks until it is resumed, and this thread is the
-            // one that resumes: skip them, as lvm2's ignore_suspended_devices does.
-            let open = std::mem::replace(&mut env.open, Box::new(Env::file_open));
-            env.open = Box::new(move |path| {
-                if suspended_dm(path) {
-                    return Err(std::io::Error::other("a suspended device-mapper device"));
-                }
-                open(path)
-            });
+            skip_suspended(&mut env);
             Ok(env)
         })))
     })
+}
+
+/// Reading a suspended device blocks until it is resumed, and the daemon's threads are the
+/// ones that resume: skip them, as lvm2's ignore_suspended_devices does.
+pub(crate) fn skip_suspended(env: &mut Env) {
+    let open = std::mem::replace(&mut env.open, Box::new(Env::file_open));
+    env.open = Box::new(move |path| {
+        if suspended_dm(path) {
+            return Err(std::io::Error::other("a suspended device-mapper device"));
+        }
+        open(path)
+    });
 }
 
 /// Whether `path` is a device-mapper device that is suspended now (sysfs says so).
@@ -156,6 +160,9 @@ fn tree(dm: &dyn DmBackend, top: &str) -> Result<BTreeSet<String>, String> {
         .list()
         .map_err(|e| e.to_string())?
         .into_iter()
+        // Only lvm2's devices: others (a test's error layer, multipath) are not the LV's,
+        // and may have no UUID at all.
+        .filter(|i| i.uuid.starts_with("LVM-"))
         .map(|i| (i.dev, i.uuid))
         .collect();
     let mut seen = BTreeSet::new();
@@ -219,7 +226,9 @@ impl DmExec for LvmDm {
                 let plan = if handle { self.plan(&lv, true)? } else { plan0 };
                 let kernel = self.kernel()?;
                 let (dm, nodes) = (kernel.dm.as_ref(), kernel.nodes.as_ref());
-                let o = lvmeta_dm::reload_with(dm, nodes, &plan, &plan, *read_only)
+                // A handle_errors mirror may hold writes (a leg failed): suspend it without
+                // flushing so they go on to the new table instead of failing.
+                let o = lvmeta_dm::reload_opts(dm, nodes, &plan, &plan, *read_only, handle)
                     .map_err(|e| e.to_string())?;
                 report.reloaded = o.reloaded;
                 // A device left suspended by a resize whose table did not change (a resize

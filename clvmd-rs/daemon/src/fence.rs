@@ -41,7 +41,7 @@ impl Job {
 }
 
 /// The dm UUID of an LV's top device: `LVM-` + VG UUID + LV UUID (no dashes, no layer).
-fn top_uuid(dm: &dyn DmBackend, lv: &LvRef) -> Result<Option<String>, String> {
+pub(crate) fn top_uuid(dm: &dyn DmBackend, lv: &LvRef) -> Result<Option<String>, String> {
     let id = lv.uuid.replace('-', "");
     Ok(dm
         .list()
@@ -90,6 +90,9 @@ pub fn watch(dm: &dyn DmBackend, action: &WatchAction) -> Result<Vec<LvStatus>, 
                 .map_err(|e| e.to_string())?;
             Ok(Vec::new())
         }
+        WatchAction::Detach { lv, .. } | WatchAction::ReadPolicy { lv } => Err(format!(
+            "{lv}: a detach is the detach thread's work, not the fence thread's"
+        )),
     }
 }
 

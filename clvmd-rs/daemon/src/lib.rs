@@ -5,6 +5,7 @@
 //! [`clvmd_core::Node`] and carries out what it asks, with one thread per DLM lockspace.
 
 pub mod corosync;
+pub mod detach;
 pub mod dm;
 pub mod fence;
 pub mod server;
@@ -75,8 +76,11 @@ pub fn cli() -> Command {
              node: the majority recovered its locks), a lost corosync connection or a daemon \
              restart the VG stays frozen for good (stranded) and the node must be rebooted; \
              the daemon stays up to say so and nothing resumes the devices on exit. The daemon reads the device-mapper status of the LVs \
-             active here every second in place of dmeventd and applies policy.detach to a \
-             failed mirror or raid1 leg. clvmd-rs status shows both.",
+             active here every second in place of dmeventd and applies the detach policy \
+             (the VG's halvm_detach_* tag, else policy.detach) to a failed mirror or raid1 \
+             leg: local stops I/O to the LV on this node, global removes the failed image from \
+             the metadata under the VG lock (as lvm2's lvconvert --repair does) so every node \
+             reloads the LV without it and the held writes go on. clvmd-rs status shows both.",
         )
         .version(env!("CARGO_PKG_VERSION"))
         .arg(

@@ -239,6 +239,8 @@ struct Server {
     node_id: u32,
     cluster_name_file: PathBuf,
     fence_tx: std::sync::mpsc::Sender<crate::fence::Job>,
+    /// The detach thread (policy.detach = global).
+    detach_tx: std::sync::mpsc::Sender<crate::detach::Job>,
     /// The corosync connection failed: the daemon stays up (frozen VGs stay frozen, status
     /// says why) and sends nothing to the group any more.
     cluster_lost: bool,
@@ -298,6 +300,14 @@ pub fn serve_with(
         path: opts.socket.clone(),
         source: e,
     })?;
+    let detach_tx = crate::detach::spawn(
+        opts.socket.clone(),
+        done_tx.clone(),
+        wake_tx.try_clone().map_err(|e| DaemonError::Bind {
+            path: opts.socket.clone(),
+            source: e,
+        })?,
+    );
     let dm_tx = crate::dm::spawn(dm, done_tx, wake_tx);
     log::info!(
         "clvmd-rs {} started: node {node_name} (id {node_id}), socket {}",
@@ -326,6 +336,7 @@ pub fn serve_with(
         node_id,
         cluster_name_file: opts.cluster_name_file.clone(),
         fence_tx,
+        detach_tx,
         cluster_lost: false,
     };
     if !left_frozen.is_empty() {
@@ -406,6 +417,20 @@ impl Server {
                 .dm_tx
                 .send((tag, action))
                 .expect("the device-mapper thread lives as long as the daemon"),
+            Output::Watch {
+                tag,
+                action: clvmd_core::WatchAction::Detach { lv, legs },
+            } => self
+                .detach_tx
+                .send(crate::detach::Job::Detach(tag, lv, legs))
+                .expect("the detach thread lives as long as the daemon"),
+            Output::Watch {
+                tag,
+                action: clvmd_core::WatchAction::ReadPolicy { lv },
+            } => self
+                .detach_tx
+                .send(crate::detach::Job::Policy(tag, lv))
+                .expect("the detach thread lives as long as the daemon"),
             Output::Watch { tag, action } => self
                 .fence_tx
                 .send(crate::fence::Job::Watch(tag, action))

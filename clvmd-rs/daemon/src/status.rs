@@ -92,10 +92,11 @@ pub fn render(st: &Status) -> String {
         o.push('\n');
     }
     for f in &st.failed_lvs {
-        let what = if f.action == "stopped" {
-            "I/O stopped on this node"
-        } else {
-            "reported"
+        let what = match f.action.as_str() {
+            "stopped" => "I/O stopped on this node",
+            "detaching" => "detaching the leg(s) cluster-wide",
+            "detached" => "leg(s) detached cluster-wide, I/O goes on",
+            _ => "reported",
         };
         let _ = write!(
             o,

@@ -545,6 +545,7 @@ fn lab_clvmd_mixed_cluster_with_stock_lvmlockd() {
     t.ok("node1", "M lvchange -an vgm/from_lvmeta");
     t.ok("node3", "lvm lvchange -aey vgm/from_lvmeta");
     t.ok("node3", "lvm lvchange -an vgm/from_lvmeta");
+    stock_node_against_vxvm_modes(&t);
     // Concurrent lvcreate through both stacks into both VGs. lvm2 gives up on a VG lock
     // held elsewhere after a few retries, as a user's script would each command is tried
     // again; none may be lost.
@@ -572,14 +573,86 @@ fn lab_clvmd_mixed_cluster_with_stock_lvmlockd() {
     }
 }
 
-/// Issue 15 item 2, `policy.detach = "local"`: node1 reaches the second PV of a shared VG
-/// through a device-mapper layer (`flaky`) that the test turns into an error target, so one
-/// mirror leg fails on node1 only. The handle_errors mirror holds node1's write; clvmd-rs
-/// sees the dead leg in the status it polls, stops I/O to the LV on node1 (the held write
-/// fails with EIO instead of hanging) and reports it; node2, where both legs still work,
-/// takes the LV over with both legs in sync and the data written before the failure.
+/// Issue 14 item 1's last clause, as CONTRACTS.md documents it: a halvm node's VxVM mode
+/// takes LV locks (ew PW, ro and sw PR, sr CR) that a stock lvmlockd node's LV locks (-aey EX,
+/// -asy PR) meet in the DLM. Its -aey is refused beside every mode, its -asy beside ew only;
+/// the other way round, its -aey refuses every mode and its -asy refuses ew. lvmlockd never
+/// takes the VG's mode lock, so beside a halvm `ro` its -asy node can write: the documented
+/// limit, asserted so that a change is noticed.
+fn stock_node_against_vxvm_modes(t: &T) {
+    let lv = "vgm/from_lvmeta";
+    let write = "dd if=/dev/zero of=/dev/mapper/vgm-from_lvmeta bs=4k count=1 oflag=direct";
+    let t0 = Instant::now();
+    for mode in ["ew", "ro", "sr", "sw"] {
+        t.ok("node1", &format!("M vgchange -a {mode} vgm"));
+        let err = t.fails("node3", &format!("lvm lvchange -aey {lv}"));
+        assert!(
+            err.contains("locked by other host") || err.contains("Failed to lock"),
+            "stock -aey beside {mode}: {err}"
+        );
+        if mode == "ew" {
+            t.fails("node3", &format!("lvm lvchange -asy {lv}"));
+        } else {
+            t.ok("node3", &format!("lvm lvchange -asy {lv}"));
+            if mode == "ro" {
+                // The documented limit: the stock node's shared activation is read-write.
+                t.ok("node3", write);
+                t.fails("node1", write);
+            }
+            t.ok("node3", &format!("lvm lvchange -an {lv}"));
+        }
+        t.ok("node1", "M vgchange -an vgm");
+    }
+    // The stock node first: its -aey refuses every mode; its -asy refuses ew only. (Lab time:
+    // the weakest and the strongest mode; ro and sw take the same LV lock, PR.)
+    t.ok("node3", &format!("lvm lvchange -aey {lv}"));
+    for mode in ["ew", "sr"] {
+        let err = t.fails("node1", &format!("M vgchange -a {mode} vgm"));
+        assert!(
+            err.contains("another host (not running clvmd-rs)"),
+            "{mode} beside stock -aey: {err}"
+        );
+        t.ok("node1", "M vgchange -an vgm");
+    }
+    t.ok(
+        "node3",
+        &format!("lvm lvchange -an {lv} && lvm lvchange -asy {lv}"),
+    );
+    let err = t.fails("node1", "M vgchange -a ew vgm");
+    assert!(
+        err.contains("another host (not running clvmd-rs)"),
+        "ew beside stock -asy: {err}"
+    );
+    t.ok("node1", "M vgchange -an vgm");
+    for mode in ["sr", "sw"] {
+        t.ok(
+            "node1",
+            &format!("M vgchange -a {mode} vgm && M vgchange -an vgm"),
+        );
+    }
+    t.ok("node3", &format!("lvm lvchange -an {lv}"));
+    eprintln!(
+        "stock lvmlockd node against the VxVM modes: {:?}",
+        t0.elapsed()
+    );
+}
+
+/// Issue 15 item 2, both detach policies in one lab. node1 reaches the second PV of a shared
+/// VG through a device-mapper layer (`flaky`) that the test turns into an error target, so
+/// one mirror leg fails on node1 only; the handle_errors mirror holds node1's write.
+///
+/// `policy.detach = "local"`: clvmd-rs sees the dead leg in the status it polls, stops I/O
+/// to the LV on node1 (the held write fails with EIO instead of hanging) and reports it;
+/// node2, where both legs still work, takes the LV over with both legs in sync and the data
+/// written before the failure.
+///
+/// `policy.detach = "global"` (daemons restarted): the LV active on both nodes, the same
+/// failure on node1 makes node1's daemon detach the leg in the metadata (lvm2's repair:
+/// image removed, the PV node1 cannot see flagged MISSING); both nodes reload the LV
+/// without it, the held write completes, the data is intact on the remaining leg, and lvs
+/// (lvmeta's and stock lvm2's) show the LV linear on every node.
 #[test]
-fn lab_faults_leg_failure_local_policy_stops_io_on_that_node_only() {
+fn lab_faults_leg_failure_local_then_global_policy() {
     let t = start_with(2, 2, 256, false);
     let d1 = t.disks[0].clone();
     let by_id = t.lab.shared_disk(1);
@@ -733,11 +806,193 @@ fn lab_faults_leg_failure_local_policy_stops_io_on_that_node_only() {
     assert_eq!(sum, sum2, "data written before the failure");
     t.ok("node2", &format!("{}MF lvchange -an vg/m", mf("node2")));
     println!(
-        "leg failure -> held write failed with EIO on node1: {} ms (poll interval {} ms)",
+        "local: leg failure -> held write failed with EIO on node1: {} ms (poll interval {} ms)",
         to_failed.as_millis(),
         clvmd_core::detach::WATCH_MS
     );
-    println!("node1 log:\n{}", t.log("node1"));
+    println!("node1 log (local):\n{}", t.log("node1"));
+    global_detach(&t, &d1, &d2, &sum, &mf);
+}
+
+/// The second half of the leg-failure lab: `policy.detach = "global"`.
+fn global_detach(t: &T, d1: &str, d2: &str, sum: &str, mf: &dyn Fn(&str) -> String) {
+    let phase = Instant::now();
+    let toml = format!("{HALVM_TOML}[policy]\ndetach = \"global\"\n");
+    for n in ["node1", "node2"] {
+        t.lab
+            .node(n)
+            .write_file("/tmp/halvm.toml", toml.as_bytes(), 0o644)
+            .expect("halvm.toml");
+        t.ok(
+            n,
+            "kill $(cat /run/clvmd-rs/clvmd-rs.pid); \
+             for i in $(seq 50); do test -e /run/clvmd-rs/clvmd-rs.pid || break; sleep 0.2; done; \
+             test ! -e /run/clvmd-rs/clvmd-rs.pid",
+        );
+    }
+    // node1 sees its first disk and the second through flaky only (its own path to that
+    // disk): the daemon commits the detach from what node1 sees, as lvm2 would there.
+    t.lab
+        .node("node1")
+        .write_file(
+            "/tmp/lvmsys/lvm.conf",
+            LVM_CONF
+                .replace(
+                    r#""a|^/dev/vd|","#,
+                    &format!(r#""a|^{d1}$|", "a|^/dev/mapper/flaky$|","#),
+                )
+                .as_bytes(),
+            0o644,
+        )
+        .expect("lvm.conf");
+    t.ok(
+        "node1",
+        &format!("dmsetup create flaky --table \"0 $(blockdev --getsz {d2}) linear {d2} 0\""),
+    );
+    // The daemon plans tables and commits from the disks: the commands' environment.
+    for n in ["node1", "node2"] {
+        let script = format!(
+            "export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys HALVM_CONFIG=/tmp/halvm.toml; \
+             exec {} -f --node-name {n} -c /tmp/halvm.toml",
+            t.bins.clvmd
+        );
+        t.lab
+            .node(n)
+            .spawn(&["sh", "-c", &script], "/tmp/clvmd.log")
+            .expect("spawn clvmd-rs");
+    }
+    for n in ["node1", "node2"] {
+        t.wait_daemon(n, 2);
+    }
+    for n in ["node1", "node2"] {
+        t.ok(
+            n,
+            &format!(
+                "{}MF vgchange --lockstart vg && MF lvchange -asy vg/m",
+                mf(n)
+            ),
+        );
+    }
+    for n in ["node1", "node2"] {
+        t.lab
+            .wait_for(
+                n,
+                &["dmsetup", "status", "vg-m"],
+                "mirror in sync",
+                Duration::from_secs(120),
+                |o| {
+                    let s = o.stdout_str();
+                    let f: Vec<&str> = s.split_whitespace().collect();
+                    f.get(2) == Some(&"mirror")
+                        && f.get(6)
+                            .and_then(|r| r.split_once('/'))
+                            .is_some_and(|(a, b)| a == b)
+                        && s.contains(" AA ")
+                },
+            )
+            .expect("mirror sync");
+    }
+    t.ok(
+        "node1",
+        "set -e; n=$(blockdev --getsz /dev/mapper/flaky); dmsetup suspend flaky; \
+         dmsetup load flaky --table \"0 $n error\"; dmsetup resume flaky",
+    );
+    // The write hits the dead leg at once; the guest clock times it to its completion.
+    t.ok(
+        "node1",
+        "rm -f /tmp/rc; setsid sh -c 's=$(date +%s%N); dd if=/tmp/data of=/dev/mapper/vg-m bs=64k seek=32 oflag=direct conv=fsync status=none; echo $? $(( ($(date +%s%N) - s) / 1000000 )) > /tmp/rc' </dev/null >/dev/null 2>&1 &",
+    );
+    let rc = t
+        .lab
+        .wait_for(
+            "node1",
+            &["sh", "-c", "cat /tmp/rc 2>/dev/null"],
+            "the held write to complete",
+            Duration::from_secs(60),
+            |o| !o.stdout_str().trim().is_empty(),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+    let rc = rc.stdout_str();
+    let (code, ms) = rc.trim().split_once(' ').expect("rc and ms");
+    assert_eq!(
+        code,
+        "0",
+        "the held write failed after {ms} ms; node1 log: {}",
+        t.log("node1")
+    );
+    let st = t.ok("node1", "$C status --json");
+    assert!(
+        st.contains("\"action\":\"detached\"") && st.contains("\"dead_legs\":[1]"),
+        "{st}"
+    );
+    // Every node reloaded the LV without the leg, with nothing left of the images.
+    for n in ["node1", "node2"] {
+        t.lab
+            .wait_for(
+                n,
+                &["dmsetup", "table", "vg-m"],
+                "vg-m reloaded linear",
+                Duration::from_secs(30),
+                |o| o.stdout_str().contains(" linear "),
+            )
+            .unwrap_or_else(|e| panic!("{e}; {n} log: {}", t.log(n)));
+        let ls = t.ok(n, "dmsetup ls");
+        assert!(!ls.contains("mimage"), "{n}: {ls}");
+        let lvs = t.ok(
+            n,
+            &format!("{}MF lvs -a --noheadings -o lv_name,segtype vg", mf(n)),
+        );
+        assert_eq!(
+            lvs.split_whitespace().collect::<Vec<_>>(),
+            ["m", "linear"],
+            "{n}"
+        );
+        let st = t.ok(n, "$C status --json");
+        assert!(!st.contains("\"action\":\"stopped\""), "{n}: {st}");
+    }
+    // Stock lvm2 reads the VG the same (--shared: it reports shared VGs without lvmlockd).
+    let lvm = t.ok(
+        "node2",
+        &format!(
+            "lvm lvs --shared -a --noheadings -o lv_name,segtype --devices {d1} --devices {d2} vg"
+        ),
+    );
+    assert_eq!(
+        lvm.split_whitespace().collect::<Vec<_>>(),
+        ["m", "linear"],
+        "{lvm}"
+    );
+    let pvs = t.run(
+        "node2",
+        &format!("lvm pvs --shared -o pv_name,pv_attr,pv_missing --devices {d1} --devices {d2}"),
+    );
+    // Data written before the failure and the write held through it, on node2.
+    let sum2 = t.ok(
+        "node2",
+        "dd if=/dev/mapper/vg-m bs=64k count=16 iflag=direct status=none | sha256sum; \
+         dd if=/dev/mapper/vg-m bs=64k skip=32 count=16 iflag=direct status=none | sha256sum",
+    );
+    assert_eq!(sum2, format!("{sum}{sum}"), "data on the remaining leg");
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("{}MF lvchange -an vg/m", mf(n)));
+    }
+    t.ok("node1", "dmsetup remove flaky");
+    for n in ["node1", "node2"] {
+        let left = t.ok(n, "dmsetup ls");
+        assert!(!left.contains("vg-"), "{n}: {left}");
+    }
+    println!(
+        "global: leg failure -> held write completed on node1's remaining leg: {ms} ms (poll interval {} ms); phase took {:?}",
+        clvmd_core::detach::WATCH_MS,
+        phase.elapsed()
+    );
+    println!(
+        "stock lvm2 pvs after the detach:\n{}{}",
+        pvs.stdout_str(),
+        pvs.stderr_str()
+    );
+    println!("node1 log (global):\n{}", t.log("node1"));
+    println!("node2 log (global):\n{}", t.log("node2"));
 }
 
 /// Largest sequence number on the `seq` LV as `node` reads it from the raw shared disk (each

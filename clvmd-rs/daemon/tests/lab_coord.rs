@@ -2,10 +2,20 @@
 //! - item 4: an extend committed on node1 is in node2's and node3's dm tables without a
 //!   command there (propagation);
 //! - item 2: lvextend then lvreduce of an LV active on three nodes: when the command returns
-//!   every node serves the new size; data below the old size is intact;
+//!   every node serves the new size; data below the old size is intact; during another
+//!   lvextend a sampler on every node (halvm_lab::sampler, the host's clock on a shared disk)
+//!   never sees one node serve the old size after another served the new one;
 //! - item 3: the resizing command killed while every node is suspended (before the commit):
 //!   every node resumes with the old size; node1 killed after its commit, before the resume:
 //!   node2 and node3 converge on the committed size, and node1 gets it when it returns.
+//!
+//! - item 4 with a mirror split: `lvconvert --splitmirrors` on node1 of a mirror active on
+//!   every node: node2's and node3's tables become linear and the images go, with no command
+//!   there;
+//! - item 5: node3 loses one PV of a shared VG (`Lab::unplug`): its lock start is refused
+//!   naming the PV's UUID and last known device, and so is activating an LV on it; asked for
+//!   explicitly (degraded lock start, partial activation) it goes; after `Lab::plug` the lock
+//!   start goes without asking.
 //!
 //! Build first, then run as root, one lab at a time:
 //!   cargo build -p lvmeta-cli -p clvmd-rs --bins
@@ -13,6 +23,7 @@
 
 mod lab_common;
 
+use halvm_lab::sampler::{check_no_mix, Samples, SharedClock};
 use halvm_lab::{Lab, LabConfig, Output};
 use lab_common::{Bins, HALVM_TOML, LVM_CONF};
 use std::time::{Duration, Instant};
@@ -38,8 +49,11 @@ impl T {
     fn pre(&self) -> String {
         format!(
             "export {ENV}; mkdir -p /run/lvm /tmp/halvm-lock; \
-             M() {{ c=$1; shift; {} \"$c\" --devices {} \"$@\"; }}; C={};\n",
-            self.bins.lvmeta, self.disk, self.bins.clvmd
+             M() {{ c=$1; shift; {l} \"$c\" --devices {} \"$@\"; }}; \
+             N() {{ {l} \"$@\"; }}; C={};\n",
+            self.disk,
+            self.bins.clvmd,
+            l = self.bins.lvmeta,
         )
     }
 
@@ -165,9 +179,11 @@ impl T {
 fn lab_coord_propagation_atomic_resize_and_failures() {
     halvm_testkit::require_root();
     let bins = Bins::new("coord");
+    // shared0 holds `vg` (M: --devices); shared1 and shared2 hold `vg2` (N: lvm.conf's filter,
+    // every /dev/vd* the node sees); shared3 carries the host's clock for the sampler.
     let lab = Lab::start(LabConfig {
         nodes: 3,
-        shared_disks: 1,
+        shared_disks: 4,
         shared_disk_mib: 256,
         private_disks: 0,
         ..LabConfig::default()
@@ -244,59 +260,16 @@ fn lab_coord_propagation_atomic_resize_and_failures() {
     }
     eprintln!("lvreduce of an LV active on 3 nodes: {reduce:?}");
 
-    // Item 2's sampler: while node1 extends again, the host samples node2's and node3's
-    // device (size, suspended) through the lab's control channel, one clock for all samples.
-    // No unsuspended old size may be seen after an unsuspended new size was seen elsewhere.
-    t.ok("node1", "rm -f /tmp/resize.done");
-    let script = format!(
-        "{}M lvextend -L 12m vg/lv1; echo $? > /tmp/resize.done",
-        t.pre()
-    );
-    t.lab
-        .node("node1")
-        .spawn(&["sh", "-c", &script], "/tmp/resize.log")
-        .expect("spawn lvextend");
-    let mut samples: Vec<(Instant, Instant, &str, u64, bool)> = Vec::new();
-    let t0 = Instant::now();
-    loop {
-        for n in ["node2", "node3"] {
-            let a = Instant::now();
-            let (size, susp) = t.dev(n);
-            samples.push((a, Instant::now(), n, size, susp));
-        }
-        let done = t.run("node1", "cat /tmp/resize.done");
-        if done.success() {
-            assert_eq!(done.stdout_str().trim(), "0", "lvextend failed");
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "lvextend did not return"
-        );
-    }
-    for n in nodes {
-        assert_eq!(
-            t.dev(n),
-            (12 * MIB, false),
-            "{n} after the sampled lvextend"
-        );
-    }
-    let serving = |s: &&(Instant, Instant, &str, u64, bool)| !s.4;
-    for new in samples.iter().filter(serving).filter(|s| s.3 == 12 * MIB) {
-        for old in samples.iter().filter(serving).filter(|s| s.3 == 8 * MIB) {
-            assert!(
-                old.0 <= new.1 || old.2 == new.2,
-                "{} served the old size after {} served the new one",
-                old.2,
-                new.2
-            );
-        }
-    }
-    let suspended = samples.iter().filter(|s| s.4).count();
-    eprintln!(
-        "sampler: {} samples on node2/node3 during lvextend, {suspended} while suspended",
-        samples.len()
-    );
+    // Item 2's sampler ("never a mix"), fine-grained: while node1 extends again, every node
+    // samples its own device in a tight loop (halvm-lab-agent sample-dm), each sample
+    // bracketed by two reads of the host's clock from a shared disk (shared3), so all samples
+    // are on one clock without trusting the guests' clocks. Resolution: a sample is placed
+    // within [h1, h2 + staleness]; h2 - h1 is one sysfs read between two O_DIRECT virtio
+    // reads, the staleness is the host writer's longest gap between two clock writes, and
+    // the longest time between samples is printed (one run: ~2 ms per sample on average, gaps
+    // up to 0.35 s and staleness up to 75 ms on the loaded host). A mix briefer than those
+    // could be missed; a longer one cannot.
+    fine_sampler(&t);
     t.ok("node1", "M lvreduce -f -L 8m vg/lv1");
 
     // Item 3a: the command dies while every node is suspended, before its commit: all
@@ -349,6 +322,209 @@ fn lab_coord_propagation_atomic_resize_and_failures() {
     );
     assert_eq!(t.dev("node1"), (24 * MIB, false), "node1 returned");
     intact(&t, "node1");
+
+    mirror_split_and_missing_pv(&t);
+}
+
+fn fine_sampler(t: &T) {
+    let nodes = ["node1", "node2", "node3"];
+    let clock = SharedClock::start(&t.lab.shared_image(3), Duration::from_micros(250))
+        .expect("shared clock");
+    let clock_dev = t.lab.shared_disk(3);
+    for n in nodes {
+        t.ok(n, "rm -f /tmp/sample.out /tmp/sample.stop");
+        t.lab
+            .node(n)
+            .spawn(
+                &[
+                    "halvm-lab-agent",
+                    "sample-dm",
+                    &clock_dev,
+                    "vg-lv1",
+                    "/tmp/sample.out",
+                    "/tmp/sample.stop",
+                    "120",
+                ],
+                "/tmp/sample.log",
+            )
+            .expect("spawn sampler");
+    }
+    // The samplers start within milliseconds of the spawn; that they ran before and after
+    // the resize is checked on their output below.
+    std::thread::sleep(Duration::from_millis(500));
+    let start = clock.now_ns();
+    let t0 = Instant::now();
+    t.ok("node1", "M lvextend -L 12m vg/lv1");
+    let took = t0.elapsed();
+    let end = clock.now_ns();
+    for n in nodes {
+        t.ok(n, "touch /tmp/sample.stop");
+    }
+    let mut seen = Vec::new();
+    for n in nodes {
+        let out = t
+            .lab
+            .wait_for(
+                n,
+                &["cat", "/tmp/sample.out"],
+                "sampler output",
+                Duration::from_secs(30),
+                |o| o.success(),
+            )
+            .unwrap_or_else(|e| {
+                panic!("{n}: {e}; {}", t.run(n, "cat /tmp/sample.log").stdout_str())
+            });
+        let s = Samples::parse(&out.stdout_str()).unwrap_or_else(|e| panic!("{n}: {e}"));
+        let (first, last) = (s.runs.first().expect("runs"), s.runs.last().expect("runs"));
+        assert!(
+            first.first_h2 < start && last.last_h1 > end,
+            "{n}: the sampler did not cover the resize ({start}..{end} ns): {s:?}"
+        );
+        assert!(
+            s.runs.iter().any(|r| r.suspended),
+            "{n}: no suspended sample during the resize: {s:?}"
+        );
+        assert_eq!((last.size, last.suspended), (12 * MIB / 512, false), "{n}");
+        eprintln!(
+            "sampler {n}: {} samples, {} runs, longest gap between samples {:.2} ms",
+            s.samples,
+            s.runs.len(),
+            s.max_gap_ns as f64 / 1e6
+        );
+        seen.push((n.to_string(), s));
+    }
+    let staleness = clock.staleness_ns();
+    let r = check_no_mix(&seen, 8 * MIB / 512, 12 * MIB / 512, staleness)
+        .unwrap_or_else(|e| panic!("a mix of sizes: {e}\n{seen:?}"));
+    eprintln!(
+        "never a mix: lvextend {took:?}; last old-size sample on any node at {:.1} ms, first \
+         new-size sample at {:.1} ms (resize started at 0); clock staleness <= {:.2} ms \
+         ({} writes)",
+        (r.last_old_ns as f64 - start as f64) / 1e6,
+        (r.first_new_ns as f64 - start as f64) / 1e6,
+        staleness as f64 / 1e6,
+        clock.writes()
+    );
+    for n in nodes {
+        assert_eq!(
+            t.dev(n),
+            (12 * MIB, false),
+            "{n} after the sampled lvextend"
+        );
+    }
+}
+
+/// Item 4 with a mirror split, then item 5 (see the module's comment), on `vg2` over shared1
+/// and shared2.
+fn mirror_split_and_missing_pv(t: &T) {
+    let nodes = ["node1", "node2", "node3"];
+    let dev = |n: &str, k: usize| {
+        t.ok(n, &format!("readlink -f {}", t.lab.shared_disk(k)))
+            .trim()
+            .to_string()
+    };
+    let (d1, d2) = (dev("node1", 1), dev("node1", 2));
+    t.ok(
+        "node1",
+        &format!("N pvcreate {d1} {d2} && N vgcreate --shared vg2 {d1} {d2}"),
+    );
+    for n in ["node2", "node3"] {
+        t.ok(n, "N vgchange --lockstart vg2");
+    }
+    t.ok("node1", "N lvcreate --type mirror -m 1 -L 8m -n m vg2");
+    for n in nodes {
+        t.ok(n, "N lvchange -asy vg2/m");
+    }
+    // The split needs the mirror in sync where it runs (a core log resyncs on activation).
+    t.lab
+        .wait_for(
+            "node1",
+            &["dmsetup", "status", "vg2-m"],
+            "vg2/m in sync",
+            Duration::from_secs(60),
+            |o| {
+                o.stdout_str().split_whitespace().any(|w| {
+                    w.split_once('/')
+                        .is_some_and(|(a, b)| a == b && a.parse::<u64>().is_ok())
+                })
+            },
+        )
+        .expect("mirror sync");
+    for n in ["node2", "node3"] {
+        let table = t.ok(n, "dmsetup table vg2-m");
+        assert!(table.contains(" mirror "), "{n}: {table}");
+    }
+    let t0 = Instant::now();
+    t.ok("node1", "N lvconvert --splitmirrors 1 -n copy vg2/m");
+    let split = t0.elapsed();
+    // When the command returns, node2 and node3 have reloaded without a command of theirs.
+    for n in ["node2", "node3"] {
+        let table = t.ok(n, "dmsetup table vg2-m");
+        assert!(
+            table.contains(" linear ") && !table.contains("mirror"),
+            "{n} after the split returned: {table}\nclvmd log: {}",
+            t.log(n)
+        );
+        let ls = t.ok(n, "dmsetup ls");
+        assert!(!ls.contains("vg2-m_mimage"), "{n}: images left: {ls}");
+    }
+    eprintln!("mirror split on node1, reflected on node2 and node3: {split:?}");
+
+    // Item 5. node3 leaves vg2, then loses shared2 (as a LUN taken from one host).
+    t.ok("node1", "N lvchange -an vg2/copy");
+    t.ok("node3", "N lvchange -an vg2/m && N vgchange --lockstop vg2");
+    let uuid = t
+        .ok("node1", &format!("N pvs --noheadings -o pv_uuid {d2}"))
+        .trim()
+        .to_string();
+    let t0 = Instant::now();
+    let msg = t.lab.unplug("node3", "shared2").expect("unplug");
+    eprintln!("{msg} in {:?}", t0.elapsed());
+    let refused = t.run("node3", "N vgchange --lockstart vg2");
+    let err = refused.stderr_str();
+    assert_eq!(refused.code, 5, "lock start without shared2: {err}");
+    assert!(
+        err.contains(&format!("PV {uuid} (last seen on {d2})")),
+        "the refusal names the PV and its last device: {err}"
+    );
+    let status = t.ok("node3", "$C status");
+    assert!(!status.contains("vg2"), "node3 joined vg2 anyway: {status}");
+    // Asked for explicitly, node3 joins; an LV on the missing PV is refused naming it, unless
+    // partial activation is asked for (the missing part is an error target).
+    t.ok(
+        "node3",
+        "N vgchange --lockstart --activationmode degraded vg2",
+    );
+    let refused = t.run("node3", "N lvchange -asy vg2/copy");
+    assert!(!refused.success(), "copy activated without its PV");
+    assert!(
+        refused.stderr_str().contains(&uuid),
+        "{}",
+        refused.stderr_str()
+    );
+    t.ok("node3", "N lvchange -asy --activationmode partial vg2/copy");
+    // As lvm2: the missing PV's extents map to an error device under the LV.
+    let tables = t.ok("node3", "dmsetup table");
+    assert!(
+        tables
+            .lines()
+            .any(|l| l.starts_with("vg2-copy-missing_") && l.contains(" error")),
+        "partial copy: {tables}"
+    );
+    t.ok(
+        "node3",
+        "N lvchange -an vg2/copy && N vgchange --lockstop vg2",
+    );
+    // The disk comes back: node3 joins without asking, and activates the LV on it.
+    let msg = t.lab.plug("node3", "shared2").expect("plug");
+    eprintln!("{msg}");
+    t.ok("node3", "N vgchange --lockstart vg2");
+    t.ok("node3", "N lvchange -asy vg2/copy");
+    let table = t.ok("node3", "dmsetup table vg2-copy");
+    assert!(
+        table.contains(" linear ") && !table.contains("error"),
+        "{table}"
+    );
 }
 
 /// Item 1 (a representative subset on two nodes): VxVM activation modes through

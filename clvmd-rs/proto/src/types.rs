@@ -261,8 +261,9 @@ pub struct FailedLv {
     pub uuid: String,
     /// Dead legs, 0-based in table order.
     pub dead_legs: Vec<usize>,
-    /// `stopped`: I/O to the LV stopped on this node (policy.detach = local); `reported`:
-    /// seen and reported only (global detach is not carried out yet).
+    /// `stopped`: I/O to the LV stopped on this node (policy.detach = local, or a global
+    /// detach that could not commit); `detaching`: the global detach is being committed;
+    /// `detached`: the leg was detached cluster-wide and the LV reloaded without it here.
     pub action: String,
     pub for_ms: u64,
     pub error: Option<String>,

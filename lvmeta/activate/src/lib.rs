@@ -16,7 +16,7 @@ use lvmeta_model::{LogicalVolume, Segment, SegmentKind, VolumeGroup};
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use split::{split_mirror, SplitOutcome};
+pub use split::{remove_images, split_mirror, RemoveOutcome, SplitOutcome};
 
 /// A block device number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -171,3 +171,111 @@ pub fn split_mirror(
         now_linear,
     })
 }
+
+/// An image LV and its raid metadata LV (None for a mirror image).
+type ImagePair = (String, Option<String>);
+
+/// What [`remove_images`] changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RemoveOutcome {
+    /// The images removed (those asked for that were still images of the LV).
+    pub images: Vec<String>,
+    /// Every sub-LV that no longer exists (images, their raid metadata, the mirror log).
+    pub removed: Vec<String>,
+    /// The LV was left with one image and is linear now.
+    pub now_linear: bool,
+}
+
+/// Removes failed images from mirror/raid1 LV `lv`, as lvm2's `lvconvert --repair` does with
+/// `mirror_image_fault_policy = "remove"` (dmeventd's default) when no replacement is
+/// allocated: the images go, their extents are free, and an LV left with one image becomes
+/// linear on that image's extents (its log and raid metadata dropped). Names in `images` that
+/// are not images of `lv` any more (an earlier repair removed them) are skipped, so repeating
+/// a repair changes nothing. A raid1 LV keeps its image numbering only when it becomes linear;
+/// removing raid1 images while two or more remain is refused (lvm2 renumbers them). On error
+/// the VG is unchanged.
+pub fn remove_images(
+    vg: &mut VolumeGroup,
+    lv: &str,
+    images: &[String],
+) -> Result<RemoveOutcome, SplitError> {
+    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    })?;
+    let not_mirrored = || SplitError::NotMirrored {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    };
+    let (pairs, log, raid): (Vec<ImagePair>, Option<String>, bool) = match top.segments.as_slice() {
+        [seg] => match &seg.kind {
+            SegmentKind::Mirror { legs, log, .. } => (
+                legs.iter().map(|l| (l.lv.clone(), None)).collect(),
+                log.clone(),
+                false,
+            ),
+            SegmentKind::Raid1 { images, .. } => (
+                images
+                    .iter()
+                    .map(|(m, i)| (i.clone(), Some(m.clone())))
+                    .collect(),
+                None,
+                true,
+            ),
+            // Already linear (a repair done before): nothing of `images` is left.
+            _ if images.iter().all(|i| vg.lv(i).is_none()) => return Ok(RemoveOutcome::default()),
+            _ => return Err(not_mirrored()),
+        },
+        _ if images.iter().all(|i| vg.lv(i).is_none()) => return Ok(RemoveOutcome::default()),
+        _ => return Err(not_mirrored()),
+    };
+    let (gone, kept): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(i, _)| images.contains(i));
+    if gone.is_empty() {
+        return Ok(RemoveOutcome::default());
+    }
+    if kept.is_empty() {
+        return Err(SplitError::TooFew {
+            vg: vg.name.clone(),
+            lv: lv.into(),
+            images: gone.len(),
+            count: gone.len(),
+        });
+    }
+    if raid && kept.len() > 1 {
+        return Err(SplitError::Count { count: gone.len() });
+    }
+    for (img, _) in gone.iter().chain(&kept) {
+        if vg.lv(img).is_none() {
+            return Err(SplitError::Dangling {
+                vg: vg.name.clone(),
+                lv: lv.into(),
+                image: img.clone(),
+            });
+        }
+    }
+    let mut removed: Vec<String> = gone
+        .iter()
+        .flat_map(|(i, m)| std::iter::once(i.clone()).chain(m.clone()))
+        .collect();
+    let now_linear = kept.len() == 1;
+    let mut new_top: LogicalVolume = vg.lv(lv).expect("checked above").clone();
+    if now_linear {
+        let (img, meta) = &kept[0];
+        new_top.segments = vg.lv(img).expect("checked above").segments.clone();
+        removed.push(img.clone());
+        removed.extend(meta.iter().cloned());
+        removed.extend(log.iter().cloned());
+        new_top.status.retain(|s| s != "RAID" && s != "MIRRORED");
+    } else if let SegmentKind::Mirror { legs, .. } = &mut new_top.segments[0].kind {
+        legs.retain(|l| !images.contains(&l.lv));
+    }
+    vg.lvs.retain(|l| !removed.contains(&l.name));
+    if let Some(t) = vg.lvs.iter_mut().find(|l| l.name == lv) {
+        *t = new_top;
+    }
+    Ok(RemoveOutcome {
+        images: gone.into_iter().map(|(i, _)| i).collect(),
+        removed,
+        now_linear,
+    })
+}

@@ -3,8 +3,8 @@
 
 use halvm_testkit::assert_golden;
 use lvmeta_activate::{
-    dm_name, dm_uuid, mangle, plan_lv, plan_vg, split_dm_name, split_mirror, ActivationMode,
-    DevNum, PlanError, PlanOptions, PvDevices,
+    dm_name, dm_uuid, mangle, plan_lv, plan_vg, remove_images, split_dm_name, split_mirror,
+    ActivationMode, DevNum, PlanError, PlanOptions, PvDevices,
 };
 use lvmeta_model::{Layout, LvRequest, SegmentKind, VolumeGroup};
 use lvmeta_ondisk::units::{Extents, Sectors};
@@ -360,5 +360,99 @@ fn split_errors_leave_the_vg_unchanged() {
     assert!(split_mirror(&mut vg, "r", "bad name", 1).is_err());
     assert!(split_mirror(&mut vg, "r", "x", 2).is_err());
     assert!(split_mirror(&mut vg, "nope", "x", 1).is_err());
+    assert_eq!(vg, orig);
+}
+
+#[test]
+fn removing_a_failed_image_as_lvconvert_repair_does() {
+    // Two legs (core log, or raid1): the LV becomes linear on the surviving image's extents.
+    for layout in [
+        Layout::Mirror {
+            mirrors: 1,
+            log: lvmeta_model::MirrorLog::Core,
+        },
+        Layout::Raid1 { mirrors: 1 },
+    ] {
+        let mut vg = fresh_vg();
+        vg.create_lv(LvRequest::new("m", Extents(3), layout))
+            .unwrap();
+        fix_ids(&mut vg);
+        let img = |i: usize| {
+            vg.lvs
+                .iter()
+                .find(|l| l.name.ends_with(&format!("image_{i}")))
+                .unwrap()
+                .clone()
+        };
+        let (first, second) = (img(0), img(1));
+        let before = vg.free_extents();
+        let out = remove_images(&mut vg, "m", std::slice::from_ref(&first.name)).unwrap();
+        assert!(out.now_linear, "{layout:?}");
+        assert_eq!(out.images, std::slice::from_ref(&first.name));
+        assert_eq!(vg.lv("m").unwrap().segments, second.segments, "{layout:?}");
+        assert_eq!(
+            vg.lvs.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+            ["m"]
+        );
+        let status = &vg.lv("m").unwrap().status;
+        assert!(!status.iter().any(|s| s == "MIRRORED" || s == "RAID"));
+        let freed = vg.free_extents().0 - before.0;
+        let want = if matches!(layout, Layout::Raid1 { .. }) {
+            5
+        } else {
+            3
+        };
+        assert_eq!(freed, want, "{layout:?}");
+        // Repeating it (a second node saw the same failure) changes nothing.
+        let again = vg.clone();
+        let out = remove_images(&mut vg, "m", std::slice::from_ref(&first.name)).unwrap();
+        assert!(out.images.is_empty());
+        assert_eq!(vg, again);
+        let text =
+            lvmeta_text::write(&vg.to_metadata(&lvmeta_model::Trailer::new("t", "h", 0, None)));
+        let back = VolumeGroup::from_metadata(&lvmeta_text::parse(&text).unwrap()).unwrap();
+        assert_eq!(back.lvs, vg.lvs);
+    }
+}
+
+#[test]
+fn removing_one_image_of_three_keeps_a_mirror_of_two() {
+    let mut vg = fresh_vg();
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(2),
+        Layout::Mirror {
+            mirrors: 2,
+            log: lvmeta_model::MirrorLog::Core,
+        },
+    ))
+    .unwrap();
+    fix_ids(&mut vg);
+    let out = remove_images(&mut vg, "m", &["m_mimage_1".to_string()]).unwrap();
+    assert!(!out.now_linear);
+    assert_eq!(out.removed, ["m_mimage_1"]);
+    match &vg.lv("m").unwrap().segments[0].kind {
+        SegmentKind::Mirror { legs, .. } => assert_eq!(
+            legs.iter().map(|l| l.lv.as_str()).collect::<Vec<_>>(),
+            ["m_mimage_0", "m_mimage_2"]
+        ),
+        k => panic!("{k:?}"),
+    }
+    let plan = plan_lv(&vg, "m", &devices(&vg, &[]), &PlanOptions::default()).unwrap();
+    assert_eq!(plan.top().table[0].target, "mirror");
+    // Every image failed: nothing to keep, nothing changed.
+    let orig = vg.clone();
+    let all = ["m_mimage_0".to_string(), "m_mimage_2".to_string()];
+    assert!(remove_images(&mut vg, "m", &all).is_err());
+    assert_eq!(vg, orig);
+    // raid1 with two images left would need lvm2's renumbering: refused.
+    vg.create_lv(LvRequest::new(
+        "r",
+        Extents(2),
+        Layout::Raid1 { mirrors: 2 },
+    ))
+    .unwrap();
+    let orig = vg.clone();
+    assert!(remove_images(&mut vg, "r", &["r_rimage_0".to_string()]).is_err());
     assert_eq!(vg, orig);
 }

@@ -293,6 +293,13 @@ pub fn cli() -> Command {
                         .action(ArgAction::Append)
                         .help("Delete a tag"),
                 )
+                .arg(
+                    Arg::new("detachpolicy")
+                        .long("detachpolicy")
+                        .value_name("POLICY")
+                        .value_parser(["global", "local"])
+                        .help("Set the VG's own mirror leg detach policy (VxVM's vxdg set diskdetpolicy), over halvm.toml's policy.detach on every node: global detaches a failed leg cluster-wide, local stops I/O on the node that saw the failure; kept as the VG tag halvm_detach_global or halvm_detach_local"),
+                )
                 .arg(flag("lockstart").help("Start the shared VG's lockspace on this node (through clvmd-rs)"))
                 .arg(flag("lockstop").help("Stop the shared VG's lockspace on this node (refused while its LVs are active here)"))
                 .arg(
@@ -947,14 +954,24 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             shared::vgchange(&ctx, m)
         }
         "vgchange" => {
-            let (sid, add, del) = (
+            let (sid, mut add, mut del) = (
                 m.get_one::<String>("systemid"),
                 strings(m, "addtag"),
                 strings(m, "deltag"),
             );
+            if let Some(p) = m.get_one::<String>("detachpolicy") {
+                // One policy tag at a time: the other one goes.
+                for q in halvm_config::DetachPolicy::ALL {
+                    if q.as_str() == p {
+                        add.push(q.vg_tag());
+                    } else {
+                        del.push(q.vg_tag());
+                    }
+                }
+            }
             if sid.is_none() && add.is_empty() && del.is_empty() {
                 return Err(usage(
-                    "vgchange needs --systemid, --addtag, --deltag, --lockstart, --lockstop or --locktype",
+                    "vgchange needs --systemid, --addtag, --deltag, --detachpolicy, --lockstart, --lockstop or --locktype",
                 ));
             }
             let vg = m.get_one::<String>("vg").expect("required");

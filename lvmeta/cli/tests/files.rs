@@ -262,6 +262,23 @@ fn edits_keep_everything() {
     assert_eq!(lab.ok(&["pvs", "--noheadings"]), "");
 }
 
+/// `vgchange --detachpolicy` keeps the VG's own policy as one tag, the other one removed.
+#[test]
+fn detach_policy_is_one_vg_tag() {
+    let lab = populated();
+    let tags = |lab: &Lab| lab.ok(&["vgs", "--noheadings", "-o", "vg_tags", "vg0"]);
+    lab.ok(&["vgchange", "--detachpolicy", "local", "vg0"]);
+    assert_eq!(tags(&lab).trim(), "halvm_detach_local,prod");
+    lab.ok(&["vgchange", "--detachpolicy", "global", "vg0"]);
+    assert_eq!(tags(&lab).trim(), "halvm_detach_global,prod");
+    lab.fails(
+        &["vgchange", "--detachpolicy", "sometimes", "vg0"],
+        3,
+        "sometimes",
+    );
+    assert_eq!(tags(&lab).trim(), "halvm_detach_global,prod");
+}
+
 #[test]
 fn raid1_and_mirror_extend_and_reduce() {
     let lab = populated();

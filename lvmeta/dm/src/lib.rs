@@ -333,6 +333,21 @@ pub fn reload_with(
     new: &Plan,
     read_only: bool,
 ) -> Result<Outcome> {
+    reload_opts(dm, nodes, old, new, read_only, false)
+}
+
+/// [`reload_with`]; `noflush`: the changed devices are suspended without flushing, as lvm2
+/// suspends a mirror it repairs: dm-mirror with `handle_errors` holds the writes that hit a
+/// failed leg, fails them on a flushing suspend, and hands them back to be queued on a
+/// non-flushing one, so they go to the new table after the resume.
+pub fn reload_opts(
+    dm: &dyn DmBackend,
+    nodes: &dyn Nodes,
+    old: &Plan,
+    new: &Plan,
+    read_only: bool,
+    noflush: bool,
+) -> Result<Outcome> {
     let top_uuid = new.top().uuid.clone();
     let mut out = Outcome::default();
     let mut known: HashMap<String, DevNum> = HashMap::new();
@@ -384,7 +399,11 @@ pub fn reload_with(
     }
     // Suspend top first so I/O drains from the top, resume bottom first.
     for d in loaded.iter().rev() {
-        dm.suspend(&d.uuid)?;
+        if noflush {
+            dm.suspend_noflush(&d.uuid)?;
+        } else {
+            dm.suspend(&d.uuid)?;
+        }
     }
     for d in &loaded {
         dm.resume(&d.uuid)?;

@@ -190,6 +190,40 @@ fn extend_reloads_only_what_changed_suspending_top_first() {
         .starts_with("0 24576 mirror core 1"));
 }
 
+/// A failed leg detached (lvconvert --repair): the mirror becomes linear on the surviving
+/// image's extents, suspended without flushing (dm-mirror hands its held writes back to be
+/// queued for the new table), and the image devices go.
+#[test]
+fn mirror_to_linear_without_flushing_removes_the_images() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(2),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Core,
+        },
+    ))
+    .unwrap();
+    let nodes = MemNodes::default();
+    let old = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+    activate(&dm, &nodes, &old).unwrap();
+    lvmeta_activate::remove_images(&mut vg, "m", &["m_mimage_1".to_string()]).unwrap();
+    let new = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+    let before = dm.ops().len();
+    let out = lvmeta_dm::reload_opts(&dm, &nodes, &old, &new, false, true).unwrap();
+    assert_eq!(out.reloaded, ["vg-m"]);
+    assert_eq!(out.removed.len(), 2, "{:?}", out.removed);
+    let ops: Vec<String> = dm.ops()[before..]
+        .iter()
+        .filter(|o| o.starts_with("suspend") || o.starts_with("resume"))
+        .cloned()
+        .collect();
+    assert_eq!(ops, ["suspend --noflush vg-m", "resume vg-m"]);
+    assert!(dm.table_text("vg-m").unwrap().contains(" linear "));
+    assert_eq!(dm.names(), ["vg-m"]);
+}
+
 #[test]
 fn failed_reload_leaves_the_old_mapping_live() {
     let (mut vg, pvs, dm) = vg();

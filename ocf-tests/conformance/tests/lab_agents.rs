@@ -548,6 +548,12 @@ fn lab_shared_vg_ocf_tester_and_pacemaker_failover() {
             "vg_access_mode=lvmlockd",
             "activation_mode=shared",
         ][..],
+        &[
+            "vgname=vgha",
+            "lvname=sh",
+            "vg_access_mode=lvmlockd",
+            "activation_mode=ro",
+        ][..],
     ] {
         let t = ocf_tester(&lab, "node1", AGENT, opts);
         eprintln!(
@@ -587,6 +593,45 @@ fn lab_shared_vg_ocf_tester_and_pacemaker_failover() {
     );
     assert!(agent_action(&lab, "node2", AGENT, "stop", &data).success());
     assert!(agent_action(&lab, "node1", AGENT, "stop", &data).success());
+
+    // VxVM's modes (issue 14): ro on node1 loads a read-only table; ew on node2 is refused at
+    // once naming node1 (VxVM's table), sr on node2 goes beside it.
+    let vx = |mode: &'static str| {
+        [
+            "vgname=vgha",
+            "lvname=sh",
+            "vg_access_mode=lvmlockd",
+            match mode {
+                "ro" => "activation_mode=ro",
+                "ew" => "activation_mode=ew",
+                _ => "activation_mode=sr",
+            },
+        ]
+    };
+    let out = agent_action(&lab, "node1", AGENT, "start", &vx("ro"));
+    assert!(out.success(), "{}", out.stderr_str());
+    assert_eq!(
+        sh(&lab, "node1", "blockdev --getro /dev/mapper/vgha-sh").trim(),
+        "1"
+    );
+    let out = agent_action(&lab, "node2", AGENT, "start", &vx("ew"));
+    assert_eq!(out.code, 1, "{}", out.stderr_str());
+    assert!(
+        out.stderr_str().contains("ocf-exit-reason:") && out.stderr_str().contains("node1"),
+        "{}",
+        out.stderr_str()
+    );
+    assert!(agent_action(&lab, "node2", AGENT, "stop", &vx("ew")).success());
+    let out = agent_action(&lab, "node2", AGENT, "start", &vx("sr"));
+    assert!(out.success(), "{}", out.stderr_str());
+    for n in ["node2", "node1"] {
+        let m = if n == "node1" { "ro" } else { "sr" };
+        assert!(agent_action(&lab, n, AGENT, "stop", &vx(m)).success());
+        assert!(
+            !run(&lab, n, "test -e /dev/mapper/vgha-sh").success(),
+            "{n}: stopped"
+        );
+    }
     assert_eq!(
         agent_action(
             &lab,

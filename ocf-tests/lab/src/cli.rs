@@ -61,6 +61,10 @@ pub enum Cmd {
         /// crypto is made for the lab.
         #[arg(long, value_name = "FILE")]
         corosync_conf: Option<PathBuf>,
+        /// Leave shared disk DISK (sharedK, or sharedK-pJ for a further path) out of NODE at
+        /// boot, as a LUN not zoned to that host; `plug` attaches it later. Repeatable.
+        #[arg(long, value_name = "NODE:DISK", value_parser = parse_node_disk)]
+        unplugged: Vec<(String, String)>,
     },
     /// Run a command in a node; prints its output and exits with its exit code.
     Run {
@@ -81,6 +85,14 @@ pub enum Cmd {
     Partition { node: String },
     /// Reconnect a partitioned node.
     Heal { node: String },
+    /// Hot-unplug a shared disk from one node (QEMU device_del; the guest kernel removes the
+    /// device even while it is open). DISK is its serial: sharedK or sharedK-pJ. The disk
+    /// stays detached from that node across restarts until `plug`.
+    Unplug { node: String, disk: String },
+    /// Hot-plug a shared disk back into one node (QEMU blockdev-add and device_add, same
+    /// serial, so /dev/disk/by-id/virtio-DISK names it again); also attaches a disk left out
+    /// at boot with --unplugged.
+    Plug { node: String, disk: String },
     /// Show the nodes, their addresses and power state.
     Status,
     /// Tear the lab down.
@@ -102,7 +114,19 @@ pub enum Cmd {
         memory: u32,
         #[arg(long)]
         corosync_conf: Option<PathBuf>,
+        #[arg(long, value_parser = parse_node_disk)]
+        unplugged: Vec<(String, String)>,
     },
+}
+
+/// `NODE:DISK`, e.g. `node2:shared1`.
+fn parse_node_disk(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((n, d)) if !n.is_empty() && !d.is_empty() && !d.contains(':') => {
+            Ok((n.to_string(), d.to_string()))
+        }
+        _ => Err(format!("`{s}` is not NODE:DISK (e.g. node2:shared0)")),
+    }
 }
 
 /// The clap definition (man page, tests).
@@ -166,27 +190,6 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> Result<i32> {
     run(cli)
 }
 
-fn lab_config(
-    nodes: usize,
-    pacemaker: bool,
-    no_cluster: bool,
-    shared_disks: usize,
-    shared_disk_mib: u64,
-    memory: u32,
-    corosync_conf: Option<String>,
-) -> LabConfig {
-    LabConfig {
-        corosync_conf,
-        nodes,
-        pacemaker,
-        cluster: !no_cluster,
-        shared_disks,
-        shared_disk_mib,
-        memory_mib: memory,
-        ..LabConfig::default()
-    }
-}
-
 pub fn run(cli: Cli) -> Result<i32> {
     let rd = cli.run_dir.clone();
     match cli.command {
@@ -198,6 +201,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             shared_disk_mib,
             memory,
             corosync_conf,
+            unplugged,
         } => {
             if UnixStream::connect(sock(&rd)).is_ok() {
                 return Err(LabError::AlreadyRunning { run_dir: rd });
@@ -234,6 +238,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                         .iter()
                         .flat_map(|f| [std::ffi::OsStr::new("--corosync-conf"), f.as_os_str()]),
                 )
+                .args(
+                    unplugged
+                        .iter()
+                        .flat_map(|(n, d)| ["--unplugged".to_string(), format!("{n}:{d}")]),
+                )
                 .stdin(std::process::Stdio::null())
                 .stdout(out)
                 .stderr(err)
@@ -263,6 +272,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             shared_disk_mib,
             memory,
             corosync_conf,
+            unplugged,
         } => {
             let corosync_conf = match corosync_conf {
                 Some(f) => Some(std::fs::read_to_string(&f).map_err(LabError::io("read", &f))?),
@@ -270,15 +280,17 @@ pub fn run(cli: Cli) -> Result<i32> {
             };
             supervise(
                 &rd,
-                lab_config(
+                LabConfig {
+                    corosync_conf,
                     nodes,
                     pacemaker,
-                    no_cluster,
+                    cluster: !no_cluster,
                     shared_disks,
                     shared_disk_mib,
-                    memory,
-                    corosync_conf,
-                ),
+                    memory_mib: memory,
+                    unplugged,
+                    ..LabConfig::default()
+                },
             )
         }
         Cmd::Run {
@@ -313,6 +325,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Restart { node } => print_reply(request(&rd, &format!("restart {node}"))?),
         Cmd::Partition { node } => print_reply(request(&rd, &format!("partition {node}"))?),
         Cmd::Heal { node } => print_reply(request(&rd, &format!("heal {node}"))?),
+        Cmd::Unplug { node, disk } => print_reply(request(&rd, &format!("unplug {node} {disk}"))?),
+        Cmd::Plug { node, disk } => print_reply(request(&rd, &format!("plug {node} {disk}"))?),
         Cmd::Status => print_reply(request(&rd, "nodes")?),
         Cmd::Down => match request(&rd, "down") {
             Ok(r) => print_reply(r),
@@ -460,7 +474,10 @@ pub fn exit_code(e: &LabError) -> i32 {
         LabError::Prerequisite { .. } => 3,
         LabError::NotRunning { .. } | LabError::AlreadyRunning { .. } => 4,
         LabError::Timeout { .. } => 5,
-        LabError::UnknownNode { .. } | LabError::NodeDown { .. } => 6,
+        LabError::UnknownNode { .. }
+        | LabError::NodeDown { .. }
+        | LabError::UnknownDisk { .. }
+        | LabError::DiskState { .. } => 6,
         _ => 1,
     }
 }

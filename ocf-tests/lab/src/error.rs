@@ -40,6 +40,20 @@ pub enum LabError {
     NotRunning { run_dir: PathBuf, reason: String },
     #[error("a lab is already running in {run_dir}")]
     AlreadyRunning { run_dir: PathBuf },
+    #[error("QEMU monitor {socket}: {command}: {reason}")]
+    Qmp {
+        socket: PathBuf,
+        command: String,
+        reason: String,
+    },
+    #[error("no shared disk {disk} (shared<K> or shared<K>-p<J> of this lab)")]
+    UnknownDisk { disk: String },
+    #[error("shared disk {disk} is already {state} on {node}")]
+    DiskState {
+        node: String,
+        disk: String,
+        state: &'static str,
+    },
     #[error("supervisor request failed: {reason}")]
     Supervisor { reason: String },
 }

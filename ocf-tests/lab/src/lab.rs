@@ -46,6 +46,10 @@ pub struct LabConfig {
     /// A corosync.conf for every node instead of [`guest::corosync_conf`]; the lab also gives
     /// the nodes one fresh `/etc/corosync/authkey` for its crypto.
     pub corosync_conf: Option<String>,
+    /// `(node, disk)` pairs: shared disk `disk` (`shared<k>` or `shared<k>-p<j>`, the serial)
+    /// is not attached to `node` at boot, as a LUN not zoned to that host; [`Lab::plug`]
+    /// attaches it later.
+    pub unplugged: Vec<(String, String)>,
 }
 
 impl Default for LabConfig {
@@ -66,6 +70,7 @@ impl Default for LabConfig {
             boot_timeout: Duration::from_secs(120),
             cluster_timeout: Duration::from_secs(180),
             corosync_conf: None,
+            unplugged: Vec::new(),
         }
     }
 }
@@ -95,6 +100,11 @@ struct NodeSlot {
     /// Lost power while a cluster member and not yet fenced: the survivors will fence it, so a
     /// restart must wait for that or the fence would hit the freshly booted node.
     unfenced: AtomicBool,
+    /// Shared disks (by serial) not attached to this node: left out at boot, hot-unplugged.
+    detached: Mutex<std::collections::BTreeSet<String>>,
+    /// Shared disks hot-plugged into the running QEMU, with their block node's name (removed
+    /// with `blockdev-del` after an unplug; a boot-time `-drive` goes away with its device).
+    hotplugged: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 struct Inner {
@@ -106,6 +116,8 @@ struct Inner {
     nodes: Vec<NodeSlot>,
     events: Mutex<Vec<PowerEvent>>,
     stop: AtomicBool,
+    /// Makes every hot-plugged block node's name unique in its QEMU.
+    plugs: AtomicUsize,
 }
 
 /// A running lab. Dropping it tears everything down.
@@ -266,6 +278,13 @@ impl Lab {
                 reason: format!("{} nodes (1 to 8 supported)", cfg.nodes),
             });
         }
+        for (n, d) in &cfg.unplugged {
+            let known = (1..=cfg.nodes).any(|i| guest::node_name(i) == *n);
+            if !known {
+                return Err(LabError::UnknownNode { name: n.clone() });
+            }
+            shared_disk_index(&cfg, d)?;
+        }
         check_prerequisites(&cfg)?;
         let helpers = helper_dir()?;
         sweep_stale(&cfg.work_root);
@@ -293,6 +312,14 @@ impl Lab {
                 child: Mutex::new(None),
                 partitioned: AtomicBool::new(false),
                 unfenced: AtomicBool::new(false),
+                detached: Mutex::new(
+                    cfg.unplugged
+                        .iter()
+                        .filter(|(n, _)| *n == guest::node_name(i))
+                        .map(|(_, d)| d.clone())
+                        .collect(),
+                ),
+                hotplugged: Mutex::new(Default::default()),
             })
             .collect();
         // From here on, `Lab`'s Drop cleans up whatever was made.
@@ -306,6 +333,7 @@ impl Lab {
                 nodes,
                 events: Mutex::new(Vec::new()),
                 stop: AtomicBool::new(false),
+                plugs: AtomicUsize::new(0),
             }),
             server: None,
             started,
@@ -424,6 +452,10 @@ impl Lab {
     pub fn shared_disk(&self, k: usize) -> String {
         format!("/dev/disk/by-id/virtio-shared{k}")
     }
+    /// The host's image file of shared disk `k` (e.g. for a [`crate::sampler::SharedClock`]).
+    pub fn shared_image(&self, k: usize) -> PathBuf {
+        self.inner.dir.join(format!("shared{k}.img"))
+    }
     /// Path `j` (0: [`Lab::shared_disk`]) to shared disk `k` inside every node, with
     /// [`LabConfig::shared_disk_paths`] above `j`.
     pub fn shared_disk_path(&self, k: usize, j: usize) -> String {
@@ -528,6 +560,130 @@ impl Lab {
 
     pub fn heal(&self, name: &str) -> Result<()> {
         self.inner.heal(self.inner.slot(name)?)
+    }
+
+    /// Hot-unplugs shared disk `disk` (its serial, `shared<k>` or `shared<k>-p<j>`) from a
+    /// node, as a LUN taken away from one host: QEMU's `device_del` makes the guest's ACPI
+    /// hotplug driver remove the PCI device (forcibly, even while it is open: device-mapper
+    /// tables on it then get I/O errors). Returns once QEMU has deleted the device and the
+    /// guest kernel no longer lists it. The disk stays detached across restarts until
+    /// [`Lab::plug`]. On a powered-off node it only takes effect at its next boot.
+    pub fn unplug(&self, name: &str, disk: &str) -> Result<String> {
+        let slot = self.inner.slot(name)?;
+        shared_disk_index(&self.inner.cfg, disk)?;
+        if !slot
+            .detached
+            .lock()
+            .expect("detached lock")
+            .insert(disk.to_string())
+        {
+            return Err(LabError::DiskState {
+                node: name.into(),
+                disk: disk.into(),
+                state: "unplugged",
+            });
+        }
+        if !self.inner.running(slot) {
+            return Ok(format!("{disk} detached from {name} (powered off)"));
+        }
+        let old = self.guest_disk_name(name, disk);
+        let mut q = crate::qmp::Qmp::connect(&self.inner.qmp_socket(slot))?;
+        q.execute(&format!(
+            r#"{{"execute": "device_del", "arguments": {{"id": {}}}}}"#,
+            crate::qmp::json_str(disk)
+        ))?;
+        q.wait_event(
+            &["DEVICE_DELETED", &format!("\"/machine/peripheral/{disk}\"")],
+            Duration::from_secs(30),
+        )?;
+        let node = slot
+            .hotplugged
+            .lock()
+            .expect("hotplugged lock")
+            .remove(disk);
+        if let Some(node) = node {
+            q.execute(&format!(
+                r#"{{"execute": "blockdev-del", "arguments": {{"node-name": {}}}}}"#,
+                crate::qmp::json_str(&node)
+            ))?;
+        }
+        self.node(name)
+            .run_ok(&["sh", "-c", GUEST_DISK_WAIT, "sh", "gone", disk])?;
+        Ok(format!(
+            "{disk} unplugged from {name}{}",
+            old.map(|d| format!(" (was {d})")).unwrap_or_default()
+        ))
+    }
+
+    /// Hot-plugs a shared disk back into a node (QMP `blockdev-add` + `device_add`, same
+    /// serial, so `/dev/disk/by-id/virtio-<disk>` names it again; the kernel name may differ).
+    /// Returns once the guest kernel has the disk and its by-id link is made. Also attaches a
+    /// disk left out at boot ([`LabConfig::unplugged`]).
+    pub fn plug(&self, name: &str, disk: &str) -> Result<String> {
+        let slot = self.inner.slot(name)?;
+        let k = shared_disk_index(&self.inner.cfg, disk)?;
+        let mut detached = slot.detached.lock().expect("detached lock");
+        if !detached.contains(disk) {
+            return Err(LabError::DiskState {
+                node: name.into(),
+                disk: disk.into(),
+                state: "plugged",
+            });
+        }
+        if !self.inner.running(slot) {
+            detached.remove(disk);
+            return Ok(format!("{disk} attached to {name} (powered off)"));
+        }
+        let img = self.inner.dir.join(format!("shared{k}.img"));
+        let node = format!(
+            "hp-{disk}-{}",
+            self.inner.plugs.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut q = crate::qmp::Qmp::connect(&self.inner.qmp_socket(slot))?;
+        // cache.direct on the file node is the boot-time `cache=none`; the device's write
+        // cache defaults to on, as with `-drive`.
+        q.execute(&format!(
+            r#"{{"execute": "blockdev-add", "arguments": {{"driver": "raw", "node-name": {}, "file": {{"driver": "file", "filename": {}, "cache": {{"direct": true}}}}}}}}"#,
+            crate::qmp::json_str(&node),
+            crate::qmp::json_str(&img.to_string_lossy())
+        ))?;
+        if let Err(e) = q.execute(&format!(
+            r#"{{"execute": "device_add", "arguments": {{"driver": "virtio-blk-pci", "id": {d}, "drive": {}, "serial": {d}, "share-rw": true}}}}"#,
+            crate::qmp::json_str(&node),
+            d = crate::qmp::json_str(disk)
+        )) {
+            let _ = q.execute(&format!(
+                r#"{{"execute": "blockdev-del", "arguments": {{"node-name": {}}}}}"#,
+                crate::qmp::json_str(&node)
+            ));
+            return Err(e);
+        }
+        detached.remove(disk);
+        slot.hotplugged
+            .lock()
+            .expect("hotplugged lock")
+            .insert(disk.to_string(), node);
+        drop(detached);
+        let dev = self
+            .node(name)
+            .run_ok(&["sh", "-c", GUEST_DISK_WAIT, "sh", "present", disk])?;
+        Ok(format!("{disk} plugged into {name} as {}", dev.trim()))
+    }
+
+    /// The guest kernel's name (`vdb`) of the shared disk with this serial, if attached.
+    fn guest_disk_name(&self, name: &str, disk: &str) -> Option<String> {
+        let link = self
+            .node(name)
+            .run_ok(&["readlink", &format!("/dev/disk/by-id/virtio-{disk}")])
+            .ok()?;
+        link.trim().rsplit('/').next().map(str::to_string)
+    }
+
+    /// Shared disks (serials) currently detached from a node.
+    pub fn unplugged(&self, name: &str) -> Result<Vec<String>> {
+        let slot = self.inner.slot(name)?;
+        let d = slot.detached.lock().expect("detached lock");
+        Ok(d.iter().cloned().collect())
     }
 
     pub fn copy_to(&self, name: &str, host: &Path, guest: &str) -> Result<()> {
@@ -772,10 +928,52 @@ impl Lab {
                 .restart(n)
                 .map(|_| "ok".into())
                 .map_err(|e| e.to_string()),
+            ["unplug", n, d] => self.unplug(n, d).map_err(|e| e.to_string()),
+            ["plug", n, d] => self.plug(n, d).map_err(|e| e.to_string()),
             _ => self.inner.power_command(line, false),
         }
     }
 }
+
+/// Serials of the shared disks' paths with the image index: `shared<k>`, `shared<k>-p<j>`.
+fn shared_serials(cfg: &LabConfig) -> Vec<(String, usize)> {
+    (0..cfg.shared_disks)
+        .flat_map(|k| {
+            (0..cfg.shared_disk_paths.max(1)).map(move |j| match j {
+                0 => (format!("shared{k}"), k),
+                _ => (format!("shared{k}-p{j}"), k),
+            })
+        })
+        .collect()
+}
+
+fn shared_disk_index(cfg: &LabConfig, disk: &str) -> Result<usize> {
+    shared_serials(cfg)
+        .into_iter()
+        .find(|(s, _)| s == disk)
+        .map(|(_, k)| k)
+        .ok_or_else(|| LabError::UnknownDisk { disk: disk.into() })
+}
+
+/// Guest script: waits until a virtio disk with serial `$1` is there (`present`) or gone,
+/// then makes or removes its by-id link (no udev in the guests); prints the kernel name.
+const GUEST_DISK_WAIT: &str = r#"want=$1; serial=$2
+i=0
+while [ $i -lt 300 ]; do
+    dev=
+    for b in /sys/block/vd*; do
+        [ "$(cat $b/serial 2>/dev/null)" = "$serial" ] && dev=${b##*/}
+    done
+    if [ "$want" = present ] && [ -n "$dev" ] && [ -b /dev/$dev ]; then
+        ln -sf ../../$dev /dev/disk/by-id/virtio-$serial; echo $dev; exit 0
+    fi
+    if [ "$want" = gone ] && [ -z "$dev" ]; then
+        rm -f /dev/disk/by-id/virtio-$serial; exit 0
+    fi
+    i=$((i+1)); sleep 0.1
+done
+echo "virtio disk $serial still not $want after 30 s" >&2; exit 1
+"#;
 
 fn control_host_ip() -> Ipv4Addr {
     format!("{CONTROL_NET}.1")
@@ -881,25 +1079,25 @@ impl Inner {
                 slot.name
             ));
         }
-        for k in 0..self.cfg.shared_disks {
+        let detached = slot.detached.lock().expect("detached lock").clone();
+        for (serial, k) in shared_serials(&self.cfg) {
+            if detached.contains(&serial) {
+                continue;
+            }
             let img = d.join(format!("shared{k}.img"));
+            // The device's id is its serial, so `device_del` can name it.
             c.arg("-drive").arg(format!(
-                "file={},if=none,id=s{k},format=raw,cache=none",
+                "file={},if=none,id=drv-{serial},format=raw,cache=none",
                 img.display()
             ));
             c.arg("-device").arg(format!(
-                "virtio-blk-pci,drive=s{k},serial=shared{k},share-rw=on"
+                "virtio-blk-pci,drive=drv-{serial},serial={serial},id={serial},share-rw=on"
             ));
-            for j in 1..self.cfg.shared_disk_paths {
-                c.arg("-drive").arg(format!(
-                    "file={},if=none,id=s{k}p{j},format=raw,cache=none",
-                    img.display()
-                ));
-                c.arg("-device").arg(format!(
-                    "virtio-blk-pci,drive=s{k}p{j},serial=shared{k}-p{j},share-rw=on"
-                ));
-            }
         }
+        c.arg("-qmp").arg(format!(
+            "unix:{},server=on,wait=off",
+            self.qmp_socket(slot).display()
+        ));
         c.arg("-netdev").arg(format!(
             "tap,id=nk,ifname={},script=no,downscript=no",
             cluster_tap(i)
@@ -948,6 +1146,10 @@ impl Inner {
         Ok(())
     }
 
+    fn qmp_socket(&self, slot: &NodeSlot) -> PathBuf {
+        self.dir.join(format!("{}.qmp", slot.name))
+    }
+
     /// Pulls the plug. Returns whether the node was running.
     fn power_off(&self, slot: &NodeSlot) -> bool {
         let mut guard = slot.child.lock().expect("child lock");
@@ -964,6 +1166,8 @@ impl Inner {
             slot.unfenced.store(true, Ordering::SeqCst);
         }
         let _ = fs::remove_file(self.dir.join(format!("{}.qemu.pid", slot.name)));
+        // A new QEMU attaches what is not detached from its command line.
+        slot.hotplugged.lock().expect("hotplugged lock").clear();
         was_running
     }
 
@@ -1047,8 +1251,9 @@ impl Inner {
                 .nodes
                 .iter()
                 .map(|n| {
+                    let detached = n.detached.lock().expect("detached lock");
                     format!(
-                        "{} {} {}{}",
+                        "{} {} {}{}{}",
                         n.name,
                         guest::control_ip(n.index),
                         if self.running(n) { "on" } else { "off" },
@@ -1056,6 +1261,14 @@ impl Inner {
                             " partitioned"
                         } else {
                             ""
+                        },
+                        if detached.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " unplugged={}",
+                                detached.iter().cloned().collect::<Vec<_>>().join(",")
+                            )
                         }
                     )
                 })

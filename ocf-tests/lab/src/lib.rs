@@ -5,7 +5,9 @@
 //! (`/dev/disk/by-id/virtio-sharedK`), forms corosync + dlm_controld (and Pacemaker with
 //! stonith through `fence_halvm_lab` when asked) and returns when the cluster is ready.
 //! [`Node::run`] runs a command in a node (exit code, stdout, stderr); [`Lab::kill`],
-//! [`Lab::restart`], [`Lab::partition`] and [`Lab::heal`] inject faults; [`Lab::wait_quorate`],
+//! [`Lab::restart`], [`Lab::partition`], [`Lab::heal`], [`Lab::unplug`] and [`Lab::plug`]
+//! (a shared disk taken from / given back to one node; [`LabConfig::unplugged`] at boot) inject
+//! faults; [`Lab::wait_quorate`],
 //! [`Lab::wait_dlm_ready`], [`Lab::wait_members`], [`Lab::wait_pacemaker_online`] and
 //! [`Lab::wait_for`] wait; [`Lab::power_events`] lists the fence requests the lab host served.
 //! Dropping the lab kills the VMs by PID and deletes the namespace, taps and images. Test
@@ -32,6 +34,8 @@ pub mod host;
 pub mod kernel;
 pub mod lab;
 pub mod proto;
+pub mod qmp;
+pub mod sampler;
 
 pub use cli::cli;
 pub use client::{Output, RunOpts};

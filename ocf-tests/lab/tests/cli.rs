@@ -44,7 +44,19 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 fn lab_cli_up_run_faults_down() {
     let dir = RunDir(std::env::temp_dir().join(format!("halvm-lab-cli-{}", std::process::id())));
     let d = dir.0.as_path();
-    let up = ok(d, &["up", "--nodes", "2", "--no-cluster"]);
+    let up = ok(
+        d,
+        &[
+            "up",
+            "--nodes",
+            "2",
+            "--no-cluster",
+            "--shared-disks",
+            "2",
+            "--unplugged",
+            "node2:shared1",
+        ],
+    );
     assert!(up.contains("node node2 10.78.0.12"), "{up}");
     let netns = up
         .lines()
@@ -77,6 +89,133 @@ fn lab_cli_up_run_faults_down() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
 
+    // --unplugged left shared1 out of node2 only; plug attaches it under the same by-id name,
+    // with what node1 wrote on it.
+    let has = |node: &str, disk: &str| {
+        lab(
+            d,
+            &[
+                "run",
+                node,
+                "--",
+                "test",
+                "-b",
+                &format!("/dev/disk/by-id/virtio-{disk}"),
+            ],
+        )
+        .status
+        .success()
+    };
+    assert!(has("node1", "shared1") && !has("node2", "shared1"));
+    assert!(has("node2", "shared0"));
+    assert!(ok(d, &["status"]).contains("node2 10.78.0.12 on unplugged=shared1"));
+    ok(
+        d,
+        &[
+            "run",
+            "node1",
+            "--",
+            "sh",
+            "-c",
+            "echo plugged-data | dd of=/dev/disk/by-id/virtio-shared1 bs=4096 conv=sync oflag=direct status=none",
+        ],
+    );
+    let t = std::time::Instant::now();
+    let plugged = ok(d, &["plug", "node2", "shared1"]);
+    eprintln!(
+        "plug took {:.2} s: {}",
+        t.elapsed().as_secs_f64(),
+        plugged.trim()
+    );
+    assert!(
+        plugged.contains("shared1 plugged into node2 as vd"),
+        "{plugged}"
+    );
+    let read = |node: &str, disk: &str| {
+        lab(
+            d,
+            &[
+                "run",
+                node,
+                "--",
+                "sh",
+                "-c",
+                &format!("dd if=/dev/disk/by-id/virtio-{disk} bs=4096 count=1 iflag=direct status=none | tr -d '\\000'"),
+            ],
+        )
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&read("node2", "shared1").stdout).trim(),
+        "plugged-data"
+    );
+    assert!(!ok(d, &["status"]).contains("unplugged"));
+    // Plugging what is plugged is refused.
+    assert_ne!(lab(d, &["plug", "node2", "shared1"]).status.code(), Some(0));
+    assert_ne!(
+        lab(d, &["unplug", "node2", "shared9"]).status.code(),
+        Some(0)
+    );
+
+    // unplug takes a disk away even while a device-mapper table holds it open: reads through
+    // the table then fail, and the by-id link is gone. Only node2 loses it.
+    ok(
+        d,
+        &[
+            "run",
+            "node2",
+            "--",
+            "sh",
+            "-c",
+            "echo 0 8192 linear /dev/disk/by-id/virtio-shared0 0 | dmsetup create held",
+        ],
+    );
+    let t = std::time::Instant::now();
+    let unplugged = ok(d, &["unplug", "node2", "shared0"]);
+    eprintln!(
+        "unplug took {:.2} s: {}",
+        t.elapsed().as_secs_f64(),
+        unplugged.trim()
+    );
+    assert!(
+        unplugged.contains("shared0 unplugged from node2 (was vd"),
+        "{unplugged}"
+    );
+    assert!(!has("node2", "shared0") && has("node1", "shared0"));
+    let held = lab(
+        d,
+        &[
+            "run",
+            "node2",
+            "--",
+            "dd",
+            "if=/dev/mapper/held",
+            "of=/dev/null",
+            "bs=4096",
+            "count=1",
+            "iflag=direct",
+        ],
+    );
+    assert!(
+        !held.status.success(),
+        "read through a table on an unplugged disk succeeded"
+    );
+    assert!(ok(d, &["status"]).contains("node2 10.78.0.12 on unplugged=shared0"));
+    assert_ne!(
+        lab(d, &["unplug", "node2", "shared0"]).status.code(),
+        Some(0)
+    );
+    ok(d, &["run", "node2", "--", "dmsetup", "remove", "held"]);
+    ok(d, &["plug", "node2", "shared0"]);
+    assert!(has("node2", "shared0"));
+    // A hot-plugged disk can be unplugged and plugged again (its block node is released).
+    ok(d, &["unplug", "node2", "shared1"]);
+    assert!(!has("node2", "shared1"));
+    ok(d, &["plug", "node2", "shared1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&read("node2", "shared1").stdout).trim(),
+        "plugged-data"
+    );
+
     // partition cuts node2 off the cluster network only; heal reconnects it.
     ok(
         d,
@@ -100,7 +239,8 @@ fn lab_cli_up_run_faults_down() {
         &["run", "node1", "--", "ping", "-c3", "-W2", "10.77.0.12"],
     );
 
-    // kill powers node1 off; restart brings it back.
+    // kill powers node1 off; restart brings it back, without the disk unplugged before.
+    ok(d, &["unplug", "node1", "shared1"]);
     ok(d, &["kill", "node1"]);
     assert!(ok(d, &["status"]).contains("node1 10.78.0.11 off"));
     assert_ne!(
@@ -111,6 +251,9 @@ fn lab_cli_up_run_faults_down() {
     );
     ok(d, &["restart", "node1"]);
     assert_eq!(ok(d, &["run", "node1", "--", "hostname"]).trim(), "node1");
+    assert!(!has("node1", "shared1") && has("node1", "shared0"));
+    ok(d, &["plug", "node1", "shared1"]);
+    assert!(has("node1", "shared1"));
 
     ok(d, &["down"]);
     let netns_list = String::from_utf8_lossy(

@@ -259,6 +259,53 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// The metadata side of detaching failed mirror legs (clvmd-rs's `policy.detach =
+    /// global`, in place of dmeventd's `lvconvert --repair --use-policies`): the failed
+    /// images of the LV with UUID `lv_uuid` are removed as lvm2's repair removes them with
+    /// `mirror_image_fault_policy = "remove"` (a mirror left with one image is linear), and
+    /// the commit marks the PVs this host cannot see MISSING, as every lvm2 write does.
+    /// Missing PVs are accepted: that is what is being repaired. Images already gone (another
+    /// node detached them first) change nothing. Devices are left alone: the caller reloads.
+    pub fn remove_failed_images(
+        &self,
+        vgname: &str,
+        lv_uuid: &str,
+        images: &[String],
+    ) -> Result<ImagesRemoved> {
+        let opts = WriteOpts {
+            allow_missing: true,
+            ..WriteOpts::command("lvconvert --repair")
+        };
+        let done = self.modify_vg(vgname, &opts, |t| {
+            let name =
+                t.vg.lvs
+                    .iter()
+                    .find(|l| l.id == lv_uuid)
+                    .map(|l| l.name.clone())
+                    .ok_or_else(|| {
+                        OpError::Failed(format!("no LV with UUID {lv_uuid} in VG {vgname}"))
+                    })?;
+            let out = lvmeta_activate::remove_images(&mut t.vg, &name, images)
+                .map_err(|e| OpError::Failed(e.to_string()))?;
+            if out.images.is_empty() {
+                t.change_nothing();
+            }
+            let missing =
+                t.vg.pvs
+                    .iter()
+                    .filter(|p| !p.is_missing() && t.scan.device_index(p).is_none())
+                    .map(|p| p.id.clone())
+                    .collect();
+            Ok(ImagesRemoved {
+                lv: name,
+                images: out.images,
+                now_linear: out.now_linear,
+                missing,
+            })
+        })?;
+        Ok(done.value)
+    }
+
     /// Removes LVs. Device-mapper is asked first: an open LV is refused with lvm2's words
     /// and nothing changes; an active, unopened one is deactivated, then removed.
     pub fn lvremove(&self, vgname: &str, lvs: &[String]) -> Result<()> {
@@ -276,6 +323,18 @@ impl Ctx<'_> {
         })?;
         Ok(())
     }
+}
+
+/// What [`Ctx::remove_failed_images`] committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagesRemoved {
+    /// The LV's name (found by UUID).
+    pub lv: String,
+    /// The images removed; empty when an earlier repair had removed them (nothing written).
+    pub images: Vec<String>,
+    pub now_linear: bool,
+    /// The VG's PVs marked MISSING by this commit (absent from this host's scan).
+    pub missing: Vec<String>,
 }
 
 /// What a resize did.

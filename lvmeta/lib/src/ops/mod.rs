@@ -1023,5 +1023,5 @@ mod vg;
 pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups};
-pub use lv::{LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
+pub use lv::{ImagesRemoved, LvCreate, LvCreated, ResizeDir, Resized, SizeArg};
 pub use report::Selection;

@@ -11,8 +11,25 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("init") => halvm_lab::agent::init(port),
         Some("serve") => halvm_lab::agent::serve(port),
+        // The fine size sampler (see `halvm_lab::sampler`).
+        Some("sample-dm") if args.len() == 6 => match args[5].parse::<u64>() {
+            Ok(secs) => halvm_lab::sampler::sample_dm(
+                args[1].as_ref(),
+                &args[2],
+                args[3].as_ref(),
+                args[4].as_ref(),
+                std::time::Duration::from_secs(secs),
+            ),
+            Err(_) => {
+                eprintln!("halvm-lab-agent sample-dm: MAX_SECS is not a number");
+                std::process::exit(2);
+            }
+        },
         _ => {
-            eprintln!("usage: halvm-lab-agent init|serve [--port N]");
+            eprintln!(
+                "usage: halvm-lab-agent init|serve [--port N]\n       \
+                 halvm-lab-agent sample-dm CLOCK_DEV DM_NAME OUT STOP_FILE MAX_SECS"
+            );
             std::process::exit(2);
         }
     };

@@ -1,0 +1,202 @@
+//! The driver's side of `policy.detach = global` ([`clvmd_core::WatchAction::Detach`]): on a
+//! thread of its own (it takes the VG lock and writes metadata, which may wait), the failed
+//! legs of an LV are named from the live table of its top device and removed from the
+//! metadata through lvmeta's transaction path, as a client of this daemon's own socket: the
+//! VG lock is taken EX like any command's, and its release with the new seqno is what tells
+//! the other nodes to reload (coord.rs's propagation). The same thread reads a VG's own
+//! detach policy (its `halvm_detach_*` tag) when a leg fails, before the machine decides.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clvmd_core::{Detach, Input, LvRef};
+use lvmeta::ops::Ctx;
+use lvmeta_dm::DmBackend;
+
+/// How long the detach waits for the VG lock (another command may hold it).
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Work for the detach thread.
+pub enum Job {
+    /// Detach the LV's dead legs (live-table order) cluster-wide.
+    Detach(u64, LvRef, Vec<usize>),
+    /// Read the LV's VG's own detach policy.
+    Policy(u64, LvRef),
+}
+
+/// Starts the detach thread; completions go to `done` and a byte to `wake`.
+pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<Job> {
+    let (tx, rx) = channel::<Job>();
+    std::thread::Builder::new()
+        .name("detach".into())
+        .spawn(move || {
+            let mut wake = wake;
+            for job in rx {
+                let input = match job {
+                    Job::Detach(tag, lv, legs) => Input::WatchDone {
+                        tag,
+                        result: detach(&socket, &lv, &legs).map(|()| Vec::new()),
+                    },
+                    Job::Policy(tag, lv) => Input::PolicyRead {
+                        tag,
+                        result: vg_policy(&lv.vg),
+                    },
+                };
+                if done.send(input).is_err() {
+                    return;
+                }
+                let _ = wake.write(&[1]);
+            }
+        })
+        .expect("spawn detach thread");
+    tx
+}
+
+/// The detach policy VG `vg`'s tags set, read without a lock (lvm2's commit is one atomic
+/// sector write, so the read sees the old metadata or the new).
+fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
+    let locks: Arc<dyn lvmeta::lock::LockManager> = Arc::new(lvmeta::lock::MemLocking::new());
+    let mut env = lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
+        .map(|b| b.env)
+        .map_err(|e| e.to_string())?;
+    crate::dm::skip_suspended(&mut env);
+    let r = lvmeta::ops::scan(&env)
+        .and_then(|sc| sc.read_vg(vg))
+        .map_err(|e| e.to_string())?;
+    Ok(
+        halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(|p| match p {
+            halvm_config::DetachPolicy::Global => Detach::Global,
+            halvm_config::DetachPolicy::Local => Detach::Local,
+        }),
+    )
+}
+
+fn detach(socket: &std::path::Path, lv: &LvRef, legs: &[usize]) -> Result<(), String> {
+    let dm = lvmeta_dm::ioctl::DmIoctl::open().map_err(|e| e.to_string())?;
+    let images = images_of(&dm, lv, legs)?;
+    let locks = Arc::new(clvmd_client::DlmLocking::new(socket, LOCK_WAIT));
+    let mut env = lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
+        .map(|b| b.env)
+        .map_err(|e| e.to_string())?;
+    crate::dm::skip_suspended(&mut env);
+    let out = Ctx { env: &env }
+        .remove_failed_images(&lv.vg, &lv.uuid, &images)
+        .map_err(|e| e.to_string())?;
+    if out.images.is_empty() {
+        log::info!("{lv}: {images:?} already detached (by another node)");
+    } else {
+        log::warn!(
+            "{lv}: detached {:?} in the metadata{}{}",
+            out.images,
+            if out.now_linear { "; now linear" } else { "" },
+            if out.missing.is_empty() {
+                String::new()
+            } else {
+                format!("; PV(s) {} marked MISSING", out.missing.join(", "))
+            }
+        );
+    }
+    Ok(())
+}
+
+/// The image LVs behind legs `legs` of the LV's top device, from its live table: dm-mirror
+/// lists `<#mirrors> <dev> <offset>...` after its log arguments, dm-raid's raid1
+/// `<#devs> <meta> <data>...` after its raid parameters; each device is an image's dm device
+/// (`<vg>-<lv>_mimage_N`), whose lvm2 name gives the image LV.
+pub fn images_of(dm: &dyn DmBackend, lv: &LvRef, legs: &[usize]) -> Result<Vec<String>, String> {
+    let top = crate::fence::top_uuid(dm, lv)?.ok_or_else(|| format!("{lv} is not active"))?;
+    let table = dm.table(&top).map_err(|e| e.to_string())?;
+    let [(_, _, target, params)] = table.as_slice() else {
+        return Err(format!("{lv}: {} table lines, not one mirror", table.len()));
+    };
+    let f: Vec<&str> = params.split_whitespace().collect();
+    let num = |i: usize| -> Result<usize, String> {
+        f.get(i)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("{lv}: cannot read the {target} table {params:?}"))
+    };
+    let devs: Vec<&str> = match target.as_str() {
+        "mirror" => {
+            let at = 2 + num(1)?;
+            let n = num(at)?;
+            (0..n)
+                .filter_map(|i| f.get(at + 1 + 2 * i).copied())
+                .collect()
+        }
+        "raid" if f.first() == Some(&"raid1") => {
+            let at = 2 + num(1)?;
+            let n = num(at)?;
+            (0..n)
+                .filter_map(|i| f.get(at + 2 + 2 * i).copied())
+                .collect()
+        }
+        t => return Err(format!("{lv} is a {t} device, not a mirror or raid1")),
+    };
+    let listed = dm.list().map_err(|e| e.to_string())?;
+    legs.iter()
+        .map(|&i| {
+            let dev = devs
+                .get(i)
+                .ok_or_else(|| format!("{lv}: no leg {i} in {params:?}"))?;
+            let info = listed
+                .iter()
+                .find(|d| d.dev.to_string() == *dev)
+                .ok_or_else(|| format!("{lv}: leg {i} ({dev}) is not a device-mapper device"))?;
+            lvmeta_model::ids::split_dm_name(&info.name)
+                .map(|(_, image, _)| image)
+                .ok_or_else(|| format!("{lv}: leg {i} is {}, not an LVM image", info.name))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvmeta_dm::mem::MemDm;
+
+    #[test]
+    fn legs_are_named_from_the_live_table() {
+        let dm = MemDm::new([]);
+        let vgid = "v".repeat(32);
+        let lvid = "l".repeat(32);
+        let mut nums = Vec::new();
+        for (name, uuid) in [
+            (
+                "vg-m_mimage_0",
+                format!("LVM-{vgid}{}-mimage_0", "i".repeat(32)),
+            ),
+            (
+                "vg-m_mimage_2",
+                format!("LVM-{vgid}{}-mimage_2", "j".repeat(32)),
+            ),
+        ] {
+            nums.push(dm.create(name, &uuid).unwrap());
+        }
+        let top = format!("LVM-{vgid}{lvid}");
+        dm.create("vg-m", &top).unwrap();
+        let params = format!("core 1 1024 2 {} 0 {} 0 1 handle_errors", nums[0], nums[1]);
+        dm.load(&top, &[(0, 16384, "mirror".into(), params)])
+            .unwrap();
+        dm.resume(&top).unwrap();
+        let lv = LvRef {
+            vg: "vg".into(),
+            uuid: "llllll-llll-llll-llll-llll-llll-llllll".into(),
+            name: "m".into(),
+        };
+        assert_eq!(images_of(&dm, &lv, &[1]).unwrap(), ["m_mimage_2"]);
+        assert_eq!(
+            images_of(&dm, &lv, &[0, 1]).unwrap(),
+            ["m_mimage_0", "m_mimage_2"]
+        );
+        assert!(images_of(&dm, &lv, &[2]).is_err());
+        let params = format!("raid1 3 0 region_size 1024 2 - {} - {}", nums[0], nums[1]);
+        dm.suspend(&top).unwrap();
+        dm.load(&top, &[(0, 16384, "raid".into(), params)]).unwrap();
+        dm.resume(&top).unwrap();
+        assert_eq!(images_of(&dm, &lv, &[0]).unwrap(), ["m_mimage_0"]);
+    }
+}
