@@ -5,7 +5,10 @@
 # 1,000 lvcreates one after another.
 #   bench/lvmeta-vs-lvm2.sh [LVMETA_BINARY]    (default: builds the release binary)
 # Env: RUNS (repetitions per measured command, default 11), SIZES (default "0 100 1000 5000"),
-#      SERIAL (number of back-to-back lvcreates, default 1000).
+#      SERIAL (number of back-to-back lvcreates, default 1000; 0: none),
+#      MEASURE=callgrind: instructions executed in user space (valgrind's callgrind) instead of
+#      wall time, which the machine's load does not move (it leaves out the kernel: I/O, sync).
+# The load average (uptime) before and after the run is printed with the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "needs root (loop devices)" >&2; exit 1; }
@@ -17,6 +20,13 @@ if [ -z "$lvmeta" ]; then
 fi
 lvmeta="$(realpath "$lvmeta")"
 RUNS="${RUNS:-11}"
+MEASURE="${MEASURE:-wall}"
+case $MEASURE in
+  wall) unit="ms" ;;
+  callgrind) unit="M instr."; command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 1; } ;;
+  *) echo "MEASURE is wall or callgrind" >&2; exit 2 ;;
+esac
+load0=$(uptime | sed 's/.*load average: //')
 SIZES="${SIZES:-0 100 1000 5000}"
 SERIAL="${SERIAL:-1000}"
 
@@ -51,14 +61,24 @@ lv() { lvm "$@" 2>/dev/null; }
 # sample_us CMD...: one run of CMD, its wall time in microseconds, from bash's own clock
 # (forking `date` around each command would add a few ms to every sample, which hides the
 # difference between fast commands).
+# With MEASURE=callgrind: the instructions callgrind counted, in thousands.
 sample_us() {
   local s e
+  if [ "$MEASURE" = callgrind ]; then
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" >/dev/null 2>"$work/vg" \
+      || { echo "failed: $*" >&2; cat "$work/vg" >&2; exit 1; }
+    awk '/Collected :/ {printf "%d\n", $NF / 1000}' "$work/vg"
+    return
+  fi
   s=${EPOCHREALTIME/[.,]/}
   "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
   e=${EPOCHREALTIME/[.,]/}
   echo $((e - s))
 }
-median_of() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
+median_of() {
+  printf '%s\n' "$@" | sort -n | awk -v d=1000 \
+    '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/d}'
+}
 # pair_ms A... -- B...: runs A $RUNS times and B $RUNS times in blocks A B A (half of A's runs
 # before B, half after; the placeholder @N@ becomes the run number) and prints both medians in
 # ms. Blocks keep one tool from running in the other's wake (caches, freed memory); splitting
@@ -128,12 +148,15 @@ serial() { # seconds for $SERIAL lvcreates one after another on a fresh VG
   e=${EPOCHREALTIME/[.,]/}
   awk -v us=$((e - s)) 'BEGIN {printf "%.2f", us/1e6}'
 }
-sa=$(serial lvm lvcreate -an -Zn)
-sb=$(serial "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks")
+if [ "$SERIAL" -gt 0 ] && [ "$MEASURE" = wall ]; then
+  sa=$(serial lvm lvcreate -an -Zn)
+  sb=$(serial "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks")
+  rows+=("| $SERIAL x lvcreate (s, total) | 0 → $SERIAL | $sa | $sb | $(awk -v a="$sa" -v b="$sb" 'BEGIN {printf "%.1fx", a/b}') |")
+fi
 
-echo "lvmeta vs lvm2 $(lvm version | awk '/LVM version/ {print $3}'), 2 loop devices, 1 MiB extents, 8 MiB metadata areas, medians of $RUNS runs"
+echo "lvmeta vs lvm2 $(lvm version | awk '/LVM version/ {print $3}'), 2 loop devices, 1 MiB extents, 8 MiB metadata areas, medians of $RUNS runs ($MEASURE)"
+echo "load average before: $load0; after: $(uptime | sed 's/.*load average: //')"
 echo
-echo "| command | LVs in VG | lvm2 (ms) | lvmeta (ms) | lvm2 / lvmeta |"
+echo "| command | LVs in VG | lvm2 ($unit) | lvmeta ($unit) | lvm2 / lvmeta |"
 echo "|---|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
-echo "| $SERIAL x lvcreate (s, total) | 0 → $SERIAL | $sa | $sb | $(awk -v a="$sa" -v b="$sb" 'BEGIN {printf "%.1fx", a/b}') |"

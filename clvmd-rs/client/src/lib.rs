@@ -278,6 +278,9 @@ pub struct DlmLocking {
     socket: PathBuf,
     wait: Duration,
     client: String,
+    /// One connection for the activation-lock requests of a command (they hold nothing on
+    /// the connection, unlike VG and global locks, which get one each).
+    lv_conn: std::sync::Arc<std::sync::Mutex<Option<Client>>>,
 }
 
 impl DlmLocking {
@@ -287,6 +290,7 @@ impl DlmLocking {
             socket: socket.into(),
             wait,
             client: format!("lvmeta pid {}", std::process::id()),
+            lv_conn: Default::default(),
         }
     }
 
@@ -307,6 +311,27 @@ impl DlmLocking {
         }
     }
 
+    /// Runs `f` on the command's activation-lock connection (made on first use). It is kept
+    /// after an answer, refusals included, and dropped after a transport error.
+    fn lv_call<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let mut slot = self.lv_conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut c = match slot.take() {
+            Some(c) => c,
+            None => Client::connect(&self.socket, &self.client)?,
+        };
+        let r = f(&mut c);
+        if matches!(
+            r,
+            Ok(_) | Err(ClientError::Busy { .. } | ClientError::Failed { .. })
+        ) {
+            *slot = Some(c);
+        }
+        r
+    }
+
     fn connect(&self, what: impl Fn() -> String) -> Result<Client, LockError> {
         Client::connect(&self.socket, &self.client).map_err(|e| self.lock_error(what(), e))
     }
@@ -318,6 +343,8 @@ struct DlmHeld {
     client: Option<Client>,
     seqno: Option<u32>,
     removed: bool,
+    /// The lock value block's r_version when granted (None if invalid or unset).
+    granted_version: Option<u32>,
 }
 
 impl HeldLock for DlmHeld {
@@ -333,6 +360,13 @@ impl HeldLock for DlmHeld {
     }
     fn note_removed(&mut self) {
         self.removed = true;
+    }
+    fn committed_seqno(&self) -> Option<u64> {
+        // The global lock's r_version is a counter, not a seqno.
+        match self.target {
+            LockTarget::Vg(_) => self.granted_version.map(u64::from),
+            LockTarget::Global => None,
+        }
     }
 }
 
@@ -370,7 +404,8 @@ impl LockManager for DlmLocking {
         }
         let what = || format!("the {target}");
         let mut c = self.connect(what)?;
-        c.lock(scope_of(target), dlm_mode(mode), self.wait)
+        let granted_version = c
+            .lock(scope_of(target), dlm_mode(mode), self.wait)
             .map_err(|e| self.lock_error(what(), e))?;
         Ok(LockGuard::new(Box::new(DlmHeld {
             target: target.clone(),
@@ -378,6 +413,7 @@ impl LockManager for DlmLocking {
             client: Some(c),
             seqno: None,
             removed: false,
+            granted_version,
         })))
     }
 
@@ -389,8 +425,7 @@ impl LockManager for DlmLocking {
         mode: LockMode,
     ) -> Result<(), LockError> {
         let what = || format!("LV {vg}/{lv_name}");
-        self.connect(what)?
-            .lv_lock(vg, lv_uuid, lv_name, dlm_mode(mode))
+        self.lv_call(|c| c.lv_lock(vg, lv_uuid, lv_name, dlm_mode(mode)))
             .map_err(|e| self.lock_error(what(), e))
     }
 
@@ -403,9 +438,26 @@ impl LockManager for DlmLocking {
 
     fn unlock_lv(&self, vg: &str, lv_uuid: &str, lv_name: &str) -> Result<(), LockError> {
         let what = || format!("LV {vg}/{lv_name}");
-        self.connect(what)?
-            .lv_unlock(vg, lv_uuid, lv_name)
-            .map_err(|e| self.lock_error(what(), e))
+        // As lvm2's lockd_lv "un": with no daemon, or the VG's lockspace not started here, no
+        // lock can be held through this node's daemon, so deactivation goes on without one.
+        let done = self.lv_call(|c| c.lv_unlock(vg, lv_uuid, lv_name));
+        match done {
+            Err(e @ ClientError::Connect { .. }) => {
+                log::warn!(
+                    "LV {vg}/{lv_name}: no lock released ({e}); a lock left by a killed \
+                     daemon is released by -an once clvmd-rs runs again"
+                );
+                Ok(())
+            }
+            Err(ClientError::Failed {
+                kind: ErrorKind::NotStarted,
+                message,
+            }) => {
+                log::debug!("skip LV unlock of {vg}/{lv_name}: {message}");
+                Ok(())
+            }
+            r => r.map_err(|e| self.lock_error(what(), e)),
+        }
     }
 
     fn set_vg_mode(&self, vg: &str, mode: ActivationMode) -> Result<(), LockError> {
@@ -438,8 +490,7 @@ impl LockManager for DlmLocking {
             ActivationMode::Off => return self.unlock_lv(vg, lv_uuid, lv_name),
         };
         let what = || format!("LV {vg}/{lv_name}");
-        self.connect(what)?
-            .lv_lock(vg, lv_uuid, lv_name, m)
+        self.lv_call(|c| c.lv_lock(vg, lv_uuid, lv_name, m))
             .map_err(|e| self.lock_error(what(), e))
     }
 

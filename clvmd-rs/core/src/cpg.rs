@@ -21,6 +21,11 @@ pub enum CpgMsg {
     },
     /// The sender now holds `res` in `ls` in `mode` (NL: released).
     Held { ls: String, res: String, mode: Mode },
+    /// The sender's first waiter for `res` in `ls` was refused by the DLM and waits for
+    /// `mode` (NL: no longer waits). A node that holds the lock against it lets it through
+    /// before admitting more of its own clients, so passing the lock between local clients
+    /// cannot starve another node.
+    Waiting { ls: String, res: String, mode: Mode },
     /// A barrier: when the sender sees its own barrier come back, every announcement sent
     /// before it has been delivered, so a holder still unknown is not a clvmd-rs node.
     Barrier { token: u64 },

@@ -117,6 +117,12 @@ pub enum Input {
         tag: u64,
         result: Result<Vec<LvStatus>, String>,
     },
+    /// At start: the lockspaces this node's DLM still has joined, left by a daemon that died.
+    /// lvmlockd's (`lvm_*`) are joined again at once, so their orphan locks are adopted and
+    /// released by the next `-an` without a lockstart (an agent's stop after a restart).
+    LockspacesFound {
+        names: Vec<LockspaceName>,
+    },
     /// A [`WatchAction::ReadPolicy`] finished: the VG's own detach policy, if it sets one.
     PolicyRead {
         tag: u64,
@@ -265,6 +271,8 @@ struct Res {
     /// Orphan modes still to try (a previous daemon left the lockspace joined).
     adopt: Vec<Mode>,
     last_busy: Option<Holder>,
+    /// The mode announced to the other daemons as waited for ([`CpgMsg::Waiting`]).
+    announced_wait: Option<Mode>,
 }
 
 impl Res {
@@ -287,6 +295,7 @@ impl Res {
                 Vec::new()
             },
             last_busy: None,
+            announced_wait: None,
         }
     }
 
@@ -353,6 +362,8 @@ pub struct Node {
     names: BTreeMap<u32, String>,
     /// What other daemons announced they hold: (ls, res) -> node -> mode.
     remote: BTreeMap<(String, String), BTreeMap<u32, Mode>>,
+    /// What other daemons announced they wait for after a refusal: (ls, res) -> node -> mode.
+    remote_wait: BTreeMap<(String, String), BTreeMap<u32, Mode>>,
     ls: BTreeMap<LockspaceName, Ls>,
     conns: BTreeMap<ConnId, i32>,
     next_tag: u64,
@@ -398,6 +409,7 @@ impl Node {
             members: BTreeSet::new(),
             names,
             remote: BTreeMap::new(),
+            remote_wait: BTreeMap::new(),
             ls: BTreeMap::new(),
             conns: BTreeMap::new(),
             next_tag: 0,
@@ -466,6 +478,7 @@ impl Node {
                 }
             }
             Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
+            Input::LockspacesFound { names } => self.rejoin(names),
             Input::WatchDone { tag, result } => {
                 let (mine, next) = self.watcher.done(tag, result, self.now);
                 if !mine {
@@ -743,6 +756,16 @@ impl Node {
                     format!("lockspace {name} is stopping"),
                 ),
             ),
+        }
+    }
+
+    fn rejoin(&mut self, names: Vec<LockspaceName>) {
+        for name in names {
+            let lvm = name == LockspaceName::global() || name.vg().is_some();
+            if lvm && !self.ls.contains_key(&name) {
+                log::info!("lockspace {name} is still joined here: joining it again");
+                self.start_join(name);
+            }
         }
     }
 
@@ -1129,6 +1152,13 @@ impl Node {
                 mode: Mode::Nl,
             }));
         }
+        for (res, _) in ls.res.iter().filter(|(_, r)| r.announced_wait.is_some()) {
+            self.out.push(Output::Cpg(CpgMsg::Waiting {
+                ls: name.to_string(),
+                res: res.to_string(),
+                mode: Mode::Nl,
+            }));
+        }
         self.tags.retain(|_, (l, _)| *l != name);
         for conn in ls.stop_replies {
             let resp = match &result {
@@ -1142,11 +1172,20 @@ impl Node {
     fn membership(&mut self, members: Vec<u32>) {
         let new: BTreeSet<u32> = members.into_iter().collect();
         for gone in self.members.difference(&new) {
-            for holders in self.remote.values_mut() {
+            for holders in self
+                .remote
+                .values_mut()
+                .chain(self.remote_wait.values_mut())
+            {
                 holders.remove(gone);
             }
         }
         self.remote.retain(|_, h| !h.is_empty());
+        self.remote_wait.retain(|_, h| !h.is_empty());
+        // Joiners learn our waits again (drive announces them anew).
+        for r in self.ls.values_mut().flat_map(|l| l.res.values_mut()) {
+            r.announced_wait = None;
+        }
         let gone: Vec<u32> = self.members.difference(&new).copied().collect();
         self.members = new;
         self.coord_membership(&gone);
@@ -1230,6 +1269,19 @@ impl Node {
                 if e.is_empty() {
                     self.remote.remove(&key);
                 }
+                self.retry_now(&key.0, &key.1);
+            }
+            CpgMsg::Waiting { ls, res, mode } => {
+                let key = (ls, res);
+                let e = self.remote_wait.entry(key.clone()).or_default();
+                if mode == Mode::Nl {
+                    e.remove(&from);
+                } else {
+                    e.insert(from, mode);
+                }
+                if e.is_empty() {
+                    self.remote_wait.remove(&key);
+                }
             }
             CpgMsg::Committed { vg, seqno } => {
                 self.note_seqno(&vg, seqno);
@@ -1237,6 +1289,30 @@ impl Node {
             }
             CpgMsg::Barrier { .. } => {}
             _ => {}
+        }
+    }
+
+    /// Another node released or lowered `res`: a waiter of ours backing off after a refusal
+    /// tries again now rather than at the end of its backoff.
+    fn retry_now(&mut self, ls: &str, res: &str) {
+        let now = self.now;
+        let (Ok(l), Ok(r)) = (LockspaceName::new(ls), ResourceName::new(res)) else {
+            return;
+        };
+        let held: Vec<Mode> = self
+            .remote
+            .get(&(ls.to_string(), res.to_string()))
+            .map(|h| h.values().copied().collect())
+            .unwrap_or_default();
+        if let Some(w) = self
+            .ls
+            .get_mut(&l)
+            .and_then(|l| l.res.get_mut(&r))
+            .and_then(|r| r.waiters.front_mut())
+        {
+            if w.attempts > 0 && held.iter().all(|m| compatible(*m, w.mode)) {
+                w.retry_at = now;
+            }
         }
     }
 
@@ -1421,6 +1497,35 @@ impl Node {
         let now = self.now;
         let mut replies = Vec::new();
         let mut call = None;
+        let mut announce_wait = None;
+        // Other nodes waiting for this resource after a refusal (fairness, see `yields`).
+        let remote_waits: Vec<(u32, Mode)> = self
+            .remote_wait
+            .get(&(lname.to_string(), rname.to_string()))
+            .map(|h| {
+                h.iter()
+                    .filter(|(n, _)| **n != self.cfg.node_id)
+                    .map(|(n, m)| (*n, *m))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A local waiter yields to a conflicting remote one that was refused before it: it is
+        // neither let in under the mode granted here nor converts up, and the node drops to
+        // what its current holders need once they are done, so the remote waiter gets its
+        // turn. One that was refused too contends through the DLM unless the grant here is
+        // what blocks the remote one (two refused waiters never both stand back). Releases
+        // never yield.
+        let yields_to = |r: &Res, w: &Waiter| -> Option<(u32, Mode)> {
+            if w.mode == Mode::Nl {
+                return None;
+            }
+            remote_waits
+                .iter()
+                .find(|(_, m)| {
+                    !compatible(*m, w.mode) && (w.attempts == 0 || !compatible(*m, r.mode))
+                })
+                .copied()
+        };
         {
             let Some(ls) = self.ls.get_mut(lname) else {
                 return;
@@ -1438,7 +1543,10 @@ impl Node {
                 // Admit waiters the granted mode already covers.
                 let admitted = match r.waiters.front() {
                     Some(w)
-                        if r.adopt.is_empty() && r.locally_ok(w) && r.need(Some(w)) == r.mode =>
+                        if r.adopt.is_empty()
+                            && r.locally_ok(w)
+                            && r.need(Some(w)) == r.mode
+                            && yields_to(r, w).is_none() =>
                     {
                         w.mode != Mode::Nl || r.lkid.is_none() || r.kind != Kind::Lv
                     }
@@ -1479,7 +1587,12 @@ impl Node {
                 let w = r.waiters.pop_front().expect("front");
                 r.op_replies.push(w.conn);
             }
-            let target = r.target(now);
+            let yielding = r.waiters.front().and_then(|w| yields_to(r, w));
+            let target = if yielding.is_some() {
+                r.need(None)
+            } else {
+                r.target(now)
+            };
             let lvb_flags = r.has_lvb();
             let wanted_lock = r.kind != Kind::Lv || target != Mode::Nl || !r.waiters.is_empty();
             let kind = if !r.adopt.is_empty() {
@@ -1503,21 +1616,44 @@ impl Node {
             // Deadlines of waiters that are blocked locally (behind another local holder).
             if kind.is_none() {
                 if let Some(w) = r.waiters.front() {
-                    if !r.locally_ok(w) && w.deadline <= now && w.retry_at <= now {
+                    let blocked = !r.locally_ok(w) || yielding.is_some();
+                    if blocked && w.deadline <= now && w.retry_at <= now {
                         let w = r.waiters.pop_front().expect("front");
+                        let holder = match yielding {
+                            Some((id, mode)) => Holder::Node {
+                                id,
+                                name: self
+                                    .names
+                                    .get(&id)
+                                    .cloned()
+                                    .unwrap_or_else(|| format!("node{id}")),
+                                mode,
+                            },
+                            None => Holder::Node {
+                                id: self.cfg.node_id,
+                                name: self.cfg.node_name.clone(),
+                                mode: r.mode,
+                            },
+                        };
                         replies.push((
                             w.conn,
                             Response::Busy {
                                 resource: format!("{rname} in {lname}"),
-                                holder: Holder::Node {
-                                    id: self.cfg.node_id,
-                                    name: self.cfg.node_name.clone(),
-                                    mode: r.mode,
-                                },
+                                holder,
                             },
                         ));
                     }
                 }
+            }
+            // Announce what the first waiter waits for once the DLM has refused it.
+            let waiting = r
+                .waiters
+                .front()
+                .filter(|w| w.attempts > 0 && w.mode != Mode::Nl)
+                .map(|w| w.mode);
+            if waiting != r.announced_wait {
+                r.announced_wait = waiting;
+                announce_wait = Some(waiting.unwrap_or(Mode::Nl));
             }
             if let Some(kind) = kind {
                 let flags = |noqueue: bool| Flags {
@@ -1564,6 +1700,13 @@ impl Node {
                 r.op = Some((self.next_tag, kind));
                 call = Some((self.next_tag, op));
             }
+        }
+        if let Some(mode) = announce_wait {
+            self.out.push(Output::Cpg(CpgMsg::Waiting {
+                ls: lname.to_string(),
+                res: rname.to_string(),
+                mode,
+            }));
         }
         if let Some((tag, op)) = call {
             self.tags.insert(tag, (lname.clone(), rname.clone()));

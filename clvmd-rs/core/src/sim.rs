@@ -187,6 +187,11 @@ impl Sim {
         let members = self.members_of(id);
         let quorate = members.len() * 2 > self.nodes.len();
         self.input(id, Input::QuorumView { quorate, members });
+        // As the daemon does at start: what its DLM still has joined (a restart's leftovers).
+        let names = self.nodes[&id].dlm.joined_here().expect("MemDlm lists");
+        if !names.is_empty() {
+            self.input(id, Input::LockspacesFound { names });
+        }
     }
 
     fn members_of(&self, id: u32) -> Vec<u32> {

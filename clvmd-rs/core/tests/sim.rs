@@ -212,6 +212,27 @@ fn killed_daemon_leaves_orphans_that_the_next_one_adopts() {
     assert_eq!(sim.call(2, 2, lv(Mode::Ex)), Response::Done);
 }
 
+/// An agent's stop right after the daemon was killed and restarted (no lockstart in between):
+/// the -an releases the orphan, so the stop succeeds and another node may activate.
+#[test]
+fn restarted_daemon_releases_orphans_without_a_lockstart() {
+    let mut sim = three();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    sim.restart_daemon(1);
+    sim.run(0);
+    let st = sim.node(1).status();
+    assert!(
+        st.lockspaces
+            .iter()
+            .any(|l| l.name == "lvm_vg" && l.state == "running"),
+        "{st:?}"
+    );
+    assert_eq!(busy_by(&sim.call(2, 1, lv(Mode::Ex))), Holder::OtherHost);
+    assert_eq!(sim.call(1, 2, lv_off()), Response::Done);
+    assert!(sim.dlm.holders("lvm_vg", LV1).iter().all(|h| h.node != 1));
+    assert_eq!(sim.call(2, 2, lv(Mode::Ex)), Response::Done);
+}
+
 #[test]
 fn restarted_daemon_adopts_on_reactivation_too() {
     let mut sim = three();
@@ -480,12 +501,8 @@ fn daemon_killed_mid_commit_leaves_vglk_ex_that_the_next_one_adopts_and_releases
         Response::Granted { .. }
     ));
     sim.restart_daemon(1);
-    sim.run(0);
-    // The orphan EX blocks every other node...
-    assert_eq!(busy_by(&sim.call(2, 1, ex.clone())), Holder::OtherHost);
-    // ... until the restarted daemon starts the lockspace: it adopts and drops it to NL,
-    // leaving the LVB as the last release wrote it.
-    start(&mut sim, 1, "vg");
+    // The restarted daemon joins the lockspace its DLM still has at once (no lockstart): it
+    // adopts the orphan EX and drops it to NL, leaving the LVB as the last release wrote it.
     sim.run(0);
     let holders = sim.dlm.holders("lvm_vg", "VGLK");
     assert!(holders.iter().all(|h| !h.orphan), "{holders:?}");
@@ -540,4 +557,74 @@ fn clean_stop_leaves_the_global_lockspace_only() {
         sim.call(2, 1, lv(Mode::Ex)),
         Response::Busy { .. }
     ));
+}
+
+/// Two clients on node1 pass the VG lock (EX) between them with no gap, which needs no DLM
+/// call; node2's writer, refused once, must still get it before its wait runs out: node1
+/// lets a remote waiter it blocks through before admitting more of its own clients.
+#[test]
+fn remote_waiter_is_not_starved_by_local_hand_offs() {
+    let mut sim = three();
+    let ex = |wait_ms| Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode: Mode::Ex,
+        wait_ms,
+    };
+    let unlock = Request::Unlock {
+        scope: Scope::Vg("vg".into()),
+        seqno: None,
+        removed: false,
+    };
+    assert!(matches!(
+        sim.call(1, 1, ex(60_000)),
+        Response::Granted { .. }
+    ));
+    sim.request(1, 2, ex(60_000));
+    sim.request(2, 1, ex(5_000));
+    let t0 = sim.now;
+    let mut holding = Some(1);
+    let mut node1_grants = 0;
+    let node2 = loop {
+        assert!(sim.now < t0 + 20_000, "node2 never answered");
+        // Whoever holds it on node1 releases and at once asks again.
+        if let Some(h) = holding.take() {
+            sim.request(1, h, unlock.clone());
+            sim.request(1, h, ex(60_000));
+        }
+        sim.run(0);
+        sim.now += 25;
+        for id in sim.alive_nodes() {
+            sim.input(id, Input::Tick);
+        }
+        sim.run(0);
+        for c in [1, 2] {
+            for r in sim.take_replies(1, c) {
+                if matches!(r, Response::Granted { .. }) {
+                    holding = Some(c);
+                    node1_grants += 1;
+                }
+            }
+        }
+        if let Some(r) = sim.take_replies(2, 1).pop() {
+            break (r, sim.now - t0);
+        }
+        sim.dlm.assert_compatible();
+    };
+    assert!(
+        matches!(node2.0, Response::Granted { .. }),
+        "node2 starved after {} ms and {node1_grants} hand-offs on node1: {:?}",
+        node2.1,
+        node2.0
+    );
+    // And node1's clients get their turn after node2's.
+    assert_eq!(sim.call(2, 1, unlock), Response::Done);
+    sim.run(1_000);
+    let back: Vec<Response> = [1, 2]
+        .into_iter()
+        .flat_map(|c| sim.take_replies(1, c))
+        .collect();
+    assert!(
+        back.iter().any(|r| matches!(r, Response::Granted { .. })),
+        "{back:?}"
+    );
 }

@@ -287,6 +287,11 @@ pub fn serve_with(
             .and_then(|h| h.into_string().ok())
             .unwrap_or_else(|| format!("node{node_id}"))
     });
+    // Lockspaces a daemon that died left joined hold its activation locks as orphans.
+    let left_joined = dlm.joined_here().unwrap_or_else(|e| {
+        log::error!("{e}");
+        Vec::new()
+    });
     let (workers, done_rx, wake_rx) = Workers::new(dlm).map_err(|e| DaemonError::Bind {
         path: opts.socket.clone(),
         source: e,
@@ -352,6 +357,9 @@ pub fn serve_with(
     for e in corosync::take_events() {
         srv.feed(e)?;
     }
+    if !left_joined.is_empty() {
+        srv.feed(Input::LockspacesFound { names: left_joined })?;
+    }
     let result = srv.run(&sigfd);
     // Nothing resumes a frozen device on the way out: it stays suspended (or failing I/O)
     // with its record under the fence directory, and the next daemon keeps it so.
@@ -375,7 +383,19 @@ impl Server {
     fn feed(&mut self, input: Input) -> Result<(), DaemonError> {
         let now = self.now();
         let outs = self.node.step(now, input);
-        for o in outs {
+        // Answers and DLM calls first: a CPG multicast is an IPC round trip to corosync, which
+        // must not hold up a client's answer nor the DLM call the next answer waits for. The
+        // order within each group is kept.
+        let (first, rest): (Vec<Output>, Vec<Output>) = outs.into_iter().partition(|o| {
+            matches!(
+                o,
+                Output::Reply { .. }
+                    | Output::Dlm { .. }
+                    | Output::Join { .. }
+                    | Output::Leave { .. }
+            )
+        });
+        for o in first.into_iter().chain(rest) {
             self.carry_out(o)?;
         }
         Ok(())

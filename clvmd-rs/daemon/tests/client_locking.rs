@@ -163,3 +163,23 @@ fn wrong_cluster_is_refused_with_both_names() {
         "{e}"
     );
 }
+
+/// lvm2's `lvchange -an` goes through when the VG's lockspace is not started here or no lock
+/// daemon runs (lockd_lv "un": no lock can be held then); activation still needs both.
+#[test]
+fn deactivation_needs_neither_a_started_lockspace_nor_the_daemon() {
+    let cl = Cluster::new();
+    let s1 = cl.daemon(1);
+    let m = DlmLocking::new(&s1, Duration::ZERO);
+    m.unlock_lv("notstarted", LV, "lv1").unwrap();
+    let e = m
+        .lock_lv("notstarted", LV, "lv1", LockMode::Exclusive)
+        .unwrap_err();
+    assert!(e.to_string().contains("not started"), "{e}");
+    let gone = DlmLocking::new(cl.dir.path().join("nobody.sock"), Duration::ZERO);
+    gone.unlock_lv("vg", LV, "lv1").unwrap();
+    let e = gone
+        .lock_lv("vg", LV, "lv1", LockMode::Exclusive)
+        .unwrap_err();
+    assert!(e.to_string().contains("clvmd-rs"), "{e}");
+}

@@ -7,7 +7,7 @@
 //! own.
 //!
 //! Build first, then run as root, one lab at a time:
-//!   cargo build -p lvmeta-cli -p clvmd-rs -p halvm-lab --bins
+//!   cargo build -p lvmeta-cli -p clvmd-rs -p halvm-lab -p halvm-lvm-activate --bins
 //!   flock /tmp/halvm-lab.lock cargo test -p clvmd-rs --test lab_clvmd -- --test-threads=1
 //! The lvmeta and clvmd-rs binaries are copied to a fresh directory before the VMs boot (the
 //! guests run them over 9p; a rebuild under them would crash them).
@@ -28,6 +28,8 @@ backup { backup = 0 archive = 0 }
 struct T {
     lab: Lab,
     bins: Bins,
+    /// The LVM-activate agent, copied aside with the other binaries.
+    agent: String,
     /// The shared disks as the guests name them (/dev/vdX).
     disks: Vec<String>,
     /// Nodes running stock lvm2 + lvmlockd instead of clvmd-rs.
@@ -41,6 +43,7 @@ fn start(nodes: usize, disks: usize, disk_mib: u64) -> T {
 fn start_with(nodes: usize, disks: usize, disk_mib: u64, dlm_fencing: bool) -> T {
     halvm_testkit::require_root();
     let bins = Bins::new("clvmd");
+    let agent = bins.extra("LVM-activate");
     let lab = Lab::start(LabConfig {
         nodes,
         shared_disks: disks,
@@ -53,6 +56,7 @@ fn start_with(nodes: usize, disks: usize, disk_mib: u64, dlm_fencing: bool) -> T
     let mut t = T {
         lab,
         bins,
+        agent,
         disks: Vec::new(),
         stock: Vec::new(),
     };
@@ -417,7 +421,9 @@ fn lab_clvmd_failures() {
 }
 
 /// Item 5: clvmd-rs SIGKILLed while holding activation locks: the LV stays active and
-/// exclusive; a restarted daemon adopts the orphan and releases it on -an.
+/// exclusive; a restarted daemon joins the lockspace its DLM still has by itself, so the
+/// LVM-activate agent's stop (no lockstart in between, as after a crash-restart under
+/// Pacemaker) adopts the orphan and releases it.
 fn killed_daemon_orphans_are_adopted(t: &T, vg: &str, disk: usize) {
     t.shared_vg(vg, disk, &["node1", "node2"]);
     t.ok(
@@ -431,18 +437,22 @@ fn killed_daemon_orphans_are_adopted(t: &T, vg: &str, disk: usize) {
     assert!(err.contains("another host (not running clvmd-rs)"), "{err}");
     t.ok("node1", "rm -f /run/clvmd-rs/clvmd-rs.sock");
     t.daemon("node1", 2);
-    t.ok("node1", &format!("M vgchange --lockstart {vg}"));
-    assert!(
-        t.log("node1").contains("adopting orphan locks"),
-        "{}",
-        t.log("node1")
+    t.ok(
+        "node1",
+        &format!(
+            "OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=vg OCF_RESKEY_vgname={vg} \
+             OCF_RESKEY_lvname=lv1 OCF_RESKEY_vg_access_mode=lvmlockd \
+             OCF_RESKEY_activation_mode=exclusive {} stop",
+            t.agent
+        ),
     );
-    t.ok("node1", &format!("M lvchange -an {vg}/lv1"));
+    let log = t.log("node1");
     assert!(
-        t.log("node1").contains("adopted orphan EX lock"),
-        "{}",
-        t.log("node1")
+        log.contains("is still joined here") && log.contains("adopting orphan locks"),
+        "{log}"
     );
+    assert!(log.contains("adopted orphan EX lock"), "{log}");
+    t.ok("node1", &format!("! test -e /dev/mapper/{vg}-lv1"));
     t.ok("node2", &format!("M lvchange -aey {vg}/lv1"));
     t.ok("node2", &format!("M lvchange -an {vg}/lv1"));
 }

@@ -14,7 +14,9 @@ fn man_page_is_current() {
 
 The lock value block of VGLK carries the VG seqno of the last commit (u16 version 0x0101, u16 flags, u32 r_version, little-endian), so a node knows its cached metadata is stale; GLLK's carries a counter bumped on every exclusive release.
 
-Activation locks belong to the daemon, not to the command that asked for them: they stay after lvmeta exits, until the LV is deactivated. They are PERSISTENT DLM locks: if the daemon dies they stay in the kernel as orphans (the LV stays protected), and the next daemon adopts them when the lockspace is started again and the LV is deactivated or activated.",
+Activation locks belong to the daemon, not to the command that asked for them: they stay after lvmeta exits, until the LV is deactivated. They are PERSISTENT DLM locks: if the daemon dies they stay in the kernel as orphans (the LV stays protected). A daemon that starts joins again, by itself, every lockspace lvm_* this node's DLM still has (listed in /sys/kernel/dlm), so without a lockstart the next deactivation (lvchange -an, LVM-activate's stop) or activation of such an LV adopts its orphan. As with lvm2, deactivation goes on without releasing a lock when no daemon runs or the VG's lockspace is not started here.
+
+When the DLM refuses a lock, the daemon retries with backoff and tells the other daemons it waits (CPG); a node holding that lock lets the waiter through before admitting more of its own clients, so passing the lock between clients on one node cannot starve another node.",
             },
             halvm_man::Section {
                 title: "Cluster",

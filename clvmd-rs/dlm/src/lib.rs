@@ -157,6 +157,8 @@ pub enum DlmError {
         resource: String,
         source: std::io::Error,
     },
+    #[error("cannot list the DLM lockspaces in {dir}: {source}")]
+    List { dir: String, source: std::io::Error },
     #[error("lockspace {name} is already joined here")]
     AlreadyJoined { name: String },
     #[error("unknown lock id {lkid} in {lockspace}")]
@@ -198,6 +200,9 @@ pub struct Joined {
 /// left joined.
 pub trait Dlm: Send + Sync {
     fn join(&self, name: &LockspaceName) -> Result<Joined, DlmError>;
+    /// The lockspaces this node has joined now, whoever joined them: at startup, the ones a
+    /// daemon that died left behind (with its activation locks as orphans).
+    fn joined_here(&self) -> Result<Vec<LockspaceName>, DlmError>;
 }
 
 #[cfg(test)]

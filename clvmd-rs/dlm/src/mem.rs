@@ -190,6 +190,15 @@ impl Dlm for MemNode {
             existed,
         })
     }
+
+    fn joined_here(&self) -> Result<Vec<LockspaceName>, DlmError> {
+        let c = self.dlm.state();
+        Ok(c.spaces
+            .iter()
+            .filter(|(_, s)| s.members.contains(&self.node))
+            .filter_map(|(n, _)| LockspaceName::new(n).ok())
+            .collect())
+    }
 }
 
 /// A lockspace joined by one [`MemNode`].

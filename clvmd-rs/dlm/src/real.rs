@@ -23,6 +23,35 @@ impl Dlm for RealDlm {
             existed,
         })
     }
+
+    fn joined_here(&self) -> Result<Vec<LockspaceName>, DlmError> {
+        joined_in(std::path::Path::new(SYSFS_LOCKSPACES))
+    }
+}
+
+/// The kernel's DLM has a directory here per lockspace joined on this node (fs/dlm/lockspace.c:
+/// one kobject per lockspace in the `dlm` kset of /sys/kernel).
+pub const SYSFS_LOCKSPACES: &str = "/sys/kernel/dlm";
+
+/// The lockspaces listed in `dir`; none when it does not exist (no DLM module loaded).
+pub fn joined_in(dir: &std::path::Path) -> Result<Vec<LockspaceName>, DlmError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(DlmError::List {
+                dir: dir.display().to_string(),
+                source,
+            })
+        }
+    };
+    let mut names: Vec<LockspaceName> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| LockspaceName::new(&n).ok())
+        .collect();
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    Ok(names)
 }
 
 /// A joined lockspace. Dropping closes the handle (persistent locks become orphans, the
@@ -270,6 +299,21 @@ impl Drop for Lockspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lockspaces_joined_here_are_the_sysfs_directories() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(joined_in(&d.path().join("absent")).unwrap().is_empty());
+        for n in ["lvm_vg1", "lvm_global", "gfs2fs"] {
+            std::fs::create_dir(d.path().join(n)).unwrap();
+        }
+        let names: Vec<String> = joined_in(d.path())
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(names, ["gfs2fs", "lvm_global", "lvm_vg1"]);
+    }
 
     #[test]
     fn join_without_a_kernel_dlm_is_a_clear_error() {

@@ -72,6 +72,11 @@ pub trait HeldLock: Send {
     /// Tells the lock manager the VG was removed under this lock (lvm2 sets `VBF_REMOVED` in
     /// the DLM lock value block so other nodes learn it); local managers ignore it.
     fn note_removed(&mut self) {}
+    /// The VG seqno last committed under this lock as the lock manager knows it when granted
+    /// (a DLM lock value block); None when it does not know (local locks, a lost LVB).
+    fn committed_seqno(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A shared VG as the cluster lock daemons see it (one view from any node): per LV UUID the
@@ -108,6 +113,9 @@ impl LockGuard {
     }
     pub fn note_removed(&mut self) {
         self.0.note_removed()
+    }
+    pub fn committed_seqno(&self) -> Option<u64> {
+        self.0.committed_seqno()
     }
 }
 

@@ -211,7 +211,14 @@ impl Ctx<'_> {
                     },
                 )),
                 Ok(g) => {
+                    // The lock value block names the seqno of the last commit: when it is the
+                    // one read before the lock, nobody committed since (a writer releases its
+                    // lock with the new seqno) and the copy read is current.
+                    let current = g.committed_seqno() == Some(r.vg.seqno);
                     held.0.push(g);
+                    if current {
+                        return Ok((sc, r));
+                    }
                     drop(r);
                     let sc = scan(self.env)?;
                     let r = sc.read_vg(name)?;
@@ -896,6 +903,94 @@ mod tests {
             ],
             "{log:?}"
         );
+    }
+
+    /// A cluster lock manager with a lock value block: a release notes the committed seqno,
+    /// a grant tells it (as clvmd-rs does with the VGLK's LVB).
+    #[derive(Default)]
+    struct WithLvb(Arc<Mutex<Option<u64>>>);
+
+    struct LvbHeld {
+        target: LockTarget,
+        mode: LockMode,
+        granted: Option<u64>,
+        lvb: Arc<Mutex<Option<u64>>>,
+    }
+
+    impl HeldLock for LvbHeld {
+        fn target(&self) -> &LockTarget {
+            &self.target
+        }
+        fn mode(&self) -> LockMode {
+            self.mode
+        }
+        fn note_committed_seqno(&mut self, seqno: u64) {
+            *self.lvb.lock().unwrap() = Some(seqno);
+        }
+        fn committed_seqno(&self) -> Option<u64> {
+            self.granted
+        }
+    }
+
+    impl LockManager for WithLvb {
+        fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
+            Ok(LockGuard::new(Box::new(LvbHeld {
+                target: target.clone(),
+                mode,
+                granted: *self.0.lock().unwrap(),
+                lvb: self.0.clone(),
+            })))
+        }
+    }
+
+    /// A shared VG is read once when the lock value block says the copy read before the lock
+    /// is the last committed one, and again (a second scan) when it does not know or names a
+    /// newer seqno.
+    #[test]
+    fn shared_vg_is_read_again_only_when_the_lvb_says_it_changed() {
+        let log = Log::default();
+        let mut e = env(&log);
+        {
+            let ctx = Ctx { env: &e };
+            setup(&ctx);
+            ctx.modify("vg", false, |vg, _, _| {
+                vg.lock_type = Some("dlm".into());
+                vg.lock_args = Some("1.0.0:test".into());
+                Ok(())
+            })
+            .unwrap();
+        }
+        let lvb = WithLvb::default();
+        let value = lvb.0.clone();
+        e.cluster = Some(Arc::new(lvb));
+        let opens = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = opens.clone();
+        let open = std::mem::replace(&mut e.open, Box::new(Env::file_open));
+        e.open = Box::new(move |p: &Path| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            open(p)
+        });
+        let ctx = Ctx { env: &e };
+        let scans = |f: &dyn Fn()| {
+            opens.store(0, std::sync::atomic::Ordering::SeqCst);
+            f();
+            opens.load(std::sync::atomic::Ordering::SeqCst) / 2
+        };
+        let read = || {
+            ctx.read_vg("vg", false, |_, r| -> Result<u64> { Ok(r.vg.seqno) })
+                .unwrap();
+        };
+        // Nothing in the LVB yet: read, lock, read again.
+        assert_eq!(scans(&read), 2);
+        ctx.lvcreate("vg", lv("a")).unwrap();
+        let seqno = ctx
+            .read_vg("vg", false, |_, r| -> Result<u64> { Ok(r.vg.seqno) })
+            .unwrap();
+        assert_eq!(*value.lock().unwrap(), Some(seqno));
+        assert_eq!(scans(&read), 1);
+        // Another node committed since (its release left a newer seqno): read again.
+        *value.lock().unwrap() = Some(seqno + 1);
+        assert_eq!(scans(&read), 2);
     }
 
     /// A cluster lock manager whose VG lockspaces are not started.

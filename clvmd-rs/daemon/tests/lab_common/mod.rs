@@ -22,21 +22,32 @@ impl Bins {
             .to_path_buf();
         let dir = PathBuf::from(format!("/var/tmp/halvm-{tag}-bin-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("bin dir");
-        let copy = |name: &str| {
-            let built = target.join(name);
-            assert!(
-                built.exists(),
-                "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli -p clvmd-rs)",
-                built.display()
-            );
-            let to = dir.join(name);
-            std::fs::copy(&built, &to).expect("copy binary");
-            to.display().to_string()
-        };
-        let lvmeta = copy("lvmeta");
-        let clvmd = copy("clvmd-rs");
+        let lvmeta = copy_aside(&target, &dir, "lvmeta");
+        let clvmd = copy_aside(&target, &dir, "clvmd-rs");
         Bins { dir, lvmeta, clvmd }
     }
+
+    /// Copies one more binary of the same build aside (e.g. the LVM-activate agent); returns
+    /// the copy's path.
+    #[allow(dead_code)] // lab_coord runs no agent
+    pub fn extra(&self, name: &str) -> String {
+        let exe = std::env::current_exe().expect("current_exe");
+        let target = exe.parent().and_then(|d| d.parent()).expect("target dir");
+        copy_aside(target, &self.dir, name)
+    }
+}
+
+fn copy_aside(target: &std::path::Path, dir: &std::path::Path, name: &str) -> String {
+    let built = target.join(name);
+    assert!(
+        built.exists(),
+        "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli -p clvmd-rs \
+         -p halvm-lvm-activate --bins)",
+        built.display()
+    );
+    let to = dir.join(name);
+    std::fs::copy(&built, &to).expect("copy binary");
+    to.display().to_string()
 }
 
 impl Drop for Bins {
