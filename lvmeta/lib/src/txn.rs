@@ -982,7 +982,11 @@ mod tests {
         };
         // Nothing in the LVB yet: read, lock, read again.
         assert_eq!(scans(&read), 2);
-        ctx.lvcreate("vg", lv("a")).unwrap();
+        ctx.lvcreate(&LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("a")
+        })
+        .unwrap();
         let seqno = ctx
             .read_vg("vg", false, |_, r| -> Result<u64> { Ok(r.vg.seqno) })
             .unwrap();
