@@ -121,13 +121,7 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
             .arg(mode_arg())
             .arg(monitor_arg())
             .arg(volume_list_arg())
-            .arg(
-                Arg::new("lvs")
-                    .value_name("VG/LV")
-                    .num_args(1..)
-                    .required_unless_present("select")
-                    .help("LVs (with -S, VGs or LVs to select among)"),
-            )
+            .arg(crate::options::selected_lvs_arg())
             .arg(crate::options::select_arg()),
     ));
     subs.push(super::common(

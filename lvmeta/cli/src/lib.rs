@@ -368,13 +368,7 @@ pub fn cli() -> Command {
         common(
             Command::new("lvremove")
                 .about("Remove logical volumes")
-                .arg(
-                    Arg::new("lvs")
-                        .value_name("VG/LV")
-                        .num_args(1..)
-                        .required_unless_present("select")
-                        .help("LVs (with -S, VGs or LVs to select among)"),
-                )
+                .arg(options::selected_lvs_arg())
                 .arg(options::select_arg())
                 .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
         ),

@@ -164,6 +164,15 @@ pub fn select_arg() -> Arg {
         .help("Only what matches lvm's selection criteria, e.g. 'lv_size>1g && lv_tags={a,b}' (fields as -o names them; =, !=, <, <=, >, >=, =~, !~; &&, ||, !( ), ( ))")
 }
 
+/// The LV operands of lvchange and lvremove: optional with `-S`, which then selects among them.
+pub fn selected_lvs_arg() -> Arg {
+    Arg::new("lvs")
+        .value_name("VG/LV")
+        .num_args(1..)
+        .required_unless_present("select")
+        .help("LVs (with -S, VGs or LVs to select among)")
+}
+
 /// The options of the report commands (pvs, vgs, lvs).
 #[derive(Debug, Clone)]
 pub struct ReportOptions {

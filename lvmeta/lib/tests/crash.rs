@@ -2,6 +2,8 @@
 //! commit after every possible number of writes; the VG must then read as the old or the
 //! new version, never anything else, and vgck --updatemetadata must bring all copies back.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,17 +87,7 @@ fn killed_commit_reads_old_or_new_and_vgck_repairs() {
         p.sort();
         p
     };
-    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
-        pvs: paths.to_vec(),
-        ..Default::default()
-    })
-    .unwrap();
-    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
-        system_id: None,
-        tags: Vec::new(),
-        ..lvmeta::ops::VgcreateOptions::new("vg", paths.to_vec())
-    })
-    .unwrap();
+    common::new_vg(&ctx, "vg", &paths);
     ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
         vg: "vg".into(),
         ..lv("a", 4)
@@ -190,17 +182,7 @@ fn metadata_too_large_writes_nothing() {
     let e = env(&m);
     let ctx = Ctx { env: &e };
     let p: Vec<PathBuf> = vec!["/mem/pv0".into(), "/mem/pv1".into()];
-    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
-        pvs: p.to_vec(),
-        ..Default::default()
-    })
-    .unwrap();
-    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
-        system_id: None,
-        tags: Vec::new(),
-        ..lvmeta::ops::VgcreateOptions::new("vg", p.to_vec())
-    })
-    .unwrap();
+    common::new_vg(&ctx, "vg", &p);
     let snap: Vec<Vec<u8>> = p.iter().map(|x| m.devs[x].snapshot()).collect();
     let targets: Vec<(Arc<dyn BlockDev>, lvmeta_ondisk::label::DiskLocn)> = p
         .iter()
@@ -232,17 +214,7 @@ fn metadata_text_sized_from_the_committed_copy_has_room_for_the_image() {
     let e = env(&m);
     let ctx = Ctx { env: &e };
     let p = [PathBuf::from("/mem/pv0")];
-    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
-        pvs: p.to_vec(),
-        ..Default::default()
-    })
-    .unwrap();
-    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
-        system_id: None,
-        tags: Vec::new(),
-        ..lvmeta::ops::VgcreateOptions::new("vgs", p.to_vec())
-    })
-    .unwrap();
+    common::new_vg(&ctx, "vgs", &p);
     let mut vg = ops::scan(&e).unwrap().read_vg("vgs").unwrap().vg;
     // Room for the LVs in the model only: the text is what is looked at.
     vg.pvs[0].pe_count = lvmeta_ondisk::units::Extents(4000);
@@ -284,17 +256,7 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
     let e = env(&m);
     let ctx = Ctx { env: &e };
     let p = [PathBuf::from("/mem/pv0")];
-    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
-        pvs: p.to_vec(),
-        ..Default::default()
-    })
-    .unwrap();
-    ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
-        system_id: None,
-        tags: Vec::new(),
-        ..lvmeta::ops::VgcreateOptions::new("vgl", p.to_vec())
-    })
-    .unwrap();
+    common::new_vg(&ctx, "vgl", &p);
     let sc = ops::scan(&e).unwrap();
     let base = sc.read_vg("vgl").unwrap().vg;
     let limit = lvmeta_ondisk::mda::max_text_size(1_044_480);

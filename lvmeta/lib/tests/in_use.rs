@@ -21,17 +21,7 @@ fn setup(active: &[(&str, i32)]) -> Env {
     let (mut env, paths) = common::mem_env(2);
     {
         let ctx = Ctx { env: &env };
-        ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
-            pvs: paths.to_vec(),
-            ..Default::default()
-        })
-        .unwrap();
-        ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
-            system_id: None,
-            tags: Vec::new(),
-            ..lvmeta::ops::VgcreateOptions::new("vg", paths.to_vec())
-        })
-        .unwrap();
+        common::new_vg(&ctx, "vg", &paths);
         for lv in ["a", "b"] {
             ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
                 vg: "vg".into(),
@@ -278,17 +268,7 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
     };
     {
         let ctx = Ctx { env: &env };
-        ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
-            pvs: paths.to_vec(),
-            ..Default::default()
-        })
-        .unwrap();
-        ctx.vgcreate(&lvmeta::ops::VgcreateOptions {
-            system_id: None,
-            tags: Vec::new(),
-            ..lvmeta::ops::VgcreateOptions::new("vg", paths.to_vec())
-        })
-        .unwrap();
+        common::new_vg(&ctx, "vg", &paths);
         ctx.lvcreate(&lvmeta::ops::LvcreateOptions {
             vg: "vg".into(),
             ..lv("gone", "/mem/pv2")

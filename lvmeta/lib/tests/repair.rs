@@ -6,10 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use lvmeta::ops::{
-    self, Ctx, Layout, LvcreateOptions, MirrorLog, PvcreateOptions, SizeArg, VgcreateOptions,
-    VgextendOptions,
-};
+use lvmeta::ops::{self, Ctx, Layout, LvcreateOptions, MirrorLog, SizeArg, VgextendOptions};
 use lvmeta::units::Sign;
 use lvmeta_ondisk::dev::{BlockDev, MemDev};
 use lvmeta_ondisk::Bytes;
@@ -18,13 +15,7 @@ use lvmeta_ondisk::Bytes;
 fn a_failed_leg_is_removed_and_its_unseen_pv_marked_missing() {
     let (mut env, paths) = common::mem_env(2);
     let ctx = Ctx { env: &env };
-    ctx.pvcreate(&PvcreateOptions {
-        pvs: paths.clone(),
-        ..Default::default()
-    })
-    .unwrap();
-    ctx.vgcreate(&VgcreateOptions::new("vg", paths.clone()))
-        .unwrap();
+    common::new_vg(&ctx, "vg", &paths);
     ctx.lvcreate(&LvcreateOptions {
         vg: "vg".into(),
         name: "m".into(),

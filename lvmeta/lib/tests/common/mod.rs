@@ -9,6 +9,7 @@ use lvmeta_ondisk::dev::{BlockDev, MemDev};
 use lvmeta_ondisk::Bytes;
 
 /// `n` in-memory devices of 64 MiB (`/mem/pv0`...), as the environment's `--devices`.
+#[allow(dead_code)] // crash.rs brings its own fault-injecting devices.
 pub fn mem_env(n: usize) -> (Env, Vec<PathBuf>) {
     let devs: Vec<(PathBuf, MemDev)> = (0..n)
         .map(|i| {
@@ -25,4 +26,16 @@ pub fn mem_env(n: usize) -> (Env, Vec<PathBuf>) {
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
     });
     (env, paths)
+}
+
+/// `pvcreate` of `paths`, then `vgcreate NAME` on them with lvm2's defaults.
+#[allow(dead_code)] // Not every test binary makes its VG this way.
+pub fn new_vg(ctx: &lvmeta::ops::Ctx, name: &str, paths: &[PathBuf]) {
+    ctx.pvcreate(&lvmeta::ops::PvcreateOptions {
+        pvs: paths.to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    ctx.vgcreate(&lvmeta::ops::VgcreateOptions::new(name, paths.to_vec()))
+        .unwrap();
 }
