@@ -547,7 +547,7 @@ fn lab_bad_input_leaves_no_stray_devices() {
     // The same filter from halvm.toml's activation.volume_list.
     let err = t.fails(
         "printf '[activation]\\nvolume_list = [\"vb/s\", \"@keep\"]\\n' > /tmp/h.toml; \
-         $LVMETA lvchange -ay --config /tmp/h.toml vb/l",
+         $LVMETA lvchange -ay --halvm-config /tmp/h.toml vb/l",
     );
     assert!(err.contains("activation filter"), "{err}");
     assert!(t.dm_state("vb-").is_empty());
