@@ -1086,10 +1086,178 @@ fn assert_nothing_lost(t: &T, off: u64, last: u64) {
     );
 }
 
+/// `corosync-quorumtool -s` on `node` as its `Key: value` lines (it exits 2 when not quorate).
+fn quorum_info(t: &T, node: &str) -> std::collections::BTreeMap<String, String> {
+    t.run(node, "corosync-quorumtool -s")
+        .stdout_str()
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Figures of the quorum flap (see [`quorum_flap`]).
+struct Flap {
+    how: &'static str,
+    refused: String,
+    to_frozen: Duration,
+    to_thawed: Duration,
+    to_resumed: Duration,
+    before: u64,
+    after: u64,
+}
+
+/// Quorum lost and regained on every node with corosync's membership unchanged: node1's
+/// writer freezes (nothing reaches the disk), then resumes with nothing lost, the VG thawed
+/// (not stranded) and no device left suspended on any node.
+fn quorum_flap(t: &T, off: u64) -> Flap {
+    let nodes = ["node1", "node2", "node3"];
+    let ring: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            let q = quorum_info(t, n);
+            assert_eq!(
+                q.get("Quorate").map(String::as_str),
+                Some("Yes"),
+                "{n}: {q:?}"
+            );
+            assert_eq!(q.get("Nodes").map(String::as_str), Some("3"), "{n}: {q:?}");
+            q.get("Ring ID")
+                .cloned()
+                .unwrap_or_else(|| panic!("{n}: {q:?}"))
+        })
+        .collect();
+    let a0 = acked(t, "node1");
+    // votequorum's quorum is expected_votes/2+1: with 7 expected and 3 votes it is 4, so every
+    // node is inquorate while all three stay members. `corosync-quorumtool -e` refuses an
+    // expected_votes that would make a quorate cluster inquorate (votequorum's setexpected);
+    // a runtime change of the cmap key quorum.expected_votes is applied (votequorum re-reads
+    // its quorum.* keys and sends the new expected votes to every node).
+    let tq = Instant::now();
+    let e = t.run("node1", "corosync-quorumtool -e 7");
+    let (how, refused) = if e.success() {
+        ("corosync-quorumtool -e 7", String::new())
+    } else {
+        t.ok("node1", "corosync-cmapctl -s quorum.expected_votes u32 7");
+        (
+            "corosync-cmapctl -s quorum.expected_votes u32 7",
+            format!("{}{}", e.stdout_str(), e.stderr_str())
+                .trim()
+                .to_string(),
+        )
+    };
+    let to_frozen = wait_state(t, "frozen", tq);
+    for (n, r) in nodes.iter().zip(&ring) {
+        let q = quorum_info(t, n);
+        assert_eq!(
+            q.get("Quorate").map(String::as_str),
+            Some("No"),
+            "{n}: {q:?}"
+        );
+        assert_eq!(q.get("Nodes").map(String::as_str), Some("3"), "{n}: {q:?}");
+        assert_eq!(q.get("Ring ID"), Some(r), "{n}: membership changed: {q:?}");
+    }
+    let st = t.ok("node1", "$C status --json");
+    assert!(st.contains("\"quorate\":false"), "{st}");
+    let m1 = assert_no_progress(t, off, 5);
+    assert!(m1 >= a0, "{m1} on disk, {a0} acknowledged before");
+
+    let tt = Instant::now();
+    if !e.success() {
+        // Back to the configuration: corosync.conf sets no expected_votes (the nodelist's 3).
+        t.ok("node1", "corosync-cmapctl -d quorum.expected_votes");
+    }
+    // Lowering expected votes while inquorate is what -e is for (the key's deletion alone
+    // once left node1 without quorum for 60 s); it also undoes a setexpected above.
+    t.ok("node1", "corosync-quorumtool -e 3");
+    let diag = |n: &str| {
+        t.run(
+            n,
+            "corosync-quorumtool -s; corosync-cmapctl | grep -i -e '^quorum' -e votequorum",
+        )
+        .stdout_str()
+    };
+    t.lab
+        .wait_quorate(&nodes, Duration::from_secs(30))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}; node1: {}\nnode2: {}\nnode3: {}",
+                diag("node1"),
+                diag("node2"),
+                diag("node3")
+            )
+        });
+    t.lab
+        .wait_for(
+            "node1",
+            &[&t.bins.clvmd, "status", "--json"],
+            "vg thawed on node1",
+            Duration::from_secs(60),
+            |o| {
+                let s = o.stdout_str();
+                s.contains("\"quorate\":true") && s.contains("\"frozen\":[]")
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}; {}; log: {}", diag("node1"), t.log("node1")));
+    let to_thawed = tt.elapsed();
+    wait_acked(t, m1 + 1, "the writer to resume");
+    let to_resumed = tt.elapsed();
+    wait_acked(t, m1 + 10, "10 writes after the thaw");
+    assert!(max_on_disk(t, "node2", off) > m1, "no new number on disk");
+    for (n, r) in nodes.iter().zip(&ring) {
+        let q = quorum_info(t, n);
+        assert_eq!(
+            q.get("Quorate").map(String::as_str),
+            Some("Yes"),
+            "{n}: {q:?}"
+        );
+        assert_eq!(q.get("Ring ID"), Some(r), "{n}: membership changed: {q:?}");
+        t.lab
+            .wait_for(
+                n,
+                &[&t.bins.clvmd, "status", "--json"],
+                "nothing frozen",
+                Duration::from_secs(30),
+                |o| {
+                    let s = o.stdout_str();
+                    s.contains("\"quorate\":true") && s.contains("\"frozen\":[]")
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}; log: {}", t.log(n)));
+        let info = t.ok(n, "dmsetup info");
+        assert!(!info.contains("SUSPENDED"), "{n}: {info}");
+    }
+    let log = t.log("node1");
+    assert!(!log.contains("stranded"), "{log}");
+    let after = acked(t, "node1");
+    assert_nothing_lost(t, off, after);
+    let wlog = t.ok("node1", "cat /tmp/writer.log");
+    assert!(!wlog.contains("ERR"), "{wlog}");
+    Flap {
+        how,
+        refused,
+        to_frozen,
+        to_thawed,
+        to_resumed,
+        before: m1,
+        after,
+    }
+}
+
 /// Issue 15 item 1 (EVMS quorum loss, no fencing). A writer on node1 writes sequence numbers
-/// with O_DIRECT to a shared LV (sector i holds i); node2 reads the raw shared disk. node1 is
-/// cut off (`partition`): it freezes, no new number reaches the disk, the writer stalls,
-/// changes are refused, its local VG still serves I/O.
+/// with O_DIRECT to a shared LV (sector i holds i); node2 reads the raw shared disk.
+///
+/// First a quorum flap with corosync's membership unchanged: the cmap key
+/// `quorum.expected_votes` set to 7 at runtime (quorum 4 of 3 votes: every node inquorate, all
+/// three still members, the ring id unchanged; `corosync-quorumtool -e 7` is refused, votequorum
+/// does not let it make a quorate cluster inquorate), then the key deleted and
+/// `corosync-quorumtool -e 3` (in one lab run, with the key deleted alone, node1's daemon saw
+/// no quorum within 60 s). node1 freezes, no new number reaches the disk; with quorum back the VG is
+/// thawed (not stranded), no device is left suspended on any node, the writer resumes and
+/// every number from 1 on is on disk.
+///
+/// Then node1 is cut off (`partition`): it freezes, no new number reaches the disk, the writer
+/// stalls, changes are refused, its local VG still serves I/O.
 ///
 /// After `heal`, the majority recovered node1's locks while it was away, and stock
 /// dlm_controld expels a node merging back with lockspace state (a "stateful merge": its
@@ -1100,7 +1268,8 @@ fn assert_nothing_lost(t: &T, off: u64, last: u64) {
 /// ever reaches the disk again, and nothing acknowledged before is lost. Then node3, whose
 /// policy.quorum_loss is "fail-io", is cut off: its writer gets EIO (an error table, nothing
 /// queued) and nothing more of it reaches the disk.
-/// Prints partition -> frozen and partition -> EIO (host clock).
+/// Prints the flap's loss -> frozen, regain -> thawed and -> writer resumed, partition ->
+/// frozen and partition -> EIO (host clock).
 #[test]
 fn lab_faults_quorum_loss_freezes_minority_io() {
     let t0 = Instant::now();
@@ -1155,6 +1324,25 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
         .spawn(&["sh", "-c", writer], "/tmp/writer.log")
         .expect("spawn writer");
     wait_acked(&t, 20, "20 writes");
+
+    // A quorum flap with the membership unbroken: frozen, then thawed, the writer resumes.
+    let flap = quorum_flap(&t, off);
+    println!(
+        "flap ({}): quorum lost -> frozen on node1: {} ms; quorum back -> thawed: {} ms, -> \
+         the writer's next number acknowledged: {} ms (host clock); {} numbers before the \
+         freeze, {} after the resume, none lost; `corosync-quorumtool -e 7`: {}",
+        flap.how,
+        flap.to_frozen.as_millis(),
+        flap.to_thawed.as_millis(),
+        flap.to_resumed.as_millis(),
+        flap.before,
+        flap.after,
+        if flap.refused.is_empty() {
+            "accepted".to_string()
+        } else {
+            format!("refused ({})", flap.refused)
+        }
+    );
 
     let tp = Instant::now();
     t.lab.partition("node1").expect("partition");
