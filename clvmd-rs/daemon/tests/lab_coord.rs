@@ -525,11 +525,56 @@ fn mirror_split_and_missing_pv(t: &T) {
         table.contains(" linear ") && !table.contains("error"),
         "{table}"
     );
+
+    // Item 1, three nodes: activation modes combine over the whole cluster (the sim checks
+    // every combination; these are the ones a refusal must name the right holder in).
+    for n in nodes {
+        t.ok(n, "N vgchange -an vg2");
+    }
+    let refused_by = |node: &str, mode: &str, holder: &str| {
+        let o = t.run(node, &format!("N vgchange -a {mode} vg2"));
+        assert!(!o.success(), "{node}: -a {mode} granted beside {holder}");
+        assert!(
+            o.stderr_str().contains(holder),
+            "{node}: -a {mode}: {}",
+            o.stderr_str()
+        );
+    };
+    let getro = |node: &str| {
+        t.ok(node, "blockdev --getro /dev/mapper/vg2-m")
+            .trim()
+            .to_string()
+    };
+    t.ok("node1", "N vgchange -a sr vg2");
+    t.ok("node2", "N vgchange -a sw vg2");
+    // sr (CR) admits node3's ew (PW); sw (CW) on node2 does not, nor ro (PR).
+    refused_by("node3", "ew", "node2");
+    refused_by("node3", "ro", "node2");
+    t.ok("node3", "N vgchange -a sw vg2");
+    assert_eq!(
+        [getro("node1"), getro("node2"), getro("node3")],
+        ["1", "0", "0"]
+    );
+    t.ok("node2", "N vgchange -an vg2");
+    t.ok("node3", "N vgchange -an vg2");
+    // With only sr left on node1, ew is granted; ro beside it is refused naming its holder.
+    t.ok("node3", "N vgchange -a ew vg2");
+    refused_by("node2", "ro", "node3");
+    refused_by("node2", "sw", "node3");
+    t.ok("node2", "N vgchange -a sr vg2");
+    assert_eq!(
+        [getro("node1"), getro("node2"), getro("node3")],
+        ["1", "1", "0"]
+    );
+    for n in nodes {
+        t.ok(n, "N vgchange -an vg2");
+    }
 }
 
-/// Item 1 (a representative subset on two nodes): VxVM activation modes through
+/// Item 1 on two nodes: VxVM activation modes through
 /// `lvmeta vgchange -a`, conflicts naming the holder, read-only tables refusing writes, a
-/// change of mode, and halvm.toml's default mode applied at lock start.
+/// change of mode, all 16 cells of the conflict table node against node, and halvm.toml's
+/// default mode applied at lock start.
 #[test]
 fn lab_coord_activation_modes() {
     halvm_testkit::require_root();
@@ -616,6 +661,55 @@ fn lab_coord_activation_modes() {
     );
     let err = fails("node1", "M vgchange -a sw vg");
     assert!(err.contains("node2"), "{err}");
+
+    // All 16 cells, node against node: node1 holds `held`, node2 asks for `asked`. The
+    // table is DESIGN.md's (VxVM's), which the DLM modes make exact (ew=PW, ro=PR, sr=CR,
+    // sw=CW); a refusal names node1; a granted ro/sr is read-only on node2.
+    t.ok("node1", "M vgchange -an vg");
+    t.ok("node2", "M vgchange -an vg");
+    let modes = ["ew", "ro", "sr", "sw"];
+    let compatible = |a: &str, b: &str| {
+        matches!(
+            (a, b),
+            ("ew", "sr")
+                | ("sr", "ew")
+                | ("ro", "ro")
+                | ("ro", "sr")
+                | ("sr", "ro")
+                | ("sr", "sr")
+                | ("sr", "sw")
+                | ("sw", "sr")
+                | ("sw", "sw")
+        )
+    };
+    for held in modes {
+        t.ok("node1", &format!("M vgchange -a {held} vg"));
+        for asked in modes {
+            let script = format!("M vgchange -a {asked} vg");
+            if compatible(held, asked) {
+                t.ok("node2", &script);
+                let ro = t.ok("node2", "blockdev --getro /dev/mapper/vg-lv1");
+                let want = if matches!(asked, "ro" | "sr") {
+                    "1"
+                } else {
+                    "0"
+                };
+                assert_eq!(ro.trim(), want, "{held} on node1, {asked} on node2");
+                t.ok("node2", "M vgchange -an vg && ! test -e /dev/mapper/vg-lv1");
+            } else {
+                let err = fails("node2", &script);
+                assert!(
+                    err.contains("node1"),
+                    "{held} on node1, {asked} on node2: {err}"
+                );
+                assert!(
+                    t.run("node2", "test -e /dev/mapper/vg-lv1").code != 0,
+                    "{held} on node1, {asked} refused on node2 but a device is there"
+                );
+            }
+        }
+        t.ok("node1", "M vgchange -an vg");
+    }
 
     // halvm.toml's default mode, applied when node2 joins the VG again.
     t.ok("node2", "M vgchange -an vg && M vgchange --lockstop vg");
