@@ -1,8 +1,9 @@
 //! Lab tier for issue 14 (cluster-wide coordination), on one 3-node lab:
 //! - item 4: an extend committed on node1 is in node2's and node3's dm tables without a
 //!   command there (propagation);
-//! - item 2: lvextend then lvreduce of an LV active on three nodes: when the command returns
-//!   every node serves the new size; data below the old size is intact; during another
+//! - item 2: lvextend then lvreduce of an LV active on three nodes, a writer on each: when the
+//!   command returns every node serves the new size; no write fails and each node's last
+//!   acknowledged write is on the disk; data below the old size is intact; during another
 //!   lvextend a sampler on every node (halvm_lab::sampler, the host's clock on a shared disk)
 //!   never sees one node serve the old size after another served the new one;
 //! - item 3: the resizing command killed while every node is suspended (before the commit):
@@ -236,6 +237,49 @@ fn lab_coord_propagation_atomic_resize_and_failures() {
         assert_eq!(got, md5, "{n}: data below the old size changed");
     };
 
+    // Item 2's writers: one on each node, each writing a counter into its own 4 KiB block
+    // below the old size (node1 at 2 MiB, node2 at 3 MiB, node3 at 4 MiB) through the
+    // extend and the reduce; a write may wait while the devices are suspended, none may fail.
+    for (i, n) in nodes.iter().enumerate() {
+        let seek = (2 + i) * 256;
+        let script = format!(
+            "i=0; while ! test -e /tmp/w.stop; do i=$((i+1)); \
+             printf '%08d' $i | dd of=/dev/mapper/vg-lv1 bs=4096 seek={seek} conv=sync oflag=direct 2>/tmp/w.err \
+             || {{ echo ERR $i >>/tmp/w.log; exit 1; }}; echo $i >/tmp/w.n; done; echo DONE >>/tmp/w.log"
+        );
+        t.ok(n, "rm -f /tmp/w.stop /tmp/w.n /tmp/w.log /tmp/w.err");
+        t.lab
+            .node(n)
+            .spawn(&["sh", "-c", &script], "/tmp/w.out")
+            .expect("spawn writer");
+    }
+    let written = |t: &T, n: &str| -> u64 {
+        t.ok(n, "cat /tmp/w.n 2>/dev/null || echo 0")
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    let advancing = |t: &T, what: &str| {
+        for n in nodes {
+            let before = written(t, n);
+            t.lab
+                .wait_for(
+                    n,
+                    &["cat", "/tmp/w.n"],
+                    what,
+                    Duration::from_secs(30),
+                    |o| o.stdout_str().trim().parse::<u64>().unwrap_or(0) > before,
+                )
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{n}: writer stuck {what}: {e}; {}",
+                        t.ok(n, "cat /tmp/w.log /tmp/w.err 2>&1; true")
+                    )
+                });
+        }
+    };
+    advancing(&t, "before the resize");
+
     // Items 2 and 4: lvextend on node1; when it returns every node serves the new size (the
     // others without any command of theirs).
     let t0 = Instant::now();
@@ -259,6 +303,42 @@ fn lab_coord_propagation_atomic_resize_and_failures() {
         intact(&t, n);
     }
     eprintln!("lvreduce of an LV active on 3 nodes: {reduce:?}");
+    // The writers went on through both resizes, none failed, and each one's last
+    // acknowledged counter is on the disk, as seen from another node.
+    advancing(&t, "after the resizes");
+    for (i, n) in nodes.iter().enumerate() {
+        t.ok(n, "touch /tmp/w.stop");
+        t.lab
+            .wait_for(
+                n,
+                &["cat", "/tmp/w.log"],
+                "writer stopped",
+                Duration::from_secs(30),
+                |o| o.stdout_str().contains("DONE") || o.stdout_str().contains("ERR"),
+            )
+            .unwrap_or_else(|e| panic!("{n}: writer did not stop: {e}"));
+        let log = t.ok(n, "cat /tmp/w.log");
+        assert!(
+            !log.contains("ERR"),
+            "{n}: a write failed: {log} {}",
+            t.ok(n, "cat /tmp/w.err")
+        );
+        let last = written(&t, n);
+        let reader = nodes[(i + 1) % nodes.len()];
+        let on_disk = t.ok(
+            reader,
+            &format!(
+                "dd if=/dev/mapper/vg-lv1 bs=4096 skip={} count=1 iflag=direct 2>/dev/null | head -c 8",
+                (2 + i) * 256
+            ),
+        );
+        assert_eq!(
+            on_disk.trim().parse::<u64>().ok(),
+            Some(last),
+            "{n}'s last acknowledged write, read on {reader}"
+        );
+        eprintln!("{n}: writer acknowledged {last} writes through extend and reduce");
+    }
 
     // Item 2's sampler ("never a mix"), fine-grained: while node1 extends again, every node
     // samples its own device in a tight loop (halvm-lab-agent sample-dm), each sample
