@@ -159,25 +159,32 @@ impl Logger {
                 );
             }
         }
-        let date = format_local_time(&self.datefmt);
+        // The time only for the destinations that print it (syslog alone, Pacemaker's usual
+        // setup, needs none), and once, so every destination shows the same.
+        let stamp = std::cell::OnceCell::new();
+        let date = || {
+            stamp
+                .get_or_init(|| format_local_time(&self.datefmt))
+                .as_str()
+        };
         if level == Level::Debug {
             // ha_debug: syslog, HA_DEBUGLOG, else stderr; never HA_LOGFILE.
             if let Some(path) = &self.debuglog {
-                append(path, &format!("{}:\t{date}{text}\n", self.tag));
+                append(path, &format!("{}:\t{}{text}\n", self.tag, date()));
             } else if self.facility.is_none() {
-                eprintln!("{}:\t{date}{text}:\t{}", self.tag, self.facility_name);
+                eprintln!("{}:\t{}{text}:\t{}", self.tag, date(), self.facility_name);
             }
             return;
         }
         if let Some(path) = &self.logfile {
-            append(path, &format!("{date} {}:    {text}\n", self.tag));
+            append(path, &format!("{} {}:    {text}\n", date(), self.tag));
         }
         if self.to_stderr {
-            eprintln!("{date}{text}");
+            eprintln!("{}{text}", date());
         }
         if let Some(path) = &self.debuglog {
             if self.logfile.as_ref() != Some(path) {
-                append(path, &format!("{}:\t{date}{text}\n", self.tag));
+                append(path, &format!("{}:\t{}{text}\n", self.tag, date()));
             }
         }
     }

@@ -182,19 +182,20 @@ impl<'d, 'i> Parser<'d, 'i> {
         };
         let mut rm = None;
         for child in elements(root) {
-            let element = Element {
-                attrs: attrs(child),
-                line: self.line(child),
-            };
             let stack_slot = match tag(child) {
-                "cman" => &mut conf.stack.cman,
-                "totem" => &mut conf.stack.totem,
-                "dlm" => &mut conf.stack.dlm,
-                "logging" => &mut conf.stack.logging,
-                "fence_daemon" => &mut conf.stack.fence_daemon,
-                _ => &mut None,
+                "cman" => Some(&mut conf.stack.cman),
+                "totem" => Some(&mut conf.stack.totem),
+                "dlm" => Some(&mut conf.stack.dlm),
+                "logging" => Some(&mut conf.stack.logging),
+                "fence_daemon" => Some(&mut conf.stack.fence_daemon),
+                _ => None,
             };
-            *stack_slot = Some(element);
+            if let Some(slot) = stack_slot {
+                *slot = Some(Element {
+                    attrs: attrs(child),
+                    line: self.line(child),
+                });
+            }
             match tag(child) {
                 "cman" => {
                     conf.cman = Some(Cman {

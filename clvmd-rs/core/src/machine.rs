@@ -1498,16 +1498,12 @@ impl Node {
         let mut replies = Vec::new();
         let mut call = None;
         let mut announce_wait = None;
-        // Other nodes waiting for this resource after a refusal (fairness, see `yields`).
+        // Other nodes waiting for this resource after a refusal (fairness, see `yields`); this
+        // node's own `Waiting` announcements never get here (`cpg` ignores its own messages).
         let remote_waits: Vec<(u32, Mode)> = self
             .remote_wait
             .get(&(lname.to_string(), rname.to_string()))
-            .map(|h| {
-                h.iter()
-                    .filter(|(n, _)| **n != self.cfg.node_id)
-                    .map(|(n, m)| (*n, *m))
-                    .collect()
-            })
+            .map(|h| h.iter().map(|(n, m)| (*n, *m)).collect())
             .unwrap_or_default();
         // A local waiter yields to a conflicting remote one that was refused before it: it is
         // neither let in under the mode granted here nor converts up, and the node drops to

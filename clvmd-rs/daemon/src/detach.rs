@@ -59,30 +59,17 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
 /// The detach policy VG `vg`'s tags set, read without a lock (lvm2's commit is one atomic
 /// sector write, so the read sees the old metadata or the new).
 fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
-    let locks: Arc<dyn lvmeta::lock::LockManager> = Arc::new(lvmeta::lock::MemLocking::new());
-    let mut env = lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
-        .map(|b| b.env)
-        .map_err(|e| e.to_string())?;
-    crate::dm::skip_suspended(&mut env);
+    let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new()))?;
     let r = lvmeta::ops::scan(&env)
         .and_then(|sc| sc.read_vg(vg))
         .map_err(|e| e.to_string())?;
-    Ok(
-        halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(|p| match p {
-            halvm_config::DetachPolicy::Global => Detach::Global,
-            halvm_config::DetachPolicy::Local => Detach::Local,
-        }),
-    )
+    Ok(halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(crate::core_detach))
 }
 
 fn detach(socket: &std::path::Path, lv: &LvRef, legs: &[usize]) -> Result<(), String> {
     let dm = lvmeta_dm::ioctl::DmIoctl::open().map_err(|e| e.to_string())?;
     let images = images_of(&dm, lv, legs)?;
-    let locks = Arc::new(clvmd_client::DlmLocking::new(socket, LOCK_WAIT));
-    let mut env = lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
-        .map(|b| b.env)
-        .map_err(|e| e.to_string())?;
-    crate::dm::skip_suspended(&mut env);
+    let env = crate::dm::daemon_env(Arc::new(clvmd_client::DlmLocking::new(socket, LOCK_WAIT)))?;
     let out = Ctx { env: &env }
         .remove_failed_images(&lv.vg, &lv.uuid, &images)
         .map_err(|e| e.to_string())?;

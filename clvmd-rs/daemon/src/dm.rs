@@ -56,21 +56,26 @@ pub fn spawn(make: MakeDmExec, done: Sender<Input>, wake: UnixStream) -> Sender<
 pub fn kernel_dm() -> MakeDmExec {
     Box::new(|| {
         Box::new(LvmDm::new(Box::new(|| {
-            let locks: std::sync::Arc<dyn lvmeta::lock::LockManager> =
-                std::sync::Arc::new(lvmeta::lock::MemLocking::new());
-            let mut env =
-                lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
-                    .map(|b| b.env)
-                    .map_err(|e| e.to_string())?;
-            skip_suspended(&mut env);
-            Ok(env)
+            daemon_env(std::sync::Arc::new(lvmeta::lock::MemLocking::new()))
         })))
     })
 }
 
+/// lvmeta's environment as the daemon's threads use it: lvm.conf and halvm.toml, `locks` for
+/// its locking, suspended devices skipped.
+pub(crate) fn daemon_env(
+    locks: std::sync::Arc<dyn lvmeta::lock::LockManager>,
+) -> Result<Env, String> {
+    let mut env = lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
+        .map(|b| b.env)
+        .map_err(|e| e.to_string())?;
+    skip_suspended(&mut env);
+    Ok(env)
+}
+
 /// Reading a suspended device blocks until it is resumed, and the daemon's threads are the
 /// ones that resume: skip them, as lvm2's ignore_suspended_devices does.
-pub(crate) fn skip_suspended(env: &mut Env) {
+fn skip_suspended(env: &mut Env) {
     let open = std::mem::replace(&mut env.open, Box::new(Env::file_open));
     env.open = Box::new(move |path| {
         if suspended_dm(path) {

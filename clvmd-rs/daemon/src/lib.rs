@@ -192,10 +192,7 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                     halvm_config::QuorumLossPolicy::FailIo => clvmd_core::QuorumLoss::FailIo,
                 },
                 fence_dir: PathBuf::from(FENCE_DIR),
-                detach: match config.policy.detach {
-                    halvm_config::DetachPolicy::Global => clvmd_core::Detach::Global,
-                    halvm_config::DetachPolicy::Local => clvmd_core::Detach::Local,
-                },
+                detach: core_detach(config.policy.detach),
             }),
         },
     };
@@ -206,5 +203,13 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             eprintln!("clvmd-rs: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// halvm.toml's (or a VG tag's) detach policy as the core state machine names it.
+pub(crate) fn core_detach(p: halvm_config::DetachPolicy) -> clvmd_core::Detach {
+    match p {
+        halvm_config::DetachPolicy::Global => clvmd_core::Detach::Global,
+        halvm_config::DetachPolicy::Local => clvmd_core::Detach::Local,
     }
 }

@@ -229,13 +229,6 @@ pub enum PlanError {
 
 pub use lvmeta_model::ids::{dm_name, dm_uuid, mangle, split_dm_name};
 
-/// The top-level LV using `name`, if `name` is a sub-LV.
-pub fn parent_lv<'a>(vg: &'a VolumeGroup, name: &str) -> Option<&'a LogicalVolume> {
-    vg.lvs
-        .iter()
-        .find(|l| l.sub_lv_names().iter().any(|s| s == name))
-}
-
 /// Plans the devices of top-level LV `lv`.
 pub fn plan_lv(
     vg: &VolumeGroup,
@@ -247,7 +240,7 @@ pub fn plan_lv(
         vg: vg.name.clone(),
         lv: lv.into(),
     })?;
-    if let Some(p) = parent_lv(vg, lv) {
+    if let Some(p) = vg.parent_of(lv) {
         return Err(PlanError::SubVolume {
             vg: vg.name.clone(),
             lv: lv.into(),

@@ -602,10 +602,7 @@ impl Lab {
             .expect("hotplugged lock")
             .remove(disk);
         if let Some(node) = node {
-            q.execute(&format!(
-                r#"{{"execute": "blockdev-del", "arguments": {{"node-name": {}}}}}"#,
-                crate::qmp::json_str(&node)
-            ))?;
+            q.blockdev_del(&node)?;
         }
         self.node(name)
             .run_ok(&["sh", "-c", GUEST_DISK_WAIT, "sh", "gone", disk])?;
@@ -634,7 +631,7 @@ impl Lab {
             detached.remove(disk);
             return Ok(format!("{disk} attached to {name} (powered off)"));
         }
-        let img = self.inner.dir.join(format!("shared{k}.img"));
+        let img = self.shared_image(k);
         let node = format!(
             "hp-{disk}-{}",
             self.inner.plugs.fetch_add(1, Ordering::SeqCst)
@@ -652,10 +649,7 @@ impl Lab {
             crate::qmp::json_str(&node),
             d = crate::qmp::json_str(disk)
         )) {
-            let _ = q.execute(&format!(
-                r#"{{"execute": "blockdev-del", "arguments": {{"node-name": {}}}}}"#,
-                crate::qmp::json_str(&node)
-            ));
+            let _ = q.blockdev_del(&node);
             return Err(e);
         }
         detached.remove(disk);

@@ -79,6 +79,14 @@ impl Qmp {
         }
     }
 
+    /// Removes block node `node` (one added with `blockdev-add`).
+    pub fn blockdev_del(&mut self, node: &str) -> Result<String> {
+        self.execute(&format!(
+            r#"{{"execute": "blockdev-del", "arguments": {{"node-name": {}}}}}"#,
+            json_str(node)
+        ))
+    }
+
     /// Reads until an event line containing every string of `needles` arrives.
     pub fn wait_event(&mut self, needles: &[&str], timeout: Duration) -> Result<String> {
         let hit = |l: &str| l.contains("\"event\"") && needles.iter().all(|n| l.contains(n));

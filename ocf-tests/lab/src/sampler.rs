@@ -325,7 +325,6 @@ fn sample_loop(
     let started = Instant::now();
     let mut runs: Vec<Run> = Vec::new();
     let (mut samples, mut max_gap, mut prev_h1) = (0u64, 0u64, None::<u64>);
-    let mut i = 0u64;
     loop {
         let h1 = read_clock()?;
         let s1 = read_u64(&susp, &mut tb)?;
@@ -355,9 +354,8 @@ fn sample_loop(
                 count: 1,
             }),
         }
-        i += 1;
         // A stat per sample would slow the loop; the stop file is checked every 64 samples.
-        if i % 64 == 0 && (stop.exists() || started.elapsed() > max) {
+        if samples % 64 == 0 && (stop.exists() || started.elapsed() > max) {
             break;
         }
     }

@@ -144,7 +144,7 @@ impl Ctx<'_> {
             o.dir,
             o.force,
         );
-        use model::sizing::{self, Direction};
+        use model::sizing;
         let mut resized = None;
         self.modify(vgname, false, |vg, sc, devs| {
             let shape = vg.lv_shape(lv).ok_or(VgError::LvNotInVg {
@@ -173,18 +173,15 @@ impl Ctx<'_> {
             let keys = pv_keys(sc, vgname, devs, pvs)?;
             check_listed_free(vg, keys.as_deref())?;
             let (sign, amount) = size.amount();
-            let direction = match dir {
-                ResizeDir::Extend => Direction::Extend,
-                ResizeDir::Reduce => Direction::Reduce,
-                ResizeDir::Any => Direction::Any,
-            };
+            // One count of the free extents serves the sizing rules and the space check.
+            let counts = vg.size_counts(keys.as_deref());
             let sized = sizing::resize_extents(
                 &format!("{vgname}/{lv}"),
                 &shape,
                 sign,
                 amount,
-                &vg.size_counts(keys.as_deref()),
-                direction,
+                &counts,
+                dir,
             )?;
             let target = sized.extents;
             let es = vg.extent_size.0;
@@ -192,7 +189,6 @@ impl Ctx<'_> {
             if target > cur {
                 let by = target - cur;
                 let pe_needed = by * shape.images.max(1);
-                let counts = vg.size_counts(keys.as_deref());
                 check_free(&counts, pe_needed, sized.approx)?;
                 match vg.extend_lv_with(lv, Extents(by), keys.as_deref(), sized.approx) {
                     Ok(_) => {}
@@ -393,12 +389,8 @@ pub enum SizeArg {
     Extents(crate::units::Sign, crate::units::ExtentsArg),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResizeDir {
-    Extend,
-    Reduce,
-    Any,
-}
+/// Which command asks: lvextend, lvreduce or lvresize (the sizing rules' own type).
+pub use lvmeta_model::sizing::Direction as ResizeDir;
 
 impl SizeArg {
     /// The size in the words of lvm2's size rules ([`model::sizing`]).
