@@ -147,7 +147,8 @@ impl Node {
             }
             Why::Detached(lv) => {
                 let now = self.now;
-                self.watcher.reloaded(&lv, result.map(|_| ()), now);
+                let next = self.watcher.reloaded(&lv, result.map(|_| ()), now);
+                self.follow(next);
             }
             Why::Suspend { origin, txn } => {
                 let (active, error) = match result {

@@ -45,6 +45,10 @@ pub struct LvStatus {
     pub uuid: String,
     pub target: String,
     pub params: String,
+    /// The image LV behind each leg, in the order of the live table, read together with the
+    /// status (empty when they cannot be named). A detach names the failed legs by these:
+    /// leg numbers shift when a reload drops a leg, names do not.
+    pub legs: Vec<String>,
 }
 
 /// The legs of a mirror or raid1 status line that are dead (0-based), or None when the line
@@ -97,9 +101,12 @@ pub fn dead_legs(target: &str, params: &str) -> Option<Vec<usize>> {
 struct Failed {
     lv: LvRef,
     legs: Vec<usize>,
+    /// The image LVs of `legs`, named when the failure was read.
+    images: Vec<String>,
     since: u64,
     /// `stopped`: I/O stopped here (local, or a global detach that failed); `detaching`: the
-    /// global commit is in flight; `detached`: committed and reloaded here without the leg.
+    /// global commit is in flight; `reloading`: committed, this node's reload in flight;
+    /// `detached`: committed and reloaded here without the leg.
     action: &'static str,
     error: Option<String>,
 }
@@ -130,10 +137,10 @@ pub enum WatchAction {
     /// Read the LV's VG's own detach policy from its metadata (its tags); answered with
     /// [`crate::Input::PolicyRead`].
     ReadPolicy { lv: LvRef },
-    /// Detach the dead legs (0-based, in the order of the top device's live table) of the
-    /// LV cluster-wide: commit the metadata change under the VG lock (the lock's release
-    /// tells the other nodes). Answered with no status lines.
-    Detach { lv: LvRef, legs: Vec<usize> },
+    /// Detach the dead legs of the LV cluster-wide, named by their image LVs: commit the
+    /// metadata change under the VG lock (the lock's release tells the other nodes); images
+    /// an earlier commit removed already are skipped. Answered with no status lines.
+    Detach { lv: LvRef, images: Vec<String> },
 }
 
 /// What the machine does next for a failed LV.
@@ -143,8 +150,8 @@ pub(crate) enum Follow {
     ReadPolicy(LvRef),
     /// Stop I/O here ([`WatchAction::FailLv`]).
     Stop(LvRef),
-    /// Commit the detach ([`WatchAction::Detach`]).
-    Detach(LvRef, Vec<usize>),
+    /// Commit the detach ([`WatchAction::Detach`]) of these images.
+    Detach(LvRef, Vec<String>),
     /// The detach is committed: reload the LV here from the metadata.
     Reload(LvRef),
 }
@@ -162,7 +169,8 @@ impl Watcher {
         if self.poll.is_some() || now < self.next_poll {
             return None;
         }
-        // A detached LV is watched again (a three-leg mirror can lose another leg).
+        // A detached LV is watched again (a three-leg mirror can lose another leg), but only
+        // once reloaded here: before that its old table still reports the dead leg.
         let lvs: Vec<LvRef> = active
             .into_iter()
             .filter(|l| {
@@ -203,7 +211,7 @@ impl Watcher {
                         f.legs,
                         now.saturating_sub(f.since)
                     );
-                    f.action = "detached";
+                    f.action = "reloading";
                     (true, vec![Follow::Reload(f.lv.clone())])
                 }
                 Err(e) => {
@@ -260,11 +268,16 @@ impl Watcher {
                 s.target,
                 s.params
             );
+            let images = dead
+                .iter()
+                .filter_map(|i| s.legs.get(*i).cloned())
+                .collect();
             self.failed.insert(
                 lv.uuid.clone(),
                 Failed {
                     lv: lv.clone(),
                     legs: dead,
+                    images,
                     since: now,
                     action: "deciding",
                     error: None,
@@ -311,9 +324,19 @@ impl Watcher {
                 f.action = "stopped";
                 Follow::Stop(f.lv.clone())
             }
+            Detach::Global if f.images.len() != f.legs.len() => {
+                let e = format!(
+                    "cannot name the image LVs of leg(s) {:?} from the live table",
+                    f.legs
+                );
+                log::error!("{}: {e}; stopping I/O on this node instead", f.lv);
+                f.action = "stopped";
+                f.error = Some(e);
+                Follow::Stop(f.lv.clone())
+            }
             Detach::Global => {
                 f.action = "detaching";
-                Follow::Detach(f.lv.clone(), f.legs.clone())
+                Follow::Detach(f.lv.clone(), f.images.clone())
             }
         };
         (true, vec![next])
@@ -323,21 +346,36 @@ impl Watcher {
         self.detaching.insert(tag, lv.uuid.clone());
     }
 
-    /// The reload after a detach finished here.
-    pub(crate) fn reloaded(&mut self, lv: &LvRef, result: Result<(), String>, now: u64) {
+    /// The reload after a detach finished here; a reload that failed leaves the mirror
+    /// holding writes, so I/O is stopped instead.
+    pub(crate) fn reloaded(
+        &mut self,
+        lv: &LvRef,
+        result: Result<(), String>,
+        now: u64,
+    ) -> Vec<Follow> {
         let Some(f) = self.failed.get_mut(&lv.uuid) else {
-            return;
+            return Vec::new();
         };
         match result {
-            Ok(()) => log::error!(
-                "{lv}: reloaded without the failed leg(s) {:?}; I/O goes on here {} ms after \
-                 the failure was seen",
-                f.legs,
-                now.saturating_sub(f.since)
-            ),
+            Ok(()) => {
+                log::error!(
+                    "{lv}: reloaded without the failed leg(s) {:?}; I/O goes on here {} ms \
+                     after the failure was seen",
+                    f.legs,
+                    now.saturating_sub(f.since)
+                );
+                f.action = "detached";
+                Vec::new()
+            }
             Err(e) => {
-                log::error!("{lv}: reload without the failed leg(s) failed: {e}");
+                log::error!(
+                    "{lv}: reload without the failed leg(s) failed: {e}; stopping I/O on this \
+                     node instead"
+                );
+                f.action = "stopped";
                 f.error = Some(e);
+                vec![Follow::Stop(f.lv.clone())]
             }
         }
     }

@@ -504,7 +504,7 @@ impl Node {
     }
 
     /// Carries out what the leg watcher decided for failed LVs.
-    fn follow(&mut self, next: Vec<Follow>) {
+    pub(super) fn follow(&mut self, next: Vec<Follow>) {
         for f in next {
             match f {
                 Follow::ReadPolicy(lv) => {
@@ -523,12 +523,12 @@ impl Node {
                         action: WatchAction::FailLv { lv },
                     });
                 }
-                Follow::Detach(lv, legs) => {
+                Follow::Detach(lv, images) => {
                     let tag = self.watch_tag();
                     self.watcher.detaching(tag, &lv);
                     self.out.push(Output::Watch {
                         tag,
-                        action: WatchAction::Detach { lv, legs },
+                        action: WatchAction::Detach { lv, images },
                     });
                 }
                 Follow::Reload(lv) => self.reload_detached(lv),

@@ -44,8 +44,13 @@ enum Work {
 struct DetachJob {
     tag: u64,
     lv: crate::dm::LvRef,
-    legs: Vec<usize>,
+    images: Vec<String>,
     unlocking: bool,
+}
+
+/// The image LV name of original leg `bit` of a simulated mirror.
+fn image_name(bit: u32) -> String {
+    format!("m_mimage_{bit}")
 }
 
 /// Client connections the simulated detach driver uses (apart from the tests' own).
@@ -110,6 +115,8 @@ pub struct Sim {
     pub detach_log: Vec<(u64, u32, String, u32)>,
     detach_jobs: BTreeMap<(u32, ConnId), DetachJob>,
     next_detach_conn: ConnId,
+    /// Nodes whose device-mapper actions wait (a slow reload) until taken out of this set.
+    pub dm_held: BTreeSet<u32>,
     /// Nodes whose corosync was stopped by an expulsion ([`Sim::expel`]): out of every view.
     pub expelled: BTreeSet<u32>,
 }
@@ -146,6 +153,7 @@ impl Sim {
             detach_jobs: BTreeMap::new(),
             next_detach_conn: DETACH_CONN_BASE,
             expelled: BTreeSet::new(),
+            dm_held: BTreeSet::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -362,12 +370,18 @@ impl Sim {
                     WatchAction::Health { lvs } => lvs
                         .iter()
                         .filter_map(|l| {
+                            // The live table's legs: the set bits of the device's mask.
+                            let live = sn.devs.get(&l.uuid).map_or(0, |d| d.legs);
                             self.lv_status
                                 .get(&(id, l.uuid.clone()))
                                 .map(|(t, p)| LvStatus {
                                     uuid: l.uuid.clone(),
                                     target: t.clone(),
                                     params: p.clone(),
+                                    legs: (0..32)
+                                        .filter(|b| live & (1 << b) != 0)
+                                        .map(image_name)
+                                        .collect(),
                                 })
                         })
                         .collect(),
@@ -380,7 +394,7 @@ impl Sim {
                         self.input(id, Input::PolicyRead { tag, result });
                         return;
                     }
-                    WatchAction::Detach { lv, legs } => {
+                    WatchAction::Detach { lv, images } => {
                         // Answered when the commit is done (Work::Detach).
                         self.next_detach_conn += 1;
                         let conn = self.next_detach_conn;
@@ -390,7 +404,7 @@ impl Sim {
                             DetachJob {
                                 tag,
                                 lv,
-                                legs,
+                                images,
                                 unlocking: false,
                             },
                         );
@@ -431,13 +445,8 @@ impl Sim {
             (false, Response::Granted { .. }) => {
                 job.unlocking = true;
                 let uuid = job.lv.uuid.clone();
-                // The node's live table order: the set bits of its device's mask.
-                let live = self.nodes[&id].devs.get(&uuid).map_or(0, |d| d.legs);
-                let live: Vec<u32> = (0..32).filter(|b| live & (1 << b) != 0).collect();
-                let dead: u32 = job
-                    .legs
-                    .iter()
-                    .filter_map(|i| live.get(*i))
+                let dead: u32 = (0..32)
+                    .filter(|b| job.images.contains(&image_name(*b)))
                     .fold(0, |m, b| m | (1 << b));
                 let mut seqno = None;
                 if let Some(on_disk) = self.disk_legs.get_mut(&uuid) {
@@ -489,7 +498,7 @@ impl Sim {
             if !sn.inbox.is_empty() {
                 choices.push((*id, false));
             }
-            if !sn.dm_work.is_empty() {
+            if !sn.dm_work.is_empty() && !self.dm_held.contains(id) {
                 dm.push(*id);
             }
         }

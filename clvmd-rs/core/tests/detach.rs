@@ -284,3 +284,62 @@ fn any_interleaving_of_nodes_seeing_the_failure_detaches_once() {
         assert!(sim.stopped.is_empty(), "seed {seed}: {:?}", sim.stopped);
     }
 }
+
+/// The node that committed the detach keeps its old table until its own reload is done: a
+/// poll in between still reads the dead leg and must not start a second round (in the lab it
+/// did, and the second detach, finding the LV linear, stopped I/O to a healthy LV).
+#[test]
+fn a_poll_during_this_nodes_reload_does_not_see_the_failure_again() {
+    let mut sim = mirrored(Detach::Global, 0b11);
+    sim.dm_held.insert(1);
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    assert_eq!(sim.detach_log.len(), 1, "{:?}", sim.detach_log);
+    assert_eq!(failed(&sim, 1), [(vec![1], "reloading".to_string())]);
+    assert_eq!(legs_on(&sim, 1), 0b11, "node1's reload is held");
+    sim.dm_held.clear();
+    sim.run(5 * WATCH_MS);
+    assert_eq!(failed(&sim, 1), [(vec![1], "detached".to_string())]);
+    assert_eq!((legs_on(&sim, 1), legs_on(&sim, 2)), (0b01, 0b01));
+    let node1_refreshes = sim
+        .dm_log
+        .iter()
+        .filter(|(n, a)| *n == 1 && matches!(a, clvmd_core::DmAction::Refresh { .. }))
+        .count();
+    assert_eq!(node1_refreshes, 1, "{:?}", sim.dm_log);
+    assert!(sim.stopped.is_empty(), "{:?}", sim.stopped);
+}
+
+/// Two nodes see leg 1 of a three-leg mirror fail. Whichever commits first, the other may
+/// reload (legs 0 and 2 left, renumbered 0 and 1) before its own detach runs: the legs are
+/// named by their images when the failure is read, so the healthy third leg is never taken
+/// for the dead one.
+#[test]
+fn a_second_node_detaching_after_it_reloaded_never_removes_a_healthy_leg() {
+    for seed in 0..40u64 {
+        let mut sim = cluster_seeded(Detach::Global, seed);
+        sim.disk_legs.insert(LV1.into(), 0b111);
+        for n in [1, 2] {
+            sim.create_dev(n, LV1);
+        }
+        for n in [1, 2] {
+            sim.lv_status.insert(
+                (n, LV1.into()),
+                (
+                    "mirror".into(),
+                    "3 253:1 253:2 253:3 9/9 1 ADA 1 core".into(),
+                ),
+            );
+        }
+        sim.run(6 * WATCH_MS);
+        assert_eq!(
+            sim.disk_legs[LV1], 0b101,
+            "seed {seed}: {:?}",
+            sim.detach_log
+        );
+        assert_eq!(sim.detach_log.len(), 1, "seed {seed}: {:?}", sim.detach_log);
+        assert_eq!((legs_on(&sim, 1), legs_on(&sim, 2)), (0b101, 0b101));
+        assert!(sim.stopped.is_empty(), "seed {seed}: {:?}", sim.stopped);
+    }
+}

@@ -1,6 +1,6 @@
 //! The driver's side of `policy.detach = global` ([`clvmd_core::WatchAction::Detach`]): on a
 //! thread of its own (it takes the VG lock and writes metadata, which may wait), the failed
-//! legs of an LV are named from the live table of its top device and removed from the
+//! legs of an LV (named by their image LVs when the failure was read) are removed from the
 //! metadata through lvmeta's transaction path, as a client of this daemon's own socket: the
 //! VG lock is taken EX like any command's, and its release with the new seqno is what tells
 //! the other nodes to reload (coord.rs's propagation). The same thread reads a VG's own
@@ -22,8 +22,8 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Work for the detach thread.
 pub enum Job {
-    /// Detach the LV's dead legs (live-table order) cluster-wide.
-    Detach(u64, LvRef, Vec<usize>),
+    /// Detach the LV's dead legs, named by their image LVs, cluster-wide.
+    Detach(u64, LvRef, Vec<String>),
     /// Read the LV's VG's own detach policy.
     Policy(u64, LvRef),
 }
@@ -37,9 +37,9 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
             let mut wake = wake;
             for job in rx {
                 let input = match job {
-                    Job::Detach(tag, lv, legs) => Input::WatchDone {
+                    Job::Detach(tag, lv, images) => Input::WatchDone {
                         tag,
-                        result: detach(&socket, &lv, &legs).map(|()| Vec::new()),
+                        result: detach(&socket, &lv, &images).map(|()| Vec::new()),
                     },
                     Job::Policy(tag, lv) => Input::PolicyRead {
                         tag,
@@ -66,12 +66,10 @@ fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
     Ok(halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(crate::core_detach))
 }
 
-fn detach(socket: &std::path::Path, lv: &LvRef, legs: &[usize]) -> Result<(), String> {
-    let dm = lvmeta_dm::ioctl::DmIoctl::open().map_err(|e| e.to_string())?;
-    let images = images_of(&dm, lv, legs)?;
+fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(), String> {
     let env = crate::dm::daemon_env(Arc::new(clvmd_client::DlmLocking::new(socket, LOCK_WAIT)))?;
     let out = Ctx { env: &env }
-        .remove_failed_images(&lv.vg, &lv.uuid, &images)
+        .remove_failed_images(&lv.vg, &lv.uuid, images)
         .map_err(|e| e.to_string())?;
     if out.images.is_empty() {
         log::info!("{lv}: {images:?} already detached (by another node)");
@@ -90,13 +88,13 @@ fn detach(socket: &std::path::Path, lv: &LvRef, legs: &[usize]) -> Result<(), St
     Ok(())
 }
 
-/// The image LVs behind legs `legs` of the LV's top device, from its live table: dm-mirror
-/// lists `<#mirrors> <dev> <offset>...` after its log arguments, dm-raid's raid1
-/// `<#devs> <meta> <data>...` after its raid parameters; each device is an image's dm device
-/// (`<vg>-<lv>_mimage_N`), whose lvm2 name gives the image LV.
-pub fn images_of(dm: &dyn DmBackend, lv: &LvRef, legs: &[usize]) -> Result<Vec<String>, String> {
-    let top = crate::fence::top_uuid(dm, lv)?.ok_or_else(|| format!("{lv} is not active"))?;
-    let table = dm.table(&top).map_err(|e| e.to_string())?;
+/// The image LV behind each leg of a mirror or raid1 top device, in the order of its live
+/// table: dm-mirror lists `<#mirrors> <dev> <offset>...` after its log arguments, dm-raid's
+/// raid1 `<#devs> <meta> <data>...` after its raid parameters; each device is an image's dm
+/// device (`<vg>-<lv>_mimage_N`), whose lvm2 name gives the image LV. Read right after the
+/// status, so a failed leg is named before any reload can renumber the legs.
+pub fn leg_images(dm: &dyn DmBackend, lv: &LvRef, top: &str) -> Result<Vec<String>, String> {
+    let table = dm.table(top).map_err(|e| e.to_string())?;
     let [(_, _, target, params)] = table.as_slice() else {
         return Err(format!("{lv}: {} table lines, not one mirror", table.len()));
     };
@@ -124,11 +122,9 @@ pub fn images_of(dm: &dyn DmBackend, lv: &LvRef, legs: &[usize]) -> Result<Vec<S
         t => return Err(format!("{lv} is a {t} device, not a mirror or raid1")),
     };
     let listed = dm.list().map_err(|e| e.to_string())?;
-    legs.iter()
-        .map(|&i| {
-            let dev = devs
-                .get(i)
-                .ok_or_else(|| format!("{lv}: no leg {i} in {params:?}"))?;
+    devs.iter()
+        .enumerate()
+        .map(|(i, dev)| {
             let info = listed
                 .iter()
                 .find(|d| d.dev.to_string() == *dev)
@@ -174,16 +170,22 @@ mod tests {
             uuid: "llllll-llll-llll-llll-llll-llll-llllll".into(),
             name: "m".into(),
         };
-        assert_eq!(images_of(&dm, &lv, &[1]).unwrap(), ["m_mimage_2"]);
         assert_eq!(
-            images_of(&dm, &lv, &[0, 1]).unwrap(),
+            leg_images(&dm, &lv, &top).unwrap(),
             ["m_mimage_0", "m_mimage_2"]
         );
-        assert!(images_of(&dm, &lv, &[2]).is_err());
         let params = format!("raid1 3 0 region_size 1024 2 - {} - {}", nums[0], nums[1]);
         dm.suspend(&top).unwrap();
         dm.load(&top, &[(0, 16384, "raid".into(), params)]).unwrap();
         dm.resume(&top).unwrap();
-        assert_eq!(images_of(&dm, &lv, &[0]).unwrap(), ["m_mimage_0"]);
+        assert_eq!(
+            leg_images(&dm, &lv, &top).unwrap(),
+            ["m_mimage_0", "m_mimage_2"]
+        );
+        dm.suspend(&top).unwrap();
+        let leg0 = format!("{} 0", nums[0]);
+        dm.load(&top, &[(0, 16384, "linear".into(), leg0)]).unwrap();
+        dm.resume(&top).unwrap();
+        assert!(leg_images(&dm, &lv, &top).is_err());
     }
 }

@@ -64,10 +64,21 @@ pub fn watch(dm: &dyn DmBackend, action: &WatchAction) -> Result<Vec<LvStatus>, 
                 };
                 if let Ok(lines) = dm.status(&uuid) {
                     if let Some(l) = lines.into_iter().next() {
+                        // Named only where a leg is dead: that is when a detach needs them.
+                        let dead = clvmd_core::detach::dead_legs(&l.2, &l.3);
+                        let legs = match dead {
+                            Some(d) if !d.is_empty() => crate::detach::leg_images(dm, lv, &uuid)
+                                .unwrap_or_else(|e| {
+                                    log::error!("{lv}: cannot name the legs: {e}");
+                                    Vec::new()
+                                }),
+                            _ => Vec::new(),
+                        };
                         out.push(LvStatus {
                             uuid: lv.uuid.clone(),
                             target: l.2,
                             params: l.3,
+                            legs,
                         });
                     }
                 }

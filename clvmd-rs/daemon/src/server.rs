@@ -419,10 +419,10 @@ impl Server {
                 .expect("the device-mapper thread lives as long as the daemon"),
             Output::Watch {
                 tag,
-                action: clvmd_core::WatchAction::Detach { lv, legs },
+                action: clvmd_core::WatchAction::Detach { lv, images },
             } => self
                 .detach_tx
-                .send(crate::detach::Job::Detach(tag, lv, legs))
+                .send(crate::detach::Job::Detach(tag, lv, images))
                 .expect("the detach thread lives as long as the daemon"),
             Output::Watch {
                 tag,

@@ -95,6 +95,7 @@ pub fn render(st: &Status) -> String {
         let what = match f.action.as_str() {
             "stopped" => "I/O stopped on this node",
             "detaching" => "detaching the leg(s) cluster-wide",
+            "reloading" => "leg(s) detached cluster-wide, reloading here",
             "detached" => "leg(s) detached cluster-wide, I/O goes on",
             _ => "reported",
         };
