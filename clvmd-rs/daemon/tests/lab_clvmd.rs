@@ -1698,7 +1698,7 @@ fn lab_faults_quorum_loss_with_fencing() {
         .nth(4)
         .and_then(|w| w.parse().ok())
         .unwrap_or_else(|| panic!("linear table: {table}"));
-    let writer = "i=0; while [ $i -lt 16000 ]; do i=$((i+1)); \
+    let writer = "i=0; while [ $i -lt 16000 ]; do i=$((i+1)); echo seq-issue $i > /dev/ttyS0; \
                   printf '%08d\\n' $i | dd of=/dev/mapper/vg-seq bs=512 seek=$i count=1 \
                   oflag=direct conv=sync,notrunc 2>/dev/null || { echo ERR $i; exit 1; }; \
                   echo $i > /tmp/acked.tmp && mv /tmp/acked.tmp /tmp/acked; \
@@ -1792,13 +1792,23 @@ fn lab_faults_quorum_loss_with_fencing() {
     // landed after node3's daemon was told of the loss, before its freeze took effect.
     let changes = watch.changes();
     let last_seen = changes.last().expect("changes").1;
-    let t_loss = lines[..at]
+    let loss = text[..at]
         .iter()
-        .rev()
-        .find(|(_, l)| l.contains("quorum: NOT quorate"))
-        .map(|(at, _)| *at)
+        .rposition(|l| l.contains("quorum: NOT quorate"))
         .unwrap_or_else(|| panic!("no quorum loss on node3's console:\n{}", text.join("\n")));
+    let t_loss = lines[loss].0;
     let in_window = changes.iter().filter(|c| c.0 >= t_loss).count();
+    // Writes the writer started after its daemon was told of the loss (the console is one
+    // ordered stream) that still reached the disk before the suspend.
+    let issued_after_loss: Vec<u64> = text[loss..]
+        .iter()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("seq-issue ")
+                .and_then(|n| n.parse().ok())
+        })
+        .filter(|&n| n <= m_final)
+        .collect();
     drop(watch);
     drop(console);
     // Every number from 1 to the last is on disk, in its sector.
@@ -1904,7 +1914,8 @@ fn lab_faults_quorum_loss_with_fencing() {
         "with fencing: partition -> node3 frozen (reported): {} ms, -> fenced: {} ms, -> node1 \
          holds the LV: {} ms; frozen -> fenced {} ms; node3 acknowledged {acked_last}, {m_final} \
          on disk, none after the freeze, the last seen on disk {} ms after the partition, {in_window} \
-         landed between the loss reported on node3 ({} ms) and its freeze; restart -> \
+         seen landing between the loss reported on node3 ({} ms) and its freeze, of which {issued_after_loss:?} were \
+         started after the loss was reported; restart -> \
          node3 lock-started: {} ms; test {} s (host clock)",
         (tf - tp).as_millis(),
         (t_fenced - tp).as_millis(),
