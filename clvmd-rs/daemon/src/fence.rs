@@ -165,6 +165,7 @@ impl Fencer {
     }
 
     fn freeze(&self, dm: &dyn DmBackend, vg: &str, how: QuorumLoss) -> Result<(), String> {
+        let started = std::time::Instant::now();
         let path = self.record_path(vg);
         let mut rec = match read_record(&path) {
             Ok(r) => r,
@@ -198,6 +199,9 @@ impl Fencer {
         let mut errors = Vec::new();
         for i in todo {
             let d = &rec.devices[i];
+            // How long the kernel took (a flushing suspend waits for the I/O in flight): the
+            // part of the reaction time that is not the daemon's.
+            let asked = std::time::Instant::now();
             let r = match &d.table {
                 None => dm.suspend(&d.uuid),
                 Some(t) => {
@@ -209,7 +213,13 @@ impl Fencer {
                 }
             };
             match r {
-                Ok(()) => log::warn!("{}: I/O stopped ({})", d.name, rec.how.as_str()),
+                Ok(()) => log::warn!(
+                    "{}: I/O stopped ({}) in {} ms, {} ms of them in the kernel",
+                    d.name,
+                    rec.how.as_str(),
+                    started.elapsed().as_millis(),
+                    asked.elapsed().as_millis()
+                ),
                 Err(e) => errors.push(format!("{}: {e}", d.name)),
             }
         }

@@ -1503,3 +1503,452 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
     );
     println!("node1 log:\n{}", t.log("node1"));
 }
+
+/// The highest sequence number on the `seq` LV as the storage itself holds it: a host thread
+/// reads the shared disk's image (sector `i` of the LV holds `i`) every few milliseconds on the
+/// host's clock, so it keeps sampling while the writer's node is cut off or powered off.
+struct FencedDiskWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The last finished sample: when it started, and the highest number then.
+    last: std::sync::Arc<std::sync::Mutex<(Instant, u64)>>,
+    /// Each change: (start of the sample before, start of the sample that saw it, new max).
+    changes: std::sync::Arc<std::sync::Mutex<Vec<(Instant, Instant, u64)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FencedDiskWatch {
+    /// Watches the LV starting `off` sectors into `image`.
+    fn start(image: &std::path::Path, off: u64) -> FencedDiskWatch {
+        use std::os::unix::fs::FileExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let f = std::fs::File::open(image).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let last = Arc::new(Mutex::new((Instant::now(), 0)));
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        let (s, l, c) = (Arc::clone(&stop), Arc::clone(&last), Arc::clone(&changes));
+        let thread = std::thread::spawn(move || {
+            let mut max = 0u64;
+            let mut prev = Instant::now();
+            let mut buf = vec![0u8; 64 * 512];
+            while !s.load(Ordering::SeqCst) {
+                let at = Instant::now();
+                // Numbers land in order, one sector each: read on from the last one seen.
+                let n = f.read_at(&mut buf, (off + max + 1) * 512).unwrap_or(0);
+                let mut m = max;
+                for sector in buf[..n].chunks(512) {
+                    let v: u64 = std::str::from_utf8(&sector[..8])
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    if v != m + 1 {
+                        break;
+                    }
+                    m = v;
+                }
+                if m != max {
+                    max = m;
+                    c.lock().expect("changes").push((prev, at, m));
+                }
+                *l.lock().expect("last") = (at, max);
+                prev = at;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        FencedDiskWatch {
+            stop,
+            last,
+            changes,
+            thread: Some(thread),
+        }
+    }
+
+    /// The highest number of the first sample that started after `t`.
+    fn after(&self, t: Instant) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (at, m) = *self.last.lock().expect("last");
+            if at >= t {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "the disk watch stalled");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn changes(&self) -> Vec<(Instant, Instant, u64)> {
+        self.changes.lock().expect("changes").clone()
+    }
+}
+
+impl Drop for FencedDiskWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A node's serial console as the host sees it: a thread reads the file QEMU writes every few
+/// milliseconds and stamps each new line with the host's clock (no earlier than the guest wrote
+/// it), so the log survives the node's power-off and is ordered with host events.
+struct FencedConsoleWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<(Instant, String)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FencedConsoleWatch {
+    /// Watches what is appended to `path` from now on.
+    fn start(path: std::path::PathBuf) -> FencedConsoleWatch {
+        use std::io::{Read, Seek};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let mut f =
+            std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        f.seek(std::io::SeekFrom::End(0)).expect("seek");
+        let stop = Arc::new(AtomicBool::new(false));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (s, l) = (Arc::clone(&stop), Arc::clone(&lines));
+        let thread = std::thread::spawn(move || {
+            let mut partial = Vec::new();
+            let mut buf = vec![0u8; 65536];
+            while !s.load(Ordering::SeqCst) {
+                let n = f.read(&mut buf).unwrap_or(0);
+                let at = Instant::now();
+                partial.extend_from_slice(&buf[..n]);
+                while let Some(i) = partial.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = partial.drain(..=i).collect();
+                    let line = String::from_utf8_lossy(&line).trim_end().to_string();
+                    l.lock().expect("lines").push((at, line));
+                }
+                if n == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+        FencedConsoleWatch {
+            stop,
+            lines,
+            thread: Some(thread),
+        }
+    }
+
+    fn lines(&self) -> Vec<(Instant, String)> {
+        self.lines.lock().expect("lines").clone()
+    }
+}
+
+impl Drop for FencedConsoleWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Issue 15 item 1 with fencing, and the recovery of a fenced node. Three nodes, dlm_controld
+/// fencing through `fence_halvm_lab` (action=off). node3 holds a shared LV exclusively and a
+/// writer there writes sequence numbers (sector i holds i, O_DIRECT); the host reads the shared
+/// image every few ms. node3 is cut off: its daemon freezes the LV on the loss of quorum and the
+/// majority's dlm_controld fences it (QEMU killed). node3's console (its daemon's log and the
+/// writer's progress), stamped by the host as it appears, survives the fence: from the first
+/// disk sample after the freeze line to the fence and after it, no new number reaches the disk,
+/// every number node3 acknowledged is there, none missing in between. Should the fence beat
+/// the freeze (the majority's fence agent quicker than node3's daemon), nothing lands after the
+/// fence and the run says so.
+///
+/// Then node1 takes the LV over once the locks are recovered, writes, extends it and creates
+/// another LV; node3 restarts, its daemon lock-starts the VG and sees the current
+/// configuration: the sizes in `lvs` and in its activation, nothing frozen or suspended, no
+/// stray device from before the fence, node1's lock honoured; stock lvm2 reads the VG.
+/// Prints partition -> frozen, -> fenced, -> node1 active (host clock).
+#[test]
+fn lab_faults_quorum_loss_with_fencing() {
+    let t0 = Instant::now();
+    let t = start_with(3, 1, 256, true);
+    t.spawn_daemon("node1");
+    t.spawn_daemon("node2");
+    // node3's daemon log also goes to its serial console, which the host keeps after the fence.
+    t.lab
+        .node("node3")
+        .spawn(
+            &[
+                "sh",
+                "-c",
+                &format!(
+                    "{} -f --node-name node3 2>&1 | tee /tmp/clvmd.log > /dev/ttyS0",
+                    t.bins.clvmd
+                ),
+            ],
+            "/tmp/clvmd-tee.log",
+        )
+        .expect("spawn clvmd-rs");
+    for n in ["node1", "node2", "node3"] {
+        t.wait_daemon(n, 3);
+    }
+    t.shared_vg("vg", 0, &["node1", "node2", "node3"]);
+    t.ok(
+        "node3",
+        "M lvcreate -n seq -L 8m vg && M lvchange -aey vg/seq",
+    );
+    let table = t.ok("node3", "dmsetup table vg-seq");
+    let off: u64 = table
+        .split_whitespace()
+        .nth(4)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("linear table: {table}"));
+    let writer = "i=0; while [ $i -lt 16000 ]; do i=$((i+1)); echo seq-issue $i > /dev/ttyS0; \
+                  printf '%08d\\n' $i | dd of=/dev/mapper/vg-seq bs=512 seek=$i count=1 \
+                  oflag=direct conv=sync,notrunc 2>/dev/null || { echo ERR $i; exit 1; }; \
+                  echo $i > /tmp/acked.tmp && mv /tmp/acked.tmp /tmp/acked; \
+                  echo seq-acked $i > /dev/ttyS0; done";
+    let console = FencedConsoleWatch::start(t.lab.console_log("node3"));
+    t.lab
+        .node("node3")
+        .spawn(&["sh", "-c", writer], "/tmp/writer.log")
+        .expect("spawn writer");
+    let watch = FencedDiskWatch::start(&t.lab.shared_image(0), off);
+    t.lab
+        .wait_for(
+            "node3",
+            &["sh", "-c", "cat /tmp/acked 2>/dev/null || echo 0"],
+            "20 writes on node3",
+            Duration::from_secs(60),
+            |o| o.stdout_str().trim().parse::<u64>().unwrap_or(0) >= 20,
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node3")));
+    assert!(watch.after(Instant::now()) >= 20, "the host sees no writes");
+
+    let tp = Instant::now();
+    t.lab.partition("node3").expect("partition");
+    // The fence often comes before a poll over the network would see node3 frozen, so node3's
+    // console (its daemon's log and the writer's acknowledgements, stamped by the host as they
+    // appear) tells when it froze: the line is logged once the device is suspended.
+    let freeze_line = "vg-seq: I/O stopped (freeze)";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let fenced = |e: &halvm_lab::PowerEvent| e.action == "off" && e.node == "node3";
+    let t_fenced = loop {
+        if let Some(e) = t.lab.power_events().iter().find(|e| fenced(e)) {
+            break e.at;
+        }
+        assert!(Instant::now() < deadline, "node3 not fenced in 120 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        !t.lab.is_running("node3").expect("node3"),
+        "fenced node3 runs"
+    );
+    // What the serial port still had to write has reached the file.
+    std::thread::sleep(Duration::from_secs(1));
+    let lines = console.lines();
+    let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    let acked_of = |l: &str| {
+        l.trim()
+            .strip_prefix("seq-acked ")
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    let acks: Vec<(usize, u64)> = text
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| acked_of(l).map(|n| (i, n)))
+        .collect();
+    let acked_last = acks.last().map(|a| a.1).expect("acks on node3's console");
+    let m_final = watch.after(Instant::now());
+    assert!(
+        acked_last <= m_final && m_final <= acked_last + 1,
+        "node3 acknowledged {acked_last}, the disk has up to {m_final}"
+    );
+    let changes = watch.changes();
+    // A change seen by a sample whose predecessor started after the fence landed after it.
+    assert!(
+        changes.iter().all(|c| c.0 < t_fenced),
+        "a number landed after node3 was fenced: {:?}",
+        changes.last()
+    );
+    // When the last number was seen on disk (it landed at or before that).
+    let last_seen = changes.last().expect("changes").1;
+    // The console's stamps are upper bounds: a freeze line stamped after the fence may have
+    // been written before it or not at all. Then the fence won the race and there is no freeze
+    // to check (it happens when the majority's fence agent is quicker than node3's daemon).
+    let freeze = lines
+        .iter()
+        .position(|(at, l)| l.contains(freeze_line) && *at < t_fenced);
+    let tf = freeze.map(|at| lines[at].0);
+    if let Some(at) = freeze {
+        assert!(lines[at].0 > tp, "frozen before the partition");
+        let acked_frozen = acks
+            .iter()
+            .filter(|a| a.0 < at)
+            .map(|a| a.1)
+            .max()
+            .expect("acks before the freeze");
+        // The write in flight at the freeze completes before the suspend returns (a flushing
+        // suspend), and its acknowledgement may follow the log line; nothing after it.
+        let acked_after: Vec<u64> = acks.iter().filter(|a| a.0 > at).map(|a| a.1).collect();
+        assert!(
+            acked_after.is_empty() || acked_after == [acked_frozen + 1],
+            "node3 acknowledged {acked_after:?} after its freeze (last before: {acked_frozen})"
+        );
+        assert_eq!(
+            watch.after(lines[at].0),
+            m_final,
+            "a number from node3 reached the disk after its freeze"
+        );
+    } else {
+        println!(
+            "node3 was fenced before its freeze took effect (fenced {} ms after the partition)",
+            (t_fenced - tp).as_millis()
+        );
+    }
+    // How many numbers landed after node3's daemon was told of the loss, and which of them the
+    // writer started after it (the console is one ordered stream).
+    let loss = text.iter().rposition(|l| l.contains("quorum: NOT quorate"));
+    let t_loss = loss.map(|i| lines[i].0);
+    let in_window = t_loss.map_or(0, |tl| changes.iter().filter(|c| c.0 >= tl).count());
+    let issued_after_loss: Vec<u64> = text[loss.unwrap_or(text.len())..]
+        .iter()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("seq-issue ")
+                .and_then(|n| n.parse().ok())
+        })
+        .filter(|&n| n <= m_final)
+        .collect();
+    drop(watch);
+    drop(console);
+    // Every number from 1 to the last is on disk, in its sector.
+    t.ok(
+        "node2",
+        &format!(
+            "dd if={} bs=512 skip={} count={m_final} iflag=direct 2>/dev/null | tr -d '\\000' \
+             > /tmp/got && seq -f %08g 1 {m_final} > /tmp/want && cmp /tmp/got /tmp/want",
+            t.disks[0],
+            off + 1
+        ),
+    );
+    let freeze_log: Vec<&str> = text
+        .iter()
+        .copied()
+        .filter(|l| l.contains("clvmd-rs") && (l.contains("quorum") || l.contains("freez")))
+        .collect();
+
+    // The majority takes the LV over once node3's locks are recovered.
+    t.lab
+        .wait_for(
+            "node1",
+            &["sh", "-c", &format!("{}M lvchange -aey vg/seq", t.pre())],
+            "node1 -aey after the fence",
+            Duration::from_secs(120),
+            |o| o.success(),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+    let to_taken = tp.elapsed();
+    // The DLM grants node3's lock only after the fence (nothing of node3's lands after it).
+    assert!(
+        t_fenced < tp + to_taken,
+        "node1 took the LV before node3 was fenced"
+    );
+    t.ok(
+        "node1",
+        "printf '%08d\\n' 99999999 | dd of=/dev/mapper/vg-seq bs=512 seek=16383 count=1 \
+         oflag=direct conv=sync,notrunc status=none",
+    );
+    t.ok(
+        "node1",
+        "M lvextend -L 12m vg/seq && M lvcreate -n new -L 4m vg && M lvchange -an vg/new",
+    );
+    assert_eq!(
+        t.ok("node1", "blockdev --getsz /dev/mapper/vg-seq").trim(),
+        "24576"
+    );
+    let st = t.ok("node1", "$C status --json");
+    assert!(st.contains("\"frozen\":[]"), "{st}");
+
+    // node3 comes back and gets the current configuration.
+    t.lab.heal("node3").expect("heal");
+    let tr = Instant::now();
+    t.lab.restart("node3").expect("restart node3");
+    t.configure("node3");
+    t.daemon("node3", 3);
+    t.ok("node3", "M vgchange --lockstart vg");
+    let to_rejoined = tr.elapsed();
+    let lvs = t.ok(
+        "node3",
+        "M lvs --noheadings --units s -o lv_name,lv_size vg",
+    );
+    let lvs: Vec<String> = lvs.split_whitespace().map(str::to_string).collect();
+    assert_eq!(lvs, ["new", "8192S", "seq", "24576S"], "{lvs:?}");
+    t.ok("node3", "M lvchange -asy vg/new");
+    assert_eq!(
+        t.ok("node3", "blockdev --getsz /dev/mapper/vg-new").trim(),
+        "8192"
+    );
+    let err = t.fails("node3", "M lvchange -aey vg/seq");
+    assert!(err.contains("node1"), "{err}");
+    assert_eq!(
+        t.ok("node3", "dmsetup ls --target linear | cut -f1").trim(),
+        "vg-new",
+        "a device other than vg-new on node3"
+    );
+    let info = t.ok("node3", "dmsetup info");
+    assert!(!info.contains("SUSPENDED"), "{info}");
+    let st = t.ok("node3", "$C status --json");
+    assert!(
+        st.contains("\"quorate\":true") && st.contains("\"frozen\":[]") && !st.contains("stranded"),
+        "{st}"
+    );
+    // node1's marker, written while node3 was away, reads back on node3 once it may read.
+    t.ok("node3", "M lvchange -an vg/new");
+    t.ok("node1", "M lvchange -an vg/seq");
+    t.ok("node3", "M lvchange -asy vg/seq");
+    let marker = t.ok(
+        "node3",
+        "dd if=/dev/mapper/vg-seq bs=512 skip=16383 count=1 iflag=direct status=none | head -c 8",
+    );
+    assert_eq!(marker, "99999999");
+    t.ok("node3", "M lvchange -an vg/seq");
+    let stock = t.ok(
+        "node3",
+        &format!(
+            "lvm lvs --shared --noheadings --units s -o lv_name,lv_size --devices {} vg",
+            t.disks[0]
+        ),
+    );
+    let stock: Vec<&str> = stock.split_whitespace().collect();
+    assert_eq!(
+        stock,
+        ["new", "8192S", "seq", "24576S"],
+        "stock lvm2: {stock:?}"
+    );
+    let ms = |t: Option<Instant>| {
+        t.map_or("not before the fence".to_string(), |t| {
+            format!("{} ms", t.saturating_duration_since(tp).as_millis())
+        })
+    };
+    println!(
+        "with fencing: partition -> node3 frozen (its console): {}, -> fenced: {} ms, -> node1 \
+         holds the LV: {} ms; frozen -> fenced {}; node3 acknowledged {acked_last}, {m_final} on \
+         disk, none after the freeze or the fence, the last seen on disk {} ms after the \
+         partition; {in_window} seen landing after the loss was reported on node3 ({}), of \
+         which {issued_after_loss:?} were started after it; restart -> node3 lock-started: {} \
+         ms; test {} s (host clock)",
+        ms(tf),
+        (t_fenced - tp).as_millis(),
+        to_taken.as_millis(),
+        tf.map_or("-".to_string(), |tf| format!(
+            "{} ms",
+            t_fenced.saturating_duration_since(tf).as_millis()
+        )),
+        last_seen.saturating_duration_since(tp).as_millis(),
+        ms(t_loss),
+        to_rejoined.as_millis(),
+        t0.elapsed().as_secs()
+    );
+    println!(
+        "node3 before the fence (console):\n{}",
+        freeze_log.join("\n")
+    );
+}
