@@ -5,7 +5,9 @@
 //! image's metadata LV (`lv_rmeta_N`) is dropped. When one image remains, the LV becomes linear
 //! on that image's extents and the image (with its metadata or the mirror log) is dropped.
 
-use lvmeta_model::{names, Flag, LogicalVolume, SegmentKind, VolumeGroup};
+use lvmeta_model::{
+    alloc::pv_areas, names, Flag, ImagesRequest, LogicalVolume, SegmentKind, VolumeGroup,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
@@ -26,6 +28,10 @@ pub enum SplitError {
     Name { name: String, reason: String },
     #[error("an LV named {name} already exists in {vg}")]
     Exists { vg: String, name: String },
+    #[error("{0}")]
+    Model(#[from] lvmeta_model::ModelError),
+    #[error("No usable images left in {vg}/{lv}.")]
+    NoUsableImages { vg: String, lv: String },
     #[error("{vg}/{lv}: image {image} is missing from the metadata")]
     Dangling {
         vg: String,
@@ -273,4 +279,108 @@ pub fn remove_images(
         removed,
         now_linear,
     })
+}
+
+/// What [`repair_mirror`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RepairOutcome {
+    /// Images on a missing PV, removed.
+    pub failed: Vec<String>,
+    /// Images before the repair.
+    pub original: usize,
+    /// The image counts tried when up-converting back, in order (lvm2 prints each).
+    pub tried: Vec<usize>,
+    /// Images after the repair.
+    pub now: usize,
+    /// The sub-LVs allocated in place of the failed ones.
+    pub added: Vec<String>,
+}
+
+/// `lvconvert --repair` of a mirror LV with lvm2's `allocate` policy for images
+/// (`_lvconvert_mirrors_repair`): the images with extents on a MISSING PV are removed (a
+/// mirror left with one image is linear for a moment), then the LV is up-converted back to
+/// its image count on other PVs; when that cannot be allocated, one image fewer is tried,
+/// down to two, as lvm2 does; failing that the LV stays as the removal left it. A mirror
+/// without failed images is left alone (`failed` empty). `req` gives the PVs to allocate
+/// from and the creation time of new sub-LVs (`total` is ignored). On error the VG is
+/// unchanged.
+pub fn repair_mirror(
+    vg: &mut VolumeGroup,
+    lv: &str,
+    req: &ImagesRequest,
+) -> Result<RepairOutcome, SplitError> {
+    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    })?;
+    let legs: Vec<String> = match top.segments.as_slice() {
+        [seg] => match &seg.kind {
+            SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
+            _ => {
+                return Err(SplitError::NotMirrored {
+                    vg: vg.name.clone(),
+                    lv: lv.into(),
+                })
+            }
+        },
+        _ => {
+            return Err(SplitError::NotMirrored {
+                vg: vg.name.clone(),
+                lv: lv.into(),
+            })
+        }
+    };
+    let on_missing = |name: &str| {
+        vg.lv(name).is_some_and(|l| {
+            l.segments
+                .iter()
+                .flat_map(pv_areas)
+                .any(|(pv, _, _)| vg.pvs.iter().any(|p| p.name == pv && p.is_missing()))
+        })
+    };
+    let failed: Vec<String> = legs.iter().filter(|l| on_missing(l)).cloned().collect();
+    let original = legs.len();
+    if failed.is_empty() {
+        return Ok(RepairOutcome {
+            original,
+            now: original,
+            ..RepairOutcome::default()
+        });
+    }
+    if failed.len() == original {
+        return Err(SplitError::NoUsableImages {
+            vg: vg.name.clone(),
+            lv: lv.into(),
+        });
+    }
+    let mut work = vg.clone();
+    remove_images(&mut work, lv, &failed)?;
+    let mut out = RepairOutcome {
+        failed,
+        original,
+        ..RepairOutcome::default()
+    };
+    out.now = original - out.failed.len();
+    let mut target = original;
+    loop {
+        out.tried.push(target);
+        let r = ImagesRequest {
+            total: target,
+            raid1: false,
+            ..req.clone()
+        };
+        let mut attempt = work.clone();
+        match attempt.add_images(lv, &r) {
+            Ok(added) => {
+                out.added = added;
+                out.now = target;
+                work = attempt;
+                break;
+            }
+            Err(_) if target > 2 => target -= 1,
+            Err(_) => break,
+        }
+    }
+    *vg = work;
+    Ok(out)
 }
