@@ -384,3 +384,195 @@ pub fn repair_mirror(
     *vg = work;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvmeta_model::{Layout, LvRequest, MirrorLog, PhysicalVolume};
+    use lvmeta_ondisk::units::{Extents, Sectors};
+
+    /// A VG of `pvs` PVs of 31 extents (4 MiB) each.
+    fn vg(pvs: usize) -> VolumeGroup {
+        let mut vg = VolumeGroup::new("vg", Sectors(8192)).unwrap();
+        for i in 0..pvs {
+            let pv = PhysicalVolume::new(
+                &lvmeta_model::lvm_uuid::generate(),
+                Some(&format!("/dev/vd{}", (b'b' + i as u8) as char)),
+                Sectors(262144),
+                Sectors(2048),
+                Extents(31),
+            )
+            .unwrap();
+            vg.add_pv(pv).unwrap();
+        }
+        vg
+    }
+
+    fn total(n: usize) -> ImagesRequest {
+        ImagesRequest {
+            total: n,
+            ..ImagesRequest::default()
+        }
+    }
+
+    /// The PVs an LV's extents are on.
+    fn pvs_of(vg: &VolumeGroup, lv: &str) -> Vec<String> {
+        vg.lv(lv)
+            .unwrap()
+            .segments
+            .iter()
+            .flat_map(lvmeta_model::alloc::pv_areas)
+            .map(|a| a.0)
+            .collect()
+    }
+
+    fn legs(vg: &VolumeGroup, lv: &str) -> Vec<String> {
+        match &vg.lv(lv).unwrap().segments[0].kind {
+            SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
+            SegmentKind::Raid1 { images, .. } => images.iter().map(|i| i.1.clone()).collect(),
+            k => panic!("not mirrored: {k:?}"),
+        }
+    }
+
+    #[test]
+    fn a_linear_lv_becomes_a_mirror_keeping_its_extents() {
+        let mut vg = vg(3);
+        vg.create_lv(LvRequest::new("m", Extents(4), Layout::Linear))
+            .unwrap();
+        let before = vg.lv("m").unwrap().segments.clone();
+        let added = vg.add_images("m", &total(2)).unwrap();
+        assert_eq!(added, ["m_mimage_0", "m_mimage_1"]);
+        assert_eq!(vg.lv("m_mimage_0").unwrap().segments, before);
+        assert_eq!(pvs_of(&vg, "m_mimage_1"), ["pv1"]);
+        assert!(!vg.lv("m_mimage_1").unwrap().is_visible());
+        assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_1"]);
+        assert!(matches!(
+            &vg.lv("m").unwrap().segments[0].kind,
+            SegmentKind::Mirror { log: None, region_size: Some(r), .. } if r.0 == 4096
+        ));
+        // Asking for what it has changes nothing; fewer is refused.
+        let same = vg.clone();
+        assert!(vg.add_images("m", &total(2)).unwrap().is_empty());
+        assert_eq!(vg, same);
+        assert!(vg.add_images("m", &total(1)).is_err());
+        assert_eq!(vg, same);
+        // A third image on the third PV; a fourth has no PV of its own left.
+        assert_eq!(vg.add_images("m", &total(3)).unwrap(), ["m_mimage_2"]);
+        assert_eq!(pvs_of(&vg, "m_mimage_2"), ["pv2"]);
+        let three = vg.clone();
+        assert!(vg.add_images("m", &total(4)).is_err());
+        assert_eq!(vg, three, "a failed allocation leaves the VG unchanged");
+    }
+
+    #[test]
+    fn a_linear_lv_becomes_raid1_with_rebuild_on_the_new_image() {
+        let mut vg = vg(2);
+        vg.create_lv(LvRequest::new("r", Extents(4), Layout::Linear))
+            .unwrap();
+        let req = ImagesRequest {
+            raid1: true,
+            ..total(2)
+        };
+        let added = vg.add_images("r", &req).unwrap();
+        assert_eq!(
+            added,
+            ["r_rimage_0", "r_rmeta_0", "r_rimage_1", "r_rmeta_1"]
+        );
+        assert_eq!(pvs_of(&vg, "r_rmeta_0"), ["pv0"]);
+        assert_eq!(pvs_of(&vg, "r_rimage_1"), ["pv1"]);
+        assert_eq!(pvs_of(&vg, "r_rmeta_1"), ["pv1"]);
+        assert!(!vg.lv("r_rimage_0").unwrap().status.contains(Flag::Rebuild));
+        assert!(vg.lv("r_rimage_1").unwrap().status.contains(Flag::Rebuild));
+        assert_eq!(legs(&vg, "r"), ["r_rimage_0", "r_rimage_1"]);
+    }
+
+    #[test]
+    fn a_disk_log_mirror_gets_no_images_here() {
+        let mut vg = vg(4);
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(2),
+            Layout::Mirror {
+                mirrors: 1,
+                log: MirrorLog::Disk,
+            },
+        ))
+        .unwrap();
+        assert!(vg.add_images("m", &total(3)).is_err());
+    }
+
+    fn mirror_with_leg_1_missing(pvs: usize) -> VolumeGroup {
+        let mut vg = vg(pvs);
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(4),
+            Layout::Mirror {
+                mirrors: 1,
+                log: MirrorLog::Core,
+            },
+        ))
+        .unwrap();
+        let dead = pvs_of(&vg, "m_mimage_1")[0].clone();
+        vg.pvs
+            .iter_mut()
+            .find(|p| p.name == dead)
+            .unwrap()
+            .set_missing(true);
+        vg
+    }
+
+    #[test]
+    fn repair_replaces_a_failed_image_on_another_pv() {
+        let mut vg = mirror_with_leg_1_missing(3);
+        let survivor = vg.lv("m_mimage_0").unwrap().segments.clone();
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!(r.failed, ["m_mimage_1"]);
+        assert_eq!((r.original, r.now, r.tried.as_slice()), (2, 2, &[2][..]));
+        assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_1"]);
+        assert_eq!(vg.lv("m_mimage_0").unwrap().segments, survivor);
+        assert_eq!(pvs_of(&vg, "m_mimage_1"), ["pv2"]);
+        // Repeating it finds nothing to repair.
+        let again = vg.clone();
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert!(r.failed.is_empty());
+        assert_eq!(vg, again);
+    }
+
+    #[test]
+    fn repair_without_room_removes_the_failed_image() {
+        let mut vg = mirror_with_leg_1_missing(2);
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!((r.original, r.now, r.tried.as_slice()), (2, 1, &[2][..]));
+        assert!(r.added.is_empty());
+        assert!(vg.lv("m_mimage_1").is_none() && vg.lv("m_mimage_0").is_none());
+        assert_eq!(pvs_of(&vg, "m"), ["pv0"]);
+        // Every image failed: refused, nothing changed.
+        let mut vg = mirror_with_leg_1_missing(2);
+        vg.pvs[0].set_missing(true);
+        let before = vg.clone();
+        assert!(matches!(
+            repair_mirror(&mut vg, "m", &ImagesRequest::default()),
+            Err(SplitError::NoUsableImages { .. })
+        ));
+        assert_eq!(vg, before);
+    }
+
+    #[test]
+    fn repair_of_three_images_tries_fewer_as_lvm2() {
+        let mut vg = vg(3);
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(4),
+            Layout::Mirror {
+                mirrors: 2,
+                log: MirrorLog::Core,
+            },
+        ))
+        .unwrap();
+        vg.pvs[1].set_missing(true);
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!(r.failed, ["m_mimage_1"]);
+        assert_eq!((r.original, r.now, r.tried.as_slice()), (3, 2, &[3, 2][..]));
+        assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_2"]);
+    }
+}

@@ -159,7 +159,7 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
                     .long("type")
                     .value_name("TYPE")
                     .value_parser(["mirror", "raid1"])
-                    .help("With -m on a linear LV: mirror or raid1 (lvm2's default, mirror_segtype_default); a mirror or raid1 LV keeps its type"),
+                    .help("With -m on a linear LV: raid1 (the default, as lvm2's mirror_segtype_default) or mirror; a mirror or raid1 LV keeps its type"),
             )
             .arg(
                 Arg::new("mirrorlog")
@@ -357,7 +357,14 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
             ctx.convert_images(kernel.as_ref(), &o)
         }
         .map_err(act)?;
-        return Ok(outcome(out));
+        // lvm2 prints its warnings (the repair's up-convert attempts) on stderr.
+        let (warn, info): (Vec<String>, Vec<String>) =
+            out.into_iter().partition(|l| l.starts_with("WARNING:"));
+        return Ok(Outcome {
+            stdout: super::lines(info),
+            stderr: super::lines(warn),
+            ..Outcome::default()
+        });
     }
     let count = *m.get_one::<usize>("splitmirrors").expect("the group");
     let new = m

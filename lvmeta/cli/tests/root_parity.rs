@@ -592,3 +592,54 @@ fn root_lvconvert_adds_mirror_images_as_lvm2() {
     }
     assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
 }
+
+#[test]
+fn root_lvconvert_repair_replaces_a_mirror_image_as_lvm2() {
+    // Issue 15: `lvconvert --repair` of a mirror whose second PV is gone (its label wiped on
+    // both sides): the image on it is replaced on the third PV, as lvm2's allocate policy
+    // does, with lvm2's messages; a consistent mirror is left alone.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate -n a -l 4 evg",
+        "lvcreate -n b -l 3 evg",
+        "lvconvert -y --type mirror -m1 --mirrorlog core evg/a {0} {1}",
+        "lvconvert -y --type mirror -m1 --mirrorlog core evg/b {1}",
+        "lvconvert -y --repair evg/b",
+    ] {
+        same(&t, &args(cmd));
+        same_views(&t, "evg");
+    }
+    let (m, l) = t.both(&args("lvconvert -y --repair evg/a"));
+    assert_eq!(m.stdout, l.stdout);
+    assert!(
+        m.stdout
+            .contains("Volume evg/a is consistent. Nothing to repair."),
+        "{}",
+        m.stdout
+    );
+    for d in [&t.a[1], &t.b[1]] {
+        std::fs::write(d.path(), vec![0u8; 1 << 20]).unwrap();
+    }
+    let (m, l) = same(&t, &args("lvconvert -y --repair evg/a"));
+    assert_eq!(m.stdout, l.stdout, "stdout (lvmeta left, lvm2 right)");
+    assert!(
+        m.stdout.contains("Mirror status: 1 of 2 images failed."),
+        "{}",
+        m.stdout
+    );
+    let w = "WARNING: Trying to up-convert to 2 images, 0 logs.";
+    assert!(m.stderr.contains(w) && l.stderr.contains(w), "{}", m.stderr);
+    let (a, b) = lv_sections(&t, "evg");
+    let a1 = &a[a.find("a_mimage_1 {").expect("a_mimage_1 back")..];
+    assert!(
+        a1[..a1.find("}\n\t\t}").unwrap()].contains("\"pv2\""),
+        "{a}"
+    );
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+    // b's second image had no PV left to go to: lvm2 and lvmeta both leave it linear.
+    let (m, l) = same(&t, &args("lvconvert -y --repair evg/b"));
+    assert_eq!(m.stdout, l.stdout, "stdout (lvmeta left, lvm2 right)");
+    let (a, b) = lv_sections(&t, "evg");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}

@@ -609,8 +609,11 @@ impl Ctx<'_> {
                 r.original
             ));
         }
-        if let (Some(k), Some(p)) = (kernel, &before) {
-            out.extend(self.reload_active(k, vgname, lv, p)?);
+        match (kernel, &before) {
+            (Some(k), Some(p)) => out.extend(self.reload_active(k, vgname, lv, p)?),
+            // lvm2's words when the new images wait for an activation to be copied.
+            _ if !r.added.is_empty() => out.push("Conversion starts after activation.".into()),
+            _ => {}
         }
         Ok(out)
     }
