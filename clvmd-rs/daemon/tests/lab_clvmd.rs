@@ -1132,6 +1132,56 @@ fn repair_leg(t: &T, d1: &str, d2: &str, sum: &str, mf: &dyn Fn(&str) -> String)
         ],
         "{lvm}"
     );
+    // raid1 the same way, on node1 alone (lvm2 converts raid1 only when active): the new
+    // image is loaded with `rebuild`, then committed without REBUILD, as lvm2 does.
+    let r0 = Instant::now();
+    let conv = t.ok(
+        "node1",
+        &format!(
+            "{}MF lvcreate -n r -L 4m vg {d1} >/dev/null && MF lvchange -aey vg/r && \
+             dd if=/tmp/data of=/dev/mapper/vg-r bs=64k oflag=direct conv=fsync status=none && \
+             MF lvconvert --type raid1 -m1 vg/r && dmsetup table vg-r",
+            mf("node1")
+        ),
+    );
+    assert!(
+        conv.contains("Logical volume vg/r successfully converted.")
+            && conv.contains(" raid1 ")
+            && conv.contains(" rebuild 1 "),
+        "{conv}"
+    );
+    let seen_r = t.ok(
+        "node1",
+        &format!(
+            "{}seen=''; for i in $(seq 600); do \
+               p=$(MF lvs --noheadings -o copy_percent vg/r | tr -d ' '); \
+               case \" $seen \" in *\" $p \"*) ;; *) seen=\"$seen $p\";; esac; \
+               [ \"$p\" = 100.00 ] && break; sleep 0.1; done; echo $seen",
+            mf("node1")
+        ),
+    );
+    assert!(
+        seen_r.trim().ends_with("100.00"),
+        "raid1 copy_percent seen: {seen_r}"
+    );
+    let raid_synced = r0.elapsed();
+    let imgs = t.ok(
+        "node1",
+        "for l in 0 1; do dd if=/dev/mapper/vg-r_rimage_$l bs=64k count=16 iflag=direct status=none | sha256sum; done",
+    );
+    assert_eq!(imgs, format!("{sum}{sum}"), "raid1 images");
+    let rebuild = t.ok(
+        "node1",
+        &format!(
+            "{}MF vgcfgbackup -f /tmp/vg.txt vg >/dev/null && grep -c REBUILD /tmp/vg.txt || true",
+            mf("node1")
+        ),
+    );
+    assert_eq!(rebuild.trim(), "0", "REBUILD cleared after the load");
+    t.ok(
+        "node1",
+        &format!("{}MF lvchange -an vg/r && MF lvremove vg/r", mf("node1")),
+    );
     for n in ["node1", "node2"] {
         t.ok(n, &format!("{}MF lvchange -an vg/m", mf(n)));
         let pct = t.ok(
@@ -1157,6 +1207,11 @@ fn repair_leg(t: &T, d1: &str, d2: &str, sum: &str, mf: &dyn Fn(&str) -> String)
             .collect::<Vec<_>>()
             .join("; "),
         phase.elapsed()
+    );
+    println!(
+        "repair: raid1 up-convert on node1 (lvcreate, write 1 MiB, lvconvert, 100.00%): {} ms (seen: {})",
+        raid_synced.as_millis(),
+        seen_r.trim()
     );
 }
 

@@ -30,6 +30,10 @@ pub enum SplitError {
     Exists { vg: String, name: String },
     #[error("{0}")]
     Model(#[from] lvmeta_model::ModelError),
+    #[error(
+        "{vg}/{lv}: --repair of a raid1 LV is not supported here (lvconvert -m adds images back)"
+    )]
+    RaidRepair { vg: String, lv: String },
     #[error("No usable images left in {vg}/{lv}.")]
     NoUsableImages { vg: String, lv: String },
     #[error("{vg}/{lv}: image {image} is missing from the metadata")]
@@ -316,6 +320,12 @@ pub fn repair_mirror(
     let legs: Vec<String> = match top.segments.as_slice() {
         [seg] => match &seg.kind {
             SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
+            SegmentKind::Raid1 { .. } => {
+                return Err(SplitError::RaidRepair {
+                    vg: vg.name.clone(),
+                    lv: lv.into(),
+                })
+            }
             _ => {
                 return Err(SplitError::NotMirrored {
                     vg: vg.name.clone(),
@@ -484,6 +494,13 @@ mod tests {
         assert!(!vg.lv("r_rimage_0").unwrap().status.contains(Flag::Rebuild));
         assert!(vg.lv("r_rimage_1").unwrap().status.contains(Flag::Rebuild));
         assert_eq!(legs(&vg, "r"), ["r_rimage_0", "r_rimage_1"]);
+        // Not repaired here: said so, nothing changed.
+        let before = vg.clone();
+        assert!(matches!(
+            repair_mirror(&mut vg, "r", &ImagesRequest::default()),
+            Err(SplitError::RaidRepair { .. })
+        ));
+        assert_eq!(vg, before);
     }
 
     #[test]
