@@ -340,7 +340,7 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         let mut o = lvmeta::activation::ConvertImagesOptions {
             vg: vg.clone(),
             lv: lv.clone(),
-            raid1: m.get_one::<String>("type").map(String::as_str) != Some("mirror"),
+            raid1: m.get_one::<String>("type").map(|t| t == "raid1"),
             pvs,
             ..Default::default()
         };

@@ -581,6 +581,10 @@ fn root_lvconvert_adds_mirror_images_as_lvm2() {
             );
         }
     }
+    // lvm2 would take a mirror over to raid1; lvmeta refuses and changes nothing.
+    let m = t.me(&args("lvconvert -y --type raid1 -m2 evg/b"));
+    assert_eq!(m.code, 5, "{}", m.stderr);
+    assert!(m.stderr.contains("not supported"), "{}", m.stderr);
     let (a, b) = lv_sections(&t, "evg");
     for part in [
         "a_mimage_2",

@@ -501,8 +501,15 @@ impl Ctx<'_> {
             raid1 = match top.segments.first().map(|s| &s.kind) {
                 Some(lvmeta_model::SegmentKind::Raid1 { .. }) => true,
                 Some(lvmeta_model::SegmentKind::Mirror { .. }) => false,
-                _ => o.raid1,
+                // lvm2's mirror_segtype_default.
+                _ => o.raid1.unwrap_or(true),
             };
+            if o.raid1.is_some_and(|r| r != raid1) {
+                // lvm2 would take the LV over to the other type: not built here.
+                return Err(OpError::Failed(format!(
+                    "{vgname}/{lv}: converting between mirror and raid1 is not supported by lvmeta"
+                )));
+            }
             let have = match top.segments.first().map(|s| &s.kind) {
                 Some(lvmeta_model::SegmentKind::Raid1 { images, .. }) => images.len(),
                 Some(lvmeta_model::SegmentKind::Mirror { legs, .. }) => legs.len(),
@@ -519,7 +526,7 @@ impl Ctx<'_> {
                 )));
             }
             added =
-                t.vg.add_images(lv, &self.images_request(total, o.raid1, &o.pvs))
+                t.vg.add_images(lv, &self.images_request(total, raid1, &o.pvs))
                     .map_err(|e| OpError::Failed(e.to_string()))?;
             if added.is_empty() {
                 t.change_nothing();
@@ -656,8 +663,9 @@ pub struct ConvertImagesOptions {
     /// Unused by `--repair`.
     pub mirrors: usize,
     pub plus: bool,
-    /// `--type raid1` for a linear LV (else a mirror).
-    pub raid1: bool,
+    /// `--type raid1` (Some(true)) or `mirror` (Some(false)); None: raid1 for a linear LV
+    /// (lvm2's default), the LV's own type otherwise.
+    pub raid1: Option<bool>,
     /// Allocate only from these PVs.
     pub pvs: Vec<String>,
 }
