@@ -403,12 +403,13 @@ impl Ctx<'_> {
         before: &Plan,
     ) -> Result<Vec<String>> {
         let (vg, pvs) = read(self, vgname, true)?;
-        // Keep dm-mirror's handle_errors as the live table has it.
-        let handle = kernel
-            .dm
-            .table(&before.top().uuid)?
-            .iter()
-            .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"));
+        // Keep dm-mirror's handle_errors as the live table has it; an LV becoming a mirror
+        // gets it as activation gives it by default (lvm2's monitoring).
+        let live = kernel.dm.table(&before.top().uuid)?;
+        let handle = !live.iter().any(|l| l.2 == "mirror")
+            || live
+                .iter()
+                .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"));
         let opts = PlanOptions {
             mirror_handle_errors: handle,
             ..PlanOptions::default()
