@@ -812,6 +812,7 @@ fn lab_faults_leg_failure_local_then_global_policy() {
     );
     println!("node1 log (local):\n{}", t.log("node1"));
     global_detach(&t, &d1, &d2, &sum, &mf);
+    repair_leg(&t, &d1, &d2, &sum, &mf);
 }
 
 /// The second half of the leg-failure lab: `policy.detach = "global"`.
@@ -993,6 +994,225 @@ fn global_detach(t: &T, d1: &str, d2: &str, sum: &str, mf: &dyn Fn(&str) -> Stri
     );
     println!("node1 log (global):\n{}", t.log("node1"));
     println!("node2 log (global):\n{}", t.log("node2"));
+}
+
+/// The last part of the leg-failure lab (issue 15: "Repair brings the leg back in sync"):
+/// after the global detach the LV is linear and node1's copy of the metadata has the second
+/// PV MISSING. Node1 sees the disk again, `vgextend --restoremissing` takes it back, and
+/// `lvconvert --type mirror -m1` on node1, with the LV active on both nodes, adds the leg
+/// back: one metadata change under the VG lock, node1 reloads itself, node2 reloads through
+/// propagation, and each kernel copies the data to the new leg. Done when `lvs -o
+/// copy_percent` says 100.00 on both nodes and the two legs hold the same bytes.
+fn repair_leg(t: &T, d1: &str, d2: &str, sum: &str, mf: &dyn Fn(&str) -> String) {
+    let phase = Instant::now();
+    t.ok(
+        "node1",
+        &format!("dmsetup create flaky --table \"0 $(blockdev --getsz {d2}) linear {d2} 0\""),
+    );
+    let flagged = |n: &str| {
+        t.ok(
+            n,
+            &format!(
+                "{}MF vgcfgbackup -f /tmp/vg.txt vg >/dev/null && grep -c '\"MISSING\"' /tmp/vg.txt || true",
+                mf(n)
+            ),
+        )
+    };
+    assert_eq!(flagged("node1").trim(), "1", "the detached PV is MISSING");
+    t.ok(
+        "node1",
+        &format!(
+            "{}MF vgextend --restoremissing vg /dev/mapper/flaky",
+            mf("node1")
+        ),
+    );
+    assert_eq!(flagged("node2").trim(), "0", "restored, as node2 reads it");
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("{}MF lvchange -asy vg/m", mf(n)));
+        // A linear LV has no copy to report: the field is empty, as in lvm2.
+        let pct = t.ok(
+            n,
+            &format!("{}MF lvs --noheadings -o copy_percent vg/m", mf(n)),
+        );
+        assert_eq!(pct.trim(), "", "{n}");
+    }
+    let t0 = Instant::now();
+    let conv = t.ok(
+        "node1",
+        &format!(
+            "{}MF lvconvert --type mirror -m1 --mirrorlog core vg/m",
+            mf("node1")
+        ),
+    );
+    let converted = t0.elapsed();
+    assert!(
+        conv.contains("Logical volume vg/m being converted."),
+        "{conv}"
+    );
+    // Each node polls lvs on its own clock until the copy is complete; the first values
+    // seen show the progress.
+    let mut synced = Vec::new();
+    for n in ["node1", "node2"] {
+        let out = t.ok(
+            n,
+            &format!(
+                "{}seen=''; for i in $(seq 600); do \
+                   p=$(MF lvs --noheadings -o sync_percent vg/m | tr -d ' '); \
+                   case \" $seen \" in *\" $p \"*) ;; *) seen=\"$seen $p\";; esac; \
+                   [ \"$p\" = 100.00 ] && break; sleep 0.1; done; echo $seen",
+                mf(n)
+            ),
+        );
+        let seen = out.trim().to_string();
+        assert!(seen.ends_with("100.00"), "{n}: copy_percent seen: {seen}");
+        synced.push((n, t0.elapsed(), seen));
+        let table = t.ok(n, "dmsetup table vg-m");
+        assert!(
+            table.contains(" mirror ") && !table.contains("nosync"),
+            "{n}: {table}"
+        );
+        let st = t.ok(n, "dmsetup status vg-m");
+        assert!(st.contains(" AA "), "{n}: {st}");
+        let lvs = t.ok(
+            n,
+            &format!(
+                "{}MF lvs -a --noheadings -o lv_name,segtype,copy_percent vg",
+                mf(n)
+            ),
+        );
+        assert_eq!(
+            lvs.split_whitespace().collect::<Vec<_>>(),
+            [
+                "m",
+                "mirror",
+                "100.00",
+                "[m_mimage_0]",
+                "linear",
+                "[m_mimage_1]",
+                "linear"
+            ],
+            "{n}"
+        );
+    }
+    // The two legs hold the same bytes, and the data written before the failure and through
+    // the detach (read through node2, which has the second disk directly).
+    let legs = t.ok(
+        "node2",
+        "for l in 0 1; do dd if=/dev/mapper/vg-m_mimage_$l bs=1M iflag=direct status=none | sha256sum; done",
+    );
+    let legs: Vec<&str> = legs.lines().collect();
+    assert_eq!(legs.len(), 2, "{legs:?}");
+    assert_eq!(legs[0], legs[1], "the legs differ after the resync");
+    for l in 0..2 {
+        let data = t.ok(
+            "node2",
+            &format!(
+                "dd if=/dev/mapper/vg-m_mimage_{l} bs=64k count=16 iflag=direct status=none | sha256sum; \
+                 dd if=/dev/mapper/vg-m_mimage_{l} bs=64k skip=32 count=16 iflag=direct status=none | sha256sum"
+            ),
+        );
+        assert_eq!(data, format!("{sum}{sum}"), "leg {l}");
+    }
+    // Stock lvm2 reads the mirror back.
+    let lvm = t.ok(
+        "node2",
+        &format!(
+            "lvm lvs --shared -a --noheadings -o lv_name,segtype --devices {d1} --devices {d2} vg"
+        ),
+    );
+    assert_eq!(
+        lvm.split_whitespace().collect::<Vec<_>>(),
+        [
+            "m",
+            "mirror",
+            "[m_mimage_0]",
+            "linear",
+            "[m_mimage_1]",
+            "linear"
+        ],
+        "{lvm}"
+    );
+    // raid1 the same way, on node1 alone (lvm2 converts raid1 only when active): the new
+    // image is loaded with `rebuild`, then committed without REBUILD, as lvm2 does.
+    let r0 = Instant::now();
+    let conv = t.ok(
+        "node1",
+        &format!(
+            "{}MF lvcreate -n r -L 4m vg {d1} >/dev/null && MF lvchange -aey vg/r && \
+             dd if=/tmp/data of=/dev/mapper/vg-r bs=64k oflag=direct conv=fsync status=none && \
+             MF lvconvert --type raid1 -m1 vg/r && dmsetup table vg-r",
+            mf("node1")
+        ),
+    );
+    assert!(
+        conv.contains("Logical volume vg/r successfully converted.")
+            && conv.contains(" raid1 ")
+            && conv.contains(" rebuild 1 "),
+        "{conv}"
+    );
+    let seen_r = t.ok(
+        "node1",
+        &format!(
+            "{}seen=''; for i in $(seq 600); do \
+               p=$(MF lvs --noheadings -o copy_percent vg/r | tr -d ' '); \
+               case \" $seen \" in *\" $p \"*) ;; *) seen=\"$seen $p\";; esac; \
+               [ \"$p\" = 100.00 ] && break; sleep 0.1; done; echo $seen",
+            mf("node1")
+        ),
+    );
+    assert!(
+        seen_r.trim().ends_with("100.00"),
+        "raid1 copy_percent seen: {seen_r}"
+    );
+    let raid_synced = r0.elapsed();
+    let imgs = t.ok(
+        "node1",
+        "for l in 0 1; do dd if=/dev/mapper/vg-r_rimage_$l bs=64k count=16 iflag=direct status=none | sha256sum; done",
+    );
+    assert_eq!(imgs, format!("{sum}{sum}"), "raid1 images");
+    let rebuild = t.ok(
+        "node1",
+        &format!(
+            "{}MF vgcfgbackup -f /tmp/vg.txt vg >/dev/null && grep -c REBUILD /tmp/vg.txt || true",
+            mf("node1")
+        ),
+    );
+    assert_eq!(rebuild.trim(), "0", "REBUILD cleared after the load");
+    t.ok(
+        "node1",
+        &format!("{}MF lvchange -an vg/r && MF lvremove vg/r", mf("node1")),
+    );
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("{}MF lvchange -an vg/m", mf(n)));
+        let pct = t.ok(
+            n,
+            &format!("{}MF lvs --noheadings -o copy_percent vg/m", mf(n)),
+        );
+        assert_eq!(pct.trim(), "", "{n}: inactive");
+    }
+    t.ok("node1", "dmsetup remove flaky");
+    for n in ["node1", "node2"] {
+        let left = t.ok(n, "dmsetup ls");
+        assert!(!left.contains("vg-"), "{n}: {left}");
+    }
+    println!(
+        "repair: lvconvert -m1 took {} ms; {}; phase took {:?}",
+        converted.as_millis(),
+        synced
+            .iter()
+            .map(|(n, d, seen)| format!(
+                "{n} at 100.00% {} ms after the lvconvert (seen: {seen})",
+                d.as_millis()
+            ))
+            .collect::<Vec<_>>()
+            .join("; "),
+        phase.elapsed()
+    );
+    println!(
+        "repair: raid1 up-convert on node1 (lvcreate, write 1 MiB, lvconvert, 100.00%): {} ms (seen: {})",
+        raid_synced.as_millis(),
+        seen_r.trim()
+    );
 }
 
 /// Largest sequence number on the `seq` LV as `node` reads it from the raw shared disk (each

@@ -16,7 +16,9 @@ use lvmeta_model::{Flag, LogicalVolume, Segment, SegmentKind, VolumeGroup};
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use split::{remove_images, split_mirror, RemoveOutcome, SplitOutcome};
+pub use split::{
+    remove_images, repair_mirror, split_mirror, RemoveOutcome, RepairOutcome, SplitOutcome,
+};
 
 /// A block device number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

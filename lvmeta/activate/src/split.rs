@@ -5,7 +5,9 @@
 //! image's metadata LV (`lv_rmeta_N`) is dropped. When one image remains, the LV becomes linear
 //! on that image's extents and the image (with its metadata or the mirror log) is dropped.
 
-use lvmeta_model::{names, Flag, LogicalVolume, SegmentKind, VolumeGroup};
+use lvmeta_model::{
+    alloc::pv_areas, names, Flag, ImagesRequest, LogicalVolume, SegmentKind, VolumeGroup,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
@@ -26,6 +28,14 @@ pub enum SplitError {
     Name { name: String, reason: String },
     #[error("an LV named {name} already exists in {vg}")]
     Exists { vg: String, name: String },
+    #[error("{0}")]
+    Model(#[from] lvmeta_model::ModelError),
+    #[error(
+        "{vg}/{lv}: --repair of a raid1 LV is not supported here (lvconvert -m adds images back)"
+    )]
+    RaidRepair { vg: String, lv: String },
+    #[error("No usable images left in {vg}/{lv}.")]
+    NoUsableImages { vg: String, lv: String },
     #[error("{vg}/{lv}: image {image} is missing from the metadata")]
     Dangling {
         vg: String,
@@ -273,4 +283,313 @@ pub fn remove_images(
         removed,
         now_linear,
     })
+}
+
+/// What [`repair_mirror`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RepairOutcome {
+    /// Images on a missing PV, removed.
+    pub failed: Vec<String>,
+    /// Images before the repair.
+    pub original: usize,
+    /// The image counts tried when up-converting back, in order (lvm2 prints each).
+    pub tried: Vec<usize>,
+    /// Images after the repair.
+    pub now: usize,
+    /// The sub-LVs allocated in place of the failed ones.
+    pub added: Vec<String>,
+}
+
+/// `lvconvert --repair` of a mirror LV with lvm2's `allocate` policy for images
+/// (`_lvconvert_mirrors_repair`): the images with extents on a MISSING PV are removed (a
+/// mirror left with one image is linear for a moment), then the LV is up-converted back to
+/// its image count on other PVs; when that cannot be allocated, one image fewer is tried,
+/// down to two, as lvm2 does; failing that the LV stays as the removal left it. A mirror
+/// without failed images is left alone (`failed` empty). `req` gives the PVs to allocate
+/// from and the creation time of new sub-LVs (`total` is ignored). On error the VG is
+/// unchanged.
+pub fn repair_mirror(
+    vg: &mut VolumeGroup,
+    lv: &str,
+    req: &ImagesRequest,
+) -> Result<RepairOutcome, SplitError> {
+    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    })?;
+    let legs: Vec<String> = match top.segments.as_slice() {
+        [seg] => match &seg.kind {
+            SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
+            SegmentKind::Raid1 { .. } => {
+                return Err(SplitError::RaidRepair {
+                    vg: vg.name.clone(),
+                    lv: lv.into(),
+                })
+            }
+            _ => {
+                return Err(SplitError::NotMirrored {
+                    vg: vg.name.clone(),
+                    lv: lv.into(),
+                })
+            }
+        },
+        _ => {
+            return Err(SplitError::NotMirrored {
+                vg: vg.name.clone(),
+                lv: lv.into(),
+            })
+        }
+    };
+    let on_missing = |name: &str| {
+        vg.lv(name).is_some_and(|l| {
+            l.segments
+                .iter()
+                .flat_map(pv_areas)
+                .any(|(pv, _, _)| vg.pvs.iter().any(|p| p.name == pv && p.is_missing()))
+        })
+    };
+    let failed: Vec<String> = legs.iter().filter(|l| on_missing(l)).cloned().collect();
+    let original = legs.len();
+    if failed.is_empty() {
+        return Ok(RepairOutcome {
+            original,
+            now: original,
+            ..RepairOutcome::default()
+        });
+    }
+    if failed.len() == original {
+        return Err(SplitError::NoUsableImages {
+            vg: vg.name.clone(),
+            lv: lv.into(),
+        });
+    }
+    let mut work = vg.clone();
+    remove_images(&mut work, lv, &failed)?;
+    let mut out = RepairOutcome {
+        failed,
+        original,
+        ..RepairOutcome::default()
+    };
+    out.now = original - out.failed.len();
+    let mut target = original;
+    loop {
+        out.tried.push(target);
+        let r = ImagesRequest {
+            total: target,
+            raid1: false,
+            ..req.clone()
+        };
+        let mut attempt = work.clone();
+        match attempt.add_images(lv, &r) {
+            Ok(added) => {
+                out.added = added;
+                out.now = target;
+                work = attempt;
+                break;
+            }
+            Err(_) if target > 2 => target -= 1,
+            Err(_) => break,
+        }
+    }
+    *vg = work;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvmeta_model::{Layout, LvRequest, MirrorLog, PhysicalVolume};
+    use lvmeta_ondisk::units::{Extents, Sectors};
+
+    /// A VG of `pvs` PVs of 31 extents (4 MiB) each.
+    fn vg(pvs: usize) -> VolumeGroup {
+        let mut vg = VolumeGroup::new("vg", Sectors(8192)).unwrap();
+        for i in 0..pvs {
+            let pv = PhysicalVolume::new(
+                &lvmeta_model::lvm_uuid::generate(),
+                Some(&format!("/dev/vd{}", (b'b' + i as u8) as char)),
+                Sectors(262144),
+                Sectors(2048),
+                Extents(31),
+            )
+            .unwrap();
+            vg.add_pv(pv).unwrap();
+        }
+        vg
+    }
+
+    fn total(n: usize) -> ImagesRequest {
+        ImagesRequest {
+            total: n,
+            ..ImagesRequest::default()
+        }
+    }
+
+    /// The PVs an LV's extents are on.
+    fn pvs_of(vg: &VolumeGroup, lv: &str) -> Vec<String> {
+        vg.lv(lv)
+            .unwrap()
+            .segments
+            .iter()
+            .flat_map(lvmeta_model::alloc::pv_areas)
+            .map(|a| a.0)
+            .collect()
+    }
+
+    fn legs(vg: &VolumeGroup, lv: &str) -> Vec<String> {
+        match &vg.lv(lv).unwrap().segments[0].kind {
+            SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
+            SegmentKind::Raid1 { images, .. } => images.iter().map(|i| i.1.clone()).collect(),
+            k => panic!("not mirrored: {k:?}"),
+        }
+    }
+
+    #[test]
+    fn a_linear_lv_becomes_a_mirror_keeping_its_extents() {
+        let mut vg = vg(3);
+        vg.create_lv(LvRequest::new("m", Extents(4), Layout::Linear))
+            .unwrap();
+        let before = vg.lv("m").unwrap().segments.clone();
+        let added = vg.add_images("m", &total(2)).unwrap();
+        assert_eq!(added, ["m_mimage_0", "m_mimage_1"]);
+        assert_eq!(vg.lv("m_mimage_0").unwrap().segments, before);
+        assert_eq!(pvs_of(&vg, "m_mimage_1"), ["pv1"]);
+        assert!(!vg.lv("m_mimage_1").unwrap().is_visible());
+        assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_1"]);
+        assert!(matches!(
+            &vg.lv("m").unwrap().segments[0].kind,
+            SegmentKind::Mirror { log: None, region_size: Some(r), .. } if r.0 == 4096
+        ));
+        // Asking for what it has changes nothing; fewer is refused.
+        let same = vg.clone();
+        assert!(vg.add_images("m", &total(2)).unwrap().is_empty());
+        assert_eq!(vg, same);
+        assert!(vg.add_images("m", &total(1)).is_err());
+        assert_eq!(vg, same);
+        // A third image on the third PV; a fourth has no PV of its own left.
+        assert_eq!(vg.add_images("m", &total(3)).unwrap(), ["m_mimage_2"]);
+        assert_eq!(pvs_of(&vg, "m_mimage_2"), ["pv2"]);
+        let three = vg.clone();
+        assert!(vg.add_images("m", &total(4)).is_err());
+        assert_eq!(vg, three, "a failed allocation leaves the VG unchanged");
+    }
+
+    #[test]
+    fn a_linear_lv_becomes_raid1_with_rebuild_on_the_new_image() {
+        let mut vg = vg(2);
+        vg.create_lv(LvRequest::new("r", Extents(4), Layout::Linear))
+            .unwrap();
+        let req = ImagesRequest {
+            raid1: true,
+            ..total(2)
+        };
+        let added = vg.add_images("r", &req).unwrap();
+        assert_eq!(
+            added,
+            ["r_rimage_0", "r_rmeta_0", "r_rimage_1", "r_rmeta_1"]
+        );
+        assert_eq!(pvs_of(&vg, "r_rmeta_0"), ["pv0"]);
+        assert_eq!(pvs_of(&vg, "r_rimage_1"), ["pv1"]);
+        assert_eq!(pvs_of(&vg, "r_rmeta_1"), ["pv1"]);
+        assert!(!vg.lv("r_rimage_0").unwrap().status.contains(Flag::Rebuild));
+        assert!(vg.lv("r_rimage_1").unwrap().status.contains(Flag::Rebuild));
+        assert_eq!(legs(&vg, "r"), ["r_rimage_0", "r_rimage_1"]);
+        // Not repaired here: said so, nothing changed.
+        let before = vg.clone();
+        assert!(matches!(
+            repair_mirror(&mut vg, "r", &ImagesRequest::default()),
+            Err(SplitError::RaidRepair { .. })
+        ));
+        assert_eq!(vg, before);
+    }
+
+    #[test]
+    fn a_disk_log_mirror_gets_no_images_here() {
+        let mut vg = vg(4);
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(2),
+            Layout::Mirror {
+                mirrors: 1,
+                log: MirrorLog::Disk,
+            },
+        ))
+        .unwrap();
+        assert!(vg.add_images("m", &total(3)).is_err());
+    }
+
+    fn mirror_with_leg_1_missing(pvs: usize) -> VolumeGroup {
+        let mut vg = vg(pvs);
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(4),
+            Layout::Mirror {
+                mirrors: 1,
+                log: MirrorLog::Core,
+            },
+        ))
+        .unwrap();
+        let dead = pvs_of(&vg, "m_mimage_1")[0].clone();
+        vg.pvs
+            .iter_mut()
+            .find(|p| p.name == dead)
+            .unwrap()
+            .set_missing(true);
+        vg
+    }
+
+    #[test]
+    fn repair_replaces_a_failed_image_on_another_pv() {
+        let mut vg = mirror_with_leg_1_missing(3);
+        let survivor = vg.lv("m_mimage_0").unwrap().segments.clone();
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!(r.failed, ["m_mimage_1"]);
+        assert_eq!((r.original, r.now, r.tried.as_slice()), (2, 2, &[2][..]));
+        assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_1"]);
+        assert_eq!(vg.lv("m_mimage_0").unwrap().segments, survivor);
+        assert_eq!(pvs_of(&vg, "m_mimage_1"), ["pv2"]);
+        // Repeating it finds nothing to repair.
+        let again = vg.clone();
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert!(r.failed.is_empty());
+        assert_eq!(vg, again);
+    }
+
+    #[test]
+    fn repair_without_room_removes_the_failed_image() {
+        let mut vg = mirror_with_leg_1_missing(2);
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!((r.original, r.now, r.tried.as_slice()), (2, 1, &[2][..]));
+        assert!(r.added.is_empty());
+        assert!(vg.lv("m_mimage_1").is_none() && vg.lv("m_mimage_0").is_none());
+        assert_eq!(pvs_of(&vg, "m"), ["pv0"]);
+        // Every image failed: refused, nothing changed.
+        let mut vg = mirror_with_leg_1_missing(2);
+        vg.pvs[0].set_missing(true);
+        let before = vg.clone();
+        assert!(matches!(
+            repair_mirror(&mut vg, "m", &ImagesRequest::default()),
+            Err(SplitError::NoUsableImages { .. })
+        ));
+        assert_eq!(vg, before);
+    }
+
+    #[test]
+    fn repair_of_three_images_tries_fewer_as_lvm2() {
+        let mut vg = vg(3);
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(4),
+            Layout::Mirror {
+                mirrors: 2,
+                log: MirrorLog::Core,
+            },
+        ))
+        .unwrap();
+        vg.pvs[1].set_missing(true);
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!(r.failed, ["m_mimage_1"]);
+        assert_eq!((r.original, r.now, r.tried.as_slice()), (3, 2, &[3, 2][..]));
+        assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_2"]);
+    }
 }

@@ -126,12 +126,17 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
     ));
     subs.push(super::common(
         Command::new("lvconvert")
-            .about("Split an image off a mirror or raid1 LV as a new LV (mirror break-off)")
+            .about("Split an image off a mirror or raid1 LV (mirror break-off), add images (-m), or repair a mirror (--repair)")
+            .group(
+                clap::ArgGroup::new("op")
+                    .args(["splitmirrors", "mirrors", "repair"])
+                    .required(true),
+            )
             .arg(
                 Arg::new("splitmirrors")
                     .long("splitmirrors")
                     .value_name("N")
-                    .required(true)
+                    .requires("name")
                     .value_parser(clap::value_parser!(usize))
                     .help("Images to split off (1)"),
             )
@@ -140,10 +145,40 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
                     .short('n')
                     .long("name")
                     .value_name("NEW")
-                    .required(true)
                     .help("Name of the new LV holding the split image"),
             )
-            .arg(Arg::new("lv").value_name("VG/LV").required(true)),
+            .arg(
+                Arg::new("mirrors")
+                    .short('m')
+                    .long("mirrors")
+                    .value_name("[+]N")
+                    .help("Images beyond the first the LV has afterwards (+N: that many more); a linear LV becomes a mirror or raid1, and an active LV resyncs the new images (progress in lvs -o copy_percent)"),
+            )
+            .arg(
+                Arg::new("type")
+                    .long("type")
+                    .value_name("TYPE")
+                    .value_parser(["mirror", "raid1"])
+                    .help("With -m on a linear LV: raid1 (the default, as lvm2's mirror_segtype_default) or mirror; a mirror or raid1 LV keeps its type"),
+            )
+            .arg(
+                Arg::new("mirrorlog")
+                    .long("mirrorlog")
+                    .value_name("core")
+                    .value_parser(["core"])
+                    .help("The log of a mirror made from a linear LV: core only (lvm2's default is disk; state this to get the same metadata from lvm2)"),
+            )
+            .arg(
+                crate::options::flag("repair")
+                    .help("Replace the images of a mirror that sit on missing PVs with new ones on other PVs (lvm2's allocate policy), or remove them when there is no room"),
+            )
+            .arg(Arg::new("lv").value_name("VG/LV").required(true))
+            .arg(
+                Arg::new("pvs")
+                    .value_name("PV")
+                    .num_args(0..)
+                    .help("Allocate new images only on these PVs"),
+            ),
     ));
     subs
 }
@@ -294,13 +329,47 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
 
 fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
-    let count = *m.get_one::<usize>("splitmirrors").expect("required");
-    let new = m.get_one::<String>("name").expect("required");
-    let kernel = if has_dm() {
-        Some(kernel(ctx).map_err(act)?)
-    } else {
-        None
+    // A host whose /dev/mapper/control does not open (no dm module) changes metadata only.
+    let kernel = match has_dm().then(|| kernel(ctx)) {
+        Some(Ok(k)) => Some(k),
+        None | Some(Err(ActivationError::NoDm { .. })) => None,
+        Some(Err(e)) => return Err(act(e)),
     };
+    let pvs = super::strings(m, "pvs");
+    if m.get_flag("repair") || m.get_one::<String>("mirrors").is_some() {
+        let mut o = lvmeta::activation::ConvertImagesOptions {
+            vg: vg.clone(),
+            lv: lv.clone(),
+            raid1: m.get_one::<String>("type").map(|t| t == "raid1"),
+            pvs,
+            ..Default::default()
+        };
+        let out = if m.get_flag("repair") {
+            ctx.repair_images(kernel.as_ref(), &o)
+        } else {
+            let arg = m.get_one::<String>("mirrors").expect("checked");
+            let bad = || usage(format!("Invalid argument for --mirrors: {arg}"));
+            let (plus, n) = match arg.strip_prefix('+') {
+                Some(n) => (true, n.parse::<usize>().map_err(|_| bad())?),
+                None => (false, arg.parse::<usize>().map_err(|_| bad())?),
+            };
+            (o.mirrors, o.plus) = (n, plus);
+            ctx.convert_images(kernel.as_ref(), &o)
+        }
+        .map_err(act)?;
+        // lvm2 prints its warnings (the repair's up-convert attempts) on stderr.
+        let (warn, info): (Vec<String>, Vec<String>) =
+            out.into_iter().partition(|l| l.starts_with("WARNING:"));
+        return Ok(Outcome {
+            stdout: super::lines(info),
+            stderr: super::lines(warn),
+            ..Outcome::default()
+        });
+    }
+    let count = *m.get_one::<usize>("splitmirrors").expect("the group");
+    let new = m
+        .get_one::<String>("name")
+        .expect("required by --splitmirrors");
     let out = ctx
         .split_mirrors(
             kernel.as_ref(),

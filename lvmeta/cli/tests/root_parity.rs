@@ -523,3 +523,127 @@ fn root_sort_and_field_help_as_lvm2() {
         assert!(checked > 10, "{cmd}: {}", m.stderr);
     }
 }
+
+/// The `logical_volumes` section of VG `vg`'s backup, as lvmeta (set A) and lvm2 (set B)
+/// write it, without UUIDs, creation times and hosts: the LVs in lvm2's order, their
+/// status flags and every segment.
+fn lv_sections(t: &Twins, vg: &str) -> (String, String) {
+    let file = t.dir.path().join("lvs.vg");
+    let section = |o: Out| -> String {
+        assert_eq!(o.code, 0, "vgcfgbackup: {}", o.stderr);
+        let text = std::fs::read_to_string(&file).expect("backup written");
+        let start = text.find("logical_volumes {").expect("LVs in the backup");
+        text[start..]
+            .lines()
+            .filter(|l| {
+                let k = l.trim_start();
+                !(k.starts_with("id =")
+                    || k.starts_with("creation_time")
+                    || k.starts_with("creation_host"))
+            })
+            .map(|l| l.split('#').next().unwrap_or("").trim_end())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let cmd = args(&format!("vgcfgbackup -f {} {vg}", file.display()));
+    let a = section(t.me(&cmd));
+    let b = section(t.lvm(&cmd));
+    (a, b)
+}
+
+#[test]
+fn root_lvconvert_adds_mirror_images_as_lvm2() {
+    // Issue 15: a leg brought back with `lvconvert -m`. lvm2 up-converts an inactive LV to
+    // a mirror without device-mapper (its raid1 conversion needs the LV active, and says so
+    // in both). Same commands on cloned disks: same exit codes, errors, reports, and the
+    // same LV sections of the metadata (order, flags, segments) apart from ids and times.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate -n a -l 4 evg",
+        "lvcreate -n b -l 3 evg",
+        "lvcreate -n c -l 2 evg",
+        "lvconvert -y --type mirror -m1 --mirrorlog core evg/a",
+        "lvconvert -y -m +1 evg/a",
+        "lvconvert -y --type mirror -m 1 --mirrorlog core evg/b {2}",
+        "lvconvert -y -m1 evg/b",
+        "lvconvert -y --type raid1 -m1 evg/c",
+        "lvconvert -y -m1 evg/c",
+        "lvconvert -y --type mirror -m1 --mirrorlog core evg/nope",
+    ] {
+        let (m, _) = same(&t, &args(cmd));
+        same_views(&t, "evg");
+        if cmd.contains("evg/b {2}") {
+            assert!(
+                m.stdout.contains("Logical volume evg/b being converted."),
+                "{}",
+                m.stdout
+            );
+        }
+    }
+    // lvm2 would take a mirror over to raid1; lvmeta refuses and changes nothing.
+    let m = t.me(&args("lvconvert -y --type raid1 -m2 evg/b"));
+    assert_eq!(m.code, 5, "{}", m.stderr);
+    assert!(m.stderr.contains("not supported"), "{}", m.stderr);
+    let (a, b) = lv_sections(&t, "evg");
+    for part in [
+        "a_mimage_2",
+        "b_mimage_1",
+        "mirror_count = 3",
+        "region_size = 4096",
+    ] {
+        assert!(a.contains(part), "{part} missing from:\n{a}");
+    }
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}
+
+#[test]
+fn root_lvconvert_repair_replaces_a_mirror_image_as_lvm2() {
+    // Issue 15: `lvconvert --repair` of a mirror whose second PV is gone (its label wiped on
+    // both sides): the image on it is replaced on the third PV, as lvm2's allocate policy
+    // does, with lvm2's messages; a consistent mirror is left alone.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate -n a -l 4 evg",
+        "lvcreate -n b -l 3 evg",
+        "lvconvert -y --type mirror -m1 --mirrorlog core evg/a {0} {1}",
+        "lvconvert -y --type mirror -m1 --mirrorlog core evg/b {1}",
+        "lvconvert -y --repair evg/b",
+    ] {
+        same(&t, &args(cmd));
+        same_views(&t, "evg");
+    }
+    let (m, l) = t.both(&args("lvconvert -y --repair evg/a"));
+    assert_eq!(m.stdout, l.stdout);
+    assert!(
+        m.stdout
+            .contains("Volume evg/a is consistent. Nothing to repair."),
+        "{}",
+        m.stdout
+    );
+    for d in [&t.a[1], &t.b[1]] {
+        std::fs::write(d.path(), vec![0u8; 1 << 20]).unwrap();
+    }
+    let (m, l) = same(&t, &args("lvconvert -y --repair evg/a"));
+    assert_eq!(m.stdout, l.stdout, "stdout (lvmeta left, lvm2 right)");
+    assert!(
+        m.stdout.contains("Mirror status: 1 of 2 images failed."),
+        "{}",
+        m.stdout
+    );
+    let w = "WARNING: Trying to up-convert to 2 images, 0 logs.";
+    assert!(m.stderr.contains(w) && l.stderr.contains(w), "{}", m.stderr);
+    let (a, b) = lv_sections(&t, "evg");
+    let a1 = &a[a.find("a_mimage_1 {").expect("a_mimage_1 back")..];
+    assert!(
+        a1[..a1.find("}\n\t\t}").unwrap()].contains("\"pv2\""),
+        "{a}"
+    );
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+    // b's second image had no PV left to go to: lvm2 and lvmeta both leave it linear.
+    let (m, l) = same(&t, &args("lvconvert -y --repair evg/b"));
+    assert_eq!(m.stdout, l.stdout, "stdout (lvmeta left, lvm2 right)");
+    let (a, b) = lv_sections(&t, "evg");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}

@@ -368,7 +368,28 @@ pub fn reload_opts(
     let mut known: HashMap<String, DevNum> = HashMap::new();
     let mut created: Vec<(String, String)> = Vec::new();
     let mut loaded: Vec<&DmDevice> = Vec::new();
+    // A live device holding a name the new plan gives another device (a mirror repair's new
+    // image takes the failed image's name, a surviving image may be renumbered) steps aside
+    // under a temporary name; after the resume it takes its new name or goes.
+    let mut aside: Vec<(String, String, DevNum)> = Vec::new();
     let res = (|| -> Result<()> {
+        for o in &old.devices {
+            let Some(i) = dm.info(&o.uuid)? else {
+                continue;
+            };
+            if !new
+                .devices
+                .iter()
+                .any(|d| d.name == i.name && d.uuid != o.uuid)
+            {
+                continue;
+            }
+            let tmp = format!("{}_halvm_old", i.name);
+            dm.rename(&o.uuid, &tmp)?;
+            aside.push((o.uuid.clone(), i.name.clone(), i.dev));
+            nodes.remove_node(&i.name)?;
+            nodes.add_node(&tmp, i.dev)?;
+        }
         for d in &new.devices {
             match dm.info(&d.uuid)? {
                 Some(i) => {
@@ -410,6 +431,12 @@ pub fn reload_opts(
             let _ = dm.remove(uuid);
             let _ = nodes.remove_node(name);
         }
+        for (uuid, name, dev) in &aside {
+            if dm.rename(uuid, name).is_ok() {
+                let _ = nodes.remove_node(&format!("{name}_halvm_old"));
+                let _ = nodes.add_node(name, *dev);
+            }
+        }
         return Err(e);
     }
     // Suspend top first so I/O drains from the top, resume bottom first.
@@ -425,6 +452,14 @@ pub fn reload_opts(
         out.reloaded.push(d.name.clone());
     }
     out.created = created.into_iter().map(|c| c.0).collect();
+    for (uuid, name, dev) in &aside {
+        if let Some(d) = new.device(uuid) {
+            dm.rename(uuid, &d.name)?;
+            nodes.remove_node(&format!("{name}_halvm_old"))?;
+            nodes.add_node(&d.name, *dev)?;
+            out.renamed.push(d.name.clone());
+        }
+    }
     for d in old.remove_order() {
         if new.device(&d.uuid).is_none() {
             if let Some(i) = dm.info(&d.uuid)? {

@@ -348,3 +348,61 @@ fn read_only_activation_and_reload() {
     let o = reload(&dm, &nodes, &plan, &plan).unwrap();
     assert!(o.reloaded.is_empty());
 }
+
+/// Issue 15: a mirror repair gives the new image the failed one's name (and, when the first
+/// image failed, the survivor a new device named like the failed one): the live devices
+/// holding those names step aside, the new ones are created, and what is gone is removed;
+/// the survivor's extents stay the mirror's first leg.
+#[test]
+fn mirror_repair_reload_takes_over_the_failed_images_names() {
+    for failed in [1usize, 0] {
+        let (mut vg, pvs, dm) = vg();
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(2),
+            Layout::Mirror {
+                mirrors: 1,
+                log: MirrorLog::Core,
+            },
+        ))
+        .unwrap();
+        let nodes = MemNodes::default();
+        let old = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+        activate(&dm, &nodes, &old).unwrap();
+        let survivor = dm
+            .table_text(&format!("vg-m_mimage_{}", 1 - failed))
+            .unwrap();
+        let dead = lvmeta_model::alloc::pv_areas(
+            &vg.lv(&format!("m_mimage_{failed}")).unwrap().segments[0],
+        )[0]
+        .0
+        .clone();
+        vg.pvs
+            .iter_mut()
+            .find(|p| p.name == dead)
+            .unwrap()
+            .set_missing(true);
+        let r = lvmeta_activate::repair_mirror(&mut vg, "m", &Default::default()).unwrap();
+        assert_eq!(r.now, 2, "failed {failed}");
+        let new = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+        reload(&dm, &nodes, &old, &new).unwrap();
+        assert_eq!(
+            dm.names(),
+            ["vg-m", "vg-m_mimage_0", "vg-m_mimage_1"],
+            "failed {failed}: nothing set aside is left"
+        );
+        assert_eq!(
+            dm.table_text("vg-m_mimage_0").unwrap(),
+            survivor,
+            "failed {failed}: the first leg is the survivor"
+        );
+        let third = dm.table_text("vg-m_mimage_1").unwrap();
+        assert!(third.contains("254:32"), "failed {failed}: {third}");
+        for d in &new.devices {
+            assert_eq!(
+                dm.info(&d.uuid).unwrap().map(|i| i.name),
+                Some(d.name.clone())
+            );
+        }
+    }
+}

@@ -448,6 +448,72 @@ fn lab_resize_and_split_of_active_lvs() {
     );
     assert_eq!(read_sum(&t, "/dev/vs/m-copy", 5), before);
     t.sh("$LVM vgchange -q -an vs");
+
+    // Issue 15: the leg brought back (`lvconvert -m1` of the active linear LV: the kernel
+    // copies it), then a PV out of this host's sight and `lvconvert --repair` replaces its
+    // image on the third PV, reloads, and the kernel copies again; lvm2 makes the same
+    // devices of the result.
+    t.sh("$LVMETA lvchange -ay vs/m");
+    let up = write_pattern(&t, "/dev/vs/m", 5, "m-up");
+    let out = t.sh("$LVMETA lvconvert --type mirror -m1 --mirrorlog core vs/m");
+    assert!(
+        out.contains("Logical volume vs/m being converted."),
+        "{out}"
+    );
+    let up_sync = t.wait_synced("vs", "m");
+    for l in 0..2 {
+        assert_eq!(
+            read_sum(&t, &format!("/dev/mapper/vs-m_mimage_{l}"), 5),
+            up,
+            "leg {l}"
+        );
+    }
+    let dev_of = |lv: &str| -> String {
+        let d = t.sh(&format!("$LVMETA lvs --noheadings -o devices vs/{lv}"));
+        d.trim().split('(').next().unwrap_or("").to_string()
+    };
+    let gone = dev_of("m_mimage_1");
+    let keep: Vec<String> = t.disks.iter().filter(|d| **d != gone).cloned().collect();
+    assert_eq!(keep.len(), 2, "{gone} among {:?}", t.disks);
+    let out = t.sh(&format!(
+        "{} lvconvert -y --repair --lock-dir /tmp/halvm-lock --devices {} vs/m 2>&1",
+        t._bin.path,
+        keep.join(",")
+    ));
+    assert!(
+        out.contains("Mirror status: 1 of 2 images failed.")
+            && out.contains("WARNING: Trying to up-convert to 2 images, 0 logs.")
+            && !out.contains("Failed to replace"),
+        "{out}"
+    );
+    let new_dev = dev_of("m_mimage_1");
+    assert!(new_dev != gone && keep.contains(&new_dev), "{new_dev}");
+    let repair_sync = t.wait_synced("vs", "m");
+    for l in 0..2 {
+        assert_eq!(
+            read_sum(&t, &format!("/dev/mapper/vs-m_mimage_{l}"), 5),
+            up,
+            "leg {l}"
+        );
+    }
+    let st = t.dm_state("vs-m");
+    let mirror = st.iter().find(|(k, _)| k.starts_with("vs-m ")).unwrap().1;
+    assert!(
+        mirror.contains(" mirror ") && !mirror.contains("nosync"),
+        "{mirror}"
+    );
+    // The PV is back in sight: written MISSING by the repair, taken back by restoremissing.
+    t.sh(&format!(
+        "$LVMETA vgextend --restoremissing vs {gone} && $LVM vgck vs"
+    ));
+    t.sh("$LVMETA vgchange -an vs && $LVM lvchange -q -ay vs/m");
+    assert_same("repaired mirror: lvmeta vs lvm2", &st, &t.dm_state("vs-m"));
+    t.sh("$LVM vgchange -q -an vs");
+    println!(
+        "lvconvert -m1 of an active 8 MiB LV to 100.00%: {} ms; --repair to 100.00%: {} ms",
+        up_sync.as_millis(),
+        repair_sync.as_millis()
+    );
 }
 
 /// Bad input: a missing PV fails naming it (and partial activation matches lvm2's), a foreign

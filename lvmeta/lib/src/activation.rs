@@ -403,12 +403,13 @@ impl Ctx<'_> {
         before: &Plan,
     ) -> Result<Vec<String>> {
         let (vg, pvs) = read(self, vgname, true)?;
-        // Keep dm-mirror's handle_errors as the live table has it.
-        let handle = kernel
-            .dm
-            .table(&before.top().uuid)?
-            .iter()
-            .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"));
+        // Keep dm-mirror's handle_errors as the live table has it; an LV becoming a mirror
+        // gets it as activation gives it by default (lvm2's monitoring).
+        let live = kernel.dm.table(&before.top().uuid)?;
+        let handle = !live.iter().any(|l| l.2 == "mirror")
+            || live
+                .iter()
+                .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"));
         let opts = PlanOptions {
             mirror_handle_errors: handle,
             ..PlanOptions::default()
@@ -473,6 +474,201 @@ impl Ctx<'_> {
         }
         Ok(out)
     }
+}
+
+impl Ctx<'_> {
+    /// `lvconvert -m N [--type mirror|raid1] VG/LV [PV...]`: adds images until the LV has
+    /// `total` (a linear LV becomes a mirror with a core log, or raid1). An active LV is
+    /// reloaded at once, so dm-mirror or dm-raid copies the new images by itself (no
+    /// `nosync`); progress shows in `lvs -o copy_percent`. raid1 needs the LV active, as
+    /// lvm2: its new images are committed with `REBUILD`, loaded, then committed without it
+    /// (lvm2's two commits), so a later activation does not rebuild again.
+    pub fn convert_images(
+        &self,
+        kernel: Option<&Kernel>,
+        o: &ConvertImagesOptions,
+    ) -> Result<Vec<String>> {
+        let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
+        let before = match kernel {
+            Some(k) => self.active_plan(k, vgname, lv)?,
+            None => None,
+        };
+        let mut added = Vec::new();
+        let mut raid1 = false;
+        self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
+            let top = t.vg.top_level(lv).map_err(|_| {
+                OpError::Failed(format!("Failed to find logical volume \"{vgname}/{lv}\""))
+            })?;
+            raid1 = match top.segments.first().map(|s| &s.kind) {
+                Some(lvmeta_model::SegmentKind::Raid1 { .. }) => true,
+                Some(lvmeta_model::SegmentKind::Mirror { .. }) => false,
+                // lvm2's mirror_segtype_default.
+                _ => o.raid1.unwrap_or(true),
+            };
+            if o.raid1.is_some_and(|r| r != raid1) {
+                // lvm2 would take the LV over to the other type: not built here.
+                return Err(OpError::Failed(format!(
+                    "{vgname}/{lv}: converting between mirror and raid1 is not supported by lvmeta"
+                )));
+            }
+            let have = match top.segments.first().map(|s| &s.kind) {
+                Some(lvmeta_model::SegmentKind::Raid1 { images, .. }) => images.len(),
+                Some(lvmeta_model::SegmentKind::Mirror { legs, .. }) => legs.len(),
+                _ => 1,
+            };
+            let total = if o.plus {
+                have + o.mirrors
+            } else {
+                o.mirrors + 1
+            };
+            if raid1 && before.is_none() {
+                return Err(OpError::Failed(format!(
+                    "{vgname}/{lv} must be active to perform this operation."
+                )));
+            }
+            added =
+                t.vg.add_images(lv, &self.images_request(total, raid1, &o.pvs))
+                    .map_err(|e| OpError::Failed(e.to_string()))?;
+            if added.is_empty() {
+                t.change_nothing();
+            }
+            Ok(())
+        })?;
+        let mut out = Vec::new();
+        if added.is_empty() {
+            return Ok(out);
+        }
+        if let (Some(k), Some(p)) = (kernel, &before) {
+            out.extend(self.reload_active(k, vgname, lv, p)?);
+        }
+        if raid1 {
+            self.clear_rebuild(vgname, &added)?;
+            out.push(format!(
+                "Logical volume {vgname}/{lv} successfully converted."
+            ));
+        } else if before.is_some() {
+            out.push(format!("Logical volume {vgname}/{lv} being converted."));
+        } else {
+            out.push(format!("Logical volume {vgname}/{lv} being converted."));
+            out.push("Conversion starts after activation.".into());
+        }
+        Ok(out)
+    }
+
+    /// `lvconvert --repair VG/LV [PV...]` of a mirror: lvm2's repair with the `allocate`
+    /// policy ([`lvmeta_activate::repair_mirror`]), with lvm2's messages. PVs this host
+    /// cannot see count as missing, as in lvm2. An active LV is reloaded (partially, without
+    /// the missing devices), and the new images resync in the kernel.
+    pub fn repair_images(
+        &self,
+        kernel: Option<&Kernel>,
+        o: &ConvertImagesOptions,
+    ) -> Result<Vec<String>> {
+        let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
+        let before = match kernel {
+            Some(k) => self.active_plan(k, vgname, lv)?,
+            None => None,
+        };
+        let opts = crate::txn::WriteOpts {
+            allow_missing: true,
+            ..crate::txn::WriteOpts::command("lvconvert --repair")
+        };
+        let req = self.images_request(0, false, &o.pvs);
+        let mut err = None;
+        let done = self.modify_vg(vgname, &opts, |t| {
+            for pv in t.vg.pvs.iter_mut() {
+                if t.scan.device_index(pv).is_none() {
+                    pv.set_missing(true);
+                }
+            }
+            let r = lvmeta_activate::repair_mirror(&mut t.vg, lv, &req).map_err(|e| {
+                let failed = OpError::Failed(e.to_string());
+                err = Some(e);
+                failed
+            })?;
+            if r.failed.is_empty() {
+                t.change_nothing();
+            }
+            Ok(r)
+        });
+        if let Some(e) = err {
+            return Err(e.into());
+        }
+        let r = done?.value;
+        if r.failed.is_empty() {
+            return Ok(vec![format!(
+                "Volume {vgname}/{lv} is consistent. Nothing to repair."
+            )]);
+        }
+        let mut out = vec![format!(
+            "Mirror status: {} of {} images failed.",
+            r.failed.len(),
+            r.original
+        )];
+        for n in &r.tried {
+            out.push(format!(
+                "WARNING: Trying to up-convert to {n} images, 0 logs."
+            ));
+        }
+        if r.now != r.original {
+            out.push(format!(
+                "WARNING: Failed to replace {} of {} images in volume {vgname}/{lv}.",
+                r.original - r.now,
+                r.original
+            ));
+        }
+        match (kernel, &before) {
+            (Some(k), Some(p)) => out.extend(self.reload_active(k, vgname, lv, p)?),
+            // lvm2's words when the new images wait for an activation to be copied.
+            _ if !r.added.is_empty() => out.push("Conversion starts after activation.".into()),
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    fn images_request(
+        &self,
+        total: usize,
+        raid1: bool,
+        pvs: &[String],
+    ) -> lvmeta_model::ImagesRequest {
+        lvmeta_model::ImagesRequest {
+            total,
+            raid1,
+            pvs: (!pvs.is_empty()).then(|| pvs.to_vec()),
+            region_size: None,
+            creation_time: Some(crate::ops::now()),
+            creation_host: Some(self.env.host.clone()),
+        }
+    }
+
+    /// lvm2's second commit of a raid1 up-convert: the new images lose `REBUILD` once the
+    /// kernel has them.
+    fn clear_rebuild(&self, vgname: &str, images: &[String]) -> Result<()> {
+        self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
+            for l in t.vg.lvs.iter_mut().filter(|l| images.contains(&l.name)) {
+                l.status.remove(lvmeta_model::Flag::Rebuild);
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// `lvconvert -m N` and `lvconvert --repair`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConvertImagesOptions {
+    pub vg: String,
+    pub lv: String,
+    /// `-m N`: the LV has N + 1 images afterwards; with `plus` (`-m +N`), N more than now.
+    /// Unused by `--repair`.
+    pub mirrors: usize,
+    pub plus: bool,
+    /// `--type raid1` (Some(true)) or `mirror` (Some(false)); None: raid1 for a linear LV
+    /// (lvm2's default), the LV's own type otherwise.
+    pub raid1: Option<bool>,
+    /// Allocate only from these PVs.
+    pub pvs: Vec<String>,
 }
 
 /// The device-mapper devices an LV would have, named from the metadata alone (no PV

@@ -114,6 +114,8 @@ pub enum LvField {
     MetadataPercent,
     /// `copy_percent`
     CopyPercent,
+    /// `sync_percent` (lvm2: the same value as `copy_percent`)
+    SyncPercent,
     /// `lv_attr`
     LvAttr,
     /// `lv_host`
@@ -258,6 +260,7 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Lv, Pct, "Data%", 6, "data_percent", DataPercent, "For snapshot, cache and thin pools and volumes, the percentage full if LV is active."),
     f!(Lv, Pct, "Meta%", 6, "metadata_percent", MetadataPercent, "For cache and thin pools, the percentage of metadata full if LV is active."),
     f!(Lv, Pct, "Cpy%Sync", 0, "copy_percent", CopyPercent, "For Cache, RAID, mirrors and pvmove, current percentage in-sync."),
+    f!(Lv, Pct, "Cpy%Sync", 0, "sync_percent", SyncPercent, "For Cache, RAID, mirrors and pvmove, current percentage in-sync."),
     f!(Lv, Str, "Attr", 0, "lv_attr", LvAttr, "Various attributes - see man page."),
     f!(Lv, Str, "Host", 0, "lv_host", LvHost, "Creation host of the LV, if known."),
     f!(Lv, Str, "ActiveNodes", 0, "lv_active_nodes", LvActiveNodes, "The nodes where an LV of a shared VG is active, and how (halvm)."),

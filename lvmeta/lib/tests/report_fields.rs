@@ -18,6 +18,7 @@ const ALWAYS_EMPTY: &[&str] = &[
     "data_percent",
     "metadata_percent",
     "copy_percent",
+    "sync_percent",
     // Cluster fields: empty for a local VG.
     "lv_active_nodes",
     "vg_activation_modes",

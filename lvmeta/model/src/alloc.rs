@@ -97,6 +97,22 @@ impl LvRequest {
     }
 }
 
+/// What [`VolumeGroup::add_images`] is asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImagesRequest {
+    /// Images the LV has afterwards (`-m N`: N + 1).
+    pub total: usize,
+    /// A linear LV becomes raid1 (else a mirror with a core log); a mirror or raid1 LV keeps
+    /// its type.
+    pub raid1: bool,
+    /// Allocate only from these PVs (names or device paths); None: any.
+    pub pvs: Option<Vec<String>>,
+    /// Region size of a linear LV made mirror/raid1 (default 2 MiB, lowered for small LVs).
+    pub region_size: Option<Sectors>,
+    pub creation_time: Option<i64>,
+    pub creation_host: Option<String>,
+}
+
 /// Used extents per PV, as sorted `(start, len)` ranges.
 #[derive(Debug, Clone)]
 pub(crate) struct FreeMap {
@@ -1065,7 +1081,20 @@ impl VolumeGroup {
                 problem: "0 mirrors: use a linear LV".into(),
             });
         }
-        let n = mirrors as usize + 1;
+        self.place_images(fm, cands, mirrors as usize + 1, size, meta)
+    }
+
+    /// Places `n` images of `size` extents, each on its own PV among `cands` (see
+    /// [`Self::alloc_images`]).
+    #[allow(clippy::type_complexity)]
+    fn place_images(
+        &self,
+        fm: &mut FreeMap,
+        cands: &[usize],
+        n: usize,
+        size: u64,
+        meta: bool,
+    ) -> Result<Vec<(usize, Option<(usize, u64, u64)>, Vec<(usize, u64, u64)>)>, ModelError> {
         let need = size.saturating_add(u64::from(meta));
         let usable = cands.iter().filter(|&&i| fm.pvs[i].free() > 0).count();
         if usable < n {
@@ -1124,6 +1153,213 @@ impl VolumeGroup {
             out.push((pv, meta_chunk, chunks));
         }
         Ok(out)
+    }
+
+    /// Adds images to LV `name` until it has `req.total` (`lvconvert -m`, and the second half
+    /// of a mirror repair): a linear LV becomes a mirror with a core log or raid1, its
+    /// segments moving to image 0 (`_mimage_0`, or `_rimage_0` with a one-extent `_rmeta_0`
+    /// on the same PV); a mirror or raid1 LV keeps its type. Each new image goes to a PV
+    /// holding nothing of the LV, placed as lvcreate places images (the first PVs, in
+    /// candidate order, with a free area holding the whole image; raid1 metadata right before
+    /// its image). New image names take the lowest free index; new sub-LVs go to the end of
+    /// the VG's list, as lvm2 writes them. New raid1 images carry `REBUILD` (the kernel
+    /// rebuilds them; the caller clears it once loaded, as lvm2 does). Returns the new
+    /// sub-LVs; nothing when the LV already has `total` images. On error the VG is unchanged.
+    pub fn add_images(
+        &mut self,
+        name: &str,
+        req: &ImagesRequest,
+    ) -> Result<Vec<String>, ModelError> {
+        let top = self.top_level(name)?.clone();
+        let size = top.size();
+        let unsupported = |what| ModelError::Unsupported {
+            name: name.to_string(),
+            what,
+        };
+        let linear = top
+            .segments
+            .iter()
+            .all(|s| matches!(&s.kind, SegmentKind::Striped { areas, .. } if areas.len() == 1));
+        // (image LV names, whether raid1, sub-LV names whose PVs new images must avoid)
+        let (images, raid1): (Vec<String>, bool) = match top.segments.as_slice() {
+            _ if linear && !top.segments.is_empty() => (Vec::new(), req.raid1),
+            [seg] => match &seg.kind {
+                SegmentKind::Mirror { log: Some(_), .. } => {
+                    // The disk log would call the new image in sync: lvm2 goes through a
+                    // temporary layer for that, which lvmeta does not build.
+                    return Err(unsupported("adding images to a mirror with a disk log"));
+                }
+                SegmentKind::Mirror { legs, .. } => {
+                    (legs.iter().map(|l| l.lv.clone()).collect(), false)
+                }
+                SegmentKind::Raid1 { images, .. } => {
+                    (images.iter().map(|(_, i)| i.clone()).collect(), true)
+                }
+                _ => return Err(unsupported("adding images to this segment type")),
+            },
+            _ => return Err(unsupported("adding images to this segment type")),
+        };
+        let have = images.len().max(1);
+        if req.total < have {
+            return Err(ModelError::InvalidSize {
+                name: name.to_string(),
+                problem: format!(
+                    "has {have} images: lvconvert -m does not remove images here (use --splitmirrors)"
+                ),
+            });
+        }
+        if req.total == have {
+            return Ok(Vec::new());
+        }
+        let mut fm = FreeMap::new(self);
+        let mut avoid: Vec<String> = Vec::new();
+        let mut segs_of = |lv: &LogicalVolume| {
+            for seg in &lv.segments {
+                for (pv, _, _) in pv_areas(seg) {
+                    if !avoid.contains(&pv) {
+                        avoid.push(pv);
+                    }
+                }
+            }
+        };
+        if images.is_empty() {
+            segs_of(&top);
+        }
+        for sub in top.sub_lv_names() {
+            if let Some(l) = self.lv(&sub) {
+                segs_of(l);
+            }
+        }
+        let cands: Vec<usize> = self
+            .candidates(&fm, req.pvs.as_deref())?
+            .into_iter()
+            .filter(|&i| !avoid.contains(&fm.pvs[i].name))
+            .collect();
+        let lreq = LvRequest {
+            creation_time: req.creation_time,
+            creation_host: req.creation_host.clone(),
+            ..LvRequest::new(name, size, Layout::Linear)
+        };
+        let (img_fmt, meta_fmt) = if raid1 {
+            ("_rimage_", Some("_rmeta_"))
+        } else {
+            ("_mimage_", None)
+        };
+        let mut created: Vec<LogicalVolume> = Vec::new();
+        let taken = |created: &[LogicalVolume], n: &str| {
+            self.lv(n).is_some() || created.iter().any(|l| l.name == n)
+        };
+        // Image 0 of a linear LV: its segments under a new hidden LV.
+        let mut first: Option<(String, Option<String>)> = None;
+        if images.is_empty() {
+            let iname = format!("{name}{img_fmt}0");
+            if taken(&created, &iname) {
+                return Err(ModelError::NameClash { name: iname });
+            }
+            let mut img = self.new_lv(&iname, false, &lreq);
+            img.segments = top.segments.clone();
+            created.push(img);
+            let mut mname = None;
+            if let Some(mf) = meta_fmt {
+                let m = format!("{name}{mf}0");
+                if taken(&created, &m) {
+                    return Err(ModelError::NameClash { name: m });
+                }
+                // lvm2 allocates the first image's metadata on the image's own PVs.
+                let own: Vec<usize> = avoid.iter().filter_map(|p| fm.idx(p)).collect();
+                let chunks = fm.alloc_linear(&own, 1, None)?;
+                let mut meta = self.new_lv(&m, false, &lreq);
+                meta.segments = linear_segments(&self.name_chunks(&fm, &chunks), 0);
+                created.push(meta);
+                mname = Some(m);
+            }
+            first = Some((iname, mname));
+        }
+        let add = req.total - have;
+        let placed = self.place_images(&mut fm, &cands, add, size.0, raid1)?;
+        let mut new_pairs: Vec<(String, Option<String>)> = Vec::new();
+        for (_, meta, chunks) in placed {
+            let idx = (0..)
+                .find(|i| {
+                    !taken(&created, &format!("{name}{img_fmt}{i}"))
+                        && meta_fmt.is_none_or(|mf| !taken(&created, &format!("{name}{mf}{i}")))
+                })
+                .expect("an unused index");
+            let iname = format!("{name}{img_fmt}{idx}");
+            let mut img = self.new_lv(&iname, false, &lreq);
+            img.segments = linear_segments(&self.name_chunks(&fm, &chunks), 0);
+            if raid1 {
+                img.status.insert(Flag::Rebuild);
+            }
+            created.push(img);
+            let mut mname = None;
+            if let (Some(mf), Some(m)) = (meta_fmt, meta) {
+                let n = format!("{name}{mf}{idx}");
+                let mut meta_lv = self.new_lv(&n, false, &lreq);
+                meta_lv.segments = linear_segments(&self.name_chunks(&fm, &[m]), 0);
+                created.push(meta_lv);
+                mname = Some(n);
+            }
+            new_pairs.push((iname, mname));
+        }
+        let mut new_top = top.clone();
+        if let Some(first) = first {
+            let all: Vec<(String, Option<String>)> =
+                std::iter::once(first).chain(new_pairs).collect();
+            let region = Some(region_size_for(
+                req.region_size,
+                size.0.saturating_mul(self.extent_size.0),
+            ));
+            let kind = if raid1 {
+                SegmentKind::Raid1 {
+                    region_size: region,
+                    images: all
+                        .into_iter()
+                        .map(|(i, m)| (m.expect("raid1 metadata"), i))
+                        .collect(),
+                }
+            } else {
+                SegmentKind::Mirror {
+                    region_size: region,
+                    log: None,
+                    legs: all
+                        .into_iter()
+                        .map(|(i, _)| LvArea {
+                            lv: i,
+                            start: Extents(0),
+                        })
+                        .collect(),
+                }
+            };
+            new_top.segments = vec![Segment {
+                start_extent: Extents(0),
+                extent_count: size,
+                kind,
+                tags: Vec::new(),
+                extra: Extra::default(),
+            }];
+        } else {
+            match &mut new_top.segments[0].kind {
+                SegmentKind::Mirror { legs, .. } => {
+                    legs.extend(new_pairs.into_iter().map(|(i, _)| LvArea {
+                        lv: i,
+                        start: Extents(0),
+                    }))
+                }
+                SegmentKind::Raid1 { images, .. } => images.extend(
+                    new_pairs
+                        .into_iter()
+                        .map(|(i, m)| (m.expect("raid1 metadata"), i)),
+                ),
+                _ => unreachable!("checked above"),
+            }
+        }
+        let names: Vec<String> = created.iter().map(|l| l.name.clone()).collect();
+        if let Some(t) = self.lvs.iter_mut().find(|l| l.name == name) {
+            *t = new_top;
+        }
+        self.lvs.extend(created);
+        Ok(names)
     }
 
     /// Grows an LV by `by` extents (striped: rounded up to the stripe count), appending

@@ -21,7 +21,9 @@ pub mod time;
 mod vg;
 mod vg_write;
 
-pub use alloc::{Layout, LvRequest, MirrorLog, DEFAULT_REGION_SIZE, DEFAULT_STRIPE_SIZE};
+pub use alloc::{
+    ImagesRequest, Layout, LvRequest, MirrorLog, DEFAULT_REGION_SIZE, DEFAULT_STRIPE_SIZE,
+};
 pub use error::ModelError;
 pub use flags::{Flag, FlagList, FlagWord};
 pub use report::{lv_attr_of, SegmentReport, SubRole};

@@ -261,7 +261,7 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
             s(String::new())
         }
         LvField::DataPercent | LvField::MetadataPercent => Cell::Pct(None),
-        LvField::CopyPercent => Cell::Pct(kernel.copy_percent(vg, l)),
+        LvField::CopyPercent | LvField::SyncPercent => Cell::Pct(kernel.copy_percent(vg, l)),
         LvField::LvActiveNodes => s(view
             .and_then(|v| v.lvs.get(&l.id))
             .map(|n| n.join(","))
