@@ -257,6 +257,29 @@ impl Client {
         )
     }
 
+    /// Tells the daemon this command could not write any metadata copy of `vg` (the
+    /// metadata-loss policy follows); `policy`: the VG's own.
+    pub fn metadata_lost(
+        &mut self,
+        vg: &str,
+        error: &str,
+        policy: Option<clvmd_proto::DgFailure>,
+    ) -> Result<(), ClientError> {
+        self.done(
+            "metadata lost",
+            &Request::MetadataLost {
+                vg: vg.into(),
+                error: error.into(),
+                policy,
+            },
+        )
+    }
+
+    /// Lifts `vg`'s dgdisable (cluster-wide) or this node's leave.
+    pub fn vg_enable(&mut self, vg: &str) -> Result<(), ClientError> {
+        self.done("enable", &Request::VgEnable { vg: vg.into() })
+    }
+
     pub fn status(&mut self) -> Result<Status, ClientError> {
         match self.call(&Request::Status)? {
             Response::Status(s) => Ok(s),
@@ -360,6 +383,21 @@ impl HeldLock for DlmHeld {
     }
     fn note_removed(&mut self) {
         self.removed = true;
+    }
+    fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
+        let LockTarget::Vg(vg) = &self.target else {
+            return;
+        };
+        let policy = match policy {
+            Some("leave") => Some(clvmd_proto::DgFailure::Leave),
+            Some("dgdisable") => Some(clvmd_proto::DgFailure::Dgdisable),
+            _ => None,
+        };
+        if let Some(c) = self.client.as_mut() {
+            if let Err(e) = c.metadata_lost(vg, error, policy) {
+                log::warn!("telling clvmd-rs that VG {vg} lost its metadata: {e}");
+            }
+        }
     }
     fn committed_seqno(&self) -> Option<u64> {
         // The global lock's r_version is a counter, not a seqno.

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use clvmd_proto::{
-    ErrorKind, Holder, LockStatus, LockspaceStatus, Member, Mode, RemoteHold, Request, Response,
-    Scope, Status,
+    DgFailure, ErrorKind, Holder, LockStatus, LockspaceStatus, Member, Mode, RemoteHold, Request,
+    Response, Scope, Status,
 };
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
@@ -19,6 +19,8 @@ use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 #[path = "coord.rs"]
 mod coord;
 pub(crate) use coord::Coord;
+#[path = "dgfail.rs"]
+mod dgfail;
 #[path = "modes.rs"]
 pub mod modes;
 
@@ -37,6 +39,9 @@ pub struct NodeConfig {
     pub quorum_loss: QuorumLoss,
     /// What to do when a mirror leg fails (halvm.toml policy.detach).
     pub detach: Detach,
+    /// What to do when a commit here cannot write any metadata copy (policy.dg_failure),
+    /// for VGs without their own `halvm_dgfail_*` tag.
+    pub dg_failure: DgFailure,
 }
 
 #[derive(Debug, Clone)]
@@ -378,6 +383,8 @@ pub struct Node {
     next_watch_tag: u64,
     /// Propagation and atomic resize state (coord.rs).
     coord: Coord,
+    /// VGs disabled by the metadata-loss policy (dgfail.rs).
+    disabled: BTreeMap<String, dgfail::Disabled>,
     out: Vec<Output>,
 }
 
@@ -421,6 +428,7 @@ impl Node {
             watcher: Watcher::new(cfg.detach),
             next_watch_tag: 0,
             coord: Coord::default(),
+            disabled: BTreeMap::new(),
             out: Vec::new(),
             cfg,
         }
@@ -496,6 +504,7 @@ impl Node {
         }
         self.coord_tick();
         self.drive_all();
+        self.dg_leave();
         self.fence();
         self.watch();
         let mut out = std::mem::take(&mut self.out);
@@ -659,6 +668,10 @@ impl Node {
                 lv_name,
             } => self.resume_lv(conn, vg, lv_uuid, lv_name),
             Request::VgMode { vg, mode } => self.vg_mode(conn, vg, mode),
+            Request::MetadataLost { vg, error, policy } => {
+                self.metadata_lost(conn, vg, error, policy)
+            }
+            Request::VgEnable { vg } => self.vg_enable(conn, vg),
         }
     }
 
@@ -695,6 +708,9 @@ impl Node {
     }
 
     fn lock_start(&mut self, conn: ConnId, vg: String, lock_args: String) {
+        if let Some(r) = self.dg_activation_refusal(&vg) {
+            return self.reply(conn, r);
+        }
         let Some(name) = self.vg_ls(conn, &vg) else {
             return;
         };
@@ -873,6 +889,11 @@ impl Node {
                 ),
             );
         }
+        if let (Mode::Ex, Scope::Vg(vg)) = (mode, &scope) {
+            if let Some(r) = self.dg_refusal(vg) {
+                return self.reply(conn, r);
+            }
+        }
         let (name, res, kind) = match &scope {
             Scope::Global => {
                 self.ensure_global();
@@ -915,6 +936,9 @@ impl Node {
                     format!("cannot activate {vg}/{lv_name}: this node is not quorate"),
                 ),
             );
+        }
+        if let Some(r) = self.dg_activation_refusal(&vg) {
+            return self.reply(conn, r);
         }
         let Some(name) = self.vg_ls(conn, &vg) else {
             return;
@@ -1206,9 +1230,11 @@ impl Node {
                     .map(move |(rn, r)| (ln.to_string(), rn.to_string(), r.mode))
             })
             .collect();
+        let disabled = self.dg_snapshot();
         self.out.push(Output::Cpg(CpgMsg::Snapshot {
             name: self.cfg.node_name.clone(),
             holds,
+            disabled,
         }));
     }
 
@@ -1239,6 +1265,9 @@ impl Node {
         if msg.is_coord() {
             return self.coord_cpg(from, msg);
         }
+        if from != self.cfg.node_id || !matches!(msg, CpgMsg::Snapshot { .. }) {
+            self.dg_cpg(&msg);
+        }
         if from == self.cfg.node_id {
             match msg {
                 CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
@@ -1248,7 +1277,7 @@ impl Node {
             return;
         }
         match msg {
-            CpgMsg::Snapshot { name, holds } => {
+            CpgMsg::Snapshot { name, holds, .. } => {
                 self.names.insert(from, name);
                 for h in self.remote.values_mut() {
                     h.remove(&from);
@@ -1809,6 +1838,7 @@ impl Node {
             lockspaces,
             frozen: self.freezer.status(self.now),
             failed_lvs: self.watcher.status(self.now),
+            disabled_vgs: self.dg_status(),
         }
     }
 }

@@ -92,6 +92,8 @@ pub struct Sim {
     pub fence_log: Vec<(u64, u32, FenceAction)>,
     /// `policy.detach` of nodes started from now on.
     pub detach: Detach,
+    /// `policy.dg_failure` of nodes started from now on.
+    pub dg_failure: clvmd_proto::DgFailure,
     /// What each node's kernel reports for an LV's top device: (node, LV uuid) -> (target,
     /// status params); set it to simulate a leg failure seen by one node.
     pub lv_status: BTreeMap<(u32, String), (String, String)>,
@@ -141,6 +143,7 @@ impl Sim {
             frozen: BTreeMap::new(),
             fence_log: Vec::new(),
             detach: Detach::Global,
+            dg_failure: clvmd_proto::DgFailure::Dgdisable,
             lv_status: BTreeMap::new(),
             stopped: Vec::new(),
             disk: BTreeMap::new(),
@@ -168,6 +171,7 @@ impl Sim {
             node_name: format!("node{id}"),
             quorum_loss: self.quorum_loss,
             detach: self.detach,
+            dg_failure: self.dg_failure,
         });
         self.nodes.insert(
             id,

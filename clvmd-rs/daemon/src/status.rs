@@ -19,6 +19,26 @@ pub fn run(socket: &Path, json: bool) -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// `clvmd-rs enable VG`: refused while this node cannot read the VG's metadata.
+pub fn enable(socket: &Path, vg: &str) -> Result<(), DaemonError> {
+    let env = crate::dm::daemon_env(std::sync::Arc::new(lvmeta::lock::MemLocking::new())).map_err(
+        |e| DaemonError::Enable {
+            vg: vg.into(),
+            why: e,
+        },
+    )?;
+    lvmeta::ops::scan(&env)
+        .and_then(|sc| sc.read_vg(vg))
+        .map_err(|e| DaemonError::Enable {
+            vg: vg.into(),
+            why: format!("this node cannot read its metadata: {e}"),
+        })?;
+    let mut c = Client::connect(socket, "clvmd-rs enable")?;
+    c.vg_enable(vg)?;
+    println!("VG {vg} enabled");
+    Ok(())
+}
+
 fn serde_json_string(st: &Status) -> String {
     // clvmd-proto's types are serde types; the wire encoding is JSON already.
     let f = clvmd_proto::encode_frame(st, clvmd_proto::MAX_RESPONSE).expect("status encodes");
@@ -108,6 +128,34 @@ pub fn render(st: &Status) -> String {
             let _ = write!(o, "; last error: {e}");
         }
         o.push('\n');
+    }
+    for d in &st.disabled_vgs {
+        let how = match d.policy {
+            clvmd_proto::DgFailure::Dgdisable => "DISABLED cluster-wide (dgdisable)".to_string(),
+            clvmd_proto::DgFailure::Leave => format!(
+                "LEFT by this node (leave), lockspace {}",
+                if d.lockspace_joined {
+                    "still joined: LVs active here are reported failed"
+                } else {
+                    "stopped"
+                }
+            ),
+        };
+        let _ = writeln!(
+            o,
+            "VG {} {how} for {} ms: node {} ({}) could not write any metadata copy: {}",
+            d.vg, d.for_ms, d.node_name, d.node_id, d.error
+        );
+        let _ = writeln!(
+            o,
+            "  after fixing the storage: clvmd-rs enable {}{}",
+            d.vg,
+            if d.policy == clvmd_proto::DgFailure::Leave {
+                format!(" (here), then lvmeta vgchange --lockstart {}", d.vg)
+            } else {
+                String::new()
+            }
+        );
     }
     if st.lockspaces.is_empty() {
         let _ = writeln!(o, "no lockspaces");
