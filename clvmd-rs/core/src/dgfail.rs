@@ -112,15 +112,14 @@ impl Node {
     pub(super) fn dg_cpg(&mut self, msg: &CpgMsg) {
         match msg {
             CpgMsg::VgDisabled(rec) => self.dg_record(rec.clone(), true),
-            CpgMsg::VgEnabled { vg } => {
+            CpgMsg::VgEnabled { vg }
                 if self
                     .disabled
                     .get(vg)
-                    .is_some_and(|d| d.policy == DgFailure::Dgdisable)
-                {
-                    log::warn!("VG {vg} enabled again");
-                    self.disabled.remove(vg);
-                }
+                    .is_some_and(|d| d.policy == DgFailure::Dgdisable) =>
+            {
+                log::warn!("VG {vg} enabled again");
+                self.disabled.remove(vg);
             }
             CpgMsg::Snapshot { disabled, .. } => {
                 for rec in disabled {

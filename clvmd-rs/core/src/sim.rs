@@ -46,6 +46,8 @@ struct DetachJob {
     lv: crate::dm::LvRef,
     images: Vec<String>,
     unlocking: bool,
+    /// The node could not write the metadata ([`Sim::no_metadata`]): told the daemon.
+    lost: bool,
 }
 
 /// The image LV name of original leg `bit` of a simulated mirror.
@@ -111,6 +113,11 @@ pub struct Sim {
     pub disk_legs: BTreeMap<String, u32>,
     /// The detach policy VGs set in their metadata (tags), by VG name.
     pub vg_detach: BTreeMap<String, Detach>,
+    /// Nodes that cannot write any metadata copy (every metadata area fails from there):
+    /// their detach commits fail and tell the daemon, as lvmeta's commit does.
+    pub no_metadata: BTreeSet<u32>,
+    /// The metadata-loss policy VGs set in their metadata (tags), by VG name.
+    pub vg_dgfail: BTreeMap<String, clvmd_proto::DgFailure>,
     /// The VG's committed seqno (detach commits bump it).
     pub seqno: u32,
     /// Detach commits that changed the metadata: (time, node, LV uuid, legs left).
@@ -154,6 +161,8 @@ impl Sim {
             seqno: 1,
             detach_log: Vec::new(),
             detach_jobs: BTreeMap::new(),
+            no_metadata: BTreeSet::new(),
+            vg_dgfail: BTreeMap::new(),
             next_detach_conn: DETACH_CONN_BASE,
             expelled: BTreeSet::new(),
             dm_held: BTreeSet::new(),
@@ -410,6 +419,7 @@ impl Sim {
                                 lv,
                                 images,
                                 unlocking: false,
+                                lost: false,
                             },
                         );
                         self.input(id, Input::Connected { conn, pid: 1 });
@@ -446,6 +456,40 @@ impl Sim {
         };
         let vg = job.lv.vg.clone();
         let result = match (job.unlocking, response) {
+            (false, Response::Granted { .. }) if self.no_metadata.contains(&id) => {
+                job.lost = true;
+                let policy = self.vg_dgfail.get(&vg).copied();
+                self.input(
+                    id,
+                    Input::Request {
+                        conn,
+                        request: Request::MetadataLost {
+                            vg,
+                            error: "no metadata copy could be written from this host".into(),
+                            policy,
+                        },
+                    },
+                );
+                return;
+            }
+            (false, Response::Done) if job.lost => {
+                job.unlocking = true;
+                self.input(
+                    id,
+                    Input::Request {
+                        conn,
+                        request: Request::Unlock {
+                            scope: clvmd_proto::Scope::Vg(vg),
+                            seqno: None,
+                            removed: false,
+                        },
+                    },
+                );
+                return;
+            }
+            (true, Response::Done) if job.lost => {
+                Err("no metadata copy could be written from this host".into())
+            }
             (false, Response::Granted { .. }) => {
                 job.unlocking = true;
                 let uuid = job.lv.uuid.clone();

@@ -279,6 +279,7 @@ mod tests {
                     stranded: Some("a merge; reboot".into()),
                 },
             ],
+            disabled_vgs: vec![],
             failed_lvs: vec![FailedLv {
                 vg: "vg".into(),
                 lv: "m".into(),
@@ -303,6 +304,43 @@ mod tests {
              abcdef-0123-4567-89AB-CDEF-0123-456789 (lv1)     here NL\n    \
              held by node1 (id 1) EX\n    \
              last refused here: held by another host (not running clvmd-rs)\n"
+        );
+    }
+
+    #[test]
+    fn render_says_which_vg_is_disabled_why_and_the_way_back() {
+        let d = |vg: &str, policy, joined| clvmd_proto::DisabledVg {
+            vg: vg.into(),
+            policy,
+            node_id: 1,
+            node_name: "node1".into(),
+            error: "no metadata copy could be written".into(),
+            for_ms: 30,
+            lockspace_joined: joined,
+        };
+        let st = Status {
+            node_id: 1,
+            node_name: "node1".into(),
+            cluster_name: None,
+            quorate: true,
+            members: vec![],
+            lockspaces: vec![],
+            frozen: vec![],
+            disabled_vgs: vec![
+                d("vg", clvmd_proto::DgFailure::Dgdisable, true),
+                d("vg2", clvmd_proto::DgFailure::Leave, false),
+            ],
+            failed_lvs: vec![],
+        };
+        assert_eq!(
+            render(&st),
+            "node node1 (id 1), quorate\n\
+             members: (none)\n\
+             VG vg DISABLED cluster-wide (dgdisable) for 30 ms: node node1 (1) could not write any metadata copy: no metadata copy could be written\n  \
+             after fixing the storage: clvmd-rs enable vg\n\
+             VG vg2 LEFT by this node (leave), lockspace stopped for 30 ms: node node1 (1) could not write any metadata copy: no metadata copy could be written\n  \
+             after fixing the storage: clvmd-rs enable vg2 (here), then lvmeta vgchange --lockstart vg2\n\
+             no lockspaces\n"
         );
     }
 
@@ -351,6 +389,7 @@ mod tests {
                 ],
             }],
             frozen: vec![],
+            disabled_vgs: vec![],
             failed_lvs: vec![],
         };
         let text = render(&st);

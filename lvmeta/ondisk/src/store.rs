@@ -240,7 +240,7 @@ fn set_slots(p: &Prepared, commit: bool) -> Result<(), OnDiskError> {
 /// thread when there are several, so their waits overlap. The first error in area order
 /// counts.
 fn sync_devices(areas: &[(&Arc<dyn BlockDev>, DiskLocn)]) -> Result<(), OnDiskError> {
-    sync_each(areas).into_iter().map(|(_, r)| r).collect()
+    sync_each(areas).into_iter().try_for_each(|(_, r)| r)
 }
 
 /// [`sync_devices`] with each device's own result, by device path.
