@@ -48,7 +48,7 @@ impl Node {
         }
         let policy = policy.unwrap_or(self.cfg.dg_failure);
         log::error!(
-            "VG {vg}: this node could not write any metadata copy ({error}); policy.dg_failure = {}",
+            "VG {vg}: a commit from this node wrote no metadata copy ({error}); policy.dg_failure = {}",
             policy.as_str()
         );
         let rec = DisabledRec {
@@ -143,7 +143,7 @@ impl Node {
             return;
         }
         log::error!(
-            "VG {} disabled cluster-wide: node {} could not write any metadata copy: {}",
+            "VG {} disabled cluster-wide after a commit from node {} failed: {}",
             rec.vg,
             rec.node_name,
             rec.error

@@ -143,7 +143,7 @@ pub fn render(st: &Status) -> String {
         };
         let _ = writeln!(
             o,
-            "VG {} {how} for {} ms: node {} ({}) could not write any metadata copy: {}",
+            "VG {} {how} for {} ms: a commit from node {} ({}) failed: {}",
             d.vg, d.for_ms, d.node_name, d.node_id, d.error
         );
         let _ = writeln!(
@@ -336,9 +336,9 @@ mod tests {
             render(&st),
             "node node1 (id 1), quorate\n\
              members: (none)\n\
-             VG vg DISABLED cluster-wide (dgdisable) for 30 ms: node node1 (1) could not write any metadata copy: no metadata copy could be written\n  \
+             VG vg DISABLED cluster-wide (dgdisable) for 30 ms: a commit from node node1 (1) failed: no metadata copy could be written\n  \
              after fixing the storage: clvmd-rs enable vg\n\
-             VG vg2 LEFT by this node (leave), lockspace stopped for 30 ms: node node1 (1) could not write any metadata copy: no metadata copy could be written\n  \
+             VG vg2 LEFT by this node (leave), lockspace stopped for 30 ms: a commit from node node1 (1) failed: no metadata copy could be written\n  \
              after fixing the storage: clvmd-rs enable vg2 (here), then lvmeta vgchange --lockstart vg2\n\
              no lockspaces\n"
         );

@@ -1503,3 +1503,217 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
     );
     println!("node1 log:\n{}", t.log("node1"));
 }
+
+/// Issue 15 item 3, the metadata-loss policy (`policy.dg_failure`), both policies in one
+/// 2-node lab, each on a VG of its own. node1 loses write access to every metadata copy of
+/// the VG (`blockdev --setro` on its view of the VG's only PV: reads go on, every write from
+/// node1 fails with EPERM), so a change committed from node1 writes no copy.
+///
+/// `dgdisable` (halvm.toml's default): node1's lvcreate fails with the VG unchanged; node2's
+/// daemon learns it over CPG; every later change on either node is refused naming the VG,
+/// node1 and `clvmd-rs enable`; node2's active LV keeps serving I/O, lvs still reads, stock
+/// lvm2 reads the metadata; after the storage is fixed, `clvmd-rs enable` lifts it everywhere.
+///
+/// `leave` (the VG's own tag, `lvmeta vgchange --dgfailpolicy leave`): only node1 leaves. Its
+/// LV stays active but LVM-activate's monitor fails there; node2 goes on changing the VG;
+/// once the agent stopped the LV on node1 the daemon stops node1's lockspace by itself and
+/// node2 takes the LV over; node1's lockstart is refused until `clvmd-rs enable` there.
+#[test]
+fn lab_faults_dg_failure_dgdisable_then_leave() {
+    let t0 = Instant::now();
+    let t = start_with(2, 2, 64, false);
+    let (da, db) = (t.disks[0].clone(), t.disks[1].clone());
+    t.daemons(&["node1", "node2"]);
+    let agent = |action: &str, vg: &str| {
+        format!(
+            "OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE={vg}-lv1 OCF_RESKEY_vgname={vg} \
+             OCF_RESKEY_lvname=lv1 OCF_RESKEY_vg_access_mode=lvmlockd \
+             OCF_RESKEY_activation_mode=exclusive OCF_RESKEY_CRM_meta_interval=10000 {} {action}",
+            t.agent
+        )
+    };
+
+    // --- dgdisable ---
+    t.shared_vg("dga", 0, &["node1", "node2"]);
+    // lvcreate activates the new LV exclusively where it runs, as lvm2 does.
+    t.ok(
+        "node1",
+        "M lvcreate -n lv1 -L 8m dga && M lvchange -an dga/lv1",
+    );
+    t.ok("node2", "M lvchange -aey dga/lv1");
+    t.ok(
+        "node2",
+        "dd if=/dev/urandom of=/dev/mapper/dga-lv1 bs=64k count=16 oflag=direct status=none",
+    );
+    let seq0 = t.seqno("node2", "dga");
+    t.ok("node1", &format!("blockdev --setro {da}"));
+    let failed = t.run("node1", "M lvcreate -n lv2 -L 8m dga");
+    let lost_at = Instant::now();
+    assert!(!failed.success(), "{}", failed.stdout_str());
+    let err = failed.stderr_str();
+    assert!(
+        err.contains("no metadata copy could be written") && err.contains("unchanged"),
+        "{err}"
+    );
+    println!("dgdisable: node1's lvcreate (exit {}):\n{err}", failed.code);
+    let st2 = t
+        .lab
+        .wait_for(
+            "node2",
+            &[&t.bins.clvmd, "status", "--json"],
+            "node2 to record dga disabled",
+            Duration::from_secs(10),
+            |o| o.stdout_str().contains("\"policy\":\"dgdisable\""),
+        )
+        .unwrap_or_else(|e| panic!("{e}; node1 log: {}", t.log("node1")));
+    let to_disabled = lost_at.elapsed();
+    println!("dgdisable: node2 status --json:\n{}", st2.stdout_str());
+    for n in ["node1", "node2"] {
+        let human = t.ok(n, "$C status");
+        assert!(
+            human.contains("VG dga DISABLED cluster-wide (dgdisable)")
+                && human.contains("clvmd-rs enable dga"),
+            "{n}: {human}"
+        );
+        println!("dgdisable: {n}: clvmd-rs status:\n{human}");
+        let out = t.run(n, "M lvcreate -n lv3 -L 8m dga");
+        assert!(
+            !out.success(),
+            "{n}: a change to a disabled VG went through"
+        );
+        let refusal = out.stderr_str();
+        assert!(
+            refusal.contains("VG dga is disabled")
+                && refusal.contains("node1")
+                && refusal.contains("clvmd-rs enable dga"),
+            "{n}: {refusal}"
+        );
+        println!("dgdisable: {n}: lvcreate (exit {}):\n{refusal}", out.code);
+        assert_eq!(t.lv_names(n, "dga"), ["lv1"], "{n}");
+    }
+    // Nothing half-done: the same seqno, stock lvm2 reads it; the active LV serves I/O.
+    assert_eq!(t.seqno("node2", "dga"), seq0);
+    let lvm = t.ok(
+        "node2",
+        &format!("lvm lvs --shared --noheadings -o lv_name --devices {da} dga"),
+    );
+    assert_eq!(lvm.split_whitespace().collect::<Vec<_>>(), ["lv1"]);
+    t.ok(
+        "node2",
+        "dd if=/dev/urandom of=/dev/mapper/dga-lv1 bs=64k count=16 seek=16 oflag=direct status=none \
+         && dd if=/dev/mapper/dga-lv1 of=/dev/null bs=64k count=32 iflag=direct status=none",
+    );
+    // The storage comes back; enable from node1 lifts it on both.
+    t.ok("node1", &format!("blockdev --setrw {da}"));
+    let en = t.ok("node1", "$C enable dga");
+    assert!(en.contains("VG dga enabled"), "{en}");
+    t.lab
+        .wait_for(
+            "node2",
+            &[&t.bins.clvmd, "status", "--json"],
+            "dga enabled on node2",
+            Duration::from_secs(10),
+            |o| o.stdout_str().contains("\"disabled_vgs\":[]"),
+        )
+        .expect("enabled");
+    t.ok("node2", "M lvcreate -n lv3 -L 8m dga");
+    assert_eq!(t.lv_names("node1", "dga"), ["lv1", "lv3"]);
+    t.ok("node2", "M vgchange -an dga");
+
+    // --- leave (the VG's own policy) ---
+    t.shared_vg("dgb", 1, &["node1", "node2"]);
+    t.ok(
+        "node1",
+        "M vgchange --dgfailpolicy leave dgb && M lvcreate -n lv1 -L 8m dgb",
+    );
+    t.ok("node1", &agent("start", "dgb"));
+    t.ok("node1", &agent("monitor", "dgb"));
+    t.ok("node1", &format!("blockdev --setro {db}"));
+    let failed = t.run("node1", "M lvcreate -n lv2 -L 8m dgb");
+    assert!(!failed.success(), "{}", failed.stdout_str());
+    assert!(
+        failed
+            .stderr_str()
+            .contains("no metadata copy could be written"),
+        "{}",
+        failed.stderr_str()
+    );
+    let human = t.ok("node1", "$C status");
+    assert!(
+        human.contains("VG dgb LEFT by this node (leave), lockspace still joined"),
+        "{human}"
+    );
+    println!("leave: node1: clvmd-rs status:\n{human}");
+    let st2 = t.ok("node2", "$C status --json");
+    assert!(st2.contains("\"disabled_vgs\":[]"), "{st2}");
+    // The resource agent's monitor fails on node1: Pacemaker would stop it there.
+    let mon = t.run("node1", &agent("monitor", "dgb"));
+    assert!(!mon.success(), "monitor passed on a node that left the VG");
+    assert!(
+        mon.stderr_str().contains("left VG dgb"),
+        "{}",
+        mon.stderr_str()
+    );
+    println!(
+        "leave: node1: LVM-activate monitor (rc {}):\n{}",
+        mon.code,
+        mon.stderr_str()
+    );
+    let refusal = t.fails("node1", "M lvcreate -n lv2 -L 8m dgb");
+    assert!(refusal.contains("left VG dgb"), "{refusal}");
+    // node2 goes on changing the VG.
+    t.ok("node2", "M lvcreate -n lv3 -L 8m dgb");
+    // Pacemaker's stop on node1; the lockspace goes by itself; node2 takes the LV over.
+    t.ok("node1", &agent("stop", "dgb"));
+    t.lab
+        .wait_for(
+            "node1",
+            &[&t.bins.clvmd, "status", "--json"],
+            "node1 to leave lvm_dgb",
+            Duration::from_secs(15),
+            |o| !o.stdout_str().contains("\"name\":\"lvm_dgb\""),
+        )
+        .unwrap_or_else(|e| panic!("{e}; node1 log: {}", t.log("node1")));
+    t.ok("node2", &agent("start", "dgb"));
+    t.ok("node2", &agent("monitor", "dgb"));
+    let refusal = t.fails("node1", "M vgchange --lockstart dgb");
+    assert!(
+        refusal.contains("left VG dgb") && refusal.contains("clvmd-rs enable dgb"),
+        "{refusal}"
+    );
+    println!("leave: node1: vgchange --lockstart:\n{refusal}");
+    println!(
+        "leave: node1: clvmd-rs status:\n{}",
+        t.ok("node1", "$C status")
+    );
+    // Back: storage fixed, enable here, lockstart.
+    t.ok("node1", &format!("blockdev --setrw {db}"));
+    t.ok("node1", "$C enable dgb && M vgchange --lockstart dgb");
+    assert_eq!(t.lv_names("node1", "dgb"), ["lv1", "lv3"]);
+    t.ok("node1", "M lvcreate -n lv4 -L 8m dgb && M vgchange -an dgb");
+    t.ok("node2", &agent("stop", "dgb"));
+    t.ok("node2", "M vgchange -an dgb");
+    // Nothing left behind: no device of either VG, stock lvm2 reads both.
+    for n in ["node1", "node2"] {
+        let ls = t.ok(n, "dmsetup ls");
+        assert!(!ls.contains("dga-") && !ls.contains("dgb-"), "{n}: {ls}");
+        let st = t.ok(n, "$C status --json");
+        assert!(st.contains("\"disabled_vgs\":[]"), "{n}: {st}");
+    }
+    let lvm = t.ok(
+        "node2",
+        &format!("lvm lvs --shared --noheadings -o vg_name,lv_name --devices {da} --devices {db}"),
+    );
+    assert_eq!(
+        lvm.split_whitespace().collect::<Vec<_>>(),
+        ["dga", "lv1", "dga", "lv3", "dgb", "lv1", "dgb", "lv3", "dgb", "lv4"],
+        "{lvm}"
+    );
+    println!(
+        "dgdisable: node1's failed commit -> disabled on node2: {} ms (host clock, incl. the \
+         status command); test {} s",
+        to_disabled.as_millis(),
+        t0.elapsed().as_secs()
+    );
+    println!("node1 log:\n{}", t.log("node1"));
+}

@@ -313,11 +313,11 @@ impl DisabledVg {
     pub fn refusal(&self) -> String {
         match self.policy {
             DgFailure::Dgdisable => format!(
-                "VG {} is disabled cluster-wide (policy.dg_failure = dgdisable): node {} ({}) could not write any metadata copy: {}. Volumes keep serving I/O; no metadata changes until the storage is fixed and `clvmd-rs enable {}` is run on a node that reads the VG",
+                "VG {} is disabled cluster-wide (policy.dg_failure = dgdisable) since a commit from node {} ({}) failed: {}. Volumes keep serving I/O; no metadata changes until the storage is fixed and `clvmd-rs enable {}` is run on a node that reads the VG",
                 self.vg, self.node_name, self.node_id, self.error, self.vg
             ),
             DgFailure::Leave => format!(
-                "this node ({}) left VG {} (policy.dg_failure = leave): it could not write any metadata copy: {}. Other nodes keep the VG; after fixing this node's storage run `clvmd-rs enable {}` here, then lvmeta vgchange --lockstart {}",
+                "this node ({}) left VG {} (policy.dg_failure = leave) since a commit from it failed: {}. Other nodes keep the VG; after fixing this node's storage run `clvmd-rs enable {}` here, then lvmeta vgchange --lockstart {}",
                 self.node_name, self.vg, self.error, self.vg, self.vg
             ),
         }
