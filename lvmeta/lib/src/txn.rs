@@ -628,8 +628,6 @@ impl Ctx<'_> {
                 let policy = halvm_config::DgFailurePolicy::from_vg_tags(&vg.tags);
                 held.note_metadata_lost(&e.to_string(), policy.map(|p| p.as_str()));
             }
-            // The guards resume the LVs suspended for a resize as they drop.
-            drop(suspended);
             return Err(e);
         }
         held.note_committed_seqno(vg.seqno);
