@@ -304,6 +304,9 @@ pub struct DlmLocking {
     /// One connection for the activation-lock requests of a command (they hold nothing on
     /// the connection, unlike VG and global locks, which get one each).
     lv_conn: std::sync::Arc<std::sync::Mutex<Option<Client>>>,
+    /// Whether a commit that wrote no metadata copy is reported to the daemon
+    /// ([`Request::MetadataLost`]); the daemon's own detach commits report it otherwise.
+    report_metadata_loss: bool,
 }
 
 impl DlmLocking {
@@ -314,7 +317,15 @@ impl DlmLocking {
             wait,
             client: format!("lvmeta pid {}", std::process::id()),
             lv_conn: Default::default(),
+            report_metadata_loss: true,
         }
+    }
+
+    /// Commits that write no metadata copy are not reported to the daemon: the caller (the
+    /// daemon's own detach, which first lets a peer try the commit) reports them itself.
+    pub fn without_metadata_loss_report(mut self) -> Self {
+        self.report_metadata_loss = false;
+        self
     }
 
     pub fn socket(&self) -> &Path {
@@ -368,6 +379,7 @@ struct DlmHeld {
     removed: bool,
     /// The lock value block's r_version when granted (None if invalid or unset).
     granted_version: Option<u32>,
+    report_metadata_loss: bool,
 }
 
 impl HeldLock for DlmHeld {
@@ -388,6 +400,9 @@ impl HeldLock for DlmHeld {
         let LockTarget::Vg(vg) = &self.target else {
             return;
         };
+        if !self.report_metadata_loss {
+            return;
+        }
         let policy = match policy {
             Some("leave") => Some(clvmd_proto::DgFailure::Leave),
             Some("dgdisable") => Some(clvmd_proto::DgFailure::Dgdisable),
@@ -452,6 +467,7 @@ impl LockManager for DlmLocking {
             seqno: None,
             removed: false,
             granted_version,
+            report_metadata_loss: self.report_metadata_loss,
         })))
     }
 

@@ -39,6 +39,19 @@ pub enum CpgMsg {
     VgDisabled(DisabledRec),
     /// The VG's `dgdisable` is lifted (`clvmd-rs enable`).
     VgEnabled { vg: String },
+    /// The sender's leg detach wrote no metadata copy: `carrier` commits the same detach
+    /// from its own view of the disks (dgfail.rs), then answers [`CpgMsg::Carried`].
+    CarryDetach {
+        carrier: u32,
+        lv: LvRef,
+        images: Vec<String>,
+    },
+    /// `carrier`'s answer to `origin`'s [`CpgMsg::CarryDetach`] of LV `uuid`.
+    Carried {
+        origin: u32,
+        uuid: String,
+        error: Option<String>,
+    },
     /// Atomic resize, phase 1: every node with `lv` active suspends it (flushing) and answers
     /// [`CpgMsg::Suspended`]. `txn` is unique per sender.
     Suspend { txn: u64, lv: LvRef },

@@ -20,10 +20,35 @@
 //!   monitor ([`clvmd_proto::Status::io_blocked`]), so Pacemaker stops them here (their
 //!   deactivation is allowed) and starts them elsewhere, and leaves the VG's lockspace once
 //!   no lock of it is held here. [`Request::VgEnable`] here, then a lockstart, bring it back.
+//!
+//! Before the policy, a peer may carry the commit (beyond VxVM 4.1), for the daemon's own
+//! commits only (a leg detach, `policy.detach = global`): the driver answers such a commit
+//! with [`Input::DetachNoMetadata`] without telling the policy, and the machine multicasts
+//! [`CpgMsg::CarryDetach`] naming one carrier (the lowest other member of the daemons'
+//! group). The carrier commits the same detach from its own view of the disks; its VG lock
+//! release propagates the commit to every node as any commit does, and it answers
+//! [`CpgMsg::Carried`]. Done: this node reloads the LV as after its own commit. Failed, no
+//! other member, or no answer within [`CARRY_MS`]: the policy applies and I/O to the LV
+//! stops here (`FailLv`). A command's commit (lvmeta) is not carried: its new metadata
+//! exists only in that command, and the policy applies at once.
 
 use super::*;
 use crate::cpg::DisabledRec;
 use clvmd_proto::{DgFailure, DisabledVg};
+
+/// How long a carried detach may take (the carrier may wait up to the detach's 10 s lock
+/// wait) before this node gives up on it.
+pub const CARRY_MS: u64 = 20_000;
+
+/// A detach of ours a peer carries.
+#[derive(Debug, Clone)]
+pub(crate) struct Carry {
+    tag: u64,
+    vg: String,
+    error: String,
+    policy: Option<DgFailure>,
+    pub(crate) deadline: u64,
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Disabled {
@@ -46,6 +71,133 @@ impl Node {
                 failed(ErrorKind::Invalid, format!("bad VG name {vg:?}")),
             );
         }
+        self.apply_policy(vg, error, policy);
+        self.reply(conn, Response::Done);
+    }
+
+    /// Our detach under `tag` wrote no metadata copy: a peer carries it, if there is one.
+    pub(super) fn carry_out(&mut self, tag: u64, error: String, policy: Option<DgFailure>) {
+        let Some((lv, images)) = self.watcher.detach_job(tag) else {
+            log::warn!("detach {tag} without metadata was not asked for");
+            return;
+        };
+        let me = self.cfg.node_id;
+        let Some(carrier) = self.members.iter().copied().find(|m| *m != me) else {
+            return self.carry_failed(tag, lv.vg, error, policy, "no other node");
+        };
+        log::warn!(
+            "{lv}: this node wrote no metadata copy for the detach ({error}); node {carrier} \
+             carries the commit"
+        );
+        self.carries.insert(
+            lv.uuid.clone(),
+            Carry {
+                tag,
+                vg: lv.vg.clone(),
+                error,
+                policy,
+                deadline: self.now + CARRY_MS,
+            },
+        );
+        self.out.push(Output::Cpg(CpgMsg::CarryDetach {
+            carrier,
+            lv,
+            images,
+        }));
+    }
+
+    fn carry_failed(
+        &mut self,
+        tag: u64,
+        vg: String,
+        error: String,
+        policy: Option<DgFailure>,
+        why: &str,
+    ) {
+        let e = format!("{error}; not carried by another node: {why}");
+        self.apply_policy(vg, e.clone(), policy);
+        let (_, next) = self.watcher.done(tag, Err(e), self.now);
+        self.follow(next);
+    }
+
+    /// A detach this node carried for a peer finished (`error` None: committed).
+    pub(super) fn carried(&mut self, tag: u64, error: Option<String>) {
+        let Some((origin, lv)) = self.carrying.remove(&tag) else {
+            return;
+        };
+        if error.is_none() {
+            // This node committed: it refreshes what it has active of the VG, as every other
+            // node does on the commit's announcement (which skips the committer).
+            self.propagate_commit(&lv.vg, 0);
+        }
+        self.out.push(Output::Cpg(CpgMsg::Carried {
+            origin,
+            uuid: lv.uuid,
+            error,
+        }));
+    }
+
+    /// [`CpgMsg::CarryDetach`] and [`CpgMsg::Carried`], from any node.
+    fn carry_cpg(&mut self, from: u32, msg: &CpgMsg) {
+        match msg {
+            CpgMsg::CarryDetach {
+                carrier,
+                lv,
+                images,
+            } if *carrier == self.cfg.node_id && from != *carrier => {
+                log::warn!("{lv}: carrying node {from}'s detach of {images:?}");
+                let tag = self.watch_tag();
+                self.carrying.insert(tag, (from, lv.clone()));
+                self.out.push(Output::Watch {
+                    tag,
+                    action: WatchAction::Detach {
+                        lv: lv.clone(),
+                        images: images.clone(),
+                    },
+                });
+            }
+            CpgMsg::Carried {
+                origin,
+                uuid,
+                error,
+            } if *origin == self.cfg.node_id => {
+                let Some(c) = self.carries.remove(uuid) else {
+                    return;
+                };
+                match error {
+                    None => {
+                        log::warn!("node {from} committed our detach of LV {uuid}");
+                        let (_, next) = self.watcher.done(c.tag, Ok(Vec::new()), self.now);
+                        self.follow(next);
+                    }
+                    Some(e) => {
+                        let why = format!("node {from}: {e}");
+                        self.carry_failed(c.tag, c.vg, c.error, c.policy, &why)
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Carried detaches with no answer in time.
+    pub(super) fn carry_deadlines(&mut self) {
+        let now = self.now;
+        let late: Vec<String> = self
+            .carries
+            .iter()
+            .filter(|(_, c)| c.deadline <= now)
+            .map(|(u, _)| u.clone())
+            .collect();
+        for uuid in late {
+            if let Some(c) = self.carries.remove(&uuid) {
+                self.carry_failed(c.tag, c.vg, c.error, c.policy, "no answer in time");
+            }
+        }
+    }
+
+    /// Applies the metadata-loss policy to `vg` after a commit from this node wrote no copy.
+    fn apply_policy(&mut self, vg: String, error: String, policy: Option<DgFailure>) {
         let policy = policy.unwrap_or(self.cfg.dg_failure);
         log::error!(
             "VG {vg}: a commit from this node wrote no metadata copy ({error}); policy.dg_failure = {}",
@@ -71,7 +223,6 @@ impl Node {
                 );
             }
         }
-        self.reply(conn, Response::Done);
     }
 
     pub(super) fn vg_enable(&mut self, conn: ConnId, vg: String) {
@@ -108,9 +259,11 @@ impl Node {
             .map(|d| failed(ErrorKind::VgDisabled, self.disabled_status(d).refusal()))
     }
 
-    /// [`CpgMsg::VgDisabled`], [`CpgMsg::VgEnabled`] and a snapshot's records.
-    pub(super) fn dg_cpg(&mut self, msg: &CpgMsg) {
+    /// [`CpgMsg::VgDisabled`], [`CpgMsg::VgEnabled`], a snapshot's records and the carrying
+    /// of detaches.
+    pub(super) fn dg_cpg(&mut self, from: u32, msg: &CpgMsg) {
         match msg {
+            CpgMsg::CarryDetach { .. } | CpgMsg::Carried { .. } => self.carry_cpg(from, msg),
             CpgMsg::VgDisabled(rec) => self.dg_record(rec.clone(), true),
             CpgMsg::VgEnabled { vg }
                 if self

@@ -133,6 +133,14 @@ pub enum Input {
         tag: u64,
         result: Result<Option<Detach>, String>,
     },
+    /// The answer to a [`WatchAction::Detach`] whose commit wrote no metadata copy (instead of
+    /// [`Input::WatchDone`]); the driver has not applied the metadata-loss policy: the
+    /// machine first asks a peer to carry the commit (dgfail.rs). `policy`: the VG's own.
+    DetachNoMetadata {
+        tag: u64,
+        error: String,
+        policy: Option<DgFailure>,
+    },
     /// At start: shared VGs a previous daemon left frozen on this node (the driver's record).
     FrozenFound {
         vgs: Vec<(String, QuorumLoss)>,
@@ -385,6 +393,10 @@ pub struct Node {
     coord: Coord,
     /// VGs disabled by the metadata-loss policy (dgfail.rs).
     disabled: BTreeMap<String, dgfail::Disabled>,
+    /// Detaches of ours a peer carries, by LV uuid (dgfail.rs).
+    carries: BTreeMap<String, dgfail::Carry>,
+    /// Detaches this node carries for a peer: watch tag -> (origin, LV).
+    carrying: BTreeMap<u64, (u32, crate::dm::LvRef)>,
     out: Vec<Output>,
 }
 
@@ -429,6 +441,8 @@ impl Node {
             next_watch_tag: 0,
             coord: Coord::default(),
             disabled: BTreeMap::new(),
+            carries: BTreeMap::new(),
+            carrying: BTreeMap::new(),
             out: Vec::new(),
             cfg,
         }
@@ -487,6 +501,13 @@ impl Node {
             }
             Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
             Input::LockspacesFound { names } => self.rejoin(names),
+            Input::WatchDone { tag, result } if self.carrying.contains_key(&tag) => {
+                self.carried(tag, result.err())
+            }
+            Input::DetachNoMetadata { tag, error, .. } if self.carrying.contains_key(&tag) => {
+                self.carried(tag, Some(error))
+            }
+            Input::DetachNoMetadata { tag, error, policy } => self.carry_out(tag, error, policy),
             Input::WatchDone { tag, result } => {
                 let (mine, next) = self.watcher.done(tag, result, self.now);
                 if !mine {
@@ -504,6 +525,7 @@ impl Node {
         }
         self.coord_tick();
         self.drive_all();
+        self.carry_deadlines();
         self.dg_leave();
         self.fence();
         self.watch();
@@ -555,6 +577,7 @@ impl Node {
             .filter_map(|r| r.waiters.front())
             .flat_map(|w| [w.retry_at, w.deadline])
             .chain(self.coord_deadlines())
+            .chain(self.carries.values().map(|c| c.deadline))
             .filter(|t| *t > now)
             .chain(self.freezer.next_wake(now))
             .chain(self.watcher.next_wake(now, self.any_active()))
@@ -1266,7 +1289,7 @@ impl Node {
             return self.coord_cpg(from, msg);
         }
         if from != self.cfg.node_id || !matches!(msg, CpgMsg::Snapshot { .. }) {
-            self.dg_cpg(&msg);
+            self.dg_cpg(from, &msg);
         }
         if from == self.cfg.node_id {
             match msg {

@@ -46,7 +46,7 @@ struct DetachJob {
     lv: crate::dm::LvRef,
     images: Vec<String>,
     unlocking: bool,
-    /// The node could not write the metadata ([`Sim::no_metadata`]): told the daemon.
+    /// The node could not write the metadata ([`Sim::no_metadata`]).
     lost: bool,
 }
 
@@ -114,7 +114,7 @@ pub struct Sim {
     /// The detach policy VGs set in their metadata (tags), by VG name.
     pub vg_detach: BTreeMap<String, Detach>,
     /// Nodes that cannot write any metadata copy (every metadata area fails from there):
-    /// their detach commits fail and tell the daemon, as lvmeta's commit does.
+    /// their detach commits fail with [`Input::DetachNoMetadata`], as the daemon's driver's do.
     pub no_metadata: BTreeSet<u32>,
     /// The metadata-loss policy VGs set in their metadata (tags), by VG name.
     pub vg_dgfail: BTreeMap<String, clvmd_proto::DgFailure>,
@@ -457,22 +457,8 @@ impl Sim {
         let vg = job.lv.vg.clone();
         let result = match (job.unlocking, response) {
             (false, Response::Granted { .. }) if self.no_metadata.contains(&id) => {
+                // The commit writes no copy; the lock is released unchanged.
                 job.lost = true;
-                let policy = self.vg_dgfail.get(&vg).copied();
-                self.input(
-                    id,
-                    Input::Request {
-                        conn,
-                        request: Request::MetadataLost {
-                            vg,
-                            error: "no metadata copy could be written from this host".into(),
-                            policy,
-                        },
-                    },
-                );
-                return;
-            }
-            (false, Response::Done) if job.lost => {
                 job.unlocking = true;
                 self.input(
                     id,
@@ -488,7 +474,18 @@ impl Sim {
                 return;
             }
             (true, Response::Done) if job.lost => {
-                Err("no metadata copy could be written from this host".into())
+                let job = self.detach_jobs.remove(&(id, conn)).expect("present");
+                let policy = self.vg_dgfail.get(&vg).copied();
+                self.input(id, Input::Disconnected { conn });
+                self.input(
+                    id,
+                    Input::DetachNoMetadata {
+                        tag: job.tag,
+                        error: "no metadata copy could be written from this host".into(),
+                        policy,
+                    },
+                );
+                return;
             }
             (false, Response::Granted { .. }) => {
                 job.unlocking = true;

@@ -223,11 +223,10 @@ fn the_vgs_own_policy_wins_over_the_nodes() {
     assert_eq!(disabled(&sim, 2)[0].1, DgFailure::Leave);
 }
 
-/// The daemon's own commits: a global leg detach from a node that cannot write the metadata
-/// fails, applies the policy, and falls back to stopping I/O there (writers must not hang).
-#[test]
-fn a_detach_commit_without_metadata_disables_the_vg_and_stops_io_locally() {
-    let mut sim = Sim::new(3, 9);
+/// A 3-node cluster with a two-leg mirror LV1 active on nodes 1 and 2, `policy.detach =
+/// global`, and nodes `blind` unable to write any metadata copy; leg 1 then dies on node 1.
+fn detach_without_metadata(blind: &[u32], seed: u64) -> Sim {
+    let mut sim = Sim::new(3, seed);
     sim.detach = Detach::Global;
     for n in 1..=3 {
         sim.restart_daemon(n);
@@ -251,10 +250,39 @@ fn a_detach_commit_without_metadata_disables_the_vg_and_stops_io_locally() {
         sim.create_dev(n, LV1);
     }
     sim.run(3 * WATCH_MS);
-    sim.no_metadata.insert(1);
+    sim.no_metadata.extend(blind.iter().copied());
     sim.lv_status
         .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
     sim.run(5 * WATCH_MS);
+    sim
+}
+
+/// Beyond VxVM: the daemon's own commit (a leg detach) that writes no copy from node 1 is
+/// carried by a node that still sees the metadata; no policy applies, I/O goes on.
+#[test]
+fn a_detach_without_metadata_is_carried_by_a_peer() {
+    for seed in 0..10 {
+        let sim = detach_without_metadata(&[1], seed);
+        let by: Vec<(u32, u32)> = sim.detach_log.iter().map(|d| (d.1, d.3)).collect();
+        assert_eq!(by, [(2, 0b01)], "seed {seed}: one commit, by node 2");
+        assert!(sim.stopped.is_empty(), "seed {seed}: {:?}", sim.stopped);
+        for n in [1, 2] {
+            assert_eq!(sim.dev(n, LV1).expect("active").legs, 0b01, "node {n}");
+        }
+        let f = &sim.node(1).status().failed_lvs;
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].action, "detached", "seed {seed}");
+        for n in 1..=3 {
+            assert!(disabled(&sim, n).is_empty(), "node {n} seed {seed}");
+        }
+    }
+}
+
+/// When no node can write the metadata the carrier's commit fails too: node 1 applies the
+/// policy (dgdisable here) and stops I/O to the LV (writers must not hang).
+#[test]
+fn a_detach_no_node_can_write_disables_the_vg_and_stops_io_locally() {
+    let sim = detach_without_metadata(&[1, 2, 3], 9);
     assert!(sim.detach_log.is_empty(), "{:?}", sim.detach_log);
     assert_eq!(
         sim.stopped.iter().map(|s| s.1).collect::<Vec<_>>(),
@@ -268,4 +296,6 @@ fn a_detach_commit_without_metadata_disables_the_vg_and_stops_io_locally() {
             [("vg".into(), DgFailure::Dgdisable, "node1".into())]
         );
     }
+    let e = sim.node(1).status().disabled_vgs[0].error.clone();
+    assert!(e.contains("not carried by another node: node 2"), "{e}");
 }
