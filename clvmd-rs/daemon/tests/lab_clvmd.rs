@@ -1521,7 +1521,7 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
 #[test]
 fn lab_faults_dg_failure_dgdisable_then_leave() {
     let t0 = Instant::now();
-    let t = start_with(2, 2, 64, false);
+    let t = start_with(2, 4, 64, false);
     let (da, db) = (t.disks[0].clone(), t.disks[1].clone());
     t.daemons(&["node1", "node2"]);
     let agent = |action: &str, vg: &str| {
@@ -1711,9 +1711,198 @@ fn lab_faults_dg_failure_dgdisable_then_leave() {
     );
     println!(
         "dgdisable: node1's failed commit -> disabled on node2: {} ms (host clock, incl. the \
-         status command); test {} s",
+         status command)",
         to_disabled.as_millis(),
-        t0.elapsed().as_secs()
     );
     println!("node1 log:\n{}", t.log("node1"));
+    carried_detach(&t);
+    println!("test {} s", t0.elapsed().as_secs());
+}
+
+/// The third phase: a peer carries the daemon's own commit. A mirror of shared VG dgc is
+/// active on both nodes; node1 reaches its second PV through `flaky` (as in the leg-failure
+/// lab) and loses write access to the first (`blockdev --setro`), then the second leg dies
+/// there. node1's daemon cannot write the detach to any metadata copy, so node2 commits it:
+/// no policy applies, both nodes reload the LV without the leg, node1's held write completes.
+fn carried_detach(t: &T) {
+    let phase = Instant::now();
+    let (d3, d4) = (t.disks[2].clone(), t.disks[3].clone());
+    for n in ["node1", "node2"] {
+        t.ok(
+            n,
+            "kill $(cat /run/clvmd-rs/clvmd-rs.pid); \
+             for i in $(seq 50); do test -e /run/clvmd-rs/clvmd-rs.pid || break; sleep 0.2; done; \
+             test ! -e /run/clvmd-rs/clvmd-rs.pid",
+        );
+    }
+    t.lab
+        .node("node1")
+        .write_file(
+            "/tmp/lvmsys/lvm.conf",
+            LVM_CONF
+                .replace(
+                    r#""a|^/dev/vd|","#,
+                    &format!(r#""a|^{d3}$|", "a|^/dev/mapper/flaky$|","#),
+                )
+                .as_bytes(),
+            0o644,
+        )
+        .expect("lvm.conf");
+    t.ok(
+        "node1",
+        &format!("dmsetup create flaky --table \"0 $(blockdev --getsz {d4}) linear {d4} 0\""),
+    );
+    // The daemon commits a detach from the disks it sees: the commands' environment.
+    for n in ["node1", "node2"] {
+        let script = format!(
+            "export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys HALVM_CONFIG=/tmp/halvm.toml; \
+             exec {} -f --node-name {n} -c /tmp/halvm.toml",
+            t.bins.clvmd
+        );
+        t.lab
+            .node(n)
+            .spawn(&["sh", "-c", &script], "/tmp/clvmd.log")
+            .expect("spawn clvmd-rs");
+    }
+    for n in ["node1", "node2"] {
+        t.wait_daemon(n, 2);
+    }
+    let mf = |n: &str| {
+        let second = if n == "node1" {
+            "/dev/mapper/flaky"
+        } else {
+            d4.as_str()
+        };
+        format!(
+            "MF() {{ c=$1; shift; {} \"$c\" --devices {d3} --devices {second} \"$@\"; }}; ",
+            t.bins.lvmeta
+        )
+    };
+    t.ok(
+        "node1",
+        &format!(
+            "{}MF pvcreate {d3} /dev/mapper/flaky && MF vgcreate --shared dgc {d3} /dev/mapper/flaky \
+             && MF lvcreate --type mirror -m1 -n m -L 8m dgc && MF lvchange -an dgc/m",
+            mf("node1")
+        ),
+    );
+    t.ok(
+        "node2",
+        &format!("{}MF vgchange --lockstart dgc", mf("node2")),
+    );
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("{}MF lvchange -asy dgc/m", mf(n)));
+    }
+    for n in ["node1", "node2"] {
+        t.lab
+            .wait_for(
+                n,
+                &["dmsetup", "status", "dgc-m"],
+                "mirror in sync",
+                Duration::from_secs(120),
+                |o| {
+                    let s = o.stdout_str();
+                    let f: Vec<&str> = s.split_whitespace().collect();
+                    f.get(2) == Some(&"mirror")
+                        && f.get(6)
+                            .and_then(|r| r.split_once('/'))
+                            .is_some_and(|(a, b)| a == b)
+                        && s.contains(" AA ")
+                },
+            )
+            .expect("mirror sync");
+    }
+    t.ok(
+        "node1",
+        "head -c 1048576 /dev/urandom > /tmp/data && dd if=/tmp/data of=/dev/mapper/dgc-m bs=64k oflag=direct conv=fsync status=none",
+    );
+    let sum = t.ok("node1", "sha256sum < /tmp/data");
+    // node1 can no longer write to its first PV, and its second dies.
+    t.ok(
+        "node1",
+        &format!(
+            "set -e; blockdev --setro {d3}; n=$(blockdev --getsz /dev/mapper/flaky); \
+             dmsetup suspend flaky; dmsetup load flaky --table \"0 $n error\"; dmsetup resume flaky"
+        ),
+    );
+    t.ok(
+        "node1",
+        "rm -f /tmp/rc; setsid sh -c 's=$(date +%s%N); dd if=/tmp/data of=/dev/mapper/dgc-m bs=64k seek=16 oflag=direct conv=fsync status=none; echo $? $(( ($(date +%s%N) - s) / 1000000 )) > /tmp/rc' </dev/null >/dev/null 2>&1 &",
+    );
+    let rc = t
+        .lab
+        .wait_for(
+            "node1",
+            &["sh", "-c", "cat /tmp/rc 2>/dev/null"],
+            "the held write to complete",
+            Duration::from_secs(60),
+            |o| !o.stdout_str().trim().is_empty(),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+    let rc = rc.stdout_str();
+    let (code, ms) = rc.trim().split_once(' ').expect("rc and ms");
+    assert_eq!(
+        code,
+        "0",
+        "the held write failed after {ms} ms; node1 log: {}\nnode2 log: {}",
+        t.log("node1"),
+        t.log("node2")
+    );
+    let log1 = t.log("node1");
+    assert!(log1.contains("carries the commit"), "{log1}");
+    assert!(t.log("node2").contains("carrying node 1's detach"));
+    let st = t.ok("node1", "$C status --json");
+    assert!(
+        st.contains("\"action\":\"detached\"") && st.contains("\"disabled_vgs\":[]"),
+        "{st}"
+    );
+    println!(
+        "carried: node1: clvmd-rs status:\n{}",
+        t.ok("node1", "$C status")
+    );
+    for n in ["node1", "node2"] {
+        t.lab
+            .wait_for(
+                n,
+                &["dmsetup", "table", "dgc-m"],
+                "dgc-m reloaded linear",
+                Duration::from_secs(30),
+                |o| o.stdout_str().contains(" linear "),
+            )
+            .unwrap_or_else(|e| panic!("{e}; {n} log: {}", t.log(n)));
+        let st = t.ok(n, "$C status --json");
+        assert!(st.contains("\"disabled_vgs\":[]"), "{n}: {st}");
+    }
+    let lvs = t.ok(
+        "node2",
+        &format!(
+            "{}MF lvs -a --noheadings -o lv_name,segtype dgc",
+            mf("node2")
+        ),
+    );
+    assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["m", "linear"]);
+    let sum2 = t.ok(
+        "node2",
+        "dd if=/dev/mapper/dgc-m bs=64k count=16 iflag=direct status=none | sha256sum; \
+         dd if=/dev/mapper/dgc-m bs=64k skip=16 count=16 iflag=direct status=none | sha256sum",
+    );
+    assert_eq!(sum2, format!("{sum}{sum}"), "data on the remaining leg");
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("{}MF lvchange -an dgc/m", mf(n)));
+    }
+    t.ok(
+        "node1",
+        &format!("blockdev --setrw {d3} && dmsetup remove flaky"),
+    );
+    for n in ["node1", "node2"] {
+        let left = t.ok(n, "dmsetup ls");
+        assert!(!left.contains("dgc-"), "{n}: {left}");
+    }
+    println!(
+        "carried: leg failure on node1 (no metadata writable there) -> held write completed \
+         after node2 committed the detach: {ms} ms (guest clock); phase {:?}",
+        phase.elapsed()
+    );
+    println!("node1 log (carried):\n{}", t.log("node1"));
+    println!("node2 log (carried):\n{}", t.log("node2"));
 }
