@@ -366,6 +366,7 @@ mod tests {
                 },
             ],
             frozen: vec![],
+            disabled_vgs: vec![],
             failed_lvs: vec![],
         };
         let d = status_of(&s);

@@ -245,12 +245,10 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
         }
         // A suspended LV of a shared VG may be the lock daemon's quorum fence: frozen for
         // good once stranded, which is a failure here (asked before any read: a read of a
-        // suspended device would hang the monitor).
-        let suspended = snap
-            .active
-            .iter()
-            .any(|a| a.state == crate::model::DmState::Suspended);
-        if cfg.access.is_cluster() && suspended {
+        // suspended device would hang the monitor). An active one may be in a VG this node
+        // left after losing its metadata (policy.dg_failure = leave): a failure too, so
+        // Pacemaker moves the resource.
+        if cfg.access.is_cluster() && !snap.active.is_empty() {
             if let Some(why) = self.backend.io_stopped(&cfg.vg)? {
                 return Err(ActivateError::IoStopped {
                     vg: cfg.vg.clone(),

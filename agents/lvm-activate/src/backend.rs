@@ -62,7 +62,7 @@ pub trait VolumeBackend {
     /// The cluster lock daemon as seen from here, and whether `vg`'s lockspace runs here.
     fn lock_daemon(&mut self, vg: &str) -> Result<LockDaemon, BackendError>;
     /// Why the lock daemon keeps shared VG `vg`'s I/O stopped here for good (its quorum
-    /// fence stranded the VG), or a record it left under [`clvmd_proto::FENCE_DIR`] when it
+    /// fence stranded the VG, or this node left the VG after losing its metadata), or a record it left under [`clvmd_proto::FENCE_DIR`] when it
     /// no longer answers. `None`: nothing the daemon did blocks the VG. Bounded in time.
     fn io_stopped(&mut self, vg: &str) -> Result<Option<String>, BackendError>;
     /// Starts the shared VG's lockspace here (idempotent).
@@ -602,12 +602,14 @@ impl VolumeBackend for SystemBackend {
         )
         .and_then(|mut c| c.status());
         match status {
-            Ok(st) => Ok(st
-                .frozen
-                .iter()
-                .any(|f| f.vg == vg && f.stranded.is_some())
-                .then(|| st.io_blocked(vg, ""))
-                .flatten()),
+            Ok(st) => {
+                let stranded = st.frozen.iter().any(|f| f.vg == vg && f.stranded.is_some());
+                let left = st
+                    .disabled_vgs
+                    .iter()
+                    .any(|d| d.vg == vg && d.policy == clvmd_proto::DgFailure::Leave);
+                Ok((stranded || left).then(|| st.io_blocked(vg, "")).flatten())
+            }
             Err(e) => {
                 let record =
                     std::path::Path::new(clvmd_proto::FENCE_DIR).join(format!("{vg}.json"));

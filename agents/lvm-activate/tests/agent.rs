@@ -576,10 +576,20 @@ fn a_shared_lv_the_lock_daemon_stranded_fails_its_monitor() {
         err.contains("frozen for good") && err.contains("Reboot this node"),
         "{err}"
     );
-    // A live device is not asked about.
+    // A live device is asked about too: this node may have left the VG after losing its
+    // metadata (policy.dg_failure = leave), and then the resource must move.
     for s in a.backend.active.values_mut() {
         *s = DmState::Live;
     }
+    a.backend.io_stopped.insert(
+        "vg1".into(),
+        "this node (n1) left VG vg1 (policy.dg_failure = leave): since a commit from it failed"
+            .into(),
+    );
+    let (rc, err) = call(&mut a, "monitor", &[LVMLOCKD, RECURRING]);
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("left VG vg1"), "{err}");
+    a.backend.io_stopped.clear();
     assert_eq!(call(&mut a, "monitor", &[LVMLOCKD, RECURRING]).0, 0);
 }
 

@@ -100,10 +100,10 @@ pub const KEYS: &[KeyDoc] = &[
         default: "\"dgdisable\"",
         lvm_key: None,
         values: &[
-            ("dgdisable", "the volume group is disabled cluster-wide"),
-            ("leave", "the committing node leaves the cluster and the others keep the volume group"),
+            ("dgdisable", "the volume group is disabled cluster-wide: the committing node's clvmd-rs multicasts it, and from then on every node refuses the VG lock for a change (exit 5, naming the VG, the node that lost the metadata and the recovery: clvmd-rs enable VG once the storage is back); reads, activation and deactivation go on, active volumes keep serving I/O, clvmd-rs status lists the VG under disabled_vgs"),
+            ("leave", "only the committing node leaves the volume group: its clvmd-rs refuses changes and new activations there, reports every LV of the VG active there as failed to the resource agents' monitor (so Pacemaker stops them there and starts them on other nodes) and stops the VG's lockspace once no LV of it is active there; the other nodes keep the volume group. clvmd-rs enable VG and a lockstart bring the node back"),
         ],
-        description: "Volume group failure policy: what happens when the node that commits metadata loses access to every metadata copy.",
+        description: "Volume group failure policy (VxVM's dgfailpolicy): what happens when the node that commits a change to a shared VG cannot write any metadata copy (every metadata area's write or sync fails from that node). The commit fails first, with nothing half-written. The default for every VG that does not set its own: a VG tag halvm_dgfail_dgdisable or halvm_dgfail_leave (lvmeta vgchange --dgfailpolicy dgdisable|leave VG) wins.",
     },
     KeyDoc {
         section: "policy",

@@ -202,6 +202,28 @@ impl DetachPolicy {
     }
 }
 
+/// The VG tag prefix that records a VG's own metadata-loss policy (`vxdg set
+/// dgfailpolicy`): `halvm_dgfail_dgdisable` or `halvm_dgfail_leave`, read like
+/// [`DETACH_TAG_PREFIX`].
+pub const DGFAIL_TAG_PREFIX: &str = "halvm_dgfail_";
+
+impl DgFailurePolicy {
+    /// The VG tag that sets this policy for one VG.
+    pub fn vg_tag(self) -> String {
+        format!("{DGFAIL_TAG_PREFIX}{}", self.as_str())
+    }
+
+    /// The policy a VG's tags set, if any (the first such tag in lvm2's sorted order).
+    pub fn from_vg_tags<S: AsRef<str>>(tags: &[S]) -> Option<DgFailurePolicy> {
+        tags.iter().find_map(|t| {
+            DgFailurePolicy::ALL
+                .iter()
+                .copied()
+                .find(|p| t.as_ref() == p.vg_tag())
+        })
+    }
+}
+
 impl ActivationMode {
     /// Whether activating in `asked` on this node must fail because another node `held` holds
     /// the VG (called as `ActivationMode::conflicts_with(held, asked)`). The matrix is VxVM's

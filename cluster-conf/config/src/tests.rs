@@ -413,3 +413,17 @@ fn detach_policy_vg_tags() {
     assert_eq!(DetachPolicy::from_vg_tags(&["halvm_detach_x"]), None);
     assert_eq!(DetachPolicy::from_vg_tags::<&str>(&[]), None);
 }
+
+#[test]
+fn dg_failure_vg_tags() {
+    assert_eq!(DgFailurePolicy::Leave.vg_tag(), "halvm_dgfail_leave");
+    assert_eq!(
+        DgFailurePolicy::Dgdisable.vg_tag(),
+        "halvm_dgfail_dgdisable"
+    );
+    assert_eq!(
+        DgFailurePolicy::from_vg_tags(&["a", "halvm_dgfail_leave", "halvm_detach_local"]),
+        Some(DgFailurePolicy::Leave)
+    );
+    assert_eq!(DgFailurePolicy::from_vg_tags(&["halvm_dgfail_x"]), None);
+}

@@ -257,6 +257,29 @@ impl Client {
         )
     }
 
+    /// Tells the daemon this command could not write any metadata copy of `vg` (the
+    /// metadata-loss policy follows); `policy`: the VG's own.
+    pub fn metadata_lost(
+        &mut self,
+        vg: &str,
+        error: &str,
+        policy: Option<clvmd_proto::DgFailure>,
+    ) -> Result<(), ClientError> {
+        self.done(
+            "metadata lost",
+            &Request::MetadataLost {
+                vg: vg.into(),
+                error: error.into(),
+                policy,
+            },
+        )
+    }
+
+    /// Lifts `vg`'s dgdisable (cluster-wide) or this node's leave.
+    pub fn vg_enable(&mut self, vg: &str) -> Result<(), ClientError> {
+        self.done("enable", &Request::VgEnable { vg: vg.into() })
+    }
+
     pub fn status(&mut self) -> Result<Status, ClientError> {
         match self.call(&Request::Status)? {
             Response::Status(s) => Ok(s),
@@ -281,6 +304,9 @@ pub struct DlmLocking {
     /// One connection for the activation-lock requests of a command (they hold nothing on
     /// the connection, unlike VG and global locks, which get one each).
     lv_conn: std::sync::Arc<std::sync::Mutex<Option<Client>>>,
+    /// Whether a commit that wrote no metadata copy is reported to the daemon
+    /// ([`Request::MetadataLost`]); the daemon's own detach commits report it otherwise.
+    report_metadata_loss: bool,
 }
 
 impl DlmLocking {
@@ -291,7 +317,15 @@ impl DlmLocking {
             wait,
             client: format!("lvmeta pid {}", std::process::id()),
             lv_conn: Default::default(),
+            report_metadata_loss: true,
         }
+    }
+
+    /// Commits that write no metadata copy are not reported to the daemon: the caller (the
+    /// daemon's own detach, which first lets a peer try the commit) reports them itself.
+    pub fn without_metadata_loss_report(mut self) -> Self {
+        self.report_metadata_loss = false;
+        self
     }
 
     pub fn socket(&self) -> &Path {
@@ -345,6 +379,7 @@ struct DlmHeld {
     removed: bool,
     /// The lock value block's r_version when granted (None if invalid or unset).
     granted_version: Option<u32>,
+    report_metadata_loss: bool,
 }
 
 impl HeldLock for DlmHeld {
@@ -360,6 +395,24 @@ impl HeldLock for DlmHeld {
     }
     fn note_removed(&mut self) {
         self.removed = true;
+    }
+    fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
+        let LockTarget::Vg(vg) = &self.target else {
+            return;
+        };
+        if !self.report_metadata_loss {
+            return;
+        }
+        let policy = match policy {
+            Some("leave") => Some(clvmd_proto::DgFailure::Leave),
+            Some("dgdisable") => Some(clvmd_proto::DgFailure::Dgdisable),
+            _ => None,
+        };
+        if let Some(c) = self.client.as_mut() {
+            if let Err(e) = c.metadata_lost(vg, error, policy) {
+                log::warn!("telling clvmd-rs that VG {vg} lost its metadata: {e}");
+            }
+        }
     }
     fn committed_seqno(&self) -> Option<u64> {
         // The global lock's r_version is a counter, not a seqno.
@@ -414,6 +467,7 @@ impl LockManager for DlmLocking {
             seqno: None,
             removed: false,
             granted_version,
+            report_metadata_loss: self.report_metadata_loss,
         })))
     }
 

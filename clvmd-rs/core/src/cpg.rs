@@ -18,6 +18,9 @@ pub enum CpgMsg {
     Snapshot {
         name: String,
         holds: Vec<(String, String, Mode)>,
+        /// VGs the sender knows disabled cluster-wide (`policy.dg_failure = dgdisable`).
+        #[serde(default)]
+        disabled: Vec<DisabledRec>,
     },
     /// The sender now holds `res` in `ls` in `mode` (NL: released).
     Held { ls: String, res: String, mode: Mode },
@@ -31,6 +34,24 @@ pub enum CpgMsg {
     Barrier { token: u64 },
     /// A commit to `vg` left this seqno (the VGLK was released from EX with it).
     Committed { vg: String, seqno: u32 },
+    /// A node could not write any metadata copy of the VG: disabled on every node
+    /// (`policy.dg_failure = dgdisable`, dgfail.rs).
+    VgDisabled(DisabledRec),
+    /// The VG's `dgdisable` is lifted (`clvmd-rs enable`).
+    VgEnabled { vg: String },
+    /// The sender's leg detach wrote no metadata copy: `carrier` commits the same detach
+    /// from its own view of the disks (dgfail.rs), then answers [`CpgMsg::Carried`].
+    CarryDetach {
+        carrier: u32,
+        lv: LvRef,
+        images: Vec<String>,
+    },
+    /// `carrier`'s answer to `origin`'s [`CpgMsg::CarryDetach`] of LV `uuid`.
+    Carried {
+        origin: u32,
+        uuid: String,
+        error: Option<String>,
+    },
     /// Atomic resize, phase 1: every node with `lv` active suspends it (flushing) and answers
     /// [`CpgMsg::Suspended`]. `txn` is unique per sender.
     Suspend { txn: u64, lv: LvRef },
@@ -52,6 +73,17 @@ pub enum CpgMsg {
         size_sectors: Option<u64>,
         error: Option<String>,
     },
+}
+
+/// A VG disabled by the metadata-loss policy, as every node records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisabledRec {
+    pub vg: String,
+    /// The node that could not write any metadata copy.
+    pub node_id: u32,
+    pub node_name: String,
+    /// Why its commit failed.
+    pub error: String,
 }
 
 impl CpgMsg {

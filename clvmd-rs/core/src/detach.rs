@@ -346,6 +346,12 @@ impl Watcher {
         self.detaching.insert(tag, lv.uuid.clone());
     }
 
+    /// The LV and image LVs of the detach commit in flight under `tag`.
+    pub(crate) fn detach_job(&self, tag: u64) -> Option<(LvRef, Vec<String>)> {
+        let f = self.failed.get(self.detaching.get(&tag)?)?;
+        Some((f.lv.clone(), f.images.clone()))
+    }
+
     /// The reload after a detach finished here; a reload that failed leaves the mirror
     /// holding writes, so I/O is stopped instead.
     pub(crate) fn reloaded(

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use clvmd_proto::{
-    ErrorKind, Holder, LockStatus, LockspaceStatus, Member, Mode, RemoteHold, Request, Response,
-    Scope, Status,
+    DgFailure, ErrorKind, Holder, LockStatus, LockspaceStatus, Member, Mode, RemoteHold, Request,
+    Response, Scope, Status,
 };
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
@@ -19,6 +19,8 @@ use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 #[path = "coord.rs"]
 mod coord;
 pub(crate) use coord::Coord;
+#[path = "dgfail.rs"]
+mod dgfail;
 #[path = "modes.rs"]
 pub mod modes;
 
@@ -37,6 +39,9 @@ pub struct NodeConfig {
     pub quorum_loss: QuorumLoss,
     /// What to do when a mirror leg fails (halvm.toml policy.detach).
     pub detach: Detach,
+    /// What to do when a commit here cannot write any metadata copy (policy.dg_failure),
+    /// for VGs without their own `halvm_dgfail_*` tag.
+    pub dg_failure: DgFailure,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +132,14 @@ pub enum Input {
     PolicyRead {
         tag: u64,
         result: Result<Option<Detach>, String>,
+    },
+    /// The answer to a [`WatchAction::Detach`] whose commit wrote no metadata copy (instead of
+    /// [`Input::WatchDone`]); the driver has not applied the metadata-loss policy: the
+    /// machine first asks a peer to carry the commit (dgfail.rs). `policy`: the VG's own.
+    DetachNoMetadata {
+        tag: u64,
+        error: String,
+        policy: Option<DgFailure>,
     },
     /// At start: shared VGs a previous daemon left frozen on this node (the driver's record).
     FrozenFound {
@@ -378,6 +391,12 @@ pub struct Node {
     next_watch_tag: u64,
     /// Propagation and atomic resize state (coord.rs).
     coord: Coord,
+    /// VGs disabled by the metadata-loss policy (dgfail.rs).
+    disabled: BTreeMap<String, dgfail::Disabled>,
+    /// Detaches of ours a peer carries, by LV uuid (dgfail.rs).
+    carries: BTreeMap<String, dgfail::Carry>,
+    /// Detaches this node carries for a peer: watch tag -> (origin, LV).
+    carrying: BTreeMap<u64, (u32, crate::dm::LvRef)>,
     out: Vec<Output>,
 }
 
@@ -421,6 +440,9 @@ impl Node {
             watcher: Watcher::new(cfg.detach),
             next_watch_tag: 0,
             coord: Coord::default(),
+            disabled: BTreeMap::new(),
+            carries: BTreeMap::new(),
+            carrying: BTreeMap::new(),
             out: Vec::new(),
             cfg,
         }
@@ -479,6 +501,13 @@ impl Node {
             }
             Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
             Input::LockspacesFound { names } => self.rejoin(names),
+            Input::WatchDone { tag, result } if self.carrying.contains_key(&tag) => {
+                self.carried(tag, result.err())
+            }
+            Input::DetachNoMetadata { tag, error, .. } if self.carrying.contains_key(&tag) => {
+                self.carried(tag, Some(error))
+            }
+            Input::DetachNoMetadata { tag, error, policy } => self.carry_out(tag, error, policy),
             Input::WatchDone { tag, result } => {
                 let (mine, next) = self.watcher.done(tag, result, self.now);
                 if !mine {
@@ -496,6 +525,8 @@ impl Node {
         }
         self.coord_tick();
         self.drive_all();
+        self.carry_deadlines();
+        self.dg_leave();
         self.fence();
         self.watch();
         let mut out = std::mem::take(&mut self.out);
@@ -546,6 +577,7 @@ impl Node {
             .filter_map(|r| r.waiters.front())
             .flat_map(|w| [w.retry_at, w.deadline])
             .chain(self.coord_deadlines())
+            .chain(self.carries.values().map(|c| c.deadline))
             .filter(|t| *t > now)
             .chain(self.freezer.next_wake(now))
             .chain(self.watcher.next_wake(now, self.any_active()))
@@ -659,6 +691,10 @@ impl Node {
                 lv_name,
             } => self.resume_lv(conn, vg, lv_uuid, lv_name),
             Request::VgMode { vg, mode } => self.vg_mode(conn, vg, mode),
+            Request::MetadataLost { vg, error, policy } => {
+                self.metadata_lost(conn, vg, error, policy)
+            }
+            Request::VgEnable { vg } => self.vg_enable(conn, vg),
         }
     }
 
@@ -695,6 +731,9 @@ impl Node {
     }
 
     fn lock_start(&mut self, conn: ConnId, vg: String, lock_args: String) {
+        if let Some(r) = self.dg_activation_refusal(&vg) {
+            return self.reply(conn, r);
+        }
         let Some(name) = self.vg_ls(conn, &vg) else {
             return;
         };
@@ -873,6 +912,11 @@ impl Node {
                 ),
             );
         }
+        if let (Mode::Ex, Scope::Vg(vg)) = (mode, &scope) {
+            if let Some(r) = self.dg_refusal(vg) {
+                return self.reply(conn, r);
+            }
+        }
         let (name, res, kind) = match &scope {
             Scope::Global => {
                 self.ensure_global();
@@ -915,6 +959,9 @@ impl Node {
                     format!("cannot activate {vg}/{lv_name}: this node is not quorate"),
                 ),
             );
+        }
+        if let Some(r) = self.dg_activation_refusal(&vg) {
+            return self.reply(conn, r);
         }
         let Some(name) = self.vg_ls(conn, &vg) else {
             return;
@@ -1206,9 +1253,11 @@ impl Node {
                     .map(move |(rn, r)| (ln.to_string(), rn.to_string(), r.mode))
             })
             .collect();
+        let disabled = self.dg_snapshot();
         self.out.push(Output::Cpg(CpgMsg::Snapshot {
             name: self.cfg.node_name.clone(),
             holds,
+            disabled,
         }));
     }
 
@@ -1239,6 +1288,9 @@ impl Node {
         if msg.is_coord() {
             return self.coord_cpg(from, msg);
         }
+        if from != self.cfg.node_id || !matches!(msg, CpgMsg::Snapshot { .. }) {
+            self.dg_cpg(from, &msg);
+        }
         if from == self.cfg.node_id {
             match msg {
                 CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
@@ -1248,7 +1300,7 @@ impl Node {
             return;
         }
         match msg {
-            CpgMsg::Snapshot { name, holds } => {
+            CpgMsg::Snapshot { name, holds, .. } => {
                 self.names.insert(from, name);
                 for h in self.remote.values_mut() {
                     h.remove(&from);
@@ -1809,6 +1861,7 @@ impl Node {
             lockspaces,
             frozen: self.freezer.status(self.now),
             failed_lvs: self.watcher.status(self.now),
+            disabled_vgs: self.dg_status(),
         }
     }
 }

@@ -46,6 +46,8 @@ struct DetachJob {
     lv: crate::dm::LvRef,
     images: Vec<String>,
     unlocking: bool,
+    /// The node could not write the metadata ([`Sim::no_metadata`]).
+    lost: bool,
 }
 
 /// The image LV name of original leg `bit` of a simulated mirror.
@@ -92,6 +94,8 @@ pub struct Sim {
     pub fence_log: Vec<(u64, u32, FenceAction)>,
     /// `policy.detach` of nodes started from now on.
     pub detach: Detach,
+    /// `policy.dg_failure` of nodes started from now on.
+    pub dg_failure: clvmd_proto::DgFailure,
     /// What each node's kernel reports for an LV's top device: (node, LV uuid) -> (target,
     /// status params); set it to simulate a leg failure seen by one node.
     pub lv_status: BTreeMap<(u32, String), (String, String)>,
@@ -109,6 +113,11 @@ pub struct Sim {
     pub disk_legs: BTreeMap<String, u32>,
     /// The detach policy VGs set in their metadata (tags), by VG name.
     pub vg_detach: BTreeMap<String, Detach>,
+    /// Nodes that cannot write any metadata copy (every metadata area fails from there):
+    /// their detach commits fail with [`Input::DetachNoMetadata`], as the daemon's driver's do.
+    pub no_metadata: BTreeSet<u32>,
+    /// The metadata-loss policy VGs set in their metadata (tags), by VG name.
+    pub vg_dgfail: BTreeMap<String, clvmd_proto::DgFailure>,
     /// The VG's committed seqno (detach commits bump it).
     pub seqno: u32,
     /// Detach commits that changed the metadata: (time, node, LV uuid, legs left).
@@ -141,6 +150,7 @@ impl Sim {
             frozen: BTreeMap::new(),
             fence_log: Vec::new(),
             detach: Detach::Global,
+            dg_failure: clvmd_proto::DgFailure::Dgdisable,
             lv_status: BTreeMap::new(),
             stopped: Vec::new(),
             disk: BTreeMap::new(),
@@ -151,6 +161,8 @@ impl Sim {
             seqno: 1,
             detach_log: Vec::new(),
             detach_jobs: BTreeMap::new(),
+            no_metadata: BTreeSet::new(),
+            vg_dgfail: BTreeMap::new(),
             next_detach_conn: DETACH_CONN_BASE,
             expelled: BTreeSet::new(),
             dm_held: BTreeSet::new(),
@@ -168,6 +180,7 @@ impl Sim {
             node_name: format!("node{id}"),
             quorum_loss: self.quorum_loss,
             detach: self.detach,
+            dg_failure: self.dg_failure,
         });
         self.nodes.insert(
             id,
@@ -406,6 +419,7 @@ impl Sim {
                                 lv,
                                 images,
                                 unlocking: false,
+                                lost: false,
                             },
                         );
                         self.input(id, Input::Connected { conn, pid: 1 });
@@ -442,6 +456,37 @@ impl Sim {
         };
         let vg = job.lv.vg.clone();
         let result = match (job.unlocking, response) {
+            (false, Response::Granted { .. }) if self.no_metadata.contains(&id) => {
+                // The commit writes no copy; the lock is released unchanged.
+                job.lost = true;
+                job.unlocking = true;
+                self.input(
+                    id,
+                    Input::Request {
+                        conn,
+                        request: Request::Unlock {
+                            scope: clvmd_proto::Scope::Vg(vg),
+                            seqno: None,
+                            removed: false,
+                        },
+                    },
+                );
+                return;
+            }
+            (true, Response::Done) if job.lost => {
+                let job = self.detach_jobs.remove(&(id, conn)).expect("present");
+                let policy = self.vg_dgfail.get(&vg).copied();
+                self.input(id, Input::Disconnected { conn });
+                self.input(
+                    id,
+                    Input::DetachNoMetadata {
+                        tag: job.tag,
+                        error: "no metadata copy could be written from this host".into(),
+                        policy,
+                    },
+                );
+                return;
+            }
             (false, Response::Granted { .. }) => {
                 job.unlocking = true;
                 let uuid = job.lv.uuid.clone();

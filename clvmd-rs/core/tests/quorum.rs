@@ -276,6 +276,7 @@ fn quorum_flapping_mid_freeze_ends_thawed_and_mid_thaw_ends_frozen() {
         node_name: "n1".into(),
         quorum_loss: QuorumLoss::Freeze,
         detach: clvmd_core::Detach::Global,
+        dg_failure: clvmd_proto::DgFailure::Dgdisable,
     });
     n.step(0, Input::ClusterName(Some(CLUSTER.into())));
     n.step(0, Input::Membership { members: vec![1] });
@@ -451,6 +452,7 @@ fn lone_node_with_vg() -> Node {
         node_name: "n1".into(),
         quorum_loss: QuorumLoss::Freeze,
         detach: clvmd_core::Detach::Global,
+        dg_failure: clvmd_proto::DgFailure::Dgdisable,
     });
     n.step(0, Input::ClusterName(Some(CLUSTER.into())));
     n.step(0, Input::Membership { members: vec![1] });
@@ -569,6 +571,7 @@ fn a_first_quorum_view_that_is_the_partition_still_counts_departures() {
         node_name: "n1".into(),
         quorum_loss: QuorumLoss::Freeze,
         detach: clvmd_core::Detach::Global,
+        dg_failure: clvmd_proto::DgFailure::Dgdisable,
     });
     n.step(0, Input::ClusterName(Some(CLUSTER.into())));
     n.step(0, Input::Quorum { quorate: true });

@@ -37,9 +37,16 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
             let mut wake = wake;
             for job in rx {
                 let input = match job {
-                    Job::Detach(tag, lv, images) => Input::WatchDone {
-                        tag,
-                        result: detach(&socket, &lv, &images).map(|()| Vec::new()),
+                    Job::Detach(tag, lv, images) => match detach(&socket, &lv, &images) {
+                        Err(Detached::NoMetadata(error)) => Input::DetachNoMetadata {
+                            tag,
+                            error,
+                            policy: vg_dgfail_policy(&lv.vg),
+                        },
+                        r => Input::WatchDone {
+                            tag,
+                            result: r.map(|()| Vec::new()).map_err(|e| e.to_string()),
+                        },
                     },
                     Job::Policy(tag, lv) => Input::PolicyRead {
                         tag,
@@ -66,11 +73,42 @@ fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
     Ok(halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(crate::core_detach))
 }
 
-fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(), String> {
-    let env = crate::dm::daemon_env(Arc::new(clvmd_client::DlmLocking::new(socket, LOCK_WAIT)))?;
+/// Why a detach commit failed: no metadata copy written (a peer may carry it, then the
+/// metadata-loss policy), or anything else.
+enum Detached {
+    NoMetadata(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for Detached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detached::NoMetadata(e) | Detached::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The metadata-loss policy VG `vg`'s tags set (read without a lock, as [`vg_policy`]).
+fn vg_dgfail_policy(vg: &str) -> Option<clvmd_proto::DgFailure> {
+    let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new())).ok()?;
+    let r = lvmeta::ops::scan(&env).and_then(|sc| sc.read_vg(vg)).ok()?;
+    halvm_config::DgFailurePolicy::from_vg_tags(&r.vg.tags).map(|p| match p {
+        halvm_config::DgFailurePolicy::Dgdisable => clvmd_proto::DgFailure::Dgdisable,
+        halvm_config::DgFailurePolicy::Leave => clvmd_proto::DgFailure::Leave,
+    })
+}
+
+fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(), Detached> {
+    // A commit that writes no copy is not reported by the lock: the machine first lets a
+    // peer carry it (Input::DetachNoMetadata), then applies the policy.
+    let locks = clvmd_client::DlmLocking::new(socket, LOCK_WAIT).without_metadata_loss_report();
+    let env = crate::dm::daemon_env(Arc::new(locks)).map_err(Detached::Failed)?;
     let out = Ctx { env: &env }
         .remove_failed_images(&lv.vg, &lv.uuid, images)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            lvmeta::ops::OpError::NoMetadataCopy { .. } => Detached::NoMetadata(e.to_string()),
+            e => Detached::Failed(e.to_string()),
+        })?;
     if out.images.is_empty() {
         log::info!("{lv}: {images:?} already detached (by another node)");
     } else {

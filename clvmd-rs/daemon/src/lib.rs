@@ -58,6 +58,8 @@ pub enum DaemonError {
     Logging(String),
     #[error(transparent)]
     Config(#[from] halvm_config::ConfigError),
+    #[error("cannot enable VG {vg}: {why}")]
+    Enable { vg: String, why: String },
 }
 
 pub fn cli() -> Command {
@@ -80,7 +82,15 @@ pub fn cli() -> Command {
              (the VG's halvm_detach_* tag, else policy.detach) to a failed mirror or raid1 \
              leg: local stops I/O to the LV on this node, global removes the failed image from \
              the metadata under the VG lock (as lvm2's lvconvert --repair does) so every node \
-             reloads the LV without it and the held writes go on. clvmd-rs status shows both.",
+             reloads the LV without it and the held writes go on. When a command committing \
+             a change to a shared VG cannot write any metadata copy from this node, the commit \
+             fails with the VG unchanged and the metadata-loss policy applies (the VG's \
+             halvm_dgfail_* tag, else policy.dg_failure): dgdisable disables the VG on every \
+             node (changes refused naming the node and the way back, volumes keep serving \
+             I/O), leave makes this node leave the VG (changes and activations refused here, \
+             its LVs reported failed to the resource agents' monitor so Pacemaker moves them, \
+             the lockspace stopped once nothing of it is held here). clvmd-rs enable VG lifts \
+             either once the storage is fixed. clvmd-rs status shows all of these.",
         )
         .version(env!("CARGO_PKG_VERSION"))
         .arg(
@@ -129,7 +139,7 @@ pub fn cli() -> Command {
                 .long("config")
                 .value_name("PATH")
                 .help(
-                    "halvm.toml to read policy.quorum_loss and policy.detach from (default: $HALVM_CONFIG, then \
+                    "halvm.toml to read policy.quorum_loss, policy.detach and policy.dg_failure from (default: $HALVM_CONFIG, then \
                      /etc/halvm/halvm.toml)",
                 ),
         )
@@ -156,6 +166,18 @@ pub fn cli() -> Command {
                         .help("Print the status as JSON"),
                 ),
         )
+        .subcommand(
+            Command::new("enable")
+                .about("Lift a VG's metadata-loss disable (policy.dg_failure) once its storage is fixed")
+                .long_about(
+                    "Lifts VG's dgdisable on every node, or this node's leave (then start the \
+                     VG's lockspace again: lvmeta vgchange --lockstart VG). Refused unless this \
+                     node reads the VG's metadata (lvmeta's scan finds it in a valid copy); a \
+                     storage that still fails writes fails the next change again, which \
+                     applies the policy again.",
+                )
+                .arg(Arg::new("vg").required(true).value_name("VG").help("The volume group")),
+        )
 }
 
 /// Runs the command line; the binary's `main` is only this.
@@ -174,6 +196,9 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let socket = PathBuf::from(m.get_one::<String>("socket").expect("default"));
     let result = match m.subcommand() {
         Some(("status", sm)) => status::run(&socket, sm.get_flag("json")),
+        Some(("enable", sm)) => {
+            status::enable(&socket, sm.get_one::<String>("vg").expect("required"))
+        }
         _ => match halvm_config::Config::load(
             m.get_one::<String>("config").map(std::path::Path::new),
         ) {
@@ -193,6 +218,10 @@ pub fn main_from_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 },
                 fence_dir: PathBuf::from(FENCE_DIR),
                 detach: core_detach(config.policy.detach),
+                dg_failure: match config.policy.dg_failure {
+                    halvm_config::DgFailurePolicy::Dgdisable => clvmd_proto::DgFailure::Dgdisable,
+                    halvm_config::DgFailurePolicy::Leave => clvmd_proto::DgFailure::Leave,
+                },
             }),
         },
     };

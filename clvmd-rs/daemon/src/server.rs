@@ -43,6 +43,8 @@ pub struct Options {
     pub quorum_loss: clvmd_core::QuorumLoss,
     /// halvm.toml's policy.detach.
     pub detach: clvmd_core::Detach,
+    /// halvm.toml's policy.dg_failure.
+    pub dg_failure: clvmd_proto::DgFailure,
     /// Where the quorum fence records what it froze ([`crate::FENCE_DIR`]).
     pub fence_dir: PathBuf,
 }
@@ -323,6 +325,7 @@ pub fn serve_with(
             node_name,
             quorum_loss: opts.quorum_loss,
             detach: opts.detach,
+            dg_failure: opts.dg_failure,
         }),
         start: Instant::now(),
         listener,

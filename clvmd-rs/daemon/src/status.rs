@@ -19,6 +19,26 @@ pub fn run(socket: &Path, json: bool) -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// `clvmd-rs enable VG`: refused while this node cannot read the VG's metadata.
+pub fn enable(socket: &Path, vg: &str) -> Result<(), DaemonError> {
+    let env = crate::dm::daemon_env(std::sync::Arc::new(lvmeta::lock::MemLocking::new())).map_err(
+        |e| DaemonError::Enable {
+            vg: vg.into(),
+            why: e,
+        },
+    )?;
+    lvmeta::ops::scan(&env)
+        .and_then(|sc| sc.read_vg(vg))
+        .map_err(|e| DaemonError::Enable {
+            vg: vg.into(),
+            why: format!("this node cannot read its metadata: {e}"),
+        })?;
+    let mut c = Client::connect(socket, "clvmd-rs enable")?;
+    c.vg_enable(vg)?;
+    println!("VG {vg} enabled");
+    Ok(())
+}
+
 fn serde_json_string(st: &Status) -> String {
     // clvmd-proto's types are serde types; the wire encoding is JSON already.
     let f = clvmd_proto::encode_frame(st, clvmd_proto::MAX_RESPONSE).expect("status encodes");
@@ -108,6 +128,34 @@ pub fn render(st: &Status) -> String {
             let _ = write!(o, "; last error: {e}");
         }
         o.push('\n');
+    }
+    for d in &st.disabled_vgs {
+        let how = match d.policy {
+            clvmd_proto::DgFailure::Dgdisable => "DISABLED cluster-wide (dgdisable)".to_string(),
+            clvmd_proto::DgFailure::Leave => format!(
+                "LEFT by this node (leave), lockspace {}",
+                if d.lockspace_joined {
+                    "still joined: LVs active here are reported failed"
+                } else {
+                    "stopped"
+                }
+            ),
+        };
+        let _ = writeln!(
+            o,
+            "VG {} {how} for {} ms: a commit from node {} ({}) failed: {}",
+            d.vg, d.for_ms, d.node_name, d.node_id, d.error
+        );
+        let _ = writeln!(
+            o,
+            "  after fixing the storage: clvmd-rs enable {}{}",
+            d.vg,
+            if d.policy == clvmd_proto::DgFailure::Leave {
+                format!(" (here), then lvmeta vgchange --lockstart {}", d.vg)
+            } else {
+                String::new()
+            }
+        );
     }
     if st.lockspaces.is_empty() {
         let _ = writeln!(o, "no lockspaces");
@@ -231,6 +279,7 @@ mod tests {
                     stranded: Some("a merge; reboot".into()),
                 },
             ],
+            disabled_vgs: vec![],
             failed_lvs: vec![FailedLv {
                 vg: "vg".into(),
                 lv: "m".into(),
@@ -255,6 +304,43 @@ mod tests {
              abcdef-0123-4567-89AB-CDEF-0123-456789 (lv1)     here NL\n    \
              held by node1 (id 1) EX\n    \
              last refused here: held by another host (not running clvmd-rs)\n"
+        );
+    }
+
+    #[test]
+    fn render_says_which_vg_is_disabled_why_and_the_way_back() {
+        let d = |vg: &str, policy, joined| clvmd_proto::DisabledVg {
+            vg: vg.into(),
+            policy,
+            node_id: 1,
+            node_name: "node1".into(),
+            error: "no metadata copy could be written".into(),
+            for_ms: 30,
+            lockspace_joined: joined,
+        };
+        let st = Status {
+            node_id: 1,
+            node_name: "node1".into(),
+            cluster_name: None,
+            quorate: true,
+            members: vec![],
+            lockspaces: vec![],
+            frozen: vec![],
+            disabled_vgs: vec![
+                d("vg", clvmd_proto::DgFailure::Dgdisable, true),
+                d("vg2", clvmd_proto::DgFailure::Leave, false),
+            ],
+            failed_lvs: vec![],
+        };
+        assert_eq!(
+            render(&st),
+            "node node1 (id 1), quorate\n\
+             members: (none)\n\
+             VG vg DISABLED cluster-wide (dgdisable) for 30 ms: a commit from node node1 (1) failed: no metadata copy could be written\n  \
+             after fixing the storage: clvmd-rs enable vg\n\
+             VG vg2 LEFT by this node (leave), lockspace stopped for 30 ms: a commit from node node1 (1) failed: no metadata copy could be written\n  \
+             after fixing the storage: clvmd-rs enable vg2 (here), then lvmeta vgchange --lockstart vg2\n\
+             no lockspaces\n"
         );
     }
 
@@ -303,6 +389,7 @@ mod tests {
                 ],
             }],
             frozen: vec![],
+            disabled_vgs: vec![],
             failed_lvs: vec![],
         };
         let text = render(&st);

@@ -45,6 +45,7 @@ impl Cluster {
             cluster_name_file: self.dir.path().join("cluster_name"),
             quorum_loss: clvmd_rs::QuorumLoss::Freeze,
             detach: clvmd_rs::Detach::Global,
+            dg_failure: clvmd_proto::DgFailure::Dgdisable,
             fence_dir: self.dir.path().join("fence"),
         };
         let dlm = Arc::new(self.dlm.node(id));

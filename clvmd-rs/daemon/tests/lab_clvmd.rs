@@ -2172,3 +2172,406 @@ fn lab_faults_quorum_loss_with_fencing() {
         freeze_log.join("\n")
     );
 }
+
+/// Issue 15 item 3, the metadata-loss policy (`policy.dg_failure`), both policies in one
+/// 2-node lab, each on a VG of its own. node1 loses write access to every metadata copy of
+/// the VG (`blockdev --setro` on its view of the VG's only PV: reads go on, every write from
+/// node1 fails with EPERM), so a change committed from node1 writes no copy.
+///
+/// `dgdisable` (halvm.toml's default): node1's lvcreate fails with the VG unchanged; node2's
+/// daemon learns it over CPG; every later change on either node is refused naming the VG,
+/// node1 and `clvmd-rs enable`; node2's active LV keeps serving I/O, lvs still reads, stock
+/// lvm2 reads the metadata; after the storage is fixed, `clvmd-rs enable` lifts it everywhere.
+///
+/// `leave` (the VG's own tag, `lvmeta vgchange --dgfailpolicy leave`): only node1 leaves. Its
+/// LV stays active but LVM-activate's monitor fails there; node2 goes on changing the VG;
+/// once the agent stopped the LV on node1 the daemon stops node1's lockspace by itself and
+/// node2 takes the LV over; node1's lockstart is refused until `clvmd-rs enable` there.
+#[test]
+fn lab_faults_dg_failure_dgdisable_then_leave() {
+    let t0 = Instant::now();
+    let t = start_with(2, 4, 64, false);
+    let (da, db) = (t.disks[0].clone(), t.disks[1].clone());
+    t.daemons(&["node1", "node2"]);
+    let agent = |action: &str, vg: &str| {
+        format!(
+            "OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE={vg}-lv1 OCF_RESKEY_vgname={vg} \
+             OCF_RESKEY_lvname=lv1 OCF_RESKEY_vg_access_mode=lvmlockd \
+             OCF_RESKEY_activation_mode=exclusive OCF_RESKEY_CRM_meta_interval=10000 {} {action}",
+            t.agent
+        )
+    };
+
+    // --- dgdisable ---
+    t.shared_vg("dga", 0, &["node1", "node2"]);
+    // lvcreate activates the new LV exclusively where it runs, as lvm2 does.
+    t.ok(
+        "node1",
+        "M lvcreate -n lv1 -L 8m dga && M lvchange -an dga/lv1",
+    );
+    t.ok("node2", "M lvchange -aey dga/lv1");
+    t.ok(
+        "node2",
+        "dd if=/dev/urandom of=/dev/mapper/dga-lv1 bs=64k count=16 oflag=direct status=none",
+    );
+    let seq0 = t.seqno("node2", "dga");
+    t.ok("node1", &format!("blockdev --setro {da}"));
+    let failed = t.run("node1", "M lvcreate -n lv2 -L 8m dga");
+    let lost_at = Instant::now();
+    assert!(!failed.success(), "{}", failed.stdout_str());
+    let err = failed.stderr_str();
+    assert!(
+        err.contains("no metadata copy could be written") && err.contains("unchanged"),
+        "{err}"
+    );
+    println!("dgdisable: node1's lvcreate (exit {}):\n{err}", failed.code);
+    let st2 = t
+        .lab
+        .wait_for(
+            "node2",
+            &[&t.bins.clvmd, "status", "--json"],
+            "node2 to record dga disabled",
+            Duration::from_secs(10),
+            |o| o.stdout_str().contains("\"policy\":\"dgdisable\""),
+        )
+        .unwrap_or_else(|e| panic!("{e}; node1 log: {}", t.log("node1")));
+    let to_disabled = lost_at.elapsed();
+    println!("dgdisable: node2 status --json:\n{}", st2.stdout_str());
+    for n in ["node1", "node2"] {
+        let human = t.ok(n, "$C status");
+        assert!(
+            human.contains("VG dga DISABLED cluster-wide (dgdisable)")
+                && human.contains("clvmd-rs enable dga"),
+            "{n}: {human}"
+        );
+        println!("dgdisable: {n}: clvmd-rs status:\n{human}");
+        let out = t.run(n, "M lvcreate -n lv3 -L 8m dga");
+        assert!(
+            !out.success(),
+            "{n}: a change to a disabled VG went through"
+        );
+        let refusal = out.stderr_str();
+        assert!(
+            refusal.contains("VG dga is disabled")
+                && refusal.contains("node1")
+                && refusal.contains("clvmd-rs enable dga"),
+            "{n}: {refusal}"
+        );
+        println!("dgdisable: {n}: lvcreate (exit {}):\n{refusal}", out.code);
+        assert_eq!(t.lv_names(n, "dga"), ["lv1"], "{n}");
+    }
+    // Nothing half-done: the same seqno, stock lvm2 reads it; the active LV serves I/O.
+    assert_eq!(t.seqno("node2", "dga"), seq0);
+    let lvm = t.ok(
+        "node2",
+        &format!("lvm lvs --shared --noheadings -o lv_name --devices {da} dga"),
+    );
+    assert_eq!(lvm.split_whitespace().collect::<Vec<_>>(), ["lv1"]);
+    t.ok(
+        "node2",
+        "dd if=/dev/urandom of=/dev/mapper/dga-lv1 bs=64k count=16 seek=16 oflag=direct status=none \
+         && dd if=/dev/mapper/dga-lv1 of=/dev/null bs=64k count=32 iflag=direct status=none",
+    );
+    // The storage comes back; enable from node1 lifts it on both.
+    t.ok("node1", &format!("blockdev --setrw {da}"));
+    let en = t.ok("node1", "$C enable dga");
+    assert!(en.contains("VG dga enabled"), "{en}");
+    t.lab
+        .wait_for(
+            "node2",
+            &[&t.bins.clvmd, "status", "--json"],
+            "dga enabled on node2",
+            Duration::from_secs(10),
+            |o| o.stdout_str().contains("\"disabled_vgs\":[]"),
+        )
+        .expect("enabled");
+    t.ok("node2", "M lvcreate -n lv3 -L 8m dga");
+    assert_eq!(t.lv_names("node1", "dga"), ["lv1", "lv3"]);
+    t.ok("node2", "M vgchange -an dga");
+
+    // --- leave (the VG's own policy) ---
+    t.shared_vg("dgb", 1, &["node1", "node2"]);
+    t.ok(
+        "node1",
+        "M vgchange --dgfailpolicy leave dgb && M lvcreate -n lv1 -L 8m dgb",
+    );
+    t.ok("node1", &agent("start", "dgb"));
+    t.ok("node1", &agent("monitor", "dgb"));
+    t.ok("node1", &format!("blockdev --setro {db}"));
+    let failed = t.run("node1", "M lvcreate -n lv2 -L 8m dgb");
+    assert!(!failed.success(), "{}", failed.stdout_str());
+    assert!(
+        failed
+            .stderr_str()
+            .contains("no metadata copy could be written"),
+        "{}",
+        failed.stderr_str()
+    );
+    let human = t.ok("node1", "$C status");
+    assert!(
+        human.contains("VG dgb LEFT by this node (leave), lockspace still joined"),
+        "{human}"
+    );
+    println!("leave: node1: clvmd-rs status:\n{human}");
+    let st2 = t.ok("node2", "$C status --json");
+    assert!(st2.contains("\"disabled_vgs\":[]"), "{st2}");
+    // The resource agent's monitor fails on node1: Pacemaker would stop it there.
+    let mon = t.run("node1", &agent("monitor", "dgb"));
+    assert!(!mon.success(), "monitor passed on a node that left the VG");
+    assert!(
+        mon.stderr_str().contains("left VG dgb"),
+        "{}",
+        mon.stderr_str()
+    );
+    println!(
+        "leave: node1: LVM-activate monitor (rc {}):\n{}",
+        mon.code,
+        mon.stderr_str()
+    );
+    let refusal = t.fails("node1", "M lvcreate -n lv2 -L 8m dgb");
+    assert!(refusal.contains("left VG dgb"), "{refusal}");
+    // node2 goes on changing the VG.
+    t.ok("node2", "M lvcreate -n lv3 -L 8m dgb");
+    // Pacemaker's stop on node1; the lockspace goes by itself; node2 takes the LV over.
+    t.ok("node1", &agent("stop", "dgb"));
+    t.lab
+        .wait_for(
+            "node1",
+            &[&t.bins.clvmd, "status", "--json"],
+            "node1 to leave lvm_dgb",
+            Duration::from_secs(15),
+            |o| !o.stdout_str().contains("\"name\":\"lvm_dgb\""),
+        )
+        .unwrap_or_else(|e| panic!("{e}; node1 log: {}", t.log("node1")));
+    t.ok("node2", &agent("start", "dgb"));
+    t.ok("node2", &agent("monitor", "dgb"));
+    let refusal = t.fails("node1", "M vgchange --lockstart dgb");
+    assert!(
+        refusal.contains("left VG dgb") && refusal.contains("clvmd-rs enable dgb"),
+        "{refusal}"
+    );
+    println!("leave: node1: vgchange --lockstart:\n{refusal}");
+    println!(
+        "leave: node1: clvmd-rs status:\n{}",
+        t.ok("node1", "$C status")
+    );
+    // Back: storage fixed, enable here, lockstart.
+    t.ok("node1", &format!("blockdev --setrw {db}"));
+    t.ok("node1", "$C enable dgb && M vgchange --lockstart dgb");
+    assert_eq!(t.lv_names("node1", "dgb"), ["lv1", "lv3"]);
+    t.ok("node1", "M lvcreate -n lv4 -L 8m dgb && M vgchange -an dgb");
+    t.ok("node2", &agent("stop", "dgb"));
+    t.ok("node2", "M vgchange -an dgb");
+    // Nothing left behind: no device of either VG, stock lvm2 reads both.
+    for n in ["node1", "node2"] {
+        let ls = t.ok(n, "dmsetup ls");
+        assert!(!ls.contains("dga-") && !ls.contains("dgb-"), "{n}: {ls}");
+        let st = t.ok(n, "$C status --json");
+        assert!(st.contains("\"disabled_vgs\":[]"), "{n}: {st}");
+    }
+    let lvm = t.ok(
+        "node2",
+        &format!("lvm lvs --shared --noheadings -o vg_name,lv_name --devices {da} --devices {db}"),
+    );
+    assert_eq!(
+        lvm.split_whitespace().collect::<Vec<_>>(),
+        ["dga", "lv1", "dga", "lv3", "dgb", "lv1", "dgb", "lv3", "dgb", "lv4"],
+        "{lvm}"
+    );
+    println!(
+        "dgdisable: node1's failed commit -> disabled on node2: {} ms (host clock, incl. the \
+         status command)",
+        to_disabled.as_millis(),
+    );
+    println!("node1 log:\n{}", t.log("node1"));
+    carried_detach(&t);
+    println!("test {} s", t0.elapsed().as_secs());
+}
+
+/// The third phase: a peer carries the daemon's own commit. A mirror of shared VG dgc is
+/// active on both nodes; node1 reaches its second PV through `flaky` (as in the leg-failure
+/// lab) and loses write access to the first (`blockdev --setro`), then the second leg dies
+/// there. node1's daemon cannot write the detach to any metadata copy, so node2 commits it:
+/// no policy applies, both nodes reload the LV without the leg, node1's held write completes.
+fn carried_detach(t: &T) {
+    let phase = Instant::now();
+    let (d3, d4) = (t.disks[2].clone(), t.disks[3].clone());
+    for n in ["node1", "node2"] {
+        t.ok(
+            n,
+            "kill $(cat /run/clvmd-rs/clvmd-rs.pid); \
+             for i in $(seq 50); do test -e /run/clvmd-rs/clvmd-rs.pid || break; sleep 0.2; done; \
+             test ! -e /run/clvmd-rs/clvmd-rs.pid",
+        );
+    }
+    t.lab
+        .node("node1")
+        .write_file(
+            "/tmp/lvmsys/lvm.conf",
+            LVM_CONF
+                .replace(
+                    r#""a|^/dev/vd|","#,
+                    &format!(r#""a|^{d3}$|", "a|^/dev/mapper/flaky$|","#),
+                )
+                .as_bytes(),
+            0o644,
+        )
+        .expect("lvm.conf");
+    t.ok(
+        "node1",
+        &format!("dmsetup create flaky --table \"0 $(blockdev --getsz {d4}) linear {d4} 0\""),
+    );
+    // The daemon commits a detach from the disks it sees: the commands' environment.
+    for n in ["node1", "node2"] {
+        let script = format!(
+            "export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys HALVM_CONFIG=/tmp/halvm.toml; \
+             exec {} -f --node-name {n} -c /tmp/halvm.toml",
+            t.bins.clvmd
+        );
+        t.lab
+            .node(n)
+            .spawn(&["sh", "-c", &script], "/tmp/clvmd.log")
+            .expect("spawn clvmd-rs");
+    }
+    for n in ["node1", "node2"] {
+        t.wait_daemon(n, 2);
+    }
+    let mf = |n: &str| {
+        let second = if n == "node1" {
+            "/dev/mapper/flaky"
+        } else {
+            d4.as_str()
+        };
+        format!(
+            "MF() {{ c=$1; shift; {} \"$c\" --devices {d3} --devices {second} \"$@\"; }}; ",
+            t.bins.lvmeta
+        )
+    };
+    t.ok(
+        "node1",
+        &format!(
+            "{}MF pvcreate {d3} /dev/mapper/flaky && MF vgcreate --shared dgc {d3} /dev/mapper/flaky \
+             && MF lvcreate --type mirror -m1 -n m -L 8m dgc && MF lvchange -an dgc/m",
+            mf("node1")
+        ),
+    );
+    t.ok(
+        "node2",
+        &format!("{}MF vgchange --lockstart dgc", mf("node2")),
+    );
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("{}MF lvchange -asy dgc/m", mf(n)));
+    }
+    for n in ["node1", "node2"] {
+        t.lab
+            .wait_for(
+                n,
+                &["dmsetup", "status", "dgc-m"],
+                "mirror in sync",
+                Duration::from_secs(120),
+                |o| {
+                    let s = o.stdout_str();
+                    let f: Vec<&str> = s.split_whitespace().collect();
+                    f.get(2) == Some(&"mirror")
+                        && f.get(6)
+                            .and_then(|r| r.split_once('/'))
+                            .is_some_and(|(a, b)| a == b)
+                        && s.contains(" AA ")
+                },
+            )
+            .expect("mirror sync");
+    }
+    t.ok(
+        "node1",
+        "head -c 1048576 /dev/urandom > /tmp/data && dd if=/tmp/data of=/dev/mapper/dgc-m bs=64k oflag=direct conv=fsync status=none",
+    );
+    let sum = t.ok("node1", "sha256sum < /tmp/data");
+    // node1 can no longer write to its first PV, and its second dies.
+    t.ok(
+        "node1",
+        &format!(
+            "set -e; blockdev --setro {d3}; n=$(blockdev --getsz /dev/mapper/flaky); \
+             dmsetup suspend flaky; dmsetup load flaky --table \"0 $n error\"; dmsetup resume flaky"
+        ),
+    );
+    t.ok(
+        "node1",
+        "rm -f /tmp/rc; setsid sh -c 's=$(date +%s%N); dd if=/tmp/data of=/dev/mapper/dgc-m bs=64k seek=16 oflag=direct conv=fsync status=none; echo $? $(( ($(date +%s%N) - s) / 1000000 )) > /tmp/rc' </dev/null >/dev/null 2>&1 &",
+    );
+    let rc = t
+        .lab
+        .wait_for(
+            "node1",
+            &["sh", "-c", "cat /tmp/rc 2>/dev/null"],
+            "the held write to complete",
+            Duration::from_secs(60),
+            |o| !o.stdout_str().trim().is_empty(),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+    let rc = rc.stdout_str();
+    let (code, ms) = rc.trim().split_once(' ').expect("rc and ms");
+    assert_eq!(
+        code,
+        "0",
+        "the held write failed after {ms} ms; node1 log: {}\nnode2 log: {}",
+        t.log("node1"),
+        t.log("node2")
+    );
+    let log1 = t.log("node1");
+    assert!(log1.contains("carries the commit"), "{log1}");
+    assert!(t.log("node2").contains("carrying node 1's detach"));
+    let st = t.ok("node1", "$C status --json");
+    assert!(
+        st.contains("\"action\":\"detached\"") && st.contains("\"disabled_vgs\":[]"),
+        "{st}"
+    );
+    println!(
+        "carried: node1: clvmd-rs status:\n{}",
+        t.ok("node1", "$C status")
+    );
+    for n in ["node1", "node2"] {
+        t.lab
+            .wait_for(
+                n,
+                &["dmsetup", "table", "dgc-m"],
+                "dgc-m reloaded linear",
+                Duration::from_secs(30),
+                |o| o.stdout_str().contains(" linear "),
+            )
+            .unwrap_or_else(|e| panic!("{e}; {n} log: {}", t.log(n)));
+        let st = t.ok(n, "$C status --json");
+        assert!(st.contains("\"disabled_vgs\":[]"), "{n}: {st}");
+    }
+    let lvs = t.ok(
+        "node2",
+        &format!(
+            "{}MF lvs -a --noheadings -o lv_name,segtype dgc",
+            mf("node2")
+        ),
+    );
+    assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["m", "linear"]);
+    let sum2 = t.ok(
+        "node2",
+        "dd if=/dev/mapper/dgc-m bs=64k count=16 iflag=direct status=none | sha256sum; \
+         dd if=/dev/mapper/dgc-m bs=64k skip=16 count=16 iflag=direct status=none | sha256sum",
+    );
+    assert_eq!(sum2, format!("{sum}{sum}"), "data on the remaining leg");
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("{}MF lvchange -an dgc/m", mf(n)));
+    }
+    t.ok(
+        "node1",
+        &format!("blockdev --setrw {d3} && dmsetup remove flaky"),
+    );
+    for n in ["node1", "node2"] {
+        let left = t.ok(n, "dmsetup ls");
+        assert!(!left.contains("dgc-"), "{n}: {left}");
+    }
+    println!(
+        "carried: leg failure on node1 (no metadata writable there) -> held write completed \
+         after node2 committed the detach: {ms} ms (guest clock); phase {:?}",
+        phase.elapsed()
+    );
+    println!("node1 log (carried):\n{}", t.log("node1"));
+    println!("node2 log (carried):\n{}", t.log("node2"));
+}

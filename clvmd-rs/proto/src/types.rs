@@ -123,6 +123,39 @@ pub enum Request {
         lv_name: String,
     },
     Status,
+    /// The command holding this VG's lock EX could not write any metadata copy (every
+    /// metadata area failed from this node): the daemon applies the metadata-loss policy,
+    /// `policy` (the VG's own `halvm_dgfail_*` tag) or else its `policy.dg_failure`.
+    MetadataLost {
+        vg: String,
+        error: String,
+        policy: Option<DgFailure>,
+    },
+    /// Lifts a VG's `dgdisable` (cluster-wide) or this node's `leave`, once the storage is
+    /// back.
+    VgEnable {
+        vg: String,
+    },
+}
+
+/// `policy.dg_failure`: what follows a commit that could not write any metadata copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DgFailure {
+    /// The VG is disabled on every node: changes refused, volumes keep serving I/O.
+    #[default]
+    Dgdisable,
+    /// The node that lost the metadata leaves the VG; the others keep it.
+    Leave,
+}
+
+impl DgFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DgFailure::Dgdisable => "dgdisable",
+            DgFailure::Leave => "leave",
+        }
+    }
 }
 
 /// Who holds a lock we could not get.
@@ -169,6 +202,8 @@ pub enum ErrorKind {
     Dlm,
     /// The protocol was not followed (no hello, wrong version).
     Protocol,
+    /// The VG is disabled (`policy.dg_failure`): a node lost every metadata copy.
+    VgDisabled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +286,42 @@ pub struct Status {
     /// LVs active here with a failed mirror/raid1 leg (`policy.detach`).
     #[serde(default)]
     pub failed_lvs: Vec<FailedLv>,
+    /// VGs disabled after a node lost every metadata copy (`policy.dg_failure`): cluster-wide
+    /// (`dgdisable`) or left by this node (`leave`).
+    #[serde(default)]
+    pub disabled_vgs: Vec<DisabledVg>,
+}
+
+/// A VG disabled by the metadata-loss policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisabledVg {
+    pub vg: String,
+    /// `dgdisable` (every node refuses changes) or `leave` (this node left the VG).
+    pub policy: DgFailure,
+    /// The node that could not write any metadata copy.
+    pub node_id: u32,
+    pub node_name: String,
+    /// Why its commit failed.
+    pub error: String,
+    pub for_ms: u64,
+    /// `leave`: whether the VG's lockspace is still joined here (LVs still active).
+    pub lockspace_joined: bool,
+}
+
+impl DisabledVg {
+    /// The refusal of a change, naming the VG, the node and the way back.
+    pub fn refusal(&self) -> String {
+        match self.policy {
+            DgFailure::Dgdisable => format!(
+                "VG {} is disabled cluster-wide (policy.dg_failure = dgdisable) since a commit from node {} ({}) failed: {}. Volumes keep serving I/O; no metadata changes until the storage is fixed and `clvmd-rs enable {}` is run on a node that reads the VG",
+                self.vg, self.node_name, self.node_id, self.error, self.vg
+            ),
+            DgFailure::Leave => format!(
+                "this node ({}) left VG {} (policy.dg_failure = leave) since a commit from it failed: {}. Other nodes keep the VG; after fixing this node's storage run `clvmd-rs enable {}` here, then lvmeta vgchange --lockstart {}",
+                self.node_name, self.vg, self.error, self.vg, self.vg
+            ),
+        }
+    }
 }
 
 /// An LV active on this node whose mirror/raid1 leg failed.
@@ -285,6 +356,13 @@ impl Status {
                 "I/O to VG {vg} is {} ({}): node {} lost quorum {} ms ago",
                 f.state, f.how, self.node_name, f.for_ms
             ));
+        }
+        if let Some(d) = self
+            .disabled_vgs
+            .iter()
+            .find(|d| d.vg == vg && d.policy == DgFailure::Leave)
+        {
+            return Some(d.refusal());
         }
         self.failed_lvs
             .iter()

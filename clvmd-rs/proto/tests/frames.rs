@@ -123,6 +123,7 @@ fn response() -> impl Strategy<Value = Response> {
                     error: Some("EBUSY".into()),
                     stranded: Some("merged".into()),
                 }],
+                disabled_vgs: vec![],
                 failed_lvs: vec![FailedLv {
                     vg: "vg".into(),
                     lv: "m".into(),
@@ -254,6 +255,7 @@ fn io_blocked_names_the_reason() {
         members: vec![],
         lockspaces: vec![],
         frozen: vec![],
+        disabled_vgs: vec![],
         failed_lvs: vec![FailedLv {
             vg: "vg".into(),
             lv: "m".into(),
@@ -287,4 +289,19 @@ fn io_blocked_names_the_reason() {
         .io_blocked("vg", "u2")
         .unwrap()
         .contains("frozen for good (freeze) on node"));
+    st.frozen.clear();
+    st.disabled_vgs.push(DisabledVg {
+        vg: "vg".into(),
+        policy: DgFailure::Dgdisable,
+        node_id: 3,
+        node_name: "node3".into(),
+        error: "no metadata copy".into(),
+        for_ms: 1,
+        lockspace_joined: true,
+    });
+    // dgdisable leaves I/O alone; a leave reports every LV of the VG.
+    assert_eq!(st.io_blocked("vg", "u2"), None);
+    st.disabled_vgs[0].policy = DgFailure::Leave;
+    assert!(st.io_blocked("vg", "u2").unwrap().contains("left VG vg"));
+    assert_eq!(st.io_blocked("other", "u2"), None);
 }

@@ -234,6 +234,13 @@ pub fn cli() -> Command {
                         .value_parser(["global", "local"])
                         .help("Set the VG's own mirror leg detach policy (VxVM's vxdg set diskdetpolicy), over halvm.toml's policy.detach on every node: global detaches a failed leg cluster-wide, local stops I/O on the node that saw the failure; kept as the VG tag halvm_detach_global or halvm_detach_local"),
                 )
+                .arg(
+                    Arg::new("dgfailpolicy")
+                        .long("dgfailpolicy")
+                        .value_name("POLICY")
+                        .value_parser(["dgdisable", "leave"])
+                        .help("Set the VG's own metadata-loss policy (VxVM's vxdg set dgfailpolicy), over halvm.toml's policy.dg_failure on every node: what clvmd-rs does when a node committing a change cannot write any metadata copy. dgdisable disables the VG cluster-wide, leave makes that node leave the VG; kept as the VG tag halvm_dgfail_dgdisable or halvm_dgfail_leave"),
+                )
                 .arg(flag("lockstart").help("Start the shared VG's lockspace on this node (through clvmd-rs)"))
                 .arg(flag("lockstop").help("Stop the shared VG's lockspace on this node (refused while its LVs are active here)"))
                 .arg(
@@ -989,9 +996,18 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     }
                 }
             }
+            if let Some(p) = m.get_one::<String>("dgfailpolicy") {
+                for q in halvm_config::DgFailurePolicy::ALL {
+                    if q.as_str() == p {
+                        add.push(q.vg_tag());
+                    } else {
+                        del.push(q.vg_tag());
+                    }
+                }
+            }
             if sid.is_none() && add.is_empty() && del.is_empty() {
                 return Err(usage(
-                    "vgchange needs --systemid, --addtag, --deltag, --detachpolicy, --lockstart, --lockstop or --locktype",
+                    "vgchange needs --systemid, --addtag, --deltag, --detachpolicy, --dgfailpolicy, --lockstart, --lockstop or --locktype",
                 ));
             }
             let mut said = Vec::new();

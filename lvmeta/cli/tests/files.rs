@@ -279,6 +279,28 @@ fn detach_policy_is_one_vg_tag() {
     assert_eq!(tags(&lab).trim(), "halvm_detach_global,prod");
 }
 
+/// `vgchange --dgfailpolicy` likewise, beside the detach policy's tag.
+#[test]
+fn dg_failure_policy_is_one_vg_tag() {
+    let lab = populated();
+    let tags = |lab: &Lab| lab.ok(&["vgs", "--noheadings", "-o", "vg_tags", "vg0"]);
+    lab.ok(&["vgchange", "--dgfailpolicy", "leave", "vg0"]);
+    assert_eq!(tags(&lab).trim(), "halvm_dgfail_leave,prod");
+    lab.ok(&[
+        "vgchange",
+        "--dgfailpolicy",
+        "dgdisable",
+        "--detachpolicy",
+        "local",
+        "vg0",
+    ]);
+    assert_eq!(
+        tags(&lab).trim(),
+        "halvm_detach_local,halvm_dgfail_dgdisable,prod"
+    );
+    lab.fails(&["vgchange", "--dgfailpolicy", "panic", "vg0"], 3, "panic");
+}
+
 #[test]
 fn raid1_and_mirror_extend_and_reduce() {
     let lab = populated();

@@ -72,6 +72,10 @@ pub trait HeldLock: Send {
     /// Tells the lock manager the VG was removed under this lock (lvm2 sets `VBF_REMOVED` in
     /// the DLM lock value block so other nodes learn it); local managers ignore it.
     fn note_removed(&mut self) {}
+    /// Tells the lock manager this command could not write any metadata copy of the VG
+    /// (`error`); `policy` is the VG's own `halvm_dgfail_*` setting (`dgdisable`, `leave`).
+    /// A cluster lock manager applies its metadata-loss policy; local managers ignore it.
+    fn note_metadata_lost(&mut self, _error: &str, _policy: Option<&str>) {}
     /// The VG seqno last committed under this lock as the lock manager knows it when granted
     /// (a DLM lock value block); None when it does not know (local locks, a lost LVB).
     fn committed_seqno(&self) -> Option<u64> {
@@ -113,6 +117,9 @@ impl LockGuard {
     }
     pub fn note_removed(&mut self) {
         self.0.note_removed()
+    }
+    pub fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
+        self.0.note_metadata_lost(error, policy)
     }
     pub fn committed_seqno(&self) -> Option<u64> {
         self.0.committed_seqno()

@@ -168,6 +168,12 @@ impl Held {
             g.note_removed();
         }
     }
+
+    fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
+        for g in &mut self.0 {
+            g.note_metadata_lost(error, policy);
+        }
+    }
 }
 
 impl Drop for Held {
@@ -615,7 +621,15 @@ impl Ctx<'_> {
         let suspended = self.suspend_resized(sc, old_name, vg)?;
         test_pause("before-commit");
         let text = metadata_text(vg, &self.env.host, now(), committed_len(sc, vg));
-        commit_text(&vg.name, &targets(sc, vg), text, None)?;
+        if let Err(e) = commit_text(&vg.name, &targets(sc, vg), text, None) {
+            if let OpError::NoMetadataCopy { .. } = &e {
+                // Still under the VG lock: the cluster lock manager applies the
+                // metadata-loss policy before another command can try.
+                let policy = halvm_config::DgFailurePolicy::from_vg_tags(&vg.tags);
+                held.note_metadata_lost(&e.to_string(), policy.map(|p| p.as_str()));
+            }
+            return Err(e);
+        }
         held.note_committed_seqno(vg.seqno);
         test_pause("after-commit");
         for s in suspended {
@@ -694,6 +708,13 @@ mod tests {
                 .unwrap()
                 .push(format!("{} seqno {seqno} on {t}", self.name));
         }
+        fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
+            let t = &self.target;
+            self.log.lock().unwrap().push(format!(
+                "{} metadata lost on {t}, policy {policy:?}: {error}",
+                self.name
+            ));
+        }
     }
 
     impl LockManager for Recorder {
@@ -713,6 +734,11 @@ mod tests {
     }
 
     fn env(log: &Log) -> Env {
+        env_devs(log).0
+    }
+
+    /// [`env`] and its devices (clones share their fault injector).
+    fn env_devs(log: &Log) -> (Env, Vec<MemDev>) {
         let devs: Vec<(PathBuf, MemDev)> = (0..2)
             .map(|i| {
                 let p = PathBuf::from(format!("/mem/pv{i}"));
@@ -725,13 +751,85 @@ mod tests {
             log: log.clone(),
         };
         let mut e = Env::with_devices(devs.iter().map(|d| d.0.clone()).collect(), Arc::new(locks));
+        let mems = devs.iter().map(|d| d.1.clone()).collect();
         e.open = Box::new(move |p: &Path| {
             devs.iter()
                 .find(|d| d.0 == p)
                 .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
                 .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
         });
-        e
+        (e, mems)
+    }
+
+    /// Issue 15 (policy.dg_failure): a commit that cannot write any metadata copy fails with
+    /// a structured error, leaves the VG as it was, and tells the held cluster lock (with the
+    /// VG's own policy tag) while still holding it; one failing copy of two is an ordinary
+    /// write error, not a metadata loss.
+    #[test]
+    fn no_metadata_copy_written_is_reported_to_the_held_cluster_lock() {
+        use lvmeta_ondisk::dev::Fault;
+        let log = Log::default();
+        let (mut e, devs) = env_devs(&log);
+        {
+            let ctx = Ctx { env: &e };
+            setup(&ctx);
+            ctx.modify("vg", false, |vg, _, _| {
+                vg.lock_type = Some("dlm".into());
+                vg.lock_args = Some("1.0.0:test".into());
+                vg.tags.push("halvm_dgfail_leave".into());
+                Ok(())
+            })
+            .unwrap();
+        }
+        e.cluster = Some(Arc::new(Recorder {
+            name: "cluster",
+            inner: MemLocking::new(),
+            log: log.clone(),
+        }));
+        let ctx = Ctx { env: &e };
+        let before = ctx
+            .read_vgs(Some(&["vg".to_string()]), false, |_, r| Ok(r[0].vg.seqno))
+            .unwrap();
+        let create = |name: &str| {
+            ctx.lvcreate(&crate::ops::LvcreateOptions {
+                vg: "vg".into(),
+                ..lv(name)
+            })
+        };
+        devs[1].set_fault(Fault::FailAfter { ok: 0 });
+        log.lock().unwrap().clear();
+        let err = create("a").unwrap_err();
+        assert!(!matches!(err, OpError::NoMetadataCopy { .. }), "{err}");
+        assert!(!log.lock().unwrap().iter().any(|l| l.contains("lost")));
+        devs[0].set_fault(Fault::FailAfter { ok: 0 });
+        log.lock().unwrap().clear();
+        let err = create("a").unwrap_err();
+        let OpError::NoMetadataCopy {
+            vg, areas, failed, ..
+        } = &err
+        else {
+            panic!("expected NoMetadataCopy, got {err}");
+        };
+        assert_eq!((vg.as_str(), *areas, failed.len()), ("vg", 2, 2));
+        let text = err.to_string();
+        assert!(text.contains("no metadata copy could be written"), "{text}");
+        let log = log.lock().unwrap().clone();
+        let lost: Vec<&String> = log
+            .iter()
+            .filter(|l| l.starts_with("cluster metadata lost"))
+            .collect();
+        assert_eq!(lost.len(), 1, "{log:?}");
+        assert!(
+            lost[0].starts_with("cluster metadata lost on lock for VG vg, policy Some(\"leave\")"),
+            "{log:?}"
+        );
+        for d in &devs {
+            d.set_fault(Fault::None);
+        }
+        let after = ctx
+            .read_vgs(Some(&["vg".to_string()]), false, |_, r| Ok(r[0].vg.seqno))
+            .unwrap();
+        assert_eq!(before, after, "nothing half-done: the VG is unchanged");
     }
 
     fn lv(name: &str) -> LvcreateOptions {

@@ -89,6 +89,16 @@ pub enum OnDiskError {
     Invalid { path: PathBuf, what: String },
     #[error("no usable (non-ignored, intact) metadata area among {areas} given")]
     NoUsableArea { areas: usize },
+    /// Every metadata area's write failed: no copy of the new metadata reached any device
+    /// (the VG's metadata is unreachable from this host; the committed copies are unchanged).
+    #[error(
+        "no metadata copy could be written: all {areas} metadata areas failed; first: {first}"
+    )]
+    NoCopyWritten {
+        areas: usize,
+        failed: Vec<PathBuf>,
+        first: Box<OnDiskError>,
+    },
     #[error("metadata text contains a NUL byte at {position}")]
     NulInText { position: usize },
 }

@@ -143,6 +143,11 @@ impl MetadataStore {
             skipped_ignored,
         };
         let mut failed = None;
+        // Every area is tried even after one failed, to tell "this copy failed" from "no
+        // copy can be written from here" (the metadata-loss policy acts on the second). The
+        // committed copies are untouched either way: only precommitted slots were written,
+        // and they are withdrawn below.
+        let mut failed_paths = Vec::new();
         for (dev, area, h) in &usable {
             let r = write_image_unsynced(dev.as_ref(), h, image).and_then(|new| {
                 let mut h = h.clone();
@@ -156,14 +161,34 @@ impl MetadataStore {
                     new,
                 }),
                 Err(e) => {
-                    failed = Some(e);
-                    break;
+                    failed_paths.push(dev.path().to_path_buf());
+                    failed.get_or_insert(e);
                 }
             }
         }
-        if failed.is_none() {
-            failed =
-                sync_devices(&usable.iter().map(|(d, a, _)| (d, *a)).collect::<Vec<_>>()).err();
+        // The sync is where a buffered write to a failing device reports its error.
+        let written: Vec<(&Arc<dyn BlockDev>, DiskLocn)> =
+            pending.areas.iter().map(|q| (&q.dev, q.area)).collect();
+        for (path, r) in sync_each(&written) {
+            if let Err(e) = r {
+                failed_paths.push(path);
+                failed.get_or_insert(e);
+            }
+        }
+        if let Some(first) = failed.take() {
+            let all = usable
+                .iter()
+                .all(|(d, _, _)| failed_paths.iter().any(|p| p == d.path()));
+            failed = Some(if all {
+                failed_paths.dedup();
+                OnDiskError::NoCopyWritten {
+                    areas: usable.len(),
+                    failed: failed_paths,
+                    first: Box::new(first),
+                }
+            } else {
+                first
+            });
         }
         if let Some(e) = failed {
             // Best effort: withdraw the precommits already made; the first error counts.
@@ -215,6 +240,11 @@ fn set_slots(p: &Prepared, commit: bool) -> Result<(), OnDiskError> {
 /// thread when there are several, so their waits overlap. The first error in area order
 /// counts.
 fn sync_devices(areas: &[(&Arc<dyn BlockDev>, DiskLocn)]) -> Result<(), OnDiskError> {
+    sync_each(areas).into_iter().try_for_each(|(_, r)| r)
+}
+
+/// [`sync_devices`] with each device's own result, by device path.
+fn sync_each(areas: &[(&Arc<dyn BlockDev>, DiskLocn)]) -> Vec<(PathBuf, Result<(), OnDiskError>)> {
     let mut devs: Vec<(&Arc<dyn BlockDev>, DiskLocn)> = Vec::new();
     for &(d, a) in areas {
         if !devs.iter().any(|(e, _)| e.path() == d.path()) {
@@ -224,18 +254,21 @@ fn sync_devices(areas: &[(&Arc<dyn BlockDev>, DiskLocn)]) -> Result<(), OnDiskEr
     let sync = |(d, a): &(&Arc<dyn BlockDev>, DiskLocn)| {
         d.sync().map_err(|e| OnDiskError::io(d.path(), a.offset, e))
     };
-    let results: Vec<Result<(), OnDiskError>> = if devs.len() == 1 {
-        vec![sync(&devs[0])]
-    } else {
-        std::thread::scope(|sc| {
+    let results: Vec<Result<(), OnDiskError>> = match devs.len() {
+        0 => Vec::new(),
+        1 => vec![sync(&devs[0])],
+        _ => std::thread::scope(|sc| {
             let handles: Vec<_> = devs.iter().map(|d| sc.spawn(move || sync(d))).collect();
             handles
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
-        })
+        }),
     };
-    results.into_iter().collect()
+    devs.iter()
+        .map(|(d, _)| d.path().to_path_buf())
+        .zip(results)
+        .collect()
 }
 
 impl PendingCommit {
@@ -442,6 +475,39 @@ mod tests {
             MetadataStore::prepare(areas, "x"),
             Err(OnDiskError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn no_copy_written_only_when_every_area_fails() {
+        use crate::dev::Fault;
+        let (devs, areas) = setup(2);
+        MetadataStore::prepare(areas.clone(), "vg {\nseqno = 1\n}")
+            .unwrap()
+            .commit()
+            .unwrap();
+        devs[1].set_fault(Fault::FailAfter { ok: 0 });
+        let one = MetadataStore::prepare(areas.clone(), "vg {\nseqno = 2\n}");
+        assert!(
+            matches!(one, Err(OnDiskError::Io { .. })),
+            "{:?}",
+            one.err()
+        );
+        devs[0].set_fault(Fault::FailAfter { ok: 0 });
+        match MetadataStore::prepare(areas.clone(), "vg {\nseqno = 2\n}") {
+            Err(OnDiskError::NoCopyWritten {
+                areas: 2, failed, ..
+            }) => {
+                assert_eq!(failed.len(), 2, "{failed:?}")
+            }
+            r => panic!("expected NoCopyWritten, got {:?}", r.err()),
+        }
+        // Nothing half-done: every area still holds seqno 1 committed, nothing precommitted.
+        for (d, a) in &areas {
+            let h = read_mda_header(d.as_ref(), *a).unwrap();
+            assert!(h.precommitted().is_empty());
+            let t = read_mda(d.as_ref(), *a).unwrap().committed.unwrap();
+            assert_eq!(text_seqno(&t.text), Some(1));
+        }
     }
 
     #[test]

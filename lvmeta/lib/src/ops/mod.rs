@@ -127,6 +127,15 @@ pub enum OpError {
         system_id: String,
         local: String,
     },
+    /// The commit wrote no metadata copy: every metadata area's write or sync failed from
+    /// this host. Nothing changed on disk (every committed copy is the old one).
+    #[error("VG {vg}: no metadata copy could be written from this host ({} of {areas} metadata areas failed: {}); the VG is unchanged: {first}", failed.len(), failed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NoMetadataCopy {
+        vg: String,
+        areas: usize,
+        failed: Vec<PathBuf>,
+        first: String,
+    },
     #[error(
         "Volume group \"{vg}\" not found in any valid metadata copy; damaged copies: {reasons}"
     )]
@@ -740,7 +749,19 @@ pub fn commit_text(
         mda::format_mda(dev.as_ref(), area)?;
     }
     let image = mda::TextImage::new(text)?;
-    let pending = MetadataStore::prepare_image(targets.to_vec(), &image)?;
+    let pending = MetadataStore::prepare_image(targets.to_vec(), &image).map_err(|e| match e {
+        OnDiskError::NoCopyWritten {
+            areas,
+            failed,
+            first,
+        } => OpError::NoMetadataCopy {
+            vg: vg_name.into(),
+            areas,
+            failed,
+            first: first.to_string(),
+        },
+        e => e.into(),
+    })?;
     if let Some(f) = between {
         if let Err(e) = f() {
             let reverted = pending.revert();

@@ -1,0 +1,301 @@
+//! The metadata-loss policy (policy.dg_failure) on simulated clusters: a node whose commit
+//! cannot write any metadata copy tells its daemon, which disables the VG cluster-wide
+//! (`dgdisable`) or leaves it (`leave`).
+
+use clvmd_core::detach::WATCH_MS;
+use clvmd_core::sim::{Sim, CLUSTER};
+use clvmd_core::Detach;
+use clvmd_proto::{DgFailure, ErrorKind, Mode, Request, Response, Scope};
+
+const LV1: &str = "abcdef-0123-4567-89AB-CDEF-0123-456789";
+const HEALTHY: &str = "2 253:1 253:2 16384/16384 1 AA 1 core";
+const LEG1_DEAD: &str = "2 253:1 253:2 16384/16384 1 AD 1 core";
+
+fn cluster(policy: DgFailure, seed: u64) -> Sim {
+    let mut sim = Sim::new(3, seed);
+    sim.dg_failure = policy;
+    for n in 1..=3 {
+        sim.restart_daemon(n);
+    }
+    for n in 1..=3 {
+        let r = sim.call(
+            n,
+            100,
+            Request::LockStart {
+                vg: "vg".into(),
+                lock_args: format!("1.0.0:{CLUSTER}"),
+            },
+        );
+        assert_eq!(r, Response::Done);
+    }
+    sim
+}
+
+fn lv(mode: Mode) -> Request {
+    Request::LvLock {
+        vg: "vg".into(),
+        lv_uuid: LV1.into(),
+        lv_name: "lv1".into(),
+        mode,
+    }
+}
+
+fn vg_lock(mode: Mode) -> Request {
+    Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode,
+        wait_ms: 0,
+    }
+}
+
+fn unlock() -> Request {
+    Request::Unlock {
+        scope: Scope::Vg("vg".into()),
+        seqno: None,
+        removed: false,
+    }
+}
+
+/// What lvmeta does when its commit writes no copy: still holding the VG lock EX, it tells
+/// the daemon, then releases the lock.
+fn lose_metadata(sim: &mut Sim, node: u32, policy: Option<DgFailure>) {
+    assert!(sim.call(node, 7, vg_lock(Mode::Ex)).granted());
+    let r = sim.call(
+        node,
+        7,
+        Request::MetadataLost {
+            vg: "vg".into(),
+            error: "no metadata copy could be written from this host".into(),
+            policy,
+        },
+    );
+    assert_eq!(r, Response::Done);
+    assert_eq!(sim.call(node, 7, unlock()), Response::Done);
+    sim.run(1000);
+}
+
+trait Granted {
+    fn granted(&self) -> bool;
+}
+
+impl Granted for Response {
+    fn granted(&self) -> bool {
+        matches!(self, Response::Granted { .. })
+    }
+}
+
+fn refused(r: &Response) -> &str {
+    match r {
+        Response::Failed {
+            kind: ErrorKind::VgDisabled,
+            message,
+        } => message,
+        r => panic!("expected a VgDisabled refusal, got {r:?}"),
+    }
+}
+
+fn disabled(sim: &Sim, n: u32) -> Vec<(String, DgFailure, String)> {
+    sim.node(n)
+        .status()
+        .disabled_vgs
+        .into_iter()
+        .map(|d| (d.vg, d.policy, d.node_name))
+        .collect()
+}
+
+fn joined(sim: &Sim, n: u32) -> bool {
+    sim.node(n)
+        .status()
+        .lockspaces
+        .iter()
+        .any(|l| l.name == "lvm_vg")
+}
+
+#[test]
+fn dgdisable_refuses_changes_on_every_node_until_enabled_and_io_goes_on() {
+    for seed in 0..20 {
+        let mut sim = cluster(DgFailure::Dgdisable, seed);
+        assert_eq!(sim.call(2, 1, lv(Mode::Ex)), Response::Done);
+        lose_metadata(&mut sim, 1, None);
+        for n in 1..=3 {
+            assert_eq!(
+                disabled(&sim, n),
+                [("vg".into(), DgFailure::Dgdisable, "node1".into())],
+                "node {n}, seed {seed}"
+            );
+            let r = sim.call(n, 10, vg_lock(Mode::Ex));
+            let m = refused(&r);
+            for want in ["VG vg is disabled", "node1", "clvmd-rs enable vg"] {
+                assert!(m.contains(want), "{m}");
+            }
+            // Reads go on.
+            assert!(sim.call(n, 11, vg_lock(Mode::Pr)).granted(), "seed {seed}");
+            assert_eq!(sim.call(n, 11, unlock()), Response::Done);
+            // Nothing stops I/O: no LV is reported blocked.
+            assert_eq!(sim.node(n).status().io_blocked("vg", LV1), None);
+        }
+        // The active LV stays active; deactivation and another activation are allowed.
+        assert!(joined(&sim, 2));
+        assert_eq!(sim.call(2, 1, lv(Mode::Nl)), Response::Done);
+        assert_eq!(sim.call(3, 1, lv(Mode::Ex)), Response::Done);
+        // A daemon restarted meanwhile learns it from the others' snapshots.
+        sim.restart_daemon(1);
+        sim.run(1000);
+        assert_eq!(disabled(&sim, 1).len(), 1, "seed {seed}");
+        // Enabled from any node: lifted everywhere.
+        assert_eq!(
+            sim.call(2, 12, Request::VgEnable { vg: "vg".into() }),
+            Response::Done
+        );
+        sim.run(1000);
+        for n in 1..=3 {
+            assert!(disabled(&sim, n).is_empty(), "node {n} seed {seed}");
+        }
+        assert!(sim.call(2, 13, vg_lock(Mode::Ex)).granted());
+    }
+}
+
+#[test]
+fn leave_takes_only_that_node_out_once_its_lvs_are_deactivated() {
+    let mut sim = cluster(DgFailure::Leave, 3);
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    lose_metadata(&mut sim, 1, None);
+    // The others keep the VG.
+    for n in [2, 3] {
+        assert!(disabled(&sim, n).is_empty());
+        assert!(sim.call(n, 10, vg_lock(Mode::Ex)).granted());
+        assert_eq!(sim.call(n, 10, unlock()), Response::Done);
+    }
+    let st = sim.node(1).status();
+    assert_eq!(st.disabled_vgs.len(), 1);
+    assert!(st.disabled_vgs[0].lockspace_joined);
+    // The LV active here still holds its lock (another node must not take it while this one
+    // may write) and is reported failed, so the agent's monitor fails and Pacemaker moves it.
+    let why = st.io_blocked("vg", LV1).expect("reported to the monitor");
+    assert!(why.contains("left VG vg"), "{why}");
+    assert!(!sim.call(2, 1, lv(Mode::Ex)).eq(&Response::Done));
+    // No change and no new activation from node 1.
+    refused(&sim.call(1, 10, vg_lock(Mode::Ex)));
+    refused(&sim.call(
+        1,
+        11,
+        Request::LvLock {
+            vg: "vg".into(),
+            lv_uuid: "zzzzzz-0123-4567-89AB-CDEF-0123-456789".into(),
+            lv_name: "lv2".into(),
+            mode: Mode::Pr,
+        },
+    ));
+    // Pacemaker stops it here: the lockspace goes, the LV can start on node 2.
+    assert_eq!(sim.call(1, 1, lv(Mode::Nl)), Response::Done);
+    sim.run(1000);
+    assert!(!joined(&sim, 1));
+    assert!(!sim.node(1).status().disabled_vgs[0].lockspace_joined);
+    assert_eq!(sim.call(2, 2, lv(Mode::Ex)), Response::Done);
+    // A lockstart is refused until enabled here.
+    let start = Request::LockStart {
+        vg: "vg".into(),
+        lock_args: format!("1.0.0:{CLUSTER}"),
+    };
+    refused(&sim.call(1, 12, start.clone()));
+    assert_eq!(
+        sim.call(1, 12, Request::VgEnable { vg: "vg".into() }),
+        Response::Done
+    );
+    assert_eq!(sim.call(1, 12, start), Response::Done);
+    assert!(sim.call(1, 13, vg_lock(Mode::Ex)).granted());
+}
+
+#[test]
+fn the_vgs_own_policy_wins_over_the_nodes() {
+    let mut sim = cluster(DgFailure::Leave, 4);
+    lose_metadata(&mut sim, 2, Some(DgFailure::Dgdisable));
+    for n in 1..=3 {
+        assert_eq!(
+            disabled(&sim, n),
+            [("vg".into(), DgFailure::Dgdisable, "node2".into())]
+        );
+    }
+    let mut sim = cluster(DgFailure::Dgdisable, 4);
+    lose_metadata(&mut sim, 2, Some(DgFailure::Leave));
+    assert!(disabled(&sim, 1).is_empty());
+    assert!(!joined(&sim, 2));
+    assert_eq!(disabled(&sim, 2)[0].1, DgFailure::Leave);
+}
+
+/// A 3-node cluster with a two-leg mirror LV1 active on nodes 1 and 2, `policy.detach =
+/// global`, and nodes `blind` unable to write any metadata copy; leg 1 then dies on node 1.
+fn detach_without_metadata(blind: &[u32], seed: u64) -> Sim {
+    let mut sim = Sim::new(3, seed);
+    sim.detach = Detach::Global;
+    for n in 1..=3 {
+        sim.restart_daemon(n);
+    }
+    for n in 1..=3 {
+        let r = sim.call(
+            n,
+            100,
+            Request::LockStart {
+                vg: "vg".into(),
+                lock_args: format!("1.0.0:{CLUSTER}"),
+            },
+        );
+        assert_eq!(r, Response::Done);
+    }
+    sim.disk_legs.insert(LV1.into(), 0b11);
+    for n in [1, 2] {
+        assert_eq!(sim.call(n, 1, lv(Mode::Pr)), Response::Done);
+        sim.lv_status
+            .insert((n, LV1.into()), ("mirror".into(), HEALTHY.into()));
+        sim.create_dev(n, LV1);
+    }
+    sim.run(3 * WATCH_MS);
+    sim.no_metadata.extend(blind.iter().copied());
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    sim
+}
+
+/// Beyond VxVM: the daemon's own commit (a leg detach) that writes no copy from node 1 is
+/// carried by a node that still sees the metadata; no policy applies, I/O goes on.
+#[test]
+fn a_detach_without_metadata_is_carried_by_a_peer() {
+    for seed in 0..10 {
+        let sim = detach_without_metadata(&[1], seed);
+        let by: Vec<(u32, u32)> = sim.detach_log.iter().map(|d| (d.1, d.3)).collect();
+        assert_eq!(by, [(2, 0b01)], "seed {seed}: one commit, by node 2");
+        assert!(sim.stopped.is_empty(), "seed {seed}: {:?}", sim.stopped);
+        for n in [1, 2] {
+            assert_eq!(sim.dev(n, LV1).expect("active").legs, 0b01, "node {n}");
+        }
+        let f = &sim.node(1).status().failed_lvs;
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].action, "detached", "seed {seed}");
+        for n in 1..=3 {
+            assert!(disabled(&sim, n).is_empty(), "node {n} seed {seed}");
+        }
+    }
+}
+
+/// When no node can write the metadata the carrier's commit fails too: node 1 applies the
+/// policy (dgdisable here) and stops I/O to the LV (writers must not hang).
+#[test]
+fn a_detach_no_node_can_write_disables_the_vg_and_stops_io_locally() {
+    let sim = detach_without_metadata(&[1, 2, 3], 9);
+    assert!(sim.detach_log.is_empty(), "{:?}", sim.detach_log);
+    assert_eq!(
+        sim.stopped.iter().map(|s| s.1).collect::<Vec<_>>(),
+        [1],
+        "{:?}",
+        sim.stopped
+    );
+    for n in 1..=3 {
+        assert_eq!(
+            disabled(&sim, n),
+            [("vg".into(), DgFailure::Dgdisable, "node1".into())]
+        );
+    }
+    let e = sim.node(1).status().disabled_vgs[0].error.clone();
+    assert!(e.contains("not carried by another node: node 2"), "{e}");
+}
