@@ -466,10 +466,10 @@ use std::path::PathBuf;
 
 use clap::ArgMatches;
 use lvmeta::ops::{
-    Ctx, Env, Layout, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions,
-    MirrorLog, OpError, PvckOptions, PvcreateOptions, PvremoveOptions, ResizeDir, Selection,
-    SizeArg, VgcfgOptions, VgchangeOptions, VgckOptions, VgcreateOptions, VgextendOptions,
-    VgreduceOptions, VgremoveOptions, VgrenameOptions,
+    Ctx, Layout, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions, MirrorLog,
+    OpError, PvckOptions, PvcreateOptions, PvremoveOptions, ResizeDir, Selection, SizeArg,
+    VgcfgOptions, VgchangeOptions, VgckOptions, VgcreateOptions, VgextendOptions, VgreduceOptions,
+    VgremoveOptions, VgrenameOptions,
 };
 use lvmeta::report::{self, ReportKind};
 use lvmeta::units;
@@ -533,17 +533,17 @@ fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
 }
 
 /// Builds the environment from the common options (`--devices`, `--config`, `--lock-dir`),
-/// halvm.toml and lvm.conf, through the one builder every halvm tool uses.
-pub fn env_from(common: &CommonOptions) -> Result<Env, CliError> {
+/// halvm.toml and lvm.conf, through the one builder every halvm tool uses; the
+/// configuration it was built from comes with it, so a command reads no file again.
+pub fn env_from(common: &CommonOptions) -> Result<lvmeta::env::Built, CliError> {
     // Used only when halvm.toml says lock_manager = "dlm"; it connects per lock taken.
     let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
-    let mut env =
-        lvmeta::env::build_with_cluster(&common.env_options(), Some(std::sync::Arc::new(cluster)))?
-            .env;
+    let mut built =
+        lvmeta::env::build_with_cluster(&common.env_options(), Some(std::sync::Arc::new(cluster)))?;
     if common.test {
-        env.enter_test_mode();
+        built.env.enter_test_mode();
     }
-    Ok(env)
+    Ok(built)
 }
 
 /// How long a VG or global lock held by another node is retried (lvm2 with lvmlockd retries
@@ -588,10 +588,10 @@ fn lvresize_options(cmd: &str, m: &ArgMatches) -> Result<LvresizeOptions, CliErr
     })
 }
 
-/// lvm.conf's backups and archives, as the environment was built from them.
-fn lvm_backups() -> Result<Option<lvmeta::ops::LvmBackups>, CliError> {
-    let lvm = lvmeta::env::LvmConf::load(&lvmeta::env::LvmConf::system_dir())?;
-    Ok(lvm.backups(&lvmeta::env::hostname()))
+/// lvm.conf's backups and archives (with `--config`'s overrides), as the environment was
+/// built from them.
+fn lvm_backups(built: &lvmeta::env::Built) -> Option<lvmeta::ops::LvmBackups> {
+    built.lvm.backups(&built.env.host)
 }
 
 fn split_lv(arg: &str) -> Result<(String, String), CliError> {
@@ -782,14 +782,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         .ok_or_else(|| usage("no command given"))?;
     let common = CommonOptions::from_matches(m);
     let test_mode = common.test;
-    let env = env_from(&common).map_err(|e| match e {
+    let built = env_from(&common).map_err(|e| match e {
         // A bad --config string is a command line error to lvm2 (exit 3).
         CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
             usage(format!("{c}\nRun `{name} --help' for more information."))
         }
         e => e,
     })?;
-    let ctx = Ctx { env: &env };
+    let ctx = Ctx { env: &built.env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
     }
@@ -971,7 +971,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 || m.get_flag("lockstop")
                 || m.get_one::<String>("locktype").is_some() =>
         {
-            shared::vgchange(&ctx, m)
+            shared::vgchange(&ctx, &built.config, m)
         }
         "vgchange" => {
             let (sid, mut add, mut del) = (
@@ -1027,7 +1027,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         }
         "vgcfgrestore" if m.get_flag("list") => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let files = lvm_backups()?.map(|b| b.list(vg)).unwrap_or_default();
+            let files = lvm_backups(&built).map(|b| b.list(vg)).unwrap_or_default();
             Ok(Outcome {
                 stdout: msg::backup_list(&files),
                 ..Outcome::default()
@@ -1038,7 +1038,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             // Without -f (vgcfgrestore only): the VG's backup in lvm.conf's backup_dir.
             let file = match m.get_one::<String>("file") {
                 Some(f) => PathBuf::from(f),
-                None => lvm_backups()?
+                None => lvm_backups(&built)
                     .and_then(|b| b.backup_of(vg))
                     .ok_or_else(|| {
                         usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf")
