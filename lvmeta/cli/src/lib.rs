@@ -605,6 +605,43 @@ fn lines(v: Vec<String>) -> String {
     v.into_iter().map(|l| format!("  {l}\n")).collect()
 }
 
+/// `-S`: a selection and where the columns it reads stand in a report's rows (fetched after
+/// the report's own columns, used, then dropped).
+struct RowFilter {
+    expr: lvmeta::select::Expr,
+    fields: Vec<&'static report::FieldDef>,
+    from: usize,
+}
+
+impl RowFilter {
+    /// Parses `text` and appends the columns it reads to `fields`.
+    fn new(
+        kind: ReportKind,
+        text: &str,
+        fields: &mut Vec<&'static report::FieldDef>,
+    ) -> Result<RowFilter, CliError> {
+        let expr = lvmeta::select::parse(kind, text)?;
+        let own = expr.fields();
+        let from = fields.len();
+        fields.extend(own.iter().copied());
+        Ok(RowFilter {
+            expr,
+            fields: own,
+            from,
+        })
+    }
+
+    /// Whether a row fetched with those columns is selected.
+    fn keeps(&self, row: &[report::Cell]) -> bool {
+        self.expr.matches(&|f| {
+            self.fields
+                .iter()
+                .position(|g| std::ptr::eq(*g, f))
+                .map_or(report::Cell::Empty, |i| row[self.from + i].clone())
+        })
+    }
+}
+
 fn run_report(
     ctx: &Ctx,
     kind: ReportKind,
@@ -621,13 +658,10 @@ fn run_report(
     }
     let mut fields = report::select_fields(kind, &ro.fields).map_err(OpError::from)?;
     let shown = fields.len();
-    // -S: the fields it reads are fetched as extra columns, used, then dropped.
     let selection = match &ro.select {
-        Some(text) => Some(lvmeta::select::parse(kind, text).map_err(CliError::Select)?),
+        Some(text) => Some(RowFilter::new(kind, text, &mut fields)?),
         None => None,
     };
-    let sel_fields = selection.as_ref().map(|e| e.fields()).unwrap_or_default();
-    fields.extend(sel_fields.iter().copied());
     let sorted_from = fields.len();
     // -O: sort keys are fetched as extra columns, used, then dropped.
     let mut descending = Vec::new();
@@ -645,15 +679,8 @@ fn run_report(
         foreign: ro.foreign,
     };
     let (mut rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
-    if let Some(e) = &selection {
-        rows.retain(|r| {
-            e.matches(&|f| {
-                sel_fields
-                    .iter()
-                    .position(|g| std::ptr::eq(*g, f))
-                    .map_or(report::Cell::Empty, |i| r[shown + i].clone())
-            })
-        });
+    if let Some(f) = &selection {
+        rows.retain(|r| f.keeps(r));
     }
     if !descending.is_empty() || selection.is_some() {
         rows.sort_by(|a, b| {
@@ -695,7 +722,6 @@ pub(crate) fn targets(ctx: &Ctx, m: &ArgMatches, id: &str) -> Result<Vec<String>
     } else {
         ReportKind::Lvs
     };
-    let e = lvmeta::select::parse(kind, text)?;
     let names = if kind == ReportKind::Vgs {
         "vg_name"
     } else {
@@ -703,8 +729,7 @@ pub(crate) fn targets(ctx: &Ctx, m: &ArgMatches, id: &str) -> Result<Vec<String>
     };
     let mut fields = report::select_fields(kind, &[names.to_string()]).map_err(OpError::from)?;
     let base = fields.len();
-    let sel_fields = e.fields();
-    fields.extend(sel_fields.iter().copied());
+    let filter = RowFilter::new(kind, text, &mut fields)?;
     let sel = Selection {
         all_lvs: false,
         foreign: false,
@@ -716,14 +741,7 @@ pub(crate) fn targets(ctx: &Ctx, m: &ArgMatches, id: &str) -> Result<Vec<String>
     };
     Ok(rows
         .iter()
-        .filter(|r| {
-            e.matches(&|f| {
-                sel_fields
-                    .iter()
-                    .position(|g| std::ptr::eq(*g, f))
-                    .map_or(report::Cell::Empty, |i| r[base + i].clone())
-            })
-        })
+        .filter(|r| filter.keeps(r))
         .map(|r| {
             if base == 1 {
                 text(&r[0])
