@@ -80,7 +80,7 @@ fn default_mode(
         mirror_handle_errors: true,
         ..Default::default()
     };
-    Ok(ctx.change_vg_mode(&kernel, vg, mode, &opts)?)
+    Ok(ctx.change_vg_mode(kernel, vg, mode, &opts)?)
 }
 
 /// `config`: the halvm.toml the command's environment was built from.
