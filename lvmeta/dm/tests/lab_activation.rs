@@ -573,7 +573,7 @@ fn lab_bad_input_leaves_no_stray_devices() {
 /// Issue 12, "nothing in use destroyed": lvremove and vgremove -f of an open LV fail with
 /// lvm2's message and change nothing; of an active, unopened LV they deactivate and remove,
 /// leaving no dm device; lvrename of an open LV renames its device; lvreduce of an open LV
-/// needs -f.
+/// needs -f. First, `-t` on active LVs changes nothing ([`test_mode_changes_nothing`]).
 #[test]
 fn lab_nothing_in_use_is_removed() {
     let t = start(2);
@@ -581,8 +581,10 @@ fn lab_nothing_in_use_is_removed() {
         "set -e; $LVMETA pvcreate $DEVS; $LVMETA vgcreate -s 4m vu $DEVS;
           $LVMETA lvcreate -n held -L 8m vu; $LVMETA lvcreate -n idle -L 8m vu;
           $LVMETA lvcreate -n mir -m 1 --type raid1 -L 8m vu;
-          $LVMETA lvchange -ay vu/held vu/idle vu/mir",
+          $LVMETA lvchange -ay vu/held vu/idle vu/mir;
+          $LVMETA lvcreate -an -Zn -n off -L 4m vu",
     );
+    test_mode_changes_nothing(&t);
     // Hold vu/held open (a shell keeping a descriptor on it) for the first half.
     t.sh("(exec 3</dev/mapper/vu-held; exec sleep 600) >/dev/null 2>&1 & echo $! >/tmp/holder");
     let seqno = || {
@@ -626,6 +628,48 @@ fn lab_nothing_in_use_is_removed() {
     t.sh("$LVMETA vgremove -f vu");
     assert!(t.dm_state("vu-").is_empty(), "vgremove -f left dm devices");
     t.fails("$LVMETA vgs vu");
+}
+
+/// lvm2's `-t/--test` with a real device-mapper: activation, deactivation, removal and a
+/// resize of active LVs (linear and raid1) say what they would do, succeed, and leave the PVs'
+/// labels and metadata areas and every dm device (tables, suspended or not, inactive tables)
+/// as they were.
+fn test_mode_changes_nothing(t: &T) {
+    let state = || {
+        let disks = t.sh("for d in $DEVS; do head -c 1048576 $d | sha256sum; done; \
+             dmsetup info -c --noheadings --separator ' ' -o name,uuid,attr,tables_loaded \
+               | grep '^vu-' | sort");
+        (disks, t.dm_state("vu-"))
+    };
+    let before = state();
+    assert_eq!(before.1.len(), 7, "vu's devices: {:?}", before.1);
+    for cmd in [
+        "lvchange -ay -t vu/off",
+        "lvchange -an -t vu/idle",
+        "lvchange -an -t vu/mir",
+        "vgchange -an -t vu",
+        "lvremove -f -t vu/idle",
+        "lvremove -f -t vu/mir",
+        "lvextend -t -L +4m vu/idle",
+        "lvreduce -f -t -L 4m vu/held",
+    ] {
+        let out = t.run(&format!("$LVMETA {cmd}"));
+        assert!(
+            out.success(),
+            "{cmd}: exit {}\n{}{}",
+            out.code,
+            out.stdout_str(),
+            out.stderr_str()
+        );
+        assert!(
+            out.stderr_str().contains("TEST MODE"),
+            "{cmd}: no TEST MODE line: {}",
+            out.stderr_str()
+        );
+        let now = state();
+        assert_eq!(now.0, before.0, "{cmd}: PVs or dm device states changed");
+        assert_eq!(now.1, before.1, "{cmd}: dm tables changed");
+    }
 }
 
 /// lvm2's configuration for the multipath test: device names as an admin writes them (the
