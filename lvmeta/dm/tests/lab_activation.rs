@@ -628,6 +628,44 @@ fn lab_nothing_in_use_is_removed() {
     t.sh("$LVMETA vgremove -f vu");
     assert!(t.dm_state("vu-").is_empty(), "vgremove -f left dm devices");
     t.fails("$LVMETA vgs vu");
+    cachevol_flags_round_trip(&t);
+}
+
+/// lvm2's CACHE_VOL (the cachevol's flags) and CACHE_USES_CACHEVOL (in the cached LV's segment
+/// type), which lvm2 writes only with device-mapper (it wipes the cachevol): lvmeta's model
+/// reads CACHE_VOL as a known flag and writes lvm2's backup back byte for byte, and a commit
+/// by lvmeta keeps both flags where lvm2 reads them.
+fn cachevol_flags_round_trip(t: &T) {
+    use lvmeta_model::{Flag, Trailer};
+    let backup =
+        || t.sh("$LVM vgcfgbackup -q -f /tmp/vc.backup vc >/dev/null && cat /tmp/vc.backup");
+    t.sh("set -e; $LVM vgcreate -q vc $DEVS; \
+         $LVM lvcreate -q -an -Zn -n main -L 8m vc; $LVM lvcreate -q -an -Zn -n fast -L 8m vc; \
+         $LVM lvconvert -q -y --type cache --cachevol fast vc/main");
+    let text = backup();
+    assert!(text.contains("\"CACHE_VOL\""), "{text}");
+    assert!(text.contains("\"cache+CACHE_USES_CACHEVOL\""), "{text}");
+    let doc = lvmeta_text::parse(&text).expect("parse");
+    let vg = VolumeGroup::from_metadata(&doc).expect("model");
+    let cvol = vg
+        .lvs
+        .iter()
+        .find(|l| l.flags.contains(Flag::CacheVol))
+        .unwrap_or_else(|| panic!("no LV with a known CACHE_VOL flag: {text}"));
+    assert_eq!(cvol.flags.unknown().count(), 0, "{:?}", cvol.flags);
+    let trailer = Trailer::from_metadata(&doc).expect("trailer");
+    let again = lvmeta_text::write_with(&vg.to_backup(&trailer), lvmeta_text::Style::Backup);
+    assert_eq!(again, text, "lvm2's cachevol backup through the model");
+    // A commit by lvmeta (a new LV) keeps the cache as lvm2 reads it.
+    t.sh("$LVMETA lvcreate -an -Zn -n other -L 4m vc >/dev/null && $LVM vgck vc");
+    let after = backup();
+    assert!(after.contains("\"CACHE_VOL\""), "{after}");
+    assert!(after.contains("\"cache+CACHE_USES_CACHEVOL\""), "{after}");
+    assert_eq!(
+        t.sh("$LVM lvs --noheadings -o segtype vc/main").trim(),
+        "cache"
+    );
+    t.sh("$LVM vgremove -q -f vc");
 }
 
 /// lvm2's `-t/--test` with a real device-mapper: activation, deactivation, removal and a
