@@ -61,7 +61,7 @@ fn client(cfg: &Config) -> Result<Client, ClientError> {
     )
 }
 
-/// The daemon's status in the agent's terms: LV locks held here in PR or EX are active LVs.
+/// The daemon's status in the agent's terms: LV locks held here in any mode but NL are active LVs.
 pub fn status_of(s: &clvmd_proto::Status) -> DaemonStatus {
     DaemonStatus {
         node: s.node_name.clone(),
@@ -78,7 +78,9 @@ pub fn status_of(s: &clvmd_proto::Status) -> DaemonStatus {
                     .filter(|k| {
                         k.resource != "GLLK"
                             && k.resource != "VGLK"
-                            && matches!(k.mode, Mode::Pr | Mode::Ex)
+                            // Any held mode keeps the LV active (VxVM's ew is PW, sr CR);
+                            // only NL merely keeps a place, and lockstop refuses the rest.
+                            && k.mode != Mode::Nl
                     })
                     .map(|k| k.lv_name.clone().unwrap_or_else(|| k.resource.clone()))
                     .collect(),
@@ -338,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn active_lvs_are_the_lv_locks_held_in_pr_or_ex() {
+    fn active_lvs_are_the_lv_locks_held_in_any_mode_but_nl() {
         let s = Status {
             node_id: 1,
             node_name: "n1".into(),
@@ -362,6 +364,11 @@ mod tests {
                         lock("u2", Some("b"), Mode::Pr),
                         lock("u3", Some("c"), Mode::Nl),
                         lock("u4", None, Mode::Ex),
+                        // VxVM's ew (PW) and sr (CR), and CW, hold the LV active too:
+                        // lockstop would refuse them with the daemon's message.
+                        lock("u5", Some("e"), Mode::Pw),
+                        lock("u6", Some("f"), Mode::Cr),
+                        lock("u7", Some("g"), Mode::Cw),
                     ],
                 },
             ],
@@ -373,7 +380,7 @@ mod tests {
         assert_eq!(d.lockspaces[0].active_lvs, Vec::<String>::new());
         assert_eq!(d.lockspaces[0].vg(), None);
         assert_eq!(d.lockspaces[1].vg(), Some("vg1"));
-        assert_eq!(d.lockspaces[1].active_lvs, ["a", "b", "u4"]);
+        assert_eq!(d.lockspaces[1].active_lvs, ["a", "b", "u4", "e", "f", "g"]);
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl Config {
 pub struct Lockspace {
     /// `lvm_<vg>` or `lvm_global`.
     pub name: String,
-    /// LVs active here under its locks (LV locks held in PR or EX).
+    /// LVs active here under its locks (LV locks held in any mode but NL).
     pub active_lvs: Vec<String>,
 }
 

@@ -217,11 +217,48 @@ fn stack_file(name: &str, sub: &ArgMatches, path: &Path) -> Result<StackFile, Cl
     })
 }
 
-fn report(plan: &Plan, path: &Path, stderr: &mut dyn Write) {
-    for n in &plan.notes {
+/// Prints a translation's notes on stderr, each with the input's path.
+fn report<N: std::fmt::Display>(notes: &[N], path: &Path, stderr: &mut dyn Write) {
+    for n in notes {
         // A failing stderr must not turn a good translation into an error.
         let _ = writeln!(stderr, "cluster-conf: {}: {n}", path.display());
     }
+}
+
+fn write_out(out: &mut dyn Write, text: &str, p: &Path) -> Result<(), CliError> {
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|source| CliError::Write {
+            path: p.to_path_buf(),
+            source,
+        })
+}
+
+/// What every translating command does with its result: `text` to `-o` or stdout, the
+/// `notes` on stderr unless `--quiet`, and `--strict` fails when `warnings` is not zero.
+fn deliver<N: std::fmt::Display>(
+    sub: &ArgMatches,
+    text: &str,
+    notes: &[N],
+    warnings: usize,
+    path: &Path,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), CliError> {
+    match sub.get_one::<PathBuf>("output") {
+        Some(out) => std::fs::write(out, text).map_err(|source| CliError::Write {
+            path: out.clone(),
+            source,
+        })?,
+        None => write_out(stdout, text, Path::new("<stdout>"))?,
+    }
+    if !sub.get_flag("quiet") {
+        report(notes, path, stderr);
+    }
+    if sub.get_flag("strict") && warnings > 0 {
+        return Err(CliError::Strict { warnings });
+    }
+    Ok(())
 }
 
 /// Runs the command line `args` (including the program name).
@@ -247,42 +284,17 @@ pub enum RunError {
 fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<(), CliError> {
     let (name, sub) = m.subcommand().expect("subcommand_required");
     let path = sub.get_one::<PathBuf>("file").expect("required").clone();
-    let stdout_path = PathBuf::from("<stdout>");
-    let write_out = |out: &mut dyn Write, text: &str, p: &Path| {
-        out.write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|source| CliError::Write {
-                path: p.to_path_buf(),
-                source,
-            })
-    };
     if name == "to-corosync" || name == "to-dlm-conf" {
         let file = stack_file(name, sub, &path)?;
-        match sub.get_one::<PathBuf>("output") {
-            Some(out) => std::fs::write(out, &file.text).map_err(|source| CliError::Write {
-                path: out.clone(),
-                source,
-            })?,
-            None => write_out(stdout, &file.text, &stdout_path)?,
-        }
         log::info!(
-            "{name} {}: written to {}, {} note(s)",
+            "{name} {}: writing to {}, {} note(s)",
             path.display(),
             sub.get_one::<PathBuf>("output")
                 .map_or("standard output".into(), |p| p.display().to_string()),
             file.notes.len()
         );
-        if !sub.get_flag("quiet") {
-            for n in &file.notes {
-                let _ = writeln!(stderr, "cluster-conf: {}: {n}", path.display());
-            }
-        }
-        if sub.get_flag("strict") && !file.notes.is_empty() {
-            return Err(CliError::Strict {
-                warnings: file.notes.len(),
-            });
-        }
-        return Ok(());
+        let notes = file.notes.len();
+        return deliver(sub, &file.text, &file.notes, notes, &path, stdout, stderr);
     }
     let plan = load(&path)?;
     if name == "validate" {
@@ -299,8 +311,8 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
                 plan.locations.len(),
                 plan.warnings().count()
             );
-            write_out(stdout, &summary, &stdout_path)?;
-            report(&plan, &path, stderr);
+            write_out(stdout, &summary, Path::new("<stdout>"))?;
+            report(&plan.notes, &path, stderr);
         }
         let warnings = plan.warnings().count();
         if sub.get_flag("strict") && warnings > 0 {
@@ -315,13 +327,6 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
         other => unreachable!("unknown subcommand {other}"),
     };
     let text = format.render(&plan);
-    match sub.get_one::<PathBuf>("output") {
-        Some(out) => std::fs::write(out, &text).map_err(|source| CliError::Write {
-            path: out.clone(),
-            source,
-        })?,
-        None => write_out(stdout, &text, &stdout_path)?,
-    }
     log::info!(
         "{name} {}: cluster {}, {} service(s), {} warning(s)",
         path.display(),
@@ -329,14 +334,15 @@ fn execute(m: &ArgMatches, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Re
         plan.groups.len(),
         plan.warnings().count()
     );
-    if !sub.get_flag("quiet") {
-        report(&plan, &path, stderr);
-    }
-    let warnings = plan.warnings().count();
-    if sub.get_flag("strict") && warnings > 0 {
-        return Err(CliError::Strict { warnings });
-    }
-    Ok(())
+    deliver(
+        sub,
+        &text,
+        &plan.notes,
+        plan.warnings().count(),
+        &path,
+        stdout,
+        stderr,
+    )
 }
 
 /// The prose of `cluster-conf(8)` after the generated sections.

@@ -416,6 +416,14 @@ fn failed(kind: ErrorKind, message: impl Into<String>) -> Response {
     }
 }
 
+/// The answer to a request on a lockspace this node has not joined.
+fn not_started(name: &LockspaceName) -> Response {
+    failed(
+        ErrorKind::NotStarted,
+        format!("lockspace {name} is not started"),
+    )
+}
+
 impl Node {
     pub fn new(cfg: NodeConfig) -> Self {
         let mut names = BTreeMap::new();
@@ -708,6 +716,23 @@ impl Node {
         }
     }
 
+    /// The lockspace and resource of LV `uuid` in `vg`; None: refused to `conn` (bad names).
+    fn lv_resource(
+        &mut self,
+        conn: ConnId,
+        vg: &str,
+        uuid: &str,
+    ) -> Option<(LockspaceName, ResourceName)> {
+        let name = self.vg_ls(conn, vg)?;
+        match ResourceName::lv(uuid) {
+            Ok(r) => Some((name, r)),
+            Err(e) => {
+                self.reply(conn, failed(ErrorKind::Invalid, e.to_string()));
+                None
+            }
+        }
+    }
+
     fn ensure_global(&mut self) {
         let g = LockspaceName::global();
         if !self.ls.contains_key(&g) {
@@ -813,13 +838,7 @@ impl Node {
             return;
         };
         let Some(ls) = self.ls.get_mut(&name) else {
-            return self.reply(
-                conn,
-                failed(
-                    ErrorKind::NotStarted,
-                    format!("lockspace {name} is not started"),
-                ),
-            );
+            return self.reply(conn, not_started(&name));
         };
         if ls.state == LsState::Leaving {
             ls.stop_replies.push(conn);
@@ -843,8 +862,18 @@ impl Node {
                 ),
             );
         }
-        ls.state = LsState::Leaving;
         ls.stop_replies.push(conn);
+        let why = format!("lockspace {name} is stopping");
+        self.leave(name, why);
+    }
+
+    /// Starts leaving lockspace `name`: every request still waiting in it (for a lock, an
+    /// operation, or the join) is refused with `why`.
+    fn leave(&mut self, name: LockspaceName, why: String) {
+        let Some(ls) = self.ls.get_mut(&name) else {
+            return;
+        };
+        ls.state = LsState::Leaving;
         let mut refuse = Vec::new();
         for r in ls.res.values_mut() {
             refuse.extend(r.waiters.drain(..).map(|w| w.conn));
@@ -852,38 +881,20 @@ impl Node {
         }
         refuse.extend(ls.deferred.drain(..).map(|(c, _)| c));
         for c in refuse {
-            self.reply(
-                c,
-                failed(
-                    ErrorKind::NotStarted,
-                    format!("lockspace {name} is stopping"),
-                ),
-            );
+            self.reply(c, failed(ErrorKind::NotStarted, why.clone()));
         }
         self.out.push(Output::Leave { ls: name });
     }
 
     fn shutdown(&mut self) {
         let name = LockspaceName::global();
-        let Some(ls) = self.ls.get_mut(&name) else {
+        let Some(ls) = self.ls.get(&name) else {
             return;
         };
         if ls.state != LsState::Running {
             return;
         }
-        ls.state = LsState::Leaving;
-        let mut refuse: Vec<ConnId> = ls.deferred.drain(..).map(|(c, _)| c).collect();
-        for r in ls.res.values_mut() {
-            refuse.extend(r.waiters.drain(..).map(|w| w.conn));
-            refuse.append(&mut r.op_replies);
-        }
-        for c in refuse {
-            self.reply(
-                c,
-                failed(ErrorKind::NotStarted, "clvmd-rs is stopping".to_string()),
-            );
-        }
-        self.out.push(Output::Leave { ls: name });
+        self.leave(name, "clvmd-rs is stopping".to_string());
     }
 
     /// Whether a clean stop still waits for `lvm_global` to be left.
@@ -963,12 +974,8 @@ impl Node {
         if let Some(r) = self.dg_activation_refusal(&vg) {
             return self.reply(conn, r);
         }
-        let Some(name) = self.vg_ls(conn, &vg) else {
+        let Some((name, res)) = self.lv_resource(conn, &vg, &uuid) else {
             return;
-        };
-        let res = match ResourceName::lv(&uuid) {
-            Ok(r) => r,
-            Err(e) => return self.reply(conn, failed(ErrorKind::Invalid, e.to_string())),
         };
         let req = Request::LvLock {
             vg,
@@ -976,26 +983,12 @@ impl Node {
             lv_name: lv_name.clone(),
             mode,
         };
-        self.enqueue(
-            conn,
-            name,
-            res,
-            Kind::Lv,
-            Some(lv_name),
-            Owner::Persistent,
-            mode,
-            0,
-            req,
-        );
+        self.hold_persistent(conn, name, res, lv_name, mode, req);
     }
 
     fn lv_unlock(&mut self, conn: ConnId, vg: String, uuid: String, lv_name: String) {
-        let Some(name) = self.vg_ls(conn, &vg) else {
+        let Some((name, res)) = self.lv_resource(conn, &vg, &uuid) else {
             return;
-        };
-        let res = match ResourceName::lv(&uuid) {
-            Ok(r) => r,
-            Err(e) => return self.reply(conn, failed(ErrorKind::Invalid, e.to_string())),
         };
         let req = Request::LvUnlock {
             vg,
@@ -1003,27 +996,35 @@ impl Node {
             lv_name: lv_name.clone(),
         };
         let Some(ls) = self.ls.get(&name) else {
-            return self.reply(
-                conn,
-                failed(
-                    ErrorKind::NotStarted,
-                    format!("lockspace {name} is not started"),
-                ),
-            );
+            return self.reply(conn, not_started(&name));
         };
         let known = ls.res.contains_key(&res);
         if !known && !ls.existed && ls.state == LsState::Running {
             // Nothing held and no previous daemon that could have left an orphan.
             return self.reply(conn, Response::Done);
         }
+        self.hold_persistent(conn, name, res, lv_name, Mode::Nl, req);
+    }
+
+    /// [`Self::enqueue`] for a hold that outlives the connection (an LV's activation, a VG's
+    /// activation mode): LV kind, never waited for; `label` names it in status and errors.
+    fn hold_persistent(
+        &mut self,
+        conn: ConnId,
+        name: LockspaceName,
+        res: ResourceName,
+        label: String,
+        mode: Mode,
+        req: Request,
+    ) {
         self.enqueue(
             conn,
             name,
             res,
             Kind::Lv,
-            Some(lv_name),
+            Some(label),
             Owner::Persistent,
-            Mode::Nl,
+            mode,
             0,
             req,
         );
@@ -1311,29 +1312,11 @@ impl Node {
                 self.remote.retain(|_, h| !h.is_empty());
             }
             CpgMsg::Held { ls, res, mode } => {
-                let key = (ls, res);
-                let e = self.remote.entry(key.clone()).or_default();
-                if mode == Mode::Nl {
-                    e.remove(&from);
-                } else {
-                    e.insert(from, mode);
-                }
-                if e.is_empty() {
-                    self.remote.remove(&key);
-                }
-                self.retry_now(&key.0, &key.1);
+                note_remote(&mut self.remote, (ls.clone(), res.clone()), from, mode);
+                self.retry_now(&ls, &res);
             }
             CpgMsg::Waiting { ls, res, mode } => {
-                let key = (ls, res);
-                let e = self.remote_wait.entry(key.clone()).or_default();
-                if mode == Mode::Nl {
-                    e.remove(&from);
-                } else {
-                    e.insert(from, mode);
-                }
-                if e.is_empty() {
-                    self.remote_wait.remove(&key);
-                }
+                note_remote(&mut self.remote_wait, (ls, res), from, mode);
             }
             CpgMsg::Committed { vg, seqno } => {
                 self.note_seqno(&vg, seqno);
@@ -1886,6 +1869,23 @@ fn read_lvb(r: &mut Res, g: &halvm_dlm::Granted) {
     }
 }
 
+/// Records node `from`'s `mode` on `key` in a map of other nodes' holds or waits (NL: none).
+fn note_remote(
+    map: &mut BTreeMap<(String, String), BTreeMap<u32, Mode>>,
+    key: (String, String),
+    from: u32,
+    mode: Mode,
+) {
+    let e = map.entry(key.clone()).or_default();
+    if mode == Mode::Nl {
+        e.remove(&from);
+    } else {
+        e.insert(from, mode);
+    }
+    if e.is_empty() {
+        map.remove(&key);
+    }
+}
 fn self_holder(
     remote: &BTreeMap<(String, String), BTreeMap<u32, Mode>>,
     names: &BTreeMap<u32, String>,

@@ -15,7 +15,7 @@
 use clvmd_proto::{ErrorKind, Mode, Request, Response};
 use halvm_dlm::ResourceName;
 
-use super::{failed, ConnId, Kind, Node, Owner};
+use super::{failed, not_started, ConnId, Node, Owner};
 
 /// The DLM resource of a VG's activation mode (in `lvm_<vg>`, beside lvmlockd's `VGLK`).
 pub const MODE_RESOURCE: &str = "HALVM_ACTMODE";
@@ -61,13 +61,7 @@ impl Node {
         let res = ResourceName::new(MODE_RESOURCE).expect("a valid resource name");
         if mode == Mode::Nl {
             let Some(ls) = self.ls.get(&name) else {
-                return self.reply(
-                    conn,
-                    failed(
-                        ErrorKind::NotStarted,
-                        format!("lockspace {name} is not started"),
-                    ),
-                );
+                return self.reply(conn, not_started(&name));
             };
             if !ls.res.contains_key(&res) && !ls.existed {
                 return self.reply(conn, Response::Done);
@@ -77,15 +71,12 @@ impl Node {
             vg: vg.clone(),
             mode,
         };
-        self.enqueue(
+        self.hold_persistent(
             conn,
             name,
             res,
-            Kind::Lv,
-            Some(format!("activation mode of VG {vg}")),
-            Owner::Persistent,
+            format!("activation mode of VG {vg}"),
             mode,
-            0,
             req,
         );
     }

@@ -108,6 +108,9 @@ impl log::Log for LineLogger {
     fn flush(&self) {}
 }
 
+/// Where syslog and journald read datagrams.
+const DEV_LOG: &str = "/dev/log";
+
 fn init_logging(opts: &Options) -> Result<(), DaemonError> {
     let level = if opts.debug {
         log::LevelFilter::Debug
@@ -127,18 +130,18 @@ fn init_logging(opts: &Options) -> Result<(), DaemonError> {
             file: Some(std::sync::Mutex::new(f)),
         })
     } else {
-        let fmt = syslog::Formatter3164 {
-            facility: syslog::Facility::LOG_DAEMON,
-            hostname: None,
-            process: "clvmd-rs".into(),
-            pid: std::process::id(),
-        };
-        let w = syslog::unix(fmt).map_err(|e| {
-            DaemonError::Logging(format!(
-                "no syslog socket (/dev/log): {e}; use -f or --log-file"
-            ))
-        })?;
-        Box::new(syslog::BasicLogger::new(w))
+        // The datagrams are sent unconnected and dropped when nobody reads them: a daemon
+        // without a syslog socket at start would log nothing, so it is refused then.
+        let socket = Path::new(DEV_LOG);
+        if !socket.exists() {
+            return Err(DaemonError::Logging(format!(
+                "no syslog socket ({DEV_LOG}); use -f or --log-file"
+            )));
+        }
+        Box::new(
+            halvm_syslog::Syslog::new("clvmd-rs", level)
+                .with_facility(halvm_syslog::facility_code("daemon").expect("a known facility")),
+        )
     };
     // A second call (tests running the server twice in one process) keeps the first logger.
     if log::set_boxed_logger(logger).is_ok() {

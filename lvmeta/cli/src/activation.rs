@@ -222,10 +222,10 @@ fn act(e: ActivationError) -> CliError {
     CliError::Activation(e)
 }
 
-/// The kernel to (de)activate with; in test mode (`-t`) one that is asked, never changed.
-pub(crate) fn kernel(ctx: &Ctx) -> Result<Kernel, ActivationError> {
-    let k = Kernel::real()?;
-    Ok(if ctx.env.test_mode { k.dry_run() } else { k })
+/// The environment's kernel to (de)activate with, the one handle every command uses; in test
+/// mode (`-t`) one that is asked, never changed (`Env::enter_test_mode`).
+pub(crate) fn kernel<'a>(ctx: &Ctx<'a>) -> Result<&'a Kernel, ActivationError> {
+    ctx.env.require_kernel()
 }
 
 /// Device-mapper present (a host without it still runs every metadata command).
@@ -292,7 +292,7 @@ fn lvchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let mut out = Vec::new();
     for (vg, lvs) in by_vg {
         out.extend(
-            ctx.change_activation_mode(&kernel, &vg, Some(&lvs), how(m), &opts)
+            ctx.change_activation_mode(kernel, &vg, Some(&lvs), how(m), &opts)
                 .map_err(act)?,
         );
     }
@@ -314,12 +314,12 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     for vg in &super::targets(ctx, m, "vg")? {
         out.extend(
             match vx_mode(m) {
-                Some(mode) => ctx.change_vg_mode(&kernel, vg, mode, &opts),
+                Some(mode) => ctx.change_vg_mode(kernel, vg, mode, &opts),
                 // -an also releases an activation mode held on a shared VG.
                 None if how(m).is_none() && is_shared(ctx, vg) => {
-                    ctx.change_vg_mode(&kernel, vg, VxMode::Off, &opts)
+                    ctx.change_vg_mode(kernel, vg, VxMode::Off, &opts)
                 }
-                None => ctx.change_activation_mode(&kernel, vg, None, how(m), &opts),
+                None => ctx.change_activation_mode(kernel, vg, None, how(m), &opts),
             }
             .map_err(act)?,
         );
@@ -372,7 +372,7 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         .expect("required by --splitmirrors");
     let out = ctx
         .split_mirrors(
-            kernel.as_ref(),
+            kernel,
             &lvmeta::activation::SplitMirrorsOptions {
                 vg: vg.clone(),
                 lv: lv.clone(),
@@ -390,14 +390,14 @@ fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome
     let target = m.get_one::<String>("lv")?;
     let (vg, lv) = split_lv(target).ok()?;
     let kernel = kernel(ctx).ok()?;
-    let before = match ctx.active_plan(&kernel, &vg, &lv) {
+    let before = match ctx.active_plan(kernel, &vg, &lv) {
         Ok(Some(p)) => p,
         _ => return None,
     };
     Some((|| {
         let r = ctx.lvresize(&super::lvresize_options(name, m)?)?;
         let mut out = super::msg::resized(&vg, &lv, &r);
-        out.extend(ctx.reload_active(&kernel, &vg, &lv, &before).map_err(act)?);
+        out.extend(ctx.reload_active(kernel, &vg, &lv, &before).map_err(act)?);
         Ok(outcome(out))
     })())
 }
@@ -467,7 +467,7 @@ pub(crate) fn after_lvcreate(
         vx_mode: None,
     };
     log::info!("Activating logical volume {vg}/{lv}.");
-    match ctx.change_activation(&kernel, vg, Some(&[lv.to_string()]), true, &opts) {
+    match ctx.change_activation(kernel, vg, Some(&[lv.to_string()]), true, &opts) {
         Ok(_) => {}
         // Not activated here by design: say so, as lvm2 says an LV is not zeroed.
         Err(e @ (ActivationError::Shared { .. } | ActivationError::Filtered { .. })) => {

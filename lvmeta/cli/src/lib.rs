@@ -473,10 +473,10 @@ use std::path::PathBuf;
 
 use clap::ArgMatches;
 use lvmeta::ops::{
-    Ctx, Env, Layout, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions,
-    MirrorLog, OpError, PvckOptions, PvcreateOptions, PvremoveOptions, ResizeDir, Selection,
-    SizeArg, VgcfgOptions, VgchangeOptions, VgckOptions, VgcreateOptions, VgextendOptions,
-    VgreduceOptions, VgremoveOptions, VgrenameOptions,
+    Ctx, Layout, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions, MirrorLog,
+    OpError, PvckOptions, PvcreateOptions, PvremoveOptions, ResizeDir, Selection, SizeArg,
+    VgcfgOptions, VgchangeOptions, VgckOptions, VgcreateOptions, VgextendOptions, VgreduceOptions,
+    VgremoveOptions, VgrenameOptions,
 };
 use lvmeta::report::{self, ReportKind};
 use lvmeta::units;
@@ -540,17 +540,17 @@ fn paths(m: &ArgMatches, id: &str) -> Vec<PathBuf> {
 }
 
 /// Builds the environment from the common options (`--devices`, `--config`, `--lock-dir`),
-/// halvm.toml and lvm.conf, through the one builder every halvm tool uses.
-pub fn env_from(common: &CommonOptions) -> Result<Env, CliError> {
+/// halvm.toml and lvm.conf, through the one builder every halvm tool uses; the
+/// configuration it was built from comes with it, so a command reads no file again.
+pub fn env_from(common: &CommonOptions) -> Result<lvmeta::env::Built, CliError> {
     // Used only when halvm.toml says lock_manager = "dlm"; it connects per lock taken.
     let cluster = clvmd_client::DlmLocking::new(clvmd_client::socket_path(), CLUSTER_LOCK_WAIT);
-    let mut env =
-        lvmeta::env::build_with_cluster(&common.env_options(), Some(std::sync::Arc::new(cluster)))?
-            .env;
+    let mut built =
+        lvmeta::env::build_with_cluster(&common.env_options(), Some(std::sync::Arc::new(cluster)))?;
     if common.test {
-        env.enter_test_mode();
+        built.env.enter_test_mode();
     }
-    Ok(env)
+    Ok(built)
 }
 
 /// How long a VG or global lock held by another node is retried (lvm2 with lvmlockd retries
@@ -595,10 +595,10 @@ fn lvresize_options(cmd: &str, m: &ArgMatches) -> Result<LvresizeOptions, CliErr
     })
 }
 
-/// lvm.conf's backups and archives, as the environment was built from them.
-fn lvm_backups() -> Result<Option<lvmeta::ops::LvmBackups>, CliError> {
-    let lvm = lvmeta::env::LvmConf::load(&lvmeta::env::LvmConf::system_dir())?;
-    Ok(lvm.backups(&lvmeta::env::hostname()))
+/// lvm.conf's backups and archives (with `--config`'s overrides), as the environment was
+/// built from them.
+fn lvm_backups(built: &lvmeta::env::Built) -> Option<lvmeta::ops::LvmBackups> {
+    built.lvm.backups(&built.env.host)
 }
 
 fn split_lv(arg: &str) -> Result<(String, String), CliError> {
@@ -610,6 +610,43 @@ fn split_lv(arg: &str) -> Result<(String, String), CliError> {
 
 fn lines(v: Vec<String>) -> String {
     v.into_iter().map(|l| format!("  {l}\n")).collect()
+}
+
+/// `-S`: a selection and where the columns it reads stand in a report's rows (fetched after
+/// the report's own columns, used, then dropped).
+struct RowFilter {
+    expr: lvmeta::select::Expr,
+    fields: Vec<&'static report::FieldDef>,
+    from: usize,
+}
+
+impl RowFilter {
+    /// Parses `text` and appends the columns it reads to `fields`.
+    fn new(
+        kind: ReportKind,
+        text: &str,
+        fields: &mut Vec<&'static report::FieldDef>,
+    ) -> Result<RowFilter, CliError> {
+        let expr = lvmeta::select::parse(kind, text)?;
+        let own = expr.fields();
+        let from = fields.len();
+        fields.extend(own.iter().copied());
+        Ok(RowFilter {
+            expr,
+            fields: own,
+            from,
+        })
+    }
+
+    /// Whether a row fetched with those columns is selected.
+    fn keeps(&self, row: &[report::Cell]) -> bool {
+        self.expr.matches(&|f| {
+            self.fields
+                .iter()
+                .position(|g| std::ptr::eq(*g, f))
+                .map_or(report::Cell::Empty, |i| row[self.from + i].clone())
+        })
+    }
 }
 
 fn run_report(
@@ -628,13 +665,10 @@ fn run_report(
     }
     let mut fields = report::select_fields(kind, &ro.fields).map_err(OpError::from)?;
     let shown = fields.len();
-    // -S: the fields it reads are fetched as extra columns, used, then dropped.
     let selection = match &ro.select {
-        Some(text) => Some(lvmeta::select::parse(kind, text).map_err(CliError::Select)?),
+        Some(text) => Some(RowFilter::new(kind, text, &mut fields)?),
         None => None,
     };
-    let sel_fields = selection.as_ref().map(|e| e.fields()).unwrap_or_default();
-    fields.extend(sel_fields.iter().copied());
     let sorted_from = fields.len();
     // -O: sort keys are fetched as extra columns, used, then dropped.
     let mut descending = Vec::new();
@@ -652,15 +686,8 @@ fn run_report(
         foreign: ro.foreign,
     };
     let (mut rows, warnings) = ctx.report_with_warnings(kind, &fields, targets, sel)?;
-    if let Some(e) = &selection {
-        rows.retain(|r| {
-            e.matches(&|f| {
-                sel_fields
-                    .iter()
-                    .position(|g| std::ptr::eq(*g, f))
-                    .map_or(report::Cell::Empty, |i| r[shown + i].clone())
-            })
-        });
+    if let Some(f) = &selection {
+        rows.retain(|r| f.keeps(r));
     }
     if !descending.is_empty() || selection.is_some() {
         rows.sort_by(|a, b| {
@@ -702,7 +729,6 @@ pub(crate) fn targets(ctx: &Ctx, m: &ArgMatches, id: &str) -> Result<Vec<String>
     } else {
         ReportKind::Lvs
     };
-    let e = lvmeta::select::parse(kind, text)?;
     let names = if kind == ReportKind::Vgs {
         "vg_name"
     } else {
@@ -710,8 +736,7 @@ pub(crate) fn targets(ctx: &Ctx, m: &ArgMatches, id: &str) -> Result<Vec<String>
     };
     let mut fields = report::select_fields(kind, &[names.to_string()]).map_err(OpError::from)?;
     let base = fields.len();
-    let sel_fields = e.fields();
-    fields.extend(sel_fields.iter().copied());
+    let filter = RowFilter::new(kind, text, &mut fields)?;
     let sel = Selection {
         all_lvs: false,
         foreign: false,
@@ -723,14 +748,7 @@ pub(crate) fn targets(ctx: &Ctx, m: &ArgMatches, id: &str) -> Result<Vec<String>
     };
     Ok(rows
         .iter()
-        .filter(|r| {
-            e.matches(&|f| {
-                sel_fields
-                    .iter()
-                    .position(|g| std::ptr::eq(*g, f))
-                    .map_or(report::Cell::Empty, |i| r[base + i].clone())
-            })
-        })
+        .filter(|r| filter.keeps(r))
         .map(|r| {
             if base == 1 {
                 text(&r[0])
@@ -789,14 +807,14 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         .ok_or_else(|| usage("no command given"))?;
     let common = CommonOptions::from_matches(m);
     let test_mode = common.test;
-    let env = env_from(&common).map_err(|e| match e {
+    let built = env_from(&common).map_err(|e| match e {
         // A bad --config string is a command line error to lvm2 (exit 3).
         CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
             usage(format!("{c}\nRun `{name} --help' for more information."))
         }
         e => e,
     })?;
-    let ctx = Ctx { env: &env };
+    let ctx = Ctx { env: &built.env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
     }
@@ -978,7 +996,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 || m.get_flag("lockstop")
                 || m.get_one::<String>("locktype").is_some() =>
         {
-            shared::vgchange(&ctx, m)
+            shared::vgchange(&ctx, &built.config, m)
         }
         "vgchange" => {
             let (sid, mut add, mut del) = (
@@ -1043,7 +1061,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         }
         "vgcfgrestore" if m.get_flag("list") => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let files = lvm_backups()?.map(|b| b.list(vg)).unwrap_or_default();
+            let files = lvm_backups(&built).map(|b| b.list(vg)).unwrap_or_default();
             Ok(Outcome {
                 stdout: msg::backup_list(&files),
                 ..Outcome::default()
@@ -1054,7 +1072,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             // Without -f (vgcfgrestore only): the VG's backup in lvm.conf's backup_dir.
             let file = match m.get_one::<String>("file") {
                 Some(f) => PathBuf::from(f),
-                None => lvm_backups()?
+                None => lvm_backups(&built)
                     .and_then(|b| b.backup_of(vg))
                     .ok_or_else(|| {
                         usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf")

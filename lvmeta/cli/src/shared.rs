@@ -65,10 +65,11 @@ pub(crate) fn lockstart(ctx: &Ctx, vg: &str, m: Option<&ArgMatches>) -> Result<S
 
 /// VxVM's default activation mode (`/etc/default/vxdg`): halvm.toml's
 /// `activation.default_mode`, applied when this node joins the shared VG (its lock start).
-fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliError> {
-    let path = crate::options::CommonOptions::from_matches(m).halvm_config;
-    let config =
-        halvm_config::Config::load(path.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
+fn default_mode(
+    ctx: &Ctx,
+    config: &halvm_config::Config,
+    vg: &str,
+) -> Result<Vec<String>, CliError> {
     let mode = config.activation.default_mode;
     if mode == halvm_config::ActivationMode::Off {
         return Ok(Vec::new());
@@ -79,10 +80,15 @@ fn default_mode(ctx: &Ctx, m: &ArgMatches, vg: &str) -> Result<Vec<String>, CliE
         mirror_handle_errors: true,
         ..Default::default()
     };
-    Ok(ctx.change_vg_mode(&kernel, vg, mode, &opts)?)
+    Ok(ctx.change_vg_mode(kernel, vg, mode, &opts)?)
 }
 
-pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
+/// `config`: the halvm.toml the command's environment was built from.
+pub(crate) fn vgchange(
+    ctx: &Ctx,
+    config: &halvm_config::Config,
+    m: &ArgMatches,
+) -> Result<Outcome, CliError> {
     // -S may stand for the VG elsewhere; the lock commands name theirs.
     let vg = m.get_one::<String>("vg").ok_or_else(|| {
         CliError::Usage("vgchange --lockstart, --lockstop and --locktype take a VG name".into())
@@ -111,7 +117,7 @@ pub(crate) fn vgchange(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
         let l = lockstart(ctx, vg, Some(m))?;
         if !l.is_empty() {
             lines.push(l);
-            lines.extend(default_mode(ctx, m, vg)?);
+            lines.extend(default_mode(ctx, config, vg)?);
         }
     }
     if m.get_flag("lockstop") && !ctx.env.test_mode {

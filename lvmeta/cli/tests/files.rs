@@ -1085,3 +1085,39 @@ fn test_mode_changes_nothing_on_any_command() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(lab.bytes() != disks);
 }
+
+/// lvm2's `--config 'backup{...}'` moves the backups and archives for this command: the
+/// commit writes there, and `vgcfgrestore -l` and `vgcfgrestore VG` read there, not in
+/// lvm.conf's places (both read the one environment the command built).
+#[test]
+fn backup_places_from_config_string_are_used_for_listing_and_restore() {
+    let lab = Lab::new(1, 32);
+    let alt = lab.dir.path().join("alt");
+    let conf = format!(
+        "backup{{backup_dir=\"{0}/backup\" archive_dir=\"{0}/archive\"}}",
+        alt.display()
+    );
+    lab.ok(&["pvcreate", lab.disk(0)]);
+    lab.ok(&["vgcreate", "vg", lab.disk(0), "--config", &conf]);
+    lab.ok(&["lvcreate", "-n", "a", "-L", "4m", "vg", "--config", &conf]);
+    assert!(alt.join("backup/vg").exists(), "backup in --config's place");
+    let list = lab.ok(&["vgcfgrestore", "-l", "vg", "--config", &conf]);
+    let files: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("File:"))
+        .map(str::trim)
+        .collect();
+    assert!(
+        files.len() >= 2 && files.iter().all(|f| f.starts_with("$D/alt/")),
+        "{list}"
+    );
+    assert!(files.last().unwrap().ends_with("alt/backup/vg"), "{list}");
+    // Without -f: the backup in --config's backup_dir (holding `a` only), not the one
+    // lvm.conf's default place holds after `b` was made without --config.
+    assert!(!lab.dir.path().join("lvm/backup/vg").exists());
+    lab.ok(&["lvcreate", "-n", "b", "-L", "4m", "vg"]);
+    assert!(lab.dir.path().join("lvm/backup/vg").exists());
+    lab.ok(&["vgcfgrestore", "vg", "--config", &conf]);
+    let lvs = lab.ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
+    assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["a"]);
+}

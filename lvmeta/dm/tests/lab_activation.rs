@@ -639,7 +639,7 @@ fn lab_bad_input_leaves_no_stray_devices() {
 /// Issue 12, "nothing in use destroyed": lvremove and vgremove -f of an open LV fail with
 /// lvm2's message and change nothing; of an active, unopened LV they deactivate and remove,
 /// leaving no dm device; lvrename of an open LV renames its device; lvreduce of an open LV
-/// needs -f.
+/// needs -f. First, `-t` on active LVs changes nothing ([`test_mode_changes_nothing`]).
 #[test]
 fn lab_nothing_in_use_is_removed() {
     let t = start(2);
@@ -647,8 +647,10 @@ fn lab_nothing_in_use_is_removed() {
         "set -e; $LVMETA pvcreate $DEVS; $LVMETA vgcreate -s 4m vu $DEVS;
           $LVMETA lvcreate -n held -L 8m vu; $LVMETA lvcreate -n idle -L 8m vu;
           $LVMETA lvcreate -n mir -m 1 --type raid1 -L 8m vu;
-          $LVMETA lvchange -ay vu/held vu/idle vu/mir",
+          $LVMETA lvchange -ay vu/held vu/idle vu/mir;
+          $LVMETA lvcreate -an -Zn -n off -L 4m vu",
     );
+    test_mode_changes_nothing(&t);
     // Hold vu/held open (a shell keeping a descriptor on it) for the first half.
     t.sh("(exec 3</dev/mapper/vu-held; exec sleep 600) >/dev/null 2>&1 & echo $! >/tmp/holder");
     let seqno = || {
@@ -692,6 +694,86 @@ fn lab_nothing_in_use_is_removed() {
     t.sh("$LVMETA vgremove -f vu");
     assert!(t.dm_state("vu-").is_empty(), "vgremove -f left dm devices");
     t.fails("$LVMETA vgs vu");
+    cachevol_flags_round_trip(&t);
+}
+
+/// lvm2's CACHE_VOL (the cachevol's flags) and CACHE_USES_CACHEVOL (in the cached LV's segment
+/// type), which lvm2 writes only with device-mapper (it wipes the cachevol): lvmeta's model
+/// reads CACHE_VOL as a known flag and writes lvm2's backup back byte for byte, and a commit
+/// by lvmeta keeps both flags where lvm2 reads them.
+fn cachevol_flags_round_trip(t: &T) {
+    use lvmeta_model::{Flag, Trailer};
+    let backup =
+        || t.sh("$LVM vgcfgbackup -q -f /tmp/vc.backup vc >/dev/null && cat /tmp/vc.backup");
+    t.sh("set -e; $LVM vgcreate -q vc $DEVS; \
+         $LVM lvcreate -q -an -Zn -n main -L 8m vc; $LVM lvcreate -q -an -Zn -n fast -L 8m vc; \
+         $LVM lvconvert -q -y --type cache --cachevol fast vc/main");
+    let text = backup();
+    assert!(text.contains("\"CACHE_VOL\""), "{text}");
+    assert!(text.contains("\"cache+CACHE_USES_CACHEVOL\""), "{text}");
+    let doc = lvmeta_text::parse(&text).expect("parse");
+    let vg = VolumeGroup::from_metadata(&doc).expect("model");
+    let cvol = vg
+        .lvs
+        .iter()
+        .find(|l| l.flags.contains(Flag::CacheVol))
+        .unwrap_or_else(|| panic!("no LV with a known CACHE_VOL flag: {text}"));
+    assert_eq!(cvol.flags.unknown().count(), 0, "{:?}", cvol.flags);
+    let trailer = Trailer::from_metadata(&doc).expect("trailer");
+    let again = lvmeta_text::write_with(&vg.to_backup(&trailer), lvmeta_text::Style::Backup);
+    assert_eq!(again, text, "lvm2's cachevol backup through the model");
+    // A commit by lvmeta (a new LV) keeps the cache as lvm2 reads it.
+    t.sh("$LVMETA lvcreate -an -Zn -n other -L 4m vc >/dev/null && $LVM vgck vc");
+    let after = backup();
+    assert!(after.contains("\"CACHE_VOL\""), "{after}");
+    assert!(after.contains("\"cache+CACHE_USES_CACHEVOL\""), "{after}");
+    assert_eq!(
+        t.sh("$LVM lvs --noheadings -o segtype vc/main").trim(),
+        "cache"
+    );
+    t.sh("$LVM vgremove -q -f vc");
+}
+
+/// lvm2's `-t/--test` with a real device-mapper: activation, deactivation, removal and a
+/// resize of active LVs (linear and raid1) say what they would do, succeed, and leave the PVs'
+/// labels and metadata areas and every dm device (tables, suspended or not, inactive tables)
+/// as they were.
+fn test_mode_changes_nothing(t: &T) {
+    let state = || {
+        let disks = t.sh("for d in $DEVS; do head -c 1048576 $d | sha256sum; done; \
+             dmsetup info -c --noheadings --separator ' ' -o name,uuid,attr,tables_loaded \
+               | grep '^vu-' | sort");
+        (disks, t.dm_state("vu-"))
+    };
+    let before = state();
+    assert_eq!(before.1.len(), 7, "vu's devices: {:?}", before.1);
+    for cmd in [
+        "lvchange -ay -t vu/off",
+        "lvchange -an -t vu/idle",
+        "lvchange -an -t vu/mir",
+        "vgchange -an -t vu",
+        "lvremove -f -t vu/idle",
+        "lvremove -f -t vu/mir",
+        "lvextend -t -L +4m vu/idle",
+        "lvreduce -f -t -L 4m vu/held",
+    ] {
+        let out = t.run(&format!("$LVMETA {cmd}"));
+        assert!(
+            out.success(),
+            "{cmd}: exit {}\n{}{}",
+            out.code,
+            out.stdout_str(),
+            out.stderr_str()
+        );
+        assert!(
+            out.stderr_str().contains("TEST MODE"),
+            "{cmd}: no TEST MODE line: {}",
+            out.stderr_str()
+        );
+        let now = state();
+        assert_eq!(now.0, before.0, "{cmd}: PVs or dm device states changed");
+        assert_eq!(now.1, before.1, "{cmd}: dm tables changed");
+    }
 }
 
 /// lvm2's configuration for the multipath test: device names as an admin writes them (the

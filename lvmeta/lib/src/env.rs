@@ -64,6 +64,21 @@ impl Env {
         self.kernel = self.kernel.take().map(crate::activation::Kernel::dry_run);
     }
 
+    /// The environment's device-mapper, or why there is none (its control node could not be
+    /// opened; asked again only to say why).
+    pub fn require_kernel(
+        &self,
+    ) -> Result<&crate::activation::Kernel, crate::activation::ActivationError> {
+        match &self.kernel {
+            Some(k) => Ok(k),
+            None => Err(crate::activation::Kernel::real().err().unwrap_or_else(|| {
+                crate::activation::ActivationError::NoDm {
+                    reason: "not opened when the environment was built".into(),
+                }
+            })),
+        }
+    }
+
     /// An environment over exactly `devices` with the given locks and nothing configured:
     /// no filter, no system ID, no volume_list (tests and embedders).
     pub fn with_devices(devices: Vec<PathBuf>, locks: Arc<dyn LockManager>) -> Env {

@@ -690,6 +690,14 @@ impl LogicalVolume {
         out.dedup();
         out
     }
+
+    /// Whether any of this LV's own segments has extents on PV `key` (its metadata name,
+    /// `pvN`); a mirror's or raid's extents are on its sub-LVs.
+    pub fn uses_pv(&self, key: &str) -> bool {
+        self.segments
+            .iter()
+            .any(|s| pv_areas(s).iter().any(|a| a.0 == key))
+    }
 }
 
 fn linear_segments(chunks: &[(String, u64, u64)], start: u64) -> Vec<Segment> {
@@ -823,6 +831,15 @@ impl VolumeGroup {
         self.lvs
             .iter()
             .find(|l| l.sub_lv_names().iter().any(|s| s == name))
+    }
+
+    /// The visible LV that LV `name` is part of: its topmost parent, or `name` itself.
+    pub fn top_of<'a>(&'a self, name: &'a str) -> &'a str {
+        let mut top = name;
+        while let Some(p) = self.parent_of(top) {
+            top = p.name.as_str();
+        }
+        top
     }
 
     /// The visible LV `name`: `NoSuchLv`, or `SubVolume` for a hidden sub-LV.

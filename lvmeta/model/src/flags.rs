@@ -17,6 +17,8 @@ pub enum Flag {
     Write,
     /// WRITE for lvm2 versions that know system IDs and lock types (`vg_flag_write_locked`).
     WriteLocked,
+    /// `--setautoactivation n` (VG and LV).
+    NoAutoActivate,
     Clustered,
     Shared,
     /// Only in old backup files (lvm2 reads it, never writes it).
@@ -38,6 +40,12 @@ pub enum Flag {
     ActivationSkip,
     ErrorWhenFull,
     MetadataFormat,
+    /// A thin pool whose metadata is cropped to what old kernels address (segment type flag).
+    CropMetadata,
+    /// An LV used as a cache volume (`lvconvert --cachevol`).
+    CacheVol,
+    /// A cache or writecache LV whose cache is a cachevol, not a cache pool (segment type flag).
+    CacheUsesCachevol,
 }
 
 /// The objects that carry flags.
@@ -86,6 +94,12 @@ pub const FLAGS: &[FlagDef] = &[
         Flag::WriteLocked,
         "WRITE_LOCKED",
         0x0020_0000_0000_0000,
+        &[(Vg, F), (Lv, F)],
+    ),
+    def(
+        Flag::NoAutoActivate,
+        "NOAUTOACTIVATE",
+        0x10,
         &[(Vg, F), (Lv, F)],
     ),
     def(Flag::Clustered, "CLUSTERED", 0x400, &[(Vg, S)]),
@@ -145,6 +159,19 @@ pub const FLAGS: &[FlagDef] = &[
         Flag::MetadataFormat,
         "METADATA_FORMAT",
         0x0800_0000_0000_0000,
+        &[(Lv, T)],
+    ),
+    def(Flag::CropMetadata, "CROP_METADATA", 0x400, &[(Lv, T)]),
+    def(
+        Flag::CacheVol,
+        "CACHE_VOL",
+        0x0010_0000_0000_0000,
+        &[(Lv, F)],
+    ),
+    def(
+        Flag::CacheUsesCachevol,
+        "CACHE_USES_CACHEVOL",
+        0x4000_0000_0000_0000,
         &[(Lv, T)],
     ),
 ];
@@ -356,13 +383,14 @@ pub fn written<'a>(
 mod tests {
     use super::*;
 
-    const ALL: [Flag; 25] = [
+    const ALL: [Flag; 29] = [
         Flag::Exported,
         Flag::Resizeable,
         Flag::Pvmove,
         Flag::Read,
         Flag::Write,
         Flag::WriteLocked,
+        Flag::NoAutoActivate,
         Flag::Clustered,
         Flag::Shared,
         Flag::Partial,
@@ -382,6 +410,9 @@ mod tests {
         Flag::ActivationSkip,
         Flag::ErrorWhenFull,
         Flag::MetadataFormat,
+        Flag::CropMetadata,
+        Flag::CacheVol,
+        Flag::CacheUsesCachevol,
     ];
 
     /// Exhaustive: a new variant fails to compile here until it is listed (and so tested).
@@ -393,6 +424,7 @@ mod tests {
             | Flag::Read
             | Flag::Write
             | Flag::WriteLocked
+            | Flag::NoAutoActivate
             | Flag::Clustered
             | Flag::Shared
             | Flag::Partial
@@ -411,7 +443,10 @@ mod tests {
             | Flag::WriteMostly
             | Flag::ActivationSkip
             | Flag::ErrorWhenFull
-            | Flag::MetadataFormat => ALL.contains(&f),
+            | Flag::MetadataFormat
+            | Flag::CropMetadata
+            | Flag::CacheVol
+            | Flag::CacheUsesCachevol => ALL.contains(&f),
         }
     }
 
@@ -449,6 +484,41 @@ mod tests {
         // WRITE_LOCKED is a compatible flag: in `status` it is some other, unknown word.
         assert_eq!(Flag::lookup(Object::Vg, List::Status, "WRITE_LOCKED"), None);
         assert_eq!(Flag::lookup(Object::Pv, List::Status, "VISIBLE"), None);
+        // lvm2 2.03's newer flags, where its flags.c puts them.
+        for (o, l, name, f) in [
+            (
+                Object::Vg,
+                List::Flags,
+                "NOAUTOACTIVATE",
+                Flag::NoAutoActivate,
+            ),
+            (
+                Object::Lv,
+                List::Flags,
+                "NOAUTOACTIVATE",
+                Flag::NoAutoActivate,
+            ),
+            (Object::Lv, List::Flags, "CACHE_VOL", Flag::CacheVol),
+            (
+                Object::Lv,
+                List::Segtype,
+                "CROP_METADATA",
+                Flag::CropMetadata,
+            ),
+            (
+                Object::Lv,
+                List::Segtype,
+                "CACHE_USES_CACHEVOL",
+                Flag::CacheUsesCachevol,
+            ),
+        ] {
+            assert_eq!(Flag::lookup(o, l, name), Some(f), "{name}");
+        }
+        assert_eq!(Flag::lookup(Object::Lv, List::Status, "CACHE_VOL"), None);
+        assert_eq!(
+            Flag::lookup(Object::Pv, List::Flags, "NOAUTOACTIVATE"),
+            None
+        );
         let l = FlagList::read(Object::Lv, List::Status, ["READ", "NEW_ONE", "VISIBLE"]);
         assert_eq!(
             l.words(),

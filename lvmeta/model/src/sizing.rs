@@ -399,21 +399,11 @@ impl crate::VolumeGroup {
             }
             let Some(l) = self.lv(&n) else { continue };
             for s in &l.segments {
-                match &s.kind {
-                    SegmentKind::Striped { .. } => pe_count += s.extent_count.0,
-                    SegmentKind::Mirror { legs, log, .. } => {
-                        todo.extend(legs.iter().map(|a| a.lv.clone()));
-                        todo.extend(log.iter().cloned());
-                    }
-                    SegmentKind::Raid1 { images, .. } => {
-                        for (m, i) in images {
-                            todo.push(m.clone());
-                            todo.push(i.clone());
-                        }
-                    }
-                    _ => {}
+                if let SegmentKind::Striped { .. } = s.kind {
+                    pe_count += s.extent_count.0;
                 }
             }
+            todo.extend(l.sub_lv_names());
             seen.push(n);
         }
         Some(LvShape {

@@ -739,11 +739,7 @@ impl VolumeGroup {
         let users: Vec<String> = self
             .lvs
             .iter()
-            .filter(|lv| {
-                lv.segments
-                    .iter()
-                    .any(|s| crate::alloc::pv_areas(s).iter().any(|a| a.0 == key))
-            })
+            .filter(|lv| lv.uses_pv(&key))
             .map(|lv| lv.name.clone())
             .collect();
         if !users.is_empty() {

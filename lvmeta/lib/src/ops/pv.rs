@@ -237,18 +237,8 @@ impl Ctx<'_> {
         else {
             return Ok(());
         };
-        for lv in &r.vg.lvs {
-            let on_pv = lv
-                .segments
-                .iter()
-                .any(|s| lvmeta_model::alloc::pv_areas(s).iter().any(|a| a.0 == key));
-            if !on_pv {
-                continue;
-            }
-            let mut top = lv.name.as_str();
-            while let Some(p) = r.vg.parent_of(top) {
-                top = p.name.as_str();
-            }
+        for lv in r.vg.lvs.iter().filter(|lv| lv.uses_pv(&key)) {
+            let top = r.vg.top_of(&lv.name);
             if crate::activation::check_not_in_use(kernel, &r.vg, top).map_or(true, |active| active)
             {
                 return Err(OpError::PvBusy {

@@ -329,18 +329,10 @@ impl Ctx<'_> {
             // The visible LVs with extents (their own or their images') on a missing PV.
             let mut partial: Vec<String> = Vec::new();
             for lv in &t.vg.lvs {
-                let on_missing = lv.segments.iter().any(|s| {
-                    model::alloc::pv_areas(s)
-                        .iter()
-                        .any(|a| missing.iter().any(|(k, _)| *k == a.0))
-                });
-                if !on_missing {
+                if !missing.iter().any(|(k, _)| lv.uses_pv(k)) {
                     continue;
                 }
-                let mut top = lv.name.as_str();
-                while let Some(p) = t.vg.parent_of(top) {
-                    top = p.name.as_str();
-                }
+                let top = t.vg.top_of(&lv.name);
                 if !partial.iter().any(|n| n == top) {
                     partial.push(top.to_string());
                 }
