@@ -345,7 +345,7 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
             ..Default::default()
         };
         let out = if m.get_flag("repair") {
-            ctx.repair_images(kernel.as_ref(), &o)
+            ctx.repair_images(kernel, &o)
         } else {
             let arg = m.get_one::<String>("mirrors").expect("checked");
             let bad = || usage(format!("Invalid argument for --mirrors: {arg}"));
@@ -354,7 +354,7 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
                 None => (false, arg.parse::<usize>().map_err(|_| bad())?),
             };
             (o.mirrors, o.plus) = (n, plus);
-            ctx.convert_images(kernel.as_ref(), &o)
+            ctx.convert_images(kernel, &o)
         }
         .map_err(act)?;
         // lvm2 prints its warnings (the repair's up-convert attempts) on stderr.
