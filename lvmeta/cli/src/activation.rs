@@ -87,20 +87,16 @@ fn volume_list_arg() -> Arg {
         .help("Only activate LVs matching one entry, like lvm.conf activation/volume_list (comma separated); default: activation.volume_list of halvm.toml")
 }
 
-/// Adds the activation options to vgchange and the activation commands.
-pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
-    for c in subs.iter_mut() {
-        if c.get_name() == "vgchange" {
-            let taken = std::mem::replace(c, Command::new("vgchange"));
-            *c = taken
-                .about("Change volume group attributes: system ID, tags, activation")
-                .arg(vg_activate_arg())
-                .arg(mode_arg())
-                .arg(monitor_arg())
-                .arg(volume_list_arg());
-        }
-    }
-    subs.push(super::common(
+/// vgchange (its other options given) with the activation options.
+pub(crate) fn vgchange_args(c: Command) -> Command {
+    c.arg(vg_activate_arg())
+        .arg(mode_arg())
+        .arg(monitor_arg())
+        .arg(volume_list_arg())
+}
+
+pub(crate) fn lvchange_cmd() -> Command {
+    super::common(
         Command::new("lvchange")
             .about("Activate or deactivate logical volumes, or change their tags")
             .arg(activate_arg())
@@ -123,8 +119,11 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
             .arg(volume_list_arg())
             .arg(crate::options::selected_lvs_arg())
             .arg(crate::options::select_arg()),
-    ));
-    subs.push(super::common(
+    )
+}
+
+pub(crate) fn lvconvert_cmd() -> Command {
+    super::common(
         Command::new("lvconvert")
             .about("Split an image off a mirror or raid1 LV (mirror break-off), add images (-m), or repair a mirror (--repair)")
             .group(
@@ -179,8 +178,7 @@ pub(crate) fn with_activation(mut subs: Vec<Command>) -> Vec<Command> {
                     .num_args(0..)
                     .help("Allocate new images only on these PVs"),
             ),
-    ));
-    subs
+    )
 }
 
 fn mode(m: &ArgMatches) -> ActivationMode {

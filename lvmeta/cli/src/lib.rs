@@ -76,329 +76,402 @@ fn lv_target_named(cmd: Command, value_name: &'static str, help: &'static str) -
     )
 }
 
-/// The whole `lvmeta` command tree.
-pub fn cli() -> Command {
-    let subs = vec![
-        common(
-            Command::new("pvcreate")
-                .about("Initialize devices or files as physical volumes")
-                .arg(pv_list("Devices (or files) to initialize"))
-                .arg(
-                    Arg::new("metadatasize")
-                        .long("metadatasize")
-                        .value_name("SIZE")
-                        .help("Size of the metadata area (default 1020k, making the data start at 1 MiB)"),
-                )
-                .arg(
-                    Arg::new("uuid")
-                        .short('u')
-                        .long("uuid")
-                        .value_name("UUID")
-                        .help("Use this PV UUID instead of a random one (one device only; with --restorefile, or --norestorefile, as lvm2)"),
-                )
-                .arg(
-                    Arg::new("dataalignment")
-                        .long("dataalignment")
-                        .value_name("SIZE")
-                        .help("Align the data area to this size (default unit KiB; default 1 MiB)"),
-                )
-                .arg(
-                    Arg::new("restorefile")
-                        .long("restorefile")
-                        .value_name("FILE")
-                        .help("A VG backup naming the PV given by --uuid: its data area starts where it did"),
-                )
-                .arg(flag("norestorefile").help("Allow --uuid without --restorefile"))
-                .arg(flag("force").short('f').help("Overwrite an existing PV label that is not in a VG")),
-        ),
-        common(
-            Command::new("pvremove")
-                .about("Remove the PV label from devices that are in no VG")
-                .arg(pv_list("Physical volumes"))
-                .arg(
-                    Arg::new("force")
-                        .short('f')
-                        .long("force")
-                        .action(ArgAction::Count)
-                        .help("Twice (-ff): remove the label of a PV that is in a VG too, unless an active LV uses it"),
+/// The subcommands, in the order the top-level help lists them.
+pub const SUBCOMMANDS: &[&str] = &[
+    "pvcreate",
+    "pvremove",
+    "pvs",
+    "pvck",
+    "vgcreate",
+    "vgextend",
+    "vgreduce",
+    "vgremove",
+    "vgrename",
+    "vgchange",
+    "vgs",
+    "vgck",
+    "vgcfgbackup",
+    "vgcfgrestore",
+    "lvcreate",
+    "lvextend",
+    "lvreduce",
+    "lvresize",
+    "lvrename",
+    "lvremove",
+    "lvs",
+    "lvchange",
+    "lvconvert",
+];
+
+/// One subcommand's definition, or `None` for a name that is not one.
+fn subcommand(name: &str) -> Option<Command> {
+    Some(match name {
+        "pvcreate" => {
+            common(
+                Command::new("pvcreate")
+                    .about("Initialize devices or files as physical volumes")
+                    .arg(pv_list("Devices (or files) to initialize"))
+                    .arg(
+                        Arg::new("metadatasize")
+                            .long("metadatasize")
+                            .value_name("SIZE")
+                            .help("Size of the metadata area (default 1020k, making the data start at 1 MiB)"),
+                    )
+                    .arg(
+                        Arg::new("uuid")
+                            .short('u')
+                            .long("uuid")
+                            .value_name("UUID")
+                            .help("Use this PV UUID instead of a random one (one device only; with --restorefile, or --norestorefile, as lvm2)"),
+                    )
+                    .arg(
+                        Arg::new("dataalignment")
+                            .long("dataalignment")
+                            .value_name("SIZE")
+                            .help("Align the data area to this size (default unit KiB; default 1 MiB)"),
+                    )
+                    .arg(
+                        Arg::new("restorefile")
+                            .long("restorefile")
+                            .value_name("FILE")
+                            .help("A VG backup naming the PV given by --uuid: its data area starts where it did"),
+                    )
+                    .arg(flag("norestorefile").help("Allow --uuid without --restorefile"))
+                    .arg(flag("force").short('f').help("Overwrite an existing PV label that is not in a VG")),
+            )
+        }
+        "pvremove" => {
+            common(
+                Command::new("pvremove")
+                    .about("Remove the PV label from devices that are in no VG")
+                    .arg(pv_list("Physical volumes"))
+                    .arg(
+                        Arg::new("force")
+                            .short('f')
+                            .long("force")
+                            .action(ArgAction::Count)
+                            .help("Twice (-ff): remove the label of a PV that is in a VG too, unless an active LV uses it"),
+                    ),
+            )
+        }
+        "pvs" => {
+            report(common(
+                Command::new("pvs").about("Report physical volumes").arg(
+                    Arg::new("pvs").value_name("PV").num_args(0..).help("Only these PVs"),
                 ),
-        ),
-        report(common(
-            Command::new("pvs").about("Report physical volumes").arg(
-                Arg::new("pvs").value_name("PV").num_args(0..).help("Only these PVs"),
-            ),
-        )),
-        common(
-            Command::new("pvck")
-                .about("Check PV labels and metadata areas")
-                .arg(pv_list("Physical volumes to check")),
-        ),
-        common(
-            Command::new("vgcreate")
-                .about("Create a volume group from physical volumes")
-                .arg(vg_arg(true))
-                .arg(pv_list("Devices (PVs, or unlabelled devices that are initialized first)"))
-                .arg(
-                    Arg::new("physicalextentsize")
-                        .short('s')
-                        .long("physicalextentsize")
-                        .value_name("SIZE")
-                        .help("Extent size (default 4m; a power of two, at least 1k)"),
-                )
-                .arg(
-                    Arg::new("systemid")
-                        .long("systemid")
-                        .value_name("ID")
-                        .help("Owner system ID recorded in the VG"),
-                )
-                .arg(
-                    flag("shared")
-                        .conflicts_with("systemid")
-                        .help("A shared VG: lock type dlm in this node's DLM cluster, locked through clvmd-rs; its lockspace is started here"),
-                )
-                .arg(
-                    Arg::new("addtag")
-                        .long("addtag")
-                        .value_name("TAG")
-                        .action(ArgAction::Append)
-                        .help("Add a tag to the VG"),
+            ))
+        }
+        "pvck" => {
+            common(
+                Command::new("pvck")
+                    .about("Check PV labels and metadata areas")
+                    .arg(pv_list("Physical volumes to check")),
+            )
+        }
+        "vgcreate" => {
+            common(
+                Command::new("vgcreate")
+                    .about("Create a volume group from physical volumes")
+                    .arg(vg_arg(true))
+                    .arg(pv_list("Devices (PVs, or unlabelled devices that are initialized first)"))
+                    .arg(
+                        Arg::new("physicalextentsize")
+                            .short('s')
+                            .long("physicalextentsize")
+                            .value_name("SIZE")
+                            .help("Extent size (default 4m; a power of two, at least 1k)"),
+                    )
+                    .arg(
+                        Arg::new("systemid")
+                            .long("systemid")
+                            .value_name("ID")
+                            .help("Owner system ID recorded in the VG"),
+                    )
+                    .arg(
+                        flag("shared")
+                            .conflicts_with("systemid")
+                            .help("A shared VG: lock type dlm in this node's DLM cluster, locked through clvmd-rs; its lockspace is started here"),
+                    )
+                    .arg(
+                        Arg::new("addtag")
+                            .long("addtag")
+                            .value_name("TAG")
+                            .action(ArgAction::Append)
+                            .help("Add a tag to the VG"),
+                    ),
+            )
+        }
+        "vgextend" => {
+            common(
+                Command::new("vgextend")
+                    .about("Add physical volumes to a volume group")
+                    .arg(vg_arg(true))
+                    .arg(pv_list("Devices to add"))
+                    .arg(flag("restoremissing").help(
+                        "Take back PVs of the VG that were written as MISSING while absent and are present again",
+                    )),
+            )
+        }
+        "vgreduce" => {
+            common(
+                Command::new("vgreduce")
+                    .about("Remove unused physical volumes from a volume group")
+                    .arg(vg_arg(true))
+                    .arg(pv_list("PVs to remove (must hold no extents)").required(false).required_unless_present("removemissing"))
+                    .arg(flag("removemissing").conflicts_with("pvs").help(
+                        "Remove the PVs that are missing; LVs on them are refused unless --force",
+                    ))
+                    .arg(flag("force").short('f').requires("removemissing").help(
+                        "With --removemissing: remove the LVs on missing PVs too (an open LV is refused, an active one deactivated first)",
+                    )),
+            )
+        }
+        "vgremove" => {
+            common(
+                Command::new("vgremove")
+                    .about("Remove volume groups")
+                    .arg(Arg::new("vgs").value_name("VG").num_args(1..).required(true))
+                    .arg(flag("force").short('f').help("Remove the VG even if it still has LVs")),
+            )
+        }
+        "vgrename" => {
+            common(
+                Command::new("vgrename")
+                    .about("Rename a volume group")
+                    .arg(Arg::new("old").value_name("OLD").required(true))
+                    .arg(Arg::new("new").value_name("NEW").required(true)),
+            )
+        }
+        "vgchange" => {
+            activation::vgchange_args(
+                common(
+                    Command::new("vgchange")
+                        .about("Change volume group attributes: system ID, tags, activation")
+                        .arg(vg_arg(false).required_unless_present("select"))
+                        .arg(options::select_arg())
+                        .arg(
+                            Arg::new("systemid")
+                                .long("systemid")
+                                .value_name("ID")
+                                .help("Set the owner system ID (empty removes it); allowed on a foreign VG"),
+                        )
+                        .arg(
+                            flag("majoritypvs")
+                                .requires("systemid")
+                                .help("With --systemid: allow it with more than half of the PVs present; the missing PVs keep stale metadata"),
+                        )
+                        .arg(
+                            Arg::new("addtag")
+                                .long("addtag")
+                                .value_name("TAG")
+                                .action(ArgAction::Append)
+                                .help("Add a tag"),
+                        )
+                        .arg(
+                            Arg::new("deltag")
+                                .long("deltag")
+                                .value_name("TAG")
+                                .action(ArgAction::Append)
+                                .help("Delete a tag"),
+                        )
+                        .arg(
+                            Arg::new("detachpolicy")
+                                .long("detachpolicy")
+                                .value_name("POLICY")
+                                .value_parser(["global", "local"])
+                                .help("Set the VG's own mirror leg detach policy (VxVM's vxdg set diskdetpolicy), over halvm.toml's policy.detach on every node: global detaches a failed leg cluster-wide, local stops I/O on the node that saw the failure; kept as the VG tag halvm_detach_global or halvm_detach_local"),
+                        )
+                        .arg(
+                            Arg::new("dgfailpolicy")
+                                .long("dgfailpolicy")
+                                .value_name("POLICY")
+                                .value_parser(["dgdisable", "leave"])
+                                .help("Set the VG's own metadata-loss policy (VxVM's vxdg set dgfailpolicy), over halvm.toml's policy.dg_failure on every node: what clvmd-rs does when a node committing a change cannot write any metadata copy. dgdisable disables the VG cluster-wide, leave makes that node leave the VG; kept as the VG tag halvm_dgfail_dgdisable or halvm_dgfail_leave"),
+                        )
+                        .arg(flag("lockstart").help("Start the shared VG's lockspace on this node (through clvmd-rs)"))
+                        .arg(flag("lockstop").help("Stop the shared VG's lockspace on this node (refused while its LVs are active here)"))
+                        .arg(
+                            Arg::new("locktype")
+                                .long("locktype")
+                                .value_name("TYPE")
+                                .value_parser(["dlm", "none"])
+                                .help("Change the lock type: dlm makes the VG shared (also converting lvm 2.02's CLUSTERED VGs), none makes it this host's"),
+                        ),
                 ),
-        ),
-        common(
-            Command::new("vgextend")
-                .about("Add physical volumes to a volume group")
-                .arg(vg_arg(true))
-                .arg(pv_list("Devices to add"))
-                .arg(flag("restoremissing").help(
-                    "Take back PVs of the VG that were written as MISSING while absent and are present again",
+            )
+        }
+        "vgs" => {
+            report(common(
+                Command::new("vgs")
+                    .about("Report volume groups")
+                    .arg(Arg::new("vgs").value_name("VG").num_args(0..).help("Only these VGs")),
+            ))
+        }
+        "vgck" => {
+            common(
+                Command::new("vgck")
+                    .about("Check that all metadata copies of a VG agree")
+                    .arg(Arg::new("vgs").value_name("VG").num_args(0..).help("VGs to check (default all)"))
+                    .arg(flag("updatemetadata").help("Rewrite stale or damaged copies from the newest valid one")),
+            )
+        }
+        "vgcfgbackup" => {
+            common(
+                Command::new("vgcfgbackup")
+                    .about("Write a VG's metadata to a text file")
+                    .arg(vg_arg(true))
+                    .arg(
+                        Arg::new("file")
+                            .short('f')
+                            .long("file")
+                            .value_name("FILE")
+                            .required(true)
+                            .help("Output file"),
+                    ),
+            )
+        }
+        "vgcfgrestore" => {
+            common(
+                Command::new("vgcfgrestore")
+                    .about("Write metadata from a text file to the VG's PVs")
+                    .arg(vg_arg(true))
+                    .arg(
+                        Arg::new("file")
+                            .short('f')
+                            .long("file")
+                            .value_name("FILE")
+                            .help("Metadata file (as written by vgcfgbackup or lvm2); default: the VG's backup in lvm.conf's backup_dir"),
+                    )
+                    .arg(flag("list").short('l').help(
+                        "List the VG's metadata archives and backup (lvm.conf archive_dir, backup_dir) instead of restoring",
+                    )),
+            )
+        }
+        "lvcreate" => {
+            common(
+                lv_target_named(size_args(
+                    Command::new("lvcreate")
+                        .about("Create a logical volume")
+                        .arg(Arg::new("name").short('n').long("name").value_name("LV").help("LV name (default lvolN, as lvm2)"))
+                        .arg(
+                            Arg::new("type")
+                                .long("type")
+                                .value_name("TYPE")
+                                .value_parser(["linear", "striped", "mirror", "raid1"])
+                                .help("Segment type (default linear, striped with -i > 1, raid1 with -m)"),
+                        )
+                        .arg(
+                            Arg::new("stripes")
+                                .short('i')
+                                .long("stripes")
+                                .value_name("N")
+                                .value_parser(clap::value_parser!(u32).range(1..=128))
+                                .help("Number of stripes"),
+                        )
+                        .arg(
+                            Arg::new("stripesize")
+                                .short('I')
+                                .long("stripesize")
+                                .value_name("SIZE")
+                                .help("Stripe size (default 64k; a power of two)"),
+                        )
+                        .arg(
+                            Arg::new("mirrors")
+                                .short('m')
+                                .long("mirrors")
+                                .value_name("N")
+                                .value_parser(clap::value_parser!(u32).range(0..=31))
+                                .help("Number of additional copies (raid1/mirror)"),
+                        )
+                        .arg(
+                            Arg::new("activate")
+                                .short('a')
+                                .long("activate")
+                                .value_name("y|n|ey|sy|ly")
+                                .value_parser(["y", "n", "ey", "sy", "ly"])
+                                .help("Activate the new LV (y, lvm2's default; ey/sy/ly: the same on a local VG) or leave it inactive (n, needs -Z n)"),
+                        )
+                        .arg(
+                            Arg::new("zero")
+                                .short('Z')
+                                .long("zero")
+                                .value_name("y|n")
+                                .value_parser(["y", "n"])
+                                .help("Zero the first 4 KiB of the new LV (y, lvm2's default; needs activation)"),
+                        )
+                        .arg(
+                            Arg::new("wipesignatures")
+                                .short('W')
+                                .long("wipesignatures")
+                                .value_name("y|n")
+                                .value_parser(["y", "n"])
+                                .help("Wipe filesystem, RAID and PV signatures found on the new LV (default: as -Z)"),
+                        )
+                    ,
+                    false,
+                ), "VG", "The volume group"),
+            )
+        }
+        "lvextend" => {
+            common(
+                lv_target(size_args(
+                    Command::new("lvextend").about("Grow a logical volume"),
+                    true,
                 )),
-        ),
-        common(
-            Command::new("vgreduce")
-                .about("Remove unused physical volumes from a volume group")
-                .arg(vg_arg(true))
-                .arg(pv_list("PVs to remove (must hold no extents)").required(false).required_unless_present("removemissing"))
-                .arg(flag("removemissing").conflicts_with("pvs").help(
-                    "Remove the PVs that are missing; LVs on them are refused unless --force",
+            )
+        }
+        "lvreduce" => {
+            common(
+                lv_target(size_args(
+                    Command::new("lvreduce").about("Shrink a logical volume"),
+                    true,
                 ))
-                .arg(flag("force").short('f').requires("removemissing").help(
-                    "With --removemissing: remove the LVs on missing PVs too (an open LV is refused, an active one deactivated first)",
-                )),
-        ),
-        common(
-            Command::new("vgremove")
-                .about("Remove volume groups")
-                .arg(Arg::new("vgs").value_name("VG").num_args(1..).required(true))
-                .arg(flag("force").short('f').help("Remove the VG even if it still has LVs")),
-        ),
-        common(
-            Command::new("vgrename")
-                .about("Rename a volume group")
-                .arg(Arg::new("old").value_name("OLD").required(true))
-                .arg(Arg::new("new").value_name("NEW").required(true)),
-        ),
-        common(
-            Command::new("vgchange")
-                .about("Change volume group attributes: system ID, tags")
-                .arg(vg_arg(false).required_unless_present("select"))
-                .arg(options::select_arg())
-                .arg(
-                    Arg::new("systemid")
-                        .long("systemid")
-                        .value_name("ID")
-                        .help("Set the owner system ID (empty removes it); allowed on a foreign VG"),
-                )
-                .arg(
-                    flag("majoritypvs")
-                        .requires("systemid")
-                        .help("With --systemid: allow it with more than half of the PVs present; the missing PVs keep stale metadata"),
-                )
-                .arg(
-                    Arg::new("addtag")
-                        .long("addtag")
-                        .value_name("TAG")
-                        .action(ArgAction::Append)
-                        .help("Add a tag"),
-                )
-                .arg(
-                    Arg::new("deltag")
-                        .long("deltag")
-                        .value_name("TAG")
-                        .action(ArgAction::Append)
-                        .help("Delete a tag"),
-                )
-                .arg(
-                    Arg::new("detachpolicy")
-                        .long("detachpolicy")
-                        .value_name("POLICY")
-                        .value_parser(["global", "local"])
-                        .help("Set the VG's own mirror leg detach policy (VxVM's vxdg set diskdetpolicy), over halvm.toml's policy.detach on every node: global detaches a failed leg cluster-wide, local stops I/O on the node that saw the failure; kept as the VG tag halvm_detach_global or halvm_detach_local"),
-                )
-                .arg(
-                    Arg::new("dgfailpolicy")
-                        .long("dgfailpolicy")
-                        .value_name("POLICY")
-                        .value_parser(["dgdisable", "leave"])
-                        .help("Set the VG's own metadata-loss policy (VxVM's vxdg set dgfailpolicy), over halvm.toml's policy.dg_failure on every node: what clvmd-rs does when a node committing a change cannot write any metadata copy. dgdisable disables the VG cluster-wide, leave makes that node leave the VG; kept as the VG tag halvm_dgfail_dgdisable or halvm_dgfail_leave"),
-                )
-                .arg(flag("lockstart").help("Start the shared VG's lockspace on this node (through clvmd-rs)"))
-                .arg(flag("lockstop").help("Stop the shared VG's lockspace on this node (refused while its LVs are active here)"))
-                .arg(
-                    Arg::new("locktype")
-                        .long("locktype")
-                        .value_name("TYPE")
-                        .value_parser(["dlm", "none"])
-                        .help("Change the lock type: dlm makes the VG shared (also converting lvm 2.02's CLUSTERED VGs), none makes it this host's"),
-                ),
-        ),
-        report(common(
-            Command::new("vgs")
-                .about("Report volume groups")
-                .arg(Arg::new("vgs").value_name("VG").num_args(0..).help("Only these VGs")),
-        )),
-        common(
-            Command::new("vgck")
-                .about("Check that all metadata copies of a VG agree")
-                .arg(Arg::new("vgs").value_name("VG").num_args(0..).help("VGs to check (default all)"))
-                .arg(flag("updatemetadata").help("Rewrite stale or damaged copies from the newest valid one")),
-        ),
-        common(
-            Command::new("vgcfgbackup")
-                .about("Write a VG's metadata to a text file")
-                .arg(vg_arg(true))
-                .arg(
-                    Arg::new("file")
-                        .short('f')
-                        .long("file")
-                        .value_name("FILE")
-                        .required(true)
-                        .help("Output file"),
-                ),
-        ),
-        common(
-            Command::new("vgcfgrestore")
-                .about("Write metadata from a text file to the VG's PVs")
-                .arg(vg_arg(true))
-                .arg(
-                    Arg::new("file")
-                        .short('f')
-                        .long("file")
-                        .value_name("FILE")
-                        .help("Metadata file (as written by vgcfgbackup or lvm2); default: the VG's backup in lvm.conf's backup_dir"),
-                )
-                .arg(flag("list").short('l').help(
-                    "List the VG's metadata archives and backup (lvm.conf archive_dir, backup_dir) instead of restoring",
-                )),
-        ),
-        lv_target_named(size_args(
-            Command::new("lvcreate")
-                .about("Create a logical volume")
-                .arg(Arg::new("name").short('n').long("name").value_name("LV").help("LV name (default lvolN, as lvm2)"))
-                .arg(
-                    Arg::new("type")
-                        .long("type")
-                        .value_name("TYPE")
-                        .value_parser(["linear", "striped", "mirror", "raid1"])
-                        .help("Segment type (default linear, striped with -i > 1, raid1 with -m)"),
-                )
-                .arg(
-                    Arg::new("stripes")
-                        .short('i')
-                        .long("stripes")
-                        .value_name("N")
-                        .value_parser(clap::value_parser!(u32).range(1..=128))
-                        .help("Number of stripes"),
-                )
-                .arg(
-                    Arg::new("stripesize")
-                        .short('I')
-                        .long("stripesize")
-                        .value_name("SIZE")
-                        .help("Stripe size (default 64k; a power of two)"),
-                )
-                .arg(
-                    Arg::new("mirrors")
-                        .short('m')
-                        .long("mirrors")
-                        .value_name("N")
-                        .value_parser(clap::value_parser!(u32).range(0..=31))
-                        .help("Number of additional copies (raid1/mirror)"),
-                )
-                .arg(
-                    Arg::new("activate")
-                        .short('a')
-                        .long("activate")
-                        .value_name("y|n|ey|sy|ly")
-                        .value_parser(["y", "n", "ey", "sy", "ly"])
-                        .help("Activate the new LV (y, lvm2's default; ey/sy/ly: the same on a local VG) or leave it inactive (n, needs -Z n)"),
-                )
-                .arg(
-                    Arg::new("zero")
-                        .short('Z')
-                        .long("zero")
-                        .value_name("y|n")
-                        .value_parser(["y", "n"])
-                        .help("Zero the first 4 KiB of the new LV (y, lvm2's default; needs activation)"),
-                )
-                .arg(
-                    Arg::new("wipesignatures")
-                        .short('W')
-                        .long("wipesignatures")
-                        .value_name("y|n")
-                        .value_parser(["y", "n"])
-                        .help("Wipe filesystem, RAID and PV signatures found on the new LV (default: as -Z)"),
-                )
-            ,
-            false,
-        ), "VG", "The volume group"),
-        lv_target(size_args(
-            Command::new("lvextend").about("Grow a logical volume"),
-            true,
-        )),
-        lv_target(size_args(
-            Command::new("lvreduce").about("Shrink a logical volume"),
-            true,
-        ))
-        .arg(flag("force").short('f').help("Reduce also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
-        lv_target(size_args(
-            Command::new("lvresize").about("Grow or shrink a logical volume"),
-            true,
-        ))
-        .arg(flag("force").short('f').help("Shrink also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
-        common(
-            Command::new("lvrename")
-                .about("Rename a logical volume")
-                .arg(Arg::new("vg").value_name("VG").required(true).help("VG, or VG/OLD when NEW follows alone"))
-                .arg(Arg::new("old").value_name("OLD").required(true))
-                .arg(Arg::new("new").value_name("NEW")),
-        ),
-        common(
-            Command::new("lvremove")
-                .about("Remove logical volumes")
-                .arg(options::selected_lvs_arg())
-                .arg(options::select_arg())
-                .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
-        ),
-        report(common(
-            Command::new("lvs")
-                .about("Report logical volumes")
-                .arg(flag("all").short('a').help("Also show internal LVs (mirror/raid images, logs)"))
-                .arg(Arg::new("targets").value_name("VG|VG/LV").num_args(0..).help("Only these VGs or LVs")),
-        )),
-    ];
-    let subs = activation::with_activation(subs)
-        .into_iter()
-        .map(|c| {
-            if matches!(
-                c.get_name(),
-                "lvcreate" | "lvextend" | "lvreduce" | "lvresize"
-            ) {
-                common(c)
-            } else {
-                c
-            }
-        })
-        .collect::<Vec<_>>();
+                .arg(flag("force").short('f').help("Reduce also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
+            )
+        }
+        "lvresize" => {
+            common(
+                lv_target(size_args(
+                    Command::new("lvresize").about("Grow or shrink a logical volume"),
+                    true,
+                ))
+                .arg(flag("force").short('f').help("Shrink also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
+            )
+        }
+        "lvrename" => {
+            common(
+                Command::new("lvrename")
+                    .about("Rename a logical volume")
+                    .arg(Arg::new("vg").value_name("VG").required(true).help("VG, or VG/OLD when NEW follows alone"))
+                    .arg(Arg::new("old").value_name("OLD").required(true))
+                    .arg(Arg::new("new").value_name("NEW")),
+            )
+        }
+        "lvremove" => {
+            common(
+                Command::new("lvremove")
+                    .about("Remove logical volumes")
+                    .arg(options::selected_lvs_arg())
+                    .arg(options::select_arg())
+                    .arg(flag("force").short('f').help("Accepted for lvm compatibility: an active LV is deactivated, then removed; an open one is refused")),
+            )
+        }
+        "lvs" => {
+            report(common(
+                Command::new("lvs")
+                    .about("Report logical volumes")
+                    .arg(flag("all").short('a').help("Also show internal LVs (mirror/raid images, logs)"))
+                    .arg(Arg::new("targets").value_name("VG|VG/LV").num_args(0..).help("Only these VGs or LVs")),
+            ))
+        }
+        "lvchange" => activation::lvchange_cmd(),
+        "lvconvert" => activation::lvconvert_cmd(),
+        _ => return None,
+    })
+}
+
+/// `lvmeta` itself, without its subcommands.
+fn top() -> Command {
     Command::new("lvmeta")
         .version(env!("CARGO_PKG_VERSION"))
         .about("LVM2-compatible volume group metadata tool for HA shared storage")
@@ -409,7 +482,22 @@ pub fn cli() -> Command {
         )
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommands(subs)
+}
+
+/// The whole `lvmeta` command tree (man pages, completions, `lvmeta --help`).
+pub fn cli() -> Command {
+    top().subcommands(SUBCOMMANDS.iter().filter_map(|n| subcommand(n)))
+}
+
+/// The command tree needed to parse `argv`: when `argv[1]` names a subcommand, `lvmeta` with
+/// only that one, which parses and reports errors as the whole tree does (the tests compare
+/// them); otherwise the whole tree. Building every subcommand costs more than the rest of a
+/// small command under an emulator such as QEMU's TCG, where new code is translated first.
+pub fn cli_for(argv: &[String]) -> Command {
+    match argv.get(1).and_then(|n| subcommand(n)) {
+        Some(sub) => top().subcommand(sub),
+        None => cli(),
+    }
 }
 
 /// The man page groups: (page name, title, subcommand names).
@@ -1341,7 +1429,7 @@ mod msg {
 pub fn main_exit() -> i32 {
     use std::io::Write;
     let argv: Vec<String> = std::env::args().collect();
-    let matches = match cli().try_get_matches_from(&argv) {
+    let matches = match cli_for(&argv).try_get_matches_from(&argv) {
         Ok(m) => m,
         Err(e) => {
             return match e.kind() {
