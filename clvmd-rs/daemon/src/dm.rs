@@ -27,8 +27,14 @@ pub trait DmExec {
 pub type MakeDmExec = Box<dyn FnOnce() -> Box<dyn DmExec> + Send>;
 
 /// Starts the thread that runs the executor `make` builds; completions go to `done` and a
-/// byte to `wake`.
-pub fn spawn(make: MakeDmExec, done: Sender<Input>, wake: UnixStream) -> Sender<(u64, DmAction)> {
+/// byte to `wake`. Every action runs under the quorum fence's guard, and none resumes a
+/// device of a VG the fence holds.
+pub fn spawn(
+    make: MakeDmExec,
+    guard: crate::fence::FenceGuard,
+    done: Sender<Input>,
+    wake: UnixStream,
+) -> Sender<(u64, DmAction)> {
     let (tx, rx) = channel::<(u64, DmAction)>();
     std::thread::Builder::new()
         .name("device-mapper".into())
@@ -37,7 +43,7 @@ pub fn spawn(make: MakeDmExec, done: Sender<Input>, wake: UnixStream) -> Sender<
             let mut exec = make();
             for (tag, action) in rx {
                 log::debug!("device-mapper: {action:?}");
-                let result = exec.run(&action);
+                let result = run_guarded(exec.as_mut(), &guard, &action);
                 if let Err(e) = &result {
                     log::error!("device-mapper action on {}: {e}", action.lv());
                 }
@@ -49,6 +55,23 @@ pub fn spawn(make: MakeDmExec, done: Sender<Input>, wake: UnixStream) -> Sender<
         })
         .expect("spawn device-mapper thread");
     tx
+}
+
+/// Runs `action` holding the fence's guard; refuses one that would resume a fenced VG.
+fn run_guarded(
+    exec: &mut dyn DmExec,
+    guard: &crate::fence::FenceGuard,
+    action: &DmAction,
+) -> Result<DmReport, String> {
+    let fenced = guard.lock();
+    let vg = &action.lv().vg;
+    match action {
+        DmAction::Resume { .. } | DmAction::Refresh { .. } if fenced.contains(vg) => Err(format!(
+            "VG {vg} is frozen on this node (quorum lost): {} not reloaded or resumed",
+            action.lv()
+        )),
+        _ => exec.run(action),
+    }
 }
 
 /// The executor the daemon uses: the kernel's device-mapper, with the environment lvmeta
@@ -269,5 +292,58 @@ impl DmExec for LvmDm {
         let dm = self.kernel()?.dm.as_ref();
         report.size_sectors = Some(size(dm, &top)?);
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Count(Vec<String>);
+
+    impl DmExec for Count {
+        fn run(&mut self, action: &DmAction) -> Result<DmReport, String> {
+            self.0.push(format!("{action:?}"));
+            Ok(DmReport::default())
+        }
+    }
+
+    /// A reload or resume ordered before the machine knew of a freeze reaches this thread
+    /// after the fence thread suspended the VG: it must not resume it.
+    #[test]
+    fn nothing_of_a_fenced_vg_is_resumed_or_reloaded() {
+        let lv = |vg: &str| LvRef {
+            vg: vg.into(),
+            uuid: "abcdef-0123-4567-89AB-CDEF-0123-456789".into(),
+            name: "lv".into(),
+        };
+        let guard = crate::fence::FenceGuard::default();
+        guard.lock().insert("vg".into());
+        let mut exec = Count(Vec::new());
+        for a in [
+            DmAction::Resume { lv: lv("vg") },
+            DmAction::Refresh {
+                lv: lv("vg"),
+                read_only: false,
+            },
+        ] {
+            let e = run_guarded(&mut exec, &guard, &a).unwrap_err();
+            assert!(e.contains("frozen"), "{e}");
+        }
+        assert!(exec.0.is_empty());
+        // Suspending is no resume; another VG is not fenced.
+        run_guarded(
+            &mut exec,
+            &guard,
+            &DmAction::Suspend {
+                lv: lv("vg"),
+                flush: true,
+            },
+        )
+        .unwrap();
+        run_guarded(&mut exec, &guard, &DmAction::Resume { lv: lv("other") }).unwrap();
+        assert_eq!(exec.0.len(), 2);
+        guard.lock().remove("vg");
+        run_guarded(&mut exec, &guard, &DmAction::Resume { lv: lv("vg") }).unwrap();
     }
 }

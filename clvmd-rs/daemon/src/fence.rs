@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use clvmd_core::{FenceAction, Input, LvRef, LvStatus, QuorumLoss, WatchAction};
 use lvmeta_dm::{DmBackend, RawLine};
@@ -121,13 +122,36 @@ struct Fenced {
     table: Option<Vec<RawLine>>,
 }
 
+/// The VGs this node's quorum fence holds, shared by the fence thread and the
+/// device-mapper thread, each holding it while it changes devices: a reload or resume the
+/// machine ordered just before a freeze (a commit propagated, a member leaving) must neither
+/// race with the freeze nor resume a device it has just suspended. (The machine holds such
+/// outputs back once it knows of the freeze; this closes the window before it knows.)
+#[derive(Clone, Default)]
+pub struct FenceGuard(Arc<Mutex<BTreeSet<String>>>);
+
+impl FenceGuard {
+    pub fn lock(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 pub struct Fencer {
     dir: PathBuf,
+    guard: FenceGuard,
 }
 
 impl Fencer {
     pub fn new(dir: PathBuf) -> Fencer {
-        Fencer { dir }
+        Fencer {
+            dir,
+            guard: FenceGuard::default(),
+        }
+    }
+
+    /// The guard the device-mapper thread shares.
+    pub fn guard(&self) -> FenceGuard {
+        self.guard.clone()
     }
 
     fn record_path(&self, vg: &str) -> PathBuf {
@@ -150,7 +174,10 @@ impl Fencer {
                 continue;
             };
             match read_record(&p) {
-                Ok(r) => out.push((vg.to_string(), r.how)),
+                Ok(r) => {
+                    self.guard.lock().insert(vg.to_string());
+                    out.push((vg.to_string(), r.how))
+                }
                 Err(e) => log::error!("ignoring {}: {e}", p.display()),
             }
         }
@@ -158,9 +185,20 @@ impl Fencer {
     }
 
     pub fn run(&self, dm: &dyn DmBackend, action: &FenceAction) -> Result<(), String> {
+        let mut fenced = self.guard.lock();
         match action {
-            FenceAction::Freeze { vg, how } => self.freeze(dm, vg, *how),
-            FenceAction::Thaw { vg } => self.thaw(dm, vg),
+            FenceAction::Freeze { vg, how } => {
+                // Before the first suspend: from here the device-mapper thread resumes nothing.
+                fenced.insert(vg.clone());
+                self.freeze(dm, vg, *how)
+            }
+            FenceAction::Thaw { vg } => {
+                let r = self.thaw(dm, vg);
+                if r.is_ok() {
+                    fenced.remove(vg);
+                }
+                r
+            }
         }
     }
 
@@ -389,12 +427,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(suspended(&dm), ["vg-l", "vg-m"]);
-        // A restarted daemon learns it back.
+        // The device-mapper thread's guard knows, here and in a restarted daemon.
+        assert!(f.guard().lock().contains("vg"));
         let f2 = Fencer::new(dir.path().to_path_buf());
         assert_eq!(f2.found(), [("vg".to_string(), QuorumLoss::Freeze)]);
+        assert!(f2.guard().lock().contains("vg"));
         f2.run(&dm, &FenceAction::Thaw { vg: "vg".into() }).unwrap();
         assert!(suspended(&dm).is_empty());
         assert!(f2.found().is_empty());
+        assert!(!f2.guard().lock().contains("vg"));
     }
 
     #[test]

@@ -313,14 +313,14 @@ pub fn serve_with(
             source: e,
         })?,
     );
-    let dm_tx = crate::dm::spawn(dm, done_tx, wake_tx);
+    let fencer = crate::fence::Fencer::new(opts.fence_dir.clone());
+    let left_frozen = fencer.found();
+    let dm_tx = crate::dm::spawn(dm, fencer.guard(), done_tx, wake_tx);
     log::info!(
         "clvmd-rs {} started: node {node_name} (id {node_id}), socket {}",
         env!("CARGO_PKG_VERSION"),
         opts.socket.display()
     );
-    let fencer = crate::fence::Fencer::new(opts.fence_dir.clone());
-    let left_frozen = fencer.found();
     let fence_tx = workers.spawn_fence(fencer);
     let mut srv = Server {
         node: Node::new(NodeConfig {
