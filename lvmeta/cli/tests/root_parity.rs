@@ -391,6 +391,11 @@ fn root_refused_as_lvm2_refuses() {
         "lvreduce -L 0 evg/lv1",
         "pvcreate -u Zb5zOF-NM19-iOSE-9i1o-yrw1-wg9j-8CtlQr {2}",
         "lvchange --addtag t evg/nolv",
+        // --mirrorlog as lvm2 reads it (`_read_mirror_params`, the command definitions).
+        "lvcreate -n x --type mirror -m1 --mirrorlog foo -l1 evg",
+        "lvcreate -n x --type mirror -m1 --corelog --mirrorlog disk -l1 evg",
+        "lvcreate -n x -m1 --mirrorlog disk -l1 evg",
+        "lvcreate -n x --type raid1 -m1 --mirrorlog core -l1 evg",
     ] {
         let (m, _) = same(&t, &args(cmd));
         assert_ne!(m.code, 0, "{cmd}");
