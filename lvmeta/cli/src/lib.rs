@@ -630,6 +630,13 @@ fn run_report(
             ..Outcome::default()
         });
     }
+    if ro.select.as_deref().is_some_and(lvmeta::select::is_help) {
+        // lvm2 lists the selection fields and operators on stderr and succeeds.
+        return Ok(Outcome {
+            stderr: lvmeta::select::help(),
+            ..Outcome::default()
+        });
+    }
     let mut fields = report::select_fields(kind, &ro.fields).map_err(OpError::from)?;
     let shown = fields.len();
     // -S: the fields it reads are fetched as extra columns, used, then dropped.

@@ -62,6 +62,120 @@ fn syntax(what: Vec<String>, at: &str) -> SelectError {
     SelectError { lines }
 }
 
+/// `-S help` (or `?`): lvm2's help text (`dm_report` `_display_fields` with types, then the
+/// operands and operators), on stderr. The fields are lvmeta's, each in lvm2's section and
+/// with lvm2's line; operators and operands are those this parser reads (lvm2's time
+/// operators and reserved values are left out: no time field, no reserved value here).
+pub fn help() -> String {
+    use crate::report::{FieldType as T, FIELDS};
+    // lvm2 files these apart from the other LV and PV fields (lib/report/columns.h).
+    let status = ["data_percent", "metadata_percent", "copy_percent"];
+    let label = [
+        "pv_fmt",
+        "pv_uuid",
+        "dev_size",
+        "pv_name",
+        "pv_mda_free",
+        "pv_mda_size",
+    ];
+    type Member<'a> = &'a dyn Fn(&FieldDef) -> bool;
+    let sections: [(&str, Member); 10] = [
+        ("Logical Volume Fields", &|f| {
+            f.ftype == T::Lv && !status.contains(&f.name) && f.name != "lv_attr"
+        }),
+        ("Logical Volume Device Info Fields", &|_| false),
+        ("Logical Volume Device Status Fields", &|f| {
+            status.contains(&f.name)
+        }),
+        (
+            "Logical Volume Device Info and Status Combined Fields",
+            &|f| f.name == "lv_attr",
+        ),
+        ("Physical Volume Label Fields", &|f| {
+            f.ftype == T::Pv && label.contains(&f.name)
+        }),
+        ("Physical Volume Fields", &|f| {
+            f.ftype == T::Pv && !label.contains(&f.name)
+        }),
+        ("Volume Group Fields", &|f| f.ftype == T::Vg),
+        ("Logical Volume Segment Fields", &|f| f.ftype == T::Seg),
+        ("Physical Volume Segment Fields", &|_| false),
+        ("Special Fields", &|_| false),
+    ];
+    let mut out = String::new();
+    for (title, member) in sections {
+        out.push_str(&format!("  {title}\n  {}\n", "-".repeat(title.len())));
+        for f in FIELDS.iter().filter(|f| member(f)) {
+            let ty = match f.kind {
+                Kind::Str => "string",
+                Kind::List => "string list",
+                Kind::Size => "size",
+                Kind::Num => "number",
+                Kind::Pct => "percent",
+            };
+            out.push_str(&format!("    {:<28}- {} [{ty}]\n", f.name, f.desc));
+        }
+        if title == "Special Fields" {
+            out.push_str(&format!(
+                "    {:<28}- Show help. [unselectable number]\n",
+                "help"
+            ));
+            out.push_str(&format!(
+                "    {:<28}- Show help. [unselectable number]\n",
+                "?"
+            ));
+        }
+        out.push_str("   \n");
+    }
+    out.push_str(HELP_TAIL);
+    out
+}
+
+/// lvm2's operand and operator lines (libdm-report.c `_display_selection_help`), less the
+/// time operators and the reserved values.
+const HELP_TAIL: &str = "  Selection operands
+  ------------------
+    field               - Reporting field.
+    number              - Non-negative integer value.
+    size                - Floating point value with units, 'm' unit used by default if not specified.
+    percent             - Non-negative integer with or without % suffix.
+    string              - Characters quoted by ' or \" or unquoted.
+    string list         - Strings enclosed by [ ] or { } and elements delimited by either
+                          \"all items must match\" or \"at least one item must match\" operator.
+    regular expression  - Characters quoted by ' or \" or unquoted.
+   
+  Selection operators
+  -------------------
+    Comparison operators:
+          =~  - Matching regular expression. [regex]
+          !~  - Not matching regular expression. [regex]
+           =  - Equal to. [number, size, percent, string, string list, time]
+          !=  - Not equal to. [number, size, percent, string, string_list, time]
+          >=  - Greater than or equal to. [number, size, percent, time]
+           >  - Greater than. [number, size, percent, time]
+          <=  - Less than or equal to. [number, size, percent, time]
+           <  - Less than. [number, size, percent, time]
+   
+    Logical and grouping operators:
+        &&  - All fields must match
+         ,  - All fields must match
+        ||  - At least one field must match
+         #  - At least one field must match
+         !  - Logical negation
+         (  - Left parenthesis
+         )  - Right parenthesis
+         [  - List start
+         ]  - List end
+         {  - List subset start
+         }  - List subset end
+   
+";
+
+/// Whether a selection asks for the help text (lvm2: the whole selection is `help` or `?`).
+pub fn is_help(text: &str) -> bool {
+    matches!(text.trim(), "help" | "?")
+}
+
 /// Parses `text` for a report of `kind` (its fields and their prefixes, as `-o` resolves
 /// them).
 pub fn parse(kind: ReportKind, text: &str) -> Result<Expr, SelectError> {
