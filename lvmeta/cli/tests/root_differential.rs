@@ -125,6 +125,11 @@ fn step(r: &mut Rng, st: &mut State, v2: bool) -> Vec<String> {
                 "-m".into(),
                 m.into(),
             ]);
+            // lvm2's default disk log, and now and then a core log (chosen without a draw,
+            // so the seeds keep their sequences).
+            if ty == "mirror" && st.next_lv % 3 == 0 {
+                cmd.extend(["--mirrorlog".into(), "core".into()]);
+            }
             cmd.extend(["-n".into(), name.clone()]);
             cmd.extend(["-l".into(), format!("{}", 1 + r.below(8))]);
             cmd.push(VG.into());
