@@ -222,6 +222,12 @@ fn root_select_as_lvm2() {
         "vg_tags=vt && seg_count=1",
         "devices={x}",
         "lv_name=",
+        // lvm2's reserved value of number fields: an undefined number.
+        "seg_count=undefined",
+        "seg_count!=unknown",
+        "seg_count>-1",
+        "seg_count=undef || lv_name=b1",
+        "seg_count=\"undefined\"",
     ] {
         let cmd: Vec<String> = ["lvs", "--noheadings", "-o", "lv_name", "-S", sel]
             .iter()
@@ -244,6 +250,10 @@ fn root_select_as_lvm2() {
         "devices=~\"^/dev\"",
         "lv_tags=~x",
         "lv_size=~1",
+        "seg_count=-2",
+        "lv_size=-1",
+        "lv_size=undefined",
+        "copy_percent>-1",
     ] {
         let cmd: Vec<String> = ["lvs", "-S", bad].iter().map(|s| s.to_string()).collect();
         let (m, l) = same(&t, &cmd);

@@ -39,6 +39,10 @@ pub enum Value {
     Regex(regex::Regex),
     /// A number, a size in bytes or a percentage.
     Num(f64),
+    /// lvm2's reserved value of number fields (`-1`, `unknown`, `undefined`, `undef`): an
+    /// undefined number. `=` matches undefined values only, `!=` defined ones, an ordering
+    /// nothing.
+    Undefined,
     /// Items, sorted; `all`: every item must match (`,`/`&&`), else any (`||`/`#`, or a
     /// single item); `strict`: `[...]`, the value's list is exactly the items.
     List {
@@ -448,10 +452,27 @@ impl<'a> Parser<'a> {
                 stmt,
             )
         };
+        // Reserved values, bare or quoted, of number fields only.
+        if field.kind == Kind::Num {
+            for word in ["undefined", "unknown", "undef", "-1"] {
+                for q in ["", "\"", "'"] {
+                    let w = format!("{q}{word}{q}");
+                    if rest.starts_with(&w) && rest[w.len()..].chars().next().is_none_or(ends_bare)
+                    {
+                        self.pos += w.len();
+                        return Ok(Value::Undefined);
+                    }
+                }
+            }
+        }
         let len = rest
             .char_indices()
             .take_while(|&(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && c == '-'))
             .count();
+        // lvm2 reads no other negative value.
+        if rest.starts_with('-') {
+            return Err(bad());
+        }
         let n: f64 = rest[..len].parse().map_err(|_| bad())?;
         self.pos += len;
         let mut n = n;
@@ -587,6 +608,14 @@ fn compare(c: &Cell, op: Op, v: &Value) -> bool {
                 r
             }
         }
+        (Value::Undefined, op) => {
+            let undefined = matches!(c, Cell::Pct(None) | Cell::Empty);
+            match op {
+                Op::Eq => undefined,
+                Op::Ne => !undefined,
+                _ => false,
+            }
+        }
         (Value::Num(want), op) => {
             let have = match c {
                 Cell::Num(n) => *n as f64,
@@ -668,6 +697,45 @@ mod tests {
         let empty = row("lv2", 4, "");
         assert!(lvs("lv_tags=\"\"").unwrap().matches(&empty));
         assert!(!lvs("lv_tags=a").unwrap().matches(&empty));
+    }
+
+    #[test]
+    fn reserved_values_as_lvm2() {
+        // lvm2 2.03.16: number fields take -1/unknown/undefined/undef (bare or quoted) for an
+        // undefined value, which no defined value equals and no ordering matches; no other
+        // negative value, and none for sizes and percents.
+        let r = row("lv1", 8, "");
+        let t = |s: &str| lvs(s).unwrap().matches(&r);
+        for v in [
+            "-1",
+            "unknown",
+            "undefined",
+            "undef",
+            "\"undefined\"",
+            "'undef'",
+        ] {
+            assert!(!t(&format!("seg_count={v}")), "{v}");
+            assert!(t(&format!("seg_count!={v}")), "{v}");
+            for op in [">", ">=", "<", "<="] {
+                assert!(!t(&format!("seg_count{op}{v}")), "{op}{v}");
+            }
+        }
+        assert!(t("seg_count=undef||lv_name=lv1"));
+        let bad = |s: &str| lvs(s).unwrap_err().lines[0].clone();
+        for (s, f) in [
+            ("seg_count=-2", "seg_count"),
+            ("seg_count=-1.0", "seg_count"),
+            ("seg_count=UNDEFINED", "seg_count"),
+            ("lv_size=-1", "lv_size"),
+            ("lv_size=undefined", "lv_size"),
+            ("copy_percent>-1", "copy_percent"),
+        ] {
+            assert_eq!(
+                bad(s),
+                format!("Failed to parse numeric value for selection field {f}."),
+                "{s}"
+            );
+        }
     }
 
     #[test]

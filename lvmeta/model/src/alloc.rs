@@ -1113,8 +1113,12 @@ impl VolumeGroup {
                 } else {
                     (start, *len)
                 };
-                if len > 0 {
-                    out[slot].2.push((pv, start, len));
+                // Passes that continue an image on its PV make one segment
+                // (`lv_merge_segments`).
+                match out[slot].2.last_mut() {
+                    Some(last) if last.0 == pv && last.1 + last.2 == start => last.2 += len,
+                    _ if len > 0 => out[slot].2.push((pv, start, len)),
+                    _ => {}
                 }
             }
         }

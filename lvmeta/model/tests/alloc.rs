@@ -499,6 +499,25 @@ fn mirror_core_and_disk_logs() {
 }
 
 #[test]
+fn image_passes_on_one_pv_make_one_segment() {
+    // Differential seed 5092 (disk logs): an image continued on its PV by a second pass is
+    // one segment, as lvm2's `lv_merge_segments` leaves it.
+    let mut vg = vg(&[20, 2, 3]);
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(4),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Core,
+        },
+    ))
+    .unwrap();
+    assert_eq!(pv_extents(&vg, "m_mimage_0"), [("pv0".to_string(), 0, 4)]);
+    assert_eq!(vg.lv("m_mimage_1").unwrap().segments.len(), 2);
+    check_invariants(&vg);
+}
+
+#[test]
 fn mirror_disk_log_goes_where_lvm2_puts_it() {
     // Every PV apart from the images offers its last walked area with the same weight, so
     // the last of them (in the PV list's order) takes the log, at the start of the area.
