@@ -513,8 +513,9 @@ const V2_FIRST: u64 = 5000;
 /// extended in parallel, approximately), 5083 (a size of exactly x.xx5 MiB printed as lvm2
 /// rounds it), 5092 (an extension's normal policy first clings as `_check_pva` does under
 /// `maximise_cling`) and 5096 (an approximate mirror extension that finds nothing leaves the LV
-/// unchanged), and stay in it.
-const CI_SEEDS: &[u64] = &[13, 182, 221, 1001, 3013, 5021, 5031, 5083, 5092, 5096];
+/// unchanged), 5148 (a positional cling pass leaves the areas' list order alone; mirrors with
+/// a disk log), and stay in it.
+const CI_SEEDS: &[u64] = &[13, 182, 221, 1001, 3013, 5021, 5031, 5083, 5092, 5096, 5148];
 
 #[test]
 fn root_differential_lvmeta_vs_lvm2() {

@@ -119,9 +119,10 @@ pub(crate) struct PvSpace {
     /// `consume_pv_area`): largest first, and an area that shrinks goes after every area
     /// at least as large as what is left of it.
     pub(crate) order: Vec<u64>,
-    /// Starts of the areas the last pass reserved from; the next pass puts them back to
-    /// full size and re-inserts them (`_reset_unreserved`).
-    pub(crate) reserved: Vec<u64>,
+    /// (start, unreserved extents) of the areas a pass reserved from (`pva->unreserved` below
+    /// `pva->count`); the next pass puts them back to full size and re-inserts them
+    /// (`_reset_unreserved`), but for those its list walk skips after a re-insert.
+    pub(crate) reserved: Vec<(u64, u64)>,
 }
 
 impl PvSpace {
@@ -154,7 +155,7 @@ impl PvSpace {
         self.used.insert(i, (start, len));
         // `consume_pv_area`: the area leaves the list; what is left of it goes back in.
         self.order.retain(|&s| s != start);
-        self.reserved.retain(|&s| s != start);
+        self.reserved.retain(|r| r.0 != start);
         if count > len {
             let left = count - len;
             let sizes = self.free_ranges();
@@ -179,18 +180,34 @@ impl PvSpace {
         let mut i = 0;
         while i < list.len() {
             let a = list[i];
-            if !self.reserved.contains(&a.0) {
+            if !self.reserved.iter().any(|r| r.0 == a.0) {
                 i += 1;
                 continue;
             }
-            self.reserved.retain(|&s| s != a.0);
+            self.reserved.retain(|r| r.0 != a.0);
             list.remove(i);
             let at = list.iter().position(|b| a.1 > b.1).unwrap_or(list.len());
             list.insert(at, a);
             i = if at >= i { at + 1 } else { i };
         }
+        // lvm2 walks on after an area's new place: an area it passes over that way keeps
+        // its reservation into the next pass (seed 5092).
         self.order = list.iter().map(|a| a.0).collect();
-        self.reserved.clear();
+    }
+
+    /// What is unreserved of the area at `start` (its size when nothing is).
+    fn unreserved_of(&self, start: u64, count: u64) -> u64 {
+        self.reserved
+            .iter()
+            .find(|r| r.0 == start)
+            .map_or(count, |r| r.1)
+    }
+
+    /// The first area in list order with anything unreserved (`_check_pva` skips the others).
+    fn first_unreserved(&self) -> Option<(u64, u64)> {
+        self.areas_in_order()
+            .into_iter()
+            .find(|&(s, l)| self.unreserved_of(s, l) > 0)
     }
 
     /// Free areas (start, size) in lvm2's list order.
@@ -333,7 +350,7 @@ impl FreeMap {
         let mut list: Vec<(u64, u64, u64)> = self
             .areas_by_size(pv)
             .into_iter()
-            .map(|(s, l)| (s, l, l))
+            .map(|(s, l)| (s, l, self.pvs[pv].unreserved_of(s, l)))
             .collect();
         let mut found: Option<(u64, u64)> = None;
         let mut i = 0;
@@ -362,7 +379,11 @@ impl FreeMap {
         }
         // The list keeps its new order for the rest of this allocation.
         self.pvs[pv].order = list.iter().map(|a| a.0).collect();
-        self.pvs[pv].reserved = list.iter().filter(|a| a.2 < a.1).map(|a| a.0).collect();
+        self.pvs[pv].reserved = list
+            .iter()
+            .filter(|a| a.2 < a.1)
+            .map(|a| (a.0, a.2))
+            .collect();
         found
     }
 
@@ -442,7 +463,7 @@ impl FreeMap {
                     }
                     let pick = pvs
                         .iter()
-                        .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
+                        .find_map(|&pv| self.pvs[pv].first_unreserved().map(|(s, l)| (pv, s, l)));
                     match pick {
                         Some(a) if !areas.iter().any(|b: &(usize, u64, u64)| b.0 == a.0) => {
                             areas.push(a)
@@ -488,7 +509,7 @@ impl FreeMap {
     /// with A_CLING_TO_LVSEG | A_POSITIONAL_FILL): PVs in candidate order, each offering only
     /// its first area in the list; that area fills the first free slot whose last-segment
     /// area it continues (`_check_contiguous`, as `maximise_cling` asks), else the first free
-    /// slot whose first-segment area is on the same PV (`_check_cling`), reserved whole.
+    /// slot whose first-segment area is on the same PV (`_check_cling`), taken whole.
     /// Every slot filled: (len, areas by slot); else nothing is allocated.
     fn cling_positional(
         &mut self,
@@ -502,7 +523,7 @@ impl FreeMap {
         let mut filled = 0;
         for &pv in cands {
             self.pvs[pv].reset_unreserved();
-            let Some(&(start, count)) = self.areas_by_size(pv).first() else {
+            let Some((start, count)) = self.pvs[pv].first_unreserved() else {
                 continue;
             };
             let free = |slots: &[Option<(usize, u64, u64)>], s: usize| slots[s].is_none();
@@ -510,8 +531,10 @@ impl FreeMap {
                 .find(|&s| free(&slots, s) && prev[s] == (pv, start))
                 .or_else(|| (0..n.min(first.len())).find(|&s| free(&slots, s) && first[s] == pv));
             if let Some(s) = slot {
+                // Reserved whole but only in the pass's own record (`_is_condition` →
+                // `_reserve_area`): the area's unreserved count is untouched, so the next
+                // pass's `_reset_unreserved` leaves it where it is in the list (seed 5148).
                 slots[s] = Some((pv, start, count));
-                self.pvs[pv].reserved = vec![start];
                 filled += 1;
                 if filled == n {
                     break;
