@@ -122,9 +122,18 @@ impl Ctx<'_> {
                             lv: req.name.clone(),
                         }
                     } else {
+                        // lvm2 counts the missing extents of every image (`area_count /
+                        // area_multiple`), a raid1's rmeta extent included until it is placed.
+                        let more = match req.layout {
+                            Layout::Raid1 { .. } if got == 0 => (sized.extents + 1) * images,
+                            Layout::Raid1 { .. } | Layout::Mirror { .. } => {
+                                sized.extents.saturating_sub(got) * images
+                            }
+                            _ => sized.extents.saturating_sub(got),
+                        };
                         VgError::NotSuitable {
                             lv: req.name.clone(),
-                            more: sized.extents.saturating_sub(got),
+                            more,
                         }
                     }
                     .into())
@@ -198,9 +207,10 @@ impl Ctx<'_> {
                         let got = probe
                             .extend_lv_with(lv, Extents(by), keys.as_deref(), true)
                             .unwrap_or(0);
+                        // lvm2 counts the missing extents of every image.
                         return Err(VgError::NotSuitable {
                             lv: lv.into(),
-                            more: by - got.min(by),
+                            more: (by - got.min(by)) * shape.images.max(1),
                         }
                         .into());
                     }
