@@ -585,3 +585,20 @@ fn root_select_help_as_lvm2() {
     // Only the whole selection asks for help.
     same(&t, &args("lvs -S lv_name=a||help"));
 }
+
+#[test]
+fn root_mirror_is_not_reduced_below_its_region() {
+    // Differential seed 5232: lvm2's segment check refuses a mirror smaller than its region
+    // (2 MiB here), exit 5, and reduces one that keeps a whole region.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 1m evg {0} {1} {2}");
+    let m = t.me(&args(
+        "lvcreate --type mirror -m1 --mirrorlog core -n m -l 8 evg",
+    ));
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    t.clone_a_to_b();
+    for cmd in ["lvresize -f -L -7680k evg/m", "lvreduce -f -l 2 evg/m"] {
+        same(&t, &args(cmd));
+        same_views(&t, "evg");
+    }
+}

@@ -231,6 +231,23 @@ impl Ctx<'_> {
                         }
                     }
                 }
+                // lvm2's `check_lv_segments` refuses a mirror whose region outgrows it.
+                let region = vg.lv(lv).and_then(|l| match l.segments.first() {
+                    Some(model::Segment {
+                        kind:
+                            model::SegmentKind::Mirror {
+                                region_size: Some(r),
+                                ..
+                            },
+                        ..
+                    }) => Some(r.0),
+                    _ => None,
+                });
+                if region.is_some_and(|r| r > target * es) {
+                    return Err(OpError::Failed(format!(
+                        "LV {vgname}/{lv}, segment 1 invalid: region size is bigger then LV itself for mirror segment.\nInternal error: LV segments corrupted in {lv}."
+                    )));
+                }
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
             resized = Some(Resized {
