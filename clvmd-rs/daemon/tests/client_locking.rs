@@ -77,9 +77,10 @@ fn lvmeta_locks_carry_the_seqno_and_exclude_across_nodes() {
             .unwrap(),
         Some(41)
     );
-    // A writer on node 1 waits for node 2's reader and gets the lock when it goes.
+    // A writer on node 1 waits for node 2's reader and gets the lock when it goes (timed
+    // from before the spawn: a thread started late on a loaded host must not shorten it).
+    let t = Instant::now();
     let waiter = std::thread::spawn(move || {
-        let t = Instant::now();
         let g = m1.lock_vg("vg", LockMode::Exclusive).unwrap();
         (t.elapsed(), g.mode())
     });

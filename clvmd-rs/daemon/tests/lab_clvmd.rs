@@ -725,7 +725,7 @@ fn lab_faults_leg_failure_local_then_global_policy() {
     t.ok(
         "node1",
         &format!(
-            "{}MF lvcreate --type mirror -m1 -n m -L 8m vg && MF lvchange -aey vg/m",
+            "{}MF lvcreate --type mirror -m1 --mirrorlog core -n m -L 8m vg && MF lvchange -aey vg/m",
             mf("node1")
         ),
     );

@@ -511,7 +511,10 @@ fn mirror_split_and_missing_pv(t: &T) {
     for n in ["node2", "node3"] {
         t.ok(n, "N vgchange --lockstart vg2");
     }
-    t.ok("node1", "N lvcreate --type mirror -m 1 -L 8m -n m vg2");
+    t.ok(
+        "node1",
+        "N lvcreate --type mirror -m 1 --mirrorlog core -L 8m -n m vg2",
+    );
     for n in nodes {
         t.ok(n, "N lvchange -asy vg2/m");
     }

@@ -384,6 +384,14 @@ fn subcommand(name: &str) -> Option<Command> {
                                 .help("Number of additional copies (raid1/mirror)"),
                         )
                         .arg(
+                            Arg::new("mirrorlog")
+                                .long("mirrorlog")
+                                .value_name("core|disk")
+                                .value_parser(["core", "disk", "mirrored"])
+                                .help("Log of a --type mirror LV: disk (default, a _mlog sub-LV) or core (in memory)"),
+                        )
+                        .arg(flag("corelog").help("Same as --mirrorlog core"))
+                        .arg(
                             Arg::new("activate")
                                 .short('a')
                                 .long("activate")
@@ -596,6 +604,9 @@ pub enum CliError {
     /// A node that cannot see every PV of a shared VG refuses to join it.
     #[error("{0}")]
     NotUniform(String),
+    /// A well-formed request lvm2 refuses when it runs (exit 5), in lvm2's words.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CliError {
@@ -608,7 +619,7 @@ impl CliError {
             CliError::Select(_) => 5,
             CliError::Activation(e) => e.exit_code(),
             CliError::Cluster(_) => 5,
-            CliError::NotUniform(_) => 5,
+            CliError::NotUniform(_) | CliError::Refused(_) => 5,
         }
     }
 }
@@ -748,6 +759,13 @@ fn run_report(
         // lvm2 lists the fields on stderr and succeeds.
         return Ok(Outcome {
             stderr: field_help(kind),
+            ..Outcome::default()
+        });
+    }
+    if ro.select.as_deref().is_some_and(lvmeta::select::is_help) {
+        // lvm2 lists the selection fields and operators on stderr and succeeds.
+        return Ok(Outcome {
+            stderr: lvmeta::select::help(),
             ..Outcome::default()
         });
     }
@@ -1212,6 +1230,32 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                     )));
                 }
             }
+            // lvm2's `_read_mirror_params`: --mirrorlog (default disk) or --corelog, and
+            // only with --type mirror (-m alone is raid1, global/mirror_segtype_default).
+            let corelog = m.get_flag("corelog");
+            let log_arg = m.get_one::<String>("mirrorlog").map(String::as_str);
+            if corelog && log_arg.is_some_and(|l| l != "core") {
+                return Err(usage(format!(
+                    "Please use only one of --corelog or --mirrorlog.\n{help}"
+                )));
+            }
+            if let (Some(l), true) = (log_arg, ty != Some("mirror")) {
+                return Err(usage(if ty.is_some() {
+                    format!("Command does not accept option: --mirrorlog {l}.")
+                } else {
+                    format!("--mirrorlog is supported only with mirrors.\n{help}")
+                }));
+            }
+            let mirror_log =
+                match (log_arg, corelog) {
+                    (Some("mirrored"), _) => return Err(CliError::Refused(
+                        "Log type \"mirrored\" is DEPRECATED. Use RAID1 LV or disk log instead."
+                            .into(),
+                    )),
+                    (Some("core"), _) | (None, true) => Some(MirrorLog::Core),
+                    (Some(_), _) => Some(MirrorLog::Disk),
+                    (None, false) => None,
+                };
             if ty == Some("mirror") && mirrors == Some(0) {
                 return Err(usage(format!(
                     "--mirrors must be at least 1 with segment type mirror.\n{help}"
@@ -1223,7 +1267,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 }
                 (Some("mirror"), _, m) => Layout::Mirror {
                     mirrors: m.max(1),
-                    log: MirrorLog::Core,
+                    log: mirror_log.unwrap_or(MirrorLog::Disk),
                 },
                 (Some("striped"), i, 0) | (None, i, 0) if i > 1 => Layout::Striped {
                     stripes: i,

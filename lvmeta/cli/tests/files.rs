@@ -1121,3 +1121,73 @@ fn backup_places_from_config_string_are_used_for_listing_and_restore() {
     let lvs = lab.ok(&["lvs", "--noheadings", "-o", "lv_name", "vg"]);
     assert_eq!(lvs.split_whitespace().collect::<Vec<_>>(), ["a"]);
 }
+
+#[test]
+fn mirror_log_defaults_to_disk_as_lvm2() {
+    // lvm2's lvcreate: `--type mirror` takes a disk log unless `--mirrorlog core` or
+    // `--corelog`; a "mirrored" log is refused (exit 5), nothing written.
+    let lab = Lab::new(3, 64);
+    lab.ok(&["pvcreate", lab.disk(0), lab.disk(1), lab.disk(2)]);
+    lab.ok(&["vgcreate", "vg0", lab.disk(0), lab.disk(1), lab.disk(2)]);
+    lab.ok(&[
+        "lvcreate", "-n", "d", "--type", "mirror", "-m1", "-l2", "vg0",
+    ]);
+    lab.ok(&[
+        "lvcreate",
+        "-n",
+        "c",
+        "--type",
+        "mirror",
+        "-m1",
+        "--mirrorlog",
+        "core",
+        "-l2",
+        "vg0",
+    ]);
+    lab.ok(&[
+        "lvcreate",
+        "-n",
+        "k",
+        "--type",
+        "mirror",
+        "-m1",
+        "--corelog",
+        "-l2",
+        "vg0",
+    ]);
+    let logs = lab.ok(&[
+        "lvs",
+        "-a",
+        "--noheadings",
+        "-o",
+        "lv_name,mirror_log,devices",
+        "--separator",
+        ";",
+    ]);
+    let rows: Vec<Vec<&str>> = logs
+        .lines()
+        .map(|l| l.trim().split(';').collect())
+        .collect();
+    let row = |n: &str| rows.iter().find(|r| r[0] == n).cloned().unwrap_or_default();
+    assert_eq!(row("d")[1], "[d_mlog]", "{logs}");
+    assert_eq!(row("c")[1], "", "{logs}");
+    assert_eq!(row("k")[1], "", "{logs}");
+    // The log goes to the PV holding no image, at its first free extent.
+    assert_eq!(row("[d_mlog]")[2], "$D/d2(0)", "{logs}");
+    lab.fails(
+        &[
+            "lvcreate",
+            "-n",
+            "m",
+            "--type",
+            "mirror",
+            "-m1",
+            "--mirrorlog",
+            "mirrored",
+            "-l2",
+            "vg0",
+        ],
+        5,
+        "Log type \"mirrored\" is DEPRECATED. Use RAID1 LV or disk log instead.",
+    );
+}

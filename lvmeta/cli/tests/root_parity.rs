@@ -125,6 +125,9 @@ fn root_raid1_shrinks_as_lvm2_lets_it() {
         "lvreduce -f -l -1 evg/m1",
         "lvresize -f -l -1 evg/r1",
         "lvresize -f -l 1 evg/r1",
+        // No room for the images apart: lvm2 counts what is missing of every image.
+        "lvextend -l +2 evg/m1 {2}",
+        "lvextend -l +2 evg/r1 {2}",
     ] {
         same(&t, &args(cmd));
         same_views(&t, "evg");
@@ -222,6 +225,12 @@ fn root_select_as_lvm2() {
         "vg_tags=vt && seg_count=1",
         "devices={x}",
         "lv_name=",
+        // lvm2's reserved value of number fields: an undefined number.
+        "seg_count=undefined",
+        "seg_count!=unknown",
+        "seg_count>-1",
+        "seg_count=undef || lv_name=b1",
+        "seg_count=\"undefined\"",
     ] {
         let cmd: Vec<String> = ["lvs", "--noheadings", "-o", "lv_name", "-S", sel]
             .iter()
@@ -244,6 +253,10 @@ fn root_select_as_lvm2() {
         "devices=~\"^/dev\"",
         "lv_tags=~x",
         "lv_size=~1",
+        "seg_count=-2",
+        "lv_size=-1",
+        "lv_size=undefined",
+        "copy_percent>-1",
     ] {
         let cmd: Vec<String> = ["lvs", "-S", bad].iter().map(|s| s.to_string()).collect();
         let (m, l) = same(&t, &cmd);
@@ -391,6 +404,11 @@ fn root_refused_as_lvm2_refuses() {
         "lvreduce -L 0 evg/lv1",
         "pvcreate -u Zb5zOF-NM19-iOSE-9i1o-yrw1-wg9j-8CtlQr {2}",
         "lvchange --addtag t evg/nolv",
+        // --mirrorlog as lvm2 reads it (`_read_mirror_params`, the command definitions).
+        "lvcreate -n x --type mirror -m1 --mirrorlog foo -l1 evg",
+        "lvcreate -n x --type mirror -m1 --corelog --mirrorlog disk -l1 evg",
+        "lvcreate -n x -m1 --mirrorlog disk -l1 evg",
+        "lvcreate -n x --type raid1 -m1 --mirrorlog core -l1 evg",
     ] {
         let (m, _) = same(&t, &args(cmd));
         assert_ne!(m.code, 0, "{cmd}");
@@ -646,4 +664,65 @@ fn root_lvconvert_repair_replaces_a_mirror_image_as_lvm2() {
     assert_eq!(m.stdout, l.stdout, "stdout (lvmeta left, lvm2 right)");
     let (a, b) = lv_sections(&t, "evg");
     assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}
+
+#[test]
+fn root_select_help_as_lvm2() {
+    // `-S help` / `-S ?` / `--select help`: lvm2's sections in lvm2's order, each field line
+    // lvm2's word for word (but for lvmeta's own fields), lvm2's operand and operator lines;
+    // lvm2's time operators and reserved values are left out (no time field or reserved
+    // value here).
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate evg {0} {1} {2}");
+    // lvm2 declares these two apart from how it shows them (pe_start a number shown as a
+    // size, seg_size_pe a size shown as a number) and then compares bit patterns; lvmeta
+    // selects them as shown.
+    let known = [
+        "    pe_start                    - Offset to the start of data on the underlying device. [size]",
+        "    seg_size_pe                 - Size of segment in physical extents. [number]",
+    ];
+    for cmd in ["lvs -S help", "vgs -S ?", "pvs --select help"] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!((m.code, l.code), (0, 0), "{cmd}");
+        let theirs: Vec<&str> = l.stderr.lines().collect();
+        let headings = |s: &str| -> Vec<String> {
+            let lines: Vec<&str> = s.lines().collect();
+            lines
+                .windows(2)
+                .filter(|w| w[1].trim_start().starts_with("---"))
+                .map(|w| w[0].trim().to_string())
+                .collect()
+        };
+        let mut want = headings(&l.stderr);
+        want.retain(|h| h != "Reserved values");
+        assert_eq!(headings(&m.stderr), want, "{cmd}");
+        let mut fields = 0;
+        for line in m.stderr.lines() {
+            if line.contains("(halvm)") || known.contains(&line) {
+                continue;
+            }
+            assert!(theirs.contains(&line), "{cmd}: lvm2 has no line {line:?}");
+            fields += usize::from(line.ends_with(']'));
+        }
+        assert!(fields > 60, "{cmd}: {}", m.stderr);
+    }
+    // Only the whole selection asks for help.
+    same(&t, &args("lvs -S lv_name=a||help"));
+}
+
+#[test]
+fn root_mirror_is_not_reduced_below_its_region() {
+    // Differential seed 5232: lvm2's segment check refuses a mirror smaller than its region
+    // (2 MiB here), exit 5, and reduces one that keeps a whole region.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 1m evg {0} {1} {2}");
+    let m = t.me(&args(
+        "lvcreate --type mirror -m1 --mirrorlog core -n m -l 8 evg",
+    ));
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    t.clone_a_to_b();
+    for cmd in ["lvresize -f -L -7680k evg/m", "lvreduce -f -l 2 evg/m"] {
+        same(&t, &args(cmd));
+        same_views(&t, "evg");
+    }
 }

@@ -356,7 +356,7 @@ fn lab_resize_and_split_of_active_lvs() {
           $LVMETA lvcreate -an -Zn -L 8m -n data vs >/dev/null;
           $LVMETA lvcreate -an -Zn -L 4m -n gap vs >/dev/null;
           $LVMETA lvcreate -an -Zn --type raid1 -m 2 -L 8m -n r vs >/dev/null;
-          $LVMETA lvcreate -an -Zn --type mirror -m 1 -L 8m -n m vs >/dev/null",
+          $LVMETA lvcreate -an -Zn --type mirror -m 1 --mirrorlog core -L 8m -n m vs >/dev/null",
     );
     t.sh("$LVMETA lvchange -ay vs/data vs/r");
     let a = write_pattern(&t, "/dev/vs/data", 6, "data");

@@ -39,6 +39,10 @@ pub enum Value {
     Regex(regex::Regex),
     /// A number, a size in bytes or a percentage.
     Num(f64),
+    /// lvm2's reserved value of number fields (`-1`, `unknown`, `undefined`, `undef`): an
+    /// undefined number. `=` matches undefined values only, `!=` defined ones, an ordering
+    /// nothing.
+    Undefined,
     /// Items, sorted; `all`: every item must match (`,`/`&&`), else any (`||`/`#`, or a
     /// single item); `strict`: `[...]`, the value's list is exactly the items.
     List {
@@ -60,6 +64,120 @@ fn syntax(what: Vec<String>, at: &str) -> SelectError {
     lines.push(format!("Selection syntax error at '{at}'."));
     lines.push("Use 'help' for selection to get more help.".into());
     SelectError { lines }
+}
+
+/// `-S help` (or `?`): lvm2's help text (`dm_report` `_display_fields` with types, then the
+/// operands and operators), on stderr. The fields are lvmeta's, each in lvm2's section and
+/// with lvm2's line; operators and operands are those this parser reads (lvm2's time
+/// operators and reserved values are left out: no time field, no reserved value here).
+pub fn help() -> String {
+    use crate::report::{FieldType as T, FIELDS};
+    // lvm2 files these apart from the other LV and PV fields (lib/report/columns.h).
+    let status = ["data_percent", "metadata_percent", "copy_percent"];
+    let label = [
+        "pv_fmt",
+        "pv_uuid",
+        "dev_size",
+        "pv_name",
+        "pv_mda_free",
+        "pv_mda_size",
+    ];
+    type Member<'a> = &'a dyn Fn(&FieldDef) -> bool;
+    let sections: [(&str, Member); 10] = [
+        ("Logical Volume Fields", &|f| {
+            f.ftype == T::Lv && !status.contains(&f.name) && f.name != "lv_attr"
+        }),
+        ("Logical Volume Device Info Fields", &|_| false),
+        ("Logical Volume Device Status Fields", &|f| {
+            status.contains(&f.name)
+        }),
+        (
+            "Logical Volume Device Info and Status Combined Fields",
+            &|f| f.name == "lv_attr",
+        ),
+        ("Physical Volume Label Fields", &|f| {
+            f.ftype == T::Pv && label.contains(&f.name)
+        }),
+        ("Physical Volume Fields", &|f| {
+            f.ftype == T::Pv && !label.contains(&f.name)
+        }),
+        ("Volume Group Fields", &|f| f.ftype == T::Vg),
+        ("Logical Volume Segment Fields", &|f| f.ftype == T::Seg),
+        ("Physical Volume Segment Fields", &|_| false),
+        ("Special Fields", &|_| false),
+    ];
+    let mut out = String::new();
+    for (title, member) in sections {
+        out.push_str(&format!("  {title}\n  {}\n", "-".repeat(title.len())));
+        for f in FIELDS.iter().filter(|f| member(f)) {
+            let ty = match f.kind {
+                Kind::Str => "string",
+                Kind::List => "string list",
+                Kind::Size => "size",
+                Kind::Num => "number",
+                Kind::Pct => "percent",
+            };
+            out.push_str(&format!("    {:<28}- {} [{ty}]\n", f.name, f.desc));
+        }
+        if title == "Special Fields" {
+            out.push_str(&format!(
+                "    {:<28}- Show help. [unselectable number]\n",
+                "help"
+            ));
+            out.push_str(&format!(
+                "    {:<28}- Show help. [unselectable number]\n",
+                "?"
+            ));
+        }
+        out.push_str("   \n");
+    }
+    out.push_str(HELP_TAIL);
+    out
+}
+
+/// lvm2's operand and operator lines (libdm-report.c `_display_selection_help`), less the
+/// time operators and the reserved values.
+const HELP_TAIL: &str = "  Selection operands
+  ------------------
+    field               - Reporting field.
+    number              - Non-negative integer value.
+    size                - Floating point value with units, 'm' unit used by default if not specified.
+    percent             - Non-negative integer with or without % suffix.
+    string              - Characters quoted by ' or \" or unquoted.
+    string list         - Strings enclosed by [ ] or { } and elements delimited by either
+                          \"all items must match\" or \"at least one item must match\" operator.
+    regular expression  - Characters quoted by ' or \" or unquoted.
+   
+  Selection operators
+  -------------------
+    Comparison operators:
+          =~  - Matching regular expression. [regex]
+          !~  - Not matching regular expression. [regex]
+           =  - Equal to. [number, size, percent, string, string list, time]
+          !=  - Not equal to. [number, size, percent, string, string_list, time]
+          >=  - Greater than or equal to. [number, size, percent, time]
+           >  - Greater than. [number, size, percent, time]
+          <=  - Less than or equal to. [number, size, percent, time]
+           <  - Less than. [number, size, percent, time]
+   
+    Logical and grouping operators:
+        &&  - All fields must match
+         ,  - All fields must match
+        ||  - At least one field must match
+         #  - At least one field must match
+         !  - Logical negation
+         (  - Left parenthesis
+         )  - Right parenthesis
+         [  - List start
+         ]  - List end
+         {  - List subset start
+         }  - List subset end
+   
+";
+
+/// Whether a selection asks for the help text (lvm2: the whole selection is `help` or `?`).
+pub fn is_help(text: &str) -> bool {
+    matches!(text.trim(), "help" | "?")
 }
 
 /// Parses `text` for a report of `kind` (its fields and their prefixes, as `-o` resolves
@@ -334,10 +452,27 @@ impl<'a> Parser<'a> {
                 stmt,
             )
         };
+        // Reserved values, bare or quoted, of number fields only.
+        if field.kind == Kind::Num {
+            for word in ["undefined", "unknown", "undef", "-1"] {
+                for q in ["", "\"", "'"] {
+                    let w = format!("{q}{word}{q}");
+                    if rest.starts_with(&w) && rest[w.len()..].chars().next().is_none_or(ends_bare)
+                    {
+                        self.pos += w.len();
+                        return Ok(Value::Undefined);
+                    }
+                }
+            }
+        }
         let len = rest
             .char_indices()
             .take_while(|&(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && c == '-'))
             .count();
+        // lvm2 reads no other negative value.
+        if rest.starts_with('-') {
+            return Err(bad());
+        }
         let n: f64 = rest[..len].parse().map_err(|_| bad())?;
         self.pos += len;
         let mut n = n;
@@ -473,6 +608,14 @@ fn compare(c: &Cell, op: Op, v: &Value) -> bool {
                 r
             }
         }
+        (Value::Undefined, op) => {
+            let undefined = matches!(c, Cell::Pct(None) | Cell::Empty);
+            match op {
+                Op::Eq => undefined,
+                Op::Ne => !undefined,
+                _ => false,
+            }
+        }
         (Value::Num(want), op) => {
             let have = match c {
                 Cell::Num(n) => *n as f64,
@@ -554,6 +697,45 @@ mod tests {
         let empty = row("lv2", 4, "");
         assert!(lvs("lv_tags=\"\"").unwrap().matches(&empty));
         assert!(!lvs("lv_tags=a").unwrap().matches(&empty));
+    }
+
+    #[test]
+    fn reserved_values_as_lvm2() {
+        // lvm2 2.03.16: number fields take -1/unknown/undefined/undef (bare or quoted) for an
+        // undefined value, which no defined value equals and no ordering matches; no other
+        // negative value, and none for sizes and percents.
+        let r = row("lv1", 8, "");
+        let t = |s: &str| lvs(s).unwrap().matches(&r);
+        for v in [
+            "-1",
+            "unknown",
+            "undefined",
+            "undef",
+            "\"undefined\"",
+            "'undef'",
+        ] {
+            assert!(!t(&format!("seg_count={v}")), "{v}");
+            assert!(t(&format!("seg_count!={v}")), "{v}");
+            for op in [">", ">=", "<", "<="] {
+                assert!(!t(&format!("seg_count{op}{v}")), "{op}{v}");
+            }
+        }
+        assert!(t("seg_count=undef||lv_name=lv1"));
+        let bad = |s: &str| lvs(s).unwrap_err().lines[0].clone();
+        for (s, f) in [
+            ("seg_count=-2", "seg_count"),
+            ("seg_count=-1.0", "seg_count"),
+            ("seg_count=UNDEFINED", "seg_count"),
+            ("lv_size=-1", "lv_size"),
+            ("lv_size=undefined", "lv_size"),
+            ("copy_percent>-1", "copy_percent"),
+        ] {
+            assert_eq!(
+                bad(s),
+                format!("Failed to parse numeric value for selection field {f}."),
+                "{s}"
+            );
+        }
     }
 
     #[test]

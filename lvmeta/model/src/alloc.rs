@@ -14,17 +14,17 @@
 //! extents after every step. Also:
 //! - striped: the size is rounded up to a multiple of the stripe count, each stripe on its own
 //!   PV, equal extents per stripe;
-//! - mirror / raid1 (`mirrors` N → N+1 images): each image on its own PV; raid1 puts a
-//!   one-extent `_rmeta_N` right before its `_rimage_N` on the same PV; a mirror's disk log
-//!   (`_mlog`, one extent) goes to a PV holding no image. lvm2 cannot create these without
-//!   device-mapper, so their placement is not checked against lvm2 (only that lvm2 accepts and
-//!   rewrites them unchanged);
+//! - mirror / raid1 (`mirrors` N → N+1 images): the images are the parallel areas of one
+//!   allocation, placed by the policies above as stripes are; raid1 asks one more extent
+//!   per image and splits a `_rmeta_N` off the front of each image's first area; a mirror's
+//!   disk log (`_mlog`) is a second allocation, as lvm2's `add_mirror_log` (see
+//!   `alloc_mirror_log`). lvm2 cannot create these without device-mapper, so their placement
+//!   follows lvm2's source, not a run of lvm2 (the differential test checks that lvm2 accepts,
+//!   extends, reduces and removes them as lvmeta does);
 //! - only PVs with `ALLOCATABLE` status, restricted to the PVs the request names.
 //!
-//! Mirror log: [`MirrorLog::Core`] is the default here (lvm2 defaults to a disk log): it needs
-//! no third PV, and in a cluster the dm-mirror log then lives in memory on the one node that
-//! has the LV active (exclusive activation), which is the HA-LVM case. lvm2 records a core log
-//! by omitting `mirror_log`; ask for [`MirrorLog::Disk`] to get the `_mlog` sub-LV.
+//! Mirror log: [`MirrorLog::Disk`] is the default, as lvm2's `--mirrorlog` (a `_mlog` sub-LV);
+//! [`MirrorLog::Core`] keeps it in memory (lvm2 records that by omitting `mirror_log`).
 
 use crate::vg::{LogicalVolume, LvArea, Segment, SegmentKind, StripeArea, VolumeGroup};
 use crate::{Extra, Flag, FlagList, ModelError};
@@ -39,9 +39,9 @@ pub const DEFAULT_STRIPE_SIZE: Sectors = Sectors(128);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MirrorLog {
     /// In memory (`--mirrorlog core`): no `mirror_log` key, no `_mlog` sub-LV.
-    #[default]
     Core,
-    /// A one-extent `_mlog` sub-LV on a PV apart from the images.
+    /// A `_mlog` sub-LV (one extent but for huge LVs), lvm2's default.
+    #[default]
     Disk,
 }
 
@@ -135,9 +135,10 @@ pub(crate) struct PvSpace {
     /// `consume_pv_area`): largest first, and an area that shrinks goes after every area
     /// at least as large as what is left of it.
     pub(crate) order: Vec<u64>,
-    /// Starts of the areas the last pass reserved from; the next pass puts them back to
-    /// full size and re-inserts them (`_reset_unreserved`).
-    pub(crate) reserved: Vec<u64>,
+    /// (start, unreserved extents) of the areas a pass reserved from (`pva->unreserved` below
+    /// `pva->count`); the next pass puts them back to full size and re-inserts them
+    /// (`_reset_unreserved`), but for those its list walk skips after a re-insert.
+    pub(crate) reserved: Vec<(u64, u64)>,
 }
 
 impl PvSpace {
@@ -170,7 +171,7 @@ impl PvSpace {
         self.used.insert(i, (start, len));
         // `consume_pv_area`: the area leaves the list; what is left of it goes back in.
         self.order.retain(|&s| s != start);
-        self.reserved.retain(|&s| s != start);
+        self.reserved.retain(|r| r.0 != start);
         if count > len {
             let left = count - len;
             let sizes = self.free_ranges();
@@ -195,18 +196,34 @@ impl PvSpace {
         let mut i = 0;
         while i < list.len() {
             let a = list[i];
-            if !self.reserved.contains(&a.0) {
+            if !self.reserved.iter().any(|r| r.0 == a.0) {
                 i += 1;
                 continue;
             }
-            self.reserved.retain(|&s| s != a.0);
+            self.reserved.retain(|r| r.0 != a.0);
             list.remove(i);
             let at = list.iter().position(|b| a.1 > b.1).unwrap_or(list.len());
             list.insert(at, a);
             i = if at >= i { at + 1 } else { i };
         }
+        // lvm2 walks on after an area's new place: an area it passes over that way keeps
+        // its reservation into the next pass (seed 5092).
         self.order = list.iter().map(|a| a.0).collect();
-        self.reserved.clear();
+    }
+
+    /// What is unreserved of the area at `start` (its size when nothing is).
+    fn unreserved_of(&self, start: u64, count: u64) -> u64 {
+        self.reserved
+            .iter()
+            .find(|r| r.0 == start)
+            .map_or(count, |r| r.1)
+    }
+
+    /// The first area in list order with anything unreserved (`_check_pva` skips the others).
+    fn first_unreserved(&self) -> Option<(u64, u64)> {
+        self.areas_in_order()
+            .into_iter()
+            .find(|&(s, l)| self.unreserved_of(s, l) > 0)
     }
 
     /// Free areas (start, size) in lvm2's list order.
@@ -349,7 +366,7 @@ impl FreeMap {
         let mut list: Vec<(u64, u64, u64)> = self
             .areas_by_size(pv)
             .into_iter()
-            .map(|(s, l)| (s, l, l))
+            .map(|(s, l)| (s, l, self.pvs[pv].unreserved_of(s, l)))
             .collect();
         let mut found: Option<(u64, u64)> = None;
         let mut i = 0;
@@ -378,7 +395,11 @@ impl FreeMap {
         }
         // The list keeps its new order for the rest of this allocation.
         self.pvs[pv].order = list.iter().map(|a| a.0).collect();
-        self.pvs[pv].reserved = list.iter().filter(|a| a.2 < a.1).map(|a| a.0).collect();
+        self.pvs[pv].reserved = list
+            .iter()
+            .filter(|a| a.2 < a.1)
+            .map(|a| (a.0, a.2))
+            .collect();
         found
     }
 
@@ -458,7 +479,7 @@ impl FreeMap {
                     }
                     let pick = pvs
                         .iter()
-                        .find_map(|&pv| self.areas_by_size(pv).first().map(|&(s, l)| (pv, s, l)));
+                        .find_map(|&pv| self.pvs[pv].first_unreserved().map(|(s, l)| (pv, s, l)));
                     match pick {
                         Some(a) if !areas.iter().any(|b: &(usize, u64, u64)| b.0 == a.0) => {
                             areas.push(a)
@@ -504,7 +525,7 @@ impl FreeMap {
     /// with A_CLING_TO_LVSEG | A_POSITIONAL_FILL): PVs in candidate order, each offering only
     /// its first area in the list; that area fills the first free slot whose last-segment
     /// area it continues (`_check_contiguous`, as `maximise_cling` asks), else the first free
-    /// slot whose first-segment area is on the same PV (`_check_cling`), reserved whole.
+    /// slot whose first-segment area is on the same PV (`_check_cling`), taken whole.
     /// Every slot filled: (len, areas by slot); else nothing is allocated.
     fn cling_positional(
         &mut self,
@@ -518,7 +539,7 @@ impl FreeMap {
         let mut filled = 0;
         for &pv in cands {
             self.pvs[pv].reset_unreserved();
-            let Some(&(start, count)) = self.areas_by_size(pv).first() else {
+            let Some((start, count)) = self.pvs[pv].first_unreserved() else {
                 continue;
             };
             let free = |slots: &[Option<(usize, u64, u64)>], s: usize| slots[s].is_none();
@@ -526,8 +547,10 @@ impl FreeMap {
                 .find(|&s| free(&slots, s) && prev[s] == (pv, start))
                 .or_else(|| (0..n.min(first.len())).find(|&s| free(&slots, s) && first[s] == pv));
             if let Some(s) = slot {
+                // Reserved whole but only in the pass's own record (`_is_condition` →
+                // `_reserve_area`): the area's unreserved count is untouched, so the next
+                // pass's `_reset_unreserved` leaves it where it is in the list (seed 5148).
                 slots[s] = Some((pv, start, count));
-                self.pvs[pv].reserved = vec![start];
                 filled += 1;
                 if filled == n {
                     break;
@@ -786,6 +809,17 @@ fn trim_end(lv: &mut LogicalVolume, n: u64) {
     }
 }
 
+/// Extents of a mirror's disk log (lvm2's `_mirror_log_extents`): a 1 KiB header
+/// (`MIRROR_LOG_OFFSET`) and a bitset of the regions in 32-bit words, in whole sectors.
+fn mirror_log_extents(region: Sectors, extent_size: Sectors, extents: u64) -> u64 {
+    let regions = extents
+        .saturating_mul(extent_size.0)
+        .div_ceil(region.0.max(1));
+    let bitset_bytes = regions.div_ceil(32) * 32 / 8;
+    let sectors = (1024 + bitset_bytes).div_ceil(512);
+    sectors.div_ceil(extent_size.0.max(1)).max(1)
+}
+
 fn region_size_for(req: Option<Sectors>, lv_sectors: u64) -> Sectors {
     let mut r = req.unwrap_or(DEFAULT_REGION_SIZE).0.max(1);
     // lvm2 lowers the region size to a power of two no larger than the LV.
@@ -938,28 +972,43 @@ impl VolumeGroup {
                 }
             }
             Layout::Mirror { mirrors, log } => {
-                let legs =
+                let mut size = req.size.0;
+                let mut legs =
                     self.alloc_images(&mut fm, &cands, mirrors, req.size.0, false, &req.name)?;
+                let region = region_size_for(
+                    req.region_size,
+                    req.size.0.saturating_mul(self.extent_size.0),
+                );
                 let log_lv = match log {
                     MirrorLog::Core => None,
                     MirrorLog::Disk => {
-                        let used: Vec<usize> = legs.iter().map(|l| l.0).collect();
-                        let rest: Vec<usize> = cands
-                            .iter()
-                            .copied()
-                            .filter(|i| !used.contains(i))
-                            .collect();
-                        let usable = rest.iter().filter(|&&i| fm.pvs[i].free() > 0).count();
-                        if usable == 0 {
-                            return Err(ModelError::NotEnoughPvs {
-                                needed: legs.len() + 1,
-                                available: legs.len(),
-                                what: "mirror images and a disk log",
-                            });
+                        // rhbz1269533: images that took the VG's last extent give one back
+                        // for the log (`_lv_create_an_lv`: `lv_reduce(lv, 1)`).
+                        if size > 1 && fm.pvs.iter().all(|p| p.free() == 0) {
+                            size -= 1;
+                            for (_, _, chunks) in &mut legs {
+                                if let Some(last) = chunks.last_mut() {
+                                    fm.pvs[last.0].used.retain(|u| u.0 + u.1 != last.1 + last.2);
+                                    last.2 -= 1;
+                                    if last.2 > 0 {
+                                        fm.pvs[last.0].used.push((last.1, last.2));
+                                        fm.pvs[last.0].used.sort_unstable();
+                                    } else {
+                                        chunks.pop();
+                                    }
+                                }
+                            }
                         }
-                        let chunks = fm.alloc_linear(&rest, 1, None)?;
+                        let images: Vec<usize> =
+                            legs.iter().flat_map(|l| l.2.iter().map(|c| c.0)).collect();
+                        let log_len = mirror_log_extents(region, self.extent_size, size);
+                        let chunk = Self::alloc_mirror_log(&mut fm, &cands, &images, log_len)
+                            .ok_or(ModelError::NotEnoughSpace {
+                                needed: Extents(log_len),
+                                free: Extents(fm.total_free(&cands)),
+                            })?;
                         let mut l = self.new_lv(&format!("{}_mlog", req.name), false, &req);
-                        l.segments = linear_segments(&self.name_chunks(&fm, &chunks), 0);
+                        l.segments = linear_segments(&self.name_chunks(&fm, &[chunk]), 0);
                         Some(l)
                     }
                 };
@@ -974,13 +1023,9 @@ impl VolumeGroup {
                     });
                     created.push(img);
                 }
-                let region = region_size_for(
-                    req.region_size,
-                    req.size.0.saturating_mul(self.extent_size.0),
-                );
                 top.segments.push(Segment {
                     start_extent: Extents(0),
-                    extent_count: req.size,
+                    extent_count: Extents(size),
                     kind: SegmentKind::Mirror {
                         region_size: Some(region),
                         log: log_lv.as_ref().map(|l| l.name.clone()),
@@ -1121,53 +1166,30 @@ impl VolumeGroup {
                 what: "mirror images",
             });
         }
-        let mut chosen: Vec<usize> = Vec::new();
-        // First PVs with one free range holding a whole image, then any with enough in total.
-        for pass in 0..2 {
-            for &i in cands {
-                if chosen.len() == n {
-                    break;
-                }
-                if chosen.contains(&i) {
-                    continue;
-                }
-                let fits = if pass == 0 {
-                    fm.pvs[i].free_ranges().iter().any(|r| r.1 >= need)
+        // lvm2 allocates the images as the parallel areas of one allocation
+        // (`lv_extend` → `_allocate`, area_count = images): the same policies as stripes.
+        // raid1 asks for one more extent per area (`alloc_and_split_meta`) and splits the
+        // rmeta off the front of each image's first area (`_alloc_parallel_area`).
+        let segs = fm.alloc_parallel(cands, n, need, None)?;
+        let mut out: Vec<(usize, Option<(usize, u64, u64)>, Vec<(usize, u64, u64)>)> = (0..n)
+            .map(|slot| (segs.first().map_or(0, |s| s.1[slot].0), None, Vec::new()))
+            .collect();
+        for (i, (len, areas)) in segs.iter().enumerate() {
+            for (slot, &(pv, start)) in areas.iter().enumerate() {
+                let (start, len) = if meta && i == 0 {
+                    out[slot].1 = Some((pv, start, 1));
+                    (start + 1, len - 1)
                 } else {
-                    fm.pvs[i].free() >= need
+                    (start, *len)
                 };
-                if fits {
-                    chosen.push(i);
+                // Passes that continue an image on its PV make one segment
+                // (`lv_merge_segments`).
+                match out[slot].2.last_mut() {
+                    Some(last) if last.0 == pv && last.1 + last.2 == start => last.2 += len,
+                    _ if len > 0 => out[slot].2.push((pv, start, len)),
+                    _ => {}
                 }
             }
-        }
-        if chosen.len() < n {
-            let free = cands.iter().map(|&i| fm.pvs[i].free()).sum::<u64>();
-            return Err(ModelError::NotEnoughSpace {
-                needed: Extents(need.saturating_mul(n as u64)),
-                free: Extents(free),
-            });
-        }
-        chosen.sort_unstable();
-        let mut out = Vec::new();
-        for &pv in &chosen {
-            let one = [pv];
-            let (meta_chunk, cont) = if meta {
-                // rmeta and rimage are carved together, metadata first, as lvm2 does.
-                let ranges = fm.pvs[pv].free_ranges();
-                let start = ranges
-                    .iter()
-                    .find(|r| r.1 >= need)
-                    .or_else(|| ranges.first())
-                    .map_or(0, |r| r.0);
-                let m = fm.alloc_linear(&one, 1, Some((pv, start)))?;
-                let m0 = m[0];
-                (Some(m0), Some((pv, m0.1 + 1)))
-            } else {
-                (None, None)
-            };
-            let chunks = fm.alloc_linear(&one, size, cont)?;
-            out.push((pv, meta_chunk, chunks));
         }
         Ok(out)
     }
@@ -1377,6 +1399,49 @@ impl VolumeGroup {
         }
         self.lvs.extend(created);
         Ok(names)
+    }
+
+    /// lvm2's disk log of a new mirror (`add_mirror_log`, a second allocation after the
+    /// images): `_find_some_parallel_space` with no parallel areas and one log area. Every
+    /// area is big enough for a request of nothing, so each PV offers the last area its walk
+    /// visits, all offers weigh the same (`log_len`) and the stable sort leaves the last PV
+    /// (in candidate order) for the log, at the start of that area. PVs holding an image
+    /// are passed over (`_pv_is_parallel`) unless no other PV has room, when the normal
+    /// policy's extra log iteration looks at them too (`mirror_logs_require_separate_pvs`
+    /// is 0 by default). Returns (pv index, start, len).
+    fn alloc_mirror_log(
+        fm: &mut FreeMap,
+        cands: &[usize],
+        images: &[usize],
+        log_len: u64,
+    ) -> Option<(usize, u64, u64)> {
+        // A fresh allocation: the areas in `create_pv_maps` order again.
+        for p in &mut fm.pvs {
+            let mut r = p.free_ranges();
+            r.sort_by_key(|&(s, l)| (std::cmp::Reverse(l), s));
+            p.order = r.into_iter().map(|r| r.0).collect();
+            p.reserved.clear();
+        }
+        for log_iteration in [false, true] {
+            let mut found: Vec<(usize, u64, u64)> = Vec::new();
+            for &pv in cands {
+                if !log_iteration && images.contains(&pv) {
+                    continue;
+                }
+                if let Some((s, l)) = fm.lvm_walk(pv, log_len, true, &|_| true) {
+                    found.push((pv, s, l.min(log_len)));
+                }
+            }
+            if found.is_empty() {
+                continue;
+            }
+            found.sort_by_key(|a| std::cmp::Reverse(a.2));
+            // The smallest offer that still holds the log.
+            let pick = found.iter().rev().find(|a| a.2 >= log_len)?;
+            fm.pvs[pick.0].take(pick.1, log_len);
+            return Some((pick.0, pick.1, log_len));
+        }
+        None
     }
 
     /// Grows an LV by `by` extents (striped: rounded up to the stripe count), appending

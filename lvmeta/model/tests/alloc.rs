@@ -45,6 +45,22 @@ fn areas(vg: &VolumeGroup, lv: &str) -> Vec<(String, u64, u64)> {
 }
 
 /// (PV, first LE, end LE) of each segment of a linear image.
+/// (PV, first PE, length) of each area of a linear sub-LV.
+fn pv_extents(vg: &VolumeGroup, lv: &str) -> Vec<(String, u64, u64)> {
+    vg.lv(lv)
+        .unwrap()
+        .segments
+        .iter()
+        .flat_map(|s| match &s.kind {
+            SegmentKind::Striped { areas, .. } => areas
+                .iter()
+                .map(|a| (a.pv.clone(), a.start.0, s.area_len().0))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 fn pv_le_ranges(vg: &VolumeGroup, lv: &str) -> Vec<(String, u64, u64)> {
     vg.lv(lv)
         .unwrap()
@@ -136,11 +152,16 @@ fn check_invariants(vg: &VolumeGroup) {
                     }
                     let names: Vec<&str> = legs.iter().map(|l| l.lv.as_str()).collect();
                     assert_images_apart(vg, &lv.name, &names);
+                    // The log may share an image's PV: lvm2 puts it there when no other PV
+                    // has room (mirror_logs_require_separate_pvs = 0).
                     if let Some(log) = log {
-                        for p in pvs_of(vg, log) {
-                            assert!(!seen.contains(&p), "{}: log on an image PV", lv.name);
-                        }
+                        assert!(
+                            !pvs_of(vg, log).is_empty(),
+                            "{}: log without extents",
+                            lv.name
+                        );
                     }
+                    let _ = seen;
                 }
                 SegmentKind::Raid1 { images, .. } => {
                     for (m, i) in images {
@@ -461,20 +482,88 @@ fn mirror_core_and_disk_logs() {
     assert_eq!(vg.lv_size("d_mimage_0").unwrap().0, 4);
     check_invariants(&vg);
     assert_eq!(vg.remove_lv("d").unwrap().len(), 4);
-    // a disk log needs a PV apart from both images
+    // No PV apart from the images: lvm2's extra log iteration puts the log on the last
+    // image PV with room, at the start of its area (mirror_logs_require_separate_pvs = 0).
     let mut two = self::vg(&[15, 15]);
-    let err = two
-        .create_lv(LvRequest::new(
-            "d",
-            Extents(2),
-            Layout::Mirror {
-                mirrors: 1,
-                log: MirrorLog::Disk,
-            },
-        ))
-        .unwrap_err();
-    assert!(matches!(err, ModelError::NotEnoughPvs { needed: 3, .. }));
-    assert!(two.lvs.is_empty());
+    two.create_lv(LvRequest::new(
+        "d",
+        Extents(2),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    ))
+    .unwrap();
+    assert_eq!(pv_extents(&two, "d_mlog"), [("pv1".to_string(), 2, 1)]);
+    check_invariants(&two);
+}
+
+#[test]
+fn image_passes_on_one_pv_make_one_segment() {
+    // Differential seed 5092 (disk logs): an image continued on its PV by a second pass is
+    // one segment, as lvm2's `lv_merge_segments` leaves it.
+    let mut vg = vg(&[20, 2, 3]);
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(4),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Core,
+        },
+    ))
+    .unwrap();
+    assert_eq!(pv_extents(&vg, "m_mimage_0"), [("pv0".to_string(), 0, 4)]);
+    assert_eq!(vg.lv("m_mimage_1").unwrap().segments.len(), 2);
+    check_invariants(&vg);
+}
+
+#[test]
+fn mirror_disk_log_goes_where_lvm2_puts_it() {
+    // Every PV apart from the images offers its last walked area with the same weight, so
+    // the last of them (in the PV list's order) takes the log, at the start of the area.
+    let mut vg = vg(&[15, 15, 15, 15]);
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(3),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    ))
+    .unwrap();
+    assert_eq!(pvs_of(&vg, "m_mimage_0"), ["pv0"]);
+    assert_eq!(pvs_of(&vg, "m_mimage_1"), ["pv1"]);
+    assert_eq!(pv_extents(&vg, "m_mlog"), [("pv3".to_string(), 0, 1)]);
+    let mut req = LvRequest::new(
+        "n",
+        Extents(2),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    );
+    req.pvs = Some(vec!["pv3".into(), "pv2".into(), "pv1".into(), "pv0".into()]);
+    vg.create_lv(req).unwrap();
+    // Every PV holds a whole image, so the images go to the first two in the list's order
+    // (a stable sort by what each holds of the request), the log to the last of the others.
+    assert_eq!(pvs_of(&vg, "n_mimage_0"), ["pv3"]);
+    assert_eq!(pvs_of(&vg, "n_mimage_1"), ["pv2"]);
+    assert_eq!(pv_extents(&vg, "n_mlog"), [("pv0".to_string(), 3, 1)]);
+    check_invariants(&vg);
+    // Images that take the VG's last extents give one back for the log (rhbz1269533).
+    let mut full = self::vg(&[5, 5]);
+    full.create_lv(LvRequest::new(
+        "f",
+        Extents(5),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    ))
+    .unwrap();
+    assert_eq!(full.lv_size("f").unwrap().0, 4);
+    assert_eq!(pv_extents(&full, "f_mlog"), [("pv1".to_string(), 4, 1)]);
+    check_invariants(&full);
 }
 
 #[test]

@@ -215,7 +215,7 @@ impl Twins {
     }
 }
 
-pub const LV_FIELDS: &str = "lv_name,lv_size,segtype,stripes,stripe_size,seg_start_pe,seg_size_pe,seg_pe_ranges,devices,lv_tags";
+pub const LV_FIELDS: &str = "lv_name,lv_size,segtype,stripes,stripe_size,seg_start_pe,seg_size_pe,seg_pe_ranges,devices,lv_tags,mirror_log,region_size";
 pub const VG_FIELDS: &str = "vg_name,pv_count,lv_count,vg_size,vg_free,vg_tags,vg_extent_size,vg_extent_count,vg_free_count,vg_attr";
 pub const PV_FIELDS: &str =
     "pv_name,vg_name,pv_size,pv_free,pe_start,pv_pe_count,pv_pe_alloc_count,pv_attr,pv_mda_size";

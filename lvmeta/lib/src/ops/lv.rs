@@ -122,9 +122,18 @@ impl Ctx<'_> {
                             lv: req.name.clone(),
                         }
                     } else {
+                        // lvm2 counts the missing extents of every image (`area_count /
+                        // area_multiple`), a raid1's rmeta extent included until it is placed.
+                        let more = match req.layout {
+                            Layout::Raid1 { .. } if got == 0 => (sized.extents + 1) * images,
+                            Layout::Raid1 { .. } | Layout::Mirror { .. } => {
+                                sized.extents.saturating_sub(got) * images
+                            }
+                            _ => sized.extents.saturating_sub(got),
+                        };
                         VgError::NotSuitable {
                             lv: req.name.clone(),
-                            more: sized.extents.saturating_sub(got),
+                            more,
                         }
                     }
                     .into())
@@ -198,9 +207,10 @@ impl Ctx<'_> {
                         let got = probe
                             .extend_lv_with(lv, Extents(by), keys.as_deref(), true)
                             .unwrap_or(0);
+                        // lvm2 counts the missing extents of every image.
                         return Err(VgError::NotSuitable {
                             lv: lv.into(),
-                            more: by - got.min(by),
+                            more: (by - got.min(by)) * shape.images.max(1),
                         }
                         .into());
                     }
@@ -220,6 +230,23 @@ impl Ctx<'_> {
                             });
                         }
                     }
+                }
+                // lvm2's `check_lv_segments` refuses a mirror whose region outgrows it.
+                let region = vg.lv(lv).and_then(|l| match l.segments.first() {
+                    Some(model::Segment {
+                        kind:
+                            model::SegmentKind::Mirror {
+                                region_size: Some(r),
+                                ..
+                            },
+                        ..
+                    }) => Some(r.0),
+                    _ => None,
+                });
+                if region.is_some_and(|r| r > target * es) {
+                    return Err(OpError::Failed(format!(
+                        "LV {vgname}/{lv}, segment 1 invalid: region size is bigger then LV itself for mirror segment.\nInternal error: LV segments corrupted in {lv}."
+                    )));
                 }
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }

@@ -252,7 +252,10 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
         LvField::LvAttr => s(kernel.lv_attr(vg, l, roles.get(l.name.as_str()).copied())),
         LvField::LvHost => s(l.creation_host.clone().unwrap_or_default()),
         LvField::MirrorLog => s(match seg.map(|g| &g.kind) {
-            Some(SegmentKind::Mirror { log: Some(log), .. }) => log.clone(),
+            // A hidden LV in brackets, as lvm2's `_lvname_disp` (report/mark_hidden_devices).
+            Some(SegmentKind::Mirror { log: Some(log), .. }) => {
+                vg.lv_display_name(log).unwrap_or_else(|| log.clone())
+            }
             _ => String::new(),
         }),
         // lvmeta makes no snapshots, pools or moves: empty, as lvm2 shows them for LVs
