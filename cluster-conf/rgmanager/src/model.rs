@@ -3,6 +3,14 @@
 /// Name/value attributes in document order.
 pub type Attrs = Vec<(String, String)>;
 
+/// The value of attribute `name`, if present.
+fn attr<'a>(attrs: &'a Attrs, name: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConf {
     pub name: String,
@@ -45,10 +53,7 @@ pub struct Element {
 
 impl Element {
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        attr(&self.attrs, name)
     }
 }
 
@@ -209,10 +214,7 @@ impl Resource {
     }
 
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        attr(&self.attrs, name)
     }
 }
 
