@@ -2,9 +2,7 @@
 //!
 //! **Propagation.** A `Committed { vg, seqno }` from another node makes this node refresh
 //! every LV of `vg` it has active: the driver re-plans it from the committed metadata and
-//! loads only the tables that changed (an extend, a mirror split, a leg removed). A node
-//! leaving the group does the same on every survivor: it may have committed and died before
-//! its lock release multicast the commit.
+//! loads only the tables that changed (an extend, a mirror split, a leg removed).
 //!
 //! **Atomic resize**, led by the daemon of the node running the command, which holds the VG
 //! lock EX (so no other change and no activation reads the VG meanwhile):
@@ -132,8 +130,7 @@ impl Node {
         self.active_lvs(&lv.vg).iter().any(|l| l.uuid == lv.uuid)
     }
 
-    /// How many refreshes this node did for other nodes' commits (multicast, or possible because a
-    /// node left the group).
+    /// How many refreshes this node did for other nodes' commits.
     pub fn refresh_count(&self) -> u64 {
         self.coord.refreshes
     }
@@ -203,12 +200,6 @@ impl Node {
 
     /// Another node committed to `vg`: refresh what is active here.
     pub(super) fn propagate_commit(&mut self, vg: &str, _seqno: u32) {
-        self.refresh_active(vg);
-    }
-
-    /// Reloads every LV of `vg` active here from the committed metadata, but those in a
-    /// resize (its Resume reloads them).
-    fn refresh_active(&mut self, vg: &str) {
         let busy: BTreeSet<String> = self
             .coord
             .parts
@@ -217,6 +208,7 @@ impl Node {
             .collect();
         for lv in self.active_lvs(vg) {
             if busy.contains(&lv.uuid) {
+                // Its resize's Resume reloads it.
                 continue;
             }
             self.coord.refreshes += 1;
@@ -380,20 +372,6 @@ impl Node {
                         ack: false,
                     },
                 );
-            }
-        }
-        // A node that left may have committed and died before releasing the VG lock, so
-        // its commit was never multicast: reload what is active here from the disk, as for
-        // an orphaned resize (the driver loads only tables that changed; a fenced VG's
-        // reload waits in the freezer's gate).
-        if !gone.is_empty() {
-            let vgs: Vec<String> = self
-                .ls
-                .keys()
-                .filter_map(|n| n.vg().map(str::to_string))
-                .collect();
-            for vg in vgs {
-                self.refresh_active(&vg);
             }
         }
         self.check_leads();

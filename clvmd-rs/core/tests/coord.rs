@@ -110,36 +110,6 @@ fn a_commit_elsewhere_reloads_active_lvs_without_a_command() {
     }
 }
 
-/// A node that commits and dies before it releases the VG lock multicasts nothing: the
-/// survivors reload what they have active from the disk when it leaves the group, as after
-/// a resize whose leader died (the disk decides). Without it node2 would serve the old
-/// tables until the next change (after a mirror split: a leg that is an LV of its own now).
-#[test]
-fn a_node_dying_between_its_commit_and_the_lock_release_leaves_no_stale_table() {
-    for seed in 0..20 {
-        let mut sim = cluster(3, &[1, 2], seed);
-        sim.check_sizes = false; // a plain commit is not a resize
-        assert!(matches!(sim.call(3, 10, vg_ex()), Response::Granted { .. }));
-        sim.disk.insert(U.into(), NEW);
-        sim.crash(3);
-        sim.run(5_000);
-        for n in [1, 2] {
-            assert_eq!(sim.dev(n, U).unwrap().size, NEW, "seed {seed}, node{n}");
-            assert!(!sim.dev(n, U).unwrap().suspended, "seed {seed}, node{n}");
-        }
-        // A leave with nothing changed on disk reloads nothing.
-        let loads = sim.dm_log.len();
-        sim.crash(2);
-        sim.run(5_000);
-        assert_eq!(sim.dev(1, U).unwrap().size, NEW);
-        let reloaded: Vec<_> = sim.dm_log[loads..]
-            .iter()
-            .filter(|(n, a)| *n == 1 && matches!(a, DmAction::Refresh { .. }))
-            .collect();
-        assert!(reloaded.len() <= 1, "seed {seed}: {reloaded:?}");
-    }
-}
-
 /// The command's side of a resize: VG lock EX, suspend everywhere, commit, resume
 /// everywhere, release.
 fn resize(sim: &mut Sim, leader: u32, to: u64) {
