@@ -211,6 +211,12 @@ impl Node {
                 // Its resize's Resume reloads it.
                 continue;
             }
+            if self.watcher.is_stopped(&lv.uuid) {
+                // Its I/O was stopped here on purpose (a dead leg, policy.detach = local):
+                // a reload from the metadata would give it its mirror back.
+                log::warn!("{lv}: I/O stopped here after a leg failure; not reloaded");
+                continue;
+            }
             self.coord.refreshes += 1;
             self.dm(
                 DmAction::Refresh {

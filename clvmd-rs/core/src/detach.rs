@@ -386,6 +386,11 @@ impl Watcher {
         }
     }
 
+    /// Whether this node stopped the LV's I/O (an error table it must keep).
+    pub(crate) fn is_stopped(&self, uuid: &str) -> bool {
+        self.failed.get(uuid).is_some_and(|f| f.action == "stopped")
+    }
+
     /// The LV is no longer active here (deactivated): forget its failure.
     pub(crate) fn retain_active(&mut self, active: &BTreeSet<String>) {
         self.failed.retain(|u, _| active.contains(u));

@@ -343,3 +343,43 @@ fn a_second_node_detaching_after_it_reloaded_never_removes_a_healthy_leg() {
         assert!(sim.stopped.is_empty(), "seed {seed}: {:?}", sim.stopped);
     }
 }
+
+/// A node that stopped an LV's I/O (local policy) keeps its error table when another node
+/// commits to the VG: the propagated reload would otherwise give it the mirror back.
+#[test]
+fn a_commit_elsewhere_does_not_reload_an_lv_stopped_here() {
+    let mut sim = mirrored(Detach::Local, 0b11);
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    assert_eq!(failed(&sim, 1), [(vec![1], "stopped".to_string())]);
+    let before = sim.dm_log.len();
+    // node2 commits a change to the VG (its VG lock released with a new seqno).
+    let r = sim.call(
+        2,
+        9,
+        Request::Lock {
+            scope: clvmd_proto::Scope::Vg("vg".into()),
+            mode: Mode::Ex,
+            wait_ms: 0,
+        },
+    );
+    assert!(matches!(r, Response::Granted { .. }), "{r:?}");
+    let r = sim.call(
+        2,
+        9,
+        Request::Unlock {
+            scope: clvmd_proto::Scope::Vg("vg".into()),
+            seqno: Some(7),
+            removed: false,
+        },
+    );
+    assert_eq!(r, Response::Done);
+    sim.run(3 * WATCH_MS);
+    let node1: Vec<_> = sim.dm_log[before..]
+        .iter()
+        .filter(|(n, a)| *n == 1 && matches!(a, clvmd_core::DmAction::Refresh { .. }))
+        .collect();
+    assert!(node1.is_empty(), "{node1:?}");
+    assert!(sim.node(1).status().io_blocked("vg", LV1).is_some());
+}
