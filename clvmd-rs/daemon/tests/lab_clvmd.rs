@@ -2451,7 +2451,7 @@ fn carried_detach(t: &T) {
         "node1",
         &format!(
             "{}MF pvcreate {d3} /dev/mapper/flaky && MF vgcreate --shared dgc {d3} /dev/mapper/flaky \
-             && MF lvcreate --type mirror -m1 -n m -L 8m dgc && MF lvchange -an dgc/m",
+             && MF lvcreate --type mirror -m1 --mirrorlog core -n m -L 8m dgc && MF lvchange -an dgc/m",
             mf("node1")
         ),
     );
