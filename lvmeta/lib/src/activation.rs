@@ -394,6 +394,16 @@ impl Ctx<'_> {
         Ok(kernel.dm.info(&plan.top().uuid)?.map(|_| plan))
     }
 
+    /// [`Ctx::active_plan`] where there is a kernel to ask; none without one.
+    fn active_plan_with(
+        &self,
+        kernel: Option<&Kernel>,
+        vgname: &str,
+        lv: &str,
+    ) -> Result<Option<Plan>> {
+        kernel.map_or(Ok(None), |k| self.active_plan(k, vgname, lv))
+    }
+
     /// After a metadata change of an active LV: suspend, load the new tables, resume.
     pub fn reload_active(
         &self,
@@ -428,10 +438,7 @@ impl Ctx<'_> {
     ) -> Result<Vec<String>> {
         let (vgname, lv, new_name, count) =
             (o.vg.as_str(), o.lv.as_str(), o.new_name.as_str(), o.count);
-        let before = match kernel {
-            Some(k) => self.active_plan(k, vgname, lv)?,
-            None => None,
-        };
+        let before = self.active_plan_with(kernel, vgname, lv)?;
         if let (Some(k), Some(p)) = (kernel, &before) {
             if let Some(s) = sync_of(k.dm.as_ref(), &p.top().uuid) {
                 if s < 100.0 {
@@ -489,10 +496,7 @@ impl Ctx<'_> {
         o: &ConvertImagesOptions,
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
-        let before = match kernel {
-            Some(k) => self.active_plan(k, vgname, lv)?,
-            None => None,
-        };
+        let before = self.active_plan_with(kernel, vgname, lv)?;
         let mut added = Vec::new();
         let mut raid1 = false;
         self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
@@ -565,10 +569,7 @@ impl Ctx<'_> {
         o: &ConvertImagesOptions,
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
-        let before = match kernel {
-            Some(k) => self.active_plan(k, vgname, lv)?,
-            None => None,
-        };
+        let before = self.active_plan_with(kernel, vgname, lv)?;
         let opts = crate::txn::WriteOpts {
             allow_missing: true,
             ..crate::txn::WriteOpts::command("lvconvert --repair")
