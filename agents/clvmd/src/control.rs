@@ -374,6 +374,7 @@ mod tests {
             ],
             frozen: vec![],
             disabled_vgs: vec![],
+            peer_refreshes: vec![],
             failed_lvs: vec![],
         };
         let d = status_of(&s);

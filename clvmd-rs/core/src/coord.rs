@@ -39,7 +39,7 @@ pub const SUSPEND_TIMEOUT_MS: u64 = 15_000;
 pub const RESUME_TIMEOUT_MS: u64 = 30_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Why {
+pub(super) enum Why {
     /// Another node's commit.
     Propagate,
     /// Phase 1 of `origin`'s resize `txn`.
@@ -48,6 +48,14 @@ enum Why {
     Resume { origin: u32, txn: u64, ack: bool },
     /// This node's own detach of a failed leg (detach.rs) is committed.
     Detached(LvRef),
+    /// A VG's seqno read after a node left (recheck.rs).
+    RecheckRead(String),
+    /// A reload to `seqno` after a node left (recheck.rs).
+    RecheckRefresh {
+        lv: LvRef,
+        seqno: u32,
+        since: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +98,7 @@ const DM_TAG_BASE: u64 = 1 << 63;
 
 impl Node {
     /// Queues a device-mapper action; `why` says what its completion continues.
-    fn dm(&mut self, action: DmAction, why: Why) -> u64 {
+    pub(super) fn dm(&mut self, action: DmAction, why: Why) -> u64 {
         self.coord.next_tag += 1;
         let tag = DM_TAG_BASE | self.coord.next_tag;
         self.coord.pending.insert(tag, why);
@@ -122,7 +130,7 @@ impl Node {
     }
 
     /// Whether this node's activation mode of `vg` loads read-only tables (ro, sr).
-    fn read_only_mode(&self, vg: &str) -> bool {
+    pub(super) fn read_only_mode(&self, vg: &str) -> bool {
         matches!(self.vg_mode_held(vg), Some(Mode::Pr | Mode::Cr))
     }
 
@@ -144,6 +152,10 @@ impl Node {
                 if let Err(e) = result {
                     log::error!("refresh after a commit elsewhere failed: {e}");
                 }
+            }
+            Why::RecheckRead(vg) => self.recheck_read(vg, result),
+            Why::RecheckRefresh { lv, seqno, since } => {
+                self.recheck_refreshed(lv, seqno, since, result)
             }
             Why::Detached(lv) => {
                 let now = self.now;
@@ -196,6 +208,11 @@ impl Node {
             },
             Why::Detached(lv),
         );
+    }
+
+    /// Whether a resize in flight suspended LV `uuid` here (its Resume reloads it).
+    pub(super) fn coord_busy(&self, uuid: &str) -> bool {
+        self.coord.parts.values().any(|p| p.lv.uuid == uuid)
     }
 
     /// Another node committed to `vg`: refresh what is active here.

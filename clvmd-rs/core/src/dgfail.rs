@@ -251,6 +251,13 @@ impl Node {
             .map(|d| failed(ErrorKind::VgDisabled, self.disabled_status(d).refusal()))
     }
 
+    /// Whether this node left `vg` under `policy.dg_failure = leave`.
+    pub(super) fn dg_left(&self, vg: &str) -> bool {
+        self.disabled
+            .get(vg)
+            .is_some_and(|d| d.policy == DgFailure::Leave)
+    }
+
     /// Why an activation in `vg` is refused here: this node left it.
     pub(super) fn dg_activation_refusal(&self, vg: &str) -> Option<Response> {
         self.disabled

@@ -40,6 +40,9 @@ pub enum DmAction {
     Refresh { lv: LvRef, read_only: bool },
     /// The live status lines of the LV's devices (mirror/raid health), nothing changed.
     Status { lv: LvRef },
+    /// Reads the committed seqno of `lv`'s VG from disk ([`DmReport::seqno`]); nothing
+    /// changed. Asked for under the VG lock held shared, after a node left the group.
+    ReadSeqno { lv: LvRef },
 }
 
 impl DmAction {
@@ -48,7 +51,8 @@ impl DmAction {
             DmAction::Suspend { lv, .. }
             | DmAction::Resume { lv }
             | DmAction::Refresh { lv, .. }
-            | DmAction::Status { lv } => lv,
+            | DmAction::Status { lv }
+            | DmAction::ReadSeqno { lv } => lv,
         }
     }
 }
@@ -64,4 +68,7 @@ pub struct DmReport {
     pub reloaded: Vec<String>,
     /// `(device, target, status params)` for [`DmAction::Status`].
     pub status: Vec<(String, String, String)>,
+    /// The VG's committed seqno on disk, for [`DmAction::ReadSeqno`].
+    #[serde(default)]
+    pub seqno: Option<u32>,
 }

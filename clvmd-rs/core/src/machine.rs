@@ -23,6 +23,8 @@ pub(crate) use coord::Coord;
 mod dgfail;
 #[path = "modes.rs"]
 pub mod modes;
+#[path = "recheck.rs"]
+mod recheck;
 
 /// A client connection, numbered by the driver.
 pub type ConnId = u64;
@@ -397,6 +399,8 @@ pub struct Node {
     carries: BTreeMap<String, dgfail::Carry>,
     /// Detaches this node carries for a peer: watch tag -> (origin, LV).
     carrying: BTreeMap<u64, (u32, crate::dm::LvRef)>,
+    /// Metadata checks after a node left (recheck.rs).
+    rechecks: recheck::Rechecks,
     out: Vec<Output>,
 }
 
@@ -451,6 +455,7 @@ impl Node {
             disabled: BTreeMap::new(),
             carries: BTreeMap::new(),
             carrying: BTreeMap::new(),
+            rechecks: recheck::Rechecks::default(),
             out: Vec::new(),
             cfg,
         }
@@ -532,6 +537,7 @@ impl Node {
             }
         }
         self.coord_tick();
+        self.drive_rechecks();
         self.drive_all();
         self.carry_deadlines();
         self.dg_leave();
@@ -648,6 +654,9 @@ impl Node {
     }
 
     fn reply(&mut self, conn: ConnId, response: Response) {
+        if recheck::is_recheck_conn(conn) {
+            return self.recheck_reply(conn, response);
+        }
         self.out.push(Output::Reply { conn, response });
     }
 
@@ -1237,6 +1246,7 @@ impl Node {
         let gone: Vec<u32> = self.members.difference(&new).copied().collect();
         self.members = new;
         self.coord_membership(&gone);
+        self.recheck_after_leave(&gone);
         if !self.members.contains(&self.cfg.node_id) {
             // Out of the group: no barrier will come back.
             let all: Vec<u64> = self.unresolved.keys().copied().collect();
@@ -1799,6 +1809,9 @@ impl Node {
                                             .iter()
                                             .map(|(o, m)| match o {
                                                 Owner::Persistent => format!("persistent {m}"),
+                                                Owner::Conn(c) if recheck::is_recheck_conn(*c) => {
+                                                    format!("clvmd-rs (metadata check) {m}")
+                                                }
                                                 Owner::Conn(c) => format!(
                                                     "client pid {} {m}",
                                                     self.conns.get(c).copied().unwrap_or(0)
@@ -1845,6 +1858,7 @@ impl Node {
             frozen: self.freezer.status(self.now),
             failed_lvs: self.watcher.status(self.now),
             disabled_vgs: self.dg_status(),
+            peer_refreshes: self.recheck_status(),
         }
     }
 }

@@ -717,6 +717,7 @@ impl Sim {
     /// Carries out node `id`'s next device-mapper action on its simulated devices, planning
     /// from [`Sim::disk`] as the real driver plans from the committed metadata.
     fn do_dm(&mut self, id: u32) {
+        let seqno = self.seqno;
         let disk = &self.disk;
         let disk_legs = &self.disk_legs;
         let lv_status = &mut self.lv_status;
@@ -767,9 +768,12 @@ impl Sim {
                     d.legs = legs;
                     d.suspended = false;
                 }
-                DmAction::Status { .. } => {}
+                DmAction::Status { .. } | DmAction::ReadSeqno { .. } => {}
             }
             report.size_sectors = Some(d.size);
+        }
+        if let DmAction::ReadSeqno { .. } = &action {
+            report.seqno = Some(seqno);
         }
         self.dm_log.push((id, action));
         if self.check_sizes {

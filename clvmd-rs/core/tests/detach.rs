@@ -383,3 +383,41 @@ fn a_commit_elsewhere_does_not_reload_an_lv_stopped_here() {
     assert!(node1.is_empty(), "{node1:?}");
     assert!(sim.node(1).status().io_blocked("vg", LV1).is_some());
 }
+
+/// Issue 15: a node that commits and dies before announcing it makes the survivors check
+/// the disk and reload, but never an LV one of them stopped on purpose (local policy): its
+/// error table stays.
+#[test]
+fn a_node_dying_after_an_unannounced_commit_does_not_reload_an_lv_stopped_here() {
+    let mut sim = mirrored(Detach::Local, 0b11);
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LEG1_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    assert_eq!(failed(&sim, 1), [(vec![1], "stopped".to_string())]);
+    let r = sim.call(
+        3,
+        9,
+        Request::Lock {
+            scope: clvmd_proto::Scope::Vg("vg".into()),
+            mode: Mode::Ex,
+            wait_ms: 0,
+        },
+    );
+    assert!(matches!(r, Response::Granted { .. }), "{r:?}");
+    sim.disk_legs.insert(LV1.into(), 0b01);
+    sim.seqno += 1;
+    let before = sim.dm_log.len();
+    sim.crash(3);
+    sim.run(3 * WATCH_MS);
+    let refreshed = |n: u32| {
+        sim.dm_log[before..]
+            .iter()
+            .filter(|(m, a)| *m == n && matches!(a, clvmd_core::DmAction::Refresh { .. }))
+            .count()
+    };
+    assert_eq!(refreshed(1), 0);
+    assert!(sim.node(1).status().io_blocked("vg", LV1).is_some());
+    // node2 had it healthy: reloaded to the new metadata.
+    assert_eq!(refreshed(2), 1);
+    assert_eq!(legs_on(&sim, 2), 0b01);
+}

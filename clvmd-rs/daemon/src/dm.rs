@@ -149,6 +149,14 @@ impl LvmDm {
         Ok(self.kernel.as_ref().expect("set"))
     }
 
+    /// The committed seqno of `vg` on disk (lvmlockd's LVB carries it as 32 bits).
+    fn seqno(&self, vg: &str) -> Result<u32, String> {
+        let env = (self.make_env)()?;
+        let sc = lvmeta::ops::scan(&env).map_err(|e| e.to_string())?;
+        let r = sc.read_vg(vg).map_err(|e| e.to_string())?;
+        Ok(r.vg.seqno as u32)
+    }
+
     /// The LV's plan from the committed metadata, and whether its handle_errors matters.
     fn plan(&self, lv: &LvRef, handle_errors: bool) -> Result<Plan, String> {
         let env = (self.make_env)()?;
@@ -217,6 +225,12 @@ fn tree(dm: &dyn DmBackend, top: &str) -> Result<BTreeSet<String>, String> {
 impl DmExec for LvmDm {
     fn run(&mut self, action: &DmAction) -> Result<DmReport, String> {
         let lv = action.lv().clone();
+        if let DmAction::ReadSeqno { .. } = action {
+            return Ok(DmReport {
+                seqno: Some(self.seqno(&lv.vg)?),
+                ..DmReport::default()
+            });
+        }
         let plan0 = self.plan(&lv, false)?;
         let top = plan0.top().uuid.clone();
         let dm = self.kernel()?.dm.as_ref();
@@ -279,6 +293,7 @@ impl DmExec for LvmDm {
                     }
                 }
             }
+            DmAction::ReadSeqno { .. } => {}
             DmAction::Status { .. } => {
                 for d in &plan0.devices {
                     if let Ok(lines) = dm.status(&d.uuid) {

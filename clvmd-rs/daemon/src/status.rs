@@ -157,6 +157,20 @@ pub fn render(st: &Status) -> String {
             }
         );
     }
+    for r in &st.peer_refreshes {
+        let _ = writeln!(
+            o,
+            "refreshed {}/{} from seqno {} after {} left ({} ms ago; tables were from seqno {}; reloaded {})",
+            r.vg,
+            r.lv,
+            r.seqno,
+            r.nodes.join(", "),
+            r.ago_ms,
+            r.from_seqno
+                .map_or_else(|| "unknown".to_string(), |s| s.to_string()),
+            r.reloaded.join(", ")
+        );
+    }
     if st.lockspaces.is_empty() {
         let _ = writeln!(o, "no lockspaces");
     }
@@ -280,6 +294,7 @@ mod tests {
                 },
             ],
             disabled_vgs: vec![],
+            peer_refreshes: vec![],
             failed_lvs: vec![FailedLv {
                 vg: "vg".into(),
                 lv: "m".into(),
@@ -330,6 +345,15 @@ mod tests {
                 d("vg", clvmd_proto::DgFailure::Dgdisable, true),
                 d("vg2", clvmd_proto::DgFailure::Leave, false),
             ],
+            peer_refreshes: vec![clvmd_proto::PeerRefresh {
+                vg: "vg".into(),
+                lv: "m".into(),
+                seqno: 9,
+                from_seqno: Some(8),
+                nodes: vec!["node3".into()],
+                reloaded: vec!["vg-m".into(), "removed vg-m_mimage_1".into()],
+                ago_ms: 40,
+            }],
             failed_lvs: vec![],
         };
         assert_eq!(
@@ -340,6 +364,7 @@ mod tests {
              after fixing the storage: clvmd-rs enable vg\n\
              VG vg2 LEFT by this node (leave), lockspace stopped for 30 ms: a commit from node node1 (1) failed: no metadata copy could be written\n  \
              after fixing the storage: clvmd-rs enable vg2 (here), then lvmeta vgchange --lockstart vg2\n\
+             refreshed vg/m from seqno 9 after node3 left (40 ms ago; tables were from seqno 8; reloaded vg-m, removed vg-m_mimage_1)\n\
              no lockspaces\n"
         );
     }
@@ -390,6 +415,7 @@ mod tests {
             }],
             frozen: vec![],
             disabled_vgs: vec![],
+            peer_refreshes: vec![],
             failed_lvs: vec![],
         };
         let text = render(&st);

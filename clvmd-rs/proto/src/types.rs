@@ -290,6 +290,26 @@ pub struct Status {
     /// (`dgdisable`) or left by this node (`leave`).
     #[serde(default)]
     pub disabled_vgs: Vec<DisabledVg>,
+    /// LVs this node reloaded because the VG's metadata on disk was newer than its tables
+    /// after a node left the group (that node committed and died before announcing it).
+    #[serde(default)]
+    pub peer_refreshes: Vec<PeerRefresh>,
+}
+
+/// An LV reloaded here after a node left the daemons' group with a commit it never announced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRefresh {
+    pub vg: String,
+    pub lv: String,
+    /// The committed seqno read from disk (under the VG lock shared) and loaded.
+    pub seqno: u32,
+    /// The seqno this node's tables were loaded from before, if it knew it.
+    pub from_seqno: Option<u32>,
+    /// The nodes that left (names where known).
+    pub nodes: Vec<String>,
+    /// Devices whose table changed.
+    pub reloaded: Vec<String>,
+    pub ago_ms: u64,
 }
 
 /// A VG disabled by the metadata-loss policy.

@@ -124,6 +124,7 @@ fn response() -> impl Strategy<Value = Response> {
                     stranded: Some("merged".into()),
                 }],
                 disabled_vgs: vec![],
+                peer_refreshes: vec![],
                 failed_lvs: vec![FailedLv {
                     vg: "vg".into(),
                     lv: "m".into(),
@@ -256,6 +257,7 @@ fn io_blocked_names_the_reason() {
         lockspaces: vec![],
         frozen: vec![],
         disabled_vgs: vec![],
+        peer_refreshes: vec![],
         failed_lvs: vec![FailedLv {
             vg: "vg".into(),
             lv: "m".into(),
