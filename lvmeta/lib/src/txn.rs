@@ -832,6 +832,66 @@ mod tests {
         assert_eq!(before, after, "nothing half-done: the VG is unchanged");
     }
 
+    /// Issue 15: every area takes the new text and its precommit (phase 1) but no commit
+    /// header can be written (phase 2): no copy was committed, the VG is unchanged, and it
+    /// is the same structured error, told to the held cluster lock, as a phase-1 failure.
+    #[test]
+    fn a_commit_failing_everywhere_in_its_second_phase_is_a_metadata_loss() {
+        use lvmeta_ondisk::dev::Fault;
+        let log = Log::default();
+        let (mut e, devs) = env_devs(&log);
+        {
+            let ctx = Ctx { env: &e };
+            setup(&ctx);
+            ctx.modify("vg", false, |vg, _, _| {
+                vg.lock_type = Some("dlm".into());
+                vg.lock_args = Some("1.0.0:test".into());
+                Ok(())
+            })
+            .unwrap();
+        }
+        e.cluster = Some(Arc::new(Recorder {
+            name: "cluster",
+            inner: MemLocking::new(),
+            log: log.clone(),
+        }));
+        let ctx = Ctx { env: &e };
+        let seqno = || {
+            ctx.read_vgs(Some(&["vg".to_string()]), false, |_, r| Ok(r[0].vg.seqno))
+                .unwrap()
+        };
+        let before = seqno();
+        // Phase 1 writes the text and the precommitted header on each device (two writes);
+        // the commit header is the third.
+        for d in &devs {
+            d.set_fault(Fault::FailAfter { ok: 2 });
+        }
+        log.lock().unwrap().clear();
+        let err = ctx
+            .lvcreate(&crate::ops::LvcreateOptions {
+                vg: "vg".into(),
+                ..lv("a")
+            })
+            .unwrap_err();
+        let OpError::NoMetadataCopy { areas, failed, .. } = &err else {
+            panic!("expected NoMetadataCopy, got {err}");
+        };
+        assert_eq!((*areas, failed.len()), (2, 2));
+        let log = log.lock().unwrap().clone();
+        assert_eq!(
+            log.iter()
+                .filter(|l| l.starts_with("cluster metadata lost"))
+                .count(),
+            1,
+            "{log:?}"
+        );
+        assert!(!log.iter().any(|l| l.contains(" seqno ")), "{log:?}");
+        for d in &devs {
+            d.set_fault(Fault::None);
+        }
+        assert_eq!(seqno(), before, "the VG is unchanged");
+    }
+
     fn lv(name: &str) -> LvcreateOptions {
         LvcreateOptions {
             vg: String::new(),

@@ -284,25 +284,53 @@ impl PendingCommit {
     }
 
     /// Every area's header is rewritten, in order, then each device synced once (devices
-    /// in parallel). Every area is attempted; the first error (in area order) counts.
+    /// in parallel). Every area is attempted; the first error (in area order) counts. A
+    /// commit whose header write or sync failed on every area committed no copy: every
+    /// committed slot on disk is the old one (a header is one sector), so it is
+    /// [`OnDiskError::NoCopyWritten`], as when the first phase fails everywhere.
     fn finish(self, commit: bool) -> Result<(), OnDiskError> {
         let mut first = None;
+        // Areas whose device failed an I/O; any other error (a concurrent change) is no
+        // loss of the metadata.
+        let mut failed: Vec<PathBuf> = Vec::new();
+        let mut other = false;
         for p in &self.areas {
             if let Err(e) = set_slots(p, commit) {
+                if matches!(e, OnDiskError::Io { .. }) {
+                    failed.push(p.dev.path().to_path_buf());
+                } else {
+                    other = true;
+                }
                 first.get_or_insert(e);
             }
         }
-        let synced = sync_devices(
-            &self
-                .areas
-                .iter()
-                .map(|p| (&p.dev, p.area))
-                .collect::<Vec<_>>(),
-        );
-        match (first, synced) {
-            (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok(())) => Ok(()),
+        let written: Vec<(&Arc<dyn BlockDev>, DiskLocn)> =
+            self.areas.iter().map(|p| (&p.dev, p.area)).collect();
+        for (path, r) in sync_each(&written) {
+            if let Err(e) = r {
+                if !failed.contains(&path) {
+                    failed.push(path);
+                }
+                // Header write errors first (area order), then sync errors.
+                first.get_or_insert(e);
+            }
         }
+        let Some(first) = first else {
+            return Ok(());
+        };
+        let all = self
+            .areas
+            .iter()
+            .all(|p| failed.iter().any(|f| f == p.dev.path()));
+        if commit && all && !other {
+            failed.dedup();
+            return Err(OnDiskError::NoCopyWritten {
+                areas: self.areas.len(),
+                failed,
+                first: Box::new(first),
+            });
+        }
+        Err(first)
     }
 
     /// Where the new copy went on each area: (device path, area, location).
@@ -475,6 +503,45 @@ mod tests {
             MetadataStore::prepare(areas, "x"),
             Err(OnDiskError::Invalid { .. })
         ));
+    }
+
+    /// Issue 15: the second phase (the commit headers) failing on every area commits no copy
+    /// either: the same structured error as the first phase's, and every committed copy is
+    /// the old one. One failing area of two is an ordinary error (the other has the new one).
+    #[test]
+    fn a_commit_step_failing_everywhere_is_no_copy_written() {
+        use crate::dev::Fault;
+        let (devs, areas) = setup(2);
+        MetadataStore::prepare(areas.clone(), "vg {\nseqno = 1\n}")
+            .unwrap()
+            .commit()
+            .unwrap();
+        let pending = MetadataStore::prepare(areas.clone(), "vg {\nseqno = 2\n}").unwrap();
+        for d in &devs {
+            d.set_fault(Fault::FailAfter { ok: 0 });
+        }
+        match pending.commit() {
+            Err(OnDiskError::NoCopyWritten {
+                areas: 2, failed, ..
+            }) => assert_eq!(failed.len(), 2, "{failed:?}"),
+            r => panic!("expected NoCopyWritten, got {r:?}"),
+        }
+        for (d, a) in &areas {
+            let t = read_mda(d.as_ref(), *a).unwrap().committed.unwrap();
+            assert_eq!(text_seqno(&t.text), Some(1));
+        }
+        // One area of two fails its commit header: not "no copy".
+        devs[0].set_fault(Fault::None);
+        devs[1].set_fault(Fault::None);
+        let pending = MetadataStore::prepare(areas.clone(), "vg {\nseqno = 3\n}").unwrap();
+        devs[1].set_fault(Fault::FailAfter { ok: 0 });
+        let r = pending.commit();
+        assert!(matches!(r, Err(OnDiskError::Io { .. })), "{r:?}");
+        let t = read_mda(areas[0].0.as_ref(), areas[0].1)
+            .unwrap()
+            .committed
+            .unwrap();
+        assert_eq!(text_seqno(&t.text), Some(3));
     }
 
     #[test]

@@ -749,7 +749,9 @@ pub fn commit_text(
         mda::format_mda(dev.as_ref(), area)?;
     }
     let image = mda::TextImage::new(text)?;
-    let pending = MetadataStore::prepare_image(targets.to_vec(), &image).map_err(|e| match e {
+    // Either phase failing on every area (precommit, or the commit headers) leaves every
+    // committed copy the old one: the metadata-loss policy's case.
+    let no_copy = |e: OnDiskError| match e {
         OnDiskError::NoCopyWritten {
             areas,
             failed,
@@ -761,7 +763,8 @@ pub fn commit_text(
             first: first.to_string(),
         },
         e => e.into(),
-    })?;
+    };
+    let pending = MetadataStore::prepare_image(targets.to_vec(), &image).map_err(no_copy)?;
     if let Some(f) = between {
         if let Err(e) = f() {
             let reverted = pending.revert();
@@ -773,7 +776,7 @@ pub fn commit_text(
             });
         }
     }
-    pending.commit()?;
+    pending.commit().map_err(no_copy)?;
     Ok(())
 }
 
