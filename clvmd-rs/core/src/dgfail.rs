@@ -1,6 +1,11 @@
 //! The metadata-loss policy (`policy.dg_failure`, VxVM's `dgfailpolicy`): what follows when
 //! the node committing a change to a shared VG cannot write any metadata copy.
 //!
+//! A node that cannot read any metadata copy of a shared VG with LVs active here (every
+//! device behind its metadata fails I/O) is in the same state: when the driver needs the
+//! metadata (a reload after a commit elsewhere, the check after a node left, a detach) and
+//! reads no copy, it says so ([`Input::MetadataUnreadable`]) and the policy applies.
+//!
 //! The command holding the VG lock EX finds every metadata area's write (or sync) failing
 //! from this node; its commit fails with nothing half-written (lvmeta's two-phase commit
 //! leaves every committed copy as it was) and, still holding the lock, it tells this daemon
@@ -73,6 +78,25 @@ impl Node {
         }
         self.apply_policy(vg, error, policy);
         self.reply(conn, Response::Done);
+    }
+
+    /// The driver read no metadata copy of `vg` from here: the policy applies if LVs of it
+    /// are active here (they depend on metadata this node can no longer read or change)
+    /// and it is not disabled already.
+    pub(super) fn metadata_unreadable(
+        &mut self,
+        vg: String,
+        error: String,
+        policy: Option<DgFailure>,
+    ) {
+        if self.disabled.contains_key(&vg) {
+            return;
+        }
+        if self.active_lvs(&vg).is_empty() {
+            log::warn!("VG {vg}: no metadata copy readable here ({error}); nothing of it active");
+            return;
+        }
+        self.apply_policy(vg, error, policy);
     }
 
     /// Our detach under `tag` wrote no metadata copy: a peer carries it, if there is one.

@@ -143,6 +143,15 @@ pub enum Input {
         error: String,
         policy: Option<DgFailure>,
     },
+    /// The driver could read no metadata copy of `vg` (its devices fail I/O) when it needed
+    /// the metadata (a reload, a seqno check, a detach): with LVs of `vg` active here the
+    /// metadata-loss policy applies, as after a commit that wrote no copy. `policy`: the VG's
+    /// own, when known (its tags cannot be read now: usually none).
+    MetadataUnreadable {
+        vg: String,
+        error: String,
+        policy: Option<DgFailure>,
+    },
     /// At start: shared VGs a previous daemon left frozen on this node (the driver's record).
     FrozenFound {
         vgs: Vec<(String, QuorumLoss)>,
@@ -513,6 +522,9 @@ impl Node {
                 }
             }
             Input::FrozenFound { vgs } => self.freezer.found(vgs, self.now),
+            Input::MetadataUnreadable { vg, error, policy } => {
+                self.metadata_unreadable(vg, error, policy)
+            }
             Input::LockspacesFound { names } => self.rejoin(names),
             Input::WatchDone { tag, result } if self.carrying.contains_key(&tag) => {
                 self.carried(tag, result.err())

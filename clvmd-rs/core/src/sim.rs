@@ -116,6 +116,9 @@ pub struct Sim {
     /// Nodes that cannot write any metadata copy (every metadata area fails from there):
     /// their detach commits fail with [`Input::DetachNoMetadata`], as the daemon's driver's do.
     pub no_metadata: BTreeSet<u32>,
+    /// Nodes that cannot read any metadata copy: their reloads and seqno reads fail, and
+    /// the driver says so ([`Input::MetadataUnreadable`]), as the daemon's does.
+    pub no_metadata_read: BTreeSet<u32>,
     /// The metadata-loss policy VGs set in their metadata (tags), by VG name.
     pub vg_dgfail: BTreeMap<String, clvmd_proto::DgFailure>,
     /// The VG's committed seqno (detach commits bump it).
@@ -162,6 +165,7 @@ impl Sim {
             detach_log: Vec::new(),
             detach_jobs: BTreeMap::new(),
             no_metadata: BTreeSet::new(),
+            no_metadata_read: BTreeSet::new(),
             vg_dgfail: BTreeMap::new(),
             next_detach_conn: DETACH_CONN_BASE,
             expelled: BTreeSet::new(),
@@ -726,6 +730,31 @@ impl Sim {
             return;
         };
         let uuid = action.lv().uuid.clone();
+        let reads = matches!(
+            action,
+            DmAction::Refresh { .. } | DmAction::ReadSeqno { .. }
+        );
+        if reads && self.no_metadata_read.contains(&id) {
+            let vg = action.lv().vg.clone();
+            let error = format!("VG {vg}: no metadata copy can be read from this host");
+            self.dm_log.push((id, action));
+            self.input(
+                id,
+                Input::MetadataUnreadable {
+                    vg,
+                    error: error.clone(),
+                    policy: None,
+                },
+            );
+            self.input(
+                id,
+                Input::DmDone {
+                    tag,
+                    result: Err(error),
+                },
+            );
+            return;
+        }
         let dev = sn.devs.get_mut(&uuid);
         let active = dev.is_some();
         let mut report = DmReport {

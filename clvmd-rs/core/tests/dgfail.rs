@@ -299,3 +299,51 @@ fn a_detach_no_node_can_write_disables_the_vg_and_stops_io_locally() {
     let e = sim.node(1).status().disabled_vgs[0].error.clone();
     assert!(e.contains("not carried by another node: node 2"), "{e}");
 }
+
+/// Issue 15: a node that can read no metadata copy of the VG (every device behind it fails
+/// I/O) with an LV of it active falls under the policy when its driver next needs the
+/// metadata (here: the reload after node2's commit). node3, with nothing active, reads
+/// nothing and is not concerned.
+#[test]
+fn a_node_that_can_read_no_metadata_copy_with_lvs_active_applies_the_policy() {
+    for (policy, seed) in [(DgFailure::Dgdisable, 1), (DgFailure::Leave, 2)] {
+        let mut sim = cluster(policy, seed);
+        for n in [1, 2] {
+            assert_eq!(sim.call(n, 1, lv(Mode::Pr)), Response::Done);
+            sim.create_dev(n, LV1);
+        }
+        sim.no_metadata_read.insert(1);
+        sim.no_metadata_read.insert(3);
+        // node2 commits a change and announces it.
+        assert!(sim.call(2, 9, vg_lock(Mode::Ex)).granted());
+        let r = sim.call(
+            2,
+            9,
+            Request::Unlock {
+                scope: Scope::Vg("vg".into()),
+                seqno: Some(5),
+                removed: false,
+            },
+        );
+        assert_eq!(r, Response::Done);
+        sim.run(1000);
+        let want = ("vg".to_string(), policy, "node1".to_string());
+        match policy {
+            DgFailure::Dgdisable => {
+                for n in 1..=3 {
+                    assert_eq!(disabled(&sim, n), std::slice::from_ref(&want), "node{n}");
+                }
+                let e = refused(&sim.call(3, 9, vg_lock(Mode::Ex))).to_string();
+                assert!(
+                    e.contains("VG vg is disabled") && e.contains("node1"),
+                    "{e}"
+                );
+            }
+            DgFailure::Leave => {
+                assert_eq!(disabled(&sim, 1), [want]);
+                assert!(disabled(&sim, 2).is_empty() && disabled(&sim, 3).is_empty());
+                assert!(sim.node(1).status().io_blocked("vg", LV1).is_some());
+            }
+        }
+    }
+}

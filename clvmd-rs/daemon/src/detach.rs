@@ -107,6 +107,16 @@ fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(),
         .remove_failed_images(&lv.vg, &lv.uuid, images)
         .map_err(|e| match e {
             lvmeta::ops::OpError::NoMetadataCopy { .. } => Detached::NoMetadata(e.to_string()),
+            // The VG exists (its LV is active here): not found behind devices failing I/O is
+            // no metadata readable from here, which no copy written follows.
+            lvmeta::ops::OpError::VgNotFound { .. } | lvmeta::ops::OpError::NoValidCopy { .. } => {
+                match lvmeta::ops::scan(&env).and_then(|sc| sc.read_known_vg(&lv.vg).map(|_| ())) {
+                    Err(u @ lvmeta::ops::OpError::NoMetadataReadable { .. }) => {
+                        Detached::NoMetadata(u.to_string())
+                    }
+                    _ => Detached::Failed(e.to_string()),
+                }
+            }
             e => Detached::Failed(e.to_string()),
         })?;
     if out.images.is_empty() {

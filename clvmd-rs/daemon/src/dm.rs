@@ -18,9 +18,26 @@ use lvmeta::ops::Ctx;
 use lvmeta_activate::{plan_lv, ActivationMode, DevNum, Plan, PlanOptions};
 use lvmeta_dm::DmBackend;
 
+/// Why a device-mapper action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DmError {
+    /// The VG's metadata could not be read from any copy here (its devices fail I/O): the
+    /// metadata-loss policy's case ([`Input::MetadataUnreadable`]).
+    #[error("{error}")]
+    MetadataUnreadable { vg: String, error: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for DmError {
+    fn from(e: String) -> Self {
+        DmError::Other(e)
+    }
+}
+
 /// Carries out device-mapper actions (the kernel's, or a test double).
 pub trait DmExec {
-    fn run(&mut self, action: &DmAction) -> Result<DmReport, String>;
+    fn run(&mut self, action: &DmAction) -> Result<DmReport, DmError>;
 }
 
 /// Makes the executor inside its thread (the kernel's handles stay on that thread).
@@ -47,6 +64,18 @@ pub fn spawn(
                 if let Err(e) = &result {
                     log::error!("device-mapper action on {}: {e}", action.lv());
                 }
+                if let Err(DmError::MetadataUnreadable { vg, error }) = &result {
+                    let unreadable = Input::MetadataUnreadable {
+                        vg: vg.clone(),
+                        error: error.clone(),
+                        // The VG's own policy is in the metadata it cannot read.
+                        policy: None,
+                    };
+                    if done.send(unreadable).is_err() {
+                        return;
+                    }
+                }
+                let result = result.map_err(|e| e.to_string());
                 if done.send(Input::DmDone { tag, result }).is_err() {
                     return;
                 }
@@ -62,14 +91,16 @@ fn run_guarded(
     exec: &mut dyn DmExec,
     guard: &crate::fence::FenceGuard,
     action: &DmAction,
-) -> Result<DmReport, String> {
+) -> Result<DmReport, DmError> {
     let fenced = guard.lock();
     let vg = &action.lv().vg;
     match action {
-        DmAction::Resume { .. } | DmAction::Refresh { .. } if fenced.contains(vg) => Err(format!(
-            "VG {vg} is frozen on this node (quorum lost): {} not reloaded or resumed",
-            action.lv()
-        )),
+        DmAction::Resume { .. } | DmAction::Refresh { .. } if fenced.contains(vg) => {
+            Err(DmError::Other(format!(
+                "VG {vg} is frozen on this node (quorum lost): {} not reloaded or resumed",
+                action.lv()
+            )))
+        }
         _ => exec.run(action),
     }
 }
@@ -150,18 +181,18 @@ impl LvmDm {
     }
 
     /// The committed seqno of `vg` on disk (lvmlockd's LVB carries it as 32 bits).
-    fn seqno(&self, vg: &str) -> Result<u32, String> {
+    fn seqno(&self, vg: &str) -> Result<u32, DmError> {
         let env = (self.make_env)()?;
         let sc = lvmeta::ops::scan(&env).map_err(|e| e.to_string())?;
-        let r = sc.read_vg(vg).map_err(|e| e.to_string())?;
+        let r = read_known(&sc, vg)?;
         Ok(r.vg.seqno as u32)
     }
 
     /// The LV's plan from the committed metadata, and whether its handle_errors matters.
-    fn plan(&self, lv: &LvRef, handle_errors: bool) -> Result<Plan, String> {
+    fn plan(&self, lv: &LvRef, handle_errors: bool) -> Result<Plan, DmError> {
         let env = (self.make_env)()?;
         let sc = lvmeta::ops::scan(&env).map_err(|e| e.to_string())?;
-        let r = sc.read_vg(&lv.vg).map_err(|e| e.to_string())?;
+        let r = read_known(&sc, &lv.vg)?;
         let name =
             r.vg.lvs
                 .iter()
@@ -175,8 +206,20 @@ impl LvmDm {
             mode: ActivationMode::Partial,
             mirror_handle_errors: handle_errors,
         };
-        plan_lv(&r.vg, &name, &pvs, &opts).map_err(|e| e.to_string())
+        Ok(plan_lv(&r.vg, &name, &pvs, &opts).map_err(|e| e.to_string())?)
     }
+}
+
+/// Reads VG `vg`, which exists (the machine has LVs of it active): no readable copy behind
+/// devices failing I/O is [`DmError::MetadataUnreadable`].
+fn read_known(sc: &lvmeta::ops::Scan, vg: &str) -> Result<lvmeta::ops::VgRead, DmError> {
+    sc.read_known_vg(vg).map_err(|e| match e {
+        lvmeta::ops::OpError::NoMetadataReadable { .. } => DmError::MetadataUnreadable {
+            vg: vg.to_string(),
+            error: e.to_string(),
+        },
+        e => DmError::Other(e.to_string()),
+    })
 }
 
 /// The size of a device's live table in sectors.
@@ -223,7 +266,7 @@ fn tree(dm: &dyn DmBackend, top: &str) -> Result<BTreeSet<String>, String> {
 }
 
 impl DmExec for LvmDm {
-    fn run(&mut self, action: &DmAction) -> Result<DmReport, String> {
+    fn run(&mut self, action: &DmAction) -> Result<DmReport, DmError> {
         let lv = action.lv().clone();
         if let DmAction::ReadSeqno { .. } = action {
             return Ok(DmReport {
@@ -317,7 +360,7 @@ mod tests {
     struct Count(Vec<String>);
 
     impl DmExec for Count {
-        fn run(&mut self, action: &DmAction) -> Result<DmReport, String> {
+        fn run(&mut self, action: &DmAction) -> Result<DmReport, DmError> {
             self.0.push(format!("{action:?}"));
             Ok(DmReport::default())
         }
@@ -342,7 +385,7 @@ mod tests {
                 read_only: false,
             },
         ] {
-            let e = run_guarded(&mut exec, &guard, &a).unwrap_err();
+            let e = run_guarded(&mut exec, &guard, &a).unwrap_err().to_string();
             assert!(e.contains("frozen"), "{e}");
         }
         assert!(exec.0.is_empty());

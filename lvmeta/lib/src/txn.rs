@@ -892,6 +892,47 @@ mod tests {
         assert_eq!(seqno(), before, "the VG is unchanged");
     }
 
+    /// Issue 15: a VG whose every device fails reads is "not found" to a plain read (lvm2's
+    /// answer: nothing says which VG the disks held), and "no metadata copy can be read",
+    /// naming the devices, to a caller that knows the VG exists (the daemon, with LVs of it
+    /// active). One readable device is enough to read it.
+    #[test]
+    fn a_known_vg_behind_failing_reads_is_unreadable_not_missing() {
+        let log = Log::default();
+        let (e, devs) = env_devs(&log);
+        let ctx = Ctx { env: &e };
+        setup(&ctx);
+        devs[0].set_read_failure(true);
+        let sc = crate::ops::scan(&e).unwrap();
+        assert_eq!(sc.read_known_vg("vg").unwrap().vg.name, "vg");
+        devs[1].set_read_failure(true);
+        let sc = crate::ops::scan(&e).unwrap();
+        assert!(matches!(sc.read_vg("vg"), Err(OpError::VgNotFound { .. })));
+        let Err(err) = sc.read_known_vg("vg") else {
+            panic!("read a VG whose every device fails reads");
+        };
+        let OpError::NoMetadataReadable { vg, failed, .. } = &err else {
+            panic!("expected NoMetadataReadable, got {err}");
+        };
+        assert_eq!(vg, "vg");
+        assert_eq!(
+            failed,
+            &[PathBuf::from("/mem/pv0"), PathBuf::from("/mem/pv1")]
+        );
+        assert!(
+            err.to_string().contains("no metadata copy can be read"),
+            "{err}"
+        );
+        for d in &devs {
+            d.set_read_failure(false);
+        }
+        let sc = crate::ops::scan(&e).unwrap();
+        assert!(matches!(
+            sc.read_known_vg("other"),
+            Err(OpError::VgNotFound { .. })
+        ));
+    }
+
     fn lv(name: &str) -> LvcreateOptions {
         LvcreateOptions {
             vg: String::new(),

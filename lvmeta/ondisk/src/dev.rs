@@ -106,6 +106,8 @@ pub enum Fault {
 #[derive(Debug)]
 struct FaultState {
     fault: Fault,
+    /// Every read fails (a disk gone bad or a dead path), apart from the write plan.
+    fail_reads: bool,
     writes: u64,
     log: Vec<WriteRecord>,
 }
@@ -143,6 +145,7 @@ impl FaultInjector {
         FaultInjector {
             state: Arc::new(Mutex::new(FaultState {
                 fault: Fault::None,
+                fail_reads: false,
                 writes: 0,
                 log: Vec::new(),
             })),
@@ -160,6 +163,11 @@ impl FaultInjector {
         s.fault = fault;
         s.writes = 0;
         s.log.clear();
+    }
+
+    /// Makes every read fail with an I/O error (`true`) or succeed again.
+    pub fn set_read_failure(&self, fail: bool) {
+        self.lock().fail_reads = fail;
     }
 
     /// Every write attempted since the last [`FaultInjector::set`], in order.
@@ -244,6 +252,11 @@ impl MemDev {
         &self.injector
     }
 
+    /// Makes every read of this device (and of those sharing its injector) fail.
+    pub fn set_read_failure(&self, fail: bool) {
+        self.injector.set_read_failure(fail);
+    }
+
     /// Sets this device's (possibly shared) fault plan.
     pub fn set_fault(&self, fault: Fault) {
         self.injector.set(fault);
@@ -287,6 +300,9 @@ fn eof() -> io::Error {
 
 impl BlockDev for MemDev {
     fn read_at(&self, off: Bytes, buf: &mut [u8]) -> io::Result<()> {
+        if self.injector.lock().fail_reads {
+            return Err(io::Error::other("injected fault: read failed"));
+        }
         let b = self.lock();
         let r = MemDev::range(b.len(), off, buf.len())?;
         buf.copy_from_slice(&b[r]);

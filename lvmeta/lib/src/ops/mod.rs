@@ -140,6 +140,15 @@ pub enum OpError {
         "Volume group \"{vg}\" not found in any valid metadata copy; damaged copies: {reasons}"
     )]
     NoValidCopy { vg: String, reasons: String },
+    /// A VG known to exist ([`Scan::read_known_vg`]: its lockspace is started, LVs of it are
+    /// active) is in no copy this host can read, and devices fail I/O: its metadata areas
+    /// are behind them (their labels or areas cannot be read).
+    #[error("VG {vg}: no metadata copy can be read from this host (I/O errors on {}): {first}", failed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NoMetadataReadable {
+        vg: String,
+        failed: Vec<PathBuf>,
+        first: String,
+    },
     #[error("metadata of VG {vg} is too large for the metadata area on {}: needs {needed} bytes, holds {available}", path.display())]
     TooLarge {
         vg: String,
@@ -511,6 +520,42 @@ impl Scan {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// [`Scan::read_vg`] of a VG known to exist (a caller that holds its lockspace or has
+    /// LVs of it active): not found in any readable copy while devices fail I/O is
+    /// [`OpError::NoMetadataReadable`], not "not found". (Without that knowledge a disk
+    /// failing I/O says nothing of which VG it held.)
+    pub fn read_known_vg(&self, name: &str) -> Result<VgRead> {
+        match self.read_vg(name) {
+            Err(e @ (OpError::VgNotFound { .. } | OpError::NoValidCopy { .. })) => {
+                let mut failed: Vec<(PathBuf, String)> = self
+                    .damaged
+                    .iter()
+                    .filter(|(_, e)| matches!(e, OnDiskError::Io { .. }))
+                    .map(|(p, e)| (p.clone(), e.to_string()))
+                    .collect();
+                for p in &self.pvs {
+                    for m in &p.mdas {
+                        if let Err(e @ OnDiskError::Io { .. }) = &m.res {
+                            failed.push((p.path.clone(), e.to_string()));
+                        }
+                    }
+                }
+                if failed.is_empty() {
+                    return Err(e);
+                }
+                let first = failed[0].1.clone();
+                let mut paths: Vec<PathBuf> = failed.into_iter().map(|f| f.0).collect();
+                paths.dedup();
+                Err(OpError::NoMetadataReadable {
+                    vg: name.into(),
+                    failed: paths,
+                    first,
+                })
+            }
+            r => r,
+        }
     }
 
     /// Reads VG `name` from the newest valid copy; other copies are classified.
