@@ -50,6 +50,8 @@ pub(super) enum Why {
     Detached(LvRef),
     /// A VG's seqno read after a node left (recheck.rs).
     RecheckRead(String),
+    /// A VG's seqno read after a command died holding its lock EX (recheck.rs).
+    OrphanRead { conn: ConnId, vg: String },
     /// A reload to `seqno` after a node left (recheck.rs).
     RecheckRefresh {
         lv: LvRef,
@@ -154,6 +156,7 @@ impl Node {
                 }
             }
             Why::RecheckRead(vg) => self.recheck_read(vg, result),
+            Why::OrphanRead { conn, vg } => self.orphan_read(conn, vg, result),
             Why::RecheckRefresh { lv, seqno, since } => {
                 self.recheck_refreshed(lv, seqno, since, result)
             }

@@ -1161,6 +1161,9 @@ impl Node {
     fn disconnected(&mut self, conn: ConnId) {
         self.coord_disconnected(conn);
         self.conns.remove(&conn);
+        // A command gone while holding a VG lock EX may have committed (killed after its
+        // commit, before its release announced it): the daemon keeps the lock and checks.
+        self.orphaned_vg_ex(conn);
         for ls in self.ls.values_mut() {
             ls.deferred.retain(|(c, _)| *c != conn);
             for r in ls.res.values_mut() {

@@ -21,13 +21,20 @@
 //!    thaw) or left under `policy.dg_failure = leave` (its LVs are being stopped here).
 //!
 //! `clvmd-rs status` lists what was reloaded so ([`PeerRefresh`]).
+//!
+//! The same gap without a node's death: a command killed (or crashed) after its commit and
+//! before its VG lock release. Its connection goes, and the daemon, instead of dropping the
+//! lock EX, keeps it for itself, reads the seqno on disk, and releases it with that seqno if
+//! it is newer than the one known: the lock value block gets it and `Committed` goes out as
+//! if the command had released it (every other node refreshes; this node refreshes too, as
+//! the dead command's own reload never came).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use clvmd_proto::{ErrorKind, Mode, PeerRefresh, Response, Scope};
 use halvm_dlm::LockspaceName;
 
-use super::{ConnId, LsState, Node};
+use super::{ConnId, LsState, Node, Owner};
 use crate::dm::{DmAction, DmReport, LvRef};
 
 /// Internal connections of the rechecks (the driver numbers client connections from 1).
@@ -373,6 +380,76 @@ impl Node {
             _ => {
                 self.rechecks.vgs.remove(vg);
             }
+        }
+    }
+
+    /// Connection `conn` goes: a VG lock it held EX passes to an internal connection that
+    /// reads the seqno on disk ([`Node::orphan_read`] releases it).
+    pub(super) fn orphaned_vg_ex(&mut self, conn: ConnId) {
+        let vgs: Vec<String> = self
+            .ls
+            .iter()
+            .filter(|(_, l)| l.state == LsState::Running)
+            .filter(|(_, l)| {
+                l.res
+                    .get(&halvm_dlm::ResourceName::vglk())
+                    .is_some_and(|r| r.holders.get(&Owner::Conn(conn)) == Some(&Mode::Ex))
+            })
+            .filter_map(|(n, _)| n.vg().map(str::to_string))
+            .collect();
+        for vg in vgs {
+            self.rechecks.next_conn += 1;
+            let ic = RECHECK_CONN_BASE + self.rechecks.next_conn;
+            let Some(r) = LockspaceName::for_vg(&vg)
+                .ok()
+                .and_then(|n| self.ls.get_mut(&n))
+                .and_then(|l| l.res.get_mut(&halvm_dlm::ResourceName::vglk()))
+            else {
+                continue;
+            };
+            r.holders.remove(&Owner::Conn(conn));
+            r.holders.insert(Owner::Conn(ic), Mode::Ex);
+            log::warn!(
+                "VG {vg}: a command went away holding its lock EX (it may have committed):                  reading the seqno on disk"
+            );
+            // The driver only needs the VG's name.
+            let lv = self.active_lvs(&vg).into_iter().next().unwrap_or(LvRef {
+                vg: vg.clone(),
+                uuid: String::new(),
+                name: String::new(),
+            });
+            let why = super::coord::Why::OrphanRead { conn: ic, vg };
+            self.dm(DmAction::ReadSeqno { lv }, why);
+        }
+    }
+
+    /// The seqno on disk after a command died holding `vg`'s lock EX (held by `conn` now):
+    /// newer than known, it is released with it (announced) and this node refreshes.
+    pub(super) fn orphan_read(
+        &mut self,
+        conn: ConnId,
+        vg: String,
+        result: Result<DmReport, String>,
+    ) {
+        let known = LockspaceName::for_vg(&vg)
+            .ok()
+            .and_then(|n| self.ls.get(&n))
+            .and_then(|l| l.seqno);
+        let seqno = match result {
+            Ok(DmReport { seqno: Some(s), .. }) if known.is_none_or(|k| s > k) => Some(s),
+            Ok(_) => None,
+            Err(e) => {
+                log::error!("VG {vg}: cannot read the seqno after a command went away: {e}");
+                None
+            }
+        };
+        self.unlock(conn, Scope::Vg(vg.clone()), seqno, false);
+        if let Some(s) = seqno {
+            log::warn!(
+                "VG {vg}: seqno {s} on disk, newer than known ({known:?}): the command that went \
+                 away committed; announced, and refreshing here"
+            );
+            self.propagate_commit(&vg, s);
         }
     }
 

@@ -439,3 +439,63 @@ fn no_check_of_a_vg_frozen_by_the_leave() {
     assert!(actions_since(&sim, from, 1, true).is_empty());
     assert_eq!(sim.dev(1, U).unwrap().size, OLD);
 }
+
+/// Issue 15, the same gap without a death: node3's command splits the mirror and is killed
+/// before its VG lock release. Its daemon keeps the lock, reads seqno 2 on disk, newer than
+/// the 1 known, and releases it with 2: the commit is announced and every node reloads, node3
+/// included. A command that goes away without committing announces nothing.
+#[test]
+fn a_command_killed_after_its_commit_is_announced_by_its_daemon() {
+    for seed in 0..10 {
+        let mut sim = mirrored_cluster(seed);
+        let r = sim.call(
+            3,
+            2,
+            Request::LvLock {
+                vg: "vg".into(),
+                lv_uuid: U.into(),
+                lv_name: "lv".into(),
+                mode: Mode::Pr,
+            },
+        );
+        assert_eq!(r, Response::Done);
+        sim.create_dev(3, U);
+        assert!(matches!(sim.call(3, 11, vg_ex()), Response::Granted { .. }));
+        let from = sim.dm_log.len();
+        sim.disconnect(3, 11);
+        sim.run(1_000);
+        assert!(
+            actions_since(&sim, from, 1, false).is_empty(),
+            "seed {seed}"
+        );
+        assert!(matches!(sim.call(3, 12, vg_ex()), Response::Granted { .. }));
+        sim.disk_legs.insert(U.into(), 0b01);
+        sim.seqno = 2;
+        sim.disconnect(3, 12);
+        sim.run(1_000);
+        for n in [1, 2, 3] {
+            assert_eq!(sim.dev(n, U).unwrap().legs, 0b01, "seed {seed}, node{n}");
+            let st = sim.node(n).status();
+            let ls = st.lockspaces.iter().find(|l| l.name == "lvm_vg").unwrap();
+            assert_eq!(ls.seqno, Some(2), "seed {seed}, node{n}");
+        }
+        // The lock value block has it: a later reader sees seqno 2, valid.
+        let r = sim.call(
+            1,
+            13,
+            Request::Lock {
+                scope: Scope::Vg("vg".into()),
+                mode: Mode::Pr,
+                wait_ms: 10_000,
+            },
+        );
+        assert_eq!(
+            r,
+            Response::Granted {
+                r_version: Some(2),
+                lvb_invalid: false
+            },
+            "seed {seed}"
+        );
+    }
+}

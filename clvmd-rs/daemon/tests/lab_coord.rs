@@ -13,6 +13,8 @@
 //! - item 4 with a mirror split: `lvconvert --splitmirrors` on node1 of a mirror active on
 //!   every node: node2's and node3's tables become linear and the images go, with no command
 //!   there;
+//! - issue 15, at the end: node1 splits a mirror and dies after its commit, before the lock
+//!   release that would announce it: node2 and node3 reload from the newer metadata anyway;
 //! - item 5: node3 loses one PV of a shared VG (`Lab::unplug`): its lock start is refused
 //!   naming the PV's UUID and last known device, and so is activating an LV on it; asked for
 //!   explicitly (degraded lock start, partial activation) it goes; after `Lab::plug` the lock
@@ -663,6 +665,72 @@ fn mirror_split_and_missing_pv(t: &T) {
     for n in nodes {
         t.ok(n, "N vgchange -an vg2");
     }
+    split_then_death(t);
+}
+
+/// Issue 15, last: node1 splits a mirror active on every node and dies after its commit,
+/// before its VG lock release (which announces a commit): node2 and node3 find the metadata
+/// on disk newer than their tables once the DLM recovered node1's lock, and reload: the
+/// split-off leg leaves their mirror. Last in the lab: node1 does not come back.
+fn split_then_death(t: &T) {
+    t.ok(
+        "node1",
+        "rm -f /tmp/pause; N lvcreate --type mirror -m 1 --mirrorlog core -L 8m -n m3 vg2",
+    );
+    for n in ["node1", "node2", "node3"] {
+        t.ok(n, "N lvchange -asy vg2/m3");
+    }
+    t.lab
+        .wait_for(
+            "node1",
+            &["dmsetup", "status", "vg2-m3"],
+            "vg2/m3 in sync",
+            Duration::from_secs(60),
+            |o| {
+                o.stdout_str().split_whitespace().any(|w| {
+                    w.split_once('/')
+                        .is_some_and(|(a, b)| a == b && a.parse::<u64>().is_ok())
+                })
+            },
+        )
+        .expect("mirror sync");
+    t.paused(
+        "node1",
+        "after-commit",
+        "N lvconvert --splitmirrors 1 -n copy3 vg2/m3",
+    );
+    for n in ["node2", "node3"] {
+        let table = t.ok(n, "dmsetup table vg2-m3");
+        assert!(table.contains(" mirror "), "{n} before the death: {table}");
+    }
+    let killed = Instant::now();
+    t.lab.kill("node1").expect("kill node1");
+    for n in ["node2", "node3"] {
+        t.lab
+            .wait_for(
+                n,
+                &["dmsetup", "table", "vg2-m3"],
+                "vg2-m3 reloaded linear after node1 died",
+                Duration::from_secs(60),
+                |o| {
+                    let s = o.stdout_str();
+                    s.contains(" linear ") && !s.contains("mirror")
+                },
+            )
+            .unwrap_or_else(|e| panic!("{n}: {e}\nclvmd log: {}", t.log(n)));
+        let ls = t.ok(n, "dmsetup ls");
+        assert!(!ls.contains("vg2-m3_mimage"), "{n}: images left: {ls}");
+    }
+    let took = killed.elapsed();
+    let status = t.ok("node2", "$C status");
+    assert!(
+        status.contains("refreshed vg2/m3 from seqno") && status.contains("after node1 left"),
+        "{status}"
+    );
+    eprintln!(
+        "split on node1, node1 killed after its commit -> node2 and node3 reloaded: {took:?}\n\
+         node2 status:\n{status}"
+    );
 }
 
 /// Item 1 on two nodes: VxVM activation modes through
