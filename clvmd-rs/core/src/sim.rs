@@ -268,50 +268,28 @@ impl Sim {
     }
 
     fn route(&mut self, id: u32, o: Output) {
-        match o {
-            Output::Reply { conn, response } if self.detach_jobs.contains_key(&(id, conn)) => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Detach(conn, response)),
-            Output::Reply { conn, response } => self.replies.push_back((id, conn, response)),
-            Output::Join { ls } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Join(ls)),
-            Output::Leave { ls } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Leave(ls)),
-            Output::Dlm { ls, tag, op } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Dlm(ls, tag, op)),
-            Output::Fence { tag, action } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Fence(tag, action)),
-            Output::Watch { tag, action } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Watch(tag, action)),
-            Output::Dm { tag, action } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .dm_work
-                .push_back((tag, action)),
+        // Most outputs become work for the node's own queue, taken later in a random order.
+        let work = match o {
+            Output::Reply { conn, response } if self.detach_jobs.contains_key(&(id, conn)) => {
+                Work::Detach(conn, response)
+            }
+            Output::Reply { conn, response } => {
+                self.replies.push_back((id, conn, response));
+                return;
+            }
+            Output::Join { ls } => Work::Join(ls),
+            Output::Leave { ls } => Work::Leave(ls),
+            Output::Dlm { ls, tag, op } => Work::Dlm(ls, tag, op),
+            Output::Fence { tag, action } => Work::Fence(tag, action),
+            Output::Watch { tag, action } => Work::Watch(tag, action),
+            Output::Dm { tag, action } => {
+                self.nodes
+                    .get_mut(&id)
+                    .unwrap()
+                    .dm_work
+                    .push_back((tag, action));
+                return;
+            }
             Output::Cpg(msg) => {
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
@@ -322,8 +300,10 @@ impl Sim {
                         .inbox
                         .push_back((id, msg.clone()));
                 }
+                return;
             }
-        }
+        };
+        self.nodes.get_mut(&id).unwrap().work.push_back(work);
     }
 
     /// A client request on `node` over connection `conn`.
