@@ -703,22 +703,12 @@ impl LogicalVolume {
     /// The LV names a mirror/raid1 LV's segments refer to (legs and log; rmeta and rimage),
     /// in metadata order.
     pub fn sub_lv_names(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for seg in &self.segments {
-            match &seg.kind {
-                SegmentKind::Mirror { log, legs, .. } => {
-                    out.extend(legs.iter().map(|l| l.lv.clone()));
-                    out.extend(log.iter().cloned());
-                }
-                SegmentKind::Raid1 { images, .. } => {
-                    for (m, i) in images {
-                        out.push(m.clone());
-                        out.push(i.clone());
-                    }
-                }
-                _ => {}
-            }
-        }
+        let mut out: Vec<String> = self
+            .segments
+            .iter()
+            .flat_map(|seg| seg.kind.sub_lvs())
+            .map(str::to_string)
+            .collect();
         out.dedup();
         out
     }
