@@ -61,6 +61,18 @@ fn lv_target(cmd: Command) -> Command {
     lv_target_named(cmd, "VG/LV", "The logical volume")
 }
 
+/// lvextend, lvreduce, lvresize: one shape; the two that can shrink take `-f`, whose help
+/// starts with `shrink_verb`.
+fn resize(name: &'static str, about: &'static str, shrink_verb: Option<&str>) -> Command {
+    let cmd = lv_target(size_args(Command::new(name).about(about), true));
+    common(match shrink_verb {
+        Some(verb) => cmd.arg(flag("force").short('f').help(format!(
+            "{verb} also an LV that is open (lvm2 asks; lvmeta refuses without -f)"
+        ))),
+        None => cmd,
+    })
+}
+
 fn lv_target_named(cmd: Command, value_name: &'static str, help: &'static str) -> Command {
     cmd.arg(
         Arg::new("lv")
@@ -420,32 +432,9 @@ fn subcommand(name: &str) -> Option<Command> {
                 ), "VG", "The volume group"),
             )
         }
-        "lvextend" => {
-            common(
-                lv_target(size_args(
-                    Command::new("lvextend").about("Grow a logical volume"),
-                    true,
-                )),
-            )
-        }
-        "lvreduce" => {
-            common(
-                lv_target(size_args(
-                    Command::new("lvreduce").about("Shrink a logical volume"),
-                    true,
-                ))
-                .arg(flag("force").short('f').help("Reduce also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
-            )
-        }
-        "lvresize" => {
-            common(
-                lv_target(size_args(
-                    Command::new("lvresize").about("Grow or shrink a logical volume"),
-                    true,
-                ))
-                .arg(flag("force").short('f').help("Shrink also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
-            )
-        }
+        "lvextend" => resize("lvextend", "Grow a logical volume", None),
+        "lvreduce" => resize("lvreduce", "Shrink a logical volume", Some("Reduce")),
+        "lvresize" => resize("lvresize", "Grow or shrink a logical volume", Some("Shrink")),
         "lvrename" => {
             common(
                 Command::new("lvrename")
