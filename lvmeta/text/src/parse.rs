@@ -506,24 +506,28 @@ impl<'a> Parser<'a, '_> {
                 return Ok(Value::Int(v));
             }
         }
-        let at = |kind: ParseErrorKind| self.err_at(line, line_start, start, kind);
-        let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-        if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-            if digits.contains('.') {
-                return Err(at(ParseErrorKind::Float {
-                    text: text.to_string(),
-                }));
-            }
-            return text.parse::<i64>().map(Value::Int).map_err(|_| {
-                at(ParseErrorKind::BadNumber {
-                    text: text.to_string(),
-                })
+        number_value(text)
+            .map(Value::Int)
+            .map_err(|kind| self.err_at(line, line_start, start, kind))
+    }
+}
+
+/// A number token's value, or why it has none: lvm2 refuses floats, and anything else that is
+/// not a decimal integer in range.
+pub(crate) fn number_value(text: &str) -> Result<i64, ParseErrorKind> {
+    let bad = || ParseErrorKind::BadNumber {
+        text: text.to_string(),
+    };
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        if digits.contains('.') {
+            return Err(ParseErrorKind::Float {
+                text: text.to_string(),
             });
         }
-        Err(at(ParseErrorKind::BadNumber {
-            text: text.to_string(),
-        }))
+        return text.parse::<i64>().map_err(|_| bad());
     }
+    Err(bad())
 }
 
 #[cfg(test)]
@@ -531,6 +535,30 @@ mod tests {
     use super::*;
     use crate::reference::parse as parse_ref;
     use proptest::prelude::*;
+
+    /// What number tokens mean (both parsers share it, so it is pinned here).
+    #[test]
+    fn number_tokens() {
+        use ParseErrorKind::{BadNumber, Float};
+        let bad = |t: &str| Err(BadNumber { text: t.into() });
+        for (t, want) in [
+            ("12", Ok(12)),
+            ("-7", Ok(-7)),
+            ("+3", Ok(3)),
+            ("007", Ok(7)),
+            ("9223372036854775807", Ok(i64::MAX)),
+            ("-9223372036854775808", Ok(i64::MIN)),
+            ("9223372036854775808", bad("9223372036854775808")),
+            ("1.5", Err(Float { text: "1.5".into() })),
+            ("-.", Err(Float { text: "-.".into() })),
+            ("-", bad("-")),
+            ("+-1", bad("+-1")),
+            ("1e3", bad("1e3")),
+            ("0x10", bad("0x10")),
+        ] {
+            assert_eq!(number_value(t), want, "{t}");
+        }
+    }
 
     /// Both parsers on `s`: same tree, or the same error (kind, line, column, message); the
     /// borrowed tree and its owned copy are equal too.

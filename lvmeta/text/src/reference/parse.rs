@@ -166,7 +166,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn key(&mut self) -> Result<String, ParseError> {
+    /// Up to the next whitespace, control or reserved character.
+    fn word(&mut self) -> &str {
         let start = self.pos();
         while let Some(c) = self.peek() {
             if c.is_whitespace() || c.is_control() || is_reserved(c) {
@@ -174,11 +175,14 @@ impl<'a> Parser<'a> {
             }
             self.bump();
         }
-        let end = self.pos();
-        if start == end {
-            return Err(self.unexpected("a key"));
+        &self.src[start..self.pos()]
+    }
+
+    fn key(&mut self) -> Result<String, ParseError> {
+        match self.word() {
+            "" => Err(self.unexpected("a key")),
+            k => Ok(k.to_string()),
         }
-        Ok(self.src[start..end].to_string())
     }
 
     fn value(&mut self, array_allowed: bool) -> Result<Value<'static>, ParseError> {
@@ -271,36 +275,14 @@ impl<'a> Parser<'a> {
 
     fn number(&mut self) -> Result<Value<'static>, ParseError> {
         let (line, column) = (self.line, self.column);
-        let start = self.pos();
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() || c.is_control() || is_reserved(c) {
-                break;
-            }
-            self.bump();
-        }
-        let end = self.pos();
-        let text = &self.src[start..end];
-        let at = |kind: ParseErrorKind| ParseError {
-            line,
-            column,
-            message: kind.to_string(),
-            kind,
-        };
-        let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            if digits.contains('.') {
-                return Err(at(ParseErrorKind::Float {
-                    text: text.to_string(),
-                }));
-            }
-            return text.parse::<i64>().map(Value::Int).map_err(|_| {
-                at(ParseErrorKind::BadNumber {
-                    text: text.to_string(),
-                })
-            });
-        }
-        Err(at(ParseErrorKind::BadNumber {
-            text: text.to_string(),
-        }))
+        // What a number token means is shared; the reference checks how tokens are found.
+        crate::parse::number_value(self.word())
+            .map(Value::Int)
+            .map_err(|kind| ParseError {
+                line,
+                column,
+                message: kind.to_string(),
+                kind,
+            })
     }
 }

@@ -168,19 +168,19 @@ fn trailing_comment(out: &mut String, text: &str, line_len: usize, depth: usize,
 fn value(out: &mut String, v: &Value) {
     match v {
         Value::Int(i) => {
-            // Formatting straight into `out` saves a String per integer.
             let _ = write!(out, "{i}");
         }
         Value::Str(s) => quoted(out, s),
         Value::Array(items) => {
-            out.push('[');
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push_str(", ");
-                }
-                value(out, item);
-            }
-            out.push(']');
+            let items: Vec<String> = items
+                .iter()
+                .map(|v| {
+                    let mut s = String::new();
+                    value(&mut s, v);
+                    s
+                })
+                .collect();
+            let _ = write!(out, "[{}]", items.join(", "));
         }
     }
 }
