@@ -185,18 +185,15 @@ fn value(out: &mut String, v: &Value) {
     }
 }
 
-/// `"..."` with `"` and `\` escaped, as `dm_escape_double_quotes` does.
-fn quoted(out: &mut String, s: &str) {
+/// `"..."` with `"` and `\` escaped, as `dm_escape_double_quotes` does, char by char.
+pub fn quoted(out: &mut String, s: &str) {
     out.push('"');
-    let mut rest = s;
-    // Runs without `"` or `\` are copied whole.
-    while let Some(n) = rest.find(['"', '\\']) {
-        out.push_str(&rest[..n]);
-        out.push('\\');
-        out.push_str(&rest[n..n + 1]);
-        rest = &rest[n + 1..];
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
     }
-    out.push_str(rest);
     out.push('"');
 }
 
