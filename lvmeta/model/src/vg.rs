@@ -945,7 +945,7 @@ impl VolumeGroup {
     /// The rules of [`Self::check_references`], with its lookups given: `other_parent(sub,
     /// lv)` records that `lv` uses `sub` and says whether another LV used it before; `pv` finds
     /// the first PV of a name; `lv_exists` says whether an LV of a name exists.
-    fn check_references_with<'a>(
+    pub(crate) fn check_references_with<'a>(
         &'a self,
         mut other_parent: impl FnMut(&'a str, &'a str) -> bool,
         pv: impl Fn(&str) -> Option<&'a PhysicalVolume>,
@@ -1457,33 +1457,8 @@ fn tags<'a>(b: &mut Builder<'a>, tags: &'a [String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::{check_references_ref, extra_ref};
     use proptest::prelude::*;
-
-    /// The two-pass `Extra::collect` the one-pass reader replaced: known keys' first
-    /// occurrences anchor the unknown entries that follow; repeats of known keys are dropped.
-    fn extra_ref(sec: &Section, known: impl Fn(&str) -> bool, sections: bool) -> Extra {
-        let mut seen: Vec<&str> = Vec::new();
-        let mut after: Option<&str> = None;
-        let mut entries = Vec::new();
-        for (k, n) in &sec.entries {
-            if known(k) {
-                if !seen.contains(&&**k) {
-                    seen.push(k);
-                    after = Some(k);
-                }
-            } else {
-                entries.push(ExtraEntry {
-                    after: after.map(str::to_string),
-                    key: k.to_string(),
-                    node: n.clone().into_owned(),
-                });
-            }
-        }
-        if !sections {
-            entries.retain(|e| matches!(e.node, Node::Value(_)));
-        }
-        Extra { entries }
-    }
 
     fn section() -> impl Strategy<Value = Section<'static>> {
         let pool = vec![
@@ -1510,20 +1485,6 @@ mod tests {
             }
             s
         })
-    }
-
-    /// `VolumeGroup::check_references` with the linear lookups it replaced.
-    fn check_references_ref(vg: &VolumeGroup) -> Result<(), ModelError> {
-        let mut parent_of: Vec<(&str, &str)> = Vec::new();
-        vg.check_references_with(
-            |sub, parent| {
-                let other = parent_of.iter().any(|&(s, p)| s == sub && p != parent);
-                parent_of.push((sub, parent));
-                other
-            },
-            |name| vg.pv(name),
-            |name| vg.lv(name).is_some(),
-        )
     }
 
     const NAMES: [&str; 6] = ["a", "b", "c", "a", "pv0", "zz"];
