@@ -88,32 +88,10 @@ fn lv_target_named(cmd: Command, value_name: &'static str, help: &'static str) -
     )
 }
 
-/// The subcommands, in the order the top-level help lists them.
-pub const SUBCOMMANDS: &[&str] = &[
-    "pvcreate",
-    "pvremove",
-    "pvs",
-    "pvck",
-    "vgcreate",
-    "vgextend",
-    "vgreduce",
-    "vgremove",
-    "vgrename",
-    "vgchange",
-    "vgs",
-    "vgck",
-    "vgcfgbackup",
-    "vgcfgrestore",
-    "lvcreate",
-    "lvextend",
-    "lvreduce",
-    "lvresize",
-    "lvrename",
-    "lvremove",
-    "lvs",
-    "lvchange",
-    "lvconvert",
-];
+/// The subcommands, in the order the top-level help lists them: the man page groups' in turn.
+pub fn subcommand_names() -> impl Iterator<Item = &'static str> {
+    MAN_GROUPS.iter().flat_map(|g| g.2.iter().copied())
+}
 
 /// One subcommand's definition, or `None` for a name that is not one.
 fn subcommand(name: &str) -> Option<Command> {
@@ -483,7 +461,7 @@ fn top() -> Command {
 
 /// The whole `lvmeta` command tree (man pages, completions, `lvmeta --help`).
 pub fn cli() -> Command {
-    top().subcommands(SUBCOMMANDS.iter().filter_map(|n| subcommand(n)))
+    top().subcommands(subcommand_names().filter_map(subcommand))
 }
 
 /// The command tree needed to parse `argv`: when `argv[1]` names a subcommand, `lvmeta` with
@@ -497,7 +475,7 @@ pub fn cli_for(argv: &[String]) -> Command {
     }
 }
 
-/// The man page groups: (page name, title, subcommand names).
+/// The man page groups: (page name, title, subcommand names). Every subcommand is in one.
 pub const MAN_GROUPS: &[(&str, &str, &[&str])] = &[
     (
         "lvmeta-pv",
