@@ -550,19 +550,8 @@ impl Sim {
         let end = self.now + max_ms;
         loop {
             while self.step_once() {}
-            let wake = self
-                .nodes
-                .values()
-                .filter(|s| s.alive)
-                .filter_map(|s| s.node.next_wake())
-                .min();
-            match wake {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    for id in self.alive_nodes() {
-                        self.input(id, Input::Tick);
-                    }
-                }
+            match self.next_wake() {
+                Some(t) if t <= end => self.tick_at(t),
                 _ => break,
             }
         }
@@ -570,21 +559,29 @@ impl Sim {
 
     /// Moves time to the next due timer and ticks every node; false when none is due.
     pub fn advance(&mut self) -> bool {
-        let wake = self
-            .nodes
-            .values()
-            .filter(|s| s.alive)
-            .filter_map(|s| s.node.next_wake())
-            .min();
-        match wake {
+        match self.next_wake() {
             Some(t) => {
-                self.now = self.now.max(t);
-                for id in self.alive_nodes() {
-                    self.input(id, Input::Tick);
-                }
+                self.tick_at(t);
                 true
             }
             None => false,
+        }
+    }
+
+    /// The earliest timer of a live node.
+    fn next_wake(&self) -> Option<u64> {
+        self.nodes
+            .values()
+            .filter(|s| s.alive)
+            .filter_map(|s| s.node.next_wake())
+            .min()
+    }
+
+    /// Time moves on to `t` (never back) and every live node gets a tick.
+    fn tick_at(&mut self, t: u64) {
+        self.now = self.now.max(t);
+        for id in self.alive_nodes() {
+            self.input(id, Input::Tick);
         }
     }
 
