@@ -2,7 +2,7 @@
 //! metadata: sections, `key = value`, integers, quoted and bare strings, flat arrays, `#`
 //! comments). Bounded in input size, nesting depth and array length; never panics.
 
-use crate::tree::{CommentPlacement, Node, Section, Value};
+use crate::tree::{Node, Section, Value};
 use std::borrow::Cow;
 
 /// Bounds on what the parser accepts.
@@ -294,13 +294,7 @@ impl<'a> Parser<'a, '_> {
                     let line = self.line;
                     let text = self.comment();
                     let n = self.entries.len() - base;
-                    if n > 0 && last_end_line == Some(line) {
-                        sec.add_comment(n - 1, CommentPlacement::After, text);
-                        // A second comment on the same line cannot exist: a comment runs to the
-                        // end of the line.
-                    } else {
-                        sec.add_comment(n, CommentPlacement::Before, text);
-                    }
+                    sec.place_comment(n, last_end_line == Some(line), text);
                 }
                 Some(_) => {
                     let key = self.key()?;

@@ -3,7 +3,7 @@
 //! owned trees; `Cow` compares by content, so they equal the borrowed trees of `parse.rs`.
 
 use crate::parse::{is_reserved, ParseError, ParseErrorKind, ParseLimits};
-use crate::tree::{CommentPlacement, Node, Section, Value};
+use crate::tree::{Node, Section, Value};
 
 pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section<'static>, ParseError> {
     let mut p = Parser {
@@ -129,14 +129,7 @@ impl<'a> Parser<'a> {
                 Some('#') => {
                     let line = self.line;
                     let text = self.comment();
-                    let n = sec.entries.len();
-                    if n > 0 && last_end_line == Some(line) {
-                        sec.add_comment(n - 1, CommentPlacement::After, text);
-                        // A second comment on the same line cannot exist: a comment runs to the
-                        // end of the line.
-                    } else {
-                        sec.add_comment(n, CommentPlacement::Before, text);
-                    }
+                    sec.place_comment(sec.entries.len(), last_end_line == Some(line), text);
                 }
                 Some(_) => {
                     let key = self.key()?;
