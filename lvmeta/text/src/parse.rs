@@ -2,7 +2,7 @@
 //! metadata: sections, `key = value`, integers, quoted and bare strings, flat arrays, `#`
 //! comments). Bounded in input size, nesting depth and array length; never panics.
 
-use crate::tree::{Node, Section, Value};
+use crate::tree::{ends_word, Node, Section, Value};
 use std::borrow::Cow;
 
 /// Bounds on what the parser accepts.
@@ -64,11 +64,6 @@ pub struct ParseError {
     pub kind: ParseErrorKind,
 }
 
-/// Characters that end a key (besides whitespace).
-pub(crate) fn is_reserved(c: char) -> bool {
-    matches!(c, '#' | '=' | '{' | '}' | '[' | ']' | ',' | '"' | '\'')
-}
-
 /// Parses a whole document (the top level is a section body without braces). The tree borrows
 /// its strings from `text` ([`Section::into_owned`] detaches it).
 pub fn parse(text: &str) -> Result<Section<'_>, ParseError> {
@@ -101,11 +96,6 @@ pub fn parse_with_limits<'a>(
 /// Errors are boxed inside the parser: a small `Result` keeps the hot paths' return values in
 /// registers.
 type PResult<T> = Result<T, Box<ParseError>>;
-
-/// Ends a key, a bare word or a number: whitespace, control characters, reserved ones.
-fn ends_word(c: char) -> bool {
-    c.is_whitespace() || c.is_control() || is_reserved(c)
-}
 
 /// [`CLASS`] of an ASCII byte that continues a word (not [`ends_word`]).
 const WORD: u8 = 1;

@@ -295,8 +295,15 @@ impl<'a> Section<'a> {
 /// True if `key` can be written as a key and read back: non-empty, none of the characters the
 /// grammar reserves, no whitespace.
 pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && !crate::parse::is_reserved(c))
+    !key.is_empty() && !key.chars().any(ends_word)
+}
+
+/// Characters that end a key (besides whitespace).
+fn is_reserved(c: char) -> bool {
+    matches!(c, '#' | '=' | '{' | '}' | '[' | ']' | ',' | '"' | '\'')
+}
+
+/// Ends a key, a bare word or a number: whitespace, control characters, reserved ones.
+pub(crate) fn ends_word(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || is_reserved(c)
 }

@@ -2,8 +2,8 @@
 //! `parse.rs` is property-tested against (trees and errors, line and column included). It builds
 //! owned trees; `Cow` compares by content, so they equal the borrowed trees of `parse.rs`.
 
-use crate::parse::{is_reserved, ParseError, ParseErrorKind, ParseLimits};
-use crate::tree::{Node, Section, Value};
+use crate::parse::{ParseError, ParseErrorKind, ParseLimits};
+use crate::tree::{ends_word, Node, Section, Value};
 
 pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section<'static>, ParseError> {
     let mut p = Parser {
@@ -163,7 +163,7 @@ impl<'a> Parser<'a> {
     fn word(&mut self) -> &str {
         let start = self.pos();
         while let Some(c) = self.peek() {
-            if c.is_whitespace() || c.is_control() || is_reserved(c) {
+            if ends_word(c) {
                 break;
             }
             self.bump();
@@ -196,7 +196,7 @@ impl<'a> Parser<'a> {
                 self.sq_string().map(Value::from)
             }
             Some(c) if c.is_ascii_digit() || c == '+' || c == '-' || c == '.' => self.number(),
-            Some(c) if !c.is_whitespace() && !c.is_control() && !is_reserved(c) => {
+            Some(c) if !ends_word(c) => {
                 // A bare word is a string, as libdevmapper reads it.
                 self.key().map(Value::from)
             }
