@@ -1077,24 +1077,23 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 strings(m, "addtag"),
                 strings(m, "deltag"),
             );
-            if let Some(p) = m.get_one::<String>("detachpolicy") {
-                // One policy tag at a time: the other one goes.
-                for q in halvm_config::DetachPolicy::ALL {
-                    if q.as_str() == p {
-                        add.push(q.vg_tag());
+            // One policy tag at a time: the chosen one's is added, the others' go.
+            let mut policy_tags = |chosen: &str, all: Vec<(&str, String)>| {
+                for (name, tag) in all {
+                    if name == chosen {
+                        add.push(tag);
                     } else {
-                        del.push(q.vg_tag());
+                        del.push(tag);
                     }
                 }
+            };
+            if let Some(p) = m.get_one::<String>("detachpolicy") {
+                let all = halvm_config::DetachPolicy::ALL.iter();
+                policy_tags(p, all.map(|q| (q.as_str(), q.vg_tag())).collect());
             }
             if let Some(p) = m.get_one::<String>("dgfailpolicy") {
-                for q in halvm_config::DgFailurePolicy::ALL {
-                    if q.as_str() == p {
-                        add.push(q.vg_tag());
-                    } else {
-                        del.push(q.vg_tag());
-                    }
-                }
+                let all = halvm_config::DgFailurePolicy::ALL.iter();
+                policy_tags(p, all.map(|q| (q.as_str(), q.vg_tag())).collect());
             }
             if sid.is_none() && add.is_empty() && del.is_empty() {
                 return Err(usage(
