@@ -440,17 +440,7 @@ impl Sim {
                 // The commit writes no copy; the lock is released unchanged.
                 job.lost = true;
                 job.unlocking = true;
-                self.input(
-                    id,
-                    Input::Request {
-                        conn,
-                        request: Request::Unlock {
-                            scope: clvmd_proto::Scope::Vg(vg),
-                            seqno: None,
-                            removed: false,
-                        },
-                    },
-                );
+                self.release_vg(id, conn, vg, None);
                 return;
             }
             (true, Response::Done) if job.lost => {
@@ -482,17 +472,7 @@ impl Sim {
                         self.detach_log.push((self.now, id, uuid, *on_disk));
                     }
                 }
-                self.input(
-                    id,
-                    Input::Request {
-                        conn,
-                        request: Request::Unlock {
-                            scope: clvmd_proto::Scope::Vg(vg),
-                            seqno,
-                            removed: false,
-                        },
-                    },
-                );
+                self.release_vg(id, conn, vg, seqno);
                 return;
             }
             (true, Response::Done) => Ok(Vec::new()),
@@ -507,6 +487,17 @@ impl Sim {
                 result,
             },
         );
+    }
+
+    /// The detach job on (`id`, `conn`) releases its VG lock, handing on `seqno` when it
+    /// committed.
+    fn release_vg(&mut self, id: u32, conn: ConnId, vg: String, seqno: Option<u32>) {
+        let request = Request::Unlock {
+            scope: clvmd_proto::Scope::Vg(vg),
+            seqno,
+            removed: false,
+        };
+        self.input(id, Input::Request { conn, request });
     }
 
     /// Runs one random pending event; false when nothing is pending (time may still pass).
