@@ -8,6 +8,7 @@
 # figures are slow, the ratio is what carries over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lab-common.sh
 [ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 LVS="${LVS:-100}"
 RUNS="${RUNS:-5}"
@@ -22,30 +23,13 @@ if [ -z "$lab" ]; then
   cargo build --release -p halvm-lab >&2
   lab="$target/release/halvm-lab"
 fi
-# The guest runs binaries over 9p: copy them where no rebuild can change them under the VM.
-bin="$(mktemp -d /var/tmp/halvm-activation-bench.XXXXXX)"
+lab_bin_dir activation "$(dirname "$lab")"
 cp "$lvmeta" "$bin/lvmeta"
-cp "$lab" "$bin/halvm-lab"
-for h in halvm-lab-agent fence_halvm_lab halvm-dlm-probe; do
-  cp "$(dirname "$lab")/$h" "$bin/$h"
-done
-export HALVM_LAB_BIN_DIR="$bin"
-export HALVM_LAB_RUN_DIR="$bin/run"
-cleanup() {
-  "$bin/halvm-lab" down >/dev/null 2>&1 || true
-  rm -rf "$bin"
-}
-trap cleanup EXIT
 
-"$bin/halvm-lab" up --nodes 1 --no-cluster --shared-disks 2 --shared-disk-mib 1024 >&2
-g() { "$bin/halvm-lab" run node1 -- sh -c "$1"; }
+"$lab" up --nodes 1 --no-cluster --shared-disks 2 --shared-disk-mib 1024 >&2
+g() { "$lab" run node1 -- sh -c "$1"; }
 
-cat > "$bin/lvm.conf" <<'CONF'
-devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-global { use_lvmlockd = 0 }
-backup { backup = 0 archive = 0 }
-CONF
+lab_lvm_conf 'use_lvmlockd = 0' >"$bin/lvm.conf"
 pre="export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=$bin; mkdir -p /run/lvm /tmp/lk; \
 d0=\$(readlink -f /dev/disk/by-id/virtio-shared0); d1=\$(readlink -f /dev/disk/by-id/virtio-shared1); \
 M() { c=\$1; shift; $bin/lvmeta \"\$c\" --lock-dir /tmp/lk --devices \$d0,\$d1 \"\$@\"; };"
@@ -60,7 +44,7 @@ measure() {
     t=$(g "$pre s=\$(date +%s%N); $cmd >/dev/null 2>&1 || exit 1; e=\$(date +%s%N); $undo >/dev/null 2>&1; echo \$(( (e - s) / 1000000 ))")
     times+=("$t")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  printf '%s\n' "${times[@]}" | median
 }
 count() { g "$pre dmsetup ls | grep -c '^vbench-' || true"; }
 
@@ -77,7 +61,7 @@ measure_down() {
     t=$(g "$pre $up >/dev/null 2>&1; s=\$(date +%s%N); $down >/dev/null 2>&1 || exit 1; e=\$(date +%s%N); echo \$(( (e - s) / 1000000 ))")
     times+=("$t")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  printf '%s\n' "${times[@]}" | median
 }
 m_down=$(measure_down "M vgchange -ay vbench" "M vgchange -an vbench")
 l_down=$(measure_down "lvm vgchange -q -ay vbench" "lvm vgchange -q -an vbench")

@@ -8,6 +8,7 @@
 # Needs root (the lab). Under TCG the absolute figures are slow; the ratio is what carries over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lab-common.sh
 [ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 LVS="${LVS:-100}"
 RUNS="${RUNS:-7}"
@@ -23,31 +24,14 @@ if [ -z "$agent" ] || [ -z "$lvmeta" ] || [ -z "$lab" ]; then
 fi
 heartbeat=/usr/lib/ocf/resource.d/heartbeat/LVM-activate
 [ -x "$heartbeat" ] || { echo "missing $heartbeat (Debian package resource-agents)" >&2; exit 1; }
-# The guest runs binaries over 9p: copy them where no rebuild can change them under the VM.
-bin="$(mktemp -d /var/tmp/halvm-agents-bench.XXXXXX)"
+lab_bin_dir agents "$(dirname "$lab")"
 cp "$agent" "$bin/LVM-activate"
 cp "$lvmeta" "$bin/lvmeta"
-cp "$lab" "$bin/halvm-lab"
-for h in halvm-lab-agent fence_halvm_lab halvm-dlm-probe; do
-  cp "$(dirname "$lab")/$h" "$bin/$h"
-done
-export HALVM_LAB_BIN_DIR="$bin"
-export HALVM_LAB_RUN_DIR="$bin/run"
-cleanup() {
-  "$bin/halvm-lab" down >/dev/null 2>&1 || true
-  rm -rf "$bin"
-}
-trap cleanup EXIT
 
-"$bin/halvm-lab" up --nodes 1 --no-cluster --shared-disks 2 --shared-disk-mib 1024 >&2
-g() { "$bin/halvm-lab" run node1 -- sh -c "$1"; }
+"$lab" up --nodes 1 --no-cluster --shared-disks 2 --shared-disk-mib 1024 >&2
+g() { "$lab" run node1 -- sh -c "$1"; }
 
-cat > "$bin/lvm.conf" <<'CONF'
-devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-global { use_lvmlockd = 0 system_id_source = "uname" }
-backup { backup = 0 archive = 0 }
-CONF
+lab_lvm_conf 'use_lvmlockd = 0 system_id_source = "uname"' >"$bin/lvm.conf"
 ours=/usr/lib/ocf/resource.d/halvm/LVM-activate
 # Both agents installed in the guest's own root; lvm2 and halvm configured for the lab disks.
 g "set -e; mkdir -p /usr/lib/ocf/resource.d/halvm /etc/halvm /run/lvm; cp $bin/LVM-activate $ours; \

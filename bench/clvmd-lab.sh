@@ -14,6 +14,7 @@
 # that floor beside the ratio of the raw medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lab-common.sh
 [ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 LVS="${LVS:-100}"
 ACT="${ACT:-20}"
@@ -22,31 +23,10 @@ if [ -z "$rel" ]; then
   cargo build --release -p lvmeta-cli -p clvmd-rs -p halvm-lab --bins >&2
   rel="${CARGO_TARGET_DIR:-target}/release"
 fi
-# The guests run binaries over 9p: copies no rebuild can change under a VM.
-bin="$(mktemp -d /var/tmp/halvm-clvmd-bench.XXXXXX)"
-for b in lvmeta clvmd-rs halvm-lab halvm-lab-agent fence_halvm_lab halvm-dlm-probe; do
-  cp "$rel/$b" "$bin/$b"
-done
-chmod 755 "$bin"
-export HALVM_LAB_BIN_DIR="$bin"
-export HALVM_LAB_RUN_DIR="$bin/run"
-lab="$bin/halvm-lab"
-cleanup() {
-  "$lab" down >/dev/null 2>&1 || true
-  rm -rf "$bin"
-}
-trap cleanup EXIT
-
-conf() {  # $1: use_lvmlockd
-  printf '%s\n' \
-    'devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }' \
-    'activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }' \
-    "global { use_lvmlockd = $1 }" \
-    'backup { backup = 0 archive = 0 }'
-}
+lab_bin_dir clvmd "$rel" lvmeta clvmd-rs
 mkdir -p "$bin/ours" "$bin/lvm2"
-conf 0 >"$bin/ours/lvm.conf"
-conf 1 >"$bin/lvm2/lvm.conf"
+lab_lvm_conf 'use_lvmlockd = 0' >"$bin/ours/lvm.conf"
+lab_lvm_conf 'use_lvmlockd = 1' >"$bin/lvm2/lvm.conf"
 printf '[locking]\nlock_manager = "dlm"\nlock_dir = "/tmp/halvm-lock"\n' >"$bin/halvm.toml"
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -54,7 +34,6 @@ g() { local n=$1; shift; "$lab" run "$n" -- sh -c "$pre $*"; }
 pre="export DM_DISABLE_UDEV=1 HALVM_CONFIG=$bin/halvm.toml; mkdir -p /run/lvm /tmp/halvm-lock; \
 d0=\$(readlink -f /dev/disk/by-id/virtio-shared0); d1=\$(readlink -f /dev/disk/by-id/virtio-shared1); \
 M() { c=\$1; shift; $bin/lvmeta \"\$c\" --devices \$d0,\$d1 \"\$@\"; };"
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # Times each line of the loop body inside the guest: prints one ms figure per command.
 timed() {  # node, count, command with $i
   g "$1" "for i in \$(seq 1 $2); do s=\$(date +%s%N); $3 >/dev/null 2>&1 || { echo FAIL \$i >&2; exit 1; }; \

@@ -16,6 +16,7 @@
 # on node3 runs at nice 19 so that it does not take node3's one vCPU from its daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lab-common.sh
 [ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 RUNS="${RUNS:-5}"
 src="${1:-}"
@@ -25,34 +26,15 @@ if [ -z "$src" ]; then
 fi
 profile="debug"
 case "$src" in *release*) profile="release" ;; esac
-# The guests run binaries over 9p: copies no rebuild can change under a VM.
-bin="$(mktemp -d /var/tmp/halvm-coord-bench.XXXXXX)"
-for b in lvmeta clvmd-rs halvm-lab halvm-lab-agent fence_halvm_lab halvm-dlm-probe; do
-  cp "$src/$b" "$bin/$b"
-done
-chmod 755 "$bin"
-export HALVM_LAB_BIN_DIR="$bin"
-export HALVM_LAB_RUN_DIR="$bin/run"
-lab="$bin/halvm-lab"
-cleanup() {
-  "$lab" down >/dev/null 2>&1 || true
-  rm -rf "$bin"
-}
-trap cleanup EXIT
-
+lab_bin_dir coord "$src" lvmeta clvmd-rs
 mkdir -p "$bin/sys"
-printf '%s\n' \
-  'devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }' \
-  'activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }' \
-  'global { use_lvmlockd = 0 }' \
-  'backup { backup = 0 archive = 0 }' >"$bin/sys/lvm.conf"
+lab_lvm_conf 'use_lvmlockd = 0' >"$bin/sys/lvm.conf"
 printf '[locking]\nlock_manager = "dlm"\nlock_dir = "/tmp/halvm-lock"\n' >"$bin/halvm.toml"
 
 g() { local n=$1; shift; "$lab" run "$n" -- sh -c "$pre $*"; }
 pre="export DM_DISABLE_UDEV=1 HALVM_CONFIG=$bin/halvm.toml LVM_SYSTEM_DIR=$bin/sys; \
 mkdir -p /run/lvm /tmp/halvm-lock; d0=\$(readlink -f /dev/disk/by-id/virtio-shared0); \
 M() { c=\$1; shift; $bin/lvmeta \"\$c\" --devices \$d0 \"\$@\"; };"
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 nodes="node1 node2 node3"
 
 "$lab" up --nodes 3 --shared-disks 1 --shared-disk-mib 512 --memory 768 >&2

@@ -1230,32 +1230,18 @@ mod tests {
 
     #[test]
     fn status_lines_give_health() {
-        let line = |t: &str, p: &str| vec![(0u64, 8u64, t.to_string(), p.to_string())];
-        assert_eq!(state_of(&line("linear", "")), DmState::Live);
-        assert_eq!(
-            state_of(&line("raid", "raid1 2 AA 16/16 idle 0 0 -")),
-            DmState::Live
-        );
-        assert_eq!(
-            state_of(&line("raid", "raid1 2 AD 16/16 idle 0 0 -")),
-            DmState::Degraded
-        );
-        assert_eq!(
-            state_of(&line("raid", "raid1 2 DD 0/16 idle 0 0 -")),
-            DmState::Failed
-        );
-        assert_eq!(
-            state_of(&line("mirror", "2 253:1 253:2 8/8 1 AA 1 core")),
-            DmState::Live
-        );
-        assert_eq!(
-            state_of(&line("mirror", "2 253:1 253:2 8/8 1 DA 1 core")),
-            DmState::Degraded
-        );
-        assert_eq!(
-            state_of(&line("mirror", "2 253:1 253:2 8/8 1 DD 1 core")),
-            DmState::Failed
-        );
+        for (target, params, want) in [
+            ("linear", "", DmState::Live),
+            ("raid", "raid1 2 AA 16/16 idle 0 0 -", DmState::Live),
+            ("raid", "raid1 2 AD 16/16 idle 0 0 -", DmState::Degraded),
+            ("raid", "raid1 2 DD 0/16 idle 0 0 -", DmState::Failed),
+            ("mirror", "2 253:1 253:2 8/8 1 AA 1 core", DmState::Live),
+            ("mirror", "2 253:1 253:2 8/8 1 DA 1 core", DmState::Degraded),
+            ("mirror", "2 253:1 253:2 8/8 1 DD 1 core", DmState::Failed),
+        ] {
+            let line = vec![(0u64, 8u64, target.to_string(), params.to_string())];
+            assert_eq!(state_of(&line), want, "{target} {params}");
+        }
     }
 
     #[test]

@@ -2,24 +2,10 @@
 //! translation report as comments.
 
 use crate::plan::*;
+use halvm_xml::escape as xml_escape;
 
 /// The CIB schema the XML declares (Pacemaker 2.0 and later accept it).
 pub const CIB_SCHEMA: &str = "pacemaker-3.0";
-
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// XML comments may not contain `--` nor end with `-`.
 fn xml_comment(s: &str) -> String {

@@ -222,27 +222,12 @@ pub enum Output {
     },
 }
 
-pub(crate) fn to_dlm(m: Mode) -> halvm_dlm::Mode {
-    match m {
-        Mode::Nl => halvm_dlm::Mode::Nl,
-        Mode::Cr => halvm_dlm::Mode::Cr,
-        Mode::Cw => halvm_dlm::Mode::Cw,
-        Mode::Pr => halvm_dlm::Mode::Pr,
-        Mode::Pw => halvm_dlm::Mode::Pw,
-        Mode::Ex => halvm_dlm::Mode::Ex,
-    }
-}
-
-fn compatible(a: Mode, b: Mode) -> bool {
-    to_dlm(a).compatible(to_dlm(b))
-}
-
 /// `new` conflicts with nothing `old` does not conflict with: converting to it cannot be
 /// refused. (The modes' numeric order is not this order: CW and PR are not comparable.)
 fn weaker(new: Mode, old: Mode) -> bool {
     Mode::ALL
         .iter()
-        .all(|m| !compatible(old, *m) || compatible(new, *m))
+        .all(|m| !old.compatible(*m) || new.compatible(*m))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -331,7 +316,7 @@ impl Res {
     fn locally_ok(&self, w: &Waiter) -> bool {
         self.holders
             .iter()
-            .all(|(o, m)| *o == w.owner || compatible(*m, w.mode))
+            .all(|(o, m)| *o == w.owner || m.compatible(w.mode))
     }
 
     /// The mode the local holders need, with `w` holding beside them (replacing its owner's).
@@ -1370,7 +1355,7 @@ impl Node {
             .and_then(|l| l.res.get_mut(&r))
             .and_then(|r| r.waiters.front_mut())
         {
-            if w.attempts > 0 && held.iter().all(|m| compatible(*m, w.mode)) {
+            if w.attempts > 0 && held.iter().all(|m| m.compatible(w.mode)) {
                 w.retry_at = now;
             }
         }
@@ -1577,9 +1562,7 @@ impl Node {
             }
             remote_waits
                 .iter()
-                .find(|(_, m)| {
-                    !compatible(*m, w.mode) && (w.attempts == 0 || !compatible(*m, r.mode))
-                })
+                .find(|(_, m)| !m.compatible(w.mode) && (w.attempts == 0 || !m.compatible(r.mode)))
                 .copied()
         };
         {
@@ -1720,13 +1703,10 @@ impl Node {
                 };
                 let res = rname.clone();
                 let op = match kind {
-                    OpKind::Adopt(m) => DlmOp::Adopt {
-                        res,
-                        mode: to_dlm(m),
-                    },
+                    OpKind::Adopt(m) => DlmOp::Adopt { res, mode: m },
                     OpKind::Create => DlmOp::Lock {
                         res,
-                        mode: halvm_dlm::Mode::Nl,
+                        mode: Mode::Nl,
                         flags: flags(false),
                     },
                     OpKind::Unlock => DlmOp::Unlock {
@@ -1746,7 +1726,7 @@ impl Node {
                         DlmOp::Convert {
                             res,
                             lkid: r.lkid.expect("held"),
-                            mode: to_dlm(m),
+                            mode: m,
                             flags: f,
                             lvb,
                         }
@@ -1925,7 +1905,7 @@ fn self_holder(
 ) -> Holder {
     remote
         .get(&(ls.to_string(), res.to_string()))
-        .and_then(|h| h.iter().find(|(n, m)| **n != me && !compatible(**m, mode)))
+        .and_then(|h| h.iter().find(|(n, m)| **n != me && !m.compatible(mode)))
         .map(|(n, m)| Holder::Node {
             id: *n,
             name: names.get(n).cloned().unwrap_or_else(|| format!("node{n}")),

@@ -272,50 +272,28 @@ impl Sim {
     }
 
     fn route(&mut self, id: u32, o: Output) {
-        match o {
-            Output::Reply { conn, response } if self.detach_jobs.contains_key(&(id, conn)) => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Detach(conn, response)),
-            Output::Reply { conn, response } => self.replies.push_back((id, conn, response)),
-            Output::Join { ls } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Join(ls)),
-            Output::Leave { ls } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Leave(ls)),
-            Output::Dlm { ls, tag, op } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Dlm(ls, tag, op)),
-            Output::Fence { tag, action } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Fence(tag, action)),
-            Output::Watch { tag, action } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .work
-                .push_back(Work::Watch(tag, action)),
-            Output::Dm { tag, action } => self
-                .nodes
-                .get_mut(&id)
-                .unwrap()
-                .dm_work
-                .push_back((tag, action)),
+        // Most outputs become work for the node's own queue, taken later in a random order.
+        let work = match o {
+            Output::Reply { conn, response } if self.detach_jobs.contains_key(&(id, conn)) => {
+                Work::Detach(conn, response)
+            }
+            Output::Reply { conn, response } => {
+                self.replies.push_back((id, conn, response));
+                return;
+            }
+            Output::Join { ls } => Work::Join(ls),
+            Output::Leave { ls } => Work::Leave(ls),
+            Output::Dlm { ls, tag, op } => Work::Dlm(ls, tag, op),
+            Output::Fence { tag, action } => Work::Fence(tag, action),
+            Output::Watch { tag, action } => Work::Watch(tag, action),
+            Output::Dm { tag, action } => {
+                self.nodes
+                    .get_mut(&id)
+                    .unwrap()
+                    .dm_work
+                    .push_back((tag, action));
+                return;
+            }
             Output::Cpg(msg) => {
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
@@ -326,8 +304,10 @@ impl Sim {
                         .inbox
                         .push_back((id, msg.clone()));
                 }
+                return;
             }
-        }
+        };
+        self.nodes.get_mut(&id).unwrap().work.push_back(work);
     }
 
     /// A client request on `node` over connection `conn`.
@@ -464,17 +444,7 @@ impl Sim {
                 // The commit writes no copy; the lock is released unchanged.
                 job.lost = true;
                 job.unlocking = true;
-                self.input(
-                    id,
-                    Input::Request {
-                        conn,
-                        request: Request::Unlock {
-                            scope: clvmd_proto::Scope::Vg(vg),
-                            seqno: None,
-                            removed: false,
-                        },
-                    },
-                );
+                self.release_vg(id, conn, vg, None);
                 return;
             }
             (true, Response::Done) if job.lost => {
@@ -506,17 +476,7 @@ impl Sim {
                         self.detach_log.push((self.now, id, uuid, *on_disk));
                     }
                 }
-                self.input(
-                    id,
-                    Input::Request {
-                        conn,
-                        request: Request::Unlock {
-                            scope: clvmd_proto::Scope::Vg(vg),
-                            seqno,
-                            removed: false,
-                        },
-                    },
-                );
+                self.release_vg(id, conn, vg, seqno);
                 return;
             }
             (true, Response::Done) => Ok(Vec::new()),
@@ -531,6 +491,17 @@ impl Sim {
                 result,
             },
         );
+    }
+
+    /// The detach job on (`id`, `conn`) releases its VG lock, handing on `seqno` when it
+    /// committed.
+    fn release_vg(&mut self, id: u32, conn: ConnId, vg: String, seqno: Option<u32>) {
+        let request = Request::Unlock {
+            scope: clvmd_proto::Scope::Vg(vg),
+            seqno,
+            removed: false,
+        };
+        self.input(id, Input::Request { conn, request });
     }
 
     /// Runs one random pending event; false when nothing is pending (time may still pass).
@@ -574,19 +545,8 @@ impl Sim {
         let end = self.now + max_ms;
         loop {
             while self.step_once() {}
-            let wake = self
-                .nodes
-                .values()
-                .filter(|s| s.alive)
-                .filter_map(|s| s.node.next_wake())
-                .min();
-            match wake {
-                Some(t) if t <= end => {
-                    self.now = self.now.max(t);
-                    for id in self.alive_nodes() {
-                        self.input(id, Input::Tick);
-                    }
-                }
+            match self.next_wake() {
+                Some(t) if t <= end => self.tick_at(t),
                 _ => break,
             }
         }
@@ -594,21 +554,29 @@ impl Sim {
 
     /// Moves time to the next due timer and ticks every node; false when none is due.
     pub fn advance(&mut self) -> bool {
-        let wake = self
-            .nodes
-            .values()
-            .filter(|s| s.alive)
-            .filter_map(|s| s.node.next_wake())
-            .min();
-        match wake {
+        match self.next_wake() {
             Some(t) => {
-                self.now = self.now.max(t);
-                for id in self.alive_nodes() {
-                    self.input(id, Input::Tick);
-                }
+                self.tick_at(t);
                 true
             }
             None => false,
+        }
+    }
+
+    /// The earliest timer of a live node.
+    fn next_wake(&self) -> Option<u64> {
+        self.nodes
+            .values()
+            .filter(|s| s.alive)
+            .filter_map(|s| s.node.next_wake())
+            .min()
+    }
+
+    /// Time moves on to `t` (never back) and every live node gets a tick.
+    fn tick_at(&mut self, t: u64) {
+        self.now = self.now.max(t);
+        for id in self.alive_nodes() {
+            self.input(id, Input::Tick);
         }
     }
 

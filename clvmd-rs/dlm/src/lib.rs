@@ -16,70 +16,19 @@ pub use mem::{Holder, MemDlm, MemLockspace, MemNode};
 pub use names::{LockspaceName, NameError, ResourceName};
 pub use real::{Lockspace, RealDlm};
 
-/// DLM lock modes, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Mode {
-    /// Null: holds a place (and the LVB), excludes nothing.
-    Nl,
-    /// Concurrent read.
-    Cr,
-    /// Concurrent write.
-    Cw,
-    /// Protected read.
-    Pr,
-    /// Protected write.
-    Pw,
-    /// Exclusive.
-    Ex,
-}
+/// The lock modes are the protocol's (one definition; this crate only maps them to libdlm's
+/// values, in [`raw_mode`]).
+pub use clvmd_proto::Mode;
 
-impl Mode {
-    pub const ALL: [Mode; 6] = [Mode::Nl, Mode::Cr, Mode::Cw, Mode::Pr, Mode::Pw, Mode::Ex];
-
-    /// The `LKM_*MODE` value.
-    pub fn raw(self) -> u32 {
-        match self {
-            Mode::Nl => dlm_sys::LKM_NLMODE,
-            Mode::Cr => dlm_sys::LKM_CRMODE,
-            Mode::Cw => dlm_sys::LKM_CWMODE,
-            Mode::Pr => dlm_sys::LKM_PRMODE,
-            Mode::Pw => dlm_sys::LKM_PWMODE,
-            Mode::Ex => dlm_sys::LKM_EXMODE,
-        }
-    }
-
-    /// The kernel's compatibility matrix (fs/dlm `__dlm_compat_matrix`).
-    pub fn compatible(self, other: Mode) -> bool {
-        use Mode::*;
-        match (self, other) {
-            (Nl, _) | (_, Nl) => true,
-            (Cr, m) | (m, Cr) => m != Ex,
-            (Cw, m) | (m, Cw) => m == Cw,
-            (Pr, m) | (m, Pr) => m == Pr,
-            _ => false,
-        }
-    }
-
-    /// Whether releasing (or down-converting from) this mode writes the LVB.
-    pub fn writes_lvb(self) -> bool {
-        matches!(self, Mode::Pw | Mode::Ex)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Nl => "NL",
-            Mode::Cr => "CR",
-            Mode::Cw => "CW",
-            Mode::Pr => "PR",
-            Mode::Pw => "PW",
-            Mode::Ex => "EX",
-        }
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// The `LKM_*MODE` value of a mode.
+pub fn raw_mode(mode: Mode) -> u32 {
+    match mode {
+        Mode::Nl => dlm_sys::LKM_NLMODE,
+        Mode::Cr => dlm_sys::LKM_CRMODE,
+        Mode::Cw => dlm_sys::LKM_CWMODE,
+        Mode::Pr => dlm_sys::LKM_PRMODE,
+        Mode::Pw => dlm_sys::LKM_PWMODE,
+        Mode::Ex => dlm_sys::LKM_EXMODE,
     }
 }
 
@@ -203,44 +152,4 @@ pub trait Dlm: Send + Sync {
     /// The lockspaces this node has joined now, whoever joined them: at startup, the ones a
     /// daemon that died left behind (with its activation locks as orphans).
     fn joined_here(&self) -> Result<Vec<LockspaceName>, DlmError>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Mode::{self, *};
-
-    #[test]
-    fn compatibility_matrix_is_the_kernels() {
-        // Rows/columns NL CR CW PR PW EX, from fs/dlm/lock.c __dlm_compat_matrix.
-        let m = [
-            [1, 1, 1, 1, 1, 1],
-            [1, 1, 1, 1, 1, 0],
-            [1, 1, 1, 0, 0, 0],
-            [1, 1, 0, 1, 0, 0],
-            [1, 1, 0, 0, 0, 0],
-            [1, 0, 0, 0, 0, 0],
-        ];
-        for (i, a) in Mode::ALL.iter().enumerate() {
-            for (j, b) in Mode::ALL.iter().enumerate() {
-                assert_eq!(a.compatible(*b), m[i][j] == 1, "{a} vs {b}");
-            }
-        }
-    }
-
-    #[test]
-    fn vxvm_activation_table_is_the_matrix() {
-        // DESIGN.md: held in rows, asked in columns: ew ro sr sw; sr=CR sw=CW ro=PR ew=PW.
-        let modes = [Pw, Pr, Cr, Cw];
-        let table = [
-            [false, false, true, false],
-            [false, true, true, false],
-            [true, true, true, true],
-            [false, false, true, true],
-        ];
-        for (i, held) in modes.iter().enumerate() {
-            for (j, asked) in modes.iter().enumerate() {
-                assert_eq!(held.compatible(*asked), table[i][j], "{held} vs {asked}");
-            }
-        }
-    }
 }

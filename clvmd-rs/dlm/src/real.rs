@@ -147,7 +147,7 @@ impl Lockspace {
         let rv = unsafe {
             sys::dlm_ls_lock_wait(
                 self.h,
-                mode.raw(),
+                crate::raw_mode(mode),
                 &mut lksb,
                 raw_flags,
                 name.as_ptr().cast(),
@@ -242,7 +242,7 @@ impl DlmLockspace for Lockspace {
         let rv = unsafe {
             sys::dlm_ls_lock(
                 self.h,
-                mode.raw(),
+                crate::raw_mode(mode),
                 &mut lksb,
                 flags,
                 name.as_ptr().cast(),

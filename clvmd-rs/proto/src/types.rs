@@ -2,21 +2,45 @@
 
 use serde::{Deserialize, Serialize};
 
-/// DLM lock modes, as the client names them. `Pr` is lvm's "sh", `Ex` its "ex"; `Cr`, `Cw`,
-/// `Pw` are the VxVM activation modes sr, sw, ew (ro is `Pr`).
+/// DLM lock modes, weakest first: the one definition the protocol, the state machine and the
+/// DLM wrapper (`halvm-dlm`, which maps them to libdlm's `LKM_*MODE`) share. `Pr` is lvm's
+/// "sh", `Ex` its "ex"; `Cr`, `Cw`, `Pw` are the VxVM activation modes sr, sw, ew (ro is `Pr`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// Null: holds a place (and the LVB), excludes nothing.
     Nl,
+    /// Concurrent read.
     Cr,
+    /// Concurrent write.
     Cw,
+    /// Protected read.
     Pr,
+    /// Protected write.
     Pw,
+    /// Exclusive.
     Ex,
 }
 
 impl Mode {
     pub const ALL: [Mode; 6] = [Mode::Nl, Mode::Cr, Mode::Cw, Mode::Pr, Mode::Pw, Mode::Ex];
+
+    /// The kernel's compatibility matrix (fs/dlm `__dlm_compat_matrix`).
+    pub fn compatible(self, other: Mode) -> bool {
+        use Mode::*;
+        match (self, other) {
+            (Nl, _) | (_, Nl) => true,
+            (Cr, m) | (m, Cr) => m != Ex,
+            (Cw, m) | (m, Cw) => m == Cw,
+            (Pr, m) | (m, Pr) => m == Pr,
+            _ => false,
+        }
+    }
+
+    /// Whether releasing (or down-converting from) this mode writes the LVB.
+    pub fn writes_lvb(self) -> bool {
+        matches!(self, Mode::Pw | Mode::Ex)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -411,4 +435,44 @@ pub struct FrozenVg {
     /// do. A partition merge, the cluster stack lost, or a daemon restarted while frozen.
     #[serde(default)]
     pub stranded: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mode::{self, *};
+
+    #[test]
+    fn compatibility_matrix_is_the_kernels() {
+        // Rows/columns NL CR CW PR PW EX, from fs/dlm/lock.c __dlm_compat_matrix.
+        let m = [
+            [1, 1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 0],
+            [1, 1, 1, 0, 0, 0],
+            [1, 1, 0, 1, 0, 0],
+            [1, 1, 0, 0, 0, 0],
+            [1, 0, 0, 0, 0, 0],
+        ];
+        for (i, a) in Mode::ALL.iter().enumerate() {
+            for (j, b) in Mode::ALL.iter().enumerate() {
+                assert_eq!(a.compatible(*b), m[i][j] == 1, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn vxvm_activation_table_is_the_matrix() {
+        // DESIGN.md: held in rows, asked in columns: ew ro sr sw; sr=CR sw=CW ro=PR ew=PW.
+        let modes = [Pw, Pr, Cr, Cw];
+        let table = [
+            [false, false, true, false],
+            [false, true, true, false],
+            [true, true, true, true],
+            [false, false, true, true],
+        ];
+        for (i, held) in modes.iter().enumerate() {
+            for (j, asked) in modes.iter().enumerate() {
+                assert_eq!(held.compatible(*asked), table[i][j], "{held} vs {asked}");
+            }
+        }
+    }
 }

@@ -61,6 +61,18 @@ fn lv_target(cmd: Command) -> Command {
     lv_target_named(cmd, "VG/LV", "The logical volume")
 }
 
+/// lvextend, lvreduce, lvresize: one shape; the two that can shrink take `-f`, whose help
+/// starts with `shrink_verb`.
+fn resize(name: &'static str, about: &'static str, shrink_verb: Option<&str>) -> Command {
+    let cmd = lv_target(size_args(Command::new(name).about(about), true));
+    common(match shrink_verb {
+        Some(verb) => cmd.arg(flag("force").short('f').help(format!(
+            "{verb} also an LV that is open (lvm2 asks; lvmeta refuses without -f)"
+        ))),
+        None => cmd,
+    })
+}
+
 fn lv_target_named(cmd: Command, value_name: &'static str, help: &'static str) -> Command {
     cmd.arg(
         Arg::new("lv")
@@ -76,32 +88,10 @@ fn lv_target_named(cmd: Command, value_name: &'static str, help: &'static str) -
     )
 }
 
-/// The subcommands, in the order the top-level help lists them.
-pub const SUBCOMMANDS: &[&str] = &[
-    "pvcreate",
-    "pvremove",
-    "pvs",
-    "pvck",
-    "vgcreate",
-    "vgextend",
-    "vgreduce",
-    "vgremove",
-    "vgrename",
-    "vgchange",
-    "vgs",
-    "vgck",
-    "vgcfgbackup",
-    "vgcfgrestore",
-    "lvcreate",
-    "lvextend",
-    "lvreduce",
-    "lvresize",
-    "lvrename",
-    "lvremove",
-    "lvs",
-    "lvchange",
-    "lvconvert",
-];
+/// The subcommands, in the order the top-level help lists them: the man page groups' in turn.
+pub fn subcommand_names() -> impl Iterator<Item = &'static str> {
+    MAN_GROUPS.iter().flat_map(|g| g.2.iter().copied())
+}
 
 /// One subcommand's definition, or `None` for a name that is not one.
 fn subcommand(name: &str) -> Option<Command> {
@@ -420,32 +410,9 @@ fn subcommand(name: &str) -> Option<Command> {
                 ), "VG", "The volume group"),
             )
         }
-        "lvextend" => {
-            common(
-                lv_target(size_args(
-                    Command::new("lvextend").about("Grow a logical volume"),
-                    true,
-                )),
-            )
-        }
-        "lvreduce" => {
-            common(
-                lv_target(size_args(
-                    Command::new("lvreduce").about("Shrink a logical volume"),
-                    true,
-                ))
-                .arg(flag("force").short('f').help("Reduce also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
-            )
-        }
-        "lvresize" => {
-            common(
-                lv_target(size_args(
-                    Command::new("lvresize").about("Grow or shrink a logical volume"),
-                    true,
-                ))
-                .arg(flag("force").short('f').help("Shrink also an LV that is open (lvm2 asks; lvmeta refuses without -f)")),
-            )
-        }
+        "lvextend" => resize("lvextend", "Grow a logical volume", None),
+        "lvreduce" => resize("lvreduce", "Shrink a logical volume", Some("Reduce")),
+        "lvresize" => resize("lvresize", "Grow or shrink a logical volume", Some("Shrink")),
         "lvrename" => {
             common(
                 Command::new("lvrename")
@@ -494,7 +461,7 @@ fn top() -> Command {
 
 /// The whole `lvmeta` command tree (man pages, completions, `lvmeta --help`).
 pub fn cli() -> Command {
-    top().subcommands(SUBCOMMANDS.iter().filter_map(|n| subcommand(n)))
+    top().subcommands(subcommand_names().filter_map(subcommand))
 }
 
 /// The command tree needed to parse `argv`: when `argv[1]` names a subcommand, `lvmeta` with
@@ -508,7 +475,7 @@ pub fn cli_for(argv: &[String]) -> Command {
     }
 }
 
-/// The man page groups: (page name, title, subcommand names).
+/// The man page groups: (page name, title, subcommand names). Every subcommand is in one.
 pub const MAN_GROUPS: &[(&str, &str, &[&str])] = &[
     (
         "lvmeta-pv",
@@ -1110,24 +1077,23 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 strings(m, "addtag"),
                 strings(m, "deltag"),
             );
-            if let Some(p) = m.get_one::<String>("detachpolicy") {
-                // One policy tag at a time: the other one goes.
-                for q in halvm_config::DetachPolicy::ALL {
-                    if q.as_str() == p {
-                        add.push(q.vg_tag());
+            // One policy tag at a time: the chosen one's is added, the others' go.
+            let mut policy_tags = |chosen: &str, all: Vec<(&str, String)>| {
+                for (name, tag) in all {
+                    if name == chosen {
+                        add.push(tag);
                     } else {
-                        del.push(q.vg_tag());
+                        del.push(tag);
                     }
                 }
+            };
+            if let Some(p) = m.get_one::<String>("detachpolicy") {
+                let all = halvm_config::DetachPolicy::ALL.iter();
+                policy_tags(p, all.map(|q| (q.as_str(), q.vg_tag())).collect());
             }
             if let Some(p) = m.get_one::<String>("dgfailpolicy") {
-                for q in halvm_config::DgFailurePolicy::ALL {
-                    if q.as_str() == p {
-                        add.push(q.vg_tag());
-                    } else {
-                        del.push(q.vg_tag());
-                    }
-                }
+                let all = halvm_config::DgFailurePolicy::ALL.iter();
+                policy_tags(p, all.map(|q| (q.as_str(), q.vg_tag())).collect());
             }
             if sid.is_none() && add.is_empty() && del.is_empty() {
                 return Err(usage(

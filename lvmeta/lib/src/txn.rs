@@ -958,6 +958,17 @@ mod tests {
         .unwrap();
     }
 
+    /// [`setup`], the VG then made a shared (dlm) VG.
+    fn setup_shared(ctx: &Ctx) {
+        setup(ctx);
+        ctx.modify("vg", false, |vg, _, _| {
+            vg.lock_type = Some("dlm".into());
+            vg.lock_args = Some("1.0.0:test".into());
+            Ok(())
+        })
+        .unwrap();
+    }
+
     /// Issue 12: the committed seqno reaches the held lock (a DLM lock value block needs it);
     /// before the driver, `note_committed_seqno` was never called.
     #[test]
@@ -1011,13 +1022,7 @@ mod tests {
         let mut e = env(&log);
         {
             let ctx = Ctx { env: &e };
-            setup(&ctx);
-            ctx.modify("vg", false, |vg, _, _| {
-                vg.lock_type = Some("dlm".into());
-                vg.lock_args = Some("1.0.0:test".into());
-                Ok(())
-            })
-            .unwrap();
+            setup_shared(&ctx);
             let err = ctx
                 .lvcreate(&crate::ops::LvcreateOptions {
                     vg: "vg".into(),
@@ -1071,13 +1076,7 @@ mod tests {
             log: log.clone(),
         }));
         let ctx = Ctx { env: &e };
-        setup(&ctx);
-        ctx.modify("vg", false, |vg, _, _| {
-            vg.lock_type = Some("dlm".into());
-            vg.lock_args = Some("1.0.0:test".into());
-            Ok(())
-        })
-        .unwrap();
+        setup_shared(&ctx);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("vg.txt");
         ctx.vgcfgbackup(&crate::ops::VgcfgOptions {
@@ -1151,13 +1150,7 @@ mod tests {
         let mut e = env(&log);
         {
             let ctx = Ctx { env: &e };
-            setup(&ctx);
-            ctx.modify("vg", false, |vg, _, _| {
-                vg.lock_type = Some("dlm".into());
-                vg.lock_args = Some("1.0.0:test".into());
-                Ok(())
-            })
-            .unwrap();
+            setup_shared(&ctx);
         }
         let lvb = WithLvb::default();
         let value = lvb.0.clone();
@@ -1219,13 +1212,7 @@ mod tests {
         let mut e = env(&log);
         {
             let ctx = Ctx { env: &e };
-            setup(&ctx);
-            ctx.modify("vg", false, |vg, _, _| {
-                vg.lock_type = Some("dlm".into());
-                vg.lock_args = Some("1.0.0:test".into());
-                Ok(())
-            })
-            .unwrap();
+            setup_shared(&ctx);
         }
         e.cluster = Some(Arc::new(NotStarted));
         let ctx = Ctx { env: &e };

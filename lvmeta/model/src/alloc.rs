@@ -561,8 +561,7 @@ impl FreeMap {
             return None;
         }
         let slots: Vec<(usize, u64, u64)> = slots.into_iter().flatten().collect();
-        let len = slots.iter().map(|a| a.2).min().unwrap_or(0).min(need);
-        (len > 0).then(|| (len, slots.iter().map(|a| (a.0, a.1)).collect()))
+        common_span(&slots, need)
     }
 
     /// The cling policy's pass without A_POSITIONAL_FILL (and the normal policy's with
@@ -588,13 +587,7 @@ impl FreeMap {
                 found.push((pv, s, l.min(need)));
             }
         }
-        found.sort_by_key(|a| std::cmp::Reverse(a.2));
-        if found.len() < n {
-            return None;
-        }
-        let chosen = &found[..n];
-        let len = chosen.iter().map(|a| a.2).min().unwrap_or(0).min(need);
-        (len > 0).then(|| (len, chosen.iter().map(|a| (a.0, a.1)).collect()))
+        largest_first(found, n, need)
     }
 
     /// One pass of lvm2's normal policy: an area per PV (VG order), sorted by how much of
@@ -615,14 +608,30 @@ impl FreeMap {
                 slots.push((pv, s, l.min(need)));
             }
         }
-        slots.sort_by_key(|s| std::cmp::Reverse(s.2));
-        if slots.len() < n {
-            return None;
-        }
-        let chosen = &slots[..n];
-        let len = chosen.iter().map(|s| s.2).min().unwrap_or(0).min(need);
-        (len > 0).then(|| (len, chosen.iter().map(|s| (s.0, s.1)).collect()))
+        largest_first(slots, n, need)
     }
+}
+
+/// The end of the normal and cling passes: the areas found (PV, start, length), sorted by how
+/// much of the request each holds (stable, as lvm2's qsort of `_comp_area`), the first `n`
+/// taken. `None` when fewer than `n` were found.
+fn largest_first(
+    mut found: Vec<(usize, u64, u64)>,
+    n: usize,
+    need: u64,
+) -> Option<(u64, Vec<(usize, u64)>)> {
+    found.sort_by_key(|a| std::cmp::Reverse(a.2));
+    if found.len() < n {
+        return None;
+    }
+    common_span(&found[..n], need)
+}
+
+/// What a pass allocates from its chosen areas: as many extents as all of them hold (at most
+/// `need`), and where each starts; `None` when that is nothing.
+fn common_span(chosen: &[(usize, u64, u64)], need: u64) -> Option<(u64, Vec<(usize, u64)>)> {
+    let len = chosen.iter().map(|a| a.2).min().unwrap_or(0).min(need);
+    (len > 0).then(|| (len, chosen.iter().map(|a| (a.0, a.1)).collect()))
 }
 
 /// PV extents a segment occupies: its stripes, or the PV areas an opaque segment lists under
@@ -694,22 +703,12 @@ impl LogicalVolume {
     /// The LV names a mirror/raid1 LV's segments refer to (legs and log; rmeta and rimage),
     /// in metadata order.
     pub fn sub_lv_names(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for seg in &self.segments {
-            match &seg.kind {
-                SegmentKind::Mirror { log, legs, .. } => {
-                    out.extend(legs.iter().map(|l| l.lv.clone()));
-                    out.extend(log.iter().cloned());
-                }
-                SegmentKind::Raid1 { images, .. } => {
-                    for (m, i) in images {
-                        out.push(m.clone());
-                        out.push(i.clone());
-                    }
-                }
-                _ => {}
-            }
-        }
+        let mut out: Vec<String> = self
+            .segments
+            .iter()
+            .flat_map(|seg| seg.kind.sub_lvs())
+            .map(str::to_string)
+            .collect();
         out.dedup();
         out
     }

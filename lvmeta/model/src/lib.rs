@@ -15,6 +15,8 @@ pub mod ids;
 /// The former name of [`ids`].
 pub use ids as lvm_uuid;
 pub mod names;
+#[cfg(test)]
+mod reference;
 pub mod report;
 pub mod sizing;
 pub mod time;

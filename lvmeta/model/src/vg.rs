@@ -388,6 +388,23 @@ pub enum SegmentKind {
 }
 
 impl SegmentKind {
+    /// The sub-LVs a segment names, in metadata order: a mirror's legs, then its log; a
+    /// raid1's (rmeta, rimage) pairs. Empty for other segments.
+    pub fn sub_lvs(&self) -> Vec<&str> {
+        match self {
+            SegmentKind::Mirror { log, legs, .. } => legs
+                .iter()
+                .map(|l| l.lv.as_str())
+                .chain(log.as_deref())
+                .collect(),
+            SegmentKind::Raid1 { images, .. } => images
+                .iter()
+                .flat_map(|(m, i)| [m.as_str(), i.as_str()])
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The segment type as lvs reports it (`linear` for one-stripe `striped`).
     pub fn report_type(&self) -> &str {
         match self {
@@ -896,43 +913,16 @@ impl VolumeGroup {
     /// thousands of LVs is checked in n log n, not n².
     fn check_references(&self) -> Result<(), ModelError> {
         let mut parent_of: HashMap<&str, &str> = HashMap::new();
-        for lv in &self.lvs {
-            for seg in &lv.segments {
-                let subs: Vec<&str> = match &seg.kind {
-                    SegmentKind::Mirror { log, legs, .. } => legs
-                        .iter()
-                        .map(|l| l.lv.as_str())
-                        .chain(log.as_deref())
-                        .collect(),
-                    SegmentKind::Raid1 { images, .. } => images
-                        .iter()
-                        .flat_map(|(m, i)| [m.as_str(), i.as_str()])
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                for sub in subs {
-                    // Every earlier entry of `sub` named this LV, or this fails: one parent.
-                    let clash = sub == lv.name || parent_of.get(sub).is_some_and(|&p| p != lv.name);
-                    if clash {
-                        return Err(ModelError::Invalid {
-                            path: format!("{}/logical_volumes/{}", self.name, lv.name),
-                            problem: format!("sub-LV {sub:?} is used by more than one LV"),
-                        });
-                    }
-                    parent_of.insert(sub, &lv.name);
-                }
-            }
-        }
         // PVs by name, the first of equal names first (what `self.pv` finds).
         let mut pvs: Vec<&PhysicalVolume> = self.pvs.iter().collect();
         pvs.sort_by(|a, b| a.name.cmp(&b.name));
         let pv = |name: &str| {
             let i = pvs.partition_point(|p| p.name.as_str() < name);
-            pvs.get(i).filter(|p| p.name == name)
+            pvs.get(i).filter(|p| p.name == name).copied()
         };
         // LV names, sorted once the first mirror or raid1 segment needs them.
         let mut lv_names: Option<Vec<&str>> = None;
-        let mut lv_exists = |name: &str| {
+        let lv_exists = |name: &str| {
             let names = lv_names.get_or_insert_with(|| {
                 let mut v: Vec<&str> = self.lvs.iter().map(|l| l.name.as_str()).collect();
                 v.sort_unstable();
@@ -940,6 +930,39 @@ impl VolumeGroup {
             });
             names.binary_search(&name).is_ok()
         };
+        self.check_references_with(
+            // Every earlier entry of `sub` named this LV, or this fails: one parent.
+            |sub, parent| {
+                let other = parent_of.get(sub).is_some_and(|&p| p != parent);
+                parent_of.insert(sub, parent);
+                other
+            },
+            pv,
+            lv_exists,
+        )
+    }
+
+    /// The rules of [`Self::check_references`], with its lookups given: `other_parent(sub,
+    /// lv)` records that `lv` uses `sub` and says whether another LV used it before; `pv` finds
+    /// the first PV of a name; `lv_exists` says whether an LV of a name exists.
+    pub(crate) fn check_references_with<'a>(
+        &'a self,
+        mut other_parent: impl FnMut(&'a str, &'a str) -> bool,
+        pv: impl Fn(&str) -> Option<&'a PhysicalVolume>,
+        mut lv_exists: impl FnMut(&str) -> bool,
+    ) -> Result<(), ModelError> {
+        for lv in &self.lvs {
+            for seg in &lv.segments {
+                for sub in seg.kind.sub_lvs() {
+                    if sub == lv.name || other_parent(sub, &lv.name) {
+                        return Err(ModelError::Invalid {
+                            path: format!("{}/logical_volumes/{}", self.name, lv.name),
+                            problem: format!("sub-LV {sub:?} is used by more than one LV"),
+                        });
+                    }
+                }
+            }
+        }
         for lv in &self.lvs {
             let path = || format!("{}/logical_volumes/{}", self.name, lv.name);
             let invalid = |problem: String| ModelError::Invalid {
@@ -947,39 +970,25 @@ impl VolumeGroup {
                 problem,
             };
             for seg in &lv.segments {
-                match &seg.kind {
-                    SegmentKind::Striped { areas, .. } => {
-                        for a in areas {
-                            let pv = pv(&a.pv)
-                                .ok_or_else(|| invalid(format!("unknown PV {:?}", a.pv)))?;
-                            if a.start.0.saturating_add(seg.area_len().0) > pv.pe_count.0 {
-                                return Err(invalid(format!(
-                                    "area {}({}) of {} extents runs past the PV's {} extents",
-                                    a.pv,
-                                    a.start.0,
-                                    seg.area_len().0,
-                                    pv.pe_count.0
-                                )));
-                            }
+                if let SegmentKind::Striped { areas, .. } = &seg.kind {
+                    for a in areas {
+                        let pv =
+                            pv(&a.pv).ok_or_else(|| invalid(format!("unknown PV {:?}", a.pv)))?;
+                        if a.start.0.saturating_add(seg.area_len().0) > pv.pe_count.0 {
+                            return Err(invalid(format!(
+                                "area {}({}) of {} extents runs past the PV's {} extents",
+                                a.pv,
+                                a.start.0,
+                                seg.area_len().0,
+                                pv.pe_count.0
+                            )));
                         }
                     }
-                    SegmentKind::Mirror { log, legs, .. } => {
-                        for l in legs.iter().map(|l| &l.lv).chain(log.iter()) {
-                            if !lv_exists(l) {
-                                return Err(invalid(format!("unknown sub-LV {l:?}")));
-                            }
-                        }
+                }
+                for l in seg.kind.sub_lvs() {
+                    if !lv_exists(l) {
+                        return Err(invalid(format!("unknown sub-LV {l:?}")));
                     }
-                    SegmentKind::Raid1 { images, .. } => {
-                        for (m, i) in images {
-                            for l in [m, i] {
-                                if !lv_exists(l) {
-                                    return Err(invalid(format!("unknown sub-LV {l:?}")));
-                                }
-                            }
-                        }
-                    }
-                    SegmentKind::Other { .. } => {}
                 }
             }
         }
@@ -1448,33 +1457,8 @@ fn tags<'a>(b: &mut Builder<'a>, tags: &'a [String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::{check_references_ref, extra_ref};
     use proptest::prelude::*;
-
-    /// The two-pass `Extra::collect` the one-pass reader replaced: known keys' first
-    /// occurrences anchor the unknown entries that follow; repeats of known keys are dropped.
-    fn extra_ref(sec: &Section, known: impl Fn(&str) -> bool, sections: bool) -> Extra {
-        let mut seen: Vec<&str> = Vec::new();
-        let mut after: Option<&str> = None;
-        let mut entries = Vec::new();
-        for (k, n) in &sec.entries {
-            if known(k) {
-                if !seen.contains(&&**k) {
-                    seen.push(k);
-                    after = Some(k);
-                }
-            } else {
-                entries.push(ExtraEntry {
-                    after: after.map(str::to_string),
-                    key: k.to_string(),
-                    node: n.clone().into_owned(),
-                });
-            }
-        }
-        if !sections {
-            entries.retain(|e| matches!(e.node, Node::Value(_)));
-        }
-        Extra { entries }
-    }
 
     fn section() -> impl Strategy<Value = Section<'static>> {
         let pool = vec![
@@ -1501,83 +1485,6 @@ mod tests {
             }
             s
         })
-    }
-
-    /// Old `VolumeGroup::check_references`, with linear lookups.
-    fn check_references_ref(vg: &VolumeGroup) -> Result<(), ModelError> {
-        let mut parent_of: Vec<(&str, &str)> = Vec::new();
-        for lv in &vg.lvs {
-            for seg in &lv.segments {
-                let subs: Vec<&str> = match &seg.kind {
-                    SegmentKind::Mirror { log, legs, .. } => legs
-                        .iter()
-                        .map(|l| l.lv.as_str())
-                        .chain(log.as_deref())
-                        .collect(),
-                    SegmentKind::Raid1 { images, .. } => images
-                        .iter()
-                        .flat_map(|(m, i)| [m.as_str(), i.as_str()])
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                for sub in subs {
-                    let clash =
-                        sub == lv.name || parent_of.iter().any(|&(s, p)| s == sub && p != lv.name);
-                    if clash {
-                        return Err(ModelError::Invalid {
-                            path: format!("{}/logical_volumes/{}", vg.name, lv.name),
-                            problem: format!("sub-LV {sub:?} is used by more than one LV"),
-                        });
-                    }
-                    parent_of.push((sub, &lv.name));
-                }
-            }
-        }
-        for lv in &vg.lvs {
-            let path = format!("{}/logical_volumes/{}", vg.name, lv.name);
-            let invalid = |problem: String| ModelError::Invalid {
-                path: path.clone(),
-                problem,
-            };
-            for seg in &lv.segments {
-                match &seg.kind {
-                    SegmentKind::Striped { areas, .. } => {
-                        for a in areas {
-                            let pv = vg
-                                .pv(&a.pv)
-                                .ok_or_else(|| invalid(format!("unknown PV {:?}", a.pv)))?;
-                            if a.start.0.saturating_add(seg.area_len().0) > pv.pe_count.0 {
-                                return Err(invalid(format!(
-                                    "area {}({}) of {} extents runs past the PV's {} extents",
-                                    a.pv,
-                                    a.start.0,
-                                    seg.area_len().0,
-                                    pv.pe_count.0
-                                )));
-                            }
-                        }
-                    }
-                    SegmentKind::Mirror { log, legs, .. } => {
-                        for l in legs.iter().map(|l| &l.lv).chain(log.iter()) {
-                            if vg.lv(l).is_none() {
-                                return Err(invalid(format!("unknown sub-LV {l:?}")));
-                            }
-                        }
-                    }
-                    SegmentKind::Raid1 { images, .. } => {
-                        for (m, i) in images {
-                            for l in [m, i] {
-                                if vg.lv(l).is_none() {
-                                    return Err(invalid(format!("unknown sub-LV {l:?}")));
-                                }
-                            }
-                        }
-                    }
-                    SegmentKind::Other { .. } => {}
-                }
-            }
-        }
-        Ok(())
     }
 
     const NAMES: [&str; 6] = ["a", "b", "c", "a", "pv0", "zz"];

@@ -201,3 +201,43 @@ fn fuzz_regression_area_past_pv() {
     let out = write(&vg.to_metadata(&Trailer::new("x", "h", 0, None)));
     VolumeGroup::from_metadata(&parse(&out).unwrap()).unwrap();
 }
+
+/// Each rule of the reference check, on lvm2's metadata with one name or number changed: an
+/// unknown PV, an area past its PV's end, unknown sub-LVs (mirror log, raid1 image), an LV
+/// that is its own mirror leg.
+#[test]
+fn broken_references_are_refused() {
+    let t = include_str!("data/raid_mirror.mda");
+    for (from, to, problem) in [
+        ("\"pv0\", 1\n", "\"pv9\", 1\n", "unknown PV \"pv9\""),
+        (
+            "\"pv0\", 1\n",
+            "\"pv0\", 15\n",
+            "area pv0(15) of 2 extents runs past the PV's 15 extents",
+        ),
+        (
+            "mirror_log = \"m1_mlog\"",
+            "mirror_log = \"m1_gone\"",
+            "unknown sub-LV \"m1_gone\"",
+        ),
+        (
+            "\"r1_rmeta_0\", \"r1_rimage_0\"",
+            "\"r1_rmeta_0\", \"r1_rimage_9\"",
+            "unknown sub-LV \"r1_rimage_9\"",
+        ),
+        (
+            "\"m1_mimage_0\", 0",
+            "\"m1\", 0",
+            "sub-LV \"m1\" is used by more than one LV",
+        ),
+    ] {
+        assert_eq!(t.matches(from).count(), 1, "{from}");
+        let text = t.replacen(from, to, 1);
+        let doc = parse(&text).unwrap();
+        let err = VolumeGroup::from_metadata(&doc).unwrap_err();
+        assert!(
+            matches!(&err, lvmeta_model::ModelError::Invalid { problem: p, .. } if p == problem),
+            "{from} -> {to}: {err}"
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! metadata: sections, `key = value`, integers, quoted and bare strings, flat arrays, `#`
 //! comments). Bounded in input size, nesting depth and array length; never panics.
 
-use crate::tree::{CommentPlacement, Node, Section, Value};
+use crate::tree::{ends_word, Node, Section, Value};
 use std::borrow::Cow;
 
 /// Bounds on what the parser accepts.
@@ -64,11 +64,6 @@ pub struct ParseError {
     pub kind: ParseErrorKind,
 }
 
-/// Characters that end a key (besides whitespace).
-pub(crate) fn is_reserved(c: char) -> bool {
-    matches!(c, '#' | '=' | '{' | '}' | '[' | ']' | ',' | '"' | '\'')
-}
-
 /// Parses a whole document (the top level is a section body without braces). The tree borrows
 /// its strings from `text` ([`Section::into_owned`] detaches it).
 pub fn parse(text: &str) -> Result<Section<'_>, ParseError> {
@@ -101,11 +96,6 @@ pub fn parse_with_limits<'a>(
 /// Errors are boxed inside the parser: a small `Result` keeps the hot paths' return values in
 /// registers.
 type PResult<T> = Result<T, Box<ParseError>>;
-
-/// Ends a key, a bare word or a number: whitespace, control characters, reserved ones.
-fn ends_word(c: char) -> bool {
-    c.is_whitespace() || c.is_control() || is_reserved(c)
-}
 
 /// [`CLASS`] of an ASCII byte that continues a word (not [`ends_word`]).
 const WORD: u8 = 1;
@@ -294,13 +284,7 @@ impl<'a> Parser<'a, '_> {
                     let line = self.line;
                     let text = self.comment();
                     let n = self.entries.len() - base;
-                    if n > 0 && last_end_line == Some(line) {
-                        sec.add_comment(n - 1, CommentPlacement::After, text);
-                        // A second comment on the same line cannot exist: a comment runs to the
-                        // end of the line.
-                    } else {
-                        sec.add_comment(n, CommentPlacement::Before, text);
-                    }
+                    sec.place_comment(n, last_end_line == Some(line), text);
                 }
                 Some(_) => {
                     let key = self.key()?;
@@ -506,24 +490,28 @@ impl<'a> Parser<'a, '_> {
                 return Ok(Value::Int(v));
             }
         }
-        let at = |kind: ParseErrorKind| self.err_at(line, line_start, start, kind);
-        let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-        if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-            if digits.contains('.') {
-                return Err(at(ParseErrorKind::Float {
-                    text: text.to_string(),
-                }));
-            }
-            return text.parse::<i64>().map(Value::Int).map_err(|_| {
-                at(ParseErrorKind::BadNumber {
-                    text: text.to_string(),
-                })
+        number_value(text)
+            .map(Value::Int)
+            .map_err(|kind| self.err_at(line, line_start, start, kind))
+    }
+}
+
+/// A number token's value, or why it has none: lvm2 refuses floats, and anything else that is
+/// not a decimal integer in range.
+pub(crate) fn number_value(text: &str) -> Result<i64, ParseErrorKind> {
+    let bad = || ParseErrorKind::BadNumber {
+        text: text.to_string(),
+    };
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        if digits.contains('.') {
+            return Err(ParseErrorKind::Float {
+                text: text.to_string(),
             });
         }
-        Err(at(ParseErrorKind::BadNumber {
-            text: text.to_string(),
-        }))
+        return text.parse::<i64>().map_err(|_| bad());
     }
+    Err(bad())
 }
 
 #[cfg(test)]
@@ -531,6 +519,30 @@ mod tests {
     use super::*;
     use crate::reference::parse as parse_ref;
     use proptest::prelude::*;
+
+    /// What number tokens mean (both parsers share it, so it is pinned here).
+    #[test]
+    fn number_tokens() {
+        use ParseErrorKind::{BadNumber, Float};
+        let bad = |t: &str| Err(BadNumber { text: t.into() });
+        for (t, want) in [
+            ("12", Ok(12)),
+            ("-7", Ok(-7)),
+            ("+3", Ok(3)),
+            ("007", Ok(7)),
+            ("9223372036854775807", Ok(i64::MAX)),
+            ("-9223372036854775808", Ok(i64::MIN)),
+            ("9223372036854775808", bad("9223372036854775808")),
+            ("1.5", Err(Float { text: "1.5".into() })),
+            ("-.", Err(Float { text: "-.".into() })),
+            ("-", bad("-")),
+            ("+-1", bad("+-1")),
+            ("1e3", bad("1e3")),
+            ("0x10", bad("0x10")),
+        ] {
+            assert_eq!(number_value(t), want, "{t}");
+        }
+    }
 
     /// Both parsers on `s`: same tree, or the same error (kind, line, column, message); the
     /// borrowed tree and its owned copy are equal too.

@@ -266,6 +266,22 @@ impl<'a> Section<'a> {
         });
     }
 
+    /// Attaches a comment read after the section's first `n` entries: to the last of them
+    /// when it stands on that entry's line (`after_entry`), else before entry `n`. (A second
+    /// comment on the same line cannot exist: a comment runs to the end of the line.)
+    pub(crate) fn place_comment(
+        &mut self,
+        n: usize,
+        after_entry: bool,
+        text: impl Into<Cow<'a, str>>,
+    ) {
+        if n > 0 && after_entry {
+            self.add_comment(n - 1, CommentPlacement::After, text);
+        } else {
+            self.add_comment(n, CommentPlacement::Before, text);
+        }
+    }
+
     /// The trailing comment of the first entry named `key`.
     pub fn trailing_comment(&self, key: &str) -> Option<&str> {
         let idx = self.entries.iter().position(|(k, _)| k == key)?;
@@ -279,8 +295,15 @@ impl<'a> Section<'a> {
 /// True if `key` can be written as a key and read back: non-empty, none of the characters the
 /// grammar reserves, no whitespace.
 pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && !crate::parse::is_reserved(c))
+    !key.is_empty() && !key.chars().any(ends_word)
+}
+
+/// Characters that end a key (besides whitespace).
+fn is_reserved(c: char) -> bool {
+    matches!(c, '#' | '=' | '{' | '}' | '[' | ']' | ',' | '"' | '\'')
+}
+
+/// Ends a key, a bare word or a number: whitespace, control characters, reserved ones.
+pub(crate) fn ends_word(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || is_reserved(c)
 }

@@ -37,35 +37,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Boot the nodes and form the cluster; returns when it is ready.
-    Up {
-        /// Number of nodes (node1..nodeN).
-        #[arg(long, default_value_t = 2)]
-        nodes: usize,
-        /// Also run Pacemaker, with stonith through fence_halvm_lab.
-        #[arg(long)]
-        pacemaker: bool,
-        /// Bare VMs: no corosync or dlm_controld.
-        #[arg(long)]
-        no_cluster: bool,
-        /// Number of shared disks (/dev/disk/by-id/virtio-sharedK in every node).
-        #[arg(long, default_value_t = 1)]
-        shared_disks: usize,
-        /// Size of each shared disk in MiB.
-        #[arg(long, default_value_t = 256)]
-        shared_disk_mib: u64,
-        /// Memory per VM in MiB.
-        #[arg(long, default_value_t = 768)]
-        memory: u32,
-        /// Use this corosync.conf in every node instead of the lab's (e.g. from `cluster-conf
-        /// to-corosync`, with the nodes' cluster addresses 10.77.0.11, .12 ...); a key for its
-        /// crypto is made for the lab.
-        #[arg(long, value_name = "FILE")]
-        corosync_conf: Option<PathBuf>,
-        /// Leave shared disk DISK (sharedK, or sharedK-pJ for a further path) out of NODE at
-        /// boot, as a LUN not zoned to that host; `plug` attaches it later. Repeatable.
-        #[arg(long, value_name = "NODE:DISK", value_parser = parse_node_disk)]
-        unplugged: Vec<(String, String)>,
-    },
+    Up(LabSpec),
     /// Run a command in a node; prints its output and exits with its exit code.
     Run {
         /// Node name (node1, node2, ...).
@@ -97,26 +69,74 @@ pub enum Cmd {
     Status,
     /// Tear the lab down.
     Down,
-    /// Internal: the process that owns the lab (started by `up`).
+    /// Internal: the process that owns the lab (started by `up`, with `up`'s arguments).
     #[command(hide = true)]
-    Supervise {
-        #[arg(long)]
-        nodes: usize,
-        #[arg(long)]
-        pacemaker: bool,
-        #[arg(long)]
-        no_cluster: bool,
-        #[arg(long)]
-        shared_disks: usize,
-        #[arg(long)]
-        shared_disk_mib: u64,
-        #[arg(long)]
-        memory: u32,
-        #[arg(long)]
-        corosync_conf: Option<PathBuf>,
-        #[arg(long, value_parser = parse_node_disk)]
-        unplugged: Vec<(String, String)>,
-    },
+    Supervise(LabSpec),
+}
+
+// What `up` boots. `up` hands it to the supervisor process as the same arguments
+// (`LabSpec::args`), so both parse it with one definition. (A `//` comment: clap would take a
+// doc comment as `up`'s about text.)
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct LabSpec {
+    /// Number of nodes (node1..nodeN).
+    #[arg(long, default_value_t = 2)]
+    pub nodes: usize,
+    /// Also run Pacemaker, with stonith through fence_halvm_lab.
+    #[arg(long)]
+    pub pacemaker: bool,
+    /// Bare VMs: no corosync or dlm_controld.
+    #[arg(long)]
+    pub no_cluster: bool,
+    /// Number of shared disks (/dev/disk/by-id/virtio-sharedK in every node).
+    #[arg(long, default_value_t = 1)]
+    pub shared_disks: usize,
+    /// Size of each shared disk in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub shared_disk_mib: u64,
+    /// Memory per VM in MiB.
+    #[arg(long, default_value_t = 768)]
+    pub memory: u32,
+    /// Use this corosync.conf in every node instead of the lab's (e.g. from `cluster-conf
+    /// to-corosync`, with the nodes' cluster addresses 10.77.0.11, .12 ...); a key for its
+    /// crypto is made for the lab.
+    #[arg(long, value_name = "FILE")]
+    pub corosync_conf: Option<PathBuf>,
+    /// Leave shared disk DISK (sharedK, or sharedK-pJ for a further path) out of NODE at
+    /// boot, as a LUN not zoned to that host; `plug` attaches it later. Repeatable.
+    #[arg(long, value_name = "NODE:DISK", value_parser = parse_node_disk)]
+    pub unplugged: Vec<(String, String)>,
+}
+
+impl LabSpec {
+    /// The arguments that parse back into this spec.
+    pub fn args(&self) -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = vec![
+            "--nodes".into(),
+            self.nodes.to_string().into(),
+            "--shared-disks".into(),
+            self.shared_disks.to_string().into(),
+            "--shared-disk-mib".into(),
+            self.shared_disk_mib.to_string().into(),
+            "--memory".into(),
+            self.memory.to_string().into(),
+        ];
+        if self.pacemaker {
+            a.push("--pacemaker".into());
+        }
+        if self.no_cluster {
+            a.push("--no-cluster".into());
+        }
+        if let Some(f) = &self.corosync_conf {
+            a.push("--corosync-conf".into());
+            a.push(f.into());
+        }
+        for (n, d) in &self.unplugged {
+            a.push("--unplugged".into());
+            a.push(format!("{n}:{d}").into());
+        }
+        a
+    }
 }
 
 /// `NODE:DISK`, e.g. `node2:shared1`.
@@ -193,16 +213,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> Result<i32> {
 pub fn run(cli: Cli) -> Result<i32> {
     let rd = cli.run_dir.clone();
     match cli.command {
-        Cmd::Up {
-            nodes,
-            pacemaker,
-            no_cluster,
-            shared_disks,
-            shared_disk_mib,
-            memory,
-            corosync_conf,
-            unplugged,
-        } => {
+        Cmd::Up(spec) => {
             if UnixStream::connect(sock(&rd)).is_ok() {
                 return Err(LabError::AlreadyRunning { run_dir: rd });
             }
@@ -219,30 +230,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 .arg("--run-dir")
                 .arg(&rd)
                 .arg("supervise")
-                .args([
-                    "--nodes",
-                    &nodes.to_string(),
-                    "--shared-disks",
-                    &shared_disks.to_string(),
-                ])
-                .args([
-                    "--shared-disk-mib",
-                    &shared_disk_mib.to_string(),
-                    "--memory",
-                    &memory.to_string(),
-                ])
-                .args(pacemaker.then_some("--pacemaker"))
-                .args(no_cluster.then_some("--no-cluster"))
-                .args(
-                    corosync_conf
-                        .iter()
-                        .flat_map(|f| [std::ffi::OsStr::new("--corosync-conf"), f.as_os_str()]),
-                )
-                .args(
-                    unplugged
-                        .iter()
-                        .flat_map(|(n, d)| ["--unplugged".to_string(), format!("{n}:{d}")]),
-                )
+                .args(spec.args())
                 .stdin(std::process::Stdio::null())
                 .stdout(out)
                 .stderr(err)
@@ -264,7 +252,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
-        Cmd::Supervise {
+        Cmd::Supervise(LabSpec {
             nodes,
             pacemaker,
             no_cluster,
@@ -273,7 +261,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             memory,
             corosync_conf,
             unplugged,
-        } => {
+        }) => {
             let corosync_conf = match corosync_conf {
                 Some(f) => Some(std::fs::read_to_string(&f).map_err(LabError::io("read", &f))?),
                 None => None,
@@ -479,5 +467,54 @@ pub fn exit_code(e: &LabError) -> i32 {
         | LabError::UnknownDisk { .. }
         | LabError::DiskState { .. } => 6,
         _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&std::ffi::OsStr]) -> Cmd {
+        Cli::try_parse_from(argv).unwrap().command
+    }
+
+    /// `up` starts the supervisor with its own spec, unchanged.
+    #[test]
+    fn up_hands_its_spec_to_the_supervisor() {
+        for argv in [
+            &["halvm-lab", "up"][..],
+            &[
+                "halvm-lab",
+                "up",
+                "--nodes",
+                "3",
+                "--pacemaker",
+                "--no-cluster",
+                "--shared-disks",
+                "2",
+                "--shared-disk-mib",
+                "64",
+                "--memory",
+                "1024",
+                "--corosync-conf",
+                "/tmp/c.conf",
+                "--unplugged",
+                "node2:shared1",
+                "--unplugged",
+                "node3:shared0-p1",
+            ],
+        ] {
+            let argv: Vec<&std::ffi::OsStr> = argv.iter().map(std::ffi::OsStr::new).collect();
+            let Cmd::Up(spec) = parse(&argv) else {
+                panic!("not up")
+            };
+            let args = spec.args();
+            let mut sup: Vec<&std::ffi::OsStr> = vec!["halvm-lab".as_ref(), "supervise".as_ref()];
+            sup.extend(args.iter().map(|a| a.as_os_str()));
+            let Cmd::Supervise(got) = parse(&sup) else {
+                panic!("not supervise")
+            };
+            assert_eq!(got, spec);
+        }
     }
 }

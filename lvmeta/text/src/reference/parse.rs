@@ -2,8 +2,8 @@
 //! `parse.rs` is property-tested against (trees and errors, line and column included). It builds
 //! owned trees; `Cow` compares by content, so they equal the borrowed trees of `parse.rs`.
 
-use crate::parse::{is_reserved, ParseError, ParseErrorKind, ParseLimits};
-use crate::tree::{CommentPlacement, Node, Section, Value};
+use crate::parse::{ParseError, ParseErrorKind, ParseLimits};
+use crate::tree::{ends_word, Node, Section, Value};
 
 pub fn parse_with_limits(text: &str, limits: &ParseLimits) -> Result<Section<'static>, ParseError> {
     let mut p = Parser {
@@ -129,14 +129,7 @@ impl<'a> Parser<'a> {
                 Some('#') => {
                     let line = self.line;
                     let text = self.comment();
-                    let n = sec.entries.len();
-                    if n > 0 && last_end_line == Some(line) {
-                        sec.add_comment(n - 1, CommentPlacement::After, text);
-                        // A second comment on the same line cannot exist: a comment runs to the
-                        // end of the line.
-                    } else {
-                        sec.add_comment(n, CommentPlacement::Before, text);
-                    }
+                    sec.place_comment(sec.entries.len(), last_end_line == Some(line), text);
                 }
                 Some(_) => {
                     let key = self.key()?;
@@ -166,19 +159,23 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn key(&mut self) -> Result<String, ParseError> {
+    /// Up to the next whitespace, control or reserved character.
+    fn word(&mut self) -> &str {
         let start = self.pos();
         while let Some(c) = self.peek() {
-            if c.is_whitespace() || c.is_control() || is_reserved(c) {
+            if ends_word(c) {
                 break;
             }
             self.bump();
         }
-        let end = self.pos();
-        if start == end {
-            return Err(self.unexpected("a key"));
+        &self.src[start..self.pos()]
+    }
+
+    fn key(&mut self) -> Result<String, ParseError> {
+        match self.word() {
+            "" => Err(self.unexpected("a key")),
+            k => Ok(k.to_string()),
         }
-        Ok(self.src[start..end].to_string())
     }
 
     fn value(&mut self, array_allowed: bool) -> Result<Value<'static>, ParseError> {
@@ -199,7 +196,7 @@ impl<'a> Parser<'a> {
                 self.sq_string().map(Value::from)
             }
             Some(c) if c.is_ascii_digit() || c == '+' || c == '-' || c == '.' => self.number(),
-            Some(c) if !c.is_whitespace() && !c.is_control() && !is_reserved(c) => {
+            Some(c) if !ends_word(c) => {
                 // A bare word is a string, as libdevmapper reads it.
                 self.key().map(Value::from)
             }
@@ -271,36 +268,14 @@ impl<'a> Parser<'a> {
 
     fn number(&mut self) -> Result<Value<'static>, ParseError> {
         let (line, column) = (self.line, self.column);
-        let start = self.pos();
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() || c.is_control() || is_reserved(c) {
-                break;
-            }
-            self.bump();
-        }
-        let end = self.pos();
-        let text = &self.src[start..end];
-        let at = |kind: ParseErrorKind| ParseError {
-            line,
-            column,
-            message: kind.to_string(),
-            kind,
-        };
-        let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            if digits.contains('.') {
-                return Err(at(ParseErrorKind::Float {
-                    text: text.to_string(),
-                }));
-            }
-            return text.parse::<i64>().map(Value::Int).map_err(|_| {
-                at(ParseErrorKind::BadNumber {
-                    text: text.to_string(),
-                })
-            });
-        }
-        Err(at(ParseErrorKind::BadNumber {
-            text: text.to_string(),
-        }))
+        // What a number token means is shared; the reference checks how tokens are found.
+        crate::parse::number_value(self.word())
+            .map(Value::Int)
+            .map_err(|kind| ParseError {
+                line,
+                column,
+                message: kind.to_string(),
+                kind,
+            })
     }
 }

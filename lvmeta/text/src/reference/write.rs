@@ -168,35 +168,32 @@ fn trailing_comment(out: &mut String, text: &str, line_len: usize, depth: usize,
 fn value(out: &mut String, v: &Value) {
     match v {
         Value::Int(i) => {
-            // Formatting straight into `out` saves a String per integer.
             let _ = write!(out, "{i}");
         }
         Value::Str(s) => quoted(out, s),
         Value::Array(items) => {
-            out.push('[');
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push_str(", ");
-                }
-                value(out, item);
-            }
-            out.push(']');
+            let items: Vec<String> = items
+                .iter()
+                .map(|v| {
+                    let mut s = String::new();
+                    value(&mut s, v);
+                    s
+                })
+                .collect();
+            let _ = write!(out, "[{}]", items.join(", "));
         }
     }
 }
 
-/// `"..."` with `"` and `\` escaped, as `dm_escape_double_quotes` does.
-fn quoted(out: &mut String, s: &str) {
+/// `"..."` with `"` and `\` escaped, as `dm_escape_double_quotes` does, char by char.
+pub fn quoted(out: &mut String, s: &str) {
     out.push('"');
-    let mut rest = s;
-    // Runs without `"` or `\` are copied whole.
-    while let Some(n) = rest.find(['"', '\\']) {
-        out.push_str(&rest[..n]);
-        out.push('\\');
-        out.push_str(&rest[n..n + 1]);
-        rest = &rest[n + 1..];
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
     }
-    out.push_str(rest);
     out.push('"');
 }
 
