@@ -1012,4 +1012,36 @@ mod tests {
             Ok(Repaired::Mirror(RepairOutcome { now: 2, .. }))
         ));
     }
+
+    /// What clvmd-rs's global detach (`remove_images`, lvm2's "remove" fault policy) leaves
+    /// behind, and what `--repair` makes of it.
+    #[test]
+    fn raid1_after_the_daemons_detach() {
+        // Two images: the detach leaves a linear LV, which lvm2's --repair refuses too (the
+        // way back is `lvconvert --type raid1 -m1`).
+        let mut vg = raid1(3, 2);
+        fail_pv_of(&mut vg, "r_rimage_1");
+        let out = remove_images(&mut vg, "r", &["r_rimage_1".into()]).unwrap();
+        assert!(out.now_linear);
+        let e = repair(&mut vg, "r", &ImagesRequest::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Command on LV vg/r does not accept LV type linear.\nCommand not permitted on LV vg/r."
+        );
+        let back = ImagesRequest {
+            raid1: true,
+            ..total(2)
+        };
+        assert_eq!(vg.add_images("r", &back).unwrap().len(), 4);
+        // Three images: the detach is refused (lvm2 would renumber the images), nothing is
+        // committed, and the repair replaces the failed image in its slot.
+        let mut vg = raid1(4, 3);
+        fail_pv_of(&mut vg, "r_rimage_1");
+        let before = vg.clone();
+        assert!(remove_images(&mut vg, "r", &["r_rimage_1".into()]).is_err());
+        assert_eq!(vg, before);
+        let r = repair_raid1(&mut vg, "r", &ImagesRequest::default()).unwrap();
+        assert_eq!(r.replaced, ["r_rimage_1"]);
+        assert_eq!(pvs_of(&vg, "r_rimage_1"), ["pv3"]);
+    }
 }

@@ -477,6 +477,15 @@ fn raid1_repair_reload_takes_over_the_failed_pair_with_rebuild() {
             top.contains(&format!("raid1 5 0 rebuild {failed} region_size")),
             "{top}"
         );
+        // lvm2's second commit clears REBUILD and reloads: only the top table changes.
+        for l in vg.lvs.iter_mut() {
+            l.status.remove(lvmeta_model::Flag::Rebuild);
+        }
+        let last = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+        let o = reload(&dm, &nodes, &new, &last).unwrap();
+        assert_eq!(o.reloaded, ["vg-r"]);
+        let top = dm.table_text("vg-r").unwrap();
+        assert!(top.contains("raid1 3 0 region_size"), "{top}");
         for d in &new.devices {
             assert_eq!(
                 dm.info(&d.uuid).unwrap().map(|i| i.name),

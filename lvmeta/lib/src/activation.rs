@@ -729,6 +729,15 @@ impl Ctx<'_> {
         }
         if raid1 && !added.is_empty() {
             self.clear_rebuild(vgname, added)?;
+            // lvm2 reloads once more after its second commit, so the live table is the
+            // metadata's (no `rebuild N`); dm-raid goes on from the recovery checkpoint
+            // its new superblocks hold.
+            if let Some(k) = kernel.filter(|_| before.is_some()) {
+                let now = self.active_plan_with(Some(k), vgname, lv)?;
+                if let Some(p) = now {
+                    self.reload_active_in(k, vgname, lv, &p, ActivationMode::Partial)?;
+                }
+            }
         }
         Ok(out)
     }
