@@ -512,7 +512,8 @@ impl Ctx<'_> {
         let before = self.active_plan_with(kernel, vgname, lv)?;
         let mut added = Vec::new();
         let mut raid1 = false;
-        self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
+        let write = crate::txn::WriteOpts::command("lvconvert");
+        self.modify_vg(vgname, &write, |t| {
             let top = t.vg.top_level(lv).map_err(|_| {
                 OpError::Failed(format!("Failed to find logical volume \"{vgname}/{lv}\""))
             })?;
@@ -554,7 +555,8 @@ impl Ctx<'_> {
         if added.is_empty() {
             return Ok(Vec::new());
         }
-        let mut out = self.load_new_images(kernel, vgname, lv, before.as_ref(), &added, raid1)?;
+        let mut out =
+            self.load_new_images(kernel, vgname, lv, before.as_ref(), &added, raid1, &write)?;
         if raid1 {
             out.push(format!(
                 "Logical volume {vgname}/{lv} successfully converted."
@@ -662,6 +664,7 @@ impl Ctx<'_> {
                         before.as_ref(),
                         &r.added,
                         true,
+                        &opts,
                     )?);
                 }
                 out.push(format!(
@@ -699,6 +702,7 @@ impl Ctx<'_> {
                     before.as_ref(),
                     &r.added,
                     false,
+                    &opts,
                 )?);
                 // lvm2's words when the new images wait for an activation to be copied.
                 if before.is_none() && !r.added.is_empty() {
@@ -714,6 +718,7 @@ impl Ctx<'_> {
     /// dm-raid copies them; raid1's new images carry `REBUILD` (`rebuild N` in the table)
     /// and are committed without it once loaded, lvm2's second commit, so that a later
     /// activation does not rebuild them again.
+    #[allow(clippy::too_many_arguments)]
     fn load_new_images(
         &self,
         kernel: Option<&Kernel>,
@@ -722,13 +727,14 @@ impl Ctx<'_> {
         before: Option<&Plan>,
         added: &[String],
         raid1: bool,
+        write: &crate::txn::WriteOpts,
     ) -> Result<Vec<String>> {
         let mut out = Vec::new();
         if let (Some(k), Some(p)) = (kernel, before) {
             out.extend(self.reload_active_in(k, vgname, lv, p, ActivationMode::Partial)?);
         }
         if raid1 && !added.is_empty() {
-            self.clear_rebuild(vgname, added)?;
+            self.clear_rebuild(vgname, added, write)?;
             // lvm2 reloads once more after its second commit, so the live table is the
             // metadata's (no `rebuild N`); dm-raid goes on from the recovery checkpoint
             // its new superblocks hold.
@@ -760,8 +766,14 @@ impl Ctx<'_> {
 
     /// lvm2's second commit of a raid1 up-convert: the new images lose `REBUILD` once the
     /// kernel has them.
-    fn clear_rebuild(&self, vgname: &str, images: &[String]) -> Result<()> {
-        self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
+    /// `write` is the first commit's (a repair's accepts the missing PVs it repairs).
+    fn clear_rebuild(
+        &self,
+        vgname: &str,
+        images: &[String],
+        write: &crate::txn::WriteOpts,
+    ) -> Result<()> {
+        self.modify_vg(vgname, write, |t| {
             for l in t.vg.lvs.iter_mut().filter(|l| images.contains(&l.name)) {
                 l.status.remove(lvmeta_model::Flag::Rebuild);
             }
