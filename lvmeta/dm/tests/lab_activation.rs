@@ -566,6 +566,10 @@ fn raid1_repair_phase(t: &T) -> String {
         );
     }
     let filter = format!("devices {{ filter = [ \"a|^{a}$|\", \"a|^{c}$|\", \"r|.*|\" ] }}");
+    // md's resync throttled to 1 MiB/s for rr, so `lvs` catches the rebuild under way.
+    let limits = "/proc/sys/dev/raid/speed_limit_min /proc/sys/dev/raid/speed_limit_max";
+    let saved = t.sh(&format!("cat {limits}"));
+    t.sh("echo 1024 > /proc/sys/dev/raid/speed_limit_min; echo 1024 > /proc/sys/dev/raid/speed_limit_max");
     let out = t.sh(&format!(
         "{} lvconvert -y --repair --lock-dir /tmp/halvm-lock --devices {a},{c} vs/rr 2>&1",
         t._bin.path
@@ -577,8 +581,31 @@ fn raid1_repair_phase(t: &T) -> String {
     let rr_t = Instant::now();
     let progress = t.sh("$LVMETA lvs -o+sync_percent vs/rr");
     assert!(progress.contains("Cpy%Sync"), "{progress}");
-    t.wait_synced("vs", "rr");
+    let mut seen: Vec<f64> = Vec::new();
+    loop {
+        let o = t.sh("$LVMETA lvs --noheadings -o sync_percent vs/rr");
+        let v: f64 = o.trim().parse().unwrap_or(-1.0);
+        seen.push(v);
+        if v >= 100.0 {
+            break;
+        }
+        assert!(
+            rr_t.elapsed() < Duration::from_secs(120),
+            "vs/rr not in sync after 120 s: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let rr_sync = rr_t.elapsed();
+    assert!(
+        seen.iter().any(|v| (0.0..100.0).contains(v)),
+        "lvs showed the rebuild under way: {seen:?}"
+    );
+    let mut old = saved.split_whitespace();
+    t.sh(&format!(
+        "echo {} > /proc/sys/dev/raid/speed_limit_min; echo {} > /proc/sys/dev/raid/speed_limit_max",
+        old.next().expect("min"),
+        old.next().expect("max")
+    ));
     let out = t.sh(&format!(
         "$LVM lvconvert -y --repair --config '{filter}' vs/ss 2>&1"
     ));
@@ -659,7 +686,8 @@ fn raid1_repair_phase(t: &T) -> String {
     assert_eq!(read_sum(t, "/dev/vs/rr", 1), data["rr"]);
     t.sh("$LVM vgchange -q -an vs");
     format!(
-        "raid1 --repair of a 4 MiB LV to 100.00%: {} ms (lvs right after it: {}); raid1 phase {} ms",
+        "raid1 --repair of a 4 MiB LV to 100.00% at 1 MiB/s: {} ms (lvs right after it: {}; \
+         sync_percent polled: {seen:?}); raid1 phase {} ms",
         rr_sync.as_millis(),
         progress.lines().last().unwrap_or("").trim(),
         t0.elapsed().as_millis()
