@@ -30,10 +30,26 @@ pub enum SplitError {
     Exists { vg: String, name: String },
     #[error("{0}")]
     Model(#[from] lvmeta_model::ModelError),
-    #[error(
-        "{vg}/{lv}: --repair of a raid1 LV is not supported here (lvconvert -m adds images back)"
-    )]
+    /// `lvconvert --repair` of an LV neither mirror nor raid1: lvm2's command matching
+    /// refuses it (its first line a warning).
+    #[error("Command on LV {vg}/{lv} does not accept LV type {lv_type}.\nCommand not permitted on LV {vg}/{lv}.")]
+    NotRepairable {
+        vg: String,
+        lv: String,
+        lv_type: String,
+    },
+    /// [`repair_mirror`] asked for a raid1 LV ([`repair`] sends those to [`repair_raid1`]).
+    #[error("{vg}/{lv} is a raid1 LV: repaired by repair_raid1")]
     RaidRepair { vg: String, lv: String },
+    // lvm2 follows with lvconvert's own line.
+    #[error("Unable to replace all PVs from {vg}/{lv} at once.\nFailed to replace faulty devices in {vg}/{lv}.")]
+    ReplaceAll { vg: String, lv: String },
+    // lvm2 follows with lvconvert's own line.
+    #[error("Logical volume {vg}/{lv} does not contain devices specified to replace.\nFailed to replace faulty devices in {vg}/{lv}.")]
+    NothingToReplace { vg: String, lv: String },
+    // lvm2 follows with lvconvert's own line.
+    #[error("Failed to allocate replacement images for {vg}/{lv}.\nFailed to replace faulty devices in {vg}/{lv}.")]
+    NoReplacement { vg: String, lv: String },
     #[error("No usable images left in {vg}/{lv}.")]
     NoUsableImages { vg: String, lv: String },
     #[error("{vg}/{lv}: image {image} is missing from the metadata")]
@@ -395,6 +411,247 @@ pub fn repair_mirror(
     Ok(out)
 }
 
+/// What [`repair_raid1`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RaidRepairOutcome {
+    /// The images (`_rimage_N`) whose image or metadata LV has extents on a missing PV, in
+    /// slot order.
+    pub failed: Vec<String>,
+    /// Replacement counts that could not be allocated, in order (lvm2 says "Failed to replace
+    /// N devices.  Attempting to replace N-1 instead." for each).
+    pub narrowed: Vec<usize>,
+    /// The failed images replaced: the same names, now on new extents with `REBUILD`, in the
+    /// same slots. Fewer than `failed` when there was not room for all: the others stay.
+    pub replaced: Vec<String>,
+    /// The new sub-LVs (image and metadata pairs).
+    pub added: Vec<String>,
+}
+
+/// `lvconvert --repair` of a raid1 LV, as lvm2's `lv_raid_replace` (`raid_manip.c`): every
+/// slot whose image or metadata LV has extents on a missing PV gets a new image and
+/// metadata pair, allocated as one parallel allocation on PVs holding nothing of the LV
+/// (failed images included), with `REBUILD` on the new image so that the kernel rebuilds it
+/// (the caller loads it, then clears the flag). The new pair takes the failed pair's names
+/// and slot, so the surviving images keep their numbers. When the replacements do not fit,
+/// one fewer is tried (the highest slots are replaced first, as lvm2 extracts them), down to
+/// one; none fitting is an error. Every slot failed is refused; no failed slot is an error
+/// when the VG has a missing PV holding extents (lvm2: the LV does not contain the devices),
+/// else nothing happens (`failed` empty). That the LV is active and in sync is the caller's
+/// check (lvm2 needs the kernel for both). On error the VG is unchanged.
+pub fn repair_raid1(
+    vg: &mut VolumeGroup,
+    lv: &str,
+    req: &ImagesRequest,
+) -> Result<RaidRepairOutcome, SplitError> {
+    let (vgname, lvname) = (vg.name.clone(), lv.to_string());
+    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
+        vg: vgname.clone(),
+        lv: lvname.clone(),
+    })?;
+    let pairs: Vec<(String, String)> = match top.segments.as_slice() {
+        [seg] => match &seg.kind {
+            SegmentKind::Raid1 { images, .. } => images.clone(),
+            _ => {
+                return Err(SplitError::NotMirrored {
+                    vg: vgname,
+                    lv: lvname,
+                })
+            }
+        },
+        _ => {
+            return Err(SplitError::NotMirrored {
+                vg: vgname,
+                lv: lvname,
+            })
+        }
+    };
+    let pvs_of = |name: &str| -> Result<Vec<String>, SplitError> {
+        let l = vg.lv(name).ok_or_else(|| SplitError::Dangling {
+            vg: vgname.clone(),
+            lv: lvname.clone(),
+            image: name.into(),
+        })?;
+        Ok(l.segments
+            .iter()
+            .flat_map(pv_areas)
+            .map(|(pv, _, _)| pv)
+            .collect())
+    };
+    let missing = |pv: &str| vg.pvs.iter().any(|p| p.name == pv && p.is_missing());
+    let mut used: Vec<String> = Vec::new();
+    let mut failed_slots: Vec<usize> = Vec::new();
+    for (slot, (meta, image)) in pairs.iter().enumerate() {
+        let on = [pvs_of(image)?, pvs_of(meta)?].concat();
+        if on.iter().any(|p| missing(p)) {
+            failed_slots.push(slot);
+        }
+        for p in on {
+            if !used.contains(&p) {
+                used.push(p);
+            }
+        }
+    }
+    let failed: Vec<String> = failed_slots.iter().map(|&s| pairs[s].1.clone()).collect();
+    if failed.is_empty() {
+        // lvm2's failed PV list: missing PVs that hold extents.
+        let holding = vg.pvs.iter().filter(|p| p.is_missing()).any(|p| {
+            vg.lvs.iter().any(|l| {
+                l.segments
+                    .iter()
+                    .flat_map(pv_areas)
+                    .any(|(pv, _, _)| pv == p.name)
+            })
+        });
+        if holding {
+            return Err(SplitError::NothingToReplace {
+                vg: vgname,
+                lv: lvname,
+            });
+        }
+        return Ok(RaidRepairOutcome::default());
+    }
+    if failed.len() == pairs.len() {
+        return Err(SplitError::ReplaceAll {
+            vg: vgname,
+            lv: lvname,
+        });
+    }
+    // lvm2's `_avoid_pvs_with_other_images_of_lv`: no PV holding any image of the LV, the
+    // failed ones included.
+    let allowed: Vec<String> = match &req.pvs {
+        Some(names) => names
+            .iter()
+            .filter_map(|n| {
+                vg.pvs
+                    .iter()
+                    .find(|p| p.name == *n || p.device.as_deref() == Some(n.as_str()))
+            })
+            .map(|p| p.name.clone())
+            .collect(),
+        None => vg.pvs.iter().map(|p| p.name.clone()).collect(),
+    };
+    let allowed: Vec<String> = allowed.into_iter().filter(|p| !used.contains(p)).collect();
+    let mut out = RaidRepairOutcome {
+        failed,
+        ..RaidRepairOutcome::default()
+    };
+    for k in (1..=failed_slots.len()).rev() {
+        let chosen = &failed_slots[failed_slots.len() - k..];
+        let mut work = vg.clone();
+        let gone: Vec<&str> = chosen
+            .iter()
+            .flat_map(|&s| [pairs[s].0.as_str(), pairs[s].1.as_str()])
+            .collect();
+        work.lvs.retain(|l| !gone.contains(&l.name.as_str()));
+        let kept: Vec<(String, String)> = pairs
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| !chosen.contains(s))
+            .map(|(_, p)| p.clone())
+            .collect();
+        set_raid_images(&mut work, lv, kept);
+        let r = ImagesRequest {
+            total: pairs.len(),
+            raid1: true,
+            pvs: Some(allowed.clone()),
+            ..req.clone()
+        };
+        let Ok(added) = work.add_images(lv, &r) else {
+            out.narrowed.push(k);
+            continue;
+        };
+        // The new pairs (appended, in allocation order) take the chosen slots and names.
+        let SegmentKind::Raid1 { images, .. } = &work.lv(lv).expect("kept").segments[0].kind else {
+            unreachable!("still raid1")
+        };
+        let mut new_pairs = images[pairs.len() - k..].iter();
+        let mut rename: Vec<(String, String)> = Vec::new();
+        let slots: Vec<(String, String)> = pairs
+            .iter()
+            .enumerate()
+            .map(|(s, p)| {
+                if chosen.contains(&s) {
+                    let (m, i) = new_pairs.next().expect("k new pairs");
+                    rename.push((m.clone(), p.0.clone()));
+                    rename.push((i.clone(), p.1.clone()));
+                }
+                p.clone()
+            })
+            .collect();
+        let to = |n: &str| {
+            rename
+                .iter()
+                .find(|(from, _)| from == n)
+                .map_or_else(|| n.to_string(), |(_, to)| to.clone())
+        };
+        for l in work.lvs.iter_mut() {
+            l.name = to(&l.name);
+        }
+        set_raid_images(&mut work, lv, slots);
+        out.replaced = chosen.iter().map(|&s| pairs[s].1.clone()).collect();
+        out.added = added.iter().map(|n| to(n)).collect();
+        *vg = work;
+        return Ok(out);
+    }
+    Err(SplitError::NoReplacement {
+        vg: vgname,
+        lv: lvname,
+    })
+}
+
+/// Sets the (metadata, image) pairs of raid1 LV `lv`'s segment.
+fn set_raid_images(vg: &mut VolumeGroup, lv: &str, pairs: Vec<(String, String)>) {
+    if let Some(SegmentKind::Raid1 { images, .. }) = vg
+        .lvs
+        .iter_mut()
+        .find(|l| l.name == lv)
+        .map(|l| &mut l.segments[0].kind)
+    {
+        *images = pairs;
+    }
+}
+
+/// What [`repair`] did, by the LV's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repaired {
+    Mirror(RepairOutcome),
+    Raid1(RaidRepairOutcome),
+}
+
+/// `lvconvert --repair`: [`repair_raid1`] for a raid1 LV, [`repair_mirror`] for a mirror;
+/// any other LV is refused as lvm2 refuses it.
+pub fn repair(vg: &mut VolumeGroup, lv: &str, req: &ImagesRequest) -> Result<Repaired, SplitError> {
+    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    })?;
+    let lv_type = match top.segments.as_slice() {
+        [s] if matches!(s.kind, SegmentKind::Raid1 { .. }) => {
+            return repair_raid1(vg, lv, req).map(Repaired::Raid1)
+        }
+        [s] if matches!(s.kind, SegmentKind::Mirror { .. }) => {
+            return repair_mirror(vg, lv, req).map(Repaired::Mirror)
+        }
+        segs if segs
+            .iter()
+            .all(|s| matches!(&s.kind, SegmentKind::Striped { areas, .. } if areas.len() == 1)) =>
+        {
+            "linear".to_string()
+        }
+        [s, ..] => match &s.kind {
+            SegmentKind::Other { segtype, .. } => segtype.clone(),
+            SegmentKind::Striped { .. } => "striped".into(),
+            _ => "unknown".into(),
+        },
+        [] => "unknown".into(),
+    };
+    Err(SplitError::NotRepairable {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+        lv_type,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,5 +848,200 @@ mod tests {
         assert_eq!(r.failed, ["m_mimage_1"]);
         assert_eq!((r.original, r.now, r.tried.as_slice()), (3, 2, &[3, 2][..]));
         assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_2"]);
+    }
+
+    /// raid1 of `images` on the first PVs of a VG of `pvs` PVs, 4 extents each.
+    fn raid1(pvs: usize, images: usize) -> VolumeGroup {
+        let mut vg = vg(pvs);
+        vg.create_lv(LvRequest::new(
+            "r",
+            Extents(4),
+            Layout::Raid1 {
+                mirrors: images as u32 - 1,
+            },
+        ))
+        .unwrap();
+        vg
+    }
+
+    fn fail_pv_of(vg: &mut VolumeGroup, lv: &str) {
+        let dead = pvs_of(vg, lv)[0].clone();
+        vg.pvs
+            .iter_mut()
+            .find(|p| p.name == dead)
+            .unwrap()
+            .set_missing(true);
+    }
+
+    fn raid_pairs(vg: &VolumeGroup, lv: &str) -> Vec<(String, String)> {
+        match &vg.lv(lv).unwrap().segments[0].kind {
+            SegmentKind::Raid1 { images, .. } => images.clone(),
+            k => panic!("not raid1: {k:?}"),
+        }
+    }
+
+    #[test]
+    fn raid1_repair_replaces_the_failed_pair_in_its_slot_with_rebuild() {
+        for failed in [1usize, 0] {
+            let mut vg = raid1(3, 2);
+            let keep = 1 - failed;
+            let survivor = vg.lv(&format!("r_rimage_{keep}")).unwrap().clone();
+            let names = raid_pairs(&vg, "r");
+            fail_pv_of(&mut vg, &format!("r_rimage_{failed}"));
+            let Repaired::Raid1(r) = repair(&mut vg, "r", &ImagesRequest::default()).unwrap()
+            else {
+                panic!("raid1 repaired as a mirror")
+            };
+            let img = format!("r_rimage_{failed}");
+            let meta = format!("r_rmeta_{failed}");
+            assert_eq!(r.failed, std::slice::from_ref(&img));
+            assert_eq!(r.replaced, std::slice::from_ref(&img));
+            assert!(r.narrowed.is_empty());
+            let mut added = r.added.clone();
+            added.sort();
+            assert_eq!(added, [img.clone(), meta.clone()]);
+            // The same names in the same slots; the survivor untouched; the new pair on the
+            // third PV, the metadata right before its image, REBUILD on the image.
+            assert_eq!(raid_pairs(&vg, "r"), names, "failed {failed}");
+            assert_eq!(vg.lv(&survivor.name).unwrap(), &survivor);
+            assert_eq!(pvs_of(&vg, &img), ["pv2"]);
+            assert_eq!(pvs_of(&vg, &meta), ["pv2"]);
+            assert!(vg.lv(&img).unwrap().status.contains(Flag::Rebuild));
+            assert!(!vg.lv(&img).unwrap().is_visible());
+            assert!(!vg.lv(&meta).unwrap().is_visible());
+            assert_eq!(
+                vg.lv(&meta).unwrap().segments[0].extent_count.0 + 4,
+                vg.lv(&img).unwrap().segments[0].extent_count.0 + 1,
+                "one extent of metadata, four of data"
+            );
+            // Nothing on the missing PV any more: a second repair finds nothing to do.
+            let again = vg.clone();
+            let Repaired::Raid1(r) = repair(&mut vg, "r", &ImagesRequest::default()).unwrap()
+            else {
+                panic!()
+            };
+            assert!(r.failed.is_empty() && r.added.is_empty());
+            assert_eq!(vg, again);
+        }
+    }
+
+    #[test]
+    fn raid1_repair_without_room_is_refused_and_changes_nothing() {
+        let mut vg = raid1(2, 2);
+        fail_pv_of(&mut vg, "r_rimage_1");
+        let before = vg.clone();
+        assert!(matches!(
+            repair_raid1(&mut vg, "r", &ImagesRequest::default()),
+            Err(SplitError::NoReplacement { .. })
+        ));
+        assert_eq!(vg, before);
+        // A PV with room but holding part of the LV (here named on the command line) is no
+        // place for a replacement either.
+        let mut vg = raid1(3, 2);
+        fail_pv_of(&mut vg, "r_rimage_1");
+        let before = vg.clone();
+        let only_used = ImagesRequest {
+            pvs: Some(vec!["pv0".into(), "pv1".into()]),
+            ..ImagesRequest::default()
+        };
+        assert!(matches!(
+            repair_raid1(&mut vg, "r", &only_used),
+            Err(SplitError::NoReplacement { .. })
+        ));
+        assert_eq!(vg, before);
+    }
+
+    #[test]
+    fn raid1_repair_narrows_to_what_fits_replacing_the_highest_slots_first() {
+        let mut vg = raid1(4, 3);
+        fail_pv_of(&mut vg, "r_rimage_0");
+        fail_pv_of(&mut vg, "r_rimage_2");
+        let first = vg.lv("r_rimage_0").unwrap().clone();
+        let r = repair_raid1(&mut vg, "r", &ImagesRequest::default()).unwrap();
+        assert_eq!(r.failed, ["r_rimage_0", "r_rimage_2"]);
+        assert_eq!(r.narrowed, [2]);
+        assert_eq!(r.replaced, ["r_rimage_2"]);
+        assert_eq!(pvs_of(&vg, "r_rimage_2"), ["pv3"]);
+        // Slot 0 is still on its missing PV (a partial LV, as lvm2 leaves it).
+        assert_eq!(vg.lv("r_rimage_0").unwrap(), &first);
+        assert_eq!(
+            raid_pairs(&vg, "r"),
+            [0, 1, 2].map(|i| (format!("r_rmeta_{i}"), format!("r_rimage_{i}")))
+        );
+    }
+
+    #[test]
+    fn raid1_repair_refusals_and_nothing_to_do_as_lvm2() {
+        // Every image failed.
+        let mut vg = raid1(3, 2);
+        fail_pv_of(&mut vg, "r_rimage_0");
+        fail_pv_of(&mut vg, "r_rimage_1");
+        let before = vg.clone();
+        let e = repair_raid1(&mut vg, "r", &ImagesRequest::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Unable to replace all PVs from vg/r at once.\nFailed to replace faulty devices in vg/r."
+        );
+        assert_eq!(vg, before);
+        // No missing PV: nothing to do.
+        let mut vg = raid1(3, 2);
+        let before = vg.clone();
+        let r = repair_raid1(&mut vg, "r", &ImagesRequest::default()).unwrap();
+        assert!(r.failed.is_empty());
+        assert_eq!(vg, before);
+        // A missing PV holding another LV, not this one: lvm2's error.
+        vg.create_lv(LvRequest {
+            pvs: Some(vec!["pv2".into()]),
+            ..LvRequest::new("l", Extents(2), Layout::Linear)
+        })
+        .unwrap();
+        fail_pv_of(&mut vg, "l");
+        assert!(vg.pvs[2].is_missing());
+        let before = vg.clone();
+        let e = repair_raid1(&mut vg, "r", &ImagesRequest::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Logical volume vg/r does not contain devices specified to replace.\n\
+             Failed to replace faulty devices in vg/r."
+        );
+        assert_eq!(vg, before);
+        // A mirror goes to repair_mirror through `repair`.
+        let mut vg = mirror_with_leg_1_missing(3);
+        assert!(matches!(
+            repair(&mut vg, "m", &ImagesRequest::default()),
+            Ok(Repaired::Mirror(RepairOutcome { now: 2, .. }))
+        ));
+    }
+
+    /// What clvmd-rs's global detach (`remove_images`, lvm2's "remove" fault policy) leaves
+    /// behind, and what `--repair` makes of it.
+    #[test]
+    fn raid1_after_the_daemons_detach() {
+        // Two images: the detach leaves a linear LV, which lvm2's --repair refuses too (the
+        // way back is `lvconvert --type raid1 -m1`).
+        let mut vg = raid1(3, 2);
+        fail_pv_of(&mut vg, "r_rimage_1");
+        let out = remove_images(&mut vg, "r", &["r_rimage_1".into()]).unwrap();
+        assert!(out.now_linear);
+        let e = repair(&mut vg, "r", &ImagesRequest::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Command on LV vg/r does not accept LV type linear.\nCommand not permitted on LV vg/r."
+        );
+        let back = ImagesRequest {
+            raid1: true,
+            ..total(2)
+        };
+        assert_eq!(vg.add_images("r", &back).unwrap().len(), 4);
+        // Three images: the detach is refused (lvm2 would renumber the images), nothing is
+        // committed, and the repair replaces the failed image in its slot.
+        let mut vg = raid1(4, 3);
+        fail_pv_of(&mut vg, "r_rimage_1");
+        let before = vg.clone();
+        assert!(remove_images(&mut vg, "r", &["r_rimage_1".into()]).is_err());
+        assert_eq!(vg, before);
+        let r = repair_raid1(&mut vg, "r", &ImagesRequest::default()).unwrap();
+        assert_eq!(r.replaced, ["r_rimage_1"]);
+        assert_eq!(pvs_of(&vg, "r_rimage_1"), ["pv3"]);
     }
 }

@@ -125,7 +125,7 @@ pub(crate) fn lvchange_cmd() -> Command {
 pub(crate) fn lvconvert_cmd() -> Command {
     super::common(
         Command::new("lvconvert")
-            .about("Split an image off a mirror or raid1 LV (mirror break-off), add images (-m), or repair a mirror (--repair)")
+            .about("Split an image off a mirror or raid1 LV (mirror break-off), add images (-m), or repair a mirror or raid1 LV (--repair)")
             .group(
                 clap::ArgGroup::new("op")
                     .args(["splitmirrors", "mirrors", "repair"])
@@ -169,7 +169,7 @@ pub(crate) fn lvconvert_cmd() -> Command {
             )
             .arg(
                 crate::options::flag("repair")
-                    .help("Replace the images of a mirror that sit on missing PVs with new ones on other PVs (lvm2's allocate policy), or remove them when there is no room"),
+                    .help("Replace the images of a mirror or raid1 LV that sit on missing PVs with new ones on PVs holding nothing of the LV (lvm2's allocate policy); a mirror without room loses them, a raid1 LV (active and in sync, as lvm2 needs) is left as it is; the new images resync in the kernel (lvs -o sync_percent)"),
             )
             .arg(Arg::new("lv").value_name("VG/LV").required(true))
             .arg(
@@ -355,9 +355,12 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
             ctx.convert_images(kernel, &o)
         }
         .map_err(act)?;
-        // lvm2 prints its warnings (the repair's up-convert attempts) on stderr.
-        let (warn, info): (Vec<String>, Vec<String>) =
-            out.into_iter().partition(|l| l.starts_with("WARNING:"));
+        // lvm2 prints its warnings (a mirror repair's up-convert attempts) and a raid1
+        // repair's narrowing ("Failed to replace N devices.  Attempting ...", an error
+        // line that does not fail the command) on stderr.
+        let (warn, info): (Vec<String>, Vec<String>) = out
+            .into_iter()
+            .partition(|l| l.starts_with("WARNING:") || l.starts_with("Failed to replace "));
         return Ok(Outcome {
             stdout: super::lines(info),
             stderr: super::lines(warn),

@@ -667,6 +667,42 @@ fn root_lvconvert_repair_replaces_a_mirror_image_as_lvm2() {
 }
 
 #[test]
+fn root_lvconvert_repair_of_raid1_needs_it_active_as_lvm2() {
+    // Issue 15: lvm2 replaces raid1 images only in an active LV whose kernel status says it
+    // is in sync (`lv_raid_replace`), so on this host (no device-mapper) it does no raid1
+    // repair: the replacement is compared in the lab (lab_resize_and_split_of_active_lvs).
+    // What it does here, lvmeta does alike: an inactive raid1 LV, with all its PVs or one
+    // gone, and a linear LV are refused with the same exit code and error, nothing written.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    for cmd in [
+        "lvcreate --type raid1 -m1 -n r -l 2 evg {0} {1}",
+        "lvcreate -n l -l 1 evg {2}",
+    ] {
+        let on_a = (0..3).fold(cmd.to_string(), |s, i| {
+            s.replace(&format!("{{{i}}}"), &t.a_dev(i))
+        });
+        let m = t.me(&args(&on_a));
+        assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    }
+    t.clone_a_to_b();
+    for cmd in ["lvconvert -y --repair evg/r", "lvconvert -y --repair evg/l"] {
+        same(&t, &args(cmd));
+        same_views(&t, "evg");
+    }
+    for d in [&t.a[1], &t.b[1]] {
+        std::fs::write(d.path(), vec![0u8; 1 << 20]).unwrap();
+    }
+    for cmd in ["lvconvert -y --repair evg/r", "lvconvert -y --repair evg/l"] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_ne!(m.code, 0, "{cmd}: {}", m.stdout);
+        let _ = l;
+    }
+    let (a, b) = lv_sections(&t, "evg");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}
+
+#[test]
 fn root_select_help_as_lvm2() {
     // `-S help` / `-S ?` / `--select help`: lvm2's sections in lvm2's order, each field line
     // lvm2's word for word (but for lvmeta's own fields), lvm2's operand and operator lines;

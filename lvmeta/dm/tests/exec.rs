@@ -406,3 +406,91 @@ fn mirror_repair_reload_takes_over_the_failed_images_names() {
         }
     }
 }
+
+/// Issue 15: a raid1 repair gives the new image and metadata pair the failed pair's names and
+/// slot: the live devices holding those names step aside and go, the new pair is created and
+/// the top device is loaded with `rebuild N` for that slot; the survivor is untouched.
+#[test]
+fn raid1_repair_reload_takes_over_the_failed_pair_with_rebuild() {
+    for failed in [1usize, 0] {
+        let (mut vg, pvs, dm) = vg();
+        vg.create_lv(LvRequest::new(
+            "r",
+            Extents(2),
+            Layout::Raid1 { mirrors: 1 },
+        ))
+        .unwrap();
+        let nodes = MemNodes::default();
+        let old = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+        activate(&dm, &nodes, &old).unwrap();
+        let keep = 1 - failed;
+        let survivor = dm.table_text(&format!("vg-r_rimage_{keep}")).unwrap();
+        let dead = lvmeta_model::alloc::pv_areas(
+            &vg.lv(&format!("r_rimage_{failed}")).unwrap().segments[0],
+        )[0]
+        .0
+        .clone();
+        vg.pvs
+            .iter_mut()
+            .find(|p| p.name == dead)
+            .unwrap()
+            .set_missing(true);
+        let r = lvmeta_activate::repair_raid1(&mut vg, "r", &Default::default()).unwrap();
+        assert_eq!(r.replaced, [format!("r_rimage_{failed}")]);
+        let new = plan_lv(
+            &vg,
+            "r",
+            &pvs,
+            &PlanOptions {
+                mode: lvmeta_activate::ActivationMode::Partial,
+                ..opts()
+            },
+        )
+        .unwrap();
+        reload(&dm, &nodes, &old, &new).unwrap();
+        let mut names = dm.names();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "vg-r",
+                "vg-r_rimage_0",
+                "vg-r_rimage_1",
+                "vg-r_rmeta_0",
+                "vg-r_rmeta_1"
+            ],
+            "failed {failed}: nothing set aside is left"
+        );
+        assert_eq!(
+            dm.table_text(&format!("vg-r_rimage_{keep}")).unwrap(),
+            survivor
+        );
+        for d in [
+            format!("vg-r_rimage_{failed}"),
+            format!("vg-r_rmeta_{failed}"),
+        ] {
+            let t = dm.table_text(&d).unwrap();
+            assert!(t.contains("254:32"), "failed {failed}: {d}: {t}");
+        }
+        let top = dm.table_text("vg-r").unwrap();
+        assert!(
+            top.contains(&format!("raid1 5 0 rebuild {failed} region_size")),
+            "{top}"
+        );
+        // lvm2's second commit clears REBUILD and reloads: only the top table changes.
+        for l in vg.lvs.iter_mut() {
+            l.status.remove(lvmeta_model::Flag::Rebuild);
+        }
+        let last = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+        let o = reload(&dm, &nodes, &new, &last).unwrap();
+        assert_eq!(o.reloaded, ["vg-r"]);
+        let top = dm.table_text("vg-r").unwrap();
+        assert!(top.contains("raid1 3 0 region_size"), "{top}");
+        for d in &new.devices {
+            assert_eq!(
+                dm.info(&d.uuid).unwrap().map(|i| i.name),
+                Some(d.name.clone())
+            );
+        }
+    }
+}

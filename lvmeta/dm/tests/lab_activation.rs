@@ -509,11 +509,189 @@ fn lab_resize_and_split_of_active_lvs() {
     t.sh("$LVMETA vgchange -an vs && $LVM lvchange -q -ay vs/m");
     assert_same("repaired mirror: lvmeta vs lvm2", &st, &t.dm_state("vs-m"));
     t.sh("$LVM vgchange -q -an vs");
+    let raid = raid1_repair_phase(&t);
     println!(
-        "lvconvert -m1 of an active 8 MiB LV to 100.00%: {} ms; --repair to 100.00%: {} ms",
+        "lvconvert -m1 of an active 8 MiB LV to 100.00%: {} ms; --repair to 100.00%: {} ms; {raid}",
         up_sync.as_millis(),
         repair_sync.as_millis()
     );
+}
+
+/// Issue 15, raid1 `lvconvert --repair`: two raid1 LVs on the same two PVs, `rr` repaired by
+/// lvmeta and `ss` by stock lvm2. Each one's second image fails in the kernel (its image and
+/// metadata devices get error tables) and its PV leaves the repairing host's sight; data
+/// written then reaches the first image only. The repair puts a new image and metadata pair
+/// on the third PV, dm-raid rebuilds it (progress in `lvs -o+sync_percent`), and the images
+/// end byte-identical, the data written while degraded included. lvmeta's result has lvm2's
+/// shape (names, PVs, attributes), stock lvm2 accepts the metadata (`vgck`, `lvs`) and
+/// activates the same devices from it. Returns the figures.
+fn raid1_repair_phase(t: &T) -> String {
+    let t0 = Instant::now();
+    let free = t.sh("$LVMETA pvs --noheadings -o pv_name,pv_free --units m --nosuffix");
+    let mut by_free: Vec<(f64, String)> = free
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let n = f.next()?.to_string();
+            Some((f.next()?.parse().ok()?, n))
+        })
+        .collect();
+    by_free.sort_by(|x, y| y.0.total_cmp(&x.0));
+    assert!(
+        by_free.len() == 3 && by_free[0].0 >= 16.0 && by_free[2].0 >= 8.0,
+        "room for two 4 MiB raid1 LVs and their replacements: {free}"
+    );
+    let (c, a, b) = (&by_free[0].1, &by_free[1].1, &by_free[2].1);
+    t.sh(&format!(
+        "set -e; for n in rr ss; do $LVMETA lvcreate -an -Zn --type raid1 -m1 -L 4m -n $n vs {a} {b} >/dev/null; done;
+         $LVMETA lvchange -ay vs/rr vs/ss >/dev/null"
+    ));
+    for lv in ["rr", "ss"] {
+        t.wait_synced("vs", lv);
+        t.sh(&format!(
+            "set -e; for d in vs-{lv}_rmeta_1 vs-{lv}_rimage_1; do \
+               dmsetup load $d --table \"0 $(blockdev --getsz /dev/mapper/$d) error\"; dmsetup resume $d; done"
+        ));
+    }
+    let mut data = BTreeMap::new();
+    for lv in ["rr", "ss"] {
+        data.insert(
+            lv,
+            write_pattern(t, &format!("/dev/vs/{lv}"), 1, &format!("{lv}-degraded")),
+        );
+        let st = t.sh(&format!("dmsetup status vs-{lv}"));
+        assert!(
+            st.contains(" raid1 2 AD "),
+            "{lv}: the second image failed: {st}"
+        );
+    }
+    let filter = format!("devices {{ filter = [ \"a|^{a}$|\", \"a|^{c}$|\", \"r|.*|\" ] }}");
+    // md's resync throttled to 1 MiB/s for rr, so `lvs` catches the rebuild under way.
+    let limits = "/proc/sys/dev/raid/speed_limit_min /proc/sys/dev/raid/speed_limit_max";
+    let saved = t.sh(&format!("cat {limits}"));
+    t.sh("echo 1024 > /proc/sys/dev/raid/speed_limit_min; echo 1024 > /proc/sys/dev/raid/speed_limit_max");
+    let out = t.sh(&format!(
+        "{} lvconvert -y --repair --lock-dir /tmp/halvm-lock --devices {a},{c} vs/rr 2>&1",
+        t._bin.path
+    ));
+    assert!(
+        out.contains("Faulty devices in vs/rr successfully replaced."),
+        "{out}"
+    );
+    let rr_t = Instant::now();
+    let progress = t.sh("$LVMETA lvs -o+sync_percent vs/rr");
+    assert!(progress.contains("Cpy%Sync"), "{progress}");
+    let mut seen: Vec<f64> = Vec::new();
+    loop {
+        let o = t.sh("$LVMETA lvs --noheadings -o sync_percent vs/rr");
+        let v: f64 = o.trim().parse().unwrap_or(-1.0);
+        seen.push(v);
+        if v >= 100.0 {
+            break;
+        }
+        assert!(
+            rr_t.elapsed() < Duration::from_secs(120),
+            "vs/rr not in sync after 120 s: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let rr_sync = rr_t.elapsed();
+    assert!(
+        seen.iter().any(|v| (0.0..100.0).contains(v)),
+        "lvs showed the rebuild under way: {seen:?}"
+    );
+    let mut old = saved.split_whitespace();
+    t.sh(&format!(
+        "echo {} > /proc/sys/dev/raid/speed_limit_min; echo {} > /proc/sys/dev/raid/speed_limit_max",
+        old.next().expect("min"),
+        old.next().expect("max")
+    ));
+    let out = t.sh(&format!(
+        "$LVM lvconvert -y --repair --config '{filter}' vs/ss 2>&1"
+    ));
+    assert!(
+        out.contains("Faulty devices in vs/ss successfully replaced."),
+        "{out}"
+    );
+    t.wait_synced("vs", "ss");
+    for lv in ["rr", "ss"] {
+        let st = t.sh(&format!("dmsetup status vs-{lv}"));
+        assert!(st.contains(" raid1 2 AA "), "{lv}: {st}");
+        let whole = |i: usize| {
+            t.sh(&format!(
+                "dd if=/dev/mapper/vs-{lv}_rimage_{i} bs=1M iflag=direct status=none | sha256sum"
+            ))
+        };
+        assert_eq!(whole(0), whole(1), "{lv}: images differ");
+        assert_eq!(
+            read_sum(t, &format!("/dev/mapper/vs-{lv}_rimage_1"), 1),
+            data[lv],
+            "{lv}: the data written while degraded was copied to the new image"
+        );
+    }
+    // lvmeta's repair has lvm2's shape: same sub-LV names, PVs and attributes.
+    let shape = |lv: &str| -> Vec<String> {
+        t.sh(&format!(
+            "$LVM lvs -a --noheadings --config '{filter}' -o lv_name,lv_attr,devices,region_size,lv_size vs 2>/dev/null"
+        ))
+        .lines()
+        .filter(|l| {
+            let n = l.split_whitespace().next().unwrap_or("");
+            n.trim_start_matches('[').starts_with(lv)
+        })
+        .map(|l| {
+            // Extents differ (ss came second): the PV and sub-LV names stay.
+            let mut depth = 0;
+            l.replace(lv, "X")
+                .chars()
+                .filter(|&ch| {
+                    depth += usize::from(ch == '(');
+                    let keep = depth == 0;
+                    depth -= usize::from(ch == ')');
+                    keep
+                })
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+    };
+    let (ours, theirs) = (shape("rr"), shape("ss"));
+    assert_eq!(ours.len(), 5, "{ours:?}");
+    assert_eq!(
+        ours, theirs,
+        "raid1 repaired by lvmeta (left) and lvm2 (right)"
+    );
+    let meta =
+        t.sh("$LVMETA vgcfgbackup -f /tmp/raidrep.txt vs >/dev/null && cat /tmp/raidrep.txt");
+    assert!(
+        !meta.contains("REBUILD"),
+        "REBUILD cleared by the second commit"
+    );
+    let live = t.dm_state("vs-rr");
+    assert!(
+        live.values().all(|v| !v.contains("rebuild")),
+        "the live table is the metadata's: {live:?}"
+    );
+    t.sh(&format!(
+        "$LVMETA vgextend --restoremissing vs {b} && $LVM vgck vs && $LVM lvs -a vs >/dev/null"
+    ));
+    t.sh("$LVMETA vgchange -an vs && $LVM lvchange -q -ay vs/rr");
+    assert_same(
+        "repaired raid1: lvmeta vs lvm2",
+        &live,
+        &t.dm_state("vs-rr"),
+    );
+    assert_eq!(read_sum(t, "/dev/vs/rr", 1), data["rr"]);
+    t.sh("$LVM vgchange -q -an vs");
+    format!(
+        "raid1 --repair of a 4 MiB LV to 100.00% at 1 MiB/s: {} ms (lvs right after it: {}; \
+         sync_percent polled: {seen:?}); raid1 phase {} ms",
+        rr_sync.as_millis(),
+        progress.lines().last().unwrap_or("").trim(),
+        t0.elapsed().as_millis()
+    )
 }
 
 /// Bad input: a missing PV fails naming it (and partial activation matches lvm2's), a foreign

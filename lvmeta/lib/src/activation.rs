@@ -412,6 +412,19 @@ impl Ctx<'_> {
         lv: &str,
         before: &Plan,
     ) -> Result<Vec<String>> {
+        self.reload_active_in(kernel, vgname, lv, before, ActivationMode::Complete)
+    }
+
+    /// [`Ctx::reload_active`], planning the new tables in `mode` (partial: missing PV areas
+    /// become error devices).
+    fn reload_active_in(
+        &self,
+        kernel: &Kernel,
+        vgname: &str,
+        lv: &str,
+        before: &Plan,
+        mode: ActivationMode,
+    ) -> Result<Vec<String>> {
         let (vg, pvs) = read(self, vgname, true)?;
         // Keep dm-mirror's handle_errors as the live table has it; an LV becoming a mirror
         // gets it as activation gives it by default (lvm2's monitoring).
@@ -422,7 +435,7 @@ impl Ctx<'_> {
                 .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"));
         let opts = PlanOptions {
             mirror_handle_errors: handle,
-            ..PlanOptions::default()
+            mode,
         };
         let plan = plan_lv(&vg, lv, &pvs, &opts)?;
         let o = lvmeta_dm::reload(kernel.dm.as_ref(), kernel.nodes.as_ref(), before, &plan)?;
@@ -499,7 +512,8 @@ impl Ctx<'_> {
         let before = self.active_plan_with(kernel, vgname, lv)?;
         let mut added = Vec::new();
         let mut raid1 = false;
-        self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
+        let write = crate::txn::WriteOpts::command("lvconvert");
+        self.modify_vg(vgname, &write, |t| {
             let top = t.vg.top_level(lv).map_err(|_| {
                 OpError::Failed(format!("Failed to find logical volume \"{vgname}/{lv}\""))
             })?;
@@ -538,15 +552,12 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
-        let mut out = Vec::new();
         if added.is_empty() {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        if let (Some(k), Some(p)) = (kernel, &before) {
-            out.extend(self.reload_active(k, vgname, lv, p)?);
-        }
+        let mut out =
+            self.load_new_images(kernel, vgname, lv, before.as_ref(), &added, raid1, &write)?;
         if raid1 {
-            self.clear_rebuild(vgname, &added)?;
             out.push(format!(
                 "Logical volume {vgname}/{lv} successfully converted."
             ));
@@ -559,17 +570,25 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    /// `lvconvert --repair VG/LV [PV...]` of a mirror: lvm2's repair with the `allocate`
-    /// policy ([`lvmeta_activate::repair_mirror`]), with lvm2's messages. PVs this host
-    /// cannot see count as missing, as in lvm2. An active LV is reloaded (partially, without
-    /// the missing devices), and the new images resync in the kernel.
+    /// `lvconvert --repair VG/LV [PV...]`, with lvm2's messages. PVs this host cannot see
+    /// count as missing, as in lvm2. A mirror: lvm2's repair with the `allocate` policy
+    /// ([`lvmeta_activate::repair_mirror`]); an active one is reloaded (partially, without
+    /// the missing devices) and the new images resync in the kernel. A raid1 LV: lvm2's
+    /// `lv_raid_replace` ([`lvmeta_activate::repair_raid1`]), which needs the LV active and
+    /// in sync; the new images are loaded as those of an up-convert are (`rebuild N`, then
+    /// committed without `REBUILD`).
     pub fn repair_images(
         &self,
         kernel: Option<&Kernel>,
         o: &ConvertImagesOptions,
     ) -> Result<Vec<String>> {
+        use lvmeta_activate::Repaired;
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let before = self.active_plan_with(kernel, vgname, lv)?;
+        let sync = match (kernel, &before) {
+            (Some(k), Some(p)) => sync_of(k.dm.as_ref(), &p.top().uuid),
+            _ => None,
+        };
         let opts = crate::txn::WriteOpts {
             allow_missing: true,
             ..crate::txn::WriteOpts::command("lvconvert --repair")
@@ -577,17 +596,43 @@ impl Ctx<'_> {
         let req = self.images_request(0, false, &o.pvs);
         let mut err = None;
         let done = self.modify_vg(vgname, &opts, |t| {
+            let raid1 = t.vg.lv(lv).is_some_and(|l| {
+                matches!(
+                    l.segments.first().map(|s| &s.kind),
+                    Some(lvmeta_model::SegmentKind::Raid1 { .. })
+                )
+            });
+            // lvm2 asks the kernel whether a raid1 LV is in sync before replacing images.
+            if raid1 && before.is_none() {
+                return Err(OpError::Failed(format!(
+                    "{vgname}/{lv} must be active to perform this operation."
+                )));
+            }
+            if raid1 && !sync.is_some_and(|s| s >= 100.0) {
+                // No raid status (an error table where I/O was stopped): lvm2 cannot tell.
+                let unknown = if sync.is_none() {
+                    format!("Unable to determine sync status of {vgname}/{lv}.\n")
+                } else {
+                    String::new()
+                };
+                return Err(OpError::Failed(format!(
+                    "{unknown}Unable to replace devices in {vgname}/{lv} while it is not in-sync.\n\
+                     Failed to replace faulty devices in {vgname}/{lv}."
+                )));
+            }
             for pv in t.vg.pvs.iter_mut() {
                 if t.scan.device_index(pv).is_none() {
                     pv.set_missing(true);
                 }
             }
-            let r = lvmeta_activate::repair_mirror(&mut t.vg, lv, &req).map_err(|e| {
+            let r = lvmeta_activate::repair(&mut t.vg, lv, &req).map_err(|e| {
                 let failed = OpError::Failed(e.to_string());
                 err = Some(e);
                 failed
             })?;
-            if r.failed.is_empty() {
+            if matches!(&r, Repaired::Mirror(m) if m.failed.is_empty())
+                || matches!(&r, Repaired::Raid1(m) if m.failed.is_empty())
+            {
                 t.change_nothing();
             }
             Ok(r)
@@ -595,34 +640,110 @@ impl Ctx<'_> {
         if let Some(e) = err {
             return Err(e.into());
         }
-        let r = done?.value;
-        if r.failed.is_empty() {
-            return Ok(vec![format!(
-                "Volume {vgname}/{lv} is consistent. Nothing to repair."
-            )]);
+        match done?.value {
+            Repaired::Raid1(r) => {
+                let mut out: Vec<String> = r
+                    .narrowed
+                    .iter()
+                    .map(|n| {
+                        format!(
+                            "Failed to replace {n} devices.  Attempting to replace {} instead.",
+                            n - 1
+                        )
+                    })
+                    .collect();
+                if r.failed.is_empty() {
+                    out.push(format!(
+                        "{vgname}/{lv} does not contain devices specified to replace."
+                    ));
+                } else {
+                    out.extend(self.load_new_images(
+                        kernel,
+                        vgname,
+                        lv,
+                        before.as_ref(),
+                        &r.added,
+                        true,
+                        &opts,
+                    )?);
+                }
+                out.push(format!(
+                    "Faulty devices in {vgname}/{lv} successfully replaced."
+                ));
+                Ok(out)
+            }
+            Repaired::Mirror(r) => {
+                if r.failed.is_empty() {
+                    return Ok(vec![format!(
+                        "Volume {vgname}/{lv} is consistent. Nothing to repair."
+                    )]);
+                }
+                let mut out = vec![format!(
+                    "Mirror status: {} of {} images failed.",
+                    r.failed.len(),
+                    r.original
+                )];
+                for n in &r.tried {
+                    out.push(format!(
+                        "WARNING: Trying to up-convert to {n} images, 0 logs."
+                    ));
+                }
+                if r.now != r.original {
+                    out.push(format!(
+                        "WARNING: Failed to replace {} of {} images in volume {vgname}/{lv}.",
+                        r.original - r.now,
+                        r.original
+                    ));
+                }
+                out.extend(self.load_new_images(
+                    kernel,
+                    vgname,
+                    lv,
+                    before.as_ref(),
+                    &r.added,
+                    false,
+                    &opts,
+                )?);
+                // lvm2's words when the new images wait for an activation to be copied.
+                if before.is_none() && !r.added.is_empty() {
+                    out.push("Conversion starts after activation.".into());
+                }
+                Ok(out)
+            }
         }
-        let mut out = vec![format!(
-            "Mirror status: {} of {} images failed.",
-            r.failed.len(),
-            r.original
-        )];
-        for n in &r.tried {
-            out.push(format!(
-                "WARNING: Trying to up-convert to {n} images, 0 logs."
-            ));
+    }
+
+    /// New images (`added`, of an up-convert or a repair) reach the kernel: an active LV is
+    /// reloaded (partially: a repair may leave images on missing PVs), so dm-mirror or
+    /// dm-raid copies them; raid1's new images carry `REBUILD` (`rebuild N` in the table)
+    /// and are committed without it once loaded, lvm2's second commit, so that a later
+    /// activation does not rebuild them again.
+    #[allow(clippy::too_many_arguments)]
+    fn load_new_images(
+        &self,
+        kernel: Option<&Kernel>,
+        vgname: &str,
+        lv: &str,
+        before: Option<&Plan>,
+        added: &[String],
+        raid1: bool,
+        write: &crate::txn::WriteOpts,
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if let (Some(k), Some(p)) = (kernel, before) {
+            out.extend(self.reload_active_in(k, vgname, lv, p, ActivationMode::Partial)?);
         }
-        if r.now != r.original {
-            out.push(format!(
-                "WARNING: Failed to replace {} of {} images in volume {vgname}/{lv}.",
-                r.original - r.now,
-                r.original
-            ));
-        }
-        match (kernel, &before) {
-            (Some(k), Some(p)) => out.extend(self.reload_active(k, vgname, lv, p)?),
-            // lvm2's words when the new images wait for an activation to be copied.
-            _ if !r.added.is_empty() => out.push("Conversion starts after activation.".into()),
-            _ => {}
+        if raid1 && !added.is_empty() {
+            self.clear_rebuild(vgname, added, write)?;
+            // lvm2 reloads once more after its second commit, so the live table is the
+            // metadata's (no `rebuild N`); dm-raid goes on from the recovery checkpoint
+            // its new superblocks hold.
+            if let Some(k) = kernel.filter(|_| before.is_some()) {
+                let now = self.active_plan_with(Some(k), vgname, lv)?;
+                if let Some(p) = now {
+                    self.reload_active_in(k, vgname, lv, &p, ActivationMode::Partial)?;
+                }
+            }
         }
         Ok(out)
     }
@@ -645,8 +766,14 @@ impl Ctx<'_> {
 
     /// lvm2's second commit of a raid1 up-convert: the new images lose `REBUILD` once the
     /// kernel has them.
-    fn clear_rebuild(&self, vgname: &str, images: &[String]) -> Result<()> {
-        self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
+    /// `write` is the first commit's (a repair's accepts the missing PVs it repairs).
+    fn clear_rebuild(
+        &self,
+        vgname: &str,
+        images: &[String],
+        write: &crate::txn::WriteOpts,
+    ) -> Result<()> {
+        self.modify_vg(vgname, write, |t| {
             for l in t.vg.lvs.iter_mut().filter(|l| images.contains(&l.name)) {
                 l.status.remove(lvmeta_model::Flag::Rebuild);
             }
