@@ -5,13 +5,14 @@
 //! [`LockManager`] for VGs with `lock_type = "dlm"`: one connection per held lock, the
 //! committed seqno written to the VGLK's lock value block on release.
 
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clvmd_proto::{
-    read_frame, write_frame, ErrorKind, FrameError, Holder, Mode, Request, Response, Scope, Status,
-    MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
+    encode_frame, read_frame, ErrorKind, FrameError, Holder, Mode, Request, Response, Scope,
+    Status, MAX_REQUEST, MAX_RESPONSE, PROTOCOL_VERSION,
 };
 use halvm_config::ActivationMode;
 use lvmeta::lock::{
@@ -54,6 +55,9 @@ pub struct Client {
     stream: UnixStream,
     node_id: u32,
     node_name: String,
+    /// [`Client::open`]: the hello frame, sent with the first request (one write), whose
+    /// answer is read before that request's.
+    hello: Option<Vec<u8>>,
 }
 
 /// The longest a single answer may take (a lock wait is bounded by its own `wait_ms`).
@@ -72,54 +76,99 @@ impl Client {
         client: &str,
         timeout: Duration,
     ) -> Result<Self, ClientError> {
+        let mut c = Self::open_with_timeout(path, client, timeout)?;
+        let hello = c.hello.take().expect("just opened");
+        c.send(&hello)?;
+        c.read_hello()?;
+        Ok(c)
+    }
+
+    /// Connects without waiting for the handshake: the hello goes out with the first request
+    /// and both answers come back together (the daemon reads pipelined frames in order), one
+    /// round trip less per connection. A refused hello is the first call's error.
+    pub fn open(path: &Path, client: &str) -> Result<Self, ClientError> {
+        Self::open_with_timeout(path, client, IO_TIMEOUT)
+    }
+
+    fn open_with_timeout(
+        path: &Path,
+        client: &str,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
         let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
             path: path.to_path_buf(),
             source,
         })?;
         let _ = stream.set_read_timeout(Some(timeout));
         let _ = stream.set_write_timeout(Some(timeout));
-        let mut c = Client {
+        let hello = encode_frame(
+            &Request::Hello {
+                version: PROTOCOL_VERSION,
+                client: client.into(),
+            },
+            MAX_REQUEST,
+        )?;
+        Ok(Client {
             stream,
             node_id: 0,
             node_name: String::new(),
-        };
-        match c.call(&Request::Hello {
-            version: PROTOCOL_VERSION,
-            client: client.into(),
-        })? {
+            hello: Some(hello),
+        })
+    }
+
+    /// The hello's answer: who we talk to, or why the daemon refused us.
+    fn read_hello(&mut self) -> Result<(), ClientError> {
+        match self.answer()? {
             Response::Hello {
                 node_id, node_name, ..
             } => {
-                c.node_id = node_id;
-                c.node_name = node_name;
-                Ok(c)
+                self.node_id = node_id;
+                self.node_name = node_name;
+                Ok(())
             }
             r => Err(unexpected("hello", r)),
         }
     }
 
-    /// This node, as the daemon knows it.
+    /// The next answer; `Busy` and `Failed` become errors.
+    fn answer(&mut self) -> Result<Response, ClientError> {
+        match read_frame(&mut self.stream, MAX_RESPONSE)? {
+            Response::Busy { resource, holder } => Err(ClientError::Busy { resource, holder }),
+            Response::Failed { kind, message } => Err(ClientError::Failed { kind, message }),
+            r => Ok(r),
+        }
+    }
+
+    /// This node, as the daemon knows it (after the handshake's answer: on a connection made
+    /// by [`Client::open`], after the first call).
     pub fn node(&self) -> (u32, &str) {
         (self.node_id, &self.node_name)
     }
 
     /// One request, one answer; `Busy` and `Failed` answers become errors.
     pub fn call(&mut self, req: &Request) -> Result<Response, ClientError> {
-        if let Err(e) = write_frame(&mut self.stream, req, MAX_REQUEST) {
+        let mut out = self.hello.take().unwrap_or_default();
+        let pending_hello = !out.is_empty();
+        out.extend_from_slice(&encode_frame(req, MAX_REQUEST)?);
+        self.send(&out)?;
+        if pending_hello {
+            self.read_hello()?;
+        }
+        self.answer()
+    }
+
+    fn send(&mut self, frames: &[u8]) -> Result<(), ClientError> {
+        if let Err(e) = self.stream.write_all(frames) {
             // The daemon may have refused us (e.g. not root) and closed before we wrote:
             // its reason is still waiting to be read.
             return match read_frame::<Response>(&mut self.stream, MAX_RESPONSE) {
                 Ok(Response::Failed { kind, message }) => {
                     Err(ClientError::Failed { kind, message })
                 }
-                _ => Err(e.into()),
+                _ => Err(FrameError::from(e).into()),
             };
         }
-        match read_frame(&mut self.stream, MAX_RESPONSE)? {
-            Response::Busy { resource, holder } => Err(ClientError::Busy { resource, holder }),
-            Response::Failed { kind, message } => Err(ClientError::Failed { kind, message }),
-            r => Ok(r),
-        }
+        Ok(())
     }
 
     fn done(&mut self, what: &'static str, req: &Request) -> Result<(), ClientError> {
@@ -301,9 +350,10 @@ pub struct DlmLocking {
     socket: PathBuf,
     wait: Duration,
     client: String,
-    /// One connection for the activation-lock requests of a command (they hold nothing on
-    /// the connection, unlike VG and global locks, which get one each).
-    lv_conn: std::sync::Arc<std::sync::Mutex<Option<Client>>>,
+    /// A connection that holds nothing: made for the activation-lock requests (held by the
+    /// daemon, not the connection) or given back by a released VG/global lock, and used by
+    /// the command's next request, so a command connects and says hello once.
+    idle: Idle,
     /// Whether a commit that wrote no metadata copy is reported to the daemon
     /// ([`Request::MetadataLost`]); the daemon's own detach commits report it otherwise.
     report_metadata_loss: bool,
@@ -316,7 +366,7 @@ impl DlmLocking {
             socket: socket.into(),
             wait,
             client: format!("lvmeta pid {}", std::process::id()),
-            lv_conn: Default::default(),
+            idle: Default::default(),
             report_metadata_loss: true,
         }
     }
@@ -345,29 +395,51 @@ impl DlmLocking {
         }
     }
 
-    /// Runs `f` on the command's activation-lock connection (made on first use). It is kept
-    /// after an answer, refusals included, and dropped after a transport error.
+    /// Runs `f` on the idle connection (made on first use). It is kept after an answer,
+    /// refusals included, and dropped after a transport or protocol error.
     fn lv_call<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        let mut slot = self.lv_conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let mut c = match slot.take() {
             Some(c) => c,
-            None => Client::connect(&self.socket, &self.client)?,
+            None => Client::open(&self.socket, &self.client)?,
         };
         let r = f(&mut c);
-        if matches!(
-            r,
-            Ok(_) | Err(ClientError::Busy { .. } | ClientError::Failed { .. })
-        ) {
+        if reusable(&r) {
             *slot = Some(c);
         }
         r
     }
 
+    /// Keeps `c`, which holds nothing, for the next request (unless one is kept already).
+    fn give_back(&self, c: Client) {
+        let mut slot = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(c);
+        }
+    }
+
+    /// The idle connection, or a new one (its hello sent with its first request).
     fn connect(&self, what: impl Fn() -> String) -> Result<Client, LockError> {
-        Client::connect(&self.socket, &self.client).map_err(|e| self.lock_error(what(), e))
+        if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Ok(c);
+        }
+        Client::open(&self.socket, &self.client).map_err(|e| self.lock_error(what(), e))
+    }
+}
+
+/// A connection that holds nothing, kept for the command's next request.
+type Idle = std::sync::Arc<std::sync::Mutex<Option<Client>>>;
+
+/// Whether a connection is still good for another request after answering `r`: not after a
+/// transport error, nor after a protocol refusal (the daemon closes the connection then).
+fn reusable<T>(r: &Result<T, ClientError>) -> bool {
+    match r {
+        Ok(_) | Err(ClientError::Busy { .. }) => true,
+        Err(ClientError::Failed { kind, .. }) => *kind != ErrorKind::Protocol,
+        Err(_) => false,
     }
 }
 
@@ -375,6 +447,8 @@ struct DlmHeld {
     target: LockTarget,
     mode: LockMode,
     client: Option<Client>,
+    /// Where the connection goes once the lock is released on it.
+    idle: Idle,
     seqno: Option<u32>,
     removed: bool,
     /// The lock value block's r_version when granted (None if invalid or unset).
@@ -441,8 +515,14 @@ impl Drop for DlmHeld {
                 None
             };
             let removed = self.removed && self.mode == LockMode::Exclusive;
-            if let Err(e) = c.unlock(scope_of(&self.target), seqno, removed) {
-                log::warn!("releasing the {}: {e}", self.target);
+            match c.unlock(scope_of(&self.target), seqno, removed) {
+                Ok(()) => {
+                    let mut slot = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                    if slot.is_none() {
+                        *slot = Some(c);
+                    }
+                }
+                Err(e) => log::warn!("releasing the {}: {e}", self.target),
             }
         }
     }
@@ -457,13 +537,22 @@ impl LockManager for DlmLocking {
         }
         let what = || format!("the {target}");
         let mut c = self.connect(what)?;
-        let granted_version = c
-            .lock(scope_of(target), dlm_mode(mode), self.wait)
-            .map_err(|e| self.lock_error(what(), e))?;
+        let granted = c.lock(scope_of(target), dlm_mode(mode), self.wait);
+        let keep = reusable(&granted);
+        let granted_version = match granted {
+            Ok(v) => v,
+            Err(e) => {
+                if keep {
+                    self.give_back(c);
+                }
+                return Err(self.lock_error(what(), e));
+            }
+        };
         Ok(LockGuard::new(Box::new(DlmHeld {
             target: target.clone(),
             mode,
             client: Some(c),
+            idle: self.idle.clone(),
             seqno: None,
             removed: false,
             granted_version,
@@ -549,7 +638,9 @@ impl LockManager for DlmLocking {
     }
 
     fn cluster_view(&self, vg: &str) -> Option<ClusterView> {
-        let st = self.connect(String::new).ok()?.status().ok()?;
+        let mut c = self.connect(String::new).ok()?;
+        let st = c.status().ok()?;
+        self.give_back(c);
         Some(view_of(&st, vg))
     }
 
@@ -642,5 +733,148 @@ fn dlm_mode(mode: LockMode) -> Mode {
     match mode {
         LockMode::Shared => Mode::Pr,
         LockMode::Exclusive => Mode::Ex,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+    use std::sync::{Arc, Mutex};
+
+    /// What a scripted daemon saw: per connection, the requests in order.
+    type Seen = Arc<Mutex<Vec<Vec<Request>>>>;
+
+    /// A daemon stand-in on a socket in `dir`: answers hello (or refuses it when `refuse`),
+    /// grants locks with r_version 7 and says done to the rest, recording every request.
+    fn fake_daemon(dir: &Path, refuse: bool) -> (PathBuf, Seen) {
+        let path = dir.join("fake.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let seen = Seen::default();
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut s = stream.unwrap();
+                let n = {
+                    let mut l = log.lock().unwrap();
+                    l.push(Vec::new());
+                    l.len() - 1
+                };
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    while let Ok(req) = read_frame::<Request>(&mut s, MAX_REQUEST) {
+                        log.lock().unwrap()[n].push(req.clone());
+                        let resp = match req {
+                            Request::Hello { .. } if refuse => Response::Failed {
+                                kind: ErrorKind::Protocol,
+                                message: "protocol version 1 not supported".into(),
+                            },
+                            Request::Hello { .. } => Response::Hello {
+                                version: PROTOCOL_VERSION,
+                                node_id: 3,
+                                node_name: "n3".into(),
+                            },
+                            Request::Lock { .. } => Response::Granted {
+                                r_version: Some(7),
+                                lvb_invalid: false,
+                            },
+                            _ => Response::Done,
+                        };
+                        s.write_all(&encode_frame(&resp, MAX_RESPONSE).unwrap())
+                            .unwrap();
+                        if refuse {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (path, seen)
+    }
+
+    fn kinds(seen: &Seen) -> Vec<Vec<&'static str>> {
+        let name = |r: &Request| match r {
+            Request::Hello { .. } => "hello",
+            Request::Lock { .. } => "lock",
+            Request::Unlock { .. } => "unlock",
+            Request::LvLock { .. } => "lv_lock",
+            Request::LvUnlock { .. } => "lv_unlock",
+            Request::Status => "status",
+            _ => "other",
+        };
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.iter().map(name).collect())
+            .collect()
+    }
+
+    /// A command connects and says hello once: the hello goes with its first request, and a
+    /// connection that holds nothing any more (a released VG lock, activation-lock calls)
+    /// serves its next requests; a VG lock taken while another is held gets its own.
+    #[test]
+    fn one_connection_and_one_hello_per_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, seen) = fake_daemon(dir.path(), false);
+        let m = DlmLocking::new(&path, Duration::from_secs(1));
+        let g = m.lock_vg("vg", LockMode::Shared).unwrap();
+        assert_eq!(g.committed_seqno(), Some(7));
+        drop(g);
+        m.lock_lv("vg", "uuid", "lv", LockMode::Exclusive).unwrap();
+        let mut g = m.lock_vg("vg", LockMode::Exclusive).unwrap();
+        let other = m.lock(&LockTarget::Global, LockMode::Exclusive).unwrap();
+        g.note_committed_seqno(8);
+        drop(g);
+        drop(other);
+        m.unlock_lv("vg", "uuid", "lv").unwrap();
+        assert_eq!(
+            kinds(&seen),
+            [
+                vec![
+                    "hello",
+                    "lock",
+                    "unlock",
+                    "lv_lock",
+                    "lock",
+                    "unlock",
+                    "lv_unlock"
+                ],
+                vec!["hello", "lock", "unlock"],
+            ]
+        );
+        let s = seen.lock().unwrap();
+        assert!(
+            matches!(&s[0][5], Request::Unlock { seqno: Some(8), .. }),
+            "{:?}",
+            s[0]
+        );
+    }
+
+    /// A hello sent with the first request and refused is that request's error (the daemon
+    /// answers nothing else), and the refused connection is not used again.
+    #[test]
+    fn a_refused_pipelined_hello_fails_the_first_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, seen) = fake_daemon(dir.path(), true);
+        let mut c = Client::open(&path, "t").unwrap();
+        let e = c.status().unwrap_err();
+        assert!(
+            matches!(&e, ClientError::Failed { kind: ErrorKind::Protocol, message } if message.contains("not supported")),
+            "{e}"
+        );
+        let m = DlmLocking::new(&path, Duration::from_secs(1));
+        let e = m
+            .lock_lv("vg", "uuid", "lv", LockMode::Exclusive)
+            .unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+        let e = m
+            .lock_lv("vg", "uuid", "lv", LockMode::Exclusive)
+            .unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+        // Each refused call had a connection of its own (two per call: hello, request).
+        assert_eq!(kinds(&seen).len(), 3);
+        // Connect waits for the handshake, so its refusal comes at once.
+        let e = Client::connect(&path, "t").unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
     }
 }

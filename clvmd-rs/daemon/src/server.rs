@@ -10,7 +10,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clvmd_core::{ConnId, Input, Node, NodeConfig, Output};
+use clvmd_core::{ConnId, CpgMsg, Input, Node, NodeConfig, Output};
 use clvmd_proto::{
     encode_frame, ErrorKind, FrameReader, Request, Response, MAX_REQUEST, MAX_RESPONSE,
     PROTOCOL_VERSION,
@@ -249,7 +249,16 @@ struct Server {
     /// The corosync connection failed: the daemon stays up (frozen VGs stay frozen, status
     /// says why) and sends nothing to the group any more.
     cluster_lost: bool,
+    /// DLM calls handed to the lockspace threads and not yet completed.
+    dlm_in_flight: usize,
+    /// CPG messages held back while DLM calls are in flight (in order), and since when (ms).
+    cpg_held: std::collections::VecDeque<CpgMsg>,
+    cpg_held_since: u64,
 }
+
+/// The longest a CPG message waits for DLM calls in flight (a call can block for long while
+/// the DLM recovers).
+const CPG_HOLD_MS: u64 = 20;
 
 /// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
 /// an in-memory one in tests; `assume_quorate` (tests only) stands in for corosync's quorum
@@ -344,6 +353,9 @@ pub fn serve_with(
         fence_tx,
         detach_tx,
         cluster_lost: false,
+        dlm_in_flight: 0,
+        cpg_held: Default::default(),
+        cpg_held_since: 0,
     };
     if !left_frozen.is_empty() {
         srv.feed(Input::FrozenFound { vgs: left_frozen })?;
@@ -412,7 +424,10 @@ impl Server {
             Output::Reply { conn, response } => self.reply(conn, &response),
             Output::Join { ls } => self.workers.submit(ls, Work::Join),
             Output::Leave { ls } => self.workers.submit(ls, Work::Leave),
-            Output::Dlm { ls, tag, op } => self.workers.submit(ls, Work::Call(tag, op)),
+            Output::Dlm { ls, tag, op } => {
+                self.dlm_in_flight += 1;
+                self.workers.submit(ls, Work::Call(tag, op))
+            }
             Output::Fence { tag, action } => {
                 log::debug!("fence: {action:?}");
                 self.fence_tx
@@ -441,19 +456,46 @@ impl Server {
                 .fence_tx
                 .send(crate::fence::Job::Watch(tag, action))
                 .expect("the fence thread lives as long as the daemon"),
-            Output::Cpg(msg) => match self.corosync.as_mut() {
-                Some(c) => {
-                    if let Err(e) = c.send(&msg) {
-                        self.lose_cluster(e)?;
-                    }
+            // A multicast is an IPC round trip to corosync that blocks this loop: while a DLM
+            // call is in flight (e.g. the release an unlock's answer waits for, with the
+            // commit's announcement) it is held back, so the answer does not wait for it.
+            Output::Cpg(msg) if self.dlm_in_flight > 0 || !self.cpg_held.is_empty() => {
+                if self.cpg_held.is_empty() {
+                    self.cpg_held_since = self.now();
                 }
-                None if self.cluster_lost => log::debug!("cluster lost: not sent: {msg:?}"),
-                // Without corosync we are a group of one: our messages come straight back.
-                None => {
-                    let from = self.node_id;
-                    self.feed(Input::Cpg { from, msg })?;
+                self.cpg_held.push_back(msg);
+            }
+            Output::Cpg(msg) => self.send_cpg(msg)?,
+        }
+        Ok(())
+    }
+
+    fn send_cpg(&mut self, msg: CpgMsg) -> Result<(), DaemonError> {
+        match self.corosync.as_mut() {
+            Some(c) => {
+                if let Err(e) = c.send(&msg) {
+                    self.lose_cluster(e)?;
                 }
-            },
+            }
+            None if self.cluster_lost => log::debug!("cluster lost: not sent: {msg:?}"),
+            // Without corosync we are a group of one: our messages come straight back.
+            None => {
+                let from = self.node_id;
+                self.feed(Input::Cpg { from, msg })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the held CPG messages once no DLM call is in flight, or once they waited
+    /// [`CPG_HOLD_MS`] (or at once with `force`).
+    fn release_cpg(&mut self, force: bool) -> Result<(), DaemonError> {
+        if !(force || self.dlm_in_flight == 0 || self.now() >= self.cpg_held_since + CPG_HOLD_MS) {
+            return Ok(());
+        }
+        // One at a time from the front: what sending feeds back (no corosync) queues behind.
+        while let Some(msg) = self.cpg_held.pop_front() {
+            self.send_cpg(msg)?;
         }
         Ok(())
     }
@@ -499,7 +541,7 @@ impl Server {
         loop {
             if let Some(t) = stop_by {
                 if !self.node.leaving_global() {
-                    return Ok(());
+                    return self.release_cpg(true);
                 }
                 if self.now() >= t {
                     log::warn!("lvm_global not left after {STOP_WAIT_MS} ms: exiting anyway");
@@ -519,6 +561,11 @@ impl Server {
                 timeout.min(50)
             } else {
                 timeout
+            };
+            let timeout = if self.cpg_held.is_empty() {
+                timeout
+            } else {
+                timeout.min((self.cpg_held_since + CPG_HOLD_MS).saturating_sub(self.now()))
             };
             let fds = self
                 .corosync
@@ -594,8 +641,12 @@ impl Server {
                 while matches!(self.wake_rx.read(&mut sink), Ok(n) if n > 0) {}
             }
             while let Ok(input) = self.done_rx.try_recv() {
+                if matches!(input, Input::DlmDone { .. }) {
+                    self.dlm_in_flight = self.dlm_in_flight.saturating_sub(1);
+                }
                 self.feed(input)?;
             }
+            self.release_cpg(false)?;
             let dispatched = match &self.corosync {
                 Some(c) => (if ready.get(3) == Some(&true) {
                     c.dispatch_cpg()
