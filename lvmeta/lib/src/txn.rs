@@ -653,7 +653,8 @@ impl Ctx<'_> {
                     vg.seqno
                 ),
                 Some(Err(why)) => {
-                    log::error!("VG {}: the commit was not carried by another node: {why}", vg.name);
+                    // `why` says it was not carried, and why.
+                    log::error!("VG {}: {why}", vg.name);
                     return Err(e);
                 }
                 None => {
