@@ -324,6 +324,29 @@ impl Client {
         )
     }
 
+    /// Has another node write this command's commit of `vg` (it holds the VG lock EX on this
+    /// connection and could write no metadata copy): the node that wrote it, (id, name).
+    /// Not carried: `Failed` with [`ErrorKind::NotCarried`] (the policy applied).
+    pub fn carry_commit(
+        &mut self,
+        vg: &str,
+        req: &lvmeta::lock::CarryRequest<'_>,
+        policy: Option<clvmd_proto::DgFailure>,
+    ) -> Result<(u32, String), ClientError> {
+        let r = self.call(&Request::CarryCommit {
+            vg: vg.into(),
+            vg_uuid: req.vg_uuid.into(),
+            disk_seqno: u32::try_from(req.disk_seqno).unwrap_or(u32::MAX),
+            metadata: req.text.into(),
+            error: req.error.into(),
+            policy,
+        })?;
+        match r {
+            Response::Carried { node_id, node_name } => Ok((node_id, node_name)),
+            r => Err(unexpected("carry commit", r)),
+        }
+    }
+
     /// Lifts `vg`'s dgdisable (cluster-wide) or this node's leave.
     pub fn vg_enable(&mut self, vg: &str) -> Result<(), ClientError> {
         self.done("enable", &Request::VgEnable { vg: vg.into() })
@@ -477,14 +500,41 @@ impl HeldLock for DlmHeld {
         if !self.report_metadata_loss {
             return;
         }
-        let policy = match policy {
-            Some("leave") => Some(clvmd_proto::DgFailure::Leave),
-            Some("dgdisable") => Some(clvmd_proto::DgFailure::Dgdisable),
-            _ => None,
-        };
+        let policy = dg_policy(policy);
         if let Some(c) = self.client.as_mut() {
             if let Err(e) = c.metadata_lost(vg, error, policy) {
                 log::warn!("telling clvmd-rs that VG {vg} lost its metadata: {e}");
+            }
+        }
+    }
+    fn carry_commit(
+        &mut self,
+        req: &lvmeta::lock::CarryRequest<'_>,
+    ) -> Option<Result<String, String>> {
+        let LockTarget::Vg(vg) = &self.target else {
+            return None;
+        };
+        // The daemon's own detach has its commit carried by the daemon; a text too large
+        // or not metadata is not sent: the policy applies at once (note_metadata_lost).
+        if !self.report_metadata_loss || self.mode != LockMode::Exclusive {
+            return None;
+        }
+        if let Some(why) = clvmd_proto::carry_text_problem(req.text) {
+            log::warn!("VG {vg}: the commit cannot be carried by another node: {why}");
+            return None;
+        }
+        let c = self.client.as_mut()?;
+        match c.carry_commit(vg, req, dg_policy(req.policy)) {
+            Ok((id, name)) => Some(Ok(format!("{name} (id {id})"))),
+            // The daemon applied the policy.
+            Err(ClientError::Failed {
+                kind: ErrorKind::NotCarried,
+                message,
+            }) => Some(Err(message)),
+            Err(e) => {
+                // Refused before any node was asked: the policy still applies.
+                log::warn!("VG {vg}: clvmd-rs did not carry the commit: {e}");
+                None
             }
         }
     }
@@ -494,6 +544,15 @@ impl HeldLock for DlmHeld {
             LockTarget::Vg(_) => self.granted_version.map(u64::from),
             LockTarget::Global => None,
         }
+    }
+}
+
+/// A VG's own `halvm_dgfail_*` setting, as the protocol names it.
+fn dg_policy(policy: Option<&str>) -> Option<clvmd_proto::DgFailure> {
+    match policy {
+        Some("leave") => Some(clvmd_proto::DgFailure::Leave),
+        Some("dgdisable") => Some(clvmd_proto::DgFailure::Dgdisable),
+        _ => None,
     }
 }
 

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// The CPG group name.
 pub const GROUP: &str = "clvmd-rs";
-/// Largest message accepted from a peer.
+/// Largest message accepted from a peer (a carried commit's text, whose JSON is at most
+/// twice [`clvmd_proto::MAX_CARRY_TEXT`], fits).
 pub const MAX_MESSAGE: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +47,15 @@ pub enum CpgMsg {
         lv: LvRef,
         images: Vec<String>,
     },
-    /// `carrier`'s answer to `origin`'s [`CpgMsg::CarryDetach`] of LV `uuid`.
+    /// The sender's command holds the VG lock EX and wrote no metadata copy: `carrier` writes
+    /// its text as the next commit, without the VG lock, if the VG on disk is the one named
+    /// at the seqno named (dgfail.rs), then answers [`CpgMsg::Carried`] with the VG UUID.
+    CarryCommit {
+        carrier: u32,
+        commit: crate::CarriedCommit,
+    },
+    /// `carrier`'s answer to `origin`'s [`CpgMsg::CarryDetach`] of LV `uuid` or
+    /// [`CpgMsg::CarryCommit`] of VG `uuid`.
     Carried {
         origin: u32,
         uuid: String,

@@ -26,33 +26,69 @@
 //!   deactivation is allowed) and starts them elsewhere, and leaves the VG's lockspace once
 //!   no lock of it is held here. [`Request::VgEnable`] here, then a lockstart, bring it back.
 //!
-//! Before the policy, a peer may carry the commit (beyond VxVM 4.1), for the daemon's own
-//! commits only (a leg detach, `policy.detach = global`): the driver answers such a commit
-//! with [`Input::DetachNoMetadata`] without telling the policy, and the machine multicasts
-//! [`CpgMsg::CarryDetach`] naming one carrier (the lowest other member of the daemons'
-//! group). The carrier commits the same detach from its own view of the disks; its VG lock
-//! release propagates the commit to every node as any commit does, and it answers
-//! [`CpgMsg::Carried`]. Done: this node reloads the LV as after its own commit. Failed, no
-//! other member, or no answer within [`CARRY_MS`]: the policy applies and I/O to the LV
-//! stops here (`FailLv`). A command's commit (lvmeta) is not carried: its new metadata
-//! exists only in that command, and the policy applies at once.
+//! Before the policy, a peer may carry the commit (beyond VxVM 4.1): it writes it from its
+//! own view of the disks, which may still reach the metadata areas this node cannot. One
+//! carrier is named (the lowest other member of the daemons' group); it answers
+//! [`CpgMsg::Carried`]. Failed, no other member, or no answer within [`CARRY_MS`] (the
+//! carrier died): the policy applies. Two commits are carried:
+//!
+//! - The daemon's own (a leg detach, `policy.detach = global`): the driver answers such a
+//!   commit with [`Input::DetachNoMetadata`] without telling the policy, and the machine
+//!   multicasts [`CpgMsg::CarryDetach`]. The carrier commits the same detach under the VG
+//!   lock like any detach; its release propagates the commit to every node. Done: this node
+//!   reloads the LV as after its own commit; not carried: I/O to the LV stops here (`FailLv`).
+//! - A command's (lvmeta's): it still holds the VG lock EX and hands its new metadata text to
+//!   its daemon ([`Request::CarryCommit`]); the machine multicasts [`CpgMsg::CarryCommit`]
+//!   and the carrier writes exactly that text as the next commit ([`Output::WriteCommit`])
+//!   without the VG lock (the requester holds it EX for it, so no other writer can
+//!   interleave; taking it would deadlock), and only if the VG on disk is the one named at
+//!   the seqno named. Done: the command succeeds and its release with the new seqno
+//!   propagates the commit as any other; not carried: the command fails as before.
 
 use super::*;
 use crate::cpg::DisabledRec;
 use clvmd_proto::{DgFailure, DisabledVg};
 
-/// How long a carried detach may take (the carrier may wait up to the detach's 10 s lock
-/// wait) before this node gives up on it.
+/// How long a carried commit may take (the carrier of a detach may wait up to the detach's
+/// 10 s lock wait) before this node gives up on it.
 pub const CARRY_MS: u64 = 20_000;
 
-/// A detach of ours a peer carries.
+/// A commit of ours a peer carries.
 #[derive(Debug, Clone)]
 pub(crate) struct Carry {
-    tag: u64,
+    origin: Origin,
     vg: String,
     error: String,
     policy: Option<DgFailure>,
     pub(crate) deadline: u64,
+}
+
+/// Whose commit is carried: our detach (its watch tag) or a command's (its connection).
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    Detach(u64),
+    Command(ConnId),
+}
+
+/// A commit this node carries for a peer, under its watch tag.
+#[derive(Debug, Clone)]
+pub(crate) struct Carrying {
+    origin: u32,
+    /// The LV's (detach) or the VG's (command commit) UUID, as [`CpgMsg::Carried`] names it.
+    uuid: String,
+    /// A detach: this node commits under the VG lock, so it refreshes the VG itself.
+    refresh: Option<String>,
+}
+
+/// A command's commit a peer writes ([`Request::CarryCommit`], [`Output::WriteCommit`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CarriedCommit {
+    pub vg: String,
+    pub vg_uuid: String,
+    /// The seqno the VG must have on disk; the text's is one more.
+    pub disk_seqno: u32,
+    /// The complete metadata text (at most [`clvmd_proto::MAX_CARRY_TEXT`] bytes).
+    pub metadata: String,
 }
 
 #[derive(Debug, Clone)]
@@ -107,7 +143,7 @@ impl Node {
         };
         let me = self.cfg.node_id;
         let Some(carrier) = self.members.iter().copied().find(|m| *m != me) else {
-            return self.carry_failed(tag, lv.vg, error, policy, "no other node");
+            return self.carry_failed(Origin::Detach(tag), lv.vg, error, policy, "no other node");
         };
         log::warn!(
             "{lv}: this node wrote no metadata copy for the detach ({error}); node {carrier} \
@@ -116,7 +152,7 @@ impl Node {
         self.carries.insert(
             lv.uuid.clone(),
             Carry {
-                tag,
+                origin: Origin::Detach(tag),
                 vg: lv.vg.clone(),
                 error,
                 policy,
@@ -130,9 +166,84 @@ impl Node {
         }));
     }
 
+    /// A command holding `vg`'s lock EX on `conn` wrote no metadata copy: a peer writes its
+    /// text, if there is one that may; else the policy applies at once.
+    pub(super) fn carry_commit(
+        &mut self,
+        conn: ConnId,
+        commit: CarriedCommit,
+        error: String,
+        policy: Option<DgFailure>,
+    ) {
+        let Ok(name) = LockspaceName::for_vg(&commit.vg) else {
+            return self.reply(
+                conn,
+                failed(ErrorKind::Invalid, format!("bad VG name {:?}", commit.vg)),
+            );
+        };
+        let holds_ex = self
+            .ls
+            .get(&name)
+            .and_then(|l| l.res.get(&ResourceName::vglk()))
+            .and_then(|r| r.holders.get(&Owner::Conn(conn)))
+            == Some(&Mode::Ex);
+        if !holds_ex {
+            // Without the lock another writer could interleave with the carrier's write.
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NotHeld,
+                    format!(
+                        "the lock for VG {} is not held EX by this client",
+                        commit.vg
+                    ),
+                ),
+            );
+        }
+        let me = self.cfg.node_id;
+        let why = if let Some(p) = clvmd_proto::carry_text_problem(&commit.metadata) {
+            Some(p)
+        } else if ResourceName::lv(&commit.vg_uuid).is_err() {
+            // An lvm2 UUID, as an LV's: the same form.
+            Some(format!("bad VG UUID {:?}", commit.vg_uuid))
+        } else if self.carries.contains_key(&commit.vg_uuid) {
+            Some("a commit of this VG is being carried already".into())
+        } else {
+            None
+        };
+        let carrier = self.members.iter().copied().find(|m| *m != me);
+        let (carrier, why) = match (carrier, why) {
+            (_, Some(why)) => (None, why),
+            (None, None) => (None, "no other node".into()),
+            (Some(c), None) => (Some(c), String::new()),
+        };
+        let origin = Origin::Command(conn);
+        let Some(carrier) = carrier else {
+            return self.carry_failed(origin, commit.vg, error, policy, &why);
+        };
+        log::warn!(
+            "VG {}: this node wrote no metadata copy of seqno {} ({error}); node {carrier} \
+             carries the commit",
+            commit.vg,
+            u64::from(commit.disk_seqno) + 1
+        );
+        self.carries.insert(
+            commit.vg_uuid.clone(),
+            Carry {
+                origin,
+                vg: commit.vg.clone(),
+                error,
+                policy,
+                deadline: self.now + CARRY_MS,
+            },
+        );
+        self.out
+            .push(Output::Cpg(CpgMsg::CarryCommit { carrier, commit }));
+    }
+
     fn carry_failed(
         &mut self,
-        tag: u64,
+        origin: Origin,
         vg: String,
         error: String,
         policy: Option<DgFailure>,
@@ -140,28 +251,43 @@ impl Node {
     ) {
         let e = format!("{error}; not carried by another node: {why}");
         self.apply_policy(vg, e.clone(), policy);
-        let (_, next) = self.watcher.done(tag, Err(e), self.now);
-        self.follow(next);
+        match origin {
+            Origin::Detach(tag) => {
+                let (_, next) = self.watcher.done(tag, Err(e), self.now);
+                self.follow(next);
+            }
+            Origin::Command(conn) => self.reply(
+                conn,
+                failed(
+                    ErrorKind::NotCarried,
+                    format!("not carried by another node: {why}"),
+                ),
+            ),
+        }
     }
 
-    /// A detach this node carried for a peer finished (`error` None: committed).
+    /// A commit this node carried for a peer finished (`error` None: committed).
     pub(super) fn carried(&mut self, tag: u64, error: Option<String>) {
-        let Some((origin, lv)) = self.carrying.remove(&tag) else {
+        let Some(c) = self.carrying.remove(&tag) else {
             return;
         };
-        if error.is_none() {
-            // This node committed: it refreshes what it has active of the VG, as every other
-            // node does on the commit's announcement (which skips the committer).
-            self.propagate_commit(&lv.vg, 0);
+        match (&error, &c.refresh) {
+            // This node committed under the VG lock: it refreshes what it has active of the
+            // VG, as every other node does on the commit's announcement (which skips the
+            // committer). A command's commit is announced by its own release instead.
+            (None, Some(vg)) => self.propagate_commit(vg, 0),
+            (Some(e), _) => log::warn!("carrying node {}'s commit failed: {e}", c.origin),
+            _ => {}
         }
         self.out.push(Output::Cpg(CpgMsg::Carried {
-            origin,
-            uuid: lv.uuid,
+            origin: c.origin,
+            uuid: c.uuid,
             error,
         }));
     }
 
-    /// [`CpgMsg::CarryDetach`] and [`CpgMsg::Carried`], from any node.
+    /// [`CpgMsg::CarryDetach`], [`CpgMsg::CarryCommit`] and [`CpgMsg::Carried`], from any
+    /// node.
     fn carry_cpg(&mut self, from: u32, msg: &CpgMsg) {
         match msg {
             CpgMsg::CarryDetach {
@@ -171,13 +297,43 @@ impl Node {
             } if *carrier == self.cfg.node_id && from != *carrier => {
                 log::warn!("{lv}: carrying node {from}'s detach of {images:?}");
                 let tag = self.watch_tag();
-                self.carrying.insert(tag, (from, lv.clone()));
+                self.carrying.insert(
+                    tag,
+                    Carrying {
+                        origin: from,
+                        uuid: lv.uuid.clone(),
+                        refresh: Some(lv.vg.clone()),
+                    },
+                );
                 self.out.push(Output::Watch {
                     tag,
                     action: WatchAction::Detach {
                         lv: lv.clone(),
                         images: images.clone(),
                     },
+                });
+            }
+            CpgMsg::CarryCommit { carrier, commit }
+                if *carrier == self.cfg.node_id && from != *carrier =>
+            {
+                log::warn!(
+                    "VG {}: writing node {from}'s commit of seqno {} (it holds the VG lock EX \
+                     and could write no metadata copy)",
+                    commit.vg,
+                    u64::from(commit.disk_seqno) + 1
+                );
+                let tag = self.watch_tag();
+                self.carrying.insert(
+                    tag,
+                    Carrying {
+                        origin: from,
+                        uuid: commit.vg_uuid.clone(),
+                        refresh: None,
+                    },
+                );
+                self.out.push(Output::WriteCommit {
+                    tag,
+                    commit: commit.clone(),
                 });
             }
             CpgMsg::Carried {
@@ -188,15 +344,26 @@ impl Node {
                 let Some(c) = self.carries.remove(uuid) else {
                     return;
                 };
-                match error {
-                    None => {
+                match (error, c.origin) {
+                    (None, Origin::Detach(tag)) => {
                         log::warn!("node {from} committed our detach of LV {uuid}");
-                        let (_, next) = self.watcher.done(c.tag, Ok(Vec::new()), self.now);
+                        let (_, next) = self.watcher.done(tag, Ok(Vec::new()), self.now);
                         self.follow(next);
                     }
-                    Some(e) => {
+                    (None, Origin::Command(conn)) => {
+                        log::warn!("node {from} wrote the commit of VG {} for us", c.vg);
+                        let node_name = self.names.get(&from).cloned().unwrap_or_default();
+                        self.reply(
+                            conn,
+                            Response::Carried {
+                                node_id: from,
+                                node_name,
+                            },
+                        );
+                    }
+                    (Some(e), origin) => {
                         let why = format!("node {from}: {e}");
-                        self.carry_failed(c.tag, c.vg, c.error, c.policy, &why)
+                        self.carry_failed(origin, c.vg, c.error, c.policy, &why)
                     }
                 }
             }
@@ -215,7 +382,7 @@ impl Node {
             .collect();
         for uuid in late {
             if let Some(c) = self.carries.remove(&uuid) {
-                self.carry_failed(c.tag, c.vg, c.error, c.policy, "no answer in time");
+                self.carry_failed(c.origin, c.vg, c.error, c.policy, "no answer in time");
             }
         }
     }
@@ -294,7 +461,9 @@ impl Node {
     /// of detaches.
     pub(super) fn dg_cpg(&mut self, from: u32, msg: &CpgMsg) {
         match msg {
-            CpgMsg::CarryDetach { .. } | CpgMsg::Carried { .. } => self.carry_cpg(from, msg),
+            CpgMsg::CarryDetach { .. } | CpgMsg::CarryCommit { .. } | CpgMsg::Carried { .. } => {
+                self.carry_cpg(from, msg)
+            }
             CpgMsg::VgDisabled(rec) => self.dg_record(rec.clone(), true),
             CpgMsg::VgEnabled { vg }
                 if self

@@ -21,6 +21,7 @@ mod coord;
 pub(crate) use coord::Coord;
 #[path = "dgfail.rs"]
 mod dgfail;
+pub use dgfail::{CarriedCommit, CARRY_MS};
 #[path = "modes.rs"]
 pub mod modes;
 #[path = "recheck.rs"]
@@ -143,6 +144,11 @@ pub enum Input {
         error: String,
         policy: Option<DgFailure>,
     },
+    /// A [`Output::WriteCommit`] finished (`Err`: refused or failed, why).
+    CommitWritten {
+        tag: u64,
+        result: Result<(), String>,
+    },
     /// The driver could read no metadata copy of `vg` (its devices fail I/O) when it needed
     /// the metadata (a reload, a seqno check, a detach): with LVs of `vg` active here the
     /// metadata-loss policy applies, as after a commit that wrote no copy. `policy`: the VG's
@@ -213,6 +219,14 @@ pub enum Output {
     Watch {
         tag: u64,
         action: WatchAction,
+    },
+    /// Write another node's commit (it holds the VG lock EX and could write no metadata copy)
+    /// from this node's view of the disks, without taking the VG lock: only if the VG there
+    /// is `commit.vg_uuid` at seqno `commit.disk_seqno` and the text is that VG at the next
+    /// seqno. Answered with [`Input::CommitWritten`] (dgfail.rs).
+    WriteCommit {
+        tag: u64,
+        commit: CarriedCommit,
     },
     /// A device-mapper action, carried out in order with the node's other [`Output::Dm`]s;
     /// answered by [`Input::DmDone`] with the same tag.
@@ -389,10 +403,10 @@ pub struct Node {
     coord: Coord,
     /// VGs disabled by the metadata-loss policy (dgfail.rs).
     disabled: BTreeMap<String, dgfail::Disabled>,
-    /// Detaches of ours a peer carries, by LV uuid (dgfail.rs).
+    /// Commits of ours a peer carries, by LV uuid (detach) or VG uuid (command's commit).
     carries: BTreeMap<String, dgfail::Carry>,
-    /// Detaches this node carries for a peer: watch tag -> (origin, LV).
-    carrying: BTreeMap<u64, (u32, crate::dm::LvRef)>,
+    /// Commits this node carries for a peer, by watch tag (dgfail.rs).
+    carrying: BTreeMap<u64, dgfail::Carrying>,
     /// Metadata checks after a node left (recheck.rs).
     rechecks: recheck::Rechecks,
     out: Vec<Output>,
@@ -518,6 +532,7 @@ impl Node {
                 self.carried(tag, Some(error))
             }
             Input::DetachNoMetadata { tag, error, policy } => self.carry_out(tag, error, policy),
+            Input::CommitWritten { tag, result } => self.carried(tag, result.err()),
             Input::WatchDone { tag, result } => {
                 let (mine, next) = self.watcher.done(tag, result, self.now);
                 if !mine {
@@ -709,6 +724,24 @@ impl Node {
                 self.metadata_lost(conn, vg, error, policy)
             }
             Request::VgEnable { vg } => self.vg_enable(conn, vg),
+            Request::CarryCommit {
+                vg,
+                vg_uuid,
+                disk_seqno,
+                metadata,
+                error,
+                policy,
+            } => self.carry_commit(
+                conn,
+                CarriedCommit {
+                    vg,
+                    vg_uuid,
+                    disk_seqno,
+                    metadata,
+                },
+                error,
+                policy,
+            ),
         }
     }
 

@@ -25,6 +25,9 @@ pub struct SimDev {
     pub legs: u32,
 }
 
+/// The UUID of the simulated VG ([`Sim::vg_uuid`] at the start).
+pub const SIM_VG_UUID: &str = "Vvvvvv-vvvv-vvvv-vvvv-vvvv-vvvv-vvvvvv";
+
 /// The cluster name every simulated node's DLM reports.
 pub const CLUSTER: &str = "simcluster";
 
@@ -36,6 +39,8 @@ enum Work {
     Watch(u64, WatchAction),
     /// The next step of a detach commit, after the daemon answered its client connection.
     Detach(ConnId, Response),
+    /// Another node's commit to write (dgfail.rs).
+    WriteCommit(u64, crate::CarriedCommit),
 }
 
 /// A global detach in flight, run as the daemon's driver runs it: a client of the node's own
@@ -121,8 +126,12 @@ pub struct Sim {
     pub no_metadata_read: BTreeSet<u32>,
     /// The metadata-loss policy VGs set in their metadata (tags), by VG name.
     pub vg_dgfail: BTreeMap<String, clvmd_proto::DgFailure>,
-    /// The VG's committed seqno (detach commits bump it).
+    /// The VG's committed seqno (detach commits and carried commits bump it).
     pub seqno: u32,
+    /// The VG's UUID on disk (a carried commit must name it).
+    pub vg_uuid: String,
+    /// Commits nodes wrote for others: (time, carrier, seqno written, text).
+    pub carried_log: Vec<(u64, u32, u32, String)>,
     /// Detach commits that changed the metadata: (time, node, LV uuid, legs left).
     pub detach_log: Vec<(u64, u32, String, u32)>,
     detach_jobs: BTreeMap<(u32, ConnId), DetachJob>,
@@ -162,6 +171,8 @@ impl Sim {
             disk_legs: BTreeMap::new(),
             vg_detach: BTreeMap::new(),
             seqno: 1,
+            vg_uuid: SIM_VG_UUID.into(),
+            carried_log: Vec::new(),
             detach_log: Vec::new(),
             detach_jobs: BTreeMap::new(),
             no_metadata: BTreeSet::new(),
@@ -286,6 +297,7 @@ impl Sim {
             Output::Dlm { ls, tag, op } => Work::Dlm(ls, tag, op),
             Output::Fence { tag, action } => Work::Fence(tag, action),
             Output::Watch { tag, action } => Work::Watch(tag, action),
+            Output::WriteCommit { tag, commit } => Work::WriteCommit(tag, commit),
             Output::Dm { tag, action } => {
                 self.nodes
                     .get_mut(&id)
@@ -362,6 +374,23 @@ impl Sim {
                 }
             }
             Work::Detach(conn, response) => return self.detach_step(id, conn, response),
+            // As the daemon's driver: the disk must hold the VG named at the seqno named.
+            Work::WriteCommit(tag, c) => {
+                let result = if self.no_metadata.contains(&id) {
+                    Err("no metadata copy could be written from this host".into())
+                } else if c.vg_uuid != self.vg_uuid || c.disk_seqno != self.seqno {
+                    Err(format!(
+                        "VG {} on disk is {} at seqno {}, not {} at seqno {}",
+                        c.vg, self.vg_uuid, self.seqno, c.vg_uuid, c.disk_seqno
+                    ))
+                } else {
+                    self.seqno += 1;
+                    self.carried_log
+                        .push((self.now, id, self.seqno, c.metadata.clone()));
+                    Ok(())
+                };
+                Input::CommitWritten { tag, result }
+            }
             Work::Watch(tag, action) => {
                 let result = match action {
                     WatchAction::Health { lvs } => lvs

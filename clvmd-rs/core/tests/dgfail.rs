@@ -3,8 +3,8 @@
 //! (`dgdisable`) or leaves it (`leave`).
 
 use clvmd_core::detach::WATCH_MS;
-use clvmd_core::sim::{Sim, CLUSTER};
-use clvmd_core::Detach;
+use clvmd_core::sim::{Sim, CLUSTER, SIM_VG_UUID};
+use clvmd_core::{Detach, CARRY_MS};
 use clvmd_proto::{DgFailure, ErrorKind, Mode, Request, Response, Scope};
 
 const LV1: &str = "abcdef-0123-4567-89AB-CDEF-0123-456789";
@@ -346,4 +346,203 @@ fn a_node_that_can_read_no_metadata_copy_with_lvs_active_applies_the_policy() {
             }
         }
     }
+}
+
+/// lvmeta's commit that wrote no copy from `node`, handed to its daemon under the VG lock
+/// EX (conn 7) to be carried; `disk_seqno` is the seqno the command read.
+fn carry(disk_seqno: u32, metadata: &str) -> Request {
+    Request::CarryCommit {
+        vg: "vg".into(),
+        vg_uuid: SIM_VG_UUID.into(),
+        disk_seqno,
+        metadata: metadata.into(),
+        error: "no metadata copy could be written from this host".into(),
+        policy: None,
+    }
+}
+
+fn not_carried(r: &Response) -> &str {
+    match r {
+        Response::Failed {
+            kind: ErrorKind::NotCarried,
+            message,
+        } => message,
+        r => panic!("expected a NotCarried answer, got {r:?}"),
+    }
+}
+
+fn lvb_seqno(sim: &Sim, n: u32) -> Option<u32> {
+    sim.node(n)
+        .status()
+        .lockspaces
+        .iter()
+        .find(|l| l.name == "lvm_vg")
+        .and_then(|l| l.seqno)
+}
+
+/// Beyond VxVM: a command's commit that writes no copy from node 1 is written by node 2 (the
+/// lowest other member) while node 1's command holds the VG lock EX; the command's release
+/// with the new seqno propagates it as any commit. No policy applies.
+#[test]
+fn a_commands_commit_without_metadata_is_carried_by_a_peer() {
+    for seed in 0..10 {
+        let mut sim = cluster(DgFailure::Dgdisable, seed);
+        sim.seqno = 4;
+        sim.no_metadata.insert(1);
+        assert!(sim.call(1, 7, vg_lock(Mode::Ex)).granted());
+        let r = sim.call(1, 7, carry(4, "vg {\nseqno = 5\n}\n"));
+        assert_eq!(
+            r,
+            Response::Carried {
+                node_id: 2,
+                node_name: "node2".into()
+            },
+            "seed {seed}"
+        );
+        let log: Vec<(u32, u32, &str)> = sim
+            .carried_log
+            .iter()
+            .map(|c| (c.1, c.2, c.3.as_str()))
+            .collect();
+        assert_eq!(log, [(2, 5, "vg {\nseqno = 5\n}\n")], "seed {seed}");
+        let release = Request::Unlock {
+            scope: Scope::Vg("vg".into()),
+            seqno: Some(5),
+            removed: false,
+        };
+        assert_eq!(sim.call(1, 7, release), Response::Done);
+        sim.run(1000);
+        for n in 1..=3 {
+            assert!(disabled(&sim, n).is_empty(), "node {n} seed {seed}");
+            assert_eq!(lvb_seqno(&sim, n), Some(5), "node {n} seed {seed}");
+        }
+        // Another node's next change sees the carried commit in the lock value block.
+        assert_eq!(
+            sim.call(3, 8, vg_lock(Mode::Ex)),
+            Response::Granted {
+                r_version: Some(5),
+                lvb_invalid: false
+            }
+        );
+    }
+}
+
+/// The carrier finds another seqno on disk than the command read (or another VG): it writes
+/// nothing and refuses; the command's node applies the policy and the command fails.
+#[test]
+fn a_carrier_that_sees_another_seqno_refuses_and_the_policy_applies() {
+    for seed in 0..5 {
+        let mut sim = cluster(DgFailure::Dgdisable, seed);
+        sim.seqno = 6;
+        sim.no_metadata.insert(1);
+        assert!(sim.call(1, 7, vg_lock(Mode::Ex)).granted());
+        let r = sim.call(1, 7, carry(4, "vg {\nseqno = 5\n}\n"));
+        let m = not_carried(&r);
+        assert!(m.contains("node 2") && m.contains("seqno 6"), "{m}");
+        assert!(sim.carried_log.is_empty(), "seed {seed}");
+        assert_eq!(sim.seqno, 6);
+        assert_eq!(sim.call(1, 7, unlock()), Response::Done);
+        sim.run(1000);
+        for n in 1..=3 {
+            assert_eq!(
+                disabled(&sim, n),
+                [("vg".into(), DgFailure::Dgdisable, "node1".into())],
+                "node {n} seed {seed}"
+            );
+        }
+        let e = sim.node(3).status().disabled_vgs[0].error.clone();
+        assert!(e.contains("not carried by another node: node 2"), "{e}");
+    }
+}
+
+/// Alone in the cluster, nobody can carry the commit: the policy applies at once.
+#[test]
+fn a_commit_with_no_other_node_to_carry_it_applies_the_policy() {
+    let mut sim = Sim::new(1, 3);
+    sim.dg_failure = DgFailure::Leave;
+    sim.restart_daemon(1);
+    let start = Request::LockStart {
+        vg: "vg".into(),
+        lock_args: format!("1.0.0:{CLUSTER}"),
+    };
+    assert_eq!(sim.call(1, 100, start), Response::Done);
+    sim.no_metadata.insert(1);
+    assert!(sim.call(1, 7, vg_lock(Mode::Ex)).granted());
+    let r = sim.call(1, 7, carry(1, "vg {\nseqno = 2\n}\n"));
+    assert!(not_carried(&r).contains("no other node"), "{r:?}");
+    assert_eq!(
+        disabled(&sim, 1),
+        [("vg".into(), DgFailure::Leave, "node1".into())]
+    );
+    assert!(sim.carried_log.is_empty());
+}
+
+/// The carrier dies before it answers: after the carry deadline the policy applies and the
+/// command fails; nothing was written.
+#[test]
+fn a_carrier_that_dies_times_out_and_the_policy_applies() {
+    for seed in 0..5 {
+        let mut sim = cluster(DgFailure::Dgdisable, seed);
+        sim.no_metadata.insert(1);
+        assert!(sim.call(1, 7, vg_lock(Mode::Ex)).granted());
+        let t0 = sim.now;
+        sim.request(1, 7, carry(1, "vg {\nseqno = 2\n}\n"));
+        sim.crash(2);
+        sim.run(2 * CARRY_MS);
+        let r = sim.take_replies(1, 7);
+        assert_eq!(r.len(), 1, "seed {seed}: {r:?}");
+        assert!(not_carried(&r[0]).contains("no answer in time"), "{r:?}");
+        assert!(sim.now - t0 >= CARRY_MS, "seed {seed}");
+        assert!(sim.carried_log.is_empty());
+        for n in [1, 3] {
+            assert_eq!(
+                disabled(&sim, n),
+                [("vg".into(), DgFailure::Dgdisable, "node1".into())],
+                "node {n} seed {seed}"
+            );
+        }
+    }
+}
+
+/// Only the command holding the VG lock EX may have its commit carried (the lock is what
+/// keeps other writers out while the carrier writes); a text too large or not metadata is
+/// not sent to any node.
+#[test]
+fn a_carry_needs_the_vg_lock_ex_and_a_bounded_text() {
+    let mut sim = cluster(DgFailure::Dgdisable, 4);
+    let r = sim.call(1, 7, carry(1, "vg {}\n"));
+    assert!(
+        matches!(
+            r,
+            Response::Failed {
+                kind: ErrorKind::NotHeld,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(sim.call(1, 7, vg_lock(Mode::Pr)).granted());
+    let r = sim.call(1, 7, carry(1, "vg {}\n"));
+    assert!(
+        matches!(
+            r,
+            Response::Failed {
+                kind: ErrorKind::NotHeld,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert_eq!(sim.call(1, 7, unlock()), Response::Done);
+    assert!(disabled(&sim, 1).is_empty());
+    assert!(sim.call(1, 7, vg_lock(Mode::Ex)).granted());
+    let big = "x".repeat(clvmd_proto::MAX_CARRY_TEXT + 1);
+    let r = sim.call(1, 7, carry(1, &big));
+    assert!(not_carried(&r).contains("exceeds"), "{r:?}");
+    assert!(sim.carried_log.is_empty());
+    sim.run(1000);
+    assert_eq!(
+        disabled(&sim, 2),
+        [("vg".into(), DgFailure::Dgdisable, "node1".into())]
+    );
 }

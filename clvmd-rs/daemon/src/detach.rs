@@ -4,7 +4,8 @@
 //! metadata through lvmeta's transaction path, as a client of this daemon's own socket: the
 //! VG lock is taken EX like any command's, and its release with the new seqno is what tells
 //! the other nodes to reload (coord.rs's propagation). The same thread reads a VG's own
-//! detach policy (its `halvm_detach_*` tag) when a leg fails, before the machine decides.
+//! detach policy (its `halvm_detach_*` tag) when a leg fails, before the machine decides,
+//! and writes another node's commit that node could not write ([`Job::WriteCommit`]).
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -13,7 +14,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clvmd_core::{Detach, Input, LvRef};
+use clvmd_core::{CarriedCommit, Detach, Input, LvRef};
 use lvmeta::ops::Ctx;
 use lvmeta_dm::DmBackend;
 
@@ -26,6 +27,8 @@ pub enum Job {
     Detach(u64, LvRef, Vec<String>),
     /// Read the LV's VG's own detach policy.
     Policy(u64, LvRef),
+    /// Write another node's commit (its command holds the VG lock EX; dgfail.rs).
+    WriteCommit(u64, CarriedCommit),
 }
 
 /// Starts the detach thread; completions go to `done` and a byte to `wake`.
@@ -52,6 +55,10 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
                         tag,
                         result: vg_policy(&lv.vg),
                     },
+                    Job::WriteCommit(tag, c) => Input::CommitWritten {
+                        tag,
+                        result: write_commit(&c),
+                    },
                 };
                 if done.send(input).is_err() {
                     return;
@@ -71,6 +78,21 @@ fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
         .and_then(|sc| sc.read_vg(vg))
         .map_err(|e| e.to_string())?;
     Ok(halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(crate::core_detach))
+}
+
+/// Writes another node's commit from this node's view of the disks, without the VG lock
+/// (that node's command holds it EX for it), if the VG on disk is the one it names.
+fn write_commit(c: &CarriedCommit) -> Result<(), String> {
+    let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new()))?;
+    lvmeta::ops::write_carried(
+        &env,
+        &c.vg,
+        &c.vg_uuid,
+        u64::from(c.disk_seqno),
+        &c.metadata,
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// Why a detach commit failed: no metadata copy written (a peer may carry it, then the

@@ -83,8 +83,10 @@ pub fn cli() -> Command {
              leg: local stops I/O to the LV on this node, global removes the failed image from \
              the metadata under the VG lock (as lvm2's lvconvert --repair does) so every node \
              reloads the LV without it and the held writes go on. When a command committing \
-             a change to a shared VG cannot write any metadata copy from this node, the commit \
-             fails with the VG unchanged and the metadata-loss policy applies (the VG's \
+             a change to a shared VG cannot write any metadata copy from this node, another \
+             node that still reaches the metadata writes that commit for it (the command still \
+             holding the VG lock); if none can, the commit fails with the VG unchanged and the \
+             metadata-loss policy applies (the VG's \
              halvm_dgfail_* tag, else policy.dg_failure): dgdisable disables the VG on every \
              node (changes refused naming the node and the way back, volumes keep serving \
              I/O), leave makes this node leave the VG (changes and activations refused here, \

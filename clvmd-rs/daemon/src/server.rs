@@ -452,6 +452,10 @@ impl Server {
                 .detach_tx
                 .send(crate::detach::Job::Policy(tag, lv))
                 .expect("the detach thread lives as long as the daemon"),
+            Output::WriteCommit { tag, commit } => self
+                .detach_tx
+                .send(crate::detach::Job::WriteCommit(tag, commit))
+                .expect("the detach thread lives as long as the daemon"),
             Output::Watch { tag, action } => self
                 .fence_tx
                 .send(crate::fence::Job::Watch(tag, action))

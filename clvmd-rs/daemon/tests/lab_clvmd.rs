@@ -2176,7 +2176,8 @@ fn lab_faults_quorum_loss_with_fencing() {
 /// Issue 15 item 3, the metadata-loss policy (`policy.dg_failure`), both policies in one
 /// 2-node lab, each on a VG of its own. node1 loses write access to every metadata copy of
 /// the VG (`blockdev --setro` on its view of the VG's only PV: reads go on, every write from
-/// node1 fails with EPERM), so a change committed from node1 writes no copy.
+/// node1 fails with EPERM), so a change committed from node1 writes no copy; node2 too while
+/// node1 commits, so no node can carry the commit (the third phase shows one carried).
 ///
 /// `dgdisable` (halvm.toml's default): node1's lvcreate fails with the VG unchanged; node2's
 /// daemon learns it over CPG; every later change on either node is refused naming the VG,
@@ -2215,9 +2216,13 @@ fn lab_faults_dg_failure_dgdisable_then_leave() {
         "dd if=/dev/urandom of=/dev/mapper/dga-lv1 bs=64k count=16 oflag=direct status=none",
     );
     let seq0 = t.seqno("node2", "dga");
-    t.ok("node1", &format!("blockdev --setro {da}"));
+    // node2 cannot write either while node1 commits, so no node can carry the commit.
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("blockdev --setro {da}"));
+    }
     let failed = t.run("node1", "M lvcreate -n lv2 -L 8m dga");
     let lost_at = Instant::now();
+    t.ok("node2", &format!("blockdev --setrw {da}"));
     assert!(!failed.success(), "{}", failed.stdout_str());
     let err = failed.stderr_str();
     assert!(
@@ -2297,8 +2302,11 @@ fn lab_faults_dg_failure_dgdisable_then_leave() {
     );
     t.ok("node1", &agent("start", "dgb"));
     t.ok("node1", &agent("monitor", "dgb"));
-    t.ok("node1", &format!("blockdev --setro {db}"));
+    for n in ["node1", "node2"] {
+        t.ok(n, &format!("blockdev --setro {db}"));
+    }
     let failed = t.run("node1", "M lvcreate -n lv2 -L 8m dgb");
+    t.ok("node2", &format!("blockdev --setrw {db}"));
     assert!(!failed.success(), "{}", failed.stdout_str());
     assert!(
         failed
@@ -2393,6 +2401,7 @@ fn lab_faults_dg_failure_dgdisable_then_leave() {
 /// lab) and loses write access to the first (`blockdev --setro`), then the second leg dies
 /// there. node1's daemon cannot write the detach to any metadata copy, so node2 commits it:
 /// no policy applies, both nodes reload the LV without the leg, node1's held write completes.
+/// Then a command's commit from node1 is carried as well ([`carried_command`]).
 fn carried_detach(t: &T) {
     let phase = Instant::now();
     let (d3, d4) = (t.disks[2].clone(), t.disks[3].clone());
@@ -2556,6 +2565,7 @@ fn carried_detach(t: &T) {
          dd if=/dev/mapper/dgc-m bs=64k skip=16 count=16 iflag=direct status=none | sha256sum",
     );
     assert_eq!(sum2, format!("{sum}{sum}"), "data on the remaining leg");
+    carried_command(t, &d4, &mf);
     for n in ["node1", "node2"] {
         t.ok(n, &format!("{}MF lvchange -an dgc/m", mf(n)));
     }
@@ -2574,4 +2584,53 @@ fn carried_detach(t: &T) {
     );
     println!("node1 log (carried):\n{}", t.log("node1"));
     println!("node2 log (carried):\n{}", t.log("node2"));
+}
+
+/// Within the third phase: a command's commit is carried too. flaky maps node1's second PV
+/// again (the detached leg is no longer used) but read-only, as its first: node1 reads the
+/// VG and can write no metadata copy. Its lvcreate hands the new metadata to its daemon,
+/// node2 writes it, and the command succeeds saying so; node2 and stock lvm2 read the LV.
+fn carried_command(t: &T, d4: &str, mf: &dyn Fn(&str) -> String) {
+    let phase = Instant::now();
+    t.ok(
+        "node1",
+        &format!(
+            "set -e; n=$(blockdev --getsz {d4}); dmsetup suspend flaky; \
+             dmsetup load flaky --table \"0 $n linear {d4} 0\"; dmsetup resume flaky; \
+             blockdev --setro /dev/mapper/flaky"
+        ),
+    );
+    let out = t.ok(
+        "node1",
+        &format!(
+            "{}MF lvcreate -an -Zn -n carried -L 4m dgc 2>&1",
+            mf("node1")
+        ),
+    );
+    assert!(
+        out.contains("node node2 (id 2) carried the commit")
+            && out.contains("this node could write no metadata copy"),
+        "{out}\nnode1 log: {}",
+        t.log("node1")
+    );
+    assert!(t.log("node1").contains("node 2 carries the commit"));
+    assert!(t.log("node2").contains("writing node 1's commit"));
+    let lvs = t.ok(
+        "node2",
+        &format!("{}MF lvs --noheadings -o lv_name dgc", mf("node2")),
+    );
+    assert!(lvs.split_whitespace().any(|l| l == "carried"), "{lvs}");
+    // Stock lvm2 reads the carried commit. No lvmlockd runs here, so its vgck refuses the
+    // shared VG ("requires lvmlockd", even with --nolocking); --shared reports it.
+    let lvs = t.ok("node2", "lvm lvs --shared --noheadings -o lv_name dgc");
+    assert!(lvs.split_whitespace().any(|l| l == "carried"), "{lvs}");
+    for n in ["node1", "node2"] {
+        let st = t.ok(n, "$C status --json");
+        assert!(st.contains("\"disabled_vgs\":[]"), "{n}: {st}");
+    }
+    t.ok("node1", "blockdev --setrw /dev/mapper/flaky");
+    println!(
+        "carried command: lvcreate on node1 written by node2; phase {:?}",
+        phase.elapsed()
+    );
 }

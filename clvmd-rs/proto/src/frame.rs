@@ -5,8 +5,9 @@ use std::io::{self, Read, Write};
 use serde::{de::DeserializeOwned, Serialize};
 
 pub const HEADER_LEN: usize = 4;
-/// Largest request frame the daemon reads (requests are small).
-pub const MAX_REQUEST: usize = 64 * 1024;
+/// Largest request frame the daemon reads: requests are small but for a carried commit's
+/// metadata text (its JSON at most twice [`crate::MAX_CARRY_TEXT`]).
+pub const MAX_REQUEST: usize = 2 * crate::MAX_CARRY_TEXT + 64 * 1024;
 /// Largest response frame a client reads (a status of thousands of LVs fits).
 pub const MAX_RESPONSE: usize = 8 * 1024 * 1024;
 

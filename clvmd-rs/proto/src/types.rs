@@ -160,6 +160,45 @@ pub enum Request {
     VgEnable {
         vg: String,
     },
+    /// The command holding this VG's lock EX on this connection could not write any metadata
+    /// copy: another node writes `metadata` (the complete text of the commit, at most
+    /// [`MAX_CARRY_TEXT`] bytes, see [`carry_text_problem`]) from its view of the disks, on
+    /// this command's behalf, if the VG there is `vg_uuid` at seqno `disk_seqno`
+    /// (the text's is one more). Answered [`Response::Carried`]; otherwise the metadata-loss
+    /// policy (`policy`, else the daemon's `policy.dg_failure`) applies, as after
+    /// [`Request::MetadataLost`] with `error`, and the answer is `Failed` (`NotCarried`).
+    CarryCommit {
+        vg: String,
+        vg_uuid: String,
+        disk_seqno: u32,
+        metadata: String,
+        error: String,
+        policy: Option<DgFailure>,
+    },
+}
+
+/// Largest metadata text a node carries for another ([`Request::CarryCommit`]). lvm2's
+/// default metadata area (1 MiB) bounds a VG's text; a carried text travels in one socket
+/// frame and one CPG message, so it is held to a quarter of that (a VG of some hundreds of
+/// LVs). A larger text is not carried: the policy applies at once.
+pub const MAX_CARRY_TEXT: usize = 256 * 1024;
+
+/// Why `text` cannot be carried, if it cannot: too long, or holding control characters
+/// metadata text never has (which would also make its JSON up to six times longer; with
+/// tabs and newlines only, its JSON is at most twice as long).
+pub fn carry_text_problem(text: &str) -> Option<String> {
+    if text.len() > MAX_CARRY_TEXT {
+        return Some(format!(
+            "metadata text of {} bytes exceeds the {MAX_CARRY_TEXT} a node carries",
+            text.len()
+        ));
+    }
+    if text.is_empty() {
+        return Some("empty metadata text".into());
+    }
+    text.bytes()
+        .position(|b| b.is_ascii_control() && b != b'\n' && b != b'\t')
+        .map(|at| format!("control character in the metadata text at byte {at}"))
 }
 
 /// `policy.dg_failure`: what follows a commit that could not write any metadata copy.
@@ -228,6 +267,8 @@ pub enum ErrorKind {
     Protocol,
     /// The VG is disabled (`policy.dg_failure`): a node lost every metadata copy.
     VgDisabled,
+    /// No other node carried the commit ([`Request::CarryCommit`]): the policy applied.
+    NotCarried,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +296,11 @@ pub enum Response {
         message: String,
     },
     Status(Status),
+    /// [`Request::CarryCommit`] done: node `node_id` wrote the commit.
+    Carried {
+        node_id: u32,
+        node_name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -46,6 +46,27 @@ fn request() -> impl Strategy<Value = Request> {
             }
         }),
         Just(Request::Status),
+        (
+            "\\PC{0,20}",
+            "[a-zA-Z0-9-]{0,40}",
+            any::<u32>(),
+            "[ -~\t\n]{0,200}",
+            "\\PC{0,40}",
+            prop::option::of(prop::sample::select(vec![
+                DgFailure::Dgdisable,
+                DgFailure::Leave
+            ]))
+        )
+            .prop_map(|(vg, vg_uuid, disk_seqno, metadata, error, policy)| {
+                Request::CarryCommit {
+                    vg,
+                    vg_uuid,
+                    disk_seqno,
+                    metadata,
+                    error,
+                    policy,
+                }
+            }),
     ]
 }
 
@@ -70,6 +91,8 @@ fn response() -> impl Strategy<Value = Response> {
             }
         }),
         Just(Response::Done),
+        (any::<u32>(), "\\PC{0,20}")
+            .prop_map(|(node_id, node_name)| Response::Carried { node_id, node_name }),
         (any::<Option<u32>>(), any::<bool>()).prop_map(|(r_version, lvb_invalid)| {
             Response::Granted {
                 r_version,
@@ -167,6 +190,21 @@ proptest! {
         prop_assert_eq!(back, resp);
     }
 
+    /// A text the daemon would carry is one whose JSON is at most twice as long, so any
+    /// accepted text fits a request frame; anything else is refused, never truncated.
+    #[test]
+    fn carried_texts_are_bounded_and_fit_a_frame(text in "\\PC{0,300}|[ -~\t\n]{0,300}|(\"|\\\\){0,300}", ctl in any::<bool>()) {
+        let text = if ctl { format!("{text}\u{1}") } else { text };
+        match carry_text_problem(&text) {
+            None => {
+                prop_assert!(!text.is_empty() && text.len() <= MAX_CARRY_TEXT);
+                let json = serde_json::to_string(&text).unwrap();
+                prop_assert!(json.len() <= 2 * text.len() + 2, "{}", json.len());
+            }
+            Some(why) => prop_assert!(text.is_empty() || ctl || text.len() > MAX_CARRY_TEXT, "{}", why),
+        }
+    }
+
     #[test]
     fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode_frame::<Request>(&bytes, MAX_REQUEST);
@@ -210,6 +248,39 @@ fn oversized_length_is_refused_before_the_body() {
     ));
 }
 
+/// The largest carried text, made of the characters JSON escapes, fits a request frame with
+/// the request's other fields; one byte more, or a control character, is refused by the
+/// bound both ends check (the client before sending, the daemon before multicasting).
+#[test]
+fn the_largest_carried_text_fits_and_more_is_refused() {
+    let worst = "\"\\\n\t".repeat(MAX_CARRY_TEXT / 4);
+    assert_eq!(worst.len(), MAX_CARRY_TEXT);
+    assert_eq!(carry_text_problem(&worst), None);
+    let req = Request::CarryCommit {
+        vg: "v".repeat(127),
+        vg_uuid: "u".repeat(38),
+        disk_seqno: u32::MAX,
+        metadata: worst.clone(),
+        error: "e".repeat(4096),
+        policy: Some(DgFailure::Leave),
+    };
+    let f = encode_frame(&req, MAX_REQUEST).unwrap();
+    let (back, _) = decode_frame::<Request>(&f, MAX_REQUEST).unwrap().unwrap();
+    assert_eq!(back, req);
+    let over = format!("{worst}x");
+    assert!(carry_text_problem(&over).unwrap().contains("exceeds"));
+    assert!(carry_text_problem("vg {\u{0}}")
+        .unwrap()
+        .contains("control"));
+    assert!(carry_text_problem("").is_some());
+    // A frame claiming more than the bound is refused before its body is read.
+    let header = ((MAX_REQUEST + 1) as u32).to_le_bytes();
+    assert!(matches!(
+        decode_frame::<Request>(&header, MAX_REQUEST),
+        Err(FrameError::TooLarge { .. })
+    ));
+}
+
 #[test]
 fn unknown_fields_and_types_are_rejected() {
     let body = br#"{"status2":null}"#;
@@ -223,6 +294,16 @@ fn unknown_fields_and_types_are_rejected() {
     let mut f = (body.len() as u32).to_le_bytes().to_vec();
     f.extend_from_slice(body);
     assert!(decode_frame::<Request>(&f, MAX_REQUEST).is_err());
+    // A carry without its seqno, or with a seqno out of range, is no request.
+    for body in [
+        &br#"{"carry_commit":{"vg":"a","vg_uuid":"u","metadata":"x","error":"e","policy":null}}"#[..],
+        br#"{"carry_commit":{"vg":"a","vg_uuid":"u","disk_seqno":4294967296,"metadata":"x","error":"e","policy":null}}"#,
+        br#"{"carry_commit":{"vg":"a","vg_uuid":"u","disk_seqno":1,"metadata":7,"error":"e","policy":null}}"#,
+    ] {
+        let mut f = (body.len() as u32).to_le_bytes().to_vec();
+        f.extend_from_slice(body);
+        assert!(decode_frame::<Request>(&f, MAX_REQUEST).is_err());
+    }
 }
 
 #[test]

@@ -76,11 +76,33 @@ pub trait HeldLock: Send {
     /// (`error`); `policy` is the VG's own `halvm_dgfail_*` setting (`dgdisable`, `leave`).
     /// A cluster lock manager applies its metadata-loss policy; local managers ignore it.
     fn note_metadata_lost(&mut self, _error: &str, _policy: Option<&str>) {}
+    /// This command could write no metadata copy of the VG: a cluster lock manager has
+    /// another node write `req.text` as the commit while this lock is held EX. `Some(Ok)`:
+    /// written, by the node named; `Some(Err)`: not written, why (the manager applied its
+    /// metadata-loss policy); `None`: this manager carries nothing (local locks), and
+    /// [`HeldLock::note_metadata_lost`] follows.
+    fn carry_commit(&mut self, _req: &CarryRequest<'_>) -> Option<Result<String, String>> {
+        None
+    }
     /// The VG seqno last committed under this lock as the lock manager knows it when granted
     /// (a DLM lock value block); None when it does not know (local locks, a lost LVB).
     fn committed_seqno(&self) -> Option<u64> {
         None
     }
+}
+
+/// A commit another node may write for this command ([`HeldLock::carry_commit`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CarryRequest<'a> {
+    pub vg_uuid: &'a str,
+    /// The seqno on disk the commit follows (the text's is one more).
+    pub disk_seqno: u64,
+    /// The complete metadata text, as this command would have written it.
+    pub text: &'a str,
+    /// Why this command wrote no copy.
+    pub error: &'a str,
+    /// The VG's own `halvm_dgfail_*` setting (`dgdisable`, `leave`).
+    pub policy: Option<&'a str>,
 }
 
 /// A shared VG as the cluster lock daemons see it (one view from any node): per LV UUID the
@@ -120,6 +142,9 @@ impl LockGuard {
     }
     pub fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
         self.0.note_metadata_lost(error, policy)
+    }
+    pub fn carry_commit(&mut self, req: &CarryRequest<'_>) -> Option<Result<String, String>> {
+        self.0.carry_commit(req)
     }
     pub fn committed_seqno(&self) -> Option<u64> {
         self.0.committed_seqno()

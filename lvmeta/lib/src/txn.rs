@@ -14,7 +14,7 @@
 //! the first read, then the VG is read again under both locks, since another node may have
 //! changed it in between. That is the one place a cluster lock layer plugs in.
 
-use crate::lock::{LockGuard, LockMode};
+use crate::lock::{CarryRequest, LockGuard, LockMode};
 use crate::ops::{
     check_complete, commit_text, committed_len, metadata_text, now, scan, set_used, targets,
     CopyInfo, Ctx, OpError, PvIndex, Result, Scan, VgRead,
@@ -173,6 +173,11 @@ impl Held {
         for g in &mut self.0 {
             g.note_metadata_lost(error, policy);
         }
+    }
+
+    /// The first cluster lock's answer to [`crate::lock::HeldLock::carry_commit`].
+    fn carry_commit(&mut self, req: &CarryRequest<'_>) -> Option<Result<String, String>> {
+        self.0.iter_mut().find_map(|g| g.carry_commit(req))
     }
 }
 
@@ -624,14 +629,42 @@ impl Ctx<'_> {
         let suspended = self.suspend_resized(sc, old_name, vg)?;
         test_pause("before-commit");
         let text = metadata_text(vg, &self.env.host, now(), committed_len(sc, vg));
+        // A shared VG's text is kept for another node to write should no copy be written
+        // from here (clvmd-rs carries the commit).
+        let carry_text = vg.lock_type.is_some().then(|| text.clone());
         if let Err(e) = commit_text(&vg.name, &targets(sc, vg), text, None) {
-            if let OpError::NoMetadataCopy { .. } = &e {
-                // Still under the VG lock: the cluster lock manager applies the
-                // metadata-loss policy before another command can try.
-                let policy = halvm_config::DgFailurePolicy::from_vg_tags(&vg.tags);
-                held.note_metadata_lost(&e.to_string(), policy.map(|p| p.as_str()));
+            let OpError::NoMetadataCopy { .. } = &e else {
+                return Err(e);
+            };
+            // Still under the VG lock: the cluster lock manager has a peer carry the commit
+            // or applies the metadata-loss policy before another command can try.
+            let policy = halvm_config::DgFailurePolicy::from_vg_tags(&vg.tags).map(|p| p.as_str());
+            let error = e.to_string();
+            let carried = carry_text.as_deref().and_then(|text| {
+                held.carry_commit(&CarryRequest {
+                    vg_uuid: &vg.id,
+                    disk_seqno: vg.seqno.saturating_sub(1),
+                    text,
+                    error: &error,
+                    policy,
+                })
+            });
+            match carried {
+                Some(Ok(node)) => log::warn!(
+                    "WARNING: VG {}: node {node} carried the commit (seqno {}) because this node could write no metadata copy: {error}",
+                    vg.name,
+                    vg.seqno
+                ),
+                Some(Err(why)) => {
+                    // `why` says it was not carried, and why.
+                    log::error!("VG {}: {why}", vg.name);
+                    return Err(e);
+                }
+                None => {
+                    held.note_metadata_lost(&error, policy);
+                    return Err(e);
+                }
             }
-            return Err(e);
         }
         held.note_committed_seqno(vg.seqno);
         test_pause("after-commit");
@@ -1307,5 +1340,252 @@ mod tests {
                 "after vgremove vg2 removed",
             ]
         );
+    }
+
+    /// How a carrying cluster lock answers [`HeldLock::carry_commit`].
+    type CarryFn = Arc<dyn Fn(&CarryRequest<'_>) -> Option<Result<String, String>> + Send + Sync>;
+
+    /// A cluster lock manager whose held locks have commits carried by `carry`.
+    struct CarryLocks {
+        inner: MemLocking,
+        carry: CarryFn,
+        log: Log,
+    }
+
+    struct CarryHeld {
+        target: LockTarget,
+        mode: LockMode,
+        _inner: LockGuard,
+        carry: CarryFn,
+        log: Log,
+    }
+
+    impl HeldLock for CarryHeld {
+        fn target(&self) -> &LockTarget {
+            &self.target
+        }
+        fn mode(&self) -> LockMode {
+            self.mode
+        }
+        fn note_committed_seqno(&mut self, seqno: u64) {
+            self.log.lock().unwrap().push(format!("seqno {seqno}"));
+        }
+        fn note_metadata_lost(&mut self, _error: &str, _policy: Option<&str>) {
+            self.log.lock().unwrap().push("lost".into());
+        }
+        fn carry_commit(&mut self, req: &CarryRequest<'_>) -> Option<Result<String, String>> {
+            self.log.lock().unwrap().push(format!(
+                "carry {} after seqno {}",
+                req.vg_uuid, req.disk_seqno
+            ));
+            (self.carry)(req)
+        }
+    }
+
+    impl LockManager for CarryLocks {
+        fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
+            Ok(LockGuard::new(Box::new(CarryHeld {
+                target: target.clone(),
+                mode,
+                _inner: self.inner.lock(target, mode)?,
+                carry: self.carry.clone(),
+                log: self.log.clone(),
+            })))
+        }
+    }
+
+    /// Another node's view of the same devices (their faults lifted: it still reaches them).
+    fn peer_env(devs: &[MemDev]) -> Env {
+        let devs: Vec<(PathBuf, MemDev)> = devs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (PathBuf::from(format!("/mem/pv{i}")), d.clone()))
+            .collect();
+        let mut e = Env::with_devices(
+            devs.iter().map(|d| d.0.clone()).collect(),
+            Arc::new(MemLocking::new()),
+        );
+        e.open = Box::new(move |p: &Path| {
+            devs.iter()
+                .find(|d| d.0 == p)
+                .map(|d| Arc::new(d.1.clone()) as Arc<dyn BlockDev>)
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "absent"))
+        });
+        e
+    }
+
+    /// A shared VG on two devices with a cluster lock manager carrying commits with `carry`.
+    fn shared_carried(
+        log: &Log,
+        carry: impl Fn(&[MemDev], &CarryRequest<'_>) -> Option<Result<String, String>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> (Env, Vec<MemDev>) {
+        let (mut e, devs) = env_devs(log);
+        {
+            let ctx = Ctx { env: &e };
+            setup(&ctx);
+            ctx.modify("vg", false, |vg, _, _| {
+                vg.lock_type = Some("dlm".into());
+                vg.lock_args = Some("1.0.0:test".into());
+                Ok(())
+            })
+            .unwrap();
+        }
+        let peer = devs.clone();
+        e.cluster = Some(Arc::new(CarryLocks {
+            inner: MemLocking::new(),
+            carry: Arc::new(move |req: &CarryRequest<'_>| carry(&peer, req)),
+            log: log.clone(),
+        }));
+        (e, devs)
+    }
+
+    /// Issue 15, beyond VxVM: a commit that writes no copy from here is handed, with the
+    /// seqno it follows and the VG UUID, to the cluster lock, which has a peer write exactly
+    /// that text; the command then succeeds and its lock carries the new seqno.
+    #[test]
+    fn a_commit_no_copy_of_which_is_written_here_is_carried_by_a_peer() {
+        use lvmeta_ondisk::dev::Fault;
+        let log = Log::default();
+        let (e, devs) = shared_carried(&log, |peer, req| {
+            for d in peer {
+                d.set_fault(Fault::None);
+            }
+            let r = crate::ops::write_carried(
+                &peer_env(peer),
+                "vg",
+                req.vg_uuid,
+                req.disk_seqno,
+                req.text,
+            );
+            Some(r.map(|_| "node2 (id 2)".into()).map_err(|e| e.to_string()))
+        });
+        let ctx = Ctx { env: &e };
+        let (before, uuid) = ctx
+            .read_vgs(Some(&["vg".to_string()]), false, |_, r| {
+                Ok((r[0].vg.seqno, r[0].vg.id.clone()))
+            })
+            .unwrap();
+        for d in &devs {
+            d.set_fault(Fault::FailAfter { ok: 0 });
+        }
+        log.lock().unwrap().clear();
+        ctx.lvcreate(&crate::ops::LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("a")
+        })
+        .expect("carried");
+        // The local lock's own entries aside.
+        let got: Vec<String> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| !l.starts_with("local "))
+            .cloned()
+            .collect();
+        assert_eq!(
+            got,
+            [
+                format!("carry {uuid} after seqno {before}"),
+                format!("seqno {}", before + 1)
+            ],
+        );
+        let (after, lvs) = ctx
+            .read_vgs(Some(&["vg".to_string()]), false, |_, r| {
+                Ok((
+                    r[0].vg.seqno,
+                    r[0].vg
+                        .lvs
+                        .iter()
+                        .map(|l| l.name.clone())
+                        .collect::<Vec<_>>(),
+                ))
+            })
+            .unwrap();
+        assert_eq!(after, before + 1);
+        assert!(lvs.contains(&"a".to_string()), "{lvs:?}");
+    }
+
+    /// Not carried (the peer refused, or none answered): the command fails with the no-copy
+    /// error, the VG is unchanged, and the lock is not told again (its manager applied the
+    /// policy when it could not have the commit carried).
+    #[test]
+    fn a_commit_not_carried_fails_as_before() {
+        use lvmeta_ondisk::dev::Fault;
+        let log = Log::default();
+        let (e, devs) = shared_carried(&log, |_, _| Some(Err("node 2: seqno 9 on disk".into())));
+        let ctx = Ctx { env: &e };
+        let seqno = || {
+            ctx.read_vgs(Some(&["vg".to_string()]), false, |_, r| Ok(r[0].vg.seqno))
+                .unwrap()
+        };
+        let before = seqno();
+        for d in &devs {
+            d.set_fault(Fault::FailAfter { ok: 0 });
+        }
+        log.lock().unwrap().clear();
+        let err = ctx
+            .lvcreate(&crate::ops::LvcreateOptions {
+                vg: "vg".into(),
+                ..lv("a")
+            })
+            .unwrap_err();
+        assert!(matches!(err, OpError::NoMetadataCopy { .. }), "{err}");
+        let got: Vec<String> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| !l.starts_with("local "))
+            .cloned()
+            .collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("carry "), "{got:?}");
+        for d in &devs {
+            d.set_fault(Fault::None);
+        }
+        assert_eq!(seqno(), before);
+    }
+
+    /// The carrier writes only the VG it is told at the seqno it is told, and only that VG's
+    /// next commit: anything else is refused and nothing is written.
+    #[test]
+    fn a_carried_commit_is_refused_unless_it_follows_what_is_on_disk() {
+        let log = Log::default();
+        let (e, _devs) = env_devs(&log);
+        let ctx = Ctx { env: &e };
+        setup(&ctx);
+        let read = || {
+            ctx.read_vgs(Some(&["vg".to_string()]), false, |_, r| Ok(r[0].vg.clone()))
+                .unwrap()
+        };
+        let vg = read();
+        let mut next = vg.clone();
+        next.seqno += 1;
+        next.tags.push("carried".into());
+        let text = metadata_text(&next, "peer", 0, 0);
+        let refused = |r: Result<u64>| match r {
+            Err(OpError::CarryRefused { why, .. }) => why,
+            r => panic!("expected a refusal, got {r:?}"),
+        };
+        let w = |uuid: &str, seqno: u64, text: &str| {
+            crate::ops::write_carried(&e, "vg", uuid, seqno, text)
+        };
+        // Another seqno on disk than the command read.
+        let why = refused(w(&vg.id, vg.seqno - 1, &metadata_text(&vg, "peer", 0, 0)));
+        assert!(why.contains(&format!("at seqno {}", vg.seqno)), "{why}");
+        // Another VG's UUID.
+        let other = "A".repeat(6) + "-AAAA-AAAA-AAAA-AAAA-AAAA-" + &"A".repeat(6);
+        let why = refused(w(&other, vg.seqno, &text));
+        assert!(why.contains(&other), "{why}");
+        // A text that is not the next commit, or not metadata.
+        assert!(refused(w(&vg.id, vg.seqno, &metadata_text(&vg, "peer", 0, 0))).contains("seqno"));
+        assert!(w(&vg.id, vg.seqno, "garbage").is_err());
+        assert_eq!(read(), vg, "nothing written");
+        assert_eq!(w(&vg.id, vg.seqno, &text).unwrap(), vg.seqno + 1);
+        let now = read();
+        assert_eq!(now.seqno, vg.seqno + 1);
+        assert!(now.tags.contains(&"carried".to_string()));
     }
 }

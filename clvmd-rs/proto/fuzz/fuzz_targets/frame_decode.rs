@@ -1,9 +1,13 @@
 //! Fuzzes the daemon's side of the socket: arbitrary bytes, fed in arbitrary pieces, into the
 //! frame reader. Properties: nothing panics; the reader never buffers more than the maximum
-//! frame plus the last piece; whatever decodes re-encodes into a frame that decodes the same.
+//! frame plus the last piece; whatever decodes re-encodes into a frame that decodes the same;
+//! a carried commit's text the daemon would accept is within the bound its frame relies on.
 #![no_main]
 
-use clvmd_proto::{decode_frame, encode_frame, FrameReader, Request, HEADER_LEN, MAX_REQUEST};
+use clvmd_proto::{
+    carry_text_problem, decode_frame, encode_frame, FrameReader, Request, HEADER_LEN,
+    MAX_CARRY_TEXT, MAX_REQUEST,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +21,12 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match rd.next_message::<Request>() {
                 Ok(Some(req)) => {
+                    if let Request::CarryCommit { metadata, .. } = &req {
+                        if carry_text_problem(metadata).is_none() {
+                            assert!(!metadata.is_empty() && metadata.len() <= MAX_CARRY_TEXT);
+                            assert!(!metadata.bytes().any(|b| b.is_ascii_control() && b != b'\n' && b != b'\t'));
+                        }
+                    }
                     let f = encode_frame(&req, MAX_REQUEST).expect("a decoded request encodes");
                     let (again, used) = decode_frame::<Request>(&f, MAX_REQUEST)
                         .expect("re-encoded frame decodes")

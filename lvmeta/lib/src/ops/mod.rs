@@ -149,6 +149,10 @@ pub enum OpError {
         failed: Vec<PathBuf>,
         first: String,
     },
+    /// Another node's commit not written here ([`write_carried`]): the VG on disk is not the
+    /// one it was made from, or its text is not that VG's next commit.
+    #[error("VG {vg}: not writing another node's commit: {why}")]
+    CarryRefused { vg: String, why: String },
     #[error("metadata of VG {vg} is too large for the metadata area on {}: needs {needed} bytes, holds {available}", path.display())]
     TooLarge {
         vg: String,
@@ -1090,6 +1094,7 @@ pub(crate) fn check_tag(t: &str) -> Result<()> {
 }
 
 mod backup;
+mod carry;
 mod check;
 mod lv;
 mod pv;
@@ -1099,6 +1104,7 @@ mod vg;
 pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups, VgcfgOptions};
+pub use carry::write_carried;
 pub use check::VgckOptions;
 pub use lv::{
     ImagesRemoved, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions,
