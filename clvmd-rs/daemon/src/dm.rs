@@ -166,6 +166,7 @@ impl LvmDm {
         let opts = PlanOptions {
             mode: ActivationMode::Partial,
             mirror_handle_errors: handle_errors,
+            ..PlanOptions::default()
         };
         plan_lv(&r.vg, &name, &pvs, &opts).map_err(|e| e.to_string())
     }

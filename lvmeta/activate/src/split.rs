@@ -504,7 +504,7 @@ mod tests {
     }
 
     #[test]
-    fn a_disk_log_mirror_gets_no_images_here() {
+    fn a_disk_log_mirror_keeps_its_log_when_images_are_added() {
         let mut vg = vg(4);
         vg.create_lv(LvRequest::new(
             "m",
@@ -515,7 +515,14 @@ mod tests {
             },
         ))
         .unwrap();
-        assert!(vg.add_images("m", &total(3)).is_err());
+        let log = pvs_of(&vg, "m_mlog");
+        assert_eq!(vg.add_images("m", &total(3)).unwrap(), ["m_mimage_2"]);
+        assert_eq!(pvs_of(&vg, "m_mlog"), log);
+        assert_ne!(pvs_of(&vg, "m_mimage_2"), log, "not on the log's PV");
+        assert!(matches!(
+            &vg.lv("m").unwrap().segments[0].kind,
+            SegmentKind::Mirror { log: Some(l), legs, .. } if l == "m_mlog" && legs.len() == 3
+        ));
     }
 
     fn mirror_with_leg_1_missing(pvs: usize) -> VolumeGroup {
