@@ -368,7 +368,10 @@ impl<'a> Planner<'a> {
                     })?;
                     let mut params = Vec::new();
                     let handle = self.opts.mirror_handle_errors;
-                    let sync = self.opts.mirror_resync.map(|s| if s { "sync" } else { "nosync" });
+                    let sync = self
+                        .opts
+                        .mirror_resync
+                        .map(|s| if s { "sync" } else { "nosync" });
                     let extra = usize::from(sync.is_some());
                     match log {
                         None => {

@@ -104,7 +104,11 @@ fn mirror_resync_asks_the_log_for_one_load() {
         let plan = plan_lv(&vg, lv, &devices(&vg, &[]), &opts).unwrap();
         plan.top().table[0].render_with(|d| format!("<{d:?}>"))
     };
-    assert!(line("m1", Some(true)).contains(" mirror disk 3 <"), "{}", line("m1", Some(true)));
+    assert!(
+        line("m1", Some(true)).contains(" mirror disk 3 <"),
+        "{}",
+        line("m1", Some(true))
+    );
     assert!(line("m1", Some(true)).contains("> 4096 sync 2 <"));
     assert!(line("m1", Some(false)).contains("> 4096 nosync 2 <"));
     assert!(line("m2", Some(true)).contains(" mirror core 2 4096 sync 2 <"));

@@ -1452,9 +1452,8 @@ impl VolumeGroup {
             .filter_map(|(pv, _, _)| fm.idx(&pv))
             .collect();
         let size = top.size().0;
-        let region = region.unwrap_or_else(|| {
-            region_size_for(None, size.saturating_mul(self.extent_size.0))
-        });
+        let region = region
+            .unwrap_or_else(|| region_size_for(None, size.saturating_mul(self.extent_size.0)));
         let log_len = mirror_log_extents(region, self.extent_size, size);
         let chunk = Self::alloc_mirror_log(&mut fm, &cands, &images, log_len).ok_or(
             ModelError::NotEnoughSpace {

@@ -582,7 +582,10 @@ fn mirror_log_converted_both_ways_as_lvm2_places_it() {
     ))
     .unwrap();
     let created = vg.clone();
-    assert_eq!(vg.remove_mirror_log("m").unwrap().as_deref(), Some("m_mlog"));
+    assert_eq!(
+        vg.remove_mirror_log("m").unwrap().as_deref(),
+        Some("m_mlog")
+    );
     assert!(vg.lv("m_mlog").is_none());
     assert!(matches!(
         &vg.lv("m").unwrap().segments[0].kind,
@@ -592,13 +595,18 @@ fn mirror_log_converted_both_ways_as_lvm2_places_it() {
     assert_eq!(vg.remove_mirror_log("m").unwrap(), None, "core already");
     let none = (None, None);
     assert_eq!(
-        vg.add_mirror_log("m", None, &[], none.clone()).unwrap().as_deref(),
+        vg.add_mirror_log("m", None, &[], none.clone())
+            .unwrap()
+            .as_deref(),
         Some("m_mlog")
     );
     assert_eq!(pv_extents(&vg, "m_mlog"), pv_extents(&created, "m_mlog"));
     assert_eq!(vg.lv_attr("m_mlog", false).unwrap(), "lwi---m---");
     check_invariants(&vg);
-    assert_eq!(vg.add_mirror_log("m", None, &[], none.clone()).unwrap(), None);
+    assert_eq!(
+        vg.add_mirror_log("m", None, &[], none.clone()).unwrap(),
+        None
+    );
     // A failed log's PV is avoided: the next PV holding no image takes it.
     vg.remove_mirror_log("m").unwrap();
     vg.add_mirror_log("m", None, &["pv3".into()], none.clone())

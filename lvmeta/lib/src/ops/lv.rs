@@ -109,6 +109,18 @@ impl Ctx<'_> {
                             lv.lock_args = Some("dlm".into());
                         }
                     }
+                    // A new disk log must not trust what its extents held (lvm2's
+                    // `_init_mirror_log`): its header records no region yet.
+                    let log = vg.lv(&req.name).and_then(|l| match l.segments.first() {
+                        Some(model::Segment {
+                            kind: model::SegmentKind::Mirror { log, .. },
+                            ..
+                        }) => log.clone(),
+                        _ => None,
+                    });
+                    if let Some(log) = log {
+                        crate::mirror_log::init_log(self, vg, sc, devs, &log)?;
+                    }
                     Ok(())
                 }
                 Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
