@@ -1053,8 +1053,8 @@ pub mod wipe;
 pub use backup::{backup_text, BackupFile, LvmBackups, VgcfgOptions};
 pub use check::VgckOptions;
 pub use lv::{
-    ImagesRemoved, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions,
-    ResizeDir, Resized, SizeArg,
+    ImagesRemoved, LogReplaced, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions,
+    LvresizeOptions, ResizeDir, Resized, SizeArg,
 };
 pub use pv::{PvckOptions, PvcreateOptions, PvremoveOptions};
 pub use report::Selection;
