@@ -440,7 +440,19 @@ impl Ctx<'_> {
             ..PlanOptions::default()
         };
         let plan = plan_lv(&vg, lv, &pvs, &opts)?;
-        let o = lvmeta_dm::reload(kernel.dm.as_ref(), kernel.nodes.as_ref(), before, &plan)?;
+        // A handle_errors mirror may hold writes (a failed leg or log): a non-flushing
+        // suspend hands them to the new table instead of failing them.
+        let noflush = live
+            .iter()
+            .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"));
+        let o = lvmeta_dm::reload_opts(
+            kernel.dm.as_ref(),
+            kernel.nodes.as_ref(),
+            before,
+            &plan,
+            false,
+            noflush,
+        )?;
         Ok(o.reloaded.iter().map(|d| format!("Reloaded {d}")).collect())
     }
 

@@ -1262,7 +1262,16 @@ impl VolumeGroup {
         if images.is_empty() {
             segs_of(&top);
         }
+        // lvm2's parallel areas are the images' PVs (`build_parallel_areas_from_lv` walks the
+        // areas, not the log): a new image may go on the disk log's PV.
+        let log = match top.segments.first().map(|s| &s.kind) {
+            Some(SegmentKind::Mirror { log, .. }) => log.clone(),
+            _ => None,
+        };
         for sub in top.sub_lv_names() {
+            if Some(&sub) == log.as_ref() {
+                continue;
+            }
             if let Some(l) = self.lv(&sub) {
                 segs_of(l);
             }
