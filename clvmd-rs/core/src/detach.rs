@@ -49,6 +49,8 @@ pub struct LvStatus {
     /// status (empty when they cannot be named). A detach names the failed legs by these:
     /// leg numbers shift when a reload drops a leg, names do not.
     pub legs: Vec<String>,
+    /// The mirror's disk log LV, named from the live table (None: a core log, or unnamed).
+    pub log: Option<String>,
 }
 
 /// The legs of a mirror or raid1 status line that are dead (0-based), or None when the line
@@ -97,12 +99,34 @@ pub fn dead_legs(target: &str, params: &str) -> Option<Vec<usize>> {
     )
 }
 
+/// Whether a mirror status line shows its disk log failed: dm-log's status after the legs'
+/// health is `1 core` or `3 disk <dev> <A|D|F>` (`D`: an I/O error, `F`: a flush failed). With
+/// `handle_errors` dm-mirror then holds the writes that would mark a region until user space
+/// reloads the table (lvm2's `mirror_log_fault_policy`).
+pub fn failed_log(target: &str, params: &str) -> bool {
+    if target != "mirror" {
+        return false;
+    }
+    let f: Vec<&str> = params.split_whitespace().collect();
+    let Some(n) = f.first().and_then(|n| n.parse::<usize>().ok()) else {
+        return false;
+    };
+    // <#legs> <dev>*n <sync> 1 <health> <#log args> <log args...>
+    let at = n + 4;
+    matches!(
+        (f.get(at), f.get(at + 1), f.get(at + 3)),
+        (Some(&"3"), Some(&"disk"), Some(&("D" | "F")))
+    )
+}
+
 #[derive(Debug, Clone)]
 struct Failed {
     lv: LvRef,
     legs: Vec<usize>,
-    /// The image LVs of `legs`, named when the failure was read.
+    /// The image LVs of `legs` (and the log LV when `log`), named when the failure was read.
     images: Vec<String>,
+    /// The disk log failed.
+    log: bool,
     since: u64,
     /// `stopped`: I/O stopped here (local, or a global detach that failed); `detaching`: the
     /// global commit is in flight; `reloading`: committed, this node's reload in flight;
@@ -256,7 +280,8 @@ impl Watcher {
             let Some(dead) = dead_legs(&s.target, &s.params) else {
                 continue;
             };
-            if dead.is_empty() {
+            let log = failed_log(&s.target, &s.params);
+            if dead.is_empty() && !log {
                 continue;
             }
             let Some(lv) = lvs.iter().find(|l| l.uuid == s.uuid) else {
@@ -264,13 +289,20 @@ impl Watcher {
             };
             stop.push(Follow::ReadPolicy(lv.clone()));
             log::error!(
-                "{lv}: mirror leg(s) {dead:?} failed ({} {})",
+                "{lv}: mirror {} failed ({} {})",
+                match (dead.is_empty(), log) {
+                    (true, _) => "log".to_string(),
+                    (false, true) => format!("leg(s) {dead:?} and log"),
+                    (false, false) => format!("leg(s) {dead:?}"),
+                },
                 s.target,
                 s.params
             );
+            // The failed sub-LVs by name: a detach replaces the log as it removes legs.
             let images = dead
                 .iter()
                 .filter_map(|i| s.legs.get(*i).cloned())
+                .chain(s.log.clone().filter(|_| log))
                 .collect();
             self.failed.insert(
                 lv.uuid.clone(),
@@ -278,6 +310,7 @@ impl Watcher {
                     lv: lv.clone(),
                     legs: dead,
                     images,
+                    log,
                     since: now,
                     action: "deciding",
                     error: None,
@@ -324,10 +357,11 @@ impl Watcher {
                 f.action = "stopped";
                 Follow::Stop(f.lv.clone())
             }
-            Detach::Global if f.images.len() != f.legs.len() => {
+            Detach::Global if f.images.len() != f.legs.len() + usize::from(f.log) => {
                 let e = format!(
-                    "cannot name the image LVs of leg(s) {:?} from the live table",
-                    f.legs
+                    "cannot name the image LVs of leg(s) {:?}{} from the live table",
+                    f.legs,
+                    if f.log { " and the log" } else { "" }
                 );
                 log::error!("{}: {e}; stopping I/O on this node instead", f.lv);
                 f.action = "stopped";
@@ -404,6 +438,7 @@ impl Watcher {
                 lv: f.lv.name.clone(),
                 uuid: f.lv.uuid.clone(),
                 dead_legs: f.legs.clone(),
+                dead_log: f.log,
                 action: f.action.into(),
                 for_ms: now.saturating_sub(f.since),
                 error: f.error.clone(),
@@ -439,6 +474,21 @@ mod tests {
             Some(vec![])
         );
         assert_eq!(dead_legs("linear", "8:0 0"), None);
+        // A failed disk log: the legs are healthy, dm-log says D (I/O error) or F (flush).
+        let log = |l: &str| format!("2 253:1 253:2 512/512 1 AA {l}");
+        assert_eq!(dead_legs("mirror", &log("3 disk 253:0 D")), Some(vec![]));
+        assert!(failed_log("mirror", &log("3 disk 253:0 D")));
+        assert!(failed_log("mirror", &log("3 disk 253:0 F")));
+        assert!(!failed_log("mirror", &log("3 disk 253:0 A")));
+        assert!(!failed_log("mirror", &log("1 core")));
+        assert!(failed_log(
+            "mirror",
+            "3 253:1 253:2 253:3 512/512 1 DAS 3 disk 253:0 D"
+        ));
+        assert!(!failed_log("raid", "raid1 2 AA 512/512 idle 0 0 -"));
+        for bad in ["", "x", "2 253:1 253:2 1/2 1 AA 3 disk", "9 1 2 3"] {
+            assert!(!failed_log("mirror", bad), "{bad}");
+        }
         assert_eq!(dead_legs("raid", "raid5_ls 3 AAD 1/2 idle 0 0 -"), None);
         for bad in [
             "",

@@ -23,6 +23,8 @@ pub struct SimDev {
     /// The mirror legs its live table maps, as a bit mask of the LV's original legs (0: not
     /// mirrored).
     pub legs: u32,
+    /// The disk log its live table uses ([`Sim::disk_log`]'s generation; 0: none).
+    pub log: u32,
 }
 
 /// The UUID of the simulated VG ([`Sim::vg_uuid`] at the start).
@@ -56,6 +58,12 @@ struct DetachJob {
 }
 
 /// The image LV name of original leg `bit` of a simulated mirror.
+/// The LV id of generation `g` of the simulated mirror's disk log: a replaced log has a
+/// new id, so a second detach of the old one leaves the new one alone.
+pub fn log_id(g: u32) -> String {
+    format!("mlog{g}")
+}
+
 fn image_name(bit: u32) -> String {
     format!("m_mimage_{bit}")
 }
@@ -116,6 +124,11 @@ pub struct Sim {
     pub dm_log: Vec<(u32, DmAction)>,
     /// The mirror legs in the committed metadata: LV UUID -> bit mask of the original legs.
     pub disk_legs: BTreeMap<String, u32>,
+    /// The mirror's disk log in the committed metadata: LV UUID -> generation (a detach that
+    /// replaces a failed log makes a new one; 0: a core log). Its LV id is [`log_id`].
+    pub disk_log: BTreeMap<String, u32>,
+    /// Whether a detach finds room for a new log (else the mirror falls back to a core log).
+    pub log_room: bool,
     /// The detach policy VGs set in their metadata (tags), by VG name.
     pub vg_detach: BTreeMap<String, Detach>,
     /// Nodes that cannot write any metadata copy (every metadata area fails from there):
@@ -169,6 +182,8 @@ impl Sim {
             check_sizes: false,
             dm_log: Vec::new(),
             disk_legs: BTreeMap::new(),
+            disk_log: BTreeMap::new(),
+            log_room: true,
             vg_detach: BTreeMap::new(),
             seqno: 1,
             vg_uuid: SIM_VG_UUID.into(),
@@ -408,6 +423,11 @@ impl Sim {
                                         .filter(|b| live & (1 << b) != 0)
                                         .map(image_name)
                                         .collect(),
+                                    log: sn
+                                        .devs
+                                        .get(&l.uuid)
+                                        .filter(|d| d.log > 0 && p.contains(" disk "))
+                                        .map(|d| log_id(d.log)),
                                 })
                         })
                         .collect(),
@@ -502,7 +522,18 @@ impl Sim {
                         *on_disk &= !dead;
                         self.seqno += 1;
                         seqno = Some(self.seqno);
-                        self.detach_log.push((self.now, id, uuid, *on_disk));
+                        self.detach_log.push((self.now, id, uuid.clone(), *on_disk));
+                    }
+                }
+                // The failed log, named by its id: replaced (or a core log) only while it is
+                // still the mirror's log.
+                if let Some(g) = self.disk_log.get_mut(&uuid) {
+                    if *g > 0 && job.images.contains(&log_id(*g)) {
+                        *g = if self.log_room { *g + 1 } else { 0 };
+                        self.seqno += 1;
+                        seqno = Some(self.seqno);
+                        let legs = self.disk_legs.get(&uuid).copied().unwrap_or(0);
+                        self.detach_log.push((self.now, id, uuid, legs));
                     }
                 }
                 self.release_vg(id, conn, vg, seqno);
@@ -721,6 +752,7 @@ impl Sim {
         let seqno = self.seqno;
         let disk = &self.disk;
         let disk_legs = &self.disk_legs;
+        let disk_log = &self.disk_log;
         let lv_status = &mut self.lv_status;
         let sn = self.nodes.get_mut(&id).unwrap();
         let Some((tag, action)) = sn.dm_work.pop_front() else {
@@ -765,10 +797,11 @@ impl Sim {
                 DmAction::Refresh { .. } => {
                     let want = disk.get(&uuid).copied().unwrap_or(d.size);
                     let legs = disk_legs.get(&uuid).copied().unwrap_or(d.legs);
-                    if want != d.size || legs != d.legs {
+                    let log = disk_log.get(&uuid).copied().unwrap_or(d.log);
+                    if want != d.size || legs != d.legs || log != d.log {
                         report.reloaded.push(action.lv().name.clone());
                     }
-                    if legs != d.legs {
+                    if legs != d.legs || log != d.log {
                         // The failed leg is gone from the table: the kernel reports the
                         // remaining ones healthy (one leg left: linear, not watched).
                         let n = legs.count_ones() as usize;
@@ -780,9 +813,10 @@ impl Sim {
                                 (
                                     "mirror".into(),
                                     format!(
-                                        "{n} {} 9/9 1 {} 1 core",
+                                        "{n} {} 9/9 1 {} {}",
                                         devs.join(" "),
-                                        "A".repeat(n)
+                                        "A".repeat(n),
+                                        if log > 0 { "3 disk 253:9 A" } else { "1 core" }
                                     ),
                                 ),
                             );
@@ -792,6 +826,7 @@ impl Sim {
                     }
                     d.size = want;
                     d.legs = legs;
+                    d.log = log;
                     d.suspended = false;
                 }
                 DmAction::Status { .. } | DmAction::ReadSeqno { .. } => {}
@@ -844,12 +879,14 @@ impl Sim {
     pub fn create_dev(&mut self, id: u32, uuid: &str) {
         let size = self.disk.get(uuid).copied().unwrap_or(0);
         let legs = self.disk_legs.get(uuid).copied().unwrap_or(0);
+        let log = self.disk_log.get(uuid).copied().unwrap_or(0);
         self.nodes.get_mut(&id).unwrap().devs.insert(
             uuid.to_string(),
             SimDev {
                 size,
                 suspended: false,
                 legs,
+                log,
             },
         );
     }

@@ -173,7 +173,8 @@ fn inactive_nodes_take_part_without_device_actions() {
         clvmd_core::sim::SimDev {
             size: NEW,
             suspended: false,
-            legs: 0
+            legs: 0,
+            log: 0
         }
     );
     assert!(sim.dm_log.iter().all(|(n, _)| *n == 2));

@@ -421,3 +421,99 @@ fn a_node_dying_after_an_unannounced_commit_does_not_reload_an_lv_stopped_here()
     assert_eq!(refreshed(2), 1);
     assert_eq!(legs_on(&sim, 2), 0b01);
 }
+
+const DISK_HEALTHY: &str = "2 253:1 253:2 16384/16384 1 AA 3 disk 253:9 A";
+const LOG_DEAD: &str = "2 253:1 253:2 16384/16384 1 AA 3 disk 253:9 D";
+
+/// A two-leg mirror with a disk log (generation 1), active on nodes 1 and 2.
+fn disk_logged(policy: Detach) -> Sim {
+    let mut sim = cluster(policy);
+    sim.disk_legs.insert(LV1.into(), 0b11);
+    sim.disk_log.insert(LV1.into(), 1);
+    for n in [1, 2] {
+        sim.create_dev(n, LV1);
+        sim.lv_status
+            .insert((n, LV1.into()), ("mirror".into(), DISK_HEALTHY.into()));
+    }
+    sim.run(3 * WATCH_MS);
+    assert!(sim.stopped.is_empty() && sim.detach_log.is_empty());
+    sim
+}
+
+fn failed_log(sim: &Sim, n: u32) -> Vec<(bool, Vec<usize>, String)> {
+    sim.node(n)
+        .status()
+        .failed_lvs
+        .into_iter()
+        .map(|f| (f.dead_log, f.dead_legs, f.action))
+        .collect()
+}
+
+#[test]
+fn a_failed_disk_log_is_replaced_cluster_wide_once_and_io_goes_on() {
+    // lvm2's mirror_log_fault_policy = "allocate" under policy.detach = global: both nodes see
+    // the log fail (both write); one commit replaces it (the other finds its id gone), every
+    // node reloads with the new log and both legs, nobody stops I/O.
+    let mut sim = disk_logged(Detach::Global);
+    let t0 = sim.now;
+    for n in [1, 2] {
+        sim.lv_status
+            .insert((n, LV1.into()), ("mirror".into(), LOG_DEAD.into()));
+    }
+    sim.run(6 * WATCH_MS);
+    assert_eq!(sim.disk_log[LV1], 2, "replaced once: {:?}", sim.detach_log);
+    assert_eq!(sim.detach_log.len(), 1, "{:?}", sim.detach_log);
+    let (t, _, uuid, legs) = sim.detach_log[0].clone();
+    assert_eq!((uuid.as_str(), legs), (LV1, 0b11), "no leg removed");
+    assert!(t - t0 <= 2 * WATCH_MS, "committed after {} ms", t - t0);
+    for n in [1, 2] {
+        let d = sim.dev(n, LV1).unwrap();
+        assert_eq!((d.legs, d.log, d.suspended), (0b11, 2, false), "node{n}");
+    }
+    assert!(sim.stopped.is_empty(), "{:?}", sim.stopped);
+    let seen: Vec<_> = [1, 2].iter().flat_map(|n| failed_log(&sim, *n)).collect();
+    assert!(
+        seen.iter().all(|(log, legs, _)| *log && legs.is_empty()),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|(_, _, a)| a == "detached"), "{seen:?}");
+    assert_eq!(sim.node(1).status().io_blocked("vg", LV1), None);
+    // The new log is healthy: later polls change nothing.
+    sim.run(5 * WATCH_MS);
+    assert_eq!((sim.disk_log[LV1], sim.detach_log.len()), (2, 1));
+}
+
+#[test]
+fn a_failed_disk_log_without_room_for_another_becomes_a_core_log() {
+    let mut sim = disk_logged(Detach::Global);
+    sim.log_room = false;
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LOG_DEAD.into()));
+    sim.run(6 * WATCH_MS);
+    assert_eq!(sim.disk_log[LV1], 0, "core log: {:?}", sim.detach_log);
+    for n in [1, 2] {
+        let d = sim.dev(n, LV1).unwrap();
+        assert_eq!((d.legs, d.log), (0b11, 0), "node{n}");
+    }
+    assert!(sim.stopped.is_empty(), "{:?}", sim.stopped);
+    assert_eq!(
+        failed_log(&sim, 1),
+        [(true, vec![], "detached".to_string())]
+    );
+}
+
+#[test]
+fn a_failed_disk_log_under_local_policy_stops_io_here_only() {
+    let mut sim = disk_logged(Detach::Local);
+    sim.lv_status
+        .insert((1, LV1.into()), ("mirror".into(), LOG_DEAD.into()));
+    sim.run(5 * WATCH_MS);
+    assert_eq!(sim.stopped.len(), 1, "{:?}", sim.stopped);
+    assert_eq!(sim.stopped[0].1, 1);
+    assert_eq!(sim.disk_log[LV1], 1, "metadata unchanged");
+    assert_eq!(failed_log(&sim, 1), [(true, vec![], "stopped".to_string())]);
+    assert!(failed_log(&sim, 2).is_empty());
+    let why = sim.node(1).status().io_blocked("vg", LV1).expect("blocked");
+    assert!(why.contains("mirror log failed"), "{why}");
+    assert_eq!(sim.dev(2, LV1).unwrap().log, 1, "node2 keeps its log");
+}

@@ -141,9 +141,18 @@ fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(),
             }
             e => Detached::Failed(e.to_string()),
         })?;
-    if out.images.is_empty() {
+    match &out.log {
+        Some(lvmeta::ops::LogReplaced::Disk(new)) => {
+            log::warn!("{lv}: failed mirror log replaced by {new} in the metadata (full resync)")
+        }
+        Some(lvmeta::ops::LogReplaced::Core(why)) => log::warn!(
+            "{lv}: failed mirror log removed; no room for a new one ({why}): core log (full resync)"
+        ),
+        None => {}
+    }
+    if out.images.is_empty() && out.log.is_none() {
         log::info!("{lv}: {images:?} already detached (by another node)");
-    } else {
+    } else if !out.images.is_empty() {
         log::warn!(
             "{lv}: detached {:?} in the metadata{}{}",
             out.images,
@@ -194,16 +203,51 @@ pub fn leg_images(dm: &dyn DmBackend, lv: &LvRef, top: &str) -> Result<Vec<Strin
     let listed = dm.list().map_err(|e| e.to_string())?;
     devs.iter()
         .enumerate()
-        .map(|(i, dev)| {
+        .map(|(i, dev)| sub_lv(&listed, lv, &format!("leg {i}"), dev))
+        .collect()
+}
+
+/// The LV id (no dashes) of a mirror top device's disk log, from its live table (`mirror disk
+/// <#args> <dev> ...`) and the log device's dm UUID (`LVM-<vg id><lv id>`); None for a core
+/// log. An id, not a name: a replacement log has the same name.
+pub fn log_lv_id(dm: &dyn DmBackend, lv: &LvRef, top: &str) -> Result<Option<String>, String> {
+    let table = dm.table(top).map_err(|e| e.to_string())?;
+    let [(_, _, target, params)] = table.as_slice() else {
+        return Err(format!("{lv}: {} table lines, not one mirror", table.len()));
+    };
+    let f: Vec<&str> = params.split_whitespace().collect();
+    match (target.as_str(), f.first(), f.get(2)) {
+        ("mirror", Some(&"disk"), Some(dev)) => {
+            let listed = dm.list().map_err(|e| e.to_string())?;
             let info = listed
                 .iter()
                 .find(|d| d.dev.to_string() == *dev)
-                .ok_or_else(|| format!("{lv}: leg {i} ({dev}) is not a device-mapper device"))?;
-            lvmeta_model::ids::split_dm_name(&info.name)
-                .map(|(_, image, _)| image)
-                .ok_or_else(|| format!("{lv}: leg {i} is {}, not an LVM image", info.name))
-        })
-        .collect()
+                .ok_or_else(|| format!("{lv}: the log ({dev}) is not a device-mapper device"))?;
+            info.uuid
+                .strip_prefix("LVM-")
+                .and_then(|u| u.get(32..64))
+                .map(|id| Some(id.to_string()))
+                .ok_or_else(|| format!("{lv}: the log is {}, not an LVM sub-LV", info.uuid))
+        }
+        ("mirror", _, _) => Ok(None),
+        (t, _, _) => Err(format!("{lv} is a {t} device, not a mirror")),
+    }
+}
+
+/// The LV behind device `dev` (`major:minor`) among `listed`, by its lvm2 dm name.
+fn sub_lv(
+    listed: &[lvmeta_dm::DevInfo],
+    lv: &LvRef,
+    what: &str,
+    dev: &str,
+) -> Result<String, String> {
+    let info = listed
+        .iter()
+        .find(|d| d.dev.to_string() == *dev)
+        .ok_or_else(|| format!("{lv}: {what} ({dev}) is not a device-mapper device"))?;
+    lvmeta_model::ids::split_dm_name(&info.name)
+        .map(|(_, image, _)| image)
+        .ok_or_else(|| format!("{lv}: {what} is {}, not an LVM sub-LV", info.name))
 }
 
 #[cfg(test)]
@@ -235,6 +279,29 @@ mod tests {
         dm.load(&top, &[(0, 16384, "mirror".into(), params)])
             .unwrap();
         dm.resume(&top).unwrap();
+        let lv0 = LvRef {
+            vg: "vg".into(),
+            uuid: "llllll-llll-llll-llll-llll-llll-llllll".into(),
+            name: "m".into(),
+        };
+        assert_eq!(log_lv_id(&dm, &lv0, &top).unwrap(), None, "core log");
+        let log = dm
+            .create("vg-m_mlog", &format!("LVM-{vgid}{}", "k".repeat(32)))
+            .unwrap();
+        let params = format!(
+            "disk 2 {log} 1024 2 {} 0 {} 0 1 handle_errors",
+            nums[0], nums[1]
+        );
+        dm.suspend(&top).unwrap();
+        dm.load(&top, &[(0, 16384, "mirror".into(), params)])
+            .unwrap();
+        dm.resume(&top).unwrap();
+        assert_eq!(log_lv_id(&dm, &lv0, &top).unwrap(), Some("k".repeat(32)));
+        assert_eq!(
+            leg_images(&dm, &lv0, &top).unwrap(),
+            ["m_mimage_0", "m_mimage_2"],
+            "legs after a disk log's arguments"
+        );
         let lv = LvRef {
             vg: "vg".into(),
             uuid: "llllll-llll-llll-llll-llll-llll-llllll".into(),

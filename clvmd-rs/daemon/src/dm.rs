@@ -205,6 +205,7 @@ impl LvmDm {
         let opts = PlanOptions {
             mode: ActivationMode::Partial,
             mirror_handle_errors: handle_errors,
+            ..PlanOptions::default()
         };
         Ok(plan_lv(&r.vg, &name, &pvs, &opts).map_err(|e| e.to_string())?)
     }

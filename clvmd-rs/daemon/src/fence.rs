@@ -75,11 +75,20 @@ pub fn watch(dm: &dyn DmBackend, action: &WatchAction) -> Result<Vec<LvStatus>, 
                                 }),
                             _ => Vec::new(),
                         };
+                        let log = if clvmd_core::detach::failed_log(&l.2, &l.3) {
+                            crate::detach::log_lv_id(dm, lv, &uuid).unwrap_or_else(|e| {
+                                log::error!("{lv}: cannot name the log: {e}");
+                                None
+                            })
+                        } else {
+                            None
+                        };
                         out.push(LvStatus {
                             uuid: lv.uuid.clone(),
                             target: l.2,
                             params: l.3,
                             legs,
+                            log,
                         });
                     }
                 }

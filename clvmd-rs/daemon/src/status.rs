@@ -121,8 +121,11 @@ pub fn render(st: &Status) -> String {
         };
         let _ = write!(
             o,
-            "LV {}/{} failed: mirror leg(s) {:?} dead for {} ms; {what}",
-            f.vg, f.lv, f.dead_legs, f.for_ms
+            "LV {}/{} failed: mirror {} dead for {} ms; {what}",
+            f.vg,
+            f.lv,
+            f.what_failed(),
+            f.for_ms
         );
         if let Some(e) = &f.error {
             let _ = write!(o, "; last error: {e}");
@@ -300,6 +303,7 @@ mod tests {
                 lv: "m".into(),
                 uuid: "u".into(),
                 dead_legs: vec![1],
+                dead_log: false,
                 action: "stopped".into(),
                 for_ms: 20,
                 error: None,

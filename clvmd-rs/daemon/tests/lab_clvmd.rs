@@ -1182,6 +1182,7 @@ fn repair_leg(t: &T, d1: &str, d2: &str, sum: &str, mf: &dyn Fn(&str) -> String)
         "node1",
         &format!("{}MF lvchange -an vg/r && MF lvremove vg/r", mf("node1")),
     );
+    let log_phase = failed_disk_log(t, d1, d2, sum, mf);
     for n in ["node1", "node2"] {
         t.ok(n, &format!("{}MF lvchange -an vg/m", mf(n)));
         let pct = t.ok(
@@ -1213,6 +1214,124 @@ fn repair_leg(t: &T, d1: &str, d2: &str, sum: &str, mf: &dyn Fn(&str) -> String)
         raid_synced.as_millis(),
         seen_r.trim()
     );
+    println!("{log_phase}");
+}
+
+/// Issue 15, a failed disk log (lvm2's `mirror_log_fault_policy = "allocate"`, policy.detach =
+/// global): the mirror active on both nodes gets a disk log (`lvconvert --mirrorlog disk` on
+/// node1, reloaded on node2 by propagation); node1's log device then fails, dm-mirror holds
+/// node1's write, and the daemon replaces the log cluster-wide on the other PV: the write
+/// completes, both nodes load the new log and resync, stock lvm2 reads the result.
+fn failed_disk_log(t: &T, d1: &str, d2: &str, sum: &str, mf: &dyn Fn(&str) -> String) -> String {
+    let phase = Instant::now();
+    let conv = t.ok(
+        "node1",
+        &format!("{}MF lvconvert --mirrorlog disk vg/m", mf("node1")),
+    );
+    assert!(conv.contains("Logical volume vg/m converted."), "{conv}");
+    let log_dev = |n: &str| {
+        t.ok(
+            n,
+            &format!("{}MF lvs -a --noheadings -o devices vg/m_mlog", mf(n)),
+        )
+        .trim()
+        .split('(')
+        .next()
+        .unwrap_or("")
+        .to_string()
+    };
+    let synced_disk = |n: &str, what: &str| {
+        t.lab
+            .wait_for(
+                n,
+                &["sh", "-c", "dmsetup table vg-m; dmsetup status vg-m"],
+                what,
+                Duration::from_secs(120),
+                |o| {
+                    let s = o.stdout_str();
+                    let st: Vec<&str> = s.lines().nth(1).unwrap_or("").split_whitespace().collect();
+                    s.contains(" mirror disk ")
+                        && st
+                            .get(6)
+                            .and_then(|r| r.split_once('/'))
+                            .is_some_and(|(a, b)| a == b)
+                        && s.contains(" AA 3 disk ")
+                        && s.trim_end().ends_with(" A")
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}; {n} log: {}", t.log(n)));
+    };
+    for n in ["node1", "node2"] {
+        synced_disk(n, "a disk log, in sync");
+    }
+    let before = log_dev("node2");
+    // node1's log device fails; its next write needs the log, so dm-mirror holds it.
+    t.ok(
+        "node1",
+        "set -e; n=$(blockdev --getsz /dev/mapper/vg-m_mlog); dmsetup suspend vg-m_mlog; \
+         dmsetup load vg-m_mlog --table \"0 $n error\"; dmsetup resume vg-m_mlog; rm -f /tmp/rc; \
+         setsid sh -c 's=$(date +%s%N); dd if=/tmp/data of=/dev/mapper/vg-m bs=64k seek=48 oflag=direct conv=fsync status=none; echo $? $(( ($(date +%s%N) - s) / 1000000 )) > /tmp/rc' </dev/null >/dev/null 2>&1 &",
+    );
+    let rc = t
+        .lab
+        .wait_for(
+            "node1",
+            &["sh", "-c", "cat /tmp/rc 2>/dev/null"],
+            "the write held by the failed log to complete",
+            Duration::from_secs(60),
+            |o| !o.stdout_str().trim().is_empty(),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node1")));
+    let rc = rc.stdout_str();
+    let (code, ms) = rc.trim().split_once(' ').expect("rc and ms");
+    assert_eq!(
+        code,
+        "0",
+        "the held write failed after {ms} ms; node1 log: {}",
+        t.log("node1")
+    );
+    let st = t.ok("node1", "$C status --json");
+    assert!(
+        st.contains("\"dead_log\":true") && st.contains("\"action\":\"detached\""),
+        "{st}"
+    );
+    for n in ["node1", "node2"] {
+        synced_disk(n, "the new disk log, in sync again");
+        let after = log_dev(n);
+        assert!(
+            !after.is_empty() && after != before,
+            "{n}: log on {after}, was {before}"
+        );
+        let st = t.ok(n, "$C status --json");
+        assert!(!st.contains("\"action\":\"stopped\""), "{n}: {st}");
+    }
+    let data = t.ok(
+        "node2",
+        "dd if=/dev/mapper/vg-m bs=64k skip=48 count=16 iflag=direct status=none | sha256sum",
+    );
+    assert_eq!(data, sum, "the held write, read on node2");
+    let legs = t.ok(
+        "node2",
+        "for l in 0 1; do dd if=/dev/mapper/vg-m_mimage_$l bs=1M iflag=direct status=none | sha256sum; done",
+    );
+    let legs: Vec<&str> = legs.lines().collect();
+    assert!(
+        legs.len() == 2 && legs[0] == legs[1],
+        "legs differ: {legs:?}"
+    );
+    let lvm = t.ok(
+        "node2",
+        &format!(
+            "lvm lvs --shared -a --noheadings -o lv_name,segtype --devices {d1} --devices {d2} vg"
+        ),
+    );
+    assert!(lvm.contains("[m_mlog]"), "{lvm}");
+    format!(
+        "failed disk log: held write completed on node1 after {ms} ms; log moved from {before} to {}; phase took {:?}; stock lvm2: {}",
+        log_dev("node2"),
+        phase.elapsed(),
+        lvm.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
 }
 
 /// Largest sequence number on the `seq` LV as `node` reads it from the raw shared disk (each

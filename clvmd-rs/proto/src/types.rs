@@ -422,12 +422,26 @@ pub struct FailedLv {
     pub uuid: String,
     /// Dead legs, 0-based in table order.
     pub dead_legs: Vec<usize>,
+    /// The mirror's disk log failed.
+    #[serde(default)]
+    pub dead_log: bool,
     /// `stopped`: I/O to the LV stopped on this node (policy.detach = local, or a global
     /// detach that could not commit); `detaching`: the global detach is being committed;
     /// `detached`: the leg was detached cluster-wide and the LV reloaded without it here.
     pub action: String,
     pub for_ms: u64,
     pub error: Option<String>,
+}
+
+impl FailedLv {
+    /// "leg(s) [1]", "log", or "leg(s) [1] and log".
+    pub fn what_failed(&self) -> String {
+        match (self.dead_legs.is_empty(), self.dead_log) {
+            (true, true) => "log".into(),
+            (false, true) => format!("leg(s) {:?} and log", self.dead_legs),
+            _ => format!("leg(s) {:?}", self.dead_legs),
+        }
+    }
 }
 
 impl Status {
@@ -459,8 +473,10 @@ impl Status {
             .find(|f| f.vg == vg && f.uuid == lv_uuid && f.action == "stopped")
             .map(|f| {
                 format!(
-                    "{vg}/{}: mirror leg(s) {:?} failed; I/O stopped on node {} (policy.detach = local)",
-                    f.lv, f.dead_legs, self.node_name
+                    "{vg}/{}: mirror {} failed; I/O stopped on node {} (policy.detach = local)",
+                    f.lv,
+                    f.what_failed(),
+                    self.node_name
                 )
             })
     }

@@ -56,6 +56,11 @@ pub struct PlanOptions {
     /// dm-mirror's `handle_errors` feature, which lvm2 sets unless monitoring is off
     /// (`--monitor n`); the `lvmeta` CLI follows lvm2's default.
     pub mirror_handle_errors: bool,
+    /// dm-log's `sync` (Some(true): the log starts anew and the whole mirror is copied,
+    /// for images the log would call in sync) or `nosync` (Some(false): a new log that
+    /// calls every region in sync, for a mirror known to be in sync), for one load only;
+    /// None: the log as it is (a disk log read from its device).
+    pub mirror_resync: Option<bool>,
 }
 
 /// A device a table line refers to.
@@ -364,20 +369,26 @@ impl<'a> Planner<'a> {
                     })?;
                     let mut params = Vec::new();
                     let handle = self.opts.mirror_handle_errors;
+                    let sync = self
+                        .opts
+                        .mirror_resync
+                        .map(|s| if s { "sync" } else { "nosync" });
+                    let extra = usize::from(sync.is_some());
                     match log {
                         None => {
                             params.push(Param::Text("core".into()));
-                            params.push(Param::Text("1".into()));
+                            params.push(Param::Text((1 + extra).to_string()));
                         }
                         Some(log) => {
                             let log_lv = self.sub(top, log, si)?;
                             let dev = self.add_lv(log_lv, top)?;
                             params.push(Param::Text("disk".into()));
-                            params.push(Param::Text("2".into()));
+                            params.push(Param::Text((2 + extra).to_string()));
                             params.push(Param::Dev(DevRef::Dm(dev)));
                         }
                     }
                     params.push(Param::Text(region.0.to_string()));
+                    params.extend(sync.map(|s| Param::Text(s.into())));
                     params.push(Param::Text(legs.len().to_string()));
                     for leg in legs {
                         let leg_lv = self.sub(top, &leg.lv, si)?;

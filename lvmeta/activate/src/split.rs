@@ -761,8 +761,8 @@ mod tests {
     }
 
     #[test]
-    fn a_disk_log_mirror_gets_no_images_here() {
-        let mut vg = vg(4);
+    fn a_disk_log_mirror_keeps_its_log_when_images_are_added() {
+        let mut vg = vg(3);
         vg.create_lv(LvRequest::new(
             "m",
             Extents(2),
@@ -772,7 +772,15 @@ mod tests {
             },
         ))
         .unwrap();
-        assert!(vg.add_images("m", &total(3)).is_err());
+        let log = pvs_of(&vg, "m_mlog");
+        assert_eq!(vg.add_images("m", &total(3)).unwrap(), ["m_mimage_2"]);
+        assert_eq!(pvs_of(&vg, "m_mlog"), log);
+        // lvm2 keeps new images off the images' PVs only: the log's PV may take one.
+        assert_eq!(pvs_of(&vg, "m_mimage_2"), log);
+        assert!(matches!(
+            &vg.lv("m").unwrap().segments[0].kind,
+            SegmentKind::Mirror { log: Some(l), legs, .. } if l == "m_mlog" && legs.len() == 3
+        ));
     }
 
     fn mirror_with_leg_1_missing(pvs: usize) -> VolumeGroup {

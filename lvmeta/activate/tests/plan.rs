@@ -93,6 +93,30 @@ fn mirror_with_handle_errors_as_with_dmeventd() {
 }
 
 #[test]
+fn mirror_resync_asks_the_log_for_one_load() {
+    // dm-log's ctr: `disk 3 <dev> <region> sync|nosync`, `core 2 <region> sync|nosync`.
+    let vg = data("raid_mirror.backup");
+    let line = |lv: &str, resync| {
+        let opts = PlanOptions {
+            mirror_resync: resync,
+            ..PlanOptions::default()
+        };
+        let plan = plan_lv(&vg, lv, &devices(&vg, &[]), &opts).unwrap();
+        plan.top().table[0].render_with(|d| format!("<{d:?}>"))
+    };
+    assert!(
+        line("m1", Some(true)).contains(" mirror disk 3 <"),
+        "{}",
+        line("m1", Some(true))
+    );
+    assert!(line("m1", Some(true)).contains("> 4096 sync 2 <"));
+    assert!(line("m1", Some(false)).contains("> 4096 nosync 2 <"));
+    assert!(line("m2", Some(true)).contains(" mirror core 2 4096 sync 2 <"));
+    assert!(line("m2", Some(false)).contains(" mirror core 2 4096 nosync 2 <"));
+    assert!(line("m2", None).contains(" mirror core 1 4096 2 <"));
+}
+
+#[test]
 fn create_order_puts_sub_lvs_first_and_top_last() {
     let vg = data("raid_mirror.backup");
     let plan = plan_lv(&vg, "r1", &devices(&vg, &[]), &PlanOptions::default()).unwrap();

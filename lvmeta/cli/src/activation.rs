@@ -125,10 +125,11 @@ pub(crate) fn lvchange_cmd() -> Command {
 pub(crate) fn lvconvert_cmd() -> Command {
     super::common(
         Command::new("lvconvert")
-            .about("Split an image off a mirror or raid1 LV (mirror break-off), add images (-m), or repair a mirror or raid1 LV (--repair)")
+            .about("Split an image off a mirror or raid1 LV (mirror break-off), add images (-m), change a mirror's log (--mirrorlog), or repair a mirror or raid1 LV (--repair)")
             .group(
                 clap::ArgGroup::new("op")
-                    .args(["splitmirrors", "mirrors", "repair"])
+                    .args(["splitmirrors", "mirrors", "repair", "mirrorlog", "corelog"])
+                    .multiple(true)
                     .required(true),
             )
             .arg(
@@ -136,6 +137,7 @@ pub(crate) fn lvconvert_cmd() -> Command {
                     .long("splitmirrors")
                     .value_name("N")
                     .requires("name")
+                    .conflicts_with_all(["mirrors", "repair", "mirrorlog", "corelog"])
                     .value_parser(clap::value_parser!(usize))
                     .help("Images to split off (1)"),
             )
@@ -163,12 +165,18 @@ pub(crate) fn lvconvert_cmd() -> Command {
             .arg(
                 Arg::new("mirrorlog")
                     .long("mirrorlog")
-                    .value_name("core")
-                    .value_parser(["core"])
-                    .help("The log of a mirror made from a linear LV: core only (lvm2's default is disk; state this to get the same metadata from lvm2)"),
+                    .value_name("core|disk")
+                    .value_parser(["core", "disk"])
+                    .help("A mirror's log: disk (a _mlog sub-LV, placed on a PV holding no image where one has room; lvm2's default for a linear LV made a mirror) or core (in memory). Alone: converts an existing mirror's log; an active mirror in sync is not copied again"),
+            )
+            .arg(
+                crate::options::flag("corelog")
+                    .conflicts_with("mirrorlog")
+                    .help("Same as --mirrorlog core"),
             )
             .arg(
                 crate::options::flag("repair")
+                    .conflicts_with_all(["mirrors", "mirrorlog", "corelog"])
                     .help("Replace the images of a mirror or raid1 LV that sit on missing PVs with new ones on PVs holding nothing of the LV (lvm2's allocate policy); a mirror without room loses them, a raid1 LV (active and in sync, as lvm2 needs) is left as it is; the new images resync in the kernel (lvs -o sync_percent)"),
             )
             .arg(Arg::new("lv").value_name("VG/LV").required(true))
@@ -334,12 +342,30 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         Some(Err(e)) => return Err(act(e)),
     };
     let pvs = super::strings(m, "pvs");
+    let log = match (
+        m.get_one::<String>("mirrorlog").map(String::as_str),
+        m.get_flag("corelog"),
+    ) {
+        (Some("disk"), _) => Some(lvmeta::ops::MirrorLog::Disk),
+        (Some(_), _) | (None, true) => Some(lvmeta::ops::MirrorLog::Core),
+        (None, false) => None,
+    };
+    if let (Some(log), false, None) = (log, m.get_flag("repair"), m.get_one::<String>("mirrors")) {
+        let o = lvmeta::mirror_log::ConvertLogOptions {
+            vg: vg.clone(),
+            lv: lv.clone(),
+            disk: log == lvmeta::ops::MirrorLog::Disk,
+            pvs,
+        };
+        return Ok(outcome(ctx.convert_mirror_log(kernel, &o).map_err(act)?));
+    }
     if m.get_flag("repair") || m.get_one::<String>("mirrors").is_some() {
         let mut o = lvmeta::activation::ConvertImagesOptions {
             vg: vg.clone(),
             lv: lv.clone(),
             raid1: m.get_one::<String>("type").map(|t| t == "raid1"),
             pvs,
+            log,
             ..Default::default()
         };
         let out = if m.get_flag("repair") {

@@ -616,6 +616,101 @@ fn root_lvconvert_adds_mirror_images_as_lvm2() {
 }
 
 #[test]
+fn root_lvconvert_mirrorlog_as_lvm2() {
+    // Issue 15: `lvconvert --mirrorlog core|disk` on an existing mirror. lvm2 without
+    // device-mapper can drop a disk log of an inactive mirror (it asks first: -y) and refuse
+    // what it refuses, but not make a disk log (it activates the log to initialise it), so
+    // lvmeta's `--mirrorlog disk` is compared with the mirror lvmeta made first.
+    let t = Twins::new(4, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2} {3}");
+    for cmd in [
+        "lvcreate -n l -l 2 evg",
+        "lvcreate --type mirror -m1 -n m -l 3 evg",
+    ] {
+        let m = t.me(&args(cmd));
+        assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    }
+    t.clone_a_to_b();
+    let (made, _) = lv_sections(&t, "evg");
+    assert!(made.contains("m_mlog"), "{made}");
+    for cmd in [
+        "lvconvert -y --mirrorlog core evg/m",
+        "lvconvert -y --corelog evg/m",
+        "lvconvert -y --mirrorlog disk evg/l",
+        "lvconvert -y --mirrorlog core evg/nope",
+    ] {
+        let (m, l) = same(&t, &args(cmd));
+        if m.code == 0 {
+            assert_eq!(
+                m.stdout, l.stdout,
+                "{cmd}: stdout (lvmeta left, lvm2 right; lvm2 stderr {})",
+                l.stderr
+            );
+        }
+        same_views(&t, "evg");
+    }
+    let (a, b) = lv_sections(&t, "evg");
+    assert!(!a.contains("m_mlog"), "{a}");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+    // Back to a disk log: where lvcreate put it, and lvm2 reads it as lvmeta's mirror.
+    let m = t.me(&args("lvconvert -y --mirrorlog disk evg/m"));
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert!(
+        m.stdout.contains("Logical volume evg/m converted."),
+        "{}",
+        m.stdout
+    );
+    let (a, _) = lv_sections(&t, "evg");
+    assert_eq!(a, made, "the log is back where lvcreate put it");
+    let ck = t.lvm_vgck_a("evg");
+    assert_eq!(ck.code, 0, "lvm vgck on lvmeta's disks: {}", ck.stderr);
+    // Its header records no region (dm-log copies the whole mirror on activation), and a
+    // log asked on a named PV goes there.
+    let header = |t: &Twins| -> (String, Vec<u8>) {
+        let o = t.me(&args("lvs --noheadings -a -o devices evg/m_mlog"));
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let (dev, ext) = o
+            .stdout
+            .trim()
+            .trim_end_matches(')')
+            .split_once('(')
+            .unwrap();
+        let ext: u64 = ext.parse().unwrap();
+        let o = t.me(&args(&format!(
+            "pvs --noheadings --units s --nosuffix -o pe_start {dev}"
+        )));
+        let pe_start: u64 = o.stdout.trim().parse().unwrap();
+        let mut buf = vec![0u8; 16];
+        let f = std::fs::File::open(dev).unwrap();
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, (pe_start + ext * 8192) * 512)
+            .unwrap();
+        (dev.to_string(), buf)
+    };
+    let want: Vec<u8> = [&b"rRiM"[..], &2u32.to_le_bytes(), &[0u8; 8]].concat();
+    assert_eq!(header(&t).1, want);
+    for (cmd, code) in [
+        ("lvconvert -y --mirrorlog core evg/m".to_string(), 0),
+        (
+            format!("lvconvert -y --mirrorlog disk evg/m {}", t.a_dev(2)),
+            0,
+        ),
+        ("lvconvert -y --mirrorlog disk evg/m".to_string(), 0),
+    ] {
+        let m = t.me(&args(&cmd));
+        assert_eq!(m.code, code, "{cmd}: {}", m.stderr);
+    }
+    let (dev, h) = header(&t);
+    assert_eq!((dev, h), (t.a_dev(2).to_string(), want));
+    let m = t.me(&args("lvconvert -y --mirrorlog disk evg/m"));
+    assert_eq!(
+        (m.code, m.stdout.as_str()),
+        (0, ""),
+        "nothing to do: {}",
+        m.stderr
+    );
+}
+
+#[test]
 fn root_lvconvert_repair_replaces_a_mirror_image_as_lvm2() {
     // Issue 15: `lvconvert --repair` of a mirror whose second PV is gone (its label wiped on
     // both sides): the image on it is replaced on the third PV, as lvm2's allocate policy

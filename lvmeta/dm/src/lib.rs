@@ -390,6 +390,23 @@ pub fn reload_opts(
             nodes.remove_node(&i.name)?;
             nodes.add_node(&tmp, i.dev)?;
         }
+        // A live device neither plan knows may hold a name the new plan gives a new device:
+        // clvmd-rs plans old and new alike from the committed metadata, and a replaced mirror
+        // log keeps its LV name under a new UUID.
+        let listed = dm.list()?;
+        for d in &new.devices {
+            let Some(i) = listed.iter().find(|i| i.name == d.name && i.uuid != d.uuid) else {
+                continue;
+            };
+            if aside.iter().any(|a| a.0 == i.uuid) {
+                continue;
+            }
+            let tmp = format!("{}_halvm_old", i.name);
+            dm.rename(&i.uuid, &tmp)?;
+            aside.push((i.uuid.clone(), i.name.clone(), i.dev));
+            nodes.remove_node(&i.name)?;
+            nodes.add_node(&tmp, i.dev)?;
+        }
         for d in &new.devices {
             match dm.info(&d.uuid)? {
                 Some(i) => {

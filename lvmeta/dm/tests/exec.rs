@@ -494,3 +494,49 @@ fn raid1_repair_reload_takes_over_the_failed_pair_with_rebuild() {
         }
     }
 }
+
+/// Issue 15: clvmd-rs reloads from the committed metadata alone (old plan = new plan); a
+/// replaced disk log keeps the name `_mlog` under a new UUID, so the live log device that no
+/// plan knows steps aside for the new one (was EBUSY in the cluster lab), and the caller
+/// removes it afterwards.
+#[test]
+fn a_replaced_mirror_log_takes_its_name_when_only_the_new_plan_is_known() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(2),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    ))
+    .unwrap();
+    let nodes = MemNodes::default();
+    let old = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+    activate(&dm, &nodes, &old).unwrap();
+    let old_log = old
+        .devices
+        .iter()
+        .find(|d| d.name == "vg-m_mlog")
+        .unwrap()
+        .uuid
+        .clone();
+    vg.remove_mirror_log("m").unwrap();
+    vg.add_mirror_log("m", None, &[], (None, None)).unwrap();
+    let new = plan_lv(&vg, "m", &pvs, &opts()).unwrap();
+    let new_log = new
+        .devices
+        .iter()
+        .find(|d| d.name == "vg-m_mlog")
+        .unwrap()
+        .uuid
+        .clone();
+    assert_ne!(old_log, new_log);
+    lvmeta_dm::reload_opts(&dm, &nodes, &new, &new, false, true).unwrap();
+    assert_eq!(dm.info(&new_log).unwrap().unwrap().name, "vg-m_mlog");
+    assert_eq!(
+        dm.info(&old_log).unwrap().unwrap().name,
+        "vg-m_mlog_halvm_old",
+        "set aside for the caller to remove"
+    );
+}

@@ -510,10 +510,14 @@ fn lab_resize_and_split_of_active_lvs() {
     assert_same("repaired mirror: lvmeta vs lvm2", &st, &t.dm_state("vs-m"));
     t.sh("$LVM vgchange -q -an vs");
     let raid = raid1_repair_phase(&t);
+    let dl = disk_log_phase(&t);
     println!(
-        "lvconvert -m1 of an active 8 MiB LV to 100.00%: {} ms; --repair to 100.00%: {} ms; {raid}",
+        "lvconvert -m1 of an active 8 MiB LV to 100.00%: {} ms; --repair to 100.00%: {} ms; {raid}; \
+         disk-log phase {} ms (held write released {} ms after lvconvert --mirrorlog core began)",
         up_sync.as_millis(),
-        repair_sync.as_millis()
+        repair_sync.as_millis(),
+        dl.0.as_millis(),
+        dl.1.as_millis()
     );
 }
 
@@ -685,6 +689,8 @@ fn raid1_repair_phase(t: &T) -> String {
     );
     assert_eq!(read_sum(t, "/dev/vs/rr", 1), data["rr"]);
     t.sh("$LVM vgchange -q -an vs");
+    // The room goes back to the phases after this one.
+    t.sh("$LVMETA lvremove -f vs/rr >/dev/null && $LVMETA lvremove -f vs/ss >/dev/null");
     format!(
         "raid1 --repair of a 4 MiB LV to 100.00% at 1 MiB/s: {} ms (lvs right after it: {}; \
          sync_percent polled: {seen:?}); raid1 phase {} ms",
@@ -692,6 +698,116 @@ fn raid1_repair_phase(t: &T) -> String {
         progress.lines().last().unwrap_or("").trim(),
         t0.elapsed().as_millis()
     )
+}
+
+/// Issue 15, a mirror's disk log on an active mirror: `--mirrorlog core` and `disk` reload it
+/// without a copy when in sync (`nosync`), `-m +1` keeps the log and loads it once with `sync`
+/// (the new image is copied; lvm2 then makes the same devices); then the log's device fails:
+/// dm-mirror shows `3 disk <dev> D|F` and holds a write until `lvconvert --mirrorlog core`
+/// reloads it, which hands the held write to the new table. Returns (phase time, time the
+/// write was held after the command started).
+fn disk_log_phase(t: &T) -> (Duration, Duration) {
+    let t0 = Instant::now();
+    let table = |t: &T| t.sh("dmsetup table vs-dl").trim().to_string();
+    t.sh("$LVMETA lvcreate -an -Zn --type mirror -m1 -L 4m -n dl vs >/dev/null && $LVMETA lvchange -ay vs/dl");
+    assert!(table(t).contains(" mirror disk 2 "), "{}", table(t));
+    t.wait_synced("vs", "dl");
+    let pat = write_pattern(t, "/dev/vs/dl", 1, "dl");
+    let out = t.sh("$LVMETA lvconvert --mirrorlog core vs/dl");
+    assert!(out.contains("Logical volume vs/dl converted."), "{out}");
+    assert!(
+        table(t).contains(" mirror core 2 4096 nosync 2 "),
+        "{}",
+        table(t)
+    );
+    assert!(
+        t.run("dmsetup info vs-dl_mlog").code != 0,
+        "the log's device is gone"
+    );
+    let out = t.sh("$LVMETA lvconvert --mirrorlog disk vs/dl");
+    assert!(out.contains("Logical volume vs/dl converted."), "{out}");
+    assert!(table(t).contains(" 4096 nosync 2 "), "{}", table(t));
+    assert!(table(t).contains(" mirror disk 3 "), "{}", table(t));
+    let out = t.sh("$LVMETA lvconvert -m +1 vs/dl");
+    assert!(
+        out.contains("Logical volume vs/dl being converted."),
+        "{out}"
+    );
+    assert!(table(t).contains(" 4096 sync 3 "), "{}", table(t));
+    t.wait_synced("vs", "dl");
+    for l in 0..3 {
+        assert_eq!(
+            read_sum(t, &format!("/dev/mapper/vs-dl_mimage_{l}"), 1),
+            pat,
+            "image {l} after -m +1"
+        );
+    }
+    t.sh("$LVMETA lvchange -an vs/dl && $LVMETA lvchange -ay vs/dl");
+    let ours = t.dm_state("vs-dl");
+    t.sh("$LVMETA lvchange -an vs/dl && $LVM vgck vs && $LVM lvchange -q -ay vs/dl");
+    assert_same(
+        "disk-log mirror of 3: lvmeta vs lvm2",
+        &ours,
+        &t.dm_state("vs-dl"),
+    );
+    t.sh("$LVM lvchange -q -an vs/dl && $LVMETA lvchange -ay vs/dl");
+    t.wait_synced("vs", "dl");
+
+    // The log's device fails under the live mirror.
+    t.sh(
+        "set -e; S=$(blockdev --getsz /dev/mapper/vs-dl_mlog); dmsetup suspend vs-dl_mlog; \
+          dmsetup load vs-dl_mlog --table \"0 $S error\"; dmsetup resume vs-dl_mlog; \
+          head -c 4194304 /dev/urandom > /tmp/dl-w; rm -f /tmp/dl-done; \
+          (dd if=/tmp/dl-w of=/dev/vs/dl bs=1M oflag=direct conv=notrunc status=none \
+             && touch /tmp/dl-done) >/dev/null 2>&1 &",
+    );
+    let seen = Instant::now();
+    let status = loop {
+        let st = t.sh("dmsetup status vs-dl").trim().to_string();
+        let f: Vec<&str> = st.split_whitespace().collect();
+        if f.len() >= 4 && f[f.len() - 4] == "3" && matches!(f[f.len() - 1], "D" | "F") {
+            break st;
+        }
+        assert!(
+            seen.elapsed() < Duration::from_secs(20),
+            "no failed log in: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.contains(" AAA 3 disk "), "{status}");
+    println!("failed disk log, dm-mirror status: {status}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        t.run("test -e /tmp/dl-done").code != 0,
+        "the write was not held: {status}"
+    );
+    let cmd = Instant::now();
+    let out = t.sh("$LVMETA lvconvert --mirrorlog core vs/dl");
+    assert!(out.contains("Logical volume vs/dl converted."), "{out}");
+    let held = loop {
+        if t.run("test -e /tmp/dl-done").code == 0 {
+            break cmd.elapsed();
+        }
+        assert!(
+            cmd.elapsed() < Duration::from_secs(20),
+            "the held write never completed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let st = t.sh("dmsetup status vs-dl");
+    assert!(st.contains(" 1 core"), "{st}");
+    let want = t
+        .sh("sha256sum < /tmp/dl-w | cut -d' ' -f1")
+        .trim()
+        .to_string();
+    let got = t
+        .sh("dd if=/dev/vs/dl bs=4M count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1")
+        .trim()
+        .to_string();
+    assert_eq!(got, want, "the held write landed whole");
+    t.wait_synced("vs", "dl");
+    t.sh("$LVMETA lvchange -an vs/dl && $LVM vgck vs");
+    (t0.elapsed(), held)
 }
 
 /// Bad input: a missing PV fails naming it (and partial activation matches lvm2's), a foreign

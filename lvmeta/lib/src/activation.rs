@@ -272,6 +272,7 @@ impl Ctx<'_> {
                     &PlanOptions {
                         mode: opts.mode,
                         mirror_handle_errors: opts.mirror_handle_errors,
+                        ..PlanOptions::default()
                     },
                 )?;
                 if let (Some(c), Some(mode), Some(l)) = (cluster, how, vg.lv(lv)) {
@@ -395,7 +396,7 @@ impl Ctx<'_> {
     }
 
     /// [`Ctx::active_plan`] where there is a kernel to ask; none without one.
-    fn active_plan_with(
+    pub(crate) fn active_plan_with(
         &self,
         kernel: Option<&Kernel>,
         vgname: &str,
@@ -412,18 +413,33 @@ impl Ctx<'_> {
         lv: &str,
         before: &Plan,
     ) -> Result<Vec<String>> {
-        self.reload_active_in(kernel, vgname, lv, before, ActivationMode::Complete)
+        self.reload_active_with(kernel, vgname, lv, before, ActivationMode::Complete, None)
+    }
+
+    /// [`Ctx::reload_active`] with dm-log's `sync`/`nosync` for this load of a mirror
+    /// ([`PlanOptions::mirror_resync`]).
+    pub fn reload_active_resync(
+        &self,
+        kernel: &Kernel,
+        vgname: &str,
+        lv: &str,
+        before: &Plan,
+        mirror_resync: Option<bool>,
+    ) -> Result<Vec<String>> {
+        let mode = ActivationMode::Complete;
+        self.reload_active_with(kernel, vgname, lv, before, mode, mirror_resync)
     }
 
     /// [`Ctx::reload_active`], planning the new tables in `mode` (partial: missing PV areas
-    /// become error devices).
-    fn reload_active_in(
+    /// become error devices), with dm-log's `sync`/`nosync` for a mirror.
+    fn reload_active_with(
         &self,
         kernel: &Kernel,
         vgname: &str,
         lv: &str,
         before: &Plan,
         mode: ActivationMode,
+        mirror_resync: Option<bool>,
     ) -> Result<Vec<String>> {
         let (vg, pvs) = read(self, vgname, true)?;
         // Keep dm-mirror's handle_errors as the live table has it; an LV becoming a mirror
@@ -436,9 +452,22 @@ impl Ctx<'_> {
         let opts = PlanOptions {
             mirror_handle_errors: handle,
             mode,
+            mirror_resync,
         };
         let plan = plan_lv(&vg, lv, &pvs, &opts)?;
-        let o = lvmeta_dm::reload(kernel.dm.as_ref(), kernel.nodes.as_ref(), before, &plan)?;
+        // A handle_errors mirror may hold writes (a failed leg or log): a non-flushing
+        // suspend hands them to the new table instead of failing them.
+        let noflush = live
+            .iter()
+            .any(|l| l.2 == "mirror" && l.3.contains("handle_errors"));
+        let o = lvmeta_dm::reload_opts(
+            kernel.dm.as_ref(),
+            kernel.nodes.as_ref(),
+            before,
+            &plan,
+            false,
+            noflush,
+        )?;
         Ok(o.reloaded.iter().map(|d| format!("Reloaded {d}")).collect())
     }
 
@@ -498,7 +527,10 @@ impl Ctx<'_> {
 
 impl Ctx<'_> {
     /// `lvconvert -m N [--type mirror|raid1] VG/LV [PV...]`: adds images until the LV has
-    /// `total` (a linear LV becomes a mirror with a core log, or raid1). An active LV is
+    /// `total` (a linear LV becomes a mirror, with lvm2's disk log unless `log` says core,
+    /// or raid1), and changes a mirror's log as `log` asks ([`crate::mirror_log`]). A disk
+    /// log kept while images are added starts anew (a new header when inactive; dm-log's
+    /// `sync` on the reload when active), so the new images are copied. An active LV is
     /// reloaded at once, so dm-mirror or dm-raid copies the new images by itself (no
     /// `nosync`); progress shows in `lvs -o copy_percent`. raid1 needs the LV active, as
     /// lvm2: its new images are committed with `REBUILD`, loaded, then committed without it
@@ -510,13 +542,24 @@ impl Ctx<'_> {
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let before = self.active_plan_with(kernel, vgname, lv)?;
+        let in_sync = match (kernel, &before) {
+            (Some(k), Some(p)) => sync_of(k.dm.as_ref(), &p.top().uuid).is_some_and(|s| s >= 100.0),
+            _ => false,
+        };
         let mut added = Vec::new();
         let mut raid1 = false;
         let write = crate::txn::WriteOpts::command("lvconvert");
+        // The log's change (see `crate::mirror_log`) and dm-log's sync for the reload.
+        let mut log_changed = false;
+        let mut resync = None;
         self.modify_vg(vgname, &write, |t| {
             let top = t.vg.top_level(lv).map_err(|_| {
                 OpError::Failed(format!("Failed to find logical volume \"{vgname}/{lv}\""))
             })?;
+            let had_log = match top.segments.first().map(|s| &s.kind) {
+                Some(lvmeta_model::SegmentKind::Mirror { log, .. }) => Some(log.is_some()),
+                _ => None,
+            };
             raid1 = match top.segments.first().map(|s| &s.kind) {
                 Some(lvmeta_model::SegmentKind::Raid1 { .. }) => true,
                 Some(lvmeta_model::SegmentKind::Mirror { .. }) => false,
@@ -528,6 +571,11 @@ impl Ctx<'_> {
                 return Err(OpError::Failed(format!(
                     "{vgname}/{lv}: converting between mirror and raid1 is not supported by lvmeta"
                 )));
+            }
+            if raid1 && o.log.is_some() {
+                return Err(OpError::Failed(
+                    "--corelog and --mirrorlog are only compatible with mirror devices.".into(),
+                ));
             }
             let have = match top.segments.first().map(|s| &s.kind) {
                 Some(lvmeta_model::SegmentKind::Raid1 { images, .. }) => images.len(),
@@ -547,16 +595,72 @@ impl Ctx<'_> {
             added =
                 t.vg.add_images(lv, &self.images_request(total, raid1, &o.pvs))
                     .map_err(|e| OpError::Failed(e.to_string()))?;
-            if added.is_empty() {
+            if !raid1 {
+                // lvm2's log: as the mirror has it, a disk log for a linear LV, or as asked.
+                let disk = match o.log {
+                    Some(l) => l == lvmeta_model::MirrorLog::Disk,
+                    None => had_log.unwrap_or(true),
+                };
+                let had = had_log.unwrap_or(false);
+                if disk && !had {
+                    let pvs = (!o.pvs.is_empty()).then(|| o.pvs.clone());
+                    let creation = (Some(crate::ops::now()), Some(self.env.host.clone()));
+                    let log =
+                        t.vg.add_mirror_log(lv, pvs.as_deref(), &[], creation)
+                            .map_err(crate::mirror_log::log_alloc_error)?
+                            .expect("no log yet");
+                    crate::mirror_log::init_log(self, &t.vg, t.scan, &t.devs, &log)?;
+                    log_changed = true;
+                } else if !disk && had {
+                    t.vg.remove_mirror_log(lv)
+                        .map_err(|e| OpError::Failed(e.to_string()))?;
+                    log_changed = true;
+                } else if disk && !added.is_empty() {
+                    // The kept log calls the new images in sync: it starts anew.
+                    if before.is_some() {
+                        resync = Some(true);
+                    } else if let Some(log) =
+                        t.vg.lv(lv)
+                            .and_then(|l| match l.segments.first().map(|s| &s.kind) {
+                                Some(lvmeta_model::SegmentKind::Mirror { log, .. }) => log.clone(),
+                                _ => None,
+                            })
+                    {
+                        // Inactive: nothing has it open, so its header is rewritten.
+                        crate::mirror_log::init_log(self, &t.vg, t.scan, &t.devs, &log)?;
+                    }
+                }
+            }
+            if added.is_empty() && !log_changed {
                 t.change_nothing();
             }
             Ok(())
         })?;
-        if added.is_empty() {
+        if added.is_empty() && !log_changed {
             return Ok(Vec::new());
         }
-        let mut out =
-            self.load_new_images(kernel, vgname, lv, before.as_ref(), &added, raid1, &write)?;
+        if added.is_empty() {
+            // Only the log changed (`-m N --mirrorlog ...` at the image count it has).
+            let mut out = Vec::new();
+            if let (Some(k), Some(p)) = (kernel, &before) {
+                out.extend(self.reload_active_resync(
+                    k,
+                    vgname,
+                    lv,
+                    p,
+                    in_sync.then_some(false),
+                )?);
+            }
+            out.push(format!("Logical volume {vgname}/{lv} converted."));
+            return Ok(out);
+        }
+        let new = NewImages {
+            before: before.as_ref(),
+            added: &added,
+            raid1,
+            resync,
+        };
+        let mut out = self.load_new_images(kernel, vgname, lv, new, &write)?;
         if raid1 {
             out.push(format!(
                 "Logical volume {vgname}/{lv} successfully converted."
@@ -661,9 +765,12 @@ impl Ctx<'_> {
                         kernel,
                         vgname,
                         lv,
-                        before.as_ref(),
-                        &r.added,
-                        true,
+                        NewImages {
+                            before: before.as_ref(),
+                            added: &r.added,
+                            raid1: true,
+                            resync: None,
+                        },
                         &opts,
                     )?);
                 }
@@ -699,9 +806,12 @@ impl Ctx<'_> {
                     kernel,
                     vgname,
                     lv,
-                    before.as_ref(),
-                    &r.added,
-                    false,
+                    NewImages {
+                        before: before.as_ref(),
+                        added: &r.added,
+                        raid1: false,
+                        resync: None,
+                    },
                     &opts,
                 )?);
                 // lvm2's words when the new images wait for an activation to be copied.
@@ -724,14 +834,19 @@ impl Ctx<'_> {
         kernel: Option<&Kernel>,
         vgname: &str,
         lv: &str,
-        before: Option<&Plan>,
-        added: &[String],
-        raid1: bool,
+        new: NewImages<'_>,
         write: &crate::txn::WriteOpts,
     ) -> Result<Vec<String>> {
+        let NewImages {
+            before,
+            added,
+            raid1,
+            resync,
+        } = new;
         let mut out = Vec::new();
         if let (Some(k), Some(p)) = (kernel, before) {
-            out.extend(self.reload_active_in(k, vgname, lv, p, ActivationMode::Partial)?);
+            let mode = ActivationMode::Partial;
+            out.extend(self.reload_active_with(k, vgname, lv, p, mode, resync)?);
         }
         if raid1 && !added.is_empty() {
             self.clear_rebuild(vgname, added, write)?;
@@ -741,7 +856,7 @@ impl Ctx<'_> {
             if let Some(k) = kernel.filter(|_| before.is_some()) {
                 let now = self.active_plan_with(Some(k), vgname, lv)?;
                 if let Some(p) = now {
-                    self.reload_active_in(k, vgname, lv, &p, ActivationMode::Partial)?;
+                    self.reload_active_with(k, vgname, lv, &p, ActivationMode::Partial, None)?;
                 }
             }
         }
@@ -797,6 +912,9 @@ pub struct ConvertImagesOptions {
     pub raid1: Option<bool>,
     /// Allocate only from these PVs.
     pub pvs: Vec<String>,
+    /// `--mirrorlog core|disk` (`--corelog`: core) for a mirror; None: as the mirror has it,
+    /// or lvm2's disk log for a linear LV becoming a mirror.
+    pub log: Option<lvmeta_model::MirrorLog>,
 }
 
 /// The device-mapper devices an LV would have, named from the metadata alone (no PV
@@ -906,6 +1024,16 @@ pub use lvmeta_dm::view::KernelView;
 
 fn sync_of(dm: &dyn DmBackend, uuid: &str) -> Option<f64> {
     lvmeta_dm::view::sync_of(dm, uuid)
+}
+
+/// The images a convert or a repair added, for [`Ctx::load_new_images`].
+struct NewImages<'a> {
+    /// The LV's active plan before the change (None: inactive here).
+    before: Option<&'a Plan>,
+    added: &'a [String],
+    raid1: bool,
+    /// dm-log's `sync`/`nosync` for the first load of a mirror.
+    resync: Option<bool>,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod activation;
 pub mod env;
 pub mod filter;
 pub mod lock;
+pub mod mirror_log;
 pub mod ops;
 pub mod report;
 pub mod select;

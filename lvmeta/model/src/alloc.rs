@@ -1222,11 +1222,9 @@ impl VolumeGroup {
         let (images, raid1): (Vec<String>, bool) = match top.segments.as_slice() {
             _ if linear && !top.segments.is_empty() => (Vec::new(), req.raid1),
             [seg] => match &seg.kind {
-                SegmentKind::Mirror { log: Some(_), .. } => {
-                    // The disk log would call the new image in sync: lvm2 goes through a
-                    // temporary layer for that, which lvmeta does not build.
-                    return Err(unsupported("adding images to a mirror with a disk log"));
-                }
+                // A disk log stays: it would call the new images in sync, so the caller
+                // makes the kernel resync the whole mirror (lvm2 syncs through a temporary
+                // layer instead; the end state is the same).
                 SegmentKind::Mirror { legs, .. } => {
                     (legs.iter().map(|l| l.lv.clone()).collect(), false)
                 }
@@ -1263,7 +1261,16 @@ impl VolumeGroup {
         if images.is_empty() {
             segs_of(&top);
         }
+        // lvm2's parallel areas are the images' PVs (`build_parallel_areas_from_lv` walks the
+        // areas, not the log): a new image may go on the disk log's PV.
+        let log = match top.segments.first().map(|s| &s.kind) {
+            Some(SegmentKind::Mirror { log, .. }) => log.clone(),
+            _ => None,
+        };
         for sub in top.sub_lv_names() {
+            if Some(&sub) == log.as_ref() {
+                continue;
+            }
             if let Some(l) = self.lv(&sub) {
                 segs_of(l);
             }
@@ -1398,6 +1405,117 @@ impl VolumeGroup {
         }
         self.lvs.extend(created);
         Ok(names)
+    }
+
+    /// `lvconvert --mirrorlog disk` (lvm2's `add_mirror_log`): gives mirror LV `name` a disk
+    /// log `<name>_mlog` of the size lvcreate gives it, placed as lvcreate places it (on a PV
+    /// holding no image where one has room; else on an image's PV). `pvs`: allocate only
+    /// there; `avoid`: PVs that must not hold it (a failed log's). The new sub-LV goes to the
+    /// end of the VG's list. Returns the log's name, or None when the mirror has a disk log
+    /// already. The caller initialises the log's header before anything loads it. On error
+    /// the VG is unchanged.
+    pub fn add_mirror_log(
+        &mut self,
+        name: &str,
+        pvs: Option<&[String]>,
+        avoid: &[String],
+        creation: (Option<i64>, Option<String>),
+    ) -> Result<Option<String>, ModelError> {
+        let top = self.top_level(name)?.clone();
+        let (region, legs) = match top.segments.as_slice() {
+            [Segment {
+                kind:
+                    SegmentKind::Mirror {
+                        log: None,
+                        region_size,
+                        legs,
+                    },
+                ..
+            }] => (*region_size, legs.clone()),
+            [Segment {
+                kind: SegmentKind::Mirror { log: Some(_), .. },
+                ..
+            }] => return Ok(None),
+            _ => {
+                return Err(ModelError::Unsupported {
+                    name: name.to_string(),
+                    what: "a mirror log on an LV that is not a one-segment mirror",
+                })
+            }
+        };
+        let log_name = format!("{name}_mlog");
+        if self.lv(&log_name).is_some() {
+            return Err(ModelError::NameClash { name: log_name });
+        }
+        let mut fm = FreeMap::new(self);
+        let cands: Vec<usize> = self
+            .candidates(&fm, pvs)?
+            .into_iter()
+            .filter(|&i| !avoid.contains(&fm.pvs[i].name))
+            .collect();
+        let images: Vec<usize> = legs
+            .iter()
+            .filter_map(|l| self.lv(&l.lv))
+            .flat_map(|l| l.segments.iter().flat_map(pv_areas))
+            .filter_map(|(pv, _, _)| fm.idx(&pv))
+            .collect();
+        let size = top.size().0;
+        let region = region
+            .unwrap_or_else(|| region_size_for(None, size.saturating_mul(self.extent_size.0)));
+        let log_len = mirror_log_extents(region, self.extent_size, size);
+        let chunk = Self::alloc_mirror_log(&mut fm, &cands, &images, log_len).ok_or(
+            ModelError::NotEnoughSpace {
+                needed: Extents(log_len),
+                free: Extents(fm.total_free(&cands)),
+            },
+        )?;
+        let lreq = LvRequest {
+            creation_time: creation.0,
+            creation_host: creation.1,
+            ..LvRequest::new(&log_name, Extents(log_len), Layout::Linear)
+        };
+        let mut log = self.new_lv(&log_name, false, &lreq);
+        log.segments = linear_segments(&self.name_chunks(&fm, &[chunk]), 0);
+        if let Some(SegmentKind::Mirror { log: l, .. }) = self
+            .lvs
+            .iter_mut()
+            .find(|l| l.name == name)
+            .map(|t| &mut t.segments[0].kind)
+        {
+            *l = Some(log_name.clone());
+        }
+        self.lvs.push(log);
+        Ok(Some(log_name))
+    }
+
+    /// `lvconvert --mirrorlog core` (lvm2's `remove_mirror_log`): mirror LV `name` loses its
+    /// disk log, whose extents are free again. Returns the log's name, or None when the
+    /// mirror keeps its log in memory already.
+    pub fn remove_mirror_log(&mut self, name: &str) -> Result<Option<String>, ModelError> {
+        let top = self.top_level(name)?;
+        let log = match top.segments.as_slice() {
+            [Segment {
+                kind: SegmentKind::Mirror { log, .. },
+                ..
+            }] => log.clone(),
+            _ => {
+                return Err(ModelError::Unsupported {
+                    name: name.to_string(),
+                    what: "a mirror log on an LV that is not a one-segment mirror",
+                })
+            }
+        };
+        let Some(log) = log else { return Ok(None) };
+        if let Some(SegmentKind::Mirror { log: l, .. }) = self
+            .lvs
+            .iter_mut()
+            .find(|l| l.name == name)
+            .map(|t| &mut t.segments[0].kind)
+        {
+            *l = None;
+        }
+        self.lvs.retain(|l| l.name != log);
+        Ok(Some(log))
     }
 
     /// lvm2's disk log of a new mirror (`add_mirror_log`, a second allocation after the

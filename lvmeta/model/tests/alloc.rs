@@ -567,6 +567,73 @@ fn mirror_disk_log_goes_where_lvm2_puts_it() {
 }
 
 #[test]
+fn mirror_log_converted_both_ways_as_lvm2_places_it() {
+    // lvconvert --mirrorlog core|disk on an existing mirror: the log comes back where
+    // lvcreate would put it (a PV holding no image, the last in the list), not on a PV to
+    // avoid, and on an image's PV only when no other PV has room.
+    let mut vg = vg(&[15, 15, 15, 15]);
+    vg.create_lv(LvRequest::new(
+        "m",
+        Extents(3),
+        Layout::Mirror {
+            mirrors: 1,
+            log: MirrorLog::Disk,
+        },
+    ))
+    .unwrap();
+    let created = vg.clone();
+    assert_eq!(
+        vg.remove_mirror_log("m").unwrap().as_deref(),
+        Some("m_mlog")
+    );
+    assert!(vg.lv("m_mlog").is_none());
+    assert!(matches!(
+        &vg.lv("m").unwrap().segments[0].kind,
+        SegmentKind::Mirror { log: None, .. }
+    ));
+    check_invariants(&vg);
+    assert_eq!(vg.remove_mirror_log("m").unwrap(), None, "core already");
+    let none = (None, None);
+    assert_eq!(
+        vg.add_mirror_log("m", None, &[], none.clone())
+            .unwrap()
+            .as_deref(),
+        Some("m_mlog")
+    );
+    assert_eq!(pv_extents(&vg, "m_mlog"), pv_extents(&created, "m_mlog"));
+    assert_eq!(vg.lv_attr("m_mlog", false).unwrap(), "lwi---m---");
+    check_invariants(&vg);
+    assert_eq!(
+        vg.add_mirror_log("m", None, &[], none.clone()).unwrap(),
+        None
+    );
+    // A failed log's PV is avoided: the next PV holding no image takes it.
+    vg.remove_mirror_log("m").unwrap();
+    vg.add_mirror_log("m", None, &["pv3".into()], none.clone())
+        .unwrap();
+    assert_eq!(pv_extents(&vg, "m_mlog"), [("pv2".to_string(), 0, 1)]);
+    // Only image PVs left: the log goes on one of them.
+    vg.remove_mirror_log("m").unwrap();
+    vg.add_mirror_log("m", None, &["pv2".into(), "pv3".into()], none.clone())
+        .unwrap();
+    let on = &pv_extents(&vg, "m_mlog")[0].0;
+    assert!(on == "pv0" || on == "pv1", "{on}");
+    check_invariants(&vg);
+    // No room at all: refused, nothing changed.
+    vg.remove_mirror_log("m").unwrap();
+    let before = vg.clone();
+    assert!(matches!(
+        vg.add_mirror_log("m", Some(&["pv3".into()]), &["pv3".into()], none.clone()),
+        Err(ModelError::NotEnoughSpace { .. })
+    ));
+    assert_eq!(vg, before);
+    // Not a mirror: refused.
+    vg.create_lv(linear("l", 1)).unwrap();
+    assert!(vg.add_mirror_log("l", None, &[], none).is_err());
+    assert!(vg.remove_mirror_log("l").is_err());
+}
+
+#[test]
 fn region_size_shrinks_for_small_lvs() {
     let mut vg = VolumeGroup::new("vg1", Sectors(2048)).unwrap();
     for i in 0..2 {

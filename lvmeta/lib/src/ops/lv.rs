@@ -109,6 +109,18 @@ impl Ctx<'_> {
                             lv.lock_args = Some("dlm".into());
                         }
                     }
+                    // A new disk log must not trust what its extents held (lvm2's
+                    // `_init_mirror_log`): its header records no region yet.
+                    let log = vg.lv(&req.name).and_then(|l| match l.segments.first() {
+                        Some(model::Segment {
+                            kind: model::SegmentKind::Mirror { log, .. },
+                            ..
+                        }) => log.clone(),
+                        _ => None,
+                    });
+                    if let Some(log) = log {
+                        crate::mirror_log::init_log(self, vg, sc, devs, &log)?;
+                    }
                     Ok(())
                 }
                 Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
@@ -294,7 +306,12 @@ impl Ctx<'_> {
     /// `mirror_image_fault_policy = "remove"` (a mirror left with one image is linear), and
     /// the commit marks the PVs this host cannot see MISSING, as every lvm2 write does.
     /// Missing PVs are accepted: that is what is being repaired. Images already gone (another
-    /// node detached them first) change nothing. Devices are left alone: the caller reloads.
+    /// node detached them first) change nothing. A failed disk log is named in `images` by
+    /// its LV id (no dashes): it is replaced as lvm2's `mirror_log_fault_policy = "allocate"`
+    /// does (a new `_mlog` on a PV other than the failed one's, holding no image where
+    /// possible, its header initialised so every node's next load copies the whole mirror),
+    /// or the mirror gets a core log when there is no room. A log already replaced (its id
+    /// is another) is left alone. Devices are left alone: the caller reloads.
     pub fn remove_failed_images(
         &self,
         vgname: &str,
@@ -314,9 +331,55 @@ impl Ctx<'_> {
                     .ok_or_else(|| {
                         OpError::Failed(format!("no LV with UUID {lv_uuid} in VG {vgname}"))
                     })?;
+            // A failed disk log, named by its LV id (a replacement keeps the name `_mlog`, not
+            // the id): lvm2's `mirror_log_fault_policy = "allocate"`, first, as lvm2 adjusts
+            // the log before the images.
+            let log_lv = match t.vg.lv(&name).and_then(|l| l.segments.first()) {
+                Some(model::Segment {
+                    kind: model::SegmentKind::Mirror { log: Some(log), .. },
+                    ..
+                }) => t.vg.lv(log),
+                _ => None,
+            };
+            let failed_log = log_lv
+                .filter(|l| images.iter().any(|i| *i == l.id.replace('-', "")))
+                .map(|l| {
+                    let pvs: Vec<String> = l
+                        .segments
+                        .iter()
+                        .flat_map(model::alloc::pv_areas)
+                        .map(|a| a.0)
+                        .collect();
+                    (l.name.clone(), pvs)
+                });
+            if failed_log.is_some() {
+                t.vg.remove_mirror_log(&name)
+                    .map_err(|e| OpError::Failed(e.to_string()))?;
+            }
             let out = lvmeta_activate::remove_images(&mut t.vg, &name, images)
                 .map_err(|e| OpError::Failed(e.to_string()))?;
-            if out.images.is_empty() {
+            let mut log = None;
+            if let (Some((_, old_pvs)), false) = (&failed_log, out.now_linear) {
+                let creation = (Some(super::now()), Some(self.env.host.clone()));
+                // Not on the failed log's PVs, nor on PVs this host cannot see.
+                let mut avoid = old_pvs.clone();
+                avoid.extend(
+                    t.vg.pvs
+                        .iter()
+                        .filter(|p| !t.devs.contains_key(&p.name))
+                        .map(|p| p.name.clone()),
+                );
+                log = Some(match t.vg.add_mirror_log(&name, None, &avoid, creation) {
+                    Ok(Some(new)) => {
+                        crate::mirror_log::init_log(self, &t.vg, t.scan, &t.devs, &new)?;
+                        LogReplaced::Disk(new)
+                    }
+                    Ok(None) => unreachable!("the log was removed above"),
+                    // No room elsewhere: lvm2's allocate policy falls back to a core log.
+                    Err(e) => LogReplaced::Core(e.to_string()),
+                });
+            }
+            if out.images.is_empty() && failed_log.is_none() {
                 t.change_nothing();
             }
             let missing =
@@ -330,6 +393,7 @@ impl Ctx<'_> {
                 images: out.images,
                 now_linear: out.now_linear,
                 missing,
+                log,
             })
         })?;
         Ok(done.value)
@@ -365,6 +429,18 @@ pub struct ImagesRemoved {
     pub now_linear: bool,
     /// The VG's PVs marked MISSING by this commit (absent from this host's scan).
     pub missing: Vec<String>,
+    /// A failed disk log named in the request was replaced (None: no log was named, or it
+    /// went with the mirror becoming linear).
+    pub log: Option<LogReplaced>,
+}
+
+/// What became of a mirror's failed disk log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogReplaced {
+    /// A new disk log (this LV) on other PVs, its header initialised.
+    Disk(String),
+    /// No room for one: the mirror keeps its log in memory (why).
+    Core(String),
 }
 
 /// What a resize did.

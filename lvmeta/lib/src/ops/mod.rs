@@ -1107,8 +1107,8 @@ pub use backup::{backup_text, BackupFile, LvmBackups, VgcfgOptions};
 pub use carry::write_carried;
 pub use check::VgckOptions;
 pub use lv::{
-    ImagesRemoved, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions, LvresizeOptions,
-    ResizeDir, Resized, SizeArg,
+    ImagesRemoved, LogReplaced, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions,
+    LvresizeOptions, ResizeDir, Resized, SizeArg,
 };
 pub use pv::{PvckOptions, PvcreateOptions, PvremoveOptions};
 pub use report::Selection;
