@@ -6,6 +6,7 @@
 
 pub mod corosync;
 pub mod detach;
+pub mod dlmc;
 pub mod dm;
 pub mod fence;
 pub mod server;

@@ -69,11 +69,66 @@ pub fn run(opts: Options) -> Result<(), DaemonError> {
     // After the fork: syslog lines carry the daemon's pid. Errors before this point reach
     // the caller's stderr.
     init_logging(&opts)?;
+    lock_code();
     write_pidfile(&opts.pidfile)?;
     let result = serve(&opts, listener, Arc::new(RealDlm), false);
     let _ = std::fs::remove_file(&opts.pidfile);
     let _ = std::fs::remove_file(&opts.socket);
     result
+}
+
+/// Locks the daemon's file-backed mappings (its code and read-only data, and the libraries')
+/// in memory, as corosync does with mlockall: a quorum freeze that first has to page in code it
+/// never ran (from a slow or failing disk, or a node short of memory) reacts late, and a write
+/// started meanwhile still lands. Anonymous memory (heap, thread stacks) is left alone: locking
+/// it would commit every thread's whole stack. A failure is logged, not fatal.
+pub fn lock_code() {
+    let t = Instant::now();
+    let maps = match std::fs::read_to_string("/proc/self/maps") {
+        Ok(m) => m,
+        Err(e) => {
+            log::warn!("cannot lock the code in memory: /proc/self/maps: {e}");
+            return;
+        }
+    };
+    let (mut bytes, mut failed) = (0usize, None);
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        // address perms offset dev inode path: file-backed ones have a path.
+        if !f.nth(3).is_some_and(|p| p.starts_with('/')) || perms.starts_with("---") {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+            continue;
+        };
+        let Some(addr) = std::ptr::NonNull::new(a as *mut std::ffi::c_void) else {
+            continue;
+        };
+        // SAFETY: mlock changes no memory contents; the range is one mapping of this process
+        // as the kernel listed it (page aligned), and locking a range that went away meanwhile
+        // fails with ENOMEM, which is only logged.
+        match unsafe { nix::sys::mman::mlock(addr, b - a) } {
+            Ok(()) => bytes += b - a,
+            Err(e) => failed = Some(e),
+        }
+    }
+    match failed {
+        Some(e) => log::warn!(
+            "locked {} KiB of code in memory, some mappings not: {e}",
+            bytes / 1024
+        ),
+        None => log::info!(
+            "locked {} KiB of code in memory in {} ms",
+            bytes / 1024,
+            t.elapsed().as_millis()
+        ),
+    }
 }
 
 /// Lines to stderr (`-f`) or to a file (`--log-file`).
@@ -90,9 +145,18 @@ impl log::Log for LineLogger {
         if !self.enabled(r.metadata()) {
             return;
         }
+        // Wall-clock milliseconds (UTC): the reaction times are read from these lines, beside
+        // other nodes' and the host's.
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() % 86_400_000);
         let line = format!(
-            "clvmd-rs[{}]: {}: {}\n",
+            "clvmd-rs[{}]: {:02}:{:02}:{:02}.{:03} {}: {}\n",
             std::process::id(),
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000,
             r.level(),
             r.args()
         );
@@ -249,6 +313,10 @@ struct Server {
     /// The corosync connection failed: the daemon stays up (frozen VGs stay frozen, status
     /// says why) and sends nothing to the group any more.
     cluster_lost: bool,
+    /// When corosync's quorum fd was last found readable (the reaction time's start).
+    quorum_seen: Option<Instant>,
+    /// dlm_controld's liveness (with corosync only: without it there is no dlm_controld).
+    dlmc: Option<crate::dlmc::DlmControldWatch>,
 }
 
 /// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
@@ -344,7 +412,19 @@ pub fn serve_with(
         fence_tx,
         detach_tx,
         cluster_lost: false,
+        quorum_seen: None,
+        dlmc: opts
+            .corosync
+            .then(|| crate::dlmc::DlmControldWatch::new(crate::dlmc::DLMC_SOCK)),
     };
+    if let Some(w) = srv.dlmc.as_mut() {
+        w.reconnect();
+        let running = w.connected();
+        if !running {
+            log::error!("dlm_controld is not running (no connection to its control socket)");
+        }
+        srv.feed(Input::DlmControld { running })?;
+    }
     if !left_frozen.is_empty() {
         srv.feed(Input::FrozenFound { vgs: left_frozen })?;
     }
@@ -414,9 +494,18 @@ impl Server {
             Output::Leave { ls } => self.workers.submit(ls, Work::Leave),
             Output::Dlm { ls, tag, op } => self.workers.submit(ls, Work::Call(tag, op)),
             Output::Fence { tag, action } => {
-                log::debug!("fence: {action:?}");
+                // The poll loop's share of the reaction time: corosync's notification read,
+                // the state machine's step.
+                match self.quorum_seen {
+                    Some(t) => log::debug!(
+                        "fence: {action:?}, ordered {} us after corosync's last quorum \
+                         notification was read",
+                        t.elapsed().as_micros()
+                    ),
+                    None => log::debug!("fence: {action:?}"),
+                }
                 self.fence_tx
-                    .send(crate::fence::Job::Fence(tag, action))
+                    .send(crate::fence::Job::Fence(tag, action, Instant::now()))
                     .expect("the fence thread lives as long as the daemon");
             }
             Output::Dm { tag, action } => self
@@ -454,6 +543,24 @@ impl Server {
                     self.feed(Input::Cpg { from, msg })?;
                 }
             },
+        }
+        Ok(())
+    }
+
+    /// dlm_controld's connection polled readable (`ready`: its fd was the last polled), or a
+    /// reconnect is due: tells the core when it goes away or comes back.
+    fn watch_dlm_controld(&mut self, ready: bool) -> Result<(), DaemonError> {
+        let Some(w) = self.dlmc.as_mut() else {
+            return Ok(());
+        };
+        if w.connected() {
+            if ready && !w.still_there() {
+                log::error!("dlm_controld went away (its control socket closed)");
+                return self.feed(Input::DlmControld { running: false });
+            }
+        } else if w.reconnect() {
+            log::warn!("dlm_controld is running (connected to its control socket)");
+            return self.feed(Input::DlmControld { running: true });
         }
         Ok(())
     }
@@ -548,6 +655,9 @@ impl Server {
                         PollFlags::POLLIN,
                     ));
                 }
+                if let Some(fd) = self.dlmc.as_ref().and_then(|w| w.fd()) {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                }
                 let base = fds.len();
                 for id in &conn_ids {
                     let c = &self.conns[id];
@@ -586,6 +696,7 @@ impl Server {
                     stop_by = Some(self.now() + STOP_WAIT_MS);
                 }
             }
+            self.watch_dlm_controld(ready.last() == Some(&true))?;
             if ready[1] {
                 self.accept()?;
             }
@@ -604,6 +715,7 @@ impl Server {
                 })
                 .and_then(|()| {
                     if ready.get(4) == Some(&true) {
+                        self.quorum_seen = Some(Instant::now());
                         c.dispatch_quorum()
                     } else {
                         Ok(())

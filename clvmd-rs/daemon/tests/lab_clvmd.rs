@@ -1620,6 +1620,38 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
         t.ok("node2", "M lvchange -aey vg/seq");
     }
 
+    // dlm_controld dies alone on node2, corosync stays up (quorum says nothing): node3's
+    // dlm_controld takes it for node2's failure and recovers its locks (no fencing here), so
+    // node2's daemon must freeze its shared VG as on a quorum loss, for good.
+    t.ok("node2", "M lvcreate -n d -L 4m vg && M lvchange -aey vg/d");
+    let tk = Instant::now();
+    t.ok("node2", "kill -9 $(pidof dlm_controld)");
+    t.lab
+        .wait_for(
+            "node2",
+            &[&t.bins.clvmd, "status", "--json"],
+            "vg stranded on node2 after dlm_controld died",
+            Duration::from_secs(30),
+            |o| o.stdout_str().contains("\"state\":\"stranded\""),
+        )
+        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node2")));
+    let to_dlm_frozen = tk.elapsed();
+    let info = t.ok("node2", "dmsetup info vg-d");
+    assert!(info.contains("SUSPENDED"), "{info}");
+    assert!(
+        t.run("node2", "pidof corosync").success(),
+        "node2's corosync went down with dlm_controld"
+    );
+    let human2 = t.ok("node2", "$C status");
+    assert!(
+        human2.contains("cluster stack: dlm_controld is not running")
+            && human2.contains("dlm_controld stopped while this node had DLM lockspaces")
+            && human2.contains("Reboot this node"),
+        "{human2}"
+    );
+    let e = t.fails("node2", "M lvcreate -n y -L 4m vg");
+    assert!(e.contains("dlm_controld is not running"), "{e}");
+
     // policy.quorum_loss = "fail-io" on node3: cut off, its held and new writes fail with
     // EIO (an error table, not a suspend) and nothing more reaches the disk.
     t.ok("node3", "M lvcreate -n f -L 4m vg && M lvchange -aey vg/f");
@@ -1706,7 +1738,8 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
     println!(
         "partition -> frozen: {} ms (host clock; corosync's token+consensus included); \
          heal -> stranded: {} ms; {m2} numbers before the freeze, none lost, none after; \
-         node1's corosync after the heal: {}; stranded by {}; test {} s",
+         node1's corosync after the heal: {}; stranded by {}; dlm_controld killed on node2 -> \
+         stranded: {} ms (host clock, the status command included); test {} s",
         p_frozen.as_millis(),
         to_stranded.as_millis(),
         if corosync {
@@ -1719,9 +1752,11 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
         } else {
             "the lost cluster connection"
         },
+        to_dlm_frozen.as_millis(),
         t0.elapsed().as_secs()
     );
     println!("node1 log:\n{}", t.log("node1"));
+    println!("node2 log:\n{}", t.log("node2"));
 }
 
 /// The highest sequence number on the `seq` LV as the storage itself holds it: a host thread
