@@ -81,10 +81,12 @@ pub const STRANDED_ADVICE: &str = "I/O stays frozen; the other nodes may have re
 
 /// Why a node whose dlm_controld went away while it had lockspaces joined never thaws: its
 /// dlm_controld left its CPG groups as a failure (CPG_REASON_PROCDOWN), so every other node's
-/// dlm_controld fences this node or, without fencing, recovers its DLM locks and hands them on,
-/// while the corosync membership (and so quorum) may stay unbroken. The kernel's lockspaces
-/// here still believe they hold those locks, and a dlm_controld started again does not take
-/// them over. It is a partition merge in all but corosync's view.
+/// dlm_controld fences this node (with fencing on) and recovers its DLM locks, handing them on.
+/// Corosync's membership and quorum say nothing of it: stock dlm_controld 4.2 also tells
+/// corosync to remove the node (seen in the lab, with and without fencing), but that comes
+/// later than this node's own dlm_controld socket closing, and other versions may not. The
+/// kernel's lockspaces here still believe they hold those locks, and a dlm_controld started
+/// again does not take them over. It is a partition merge in all but corosync's view.
 pub const DLM_CONTROLD_LOST: &str = "dlm_controld stopped while this node had DLM lockspaces \
      joined: the other nodes' dlm_controld took it for a failure of this node and fence it or \
      recover its locks, even though corosync's membership holds";
@@ -201,7 +203,12 @@ impl Freezer {
             for vg in shared {
                 if !self.vgs.contains_key(vg) {
                     let how = self.policy;
-                    log::warn!("quorum lost: freezing I/O to {vg} ({})", how.as_str());
+                    match &self.suspect {
+                        Some(why) => {
+                            log::warn!("freezing I/O to {vg} ({}), stranded: {why}", how.as_str())
+                        }
+                        None => log::warn!("quorum lost: freezing I/O to {vg} ({})", how.as_str()),
+                    }
                     self.vgs.insert(
                         vg.to_string(),
                         VgFence {

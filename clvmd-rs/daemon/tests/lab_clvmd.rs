@@ -1620,38 +1620,6 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
         t.ok("node2", "M lvchange -aey vg/seq");
     }
 
-    // dlm_controld dies alone on node2, corosync stays up (quorum says nothing): node3's
-    // dlm_controld takes it for node2's failure and recovers its locks (no fencing here), so
-    // node2's daemon must freeze its shared VG as on a quorum loss, for good.
-    t.ok("node2", "M lvcreate -n d -L 4m vg && M lvchange -aey vg/d");
-    let tk = Instant::now();
-    t.ok("node2", "kill -9 $(pidof dlm_controld)");
-    t.lab
-        .wait_for(
-            "node2",
-            &[&t.bins.clvmd, "status", "--json"],
-            "vg stranded on node2 after dlm_controld died",
-            Duration::from_secs(30),
-            |o| o.stdout_str().contains("\"state\":\"stranded\""),
-        )
-        .unwrap_or_else(|e| panic!("{e}; log: {}", t.log("node2")));
-    let to_dlm_frozen = tk.elapsed();
-    let info = t.ok("node2", "dmsetup info vg-d");
-    assert!(info.contains("SUSPENDED"), "{info}");
-    assert!(
-        t.run("node2", "pidof corosync").success(),
-        "node2's corosync went down with dlm_controld"
-    );
-    let human2 = t.ok("node2", "$C status");
-    assert!(
-        human2.contains("cluster stack: dlm_controld is not running")
-            && human2.contains("dlm_controld stopped while this node had DLM lockspaces")
-            && human2.contains("Reboot this node"),
-        "{human2}"
-    );
-    let e = t.fails("node2", "M lvcreate -n y -L 4m vg");
-    assert!(e.contains("dlm_controld is not running"), "{e}");
-
     // policy.quorum_loss = "fail-io" on node3: cut off, its held and new writes fail with
     // EIO (an error table, not a suspend) and nothing more reaches the disk.
     t.ok("node3", "M lvcreate -n f -L 4m vg && M lvchange -aey vg/f");
@@ -1738,8 +1706,7 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
     println!(
         "partition -> frozen: {} ms (host clock; corosync's token+consensus included); \
          heal -> stranded: {} ms; {m2} numbers before the freeze, none lost, none after; \
-         node1's corosync after the heal: {}; stranded by {}; dlm_controld killed on node2 -> \
-         stranded: {} ms (host clock, the status command included); test {} s",
+         node1's corosync after the heal: {}; stranded by {}; test {} s",
         p_frozen.as_millis(),
         to_stranded.as_millis(),
         if corosync {
@@ -1752,11 +1719,9 @@ fn lab_faults_quorum_loss_freezes_minority_io() {
         } else {
             "the lost cluster connection"
         },
-        to_dlm_frozen.as_millis(),
         t0.elapsed().as_secs()
     );
     println!("node1 log:\n{}", t.log("node1"));
-    println!("node2 log:\n{}", t.log("node2"));
 }
 
 /// The highest sequence number on the `seq` LV as the storage itself holds it: a host thread
@@ -1925,22 +1890,24 @@ fn lab_faults_quorum_loss_with_fencing() {
     let t0 = Instant::now();
     let t = start_with(3, 1, 256, true);
     t.spawn_daemon("node1");
-    t.spawn_daemon("node2");
-    // node3's daemon log also goes to its serial console, which the host keeps after the fence.
-    t.lab
-        .node("node3")
-        .spawn(
-            &[
-                "sh",
-                "-c",
-                &format!(
-                    "{} -f --node-name node3 2>&1 | tee /tmp/clvmd.log > /dev/ttyS0",
-                    t.bins.clvmd
-                ),
-            ],
-            "/tmp/clvmd-tee.log",
-        )
-        .expect("spawn clvmd-rs");
+    // node2's and node3's daemon logs also go to their serial consoles, which the host keeps
+    // after a fence (node2's for the last phase).
+    for n in ["node2", "node3"] {
+        t.lab
+            .node(n)
+            .spawn(
+                &[
+                    "sh",
+                    "-c",
+                    &format!(
+                        "{} -f --node-name {n} 2>&1 | tee /tmp/clvmd.log > /dev/ttyS0",
+                        t.bins.clvmd
+                    ),
+                ],
+                "/tmp/clvmd-tee.log",
+            )
+            .expect("spawn clvmd-rs");
+    }
     for n in ["node1", "node2", "node3"] {
         t.wait_daemon(n, 3);
     }
@@ -2178,6 +2145,7 @@ fn lab_faults_quorum_loss_with_fencing() {
         ["new", "8192S", "seq", "24576S"],
         "stock lvm2: {stock:?}"
     );
+    let dlm = dlm_controld_dies_alone(&t);
     let ms = |t: Option<Instant>| {
         t.map_or("not before the fence".to_string(), |t| {
             format!("{} ms", t.saturating_duration_since(tp).as_millis())
@@ -2206,6 +2174,77 @@ fn lab_faults_quorum_loss_with_fencing() {
         "node3 before the fence (console):\n{}",
         freeze_log.join("\n")
     );
+    println!("{dlm}");
+}
+
+/// dlm_controld dies alone on node2, corosync up (quorum says nothing). The others'
+/// dlm_controld take it for node2's failure: they tell corosync to remove node2 and fence it.
+/// node2's daemon sees its dlm_controld's control socket close and freezes the shared VG's
+/// active LV at once, stranded (never thawed), before the fence: its console (stamped by the
+/// host as it appears, kept after the fence) has the freeze before the power-off. Returns what
+/// it measured.
+fn dlm_controld_dies_alone(t: &T) -> String {
+    t.ok("node2", "M lvchange -asy vg/new");
+    let console = FencedConsoleWatch::start(t.lab.console_log("node2"));
+    let tk = Instant::now();
+    t.ok("node2", "kill -9 $(pidof dlm_controld)");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let fenced = |e: &halvm_lab::PowerEvent| e.action == "off" && e.node == "node2";
+    let t_fenced = loop {
+        if let Some(e) = t.lab.power_events().iter().find(|e| fenced(e)) {
+            break e.at;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node2 not fenced in 120 s after its dlm_controld died"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // What the serial port still had to write has reached the file.
+    std::thread::sleep(Duration::from_secs(1));
+    let lines = console.lines();
+    let before: Vec<&str> = lines
+        .iter()
+        .filter(|(at, _)| *at < t_fenced)
+        .map(|(_, l)| l.as_str())
+        .collect();
+    let all: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    let seen = before.iter().any(|l| l.contains("dlm_controld went away"));
+    let frozen = lines
+        .iter()
+        .find(|(at, l)| *at < t_fenced && l.contains("vg-new: I/O stopped (freeze)"))
+        .map(|(at, _)| *at);
+    assert!(
+        seen && frozen.is_some(),
+        "node2 was fenced ({} ms after the kill) before its daemon froze vg/new on its \
+         dlm_controld's death; console:\n{}",
+        (t_fenced - tk).as_millis(),
+        all.join("\n")
+    );
+    assert!(
+        before.iter().any(
+            |l| l.contains("stranded: dlm_controld stopped while this node had DLM lockspaces")
+        ),
+        "the freeze is not stranded for dlm_controld; console:\n{}",
+        all.join("\n")
+    );
+    assert!(
+        !before.iter().any(|l| l.contains("I/O resumed")),
+        "{}",
+        all.join("\n")
+    );
+    let daemon: Vec<&str> = before
+        .iter()
+        .copied()
+        .filter(|l| l.contains("clvmd-rs") && (l.contains("dlm_controld") || l.contains("freez")))
+        .collect();
+    format!(
+        "dlm_controld killed on node2 -> its daemon froze vg/new: {} ms, -> node2 fenced: {} ms \
+         (host clock, the kill command included); node2 (console):\n{}",
+        frozen.map_or(0, |f| f.saturating_duration_since(tk).as_millis()),
+        (t_fenced - tk).as_millis(),
+        daemon.join("\n")
+    )
 }
 
 /// Issue 15 item 3, the metadata-loss policy (`policy.dg_failure`), both policies in one
