@@ -560,6 +560,10 @@ impl Server {
         if w.connected() {
             if ready && !w.still_there() {
                 log::error!("dlm_controld went away (its control socket closed)");
+                // Gone with corosync (it exits when corosync does): that is the cause to report.
+                if let Some(Err(e)) = self.corosync.as_ref().map(Corosync::check) {
+                    self.lose_cluster(e)?;
+                }
                 return self.feed(Input::DlmControld { running: false });
             }
         } else if w.reconnect() {
