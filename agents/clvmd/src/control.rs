@@ -373,6 +373,7 @@ mod tests {
                 },
             ],
             frozen: vec![],
+            cluster_stack: None,
             disabled_vgs: vec![],
             peer_refreshes: vec![],
             failed_lvs: vec![],

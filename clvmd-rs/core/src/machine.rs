@@ -104,6 +104,11 @@ pub enum Input {
     ClusterLost {
         why: String,
     },
+    /// dlm_controld appeared or went away (the daemon watches its control socket) while
+    /// corosync may run on: see [`crate::quorum::DLM_CONTROLD_LOST`].
+    DlmControld {
+        running: bool,
+    },
     /// A [`Output::Dm`] finished.
     DmDone {
         tag: u64,
@@ -381,6 +386,9 @@ pub struct Node {
     cluster_name: Option<String>,
     /// The connection to corosync failed: never quorate again in this daemon's life.
     cluster_lost: bool,
+    /// dlm_controld is gone: since when, and whether a lockspace was joined then (this node's
+    /// locks are then recovered by the others: nothing frozen is thawed, ever).
+    dlm_down: Option<(u64, bool)>,
     members: BTreeSet<u32>,
     names: BTreeMap<u32, String>,
     /// What other daemons announced they hold: (ls, res) -> node -> mode.
@@ -445,6 +453,7 @@ impl Node {
             quorate: false,
             cluster_name: None,
             cluster_lost: false,
+            dlm_down: None,
             members: BTreeSet::new(),
             names,
             remote: BTreeMap::new(),
@@ -512,6 +521,7 @@ impl Node {
                 self.freezer.cluster_lost(&why);
                 self.membership(Vec::new());
             }
+            Input::DlmControld { running } => self.dlm_controld(running),
             Input::DmDone { tag, result } => self.dm_done(tag, result),
             Input::Tick => {}
             Input::Shutdown => self.shutdown(),
@@ -650,16 +660,67 @@ impl Node {
         }
     }
 
-    /// Freezes the started shared VGs while not quorate, thaws them once quorate.
+    /// dlm_controld went away or came back. Gone with a lockspace joined, it is the loss of
+    /// the cluster stack: the same freeze as a quorum loss, stranded (never thawed); gone with
+    /// none, the node only refuses to lock until it is back.
+    fn dlm_controld(&mut self, running: bool) {
+        match (running, self.dlm_down) {
+            (false, None) => {
+                let broken = !self.ls.is_empty();
+                if broken {
+                    self.freezer
+                        .strand(crate::quorum::DLM_CONTROLD_LOST.to_string());
+                } else {
+                    log::error!("dlm_controld is not running: no lock is served until it is");
+                }
+                self.dlm_down = Some((self.now, broken));
+            }
+            (true, Some((_, false))) => {
+                log::info!("dlm_controld is running again");
+                self.dlm_down = None;
+            }
+            (true, Some((_, true))) => log::error!(
+                "dlm_controld is running again, but this node's DLM lockspaces stayed behind \
+                 without it: {}",
+                crate::quorum::STRANDED_ADVICE
+            ),
+            _ => {}
+        }
+    }
+
+    /// Whether this node may lock and keep I/O going: quorate, with dlm_controld running.
+    fn serving(&self) -> bool {
+        self.quorate && self.dlm_down.is_none()
+    }
+
+    /// Why this node refuses a lock for a change or an activation, if it does.
+    fn not_serving(&self, what: &str) -> Option<Response> {
+        if self.dlm_down.is_some() {
+            Some(failed(
+                ErrorKind::NoDlm,
+                format!("{what}: dlm_controld is not running on this node"),
+            ))
+        } else if !self.quorate {
+            Some(failed(
+                ErrorKind::NoQuorum,
+                format!("{what}: this node is not quorate"),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Freezes the started shared VGs while not serving, thaws them once quorate again.
     fn fence(&mut self) {
         let shared: Vec<String> = self
             .ls
             .keys()
             .filter_map(|n| n.vg().map(str::to_string))
             .collect();
+        let serving = self.serving();
         for (tag, action) in
             self.freezer
-                .reconcile(self.quorate, shared.iter().map(String::as_str), self.now)
+                .reconcile(serving, shared.iter().map(String::as_str), self.now)
         {
             self.out.push(Output::Fence { tag, action });
         }
@@ -797,6 +858,16 @@ impl Node {
     fn lock_start(&mut self, conn: ConnId, vg: String, lock_args: String) {
         if let Some(r) = self.dg_activation_refusal(&vg) {
             return self.reply(conn, r);
+        }
+        if self.dlm_down.is_some() {
+            // A join would wait for dlm_controld for ever.
+            return self.reply(
+                conn,
+                failed(
+                    ErrorKind::NoDlm,
+                    format!("cannot start lockspace for VG {vg}: dlm_controld is not running"),
+                ),
+            );
         }
         let Some(name) = self.vg_ls(conn, &vg) else {
             return;
@@ -953,14 +1024,10 @@ impl Node {
                 ),
             );
         }
-        if mode == Mode::Ex && !self.quorate {
-            return self.reply(
-                conn,
-                failed(
-                    ErrorKind::NoQuorum,
-                    format!("cannot take the {scope} for a change: this node is not quorate"),
-                ),
-            );
+        if self.dlm_down.is_some() || (mode == Mode::Ex && !self.quorate) {
+            if let Some(r) = self.not_serving(&format!("cannot take the {scope} for a change")) {
+                return self.reply(conn, r);
+            }
         }
         if let (Mode::Ex, Scope::Vg(vg)) = (mode, &scope) {
             if let Some(r) = self.dg_refusal(vg) {
@@ -1001,14 +1068,8 @@ impl Node {
         if mode == Mode::Nl {
             return self.lv_unlock(conn, vg, uuid, lv_name);
         }
-        if !self.quorate {
-            return self.reply(
-                conn,
-                failed(
-                    ErrorKind::NoQuorum,
-                    format!("cannot activate {vg}/{lv_name}: this node is not quorate"),
-                ),
-            );
+        if let Some(r) = self.not_serving(&format!("cannot activate {vg}/{lv_name}")) {
+            return self.reply(conn, r);
         }
         if let Some(r) = self.dg_activation_refusal(&vg) {
             return self.reply(conn, r);
@@ -1884,6 +1945,18 @@ impl Node {
                 .collect(),
             lockspaces,
             frozen: self.freezer.status(self.now),
+            cluster_stack: self.dlm_down.map(|(since, broken)| {
+                format!(
+                    "dlm_controld is not running (for {} ms){}",
+                    self.now.saturating_sub(since),
+                    if broken {
+                        "; it went away with lockspaces joined: the shared VGs stay frozen \
+                         (stranded), reboot this node"
+                    } else {
+                        "; no lock is served until it is back"
+                    }
+                )
+            }),
             failed_lvs: self.watcher.status(self.now),
             disabled_vgs: self.dg_status(),
             peer_refreshes: self.recheck_status(),

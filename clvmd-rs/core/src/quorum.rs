@@ -79,6 +79,18 @@ pub const STRANDED_ADVICE: &str = "I/O stays frozen; the other nodes may have re
      the cluster stack, so dlm_controld will not start beside them); do not resume the devices \
      by hand";
 
+/// Why a node whose dlm_controld went away while it had lockspaces joined never thaws: its
+/// dlm_controld left its CPG groups as a failure (CPG_REASON_PROCDOWN), so every other node's
+/// dlm_controld fences this node (with fencing on) and recovers its DLM locks, handing them on.
+/// Corosync's membership and quorum say nothing of it: stock dlm_controld 4.2 also tells
+/// corosync to remove the node (seen in the lab, with and without fencing), but that comes
+/// later than this node's own dlm_controld socket closing, and other versions may not. The
+/// kernel's lockspaces here still believe they hold those locks, and a dlm_controld started
+/// again does not take them over. It is a partition merge in all but corosync's view.
+pub const DLM_CONTROLD_LOST: &str = "dlm_controld stopped while this node had DLM lockspaces \
+     joined: the other nodes' dlm_controld took it for a failure of this node and fence it or \
+     recover its locks, even though corosync's membership holds";
+
 #[derive(Debug, Default)]
 pub(crate) struct Freezer {
     pub(crate) policy: QuorumLoss,
@@ -157,7 +169,8 @@ impl Freezer {
         ));
     }
 
-    fn strand(&mut self, why: String) {
+    /// Nothing frozen from now on is ever thawed, for `why`.
+    pub(crate) fn strand(&mut self, why: String) {
         if self.suspect.is_none() {
             log::error!("{why}; {STRANDED_ADVICE}");
             self.suspect = Some(why.clone());
@@ -190,7 +203,12 @@ impl Freezer {
             for vg in shared {
                 if !self.vgs.contains_key(vg) {
                     let how = self.policy;
-                    log::warn!("quorum lost: freezing I/O to {vg} ({})", how.as_str());
+                    match &self.suspect {
+                        Some(why) => {
+                            log::warn!("freezing I/O to {vg} ({}), stranded: {why}", how.as_str())
+                        }
+                        None => log::warn!("quorum lost: freezing I/O to {vg} ({})", how.as_str()),
+                    }
                     self.vgs.insert(
                         vg.to_string(),
                         VgFence {

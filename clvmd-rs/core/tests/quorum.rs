@@ -217,6 +217,110 @@ fn losing_the_cluster_connection_freezes_at_once_and_never_thaws() {
 }
 
 #[test]
+fn dlm_controld_dying_alone_freezes_at_once_and_never_thaws() {
+    let mut sim = three(QuorumLoss::Freeze);
+    let t0 = sim.now;
+    // corosync stays up (quorum and membership unchanged); only dlm_controld goes away. The
+    // other nodes' dlm_controld see it leave as a failure and recover node 2's locks.
+    sim.input(2, Input::DlmControld { running: false });
+    sim.run(10_000);
+    assert_eq!(kernel_frozen(&sim, 2), ["other", "vg"]);
+    assert!(sim
+        .fence_log
+        .iter()
+        .filter(|(_, n, _)| *n == 2)
+        .all(|(t, _, a)| *t == t0 && matches!(a, FenceAction::Freeze { .. })));
+    assert_stranded(
+        &sim,
+        2,
+        "dlm_controld stopped while this node had DLM lockspaces",
+    );
+    let st = sim.node(2).status();
+    assert!(st.quorate, "corosync's quorum is shown as it is");
+    let why = st.cluster_stack.expect("status says what is wrong");
+    assert!(
+        why.contains("dlm_controld is not running") && why.contains("reboot"),
+        "{why}"
+    );
+    // The others go on.
+    assert!(kernel_frozen(&sim, 1).is_empty() && kernel_frozen(&sim, 3).is_empty());
+    // No lock for an activation or a change, said so.
+    for r in [
+        activate(&mut sim, 2, Mode::Pr),
+        sim.call(
+            2,
+            1,
+            Request::Lock {
+                scope: clvmd_proto::Scope::Vg("vg".into()),
+                mode: Mode::Ex,
+                wait_ms: 0,
+            },
+        ),
+    ] {
+        assert!(
+            matches!(&r, Response::Failed { kind: ErrorKind::NoDlm, message }
+                if message.contains("dlm_controld is not running")),
+            "{r:?}"
+        );
+    }
+    // dlm_controld back (it would refuse the kernel's lockspaces), quorum views: no thaw.
+    sim.input(2, Input::DlmControld { running: true });
+    sim.input(
+        2,
+        Input::QuorumView {
+            quorate: true,
+            members: vec![1, 2, 3],
+        },
+    );
+    sim.run(10_000);
+    assert_eq!(thaws(&sim, 2), 0);
+    assert_stranded(&sim, 2, "dlm_controld stopped");
+    assert!(sim.node(2).status().cluster_stack.is_some());
+}
+
+#[test]
+fn dlm_controld_gone_with_no_lockspace_only_refuses_until_it_is_back() {
+    let mut n = Node::new(NodeConfig {
+        node_id: 1,
+        node_name: "n1".into(),
+        quorum_loss: QuorumLoss::Freeze,
+        detach: clvmd_core::Detach::Global,
+        dg_failure: clvmd_proto::DgFailure::Dgdisable,
+    });
+    n.step(0, Input::ClusterName(Some(CLUSTER.into())));
+    n.step(0, Input::Membership { members: vec![1] });
+    n.step(0, Input::Quorum { quorate: true });
+    assert!(step_fenced(&mut n, 1, Input::DlmControld { running: false }).is_empty());
+    let start = Input::Request {
+        conn: 1,
+        request: Request::LockStart {
+            vg: "vg".into(),
+            lock_args: format!("1.0.0:{CLUSTER}"),
+        },
+    };
+    let out = n.step(2, start.clone());
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Reply { response: Response::Failed { kind: ErrorKind::NoDlm, message }, .. }
+            if message.contains("dlm_controld is not running"))),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Join { .. })),
+        "{out:?}"
+    );
+    assert!(n.status().cluster_stack.is_some());
+    // Back before any lockspace was joined: nothing was lost, the node serves again.
+    n.step(3, Input::DlmControld { running: true });
+    assert!(n.status().cluster_stack.is_none());
+    let out = n.step(4, start);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Join { .. })),
+        "{out:?}"
+    );
+    assert!(n.status().frozen.is_empty());
+}
+
+#[test]
 fn fail_io_policy_is_what_the_driver_is_asked_for() {
     let mut sim = three(QuorumLoss::FailIo);
     sim.partition(&[2]);
@@ -504,7 +608,8 @@ fn step_fenced(n: &mut Node, now: u64, input: Input) -> Vec<FenceAction> {
 proptest::proptest! {
     /// Random quorum views (node 1 always in its own): the VG is frozen whenever the node is
     /// not quorate, and it is thawed only if, since the view before its freeze, no node left
-    /// the view and came back (a merge), no cluster connection was lost and no restart came.
+    /// the view and came back (a merge), no cluster connection was lost, dlm_controld never went
+    /// away and no restart came.
     #[test]
     fn never_thawed_after_a_merge(
         events in proptest::collection::vec((proptest::bool::ANY, 0u8..4, 0u8..12), 1..40)
@@ -521,16 +626,23 @@ proptest::proptest! {
             if others & 1 != 0 { members.push(2); }
             if others & 2 != 0 { members.push(3); }
             let view: std::collections::BTreeSet<u32> = members.iter().copied().collect();
-            let input = if kind == 0 {
-                lost = true;
-                Input::ClusterLost { why: "test".into() }
-            } else {
-                Input::QuorumView { quorate, members }
+            let input = match kind {
+                0 => {
+                    lost = true;
+                    Input::ClusterLost { why: "test".into() }
+                }
+                // dlm_controld gone with the lockspace joined: as lost as the connection.
+                1 => {
+                    lost = true;
+                    Input::DlmControld { running: false }
+                }
+                2 => Input::DlmControld { running: true },
+                _ => Input::QuorumView { quorate, members },
             };
             if !frozen {
                 since = vec![last_quorate_view.clone()];
             }
-            if kind != 0 {
+            if kind > 2 {
                 since.push(view.clone());
             }
             let acts = step_fenced(&mut n, now, input);
@@ -553,6 +665,9 @@ proptest::proptest! {
             let st = n.status();
             if !st.quorate {
                 proptest::prop_assert!(frozen, "not quorate and not frozen");
+            }
+            if st.cluster_stack.is_some() {
+                proptest::prop_assert!(frozen, "dlm_controld gone and not frozen");
             }
             if st.quorate && !frozen {
                 last_quorate_view = view;

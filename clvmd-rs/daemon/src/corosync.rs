@@ -132,6 +132,14 @@ impl Corosync {
         Ok(())
     }
 
+    /// Whether corosync still answers (one IPC round trip): dlm_controld exits when corosync
+    /// goes, and the cause is then corosync's loss, not dlm_controld's.
+    pub fn check(&self) -> Result<(), DaemonError> {
+        quorum::getquorate(&self.quorum)
+            .map(|_| ())
+            .map_err(cs("quorum getquorate"))
+    }
+
     pub fn backlog(&self) -> bool {
         !self.backlog.is_empty()
     }

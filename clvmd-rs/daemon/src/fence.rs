@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 /// Work for the fence thread: quorum fence actions and mirror-health watching, in one
 /// order, so stopping an LV's I/O never races a freeze of its VG.
 pub enum Job {
-    Fence(u64, FenceAction),
+    /// A fence action and when the poll loop ordered it (its wait in the queue is logged).
+    Fence(u64, FenceAction, std::time::Instant),
     Watch(u64, WatchAction),
 }
 
@@ -29,7 +30,7 @@ impl Job {
     pub fn unavailable(self) -> Input {
         let e = "device-mapper is not available".to_string();
         match self {
-            Job::Fence(tag, _) => Input::FenceDone {
+            Job::Fence(tag, _, _) => Input::FenceDone {
                 tag,
                 result: Err(e),
             },
@@ -43,13 +44,23 @@ impl Job {
 
 /// The dm UUID of an LV's top device: `LVM-` + VG UUID + LV UUID (no dashes, no layer).
 pub(crate) fn top_uuid(dm: &dyn DmBackend, lv: &LvRef) -> Result<Option<String>, String> {
-    let id = lv.uuid.replace('-', "");
-    Ok(dm
+    let uuids: Vec<String> = dm
         .list()
         .map_err(|e| e.to_string())?
         .into_iter()
         .map(|d| d.uuid)
-        .find(|u| u.starts_with("LVM-") && u.len() == 4 + 32 + id.len() && u.ends_with(&id)))
+        .collect();
+    Ok(top_uuid_in(&uuids, lv))
+}
+
+/// [`top_uuid`] among the dm UUIDs read once (a health poll reads them once for all its LVs:
+/// each read is an ioctl per device, and a freeze waits for the poll to end).
+fn top_uuid_in(uuids: &[String], lv: &LvRef) -> Option<String> {
+    let id = lv.uuid.replace('-', "");
+    uuids
+        .iter()
+        .find(|u| u.starts_with("LVM-") && u.len() == 4 + 32 + id.len() && u.ends_with(&id))
+        .cloned()
 }
 
 /// Carries out a [`WatchAction`]: reads the LVs' top-device status, or stops an LV's I/O
@@ -59,8 +70,14 @@ pub fn watch(dm: &dyn DmBackend, action: &WatchAction) -> Result<Vec<LvStatus>, 
     match action {
         WatchAction::Health { lvs } => {
             let mut out = Vec::new();
+            let uuids: Vec<String> = dm
+                .list()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|d| d.uuid)
+                .collect();
             for lv in lvs {
-                let Some(uuid) = top_uuid(dm, lv)? else {
+                let Some(uuid) = top_uuid_in(&uuids, lv) else {
                     continue;
                 };
                 if let Ok(lines) = dm.status(&uuid) {
@@ -193,13 +210,36 @@ impl Fencer {
         out
     }
 
-    pub fn run(&self, dm: &dyn DmBackend, action: &FenceAction) -> Result<(), String> {
+    /// Runs the code a freeze runs, short of writing and suspending, once at start: a freeze
+    /// must not wait for its code to be paged in (the daemon's text is locked in memory, see
+    /// [`crate::server::lock_code`], but the heap and the kernel's paths warm up here too).
+    pub fn warm(&self, dm: &dyn DmBackend) {
+        let t = std::time::Instant::now();
+        let rec = Record {
+            how: QuorumLoss::Freeze,
+            devices: Vec::new(),
+        };
+        let _ = serde_json::to_string(&rec);
+        let _ = read_record(&self.record_path("\u{0}"));
+        match top_level(dm, "\u{0}") {
+            Ok(_) => log::debug!("fence path warmed in {} ms", t.elapsed().as_millis()),
+            Err(e) => log::warn!("device-mapper: {e}"),
+        }
+    }
+
+    /// `ordered`: when the poll loop ordered the action (the wait for this thread is logged).
+    pub fn run(
+        &self,
+        dm: &dyn DmBackend,
+        action: &FenceAction,
+        ordered: std::time::Instant,
+    ) -> Result<(), String> {
         let mut fenced = self.guard.lock();
         match action {
             FenceAction::Freeze { vg, how } => {
                 // Before the first suspend: from here the device-mapper thread resumes nothing.
                 fenced.insert(vg.clone());
-                self.freeze(dm, vg, *how)
+                self.freeze(dm, vg, *how, ordered)
             }
             FenceAction::Thaw { vg } => {
                 let r = self.thaw(dm, vg);
@@ -211,7 +251,15 @@ impl Fencer {
         }
     }
 
-    fn freeze(&self, dm: &dyn DmBackend, vg: &str, how: QuorumLoss) -> Result<(), String> {
+    fn freeze(
+        &self,
+        dm: &dyn DmBackend,
+        vg: &str,
+        how: QuorumLoss,
+        ordered: std::time::Instant,
+    ) -> Result<(), String> {
+        // Where the reaction time goes: the queue (a health poll or a device-mapper action
+        // holding the guard), finding the devices, the record, the suspends.
         let started = std::time::Instant::now();
         let path = self.record_path(vg);
         let mut rec = match read_record(&path) {
@@ -242,8 +290,11 @@ impl Fencer {
             });
             todo.push(rec.devices.len() - 1);
         }
+        let scanned = std::time::Instant::now();
         write_record(&self.dir, &path, &rec)?;
+        let recorded = std::time::Instant::now();
         let mut errors = Vec::new();
+        let mut kernel = std::time::Duration::ZERO;
         for i in todo {
             let d = &rec.devices[i];
             // How long the kernel took (a flushing suspend waits for the I/O in flight): the
@@ -259,6 +310,7 @@ impl Fencer {
                         .and_then(|()| dm.resume(&d.uuid))
                 }
             };
+            kernel += asked.elapsed();
             match r {
                 Ok(()) => log::warn!(
                     "{}: I/O stopped ({}) in {} ms, {} ms of them in the kernel",
@@ -270,6 +322,17 @@ impl Fencer {
                 Err(e) => errors.push(format!("{}: {e}", d.name)),
             }
         }
+        let us = |a: std::time::Instant, b: std::time::Instant| b.duration_since(a).as_micros();
+        log::warn!(
+            "{vg}: freeze timings (us): queued {}, devices found {}, recorded {}, suspended {} \
+             (kernel {}), {} device(s)",
+            us(ordered, started),
+            us(started, scanned),
+            us(scanned, recorded),
+            recorded.elapsed().as_micros(),
+            kernel.as_micros(),
+            rec.devices.len()
+        );
         if errors.is_empty() {
             Ok(())
         } else {
@@ -321,14 +384,19 @@ impl Fencer {
     }
 }
 
-/// The VG's active top-level LVM devices.
+/// The VG's active top-level LVM devices. Only the VG's devices (by their dm names, one
+/// ioctl for all) are queried further: this runs inside the freeze's reaction time.
 fn top_level(dm: &dyn DmBackend, vg: &str) -> Result<Vec<lvmeta_dm::DevInfo>, String> {
-    let all = dm.list().map_err(|e| e.to_string())?;
-    let mine: Vec<lvmeta_dm::DevInfo> = all
-        .into_iter()
-        .filter(|d| d.uuid.starts_with("LVM-"))
-        .filter(|d| lvmeta_model::ids::split_dm_name(&d.name).is_some_and(|(v, _, _)| v == vg))
-        .collect();
+    let mut mine = Vec::new();
+    for name in dm.names().map_err(|e| e.to_string())? {
+        if lvmeta_model::ids::split_dm_name(&name).is_none_or(|(v, _, _)| v != vg) {
+            continue;
+        }
+        match dm.info_by_name(&name).map_err(|e| e.to_string())? {
+            Some(d) if d.uuid.starts_with("LVM-") => mine.push(d),
+            _ => {} // removed meanwhile, or not lvm's
+        }
+    }
     let mut used = BTreeSet::new();
     for d in &mine {
         for l in dm.table(&d.uuid).map_err(|e| e.to_string())? {
@@ -433,6 +501,7 @@ mod tests {
                 vg: "vg".into(),
                 how: QuorumLoss::Freeze,
             },
+            std::time::Instant::now(),
         )
         .unwrap();
         assert_eq!(suspended(&dm), ["vg-l", "vg-m"]);
@@ -441,7 +510,12 @@ mod tests {
         let f2 = Fencer::new(dir.path().to_path_buf());
         assert_eq!(f2.found(), [("vg".to_string(), QuorumLoss::Freeze)]);
         assert!(f2.guard().lock().contains("vg"));
-        f2.run(&dm, &FenceAction::Thaw { vg: "vg".into() }).unwrap();
+        f2.run(
+            &dm,
+            &FenceAction::Thaw { vg: "vg".into() },
+            std::time::Instant::now(),
+        )
+        .unwrap();
         assert!(suspended(&dm).is_empty());
         assert!(f2.found().is_empty());
         assert!(!f2.guard().lock().contains("vg"));
@@ -459,6 +533,7 @@ mod tests {
                 vg: "vg".into(),
                 how: QuorumLoss::FailIo,
             },
+            std::time::Instant::now(),
         )
         .unwrap();
         assert!(suspended(&dm).is_empty(), "fail-io leaves devices running");
@@ -472,9 +547,15 @@ mod tests {
                 vg: "vg".into(),
                 how: QuorumLoss::FailIo,
             },
+            std::time::Instant::now(),
         )
         .unwrap();
-        f.run(&dm, &FenceAction::Thaw { vg: "vg".into() }).unwrap();
+        f.run(
+            &dm,
+            &FenceAction::Thaw { vg: "vg".into() },
+            std::time::Instant::now(),
+        )
+        .unwrap();
         assert_eq!(dm.table_text("vg-m").unwrap(), before);
         assert!(dm.table_text("vg-l").unwrap().contains("linear"));
         assert!(suspended(&dm).is_empty());
@@ -492,9 +573,15 @@ mod tests {
                 vg: "vg".into(),
                 how: QuorumLoss::Freeze,
             },
+            std::time::Instant::now(),
         )
         .unwrap();
-        f.run(&dm, &FenceAction::Thaw { vg: "vg".into() }).unwrap();
+        f.run(
+            &dm,
+            &FenceAction::Thaw { vg: "vg".into() },
+            std::time::Instant::now(),
+        )
+        .unwrap();
         assert_eq!(suspended(&dm), ["vg-l"]);
     }
 

@@ -6,6 +6,7 @@
 
 pub mod corosync;
 pub mod detach;
+pub mod dlmc;
 pub mod dm;
 pub mod fence;
 pub mod server;
@@ -75,8 +76,10 @@ pub fn cli() -> Command {
              to every active LV of its started shared VGs at once (halvm.toml \
              policy.quorum_loss: freeze or fail-io) and restores it when quorum returns with \
              its membership unbroken. After a partition merge (dlm_controld expels the merged \
-             node: the majority recovered its locks), a lost corosync connection or a daemon \
-             restart the VG stays frozen for good (stranded) and the node must be rebooted; \
+             node: the majority recovered its locks), a lost corosync connection, \
+             dlm_controld dying while corosync runs on (the daemon holds a connection to its \
+             control socket; the other nodes recover this node's locks) or a daemon restart \
+             the VG stays frozen for good (stranded) and the node must be rebooted; \
              the daemon stays up to say so and nothing resumes the devices on exit. The daemon reads the device-mapper status of the LVs \
              active here every second in place of dmeventd and applies the detach policy \
              (the VG's halvm_detach_* tag, else policy.detach) to a failed mirror or raid1 \

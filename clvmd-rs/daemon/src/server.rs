@@ -69,11 +69,66 @@ pub fn run(opts: Options) -> Result<(), DaemonError> {
     // After the fork: syslog lines carry the daemon's pid. Errors before this point reach
     // the caller's stderr.
     init_logging(&opts)?;
+    lock_code();
     write_pidfile(&opts.pidfile)?;
     let result = serve(&opts, listener, Arc::new(RealDlm), false);
     let _ = std::fs::remove_file(&opts.pidfile);
     let _ = std::fs::remove_file(&opts.socket);
     result
+}
+
+/// Locks the daemon's file-backed mappings (its code and read-only data, and the libraries')
+/// in memory, as corosync does with mlockall: a quorum freeze that first has to page in code it
+/// never ran (from a slow or failing disk, or a node short of memory) reacts late, and a write
+/// started meanwhile still lands. Anonymous memory (heap, thread stacks) is left alone: locking
+/// it would commit every thread's whole stack. A failure is logged, not fatal.
+pub fn lock_code() {
+    let t = Instant::now();
+    let maps = match std::fs::read_to_string("/proc/self/maps") {
+        Ok(m) => m,
+        Err(e) => {
+            log::warn!("cannot lock the code in memory: /proc/self/maps: {e}");
+            return;
+        }
+    };
+    let (mut bytes, mut failed) = (0usize, None);
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        // address perms offset dev inode path: file-backed ones have a path.
+        if !f.nth(3).is_some_and(|p| p.starts_with('/')) || perms.starts_with("---") {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+            continue;
+        };
+        let Some(addr) = std::ptr::NonNull::new(a as *mut std::ffi::c_void) else {
+            continue;
+        };
+        // SAFETY: mlock changes no memory contents; the range is one mapping of this process
+        // as the kernel listed it (page aligned), and locking a range that went away meanwhile
+        // fails with ENOMEM, which is only logged.
+        match unsafe { nix::sys::mman::mlock(addr, b - a) } {
+            Ok(()) => bytes += b - a,
+            Err(e) => failed = Some(e),
+        }
+    }
+    match failed {
+        Some(e) => log::warn!(
+            "locked {} KiB of code in memory, some mappings not: {e}",
+            bytes / 1024
+        ),
+        None => log::info!(
+            "locked {} KiB of code in memory in {} ms",
+            bytes / 1024,
+            t.elapsed().as_millis()
+        ),
+    }
 }
 
 /// Lines to stderr (`-f`) or to a file (`--log-file`).
@@ -90,9 +145,18 @@ impl log::Log for LineLogger {
         if !self.enabled(r.metadata()) {
             return;
         }
+        // Wall-clock milliseconds (UTC): the reaction times are read from these lines, beside
+        // other nodes' and the host's.
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() % 86_400_000);
         let line = format!(
-            "clvmd-rs[{}]: {}: {}\n",
+            "clvmd-rs[{}]: {:02}:{:02}:{:02}.{:03} {}: {}\n",
             std::process::id(),
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000,
             r.level(),
             r.args()
         );
@@ -254,6 +318,10 @@ struct Server {
     /// CPG messages held back while DLM calls are in flight (in order), and since when (ms).
     cpg_held: std::collections::VecDeque<CpgMsg>,
     cpg_held_since: u64,
+    /// When corosync's quorum fd was last found readable (the reaction time's start).
+    quorum_seen: Option<Instant>,
+    /// dlm_controld's liveness (with corosync only: without it there is no dlm_controld).
+    dlmc: Option<crate::dlmc::DlmControldWatch>,
 }
 
 /// The longest a CPG message waits for DLM calls in flight (a call can block for long while
@@ -356,7 +424,19 @@ pub fn serve_with(
         dlm_in_flight: 0,
         cpg_held: Default::default(),
         cpg_held_since: 0,
+        quorum_seen: None,
+        dlmc: opts
+            .corosync
+            .then(|| crate::dlmc::DlmControldWatch::new(crate::dlmc::DLMC_SOCK)),
     };
+    if let Some(w) = srv.dlmc.as_mut() {
+        w.reconnect();
+        let running = w.connected();
+        if !running {
+            log::error!("dlm_controld is not running (no connection to its control socket)");
+        }
+        srv.feed(Input::DlmControld { running })?;
+    }
     if !left_frozen.is_empty() {
         srv.feed(Input::FrozenFound { vgs: left_frozen })?;
     }
@@ -404,6 +484,10 @@ impl Server {
         // Answers and DLM calls first: a CPG multicast is an IPC round trip to corosync, which
         // must not hold up a client's answer nor the DLM call the next answer waits for. The
         // order within each group is kept.
+        // A fence order before anything else: it only queues work for the fence thread.
+        let (fence, outs): (Vec<Output>, Vec<Output>) = outs
+            .into_iter()
+            .partition(|o| matches!(o, Output::Fence { .. }));
         let (first, rest): (Vec<Output>, Vec<Output>) = outs.into_iter().partition(|o| {
             matches!(
                 o,
@@ -413,7 +497,7 @@ impl Server {
                     | Output::Leave { .. }
             )
         });
-        for o in first.into_iter().chain(rest) {
+        for o in fence.into_iter().chain(first).chain(rest) {
             self.carry_out(o)?;
         }
         Ok(())
@@ -429,9 +513,18 @@ impl Server {
                 self.workers.submit(ls, Work::Call(tag, op))
             }
             Output::Fence { tag, action } => {
-                log::debug!("fence: {action:?}");
+                // The poll loop's share of the reaction time: corosync's notification read,
+                // the state machine's step.
+                match self.quorum_seen {
+                    Some(t) => log::debug!(
+                        "fence: {action:?}, ordered {} us after corosync's last quorum \
+                         notification was read",
+                        t.elapsed().as_micros()
+                    ),
+                    None => log::debug!("fence: {action:?}"),
+                }
                 self.fence_tx
-                    .send(crate::fence::Job::Fence(tag, action))
+                    .send(crate::fence::Job::Fence(tag, action, Instant::now()))
                     .expect("the fence thread lives as long as the daemon");
             }
             Output::Dm { tag, action } => self
@@ -500,6 +593,28 @@ impl Server {
         // One at a time from the front: what sending feeds back (no corosync) queues behind.
         while let Some(msg) = self.cpg_held.pop_front() {
             self.send_cpg(msg)?;
+        }
+        Ok(())
+    }
+
+    /// dlm_controld's connection polled readable (`ready`: its fd was the last polled), or a
+    /// reconnect is due: tells the core when it goes away or comes back.
+    fn watch_dlm_controld(&mut self, ready: bool) -> Result<(), DaemonError> {
+        let Some(w) = self.dlmc.as_mut() else {
+            return Ok(());
+        };
+        if w.connected() {
+            if ready && !w.still_there() {
+                log::error!("dlm_controld went away (its control socket closed)");
+                // Gone with corosync (it exits when corosync does): that is the cause to report.
+                if let Some(Err(e)) = self.corosync.as_ref().map(Corosync::check) {
+                    self.lose_cluster(e)?;
+                }
+                return self.feed(Input::DlmControld { running: false });
+            }
+        } else if w.reconnect() {
+            log::warn!("dlm_controld is running (connected to its control socket)");
+            return self.feed(Input::DlmControld { running: true });
         }
         Ok(())
     }
@@ -599,6 +714,9 @@ impl Server {
                         PollFlags::POLLIN,
                     ));
                 }
+                if let Some(fd) = self.dlmc.as_ref().and_then(|w| w.fd()) {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                }
                 let base = fds.len();
                 for id in &conn_ids {
                     let c = &self.conns[id];
@@ -623,6 +741,21 @@ impl Server {
                     .collect();
                 (ready, conn_ready)
             };
+            // First what may ask for a freeze: corosync's quorum notification and dlm_controld
+            // going away. Completions and CPG deliveries come after (a membership change's
+            // multicasts are round trips to a corosync busy with the new ring, which held up
+            // the freeze's order by 290 ms in the lab).
+            let quorum = match &self.corosync {
+                Some(c) if ready.get(4) == Some(&true) => {
+                    self.quorum_seen = Some(Instant::now());
+                    c.dispatch_quorum()
+                }
+                _ => Ok(()),
+            };
+            for e in corosync::take_events() {
+                self.feed(e)?;
+            }
+            self.watch_dlm_controld(ready.last() == Some(&true))?;
             if ready[0] {
                 if let Ok(Some(s)) = sigfd.read_signal() {
                     log::info!(
@@ -652,23 +785,13 @@ impl Server {
             }
             self.release_cpg(false)?;
             let dispatched = match &self.corosync {
-                Some(c) => (if ready.get(3) == Some(&true) {
-                    c.dispatch_cpg()
-                } else {
-                    Ok(())
-                })
-                .and_then(|()| {
-                    if ready.get(4) == Some(&true) {
-                        c.dispatch_quorum()
-                    } else {
-                        Ok(())
-                    }
-                }),
-                None => Ok(()),
+                Some(c) if ready.get(3) == Some(&true) => c.dispatch_cpg(),
+                _ => Ok(()),
             };
             for e in corosync::take_events() {
                 self.feed(e)?;
             }
+            let dispatched = dispatched.and(quorum);
             let flushed = match self.corosync.as_mut() {
                 Some(c) => dispatched.and_then(|()| c.flush()),
                 None => dispatched,

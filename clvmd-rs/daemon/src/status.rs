@@ -96,6 +96,9 @@ pub fn render(st: &Status) -> String {
             members.join(" ")
         }
     );
+    if let Some(s) = &st.cluster_stack {
+        let _ = writeln!(o, "cluster stack: {s}");
+    }
     for f in &st.frozen {
         let why = match &f.stranded {
             Some(w) => format!(", never thawed: {w}"),
@@ -278,6 +281,7 @@ mod tests {
                     },
                 ],
             }],
+            cluster_stack: Some("dlm_controld is not running (for 700 ms)".into()),
             frozen: vec![
                 FrozenVg {
                     vg: "vg".into(),
@@ -314,6 +318,7 @@ mod tests {
             text,
             "node node2 (id 2), quorate\n\
              members: node1(1) node2\n\
+             cluster stack: dlm_controld is not running (for 700 ms)\n\
              I/O frozen (freeze) on shared VG vg for 1500 ms: quorum lost\n\
              I/O stranded (freeze) on shared VG vg2 for 900 ms, never thawed: a merge; reboot\n\
              LV vg/m failed: mirror leg(s) [1] dead for 20 ms; I/O stopped on this node\n\
@@ -345,6 +350,7 @@ mod tests {
             members: vec![],
             lockspaces: vec![],
             frozen: vec![],
+            cluster_stack: None,
             disabled_vgs: vec![
                 d("vg", clvmd_proto::DgFailure::Dgdisable, true),
                 d("vg2", clvmd_proto::DgFailure::Leave, false),
@@ -418,6 +424,7 @@ mod tests {
                 ],
             }],
             frozen: vec![],
+            cluster_stack: None,
             disabled_vgs: vec![],
             peer_refreshes: vec![],
             failed_lvs: vec![],

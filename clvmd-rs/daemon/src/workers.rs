@@ -52,9 +52,19 @@ impl Workers {
         std::thread::Builder::new()
             .name("fence".into())
             .spawn(move || {
-                // Opened on first use: a daemon on a host without device-mapper still serves
-                // locks, and says why it cannot fence when it has to.
-                let mut dm: Option<lvmeta_dm::ioctl::DmIoctl> = None;
+                // Opened and warmed before the first job: a freeze must not wait for the
+                // control device or for its code's first run. A daemon on a host without
+                // device-mapper still serves locks, and says why it cannot fence when it has to.
+                let mut dm = match lvmeta_dm::ioctl::DmIoctl::open() {
+                    Ok(d) => {
+                        fencer.warm(&d);
+                        Some(d)
+                    }
+                    Err(e) => {
+                        log::error!("device-mapper: {e}");
+                        None
+                    }
+                };
                 for job in rx {
                     if dm.is_none() {
                         match lvmeta_dm::ioctl::DmIoctl::open() {
@@ -63,10 +73,12 @@ impl Workers {
                         }
                     }
                     let input = match (&dm, job) {
-                        (Some(d), crate::fence::Job::Fence(tag, action)) => Input::FenceDone {
-                            tag,
-                            result: fencer.run(d, &action),
-                        },
+                        (Some(d), crate::fence::Job::Fence(tag, action, ordered)) => {
+                            Input::FenceDone {
+                                tag,
+                                result: fencer.run(d, &action, ordered),
+                            }
+                        }
                         (Some(d), crate::fence::Job::Watch(tag, action)) => Input::WatchDone {
                             tag,
                             result: crate::fence::watch(d, &action),

@@ -353,6 +353,9 @@ pub struct Status {
     /// Shared VGs whose I/O this node stopped because it lost quorum.
     #[serde(default)]
     pub frozen: Vec<FrozenVg>,
+    /// What is wrong with the cluster stack beside corosync (dlm_controld not running).
+    #[serde(default)]
+    pub cluster_stack: Option<String>,
     /// LVs active here with a failed mirror/raid1 leg (`policy.detach`).
     #[serde(default)]
     pub failed_lvs: Vec<FailedLv>,

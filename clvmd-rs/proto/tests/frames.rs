@@ -146,6 +146,7 @@ fn response() -> impl Strategy<Value = Response> {
                     error: Some("EBUSY".into()),
                     stranded: Some("merged".into()),
                 }],
+                cluster_stack: (node_id % 2 == 0).then(|| "dlm_controld is not running".into()),
                 disabled_vgs: vec![],
                 peer_refreshes: vec![],
                 failed_lvs: vec![FailedLv {
@@ -338,6 +339,7 @@ fn io_blocked_names_the_reason() {
         members: vec![],
         lockspaces: vec![],
         frozen: vec![],
+        cluster_stack: None,
         disabled_vgs: vec![],
         peer_refreshes: vec![],
         failed_lvs: vec![FailedLv {
