@@ -367,7 +367,8 @@ pub fn reload_opts(
     let mut out = Outcome::default();
     let mut known: HashMap<String, DevNum> = HashMap::new();
     let mut created: Vec<(String, String)> = Vec::new();
-    let mut loaded: Vec<&DmDevice> = Vec::new();
+    // (device, resumed at once: a grown sub-device, see below)
+    let mut loaded: Vec<(&DmDevice, bool)> = Vec::new();
     // A live device holding a name the new plan gives another device (a mirror repair's new
     // image takes the failed image's name, a surviving image may be renumbered) steps aside
     // under a temporary name; after the resume it takes its new name or goes.
@@ -420,7 +421,18 @@ pub fn reload_opts(
                         } else {
                             dm.load(&d.uuid, &want)?;
                         }
-                        loaded.push(d);
+                        // A sub-device that grows goes live at once, as libdm's preload
+                        // resumes a child whose size changed before its parents load:
+                        // dm-raid checks its images' sizes when its table loads
+                        // ("Component device(s) too small"). The extra space is unused
+                        // until the parent's new table is live.
+                        let len = |t: &[RawLine]| t.iter().map(|l| l.1).sum::<u64>();
+                        let grown = d.uuid != top_uuid && len(&want) > len(&live);
+                        if grown {
+                            dm.suspend(&d.uuid)?;
+                            dm.resume(&d.uuid)?;
+                        }
+                        loaded.push((d, grown));
                     }
                 }
                 None => {
@@ -441,8 +453,10 @@ pub fn reload_opts(
         Ok(())
     })();
     if let Err(e) = res {
-        for d in &loaded {
-            let _ = dm.clear(&d.uuid);
+        for (d, live) in &loaded {
+            if !live {
+                let _ = dm.clear(&d.uuid);
+            }
         }
         for (name, uuid) in created.iter().rev() {
             let _ = dm.remove(uuid);
@@ -457,15 +471,17 @@ pub fn reload_opts(
         return Err(e);
     }
     // Suspend top first so I/O drains from the top, resume bottom first.
-    for d in loaded.iter().rev() {
+    for (d, _) in loaded.iter().rev().filter(|l| !l.1) {
         if noflush {
             dm.suspend_noflush(&d.uuid)?;
         } else {
             dm.suspend(&d.uuid)?;
         }
     }
-    for d in &loaded {
-        dm.resume(&d.uuid)?;
+    for (d, live) in &loaded {
+        if !live {
+            dm.resume(&d.uuid)?;
+        }
         out.reloaded.push(d.name.clone());
     }
     out.created = created.into_iter().map(|c| c.0).collect();

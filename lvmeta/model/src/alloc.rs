@@ -18,9 +18,11 @@
 //!   allocation, placed by the policies above as stripes are; raid1 asks one more extent
 //!   per image and splits a `_rmeta_N` off the front of each image's first area; a mirror's
 //!   disk log (`_mlog`) is a second allocation, as lvm2's `add_mirror_log` (see
-//!   `alloc_mirror_log`). lvm2 cannot create these without device-mapper, so their placement
-//!   follows lvm2's source, not a run of lvm2 (the differential test checks that lvm2 accepts,
-//!   extends, reduces and removes them as lvmeta does);
+//!   `alloc_mirror_log`); new images beside an existing LV (`lvconvert -m+N`) avoid, LE range
+//!   by LE range, the PVs that range uses (mirror) or every PV of the LV (raid1). lvm2 cannot
+//!   create these without device-mapper: the lab test `lab_activation_matches_lvm2_and_keeps_data`
+//!   compares creates, extends and up-converts with a real lvm2 run, and the root tier's
+//!   differential test checks that lvm2 accepts, extends, reduces and removes them as lvmeta does;
 //! - only PVs with `ALLOCATABLE` status, restricted to the PVs the request names.
 //!
 //! Mirror log: [`MirrorLog::Disk`] is the default, as lvm2's `--mirrorlog` (a `_mlog` sub-LV);
@@ -498,12 +500,31 @@ impl FreeMap {
         // allocation already used, and for an extension (set from the start, as lvm2's
         // `_init_alloc_parms`) also those `_check_pva` finds under `maximise_cling`
         // (continuing a last-segment area, on a first-segment PV); then plain normal.
-        let mut cling = prev_any.is_some() || !st.out.is_empty();
+        let cling = prev_any.is_some() || !st.out.is_empty();
         let prev_m: &[(usize, u64)] = prev_any.unwrap_or(&[]);
+        if !self.normal_policy(cands, n, &mut st, prev_m, &first, cling) {
+            return Err(not_enough());
+        }
+        Ok(st.out)
+    }
+
+    /// The normal policy's passes until `st` has all it needs: with `cling`
+    /// (A_CLING_TO_ALLOCED) first, dropped when a pass finds nothing and set again after
+    /// one that finds something (maximise_cling). False when the space runs out (an
+    /// approximate allocation keeps what it found, lvm2's `approx_alloc`).
+    fn normal_policy(
+        &mut self,
+        cands: &[usize],
+        n: usize,
+        st: &mut Progress,
+        prev_m: &[(usize, u64)],
+        first: &[usize],
+        mut cling: bool,
+    ) -> bool {
         while st.rest > 0 {
             let found = if cling {
                 let used: Vec<usize> = st.used_by_slot.iter().flatten().copied().collect();
-                self.cling_sorted(cands, n, st.rest, prev_m, &first, &used)
+                self.cling_sorted(cands, n, st.rest, prev_m, first, &used)
             } else {
                 self.normal_pass(cands, n, st.rest, None)
             };
@@ -513,12 +534,67 @@ impl FreeMap {
                     cling = true;
                 }
                 None if cling => cling = false,
-                // Approximate allocation keeps what it found (lvm2's `approx_alloc`).
-                None if self.approx => break,
-                None => return Err(not_enough()),
+                None => return self.approx,
             }
         }
-        Ok(st.out)
+        true
+    }
+
+    /// New mirror images beside an LV's LEs, as lvm2's `add_mirror_images` allocates them
+    /// with the parallel areas of `build_parallel_areas_from_lv(lv, 0, 0)`: `ranges` are the
+    /// LV's LE ranges (length, PVs they use), cut at every segment boundary of any image.
+    /// One allocation, split at each range's end (`max_to_allocate`), each range kept off
+    /// the PVs it already uses (`_pv_is_parallel`); after the first range the normal policy
+    /// clings to the PVs this allocation used (maximise_cling keeps A_CLING_TO_ALLOCED set
+    /// after a pass that found something).
+    #[allow(clippy::type_complexity)]
+    fn alloc_parallel_ranges(
+        &mut self,
+        cands: &[usize],
+        n: usize,
+        ranges: &[(u64, Vec<usize>)],
+    ) -> Result<Vec<(u64, Vec<(usize, u64)>)>, ModelError> {
+        let needed: u64 = ranges.iter().map(|r| r.0).sum::<u64>() * n as u64;
+        // `_sufficient_pes_free`: the whole request against all candidates, up front.
+        let free = self.total_free(cands);
+        let not_enough = || ModelError::NotEnoughSpace {
+            needed: Extents(needed),
+            free: Extents(free),
+        };
+        if free < needed {
+            return Err(not_enough());
+        }
+        let mut out = Vec::new();
+        let mut used_by_slot: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, (len, busy)) in ranges.iter().enumerate() {
+            let c: Vec<usize> = cands
+                .iter()
+                .copied()
+                .filter(|pv| !busy.contains(pv))
+                .collect();
+            let segs = if i == 0 {
+                self.alloc_parallel(&c, n, *len, None)?
+            } else {
+                let mut st = Progress {
+                    out: Vec::new(),
+                    rest: *len,
+                    used_by_slot: used_by_slot.clone(),
+                };
+                if !self.normal_policy(&c, n, &mut st, &[], &[], true) {
+                    return Err(not_enough());
+                }
+                st.out
+            };
+            for (_, areas) in &segs {
+                for (slot, &(pv, _)) in areas.iter().enumerate() {
+                    if !used_by_slot[slot].contains(&pv) {
+                        used_by_slot[slot].push(pv);
+                    }
+                }
+            }
+            out.extend(segs);
+        }
+        Ok(out)
     }
 
     /// One positional pass of lvm2's cling policy for an extension (`_find_some_parallel_space`
@@ -1002,7 +1078,7 @@ impl VolumeGroup {
                             legs.iter().flat_map(|l| l.2.iter().map(|c| c.0)).collect();
                         let log_len = mirror_log_extents(region, self.extent_size, size);
                         let chunk = Self::alloc_mirror_log(&mut fm, &cands, &images, log_len)
-                            .ok_or(ModelError::NotEnoughSpace {
+                            .ok_or(ModelError::NoMirrorLogSpace {
                                 needed: Extents(log_len),
                                 free: Extents(fm.total_free(&cands)),
                             })?;
@@ -1142,7 +1218,7 @@ impl VolumeGroup {
                 problem: "0 mirrors: use a linear LV".into(),
             });
         }
-        self.place_images(fm, cands, mirrors as usize + 1, size, meta)
+        self.place_images(fm, cands, mirrors as usize + 1, size, meta, None)
     }
 
     /// Places `n` images of `size` extents, each on its own PV among `cands` (see
@@ -1155,10 +1231,11 @@ impl VolumeGroup {
         n: usize,
         size: u64,
         meta: bool,
+        ranges: Option<&[(u64, Vec<usize>)]>,
     ) -> Result<Vec<(usize, Option<(usize, u64, u64)>, Vec<(usize, u64, u64)>)>, ModelError> {
         let need = size.saturating_add(u64::from(meta));
         let usable = cands.iter().filter(|&&i| fm.pvs[i].free() > 0).count();
-        if usable < n {
+        if usable < n && ranges.is_none() {
             return Err(ModelError::NotEnoughPvs {
                 needed: n,
                 available: usable,
@@ -1169,7 +1246,10 @@ impl VolumeGroup {
         // (`lv_extend` → `_allocate`, area_count = images): the same policies as stripes.
         // raid1 asks for one more extent per area (`alloc_and_split_meta`) and splits the
         // rmeta off the front of each image's first area (`_alloc_parallel_area`).
-        let segs = fm.alloc_parallel(cands, n, need, None)?;
+        let segs = match ranges {
+            Some(r) => fm.alloc_parallel_ranges(cands, n, r)?,
+            None => fm.alloc_parallel(cands, n, need, None)?,
+        };
         let mut out: Vec<(usize, Option<(usize, u64, u64)>, Vec<(usize, u64, u64)>)> = (0..n)
             .map(|slot| (segs.first().map_or(0, |s| s.1[slot].0), None, Vec::new()))
             .collect();
@@ -1193,13 +1273,57 @@ impl VolumeGroup {
         Ok(out)
     }
 
+    /// lvm2's parallel areas of a mirror (or a linear LV about to become one) for new
+    /// images (`build_parallel_areas_from_lv(lv, 0, 0)`): its LEs cut at every segment
+    /// boundary of the images (of the LV itself when linear), each range with the PVs (as
+    /// free-map indexes) its LEs use. Returns (length, PVs) in LE order.
+    fn parallel_ranges(
+        &self,
+        fm: &FreeMap,
+        top: &LogicalVolume,
+        images: &[String],
+    ) -> Vec<(u64, Vec<usize>)> {
+        let lvs: Vec<&LogicalVolume> = if images.is_empty() {
+            vec![top]
+        } else {
+            images.iter().filter_map(|i| self.lv(i)).collect()
+        };
+        let size = top.size().0;
+        let mut cuts: Vec<u64> = lvs
+            .iter()
+            .flat_map(|l| l.segments.iter().map(|s| s.start_extent.0))
+            .chain([0, size])
+            .filter(|&c| c <= size)
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts.windows(2)
+            .map(|w| {
+                let mut busy: Vec<usize> = Vec::new();
+                for l in &lvs {
+                    for seg in &l.segments {
+                        let (a, b) = (seg.start_extent.0, seg.start_extent.0 + seg.extent_count.0);
+                        if a < w[1] && w[0] < b {
+                            for (pv, _, _) in pv_areas(seg) {
+                                if let Some(i) = fm.idx(&pv).filter(|i| !busy.contains(i)) {
+                                    busy.push(i);
+                                }
+                            }
+                        }
+                    }
+                }
+                (w[1] - w[0], busy)
+            })
+            .collect()
+    }
+
     /// Adds images to LV `name` until it has `req.total` (`lvconvert -m`, and the second half
     /// of a mirror repair): a linear LV becomes a mirror with a core log or raid1, its
     /// segments moving to image 0 (`_mimage_0`, or `_rimage_0` with a one-extent `_rmeta_0`
-    /// on the same PV); a mirror or raid1 LV keeps its type. Each new image goes to a PV
-    /// holding nothing of the LV, placed as lvcreate places images (the first PVs, in
-    /// candidate order, with a free area holding the whole image; raid1 metadata right before
-    /// its image). New image names take the lowest free index; new sub-LVs go to the end of
+    /// on the same PV); a mirror or raid1 LV keeps its type. New raid1 images go to PVs
+    /// holding nothing of the LV; new mirror images, LE range by LE range, to PVs holding
+    /// nothing of that range (see `parallel_ranges`); both placed by lvcreate's policies
+    /// (raid1 metadata right before its image). New image names take the lowest free index; new sub-LVs go to the end of
     /// the VG's list, as lvm2 writes them. New raid1 images carry `REBUILD` (the kernel
     /// rebuilds them; the caller clears it once loaded, as lvm2 does). Returns the new
     /// sub-LVs; nothing when the LV already has `total` images. On error the VG is unchanged.
@@ -1275,10 +1399,14 @@ impl VolumeGroup {
                 segs_of(l);
             }
         }
+        // A mirror's new images avoid, range by range, the PVs the LV uses there (lvm2's
+        // parallel areas per segment); raid1's avoid every PV of the LV
+        // (`build_parallel_areas_from_lv(lv, 0, 1)`, one list).
+        let ranges = (!raid1).then(|| self.parallel_ranges(&fm, &top, &images));
         let cands: Vec<usize> = self
             .candidates(&fm, req.pvs.as_deref())?
             .into_iter()
-            .filter(|&i| !avoid.contains(&fm.pvs[i].name))
+            .filter(|&i| ranges.is_some() || !avoid.contains(&fm.pvs[i].name))
             .collect();
         let lreq = LvRequest {
             creation_time: req.creation_time,
@@ -1321,7 +1449,7 @@ impl VolumeGroup {
             first = Some((iname, mname));
         }
         let add = req.total - have;
-        let placed = self.place_images(&mut fm, &cands, add, size.0, raid1)?;
+        let placed = self.place_images(&mut fm, &cands, add, size.0, raid1, ranges.as_deref())?;
         let mut new_pairs: Vec<(String, Option<String>)> = Vec::new();
         for (_, meta, chunks) in placed {
             let idx = (0..)

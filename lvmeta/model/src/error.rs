@@ -30,6 +30,9 @@ pub enum ModelError {
     SubVolume { name: String, parent: String },
     #[error("not enough free extents: {needed} needed, {free} free")]
     NotEnoughSpace { needed: Extents, free: Extents },
+    /// A new mirror's images fit, its disk log does not (lvm2 allocates the log after them).
+    #[error("no room for the mirror log: {needed} extents needed, {free} free")]
+    NoMirrorLogSpace { needed: Extents, free: Extents },
     #[error("not enough physical volumes: {needed} needed for {what}, {available} usable")]
     NotEnoughPvs {
         needed: usize,

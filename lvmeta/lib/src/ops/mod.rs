@@ -39,6 +39,10 @@ pub enum VgError {
         needed: usize,
         found: usize,
     },
+    /// `add_mirror_log` after the images: `_sufficient_pes_free`'s line when the PVs are
+    /// short, then `add_mirror_log`'s.
+    #[error("{}Unable to allocate extents for mirror log.", pes_short(*.needed, *.free))]
+    MirrorLogShort { needed: u64, free: u64 },
     #[error("Physical volume {pv} is not in VG {vg}")]
     NoSuchPv { vg: String, pv: String },
     #[error("invalid name {name:?}: {why}")]
@@ -70,6 +74,15 @@ pub enum VgError {
     LvNotInVg { vg: String, lv: String },
     #[error("Existing logical volume \"{lv}\" not found in volume group \"{vg}\"")]
     ExistingLvNotFound { vg: String, lv: String },
+}
+
+/// lvm2's `_sufficient_pes_free` line (and a line break) when `free` < `needed`.
+fn pes_short(needed: u64, free: u64) -> String {
+    if free < needed {
+        format!("Insufficient free space: {needed} extents needed, but only {free} available\n")
+    } else {
+        String::new()
+    }
 }
 
 /// Errors of the commands; the binary maps them to lvm's exit codes.
@@ -677,6 +690,11 @@ pub(crate) fn model_error(vgname: &str, e: ModelError) -> OpError {
         ModelError::NoSuchLv { name } => VgError::NoSuchLv { vg, lv: name }.into(),
         ModelError::NotEnoughSpace { needed, free } => VgError::NoSpace {
             vg,
+            needed: needed.0,
+            free: free.0,
+        }
+        .into(),
+        ModelError::NoMirrorLogSpace { needed, free } => VgError::MirrorLogShort {
             needed: needed.0,
             free: free.0,
         }
