@@ -595,6 +595,14 @@ impl Ctx<'_> {
             added =
                 t.vg.add_images(lv, &self.images_request(total, raid1, &o.pvs))
                     .map_err(|e| OpError::Failed(e.to_string()))?;
+            // New raid1 metadata sub-LVs start cleared (lvm2's `_clear_lvs`).
+            crate::mirror_log::clear_raid_meta(
+                self,
+                &t.vg,
+                t.scan,
+                &t.devs,
+                added.iter().map(String::as_str),
+            )?;
             if !raid1 {
                 // lvm2's log: as the mirror has it, a disk log for a linear LV, or as asked.
                 let disk = match o.log {
@@ -738,6 +746,11 @@ impl Ctx<'_> {
                 || matches!(&r, Repaired::Raid1(m) if m.failed.is_empty())
             {
                 t.change_nothing();
+            }
+            if let Repaired::Raid1(m) = &r {
+                // The replacement metadata sub-LVs start cleared (lvm2's `_clear_lvs`).
+                let added = m.added.iter().map(String::as_str);
+                crate::mirror_log::clear_raid_meta(self, &t.vg, t.scan, &t.devs, added)?;
             }
             Ok(r)
         });

@@ -10,6 +10,8 @@
 //! active mirror whose images the log does not cover is loaded once with dm-log's `sync`
 //! (a new log in the kernel). An active mirror known to be in sync gets a new log with
 //! `nosync`, as lvm2 does, so nothing is copied.
+//!
+//! New raid1 metadata sub-LVs are cleared the same way ([`clear_raid_meta`]).
 
 use crate::activation::{Kernel, Result};
 use crate::ops::{Ctx, OpError, PvIndex, Scan};
@@ -38,19 +40,56 @@ pub fn init_log(
     devs: &PvIndex,
     log: &str,
 ) -> std::result::Result<(), OpError> {
+    let failed =
+        |why: String| OpError::Failed(format!("Aborting. Failed to wipe mirror log. ({why})"));
+    write_lv_start(ctx, vg, scan, devs, log, &new_log_header(), failed)
+}
+
+/// Zeroes the first 4 KiB of each new raid1 metadata sub-LV (`_rmeta_N`) in `lvs`, as lvm2
+/// clears new metadata LVs before it loads them (`_clear_lvs`): dm-raid trusts a superblock it
+/// finds, so extents that held an earlier raid's metadata of the same size could make the
+/// kernel call a new image in sync and skip its copy. Other names are passed over.
+pub fn clear_raid_meta<'a>(
+    ctx: &Ctx,
+    vg: &VolumeGroup,
+    scan: &Scan,
+    devs: &PvIndex,
+    lvs: impl IntoIterator<Item = &'a str>,
+) -> std::result::Result<(), OpError> {
+    for meta in lvs.into_iter().filter(|n| n.contains("_rmeta_")) {
+        let failed = |why: String| {
+            OpError::Failed(format!("Failed to initialize {}/{meta}. ({why})", vg.name))
+        };
+        write_lv_start(ctx, vg, scan, devs, meta, &[0u8; 4096], failed)?;
+    }
+    Ok(())
+}
+
+/// Writes `data` at the start of LV `lv` through the PV holding its first extent (no
+/// device-mapper needed: the extents are new, nothing has them open) and syncs it.
+fn write_lv_start(
+    ctx: &Ctx,
+    vg: &VolumeGroup,
+    scan: &Scan,
+    devs: &PvIndex,
+    lv: &str,
+    data: &[u8],
+    failed: impl Fn(String) -> OpError,
+) -> std::result::Result<(), OpError> {
     if ctx.env.test_mode {
         return Ok(());
     }
-    let failed =
-        |why: String| OpError::Failed(format!("Aborting. Failed to wipe mirror log. ({why})"));
     let l = vg
-        .lv(log)
-        .ok_or_else(|| failed(format!("no LV {log} in {}", vg.name)))?;
-    let (pv, start, _) = l
+        .lv(lv)
+        .ok_or_else(|| failed(format!("no LV {lv} in {}", vg.name)))?;
+    let (pv, start, count) = l
         .segments
         .first()
         .and_then(|s| pv_areas(s).into_iter().next())
-        .ok_or_else(|| failed(format!("{log} has no extents on a PV")))?;
+        .ok_or_else(|| failed(format!("{lv} has no extents on a PV")))?;
+    // Never past the LV's first area (small extents): what follows belongs to others.
+    let room = usize::try_from(count * vg.extent_size.0 * 512).unwrap_or(usize::MAX);
+    let data = &data[..data.len().min(room)];
     let pe_start = vg
         .pvs
         .iter()
@@ -66,7 +105,7 @@ pub fn init_log(
         path: dev.path().to_path_buf(),
         source,
     };
-    dev.write_at(off, &new_log_header()).map_err(io)?;
+    dev.write_at(off, data).map_err(io)?;
     dev.sync().map_err(io)
 }
 

@@ -121,6 +121,19 @@ impl Ctx<'_> {
                     if let Some(log) = log {
                         crate::mirror_log::init_log(self, vg, sc, devs, &log)?;
                     }
+                    // A new raid1's metadata sub-LVs start cleared (lvm2's `_clear_lvs`).
+                    let subs: Vec<String> = vg
+                        .lv(&req.name)
+                        .and_then(|l| l.segments.first())
+                        .map(|s| s.kind.sub_lvs().into_iter().map(String::from).collect())
+                        .unwrap_or_default();
+                    crate::mirror_log::clear_raid_meta(
+                        self,
+                        vg,
+                        sc,
+                        devs,
+                        subs.iter().map(String::as_str),
+                    )?;
                     Ok(())
                 }
                 Err(ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. }) => {
