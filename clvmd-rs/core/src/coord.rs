@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clvmd_proto::{ErrorKind, Mode, Response};
 use halvm_dlm::{LockspaceName, ResourceName};
 
-use super::{failed, ConnId, Kind, LsState, Node, Output, Owner};
+use super::{failed, node_name, ConnId, Kind, LsState, Node, Output, Owner};
 use crate::cpg::CpgMsg;
 use crate::dm::{DmAction, DmReport, LvRef};
 
@@ -544,12 +544,7 @@ impl Node {
             let nodes: Vec<String> = l
                 .waiting
                 .iter()
-                .map(|n| {
-                    self.names
-                        .get(n)
-                        .cloned()
-                        .unwrap_or_else(|| format!("node{n}"))
-                })
+                .map(|&n| node_name(&self.names, n))
                 .collect();
             match l.phase {
                 Phase::Suspending => self.abort_lead(

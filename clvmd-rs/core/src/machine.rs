@@ -1755,11 +1755,7 @@ impl Node {
                         let holder = match yielding {
                             Some((id, mode)) => Holder::Node {
                                 id,
-                                name: self
-                                    .names
-                                    .get(&id)
-                                    .cloned()
-                                    .unwrap_or_else(|| format!("node{id}")),
+                                name: node_name(&self.names, id),
                                 mode,
                             },
                             None => Holder::Node {
@@ -2014,8 +2010,16 @@ fn self_holder(
         .and_then(|h| h.iter().find(|(n, m)| **n != me && !m.compatible(mode)))
         .map(|(n, m)| Holder::Node {
             id: *n,
-            name: names.get(n).cloned().unwrap_or_else(|| format!("node{n}")),
+            name: node_name(names, *n),
             mode: *m,
         })
         .unwrap_or(Holder::OtherHost)
+}
+
+/// A node's name as the daemons' group gave it, else `node<id>`.
+fn node_name(names: &BTreeMap<u32, String>, id: u32) -> String {
+    names
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| format!("node{id}"))
 }

@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clvmd_proto::{ErrorKind, Mode, PeerRefresh, Response, Scope};
 use halvm_dlm::LockspaceName;
 
-use super::{ConnId, LsState, Node, Owner};
+use super::{node_name, ConnId, LsState, Node, Owner};
 use crate::dm::{DmAction, DmReport, LvRef};
 
 /// Internal connections of the rechecks (the driver numbers client connections from 1).
@@ -319,15 +319,7 @@ impl Node {
             .get(&lv.vg)
             .map(|r| r.gone.clone())
             .unwrap_or_default();
-        let nodes: Vec<String> = gone
-            .iter()
-            .map(|n| {
-                self.names
-                    .get(n)
-                    .cloned()
-                    .unwrap_or_else(|| format!("node{n}"))
-            })
-            .collect();
+        let nodes: Vec<String> = gone.iter().map(|&n| node_name(&self.names, n)).collect();
         match result {
             Ok(r) if !r.reloaded.is_empty() => {
                 log::warn!(
