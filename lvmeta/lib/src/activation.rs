@@ -757,6 +757,17 @@ impl Ctx<'_> {
         if let Some(e) = err {
             return Err(e.into());
         }
+        // The new images loaded (an active LV), and a raid1's second commit.
+        let load = |added: &[String], raid1| {
+            let before = before.as_ref();
+            let new = NewImages {
+                before,
+                added,
+                raid1,
+                resync: None,
+            };
+            self.load_new_images(kernel, vgname, lv, new, &opts)
+        };
         match done?.value {
             Repaired::Raid1(r) => {
                 let mut out: Vec<String> = r
@@ -774,18 +785,7 @@ impl Ctx<'_> {
                         "{vgname}/{lv} does not contain devices specified to replace."
                     ));
                 } else {
-                    out.extend(self.load_new_images(
-                        kernel,
-                        vgname,
-                        lv,
-                        NewImages {
-                            before: before.as_ref(),
-                            added: &r.added,
-                            raid1: true,
-                            resync: None,
-                        },
-                        &opts,
-                    )?);
+                    out.extend(load(&r.added, true)?);
                 }
                 out.push(format!(
                     "Faulty devices in {vgname}/{lv} successfully replaced."
@@ -815,18 +815,7 @@ impl Ctx<'_> {
                         r.original
                     ));
                 }
-                out.extend(self.load_new_images(
-                    kernel,
-                    vgname,
-                    lv,
-                    NewImages {
-                        before: before.as_ref(),
-                        added: &r.added,
-                        raid1: false,
-                        resync: None,
-                    },
-                    &opts,
-                )?);
+                out.extend(load(&r.added, false)?);
                 // lvm2's words when the new images wait for an activation to be copied.
                 if before.is_none() && !r.added.is_empty() {
                     out.push("Conversion starts after activation.".into());
