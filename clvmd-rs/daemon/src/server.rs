@@ -480,24 +480,20 @@ impl Server {
 
     fn feed(&mut self, input: Input) -> Result<(), DaemonError> {
         let now = self.now();
-        let outs = self.node.step(now, input);
-        // Answers and DLM calls first: a CPG multicast is an IPC round trip to corosync, which
-        // must not hold up a client's answer nor the DLM call the next answer waits for. The
-        // order within each group is kept.
-        // A fence order before anything else: it only queues work for the fence thread.
-        let (fence, outs): (Vec<Output>, Vec<Output>) = outs
-            .into_iter()
-            .partition(|o| matches!(o, Output::Fence { .. }));
-        let (first, rest): (Vec<Output>, Vec<Output>) = outs.into_iter().partition(|o| {
-            matches!(
-                o,
-                Output::Reply { .. }
-                    | Output::Dlm { .. }
-                    | Output::Join { .. }
-                    | Output::Leave { .. }
-            )
+        let mut outs = self.node.step(now, input);
+        // A fence order before anything else: it only queues work for the fence thread. Then
+        // answers and DLM calls: a CPG multicast is an IPC round trip to corosync, which must
+        // not hold up a client's answer nor the DLM call the next answer waits for. The sort
+        // is stable, so the order within each group is kept.
+        outs.sort_by_key(|o| match o {
+            Output::Fence { .. } => 0,
+            Output::Reply { .. }
+            | Output::Dlm { .. }
+            | Output::Join { .. }
+            | Output::Leave { .. } => 1,
+            _ => 2,
         });
-        for o in fence.into_iter().chain(first).chain(rest) {
+        for o in outs {
             self.carry_out(o)?;
         }
         Ok(())
