@@ -1521,6 +1521,8 @@ impl Node {
             }
             (OpKind::Adopt(_), Ok(_)) => r.adopt.clear(),
             (OpKind::Up(m), Ok(Outcome::Granted(g))) => {
+                // A new LV lock's id, or the converted lock's own.
+                r.lkid = Some(g.lkid);
                 r.mode = m;
                 read_lvb(r, &g);
                 seqno_seen = r.lvb.filter(|_| r.kind == Kind::Vg).map(|v| v.r_version);
@@ -1727,11 +1729,17 @@ impl Node {
                 r.target(now)
             };
             let lvb_flags = r.has_lvb();
-            let wanted_lock = r.kind != Kind::Lv || target != Mode::Nl || !r.waiters.is_empty();
             let kind = if !r.adopt.is_empty() {
                 Some(OpKind::Adopt(r.adopt[0]))
+            } else if r.lkid.is_none() && r.kind == Kind::Lv {
+                // An activation lock is made in its mode at once (one DLM call, NOQUEUE and
+                // PERSISTENT as the convert would be): it carries no LVB to read first, and
+                // nothing is held while a refused waiter backs off. lvmlockd makes an NL lock
+                // and converts it; the modes and names the DLM sees are the same.
+                (target != Mode::Nl).then_some(OpKind::Up(target))
             } else if r.lkid.is_none() {
-                wanted_lock.then_some(OpKind::Create)
+                // GLLK and VGLK: an NL lock kept between commands, which reads the LVB.
+                Some(OpKind::Create)
             } else if r.kind == Kind::Lv && target == Mode::Nl && r.waiters.is_empty() {
                 Some(OpKind::Unlock)
             } else if target != r.mode && !weaker(target, r.mode) {
@@ -1802,6 +1810,11 @@ impl Node {
                     OpKind::Unlock => DlmOp::Unlock {
                         res,
                         lkid: r.lkid.expect("held"),
+                    },
+                    OpKind::Up(m) if r.lkid.is_none() => DlmOp::Lock {
+                        res,
+                        mode: m,
+                        flags: flags(true),
                     },
                     OpKind::Up(m) | OpKind::Down(m) => {
                         let lvb = (lvb_flags && r.mode == Mode::Ex)

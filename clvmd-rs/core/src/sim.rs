@@ -122,6 +122,8 @@ pub struct Sim {
     pub check_sizes: bool,
     /// Every device-mapper action carried out: (node, action).
     pub dm_log: Vec<(u32, DmAction)>,
+    /// Every DLM call carried out: (node, lockspace, call).
+    pub dlm_log: Vec<(u32, LockspaceName, DlmOp)>,
     /// The mirror legs in the committed metadata: LV UUID -> bit mask of the original legs.
     pub disk_legs: BTreeMap<String, u32>,
     /// The mirror's disk log in the committed metadata: LV UUID -> generation (a detach that
@@ -181,6 +183,7 @@ impl Sim {
             disk: BTreeMap::new(),
             check_sizes: false,
             dm_log: Vec::new(),
+            dlm_log: Vec::new(),
             disk_legs: BTreeMap::new(),
             disk_log: BTreeMap::new(),
             log_room: true,
@@ -366,6 +369,7 @@ impl Sim {
                 Input::Left { ls, result }
             }
             Work::Dlm(ls, tag, op) => {
+                self.dlm_log.push((id, ls.clone(), op.clone()));
                 let result = match sn.spaces.get_mut(&ls) {
                     Some(space) => execute(space.as_mut(), &op),
                     None => Err(format!("lockspace {ls} not joined")),

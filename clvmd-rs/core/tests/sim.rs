@@ -79,6 +79,63 @@ fn exclusive_activation_names_the_holder_and_hands_over() {
     sim.dlm.assert_compatible();
 }
 
+/// The DLM calls node `node` made on LV1 since `from` (an index into the sim's log).
+fn lv1_calls(sim: &Sim, node: u32, from: usize) -> Vec<clvmd_core::DlmOp> {
+    use clvmd_core::DlmOp;
+    sim.dlm_log[from..]
+        .iter()
+        .filter(|(n, _, op)| {
+            let res = match op {
+                DlmOp::Lock { res, .. }
+                | DlmOp::Convert { res, .. }
+                | DlmOp::Unlock { res, .. }
+                | DlmOp::Adopt { res, .. } => res,
+            };
+            *n == node && res.as_str() == LV1
+        })
+        .map(|(_, _, op)| op.clone())
+        .collect()
+}
+
+#[test]
+fn activation_takes_one_dlm_call_and_a_refusal_holds_nothing() {
+    use clvmd_core::DlmOp;
+    let mut sim = three();
+    let persistent = Flags {
+        noqueue: true,
+        valblk: false,
+        persistent: true,
+        expedite: false,
+    };
+    let from = sim.dlm_log.len();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    let calls = lv1_calls(&sim, 1, from);
+    assert!(
+        matches!(&calls[..], [DlmOp::Lock { mode: halvm_dlm::Mode::Ex, flags, .. }] if *flags == persistent),
+        "one persistent NOQUEUE EX lock, no NL lock first: {calls:?}"
+    );
+    // Refused at once with the holder named; node2 keeps no lock on the LV.
+    let from = sim.dlm_log.len();
+    assert!(matches!(
+        busy_by(&sim.call(2, 1, lv(Mode::Ex))),
+        Holder::Node { id: 1, .. }
+    ));
+    assert!(lv1_calls(&sim, 2, from).iter().all(|op| matches!(
+        op,
+        DlmOp::Lock {
+            mode: halvm_dlm::Mode::Ex,
+            ..
+        }
+    )));
+    assert_eq!(sim.dlm.holders("lvm_vg", LV1).len(), 1);
+    let from = sim.dlm_log.len();
+    assert_eq!(sim.call(1, 2, lv_off()), Response::Done);
+    let calls = lv1_calls(&sim, 1, from);
+    assert!(matches!(&calls[..], [DlmOp::Unlock { .. }]), "{calls:?}");
+    assert!(sim.dlm.holders("lvm_vg", LV1).is_empty());
+    sim.dlm.assert_compatible();
+}
+
 #[test]
 fn shared_activation_on_two_nodes() {
     let mut sim = three();
