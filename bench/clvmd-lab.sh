@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # clvmd-rs + lvmeta against lvm2 + lvmlockd in the VM lab (issue 13 item 8), on two nodes with
 # corosync and dlm_controld, each stack on a shared VG of its own made the same way (LVS LVs,
-# default 100): per-command wall time (median, measured inside the guest) of lvcreate,
-# lvchange -aey and lvchange -an, and the time from killing the node that holds an LV's
-# exclusive lock to the survivor's successful -aey (fencing included), measured on the host.
-# The stacks run one after the other (both would join lvm_global on one node).
+# default 100, each VG on its own shared disk): per-command wall time, measured inside the
+# guest, of lvcreate, lvchange -aey and lvchange -an, and the time from killing the node that
+# holds an LV's exclusive lock to the survivor's successful -aey (fencing included), measured
+# on the host.
+#
+# Fairness: under TCG on a shared host a command's time follows the host's load, which moves
+# from minute to minute. So both stacks run side by side on the same nodes (clvmd-rs and
+# lvmlockd both on node1 and node2; they share the lvm_global lockspace as lvmlockd-compatible
+# daemons on different nodes do) and are measured interleaved: per iteration one empty process
+# (/bin/true, the floor), one lvmeta command and one lvm2 command, in an order that rotates
+# through the six permutations. The hand-over kills node1 while it holds an LV of each stack,
+# and node2 polls both stacks at once (two pollers from the host); that is done ROUNDS times.
 #   bench/clvmd-lab.sh [BIN_DIR]   (lvmeta, clvmd-rs, halvm-lab and the lab's helpers from
 #                                   BIN_DIR; without it, a release build of this checkout)
-# Env: LVS (default 100), ACT (LVs activated and deactivated one by one, default 20).
+# Env: LVS (default 100), ACT (LVs activated and deactivated one by one, default 20),
+# ROUNDS (hand-overs, default 2).
 # Needs root (the lab). Under TCG absolute times are slow; the ratios are what carry over.
-# Every process start costs a lot under TCG on a busy host: each stack's phase also times an
-# empty process (/bin/true) the same way, and the table gives the ratio of the times above
-# that floor beside the ratio of the raw medians.
+# The table gives medians and first quartiles (the quartile is what a command costs when the
+# host lets the VM run), the ratio of the medians and the ratio of the medians above the floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lab-common.sh
 [ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 LVS="${LVS:-100}"
 ACT="${ACT:-20}"
+ROUNDS="${ROUNDS:-2}"
 rel="${1:-}"
 if [ -z "$rel" ]; then
   cargo build --release -p lvmeta-cli -p clvmd-rs -p halvm-lab --bins >&2
@@ -31,22 +40,51 @@ printf '[locking]\nlock_manager = "dlm"\nlock_dir = "/tmp/halvm-lock"\n' >"$bin/
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 g() { local n=$1; shift; "$lab" run "$n" -- sh -c "$pre $*"; }
+# O and L run one command of each stack, with its own lvm.conf (lvm2's says use_lvmlockd).
 pre="export DM_DISABLE_UDEV=1 HALVM_CONFIG=$bin/halvm.toml; mkdir -p /run/lvm /tmp/halvm-lock; \
 d0=\$(readlink -f /dev/disk/by-id/virtio-shared0); d1=\$(readlink -f /dev/disk/by-id/virtio-shared1); \
-M() { c=\$1; shift; $bin/lvmeta \"\$c\" --devices \$d0,\$d1 \"\$@\"; };"
-# Times each line of the loop body inside the guest: prints one ms figure per command.
-timed() {  # node, count, command with $i
-  g "$1" "for i in \$(seq 1 $2); do s=\$(date +%s%N); $3 >/dev/null 2>&1 || { echo FAIL \$i >&2; exit 1; }; \
-    e=\$(date +%s%N); echo \$(( (e - s) / 1000000 )); done"
+O() { c=\$1; shift; LVM_SYSTEM_DIR=$bin/ours $bin/lvmeta \"\$c\" --devices \$d0,\$d1 \"\$@\"; }; \
+L() { LVM_SYSTEM_DIR=$bin/lvm2 lvm \"\$@\"; };"
+q1() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+3)/4)]}'; }
+# Times COUNT iterations on node1, each running the floor, lvmeta's and lvm2's command (with
+# $i) in a rotating order; prints "t|o|l ms" lines.
+interleaved() {  # count, lvmeta command, lvm2 command
+  g node1 "t() { /bin/true; }; o() { $2; }; l() { $3; }; \
+    for i in \$(seq 1 $1); do \
+      case \$((i % 6)) in 0) ord='t o l';; 1) ord='o l t';; 2) ord='l t o';; \
+        3) ord='t l o';; 4) ord='l o t';; *) ord='o t l';; esac; \
+      for k in \$ord; do s=\$(date +%s%N); \$k >/dev/null 2>&1 || { echo FAIL \$k \$i >&2; exit 1; }; \
+        e=\$(date +%s%N); echo \"\$k \$(( (e - s) / 1000000 ))\"; done; done"
 }
-# Kills node1 (holding vg/lv1 EX) and times node2's first successful -aey (its command: $2).
-handover() {  # label, node2's -aey command
-  local t0 n=0
-  t0=$(ms)
-  "$lab" kill node1 >&2
-  until g node2 "$2" >/dev/null 2>&1; do
+pick() { awk -v k="$1" '$1==k {print $2}'; }
+
+# Daemons: clvmd-rs first, which joins no lockspace until its first lockstart, then lvmlockd,
+# which creates lvm_global exclusively (DLM_LSFL_NEWEXCL, as clvmd-rs does); lvm2's VG is
+# started before lvmeta's on every node, so clvmd-rs finds lvm_global made and opens it.
+start_daemons() {  # node
+  g "$1" "$bin/clvmd-rs --node-name $1 --log-file /tmp/clvmd.log && lvmlockd -g dlm" >&2
+}
+wait_clvmd() {  # node
+  g "$1" "for i in \$(seq 120); do s=\$($bin/clvmd-rs status --json 2>/dev/null); \
+    [ \$(echo \"\$s\" | grep -o '\"id\":' | wc -l) -ge 2 ] && echo \"\$s\" | grep -q '\"quorate\":true' && exit 0; \
+    sleep 0.5; done; echo 'clvmd-rs not ready:' >&2; cat /tmp/clvmd.log >&2; exit 1"
+}
+lockstart() {  # node
+  g "$1" "L vgchange -q --lockstart vlvm2 && O vgchange --lockstart vours" >&2
+}
+# Node1 takes lv1 of each VG exclusively; node2 must be refused by both stacks.
+hold_on_node1() {
+  g node1 "O lvchange -aey vours/lv1 && L lvchange -q -aey vlvm2/lv1" >&2
+  g node2 "O lvchange -aey vours/lv1" >/dev/null 2>&1 && { echo "node2 was not refused (ours)" >&2; exit 1; }
+  g node2 "L lvchange -q -aey vlvm2/lv1" >/dev/null 2>&1 && { echo "node2 was not refused (lvm2)" >&2; exit 1; }
+  return 0
+}
+# Polls node2's -aey until it succeeds; prints the time since $t0 (ms).
+poll() {  # command
+  local n=0
+  until g node2 "$1" >/dev/null 2>&1; do
     n=$((n + 1))
-    [ "$n" -lt 600 ] || { echo "$1: no hand-over" >&2; exit 1; }
+    [ "$n" -lt 600 ] || { echo "no hand-over: $1" >&2; echo 0; return; }
     sleep 0.2
   done
   echo $(( $(ms) - t0 ))
@@ -54,54 +92,61 @@ handover() {  # label, node2's -aey command
 
 load0=$(uptime | sed 's/.*load average: //')
 "$lab" up --nodes 2 --shared-disks 2 --shared-disk-mib 1024 >&2
+for n in node1 node2; do start_daemons $n; done
+for n in node1 node2; do wait_clvmd $n; done
+g node1 "L pvcreate -q \$d1 && L vgcreate -q --shared -s 1m vlvm2 \$d1 && \
+  O pvcreate \$d0 && O vgcreate --shared -s 1m vours \$d0" >&2
+g node2 "L vgchange -q --lockstart vlvm2 && O vgchange --lockstart vours" >&2
 
-echo "== clvmd-rs + lvmeta" >&2
-for n in node1 node2; do
-  # The guests have no syslog: the daemon logs to a file.
-  g $n "ln -sfn $bin/ours /tmp/lvmsys; $bin/clvmd-rs --node-name $n --log-file /tmp/clvmd.log"
-done
-for n in node1 node2; do
-  g $n "for i in \$(seq 120); do s=\$($bin/clvmd-rs status --json 2>/dev/null); \
-    [ \$(echo \"\$s\" | grep -o '\"id\":' | wc -l) -ge 2 ] && echo \"\$s\" | grep -q '\"quorate\":true' && exit 0; \
-    sleep 0.5; done; echo 'clvmd-rs not ready:' >&2; cat /tmp/clvmd.log >&2; exit 1"
-done
-P="export LVM_SYSTEM_DIR=/tmp/lvmsys;"
-g node1 "$P M pvcreate \$d0 && M vgcreate --shared -s 1m vours \$d0" >&2
-g node2 "$P M vgchange --lockstart vours" >&2
 # Both stacks create without activating or zeroing (lvm2 activates on a shared VG by default).
-m_true=$(timed node1 "$ACT" "/bin/true" | median)
-m_create=$(timed node1 "$LVS" "$P M lvcreate -an -Zn -n lv\$i -l 2 vours" | median)
-m_aey=$(timed node1 "$ACT" "$P M lvchange -aey vours/lv\$i" | median)
-m_an=$(timed node1 "$ACT" "$P M lvchange -an vours/lv\$i" | median)
-g node1 "$P M lvchange -aey vours/lv1" >&2
-g node2 "$P M lvchange -aey vours/lv1" >/dev/null 2>&1 && { echo "node2 was not refused" >&2; exit 1; }
-m_hand=$(handover ours "$P M lvchange -aey vours/lv1")
-"$lab" restart node1 >&2
-g node2 "$P M lvchange -an vours/lv1 && M vgchange --lockstop vours && kill \$(cat /run/clvmd-rs/clvmd-rs.pid)" >&2
-sleep 2
+interleaved "$LVS" "O lvcreate -an -Zn -n lv\$i -l 2 vours" \
+  "L lvcreate -q -an -Zn -y -l 2 -n lv\$i vlvm2" >"$bin/create"
+interleaved "$ACT" "O lvchange -aey vours/lv\$i" "L lvchange -q -aey vlvm2/lv\$i" >"$bin/aey"
+interleaved "$ACT" "O lvchange -an vours/lv\$i" "L lvchange -q -an vlvm2/lv\$i" >"$bin/an"
+load1=$(uptime | sed 's/.*load average: //')
 
-echo "== lvm2 + lvmlockd" >&2
-for n in node1 node2; do
-  g $n "ln -sfn $bin/lvm2 /tmp/lvmsys; lvmlockd -g dlm" >&2
+hand_o=()
+hand_l=()
+for r in $(seq 1 "$ROUNDS"); do
+  hold_on_node1
+  t0=$(ms)
+  "$lab" kill node1 >&2
+  poll "O lvchange -aey vours/lv1" >"$bin/h_o" &
+  poll "L lvchange -q -aey vlvm2/lv1" >"$bin/h_l" &
+  wait
+  hand_o+=("$(cat "$bin/h_o")")
+  hand_l+=("$(cat "$bin/h_l")")
+  echo "hand-over $r: ours ${hand_o[-1]} ms, lvm2 ${hand_l[-1]} ms" >&2
+  [ "${hand_o[-1]}" -gt 0 ] && [ "${hand_l[-1]}" -gt 0 ] || exit 1
+  if [ "$r" -lt "$ROUNDS" ]; then
+    "$lab" restart node1 >&2
+    start_daemons node1
+    wait_clvmd node1
+    lockstart node1
+    g node2 "O lvchange -an vours/lv1 && L lvchange -q -an vlvm2/lv1" >&2
+  fi
 done
-g node1 "$P lvm pvcreate -q \$d1 && lvm vgcreate -q --shared -s 1m vlvm2 \$d1" >&2
-g node2 "$P lvm vgchange -q --lockstart vlvm2" >&2
-l_true=$(timed node1 "$ACT" "/bin/true" | median)
-l_create=$(timed node1 "$LVS" "$P lvm lvcreate -q -an -Zn -y -l 2 -n lv\$i vlvm2" | median)
-l_aey=$(timed node1 "$ACT" "$P lvm lvchange -q -aey vlvm2/lv\$i" | median)
-l_an=$(timed node1 "$ACT" "$P lvm lvchange -q -an vlvm2/lv\$i" | median)
-g node1 "$P lvm lvchange -q -aey vlvm2/lv1" >&2
-g node2 "$P lvm lvchange -q -aey vlvm2/lv1" >/dev/null 2>&1 && { echo "node2 was not refused" >&2; exit 1; }
-l_hand=$(handover lvm2 "$P lvm lvchange -q -aey vlvm2/lv1")
 
 ratio() { awk "BEGIN{printf \"%.1f\", $1/$2}"; }
 above() { awk "BEGIN{d=$2-$4; printf \"%.1f\", (d > 0 ? ($1-$3)/d : 0)}"; }  # (l-lt)/(m-mt)
-echo "load before: $load0; after: $(uptime | sed 's/.*load average: //')"
-echo "| shared VG of $LVS LVs, 2 VMs (TCG), median per command | clvmd-rs + lvmeta | lvm2 + lvmlockd | lvm2/ours | lvm2/ours above /bin/true |"
-echo "|---|---|---|---|---|"
-printf '| /bin/true (the floor) | %s ms | %s ms | | |\n' "$m_true" "$l_true"
-row() { printf '| %s | %s ms | %s ms | %s | %s |\n' "$1" "$2" "$3" "$(ratio "$3" "$2")" "$(above "$3" "$2" "$l_true" "$m_true")"; }
-row "lvcreate -an -Zn ($LVS, one by one)" "$m_create" "$l_create"
-row "lvchange -aey ($ACT LVs)" "$m_aey" "$l_aey"
-row "lvchange -an ($ACT LVs)" "$m_an" "$l_an"
-printf '| holder killed -> survivor -aey (fencing included) | %s ms | %s ms | %s | |\n' "$m_hand" "$l_hand" "$(ratio "$l_hand" "$m_hand")"
+echo "load before: $load0; after the per-command part: $load1; at the end: $(uptime | sed 's/.*load average: //')"
+echo "| shared VG of $LVS LVs, 2 VMs (TCG), interleaved; median (first quartile) per command | clvmd-rs + lvmeta | lvm2 + lvmlockd | lvm2/ours (medians) | lvm2/ours (quartiles) | lvm2/ours above /bin/true (medians) |"
+echo "|---|---|---|---|---|---|"
+row() {  # label, file
+  local mt lt m l mq lq
+  mt=$(pick t <"$2" | median); m=$(pick o <"$2" | median); l=$(pick l <"$2" | median)
+  mq=$(pick o <"$2" | q1); lq=$(pick l <"$2" | q1)
+  printf '| %s | %s ms (%s) | %s ms (%s) | %s | %s | %s |\n' "$1" "$m" "$mq" "$l" "$lq" \
+    "$(ratio "$l" "$m")" "$(ratio "$lq" "$mq")" "$(above "$l" "$m" "$mt" "$mt")"
+}
+for f in create aey an; do
+  printf '| /bin/true during the %s rows | %s ms (%s) | | | | |\n' "$f" \
+    "$(pick t <"$bin/$f" | median)" "$(pick t <"$bin/$f" | q1)"
+done
+row "lvcreate -an -Zn ($LVS, one by one)" "$bin/create"
+row "lvchange -aey ($ACT LVs)" "$bin/aey"
+row "lvchange -an ($ACT LVs)" "$bin/an"
+printf '| holder killed -> survivor -aey (fencing included), %s rounds | %s ms | %s ms | %s | | |\n' \
+  "$ROUNDS" "$(IFS=/; echo "${hand_o[*]}")" "$(IFS=/; echo "${hand_l[*]}")" \
+  "$(ratio "$(printf '%s\n' "${hand_l[@]}" | awk '{s+=$1} END {print s}')" \
+           "$(printf '%s\n' "${hand_o[@]}" | awk '{s+=$1} END {print s}')")"

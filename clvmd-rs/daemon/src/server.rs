@@ -288,6 +288,8 @@ struct Conn {
     hello: bool,
     /// Close once `out` is flushed (after a protocol error).
     closing: bool,
+    /// With the timing log on: the request being served and when it was read.
+    asked: Option<(Instant, String)>,
 }
 
 /// How long a clean stop waits for `lvm_global` to be left.
@@ -322,6 +324,8 @@ struct Server {
     quorum_seen: Option<Instant>,
     /// dlm_controld's liveness (with corosync only: without it there is no dlm_controld).
     dlmc: Option<crate::dlmc::DlmControldWatch>,
+    /// The timing log is on ([`crate::workers::TIMING_ENV`]).
+    timing: bool,
 }
 
 /// The longest a CPG message waits for DLM calls in flight (a call can block for long while
@@ -428,6 +432,7 @@ pub fn serve_with(
         dlmc: opts
             .corosync
             .then(|| crate::dlmc::DlmControldWatch::new(crate::dlmc::DLMC_SOCK)),
+        timing: crate::workers::timing_on(),
     };
     if let Some(w) = srv.dlmc.as_mut() {
         w.reconnect();
@@ -506,7 +511,7 @@ impl Server {
             Output::Leave { ls } => self.workers.submit(ls, Work::Leave),
             Output::Dlm { ls, tag, op } => {
                 self.dlm_in_flight += 1;
-                self.workers.submit(ls, Work::Call(tag, op))
+                self.workers.submit(ls, Work::Call(tag, op, Instant::now()))
             }
             Output::Fence { tag, action } => {
                 // The poll loop's share of the reaction time: corosync's notification read,
@@ -636,6 +641,12 @@ impl Server {
         let Some(c) = self.conns.get_mut(&conn) else {
             return; // the client went away
         };
+        if let Some((t, what)) = c.asked.take() {
+            log::info!(
+                "timing: client {conn}: {what} answered after {} us",
+                t.elapsed().as_micros()
+            );
+        }
         match encode_frame(response, MAX_RESPONSE) {
             Ok(f) => c.out.extend_from_slice(&f),
             Err(e) => log::error!("cannot encode a reply: {e}"),
@@ -854,6 +865,7 @@ impl Server {
                     out: Vec::new(),
                     hello: false,
                     closing: false,
+                    asked: None,
                 },
             );
             log::debug!("client {id} connected (pid {})", cred.pid());
@@ -919,6 +931,12 @@ impl Server {
                     if matches!(req, Request::LockStart { .. } | Request::Status) {
                         let name = read_cluster_name(&self.cluster_name_file);
                         self.feed(Input::ClusterName(name))?;
+                    }
+                    if self.timing {
+                        if let Some(c) = self.conns.get_mut(&id) {
+                            let what: String = format!("{req:?}").chars().take(80).collect();
+                            c.asked = Some((Instant::now(), what));
+                        }
                     }
                     self.feed(Input::Request {
                         conn: id,

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
+use std::time::Instant;
 
 use clvmd_core::{DlmOp, Input};
 use halvm_dlm::{Dlm, DlmLockspace, LockspaceName};
@@ -15,7 +16,18 @@ use halvm_dlm::{Dlm, DlmLockspace, LockspaceName};
 pub enum Work {
     Join,
     Leave,
-    Call(u64, DlmOp),
+    /// A DLM call and when it was handed over (for the timing log).
+    Call(u64, DlmOp, Instant),
+}
+
+/// The environment variable that turns on the timing log (any non-empty value): per DLM call
+/// the wait for its lockspace thread and the call itself, per request the time to its answer,
+/// at info level. Off by default; when on it costs one log line per call and per request.
+pub const TIMING_ENV: &str = "CLVMD_RS_TIMING";
+
+/// Whether the timing log is on (read once per daemon).
+pub fn timing_on() -> bool {
+    std::env::var_os(TIMING_ENV).is_some_and(|v| !v.is_empty())
 }
 
 pub struct Workers {
@@ -23,6 +35,7 @@ pub struct Workers {
     threads: BTreeMap<LockspaceName, Sender<Work>>,
     done_tx: Sender<Input>,
     wake_tx: UnixStream,
+    timing: bool,
 }
 
 impl Workers {
@@ -38,6 +51,7 @@ impl Workers {
                 threads: BTreeMap::new(),
                 done_tx,
                 wake_tx,
+                timing: timing_on(),
             },
             done_rx,
             wake_rx,
@@ -106,9 +120,10 @@ impl Workers {
             let dlm = self.dlm.clone();
             let done = self.done_tx.clone();
             let wake = self.wake_tx.try_clone().expect("clone wake socket");
+            let timing = self.timing;
             std::thread::Builder::new()
                 .name(format!("ls-{ls}"))
-                .spawn(move || worker(ls, dlm, rx, done, wake))
+                .spawn(move || worker(ls, dlm, rx, done, wake, timing))
                 .expect("spawn lockspace thread");
             tx
         });
@@ -123,6 +138,7 @@ fn worker(
     rx: Receiver<Work>,
     done: Sender<Input>,
     mut wake: UnixStream,
+    timing: bool,
 ) {
     let mut space: Option<Box<dyn DlmLockspace>> = None;
     for work in rx {
@@ -149,12 +165,20 @@ fn worker(
                     result,
                 }
             }
-            Work::Call(tag, op) => {
+            Work::Call(tag, op, handed) => {
                 log::debug!("{name}: {op:?}");
+                let started = Instant::now();
                 let result = match space.as_mut() {
                     Some(s) => clvmd_core::execute(s.as_mut(), &op),
                     None => Err(format!("lockspace {name} is not joined")),
                 };
+                if timing {
+                    log::info!(
+                        "timing: {name}: {op:?}: {} us to this thread, {} us in the DLM",
+                        started.duration_since(handed).as_micros(),
+                        started.elapsed().as_micros()
+                    );
+                }
                 Input::DlmDone { tag, result }
             }
         };
