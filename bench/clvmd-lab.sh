@@ -16,7 +16,8 @@
 #   bench/clvmd-lab.sh [BIN_DIR]   (lvmeta, clvmd-rs, halvm-lab and the lab's helpers from
 #                                   BIN_DIR; without it, a release build of this checkout)
 # Env: LVS (default 100), ACT (LVs activated and deactivated one by one, default 20),
-# ROUNDS (hand-overs, default 2).
+# ROUNDS (hand-overs, default 2; 0: none), CLVMD_RS_TIMING=1 (the daemons log their timing,
+# and the medians of node1's are printed after the table).
 # Needs root (the lab). Under TCG absolute times are slow; the ratios are what carry over.
 # The table gives medians and first quartiles (the quartile is what a command costs when the
 # host lets the VM run), the ratio of the medians and the ratio of the medians above the floor.
@@ -62,7 +63,8 @@ pick() { awk -v k="$1" '$1==k {print $2}'; }
 # which creates lvm_global exclusively (DLM_LSFL_NEWEXCL, as clvmd-rs does); lvm2's VG is
 # started before lvmeta's on every node, so clvmd-rs finds lvm_global made and opens it.
 start_daemons() {  # node
-  g "$1" "$bin/clvmd-rs --node-name $1 --log-file /tmp/clvmd.log && lvmlockd -g dlm" >&2
+  g "$1" "CLVMD_RS_TIMING=${CLVMD_RS_TIMING:-} $bin/clvmd-rs --node-name $1 --log-file /tmp/clvmd.log \
+    && lvmlockd -g dlm" >&2
 }
 wait_clvmd() {  # node
   g "$1" "for i in \$(seq 120); do s=\$($bin/clvmd-rs status --json 2>/dev/null); \
@@ -104,6 +106,7 @@ interleaved "$LVS" "O lvcreate -an -Zn -n lv\$i -l 2 vours" \
 interleaved "$ACT" "O lvchange -aey vours/lv\$i" "L lvchange -q -aey vlvm2/lv\$i" >"$bin/aey"
 interleaved "$ACT" "O lvchange -an vours/lv\$i" "L lvchange -q -an vlvm2/lv\$i" >"$bin/an"
 load1=$(uptime | sed 's/.*load average: //')
+[ -z "${CLVMD_RS_TIMING:-}" ] || g node1 "grep 'timing: ' /tmp/clvmd.log" >"$bin/timing"
 
 hand_o=()
 hand_l=()
@@ -146,7 +149,24 @@ done
 row "lvcreate -an -Zn ($LVS, one by one)" "$bin/create"
 row "lvchange -aey ($ACT LVs)" "$bin/aey"
 row "lvchange -an ($ACT LVs)" "$bin/an"
+[ "$ROUNDS" -eq 0 ] ||
 printf '| holder killed -> survivor -aey (fencing included), %s rounds | %s ms | %s ms | %s | | |\n' \
   "$ROUNDS" "$(IFS=/; echo "${hand_o[*]}")" "$(IFS=/; echo "${hand_l[*]}")" \
   "$(ratio "$(printf '%s\n' "${hand_l[@]}" | awk '{s+=$1} END {print s}')" \
            "$(printf '%s\n' "${hand_o[@]}" | awk '{s+=$1} END {print s}')")"
+if [ -n "${CLVMD_RS_TIMING:-}" ]; then
+  # "lvm_vg: Convert { ..: A us to this thread, B us in the DLM" and "client N: LvLock { ..
+  # answered after C us": medians by DLM call and by request.
+  echo "clvmd-rs on node1, medians (us): DLM call: to its thread / in the DLM; request: to its answer"
+  sed -n 's/.*timing: lvm_[^:]*: \([A-Za-z]*\).*: \([0-9]*\) us to this thread, \([0-9]*\) us in the DLM/\1 \2 \3/p' \
+    "$bin/timing" >"$bin/calls"
+  for k in $(awk '{print $1}' "$bin/calls" | sort -u); do
+    echo "call $k: $(awk -v k="$k" '$1==k {print $2}' "$bin/calls" | median) / \
+$(awk -v k="$k" '$1==k {print $3}' "$bin/calls" | median) ($(grep -c "^$k " "$bin/calls") calls)"
+  done
+  sed -n 's/.*timing: client [0-9]*: \([A-Za-z]*\).* answered after \([0-9]*\) us/\1 \2/p' \
+    "$bin/timing" >"$bin/reqs"
+  for k in $(awk '{print $1}' "$bin/reqs" | sort -u); do
+    echo "request $k: $(awk -v k="$k" '$1==k {print $2}' "$bin/reqs" | median) ($(grep -c "^$k " "$bin/reqs") requests)"
+  done
+fi
