@@ -17,7 +17,7 @@
 #                                   BIN_DIR; without it, a release build of this checkout)
 # Env: LVS (default 100), ACT (LVs activated and deactivated one by one, default 20),
 # ROUNDS (hand-overs, default 2; 0: none), CLVMD_RS_TIMING=1 (the daemons log their timing,
-# and the medians of node1's are printed after the table).
+# and the medians of node1's are printed after the table), OUT=DIR (keeps the raw times there).
 # Needs root (the lab). Under TCG absolute times are slow; the ratios are what carry over.
 # The table gives medians and first quartiles (the quartile is what a command costs when the
 # host lets the VM run), the ratio of the medians and the ratio of the medians above the floor.
@@ -130,6 +130,11 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
 done
 
+if [ -n "${OUT:-}" ]; then
+  mkdir -p "$OUT"
+  cp "$bin/create" "$bin/aey" "$bin/an" "$OUT/"
+  [ -z "${CLVMD_RS_TIMING:-}" ] || cp "$bin/timing" "$OUT/"
+fi
 ratio() { awk "BEGIN{printf \"%.1f\", $1/$2}"; }
 above() { awk "BEGIN{d=$2-$4; printf \"%.1f\", (d > 0 ? ($1-$3)/d : 0)}"; }  # (l-lt)/(m-mt)
 echo "load before: $load0; after the per-command part: $load1; at the end: $(uptime | sed 's/.*load average: //')"
@@ -157,7 +162,7 @@ printf '| holder killed -> survivor -aey (fencing included), %s rounds | %s ms |
 if [ -n "${CLVMD_RS_TIMING:-}" ]; then
   # "lvm_vg: Convert { ..: A us to this thread, B us in the DLM" and "client N: LvLock { ..
   # answered after C us": medians by DLM call and by request.
-  echo "clvmd-rs on node1, medians (us): DLM call: to its thread / in the DLM; request: to its answer"
+  echo "clvmd-rs on node1, medians (us): DLM call: to its thread / in the DLM; request: to its answer; CPG: the multicast"
   sed -n 's/.*timing: lvm_[^:]*: \([A-Za-z]*\).*: \([0-9]*\) us to this thread, \([0-9]*\) us in the DLM/\1 \2 \3/p' \
     "$bin/timing" >"$bin/calls"
   for k in $(awk '{print $1}' "$bin/calls" | sort -u); do
@@ -166,7 +171,8 @@ $(awk -v k="$k" '$1==k {print $3}' "$bin/calls" | median) ($(grep -c "^$k " "$bi
   done
   sed -n 's/.*timing: client [0-9]*: \([A-Za-z]*\).* answered after \([0-9]*\) us/\1 \2/p' \
     "$bin/timing" >"$bin/reqs"
+  sed -n 's/.*timing: CPG \([A-Za-z]*\).* took \([0-9]*\) us/\1 \2/p' "$bin/timing" >>"$bin/reqs"
   for k in $(awk '{print $1}' "$bin/reqs" | sort -u); do
-    echo "request $k: $(awk -v k="$k" '$1==k {print $2}' "$bin/reqs" | median) ($(grep -c "^$k " "$bin/reqs") requests)"
+    echo "request or CPG $k: $(awk -v k="$k" '$1==k {print $2}' "$bin/reqs" | median) ($(grep -c "^$k " "$bin/reqs") requests)"
   done
 fi

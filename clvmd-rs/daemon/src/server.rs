@@ -571,7 +571,17 @@ impl Server {
     fn send_cpg(&mut self, msg: CpgMsg) -> Result<(), DaemonError> {
         match self.corosync.as_mut() {
             Some(c) => {
-                if let Err(e) = c.send(&msg) {
+                let t = self.timing.then(Instant::now);
+                let sent = c.send(&msg);
+                if let Some(t) = t {
+                    // A multicast is an IPC round trip to corosync that blocks this loop.
+                    log::info!(
+                        "timing: CPG {} took {} us",
+                        format!("{msg:?}").chars().take(60).collect::<String>(),
+                        t.elapsed().as_micros()
+                    );
+                }
+                if let Err(e) = sent {
                     self.lose_cluster(e)?;
                 }
             }
