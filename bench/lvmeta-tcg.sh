@@ -38,8 +38,10 @@ done
 D0="${loops[0]}"; D1="${loops[1]}"
 mkdir -p "$work/etc" "$work/lvmlock" "$work/locks"
 filter="filter = [\"a|^$D0\$|\", \"a|^$D1\$|\", \"r|.*|\"]"
-[ "${LVM_CONF:-}" = debian ] && { cp /etc/lvm/lvm.conf "$work/etc/lvm.conf"; filter=""; }
-cat >> "$work/etc/lvm.conf" <<CONF
+conf="$work/etc/lvm.conf"
+# Debian's file, and the bench's settings in lvmlocal.conf (which both tools read over it).
+[ "${LVM_CONF:-}" = debian ] && { cp /etc/lvm/lvm.conf "$conf"; filter=""; conf="$work/etc/lvmlocal.conf"; }
+cat > "$conf" <<CONF
 devices { $filter use_devicesfile = 0 obtain_device_list_from_udev = 0 }
 global { activation = 0 locking_dir = "$work/lvmlock" }
 activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
@@ -50,9 +52,12 @@ export LVM_SYSTEM_DIR="$work/etc" LVM_SUPPRESS_FD_WARNINGS=1
 echo "" > "$work/halvm.toml"
 export HALVM_CONFIG="$work/halvm.toml"
 lvm_bin=$(command -v lvm)
+# Without a filter, lvm2 is held to the two devices as lvmeta is.
+lvm_dev=()
+[ -z "$filter" ] && lvm_dev=(--devices "$D0,$D1")
 me=("$lvmeta" --devices "$D0,$D1" --lock-dir "$work/locks")
-lvm pvcreate -y --metadatasize 8m "$D0" "$D1" >/dev/null 2>&1
-lvm vgcreate -s 1m vgt "$D0" "$D1" >/dev/null 2>&1
+lvm pvcreate "${lvm_dev[@]}" -y --metadatasize 8m "$D0" "$D1" >/dev/null 2>&1
+lvm vgcreate "${lvm_dev[@]}" -s 1m vgt "$D0" "$D1" >/dev/null 2>&1
 for ((i = 0; i < 100; i++)); do "$lvmeta" lvcreate --devices "$D0,$D1" --lock-dir "$work/locks" -n "pre$i" -l 1 vgt >/dev/null 2>&1; done
 
 # translated CMD...: distinct instructions QEMU translated for one run.
@@ -84,9 +89,9 @@ row() { # NAME LVM2_CMD... -- LVMETA_CMD...
 }
 rows=()
 rows+=("$(row "/bin/true (the floor)" /bin/true -- /bin/true)")
-rows+=("$(row "lvs -a" "$lvm_bin" lvs -a vgt -- "${me[@]:0:1}" lvs "${me[@]:1}" -a vgt)")
-rows+=("$(row "vgs" "$lvm_bin" vgs vgt -- "${me[@]:0:1}" vgs "${me[@]:1}" vgt)")
-rows+=("$(row "lvcreate -an -Zn" "$lvm_bin" lvcreate -an -Zn -n "l2_@N@" -l 1 vgt -- "${me[@]:0:1}" lvcreate "${me[@]:1}" -n "me_@N@" -l 1 vgt)")
+rows+=("$(row "lvs -a" "$lvm_bin" lvs "${lvm_dev[@]}" -a vgt -- "${me[@]:0:1}" lvs "${me[@]:1}" -a vgt)")
+rows+=("$(row "vgs" "$lvm_bin" vgs "${lvm_dev[@]}" vgt -- "${me[@]:0:1}" vgs "${me[@]:1}" vgt)")
+rows+=("$(row "lvcreate -an -Zn" "$lvm_bin" lvcreate "${lvm_dev[@]}" -an -Zn -n "l2_@N@" -l 1 vgt -- "${me[@]:0:1}" lvcreate "${me[@]:1}" -n "me_@N@" -l 1 vgt)")
 echo "lvmeta and lvm2 $(lvm version | awk '/LVM version/ {print $3}') under qemu-x86_64 (user-mode TCG), VG of 100 LVs on 2 loop devices, lvm.conf: ${LVM_CONF:-short, with a filter}; median / min of $RUNS runs"
 echo "load average before: $load0; after: $(uptime | sed 's/.*load average: //')"
 echo
