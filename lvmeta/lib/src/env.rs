@@ -275,7 +275,7 @@ impl LvmConf {
 
     /// Takes the known keys of one file's text (later files override earlier ones).
     pub fn apply(&mut self, path: &Path, text: &str) -> Result<(), EnvError> {
-        let doc = lvmeta_text::parse(text).map_err(|err| EnvError::LvmConfParse {
+        let doc = lvmeta_text::parse_settings(text).map_err(|err| EnvError::LvmConfParse {
             path: path.to_path_buf(),
             err,
         })?;

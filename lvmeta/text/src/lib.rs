@@ -18,6 +18,8 @@ mod reference;
 mod tree;
 mod write;
 
-pub use parse::{parse, parse_with_limits, ParseError, ParseErrorKind, ParseLimits};
+pub use parse::{
+    parse, parse_settings, parse_with_limits, ParseError, ParseErrorKind, ParseLimits,
+};
 pub use tree::{is_valid_key, Comment, CommentPlacement, Node, Section, Value};
 pub use write::{write, write_into, write_with, Emitter, Lookahead, Style};
