@@ -816,21 +816,40 @@ impl Node {
         }
     }
 
-    /// The lockspace and resource of LV `uuid` in `vg`; None: refused to `conn` (bad names).
-    fn lv_resource(
+    /// The lockspace and resource of LV `uuid` in `vg`, and the request that holds it in
+    /// `mode` (`Nl`: the unlock); None: refused to `conn` (bad names).
+    fn lv_hold(
         &mut self,
         conn: ConnId,
-        vg: &str,
-        uuid: &str,
-    ) -> Option<(LockspaceName, ResourceName)> {
-        let name = self.vg_ls(conn, vg)?;
-        match ResourceName::lv(uuid) {
-            Ok(r) => Some((name, r)),
+        vg: String,
+        uuid: String,
+        lv_name: &str,
+        mode: Mode,
+    ) -> Option<(LockspaceName, ResourceName, Request)> {
+        let name = self.vg_ls(conn, &vg)?;
+        let res = match ResourceName::lv(&uuid) {
+            Ok(r) => r,
             Err(e) => {
                 self.reply(conn, failed(ErrorKind::Invalid, e.to_string()));
-                None
+                return None;
             }
-        }
+        };
+        let (lv_uuid, lv_name) = (uuid, lv_name.to_string());
+        let req = if mode == Mode::Nl {
+            Request::LvUnlock {
+                vg,
+                lv_uuid,
+                lv_name,
+            }
+        } else {
+            Request::LvLock {
+                vg,
+                lv_uuid,
+                lv_name,
+                mode,
+            }
+        };
+        Some((name, res, req))
     }
 
     fn ensure_global(&mut self) {
@@ -1074,26 +1093,15 @@ impl Node {
         if let Some(r) = self.dg_activation_refusal(&vg) {
             return self.reply(conn, r);
         }
-        let Some((name, res)) = self.lv_resource(conn, &vg, &uuid) else {
+        let Some((name, res, req)) = self.lv_hold(conn, vg, uuid, &lv_name, mode) else {
             return;
-        };
-        let req = Request::LvLock {
-            vg,
-            lv_uuid: uuid,
-            lv_name: lv_name.clone(),
-            mode,
         };
         self.hold_persistent(conn, name, res, lv_name, mode, req);
     }
 
     fn lv_unlock(&mut self, conn: ConnId, vg: String, uuid: String, lv_name: String) {
-        let Some((name, res)) = self.lv_resource(conn, &vg, &uuid) else {
+        let Some((name, res, req)) = self.lv_hold(conn, vg, uuid, &lv_name, Mode::Nl) else {
             return;
-        };
-        let req = Request::LvUnlock {
-            vg,
-            lv_uuid: uuid,
-            lv_name: lv_name.clone(),
         };
         let Some(ls) = self.ls.get(&name) else {
             return self.reply(conn, not_started(&name));
