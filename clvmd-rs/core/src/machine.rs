@@ -10,7 +10,7 @@ use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
 use crate::detach::{Detach, Follow, LvStatus, WatchAction, Watcher};
-use crate::dm::{DmAction, DmReport};
+use crate::dm::{DmAction, DmReport, LvRef};
 use crate::lvb::ValBlk;
 use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 
@@ -575,29 +575,14 @@ impl Node {
         for f in next {
             match f {
                 Follow::ReadPolicy(lv) => {
-                    let tag = self.watch_tag();
-                    self.watcher.deciding(tag, &lv);
-                    self.out.push(Output::Watch {
-                        tag,
-                        action: WatchAction::ReadPolicy { lv },
-                    });
+                    self.watch_out(Watcher::deciding, lv, |lv| WatchAction::ReadPolicy { lv })
                 }
                 Follow::Stop(lv) => {
-                    let tag = self.watch_tag();
-                    self.watcher.stopping(tag, &lv);
-                    self.out.push(Output::Watch {
-                        tag,
-                        action: WatchAction::FailLv { lv },
-                    });
+                    self.watch_out(Watcher::stopping, lv, |lv| WatchAction::FailLv { lv })
                 }
-                Follow::Detach(lv, images) => {
-                    let tag = self.watch_tag();
-                    self.watcher.detaching(tag, &lv);
-                    self.out.push(Output::Watch {
-                        tag,
-                        action: WatchAction::Detach { lv, images },
-                    });
-                }
+                Follow::Detach(lv, images) => self.watch_out(Watcher::detaching, lv, |lv| {
+                    WatchAction::Detach { lv, images }
+                }),
                 Follow::Reload(lv) => self.reload_detached(lv),
             }
         }
@@ -618,6 +603,22 @@ impl Node {
             .chain(self.freezer.next_wake(now))
             .chain(self.watcher.next_wake(now, self.any_active()))
             .min()
+    }
+
+    /// Asks the outside for the watcher's `action` on `lv` under a new tag, which the watcher
+    /// records with `note`.
+    fn watch_out(
+        &mut self,
+        note: fn(&mut Watcher, u64, &LvRef),
+        lv: LvRef,
+        action: impl FnOnce(LvRef) -> WatchAction,
+    ) {
+        let tag = self.watch_tag();
+        note(&mut self.watcher, tag, &lv);
+        self.out.push(Output::Watch {
+            tag,
+            action: action(lv),
+        });
     }
 
     fn watch_tag(&mut self) -> u64 {
