@@ -6,7 +6,8 @@
 //! on that image's extents and the image (with its metadata or the mirror log) is dropped.
 
 use lvmeta_model::{
-    alloc::pv_areas, names, Flag, ImagesRequest, LogicalVolume, SegmentKind, VolumeGroup,
+    alloc::pv_areas, names, Allocation, Flag, ImagesRequest, LogicalVolume, SegmentKind,
+    VolumeGroup,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -426,7 +427,7 @@ pub fn repair_raid1(
     }
     // lvm2's `_avoid_pvs_with_other_images_of_lv`: no PV holding any image of the LV, the
     // failed ones included.
-    let allowed: Vec<String> = match &req.pvs {
+    let allowed: Vec<String> = match &req.alloc.pvs {
         Some(names) => names
             .iter()
             .filter_map(|n| {
@@ -462,8 +463,10 @@ pub fn repair_raid1(
         let r = ImagesRequest {
             total: pairs.len(),
             raid1: true,
-            pvs: Some(allowed.clone()),
-            ..req.clone()
+            alloc: Allocation {
+                pvs: Some(allowed.clone()),
+                ..req.alloc.clone()
+            },
         };
         let added = work.add_images(lv, &r).ok()?;
         // The new pairs (appended, in allocation order) take the chosen slots and names.
@@ -950,7 +953,10 @@ mod tests {
         fail_pv_of(&mut vg, "r_rimage_1");
         let before = vg.clone();
         let only_used = ImagesRequest {
-            pvs: Some(vec!["pv0".into(), "pv1".into()]),
+            alloc: lvmeta_model::Allocation {
+                pvs: Some(vec!["pv0".into(), "pv1".into()]),
+                ..Default::default()
+            },
             ..ImagesRequest::default()
         };
         assert!(matches!(
@@ -1000,7 +1006,10 @@ mod tests {
         assert_eq!(vg, before);
         // A missing PV holding another LV, not this one: lvm2's error.
         vg.create_lv(LvRequest {
-            pvs: Some(vec!["pv2".into()]),
+            alloc: lvmeta_model::Allocation {
+                pvs: Some(vec!["pv2".into()]),
+                ..Default::default()
+            },
             ..LvRequest::new("l", Extents(2), Layout::Linear)
         })
         .unwrap();

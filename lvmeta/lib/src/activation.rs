@@ -879,10 +879,7 @@ impl Ctx<'_> {
         lvmeta_model::ImagesRequest {
             total,
             raid1,
-            pvs: (!pvs.is_empty()).then(|| pvs.to_vec()),
-            region_size: None,
-            creation_time: Some(crate::ops::now()),
-            creation_host: Some(self.env.host.clone()),
+            alloc: self.allocation((!pvs.is_empty()).then(|| pvs.to_vec())),
         }
     }
 
