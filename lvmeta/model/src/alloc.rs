@@ -317,16 +317,9 @@ impl FreeMap {
             .collect())
     }
 
-    /// `per_stripe` extents on each of `stripes` distinct PVs. Returns segments as
-    /// (len per stripe, [(pv index, start)]).
-    #[allow(clippy::type_complexity)]
-    fn alloc_striped(
-        &mut self,
-        cands: &[usize],
-        stripes: usize,
-        per_stripe: u64,
-        continue_at: Option<&[(usize, u64)]>,
-    ) -> Result<Vec<(u64, Vec<(usize, u64)>)>, ModelError> {
+    /// Before a striped allocation ([`FreeMap::alloc_parallel`] with one area per stripe):
+    /// `stripes` distinct PVs with free extents, unless the allocation is approximate.
+    fn check_stripes(&self, cands: &[usize], stripes: usize) -> Result<(), ModelError> {
         let usable = cands.iter().filter(|&&i| self.pvs[i].free() > 0).count();
         if usable < stripes && !self.approx {
             return Err(ModelError::NotEnoughPvs {
@@ -335,7 +328,7 @@ impl FreeMap {
                 what: "stripes",
             });
         }
-        self.alloc_parallel(cands, stripes, per_stripe, continue_at)
+        Ok(())
     }
 
     /// Free ranges of a PV in lvm2's `pv_map` list order.
@@ -1034,7 +1027,8 @@ impl VolumeGroup {
                 let n = stripes as usize;
                 let per = req.size.0.div_ceil(stripes as u64);
                 fm.approx = req.approx;
-                let segs = fm.alloc_striped(&cands, n, per, None)?;
+                fm.check_stripes(&cands, n)?;
+                let segs = fm.alloc_parallel(&cands, n, per, None)?;
                 if segs.is_empty() {
                     return Err(ModelError::NotEnoughSpace {
                         needed: req.size,
@@ -1751,7 +1745,8 @@ impl VolumeGroup {
                     .collect();
                 fm.approx = approx;
                 fm.cling_to = first_segment_pvs(&fm, &lv);
-                let segs = fm.alloc_striped(&cands, n, per, cont.as_deref())?;
+                fm.check_stripes(&cands, n)?;
+                let segs = fm.alloc_parallel(&cands, n, per, cont.as_deref())?;
                 let new: Vec<Segment> = segs
                     .iter()
                     .map(|(len, areas)| self.striped_segment(&fm, *len, areas, *stripe_size))
