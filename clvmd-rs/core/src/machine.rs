@@ -786,24 +786,7 @@ impl Node {
                 self.metadata_lost(conn, vg, error, policy)
             }
             Request::VgEnable { vg } => self.vg_enable(conn, vg),
-            Request::CarryCommit {
-                vg,
-                vg_uuid,
-                disk_seqno,
-                metadata,
-                error,
-                policy,
-            } => self.carry_commit(
-                conn,
-                CarriedCommit {
-                    vg,
-                    vg_uuid,
-                    disk_seqno,
-                    metadata,
-                },
-                error,
-                policy,
-            ),
+            Request::CarryCommit(c) => self.carry_commit(conn, c),
         }
     }
 
