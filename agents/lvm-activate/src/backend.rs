@@ -402,7 +402,18 @@ impl SystemBackend {
         }
     }
 
-    fn vgchange(&mut self, op: &str, o: VgchangeOptions) -> Result<(), BackendError> {
+    /// `vgchange` of `vg` with the options `set` fills in.
+    fn vgchange(
+        &mut self,
+        op: &str,
+        vg: &str,
+        set: impl FnOnce(&mut VgchangeOptions),
+    ) -> Result<(), BackendError> {
+        let mut o = VgchangeOptions {
+            vg: vg.into(),
+            ..VgchangeOptions::default()
+        };
+        set(&mut o);
         let setup = self.setup()?;
         let ctx = OpsCtx { env: &setup.env };
         ctx.vgchange(&o)
@@ -508,35 +519,16 @@ impl VolumeBackend for SystemBackend {
     }
     fn set_system_id(&mut self, vg: &str, id: &str, majority: bool) -> Result<(), BackendError> {
         // As vgchange --majoritypvs: lvmeta checks the majority and writes the present PVs.
-        self.vgchange(
-            "set system ID",
-            VgchangeOptions {
-                vg: vg.into(),
-                system_id: Some(id.into()),
-                majority_pvs: majority,
-                ..VgchangeOptions::default()
-            },
-        )
+        self.vgchange("set system ID", vg, |o| {
+            o.system_id = Some(id.into());
+            o.majority_pvs = majority;
+        })
     }
     fn add_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
-        self.vgchange(
-            "add tag",
-            VgchangeOptions {
-                vg: vg.into(),
-                add_tags: vec![tag.into()],
-                ..VgchangeOptions::default()
-            },
-        )
+        self.vgchange("add tag", vg, |o| o.add_tags = vec![tag.into()])
     }
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
-        self.vgchange(
-            "delete tag",
-            VgchangeOptions {
-                vg: vg.into(),
-                del_tags: vec![tag.into()],
-                ..VgchangeOptions::default()
-            },
-        )
+        self.vgchange("delete tag", vg, |o| o.del_tags = vec![tag.into()])
     }
     fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
         self.activate_all(vg, &[lv.to_string()], kind)

@@ -277,22 +277,10 @@ pub fn check_vg_name(param: &str, v: &str) -> Result<(), OcfError> {
     if v.len() > 127 {
         return Err(malformed(param, v, "longer than 127 characters"));
     }
-    if v.starts_with('-') {
-        return Err(malformed(param, v, "starts with '-'"));
-    }
     if v == "." || v == ".." {
         return Err(malformed(param, v, "reserved name"));
     }
-    if let Some(c) = v
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "+_.-".contains(*c)))
-    {
-        return Err(malformed(
-            param,
-            v,
-            &format!("character {c:?} is not allowed (only A-Z a-z 0-9 + _ . -)"),
-        ));
-    }
+    check_chars(param, v, "+_.-", " (only A-Z a-z 0-9 + _ . -)")?;
     if v.is_empty() {
         return Err(malformed(param, v, "empty"));
     }
@@ -331,17 +319,23 @@ pub fn check_tag(param: &str, v: &str) -> Result<(), OcfError> {
     if v.is_empty() || v.len() > 1024 {
         return Err(malformed(param, v, "must be 1 to 1024 characters"));
     }
+    check_chars(param, v, "_+.-/=!:&#", " in an LVM tag")
+}
+
+/// LVM's rules shared by names and tags: no leading `-`, only ASCII letters, digits and
+/// `punct` (`where_` ends the message naming a character that is not allowed).
+fn check_chars(param: &str, v: &str, punct: &str, where_: &str) -> Result<(), OcfError> {
     if v.starts_with('-') {
         return Err(malformed(param, v, "starts with '-'"));
     }
     if let Some(c) = v
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "_+.-/=!:&#".contains(*c)))
+        .find(|c| !(c.is_ascii_alphanumeric() || punct.contains(*c)))
     {
         return Err(malformed(
             param,
             v,
-            &format!("character {c:?} is not allowed in an LVM tag"),
+            &format!("character {c:?} is not allowed{where_}"),
         ));
     }
     Ok(())

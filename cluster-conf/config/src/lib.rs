@@ -185,44 +185,36 @@ keyword_enum!(
 /// `vgchange --addtag halvm_detach_local`).
 pub const DETACH_TAG_PREFIX: &str = "halvm_detach_";
 
-impl DetachPolicy {
-    /// The VG tag that sets this policy for one VG.
-    pub fn vg_tag(self) -> String {
-        format!("{DETACH_TAG_PREFIX}{}", self.as_str())
-    }
+/// A policy a VG tag `<prefix><name>` sets for one VG: [`DetachPolicy`], [`DgFailurePolicy`].
+macro_rules! vg_tag_policy {
+    ($name:ident, $prefix:ident) => {
+        impl $name {
+            /// The VG tag that sets this policy for one VG.
+            pub fn vg_tag(self) -> String {
+                format!("{}{}", $prefix, self.as_str())
+            }
 
-    /// The policy a VG's tags set, if any (the first such tag in lvm2's sorted order).
-    pub fn from_vg_tags<S: AsRef<str>>(tags: &[S]) -> Option<DetachPolicy> {
-        tags.iter().find_map(|t| {
-            DetachPolicy::ALL
-                .iter()
-                .copied()
-                .find(|p| t.as_ref() == p.vg_tag())
-        })
-    }
+            /// The policy a VG's tags set, if any (the first such tag in lvm2's sorted order).
+            pub fn from_vg_tags<S: AsRef<str>>(tags: &[S]) -> Option<$name> {
+                tags.iter().find_map(|t| {
+                    $name::ALL
+                        .iter()
+                        .copied()
+                        .find(|p| t.as_ref() == p.vg_tag())
+                })
+            }
+        }
+    };
 }
+
+vg_tag_policy!(DetachPolicy, DETACH_TAG_PREFIX);
 
 /// The VG tag prefix that records a VG's own metadata-loss policy (`vxdg set
 /// dgfailpolicy`): `halvm_dgfail_dgdisable` or `halvm_dgfail_leave`, read like
 /// [`DETACH_TAG_PREFIX`].
 pub const DGFAIL_TAG_PREFIX: &str = "halvm_dgfail_";
 
-impl DgFailurePolicy {
-    /// The VG tag that sets this policy for one VG.
-    pub fn vg_tag(self) -> String {
-        format!("{DGFAIL_TAG_PREFIX}{}", self.as_str())
-    }
-
-    /// The policy a VG's tags set, if any (the first such tag in lvm2's sorted order).
-    pub fn from_vg_tags<S: AsRef<str>>(tags: &[S]) -> Option<DgFailurePolicy> {
-        tags.iter().find_map(|t| {
-            DgFailurePolicy::ALL
-                .iter()
-                .copied()
-                .find(|p| t.as_ref() == p.vg_tag())
-        })
-    }
-}
+vg_tag_policy!(DgFailurePolicy, DGFAIL_TAG_PREFIX);
 
 impl ActivationMode {
     /// Whether activating in `asked` on this node must fail because another node `held` holds

@@ -310,13 +310,7 @@ pub fn to_corosync(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut text = format!(
-        "# corosync.conf for cluster {} (cluster.conf config_version {}), by cluster-conf to-corosync\n",
-        conf.name, conf.config_version
-    );
-    for note in &notes {
-        let _ = writeln!(text, "# note: {note}");
-    }
+    let mut text = generated_header("corosync.conf", "to-corosync", conf, &notes);
     text.push('\n');
     text.push_str(&t);
     text.push_str(&n);
@@ -356,6 +350,18 @@ enum DlmValue {
 }
 
 /// Writes the /etc/dlm/dlm.conf that `<dlm>` and `<fence_daemon post_join_delay>` imply.
+/// The comment lines a generated file starts with: what it is, where from, the notes.
+fn generated_header(file: &str, command: &str, conf: &ClusterConf, notes: &[String]) -> String {
+    let mut text = format!(
+        "# {file} for cluster {} (cluster.conf config_version {}), by cluster-conf {command}\n",
+        conf.name, conf.config_version
+    );
+    for note in notes {
+        let _ = writeln!(text, "# note: {note}");
+    }
+    text
+}
+
 pub fn to_dlm_conf(conf: &ClusterConf) -> Result<StackFile, Vec<StackError>> {
     let mut errors = Vec::new();
     let mut notes = Vec::new();
@@ -411,13 +417,7 @@ pub fn to_dlm_conf(conf: &ClusterConf) -> Result<StackFile, Vec<StackError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut text = format!(
-        "# /etc/dlm/dlm.conf for cluster {} (cluster.conf config_version {}), by cluster-conf to-dlm-conf\n",
-        conf.name, conf.config_version
-    );
-    for note in &notes {
-        let _ = writeln!(text, "# note: {note}");
-    }
+    let mut text = generated_header("/etc/dlm/dlm.conf", "to-dlm-conf", conf, &notes);
     for (k, v) in &lines {
         let _ = writeln!(text, "{k}={v}");
     }

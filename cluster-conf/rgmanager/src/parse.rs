@@ -89,6 +89,25 @@ impl<'d, 'i> Parser<'d, 'i> {
         self.doc.text_pos_at(n.range().start).row
     }
 
+    /// The `item` children of list element `list` (`<clusternodes>`, ...), each read by
+    /// `read`; any other child is unhandled.
+    fn list_of<'x, 'y, T>(
+        &mut self,
+        list: Node<'x, 'y>,
+        item: &str,
+        mut read: impl FnMut(&mut Self, Node<'x, 'y>) -> Option<T>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for c in elements(list) {
+            if tag(c) == item {
+                out.extend(read(self, c));
+            } else {
+                self.unhandled(format!("{}/{}", tag(list), tag(c)), c);
+            }
+        }
+        out
+    }
+
     fn unhandled(&mut self, what: String, n: Node<'_, '_>) {
         let line = self.line(n);
         self.unhandled.push(Unhandled { what, line });
@@ -209,26 +228,12 @@ impl<'d, 'i> Parser<'d, 'i> {
                     }
                 }
                 "clusternodes" => {
-                    for n in elements(child) {
-                        if tag(n) == "clusternode" {
-                            if let Some(node) = self.clusternode(n) {
-                                conf.nodes.push(node);
-                            }
-                        } else {
-                            self.unhandled(format!("clusternodes/{}", tag(n)), n);
-                        }
-                    }
+                    let nodes = self.list_of(child, "clusternode", Self::clusternode);
+                    conf.nodes.extend(nodes);
                 }
                 "fencedevices" => {
-                    for d in elements(child) {
-                        if tag(d) == "fencedevice" {
-                            if let Some(dev) = self.fencedevice(d) {
-                                conf.fence_devices.push(dev);
-                            }
-                        } else {
-                            self.unhandled(format!("fencedevices/{}", tag(d)), d);
-                        }
-                    }
+                    let devs = self.list_of(child, "fencedevice", Self::fencedevice);
+                    conf.fence_devices.extend(devs);
                 }
                 "rm" => rm = Some(child),
                 other => self.unhandled(format!("cluster/{other}"), child),
@@ -371,15 +376,8 @@ impl<'d, 'i> Parser<'d, 'i> {
         for child in elements(rm) {
             match tag(child) {
                 "failoverdomains" => {
-                    for d in elements(child) {
-                        if tag(d) == "failoverdomain" {
-                            if let Some(dom) = self.domain(d, conf) {
-                                conf.domains.push(dom);
-                            }
-                        } else {
-                            self.unhandled(format!("failoverdomains/{}", tag(d)), d);
-                        }
-                    }
+                    let doms = self.list_of(child, "failoverdomain", |p, d| p.domain(d, conf));
+                    conf.domains.extend(doms);
                 }
                 "resources" => {
                     for r in elements(child) {

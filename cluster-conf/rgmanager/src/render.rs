@@ -244,6 +244,13 @@ fn sh_kv(k: &str, v: &str) -> String {
     sh_quote(&format!("{k}={v}"))
 }
 
+/// ` 'k=v' 'k=v'...`: a command's parameters, each quoted.
+fn sh_kvs(kvs: &[(String, String)]) -> String {
+    kvs.iter()
+        .map(|(k, v)| format!(" {}", sh_kv(k, v)))
+        .collect()
+}
+
 fn pcs_ops(p: &Primitive) -> String {
     let mut s = String::new();
     for o in &p.ops {
@@ -295,11 +302,7 @@ pub fn render_pcs(plan: &Plan) -> String {
         ));
     }
     for s in &plan.stonith {
-        let params: String = s
-            .params
-            .iter()
-            .map(|(k, v)| format!(" {}", sh_kv(k, v)))
-            .collect();
+        let params = sh_kvs(&s.params);
         o.push_str(&format!(
             "\"${{PCS[@]}}\" stonith create {} {}{params}{} \"${{CREATE_FLAGS[@]}}\"\n",
             sh_quote(&s.id),
@@ -322,11 +325,7 @@ pub fn render_pcs(plan: &Plan) -> String {
     for g in &plan.groups {
         o.push_str(&format!("# service {}\n", g.service));
         for p in &g.members {
-            let params: String = p
-                .params
-                .iter()
-                .map(|(k, v)| format!(" {}", sh_kv(k, v)))
-                .collect();
+            let params = sh_kvs(&p.params);
             o.push_str(&format!(
                 "\"${{PCS[@]}}\" resource create {} {}{params}{} --group {} --no-default-ops \"${{CREATE_FLAGS[@]}}\"\n",
                 sh_quote(&p.id),
@@ -336,11 +335,7 @@ pub fn render_pcs(plan: &Plan) -> String {
             ));
         }
         if !g.meta.is_empty() {
-            let meta: String = g
-                .meta
-                .iter()
-                .map(|(k, v)| format!(" {}", sh_kv(k, v)))
-                .collect();
+            let meta = sh_kvs(&g.meta);
             o.push_str(&format!(
                 "\"${{PCS[@]}}\" resource meta {}{meta}\n",
                 sh_quote(&g.id)

@@ -333,14 +333,14 @@ impl Client {
         req: &lvmeta::lock::CarryRequest<'_>,
         policy: Option<clvmd_proto::DgFailure>,
     ) -> Result<(u32, String), ClientError> {
-        let r = self.call(&Request::CarryCommit {
+        let r = self.call(&Request::CarryCommit(clvmd_proto::CarryCommit {
             vg: vg.into(),
             vg_uuid: req.vg_uuid.into(),
             disk_seqno: u32::try_from(req.disk_seqno).unwrap_or(u32::MAX),
             metadata: req.text.into(),
             error: req.error.into(),
             policy,
-        })?;
+        }))?;
         match r {
             Response::Carried { node_id, node_name } => Ok((node_id, node_name)),
             r => Err(unexpected("carry commit", r)),

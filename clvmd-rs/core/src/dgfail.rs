@@ -91,6 +91,19 @@ pub struct CarriedCommit {
     pub metadata: String,
 }
 
+/// The commit of a [`clvmd_proto::CarryCommit`] request (its error and policy stay with the
+/// requesting node).
+impl From<clvmd_proto::CarryCommit> for CarriedCommit {
+    fn from(r: clvmd_proto::CarryCommit) -> CarriedCommit {
+        CarriedCommit {
+            vg: r.vg,
+            vg_uuid: r.vg_uuid,
+            disk_seqno: r.disk_seqno,
+            metadata: r.metadata,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Disabled {
     policy: DgFailure,
@@ -168,13 +181,9 @@ impl Node {
 
     /// A command holding `vg`'s lock EX on `conn` wrote no metadata copy: a peer writes its
     /// text, if there is one that may; else the policy applies at once.
-    pub(super) fn carry_commit(
-        &mut self,
-        conn: ConnId,
-        commit: CarriedCommit,
-        error: String,
-        policy: Option<DgFailure>,
-    ) {
+    pub(super) fn carry_commit(&mut self, conn: ConnId, req: clvmd_proto::CarryCommit) {
+        let (error, policy) = (req.error.clone(), req.policy);
+        let commit = CarriedCommit::from(req);
         let Ok(name) = LockspaceName::for_vg(&commit.vg) else {
             return self.reply(
                 conn,

@@ -10,7 +10,7 @@ use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
 use crate::cpg::CpgMsg;
 use crate::detach::{Detach, Follow, LvStatus, WatchAction, Watcher};
-use crate::dm::{DmAction, DmReport};
+use crate::dm::{DmAction, DmReport, LvRef};
 use crate::lvb::ValBlk;
 use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 
@@ -575,29 +575,14 @@ impl Node {
         for f in next {
             match f {
                 Follow::ReadPolicy(lv) => {
-                    let tag = self.watch_tag();
-                    self.watcher.deciding(tag, &lv);
-                    self.out.push(Output::Watch {
-                        tag,
-                        action: WatchAction::ReadPolicy { lv },
-                    });
+                    self.watch_out(Watcher::deciding, lv, |lv| WatchAction::ReadPolicy { lv })
                 }
                 Follow::Stop(lv) => {
-                    let tag = self.watch_tag();
-                    self.watcher.stopping(tag, &lv);
-                    self.out.push(Output::Watch {
-                        tag,
-                        action: WatchAction::FailLv { lv },
-                    });
+                    self.watch_out(Watcher::stopping, lv, |lv| WatchAction::FailLv { lv })
                 }
-                Follow::Detach(lv, images) => {
-                    let tag = self.watch_tag();
-                    self.watcher.detaching(tag, &lv);
-                    self.out.push(Output::Watch {
-                        tag,
-                        action: WatchAction::Detach { lv, images },
-                    });
-                }
+                Follow::Detach(lv, images) => self.watch_out(Watcher::detaching, lv, |lv| {
+                    WatchAction::Detach { lv, images }
+                }),
                 Follow::Reload(lv) => self.reload_detached(lv),
             }
         }
@@ -618,6 +603,22 @@ impl Node {
             .chain(self.freezer.next_wake(now))
             .chain(self.watcher.next_wake(now, self.any_active()))
             .min()
+    }
+
+    /// Asks the outside for the watcher's `action` on `lv` under a new tag, which the watcher
+    /// records with `note`.
+    fn watch_out(
+        &mut self,
+        note: fn(&mut Watcher, u64, &LvRef),
+        lv: LvRef,
+        action: impl FnOnce(LvRef) -> WatchAction,
+    ) {
+        let tag = self.watch_tag();
+        note(&mut self.watcher, tag, &lv);
+        self.out.push(Output::Watch {
+            tag,
+            action: action(lv),
+        });
     }
 
     fn watch_tag(&mut self) -> u64 {
@@ -785,24 +786,7 @@ impl Node {
                 self.metadata_lost(conn, vg, error, policy)
             }
             Request::VgEnable { vg } => self.vg_enable(conn, vg),
-            Request::CarryCommit {
-                vg,
-                vg_uuid,
-                disk_seqno,
-                metadata,
-                error,
-                policy,
-            } => self.carry_commit(
-                conn,
-                CarriedCommit {
-                    vg,
-                    vg_uuid,
-                    disk_seqno,
-                    metadata,
-                },
-                error,
-                policy,
-            ),
+            Request::CarryCommit(c) => self.carry_commit(conn, c),
         }
     }
 
@@ -816,21 +800,40 @@ impl Node {
         }
     }
 
-    /// The lockspace and resource of LV `uuid` in `vg`; None: refused to `conn` (bad names).
-    fn lv_resource(
+    /// The lockspace and resource of LV `uuid` in `vg`, and the request that holds it in
+    /// `mode` (`Nl`: the unlock); None: refused to `conn` (bad names).
+    fn lv_hold(
         &mut self,
         conn: ConnId,
-        vg: &str,
-        uuid: &str,
-    ) -> Option<(LockspaceName, ResourceName)> {
-        let name = self.vg_ls(conn, vg)?;
-        match ResourceName::lv(uuid) {
-            Ok(r) => Some((name, r)),
+        vg: String,
+        uuid: String,
+        lv_name: &str,
+        mode: Mode,
+    ) -> Option<(LockspaceName, ResourceName, Request)> {
+        let name = self.vg_ls(conn, &vg)?;
+        let res = match ResourceName::lv(&uuid) {
+            Ok(r) => r,
             Err(e) => {
                 self.reply(conn, failed(ErrorKind::Invalid, e.to_string()));
-                None
+                return None;
             }
-        }
+        };
+        let (lv_uuid, lv_name) = (uuid, lv_name.to_string());
+        let req = if mode == Mode::Nl {
+            Request::LvUnlock {
+                vg,
+                lv_uuid,
+                lv_name,
+            }
+        } else {
+            Request::LvLock {
+                vg,
+                lv_uuid,
+                lv_name,
+                mode,
+            }
+        };
+        Some((name, res, req))
     }
 
     fn ensure_global(&mut self) {
@@ -1074,26 +1077,15 @@ impl Node {
         if let Some(r) = self.dg_activation_refusal(&vg) {
             return self.reply(conn, r);
         }
-        let Some((name, res)) = self.lv_resource(conn, &vg, &uuid) else {
+        let Some((name, res, req)) = self.lv_hold(conn, vg, uuid, &lv_name, mode) else {
             return;
-        };
-        let req = Request::LvLock {
-            vg,
-            lv_uuid: uuid,
-            lv_name: lv_name.clone(),
-            mode,
         };
         self.hold_persistent(conn, name, res, lv_name, mode, req);
     }
 
     fn lv_unlock(&mut self, conn: ConnId, vg: String, uuid: String, lv_name: String) {
-        let Some((name, res)) = self.lv_resource(conn, &vg, &uuid) else {
+        let Some((name, res, req)) = self.lv_hold(conn, vg, uuid, &lv_name, Mode::Nl) else {
             return;
-        };
-        let req = Request::LvUnlock {
-            vg,
-            lv_uuid: uuid,
-            lv_name: lv_name.clone(),
         };
         let Some(ls) = self.ls.get(&name) else {
             return self.reply(conn, not_started(&name));

@@ -906,7 +906,15 @@ pub fn execute(ls: &mut dyn DlmLockspace, op: &DlmOp) -> Result<Outcome, String>
             mode,
             flags,
             lvb,
-        } => ls.convert(res, *lkid, *mode, *flags, lvb.as_ref()),
+        } => ls.convert(
+            res,
+            halvm_dlm::Conversion {
+                lkid: *lkid,
+                mode: *mode,
+                flags: *flags,
+                lvb: lvb.as_ref(),
+            },
+        ),
         DlmOp::Unlock { res, lkid } => ls.unlock(res, *lkid).map(|()| {
             Outcome::Granted(halvm_dlm::Granted {
                 lkid: *lkid,

@@ -351,14 +351,14 @@ fn a_node_that_can_read_no_metadata_copy_with_lvs_active_applies_the_policy() {
 /// lvmeta's commit that wrote no copy from `node`, handed to its daemon under the VG lock
 /// EX (conn 7) to be carried; `disk_seqno` is the seqno the command read.
 fn carry(disk_seqno: u32, metadata: &str) -> Request {
-    Request::CarryCommit {
+    Request::CarryCommit(clvmd_proto::CarryCommit {
         vg: "vg".into(),
         vg_uuid: SIM_VG_UUID.into(),
         disk_seqno,
         metadata: metadata.into(),
         error: "no metadata copy could be written from this host".into(),
         policy: None,
-    }
+    })
 }
 
 fn not_carried(r: &Response) -> &str {

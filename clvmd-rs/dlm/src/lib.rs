@@ -67,6 +67,35 @@ pub type Lvb = [u8; dlm_sys::DLM_LVB_LEN];
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LockId(pub u32);
 
+/// A conversion of held lock `lkid` to `mode` ([`DlmLockspace::convert`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversion<'a> {
+    pub lkid: LockId,
+    pub mode: Mode,
+    pub flags: Flags,
+    /// Stored when `flags.valblk` and the lock was held in a write mode.
+    pub lvb: Option<&'a Lvb>,
+}
+
+impl<'a> Conversion<'a> {
+    /// A conversion that stores no LVB.
+    pub fn to(lkid: LockId, mode: Mode, flags: Flags) -> Conversion<'a> {
+        Conversion {
+            lkid,
+            mode,
+            flags,
+            lvb: None,
+        }
+    }
+
+    pub fn with_lvb(self, lvb: &'a Lvb) -> Conversion<'a> {
+        Conversion {
+            lvb: Some(lvb),
+            ..self
+        }
+    }
+}
+
 /// A granted lock: its id and, when `valblk` was asked, the LVB read at grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Granted {
@@ -121,15 +150,8 @@ pub trait DlmLockspace: Send {
     fn name(&self) -> &LockspaceName;
     /// A new lock on `res`.
     fn lock(&mut self, res: &ResourceName, mode: Mode, flags: Flags) -> Result<Outcome, DlmError>;
-    /// Converts `lkid` to `mode`; with `flags.valblk` and a write-mode holder, `lvb` is stored.
-    fn convert(
-        &mut self,
-        res: &ResourceName,
-        lkid: LockId,
-        mode: Mode,
-        flags: Flags,
-        lvb: Option<&Lvb>,
-    ) -> Result<Outcome, DlmError>;
+    /// Converts a lock held on `res`.
+    fn convert(&mut self, res: &ResourceName, to: Conversion<'_>) -> Result<Outcome, DlmError>;
     /// Removes the lock entirely.
     fn unlock(&mut self, res: &ResourceName, lkid: LockId) -> Result<(), DlmError>;
     /// Takes over an orphaned persistent lock held in `mode` (`PERSISTENT|ORPHAN`).

@@ -9,8 +9,8 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::{
-    Dlm, DlmError, DlmLockspace, Flags, Granted, Joined, LockId, LockspaceName, Lvb, Mode, Outcome,
-    ResourceName,
+    Conversion, Dlm, DlmError, DlmLockspace, Flags, Granted, Joined, LockId, LockspaceName, Lvb,
+    Mode, Outcome, ResourceName,
 };
 
 #[derive(Debug, Clone)]
@@ -270,14 +270,13 @@ impl DlmLockspace for MemLockspace {
         Ok(grant(r, id, flags))
     }
 
-    fn convert(
-        &mut self,
-        res: &ResourceName,
-        lkid: LockId,
-        mode: Mode,
-        flags: Flags,
-        lvb: Option<&Lvb>,
-    ) -> Result<Outcome, DlmError> {
+    fn convert(&mut self, res: &ResourceName, to: Conversion<'_>) -> Result<Outcome, DlmError> {
+        let Conversion {
+            lkid,
+            mode,
+            flags,
+            lvb,
+        } = to;
         let mut c = self.dlm.state();
         let space = c.spaces.get_mut(self.name.as_str()).expect("joined");
         let r = space.res.entry(res.to_string()).or_default();
@@ -421,14 +420,15 @@ mod tests {
         let r = ResourceName::vglk();
         let la = granted(a.lock(&r, Mode::Nl, Flags::default()).unwrap()).lkid;
         let lb = granted(b.lock(&r, Mode::Nl, Flags::default()).unwrap()).lkid;
-        granted(a.convert(&r, la, Mode::Ex, NQ, None).unwrap());
+        granted(a.convert(&r, Conversion::to(la, Mode::Ex, NQ)).unwrap());
         assert_eq!(
-            b.convert(&r, lb, Mode::Pr, NQ, None).unwrap(),
+            b.convert(&r, Conversion::to(lb, Mode::Pr, NQ)).unwrap(),
             Outcome::WouldBlock
         );
         let v = [7u8; 32];
-        a.convert(&r, la, Mode::Nl, NQ, Some(&v)).unwrap();
-        let g = granted(b.convert(&r, lb, Mode::Pr, NQ, None).unwrap());
+        a.convert(&r, Conversion::to(la, Mode::Nl, NQ).with_lvb(&v))
+            .unwrap();
+        let g = granted(b.convert(&r, Conversion::to(lb, Mode::Pr, NQ)).unwrap());
         assert_eq!(g.lvb, Some(v));
         assert!(!g.lvb_invalid);
         dlm.assert_compatible();
@@ -442,7 +442,7 @@ mod tests {
         assert!(!j.existed);
         let mut a = j.ls;
         let id = granted(a.lock(&lv, Mode::Nl, Flags::default()).unwrap()).lkid;
-        a.convert(&lv, id, Mode::Ex, NQ, None).unwrap();
+        a.convert(&lv, Conversion::to(id, Mode::Ex, NQ)).unwrap();
         drop(a); // the daemon is killed
         let h = dlm.holders("lvm_vg", lv.as_str());
         assert_eq!(
@@ -457,7 +457,7 @@ mod tests {
         let mut b = dlm.node(2).join(&ls()).unwrap().ls;
         let idb = granted(b.lock(&lv, Mode::Nl, Flags::default()).unwrap()).lkid;
         assert_eq!(
-            b.convert(&lv, idb, Mode::Ex, NQ, None).unwrap(),
+            b.convert(&lv, Conversion::to(idb, Mode::Ex, NQ)).unwrap(),
             Outcome::WouldBlock
         );
         // the restarted daemon finds the lockspace joined and adopts
@@ -468,7 +468,7 @@ mod tests {
         let g = granted(a2.adopt(&lv, Mode::Ex).unwrap());
         assert_eq!(a2.adopt(&lv, Mode::Ex).unwrap(), Outcome::NoOrphan);
         a2.unlock(&lv, g.lkid).unwrap();
-        granted(b.convert(&lv, idb, Mode::Ex, NQ, None).unwrap());
+        granted(b.convert(&lv, Conversion::to(idb, Mode::Ex, NQ)).unwrap());
     }
 
     #[test]
@@ -477,7 +477,7 @@ mod tests {
         let mut a = dlm.node(1).join(&ls()).unwrap().ls;
         let r = ResourceName::vglk();
         let id = granted(a.lock(&r, Mode::Nl, NQ).unwrap()).lkid;
-        a.convert(&r, id, Mode::Ex, NQ, None).unwrap();
+        a.convert(&r, Conversion::to(id, Mode::Ex, NQ)).unwrap();
         dlm.crash_node(1);
         let mut b = dlm.node(2).join(&ls()).unwrap().ls;
         let g = granted(b.lock(&r, Mode::Pr, NQ).unwrap());

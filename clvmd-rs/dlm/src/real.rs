@@ -7,8 +7,8 @@ use std::ptr;
 use dlm_sys as sys;
 
 use crate::{
-    Dlm, DlmError, DlmLockspace, Flags, Granted, Joined, LockId, LockspaceName, Lvb, Mode, Outcome,
-    ResourceName,
+    Conversion, Dlm, DlmError, DlmLockspace, Flags, Granted, Joined, LockId, LockspaceName, Lvb,
+    Mode, Outcome, ResourceName,
 };
 
 /// The kernel's DLM through libdlm_lt.
@@ -187,22 +187,9 @@ impl DlmLockspace for Lockspace {
         self.lock_wait("lock", res, mode, flags.raw(), 0, None)
     }
 
-    fn convert(
-        &mut self,
-        res: &ResourceName,
-        lkid: LockId,
-        mode: Mode,
-        flags: Flags,
-        lvb: Option<&Lvb>,
-    ) -> Result<Outcome, DlmError> {
-        self.lock_wait(
-            "convert",
-            res,
-            mode,
-            flags.raw() | sys::LKF_CONVERT,
-            lkid.0,
-            lvb,
-        )
+    fn convert(&mut self, res: &ResourceName, to: Conversion<'_>) -> Result<Outcome, DlmError> {
+        let raw_flags = to.flags.raw() | sys::LKF_CONVERT;
+        self.lock_wait("convert", res, to.mode, raw_flags, to.lkid.0, to.lvb)
     }
 
     fn unlock(&mut self, res: &ResourceName, lkid: LockId) -> Result<(), DlmError> {

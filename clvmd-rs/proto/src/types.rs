@@ -160,21 +160,26 @@ pub enum Request {
     VgEnable {
         vg: String,
     },
-    /// The command holding this VG's lock EX on this connection could not write any metadata
-    /// copy: another node writes `metadata` (the complete text of the commit, at most
-    /// [`MAX_CARRY_TEXT`] bytes, see [`carry_text_problem`]) from its view of the disks, on
-    /// this command's behalf, if the VG there is `vg_uuid` at seqno `disk_seqno`
-    /// (the text's is one more). Answered [`Response::Carried`]; otherwise the metadata-loss
-    /// policy (`policy`, else the daemon's `policy.dg_failure`) applies, as after
-    /// [`Request::MetadataLost`] with `error`, and the answer is `Failed` (`NotCarried`).
-    CarryCommit {
-        vg: String,
-        vg_uuid: String,
-        disk_seqno: u32,
-        metadata: String,
-        error: String,
-        policy: Option<DgFailure>,
-    },
+    /// See [`CarryCommit`] (on the wire as a struct variant would be).
+    CarryCommit(CarryCommit),
+}
+
+/// The command holding this VG's lock EX on this connection could not write any metadata
+/// copy: another node writes `metadata` (the complete text of the commit, at most
+/// [`MAX_CARRY_TEXT`] bytes, see [`carry_text_problem`]) from its view of the disks, on
+/// this command's behalf, if the VG there is `vg_uuid` at seqno `disk_seqno`
+/// (the text's is one more). Answered [`Response::Carried`]; otherwise the metadata-loss
+/// policy (`policy`, else the daemon's `policy.dg_failure`) applies, as after
+/// [`Request::MetadataLost`] with `error`, and the answer is `Failed` (`NotCarried`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarryCommit {
+    pub vg: String,
+    pub vg_uuid: String,
+    pub disk_seqno: u32,
+    pub metadata: String,
+    pub error: String,
+    pub policy: Option<DgFailure>,
 }
 
 /// Largest metadata text a node carries for another ([`Request::CarryCommit`]). lvm2's

@@ -58,14 +58,14 @@ fn request() -> impl Strategy<Value = Request> {
             ]))
         )
             .prop_map(|(vg, vg_uuid, disk_seqno, metadata, error, policy)| {
-                Request::CarryCommit {
+                Request::CarryCommit(CarryCommit {
                     vg,
                     vg_uuid,
                     disk_seqno,
                     metadata,
                     error,
                     policy,
-                }
+                })
             }),
     ]
 }
@@ -258,14 +258,14 @@ fn the_largest_carried_text_fits_and_more_is_refused() {
     let worst = "\"\\\n\t".repeat(MAX_CARRY_TEXT / 4);
     assert_eq!(worst.len(), MAX_CARRY_TEXT);
     assert_eq!(carry_text_problem(&worst), None);
-    let req = Request::CarryCommit {
+    let req = Request::CarryCommit(CarryCommit {
         vg: "v".repeat(127),
         vg_uuid: "u".repeat(38),
         disk_seqno: u32::MAX,
         metadata: worst.clone(),
         error: "e".repeat(4096),
         policy: Some(DgFailure::Leave),
-    };
+    });
     let f = encode_frame(&req, MAX_REQUEST).unwrap();
     let (back, _) = decode_frame::<Request>(&f, MAX_REQUEST).unwrap().unwrap();
     assert_eq!(back, req);

@@ -6,7 +6,8 @@
 //! on that image's extents and the image (with its metadata or the mirror log) is dropped.
 
 use lvmeta_model::{
-    alloc::pv_areas, names, Flag, ImagesRequest, LogicalVolume, SegmentKind, VolumeGroup,
+    alloc::pv_areas, names, Allocation, Flag, ImagesRequest, LogicalVolume, SegmentKind,
+    VolumeGroup,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,32 +95,10 @@ pub fn split_mirror(
             name: new_name.into(),
         });
     }
-    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
-        vg: vg.name.clone(),
-        lv: lv.into(),
-    })?;
-    let not_mirrored = || SplitError::NotMirrored {
-        vg: vg.name.clone(),
-        lv: lv.into(),
+    let Some(found) = images_of(vg, lv)? else {
+        return Err(not_mirrored(vg, lv));
     };
-    let [seg] = top.segments.as_slice() else {
-        return Err(not_mirrored());
-    };
-    // (image, metadata) pairs in order, and the mirror log.
-    let (pairs, log): (Vec<(String, Option<String>)>, Option<String>) = match &seg.kind {
-        SegmentKind::Mirror { legs, log, .. } => (
-            legs.iter().map(|l| (l.lv.clone(), None)).collect(),
-            log.clone(),
-        ),
-        SegmentKind::Raid1 { images, .. } => (
-            images
-                .iter()
-                .map(|(m, i)| (i.clone(), Some(m.clone())))
-                .collect(),
-            None,
-        ),
-        _ => return Err(not_mirrored()),
-    };
+    let (pairs, log) = (found.pairs(), found.log());
     if pairs.len() <= count {
         return Err(SplitError::TooFew {
             vg: vg.name.clone(),
@@ -219,36 +198,15 @@ pub fn remove_images(
     lv: &str,
     images: &[String],
 ) -> Result<RemoveOutcome, SplitError> {
-    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
-        vg: vg.name.clone(),
-        lv: lv.into(),
-    })?;
-    let not_mirrored = || SplitError::NotMirrored {
-        vg: vg.name.clone(),
-        lv: lv.into(),
+    let Some(found) = images_of(vg, lv)? else {
+        // Already linear (a repair done before): nothing of `images` is left.
+        if images.iter().all(|i| vg.lv(i).is_none()) {
+            return Ok(RemoveOutcome::default());
+        }
+        return Err(not_mirrored(vg, lv));
     };
-    let (pairs, log, raid): (Vec<ImagePair>, Option<String>, bool) = match top.segments.as_slice() {
-        [seg] => match &seg.kind {
-            SegmentKind::Mirror { legs, log, .. } => (
-                legs.iter().map(|l| (l.lv.clone(), None)).collect(),
-                log.clone(),
-                false,
-            ),
-            SegmentKind::Raid1 { images, .. } => (
-                images
-                    .iter()
-                    .map(|(m, i)| (i.clone(), Some(m.clone())))
-                    .collect(),
-                None,
-                true,
-            ),
-            // Already linear (a repair done before): nothing of `images` is left.
-            _ if images.iter().all(|i| vg.lv(i).is_none()) => return Ok(RemoveOutcome::default()),
-            _ => return Err(not_mirrored()),
-        },
-        _ if images.iter().all(|i| vg.lv(i).is_none()) => return Ok(RemoveOutcome::default()),
-        _ => return Err(not_mirrored()),
-    };
+    let (pairs, log) = (found.pairs(), found.log());
+    let raid = matches!(found, Images::Raid1(_));
     let (gone, kept): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(i, _)| images.contains(i));
     if gone.is_empty() {
         return Ok(RemoveOutcome::default());
@@ -329,41 +287,18 @@ pub fn repair_mirror(
     lv: &str,
     req: &ImagesRequest,
 ) -> Result<RepairOutcome, SplitError> {
-    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
-        vg: vg.name.clone(),
-        lv: lv.into(),
-    })?;
-    let legs: Vec<String> = match top.segments.as_slice() {
-        [seg] => match &seg.kind {
-            SegmentKind::Mirror { legs, .. } => legs.iter().map(|l| l.lv.clone()).collect(),
-            SegmentKind::Raid1 { .. } => {
-                return Err(SplitError::RaidRepair {
-                    vg: vg.name.clone(),
-                    lv: lv.into(),
-                })
-            }
-            _ => {
-                return Err(SplitError::NotMirrored {
-                    vg: vg.name.clone(),
-                    lv: lv.into(),
-                })
-            }
-        },
-        _ => {
-            return Err(SplitError::NotMirrored {
+    let legs = match images_of(vg, lv)? {
+        Some(Images::Mirror { legs, .. }) => legs,
+        Some(Images::Raid1(_)) => {
+            return Err(SplitError::RaidRepair {
                 vg: vg.name.clone(),
                 lv: lv.into(),
             })
         }
+        None => return Err(not_mirrored(vg, lv)),
     };
-    let on_missing = |name: &str| {
-        vg.lv(name).is_some_and(|l| {
-            l.segments
-                .iter()
-                .flat_map(pv_areas)
-                .any(|(pv, _, _)| vg.pvs.iter().any(|p| p.name == pv && p.is_missing()))
-        })
-    };
+    let on_missing =
+        |name: &str| pvs_of(vg, name).is_some_and(|on| on.iter().any(|p| pv_missing(vg, p)));
     let failed: Vec<String> = legs.iter().filter(|l| on_missing(l)).cloned().collect();
     let original = legs.len();
     if failed.is_empty() {
@@ -387,25 +322,23 @@ pub fn repair_mirror(
         ..RepairOutcome::default()
     };
     out.now = original - out.failed.len();
-    let mut target = original;
-    loop {
-        out.tried.push(target);
+    // Back to the image count, else one fewer, down to two.
+    let (unfit, fit) = first_fit((2..=original).rev(), |target| {
         let r = ImagesRequest {
             total: target,
             raid1: false,
             ..req.clone()
         };
         let mut attempt = work.clone();
-        match attempt.add_images(lv, &r) {
-            Ok(added) => {
-                out.added = added;
-                out.now = target;
-                work = attempt;
-                break;
-            }
-            Err(_) if target > 2 => target -= 1,
-            Err(_) => break,
-        }
+        let added = attempt.add_images(lv, &r).ok()?;
+        Some((attempt, added))
+    });
+    out.tried = unfit;
+    if let Some((target, (attempt, added))) = fit {
+        out.tried.push(target);
+        out.added = added;
+        out.now = target;
+        work = attempt;
     }
     *vg = work;
     Ok(out)
@@ -443,46 +376,22 @@ pub fn repair_raid1(
     lv: &str,
     req: &ImagesRequest,
 ) -> Result<RaidRepairOutcome, SplitError> {
-    let (vgname, lvname) = (vg.name.clone(), lv.to_string());
-    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
-        vg: vgname.clone(),
-        lv: lvname.clone(),
-    })?;
-    let pairs: Vec<(String, String)> = match top.segments.as_slice() {
-        [seg] => match &seg.kind {
-            SegmentKind::Raid1 { images, .. } => images.clone(),
-            _ => {
-                return Err(SplitError::NotMirrored {
-                    vg: vgname,
-                    lv: lvname,
-                })
-            }
-        },
-        _ => {
-            return Err(SplitError::NotMirrored {
-                vg: vgname,
-                lv: lvname,
-            })
-        }
+    let Some(Images::Raid1(pairs)) = images_of(vg, lv)? else {
+        return Err(not_mirrored(vg, lv));
     };
-    let pvs_of = |name: &str| -> Result<Vec<String>, SplitError> {
-        let l = vg.lv(name).ok_or_else(|| SplitError::Dangling {
+    let (vgname, lvname) = (vg.name.clone(), lv.to_string());
+    let on_pvs = |name: &str| {
+        pvs_of(vg, name).ok_or_else(|| SplitError::Dangling {
             vg: vgname.clone(),
             lv: lvname.clone(),
             image: name.into(),
-        })?;
-        Ok(l.segments
-            .iter()
-            .flat_map(pv_areas)
-            .map(|(pv, _, _)| pv)
-            .collect())
+        })
     };
-    let missing = |pv: &str| vg.pvs.iter().any(|p| p.name == pv && p.is_missing());
     let mut used: Vec<String> = Vec::new();
     let mut failed_slots: Vec<usize> = Vec::new();
     for (slot, (meta, image)) in pairs.iter().enumerate() {
-        let on = [pvs_of(image)?, pvs_of(meta)?].concat();
-        if on.iter().any(|p| missing(p)) {
+        let on = [on_pvs(image)?, on_pvs(meta)?].concat();
+        if on.iter().any(|p| pv_missing(vg, p)) {
             failed_slots.push(slot);
         }
         for p in on {
@@ -518,7 +427,7 @@ pub fn repair_raid1(
     }
     // lvm2's `_avoid_pvs_with_other_images_of_lv`: no PV holding any image of the LV, the
     // failed ones included.
-    let allowed: Vec<String> = match &req.pvs {
+    let allowed: Vec<String> = match &req.alloc.pvs {
         Some(names) => names
             .iter()
             .filter_map(|n| {
@@ -535,7 +444,8 @@ pub fn repair_raid1(
         failed,
         ..RaidRepairOutcome::default()
     };
-    for k in (1..=failed_slots.len()).rev() {
+    // All failed slots, else one fewer (the highest first), down to one.
+    let (narrowed, fit) = first_fit((1..=failed_slots.len()).rev(), |k| {
         let chosen = &failed_slots[failed_slots.len() - k..];
         let mut work = vg.clone();
         let gone: Vec<&str> = chosen
@@ -553,13 +463,12 @@ pub fn repair_raid1(
         let r = ImagesRequest {
             total: pairs.len(),
             raid1: true,
-            pvs: Some(allowed.clone()),
-            ..req.clone()
+            alloc: Allocation {
+                pvs: Some(allowed.clone()),
+                ..req.alloc.clone()
+            },
         };
-        let Ok(added) = work.add_images(lv, &r) else {
-            out.narrowed.push(k);
-            continue;
-        };
+        let added = work.add_images(lv, &r).ok()?;
         // The new pairs (appended, in allocation order) take the chosen slots and names.
         let SegmentKind::Raid1 { images, .. } = &work.lv(lv).expect("kept").segments[0].kind else {
             unreachable!("still raid1")
@@ -588,15 +497,110 @@ pub fn repair_raid1(
             l.name = to(&l.name);
         }
         set_raid_images(&mut work, lv, slots);
-        out.replaced = chosen.iter().map(|&s| pairs[s].1.clone()).collect();
-        out.added = added.iter().map(|n| to(n)).collect();
-        *vg = work;
-        return Ok(out);
+        let replaced: Vec<String> = chosen.iter().map(|&s| pairs[s].1.clone()).collect();
+        let added: Vec<String> = added.iter().map(|n| to(n)).collect();
+        Some((work, replaced, added))
+    });
+    out.narrowed = narrowed;
+    let Some((_, (work, replaced, added))) = fit else {
+        return Err(SplitError::NoReplacement {
+            vg: vgname,
+            lv: lvname,
+        });
+    };
+    out.replaced = replaced;
+    out.added = added;
+    *vg = work;
+    Ok(out)
+}
+
+/// The first of `counts`, tried in order, for which `attempt` gives something, with what it
+/// gave, and the counts before it that did not fit: lvm2 narrows a repair that does not fit
+/// by one at a time (each type by its own rule, in `attempt`).
+fn first_fit<T>(
+    counts: impl IntoIterator<Item = usize>,
+    mut attempt: impl FnMut(usize) -> Option<T>,
+) -> (Vec<usize>, Option<(usize, T)>) {
+    let mut unfit = Vec::new();
+    for n in counts {
+        match attempt(n) {
+            Some(t) => return (unfit, Some((n, t))),
+            None => unfit.push(n),
+        }
     }
-    Err(SplitError::NoReplacement {
-        vg: vgname,
-        lv: lvname,
+    (unfit, None)
+}
+
+/// The images of a mirror or raid1 LV's one segment.
+enum Images {
+    Mirror {
+        legs: Vec<String>,
+        log: Option<String>,
+    },
+    /// (metadata, image) pairs in slot order.
+    Raid1(Vec<(String, String)>),
+}
+
+impl Images {
+    /// (image, metadata) pairs in order.
+    fn pairs(&self) -> Vec<ImagePair> {
+        match self {
+            Images::Mirror { legs, .. } => legs.iter().map(|l| (l.clone(), None)).collect(),
+            Images::Raid1(images) => images
+                .iter()
+                .map(|(m, i)| (i.clone(), Some(m.clone())))
+                .collect(),
+        }
+    }
+
+    fn log(&self) -> Option<String> {
+        match self {
+            Images::Mirror { log, .. } => log.clone(),
+            Images::Raid1(_) => None,
+        }
+    }
+}
+
+/// LV `lv`'s images; None: it is not a mirror or raid1 LV of one segment.
+fn images_of(vg: &VolumeGroup, lv: &str) -> Result<Option<Images>, SplitError> {
+    let top = vg.lv(lv).ok_or_else(|| SplitError::NoSuchLv {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    })?;
+    let [seg] = top.segments.as_slice() else {
+        return Ok(None);
+    };
+    Ok(match &seg.kind {
+        SegmentKind::Mirror { legs, log, .. } => Some(Images::Mirror {
+            legs: legs.iter().map(|l| l.lv.clone()).collect(),
+            log: log.clone(),
+        }),
+        SegmentKind::Raid1 { images, .. } => Some(Images::Raid1(images.clone())),
+        _ => None,
     })
+}
+
+fn not_mirrored(vg: &VolumeGroup, lv: &str) -> SplitError {
+    SplitError::NotMirrored {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+    }
+}
+
+/// The PVs LV `name`'s extents are on (a PV once per area); None: no such LV.
+fn pvs_of(vg: &VolumeGroup, name: &str) -> Option<Vec<String>> {
+    let l = vg.lv(name)?;
+    Some(
+        l.segments
+            .iter()
+            .flat_map(pv_areas)
+            .map(|(pv, _, _)| pv)
+            .collect(),
+    )
+}
+
+fn pv_missing(vg: &VolumeGroup, pv: &str) -> bool {
+    vg.pvs.iter().any(|p| p.name == pv && p.is_missing())
 }
 
 /// Sets the (metadata, image) pairs of raid1 LV `lv`'s segment.
@@ -949,7 +953,10 @@ mod tests {
         fail_pv_of(&mut vg, "r_rimage_1");
         let before = vg.clone();
         let only_used = ImagesRequest {
-            pvs: Some(vec!["pv0".into(), "pv1".into()]),
+            alloc: lvmeta_model::Allocation {
+                pvs: Some(vec!["pv0".into(), "pv1".into()]),
+                ..Default::default()
+            },
             ..ImagesRequest::default()
         };
         assert!(matches!(
@@ -999,7 +1006,10 @@ mod tests {
         assert_eq!(vg, before);
         // A missing PV holding another LV, not this one: lvm2's error.
         vg.create_lv(LvRequest {
-            pvs: Some(vec!["pv2".into()]),
+            alloc: lvmeta_model::Allocation {
+                pvs: Some(vec!["pv2".into()]),
+                ..Default::default()
+            },
             ..LvRequest::new("l", Extents(2), Layout::Linear)
         })
         .unwrap();

@@ -19,6 +19,20 @@ fn vg_arg(required: bool) -> Arg {
         .help("Volume group name")
 }
 
+/// A command on a VG and `next` (its PVs, its file), those first.
+fn vg_with(name: &'static str, about: &'static str, next: Arg) -> Command {
+    Command::new(name).about(about).arg(vg_arg(true)).arg(next)
+}
+
+/// `-f/--file FILE` of vgcfgbackup and vgcfgrestore.
+fn file_arg(help: &'static str) -> Arg {
+    Arg::new("file")
+        .short('f')
+        .long("file")
+        .value_name("FILE")
+        .help(help)
+}
+
 fn pv_list(help: &'static str) -> Arg {
     Arg::new("pvs")
         .value_name("PV")
@@ -160,60 +174,65 @@ fn subcommand(name: &str) -> Option<Command> {
         }
         "vgcreate" => {
             common(
-                Command::new("vgcreate")
-                    .about("Create a volume group from physical volumes")
-                    .arg(vg_arg(true))
-                    .arg(pv_list("Devices (PVs, or unlabelled devices that are initialized first)"))
-                    .arg(
-                        Arg::new("physicalextentsize")
-                            .short('s')
-                            .long("physicalextentsize")
-                            .value_name("SIZE")
-                            .help("Extent size (default 4m; a power of two, at least 1k)"),
-                    )
-                    .arg(
-                        Arg::new("systemid")
-                            .long("systemid")
-                            .value_name("ID")
-                            .help("Owner system ID recorded in the VG"),
-                    )
-                    .arg(
-                        flag("shared")
-                            .conflicts_with("systemid")
-                            .help("A shared VG: lock type dlm in this node's DLM cluster, locked through clvmd-rs; its lockspace is started here"),
-                    )
-                    .arg(
-                        Arg::new("addtag")
-                            .long("addtag")
-                            .value_name("TAG")
-                            .action(ArgAction::Append)
-                            .help("Add a tag to the VG"),
-                    ),
+                vg_with(
+                    "vgcreate",
+                    "Create a volume group from physical volumes",
+                    pv_list("Devices (PVs, or unlabelled devices that are initialized first)"),
+                )
+                .arg(
+                    Arg::new("physicalextentsize")
+                        .short('s')
+                        .long("physicalextentsize")
+                        .value_name("SIZE")
+                        .help("Extent size (default 4m; a power of two, at least 1k)"),
+                )
+                .arg(
+                    Arg::new("systemid")
+                        .long("systemid")
+                        .value_name("ID")
+                        .help("Owner system ID recorded in the VG"),
+                )
+                .arg(
+                    flag("shared")
+                        .conflicts_with("systemid")
+                        .help("A shared VG: lock type dlm in this node's DLM cluster, locked through clvmd-rs; its lockspace is started here"),
+                )
+                .arg(
+                    Arg::new("addtag")
+                        .long("addtag")
+                        .value_name("TAG")
+                        .action(ArgAction::Append)
+                        .help("Add a tag to the VG"),
+                ),
             )
         }
         "vgextend" => {
             common(
-                Command::new("vgextend")
-                    .about("Add physical volumes to a volume group")
-                    .arg(vg_arg(true))
-                    .arg(pv_list("Devices to add"))
-                    .arg(flag("restoremissing").help(
-                        "Take back PVs of the VG that were written as MISSING while absent and are present again",
-                    )),
+                vg_with(
+                    "vgextend",
+                    "Add physical volumes to a volume group",
+                    pv_list("Devices to add"),
+                )
+                .arg(flag("restoremissing").help(
+                    "Take back PVs of the VG that were written as MISSING while absent and are present again",
+                )),
             )
         }
         "vgreduce" => {
             common(
-                Command::new("vgreduce")
-                    .about("Remove unused physical volumes from a volume group")
-                    .arg(vg_arg(true))
-                    .arg(pv_list("PVs to remove (must hold no extents)").required(false).required_unless_present("removemissing"))
-                    .arg(flag("removemissing").conflicts_with("pvs").help(
-                        "Remove the PVs that are missing; LVs on them are refused unless --force",
-                    ))
-                    .arg(flag("force").short('f').requires("removemissing").help(
-                        "With --removemissing: remove the LVs on missing PVs too (an open LV is refused, an active one deactivated first)",
-                    )),
+                vg_with(
+                    "vgreduce",
+                    "Remove unused physical volumes from a volume group",
+                    pv_list("PVs to remove (must hold no extents)")
+                        .required(false)
+                        .required_unless_present("removemissing"),
+                )
+                .arg(flag("removemissing").conflicts_with("pvs").help(
+                    "Remove the PVs that are missing; LVs on them are refused unless --force",
+                ))
+                .arg(flag("force").short('f').requires("removemissing").help(
+                    "With --removemissing: remove the LVs on missing PVs too (an open LV is refused, an active one deactivated first)",
+                )),
             )
         }
         "vgremove" => {
@@ -307,34 +326,23 @@ fn subcommand(name: &str) -> Option<Command> {
         }
         "vgcfgbackup" => {
             common(
-                Command::new("vgcfgbackup")
-                    .about("Write a VG's metadata to a text file")
-                    .arg(vg_arg(true))
-                    .arg(
-                        Arg::new("file")
-                            .short('f')
-                            .long("file")
-                            .value_name("FILE")
-                            .required(true)
-                            .help("Output file"),
-                    ),
+                vg_with(
+                    "vgcfgbackup",
+                    "Write a VG's metadata to a text file",
+                    file_arg("Output file").required(true),
+                ),
             )
         }
         "vgcfgrestore" => {
             common(
-                Command::new("vgcfgrestore")
-                    .about("Write metadata from a text file to the VG's PVs")
-                    .arg(vg_arg(true))
-                    .arg(
-                        Arg::new("file")
-                            .short('f')
-                            .long("file")
-                            .value_name("FILE")
-                            .help("Metadata file (as written by vgcfgbackup or lvm2); default: the VG's backup in lvm.conf's backup_dir"),
-                    )
-                    .arg(flag("list").short('l').help(
-                        "List the VG's metadata archives and backup (lvm.conf archive_dir, backup_dir) instead of restoring",
-                    )),
+                vg_with(
+                    "vgcfgrestore",
+                    "Write metadata from a text file to the VG's PVs",
+                    file_arg("Metadata file (as written by vgcfgbackup or lvm2); default: the VG's backup in lvm.conf's backup_dir"),
+                )
+                .arg(flag("list").short('l').help(
+                    "List the VG's metadata archives and backup (lvm.conf archive_dir, backup_dir) instead of restoring",
+                )),
             )
         }
         "lvcreate" => {

@@ -100,6 +100,23 @@ fn with<'a>(st: &'a mut State, uuid: &str, op: &'static str) -> Result<&'a mut D
         .ok_or_else(|| err(op, uuid, "ENXIO: no such device"))
 }
 
+impl MemDm {
+    /// The first device whose info `is` accepts.
+    fn find_info(&self, is: impl Fn(&DevInfo) -> bool) -> Option<DevInfo> {
+        let st = self.st.lock().unwrap();
+        st.devs.iter().find(|d| is(&d.info)).map(|d| d.info.clone())
+    }
+}
+
+/// Suspends `uuid`, logged as `how` and the device's name.
+fn suspend_logged(st: &mut State, uuid: &str, how: &str) -> Result<()> {
+    let d = with(st, uuid, "suspend")?;
+    d.info.suspended = true;
+    let n = d.info.name.clone();
+    st.ops.push(format!("{how} {n}"));
+    Ok(())
+}
+
 impl DmBackend for MemDm {
     fn rename(&self, uuid: &str, new_name: &str) -> Result<()> {
         let mut st = self.st.lock().unwrap();
@@ -202,21 +219,11 @@ impl DmBackend for MemDm {
     }
 
     fn suspend(&self, uuid: &str) -> Result<()> {
-        let mut st = self.st.lock().unwrap();
-        let d = with(&mut st, uuid, "suspend")?;
-        d.info.suspended = true;
-        let n = d.info.name.clone();
-        st.ops.push(format!("suspend {n}"));
-        Ok(())
+        suspend_logged(&mut self.st.lock().unwrap(), uuid, "suspend")
     }
 
     fn suspend_noflush(&self, uuid: &str) -> Result<()> {
-        let mut st = self.st.lock().unwrap();
-        let d = with(&mut st, uuid, "suspend")?;
-        d.info.suspended = true;
-        let n = d.info.name.clone();
-        st.ops.push(format!("suspend --noflush {n}"));
-        Ok(())
+        suspend_logged(&mut self.st.lock().unwrap(), uuid, "suspend --noflush")
     }
 
     fn resume(&self, uuid: &str) -> Result<()> {
@@ -256,21 +263,11 @@ impl DmBackend for MemDm {
     }
 
     fn info(&self, uuid: &str) -> Result<Option<DevInfo>> {
-        let st = self.st.lock().unwrap();
-        Ok(st
-            .devs
-            .iter()
-            .find(|d| d.info.uuid == uuid)
-            .map(|d| d.info.clone()))
+        Ok(self.find_info(|i| i.uuid == uuid))
     }
 
     fn info_by_name(&self, name: &str) -> Result<Option<DevInfo>> {
-        let st = self.st.lock().unwrap();
-        Ok(st
-            .devs
-            .iter()
-            .find(|d| d.info.name == name)
-            .map(|d| d.info.clone()))
+        Ok(self.find_info(|i| i.name == name))
     }
 
     fn table(&self, uuid: &str) -> Result<Vec<RawLine>> {

@@ -405,6 +405,22 @@ impl Ctx<'_> {
         kernel.map_or(Ok(None), |k| self.active_plan(k, vgname, lv))
     }
 
+    /// [`Ctx::active_plan_with`], and the sync percentage of the LV's copy (None: inactive,
+    /// or no mirror/raid status).
+    pub(crate) fn active_plan_and_sync(
+        &self,
+        kernel: Option<&Kernel>,
+        vgname: &str,
+        lv: &str,
+    ) -> Result<(Option<Plan>, Option<f64>)> {
+        let before = self.active_plan_with(kernel, vgname, lv)?;
+        let sync = match (kernel, &before) {
+            (Some(k), Some(p)) => lvmeta_dm::view::sync_of(k.dm.as_ref(), &p.top().uuid),
+            _ => None,
+        };
+        Ok((before, sync))
+    }
+
     /// After a metadata change of an active LV: suspend, load the new tables, resume.
     pub fn reload_active(
         &self,
@@ -480,17 +496,13 @@ impl Ctx<'_> {
     ) -> Result<Vec<String>> {
         let (vgname, lv, new_name, count) =
             (o.vg.as_str(), o.lv.as_str(), o.new_name.as_str(), o.count);
-        let before = self.active_plan_with(kernel, vgname, lv)?;
-        if let (Some(k), Some(p)) = (kernel, &before) {
-            if let Some(s) = sync_of(k.dm.as_ref(), &p.top().uuid) {
-                if s < 100.0 {
-                    return Err(ActivationError::NotInSync {
-                        vg: vgname.into(),
-                        lv: lv.into(),
-                        percent: s,
-                    });
-                }
-            }
+        let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
+        if let Some(s) = sync.filter(|s| *s < 100.0) {
+            return Err(ActivationError::NotInSync {
+                vg: vgname.into(),
+                lv: lv.into(),
+                percent: s,
+            });
         }
         let mut split_err = None;
         let res = self.modify(vgname, false, |vg, _, _| {
@@ -541,11 +553,8 @@ impl Ctx<'_> {
         o: &ConvertImagesOptions,
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
-        let before = self.active_plan_with(kernel, vgname, lv)?;
-        let in_sync = match (kernel, &before) {
-            (Some(k), Some(p)) => sync_of(k.dm.as_ref(), &p.top().uuid).is_some_and(|s| s >= 100.0),
-            _ => false,
-        };
+        let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
+        let in_sync = sync.is_some_and(|s| s >= 100.0);
         let mut added = Vec::new();
         let mut raid1 = false;
         let write = crate::txn::WriteOpts::command("lvconvert");
@@ -695,16 +704,12 @@ impl Ctx<'_> {
         o: &ConvertImagesOptions,
     ) -> Result<Vec<String>> {
         use lvmeta_activate::Repaired;
-        let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
-        let before = self.active_plan_with(kernel, vgname, lv)?;
-        let sync = match (kernel, &before) {
-            (Some(k), Some(p)) => sync_of(k.dm.as_ref(), &p.top().uuid),
-            _ => None,
-        };
         let opts = crate::txn::WriteOpts {
             allow_missing: true,
             ..crate::txn::WriteOpts::command("lvconvert --repair")
         };
+        let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
+        let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
         let req = self.images_request(0, false, &o.pvs);
         let mut err = None;
         let done = self.modify_vg(vgname, &opts, |t| {
@@ -874,10 +879,7 @@ impl Ctx<'_> {
         lvmeta_model::ImagesRequest {
             total,
             raid1,
-            pvs: (!pvs.is_empty()).then(|| pvs.to_vec()),
-            region_size: None,
-            creation_time: Some(crate::ops::now()),
-            creation_host: Some(self.env.host.clone()),
+            alloc: self.allocation((!pvs.is_empty()).then(|| pvs.to_vec())),
         }
     }
 
@@ -1023,10 +1025,6 @@ pub struct SplitMirrorsOptions {
 
 /// The kernel's view for reports (`lvs`) lives with the device-mapper code.
 pub use lvmeta_dm::view::KernelView;
-
-fn sync_of(dm: &dyn DmBackend, uuid: &str) -> Option<f64> {
-    lvmeta_dm::view::sync_of(dm, uuid)
-}
 
 /// The images a convert or a repair added, for [`Ctx::load_new_images`].
 struct NewImages<'a> {

@@ -141,13 +141,8 @@ impl Ctx<'_> {
         o: &ConvertLogOptions,
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
-        let before = self.active_plan_with(kernel, vgname, lv)?;
-        let in_sync = match (kernel, &before) {
-            (Some(k), Some(p)) => {
-                lvmeta_dm::view::sync_of(k.dm.as_ref(), &p.top().uuid).is_some_and(|s| s >= 100.0)
-            }
-            _ => false,
-        };
+        let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
+        let in_sync = sync.is_some_and(|s| s >= 100.0);
         let mut counts = (0, 0);
         let creation = (Some(crate::ops::now()), Some(self.env.host.clone()));
         let pvs = (!o.pvs.is_empty()).then(|| o.pvs.clone());

@@ -38,7 +38,15 @@ impl Default for Units {
     }
 }
 
-const BIN: [(&str, u32); 6] = [("e", 6), ("p", 5), ("t", 4), ("g", 3), ("m", 2), ("k", 1)];
+/// Unit letters: the binary suffix, the SI one, the power.
+const BIN: [(&str, &str, u32); 6] = [
+    ("e", "E", 6),
+    ("p", "P", 5),
+    ("t", "T", 4),
+    ("g", "G", 3),
+    ("m", "M", 2),
+    ("k", "K", 1),
+];
 
 impl Units {
     pub fn parse(s: &str) -> Result<Units, UnitsError> {
@@ -49,21 +57,10 @@ impl Units {
             return Err(bad());
         }
         Ok(match c {
-            'h' => Units::Human {
-                si: false,
-                mark_rounding: false,
-            },
-            'H' => Units::Human {
-                si: true,
-                mark_rounding: false,
-            },
-            'r' => Units::Human {
-                si: false,
-                mark_rounding: true,
-            },
-            'R' => Units::Human {
-                si: true,
-                mark_rounding: true,
+            // Upper case: powers of 1000; r/R: lvm2's '<' before a rounded value.
+            'h' | 'H' | 'r' | 'R' => Units::Human {
+                si: c.is_ascii_uppercase(),
+                mark_rounding: c.eq_ignore_ascii_case(&'r'),
             },
             // lvm2 writes bytes with an upper-case B whichever case was asked for.
             'b' | 'B' => Units::Fixed {
@@ -78,30 +75,19 @@ impl Units {
             },
             _ => {
                 let lower = c.to_ascii_lowercase();
-                let (name, pow) = BIN
+                let (name, up, pow) = BIN
                     .iter()
-                    .find(|(n, _)| n.starts_with(lower))
+                    .find(|(n, _, _)| n.starts_with(lower))
                     .ok_or_else(bad)?;
-                if c.is_ascii_lowercase() {
-                    Units::Fixed {
-                        factor: 1024u64.pow(*pow),
-                        suffix: name,
-                        precision: 2,
-                    }
+                let (base, suffix) = if c.is_ascii_lowercase() {
+                    (1024u64, *name)
                 } else {
-                    let up: &'static str = match *name {
-                        "e" => "E",
-                        "p" => "P",
-                        "t" => "T",
-                        "g" => "G",
-                        "m" => "M",
-                        _ => "K",
-                    };
-                    Units::Fixed {
-                        factor: 1000u64.pow(*pow),
-                        suffix: up,
-                        precision: 2,
-                    }
+                    (1000, *up)
+                };
+                Units::Fixed {
+                    factor: base.pow(*pow),
+                    suffix,
+                    precision: 2,
                 }
             }
         })

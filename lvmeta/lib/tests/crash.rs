@@ -269,8 +269,8 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
                 lvmeta_ondisk::units::Extents(1),
                 lvmeta_model::Layout::Linear,
             );
-            r.creation_time = Some(1_795_311_985);
-            r.creation_host = Some("vm".into());
+            r.alloc.creation_time = Some(1_795_311_985);
+            r.alloc.creation_host = Some("vm".into());
             vg.create_lv(r).unwrap();
         }
         ops::metadata_text(&vg, "vm", 1_795_311_985, 0)

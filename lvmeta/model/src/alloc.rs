@@ -66,6 +66,19 @@ pub enum Layout {
     },
 }
 
+/// What a request that allocates new LVs ([`LvRequest`], [`ImagesRequest`]) says besides
+/// their shape: where from, the region size, and what the new LVs record of their making.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Allocation {
+    /// Allocate only from these PVs (PV keys like `pv0` or device paths); None: any.
+    pub pvs: Option<Vec<String>>,
+    /// Region size of a mirror/raid1 LV created or made from a linear one (default 2 MiB,
+    /// lowered to fit small LVs).
+    pub region_size: Option<Sectors>,
+    pub creation_time: Option<i64>,
+    pub creation_host: Option<String>,
+}
+
 /// What to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LvRequest {
@@ -73,12 +86,7 @@ pub struct LvRequest {
     /// Size in extents; striped sizes are rounded up to a multiple of the stripe count.
     pub size: Extents,
     pub layout: Layout,
-    /// Allocate only from these PVs (PV keys like `pv0` or device paths); None: any.
-    pub pvs: Option<Vec<String>>,
-    /// Region size for mirror/raid1 (default 2 MiB, lowered to fit small LVs).
-    pub region_size: Option<Sectors>,
-    pub creation_time: Option<i64>,
-    pub creation_host: Option<String>,
+    pub alloc: Allocation,
     /// Take what fits, up to `size` (lvm2's approximate allocation for percentages);
     /// linear and striped only.
     pub approx: bool,
@@ -90,10 +98,7 @@ impl LvRequest {
             name: name.to_string(),
             size,
             layout,
-            pvs: None,
-            region_size: None,
-            creation_time: None,
-            creation_host: None,
+            alloc: Allocation::default(),
             approx: false,
         }
     }
@@ -107,12 +112,7 @@ pub struct ImagesRequest {
     /// A linear LV becomes raid1 (else a mirror with a core log); a mirror or raid1 LV keeps
     /// its type.
     pub raid1: bool,
-    /// Allocate only from these PVs (names or device paths); None: any.
-    pub pvs: Option<Vec<String>>,
-    /// Region size of a linear LV made mirror/raid1 (default 2 MiB, lowered for small LVs).
-    pub region_size: Option<Sectors>,
-    pub creation_time: Option<i64>,
-    pub creation_host: Option<String>,
+    pub alloc: Allocation,
 }
 
 /// Used extents per PV, as sorted `(start, len)` ranges.
@@ -317,16 +317,9 @@ impl FreeMap {
             .collect())
     }
 
-    /// `per_stripe` extents on each of `stripes` distinct PVs. Returns segments as
-    /// (len per stripe, [(pv index, start)]).
-    #[allow(clippy::type_complexity)]
-    fn alloc_striped(
-        &mut self,
-        cands: &[usize],
-        stripes: usize,
-        per_stripe: u64,
-        continue_at: Option<&[(usize, u64)]>,
-    ) -> Result<Vec<(u64, Vec<(usize, u64)>)>, ModelError> {
+    /// Before a striped allocation ([`FreeMap::alloc_parallel`] with one area per stripe):
+    /// `stripes` distinct PVs with free extents, unless the allocation is approximate.
+    fn check_stripes(&self, cands: &[usize], stripes: usize) -> Result<(), ModelError> {
         let usable = cands.iter().filter(|&&i| self.pvs[i].free() > 0).count();
         if usable < stripes && !self.approx {
             return Err(ModelError::NotEnoughPvs {
@@ -335,7 +328,7 @@ impl FreeMap {
                 what: "stripes",
             });
         }
-        self.alloc_parallel(cands, stripes, per_stripe, continue_at)
+        Ok(())
     }
 
     /// Free ranges of a PV in lvm2's `pv_map` list order.
@@ -965,7 +958,7 @@ impl VolumeGroup {
         Ok(lv)
     }
 
-    fn new_lv(&self, name: &str, visible: bool, req: &LvRequest) -> LogicalVolume {
+    fn new_lv(&self, name: &str, visible: bool, req: &Allocation) -> LogicalVolume {
         let mut status = FlagList::of(&[Flag::Read, Flag::Write]);
         if visible {
             status.insert(Flag::Visible);
@@ -1004,9 +997,9 @@ impl VolumeGroup {
             });
         }
         let mut fm = FreeMap::new(self);
-        let cands = self.candidates(&fm, req.pvs.as_deref())?;
+        let cands = self.candidates(&fm, req.alloc.pvs.as_deref())?;
         let mut created: Vec<LogicalVolume> = Vec::new();
-        let mut top = self.new_lv(&req.name, true, &req);
+        let mut top = self.new_lv(&req.name, true, &req.alloc);
         match req.layout {
             Layout::Linear => {
                 fm.approx = req.approx;
@@ -1034,7 +1027,8 @@ impl VolumeGroup {
                 let n = stripes as usize;
                 let per = req.size.0.div_ceil(stripes as u64);
                 fm.approx = req.approx;
-                let segs = fm.alloc_striped(&cands, n, per, None)?;
+                fm.check_stripes(&cands, n)?;
+                let segs = fm.alloc_parallel(&cands, n, per, None)?;
                 if segs.is_empty() {
                     return Err(ModelError::NotEnoughSpace {
                         needed: req.size,
@@ -1051,7 +1045,7 @@ impl VolumeGroup {
                 let mut legs =
                     self.alloc_images(&mut fm, &cands, mirrors, req.size.0, false, &req.name)?;
                 let region = region_size_for(
-                    req.region_size,
+                    req.alloc.region_size,
                     req.size.0.saturating_mul(self.extent_size.0),
                 );
                 let log_lv = match log {
@@ -1082,7 +1076,7 @@ impl VolumeGroup {
                                 needed: Extents(log_len),
                                 free: Extents(fm.total_free(&cands)),
                             })?;
-                        let mut l = self.new_lv(&format!("{}_mlog", req.name), false, &req);
+                        let mut l = self.new_lv(&format!("{}_mlog", req.name), false, &req.alloc);
                         l.segments = linear_segments(&self.name_chunks(&fm, &[chunk]), 0);
                         Some(l)
                     }
@@ -1090,7 +1084,7 @@ impl VolumeGroup {
                 let mut leg_areas = Vec::new();
                 for (i, (_, _, chunks)) in legs.iter().enumerate() {
                     let name = format!("{}_mimage_{i}", req.name);
-                    let mut img = self.new_lv(&name, false, &req);
+                    let mut img = self.new_lv(&name, false, &req.alloc);
                     img.segments = linear_segments(&self.name_chunks(&fm, chunks), 0);
                     leg_areas.push(LvArea {
                         lv: name,
@@ -1119,9 +1113,9 @@ impl VolumeGroup {
                     let iname = format!("{}_rimage_{i}", req.name);
                     let mname = format!("{}_rmeta_{i}", req.name);
                     // lvm2 creates rimage_N then rmeta_N for each N.
-                    let mut img = self.new_lv(&iname, false, &req);
+                    let mut img = self.new_lv(&iname, false, &req.alloc);
                     img.segments = linear_segments(&self.name_chunks(&fm, chunks), 0);
-                    let mut meta_lv = self.new_lv(&mname, false, &req);
+                    let mut meta_lv = self.new_lv(&mname, false, &req.alloc);
                     let meta = meta.map(|m| vec![m]).unwrap_or_default();
                     meta_lv.segments = linear_segments(&self.name_chunks(&fm, &meta), 0);
                     created.push(img);
@@ -1129,7 +1123,7 @@ impl VolumeGroup {
                     images.push((mname, iname));
                 }
                 let region = region_size_for(
-                    req.region_size,
+                    req.alloc.region_size,
                     req.size.0.saturating_mul(self.extent_size.0),
                 );
                 top.segments.push(Segment {
@@ -1404,15 +1398,10 @@ impl VolumeGroup {
         // (`build_parallel_areas_from_lv(lv, 0, 1)`, one list).
         let ranges = (!raid1).then(|| self.parallel_ranges(&fm, &top, &images));
         let cands: Vec<usize> = self
-            .candidates(&fm, req.pvs.as_deref())?
+            .candidates(&fm, req.alloc.pvs.as_deref())?
             .into_iter()
             .filter(|&i| ranges.is_some() || !avoid.contains(&fm.pvs[i].name))
             .collect();
-        let lreq = LvRequest {
-            creation_time: req.creation_time,
-            creation_host: req.creation_host.clone(),
-            ..LvRequest::new(name, size, Layout::Linear)
-        };
         let (img_fmt, meta_fmt) = if raid1 {
             ("_rimage_", Some("_rmeta_"))
         } else {
@@ -1429,7 +1418,7 @@ impl VolumeGroup {
             if taken(&created, &iname) {
                 return Err(ModelError::NameClash { name: iname });
             }
-            let mut img = self.new_lv(&iname, false, &lreq);
+            let mut img = self.new_lv(&iname, false, &req.alloc);
             img.segments = top.segments.clone();
             created.push(img);
             let mut mname = None;
@@ -1441,7 +1430,7 @@ impl VolumeGroup {
                 // lvm2 allocates the first image's metadata on the image's own PVs.
                 let own: Vec<usize> = avoid.iter().filter_map(|p| fm.idx(p)).collect();
                 let chunks = fm.alloc_linear(&own, 1, None)?;
-                let mut meta = self.new_lv(&m, false, &lreq);
+                let mut meta = self.new_lv(&m, false, &req.alloc);
                 meta.segments = linear_segments(&self.name_chunks(&fm, &chunks), 0);
                 created.push(meta);
                 mname = Some(m);
@@ -1459,7 +1448,7 @@ impl VolumeGroup {
                 })
                 .expect("an unused index");
             let iname = format!("{name}{img_fmt}{idx}");
-            let mut img = self.new_lv(&iname, false, &lreq);
+            let mut img = self.new_lv(&iname, false, &req.alloc);
             img.segments = linear_segments(&self.name_chunks(&fm, &chunks), 0);
             if raid1 {
                 img.status.insert(Flag::Rebuild);
@@ -1468,7 +1457,7 @@ impl VolumeGroup {
             let mut mname = None;
             if let (Some(mf), Some(m)) = (meta_fmt, meta) {
                 let n = format!("{name}{mf}{idx}");
-                let mut meta_lv = self.new_lv(&n, false, &lreq);
+                let mut meta_lv = self.new_lv(&n, false, &req.alloc);
                 meta_lv.segments = linear_segments(&self.name_chunks(&fm, &[m]), 0);
                 created.push(meta_lv);
                 mname = Some(n);
@@ -1480,7 +1469,7 @@ impl VolumeGroup {
             let all: Vec<(String, Option<String>)> =
                 std::iter::once(first).chain(new_pairs).collect();
             let region = Some(region_size_for(
-                req.region_size,
+                req.alloc.region_size,
                 size.0.saturating_mul(self.extent_size.0),
             ));
             let kind = if raid1 {
@@ -1597,12 +1586,12 @@ impl VolumeGroup {
                 free: Extents(fm.total_free(&cands)),
             },
         )?;
-        let lreq = LvRequest {
+        let stamp = Allocation {
             creation_time: creation.0,
             creation_host: creation.1,
-            ..LvRequest::new(&log_name, Extents(log_len), Layout::Linear)
+            ..Allocation::default()
         };
-        let mut log = self.new_lv(&log_name, false, &lreq);
+        let mut log = self.new_lv(&log_name, false, &stamp);
         log.segments = linear_segments(&self.name_chunks(&fm, &[chunk]), 0);
         if let Some(SegmentKind::Mirror { log: l, .. }) = self
             .lvs
@@ -1756,7 +1745,8 @@ impl VolumeGroup {
                     .collect();
                 fm.approx = approx;
                 fm.cling_to = first_segment_pvs(&fm, &lv);
-                let segs = fm.alloc_striped(&cands, n, per, cont.as_deref())?;
+                fm.check_stripes(&cands, n)?;
+                let segs = fm.alloc_parallel(&cands, n, per, cont.as_deref())?;
                 let new: Vec<Segment> = segs
                     .iter()
                     .map(|(len, areas)| self.striped_segment(&fm, *len, areas, *stripe_size))

@@ -24,7 +24,8 @@ mod vg;
 mod vg_write;
 
 pub use alloc::{
-    ImagesRequest, Layout, LvRequest, MirrorLog, DEFAULT_REGION_SIZE, DEFAULT_STRIPE_SIZE,
+    Allocation, ImagesRequest, Layout, LvRequest, MirrorLog, DEFAULT_REGION_SIZE,
+    DEFAULT_STRIPE_SIZE,
 };
 pub use error::ModelError;
 pub use flags::{Flag, FlagList, FlagWord};

@@ -1353,37 +1353,41 @@ fn raid1_with_meta(r: &Reader) -> bool {
 }
 
 fn pv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<StripeArea>, ModelError> {
+    name_extent_pairs(r, key, arr, "pairs of PV name and extent", |pv, start| {
+        StripeArea { pv, start }
+    })
+}
+
+fn lv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<LvArea>, ModelError> {
+    name_extent_pairs(r, key, arr, "pairs of LV name and extent", |lv, start| {
+        LvArea { lv, start }
+    })
+}
+
+/// `[name, extent, ...]` (a segment's areas on PVs or on LVs), each pair made by `area`.
+fn name_extent_pairs<T>(
+    r: &Reader,
+    key: &str,
+    arr: &[Value],
+    expected: &'static str,
+    area: impl Fn(String, Extents) -> T,
+) -> Result<Vec<T>, ModelError> {
     if arr.len() % 2 != 0 {
-        return Err(r.wrong(key, "pairs of PV name and extent"));
+        return Err(r.wrong(key, expected));
     }
     arr.chunks(2)
         .map(|c| match (&c[0], &c[1]) {
-            (Value::Str(pv), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
-                Ok(StripeArea {
-                    pv: str::to_owned(pv),
-                    start: Extents(*start as u64),
-                })
+            (Value::Str(name), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
+                Ok(area(str::to_owned(name), Extents(*start as u64)))
             }
-            _ => Err(r.wrong(key, "pairs of PV name and extent")),
+            _ => Err(r.wrong(key, expected)),
         })
         .collect()
 }
 
-fn lv_areas(r: &Reader, key: &str, arr: &[Value]) -> Result<Vec<LvArea>, ModelError> {
-    if arr.len() % 2 != 0 {
-        return Err(r.wrong(key, "pairs of LV name and extent"));
-    }
-    arr.chunks(2)
-        .map(|c| match (&c[0], &c[1]) {
-            (Value::Str(lv), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
-                Ok(LvArea {
-                    lv: str::to_owned(lv),
-                    start: Extents(*start as u64),
-                })
-            }
-            _ => Err(r.wrong(key, "pairs of LV name and extent")),
-        })
-        .collect()
+/// `[a, b, a, b, ...]`: a segment's areas as lvm2 writes them.
+fn flat_pairs<'a>(pairs: impl Iterator<Item = (Value<'a>, Value<'a>)>) -> Value<'a> {
+    Value::Array(pairs.flat_map(|(a, b)| [a, b]).collect())
 }
 
 fn write_segment(seg: &Segment) -> Section<'_> {
@@ -1406,12 +1410,10 @@ fn write_segment(seg: &Segment) -> Section<'_> {
                 "stripe_size",
                 (areas.len() > 1 || stripe_size.0 != 0).then(|| Node::Value(int(stripe_size.0))),
             );
-            let mut arr = Vec::new();
-            for a in areas {
-                arr.push(Value::from(a.pv.as_str()));
-                arr.push(int(a.start.0));
-            }
-            b.val("stripes", Value::Array(arr));
+            let arr = areas
+                .iter()
+                .map(|a| (Value::from(a.pv.as_str()), int(a.start.0)));
+            b.val("stripes", flat_pairs(arr));
         }
         SegmentKind::Mirror {
             region_size,
@@ -1423,12 +1425,10 @@ fn write_segment(seg: &Segment) -> Section<'_> {
             b.val("mirror_count", legs.len() as i64);
             b.key("mirror_log", opt_str_node(log));
             b.key("region_size", region_size.map(|r| Node::Value(int(r.0))));
-            let mut arr = Vec::new();
-            for l in legs {
-                arr.push(Value::from(l.lv.as_str()));
-                arr.push(int(l.start.0));
-            }
-            b.val("mirrors", Value::Array(arr));
+            let arr = legs
+                .iter()
+                .map(|l| (Value::from(l.lv.as_str()), int(l.start.0)));
+            b.val("mirrors", flat_pairs(arr));
         }
         SegmentKind::Raid1 {
             region_size,
@@ -1438,12 +1438,10 @@ fn write_segment(seg: &Segment) -> Section<'_> {
             tags(&mut b, &seg.tags);
             b.val("device_count", images.len() as i64);
             b.key("region_size", region_size.map(|r| Node::Value(int(r.0))));
-            let mut arr = Vec::new();
-            for (m, i) in images {
-                arr.push(Value::from(m.as_str()));
-                arr.push(Value::from(i.as_str()));
-            }
-            b.val("raids", Value::Array(arr));
+            let arr = images
+                .iter()
+                .map(|(m, i)| (Value::from(m.as_str()), Value::from(i.as_str())));
+            b.val("raids", flat_pairs(arr));
         }
         SegmentKind::Other { .. } => unreachable!("handled above"),
     }

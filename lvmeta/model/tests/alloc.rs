@@ -347,11 +347,11 @@ fn names_are_checked() {
 fn restricted_to_named_pvs() {
     let mut vg = vg(&[15, 15, 15]);
     let mut req = linear("a", 4);
-    req.pvs = Some(vec!["/dev/loop2".into()]);
+    req.alloc.pvs = Some(vec!["/dev/loop2".into()]);
     vg.create_lv(req).unwrap();
     assert_eq!(areas(&vg, "a"), [("pv2".into(), 0, 4)]);
     let mut req = linear("b", 16);
-    req.pvs = Some(vec!["pv1".into()]);
+    req.alloc.pvs = Some(vec!["pv1".into()]);
     assert_eq!(
         vg.create_lv(req).unwrap_err(),
         ModelError::NotEnoughSpace {
@@ -360,7 +360,7 @@ fn restricted_to_named_pvs() {
         }
     );
     let mut req = linear("c", 1);
-    req.pvs = Some(vec!["/dev/nope".into()]);
+    req.alloc.pvs = Some(vec!["/dev/nope".into()]);
     assert!(matches!(
         vg.create_lv(req).unwrap_err(),
         ModelError::NoSuchPv { .. }
@@ -502,7 +502,10 @@ fn mirror_core_and_disk_logs() {
     let mut full = self::vg(&[3, 3, 5]);
     let err = full
         .create_lv(LvRequest {
-            pvs: Some(vec!["pv0".into(), "pv1".into()]),
+            alloc: lvmeta_model::Allocation {
+                pvs: Some(vec!["pv0".into(), "pv1".into()]),
+                ..Default::default()
+            },
             ..LvRequest::new(
                 "d",
                 Extents(3),
@@ -567,7 +570,7 @@ fn mirror_disk_log_goes_where_lvm2_puts_it() {
             log: MirrorLog::Disk,
         },
     );
-    req.pvs = Some(vec!["pv3".into(), "pv2".into(), "pv1".into(), "pv0".into()]);
+    req.alloc.pvs = Some(vec!["pv3".into(), "pv2".into(), "pv1".into(), "pv0".into()]);
     vg.create_lv(req).unwrap();
     // Every PV holds a whole image, so the images go to the first two in the list's order
     // (a stable sort by what each holds of the request), the log to the last of the others.
@@ -686,8 +689,8 @@ fn golden_layouts() {
     vg.tags = vec!["vgtag".into()];
     vg.system_id = Some("node1".into());
     let t = |mut r: LvRequest| {
-        r.creation_time = Some(1_795_306_593);
-        r.creation_host = Some("node1".into());
+        r.alloc.creation_time = Some(1_795_306_593);
+        r.alloc.creation_host = Some("node1".into());
         r
     };
     vg.create_lv(t(linear("lin", 2))).unwrap();
@@ -845,7 +848,10 @@ fn mirror_upconvert_avoids_pvs_range_by_range() {
         LvRequest::new(name, Extents(n), Layout::Raid1 { mirrors })
     };
     vg.create_lv(LvRequest {
-        pvs: Some(vec!["pv1".into()]),
+        alloc: lvmeta_model::Allocation {
+            pvs: Some(vec!["pv1".into()]),
+            ..Default::default()
+        },
         ..linear("lin", 3)
     })
     .unwrap();

@@ -101,8 +101,8 @@ proptest! {
                 _ => Layout::Mirror { mirrors: 1, log: MirrorLog::Disk },
             };
             let mut req = LvRequest::new(&format!("lv{i}"), Extents(size), layout);
-            req.creation_time = Some(1_700_000_000 + i as i64);
-            req.creation_host = Some("h".into());
+            req.alloc.creation_time = Some(1_700_000_000 + i as i64);
+            req.alloc.creation_host = Some("h".into());
             let _ = vg.create_lv(req);
         }
         vg.extra.entries = vg_extra;

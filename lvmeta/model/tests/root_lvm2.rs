@@ -421,7 +421,7 @@ fn root_allocator_picks_the_extents_lvm2_picks() {
             ],
             Box::new(move |vg| {
                 let mut r = LvRequest::new("f", mb(8), Layout::Linear);
-                r.pvs = Some(vec![d2c.clone()]);
+                r.alloc.pvs = Some(vec![d2c.clone()]);
                 vg.create_lv(r).unwrap();
             }),
         ),
@@ -479,8 +479,8 @@ fn root_lvm2_restores_and_rewrites_our_raid1_and_mirror_unchanged() {
     let host = hostname();
     let req = |name: &str, size, layout| {
         let mut r = LvRequest::new(name, Extents(size), layout);
-        r.creation_time = Some(1_795_306_593);
-        r.creation_host = Some(host.clone());
+        r.alloc.creation_time = Some(1_795_306_593);
+        r.alloc.creation_host = Some(host.clone());
         r
     };
     vg.create_lv(req("r1", 3, Layout::Raid1 { mirrors: 1 }))

@@ -427,8 +427,8 @@ fn build(s: &Shape) -> (VolumeGroup, Trailer) {
         };
         let mut req = LvRequest::new(&format!("lv{i}"), Extents(size), layout);
         if i % 2 == 0 {
-            req.creation_time = Some(1_700_000_000 + i as i64);
-            req.creation_host = Some("h\"ost".into());
+            req.alloc.creation_time = Some(1_700_000_000 + i as i64);
+            req.alloc.creation_host = Some("h\"ost".into());
         }
         let _ = vg.create_lv(req);
     }

@@ -5,7 +5,7 @@
 #![no_main]
 
 use clvmd_proto::{
-    carry_text_problem, decode_frame, encode_frame, FrameReader, Request, HEADER_LEN,
+    carry_text_problem, decode_frame, encode_frame, CarryCommit, FrameReader, Request, HEADER_LEN,
     MAX_CARRY_TEXT, MAX_REQUEST,
 };
 use libfuzzer_sys::fuzz_target;
@@ -21,10 +21,12 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match rd.next_message::<Request>() {
                 Ok(Some(req)) => {
-                    if let Request::CarryCommit { metadata, .. } = &req {
+                    if let Request::CarryCommit(CarryCommit { metadata, .. }) = &req {
                         if carry_text_problem(metadata).is_none() {
                             assert!(!metadata.is_empty() && metadata.len() <= MAX_CARRY_TEXT);
-                            assert!(!metadata.bytes().any(|b| b.is_ascii_control() && b != b'\n' && b != b'\t'));
+                            assert!(!metadata
+                                .bytes()
+                                .any(|b| b.is_ascii_control() && b != b'\n' && b != b'\t'));
                         }
                     }
                     let f = encode_frame(&req, MAX_REQUEST).expect("a decoded request encodes");

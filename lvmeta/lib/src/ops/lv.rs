@@ -74,13 +74,11 @@ impl Ctx<'_> {
             }
             notes.extend(sized.notes.iter().cloned());
             let mut lr = model::LvRequest::new(&req.name, Extents(sized.extents), req.layout);
-            lr.pvs = pvs;
-            lr.creation_time = Some(now());
-            lr.creation_host = Some(self.env.host.clone());
+            lr.alloc = self.allocation(pvs);
             lr.approx = sized.approx;
             // lvm2's checks before allocating, in its order (`_lv_create_an_lv`,
             // `_sufficient_pes_free`).
-            let pvh = match &lr.pvs {
+            let pvh = match &lr.alloc.pvs {
                 Some(k) => counts_with_free(vg, k),
                 None => vg.pvs.len(),
             };

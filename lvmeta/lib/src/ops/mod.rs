@@ -887,6 +887,16 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// New LVs allocated from `pvs` (None: any PV) by this host, now.
+    pub(crate) fn allocation(&self, pvs: Option<Vec<String>>) -> lvmeta_model::Allocation {
+        lvmeta_model::Allocation {
+            pvs,
+            region_size: None,
+            creation_time: Some(now()),
+            creation_host: Some(self.env.host.clone()),
+        }
+    }
+
     pub(crate) fn check_owner(&self, vg: &VolumeGroup, override_foreign: bool) -> Result<()> {
         if let Some(sid) = vg.system_id.as_ref().filter(|s| !s.is_empty()) {
             let local = self.env.system_id.clone().unwrap_or_default();
