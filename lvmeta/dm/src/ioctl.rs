@@ -42,6 +42,17 @@ impl DmIoctl {
         Ok(DmIoctl { dm })
     }
 
+    /// One ioctl on device `uuid`, its error named `op`.
+    fn on<T>(
+        &self,
+        uuid: &str,
+        op: &'static str,
+        call: impl FnOnce(&DM, &DevId) -> devicemapper::DmResult<T>,
+    ) -> Result<T> {
+        let id = DevId::Uuid(Self::uuid(uuid)?);
+        call(&self.dm, &id).map_err(|e| kerr(op, uuid, e))
+    }
+
     fn uuid(uuid: &str) -> Result<&DmUuid> {
         DmUuid::new(uuid).map_err(|e| kerr("uuid", uuid, e))
     }
@@ -83,71 +94,48 @@ impl DmBackend for DmIoctl {
     }
 
     fn load(&self, uuid: &str, table: &[RawLine]) -> Result<()> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        self.dm
-            .table_load(&id, table, opts())
-            .map_err(|e| kerr("load", uuid, e))?;
-        Ok(())
+        self.on(uuid, "load", |dm, id| dm.table_load(id, table, opts()))
+            .map(drop)
     }
 
     fn load_read_only(&self, uuid: &str, table: &[RawLine]) -> Result<()> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        self.dm
-            .table_load(&id, table, opts().set_flags(DmFlags::DM_READONLY))
-            .map_err(|e| kerr("load", uuid, e))?;
-        Ok(())
+        let ro = opts().set_flags(DmFlags::DM_READONLY);
+        self.on(uuid, "load", |dm, id| dm.table_load(id, table, ro))
+            .map(drop)
     }
 
     fn read_only(&self, uuid: &str) -> Result<bool> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        let i = self
-            .dm
-            .device_info(&id)
-            .map_err(|e| kerr("info", uuid, e))?;
+        let i = self.on(uuid, "info", |dm, id| dm.device_info(id))?;
         Ok(i.flags().contains(DmFlags::DM_READONLY))
     }
 
     fn clear(&self, uuid: &str) -> Result<()> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        self.dm
-            .table_clear(&id)
-            .map_err(|e| kerr("clear", uuid, e))?;
-        Ok(())
+        self.on(uuid, "clear", |dm, id| dm.table_clear(id))
+            .map(drop)
     }
 
     fn suspend(&self, uuid: &str) -> Result<()> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        self.dm
-            .device_suspend(&id, opts().set_flags(DmFlags::DM_SUSPEND))
-            .map_err(|e| kerr("suspend", uuid, e))?;
-        Ok(())
+        let flags = opts().set_flags(DmFlags::DM_SUSPEND);
+        self.on(uuid, "suspend", |dm, id| dm.device_suspend(id, flags))
+            .map(drop)
     }
 
     fn suspend_noflush(&self, uuid: &str) -> Result<()> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        self.dm
-            .device_suspend(
-                &id,
-                opts().set_flags(DmFlags::DM_SUSPEND | DmFlags::DM_NOFLUSH),
-            )
-            .map_err(|e| kerr("suspend --noflush", uuid, e))?;
-        Ok(())
+        let flags = opts().set_flags(DmFlags::DM_SUSPEND | DmFlags::DM_NOFLUSH);
+        self.on(uuid, "suspend --noflush", |dm, id| {
+            dm.device_suspend(id, flags)
+        })
+        .map(drop)
     }
 
     fn resume(&self, uuid: &str) -> Result<()> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        self.dm
-            .device_suspend(&id, opts())
-            .map_err(|e| kerr("resume", uuid, e))?;
-        Ok(())
+        self.on(uuid, "resume", |dm, id| dm.device_suspend(id, opts()))
+            .map(drop)
     }
 
     fn remove(&self, uuid: &str) -> Result<()> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        self.dm
-            .device_remove(&id, opts())
-            .map_err(|e| kerr("remove", uuid, e))?;
-        Ok(())
+        self.on(uuid, "remove", |dm, id| dm.device_remove(id, opts()))
+            .map(drop)
     }
 
     fn rename(&self, uuid: &str, new_name: &str) -> Result<()> {
@@ -182,23 +170,14 @@ impl DmBackend for DmIoctl {
     }
 
     fn table(&self, uuid: &str) -> Result<Vec<RawLine>> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        let (_, t) = self
-            .dm
-            .table_status(
-                &id,
-                DmOptions::default().set_flags(DmFlags::DM_STATUS_TABLE),
-            )
-            .map_err(|e| kerr("table", uuid, e))?;
+        let table = DmOptions::default().set_flags(DmFlags::DM_STATUS_TABLE);
+        let (_, t) = self.on(uuid, "table", |dm, id| dm.table_status(id, table))?;
         Ok(Self::lines(t))
     }
 
     fn status(&self, uuid: &str) -> Result<Vec<RawLine>> {
-        let id = DevId::Uuid(Self::uuid(uuid)?);
-        let (_, t) = self
-            .dm
-            .table_status(&id, DmOptions::default())
-            .map_err(|e| kerr("status", uuid, e))?;
+        let status = DmOptions::default();
+        let (_, t) = self.on(uuid, "status", |dm, id| dm.table_status(id, status))?;
         Ok(Self::lines(t))
     }
 
