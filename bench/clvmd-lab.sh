@@ -98,7 +98,7 @@ for n in node1 node2; do start_daemons $n; done
 for n in node1 node2; do wait_clvmd $n; done
 g node1 "L pvcreate -q \$d1 && L vgcreate -q --shared -s 1m vlvm2 \$d1 && \
   O pvcreate \$d0 && O vgcreate --shared -s 1m vours \$d0" >&2
-g node2 "L vgchange -q --lockstart vlvm2 && O vgchange --lockstart vours" >&2
+lockstart node2
 
 # Both stacks create without activating or zeroing (lvm2 activates on a shared VG by default).
 interleaved "$LVS" "O lvcreate -an -Zn -n lv\$i -l 2 vours" \

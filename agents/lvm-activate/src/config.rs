@@ -299,10 +299,8 @@ pub fn check_lv_name(param: &str, v: &str) -> Result<(), OcfError> {
             ));
         }
     }
-    for part in [
-        "_cdata", "_cmeta", "_corig", "_mimage", "_mlog", "_pmspare", "_rimage", "_rmeta",
-        "_tdata", "_tmeta", "_vorigin", "_vdata",
-    ] {
+    // lvm2's list, from the one place lvmeta keeps it.
+    for part in lvmeta_model::names::RESERVED_PARTS {
         if v.contains(part) {
             return Err(malformed(
                 param,

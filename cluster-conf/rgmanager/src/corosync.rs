@@ -349,7 +349,6 @@ enum DlmValue {
     Bool,
 }
 
-/// Writes the /etc/dlm/dlm.conf that `<dlm>` and `<fence_daemon post_join_delay>` imply.
 /// The comment lines a generated file starts with: what it is, where from, the notes.
 fn generated_header(file: &str, command: &str, conf: &ClusterConf, notes: &[String]) -> String {
     let mut text = format!(
@@ -362,6 +361,7 @@ fn generated_header(file: &str, command: &str, conf: &ClusterConf, notes: &[Stri
     text
 }
 
+/// Writes the /etc/dlm/dlm.conf that `<dlm>` and `<fence_daemon post_join_delay>` imply.
 pub fn to_dlm_conf(conf: &ClusterConf) -> Result<StackFile, Vec<StackError>> {
     let mut errors = Vec::new();
     let mut notes = Vec::new();

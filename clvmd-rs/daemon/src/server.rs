@@ -573,12 +573,12 @@ impl Server {
             Some(c) => {
                 let t = self.timing.then(Instant::now);
                 let sent = c.send(&msg);
-                if let Some(t) = t {
+                // Read before formatting the message: the figure is the send alone.
+                if let Some(us) = t.map(|t| t.elapsed().as_micros()) {
                     // A multicast is an IPC round trip to corosync that blocks this loop.
                     log::info!(
-                        "timing: CPG {} took {} us",
+                        "timing: CPG {} took {us} us",
                         format!("{msg:?}").chars().take(60).collect::<String>(),
-                        t.elapsed().as_micros()
                     );
                 }
                 if let Err(e) = sent {

@@ -621,7 +621,7 @@ impl Ctx<'_> {
                 let had = had_log.unwrap_or(false);
                 if disk && !had {
                     let pvs = (!o.pvs.is_empty()).then(|| o.pvs.clone());
-                    let creation = (Some(crate::ops::now()), Some(self.env.host.clone()));
+                    let creation = self.creation();
                     let log =
                         t.vg.add_mirror_log(lv, pvs.as_deref(), &[], creation)
                             .map_err(crate::mirror_log::log_alloc_error)?

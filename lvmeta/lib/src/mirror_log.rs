@@ -144,7 +144,7 @@ impl Ctx<'_> {
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
         let in_sync = sync.is_some_and(|s| s >= 100.0);
         let mut counts = (0, 0);
-        let creation = (Some(crate::ops::now()), Some(self.env.host.clone()));
+        let creation = self.creation();
         let pvs = (!o.pvs.is_empty()).then(|| o.pvs.clone());
         let done = self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
             let top = t.vg.top_level(lv).map_err(|_| {

@@ -6,7 +6,7 @@ use crate::ModelError;
 pub const MAX_NAME_LEN: usize = 127;
 
 /// Suffixes lvm2 reserves for its sub-volumes.
-const RESERVED_PARTS: [&str; 15] = [
+pub const RESERVED_PARTS: [&str; 15] = [
     "_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_wcorig", "_mlog", "_mimage", "_pmspare",
     "_rimage", "_rmeta", "_tdata", "_tmeta", "_vdata", "_vorigin",
 ];

@@ -371,7 +371,7 @@ impl Ctx<'_> {
                 .map_err(|e| OpError::Failed(e.to_string()))?;
             let mut log = None;
             if let (Some((_, old_pvs)), false) = (&failed_log, out.now_linear) {
-                let creation = (Some(super::now()), Some(self.env.host.clone()));
+                let creation = self.creation();
                 // Not on the failed log's PVs, nor on PVs this host cannot see.
                 let mut avoid = old_pvs.clone();
                 avoid.extend(

@@ -889,12 +889,18 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// New LVs allocated from `pvs` (None: any PV) by this host, now.
     pub(crate) fn allocation(&self, pvs: Option<Vec<String>>) -> lvmeta_model::Allocation {
+        let (creation_time, creation_host) = self.creation();
         lvmeta_model::Allocation {
             pvs,
             region_size: None,
-            creation_time: Some(now()),
-            creation_host: Some(self.env.host.clone()),
+            creation_time,
+            creation_host,
         }
+    }
+
+    /// The creation stamp of an LV made now by this host (`creation_time`, `creation_host`).
+    pub(crate) fn creation(&self) -> (Option<i64>, Option<String>) {
+        (Some(now()), Some(self.env.host.clone()))
     }
 
     pub(crate) fn check_owner(&self, vg: &VolumeGroup, override_foreign: bool) -> Result<()> {
