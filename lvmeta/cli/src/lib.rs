@@ -841,6 +841,7 @@ fn cmp_cells(a: &report::Cell, b: &report::Cell) -> std::cmp::Ordering {
         (C::Size(x), C::Size(y)) => x.cmp(y),
         (C::Num(x), C::Num(y)) => x.cmp(y),
         (C::Pct(x), C::Pct(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (C::Time(x), C::Time(y)) => x.cmp(y),
         (C::Str(x), C::Str(y)) => x.cmp(y),
         (C::Empty, C::Empty) => Ordering::Equal,
         (C::Empty, _) => Ordering::Less,
@@ -1482,8 +1483,10 @@ pub fn main_exit() -> i32 {
             }
         }
         Err(e) => {
+            // A selection's error lines carry lvm2's help text, indented as lvm2 logs it.
+            let keep_indent = matches!(e, CliError::Select(_));
             for l in e.to_string().lines() {
-                eprintln!("  {}", l.trim_start());
+                eprintln!("  {}", if keep_indent { l } else { l.trim_start() });
             }
             e.exit_code()
         }

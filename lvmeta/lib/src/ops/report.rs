@@ -250,6 +250,8 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
         LvField::SegCount => Cell::Num(l.segments.len() as i64),
         LvField::LvTags => s(l.tags.join(",")),
         LvField::LvAttr => s(kernel.lv_attr(vg, l, roles.get(l.name.as_str()).copied())),
+        LvField::LvTime => Cell::Time(l.creation_time.unwrap_or(0)),
+        LvField::LvTimeRemoved => Cell::Time(0),
         LvField::LvHost => s(l.creation_host.clone().unwrap_or_default()),
         LvField::MirrorLog => s(match seg.map(|g| &g.kind) {
             // A hidden LV in brackets, as lvm2's `_lvname_disp` (report/mark_hidden_devices).
