@@ -739,7 +739,18 @@ fn run_report(
     let mut fields = report::select_fields(kind, &ro.fields).map_err(OpError::from)?;
     let shown = fields.len();
     let selection = match &ro.select {
-        Some(text) => Some(RowFilter::new(kind, text, &mut fields)?),
+        Some(text) => match RowFilter::new(kind, text, &mut fields) {
+            Ok(f) => Some(f),
+            // lvm2 has begun its JSON report when the selection fails: it closes it empty.
+            Err(CliError::Select(e)) if ro.render.json => {
+                return Ok(Outcome {
+                    stdout: "  {\n      \"report\": [\n      ]\n  }\n".into(),
+                    stderr: e.lines.iter().map(|l| format!("  {l}\n")).collect(),
+                    failed: true,
+                })
+            }
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let sorted_from = fields.len();

@@ -363,6 +363,8 @@ impl<'a> Parser<'a> {
         let name = &self.s[self.pos..self.pos + name_len];
         self.pos += name_len;
         let stmt = &self.s[start..];
+        // lvm2 quotes the operator's error from right after the field name.
+        let after_name = self.rest();
         let field = find_field(self.kind, name).ok_or_else(|| {
             syntax(
                 with_field_help(format!("Unrecognised selection field: {name}")),
@@ -388,7 +390,7 @@ impl<'a> Parser<'a> {
         .find(|(t, _)| self.rest().starts_with(t));
         let Some((tok, op)) = op else {
             return Err(syntax(
-                with_operator_help(format!("Unrecognised comparison operator: {}", self.rest())),
+                with_operator_help(format!("Unrecognised comparison operator: {after_name}")),
                 stmt,
             ));
         };

@@ -387,9 +387,8 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
         Field::Vg(v) => {
             return match entry {
                 Some((r, _)) => vg_cell(v, sc, r),
-                // An orphan PV belongs to no VG.
-                None if v == VgField::VgName => s(String::new()),
-                None => Cell::Empty,
+                // An orphan PV is in lvm2's orphan VG, which reports as this.
+                None => orphan_vg_cell(v),
             };
         }
         // pvs does not offer LV or segment fields.
@@ -479,6 +478,31 @@ impl Ctx<'_> {
             .ok()
             .flatten()?;
         c.cluster_view(&r.vg.name)
+    }
+}
+
+/// A VG field of an orphan PV: lvm2 reports its internal orphan VG (no name, read-only,
+/// allocation policy "unknown", zero sizes and counts).
+fn orphan_vg_cell(v: VgField) -> Cell {
+    use VgField as V;
+    let s = |x: &str| Cell::Str(x.to_string());
+    match v {
+        V::VgFmt => s("lvm2"),
+        V::VgAttr => s("r-----"),
+        V::VgPermissions => s("read-only"),
+        V::VgAllocationPolicy => s("unknown"),
+        V::VgUuid | V::VgName | V::VgSystemid | V::VgTags => s(""),
+        V::VgSize | V::VgFree | V::VgExtentSize | V::VgMdaFree | V::VgMdaSize => Cell::Size(0),
+        V::VgExtentCount
+        | V::VgFreeCount
+        | V::MaxLv
+        | V::MaxPv
+        | V::PvCount
+        | V::LvCount
+        | V::SnapCount
+        | V::VgSeqno
+        | V::VgMdaCount => Cell::Num(0),
+        V::VgActivationModes => Cell::Empty,
     }
 }
 
