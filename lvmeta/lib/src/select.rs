@@ -943,8 +943,152 @@ mod tests {
             "lv_tags" => Cell::Str(tags.clone()),
             "seg_count" => Cell::Num(2),
             "copy_percent" => Cell::Pct(Some(50.0)),
+            // 2026-12-07 02:14:33 UTC
+            "lv_time" => Cell::Time(1_796_609_673),
+            "lv_time_removed" => Cell::Time(0),
+            "vg_permissions" => Cell::Str("writeable".into()),
+            "seg_size_pe" => Cell::Num(2),
             _ => Cell::Empty,
         }
+    }
+
+    fn at_utc(s: &str) -> Result<Expr, SelectError> {
+        // Monday 2026-12-07 10:00:00 UTC.
+        let clock = Clock {
+            now: 1_796_637_600,
+            zone: crate::localtime::Zone::utc(),
+        };
+        parse_at(ReportKind::Lvs, s, &clock)
+    }
+
+    #[test]
+    fn time_operators_and_ranges_as_lvm2() {
+        let r = row("lv1", 8, "");
+        let t = |s: &str| at_utc(s).unwrap().matches(&r);
+        assert!(t("lv_time=@1796609673"));
+        assert!(!t("lv_time=@1796609672"));
+        assert!(t("lv_time!=@1796609672"));
+        assert!(t("lv_time since @1796609673"));
+        assert!(!t("lv_time after @1796609673"));
+        assert!(t("lv_time until @1796609673"));
+        assert!(!t("lv_time before @1796609673"));
+        // A day is a range: = inside, > after its end, < before its start.
+        assert!(t("lv_time=2026-12-07"));
+        assert!(t("lv_time>=2026-12-07 && lv_time<=2026-12-07"));
+        assert!(!t("lv_time>2026-12-07"));
+        assert!(!t("lv_time<2026-12-07"));
+        assert!(t("lv_time<2026-12-08"));
+        // lvm2's != on a range tests what = tests.
+        assert!(t("lv_time!=2026-12-07"));
+        assert!(!t("lv_time!=2026-12-06"));
+        assert!(t("lv_time=\"2026-12-07 02:14\""));
+        assert!(t("lv_time=\"2026-12-07 03:14 +01:00\""));
+        assert!(t("lv_time=today && lv_time since \"10 hours ago\""));
+        assert!(t("lv_time since yesterday, lv_time=Monday"));
+        assert!(!t("lv_time=yesterday"));
+        // An unknown time is 0.
+        assert!(t("lv_time_removed=@0"));
+        assert!(t("lv_time_removed before 1971"));
+    }
+
+    #[test]
+    fn time_errors_as_lvm2() {
+        let e = |s: &str| at_utc(s).unwrap_err().lines;
+        assert_eq!(
+            e("lv_time=foo"),
+            [
+                "Unrecognized string in date/time specification at \"foo\".",
+                "Failed to parse time value for selection field lv_time.",
+                "Selection syntax error at 'lv_time=foo'.",
+                "Use 'help' for selection to get more help."
+            ]
+        );
+        assert_eq!(
+            e("lv_time=\"abc")[..3],
+            [
+                "Missing end quote.",
+                "Missing end quote.",
+                "Failed to parse time value for selection field lv_time."
+            ]
+        );
+        assert_eq!(
+            e("lv_time>@99999999999999999999")[..2],
+            [
+                "Field selection value 99999999999999999999 out of supported range for field lv_time.",
+                "Failed to parse time value for selection field lv_time."
+            ]
+        );
+        assert_eq!(
+            e("lv_time=@")[0],
+            "Failed to parse time value for selection field lv_time."
+        );
+        assert_eq!(
+            e("lv_time=~x"),
+            ["dm_report: incompatible comparison type for selection field lv_time"]
+        );
+    }
+
+    #[test]
+    fn reserved_names_of_strings() {
+        // values.h: vg_permissions' names stand for the value lvm2 shows; regexes see none.
+        let r = row("lv1", 8, "");
+        let t = |s: &str| lvs(s).unwrap().matches(&r);
+        for v in ["writeable", "rw", "read-write", "\"rw\"", "'read-write'"] {
+            assert!(t(&format!("vg_permissions={v}")), "{v}");
+        }
+        for v in ["read-only", "r", "ro"] {
+            assert!(t(&format!("vg_permissions!={v}")), "{v}");
+        }
+        assert!(!t("vg_permissions=~rw"));
+        assert!(t("vg_permissions=~writ"));
+    }
+
+    #[test]
+    fn numbers_sizes_and_lvm2s_reinterpreted_fields() {
+        let p = |s: &str| parse(ReportKind::Pvs, s);
+        // pe_start: a plain integer compared with the bits of lvm2's double of sectors.
+        let pv = |f: &'static FieldDef| match f.name {
+            "pe_start" => Cell::Size(2048),
+            _ => Cell::Empty,
+        };
+        let bits = 2048f64.to_bits();
+        assert!(!p("pe_start=2048").unwrap().matches(&pv));
+        assert!(p(&format!("pe_start={bits}")).unwrap().matches(&pv));
+        assert!(p(&format!("pe_start<{}", bits + 1)).unwrap().matches(&pv));
+        assert!(p("pe_start>0").unwrap().matches(&pv));
+        assert!(!p("pe_start=undef").unwrap().matches(&pv));
+        assert_eq!(
+            p("pe_start=1m").unwrap_err().lines[0],
+            "Found size unit specifier but numeric value expected for selection field pe_start."
+        );
+        // seg_size_pe: a size compared with lvm2's integer read as a double (a denormal,
+        // equal to 0 within DBL_EPSILON).
+        let r = row("lv1", 8, "");
+        let t = |s: &str| lvs(s).unwrap().matches(&r);
+        assert!(t("seg_size_pe=0"));
+        assert!(!t("seg_size_pe=2"));
+        assert!(!t("seg_size_pe>0"));
+        assert!(t("seg_size_pe<1b"));
+        assert!(lvs("seg_size_pe=-1").is_err());
+        // Numbers: integers (strtoull), all ones reserved, beyond 64 bits refused.
+        assert!(t("seg_count=2.9"));
+        assert_eq!(
+            lvs("seg_count=18446744073709551615").unwrap_err().lines,
+            ["Numeric value 18446744073709551615 found in selection is reserved."]
+        );
+        assert_eq!(
+            lvs("seg_count=18446744073709551616").unwrap_err().lines,
+            ["Field selection value 18446744073709551616 out of supported range for field seg_count."]
+        );
+        // Sizes: sectors within DBL_EPSILON.
+        assert!(
+            t("lv_size=8388608.0000001b")
+                == ((8388608.0000001f64 / 512.0 - 16384.0).abs() < f64::EPSILON)
+        );
+        assert!(t("lv_size=16384s"));
+        assert!(!t("lv_size=8.0001m"));
+        // One dot only.
+        assert!(lvs("lv_size=1.2.3").is_err());
     }
 
     #[test]
@@ -1124,6 +1268,32 @@ mod tests {
                 prop_oneof!["", "m", "k", "G", "s"]
             )
                 .prop_map(|(o, n, u)| format!("lv_size{o}{n}{u}")),
+            (
+                prop_oneof![
+                    "=", "!=", "<", "<=", ">", ">=", " since ", " after ", " until ", " before "
+                ],
+                prop_oneof![
+                    (0u32..2_000_000_000).prop_map(|t| format!("@{t}")),
+                    (1971u32..2100, 1u32..13, 1u32..29)
+                        .prop_map(|(y, m, d)| format!("{y}-{m:02}-{d:02}")),
+                    (1971u32..2100, 0u32..24, 0u32..60)
+                        .prop_map(|(y, h, m)| format!("\"{y}-01-02 {h:02}:{m:02}\"")),
+                    prop_oneof![
+                        Just("today"),
+                        Just("yesterday"),
+                        Just("\"2 days ago\""),
+                        Just("\"Feb 2026\""),
+                        Just("noon")
+                    ]
+                    .prop_map(str::to_string),
+                ]
+            )
+                .prop_map(|(o, v)| format!("lv_time{o}{v}")),
+            (
+                prop_oneof!["=", "!="],
+                prop_oneof!["rw", "ro", "writeable", "read-only", "x"]
+            )
+                .prop_map(|(o, v)| format!("vg_permissions{o}{v}")),
             (
                 prop_oneof!["=", "!="],
                 prop::collection::vec("[a-c]", 1..3),
