@@ -433,7 +433,8 @@ fn time_value(r: &mut Rng, now: i64) -> String {
 }
 
 fn cmp_op(r: &mut Rng) -> &'static str {
-    *r.pick(&["=", "!=", "<", "<=", ">", ">=", " = ", " != "])
+    const OPS: [&str; 8] = ["=", "!=", "<", "<=", ">", ">=", " = ", " != "];
+    OPS[r.below(OPS.len() as u64) as usize]
 }
 
 /// One `field op value` of a `-S` selection for a report of `kind` ("lvs", "pvs", "vgs").

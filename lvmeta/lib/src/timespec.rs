@@ -868,11 +868,7 @@ fn span(
                 Id::UnitMinuteRel => t = t.wrapping_add(multiplier.wrapping_mul(60)),
                 Id::UnitHour => tm.hour = multiplier,
                 Id::UnitHourRel => t = t.wrapping_add(multiplier.wrapping_mul(3600)),
-                Id::Am => {
-                    if prev == Some(Id::NumMultiplier) {
-                        tm.hour = multiplier;
-                    }
-                }
+                Id::Am if prev == Some(Id::NumMultiplier) => tm.hour = multiplier,
                 Id::Pm => {
                     if prev.is_some_and(Id::is_unit) {
                         t -= 12 * 3600;
@@ -887,7 +883,7 @@ fn span(
                     let n = multiplier % 12;
                     if n > tm.mon + 1 {
                         tm.year -= 1;
-                        tm.mon = 12 - n + tm.mon;
+                        tm.mon += 12 - n;
                     } else {
                         tm.mon -= n;
                     }
