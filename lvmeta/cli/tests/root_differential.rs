@@ -582,7 +582,7 @@ fn select_report(r: &mut Rng, now: i64) -> Vec<String> {
     let kind = *r.pick(&["lvs", "lvs", "lvs", "pvs", "vgs"]);
     let fields = match kind {
         "lvs" if r.chance(30) => "lv_name,lv_time,seg_size_pe,seg_start,seg_size",
-        "lvs" => "lv_name,lv_time,lv_time_removed,lv_size,seg_count,vg_permissions",
+        "lvs" => "lv_name,lv_time,lv_time_removed,lv_host,lv_size,seg_count,vg_permissions",
         "pvs" => "pv_name,pe_start,pv_size,pv_free",
         _ => "vg_name,vg_permissions,vg_free,vg_extent_count",
     };
