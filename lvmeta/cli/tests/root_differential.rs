@@ -824,7 +824,7 @@ fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(),
                 if cmd.last().is_some_and(|a| a == "-vvvv") { trace(&l.stderr) } else { l.stderr.clone() }
             ));
         }
-        if i % select_every() == 0 {
+        if select_every().is_some_and(|n| i % n == 0) {
             let q = select_report(&mut rs, now);
             tally.selects += 1;
             if let Err(e) = compare_select(t, &q, tz) {
@@ -841,11 +841,11 @@ fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(),
 
 /// `HALVM_DIFF_SELECT_EVERY=N`: a `-S` report after every Nth step (default 3, to keep the
 /// CI set's time; 1 for long runs; 0 for none).
-fn select_every() -> usize {
+fn select_every() -> Option<usize> {
     match env_u64("HALVM_DIFF_SELECT_EVERY") {
-        Some(0) => usize::MAX,
-        Some(n) => n as usize,
-        None => 3,
+        Some(0) => None,
+        Some(n) => Some(n as usize),
+        None => Some(3),
     }
 }
 
