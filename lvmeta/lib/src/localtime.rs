@@ -30,14 +30,18 @@ impl ZoneRules for Fixed {
     }
 }
 
-/// The system's zone as glibc finds it (`TZ`, else /etc/localtime), read by jiff.
-struct System(jiff::tz::TimeZone);
+/// The system's zone as glibc finds it (`TZ`, else /etc/localtime), read by jiff when first
+/// needed (most reports print no time).
+struct System(std::sync::OnceLock<jiff::tz::TimeZone>);
 
 impl ZoneRules for System {
     fn at(&self, t: i64) -> (i64, bool) {
+        let tz = self
+            .0
+            .get_or_init(|| jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC));
         match jiff::Timestamp::from_second(t) {
             Ok(ts) => {
-                let info = self.0.to_offset_info(ts);
+                let info = tz.to_offset_info(ts);
                 (
                     i64::from(info.offset().seconds()),
                     info.dst() == jiff::tz::Dst::Yes,
@@ -62,8 +66,7 @@ impl Zone {
     /// This host's zone: `TZ`, else /etc/localtime; UTC when neither can be read (glibc's
     /// fallback too).
     pub fn system() -> Zone {
-        let tz = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
-        Zone(Arc::new(System(tz)))
+        Zone(Arc::new(System(std::sync::OnceLock::new())))
     }
 
     pub fn at(&self, t: i64) -> (i64, bool) {
