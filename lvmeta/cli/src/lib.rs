@@ -747,7 +747,18 @@ fn run_report(
     let mut fields = report::select_fields(kind, &ro.fields).map_err(OpError::from)?;
     let shown = fields.len();
     let selection = match &ro.select {
-        Some(text) => Some(RowFilter::new(kind, text, &mut fields)?),
+        Some(text) => match RowFilter::new(kind, text, &mut fields) {
+            Ok(f) => Some(f),
+            // lvm2 has begun its JSON report when the selection fails: it closes it empty.
+            Err(CliError::Select(e)) if ro.render.json => {
+                return Ok(Outcome {
+                    stdout: "  {\n      \"report\": [\n      ]\n  }\n".into(),
+                    stderr: e.lines.iter().map(|l| format!("  {l}\n")).collect(),
+                    failed: true,
+                })
+            }
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let sorted_from = fields.len();
@@ -849,6 +860,7 @@ fn cmp_cells(a: &report::Cell, b: &report::Cell) -> std::cmp::Ordering {
         (C::Size(x), C::Size(y)) => x.cmp(y),
         (C::Num(x), C::Num(y)) => x.cmp(y),
         (C::Pct(x), C::Pct(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (C::Time(x), C::Time(y)) => x.cmp(y),
         (C::Str(x), C::Str(y)) => x.cmp(y),
         (C::Empty, C::Empty) => Ordering::Equal,
         (C::Empty, _) => Ordering::Less,
@@ -1490,8 +1502,10 @@ pub fn main_exit() -> i32 {
             }
         }
         Err(e) => {
+            // A selection's error lines carry lvm2's help text, indented as lvm2 logs it.
+            let keep_indent = matches!(e, CliError::Select(_));
             for l in e.to_string().lines() {
-                eprintln!("  {}", l.trim_start());
+                eprintln!("  {}", if keep_indent { l } else { l.trim_start() });
             }
             e.exit_code()
         }

@@ -264,6 +264,7 @@ impl ReportOptions {
                 json: m
                     .get_one::<String>("reportformat")
                     .is_some_and(|f| f == "json"),
+                zone: lvmeta::localtime::Zone::system(),
             },
             foreign: m.get_flag("foreign"),
             select: m.get_one::<String>("select").cloned(),

@@ -11,6 +11,15 @@
 //!
 //! Messages are compared too but only counted (lvm2's wording is not all matched yet); the
 //! test prints seeds, operations compared and message differences at the end.
+//!
+//! After every step a random `-S` report (time fields with lvm2's operators and date forms,
+//! reserved values, numbers, sizes, `pe_start`, `seg_size_pe`, errors) runs through both
+//! tools on set A, so both read the same metadata (same LV creation times), under a time
+//! zone drawn per seed; exit code, stdout and stderr must agree byte for byte (lvm2's note
+//! that activation is off aside). Its draws come from a second generator, so the command
+//! sequences of the seeds stay as they were. `HALVM_DIFF_SELECT_EVERY=N`: after every Nth
+//! step (default 3; 0: none). Unknown fields are not drawn: lvm2 lists all of its fields
+//! before that error, lvmeta lists its own.
 
 mod twins;
 
@@ -304,10 +313,327 @@ fn made_by_lvmeta(t: &Twins, cmd: &[String]) -> Result<(Out, Out), String> {
     Ok((m, l))
 }
 
+/// Zones the `-S` reports run in (`TZ` for both tools): names, a DST zone with a 30 minute
+/// shift, a POSIX rule and a fixed offset.
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/Prague",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "EST5EDT",
+    "<+0330>-3:30",
+];
+
+/// A time value for `-S`: around the LVs' creation (`now`), as lvm2 reads them. Values with
+/// a clock time are quoted: lvm2 reads past the end of a bare one that ends the selection
+/// (into the next argument), which lvmeta does not imitate. Relative minutes and seconds
+/// are left out: their ranges end within seconds of "now", which each tool takes itself.
+fn time_value(r: &mut Rng, now: i64) -> String {
+    use lvmeta::localtime::Tm;
+    let g = Tm::gmtime(now - r.below(3) as i64 * 86_400);
+    let (y, m, d) = (g.year + 1900, g.mon + 1, g.mday);
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][g.mon as usize];
+    let q = |s: String| format!("\"{s}\"");
+    match r.below(6) {
+        0 => format!("@{}", now - r.below(900) as i64),
+        1 | 2 => {
+            let date = match r.below(6) {
+                0 => format!("{y}"),
+                1 => format!("{y}-{m:02}"),
+                2 => format!("{y}{m:02}{d:02}"),
+                3 => format!("{y}-{:02}-{:02}", 1 + r.below(12), 1 + r.below(31)),
+                _ => format!("{y}-{m:02}-{d:02}"),
+            };
+            let time = match r.below(5) {
+                0 | 1 => String::new(),
+                2 => format!(" {:02}", g.hour),
+                3 => format!(" {:02}:{:02}", g.hour, r.below(60)),
+                _ => format!(" {:02}:{:02}:{:02}", r.below(24), r.below(60), r.below(60)),
+            };
+            let tz = if time.is_empty() || r.chance(50) {
+                String::new()
+            } else {
+                format!(
+                    " {}{:02}{}",
+                    r.pick(&["+", "-"]),
+                    r.below(15),
+                    r.pick(&[":00", "30", ":45", ""])
+                )
+            };
+            if time.is_empty() && tz.is_empty() && r.chance(50) {
+                date
+            } else {
+                q(format!("{date}{time}{tz}"))
+            }
+        }
+        3 | 4 => q(match r.below(16) {
+            0 => "today".into(),
+            1 => "yesterday".into(),
+            2 => r
+                .pick(&[
+                    "Monday",
+                    "Tue",
+                    "wednesday",
+                    "Thursdays",
+                    "Fri",
+                    "Saturday",
+                    "Sun",
+                ])
+                .to_string(),
+            3 => r
+                .pick(&["noon", "midnight", "today noon", "3PM", "11 AM"])
+                .to_string(),
+            4 => format!("yesterday {:02}:{:02}", r.below(24), r.below(60)),
+            5 => format!("{} hours ago", 1 + r.below(30)),
+            6 => format!(
+                "{} {} ago",
+                1 + r.below(3),
+                r.pick(&["days", "weeks", "months", "years"])
+            ),
+            7 => format!("{mon} {y}"),
+            8 => format!("{d} {mon} {y}"),
+            9 => format!("{mon} {d}"),
+            10 => format!("{y} {mon} {d} {:02}:{:02}", g.hour, r.below(60)),
+            11 => mon.to_string(),
+            12 => format!("1 day ago {:02}:00", r.below(24)),
+            13 => format!(
+                "{y} {:02}:{:02}:{:02}",
+                r.below(24),
+                r.below(60),
+                r.below(60)
+            ),
+            14 => "1 year ago noon".into(),
+            _ => format!("{y}"),
+        }),
+        _ => r
+            .pick(&[
+                "foo",
+                "2026-13-01",
+                "2026-02-30",
+                "\"2026-12 10:00\"",
+                "\"12:00\"",
+                "\"yesterday today\"",
+                "\"1 day 2 Feb\"",
+                "\"2 foo ago\"",
+                "@",
+                "\"@12\"",
+                "2026-1",
+                "\"noon midnight\"",
+                "\"today 2 hours ago\"",
+                "\"2026-12-01 10:00 +15\"",
+                "@99999999999999999999",
+                "'yesterday'",
+                "\"2026",
+            ])
+            .to_string(),
+    }
+}
+
+fn cmp_op(r: &mut Rng) -> &'static str {
+    const OPS: [&str; 8] = ["=", "!=", "<", "<=", ">", ">=", " = ", " != "];
+    OPS[r.below(OPS.len() as u64) as usize]
+}
+
+/// One `field op value` of a `-S` selection for a report of `kind` ("lvs", "pvs", "vgs").
+fn clause(r: &mut Rng, kind: &str, now: i64) -> String {
+    let vg_perm = |r: &mut Rng| {
+        format!(
+            "vg_permissions{}{}",
+            r.pick(&["=", "!=", "=~", "!~"]),
+            r.pick(&[
+                "rw",
+                "writeable",
+                "read-write",
+                "r",
+                "ro",
+                "read-only",
+                "foo",
+                "\"rw\"",
+                "'ro'"
+            ])
+        )
+    };
+    let size = |r: &mut Rng| {
+        format!(
+            "{}{}",
+            r.pick(&["0", "1", "4", "8", "12", "4.5", "0.001", "16", "4194304", "8192"]),
+            r.pick(&["", "m", "k", "M", "s", "b", "K", "g"])
+        )
+    };
+    let number = |r: &mut Rng| {
+        r.pick(&[
+            "0",
+            "1",
+            "2",
+            "3",
+            "undef",
+            "-1",
+            "unknown",
+            "1.9",
+            "18446744073709551615",
+            "18446744073709551616",
+            "\"undefined\"",
+            "-2",
+        ])
+        .to_string()
+    };
+    match kind {
+        "lvs" => match r.below(10) {
+            0..=3 => {
+                let field = if r.chance(10) {
+                    "lv_time_removed"
+                } else {
+                    "lv_time"
+                };
+                let op = if r.chance(40) {
+                    r.pick(&[" since ", " after ", " until ", " before "])
+                } else {
+                    cmp_op(r)
+                };
+                format!("{field}{op}{}", time_value(r, now))
+            }
+            4 => format!(
+                "seg_size_pe{}{}",
+                cmp_op(r),
+                r.pick(&[
+                    "0",
+                    "1",
+                    "2",
+                    "0b",
+                    "1b",
+                    "8",
+                    "0.5s",
+                    "4m",
+                    "0.0000000000000001b",
+                    "-1"
+                ])
+            ),
+            5 => format!(
+                "{}{}{}",
+                r.pick(&["lv_size", "seg_size", "seg_start", "vg_free"]),
+                cmp_op(r),
+                size(r)
+            ),
+            6 => format!(
+                "{}{}{}",
+                r.pick(&["seg_count", "seg_start_pe", "vg_seqno", "lv_count"]),
+                cmp_op(r),
+                number(r)
+            ),
+            7 => vg_perm(r),
+            _ => r
+                .pick(&[
+                    "lv_name=lv1",
+                    "lv_name<a",
+                    "lv_name since x",
+                    "lv_time=~x",
+                    "lv_tags=lt1",
+                    "lv_time",
+                    "seg_size_pe=1x",
+                ])
+                .to_string(),
+        },
+        "pvs" => match r.below(4) {
+            0 | 1 => {
+                // lvm2 compares the bits of its double of pe_start's sectors.
+                let sectors = *r.pick(&[128u64, 2048, 4096, 6144, 8192, 3072]);
+                let bits = (sectors as f64).to_bits();
+                let v = match r.below(6) {
+                    0 => sectors.to_string(),
+                    1 => bits.to_string(),
+                    2 => (bits + 1).to_string(),
+                    3 => (bits - 1).to_string(),
+                    4 => r.pick(&["0", "undef", "1m", "-1", "0.5"]).to_string(),
+                    _ => format!("{}", sectors * 512),
+                };
+                format!("pe_start{}{v}", cmp_op(r))
+            }
+            2 => format!(
+                "{}{}{}",
+                r.pick(&["pv_size", "pv_free", "dev_size", "pv_used"]),
+                cmp_op(r),
+                size(r)
+            ),
+            _ => vg_perm(r),
+        },
+        _ => match r.below(3) {
+            0 => format!(
+                "{}{}{}",
+                r.pick(&["vg_free", "vg_size", "vg_extent_size"]),
+                cmp_op(r),
+                size(r)
+            ),
+            1 => format!(
+                "{}{}{}",
+                r.pick(&["vg_extent_count", "vg_free_count", "pv_count", "max_lv"]),
+                cmp_op(r),
+                number(r)
+            ),
+            _ => vg_perm(r),
+        },
+    }
+}
+
+/// A report with a random `-S` (time fields, reserved values, numbers and sizes).
+fn select_report(r: &mut Rng, now: i64) -> Vec<String> {
+    let kind = *r.pick(&["lvs", "lvs", "lvs", "pvs", "vgs"]);
+    let fields = match kind {
+        "lvs" if r.chance(30) => "lv_name,lv_time,seg_size_pe,seg_start,seg_size",
+        "lvs" => "lv_name,lv_time,lv_time_removed,lv_host,lv_size,seg_count,vg_permissions",
+        "pvs" => "pv_name,pe_start,pv_size,pv_free",
+        _ => "vg_name,vg_permissions,vg_free,vg_extent_count",
+    };
+    let mut expr = clause(r, kind, now);
+    for _ in 0..r.below(3) {
+        let join = *r.pick(&[" && ", ",", " || ", "#"]);
+        expr = format!("{expr}{join}{}", clause(r, kind, now));
+    }
+    if r.chance(15) {
+        expr = format!("!({expr})");
+    }
+    let mut cmd: Vec<String> = vec![kind.into(), "-o".into(), fields.into(), "-S".into(), expr];
+    if r.chance(10) {
+        cmd.extend(["--reportformat".into(), "json".into()]);
+    }
+    cmd
+}
+
+/// Runs a `-S` report through both tools on set A and compares everything they print.
+fn compare_select(t: &Twins, cmd: &[String], tz: &str) -> Result<(), String> {
+    let (m, l) = t.both_on_a(cmd, tz);
+    // lvm2 notes that activation is off (the test's lvm.conf); nothing else is left out.
+    let l_err: String = l
+        .stderr
+        .lines()
+        .filter(|x| !x.contains("WARNING: Activation disabled."))
+        .map(|x| format!("{x}\n"))
+        .collect();
+    if m.code != l.code || m.stdout != l.stdout || m.stderr != l_err {
+        return Err(format!(
+            "TZ={tz} {}: exit {} / {}\n--- lvmeta stdout\n{}--- lvm2 stdout\n{}--- lvmeta stderr\n{}--- lvm2 stderr\n{}",
+            cmd.iter()
+                .map(|a| format!("'{a}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            m.code,
+            l.code,
+            m.stdout,
+            l.stdout,
+            m.stderr,
+            l_err
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 struct Tally {
     seeds: u64,
     ops: u64,
+    selects: u64,
     writes: u64,
     message_diffs: Vec<String>,
 }
@@ -386,6 +712,12 @@ fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(),
         tags: Vec::new(),
     };
     let mut log: Vec<String> = vec![pvcreate.join(" "), format!("vgcreate -s {es}")];
+    // The `-S` reports draw from their own generator, so the command sequences stay.
+    let mut rs = Rng(seed ^ 0x5E1E_C7ED_0000_0000);
+    let tz = *rs.pick(ZONES);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     for i in 0..steps {
         let mut cmd = step(&mut r, &mut st, v2);
         // HALVM_DIFF_TRACE: resizes and creates run with -vvvv (lvm2's allocation trace is
@@ -492,9 +824,29 @@ fn run_seed(t: &Twins, seed: u64, steps: usize, tally: &mut Tally) -> Result<(),
                 if cmd.last().is_some_and(|a| a == "-vvvv") { trace(&l.stderr) } else { l.stderr.clone() }
             ));
         }
+        if select_every().is_some_and(|n| i % n == 0) {
+            let q = select_report(&mut rs, now);
+            tally.selects += 1;
+            if let Err(e) = compare_select(t, &q, tz) {
+                return Err(format!(
+                    "seed {seed} step {i}: -S reports differ\n  {}\n{e}",
+                    history()
+                ));
+            }
+        }
     }
     tally.seeds += 1;
     Ok(())
+}
+
+/// `HALVM_DIFF_SELECT_EVERY=N`: a `-S` report after every Nth step (default 3, to keep the
+/// CI set's time; 1 for long runs; 0 for none).
+fn select_every() -> Option<usize> {
+    match env_u64("HALVM_DIFF_SELECT_EVERY") {
+        Some(0) => None,
+        Some(n) => Some(n as usize),
+        None => Some(3),
+    }
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -539,10 +891,11 @@ fn root_differential_lvmeta_vs_lvm2() {
         }
     }
     eprintln!(
-        "differential: {} of {} seeds agreed; {} operations compared, {} lvmeta writes checked with lvm vgck; {} message differences",
+        "differential: {} of {} seeds agreed; {} operations compared ({} -S reports byte for byte), {} lvmeta writes checked with lvm vgck; {} message differences",
         tally.seeds,
         seeds.len(),
-        tally.ops,
+        tally.ops + tally.selects,
+        tally.selects,
         tally.writes,
         tally.message_diffs.len()
     );

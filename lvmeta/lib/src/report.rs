@@ -2,6 +2,7 @@
 //! underscore-insensitive matching), aligned columns, `--separator`, `--noheadings`,
 //! `--units`/`--nosuffix`, and `--reportformat json` in lvm's JSON layout.
 
+use crate::localtime::Zone;
 use crate::units::Units;
 use std::collections::HashMap;
 
@@ -22,6 +23,21 @@ pub enum Kind {
     Size,
     Num,
     Pct,
+    /// A unix time, printed in local time (`report/time_format`'s default).
+    Time,
+    /// A size that lvm2 declares a number (`pe_start`, columns.h `NUM` with `size64`): `-S`
+    /// takes a plain integer and compares it with the bits of lvm2's double of sectors.
+    NumOfSize,
+    /// A count that lvm2 declares a size (`seg_size_pe`, columns.h `SIZ` with `uint32`): `-S`
+    /// takes a size and compares it with lvm2's integer read as a double.
+    SizeOfNum,
+}
+
+impl Kind {
+    /// Whether lvm2 right-aligns the column (numbers, sizes, percents).
+    pub fn right_aligned(self) -> bool {
+        !matches!(self, Kind::Str | Kind::List | Kind::Time)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -118,6 +134,10 @@ pub enum LvField {
     SyncPercent,
     /// `lv_attr`
     LvAttr,
+    /// `lv_time`
+    LvTime,
+    /// `lv_time_removed` (lvm2: only historical LVs have one; lvmeta reports none)
+    LvTimeRemoved,
     /// `lv_host`
     LvHost,
     /// `lv_active_nodes` (halvm): the nodes where a shared VG's LV is active, and how.
@@ -262,7 +282,9 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Lv, Pct, "Cpy%Sync", 0, "copy_percent", CopyPercent, "For Cache, RAID, mirrors and pvmove, current percentage in-sync."),
     f!(Lv, Pct, "Cpy%Sync", 0, "sync_percent", SyncPercent, "For Cache, RAID, mirrors and pvmove, current percentage in-sync."),
     f!(Lv, Str, "Attr", 0, "lv_attr", LvAttr, "Various attributes - see man page."),
-    f!(Lv, Str, "Host", 0, "lv_host", LvHost, "Creation host of the LV, if known."),
+    f!(Lv, Time, "CTime", 26, "lv_time", LvTime, "Creation time of the LV, if known"),
+    f!(Lv, Time, "RTime", 26, "lv_time_removed", LvTimeRemoved, "Removal time of the LV, if known"),
+    f!(Lv, Str, "Host", 10, "lv_host", LvHost, "Creation host of the LV, if known."),
     f!(Lv, Str, "ActiveNodes", 0, "lv_active_nodes", LvActiveNodes, "The nodes where an LV of a shared VG is active, and how (halvm)."),
     f!(Pv, Str, "Fmt", 0, "pv_fmt", PvFmt, "Type of metadata."),
     f!(Pv, Str, "PV UUID", 38, "pv_uuid", PvUuid, "Unique identifier."),
@@ -270,7 +292,7 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Pv, Str, "PV", 10, "pv_name", PvName, "Name."),
     f!(Pv, Size, "PMdaFree", 9, "pv_mda_free", PvMdaFree, "Free metadata area space on this device in current units."),
     f!(Pv, Size, "PMdaSize", 9, "pv_mda_size", PvMdaSize, "Size of smallest metadata area on this device in current units."),
-    f!(Pv, Size, "1st PE", 7, "pe_start", PeStart, "Offset to the start of data on the underlying device."),
+    f!(Pv, NumOfSize, "1st PE", 7, "pe_start", PeStart, "Offset to the start of data on the underlying device."),
     f!(Pv, Size, "PSize", 0, "pv_size", PvSize, "Size of PV in current units."),
     f!(Pv, Size, "PFree", 0, "pv_free", PvFree, "Total amount of unallocated space in current units."),
     f!(Pv, Size, "Used", 0, "pv_used", PvUsed, "Total amount of allocated space in current units."),
@@ -310,7 +332,7 @@ pub static FIELDS: &[FieldDef] = &[
     f!(Seg, Size, "Start", 0, "seg_start", SegStart, "Offset within the LV to the start of the segment in current units."),
     f!(Seg, Num, "Start", 0, "seg_start_pe", SegStartPe, "Offset within the LV to the start of the segment in physical extents."),
     f!(Seg, Size, "SSize", 0, "seg_size", SegSize, "Size of segment in current units."),
-    f!(Seg, Num, "SSize", 0, "seg_size_pe", SegSizePe, "Size of segment in physical extents."),
+    f!(Seg, SizeOfNum, "SSize", 0, "seg_size_pe", SegSizePe, "Size of segment in physical extents."),
     f!(Seg, List, "Seg Tags", 0, "seg_tags", SegTags, "Tags, if any."),
     f!(Seg, List, "PE Ranges", 0, "seg_pe_ranges", SegPeRanges, "Ranges of Physical Extents of underlying devices in command line format (deprecated, use seg_le_ranges for common format)."),
     f!(Seg, List, "LE Ranges", 0, "seg_le_ranges", SegLeRanges, "Ranges of Logical Extents of underlying devices in command line format."),
@@ -443,6 +465,8 @@ pub enum Cell {
     Num(i64),
     /// A percentage; `None` prints as empty.
     Pct(Option<f64>),
+    /// A unix time; 0 (unknown) prints as empty, as lvm2.
+    Time(i64),
     Empty,
 }
 
@@ -454,6 +478,8 @@ pub struct Options {
     pub separator: Option<String>,
     pub aligned: bool,
     pub json: bool,
+    /// The zone times are printed in (lvm2: the C library's local time).
+    pub zone: Zone,
 }
 
 impl Default for Options {
@@ -465,6 +491,7 @@ impl Default for Options {
             separator: None,
             aligned: false,
             json: false,
+            zone: Zone::utc(),
         }
     }
 }
@@ -483,6 +510,11 @@ fn render_cell(c: &Cell, o: &Options, out: &mut String) {
         }
         Cell::Num(n) => write!(out, "{n}"),
         Cell::Pct(Some(p)) => write!(out, "{p:.2}"),
+        Cell::Time(0) => Ok(()),
+        Cell::Time(t) => {
+            out.push_str(&o.zone.format_default(*t));
+            Ok(())
+        }
         Cell::Pct(None) | Cell::Empty => Ok(()),
     };
 }
@@ -671,7 +703,7 @@ pub fn render(kind: ReportKind, fields: &[&FieldDef], rows: &[Vec<Cell>], o: &Op
         layout.line(
             &mut out,
             row.zip(fields)
-                .map(|((v, w), f)| (v, w, !matches!(f.kind, Kind::Str | Kind::List))),
+                .map(|((v, w), f)| (v, w, f.kind.right_aligned())),
         );
     }
     out

@@ -1,12 +1,19 @@
 //! `-S/--select`: lvm2's selection criteria for reports and the commands that take them
 //! (libdm-report.c's grammar): statements `field OP value` joined by `&&`/`,` (and), `||`/`#`
 //! (or), `!( ... )` and parentheses; `=`, `!=`, `<`, `<=`, `>`, `>=` (numbers, sizes,
-//! percents), `=~`, `!~` (regular expressions on strings); sizes with lvm2's units (default
-//! MiB, lower case powers of 1024, upper case powers of 1000); string lists as one item (any
-//! match), `[a,b]` (exactly these), `{a,b}` (at least these), `[a||b]`/`{a||b}` (any).
-//! Errors are lvm2's lines.
+//! percents, times), `since`, `after`, `until`, `before` (times), `=~`, `!~` (regular
+//! expressions on strings); sizes with lvm2's units (default MiB, lower case powers of 1024,
+//! upper case powers of 1000); string lists as one item (any match), `[a,b]` (exactly
+//! these), `{a,b}` (at least these), `[a||b]`/`{a||b}` (any); times as [`crate::timespec`]
+//! reads them; lvm2's reserved values (values.h: `-1`/`unknown`/`undefined`/`undef` for
+//! numbers, `vg_permissions`' names). Errors are lvm2's lines.
+//!
+//! Values compare as libdm compares them: numbers as 64-bit integers, sizes as doubles of
+//! sectors within `DBL_EPSILON`, and the two fields whose lvm2 type and value disagree
+//! (`pe_start`, `seg_size_pe`) through the same reinterpretation of bits lvm2 does.
 
 use crate::report::{find_field, Cell, FieldDef, Kind, ReportKind};
+use crate::timespec::{Clock, TimeValue};
 
 /// A parsed selection.
 #[derive(Debug, Clone)]
@@ -37,8 +44,14 @@ pub enum Op {
 pub enum Value {
     Str(String),
     Regex(regex::Regex),
-    /// A number, a size in bytes or a percentage.
+    /// A percentage.
     Num(f64),
+    /// A number field's value (lvm2 reads it with `strtoull`).
+    Int(u64),
+    /// A size field's value in sectors (lvm2: `strtod` × unit / 512).
+    Sectors(f64),
+    /// A time field's value: an instant or a range.
+    Time(TimeValue),
     /// lvm2's reserved value of number fields (`-1`, `unknown`, `undefined`, `undef`): an
     /// undefined number. `=` matches undefined values only, `!=` defined ones, an ordering
     /// nothing.
@@ -59,6 +72,30 @@ pub struct SelectError {
     pub lines: Vec<String>,
 }
 
+/// Lines of help text as lvm2 logs them before some errors (the log adds the indent).
+fn help_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.strip_prefix("  ").unwrap_or(l).to_string())
+        .collect()
+}
+
+/// lvm2 lists the operators (`_display_selection_help`) before an operator's error.
+fn with_operator_help(line: String) -> Vec<String> {
+    let mut v = help_lines(HELP_TAIL);
+    v.push(line);
+    v
+}
+
+/// lvm2 lists the fields (`_display_fields`) and a blank line before an unknown field's
+/// error; lvmeta lists its own fields.
+fn with_field_help(line: String) -> Vec<String> {
+    let all = help();
+    let mut v = help_lines(&all[..all.len() - HELP_TAIL.len()]);
+    v.push(" ".into());
+    v.push(line);
+    v
+}
+
 fn syntax(what: Vec<String>, at: &str) -> SelectError {
     let mut lines = what;
     lines.push(format!("Selection syntax error at '{at}'."));
@@ -68,8 +105,7 @@ fn syntax(what: Vec<String>, at: &str) -> SelectError {
 
 /// `-S help` (or `?`): lvm2's help text (`dm_report` `_display_fields` with types, then the
 /// operands and operators), on stderr. The fields are lvmeta's, each in lvm2's section and
-/// with lvm2's line; operators and operands are those this parser reads (lvm2's time
-/// operators and reserved values are left out: no time field, no reserved value here).
+/// with lvm2's line; then lvm2's operands, reserved values and operators.
 pub fn help() -> String {
     use crate::report::{FieldType as T, FIELDS};
     // lvm2 files these apart from the other LV and PV fields (lib/report/columns.h).
@@ -113,9 +149,10 @@ pub fn help() -> String {
             let ty = match f.kind {
                 Kind::Str => "string",
                 Kind::List => "string list",
-                Kind::Size => "size",
-                Kind::Num => "number",
+                Kind::Size | Kind::SizeOfNum => "size",
+                Kind::Num | Kind::NumOfSize => "number",
                 Kind::Pct => "percent",
+                Kind::Time => "time",
             };
             out.push_str(&format!("    {:<28}- {} [{ty}]\n", f.name, f.desc));
         }
@@ -135,8 +172,8 @@ pub fn help() -> String {
     out
 }
 
-/// lvm2's operand and operator lines (libdm-report.c `_display_selection_help`), less the
-/// time operators and the reserved values.
+/// lvm2's operand, reserved value and operator lines (libdm-report.c
+/// `_display_selection_help`, with the reserved values lvm2's reports register).
 const HELP_TAIL: &str = "  Selection operands
   ------------------
     field               - Reporting field.
@@ -147,6 +184,32 @@ const HELP_TAIL: &str = "  Selection operands
     string list         - Strings enclosed by [ ] or { } and elements delimited by either
                           \"all items must match\" or \"at least one item must match\" operator.
     regular expression  - Characters quoted by ' or \" or unquoted.
+   
+  Reserved values
+  ---------------
+    -1, unknown, undefined, undef   - Reserved value for undefined numeric value. [number]
+    allocatable, yes                -  [unknown]
+    allocatable, no                 -  [unknown]
+    exported, yes                   -  [unknown]
+    exported, no                    -  [unknown]
+    missing, yes                    -  [unknown]
+    missing, no                     -  [unknown]
+    used, in use, yes               -  [unknown]
+    used, in use, no                -  [unknown]
+    duplicate, yes                  -  [unknown]
+    duplicate, no                   -  [unknown]
+    extendable, yes                 -  [unknown]
+    extendable, no                  -  [unknown]
+    exported, yes                   -  [unknown]
+    exported, no                    -  [unknown]
+    partial, yes                    -  [unknown]
+    partial, no                     -  [unknown]
+    clustered, yes                  -  [unknown]
+    clustered, no                   -  [unknown]
+    shared, yes                     -  [unknown]
+    shared, no                      -  [unknown]
+    writeable, rw, read-write       -  [unknown]
+    read-only, r, ro                -  [unknown]
    
   Selection operators
   -------------------
@@ -159,6 +222,10 @@ const HELP_TAIL: &str = "  Selection operands
            >  - Greater than. [number, size, percent, time]
           <=  - Less than or equal to. [number, size, percent, time]
            <  - Less than. [number, size, percent, time]
+       since  - Since specified time (same as '>='). [time]
+       after  - After specified time (same as '>'). [time]
+       until  - Until specified time (same as '<='). [time]
+      before  - Before specified time (same as '<'). [time]
    
     Logical and grouping operators:
         &&  - All fields must match
@@ -181,12 +248,18 @@ pub fn is_help(text: &str) -> bool {
 }
 
 /// Parses `text` for a report of `kind` (its fields and their prefixes, as `-o` resolves
-/// them).
+/// them); times are read against this host's clock and zone.
 pub fn parse(kind: ReportKind, text: &str) -> Result<Expr, SelectError> {
+    parse_at(kind, text, &Clock::system())
+}
+
+/// [`parse`] with times read against `clock`.
+pub fn parse_at(kind: ReportKind, text: &str, clock: &Clock) -> Result<Expr, SelectError> {
     let mut p = Parser {
         s: text,
         pos: 0,
         kind,
+        clock,
     };
     let e = p.or_ex()?;
     p.ws();
@@ -200,6 +273,7 @@ struct Parser<'a> {
     s: &'a str,
     pos: usize,
     kind: ReportKind,
+    clock: &'a Clock,
 }
 
 /// Characters that end a bare value.
@@ -289,8 +363,14 @@ impl<'a> Parser<'a> {
         let name = &self.s[self.pos..self.pos + name_len];
         self.pos += name_len;
         let stmt = &self.s[start..];
-        let field = find_field(self.kind, name)
-            .ok_or_else(|| syntax(vec![format!("Unrecognised selection field: {name}")], stmt))?;
+        // lvm2 quotes the operator's error from right after the field name.
+        let after_name = self.rest();
+        let field = find_field(self.kind, name).ok_or_else(|| {
+            syntax(
+                with_field_help(format!("Unrecognised selection field: {name}")),
+                stmt,
+            )
+        })?;
         self.ws();
         let op = [
             ("=~", Op::Match),
@@ -301,24 +381,36 @@ impl<'a> Parser<'a> {
             ("=", Op::Eq),
             (">", Op::Gt),
             ("<", Op::Lt),
+            ("since", Op::Ge),
+            ("after", Op::Gt),
+            ("until", Op::Le),
+            ("before", Op::Lt),
         ]
         .into_iter()
         .find(|(t, _)| self.rest().starts_with(t));
         let Some((tok, op)) = op else {
             return Err(syntax(
-                vec![format!("Unrecognised comparison operator: {}", self.rest())],
+                with_operator_help(format!("Unrecognised comparison operator: {after_name}")),
                 stmt,
             ));
         };
         self.pos += tok.len();
         let ordering = matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge);
         let regex = matches!(op, Op::Match | Op::NotMatch);
-        let numeric = matches!(field.kind, Kind::Num | Kind::Size | Kind::Pct);
+        let numeric = !matches!(field.kind, Kind::Str | Kind::List);
+        if tok.starts_with(|c: char| c.is_ascii_alphabetic()) && field.kind != Kind::Time {
+            return Err(syntax(
+                with_operator_help(format!(
+                    "Operator can be used only with time fields: {stmt}"
+                )),
+                stmt,
+            ));
+        }
         if ordering && !numeric {
             return Err(syntax(
-                vec![format!(
+                with_operator_help(format!(
                     "Operator can be used only with number, size, time or percent fields: {stmt}"
-                )],
+                )),
                 stmt,
             ));
         }
@@ -345,17 +437,29 @@ impl<'a> Parser<'a> {
             Value::Regex(r)
         } else {
             match field.kind {
-                Kind::Str => Value::Str(self.string_value().ok_or_else(|| {
-                    syntax(
-                        vec![format!(
-                            "Failed to parse string value for selection field {}.",
-                            field.name
-                        )],
-                        stmt,
-                    )
-                })?),
+                Kind::Str => {
+                    let v = self.string_value().ok_or_else(|| {
+                        syntax(
+                            vec![
+                                // lvm2 reads the value twice (reserved names, then the
+                                // string) and says so each time.
+                                "Missing end quote.".into(),
+                                "Missing end quote.".into(),
+                                format!(
+                                    "Failed to parse string value for selection field {}.",
+                                    field.name
+                                ),
+                            ],
+                            stmt,
+                        )
+                    })?;
+                    Value::Str(reserved_name(field, &v).unwrap_or(v))
+                }
                 Kind::List => self.list_value(field, stmt)?,
-                Kind::Num | Kind::Size | Kind::Pct => self.number_value(field, stmt)?,
+                Kind::Time => self.time_value(field, stmt)?,
+                Kind::Num | Kind::Size | Kind::Pct | Kind::NumOfSize | Kind::SizeOfNum => {
+                    self.number_value(field, stmt)?
+                }
             }
         };
         Ok(Expr::Cmp { field, op, value })
@@ -441,6 +545,51 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// A time value: `@SECONDS`, or a (quoted) date as [`crate::timespec`] reads it.
+    fn time_value(&mut self, field: &FieldDef, stmt: &str) -> Result<Value, SelectError> {
+        let failed = |mut lines: Vec<String>| {
+            lines.push(format!(
+                "Failed to parse time value for selection field {}.",
+                field.name
+            ));
+            syntax(lines, stmt)
+        };
+        let rest = self.rest();
+        if let Some(num) = rest.strip_prefix('@') {
+            let tok = number_token(num);
+            if tok.is_empty() {
+                return Err(failed(Vec::new()));
+            }
+            self.pos += 1 + tok.len();
+            let (t, over) = strtoull(tok);
+            if over {
+                return Err(failed(vec![out_of_range(tok, field)]));
+            }
+            // time_t from uint64_t, as lvm2 casts it.
+            return Ok(Value::Time(TimeValue {
+                t1: t as i64,
+                t2: None,
+            }));
+        }
+        let quoted = rest.starts_with(['"', '\'']);
+        let Some(tok) = self.string_value() else {
+            return Err(failed(vec![
+                "Missing end quote.".into(),
+                "Missing end quote.".into(),
+            ]));
+        };
+        // lvm2 parses the token in place with a NUL over its end (the closing quote or the
+        // character that ended it), and its natural-form reader can step past that NUL.
+        let after = if quoted {
+            self.rest()
+        } else {
+            self.rest().get(1..).unwrap_or("")
+        };
+        crate::timespec::parse(&tok, after, self.clock)
+            .map(Value::Time)
+            .map_err(failed)
+    }
+
     fn number_value(&mut self, field: &FieldDef, stmt: &str) -> Result<Value, SelectError> {
         let rest = self.rest();
         let bad = || {
@@ -452,8 +601,8 @@ impl<'a> Parser<'a> {
                 stmt,
             )
         };
-        // Reserved values, bare or quoted, of number fields only.
-        if field.kind == Kind::Num {
+        // Reserved values, bare or quoted, of fields lvm2 types as numbers only.
+        if matches!(field.kind, Kind::Num | Kind::NumOfSize) {
             for word in ["undefined", "unknown", "undef", "-1"] {
                 for q in ["", "\"", "'"] {
                     let w = format!("{q}{word}{q}");
@@ -465,25 +614,26 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let len = rest
-            .char_indices()
-            .take_while(|&(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && c == '-'))
-            .count();
-        // lvm2 reads no other negative value.
-        if rest.starts_with('-') {
+        // libdm's _tok_value_number: digits and at most one dot; nothing negative.
+        let tok = number_token(rest);
+        if tok.is_empty() {
             return Err(bad());
         }
-        let n: f64 = rest[..len].parse().map_err(|_| bad())?;
-        self.pos += len;
-        let mut n = n;
+        self.pos += tok.len();
+        let declared = match field.kind {
+            Kind::NumOfSize => Kind::Num,
+            Kind::SizeOfNum => Kind::Size,
+            k => k,
+        };
+        let mut factor: Option<f64> = None;
         match self.rest().chars().next() {
             Some('%') => {
                 self.pos += 1;
-                if field.kind != Kind::Pct {
+                if declared != Kind::Pct {
                     return Err(syntax(
                         vec![format!(
                             "Found percent value but {} value expected for selection field {}.",
-                            if field.kind == Kind::Num {
+                            if declared == Kind::Num {
                                 "numeric"
                             } else {
                                 "size"
@@ -495,32 +645,112 @@ impl<'a> Parser<'a> {
                 }
             }
             Some(c) if "bBsSkKmMgGtTpPeE".contains(c) => {
-                if field.kind != Kind::Size {
+                if declared != Kind::Size {
                     return Err(syntax(
                         vec![format!(
                             "Found size unit specifier but {} value expected for selection field {}.",
-                            if field.kind == Kind::Num { "numeric" } else { "percent" },
+                            if declared == Kind::Num { "numeric" } else { "percent" },
                             field.name
                         )],
                         stmt,
                     ));
                 }
                 self.pos += 1;
-                n *= unit_factor(c);
+                factor = Some(unit_factor(c));
             }
-            _ if field.kind == Kind::Size => n *= unit_factor('m'),
+            _ if declared == Kind::Size => factor = Some(unit_factor('m')),
             _ => {}
         }
-        if field.kind == Kind::Pct && !(0.0..=100.0).contains(&n) {
-            return Err(SelectError {
-                lines: vec![format!(
-                    "Field selection value {} out of supported range for field {}.",
-                    &stmt[stmt.len() - rest.len()..stmt.len() - self.rest().len()],
-                    field.name
-                )],
-            });
+        match declared {
+            Kind::Num => {
+                let (v, over) = strtoull(tok);
+                if over {
+                    return Err(SelectError {
+                        lines: vec![out_of_range(tok, field)],
+                    });
+                }
+                if v == u64::MAX {
+                    return Err(SelectError {
+                        lines: vec![format!("Numeric value {v} found in selection is reserved.")],
+                    });
+                }
+                Ok(Value::Int(v))
+            }
+            Kind::Size => {
+                let d = strtod(tok) * factor.unwrap_or(1.0) / 512.0;
+                if d.is_infinite() {
+                    return Err(SelectError {
+                        lines: vec![out_of_range(tok, field)],
+                    });
+                }
+                Ok(Value::Sectors(d))
+            }
+            _ => {
+                let n = strtod(tok);
+                if !(0.0..=100.0).contains(&n) {
+                    return Err(SelectError {
+                        lines: vec![out_of_range(tok, field)],
+                    });
+                }
+                Ok(Value::Num(n))
+            }
         }
-        Ok(Value::Num(n))
+    }
+}
+
+/// libdm's `_tok_value_number`: the leading digits with at most one dot.
+fn number_token(s: &str) -> &str {
+    let mut dot = false;
+    let len = s
+        .bytes()
+        .take_while(|&b| {
+            if b == b'.' && !dot {
+                dot = true;
+                return true;
+            }
+            b.is_ascii_digit()
+        })
+        .count();
+    &s[..len]
+}
+
+/// C's `strtoull` on a number token: the integer part; whether it overflowed.
+fn strtoull(tok: &str) -> (u64, bool) {
+    let mut v: u64 = 0;
+    for b in tok.bytes().take_while(u8::is_ascii_digit) {
+        match v
+            .checked_mul(10)
+            .and_then(|x| x.checked_add(u64::from(b - b'0')))
+        {
+            Some(x) => v = x,
+            None => return (u64::MAX, true),
+        }
+    }
+    (v, false)
+}
+
+/// C's `strtod` on a number token ("." reads as 0).
+fn strtod(tok: &str) -> f64 {
+    tok.parse().unwrap_or(0.0)
+}
+
+fn out_of_range(tok: &str, field: &FieldDef) -> String {
+    format!(
+        "Field selection value {tok} out of supported range for field {}.",
+        field.name
+    )
+}
+
+/// lvm2's reserved names of string fields (values.h) that lvmeta reports: the value a name
+/// stands for.
+fn reserved_name(field: &FieldDef, v: &str) -> Option<String> {
+    match field.name {
+        "vg_permissions" => match v {
+            "writeable" | "rw" | "read-write" => Some("writeable".into()),
+            "read-only" | "r" | "ro" => Some("read-only".into()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -618,26 +848,77 @@ fn compare(c: &Cell, op: Op, v: &Value) -> bool {
         }
         (Value::Num(want), op) => {
             let have = match c {
-                Cell::Num(n) => *n as f64,
-                // Sizes are kept in sectors; the selection is in bytes.
-                Cell::Size(s) => *s as f64 * 512.0,
                 Cell::Pct(Some(p)) => *p,
                 // Undefined values (a percentage of an inactive LV) match nothing but !=.
                 _ => return op == Op::Ne,
-            };
-            let want = if matches!(c, Cell::Num(_)) {
-                want.trunc()
-            } else {
-                *want
             };
             let eq = (have - want).abs() <= f64::EPSILON * have.abs().max(1.0);
             match op {
                 Op::Eq => eq,
                 Op::Ne => !eq,
-                Op::Lt => have < want && !eq,
-                Op::Le => have < want || eq,
-                Op::Gt => have > want && !eq,
-                Op::Ge => have > want || eq,
+                Op::Lt => have < *want && !eq,
+                Op::Le => have < *want || eq,
+                Op::Gt => have > *want && !eq,
+                Op::Ge => have > *want || eq,
+                Op::Match | Op::NotMatch => false,
+            }
+        }
+        (Value::Int(want), op) => {
+            let have = match c {
+                Cell::Num(n) => *n as u64,
+                // pe_start: lvm2 stores a double of sectors and compares its bits as an
+                // integer (columns.h declares NUM, _size64_disp stores a double).
+                Cell::Size(s) => (*s as f64).to_bits(),
+                _ => return op == Op::Ne,
+            };
+            match op {
+                Op::Eq => have == *want,
+                Op::Ne => have != *want,
+                // libdm: an undefined value (all ones) is in no order.
+                _ if have == u64::MAX => false,
+                Op::Lt => have < *want,
+                Op::Le => have <= *want,
+                Op::Gt => have > *want,
+                Op::Ge => have >= *want,
+                Op::Match | Op::NotMatch => false,
+            }
+        }
+        (Value::Sectors(want), op) => {
+            let have = match c {
+                Cell::Size(s) => *s as f64,
+                // seg_size_pe: lvm2 stores a 64-bit count and compares it read as a double
+                // (columns.h declares SIZ, _segsizepe_disp stores an integer).
+                Cell::Num(n) => f64::from_bits(*n as u64),
+                _ => return op == Op::Ne,
+            };
+            // libdm's _dbl_* helpers: equal within DBL_EPSILON (absolute).
+            let eq = (have - want).abs() < f64::EPSILON;
+            match op {
+                Op::Eq => eq,
+                Op::Ne => !eq,
+                Op::Lt => have < *want && !eq,
+                Op::Le => have < *want || eq,
+                Op::Gt => have > *want && !eq,
+                Op::Ge => have > *want || eq,
+                Op::Match | Op::NotMatch => false,
+            }
+        }
+        (Value::Time(tv), op) => {
+            // lvm2 compares an unknown time as 0.
+            let have = match c {
+                Cell::Time(t) => *t,
+                _ => 0,
+            };
+            let (t1, t2) = (tv.t1, tv.t2.unwrap_or(tv.t1));
+            match op {
+                // libdm's _cmp_field_time: `!=` on a range tests what `=` tests.
+                Op::Eq => have >= t1 && have <= t2,
+                Op::Ne if tv.t2.is_some() => have >= t1 && have <= t2,
+                Op::Ne => have != t1,
+                Op::Gt => have > t2,
+                Op::Ge => have >= t1,
+                Op::Lt => have < t1,
+                Op::Le => have <= t2,
                 Op::Match | Op::NotMatch => false,
             }
         }
@@ -662,8 +943,152 @@ mod tests {
             "lv_tags" => Cell::Str(tags.clone()),
             "seg_count" => Cell::Num(2),
             "copy_percent" => Cell::Pct(Some(50.0)),
+            // 2026-12-07 02:14:33 UTC
+            "lv_time" => Cell::Time(1_796_609_673),
+            "lv_time_removed" => Cell::Time(0),
+            "vg_permissions" => Cell::Str("writeable".into()),
+            "seg_size_pe" => Cell::Num(2),
             _ => Cell::Empty,
         }
+    }
+
+    fn at_utc(s: &str) -> Result<Expr, SelectError> {
+        // Monday 2026-12-07 10:00:00 UTC.
+        let clock = Clock {
+            now: 1_796_637_600,
+            zone: crate::localtime::Zone::utc(),
+        };
+        parse_at(ReportKind::Lvs, s, &clock)
+    }
+
+    #[test]
+    fn time_operators_and_ranges_as_lvm2() {
+        let r = row("lv1", 8, "");
+        let t = |s: &str| at_utc(s).unwrap().matches(&r);
+        assert!(t("lv_time=@1796609673"));
+        assert!(!t("lv_time=@1796609672"));
+        assert!(t("lv_time!=@1796609672"));
+        assert!(t("lv_time since @1796609673"));
+        assert!(!t("lv_time after @1796609673"));
+        assert!(t("lv_time until @1796609673"));
+        assert!(!t("lv_time before @1796609673"));
+        // A day is a range: = inside, > after its end, < before its start.
+        assert!(t("lv_time=2026-12-07"));
+        assert!(t("lv_time>=2026-12-07 && lv_time<=2026-12-07"));
+        assert!(!t("lv_time>2026-12-07"));
+        assert!(!t("lv_time<2026-12-07"));
+        assert!(t("lv_time<2026-12-08"));
+        // lvm2's != on a range tests what = tests.
+        assert!(t("lv_time!=2026-12-07"));
+        assert!(!t("lv_time!=2026-12-06"));
+        assert!(t("lv_time=\"2026-12-07 02:14\""));
+        assert!(t("lv_time=\"2026-12-07 03:14 +01:00\""));
+        assert!(t("lv_time=today && lv_time since \"10 hours ago\""));
+        assert!(t("lv_time since yesterday, lv_time=Monday"));
+        assert!(!t("lv_time=yesterday"));
+        // An unknown time is 0.
+        assert!(t("lv_time_removed=@0"));
+        assert!(t("lv_time_removed before 1971"));
+    }
+
+    #[test]
+    fn time_errors_as_lvm2() {
+        let e = |s: &str| at_utc(s).unwrap_err().lines;
+        assert_eq!(
+            e("lv_time=foo"),
+            [
+                "Unrecognized string in date/time specification at \"foo\".",
+                "Failed to parse time value for selection field lv_time.",
+                "Selection syntax error at 'lv_time=foo'.",
+                "Use 'help' for selection to get more help."
+            ]
+        );
+        assert_eq!(
+            e("lv_time=\"abc")[..3],
+            [
+                "Missing end quote.",
+                "Missing end quote.",
+                "Failed to parse time value for selection field lv_time."
+            ]
+        );
+        assert_eq!(
+            e("lv_time>@99999999999999999999")[..2],
+            [
+                "Field selection value 99999999999999999999 out of supported range for field lv_time.",
+                "Failed to parse time value for selection field lv_time."
+            ]
+        );
+        assert_eq!(
+            e("lv_time=@")[0],
+            "Failed to parse time value for selection field lv_time."
+        );
+        assert_eq!(
+            e("lv_time=~x"),
+            ["dm_report: incompatible comparison type for selection field lv_time"]
+        );
+    }
+
+    #[test]
+    fn reserved_names_of_strings() {
+        // values.h: vg_permissions' names stand for the value lvm2 shows; regexes see none.
+        let r = row("lv1", 8, "");
+        let t = |s: &str| lvs(s).unwrap().matches(&r);
+        for v in ["writeable", "rw", "read-write", "\"rw\"", "'read-write'"] {
+            assert!(t(&format!("vg_permissions={v}")), "{v}");
+        }
+        for v in ["read-only", "r", "ro"] {
+            assert!(t(&format!("vg_permissions!={v}")), "{v}");
+        }
+        assert!(!t("vg_permissions=~rw"));
+        assert!(t("vg_permissions=~writ"));
+    }
+
+    #[test]
+    fn numbers_sizes_and_lvm2s_reinterpreted_fields() {
+        let p = |s: &str| parse(ReportKind::Pvs, s);
+        // pe_start: a plain integer compared with the bits of lvm2's double of sectors.
+        let pv = |f: &'static FieldDef| match f.name {
+            "pe_start" => Cell::Size(2048),
+            _ => Cell::Empty,
+        };
+        let bits = 2048f64.to_bits();
+        assert!(!p("pe_start=2048").unwrap().matches(&pv));
+        assert!(p(&format!("pe_start={bits}")).unwrap().matches(&pv));
+        assert!(p(&format!("pe_start<{}", bits + 1)).unwrap().matches(&pv));
+        assert!(p("pe_start>0").unwrap().matches(&pv));
+        assert!(!p("pe_start=undef").unwrap().matches(&pv));
+        assert_eq!(
+            p("pe_start=1m").unwrap_err().lines[0],
+            "Found size unit specifier but numeric value expected for selection field pe_start."
+        );
+        // seg_size_pe: a size compared with lvm2's integer read as a double (a denormal,
+        // equal to 0 within DBL_EPSILON).
+        let r = row("lv1", 8, "");
+        let t = |s: &str| lvs(s).unwrap().matches(&r);
+        assert!(t("seg_size_pe=0"));
+        assert!(!t("seg_size_pe=2"));
+        assert!(!t("seg_size_pe>0"));
+        assert!(t("seg_size_pe<1b"));
+        assert!(lvs("seg_size_pe=-1").is_err());
+        // Numbers: integers (strtoull), all ones reserved, beyond 64 bits refused.
+        assert!(t("seg_count=2.9"));
+        assert_eq!(
+            lvs("seg_count=18446744073709551615").unwrap_err().lines,
+            ["Numeric value 18446744073709551615 found in selection is reserved."]
+        );
+        assert_eq!(
+            lvs("seg_count=18446744073709551616").unwrap_err().lines,
+            ["Field selection value 18446744073709551616 out of supported range for field seg_count."]
+        );
+        // Sizes: sectors within DBL_EPSILON.
+        assert!(
+            t("lv_size=8388608.0000001b")
+                == ((8388608.0000001f64 / 512.0 - 16384.0).abs() < f64::EPSILON)
+        );
+        assert!(t("lv_size=16384s"));
+        assert!(!t("lv_size=8.0001m"));
+        // One dot only.
+        assert!(lvs("lv_size=1.2.3").is_err());
     }
 
     #[test]
@@ -742,14 +1167,17 @@ mod tests {
     fn errors_in_lvm2s_words() {
         // Each as lvm2 2.03.16 prints it.
         let e = |s: &str| lvs(s).unwrap_err().lines;
+        let tail = |v: Vec<String>, n: usize| v[v.len() - n..].to_vec();
         assert_eq!(
-            e("foo=1"),
+            tail(e("foo=1"), 4),
             [
+                " ",
                 "Unrecognised selection field: foo",
                 "Selection syntax error at 'foo=1'.",
                 "Use 'help' for selection to get more help."
             ]
         );
+        assert_eq!(e("foo=1")[0], "Logical Volume Fields");
         assert_eq!(
             e("lv_size=abc")[..2],
             [
@@ -779,9 +1207,15 @@ mod tests {
                 "Selection syntax error at 'x'."
             ]
         );
+        let ops = help_lines(HELP_TAIL).len();
+        assert_eq!(e("lv_name<a")[0], "Selection operands");
         assert_eq!(
-            e("lv_name<a")[0],
+            e("lv_name<a")[ops],
             "Operator can be used only with number, size, time or percent fields: lv_name<a"
+        );
+        assert_eq!(
+            e("lv_name since 2026")[ops],
+            "Operator can be used only with time fields: lv_name since 2026"
         );
         assert_eq!(
             e("lv_tags=[a")[..2],
@@ -815,7 +1249,7 @@ mod tests {
             ["Field selection value 101 out of supported range for field data_percent."]
         );
         assert_eq!(
-            e("lv_name")[..2],
+            e("lv_name")[ops..ops + 2],
             [
                 "Unrecognised comparison operator: ",
                 "Selection syntax error at 'lv_name'."
@@ -834,6 +1268,32 @@ mod tests {
                 prop_oneof!["", "m", "k", "G", "s"]
             )
                 .prop_map(|(o, n, u)| format!("lv_size{o}{n}{u}")),
+            (
+                prop_oneof![
+                    "=", "!=", "<", "<=", ">", ">=", " since ", " after ", " until ", " before "
+                ],
+                prop_oneof![
+                    (0u32..2_000_000_000).prop_map(|t| format!("@{t}")),
+                    (1971u32..2100, 1u32..13, 1u32..29)
+                        .prop_map(|(y, m, d)| format!("{y}-{m:02}-{d:02}")),
+                    (1971u32..2100, 0u32..24, 0u32..60)
+                        .prop_map(|(y, h, m)| format!("\"{y}-01-02 {h:02}:{m:02}\"")),
+                    prop_oneof![
+                        Just("today"),
+                        Just("yesterday"),
+                        Just("\"2 days ago\""),
+                        Just("\"Feb 2026\""),
+                        Just("noon")
+                    ]
+                    .prop_map(str::to_string),
+                ]
+            )
+                .prop_map(|(o, v)| format!("lv_time{o}{v}")),
+            (
+                prop_oneof!["=", "!="],
+                prop_oneof!["rw", "ro", "writeable", "read-only", "x"]
+            )
+                .prop_map(|(o, v)| format!("vg_permissions{o}{v}")),
             (
                 prop_oneof!["=", "!="],
                 prop::collection::vec("[a-c]", 1..3),

@@ -11,6 +11,7 @@ use lvmeta::units::Sign;
 use lvmeta_ondisk::Sectors;
 
 const ALWAYS_EMPTY: &[&str] = &[
+    "lv_time_removed",
     "origin",
     "move_pv",
     "convert_lv",
@@ -90,6 +91,7 @@ fn filled(c: &Cell) -> bool {
         Cell::Str(s) => !s.is_empty(),
         Cell::Size(_) | Cell::Num(_) => true,
         Cell::Pct(p) => p.is_some(),
+        Cell::Time(t) => *t != 0,
         Cell::Empty => false,
     }
 }

@@ -101,8 +101,14 @@ impl Twins {
     }
 
     pub fn lvm(&self, args: &[String]) -> Out {
+        self.lvm_with(args, &[])
+    }
+
+    /// `lvm` with extra environment variables.
+    pub fn lvm_with(&self, args: &[String], env: &[(&str, &str)]) -> Out {
         let out = Command::new("lvm")
             .args(args)
+            .envs(env.iter().copied())
             .env("LVM_SYSTEM_DIR", self.dir.path().join("etc"))
             .env("LVM_SUPPRESS_FD_WARNINGS", "1")
             .output()
@@ -115,6 +121,11 @@ impl Twins {
     }
 
     pub fn me(&self, args: &[String]) -> Out {
+        self.me_with(args, &[])
+    }
+
+    /// lvmeta (set A) with extra environment variables.
+    pub fn me_with(&self, args: &[String], env: &[(&str, &str)]) -> Out {
         let devs: Vec<String> = (0..self.a.len()).map(|i| self.a_dev(i)).collect();
         // HALVM_LVMETA_BIN: a copy of the binary, so long runs survive a rebuild.
         let bin = std::env::var_os("HALVM_LVMETA_BIN")
@@ -126,6 +137,7 @@ impl Twins {
             .args(&args[1..])
             .env("HALVM_CONFIG", self.dir.path().join("halvm.toml"))
             .env_remove("HALVM_SYSTEM_ID")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Out {
@@ -153,6 +165,24 @@ impl Twins {
         let m = self.me(&on(&|i| self.a_dev(i)));
         let l = self.lvm(&on(&|i| self.b_dev(i)));
         (m, l)
+    }
+
+    /// A read-only command run by both tools on set A (lvmeta's disks), so that both read
+    /// the same metadata (LV creation times included), each with `TZ=tz`.
+    pub fn both_on_a(&self, args: &[String], tz: &str) -> (Out, Out) {
+        let env = [("TZ", tz)];
+        let m = self.me_with(args, &env);
+        let mut on_a = vec![args[0].clone(), "--config".into(), self.filter_a()];
+        on_a.extend(args[1..].iter().cloned());
+        (m, self.lvm_with(&on_a, &env))
+    }
+
+    /// lvm2's `--config` text with a filter that accepts set A only.
+    fn filter_a(&self) -> String {
+        let accept: Vec<String> = (0..self.a.len())
+            .map(|i| format!("\"a|^{}$|\"", self.a_dev(i)))
+            .collect();
+        format!("devices {{ filter = [{}, \"r|.*|\"] }}", accept.join(","))
     }
 
     /// `lvm vgck` of set A (lvmeta's disks), through lvm2 with a filter for set A.

@@ -250,6 +250,8 @@ fn lv_cell(f: &FieldDef, row: &LvRow, l: &LogicalVolume, seg: Option<&Segment>) 
         LvField::SegCount => Cell::Num(l.segments.len() as i64),
         LvField::LvTags => s(l.tags.join(",")),
         LvField::LvAttr => s(kernel.lv_attr(vg, l, roles.get(l.name.as_str()).copied())),
+        LvField::LvTime => Cell::Time(l.creation_time.unwrap_or(0)),
+        LvField::LvTimeRemoved => Cell::Time(0),
         LvField::LvHost => s(l.creation_host.clone().unwrap_or_default()),
         LvField::MirrorLog => s(match seg.map(|g| &g.kind) {
             // A hidden LV in brackets, as lvm2's `_lvname_disp` (report/mark_hidden_devices).
@@ -385,9 +387,8 @@ fn pv_cell(f: &FieldDef, sc: &Scan, i: usize, owner: Option<&VgRead>) -> Cell {
         Field::Vg(v) => {
             return match entry {
                 Some((r, _)) => vg_cell(v, sc, r),
-                // An orphan PV belongs to no VG.
-                None if v == VgField::VgName => s(String::new()),
-                None => Cell::Empty,
+                // An orphan PV is in lvm2's orphan VG, which reports as this.
+                None => orphan_vg_cell(v),
             };
         }
         // pvs does not offer LV or segment fields.
@@ -477,6 +478,31 @@ impl Ctx<'_> {
             .ok()
             .flatten()?;
         c.cluster_view(&r.vg.name)
+    }
+}
+
+/// A VG field of an orphan PV: lvm2 reports its internal orphan VG (no name, read-only,
+/// allocation policy "unknown", zero sizes and counts).
+fn orphan_vg_cell(v: VgField) -> Cell {
+    use VgField as V;
+    let s = |x: &str| Cell::Str(x.to_string());
+    match v {
+        V::VgFmt => s("lvm2"),
+        V::VgAttr => s("r-----"),
+        V::VgPermissions => s("read-only"),
+        V::VgAllocationPolicy => s("unknown"),
+        V::VgUuid | V::VgName | V::VgSystemid | V::VgTags => s(""),
+        V::VgSize | V::VgFree | V::VgExtentSize | V::VgMdaFree | V::VgMdaSize => Cell::Size(0),
+        V::VgExtentCount
+        | V::VgFreeCount
+        | V::MaxLv
+        | V::MaxPv
+        | V::PvCount
+        | V::LvCount
+        | V::SnapCount
+        | V::VgSeqno
+        | V::VgMdaCount => Cell::Num(0),
+        V::VgActivationModes => Cell::Empty,
     }
 }
 
