@@ -857,3 +857,48 @@ fn root_mirror_is_not_reduced_below_its_region() {
         same_views(&t, "evg");
     }
 }
+
+#[test]
+fn root_image_count_of_an_inactive_raid1_is_refused_as_lvm2() {
+    // lvm2 2.03's `lv_raid_change_image_count` refuses any image count change of an
+    // inactive raid1 LV (and of a linear LV taken to raid1) before anything else:
+    // "VG/LV must be active to perform this operation.", exit 5, nothing written. lvmeta
+    // does the same, up, down, to the count it has, and with a PV list.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    let cmd = format!(
+        "lvcreate --type raid1 -m1 -n r -l 2 evg {} {}",
+        t.a_dev(0),
+        t.a_dev(1)
+    );
+    let m = t.me(&args(&cmd));
+    assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    let m = t.me(&args("lvcreate -n l -l 1 evg"));
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    t.clone_a_to_b();
+    for cmd in [
+        "lvconvert -y -m +1 evg/r",
+        "lvconvert -y -m 2 evg/r",
+        "lvconvert -y -m 2 evg/r {2}",
+        "lvconvert -y --type raid1 -m 2 evg/r",
+        "lvconvert -y -m 0 evg/r",
+        "lvconvert -y -m 1 evg/r",
+        "lvconvert -y -m 1 evg/l",
+        "lvconvert -y --type raid1 -m +1 evg/l",
+    ] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!((m.code, l.code), (5, 5), "{cmd}: {}", l.stderr);
+        let lvname = cmd
+            .rsplit_once("evg/")
+            .unwrap()
+            .1
+            .split(' ')
+            .next()
+            .unwrap();
+        let want = format!("evg/{lvname} must be active to perform this operation.");
+        assert!(l.stderr.contains(&want), "{cmd}: lvm2 said {}", l.stderr);
+        same_views(&t, "evg");
+    }
+    let (a, b) = lv_sections(&t, "evg");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}
