@@ -417,6 +417,10 @@ fn mirror_placement_matches_lvm2(t: &T) {
         // that range uses (before, lvmeta kept it off every PV of the LV).
         "lvconvert -y -m+1 VG/m2",
         "lvconvert -y -m+1 VG/r1",
+        // A disk log: lvm2 copies through its `_mimagetmp` layer (collapsed when in sync,
+        // polled every second here); lvmeta writes the final shape. Same rows after: the
+        // new image kept off the log's PV.
+        "lvconvert -y --config activation/polling_interval=1 -m+1 VG/m1",
         "lvcreate -y --type mirror -m1 --mirrorlog disk -n m3 -l 2 VG {2} {0} {3}",
         "lvextend -l +3 VG/m3",
         "lvcreate -y --type raid1 -m1 -n r3 -l 2 VG {3} {1}",
@@ -459,6 +463,10 @@ fn mirror_placement_matches_lvm2(t: &T) {
                 l.errors().last(),
                 "{cmd}: lvmeta and lvm2 disagree on the error"
             );
+        }
+        // The layered up-convert must have happened, not failed alike.
+        if cmd.contains("polling_interval") {
+            assert_eq!(l.code, 0, "{cmd}: {}", l.stderr);
         }
         let rows = |json: &str, devs: &[String]| {
             let o = report::Out {
@@ -857,7 +865,13 @@ fn raid1_repair_phase(t: &T) -> String {
 fn disk_log_phase(t: &T) -> (Duration, Duration) {
     let t0 = Instant::now();
     let table = |t: &T| t.sh("dmsetup table vs-dl").trim().to_string();
-    t.sh("$LVMETA lvcreate -an -Zn --type mirror -m1 -L 4m -n dl vs >/dev/null && $LVMETA lvchange -ay vs/dl");
+    // The log shares the first image's PV (both PVs listed hold an image), so `-m +1` has a
+    // PV left: lvm2 keeps a new image off the log's PV too (its `_mimagetmp` layer).
+    let (d0, d1) = (&t.disks[0], &t.disks[1]);
+    t.sh(&format!(
+        "$LVMETA lvcreate -an -Zn --type mirror -m1 -L 4m -n dl vs {d0} {d1} >/dev/null \
+         && $LVMETA lvchange -ay vs/dl"
+    ));
     assert!(table(t).contains(" mirror disk 2 "), "{}", table(t));
     t.wait_synced("vs", "dl");
     let pat = write_pattern(t, "/dev/vs/dl", 1, "dl");
@@ -872,7 +886,7 @@ fn disk_log_phase(t: &T) -> (Duration, Duration) {
         t.run("dmsetup info vs-dl_mlog").code != 0,
         "the log's device is gone"
     );
-    let out = t.sh("$LVMETA lvconvert --mirrorlog disk vs/dl");
+    let out = t.sh(&format!("$LVMETA lvconvert --mirrorlog disk vs/dl {d0}"));
     assert!(out.contains("Logical volume vs/dl converted."), "{out}");
     assert!(table(t).contains(" 4096 nosync 2 "), "{}", table(t));
     assert!(table(t).contains(" mirror disk 3 "), "{}", table(t));
