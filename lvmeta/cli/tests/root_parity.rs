@@ -1064,6 +1064,21 @@ fn root_lvconvert_of_a_disk_log_mirror_avoids_its_log_as_lvm2() {
     );
     assert_eq!(m.code, 0, "{}", m.stderr);
     layered(&a, &b, "m_mimage_3");
+    // No PV left for the replacement of a three-image mirror (the log's PV avoided): lvm2
+    // tries three images, then keeps two and the log, and says so.
+    let (a, b, m, _) = mirror_case(
+        4,
+        &["lvcreate --type mirror -m2 -n m -l 3 evg {0} {1} {2} {3}"],
+        &[1],
+        "lvconvert -y --repair evg/m",
+    );
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert!(
+        m.stderr.contains("Failed to replace 1 of 3 images"),
+        "{}",
+        m.stderr
+    );
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
     // A core log: no layer, the same metadata.
     let (a, b, m, _) = mirror_case(
         5,

@@ -1322,8 +1322,9 @@ impl VolumeGroup {
     /// segments moving to image 0 (`_mimage_0`, or `_rimage_0` with a one-extent `_rmeta_0`
     /// on the same PV); a mirror or raid1 LV keeps its type. New raid1 images go to PVs
     /// holding nothing of the LV; new mirror images, LE range by LE range, to PVs holding
-    /// nothing of that range (see `parallel_ranges`); both placed by lvcreate's policies
-    /// (raid1 metadata right before its image). New image names take the lowest free index; new sub-LVs go to the end of
+    /// nothing of that range nor the mirror's disk log (see `parallel_ranges`); both placed by lvcreate's policies
+    /// (raid1 metadata right before its image). New raid1 images take the lowest free index, new mirror images
+    /// lvm2's `generate_lv_name` number (the highest plus one); new sub-LVs go to the end of
     /// the VG's list, as lvm2 writes them. New raid1 images carry `REBUILD` (the kernel
     /// rebuilds them; the caller clears it once loaded, as lvm2 does). Returns the new
     /// sub-LVs; nothing when the LV already has `total` images. On error the VG is unchanged.
