@@ -266,29 +266,43 @@ pub struct RepairOutcome {
     pub failed: Vec<String>,
     /// Images before the repair.
     pub original: usize,
-    /// The image counts tried when up-converting back, in order (lvm2 prints each).
-    pub tried: Vec<usize>,
+    /// Whether the disk log had extents on a missing PV (it was removed).
+    pub failed_log: bool,
+    /// Logs before the repair (1: a disk log, 0: core).
+    pub logs: usize,
+    /// The (images, logs) tried when converting back, in order (lvm2 prints each).
+    pub tried: Vec<(usize, usize)>,
     /// Images after the repair.
     pub now: usize,
-    /// The sub-LVs allocated in place of the failed ones.
+    /// Logs after the repair.
+    pub logs_now: usize,
+    /// The image sub-LVs allocated in place of the failed ones.
     pub added: Vec<String>,
+    /// A disk log allocated by the repair: its header must be written before anything
+    /// loads it.
+    pub new_log: Option<String>,
+    /// The mirror kept its disk log while images were added: that log calls the new
+    /// images in sync, so it must start anew (lvm2 copies through its `_mimagetmp` layer).
+    pub kept_log_with_new_images: bool,
 }
 
-/// `lvconvert --repair` of a mirror LV with lvm2's `allocate` policy for images
-/// (`_lvconvert_mirrors_repair`): the images with extents on a MISSING PV are removed (a
-/// mirror left with one image is linear for a moment), then the LV is up-converted back to
-/// its image count on other PVs; when that cannot be allocated, one image fewer is tried,
-/// down to two, as lvm2 does; failing that the LV stays as the removal left it. A mirror
-/// without failed images is left alone (`failed` empty). `req` gives the PVs to allocate
-/// from and the creation time of new sub-LVs (`total` is ignored). On error the VG is
-/// unchanged.
+/// `lvconvert --repair` of a mirror LV, as lvm2's `_lvconvert_mirrors_repair` with `-y`
+/// (both images and log replaced). First `mirror_remove_missing`: the images with extents
+/// on a MISSING PV are removed (a mirror left with one image is linear, its log gone), and a
+/// disk log on a missing PV is removed (the mirror keeps a core log for now). Then the LV
+/// is converted back to its image and log counts on other PVs (`_lvconvert_mirrors_aux`):
+/// a linear LV becomes a mirror with the log; a mirror first gets its log back, then its
+/// images. When that cannot be allocated: one image fewer, down to two, then no log. A
+/// mirror with nothing on a missing PV is left alone (`failed` empty, `failed_log` false).
+/// `req` gives the PVs to allocate from and the creation time of new sub-LVs (`total` is
+/// ignored). On error the VG is unchanged.
 pub fn repair_mirror(
     vg: &mut VolumeGroup,
     lv: &str,
     req: &ImagesRequest,
 ) -> Result<RepairOutcome, SplitError> {
-    let legs = match images_of(vg, lv)? {
-        Some(Images::Mirror { legs, .. }) => legs,
+    let (legs, log) = match images_of(vg, lv)? {
+        Some(Images::Mirror { legs, log }) => (legs, log),
         Some(Images::Raid1(_)) => {
             return Err(SplitError::RaidRepair {
                 vg: vg.name.clone(),
@@ -300,48 +314,156 @@ pub fn repair_mirror(
     let on_missing =
         |name: &str| pvs_of(vg, name).is_some_and(|on| on.iter().any(|p| pv_missing(vg, p)));
     let failed: Vec<String> = legs.iter().filter(|l| on_missing(l)).cloned().collect();
+    let failed_log = log.as_deref().is_some_and(on_missing);
     let original = legs.len();
-    if failed.is_empty() {
-        return Ok(RepairOutcome {
-            original,
-            now: original,
-            ..RepairOutcome::default()
-        });
+    let logs = usize::from(log.is_some());
+    let mut out = RepairOutcome {
+        failed,
+        original,
+        failed_log,
+        logs,
+        now: original,
+        logs_now: logs,
+        ..RepairOutcome::default()
+    };
+    if out.failed.is_empty() && !failed_log {
+        return Ok(out);
     }
-    if failed.len() == original {
+    if out.failed.len() == original {
         return Err(SplitError::NoUsableImages {
             vg: vg.name.clone(),
             lv: lv.into(),
         });
     }
+    // `mirror_remove_missing`.
     let mut work = vg.clone();
-    remove_images(&mut work, lv, &failed)?;
-    let mut out = RepairOutcome {
-        failed,
-        original,
-        ..RepairOutcome::default()
-    };
-    out.now = original - out.failed.len();
-    // Back to the image count, else one fewer, down to two.
-    let (unfit, fit) = first_fit((2..=original).rev(), |target| {
-        let r = ImagesRequest {
-            total: target,
-            raid1: false,
-            ..req.clone()
-        };
-        let mut attempt = work.clone();
-        let added = attempt.add_images(lv, &r).ok()?;
-        Some((attempt, added))
-    });
-    out.tried = unfit;
-    if let Some((target, (attempt, added))) = fit {
-        out.tried.push(target);
-        out.added = added;
-        out.now = target;
-        work = attempt;
+    if !out.failed.is_empty() {
+        remove_images(&mut work, lv, &out.failed)?;
     }
+    // A mirror left with one image is linear, its log gone with the images.
+    if failed_log && mirror_log_of(&work, lv).is_some() {
+        remove_log(&mut work, lv)?;
+    }
+    // `_lvconvert_mirrors_aux`, fewer images then no log until one fits.
+    let (mut mirrors, mut log_count) = (original, logs);
+    loop {
+        out.tried.push((mirrors, log_count));
+        match convert_back(&mut work, lv, mirrors, log_count, req) {
+            Ok((added, new_log)) => {
+                out.kept_log_with_new_images = !added.is_empty() && log.is_some() && {
+                    let now_log = mirror_log_of(&work, lv);
+                    now_log.is_some() && now_log == log && new_log.is_none()
+                };
+                out.added = added;
+                out.new_log = new_log;
+                break;
+            }
+            Err(()) if mirrors > 2 => mirrors -= 1,
+            Err(()) if log_count > 0 => log_count -= 1,
+            Err(()) => break,
+        }
+    }
+    out.now = image_count(&work, lv);
+    out.logs_now = usize::from(mirror_log_of(&work, lv).is_some());
     *vg = work;
     Ok(out)
+}
+
+fn mirror_log_of(vg: &VolumeGroup, lv: &str) -> Option<String> {
+    match vg.lv(lv)?.segments.first().map(|s| &s.kind) {
+        Some(SegmentKind::Mirror { log, .. }) => log.clone(),
+        _ => None,
+    }
+}
+
+fn image_count(vg: &VolumeGroup, lv: &str) -> usize {
+    match vg.lv(lv).and_then(|l| l.segments.first()).map(|s| &s.kind) {
+        Some(SegmentKind::Mirror { legs, .. }) => legs.len(),
+        _ => 1,
+    }
+}
+
+fn remove_log(vg: &mut VolumeGroup, lv: &str) -> Result<(), SplitError> {
+    vg.remove_mirror_log(lv)?;
+    Ok(())
+}
+
+/// One try of lvm2's `_lvconvert_mirrors_aux(lv, mirrors, log_count)` during a repair:
+/// Ok((new image sub-LVs, new disk log)). A linear LV becomes a mirror with its images and
+/// log in one allocation (both or nothing). A mirror changes its log first (lvm2 commits
+/// that before allocating images, so it stays when the images then fail), then gains or
+/// (with fewer images asked than it has) loses its last images. Err: this try failed;
+/// `vg` holds what lvm2 would have committed of it.
+fn convert_back(
+    vg: &mut VolumeGroup,
+    lv: &str,
+    mirrors: usize,
+    log_count: usize,
+    req: &ImagesRequest,
+) -> Result<(Vec<String>, Option<String>), ()> {
+    let creation = (req.alloc.creation_time, req.alloc.creation_host.clone());
+    let pvs = req.alloc.pvs.as_deref();
+    let images = ImagesRequest {
+        total: mirrors,
+        raid1: false,
+        ..req.clone()
+    };
+    let linear = !matches!(
+        vg.lv(lv).and_then(|l| l.segments.first()).map(|s| &s.kind),
+        Some(SegmentKind::Mirror { .. })
+    );
+    if linear {
+        let mut attempt = vg.clone();
+        let added = attempt.add_images(lv, &images).map_err(|_| ())?;
+        let new_log = if log_count > 0 {
+            attempt
+                .add_mirror_log(lv, pvs, &[], creation)
+                .map_err(|_| ())?
+        } else {
+            None
+        };
+        if let Some(log) = &new_log {
+            attempt.move_lv_before(log, &format!("{lv}_mimage_0"));
+        }
+        *vg = attempt;
+        return Ok((added, new_log));
+    }
+    let have = image_count(vg, lv);
+    let has_log = mirror_log_of(vg, lv).is_some();
+    let mut new_log = None;
+    if log_count > 0 && !has_log && mirrors >= have {
+        new_log = vg
+            .add_mirror_log(lv, pvs, &[], creation.clone())
+            .map_err(|_| ())?;
+    } else if log_count == 0 && has_log && mirrors >= have {
+        remove_log(vg, lv).map_err(|_| ())?;
+    }
+    let added = match mirrors.cmp(&have) {
+        std::cmp::Ordering::Greater => {
+            let mut attempt = vg.clone();
+            let added = attempt.add_images(lv, &images).map_err(|_| ())?;
+            *vg = attempt;
+            added
+        }
+        std::cmp::Ordering::Less => {
+            // lvm2 removes images from the end (`_remove_mirror_images`), then the log.
+            let legs: Vec<String> = match vg.lv(lv).map(|l| &l.segments[0].kind) {
+                Some(SegmentKind::Mirror { legs, .. }) => {
+                    legs[mirrors..].iter().map(|l| l.lv.clone()).collect()
+                }
+                _ => Vec::new(),
+            };
+            remove_images(vg, lv, &legs).map_err(|_| ())?;
+            if log_count > 0 && mirror_log_of(vg, lv).is_none() && mirrors > 1 {
+                new_log = vg.add_mirror_log(lv, pvs, &[], creation).map_err(|_| ())?;
+            } else if log_count == 0 && mirror_log_of(vg, lv).is_some() {
+                remove_log(vg, lv).map_err(|_| ())?;
+            }
+            Vec::new()
+        }
+        std::cmp::Ordering::Equal => Vec::new(),
+    };
+    Ok((added, new_log))
 }
 
 /// What [`repair_raid1`] did.
@@ -766,7 +888,7 @@ mod tests {
 
     #[test]
     fn a_disk_log_mirror_keeps_its_log_when_images_are_added() {
-        let mut vg = vg(3);
+        let mut vg = vg(4);
         vg.create_lv(LvRequest::new(
             "m",
             Extents(2),
@@ -777,14 +899,102 @@ mod tests {
         ))
         .unwrap();
         let log = pvs_of(&vg, "m_mlog");
+        let used: Vec<String> = ["m_mimage_0", "m_mimage_1", "m_mlog"]
+            .iter()
+            .flat_map(|l| pvs_of(&vg, l))
+            .collect();
+        let spare = vg.pvs.iter().position(|p| !used.contains(&p.name)).unwrap();
+        let before = vg.clone();
         assert_eq!(vg.add_images("m", &total(3)).unwrap(), ["m_mimage_2"]);
         assert_eq!(pvs_of(&vg, "m_mlog"), log);
-        // lvm2 keeps new images off the images' PVs only: the log's PV may take one.
-        assert_eq!(pvs_of(&vg, "m_mimage_2"), log);
+        // lvm2 adds them through its `_mimagetmp` layer, whose PVs include the log's: the
+        // new image goes to the fourth PV.
+        assert_eq!(pvs_of(&vg, "m_mimage_2"), [vg.pvs[spare].name.clone()]);
         assert!(matches!(
             &vg.lv("m").unwrap().segments[0].kind,
             SegmentKind::Mirror { log: Some(l), legs, .. } if l == "m_mlog" && legs.len() == 3
         ));
+        // With only the log's PV free, lvm2 finds no room (root_lvconvert_of_a_disk_log_mirror_avoids_its_log_as_lvm2).
+        let mut vg = before;
+        vg.pvs[spare].set_missing(true);
+        let still = vg.clone();
+        assert!(vg.add_images("m", &total(3)).is_err());
+        assert_eq!(vg, still);
+    }
+
+    fn disk_log_mirror(pvs: usize, mirrors: u32) -> VolumeGroup {
+        let mut vg = vg(pvs);
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(4),
+            Layout::Mirror {
+                mirrors,
+                log: MirrorLog::Disk,
+            },
+        ))
+        .unwrap();
+        vg
+    }
+
+    #[test]
+    fn repair_of_a_failed_log_allocates_another_as_lvm2() {
+        // The log goes to the PV holding nothing of the mirror.
+        let mut vg = disk_log_mirror(4, 1);
+        let used: Vec<String> = ["m_mimage_0", "m_mimage_1", "m_mlog"]
+            .iter()
+            .flat_map(|l| pvs_of(&vg, l))
+            .collect();
+        let spare = vg
+            .pvs
+            .iter()
+            .find(|p| !used.contains(&p.name))
+            .unwrap()
+            .name
+            .clone();
+        fail_pv_of(&mut vg, "m_mlog");
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert!(r.failed.is_empty() && r.failed_log && r.added.is_empty());
+        assert_eq!(
+            (r.logs, r.logs_now, r.tried.as_slice()),
+            (1, 1, &[(2, 1)][..])
+        );
+        assert_eq!(r.new_log.as_deref(), Some("m_mlog"));
+        assert_eq!(pvs_of(&vg, "m_mlog"), [spare]);
+        // No PV left for it: a core log, after trying.
+        let mut vg = disk_log_mirror(3, 1);
+        fail_pv_of(&mut vg, "m_mlog");
+        for pv in vg.pvs.iter_mut().take(2) {
+            pv.pe_count = Extents(4);
+        }
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!((r.logs_now, r.tried.as_slice()), (0, &[(2, 1), (2, 0)][..]));
+        assert!(vg.lv("m_mlog").is_none() && r.new_log.is_none());
+        assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_1"]);
+    }
+
+    #[test]
+    fn repair_of_a_failed_leg_keeps_lvm2s_log_count_and_names() {
+        // Two legs: linear for a moment (its log gone), then a mirror with a new log.
+        let mut vg = disk_log_mirror(4, 1);
+        fail_pv_of(&mut vg, "m_mimage_1");
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!(r.tried, [(2, 1)]);
+        assert_eq!((r.now, r.logs_now), (2, 1));
+        assert!(r.new_log.is_some() && !r.kept_log_with_new_images);
+        // Three legs: the log stays, so it must start anew; the new image is named past
+        // the highest (lvm2's generate_lv_name) and avoids the log's PV.
+        let mut vg = disk_log_mirror(5, 2);
+        fail_pv_of(&mut vg, "m_mimage_1");
+        let log = pvs_of(&vg, "m_mlog");
+        let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
+        assert_eq!(
+            (r.tried.as_slice(), r.added.as_slice()),
+            (&[(3, 1)][..], &["m_mimage_3".to_string()][..])
+        );
+        assert!(r.kept_log_with_new_images && r.new_log.is_none());
+        assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_2", "m_mimage_3"]);
+        assert_eq!(pvs_of(&vg, "m_mlog"), log);
+        assert_ne!(pvs_of(&vg, "m_mimage_3"), log);
     }
 
     fn mirror_with_leg_1_missing(pvs: usize) -> VolumeGroup {
@@ -813,7 +1023,10 @@ mod tests {
         let survivor = vg.lv("m_mimage_0").unwrap().segments.clone();
         let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
         assert_eq!(r.failed, ["m_mimage_1"]);
-        assert_eq!((r.original, r.now, r.tried.as_slice()), (2, 2, &[2][..]));
+        assert_eq!(
+            (r.original, r.now, r.tried.as_slice()),
+            (2, 2, &[(2, 0)][..])
+        );
         assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_1"]);
         assert_eq!(vg.lv("m_mimage_0").unwrap().segments, survivor);
         assert_eq!(pvs_of(&vg, "m_mimage_1"), ["pv2"]);
@@ -828,7 +1041,10 @@ mod tests {
     fn repair_without_room_removes_the_failed_image() {
         let mut vg = mirror_with_leg_1_missing(2);
         let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
-        assert_eq!((r.original, r.now, r.tried.as_slice()), (2, 1, &[2][..]));
+        assert_eq!(
+            (r.original, r.now, r.tried.as_slice()),
+            (2, 1, &[(2, 0)][..])
+        );
         assert!(r.added.is_empty());
         assert!(vg.lv("m_mimage_1").is_none() && vg.lv("m_mimage_0").is_none());
         assert_eq!(pvs_of(&vg, "m"), ["pv0"]);
@@ -858,7 +1074,10 @@ mod tests {
         vg.pvs[1].set_missing(true);
         let r = repair_mirror(&mut vg, "m", &ImagesRequest::default()).unwrap();
         assert_eq!(r.failed, ["m_mimage_1"]);
-        assert_eq!((r.original, r.now, r.tried.as_slice()), (3, 2, &[3, 2][..]));
+        assert_eq!(
+            (r.original, r.now, r.tried.as_slice()),
+            (3, 2, &[(3, 0), (2, 0)][..])
+        );
         assert_eq!(legs(&vg, "m"), ["m_mimage_0", "m_mimage_2"]);
     }
 

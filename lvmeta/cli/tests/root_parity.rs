@@ -865,3 +865,246 @@ fn root_mirror_is_not_reduced_below_its_region() {
         same_views(&t, "evg");
     }
 }
+
+#[test]
+fn root_image_count_of_an_inactive_raid1_is_refused_as_lvm2() {
+    // lvm2 2.03's `lv_raid_change_image_count` refuses any image count change of an
+    // inactive raid1 LV (and of a linear LV taken to raid1) before anything else:
+    // "VG/LV must be active to perform this operation.", exit 5, nothing written. lvmeta
+    // does the same, up, down, to the count it has, and with a PV list.
+    let t = Twins::new(3, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2}");
+    let cmd = format!(
+        "lvcreate --type raid1 -m1 -n r -l 2 evg {} {}",
+        t.a_dev(0),
+        t.a_dev(1)
+    );
+    let m = t.me(&args(&cmd));
+    assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    let m = t.me(&args("lvcreate -n l -l 1 evg"));
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    t.clone_a_to_b();
+    for cmd in [
+        "lvconvert -y -m +1 evg/r",
+        "lvconvert -y -m 2 evg/r",
+        "lvconvert -y -m 2 evg/r {2}",
+        "lvconvert -y --type raid1 -m 2 evg/r",
+        "lvconvert -y -m 0 evg/r",
+        "lvconvert -y -m 1 evg/r",
+        "lvconvert -y -m 1 evg/l",
+        "lvconvert -y --type raid1 -m +1 evg/l",
+    ] {
+        let (m, l) = same(&t, &args(cmd));
+        assert_eq!((m.code, l.code), (5, 5), "{cmd}: {}", l.stderr);
+        let lvname = cmd
+            .rsplit_once("evg/")
+            .unwrap()
+            .1
+            .split(' ')
+            .next()
+            .unwrap();
+        let want = format!("evg/{lvname} must be active to perform this operation.");
+        assert!(l.stderr.contains(&want), "{cmd}: lvm2 said {}", l.stderr);
+        same_views(&t, "evg");
+    }
+    let (a, b) = lv_sections(&t, "evg");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}
+
+/// The metadata blocks of the LVs in `lv_sections`' text, by name.
+fn lv_blocks(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut name: Option<String> = None;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("\t\t").and_then(|l| l.strip_suffix(" {")) {
+            if !n.starts_with('\t') {
+                name = Some(n.to_string());
+                out.insert(n.to_string(), String::new());
+                continue;
+            }
+        }
+        if let Some(n) = &name {
+            let b = out.get_mut(n).expect("inserted");
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    out
+}
+
+/// lvm2's warnings of a mirror repair (stderr) in order.
+fn repair_warnings(o: &Out) -> Vec<String> {
+    o.stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains("Trying to up-convert") || l.contains("Failed to replace"))
+        .map(String::from)
+        .collect()
+}
+
+/// A mirror made by lvmeta with `create` (devices `{N}`), its PVs `gone` wiped on both
+/// sides, then `cmd` on both: same exit code, stdout and repair warnings. Returns the LV
+/// sections (lvmeta, lvm2) and the outputs.
+fn mirror_case(
+    pvs: usize,
+    create: &[&str],
+    gone: &[usize],
+    cmd: &str,
+) -> (String, String, Out, Out) {
+    let t = Twins::new(pvs, 64);
+    let all: Vec<String> = (0..pvs).map(|i| format!("{{{i}}}")).collect();
+    setup(&t, &format!("vgcreate -s 4m evg {}", all.join(" ")));
+    for c in create {
+        let on_a = (0..pvs).fold(c.to_string(), |s, i| {
+            s.replace(&format!("{{{i}}}"), &t.a_dev(i))
+        });
+        let m = t.me(&args(&on_a));
+        assert_eq!(m.code, 0, "{c}: {}", m.stderr);
+    }
+    t.clone_a_to_b();
+    for &g in gone {
+        for d in [&t.a[g], &t.b[g]] {
+            std::fs::write(d.path(), vec![0u8; 1 << 20]).unwrap();
+        }
+    }
+    let (m, l) = same(&t, &args(cmd));
+    assert_eq!(
+        m.stdout, l.stdout,
+        "{cmd}: stdout (lvmeta left, lvm2 right)"
+    );
+    assert_eq!(repair_warnings(&m), repair_warnings(&l), "{cmd}: warnings");
+    let (a, b) = lv_sections(&t, "evg");
+    if gone.is_empty() && m.code == 0 {
+        let ck = t.lvm_vgck_a("evg");
+        assert_eq!(ck.code, 0, "lvm vgck on lvmeta's disks: {}", ck.stderr);
+    }
+    (a, b, m, l)
+}
+
+#[test]
+fn root_lvconvert_repair_of_a_mirror_log_as_lvm2() {
+    // `lvconvert --repair` of a mirror with lvm2's default disk log (lvm2's
+    // `_lvconvert_mirrors_repair`, `mirror_remove_missing`, `_lvconvert_mirrors_aux`):
+    // a log on a missing PV is replaced, on an image's PV when no other has room; a failed
+    // image of a two-image mirror comes back with a new log (the LV was linear for a
+    // moment); messages "Mirror log status: 1 of 1 images failed." and "Trying to
+    // up-convert to N images, 1 logs.".
+    let mirror = "lvcreate --type mirror -m1 -n m -l 3 evg {0} {1} {2}";
+    for (what, create, gone) in [
+        ("the log's PV gone", vec![mirror], vec![2]),
+        (
+            "the log's PV gone, room only on the images' PVs",
+            vec![mirror, "lvcreate -n f -l 15 evg {3}"],
+            vec![2],
+        ),
+        ("an image's PV gone", vec![mirror], vec![1]),
+        (
+            "the PV of an image and of the log gone",
+            vec!["lvcreate --type mirror -m1 -n m -l 3 evg {0} {1} {1}"],
+            vec![1],
+        ),
+        (
+            "the log's PV gone, no room anywhere",
+            vec![
+                mirror,
+                "lvcreate -n f -l 15 evg {3}",
+                "lvcreate -n g -l 12 evg {0}",
+                "lvcreate -n h -l 12 evg {1}",
+            ],
+            vec![2],
+        ),
+    ] {
+        let (a, b, m, _) = mirror_case(4, &create, &gone, "lvconvert -y --repair evg/m");
+        assert_eq!(m.code, 0, "{what}: {}", m.stderr);
+        assert_eq!(a, b, "{what}: LV sections differ (lvmeta left, lvm2 right)");
+        let want = match what {
+            "an image's PV gone" => "Mirror status: 1 of 2 images failed.",
+            "the log's PV gone, no room anywhere" => "Failed to replace 1 of 1 logs",
+            _ => "Mirror log status: 1 of 1 images failed.",
+        };
+        assert!(
+            m.stdout.contains(want) || m.stderr.contains(want),
+            "{what}: {}{}",
+            m.stdout,
+            m.stderr
+        );
+    }
+}
+
+#[test]
+fn root_lvconvert_of_a_disk_log_mirror_avoids_its_log_as_lvm2() {
+    // lvm2 gives a mirror with a disk log new images through a `_mimagetmp` layer (the old
+    // mirror, log included, becomes one leg until the copy is done), so the new images
+    // avoid the log's PV, and are named past the highest `_mimage_N`. lvmeta writes the
+    // final shape at once (docs/lvm2-parity.md): the image and log LVs must be lvm2's,
+    // the top LV differs by the layer only.
+    let disk2 = "lvcreate --type mirror -m1 -n m -l 3 evg {0} {1} {2}";
+    // Only the log's PV has room: lvm2 fails, so does lvmeta.
+    let (a, b, m, l) = mirror_case(3, &[disk2], &[], "lvconvert -y -m+1 evg/m");
+    assert_eq!((m.code, l.code), (5, 5));
+    assert!(
+        l.stderr
+            .contains("Unable to allocate extents for mirror(s)."),
+        "{}",
+        l.stderr
+    );
+    assert_eq!(a, b, "nothing changed");
+    let layered = |a: &str, b: &str, image: &str| {
+        let (mut a, mut b) = (lv_blocks(a), lv_blocks(b));
+        assert!(
+            b.keys().any(|k| k.contains("_mimagetmp_")),
+            "lvm2 layered: {b:?}"
+        );
+        b.retain(|k, _| k != "m" && !k.contains("_mimagetmp_"));
+        a.remove("m");
+        assert!(a.contains_key(image), "{image} in {a:?}");
+        assert_eq!(a, b, "images and log (lvmeta left, lvm2 right)");
+    };
+    let (a, b, m, _) = mirror_case(4, &[disk2], &[], "lvconvert -y -m+1 evg/m");
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    layered(&a, &b, "m_mimage_2");
+    // A repair of three images: the failed one's replacement is `_mimage_3`.
+    let (a, b, m, _) = mirror_case(
+        5,
+        &["lvcreate --type mirror -m2 -n m -l 3 evg {0} {1} {2} {3}"],
+        &[1],
+        "lvconvert -y --repair evg/m",
+    );
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    layered(&a, &b, "m_mimage_3");
+    // No PV left for the replacement of a three-image mirror (the log's PV avoided): lvm2
+    // tries three images, then keeps two and the log, and says so.
+    let (a, b, m, _) = mirror_case(
+        4,
+        &["lvcreate --type mirror -m2 -n m -l 3 evg {0} {1} {2} {3}"],
+        &[1],
+        "lvconvert -y --repair evg/m",
+    );
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert!(
+        m.stderr.contains("Failed to replace 1 of 3 images"),
+        "{}",
+        m.stderr
+    );
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+    // A core log: no layer, the same metadata.
+    let (a, b, m, _) = mirror_case(
+        5,
+        &["lvcreate --type mirror -m2 --mirrorlog core -n m -l 3 evg {0} {1} {2}"],
+        &[1],
+        "lvconvert -y --repair evg/m",
+    );
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert!(a.contains("m_mimage_3"), "{a}");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+    // A linear LV made a mirror with a disk log: the log is written before the images.
+    let (a, b, m, _) = mirror_case(
+        4,
+        &["lvcreate -n m -l 3 evg {0}"],
+        &[],
+        "lvconvert -y --type mirror -m1 evg/m",
+    );
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert!(a.contains("m_mlog"), "{a}");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}

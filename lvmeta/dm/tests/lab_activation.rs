@@ -417,6 +417,10 @@ fn mirror_placement_matches_lvm2(t: &T) {
         // that range uses (before, lvmeta kept it off every PV of the LV).
         "lvconvert -y -m+1 VG/m2",
         "lvconvert -y -m+1 VG/r1",
+        // A disk log: lvm2 copies through its `_mimagetmp` layer (collapsed when in sync,
+        // polled every second here); lvmeta writes the final shape. Same rows after: the
+        // new image kept off the log's PV.
+        "lvconvert -y --config activation/polling_interval=1 -m+1 VG/m1",
         "lvcreate -y --type mirror -m1 --mirrorlog disk -n m3 -l 2 VG {2} {0} {3}",
         "lvextend -l +3 VG/m3",
         "lvcreate -y --type raid1 -m1 -n r3 -l 2 VG {3} {1}",
@@ -459,6 +463,10 @@ fn mirror_placement_matches_lvm2(t: &T) {
                 l.errors().last(),
                 "{cmd}: lvmeta and lvm2 disagree on the error"
             );
+        }
+        // The layered up-convert must have happened, not failed alike.
+        if cmd.contains("polling_interval") {
+            assert_eq!(l.code, 0, "{cmd}: {}", l.stderr);
         }
         let rows = |json: &str, devs: &[String]| {
             let o = report::Out {
@@ -718,14 +726,18 @@ fn raid1_repair_phase(t: &T) -> String {
         );
     }
     let filter = format!("devices {{ filter = [ \"a|^{a}$|\", \"a|^{c}$|\", \"r|.*|\" ] }}");
-    // md's resync throttled to 1 MiB/s for rr, so `lvs` catches the rebuild under way.
+    // md's resync throttled to 256 KiB/s for rr (16 s for 4 MiB), so `lvs` catches the
+    // rebuild under way even when the repair command itself takes seconds (at 1 MiB/s a
+    // loaded host's 4 s command saw only 100%).
     let limits = "/proc/sys/dev/raid/speed_limit_min /proc/sys/dev/raid/speed_limit_max";
     let saved = t.sh(&format!("cat {limits}"));
-    t.sh("echo 1024 > /proc/sys/dev/raid/speed_limit_min; echo 1024 > /proc/sys/dev/raid/speed_limit_max");
+    t.sh("echo 256 > /proc/sys/dev/raid/speed_limit_min; echo 256 > /proc/sys/dev/raid/speed_limit_max");
+    let cmd_t = Instant::now();
     let out = t.sh(&format!(
         "{} lvconvert -y --repair --lock-dir /tmp/halvm-lock --devices {a},{c} vs/rr 2>&1",
         t._bin.path
     ));
+    let cmd_took = cmd_t.elapsed();
     assert!(
         out.contains("Faulty devices in vs/rr successfully replaced."),
         "{out}"
@@ -750,7 +762,7 @@ fn raid1_repair_phase(t: &T) -> String {
     let rr_sync = rr_t.elapsed();
     assert!(
         seen.iter().any(|v| (0.0..100.0).contains(v)),
-        "lvs showed the rebuild under way: {seen:?}"
+        "lvs showed the rebuild under way: {seen:?} (the repair command took {cmd_took:?})"
     );
     let mut old = saved.split_whitespace();
     t.sh(&format!(
@@ -840,7 +852,7 @@ fn raid1_repair_phase(t: &T) -> String {
     // The room goes back to the phases after this one.
     t.sh("$LVMETA lvremove -f vs/rr >/dev/null && $LVMETA lvremove -f vs/ss >/dev/null");
     format!(
-        "raid1 --repair of a 4 MiB LV to 100.00% at 1 MiB/s: {} ms (lvs right after it: {}; \
+        "raid1 --repair of a 4 MiB LV to 100.00% at 256 KiB/s: {} ms (lvs right after it: {}; \
          sync_percent polled: {seen:?}); raid1 phase {} ms",
         rr_sync.as_millis(),
         progress.lines().last().unwrap_or("").trim(),
@@ -857,7 +869,13 @@ fn raid1_repair_phase(t: &T) -> String {
 fn disk_log_phase(t: &T) -> (Duration, Duration) {
     let t0 = Instant::now();
     let table = |t: &T| t.sh("dmsetup table vs-dl").trim().to_string();
-    t.sh("$LVMETA lvcreate -an -Zn --type mirror -m1 -L 4m -n dl vs >/dev/null && $LVMETA lvchange -ay vs/dl");
+    // The log shares the first image's PV (both PVs listed hold an image), so `-m +1` has a
+    // PV left: lvm2 keeps a new image off the log's PV too (its `_mimagetmp` layer).
+    let (d0, d1) = (&t.disks[0], &t.disks[1]);
+    t.sh(&format!(
+        "$LVMETA lvcreate -an -Zn --type mirror -m1 -L 4m -n dl vs {d0} {d1} >/dev/null \
+         && $LVMETA lvchange -ay vs/dl"
+    ));
     assert!(table(t).contains(" mirror disk 2 "), "{}", table(t));
     t.wait_synced("vs", "dl");
     let pat = write_pattern(t, "/dev/vs/dl", 1, "dl");
@@ -872,7 +890,7 @@ fn disk_log_phase(t: &T) -> (Duration, Duration) {
         t.run("dmsetup info vs-dl_mlog").code != 0,
         "the log's device is gone"
     );
-    let out = t.sh("$LVMETA lvconvert --mirrorlog disk vs/dl");
+    let out = t.sh(&format!("$LVMETA lvconvert --mirrorlog disk vs/dl {d0}"));
     assert!(out.contains("Logical volume vs/dl converted."), "{out}");
     assert!(table(t).contains(" 4096 nosync 2 "), "{}", table(t));
     assert!(table(t).contains(" mirror disk 3 "), "{}", table(t));

@@ -601,9 +601,19 @@ impl Ctx<'_> {
                     "{vgname}/{lv} must be active to perform this operation."
                 )));
             }
-            added =
-                t.vg.add_images(lv, &self.images_request(total, raid1, &o.pvs))
-                    .map_err(|e| OpError::Failed(e.to_string()))?;
+            added = t
+                .vg
+                .add_images(lv, &self.images_request(total, raid1, &o.pvs))
+                .map_err(|e| match e {
+                    // lvm2's `lv_add_mirrors` closes with its own line.
+                    lvmeta_model::ModelError::NotEnoughSpace { .. }
+                    | lvmeta_model::ModelError::NotEnoughPvs { .. }
+                        if !raid1 =>
+                    {
+                        OpError::Failed(format!("{e}\nUnable to allocate extents for mirror(s)."))
+                    }
+                    e => OpError::Failed(e.to_string()),
+                })?;
             // New raid1 metadata sub-LVs start cleared (lvm2's `_clear_lvs`).
             crate::mirror_log::clear_raid_meta(
                 self,
@@ -626,6 +636,10 @@ impl Ctx<'_> {
                         t.vg.add_mirror_log(lv, pvs.as_deref(), &[], creation)
                             .map_err(crate::mirror_log::log_alloc_error)?
                             .expect("no log yet");
+                    if had_log.is_none() {
+                        // A linear LV made a mirror: lvm2 sets the log up before the images.
+                        t.vg.move_lv_before(&log, &format!("{lv}_mimage_0"));
+                    }
                     crate::mirror_log::init_log(self, &t.vg, t.scan, &t.devs, &log)?;
                     log_changed = true;
                 } else if !disk && had {
@@ -747,10 +761,29 @@ impl Ctx<'_> {
                 err = Some(e);
                 failed
             })?;
-            if matches!(&r, Repaired::Mirror(m) if m.failed.is_empty())
+            if matches!(&r, Repaired::Mirror(m) if m.failed.is_empty() && !m.failed_log)
                 || matches!(&r, Repaired::Raid1(m) if m.failed.is_empty())
             {
                 t.change_nothing();
+            }
+            if let Repaired::Mirror(m) = &r {
+                // A new disk log gets a fresh header; a kept one would call the new images
+                // in sync: rewritten when inactive (nothing has it open), else dm-log's
+                // `sync` on the reload.
+                let log = match (&m.new_log, m.kept_log_with_new_images, &before) {
+                    (Some(l), _, _) => Some(l.clone()),
+                    (None, true, None) => t.vg.lv(lv).and_then(|l| match l.segments.first() {
+                        Some(lvmeta_model::Segment {
+                            kind: lvmeta_model::SegmentKind::Mirror { log, .. },
+                            ..
+                        }) => log.clone(),
+                        _ => None,
+                    }),
+                    _ => None,
+                };
+                if let Some(log) = log {
+                    crate::mirror_log::init_log(self, &t.vg, t.scan, &t.devs, &log)?;
+                }
             }
             if let Repaired::Raid1(m) = &r {
                 // The replacement metadata sub-LVs start cleared (lvm2's `_clear_lvs`).
@@ -763,13 +796,13 @@ impl Ctx<'_> {
             return Err(e.into());
         }
         // The new images loaded (an active LV), and a raid1's second commit.
-        let load = |added: &[String], raid1| {
+        let load = |added: &[String], raid1, resync| {
             let before = before.as_ref();
             let new = NewImages {
                 before,
                 added,
                 raid1,
-                resync: None,
+                resync,
             };
             self.load_new_images(kernel, vgname, lv, new, &opts)
         };
@@ -790,7 +823,7 @@ impl Ctx<'_> {
                         "{vgname}/{lv} does not contain devices specified to replace."
                     ));
                 } else {
-                    out.extend(load(&r.added, true)?);
+                    out.extend(load(&r.added, true, None)?);
                 }
                 out.push(format!(
                     "Faulty devices in {vgname}/{lv} successfully replaced."
@@ -798,19 +831,25 @@ impl Ctx<'_> {
                 Ok(out)
             }
             Repaired::Mirror(r) => {
-                if r.failed.is_empty() {
+                if r.failed.is_empty() && !r.failed_log {
                     return Ok(vec![format!(
                         "Volume {vgname}/{lv} is consistent. Nothing to repair."
                     )]);
                 }
-                let mut out = vec![format!(
-                    "Mirror status: {} of {} images failed.",
-                    r.failed.len(),
-                    r.original
-                )];
-                for n in &r.tried {
+                let mut out = Vec::new();
+                if !r.failed.is_empty() {
                     out.push(format!(
-                        "WARNING: Trying to up-convert to {n} images, 0 logs."
+                        "Mirror status: {} of {} images failed.",
+                        r.failed.len(),
+                        r.original
+                    ));
+                }
+                if r.failed_log {
+                    out.push("Mirror log status: 1 of 1 images failed.".into());
+                }
+                for (n, logs) in &r.tried {
+                    out.push(format!(
+                        "WARNING: Trying to up-convert to {n} images, {logs} logs."
                     ));
                 }
                 if r.now != r.original {
@@ -820,7 +859,15 @@ impl Ctx<'_> {
                         r.original
                     ));
                 }
-                out.extend(load(&r.added, false)?);
+                if r.logs_now != r.logs {
+                    out.push(format!(
+                        "WARNING: Failed to replace {} of {} logs in volume {vgname}/{lv}.",
+                        r.logs - r.logs_now,
+                        r.logs
+                    ));
+                }
+                let resync = (r.kept_log_with_new_images && before.is_some()).then_some(true);
+                out.extend(load(&r.added, false, resync)?);
                 // lvm2's words when the new images wait for an activation to be copied.
                 if before.is_none() && !r.added.is_empty() {
                     out.push("Conversion starts after activation.".into());

@@ -1316,8 +1316,9 @@ impl VolumeGroup {
     /// segments moving to image 0 (`_mimage_0`, or `_rimage_0` with a one-extent `_rmeta_0`
     /// on the same PV); a mirror or raid1 LV keeps its type. New raid1 images go to PVs
     /// holding nothing of the LV; new mirror images, LE range by LE range, to PVs holding
-    /// nothing of that range (see `parallel_ranges`); both placed by lvcreate's policies
-    /// (raid1 metadata right before its image). New image names take the lowest free index; new sub-LVs go to the end of
+    /// nothing of that range nor the mirror's disk log (see `parallel_ranges`); both placed by lvcreate's policies
+    /// (raid1 metadata right before its image). New raid1 images take the lowest free index, new mirror images
+    /// lvm2's `generate_lv_name` number (the highest plus one); new sub-LVs go to the end of
     /// the VG's list, as lvm2 writes them. New raid1 images carry `REBUILD` (the kernel
     /// rebuilds them; the caller clears it once loaded, as lvm2 does). Returns the new
     /// sub-LVs; nothing when the LV already has `total` images. On error the VG is unchanged.
@@ -1379,24 +1380,37 @@ impl VolumeGroup {
         if images.is_empty() {
             segs_of(&top);
         }
-        // lvm2's parallel areas are the images' PVs (`build_parallel_areas_from_lv` walks the
-        // areas, not the log): a new image may go on the disk log's PV.
-        let log = match top.segments.first().map(|s| &s.kind) {
-            Some(SegmentKind::Mirror { log, .. }) => log.clone(),
-            _ => None,
-        };
         for sub in top.sub_lv_names() {
-            if Some(&sub) == log.as_ref() {
-                continue;
-            }
             if let Some(l) = self.lv(&sub) {
                 segs_of(l);
             }
         }
         // A mirror's new images avoid, range by range, the PVs the LV uses there (lvm2's
         // parallel areas per segment); raid1's avoid every PV of the LV
-        // (`build_parallel_areas_from_lv(lv, 0, 1)`, one list).
-        let ranges = (!raid1).then(|| self.parallel_ranges(&fm, &top, &images));
+        // (`build_parallel_areas_from_lv(lv, 0, 1)`, one list). A mirror with a disk log gets
+        // its new images through lvm2's `_mimagetmp` layer (`_insert_lvconvert_layer`): the
+        // old mirror, log included, is then one area, so the log's PVs are avoided in every
+        // range (`_for_each_pv` walks `seg->log_lv`).
+        let log_pvs: Vec<usize> = match top.segments.first().map(|s| &s.kind) {
+            Some(SegmentKind::Mirror { log: Some(log), .. }) => self
+                .lv(log)
+                .into_iter()
+                .flat_map(|l| l.segments.iter().flat_map(pv_areas))
+                .filter_map(|(pv, _, _)| fm.idx(&pv))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let ranges = (!raid1).then(|| {
+            let mut r = self.parallel_ranges(&fm, &top, &images);
+            for (_, busy) in &mut r {
+                for &p in &log_pvs {
+                    if !busy.contains(&p) {
+                        busy.push(p);
+                    }
+                }
+            }
+            r
+        });
         let cands: Vec<usize> = self
             .candidates(&fm, req.alloc.pvs.as_deref())?
             .into_iter()
@@ -1440,13 +1454,33 @@ impl VolumeGroup {
         let add = req.total - have;
         let placed = self.place_images(&mut fm, &cands, add, size.0, raid1, ranges.as_deref())?;
         let mut new_pairs: Vec<(String, Option<String>)> = Vec::new();
+        // A mirror's new images are named as lvm2's `generate_lv_name` names them: the
+        // highest `<lv>_mimage_N` in the VG plus one (a repaired 3-image mirror gets
+        // `_mimage_3`, not the failed `_mimage_1` back).
+        let prefix = format!("{name}{img_fmt}");
+        let mut next_mimage = self
+            .lvs
+            .iter()
+            .chain(&created)
+            .filter_map(|l| l.name.strip_prefix(&prefix))
+            .filter_map(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<usize>().ok()
+            })
+            .max()
+            .map_or(0, |h| h + 1);
         for (_, meta, chunks) in placed {
-            let idx = (0..)
-                .find(|i| {
-                    !taken(&created, &format!("{name}{img_fmt}{i}"))
-                        && meta_fmt.is_none_or(|mf| !taken(&created, &format!("{name}{mf}{i}")))
-                })
-                .expect("an unused index");
+            let idx = if raid1 || first.is_some() {
+                (0..)
+                    .find(|i| {
+                        !taken(&created, &format!("{name}{img_fmt}{i}"))
+                            && meta_fmt.is_none_or(|mf| !taken(&created, &format!("{name}{mf}{i}")))
+                    })
+                    .expect("an unused index")
+            } else {
+                next_mimage += 1;
+                next_mimage - 1
+            };
             let iname = format!("{name}{img_fmt}{idx}");
             let mut img = self.new_lv(&iname, false, &req.alloc);
             img.segments = linear_segments(&self.name_chunks(&fm, &chunks), 0);
@@ -1603,6 +1637,26 @@ impl VolumeGroup {
         }
         self.lvs.push(log);
         Ok(Some(log_name))
+    }
+
+    /// Moves LV `name` right before LV `before` in the VG's list (the order metadata is
+    /// written in). lvm2 sets a linear LV's new disk log up before it forms the mirror's
+    /// images (`add_mirror_images`: `_set_up_mirror_log`, then `_form_mirror`), so the log
+    /// precedes them. Nothing happens when either is missing.
+    pub fn move_lv_before(&mut self, name: &str, before: &str) {
+        let (Some(from), Some(_)) = (
+            self.lvs.iter().position(|l| l.name == name),
+            self.lvs.iter().position(|l| l.name == before),
+        ) else {
+            return;
+        };
+        let lv = self.lvs.remove(from);
+        let to = self
+            .lvs
+            .iter()
+            .position(|l| l.name == before)
+            .expect("checked above");
+        self.lvs.insert(to, lv);
     }
 
     /// `lvconvert --mirrorlog core` (lvm2's `remove_mirror_log`): mirror LV `name` loses its
