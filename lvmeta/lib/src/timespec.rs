@@ -107,24 +107,50 @@ fn days_in_month(month: i64, year: i64) -> i64 {
     }
 }
 
-fn get_date(s: &[u8], tm: &mut Tm, range: &mut Range) -> Result<usize, Vec<String>> {
-    let fail = |m: &str| Err(vec![m.to_string()]);
-    if !at(s, 0).is_ascii_digit() {
-        return Err(Vec::new());
-    }
+/// What a date or a time is made of: the separator, how wide its first number is written
+/// (`YYYY`, `hh`), the values the unwritten parts take, the range of one, two and three
+/// parts, and the error for a bad length.
+struct Shape {
+    sep: u8,
+    width: i64,
+    unwritten: i64,
+    ranges: [Range; 3],
+    bad_format: &'static str,
+}
+
+const DATE_SHAPE: Shape = Shape {
+    sep: b'-',
+    width: 4,
+    unwritten: 1,
+    ranges: [Range::Year, Range::Month, Range::Day],
+    bad_format: "Incorrect date format.",
+};
+
+const TIME_SHAPE: Shape = Shape {
+    sep: b':',
+    width: 2,
+    unwritten: 0,
+    ranges: [Range::Hour, Range::Minute, Range::Second],
+    bad_format: "Incorrect time format.",
+};
+
+/// libdm's scan of `N1[sepN2[sepN3]]` or the same digits run together (`YYYYMMDD`,
+/// `hhmmss`), as `_get_date` and `_get_time` both do it: the three numbers, the range
+/// they name (None: all three written with separators) and where the scan ended.
+fn three_parts(s: &[u8], shape: &Shape) -> Result<([i64; 3], Range, usize), Vec<String>> {
     let (mut n1, e, _) = strtol(s);
     let (mut n2, mut n3) = (-1, -1);
     let mut end = e;
     let mut len: i64 = 0;
-    if at(s, end) == b'-' {
-        len += 4 - end as i64;
+    if at(s, end) == shape.sep {
+        len += shape.width - end as i64;
         let p = end + 1;
         if at(s, p).is_ascii_digit() {
             let (v, e, _) = strtol(&s[p..]);
             n2 = v;
             end = p + e;
             len += 2 - e as i64;
-            if at(s, end) == b'-' {
+            if at(s, end) == shape.sep {
                 let p = end + 1;
                 let (v, e, _) = strtol(s.get(p..).unwrap_or(&[]));
                 n3 = v;
@@ -134,36 +160,46 @@ fn get_date(s: &[u8], tm: &mut Tm, range: &mut Range) -> Result<usize, Vec<Strin
         }
     }
     let len = len + end as i64;
+    let [one, two, three] = shape.ranges;
     let mut r = Range::None;
     if n3 == -1 {
         if n2 == -1 {
-            match len {
-                4 => {
-                    r = Range::Year;
-                    n2 = 1;
-                    n3 = 1;
+            match len - shape.width {
+                0 => {
+                    r = one;
+                    n2 = shape.unwritten;
+                    n3 = shape.unwritten;
                 }
-                6 => {
-                    r = Range::Month;
-                    n3 = 1;
+                2 => {
+                    r = two;
+                    n3 = shape.unwritten;
                     n2 = n1 % 100;
                     n1 /= 100;
                 }
-                8 => {
-                    r = Range::Day;
+                4 => {
+                    r = three;
                     n3 = n1 % 100;
                     n2 = (n1 / 100) % 100;
                     n1 /= 10000;
                 }
-                _ => return fail("Incorrect date format."),
+                _ => return Err(vec![shape.bad_format.to_string()]),
             }
-        } else if len == 7 {
-            r = Range::Month;
-            n3 = 1;
+        } else if len == shape.width + 3 {
+            r = two;
+            n3 = shape.unwritten;
         } else {
-            return fail("Incorrect date format.");
+            return Err(vec![shape.bad_format.to_string()]);
         }
     }
+    Ok(([n1, n2, n3], r, end))
+}
+
+fn get_date(s: &[u8], tm: &mut Tm, range: &mut Range) -> Result<usize, Vec<String>> {
+    let fail = |m: &str| Err(vec![m.to_string()]);
+    if !at(s, 0).is_ascii_digit() {
+        return Err(Vec::new());
+    }
+    let ([n1, n2, n3], mut r, end) = three_parts(s, &DATE_SHAPE)?;
     if !(1..=12).contains(&n2) {
         return fail("Specified month out of range.");
     }
@@ -188,58 +224,7 @@ fn get_time(s: &[u8], tm: &mut Tm, range: &mut Range) -> Result<usize, Vec<Strin
         tm.sec = 0;
         return Ok(skip_space(s, 0));
     }
-    let (mut n1, e, _) = strtol(s);
-    let (mut n2, mut n3) = (-1, -1);
-    let mut end = e;
-    let mut len: i64 = 0;
-    if at(s, end) == b':' {
-        len += 2 - end as i64;
-        let p = end + 1;
-        if at(s, p).is_ascii_digit() {
-            let (v, e, _) = strtol(&s[p..]);
-            n2 = v;
-            end = p + e;
-            len += 2 - e as i64;
-            if at(s, end) == b':' {
-                let p = end + 1;
-                let (v, e, _) = strtol(s.get(p..).unwrap_or(&[]));
-                n3 = v;
-                end = p + e;
-                len += 2 - e as i64;
-            }
-        }
-    }
-    let len = len + end as i64;
-    let mut r = Range::None;
-    if n3 == -1 {
-        if n2 == -1 {
-            match len {
-                2 => {
-                    r = Range::Hour;
-                    n2 = 0;
-                    n3 = 0;
-                }
-                4 => {
-                    r = Range::Minute;
-                    n3 = 0;
-                    n2 = n1 % 100;
-                    n1 /= 100;
-                }
-                6 => {
-                    r = Range::Second;
-                    n3 = n1 % 100;
-                    n2 = (n1 / 100) % 100;
-                    n1 /= 10000;
-                }
-                _ => return fail("Incorrect time format."),
-            }
-        } else if len == 5 {
-            r = Range::Minute;
-            n3 = 0;
-        } else {
-            return fail("Incorrect time format.");
-        }
-    }
+    let ([n1, n2, n3], r, end) = three_parts(s, &TIME_SHAPE)?;
     if !(0..=23).contains(&n1) {
         return fail("Specified hours out of range.");
     }
