@@ -414,7 +414,10 @@ fn fine_sampler(t: &T) {
         .expect("shared clock");
     let clock_dev = t.lab.shared_disk(3);
     for n in nodes {
-        t.ok(n, "rm -f /tmp/sample.out /tmp/sample.stop");
+        t.ok(
+            n,
+            "rm -f /tmp/sample.out /tmp/sample.stop /tmp/sample.ready",
+        );
         t.lab
             .node(n)
             .spawn(
@@ -431,9 +434,21 @@ fn fine_sampler(t: &T) {
             )
             .expect("spawn sampler");
     }
-    // The samplers start within milliseconds of the spawn; that they ran before and after
-    // the resize is checked on their output below.
-    std::thread::sleep(Duration::from_millis(500));
+    // Each sampler marks its first sample (a loaded host can delay a spawn by seconds);
+    // that they ran before and after the resize is checked on their output below.
+    for n in nodes {
+        t.lab
+            .wait_for(
+                n,
+                &["test", "-e", "/tmp/sample.ready"],
+                "the sampler's first sample",
+                Duration::from_secs(30),
+                |o| o.success(),
+            )
+            .unwrap_or_else(|e| {
+                panic!("{n}: {e}; {}", t.run(n, "cat /tmp/sample.log").stdout_str())
+            });
+    }
     let start = clock.now_ns();
     let t0 = Instant::now();
     t.ok("node1", "M lvextend -L 12m vg/lv1");

@@ -257,7 +257,8 @@ pub fn check_no_mix(
 }
 
 /// Guest side (`halvm-lab-agent sample-dm`): samples `dm_name` until `stop` exists or
-/// `max` passes, then writes the runs to `out`.
+/// `max` passes, then writes the runs to `out`. After its first sample it creates `out`
+/// with the extension `ready`, so a test can wait for the sampler instead of guessing.
 pub fn sample_dm(
     clock_dev: &Path,
     dm_name: &str,
@@ -265,7 +266,7 @@ pub fn sample_dm(
     stop: &Path,
     max: Duration,
 ) -> std::io::Result<()> {
-    let result = sample_loop(clock_dev, dm_name, stop, max);
+    let result = sample_loop(clock_dev, dm_name, stop, &out.with_extension("ready"), max);
     let text = match result {
         Ok(t) => t,
         Err(e) => format!("error {e}\n"),
@@ -300,6 +301,7 @@ fn sample_loop(
     clock_dev: &Path,
     dm_name: &str,
     stop: &Path,
+    ready: &Path,
     max: Duration,
 ) -> std::io::Result<String> {
     let clock = OpenOptions::new()
@@ -334,6 +336,9 @@ fn sample_loop(
         // Counted as serving only if not suspended on both sides of the size read.
         let suspended = s1 != 0 || s2 != 0;
         samples += 1;
+        if samples == 1 {
+            std::fs::write(ready, b"")?;
+        }
         if let Some(p) = prev_h1 {
             max_gap = max_gap.max(h1.saturating_sub(p));
         }
