@@ -347,6 +347,7 @@ fn lab_activation_matches_lvm2_and_keeps_data() {
     t.sh("$LVMETA vgchange -an vg-lab");
     assert!(t.dm_state("vg--lab-").is_empty());
     mirror_placement_matches_lvm2(&t);
+    raid1_meta_placement_matches_lvm2(&t);
 }
 
 /// lvm2 with device-mapper (set A) and lvmeta (set B) on byte-for-byte clones of one VG.
@@ -364,39 +365,7 @@ backup { backup = 0 archive = 0 }
 /// each the exit codes, lvm2's last error line and `lvs -a` (segments, PVs and extents of
 /// every sub-LV, the root tier's comparison) must agree.
 fn mirror_placement_matches_lvm2(t: &T) {
-    let t0 = Instant::now();
-    // lvmeta reads lvm.conf's filter too: each side a configuration accepting its set.
-    for (dir, set) in [("lvmcmp", "pa"), ("lvmcmpb", "pb")] {
-        t.lab
-            .node("node1")
-            .write_file(
-                &format!("/tmp/{dir}/lvm.conf"),
-                CMP_LVM_CONF
-                    .replace("pa[0-3]", &format!("{set}[0-3]"))
-                    .as_bytes(),
-                0o644,
-            )
-            .expect("lvm.conf");
-    }
-    let set = |s: &str| -> Vec<String> { (0..4).map(|i| format!("/dev/mapper/p{s}{i}")).collect() };
-    let (a, b) = (set("a"), set("b"));
-    let pre = format!(
-        "A() {{ LVM_SYSTEM_DIR=/tmp/lvmcmp lvm \"$@\"; }}; \
-         B() {{ c=$1; shift; LVM_SYSTEM_DIR=/tmp/lvmcmpb {} \"$c\" --lock-dir /tmp/halvm-lock --devices {} \"$@\"; }};\n",
-        t._bin.path,
-        b.join(",")
-    );
-    t.sh(&format!(
-        "{pre}set -e; $LVM vgremove -q -f vg-lab; set -- $DEVS; \
-         for i in 0 1 2 3; do eval d=\\${{$((i + 1))}}; \
-           dmsetup create pa$i --table \"0 49152 linear $d 0\"; \
-           dmsetup create pb$i --table \"0 49152 linear $d 65536\"; \
-           dd if=/dev/zero of=/dev/mapper/pa$i bs=1M count=24 2>/dev/null; done; \
-         A pvcreate -q {pa}; A vgcreate -q -s 1m cmp {pa}; \
-         for i in 0 1 2 3; do dd if=/dev/mapper/pa$i of=/dev/mapper/pb$i bs=1M 2>/dev/null; done; \
-         B vgrename cmp cmq >/dev/null",
-        pa = a.join(" ")
-    ));
+    t.sh("$LVM vgremove -q -f vg-lab");
     let steps = [
         // The images fit on {0} and {3}, the disk log does not: lvm2 allocates the log
         // after the images and says "Unable to allocate extents for mirror log.", exit 5.
@@ -425,6 +394,79 @@ fn mirror_placement_matches_lvm2(t: &T) {
         "lvextend -l +3 VG/m3",
         "lvcreate -y --type raid1 -m1 -n r3 -l 2 VG {3} {1}",
     ];
+    compare_with_lvm2(t, "mirror/raid1 placement", &[24; 4], &steps);
+}
+
+/// raid1 whose allocation's first pass holds only the rmetas (an area of one extent among
+/// those chosen): lvm2 places the images where the later passes find room, clinging to
+/// nothing (the property test's regression `pes = [6, 7, 1]`, and lvmeta-model's
+/// `raid1_images_do_not_cling_to_the_rmetas_pvs`). Three 8 MiB PVs (7 extents each).
+fn raid1_meta_placement_matches_lvm2(t: &T) {
+    // Free: {0} 6 extents, {1} 7, {2} 1; lv1's rmeta_1 ends up on {0}, its rimage_1 on {2}.
+    let pes_6_7_1 = [
+        "lvcreate -an -Zn -n g0 -l 1 VG {0}",
+        "lvcreate -an -Zn -n g2 -l 6 VG {2}",
+        "lvcreate -y --type raid1 -m1 -n lv0 -l 2 VG",
+        "lvcreate -y --type mirror -m1 --mirrorlog core -n lv2 -l 2 VG",
+        "lvcreate -y --type raid1 -m1 -n lv1 -l 1 VG",
+    ];
+    compare_with_lvm2(t, "raid1 rmeta apart (6, 7, 1)", &[8; 3], &pes_6_7_1);
+    // Free: {0}:0 and {0}:2, {1}:5-6, {2}:6; rimage_0 on {0}:2 although rmeta_0 is on {1}.
+    let no_cling = [
+        "lvcreate -an -Zn -n f0 -l 1 VG {0}",
+        "lvcreate -an -Zn -n f1 -l 1 VG {0}",
+        "lvcreate -an -Zn -n f2 -l 1 VG {0}",
+        "lvcreate -an -Zn -n f3 -l 4 VG {0}",
+        "lvremove -f VG/f0 VG/f2",
+        "lvcreate -an -Zn -n g1 -l 5 VG {1}",
+        "lvcreate -an -Zn -n g2 -l 6 VG {2}",
+        "lvcreate -y --type raid1 -m1 -n r -l 1 VG",
+    ];
+    compare_with_lvm2(t, "raid1 images clinging to nothing", &[8; 3], &no_cling);
+}
+
+/// The comparison of [`mirror_placement_matches_lvm2`]: PVs of `pv_mib` MiB (at most four
+/// of at most 32 MiB, 1 MiB extents), `steps` run on both sides with `VG` and `{i}` (PV i)
+/// replaced.
+fn compare_with_lvm2(t: &T, what: &str, pv_mib: &[u64], steps: &[&str]) {
+    assert!(pv_mib.len() <= 4 && pv_mib.iter().all(|&m| m <= 32));
+    let t0 = Instant::now();
+    // lvmeta reads lvm.conf's filter too: each side a configuration accepting its set.
+    for (dir, set) in [("lvmcmp", "pa"), ("lvmcmpb", "pb")] {
+        t.lab
+            .node("node1")
+            .write_file(
+                &format!("/tmp/{dir}/lvm.conf"),
+                CMP_LVM_CONF
+                    .replace("pa[0-3]", &format!("{set}[0-3]"))
+                    .as_bytes(),
+                0o644,
+            )
+            .expect("lvm.conf");
+    }
+    let n = pv_mib.len();
+    let set = |s: &str| -> Vec<String> { (0..n).map(|i| format!("/dev/mapper/p{s}{i}")).collect() };
+    let (a, b) = (set("a"), set("b"));
+    let pre = format!(
+        "A() {{ LVM_SYSTEM_DIR=/tmp/lvmcmp lvm \"$@\"; }}; \
+         B() {{ c=$1; shift; LVM_SYSTEM_DIR=/tmp/lvmcmpb {} \"$c\" --lock-dir /tmp/halvm-lock --devices {} \"$@\"; }};\n",
+        t._bin.path,
+        b.join(",")
+    );
+    let mib: Vec<String> = pv_mib.iter().map(|m| m.to_string()).collect();
+    t.sh(&format!(
+        "{pre}set -e; set -- $DEVS; i=0; \
+         for m in {mib}; do eval d=\\${{$((i + 1))}}; \
+           dmsetup create pa$i --table \"0 $((m * 2048)) linear $d 0\"; \
+           dmsetup create pb$i --table \"0 $((m * 2048)) linear $d 65536\"; \
+           dd if=/dev/zero of=/dev/mapper/pa$i bs=1M count=$m 2>/dev/null; i=$((i + 1)); done; \
+         A pvcreate -q {pa}; A vgcreate -q -s 1m cmp {pa}; \
+         for i in {idx}; do dd if=/dev/mapper/pa$i of=/dev/mapper/pb$i bs=1M 2>/dev/null; done; \
+         B vgrename cmp cmq >/dev/null",
+        mib = mib.join(" "),
+        idx = (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(" "),
+        pa = a.join(" ")
+    ));
     let on = |cmd: &str, devs: &[String], vg: &str| -> String {
         devs.iter()
             .enumerate()
@@ -493,10 +535,11 @@ fn mirror_placement_matches_lvm2(t: &T) {
     }
     t.sh(&format!(
         "{pre}A vgchange -q -an cmp; B vgchange -an cmq >/dev/null; \
-         for i in 0 1 2 3; do dmsetup remove pa$i; dmsetup remove pb$i; done"
+         for i in {idx}; do dmsetup remove pa$i; dmsetup remove pb$i; done",
+        idx = (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
     ));
     eprintln!(
-        "mirror/raid1 placement: {ok} commands compared with lvm2 in {:?}",
+        "{what}: {ok} commands compared with lvm2 in {:?}",
         t0.elapsed()
     );
 }

@@ -16,7 +16,8 @@
 //!   PV, equal extents per stripe;
 //! - mirror / raid1 (`mirrors` N → N+1 images): the images are the parallel areas of one
 //!   allocation, placed by the policies above as stripes are; raid1 asks one more extent
-//!   per image and splits a `_rmeta_N` off the front of each image's first area; a mirror's
+//!   per image and splits a `_rmeta_N` off the front of each area of the first pass (when that
+//!   pass holds only the metadata, the images go where later passes find room); a mirror's
 //!   disk log (`_mlog`) is a second allocation, as lvm2's `add_mirror_log` (see
 //!   `alloc_mirror_log`); new images beside an existing LV (`lvconvert -m+N`) avoid, LE range
 //!   by LE range, the PVs that range uses (mirror) or every PV of the LV (raid1). lvm2 cannot
@@ -125,6 +126,9 @@ pub(crate) struct FreeMap {
     /// policy with `maximise_cling` (the default) looks at the segment holding LE 0 only
     /// (`_check_cling` hands `_for_each_pv` the whole LV from LE 0, which visits one segment).
     pub(crate) cling_to: Option<Vec<usize>>,
+    /// raid1's metadata extents split off the front of each area of an allocation's first
+    /// pass (lvm2's `alloc_and_split_meta` with `log_len`).
+    pub(crate) split_meta: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +288,7 @@ impl FreeMap {
             pvs,
             approx: false,
             cling_to: None,
+            split_meta: 0,
         }
     }
 
@@ -419,6 +424,7 @@ impl FreeMap {
             out: Vec::new(),
             rest: per_area,
             used_by_slot: vec![Vec::new(); n],
+            meta: self.split_meta,
         };
         // lvm2's A_AREA_COUNT_MATCHES: the last segment has `n` areas (wherever they are).
         let prev_any = prev.filter(|p| p.len() == n);
@@ -572,6 +578,7 @@ impl FreeMap {
                     out: Vec::new(),
                     rest: *len,
                     used_by_slot: used_by_slot.clone(),
+                    meta: 0,
                 };
                 if !self.normal_policy(&c, n, &mut st, &[], &[], true) {
                     return Err(not_enough());
@@ -744,14 +751,26 @@ pub fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
 struct Progress {
     out: Vec<(u64, Vec<(usize, u64)>)>,
     rest: u64,
+    /// The PVs each slot's data areas use (lvm2's `alloced_areas[s]`, what cling to
+    /// allocated looks at).
     used_by_slot: Vec<Vec<usize>>,
+    /// Metadata extents split off the front of each area of the first pass.
+    meta: u64,
 }
 
 impl Progress {
     fn take(&mut self, fm: &mut FreeMap, len: u64, areas: Vec<(usize, u64)>) {
+        // A first pass holding no more than the metadata leaves the images without an area
+        // (`_alloc_parallel_area` skips empty ones): nothing for later passes to cling to,
+        // the rmeta's PV included.
+        let data = if self.out.is_empty() {
+            len.saturating_sub(self.meta)
+        } else {
+            len
+        };
         for (slot, &(pv, s)) in areas.iter().enumerate() {
             fm.pvs[pv].take(s, len);
-            if !self.used_by_slot[slot].contains(&pv) {
+            if data > 0 && !self.used_by_slot[slot].contains(&pv) {
                 self.used_by_slot[slot].push(pv);
             }
         }
@@ -1240,10 +1259,13 @@ impl VolumeGroup {
         // (`lv_extend` → `_allocate`, area_count = images): the same policies as stripes.
         // raid1 asks for one more extent per area (`alloc_and_split_meta`) and splits the
         // rmeta off the front of each image's first area (`_alloc_parallel_area`).
+        fm.split_meta = u64::from(meta);
         let segs = match ranges {
-            Some(r) => fm.alloc_parallel_ranges(cands, n, r)?,
-            None => fm.alloc_parallel(cands, n, need, None)?,
+            Some(r) => fm.alloc_parallel_ranges(cands, n, r),
+            None => fm.alloc_parallel(cands, n, need, None),
         };
+        fm.split_meta = 0;
+        let segs = segs?;
         let mut out: Vec<(usize, Option<(usize, u64, u64)>, Vec<(usize, u64, u64)>)> = (0..n)
             .map(|slot| (segs.first().map_or(0, |s| s.1[slot].0), None, Vec::new()))
             .collect();
