@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use split::{
-    remove_images, repair, repair_mirror, repair_raid1, split_mirror, RaidRepairOutcome,
-    RemoveOutcome, RepairOutcome, Repaired, SplitOutcome,
+    reduce_images, remove_images, repair, repair_mirror, repair_raid1, split_mirror,
+    RaidRepairOutcome, ReduceOutcome, RemoveOutcome, RepairOutcome, Repaired, SplitOutcome,
 };
 
 /// A block device number.

@@ -53,6 +53,9 @@ pub enum SplitError {
     NoReplacement { vg: String, lv: String },
     #[error("No usable images left in {vg}/{lv}.")]
     NoUsableImages { vg: String, lv: String },
+    /// lvm2's `_raid_extract_images` refusals, then `_raid_remove_images`'s line.
+    #[error("{why}\nFailed to extract images from {vg}/{lv}.")]
+    Extract { vg: String, lv: String, why: String },
     #[error("{vg}/{lv}: image {image} is missing from the metadata")]
     Dangling {
         vg: String,
@@ -256,6 +259,178 @@ pub fn remove_images(
         images: gone.into_iter().map(|(i, _)| i).collect(),
         removed,
         now_linear,
+    })
+}
+
+/// Which images [`reduce_images`] takes out of a mirror or raid1 LV, and whether slot 0
+/// (the primary image) is among them (lvm2 refuses that while the LV is not in sync).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReduceOutcome {
+    /// The images removed, as they were named before.
+    pub images: Vec<String>,
+    /// Every sub-LV that no longer exists (images, raid metadata, a mirror's log when it
+    /// became linear or `drop_log` asked).
+    pub removed: Vec<String>,
+    /// raid1 images and metadata LVs renamed to close the gaps (old, new).
+    pub renamed: Vec<(String, String)>,
+    /// The primary image (slot 0) was removed.
+    pub primary: bool,
+    /// The LV was left with one image and is linear now.
+    pub now_linear: bool,
+}
+
+/// `lvconvert -m N` with fewer images than the mirror or raid1 LV `lv` has: it keeps
+/// `total`. The images removed are lvm2's: a mirror's (`_remove_mirror_images`, the
+/// `is_mirror_image_removable` pass from the last slot down, then the last of the rest)
+/// those wholly on `pvs` (every PV without a list), the last first; a raid1's
+/// (`_raid_extract_images`) those whose image or metadata has extents on `pvs`, the last
+/// first, and the images after a gap are renumbered (`_shift_and_rename_image_components`).
+/// A mirror loses its log when it becomes linear or `drop_log` (`lv_remove_mirrors`'s
+/// `remove_log`). On error the VG is unchanged.
+pub fn reduce_images(
+    vg: &mut VolumeGroup,
+    lv: &str,
+    total: usize,
+    pvs: Option<&[String]>,
+    drop_log: bool,
+) -> Result<ReduceOutcome, SplitError> {
+    let Some(found) = images_of(vg, lv)? else {
+        return Err(not_mirrored(vg, lv));
+    };
+    let pairs = found.pairs();
+    let have = pairs.len();
+    let extract = have.saturating_sub(total);
+    if extract == 0 || total == 0 {
+        return Err(SplitError::TooFew {
+            vg: vg.name.clone(),
+            lv: lv.into(),
+            images: have,
+            count: extract,
+        });
+    }
+    let raid = matches!(found, Images::Raid1(_));
+    // The PV list as metadata PV names (a device path names the PV on it).
+    let names: Option<Vec<String>> = pvs
+        .map(|l| {
+            l.iter()
+                .map(|n| {
+                    vg.pvs
+                        .iter()
+                        .find(|p| p.name == *n || p.device.as_deref() == Some(n.as_str()))
+                        .map(|p| p.name.clone())
+                        .ok_or_else(|| lvmeta_model::ModelError::NoSuchPv { name: n.clone() })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let on = |name: &str, all: bool| {
+        let Some(list) = names.as_deref() else {
+            return true;
+        };
+        let mine = pvs_of(vg, name).unwrap_or_default();
+        if all {
+            mine.iter().all(|p| list.contains(p))
+        } else {
+            mine.iter().any(|p| list.contains(p))
+        }
+    };
+    let mut chosen: Vec<usize> = Vec::new();
+    if raid {
+        if let Some(list) = pvs.filter(|l| l.len() < extract) {
+            return Err(SplitError::Extract {
+                vg: vg.name.clone(),
+                lv: lv.into(),
+                why: format!(
+                    "Unable to remove {extract} images:  Only {} device{} given.",
+                    list.len(),
+                    if list.len() == 1 { "" } else { "s" }
+                ),
+            });
+        }
+        for s in (0..have).rev() {
+            if chosen.len() == extract {
+                break;
+            }
+            let (img, meta) = &pairs[s];
+            if on(img, false) || meta.as_deref().is_some_and(|m| on(m, false)) {
+                chosen.push(s);
+            }
+        }
+        if chosen.len() < extract {
+            return Err(SplitError::Extract {
+                vg: vg.name.clone(),
+                lv: lv.into(),
+                why: "Unable to extract enough images to satisfy request.".into(),
+            });
+        }
+    } else {
+        for s in (0..have).rev() {
+            if chosen.len() < extract && on(&pairs[s].0, true) {
+                chosen.push(s);
+            }
+        }
+        // The balance from the last of the others (lvm2's second, not preferred pass).
+        for s in (0..have).rev() {
+            if chosen.len() < extract && !chosen.contains(&s) {
+                chosen.push(s);
+            }
+        }
+    }
+    let primary = chosen.contains(&0);
+    let gone: Vec<String> = chosen.iter().map(|&s| pairs[s].0.clone()).collect();
+    let mut work = vg.clone();
+    if !raid || total == 1 {
+        let out = remove_images(&mut work, lv, &gone)?;
+        let mut removed = out.removed;
+        if drop_log && !out.now_linear {
+            if let Some(log) = mirror_log_of(&work, lv) {
+                remove_log(&mut work, lv)?;
+                removed.push(log);
+            }
+        }
+        *vg = work;
+        return Ok(ReduceOutcome {
+            images: gone,
+            removed,
+            renamed: Vec::new(),
+            primary,
+            now_linear: out.now_linear,
+        });
+    }
+    let mut removed = Vec::new();
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (s, (img, meta)) in pairs.iter().enumerate() {
+        let meta = meta.clone().unwrap_or_default();
+        if chosen.contains(&s) {
+            removed.push(img.clone());
+            removed.push(meta);
+        } else {
+            kept.push((meta, img.clone()));
+        }
+    }
+    work.lvs.retain(|l| !removed.contains(&l.name));
+    let mut renamed = Vec::new();
+    let mut now = Vec::new();
+    for (i, (meta, img)) in kept.into_iter().enumerate() {
+        let (new_meta, new_img) = (format!("{lv}_rmeta_{i}"), format!("{lv}_rimage_{i}"));
+        for (old, new) in [(&meta, &new_meta), (&img, &new_img)] {
+            if old != new {
+                if let Some(l) = work.lvs.iter_mut().find(|l| &l.name == old) {
+                    l.name = new.clone();
+                }
+                renamed.push((old.clone(), new.clone()));
+            }
+        }
+        now.push((new_meta, new_img));
+    }
+    set_raid_images(&mut work, lv, now);
+    *vg = work;
+    Ok(ReduceOutcome {
+        images: gone,
+        removed,
+        renamed,
+        primary,
+        now_linear: false,
     })
 }
 
@@ -1109,6 +1284,72 @@ mod tests {
             SegmentKind::Raid1 { images, .. } => images.clone(),
             k => panic!("not raid1: {k:?}"),
         }
+    }
+
+    #[test]
+    fn raid1_reduce_takes_the_last_images_or_those_on_the_pvs_and_renumbers() {
+        // No PV list: the last image goes, nothing renamed.
+        let mut vg = raid1(3, 3);
+        let r = reduce_images(&mut vg, "r", 2, None, false).unwrap();
+        assert_eq!(r.images, ["r_rimage_2"]);
+        assert!(r.renamed.is_empty() && !r.primary && !r.now_linear);
+        assert!(vg.lv("r_rimage_2").is_none() && vg.lv("r_rmeta_2").is_none());
+        // The PV of image 1: it goes and image 2 becomes image 1, extents kept.
+        let mut vg = raid1(3, 3);
+        let pv1 = pvs_of(&vg, "r_rimage_1")[0].clone();
+        let img2 = vg.lv("r_rimage_2").unwrap().segments.clone();
+        let r = reduce_images(&mut vg, "r", 2, Some(&[pv1]), false).unwrap();
+        assert_eq!(r.images, ["r_rimage_1"]);
+        assert_eq!(
+            r.renamed,
+            [
+                ("r_rmeta_2".to_string(), "r_rmeta_1".to_string()),
+                ("r_rimage_2".to_string(), "r_rimage_1".to_string())
+            ]
+        );
+        assert_eq!(vg.lv("r_rimage_1").unwrap().segments, img2);
+        assert_eq!(
+            raid_pairs(&vg, "r"),
+            [
+                ("r_rmeta_0".to_string(), "r_rimage_0".to_string()),
+                ("r_rmeta_1".to_string(), "r_rimage_1".to_string())
+            ]
+        );
+        // Too few PVs for the images asked, or none of the LV there: refused, unchanged.
+        let mut vg = raid1(4, 3);
+        let before = vg.clone();
+        let e = reduce_images(&mut vg, "r", 1, Some(&["pv0".into()]), false).unwrap_err();
+        assert!(e.to_string().contains("Only 1 device given."), "{e}");
+        let e = reduce_images(&mut vg, "r", 2, Some(&["pv3".into()]), false).unwrap_err();
+        assert!(
+            e.to_string().contains("Unable to extract enough images"),
+            "{e}"
+        );
+        assert_eq!(vg, before);
+        // Down to one: linear on image 0's extents.
+        let img0 = vg.lv("r_rimage_0").unwrap().segments.clone();
+        let r = reduce_images(&mut vg, "r", 1, None, false).unwrap();
+        assert!(r.now_linear);
+        assert_eq!(vg.lv("r").unwrap().segments, img0);
+    }
+
+    #[test]
+    fn mirror_reduce_prefers_images_wholly_on_the_pvs_then_the_last() {
+        let mut vg = vg(4);
+        vg.create_lv(LvRequest::new(
+            "m",
+            Extents(2),
+            Layout::Mirror {
+                mirrors: 3,
+                log: MirrorLog::Core,
+            },
+        ))
+        .unwrap();
+        let pv0 = pvs_of(&vg, "m_mimage_0")[0].clone();
+        let r = reduce_images(&mut vg, "m", 2, Some(&[pv0]), false).unwrap();
+        assert_eq!(r.images, ["m_mimage_0", "m_mimage_3"]);
+        assert!(r.primary);
+        assert_eq!(legs(&vg, "m"), ["m_mimage_1", "m_mimage_2"]);
     }
 
     #[test]

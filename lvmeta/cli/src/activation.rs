@@ -152,8 +152,9 @@ pub(crate) fn lvconvert_cmd() -> Command {
                 Arg::new("mirrors")
                     .short('m')
                     .long("mirrors")
-                    .value_name("[+]N")
-                    .help("Images beyond the first the LV has afterwards (+N: that many more); a linear LV becomes a mirror or raid1, and an active LV resyncs the new images (progress in lvs -o copy_percent)"),
+                    .value_name("[+|-]N")
+                    .allow_negative_numbers(true)
+                    .help("Images beyond the first the LV has afterwards (+N: that many more, -N: that many fewer); a linear LV becomes a mirror or raid1, and an active LV resyncs the new images (progress in lvs -o copy_percent); fewer images: the last ones go, or with a PV list those on these PVs (an active LV is reloaded without them)"),
             )
             .arg(
                 Arg::new("type")
@@ -184,7 +185,7 @@ pub(crate) fn lvconvert_cmd() -> Command {
                 Arg::new("pvs")
                     .value_name("PV")
                     .num_args(0..)
-                    .help("Allocate new images only on these PVs"),
+                    .help("Allocate new images only on these PVs; with fewer images (-m), remove those on these PVs"),
             ),
     )
 }
@@ -373,11 +374,12 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         } else {
             let arg = m.get_one::<String>("mirrors").expect("checked");
             let bad = || usage(format!("Invalid argument for --mirrors: {arg}"));
-            let (plus, n) = match arg.strip_prefix('+') {
-                Some(n) => (true, n.parse::<usize>().map_err(|_| bad())?),
-                None => (false, arg.parse::<usize>().map_err(|_| bad())?),
+            let (plus, minus, n) = match (arg.strip_prefix('+'), arg.strip_prefix('-')) {
+                (Some(n), _) => (true, false, n.parse::<usize>().map_err(|_| bad())?),
+                (_, Some(n)) => (false, true, n.parse::<usize>().map_err(|_| bad())?),
+                _ => (false, false, arg.parse::<usize>().map_err(|_| bad())?),
             };
-            (o.mirrors, o.plus) = (n, plus);
+            (o.mirrors, o.plus, o.minus) = (n, plus, minus);
             ctx.convert_images(kernel, &o)
         }
         .map_err(act)?;

@@ -1108,3 +1108,72 @@ fn root_lvconvert_of_a_disk_log_mirror_avoids_its_log_as_lvm2() {
     assert!(a.contains("m_mlog"), "{a}");
     assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
 }
+
+#[test]
+fn root_lvconvert_removes_mirror_images_as_lvm2() {
+    // `lvconvert -m N` / `-m -N` with fewer images than an inactive mirror has: lvm2
+    // (`_remove_mirror_images`) removes the last images, or with a PV list those wholly on
+    // those PVs, keeps the log unless the mirror becomes linear or `--corelog` asks, and says
+    // "Logical volume VG/LV converted.". lvm2 cannot make mirrors without device-mapper, so
+    // lvmeta makes them on set A and set B is a clone; then the same commands on both sides.
+    let t = Twins::new(4, 64);
+    setup(&t, "vgcreate -s 4m evg {0} {1} {2} {3}");
+    for cmd in [
+        "lvcreate --type mirror -m2 --mirrorlog core -n a -l 2 evg",
+        "lvcreate --type mirror -m2 -n b -l 2 evg",
+        "lvcreate --type mirror -m3 --mirrorlog core -n c -l 1 evg",
+        "lvcreate --type mirror -m1 -n d -l 1 evg",
+        "lvcreate --type mirror -m2 -n e -l 1 evg",
+    ] {
+        let m = t.me(&args(cmd));
+        assert_eq!(m.code, 0, "{cmd}: {}", m.stderr);
+    }
+    t.clone_a_to_b();
+    // The PV of c's first image.
+    let o = t.me(&args("lvs --noheadings -a -o devices evg/c_mimage_0"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let dev = o.stdout.trim().split('(').next().unwrap().to_string();
+    let idx = (0..4)
+        .find(|&i| t.a_dev(i) == dev)
+        .expect("c_mimage_0 on a PV");
+    // c's second image's PV: picked over the last ones.
+    let o = t.me(&args("lvs --noheadings -a -o devices evg/c_mimage_1"));
+    let dev1 = o.stdout.trim().split('(').next().unwrap().to_string();
+    let idx1 = (0..4)
+        .find(|&i| t.a_dev(i) == dev1)
+        .expect("c_mimage_1 on a PV");
+    let cases = [
+        "lvconvert -y -m1 evg/a".to_string(),
+        "lvconvert -y -m -1 evg/b".into(),
+        // The primary image of an inactive mirror: lvm2 cannot read its sync status.
+        format!("lvconvert -y -m2 evg/c {{{idx}}}"),
+        format!("lvconvert -y -m2 evg/c {{{idx1}}}"),
+        "lvconvert -y -m0 evg/d".into(),
+        "lvconvert -y -m1 --corelog evg/e".into(),
+        "lvconvert -y -m -5 evg/a".into(),
+    ];
+    for cmd in &cases {
+        let (m, l) = same(&t, &args(cmd));
+        if l.code == 0 {
+            assert_eq!(
+                m.stdout, l.stdout,
+                "{cmd}: stdout (lvmeta left, lvm2 right; lvm2 stderr {})",
+                l.stderr
+            );
+        }
+        same_views(&t, "evg");
+    }
+    let (a, b) = lv_sections(&t, "evg");
+    for gone in [
+        "a_mimage_2",
+        "b_mimage_2",
+        "c_mimage_1",
+        "d_mimage",
+        "d_mlog",
+        "e_mlog",
+    ] {
+        assert!(!a.contains(gone), "{gone} left in:\n{a}");
+    }
+    assert!(a.contains("b_mlog"), "b keeps its log:\n{a}");
+    assert_eq!(a, b, "LV sections differ (lvmeta left, lvm2 right)");
+}

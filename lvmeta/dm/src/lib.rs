@@ -378,10 +378,14 @@ pub fn reload_opts(
             let Some(i) = dm.info(&o.uuid)? else {
                 continue;
             };
-            if !new
-                .devices
-                .iter()
-                .any(|d| d.name == i.name && d.uuid != o.uuid)
+            // Also a device the new plan renames (a raid1 image renumbered after an image
+            // before it was removed): it takes its new name after the resume.
+            let renamed = new.device(&o.uuid).is_some_and(|d| d.name != i.name);
+            if !renamed
+                && !new
+                    .devices
+                    .iter()
+                    .any(|d| d.name == i.name && d.uuid != o.uuid)
             {
                 continue;
             }

@@ -542,3 +542,56 @@ fn a_replaced_mirror_log_takes_its_name_when_only_the_new_plan_is_known() {
         "set aside for the caller to remove"
     );
 }
+
+/// `lvconvert -m1 vg/r PV` of an active 3-image raid1 whose middle image is on PV: the
+/// image after it is renumbered (`_rimage_2` becomes `_rimage_1`, lvm2's
+/// `_shift_and_rename_image_components`); the reload gives the live devices the plan's
+/// names and removes the extracted image's devices, nothing left aside.
+#[test]
+fn a_raid1_down_convert_renames_the_renumbered_image_and_removes_the_other() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new(
+        "r",
+        Extents(2),
+        Layout::Raid1 { mirrors: 2 },
+    ))
+    .unwrap();
+    let nodes = MemNodes::default();
+    let old = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+    activate(&dm, &nodes, &old).unwrap();
+    let uuid_of = |p: &lvmeta_activate::Plan, name: &str| {
+        p.devices
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap()
+            .uuid
+            .clone()
+    };
+    let (gone, moved) = (
+        uuid_of(&old, "vg-r_rimage_1"),
+        uuid_of(&old, "vg-r_rimage_2"),
+    );
+    let pv = lvmeta_model::alloc::pv_areas(&vg.lv("r_rimage_1").unwrap().segments[0])[0]
+        .0
+        .clone();
+    let r = lvmeta_activate::reduce_images(&mut vg, "r", 2, Some(&[pv]), false).unwrap();
+    assert_eq!(r.images, ["r_rimage_1"]);
+    let new = plan_lv(&vg, "r", &pvs, &opts()).unwrap();
+    reload(&dm, &nodes, &old, &new).unwrap();
+    assert_eq!(dm.info(&moved).unwrap().unwrap().name, "vg-r_rimage_1");
+    assert!(
+        dm.info(&gone).unwrap().is_none(),
+        "the extracted image's device is gone"
+    );
+    for d in &new.devices {
+        assert_eq!(
+            dm.info(&d.uuid).unwrap().map(|i| i.name),
+            Some(d.name.clone())
+        );
+    }
+    assert!(!dm
+        .list()
+        .unwrap()
+        .iter()
+        .any(|i| i.name.contains("halvm_old")));
+}

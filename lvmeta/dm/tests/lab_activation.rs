@@ -710,14 +710,97 @@ fn lab_resize_and_split_of_active_lvs() {
     t.sh("$LVM vgchange -q -an vs");
     let raid = raid1_repair_phase(&t);
     let dl = disk_log_phase(&t);
+    let down = down_convert_phase(&t);
     println!(
         "lvconvert -m1 of an active 8 MiB LV to 100.00%: {} ms; --repair to 100.00%: {} ms; {raid}; \
-         disk-log phase {} ms (held write released {} ms after lvconvert --mirrorlog core began)",
+         disk-log phase {} ms (held write released {} ms after lvconvert --mirrorlog core began); \
+         down-convert phase {} ms",
         up_sync.as_millis(),
         repair_sync.as_millis(),
         dl.0.as_millis(),
-        dl.1.as_millis()
+        dl.1.as_millis(),
+        down.as_millis()
     );
+}
+
+/// `lvconvert -m1` of an active 3-image raid1 LV and of an active 3-leg mirror (lvm2's
+/// `_raid_remove_images` / `_remove_mirror_images`): the last image goes, the LV keeps
+/// reading the data written before, the kernel's table holds two images, no device or LV of
+/// the removed image (nor lvm2's `_extracted` names) is left, stock lvm2 reads the VG
+/// (`vgck`, `lvs -a`) and activates the same devices from it.
+fn down_convert_phase(t: &T) -> Duration {
+    let t0 = Instant::now();
+    t.sh(
+        "set -e; $LVMETA lvcreate -an -Zn --type raid1 -m2 -L 4m -n dr vs >/dev/null;
+         $LVMETA lvcreate -an -Zn --type mirror -m2 --mirrorlog core -L 4m -n dm vs >/dev/null;
+         $LVMETA lvchange -ay vs/dr vs/dm >/dev/null",
+    );
+    let devs = |table: &str| {
+        table
+            .split_whitespace()
+            .filter(|w| {
+                w.split_once(':')
+                    .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+            })
+            .count()
+    };
+    let mut data = BTreeMap::new();
+    for (lv, raid, want_devs) in [("dr", true, 4), ("dm", false, 2)] {
+        t.wait_synced("vs", lv);
+        let pat = write_pattern(t, &format!("/dev/vs/{lv}"), 1, &format!("{lv}-down"));
+        let out = t.sh(&format!("$LVMETA lvconvert -m1 vs/{lv}"));
+        let said = if raid {
+            format!("Logical volume vs/{lv} successfully converted.")
+        } else {
+            format!("Logical volume vs/{lv} converted.")
+        };
+        assert!(out.contains(&said), "{out}");
+        assert_eq!(
+            read_sum(t, &format!("/dev/vs/{lv}"), 1),
+            pat,
+            "{lv} reads its data"
+        );
+        let table = t.sh(&format!("dmsetup table vs-{lv}"));
+        assert_eq!(devs(&table), want_devs, "{lv}: two images: {table}");
+        let names = t.sh("dmsetup ls");
+        for gone in ["_rimage_2", "_rmeta_2", "_mimage_2", "_extracted"] {
+            let gone = format!("vs-{lv}{gone}");
+            assert!(!names.contains(&gone), "{gone} left: {names}");
+        }
+        assert!(!names.contains("_extracted"), "{names}");
+        data.insert(lv, pat);
+    }
+    let lvs = t.sh("$LVM vgck vs && $LVM lvs -a --noheadings -o lv_name vs");
+    for gone in ["_extracted", "dr_rimage_2", "dr_rmeta_2", "dm_mimage_2"] {
+        assert!(!lvs.contains(gone), "{gone} in lvm2's lvs -a: {lvs}");
+    }
+    for kept in ["dr_rimage_1", "dr_rmeta_1", "dm_mimage_1"] {
+        assert!(
+            lvs.contains(kept),
+            "{kept} missing from lvm2's lvs -a: {lvs}"
+        );
+    }
+    let ours = (t.dm_state("vs-dr"), t.dm_state("vs-dm"));
+    t.sh("$LVMETA lvchange -an vs/dr vs/dm && $LVM lvchange -q -ay vs/dr vs/dm");
+    assert_same(
+        "raid1 down-converted: lvmeta vs lvm2",
+        &ours.0,
+        &t.dm_state("vs-dr"),
+    );
+    assert_same(
+        "mirror down-converted: lvmeta vs lvm2",
+        &ours.1,
+        &t.dm_state("vs-dm"),
+    );
+    for (lv, pat) in &data {
+        assert_eq!(
+            &read_sum(t, &format!("/dev/vs/{lv}"), 1),
+            pat,
+            "{lv} through lvm2"
+        );
+    }
+    t.sh("$LVM lvchange -q -an vs/dr vs/dm");
+    t0.elapsed()
 }
 
 /// Issue 15, raid1 `lvconvert --repair`: two raid1 LVs on the same two PVs, `rr` repaired by

@@ -561,6 +561,7 @@ impl Ctx<'_> {
         // The log's change (see `crate::mirror_log`) and dm-log's sync for the reload.
         let mut log_changed = false;
         let mut resync = None;
+        let mut reduced = None;
         self.modify_vg(vgname, &write, |t| {
             let top = t.vg.top_level(lv).map_err(|_| {
                 OpError::Failed(format!("Failed to find logical volume \"{vgname}/{lv}\""))
@@ -593,6 +594,15 @@ impl Ctx<'_> {
             };
             let total = if o.plus {
                 have + o.mirrors
+            } else if o.minus {
+                if o.mirrors >= have {
+                    return Err(OpError::Failed(if raid1 {
+                        "Unable to reduce images by specified amount.".into()
+                    } else {
+                        format!("Unable to reduce images by specified amount - only {have} in {lv}")
+                    }));
+                }
+                have - o.mirrors
             } else {
                 o.mirrors + 1
             };
@@ -600,6 +610,54 @@ impl Ctx<'_> {
                 return Err(OpError::Failed(format!(
                     "{vgname}/{lv} must be active to perform this operation."
                 )));
+            }
+            if total < have {
+                let core = o.log == Some(lvmeta_model::MirrorLog::Core);
+                if o.log == Some(lvmeta_model::MirrorLog::Disk)
+                    && had_log == Some(false)
+                    && !o.pvs.is_empty()
+                {
+                    return Err(OpError::Failed(
+                        "Cannot both allocate and free extents when specifying physical volumes to use.\n\
+                         Please specify the operation in two steps."
+                            .into(),
+                    ));
+                }
+                let pvs = (!o.pvs.is_empty()).then_some(o.pvs.as_slice());
+                let r = lvmeta_activate::reduce_images(&mut t.vg, lv, total, pvs, core)
+                    .map_err(|e| OpError::Failed(e.to_string()))?;
+                // lvm2 will not pull the primary image of a copy still syncing, nor of an
+                // inactive mirror (it has no sync status to read).
+                if r.primary && !in_sync {
+                    return Err(OpError::Failed(if raid1 {
+                        format!(
+                            "Unable to remove all primary source devices\n\
+                             Failed to extract images from {vgname}/{lv}."
+                        )
+                    } else {
+                        let unknown = if sync.is_none() {
+                            format!("Unable to determine mirror sync status of {vgname}/{lv}.\n")
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "{unknown}Unable to remove primary mirror image while mirror volume \
+                             {vgname}/{lv} is not in-sync."
+                        )
+                    }));
+                }
+                // A mirror asked for a disk log it has not: lvm2 adds it after the removal.
+                let disk = o.log == Some(lvmeta_model::MirrorLog::Disk);
+                if !raid1 && !r.now_linear && disk && had_log == Some(false) {
+                    let creation = self.creation();
+                    let log =
+                        t.vg.add_mirror_log(lv, None, &[], creation)
+                            .map_err(crate::mirror_log::log_alloc_error)?
+                            .expect("no log yet");
+                    crate::mirror_log::init_log(self, &t.vg, t.scan, &t.devs, &log)?;
+                }
+                reduced = Some(r);
+                return Ok(());
             }
             added = t
                 .vg
@@ -667,6 +725,23 @@ impl Ctx<'_> {
             }
             Ok(())
         })?;
+        if let Some(r) = reduced {
+            // One commit (lvm2 commits the removed images renamed `*_extracted`, reloads,
+            // removes them, commits again: the same end state); the reload drops their
+            // devices and renames the renumbered ones.
+            let mut out = Vec::new();
+            if let (Some(k), Some(p)) = (kernel, &before) {
+                let mode = ActivationMode::Partial;
+                out.extend(self.reload_active_with(k, vgname, lv, p, mode, None)?);
+            }
+            log::debug!("{vgname}/{lv}: removed {:?}", r.removed);
+            out.push(if raid1 {
+                format!("Logical volume {vgname}/{lv} successfully converted.")
+            } else {
+                format!("Logical volume {vgname}/{lv} converted.")
+            });
+            return Ok(out);
+        }
         if added.is_empty() && !log_changed {
             return Ok(Vec::new());
         }
@@ -954,10 +1029,13 @@ impl Ctx<'_> {
 pub struct ConvertImagesOptions {
     pub vg: String,
     pub lv: String,
-    /// `-m N`: the LV has N + 1 images afterwards; with `plus` (`-m +N`), N more than now.
+    /// `-m N`: the LV has N + 1 images afterwards; with `plus` (`-m +N`), N more than now,
+    /// with `minus` (`-m -N`), N fewer.
     /// Unused by `--repair`.
     pub mirrors: usize,
     pub plus: bool,
+    /// `-m -N`: N fewer than now.
+    pub minus: bool,
     /// `--type raid1` (Some(true)) or `mirror` (Some(false)); None: raid1 for a linear LV
     /// (lvm2's default), the LV's own type otherwise.
     pub raid1: Option<bool>,
