@@ -853,15 +853,7 @@ fn compare(c: &Cell, op: Op, v: &Value) -> bool {
                 _ => return op == Op::Ne,
             };
             let eq = (have - want).abs() <= f64::EPSILON * have.abs().max(1.0);
-            match op {
-                Op::Eq => eq,
-                Op::Ne => !eq,
-                Op::Lt => have < *want && !eq,
-                Op::Le => have < *want || eq,
-                Op::Gt => have > *want && !eq,
-                Op::Ge => have > *want || eq,
-                Op::Match | Op::NotMatch => false,
-            }
+            order_of_doubles(op, have, *want, eq)
         }
         (Value::Int(want), op) => {
             let have = match c {
@@ -893,15 +885,7 @@ fn compare(c: &Cell, op: Op, v: &Value) -> bool {
             };
             // libdm's _dbl_* helpers: equal within DBL_EPSILON (absolute).
             let eq = (have - want).abs() < f64::EPSILON;
-            match op {
-                Op::Eq => eq,
-                Op::Ne => !eq,
-                Op::Lt => have < *want && !eq,
-                Op::Le => have < *want || eq,
-                Op::Gt => have > *want && !eq,
-                Op::Ge => have > *want || eq,
-                Op::Match | Op::NotMatch => false,
-            }
+            order_of_doubles(op, have, *want, eq)
         }
         (Value::Time(tv), op) => {
             // lvm2 compares an unknown time as 0.
@@ -922,6 +906,19 @@ fn compare(c: &Cell, op: Op, v: &Value) -> bool {
                 Op::Match | Op::NotMatch => false,
             }
         }
+    }
+}
+
+/// libdm's comparison of two doubles once `eq` (its own tolerance per type) is known.
+fn order_of_doubles(op: Op, have: f64, want: f64, eq: bool) -> bool {
+    match op {
+        Op::Eq => eq,
+        Op::Ne => !eq,
+        Op::Lt => have < want && !eq,
+        Op::Le => have < want || eq,
+        Op::Gt => have > want && !eq,
+        Op::Ge => have > want || eq,
+        Op::Match | Op::NotMatch => false,
     }
 }
 
