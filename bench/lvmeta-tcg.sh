@@ -12,6 +12,7 @@
 #      no filter) with --devices, instead of a short lvm.conf with a filter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/host-common.sh
 [ "$(id -u)" -eq 0 ] || { echo "needs root (loop devices)" >&2; exit 1; }
 command -v lvm >/dev/null || { echo "needs lvm2 (apt-get install lvm2)" >&2; exit 1; }
 command -v qemu-x86_64 >/dev/null || { echo "needs qemu-x86_64 (apt-get install qemu-user)" >&2; exit 1; }
@@ -24,19 +25,7 @@ lvmeta="$(realpath "$lvmeta")"
 RUNS="${RUNS:-11}"
 load0=$(uptime | sed 's/.*load average: //')
 
-work="$(mktemp -d)"
-loops=()
-cleanup() {
-  for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-for i in 0 1; do
-  truncate -s 2G "$work/disk$i"
-  loops+=("$(losetup --find --show "$work/disk$i")")
-done
-D0="${loops[0]}"; D1="${loops[1]}"
-mkdir -p "$work/etc" "$work/lvmlock" "$work/locks"
+host_disks 2G
 filter="filter = [\"a|^$D0\$|\", \"a|^$D1\$|\", \"r|.*|\"]"
 conf="$work/etc/lvm.conf"
 # Debian's file, and the bench's settings in lvmlocal.conf (which both tools read over it).

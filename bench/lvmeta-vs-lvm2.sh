@@ -11,6 +11,7 @@
 # The load average (uptime) before and after the run is printed with the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/host-common.sh
 [ "$(id -u)" -eq 0 ] || { echo "needs root (loop devices)" >&2; exit 1; }
 command -v lvm >/dev/null || { echo "needs lvm2 (apt-get install lvm2)" >&2; exit 1; }
 lvmeta="${1:-}"
@@ -30,21 +31,8 @@ load0=$(uptime | sed 's/.*load average: //')
 SIZES="${SIZES:-0 100 1000 5000}"
 SERIAL="${SERIAL:-1000}"
 
-work="$(mktemp -d)"
-loops=()
-cleanup() {
-  for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # Two 8 GiB sparse loop devices; 1 MiB extents leave room for 5,000+ LVs of one extent.
-for i in 0 1; do
-  truncate -s 8G "$work/disk$i"
-  loops+=("$(losetup --find --show "$work/disk$i")")
-done
-D0="${loops[0]}"; D1="${loops[1]}"
-mkdir -p "$work/etc" "$work/lvmlock" "$work/locks"
+host_disks 8G
 cat > "$work/etc/lvm.conf" <<CONF
 devices { filter = ["a|^$D0\$|", "a|^$D1\$|", "r|.*|"] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
 global { activation = 0 locking_dir = "$work/lvmlock" }

@@ -374,12 +374,13 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
         } else {
             let arg = m.get_one::<String>("mirrors").expect("checked");
             let bad = || usage(format!("Invalid argument for --mirrors: {arg}"));
-            let (plus, minus, n) = match (arg.strip_prefix('+'), arg.strip_prefix('-')) {
-                (Some(n), _) => (true, false, n.parse::<usize>().map_err(|_| bad())?),
-                (_, Some(n)) => (false, true, n.parse::<usize>().map_err(|_| bad())?),
-                _ => (false, false, arg.parse::<usize>().map_err(|_| bad())?),
+            use lvmeta::activation::Mirrors;
+            let count = |n: &str| n.parse::<usize>().map_err(|_| bad());
+            o.mirrors = match (arg.strip_prefix('+'), arg.strip_prefix('-')) {
+                (Some(n), _) => Mirrors::More(count(n)?),
+                (_, Some(n)) => Mirrors::Fewer(count(n)?),
+                _ => Mirrors::To(count(arg)?),
             };
-            (o.mirrors, o.plus, o.minus) = (n, plus, minus);
             ctx.convert_images(kernel, &o)
         }
         .map_err(act)?;

@@ -592,19 +592,17 @@ impl Ctx<'_> {
                 Some(lvmeta_model::SegmentKind::Mirror { legs, .. }) => legs.len(),
                 _ => 1,
             };
-            let total = if o.plus {
-                have + o.mirrors
-            } else if o.minus {
-                if o.mirrors >= have {
+            let total = match o.mirrors {
+                Mirrors::To(n) => n + 1,
+                Mirrors::More(n) => have + n,
+                Mirrors::Fewer(n) if n >= have => {
                     return Err(OpError::Failed(if raid1 {
                         "Unable to reduce images by specified amount.".into()
                     } else {
                         format!("Unable to reduce images by specified amount - only {have} in {lv}")
                     }));
                 }
-                have - o.mirrors
-            } else {
-                o.mirrors + 1
+                Mirrors::Fewer(n) => have - n,
             };
             if raid1 && before.is_none() {
                 return Err(OpError::Failed(format!(
@@ -1024,18 +1022,30 @@ impl Ctx<'_> {
     }
 }
 
+/// `lvconvert -m`'s argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mirrors {
+    /// `-m N`: N + 1 images afterwards.
+    To(usize),
+    /// `-m +N`: N more images than now.
+    More(usize),
+    /// `-m -N`: N fewer images than now.
+    Fewer(usize),
+}
+
+impl Default for Mirrors {
+    fn default() -> Self {
+        Mirrors::To(0)
+    }
+}
+
 /// `lvconvert -m N` and `lvconvert --repair`'s options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConvertImagesOptions {
     pub vg: String,
     pub lv: String,
-    /// `-m N`: the LV has N + 1 images afterwards; with `plus` (`-m +N`), N more than now,
-    /// with `minus` (`-m -N`), N fewer.
-    /// Unused by `--repair`.
-    pub mirrors: usize,
-    pub plus: bool,
-    /// `-m -N`: N fewer than now.
-    pub minus: bool,
+    /// `-m`: the image count asked for. Unused by `--repair`.
+    pub mirrors: Mirrors,
     /// `--type raid1` (Some(true)) or `mirror` (Some(false)); None: raid1 for a linear LV
     /// (lvm2's default), the LV's own type otherwise.
     pub raid1: Option<bool>,
