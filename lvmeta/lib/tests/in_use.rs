@@ -391,3 +391,36 @@ fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
         1
     );
 }
+
+/// `lvs` asks the environment's device-mapper (here the in-memory one), not a handle of its
+/// own: the active, open LV shows `ao`, the other `--`.
+#[test]
+fn lvs_shows_the_state_the_environments_device_mapper_holds() {
+    use lvmeta::report::{Cell, ReportKind, FIELDS};
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    let fields: Vec<_> = ["lv_name", "lv_attr"]
+        .iter()
+        .map(|n| FIELDS.iter().find(|f| f.name == *n).unwrap())
+        .collect();
+    let (rows, _) = ctx
+        .report_with_warnings(
+            ReportKind::Lvs,
+            &fields,
+            &["vg".to_string()],
+            ops::Selection::default(),
+        )
+        .unwrap();
+    let attrs: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| match (&r[0], &r[1]) {
+            (Cell::Str(n), Cell::Str(a)) => (n.clone(), a[4..6].to_string()),
+            other => panic!("unexpected cells {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        attrs,
+        [("a".into(), "ao".into()), ("b".into(), "--".into())],
+        "{rows:?}"
+    );
+}
