@@ -4,8 +4,8 @@
 //! - [`Ctx::read_vg`] / [`Ctx::read_vgs`]: shared locks → scan → read → owner check → callback.
 //! - [`Ctx::modify_vg`]: exclusive lock → scan → read → owner and completeness checks →
 //!   callback edits the VG → commit to every metadata area → the committed seqno handed to
-//!   every held lock ([`crate::lock::HeldLock::note_committed_seqno`]) → post-commit label
-//!   updates → backup hook.
+//!   every held lock ([`crate::lock::HeldLock::note_committed_seqno`]) → backup hook →
+//!   post-commit label updates and device-mapper renames ([`PostCommit`]).
 //! - [`Ctx::put_vg`]: the same for a VG written whole (vgcreate, vgcfgrestore).
 //!
 //! Locks: the global lock first (when the command changes the PV/VG name space), then the
@@ -59,13 +59,19 @@ pub enum End {
     Nothing,
 }
 
-/// Label changes made after the commit, on devices of the scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Changes made after the commit, and only once it succeeded: labels of devices of the
+/// scan, and device-mapper names.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostCommit {
     /// Set or clear the "used by a VG" flag of the PV label (device index in the scan).
     SetUsed(usize, bool),
     /// Empty the device's metadata areas (a PV leaving its VG).
     Orphan(usize),
+    /// Rename the devices of active LVs (lvrename, vgrename): each plan as found in the
+    /// kernel before the change, with its LV's name in the committed VG. After the commit,
+    /// as lvm2 renames on resume after `vg_commit`: a commit that fails leaves the devices
+    /// under the names the metadata still gives them.
+    RenameDevices(Vec<(lvmeta_activate::Plan, String)>),
 }
 
 /// A PV label write planned by pvcreate or pvremove (see [`Ctx::change_labels`]).
@@ -128,8 +134,15 @@ pub trait CommitHooks: Send + Sync {
     }
 }
 
-/// The label changes a transaction asked for, after its commit.
-fn post_commit(sc: &Scan, post: Vec<PostCommit>) -> Result<()> {
+/// The changes a transaction asked for, after its commit of `vg` (`old_name`: its name
+/// before, which a vgrename changed).
+fn post_commit(
+    env: &crate::env::Env,
+    sc: &Scan,
+    old_name: &str,
+    vg: &VolumeGroup,
+    post: Vec<PostCommit>,
+) -> Result<()> {
     for p in post {
         match p {
             PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
@@ -139,6 +152,21 @@ fn post_commit(sc: &Scan, post: Vec<PostCommit>) -> Result<()> {
                     mda::format_mda(d.dev.as_ref(), *a)?;
                 }
                 set_used(d, false)?;
+            }
+            PostCommit::RenameDevices(renames) => {
+                let Some(k) = &env.kernel else { continue };
+                for (before, lv) in renames {
+                    // The commit stands: a device left under its old name is reported, as
+                    // lvm2 reports a resume that fails after its commit.
+                    crate::activation::rename_devices(k, &before, vg, &lv).map_err(|e| {
+                        OpError::DevicesNotRenamed {
+                            old_vg: old_name.into(),
+                            vg: vg.name.clone(),
+                            lv: lv.clone(),
+                            error: e.to_string(),
+                        }
+                    })?;
+                }
             }
         }
     }
@@ -436,8 +464,8 @@ impl Ctx<'_> {
     }
 
     /// Read-modify-commit of VG `name` under its exclusive lock. `f` edits `txn.vg` (or asks
-    /// for removal or nothing); the commit, the seqno note to the locks, the post-commit label
-    /// changes and the hooks follow here and nowhere else.
+    /// for removal or nothing); the commit, the seqno note to the locks, the hooks and the
+    /// post-commit changes (labels, device-mapper renames) follow here and nowhere else.
     pub fn modify_vg<T>(
         &self,
         name: &str,
@@ -530,7 +558,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        post_commit(&sc, post)?;
+        post_commit(self.env, &sc, name, &vg, post)?;
         // Released first, so the removal reaches the lock value block; then, as lvm2, this
         // host leaves the removed VG's lockspace (others learn of it from the LVB).
         drop(held);
@@ -566,7 +594,7 @@ impl Ctx<'_> {
             return Ok(vg);
         }
         self.commit(&sc, name, &mut vg, command, &mut held)?;
-        post_commit(&sc, post)?;
+        post_commit(self.env, &sc, name, &vg, post)?;
         Ok(vg)
     }
 

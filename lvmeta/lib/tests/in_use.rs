@@ -14,11 +14,17 @@ use lvmeta_activate::dm_uuid;
 use lvmeta_dm::mem::MemDm;
 use lvmeta_dm::nodes::MemNodes;
 use lvmeta_dm::DmBackend;
+use lvmeta_ondisk::dev::{Fault, MemDev};
 
 /// Two in-memory PVs holding VG `vg` with linear LVs `a` and `b` (8 MiB each); the LVs
 /// in `active` have a device in device-mapper, opened `open` times.
 fn setup(active: &[(&str, i32)]) -> Env {
-    let (mut env, paths) = common::mem_env(2);
+    setup_devs(active).0
+}
+
+/// [`setup`] and its in-memory PVs (for fault injection).
+fn setup_devs(active: &[(&str, i32)]) -> (Env, Vec<MemDev>) {
+    let (mut env, paths, devs) = common::mem_env_devs(2);
     {
         let ctx = Ctx { env: &env };
         common::new_vg(&ctx, "vg", &paths);
@@ -52,7 +58,7 @@ fn setup(active: &[(&str, i32)]) -> Env {
         dm: Box::new(dm),
         nodes: Box::new(MemNodes::default()),
     });
-    env
+    (env, devs)
 }
 
 fn dm_names(env: &Env) -> Vec<String> {
@@ -423,4 +429,94 @@ fn lvs_shows_the_state_the_environments_device_mapper_holds() {
         [("a".into(), "ao".into()), ("b".into(), "--".into())],
         "{rows:?}"
     );
+}
+
+fn set_fault(devs: &[MemDev], f: Fault) {
+    for d in devs {
+        d.set_fault(f);
+    }
+}
+
+/// A rename renames the devices only after its commit (lvm2 renames on resume, after
+/// `vg_commit`): a commit that fails (no metadata copy written) leaves the devices under the
+/// names the metadata still has; the same rename committed renames them.
+#[test]
+fn a_rename_whose_commit_fails_leaves_the_devices_under_their_old_names() {
+    let (env, devs) = setup_devs(&[("a", 1), ("b", 0)]);
+    let ctx = Ctx { env: &env };
+    let lvrename = || {
+        ctx.lvrename(&lvmeta::ops::LvrenameOptions {
+            vg: "vg".into(),
+            old: "a".into(),
+            new: "c".into(),
+        })
+    };
+    let vgrename = || {
+        ctx.vgrename(&lvmeta::ops::VgrenameOptions {
+            old: "vg".into(),
+            new: "data".into(),
+        })
+    };
+    set_fault(&devs, Fault::FailAfter { ok: 0 });
+    let e = lvrename().unwrap_err();
+    assert!(matches!(e, OpError::NoMetadataCopy { .. }), "{e}");
+    let e = vgrename().unwrap_err();
+    assert!(matches!(e, OpError::NoMetadataCopy { .. }), "{e}");
+    set_fault(&devs, Fault::None);
+    assert_eq!(lvs(&env, "vg"), ["a", "b"]);
+    assert_eq!(
+        dm_names(&env),
+        ["vg-a", "vg-b"],
+        "devices as the metadata names them"
+    );
+    lvrename().unwrap();
+    assert_eq!(dm_names(&env), ["vg-b", "vg-c"]);
+    vgrename().unwrap();
+    assert_eq!(lvs(&env, "data"), ["b", "c"]);
+    assert_eq!(dm_names(&env), ["data-b", "data-c"]);
+}
+
+/// A device-mapper rename that fails after the commit is reported in lvm2's words, and the
+/// commit stands (the metadata is not rolled back).
+#[test]
+fn a_device_rename_failing_after_the_commit_is_reported_and_the_commit_stands() {
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    let dm = &env.kernel.as_ref().unwrap().dm;
+    // Another device holds the name the renamed LV's device would take.
+    dm.create("vg-c", "OTHER-c").unwrap();
+    let e = ctx
+        .lvrename(&lvmeta::ops::LvrenameOptions {
+            vg: "vg".into(),
+            old: "a".into(),
+            new: "c".into(),
+        })
+        .unwrap_err();
+    assert!(matches!(e, OpError::DevicesNotRenamed { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("\nFailed to resume logical volume vg/c."),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), 5);
+    assert_eq!(lvs(&env, "vg"), ["b", "c"], "committed");
+    assert_eq!(dm_names(&env), ["vg-a", "vg-c"]);
+
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    let dm = &env.kernel.as_ref().unwrap().dm;
+    dm.create("data-a", "OTHER-a").unwrap();
+    let e = ctx
+        .vgrename(&lvmeta::ops::VgrenameOptions {
+            old: "vg".into(),
+            new: "data".into(),
+        })
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("\nRenaming \"/dev/vg\" to \"/dev/data\" failed"),
+        "{e}"
+    );
+    assert_eq!(lvs(&env, "data"), ["a", "b"], "committed");
+    assert_eq!(dm_names(&env), ["data-a", "vg-a"]);
 }

@@ -215,6 +215,26 @@ pub enum OpError {
     FullName(#[from] lvmeta_model::names::FullNameTooLong),
     #[error("Old and new volume group names must differ")]
     SameVgName,
+    /// A rename committed to the metadata whose device-mapper rename then failed (it runs
+    /// after the commit, as lvm2's resume does): the metadata stands, the devices of LV
+    /// `vg/lv` keep their old names. lvm2's words after the kernel's error: vgrename's
+    /// "Renaming ... failed", lvrename's "Failed to resume logical volume".
+    #[error("{error}\n{}", not_renamed(old_vg, vg, lv))]
+    DevicesNotRenamed {
+        old_vg: String,
+        vg: String,
+        lv: String,
+        error: String,
+    },
+}
+
+/// lvm2's line after a rename whose devices did not follow the commit.
+fn not_renamed(old_vg: &str, vg: &str, lv: &str) -> String {
+    if old_vg != vg {
+        format!("Renaming \"/dev/{old_vg}\" to \"/dev/{vg}\" failed")
+    } else {
+        format!("Failed to resume logical volume {vg}/{lv}.")
+    }
 }
 
 impl OpError {
