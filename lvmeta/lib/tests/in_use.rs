@@ -42,7 +42,7 @@ fn setup_devs(active: &[(&str, i32)]) -> (Env, Vec<MemDev>) {
             .unwrap();
         }
     }
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     let dm = MemDm::new([]);
     for (lv, open) in active {
         let l = vg.lv(lv).unwrap();
@@ -77,7 +77,7 @@ fn dm_names(env: &Env) -> Vec<String> {
 }
 
 fn lvs(env: &Env, vg: &str) -> Vec<String> {
-    let r = ops::scan(env).unwrap().read_vg(vg).unwrap();
+    let r = Ctx { env }.peek_vg(vg).unwrap().1;
     let mut n: Vec<String> = r.vg.lvs.iter().map(|l| l.name.clone()).collect();
     n.sort();
     n
@@ -134,7 +134,7 @@ fn vgremove_force_refuses_open_lvs_and_deactivates_the_others() {
         force: true,
     })
     .unwrap();
-    assert!(ops::scan(&env).unwrap().read_vg("vg").is_err());
+    assert!(Ctx { env: &env }.peek_vg("vg").is_err());
     assert!(dm_names(&env).is_empty());
 }
 
@@ -185,7 +185,7 @@ fn lvreduce_of_an_open_lv_needs_force() {
         "{e}"
     );
     let size = |env: &Env| {
-        let r = ops::scan(env).unwrap().read_vg("vg").unwrap();
+        let r = Ctx { env }.peek_vg("vg").unwrap().1;
         r.vg.lv("a").unwrap().size().0
     };
     assert_eq!(size(&env), 2);
@@ -286,7 +286,7 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
         })
         .unwrap();
     }
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     let kernel_with = |open: i32| {
         let dm = MemDm::new([]);
         let l = vg.lv("gone").unwrap();
@@ -347,7 +347,7 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
     assert_eq!(pvs.len(), 1);
     assert_eq!(lvs(&env, "vg"), ["kept"]);
     assert!(dm_names(&env).is_empty());
-    let r = ops::scan(&env).unwrap().read_vg("vg").unwrap();
+    let r = Ctx { env: &env }.peek_vg("vg").unwrap().1;
     assert_eq!(r.vg.pvs.len(), 2);
     assert!(r.missing().is_empty());
 }
@@ -388,12 +388,7 @@ fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
         [pv1]
     );
     assert_eq!(
-        ops::scan(&env)
-            .unwrap()
-            .read_vg("vg")
-            .unwrap()
-            .missing()
-            .len(),
+        Ctx { env: &env }.peek_vg("vg").unwrap().1.missing().len(),
         1
     );
 }
