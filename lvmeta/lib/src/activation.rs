@@ -1125,18 +1125,17 @@ pub fn active_devices(
     Ok(out)
 }
 
-/// After a rename in the metadata (`vg` as renamed, `new_names[i]` the new name of
-/// `before[i]`'s LV): the active devices take their new names, open or not, as in lvm2.
+/// After a rename committed to the metadata (`vg` as committed): the active devices of
+/// `before` (as found before the change) take the names of LV `lv` of `vg`, open or not, as
+/// in lvm2.
 pub fn rename_devices(
     kernel: &Kernel,
-    before: &[Plan],
+    before: &Plan,
     vg: &VolumeGroup,
-    new_name: impl Fn(&str) -> String,
+    lv: &str,
 ) -> std::result::Result<(), OpError> {
-    for b in before {
-        let after = device_names(vg, &new_name(&b.lv))?;
-        lvmeta_dm::rename(kernel.dm.as_ref(), kernel.nodes.as_ref(), b, &after)?;
-    }
+    let after = device_names(vg, lv)?;
+    lvmeta_dm::rename(kernel.dm.as_ref(), kernel.nodes.as_ref(), before, &after)?;
     Ok(())
 }
 

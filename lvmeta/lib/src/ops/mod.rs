@@ -215,6 +215,26 @@ pub enum OpError {
     FullName(#[from] lvmeta_model::names::FullNameTooLong),
     #[error("Old and new volume group names must differ")]
     SameVgName,
+    /// A rename committed to the metadata whose device-mapper rename then failed (it runs
+    /// after the commit, as lvm2's resume does): the metadata stands, the devices of LV
+    /// `vg/lv` keep their old names. lvm2's words after the kernel's error: vgrename's
+    /// "Renaming ... failed", lvrename's "Failed to resume logical volume".
+    #[error("{error}\n{}", not_renamed(old_vg, vg, lv))]
+    DevicesNotRenamed {
+        old_vg: String,
+        vg: String,
+        lv: String,
+        error: String,
+    },
+}
+
+/// lvm2's line after a rename whose devices did not follow the commit.
+fn not_renamed(old_vg: &str, vg: &str, lv: &str) -> String {
+    if old_vg != vg {
+        format!("Renaming \"/dev/{old_vg}\" to \"/dev/{vg}\" failed")
+    } else {
+        format!("Failed to resume logical volume {vg}/{lv}.")
+    }
 }
 
 impl OpError {
@@ -412,13 +432,14 @@ fn dedup_same_device(paths: Vec<PathBuf>) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Reads labels and metadata areas of every candidate device, once each.
-pub fn scan(env: &Env) -> Result<Scan> {
+/// Reads labels and metadata areas of every candidate device, once each. Only the
+/// transaction driver (`crate::txn`) scans: commands reach metadata through it.
+pub(crate) fn scan(env: &Env) -> Result<Scan> {
     scan_with(env, &SysBlock::default())
 }
 
 /// [`scan`] with the given sysfs tree.
-pub fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
+pub(crate) fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
     let explicit = env.devices.is_some();
     let mut scan = Scan::default();
     // PV UUID -> indexes into scan.pvs, in scan order.
@@ -543,7 +564,7 @@ impl Scan {
     /// LVs of it active): not found in any readable copy while devices fail I/O is
     /// [`OpError::NoMetadataReadable`], not "not found". (Without that knowledge a disk
     /// failing I/O says nothing of which VG it held.)
-    pub fn read_known_vg(&self, name: &str) -> Result<VgRead> {
+    pub(crate) fn read_known_vg(&self, name: &str) -> Result<VgRead> {
         match self.read_vg(name) {
             Err(e @ (OpError::VgNotFound { .. } | OpError::NoValidCopy { .. })) => {
                 let mut failed: Vec<(PathBuf, String)> = self
@@ -576,7 +597,7 @@ impl Scan {
     }
 
     /// Reads VG `name` from the newest valid copy; other copies are classified.
-    pub fn read_vg(&self, name: &str) -> Result<VgRead> {
+    pub(crate) fn read_vg(&self, name: &str) -> Result<VgRead> {
         let mut best: Option<(u64, &str, usize)> = None;
         let mut damaged: Vec<(usize, PathBuf, DiskLocn, String)> = Vec::new();
         for (i, p) in self.pvs.iter().enumerate() {
@@ -778,13 +799,13 @@ pub(crate) fn now() -> i64 {
 }
 
 /// Hook between the two commit phases (crash tests stop here).
-pub type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
+pub(crate) type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
 
 /// Writes `vg` (its seqno already set) to every metadata area of `targets` through
 /// [`MetadataStore::prepare_image`] (text and precommitted slot everywhere), then commits
 /// (slot 0 everywhere); a failure in between reverts. Nothing is written when the text does
 /// not fit an area. `text` is taken over as the buffer written to the areas.
-pub fn commit_text(
+pub(crate) fn commit_text(
     vg_name: &str,
     targets: &[(Arc<dyn BlockDev>, DiskLocn)],
     text: String,
@@ -1128,7 +1149,7 @@ pub(crate) fn check_tag(t: &str) -> Result<()> {
 }
 
 mod backup;
-mod carry;
+pub(crate) mod carry;
 mod check;
 mod lv;
 mod pv;
@@ -1138,7 +1159,6 @@ mod vg;
 pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups, VgcfgOptions};
-pub use carry::write_carried;
 pub use check::VgckOptions;
 pub use lv::{
     ImagesRemoved, LogReplaced, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions,

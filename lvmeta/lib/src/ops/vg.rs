@@ -413,10 +413,16 @@ impl Ctx<'_> {
                 None => Vec::new(),
             };
             t.vg.name = new.into();
-            // Active LVs' devices follow the new VG name (vg-lv → new-lv).
-            if let Some(k) = &self.env.kernel {
-                crate::activation::rename_devices(k, &before, &t.vg, str::to_string)?;
-            }
+            // Active LVs' devices follow the new VG name (vg-lv → new-lv), once it is
+            // committed (lvm2 renames on resume, after its commit).
+            let renames = before
+                .into_iter()
+                .map(|p| {
+                    let lv = p.lv.clone();
+                    (p, lv)
+                })
+                .collect();
+            t.after_commit(PostCommit::RenameDevices(renames));
             Ok(())
         })?;
         Ok(())
