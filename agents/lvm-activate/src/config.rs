@@ -3,6 +3,8 @@
 use halvm_config::ActivationMode as VxMode;
 use halvm_ocf::{OcfError, Params};
 
+use crate::definition;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessMode {
     Lvmlockd,
@@ -157,23 +159,13 @@ impl Config {
             .ok_or_else(|| OcfError::MissingParameter {
                 name: "vg_access_mode".into(),
             })?;
-        let access = AccessMode::parse(access_raw).ok_or_else(|| OcfError::InvalidValue {
-            name: "vg_access_mode".into(),
-            value: access_raw.into(),
-            allowed: crate::definition::ACCESS_MODES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+        let access = AccessMode::parse(access_raw).ok_or_else(|| {
+            OcfError::invalid_value("vg_access_mode", access_raw, definition::ACCESS_MODES)
         })?;
         let sharing = match p.str("activation_mode") {
             None => Sharing::Exclusive,
-            Some(v) => Sharing::parse(v).ok_or_else(|| OcfError::InvalidValue {
-                name: "activation_mode".into(),
-                value: v.into(),
-                allowed: crate::definition::ACTIVATION_MODES
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
+            Some(v) => Sharing::parse(v).ok_or_else(|| {
+                OcfError::invalid_value("activation_mode", v, definition::ACTIVATION_MODES)
             })?,
         };
         let tag = p.str("tag").unwrap_or("pacemaker").to_string();
