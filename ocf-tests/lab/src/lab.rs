@@ -150,6 +150,28 @@ fn require_tool(name: &str, package: &str) -> Result<()> {
     }
 }
 
+/// The host tools every lab runs, and those of a cluster and of Pacemaker: (tool, package).
+const HOST_TOOLS: &[(&str, &str)] = &[
+    ("qemu-system-x86_64", "qemu-system-x86"),
+    ("busybox", "busybox-static"),
+    ("ip", "iproute2"),
+    ("modprobe", "kmod"),
+    ("depmod", "kmod"),
+    ("dpkg-deb", "dpkg"),
+    ("apt-get", "apt"),
+];
+const CLUSTER_TOOLS: &[(&str, &str)] = &[
+    ("corosync", "corosync"),
+    ("corosync-quorumtool", "corosync"),
+    ("dlm_controld", "dlm-controld"),
+    ("dlm_tool", "dlm-controld"),
+];
+const PACEMAKER_TOOLS: &[(&str, &str)] = &[
+    ("pacemakerd", "pacemaker"),
+    ("cibadmin", "pacemaker-cli-utils"),
+    ("crm_mon", "pacemaker-cli-utils"),
+];
+
 fn check_prerequisites(cfg: &LabConfig) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         return Err(LabError::Prerequisite {
@@ -157,35 +179,14 @@ fn check_prerequisites(cfg: &LabConfig) -> Result<()> {
             hint: "the lab needs root for network namespaces and taps".into(),
         });
     }
-    for (tool, pkg) in [
-        ("qemu-system-x86_64", "qemu-system-x86"),
-        ("busybox", "busybox-static"),
-        ("ip", "iproute2"),
-        ("modprobe", "kmod"),
-        ("depmod", "kmod"),
-        ("dpkg-deb", "dpkg"),
-        ("apt-get", "apt"),
-    ] {
+    let when =
+        |on: bool, tools: &'static [(&'static str, &'static str)]| if on { tools } else { &[] };
+    for &(tool, pkg) in HOST_TOOLS
+        .iter()
+        .chain(when(cfg.cluster, CLUSTER_TOOLS))
+        .chain(when(cfg.pacemaker, PACEMAKER_TOOLS))
+    {
         require_tool(tool, pkg)?;
-    }
-    if cfg.cluster {
-        for (tool, pkg) in [
-            ("corosync", "corosync"),
-            ("corosync-quorumtool", "corosync"),
-            ("dlm_controld", "dlm-controld"),
-            ("dlm_tool", "dlm-controld"),
-        ] {
-            require_tool(tool, pkg)?;
-        }
-    }
-    if cfg.pacemaker {
-        for (tool, pkg) in [
-            ("pacemakerd", "pacemaker"),
-            ("cibadmin", "pacemaker-cli-utils"),
-            ("crm_mon", "pacemaker-cli-utils"),
-        ] {
-            require_tool(tool, pkg)?;
-        }
     }
     Ok(())
 }
