@@ -142,7 +142,6 @@ impl Ctx<'_> {
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
-        let in_sync = sync.is_some_and(|s| s >= 100.0);
         let mut counts = (0, 0);
         let creation = self.creation();
         let pvs = (!o.pvs.is_empty()).then(|| o.pvs.clone());
@@ -185,7 +184,13 @@ impl Ctx<'_> {
         }
         let mut out = Vec::new();
         if let (Some(k), Some(p)) = (kernel, &before) {
-            out.extend(self.reload_active_resync(k, vgname, lv, p, in_sync.then_some(false))?);
+            out.extend(self.reload_active_resync(
+                k,
+                vgname,
+                lv,
+                p,
+                sync.done().then_some(false),
+            )?);
         }
         out.push(format!("Logical volume {vgname}/{lv} converted."));
         Ok(out)
