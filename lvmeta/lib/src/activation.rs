@@ -760,18 +760,7 @@ impl Ctx<'_> {
         }
         if added.is_empty() {
             // Only the log changed (`-m N --mirrorlog ...` at the image count it has).
-            let mut out = Vec::new();
-            if let (Some(k), Some(p)) = (kernel, &before) {
-                out.extend(self.reload_active_resync(
-                    k,
-                    vgname,
-                    lv,
-                    p,
-                    sync.done().then_some(false),
-                )?);
-            }
-            out.push(format!("Logical volume {vgname}/{lv} converted."));
-            return Ok(out);
+            return self.log_converted(kernel, vgname, lv, before.as_ref(), sync);
         }
         let new = NewImages {
             before: before.as_ref(),
@@ -784,12 +773,32 @@ impl Ctx<'_> {
             out.push(format!(
                 "Logical volume {vgname}/{lv} successfully converted."
             ));
-        } else if before.is_some() {
-            out.push(format!("Logical volume {vgname}/{lv} being converted."));
         } else {
             out.push(format!("Logical volume {vgname}/{lv} being converted."));
-            out.push("Conversion starts after activation.".into());
+            if before.is_none() {
+                out.push("Conversion starts after activation.".into());
+            }
         }
+        Ok(out)
+    }
+
+    /// The end of a conversion that changed only a mirror's log: an active LV is reloaded,
+    /// without a full copy when it was in sync (`nosync`), else the new log calls every region
+    /// out of sync; then lvm2's "converted." line.
+    pub(crate) fn log_converted(
+        &self,
+        kernel: Option<&Kernel>,
+        vgname: &str,
+        lv: &str,
+        before: Option<&Plan>,
+        sync: CopyProgress,
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if let (Some(k), Some(p)) = (kernel, before) {
+            let resync = sync.done().then_some(false);
+            out.extend(self.reload_active_resync(k, vgname, lv, p, resync)?);
+        }
+        out.push(format!("Logical volume {vgname}/{lv} converted."));
         Ok(out)
     }
 
