@@ -1093,22 +1093,16 @@ impl Inner {
             "unix:{},server=on,wait=off",
             self.qmp_socket(slot).display()
         ));
-        c.arg("-netdev").arg(format!(
-            "tap,id=nk,ifname={},script=no,downscript=no",
-            cluster_tap(i)
-        ));
-        c.arg("-device").arg(format!(
-            "virtio-net-pci,netdev=nk,mac={}",
-            guest::cluster_mac(i)
-        ));
-        c.arg("-netdev").arg(format!(
-            "tap,id=nc,ifname={},script=no,downscript=no",
-            control_tap(i)
-        ));
-        c.arg("-device").arg(format!(
-            "virtio-net-pci,netdev=nc,mac={}",
-            guest::control_mac(i)
-        ));
+        // The cluster network's NIC, then the control network's.
+        for (id, tap, mac) in [
+            ("nk", cluster_tap(i), guest::cluster_mac(i)),
+            ("nc", control_tap(i), guest::control_mac(i)),
+        ] {
+            c.arg("-netdev")
+                .arg(format!("tap,id={id},ifname={tap},script=no,downscript=no"));
+            c.arg("-device")
+                .arg(format!("virtio-net-pci,netdev={id},mac={mac}"));
+        }
         c
     }
 
