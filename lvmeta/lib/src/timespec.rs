@@ -27,10 +27,18 @@ pub struct Clock {
 impl Clock {
     pub fn system() -> Clock {
         Clock {
-            now: crate::ops::now(),
+            now: now(),
             zone: Zone::system(),
         }
     }
+}
+
+/// The system clock, in seconds since the epoch (0 before it).
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// C's `strtol` on a byte string: leading space, sign, digits; (value, bytes read, overflow).

@@ -770,12 +770,9 @@ pub(crate) fn uname() -> Option<String> {
     ))
 }
 
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+/// The wall clock that stamps metadata, defined beside `timespec::Clock` so the time parser
+/// imports nothing of the operations layer.
+pub(crate) use crate::timespec::now;
 
 /// Hook between the two commit phases (crash tests stop here).
 pub type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
