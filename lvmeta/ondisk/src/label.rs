@@ -14,6 +14,7 @@
 use crate::crc::{lvm_crc, INITIAL_CRC};
 use crate::dev::BlockDev;
 use crate::error::{Corruption, DecodeError, OnDiskError};
+use crate::le::{le_u32, le_u64, put_u32, put_u64};
 use crate::units::{Bytes, SECTOR_SIZE};
 
 pub const LABEL_ID: &[u8; 8] = b"LABELONE";
@@ -99,22 +100,6 @@ pub enum EncodeError {
     BadSector { sector: u64 },
     #[error("pv_header_extension version 0 reads back as no extension; use None")]
     ExtensionVersionZero,
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
-
-fn put_u32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put_u64(b: &mut [u8], at: usize, v: u64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
 /// Reads a zero-terminated `disk_locn` list starting at `at`; returns it and the offset
