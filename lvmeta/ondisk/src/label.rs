@@ -11,7 +11,7 @@
 //! ```
 //! A list ends at the first entry whose offset is 0, as in LVM2.
 
-use crate::crc::{lvm_crc, INITIAL_CRC};
+use crate::crc::{self, lvm_crc, INITIAL_CRC};
 use crate::dev::BlockDev;
 use crate::error::{Corruption, DecodeError, OnDiskError};
 use crate::le::{le_u32, le_u64, put_u32, put_u64};
@@ -200,18 +200,8 @@ pub fn decode_label_sector(buf: &[u8], sector: u64) -> Result<Option<PvLabel>, D
             },
         ));
     }
-    let stored = le_u32(b, OFF_CRC);
-    let computed = lvm_crc(INITIAL_CRC, &b[OFF_OFFSET..]);
-    if stored != computed {
-        return Err(DecodeError::new(
-            OFF_CRC as u64,
-            Corruption::BadChecksum {
-                structure: "label",
-                stored,
-                computed,
-            },
-        ));
-    }
+    crc::verify("label", le_u32(b, OFF_CRC), &b[OFF_OFFSET..])
+        .map_err(|what| DecodeError::new(OFF_CRC as u64, what))?;
     if &b[OFF_TYPE..OFF_TYPE + 8] != LVM2_LABEL_TYPE {
         return Err(DecodeError::new(
             OFF_TYPE as u64,

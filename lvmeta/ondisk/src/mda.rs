@@ -22,7 +22,7 @@
 //! - A copy may be at most `(area_size - 512) / 2 - 512` bytes, so it can never overlap
 //!   the committed copy; bigger text is `MetadataTooLarge`.
 
-use crate::crc::{lvm_crc, INITIAL_CRC};
+use crate::crc::{self, lvm_crc, INITIAL_CRC};
 use crate::dev::BlockDev;
 use crate::error::{Corruption, DecodeError, OnDiskError};
 use crate::label::DiskLocn;
@@ -147,18 +147,8 @@ impl MdaHeader {
             ));
         }
         let b = &buf[..MDA_HEADER_SIZE];
-        let stored = le_u32(b, OFF_CHECKSUM);
-        let computed = lvm_crc(INITIAL_CRC, &b[OFF_MAGIC..]);
-        if stored != computed {
-            return Err(DecodeError::new(
-                OFF_CHECKSUM as u64,
-                Corruption::BadChecksum {
-                    structure: "mda_header",
-                    stored,
-                    computed,
-                },
-            ));
-        }
+        crc::verify("mda_header", le_u32(b, OFF_CHECKSUM), &b[OFF_MAGIC..])
+            .map_err(|what| DecodeError::new(OFF_CHECKSUM as u64, what))?;
         if &b[OFF_MAGIC..OFF_MAGIC + 16] != FMTT_MAGIC {
             return Err(DecodeError::new(
                 OFF_MAGIC as u64,
@@ -510,18 +500,11 @@ pub fn read_text(
         dev.read_at(off2, &mut buf[first as usize..])
             .map_err(|e| OnDiskError::io(dev.path(), off2, e))?;
     }
-    let computed = lvm_crc(INITIAL_CRC, &buf);
-    if computed != locn.checksum {
-        return Err(OnDiskError::Corrupt {
-            path: dev.path().to_path_buf(),
-            offset: off1,
-            what: Corruption::BadChecksum {
-                structure: "metadata text",
-                stored: locn.checksum,
-                computed,
-            },
-        });
-    }
+    crc::verify("metadata text", locn.checksum, &buf).map_err(|what| OnDiskError::Corrupt {
+        path: dev.path().to_path_buf(),
+        offset: off1,
+        what,
+    })?;
     let text = decode_text_owned(buf).map_err(|what| OnDiskError::Corrupt {
         path: dev.path().to_path_buf(),
         offset: off1,
