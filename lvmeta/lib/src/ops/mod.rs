@@ -1080,19 +1080,21 @@ pub(crate) fn pv_keys(
     if paths.is_empty() {
         return Ok(None);
     }
-    let mut keys = Vec::new();
-    for p in paths {
-        let k = devs
-            .iter()
-            .find(|(_, &i)| sc.pvs[i].path == *p)
-            .map(|(k, _)| k.clone())
-            .ok_or_else(|| VgError::NoSuchPv {
-                vg: vgname.to_string(),
-                pv: p.display().to_string(),
-            })?;
-        keys.push(k);
-    }
-    Ok(Some(keys))
+    let keys = paths.iter().map(|p| pv_key(sc, vgname, devs, p));
+    keys.collect::<Result<_>>().map(Some)
+}
+
+/// The key (`pv0`...) of the PV at `path` in VG `vgname`.
+pub(crate) fn pv_key(sc: &Scan, vgname: &str, devs: &PvIndex, path: &Path) -> Result<String> {
+    let key = devs
+        .iter()
+        .find(|(_, &i)| sc.pvs[i].path == path)
+        .map(|(k, _)| k.clone())
+        .ok_or_else(|| VgError::NoSuchPv {
+            vg: vgname.to_string(),
+            pv: path.display().to_string(),
+        })?;
+    Ok(key)
 }
 
 /// lvm2 builds a command line's PV list from PVs with free extents only (`create_pv_list`)
