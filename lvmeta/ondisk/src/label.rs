@@ -14,7 +14,7 @@
 use crate::crc::{self, lvm_crc, INITIAL_CRC};
 use crate::dev::BlockDev;
 use crate::error::{Corruption, DecodeError, OnDiskError};
-use crate::le::{le_u32, le_u64, put_u32, put_u64};
+use crate::le::{le_u32, le_u64, put_u32, put_u64, whole};
 use crate::units::{Bytes, SECTOR_SIZE};
 
 pub const LABEL_ID: &[u8; 8] = b"LABELONE";
@@ -179,17 +179,7 @@ pub fn decode_label_sector(buf: &[u8], sector: u64) -> Result<Option<PvLabel>, D
     if buf.len() < OFF_ID + LABEL_ID.len() || &buf[OFF_ID..OFF_ID + 8] != LABEL_ID {
         return Ok(None);
     }
-    if buf.len() < LABEL_SIZE {
-        return Err(DecodeError::new(
-            0,
-            Corruption::Truncated {
-                structure: "label",
-                needed: LABEL_SIZE as u64,
-                got: buf.len() as u64,
-            },
-        ));
-    }
-    let b = &buf[..LABEL_SIZE];
+    let b = whole(buf, LABEL_SIZE, "label")?;
     let recorded = le_u64(b, OFF_SECTOR);
     if recorded != sector {
         return Err(DecodeError::new(

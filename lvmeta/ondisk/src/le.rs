@@ -1,5 +1,27 @@
 //! Little-endian fields at byte offsets of an on-disk structure's buffer (each structure is
-//! decoded from, and encoded into, a buffer of its full size).
+//! decoded from, and encoded into, a buffer of its full size: [`whole`]).
+
+use crate::error::{Corruption, DecodeError};
+
+/// The first `size` bytes of `buf`, which must hold `structure` whole.
+pub(crate) fn whole<'a>(
+    buf: &'a [u8],
+    size: usize,
+    structure: &'static str,
+) -> Result<&'a [u8], DecodeError> {
+    buf.get(..size).ok_or_else(|| {
+        let got = buf.len() as u64;
+        let needed = size as u64;
+        DecodeError::new(
+            0,
+            Corruption::Truncated {
+                structure,
+                needed,
+                got,
+            },
+        )
+    })
+}
 
 pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))

@@ -26,7 +26,7 @@ use crate::crc::{self, lvm_crc, INITIAL_CRC};
 use crate::dev::BlockDev;
 use crate::error::{Corruption, DecodeError, OnDiskError};
 use crate::label::DiskLocn;
-use crate::le::{le_u32, le_u64, put_u32, put_u64};
+use crate::le::{le_u32, le_u64, put_u32, put_u64, whole};
 use crate::units::{Bytes, SECTOR_SIZE};
 
 pub const MDA_HEADER_SIZE: usize = 512;
@@ -136,17 +136,7 @@ impl MdaHeader {
     /// Decodes and validates a header: checksum, magic, version, and every recorded copy
     /// lying inside the area's text buffer. Never panics.
     pub fn decode(buf: &[u8]) -> Result<MdaHeader, DecodeError> {
-        if buf.len() < MDA_HEADER_SIZE {
-            return Err(DecodeError::new(
-                0,
-                Corruption::Truncated {
-                    structure: "mda_header",
-                    needed: MDA_HEADER_SIZE as u64,
-                    got: buf.len() as u64,
-                },
-            ));
-        }
-        let b = &buf[..MDA_HEADER_SIZE];
+        let b = whole(buf, MDA_HEADER_SIZE, "mda_header")?;
         crc::verify("mda_header", le_u32(b, OFF_CHECKSUM), &b[OFF_MAGIC..])
             .map_err(|what| DecodeError::new(OFF_CHECKSUM as u64, what))?;
         if &b[OFF_MAGIC..OFF_MAGIC + 16] != FMTT_MAGIC {
