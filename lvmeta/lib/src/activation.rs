@@ -405,20 +405,19 @@ impl Ctx<'_> {
         kernel.map_or(Ok(None), |k| self.active_plan(k, vgname, lv))
     }
 
-    /// [`Ctx::active_plan_with`], and the sync percentage of the LV's copy (None: inactive,
-    /// or no mirror/raid status).
+    /// [`Ctx::active_plan_with`], and how far the LV's copy is in sync.
     pub(crate) fn active_plan_and_sync(
         &self,
         kernel: Option<&Kernel>,
         vgname: &str,
         lv: &str,
-    ) -> Result<(Option<Plan>, Option<f64>)> {
+    ) -> Result<(Option<Plan>, CopyProgress)> {
         let before = self.active_plan_with(kernel, vgname, lv)?;
         let sync = match (kernel, &before) {
             (Some(k), Some(p)) => lvmeta_dm::view::sync_of(k.dm.as_ref(), &p.top().uuid),
             _ => None,
         };
-        Ok((before, sync))
+        Ok((before, CopyProgress(sync)))
     }
 
     /// After a metadata change of an active LV: suspend, load the new tables, resume.
@@ -497,7 +496,7 @@ impl Ctx<'_> {
         let (vgname, lv, new_name, count) =
             (o.vg.as_str(), o.lv.as_str(), o.new_name.as_str(), o.count);
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
-        if let Some(s) = sync.filter(|s| *s < 100.0) {
+        if let Some(s) = sync.0.filter(|s| *s < 100.0) {
             return Err(ActivationError::NotInSync {
                 vg: vgname.into(),
                 lv: lv.into(),
@@ -537,6 +536,27 @@ impl Ctx<'_> {
     }
 }
 
+/// How far an LV's copy (mirror or raid) is in sync, in percent: `None` when device-mapper
+/// shows no such status (inactive, or an error table where I/O was stopped).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CopyProgress(pub(crate) Option<f64>);
+
+impl CopyProgress {
+    /// Wholly in sync (lvm2 needs that known, not assumed).
+    pub(crate) fn done(self) -> bool {
+        self.0.is_some_and(|s| s >= 100.0)
+    }
+
+    /// lvm2's line (`Unable to determine <what> status of VG/LV.`) when the status is
+    /// unknown, else nothing.
+    fn unknown(self, what: &str, vgname: &str, lv: &str) -> String {
+        match self.0 {
+            None => format!("Unable to determine {what} status of {vgname}/{lv}.\n"),
+            Some(_) => String::new(),
+        }
+    }
+}
+
 impl Ctx<'_> {
     /// `lvconvert -m N [--type mirror|raid1] VG/LV [PV...]`: adds images until the LV has
     /// `total` (a linear LV becomes a mirror, with lvm2's disk log unless `log` says core,
@@ -554,7 +574,6 @@ impl Ctx<'_> {
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
-        let in_sync = sync.is_some_and(|s| s >= 100.0);
         let mut added = Vec::new();
         let mut raid1 = false;
         let write = crate::txn::WriteOpts::command("lvconvert");
@@ -626,21 +645,17 @@ impl Ctx<'_> {
                     .map_err(|e| OpError::Failed(e.to_string()))?;
                 // lvm2 will not pull the primary image of a copy still syncing, nor of an
                 // inactive mirror (it has no sync status to read).
-                if r.primary && !in_sync {
+                if r.primary && !sync.done() {
                     return Err(OpError::Failed(if raid1 {
                         format!(
                             "Unable to remove all primary source devices\n\
                              Failed to extract images from {vgname}/{lv}."
                         )
                     } else {
-                        let unknown = if sync.is_none() {
-                            format!("Unable to determine mirror sync status of {vgname}/{lv}.\n")
-                        } else {
-                            String::new()
-                        };
                         format!(
-                            "{unknown}Unable to remove primary mirror image while mirror volume \
-                             {vgname}/{lv} is not in-sync."
+                            "{}Unable to remove primary mirror image while mirror volume \
+                             {vgname}/{lv} is not in-sync.",
+                            sync.unknown("mirror sync", vgname, lv)
                         )
                     }));
                 }
@@ -745,18 +760,7 @@ impl Ctx<'_> {
         }
         if added.is_empty() {
             // Only the log changed (`-m N --mirrorlog ...` at the image count it has).
-            let mut out = Vec::new();
-            if let (Some(k), Some(p)) = (kernel, &before) {
-                out.extend(self.reload_active_resync(
-                    k,
-                    vgname,
-                    lv,
-                    p,
-                    in_sync.then_some(false),
-                )?);
-            }
-            out.push(format!("Logical volume {vgname}/{lv} converted."));
-            return Ok(out);
+            return self.log_converted(kernel, vgname, lv, before.as_ref(), sync);
         }
         let new = NewImages {
             before: before.as_ref(),
@@ -769,12 +773,32 @@ impl Ctx<'_> {
             out.push(format!(
                 "Logical volume {vgname}/{lv} successfully converted."
             ));
-        } else if before.is_some() {
-            out.push(format!("Logical volume {vgname}/{lv} being converted."));
         } else {
             out.push(format!("Logical volume {vgname}/{lv} being converted."));
-            out.push("Conversion starts after activation.".into());
+            if before.is_none() {
+                out.push("Conversion starts after activation.".into());
+            }
         }
+        Ok(out)
+    }
+
+    /// The end of a conversion that changed only a mirror's log: an active LV is reloaded,
+    /// without a full copy when it was in sync (`nosync`), else the new log calls every region
+    /// out of sync; then lvm2's "converted." line.
+    pub(crate) fn log_converted(
+        &self,
+        kernel: Option<&Kernel>,
+        vgname: &str,
+        lv: &str,
+        before: Option<&Plan>,
+        sync: CopyProgress,
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if let (Some(k), Some(p)) = (kernel, before) {
+            let resync = sync.done().then_some(false);
+            out.extend(self.reload_active_resync(k, vgname, lv, p, resync)?);
+        }
+        out.push(format!("Logical volume {vgname}/{lv} converted."));
         Ok(out)
     }
 
@@ -812,16 +836,12 @@ impl Ctx<'_> {
                     "{vgname}/{lv} must be active to perform this operation."
                 )));
             }
-            if raid1 && !sync.is_some_and(|s| s >= 100.0) {
+            if raid1 && !sync.done() {
                 // No raid status (an error table where I/O was stopped): lvm2 cannot tell.
-                let unknown = if sync.is_none() {
-                    format!("Unable to determine sync status of {vgname}/{lv}.\n")
-                } else {
-                    String::new()
-                };
                 return Err(OpError::Failed(format!(
-                    "{unknown}Unable to replace devices in {vgname}/{lv} while it is not in-sync.\n\
-                     Failed to replace faulty devices in {vgname}/{lv}."
+                    "{}Unable to replace devices in {vgname}/{lv} while it is not in-sync.\n\
+                     Failed to replace faulty devices in {vgname}/{lv}.",
+                    sync.unknown("sync", vgname, lv)
                 )));
             }
             for pv in t.vg.pvs.iter_mut() {
@@ -1175,6 +1195,20 @@ mod tests {
     use super::*;
     use lvmeta_model::{Layout, LvRequest, PhysicalVolume};
     use lvmeta_ondisk::units::{Extents, Sectors};
+
+    #[test]
+    fn a_copy_is_done_only_when_known_whole_and_an_unknown_one_says_so() {
+        let unknown = CopyProgress(None);
+        assert!(!unknown.done());
+        assert_eq!(
+            unknown.unknown("mirror sync", "vg", "lv"),
+            "Unable to determine mirror sync status of vg/lv.\n"
+        );
+        let half = CopyProgress(Some(50.0));
+        assert!(!half.done());
+        assert_eq!(half.unknown("sync", "vg", "lv"), "");
+        assert!(CopyProgress(Some(100.0)).done());
+    }
 
     fn vg() -> VolumeGroup {
         let mut vg = VolumeGroup::new("vg1", Sectors(8192)).unwrap();

@@ -791,12 +791,9 @@ pub(crate) fn uname() -> Option<String> {
     ))
 }
 
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+/// The wall clock that stamps metadata, defined beside `timespec::Clock` so the time parser
+/// imports nothing of the operations layer.
+pub(crate) use crate::timespec::now;
 
 /// Hook between the two commit phases (crash tests stop here).
 pub(crate) type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
@@ -1104,19 +1101,21 @@ pub(crate) fn pv_keys(
     if paths.is_empty() {
         return Ok(None);
     }
-    let mut keys = Vec::new();
-    for p in paths {
-        let k = devs
-            .iter()
-            .find(|(_, &i)| sc.pvs[i].path == *p)
-            .map(|(k, _)| k.clone())
-            .ok_or_else(|| VgError::NoSuchPv {
-                vg: vgname.to_string(),
-                pv: p.display().to_string(),
-            })?;
-        keys.push(k);
-    }
-    Ok(Some(keys))
+    let keys = paths.iter().map(|p| pv_key(sc, vgname, devs, p));
+    keys.collect::<Result<_>>().map(Some)
+}
+
+/// The key (`pv0`...) of the PV at `path` in VG `vgname`.
+pub(crate) fn pv_key(sc: &Scan, vgname: &str, devs: &PvIndex, path: &Path) -> Result<String> {
+    let key = devs
+        .iter()
+        .find(|(_, &i)| sc.pvs[i].path == path)
+        .map(|(k, _)| k.clone())
+        .ok_or_else(|| VgError::NoSuchPv {
+            vg: vgname.to_string(),
+            pv: path.display().to_string(),
+        })?;
+    Ok(key)
 }
 
 /// lvm2 builds a command line's PV list from PVs with free extents only (`create_pv_list`)

@@ -216,14 +216,7 @@ impl Ctx<'_> {
         self.modify_vg(name, &opts, |t| {
             let (vg, sc, devs) = (&mut t.vg, t.scan, &t.devs);
             for p in paths {
-                let key = devs
-                    .iter()
-                    .find(|(_, &i)| sc.pvs[i].path == *p)
-                    .map(|(k, _)| k.clone())
-                    .ok_or_else(|| VgError::NoSuchPv {
-                        vg: name.into(),
-                        pv: p.display().to_string(),
-                    })?;
+                let key = pv_key(sc, name, devs, p)?;
                 let pv = vg.pvs.iter_mut().find(|pv| pv.name == key);
                 let Some(pv) = pv.filter(|pv| pv.is_missing()) else {
                     return Err(OpError::Failed(format!(
