@@ -315,11 +315,6 @@ struct Server {
     /// The corosync connection failed: the daemon stays up (frozen VGs stay frozen, status
     /// says why) and sends nothing to the group any more.
     cluster_lost: bool,
-    /// DLM calls handed to the lockspace threads and not yet completed.
-    dlm_in_flight: usize,
-    /// CPG messages held back while DLM calls are in flight (in order), and since when (ms).
-    cpg_held: std::collections::VecDeque<CpgMsg>,
-    cpg_held_since: u64,
     /// When corosync's quorum fd was last found readable (the reaction time's start).
     quorum_seen: Option<Instant>,
     /// dlm_controld's liveness (with corosync only: without it there is no dlm_controld).
@@ -327,10 +322,6 @@ struct Server {
     /// The timing log is on ([`crate::workers::TIMING_ENV`]).
     timing: bool,
 }
-
-/// The longest a CPG message waits for DLM calls in flight (a call can block for long while
-/// the DLM recovers).
-const CPG_HOLD_MS: u64 = 20;
 
 /// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
 /// an in-memory one in tests; `assume_quorate` (tests only) stands in for corosync's quorum
@@ -361,8 +352,21 @@ pub fn serve_with(
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(DaemonError::Signals)?;
 
+    let timing = crate::workers::timing_on();
+    let (workers, done_rx, wake_rx) = Workers::new(dlm.clone()).map_err(|e| DaemonError::Bind {
+        path: opts.socket.clone(),
+        source: e,
+    })?;
+    let (done_tx, wake_tx) = workers.completions().map_err(|e| DaemonError::Bind {
+        path: opts.socket.clone(),
+        source: e,
+    })?;
     let corosync = if opts.corosync {
-        Some(Corosync::connect()?)
+        let wake = wake_tx.try_clone().map_err(|e| DaemonError::Bind {
+            path: opts.socket.clone(),
+            source: e,
+        })?;
+        Some(Corosync::connect(done_tx.clone(), wake, timing)?)
     } else {
         None
     };
@@ -378,14 +382,6 @@ pub fn serve_with(
         log::error!("{e}");
         Vec::new()
     });
-    let (workers, done_rx, wake_rx) = Workers::new(dlm).map_err(|e| DaemonError::Bind {
-        path: opts.socket.clone(),
-        source: e,
-    })?;
-    let (done_tx, wake_tx) = workers.completions().map_err(|e| DaemonError::Bind {
-        path: opts.socket.clone(),
-        source: e,
-    })?;
     let detach_tx = crate::detach::spawn(
         opts.socket.clone(),
         done_tx.clone(),
@@ -425,14 +421,11 @@ pub fn serve_with(
         fence_tx,
         detach_tx,
         cluster_lost: false,
-        dlm_in_flight: 0,
-        cpg_held: Default::default(),
-        cpg_held_since: 0,
         quorum_seen: None,
         dlmc: opts
             .corosync
             .then(|| crate::dlmc::DlmControldWatch::new(crate::dlmc::DLMC_SOCK)),
-        timing: crate::workers::timing_on(),
+        timing,
     };
     if let Some(w) = srv.dlmc.as_mut() {
         w.reconnect();
@@ -487,9 +480,9 @@ impl Server {
         let now = self.now();
         let mut outs = self.node.step(now, input);
         // A fence order before anything else: it only queues work for the fence thread. Then
-        // answers and DLM calls: a CPG multicast is an IPC round trip to corosync, which must
-        // not hold up a client's answer nor the DLM call the next answer waits for. The sort
-        // is stable, so the order within each group is kept.
+        // answers and DLM calls, then the rest (a multicast only queues work for the CPG
+        // thread; without corosync it comes straight back and is stepped at once, after the
+        // answers). The sort is stable, so the order within each group is kept.
         outs.sort_by_key(|o| match o {
             Output::Fence { .. } => 0,
             Output::Reply { .. }
@@ -510,7 +503,6 @@ impl Server {
             Output::Join { ls } => self.workers.submit(ls, Work::Join),
             Output::Leave { ls } => self.workers.submit(ls, Work::Leave),
             Output::Dlm { ls, tag, op } => {
-                self.dlm_in_flight += 1;
                 self.workers.submit(ls, Work::Call(tag, op, Instant::now()))
             }
             Output::Fence { tag, action } => {
@@ -554,15 +546,6 @@ impl Server {
                 .fence_tx
                 .send(crate::fence::Job::Watch(tag, action))
                 .expect("the fence thread lives as long as the daemon"),
-            // A multicast is an IPC round trip to corosync that blocks this loop: while a DLM
-            // call is in flight (e.g. the release an unlock's answer waits for, with the
-            // commit's announcement) it is held back, so the answer does not wait for it.
-            Output::Cpg(msg) if self.dlm_in_flight > 0 || !self.cpg_held.is_empty() => {
-                if self.cpg_held.is_empty() {
-                    self.cpg_held_since = self.now();
-                }
-                self.cpg_held.push_back(msg);
-            }
             Output::Cpg(msg) => self.send_cpg(msg)?,
         }
         Ok(())
@@ -570,40 +553,14 @@ impl Server {
 
     fn send_cpg(&mut self, msg: CpgMsg) -> Result<(), DaemonError> {
         match self.corosync.as_mut() {
-            Some(c) => {
-                let t = self.timing.then(Instant::now);
-                let sent = c.send(&msg);
-                // Read before formatting the message: the figure is the send alone.
-                if let Some(us) = t.map(|t| t.elapsed().as_micros()) {
-                    // A multicast is an IPC round trip to corosync that blocks this loop.
-                    log::info!(
-                        "timing: CPG {} took {us} us",
-                        format!("{msg:?}").chars().take(60).collect::<String>(),
-                    );
-                }
-                if let Err(e) = sent {
-                    self.lose_cluster(e)?;
-                }
-            }
+            // Queued for the CPG thread: the loop never waits for corosync.
+            Some(c) => c.send(&msg, self.timing),
             None if self.cluster_lost => log::debug!("cluster lost: not sent: {msg:?}"),
             // Without corosync we are a group of one: our messages come straight back.
             None => {
                 let from = self.node_id;
                 self.feed(Input::Cpg { from, msg })?;
             }
-        }
-        Ok(())
-    }
-
-    /// Sends the held CPG messages once no DLM call is in flight, or once they waited
-    /// [`CPG_HOLD_MS`] (or at once with `force`).
-    fn release_cpg(&mut self, force: bool) -> Result<(), DaemonError> {
-        if !(force || self.dlm_in_flight == 0 || self.now() >= self.cpg_held_since + CPG_HOLD_MS) {
-            return Ok(());
-        }
-        // One at a time from the front: what sending feeds back (no corosync) queues behind.
-        while let Some(msg) = self.cpg_held.pop_front() {
-            self.send_cpg(msg)?;
         }
         Ok(())
     }
@@ -635,16 +592,21 @@ impl Server {
     /// next; the daemon stays up instead, not quorate for good: the core freezes every shared
     /// VG started here and never thaws it, and status tells the admin to reboot.
     fn lose_cluster(&mut self, e: DaemonError) -> Result<(), DaemonError> {
+        self.lose_cluster_why(e.to_string())
+    }
+
+    /// [`Self::lose_cluster`] with the failure as text (the CPG thread's report).
+    fn lose_cluster_why(&mut self, why: String) -> Result<(), DaemonError> {
         if self.cluster_lost {
             return Ok(());
         }
         log::error!(
-            "{e}: the cluster connection is lost; clvmd-rs stays up with the shared VGs' I/O \
+            "{why}: the cluster connection is lost; clvmd-rs stays up with the shared VGs' I/O \
              frozen (see clvmd-rs status)"
         );
         self.cluster_lost = true;
         self.corosync = None;
-        self.feed(Input::ClusterLost { why: e.to_string() })
+        self.feed(Input::ClusterLost { why })
     }
 
     fn reply(&mut self, conn: ConnId, response: &Response) {
@@ -677,7 +639,7 @@ impl Server {
         loop {
             if let Some(t) = stop_by {
                 if !self.node.leaving_global() {
-                    return self.release_cpg(true);
+                    return Ok(());
                 }
                 if self.now() >= t {
                     log::warn!("lvm_global not left after {STOP_WAIT_MS} ms: exiting anyway");
@@ -693,24 +655,8 @@ impl Server {
             } else {
                 timeout
             };
-            let timeout = if self.corosync.as_ref().is_some_and(|c| c.backlog()) {
-                timeout.min(50)
-            } else {
-                timeout
-            };
-            let timeout = if self.cpg_held.is_empty() {
-                timeout
-            } else {
-                timeout.min((self.cpg_held_since + CPG_HOLD_MS).saturating_sub(self.now()))
-            };
-            let fds = self
-                .corosync
-                .as_ref()
-                .map(|c| Ok::<_, DaemonError>((c.cpg_fd()?, c.quorum_fd()?)))
-                .transpose();
-            let (cpg_fd, q_fd) = match fds {
-                Ok(Some((a, b))) => (Some(a), Some(b)),
-                Ok(None) => (None, None),
+            let q_fd = match self.corosync.as_ref().map(Corosync::quorum_fd).transpose() {
+                Ok(fd) => fd,
                 Err(e) => {
                     self.lose_cluster(e)?;
                     continue;
@@ -723,7 +669,7 @@ impl Server {
                     PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.wake_rx.as_fd(), PollFlags::POLLIN),
                 ];
-                for fd in [cpg_fd, q_fd].into_iter().flatten() {
+                if let Some(fd) = q_fd {
                     // SAFETY: the fd belongs to a corosync handle owned by `self.corosync`,
                     // which outlives this poll call.
                     fds.push(PollFd::new(
@@ -763,7 +709,7 @@ impl Server {
             // multicasts are round trips to a corosync busy with the new ring, which held up
             // the freeze's order by 290 ms in the lab).
             let quorum = match &self.corosync {
-                Some(c) if ready.get(4) == Some(&true) => {
+                Some(c) if q_fd.is_some() && ready.get(3) == Some(&true) => {
                     self.quorum_seen = Some(Instant::now());
                     c.dispatch_quorum()
                 }
@@ -794,26 +740,16 @@ impl Server {
                 let mut sink = [0u8; 256];
                 while matches!(self.wake_rx.read(&mut sink), Ok(n) if n > 0) {}
             }
+            // Completions, and what the CPG thread delivered (in its order).
             while let Ok(input) = self.done_rx.try_recv() {
-                if matches!(input, Input::DlmDone { .. }) {
-                    self.dlm_in_flight = self.dlm_in_flight.saturating_sub(1);
+                match input {
+                    Input::ClusterLost { why } => self.lose_cluster_why(why)?,
+                    // Left over from a CPG connection already lost.
+                    Input::Cpg { .. } | Input::Membership { .. } if self.cluster_lost => {}
+                    input => self.feed(input)?,
                 }
-                self.feed(input)?;
             }
-            self.release_cpg(false)?;
-            let dispatched = match &self.corosync {
-                Some(c) if ready.get(3) == Some(&true) => c.dispatch_cpg(),
-                _ => Ok(()),
-            };
-            for e in corosync::take_events() {
-                self.feed(e)?;
-            }
-            let dispatched = dispatched.and(quorum);
-            let flushed = match self.corosync.as_mut() {
-                Some(c) => dispatched.and_then(|()| c.flush()),
-                None => dispatched,
-            };
-            if let Err(e) = flushed {
+            if let Err(e) = quorum {
                 self.lose_cluster(e)?;
             }
             for (id, r) in conn_ready {
