@@ -124,6 +124,15 @@ impl Corosync {
             what: "cpg thread",
             error: e.to_string(),
         })?;
+        // Both ends non-blocking: the loop never waits to wake the thread, and the thread
+        // drains its wake-ups without blocking.
+        for end in [&wake_tx, &wake_rx] {
+            end.set_nonblocking(true)
+                .map_err(|e| DaemonError::Corosync {
+                    what: "cpg thread",
+                    error: e.to_string(),
+                })?;
+        }
         let (fin_tx, finished) = channel();
         let t = CpgLoop {
             handle: c,
