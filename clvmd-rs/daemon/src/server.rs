@@ -315,6 +315,11 @@ struct Server {
     /// The corosync connection failed: the daemon stays up (frozen VGs stay frozen, status
     /// says why) and sends nothing to the group any more.
     cluster_lost: bool,
+    /// DLM calls handed to the lockspace threads and not yet completed.
+    dlm_in_flight: usize,
+    /// CPG messages held back while DLM calls are in flight (in order), and since when (ms).
+    cpg_held: std::collections::VecDeque<CpgMsg>,
+    cpg_held_since: u64,
     /// When corosync's quorum fd was last found readable (the reaction time's start).
     quorum_seen: Option<Instant>,
     /// dlm_controld's liveness (with corosync only: without it there is no dlm_controld).
@@ -322,6 +327,10 @@ struct Server {
     /// The timing log is on ([`crate::workers::TIMING_ENV`]).
     timing: bool,
 }
+
+/// The longest a CPG message waits for DLM calls in flight (a call can block for long while
+/// the DLM recovers).
+const CPG_HOLD_MS: u64 = 20;
 
 /// Serves on `listener` until SIGTERM/SIGINT/SIGHUP. `dlm` is the kernel's in the daemon and
 /// an in-memory one in tests; `assume_quorate` (tests only) stands in for corosync's quorum
@@ -421,6 +430,9 @@ pub fn serve_with(
         fence_tx,
         detach_tx,
         cluster_lost: false,
+        dlm_in_flight: 0,
+        cpg_held: Default::default(),
+        cpg_held_since: 0,
         quorum_seen: None,
         dlmc: opts
             .corosync
@@ -503,6 +515,7 @@ impl Server {
             Output::Join { ls } => self.workers.submit(ls, Work::Join),
             Output::Leave { ls } => self.workers.submit(ls, Work::Leave),
             Output::Dlm { ls, tag, op } => {
+                self.dlm_in_flight += 1;
                 self.workers.submit(ls, Work::Call(tag, op, Instant::now()))
             }
             Output::Fence { tag, action } => {
@@ -546,6 +559,15 @@ impl Server {
                 .fence_tx
                 .send(crate::fence::Job::Watch(tag, action))
                 .expect("the fence thread lives as long as the daemon"),
+            // Multicasting makes corosync (realtime-scheduled) run on this node's CPUs: while a
+            // DLM call is in flight (e.g. the release an unlock's answer waits for, with the
+            // commit's announcement) the message is held back, so the answer comes first.
+            Output::Cpg(msg) if self.dlm_in_flight > 0 || !self.cpg_held.is_empty() => {
+                if self.cpg_held.is_empty() {
+                    self.cpg_held_since = self.now();
+                }
+                self.cpg_held.push_back(msg);
+            }
             Output::Cpg(msg) => self.send_cpg(msg)?,
         }
         Ok(())
@@ -561,6 +583,19 @@ impl Server {
                 let from = self.node_id;
                 self.feed(Input::Cpg { from, msg })?;
             }
+        }
+        Ok(())
+    }
+
+    /// Sends the held CPG messages once no DLM call is in flight, or once they waited
+    /// [`CPG_HOLD_MS`] (or at once with `force`).
+    fn release_cpg(&mut self, force: bool) -> Result<(), DaemonError> {
+        if !(force || self.dlm_in_flight == 0 || self.now() >= self.cpg_held_since + CPG_HOLD_MS) {
+            return Ok(());
+        }
+        // One at a time from the front: what sending feeds back (no corosync) queues behind.
+        while let Some(msg) = self.cpg_held.pop_front() {
+            self.send_cpg(msg)?;
         }
         Ok(())
     }
@@ -639,7 +674,7 @@ impl Server {
         loop {
             if let Some(t) = stop_by {
                 if !self.node.leaving_global() {
-                    return Ok(());
+                    return self.release_cpg(true);
                 }
                 if self.now() >= t {
                     log::warn!("lvm_global not left after {STOP_WAIT_MS} ms: exiting anyway");
@@ -654,6 +689,11 @@ impl Server {
                 timeout.min(100)
             } else {
                 timeout
+            };
+            let timeout = if self.cpg_held.is_empty() {
+                timeout
+            } else {
+                timeout.min((self.cpg_held_since + CPG_HOLD_MS).saturating_sub(self.now()))
             };
             let q_fd = match self.corosync.as_ref().map(Corosync::quorum_fd).transpose() {
                 Ok(fd) => fd,
@@ -746,9 +786,15 @@ impl Server {
                     Input::ClusterLost { why } => self.lose_cluster_why(why)?,
                     // Left over from a CPG connection already lost.
                     Input::Cpg { .. } | Input::Membership { .. } if self.cluster_lost => {}
-                    input => self.feed(input)?,
+                    input => {
+                        if matches!(input, Input::DlmDone { .. }) {
+                            self.dlm_in_flight = self.dlm_in_flight.saturating_sub(1);
+                        }
+                        self.feed(input)?
+                    }
                 }
             }
+            self.release_cpg(false)?;
             if let Err(e) = quorum {
                 self.lose_cluster(e)?;
             }
