@@ -185,6 +185,12 @@ impl Corosync {
         }
     }
 
+    /// Lets go of a failed connection without waiting for the CPG thread (which ends on its
+    /// own): the loop must go on to freeze at once.
+    pub fn abandon(mut self) {
+        drop(self.cpg.take());
+    }
+
     /// Whether corosync still answers (one IPC round trip): dlm_controld exits when corosync
     /// goes, and the cause is then corosync's loss, not dlm_controld's.
     pub fn check(&self) -> Result<(), DaemonError> {
@@ -313,7 +319,8 @@ pub fn take_events() -> Vec<Input> {
 
 impl Drop for Corosync {
     fn drop(&mut self) {
-        // Closing the queue stops the thread, which sends what is queued and leaves.
+        // Closing the queue stops the thread, which sends what is queued and leaves (on the
+        // way out: a failed connection is abandoned instead).
         if let Some(t) = self.cpg.take() {
             let CpgThread { tx, wake, finished } = t;
             drop(tx);

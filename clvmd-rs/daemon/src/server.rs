@@ -640,7 +640,9 @@ impl Server {
              frozen (see clvmd-rs status)"
         );
         self.cluster_lost = true;
-        self.corosync = None;
+        if let Some(c) = self.corosync.take() {
+            c.abandon();
+        }
         self.feed(Input::ClusterLost { why })
     }
 
