@@ -30,9 +30,13 @@ pub enum CpgMsg {
     /// before admitting more of its own clients, so passing the lock between local clients
     /// cannot starve another node.
     Waiting { ls: String, res: String, mode: Mode },
-    /// A barrier: when the sender sees its own barrier come back, every announcement sent
-    /// before it has been delivered, so a holder still unknown is not a clvmd-rs node.
+    /// A barrier: every other member answers it with [`CpgMsg::BarrierAck`] after announcing
+    /// the holds it had not announced yet (a command's VG or global lock, see `announce.rs`).
+    /// Once the sender has every answer, every hold of a clvmd-rs node is known to it, so a
+    /// holder still unknown is not a clvmd-rs node.
     Barrier { token: u64 },
+    /// A member's answer to `origin`'s [`CpgMsg::Barrier`], sent after its announcements.
+    BarrierAck { origin: u32, token: u64 },
     /// A commit to `vg` left this seqno (the VGLK was released from EX with it).
     Committed { vg: String, seqno: u32 },
     /// A node could not write any metadata copy of the VG: disabled on every node

@@ -21,7 +21,9 @@ pub use cpg::CpgMsg;
 pub use detach::{Detach, LvStatus, WatchAction};
 pub use dm::{DmAction, DmReport, LvRef};
 pub use machine::modes;
-pub use machine::{CarriedCommit, ConnId, DlmOp, Input, Node, NodeConfig, Output, CARRY_MS};
+pub use machine::{
+    CarriedCommit, ConnId, DlmOp, Input, Node, NodeConfig, Output, ANNOUNCE_AFTER_MS, CARRY_MS,
+};
 pub use quorum::{FenceAction, QuorumLoss};
 /// Carries out one [`DlmOp`] on a lockspace (shared by the daemon and the simulator).
 pub use sim::execute;

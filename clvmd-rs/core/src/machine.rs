@@ -14,6 +14,11 @@ use crate::dm::{DmAction, DmReport, LvRef};
 use crate::lvb::ValBlk;
 use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 
+// What the daemons tell each other they hold, and when (a command's VG lock is told late).
+#[path = "announce.rs"]
+mod announce;
+pub use announce::ANNOUNCE_AFTER_MS;
+use announce::{Refusal, Unresolved};
 // Cluster-wide coordination (issue 14) lives beside the lock logic, in child modules so they
 // reach the node's state: propagation of commits and the two-phase atomic resize.
 #[path = "coord.rs"]
@@ -301,6 +306,11 @@ struct Res {
     last_busy: Option<Holder>,
     /// The mode announced to the other daemons as waited for ([`CpgMsg::Waiting`]).
     announced_wait: Option<Mode>,
+    /// The mode the other daemons were last told this node holds ([`CpgMsg::Held`], or a
+    /// snapshot); it lags [`Res::mode`] while a command's GLLK/VGLK hold is not told yet.
+    told: Mode,
+    /// When the mode last rose from NL (how long an untold hold has lasted).
+    raised_at: u64,
 }
 
 impl Res {
@@ -324,6 +334,8 @@ impl Res {
             },
             last_busy: None,
             announced_wait: None,
+            told: Mode::Nl,
+            raised_at: 0,
         }
     }
 
@@ -399,8 +411,9 @@ pub struct Node {
     conns: BTreeMap<ConnId, i32>,
     next_tag: u64,
     tags: BTreeMap<u64, (LockspaceName, ResourceName)>,
-    /// Refusals whose holder is not known yet, answered when our barrier returns.
-    unresolved: BTreeMap<u64, Vec<Unresolved>>,
+    /// Refusals whose holder is not known yet, by barrier token: answered when every other
+    /// member answered our barrier (announce.rs).
+    unresolved: BTreeMap<u64, Unresolved>,
     next_barrier: u64,
     /// xorshift state for retry jitter (deterministic per node, no I/O).
     jitter: u64,
@@ -418,15 +431,6 @@ pub struct Node {
     /// Metadata checks after a node left (recheck.rs).
     rechecks: recheck::Rechecks,
     out: Vec<Output>,
-}
-
-#[derive(Debug)]
-struct Unresolved {
-    conn: ConnId,
-    what: String,
-    ls: LockspaceName,
-    res: ResourceName,
-    mode: Mode,
 }
 
 fn failed(kind: ErrorKind, message: impl Into<String>) -> Response {
@@ -561,6 +565,8 @@ impl Node {
         self.coord_tick();
         self.drive_rechecks();
         self.drive_all();
+        self.tell_due();
+        self.barrier_deadlines();
         self.carry_deadlines();
         self.dg_leave();
         self.fence();
@@ -599,6 +605,7 @@ impl Node {
             .flat_map(|w| [w.retry_at, w.deadline])
             .chain(self.coord_deadlines())
             .chain(self.carries.values().map(|c| c.deadline))
+            .chain(self.announce_wakes())
             .filter(|t| *t > now)
             .chain(self.freezer.next_wake(now))
             .chain(self.watcher.next_wake(now, self.any_active()))
@@ -1282,10 +1289,11 @@ impl Node {
         let Some(ls) = self.ls.remove(&name) else {
             return;
         };
+        // What the others were told of (an untold hold they never heard of).
         let holds: Vec<String> = ls
             .res
             .iter()
-            .filter(|(_, r)| r.mode != Mode::Nl)
+            .filter(|(_, r)| r.told != Mode::Nl)
             .map(|(n, _)| n.to_string())
             .collect();
         for res in holds {
@@ -1333,13 +1341,7 @@ impl Node {
         self.members = new;
         self.coord_membership(&gone);
         self.recheck_after_leave(&gone);
-        if !self.members.contains(&self.cfg.node_id) {
-            // Out of the group: no barrier will come back.
-            let all: Vec<u64> = self.unresolved.keys().copied().collect();
-            for t in all {
-                self.resolve(t);
-            }
-        }
+        self.barrier_membership(&gone);
         let holds = self
             .ls
             .iter()
@@ -1356,28 +1358,9 @@ impl Node {
             holds,
             disabled,
         }));
-    }
-
-    fn resolve(&mut self, token: u64) {
-        for u in self.unresolved.remove(&token).unwrap_or_default() {
-            let holder = self_holder(
-                &self.remote,
-                &self.names,
-                self.cfg.node_id,
-                &u.ls,
-                &u.res,
-                u.mode,
-            );
-            if let Some(r) = self.ls.get_mut(&u.ls).and_then(|l| l.res.get_mut(&u.res)) {
-                r.last_busy = Some(holder.clone());
-            }
-            self.reply(
-                u.conn,
-                Response::Busy {
-                    resource: u.what,
-                    holder,
-                },
-            );
+        // The snapshot told every hold, untold ones included.
+        for r in self.ls.values_mut().flat_map(|l| l.res.values_mut()) {
+            r.told = r.mode;
         }
     }
 
@@ -1391,7 +1374,7 @@ impl Node {
         if from == self.cfg.node_id {
             match msg {
                 CpgMsg::Committed { vg, seqno } => self.note_seqno(&vg, seqno),
-                CpgMsg::Barrier { token } => self.resolve(token),
+                CpgMsg::Barrier { token } => self.barrier_returned(token),
                 _ => {}
             }
             return;
@@ -1418,7 +1401,8 @@ impl Node {
                 self.note_seqno(&vg, seqno);
                 self.propagate_commit(&vg, seqno);
             }
-            CpgMsg::Barrier { .. } => {}
+            CpgMsg::Barrier { token } => self.answer_barrier(from, token),
+            CpgMsg::BarrierAck { origin, token } => self.barrier_ack(from, origin, token),
             _ => {}
         }
     }
@@ -1470,6 +1454,8 @@ impl Node {
             return;
         };
         debug_assert_eq!(t, tag);
+        let before = r.mode;
+        let now = self.now;
         let mut announce = None;
         let mut seqno_seen = None;
         let mut replies: Vec<(ConnId, Response)> = Vec::new();
@@ -1552,7 +1538,7 @@ impl Node {
                             _ => format!("{rname} in {lname}"),
                         };
                         if holder == Holder::OtherHost && in_group {
-                            unresolved = Some(Unresolved {
+                            unresolved = Some(Refusal {
                                 conn: w.conn,
                                 what,
                                 ls: lname.clone(),
@@ -1593,24 +1579,20 @@ impl Node {
                 }
             }
         }
+        if before == Mode::Nl && r.mode != Mode::Nl {
+            r.raised_at = now;
+        }
         if let Some(s) = seqno_seen {
             ls.seqno = Some(ls.seqno.map_or(s, |x| x.max(s)));
         }
-        if let Some(m) = announce {
-            self.out.push(Output::Cpg(CpgMsg::Held {
-                ls: lname.to_string(),
-                res: rname.to_string(),
-                mode: m,
-            }));
+        if announce.is_some() {
+            self.tell(&lname, &rname, false);
         }
         for (c, resp) in replies {
             self.reply(c, resp);
         }
         if let Some(u) = unresolved {
-            self.next_barrier += 1;
-            let token = self.next_barrier;
-            self.unresolved.insert(token, vec![u]);
-            self.out.push(Output::Cpg(CpgMsg::Barrier { token }));
+            self.barrier(u);
         }
     }
 

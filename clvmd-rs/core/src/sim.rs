@@ -124,6 +124,8 @@ pub struct Sim {
     pub dm_log: Vec<(u32, DmAction)>,
     /// Every DLM call carried out: (node, lockspace, call).
     pub dlm_log: Vec<(u32, LockspaceName, DlmOp)>,
+    /// Every CPG multicast sent: (node, message).
+    pub cpg_log: Vec<(u32, CpgMsg)>,
     /// The mirror legs in the committed metadata: LV UUID -> bit mask of the original legs.
     pub disk_legs: BTreeMap<String, u32>,
     /// The mirror's disk log in the committed metadata: LV UUID -> generation (a detach that
@@ -184,6 +186,7 @@ impl Sim {
             check_sizes: false,
             dm_log: Vec::new(),
             dlm_log: Vec::new(),
+            cpg_log: Vec::new(),
             disk_legs: BTreeMap::new(),
             disk_log: BTreeMap::new(),
             log_room: true,
@@ -325,6 +328,7 @@ impl Sim {
                 return;
             }
             Output::Cpg(msg) => {
+                self.cpg_log.push((id, msg.clone()));
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
                 for m in self.members_of(id) {

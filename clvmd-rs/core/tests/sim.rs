@@ -1,7 +1,7 @@
 //! Scenarios on simulated clusters: issue 13's "what it must show" in miniature.
 
 use clvmd_core::sim::{Sim, CLUSTER};
-use clvmd_core::Input;
+use clvmd_core::{CpgMsg, Input};
 use clvmd_proto::{ErrorKind, Holder, Mode, Request, Response, Scope};
 use halvm_dlm::{Dlm, Flags, LockspaceName, ResourceName};
 
@@ -684,4 +684,134 @@ fn remote_waiter_is_not_starved_by_local_hand_offs() {
         back.iter().any(|r| matches!(r, Response::Granted { .. })),
         "{back:?}"
     );
+}
+
+/// The daemons of the nodes holding VGLK or an LV's lock, as node `n` knows them.
+fn remote_holders(sim: &Sim, n: u32, res: &str) -> Vec<(u32, Mode)> {
+    let st = sim.node(n).status();
+    let ls = st.lockspaces.iter().find(|l| l.name == "lvm_vg").unwrap();
+    ls.locks
+        .iter()
+        .filter(|l| l.resource == res)
+        .flat_map(|l| l.remote.iter().map(|h| (h.node, h.mode)))
+        .collect()
+}
+
+/// A command's VG lock is raised and released without a word to the other daemons (the
+/// seqno travels in the lock value block and in `Committed`): an `lvchange -aey` multicasts
+/// its activation lock only, an `lvcreate` its commit only. A hold that lasts is told, and
+/// then so is its release.
+#[test]
+fn a_commands_vg_lock_goes_untold() {
+    let mut sim = three();
+    let vg = |mode| Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode,
+        wait_ms: 60_000,
+    };
+    let unlock = |seqno| Request::Unlock {
+        scope: Scope::Vg("vg".into()),
+        seqno,
+        removed: false,
+    };
+    let sent = |sim: &Sim, from: usize| -> Vec<CpgMsg> {
+        sim.cpg_log[from..]
+            .iter()
+            .filter(|(n, _)| *n == 1)
+            .map(|(_, m)| m.clone())
+            .collect()
+    };
+    // lvchange -aey: VGLK PR, the LV's lock EX, VGLK released.
+    let from = sim.cpg_log.len();
+    assert!(matches!(
+        sim.call(1, 1, vg(Mode::Pr)),
+        Response::Granted { .. }
+    ));
+    assert_eq!(sim.call(1, 2, lv(Mode::Ex)), Response::Done);
+    assert_eq!(sim.call(1, 1, unlock(None)), Response::Done);
+    sim.run(0);
+    let held_lv = CpgMsg::Held {
+        ls: "lvm_vg".into(),
+        res: LV1.into(),
+        mode: Mode::Ex,
+    };
+    assert_eq!(sent(&sim, from), vec![held_lv]);
+    assert_eq!(remote_holders(&sim, 2, LV1), vec![(1, Mode::Ex)]);
+    // lvcreate: VGLK EX, released with the new seqno.
+    let from = sim.cpg_log.len();
+    assert!(matches!(
+        sim.call(1, 1, vg(Mode::Ex)),
+        Response::Granted { .. }
+    ));
+    assert_eq!(sim.call(1, 1, unlock(Some(2))), Response::Done);
+    sim.run(0);
+    let committed = |seqno| CpgMsg::Committed {
+        vg: "vg".into(),
+        seqno,
+    };
+    assert_eq!(sent(&sim, from), vec![committed(2)]);
+    for n in 1..=3 {
+        let st = sim.node(n).status();
+        let ls = st.lockspaces.iter().find(|l| l.name == "lvm_vg").unwrap();
+        assert_eq!(ls.seqno, Some(2), "node {n}");
+    }
+    // A hold that lasts is told, its release too.
+    let from = sim.cpg_log.len();
+    assert!(matches!(
+        sim.call(1, 1, vg(Mode::Ex)),
+        Response::Granted { .. }
+    ));
+    sim.run(0);
+    assert!(remote_holders(&sim, 2, "VGLK").is_empty());
+    sim.run(clvmd_core::ANNOUNCE_AFTER_MS);
+    assert_eq!(remote_holders(&sim, 2, "VGLK"), vec![(1, Mode::Ex)]);
+    assert_eq!(sim.call(1, 1, unlock(Some(3))), Response::Done);
+    sim.run(0);
+    assert!(remote_holders(&sim, 2, "VGLK").is_empty());
+    let held = |mode| CpgMsg::Held {
+        ls: "lvm_vg".into(),
+        res: "VGLK".into(),
+        mode,
+    };
+    assert_eq!(
+        sent(&sim, from),
+        vec![held(Mode::Ex), committed(3), held(Mode::Nl)]
+    );
+}
+
+/// An untold hold is told to a node that waits for it, which then gets the lock as soon as
+/// it is released rather than at the end of its backoff.
+#[test]
+fn an_untold_vg_lock_is_told_to_a_waiter() {
+    let mut sim = three();
+    let vg = |mode, wait_ms| Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode,
+        wait_ms,
+    };
+    assert!(matches!(
+        sim.call(1, 1, vg(Mode::Ex, 0)),
+        Response::Granted { .. }
+    ));
+    sim.request(2, 1, vg(Mode::Ex, 60_000));
+    // Less than the first backoff's worth: the refusal, node2's Waiting, node1's answer.
+    sim.run(10);
+    assert!(sim.take_replies(2, 1).is_empty());
+    assert_eq!(remote_holders(&sim, 2, "VGLK"), vec![(1, Mode::Ex)]);
+    let unlock = Request::Unlock {
+        scope: Scope::Vg("vg".into()),
+        seqno: Some(4),
+        removed: false,
+    };
+    assert_eq!(sim.call(1, 1, unlock), Response::Done);
+    let t = sim.now;
+    loop {
+        sim.run(0);
+        if let Some(r) = sim.take_replies(2, 1).pop() {
+            assert!(matches!(r, Response::Granted { .. }), "{r:?}");
+            break;
+        }
+        assert!(sim.advance(), "node2 never answered");
+    }
+    assert!(sim.now - t < 20, "node2 waited {} ms", sim.now - t);
 }

@@ -361,8 +361,21 @@ pub fn serve_with(
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(DaemonError::Signals)?;
 
+    let timing = crate::workers::timing_on();
+    let (workers, done_rx, wake_rx) = Workers::new(dlm.clone()).map_err(|e| DaemonError::Bind {
+        path: opts.socket.clone(),
+        source: e,
+    })?;
+    let (done_tx, wake_tx) = workers.completions().map_err(|e| DaemonError::Bind {
+        path: opts.socket.clone(),
+        source: e,
+    })?;
     let corosync = if opts.corosync {
-        Some(Corosync::connect()?)
+        let wake = wake_tx.try_clone().map_err(|e| DaemonError::Bind {
+            path: opts.socket.clone(),
+            source: e,
+        })?;
+        Some(Corosync::connect(done_tx.clone(), wake, timing)?)
     } else {
         None
     };
@@ -378,14 +391,6 @@ pub fn serve_with(
         log::error!("{e}");
         Vec::new()
     });
-    let (workers, done_rx, wake_rx) = Workers::new(dlm).map_err(|e| DaemonError::Bind {
-        path: opts.socket.clone(),
-        source: e,
-    })?;
-    let (done_tx, wake_tx) = workers.completions().map_err(|e| DaemonError::Bind {
-        path: opts.socket.clone(),
-        source: e,
-    })?;
     let detach_tx = crate::detach::spawn(
         opts.socket.clone(),
         done_tx.clone(),
@@ -432,7 +437,7 @@ pub fn serve_with(
         dlmc: opts
             .corosync
             .then(|| crate::dlmc::DlmControldWatch::new(crate::dlmc::DLMC_SOCK)),
-        timing: crate::workers::timing_on(),
+        timing,
     };
     if let Some(w) = srv.dlmc.as_mut() {
         w.reconnect();
@@ -487,9 +492,9 @@ impl Server {
         let now = self.now();
         let mut outs = self.node.step(now, input);
         // A fence order before anything else: it only queues work for the fence thread. Then
-        // answers and DLM calls: a CPG multicast is an IPC round trip to corosync, which must
-        // not hold up a client's answer nor the DLM call the next answer waits for. The sort
-        // is stable, so the order within each group is kept.
+        // answers and DLM calls, then the rest (a multicast only queues work for the CPG
+        // thread; without corosync it comes straight back and is stepped at once, after the
+        // answers). The sort is stable, so the order within each group is kept.
         outs.sort_by_key(|o| match o {
             Output::Fence { .. } => 0,
             Output::Reply { .. }
@@ -554,9 +559,9 @@ impl Server {
                 .fence_tx
                 .send(crate::fence::Job::Watch(tag, action))
                 .expect("the fence thread lives as long as the daemon"),
-            // A multicast is an IPC round trip to corosync that blocks this loop: while a DLM
-            // call is in flight (e.g. the release an unlock's answer waits for, with the
-            // commit's announcement) it is held back, so the answer does not wait for it.
+            // Multicasting makes corosync (realtime-scheduled) run on this node's CPUs: while a
+            // DLM call is in flight (e.g. the release an unlock's answer waits for, with the
+            // commit's announcement) the message is held back, so the answer comes first.
             Output::Cpg(msg) if self.dlm_in_flight > 0 || !self.cpg_held.is_empty() => {
                 if self.cpg_held.is_empty() {
                     self.cpg_held_since = self.now();
@@ -570,21 +575,8 @@ impl Server {
 
     fn send_cpg(&mut self, msg: CpgMsg) -> Result<(), DaemonError> {
         match self.corosync.as_mut() {
-            Some(c) => {
-                let t = self.timing.then(Instant::now);
-                let sent = c.send(&msg);
-                // Read before formatting the message: the figure is the send alone.
-                if let Some(us) = t.map(|t| t.elapsed().as_micros()) {
-                    // A multicast is an IPC round trip to corosync that blocks this loop.
-                    log::info!(
-                        "timing: CPG {} took {us} us",
-                        format!("{msg:?}").chars().take(60).collect::<String>(),
-                    );
-                }
-                if let Err(e) = sent {
-                    self.lose_cluster(e)?;
-                }
-            }
+            // Queued for the CPG thread: the loop never waits for corosync.
+            Some(c) => c.send(&msg, self.timing),
             None if self.cluster_lost => log::debug!("cluster lost: not sent: {msg:?}"),
             // Without corosync we are a group of one: our messages come straight back.
             None => {
@@ -635,16 +627,23 @@ impl Server {
     /// next; the daemon stays up instead, not quorate for good: the core freezes every shared
     /// VG started here and never thaws it, and status tells the admin to reboot.
     fn lose_cluster(&mut self, e: DaemonError) -> Result<(), DaemonError> {
+        self.lose_cluster_why(e.to_string())
+    }
+
+    /// [`Self::lose_cluster`] with the failure as text (the CPG thread's report).
+    fn lose_cluster_why(&mut self, why: String) -> Result<(), DaemonError> {
         if self.cluster_lost {
             return Ok(());
         }
         log::error!(
-            "{e}: the cluster connection is lost; clvmd-rs stays up with the shared VGs' I/O \
+            "{why}: the cluster connection is lost; clvmd-rs stays up with the shared VGs' I/O \
              frozen (see clvmd-rs status)"
         );
         self.cluster_lost = true;
-        self.corosync = None;
-        self.feed(Input::ClusterLost { why: e.to_string() })
+        if let Some(c) = self.corosync.take() {
+            c.abandon();
+        }
+        self.feed(Input::ClusterLost { why })
     }
 
     fn reply(&mut self, conn: ConnId, response: &Response) {
@@ -693,24 +692,13 @@ impl Server {
             } else {
                 timeout
             };
-            let timeout = if self.corosync.as_ref().is_some_and(|c| c.backlog()) {
-                timeout.min(50)
-            } else {
-                timeout
-            };
             let timeout = if self.cpg_held.is_empty() {
                 timeout
             } else {
                 timeout.min((self.cpg_held_since + CPG_HOLD_MS).saturating_sub(self.now()))
             };
-            let fds = self
-                .corosync
-                .as_ref()
-                .map(|c| Ok::<_, DaemonError>((c.cpg_fd()?, c.quorum_fd()?)))
-                .transpose();
-            let (cpg_fd, q_fd) = match fds {
-                Ok(Some((a, b))) => (Some(a), Some(b)),
-                Ok(None) => (None, None),
+            let q_fd = match self.corosync.as_ref().map(Corosync::quorum_fd).transpose() {
+                Ok(fd) => fd,
                 Err(e) => {
                     self.lose_cluster(e)?;
                     continue;
@@ -723,7 +711,7 @@ impl Server {
                     PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
                     PollFd::new(self.wake_rx.as_fd(), PollFlags::POLLIN),
                 ];
-                for fd in [cpg_fd, q_fd].into_iter().flatten() {
+                if let Some(fd) = q_fd {
                     // SAFETY: the fd belongs to a corosync handle owned by `self.corosync`,
                     // which outlives this poll call.
                     fds.push(PollFd::new(
@@ -763,7 +751,7 @@ impl Server {
             // multicasts are round trips to a corosync busy with the new ring, which held up
             // the freeze's order by 290 ms in the lab).
             let quorum = match &self.corosync {
-                Some(c) if ready.get(4) == Some(&true) => {
+                Some(c) if q_fd.is_some() && ready.get(3) == Some(&true) => {
                     self.quorum_seen = Some(Instant::now());
                     c.dispatch_quorum()
                 }
@@ -794,26 +782,22 @@ impl Server {
                 let mut sink = [0u8; 256];
                 while matches!(self.wake_rx.read(&mut sink), Ok(n) if n > 0) {}
             }
+            // Completions, and what the CPG thread delivered (in its order).
             while let Ok(input) = self.done_rx.try_recv() {
-                if matches!(input, Input::DlmDone { .. }) {
-                    self.dlm_in_flight = self.dlm_in_flight.saturating_sub(1);
+                match input {
+                    Input::ClusterLost { why } => self.lose_cluster_why(why)?,
+                    // Left over from a CPG connection already lost.
+                    Input::Cpg { .. } | Input::Membership { .. } if self.cluster_lost => {}
+                    input => {
+                        if matches!(input, Input::DlmDone { .. }) {
+                            self.dlm_in_flight = self.dlm_in_flight.saturating_sub(1);
+                        }
+                        self.feed(input)?
+                    }
                 }
-                self.feed(input)?;
             }
             self.release_cpg(false)?;
-            let dispatched = match &self.corosync {
-                Some(c) if ready.get(3) == Some(&true) => c.dispatch_cpg(),
-                _ => Ok(()),
-            };
-            for e in corosync::take_events() {
-                self.feed(e)?;
-            }
-            let dispatched = dispatched.and(quorum);
-            let flushed = match self.corosync.as_mut() {
-                Some(c) => dispatched.and_then(|()| c.flush()),
-                None => dispatched,
-            };
-            if let Err(e) = flushed {
+            if let Err(e) = quorum {
                 self.lose_cluster(e)?;
             }
             for (id, r) in conn_ready {
