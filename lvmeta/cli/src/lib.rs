@@ -981,7 +981,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 pvs: paths(m, "pvs"),
             })?;
             Ok(Outcome {
-                stdout: lines(r),
+                stdout: lines(msg::findings(&r)),
                 stderr: String::new(),
                 failed: !ok,
             })
@@ -1142,12 +1142,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 update_metadata: m.get_flag("updatemetadata"),
             })?;
             // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
-            let (warn, report): (Vec<String>, Vec<String>) = r.into_iter().partition(|l| {
-                l.starts_with("WARNING: Device ") || l.starts_with("WARNING: One or more devices")
-            });
+            let (warn, report): (Vec<_>, Vec<_>) = r.into_iter().partition(|f| f.is_device_size());
             Ok(Outcome {
-                stdout: lines(report),
-                stderr: lines(warn),
+                stdout: lines(msg::findings(&report)),
+                stderr: lines(msg::findings(&warn)),
                 failed: !ok,
             })
         }
@@ -1376,6 +1374,11 @@ mod msg {
         pvs.iter()
             .map(|p| format!("Physical volume \"{}\" successfully created.", p.display()))
             .collect()
+    }
+
+    /// vgck's and pvck's findings, one line each (their Display is lvm2's wording).
+    pub fn findings(f: &[impl std::fmt::Display]) -> Vec<String> {
+        f.iter().map(ToString::to_string).collect()
     }
 
     pub fn pvs_wiped(pvs: &[PathBuf]) -> Vec<String> {

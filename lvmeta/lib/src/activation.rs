@@ -5,7 +5,7 @@
 //! a resize, mirror break-off, and the active state and sync % that `lvs` shows.
 
 use crate::lock::{LockError, LockManager, LockMode};
-use crate::ops::{Ctx, OpError, VgRead};
+use crate::ops::{Ctx, OpError, VgError, VgRead};
 use lvmeta_activate::{
     plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError, PlanOptions,
     PvDevices,
@@ -504,19 +504,10 @@ impl Ctx<'_> {
                 percent: s,
             });
         }
-        let mut split_err = None;
-        let res = self.modify(vgname, false, |vg, _, _| {
-            split_mirror(vg, lv, new_name, count).map_err(|e| {
-                let failed = OpError::Failed(e.to_string());
-                split_err = Some(e);
-                failed
-            })?;
+        self.modify(vgname, false, |vg, _, _| {
+            split_mirror(vg, lv, new_name, count)?;
             Ok(())
-        });
-        if let Some(e) = split_err {
-            return Err(e.into());
-        }
-        res?;
+        })?;
         let mut out = vec![format!(
             "Logical volume {vgname}/{lv} split: image is now {vgname}/{new_name}"
         )];
@@ -563,8 +554,9 @@ impl Ctx<'_> {
         let mut resync = None;
         let mut reduced = None;
         self.modify_vg(vgname, &write, |t| {
-            let top = t.vg.top_level(lv).map_err(|_| {
-                OpError::Failed(format!("Failed to find logical volume \"{vgname}/{lv}\""))
+            let top = t.vg.top_level(lv).map_err(|_| VgError::NoSuchLv {
+                vg: vgname.into(),
+                lv: lv.into(),
             })?;
             let had_log = match top.segments.first().map(|s| &s.kind) {
                 Some(lvmeta_model::SegmentKind::Mirror { log, .. }) => Some(log.is_some()),
@@ -578,14 +570,13 @@ impl Ctx<'_> {
             };
             if o.raid1.is_some_and(|r| r != raid1) {
                 // lvm2 would take the LV over to the other type: not built here.
-                return Err(OpError::Failed(format!(
-                    "{vgname}/{lv}: converting between mirror and raid1 is not supported by lvmeta"
-                )));
+                return Err(OpError::MirrorRaidConversion {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                });
             }
             if raid1 && o.log.is_some() {
-                return Err(OpError::Failed(
-                    "--corelog and --mirrorlog are only compatible with mirror devices.".into(),
-                ));
+                return Err(OpError::LogOptionOnRaid);
             }
             let have = match top.segments.first().map(|s| &s.kind) {
                 Some(lvmeta_model::SegmentKind::Raid1 { images, .. }) => images.len(),
@@ -596,18 +587,19 @@ impl Ctx<'_> {
                 Mirrors::To(n) => n + 1,
                 Mirrors::More(n) => have + n,
                 Mirrors::Fewer(n) if n >= have => {
-                    return Err(OpError::Failed(if raid1 {
-                        "Unable to reduce images by specified amount.".into()
-                    } else {
-                        format!("Unable to reduce images by specified amount - only {have} in {lv}")
-                    }));
+                    return Err(OpError::CannotReduce {
+                        lv: lv.into(),
+                        have,
+                        raid1,
+                    });
                 }
                 Mirrors::Fewer(n) => have - n,
             };
             if raid1 && before.is_none() {
-                return Err(OpError::Failed(format!(
-                    "{vgname}/{lv} must be active to perform this operation."
-                )));
+                return Err(OpError::MustBeActive {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                });
             }
             if total < have {
                 let core = o.log == Some(lvmeta_model::MirrorLog::Core);
@@ -615,34 +607,19 @@ impl Ctx<'_> {
                     && had_log == Some(false)
                     && !o.pvs.is_empty()
                 {
-                    return Err(OpError::Failed(
-                        "Cannot both allocate and free extents when specifying physical volumes to use.\n\
-                         Please specify the operation in two steps."
-                            .into(),
-                    ));
+                    return Err(OpError::AllocAndFree);
                 }
                 let pvs = (!o.pvs.is_empty()).then_some(o.pvs.as_slice());
-                let r = lvmeta_activate::reduce_images(&mut t.vg, lv, total, pvs, core)
-                    .map_err(|e| OpError::Failed(e.to_string()))?;
+                let r = lvmeta_activate::reduce_images(&mut t.vg, lv, total, pvs, core)?;
                 // lvm2 will not pull the primary image of a copy still syncing, nor of an
                 // inactive mirror (it has no sync status to read).
                 if r.primary && !in_sync {
-                    return Err(OpError::Failed(if raid1 {
-                        format!(
-                            "Unable to remove all primary source devices\n\
-                             Failed to extract images from {vgname}/{lv}."
-                        )
-                    } else {
-                        let unknown = if sync.is_none() {
-                            format!("Unable to determine mirror sync status of {vgname}/{lv}.\n")
-                        } else {
-                            String::new()
-                        };
-                        format!(
-                            "{unknown}Unable to remove primary mirror image while mirror volume \
-                             {vgname}/{lv} is not in-sync."
-                        )
-                    }));
+                    return Err(OpError::PrimaryImage {
+                        vg: vgname.into(),
+                        lv: lv.into(),
+                        raid1,
+                        sync_known: sync.is_some(),
+                    });
                 }
                 // A mirror asked for a disk log it has not: lvm2 adds it after the removal.
                 let disk = o.log == Some(lvmeta_model::MirrorLog::Disk);
@@ -657,19 +634,18 @@ impl Ctx<'_> {
                 reduced = Some(r);
                 return Ok(());
             }
-            added = t
-                .vg
-                .add_images(lv, &self.images_request(total, raid1, &o.pvs))
-                .map_err(|e| match e {
-                    // lvm2's `lv_add_mirrors` closes with its own line.
-                    lvmeta_model::ModelError::NotEnoughSpace { .. }
-                    | lvmeta_model::ModelError::NotEnoughPvs { .. }
-                        if !raid1 =>
-                    {
-                        OpError::Failed(format!("{e}\nUnable to allocate extents for mirror(s)."))
-                    }
-                    e => OpError::Failed(e.to_string()),
-                })?;
+            added =
+                t.vg.add_images(lv, &self.images_request(total, raid1, &o.pvs))
+                    .map_err(|e| match e {
+                        // lvm2's `lv_add_mirrors` closes with its own line.
+                        lvmeta_model::ModelError::NotEnoughSpace { .. }
+                        | lvmeta_model::ModelError::NotEnoughPvs { .. }
+                            if !raid1 =>
+                        {
+                            OpError::MirrorAlloc(e)
+                        }
+                        e => OpError::Model(e),
+                    })?;
             // New raid1 metadata sub-LVs start cleared (lvm2's `_clear_lvs`).
             crate::mirror_log::clear_raid_meta(
                 self,
@@ -699,8 +675,7 @@ impl Ctx<'_> {
                     crate::mirror_log::init_log(self, &t.vg, t.scan, &t.devs, &log)?;
                     log_changed = true;
                 } else if !disk && had {
-                    t.vg.remove_mirror_log(lv)
-                        .map_err(|e| OpError::Failed(e.to_string()))?;
+                    t.vg.remove_mirror_log(lv).map_err(OpError::Model)?;
                     log_changed = true;
                 } else if disk && !added.is_empty() {
                     // The kept log calls the new images in sync: it starts anew.
@@ -798,7 +773,6 @@ impl Ctx<'_> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
         let req = self.images_request(0, false, &o.pvs);
-        let mut err = None;
         let done = self.modify_vg(vgname, &opts, |t| {
             let raid1 = t.vg.lv(lv).is_some_and(|l| {
                 matches!(
@@ -808,32 +782,25 @@ impl Ctx<'_> {
             });
             // lvm2 asks the kernel whether a raid1 LV is in sync before replacing images.
             if raid1 && before.is_none() {
-                return Err(OpError::Failed(format!(
-                    "{vgname}/{lv} must be active to perform this operation."
-                )));
+                return Err(OpError::MustBeActive {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                });
             }
             if raid1 && !sync.is_some_and(|s| s >= 100.0) {
                 // No raid status (an error table where I/O was stopped): lvm2 cannot tell.
-                let unknown = if sync.is_none() {
-                    format!("Unable to determine sync status of {vgname}/{lv}.\n")
-                } else {
-                    String::new()
-                };
-                return Err(OpError::Failed(format!(
-                    "{unknown}Unable to replace devices in {vgname}/{lv} while it is not in-sync.\n\
-                     Failed to replace faulty devices in {vgname}/{lv}."
-                )));
+                return Err(OpError::ReplaceNotInSync {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                    sync_known: sync.is_some(),
+                });
             }
             for pv in t.vg.pvs.iter_mut() {
                 if t.scan.device_index(pv).is_none() {
                     pv.set_missing(true);
                 }
             }
-            let r = lvmeta_activate::repair(&mut t.vg, lv, &req).map_err(|e| {
-                let failed = OpError::Failed(e.to_string());
-                err = Some(e);
-                failed
-            })?;
+            let r = lvmeta_activate::repair(&mut t.vg, lv, &req)?;
             if matches!(&r, Repaired::Mirror(m) if m.failed.is_empty() && !m.failed_log)
                 || matches!(&r, Repaired::Raid1(m) if m.failed.is_empty())
             {
@@ -865,9 +832,6 @@ impl Ctx<'_> {
             }
             Ok(r)
         });
-        if let Some(e) = err {
-            return Err(e.into());
-        }
         // The new images loaded (an active LV), and a raid1's second commit.
         let load = |added: &[String], raid1, resync| {
             let before = before.as_ref();
@@ -1059,8 +1023,11 @@ pub struct ConvertImagesOptions {
 /// The device-mapper devices an LV would have, named from the metadata alone (no PV
 /// needed): what removal and rename look for in the kernel.
 fn device_names(vg: &VolumeGroup, lv: &str) -> std::result::Result<Plan, OpError> {
-    plan_lv(vg, lv, &PvDevices::new(), &partial())
-        .map_err(|e| OpError::Failed(format!("{}/{lv}: {e}", vg.name)))
+    plan_lv(vg, lv, &PvDevices::new(), &partial()).map_err(|source| OpError::Plan {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+        source: Box::new(source),
+    })
 }
 
 /// Refuses when the LV's top device is open (lvm2: "Logical volume vg/lv in use.");

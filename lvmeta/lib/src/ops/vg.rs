@@ -144,7 +144,10 @@ impl Ctx<'_> {
         for p in paths {
             let (i, d) = sc.pv_by_path(p).ok_or_else(|| {
                 if let Some((_, e)) = sc.damaged.iter().find(|(dp, _)| dp == p) {
-                    OpError::Failed(format!("{}: damaged PV label: {e}", p.display()))
+                    OpError::PvLabelDamaged {
+                        path: p.clone(),
+                        why: e.to_string(),
+                    }
                 } else {
                     OpError::NotAPv { path: p.clone() }
                 }
@@ -159,10 +162,7 @@ impl Ctx<'_> {
             let dev_size = d.label.device_size.0 / 512;
             let pe_count = dev_size.saturating_sub(pe_start) / extent_size;
             if pe_count == 0 {
-                return Err(OpError::Failed(format!(
-                    "{}: too small for one extent",
-                    p.display()
-                )));
+                return Err(OpError::PvTooSmall { path: p.clone() });
             }
             let pv = PhysicalVolume::new(
                 &d.label.pv_uuid,
@@ -171,7 +171,10 @@ impl Ctx<'_> {
                 Sectors(pe_start),
                 Extents(pe_count),
             )
-            .map_err(|e| OpError::Failed(format!("{}: {e}", p.display())))?;
+            .map_err(|source| OpError::PvInvalid {
+                path: p.clone(),
+                source,
+            })?;
             out.push((i, pv));
         }
         Ok(out)
@@ -226,10 +229,10 @@ impl Ctx<'_> {
                     })?;
                 let pv = vg.pvs.iter_mut().find(|pv| pv.name == key);
                 let Some(pv) = pv.filter(|pv| pv.is_missing()) else {
-                    return Err(OpError::Failed(format!(
-                        "Physical volume {} is not marked missing in VG {name}",
-                        p.display()
-                    )));
+                    return Err(OpError::NotMarkedMissing {
+                        vg: name.into(),
+                        path: p.clone(),
+                    });
                 };
                 pv.set_missing(false);
             }
@@ -274,10 +277,10 @@ impl Ctx<'_> {
                     .into());
                 }
                 if t.vg.pvs.len() - removed.len() <= 1 {
-                    return Err(OpError::Failed(format!(
-                        "Can't remove final physical volume \"{}\" from volume group \"{name}\"",
-                        p.display()
-                    )));
+                    return Err(OpError::FinalPv {
+                        vg: name.into(),
+                        path: p.clone(),
+                    });
                 }
                 let id = t.vg.pv(key).map(|pv| pv.id.clone()).unwrap_or_default();
                 removed.push((i, id));
@@ -315,13 +318,12 @@ impl Ctx<'_> {
             ..WriteOpts::command("vgreduce --removemissing")
         };
         let done = self.modify_vg(name, &opts, |t| {
-            let missing: Vec<(String, String)> = t
-                .vg
-                .pvs
-                .iter()
-                .filter(|p| t.scan.device_index(p).is_none())
-                .map(|p| (p.name.clone(), p.id.clone()))
-                .collect();
+            let missing: Vec<(String, String)> =
+                t.vg.pvs
+                    .iter()
+                    .filter(|p| t.scan.device_index(p).is_none())
+                    .map(|p| (p.name.clone(), p.id.clone()))
+                    .collect();
             if missing.is_empty() {
                 t.change_nothing();
                 return Ok((Vec::new(), Vec::new()));
@@ -338,10 +340,10 @@ impl Ctx<'_> {
                 }
             }
             if !partial.is_empty() && !force {
-                return Err(OpError::Failed(format!(
-                    "WARNING: Partial LV {} needs to be repaired or removed.\n  There are still partial LVs in VG {name}.\n  To remove them unconditionally use: vgreduce --removemissing --force.",
-                    partial.join(", ")
-                )));
+                return Err(OpError::PartialLvs {
+                    vg: name.into(),
+                    lvs: partial,
+                });
             }
             if let Some(k) = &self.env.kernel {
                 crate::activation::deactivate_for_removal(k, &t.vg, &partial)?;
@@ -350,7 +352,11 @@ impl Ctx<'_> {
                 in_model(name, t.vg.remove_lv(l))?;
             }
             for (_, id) in &missing {
-                let key = t.vg.pvs.iter().find(|p| &p.id == id).map(|p| p.name.clone());
+                let key =
+                    t.vg.pvs
+                        .iter()
+                        .find(|p| &p.id == id)
+                        .map(|p| p.name.clone());
                 if let Some(key) = key {
                     in_model(name, t.vg.remove_pv(&key))?;
                 }
