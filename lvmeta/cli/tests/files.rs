@@ -57,6 +57,8 @@ impl Lab {
         }
         // lvm2's configuration of this lab only (none unless a test writes one).
         c.env("LVM_SYSTEM_DIR", self.dir.path().join("lvm"));
+        // No clvmd-rs listens here, whatever runs on the host.
+        c.env("CLVMD_RS_SOCKET", self.dir.path().join("clvmd-rs.sock"));
         match sid {
             Some(s) => c.env("HALVM_SYSTEM_ID", s),
             None => c.env_remove("HALVM_SYSTEM_ID"),
@@ -818,16 +820,25 @@ fn filter_accepted_by_halvm_toml_is_accepted_by_lvmeta() {
     lab.ok(&["pvs"]);
 }
 
-/// Issue 12, locking: `lock_manager = "dlm"` used to load and silently lock with flock.
+/// Issue 12, locking: `lock_manager = "dlm"` used to load and silently lock with flock. The
+/// tools take cluster locks through clvmd-rs: without a running daemon a command fails at
+/// its first cluster lock (pvcreate's global lock), naming clvmd-rs, and changes nothing.
 #[test]
-fn dlm_lock_manager_is_refused_until_the_daemon_exists() {
+fn dlm_lock_manager_without_clvmd_rs_fails_at_the_first_cluster_lock() {
     let lab = Lab::new(1, 32);
     std::fs::write(
         lab.dir.path().join("none.toml"),
         "[locking]\nlock_manager = \"dlm\"\n",
     )
     .unwrap();
-    lab.fails(&["pvcreate", lab.disk(0)], 5, "clvmd-rs");
+    let r = lab.fails(&["pvcreate", lab.disk(0)], 5, "clvmd-rs");
+    assert!(
+        r.stderr
+            .contains("the global lock: cannot connect to clvmd-rs at $D/clvmd-rs.sock")
+            && r.stderr.contains("(is the clvmd-rs daemon running?)"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Issue 12, reports: a named LV that does not exist is lvm2's error and exit 5 (it printed

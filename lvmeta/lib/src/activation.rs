@@ -548,7 +548,7 @@ impl Ctx<'_> {
         let in_sync = sync.is_some_and(|s| s >= 100.0);
         let mut added = Vec::new();
         let mut raid1 = false;
-        let write = crate::txn::WriteOpts::command("lvconvert");
+        let write = crate::txn::WriteOpts::default();
         // The log's change (see `crate::mirror_log`) and dm-log's sync for the reload.
         let mut log_changed = false;
         let mut resync = None;
@@ -768,7 +768,7 @@ impl Ctx<'_> {
         use lvmeta_activate::Repaired;
         let opts = crate::txn::WriteOpts {
             allow_missing: true,
-            ..crate::txn::WriteOpts::command("lvconvert --repair")
+            ..crate::txn::WriteOpts::default()
         };
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;

@@ -156,7 +156,7 @@ impl Ctx<'_> {
         let mut counts = (0, 0);
         let creation = self.creation();
         let pvs = (!o.pvs.is_empty()).then(|| o.pvs.clone());
-        let done = self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
+        let done = self.modify_vg(vgname, &crate::txn::WriteOpts::default(), |t| {
             let top = t.vg.top_level(lv).map_err(|_| VgError::NoSuchLv {
                 vg: vgname.into(),
                 lv: lv.into(),

@@ -266,7 +266,7 @@ impl Ctx<'_> {
             if update && bad > 0 {
                 let opts = WriteOpts {
                     allow_missing: true,
-                    ..WriteOpts::command("vgck --updatemetadata")
+                    ..WriteOpts::default()
                 };
                 let done = self.modify_vg(&name, &opts, |t| {
                     // Damaged headers are rewritten empty before the commit (not in test

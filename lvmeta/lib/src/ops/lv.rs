@@ -289,7 +289,7 @@ impl Ctx<'_> {
     pub fn lvrename(&self, o: &LvrenameOptions) -> Result<()> {
         let (vgname, old, new) = (o.vg.as_str(), o.old.as_str(), o.new.as_str());
         model::names::check_full_lv_name(vgname, new)?;
-        self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
+        self.modify_vg(vgname, &WriteOpts::default(), |t| {
             let before = match &self.env.kernel {
                 Some(k) if t.vg.lv(old).is_some() => {
                     crate::activation::active_devices(k, &t.vg, &[old.to_string()])?
@@ -332,7 +332,7 @@ impl Ctx<'_> {
     ) -> Result<ImagesRemoved> {
         let opts = WriteOpts {
             allow_missing: true,
-            ..WriteOpts::command("lvconvert --repair")
+            ..WriteOpts::default()
         };
         let done = self.modify_vg(vgname, &opts, |t| {
             let name =
@@ -414,7 +414,7 @@ impl Ctx<'_> {
     /// and nothing changes; an active, unopened one is deactivated, then removed.
     pub fn lvremove(&self, o: &LvremoveOptions) -> Result<()> {
         let (vgname, lvs) = (o.vg.as_str(), &o.lvs);
-        self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
+        self.modify_vg(vgname, &WriteOpts::default(), |t| {
             for l in lvs {
                 in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
             }

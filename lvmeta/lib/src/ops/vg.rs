@@ -114,12 +114,7 @@ impl Ctx<'_> {
             vg.lock_args = Some(args.clone());
         }
         vg.tags = tags.to_vec();
-        let command = if o.shared_lock_args.is_some() {
-            "vgcreate --shared"
-        } else {
-            "vgcreate"
-        };
-        self.put_vg(name, command, |sc, _| {
+        self.put_vg(name, |sc, _| {
             if sc.vg_names().iter().any(|n| n == name) {
                 return Err(OpError::VgExists { vg: name.into() });
             }
@@ -188,7 +183,7 @@ impl Ctx<'_> {
         let (name, paths) = (o.vg.as_str(), &o.pvs);
         let opts = WriteOpts {
             global: true,
-            ..WriteOpts::command("vgextend")
+            ..WriteOpts::default()
         };
         self.modify_vg(name, &opts, |t| {
             let new = self.take_orphans(t.scan, paths, t.vg.extent_size.0)?;
@@ -214,7 +209,7 @@ impl Ctx<'_> {
     fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
         let opts = WriteOpts {
             global: true,
-            ..WriteOpts::command("vgextend --restoremissing")
+            ..WriteOpts::default()
         };
         self.modify_vg(name, &opts, |t| {
             let (vg, sc, devs) = (&mut t.vg, t.scan, &t.devs);
@@ -254,7 +249,7 @@ impl Ctx<'_> {
     fn vgreduce_pvs(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let opts = WriteOpts {
             global: true,
-            ..WriteOpts::command("vgreduce")
+            ..WriteOpts::default()
         };
         let done = self.modify_vg(name, &opts, |t| {
             let used = used_extents(&t.vg);
@@ -315,7 +310,7 @@ impl Ctx<'_> {
         let opts = WriteOpts {
             global: true,
             allow_missing: true,
-            ..WriteOpts::command("vgreduce --removemissing")
+            ..WriteOpts::default()
         };
         let done = self.modify_vg(name, &opts, |t| {
             let missing: Vec<(String, String)> =
@@ -371,7 +366,7 @@ impl Ctx<'_> {
         let opts = WriteOpts {
             global: true,
             allow_missing: true,
-            ..WriteOpts::command("vgremove")
+            ..WriteOpts::default()
         };
         self.modify_vg(name, &opts, |t| {
             let visible = visible_lvs(&t.vg);
@@ -401,7 +396,7 @@ impl Ctx<'_> {
         let opts = WriteOpts {
             global: true,
             also_lock: Some(new.to_string()),
-            ..WriteOpts::command("vgrename")
+            ..WriteOpts::default()
         };
         self.modify_vg(old, &opts, |t| {
             if t.scan.vg_names().iter().any(|n| n == new) {
@@ -443,7 +438,7 @@ impl Ctx<'_> {
         let opts = WriteOpts {
             override_foreign: system_id.is_some(),
             majority,
-            ..WriteOpts::command("vgchange")
+            ..WriteOpts::default()
         };
         self.modify_vg(name, &opts, |t| {
             let vg = &mut t.vg;
@@ -482,7 +477,7 @@ impl Ctx<'_> {
     /// `lvchange --addtag/--deltag` of one LV.
     pub fn lvchange_tags(&self, o: &LvchangeTagsOptions) -> Result<()> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
-        self.modify_vg(vgname, &WriteOpts::command("lvchange"), |t| {
+        self.modify_vg(vgname, &WriteOpts::default(), |t| {
             let l =
                 t.vg.lvs
                     .iter_mut()
