@@ -5,26 +5,12 @@ use crate::DmBackend;
 use lvmeta_activate::dm_uuid;
 use lvmeta_model::{lv_attr_of, LogicalVolume, SubRole, VolumeGroup};
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 /// The sync % of a mirror or raid1 device, from its status line.
 pub fn sync_of(dm: &dyn DmBackend, uuid: &str) -> Option<f64> {
     let st = dm.status(uuid).ok()?;
     let l = st.first()?;
     crate::sync_percent(&l.2, &l.3).map(|s| s.percent())
-}
-
-/// The kernel as `lvs` sees it: None on a machine without device-mapper.
-fn probe_dm() -> Option<&'static crate::ioctl::DmIoctl> {
-    static DM: OnceLock<Option<crate::ioctl::DmIoctl>> = OnceLock::new();
-    DM.get_or_init(|| {
-        if std::path::Path::new("/dev/mapper/control").exists() {
-            crate::ioctl::DmIoctl::open().ok()
-        } else {
-            None
-        }
-    })
-    .as_ref()
 }
 
 /// The kernel's device-mapper devices as one report sees them. They are listed once, so a
@@ -36,13 +22,6 @@ pub struct KernelView<'d> {
     /// `lv_attr` or `copy_percent` never do); None when listing failed (then each LV is
     /// asked for).
     by_uuid: std::cell::OnceCell<Option<HashMap<String, crate::DevInfo>>>,
-}
-
-impl KernelView<'static> {
-    /// This machine's device-mapper; a view of nothing where there is none.
-    pub fn probe() -> KernelView<'static> {
-        KernelView::of(probe_dm().map(|dm| dm as &dyn DmBackend))
-    }
 }
 
 impl<'d> KernelView<'d> {

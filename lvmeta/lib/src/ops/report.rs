@@ -79,7 +79,7 @@ impl Ctx<'_> {
                 }
                 ReportKind::Lvs => {
                     let per_seg = fields.iter().any(|f| f.ftype == FieldType::Seg);
-                    let kernel = crate::activation::KernelView::probe();
+                    let kernel = self.env.kernel_view();
                     for r in &reads {
                         let roles = r.vg.sub_roles();
                         let view = self.view_of(fields, r);
