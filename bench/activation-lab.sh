@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lab-common.sh
-[ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 LVS="${LVS:-100}"
 RUNS="${RUNS:-5}"
 target="${CARGO_TARGET_DIR:-target}"
@@ -37,34 +36,25 @@ M() { c=\$1; shift; $bin/lvmeta \"\$c\" --lock-dir /tmp/lk --devices \$d0,\$d1 \
 g "$pre lvm pvcreate -q \$d0 \$d1 && lvm vgcreate -q -s 1m vbench \$d0 \$d1 >/dev/null"
 g "$pre for i in \$(seq 1 $LVS); do echo \"lvcreate -q -an -Zn -y -l 2 -n lv\$i vbench\"; done | lvm >/dev/null"
 
-# Median of RUNS timings of a guest command (ms), measured inside the guest.
-measure() {
-  local cmd="$1" undo="$2" times=()
+# timed BEFORE CMD AFTER: the median of RUNS timings (ms, measured inside the guest) of guest
+# command CMD, each run between BEFORE and AFTER (not timed).
+timed() {
+  local times=() t
   for _ in $(seq 1 "$RUNS"); do
-    t=$(g "$pre s=\$(date +%s%N); $cmd >/dev/null 2>&1 || exit 1; e=\$(date +%s%N); $undo >/dev/null 2>&1; echo \$(( (e - s) / 1000000 ))")
+    t=$(g "$pre $1 >/dev/null 2>&1; s=\$(date +%s%N); $2 >/dev/null 2>&1 || exit 1; e=\$(date +%s%N); $3 >/dev/null 2>&1; echo \$(( (e - s) / 1000000 ))")
     times+=("$t")
   done
   printf '%s\n' "${times[@]}" | median
 }
 count() { g "$pre dmsetup ls | grep -c '^vbench-' || true"; }
 
-m_up=$(measure "M vgchange -ay vbench" "M vgchange -an vbench")
+m_up=$(timed true "M vgchange -ay vbench" "M vgchange -an vbench")
 g "$pre M vgchange -ay vbench >/dev/null"; n_m=$(count); g "$pre M vgchange -an vbench >/dev/null"
-m_down=$(measure "M vgchange -an vbench" "true; M vgchange -ay vbench")
-g "$pre M vgchange -an vbench >/dev/null"
-l_up=$(measure "lvm vgchange -q -ay vbench" "lvm vgchange -q -an vbench")
+l_up=$(timed true "lvm vgchange -q -ay vbench" "lvm vgchange -q -an vbench")
 g "$pre lvm vgchange -q -ay vbench >/dev/null"; n_l=$(count); g "$pre lvm vgchange -q -an vbench >/dev/null"
 # Deactivation: activate first (outside the timing), then time -an.
-measure_down() {
-  local up="$1" down="$2" times=()
-  for _ in $(seq 1 "$RUNS"); do
-    t=$(g "$pre $up >/dev/null 2>&1; s=\$(date +%s%N); $down >/dev/null 2>&1 || exit 1; e=\$(date +%s%N); echo \$(( (e - s) / 1000000 ))")
-    times+=("$t")
-  done
-  printf '%s\n' "${times[@]}" | median
-}
-m_down=$(measure_down "M vgchange -ay vbench" "M vgchange -an vbench")
-l_down=$(measure_down "lvm vgchange -q -ay vbench" "lvm vgchange -q -an vbench")
+m_down=$(timed "M vgchange -ay vbench" "M vgchange -an vbench" true)
+l_down=$(timed "lvm vgchange -q -ay vbench" "lvm vgchange -q -an vbench" true)
 
 echo "| VG of $LVS LVs, 1 VM (TCG), median of $RUNS | lvmeta | lvm2 | lvm2/lvmeta |"
 echo "|---|---|---|---|"

@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lab-common.sh
-[ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 LVS="${LVS:-100}"
 RUNS="${RUNS:-7}"
 target="${CARGO_TARGET_DIR:-target}"

@@ -24,7 +24,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lab-common.sh
-[ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 LVS="${LVS:-100}"
 ACT="${ACT:-20}"
 ROUNDS="${ROUNDS:-2}"

@@ -17,7 +17,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lab-common.sh
-[ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
 RUNS="${RUNS:-5}"
 src="${1:-}"
 if [ -z "$src" ]; then

@@ -1,5 +1,8 @@
 # Shared setup of the benches that boot the VM lab; sourced from the checkout's root.
 
+# Every lab needs root (network namespaces and taps).
+[ "$(id -u)" -eq 0 ] || { echo "needs root (VM lab)" >&2; exit 1; }
+
 # lab_bin_dir NAME DIR [BIN...]: copies halvm-lab, the lab's helpers and BIN from DIR into a
 # fresh directory, $bin, that no rebuild can change under a running VM (the guests run the
 # binaries over 9p); points the lab at it ($lab is the copied halvm-lab) and, on exit, tears

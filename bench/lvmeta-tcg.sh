@@ -13,37 +13,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/host-common.sh
-[ "$(id -u)" -eq 0 ] || { echo "needs root (loop devices)" >&2; exit 1; }
-command -v lvm >/dev/null || { echo "needs lvm2 (apt-get install lvm2)" >&2; exit 1; }
 command -v qemu-x86_64 >/dev/null || { echo "needs qemu-x86_64 (apt-get install qemu-user)" >&2; exit 1; }
-lvmeta="${1:-}"
-if [ -z "$lvmeta" ]; then
-  cargo build --release -p lvmeta-cli >&2
-  lvmeta="${CARGO_TARGET_DIR:-target}/release/lvmeta"
-fi
-lvmeta="$(realpath "$lvmeta")"
+host_lvmeta "${1:-}"
 RUNS="${RUNS:-11}"
 load0=$(uptime | sed 's/.*load average: //')
 
 host_disks 2G
-filter="filter = [\"a|^$D0\$|\", \"a|^$D1\$|\", \"r|.*|\"]"
-conf="$work/etc/lvm.conf"
-# Debian's file, and the bench's settings in lvmlocal.conf (which both tools read over it).
-[ "${LVM_CONF:-}" = debian ] && { cp /etc/lvm/lvm.conf "$conf"; filter=""; conf="$work/etc/lvmlocal.conf"; }
-cat > "$conf" <<CONF
-devices { $filter use_devicesfile = 0 obtain_device_list_from_udev = 0 }
-global { activation = 0 locking_dir = "$work/lvmlock" }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-backup { backup = 0 archive = 0 }
-log { level = 0 verbose = 0 }
-CONF
-export LVM_SYSTEM_DIR="$work/etc" LVM_SUPPRESS_FD_WARNINGS=1
-echo "" > "$work/halvm.toml"
-export HALVM_CONFIG="$work/halvm.toml"
-lvm_bin=$(command -v lvm)
-# Without a filter, lvm2 is held to the two devices as lvmeta is.
 lvm_dev=()
-[ -z "$filter" ] && lvm_dev=(--devices "$D0,$D1")
+if [ "${LVM_CONF:-}" = debian ]; then
+  # Debian's file, and the bench's settings in lvmlocal.conf (which both tools read over it);
+  # without a filter, lvm2 is held to the two devices as lvmeta is.
+  cp /etc/lvm/lvm.conf "$work/etc/lvm.conf"
+  host_conf "$work/etc/lvmlocal.conf" ""
+  lvm_dev=(--devices "$D0,$D1")
+else
+  host_conf "$work/etc/lvm.conf"
+fi
+lvm_bin=$(command -v lvm)
 me=("$lvmeta" --devices "$D0,$D1" --lock-dir "$work/locks")
 lvm pvcreate "${lvm_dev[@]}" -y --metadatasize 8m "$D0" "$D1" >/dev/null 2>&1
 lvm vgcreate "${lvm_dev[@]}" -s 1m vgt "$D0" "$D1" >/dev/null 2>&1

@@ -12,14 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/host-common.sh
-[ "$(id -u)" -eq 0 ] || { echo "needs root (loop devices)" >&2; exit 1; }
-command -v lvm >/dev/null || { echo "needs lvm2 (apt-get install lvm2)" >&2; exit 1; }
-lvmeta="${1:-}"
-if [ -z "$lvmeta" ]; then
-  cargo build --release -p lvmeta-cli >&2
-  lvmeta="${CARGO_TARGET_DIR:-target}/release/lvmeta"
-fi
-lvmeta="$(realpath "$lvmeta")"
+host_lvmeta "${1:-}"
 RUNS="${RUNS:-11}"
 MEASURE="${MEASURE:-wall}"
 case $MEASURE in
@@ -33,16 +26,7 @@ SERIAL="${SERIAL:-1000}"
 
 # Two 8 GiB sparse loop devices; 1 MiB extents leave room for 5,000+ LVs of one extent.
 host_disks 8G
-cat > "$work/etc/lvm.conf" <<CONF
-devices { filter = ["a|^$D0\$|", "a|^$D1\$|", "r|.*|"] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
-global { activation = 0 locking_dir = "$work/lvmlock" }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-backup { backup = 0 archive = 0 }
-log { level = 0 verbose = 0 }
-CONF
-export LVM_SYSTEM_DIR="$work/etc" LVM_SUPPRESS_FD_WARNINGS=1
-echo "" > "$work/halvm.toml"
-export HALVM_CONFIG="$work/halvm.toml"
+host_conf "$work/etc/lvm.conf"
 me() { "$lvmeta" "$1" --devices "$D0,$D1" --lock-dir "$work/locks" "${@:2}"; }
 lv() { lvm "$@" 2>/dev/null; }
 

@@ -3,7 +3,7 @@
 
 use halvm_ocf::{ActionName, Agent, AgentDefinition, Ctx, OcfError, Status};
 
-use crate::backend::{BackendError, VolumeBackend};
+use crate::backend::{Activation, BackendError, VolumeBackend};
 use crate::config::{AccessMode, Config, StopConfig};
 use crate::error::ActivateError;
 use crate::marker::StartMarker;
@@ -82,39 +82,35 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
     fn execute(&mut self, ctx: &Ctx, vg: &str, steps: &[Step]) -> Result<(), ActivateError> {
         let mut i = 0;
         while i < steps.len() {
-            // Runs of activations of one kind, and of deactivations, go to the backend in one
+            // Runs of activations alike, and of deactivations, go to the backend in one
             // call (one read of the VG instead of one per LV).
             let run = |pick: &dyn Fn(&Step) -> Option<String>| -> Vec<String> {
                 steps[i..].iter().map_while(pick).collect()
             };
             match &steps[i] {
-                Step::Activate { kind, .. } => {
-                    let kind = *kind;
+                Step::Activate { mode, lock, .. } => {
+                    let (mode, lock) = (*mode, *lock);
                     let lvs = run(&|s| match s {
-                        Step::Activate { lv, kind: k } if *k == kind => Some(lv.clone()),
-                        _ => None,
-                    });
-                    ctx.log
-                        .info(&format!("{vg}: activate {kind:?}: {}", lvs.join(" ")));
-                    self.backend.activate_all(vg, &lvs, kind)?;
-                    i += lvs.len();
-                    continue;
-                }
-                Step::ActivateLocked { kind, mode, .. } => {
-                    let (kind, mode) = (*kind, *mode);
-                    let lvs = run(&|s| match s {
-                        Step::ActivateLocked {
+                        Step::Activate {
                             lv,
-                            kind: k,
                             mode: m,
-                        } if (*k, *m) == (kind, mode) => Some(lv.clone()),
+                            lock: l,
+                        } if (*m, *l) == (mode, lock) => Some(lv.clone()),
                         _ => None,
                     });
+                    let under = lock
+                        .map(|l| format!(" under {l:?} LV locks"))
+                        .unwrap_or_default();
                     ctx.log.info(&format!(
-                        "{vg}: activate {kind:?} under {mode:?} LV locks: {}",
+                        "{vg}: activate {mode:?}{under}: {}",
                         lvs.join(" ")
                     ));
-                    self.backend.activate_locked(vg, &lvs, kind, mode)?;
+                    self.backend.activate_all(&Activation {
+                        vg,
+                        lvs: &lvs,
+                        mode,
+                        lock,
+                    })?;
                     i += lvs.len();
                     continue;
                 }
@@ -147,7 +143,7 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
                             .info(&format!("{vg}: lockspace left started: {why}"));
                     }
                 }
-                Step::Activate { .. } | Step::ActivateLocked { .. } | Step::Deactivate { .. } => {
+                Step::Activate { .. } | Step::Deactivate { .. } => {
                     unreachable!("handled as runs above")
                 }
                 Step::MarkStarted => self

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clvmd_client::ClientError;
 use clvmd_proto::ErrorKind;
+use halvm_config::ActivationMode as VxMode;
 
 /// How long the monitor waits for the lock daemon's status (it must not hang on it).
 const MONITOR_ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -17,7 +18,7 @@ use lvmeta_activate::ActivationMode;
 use lvmeta_dm::DmBackend;
 use lvmeta_model::{Segment, SegmentKind, VolumeGroup};
 
-use crate::config;
+use crate::config::Sharing;
 use crate::model::{ActiveLv, DmState, LockDaemon, LvState, PvState, SegKind, SegState, VgState};
 
 /// Defined beside the agent's other errors, so the I/O-free planner never imports this module.
@@ -39,17 +40,9 @@ pub trait VolumeBackend {
     ) -> Result<(), BackendError>;
     fn add_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError>;
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError>;
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError>;
-    /// Activates several LVs alike; a backend that can read the VG once for all overrides it.
-    fn activate_all(
-        &mut self,
-        vg: &str,
-        lvs: &[String],
-        kind: ActivationMode,
-    ) -> Result<(), BackendError> {
-        lvs.iter().try_for_each(|lv| self.activate(vg, lv, kind))
-    }
+    /// Activates LVs of one VG alike (one read of the VG for all).
+    fn activate_all(&mut self, a: &Activation) -> Result<(), BackendError>;
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
         lvs.iter().try_for_each(|lv| self.deactivate(vg, lv))
     }
@@ -70,14 +63,17 @@ pub trait VolumeBackend {
     /// Stops the shared VG's lockspace here. `Some(reason)`: it stays (not started, or LV
     /// locks still held here), which is no failure.
     fn lock_stop(&mut self, vg: &str) -> Result<Option<String>, BackendError>;
-    /// Activates LVs of a shared VG, each under its cluster LV lock of `mode`.
-    fn activate_locked(
-        &mut self,
-        vg: &str,
-        lvs: &[String],
-        kind: ActivationMode,
-        mode: config::ActivationMode,
-    ) -> Result<(), BackendError>;
+}
+
+/// LVs of one VG to activate alike, in one backend call.
+#[derive(Debug, Clone, Copy)]
+pub struct Activation<'a> {
+    pub vg: &'a str,
+    pub lvs: &'a [String],
+    /// What missing PVs allow (lvm's activation mode).
+    pub mode: ActivationMode,
+    /// A shared VG's: each LV under its cluster LV lock of this sharing; `None` for a local VG.
+    pub lock: Option<Sharing>,
 }
 
 /// Reads one aligned block with O_DIRECT, bypassing the page cache so a dead path shows.
@@ -443,7 +439,7 @@ impl SystemBackend {
         lvs: &[String],
         how: Option<LockMode>,
         mode: ActivationMode,
-        vx_mode: Option<halvm_config::ActivationMode>,
+        vx_mode: Option<VxMode>,
     ) -> Result<(), BackendError> {
         let setup = self.setup()?;
         let kernel = Self::kernel(setup)?;
@@ -531,19 +527,8 @@ impl VolumeBackend for SystemBackend {
     fn del_tag(&mut self, vg: &str, tag: &str) -> Result<(), BackendError> {
         self.vgchange("delete tag", vg, |o| o.del_tags = vec![tag.into()])
     }
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
-        self.activate_all(vg, &[lv.to_string()], kind)
-    }
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
         self.deactivate_all(vg, &[lv.to_string()])
-    }
-    fn activate_all(
-        &mut self,
-        vg: &str,
-        lvs: &[String],
-        kind: ActivationMode,
-    ) -> Result<(), BackendError> {
-        self.change(vg, lvs, true, kind)
     }
     fn deactivate_all(&mut self, vg: &str, lvs: &[String]) -> Result<(), BackendError> {
         self.change(vg, lvs, false, ActivationMode::Partial)
@@ -636,19 +621,17 @@ impl VolumeBackend for SystemBackend {
             Err(e) => Err(io("lockstop", vg, None, e)),
         }
     }
-    fn activate_locked(
-        &mut self,
-        vg: &str,
-        lvs: &[String],
-        kind: ActivationMode,
-        mode: config::ActivationMode,
-    ) -> Result<(), BackendError> {
-        let how = if mode.exclusive_lock() {
+    fn activate_all(&mut self, a: &Activation) -> Result<(), BackendError> {
+        let (vg, lvs) = (a.vg, a.lvs);
+        let Some(sharing) = a.lock else {
+            return self.change(vg, lvs, true, a.mode);
+        };
+        let how = if sharing.exclusive_lock() {
             LockMode::Exclusive
         } else {
             LockMode::Shared
         };
-        if let Some(vx) = mode.vx() {
+        if let Some(vx) = sharing.vx() {
             // The VG's mode on this node first (as `lvmeta vgchange -a MODE`): a conflicting
             // mode held elsewhere refuses here, naming the node; the lockspace's stop releases it.
             let setup = self.setup()?;
@@ -666,7 +649,7 @@ impl VolumeBackend for SystemBackend {
                 e => io("activate", vg, None, e),
             })?;
         }
-        self.change_mode(vg, lvs, Some(how), kind, mode.vx())
+        self.change_mode(vg, lvs, Some(how), a.mode, sharing.vx())
     }
 }
 
@@ -687,8 +670,8 @@ pub struct MemBackend {
     pub fail_metadata_writes: bool,
     /// Every call, in order, for assertions.
     pub journal: Vec<String>,
-    /// Activation kinds used.
-    pub kinds: BTreeMap<String, ActivationMode>,
+    /// Activation modes used.
+    pub modes: BTreeMap<String, ActivationMode>,
     /// halvm.toml selects the cluster lock manager.
     pub lock_manager: bool,
     /// The lock daemon answers.
@@ -696,9 +679,9 @@ pub struct MemBackend {
     /// Shared VGs whose lockspace runs here.
     pub lockspaces: BTreeSet<String>,
     /// LV locks held here: (VG, LV) → mode.
-    pub lv_locks: BTreeMap<(String, String), config::ActivationMode>,
+    pub lv_locks: BTreeMap<(String, String), Sharing>,
     /// LV locks other nodes hold: LV → (holder, mode).
-    pub held_elsewhere: BTreeMap<String, (String, config::ActivationMode)>,
+    pub held_elsewhere: BTreeMap<String, (String, Sharing)>,
     /// The volume_list override asked for (tagging mode).
     pub volume_list: Option<Vec<String>>,
     /// What the lock daemon says stops a VG's I/O for good (VG → why).
@@ -722,6 +705,29 @@ impl MemBackend {
         self.vgs
             .get_mut(vg)
             .ok_or_else(|| Self::io(op, vg, None, "no such VG"))
+    }
+
+    fn activate_one(
+        &mut self,
+        vg: &str,
+        lv: &str,
+        mode: ActivationMode,
+    ) -> Result<(), BackendError> {
+        self.journal.push(format!("activate {vg}/{lv} {mode:?}"));
+        if self.fail_activation.iter().any(|l| l == lv) {
+            return Err(Self::io("activate", vg, Some(lv), "injected failure"));
+        }
+        if self.silently_fail_activation.iter().any(|l| l == lv) {
+            return Ok(());
+        }
+        self.modes.insert(lv.to_string(), mode);
+        let state = if mode == ActivationMode::Complete {
+            DmState::Live
+        } else {
+            DmState::Degraded
+        };
+        self.active.insert((vg.to_string(), lv.to_string()), state);
+        Ok(())
     }
 }
 
@@ -771,23 +777,6 @@ impl VolumeBackend for MemBackend {
         self.journal.push(format!("del_tag {vg} {tag}"));
         let v = self.vg_mut(vg, "delete tag")?;
         v.tags.retain(|t| t != tag);
-        Ok(())
-    }
-    fn activate(&mut self, vg: &str, lv: &str, kind: ActivationMode) -> Result<(), BackendError> {
-        self.journal.push(format!("activate {vg}/{lv} {kind:?}"));
-        if self.fail_activation.iter().any(|l| l == lv) {
-            return Err(Self::io("activate", vg, Some(lv), "injected failure"));
-        }
-        if self.silently_fail_activation.iter().any(|l| l == lv) {
-            return Ok(());
-        }
-        self.kinds.insert(lv.to_string(), kind);
-        let state = if kind == ActivationMode::Complete {
-            DmState::Live
-        } else {
-            DmState::Degraded
-        };
-        self.active.insert((vg.to_string(), lv.to_string()), state);
         Ok(())
     }
     fn deactivate(&mut self, vg: &str, lv: &str) -> Result<(), BackendError> {
@@ -844,21 +833,20 @@ impl VolumeBackend for MemBackend {
         }
         Ok(None)
     }
-    fn activate_locked(
-        &mut self,
-        vg: &str,
-        lvs: &[String],
-        kind: ActivationMode,
-        mode: config::ActivationMode,
-    ) -> Result<(), BackendError> {
-        for lv in lvs {
+    fn activate_all(&mut self, a: &Activation) -> Result<(), BackendError> {
+        let (vg, mode) = (a.vg, a.mode);
+        for lv in a.lvs {
+            let Some(sharing) = a.lock else {
+                self.activate_one(vg, lv, mode)?;
+                continue;
+            };
             self.journal
-                .push(format!("activate_locked {vg}/{lv} {kind:?} {mode:?}"));
+                .push(format!("activate_locked {vg}/{lv} {mode:?} {sharing:?}"));
             if !self.lockspaces.contains(vg) {
                 return Err(Self::io("activate", vg, Some(lv), "lockspace not started"));
             }
             if let Some((holder, theirs)) = self.held_elsewhere.get(lv) {
-                if !mode.lv_locks_compatible(*theirs) {
+                if !sharing.lv_locks_compatible(*theirs) {
                     return Err(BackendError::HeldElsewhere {
                         vg: vg.into(),
                         what: format!("LV {vg}/{lv}"),
@@ -866,8 +854,8 @@ impl VolumeBackend for MemBackend {
                     });
                 }
             }
-            self.lv_locks.insert((vg.to_string(), lv.clone()), mode);
-            self.activate(vg, lv, kind)?;
+            self.lv_locks.insert((vg.to_string(), lv.clone()), sharing);
+            self.activate_one(vg, lv, mode)?;
         }
         Ok(())
     }
@@ -973,6 +961,16 @@ mod tests {
             )
         })
         .unwrap();
+    }
+
+    /// Activates ha/lin, complete, as in a local VG.
+    fn activate_lin(b: &mut SystemBackend) -> Result<(), BackendError> {
+        b.activate_all(&Activation {
+            vg: "ha",
+            lvs: &["lin".to_string()],
+            mode: ActivationMode::Complete,
+            lock: None,
+        })
     }
 
     fn backend(devs: &[(PathBuf, MemDev)], present: usize, sid: &str) -> SystemBackend {
@@ -1127,9 +1125,7 @@ mod tests {
         make_vg(&devs);
         let mut b = backend(&devs, 3, "node1");
         assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
-        let e = b
-            .activate("ha", "lin", ActivationMode::Complete)
-            .unwrap_err();
+        let e = activate_lin(&mut b).unwrap_err();
         assert!(
             matches!(&e, BackendError::NotAvailable { what } if what.contains("device-mapper")),
             "{e}"
@@ -1169,9 +1165,7 @@ mod tests {
             dm: Box::new(MemDm::new([])),
             nodes: Box::new(MemNodes::default()),
         });
-        let e = b
-            .activate("ha", "lin", ActivationMode::Complete)
-            .unwrap_err();
+        let e = activate_lin(&mut b).unwrap_err();
         assert!(e.to_string().contains("not a block device"), "{e}");
         assert_eq!(b.active_lvs("ha").unwrap(), vec![]);
     }

@@ -1,6 +1,9 @@
 //! The validated configuration of one LVM-activate instance.
 
+use halvm_config::ActivationMode as VxMode;
 use halvm_ocf::{OcfError, Params};
+
+use crate::definition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessMode {
@@ -35,38 +38,39 @@ impl AccessMode {
     }
 }
 
-/// `activation_mode`: resource-agents' two, plus VxVM's four (halvm; shared VGs only).
+/// The `activation_mode` parameter: how nodes share the LV, resource-agents' two modes plus
+/// VxVM's four (halvm; shared VGs only). Not lvm's activation mode (complete, degraded or
+/// partial: [`crate::plan::ActivationMode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivationMode {
+pub enum Sharing {
     /// lvm's -aey: LV lock EX.
     Exclusive,
     /// lvm's -asy: LV lock PR.
     Shared,
     /// VxVM's modes: the VG's mode lock, then LV locks by mode (ew PW, ro and sw PR, sr CR);
     /// ro and sr load read-only tables.
-    Vx(halvm_config::ActivationMode),
+    Vx(VxMode),
 }
 
-impl ActivationMode {
+impl Sharing {
     /// The parameter's values: `exclusive`, `shared`, `ew`, `ro`, `sr`, `sw`.
-    pub fn parse(s: &str) -> Option<ActivationMode> {
-        use halvm_config::ActivationMode as V;
+    pub fn parse(s: &str) -> Option<Sharing> {
         Some(match s {
-            "exclusive" => ActivationMode::Exclusive,
-            "shared" => ActivationMode::Shared,
-            "ew" => ActivationMode::Vx(V::ExclusiveWrite),
-            "ro" => ActivationMode::Vx(V::ReadOnly),
-            "sr" => ActivationMode::Vx(V::SharedRead),
-            "sw" => ActivationMode::Vx(V::SharedWrite),
+            "exclusive" => Sharing::Exclusive,
+            "shared" => Sharing::Shared,
+            "ew" => Sharing::Vx(VxMode::ExclusiveWrite),
+            "ro" => Sharing::Vx(VxMode::ReadOnly),
+            "sr" => Sharing::Vx(VxMode::SharedRead),
+            "sw" => Sharing::Vx(VxMode::SharedWrite),
             _ => return None,
         })
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
-            ActivationMode::Exclusive => "exclusive",
-            ActivationMode::Shared => "shared",
-            ActivationMode::Vx(m) => m.abbreviation(),
+            Sharing::Exclusive => "exclusive",
+            Sharing::Shared => "shared",
+            Sharing::Vx(m) => m.abbreviation(),
         }
     }
 
@@ -74,23 +78,21 @@ impl ActivationMode {
     pub fn exclusive_lock(self) -> bool {
         matches!(
             self,
-            ActivationMode::Exclusive
-                | ActivationMode::Vx(halvm_config::ActivationMode::ExclusiveWrite)
+            Sharing::Exclusive | Sharing::Vx(VxMode::ExclusiveWrite)
         )
     }
 
     /// The VxVM mode, if this is one.
-    pub fn vx(self) -> Option<halvm_config::ActivationMode> {
+    pub fn vx(self) -> Option<VxMode> {
         match self {
-            ActivationMode::Vx(m) => Some(m),
+            Sharing::Vx(m) => Some(m),
             _ => None,
         }
     }
 
     /// Whether LV locks taken on two nodes in these modes are granted together: the DLM's
     /// compatibility of the modes they take (EX, PR, PW for ew, PR for ro and sw, CR for sr).
-    pub fn lv_locks_compatible(self, other: ActivationMode) -> bool {
-        use halvm_config::ActivationMode as V;
+    pub fn lv_locks_compatible(self, other: Sharing) -> bool {
         #[derive(PartialEq, Clone, Copy)]
         enum Dlm {
             Cr,
@@ -98,14 +100,14 @@ impl ActivationMode {
             Pw,
             Ex,
         }
-        let dlm = |m: ActivationMode| match m {
-            ActivationMode::Exclusive => Dlm::Ex,
-            ActivationMode::Shared
-            | ActivationMode::Vx(V::ReadOnly)
-            | ActivationMode::Vx(V::SharedWrite)
-            | ActivationMode::Vx(V::Off) => Dlm::Pr,
-            ActivationMode::Vx(V::ExclusiveWrite) => Dlm::Pw,
-            ActivationMode::Vx(V::SharedRead) => Dlm::Cr,
+        let dlm = |m: Sharing| match m {
+            Sharing::Exclusive => Dlm::Ex,
+            Sharing::Shared
+            | Sharing::Vx(VxMode::ReadOnly)
+            | Sharing::Vx(VxMode::SharedWrite)
+            | Sharing::Vx(VxMode::Off) => Dlm::Pr,
+            Sharing::Vx(VxMode::ExclusiveWrite) => Dlm::Pw,
+            Sharing::Vx(VxMode::SharedRead) => Dlm::Cr,
         };
         match (dlm(self), dlm(other)) {
             (Dlm::Ex, _) | (_, Dlm::Ex) => false,
@@ -122,7 +124,7 @@ pub struct Config {
     pub vg: String,
     pub lv: Option<String>,
     pub access: AccessMode,
-    pub activation: ActivationMode,
+    pub sharing: Sharing,
     pub tag: String,
     pub partial: bool,
     pub degraded: bool,
@@ -157,23 +159,13 @@ impl Config {
             .ok_or_else(|| OcfError::MissingParameter {
                 name: "vg_access_mode".into(),
             })?;
-        let access = AccessMode::parse(access_raw).ok_or_else(|| OcfError::InvalidValue {
-            name: "vg_access_mode".into(),
-            value: access_raw.into(),
-            allowed: crate::definition::ACCESS_MODES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+        let access = AccessMode::parse(access_raw).ok_or_else(|| {
+            OcfError::invalid_value("vg_access_mode", access_raw, definition::ACCESS_MODES)
         })?;
-        let activation = match p.str("activation_mode") {
-            None => ActivationMode::Exclusive,
-            Some(v) => ActivationMode::parse(v).ok_or_else(|| OcfError::InvalidValue {
-                name: "activation_mode".into(),
-                value: v.into(),
-                allowed: crate::definition::ACTIVATION_MODES
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
+        let sharing = match p.str("activation_mode") {
+            None => Sharing::Exclusive,
+            Some(v) => Sharing::parse(v).ok_or_else(|| {
+                OcfError::invalid_value("activation_mode", v, definition::ACTIVATION_MODES)
             })?,
         };
         let tag = p.str("tag").unwrap_or("pacemaker").to_string();
@@ -182,7 +174,7 @@ impl Config {
         let degraded = p.bool("degraded_activation").unwrap_or(false);
         let majority_pvs = p.bool("majority_pvs").unwrap_or(false);
 
-        if activation != ActivationMode::Exclusive && !access.is_cluster() {
+        if sharing != Sharing::Exclusive && !access.is_cluster() {
             return Err(OcfError::Conflict {
                 name: "activation_mode".into(),
                 value: p.str("activation_mode").unwrap_or("shared").into(),
@@ -217,7 +209,7 @@ impl Config {
                 vg: vg.to_string(),
                 lv: lv.map(str::to_string),
                 access,
-                activation,
+                sharing,
                 tag,
                 partial,
                 degraded,
@@ -369,7 +361,7 @@ mod tests {
         assert_eq!(c.vg, "vg1");
         assert_eq!(c.lv, None);
         assert_eq!(c.access, AccessMode::SystemId);
-        assert_eq!(c.activation, ActivationMode::Exclusive);
+        assert_eq!(c.sharing, Sharing::Exclusive);
         assert_eq!(c.tag, "pacemaker");
         assert!(w.is_empty());
         let (c, _) = parse(&[
@@ -523,24 +515,20 @@ mod tests {
     #[test]
     fn activation_modes_parse_and_round_trip() {
         for v in crate::definition::ACTIVATION_MODES {
-            let m = ActivationMode::parse(v).unwrap_or_else(|| panic!("{v}"));
-            assert_eq!(ActivationMode::parse(m.as_str()), Some(m), "{v}");
+            let m = Sharing::parse(v).unwrap_or_else(|| panic!("{v}"));
+            assert_eq!(Sharing::parse(m.as_str()), Some(m), "{v}");
         }
-        assert_eq!(ActivationMode::parse("EW"), None);
-        use halvm_config::ActivationMode as V;
-        assert_eq!(
-            ActivationMode::parse("sr"),
-            Some(ActivationMode::Vx(V::SharedRead))
-        );
-        assert!(ActivationMode::Vx(V::ExclusiveWrite).exclusive_lock());
-        assert!(!ActivationMode::Vx(V::SharedWrite).exclusive_lock());
+        assert_eq!(Sharing::parse("EW"), None);
+        assert_eq!(Sharing::parse("sr"), Some(Sharing::Vx(VxMode::SharedRead)));
+        assert!(Sharing::Vx(VxMode::ExclusiveWrite).exclusive_lock());
+        assert!(!Sharing::Vx(VxMode::SharedWrite).exclusive_lock());
         // The DLM's grants between the LV locks the modes take.
-        let ew = ActivationMode::Vx(V::ExclusiveWrite);
-        let sr = ActivationMode::Vx(V::SharedRead);
+        let ew = Sharing::Vx(VxMode::ExclusiveWrite);
+        let sr = Sharing::Vx(VxMode::SharedRead);
         assert!(ew.lv_locks_compatible(sr) && sr.lv_locks_compatible(ew));
-        assert!(!ew.lv_locks_compatible(ActivationMode::Shared));
-        assert!(!ActivationMode::Exclusive.lv_locks_compatible(sr));
-        assert!(ActivationMode::Shared.lv_locks_compatible(ActivationMode::Vx(V::ReadOnly)));
+        assert!(!ew.lv_locks_compatible(Sharing::Shared));
+        assert!(!Sharing::Exclusive.lv_locks_compatible(sr));
+        assert!(Sharing::Shared.lv_locks_compatible(Sharing::Vx(VxMode::ReadOnly)));
     }
 
     #[test]
@@ -548,7 +536,7 @@ mod tests {
         for access in ["lvmlockd", "clvmd"] {
             let (c, _) = parse(&[("vgname", "vg1"), ("vg_access_mode", access)]).unwrap();
             assert!(c.access.is_cluster());
-            assert_eq!(c.activation, ActivationMode::Exclusive);
+            assert_eq!(c.sharing, Sharing::Exclusive);
             let (c, _) = parse(&[
                 ("vgname", "vg1"),
                 ("vg_access_mode", access),
@@ -556,7 +544,7 @@ mod tests {
                 ("partial_activation", "true"),
             ])
             .unwrap();
-            assert_eq!((c.activation, c.partial), (ActivationMode::Shared, true));
+            assert_eq!((c.sharing, c.partial), (Sharing::Shared, true));
         }
         assert!(!AccessMode::SystemId.is_cluster() && !AccessMode::Tagging.is_cluster());
     }

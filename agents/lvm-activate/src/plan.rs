@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::{self, AccessMode, Config, StopConfig};
+use crate::config::{AccessMode, Config, Sharing, StopConfig};
 use crate::error::ActivateError;
 use crate::model::{DmState, Health, LockDaemon, Snapshot, VgState};
 
@@ -32,22 +32,18 @@ pub enum Step {
     },
     AddTag(String),
     DelTag(String),
+    /// Activates an LV as missing PVs allow (`mode`); `lock`: a shared VG's LV under its cluster
+    /// LV lock (`Exclusive` -aey, `Shared` -asy, or a VxVM mode), `None` in a local VG.
     Activate {
         lv: String,
-        kind: ActivationMode,
+        mode: ActivationMode,
+        lock: Option<Sharing>,
     },
     Deactivate {
         lv: String,
     },
     /// Starts the shared VG's lockspace on this node (vgchange --lockstart).
     LockStart,
-    /// Activates an LV of a shared VG under its cluster LV lock: `Exclusive` (-aey) or
-    /// `Shared` (-asy).
-    ActivateLocked {
-        lv: String,
-        kind: ActivationMode,
-        mode: config::ActivationMode,
-    },
     /// Stops the shared VG's lockspace on this node (vgchange --lockstop).
     LockStop,
     MarkStarted,
@@ -336,12 +332,12 @@ pub fn plan_start(cfg: &Config, snap: &Snapshot) -> Result<Plan, ActivateError> 
 }
 
 /// The activation of every managed LV not active yet, with the activation mode missing PVs
-/// allow; `mode`: under a cluster LV lock of that mode (shared VGs), or none (local VGs).
+/// allow; `lock`: under a cluster LV lock of that sharing (shared VGs), or none (local VGs).
 fn activation_steps(
     cfg: &Config,
     vg: &VgState,
     snap: &Snapshot,
-    mode: Option<config::ActivationMode>,
+    lock: Option<Sharing>,
     plan: &mut Plan,
 ) -> Result<(), ActivateError> {
     let missing = vg.missing();
@@ -360,7 +356,7 @@ fn activation_steps(
             }
             continue;
         }
-        let kind = match lv.health(&missing) {
+        let mode = match lv.health(&missing) {
             Health::Complete => ActivationMode::Complete,
             Health::Degraded if cfg.degraded => ActivationMode::Degraded,
             Health::Degraded | Health::Partial if cfg.partial => ActivationMode::Partial,
@@ -380,19 +376,16 @@ fn activation_steps(
                 })
             }
         };
-        if kind != ActivationMode::Complete {
+        if mode != ActivationMode::Complete {
             plan.notes.push(format!(
-                "activating {}/{name} with PVs missing ({kind:?})",
+                "activating {}/{name} with PVs missing ({mode:?})",
                 cfg.vg
             ));
         }
-        plan.steps.push(match mode {
-            None => Step::Activate { lv: name, kind },
-            Some(mode) => Step::ActivateLocked {
-                lv: name,
-                kind,
-                mode,
-            },
+        plan.steps.push(Step::Activate {
+            lv: name,
+            mode,
+            lock,
         });
     }
     Ok(())
@@ -425,13 +418,13 @@ fn plan_start_shared(cfg: &Config, vg: &VgState, snap: &Snapshot) -> Result<Plan
             })
         }
     }
-    if cfg.lv.is_none() && cfg.activation == config::ActivationMode::Shared {
+    if cfg.lv.is_none() && cfg.sharing == Sharing::Shared {
         plan.notes.push(format!(
             "{}: every LV is activated shared; one resource per LV is safer (as resource-agents advises)",
             cfg.vg
         ));
     }
-    activation_steps(cfg, vg, snap, Some(cfg.activation), &mut plan)?;
+    activation_steps(cfg, vg, snap, Some(cfg.sharing), &mut plan)?;
     plan.steps.push(Step::MarkStarted);
     Ok(plan)
 }

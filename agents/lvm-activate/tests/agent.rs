@@ -3,7 +3,7 @@
 
 use halvm_lvm_activate::agent::LvmActivate;
 use halvm_lvm_activate::backend::MemBackend;
-use halvm_lvm_activate::config::ActivationMode as LockMode;
+use halvm_lvm_activate::config::Sharing;
 use halvm_lvm_activate::marker::MemMarker;
 use halvm_lvm_activate::membership::StaticMembership;
 use halvm_lvm_activate::model::*;
@@ -274,7 +274,7 @@ fn degraded_mirror_activation_and_monitor() {
         .0,
         0
     );
-    assert_eq!(a.backend.kinds["m"], ActivationMode::Degraded);
+    assert_eq!(a.backend.modes["m"], ActivationMode::Degraded);
     assert_eq!(
         call(
             &mut a,
@@ -341,7 +341,7 @@ fn shared_activation_coexists_with_other_shared_holders_only() {
     let mut a = shared_node();
     a.backend
         .held_elsewhere
-        .insert("a".into(), ("node n2 (id 2, PR)".into(), LockMode::Shared));
+        .insert("a".into(), ("node n2 (id 2, PR)".into(), Sharing::Shared));
     let (rc, err) = call(
         &mut a,
         "start",
@@ -350,7 +350,7 @@ fn shared_activation_coexists_with_other_shared_holders_only() {
     assert_eq!(rc, 0, "{err}");
     assert_eq!(
         a.backend.lv_locks.get(&("vg1".into(), "a".into())),
-        Some(&LockMode::Shared)
+        Some(&Sharing::Shared)
     );
     assert!(!a.backend.active.contains_key(&("vg1".into(), "b".into())));
     assert_eq!(
@@ -367,7 +367,7 @@ fn shared_activation_coexists_with_other_shared_holders_only() {
         let mut b = shared_node();
         b.backend.held_elsewhere.insert(
             "b".into(),
-            ("node n2 (id 2, EX)".into(), LockMode::Exclusive),
+            ("node n2 (id 2, EX)".into(), Sharing::Exclusive),
         );
         let (rc, err) = call(
             &mut b,
@@ -399,7 +399,7 @@ fn shared_activation_coexists_with_other_shared_holders_only() {
 #[test]
 fn vxvm_activation_modes_take_their_lv_locks() {
     use halvm_config::ActivationMode as Vx;
-    let held = |mode: LockMode| {
+    let held = |mode: Sharing| {
         let mut a = shared_node();
         a.backend
             .held_elsewhere
@@ -419,22 +419,22 @@ fn vxvm_activation_modes_take_their_lv_locks() {
     };
     // (held elsewhere, asked here, granted)
     let cells = [
-        (LockMode::Vx(Vx::ExclusiveWrite), "ew", false),
-        (LockMode::Vx(Vx::ExclusiveWrite), "sr", true),
-        (LockMode::Vx(Vx::ExclusiveWrite), "ro", false),
-        (LockMode::Vx(Vx::ReadOnly), "ro", true),
-        (LockMode::Vx(Vx::SharedRead), "ew", true),
-        (LockMode::Vx(Vx::SharedWrite), "sw", true),
-        (LockMode::Exclusive, "sr", false),
-        (LockMode::Shared, "ew", false),
-        (LockMode::Shared, "sr", true),
+        (Sharing::Vx(Vx::ExclusiveWrite), "ew", false),
+        (Sharing::Vx(Vx::ExclusiveWrite), "sr", true),
+        (Sharing::Vx(Vx::ExclusiveWrite), "ro", false),
+        (Sharing::Vx(Vx::ReadOnly), "ro", true),
+        (Sharing::Vx(Vx::SharedRead), "ew", true),
+        (Sharing::Vx(Vx::SharedWrite), "sw", true),
+        (Sharing::Exclusive, "sr", false),
+        (Sharing::Shared, "ew", false),
+        (Sharing::Shared, "sr", true),
     ];
     for (theirs, mine, granted) in cells {
         let mut a = held(theirs);
         let (rc, err) = start(&mut a, mine);
         assert_eq!(rc == 0, granted, "{theirs:?} held, {mine} asked: {err}");
         if granted {
-            let want = LockMode::parse(mine).expect("a mode");
+            let want = Sharing::parse(mine).expect("a mode");
             assert_eq!(
                 a.backend.lv_locks.get(&("vg1".into(), "a".into())),
                 Some(&want)

@@ -1,9 +1,9 @@
 //! The decision tables of start, stop and monitor, case by case.
 
-use halvm_lvm_activate::config::{AccessMode, ActivationMode, Config, StopConfig};
+use halvm_lvm_activate::config::{AccessMode, Config, Sharing, StopConfig};
 use halvm_lvm_activate::error::ActivateError;
 use halvm_lvm_activate::model::*;
-use halvm_lvm_activate::plan::ActivationMode as Kind;
+use halvm_lvm_activate::plan::ActivationMode;
 use halvm_lvm_activate::plan::*;
 
 fn lin(pv: &str) -> SegState {
@@ -67,7 +67,7 @@ fn cfg(access: AccessMode) -> Config {
         vg: "vg1".into(),
         lv: None,
         access,
-        activation: ActivationMode::Exclusive,
+        sharing: Sharing::Exclusive,
         tag: "pacemaker".into(),
         partial: false,
         degraded: false,
@@ -128,11 +128,13 @@ fn activate_all() -> Vec<Step> {
     vec![
         Step::Activate {
             lv: "data".into(),
-            kind: halvm_lvm_activate::plan::ActivationMode::Complete,
+            mode: ActivationMode::Complete,
+            lock: None,
         },
         Step::Activate {
             lv: "mirror".into(),
-            kind: halvm_lvm_activate::plan::ActivationMode::Complete,
+            mode: ActivationMode::Complete,
+            lock: None,
         },
         Step::MarkStarted,
     ]
@@ -170,7 +172,8 @@ fn start_on_our_vg_only_activates_what_is_inactive() {
         vec![
             Step::Activate {
                 lv: "mirror".into(),
-                kind: halvm_lvm_activate::plan::ActivationMode::Complete
+                mode: ActivationMode::Complete,
+                lock: None
             },
             Step::MarkStarted
         ]
@@ -289,7 +292,8 @@ fn start_one_lv_only() {
         vec![
             Step::Activate {
                 lv: "mirror".into(),
-                kind: halvm_lvm_activate::plan::ActivationMode::Complete
+                mode: ActivationMode::Complete,
+                lock: None
             },
             Step::MarkStarted
         ]
@@ -337,7 +341,8 @@ fn ownership_change_with_missing_pvs_needs_majority_pvs_and_a_majority() {
         p.steps[2],
         Step::Activate {
             lv: "mirror".into(),
-            kind: halvm_lvm_activate::plan::ActivationMode::Degraded
+            mode: ActivationMode::Degraded,
+            lock: None
         }
     );
 
@@ -378,7 +383,8 @@ fn lv_activation_rules_with_missing_pvs() {
         p.steps[1],
         Step::Activate {
             lv: "mirror".into(),
-            kind: halvm_lvm_activate::plan::ActivationMode::Degraded
+            mode: ActivationMode::Degraded,
+            lock: None
         }
     );
     let mut c = cfg(AccessMode::SystemId);
@@ -388,7 +394,8 @@ fn lv_activation_rules_with_missing_pvs() {
         p.steps[1],
         Step::Activate {
             lv: "mirror".into(),
-            kind: halvm_lvm_activate::plan::ActivationMode::Partial
+            mode: ActivationMode::Partial,
+            lock: None
         }
     );
 
@@ -408,11 +415,13 @@ fn lv_activation_rules_with_missing_pvs() {
         vec![
             Step::Activate {
                 lv: "data".into(),
-                kind: halvm_lvm_activate::plan::ActivationMode::Partial
+                mode: ActivationMode::Partial,
+                lock: None
             },
             Step::Activate {
                 lv: "mirror".into(),
-                kind: halvm_lvm_activate::plan::ActivationMode::Degraded
+                mode: ActivationMode::Degraded,
+                lock: None
             },
             Step::MarkStarted
         ]
@@ -832,17 +841,17 @@ fn shared(started: bool) -> (Config, Snapshot) {
 #[test]
 fn shared_vg_start_lock_starts_then_activates_under_lv_locks() {
     let (mut c, s) = shared(false);
-    c.activation = ActivationMode::Shared;
+    c.sharing = Sharing::Shared;
     c.lv = Some("data".into());
     let p = plan_start(&c, &s).unwrap();
     assert_eq!(
         p.steps,
         [
             Step::LockStart,
-            Step::ActivateLocked {
+            Step::Activate {
                 lv: "data".into(),
-                kind: Kind::Complete,
-                mode: ActivationMode::Shared,
+                mode: ActivationMode::Complete,
+                lock: Some(Sharing::Shared),
             },
             Step::MarkStarted,
         ]
@@ -857,15 +866,15 @@ fn shared_vg_start_lock_starts_then_activates_under_lv_locks() {
     assert_eq!(
         p.steps,
         [
-            Step::ActivateLocked {
+            Step::Activate {
                 lv: "data".into(),
-                kind: Kind::Complete,
-                mode: ActivationMode::Exclusive,
+                mode: ActivationMode::Complete,
+                lock: Some(Sharing::Exclusive),
             },
-            Step::ActivateLocked {
+            Step::Activate {
                 lv: "mirror".into(),
-                kind: Kind::Degraded,
-                mode: ActivationMode::Exclusive,
+                mode: ActivationMode::Degraded,
+                lock: Some(Sharing::Exclusive),
             },
             Step::MarkStarted,
         ]

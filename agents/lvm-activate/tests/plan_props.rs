@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use halvm_lvm_activate::config::{AccessMode, ActivationMode, Config, StopConfig};
+use halvm_lvm_activate::config::{AccessMode, Config, Sharing, StopConfig};
 use halvm_lvm_activate::model::*;
 use halvm_lvm_activate::plan::*;
 use proptest::prelude::*;
@@ -20,7 +20,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
             vg: "vg".into(),
             lv,
             access,
-            activation: ActivationMode::Exclusive,
+            sharing: Sharing::Exclusive,
             tag: "pm".into(),
             partial,
             degraded,
@@ -135,16 +135,14 @@ fn apply(snap: &Snapshot, plan: &Plan) -> Snapshot {
                     lockspace_started: false,
                 })
             }
-            Step::Activate { lv, kind } | Step::ActivateLocked { lv, kind, .. } => {
-                s.active.push(ActiveLv {
-                    name: lv.clone(),
-                    state: if *kind == halvm_lvm_activate::plan::ActivationMode::Complete {
-                        DmState::Live
-                    } else {
-                        DmState::Degraded
-                    },
-                })
-            }
+            Step::Activate { lv, mode, .. } => s.active.push(ActiveLv {
+                name: lv.clone(),
+                state: if *mode == halvm_lvm_activate::plan::ActivationMode::Complete {
+                    DmState::Live
+                } else {
+                    DmState::Degraded
+                },
+            }),
             Step::Deactivate { lv } => s.active.retain(|a| &a.name != lv),
             Step::MarkStarted => s.started = true,
             Step::ClearStarted => s.started = false,

@@ -70,29 +70,12 @@ pub trait Agent {
     fn start(&mut self, ctx: &Ctx) -> Result<(), OcfError>;
     fn stop(&mut self, ctx: &Ctx) -> Result<(), OcfError>;
     fn monitor(&mut self, ctx: &Ctx) -> Result<Status, OcfError>;
-    fn reload(&mut self, ctx: &Ctx) -> Result<(), OcfError> {
-        Err(unimplemented(ctx))
-    }
-    fn promote(&mut self, ctx: &Ctx) -> Result<(), OcfError> {
-        Err(unimplemented(ctx))
-    }
-    fn demote(&mut self, ctx: &Ctx) -> Result<(), OcfError> {
-        Err(unimplemented(ctx))
-    }
-    fn notify(&mut self, ctx: &Ctx) -> Result<(), OcfError> {
-        Err(unimplemented(ctx))
-    }
-    fn migrate_to(&mut self, ctx: &Ctx) -> Result<(), OcfError> {
-        Err(unimplemented(ctx))
-    }
-    fn migrate_from(&mut self, ctx: &Ctx) -> Result<(), OcfError> {
-        Err(unimplemented(ctx))
-    }
-}
-
-fn unimplemented(ctx: &Ctx) -> OcfError {
-    OcfError::Unimplemented {
-        action: ctx.action.as_str().to_string(),
+    /// The optional actions (reload, promote, demote, notify, migrate_to, migrate_from;
+    /// `ctx.action` says which); by default none is implemented.
+    fn optional(&mut self, ctx: &Ctx) -> Result<(), OcfError> {
+        Err(OcfError::Unimplemented {
+            action: ctx.action.as_str().to_string(),
+        })
     }
 }
 
@@ -224,12 +207,12 @@ pub fn run(
         ActionName::Stop => agent.stop(&ctx).map(|()| OcfExit::Success),
         ActionName::Monitor => agent.monitor(&ctx).map(Status::exit),
         ActionName::ValidateAll => agent.validate_all(&ctx).map(|()| OcfExit::Success),
-        ActionName::Reload => agent.reload(&ctx).map(|()| OcfExit::Success),
-        ActionName::Promote => agent.promote(&ctx).map(|()| OcfExit::Success),
-        ActionName::Demote => agent.demote(&ctx).map(|()| OcfExit::Success),
-        ActionName::Notify => agent.notify(&ctx).map(|()| OcfExit::Success),
-        ActionName::MigrateTo => agent.migrate_to(&ctx).map(|()| OcfExit::Success),
-        ActionName::MigrateFrom => agent.migrate_from(&ctx).map(|()| OcfExit::Success),
+        ActionName::Reload
+        | ActionName::Promote
+        | ActionName::Demote
+        | ActionName::Notify
+        | ActionName::MigrateTo
+        | ActionName::MigrateFrom => agent.optional(&ctx).map(|()| OcfExit::Success),
         ActionName::MetaData => Ok(OcfExit::Success),
     };
     let rc = match result {

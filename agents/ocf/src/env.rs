@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use crate::error::OcfError;
 
+/// ocf-directories' default `HA_DATEFMT`.
+pub const DEFAULT_DATEFMT: &str = "%b %d %T ";
+
 const RESKEY: &str = "OCF_RESKEY_";
 const META: &str = "CRM_meta_";
 
@@ -119,7 +122,7 @@ impl OcfEnv {
             datefmt: all
                 .get("HA_DATEFMT")
                 .cloned()
-                .unwrap_or_else(|| crate::log::DEFAULT_DATEFMT.to_string()),
+                .unwrap_or_else(|| DEFAULT_DATEFMT.to_string()),
             debug: all
                 .get("HA_debug")
                 .is_some_and(|v| !v.is_empty() && v != "0"),

@@ -78,6 +78,15 @@ pub enum OcfError {
 }
 
 impl OcfError {
+    /// Parameter `name`'s `value` is none of `allowed`.
+    pub fn invalid_value(name: &str, value: &str, allowed: &[&str]) -> OcfError {
+        OcfError::InvalidValue {
+            name: name.to_string(),
+            value: value.to_string(),
+            allowed: allowed.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
     /// The one mapping from failures to exit codes.
     pub fn exit(&self) -> OcfExit {
         match self {

@@ -18,9 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::env::OcfEnv;
-
-/// ocf-directories' default `HA_DATEFMT`.
-pub const DEFAULT_DATEFMT: &str = "%b %d %T ";
+pub use crate::env::DEFAULT_DATEFMT;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

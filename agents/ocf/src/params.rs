@@ -175,11 +175,7 @@ pub fn parse_value(p: &ParamDef, raw: &str) -> Result<ParamValue, OcfError> {
         ParamType::String => {
             if let Some(allowed) = p.allowed {
                 if !allowed.contains(&raw) {
-                    return Err(OcfError::InvalidValue {
-                        name: p.name.to_string(),
-                        value: raw.to_string(),
-                        allowed: allowed.iter().map(|s| s.to_string()).collect(),
-                    });
+                    return Err(OcfError::invalid_value(p.name, raw, allowed));
                 }
             }
             Ok(ParamValue::Str(raw.to_string()))

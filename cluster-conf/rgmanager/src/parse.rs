@@ -645,6 +645,14 @@ impl<'d, 'i> Parser<'d, 'i> {
                 line,
             });
         };
+        // A required attribute: its absence is an error (each one reported).
+        let required = |p: &mut Self, k: &'static str| {
+            let v = get(k);
+            if v.is_none() {
+                missing(p, k);
+            }
+            v
+        };
         let bool_of = |p: &mut Self, k: &str| -> Option<bool> {
             let v = get(k)?;
             let b = parse_bool(&v);
@@ -655,14 +663,8 @@ impl<'d, 'i> Parser<'d, 'i> {
         };
         let (kind, name) = match t {
             "lvm" => {
-                let name = get("name");
-                let vg = get("vg_name");
-                if name.is_none() {
-                    missing(self, "name");
-                }
-                if vg.is_none() {
-                    missing(self, "vg_name");
-                }
+                let name = required(self, "name");
+                let vg = required(self, "vg_name");
                 (
                     ResourceKind::Lvm {
                         vg_name: vg?,
@@ -672,18 +674,9 @@ impl<'d, 'i> Parser<'d, 'i> {
                 )
             }
             "fs" => {
-                let name = get("name");
-                let device = get("device");
-                let mountpoint = get("mountpoint");
-                for (v, a) in [
-                    (&name, "name"),
-                    (&device, "device"),
-                    (&mountpoint, "mountpoint"),
-                ] {
-                    if v.is_none() {
-                        missing(self, a);
-                    }
-                }
+                let name = required(self, "name");
+                let device = required(self, "device");
+                let mountpoint = required(self, "mountpoint");
                 let force_unmount = bool_of(self, "force_unmount").unwrap_or(false);
                 let force_fsck = bool_of(self, "force_fsck").unwrap_or(false);
                 let self_fence = bool_of(self, "self_fence").unwrap_or(false);
@@ -701,10 +694,7 @@ impl<'d, 'i> Parser<'d, 'i> {
                 )
             }
             "ip" => {
-                let Some(raw) = get("address") else {
-                    missing(self, "address");
-                    return None;
-                };
+                let raw = required(self, "address")?;
                 let (addr, mut prefix) = match raw.split_once('/') {
                     Some((a, p)) => (a.to_string(), Some(p.to_string())),
                     None => (raw.clone(), None),
@@ -748,14 +738,8 @@ impl<'d, 'i> Parser<'d, 'i> {
                 )
             }
             "script" => {
-                let name = get("name");
-                let file = get("file");
-                if name.is_none() {
-                    missing(self, "name");
-                }
-                if file.is_none() {
-                    missing(self, "file");
-                }
+                let name = required(self, "name");
+                let file = required(self, "file");
                 (ResourceKind::Script { file: file? }, name?)
             }
             other => {

@@ -71,12 +71,12 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
 }
 
 /// The detach policy VG `vg`'s tags set, read without a lock (lvm2's commit is one atomic
-/// sector write, so the read sees the old metadata or the new).
+/// sector write, so the read sees the old metadata or the new). A peek: the daemon's own
+/// lock requests would go through its own loop, and the tags are a hint the detach
+/// commit, made under the VG lock, reads again.
 fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
     let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new()))?;
-    let r = lvmeta::ops::scan(&env)
-        .and_then(|sc| sc.read_vg(vg))
-        .map_err(|e| e.to_string())?;
+    let (_, r) = Ctx { env: &env }.peek_vg(vg).map_err(|e| e.to_string())?;
     Ok(halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(crate::core_detach))
 }
 
@@ -84,15 +84,10 @@ fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
 /// (that node's command holds it EX for it), if the VG on disk is the one it names.
 fn write_commit(c: &CarriedCommit) -> Result<(), String> {
     let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new()))?;
-    lvmeta::ops::write_carried(
-        &env,
-        &c.vg,
-        &c.vg_uuid,
-        u64::from(c.disk_seqno),
-        &c.metadata,
-    )
-    .map(|_| ())
-    .map_err(|e| e.to_string())
+    Ctx { env: &env }
+        .write_carried(&c.vg, &c.vg_uuid, u64::from(c.disk_seqno), &c.metadata)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Why a detach commit failed: no metadata copy written (a peer may carry it, then the
@@ -113,7 +108,7 @@ impl std::fmt::Display for Detached {
 /// The metadata-loss policy VG `vg`'s tags set (read without a lock, as [`vg_policy`]).
 fn vg_dgfail_policy(vg: &str) -> Option<clvmd_proto::DgFailure> {
     let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new())).ok()?;
-    let r = lvmeta::ops::scan(&env).and_then(|sc| sc.read_vg(vg)).ok()?;
+    let (_, r) = Ctx { env: &env }.peek_vg(vg).ok()?;
     halvm_config::DgFailurePolicy::from_vg_tags(&r.vg.tags).map(|p| match p {
         halvm_config::DgFailurePolicy::Dgdisable => clvmd_proto::DgFailure::Dgdisable,
         halvm_config::DgFailurePolicy::Leave => clvmd_proto::DgFailure::Leave,
@@ -132,7 +127,9 @@ fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(),
             // The VG exists (its LV is active here): not found behind devices failing I/O is
             // no metadata readable from here, which no copy written follows.
             lvmeta::ops::OpError::VgNotFound { .. } | lvmeta::ops::OpError::NoValidCopy { .. } => {
-                match lvmeta::ops::scan(&env).and_then(|sc| sc.read_known_vg(&lv.vg).map(|_| ())) {
+                // Why the locked read failed, asked without a lock: only which error to
+                // report depends on it.
+                match (Ctx { env: &env }).peek_known_vg(&lv.vg).map(|_| ()) {
                     Err(u @ lvmeta::ops::OpError::NoMetadataReadable { .. }) => {
                         Detached::NoMetadata(u.to_string())
                     }

@@ -183,16 +183,14 @@ impl LvmDm {
     /// The committed seqno of `vg` on disk (lvmlockd's LVB carries it as 32 bits).
     fn seqno(&self, vg: &str) -> Result<u32, DmError> {
         let env = (self.make_env)()?;
-        let sc = lvmeta::ops::scan(&env).map_err(|e| e.to_string())?;
-        let r = read_known(&sc, vg)?;
+        let (_, r) = read_known(&env, vg)?;
         Ok(r.vg.seqno as u32)
     }
 
     /// The LV's plan from the committed metadata, and whether its handle_errors matters.
     fn plan(&self, lv: &LvRef, handle_errors: bool) -> Result<Plan, DmError> {
         let env = (self.make_env)()?;
-        let sc = lvmeta::ops::scan(&env).map_err(|e| e.to_string())?;
-        let r = read_known(&sc, &lv.vg)?;
+        let (sc, r) = read_known(&env, &lv.vg)?;
         let name =
             r.vg.lvs
                 .iter()
@@ -212,9 +210,11 @@ impl LvmDm {
 }
 
 /// Reads VG `vg`, which exists (the machine has LVs of it active): no readable copy behind
-/// devices failing I/O is [`DmError::MetadataUnreadable`].
-fn read_known(sc: &lvmeta::ops::Scan, vg: &str) -> Result<lvmeta::ops::VgRead, DmError> {
-    sc.read_known_vg(vg).map_err(|e| match e {
+/// devices failing I/O is [`DmError::MetadataUnreadable`]. Without a lock (a peek): the
+/// daemon acts for the node that holds the VG's DLM lock and committed what is read, or
+/// reads the seqno for a lock value block (lvmlockd reads it so).
+fn read_known(env: &Env, vg: &str) -> Result<(lvmeta::ops::Scan, lvmeta::ops::VgRead), DmError> {
+    Ctx { env }.peek_known_vg(vg).map_err(|e| match e {
         lvmeta::ops::OpError::NoMetadataReadable { .. } => DmError::MetadataUnreadable {
             vg: vg.to_string(),
             error: e.to_string(),

@@ -27,8 +27,10 @@ pub fn enable(socket: &Path, vg: &str) -> Result<(), DaemonError> {
             why: e,
         },
     )?;
-    lvmeta::ops::scan(&env)
-        .and_then(|sc| sc.read_vg(vg))
+    // Only whether the metadata is readable from here: no lock (the daemon serves locks,
+    // and a VG disabled here has none to give).
+    lvmeta::ops::Ctx { env: &env }
+        .peek_vg(vg)
         .map_err(|e| DaemonError::Enable {
             vg: vg.into(),
             why: format!("this node cannot read its metadata: {e}"),

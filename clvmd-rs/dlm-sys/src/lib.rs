@@ -88,37 +88,12 @@ extern "C" {
     pub fn dlm_ls_get_fd(ls: dlm_lshandle_t) -> c_int;
     pub fn dlm_dispatch(fd: c_int) -> c_int;
 
-    pub fn dlm_ls_lock(
-        ls: dlm_lshandle_t,
-        mode: u32,
-        lksb: *mut dlm_lksb,
-        flags: u32,
-        name: *const c_void,
-        namelen: c_uint,
-        parent: u32,
-        astaddr: dlm_astfn,
-        astarg: *mut c_void,
-        bastaddr: dlm_astfn,
-        range: *mut c_void,
-    ) -> c_int;
     pub fn dlm_ls_unlock(
         ls: dlm_lshandle_t,
         lkid: u32,
         flags: u32,
         lksb: *mut dlm_lksb,
         astarg: *mut c_void,
-    ) -> c_int;
-    pub fn dlm_ls_lock_wait(
-        ls: dlm_lshandle_t,
-        mode: u32,
-        lksb: *mut dlm_lksb,
-        flags: u32,
-        name: *const c_void,
-        namelen: c_uint,
-        parent: u32,
-        bastarg: *mut c_void,
-        bastaddr: dlm_astfn,
-        range: *mut c_void,
     ) -> c_int;
     pub fn dlm_ls_unlock_wait(
         ls: dlm_lshandle_t,
@@ -127,6 +102,35 @@ extern "C" {
         lksb: *mut dlm_lksb,
     ) -> c_int;
     pub fn dlm_ls_purge(ls: dlm_lshandle_t, nodeid: c_int, pid: c_int) -> c_int;
+}
+
+/// Declares libdlm's lock requests: each takes the lockspace, mode, status block, flags, resource
+/// name and parent lock (`<libdlm.h>`), then its own callback arguments.
+macro_rules! lock_requests {
+    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?);)*) => {
+        extern "C" {
+            $(
+                $(#[$doc])*
+                pub fn $name(
+                    ls: dlm_lshandle_t,
+                    mode: u32,
+                    lksb: *mut dlm_lksb,
+                    flags: u32,
+                    name: *const c_void,
+                    namelen: c_uint,
+                    parent: u32,
+                    $($arg: $ty),*
+                ) -> c_int;
+            )*
+        }
+    };
+}
+
+lock_requests! {
+    /// Issues the request; `astaddr(astarg)` runs when `dlm_dispatch` reads its completion.
+    fn dlm_ls_lock(astaddr: dlm_astfn, astarg: *mut c_void, bastaddr: dlm_astfn, range: *mut c_void);
+    /// Issues the request and returns once it completed (`lksb` holds the status).
+    fn dlm_ls_lock_wait(bastarg: *mut c_void, bastaddr: dlm_astfn, range: *mut c_void);
 }
 
 #[cfg(test)]

@@ -130,16 +130,12 @@ impl Lockspace {
     ) -> Result<Outcome, DlmError> {
         let want_lvb = raw_flags & sys::LKF_VALBLK != 0;
         let mut lvb: Lvb = lvb_in.copied().unwrap_or([0; sys::DLM_LVB_LEN]);
-        let mut lksb = sys::dlm_lksb {
-            sb_status: 0,
-            sb_lkid: lkid,
-            sb_flags: 0,
-            sb_lvbptr: if want_lvb {
-                lvb.as_mut_ptr().cast()
-            } else {
-                ptr::null_mut()
-            },
+        let lvbptr = if want_lvb {
+            lvb.as_mut_ptr().cast()
+        } else {
+            ptr::null_mut()
         };
+        let mut lksb = lksb(lkid, lvbptr);
         let name = res.as_str().as_bytes();
         // SAFETY: `self.h` is live; `lksb` and the 32-byte `lvb` it points to outlive this
         // synchronous call, which returns only after the completion was dispatched; `name`
@@ -193,12 +189,7 @@ impl DlmLockspace for Lockspace {
     }
 
     fn unlock(&mut self, res: &ResourceName, lkid: LockId) -> Result<(), DlmError> {
-        let mut lksb = sys::dlm_lksb {
-            sb_status: 0,
-            sb_lkid: lkid.0,
-            sb_flags: 0,
-            sb_lvbptr: ptr::null_mut(),
-        };
+        let mut lksb = lksb(lkid.0, ptr::null_mut());
         // SAFETY: `self.h` is live and `lksb` outlives the synchronous call.
         let rv = unsafe { sys::dlm_ls_unlock_wait(self.h, lkid.0, 0, &mut lksb) };
         if rv != 0 {
@@ -215,12 +206,7 @@ impl DlmLockspace for Lockspace {
     /// waiting, as lvmlockd does (`dlm_ls_lockx` with dummy callbacks).
     fn adopt(&mut self, res: &ResourceName, mode: Mode) -> Result<Outcome, DlmError> {
         let flags = sys::LKF_PERSISTENT | sys::LKF_ORPHAN;
-        let mut lksb = sys::dlm_lksb {
-            sb_status: 0,
-            sb_lkid: 0,
-            sb_flags: 0,
-            sb_lvbptr: ptr::null_mut(),
-        };
+        let mut lksb = lksb(0, ptr::null_mut());
         let name = res.as_str().as_bytes();
         // SAFETY: `self.h` is live; `lksb` outlives the call, which only writes the request
         // and stores the returned lock id in it; `name` is `name.len()` (<= 64) readable
@@ -268,6 +254,16 @@ impl DlmLockspace for Lockspace {
             });
         }
         Ok(())
+    }
+}
+
+/// A status block for lock `lkid` (0: a new lock) with `lvb` as its value block (or null).
+fn lksb(lkid: u32, lvb: *mut libc::c_char) -> sys::dlm_lksb {
+    sys::dlm_lksb {
+        sb_status: 0,
+        sb_lkid: lkid,
+        sb_flags: 0,
+        sb_lvbptr: lvb,
     }
 }
 

@@ -55,11 +55,12 @@ fn vx_mode(m: &ArgMatches) -> Option<VxMode> {
 
 /// Whether the VG holds an activation mode here (it is released by -an).
 fn is_shared(ctx: &Ctx, vg: &str) -> bool {
+    // A hint without a lock: it only picks the path, which takes the VG's locks and reads
+    // the VG again under them.
     ctx.env.cluster.is_some()
-        && lvmeta::ops::scan(ctx.env)
-            .ok()
-            .and_then(|s| s.read_vg(vg).ok())
-            .is_some_and(|r| r.vg.lock_type.as_deref() == Some("dlm"))
+        && ctx
+            .peek_vg(vg)
+            .is_ok_and(|(_, r)| r.vg.lock_type.as_deref() == Some("dlm"))
 }
 
 fn mode_arg() -> Arg {

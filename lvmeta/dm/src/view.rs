@@ -25,6 +25,7 @@ pub struct KernelView<'d> {
 }
 
 impl<'d> KernelView<'d> {
+    /// A view of `dm` (the environment's device-mapper); None: no device-mapper here.
     pub fn of(dm: Option<&'d dyn DmBackend>) -> KernelView<'d> {
         KernelView {
             dm,

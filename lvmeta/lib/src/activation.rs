@@ -405,20 +405,19 @@ impl Ctx<'_> {
         kernel.map_or(Ok(None), |k| self.active_plan(k, vgname, lv))
     }
 
-    /// [`Ctx::active_plan_with`], and the sync percentage of the LV's copy (None: inactive,
-    /// or no mirror/raid status).
+    /// [`Ctx::active_plan_with`], and how far the LV's copy is in sync.
     pub(crate) fn active_plan_and_sync(
         &self,
         kernel: Option<&Kernel>,
         vgname: &str,
         lv: &str,
-    ) -> Result<(Option<Plan>, Option<f64>)> {
+    ) -> Result<(Option<Plan>, CopyProgress)> {
         let before = self.active_plan_with(kernel, vgname, lv)?;
         let sync = match (kernel, &before) {
             (Some(k), Some(p)) => lvmeta_dm::view::sync_of(k.dm.as_ref(), &p.top().uuid),
             _ => None,
         };
-        Ok((before, sync))
+        Ok((before, CopyProgress(sync)))
     }
 
     /// After a metadata change of an active LV: suspend, load the new tables, resume.
@@ -497,7 +496,7 @@ impl Ctx<'_> {
         let (vgname, lv, new_name, count) =
             (o.vg.as_str(), o.lv.as_str(), o.new_name.as_str(), o.count);
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
-        if let Some(s) = sync.filter(|s| *s < 100.0) {
+        if let Some(s) = sync.0.filter(|s| *s < 100.0) {
             return Err(ActivationError::NotInSync {
                 vg: vgname.into(),
                 lv: lv.into(),
@@ -528,6 +527,24 @@ impl Ctx<'_> {
     }
 }
 
+/// How far an LV's copy (mirror or raid) is in sync, in percent: `None` when device-mapper
+/// shows no such status (inactive, or an error table where I/O was stopped).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CopyProgress(pub(crate) Option<f64>);
+
+impl CopyProgress {
+    /// Wholly in sync (lvm2 needs that known, not assumed).
+    pub(crate) fn done(self) -> bool {
+        self.0.is_some_and(|s| s >= 100.0)
+    }
+
+    /// The kernel gave a status (else lvm2 says "Unable to determine ... status": the
+    /// refusals carrying this, [`OpError::PrimaryImage`], [`OpError::ReplaceNotInSync`]).
+    pub(crate) fn known(self) -> bool {
+        self.0.is_some()
+    }
+}
+
 impl Ctx<'_> {
     /// `lvconvert -m N [--type mirror|raid1] VG/LV [PV...]`: adds images until the LV has
     /// `total` (a linear LV becomes a mirror, with lvm2's disk log unless `log` says core,
@@ -545,7 +562,6 @@ impl Ctx<'_> {
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
-        let in_sync = sync.is_some_and(|s| s >= 100.0);
         let mut added = Vec::new();
         let mut raid1 = false;
         let write = crate::txn::WriteOpts::default();
@@ -613,12 +629,12 @@ impl Ctx<'_> {
                 let r = lvmeta_activate::reduce_images(&mut t.vg, lv, total, pvs, core)?;
                 // lvm2 will not pull the primary image of a copy still syncing, nor of an
                 // inactive mirror (it has no sync status to read).
-                if r.primary && !in_sync {
+                if r.primary && !sync.done() {
                     return Err(OpError::PrimaryImage {
                         vg: vgname.into(),
                         lv: lv.into(),
                         raid1,
-                        sync_known: sync.is_some(),
+                        sync_known: sync.known(),
                     });
                 }
                 // A mirror asked for a disk log it has not: lvm2 adds it after the removal.
@@ -720,18 +736,7 @@ impl Ctx<'_> {
         }
         if added.is_empty() {
             // Only the log changed (`-m N --mirrorlog ...` at the image count it has).
-            let mut out = Vec::new();
-            if let (Some(k), Some(p)) = (kernel, &before) {
-                out.extend(self.reload_active_resync(
-                    k,
-                    vgname,
-                    lv,
-                    p,
-                    in_sync.then_some(false),
-                )?);
-            }
-            out.push(format!("Logical volume {vgname}/{lv} converted."));
-            return Ok(out);
+            return self.log_converted(kernel, vgname, lv, before.as_ref(), sync);
         }
         let new = NewImages {
             before: before.as_ref(),
@@ -744,12 +749,32 @@ impl Ctx<'_> {
             out.push(format!(
                 "Logical volume {vgname}/{lv} successfully converted."
             ));
-        } else if before.is_some() {
-            out.push(format!("Logical volume {vgname}/{lv} being converted."));
         } else {
             out.push(format!("Logical volume {vgname}/{lv} being converted."));
-            out.push("Conversion starts after activation.".into());
+            if before.is_none() {
+                out.push("Conversion starts after activation.".into());
+            }
         }
+        Ok(out)
+    }
+
+    /// The end of a conversion that changed only a mirror's log: an active LV is reloaded,
+    /// without a full copy when it was in sync (`nosync`), else the new log calls every region
+    /// out of sync; then lvm2's "converted." line.
+    pub(crate) fn log_converted(
+        &self,
+        kernel: Option<&Kernel>,
+        vgname: &str,
+        lv: &str,
+        before: Option<&Plan>,
+        sync: CopyProgress,
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if let (Some(k), Some(p)) = (kernel, before) {
+            let resync = sync.done().then_some(false);
+            out.extend(self.reload_active_resync(k, vgname, lv, p, resync)?);
+        }
+        out.push(format!("Logical volume {vgname}/{lv} converted."));
         Ok(out)
     }
 
@@ -787,12 +812,12 @@ impl Ctx<'_> {
                     lv: lv.into(),
                 });
             }
-            if raid1 && !sync.is_some_and(|s| s >= 100.0) {
+            if raid1 && !sync.done() {
                 // No raid status (an error table where I/O was stopped): lvm2 cannot tell.
                 return Err(OpError::ReplaceNotInSync {
                     vg: vgname.into(),
                     lv: lv.into(),
-                    sync_known: sync.is_some(),
+                    sync_known: sync.known(),
                 });
             }
             for pv in t.vg.pvs.iter_mut() {
@@ -1092,18 +1117,17 @@ pub fn active_devices(
     Ok(out)
 }
 
-/// After a rename in the metadata (`vg` as renamed, `new_names[i]` the new name of
-/// `before[i]`'s LV): the active devices take their new names, open or not, as in lvm2.
+/// After a rename committed to the metadata (`vg` as committed): the active devices of
+/// `before` (as found before the change) take the names of LV `lv` of `vg`, open or not, as
+/// in lvm2.
 pub fn rename_devices(
     kernel: &Kernel,
-    before: &[Plan],
+    before: &Plan,
     vg: &VolumeGroup,
-    new_name: impl Fn(&str) -> String,
+    lv: &str,
 ) -> std::result::Result<(), OpError> {
-    for b in before {
-        let after = device_names(vg, &new_name(&b.lv))?;
-        lvmeta_dm::rename(kernel.dm.as_ref(), kernel.nodes.as_ref(), b, &after)?;
-    }
+    let after = device_names(vg, lv)?;
+    lvmeta_dm::rename(kernel.dm.as_ref(), kernel.nodes.as_ref(), before, &after)?;
     Ok(())
 }
 
@@ -1143,6 +1167,15 @@ mod tests {
     use super::*;
     use lvmeta_model::{Layout, LvRequest, PhysicalVolume};
     use lvmeta_ondisk::units::{Extents, Sectors};
+
+    #[test]
+    fn a_copy_is_done_only_when_known_whole_and_an_unknown_one_says_so() {
+        let unknown = CopyProgress(None);
+        assert!(!unknown.done() && !unknown.known());
+        let half = CopyProgress(Some(50.0));
+        assert!(!half.done() && half.known());
+        assert!(CopyProgress(Some(100.0)).done());
+    }
 
     fn vg() -> VolumeGroup {
         let mut vg = VolumeGroup::new("vg1", Sectors(8192)).unwrap();

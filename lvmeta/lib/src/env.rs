@@ -64,12 +64,6 @@ impl Env {
         self.kernel = self.kernel.take().map(crate::activation::Kernel::dry_run);
     }
 
-    /// The environment's device-mapper as a report sees it (a view of nothing without it,
-    /// so `lv_attr` shows the state unknown, `X`, as lvm2 does).
-    pub fn kernel_view(&self) -> crate::activation::KernelView<'_> {
-        crate::activation::KernelView::of(self.kernel.as_ref().map(|k| k.dm.as_ref()))
-    }
-
     /// The environment's device-mapper, or why there is none (its control node could not be
     /// opened; asked again only to say why).
     pub fn require_kernel(

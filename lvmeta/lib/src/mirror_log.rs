@@ -142,9 +142,8 @@ pub(crate) fn log_alloc_error(e: ModelError) -> OpError {
 
 impl Ctx<'_> {
     /// `lvconvert --mirrorlog core|disk VG/LV [PV...]` of a mirror, with lvm2's messages. An
-    /// active LV is reloaded: without a full copy when it is in sync (`nosync`), else the
-    /// new log calls every region out of sync. An inactive LV changes in the metadata (and a
-    /// new disk log's header); its next activation copies the whole mirror, as lvm2's.
+    /// active LV is reloaded ([`Ctx::log_converted`]). An inactive LV changes in the metadata
+    /// (and a new disk log's header); its next activation copies the whole mirror, as lvm2's.
     pub fn convert_mirror_log(
         &self,
         kernel: Option<&Kernel>,
@@ -152,7 +151,6 @@ impl Ctx<'_> {
     ) -> Result<Vec<String>> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
-        let in_sync = sync.is_some_and(|s| s >= 100.0);
         let mut counts = (0, 0);
         let creation = self.creation();
         let pvs = (!o.pvs.is_empty()).then(|| o.pvs.clone());
@@ -193,12 +191,7 @@ impl Ctx<'_> {
             );
             return Ok(Vec::new());
         }
-        let mut out = Vec::new();
-        if let (Some(k), Some(p)) = (kernel, &before) {
-            out.extend(self.reload_active_resync(k, vgname, lv, p, in_sync.then_some(false))?);
-        }
-        out.push(format!("Logical volume {vgname}/{lv} converted."));
-        Ok(out)
+        self.log_converted(kernel, vgname, lv, before.as_ref(), sync)
     }
 }
 

@@ -300,19 +300,24 @@ impl<'a> Parser<'a> {
     }
 
     fn or_ex(&mut self) -> Result<Expr, SelectError> {
-        let mut e = self.and_ex()?;
-        while self.eat("||") || self.eat("#") {
-            let r = self.and_ex()?;
-            e = Expr::Or(Box::new(e), Box::new(r));
-        }
-        Ok(e)
+        self.chain(["||", "#"], Self::and_ex, Expr::Or)
     }
 
     fn and_ex(&mut self) -> Result<Expr, SelectError> {
-        let mut e = self.ex()?;
-        while self.eat("&&") || self.eat(",") {
-            let r = self.ex()?;
-            e = Expr::And(Box::new(e), Box::new(r));
+        self.chain(["&&", ","], Self::ex, Expr::And)
+    }
+
+    /// `next`s joined left to right by an operator spelled either way of `ops`.
+    fn chain(
+        &mut self,
+        ops: [&str; 2],
+        next: fn(&mut Self) -> Result<Expr, SelectError>,
+        join: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Result<Expr, SelectError> {
+        let mut e = next(self)?;
+        while ops.iter().any(|op| self.eat(op)) {
+            let r = next(self)?;
+            e = join(Box::new(e), Box::new(r));
         }
         Ok(e)
     }

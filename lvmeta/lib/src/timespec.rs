@@ -27,10 +27,18 @@ pub struct Clock {
 impl Clock {
     pub fn system() -> Clock {
         Clock {
-            now: crate::ops::now(),
+            now: now(),
             zone: Zone::system(),
         }
     }
+}
+
+/// The system clock, in seconds since the epoch (0 before it).
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// C's `strtol` on a byte string: leading space, sign, digits; (value, bytes read, overflow).
@@ -742,57 +750,61 @@ fn translate(s: &[u8], mut items: Vec<Item>, clock: &Clock) -> Result<TimeValue,
 
 /// report.c's `_check_time_items`.
 fn check(s: &[u8], items: &[Item], g: &Granularity) -> Result<(), Vec<String>> {
-    let mut date_rel: Option<bool> = None;
-    let mut time_rel: Option<bool> = None;
-    let (mut label_date, mut label_time) = (false, false);
+    let (mut date, mut time) = (Seen::default(), Seen::default());
     // TIME_UNIT__START stands below every granularity when no absolute date was seen.
     let max_abs_date_above_rel = g.max_abs_date.is_some_and(|m| m >= g.min_rel_time);
     for it in items {
         let (flags, _) = it.id.prop();
         let rel = flags & REL != 0;
+        let at = || c_str(s, it.s);
         if flags & DATE != 0 {
-            match date_rel {
-                None => date_rel = Some(rel),
-                Some(d) if d != rel && max_abs_date_above_rel => {
-                    return Err(vec![format!(
-                        "Mixed absolute and relative date specification found at \"{}\".",
-                        c_str(s, it.s)
-                    )]);
-                }
-                _ => {}
-            }
-            if label_date {
-                return Err(vec![format!(
-                    "Ambiguous date specification found at \"{}\".",
-                    c_str(s, it.s)
-                )]);
-            }
-            if it.id.is_label_date() {
-                label_date = true;
-            }
+            let label = it.id.is_label_date();
+            date.next("date", rel, max_abs_date_above_rel, label, at)?;
         } else if flags & TIME != 0 {
-            match time_rel {
-                None => time_rel = Some(rel),
-                Some(t) if t != rel => {
-                    return Err(vec![format!(
-                        "Mixed absolute and relative time specification found at \"{}\".",
-                        c_str(s, it.s)
-                    )]);
-                }
-                _ => {}
-            }
-            if label_time {
-                return Err(vec![format!(
-                    "Ambiguous time specification found at \"{}\".",
-                    c_str(s, it.s)
-                )]);
-            }
-            if it.id.is_label_time() {
-                label_time = true;
-            }
+            time.next("time", rel, true, it.id.is_label_time(), at)?;
         }
     }
     Ok(())
+}
+
+/// What `_check_time_items` keeps of the date items, and of the time items, seen so far:
+/// whether the first was relative, and whether one was a label (`today`, `noon`...).
+#[derive(Default)]
+struct Seen {
+    rel: Option<bool>,
+    label: bool,
+}
+
+impl Seen {
+    /// The next item of this kind (`what`): mixing relative and absolute ones is refused when
+    /// `mixed_counts`, and any item after a label is.
+    fn next(
+        &mut self,
+        what: &str,
+        rel: bool,
+        mixed_counts: bool,
+        label: bool,
+        at: impl Fn() -> String,
+    ) -> Result<(), Vec<String>> {
+        match self.rel {
+            None => self.rel = Some(rel),
+            Some(r) if r != rel && mixed_counts => {
+                return Err(vec![format!(
+                    "Mixed absolute and relative {what} specification found at \"{}\".",
+                    at()
+                )]);
+            }
+            _ => {}
+        }
+        if self.label {
+            return Err(vec![format!(
+                "Ambiguous {what} specification found at \"{}\".",
+                at()
+            )]);
+        }
+        self.label |= label;
+        Ok(())
+    }
 }
 
 /// report.c's `_translate_time_items`, `_adjust_time_for_granularity` and

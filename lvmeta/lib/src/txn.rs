@@ -4,9 +4,20 @@
 //! - [`Ctx::read_vg`] / [`Ctx::read_vgs`]: shared locks → scan → read → owner check → callback.
 //! - [`Ctx::modify_vg`]: exclusive lock → scan → read → owner and completeness checks →
 //!   callback edits the VG → commit to every metadata area → the committed seqno handed to
-//!   every held lock ([`crate::lock::HeldLock::note_committed_seqno`]) → post-commit label
-//!   updates → backup hook.
+//!   every held lock ([`crate::lock::HeldLock::note_committed_seqno`]) → backup hook →
+//!   post-commit label updates and device-mapper renames ([`PostCommit`]).
 //! - [`Ctx::put_vg`]: the same for a VG written whole (vgcreate, vgcfgrestore).
+//! - [`Ctx::read_vg_local`]: a read under the VG's local lock alone, for a lockstart (the
+//!   VG's cluster lock cannot exist before it).
+//! - [`Ctx::peek_vg`] / [`Ctx::peek_known_vg`]: the one read without a lock, for callers
+//!   that hold the right lock through another route (clvmd-rs acting for the node that
+//!   holds the VG's DLM lock) or need only a hint that a locked command checks again.
+//! - [`Ctx::write_carried`]: the one write without a lock taken here: another node's commit,
+//!   written for that node's command, which holds the VG lock EX (clvmd-rs's carried
+//!   commit); written only over the copy that command read, at the seqno it read.
+//!
+//! Nothing else reaches metadata: the scan, [`Scan`]'s reads and the commit itself are
+//! private to the crate.
 //!
 //! Locks: the global lock first (when the command changes the PV/VG name space), then the
 //! VG's local lock (lvm2's file lock). A VG whose metadata names a `lock_type` also needs the
@@ -48,13 +59,19 @@ pub enum End {
     Nothing,
 }
 
-/// Label changes made after the commit, on devices of the scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Changes made after the commit, and only once it succeeded: labels of devices of the
+/// scan, and device-mapper names.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostCommit {
     /// Set or clear the "used by a VG" flag of the PV label (device index in the scan).
     SetUsed(usize, bool),
     /// Empty the device's metadata areas (a PV leaving its VG).
     Orphan(usize),
+    /// Rename the devices of active LVs (lvrename, vgrename): each plan as found in the
+    /// kernel before the change, with its LV's name in the committed VG. After the commit,
+    /// as lvm2 renames on resume after `vg_commit`: a commit that fails leaves the devices
+    /// under the names the metadata still gives them.
+    RenameDevices(Vec<(lvmeta_activate::Plan, String)>),
 }
 
 /// A PV label write planned by pvcreate or pvremove (see [`Ctx::change_labels`]).
@@ -117,8 +134,15 @@ pub trait CommitHooks: Send + Sync {
     }
 }
 
-/// The label changes a transaction asked for, after its commit.
-fn post_commit(sc: &Scan, post: Vec<PostCommit>) -> Result<()> {
+/// The changes a transaction asked for, after its commit of `vg` (`old_name`: its name
+/// before, which a vgrename changed).
+fn post_commit(
+    env: &crate::env::Env,
+    sc: &Scan,
+    old_name: &str,
+    vg: &VolumeGroup,
+    post: Vec<PostCommit>,
+) -> Result<()> {
     for p in post {
         match p {
             PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
@@ -128,6 +152,21 @@ fn post_commit(sc: &Scan, post: Vec<PostCommit>) -> Result<()> {
                     mda::format_mda(d.dev.as_ref(), *a)?;
                 }
                 set_used(d, false)?;
+            }
+            PostCommit::RenameDevices(renames) => {
+                let Some(k) = &env.kernel else { continue };
+                for (before, lv) in renames {
+                    // The commit stands: a device left under its old name is reported, as
+                    // lvm2 reports a resume that fails after its commit.
+                    crate::activation::rename_devices(k, &before, vg, &lv).map_err(|e| {
+                        OpError::DevicesNotRenamed {
+                            old_vg: old_name.into(),
+                            vg: vg.name.clone(),
+                            lv: lv.clone(),
+                            error: e.to_string(),
+                        }
+                    })?;
+                }
             }
         }
     }
@@ -308,6 +347,75 @@ impl Ctx<'_> {
         }
     }
 
+    /// Reads VG `name` under its local lock alone (shared), never its cluster lock: what a
+    /// lockstart needs before the VG's cluster lock can exist (lvm2 reads it so too). Owner
+    /// check as [`Ctx::read_vg`].
+    pub fn read_vg_local<T>(
+        &self,
+        name: &str,
+        override_foreign: bool,
+        f: impl FnOnce(&Scan, VgRead) -> Result<T>,
+    ) -> Result<T> {
+        let _local = self.env.locks.lock_vg(name, LockMode::Shared)?;
+        let sc = scan(self.env)?;
+        let r = sc.read_vg(name)?;
+        if !override_foreign {
+            self.check_owner(&r.vg, false)?;
+        }
+        f(&sc, r)
+    }
+
+    /// The one read of VG metadata without a lock (and without an owner check): scan, newest
+    /// valid copy. For callers that hold the right lock through another route (clvmd-rs
+    /// acting for the node that holds the VG's DLM lock) or that need only a hint, which a
+    /// locked command checks again. The copy read is whole (lvm2's commit switches copies
+    /// with one sector write) but may be stale by the time it is used.
+    pub fn peek_vg(&self, name: &str) -> Result<(Scan, VgRead)> {
+        let sc = scan(self.env)?;
+        let r = sc.read_vg(name)?;
+        Ok((sc, r))
+    }
+
+    /// [`Ctx::peek_vg`] of a VG known to exist (the caller holds its lockspace or has LVs of
+    /// it active): not found behind devices failing I/O is [`OpError::NoMetadataReadable`].
+    pub fn peek_known_vg(&self, name: &str) -> Result<(Scan, VgRead)> {
+        let sc = scan(self.env)?;
+        let r = sc.read_known_vg(name)?;
+        Ok((sc, r))
+    }
+
+    /// Names of the VGs a scan sees, without a lock: which VGs to read, each then under its
+    /// lock (vgck without names).
+    pub(crate) fn peek_vg_names(&self) -> Result<Vec<String>> {
+        Ok(scan(self.env)?.vg_names())
+    }
+
+    /// Writes another node's commit (clvmd-rs's carried commit, issue 15): `text`, the
+    /// complete metadata of VG `vg` (UUID `vg_uuid`) at seqno `disk_seqno + 1`, to every
+    /// metadata area of its PVs present here, if the VG on disk here is `vg_uuid` at
+    /// `disk_seqno`. No lock is taken: the command that made the commit holds the VG lock EX
+    /// for it, and the seqno check means nothing came between its read and this write.
+    /// Returns the seqno written.
+    pub fn write_carried(
+        &self,
+        vg: &str,
+        vg_uuid: &str,
+        disk_seqno: u64,
+        text: &str,
+    ) -> Result<u64> {
+        let new = crate::ops::carry::carried_vg(vg, vg_uuid, disk_seqno, text)?;
+        let (sc, on) = self.peek_vg(vg)?;
+        let t = crate::ops::carry::carried_targets(&sc, &on.vg, &new, vg, vg_uuid, disk_seqno)?;
+        commit_text(&new.name, &t, text.to_string(), None)?;
+        log::warn!(
+            "VG {}: wrote another node's commit (seqno {}) to {} metadata area(s)",
+            new.name,
+            new.seqno,
+            t.len()
+        );
+        Ok(new.seqno)
+    }
+
     /// Reads VG `name` under its shared lock; `f` gets the scan and the VG as read. On a
     /// shared VG whose cluster lock cannot be had, reads without it (with a warning).
     pub fn read_vg<T, E: From<OpError>>(
@@ -425,8 +533,8 @@ impl Ctx<'_> {
     }
 
     /// Read-modify-commit of VG `name` under its exclusive lock. `f` edits `txn.vg` (or asks
-    /// for removal or nothing); the commit, the seqno note to the locks, the post-commit label
-    /// changes and the hooks follow here and nowhere else.
+    /// for removal or nothing); the commit, the seqno note to the locks, the hooks and the
+    /// post-commit changes (labels, device-mapper renames) follow here and nowhere else.
     pub fn modify_vg<T>(
         &self,
         name: &str,
@@ -519,7 +627,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        post_commit(&sc, post)?;
+        post_commit(self.env, &sc, name, &vg, post)?;
         // Released first, so the removal reaches the lock value block; then, as lvm2, this
         // host leaves the removed VG's lockspace (others learn of it from the LVB).
         drop(held);
@@ -554,7 +662,7 @@ impl Ctx<'_> {
             return Ok(vg);
         }
         self.commit(&sc, name, &mut vg, &mut held)?;
-        post_commit(&sc, post)?;
+        post_commit(self.env, &sc, name, &vg, post)?;
         Ok(vg)
     }
 
@@ -979,6 +1087,103 @@ mod tests {
             ..crate::ops::VgcreateOptions::new("vg", paths.to_vec())
         })
         .unwrap();
+    }
+
+    /// A text too large for the metadata areas: the commit writes nothing at all.
+    #[test]
+    fn metadata_too_large_writes_nothing() {
+        let (e, devs) = env_devs(&Log::default());
+        let ctx = Ctx { env: &e };
+        setup(&ctx);
+        let snap: Vec<Vec<u8>> = devs.iter().map(|d| d.snapshot()).collect();
+        let (sc, r) = ctx.peek_vg("vg").unwrap();
+        let t = targets(&sc, &r.vg);
+        assert_eq!(t.len(), 2);
+        // One byte more than fits (the NUL ends it; two copies must fit the ring).
+        let room = mda::max_text_size(t[0].1.size.0) as usize;
+        let err = commit_text("vg", &t, "x".repeat(room), None).unwrap_err();
+        assert!(
+            matches!(err, OpError::TooLarge { needed, .. } if needed == room as u64 + 1),
+            "{err}"
+        );
+        for (d, before) in devs.iter().zip(&snap) {
+            assert!(d.snapshot() == *before, "{} changed", d.path().display());
+        }
+        assert_eq!(ctx.peek_vg("vg").unwrap().1.vg.seqno, 1);
+    }
+
+    /// The lock-free read takes no lock at all; a lockstart's read takes the VG's local
+    /// lock alone (its cluster lock cannot exist yet).
+    #[test]
+    fn peek_takes_no_lock_and_lock_info_the_local_one_only() {
+        let log = Log::default();
+        let mut e = env(&log);
+        {
+            let ctx = Ctx { env: &e };
+            setup_shared(&ctx);
+        }
+        let cluster = Log::default();
+        e.cluster = Some(Arc::new(Recorder {
+            name: "cluster",
+            inner: MemLocking::new(),
+            log: cluster.clone(),
+        }));
+        let ctx = Ctx { env: &e };
+        log.lock().unwrap().clear();
+        assert_eq!(ctx.peek_vg("vg").unwrap().1.vg.name, "vg");
+        assert!(log.lock().unwrap().is_empty());
+        assert!(ctx.vg_lock_info("vg").unwrap().is_dlm());
+        assert_eq!(*log.lock().unwrap(), ["local Shared lock for VG vg"]);
+        assert!(cluster.lock().unwrap().is_empty());
+    }
+
+    /// A lockstart's read refuses a VG owned by another host, as every read does; lvm 2.02's
+    /// CLUSTERED VG is read still, so the caller can say how to convert it.
+    #[test]
+    fn lock_info_refuses_a_foreign_vg_but_names_a_clustered_one() {
+        let e = env(&Log::default());
+        let ctx = Ctx { env: &e };
+        setup(&ctx);
+        ctx.modify("vg", false, |vg, _, _| {
+            vg.system_id = Some("other".into());
+            Ok(())
+        })
+        .unwrap();
+        let err = ctx.vg_lock_info("vg").unwrap_err();
+        assert!(matches!(err, OpError::Foreign { .. }), "{err}");
+        ctx.modify("vg", true, |vg, _, _| {
+            vg.status.insert(lvmeta_model::Flag::Clustered);
+            Ok(())
+        })
+        .unwrap();
+        assert!(ctx.vg_lock_info("vg").unwrap().clustered);
+    }
+
+    /// `pvremove -ff` reads the PV's VG under the VG's shared lock (lvm2's process_each_pv),
+    /// inside the global lock, before it asks device-mapper which LVs use the PV.
+    #[test]
+    fn pvremove_twice_forced_reads_the_pvs_vg_under_its_lock() {
+        let log = Log::default();
+        let mut e = env(&log);
+        {
+            let ctx = Ctx { env: &e };
+            setup(&ctx);
+        }
+        e.kernel = Some(crate::activation::Kernel {
+            dm: Box::new(lvmeta_dm::mem::MemDm::new([])),
+            nodes: Box::new(lvmeta_dm::nodes::MemNodes::default()),
+        });
+        let ctx = Ctx { env: &e };
+        log.lock().unwrap().clear();
+        ctx.pvremove(&crate::ops::PvremoveOptions {
+            pvs: vec![PathBuf::from("/mem/pv1")],
+            force_twice: true,
+        })
+        .unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["local Exclusive global lock", "local Shared lock for VG vg"]
+        );
     }
 
     /// [`setup`], the VG then made a shared (dlm) VG.
@@ -1437,13 +1642,10 @@ mod tests {
             for d in peer {
                 d.set_fault(Fault::None);
             }
-            let r = crate::ops::write_carried(
-                &peer_env(peer),
-                "vg",
-                req.vg_uuid,
-                req.disk_seqno,
-                req.text,
-            );
+            let r = Ctx {
+                env: &peer_env(peer),
+            }
+            .write_carried("vg", req.vg_uuid, req.disk_seqno, req.text);
             Some(r.map(|_| "node2 (id 2)".into()).map_err(|e| e.to_string()))
         });
         let ctx = Ctx { env: &e };
@@ -1553,9 +1755,7 @@ mod tests {
             Err(OpError::CarryRefused { why, .. }) => why,
             r => panic!("expected a refusal, got {r:?}"),
         };
-        let w = |uuid: &str, seqno: u64, text: &str| {
-            crate::ops::write_carried(&e, "vg", uuid, seqno, text)
-        };
+        let w = |uuid: &str, seqno: u64, text: &str| ctx.write_carried("vg", uuid, seqno, text);
         // Another seqno on disk than the command read.
         let why = refused(w(&vg.id, vg.seqno - 1, &metadata_text(&vg, "peer", 0, 0)));
         assert!(why.contains(&format!("at seqno {}", vg.seqno)), "{why}");

@@ -70,8 +70,7 @@ fn lv(name: &str, mib: u64) -> LvcreateOptions {
 }
 
 fn lv_names(e: &Env) -> (u64, Vec<String>) {
-    let sc = ops::scan(e).unwrap();
-    let r = sc.read_vg("vg").unwrap();
+    let (_, r) = Ctx { env: e }.peek_vg("vg").unwrap();
     let mut n: Vec<String> = r.vg.lvs.iter().map(|l| l.name.clone()).collect();
     n.sort();
     (r.vg.seqno, n)
@@ -176,36 +175,6 @@ fn killed_commit_reads_old_or_new_and_vgck_repairs() {
     );
 }
 
-#[test]
-fn metadata_too_large_writes_nothing() {
-    let m = mem(2);
-    let e = env(&m);
-    let ctx = Ctx { env: &e };
-    let p: Vec<PathBuf> = vec!["/mem/pv0".into(), "/mem/pv1".into()];
-    common::new_vg(&ctx, "vg", &p);
-    let snap: Vec<Vec<u8>> = p.iter().map(|x| m.devs[x].snapshot()).collect();
-    let targets: Vec<(Arc<dyn BlockDev>, lvmeta_ondisk::label::DiskLocn)> = p
-        .iter()
-        .map(|x| {
-            (
-                Arc::new(m.devs[x].clone()) as Arc<dyn BlockDev>,
-                lvmeta_ondisk::label::DiskLocn::new(4096, 1_044_480),
-            )
-        })
-        .collect();
-    // Half the area plus a little does not fit (two copies must fit the ring).
-    let text = "x".repeat(600 * 1024);
-    let err = ops::commit_text("vg", &targets, text, None).unwrap_err();
-    assert!(
-        matches!(err, ops::OpError::TooLarge { needed, .. } if needed == 600 * 1024 + 1),
-        "{err}"
-    );
-    for (x, before) in p.iter().zip(&snap) {
-        assert!(m.devs[x].snapshot() == *before, "{} changed", x.display());
-    }
-    assert_eq!(lv_names(&e).0, 1);
-}
-
 /// The text sized from the committed copy leaves room for the NUL and padding, so the commit
 /// writes it without copying it (TextImage takes the String over).
 #[test]
@@ -215,7 +184,7 @@ fn metadata_text_sized_from_the_committed_copy_has_room_for_the_image() {
     let ctx = Ctx { env: &e };
     let p = [PathBuf::from("/mem/pv0")];
     common::new_vg(&ctx, "vgs", &p);
-    let mut vg = ops::scan(&e).unwrap().read_vg("vgs").unwrap().vg;
+    let mut vg = Ctx { env: &e }.peek_vg("vgs").unwrap().1.vg;
     // Room for the LVs in the model only: the text is what is looked at.
     vg.pvs[0].pe_count = lvmeta_ondisk::units::Extents(4000);
     for i in 0..200 {
@@ -257,8 +226,7 @@ fn default_area_holds_lvm2s_count_of_linear_lvs() {
     let ctx = Ctx { env: &e };
     let p = [PathBuf::from("/mem/pv0")];
     common::new_vg(&ctx, "vgl", &p);
-    let sc = ops::scan(&e).unwrap();
-    let base = sc.read_vg("vgl").unwrap().vg;
+    let base = ctx.peek_vg("vgl").unwrap().1.vg;
     let limit = lvmeta_ondisk::mda::max_text_size(1_044_480);
     let text_with = |n: u64| {
         let mut vg = base.clone();

@@ -14,11 +14,17 @@ use lvmeta_activate::dm_uuid;
 use lvmeta_dm::mem::MemDm;
 use lvmeta_dm::nodes::MemNodes;
 use lvmeta_dm::DmBackend;
+use lvmeta_ondisk::dev::{Fault, MemDev};
 
 /// Two in-memory PVs holding VG `vg` with linear LVs `a` and `b` (8 MiB each); the LVs
 /// in `active` have a device in device-mapper, opened `open` times.
 fn setup(active: &[(&str, i32)]) -> Env {
-    let (mut env, paths) = common::mem_env(2);
+    setup_devs(active).0
+}
+
+/// [`setup`] and its in-memory PVs (for fault injection).
+fn setup_devs(active: &[(&str, i32)]) -> (Env, Vec<MemDev>) {
+    let (mut env, paths, devs) = common::mem_env_devs(2);
     {
         let ctx = Ctx { env: &env };
         common::new_vg(&ctx, "vg", &paths);
@@ -36,7 +42,7 @@ fn setup(active: &[(&str, i32)]) -> Env {
             .unwrap();
         }
     }
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     let dm = MemDm::new([]);
     for (lv, open) in active {
         let l = vg.lv(lv).unwrap();
@@ -52,7 +58,7 @@ fn setup(active: &[(&str, i32)]) -> Env {
         dm: Box::new(dm),
         nodes: Box::new(MemNodes::default()),
     });
-    env
+    (env, devs)
 }
 
 fn dm_names(env: &Env) -> Vec<String> {
@@ -71,7 +77,7 @@ fn dm_names(env: &Env) -> Vec<String> {
 }
 
 fn lvs(env: &Env, vg: &str) -> Vec<String> {
-    let r = ops::scan(env).unwrap().read_vg(vg).unwrap();
+    let r = Ctx { env }.peek_vg(vg).unwrap().1;
     let mut n: Vec<String> = r.vg.lvs.iter().map(|l| l.name.clone()).collect();
     n.sort();
     n
@@ -128,7 +134,7 @@ fn vgremove_force_refuses_open_lvs_and_deactivates_the_others() {
         force: true,
     })
     .unwrap();
-    assert!(ops::scan(&env).unwrap().read_vg("vg").is_err());
+    assert!(Ctx { env: &env }.peek_vg("vg").is_err());
     assert!(dm_names(&env).is_empty());
 }
 
@@ -179,7 +185,7 @@ fn lvreduce_of_an_open_lv_needs_force() {
         "{e}"
     );
     let size = |env: &Env| {
-        let r = ops::scan(env).unwrap().read_vg("vg").unwrap();
+        let r = Ctx { env }.peek_vg("vg").unwrap().1;
         r.vg.lv("a").unwrap().size().0
     };
     assert_eq!(size(&env), 2);
@@ -280,7 +286,7 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
         })
         .unwrap();
     }
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     let kernel_with = |open: i32| {
         let dm = MemDm::new([]);
         let l = vg.lv("gone").unwrap();
@@ -341,7 +347,7 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
     assert_eq!(pvs.len(), 1);
     assert_eq!(lvs(&env, "vg"), ["kept"]);
     assert!(dm_names(&env).is_empty());
-    let r = ops::scan(&env).unwrap().read_vg("vg").unwrap();
+    let r = Ctx { env: &env }.peek_vg("vg").unwrap().1;
     assert_eq!(r.vg.pvs.len(), 2);
     assert!(r.missing().is_empty());
 }
@@ -382,12 +388,130 @@ fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
         [pv1]
     );
     assert_eq!(
-        ops::scan(&env)
-            .unwrap()
-            .read_vg("vg")
-            .unwrap()
-            .missing()
-            .len(),
+        Ctx { env: &env }.peek_vg("vg").unwrap().1.missing().len(),
         1
     );
+}
+
+/// `lvs` asks the environment's device-mapper (here the in-memory one), not a handle of its
+/// own: the active, open LV shows `ao`, the other `--`.
+#[test]
+fn lvs_shows_the_state_the_environments_device_mapper_holds() {
+    use lvmeta::report::{Cell, ReportKind, FIELDS};
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    let fields: Vec<_> = ["lv_name", "lv_attr"]
+        .iter()
+        .map(|n| FIELDS.iter().find(|f| f.name == *n).unwrap())
+        .collect();
+    let (rows, _) = ctx
+        .report_with_warnings(
+            ReportKind::Lvs,
+            &fields,
+            &["vg".to_string()],
+            ops::Selection::default(),
+        )
+        .unwrap();
+    let attrs: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| match (&r[0], &r[1]) {
+            (Cell::Str(n), Cell::Str(a)) => (n.clone(), a[4..6].to_string()),
+            other => panic!("unexpected cells {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        attrs,
+        [("a".into(), "ao".into()), ("b".into(), "--".into())],
+        "{rows:?}"
+    );
+}
+
+fn set_fault(devs: &[MemDev], f: Fault) {
+    for d in devs {
+        d.set_fault(f);
+    }
+}
+
+/// A rename renames the devices only after its commit (lvm2 renames on resume, after
+/// `vg_commit`): a commit that fails (no metadata copy written) leaves the devices under the
+/// names the metadata still has; the same rename committed renames them.
+#[test]
+fn a_rename_whose_commit_fails_leaves_the_devices_under_their_old_names() {
+    let (env, devs) = setup_devs(&[("a", 1), ("b", 0)]);
+    let ctx = Ctx { env: &env };
+    let lvrename = || {
+        ctx.lvrename(&lvmeta::ops::LvrenameOptions {
+            vg: "vg".into(),
+            old: "a".into(),
+            new: "c".into(),
+        })
+    };
+    let vgrename = || {
+        ctx.vgrename(&lvmeta::ops::VgrenameOptions {
+            old: "vg".into(),
+            new: "data".into(),
+        })
+    };
+    set_fault(&devs, Fault::FailAfter { ok: 0 });
+    let e = lvrename().unwrap_err();
+    assert!(matches!(e, OpError::NoMetadataCopy { .. }), "{e}");
+    let e = vgrename().unwrap_err();
+    assert!(matches!(e, OpError::NoMetadataCopy { .. }), "{e}");
+    set_fault(&devs, Fault::None);
+    assert_eq!(lvs(&env, "vg"), ["a", "b"]);
+    assert_eq!(
+        dm_names(&env),
+        ["vg-a", "vg-b"],
+        "devices as the metadata names them"
+    );
+    lvrename().unwrap();
+    assert_eq!(dm_names(&env), ["vg-b", "vg-c"]);
+    vgrename().unwrap();
+    assert_eq!(lvs(&env, "data"), ["b", "c"]);
+    assert_eq!(dm_names(&env), ["data-b", "data-c"]);
+}
+
+/// A device-mapper rename that fails after the commit is reported in lvm2's words, and the
+/// commit stands (the metadata is not rolled back).
+#[test]
+fn a_device_rename_failing_after_the_commit_is_reported_and_the_commit_stands() {
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    let dm = &env.kernel.as_ref().unwrap().dm;
+    // Another device holds the name the renamed LV's device would take.
+    dm.create("vg-c", "OTHER-c").unwrap();
+    let e = ctx
+        .lvrename(&lvmeta::ops::LvrenameOptions {
+            vg: "vg".into(),
+            old: "a".into(),
+            new: "c".into(),
+        })
+        .unwrap_err();
+    assert!(matches!(e, OpError::DevicesNotRenamed { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("\nFailed to resume logical volume vg/c."),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), 5);
+    assert_eq!(lvs(&env, "vg"), ["b", "c"], "committed");
+    assert_eq!(dm_names(&env), ["vg-a", "vg-c"]);
+
+    let env = setup(&[("a", 1)]);
+    let ctx = Ctx { env: &env };
+    let dm = &env.kernel.as_ref().unwrap().dm;
+    dm.create("data-a", "OTHER-a").unwrap();
+    let e = ctx
+        .vgrename(&lvmeta::ops::VgrenameOptions {
+            old: "vg".into(),
+            new: "data".into(),
+        })
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("\nRenaming \"/dev/vg\" to \"/dev/data\" failed"),
+        "{e}"
+    );
+    assert_eq!(lvs(&env, "data"), ["a", "b"], "committed");
+    assert_eq!(dm_names(&env), ["data-a", "vg-a"]);
 }

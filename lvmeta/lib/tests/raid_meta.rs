@@ -5,7 +5,7 @@
 
 mod common;
 
-use lvmeta::ops::{self, Ctx, Layout, LvcreateOptions, SizeArg};
+use lvmeta::ops::{Ctx, Layout, LvcreateOptions, SizeArg};
 use lvmeta::units::Sign;
 use lvmeta_model::alloc::pv_areas;
 use lvmeta_ondisk::Bytes;
@@ -17,7 +17,7 @@ fn a_new_raid1_gets_cleared_metadata_sub_lvs_and_nothing_else_is_written() {
     let (env, paths) = common::mem_env(2);
     let ctx = Ctx { env: &env };
     common::new_vg(&ctx, "vg", &paths);
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     let data_start = vg.pvs[0].pe_start.0 * 512;
     assert!(vg.pvs.iter().all(|p| p.pe_start.0 * 512 == data_start));
     for p in &paths {
@@ -33,7 +33,7 @@ fn a_new_raid1_gets_cleared_metadata_sub_lvs_and_nothing_else_is_written() {
         pvs: vec![],
     })
     .unwrap();
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     // The first 4 KiB of an LV's first extent, and the byte after them.
     let start_of = |lv: &str| {
         let l = vg.lv(lv).unwrap();

@@ -27,7 +27,7 @@ fn a_failed_leg_is_removed_and_its_unseen_pv_marked_missing() {
         pvs: vec![],
     })
     .unwrap();
-    let before = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let before = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     let uuid = before.lv("m").unwrap().id.clone();
     let pv1 = before.pvs[1].id.clone();
     let survivor = before.lv("m_mimage_0").unwrap().segments.clone();
@@ -52,7 +52,7 @@ fn a_failed_leg_is_removed_and_its_unseen_pv_marked_missing() {
     assert_eq!(out.images, ["m_mimage_1"]);
     assert!(out.now_linear);
     assert_eq!(out.missing, [pv1]);
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     assert_eq!(vg.seqno, before.seqno + 1);
     assert_eq!(
         vg.lvs.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
@@ -65,12 +65,12 @@ fn a_failed_leg_is_removed_and_its_unseen_pv_marked_missing() {
         .remove_failed_images("vg", &uuid, &["m_mimage_1".into()])
         .unwrap();
     assert!(again.images.is_empty());
-    let vg2 = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg2 = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     assert_eq!(vg2.seqno, vg.seqno);
     // The disk is back: still MISSING (its copy of the metadata is older) until restored.
     env.open = Box::new(move |p: &Path| open(p));
     let ctx = Ctx { env: &env };
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     assert!(vg.pvs[1].is_missing());
     let vg = ctx
         .vgextend(&VgextendOptions {
@@ -80,7 +80,7 @@ fn a_failed_leg_is_removed_and_its_unseen_pv_marked_missing() {
         })
         .unwrap();
     assert!(!vg.pvs[1].is_missing());
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     assert!(!vg.pvs[1].is_missing());
     assert_eq!(vg.lv("m").unwrap().segments, survivor);
 }
@@ -138,7 +138,7 @@ fn root_raid1_repair_commits_twice_and_ends_without_rebuild() {
         )
         .unwrap();
     }
-    let before = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let before = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     // The second PV leaves this host's sight (it opens, with no label).
     let open = std::mem::replace(&mut env.open, Box::new(ops::Env::file_open));
     let lost = devs[1].clone();
@@ -165,7 +165,7 @@ fn root_raid1_repair_commits_twice_and_ends_without_rebuild() {
         Some("Faulty devices in vg/r successfully replaced."),
         "{out:?}"
     );
-    let vg = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     assert_eq!(vg.seqno, before.seqno + 2, "two commits");
     assert!(vg.pvs[1].is_missing());
     assert!(vg
@@ -209,6 +209,6 @@ fn root_raid1_repair_commits_twice_and_ends_without_rebuild() {
         again[0],
         "vg/r does not contain devices specified to replace."
     );
-    let vg2 = ops::scan(&env).unwrap().read_vg("vg").unwrap().vg;
+    let vg2 = Ctx { env: &env }.peek_vg("vg").unwrap().1.vg;
     assert_eq!(vg2.seqno, vg.seqno);
 }

@@ -346,14 +346,14 @@ impl FreeMap {
     /// largest first (equal sizes by start); each visited area that is still big enough
     /// replaces the one found before (the first is always taken); taking reserves `need`
     /// from it, and an area only partly reserved moves down the list by what is left of it
-    /// (`reinsert_changed_pv_area`), the walk going on after its new place. With `cling`
-    /// (cling to allocated) every visited area is taken, big enough or not.
+    /// (`reinsert_changed_pv_area`), the walk going on after its new place.
     /// Returns (start, size).
-    fn lvm_pick(&mut self, pv: usize, need: u64, cling: bool) -> Option<(u64, u64)> {
-        self.lvm_walk(pv, need, cling, &|_| true)
+    fn lvm_pick(&mut self, pv: usize, need: u64) -> Option<(u64, u64)> {
+        self.lvm_walk(pv, need, false, &|_| true)
     }
 
-    /// `lvm_pick`, the walk ending at the first area `matches` refuses (lvm2's NEXT_PV).
+    /// `lvm_pick`, the walk ending at the first area `matches` refuses (lvm2's NEXT_PV). With
+    /// `cling` (cling to allocated) every visited area is taken, big enough or not.
     fn lvm_walk(
         &mut self,
         pv: usize,
@@ -429,6 +429,18 @@ impl FreeMap {
         // lvm2's A_AREA_COUNT_MATCHES: the last segment has `n` areas (wherever they are).
         let prev_any = prev.filter(|p| p.len() == n);
         let prev = prev_any.filter(|p| p.iter().all(|(pv, _)| cands.contains(pv)));
+        // The PVs of the first segment, slot by slot, for an extension.
+        let first: Vec<usize> = match (&self.cling_to, prev_any) {
+            (Some(c), Some(_)) => c.clone(),
+            (None, Some(p)) => p.iter().map(|a| a.0).collect(),
+            _ => Vec::new(),
+        };
+        let r = Request {
+            cands,
+            n,
+            prev: prev_any.unwrap_or(&[]),
+            first: &first,
+        };
         // Policy "contiguous": one pass.
         if let Some(prev) = prev {
             let sizes: Vec<u64> = prev
@@ -439,24 +451,18 @@ impl FreeMap {
                 let len = sizes.iter().copied().min().unwrap_or(0).min(st.rest);
                 st.take(self, len, prev.to_vec());
             }
-        } else if let Some((len, areas)) = self.normal_pass(cands, n, st.rest, None) {
+        } else if let Some((len, areas)) = self.normal_pass(&r, st.rest) {
             st.take(self, len, areas);
         }
-        // The PVs of the first segment, slot by slot, for an extension.
-        let first: Vec<usize> = match (&self.cling_to, prev_any) {
-            (Some(c), Some(_)) => c.clone(),
-            (None, Some(p)) => p.iter().map(|a| a.0).collect(),
-            _ => Vec::new(),
-        };
-        if let Some(prev_any) = prev_any {
+        if prev_any.is_some() {
             // Policy "cling" of an extension (A_CLING_TO_LVSEG): first positionally, then,
             // once a positional pass finds nothing, sorted (lvm2 drops A_POSITIONAL_FILL).
             let mut positional = true;
             while st.rest > 0 {
                 let found = if positional {
-                    self.cling_positional(cands, n, st.rest, prev_any, &first)
+                    self.cling_positional(&r, st.rest)
                 } else {
-                    self.cling_sorted(cands, n, st.rest, prev_any, &first, &[])
+                    self.cling_sorted(&r, st.rest, &[])
                 };
                 match found {
                     Some((len, areas)) => st.take(self, len, areas),
@@ -500,8 +506,7 @@ impl FreeMap {
         // `_init_alloc_parms`) also those `_check_pva` finds under `maximise_cling`
         // (continuing a last-segment area, on a first-segment PV); then plain normal.
         let cling = prev_any.is_some() || !st.out.is_empty();
-        let prev_m: &[(usize, u64)] = prev_any.unwrap_or(&[]);
-        if !self.normal_policy(cands, n, &mut st, prev_m, &first, cling) {
+        if !self.normal_policy(&r, &mut st, cling) {
             return Err(not_enough());
         }
         Ok(st.out)
@@ -511,21 +516,13 @@ impl FreeMap {
     /// (A_CLING_TO_ALLOCED) first, dropped when a pass finds nothing and set again after
     /// one that finds something (maximise_cling). False when the space runs out (an
     /// approximate allocation keeps what it found, lvm2's `approx_alloc`).
-    fn normal_policy(
-        &mut self,
-        cands: &[usize],
-        n: usize,
-        st: &mut Progress,
-        prev_m: &[(usize, u64)],
-        first: &[usize],
-        mut cling: bool,
-    ) -> bool {
+    fn normal_policy(&mut self, r: &Request, st: &mut Progress, mut cling: bool) -> bool {
         while st.rest > 0 {
             let found = if cling {
                 let used: Vec<usize> = st.used_by_slot.iter().flatten().copied().collect();
-                self.cling_sorted(cands, n, st.rest, prev_m, first, &used)
+                self.cling_sorted(r, st.rest, &used)
             } else {
-                self.normal_pass(cands, n, st.rest, None)
+                self.normal_pass(r, st.rest)
             };
             match found {
                 Some((len, areas)) => {
@@ -580,7 +577,13 @@ impl FreeMap {
                     used_by_slot: used_by_slot.clone(),
                     meta: 0,
                 };
-                if !self.normal_policy(&c, n, &mut st, &[], &[], true) {
+                let r = Request {
+                    cands: &c,
+                    n,
+                    prev: &[],
+                    first: &[],
+                };
+                if !self.normal_policy(&r, &mut st, true) {
                     return Err(not_enough());
                 }
                 st.out
@@ -603,14 +606,13 @@ impl FreeMap {
     /// area it continues (`_check_contiguous`, as `maximise_cling` asks), else the first free
     /// slot whose first-segment area is on the same PV (`_check_cling`), taken whole.
     /// Every slot filled: (len, areas by slot); else nothing is allocated.
-    fn cling_positional(
-        &mut self,
-        cands: &[usize],
-        n: usize,
-        need: u64,
-        prev: &[(usize, u64)],
-        first: &[usize],
-    ) -> Option<(u64, Vec<(usize, u64)>)> {
+    fn cling_positional(&mut self, r: &Request, need: u64) -> Option<(u64, Vec<(usize, u64)>)> {
+        let Request {
+            cands,
+            n,
+            prev,
+            first,
+        } = *r;
         let mut slots: Vec<Option<(usize, u64, u64)>> = vec![None; n];
         let mut filled = 0;
         for &pv in cands {
@@ -648,43 +650,31 @@ impl FreeMap {
     /// areas are sorted by how much of the request each holds (stable) and the first `n` used.
     fn cling_sorted(
         &mut self,
-        cands: &[usize],
-        n: usize,
+        r: &Request,
         need: u64,
-        prev: &[(usize, u64)],
-        first: &[usize],
         used: &[usize],
     ) -> Option<(u64, Vec<(usize, u64)>)> {
         let mut found: Vec<(usize, u64, u64)> = Vec::new();
-        for &pv in cands {
-            let on_first = first.contains(&pv) || used.contains(&pv);
-            let matches = |start: u64| on_first || prev.contains(&(pv, start));
+        for &pv in r.cands {
+            let on_first = r.first.contains(&pv) || used.contains(&pv);
+            let matches = |start: u64| on_first || r.prev.contains(&(pv, start));
             if let Some((s, l)) = self.lvm_walk(pv, need, true, &matches) {
                 found.push((pv, s, l.min(need)));
             }
         }
-        largest_first(found, n, need)
+        largest_first(found, r.n, need)
     }
 
     /// One pass of lvm2's normal policy: an area per PV (VG order), sorted by how much of
     /// the request each holds (stable), the first `n` used. Returns (len, areas).
-    fn normal_pass(
-        &mut self,
-        cands: &[usize],
-        n: usize,
-        need: u64,
-        only: Option<&[usize]>,
-    ) -> Option<(u64, Vec<(usize, u64)>)> {
+    fn normal_pass(&mut self, r: &Request, need: u64) -> Option<(u64, Vec<(usize, u64)>)> {
         let mut slots: Vec<(usize, u64, u64)> = Vec::new();
-        for &pv in cands
-            .iter()
-            .filter(|pv| only.is_none_or(|o| o.contains(pv)))
-        {
-            if let Some((s, l)) = self.lvm_pick(pv, need, only.is_some()) {
+        for &pv in r.cands {
+            if let Some((s, l)) = self.lvm_pick(pv, need) {
                 slots.push((pv, s, l.min(need)));
             }
         }
-        largest_first(slots, n, need)
+        largest_first(slots, r.n, need)
     }
 }
 
@@ -748,6 +738,17 @@ pub fn pv_areas(seg: &Segment) -> Vec<(String, u64, u64)> {
 }
 
 /// What an allocation has found so far.
+/// What the passes of one allocation share: `n` parallel areas from the PVs `cands`; for an
+/// extension, the end of each area of the LV's last segment (`prev`) and the PVs of its first
+/// segment by slot (`first`), which the cling passes follow (both empty otherwise).
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    cands: &'a [usize],
+    n: usize,
+    prev: &'a [(usize, u64)],
+    first: &'a [usize],
+}
+
 struct Progress {
     out: Vec<(u64, Vec<(usize, u64)>)>,
     rest: u64,

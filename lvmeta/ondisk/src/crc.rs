@@ -1,6 +1,8 @@
 //! LVM2's checksum: reflected CRC-32 (polynomial 0xEDB88320) seeded with 0xf597a6cf and
 //! without the usual final inversion. Used for the label, the mda header and metadata text.
 
+use crate::error::Corruption;
+
 /// The seed LVM2 passes for every checksum it computes.
 pub const INITIAL_CRC: u32 = 0xf597_a6cf;
 
@@ -35,6 +37,19 @@ pub fn lvm_crc(seed: u32, data: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new_with_initial(!seed);
     h.update(data);
     !h.finalize()
+}
+
+/// Checks the checksum `stored` for `structure` against `data`'s.
+pub fn verify(structure: &'static str, stored: u32, data: &[u8]) -> Result<(), Corruption> {
+    let computed = lvm_crc(INITIAL_CRC, data);
+    if stored != computed {
+        return Err(Corruption::BadChecksum {
+            structure,
+            stored,
+            computed,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@
 //! ```
 //! A list ends at the first entry whose offset is 0, as in LVM2.
 
-use crate::crc::{lvm_crc, INITIAL_CRC};
+use crate::crc::{self, lvm_crc, INITIAL_CRC};
 use crate::dev::BlockDev;
 use crate::error::{Corruption, DecodeError, OnDiskError};
+use crate::le::{le_u32, le_u64, put_u32, put_u64, whole};
 use crate::units::{Bytes, SECTOR_SIZE};
 
 pub const LABEL_ID: &[u8; 8] = b"LABELONE";
@@ -101,22 +102,6 @@ pub enum EncodeError {
     ExtensionVersionZero,
 }
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
-
-fn put_u32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put_u64(b: &mut [u8], at: usize, v: u64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
-
 /// Reads a zero-terminated `disk_locn` list starting at `at`; returns it and the offset
 /// just after its terminator.
 fn read_locn_list(
@@ -194,17 +179,7 @@ pub fn decode_label_sector(buf: &[u8], sector: u64) -> Result<Option<PvLabel>, D
     if buf.len() < OFF_ID + LABEL_ID.len() || &buf[OFF_ID..OFF_ID + 8] != LABEL_ID {
         return Ok(None);
     }
-    if buf.len() < LABEL_SIZE {
-        return Err(DecodeError::new(
-            0,
-            Corruption::Truncated {
-                structure: "label",
-                needed: LABEL_SIZE as u64,
-                got: buf.len() as u64,
-            },
-        ));
-    }
-    let b = &buf[..LABEL_SIZE];
+    let b = whole(buf, LABEL_SIZE, "label")?;
     let recorded = le_u64(b, OFF_SECTOR);
     if recorded != sector {
         return Err(DecodeError::new(
@@ -215,18 +190,8 @@ pub fn decode_label_sector(buf: &[u8], sector: u64) -> Result<Option<PvLabel>, D
             },
         ));
     }
-    let stored = le_u32(b, OFF_CRC);
-    let computed = lvm_crc(INITIAL_CRC, &b[OFF_OFFSET..]);
-    if stored != computed {
-        return Err(DecodeError::new(
-            OFF_CRC as u64,
-            Corruption::BadChecksum {
-                structure: "label",
-                stored,
-                computed,
-            },
-        ));
-    }
+    crc::verify("label", le_u32(b, OFF_CRC), &b[OFF_OFFSET..])
+        .map_err(|what| DecodeError::new(OFF_CRC as u64, what))?;
     if &b[OFF_TYPE..OFF_TYPE + 8] != LVM2_LABEL_TYPE {
         return Err(DecodeError::new(
             OFF_TYPE as u64,

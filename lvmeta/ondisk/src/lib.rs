@@ -5,6 +5,7 @@ pub mod crc;
 pub mod dev;
 pub mod error;
 pub mod label;
+mod le;
 pub mod mda;
 pub mod pv;
 pub mod store;

@@ -22,10 +22,11 @@
 //! - A copy may be at most `(area_size - 512) / 2 - 512` bytes, so it can never overlap
 //!   the committed copy; bigger text is `MetadataTooLarge`.
 
-use crate::crc::{lvm_crc, INITIAL_CRC};
+use crate::crc::{self, lvm_crc, INITIAL_CRC};
 use crate::dev::BlockDev;
 use crate::error::{Corruption, DecodeError, OnDiskError};
 use crate::label::DiskLocn;
+use crate::le::{le_u32, le_u64, put_u32, put_u64, whole};
 use crate::units::{Bytes, SECTOR_SIZE};
 
 pub const MDA_HEADER_SIZE: usize = 512;
@@ -117,49 +118,27 @@ impl MdaHeader {
     pub fn encode(&self) -> [u8; MDA_HEADER_SIZE] {
         let mut b = [0u8; MDA_HEADER_SIZE];
         b[OFF_MAGIC..OFF_MAGIC + 16].copy_from_slice(FMTT_MAGIC);
-        b[OFF_VERSION..OFF_VERSION + 4].copy_from_slice(&FMTT_VERSION.to_le_bytes());
-        b[OFF_START..OFF_START + 8].copy_from_slice(&self.start.0.to_le_bytes());
-        b[OFF_SIZE..OFF_SIZE + 8].copy_from_slice(&self.size.0.to_le_bytes());
+        put_u32(&mut b, OFF_VERSION, FMTT_VERSION);
+        put_u64(&mut b, OFF_START, self.start.0);
+        put_u64(&mut b, OFF_SIZE, self.size.0);
         for (i, l) in self.raw_locns.iter().enumerate() {
             let at = OFF_LOCNS + i * RAW_LOCN_SIZE;
-            b[at..at + 8].copy_from_slice(&l.offset.0.to_le_bytes());
-            b[at + 8..at + 16].copy_from_slice(&l.size.0.to_le_bytes());
-            b[at + 16..at + 20].copy_from_slice(&l.checksum.to_le_bytes());
-            b[at + 20..at + 24].copy_from_slice(&l.flags.to_le_bytes());
+            put_u64(&mut b, at, l.offset.0);
+            put_u64(&mut b, at + 8, l.size.0);
+            put_u32(&mut b, at + 16, l.checksum);
+            put_u32(&mut b, at + 20, l.flags);
         }
         let crc = lvm_crc(INITIAL_CRC, &b[OFF_MAGIC..]);
-        b[OFF_CHECKSUM..OFF_CHECKSUM + 4].copy_from_slice(&crc.to_le_bytes());
+        put_u32(&mut b, OFF_CHECKSUM, crc);
         b
     }
 
     /// Decodes and validates a header: checksum, magic, version, and every recorded copy
     /// lying inside the area's text buffer. Never panics.
     pub fn decode(buf: &[u8]) -> Result<MdaHeader, DecodeError> {
-        if buf.len() < MDA_HEADER_SIZE {
-            return Err(DecodeError::new(
-                0,
-                Corruption::Truncated {
-                    structure: "mda_header",
-                    needed: MDA_HEADER_SIZE as u64,
-                    got: buf.len() as u64,
-                },
-            ));
-        }
-        let b = &buf[..MDA_HEADER_SIZE];
-        let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4"));
-        let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8"));
-        let stored = u32_at(OFF_CHECKSUM);
-        let computed = lvm_crc(INITIAL_CRC, &b[OFF_MAGIC..]);
-        if stored != computed {
-            return Err(DecodeError::new(
-                OFF_CHECKSUM as u64,
-                Corruption::BadChecksum {
-                    structure: "mda_header",
-                    stored,
-                    computed,
-                },
-            ));
-        }
+        let b = whole(buf, MDA_HEADER_SIZE, "mda_header")?;
+        crc::verify("mda_header", le_u32(b, OFF_CHECKSUM), &b[OFF_MAGIC..])
+            .map_err(|what| DecodeError::new(OFF_CHECKSUM as u64, what))?;
         if &b[OFF_MAGIC..OFF_MAGIC + 16] != FMTT_MAGIC {
             return Err(DecodeError::new(
                 OFF_MAGIC as u64,
@@ -169,7 +148,7 @@ impl MdaHeader {
                 },
             ));
         }
-        let version = u32_at(OFF_VERSION);
+        let version = le_u32(b, OFF_VERSION);
         if version != FMTT_VERSION {
             return Err(DecodeError::new(
                 OFF_VERSION as u64,
@@ -179,8 +158,8 @@ impl MdaHeader {
                 },
             ));
         }
-        let start = u64_at(OFF_START);
-        let size = u64_at(OFF_SIZE);
+        let start = le_u64(b, OFF_START);
+        let size = le_u64(b, OFF_SIZE);
         // At least one sector of text after the header.
         let min = (MDA_HEADER_SIZE as u64) + SECTOR_SIZE;
         if size < min {
@@ -207,10 +186,10 @@ impl MdaHeader {
         for (i, slot) in raw_locns.iter_mut().enumerate() {
             let at = OFF_LOCNS + i * RAW_LOCN_SIZE;
             let l = RawLocn {
-                offset: Bytes(u64_at(at)),
-                size: Bytes(u64_at(at + 8)),
-                checksum: u32_at(at + 16),
-                flags: u32_at(at + 20),
+                offset: Bytes(le_u64(b, at)),
+                size: Bytes(le_u64(b, at + 8)),
+                checksum: le_u32(b, at + 16),
+                flags: le_u32(b, at + 20),
             };
             if !l.is_empty() {
                 check_locn(&l, size).map_err(|what| DecodeError::new(at as u64, what))?;
@@ -511,18 +490,11 @@ pub fn read_text(
         dev.read_at(off2, &mut buf[first as usize..])
             .map_err(|e| OnDiskError::io(dev.path(), off2, e))?;
     }
-    let computed = lvm_crc(INITIAL_CRC, &buf);
-    if computed != locn.checksum {
-        return Err(OnDiskError::Corrupt {
-            path: dev.path().to_path_buf(),
-            offset: off1,
-            what: Corruption::BadChecksum {
-                structure: "metadata text",
-                stored: locn.checksum,
-                computed,
-            },
-        });
-    }
+    crc::verify("metadata text", locn.checksum, &buf).map_err(|what| OnDiskError::Corrupt {
+        path: dev.path().to_path_buf(),
+        offset: off1,
+        what,
+    })?;
     let text = decode_text_owned(buf).map_err(|what| OnDiskError::Corrupt {
         path: dev.path().to_path_buf(),
         offset: off1,

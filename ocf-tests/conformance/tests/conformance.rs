@@ -419,10 +419,7 @@ fn volume_actions_use_lvmeta_and_report_missing_device_mapper() {
         }
     })
     .unwrap();
-    let read = || {
-        let sc = lvmeta::ops::scan(&env).unwrap();
-        sc.read_vg("vgt").unwrap().vg
-    };
+    let read = || lvmeta::ops::Ctx { env: &env }.peek_vg("vgt").unwrap().1.vg;
     let cfg_s = cfg.to_str().unwrap();
     let rsctmp = dir.path().join("rsctmp");
     std::fs::create_dir_all(&rsctmp).unwrap();

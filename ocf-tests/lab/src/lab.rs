@@ -150,6 +150,28 @@ fn require_tool(name: &str, package: &str) -> Result<()> {
     }
 }
 
+/// The host tools every lab runs, and those of a cluster and of Pacemaker: (tool, package).
+const HOST_TOOLS: &[(&str, &str)] = &[
+    ("qemu-system-x86_64", "qemu-system-x86"),
+    ("busybox", "busybox-static"),
+    ("ip", "iproute2"),
+    ("modprobe", "kmod"),
+    ("depmod", "kmod"),
+    ("dpkg-deb", "dpkg"),
+    ("apt-get", "apt"),
+];
+const CLUSTER_TOOLS: &[(&str, &str)] = &[
+    ("corosync", "corosync"),
+    ("corosync-quorumtool", "corosync"),
+    ("dlm_controld", "dlm-controld"),
+    ("dlm_tool", "dlm-controld"),
+];
+const PACEMAKER_TOOLS: &[(&str, &str)] = &[
+    ("pacemakerd", "pacemaker"),
+    ("cibadmin", "pacemaker-cli-utils"),
+    ("crm_mon", "pacemaker-cli-utils"),
+];
+
 fn check_prerequisites(cfg: &LabConfig) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         return Err(LabError::Prerequisite {
@@ -157,35 +179,14 @@ fn check_prerequisites(cfg: &LabConfig) -> Result<()> {
             hint: "the lab needs root for network namespaces and taps".into(),
         });
     }
-    for (tool, pkg) in [
-        ("qemu-system-x86_64", "qemu-system-x86"),
-        ("busybox", "busybox-static"),
-        ("ip", "iproute2"),
-        ("modprobe", "kmod"),
-        ("depmod", "kmod"),
-        ("dpkg-deb", "dpkg"),
-        ("apt-get", "apt"),
-    ] {
+    let when =
+        |on: bool, tools: &'static [(&'static str, &'static str)]| if on { tools } else { &[] };
+    for &(tool, pkg) in HOST_TOOLS
+        .iter()
+        .chain(when(cfg.cluster, CLUSTER_TOOLS))
+        .chain(when(cfg.pacemaker, PACEMAKER_TOOLS))
+    {
         require_tool(tool, pkg)?;
-    }
-    if cfg.cluster {
-        for (tool, pkg) in [
-            ("corosync", "corosync"),
-            ("corosync-quorumtool", "corosync"),
-            ("dlm_controld", "dlm-controld"),
-            ("dlm_tool", "dlm-controld"),
-        ] {
-            require_tool(tool, pkg)?;
-        }
-    }
-    if cfg.pacemaker {
-        for (tool, pkg) in [
-            ("pacemakerd", "pacemaker"),
-            ("cibadmin", "pacemaker-cli-utils"),
-            ("crm_mon", "pacemaker-cli-utils"),
-        ] {
-            require_tool(tool, pkg)?;
-        }
     }
     Ok(())
 }
@@ -1092,22 +1093,16 @@ impl Inner {
             "unix:{},server=on,wait=off",
             self.qmp_socket(slot).display()
         ));
-        c.arg("-netdev").arg(format!(
-            "tap,id=nk,ifname={},script=no,downscript=no",
-            cluster_tap(i)
-        ));
-        c.arg("-device").arg(format!(
-            "virtio-net-pci,netdev=nk,mac={}",
-            guest::cluster_mac(i)
-        ));
-        c.arg("-netdev").arg(format!(
-            "tap,id=nc,ifname={},script=no,downscript=no",
-            control_tap(i)
-        ));
-        c.arg("-device").arg(format!(
-            "virtio-net-pci,netdev=nc,mac={}",
-            guest::control_mac(i)
-        ));
+        // The cluster network's NIC, then the control network's.
+        for (id, tap, mac) in [
+            ("nk", cluster_tap(i), guest::cluster_mac(i)),
+            ("nc", control_tap(i), guest::control_mac(i)),
+        ] {
+            c.arg("-netdev")
+                .arg(format!("tap,id={id},ifname={tap},script=no,downscript=no"));
+            c.arg("-device")
+                .arg(format!("virtio-net-pci,netdev={id},mac={mac}"));
+        }
         c
     }
 

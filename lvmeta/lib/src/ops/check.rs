@@ -231,7 +231,7 @@ impl Ctx<'_> {
     pub fn vgck(&self, o: &VgckOptions) -> Result<(Vec<VgFinding>, bool)> {
         let (names, update) = (&o.vgs, o.update_metadata);
         let names = if names.is_empty() {
-            scan(self.env)?.vg_names()
+            self.peek_vg_names()?
         } else {
             names.to_vec()
         };

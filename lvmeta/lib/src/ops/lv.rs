@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::txn::WriteOpts;
+use crate::txn::{PostCommit, WriteOpts};
 use lvmeta_model as model;
 
 impl Ctx<'_> {
@@ -304,9 +304,9 @@ impl Ctx<'_> {
                 .into());
             }
             in_model(vgname, t.vg.rename_lv(old, new))?;
-            if let Some(k) = &self.env.kernel {
-                crate::activation::rename_devices(k, &before, &t.vg, |_| new.to_string())?;
-            }
+            // Only once the new name is committed (lvm2 renames on resume, after its commit).
+            let renames = before.into_iter().map(|p| (p, new.to_string())).collect();
+            t.after_commit(PostCommit::RenameDevices(renames));
             Ok(())
         })?;
         Ok(())

@@ -310,7 +310,7 @@ pub enum OpError {
         sync_known: bool,
     },
     /// `lvconvert --repair` of a raid1 LV not in sync.
-    #[error("{}Unable to replace devices in {vg}/{lv} while it is not in-sync.\nFailed to replace faulty devices in {vg}/{lv}.", if *.sync_known { String::new() } else { format!("Unable to determine sync status of {vg}/{lv}.\n") })]
+    #[error("{}Unable to replace devices in {vg}/{lv} while it is not in-sync.\nFailed to replace faulty devices in {vg}/{lv}.", status_unknown("sync", vg, lv, *.sync_known))]
     ReplaceNotInSync {
         vg: String,
         lv: String,
@@ -323,6 +323,26 @@ pub enum OpError {
     FullName(#[from] lvmeta_model::names::FullNameTooLong),
     #[error("Old and new volume group names must differ")]
     SameVgName,
+    /// A rename committed to the metadata whose device-mapper rename then failed (it runs
+    /// after the commit, as lvm2's resume does): the metadata stands, the devices of LV
+    /// `vg/lv` keep their old names. lvm2's words after the kernel's error: vgrename's
+    /// "Renaming ... failed", lvrename's "Failed to resume logical volume".
+    #[error("{error}\n{}", not_renamed(old_vg, vg, lv))]
+    DevicesNotRenamed {
+        old_vg: String,
+        vg: String,
+        lv: String,
+        error: String,
+    },
+}
+
+/// lvm2's line after a rename whose devices did not follow the commit.
+fn not_renamed(old_vg: &str, vg: &str, lv: &str) -> String {
+    if old_vg != vg {
+        format!("Renaming \"/dev/{old_vg}\" to \"/dev/{vg}\" failed")
+    } else {
+        format!("Failed to resume logical volume {vg}/{lv}.")
+    }
 }
 
 /// lvm2's refusal to remove a primary image (`_lv_raid_change_image_count`'s for raid1,
@@ -333,14 +353,20 @@ fn primary_image(vg: &str, lv: &str, raid1: bool, sync_known: bool) -> String {
             "Unable to remove all primary source devices\nFailed to extract images from {vg}/{lv}."
         );
     }
-    let unknown = if sync_known {
+    format!(
+        "{}Unable to remove primary mirror image while mirror volume {vg}/{lv} is not in-sync.",
+        status_unknown("mirror sync", vg, lv, sync_known)
+    )
+}
+
+/// lvm2's line (`Unable to determine <what> status of VG/LV.`) when the kernel gave no
+/// status, else nothing.
+fn status_unknown(what: &str, vg: &str, lv: &str, known: bool) -> String {
+    if known {
         String::new()
     } else {
-        format!("Unable to determine mirror sync status of {vg}/{lv}.\n")
-    };
-    format!(
-        "{unknown}Unable to remove primary mirror image while mirror volume {vg}/{lv} is not in-sync."
-    )
+        format!("Unable to determine {what} status of {vg}/{lv}.\n")
+    }
 }
 
 /// Why the start of a new LV could not be written ([`crate::mirror_log`]).
@@ -551,13 +577,14 @@ fn dedup_same_device(paths: Vec<PathBuf>) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Reads labels and metadata areas of every candidate device, once each.
-pub fn scan(env: &Env) -> Result<Scan> {
+/// Reads labels and metadata areas of every candidate device, once each. Only the
+/// transaction driver (`crate::txn`) scans: commands reach metadata through it.
+pub(crate) fn scan(env: &Env) -> Result<Scan> {
     scan_with(env, &SysBlock::default())
 }
 
 /// [`scan`] with the given sysfs tree.
-pub fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
+pub(crate) fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
     let explicit = env.devices.is_some();
     let mut scan = Scan::default();
     // PV UUID -> indexes into scan.pvs, in scan order.
@@ -682,7 +709,7 @@ impl Scan {
     /// LVs of it active): not found in any readable copy while devices fail I/O is
     /// [`OpError::NoMetadataReadable`], not "not found". (Without that knowledge a disk
     /// failing I/O says nothing of which VG it held.)
-    pub fn read_known_vg(&self, name: &str) -> Result<VgRead> {
+    pub(crate) fn read_known_vg(&self, name: &str) -> Result<VgRead> {
         match self.read_vg(name) {
             Err(e @ (OpError::VgNotFound { .. } | OpError::NoValidCopy { .. })) => {
                 let mut failed: Vec<(PathBuf, String)> = self
@@ -715,7 +742,7 @@ impl Scan {
     }
 
     /// Reads VG `name` from the newest valid copy; other copies are classified.
-    pub fn read_vg(&self, name: &str) -> Result<VgRead> {
+    pub(crate) fn read_vg(&self, name: &str) -> Result<VgRead> {
         let mut best: Option<(u64, &str, usize)> = None;
         let mut damaged: Vec<(usize, PathBuf, DiskLocn, String)> = Vec::new();
         for (i, p) in self.pvs.iter().enumerate() {
@@ -909,21 +936,18 @@ pub(crate) fn uname() -> Option<String> {
     ))
 }
 
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+/// The wall clock that stamps metadata, defined beside `timespec::Clock` so the time parser
+/// imports nothing of the operations layer.
+pub(crate) use crate::timespec::now;
 
 /// Hook between the two commit phases (crash tests stop here).
-pub type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
+pub(crate) type Between<'a> = &'a mut dyn FnMut() -> std::io::Result<()>;
 
 /// Writes `vg` (its seqno already set) to every metadata area of `targets` through
 /// [`MetadataStore::prepare_image`] (text and precommitted slot everywhere), then commits
 /// (slot 0 everywhere); a failure in between reverts. Nothing is written when the text does
 /// not fit an area. `text` is taken over as the buffer written to the areas.
-pub fn commit_text(
+pub(crate) fn commit_text(
     vg_name: &str,
     targets: &[(Arc<dyn BlockDev>, DiskLocn)],
     text: String,
@@ -1228,19 +1252,21 @@ pub(crate) fn pv_keys(
     if paths.is_empty() {
         return Ok(None);
     }
-    let mut keys = Vec::new();
-    for p in paths {
-        let k = devs
-            .iter()
-            .find(|(_, &i)| sc.pvs[i].path == *p)
-            .map(|(k, _)| k.clone())
-            .ok_or_else(|| VgError::NoSuchPv {
-                vg: vgname.to_string(),
-                pv: p.display().to_string(),
-            })?;
-        keys.push(k);
-    }
-    Ok(Some(keys))
+    let keys = paths.iter().map(|p| pv_key(sc, vgname, devs, p));
+    keys.collect::<Result<_>>().map(Some)
+}
+
+/// The key (`pv0`...) of the PV at `path` in VG `vgname`.
+pub(crate) fn pv_key(sc: &Scan, vgname: &str, devs: &PvIndex, path: &Path) -> Result<String> {
+    let key = devs
+        .iter()
+        .find(|(_, &i)| sc.pvs[i].path == path)
+        .map(|(k, _)| k.clone())
+        .ok_or_else(|| VgError::NoSuchPv {
+            vg: vgname.to_string(),
+            pv: path.display().to_string(),
+        })?;
+    Ok(key)
 }
 
 /// lvm2 builds a command line's PV list from PVs with free extents only (`create_pv_list`)
@@ -1271,7 +1297,7 @@ pub(crate) fn check_tag(t: &str) -> Result<()> {
 }
 
 mod backup;
-mod carry;
+pub(crate) mod carry;
 mod check;
 mod lv;
 mod pv;
@@ -1281,7 +1307,6 @@ mod vg;
 pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups, VgcfgOptions};
-pub use carry::write_carried;
 pub use check::{PvFinding, VgFinding, VgckOptions};
 pub use lv::{
     ImagesRemoved, LogReplaced, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions,

@@ -208,7 +208,7 @@ impl Ctx<'_> {
                             vg,
                         });
                     }
-                    self.check_pv_unused(sc, &vg, &l.pv_uuid, p)?;
+                    self.check_pv_unused(&vg, &l.pv_uuid, p)?;
                 }
                 todo.push((p, dev));
             }
@@ -223,15 +223,20 @@ impl Ctx<'_> {
 
     /// Refuses when an active LV of `vg` has extents on the PV `raw_uuid` (lvm2 opens the
     /// device exclusively, which device-mapper's holders prevent).
-    fn check_pv_unused(&self, sc: &Scan, vg: &str, raw_uuid: &str, path: &Path) -> Result<()> {
+    fn check_pv_unused(&self, vg: &str, raw_uuid: &str, path: &Path) -> Result<()> {
         let Some(kernel) = &self.env.kernel else {
             return Ok(());
         };
-        let Ok(r) = sc.read_vg(vg) else {
-            return Ok(());
+        // Under the VG's shared lock, as lvm2's process_each_pv reads a PV's VG (its LVs
+        // cannot be changed meanwhile); this host's devices matter whoever owns the VG.
+        let read = self.read_vg(vg, true, |_, r| -> Result<_> { Ok(r.vg) });
+        let vgm = match read {
+            Ok(v) => v,
+            Err(e @ OpError::Lock(_)) => return Err(e),
+            // Unreadable: nothing says which LVs use the PV (as before the lock).
+            Err(_) => return Ok(()),
         };
-        let Some(key) = r
-            .vg
+        let Some(key) = vgm
             .pvs
             .iter()
             .find(|p| lvmeta_model::lvm_uuid::strip_dashes(&p.id).ok().as_deref() == Some(raw_uuid))
@@ -239,9 +244,9 @@ impl Ctx<'_> {
         else {
             return Ok(());
         };
-        for lv in r.vg.lvs.iter().filter(|lv| lv.uses_pv(&key)) {
-            let top = r.vg.top_of(&lv.name);
-            if crate::activation::check_not_in_use(kernel, &r.vg, top).map_or(true, |active| active)
+        for lv in vgm.lvs.iter().filter(|lv| lv.uses_pv(&key)) {
+            let top = vgm.top_of(&lv.name);
+            if crate::activation::check_not_in_use(kernel, &vgm, top).map_or(true, |active| active)
             {
                 return Err(OpError::PvBusy {
                     path: path.to_path_buf(),

@@ -79,7 +79,10 @@ impl Ctx<'_> {
                 }
                 ReportKind::Lvs => {
                     let per_seg = fields.iter().any(|f| f.ftype == FieldType::Seg);
-                    let kernel = self.env.kernel_view();
+                    // The environment's device-mapper, as every other command uses it.
+                    let kernel = crate::activation::KernelView::of(
+                        self.env.kernel.as_ref().map(|k| k.dm.as_ref()),
+                    );
                     for r in &reads {
                         let roles = r.vg.sub_roles();
                         let view = self.view_of(fields, r);

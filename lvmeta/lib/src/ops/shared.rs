@@ -5,8 +5,7 @@
 
 use lvmeta_model::{self as model, VolumeGroup};
 
-use super::{scan, Ctx, Result};
-use crate::lock::LockMode;
+use super::{Ctx, Result};
 use crate::txn::WriteOpts;
 
 /// lvm2's `lock_args` for a dlm VG in `cluster`.
@@ -41,20 +40,25 @@ pub struct VgLockTypeOptions {
 
 impl Ctx<'_> {
     /// What a VG's metadata says about its locking, read under the local lock only: a
-    /// lockstart needs it before the VG's cluster lock can exist (lvm2 reads it so too).
+    /// lockstart needs it before the VG's cluster lock can exist (lvm2 reads it so too). A
+    /// VG owned by another host is refused as every read refuses it, except a CLUSTERED VG
+    /// of lvm 2.02, whose caller says how to convert it (the conversion takes it over).
     pub fn vg_lock_info(&self, name: &str) -> Result<LockInfo> {
-        let _local = self.env.locks.lock_vg(name, LockMode::Shared)?;
-        let sc = scan(self.env)?;
-        let r = sc.read_vg(name)?;
-        Ok(LockInfo {
-            lock_type: r.vg.lock_type.clone().filter(|t| !t.is_empty()),
-            lock_args: r.vg.lock_args.clone().filter(|t| !t.is_empty()),
-            clustered: r.vg.status.contains(model::Flag::Clustered),
-            missing: r
-                .missing()
-                .iter()
-                .map(|p| (p.id.clone(), super::last_seen(p)))
-                .collect(),
+        self.read_vg_local(name, true, |_, r| {
+            let clustered = r.vg.status.contains(model::Flag::Clustered);
+            if !clustered {
+                self.check_owner(&r.vg, false)?;
+            }
+            Ok(LockInfo {
+                lock_type: r.vg.lock_type.clone().filter(|t| !t.is_empty()),
+                lock_args: r.vg.lock_args.clone().filter(|t| !t.is_empty()),
+                clustered,
+                missing: r
+                    .missing()
+                    .iter()
+                    .map(|p| (p.id.clone(), super::last_seen(p)))
+                    .collect(),
+            })
         })
     }
 

@@ -214,14 +214,7 @@ impl Ctx<'_> {
         self.modify_vg(name, &opts, |t| {
             let (vg, sc, devs) = (&mut t.vg, t.scan, &t.devs);
             for p in paths {
-                let key = devs
-                    .iter()
-                    .find(|(_, &i)| sc.pvs[i].path == *p)
-                    .map(|(k, _)| k.clone())
-                    .ok_or_else(|| VgError::NoSuchPv {
-                        vg: name.into(),
-                        pv: p.display().to_string(),
-                    })?;
+                let key = pv_key(sc, name, devs, p)?;
                 let pv = vg.pvs.iter_mut().find(|pv| pv.name == key);
                 let Some(pv) = pv.filter(|pv| pv.is_missing()) else {
                     return Err(OpError::NotMarkedMissing {
@@ -414,10 +407,16 @@ impl Ctx<'_> {
                 None => Vec::new(),
             };
             t.vg.name = new.into();
-            // Active LVs' devices follow the new VG name (vg-lv → new-lv).
-            if let Some(k) = &self.env.kernel {
-                crate::activation::rename_devices(k, &before, &t.vg, str::to_string)?;
-            }
+            // Active LVs' devices follow the new VG name (vg-lv → new-lv), once it is
+            // committed (lvm2 renames on resume, after its commit).
+            let renames = before
+                .into_iter()
+                .map(|p| {
+                    let lv = p.lv.clone();
+                    (p, lv)
+                })
+                .collect();
+            t.after_commit(PostCommit::RenameDevices(renames));
             Ok(())
         })?;
         Ok(())
