@@ -109,7 +109,8 @@ pub fn dm_active_lvs(dm: &dyn DmBackend, vg: &str) -> Result<Vec<ActiveLv>, Back
         .map_err(|e| io("list device-mapper devices", vg, None, e))?
     {
         // Sub-LVs (rimage, mlog, missing_...) carry a "-layer" suffix after the 64 id chars.
-        if !info.uuid.starts_with("LVM-") || info.uuid.len() != 4 + 64 {
+        let top = lvmeta_model::ids::split_dm_uuid(&info.uuid).is_some_and(|u| u.layer.is_none());
+        if !top {
             continue;
         }
         let Some((v, lv, None)) = lvmeta_model::ids::split_dm_name(&info.name) else {

@@ -53,7 +53,7 @@ pub const KEYS: &[KeyDoc] = &[
         lvm_key: None,
         values: &[
             ("local", "flock(2) on files in lock_dir; needs no daemon; for volume groups used by one node at a time"),
-            ("dlm", "DLM locks held by clvmd-rs, compatible with lvmlockd; required for shared volume groups (until clvmd-rs is installed, the tools refuse to start with this value rather than fall back to flock)"),
+            ("dlm", "DLM locks held by clvmd-rs, compatible with lvmlockd; required for shared volume groups. The tools take these locks through the clvmd-rs daemon (never falling back to flock): without a running daemon a command fails at its first cluster lock, naming clvmd-rs"),
         ],
         description: "Which lock manager protects volume group metadata updates and activation.",
     },

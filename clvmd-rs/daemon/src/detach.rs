@@ -220,10 +220,8 @@ pub fn log_lv_id(dm: &dyn DmBackend, lv: &LvRef, top: &str) -> Result<Option<Str
                 .iter()
                 .find(|d| d.dev.to_string() == *dev)
                 .ok_or_else(|| format!("{lv}: the log ({dev}) is not a device-mapper device"))?;
-            info.uuid
-                .strip_prefix("LVM-")
-                .and_then(|u| u.get(32..64))
-                .map(|id| Some(id.to_string()))
+            lvmeta_model::ids::split_dm_uuid(&info.uuid)
+                .map(|u| Some(u.lv_id.to_string()))
                 .ok_or_else(|| format!("{lv}: the log is {}, not an LVM sub-LV", info.uuid))
         }
         ("mirror", _, _) => Ok(None),

@@ -242,7 +242,7 @@ fn tree(dm: &dyn DmBackend, top: &str) -> Result<BTreeSet<String>, String> {
         .into_iter()
         // Only lvm2's devices: others (a test's error layer, multipath) are not the LV's,
         // and may have no UUID at all.
-        .filter(|i| i.uuid.starts_with("LVM-"))
+        .filter(|i| lvmeta_model::ids::is_lvm_uuid(&i.uuid))
         .map(|i| (i.dev, i.uuid))
         .collect();
     let mut seen = BTreeSet::new();
@@ -326,7 +326,7 @@ impl DmExec for LvmDm {
                 }
                 // Devices the LV no longer uses (a split-off image, a removed leg).
                 for u in before {
-                    if plan.device(&u).is_none() && u.starts_with("LVM-") {
+                    if plan.device(&u).is_none() && lvmeta_model::ids::is_lvm_uuid(&u) {
                         if let Some(i) = dm.info(&u).map_err(|e| e.to_string())? {
                             if i.open_count == 0 {
                                 dm.remove(&u).map_err(|e| e.to_string())?;

@@ -59,7 +59,9 @@ fn top_uuid_in(uuids: &[String], lv: &LvRef) -> Option<String> {
     let id = lv.uuid.replace('-', "");
     uuids
         .iter()
-        .find(|u| u.starts_with("LVM-") && u.len() == 4 + 32 + id.len() && u.ends_with(&id))
+        .find(|u| {
+            lvmeta_model::ids::split_dm_uuid(u).is_some_and(|u| u.lv_id == id && u.layer.is_none())
+        })
         .cloned()
 }
 
@@ -393,7 +395,7 @@ fn top_level(dm: &dyn DmBackend, vg: &str) -> Result<Vec<lvmeta_dm::DevInfo>, St
             continue;
         }
         match dm.info_by_name(&name).map_err(|e| e.to_string())? {
-            Some(d) if d.uuid.starts_with("LVM-") => mine.push(d),
+            Some(d) if lvmeta_model::ids::is_lvm_uuid(&d.uuid) => mine.push(d),
             _ => {} // removed meanwhile, or not lvm's
         }
     }

@@ -236,18 +236,13 @@ pub(crate) fn kernel<'a>(ctx: &Ctx<'a>) -> Result<&'a Kernel, ActivationError> {
     ctx.env.require_kernel()
 }
 
-/// Device-mapper present (a host without it still runs every metadata command).
-fn has_dm() -> bool {
-    std::path::Path::new("/dev/mapper/control").exists()
-}
-
 /// Runs `name` if it is an activation command; None hands it back to the metadata commands.
 pub(crate) fn dispatch(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome, CliError>> {
     match name {
         "lvchange" => Some(lvchange(m, ctx)),
         "vgchange" if m.get_one::<String>("activate").is_some() => Some(vgchange(m, ctx)),
         "lvconvert" => Some(lvconvert(m, ctx)),
-        "lvextend" | "lvreduce" | "lvresize" if has_dm() => resize_active(name, m, ctx),
+        "lvextend" | "lvreduce" | "lvresize" => resize_active(name, m, ctx),
         _ => None,
     }
 }
@@ -338,11 +333,7 @@ fn vgchange(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
 fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
     let (vg, lv) = split_lv(m.get_one::<String>("lv").expect("required"))?;
     // A host whose /dev/mapper/control does not open (no dm module) changes metadata only.
-    let kernel = match has_dm().then(|| kernel(ctx)) {
-        Some(Ok(k)) => Some(k),
-        None | Some(Err(ActivationError::NoDm { .. })) => None,
-        Some(Err(e)) => return Err(act(e)),
-    };
+    let kernel = ctx.env.kernel.as_ref();
     let pvs = super::strings(m, "pvs");
     let log = match (
         m.get_one::<String>("mirrorlog").map(String::as_str),
@@ -420,7 +411,8 @@ fn lvconvert(m: &ArgMatches, ctx: &Ctx) -> Result<Outcome, CliError> {
 fn resize_active(name: &str, m: &ArgMatches, ctx: &Ctx) -> Option<Result<Outcome, CliError>> {
     let target = m.get_one::<String>("lv")?;
     let (vg, lv) = split_lv(target).ok()?;
-    let kernel = kernel(ctx).ok()?;
+    // Without device-mapper nothing is active: the metadata command resizes.
+    let kernel = ctx.env.kernel.as_ref()?;
     let before = match ctx.active_plan(kernel, &vg, &lv) {
         Ok(Some(p)) => p,
         _ => return None,

@@ -898,15 +898,23 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
     let (name, m) = matches
         .subcommand()
         .ok_or_else(|| usage("no command given"))?;
-    let common = CommonOptions::from_matches(m);
-    let test_mode = common.test;
-    let built = env_from(&common).map_err(|e| match e {
+    let built = env_from(&CommonOptions::from_matches(m)).map_err(|e| match e {
         // A bad --config string is a command line error to lvm2 (exit 3).
         CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
             usage(format!("{c}\nRun `{name} --help' for more information."))
         }
         e => e,
     })?;
+    run_in(matches, &built)
+}
+
+/// Runs one parsed command line in an environment already built ([`env_from`] for [`run`];
+/// tests build theirs, e.g. without device-mapper).
+pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcome, CliError> {
+    let (name, m) = matches
+        .subcommand()
+        .ok_or_else(|| usage("no command given"))?;
+    let test_mode = built.env.test_mode;
     let ctx = Ctx { env: &built.env };
     if let Some(r) = activation::dispatch(name, m, &ctx) {
         return r;
@@ -981,7 +989,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 pvs: paths(m, "pvs"),
             })?;
             Ok(Outcome {
-                stdout: lines(r),
+                stdout: lines(msg::findings(&r)),
                 stderr: String::new(),
                 failed: !ok,
             })
@@ -1142,18 +1150,16 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
                 update_metadata: m.get_flag("updatemetadata"),
             })?;
             // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
-            let (warn, report): (Vec<String>, Vec<String>) = r.into_iter().partition(|l| {
-                l.starts_with("WARNING: Device ") || l.starts_with("WARNING: One or more devices")
-            });
+            let (warn, report): (Vec<_>, Vec<_>) = r.into_iter().partition(|f| f.is_device_size());
             Ok(Outcome {
-                stdout: lines(report),
-                stderr: lines(warn),
+                stdout: lines(msg::findings(&report)),
+                stderr: lines(msg::findings(&warn)),
                 failed: !ok,
             })
         }
         "vgcfgrestore" if m.get_flag("list") => {
             let vg = m.get_one::<String>("vg").expect("required");
-            let files = lvm_backups(&built).map(|b| b.list(vg)).unwrap_or_default();
+            let files = lvm_backups(built).map(|b| b.list(vg)).unwrap_or_default();
             Ok(Outcome {
                 stdout: msg::backup_list(&files),
                 ..Outcome::default()
@@ -1164,7 +1170,7 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
             // Without -f (vgcfgrestore only): the VG's backup in lvm.conf's backup_dir.
             let file = match m.get_one::<String>("file") {
                 Some(f) => PathBuf::from(f),
-                None => lvm_backups(&built)
+                None => lvm_backups(built)
                     .and_then(|b| b.backup_of(vg))
                     .ok_or_else(|| {
                         usage("vgcfgrestore needs -f FILE: backups are off in lvm.conf")
@@ -1376,6 +1382,11 @@ mod msg {
         pvs.iter()
             .map(|p| format!("Physical volume \"{}\" successfully created.", p.display()))
             .collect()
+    }
+
+    /// vgck's and pvck's findings, one line each (their Display is lvm2's wording).
+    pub fn findings(f: &[impl std::fmt::Display]) -> Vec<String> {
+        f.iter().map(ToString::to_string).collect()
     }
 
     pub fn pvs_wiped(pvs: &[PathBuf]) -> Vec<String> {

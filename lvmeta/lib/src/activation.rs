@@ -5,7 +5,7 @@
 //! a resize, mirror break-off, and the active state and sync % that `lvs` shows.
 
 use crate::lock::{LockError, LockManager, LockMode};
-use crate::ops::{Ctx, OpError, VgRead};
+use crate::ops::{Ctx, OpError, VgError, VgRead};
 use lvmeta_activate::{
     plan_lv, split::SplitError, split_mirror, ActivationMode, DevNum, Plan, PlanError, PlanOptions,
     PvDevices,
@@ -503,19 +503,10 @@ impl Ctx<'_> {
                 percent: s,
             });
         }
-        let mut split_err = None;
-        let res = self.modify(vgname, false, |vg, _, _| {
-            split_mirror(vg, lv, new_name, count).map_err(|e| {
-                let failed = OpError::Failed(e.to_string());
-                split_err = Some(e);
-                failed
-            })?;
+        self.modify(vgname, false, |vg, _, _| {
+            split_mirror(vg, lv, new_name, count)?;
             Ok(())
-        });
-        if let Some(e) = split_err {
-            return Err(e.into());
-        }
-        res?;
+        })?;
         let mut out = vec![format!(
             "Logical volume {vgname}/{lv} split: image is now {vgname}/{new_name}"
         )];
@@ -547,13 +538,10 @@ impl CopyProgress {
         self.0.is_some_and(|s| s >= 100.0)
     }
 
-    /// lvm2's line (`Unable to determine <what> status of VG/LV.`) when the status is
-    /// unknown, else nothing.
-    fn unknown(self, what: &str, vgname: &str, lv: &str) -> String {
-        match self.0 {
-            None => format!("Unable to determine {what} status of {vgname}/{lv}.\n"),
-            Some(_) => String::new(),
-        }
+    /// The kernel gave a status (else lvm2 says "Unable to determine ... status": the
+    /// refusals carrying this, [`OpError::PrimaryImage`], [`OpError::ReplaceNotInSync`]).
+    pub(crate) fn known(self) -> bool {
+        self.0.is_some()
     }
 }
 
@@ -576,14 +564,15 @@ impl Ctx<'_> {
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
         let mut added = Vec::new();
         let mut raid1 = false;
-        let write = crate::txn::WriteOpts::command("lvconvert");
+        let write = crate::txn::WriteOpts::default();
         // The log's change (see `crate::mirror_log`) and dm-log's sync for the reload.
         let mut log_changed = false;
         let mut resync = None;
         let mut reduced = None;
         self.modify_vg(vgname, &write, |t| {
-            let top = t.vg.top_level(lv).map_err(|_| {
-                OpError::Failed(format!("Failed to find logical volume \"{vgname}/{lv}\""))
+            let top = t.vg.top_level(lv).map_err(|_| VgError::NoSuchLv {
+                vg: vgname.into(),
+                lv: lv.into(),
             })?;
             let had_log = match top.segments.first().map(|s| &s.kind) {
                 Some(lvmeta_model::SegmentKind::Mirror { log, .. }) => Some(log.is_some()),
@@ -597,14 +586,13 @@ impl Ctx<'_> {
             };
             if o.raid1.is_some_and(|r| r != raid1) {
                 // lvm2 would take the LV over to the other type: not built here.
-                return Err(OpError::Failed(format!(
-                    "{vgname}/{lv}: converting between mirror and raid1 is not supported by lvmeta"
-                )));
+                return Err(OpError::MirrorRaidConversion {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                });
             }
             if raid1 && o.log.is_some() {
-                return Err(OpError::Failed(
-                    "--corelog and --mirrorlog are only compatible with mirror devices.".into(),
-                ));
+                return Err(OpError::LogOptionOnRaid);
             }
             let have = match top.segments.first().map(|s| &s.kind) {
                 Some(lvmeta_model::SegmentKind::Raid1 { images, .. }) => images.len(),
@@ -615,18 +603,19 @@ impl Ctx<'_> {
                 Mirrors::To(n) => n + 1,
                 Mirrors::More(n) => have + n,
                 Mirrors::Fewer(n) if n >= have => {
-                    return Err(OpError::Failed(if raid1 {
-                        "Unable to reduce images by specified amount.".into()
-                    } else {
-                        format!("Unable to reduce images by specified amount - only {have} in {lv}")
-                    }));
+                    return Err(OpError::CannotReduce {
+                        lv: lv.into(),
+                        have,
+                        raid1,
+                    });
                 }
                 Mirrors::Fewer(n) => have - n,
             };
             if raid1 && before.is_none() {
-                return Err(OpError::Failed(format!(
-                    "{vgname}/{lv} must be active to perform this operation."
-                )));
+                return Err(OpError::MustBeActive {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                });
             }
             if total < have {
                 let core = o.log == Some(lvmeta_model::MirrorLog::Core);
@@ -634,30 +623,19 @@ impl Ctx<'_> {
                     && had_log == Some(false)
                     && !o.pvs.is_empty()
                 {
-                    return Err(OpError::Failed(
-                        "Cannot both allocate and free extents when specifying physical volumes to use.\n\
-                         Please specify the operation in two steps."
-                            .into(),
-                    ));
+                    return Err(OpError::AllocAndFree);
                 }
                 let pvs = (!o.pvs.is_empty()).then_some(o.pvs.as_slice());
-                let r = lvmeta_activate::reduce_images(&mut t.vg, lv, total, pvs, core)
-                    .map_err(|e| OpError::Failed(e.to_string()))?;
+                let r = lvmeta_activate::reduce_images(&mut t.vg, lv, total, pvs, core)?;
                 // lvm2 will not pull the primary image of a copy still syncing, nor of an
                 // inactive mirror (it has no sync status to read).
                 if r.primary && !sync.done() {
-                    return Err(OpError::Failed(if raid1 {
-                        format!(
-                            "Unable to remove all primary source devices\n\
-                             Failed to extract images from {vgname}/{lv}."
-                        )
-                    } else {
-                        format!(
-                            "{}Unable to remove primary mirror image while mirror volume \
-                             {vgname}/{lv} is not in-sync.",
-                            sync.unknown("mirror sync", vgname, lv)
-                        )
-                    }));
+                    return Err(OpError::PrimaryImage {
+                        vg: vgname.into(),
+                        lv: lv.into(),
+                        raid1,
+                        sync_known: sync.known(),
+                    });
                 }
                 // A mirror asked for a disk log it has not: lvm2 adds it after the removal.
                 let disk = o.log == Some(lvmeta_model::MirrorLog::Disk);
@@ -672,19 +650,18 @@ impl Ctx<'_> {
                 reduced = Some(r);
                 return Ok(());
             }
-            added = t
-                .vg
-                .add_images(lv, &self.images_request(total, raid1, &o.pvs))
-                .map_err(|e| match e {
-                    // lvm2's `lv_add_mirrors` closes with its own line.
-                    lvmeta_model::ModelError::NotEnoughSpace { .. }
-                    | lvmeta_model::ModelError::NotEnoughPvs { .. }
-                        if !raid1 =>
-                    {
-                        OpError::Failed(format!("{e}\nUnable to allocate extents for mirror(s)."))
-                    }
-                    e => OpError::Failed(e.to_string()),
-                })?;
+            added =
+                t.vg.add_images(lv, &self.images_request(total, raid1, &o.pvs))
+                    .map_err(|e| match e {
+                        // lvm2's `lv_add_mirrors` closes with its own line.
+                        lvmeta_model::ModelError::NotEnoughSpace { .. }
+                        | lvmeta_model::ModelError::NotEnoughPvs { .. }
+                            if !raid1 =>
+                        {
+                            OpError::MirrorAlloc(e)
+                        }
+                        e => OpError::Model(e),
+                    })?;
             // New raid1 metadata sub-LVs start cleared (lvm2's `_clear_lvs`).
             crate::mirror_log::clear_raid_meta(
                 self,
@@ -714,8 +691,7 @@ impl Ctx<'_> {
                     crate::mirror_log::init_log(self, &t.vg, t.scan, &t.devs, &log)?;
                     log_changed = true;
                 } else if !disk && had {
-                    t.vg.remove_mirror_log(lv)
-                        .map_err(|e| OpError::Failed(e.to_string()))?;
+                    t.vg.remove_mirror_log(lv).map_err(OpError::Model)?;
                     log_changed = true;
                 } else if disk && !added.is_empty() {
                     // The kept log calls the new images in sync: it starts anew.
@@ -817,12 +793,11 @@ impl Ctx<'_> {
         use lvmeta_activate::Repaired;
         let opts = crate::txn::WriteOpts {
             allow_missing: true,
-            ..crate::txn::WriteOpts::command("lvconvert --repair")
+            ..crate::txn::WriteOpts::default()
         };
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
         let (before, sync) = self.active_plan_and_sync(kernel, vgname, lv)?;
         let req = self.images_request(0, false, &o.pvs);
-        let mut err = None;
         let done = self.modify_vg(vgname, &opts, |t| {
             let raid1 = t.vg.lv(lv).is_some_and(|l| {
                 matches!(
@@ -832,28 +807,25 @@ impl Ctx<'_> {
             });
             // lvm2 asks the kernel whether a raid1 LV is in sync before replacing images.
             if raid1 && before.is_none() {
-                return Err(OpError::Failed(format!(
-                    "{vgname}/{lv} must be active to perform this operation."
-                )));
+                return Err(OpError::MustBeActive {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                });
             }
             if raid1 && !sync.done() {
                 // No raid status (an error table where I/O was stopped): lvm2 cannot tell.
-                return Err(OpError::Failed(format!(
-                    "{}Unable to replace devices in {vgname}/{lv} while it is not in-sync.\n\
-                     Failed to replace faulty devices in {vgname}/{lv}.",
-                    sync.unknown("sync", vgname, lv)
-                )));
+                return Err(OpError::ReplaceNotInSync {
+                    vg: vgname.into(),
+                    lv: lv.into(),
+                    sync_known: sync.known(),
+                });
             }
             for pv in t.vg.pvs.iter_mut() {
                 if t.scan.device_index(pv).is_none() {
                     pv.set_missing(true);
                 }
             }
-            let r = lvmeta_activate::repair(&mut t.vg, lv, &req).map_err(|e| {
-                let failed = OpError::Failed(e.to_string());
-                err = Some(e);
-                failed
-            })?;
+            let r = lvmeta_activate::repair(&mut t.vg, lv, &req)?;
             if matches!(&r, Repaired::Mirror(m) if m.failed.is_empty() && !m.failed_log)
                 || matches!(&r, Repaired::Raid1(m) if m.failed.is_empty())
             {
@@ -885,9 +857,6 @@ impl Ctx<'_> {
             }
             Ok(r)
         });
-        if let Some(e) = err {
-            return Err(e.into());
-        }
         // The new images loaded (an active LV), and a raid1's second commit.
         let load = |added: &[String], raid1, resync| {
             let before = before.as_ref();
@@ -1079,8 +1048,11 @@ pub struct ConvertImagesOptions {
 /// The device-mapper devices an LV would have, named from the metadata alone (no PV
 /// needed): what removal and rename look for in the kernel.
 fn device_names(vg: &VolumeGroup, lv: &str) -> std::result::Result<Plan, OpError> {
-    plan_lv(vg, lv, &PvDevices::new(), &partial())
-        .map_err(|e| OpError::Failed(format!("{}/{lv}: {e}", vg.name)))
+    plan_lv(vg, lv, &PvDevices::new(), &partial()).map_err(|source| OpError::Plan {
+        vg: vg.name.clone(),
+        lv: lv.into(),
+        source: Box::new(source),
+    })
 }
 
 /// Refuses when the LV's top device is open (lvm2: "Logical volume vg/lv in use.");
@@ -1199,14 +1171,9 @@ mod tests {
     #[test]
     fn a_copy_is_done_only_when_known_whole_and_an_unknown_one_says_so() {
         let unknown = CopyProgress(None);
-        assert!(!unknown.done());
-        assert_eq!(
-            unknown.unknown("mirror sync", "vg", "lv"),
-            "Unable to determine mirror sync status of vg/lv.\n"
-        );
+        assert!(!unknown.done() && !unknown.known());
         let half = CopyProgress(Some(50.0));
-        assert!(!half.done());
-        assert_eq!(half.unknown("sync", "vg", "lv"), "");
+        assert!(!half.done() && half.known());
         assert!(CopyProgress(Some(100.0)).done());
     }
 

@@ -169,8 +169,6 @@ pub enum EnvError {
         line: usize,
         what: &'static str,
     },
-    #[error("locking.lock_manager = \"dlm\" needs the clvmd-rs cluster lock daemon, which this program cannot reach; use \"local\"")]
-    NoClusterDaemon,
     #[error(transparent)]
     Lock(#[from] LockError),
 }
@@ -537,14 +535,10 @@ pub struct Built {
 }
 
 /// The one way to build an [`Env`] from configuration (see the module's precedence rules).
-/// `locking.lock_manager = "dlm"` is refused here: see [`build_with_cluster`].
-pub fn build(opts: &EnvOptions) -> Result<Built, EnvError> {
-    build_with_cluster(opts, None)
-}
-
-/// [`build`] for a program that can reach the cluster lock daemon: `cluster` (clvmd-rs's
-/// client, which sits above this crate) becomes [`Env::cluster`] when the configuration says
-/// `lock_manager = "dlm"`.
+/// `cluster` (clvmd-rs's client, which sits above this crate) becomes [`Env::cluster`] when
+/// the configuration asks for it ([`wants_cluster`]); it reaches the daemon at each cluster
+/// lock, so without a running daemon a command fails at its first one. None: shared VGs
+/// are refused ([`LockError::NeedsCluster`]).
 pub fn build_with_cluster(
     opts: &EnvOptions,
     cluster: Option<Arc<dyn LockManager>>,
@@ -558,13 +552,7 @@ pub fn build_with_cluster(
     if let Some(text) = &opts.lvm_config {
         lvm.apply_config_string(text)?;
     }
-    let mut env = from_configs_with_cluster(
-        opts,
-        &config,
-        &lvm,
-        std::env::var(SYSTEM_ID_VAR).ok(),
-        cluster.is_some(),
-    )?;
+    let mut env = from_configs(opts, &config, &lvm, std::env::var(SYSTEM_ID_VAR).ok())?;
     if wants_cluster(&config, &lvm) {
         env.cluster = cluster;
     }
@@ -582,30 +570,14 @@ pub fn wants_cluster(config: &halvm_config::Config, lvm: &LvmConf) -> bool {
     }
 }
 
-/// [`build`] from configurations already read; `sid_override` is `$HALVM_SYSTEM_ID`.
-pub fn from_configs(
+/// [`build_with_cluster`] from configurations already read, without the cluster lock
+/// manager; `sid_override` is `$HALVM_SYSTEM_ID`.
+fn from_configs(
     opts: &EnvOptions,
     config: &halvm_config::Config,
     lvm: &LvmConf,
     sid_override: Option<String>,
 ) -> Result<Env, EnvError> {
-    from_configs_with_cluster(opts, config, lvm, sid_override, false)
-}
-
-/// [`from_configs`]; `have_cluster`: the caller will install a cluster lock manager, so
-/// `lock_manager = "dlm"` is accepted.
-fn from_configs_with_cluster(
-    opts: &EnvOptions,
-    config: &halvm_config::Config,
-    lvm: &LvmConf,
-    sid_override: Option<String>,
-    have_cluster: bool,
-) -> Result<Env, EnvError> {
-    // Only halvm.toml's explicit choice is an error without the daemon: lvm.conf's
-    // use_lvmlockd alone leaves shared VGs refused, as lvm2 without lvmlockd.
-    if config.locking.lock_manager == halvm_config::LockManager::Dlm && !have_cluster {
-        return Err(EnvError::NoClusterDaemon);
-    }
     let set = |key: &str| config.is_set(key);
     let filter_entries = if set("devices.filter") {
         config.devices.filter.clone()
@@ -823,14 +795,33 @@ activation { volume_list = [ "vg0", "@keep" ] }
         );
     }
 
+    /// `lock_manager = "dlm"` installs the program's cluster lock manager (never flock for
+    /// shared VGs); "local" does not, and shared VGs are refused.
     #[test]
-    fn dlm_lock_manager_is_a_clear_error() {
-        let t = toml("[locking]\nlock_manager = \"dlm\"\n");
-        let e = from_configs(&EnvOptions::default(), &t, &LvmConf::default(), None)
-            .err()
-            .expect("dlm must not silently fall back to flock");
-        assert!(matches!(e, EnvError::NoClusterDaemon), "{e}");
-        assert!(e.to_string().contains("clvmd-rs"));
+    fn dlm_lock_manager_installs_the_cluster_lock_manager() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("halvm.toml");
+        let opts = EnvOptions {
+            config: Some(config.clone()),
+            lvm_system_dir: Some(dir.path().join("lvm")),
+            lock_dir: Some(dir.path().join("locks")),
+            ..EnvOptions::default()
+        };
+        let cluster = || Some(Arc::new(crate::lock::MemLocking::new()) as Arc<dyn LockManager>);
+        std::fs::write(&config, "[locking]\nlock_manager = \"dlm\"\n").unwrap();
+        let built = build_with_cluster(&opts, cluster()).unwrap();
+        assert!(built
+            .env
+            .cluster_locks_for("vg", Some("dlm"))
+            .unwrap()
+            .is_some());
+        assert!(built.env.cluster_locks_for("vg", None).unwrap().is_none());
+        std::fs::write(&config, "[locking]\nlock_manager = \"local\"\n").unwrap();
+        let built = build_with_cluster(&opts, cluster()).unwrap();
+        assert!(matches!(
+            built.env.cluster_locks_for("vg", Some("dlm")),
+            Err(LockError::NeedsCluster { .. })
+        ));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! New raid1 metadata sub-LVs are cleared the same way ([`clear_raid_meta`]).
 
 use crate::activation::{Kernel, Result};
-use crate::ops::{Ctx, OpError, PvIndex, Scan};
+use crate::ops::{Ctx, LvStartError, OpError, PvIndex, Scan, VgError};
 use lvmeta_model::{alloc::pv_areas, ModelError, SegmentKind, VolumeGroup};
 use lvmeta_ondisk::Bytes;
 
@@ -40,8 +40,7 @@ pub fn init_log(
     devs: &PvIndex,
     log: &str,
 ) -> std::result::Result<(), OpError> {
-    let failed =
-        |why: String| OpError::Failed(format!("Aborting. Failed to wipe mirror log. ({why})"));
+    let failed = |why| OpError::LogWipe { why };
     write_lv_start(ctx, vg, scan, devs, log, &new_log_header(), failed)
 }
 
@@ -57,8 +56,10 @@ pub fn clear_raid_meta<'a>(
     lvs: impl IntoIterator<Item = &'a str>,
 ) -> std::result::Result<(), OpError> {
     for meta in lvs.into_iter().filter(|n| n.contains("_rmeta_")) {
-        let failed = |why: String| {
-            OpError::Failed(format!("Failed to initialize {}/{meta}. ({why})", vg.name))
+        let failed = |why| OpError::MetaInit {
+            vg: vg.name.clone(),
+            lv: meta.into(),
+            why,
         };
         write_lv_start(ctx, vg, scan, devs, meta, &[0u8; 4096], failed)?;
     }
@@ -66,7 +67,8 @@ pub fn clear_raid_meta<'a>(
 }
 
 /// Writes `data` at the start of LV `lv` through the PV holding its first extent (no
-/// device-mapper needed: the extents are new, nothing has them open) and syncs it.
+/// device-mapper needed: the extents are new, nothing has them open) and syncs it. `failed`
+/// says what the write was for when its place is not known.
 fn write_lv_start(
     ctx: &Ctx,
     vg: &VolumeGroup,
@@ -74,19 +76,22 @@ fn write_lv_start(
     devs: &PvIndex,
     lv: &str,
     data: &[u8],
-    failed: impl Fn(String) -> OpError,
+    failed: impl Fn(LvStartError) -> OpError,
 ) -> std::result::Result<(), OpError> {
     if ctx.env.test_mode {
         return Ok(());
     }
-    let l = vg
-        .lv(lv)
-        .ok_or_else(|| failed(format!("no LV {lv} in {}", vg.name)))?;
+    let l = vg.lv(lv).ok_or_else(|| {
+        failed(LvStartError::NoLv {
+            vg: vg.name.clone(),
+            lv: lv.into(),
+        })
+    })?;
     let (pv, start, count) = l
         .segments
         .first()
         .and_then(|s| pv_areas(s).into_iter().next())
-        .ok_or_else(|| failed(format!("{lv} has no extents on a PV")))?;
+        .ok_or_else(|| failed(LvStartError::NoExtents { lv: lv.into() }))?;
     // Never past the LV's first area (small extents): what follows belongs to others.
     let room = usize::try_from(count * vg.extent_size.0 * 512).unwrap_or(usize::MAX);
     let data = &data[..data.len().min(room)];
@@ -95,11 +100,16 @@ fn write_lv_start(
         .iter()
         .find(|p| p.name == pv)
         .map(|p| p.pe_start.0)
-        .ok_or_else(|| failed(format!("{pv} not in {}", vg.name)))?;
+        .ok_or_else(|| {
+            failed(LvStartError::PvNotInVg {
+                vg: vg.name.clone(),
+                pv: pv.clone(),
+            })
+        })?;
     let dev = devs
         .get(&pv)
         .map(|&i| scan.pvs[i].dev.clone())
-        .ok_or_else(|| failed(format!("{pv} is missing")))?;
+        .ok_or_else(|| failed(LvStartError::PvMissing { pv: pv.clone() }))?;
     let off = Bytes((pe_start + start * vg.extent_size.0) * 512);
     let io = |source| OpError::Device {
         path: dev.path().to_path_buf(),
@@ -124,9 +134,9 @@ pub struct ConvertLogOptions {
 pub(crate) fn log_alloc_error(e: ModelError) -> OpError {
     match e {
         ModelError::NotEnoughSpace { .. } | ModelError::NotEnoughPvs { .. } => {
-            OpError::Failed("Unable to allocate extents for mirror log.".into())
+            OpError::MirrorLogAlloc
         }
-        e => OpError::Failed(e.to_string()),
+        e => OpError::Model(e),
     }
 }
 
@@ -144,9 +154,10 @@ impl Ctx<'_> {
         let mut counts = (0, 0);
         let creation = self.creation();
         let pvs = (!o.pvs.is_empty()).then(|| o.pvs.clone());
-        let done = self.modify_vg(vgname, &crate::txn::WriteOpts::command("lvconvert"), |t| {
-            let top = t.vg.top_level(lv).map_err(|_| {
-                OpError::Failed(format!("Failed to find logical volume \"{vgname}/{lv}\""))
+        let done = self.modify_vg(vgname, &crate::txn::WriteOpts::default(), |t| {
+            let top = t.vg.top_level(lv).map_err(|_| VgError::NoSuchLv {
+                vg: vgname.into(),
+                lv: lv.into(),
             })?;
             let (images, has_log) = match top.segments.as_slice() {
                 [s] => match &s.kind {
@@ -167,8 +178,7 @@ impl Ctx<'_> {
                         .expect("checked: no log yet");
                 init_log(self, &t.vg, t.scan, &t.devs, &log)?;
             } else {
-                t.vg.remove_mirror_log(lv)
-                    .map_err(|e| OpError::Failed(e.to_string()))?;
+                t.vg.remove_mirror_log(lv).map_err(OpError::Model)?;
             }
             Ok(true)
         })?;
@@ -187,7 +197,10 @@ impl Ctx<'_> {
 
 /// lvm2's refusal of `--mirrorlog` on an LV that is not a mirror (command matching).
 fn not_permitted(vg: &str, lv: &str) -> OpError {
-    OpError::Failed(format!("Command not permitted on LV {vg}/{lv}."))
+    OpError::NotPermitted {
+        vg: vg.into(),
+        lv: lv.into(),
+    }
 }
 
 #[cfg(test)]

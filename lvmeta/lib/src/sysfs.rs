@@ -5,6 +5,7 @@
 //! device in the dm subsystem, in another subsystem (md), or used by an LV.
 //! The root is a parameter so tests run on a fake sysfs tree.
 
+use lvmeta_model::ids;
 use std::path::{Path, PathBuf};
 
 /// Why a device is not scanned.
@@ -106,7 +107,7 @@ impl SysBlock {
 
     /// Why lvm2 would not scan device `name`; None: scan it.
     pub fn skip(&self, name: &str) -> Option<Skip> {
-        if self.dm_uuid(name).is_some_and(|u| u.starts_with("LVM-")) {
+        if self.dm_uuid(name).is_some_and(|u| ids::is_lvm_uuid(&u)) {
             return Some(Skip::LogicalVolume);
         }
         // A partition of a multipath path or md member is one too (dev-mpath.c looks at the
@@ -141,7 +142,7 @@ impl SysBlock {
     pub fn used_by_lv(&self, name: &str) -> bool {
         self.holders(name)
             .iter()
-            .any(|h| self.dm_uuid(h).is_some_and(|u| u.starts_with("LVM-")))
+            .any(|h| self.dm_uuid(h).is_some_and(|u| ids::is_lvm_uuid(&u)))
     }
 }
 

@@ -46,17 +46,6 @@ pub struct WriteOpts {
     pub allow_missing: bool,
     /// Another VG name to lock exclusively too (vgrename's new name).
     pub also_lock: Option<String>,
-    /// The command line, for the backup hook ("Created *after* executing ...").
-    pub command: String,
-}
-
-impl WriteOpts {
-    pub fn command(command: impl Into<String>) -> Self {
-        WriteOpts {
-            command: command.into(),
-            ..WriteOpts::default()
-        }
-    }
 }
 
 /// What happens to the metadata after the callback.
@@ -136,11 +125,11 @@ pub struct Done<T> {
 /// metadata: an error is only logged, the commit stands). The default does nothing.
 pub trait CommitHooks: Send + Sync {
     /// Before a VG's metadata is replaced or removed; `old` as it is on disk.
-    fn before_commit(&self, _old: &VolumeGroup, _command: &str) -> Result<()> {
+    fn before_commit(&self, _old: &VolumeGroup) -> Result<()> {
         Ok(())
     }
     /// After a commit (`Some`: the new metadata) or a removal (`None`) of VG `name`.
-    fn after_commit(&self, _name: &str, _new: Option<&VolumeGroup>, _command: &str) -> Result<()> {
+    fn after_commit(&self, _name: &str, _new: Option<&VolumeGroup>) -> Result<()> {
         Ok(())
     }
 }
@@ -615,11 +604,11 @@ impl Ctx<'_> {
                         pv.set_missing(true);
                     }
                 }
-                self.commit(&sc, name, &mut vg, &opts.command, &mut held)?;
+                self.commit(&sc, name, &mut vg, &mut held)?;
             }
             End::Remove => {
                 if let Some(h) = &self.env.hooks {
-                    h.before_commit(&vg, &opts.command)?;
+                    h.before_commit(&vg)?;
                 }
                 shared_removed = self
                     .env
@@ -634,7 +623,7 @@ impl Ctx<'_> {
                 }
                 held.note_removed();
                 if let Some(h) = &self.env.hooks {
-                    backed_up(h.after_commit(name, None, &opts.command));
+                    backed_up(h.after_commit(name, None));
                 }
             }
         }
@@ -659,7 +648,6 @@ impl Ctx<'_> {
     pub fn put_vg(
         &self,
         name: &str,
-        command: &str,
         build: impl FnOnce(&Scan, Option<VgRead>) -> Result<(VolumeGroup, Vec<PostCommit>)>,
     ) -> Result<VolumeGroup> {
         let mut held = Held(Vec::new());
@@ -673,7 +661,7 @@ impl Ctx<'_> {
             log::info!("Test mode: VG {name} not written.");
             return Ok(vg);
         }
-        self.commit(&sc, name, &mut vg, command, &mut held)?;
+        self.commit(&sc, name, &mut vg, &mut held)?;
         post_commit(self.env, &sc, name, &vg, post)?;
         Ok(vg)
     }
@@ -720,7 +708,6 @@ impl Ctx<'_> {
         sc: &Scan,
         old_name: &str,
         vg: &mut VolumeGroup,
-        command: &str,
         held: &mut Held,
     ) -> Result<()> {
         for p in vg.pvs.iter_mut() {
@@ -731,7 +718,7 @@ impl Ctx<'_> {
         if let Some(h) = &self.env.hooks {
             // The copy on disk, read again only when there is a hook to give it to.
             if let Ok(old) = sc.read_vg(old_name) {
-                h.before_commit(&old.vg, command)?;
+                h.before_commit(&old.vg)?;
             }
         }
         let suspended = self.suspend_resized(sc, old_name, vg)?;
@@ -780,7 +767,7 @@ impl Ctx<'_> {
             s.resume()?;
         }
         if let Some(h) = &self.env.hooks {
-            backed_up(h.after_commit(&vg.name, Some(vg), command));
+            backed_up(h.after_commit(&vg.name, Some(vg)));
         }
         Ok(())
     }
@@ -1501,19 +1488,16 @@ mod tests {
     struct Hooks(Log);
 
     impl CommitHooks for Hooks {
-        fn before_commit(&self, old: &VolumeGroup, command: &str) -> Result<()> {
+        fn before_commit(&self, old: &VolumeGroup) -> Result<()> {
             self.0
                 .lock()
                 .unwrap()
-                .push(format!("before {command} {} seqno {}", old.name, old.seqno));
+                .push(format!("before {} seqno {}", old.name, old.seqno));
             Ok(())
         }
-        fn after_commit(&self, name: &str, new: Option<&VolumeGroup>, command: &str) -> Result<()> {
+        fn after_commit(&self, name: &str, new: Option<&VolumeGroup>) -> Result<()> {
             let what = new.map_or("removed".to_string(), |v| format!("seqno {}", v.seqno));
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("after {command} {name} {what}"));
+            self.0.lock().unwrap().push(format!("after {name} {what}"));
             Ok(())
         }
     }
@@ -1538,11 +1522,11 @@ mod tests {
         assert_eq!(
             *log.lock().unwrap(),
             [
-                "after vgcreate vg seqno 1",
-                "before vgrename vg seqno 1",
-                "after vgrename vg2 seqno 2",
-                "before vgremove vg2 seqno 2",
-                "after vgremove vg2 removed",
+                "after vg seqno 1",
+                "before vg seqno 1",
+                "after vg2 seqno 2",
+                "before vg2 seqno 2",
+                "after vg2 removed",
             ]
         );
     }

@@ -103,11 +103,52 @@ pub fn dm_name(vg: &str, lv: &str, layer: Option<&str>) -> String {
 
 /// `LVM-` + VG uuid + LV uuid, dashes removed (`-<layer>` appended for layered devices).
 pub fn dm_uuid(vg_id: &str, lv_id: &str, layer: Option<&str>) -> String {
-    let base = format!("LVM-{}{}", vg_id.replace('-', ""), lv_id.replace('-', ""));
+    let base = format!(
+        "{DM_UUID_PREFIX}{}{}",
+        vg_id.replace('-', ""),
+        lv_id.replace('-', "")
+    );
     match layer {
         Some(l) => format!("{base}-{l}"),
         None => base,
     }
+}
+
+/// The prefix lvm2 gives its devices' dm UUIDs (`UUID_PREFIX` in lvm2's `lib/misc/lvm-string.h`).
+pub const DM_UUID_PREFIX: &str = "LVM-";
+
+/// A device lvm2 made, by its dm UUID: lvm2's own test (`dev_is_lv`) looks at the prefix only.
+pub fn is_lvm_uuid(uuid: &str) -> bool {
+    uuid.starts_with(DM_UUID_PREFIX)
+}
+
+/// The parts of a dm UUID made by [`dm_uuid`]: ids without dashes, the layer suffix if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmUuid<'a> {
+    pub vg_id: &'a str,
+    pub lv_id: &'a str,
+    pub layer: Option<&'a str>,
+}
+
+/// Splits a dm UUID made by [`dm_uuid`] back into its VG id, LV id and layer; None for UUIDs
+/// lvm2 does not make this way (another prefix, ids not 32 characters of LVM's alphabet each,
+/// an empty layer).
+pub fn split_dm_uuid(uuid: &str) -> Option<DmUuid<'_>> {
+    let ids = uuid.strip_prefix(DM_UUID_PREFIX)?;
+    let (vg_id, rest) = (ids.get(..ID_LEN)?, ids.get(ID_LEN..)?);
+    let (lv_id, rest) = (rest.get(..ID_LEN)?, rest.get(ID_LEN..)?);
+    if !vg_id.bytes().chain(lv_id.bytes()).all(in_alphabet) {
+        return None;
+    }
+    let layer = match rest {
+        "" => None,
+        r => Some(r.strip_prefix('-').filter(|l| !l.is_empty())?),
+    };
+    Some(DmUuid {
+        vg_id,
+        lv_id,
+        layer,
+    })
 }
 
 /// Splits a dm name made by [`dm_name`] back into (vg, lv, layer); None for names lvm2
@@ -158,6 +199,51 @@ mod tests {
         #[test]
         fn dm_name_round_trips(vg in "[a-z0-9][a-z0-9_.+-]{0,10}", lv in "[a-z0-9][a-z0-9_.+-]{0,10}") {
             prop_assert_eq!(split_dm_name(&dm_name(&vg, &lv, None)), Some((vg.clone(), lv.clone(), None)));
+        }
+    }
+
+    #[test]
+    fn dm_uuids_split() {
+        let (v, l) = ("a".repeat(32), "b".repeat(32));
+        assert!(is_lvm_uuid(&format!("LVM-{v}")));
+        assert!(!is_lvm_uuid("mpath-3600"));
+        assert_eq!(
+            split_dm_uuid(&format!("LVM-{v}{l}-real")),
+            Some(DmUuid {
+                vg_id: &v,
+                lv_id: &l,
+                layer: Some("real")
+            })
+        );
+        assert_eq!(split_dm_uuid(&format!("LVM-{v}{l}-")), None);
+        assert_eq!(split_dm_uuid(&format!("LVM-{v}{l}x")), None);
+        assert_eq!(split_dm_uuid(&format!("LVM-{v}")), None);
+        assert_eq!(split_dm_uuid(&format!("CRYPT-{v}{l}")), None);
+        assert_eq!(split_dm_uuid(&format!("LVM-{v}é{}", &l[..30])), None);
+    }
+
+    proptest! {
+        #[test]
+        fn split_dm_uuid_inverts_dm_uuid(
+            vg in prop::collection::vec(0usize..64, 32),
+            lv in prop::collection::vec(0usize..64, 32),
+            dashed in any::<bool>(),
+            layer in prop::option::of("[a-z][a-z0-9_]{0,11}"),
+        ) {
+            let raw = |ix: &[usize]| ix.iter().map(|&i| ALPHABET[i] as char).collect::<String>();
+            let (vg, lv) = (raw(&vg), raw(&lv));
+            let shown = |id: &str| if dashed { format_with_dashes(id).unwrap() } else { id.to_string() };
+            let uuid = dm_uuid(&shown(&vg), &shown(&lv), layer.as_deref());
+            prop_assert!(is_lvm_uuid(&uuid));
+            prop_assert_eq!(
+                split_dm_uuid(&uuid),
+                Some(DmUuid { vg_id: &vg, lv_id: &lv, layer: layer.as_deref() })
+            );
+        }
+
+        #[test]
+        fn split_dm_uuid_never_panics(s in any::<String>()) {
+            let _ = split_dm_uuid(&s);
         }
     }
 

@@ -52,7 +52,7 @@ impl Ctx<'_> {
                 vg.name
             )));
         }
-        self.put_vg(name, "vgcfgrestore", |sc, current| {
+        self.put_vg(name, |sc, current| {
             let mut post = Vec::new();
             for p in &vg.pvs {
                 let i = sc.device_index(p).ok_or_else(|| OpError::MissingPv {
@@ -121,7 +121,8 @@ pub struct LvmBackups {
     pub retain_min: usize,
     pub retain_days: u64,
     pub host: String,
-    /// The command line named in the descriptions.
+    /// The command line named in the descriptions (lvm2's `cmd_line`): the one source of
+    /// it, set once per process when the environment is built.
     pub command_line: String,
 }
 
@@ -201,7 +202,7 @@ impl LvmBackups {
 }
 
 impl crate::txn::CommitHooks for LvmBackups {
-    fn before_commit(&self, old: &VolumeGroup, _command: &str) -> Result<()> {
+    fn before_commit(&self, old: &VolumeGroup) -> Result<()> {
         let Some(dir) = &self.archive_dir else {
             return Ok(());
         };
@@ -222,7 +223,7 @@ impl crate::txn::CommitHooks for LvmBackups {
         Ok(())
     }
 
-    fn after_commit(&self, name: &str, new: Option<&VolumeGroup>, _command: &str) -> Result<()> {
+    fn after_commit(&self, name: &str, new: Option<&VolumeGroup>) -> Result<()> {
         let Some(dir) = &self.backup_dir else {
             return Ok(());
         };
@@ -381,7 +382,7 @@ mod tests {
         .unwrap();
         use crate::txn::CommitHooks;
         for _ in 0..3 {
-            b.before_commit(&vg, "x").unwrap();
+            b.before_commit(&vg).unwrap();
         }
         // Each commit expires every older archive (retain_days 0) down to retain_min 1:
         // only the newest stays.

@@ -267,9 +267,10 @@ impl Ctx<'_> {
                     _ => None,
                 });
                 if region.is_some_and(|r| r > target * es) {
-                    return Err(OpError::Failed(format!(
-                        "LV {vgname}/{lv}, segment 1 invalid: region size is bigger then LV itself for mirror segment.\nInternal error: LV segments corrupted in {lv}."
-                    )));
+                    return Err(OpError::RegionTooBig {
+                        vg: vgname.into(),
+                        lv: lv.into(),
+                    });
                 }
                 in_model(vgname, vg.reduce_lv(lv, Extents(cur - target)))?;
             }
@@ -288,7 +289,7 @@ impl Ctx<'_> {
     pub fn lvrename(&self, o: &LvrenameOptions) -> Result<()> {
         let (vgname, old, new) = (o.vg.as_str(), o.old.as_str(), o.new.as_str());
         model::names::check_full_lv_name(vgname, new)?;
-        self.modify_vg(vgname, &WriteOpts::command("lvrename"), |t| {
+        self.modify_vg(vgname, &WriteOpts::default(), |t| {
             let before = match &self.env.kernel {
                 Some(k) if t.vg.lv(old).is_some() => {
                     crate::activation::active_devices(k, &t.vg, &[old.to_string()])?
@@ -331,7 +332,7 @@ impl Ctx<'_> {
     ) -> Result<ImagesRemoved> {
         let opts = WriteOpts {
             allow_missing: true,
-            ..WriteOpts::command("lvconvert --repair")
+            ..WriteOpts::default()
         };
         let done = self.modify_vg(vgname, &opts, |t| {
             let name =
@@ -339,8 +340,9 @@ impl Ctx<'_> {
                     .iter()
                     .find(|l| l.id == lv_uuid)
                     .map(|l| l.name.clone())
-                    .ok_or_else(|| {
-                        OpError::Failed(format!("no LV with UUID {lv_uuid} in VG {vgname}"))
+                    .ok_or_else(|| OpError::NoLvWithUuid {
+                        vg: vgname.into(),
+                        uuid: lv_uuid.into(),
                     })?;
             // A failed disk log, named by its LV id (a replacement keeps the name `_mlog`, not
             // the id): lvm2's `mirror_log_fault_policy = "allocate"`, first, as lvm2 adjusts
@@ -364,11 +366,9 @@ impl Ctx<'_> {
                     (l.name.clone(), pvs)
                 });
             if failed_log.is_some() {
-                t.vg.remove_mirror_log(&name)
-                    .map_err(|e| OpError::Failed(e.to_string()))?;
+                t.vg.remove_mirror_log(&name).map_err(OpError::Model)?;
             }
-            let out = lvmeta_activate::remove_images(&mut t.vg, &name, images)
-                .map_err(|e| OpError::Failed(e.to_string()))?;
+            let out = lvmeta_activate::remove_images(&mut t.vg, &name, images)?;
             let mut log = None;
             if let (Some((_, old_pvs)), false) = (&failed_log, out.now_linear) {
                 let creation = self.creation();
@@ -414,7 +414,7 @@ impl Ctx<'_> {
     /// and nothing changes; an active, unopened one is deactivated, then removed.
     pub fn lvremove(&self, o: &LvremoveOptions) -> Result<()> {
         let (vgname, lvs) = (o.vg.as_str(), &o.lvs);
-        self.modify_vg(vgname, &WriteOpts::command("lvremove"), |t| {
+        self.modify_vg(vgname, &WriteOpts::default(), |t| {
             for l in lvs {
                 in_model(vgname, t.vg.top_level(l).map(|_| ()))?;
             }

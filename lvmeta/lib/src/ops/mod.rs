@@ -206,8 +206,116 @@ pub enum OpError {
     Dm(#[from] lvmeta_dm::DmError),
     #[error("Volume group \"{vg}\" still contains {lvs} logical volume(s) (use -f)")]
     VgNotEmpty { vg: String, lvs: usize },
-    #[error("{0}")]
-    Failed(String),
+    /// A model error outside a VG's context (the model's own words).
+    #[error(transparent)]
+    Model(ModelError),
+    /// A model error no [`in_model`] mapping names, prefixed with the VG.
+    #[error("VG {vg}: {source}")]
+    VgModel { vg: String, source: ModelError },
+    /// lvmeta-activate's refusals of image splits, removals and repairs.
+    #[error(transparent)]
+    Split(#[from] lvmeta_activate::split::SplitError),
+    /// The device-mapper devices of an LV could not be planned from its metadata.
+    #[error("{vg}/{lv}: {source}")]
+    Plan {
+        vg: String,
+        lv: String,
+        source: Box<lvmeta_activate::PlanError>,
+    },
+    /// The hook between the commit's two phases failed: the prepared copies are withdrawn.
+    #[error("commit interrupted: {source}{}", .revert.as_ref().map(|r| format!("; withdrawing the prepared copies failed too: {r}")).unwrap_or_default())]
+    CommitInterrupted {
+        source: std::io::Error,
+        revert: Option<OnDiskError>,
+    },
+    /// lvm2's `create_pv_list` on a command line's PVs, none with free extents.
+    #[error("No specified PVs have space available.")]
+    NoSpecifiedPvSpace,
+    /// A device given to vgcreate/vgextend whose label the scan found damaged.
+    #[error("{}: damaged PV label: {why}", path.display())]
+    PvLabelDamaged { path: PathBuf, why: String },
+    #[error("{}: too small for one extent", path.display())]
+    PvTooSmall { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    PvInvalid { path: PathBuf, source: ModelError },
+    /// pvcreate's layout of a device cannot be made (alignment, `--restorefile`'s pe_start).
+    #[error("{}: {why}", path.display())]
+    PvLayout { path: PathBuf, why: String },
+    #[error("{}: device of {size} bytes is too small for a PV with a {mda_size} byte metadata area", path.display())]
+    PvTooSmallForMda {
+        path: PathBuf,
+        size: u64,
+        mda_size: u64,
+    },
+    /// `pvcreate --restorefile` naming a PV UUID the backup does not have.
+    #[error("Can't find uuid {uuid} in backup file {}", file.display())]
+    UuidNotInBackup { uuid: String, file: PathBuf },
+    /// `vgextend --restoremissing` of a PV not marked missing.
+    #[error("Physical volume {} is not marked missing in VG {vg}", path.display())]
+    NotMarkedMissing { vg: String, path: PathBuf },
+    #[error("Can't remove final physical volume \"{}\" from volume group \"{vg}\"", path.display())]
+    FinalPv { vg: String, path: PathBuf },
+    /// `vgreduce --removemissing` without `--force` while LVs are partial (their top LVs).
+    #[error("WARNING: Partial LV {} needs to be repaired or removed.\n  There are still partial LVs in VG {vg}.\n  To remove them unconditionally use: vgreduce --removemissing --force.", lvs.join(", "))]
+    PartialLvs { vg: String, lvs: Vec<String> },
+    /// lvm2's segment check of a mirror reduced below its region size.
+    #[error("LV {vg}/{lv}, segment 1 invalid: region size is bigger then LV itself for mirror segment.\nInternal error: LV segments corrupted in {lv}.")]
+    RegionTooBig { vg: String, lv: String },
+    /// A repair asked for an LV id the VG no longer has.
+    #[error("no LV with UUID {uuid} in VG {vg}")]
+    NoLvWithUuid { vg: String, uuid: String },
+    /// A new mirror log's header could not be written.
+    #[error("Aborting. Failed to wipe mirror log. ({why})")]
+    LogWipe { why: LvStartError },
+    /// A new raid1 metadata sub-LV could not be cleared.
+    #[error("Failed to initialize {vg}/{lv}. ({why})")]
+    MetaInit {
+        vg: String,
+        lv: String,
+        why: LvStartError,
+    },
+    /// `add_mirror_log`'s refusal when no PV holds the log.
+    #[error("Unable to allocate extents for mirror log.")]
+    MirrorLogAlloc,
+    /// lvm2's `lv_add_mirrors` closing line after the allocator's.
+    #[error("{0}\nUnable to allocate extents for mirror(s).")]
+    MirrorAlloc(ModelError),
+    /// lvm2's command matching: `--mirrorlog` on an LV that is not a mirror.
+    #[error("Command not permitted on LV {vg}/{lv}.")]
+    NotPermitted { vg: String, lv: String },
+    /// `lvconvert --type mirror|raid1 -m` of an LV of the other type.
+    #[error("{vg}/{lv}: converting between mirror and raid1 is not supported by lvmeta")]
+    MirrorRaidConversion { vg: String, lv: String },
+    #[error("--corelog and --mirrorlog are only compatible with mirror devices.")]
+    LogOptionOnRaid,
+    /// `lvconvert -m -N` with N not below the image count.
+    #[error("{}", if *.raid1 { "Unable to reduce images by specified amount.".to_string() } else { format!("Unable to reduce images by specified amount - only {have} in {lv}") })]
+    CannotReduce {
+        lv: String,
+        have: usize,
+        raid1: bool,
+    },
+    /// A raid1 image change or repair of an inactive LV (lvm2 asks the kernel first).
+    #[error("{vg}/{lv} must be active to perform this operation.")]
+    MustBeActive { vg: String, lv: String },
+    #[error("Cannot both allocate and free extents when specifying physical volumes to use.\nPlease specify the operation in two steps.")]
+    AllocAndFree,
+    /// A down-convert would take the primary image of a copy not known to be in sync.
+    #[error("{}", primary_image(vg, lv, *.raid1, *.sync_known))]
+    PrimaryImage {
+        vg: String,
+        lv: String,
+        raid1: bool,
+        /// The kernel gave a sync status (else lvm2 says it cannot determine it).
+        sync_known: bool,
+    },
+    /// `lvconvert --repair` of a raid1 LV not in sync.
+    #[error("{}Unable to replace devices in {vg}/{lv} while it is not in-sync.\nFailed to replace faulty devices in {vg}/{lv}.", status_unknown("sync", vg, lv, *.sync_known))]
+    ReplaceNotInSync {
+        vg: String,
+        lv: String,
+        sync_known: bool,
+    },
     /// A size lvm2 refuses (zero, unchanged, below one extent ...).
     #[error(transparent)]
     Size(#[from] lvmeta_model::sizing::SizeError),
@@ -235,6 +343,43 @@ fn not_renamed(old_vg: &str, vg: &str, lv: &str) -> String {
     } else {
         format!("Failed to resume logical volume {vg}/{lv}.")
     }
+}
+
+/// lvm2's refusal to remove a primary image (`_lv_raid_change_image_count`'s for raid1,
+/// `_remove_mirror_images`' for mirrors).
+fn primary_image(vg: &str, lv: &str, raid1: bool, sync_known: bool) -> String {
+    if raid1 {
+        return format!(
+            "Unable to remove all primary source devices\nFailed to extract images from {vg}/{lv}."
+        );
+    }
+    format!(
+        "{}Unable to remove primary mirror image while mirror volume {vg}/{lv} is not in-sync.",
+        status_unknown("mirror sync", vg, lv, sync_known)
+    )
+}
+
+/// lvm2's line (`Unable to determine <what> status of VG/LV.`) when the kernel gave no
+/// status, else nothing.
+fn status_unknown(what: &str, vg: &str, lv: &str, known: bool) -> String {
+    if known {
+        String::new()
+    } else {
+        format!("Unable to determine {what} status of {vg}/{lv}.\n")
+    }
+}
+
+/// Why the start of a new LV could not be written ([`crate::mirror_log`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LvStartError {
+    #[error("no LV {lv} in {vg}")]
+    NoLv { vg: String, lv: String },
+    #[error("{lv} has no extents on a PV")]
+    NoExtents { lv: String },
+    #[error("{pv} not in {vg}")]
+    PvNotInVg { vg: String, pv: String },
+    #[error("{pv} is missing")]
+    PvMissing { pv: String },
 }
 
 impl OpError {
@@ -744,7 +889,7 @@ pub(crate) fn model_error(vgname: &str, e: ModelError) -> OpError {
         }
         .into(),
         ModelError::PvInUse { pv, .. } => VgError::PvInUse { vg, pv }.into(),
-        other => OpError::Failed(format!("VG {vgname}: {other}")),
+        other => OpError::VgModel { vg, source: other },
     }
 }
 
@@ -853,11 +998,9 @@ pub(crate) fn commit_text(
     if let Some(f) = between {
         if let Err(e) = f() {
             let reverted = pending.revert();
-            return Err(match reverted {
-                Ok(()) => OpError::Failed(format!("commit interrupted: {e}")),
-                Err(r) => OpError::Failed(format!(
-                    "commit interrupted: {e}; withdrawing the prepared copies failed too: {r}"
-                )),
+            return Err(OpError::CommitInterrupted {
+                source: e,
+                revert: reverted.err(),
             });
         }
     }
@@ -986,46 +1129,47 @@ pub(crate) fn check_complete(r: &VgRead, majority: bool) -> Result<()> {
 /// Warnings about the copies of a VG that are not current and the PVs that are missing; with
 /// `hint`, each copy warning says how to repair it.
 pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
-    let name = &r.vg.name;
+    copy_findings(r, hint)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// [`copy_warnings`], typed.
+pub(crate) fn copy_findings(r: &VgRead, hint: bool) -> Vec<VgFinding> {
+    let vg = &r.vg.name;
     let mut out = Vec::new();
     if let Some(why) = &r.lock_skipped {
-        out.push(format!("VG {name} lock skipped: {why}"));
-        out.push(format!("Reading VG {name} without a lock."));
+        out.push(VgFinding::LockSkipped {
+            vg: vg.clone(),
+            why: why.clone(),
+        });
+        out.push(VgFinding::ReadWithoutLock { vg: vg.clone() });
     }
     for c in r.stale_copies() {
-        let what = match &c.state {
-            CopyState::Stale { seqno } => {
-                format!("is stale (seqno {seqno}, newest {})", r.vg.seqno)
-            }
-            CopyState::Damaged { what } => format!("is damaged ({what})"),
-            CopyState::Empty | CopyState::Current => "is empty".into(),
-        };
-        let repair = if hint {
-            format!("; run vgck --updatemetadata {name}")
-        } else {
-            String::new()
-        };
-        out.push(format!(
-            "WARNING: VG {name}: metadata on {} at {} {what}{repair}",
-            c.path.display(),
-            c.area.offset.0
-        ));
+        out.push(VgFinding::CopyNotCurrent {
+            vg: vg.clone(),
+            path: c.path.clone(),
+            offset: c.area.offset.0,
+            state: c.state.clone(),
+            newest: r.vg.seqno,
+            hint,
+        });
     }
     for p in r.missing() {
-        out.push(format!(
-            "WARNING: VG {name} is missing PV {} (last seen on {})",
-            p.id,
-            last_seen(p)
-        ));
+        out.push(VgFinding::MissingPv {
+            vg: vg.clone(),
+            uuid: p.id.clone(),
+            last_seen: last_seen(p),
+        });
     }
     for p in r.vg.pvs.iter().filter(|p| r.devs.contains_key(&p.name)) {
         if p.is_missing() {
-            out.push(format!(
-                "WARNING: VG {name}: PV {} ({}) is marked MISSING but present; run vgextend --restoremissing {name} {}",
-                p.id,
-                last_seen(p),
-                last_seen(p)
-            ));
+            out.push(VgFinding::MarkedMissing {
+                vg: vg.clone(),
+                uuid: p.id.clone(),
+                device: last_seen(p),
+            });
         }
     }
     out
@@ -1034,6 +1178,14 @@ pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
 /// lvm2's warnings for a device smaller than the PV recorded on it (`dev_size` in the
 /// metadata): the device shrank under the PV, and extents past its end are gone.
 pub(crate) fn size_warnings(sc: &Scan, r: &VgRead) -> Vec<String> {
+    size_findings(sc, r)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// [`size_warnings`], typed.
+pub(crate) fn size_findings(sc: &Scan, r: &VgRead) -> Vec<VgFinding> {
     let mut out = Vec::new();
     for p in &r.vg.pvs {
         let Some(&i) = r.devs.get(&p.name) else {
@@ -1043,18 +1195,17 @@ pub(crate) fn size_warnings(sc: &Scan, r: &VgRead) -> Vec<String> {
         let Ok(size) = d.dev.size() else { continue };
         let have = size.0 / 512;
         if have < p.dev_size.0 {
-            out.push(format!(
-                "WARNING: Device {} has size of {have} sectors which is smaller than corresponding PV size of {} sectors. Was device resized?",
-                d.path.display(),
-                p.dev_size.0
-            ));
+            out.push(VgFinding::DeviceShrunk {
+                path: d.path.clone(),
+                sectors: have,
+                pv_sectors: p.dev_size.0,
+            });
         }
     }
     if !out.is_empty() {
-        out.push(format!(
-            "WARNING: One or more devices used as PVs in VG {} have changed sizes.",
-            r.vg.name
-        ));
+        out.push(VgFinding::SizesChanged {
+            vg: r.vg.name.clone(),
+        });
     }
     out
 }
@@ -1128,9 +1279,7 @@ pub(crate) fn check_listed_free(vg: &VolumeGroup, keys: Option<&[String]>) -> Re
             .find(|(n, _)| n == k)
             .is_none_or(|(_, f)| f.0 == 0)
     }) {
-        return Err(OpError::Failed(
-            "No specified PVs have space available.".into(),
-        ));
+        return Err(OpError::NoSpecifiedPvSpace);
     }
     Ok(())
 }
@@ -1158,7 +1307,7 @@ mod vg;
 pub mod wipe;
 
 pub use backup::{backup_text, BackupFile, LvmBackups, VgcfgOptions};
-pub use check::VgckOptions;
+pub use check::{PvFinding, VgFinding, VgckOptions};
 pub use lv::{
     ImagesRemoved, LogReplaced, LvCreated, LvcreateOptions, LvremoveOptions, LvrenameOptions,
     LvresizeOptions, ResizeDir, Resized, SizeArg,
@@ -1170,3 +1319,213 @@ pub use vg::{
     LvchangeTagsOptions, VgReduced, VgchangeOptions, VgcreateOptions, VgextendOptions,
     VgreduceOptions, VgremoveOptions, VgrenameOptions,
 };
+
+#[cfg(test)]
+mod wording {
+    use super::*;
+
+    /// The typed errors say what the strings they replaced said, byte for byte (lvm2's words
+    /// where lvm2 has the case).
+    #[test]
+    fn typed_errors_keep_their_words() {
+        let (vg, lv, p) = (
+            String::from("vg"),
+            String::from("m"),
+            PathBuf::from("/dev/sdb"),
+        );
+        let cases: Vec<(OpError, &str)> = vec![
+            (OpError::NoSpecifiedPvSpace, "No specified PVs have space available."),
+            (
+                OpError::CommitInterrupted {
+                    source: std::io::Error::other("cut"),
+                    revert: None,
+                },
+                "commit interrupted: cut",
+            ),
+            (
+                OpError::PvTooSmall { path: p.clone() },
+                "/dev/sdb: too small for one extent",
+            ),
+            (
+                OpError::PvTooSmallForMda {
+                    path: p.clone(),
+                    size: 100,
+                    mda_size: 20,
+                },
+                "/dev/sdb: device of 100 bytes is too small for a PV with a 20 byte metadata area",
+            ),
+            (
+                OpError::UuidNotInBackup {
+                    uuid: "u".into(),
+                    file: "/etc/lvm/backup/vg".into(),
+                },
+                "Can't find uuid u in backup file /etc/lvm/backup/vg",
+            ),
+            (
+                OpError::NotMarkedMissing {
+                    vg: vg.clone(),
+                    path: p.clone(),
+                },
+                "Physical volume /dev/sdb is not marked missing in VG vg",
+            ),
+            (
+                OpError::FinalPv {
+                    vg: vg.clone(),
+                    path: p.clone(),
+                },
+                "Can't remove final physical volume \"/dev/sdb\" from volume group \"vg\"",
+            ),
+            (
+                OpError::PartialLvs {
+                    vg: vg.clone(),
+                    lvs: vec!["a".into(), "b".into()],
+                },
+                "WARNING: Partial LV a, b needs to be repaired or removed.\n  There are still partial LVs in VG vg.\n  To remove them unconditionally use: vgreduce --removemissing --force.",
+            ),
+            (
+                OpError::RegionTooBig {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                },
+                "LV vg/m, segment 1 invalid: region size is bigger then LV itself for mirror segment.\nInternal error: LV segments corrupted in m.",
+            ),
+            (
+                OpError::LogWipe {
+                    why: LvStartError::PvMissing { pv: "pv1".into() },
+                },
+                "Aborting. Failed to wipe mirror log. (pv1 is missing)",
+            ),
+            (
+                OpError::MetaInit {
+                    vg: vg.clone(),
+                    lv: "r_rmeta_1".into(),
+                    why: LvStartError::NoExtents {
+                        lv: "r_rmeta_1".into(),
+                    },
+                },
+                "Failed to initialize vg/r_rmeta_1. (r_rmeta_1 has no extents on a PV)",
+            ),
+            (
+                OpError::CannotReduce {
+                    lv: lv.clone(),
+                    have: 2,
+                    raid1: false,
+                },
+                "Unable to reduce images by specified amount - only 2 in m",
+            ),
+            (
+                OpError::CannotReduce {
+                    lv: lv.clone(),
+                    have: 2,
+                    raid1: true,
+                },
+                "Unable to reduce images by specified amount.",
+            ),
+            (
+                OpError::PrimaryImage {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                    raid1: true,
+                    sync_known: true,
+                },
+                "Unable to remove all primary source devices\nFailed to extract images from vg/m.",
+            ),
+            (
+                OpError::PrimaryImage {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                    raid1: false,
+                    sync_known: false,
+                },
+                "Unable to determine mirror sync status of vg/m.\nUnable to remove primary mirror image while mirror volume vg/m is not in-sync.",
+            ),
+            (
+                OpError::PrimaryImage {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                    raid1: false,
+                    sync_known: true,
+                },
+                "Unable to remove primary mirror image while mirror volume vg/m is not in-sync.",
+            ),
+            (
+                OpError::ReplaceNotInSync {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                    sync_known: false,
+                },
+                "Unable to determine sync status of vg/m.\nUnable to replace devices in vg/m while it is not in-sync.\nFailed to replace faulty devices in vg/m.",
+            ),
+            (
+                OpError::ReplaceNotInSync {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                    sync_known: true,
+                },
+                "Unable to replace devices in vg/m while it is not in-sync.\nFailed to replace faulty devices in vg/m.",
+            ),
+            (
+                OpError::AllocAndFree,
+                "Cannot both allocate and free extents when specifying physical volumes to use.\nPlease specify the operation in two steps.",
+            ),
+            (
+                OpError::MustBeActive {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                },
+                "vg/m must be active to perform this operation.",
+            ),
+            (
+                OpError::NotPermitted {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                },
+                "Command not permitted on LV vg/m.",
+            ),
+            (
+                OpError::LogOptionOnRaid,
+                "--corelog and --mirrorlog are only compatible with mirror devices.",
+            ),
+            (
+                OpError::MirrorRaidConversion {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                },
+                "vg/m: converting between mirror and raid1 is not supported by lvmeta",
+            ),
+            (OpError::MirrorLogAlloc, "Unable to allocate extents for mirror log."),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want, "{e:?}");
+            assert_eq!(e.exit_code(), 5, "{e:?}");
+        }
+        let (v, model) = (vg.clone(), ModelError::NoSuchLv { name: lv.clone() });
+        assert_eq!(OpError::Model(model.clone()).to_string(), model.to_string());
+        assert_eq!(
+            OpError::VgModel {
+                vg: v.clone(),
+                source: model.clone()
+            }
+            .to_string(),
+            format!("VG {v}: {model}")
+        );
+        assert_eq!(
+            OpError::MirrorAlloc(model.clone()).to_string(),
+            format!("{model}\nUnable to allocate extents for mirror(s).")
+        );
+        let revert = OnDiskError::Io {
+            path: p.clone(),
+            offset: Bytes(0),
+            source: std::io::Error::other("gone"),
+        };
+        let shown = revert.to_string();
+        assert_eq!(
+            OpError::CommitInterrupted {
+                source: std::io::Error::other("cut"),
+                revert: Some(revert),
+            }
+            .to_string(),
+            format!("commit interrupted: cut; withdrawing the prepared copies failed too: {shown}")
+        );
+    }
+}

@@ -149,16 +149,18 @@ impl Ctx<'_> {
                 if let Some(a) = o.data_alignment {
                     opts.data_alignment = Bytes(a);
                 }
-                let (mda_area, pe_start) = ondisk_pv::plan_layout(size, &opts)
-                    .map_err(|why| OpError::Failed(format!("{}: {why}", p.display())))?;
+                let (mda_area, pe_start) =
+                    ondisk_pv::plan_layout(size, &opts).map_err(|why| OpError::PvLayout {
+                        path: p.clone(),
+                        why,
+                    })?;
                 // At least one MiB of data, so the PV holds an extent of the default size.
                 if size.0 < pe_start.0 + (1 << 20) {
-                    return Err(OpError::Failed(format!(
-                        "{}: device of {} bytes is too small for a PV with a {} byte metadata area",
-                        p.display(),
-                        size.0,
-                        mda_area.size.0
-                    )));
+                    return Err(OpError::PvTooSmallForMda {
+                        path: p.clone(),
+                        size: size.0,
+                        mda_size: mda_area.size.0,
+                    });
                 }
                 devs.push((p.clone(), dev, opts));
             }
@@ -254,53 +256,49 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Checks labels and metadata areas; returns (messages, all good).
-    pub fn pvck(&self, o: &PvckOptions) -> Result<(Vec<String>, bool)> {
-        let paths = &o.pvs;
+    /// Checks labels and metadata areas; returns (findings, all good).
+    pub fn pvck(&self, o: &PvckOptions) -> Result<(Vec<PvFinding>, bool)> {
         let mut out = Vec::new();
-        let mut ok = true;
-        for p in paths {
+        for p in &o.pvs {
+            let path = p.clone();
             let dev = self.open_device(p)?;
             match label::read_label(dev.as_ref()) {
-                Ok(None) => {
-                    out.push(format!("{}: no PV label found", p.display()));
-                    ok = false;
-                }
-                Err(e) => {
-                    out.push(format!("{}: damaged label: {e}", p.display()));
-                    ok = false;
-                }
+                Ok(None) => out.push(PvFinding::NoLabel { path }),
+                Err(e) => out.push(PvFinding::DamagedLabel {
+                    path,
+                    why: e.to_string(),
+                }),
                 Ok(Some(l)) => {
-                    out.push(format!(
-                        "{}: label ok, PV UUID {}, device size {}",
-                        p.display(),
-                        lvmeta_model::lvm_uuid::format_with_dashes(&l.pv_uuid)
+                    out.push(PvFinding::LabelOk {
+                        path: path.clone(),
+                        uuid: lvmeta_model::lvm_uuid::format_with_dashes(&l.pv_uuid)
                             .unwrap_or_else(|_| l.pv_uuid.clone()),
-                        l.device_size.0
-                    ));
+                        size: l.device_size.0,
+                    });
                     for a in &l.metadata_areas {
-                        match mda::read_mda(dev.as_ref(), *a) {
+                        let (path, offset) = (path.clone(), a.offset.0);
+                        out.push(match mda::read_mda(dev.as_ref(), *a) {
                             Ok(c) => match c.committed {
-                                Some(t) => out.push(format!(
-                                    "{}: metadata area at {} ok: {} seqno {} ({} bytes, checksum {:#010x})",
-                                    p.display(),
-                                    a.offset.0,
-                                    peek(&t.text).map(|x| x.0).unwrap_or("?"),
-                                    peek(&t.text).map(|x| x.1).unwrap_or(0),
-                                    t.locn.size.0,
-                                    t.locn.checksum
-                                )),
-                                None => out.push(format!("{}: metadata area at {} ok, empty", p.display(), a.offset.0)),
+                                Some(t) => PvFinding::AreaOk {
+                                    path,
+                                    offset,
+                                    vg: peek(&t.text).map(|(n, s)| (n.to_string(), s)),
+                                    size: t.locn.size.0,
+                                    checksum: t.locn.checksum,
+                                },
+                                None => PvFinding::AreaEmpty { path, offset },
                             },
-                            Err(e) => {
-                                ok = false;
-                                out.push(format!("{}: metadata area at {} damaged: {e}", p.display(), a.offset.0));
-                            }
-                        }
+                            Err(e) => PvFinding::AreaDamaged {
+                                path,
+                                offset,
+                                why: e.to_string(),
+                            },
+                        });
                     }
                 }
             }
         }
+        let ok = !out.iter().any(PvFinding::is_problem);
         Ok((out, ok))
     }
 }
@@ -314,10 +312,8 @@ fn restored_pe_start(file: &std::path::Path, uuid: &str) -> Result<Bytes> {
         .iter()
         .find(|p| lvmeta_model::lvm_uuid::strip_dashes(&p.id).is_ok_and(|id| id == want))
         .map(|p| Bytes(p.pe_start.0 * 512))
-        .ok_or_else(|| {
-            OpError::Failed(format!(
-                "Can't find uuid {uuid} in backup file {}",
-                file.display()
-            ))
+        .ok_or_else(|| OpError::UuidNotInBackup {
+            uuid: uuid.into(),
+            file: file.to_path_buf(),
         })
 }

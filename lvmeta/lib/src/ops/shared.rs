@@ -71,7 +71,7 @@ impl Ctx<'_> {
             // A CLUSTERED VG made by lvm 2.02 may carry a foreign system ID: converting it is
             // the explicit take-over.
             override_foreign: true,
-            ..WriteOpts::command("vgchange --locktype")
+            ..WriteOpts::default()
         };
         let host_sid = self.env.system_id.clone();
         self.modify_vg(name, &opts, |t| {

@@ -114,12 +114,7 @@ impl Ctx<'_> {
             vg.lock_args = Some(args.clone());
         }
         vg.tags = tags.to_vec();
-        let command = if o.shared_lock_args.is_some() {
-            "vgcreate --shared"
-        } else {
-            "vgcreate"
-        };
-        self.put_vg(name, command, |sc, _| {
+        self.put_vg(name, |sc, _| {
             if sc.vg_names().iter().any(|n| n == name) {
                 return Err(OpError::VgExists { vg: name.into() });
             }
@@ -144,7 +139,10 @@ impl Ctx<'_> {
         for p in paths {
             let (i, d) = sc.pv_by_path(p).ok_or_else(|| {
                 if let Some((_, e)) = sc.damaged.iter().find(|(dp, _)| dp == p) {
-                    OpError::Failed(format!("{}: damaged PV label: {e}", p.display()))
+                    OpError::PvLabelDamaged {
+                        path: p.clone(),
+                        why: e.to_string(),
+                    }
                 } else {
                     OpError::NotAPv { path: p.clone() }
                 }
@@ -159,10 +157,7 @@ impl Ctx<'_> {
             let dev_size = d.label.device_size.0 / 512;
             let pe_count = dev_size.saturating_sub(pe_start) / extent_size;
             if pe_count == 0 {
-                return Err(OpError::Failed(format!(
-                    "{}: too small for one extent",
-                    p.display()
-                )));
+                return Err(OpError::PvTooSmall { path: p.clone() });
             }
             let pv = PhysicalVolume::new(
                 &d.label.pv_uuid,
@@ -171,7 +166,10 @@ impl Ctx<'_> {
                 Sectors(pe_start),
                 Extents(pe_count),
             )
-            .map_err(|e| OpError::Failed(format!("{}: {e}", p.display())))?;
+            .map_err(|source| OpError::PvInvalid {
+                path: p.clone(),
+                source,
+            })?;
             out.push((i, pv));
         }
         Ok(out)
@@ -185,7 +183,7 @@ impl Ctx<'_> {
         let (name, paths) = (o.vg.as_str(), &o.pvs);
         let opts = WriteOpts {
             global: true,
-            ..WriteOpts::command("vgextend")
+            ..WriteOpts::default()
         };
         self.modify_vg(name, &opts, |t| {
             let new = self.take_orphans(t.scan, paths, t.vg.extent_size.0)?;
@@ -211,7 +209,7 @@ impl Ctx<'_> {
     fn vgextend_restoremissing(&self, name: &str, paths: &[PathBuf]) -> Result<VolumeGroup> {
         let opts = WriteOpts {
             global: true,
-            ..WriteOpts::command("vgextend --restoremissing")
+            ..WriteOpts::default()
         };
         self.modify_vg(name, &opts, |t| {
             let (vg, sc, devs) = (&mut t.vg, t.scan, &t.devs);
@@ -219,10 +217,10 @@ impl Ctx<'_> {
                 let key = pv_key(sc, name, devs, p)?;
                 let pv = vg.pvs.iter_mut().find(|pv| pv.name == key);
                 let Some(pv) = pv.filter(|pv| pv.is_missing()) else {
-                    return Err(OpError::Failed(format!(
-                        "Physical volume {} is not marked missing in VG {name}",
-                        p.display()
-                    )));
+                    return Err(OpError::NotMarkedMissing {
+                        vg: name.into(),
+                        path: p.clone(),
+                    });
                 };
                 pv.set_missing(false);
             }
@@ -244,7 +242,7 @@ impl Ctx<'_> {
     fn vgreduce_pvs(&self, name: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let opts = WriteOpts {
             global: true,
-            ..WriteOpts::command("vgreduce")
+            ..WriteOpts::default()
         };
         let done = self.modify_vg(name, &opts, |t| {
             let used = used_extents(&t.vg);
@@ -267,10 +265,10 @@ impl Ctx<'_> {
                     .into());
                 }
                 if t.vg.pvs.len() - removed.len() <= 1 {
-                    return Err(OpError::Failed(format!(
-                        "Can't remove final physical volume \"{}\" from volume group \"{name}\"",
-                        p.display()
-                    )));
+                    return Err(OpError::FinalPv {
+                        vg: name.into(),
+                        path: p.clone(),
+                    });
                 }
                 let id = t.vg.pv(key).map(|pv| pv.id.clone()).unwrap_or_default();
                 removed.push((i, id));
@@ -305,16 +303,15 @@ impl Ctx<'_> {
         let opts = WriteOpts {
             global: true,
             allow_missing: true,
-            ..WriteOpts::command("vgreduce --removemissing")
+            ..WriteOpts::default()
         };
         let done = self.modify_vg(name, &opts, |t| {
-            let missing: Vec<(String, String)> = t
-                .vg
-                .pvs
-                .iter()
-                .filter(|p| t.scan.device_index(p).is_none())
-                .map(|p| (p.name.clone(), p.id.clone()))
-                .collect();
+            let missing: Vec<(String, String)> =
+                t.vg.pvs
+                    .iter()
+                    .filter(|p| t.scan.device_index(p).is_none())
+                    .map(|p| (p.name.clone(), p.id.clone()))
+                    .collect();
             if missing.is_empty() {
                 t.change_nothing();
                 return Ok((Vec::new(), Vec::new()));
@@ -331,10 +328,10 @@ impl Ctx<'_> {
                 }
             }
             if !partial.is_empty() && !force {
-                return Err(OpError::Failed(format!(
-                    "WARNING: Partial LV {} needs to be repaired or removed.\n  There are still partial LVs in VG {name}.\n  To remove them unconditionally use: vgreduce --removemissing --force.",
-                    partial.join(", ")
-                )));
+                return Err(OpError::PartialLvs {
+                    vg: name.into(),
+                    lvs: partial,
+                });
             }
             if let Some(k) = &self.env.kernel {
                 crate::activation::deactivate_for_removal(k, &t.vg, &partial)?;
@@ -343,7 +340,11 @@ impl Ctx<'_> {
                 in_model(name, t.vg.remove_lv(l))?;
             }
             for (_, id) in &missing {
-                let key = t.vg.pvs.iter().find(|p| &p.id == id).map(|p| p.name.clone());
+                let key =
+                    t.vg.pvs
+                        .iter()
+                        .find(|p| &p.id == id)
+                        .map(|p| p.name.clone());
                 if let Some(key) = key {
                     in_model(name, t.vg.remove_pv(&key))?;
                 }
@@ -358,7 +359,7 @@ impl Ctx<'_> {
         let opts = WriteOpts {
             global: true,
             allow_missing: true,
-            ..WriteOpts::command("vgremove")
+            ..WriteOpts::default()
         };
         self.modify_vg(name, &opts, |t| {
             let visible = visible_lvs(&t.vg);
@@ -388,7 +389,7 @@ impl Ctx<'_> {
         let opts = WriteOpts {
             global: true,
             also_lock: Some(new.to_string()),
-            ..WriteOpts::command("vgrename")
+            ..WriteOpts::default()
         };
         self.modify_vg(old, &opts, |t| {
             if t.scan.vg_names().iter().any(|n| n == new) {
@@ -436,7 +437,7 @@ impl Ctx<'_> {
         let opts = WriteOpts {
             override_foreign: system_id.is_some(),
             majority,
-            ..WriteOpts::command("vgchange")
+            ..WriteOpts::default()
         };
         self.modify_vg(name, &opts, |t| {
             let vg = &mut t.vg;
@@ -475,7 +476,7 @@ impl Ctx<'_> {
     /// `lvchange --addtag/--deltag` of one LV.
     pub fn lvchange_tags(&self, o: &LvchangeTagsOptions) -> Result<()> {
         let (vgname, lv) = (o.vg.as_str(), o.lv.as_str());
-        self.modify_vg(vgname, &WriteOpts::command("lvchange"), |t| {
+        self.modify_vg(vgname, &WriteOpts::default(), |t| {
             let l =
                 t.vg.lvs
                     .iter_mut()
