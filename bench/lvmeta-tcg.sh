@@ -18,7 +18,7 @@ command -v lvm >/dev/null || { echo "needs lvm2 (apt-get install lvm2)" >&2; exi
 command -v qemu-x86_64 >/dev/null || { echo "needs qemu-x86_64 (apt-get install qemu-user)" >&2; exit 1; }
 lvmeta="${1:-}"
 if [ -z "$lvmeta" ]; then
-  cargo build --release -p lvmeta-cli >&2
+  scripts/build-lvmeta >&2  # as packaged
   lvmeta="${CARGO_TARGET_DIR:-target}/release/lvmeta"
 fi
 lvmeta="$(realpath "$lvmeta")"
