@@ -15,7 +15,7 @@ target="${CARGO_TARGET_DIR:-target}"
 lvmeta="${1:-}"
 lab="${2:-}"
 if [ -z "$lvmeta" ]; then
-  cargo build --release -p lvmeta-cli >&2
+  scripts/build-lvmeta >&2  # as packaged
   lvmeta="$target/release/lvmeta"
 fi
 if [ -z "$lab" ]; then

@@ -29,7 +29,8 @@ ACT="${ACT:-20}"
 ROUNDS="${ROUNDS:-2}"
 rel="${1:-}"
 if [ -z "$rel" ]; then
-  cargo build --release -p lvmeta-cli -p clvmd-rs -p halvm-lab --bins >&2
+  cargo build --release -p clvmd-rs -p halvm-lab --bins >&2
+  scripts/build-lvmeta >&2  # as packaged
   rel="${CARGO_TARGET_DIR:-target}/release"
 fi
 lab_bin_dir clvmd "$rel" lvmeta clvmd-rs

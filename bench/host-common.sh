@@ -7,7 +7,7 @@ host_lvmeta() {
   command -v lvm >/dev/null || { echo "needs lvm2 (apt-get install lvm2)" >&2; exit 1; }
   lvmeta="${1:-}"
   if [ -z "$lvmeta" ]; then
-    cargo build --release -p lvmeta-cli >&2
+    scripts/build-lvmeta >&2  # as packaged (a static PIE)
     lvmeta="${CARGO_TARGET_DIR:-target}/release/lvmeta"
   fi
   lvmeta="$(realpath "$lvmeta")"
