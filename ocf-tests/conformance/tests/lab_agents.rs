@@ -422,11 +422,15 @@ fn lab_pacemaker_failover_pcs_and_crm() {
     // crmsh: the same group, made anew, after the killed node is back.
     lab.restart(&victim).expect("restart the fenced node");
     install(&lab, &victim, &bins);
-    sh(
-        &lab,
-        &home,
-        "set -e; pcs resource disable g1 --wait=120; pcs resource delete fs; pcs resource delete vg",
-    );
+    // One call each: under TCG one pcs call can take a minute, and the guest agent gives a
+    // command 120 s.
+    for cmd in [
+        "pcs resource disable g1 --wait=100",
+        "pcs resource delete fs",
+        "pcs resource delete vg",
+    ] {
+        sh(&lab, &home, cmd);
+    }
     sh(
         &lab,
         &home,
