@@ -67,7 +67,11 @@ fn lvmeta_locks_carry_the_seqno_and_exclude_across_nodes() {
     // Held on node 1: node 2's reader gives up after its wait, naming the holder.
     let t = Instant::now();
     let e = m2.lock_vg("vg", LockMode::Shared).unwrap_err().to_string();
-    assert!(t.elapsed() >= Duration::from_millis(150), "it waited");
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150),
+        "it waited: answered after {waited:?} with {e}"
+    );
     assert!(e.contains("another host (not running clvmd-rs)"), "{e}");
     g.note_committed_seqno(41);
     drop(g);
