@@ -60,7 +60,8 @@ fn quorum_changed(_h: &quorum::Handle, quorate: bool, _ring: quorum::RingId, m: 
     push(Input::QuorumView { quorate, members });
 }
 
-fn cs(what: &'static str) -> impl Fn(CsError) -> DaemonError {
+/// Maps a corosync (or the CPG thread's set-up) error to the daemon's, naming the step.
+fn cs<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> DaemonError {
     move |e| DaemonError::Corosync {
         what,
         error: e.to_string(),
@@ -120,18 +121,11 @@ impl Corosync {
         let quorate = quorum::getquorate(&q).map_err(cs("quorum getquorate"))?;
         push(Input::Quorum { quorate });
         let (tx, rx) = channel();
-        let (wake_tx, wake_rx) = UnixStream::pair().map_err(|e| DaemonError::Corosync {
-            what: "cpg thread",
-            error: e.to_string(),
-        })?;
+        let (wake_tx, wake_rx) = UnixStream::pair().map_err(cs("cpg thread"))?;
         // Both ends non-blocking: the loop never waits to wake the thread, and the thread
         // drains its wake-ups without blocking.
         for end in [&wake_tx, &wake_rx] {
-            end.set_nonblocking(true)
-                .map_err(|e| DaemonError::Corosync {
-                    what: "cpg thread",
-                    error: e.to_string(),
-                })?;
+            end.set_nonblocking(true).map_err(cs("cpg thread"))?;
         }
         let (fin_tx, finished) = channel();
         let t = CpgLoop {
@@ -150,10 +144,7 @@ impl Corosync {
                 t.run();
                 let _ = fin_tx.send(());
             })
-            .map_err(|e| DaemonError::Corosync {
-                what: "cpg thread",
-                error: e.to_string(),
-            })?;
+            .map_err(cs("cpg thread"))?;
         Ok(Corosync {
             cpg: Some(CpgThread {
                 tx,

@@ -361,20 +361,16 @@ pub fn serve_with(
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(DaemonError::Signals)?;
 
+    // The loop's own plumbing (pipes, threads) failing to set up, reported with the socket.
+    let set_up = |source| DaemonError::Bind {
+        path: opts.socket.clone(),
+        source,
+    };
     let timing = crate::workers::timing_on();
-    let (workers, done_rx, wake_rx) = Workers::new(dlm.clone()).map_err(|e| DaemonError::Bind {
-        path: opts.socket.clone(),
-        source: e,
-    })?;
-    let (done_tx, wake_tx) = workers.completions().map_err(|e| DaemonError::Bind {
-        path: opts.socket.clone(),
-        source: e,
-    })?;
+    let (workers, done_rx, wake_rx) = Workers::new(dlm.clone()).map_err(set_up)?;
+    let (done_tx, wake_tx) = workers.completions().map_err(set_up)?;
     let corosync = if opts.corosync {
-        let wake = wake_tx.try_clone().map_err(|e| DaemonError::Bind {
-            path: opts.socket.clone(),
-            source: e,
-        })?;
+        let wake = wake_tx.try_clone().map_err(set_up)?;
         Some(Corosync::connect(done_tx.clone(), wake, timing)?)
     } else {
         None
@@ -394,10 +390,7 @@ pub fn serve_with(
     let detach_tx = crate::detach::spawn(
         opts.socket.clone(),
         done_tx.clone(),
-        wake_tx.try_clone().map_err(|e| DaemonError::Bind {
-            path: opts.socket.clone(),
-            source: e,
-        })?,
+        wake_tx.try_clone().map_err(set_up)?,
     );
     let fencer = crate::fence::Fencer::new(opts.fence_dir.clone());
     let left_frozen = fencer.found();
