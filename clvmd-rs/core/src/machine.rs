@@ -1529,8 +1529,10 @@ impl Node {
                     w.attempts += 1;
                     let backoff =
                         (RETRY_MIN_MS << w.attempts.min(5).saturating_sub(1)).min(RETRY_MAX_MS);
-                    if now + backoff <= w.deadline {
-                        w.retry_at = now + backoff + jitter;
+                    if now < w.deadline {
+                        // The last try is at the deadline: giving up because the next backoff
+                        // would end past it answered a 200 ms wait after 130 ms on a slow host.
+                        w.retry_at = (now + backoff + jitter).min(w.deadline);
                     } else {
                         let w = r.waiters.pop_front().expect("front");
                         let what = match (&r.lv_name, &vg) {

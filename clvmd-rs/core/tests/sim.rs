@@ -815,3 +815,49 @@ fn an_untold_vg_lock_is_told_to_a_waiter() {
     }
     assert!(sim.now - t < 20, "node2 waited {} ms", sim.now - t);
 }
+
+/// A refused lock with a wait is retried until its wait is over, however late the refusals
+/// come back. On a loaded host each round trip ran late and the machine gave up as soon as
+/// its next backoff would have ended past the deadline: node2's reader with a 200 ms wait
+/// was answered after 130 ms (the flake of client_locking's
+/// `lvmeta_locks_carry_the_seqno_and_exclude_across_nodes`).
+#[test]
+fn a_refused_lock_waits_its_whole_wait_on_a_slow_host() {
+    let vg = |mode, wait_ms| Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode,
+        wait_ms,
+    };
+    // Every round of work on the slow host ends `late` ms after it began.
+    for late in [1, 7, 13, 29, 35, 41, 55, 70] {
+        let mut sim = three();
+        assert!(matches!(
+            sim.call(1, 1, vg(Mode::Ex, 0)),
+            Response::Granted { .. }
+        ));
+        let t0 = sim.now;
+        sim.request(2, 1, vg(Mode::Pr, 200));
+        let (r, waited) = loop {
+            sim.run(0);
+            if let Some(r) = sim.take_replies(2, 1).pop() {
+                break (r, sim.now - t0);
+            }
+            assert!(sim.now < t0 + 5_000, "late {late}: node2 never answered");
+            sim.now += late;
+            for id in sim.alive_nodes() {
+                sim.input(id, Input::Tick);
+            }
+        };
+        // Named through the barrier: node1's VG lock was untold.
+        assert!(
+            matches!(busy_by(&r), Holder::Node { id: 1, .. }),
+            "late {late}: {r:?}"
+        );
+        assert!(
+            waited >= 200,
+            "late {late}: answered after {waited} ms of its 200 ms wait"
+        );
+        // And not much after: the last try is made at the deadline.
+        assert!(waited < 200 + late + 20, "late {late}: {waited} ms");
+    }
+}
