@@ -20,6 +20,14 @@
 //! A barrier is answered by every other member ([`CpgMsg::BarrierAck`]) after it told its
 //! untold holds; agreed order keeps each sender's messages in order, so once the sender has
 //! every answer it knows every hold of a clvmd-rs node.
+//!
+//! Only members known to answer are waited for: a daemon from before barriers (CPG version 0,
+//! [`crate::cpg::CPG_VERSION`]) never answers, and needs not, since it tells every hold at
+//! once. A member's version comes in the snapshot it sends after each membership change; one
+//! whose snapshot has not come yet is waited for until it does (agreed order: it comes, and
+//! a new member's answer may come before it). A member seen sending a barrier or an answer
+//! answers barriers whatever its snapshot says (daemons built after barriers came and before
+//! snapshots carried a version).
 
 use std::collections::BTreeSet;
 
@@ -27,12 +35,12 @@ use clvmd_proto::{Mode, Response};
 use halvm_dlm::{LockspaceName, ResourceName};
 
 use super::{self_holder, ConnId, Kind, Node, Output};
-use crate::cpg::CpgMsg;
+use crate::cpg::{CpgMsg, ANSWERS_BARRIERS};
 
 /// How long a command's GLLK/VGLK hold goes untold when nobody asks.
 pub const ANNOUNCE_AFTER_MS: u64 = 1_000;
-/// How long a barrier waits for the other members' answers (a member of an older version
-/// never answers; a member that leaves is no longer waited for).
+/// How long a barrier waits for the other members' answers (a member that leaves, or whose
+/// snapshot says it is too old to answer, is no longer waited for).
 pub const BARRIER_ACK_MS: u64 = 2_000;
 
 /// A refusal whose holder is not known yet.
@@ -51,7 +59,15 @@ pub(crate) struct Unresolved {
     pub refusal: Refusal,
     /// Members whose answer is still awaited.
     acks: BTreeSet<u32>,
+    /// Our barrier came back: what members too old to answer sent before it is known.
+    returned: bool,
     deadline: u64,
+}
+
+impl Unresolved {
+    fn settled(&self) -> bool {
+        self.returned && self.acks.is_empty()
+    }
 }
 
 impl Node {
@@ -119,12 +135,18 @@ impl Node {
         self.next_barrier += 1;
         let token = self.next_barrier;
         let me = self.cfg.node_id;
-        let acks = self.members.iter().copied().filter(|m| *m != me).collect();
+        let acks = self
+            .members
+            .iter()
+            .copied()
+            .filter(|m| *m != me && self.versions.get(m).is_none_or(|v| *v >= ANSWERS_BARRIERS))
+            .collect();
         self.unresolved.insert(
             token,
             Unresolved {
                 refusal,
                 acks,
+                returned: false,
                 deadline: self.now + BARRIER_ACK_MS,
             },
         );
@@ -140,13 +162,13 @@ impl Node {
             .push(Output::Cpg(CpgMsg::BarrierAck { origin, token }));
     }
 
-    /// Our own barrier came back: with no other member to hear from, resolved.
+    /// Our own barrier came back: resolved if no answer is awaited.
     pub(super) fn barrier_returned(&mut self, token: u64) {
-        if self
-            .unresolved
-            .get(&token)
-            .is_some_and(|u| u.acks.is_empty())
-        {
+        let Some(u) = self.unresolved.get_mut(&token) else {
+            return;
+        };
+        u.returned = true;
+        if u.settled() {
             self.resolve(token);
         }
     }
@@ -160,8 +182,30 @@ impl Node {
             return;
         };
         u.acks.remove(&from);
-        if u.acks.is_empty() {
+        // (Answers come after the barrier in agreed order: it has come back.)
+        if u.settled() {
             self.resolve(token);
+        }
+    }
+
+    /// Member `from`'s CPG version is at least `version`; a member too old to answer barriers
+    /// is no longer waited for.
+    pub(super) fn peer_version(&mut self, from: u32, version: u32) {
+        let v = self.versions.entry(from).or_insert(version);
+        *v = (*v).max(version);
+        if *v >= ANSWERS_BARRIERS {
+            return;
+        }
+        let mut done = Vec::new();
+        for (t, u) in &mut self.unresolved {
+            // Its holds are known as far as they can be: it tells each at once (and its
+            // snapshot all of them).
+            if u.acks.remove(&from) && u.settled() {
+                done.push(*t);
+            }
+        }
+        for t in done {
+            self.resolve(t);
         }
     }
 
@@ -175,7 +219,7 @@ impl Node {
             }
             // The members left have answered (answers follow the barrier in agreed order):
             // what a gone member held, the DLM has released or is recovering.
-            if out || u.acks.is_empty() {
+            if out || u.settled() {
                 done.push(*t);
             }
         }

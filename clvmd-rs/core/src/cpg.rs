@@ -7,6 +7,16 @@ use serde::{Deserialize, Serialize};
 
 /// The CPG group name.
 pub const GROUP: &str = "clvmd-rs";
+/// What this daemon speaks beyond the messages every clvmd-rs daemon decodes, told in its
+/// [`CpgMsg::Snapshot`]. Additions go in new optional fields (serde default) or new messages,
+/// which an older daemon ignores (unknown fields are skipped, an unknown message is logged and
+/// dropped); a peer relies on one only once the sender's version says it has it. Raised with
+/// each such addition; a peer that sends no version is 0.
+/// - 1: answers [`CpgMsg::Barrier`] with [`CpgMsg::BarrierAck`].
+pub const CPG_VERSION: u32 = 1;
+/// The first [`CPG_VERSION`] that answers barriers.
+pub const ANSWERS_BARRIERS: u32 = 1;
+
 /// Largest message accepted from a peer (a carried commit's text, whose JSON is at most
 /// twice [`clvmd_proto::MAX_CARRY_TEXT`], fits).
 pub const MAX_MESSAGE: usize = 1024 * 1024;
@@ -22,6 +32,9 @@ pub enum CpgMsg {
         /// VGs the sender knows disabled cluster-wide (`policy.dg_failure = dgdisable`).
         #[serde(default)]
         disabled: Vec<DisabledRec>,
+        /// The sender's [`CPG_VERSION`] (0 from a daemon that sends none).
+        #[serde(default)]
+        version: u32,
     },
     /// The sender now holds `res` in `ls` in `mode` (NL: released).
     Held { ls: String, res: String, mode: Mode },
@@ -32,8 +45,9 @@ pub enum CpgMsg {
     Waiting { ls: String, res: String, mode: Mode },
     /// A barrier: every other member answers it with [`CpgMsg::BarrierAck`] after announcing
     /// the holds it had not announced yet (a command's VG or global lock, see `announce.rs`).
-    /// Once the sender has every answer, every hold of a clvmd-rs node is known to it, so a
-    /// holder still unknown is not a clvmd-rs node.
+    /// Once the sender has the answers of every member whose version answers barriers
+    /// ([`ANSWERS_BARRIERS`]), every hold of a clvmd-rs node is known to it (an older daemon
+    /// announces every hold at once), so a holder still unknown is not a clvmd-rs node.
     Barrier { token: u64 },
     /// A member's answer to `origin`'s [`CpgMsg::Barrier`], sent after its announcements.
     BarrierAck { origin: u32, token: u64 },
@@ -120,5 +134,70 @@ impl CpgMsg {
             return None;
         }
         serde_json::from_slice(b).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The snapshot as daemons before [`CPG_VERSION`] decode it.
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum OldMsg {
+        Snapshot {
+            name: String,
+            holds: Vec<(String, String, Mode)>,
+            #[serde(default)]
+            disabled: Vec<DisabledRec>,
+        },
+    }
+
+    fn snapshot(version: u32) -> CpgMsg {
+        CpgMsg::Snapshot {
+            name: "node1".into(),
+            holds: vec![("lvm_vg".into(), "VGLK".into(), Mode::Ex)],
+            disabled: Vec::new(),
+            version,
+        }
+    }
+
+    #[test]
+    fn an_older_daemon_reads_a_snapshot_with_a_version() {
+        let old: OldMsg = serde_json::from_slice(&snapshot(CPG_VERSION).encode()).unwrap();
+        let OldMsg::Snapshot {
+            name,
+            holds,
+            disabled,
+        } = old;
+        assert_eq!(name, "node1");
+        assert_eq!(holds.len(), 1);
+        assert!(disabled.is_empty());
+    }
+
+    #[test]
+    fn an_older_daemons_snapshot_is_version_0() {
+        let mut v: serde_json::Value = serde_json::from_slice(&snapshot(7).encode()).unwrap();
+        v["snapshot"].as_object_mut().unwrap().remove("version");
+        let b = serde_json::to_vec(&v).unwrap();
+        assert_eq!(CpgMsg::decode(&b), Some(snapshot(0)));
+    }
+
+    proptest! {
+        #[test]
+        fn snapshots_round_trip(
+            name in "[a-z0-9.-]{0,16}",
+            holds in prop::collection::vec(("[a-z_]{1,8}", "[A-Za-z0-9-]{1,38}", 0usize..6), 0..4),
+            version in any::<u32>(),
+        ) {
+            let m = CpgMsg::Snapshot {
+                name,
+                holds: holds.into_iter().map(|(l, r, m)| (l, r, Mode::ALL[m])).collect(),
+                disabled: Vec::new(),
+                version,
+            };
+            prop_assert_eq!(CpgMsg::decode(&m.encode()), Some(m));
+        }
     }
 }

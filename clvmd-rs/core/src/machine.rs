@@ -8,7 +8,7 @@ use clvmd_proto::{
 };
 use halvm_dlm::{Flags, LockId, LockspaceName, Outcome, ResourceName};
 
-use crate::cpg::CpgMsg;
+use crate::cpg::{CpgMsg, ANSWERS_BARRIERS};
 use crate::detach::{Detach, Follow, LvStatus, WatchAction, Watcher};
 use crate::dm::{DmAction, DmReport, LvRef};
 use crate::lvb::ValBlk;
@@ -403,6 +403,9 @@ pub struct Node {
     dlm_down: Option<(u64, bool)>,
     members: BTreeSet<u32>,
     names: BTreeMap<u32, String>,
+    /// Other members' CPG versions, from their snapshots (or seen answering a barrier); a
+    /// member not in it has not sent its snapshot since it joined (announce.rs).
+    versions: BTreeMap<u32, u32>,
     /// What other daemons announced they hold: (ls, res) -> node -> mode.
     remote: BTreeMap<(String, String), BTreeMap<u32, Mode>>,
     /// What other daemons announced they wait for after a refusal: (ls, res) -> node -> mode.
@@ -460,6 +463,7 @@ impl Node {
             dlm_down: None,
             members: BTreeSet::new(),
             names,
+            versions: BTreeMap::new(),
             remote: BTreeMap::new(),
             remote_wait: BTreeMap::new(),
             ls: BTreeMap::new(),
@@ -1338,6 +1342,10 @@ impl Node {
             r.announced_wait = None;
         }
         let gone: Vec<u32> = self.members.difference(&new).copied().collect();
+        for g in &gone {
+            // Back later, it may run another version: its next snapshot says.
+            self.versions.remove(g);
+        }
         self.members = new;
         self.coord_membership(&gone);
         self.recheck_after_leave(&gone);
@@ -1357,6 +1365,7 @@ impl Node {
             name: self.cfg.node_name.clone(),
             holds,
             disabled,
+            version: crate::cpg::CPG_VERSION,
         }));
         // The snapshot told every hold, untold ones included.
         for r in self.ls.values_mut().flat_map(|l| l.res.values_mut()) {
@@ -1380,7 +1389,12 @@ impl Node {
             return;
         }
         match msg {
-            CpgMsg::Snapshot { name, holds, .. } => {
+            CpgMsg::Snapshot {
+                name,
+                holds,
+                version,
+                ..
+            } => {
                 self.names.insert(from, name);
                 for h in self.remote.values_mut() {
                     h.remove(&from);
@@ -1389,6 +1403,7 @@ impl Node {
                     self.remote.entry((ls, res)).or_default().insert(from, mode);
                 }
                 self.remote.retain(|_, h| !h.is_empty());
+                self.peer_version(from, version);
             }
             CpgMsg::Held { ls, res, mode } => {
                 note_remote(&mut self.remote, (ls.clone(), res.clone()), from, mode);
@@ -1401,8 +1416,14 @@ impl Node {
                 self.note_seqno(&vg, seqno);
                 self.propagate_commit(&vg, seqno);
             }
-            CpgMsg::Barrier { token } => self.answer_barrier(from, token),
-            CpgMsg::BarrierAck { origin, token } => self.barrier_ack(from, origin, token),
+            CpgMsg::Barrier { token } => {
+                self.peer_version(from, ANSWERS_BARRIERS);
+                self.answer_barrier(from, token)
+            }
+            CpgMsg::BarrierAck { origin, token } => {
+                self.peer_version(from, ANSWERS_BARRIERS);
+                self.barrier_ack(from, origin, token)
+            }
             _ => {}
         }
     }

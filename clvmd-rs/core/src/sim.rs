@@ -157,6 +157,15 @@ pub struct Sim {
     pub dm_held: BTreeSet<u32>,
     /// Nodes whose corosync was stopped by an expulsion ([`Sim::expel`]): out of every view.
     pub expelled: BTreeSet<u32>,
+    /// Nodes that look, on the CPG wire, like a daemon from before barriers (CPG version 0):
+    /// their barriers and answers are not sent and their snapshots carry no version. (Their
+    /// machine is today's: it still leaves a command's VG lock untold, which such a daemon
+    /// never did, so a test must not expect their holds to be named; and its own refusals
+    /// wait for their barrier's deadline.)
+    pub old: BTreeSet<u32>,
+    /// Nodes whose snapshots carry no version but which answer barriers (daemons built after
+    /// barriers came and before snapshots carried a version).
+    pub unversioned: BTreeSet<u32>,
 }
 
 impl Sim {
@@ -167,6 +176,16 @@ impl Sim {
 
     /// As [`Sim::new`], every node with `policy.quorum_loss = policy`.
     pub fn with_policy(n: u32, seed: u64, policy: QuorumLoss) -> Self {
+        Self::build(n, seed, policy, &[])
+    }
+
+    /// As [`Sim::new`], nodes `old` looking like daemons from before barriers ([`Sim::old`])
+    /// from their start.
+    pub fn mixed(n: u32, seed: u64, old: &[u32]) -> Self {
+        Self::build(n, seed, QuorumLoss::Freeze, old)
+    }
+
+    fn build(n: u32, seed: u64, policy: QuorumLoss, old: &[u32]) -> Self {
         let mut sim = Sim {
             dlm: MemDlm::new(),
             nodes: BTreeMap::new(),
@@ -202,6 +221,8 @@ impl Sim {
             next_detach_conn: DETACH_CONN_BASE,
             expelled: BTreeSet::new(),
             dm_held: BTreeSet::new(),
+            old: old.iter().copied().collect(),
+            unversioned: BTreeSet::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -328,6 +349,27 @@ impl Sim {
                 return;
             }
             Output::Cpg(msg) => {
+                let msg = match msg {
+                    CpgMsg::Barrier { .. } | CpgMsg::BarrierAck { .. }
+                        if self.old.contains(&id) =>
+                    {
+                        return;
+                    }
+                    CpgMsg::Snapshot {
+                        name,
+                        holds,
+                        disabled,
+                        ..
+                    } if self.old.contains(&id) || self.unversioned.contains(&id) => {
+                        CpgMsg::Snapshot {
+                            name,
+                            holds,
+                            disabled,
+                            version: 0,
+                        }
+                    }
+                    msg => msg,
+                };
                 self.cpg_log.push((id, msg.clone()));
                 // Agreed order: every member of the sender's partition gets it, in one global
                 // order (appending now to every inbox keeps the order identical everywhere).
@@ -748,6 +790,11 @@ impl Sim {
             *p = 0;
         }
         self.membership_changed();
+    }
+
+    /// The CPG messages delivered to node `id` but not stepped yet, in order: (sender, message).
+    pub fn inbox(&self, id: u32) -> impl Iterator<Item = &(u32, CpgMsg)> {
+        self.nodes[&id].inbox.iter()
     }
 
     pub fn node(&self, id: u32) -> &Node {

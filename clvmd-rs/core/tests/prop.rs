@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use clvmd_core::sim::{Sim, CLUSTER};
-use clvmd_proto::{Mode, Request, Response, Scope};
+use clvmd_proto::{Holder, Mode, Request, Response, Scope};
 use proptest::prelude::*;
 
 const LVS: [&str; 2] = [
@@ -262,5 +262,144 @@ fn sixty_concurrent_commits_from_three_nodes() {
     for seed in 0..20 {
         let (disk, busy) = run(3, scripts.clone(), seed);
         assert_eq!((disk, busy), (60, 0), "seed {seed}");
+    }
+}
+
+/// What a refusal is about (prop test below).
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    Vg,
+    Global,
+    Lv,
+}
+
+fn take(res: Held, mode: Mode, wait_ms: u32) -> Request {
+    match res {
+        Held::Vg | Held::Global => Request::Lock {
+            scope: match res {
+                Held::Vg => Scope::Vg("vg".into()),
+                _ => Scope::Global,
+            },
+            mode,
+            wait_ms,
+        },
+        Held::Lv => Request::LvLock {
+            vg: "vg".into(),
+            lv_uuid: LVS[0].into(),
+            lv_name: "lv0".into(),
+            mode,
+        },
+    }
+}
+
+/// Node `holder` holds `res` in `held` (told to the others or not yet); node `asker` asks in
+/// `asked` with `wait_ms` and is refused: the refusal names `holder`, after the whole wait
+/// and without waiting for the barrier's deadline (nodes `old` never answer barriers).
+#[allow(clippy::too_many_arguments)]
+fn refusal(
+    nodes: u32,
+    holder: u32,
+    asker: u32,
+    old: &[u32],
+    res: Held,
+    (held, asked): (Mode, Mode),
+    told: bool,
+    wait_ms: u32,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let mut sim = Sim::mixed(nodes, seed, old);
+    for n in 1..=nodes {
+        let r = sim.call(
+            n,
+            100,
+            Request::LockStart {
+                vg: "vg".into(),
+                lock_args: format!("1.0.0:{CLUSTER}"),
+            },
+        );
+        prop_assert_eq!(r, Response::Done);
+    }
+    let r = sim.call(holder, 1, take(res, held, 0));
+    prop_assert!(
+        matches!(r, Response::Granted { .. } | Response::Done),
+        "{:?}",
+        r
+    );
+    if told {
+        sim.run(clvmd_core::ANNOUNCE_AFTER_MS);
+    }
+    let t0 = sim.now;
+    let r = sim.call(asker, 1, take(res, asked, wait_ms));
+    let waited = sim.now - t0;
+    match r {
+        Response::Busy { holder: h, .. } => prop_assert_eq!(
+            h,
+            Holder::Node {
+                id: holder,
+                name: format!("node{holder}"),
+                mode: held
+            }
+        ),
+        r => prop_assert!(false, "not refused: {:?}", r),
+    }
+    // LV locks are never waited for.
+    let wait = if matches!(res, Held::Lv) { 0 } else { wait_ms };
+    prop_assert!(u64::from(wait) <= waited, "answered after {} ms", waited);
+    prop_assert!(
+        waited < u64::from(wait) + 100,
+        "answered after {} ms",
+        waited
+    );
+    sim.dlm.assert_compatible();
+    Ok(())
+}
+
+fn conflicting() -> impl Strategy<Value = (Mode, Mode)> {
+    prop_oneof![
+        Just((Mode::Ex, Mode::Ex)),
+        Just((Mode::Ex, Mode::Pr)),
+        Just((Mode::Pr, Mode::Ex)),
+    ]
+}
+
+fn held() -> impl Strategy<Value = Held> {
+    prop_oneof![Just(Held::Vg), Just(Held::Global), Just(Held::Lv)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(96),
+        .. ProptestConfig::default()
+    })]
+
+    /// All members new: whoever holds, told or not, the refusal names it.
+    #[test]
+    fn a_refusal_always_names_its_holder(
+        (nodes, holder, asker) in (2u32..=4).prop_flat_map(|n| (Just(n), 1..=n, 1..n)),
+        res in held(),
+        modes in conflicting(),
+        told in any::<bool>(),
+        wait_ms in prop_oneof![Just(0u32), 1u32..400],
+        seed in any::<u64>(),
+    ) {
+        // The asker: any node but the holder.
+        let asker = if asker >= holder { asker + 1 } else { asker };
+        refusal(nodes, holder, asker, &[], res, modes, told, wait_ms, seed)?;
+    }
+
+    /// With members from before barriers beside them (neither holder nor asker): still
+    /// named, and not held up by the old members' silence.
+    #[test]
+    fn old_members_do_not_hold_up_a_refusal(
+        old_mask in 1u32..4,
+        res in held(),
+        modes in conflicting(),
+        told in any::<bool>(),
+        wait_ms in prop_oneof![Just(0u32), 1u32..400],
+        seed in any::<u64>(),
+    ) {
+        // Nodes 3 and 4 may be old; node1 holds, node2 asks.
+        let old: Vec<u32> = [3, 4].into_iter().filter(|n| old_mask & (1 << (n - 3)) != 0).collect();
+        refusal(4, 1, 2, &old, res, modes, told, wait_ms, seed)?;
     }
 }

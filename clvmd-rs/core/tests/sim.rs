@@ -861,3 +861,172 @@ fn a_refused_lock_waits_its_whole_wait_on_a_slow_host() {
         assert!(waited < 200 + late + 20, "late {late}: {waited} ms");
     }
 }
+
+/// A member running a daemon from before barriers (CPG version 0) never answers one; it tells
+/// every hold at once, so waiting for it learns nothing. A refusal there names its holder as
+/// soon as the members that answer have answered, not after `BARRIER_ACK_MS`.
+#[test]
+fn an_old_member_is_not_waited_for() {
+    let vg = |mode| Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode,
+        wait_ms: 0,
+    };
+    let node1 = Holder::Node {
+        id: 1,
+        name: "node1".into(),
+        mode: Mode::Ex,
+    };
+    for seed in 0..10 {
+        let mut sim = Sim::mixed(3, seed, &[3]);
+        for n in 1..=3 {
+            start(&mut sim, n, "vg");
+        }
+        // A command's VG lock on node1: untold until node2's barrier asks.
+        assert!(matches!(
+            sim.call(1, 1, vg(Mode::Ex)),
+            Response::Granted { .. }
+        ));
+        let t0 = sim.now;
+        let r = sim.call(2, 1, vg(Mode::Pr));
+        assert_eq!(busy_by(&r), node1, "seed {seed}");
+        assert!(
+            sim.now - t0 < 100,
+            "seed {seed}: named after {} ms",
+            sim.now - t0
+        );
+        assert_eq!(
+            sim.call(
+                1,
+                1,
+                Request::Unlock {
+                    scope: Scope::Vg("vg".into()),
+                    seqno: None,
+                    removed: false,
+                }
+            ),
+            Response::Done
+        );
+    }
+}
+
+/// A member whose snapshot has not come yet (it just joined) is waited for until its snapshot
+/// says whether it answers: an old one is then dropped from the barrier at once.
+#[test]
+fn an_old_joiner_is_waited_for_only_until_its_snapshot() {
+    let vg = |mode| Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode,
+        wait_ms: 0,
+    };
+    let mut before_snapshot = 0;
+    for seed in 0..40 {
+        let mut sim = Sim::mixed(3, seed, &[3]);
+        for n in 1..=3 {
+            start(&mut sim, n, "vg");
+        }
+        sim.crash(3);
+        sim.run(0);
+        sim.reboot(3);
+        // Node3's snapshot is on its way; two commands race for the VG lock meanwhile.
+        let t0 = sim.now;
+        sim.request(1, 1, vg(Mode::Ex));
+        sim.request(2, 1, vg(Mode::Ex));
+        let mut answers = Vec::new();
+        while answers.len() < 2 {
+            assert!(
+                sim.now - t0 < 100,
+                "seed {seed}: {answers:?} after {} ms",
+                sim.now - t0
+            );
+            let sent = sim.cpg_log.len();
+            if !sim.step_once() {
+                assert!(sim.advance(), "seed {seed}: stuck");
+            }
+            // A barrier sent by a node that has not read node3's snapshot yet: node3's
+            // version is unknown to it.
+            for (n, m) in &sim.cpg_log[sent..] {
+                if matches!(m, CpgMsg::Barrier { .. })
+                    && sim
+                        .inbox(*n)
+                        .any(|(f, m)| *f == 3 && matches!(m, CpgMsg::Snapshot { .. }))
+                {
+                    before_snapshot += 1;
+                }
+            }
+            for n in [1, 2] {
+                answers.extend(sim.take_replies(n, 1).into_iter().map(|r| (n, r)));
+            }
+        }
+        assert!(
+            sim.now - t0 < 100,
+            "seed {seed}: answered after {} ms",
+            sim.now - t0
+        );
+        // One got it, the other was refused naming it.
+        let (won, _) = answers
+            .iter()
+            .find(|(_, r)| matches!(r, Response::Granted { .. }))
+            .unwrap_or_else(|| panic!("seed {seed}: {answers:?}"));
+        let (lost, r) = answers.iter().find(|(n, _)| n != won).unwrap();
+        assert!(
+            matches!(busy_by(r), Holder::Node { id, .. } if id == *won),
+            "seed {seed}: node {lost} got {r:?}"
+        );
+    }
+    assert!(
+        before_snapshot > 0,
+        "no seed sent the barrier before the snapshot"
+    );
+}
+
+/// A member whose snapshot carries no version but that answers barriers (built after barriers
+/// came, before snapshots carried a version) is waited for once it was seen answering one.
+#[test]
+fn a_member_seen_answering_is_waited_for() {
+    let vg = |mode| Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode,
+        wait_ms: 0,
+    };
+    let unlock = Request::Unlock {
+        scope: Scope::Vg("vg".into()),
+        seqno: None,
+        removed: false,
+    };
+    for seed in 0..10 {
+        let mut sim = Sim::new(2, seed);
+        sim.unversioned.insert(2);
+        // Its snapshots say version 0 from the next membership change on (CPG delivers what
+        // a member sent before the change that removes it).
+        sim.run(0);
+        sim.crash(2);
+        sim.reboot(2);
+        for n in 1..=2 {
+            start(&mut sim, n, "vg");
+        }
+        sim.run(0);
+        // Node2's untold hold, node2 not waited for: named only if its answer, which comes
+        // anyway, came before node1's own barrier (it cannot: agreed order).
+        assert!(matches!(
+            sim.call(2, 1, vg(Mode::Ex)),
+            Response::Granted { .. }
+        ));
+        let r = sim.call(1, 1, vg(Mode::Pr));
+        assert_eq!(busy_by(&r), Holder::OtherHost, "seed {seed}");
+        sim.run(0);
+        assert_eq!(sim.call(2, 1, unlock.clone()), Response::Done);
+        // Seen answering: waited for from now on, so its next untold hold is named.
+        assert!(matches!(
+            sim.call(2, 1, vg(Mode::Ex)),
+            Response::Granted { .. }
+        ));
+        let t0 = sim.now;
+        let r = sim.call(1, 2, vg(Mode::Pr));
+        assert!(
+            matches!(busy_by(&r), Holder::Node { id: 2, .. }),
+            "seed {seed}: {r:?}"
+        );
+        assert!(sim.now - t0 < 100, "named after {} ms", sim.now - t0);
+    }
+}
