@@ -603,6 +603,11 @@ fn usage(e: impl std::fmt::Display) -> CliError {
     CliError::Usage(e.to_string())
 }
 
+/// A size or unit on the command line lvm2 would refuse, in its words.
+pub(crate) fn bad_units(e: units::UnitsError) -> CliError {
+    usage(wording::units(&e))
+}
+
 fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
     m.get_many::<String>(id)
         .map(|v| v.cloned().collect())
@@ -633,7 +638,12 @@ const CLUSTER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60
 
 fn size_arg(cmd: &str, m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     // lvm2's words for a bad size (exit 3).
-    let parse = |e: units::UnitsError| usage(format!("{e}\nError during parsing of command line."));
+    let parse = |e: units::UnitsError| {
+        usage(format!(
+            "{}\nError during parsing of command line.",
+            wording::units(&e)
+        ))
+    };
     if let Some(s) = m.get_one::<String>("size") {
         let (sign, sectors) = units::parse_size(s).map_err(parse)?;
         if sectors == 0 && sign == units::Sign::Absolute {
@@ -900,9 +910,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         .ok_or_else(|| usage("no command given"))?;
     let built = env_from(&CommonOptions::from_matches(m)).map_err(|e| match e {
         // A bad --config string is a command line error to lvm2 (exit 3).
-        CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
-            usage(format!("{c}\nRun `{name} --help' for more information."))
-        }
+        CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => usage(format!(
+            "{}\nRun `{name} --help' for more information.",
+            wording::env(&c)
+        )),
         e => e,
     })?;
     run_in(matches, &built)
@@ -930,7 +941,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
         "pvcreate" => {
             let mdasize = match m.get_one::<String>("metadatasize") {
                 Some(s) => {
-                    let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+                    let (sign, sectors) = units::parse_size(s).map_err(bad_units)?;
                     if sign != units::Sign::Absolute {
                         return Err(usage("--metadatasize takes an absolute size"));
                     }
@@ -946,7 +957,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
                     } else {
                         s.clone()
                     };
-                    let (sign, sectors) = units::parse_size(&with_unit).map_err(usage)?;
+                    let (sign, sectors) = units::parse_size(&with_unit).map_err(bad_units)?;
                     if sign != units::Sign::Absolute {
                         return Err(usage("--dataalignment takes an absolute size"));
                     }
@@ -1006,7 +1017,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
         "vgcreate" => {
             let es = match m.get_one::<String>("physicalextentsize") {
                 Some(s) => {
-                    let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+                    let (sign, sectors) = units::parse_size(s).map_err(bad_units)?;
                     if sign != units::Sign::Absolute {
                         return Err(usage("-s takes an absolute size"));
                     }
@@ -1203,7 +1214,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
                             ""
                         }
                     ))
-                    .map_err(usage)?;
+                    .map_err(bad_units)?;
                     if !sectors.is_power_of_two() || sectors < 8 {
                         return Err(usage(format!(
                             "invalid stripe size {s}: a power of two of at least 4k"
@@ -1372,6 +1383,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
 mod activation;
 pub mod options;
 mod shared;
+pub mod wording;
 
 /// lvm2's wording of what a command did (the library returns what happened, typed).
 mod msg {
@@ -1515,7 +1527,7 @@ pub fn main_exit() -> i32 {
         Err(e) => {
             // A selection's error lines carry lvm2's help text, indented as lvm2 logs it.
             let keep_indent = matches!(e, CliError::Select(_));
-            for l in e.to_string().lines() {
+            for l in wording::error(&e).lines() {
                 eprintln!("  {}", if keep_indent { l } else { l.trim_start() });
             }
             e.exit_code()
