@@ -561,26 +561,27 @@ pub struct Outcome {
     pub failed: bool,
 }
 
+/// An error of a command; its `Display` is lvm2's wording ([`wording::error`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Op(#[from] OpError),
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Config(#[from] lvmeta::env::EnvError),
-    #[error("{0}")]
+    #[error("{}", wording::error(self))]
     Usage(String),
     /// A `-S` selection lvm2 would refuse (exit 5, as lvm2).
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Select(#[from] lvmeta::select::SelectError),
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Activation(#[from] lvmeta::activation::ActivationError),
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Cluster(#[from] clvmd_client::ClientError),
     /// A node that cannot see every PV of a shared VG refuses to join it.
-    #[error("{0}")]
+    #[error("{}", wording::error(self))]
     NotUniform(String),
     /// A well-formed request lvm2 refuses when it runs (exit 5), in lvm2's words.
-    #[error("{0}")]
+    #[error("{}", wording::error(self))]
     Refused(String),
 }
 

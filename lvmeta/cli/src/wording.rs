@@ -1642,6 +1642,10 @@ mod tests {
                 Refused,
             }),
         );
+        // CliError's own Display is the wording.
+        for (e, want) in &cases {
+            assert_eq!(e.to_string(), *want);
+        }
     }
 
     /// halvm's own types say what the library says (their arms list every variant).
