@@ -1290,8 +1290,18 @@ mod tests {
                 Lock,
             }),
         );
+        // As lvm2 2.03.16 reports a --config string it cannot parse.
+        let e = lvmeta::env::nest_config_paths("devices{filter=").unwrap_err();
+        assert_eq!(
+            env(&e),
+            "Parse error at byte 16 (line 1): expected a value\nFailed to set overridden configuration entries."
+        );
+        let e = lvmeta::env::nest_config_paths(r#"devices{filter="r|.*|""#).unwrap_err();
+        assert_eq!(
+            env(&e),
+            "Parse error at byte 23 (line 1): unexpected token\nFailed to set overridden configuration entries."
+        );
     }
-
     #[test]
     fn activation_errors_keep_their_words() {
         use ActivationError as E;

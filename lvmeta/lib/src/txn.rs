@@ -1258,8 +1258,11 @@ mod tests {
                 })
                 .unwrap_err();
             assert!(
-                err.to_string()
-                    .contains("lock type dlm that requires lvmlockd"),
+                matches!(
+                    &err,
+                    OpError::Lock(LockError::NeedsCluster { vg, lock_type })
+                        if vg == "vg" && lock_type == "dlm"
+                ),
                 "{err}"
             );
         }
