@@ -50,9 +50,17 @@ pub enum SplitError {
     NoReplacement { vg: String, lv: String },
     #[error("no usable images left in {vg}/{lv}")]
     NoUsableImages { vg: String, lv: String },
-    /// Images not extracted (`why`: lvm2's `_raid_extract_images` refusal).
-    #[error("cannot extract images from {vg}/{lv}: {why}")]
-    Extract { vg: String, lv: String, why: String },
+    /// Fewer PVs given than raid1 images to remove (lvm2's `_raid_extract_images`).
+    #[error("cannot remove {extract} images of {vg}/{lv}: only {given} PVs given")]
+    ExtractFromFewPvs {
+        vg: String,
+        lv: String,
+        extract: usize,
+        given: usize,
+    },
+    /// Not enough raid1 images on the PVs given to remove as many as asked.
+    #[error("not enough images of {vg}/{lv} on the PVs given to remove")]
+    ExtractShort { vg: String, lv: String },
     #[error("{vg}/{lv}: image {image} is missing from the metadata")]
     Dangling {
         vg: String,
@@ -334,14 +342,11 @@ pub fn reduce_images(
     let mut chosen: Vec<usize> = Vec::new();
     if raid {
         if let Some(list) = pvs.filter(|l| l.len() < extract) {
-            return Err(SplitError::Extract {
+            return Err(SplitError::ExtractFromFewPvs {
                 vg: vg.name.clone(),
                 lv: lv.into(),
-                why: format!(
-                    "Unable to remove {extract} images:  Only {} device{} given.",
-                    list.len(),
-                    if list.len() == 1 { "" } else { "s" }
-                ),
+                extract,
+                given: list.len(),
             });
         }
         for s in (0..have).rev() {
@@ -354,10 +359,9 @@ pub fn reduce_images(
             }
         }
         if chosen.len() < extract {
-            return Err(SplitError::Extract {
+            return Err(SplitError::ExtractShort {
                 vg: vg.name.clone(),
                 lv: lv.into(),
-                why: "Unable to extract enough images to satisfy request.".into(),
             });
         }
     } else {
@@ -1316,12 +1320,19 @@ mod tests {
         let mut vg = raid1(4, 3);
         let before = vg.clone();
         let e = reduce_images(&mut vg, "r", 1, Some(&["pv0".into()]), false).unwrap_err();
-        assert!(e.to_string().contains("Only 1 device given."), "{e}");
-        let e = reduce_images(&mut vg, "r", 2, Some(&["pv3".into()]), false).unwrap_err();
         assert!(
-            e.to_string().contains("Unable to extract enough images"),
+            matches!(
+                e,
+                SplitError::ExtractFromFewPvs {
+                    extract: 2,
+                    given: 1,
+                    ..
+                }
+            ),
             "{e}"
         );
+        let e = reduce_images(&mut vg, "r", 2, Some(&["pv3".into()]), false).unwrap_err();
+        assert!(matches!(e, SplitError::ExtractShort { .. }), "{e}");
         assert_eq!(vg, before);
         // Down to one: linear on image 0's extents.
         let img0 = vg.lv("r_rimage_0").unwrap().segments.clone();

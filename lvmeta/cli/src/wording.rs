@@ -406,8 +406,19 @@ pub fn split(e: &SplitError) -> String {
             "Failed to allocate replacement images for {vg}/{lv}.\nFailed to replace faulty devices in {vg}/{lv}."
         ),
         E::NoUsableImages { vg, lv } => format!("No usable images left in {vg}/{lv}."),
-        // `_raid_extract_images`' refusal (`why`, lvm2's), then `_raid_remove_images`' line.
-        E::Extract { vg, lv, why } => format!("{why}\nFailed to extract images from {vg}/{lv}."),
+        // `_raid_extract_images`' refusals, then `_raid_remove_images`' line.
+        E::ExtractFromFewPvs {
+            vg,
+            lv,
+            extract,
+            given,
+        } => format!(
+            "Unable to remove {extract} images:  Only {given} device{} given.\nFailed to extract images from {vg}/{lv}.",
+            if *given == 1 { "" } else { "s" }
+        ),
+        E::ExtractShort { vg, lv } => format!(
+            "Unable to extract enough images to satisfy request.\nFailed to extract images from {vg}/{lv}."
+        ),
         // halvm's own: lvmeta-activate's checks of the split.
         E::NoSuchLv { .. }
         | E::NotMirrored { .. }
@@ -1562,12 +1573,29 @@ mod tests {
                 "No usable images left in vg/m.",
             ),
             (
-                E::Extract {
+                E::ExtractFromFewPvs {
                     vg: vg.clone(),
                     lv: lv.clone(),
-                    why: s("Unable to extract primary RAID image while RAID array is not in-sync."),
+                    extract: 2,
+                    given: 1,
                 },
-                "Unable to extract primary RAID image while RAID array is not in-sync.\nFailed to extract images from vg/m.",
+                "Unable to remove 2 images:  Only 1 device given.\nFailed to extract images from vg/m.",
+            ),
+            (
+                E::ExtractFromFewPvs {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                    extract: 3,
+                    given: 2,
+                },
+                "Unable to remove 3 images:  Only 2 devices given.\nFailed to extract images from vg/m.",
+            ),
+            (
+                E::ExtractShort {
+                    vg: vg.clone(),
+                    lv: lv.clone(),
+                },
+                "Unable to extract enough images to satisfy request.\nFailed to extract images from vg/m.",
             ),
             (
                 E::Dangling {
@@ -1595,7 +1623,8 @@ mod tests {
                 NothingToReplace,
                 NoReplacement,
                 NoUsableImages,
-                Extract,
+                ExtractFromFewPvs,
+                ExtractShort,
                 Dangling,
             }),
         );
