@@ -815,7 +815,7 @@ fn run_report(
     }
     Ok(Outcome {
         stdout: report::render(kind, &fields, &rows, &ro.render),
-        stderr: lines(warnings),
+        stderr: lines(warnings.iter().map(wording::report_warning).collect()),
         failed: false,
     })
 }
@@ -1001,7 +1001,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
                 pvs: paths(m, "pvs"),
             })?;
             Ok(Outcome {
-                stdout: lines(msg::findings(&r)),
+                stdout: lines(r.iter().map(wording::pv_finding).collect()),
                 stderr: String::new(),
                 failed: !ok,
             })
@@ -1164,8 +1164,8 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
             // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
             let (warn, report): (Vec<_>, Vec<_>) = r.into_iter().partition(|f| f.is_device_size());
             Ok(Outcome {
-                stdout: lines(msg::findings(&report)),
-                stderr: lines(msg::findings(&warn)),
+                stdout: lines(report.iter().map(wording::vg_finding).collect()),
+                stderr: lines(warn.iter().map(wording::vg_finding).collect()),
                 failed: !ok,
             })
         }
@@ -1395,11 +1395,6 @@ mod msg {
         pvs.iter()
             .map(|p| format!("Physical volume \"{}\" successfully created.", p.display()))
             .collect()
-    }
-
-    /// vgck's and pvck's findings, one line each (their Display is lvm2's wording).
-    pub fn findings(f: &[impl std::fmt::Display]) -> Vec<String> {
-        f.iter().map(ToString::to_string).collect()
     }
 
     pub fn pvs_wiped(pvs: &[PathBuf]) -> Vec<String> {

@@ -9,7 +9,7 @@
 use lvmeta::activation::ActivationError;
 use lvmeta::env::EnvError;
 use lvmeta::lock::LockError;
-use lvmeta::ops::{LvStartError, OpError, VgError};
+use lvmeta::ops::{CopyState, LvStartError, OpError, PvFinding, ReportWarning, VgError, VgFinding};
 use lvmeta::report::ReportError;
 use lvmeta::units::UnitsError;
 use lvmeta_activate::split::SplitError;
@@ -501,6 +501,110 @@ pub fn lv_start(e: &LvStartError) -> String {
     use LvStartError as E;
     match e {
         E::NoLv { .. } | E::NoExtents { .. } | E::PvNotInVg { .. } | E::PvMissing { .. } => own(e),
+    }
+}
+
+/// vgck's lines and the warnings of reports: lvm2's where lvm2 has the line (reading
+/// without a lock, missing PVs, shrunk devices), vgck's own report otherwise.
+pub fn vg_finding(f: &VgFinding) -> String {
+    use VgFinding as F;
+    match f {
+        // halvm's own: why a shared VG was read without its cluster lock.
+        F::LockSkipped { vg, why } => format!("VG {vg} lock skipped: {why}"),
+        F::ReadWithoutLock { vg } => format!("Reading VG {vg} without a lock."),
+        F::CopyNotCurrent {
+            vg,
+            path,
+            offset,
+            state,
+            newest,
+            hint,
+        } => {
+            let what = match state {
+                CopyState::Stale { seqno } => format!("is stale (seqno {seqno}, newest {newest})"),
+                CopyState::Damaged { what } => format!("is damaged ({what})"),
+                CopyState::Empty | CopyState::Current => "is empty".into(),
+            };
+            let hint = if *hint {
+                format!("; run vgck --updatemetadata {vg}")
+            } else {
+                String::new()
+            };
+            format!(
+                "WARNING: VG {vg}: metadata on {} at {offset} {what}{hint}",
+                path.display()
+            )
+        }
+        F::MissingPv {
+            vg,
+            uuid,
+            last_seen,
+        } => format!("WARNING: VG {vg} is missing PV {uuid} (last seen on {last_seen})"),
+        F::MarkedMissing { vg, uuid, device } => format!(
+            "WARNING: VG {vg}: PV {uuid} ({device}) is marked MISSING but present; run vgextend --restoremissing {vg} {device}"
+        ),
+        F::DeviceShrunk {
+            path,
+            sectors,
+            pv_sectors,
+        } => format!(
+            "WARNING: Device {} has size of {sectors} sectors which is smaller than corresponding PV size of {pv_sectors} sectors. Was device resized?",
+            path.display()
+        ),
+        F::SizesChanged { vg } => {
+            format!("WARNING: One or more devices used as PVs in VG {vg} have changed sizes.")
+        }
+        // halvm's own: vgck's report of the copies.
+        F::CopiesAgree { vg, copies, seqno } => {
+            format!("VG {vg}: {copies} metadata copies agree (seqno {seqno})")
+        }
+        F::Rewrote { vg, seqno } => format!("VG {vg}: rewrote metadata on all PVs (seqno {seqno})"),
+    }
+}
+
+/// pvck's lines: halvm's own throughout (lvm2's pvck prints another report).
+pub fn pv_finding(f: &PvFinding) -> String {
+    use PvFinding as F;
+    match f {
+        F::NoLabel { path } => format!("{}: no PV label found", path.display()),
+        F::DamagedLabel { path, why } => format!("{}: damaged label: {why}", path.display()),
+        F::LabelOk { path, uuid, size } => format!(
+            "{}: label ok, PV UUID {uuid}, device size {size}",
+            path.display()
+        ),
+        F::AreaOk {
+            path,
+            offset,
+            vg,
+            size,
+            checksum,
+        } => {
+            let (name, seqno) = vg.as_ref().map_or(("?", 0), |(n, s)| (n.as_str(), *s));
+            format!(
+                "{}: metadata area at {offset} ok: {name} seqno {seqno} ({size} bytes, checksum {checksum:#010x})",
+                path.display()
+            )
+        }
+        F::AreaEmpty { path, offset } => {
+            format!("{}: metadata area at {offset} ok, empty", path.display())
+        }
+        F::AreaDamaged { path, offset, why } => {
+            format!(
+                "{}: metadata area at {offset} damaged: {why}",
+                path.display()
+            )
+        }
+    }
+}
+
+/// A report's warning, on stderr before its rows.
+pub fn report_warning(w: &ReportWarning) -> String {
+    match w {
+        // halvm's own (lvm2 skips such a device with its own debug lines).
+        ReportWarning::DamagedLabel { path, why } => {
+            format!("WARNING: {}: damaged PV label: {why}", path.display())
+        }
+        ReportWarning::Vg(f) => vg_finding(f),
     }
 }
 
@@ -1736,5 +1840,191 @@ mod tests {
         assert_eq!(on_disk(&on_disk_io()), on_disk_io().to_string());
         let start = LvStartError::PvMissing { pv: s("pv1") };
         assert_eq!(lv_start(&start), start.to_string());
+    }
+
+    /// The findings say what vgck's and pvck's lines said before they were typed, and every
+    /// variant has a case.
+    #[test]
+    fn findings_keep_lvm2s_words() {
+        let (vg, p) = (String::from("vg"), PathBuf::from("/dev/sdb"));
+        let copy = |state, hint| VgFinding::CopyNotCurrent {
+            vg: vg.clone(),
+            path: p.clone(),
+            offset: 4096,
+            state,
+            newest: 7,
+            hint,
+        };
+        let vg_cases = [
+            (
+                VgFinding::LockSkipped {
+                    vg: vg.clone(),
+                    why: "no quorum".into(),
+                },
+                "VG vg lock skipped: no quorum",
+            ),
+            (
+                VgFinding::ReadWithoutLock { vg: vg.clone() },
+                "Reading VG vg without a lock.",
+            ),
+            (
+                copy(CopyState::Stale { seqno: 5 }, true),
+                "WARNING: VG vg: metadata on /dev/sdb at 4096 is stale (seqno 5, newest 7); run vgck --updatemetadata vg",
+            ),
+            (
+                copy(CopyState::Damaged { what: "bad crc".into() }, false),
+                "WARNING: VG vg: metadata on /dev/sdb at 4096 is damaged (bad crc)",
+            ),
+            (
+                copy(CopyState::Empty, false),
+                "WARNING: VG vg: metadata on /dev/sdb at 4096 is empty",
+            ),
+            (
+                VgFinding::MissingPv {
+                    vg: vg.clone(),
+                    uuid: "U".into(),
+                    last_seen: "/dev/sdc".into(),
+                },
+                "WARNING: VG vg is missing PV U (last seen on /dev/sdc)",
+            ),
+            (
+                VgFinding::MarkedMissing {
+                    vg: vg.clone(),
+                    uuid: "U".into(),
+                    device: "/dev/sdc".into(),
+                },
+                "WARNING: VG vg: PV U (/dev/sdc) is marked MISSING but present; run vgextend --restoremissing vg /dev/sdc",
+            ),
+            (
+                VgFinding::DeviceShrunk {
+                    path: p.clone(),
+                    sectors: 10,
+                    pv_sectors: 20,
+                },
+                "WARNING: Device /dev/sdb has size of 10 sectors which is smaller than corresponding PV size of 20 sectors. Was device resized?",
+            ),
+            (
+                VgFinding::SizesChanged { vg: vg.clone() },
+                "WARNING: One or more devices used as PVs in VG vg have changed sizes.",
+            ),
+            (
+                VgFinding::CopiesAgree {
+                    vg: vg.clone(),
+                    copies: 2,
+                    seqno: 7,
+                },
+                "VG vg: 2 metadata copies agree (seqno 7)",
+            ),
+            (
+                VgFinding::Rewrote {
+                    vg: vg.clone(),
+                    seqno: 8,
+                },
+                "VG vg: rewrote metadata on all PVs (seqno 8)",
+            ),
+        ];
+        let (name, all) = variants!(VgFinding {
+            LockSkipped,
+            ReadWithoutLock,
+            CopyNotCurrent,
+            MissingPv,
+            MarkedMissing,
+            DeviceShrunk,
+            SizesChanged,
+            CopiesAgree,
+            Rewrote,
+        });
+        let covered: BTreeSet<&str> = vg_cases.iter().map(|(f, _)| name(f)).collect();
+        assert_eq!(covered.len(), all.len(), "a VgFinding without a case");
+        for (f, want) in vg_cases {
+            assert_eq!(vg_finding(&f), want);
+            assert_eq!(report_warning(&ReportWarning::Vg(f.clone())), want);
+            assert_eq!(
+                f.is_device_size(),
+                want.starts_with("WARNING: Device ")
+                    || want.starts_with("WARNING: One or more devices")
+            );
+        }
+        let path = p.clone();
+        let pv_cases = [
+            (
+                PvFinding::NoLabel { path: path.clone() },
+                "/dev/sdb: no PV label found",
+            ),
+            (
+                PvFinding::DamagedLabel {
+                    path: path.clone(),
+                    why: "bad".into(),
+                },
+                "/dev/sdb: damaged label: bad",
+            ),
+            (
+                PvFinding::LabelOk {
+                    path: path.clone(),
+                    uuid: "U".into(),
+                    size: 1024,
+                },
+                "/dev/sdb: label ok, PV UUID U, device size 1024",
+            ),
+            (
+                PvFinding::AreaOk {
+                    path: path.clone(),
+                    offset: 4096,
+                    vg: Some(("vg".into(), 3)),
+                    size: 900,
+                    checksum: 0xabc,
+                },
+                "/dev/sdb: metadata area at 4096 ok: vg seqno 3 (900 bytes, checksum 0x00000abc)",
+            ),
+            (
+                PvFinding::AreaOk {
+                    path: path.clone(),
+                    offset: 4096,
+                    vg: None,
+                    size: 900,
+                    checksum: 1,
+                },
+                "/dev/sdb: metadata area at 4096 ok: ? seqno 0 (900 bytes, checksum 0x00000001)",
+            ),
+            (
+                PvFinding::AreaEmpty {
+                    path: path.clone(),
+                    offset: 4096,
+                },
+                "/dev/sdb: metadata area at 4096 ok, empty",
+            ),
+            (
+                PvFinding::AreaDamaged {
+                    path,
+                    offset: 4096,
+                    why: "bad".into(),
+                },
+                "/dev/sdb: metadata area at 4096 damaged: bad",
+            ),
+        ];
+        let (name, all) = variants!(PvFinding {
+            NoLabel,
+            DamagedLabel,
+            LabelOk,
+            AreaOk,
+            AreaEmpty,
+            AreaDamaged,
+        });
+        let covered: BTreeSet<&str> = pv_cases.iter().map(|(f, _)| name(f)).collect();
+        assert_eq!(covered.len(), all.len(), "a PvFinding without a case");
+        for (f, want) in pv_cases {
+            assert_eq!(pv_finding(&f), want);
+            assert_eq!(
+                f.is_problem(),
+                want.contains("damaged") || want.contains("no PV")
+            );
+        }
+        assert_eq!(
+            report_warning(&ReportWarning::DamagedLabel {
+                path: PathBuf::from("/dev/sdb"),
+                why: s("bad crc"),
+            }),
+            "WARNING: /dev/sdb: damaged PV label: bad crc"
+        );
     }
 }

@@ -1096,16 +1096,8 @@ pub(crate) fn check_complete(r: &VgRead, majority: bool) -> Result<()> {
     Ok(())
 }
 
-/// Warnings about the copies of a VG that are not current and the PVs that are missing; with
-/// `hint`, each copy warning says how to repair it.
-pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
-    copy_findings(r, hint)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-/// [`copy_warnings`], typed.
+/// The copies of a VG that are not current and the PVs that are missing; with `hint`, each
+/// copy finding says how to repair it.
 pub(crate) fn copy_findings(r: &VgRead, hint: bool) -> Vec<VgFinding> {
     let vg = &r.vg.name;
     let mut out = Vec::new();
@@ -1145,16 +1137,8 @@ pub(crate) fn copy_findings(r: &VgRead, hint: bool) -> Vec<VgFinding> {
     out
 }
 
-/// lvm2's warnings for a device smaller than the PV recorded on it (`dev_size` in the
-/// metadata): the device shrank under the PV, and extents past its end are gone.
-pub(crate) fn size_warnings(sc: &Scan, r: &VgRead) -> Vec<String> {
-    size_findings(sc, r)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-/// [`size_warnings`], typed.
+/// Devices smaller than the PV recorded on them (`dev_size` in the metadata): the device
+/// shrank under the PV, and extents past its end are gone.
 pub(crate) fn size_findings(sc: &Scan, r: &VgRead) -> Vec<VgFinding> {
     let mut out = Vec::new();
     for p in &r.vg.pvs {
@@ -1283,7 +1267,7 @@ pub use lv::{
     LvresizeOptions, ResizeDir, Resized, SizeArg,
 };
 pub use pv::{PvckOptions, PvcreateOptions, PvremoveOptions};
-pub use report::Selection;
+pub use report::{ReportWarning, Selection};
 pub use shared::VgLockTypeOptions;
 pub use vg::{
     LvchangeTagsOptions, VgReduced, VgchangeOptions, VgcreateOptions, VgextendOptions,
