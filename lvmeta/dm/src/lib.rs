@@ -190,10 +190,17 @@ pub fn activate_with(
     let mut out = Outcome::default();
     let mut known: HashMap<String, DevNum> = HashMap::new();
     let mut created: Vec<(String, String)> = Vec::new();
+    // The link names the device the LV has: an active one may still carry an older name
+    // (a rename whose device-mapper step failed after its commit), and the planned name may
+    // then belong to another device.
+    let mut top_name = plan.top().name.clone();
     let res = (|| -> Result<()> {
         for d in &plan.devices {
             if let Some(i) = dm.info(&d.uuid)? {
                 known.insert(d.uuid.clone(), i.dev);
+                if d.uuid == top_uuid {
+                    top_name = i.name;
+                }
                 continue;
             }
             if let Some(other) = dm.info_by_name(&d.name)? {
@@ -211,8 +218,7 @@ pub fn activate_with(
             dm.resume(&d.uuid)?;
             nodes.add_node(&d.name, num)?;
         }
-        let top = plan.top();
-        nodes.add_link(&plan.vg, &plan.lv, &top.name)?;
+        nodes.add_link(&plan.vg, &plan.lv, &top_name)?;
         Ok(())
     })();
     match res {

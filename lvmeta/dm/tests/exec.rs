@@ -134,7 +134,8 @@ fn an_open_device_is_not_deactivated() {
 }
 
 /// A rename committed whose device-mapper step failed leaves the device and its link under the
-/// old name; deactivating the LV under its new name removes both (no dangling `/dev` link).
+/// old name: activating the LV again links its new name to that device (not to the device
+/// holding the new name), and deactivating it removes the device and both links.
 #[test]
 fn deactivating_a_device_left_under_its_old_name_removes_its_old_link() {
     let (mut vg, pvs, dm) = vg();
@@ -145,6 +146,11 @@ fn deactivating_a_device_left_under_its_old_name_removes_its_old_link() {
     vg.rename_lv("a", "c").unwrap();
     let plan = plan_lv(&vg, "c", &pvs, &opts()).unwrap();
     assert_eq!(plan.top().name, "vg-c");
+    // Another device holds the new name: activating again links the LV to its own device.
+    dm.create("vg-c", "OTHER-c").unwrap();
+    activate(&dm, &nodes, &plan).unwrap();
+    assert!(nodes.list().contains(&("vg/c".into(), "vg-a".into())));
+    dm.remove("OTHER-c").unwrap();
     deactivate(&dm, &nodes, &plan).unwrap();
     assert!(dm.names().is_empty(), "{:?}", dm.names());
     assert!(nodes.list().is_empty(), "left in /dev: {:?}", nodes.list());
