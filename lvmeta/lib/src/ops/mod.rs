@@ -325,8 +325,9 @@ pub enum OpError {
     SameVgName,
     /// A rename committed to the metadata whose device-mapper rename then failed (it runs
     /// after the commit, as lvm2's resume does): the metadata stands, the devices of LV
-    /// `vg/lv` keep their old names. lvm2's words after the kernel's error: vgrename's
-    /// "Renaming ... failed", lvrename's "Failed to resume logical volume".
+    /// `vg/lv` keep their old names. lvm2's last line after the kernel's error: vgrename's
+    /// "Renaming ... failed", lvrename's "Problem reactivating logical volume" (lvm2
+    /// 2.03.16's in the lab, `lab_nothing_in_use_is_removed`).
     #[error("{error}\n{}", not_renamed(old_vg, vg, lv))]
     DevicesNotRenamed {
         old_vg: String,
@@ -341,7 +342,7 @@ fn not_renamed(old_vg: &str, vg: &str, lv: &str) -> String {
     if old_vg != vg {
         format!("Renaming \"/dev/{old_vg}\" to \"/dev/{vg}\" failed")
     } else {
-        format!("Failed to resume logical volume {vg}/{lv}.")
+        format!("Problem reactivating logical volume {vg}/{lv}.")
     }
 }
 
