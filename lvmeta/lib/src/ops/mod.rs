@@ -1274,7 +1274,10 @@ pub(crate) fn used_extents(vg: &VolumeGroup) -> HashMap<String, u64> {
         .collect()
 }
 
-/// Which VG a PV's own metadata names (None: orphan).
+/// Which VG a PV's own metadata names (None: orphan). Other VGs are read from the scan
+/// without their locks, under the global lock the callers hold (pvcreate, pvremove, vgcreate,
+/// vgextend, vgcfgrestore), as lvm2 answers from lvmcache after its label scan under
+/// `lock_global` (`_pvcreate_check_used`, `vg_extend_each_pv`, `backup_restore_vg`).
 pub(crate) fn pv_vg_name(sc: &Scan, d: &PvDev) -> Option<String> {
     for m in &d.mdas {
         if let Ok(c) = &m.res {
