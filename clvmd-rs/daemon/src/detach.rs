@@ -41,11 +41,13 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
             for job in rx {
                 let input = match job {
                     Job::Detach(tag, lv, images) => match detach(&socket, &lv, &images) {
-                        Err(e @ Detached::NoMetadata { .. }) => Input::DetachNoMetadata {
-                            tag,
-                            error: e.to_string(),
-                            policy: vg_dgfail_policy(&lv.vg),
-                        },
+                        Err(e) if matches!(*e, Detached::NoMetadata { .. }) => {
+                            Input::DetachNoMetadata {
+                                tag,
+                                error: e.to_string(),
+                                policy: vg_dgfail_policy(&lv.vg),
+                            }
+                        }
                         r => Input::WatchDone {
                             tag,
                             result: r.map(|()| Vec::new()).map_err(|e| {
@@ -168,13 +170,16 @@ fn vg_dgfail_policy(vg: &str) -> Option<clvmd_proto::DgFailure> {
     })
 }
 
-fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(), Detached> {
+/// Boxed: lvmeta's errors are large, and this is the slow path.
+fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(), Box<Detached>> {
     // A commit that writes no copy is not reported by the lock: the machine first lets a
     // peer carry it (Input::DetachNoMetadata), then applies the policy.
     let locks = clvmd_client::DlmLocking::new(socket, LOCK_WAIT).without_metadata_loss_report();
-    let env = crate::dm::daemon_env(Arc::new(locks)).map_err(|source| Detached::Env {
-        lv: lv.clone(),
-        source,
+    let env = crate::dm::daemon_env(Arc::new(locks)).map_err(|source| {
+        Box::new(Detached::Env {
+            lv: lv.clone(),
+            source,
+        })
     })?;
     let ctx = Ctx { env: &env };
     let out = ctx
@@ -182,10 +187,12 @@ fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(),
         .map_err(|e| {
             // Why the locked read failed, asked without a lock: only which error to report
             // depends on it.
-            classify(lv, images, e, || match ctx.peek_known_vg(&lv.vg) {
-                Err(u @ lvmeta::ops::OpError::NoMetadataReadable { .. }) => Some(u),
-                _ => None,
-            })
+            Box::new(classify(lv, images, e, || {
+                match ctx.peek_known_vg(&lv.vg) {
+                    Err(u @ lvmeta::ops::OpError::NoMetadataReadable { .. }) => Some(u),
+                    _ => None,
+                }
+            }))
         })?;
     match &out.log {
         Some(lvmeta::ops::LogReplaced::Disk(new)) => {
