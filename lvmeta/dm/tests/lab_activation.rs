@@ -1418,7 +1418,8 @@ fn vgrename_of_active_lvs(t: &T, tool: &str, old: &str, new: &str) -> Vec<String
 /// works under its old name. Recovery, as docs/admin-guide.md says: `lvchange -ay` links the
 /// new name to the LV's own device; with the colliding device gone, `lvchange -an` then
 /// `-ay` gives the device the metadata's name and leaves no stale link. The same for
-/// vgrename. Then lvm2 in both cases, printed for docs/lvm2-parity.md.
+/// vgrename. Then lvm2 in both cases: its output (printed, for docs/lvm2-parity.md) has
+/// lvmeta's last lines.
 fn rename_failing_after_the_commit(t: &T) {
     t.sh("set -e; $LVMETA vgcreate -s 4m vf $DEVS >/dev/null; $LVMETA lvcreate -y -n a -L 8m vf >/dev/null");
     let sum = write_pattern(t, "/dev/mapper/vf-a", 1, "vfa");
@@ -1530,6 +1531,7 @@ fn rename_failing_after_the_commit(t: &T) {
         out.stdout_str(),
         out.stderr_str()
     );
+    let lvm2_lvrename = (out.code, out.stderr_str());
     // lvm2 left vg2-a suspended (2.03.16): resumed before the clean-up.
     let clean = "for d in $(dmsetup ls | cut -f1 | grep -E '^vg[23]-' || true); do \
                  dmsetup resume $d; dmsetup remove $d; done; rm -rf /dev/vg2 /dev/vg3";
@@ -1548,8 +1550,27 @@ fn rename_failing_after_the_commit(t: &T) {
         out.stdout_str(),
         out.stderr_str()
     );
+    let lvm2_vgrename = out.stderr_str();
     t.sh(&format!("set -e; {clean}; $LVM vgremove -q -f vg3 >/dev/null 2>&1 || $LVM vgremove -q -f vg2 >/dev/null"));
     assert!(t.dm_state("vg2-").is_empty() && t.dm_state("vg3-").is_empty());
+    // lvmeta's last lines are lvm2's (its exit code differs for vgrename: lvm2 says 0).
+    let says = |err: &str, line: &str| err.lines().any(|l| l.trim() == line);
+    assert_eq!(lvm2_lvrename.0, 5, "lvm2 lvrename: {}", lvm2_lvrename.1);
+    assert!(
+        says(
+            &lvm2_lvrename.1,
+            "Problem reactivating logical volume vg2/c."
+        ),
+        "lvm2 lvrename: {}",
+        lvm2_lvrename.1
+    );
+    assert!(
+        says(
+            &lvm2_vgrename,
+            "Renaming \"/dev/vg2\" to \"/dev/vg3\" failed"
+        ),
+        "lvm2 vgrename: {lvm2_vgrename}"
+    );
 }
 
 /// lvm2's CACHE_VOL (the cachevol's flags) and CACHE_USES_CACHEVOL (in the cached LV's segment
