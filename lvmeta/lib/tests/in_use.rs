@@ -490,7 +490,7 @@ fn a_device_rename_failing_after_the_commit_is_reported_and_the_commit_stands() 
     assert!(matches!(e, OpError::DevicesNotRenamed { .. }), "{e}");
     assert!(
         e.to_string()
-            .ends_with("\nFailed to resume logical volume vg/c."),
+            .ends_with("\nProblem reactivating logical volume vg/c."),
         "{e}"
     );
     assert_eq!(e.exit_code(), 5);
