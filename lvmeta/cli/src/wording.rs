@@ -172,7 +172,8 @@ pub fn op(e: &OpError) -> String {
         E::FullName(e) => full_name(e),
         E::SameVgName => "Old and new volume group names must differ".into(),
         // lvm2's words after the kernel's error: vgrename's "Renaming ... failed",
-        // lvrename's "Failed to resume logical volume".
+        // lvrename's "Problem reactivating logical volume" (lvm2 2.03.16 in the lab,
+        // `lab_nothing_in_use_is_removed`).
         E::DevicesNotRenamed {
             old_vg,
             vg,
@@ -182,7 +183,7 @@ pub fn op(e: &OpError) -> String {
             if old_vg != vg {
                 format!("{error}\nRenaming \"/dev/{old_vg}\" to \"/dev/{vg}\" failed")
             } else {
-                format!("{error}\nFailed to resume logical volume {vg}/{lv}.")
+                format!("{error}\nProblem reactivating logical volume {vg}/{lv}.")
             }
         }
         // halvm's own: lvmeta's commit protocol, its checks of devices and layouts.
@@ -1059,7 +1060,7 @@ mod tests {
                     lv: lv.clone(),
                     error: s("device-mapper rename failed"),
                 },
-                "device-mapper rename failed\nFailed to resume logical volume vg/m.",
+                "device-mapper rename failed\nProblem reactivating logical volume vg/m.",
             ),
         ];
         check(

@@ -115,9 +115,9 @@ pub fn pv_devices(ctx: &Ctx, r: &VgRead, scan: &crate::ops::Scan) -> Result<PvDe
     }
     let mut out = PvDevices::new();
     for (key, &i) in &r.devs {
-        let path = &scan.pvs[i].path;
+        let path = scan.pv(i).path();
         let m = std::fs::metadata(path).map_err(|source| OpError::Device {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source,
         })?;
         if !m.file_type().is_block_device() {

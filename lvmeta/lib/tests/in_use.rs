@@ -492,7 +492,7 @@ fn a_device_rename_failing_after_the_commit_is_reported_and_the_commit_stands() 
         })
         .unwrap_err();
     assert!(matches!(e, OpError::DevicesNotRenamed { .. }), "{e}");
-    // lvm2's line after the kernel's error ("Failed to resume logical volume vg/c.") is
+    // lvm2's line after the kernel's error ("Problem reactivating logical volume vg/c.") is
     // lvmeta-cli's; the error names the LV under its new name, in its VG.
     assert!(
         matches!(&e, OpError::DevicesNotRenamed { old_vg, vg, lv, .. }

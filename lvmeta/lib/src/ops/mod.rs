@@ -347,21 +347,34 @@ pub type Result<T, E = OpError> = std::result::Result<T, E>;
 
 pub use crate::env::{Env, OpenFn};
 
-/// One metadata area as read.
-pub struct MdaRead {
+/// One metadata area as read: raw metadata text, so private to this module (reads go
+/// through [`Scan`]'s checked reads, called by the transaction driver only).
+pub(crate) struct MdaRead {
     pub area: DiskLocn,
     pub res: Result<mda::MdaContents, OnDiskError>,
 }
 
-/// A device with a PV label.
+/// A device with a PV label. Fields private: the raw device and metadata areas are reached
+/// only through this module's reads and commits (the transaction path, `crate::txn`).
 pub struct PvDev {
-    pub path: PathBuf,
-    pub dev: Arc<dyn BlockDev>,
-    pub label: PvLabel,
-    pub mdas: Vec<MdaRead>,
+    path: PathBuf,
+    dev: Arc<dyn BlockDev>,
+    label: PvLabel,
+    mdas: Vec<MdaRead>,
 }
 
 impl PvDev {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// The raw device, for the crate's writes after a commit (labels, mirror logs).
+    pub(crate) fn dev(&self) -> &Arc<dyn BlockDev> {
+        &self.dev
+    }
+    /// The PV label as read (locations only, no metadata text).
+    pub fn label(&self) -> &PvLabel {
+        &self.label
+    }
     pub fn uuid_dashed(&self) -> String {
         lvm_uuid::format_with_dashes(&self.label.pv_uuid)
             .unwrap_or_else(|_| self.label.pv_uuid.clone())
@@ -375,14 +388,28 @@ impl PvDev {
     }
 }
 
-/// Everything a scan found.
+/// Everything a scan found. Fields private: holders of a scan (callbacks of the
+/// transaction driver, `crate::txn`) read VGs through it and see devices through the
+/// accessors below, never the raw metadata areas.
+///
+/// ```compile_fail,E0616
+/// fn raw(s: &lvmeta::ops::Scan) -> usize { s.pvs.len() }
+/// ```
+/// ```compile_fail,E0616
+/// fn raw(d: &lvmeta::ops::PvDev) -> usize { d.mdas.len() }
+/// ```
+/// ```
+/// fn listed(s: &lvmeta::ops::Scan, p: &std::path::Path) -> Option<String> {
+///     s.pv_by_path(p).map(|(_, d)| format!("{} {}", d.path().display(), d.uuid_dashed()))
+/// }
+/// ```
 #[derive(Default)]
 pub struct Scan {
-    pub pvs: Vec<PvDev>,
-    pub unlabelled: Vec<PathBuf>,
-    pub damaged: Vec<(PathBuf, OnDiskError)>,
+    pvs: Vec<PvDev>,
+    unlabelled: Vec<PathBuf>,
+    damaged: Vec<(PathBuf, OnDiskError)>,
     /// PVs seen on more than one device (not multipath paths: those are not scanned).
-    pub duplicates: Vec<Duplicate>,
+    duplicates: Vec<Duplicate>,
 }
 
 /// One PV UUID on several devices: lvm2 uses one, warns about the others, and refuses to
@@ -633,6 +660,11 @@ pub(crate) fn peek(text: &str) -> Option<(&str, u64)> {
 }
 
 impl Scan {
+    /// The PV device at index `i` (an index of [`VgRead::devs`] or [`Scan::device_index`]).
+    pub(crate) fn pv(&self, i: usize) -> &PvDev {
+        &self.pvs[i]
+    }
+
     /// Whether a PV of `vg` was seen on more than one device.
     pub fn has_duplicates(&self, vg: &VolumeGroup) -> bool {
         let bare = |u: &str| u.replace('-', "");
@@ -1175,7 +1207,10 @@ pub(crate) fn used_extents(vg: &VolumeGroup) -> HashMap<String, u64> {
         .collect()
 }
 
-/// Which VG a PV's own metadata names (None: orphan).
+/// Which VG a PV's own metadata names (None: orphan). Other VGs are read from the scan
+/// without their locks, under the global lock the callers hold (pvcreate, pvremove, vgcreate,
+/// vgextend, vgcfgrestore), as lvm2 answers from lvmcache after its label scan under
+/// `lock_global` (`_pvcreate_check_used`, `vg_extend_each_pv`, `backup_restore_vg`).
 pub(crate) fn pv_vg_name(sc: &Scan, d: &PvDev) -> Option<String> {
     for m in &d.mdas {
         if let Ok(c) = &m.res {
