@@ -29,8 +29,6 @@ pub enum ActivateError {
         owner: String,
         detail: String,
     },
-    #[error("volume group {vg} is owned by {owner}, which is a live cluster member")]
-    OwnedByLiveNode { vg: String, owner: String },
     #[error("volume group {vg} is owned by {owner}, which is not a node of this cluster")]
     ForeignOwner { vg: String, owner: String },
     #[error("volume group {vg} carries tag {tag} without an owner tag {tag}:<node>; remove the tag once no node uses the VG")]
@@ -105,7 +103,6 @@ impl From<ActivateError> for OcfError {
             ActivateError::VgNotFound { vg }
             | ActivateError::VgVanished { vg }
             | ActivateError::MembershipUnknown { vg, .. }
-            | ActivateError::OwnedByLiveNode { vg, .. }
             | ActivateError::ForeignOwner { vg, .. }
             | ActivateError::UnknownTagOwner { vg, .. }
             | ActivateError::MissingPvs { vg, .. }

@@ -180,23 +180,42 @@ pub fn owner(access: AccessMode, tag: &str, vg: &VgState, snap: &Snapshot) -> Ow
     }
 }
 
-/// Taking the VG over from `others`: refused unless they are all out of the cluster.
+/// Taking the VG over from `others`: refused unless they are all cluster nodes. A live member
+/// is taken over too: Pacemaker starts an exclusive resource on a node only once every other
+/// node's probe or stop said it is stopped there (so the owner has none of it active), as
+/// resource-agents' agent assumes; the usual case is a VG made on one node (its system ID)
+/// and then put under Pacemaker, which may place it anywhere. A dead owner was fenced first.
 fn take_over(
     vg: &str,
     others: &[String],
     snap: &Snapshot,
     plan: &mut Plan,
 ) -> Result<(), ActivateError> {
-    check_owners_dead(vg, others, snap)?;
-    plan.notes.push(format!(
-        "taking {vg} over from {}, which is not a cluster member",
-        others.join(", ")
-    ));
+    let live = check_owners_known(vg, others, snap)?;
+    let (live, dead): (Vec<&String>, Vec<&String>) = others.iter().partition(|o| live.contains(o));
+    let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    if !dead.is_empty() {
+        plan.notes.push(format!(
+            "taking {vg} over from {}, which is not a cluster member",
+            join(&dead)
+        ));
+    }
+    if !live.is_empty() {
+        plan.notes.push(format!(
+            "taking {vg} over from {}, a cluster member where it is stopped",
+            join(&live)
+        ));
+    }
     Ok(())
 }
 
-/// Refuses unless every named owner is a known node outside the membership.
-fn check_owners_dead(vg: &str, owners: &[String], snap: &Snapshot) -> Result<(), ActivateError> {
+/// Refuses unless every named owner is a known cluster node; returns the live ones.
+fn check_owners_known<'a>(
+    vg: &str,
+    owners: &'a [String],
+    snap: &Snapshot,
+) -> Result<Vec<&'a String>, ActivateError> {
+    let mut live = Vec::new();
     for o in owners {
         let nodes = snap
             .nodes
@@ -207,12 +226,7 @@ fn check_owners_dead(vg: &str, owners: &[String], snap: &Snapshot) -> Result<(),
                 detail: "crm_node gave no node list".to_string(),
             })?;
         match nodes.iter().find(|n| &n.name == o) {
-            Some(n) if n.member => {
-                return Err(ActivateError::OwnedByLiveNode {
-                    vg: vg.to_string(),
-                    owner: o.clone(),
-                })
-            }
+            Some(n) if n.member => live.push(o),
             Some(_) => {}
             None => {
                 return Err(ActivateError::ForeignOwner {
@@ -222,7 +236,7 @@ fn check_owners_dead(vg: &str, owners: &[String], snap: &Snapshot) -> Result<(),
             }
         }
     }
-    Ok(())
+    Ok(live)
 }
 
 /// Start: claim or take over ownership, then activate what is not active yet.

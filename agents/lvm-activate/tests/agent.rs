@@ -190,25 +190,45 @@ fn monitor_depths_read_blocks() {
     );
 }
 
+/// The VG was made on n1 (its system ID is n1's) and nothing is active: Pacemaker's first
+/// probe there, which may carry no interval at all, finds it cleanly stopped, not failed (an
+/// error would make Pacemaker stop the group there and keep a failure record).
 #[test]
-fn failover_takes_over_from_a_dead_node_only() {
+fn a_probe_without_an_interval_on_the_vgs_owner_is_not_running() {
+    let mut a = node("n1", vg(Some("n1")), &[("n1", true), ("n2", true)]);
+    assert_eq!(
+        call(&mut a, "monitor", &[]).0,
+        7,
+        "probe without an interval"
+    );
+    assert_eq!(call(&mut a, "monitor", &[PROBE]).0, 7, "probe");
+    let (rc, err) = call(&mut a, "monitor", &[RECURRING]);
+    assert_eq!(rc, 1, "a recurring monitor of an owned, inactive VG: {err}");
+}
+
+#[test]
+fn start_takes_over_from_cluster_nodes_only() {
     // n1 started the VG and then died: its system ID stays on the VG.
     let mut n2 = node("n2", vg(Some("n1")), &[("n1", false), ("n2", true)]);
     assert_eq!(call(&mut n2, "monitor", &[PROBE]).0, 7);
     assert_eq!(call(&mut n2, "start", &[]).0, 0);
     assert_eq!(n2.backend.vgs["vg1"].system_id.as_deref(), Some("n2"));
 
-    // The same with n1 still a member: refused, with the reason.
+    // The same with n1 still a member (the VG was made there, then put under Pacemaker,
+    // whose probe found it stopped on n1): taken over, as resource-agents' agent does.
     let mut n2 = node("n2", vg(Some("n1")), &[("n1", true), ("n2", true)]);
+    assert_eq!(call(&mut n2, "monitor", &[PROBE]).0, 7);
+    assert_eq!(call(&mut n2, "start", &[]).0, 0);
+    assert_eq!(n2.backend.vgs["vg1"].system_id.as_deref(), Some("n2"));
+
+    // An owner that is no cluster node at all (another host on the SAN): refused.
+    let mut n2 = node("n2", vg(Some("elsewhere")), &[("n1", true), ("n2", true)]);
     let (rc, err) = call(&mut n2, "start", &[]);
     assert_eq!(rc, 1);
-    assert!(
-        err.contains("owned by n1, which is a live cluster member"),
-        "{err}"
-    );
+    assert!(err.contains("elsewhere"), "{err}");
     assert_eq!(
         n2.backend.vgs["vg1"].system_id.as_deref(),
-        Some("n1"),
+        Some("elsewhere"),
         "ownership untouched"
     );
     assert!(n2.backend.active.is_empty());

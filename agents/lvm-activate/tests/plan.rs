@@ -188,7 +188,7 @@ fn start_on_our_vg_only_activates_what_is_inactive() {
 }
 
 #[test]
-fn start_takes_over_from_a_dead_owner_only() {
+fn start_takes_over_from_cluster_nodes_only() {
     let p = plan_start(
         &cfg(AccessMode::SystemId),
         &snap(Some(vg(Some("n3"), &[])), &[]),
@@ -208,19 +208,25 @@ fn start_takes_over_from_a_dead_owner_only() {
         p.notes
     );
 
-    let e = plan_start(
+    // A live member: Pacemaker starts the resource here only once it is stopped there.
+    let p = plan_start(
         &cfg(AccessMode::SystemId),
         &snap(Some(vg(Some("n2"), &[])), &[]),
     )
-    .unwrap_err();
+    .unwrap();
     assert_eq!(
-        e,
-        ActivateError::OwnedByLiveNode {
-            vg: "vg1".into(),
-            owner: "n2".into()
+        p.steps[0],
+        Step::SetSystemId {
+            from: Some("n2".into()),
+            to: "n1".into(),
+            majority: false
         }
     );
-    assert_eq!(code(&e), 1);
+    assert!(
+        p.notes[0].contains("taking vg1 over from n2, a cluster member where it is stopped"),
+        "{:?}",
+        p.notes
+    );
 
     let e = plan_start(
         &cfg(AccessMode::SystemId),
@@ -466,18 +472,17 @@ fn tagging_claims_and_takes_over() {
     want.extend(activate_all());
     assert_eq!(p.steps, want);
 
-    let e = plan_start(
+    let p = plan_start(
         &c,
         &snap(Some(vg(None, &["pacemaker", "pacemaker:n2"])), &[]),
     )
-    .unwrap_err();
-    assert_eq!(
-        e,
-        ActivateError::OwnedByLiveNode {
-            vg: "vg1".into(),
-            owner: "n2".into()
-        }
-    );
+    .unwrap();
+    let mut want = vec![
+        Step::DelTag("pacemaker:n2".into()),
+        Step::AddTag("pacemaker:n1".into()),
+    ];
+    want.extend(activate_all());
+    assert_eq!(p.steps, want);
     let e = plan_start(&c, &snap(Some(vg(None, &["pacemaker"])), &[])).unwrap_err();
     assert_eq!(
         e,

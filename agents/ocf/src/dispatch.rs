@@ -43,9 +43,9 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// A monitor with interval 0.
+    /// A monitor with interval 0 or none ([`crate::env::OcfEnv::is_probe`]).
     pub fn is_probe(&self) -> bool {
-        self.action == ActionName::Monitor && self.env.interval_ms == Some(0)
+        self.env.is_probe(self.action.as_str())
     }
 
     /// The check level to run: the highest the agent supports not above `OCF_CHECK_LEVEL`.

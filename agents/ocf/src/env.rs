@@ -145,9 +145,12 @@ impl OcfEnv {
         Ok(env)
     }
 
-    /// A probe is a monitor with interval 0 (ocf-shellfuncs' `ocf_is_probe`).
+    /// A probe is a monitor with interval 0 or none: Pacemaker's probes may carry no
+    /// `CRM_meta_interval` at all (seen with Pacemaker 2.1 in the lab; resource-agents'
+    /// `ocf.py` counts an unset interval as a probe for the same reason), while its recurring
+    /// monitors always carry theirs.
     pub fn is_probe(&self, action: &str) -> bool {
-        action == "monitor" && self.interval_ms == Some(0)
+        action == "monitor" && matches!(self.interval_ms, None | Some(0))
     }
 
     /// The highest supported level not above the requested one (ocf-shellfuncs'
@@ -216,7 +219,10 @@ mod tests {
         let env = OcfEnv::from_vars(Vec::<(String, String)>::new()).unwrap();
         assert_eq!(env.check_level, 0);
         assert_eq!(env.interval_ms, None);
-        assert!(!env.is_probe("monitor"), "no interval given is not a probe");
+        assert!(
+            env.is_probe("monitor"),
+            "a monitor without an interval is a probe"
+        );
         assert_eq!(env.ocf_root, PathBuf::from("/usr/lib/ocf"));
         assert_eq!(env.log.rsctmp, PathBuf::from("/run/resource-agents"));
         assert!(!env.log.debug);

@@ -34,7 +34,7 @@ fn action_about(a: ActionName) -> &'static str {
     match a {
         ActionName::Start => "Activates the resource; exits 0 only once it is verifiably running.",
         ActionName::Stop => "Deactivates the resource; exits 0 also when it was not running.",
-        ActionName::Monitor => "Reports the state: 0 running, 7 cleanly stopped, an error when it should run and does not. With interval 0 it is a probe.",
+        ActionName::Monitor => "Reports the state: 0 running, 7 cleanly stopped, an error when it should run and does not. With interval 0, or none (Pacemaker's probes may carry none), it is a probe.",
         ActionName::MetaData => "Prints the OCF meta-data XML; runs as any user and touches nothing.",
         ActionName::ValidateAll => "Checks the parameters and their combinations.",
         ActionName::Reload => "Applies changed parameters without a restart.",
@@ -104,7 +104,7 @@ pub fn sections(def: &AgentDefinition) -> Vec<(String, String)> {
     }
     let levels: Vec<String> = def.check_levels.iter().map(u32::to_string).collect();
     let environment = format!(
-        "OCF_RESKEY_<name>: instance parameters. OCF_RESOURCE_INSTANCE: the resource name, used in the log tag. OCF_CHECK_LEVEL (or OCF_RESKEY_OCF_CHECK_LEVEL): monitor depth, one of {}; other values round down to the nearest supported level. CRM_meta_interval / OCF_RESKEY_CRM_meta_interval: a monitor with interval 0 is a probe. CRM_meta_timeout: the action's timeout in milliseconds. OCF_ROOT: the OCF tree, default /usr/lib/ocf.\n\nHA_LOGFACILITY: syslog facility (default daemon; none disables syslog). HA_LOGFILE: a file that log lines are appended to as ocf-shellfuncs writes them (\"<date> <tag>:    <LEVEL>: <message>\"), debug messages excepted. HA_DEBUGLOG: a file that every line, debug ones included, is appended to (\"<tag>:<TAB><date><LEVEL>: <message>\"). HA_DATEFMT: the date's strftime format (default \"%b %d %T \"). HA_debug: debug messages are logged only when set and not 0. HA_LOGTAG: overrides the log tag, which is otherwise {}(<instance>)[<pid>]. With neither HA_LOGFACILITY nor HA_LOGFILE set, messages also go to standard error. Messages that the libraries log through the log facade go the same ways.",
+        "OCF_RESKEY_<name>: instance parameters. OCF_RESOURCE_INSTANCE: the resource name, used in the log tag. OCF_CHECK_LEVEL (or OCF_RESKEY_OCF_CHECK_LEVEL): monitor depth, one of {}; other values round down to the nearest supported level. CRM_meta_interval / OCF_RESKEY_CRM_meta_interval: a monitor with interval 0, or without one, is a probe. CRM_meta_timeout: the action's timeout in milliseconds. OCF_ROOT: the OCF tree, default /usr/lib/ocf.\n\nHA_LOGFACILITY: syslog facility (default daemon; none disables syslog). HA_LOGFILE: a file that log lines are appended to as ocf-shellfuncs writes them (\"<date> <tag>:    <LEVEL>: <message>\"), debug messages excepted. HA_DEBUGLOG: a file that every line, debug ones included, is appended to (\"<tag>:<TAB><date><LEVEL>: <message>\"). HA_DATEFMT: the date's strftime format (default \"%b %d %T \"). HA_debug: debug messages are logged only when set and not 0. HA_LOGTAG: overrides the log tag, which is otherwise {}(<instance>)[<pid>]. With neither HA_LOGFACILITY nor HA_LOGFILE set, messages also go to standard error. Messages that the libraries log through the log facade go the same ways.",
         levels.join(", "),
         def.name
     );

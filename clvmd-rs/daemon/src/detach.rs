@@ -41,14 +41,19 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
             for job in rx {
                 let input = match job {
                     Job::Detach(tag, lv, images) => match detach(&socket, &lv, &images) {
-                        Err(Detached::NoMetadata(error)) => Input::DetachNoMetadata {
-                            tag,
-                            error,
-                            policy: vg_dgfail_policy(&lv.vg),
-                        },
+                        Err(e) if matches!(*e, Detached::NoMetadata { .. }) => {
+                            Input::DetachNoMetadata {
+                                tag,
+                                error: e.to_string(),
+                                policy: vg_dgfail_policy(&lv.vg),
+                            }
+                        }
                         r => Input::WatchDone {
                             tag,
-                            result: r.map(|()| Vec::new()).map_err(|e| e.to_string()),
+                            result: r.map(|()| Vec::new()).map_err(|e| {
+                                log::debug!("{lv}: detach failed: {e:?}");
+                                e.to_string()
+                            }),
                         },
                     },
                     Job::Policy(tag, lv) => Input::PolicyRead {
@@ -75,7 +80,8 @@ pub fn spawn(socket: PathBuf, done: Sender<Input>, wake: UnixStream) -> Sender<J
 /// lock requests would go through its own loop, and the tags are a hint the detach
 /// commit, made under the VG lock, reads again.
 fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
-    let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new()))?;
+    let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new()))
+        .map_err(|e| e.to_string())?;
     let (_, r) = Ctx { env: &env }.peek_vg(vg).map_err(|e| e.to_string())?;
     Ok(halvm_config::DetachPolicy::from_vg_tags(&r.vg.tags).map(crate::core_detach))
 }
@@ -83,25 +89,74 @@ fn vg_policy(vg: &str) -> Result<Option<Detach>, String> {
 /// Writes another node's commit from this node's view of the disks, without the VG lock
 /// (that node's command holds it EX for it), if the VG on disk is the one it names.
 fn write_commit(c: &CarriedCommit) -> Result<(), String> {
-    let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new()))?;
+    let env = crate::dm::daemon_env(Arc::new(lvmeta::lock::MemLocking::new()))
+        .map_err(|e| e.to_string())?;
     Ctx { env: &env }
         .write_carried(&c.vg, &c.vg_uuid, u64::from(c.disk_seqno), &c.metadata)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
-/// Why a detach commit failed: no metadata copy written (a peer may carry it, then the
-/// metadata-loss policy), or anything else.
+/// Why a detach of LV `lv`'s legs `images` failed. The machine's log line and `status` put
+/// it after the LV and its legs, so the text says the step and the cause.
+#[derive(Debug, thiserror::Error)]
 enum Detached {
-    NoMetadata(String),
-    Failed(String),
+    /// No metadata copy written, or none readable from here: a peer may carry the commit,
+    /// then the metadata-loss policy applies. The text is lvmeta's, which the carry request
+    /// and the policy's messages quote.
+    #[error("{source}")]
+    NoMetadata {
+        lv: LvRef,
+        source: lvmeta::ops::OpError,
+    },
+    /// lvmeta's environment (lvm.conf, halvm.toml) could not be built: nothing was read.
+    #[error("reading the configuration: {source}")]
+    Env {
+        lv: LvRef,
+        source: lvmeta::env::EnvError,
+    },
+    /// The commit removing the legs from VG `lv.vg`'s metadata failed (the VG lock, the
+    /// read, the checks or the write).
+    #[error("removing {} from the metadata of VG {}: {source}", images.join(", "), lv.vg)]
+    Commit {
+        lv: LvRef,
+        images: Vec<String>,
+        source: lvmeta::ops::OpError,
+    },
 }
 
-impl std::fmt::Display for Detached {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Detached::NoMetadata(e) | Detached::Failed(e) => f.write_str(e),
-        }
+/// The outcome of `remove_failed_images`' error: no metadata written (a copy not written, or
+/// `unreadable`: the VG, known to exist, read behind devices failing I/O) or a failed commit.
+fn classify(
+    lv: &LvRef,
+    images: &[String],
+    e: lvmeta::ops::OpError,
+    unreadable: impl FnOnce() -> Option<lvmeta::ops::OpError>,
+) -> Detached {
+    use lvmeta::ops::OpError;
+    match e {
+        OpError::NoMetadataCopy { .. } => Detached::NoMetadata {
+            lv: lv.clone(),
+            source: e,
+        },
+        // The VG exists (its LV is active here): not found behind devices failing I/O is
+        // no metadata readable from here, which no copy written follows.
+        OpError::VgNotFound { .. } | OpError::NoValidCopy { .. } => match unreadable() {
+            Some(u) => Detached::NoMetadata {
+                lv: lv.clone(),
+                source: u,
+            },
+            None => Detached::Commit {
+                lv: lv.clone(),
+                images: images.to_vec(),
+                source: e,
+            },
+        },
+        e => Detached::Commit {
+            lv: lv.clone(),
+            images: images.to_vec(),
+            source: e,
+        },
     }
 }
 
@@ -115,28 +170,29 @@ fn vg_dgfail_policy(vg: &str) -> Option<clvmd_proto::DgFailure> {
     })
 }
 
-fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(), Detached> {
+/// Boxed: lvmeta's errors are large, and this is the slow path.
+fn detach(socket: &std::path::Path, lv: &LvRef, images: &[String]) -> Result<(), Box<Detached>> {
     // A commit that writes no copy is not reported by the lock: the machine first lets a
     // peer carry it (Input::DetachNoMetadata), then applies the policy.
     let locks = clvmd_client::DlmLocking::new(socket, LOCK_WAIT).without_metadata_loss_report();
-    let env = crate::dm::daemon_env(Arc::new(locks)).map_err(Detached::Failed)?;
-    let out = Ctx { env: &env }
+    let env = crate::dm::daemon_env(Arc::new(locks)).map_err(|source| {
+        Box::new(Detached::Env {
+            lv: lv.clone(),
+            source,
+        })
+    })?;
+    let ctx = Ctx { env: &env };
+    let out = ctx
         .remove_failed_images(&lv.vg, &lv.uuid, images)
-        .map_err(|e| match e {
-            lvmeta::ops::OpError::NoMetadataCopy { .. } => Detached::NoMetadata(e.to_string()),
-            // The VG exists (its LV is active here): not found behind devices failing I/O is
-            // no metadata readable from here, which no copy written follows.
-            lvmeta::ops::OpError::VgNotFound { .. } | lvmeta::ops::OpError::NoValidCopy { .. } => {
-                // Why the locked read failed, asked without a lock: only which error to
-                // report depends on it.
-                match (Ctx { env: &env }).peek_known_vg(&lv.vg).map(|_| ()) {
-                    Err(u @ lvmeta::ops::OpError::NoMetadataReadable { .. }) => {
-                        Detached::NoMetadata(u.to_string())
-                    }
-                    _ => Detached::Failed(e.to_string()),
+        .map_err(|e| {
+            // Why the locked read failed, asked without a lock: only which error to report
+            // depends on it.
+            Box::new(classify(lv, images, e, || {
+                match ctx.peek_known_vg(&lv.vg) {
+                    Err(u @ lvmeta::ops::OpError::NoMetadataReadable { .. }) => Some(u),
+                    _ => None,
                 }
-            }
-            e => Detached::Failed(e.to_string()),
+            }))
         })?;
     match &out.log {
         Some(lvmeta::ops::LogReplaced::Disk(new)) => {
@@ -249,6 +305,124 @@ fn sub_lv(
 mod tests {
     use super::*;
     use lvmeta_dm::mem::MemDm;
+
+    /// Each failure of the detach commit keeps what failed (the LV, its legs, the step) and
+    /// lvmeta's typed error; no metadata written or readable goes to the carry path with
+    /// lvmeta's own words; the rest names the legs and the VG before the cause.
+    #[test]
+    fn detach_failures_are_mapped_with_what_failed() {
+        use lvmeta::ops::OpError;
+        let lv = LvRef {
+            vg: "vg".into(),
+            uuid: "llllll-llll-llll-llll-llll-llll-llllll".into(),
+            name: "m".into(),
+        };
+        let images = vec!["m_mimage_1".to_string(), "m_mlog".to_string()];
+        let unreadable = || OpError::NoMetadataReadable {
+            vg: "vg".into(),
+            failed: vec!["/dev/sdb".into()],
+            first: "Input/output error".into(),
+        };
+
+        let no_copy = OpError::NoMetadataCopy {
+            vg: "vg".into(),
+            areas: 2,
+            failed: vec!["/dev/sdb".into()],
+            first: "Input/output error".into(),
+        };
+        let words = no_copy.to_string();
+        let e = classify(&lv, &images, no_copy, || panic!("not asked"));
+        assert!(
+            matches!(&e, Detached::NoMetadata { lv: l, source: OpError::NoMetadataCopy { .. } } if *l == lv),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), words, "lvmeta's words for the carry request");
+
+        // Not found while devices fail I/O: no metadata readable, the unlocked read's error.
+        let e = classify(
+            &lv,
+            &images,
+            OpError::VgNotFound { vg: "vg".into() },
+            || Some(unreadable()),
+        );
+        assert!(
+            matches!(
+                &e,
+                Detached::NoMetadata {
+                    source: OpError::NoMetadataReadable { .. },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), unreadable().to_string());
+
+        // Not found, and nothing fails I/O: a failed commit, the VG's own error kept.
+        let e = classify(
+            &lv,
+            &images,
+            OpError::VgNotFound { vg: "vg".into() },
+            || None,
+        );
+        match &e {
+            Detached::Commit {
+                lv: l,
+                images: i,
+                source: OpError::VgNotFound { vg },
+            } => {
+                assert_eq!((l, i, vg.as_str()), (&lv, &images, "vg"))
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "removing m_mimage_1, m_mlog from the metadata of VG vg: {}",
+                OpError::VgNotFound { vg: "vg".into() }
+            )
+        );
+
+        // Anything else: the commit failed, its error typed and quoted.
+        let e = classify(
+            &lv,
+            &images,
+            OpError::InUse {
+                vg: "vg".into(),
+                lv: "m".into(),
+            },
+            || panic!("not asked"),
+        );
+        assert!(
+            matches!(
+                &e,
+                Detached::Commit {
+                    source: OpError::InUse { .. },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("removing m_mimage_1, m_mlog from the metadata of VG vg: "),
+            "{e}"
+        );
+
+        // The environment: the step named, the configuration's error kept.
+        let env_error = lvmeta::env::EnvError::Config(halvm_config::ConfigError::Read {
+            path: "/etc/halvm/halvm.toml".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        let e = Detached::Env {
+            lv: lv.clone(),
+            source: env_error,
+        };
+        assert_eq!(
+            e.to_string(),
+            "reading the configuration: /etc/halvm/halvm.toml: cannot read configuration: \
+             permission denied"
+        );
+    }
 
     #[test]
     fn legs_are_named_from_the_live_table() {

@@ -111,6 +111,7 @@ pub fn kernel_dm() -> MakeDmExec {
     Box::new(|| {
         Box::new(LvmDm::new(Box::new(|| {
             daemon_env(std::sync::Arc::new(lvmeta::lock::MemLocking::new()))
+                .map_err(|e| e.to_string())
         })))
     })
 }
@@ -119,10 +120,9 @@ pub fn kernel_dm() -> MakeDmExec {
 /// its locking, suspended devices skipped.
 pub(crate) fn daemon_env(
     locks: std::sync::Arc<dyn lvmeta::lock::LockManager>,
-) -> Result<Env, String> {
-    let mut env = lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))
-        .map(|b| b.env)
-        .map_err(|e| e.to_string())?;
+) -> Result<Env, lvmeta::env::EnvError> {
+    let mut env =
+        lvmeta::env::build_with_cluster(&lvmeta::env::EnvOptions::default(), Some(locks))?.env;
     skip_suspended(&mut env);
     Ok(env)
 }

@@ -24,7 +24,7 @@ pub fn enable(socket: &Path, vg: &str) -> Result<(), DaemonError> {
     let env = crate::dm::daemon_env(std::sync::Arc::new(lvmeta::lock::MemLocking::new())).map_err(
         |e| DaemonError::Enable {
             vg: vg.into(),
-            why: e,
+            why: e.to_string(),
         },
     )?;
     // Only whether the metadata is readable from here: no lock (the daemon serves locks,

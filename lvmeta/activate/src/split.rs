@@ -31,9 +31,9 @@ pub enum SplitError {
     Exists { vg: String, name: String },
     #[error("{0}")]
     Model(#[from] lvmeta_model::ModelError),
-    /// `lvconvert --repair` of an LV neither mirror nor raid1: lvm2's command matching
-    /// refuses it (its first line a warning).
-    #[error("Command on LV {vg}/{lv} does not accept LV type {lv_type}.\nCommand not permitted on LV {vg}/{lv}.")]
+    /// `lvconvert --repair` of an LV neither mirror nor raid1 (lvm2's command matching
+    /// refuses it).
+    #[error("LV {vg}/{lv} of type {lv_type} cannot be repaired")]
     NotRepairable {
         vg: String,
         lv: String,
@@ -42,20 +42,25 @@ pub enum SplitError {
     /// [`repair_mirror`] asked for a raid1 LV ([`repair`] sends those to [`repair_raid1`]).
     #[error("{vg}/{lv} is a raid1 LV: repaired by repair_raid1")]
     RaidRepair { vg: String, lv: String },
-    // lvm2 follows with lvconvert's own line.
-    #[error("Unable to replace all PVs from {vg}/{lv} at once.\nFailed to replace faulty devices in {vg}/{lv}.")]
+    #[error("cannot replace every image of {vg}/{lv} at once")]
     ReplaceAll { vg: String, lv: String },
-    // lvm2 follows with lvconvert's own line.
-    #[error("Logical volume {vg}/{lv} does not contain devices specified to replace.\nFailed to replace faulty devices in {vg}/{lv}.")]
+    #[error("{vg}/{lv} has no image on the devices to replace")]
     NothingToReplace { vg: String, lv: String },
-    // lvm2 follows with lvconvert's own line.
-    #[error("Failed to allocate replacement images for {vg}/{lv}.\nFailed to replace faulty devices in {vg}/{lv}.")]
+    #[error("no room for replacement images of {vg}/{lv}")]
     NoReplacement { vg: String, lv: String },
-    #[error("No usable images left in {vg}/{lv}.")]
+    #[error("no usable images left in {vg}/{lv}")]
     NoUsableImages { vg: String, lv: String },
-    /// lvm2's `_raid_extract_images` refusals, then `_raid_remove_images`'s line.
-    #[error("{why}\nFailed to extract images from {vg}/{lv}.")]
-    Extract { vg: String, lv: String, why: String },
+    /// Fewer PVs given than raid1 images to remove (lvm2's `_raid_extract_images`).
+    #[error("cannot remove {extract} images of {vg}/{lv}: only {given} PVs given")]
+    ExtractFromFewPvs {
+        vg: String,
+        lv: String,
+        extract: usize,
+        given: usize,
+    },
+    /// Not enough raid1 images on the PVs given to remove as many as asked.
+    #[error("not enough images of {vg}/{lv} on the PVs given to remove")]
+    ExtractShort { vg: String, lv: String },
     #[error("{vg}/{lv}: image {image} is missing from the metadata")]
     Dangling {
         vg: String,
@@ -337,14 +342,11 @@ pub fn reduce_images(
     let mut chosen: Vec<usize> = Vec::new();
     if raid {
         if let Some(list) = pvs.filter(|l| l.len() < extract) {
-            return Err(SplitError::Extract {
+            return Err(SplitError::ExtractFromFewPvs {
                 vg: vg.name.clone(),
                 lv: lv.into(),
-                why: format!(
-                    "Unable to remove {extract} images:  Only {} device{} given.",
-                    list.len(),
-                    if list.len() == 1 { "" } else { "s" }
-                ),
+                extract,
+                given: list.len(),
             });
         }
         for s in (0..have).rev() {
@@ -357,10 +359,9 @@ pub fn reduce_images(
             }
         }
         if chosen.len() < extract {
-            return Err(SplitError::Extract {
+            return Err(SplitError::ExtractShort {
                 vg: vg.name.clone(),
                 lv: lv.into(),
-                why: "Unable to extract enough images to satisfy request.".into(),
             });
         }
     } else {
@@ -1319,12 +1320,19 @@ mod tests {
         let mut vg = raid1(4, 3);
         let before = vg.clone();
         let e = reduce_images(&mut vg, "r", 1, Some(&["pv0".into()]), false).unwrap_err();
-        assert!(e.to_string().contains("Only 1 device given."), "{e}");
-        let e = reduce_images(&mut vg, "r", 2, Some(&["pv3".into()]), false).unwrap_err();
         assert!(
-            e.to_string().contains("Unable to extract enough images"),
+            matches!(
+                e,
+                SplitError::ExtractFromFewPvs {
+                    extract: 2,
+                    given: 1,
+                    ..
+                }
+            ),
             "{e}"
         );
+        let e = reduce_images(&mut vg, "r", 2, Some(&["pv3".into()]), false).unwrap_err();
+        assert!(matches!(e, SplitError::ExtractShort { .. }), "{e}");
         assert_eq!(vg, before);
         // Down to one: linear on image 0's extents.
         let img0 = vg.lv("r_rimage_0").unwrap().segments.clone();
@@ -1453,9 +1461,10 @@ mod tests {
         fail_pv_of(&mut vg, "r_rimage_1");
         let before = vg.clone();
         let e = repair_raid1(&mut vg, "r", &ImagesRequest::default()).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Unable to replace all PVs from vg/r at once.\nFailed to replace faulty devices in vg/r."
+        // lvm2's words for each refusal are lvmeta-cli's (`lvmeta_cli::wording`).
+        assert!(
+            matches!(&e, SplitError::ReplaceAll { vg, lv } if vg == "vg" && lv == "r"),
+            "{e}"
         );
         assert_eq!(vg, before);
         // No missing PV: nothing to do.
@@ -1477,10 +1486,9 @@ mod tests {
         assert!(vg.pvs[2].is_missing());
         let before = vg.clone();
         let e = repair_raid1(&mut vg, "r", &ImagesRequest::default()).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Logical volume vg/r does not contain devices specified to replace.\n\
-             Failed to replace faulty devices in vg/r."
+        assert!(
+            matches!(&e, SplitError::NothingToReplace { vg, lv } if vg == "vg" && lv == "r"),
+            "{e}"
         );
         assert_eq!(vg, before);
         // A mirror goes to repair_mirror through `repair`.
@@ -1502,9 +1510,9 @@ mod tests {
         let out = remove_images(&mut vg, "r", &["r_rimage_1".into()]).unwrap();
         assert!(out.now_linear);
         let e = repair(&mut vg, "r", &ImagesRequest::default()).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Command on LV vg/r does not accept LV type linear.\nCommand not permitted on LV vg/r."
+        assert!(
+            matches!(&e, SplitError::NotRepairable { lv_type, .. } if lv_type == "linear"),
+            "{e}"
         );
         let back = ImagesRequest {
             raid1: true,

@@ -494,7 +494,7 @@ pub(crate) fn after_lvcreate(
         Ok(_) => {}
         // Not activated here by design: say so, as lvm2 says an LV is not zeroed.
         Err(e @ (ActivationError::Shared { .. } | ActivationError::Filtered { .. })) => {
-            log::warn!("WARNING: {e}");
+            log::warn!("WARNING: {}", crate::wording::activation(&e));
             log::warn!("WARNING: Logical volume {vg}/{lv} not zeroed.");
             return Ok(out);
         }

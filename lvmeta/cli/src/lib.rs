@@ -561,26 +561,27 @@ pub struct Outcome {
     pub failed: bool,
 }
 
+/// An error of a command; its `Display` is lvm2's wording ([`wording::error`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Op(#[from] OpError),
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Config(#[from] lvmeta::env::EnvError),
-    #[error("{0}")]
+    #[error("{}", wording::error(self))]
     Usage(String),
     /// A `-S` selection lvm2 would refuse (exit 5, as lvm2).
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Select(#[from] lvmeta::select::SelectError),
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Activation(#[from] lvmeta::activation::ActivationError),
-    #[error(transparent)]
+    #[error("{}", wording::error(self))]
     Cluster(#[from] clvmd_client::ClientError),
     /// A node that cannot see every PV of a shared VG refuses to join it.
-    #[error("{0}")]
+    #[error("{}", wording::error(self))]
     NotUniform(String),
     /// A well-formed request lvm2 refuses when it runs (exit 5), in lvm2's words.
-    #[error("{0}")]
+    #[error("{}", wording::error(self))]
     Refused(String),
 }
 
@@ -601,6 +602,11 @@ impl CliError {
 
 fn usage(e: impl std::fmt::Display) -> CliError {
     CliError::Usage(e.to_string())
+}
+
+/// A size or unit on the command line lvm2 would refuse, in its words.
+pub(crate) fn bad_units(e: units::UnitsError) -> CliError {
+    usage(wording::units(&e))
 }
 
 fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
@@ -633,7 +639,12 @@ const CLUSTER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60
 
 fn size_arg(cmd: &str, m: &ArgMatches) -> Result<Option<SizeArg>, CliError> {
     // lvm2's words for a bad size (exit 3).
-    let parse = |e: units::UnitsError| usage(format!("{e}\nError during parsing of command line."));
+    let parse = |e: units::UnitsError| {
+        usage(format!(
+            "{}\nError during parsing of command line.",
+            wording::units(&e)
+        ))
+    };
     if let Some(s) = m.get_one::<String>("size") {
         let (sign, sectors) = units::parse_size(s).map_err(parse)?;
         if sectors == 0 && sign == units::Sign::Absolute {
@@ -804,7 +815,7 @@ fn run_report(
     }
     Ok(Outcome {
         stdout: report::render(kind, &fields, &rows, &ro.render),
-        stderr: lines(warnings),
+        stderr: lines(warnings.iter().map(wording::report_warning).collect()),
         failed: false,
     })
 }
@@ -900,9 +911,10 @@ pub fn run(matches: &ArgMatches) -> Result<Outcome, CliError> {
         .ok_or_else(|| usage("no command given"))?;
     let built = env_from(&CommonOptions::from_matches(m)).map_err(|e| match e {
         // A bad --config string is a command line error to lvm2 (exit 3).
-        CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => {
-            usage(format!("{c}\nRun `{name} --help' for more information."))
-        }
+        CliError::Config(c @ lvmeta::env::EnvError::ConfigString { .. }) => usage(format!(
+            "{}\nRun `{name} --help' for more information.",
+            wording::env(&c)
+        )),
         e => e,
     })?;
     run_in(matches, &built)
@@ -930,7 +942,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
         "pvcreate" => {
             let mdasize = match m.get_one::<String>("metadatasize") {
                 Some(s) => {
-                    let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+                    let (sign, sectors) = units::parse_size(s).map_err(bad_units)?;
                     if sign != units::Sign::Absolute {
                         return Err(usage("--metadatasize takes an absolute size"));
                     }
@@ -946,7 +958,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
                     } else {
                         s.clone()
                     };
-                    let (sign, sectors) = units::parse_size(&with_unit).map_err(usage)?;
+                    let (sign, sectors) = units::parse_size(&with_unit).map_err(bad_units)?;
                     if sign != units::Sign::Absolute {
                         return Err(usage("--dataalignment takes an absolute size"));
                     }
@@ -989,7 +1001,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
                 pvs: paths(m, "pvs"),
             })?;
             Ok(Outcome {
-                stdout: lines(msg::findings(&r)),
+                stdout: lines(r.iter().map(wording::pv_finding).collect()),
                 stderr: String::new(),
                 failed: !ok,
             })
@@ -1006,7 +1018,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
         "vgcreate" => {
             let es = match m.get_one::<String>("physicalextentsize") {
                 Some(s) => {
-                    let (sign, sectors) = units::parse_size(s).map_err(usage)?;
+                    let (sign, sectors) = units::parse_size(s).map_err(bad_units)?;
                     if sign != units::Sign::Absolute {
                         return Err(usage("-s takes an absolute size"));
                     }
@@ -1152,8 +1164,8 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
             // lvm2 prints the device-size warnings on stderr (the copy report stays on stdout).
             let (warn, report): (Vec<_>, Vec<_>) = r.into_iter().partition(|f| f.is_device_size());
             Ok(Outcome {
-                stdout: lines(msg::findings(&report)),
-                stderr: lines(msg::findings(&warn)),
+                stdout: lines(report.iter().map(wording::vg_finding).collect()),
+                stderr: lines(warn.iter().map(wording::vg_finding).collect()),
                 failed: !ok,
             })
         }
@@ -1203,7 +1215,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
                             ""
                         }
                     ))
-                    .map_err(usage)?;
+                    .map_err(bad_units)?;
                     if !sectors.is_power_of_two() || sectors < 8 {
                         return Err(usage(format!(
                             "invalid stripe size {s}: a power of two of at least 4k"
@@ -1372,6 +1384,7 @@ pub fn run_in(matches: &ArgMatches, built: &lvmeta::env::Built) -> Result<Outcom
 mod activation;
 pub mod options;
 mod shared;
+pub mod wording;
 
 /// lvm2's wording of what a command did (the library returns what happened, typed).
 mod msg {
@@ -1382,11 +1395,6 @@ mod msg {
         pvs.iter()
             .map(|p| format!("Physical volume \"{}\" successfully created.", p.display()))
             .collect()
-    }
-
-    /// vgck's and pvck's findings, one line each (their Display is lvm2's wording).
-    pub fn findings(f: &[impl std::fmt::Display]) -> Vec<String> {
-        f.iter().map(ToString::to_string).collect()
     }
 
     pub fn pvs_wiped(pvs: &[PathBuf]) -> Vec<String> {
@@ -1515,7 +1523,7 @@ pub fn main_exit() -> i32 {
         Err(e) => {
             // A selection's error lines carry lvm2's help text, indented as lvm2 logs it.
             let keep_indent = matches!(e, CliError::Select(_));
-            for l in e.to_string().lines() {
+            for l in wording::error(&e).lines() {
                 eprintln!("  {}", if keep_indent { l } else { l.trim_start() });
             }
             e.exit_code()

@@ -245,7 +245,7 @@ impl ReportOptions {
                 .unwrap_or_default()
         };
         let units = match m.get_one::<String>("units") {
-            Some(u) => Units::parse(u).map_err(crate::usage)?,
+            Some(u) => Units::parse(u).map_err(crate::bad_units)?,
             None => Units::default(),
         };
         Ok(ReportOptions {

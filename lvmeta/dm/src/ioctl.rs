@@ -22,11 +22,22 @@ fn opts() -> DmOptions {
     )
 }
 
-fn kerr(op: &'static str, device: &str, e: impl std::fmt::Display) -> DmError {
+fn kerr(op: &'static str, device: &str, e: devicemapper::DmError) -> DmError {
     DmError::Kernel {
         op,
         device: device.to_string(),
-        message: e.to_string(),
+        message: kernel_message(&e),
+    }
+}
+
+/// The kernel's answer to a failed ioctl as lvm2 prints it ("Device or resource busy"), not
+/// the crate's text, which spells out both ioctl headers.
+fn kernel_message(e: &devicemapper::DmError) -> String {
+    match e {
+        devicemapper::DmError::Core(devicemapper::errors::Error::Ioctl(_, _, _, errno)) => {
+            errno.desc().to_string()
+        }
+        e => e.to_string(),
     }
 }
 
@@ -141,13 +152,18 @@ impl DmBackend for DmIoctl {
     fn rename(&self, uuid: &str, new_name: &str) -> Result<()> {
         let old = self
             .info(uuid)?
-            .ok_or_else(|| kerr("rename", uuid, "no such device"))?
+            .ok_or_else(|| DmError::Kernel {
+                op: "rename",
+                device: uuid.to_string(),
+                message: "no such device".into(),
+            })?
             .name;
         let old = DmName::new(&old).map_err(|e| kerr("rename", uuid, e))?;
         let new = DmName::new(new_name).map_err(|e| kerr("rename", new_name, e))?;
+        // Named as lvm2 names it: the device's name and the one it was to take.
         self.dm
             .device_rename(old, &DevId::Name(new))
-            .map_err(|e| kerr("rename", uuid, e))?;
+            .map_err(|e| kerr("rename", &format!("{old} to {new_name}"), e))?;
         Ok(())
     }
 

@@ -190,10 +190,17 @@ pub fn activate_with(
     let mut out = Outcome::default();
     let mut known: HashMap<String, DevNum> = HashMap::new();
     let mut created: Vec<(String, String)> = Vec::new();
+    // The link names the device the LV has: an active one may still carry an older name
+    // (a rename whose device-mapper step failed after its commit), and the planned name may
+    // then belong to another device.
+    let mut top_name = plan.top().name.clone();
     let res = (|| -> Result<()> {
         for d in &plan.devices {
             if let Some(i) = dm.info(&d.uuid)? {
                 known.insert(d.uuid.clone(), i.dev);
+                if d.uuid == top_uuid {
+                    top_name = i.name;
+                }
                 continue;
             }
             if let Some(other) = dm.info_by_name(&d.name)? {
@@ -211,8 +218,7 @@ pub fn activate_with(
             dm.resume(&d.uuid)?;
             nodes.add_node(&d.name, num)?;
         }
-        let top = plan.top();
-        nodes.add_link(&plan.vg, &plan.lv, &top.name)?;
+        nodes.add_link(&plan.vg, &plan.lv, &top_name)?;
         Ok(())
     })();
     match res {
@@ -281,12 +287,20 @@ pub fn rename(dm: &dyn DmBackend, nodes: &dyn Nodes, old: &Plan, new: &Plan) -> 
 pub fn deactivate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<Outcome> {
     let mut out = Outcome::default();
     let top = plan.top();
+    // The `/dev/<vg>/<lv>` link of a top device left under an older name (a rename whose
+    // device-mapper step failed after its commit): removed with the device, not left dangling.
+    let mut stale_link = None;
     if let Some(i) = dm.info(&top.uuid)? {
         if i.open_count > 0 {
             return Err(DmError::Open {
                 name: i.name,
                 open_count: i.open_count,
             });
+        }
+        if i.name != top.name {
+            if let Some((vg, lv, None)) = lvmeta_model::ids::split_dm_name(&i.name) {
+                stale_link = Some((vg, lv));
+            }
         }
     }
     // Every active device belonging to the plan's LVs, layers included.
@@ -323,6 +337,9 @@ pub fn deactivate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<
         }
     }
     nodes.remove_link(&plan.vg, &plan.lv)?;
+    if let Some((vg, lv)) = stale_link {
+        nodes.remove_link(&vg, &lv)?;
+    }
     for i in doomed {
         dm.remove(&i.uuid)?;
         nodes.remove_node(&i.name)?;

@@ -133,6 +133,29 @@ fn an_open_device_is_not_deactivated() {
     assert!(nodes.list().contains(&("vg/l".into(), "vg-l".into())));
 }
 
+/// A rename committed whose device-mapper step failed leaves the device and its link under the
+/// old name: activating the LV again links its new name to that device (not to the device
+/// holding the new name), and deactivating it removes the device and both links.
+#[test]
+fn deactivating_a_device_left_under_its_old_name_removes_its_old_link() {
+    let (mut vg, pvs, dm) = vg();
+    vg.create_lv(LvRequest::new("a", Extents(2), Layout::Linear))
+        .unwrap();
+    let nodes = MemNodes::default();
+    activate(&dm, &nodes, &plan_lv(&vg, "a", &pvs, &opts()).unwrap()).unwrap();
+    vg.rename_lv("a", "c").unwrap();
+    let plan = plan_lv(&vg, "c", &pvs, &opts()).unwrap();
+    assert_eq!(plan.top().name, "vg-c");
+    // Another device holds the new name: activating again links the LV to its own device.
+    dm.create("vg-c", "OTHER-c").unwrap();
+    activate(&dm, &nodes, &plan).unwrap();
+    assert!(nodes.list().contains(&("vg/c".into(), "vg-a".into())));
+    dm.remove("OTHER-c").unwrap();
+    deactivate(&dm, &nodes, &plan).unwrap();
+    assert!(dm.names().is_empty(), "{:?}", dm.names());
+    assert!(nodes.list().is_empty(), "left in /dev: {:?}", nodes.list());
+}
+
 #[test]
 fn extend_reloads_only_what_changed_suspending_top_first() {
     let (mut vg, pvs, dm) = vg();

@@ -1225,7 +1225,9 @@ fn lab_bad_input_leaves_no_stray_devices() {
 /// Issue 12, "nothing in use destroyed": lvremove and vgremove -f of an open LV fail with
 /// lvm2's message and change nothing; of an active, unopened LV they deactivate and remove,
 /// leaving no dm device; lvrename of an open LV renames its device; lvreduce of an open LV
-/// needs -f. First, `-t` on active LVs changes nothing ([`test_mode_changes_nothing`]).
+/// needs -f. First, `-t` on active LVs changes nothing ([`test_mode_changes_nothing`]). Then
+/// vgrename of active and open LVs, compared with lvm2's ([`vgrename_of_active_lvs`]), and
+/// a dm rename failing after the commit with its recovery ([`rename_failing_after_the_commit`]).
 #[test]
 fn lab_nothing_in_use_is_removed() {
     let t = start(2);
@@ -1281,6 +1283,294 @@ fn lab_nothing_in_use_is_removed() {
     assert!(t.dm_state("vu-").is_empty(), "vgremove -f left dm devices");
     t.fails("$LVMETA vgs vu");
     cachevol_flags_round_trip(&t);
+
+    // vgrename of active LVs, by lvmeta and by lvm2 on the same devices: both leave the same.
+    let added = Instant::now();
+    let ours = vgrename_of_active_lvs(&t, "$LVMETA", "vr", "vn");
+    let lvm2s = vgrename_of_active_lvs(&t, "$LVM", "vr", "vn");
+    assert_eq!(ours, lvm2s, "what lvmeta's and lvm2's vgrename leave");
+    rename_failing_after_the_commit(&t);
+    eprintln!("renames of active LVs: {:?}", added.elapsed());
+}
+
+/// `vgrename` by `tool` ("$LVMETA" or "$LVM") of a VG with active LVs: `a` mounted (ext4),
+/// `b` held open by a process, `m` a raid1. Every dm device takes the new name and keeps
+/// its UUID and table, none is left under the old name; the data reads back through the new
+/// names, the mounted filesystem and the holder keep working, and the other tool sees the
+/// LVs active and open under the new name. Returns what it leaves (VG names written OLD and
+/// NEW): the dm names, the `/dev/NEW` entries (each a link to its LV's device), whether
+/// `/dev/OLD` is left.
+fn vgrename_of_active_lvs(t: &T, tool: &str, old: &str, new: &str) -> Vec<String> {
+    let (y, other) = match tool {
+        "$LVM" => ("-q -y", "$LVMETA"),
+        _ => ("-y", "$LVM"),
+    };
+    t.sh(&format!(
+        "set -e; {tool} vgcreate {y} -s 4m {old} $DEVS >/dev/null; \
+         {tool} lvcreate {y} -n a -L 16m {old} >/dev/null; \
+         {tool} lvcreate {y} -n b -L 8m {old} >/dev/null; \
+         {tool} lvcreate {y} --type raid1 -m 1 -n m -L 4m {old} >/dev/null; \
+         mkfs.ext4 -q -F /dev/{old}/a; mkdir -p /mnt/{old}; mount /dev/{old}/a /mnt/{old}; \
+         head -c 1048576 /dev/urandom > /mnt/{old}/f; sync"
+    ));
+    let file_sum = || {
+        t.sh(&format!("sha256sum < /mnt/{old}/f | cut -d' ' -f1"))
+            .trim()
+            .to_string()
+    };
+    let f = file_sum();
+    let b = write_pattern(t, &format!("/dev/mapper/{old}-b"), 1, &format!("{old}b"));
+    t.sh(&format!(
+        "(exec 3</dev/mapper/{old}-b; exec sleep 600) >/dev/null 2>&1 & echo $! >/tmp/holder-{old}"
+    ));
+    let before = t.dm_state(&format!("{old}-"));
+    assert_eq!(before.len(), 7, "{tool}: {old}'s devices: {before:?}");
+
+    t.sh(&format!("{tool} vgrename {old} {new}"));
+    let (o, n) = (format!("{old}-"), format!("{new}-"));
+    let expected: BTreeMap<String, String> = before
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.replacen(&o, &n, 1),
+                v.replace(&format!("<{o}"), &format!("<{n}")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        t.dm_state(&n),
+        expected,
+        "{tool} vgrename: every device renamed, UUIDs and tables unchanged"
+    );
+    assert!(
+        t.dm_state(&o).is_empty(),
+        "{tool}: devices left under {old}"
+    );
+    // Data: through the new names, the mounted filesystem, and the holder's own descriptor.
+    for dev in [format!("/dev/mapper/{new}-b"), format!("/dev/{new}/b")] {
+        assert_eq!(read_sum(t, &dev, 1), b, "{tool}: {dev}");
+    }
+    let holder = t.sh(&format!("cat /tmp/holder-{old}")).trim().to_string();
+    t.sh(&format!("kill -0 {holder}"));
+    assert_eq!(
+        read_sum(t, &format!("/proc/{holder}/fd/3"), 1),
+        b,
+        "{tool}: read through the holder's descriptor"
+    );
+    assert_eq!(file_sum(), f, "{tool}: the mounted filesystem");
+    let attrs = t.sh(&format!(
+        "{other} lvs --noheadings -o lv_name,lv_attr {new}"
+    ));
+    let attrs: BTreeMap<&str, Vec<char>> = attrs
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?, w.next()?.chars().collect()))
+        })
+        .collect();
+    for (lv, open) in [("a", 'o'), ("b", 'o'), ("m", '-')] {
+        let a = attrs
+            .get(lv)
+            .unwrap_or_else(|| panic!("{other} lvs {new}: no {lv}: {attrs:?}"));
+        assert_eq!((a[4], a[5]), ('a', open), "{other} sees {new}/{lv}: {a:?}");
+    }
+    // The filesystem written after the rename checks clean and mounts under the new name.
+    t.sh(&format!(
+        "set -e; head -c 65536 /dev/urandom > /mnt/{old}/g; sync; umount /mnt/{old}; \
+         fsck.ext4 -n -f /dev/{new}/a >/dev/null 2>&1; mount /dev/{new}/a /mnt/{old}"
+    ));
+    assert_eq!(file_sum(), f, "{tool}: the filesystem mounted again");
+
+    let links = t.sh(&format!(
+        "for l in $(ls /dev/{new}); do \
+           [ $(stat -L -c %t:%T /dev/{new}/$l) = $(stat -L -c %t:%T /dev/mapper/{new}-$l) ] \
+             && echo $l $(readlink /dev/{new}/$l) || echo $l NOT {new}-$l; done; \
+         [ -e /dev/{old} ] && echo old dir left: $(ls /dev/{old}) || true"
+    ));
+    eprintln!("{tool} vgrename {old} {new}: /dev/{new} entries:\n{links}");
+    let mut left: Vec<String> = t
+        .dm_state(&n)
+        .keys()
+        .map(|k| k.split(' ').next().unwrap().replacen(&n, "NEW-", 1))
+        .collect();
+    left.extend(links.lines().map(|l| {
+        let name = l.split(' ').next().unwrap_or_default();
+        match l.contains(" NOT ") || l.starts_with("old dir") {
+            true => l.replace(new, "NEW").replace(old, "OLD"),
+            false => format!("/dev/NEW/{name} -> NEW-{name}"),
+        }
+    }));
+    t.sh(&format!(
+        "set -e; kill {holder}; umount /mnt/{old}; rmdir /mnt/{old}; sleep 1; \
+         {tool} vgremove {y} -f {new} >/dev/null"
+    ));
+    assert!(
+        t.dm_state(&n).is_empty(),
+        "{tool}: vgremove -f {new} left devices"
+    );
+    left
+}
+
+/// A device-mapper rename failing after lvrename's commit (another device holds the new dm
+/// name): lvmeta exits 5 with the kernel's error and lvm2's last line, "Problem reactivating
+/// logical volume" (as `in_use::a_device_rename_failing_after_the_commit_is_reported_and_
+/// the_commit_stands` pins), the commit stands (lvm2 reads the new name), the LV's device
+/// works under its old name. Recovery, as docs/admin-guide.md says: `lvchange -ay` links the
+/// new name to the LV's own device; with the colliding device gone, `lvchange -an` then
+/// `-ay` gives the device the metadata's name and leaves no stale link. The same for
+/// vgrename. Then lvm2 in both cases: its output (printed, for docs/lvm2-parity.md) has
+/// lvmeta's last lines.
+fn rename_failing_after_the_commit(t: &T) {
+    t.sh("set -e; $LVMETA vgcreate -s 4m vf $DEVS >/dev/null; $LVMETA lvcreate -y -n a -L 8m vf >/dev/null");
+    let sum = write_pattern(t, "/dev/mapper/vf-a", 1, "vfa");
+    let uuid = t
+        .sh("dmsetup info -c --noheadings -o uuid vf-a")
+        .trim()
+        .to_string();
+    t.sh("dmsetup create vf-c --table '0 8192 zero'");
+    let out = t.run("$LVMETA lvrename vf a c");
+    let err = out.stderr_str();
+    eprintln!(
+        "lvmeta lvrename vf a c over a taken dm name: exit {}\n{err}",
+        out.code
+    );
+    assert_eq!(out.code, 5, "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "device-mapper rename of vf-a to vf-c failed: Device or resource busy",
+            "Problem reactivating logical volume vf/c."
+        ],
+        "{err}"
+    );
+    // -ay links the new name to the LV's own device, not to the device holding vf-c.
+    t.sh("$LVMETA lvchange -ay vf/c");
+    assert_eq!(read_sum(t, "/dev/vf/c", 1), sum, "/dev/vf/c is the LV");
+    // Recovery: the colliding device removed, deactivate and activate again.
+    t.sh("set -e; dmsetup remove vf-c; $LVMETA lvchange -an vf/c");
+    assert!(t.dm_state("vf-").is_empty(), "deactivated");
+    assert_eq!(
+        t.sh("ls -A /dev/vf 2>/dev/null || true").trim(),
+        "",
+        "stale links"
+    );
+    t.sh("$LVMETA lvchange -ay vf/c");
+    assert_eq!(
+        t.sh("dmsetup info -c --noheadings -o uuid vf-c").trim(),
+        uuid,
+        "the LV's device under the metadata's name"
+    );
+    assert_eq!(read_sum(t, "/dev/vf/c", 1), sum);
+    assert_eq!(t.sh("ls /dev/vf").trim(), "c");
+
+    // vgrename: the same, the devices left under the old VG name.
+    t.sh("dmsetup create vg9-c --table '0 8192 zero'");
+    let out = t.run("$LVMETA vgrename vf vg9");
+    let err = out.stderr_str();
+    eprintln!(
+        "lvmeta vgrename vf vg9 over a taken dm name: exit {}\n{err}",
+        out.code
+    );
+    assert_eq!(out.code, 5, "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "device-mapper rename of vf-c to vg9-c failed: Device or resource busy",
+            "Renaming \"/dev/vf\" to \"/dev/vg9\" failed"
+        ],
+        "{err}"
+    );
+    assert_eq!(
+        t.sh("$LVM lvs --noheadings -o vg_name,lv_name vg9")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["vg9", "c"]
+    );
+    assert_eq!(
+        read_sum(t, "/dev/vf/c", 1),
+        sum,
+        "the old link still leads to it"
+    );
+    t.sh("set -e; dmsetup remove vg9-c; $LVMETA lvchange -an vg9/c");
+    assert!(t.dm_state("vf-").is_empty(), "deactivated");
+    assert_eq!(
+        t.sh("ls -A /dev/vf 2>/dev/null || true").trim(),
+        "",
+        "stale links"
+    );
+    t.sh("$LVMETA lvchange -ay vg9/c");
+    assert_eq!(
+        t.sh("dmsetup info -c --noheadings -o uuid vg9-c").trim(),
+        uuid
+    );
+    assert_eq!(read_sum(t, "/dev/vg9/c", 1), sum);
+    t.sh("$LVMETA vgremove -f vg9 >/dev/null");
+    assert!(t.dm_state("vg9-").is_empty());
+
+    // lvm2 in the same case (printed, for docs/lvm2-parity.md).
+    t.sh(
+        "set -e; $LVM vgcreate -q vg2 $DEVS; $LVM lvcreate -q -y -n a -L 8m vg2; \
+         dmsetup create vg2-c --table '0 8192 zero'",
+    );
+    let out = t.run("$LVM lvrename vg2 a c");
+    let after = t
+        .sh("$LVM lvs --noheadings -o lv_name,lv_attr vg2; dmsetup ls | sort; ls /dev/vg2 || true");
+    eprintln!(
+        "lvm2 lvrename vg2 a c over a taken dm name: exit {}\n{}{}\nthen:\n{after}",
+        out.code,
+        out.stdout_str(),
+        out.stderr_str()
+    );
+    let lvm2_lvrename = (out.code, out.stderr_str());
+    // lvm2 left vg2-a suspended (2.03.16): resumed before the clean-up.
+    let clean = "for d in $(dmsetup ls | cut -f1 | grep -E '^vg[23]-' || true); do \
+                 dmsetup resume $d; dmsetup remove $d; done; rm -rf /dev/vg2 /dev/vg3";
+    t.sh(&format!(
+        "set -e; dmsetup resume vg2-a || true; {clean}; $LVM vgremove -q -f vg2 >/dev/null"
+    ));
+    t.sh(
+        "set -e; $LVM vgcreate -q vg2 $DEVS; $LVM lvcreate -q -y -n a -L 8m vg2; \
+         dmsetup create vg3-a --table '0 8192 zero'",
+    );
+    let out = t.run("$LVM vgrename vg2 vg3");
+    let after = t.sh("$LVM lvs --noheadings -o vg_name,lv_name,lv_attr; dmsetup ls | sort; ls /dev/vg2 /dev/vg3 || true");
+    eprintln!(
+        "lvm2 vgrename vg2 vg3 over a taken dm name: exit {}\n{}{}\nthen:\n{after}",
+        out.code,
+        out.stdout_str(),
+        out.stderr_str()
+    );
+    let lvm2_vgrename = out.stderr_str();
+    t.sh(&format!("set -e; {clean}; $LVM vgremove -q -f vg3 >/dev/null 2>&1 || $LVM vgremove -q -f vg2 >/dev/null"));
+    assert!(t.dm_state("vg2-").is_empty() && t.dm_state("vg3-").is_empty());
+    // lvmeta's last lines are lvm2's (its exit code differs for vgrename: lvm2 says 0).
+    let says = |err: &str, line: &str| err.lines().any(|l| l.trim() == line);
+    assert_eq!(lvm2_lvrename.0, 5, "lvm2 lvrename: {}", lvm2_lvrename.1);
+    assert!(
+        says(
+            &lvm2_lvrename.1,
+            "Problem reactivating logical volume vg2/c."
+        ),
+        "lvm2 lvrename: {}",
+        lvm2_lvrename.1
+    );
+    assert!(
+        says(
+            &lvm2_vgrename,
+            "Renaming \"/dev/vg2\" to \"/dev/vg3\" failed"
+        ),
+        "lvm2 vgrename: {lvm2_vgrename}"
+    );
 }
 
 /// lvm2's CACHE_VOL (the cachevol's flags) and CACHE_USES_CACHEVOL (in the cached LV's segment

@@ -25,29 +25,27 @@ pub enum ActivationError {
     Dm(#[from] DmError),
     #[error(transparent)]
     Split(#[from] SplitError),
-    #[error("Cannot activate LVs in VG {vg} while PVs appear on duplicate devices.")]
+    #[error("VG {vg}: PVs on duplicate devices: not activated")]
     Duplicates { vg: String },
-    #[error("Cannot activate LVs in VG {vg} while PVs appear on duplicate devices or as files: {device} is not a block device")]
+    #[error("VG {vg}: {device} is not a block device: not activated")]
     NotBlock { vg: String, device: String },
-    #[error(
-        "Cannot activate LVs in a foreign VG {vg} (system ID {system_id}, local system ID {local})"
-    )]
+    #[error("VG {vg} is foreign (system ID {system_id}, local system ID {local}): not activated")]
     Foreign {
         vg: String,
         system_id: String,
         local: String,
     },
-    #[error("Not activating {vg}/{lv} since it does not pass activation filter (volume_list).")]
+    #[error("LV {vg}/{lv} not in activation/volume_list: not activated")]
     Filtered { vg: String, lv: String },
     #[error("VG {vg} is shared (lock_type {lock_type}): its LVs are activated through clvmd-rs, not locally")]
     Shared { vg: String, lock_type: String },
-    #[error("Unable to split {vg}/{lv} while it is not in sync ({percent:.2}%)")]
+    #[error("LV {vg}/{lv} is not in sync ({percent:.2}%): not split")]
     NotInSync {
         vg: String,
         lv: String,
         percent: f64,
     },
-    #[error("Logical volume {vg}/{lv} not found")]
+    #[error("LV {vg}/{lv} not found")]
     NoSuchLv { vg: String, lv: String },
     #[error("VG {vg} is not shared: activation modes (ew, ro, sr, sw) need a shared VG (vgcreate --shared, or vgchange --locktype dlm)")]
     NotShared { vg: String },
@@ -117,9 +115,9 @@ pub fn pv_devices(ctx: &Ctx, r: &VgRead, scan: &crate::ops::Scan) -> Result<PvDe
     }
     let mut out = PvDevices::new();
     for (key, &i) in &r.devs {
-        let path = &scan.pvs[i].path;
+        let path = scan.pv(i).path();
         let m = std::fs::metadata(path).map_err(|source| OpError::Device {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source,
         })?;
         if !m.file_type().is_block_device() {

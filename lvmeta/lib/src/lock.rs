@@ -50,8 +50,8 @@ pub enum LockError {
     Busy { target: LockTarget },
     #[error("invalid VG name {name:?} for a lock")]
     BadName { name: String },
-    /// lvm2 without lvmlockd: "Cannot access VG vg with lock type dlm that requires lvmlockd."
-    #[error("Cannot access VG {vg} with lock type {lock_type} that requires lvmlockd (clvmd-rs).")]
+    /// A shared VG without the cluster lock daemon (lvm2 without lvmlockd).
+    #[error("VG {vg} has lock type {lock_type}: it needs the cluster lock daemon (clvmd-rs)")]
     NeedsCluster { vg: String, lock_type: String },
     /// A cluster lock refused because another node holds it (lvm2 says "held by other
     /// host"; the cluster lock daemon knows which).

@@ -108,7 +108,7 @@ fn write_lv_start(
         })?;
     let dev = devs
         .get(&pv)
-        .map(|&i| scan.pvs[i].dev.clone())
+        .map(|&i| scan.pv(i).dev().clone())
         .ok_or_else(|| failed(LvStartError::PvMissing { pv: pv.clone() }))?;
     let off = Bytes((pe_start + start * vg.extent_size.0) * 512);
     let io = |source| OpError::Device {

@@ -380,7 +380,7 @@ impl ReportKind {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReportError {
-    #[error("Unrecognised field: {field}")]
+    #[error("unknown report field {field}")]
     UnknownField { field: String },
 }
 

@@ -17,7 +17,8 @@
 //!   commit); written only over the copy that command read, at the seqno it read.
 //!
 //! Nothing else reaches metadata: the scan, [`Scan`]'s reads and the commit itself are
-//! private to the crate.
+//! private to the crate, and a [`Scan`] handed to a callback shows its devices through
+//! read-only accessors (its fields, the raw devices and metadata areas, are private).
 //!
 //! Locks: the global lock first (when the command changes the PV/VG name space), then the
 //! VG's local lock (lvm2's file lock). A VG whose metadata names a `lock_type` also needs the
@@ -145,11 +146,11 @@ fn post_commit(
 ) -> Result<()> {
     for p in post {
         match p {
-            PostCommit::SetUsed(i, used) => set_used(&sc.pvs[i], used)?,
+            PostCommit::SetUsed(i, used) => set_used(sc.pv(i), used)?,
             PostCommit::Orphan(i) => {
-                let d = &sc.pvs[i];
-                for a in &d.label.metadata_areas {
-                    mda::format_mda(d.dev.as_ref(), *a)?;
+                let d = sc.pv(i);
+                for a in &d.label().metadata_areas {
+                    mda::format_mda(d.dev().as_ref(), *a)?;
                 }
                 set_used(d, false)?;
             }
@@ -619,7 +620,7 @@ impl Ctx<'_> {
                     mda::format_mda(dev.as_ref(), area)?;
                 }
                 for &i in devs.values() {
-                    set_used(&sc.pvs[i], false)?;
+                    set_used(sc.pv(i), false)?;
                 }
                 held.note_removed();
                 if let Some(h) = &self.env.hooks {
@@ -712,7 +713,7 @@ impl Ctx<'_> {
     ) -> Result<()> {
         for p in vg.pvs.iter_mut() {
             if let Some(i) = sc.device_index(p) {
-                p.device = Some(sc.pvs[i].path.to_string_lossy().into_owned());
+                p.device = Some(sc.pv(i).path().to_string_lossy().into_owned());
             }
         }
         if let Some(h) = &self.env.hooks {
@@ -1258,8 +1259,11 @@ mod tests {
                 })
                 .unwrap_err();
             assert!(
-                err.to_string()
-                    .contains("lock type dlm that requires lvmlockd"),
+                matches!(
+                    &err,
+                    OpError::Lock(LockError::NeedsCluster { vg, lock_type })
+                        if vg == "vg" && lock_type == "dlm"
+                ),
                 "{err}"
             );
         }

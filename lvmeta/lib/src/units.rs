@@ -21,11 +21,11 @@ pub enum Units {
 pub enum UnitsError {
     #[error("invalid units specification {0:?} (use one of hHbBsSkKmMgGtTpPeErR)")]
     Invalid(String),
-    #[error("Invalid argument for --size: {0}")]
+    #[error("invalid size {0:?}")]
     BadSize(String),
-    #[error("Invalid argument for --extents: {0}")]
+    #[error("invalid extent count {0:?}")]
     BadExtents(String),
-    #[error("Size is not a multiple of 512. Try using {down} or {up}.\nInvalid argument for --size: {arg}")]
+    #[error("size {arg:?} is not a multiple of 512 (nearest {down} or {up})")]
     NotSectors { arg: String, down: u64, up: u64 },
 }
 

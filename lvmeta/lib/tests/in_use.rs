@@ -84,7 +84,7 @@ fn lvs(env: &Env, vg: &str) -> Vec<String> {
 }
 
 #[test]
-fn lvremove_refuses_an_open_lv_with_lvm2s_words_and_changes_nothing() {
+fn lvremove_refuses_an_open_lv_and_changes_nothing() {
     let env = setup(&[("a", 1)]);
     let ctx = Ctx { env: &env };
     let e = ctx
@@ -94,7 +94,8 @@ fn lvremove_refuses_an_open_lv_with_lvm2s_words_and_changes_nothing() {
         })
         .unwrap_err();
     assert!(matches!(e, OpError::InUse { .. }), "{e}");
-    assert_eq!(e.to_string(), "Logical volume vg/a in use.");
+    // lvm2's words ("Logical volume vg/a in use.") are lvmeta-cli's.
+    assert_eq!(e.to_string(), "LV vg/a in use");
     assert_eq!(e.exit_code(), 5);
     assert_eq!(lvs(&env, "vg"), ["a", "b"], "nothing removed");
     assert_eq!(dm_names(&env), ["vg-a"], "the open device stays");
@@ -123,7 +124,7 @@ fn vgremove_force_refuses_open_lvs_and_deactivates_the_others() {
             force: true,
         })
         .unwrap_err();
-    assert_eq!(e.to_string(), "Logical volume vg/b in use.");
+    assert_eq!(e.to_string(), "LV vg/b in use");
     assert_eq!(lvs(&env, "vg"), ["a", "b"]);
     assert_eq!(dm_names(&env), ["vg-a", "vg-b"], "nothing deactivated");
 
@@ -181,9 +182,10 @@ fn lvreduce_of_an_open_lv_needs_force() {
         })
         .unwrap_err();
     assert!(
-        e.to_string().contains("Logical volume vg/a NOT reduced"),
+        matches!(&e, OpError::NotReduced { vg, lv, .. } if vg == "vg" && lv == "a"),
         "{e}"
     );
+    assert!(e.to_string().contains("not reduced"), "{e}");
     let size = |env: &Env| {
         let r = Ctx { env }.peek_vg("vg").unwrap().1;
         r.vg.lv("a").unwrap().size().0
@@ -314,8 +316,7 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
         })
         .unwrap_err();
     assert!(
-        e.to_string()
-            .contains("There are still partial LVs in VG vg"),
+        matches!(&e, OpError::PartialLvs { vg, .. } if vg == "vg"),
         "{e}"
     );
     let e = ctx
@@ -326,7 +327,7 @@ fn vgreduce_removemissing_asks_device_mapper_first() {
             ..Default::default()
         })
         .unwrap_err();
-    assert_eq!(e.to_string(), "Logical volume vg/gone in use.");
+    assert_eq!(e.to_string(), "LV vg/gone in use");
     assert_eq!(lvs(&env, "vg"), ["gone", "kept"]);
     assert_eq!(dm_names(&env), ["vg-gone"]);
 
@@ -364,7 +365,10 @@ fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
             force_twice: false,
         })
         .unwrap_err();
-    assert!(e.to_string().contains("already in volume group"), "{e}");
+    assert!(
+        matches!(&e, OpError::PvInVg { vg, .. } if vg == "vg"),
+        "{e}"
+    );
     // `a` is active and has its extents on pv0.
     let e = ctx
         .pvremove(&lvmeta::ops::PvremoveOptions {
@@ -372,9 +376,9 @@ fn pvremove_twice_forced_refuses_a_pv_under_an_active_lv() {
             force_twice: true,
         })
         .unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "Can't open /mem/pv0 exclusively - not removing. Mounted filesystem?"
+    assert!(
+        matches!(&e, OpError::PvBusy { path } if *path == pv0),
+        "{e}"
     );
     assert_eq!(lvs(&env, "vg"), ["a", "b"], "the label is still there");
     // pv1 holds no extent of an active LV: -ff wipes it.
@@ -488,9 +492,11 @@ fn a_device_rename_failing_after_the_commit_is_reported_and_the_commit_stands() 
         })
         .unwrap_err();
     assert!(matches!(e, OpError::DevicesNotRenamed { .. }), "{e}");
+    // lvm2's line after the kernel's error ("Problem reactivating logical volume vg/c.") is
+    // lvmeta-cli's; the error names the LV under its new name, in its VG.
     assert!(
-        e.to_string()
-            .ends_with("\nFailed to resume logical volume vg/c."),
+        matches!(&e, OpError::DevicesNotRenamed { old_vg, vg, lv, .. }
+            if old_vg == "vg" && vg == "vg" && lv == "c"),
         "{e}"
     );
     assert_eq!(e.exit_code(), 5);
@@ -507,9 +513,10 @@ fn a_device_rename_failing_after_the_commit_is_reported_and_the_commit_stands() 
             new: "data".into(),
         })
         .unwrap_err();
+    // lvm2's line ("Renaming "/dev/vg" to "/dev/data" failed") is lvmeta-cli's.
     assert!(
-        e.to_string()
-            .ends_with("\nRenaming \"/dev/vg\" to \"/dev/data\" failed"),
+        matches!(&e, OpError::DevicesNotRenamed { old_vg, vg, .. }
+            if old_vg == "vg" && vg == "data"),
         "{e}"
     );
     assert_eq!(lvs(&env, "data"), ["a", "b"], "committed");

@@ -84,28 +84,28 @@ pub struct Sized {
 /// Sizes lvm2 refuses, in lvm2's words (exit code 5).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SizeError {
-    #[error("Unable to reduce {lv} below 1 extent.")]
+    #[error("LV {lv} cannot shrink below 1 extent")]
     BelowOne { lv: String },
-    #[error("New size of 0 not permitted.")]
+    #[error("new size of 0")]
     Zero,
-    #[error("New size ({new} extents) matches existing size ({cur} extents).")]
+    #[error("new size {new} extents equals the current size {cur}")]
     Matches { new: u64, cur: u64 },
-    /// The same refusal, found after stripe rounding (lvm2 prints it without a full stop).
-    #[error("New size ({new} extents) matches existing size ({cur} extents)")]
+    /// The same refusal, found after stripe rounding.
+    #[error("new size {new} extents equals the current size {cur} after stripe rounding")]
     MatchesAfterRounding { new: u64, cur: u64 },
-    #[error("New size given ({new} extents) not larger than existing size ({cur} extents)")]
+    #[error("new size {new} extents not larger than the current size {cur}")]
     NotLarger { new: u64, cur: u64 },
-    #[error("New size given ({new} extents) not less than existing size ({cur} extents)")]
+    #[error("new size {new} extents not less than the current size {cur}")]
     NotLess { new: u64, cur: u64 },
-    #[error("Calculated size of logical volume is 0 extents. Needs to be larger.")]
+    #[error("calculated size of 0 extents")]
     CalculatedZero,
-    #[error("Adjusted size of logical volume is 0 extents. Needs to be larger.")]
+    #[error("size of 0 extents after adjusting")]
     AdjustedZero,
-    #[error("Please express size as %FREE, %PVS or %VG.")]
+    #[error("a new LV's size cannot be a percentage of an LV (use %FREE, %PVS or %VG)")]
     PercentLvOnCreate,
-    #[error("Specified LV does not have an origin LV.")]
+    #[error("%ORIGIN of an LV without an origin")]
     NoOrigin,
-    #[error("Unable to extend {lv} by {by} logical extents: exceeds limit ({limit}).")]
+    #[error("extending LV {lv} by {by} extents exceeds the limit of {limit}")]
     TooLarge { lv: String, by: u64, limit: u64 },
 }
 

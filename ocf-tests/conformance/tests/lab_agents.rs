@@ -343,6 +343,14 @@ fn failover(
     check: &dyn Fn(&Lab, &str),
 ) -> (String, String, Duration) {
     let home = wait_location(lab, observer_pref, fs, None, Duration::from_secs(180));
+    // Probes on every node (the VG's creator included, whose system ID it carries) said
+    // "not running": a probe's error is a failed action that makes Pacemaker stop the group
+    // there and keeps a failure record until a clean-up.
+    let mon = run(lab, observer_pref, "crm_mon -1 -r 2>&1").stdout_str();
+    assert!(
+        !mon.contains("Failed Resource Actions"),
+        "the group started with failed actions:\n{mon}"
+    );
     let sum = sh(
         lab,
         &home,

@@ -19,18 +19,17 @@ use lvmeta_ondisk::OnDiskError;
 
 pub use lvmeta_model::{Layout, MirrorLog};
 
-/// What was wrong with a VG, an LV or a name, in lvm2's words (scripts look for them).
+/// What was wrong with a VG, an LV or a name. The `Display` is plain; lvmeta-cli says it in
+/// lvm2's words (`lvmeta_cli::wording`).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum VgError {
     #[error("metadata of VG {vg}: {what}")]
     Malformed { vg: String, what: String },
-    #[error("Logical Volume \"{lv}\" already exists in volume group \"{vg}\"")]
+    #[error("LV {vg}/{lv} already exists")]
     LvExists { vg: String, lv: String },
-    #[error("Failed to find logical volume \"{vg}/{lv}\"")]
+    #[error("LV {vg}/{lv} not found")]
     NoSuchLv { vg: String, lv: String },
-    #[error(
-        "Insufficient free space in VG {vg}: {needed} extents needed, but only {free} available"
-    )]
+    #[error("insufficient free space in VG {vg}: {needed} extents needed, {free} free")]
     NoSpace { vg: String, needed: u64, free: u64 },
     #[error("VG {vg}: {needed} PVs with free space needed for {what}, only {found} usable")]
     NotEnoughPvs {
@@ -39,11 +38,10 @@ pub enum VgError {
         needed: usize,
         found: usize,
     },
-    /// `add_mirror_log` after the images: `_sufficient_pes_free`'s line when the PVs are
-    /// short, then `add_mirror_log`'s.
-    #[error("{}Unable to allocate extents for mirror log.", pes_short(*.needed, *.free))]
+    /// No room for a mirror's log after its images (`needed` against `free` on the PVs).
+    #[error("no room for the mirror log: {needed} extents needed, {free} free")]
     MirrorLogShort { needed: u64, free: u64 },
-    #[error("Physical volume {pv} is not in VG {vg}")]
+    #[error("PV {pv} is not in VG {vg}")]
     NoSuchPv { vg: String, pv: String },
     #[error("invalid name {name:?}: {why}")]
     BadName { name: String, why: String },
@@ -53,39 +51,27 @@ pub enum VgError {
         lv: String,
         what: String,
     },
-    #[error("Physical volume \"{pv}\" still in use")]
+    #[error("PV {pv} of VG {vg} is still in use")]
     PvInUse { vg: String, pv: String },
-    /// lvm2's refusals before and after allocating (`lv_manip.c`), in its words.
-    #[error("Number of stripes ({stripes}) must not exceed number of physical volumes ({pvs})")]
+    /// The refusals lvm2 makes before and after allocating (`lv_manip.c`).
+    #[error("{stripes} stripes exceed the {pvs} PVs available")]
     StripesOverPvs { stripes: u64, pvs: usize },
-    #[error(
-        "Volume group \"{vg}\" has insufficient free space ({free} extents): {needed} required."
-    )]
+    #[error("VG {vg} has {free} free extents, {needed} needed")]
     VgShort { vg: String, free: u64, needed: u64 },
-    #[error("Insufficient free space: {needed} extents needed, but only {free} available")]
+    #[error("insufficient free space on the PVs given: {needed} extents needed, {free} free")]
     PvsShort { needed: u64, free: u64 },
-    #[error(
-        "Insufficient suitable allocatable extents for logical volume {lv}: {more} more required"
-    )]
+    #[error("not enough suitable extents for LV {lv}: {more} more needed")]
     NotSuitable { lv: String, more: u64 },
-    #[error("Insufficient suitable allocatable extents found for logical volume {lv}.")]
+    #[error("no suitable extents for LV {lv}")]
     NoneSuitable { lv: String },
-    #[error("Logical volume {lv} not found in volume group {vg}.")]
+    #[error("LV {lv} not found in VG {vg}")]
     LvNotInVg { vg: String, lv: String },
-    #[error("Existing logical volume \"{lv}\" not found in volume group \"{vg}\"")]
+    #[error("existing LV {lv} not found in VG {vg}")]
     ExistingLvNotFound { vg: String, lv: String },
 }
 
-/// lvm2's `_sufficient_pes_free` line (and a line break) when `free` < `needed`.
-fn pes_short(needed: u64, free: u64) -> String {
-    if free < needed {
-        format!("Insufficient free space: {needed} extents needed, but only {free} available\n")
-    } else {
-        String::new()
-    }
-}
-
-/// Errors of the commands; the binary maps them to lvm's exit codes.
+/// Errors of the commands; the binary maps them to lvm's exit codes. The `Display` is plain;
+/// lvmeta-cli says them in lvm2's words (`lvmeta_cli::wording`).
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
     #[error(transparent)]
@@ -96,32 +82,32 @@ pub enum OpError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
-    #[error("Volume group \"{vg}\" not found")]
+    #[error("VG {vg} not found")]
     VgNotFound { vg: String },
-    #[error("Cannot access device {}: {source}", path.display())]
+    #[error("cannot access device {}: {source}", path.display())]
     Device {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("Device {} has a damaged PV label: {source}", path.display())]
+    #[error("device {}: damaged PV label: {source}", path.display())]
     BadLabel { path: PathBuf, source: OnDiskError },
-    #[error("Cannot update volume group {vg} with duplicate PV devices.")]
+    #[error("VG {vg} has PVs on duplicate devices: not changed")]
     DuplicateDevices { vg: String },
-    #[error("Duplicate PV UUID {uuid} on {} and {}", first.display(), second.display())]
+    #[error("PV UUID {uuid} on both {} and {}", first.display(), second.display())]
     DuplicatePv {
         uuid: String,
         first: PathBuf,
         second: PathBuf,
     },
-    #[error("No physical volume label read from {}", path.display())]
+    #[error("{}: no PV label", path.display())]
     NotAPv { path: PathBuf },
-    #[error("Physical volume '{}' is already in volume group '{vg}'", path.display())]
+    #[error("{} is already a PV of VG {vg}", path.display())]
     PvInVg { path: PathBuf, vg: String },
-    #[error("Can't initialize physical volume \"{}\": it already has a PV label (use -f)", path.display())]
+    #[error("{} already has a PV label (force needed)", path.display())]
     AlreadyPv { path: PathBuf },
-    #[error("A volume group called {vg} already exists.")]
+    #[error("VG {vg} already exists")]
     VgExists { vg: String },
-    #[error("VG {vg} is missing PV {uuid} (last seen on {device}); refusing to change it")]
+    #[error("VG {vg} is missing PV {uuid} (last seen on {device}): not changed")]
     MissingPv {
         vg: String,
         uuid: String,
@@ -134,7 +120,7 @@ pub enum OpError {
         total: usize,
         needed: usize,
     },
-    #[error("Cannot access VG {vg} with system ID {system_id} with local system ID {local}.")]
+    #[error("VG {vg} is foreign: system ID {system_id}, local system ID {local}")]
     Foreign {
         vg: String,
         system_id: String,
@@ -149,9 +135,7 @@ pub enum OpError {
         failed: Vec<PathBuf>,
         first: String,
     },
-    #[error(
-        "Volume group \"{vg}\" not found in any valid metadata copy; damaged copies: {reasons}"
-    )]
+    #[error("VG {vg} not found in any valid metadata copy; damaged copies: {reasons}")]
     NoValidCopy { vg: String, reasons: String },
     /// A VG known to exist ([`Scan::read_known_vg`]: its lockspace is started, LVs of it are
     /// active) is in no copy this host can read, and devices fail I/O: its metadata areas
@@ -185,18 +169,18 @@ pub enum OpError {
         what: String,
         err: lvmeta_text::ParseError,
     },
-    /// lvm2's pvremove of a device it cannot open exclusively.
-    #[error("Can't open {} exclusively - not removing. Mounted filesystem?", path.display())]
+    /// pvremove of a device that cannot be opened exclusively (as lvm2 refuses it).
+    #[error("{}: cannot open exclusively (in use?): not removed", path.display())]
     PvBusy { path: PathBuf },
-    /// lvm2's `lv_check_not_in_use` wording.
-    #[error("Logical volume {vg}/{lv} in use.")]
+    /// An open LV, not removed or renamed (lvm2's `lv_check_not_in_use`).
+    #[error("LV {vg}/{lv} in use")]
     InUse { vg: String, lv: String },
     /// `lvreduce` of a raid1 LV when the kernel's raid target cannot shrink (or is not
     /// there): lvm2's `_lvresize_check`.
-    #[error("RAID module does not support shrinking.")]
+    #[error("the kernel's raid target cannot shrink")]
     RaidCannotShrink,
-    /// lvm2's answer when a reduce of an open LV is not confirmed (`-f`).
-    #[error("WARNING: Reducing active and open logical volume to {size}.\n  THIS MAY DESTROY YOUR DATA (filesystem etc.)\n  Logical volume {vg}/{lv} NOT reduced (use -f to reduce it).")]
+    /// A reduce of an open LV not confirmed (`-f`), as lvm2 refuses it.
+    #[error("LV {vg}/{lv} is active and open: not reduced to {size} (force needed)")]
     NotReduced {
         vg: String,
         lv: String,
@@ -204,7 +188,7 @@ pub enum OpError {
     },
     #[error(transparent)]
     Dm(#[from] lvmeta_dm::DmError),
-    #[error("Volume group \"{vg}\" still contains {lvs} logical volume(s) (use -f)")]
+    #[error("VG {vg} still has {lvs} LVs (force needed)")]
     VgNotEmpty { vg: String, lvs: usize },
     /// A model error outside a VG's context (the model's own words).
     #[error(transparent)]
@@ -228,8 +212,8 @@ pub enum OpError {
         source: std::io::Error,
         revert: Option<OnDiskError>,
     },
-    /// lvm2's `create_pv_list` on a command line's PVs, none with free extents.
-    #[error("No specified PVs have space available.")]
+    /// None of a command line's PVs has free extents (lvm2's `create_pv_list`).
+    #[error("none of the PVs given has free extents")]
     NoSpecifiedPvSpace,
     /// A device given to vgcreate/vgextend whose label the scan found damaged.
     #[error("{}: damaged PV label: {why}", path.display())]
@@ -248,60 +232,60 @@ pub enum OpError {
         mda_size: u64,
     },
     /// `pvcreate --restorefile` naming a PV UUID the backup does not have.
-    #[error("Can't find uuid {uuid} in backup file {}", file.display())]
+    #[error("PV UUID {uuid} not in backup file {}", file.display())]
     UuidNotInBackup { uuid: String, file: PathBuf },
     /// `vgextend --restoremissing` of a PV not marked missing.
-    #[error("Physical volume {} is not marked missing in VG {vg}", path.display())]
+    #[error("PV {} of VG {vg} is not marked missing", path.display())]
     NotMarkedMissing { vg: String, path: PathBuf },
-    #[error("Can't remove final physical volume \"{}\" from volume group \"{vg}\"", path.display())]
+    #[error("{} is the last PV of VG {vg}: not removed", path.display())]
     FinalPv { vg: String, path: PathBuf },
     /// `vgreduce --removemissing` without `--force` while LVs are partial (their top LVs).
-    #[error("WARNING: Partial LV {} needs to be repaired or removed.\n  There are still partial LVs in VG {vg}.\n  To remove them unconditionally use: vgreduce --removemissing --force.", lvs.join(", "))]
+    #[error("VG {vg} has partial LVs ({}): repair or remove them, or force", lvs.join(", "))]
     PartialLvs { vg: String, lvs: Vec<String> },
-    /// lvm2's segment check of a mirror reduced below its region size.
-    #[error("LV {vg}/{lv}, segment 1 invalid: region size is bigger then LV itself for mirror segment.\nInternal error: LV segments corrupted in {lv}.")]
+    /// A mirror reduced below its region size (lvm2's segment check).
+    #[error("LV {vg}/{lv}: mirror region size larger than the LV")]
     RegionTooBig { vg: String, lv: String },
     /// A repair asked for an LV id the VG no longer has.
     #[error("no LV with UUID {uuid} in VG {vg}")]
     NoLvWithUuid { vg: String, uuid: String },
     /// A new mirror log's header could not be written.
-    #[error("Aborting. Failed to wipe mirror log. ({why})")]
+    #[error("cannot wipe the new mirror log: {why}")]
     LogWipe { why: LvStartError },
     /// A new raid1 metadata sub-LV could not be cleared.
-    #[error("Failed to initialize {vg}/{lv}. ({why})")]
+    #[error("cannot clear {vg}/{lv}: {why}")]
     MetaInit {
         vg: String,
         lv: String,
         why: LvStartError,
     },
-    /// `add_mirror_log`'s refusal when no PV holds the log.
-    #[error("Unable to allocate extents for mirror log.")]
+    /// No PV holds a new mirror log (lvm2's `add_mirror_log`).
+    #[error("no room for the mirror log")]
     MirrorLogAlloc,
-    /// lvm2's `lv_add_mirrors` closing line after the allocator's.
-    #[error("{0}\nUnable to allocate extents for mirror(s).")]
+    /// The allocator's refusal of new mirror images (lvm2's `lv_add_mirrors`).
+    #[error("cannot allocate the mirror images: {0}")]
     MirrorAlloc(ModelError),
-    /// lvm2's command matching: `--mirrorlog` on an LV that is not a mirror.
-    #[error("Command not permitted on LV {vg}/{lv}.")]
+    /// `--mirrorlog` on an LV that is not a mirror (lvm2's command matching).
+    #[error("command not permitted on LV {vg}/{lv}")]
     NotPermitted { vg: String, lv: String },
     /// `lvconvert --type mirror|raid1 -m` of an LV of the other type.
     #[error("{vg}/{lv}: converting between mirror and raid1 is not supported by lvmeta")]
     MirrorRaidConversion { vg: String, lv: String },
-    #[error("--corelog and --mirrorlog are only compatible with mirror devices.")]
+    #[error("--corelog and --mirrorlog apply to mirror LVs only")]
     LogOptionOnRaid,
     /// `lvconvert -m -N` with N not below the image count.
-    #[error("{}", if *.raid1 { "Unable to reduce images by specified amount.".to_string() } else { format!("Unable to reduce images by specified amount - only {have} in {lv}") })]
+    #[error("LV {lv} has {have} images: cannot remove that many")]
     CannotReduce {
         lv: String,
         have: usize,
         raid1: bool,
     },
     /// A raid1 image change or repair of an inactive LV (lvm2 asks the kernel first).
-    #[error("{vg}/{lv} must be active to perform this operation.")]
+    #[error("LV {vg}/{lv} must be active")]
     MustBeActive { vg: String, lv: String },
-    #[error("Cannot both allocate and free extents when specifying physical volumes to use.\nPlease specify the operation in two steps.")]
+    #[error("cannot both allocate and free extents on the PVs given in one step")]
     AllocAndFree,
     /// A down-convert would take the primary image of a copy not known to be in sync.
-    #[error("{}", primary_image(vg, lv, *.raid1, *.sync_known))]
+    #[error("LV {vg}/{lv}: not removing the primary image of a copy not known to be in sync")]
     PrimaryImage {
         vg: String,
         lv: String,
@@ -310,7 +294,7 @@ pub enum OpError {
         sync_known: bool,
     },
     /// `lvconvert --repair` of a raid1 LV not in sync.
-    #[error("{}Unable to replace devices in {vg}/{lv} while it is not in-sync.\nFailed to replace faulty devices in {vg}/{lv}.", status_unknown("sync", vg, lv, *.sync_known))]
+    #[error("LV {vg}/{lv} is not known to be in sync: images not replaced")]
     ReplaceNotInSync {
         vg: String,
         lv: String,
@@ -321,52 +305,18 @@ pub enum OpError {
     Size(#[from] lvmeta_model::sizing::SizeError),
     #[error(transparent)]
     FullName(#[from] lvmeta_model::names::FullNameTooLong),
-    #[error("Old and new volume group names must differ")]
+    #[error("old and new VG names are the same")]
     SameVgName,
     /// A rename committed to the metadata whose device-mapper rename then failed (it runs
     /// after the commit, as lvm2's resume does): the metadata stands, the devices of LV
-    /// `vg/lv` keep their old names. lvm2's words after the kernel's error: vgrename's
-    /// "Renaming ... failed", lvrename's "Failed to resume logical volume".
-    #[error("{error}\n{}", not_renamed(old_vg, vg, lv))]
+    /// `vg/lv` keep their old names (`old_vg` is the VG's name before a vgrename).
+    #[error("LV {vg}/{lv} renamed in the metadata, its devices not: {error}")]
     DevicesNotRenamed {
         old_vg: String,
         vg: String,
         lv: String,
         error: String,
     },
-}
-
-/// lvm2's line after a rename whose devices did not follow the commit.
-fn not_renamed(old_vg: &str, vg: &str, lv: &str) -> String {
-    if old_vg != vg {
-        format!("Renaming \"/dev/{old_vg}\" to \"/dev/{vg}\" failed")
-    } else {
-        format!("Failed to resume logical volume {vg}/{lv}.")
-    }
-}
-
-/// lvm2's refusal to remove a primary image (`_lv_raid_change_image_count`'s for raid1,
-/// `_remove_mirror_images`' for mirrors).
-fn primary_image(vg: &str, lv: &str, raid1: bool, sync_known: bool) -> String {
-    if raid1 {
-        return format!(
-            "Unable to remove all primary source devices\nFailed to extract images from {vg}/{lv}."
-        );
-    }
-    format!(
-        "{}Unable to remove primary mirror image while mirror volume {vg}/{lv} is not in-sync.",
-        status_unknown("mirror sync", vg, lv, sync_known)
-    )
-}
-
-/// lvm2's line (`Unable to determine <what> status of VG/LV.`) when the kernel gave no
-/// status, else nothing.
-fn status_unknown(what: &str, vg: &str, lv: &str, known: bool) -> String {
-    if known {
-        String::new()
-    } else {
-        format!("Unable to determine {what} status of {vg}/{lv}.\n")
-    }
 }
 
 /// Why the start of a new LV could not be written ([`crate::mirror_log`]).
@@ -397,21 +347,34 @@ pub type Result<T, E = OpError> = std::result::Result<T, E>;
 
 pub use crate::env::{Env, OpenFn};
 
-/// One metadata area as read.
-pub struct MdaRead {
+/// One metadata area as read: raw metadata text, so private to this module (reads go
+/// through [`Scan`]'s checked reads, called by the transaction driver only).
+pub(crate) struct MdaRead {
     pub area: DiskLocn,
     pub res: Result<mda::MdaContents, OnDiskError>,
 }
 
-/// A device with a PV label.
+/// A device with a PV label. Fields private: the raw device and metadata areas are reached
+/// only through this module's reads and commits (the transaction path, `crate::txn`).
 pub struct PvDev {
-    pub path: PathBuf,
-    pub dev: Arc<dyn BlockDev>,
-    pub label: PvLabel,
-    pub mdas: Vec<MdaRead>,
+    path: PathBuf,
+    dev: Arc<dyn BlockDev>,
+    label: PvLabel,
+    mdas: Vec<MdaRead>,
 }
 
 impl PvDev {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// The raw device, for the crate's writes after a commit (labels, mirror logs).
+    pub(crate) fn dev(&self) -> &Arc<dyn BlockDev> {
+        &self.dev
+    }
+    /// The PV label as read (locations only, no metadata text).
+    pub fn label(&self) -> &PvLabel {
+        &self.label
+    }
     pub fn uuid_dashed(&self) -> String {
         lvm_uuid::format_with_dashes(&self.label.pv_uuid)
             .unwrap_or_else(|_| self.label.pv_uuid.clone())
@@ -425,14 +388,28 @@ impl PvDev {
     }
 }
 
-/// Everything a scan found.
+/// Everything a scan found. Fields private: holders of a scan (callbacks of the
+/// transaction driver, `crate::txn`) read VGs through it and see devices through the
+/// accessors below, never the raw metadata areas.
+///
+/// ```compile_fail,E0616
+/// fn raw(s: &lvmeta::ops::Scan) -> usize { s.pvs.len() }
+/// ```
+/// ```compile_fail,E0616
+/// fn raw(d: &lvmeta::ops::PvDev) -> usize { d.mdas.len() }
+/// ```
+/// ```
+/// fn listed(s: &lvmeta::ops::Scan, p: &std::path::Path) -> Option<String> {
+///     s.pv_by_path(p).map(|(_, d)| format!("{} {}", d.path().display(), d.uuid_dashed()))
+/// }
+/// ```
 #[derive(Default)]
 pub struct Scan {
-    pub pvs: Vec<PvDev>,
-    pub unlabelled: Vec<PathBuf>,
-    pub damaged: Vec<(PathBuf, OnDiskError)>,
+    pvs: Vec<PvDev>,
+    unlabelled: Vec<PathBuf>,
+    damaged: Vec<(PathBuf, OnDiskError)>,
     /// PVs seen on more than one device (not multipath paths: those are not scanned).
-    pub duplicates: Vec<Duplicate>,
+    duplicates: Vec<Duplicate>,
 }
 
 /// One PV UUID on several devices: lvm2 uses one, warns about the others, and refuses to
@@ -683,6 +660,11 @@ pub(crate) fn peek(text: &str) -> Option<(&str, u64)> {
 }
 
 impl Scan {
+    /// The PV device at index `i` (an index of [`VgRead::devs`] or [`Scan::device_index`]).
+    pub(crate) fn pv(&self, i: usize) -> &PvDev {
+        &self.pvs[i]
+    }
+
     /// Whether a PV of `vg` was seen on more than one device.
     pub fn has_duplicates(&self, vg: &VolumeGroup) -> bool {
         let bare = |u: &str| u.replace('-', "");
@@ -1146,16 +1128,8 @@ pub(crate) fn check_complete(r: &VgRead, majority: bool) -> Result<()> {
     Ok(())
 }
 
-/// Warnings about the copies of a VG that are not current and the PVs that are missing; with
-/// `hint`, each copy warning says how to repair it.
-pub(crate) fn copy_warnings(r: &VgRead, hint: bool) -> Vec<String> {
-    copy_findings(r, hint)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-/// [`copy_warnings`], typed.
+/// The copies of a VG that are not current and the PVs that are missing; with `hint`, each
+/// copy finding says how to repair it.
 pub(crate) fn copy_findings(r: &VgRead, hint: bool) -> Vec<VgFinding> {
     let vg = &r.vg.name;
     let mut out = Vec::new();
@@ -1195,16 +1169,8 @@ pub(crate) fn copy_findings(r: &VgRead, hint: bool) -> Vec<VgFinding> {
     out
 }
 
-/// lvm2's warnings for a device smaller than the PV recorded on it (`dev_size` in the
-/// metadata): the device shrank under the PV, and extents past its end are gone.
-pub(crate) fn size_warnings(sc: &Scan, r: &VgRead) -> Vec<String> {
-    size_findings(sc, r)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-/// [`size_warnings`], typed.
+/// Devices smaller than the PV recorded on them (`dev_size` in the metadata): the device
+/// shrank under the PV, and extents past its end are gone.
 pub(crate) fn size_findings(sc: &Scan, r: &VgRead) -> Vec<VgFinding> {
     let mut out = Vec::new();
     for p in &r.vg.pvs {
@@ -1241,7 +1207,10 @@ pub(crate) fn used_extents(vg: &VolumeGroup) -> HashMap<String, u64> {
         .collect()
 }
 
-/// Which VG a PV's own metadata names (None: orphan).
+/// Which VG a PV's own metadata names (None: orphan). Other VGs are read from the scan
+/// without their locks, under the global lock the callers hold (pvcreate, pvremove, vgcreate,
+/// vgextend, vgcfgrestore), as lvm2 answers from lvmcache after its label scan under
+/// `lock_global` (`_pvcreate_check_used`, `vg_extend_each_pv`, `backup_restore_vg`).
 pub(crate) fn pv_vg_name(sc: &Scan, d: &PvDev) -> Option<String> {
     for m in &d.mdas {
         if let Ok(c) = &m.res {
@@ -1333,7 +1302,7 @@ pub use lv::{
     LvresizeOptions, ResizeDir, Resized, SizeArg,
 };
 pub use pv::{PvckOptions, PvcreateOptions, PvremoveOptions};
-pub use report::Selection;
+pub use report::{ReportWarning, Selection};
 pub use shared::VgLockTypeOptions;
 pub use vg::{
     LvchangeTagsOptions, VgReduced, VgchangeOptions, VgcreateOptions, VgextendOptions,
@@ -1344,17 +1313,18 @@ pub use vg::{
 mod wording {
     use super::*;
 
-    /// The typed errors say what the strings they replaced said, byte for byte (lvm2's words
-    /// where lvm2 has the case).
+    /// The typed errors' `Display` is a plain description naming their fields (lvm2's words
+    /// are lvmeta-cli's: `lvmeta_cli::wording`), and their exit code lvm's ECMD_FAILED.
     #[test]
-    fn typed_errors_keep_their_words() {
+    fn typed_errors_say_what_they_are() {
         let (vg, lv, p) = (
             String::from("vg"),
             String::from("m"),
             PathBuf::from("/dev/sdb"),
         );
-        let cases: Vec<(OpError, &str)> = vec![
-            (OpError::NoSpecifiedPvSpace, "No specified PVs have space available."),
+        let cases: Vec<(OpError, &str)> =
+            vec![
+            (OpError::NoSpecifiedPvSpace, "none of the PVs given has free extents"),
             (
                 OpError::CommitInterrupted {
                     source: std::io::Error::other("cut"),
@@ -1379,41 +1349,41 @@ mod wording {
                     uuid: "u".into(),
                     file: "/etc/lvm/backup/vg".into(),
                 },
-                "Can't find uuid u in backup file /etc/lvm/backup/vg",
+                "PV UUID u not in backup file /etc/lvm/backup/vg",
             ),
             (
                 OpError::NotMarkedMissing {
                     vg: vg.clone(),
                     path: p.clone(),
                 },
-                "Physical volume /dev/sdb is not marked missing in VG vg",
+                "PV /dev/sdb of VG vg is not marked missing",
             ),
             (
                 OpError::FinalPv {
                     vg: vg.clone(),
                     path: p.clone(),
                 },
-                "Can't remove final physical volume \"/dev/sdb\" from volume group \"vg\"",
+                "/dev/sdb is the last PV of VG vg: not removed",
             ),
             (
                 OpError::PartialLvs {
                     vg: vg.clone(),
                     lvs: vec!["a".into(), "b".into()],
                 },
-                "WARNING: Partial LV a, b needs to be repaired or removed.\n  There are still partial LVs in VG vg.\n  To remove them unconditionally use: vgreduce --removemissing --force.",
+                "VG vg has partial LVs (a, b): repair or remove them, or force",
             ),
             (
                 OpError::RegionTooBig {
                     vg: vg.clone(),
                     lv: lv.clone(),
                 },
-                "LV vg/m, segment 1 invalid: region size is bigger then LV itself for mirror segment.\nInternal error: LV segments corrupted in m.",
+                "LV vg/m: mirror region size larger than the LV",
             ),
             (
                 OpError::LogWipe {
                     why: LvStartError::PvMissing { pv: "pv1".into() },
                 },
-                "Aborting. Failed to wipe mirror log. (pv1 is missing)",
+                "cannot wipe the new mirror log: pv1 is missing",
             ),
             (
                 OpError::MetaInit {
@@ -1423,7 +1393,7 @@ mod wording {
                         lv: "r_rmeta_1".into(),
                     },
                 },
-                "Failed to initialize vg/r_rmeta_1. (r_rmeta_1 has no extents on a PV)",
+                "cannot clear vg/r_rmeta_1: r_rmeta_1 has no extents on a PV",
             ),
             (
                 OpError::CannotReduce {
@@ -1431,7 +1401,7 @@ mod wording {
                     have: 2,
                     raid1: false,
                 },
-                "Unable to reduce images by specified amount - only 2 in m",
+                "LV m has 2 images: cannot remove that many",
             ),
             (
                 OpError::CannotReduce {
@@ -1439,7 +1409,7 @@ mod wording {
                     have: 2,
                     raid1: true,
                 },
-                "Unable to reduce images by specified amount.",
+                "LV m has 2 images: cannot remove that many",
             ),
             (
                 OpError::PrimaryImage {
@@ -1448,7 +1418,7 @@ mod wording {
                     raid1: true,
                     sync_known: true,
                 },
-                "Unable to remove all primary source devices\nFailed to extract images from vg/m.",
+                "LV vg/m: not removing the primary image of a copy not known to be in sync",
             ),
             (
                 OpError::PrimaryImage {
@@ -1457,7 +1427,7 @@ mod wording {
                     raid1: false,
                     sync_known: false,
                 },
-                "Unable to determine mirror sync status of vg/m.\nUnable to remove primary mirror image while mirror volume vg/m is not in-sync.",
+                "LV vg/m: not removing the primary image of a copy not known to be in sync",
             ),
             (
                 OpError::PrimaryImage {
@@ -1466,7 +1436,7 @@ mod wording {
                     raid1: false,
                     sync_known: true,
                 },
-                "Unable to remove primary mirror image while mirror volume vg/m is not in-sync.",
+                "LV vg/m: not removing the primary image of a copy not known to be in sync",
             ),
             (
                 OpError::ReplaceNotInSync {
@@ -1474,7 +1444,7 @@ mod wording {
                     lv: lv.clone(),
                     sync_known: false,
                 },
-                "Unable to determine sync status of vg/m.\nUnable to replace devices in vg/m while it is not in-sync.\nFailed to replace faulty devices in vg/m.",
+                "LV vg/m is not known to be in sync: images not replaced",
             ),
             (
                 OpError::ReplaceNotInSync {
@@ -1482,29 +1452,29 @@ mod wording {
                     lv: lv.clone(),
                     sync_known: true,
                 },
-                "Unable to replace devices in vg/m while it is not in-sync.\nFailed to replace faulty devices in vg/m.",
+                "LV vg/m is not known to be in sync: images not replaced",
             ),
             (
                 OpError::AllocAndFree,
-                "Cannot both allocate and free extents when specifying physical volumes to use.\nPlease specify the operation in two steps.",
+                "cannot both allocate and free extents on the PVs given in one step",
             ),
             (
                 OpError::MustBeActive {
                     vg: vg.clone(),
                     lv: lv.clone(),
                 },
-                "vg/m must be active to perform this operation.",
+                "LV vg/m must be active",
             ),
             (
                 OpError::NotPermitted {
                     vg: vg.clone(),
                     lv: lv.clone(),
                 },
-                "Command not permitted on LV vg/m.",
+                "command not permitted on LV vg/m",
             ),
             (
                 OpError::LogOptionOnRaid,
-                "--corelog and --mirrorlog are only compatible with mirror devices.",
+                "--corelog and --mirrorlog apply to mirror LVs only",
             ),
             (
                 OpError::MirrorRaidConversion {
@@ -1513,7 +1483,7 @@ mod wording {
                 },
                 "vg/m: converting between mirror and raid1 is not supported by lvmeta",
             ),
-            (OpError::MirrorLogAlloc, "Unable to allocate extents for mirror log."),
+            (OpError::MirrorLogAlloc, "no room for the mirror log"),
         ];
         for (e, want) in cases {
             assert_eq!(e.to_string(), want, "{e:?}");
@@ -1531,7 +1501,7 @@ mod wording {
         );
         assert_eq!(
             OpError::MirrorAlloc(model.clone()).to_string(),
-            format!("{model}\nUnable to allocate extents for mirror(s).")
+            format!("cannot allocate the mirror images: {model}")
         );
         let revert = OnDiskError::Io {
             path: p.clone(),

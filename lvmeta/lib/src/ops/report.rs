@@ -10,6 +10,15 @@ use crate::report::{
 use lvmeta_model::{self as model, LogicalVolume, Segment, SegmentKind};
 use lvmeta_ondisk::mda;
 
+/// What a report warns about (on stderr, before its rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportWarning {
+    /// A device whose PV label the scan found damaged (`why`: the codec's error).
+    DamagedLabel { path: PathBuf, why: String },
+    /// A VG's metadata copies, missing PVs or shrunk devices.
+    Vg(VgFinding),
+}
+
 impl Ctx<'_> {
     // ---- reports ----
 
@@ -23,7 +32,7 @@ impl Ctx<'_> {
         fields: &[&'static FieldDef],
         targets: &[String],
         sel: Selection,
-    ) -> Result<(Vec<Vec<Cell>>, Vec<String>)> {
+    ) -> Result<(Vec<Vec<Cell>>, Vec<ReportWarning>)> {
         let all = sel.all_lvs;
         let mut lv_filter: Vec<(String, String)> = Vec::new();
         let mut want = Vec::new();
@@ -45,11 +54,16 @@ impl Ctx<'_> {
         self.read_vgs(named, foreign, |sc, reads| {
             let mut warnings = Vec::new();
             for (p, e) in &sc.damaged {
-                warnings.push(format!("WARNING: {}: damaged PV label: {e}", p.display()));
+                warnings.push(ReportWarning::DamagedLabel {
+                    path: p.clone(),
+                    why: e.to_string(),
+                });
             }
             for r in &reads {
-                warnings.extend(size_warnings(sc, r));
-                warnings.extend(copy_warnings(r, true));
+                let findings = size_findings(sc, r)
+                    .into_iter()
+                    .chain(copy_findings(r, true));
+                warnings.extend(findings.map(ReportWarning::Vg));
             }
             // A named LV that does not exist is an error, as in lvm2.
             for (v, n) in &lv_filter {
