@@ -11,11 +11,17 @@
 # lvmlockd both on node1 and node2; they share the lvm_global lockspace as lvmlockd-compatible
 # daemons on different nodes do) and are measured interleaved: per iteration one empty process
 # (/bin/true, the floor), one lvmeta command and one lvm2 command, in an order that rotates
-# through the six permutations. The hand-over kills node1 while it holds an LV of each stack,
-# and node2 polls both stacks at once (two pollers from the host); that is done ROUNDS times.
+# through the six permutations. Contention: both nodes at once run CONTEND lvcreates each, one
+# after another, through one stack, then through the other (twice each, alternating): the wall
+# time until both nodes are done, measured on the host, and whether every LV is there, seen
+# alike by both nodes (lvm2 gives up on a VG lock held elsewhere after a few retries, so every
+# command of either stack is tried again until it succeeds, as a user's script would, and the
+# retries are counted). The hand-over kills node1 while it holds an LV of each stack, and node2
+# polls both stacks at once (two pollers from the host); that is done ROUNDS times.
 #   bench/clvmd-lab.sh [BIN_DIR]   (lvmeta, clvmd-rs, halvm-lab and the lab's helpers from
 #                                   BIN_DIR; without it, a release build of this checkout)
 # Env: LVS (default 100), ACT (LVs activated and deactivated one by one, default 20),
+# CONTEND (lvcreates per node and round in the contention part, default 30; 0: none),
 # ROUNDS (hand-overs, default 2; 0: none), CLVMD_RS_TIMING=1 (the daemons log their timing,
 # and the medians of node1's are printed after the table), OUT=DIR (keeps the raw times there).
 # Needs root (the lab). Under TCG absolute times are slow; the ratios are what carry over.
@@ -27,6 +33,7 @@ cd "$(dirname "$0")/.."
 LVS="${LVS:-100}"
 ACT="${ACT:-20}"
 ROUNDS="${ROUNDS:-2}"
+CONTEND="${CONTEND:-30}"
 rel="${1:-}"
 if [ -z "$rel" ]; then
   cargo build --release -p clvmd-rs -p halvm-lab --bins >&2
@@ -108,6 +115,49 @@ interleaved "$ACT" "O lvchange -an vours/lv\$i" "L lvchange -q -an vlvm2/lv\$i" 
 load1=$(uptime | sed 's/.*load average: //')
 [ -z "${CLVMD_RS_TIMING:-}" ] || g node1 "grep 'timing: ' /tmp/clvmd.log" >"$bin/timing"
 
+# Both nodes at once, CONTEND lvcreates each through one stack (O or L); prints the wall time
+# (ms) and the retries. Names cR_NODE_I.
+contend() {  # stack, round
+  local cmd n t0 t1 pids=()
+  [ "$1" = O ] && cmd="O lvcreate -an -Zn -n c$2_\${n}_\$i -l 2 vours" ||
+    cmd="L lvcreate -q -an -Zn -y -l 2 -n c$2_\${n}_\$i vlvm2"
+  t0=$(ms)
+  for n in node1 node2; do
+    g $n "n=$n; r=0; for i in \$(seq 1 $CONTEND); do k=0; \
+      until $cmd >/dev/null 2>&1; do k=\$((k + 1)); [ \$k -lt 100 ] || { echo FAIL \$i >&2; exit 1; }; \
+        sleep 0.2; done; r=\$((r + k)); done; echo \$r" >"$bin/retries_$n" &
+    pids+=($!)
+  done
+  for n in "${pids[@]}"; do wait "$n" || { echo "a contention loop failed" >&2; exit 1; }; done
+  t1=$(ms)
+  echo "$((t1 - t0)) $(cat "$bin/retries_node1") $(cat "$bin/retries_node2")"
+}
+cont_o=()
+cont_l=()
+if [ "$CONTEND" -gt 0 ]; then
+  for r in 1 2; do
+    cont_o+=("$(contend O $r)")
+    cont_l+=("$(contend L $r)")
+    echo "contention round $r: ours ${cont_o[-1]}, lvm2 ${cont_l[-1]} (ms, retries on node1 node2)" >&2
+  done
+  # Nothing lost: every LV there, both nodes see the same, the checks pass.
+  want=$((2 * 2 * CONTEND))
+  for n in node1 node2; do
+    g $n "O lvs --noheadings -o lv_name vours | grep -c ' c[12]_'" >"$bin/n_o_$n"
+    g $n "L lvs --noheadings -o lv_name vlvm2 | grep -c ' c[12]_'" >"$bin/n_l_$n"
+    g $n "O vgck vours && L vgck vlvm2" >&2
+  done
+  g node1 "O lvs --noheadings -o lv_name vours | sort" >"$bin/names1"
+  g node2 "O lvs --noheadings -o lv_name vours | sort" >"$bin/names2"
+  cmp -s "$bin/names1" "$bin/names2" || { echo "ours: the nodes see different LVs" >&2; exit 1; }
+  g node1 "L lvs --noheadings -o lv_name vlvm2 | sort" >"$bin/names1"
+  g node2 "L lvs --noheadings -o lv_name vlvm2 | sort" >"$bin/names2"
+  cmp -s "$bin/names1" "$bin/names2" || { echo "lvm2: the nodes see different LVs" >&2; exit 1; }
+  for f in n_o_node1 n_o_node2 n_l_node1 n_l_node2; do
+    [ "$(cat "$bin/$f")" -eq "$want" ] || { echo "lost LVs: $f $(cat "$bin/$f") of $want" >&2; exit 1; }
+  done
+fi
+
 hand_o=()
 hand_l=()
 for r in $(seq 1 "$ROUNDS"); do
@@ -154,6 +204,13 @@ done
 row "lvcreate -an -Zn ($LVS, one by one)" "$bin/create"
 row "lvchange -aey ($ACT LVs)" "$bin/aey"
 row "lvchange -an ($ACT LVs)" "$bin/an"
+# "ms r1 r2" entries -> "21.3 / 20.1 s (0 retries)"; and the sum of their times.
+walls() { printf '%s\n' "$@" | awk '{printf "%s%.1f", (NR > 1 ? " / " : ""), $1 / 1000; r += $2 + $3} END {printf " s (%d retries)", r}'; }
+wsum() { printf '%s\n' "$@" | awk '{s += $1} END {print s}'; }
+[ "$CONTEND" -eq 0 ] ||
+printf '| %s lvcreates at once (%s from each node), 2 rounds: wall time to all done | %s | %s | %s | | |\n' \
+  "$((2 * CONTEND))" "$CONTEND" "$(walls "${cont_o[@]}")" "$(walls "${cont_l[@]}")" \
+  "$(ratio "$(wsum "${cont_l[@]}")" "$(wsum "${cont_o[@]}")")"
 [ "$ROUNDS" -eq 0 ] ||
 printf '| holder killed -> survivor -aey (fencing included), %s rounds | %s ms | %s ms | %s | | |\n' \
   "$ROUNDS" "$(IFS=/; echo "${hand_o[*]}")" "$(IFS=/; echo "${hand_l[*]}")" \

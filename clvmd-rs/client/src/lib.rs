@@ -220,11 +220,13 @@ impl Client {
         }
     }
 
+    /// `quiet`: see [`Request::Unlock`] (the commit only added LVs; not announced).
     pub fn unlock(
         &mut self,
         scope: Scope,
         seqno: Option<u32>,
         removed: bool,
+        quiet: bool,
     ) -> Result<(), ClientError> {
         self.done(
             "unlock",
@@ -232,6 +234,7 @@ impl Client {
                 scope,
                 seqno,
                 removed,
+                quiet,
             },
         )
     }
@@ -474,6 +477,8 @@ struct DlmHeld {
     idle: Idle,
     seqno: Option<u32>,
     removed: bool,
+    /// The commit only added LVs ([`HeldLock::note_only_added_lvs`]).
+    quiet: bool,
     /// The lock value block's r_version when granted (None if invalid or unset).
     granted_version: Option<u32>,
     report_metadata_loss: bool,
@@ -492,6 +497,9 @@ impl HeldLock for DlmHeld {
     }
     fn note_removed(&mut self) {
         self.removed = true;
+    }
+    fn note_only_added_lvs(&mut self) {
+        self.quiet = true;
     }
     fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
         let LockTarget::Vg(vg) = &self.target else {
@@ -574,7 +582,8 @@ impl Drop for DlmHeld {
                 None
             };
             let removed = self.removed && self.mode == LockMode::Exclusive;
-            match c.unlock(scope_of(&self.target), seqno, removed) {
+            let quiet = self.quiet && seqno.is_some();
+            match c.unlock(scope_of(&self.target), seqno, removed, quiet) {
                 Ok(()) => {
                     let mut slot = self.idle.lock().unwrap_or_else(|p| p.into_inner());
                     if slot.is_none() {
@@ -614,6 +623,7 @@ impl LockManager for DlmLocking {
             idle: self.idle.clone(),
             seqno: None,
             removed: false,
+            quiet: false,
             granted_version,
             report_metadata_loss: self.report_metadata_loss,
         })))
@@ -907,6 +917,34 @@ mod tests {
             "{:?}",
             s[0]
         );
+    }
+
+    /// A commit noted as adding LVs only is released `quiet` (clvmd-rs does not announce
+    /// it); without a commit under the lock there is nothing to be quiet about.
+    #[test]
+    fn a_commit_adding_lvs_only_is_released_quiet() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, seen) = fake_daemon(dir.path(), false);
+        let m = DlmLocking::new(&path, Duration::from_secs(1));
+        let mut g = m.lock_vg("vg", LockMode::Exclusive).unwrap();
+        g.note_committed_seqno(8);
+        g.note_only_added_lvs();
+        drop(g);
+        let mut g = m.lock_vg("vg", LockMode::Exclusive).unwrap();
+        g.note_only_added_lvs();
+        drop(g);
+        let mut g = m.lock_vg("vg", LockMode::Exclusive).unwrap();
+        g.note_committed_seqno(9);
+        drop(g);
+        let s = seen.lock().unwrap();
+        let unlocks: Vec<(Option<u32>, bool)> = s[0]
+            .iter()
+            .filter_map(|r| match r {
+                Request::Unlock { seqno, quiet, .. } => Some((*seqno, *quiet)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(unlocks, [(Some(8), true), (None, false), (Some(9), false)]);
     }
 
     /// A hello sent with the first request and refused is that request's error (the daemon

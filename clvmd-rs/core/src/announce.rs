@@ -14,8 +14,8 @@
 //! A hold that was told is told again when it changes, its release included; one that was
 //! not is released silently, as if it had never been. Nothing else depends on these
 //! announcements: the DLM excludes, and the VG's seqno travels in the lock value block (and
-//! in [`CpgMsg::Committed`], which is always sent: it drives the refresh of LVs active on
-//! other nodes).
+//! in [`CpgMsg::Committed`], sent for every commit but one that only added LVs of their own:
+//! it drives the refresh of LVs active on other nodes).
 //!
 //! A barrier is answered by every other member ([`CpgMsg::BarrierAck`]) after it told its
 //! untold holds; agreed order keeps each sender's messages in order, so once the sender has

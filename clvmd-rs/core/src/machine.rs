@@ -770,7 +770,8 @@ impl Node {
                 scope,
                 seqno,
                 removed,
-            } => self.unlock(conn, scope, seqno, removed),
+                quiet,
+            } => self.unlock(conn, scope, seqno, removed, quiet),
             Request::LvLock {
                 vg,
                 lv_uuid,
@@ -1193,7 +1194,14 @@ impl Node {
         });
     }
 
-    fn unlock(&mut self, conn: ConnId, scope: Scope, seqno: Option<u32>, removed: bool) {
+    fn unlock(
+        &mut self,
+        conn: ConnId,
+        scope: Scope,
+        seqno: Option<u32>,
+        removed: bool,
+        quiet: bool,
+    ) {
         let (name, res) = match &scope {
             Scope::Global => (LockspaceName::global(), ResourceName::gllk()),
             Scope::Vg(vg) => {
@@ -1235,8 +1243,13 @@ impl Node {
         r.op_replies.push(conn);
         if let (Some(s), Scope::Vg(vg)) = (committed, scope) {
             self.note_seqno(&vg, s);
-            self.out
-                .push(Output::Cpg(CpgMsg::Committed { vg, seqno: s }));
+            // A commit that only added LVs changes no node's tables: the multicast would cost
+            // every node's corosync work for nothing (the LVB carries the seqno; other nodes
+            // learn it at their next grant). A removal is always announced.
+            if !quiet || removed {
+                self.out
+                    .push(Output::Cpg(CpgMsg::Committed { vg, seqno: s }));
+            }
         }
     }
 

@@ -180,7 +180,7 @@ impl Node {
     }
 
     fn recheck_release(&mut self, conn: ConnId, vg: &str) {
-        self.unlock(conn, Scope::Vg(vg.to_string()), None, false);
+        self.unlock(conn, Scope::Vg(vg.to_string()), None, false, false);
     }
 
     /// A reply to a recheck's internal connection.
@@ -435,7 +435,7 @@ impl Node {
                 None
             }
         };
-        self.unlock(conn, Scope::Vg(vg.clone()), seqno, false);
+        self.unlock(conn, Scope::Vg(vg.clone()), seqno, false, false);
         if let Some(s) = seqno {
             log::warn!(
                 "VG {vg}: seqno {s} on disk, newer than known ({known:?}): the command that went \

@@ -610,6 +610,7 @@ impl Sim {
             scope: clvmd_proto::Scope::Vg(vg),
             seqno,
             removed: false,
+            quiet: false,
         };
         self.input(id, Input::Request { conn, request });
     }

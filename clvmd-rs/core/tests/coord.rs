@@ -41,6 +41,7 @@ fn unlock(seqno: u32) -> Request {
         scope: Scope::Vg("vg".into()),
         seqno: Some(seqno),
         removed: false,
+        quiet: false,
     }
 }
 

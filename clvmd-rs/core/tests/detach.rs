@@ -372,6 +372,7 @@ fn a_commit_elsewhere_does_not_reload_an_lv_stopped_here() {
             scope: clvmd_proto::Scope::Vg("vg".into()),
             seqno: Some(7),
             removed: false,
+            quiet: false,
         },
     );
     assert_eq!(r, Response::Done);

@@ -53,6 +53,7 @@ fn unlock() -> Request {
         scope: Scope::Vg("vg".into()),
         seqno: None,
         removed: false,
+        quiet: false,
     }
 }
 
@@ -323,6 +324,7 @@ fn a_node_that_can_read_no_metadata_copy_with_lvs_active_applies_the_policy() {
                 scope: Scope::Vg("vg".into()),
                 seqno: Some(5),
                 removed: false,
+                quiet: false,
             },
         );
         assert_eq!(r, Response::Done);
@@ -409,6 +411,7 @@ fn a_commands_commit_without_metadata_is_carried_by_a_peer() {
             scope: Scope::Vg("vg".into()),
             seqno: Some(5),
             removed: false,
+            quiet: false,
         };
         assert_eq!(sim.call(1, 7, release), Response::Done);
         sim.run(1000);

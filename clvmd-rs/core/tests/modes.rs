@@ -176,6 +176,7 @@ fn refresh_keeps_read_only_tables_of_ro_and_sr() {
         scope: clvmd_proto::Scope::Vg("vg".into()),
         seqno: Some(2),
         removed: false,
+        quiet: false,
     };
     assert_eq!(sim.call(1, 8, unlock), Response::Done);
     sim.run(1_000);

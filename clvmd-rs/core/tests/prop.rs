@@ -190,6 +190,7 @@ fn run(nodes: u32, scripts: Vec<(u32, Vec<Action>)>, seed: u64) -> (u32, usize) 
                             scope: Scope::Vg("vg".into()),
                             seqno,
                             removed: false,
+                            quiet: false,
                         },
                     );
                 }

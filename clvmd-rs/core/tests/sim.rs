@@ -186,6 +186,7 @@ fn vg_seqno_travels_in_the_lvb_and_over_cpg() {
         scope: Scope::Vg("vg".into()),
         seqno,
         removed: false,
+        quiet: false,
     };
     assert_eq!(sim.call(1, 1, unlock(Some(5))), Response::Done);
     sim.run(0);
@@ -487,6 +488,7 @@ fn global_lock_counter_bumps_on_ex_release() {
         scope: Scope::Global,
         seqno: None,
         removed: false,
+        quiet: false,
     };
     assert_eq!(sim.call(1, 1, un.clone()), Response::Done);
     assert_eq!(
@@ -517,6 +519,7 @@ fn removed_vg_is_refused() {
             scope: Scope::Vg("vg".into()),
             seqno: Some(9),
             removed: true,
+            quiet: false,
         },
     );
     assert_eq!(r, Response::Done);
@@ -548,7 +551,8 @@ fn daemon_killed_mid_commit_leaves_vglk_ex_that_the_next_one_adopts_and_releases
             Request::Unlock {
                 scope: Scope::Vg("vg".into()),
                 seqno: Some(4),
-                removed: false
+                removed: false,
+                quiet: false,
             }
         ),
         Response::Done
@@ -631,6 +635,7 @@ fn remote_waiter_is_not_starved_by_local_hand_offs() {
         scope: Scope::Vg("vg".into()),
         seqno: None,
         removed: false,
+        quiet: false,
     };
     assert!(matches!(
         sim.call(1, 1, ex(60_000)),
@@ -713,6 +718,7 @@ fn a_commands_vg_lock_goes_untold() {
         scope: Scope::Vg("vg".into()),
         seqno,
         removed: false,
+        quiet: false,
     };
     let sent = |sim: &Sim, from: usize| -> Vec<CpgMsg> {
         sim.cpg_log[from..]
@@ -779,6 +785,83 @@ fn a_commands_vg_lock_goes_untold() {
     );
 }
 
+/// A commit that only added LVs (`quiet`) is not announced: no multicast at all for an
+/// `lvcreate -an`, while the lock value block still carries its seqno, which the next node to
+/// take the VG lock gets with its grant. A removal is announced however it is released.
+#[test]
+fn a_commit_that_only_adds_lvs_goes_unannounced() {
+    let mut sim = three();
+    let vg = |mode| Request::Lock {
+        scope: Scope::Vg("vg".into()),
+        mode,
+        wait_ms: 60_000,
+    };
+    let unlock = |seqno, removed| Request::Unlock {
+        scope: Scope::Vg("vg".into()),
+        seqno,
+        removed,
+        quiet: true,
+    };
+    let from = sim.cpg_log.len();
+    assert!(matches!(
+        sim.call(1, 1, vg(Mode::Ex)),
+        Response::Granted { .. }
+    ));
+    assert_eq!(sim.call(1, 1, unlock(Some(2), false)), Response::Done);
+    sim.run(0);
+    assert_eq!(sim.cpg_log[from..].to_vec(), vec![], "nothing multicast");
+    let seqno = |sim: &Sim, n| {
+        let st = sim.node(n).status();
+        st.lockspaces
+            .iter()
+            .find(|l| l.name == "lvm_vg")
+            .unwrap()
+            .seqno
+    };
+    assert_eq!(seqno(&sim, 1), Some(2), "the committing node knows it");
+    assert_ne!(seqno(&sim, 2), Some(2), "node 2 was not told");
+    assert_eq!(
+        sim.call(2, 1, vg(Mode::Pr)),
+        Response::Granted {
+            r_version: Some(2),
+            lvb_invalid: false
+        },
+        "the LVB has it"
+    );
+    assert_eq!(seqno(&sim, 2), Some(2), "learnt with the grant");
+    assert_eq!(
+        sim.call(
+            2,
+            1,
+            Request::Unlock {
+                scope: Scope::Vg("vg".into()),
+                seqno: None,
+                removed: false,
+                quiet: false,
+            }
+        ),
+        Response::Done
+    );
+    // A removal is announced even when the command says quiet.
+    assert!(matches!(
+        sim.call(1, 1, vg(Mode::Ex)),
+        Response::Granted { .. }
+    ));
+    let from = sim.cpg_log.len();
+    assert_eq!(sim.call(1, 1, unlock(Some(3), true)), Response::Done);
+    sim.run(0);
+    assert!(
+        sim.cpg_log[from..].iter().any(|(n, m)| *n == 1
+            && *m
+                == CpgMsg::Committed {
+                    vg: "vg".into(),
+                    seqno: 3
+                }),
+        "{:?}",
+        &sim.cpg_log[from..]
+    );
+}
+
 /// An untold hold is told to a node that waits for it, which then gets the lock as soon as
 /// it is released rather than at the end of its backoff.
 #[test]
@@ -802,6 +885,7 @@ fn an_untold_vg_lock_is_told_to_a_waiter() {
         scope: Scope::Vg("vg".into()),
         seqno: Some(4),
         removed: false,
+        quiet: false,
     };
     assert_eq!(sim.call(1, 1, unlock), Response::Done);
     let t = sim.now;

@@ -298,8 +298,10 @@ fn concurrent_lvcreate_from_three_nodes(t: &T, vg: &str, disk: usize) {
     }
     t.ok("node2", &format!("M vgck {vg}"));
     assert_eq!(t.seqno("node3", vg), before + 60, "one seqno per commit");
-    // Every daemon learnt the last seqno (LVB or CPG).
+    // Every daemon learns the last seqno: with its next VG lock (the LVB) or an announced
+    // commit (these only added LVs, so none was announced).
     for n in nodes {
+        assert_eq!(t.seqno(n, vg), before + 60, "{n} reads the last commit");
         let st = t.ok(n, "$C status");
         assert!(
             st.contains(&format!("lockspace lvm_{vg} running seqno {}", before + 60)),

@@ -106,10 +106,16 @@ pub enum Request {
     },
     /// Back to NL. For a VGLK held EX, `seqno` is the VG seqno just committed (written to the
     /// LVB) and `removed` marks the VG removed; for GLLK EX the LVB counter is bumped.
+    /// `quiet`: the commit only added LVs of their own (no existing LV, PV or name changed),
+    /// so no node has tables to reload and the commit is not announced over CPG (each node
+    /// learns the seqno from the LVB at its next grant). Sent only when true, so a daemon
+    /// from before it parses every other unlock.
     Unlock {
         scope: Scope,
         seqno: Option<u32>,
         removed: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        quiet: bool,
     },
     /// An LV activation lock; held by the daemon until [`Request::LvUnlock`].
     LvLock {
@@ -505,6 +511,11 @@ pub struct FrozenVg {
     /// do. A partition merge, the cluster stack lost, or a daemon restarted while frozen.
     #[serde(default)]
     pub stranded: Option<String>,
+}
+
+/// serde's `skip_serializing_if` for flags sent only when set.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[cfg(test)]

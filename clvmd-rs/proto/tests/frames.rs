@@ -23,13 +23,14 @@ fn request() -> impl Strategy<Value = Request> {
             mode,
             wait_ms
         }),
-        (scope(), any::<Option<u32>>(), any::<bool>()).prop_map(|(scope, seqno, removed)| {
-            Request::Unlock {
+        (scope(), any::<Option<u32>>(), any::<bool>(), any::<bool>()).prop_map(
+            |(scope, seqno, removed, quiet)| Request::Unlock {
                 scope,
                 seqno,
                 removed,
+                quiet,
             }
-        }),
+        ),
         ("\\PC{0,20}", "[a-zA-Z0-9-]{0,40}", "\\PC{0,20}", mode()).prop_map(
             |(vg, lv_uuid, lv_name, mode)| Request::LvLock {
                 vg,
@@ -391,4 +392,27 @@ fn io_blocked_names_the_reason() {
     st.disabled_vgs[0].policy = DgFailure::Leave;
     assert!(st.io_blocked("vg", "u2").unwrap().contains("left VG vg"));
     assert_eq!(st.io_blocked("other", "u2"), None);
+}
+
+/// `quiet` is sent only when set, so a daemon from before it (which refuses unknown fields)
+/// parses every other unlock, and an unlock from an older client parses here.
+#[test]
+fn unlock_quiet_is_sent_only_when_set() {
+    let unlock = |quiet| Request::Unlock {
+        scope: Scope::Vg("vg".into()),
+        seqno: Some(3),
+        removed: false,
+        quiet,
+    };
+    let json = |r: &Request| serde_json::to_string(r).unwrap();
+    assert!(
+        !json(&unlock(false)).contains("quiet"),
+        "{}",
+        json(&unlock(false))
+    );
+    assert!(json(&unlock(true)).contains("\"quiet\":true"));
+    let old: Request =
+        serde_json::from_str(r#"{"unlock":{"scope":{"vg":"vg"},"seqno":3,"removed":false}}"#)
+            .unwrap();
+    assert_eq!(old, unlock(false));
 }

@@ -72,6 +72,11 @@ pub trait HeldLock: Send {
     /// Tells the lock manager the VG was removed under this lock (lvm2 sets `VBF_REMOVED` in
     /// the DLM lock value block so other nodes learn it); local managers ignore it.
     fn note_removed(&mut self) {}
+    /// Tells the lock manager the commit under this lock only added LVs of their own (no
+    /// existing LV, PV or name changed): no node has device-mapper tables to reload, so a
+    /// cluster lock manager need not announce it (the lock value block still carries the
+    /// seqno). Local managers ignore it.
+    fn note_only_added_lvs(&mut self) {}
     /// Tells the lock manager this command could not write any metadata copy of the VG
     /// (`error`); `policy` is the VG's own `halvm_dgfail_*` setting (`dgdisable`, `leave`).
     /// A cluster lock manager applies its metadata-loss policy; local managers ignore it.
@@ -139,6 +144,9 @@ impl LockGuard {
     }
     pub fn note_removed(&mut self) {
         self.0.note_removed()
+    }
+    pub fn note_only_added_lvs(&mut self) {
+        self.0.note_only_added_lvs()
     }
     pub fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
         self.0.note_metadata_lost(error, policy)

@@ -198,6 +198,12 @@ impl Held {
         }
     }
 
+    fn note_only_added_lvs(&mut self) {
+        for g in &mut self.0 {
+            g.note_only_added_lvs();
+        }
+    }
+
     fn note_metadata_lost(&mut self, error: &str, policy: Option<&str>) {
         for g in &mut self.0 {
             g.note_metadata_lost(error, policy);
@@ -572,6 +578,9 @@ impl Ctx<'_> {
             vg, devs, copies, ..
         } = r;
         let seqno = vg.seqno;
+        // A shared VG's copy as read: a commit that only adds LVs is told to the cluster lock
+        // manager, which then need not announce it to the other nodes.
+        let before = vg.lock_type.is_some().then(|| vg.clone());
         let mut txn = Txn {
             vg,
             scan: &sc,
@@ -604,6 +613,9 @@ impl Ctx<'_> {
                     if sc.device_index(pv).is_none() {
                         pv.set_missing(true);
                     }
+                }
+                if before.as_ref().is_some_and(|b| vg.only_adds_lvs_to(b)) {
+                    held.note_only_added_lvs();
                 }
                 self.commit(&sc, name, &mut vg, &mut held)?;
             }
@@ -1432,6 +1444,93 @@ mod tests {
         assert_eq!(scans(&read), 2);
         assert_eq!(scans(&named), 2);
         assert_eq!(scans(&all), 3);
+    }
+
+    /// Per released VG lock: the seqno committed under it and whether the commit was noted
+    /// as adding LVs only.
+    #[derive(Default, Clone)]
+    struct QuietLog(Arc<Mutex<Vec<Released>>>);
+
+    /// The seqno committed under a released lock, and whether it was noted quiet.
+    type Released = (Option<u64>, bool);
+
+    struct QuietHeld {
+        target: LockTarget,
+        mode: LockMode,
+        seqno: Option<u64>,
+        quiet: bool,
+        log: QuietLog,
+    }
+
+    impl HeldLock for QuietHeld {
+        fn target(&self) -> &LockTarget {
+            &self.target
+        }
+        fn mode(&self) -> LockMode {
+            self.mode
+        }
+        fn note_committed_seqno(&mut self, seqno: u64) {
+            self.seqno = Some(seqno);
+        }
+        fn note_only_added_lvs(&mut self) {
+            self.quiet = true;
+        }
+    }
+
+    impl Drop for QuietHeld {
+        fn drop(&mut self) {
+            if let LockTarget::Vg(_) = self.target {
+                self.log.0.lock().unwrap().push((self.seqno, self.quiet));
+            }
+        }
+    }
+
+    impl LockManager for QuietLog {
+        fn lock(&self, target: &LockTarget, mode: LockMode) -> Result<LockGuard, LockError> {
+            Ok(LockGuard::new(Box::new(QuietHeld {
+                target: target.clone(),
+                mode,
+                seqno: None,
+                quiet: false,
+                log: self.clone(),
+            })))
+        }
+    }
+
+    /// A commit of a shared VG that only adds an LV is told to the cluster lock manager as
+    /// such (clvmd-rs then does not announce it over CPG); a rename or a VG change is not.
+    #[test]
+    fn a_commit_that_only_adds_lvs_is_noted_as_such() {
+        let log = Log::default();
+        let mut e = env(&log);
+        {
+            let ctx = Ctx { env: &e };
+            setup_shared(&ctx);
+        }
+        let quiet = QuietLog::default();
+        e.cluster = Some(Arc::new(quiet.clone()));
+        let ctx = Ctx { env: &e };
+        let last = || *quiet.0.lock().unwrap().last().unwrap();
+        ctx.lvcreate(&LvcreateOptions {
+            vg: "vg".into(),
+            ..lv("a")
+        })
+        .unwrap();
+        let (created, q) = last();
+        assert!(created.is_some() && q, "lvcreate: {:?}", last());
+        ctx.lvrename(&crate::ops::LvrenameOptions {
+            vg: "vg".into(),
+            old: "a".into(),
+            new: "b".into(),
+        })
+        .unwrap();
+        assert_eq!(last(), (created.map(|s| s + 1), false), "lvrename");
+        ctx.modify("vg", false, |vg, _, _| {
+            vg.tags.push("t".into());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(last(), (created.map(|s| s + 2), false), "a VG tag");
     }
 
     /// A cluster lock manager whose VG lockspaces are not started.

@@ -5,7 +5,7 @@ use crate::flags::{self, Flag, FlagList, List, Object};
 use crate::ModelError;
 use lvmeta_ondisk::units::{Extents, Sectors};
 use lvmeta_text::{CommentPlacement, Node, Section, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A key the model does not know, with the modeled key it followed (None: before all of them),
 /// so it is written back at the same place.
@@ -546,6 +546,83 @@ pub struct VolumeGroup {
     /// In metadata order (lvm2 writes visible LVs first, then hidden ones).
     pub lvs: Vec<LogicalVolume>,
     pub extra: Extra,
+}
+
+impl VolumeGroup {
+    /// Whether `self` is `before` with LVs added and nothing else changed but the seqno: the
+    /// VG's own fields and PVs equal, every LV of `before` here unchanged, and each added LV
+    /// made of PV areas or of added LVs only (a new linear, striped, mirror or raid1 LV with
+    /// its sub-LVs; not a snapshot, thin or cache LV, whose segments may name existing LVs).
+    /// Such a commit changes no device-mapper table of an existing LV on any node.
+    pub fn only_adds_lvs_to(&self, before: &VolumeGroup) -> bool {
+        // Every field named, so that a new one is considered here.
+        let VolumeGroup {
+            name,
+            id,
+            seqno: _,
+            format,
+            status,
+            flags,
+            tags,
+            system_id,
+            lock_type,
+            lock_args,
+            extent_size,
+            max_lv,
+            max_pv,
+            metadata_copies,
+            pvs,
+            lvs,
+            extra,
+        } = self;
+        let same_vg = *name == before.name
+            && *id == before.id
+            && *format == before.format
+            && *status == before.status
+            && *flags == before.flags
+            && *tags == before.tags
+            && *system_id == before.system_id
+            && *lock_type == before.lock_type
+            && *lock_args == before.lock_args
+            && *extent_size == before.extent_size
+            && *max_lv == before.max_lv
+            && *max_pv == before.max_pv
+            && *metadata_copies == before.metadata_copies
+            && *pvs == before.pvs
+            && *extra == before.extra;
+        if !same_vg {
+            return false;
+        }
+        let old: HashMap<&str, &LogicalVolume> =
+            before.lvs.iter().map(|l| (l.id.as_str(), l)).collect();
+        let old_names: HashSet<&str> = before.lvs.iter().map(|l| l.name.as_str()).collect();
+        let added: HashSet<&str> = lvs
+            .iter()
+            .filter(|l| !old.contains_key(l.id.as_str()))
+            .map(|l| l.name.as_str())
+            .collect();
+        let mut kept = 0;
+        for lv in lvs {
+            match old.get(lv.id.as_str()) {
+                Some(o) if *o == lv => kept += 1,
+                Some(_) => return false,
+                None if old_names.contains(lv.name.as_str()) => return false,
+                None => {
+                    let own = lv.segments.iter().all(|s| match &s.kind {
+                        SegmentKind::Striped { .. } => true,
+                        SegmentKind::Mirror { .. } | SegmentKind::Raid1 { .. } => {
+                            s.kind.sub_lvs().iter().all(|n| added.contains(n))
+                        }
+                        SegmentKind::Other { .. } => false,
+                    });
+                    if !own {
+                        return false;
+                    }
+                }
+            }
+        }
+        kept == before.lvs.len()
+    }
 }
 
 /// The keys after the VG section: what wrote the metadata and when.

@@ -960,3 +960,54 @@ fn mirror_upconvert_avoids_pvs_range_by_range() {
     );
     check_invariants(&vg);
 }
+
+/// A commit that only adds LVs of their own is one no node must reload tables for (clvmd-rs
+/// does not announce it); any change to an existing LV, PV or the VG's fields is not.
+#[test]
+fn only_adds_lvs_to_tells_additions_from_changes() {
+    let mut before = vg(&[30, 30]);
+    before.create_lv(linear("old", 2)).unwrap();
+    let added = |f: &dyn Fn(&mut VolumeGroup)| {
+        let mut after = before.clone();
+        after.seqno += 1;
+        f(&mut after);
+        after.only_adds_lvs_to(&before)
+    };
+    assert!(added(&|_| {}), "nothing but the seqno");
+    assert!(added(&|v| {
+        v.create_lv(linear("new", 2)).unwrap();
+    }));
+    assert!(added(&|v| {
+        v.create_lv(LvRequest::new(
+            "m",
+            Extents(2),
+            Layout::Mirror {
+                mirrors: 1,
+                log: MirrorLog::Core,
+            },
+        ))
+        .unwrap();
+    }));
+    assert!(!added(&|v| v.extend_lv("old", Extents(1), None).unwrap()));
+    assert!(!added(&|v| v.rename_lv("old", "renamed").unwrap()));
+    assert!(!added(&|v| {
+        v.remove_lv("old").unwrap();
+    }));
+    assert!(!added(&|v| {
+        v.remove_lv("old").unwrap();
+        v.create_lv(linear("new", 2)).unwrap();
+    }));
+    assert!(!added(&|v| v.tags.push("t".into())));
+    assert!(!added(&|v| v.pvs[1].pe_count = Extents(29)));
+    // A segment kind kept verbatim (a snapshot, a thin LV) may name an existing LV.
+    assert!(!added(&|v| {
+        v.create_lv(linear("snap", 2)).unwrap();
+        let raw = lvmeta_text::parse("type = \"snapshot\"\norigin = \"old\"\n")
+            .unwrap()
+            .into_owned();
+        v.lv_mut("snap").unwrap().segments[0].kind = SegmentKind::Other {
+            segtype: "snapshot".into(),
+            raw,
+        };
+    }));
+}
