@@ -804,6 +804,26 @@ fn lab_shared_vg_ocf_tester_and_pacemaker_failover() {
         mon.contains("Online: [ node1 node2 node3 ]"),
         "{victim} back online:\n{mon}"
     );
+    // What an admin's grep finds: no warning or error from the agents under Pacemaker in all
+    // of this (probes, starts, monitors, the failover, the rejoin); Pacemaker's
+    // crm_feature_set made every action warn of an unknown parameter.
+    for n in lab.nodes() {
+        let w = agent_warnings(&lab, &n);
+        assert!(
+            w.trim().is_empty(),
+            "{n}: the agents' warnings and errors:\n{w}"
+        );
+    }
+}
+
+/// The halvm agents' WARN and ERROR lines in a node's logs.
+fn agent_warnings(lab: &Lab, node: &str) -> String {
+    run(
+        lab,
+        node,
+        "grep -rhE '(LVM-activate|clvmd)' /var/log 2>/dev/null | grep -E 'WARN|ERROR' | tail -n 200",
+    )
+    .stdout_str()
 }
 
 /// `crm_mon -1 -r` once Pacemaker has no action pending (`crm_resource --wait`).
