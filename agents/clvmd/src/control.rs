@@ -112,9 +112,28 @@ fn alive(pid: u32) -> bool {
     }
 }
 
+/// The process `pid` runs `daemon`. A pid file outlives a daemon killed with SIGKILL (the OOM
+/// killer) and, when configured outside /run, a reboot; its pid may name another process by
+/// then, which monitor would call a hung daemon (an error where it is stopped, and a probe's
+/// error on a node that never ran it) and stop would SIGTERM.
+fn runs(pid: u32, daemon: &Path) -> bool {
+    match std::fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(exe) => {
+            // A daemon whose binary was replaced (a package update) still runs the old one.
+            let exe = exe.to_string_lossy();
+            let exe = Path::new(exe.strip_suffix(" (deleted)").unwrap_or(&exe));
+            exe == daemon || std::fs::canonicalize(daemon).is_ok_and(|d| d == exe)
+        }
+        // Unreadable though alive: no way to tell, so it counts as the daemon, as before.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => alive(pid),
+        // Gone, a zombie, or a kernel thread.
+        Err(_) => false,
+    }
+}
+
 impl DaemonControl for SystemControl {
     fn observe(&mut self, cfg: &Config) -> Observed {
-        let pid = read_pid(&cfg.pidfile).filter(|p| alive(*p));
+        let pid = read_pid(&cfg.pidfile).filter(|p| alive(*p) && runs(*p, &cfg.daemon));
         match client(cfg).and_then(|mut c| c.status()) {
             Ok(s) => Observed {
                 status: Some(status_of(&s)),
@@ -399,5 +418,72 @@ mod tests {
         assert!(alive(std::process::id()));
         assert!(!alive(0));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A fresh directory for one test, removed on drop.
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let d = std::env::temp_dir().join(format!("clvmd-agent-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            TempDir(d)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn cfg_in(dir: &Path, daemon: &Path) -> Config {
+        Config {
+            daemon: daemon.to_path_buf(),
+            pidfile: dir.join("clvmd-rs.pid"),
+            socket: dir.join("clvmd-rs.sock"),
+            log_file: None,
+            debug: false,
+        }
+    }
+
+    /// A stale pid file naming a live process that is not the daemon (the pid reused after
+    /// the daemon was SIGKILLed, or after a reboot): the daemon is stopped, not hung, and
+    /// stop has nothing to signal.
+    #[test]
+    fn a_pid_file_naming_another_process_is_a_stopped_daemon() {
+        let dir = TempDir::new("stale");
+        let cfg = cfg_in(dir.path(), Path::new(crate::definition::DEFAULT_DAEMON));
+        std::fs::write(&cfg.pidfile, format!("{}\n", std::process::id())).unwrap();
+        let o = SystemControl::default().observe(&cfg);
+        assert_eq!(o.status, None);
+        assert_eq!(o.pid, None, "this test process is no clvmd-rs");
+        assert_eq!(crate::plan::assess(&o), Ok(false));
+        assert_eq!(crate::plan::plan_stop(&o).unwrap().terminate, None);
+    }
+
+    /// The daemon's own process still counts, also through a symlinked path.
+    #[test]
+    fn a_pid_file_naming_the_daemon_is_the_daemon() {
+        let dir = TempDir::new("own");
+        let sleep = std::fs::canonicalize("/bin/sleep").expect("/bin/sleep");
+        let link = dir.path().join("daemon");
+        std::os::unix::fs::symlink(&sleep, &link).unwrap();
+        let mut child = Command::new(&link).arg("30").spawn().unwrap();
+        for daemon in [&sleep, &link] {
+            let cfg = cfg_in(dir.path(), daemon);
+            std::fs::write(&cfg.pidfile, child.id().to_string()).unwrap();
+            let o = SystemControl::default().observe(&cfg);
+            assert_eq!(o.pid, Some(child.id()), "{}", daemon.display());
+            assert!(
+                crate::plan::assess(&o).is_err(),
+                "alive, not answering: hung"
+            );
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!runs(child.id(), &sleep), "reaped");
     }
 }

@@ -214,6 +214,9 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
         for n in &plan.notes {
             ctx.log.warn(n);
         }
+        for n in &plan.info {
+            ctx.log.info(n);
+        }
         self.execute(ctx, &vg, &plan.steps)?;
         let left: Vec<String> = self
             .backend

@@ -55,6 +55,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Things worth a warning in the log.
     pub notes: Vec<String>,
+    /// The normal course explained, for the log at info level (an admin grepping for
+    /// warnings must not find the everyday case).
+    pub info: Vec<String>,
 }
 
 /// Monitor's findings before any block is read.
@@ -504,9 +507,15 @@ pub fn plan_stop(cfg: &StopConfig, snap: &Snapshot) -> Result<Plan, ActivateErro
                 _ => {}
             }
         }
-        (Some(_), Some(_)) => plan.notes.push(format!(
-            "{vgname}: other LVs stay active here, keeping ownership"
-        )),
+        // The usual layout of a shared VG (an exclusive LV in a group beside a clone of
+        // shared ones), or several LV resources of one local VG: nothing to warn about.
+        (Some(_), access) => plan
+            .info
+            .push(if access.is_some_and(AccessMode::is_cluster) {
+                format!("{vgname}: other LVs stay active here, so its lockspace stays")
+            } else {
+                format!("{vgname}: other LVs stay active here, keeping ownership")
+            }),
         (None, _) if !to_stop.is_empty() => plan.notes.push(format!(
             "{vgname}: not visible, deactivating its remaining devices"
         )),

@@ -607,6 +607,12 @@ fn stop_of_one_lv_keeps_ownership_while_others_run() {
         p.steps,
         vec![Step::Deactivate { lv: "data".into() }, Step::ClearStarted]
     );
+    // The normal course, logged at info: no warning for it.
+    assert_eq!(p.notes, Vec::<String>::new());
+    assert_eq!(
+        p.info,
+        ["vg1: other LVs stay active here, keeping ownership"]
+    );
     let p = plan_stop(&c, &snap(Some(vg(Some("n1"), &[])), &["data"])).unwrap();
     assert_eq!(
         p.steps[1],
@@ -615,6 +621,31 @@ fn stop_of_one_lv_keeps_ownership_while_others_run() {
             to: RELEASED_SYSTEM_ID.into(),
             majority: false
         }
+    );
+}
+
+/// A shared VG's exclusive LV stopped on a node where a clone keeps another LV active (the
+/// admin guide's layout): the lockspace stays, which is said at info level, not as a warning
+/// about ownership (a shared VG has none).
+#[test]
+fn stop_of_one_shared_lv_beside_a_clone_warns_nothing() {
+    let mut c = stop_cfg(AccessMode::Lvmlockd);
+    c.lv = Some("data".into());
+    let mut v = vg(None, &[]);
+    v.lock_type = Some("dlm".into());
+    let mut s = snap(Some(v), &["data", "mirror"]);
+    s.lock = Some(LockDaemon::Running {
+        lockspace_started: true,
+    });
+    let p = plan_stop(&c, &s).unwrap();
+    assert_eq!(
+        p.steps,
+        vec![Step::Deactivate { lv: "data".into() }, Step::ClearStarted]
+    );
+    assert_eq!(p.notes, Vec::<String>::new());
+    assert_eq!(
+        p.info,
+        ["vg1: other LVs stay active here, so its lockspace stays"]
     );
 }
 

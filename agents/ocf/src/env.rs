@@ -10,6 +10,10 @@ pub const DEFAULT_DATEFMT: &str = "%b %d %T ";
 
 const RESKEY: &str = "OCF_RESKEY_";
 const META: &str = "CRM_meta_";
+/// `OCF_RESKEY_` names Pacemaker sets itself, no instance parameters: the monitor depth as an
+/// op attribute, and the controller's CIB feature set, which it adds to every action (as an
+/// unknown parameter it made every monitor log a warning).
+const PACEMAKER_RESKEYS: [&str; 2] = ["OCF_CHECK_LEVEL", "crm_feature_set"];
 
 /// Everything an action reads from its environment, parsed once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -76,7 +80,7 @@ impl OcfEnv {
             if let Some(name) = k.strip_prefix(RESKEY) {
                 if let Some(m) = name.strip_prefix(META) {
                     meta_prefixed.insert(m.to_string(), v.clone());
-                } else if name != "OCF_CHECK_LEVEL" && !name.is_empty() {
+                } else if !PACEMAKER_RESKEYS.contains(&name) && !name.is_empty() {
                     env.reskeys.insert(name.to_string(), v.clone());
                 }
             } else if let Some(m) = k.strip_prefix(META) {
@@ -194,6 +198,8 @@ mod tests {
             ("CRM_meta_on_node", "n1"),
             ("OCF_RESOURCE_INSTANCE", "vg1-rsc"),
             ("OCF_RESKEY_OCF_CHECK_LEVEL", "10"),
+            // Pacemaker 2.1 passes it to every action.
+            ("OCF_RESKEY_crm_feature_set", "3.16.2"),
             ("OCF_ROOT", "/opt/ocf"),
             ("HA_LOGFILE", "/tmp/x.log"),
             ("HA_debug", "1"),

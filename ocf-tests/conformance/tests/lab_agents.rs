@@ -439,20 +439,95 @@ fn lab_pacemaker_failover_pcs_and_crm() {
     ] {
         sh(&lab, &home, cmd);
     }
+    // The group made with resource-agents' LVM-activate, then moved to ours in place as
+    // docs/admin-guide.md says ("Moving a live cluster from heartbeat's LVM-activate").
     sh(
         &lab,
         &home,
         // One transaction, so the Filesystem never exists outside its group.
         "set -e; printf '%s\n' \
-         'primitive vg2 ocf:halvm:LVM-activate params vgname=vgha vg_access_mode=system_id op monitor interval=10s timeout=60s' \
+         'primitive vg2 ocf:heartbeat:LVM-activate params vgname=vgha vg_access_mode=system_id op monitor interval=10s timeout=60s' \
          'primitive fs2 ocf:heartbeat:Filesystem params device=/dev/vgha/data directory=/mnt/data fstype=ext4 op monitor interval=10s' \
          'group g2 vg2 fs2' > /tmp/g2.crm; crm configure load update /tmp/g2.crm",
     );
+    let t0 = Instant::now();
+    move_to_halvm_in_place(&lab, &home);
+    eprintln!("heartbeat -> halvm in place: {:?}", t0.elapsed());
     let (victim2, home2, took2) = failover(&lab, "fs2", &home, &owns);
     eprintln!("crm: kill {victim2} -> started on {home2}: {took2:?}");
     eprintln!(
         "failover times (kill -> Filesystem started on a survivor): pcs {took:?}, crm {took2:?}"
     );
+}
+
+/// The admin guide's move of a running group's `vg2` from ocf:heartbeat:LVM-activate to
+/// ocf:halvm:LVM-activate: the halvm agent's probe by hand (0 where it runs, 7 elsewhere),
+/// unmanage, the provider changed with cibadmin, refresh, manage. What an admin must see: the
+/// resource Started where it was, now with the halvm agent, no failed actions, the VG still
+/// owned there with its LV active, and the Filesystem never restarted (a process working in
+/// it, which the Filesystem agent's stop would kill, lives on).
+fn move_to_halvm_in_place(lab: &Lab, observer: &str) {
+    let at = wait_location(lab, observer, "fs2", None, Duration::from_secs(180));
+    let mon = settled_mon(lab, observer);
+    eprintln!("--- g2 with resource-agents' LVM-activate:\n{mon}");
+    assert!(
+        mon.contains("ocf:heartbeat:LVM-activate"),
+        "heartbeat's agent runs vg2:\n{mon}"
+    );
+    assert_no_failed_actions(lab, &mon, "with resource-agents' LVM-activate");
+    let holder = lab
+        .node(&at)
+        .spawn(
+            &["sh", "-c", "cd /mnt/data && exec sleep 100000"],
+            "/tmp/holder.log",
+        )
+        .expect("a process in /mnt/data");
+    let vg = [
+        "vgname=vgha",
+        "vg_access_mode=system_id",
+        "CRM_meta_interval=0",
+    ];
+    for n in lab.nodes() {
+        let want = if n == at { 0 } else { 7 };
+        let out = agent_action(lab, &n, AGENT, "monitor", &vg);
+        assert_eq!(out.code, want, "{n}: halvm's probe: {}", out.stderr_str());
+    }
+    for cmd in [
+        "crm resource unmanage vg2",
+        "cibadmin --modify --xml-text '<primitive id=\"vg2\" provider=\"halvm\"/>'",
+        "crm_resource --refresh --resource vg2",
+    ] {
+        sh(lab, observer, cmd);
+    }
+    let mon = settled_mon(lab, observer);
+    eprintln!("--- vg2 refreshed with ocf:halvm:LVM-activate, unmanaged:\n{mon}");
+    assert_no_failed_actions(lab, &mon, "after the refresh");
+    sh(lab, observer, "crm resource manage vg2");
+    let mon = settled_mon(lab, observer);
+    eprintln!("--- vg2 managed again:\n{mon}");
+    assert_no_failed_actions(lab, &mon, "once managed by the halvm agent");
+    let line = |rsc: &str| {
+        mon.lines()
+            .find(|l| l.contains(&format!("{rsc}\t")) || l.contains(&format!("{rsc} ")))
+            .unwrap_or_else(|| panic!("{rsc} not in crm_mon:\n{mon}"))
+            .to_string()
+    };
+    let (vg2, fs2) = (line("vg2"), line("fs2"));
+    assert!(
+        vg2.contains("ocf:halvm:LVM-activate") && vg2.contains(&format!("Started {at}")),
+        "{vg2}\n{mon}"
+    );
+    assert!(fs2.contains(&format!("Started {at}")), "{fs2}\n{mon}");
+    assert_eq!(vg_field(lab, &at, "systemid"), at, "ownership kept");
+    assert!(
+        sh(lab, &at, "dmsetup table vgha-data").contains("linear"),
+        "LV still active"
+    );
+    assert!(
+        run(lab, &at, &format!("kill -0 {holder}")).success(),
+        "the Filesystem was restarted: the process in /mnt/data is gone\n{mon}"
+    );
+    sh(lab, &at, &format!("kill {holder}"));
 }
 
 /// The clvmd-rs log of a node (the clone's log_file), for failure messages.
@@ -704,4 +779,84 @@ fn lab_shared_vg_ocf_tester_and_pacemaker_failover() {
     // The shared clone keeps running on the survivors.
     let survivors: Vec<String> = lab.nodes().into_iter().filter(|n| *n != victim).collect();
     shared_on(&lab, &survivors);
+    // What an admin sees once the cluster settled: the fenced node's history is gone with it,
+    // and the survivors' monitors (clvmd while the DLM recovered, the shared LV's, the group's)
+    // failed nothing.
+    let mon = settled_mon(&lab, &home);
+    eprintln!("--- after the failover:\n{mon}");
+    assert_no_failed_actions(&lab, &mon, "after the failover");
+
+    // The killed node comes back (HA_RSCTMP, a tmpfs, is empty: no start markers): an admin's
+    // clean-up probes it again (its agents are installed only after the boot), and the clones
+    // start there without a failed action.
+    lab.restart(&victim).expect("restart the fenced node");
+    install_shared(&lab, &victim, &bins);
+    sh(
+        &lab,
+        &home,
+        &format!("crm_resource --cleanup --node {victim}"),
+    );
+    shared_on(&lab, &lab.nodes());
+    let mon = settled_mon(&lab, &home);
+    eprintln!("--- after {victim} rejoined:\n{mon}");
+    assert_no_failed_actions(&lab, &mon, &format!("after {victim} rejoined"));
+    assert!(
+        mon.contains("Online: [ node1 node2 node3 ]"),
+        "{victim} back online:\n{mon}"
+    );
+    // What an admin's grep finds: no warning or error from the agents under Pacemaker in all
+    // of this (probes, starts, monitors, the failover, the rejoin); Pacemaker's
+    // crm_feature_set made every action warn of an unknown parameter.
+    for n in lab.nodes() {
+        let w = agent_warnings(&lab, &n);
+        assert!(
+            w.trim().is_empty(),
+            "{n}: the agents' warnings and errors:\n{w}"
+        );
+    }
+}
+
+/// The halvm agents' WARN and ERROR lines in a node's logs.
+fn agent_warnings(lab: &Lab, node: &str) -> String {
+    run(
+        lab,
+        node,
+        "grep -rhE '(LVM-activate|clvmd)' /var/log 2>/dev/null | grep -E 'WARN|ERROR' | tail -n 200",
+    )
+    .stdout_str()
+}
+
+/// `crm_mon -1 -r` once Pacemaker has no action pending (`crm_resource --wait`).
+fn settled_mon(lab: &Lab, node: &str) -> String {
+    let w = run(lab, node, "crm_resource --wait --timeout=100s 2>&1");
+    if !w.success() {
+        eprintln!("crm_resource --wait: {}", w.stdout_str());
+    }
+    run(lab, node, "crm_mon -1 -r 2>&1").stdout_str()
+}
+
+/// No "Failed Resource Actions" in `mon`; on failure, the agents' errors from every live node's
+/// Pacemaker log and the clvmd-rs logs.
+fn assert_no_failed_actions(lab: &Lab, mon: &str, when: &str) {
+    if !mon.contains("Failed Resource Actions") {
+        return;
+    }
+    let mut logs = String::new();
+    for n in lab.nodes() {
+        if !lab.is_running(&n).unwrap_or(false) {
+            continue;
+        }
+        logs += &format!(
+            "--- {n}:\n{}\n{}",
+            run(
+                lab,
+                &n,
+                "grep -E 'LVM-activate|clvmd|Filesystem' /var/log/pacemaker/pacemaker.log \
+                 | grep -E 'ERROR|WARN|error|exit-reason|not running|Result of' | tail -n 60"
+            )
+            .stdout_str(),
+            clvmd_log(lab, &n)
+        );
+    }
+    panic!("failed actions {when}:\n{mon}\n{logs}");
 }
