@@ -987,6 +987,7 @@ fn an_old_member_is_not_waited_for() {
                     scope: Scope::Vg("vg".into()),
                     seqno: None,
                     removed: false,
+                    quiet: false,
                 }
             ),
             Response::Done
@@ -1077,6 +1078,7 @@ fn a_member_seen_answering_is_waited_for() {
         scope: Scope::Vg("vg".into()),
         seqno: None,
         removed: false,
+        quiet: false,
     };
     for seed in 0..10 {
         let mut sim = Sim::new(2, seed);
