@@ -76,6 +76,7 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
             nodes,
             started: self.marker.is_set(&ctx.env.log.rsctmp, ctx.instance()),
             lock,
+            by_pacemaker: ctx.env.from_pacemaker(),
         })
     }
 
@@ -177,6 +178,9 @@ impl<B: VolumeBackend, M: Membership, K: StartMarker> LvmActivate<B, M, K> {
         };
         for n in &plan.notes {
             ctx.log.warn(n);
+        }
+        for n in &plan.info {
+            ctx.log.info(n);
         }
         self.execute(ctx, &cfg.vg, &plan.steps)?;
         // Trust the devices, not the commands (the anchor returns 0 when nothing happened).
@@ -281,6 +285,7 @@ fn empty_snapshot() -> Snapshot {
         nodes: None,
         started: false,
         lock: None,
+        by_pacemaker: false,
     }
 }
 

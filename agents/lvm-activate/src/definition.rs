@@ -22,9 +22,10 @@ The vg_access_mode parameter selects the protection:
 
 * system_id: the volume group's LVM system ID names its owner. Start claims an unowned \
 (or released) volume group, or takes it over from another cluster node: one that left the \
-cluster (and was fenced), or a live member, since Pacemaker starts the resource here only \
-once every other node reported it stopped (the usual case: a volume group made on one node, \
-then put under Pacemaker). It refuses an owner that is not a cluster node. Stop deactivates and marks the volume group \
+cluster (and was fenced), or a live member when Pacemaker runs the start, since Pacemaker \
+starts the resource here only once every other node reported it stopped (the usual case: a \
+volume group made on one node, then put under Pacemaker); run by hand, it refuses a live \
+owner. It refuses an owner that is not a cluster node. Stop deactivates and marks the volume group \
 released. System IDs must be the cluster node names: a host's system ID comes from lvm.conf's \
 system_id_source as for lvm2 (\"uname\": the host name), or from $HALVM_SYSTEM_ID; lvmeta \
 derives it the same way.

@@ -29,6 +29,9 @@ pub enum ActivateError {
         owner: String,
         detail: String,
     },
+    /// Only when run by hand: Pacemaker's start takes a live member's VG over.
+    #[error("volume group {vg} is owned by {owner}, which is a live cluster member (this start does not come from Pacemaker, which would have found it stopped there)")]
+    OwnedByLiveNode { vg: String, owner: String },
     #[error("volume group {vg} is owned by {owner}, which is not a node of this cluster")]
     ForeignOwner { vg: String, owner: String },
     #[error("volume group {vg} carries tag {tag} without an owner tag {tag}:<node>; remove the tag once no node uses the VG")]
@@ -103,6 +106,7 @@ impl From<ActivateError> for OcfError {
             ActivateError::VgNotFound { vg }
             | ActivateError::VgVanished { vg }
             | ActivateError::MembershipUnknown { vg, .. }
+            | ActivateError::OwnedByLiveNode { vg, .. }
             | ActivateError::ForeignOwner { vg, .. }
             | ActivateError::UnknownTagOwner { vg, .. }
             | ActivateError::MissingPvs { vg, .. }

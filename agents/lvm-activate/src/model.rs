@@ -172,6 +172,10 @@ pub struct Snapshot {
     pub started: bool,
     /// The lock daemon, read for the lvmlockd and clvmd access modes only.
     pub lock: Option<LockDaemon>,
+    /// Pacemaker's controller runs this action (it passes `CRM_meta_on_node`): it starts a
+    /// resource only once every other node reported it stopped. Not so for an agent run by
+    /// hand or by ocf-tester.
+    pub by_pacemaker: bool,
 }
 
 impl Snapshot {

@@ -184,10 +184,11 @@ pub fn owner(access: AccessMode, tag: &str, vg: &VgState, snap: &Snapshot) -> Ow
 }
 
 /// Taking the VG over from `others`: refused unless they are all cluster nodes. A live member
-/// is taken over too: Pacemaker starts an exclusive resource on a node only once every other
-/// node's probe or stop said it is stopped there (so the owner has none of it active), as
-/// resource-agents' agent assumes; the usual case is a VG made on one node (its system ID)
-/// and then put under Pacemaker, which may place it anywhere. A dead owner was fenced first.
+/// is taken over only when Pacemaker's controller runs the start: it starts an exclusive
+/// resource on a node only once every other node's probe or stop said it is stopped there (so
+/// the owner has none of it active), as resource-agents' agent assumes; the usual case is a VG
+/// made on one node (its system ID) and then put under Pacemaker, which may place it anywhere.
+/// Run by hand, nobody checked the owner: refused. A dead owner was fenced first.
 fn take_over(
     vg: &str,
     others: &[String],
@@ -195,6 +196,12 @@ fn take_over(
     plan: &mut Plan,
 ) -> Result<(), ActivateError> {
     let live = check_owners_known(vg, others, snap)?;
+    if let (false, Some(o)) = (snap.by_pacemaker, live.first()) {
+        return Err(ActivateError::OwnedByLiveNode {
+            vg: vg.to_string(),
+            owner: o.to_string(),
+        });
+    }
     let (live, dead): (Vec<&String>, Vec<&String>) = others.iter().partition(|o| live.contains(o));
     let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
     if !dead.is_empty() {
@@ -204,7 +211,7 @@ fn take_over(
         ));
     }
     if !live.is_empty() {
-        plan.notes.push(format!(
+        plan.info.push(format!(
             "taking {vg} over from {}, a cluster member where it is stopped",
             join(&live)
         ));

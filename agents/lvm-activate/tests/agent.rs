@@ -92,6 +92,8 @@ fn call(agent: &mut TestAgent, action: &str, extra: &[(&str, &str)]) -> (u8, Str
 
 const PROBE: (&str, &str) = ("OCF_RESKEY_CRM_meta_interval", "0");
 const RECURRING: (&str, &str) = ("OCF_RESKEY_CRM_meta_interval", "30000");
+/// Pacemaker's controller names the node in every action it runs.
+const PACEMAKER_ON_N2: (&str, &str) = ("OCF_RESKEY_CRM_meta_on_node", "n2");
 
 #[test]
 fn the_ocf_tester_sequence() {
@@ -215,10 +217,18 @@ fn start_takes_over_from_cluster_nodes_only() {
     assert_eq!(n2.backend.vgs["vg1"].system_id.as_deref(), Some("n2"));
 
     // The same with n1 still a member (the VG was made there, then put under Pacemaker,
-    // whose probe found it stopped on n1): taken over, as resource-agents' agent does.
+    // whose probe found it stopped on n1): Pacemaker's start takes it over, as
+    // resource-agents' agent does; the same start run by hand is refused (nobody checked n1).
     let mut n2 = node("n2", vg(Some("n1")), &[("n1", true), ("n2", true)]);
     assert_eq!(call(&mut n2, "monitor", &[PROBE]).0, 7);
-    assert_eq!(call(&mut n2, "start", &[]).0, 0);
+    let (rc, err) = call(&mut n2, "start", &[]);
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("owned by n1, which is a live cluster member"),
+        "{err}"
+    );
+    assert_eq!(n2.backend.vgs["vg1"].system_id.as_deref(), Some("n1"));
+    assert_eq!(call(&mut n2, "start", &[PACEMAKER_ON_N2]).0, 0);
     assert_eq!(n2.backend.vgs["vg1"].system_id.as_deref(), Some("n2"));
 
     // An owner that is no cluster node at all (another host on the SAN): refused.

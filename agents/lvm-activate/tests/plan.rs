@@ -112,6 +112,7 @@ fn snap(vg: Option<VgState>, active: &[&str]) -> Snapshot {
         nodes: nodes(),
         started: false,
         lock: None,
+        by_pacemaker: true,
     }
 }
 
@@ -223,10 +224,22 @@ fn start_takes_over_from_cluster_nodes_only() {
         }
     );
     assert!(
-        p.notes[0].contains("taking vg1 over from n2, a cluster member where it is stopped"),
+        p.info[0].contains("taking vg1 over from n2, a cluster member where it is stopped"),
         "{:?}",
-        p.notes
+        p.info
     );
+    // Run by hand (no Pacemaker checked n2): refused.
+    let mut by_hand = snap(Some(vg(Some("n2"), &[])), &[]);
+    by_hand.by_pacemaker = false;
+    let e = plan_start(&cfg(AccessMode::SystemId), &by_hand).unwrap_err();
+    assert_eq!(
+        e,
+        ActivateError::OwnedByLiveNode {
+            vg: "vg1".into(),
+            owner: "n2".into()
+        }
+    );
+    assert_eq!(code(&e), 1);
 
     let e = plan_start(
         &cfg(AccessMode::SystemId),

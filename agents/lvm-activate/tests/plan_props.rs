@@ -47,10 +47,18 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
         prop::collection::vec(any::<bool>(), 3),
         prop::collection::vec(prop::sample::select(vec!["a", "b"]), 0..3),
         prop::collection::vec(any::<bool>(), 3),
-        any::<(bool, bool, bool)>(),
+        any::<(bool, bool, bool, bool)>(),
     )
         .prop_map(
-            |(vg_visible, owner, tags, missing, active, members, (have_nodes, started, lock))| {
+            |(
+                vg_visible,
+                owner,
+                tags,
+                missing,
+                active,
+                members,
+                (have_nodes, started, lock, by_pacemaker),
+            )| {
                 let pv = |i: usize| PvState {
                     name: format!("pv{i}"),
                     missing: missing[i],
@@ -111,6 +119,7 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                             .collect()
                     }),
                     started,
+                    by_pacemaker,
                     lock: None,
                 }
             },
@@ -151,26 +160,31 @@ fn apply(snap: &Snapshot, plan: &Plan) -> Snapshot {
     s
 }
 
-/// An owner other than n1 that is not a known cluster node (or the membership is unknown):
-/// start must never take the VG from it. Cluster nodes, live or not, are taken over (Pacemaker
-/// starts the resource only where it is stopped everywhere else; a dead node was fenced).
-fn owner_outside_the_cluster(cfg: &Config, snap: &Snapshot) -> bool {
+/// An owner other than n1 that start must never take the VG from: one that is not a known
+/// cluster node (or the membership is unknown), or a live member when the start does not come
+/// from Pacemaker (which starts the resource only where it is stopped everywhere else). Dead
+/// nodes were fenced: taken over.
+fn must_not_take(cfg: &Config, snap: &Snapshot) -> bool {
     let Some(vg) = &snap.vg else { return false };
-    let known = |n: &str| {
+    let node = |n: &str| {
         snap.nodes
             .as_ref()
-            .is_some_and(|ns| ns.iter().any(|x| x.name == n))
+            .and_then(|ns| ns.iter().find(|x| x.name == n))
+    };
+    let forbidden = |o: &str| match node(o) {
+        None => true,
+        Some(n) => n.member && !snap.by_pacemaker,
     };
     match cfg.access {
         AccessMode::SystemId => vg
             .system_id
             .as_deref()
-            .is_some_and(|o| o != "n1" && o != RELEASED_SYSTEM_ID && !known(o)),
+            .is_some_and(|o| o != "n1" && o != RELEASED_SYSTEM_ID && forbidden(o)),
         _ => vg
             .tags
             .iter()
             .filter_map(|t| t.strip_prefix("pm:"))
-            .any(|o| o != "n1" && !known(o)),
+            .any(|o| o != "n1" && forbidden(o)),
     }
 }
 
@@ -181,7 +195,7 @@ proptest! {
     fn start_is_safe_and_effective(cfg in arb_config(), snap in arb_snapshot()) {
         match plan_start(&cfg, &snap) {
             Ok(plan) => {
-                prop_assert!(!owner_outside_the_cluster(&cfg, &snap), "took a VG from outside the cluster: {:?}", plan);
+                prop_assert!(!must_not_take(&cfg, &snap), "took a VG it must not: {:?}", plan);
                 prop_assert_eq!(plan.steps.last(), Some(&Step::MarkStarted));
                 for s in &plan.steps {
                     if let Step::Activate { lv, .. } = s {

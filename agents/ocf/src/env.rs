@@ -149,6 +149,12 @@ impl OcfEnv {
         Ok(env)
     }
 
+    /// The action comes from Pacemaker's controller, which names the node it runs on
+    /// (`CRM_meta_on_node`) in every action; an agent run by hand or by ocf-tester has none.
+    pub fn from_pacemaker(&self) -> bool {
+        self.meta.get("on_node").is_some_and(|n| !n.is_empty())
+    }
+
     /// A probe is a monitor with interval 0 or none: Pacemaker's probes may carry no
     /// `CRM_meta_interval` at all (seen with Pacemaker 2.1 in the lab; resource-agents'
     /// `ocf.py` counts an unset interval as a probe for the same reason), while its recurring
@@ -213,6 +219,7 @@ mod tests {
         assert_eq!(env.check_level, 10);
         assert!(env.is_probe("monitor"));
         assert!(!env.is_probe("start"));
+        assert!(env.from_pacemaker());
         assert_eq!(env.resource_instance.as_deref(), Some("vg1-rsc"));
         assert_eq!(env.ocf_root, PathBuf::from("/opt/ocf"));
         assert!(env.log.debug);
@@ -225,6 +232,7 @@ mod tests {
         let env = OcfEnv::from_vars(Vec::<(String, String)>::new()).unwrap();
         assert_eq!(env.check_level, 0);
         assert_eq!(env.interval_ms, None);
+        assert!(!env.from_pacemaker(), "by hand");
         assert!(
             env.is_probe("monitor"),
             "a monitor without an interval is a probe"
