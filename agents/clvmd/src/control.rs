@@ -420,25 +420,6 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// A fresh directory for one test, removed on drop.
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let d = std::env::temp_dir().join(format!("clvmd-agent-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&d);
-            std::fs::create_dir_all(&d).unwrap();
-            TempDir(d)
-        }
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn cfg_in(dir: &Path, daemon: &Path) -> Config {
         Config {
             daemon: daemon.to_path_buf(),
@@ -454,7 +435,7 @@ mod tests {
     /// stop has nothing to signal.
     #[test]
     fn a_pid_file_naming_another_process_is_a_stopped_daemon() {
-        let dir = TempDir::new("stale");
+        let dir = tempfile::tempdir().unwrap();
         let cfg = cfg_in(dir.path(), Path::new(crate::definition::DEFAULT_DAEMON));
         std::fs::write(&cfg.pidfile, format!("{}\n", std::process::id())).unwrap();
         let o = SystemControl::default().observe(&cfg);
@@ -467,7 +448,7 @@ mod tests {
     /// The daemon's own process still counts, also through a symlinked path.
     #[test]
     fn a_pid_file_naming_the_daemon_is_the_daemon() {
-        let dir = TempDir::new("own");
+        let dir = tempfile::tempdir().unwrap();
         let sleep = std::fs::canonicalize("/bin/sleep").expect("/bin/sleep");
         let link = dir.path().join("daemon");
         std::os::unix::fs::symlink(&sleep, &link).unwrap();

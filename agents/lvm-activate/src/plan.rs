@@ -195,14 +195,13 @@ fn take_over(
     snap: &Snapshot,
     plan: &mut Plan,
 ) -> Result<(), ActivateError> {
-    let live = check_owners_known(vg, others, snap)?;
+    let (live, dead) = check_owners_known(vg, others, snap)?;
     if let (false, Some(o)) = (snap.by_pacemaker, live.first()) {
         return Err(ActivateError::OwnedByLiveNode {
             vg: vg.to_string(),
             owner: o.to_string(),
         });
     }
-    let (live, dead): (Vec<&String>, Vec<&String>) = others.iter().partition(|o| live.contains(o));
     let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
     if !dead.is_empty() {
         plan.notes.push(format!(
@@ -219,13 +218,14 @@ fn take_over(
     Ok(())
 }
 
-/// Refuses unless every named owner is a known cluster node; returns the live ones.
+/// Refuses unless every named owner is a known cluster node; returns them split into the
+/// live members and those out of the cluster.
 fn check_owners_known<'a>(
     vg: &str,
     owners: &'a [String],
     snap: &Snapshot,
-) -> Result<Vec<&'a String>, ActivateError> {
-    let mut live = Vec::new();
+) -> Result<(Vec<&'a String>, Vec<&'a String>), ActivateError> {
+    let (mut live, mut dead) = (Vec::new(), Vec::new());
     for o in owners {
         let nodes = snap
             .nodes
@@ -237,7 +237,7 @@ fn check_owners_known<'a>(
             })?;
         match nodes.iter().find(|n| &n.name == o) {
             Some(n) if n.member => live.push(o),
-            Some(_) => {}
+            Some(_) => dead.push(o),
             None => {
                 return Err(ActivateError::ForeignOwner {
                     vg: vg.to_string(),
@@ -246,7 +246,7 @@ fn check_owners_known<'a>(
             }
         }
     }
-    Ok(live)
+    Ok((live, dead))
 }
 
 /// Start: claim or take over ownership, then activate what is not active yet.

@@ -134,28 +134,21 @@ fn classify(
     unreadable: impl FnOnce() -> Option<lvmeta::ops::OpError>,
 ) -> Detached {
     use lvmeta::ops::OpError;
-    match e {
-        OpError::NoMetadataCopy { .. } => Detached::NoMetadata {
+    // The VG exists (its LV is active here): not found behind devices failing I/O is no
+    // metadata readable from here, which no copy written follows.
+    let unreadable = match e {
+        OpError::VgNotFound { .. } | OpError::NoValidCopy { .. } => unreadable(),
+        _ => None,
+    };
+    match (e, unreadable) {
+        (source @ OpError::NoMetadataCopy { .. }, _) | (_, Some(source)) => Detached::NoMetadata {
             lv: lv.clone(),
-            source: e,
+            source,
         },
-        // The VG exists (its LV is active here): not found behind devices failing I/O is
-        // no metadata readable from here, which no copy written follows.
-        OpError::VgNotFound { .. } | OpError::NoValidCopy { .. } => match unreadable() {
-            Some(u) => Detached::NoMetadata {
-                lv: lv.clone(),
-                source: u,
-            },
-            None => Detached::Commit {
-                lv: lv.clone(),
-                images: images.to_vec(),
-                source: e,
-            },
-        },
-        e => Detached::Commit {
+        (source, None) => Detached::Commit {
             lv: lv.clone(),
             images: images.to_vec(),
-            source: e,
+            source,
         },
     }
 }
