@@ -5,6 +5,8 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
 
 /// Syslog facility numbers by name (RFC 5424).
 pub fn facility_code(name: &str) -> Option<u8> {
@@ -88,13 +90,40 @@ impl Syslog {
         self
     }
 
-    /// Makes this the process's `log` target; a second call in one process changes nothing.
+    /// Makes this the process's `log` target; a later call replaces it (lvmeta-server's
+    /// worker, a fork of the server, then logs as the command it runs: `lvmeta[pid]`, with
+    /// the command's `-v` on its stderr). Nothing changes if another logger was set first.
     pub fn install(self) {
         let level = self.level.max(self.stderr);
-        if log::set_boxed_logger(Box::new(self)).is_ok() {
+        let ours = log::set_logger(&CURRENT).is_ok() || INSTALLED.load(Ordering::Acquire);
+        if ours {
+            INSTALLED.store(true, Ordering::Release);
+            *CURRENT.0.write().unwrap_or_else(|e| e.into_inner()) = Some(self);
             log::set_max_level(level);
         }
     }
+}
+
+/// The installed [`Syslog`], replaceable (the `log` facade's logger is set once per process).
+struct Current(RwLock<Option<Syslog>>);
+
+static CURRENT: Current = Current(RwLock::new(None));
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+impl log::Log for Current {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        let s = self.0.read().unwrap_or_else(|e| e.into_inner());
+        s.as_ref().is_some_and(|s| s.enabled(m))
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let s = self.0.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = s.as_ref() {
+            log::Log::log(s, record);
+        }
+    }
+
+    fn flush(&self) {}
 }
 
 impl log::Log for Syslog {
@@ -191,5 +220,44 @@ mod tests {
         let mut buf = [0u8; 256];
         assert!(server.recv(&mut buf).is_err(), "nothing reached syslog");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// lvmeta-server's worker installs lvmeta's logger over the server's.
+    #[test]
+    fn a_second_install_replaces_the_first() {
+        let dir = tempfile_dir("r");
+        let (a, b) = (dir.join("a.sock"), dir.join("b.sock"));
+        let (sa, sb) = (
+            UnixDatagram::bind(&a).unwrap(),
+            UnixDatagram::bind(&b).unwrap(),
+        );
+        sa.set_nonblocking(true).unwrap();
+        Syslog::new("first", log::LevelFilter::Info)
+            .with_socket(&a)
+            .install();
+        log::info!("one");
+        Syslog::new("second", log::LevelFilter::Warn)
+            .with_socket(&b)
+            .install();
+        log::info!("below the second's level");
+        log::warn!("two");
+        let mut buf = [0u8; 256];
+        let n = sa.recv(&mut buf).unwrap();
+        assert!(std::str::from_utf8(&buf[..n]).unwrap().ends_with("]: one"));
+        assert!(sa.recv(&mut buf).is_err(), "the first gets nothing more");
+        let n = sb.recv(&mut buf).unwrap();
+        let got = std::str::from_utf8(&buf[..n]).unwrap().to_string();
+        assert!(
+            got.starts_with("<12>second[") && got.ends_with("]: two"),
+            "{got}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("halvm-syslog-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }

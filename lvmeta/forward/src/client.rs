@@ -129,11 +129,7 @@ pub fn forward(socket: &Path, argv: &[String]) -> Result<Forwarded, ForwardError
     })?;
     // SAFETY: `open` just returned this fd and nothing else owns it.
     let cwd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(cwd) };
-    forward_request(
-        socket,
-        &req,
-        [stdio[0], stdio[1], stdio[2], cwd.as_fd()],
-    )
+    forward_request(socket, &req, [stdio[0], stdio[1], stdio[2], cwd.as_fd()])
 }
 
 fn current_umask() -> u32 {
@@ -198,11 +194,7 @@ fn send_request(stream: &UnixStream, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> io
     };
     // The fds went with the first bytes; the rest is plain data.
     while sent < bytes.len() {
-        match nix::sys::socket::send(
-            stream.as_raw_fd(),
-            &bytes[sent..],
-            MsgFlags::MSG_NOSIGNAL,
-        ) {
+        match nix::sys::socket::send(stream.as_raw_fd(), &bytes[sent..], MsgFlags::MSG_NOSIGNAL) {
             Ok(n) => sent += n,
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e.into()),

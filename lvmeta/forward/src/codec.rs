@@ -394,23 +394,29 @@ struct Body<'a> {
 
 impl<'a> Body<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len()).ok_or(
-            DecodeError::Truncated {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or(DecodeError::Truncated {
                 have: HEADER_LEN + self.b.len(),
                 need: HEADER_LEN.saturating_add(self.at).saturating_add(n),
-            },
-        )?;
+            })?;
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
     }
 
     fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn i32(&mut self) -> Result<i32, DecodeError> {
-        Ok(i32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(i32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn end(&self, kind: &'static str) -> Result<(), DecodeError> {
@@ -506,7 +512,10 @@ mod tests {
         (
             prop::collection::vec("[^\u{0}]{0,12}", 1..8),
             prop::collection::vec(
-                ("[A-Za-z_][A-Za-z0-9_]{0,8}", prop::collection::vec(1u8..=255, 0..16)),
+                (
+                    "[A-Za-z_][A-Za-z0-9_]{0,8}",
+                    prop::collection::vec(1u8..=255, 0..16),
+                ),
                 0..8,
             ),
             0u32..=0o777,
@@ -669,7 +678,10 @@ mod tests {
     fn header_fields_are_checked() {
         let mut h = header(KIND_EXIT, 4);
         h[0] = b'X';
-        assert!(matches!(parse_header(&h), Err(DecodeError::BadMagic { .. })));
+        assert!(matches!(
+            parse_header(&h),
+            Err(DecodeError::BadMagic { .. })
+        ));
         let mut h = header(KIND_EXIT, 4);
         h[OFF_VERSION] = 2;
         assert_eq!(parse_header(&h), Err(DecodeError::Version { found: 2 }));
