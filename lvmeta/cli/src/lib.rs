@@ -1472,12 +1472,31 @@ mod msg {
     }
 }
 
-/// Runs the command line of this process and returns lvm's exit code for it: 0 ok,
-/// 3 invalid command line, 5 command failed. The one place errors become exit codes; the
-/// `lvmeta` binary (and test copies of it) only pass the code to `process::exit`.
+/// Runs the command line of this process and returns lvm's exit code for it (see
+/// [`main_with`]): through lvmeta-server when one answers on its socket (`LVMETA_SERVER`,
+/// lvmeta-server(8); the server's worker runs [`main_with`] on this process's fds, cwd,
+/// environment and umask, which saves this command's work, not lvmeta's own start), else
+/// here. The `lvmeta` binary (and test copies of it) only pass the code to `process::exit`.
 pub fn main_exit() -> i32 {
-    use std::io::Write;
+    if let lvmeta_forward::Target::Socket(path) = lvmeta_forward::socket_path() {
+        if let Some(argv) = lvmeta_forward::utf8_argv(std::env::args_os()) {
+            if let Some(code) =
+                lvmeta_forward::outcome(lvmeta_forward::forward(&path, &argv), "lvmeta")
+            {
+                return code;
+            }
+        }
+    }
     let argv: Vec<String> = std::env::args().collect();
+    main_with(&argv)
+}
+
+/// Runs the command line `argv` (argv[0] included) in this process and returns lvm's exit
+/// code for it: 0 ok, 3 invalid command line, 5 command failed. The one place errors become
+/// exit codes, for the `lvmeta` binary and lvmeta-server's workers alike.
+pub fn main_with(argv: &[String]) -> i32 {
+    use std::io::Write;
+    let argv = argv.to_vec();
     let matches = match cli_for(&argv).try_get_matches_from(&argv) {
         Ok(m) => m,
         Err(e) => {
