@@ -1,0 +1,232 @@
+//! The parent's decisions, free of I/O: how many children to fork now, whether to stop.
+//!
+//! Children are idle (blocked waiting for a connection) or busy (running one command). The
+//! parent keeps `idle` idle children while the total stays within `max`, so at most `max`
+//! commands run at once and further connections wait in the socket's backlog.
+
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Idle children kept ready (at least 1).
+    pub idle: usize,
+    /// Children in all, hence busy ones at most (at least `idle`).
+    pub max: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LimitsError {
+    #[error("--idle must be at least 1")]
+    NoIdle,
+    #[error("--max ({max}) must be at least --idle ({idle})")]
+    MaxBelowIdle { idle: usize, max: usize },
+}
+
+impl Limits {
+    pub fn new(idle: usize, max: usize) -> Result<Limits, LimitsError> {
+        if idle == 0 {
+            return Err(LimitsError::NoIdle);
+        }
+        if max < idle {
+            return Err(LimitsError::MaxBelowIdle { idle, max });
+        }
+        Ok(Limits { idle, max })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A child was forked (it starts idle).
+    Forked(i32),
+    /// A child accepted a connection and now runs a command.
+    Accepted(i32),
+    /// A child was reaped.
+    Exited(i32),
+    /// SIGTERM or SIGINT: end the idle children, let the busy ones finish.
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    limits: Limits,
+    idle: BTreeSet<i32>,
+    busy: BTreeSet<i32>,
+    stopping: bool,
+}
+
+/// What a reaped child was, for the parent's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Was {
+    Idle,
+    Busy,
+    Unknown,
+}
+
+impl Pool {
+    pub fn new(limits: Limits) -> Pool {
+        Pool {
+            limits,
+            idle: BTreeSet::new(),
+            busy: BTreeSet::new(),
+            stopping: false,
+        }
+    }
+
+    /// Applies `e`; for `Exited`, says what the child was.
+    pub fn on(&mut self, e: Event) -> Was {
+        match e {
+            Event::Forked(pid) => {
+                self.idle.insert(pid);
+            }
+            Event::Accepted(pid) => {
+                // A pid already reaped (its exit read first) stays gone.
+                if self.idle.remove(&pid) {
+                    self.busy.insert(pid);
+                }
+            }
+            Event::Exited(pid) => {
+                return if self.idle.remove(&pid) {
+                    Was::Idle
+                } else if self.busy.remove(&pid) {
+                    Was::Busy
+                } else {
+                    Was::Unknown
+                };
+            }
+            Event::Stop => self.stopping = true,
+        }
+        Was::Unknown
+    }
+
+    /// Children to fork now: up to `idle` idle ones, within `max` in all; none once stopping.
+    pub fn forks_wanted(&self) -> usize {
+        if self.stopping {
+            return 0;
+        }
+        let all = self.idle.len() + self.busy.len();
+        self.limits
+            .idle
+            .saturating_sub(self.idle.len())
+            .min(self.limits.max.saturating_sub(all))
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// Stopping and every child reaped: the parent may exit.
+    pub fn done(&self) -> bool {
+        self.stopping && self.idle.is_empty() && self.busy.is_empty()
+    }
+
+    pub fn idle(&self) -> usize {
+        self.idle.len()
+    }
+
+    pub fn busy(&self) -> usize {
+        self.busy.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fork_all(p: &mut Pool, next: &mut i32) {
+        for _ in 0..p.forks_wanted() {
+            *next += 1;
+            p.on(Event::Forked(*next));
+        }
+    }
+
+    #[test]
+    fn keeps_idle_children_ready_and_replaces_one_that_accepted_at_once() {
+        let mut p = Pool::new(Limits::new(2, 32).unwrap());
+        assert_eq!(p.forks_wanted(), 2);
+        p.on(Event::Forked(10));
+        p.on(Event::Forked(11));
+        assert_eq!(p.forks_wanted(), 0);
+        p.on(Event::Accepted(10));
+        assert_eq!((p.idle(), p.busy(), p.forks_wanted()), (1, 1, 1));
+        p.on(Event::Forked(12));
+        assert_eq!(p.on(Event::Exited(10)), Was::Busy);
+        assert_eq!(p.forks_wanted(), 0);
+    }
+
+    #[test]
+    fn busy_children_are_capped_by_max() {
+        let mut p = Pool::new(Limits::new(2, 3).unwrap());
+        let mut next = 0;
+        fork_all(&mut p, &mut next);
+        p.on(Event::Accepted(1));
+        fork_all(&mut p, &mut next);
+        p.on(Event::Accepted(2));
+        // 2 busy + 1 idle = max: no fork although only one is idle.
+        assert_eq!((p.busy(), p.idle(), p.forks_wanted()), (2, 1, 0));
+        p.on(Event::Accepted(3));
+        assert_eq!((p.busy(), p.idle(), p.forks_wanted()), (3, 0, 0));
+        p.on(Event::Exited(2));
+        assert_eq!(p.forks_wanted(), 1);
+    }
+
+    #[test]
+    fn stop_waits_for_busy_children() {
+        let mut p = Pool::new(Limits::new(2, 32).unwrap());
+        p.on(Event::Forked(1));
+        p.on(Event::Forked(2));
+        p.on(Event::Accepted(1));
+        p.on(Event::Stop);
+        assert_eq!(p.forks_wanted(), 0);
+        assert_eq!(p.on(Event::Exited(2)), Was::Idle);
+        assert!(!p.done(), "a command still runs");
+        p.on(Event::Exited(1));
+        assert!(p.done());
+    }
+
+    #[test]
+    fn late_or_unknown_reports_change_nothing() {
+        let mut p = Pool::new(Limits::new(1, 4).unwrap());
+        p.on(Event::Forked(1));
+        assert_eq!(p.on(Event::Exited(1)), Was::Idle);
+        p.on(Event::Accepted(1));
+        assert_eq!((p.idle(), p.busy()), (0, 0));
+        assert_eq!(p.on(Event::Exited(99)), Was::Unknown);
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        assert_eq!(Limits::new(0, 4), Err(LimitsError::NoIdle));
+        assert_eq!(
+            Limits::new(3, 2),
+            Err(LimitsError::MaxBelowIdle { idle: 3, max: 2 })
+        );
+    }
+
+    proptest! {
+        /// Whatever happens, the parent never holds more than `max` children, never more
+        /// than `idle` idle ones, and after a stop it forks nothing.
+        #[test]
+        fn invariants_hold(idle in 1usize..4, extra in 0usize..4,
+                           ops in prop::collection::vec((0u8..4, 0usize..8), 0..60)) {
+            let mut p = Pool::new(Limits::new(idle, idle + extra).unwrap());
+            let mut next = 0;
+            for (op, pick) in ops {
+                fork_all(&mut p, &mut next);
+                prop_assert!(p.idle() + p.busy() <= idle + extra);
+                prop_assert!(p.idle() <= idle);
+                let idles: Vec<i32> = p.idle.iter().copied().collect();
+                let all: Vec<i32> = p.idle.iter().chain(p.busy.iter()).copied().collect();
+                match op {
+                    0 if !idles.is_empty() => { p.on(Event::Accepted(idles[pick % idles.len()])); }
+                    1 if !all.is_empty() => { p.on(Event::Exited(all[pick % all.len()])); }
+                    2 => { p.on(Event::Stop); }
+                    _ => {}
+                }
+                if p.stopping() {
+                    prop_assert_eq!(p.forks_wanted(), 0);
+                }
+            }
+        }
+    }
+}
