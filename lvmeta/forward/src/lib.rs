@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod lvmc;
 
 pub use client::{forward, socket_path, ForwardError, Forwarded, Target};
 pub use codec::{DecodeError, EncodeError, Frame, Request};
