@@ -118,7 +118,7 @@ fn check_peer(stream: &UnixStream, allow_uid: Option<u32>) -> Result<(), String>
         ));
     }
     same_namespace(cred.pid()).map_err(|why| {
-        log::info!("refused pid {}: {why}", cred.pid());
+        log::warn!("refused pid {}: {why}", cred.pid());
         why
     })
 }

@@ -1,0 +1,341 @@
+//! lvmeta-server under bad clients and signals: garbage, truncated and oversized frames and
+//! clients that go away leave it serving; a killed worker is reported, never rerun; Ctrl-C
+//! reaches the worker; SIGTERM waits for the command running; --max bounds the commands
+//! running at once; non-root clients are refused (root_*).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{paused_pid, Server, Side, LVMC, LVMETA};
+use lvmeta_forward::codec::{self, Frame, Request};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A side with PVs d0, d1 in VG vg.
+fn vg_side(dir: &std::path::Path) -> Side {
+    let side = Side::new(dir);
+    for args in [
+        &["pvcreate", "d0", "d1"][..],
+        &["vgcreate", "vg", "d0", "d1"],
+    ] {
+        let o = side.run(LVMETA, "0", args, &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    side
+}
+
+fn lv_names(side: &Side) -> String {
+    let o = side.run(
+        LVMETA,
+        "0",
+        &["lvs", "--noheadings", "-o", "lv_name", "vg"],
+        &[],
+    );
+    String::from_utf8_lossy(&o.stdout).replace(' ', "")
+}
+
+/// `lvmc lvcreate -n NAME` paused before its commit: the client and the pid that runs it.
+fn paused_lvcreate(side: &Side, lvmc: &str, server: &Server, name: &str) -> (Child, i32) {
+    let pause = side.dir.join("pause");
+    let env = format!("before-commit:{}", pause.display());
+    let socket = server.socket();
+    let client = side
+        .command(
+            lvmc,
+            socket.to_str().unwrap(),
+            &["lvcreate", "-an", "-Zn", "-n", name, "-L", "4m", "vg"],
+            &[("HALVM_TEST_PAUSE", &env)],
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = paused_pid(&pause);
+    assert_eq!(
+        common::parent_of(pid),
+        Some(server.pid()),
+        "a worker runs it"
+    );
+    (client, pid)
+}
+
+fn wait_exit(c: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            return st;
+        }
+        assert!(t.elapsed() < limit, "client still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn gone(pid: i32) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        // A zombie is gone too: its parent (the server) reaps it.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(s) if s[s.rfind(')').unwrap() + 2..].starts_with('Z') => return true,
+            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    false
+}
+
+fn wait_log(server: &Server, want: &str) {
+    let t = Instant::now();
+    while !server.log().contains(want) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{want:?} not in the server's log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One command through a lone lvmc (it cannot run anything locally) succeeds.
+fn serves(server: &Server, side: &Side, lvmc: &str) {
+    let o = side.run(lvmc, server.socket().to_str().unwrap(), &["vgs", "vg"], &[]);
+    assert!(
+        o.status.success(),
+        "{}\nserver log:\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        server.log()
+    );
+}
+
+fn request_bytes() -> Vec<u8> {
+    codec::encode(&Frame::Request(Request {
+        argv: vec!["lvmeta".into(), "vgs".into()],
+        env: vec![b"A=b".to_vec()],
+        umask: 0o022,
+    }))
+    .unwrap()
+}
+
+#[test]
+fn bad_frames_and_vanishing_clients_leave_the_server_serving() {
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let lvmc = common::lone_lvmc(top.path());
+    let lvmc = lvmc.to_str().unwrap();
+    let mut server = Server::start(&[]);
+    let req = request_bytes();
+    let mut oversized = req[..codec::HEADER_LEN].to_vec();
+    oversized[8..12].copy_from_slice(&(codec::MAX_FRAME as u32).to_le_bytes());
+    oversized.extend(std::iter::repeat_n(0u8, 4096));
+    let mut signal_first = codec::encode(&Frame::Signal(2)).unwrap();
+    signal_first.extend_from_slice(&req);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "garbage",
+            b"GET / HTTP/1.0\r\n\r\n".to_vec(),
+            "not an lvmeta-server frame",
+        ),
+        ("truncated", req[..req.len() - 3].to_vec(), "truncated"),
+        ("oversized", oversized, "over the limit"),
+        (
+            "a signal first",
+            signal_first,
+            "where a request was expected",
+        ),
+        // A whole request but no SCM_RIGHTS fds (plain write).
+        ("no fds", req.clone(), "carried 0 fds"),
+        ("nothing at all", Vec::new(), "closed the connection before"),
+    ];
+    for (what, bytes, logged) in cases {
+        let mut s = UnixStream::connect(server.socket()).unwrap();
+        s.write_all(&bytes).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        // The worker accepts, reads, logs and closes: EOF after its Accepted.
+        // (ECONNRESET instead of EOF when it closed with bytes of ours unread.)
+        let mut back = Vec::new();
+        if let Err(e) = s.read_to_end(&mut back) {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{what}: {e}");
+        }
+        assert_eq!(
+            codec::decode(&back).map(|(f, _)| f),
+            Ok(Frame::Accepted),
+            "{what}"
+        );
+        wait_log(&server, logged);
+        serves(&server, &side, lvmc);
+    }
+    // A client that goes away in the middle of its request.
+    let mut s = UnixStream::connect(server.socket()).unwrap();
+    s.write_all(&req[..20]).unwrap();
+    drop(s);
+    serves(&server, &side, lvmc);
+    // Many at once: the pool refills.
+    for _ in 0..10 {
+        drop(UnixStream::connect(server.socket()).unwrap());
+    }
+    serves(&server, &side, lvmc);
+    assert!(server.alive(), "{}", server.log());
+    assert!(!server.log().contains("killed by"), "{}", server.log());
+}
+
+#[test]
+fn a_killed_worker_fails_the_client_with_exit_5_and_is_never_rerun() {
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let server = Server::start(&[]);
+    // The lvmc that could run lvmeta locally: it must not.
+    let (mut client, worker) = paused_lvcreate(&side, LVMC, &server, "a");
+    kill(Pid::from_raw(worker), Signal::SIGKILL).unwrap();
+    let st = wait_exit(&mut client, Duration::from_secs(20));
+    let mut err = String::new();
+    client
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(st.code(), Some(5), "{err}");
+    assert!(err.contains("ended without an exit status"), "{err}");
+    // A local rerun would have paused again, writing its own pid.
+    let pause = std::fs::read_to_string(side.dir.join("pause")).unwrap();
+    assert_eq!(pause, format!("before-commit {worker}\n"));
+    assert_eq!(lv_names(&side), "", "nothing committed");
+    wait_log(
+        &server,
+        &format!("worker {worker} (running a command) was killed by SIGKILL"),
+    );
+    std::fs::remove_file(side.dir.join("pause")).unwrap();
+    serves(&server, &side, LVMC);
+}
+
+#[test]
+fn ctrl_c_on_lvmc_interrupts_the_worker() {
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let server = Server::start(&[]);
+    let (mut client, worker) = paused_lvcreate(&side, LVMC, &server, "a");
+    kill(Pid::from_raw(client.id() as i32), Signal::SIGINT).unwrap();
+    let st = wait_exit(&mut client, Duration::from_secs(20));
+    // As a local lvmeta hit by Ctrl-C: ended by SIGINT.
+    assert_eq!(st.signal(), Some(Signal::SIGINT as i32), "{st:?}");
+    assert!(gone(worker));
+    wait_log(
+        &server,
+        &format!("worker {worker} (running a command) was killed by SIGINT"),
+    );
+    let _ = std::fs::remove_file(side.dir.join("pause"));
+    assert_eq!(lv_names(&side), "", "interrupted before its commit");
+}
+
+#[test]
+fn a_client_that_dies_hangs_up_its_worker() {
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let server = Server::start(&[]);
+    let (mut client, worker) = paused_lvcreate(&side, LVMC, &server, "a");
+    client.kill().unwrap();
+    client.wait().unwrap();
+    assert!(gone(worker));
+    wait_log(
+        &server,
+        &format!("worker {worker} (running a command) was killed by SIGHUP"),
+    );
+    let _ = std::fs::remove_file(side.dir.join("pause"));
+    assert_eq!(lv_names(&side), "");
+}
+
+#[test]
+fn sigterm_waits_for_the_running_command() {
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let mut server = Server::start(&[]);
+    let (mut client, worker) = paused_lvcreate(&side, LVMC, &server, "a");
+    kill(Pid::from_raw(server.pid()), Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.alive(), "stopped under a running command");
+    assert!(!server.socket().exists(), "new clients find no socket");
+    // The idle children are gone; the busy one is not.
+    assert_eq!(server.children(), vec![worker]);
+    std::fs::remove_file(side.dir.join("pause")).unwrap();
+    assert!(wait_exit(&mut client, Duration::from_secs(20)).success());
+    assert!(server.terminate(Duration::from_secs(20)).success());
+    assert_eq!(lv_names(&side), "a\n");
+}
+
+#[test]
+fn max_bounds_the_commands_running_at_once() {
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let lvmc = common::lone_lvmc(top.path());
+    let lvmc = lvmc.to_str().unwrap();
+    let server = Server::start(&["--idle", "1", "--max", "1"]);
+    let (mut first, _) = paused_lvcreate(&side, lvmc, &server, "a");
+    let socket = server.socket();
+    let mut second = side
+        .command(lvmc, socket.to_str().unwrap(), &["vgs", "vg"], &[])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(second.try_wait().unwrap().is_none(), "waits in the backlog");
+    std::fs::remove_file(side.dir.join("pause")).unwrap();
+    assert!(wait_exit(&mut first, Duration::from_secs(20)).success());
+    assert!(wait_exit(&mut second, Duration::from_secs(20)).success());
+}
+
+#[test]
+fn root_non_root_client_is_refused_and_runs_lvmeta_itself() {
+    halvm_testkit::require_root();
+    // The server runs as root: --test-allow-own-uid (its own uid, 0) lets no one else in.
+    let server = Server::start(&[]);
+    // Open the socket's mode so that the server's own check is what refuses.
+    use std::os::unix::fs::PermissionsExt;
+    let open = |p: &std::path::Path, m| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    open(server.dir.path(), 0o755);
+    open(&server.dir.path().join("run"), 0o755);
+    open(&server.socket(), 0o666);
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new(LVMC)
+        .arg("--version")
+        .env("LVMETA_SERVER", server.socket())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("lvmeta "));
+    wait_log(&server, "refused a client with uid 65534");
+    assert!(server.log().contains("root only"), "{}", server.log());
+}
+
+#[test]
+fn root_a_client_in_another_mount_namespace_is_refused_and_runs_lvmeta_itself() {
+    halvm_testkit::require_root();
+    let unshare = halvm_testkit::require_tool("unshare", "util-linux");
+    let server = Server::start(&[]);
+    // The socket is reachable from the new namespace (a copy of this one's mounts), but
+    // paths there need not mean the same files: refused.
+    let out = std::process::Command::new(unshare)
+        .args(["--mount", "--propagation", "private", LVMC, "--version"])
+        .env("LVMETA_SERVER", server.socket())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("lvmeta "));
+    wait_log(&server, "the client is in another mount namespace");
+}
