@@ -92,6 +92,11 @@ fn root_package_builds_installs_and_documents_the_agent() {
         ("usr/sbin/clvmd-rs", 0o755),
         ("lib/systemd/system/clvmd-rs.service", 0o644),
         ("usr/share/man/man8/clvmd-rs.8.gz", 0o644),
+        ("usr/sbin/lvmeta-server", 0o755),
+        ("usr/sbin/lvmc", 0o755),
+        ("lib/systemd/system/lvmeta-server.service", 0o644),
+        ("usr/share/man/man8/lvmeta-server.8.gz", 0o644),
+        ("usr/share/man/man8/lvmc.8.gz", 0o644),
         ("usr/lib/ocf/resource.d/halvm/LVM-activate", 0o755),
         ("usr/share/man/man7/ocf_halvm_LVM-activate.7.gz", 0o644),
         ("usr/lib/ocf/resource.d/halvm/clvmd", 0o755),
@@ -111,6 +116,12 @@ fn root_package_builds_installs_and_documents_the_agent() {
     let version = text(&run(
         Command::new(r.join("usr/sbin/lvmeta")).arg("--version")
     ));
+    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+    // lvmc with no server (LVMETA_SERVER=0) runs the lvmeta beside it, whatever is on PATH.
+    let version = text(&run(Command::new(r.join("usr/sbin/lvmc"))
+        .arg("--version")
+        .env("LVMETA_SERVER", "0")
+        .env("PATH", "/nonexistent")));
     assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
     let page = text(&run(Command::new("man")
         .arg("-l")
@@ -143,17 +154,22 @@ fn root_package_builds_installs_and_documents_the_agent() {
     );
     run(Command::new("dpkg").arg("-i").arg(&deb));
     let installed = Installed;
-    // The daemon's unit as installed, with the packaged binary in its ExecStart.
-    let verify = Command::new("systemd-analyze")
-        .args(["verify", "--man=no", "/lib/systemd/system/clvmd-rs.service"])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success() && verify.stderr.is_empty(),
-        "systemd-analyze verify clvmd-rs.service: {}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    // The daemons' units as installed, with the packaged binaries in their ExecStart.
+    for unit in ["clvmd-rs.service", "lvmeta-server.service"] {
+        let verify = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(format!("/lib/systemd/system/{unit}"))
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success() && verify.stderr.is_empty(),
+            "systemd-analyze verify {unit}: {}{}",
+            String::from_utf8_lossy(&verify.stdout),
+            String::from_utf8_lossy(&verify.stderr)
+        );
+    }
+    let where_ = text(&run(Command::new("man").args(["-w", "lvmc"])));
+    assert_eq!(where_.trim(), "/usr/share/man/man8/lvmc.8.gz");
     let help = text(&run(Command::new("/usr/sbin/clvmd-rs").arg("--help")));
     assert!(help.contains("lvm_<vg>"), "{help}");
     let where_ = text(&run(Command::new("man").args(["-w", "clvmd-rs"])));
