@@ -45,7 +45,9 @@ const ENVIRONMENT: &str = "HALVM_CONFIG: the configuration file (devices.filter,
 
 LVM_SYSTEM_DIR: where lvm2's lvm.conf and lvmlocal.conf are (default /etc/lvm): devices/filter, devices/global_filter, devices/scan, global/locking_dir, global/system_id_source with local/system_id and global/system_id_file, activation/volume_list, read as lvm2 reads them.
 
-HALVM_SYSTEM_ID: overrides this host's system ID (otherwise lvm.conf's system_id_source gives it, as for lvm2). A VG whose system ID differs is foreign: lvmeta refuses to change it, except vgchange --systemid, the explicit take-over.";
+HALVM_SYSTEM_ID: overrides this host's system ID (otherwise lvm.conf's system_id_source gives it, as for lvm2). A VG whose system ID differs is foreign: lvmeta refuses to change it, except vgchange --systemid, the explicit take-over.
+
+LVMETA_SERVER: the socket of lvmeta-server(8) (default /run/lvmeta/server.sock), or 0. When a server answers there, lvmeta has one of its workers run the command (same arguments, environment, umask, directory, standard input, output and error; same output and exit code) and exits with its exit code; otherwise, or with 0, it runs the command itself. lvmc(8) does the same without lvmeta's own start.";
 
 #[test]
 fn man_pages_are_current() {
@@ -68,7 +70,7 @@ The command groups are described in lvmeta-pv(8), lvmeta-vg(8) and lvmeta-lv(8).
             },
             halvm_man::Section { title: "Exit status", body: EXIT },
             halvm_man::Section { title: "Environment", body: ENVIRONMENT },
-            halvm_man::Section { title: "See also", body: "lvmeta-pv(8), lvmeta-vg(8), lvmeta-lv(8); one page per command, lvmeta-<command>(8), e.g. lvmeta-lvcreate(8); halvm.toml(5), lvm(8)" },
+            halvm_man::Section { title: "See also", body: "lvmeta-pv(8), lvmeta-vg(8), lvmeta-lv(8); one page per command, lvmeta-<command>(8), e.g. lvmeta-lvcreate(8); halvm.toml(5), lvmeta-server(8), lvmc(8), lvm(8)" },
         ],
     );
     assert_golden(halvm_man::page_path("lvmeta", "8"), &page);
