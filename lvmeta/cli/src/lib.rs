@@ -1497,6 +1497,8 @@ pub fn main_exit() -> i32 {
 pub fn main_with(argv: &[String]) -> i32 {
     use std::io::Write;
     let argv = argv.to_vec();
+    // Backups name the command run, which in a worker is not the process's own argv.
+    lvmeta::env::set_command_line(argv.get(1..).unwrap_or_default());
     let matches = match cli_for(&argv).try_get_matches_from(&argv) {
         Ok(m) => m,
         Err(e) => {

@@ -391,14 +391,13 @@ impl LvmConf {
         }
         let dir =
             |set: &Option<PathBuf>, sub: &str| set.clone().unwrap_or_else(|| self.dir.join(sub));
-        let args: Vec<String> = std::env::args().skip(1).collect();
         Some(crate::ops::LvmBackups {
             backup_dir: self.backup.then(|| dir(&self.backup_dir, "backup")),
             archive_dir: self.archive.then(|| dir(&self.archive_dir, "archive")),
             retain_min: self.retain_min as usize,
             retain_days: self.retain_days,
             host: host.to_string(),
-            command_line: args.join(" "),
+            command_line: command_line(),
         })
     }
 
@@ -646,6 +645,25 @@ fn from_configs(
         test_mode: false,
         open: Box::new(Env::file_open),
     })
+}
+
+/// The command line set by [`set_command_line`], if any.
+static COMMAND_LINE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Names `args` (the command's arguments, argv[0] excluded) as the command line that
+/// backups and archives describe ("Created *before* executing '...'"), instead of this
+/// process's arguments: an lvmeta-server worker runs its client's command line, not its own.
+pub fn set_command_line(args: &[String]) {
+    *COMMAND_LINE.lock().unwrap_or_else(|e| e.into_inner()) = Some(args.join(" "));
+}
+
+/// The command line backups describe: the one set, else this process's arguments.
+fn command_line() -> String {
+    let set = COMMAND_LINE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    set.unwrap_or_else(|| std::env::args().skip(1).collect::<Vec<_>>().join(" "))
 }
 
 #[cfg(test)]

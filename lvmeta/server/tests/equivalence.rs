@@ -140,6 +140,16 @@ fn lvmc_through_the_server_matches_plain_lvmeta() {
         assert!(a.contains("seqno"), "{a}");
         assert_eq!(b, a, "VG {vg}'s metadata differs");
     }
+    // lvm2's backups and archives of every commit ($LVM_SYSTEM_DIR/backup, archive), which
+    // name the command that was run: the same files, the same texts.
+    assert_eq!(lvm_files(&served), lvm_files(&plain));
+    let files = lvm_files(&plain);
+    assert!(
+        files
+            .values()
+            .any(|t| t.contains("executing 'lvrename --devices")),
+        "{files:?}"
+    );
     for i in 0..DISKS {
         let read = |side: &Side| std::fs::read(side.dir.join(format!("d{i}"))).unwrap();
         let (a, b) = (read(&plain), read(&served));
@@ -215,4 +225,23 @@ fn lvmeta_forwards_and_runs_locally_without_a_server() {
         &[],
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 5);
+}
+
+/// The backup and archive files under a side's $LVM_SYSTEM_DIR, by name (an archive's random
+/// suffix dropped), normalized.
+fn lvm_files(side: &Side) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for sub in ["backup", "archive"] {
+        for e in std::fs::read_dir(side.dir.join("lvm").join(sub)).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let key = match name.split_once('-') {
+                Some((stem, _)) => format!("{sub}/{stem}"),
+                None => format!("{sub}/{name}"),
+            };
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            out.insert(key, normalize_metadata(&text));
+        }
+    }
+    out
 }
