@@ -38,9 +38,10 @@ pub(crate) fn child(fds: &ChildFds<'_>) -> ! {
             let _ = nix::unistd::close(fd);
         }
     }
-    // Its own process group: a Ctrl-C meant for a server run from a terminal does not reach
-    // the commands it runs.
-    let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
+    // Its own session, with no controlling terminal: a Ctrl-C meant for a server run from a
+    // terminal does not reach the commands it runs, and a client's terminal passed as fd 0-2
+    // never brings job control (SIGTTIN, SIGTTOU) on the worker.
+    let _ = nix::unistd::setsid();
     let parent = nix::unistd::getppid();
     // An idle child ends with its parent (else it would keep the socket answering).
     let _ = nix::sys::prctl::set_pdeathsig(Some(Signal::SIGTERM));
