@@ -36,7 +36,7 @@ fn man_page_is_current() {
             },
             halvm_man::Section {
                 title: "Signals",
-                body: "SIGTERM and SIGINT stop the server: the socket is removed (new clients run their commands themselves), idle workers exit, the commands running are waited for (never killed mid-commit), then the server exits 0. The unit lvmeta-server.service therefore never SIGKILLs it.",
+                body: "SIGTERM and SIGINT stop the server: the socket is removed (new clients run their commands themselves), idle workers exit, the commands running are waited for (never killed mid-commit), then the server exits 0. SIGHUP is ignored. The unit lvmeta-server.service never SIGKILLs the server or its workers.",
             },
             halvm_man::Section {
                 title: "Exit status",
