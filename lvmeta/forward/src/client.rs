@@ -381,6 +381,8 @@ pub fn recv_request(stream: &mut UnixStream) -> Result<(Request, Vec<OwnedFd>), 
         ) {
             Ok(m) => m,
             Err(Errno::EINTR) => continue,
+            // A client gone before its first byte (one probing whether a server runs).
+            Err(Errno::ECONNRESET) if got == 0 => return Err(RecvError::Closed),
             Err(e) => return Err(io::Error::from(e).into()),
         };
         truncated |= msg.flags.contains(MsgFlags::MSG_CTRUNC);

@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use lvmeta_forward::client::{read_signal, recv_request, send_frame, FORWARDED_SIGNALS};
+use lvmeta_forward::client::{read_signal, recv_request, send_frame, RecvError, FORWARDED_SIGNALS};
 use lvmeta_forward::{Frame, Request};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
@@ -157,6 +157,11 @@ fn serve(mut stream: UnixStream, allow_uid: Option<u32>) {
     let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let (req, fds) = match recv_request(&mut stream) {
         Ok(r) => r,
+        Err(e @ RecvError::Closed) => {
+            // Not an error: a client checking whether a server runs, or one that died.
+            log::info!("{e}");
+            return;
+        }
         Err(e) => {
             log::warn!("{e}; connection closed");
             return;
