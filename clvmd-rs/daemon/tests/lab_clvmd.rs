@@ -7,7 +7,8 @@
 //! own.
 //!
 //! Build first, then run as root, one lab at a time:
-//!   cargo build -p lvmeta-cli -p clvmd-rs -p halvm-lab -p halvm-lvm-activate --bins
+//!   cargo build -p lvmeta-cli -p clvmd-rs -p halvm-lab -p halvm-lvm-activate \
+//!     -p lvmeta-forward -p lvmeta-server --bins
 //!   flock /tmp/halvm-lab.lock cargo test -p clvmd-rs --test lab_clvmd -- --test-threads=1
 //! The lvmeta and clvmd-rs binaries are copied to a fresh directory before the VMs boot (the
 //! guests run them over 9p; a rebuild under them would crash them).
@@ -17,6 +18,10 @@ mod lab_common;
 use halvm_lab::{Lab, LabConfig, Output};
 use lab_common::{Bins, HALVM_TOML, LVM_CONF};
 use std::time::{Duration, Instant};
+
+/// The socket of the lvmeta-server the lab tests start (not the default one, so that `M`'s
+/// lvmeta, which forwards to a server at the default path, never does).
+const LAB_SERVER: &str = "/run/lvmeta-lab/server.sock";
 
 /// The stock lvm2 node of a mixed cluster: lvm2 with lvmlockd.
 const LVM_CONF_LOCKD: &str = r#"devices { filter = [ "a|^/dev/vd|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }
@@ -30,6 +35,9 @@ struct T {
     bins: Bins,
     /// The LVM-activate agent, copied aside with the other binaries.
     agent: String,
+    /// lvmeta-server, and lvmc alone in a directory (no lvmeta beside it to fall back to).
+    server: String,
+    lvmc: String,
     /// The shared disks as the guests name them (/dev/vdX).
     disks: Vec<String>,
     /// Nodes running stock lvm2 + lvmlockd instead of clvmd-rs.
@@ -44,6 +52,8 @@ fn start_with(nodes: usize, disks: usize, disk_mib: u64, dlm_fencing: bool) -> T
     halvm_testkit::require_root();
     let bins = Bins::new("clvmd");
     let agent = bins.extra("LVM-activate");
+    let server = bins.extra("lvmeta-server");
+    let lvmc = bins.extra_alone("lvmc");
     let lab = Lab::start(LabConfig {
         nodes,
         shared_disks: disks,
@@ -57,6 +67,8 @@ fn start_with(nodes: usize, disks: usize, disk_mib: u64, dlm_fencing: bool) -> T
         lab,
         bins,
         agent,
+        server,
+        lvmc,
         disks: Vec::new(),
         stock: Vec::new(),
     };
@@ -92,16 +104,41 @@ impl T {
     }
 
     /// Shell prelude: `M` runs lvmeta with this lab's configuration on the shared disks; lvm
-    /// (on a stock node) finds the same configuration in LVM_SYSTEM_DIR.
+    /// (on a stock node) finds the same configuration in LVM_SYSTEM_DIR; `S` runs the same
+    /// command line through lvmc and the lvmeta-server [`T::command_server`] started.
     fn pre(&self) -> String {
+        let devices = self.disks.join(",");
         format!(
             "export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=/tmp/lvmsys HALVM_CONFIG=/tmp/halvm.toml; \
              mkdir -p /run/lvm /tmp/halvm-lock; \
-             M() {{ c=$1; shift; {} \"$c\" --devices {} \"$@\"; }}; C={};\n",
-            self.bins.lvmeta,
-            self.disks.join(","),
-            self.bins.clvmd
+             M() {{ c=$1; shift; LVMETA_SERVER=0 {} \"$c\" --devices {devices} \"$@\"; }}; \
+             S() {{ c=$1; shift; LVMETA_SERVER=${{LVMETA_SERVER:-{LAB_SERVER}}} {} \"$c\" \
+               --devices {devices} \"$@\"; }}; C={};\n",
+            self.bins.lvmeta, self.lvmc, self.bins.clvmd
         )
+    }
+
+    /// Starts lvmeta-server on `node` (its socket [`LAB_SERVER`], its log in
+    /// /tmp/lvmeta-server.log) and waits for its socket.
+    fn command_server(&self, node: &str) {
+        self.lab
+            .node(node)
+            .spawn(
+                &[&self.server, "--socket", LAB_SERVER],
+                "/tmp/lvmeta-server.log",
+            )
+            .expect("spawn lvmeta-server");
+        self.lab
+            .wait_for(
+                node,
+                &["test", "-S", LAB_SERVER],
+                "lvmeta-server listening",
+                Duration::from_secs(30),
+                |o| o.success(),
+            )
+            .unwrap_or_else(|e| {
+                panic!("{e}; log: {}", self.ok(node, "cat /tmp/lvmeta-server.log"))
+            });
     }
 
     fn run(&self, node: &str, script: &str) -> Output {
@@ -264,19 +301,27 @@ impl T {
 fn lab_clvmd_three_nodes() {
     let t = start(3, 3, 512);
     t.daemons(&["node1", "node2", "node3"]);
+    // node3's commands in item 1 and node2's in item 2 go through lvmc and lvmeta-server.
+    t.command_server("node2");
+    t.command_server("node3");
     let t0 = Instant::now();
     concurrent_lvcreate_from_three_nodes(&t, "vgc", 0);
     eprintln!("item 1 took {:?}", t0.elapsed());
     let t0 = Instant::now();
     exclusive_activation_names_the_holder(&t, "vgx", 1);
     eprintln!("item 2 took {:?}", t0.elapsed());
+    // lvmc, alone in its directory, has no lvmeta to fall back to: without a server it
+    // fails, so every `S` command that worked above ran in a worker of lvmeta-server.
+    let err = t.fails("node3", "LVMETA_SERVER=/run/nonexistent.sock S lvs vgc");
+    assert!(err.contains("no lvmeta beside lvmc or on PATH"), "{err}");
     let t0 = Instant::now();
     bad_input(&t, "vgb", 2);
     eprintln!("item 6 took {:?}", t0.elapsed());
 }
 
 /// Item 1: three nodes, 20 lvcreates from each at once: 60 LVs, one view, vgck clean, the
-/// seqno advanced once per commit (none lost, none reused).
+/// seqno advanced once per commit (none lost, none reused). node3's go through lvmc and its
+/// lvmeta-server, whose workers run them concurrently with the other nodes' lvmeta.
 fn concurrent_lvcreate_from_three_nodes(t: &T, vg: &str, disk: usize) {
     let nodes = ["node1", "node2", "node3"];
     t.shared_vg(vg, disk, &nodes);
@@ -284,7 +329,10 @@ fn concurrent_lvcreate_from_three_nodes(t: &T, vg: &str, disk: usize) {
     let started = Instant::now();
     let jobs: Vec<(&str, String)> = nodes
         .iter()
-        .map(|n| (*n, format!("M lvcreate -n lv_{n}_$i -L 4m {vg}")))
+        .map(|n| {
+            let tool = if *n == "node3" { "S" } else { "M" };
+            (*n, format!("{tool} lvcreate -n lv_{n}_$i -L 4m {vg}"))
+        })
         .collect();
     t.at_once(&jobs, 20, "/tmp/lvcreate.log");
     eprintln!(
@@ -329,14 +377,27 @@ fn exclusive_activation_names_the_holder(t: &T, vg: &str, disk: usize) {
         );
         t.fails("node2", &format!("test -e /dev/mapper/{vg}-lv1"));
     }
+    // The same through lvmc: the worker's refusal reaches lvmc's stderr and exit code.
+    let out = t.run("node2", &format!("S lvchange -aey {vg}/lv1"));
+    assert_eq!(out.code, 5, "{}", out.stderr_str());
+    assert!(
+        out.stderr_str()
+            .contains(&format!("LV {vg}/lv1 is locked by node node1")),
+        "{}",
+        out.stderr_str()
+    );
     let st = t.ok("node2", "$C status");
     assert!(st.contains("held by node1"), "{st}");
     t.ok("node1", &format!("M lvchange -an {vg}/lv1"));
+    // Activated by a worker of lvmeta-server: the LV lock outlives the worker (clvmd-rs
+    // holds it), so node1 is refused until node2's -an.
     t.ok(
         "node2",
-        &format!("M lvchange -aey {vg}/lv1 && test -e /dev/mapper/{vg}-lv1"),
+        &format!("S lvchange -aey {vg}/lv1 && test -e /dev/mapper/{vg}-lv1"),
     );
-    t.ok("node2", &format!("M lvchange -an {vg}/lv1"));
+    let err = t.fails("node1", &format!("M lvchange -aey {vg}/lv1"));
+    assert!(err.contains("node2"), "{err}");
+    t.ok("node2", &format!("S lvchange -an {vg}/lv1"));
     t.ok("node1", &format!("M lvchange -asy {vg}/lv1"));
     t.ok("node2", &format!("M lvchange -asy {vg}/lv1"));
     let err = t.fails("node1", &format!("M lvchange -aey {vg}/lv1"));

@@ -37,12 +37,25 @@ impl Bins {
     }
 }
 
+impl Bins {
+    /// Copies one more binary of the same build into a subdirectory of its own (`lvmc`
+    /// without the `lvmeta` it would fall back to beside it); returns the copy's path.
+    #[allow(dead_code)] // lab_coord runs no lvmc
+    pub fn extra_alone(&self, name: &str) -> String {
+        let exe = std::env::current_exe().expect("current_exe");
+        let target = exe.parent().and_then(|d| d.parent()).expect("target dir");
+        let dir = self.dir.join(format!("{name}.d"));
+        std::fs::create_dir_all(&dir).expect("bin subdir");
+        copy_aside(target, &dir, name)
+    }
+}
+
 fn copy_aside(target: &std::path::Path, dir: &std::path::Path, name: &str) -> String {
     let built = target.join(name);
     assert!(
         built.exists(),
         "missing prerequisite: {} (build it first: cargo build -p lvmeta-cli -p clvmd-rs \
-         -p halvm-lvm-activate --bins)",
+         -p halvm-lvm-activate -p lvmeta-forward -p lvmeta-server --bins)",
         built.display()
     );
     let to = dir.join(name);
