@@ -361,6 +361,32 @@ impl Client {
             r => Err(unexpected("status", r)),
         }
     }
+
+    /// Waits until the daemon knows every lock the other daemons hold ([`Request::Sync`]:
+    /// they tell an LV's activation lock only when asked).
+    pub fn sync(&mut self) -> Result<(), ClientError> {
+        self.done("sync", &Request::Sync)
+    }
+
+    /// The status with the LV locks held on every node, contended or not: [`Client::sync`],
+    /// then [`Client::status`]. A daemon from before `sync` refuses it and closes the
+    /// connection: then `reopen`'s connection asks for the status alone (such a daemon is
+    /// told every LV lock at once, as it expects).
+    pub fn cluster_status(
+        mut self,
+        reopen: impl FnOnce() -> Result<Client, ClientError>,
+    ) -> Result<(Client, Status), ClientError> {
+        match self.sync() {
+            Ok(()) => {}
+            Err(ClientError::Failed {
+                kind: ErrorKind::Protocol,
+                ..
+            }) => self = reopen()?,
+            Err(e) => return Err(e),
+        }
+        let st = self.status()?;
+        Ok((self, st))
+    }
 }
 
 fn unexpected(request: &'static str, answer: Response) -> ClientError {
@@ -707,8 +733,10 @@ impl LockManager for DlmLocking {
     }
 
     fn cluster_view(&self, vg: &str) -> Option<ClusterView> {
-        let mut c = self.connect(String::new).ok()?;
-        let st = c.status().ok()?;
+        let c = self.connect(String::new).ok()?;
+        let (c, st) = c
+            .cluster_status(|| Client::open(&self.socket, &self.client))
+            .ok()?;
         self.give_back(c);
         Some(view_of(&st, vg))
     }
@@ -869,6 +897,7 @@ mod tests {
             Request::LvLock { .. } => "lv_lock",
             Request::LvUnlock { .. } => "lv_unlock",
             Request::Status => "status",
+            Request::Sync => "sync",
             _ => "other",
         };
         seen.lock()

@@ -9,8 +9,10 @@ use clvmd_proto::{Holder, Mode, Status};
 use crate::DaemonError;
 
 pub fn run(socket: &Path, json: bool) -> Result<(), DaemonError> {
-    let mut c = Client::connect(socket, "clvmd-rs status")?;
-    let st = c.status()?;
+    // Other nodes' LV locks are told only when asked: ask first, so that the view shows
+    // every one (a few CPG messages, and up to BARRIER_ACK_MS if a member does not answer).
+    let c = Client::connect(socket, "clvmd-rs status")?;
+    let (_, st) = c.cluster_status(|| Client::connect(socket, "clvmd-rs status"))?;
     if json {
         println!("{}", serde_json_string(&st));
     } else {

@@ -47,6 +47,7 @@ fn request() -> impl Strategy<Value = Request> {
             }
         }),
         Just(Request::Status),
+        Just(Request::Sync),
         (
             "\\PC{0,20}",
             "[a-zA-Z0-9-]{0,40}",
@@ -327,6 +328,10 @@ fn wire_spelling_is_stable() {
     assert_eq!(
         serde_json::to_string(&Request::Status).unwrap(),
         r#""status""#
+    );
+    assert_eq!(
+        serde_json::to_string(&Request::Sync).unwrap(),
+        r#""sync""#
     );
 }
 
