@@ -94,9 +94,9 @@ impl Node {
     /// snapshot says it is older than [`ASKS_FOR_LV_HOLDS`], or has not come yet.
     fn lv_holds_at_once(&self) -> bool {
         let me = self.cfg.node_id;
-        self.members.iter().any(|m| {
-            *m != me && self.versions.get(m).is_none_or(|v| *v < ASKS_FOR_LV_HOLDS)
-        })
+        self.members
+            .iter()
+            .any(|m| *m != me && self.versions.get(m).is_none_or(|v| *v < ASKS_FOR_LV_HOLDS))
     }
 
     /// Tells the other daemons this node's mode of `rname` if it changed and they must know

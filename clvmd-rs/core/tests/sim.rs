@@ -1220,14 +1220,28 @@ fn a_refused_activation_names_the_untold_holder() {
         assert_eq!(sim.call(3, 1, lv(Mode::Pr)), Response::Done);
         let r = sim.call(2, 1, lv(Mode::Ex));
         assert!(
-            matches!(busy_by(&r), Holder::Node { id: 3, mode: Mode::Pr, .. }),
+            matches!(
+                busy_by(&r),
+                Holder::Node {
+                    id: 3,
+                    mode: Mode::Pr,
+                    ..
+                }
+            ),
             "seed {seed}: {r:?}"
         );
         // A conflicting activation mode is named the same way.
         assert_eq!(sim.call(1, 1, vg_mode(Mode::Pw)), Response::Done);
         let r = sim.call(3, 1, vg_mode(Mode::Pw));
         assert!(
-            matches!(busy_by(&r), Holder::Node { id: 1, mode: Mode::Pw, .. }),
+            matches!(
+                busy_by(&r),
+                Holder::Node {
+                    id: 1,
+                    mode: Mode::Pw,
+                    ..
+                }
+            ),
             "seed {seed}: {r:?}"
         );
     }

@@ -329,10 +329,7 @@ fn wire_spelling_is_stable() {
         serde_json::to_string(&Request::Status).unwrap(),
         r#""status""#
     );
-    assert_eq!(
-        serde_json::to_string(&Request::Sync).unwrap(),
-        r#""sync""#
-    );
+    assert_eq!(serde_json::to_string(&Request::Sync).unwrap(), r#""sync""#);
 }
 
 #[test]
