@@ -1187,6 +1187,7 @@ fn a_refused_activation_names_the_untold_holder() {
         }
         sim.run(0);
         assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+        let asking = sim.cpg_log.len();
         for asked in [Mode::Ex, Mode::Pr] {
             let t0 = sim.now;
             let r = sim.call(2, 1, lv(asked));
@@ -1201,6 +1202,13 @@ fn a_refused_activation_names_the_untold_holder() {
             );
             assert!(sim.now - t0 < 100, "seed {seed}: after {} ms", sim.now - t0);
         }
+        // Refused at once, without retries: nothing waits for an LV's lock.
+        assert!(
+            !sim.cpg_log[asking..]
+                .iter()
+                .any(|(_, m)| matches!(m, CpgMsg::Waiting { .. })),
+            "seed {seed}"
+        );
         // Status on the refused node shows the holder (and on the third node too: the barrier
         // made node1 tell everyone).
         sim.run(0);
