@@ -1003,4 +1003,87 @@ mod tests {
         let e = Client::connect(&path, "t").unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
     }
+
+    /// A daemon stand-in that answers status (one LV of `vg` active on node n3) and, when
+    /// `old`, refuses `sync` as a daemon from before it refuses an unknown frame (and closes).
+    fn status_daemon(dir: &Path, old: bool) -> (PathBuf, Seen) {
+        let path = dir.join("status.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let seen = Seen::default();
+        let log = seen.clone();
+        let st = Status {
+            node_id: 3,
+            node_name: "n3".into(),
+            cluster_name: None,
+            quorate: true,
+            members: vec![],
+            lockspaces: vec![clvmd_proto::LockspaceStatus {
+                name: "lvm_vg".into(),
+                state: "running".into(),
+                seqno: None,
+                locks: vec![clvmd_proto::LockStatus {
+                    resource: "u1".into(),
+                    lv_name: Some("lv1".into()),
+                    mode: Mode::Ex,
+                    holders: vec!["persistent EX".into()],
+                    remote: vec![],
+                    last_busy: None,
+                }],
+            }],
+            frozen: vec![],
+            cluster_stack: None,
+            failed_lvs: vec![],
+            disabled_vgs: vec![],
+            peer_refreshes: vec![],
+        };
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut s = stream.unwrap();
+                log.lock().unwrap().push(Vec::new());
+                let n = log.lock().unwrap().len() - 1;
+                while let Ok(req) = read_frame::<Request>(&mut s, MAX_REQUEST) {
+                    log.lock().unwrap()[n].push(req.clone());
+                    let resp = match req {
+                        Request::Hello { .. } => Response::Hello {
+                            version: PROTOCOL_VERSION,
+                            node_id: 3,
+                            node_name: "n3".into(),
+                        },
+                        Request::Sync if old => Response::Failed {
+                            kind: ErrorKind::Protocol,
+                            message: "bad frame: unknown variant `sync`".into(),
+                        },
+                        Request::Status => Response::Status(st.clone()),
+                        _ => Response::Done,
+                    };
+                    s.write_all(&encode_frame(&resp, MAX_RESPONSE).unwrap())
+                        .unwrap();
+                    if matches!(resp, Response::Failed { .. }) {
+                        break;
+                    }
+                }
+            }
+        });
+        (path, seen)
+    }
+
+    /// `lvs -o lv_active_nodes` asks the daemon to sync before its status (other daemons tell
+    /// LV locks only when asked); a daemon from before `sync` is asked for the status alone,
+    /// on a new connection.
+    #[test]
+    fn the_cluster_view_syncs_first_and_does_without_on_an_old_daemon() {
+        for old in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, seen) = status_daemon(dir.path(), old);
+            let m = DlmLocking::new(&path, Duration::from_secs(1));
+            let view = m.cluster_view("vg").expect("a view");
+            assert_eq!(view.lvs.get("u1"), Some(&vec!["n3:ex".to_string()]));
+            let want: Vec<Vec<&str>> = if old {
+                vec![vec!["hello", "sync"], vec!["hello", "status"]]
+            } else {
+                vec![vec!["hello", "sync", "status"]]
+            };
+            assert_eq!(kinds(&seen), want, "old {old}");
+        }
+    }
 }
