@@ -1885,6 +1885,9 @@ impl Node {
         }
     }
 
+    /// What this node knows: its own locks, and the other nodes' as they told them (an
+    /// uncontended LV lock elsewhere is told only when asked: a [`Request::Sync`] first makes
+    /// the view complete).
     pub fn status(&self) -> Status {
         let lockspaces = self
             .ls

@@ -344,7 +344,12 @@ fn refusal(
             .iter()
             .filter(|(_, m)| matches!(m, clvmd_core::CpgMsg::Held { .. }))
             .count();
-        prop_assert_eq!(helds, usize::from(!old.is_empty()), "{:?}", &sim.cpg_log[from..]);
+        prop_assert_eq!(
+            helds,
+            usize::from(!old.is_empty()),
+            "{:?}",
+            &sim.cpg_log[from..]
+        );
     }
     let t0 = sim.now;
     let r = sim.call(asker, 1, take(res, asked, wait_ms));
