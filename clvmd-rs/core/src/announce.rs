@@ -131,14 +131,14 @@ impl Node {
         }));
     }
 
-    /// The holds not told yet.
-    fn untold(&self) -> Vec<(LockspaceName, ResourceName)> {
+    /// The holds not told yet (LV locks only if `lv`).
+    fn untold(&self, lv: bool) -> Vec<(LockspaceName, ResourceName)> {
         self.ls
             .iter()
             .flat_map(|(ln, l)| {
                 l.res
                     .iter()
-                    .filter(|(_, r)| r.mode != r.told)
+                    .filter(move |(_, r)| r.mode != r.told && (lv || r.kind != Kind::Lv))
                     .map(move |(rn, _)| (ln.clone(), rn.clone()))
             })
             .collect()
@@ -147,7 +147,10 @@ impl Node {
     /// Tells the untold holds that became due (waited for, held long, or an older member
     /// came).
     pub(super) fn tell_due(&mut self) {
-        for (l, r) in self.untold() {
+        // Untold LV locks (there may be hundreds, and this runs at every step) become due
+        // only when an older member comes: nothing waits for an LV lock.
+        let lv = self.lv_holds_at_once();
+        for (l, r) in self.untold(lv) {
             self.tell(&l, &r, false);
         }
     }
@@ -199,7 +202,7 @@ impl Node {
 
     /// Another member's barrier: tell every untold hold, then answer.
     pub(super) fn answer_barrier(&mut self, origin: u32, token: u64) {
-        for (l, r) in self.untold() {
+        for (l, r) in self.untold(true) {
             self.tell(&l, &r, true);
         }
         self.out
