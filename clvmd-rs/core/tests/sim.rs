@@ -1280,6 +1280,17 @@ fn a_sync_learns_every_lv_lock() {
     assert_eq!(sim.call(1, 1, lv_off()), Response::Done);
     sim.run(0);
     assert!(remote_holders(&sim, 2, LV1).is_empty());
+    // An old member never answers, and is not waited for: it told its locks at once.
+    let mut sim = Sim::mixed(3, 4, &[3]);
+    for n in 1..=3 {
+        start(&mut sim, n, "vg");
+    }
+    sim.run(0);
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    let t0 = sim.now;
+    assert_eq!(sim.call(2, 5, Request::Sync), Response::Done);
+    assert!(sim.now - t0 < 100, "synced after {} ms", sim.now - t0);
+    assert_eq!(remote_holders(&sim, 2, LV1), vec![(1, Mode::Ex)]);
     // Alone: nothing to learn.
     let mut one = Sim::new(1, 3);
     start(&mut one, 1, "vg");
