@@ -789,7 +789,9 @@ pub fn view_of(st: &Status, vg: &str) -> ClusterView {
                 };
                 view.modes.push(format!("{n}:{w}"));
             }
-        } else if l.lv_name.is_some() && !on.is_empty() {
+        } else if !matches!(l.resource.as_str(), "VGLK" | "GLLK") && !on.is_empty() {
+            // An LV's lock (its UUID). Its name is known only where the LV was asked for:
+            // one active on other nodes only has none here.
             let words = on
                 .into_iter()
                 .map(|(n, m)| {
@@ -1021,14 +1023,41 @@ mod tests {
                 name: "lvm_vg".into(),
                 state: "running".into(),
                 seqno: None,
-                locks: vec![clvmd_proto::LockStatus {
-                    resource: "u1".into(),
-                    lv_name: Some("lv1".into()),
-                    mode: Mode::Ex,
-                    holders: vec!["persistent EX".into()],
-                    remote: vec![],
-                    last_busy: None,
-                }],
+                locks: vec![
+                    clvmd_proto::LockStatus {
+                        resource: "u1".into(),
+                        lv_name: Some("lv1".into()),
+                        mode: Mode::Ex,
+                        holders: vec!["persistent EX".into()],
+                        remote: vec![],
+                        last_busy: None,
+                    },
+                    // Active on another node only: no name known here.
+                    clvmd_proto::LockStatus {
+                        resource: "u2".into(),
+                        lv_name: None,
+                        mode: Mode::Nl,
+                        holders: vec![],
+                        remote: vec![clvmd_proto::RemoteHold {
+                            node: 1,
+                            name: Some("n1".into()),
+                            mode: Mode::Pr,
+                        }],
+                        last_busy: None,
+                    },
+                    clvmd_proto::LockStatus {
+                        resource: "VGLK".into(),
+                        lv_name: None,
+                        mode: Mode::Nl,
+                        holders: vec![],
+                        remote: vec![clvmd_proto::RemoteHold {
+                            node: 1,
+                            name: Some("n1".into()),
+                            mode: Mode::Ex,
+                        }],
+                        last_busy: None,
+                    },
+                ],
             }],
             frozen: vec![],
             cluster_stack: None,
@@ -1078,6 +1107,8 @@ mod tests {
             let m = DlmLocking::new(&path, Duration::from_secs(1));
             let view = m.cluster_view("vg").expect("a view");
             assert_eq!(view.lvs.get("u1"), Some(&vec!["n3:ex".to_string()]));
+            assert_eq!(view.lvs.get("u2"), Some(&vec!["n1:sh".to_string()]));
+            assert_eq!(view.lvs.len(), 2, "{view:?}");
             let want: Vec<Vec<&str>> = if old {
                 vec![vec!["hello", "sync"], vec!["hello", "status"]]
             } else {
