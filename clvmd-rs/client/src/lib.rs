@@ -361,6 +361,32 @@ impl Client {
             r => Err(unexpected("status", r)),
         }
     }
+
+    /// Waits until the daemon knows every lock the other daemons hold ([`Request::Sync`]:
+    /// they tell an LV's activation lock only when asked).
+    pub fn sync(&mut self) -> Result<(), ClientError> {
+        self.done("sync", &Request::Sync)
+    }
+
+    /// The status with the LV locks held on every node, contended or not: [`Client::sync`],
+    /// then [`Client::status`]. A daemon from before `sync` refuses it and closes the
+    /// connection: then `reopen`'s connection asks for the status alone (such a daemon is
+    /// told every LV lock at once, as it expects).
+    pub fn cluster_status(
+        mut self,
+        reopen: impl FnOnce() -> Result<Client, ClientError>,
+    ) -> Result<(Client, Status), ClientError> {
+        match self.sync() {
+            Ok(()) => {}
+            Err(ClientError::Failed {
+                kind: ErrorKind::Protocol,
+                ..
+            }) => self = reopen()?,
+            Err(e) => return Err(e),
+        }
+        let st = self.status()?;
+        Ok((self, st))
+    }
 }
 
 fn unexpected(request: &'static str, answer: Response) -> ClientError {
@@ -707,8 +733,10 @@ impl LockManager for DlmLocking {
     }
 
     fn cluster_view(&self, vg: &str) -> Option<ClusterView> {
-        let mut c = self.connect(String::new).ok()?;
-        let st = c.status().ok()?;
+        let c = self.connect(String::new).ok()?;
+        let (c, st) = c
+            .cluster_status(|| Client::open(&self.socket, &self.client))
+            .ok()?;
         self.give_back(c);
         Some(view_of(&st, vg))
     }
@@ -761,7 +789,9 @@ pub fn view_of(st: &Status, vg: &str) -> ClusterView {
                 };
                 view.modes.push(format!("{n}:{w}"));
             }
-        } else if l.lv_name.is_some() && !on.is_empty() {
+        } else if !matches!(l.resource.as_str(), "VGLK" | "GLLK") && !on.is_empty() {
+            // An LV's lock (its UUID). Its name is known only where the LV was asked for:
+            // one active on other nodes only has none here.
             let words = on
                 .into_iter()
                 .map(|(n, m)| {
@@ -869,6 +899,7 @@ mod tests {
             Request::LvLock { .. } => "lv_lock",
             Request::LvUnlock { .. } => "lv_unlock",
             Request::Status => "status",
+            Request::Sync => "sync",
             _ => "other",
         };
         seen.lock()
@@ -973,5 +1004,117 @@ mod tests {
         // Connect waits for the handshake, so its refusal comes at once.
         let e = Client::connect(&path, "t").unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
+    }
+
+    /// A daemon stand-in that answers status (one LV of `vg` active on node n3) and, when
+    /// `old`, refuses `sync` as a daemon from before it refuses an unknown frame (and closes).
+    fn status_daemon(dir: &Path, old: bool) -> (PathBuf, Seen) {
+        let path = dir.join("status.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let seen = Seen::default();
+        let log = seen.clone();
+        let st = Status {
+            node_id: 3,
+            node_name: "n3".into(),
+            cluster_name: None,
+            quorate: true,
+            members: vec![],
+            lockspaces: vec![clvmd_proto::LockspaceStatus {
+                name: "lvm_vg".into(),
+                state: "running".into(),
+                seqno: None,
+                locks: vec![
+                    clvmd_proto::LockStatus {
+                        resource: "u1".into(),
+                        lv_name: Some("lv1".into()),
+                        mode: Mode::Ex,
+                        holders: vec!["persistent EX".into()],
+                        remote: vec![],
+                        last_busy: None,
+                    },
+                    // Active on another node only: no name known here.
+                    clvmd_proto::LockStatus {
+                        resource: "u2".into(),
+                        lv_name: None,
+                        mode: Mode::Nl,
+                        holders: vec![],
+                        remote: vec![clvmd_proto::RemoteHold {
+                            node: 1,
+                            name: Some("n1".into()),
+                            mode: Mode::Pr,
+                        }],
+                        last_busy: None,
+                    },
+                    clvmd_proto::LockStatus {
+                        resource: "VGLK".into(),
+                        lv_name: None,
+                        mode: Mode::Nl,
+                        holders: vec![],
+                        remote: vec![clvmd_proto::RemoteHold {
+                            node: 1,
+                            name: Some("n1".into()),
+                            mode: Mode::Ex,
+                        }],
+                        last_busy: None,
+                    },
+                ],
+            }],
+            frozen: vec![],
+            cluster_stack: None,
+            failed_lvs: vec![],
+            disabled_vgs: vec![],
+            peer_refreshes: vec![],
+        };
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut s = stream.unwrap();
+                log.lock().unwrap().push(Vec::new());
+                let n = log.lock().unwrap().len() - 1;
+                while let Ok(req) = read_frame::<Request>(&mut s, MAX_REQUEST) {
+                    log.lock().unwrap()[n].push(req.clone());
+                    let resp = match req {
+                        Request::Hello { .. } => Response::Hello {
+                            version: PROTOCOL_VERSION,
+                            node_id: 3,
+                            node_name: "n3".into(),
+                        },
+                        Request::Sync if old => Response::Failed {
+                            kind: ErrorKind::Protocol,
+                            message: "bad frame: unknown variant `sync`".into(),
+                        },
+                        Request::Status => Response::Status(st.clone()),
+                        _ => Response::Done,
+                    };
+                    s.write_all(&encode_frame(&resp, MAX_RESPONSE).unwrap())
+                        .unwrap();
+                    if matches!(resp, Response::Failed { .. }) {
+                        break;
+                    }
+                }
+            }
+        });
+        (path, seen)
+    }
+
+    /// `lvs -o lv_active_nodes` asks the daemon to sync before its status (other daemons tell
+    /// LV locks only when asked); a daemon from before `sync` is asked for the status alone,
+    /// on a new connection.
+    #[test]
+    fn the_cluster_view_syncs_first_and_does_without_on_an_old_daemon() {
+        for old in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, seen) = status_daemon(dir.path(), old);
+            let m = DlmLocking::new(&path, Duration::from_secs(1));
+            let view = m.cluster_view("vg").expect("a view");
+            assert_eq!(view.lvs.get("u1"), Some(&vec!["n3:ex".to_string()]));
+            assert_eq!(view.lvs.get("u2"), Some(&vec!["n1:sh".to_string()]));
+            assert_eq!(view.lvs.len(), 2, "{view:?}");
+            let want: Vec<Vec<&str>> = if old {
+                vec![vec!["hello", "sync"], vec!["hello", "status"]]
+            } else {
+                vec![vec!["hello", "sync", "status"]]
+            };
+            assert_eq!(kinds(&seen), want, "old {old}");
+        }
     }
 }

@@ -1,21 +1,31 @@
 //! What the daemons tell each other they hold ([`CpgMsg::Held`]), and when.
 //!
-//! An LV's activation lock is told at once: it outlives the command, and a refused node
-//! names its holder from it. A command's GLLK or VGLK is raised and released within one
-//! command, usually well under a second: telling both would cost two multicasts per command
-//! (each a round trip to corosync and work for every node's corosync, which under load is
-//! what spread the commands' times). So such a hold is told only when someone needs to know:
+//! Each announcement is a CPG multicast: a round trip to corosync and work for every node's
+//! corosync, realtime-scheduled, which on a small node costs the command more than the DLM
+//! call it announces. A command's GLLK or VGLK lives well under a second; an LV's activation
+//! lock (or a VG's activation mode) lives for hours, but telling it at once put one multicast
+//! on every `lvchange -aey`, `-asy` and `-an` (lvmlockd multicasts nothing for them). So a
+//! hold is told only when someone needs to know:
 //! - another node waits for it after a refusal ([`CpgMsg::Waiting`]): its early retry on
 //!   our release and its refusal's holder need our announcements;
-//! - another node's barrier asks (a refusal whose holder it does not know yet);
-//! - the hold lasts [`ANNOUNCE_AFTER_MS`] (status on other nodes shows a long hold);
+//! - another node's barrier asks: a refusal whose holder it does not know yet (an `-aey`
+//!   refused names the node holding the LV this way), or a view of the cluster's LV locks
+//!   (`Request::Sync`: `clvmd-rs status`, `lvs -o lv_active_nodes`);
+//! - a GLLK/VGLK hold lasts [`ANNOUNCE_AFTER_MS`] (status on other nodes shows a long
+//!   hold). An LV's lock is not told by age: it would put the multicast back a second after
+//!   nearly every activation, and whoever needs to know asks;
+//! - a member may be a daemon older than [`ASKS_FOR_LV_HOLDS`] (its snapshot says so, or has
+//!   not come yet): such a daemon never asks for LV locks and shows them from what it was
+//!   told, so every LV lock is told at once while it is in the group;
 //! - a membership change (the snapshot tells every hold).
 //!
 //! A hold that was told is told again when it changes, its release included; one that was
 //! not is released silently, as if it had never been. Nothing else depends on these
 //! announcements: the DLM excludes, and the VG's seqno travels in the lock value block (and
 //! in [`CpgMsg::Committed`], sent for every commit but one that only added LVs of their own:
-//! it drives the refresh of LVs active on other nodes).
+//! it drives the refresh of LVs active on other nodes). The atomic resize, the metadata
+//! check after a node left and the leg-failure policies ask every member over CPG or act
+//! on this node's own locks, never on what others told.
 //!
 //! A barrier is answered by every other member ([`CpgMsg::BarrierAck`]) after it told its
 //! untold holds; agreed order keeps each sender's messages in order, so once the sender has
@@ -35,7 +45,7 @@ use clvmd_proto::{Mode, Response};
 use halvm_dlm::{LockspaceName, ResourceName};
 
 use super::{self_holder, ConnId, Kind, Node, Output};
-use crate::cpg::{CpgMsg, ANSWERS_BARRIERS};
+use crate::cpg::{CpgMsg, ANSWERS_BARRIERS, ASKS_FOR_LV_HOLDS};
 
 /// How long a command's GLLK/VGLK hold goes untold when nobody asks.
 pub const ANNOUNCE_AFTER_MS: u64 = 1_000;
@@ -53,10 +63,19 @@ pub(crate) struct Refusal {
     pub mode: Mode,
 }
 
-/// A refusal waiting for its barrier's answers.
+/// Who waits for a barrier's answers.
+#[derive(Debug)]
+pub(crate) enum Asker {
+    /// A refusal, answered with its holder.
+    Refusal(Refusal),
+    /// A client's `Request::Sync`, answered `Done`.
+    Sync(ConnId),
+}
+
+/// A barrier waiting for its answers.
 #[derive(Debug)]
 pub(crate) struct Unresolved {
-    pub refusal: Refusal,
+    asker: Asker,
     /// Members whose answer is still awaited.
     acks: BTreeSet<u32>,
     /// Our barrier came back: what members too old to answer sent before it is known.
@@ -71,6 +90,15 @@ impl Unresolved {
 }
 
 impl Node {
+    /// Whether another member may be a daemon that needs LV locks told at once: its
+    /// snapshot says it is older than [`ASKS_FOR_LV_HOLDS`], or has not come yet.
+    fn lv_holds_at_once(&self) -> bool {
+        let me = self.cfg.node_id;
+        self.members
+            .iter()
+            .any(|m| *m != me && self.versions.get(m).is_none_or(|v| *v < ASKS_FOR_LV_HOLDS))
+    }
+
     /// Tells the other daemons this node's mode of `rname` if it changed and they must know
     /// (module doc); `force`: a barrier asks.
     pub(super) fn tell(&mut self, lname: &LockspaceName, rname: &ResourceName, force: bool) {
@@ -78,17 +106,20 @@ impl Node {
         let waited = self
             .remote_wait
             .contains_key(&(lname.to_string(), rname.to_string()));
+        let lv_at_once = self.lv_holds_at_once();
         let Some(r) = self.ls.get_mut(lname).and_then(|l| l.res.get_mut(rname)) else {
             return;
         };
         if r.mode == r.told {
             return;
         }
-        let due = r.kind == Kind::Lv
-            || r.told != Mode::Nl
+        let due = r.told != Mode::Nl
             || force
             || waited
-            || now >= r.raised_at + ANNOUNCE_AFTER_MS;
+            || match r.kind {
+                Kind::Lv => lv_at_once,
+                _ => now >= r.raised_at + ANNOUNCE_AFTER_MS,
+            };
         if !due {
             return;
         }
@@ -100,27 +131,31 @@ impl Node {
         }));
     }
 
-    /// The GLLK/VGLK holds not told yet.
-    fn untold(&self) -> Vec<(LockspaceName, ResourceName)> {
+    /// The holds not told yet (LV locks only if `lv`).
+    fn untold(&self, lv: bool) -> Vec<(LockspaceName, ResourceName)> {
         self.ls
             .iter()
             .flat_map(|(ln, l)| {
                 l.res
                     .iter()
-                    .filter(|(_, r)| r.kind != Kind::Lv && r.mode != r.told)
+                    .filter(move |(_, r)| r.mode != r.told && (lv || r.kind != Kind::Lv))
                     .map(move |(rn, _)| (ln.clone(), rn.clone()))
             })
             .collect()
     }
 
-    /// Tells the untold holds that became due (waited for, or held long).
+    /// Tells the untold holds that became due (waited for, held long, or an older member
+    /// came).
     pub(super) fn tell_due(&mut self) {
-        for (l, r) in self.untold() {
+        // Untold LV locks (there may be hundreds, and this runs at every step) become due
+        // only when an older member comes: nothing waits for an LV lock.
+        let lv = self.lv_holds_at_once();
+        for (l, r) in self.untold(lv) {
             self.tell(&l, &r, false);
         }
     }
 
-    /// When an untold hold becomes due by its age, and barriers' deadlines.
+    /// When an untold GLLK/VGLK hold becomes due by its age, and barriers' deadlines.
     pub(super) fn announce_wakes(&self) -> impl Iterator<Item = u64> + '_ {
         self.ls
             .values()
@@ -130,8 +165,20 @@ impl Node {
             .chain(self.unresolved.values().map(|u| u.deadline))
     }
 
-    /// Asks every other member for its untold holds before naming `refusal`'s holder.
-    pub(super) fn barrier(&mut self, refusal: Refusal) {
+    /// `Request::Sync`: answered once every other member told its untold holds (at once
+    /// when this node is alone or out of the group: nobody else holds anything it could
+    /// learn).
+    pub(super) fn sync(&mut self, conn: ConnId) {
+        let me = self.cfg.node_id;
+        if !self.members.contains(&me) || self.members.iter().all(|m| *m == me) {
+            return self.reply(conn, Response::Done);
+        }
+        self.barrier(Asker::Sync(conn));
+    }
+
+    /// Asks every other member for its untold holds before answering `asker` (naming a
+    /// refusal's holder).
+    pub(super) fn barrier(&mut self, asker: Asker) {
         self.next_barrier += 1;
         let token = self.next_barrier;
         let me = self.cfg.node_id;
@@ -144,7 +191,7 @@ impl Node {
         self.unresolved.insert(
             token,
             Unresolved {
-                refusal,
+                asker,
                 acks,
                 returned: false,
                 deadline: self.now + BARRIER_ACK_MS,
@@ -155,7 +202,7 @@ impl Node {
 
     /// Another member's barrier: tell every untold hold, then answer.
     pub(super) fn answer_barrier(&mut self, origin: u32, token: u64) {
-        for (l, r) in self.untold() {
+        for (l, r) in self.untold(true) {
             self.tell(&l, &r, true);
         }
         self.out
@@ -243,10 +290,12 @@ impl Node {
         }
     }
 
-    /// Answers a refusal with the holder known now.
+    /// Answers a refusal with the holder known now, or a sync.
     pub(super) fn resolve(&mut self, token: u64) {
-        let Some(u) = self.unresolved.remove(&token).map(|p| p.refusal) else {
-            return;
+        let u = match self.unresolved.remove(&token).map(|p| p.asker) {
+            None => return,
+            Some(Asker::Sync(conn)) => return self.reply(conn, Response::Done),
+            Some(Asker::Refusal(u)) => u,
         };
         let holder = self_holder(
             &self.remote,

@@ -13,9 +13,16 @@ pub const GROUP: &str = "clvmd-rs";
 /// dropped); a peer relies on one only once the sender's version says it has it. Raised with
 /// each such addition; a peer that sends no version is 0.
 /// - 1: answers [`CpgMsg::Barrier`] with [`CpgMsg::BarrierAck`].
-pub const CPG_VERSION: u32 = 1;
+/// - 2: tells an LV's activation lock (or a VG's activation mode) only when asked, as a
+///   command's GLLK/VGLK (`announce.rs`), and sends a barrier before it shows the LV locks
+///   other nodes hold (`clvmd-rs status`, `lvs -o lv_active_nodes`). An older daemon relies on
+///   them being told at once for these views: while one is in the group, every node tells
+///   them at once.
+pub const CPG_VERSION: u32 = 2;
 /// The first [`CPG_VERSION`] that answers barriers.
 pub const ANSWERS_BARRIERS: u32 = 1;
+/// The first [`CPG_VERSION`] that does not need to be told LV locks at once.
+pub const ASKS_FOR_LV_HOLDS: u32 = 2;
 
 /// Largest message accepted from a peer (a carried commit's text, whose JSON is at most
 /// twice [`clvmd_proto::MAX_CARRY_TEXT`], fits).
@@ -44,7 +51,8 @@ pub enum CpgMsg {
     /// cannot starve another node.
     Waiting { ls: String, res: String, mode: Mode },
     /// A barrier: every other member answers it with [`CpgMsg::BarrierAck`] after announcing
-    /// the holds it had not announced yet (a command's VG or global lock, see `announce.rs`).
+    /// the holds it had not announced yet (a command's VG or global lock, an LV's activation
+    /// lock: see `announce.rs`).
     /// Once the sender has the answers of every member whose version answers barriers
     /// ([`ANSWERS_BARRIERS`]), every hold of a clvmd-rs node is known to it (an older daemon
     /// announces every hold at once), so a holder still unknown is not a clvmd-rs node.

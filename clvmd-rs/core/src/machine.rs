@@ -14,11 +14,11 @@ use crate::dm::{DmAction, DmReport, LvRef};
 use crate::lvb::ValBlk;
 use crate::quorum::{FenceAction, Freezer, QuorumLoss};
 
-// What the daemons tell each other they hold, and when (a command's VG lock is told late).
+// What the daemons tell each other they hold, and when (most holds are told late, if ever).
 #[path = "announce.rs"]
 mod announce;
 pub use announce::ANNOUNCE_AFTER_MS;
-use announce::{Refusal, Unresolved};
+use announce::{Asker, Refusal, Unresolved};
 // Cluster-wide coordination (issue 14) lives beside the lock logic, in child modules so they
 // reach the node's state: propagation of commits and the two-phase atomic resize.
 #[path = "coord.rs"]
@@ -307,7 +307,7 @@ struct Res {
     /// The mode announced to the other daemons as waited for ([`CpgMsg::Waiting`]).
     announced_wait: Option<Mode>,
     /// The mode the other daemons were last told this node holds ([`CpgMsg::Held`], or a
-    /// snapshot); it lags [`Res::mode`] while a command's GLLK/VGLK hold is not told yet.
+    /// snapshot); it lags [`Res::mode`] while a hold is not told yet (announce.rs).
     told: Mode,
     /// When the mode last rose from NL (how long an untold hold has lasted).
     raised_at: u64,
@@ -759,6 +759,7 @@ impl Node {
                 let s = self.status();
                 self.reply(conn, Response::Status(s));
             }
+            Request::Sync => self.sync(conn),
             Request::LockStart { vg, lock_args } => self.lock_start(conn, vg, lock_args),
             Request::LockStop { vg, force } => self.lock_stop(conn, vg, force),
             Request::Lock {
@@ -1628,7 +1629,7 @@ impl Node {
             self.reply(c, resp);
         }
         if let Some(u) = unresolved {
-            self.barrier(u);
+            self.barrier(Asker::Refusal(u));
         }
     }
 
@@ -1884,6 +1885,9 @@ impl Node {
         }
     }
 
+    /// What this node knows: its own locks, and the other nodes' as they told them (an
+    /// uncontended LV lock elsewhere is told only when asked: a [`Request::Sync`] first makes
+    /// the view complete).
     pub fn status(&self) -> Status {
         let lockspaces = self
             .ls

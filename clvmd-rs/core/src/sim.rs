@@ -159,10 +159,13 @@ pub struct Sim {
     pub expelled: BTreeSet<u32>,
     /// Nodes that look, on the CPG wire, like a daemon from before barriers (CPG version 0):
     /// their barriers and answers are not sent and their snapshots carry no version. (Their
-    /// machine is today's: it still leaves a command's VG lock untold, which such a daemon
-    /// never did, so a test must not expect their holds to be named; and its own refusals
-    /// wait for their barrier's deadline.)
+    /// machine is today's: it still leaves a command's VG lock and, among members as new as
+    /// it, an LV's lock untold, which such a daemon never did, so a test must not expect
+    /// their holds to be named; and its own refusals wait for their barrier's deadline.)
     pub old: BTreeSet<u32>,
+    /// Nodes whose snapshots say CPG version 1: they answer barriers and expect LV locks told
+    /// at once (their own are told as today's machine tells them).
+    pub v1: BTreeSet<u32>,
     /// Nodes whose snapshots carry no version but which answer barriers (daemons built after
     /// barriers came and before snapshots carried a version).
     pub unversioned: BTreeSet<u32>,
@@ -223,6 +226,7 @@ impl Sim {
             dm_held: BTreeSet::new(),
             old: old.iter().copied().collect(),
             unversioned: BTreeSet::new(),
+            v1: BTreeSet::new(),
         };
         for id in 1..=n {
             sim.start_node(id);
@@ -360,12 +364,15 @@ impl Sim {
                         holds,
                         disabled,
                         ..
-                    } if self.old.contains(&id) || self.unversioned.contains(&id) => {
+                    } if self.old.contains(&id)
+                        || self.unversioned.contains(&id)
+                        || self.v1.contains(&id) =>
+                    {
                         CpgMsg::Snapshot {
                             name,
                             holds,
                             disabled,
-                            version: 0,
+                            version: u32::from(self.v1.contains(&id)),
                         }
                     }
                     msg => msg,

@@ -2,7 +2,10 @@
 //! - never two incompatible holders of one resource (checked in the DLM after every call, and
 //!   on what clients were told: an LV granted EX on one node is granted nowhere else);
 //! - no lost update: every commit happens under VGLK EX, sees the seqno the previous commit
-//!   left (so none is reused), and the LVB hands each writer and reader the latest seqno.
+//!   left (so none is reused), and the LVB hands each writer and reader the latest seqno;
+//! - a refusal names its holder, promptly, whether the hold was told or not (GLLK, VGLK and
+//!   LV locks alike), old members or not; an LV's lock is multicast only when an old member
+//!   needs it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -320,6 +323,10 @@ fn refusal(
         );
         prop_assert_eq!(r, Response::Done);
     }
+    // Every member's snapshot read: a member whose version is not known yet is told LV locks
+    // at once, as an old one.
+    sim.run(0);
+    let from = sim.cpg_log.len();
     let r = sim.call(holder, 1, take(res, held, 0));
     prop_assert!(
         matches!(r, Response::Granted { .. } | Response::Done),
@@ -328,6 +335,21 @@ fn refusal(
     );
     if told {
         sim.run(clvmd_core::ANNOUNCE_AFTER_MS);
+    }
+    sim.run(0);
+    if matches!(res, Held::Lv) {
+        // An LV's lock is told at once only while a member may need it (an old one), never
+        // by age: uncontended among new members, nothing is multicast.
+        let helds = sim.cpg_log[from..]
+            .iter()
+            .filter(|(_, m)| matches!(m, clvmd_core::CpgMsg::Held { .. }))
+            .count();
+        prop_assert_eq!(
+            helds,
+            usize::from(!old.is_empty()),
+            "{:?}",
+            &sim.cpg_log[from..]
+        );
     }
     let t0 = sim.now;
     let r = sim.call(asker, 1, take(res, asked, wait_ms));
@@ -402,5 +424,18 @@ proptest! {
         // Nodes 3 and 4 may be old; node1 holds, node2 asks.
         let old: Vec<u32> = [3, 4].into_iter().filter(|n| old_mask & (1 << (n - 3)) != 0).collect();
         refusal(4, 1, 2, &old, res, modes, told, wait_ms, seed)?;
+    }
+
+    /// An old member refused an LV names its holder, a new node, from what it was told:
+    /// with an old member in the group LV locks are told at once, and the old member's own
+    /// barrier (which it never sends) is not needed.
+    #[test]
+    fn an_old_member_refused_an_lv_names_its_holder(
+        holder in 1u32..=2,
+        modes in conflicting(),
+        told in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        refusal(3, holder, 3, &[3], Held::Lv, modes, told, 0, seed)?;
     }
 }

@@ -704,8 +704,8 @@ fn remote_holders(sim: &Sim, n: u32, res: &str) -> Vec<(u32, Mode)> {
 
 /// A command's VG lock is raised and released without a word to the other daemons (the
 /// seqno travels in the lock value block and in `Committed`): an `lvchange -aey` multicasts
-/// its activation lock only, an `lvcreate` its commit only. A hold that lasts is told, and
-/// then so is its release.
+/// nothing (its activation lock is told only when asked, below), an `lvcreate` its commit
+/// only. A VG lock hold that lasts is told, and then so is its release.
 #[test]
 fn a_commands_vg_lock_goes_untold() {
     let mut sim = three();
@@ -736,13 +736,8 @@ fn a_commands_vg_lock_goes_untold() {
     assert_eq!(sim.call(1, 2, lv(Mode::Ex)), Response::Done);
     assert_eq!(sim.call(1, 1, unlock(None)), Response::Done);
     sim.run(0);
-    let held_lv = CpgMsg::Held {
-        ls: "lvm_vg".into(),
-        res: LV1.into(),
-        mode: Mode::Ex,
-    };
-    assert_eq!(sent(&sim, from), vec![held_lv]);
-    assert_eq!(remote_holders(&sim, 2, LV1), vec![(1, Mode::Ex)]);
+    assert_eq!(sent(&sim, from), vec![]);
+    assert!(remote_holders(&sim, 2, LV1).is_empty());
     // lvcreate: VGLK EX, released with the new seqno.
     let from = sim.cpg_log.len();
     assert!(matches!(
@@ -1115,4 +1110,263 @@ fn a_member_seen_answering_is_waited_for() {
         );
         assert!(sim.now - t0 < 100, "named after {} ms", sim.now - t0);
     }
+}
+
+const LV2: &str = "abcdef-0123-4567-89AB-CDEF-0123-456790";
+
+fn lv2(mode: Mode) -> Request {
+    Request::LvLock {
+        vg: "vg".into(),
+        lv_uuid: LV2.into(),
+        lv_name: "lv2".into(),
+        mode,
+    }
+}
+
+fn vg_mode(mode: Mode) -> Request {
+    Request::VgMode {
+        vg: "vg".into(),
+        mode,
+    }
+}
+
+/// The `Held` multicasts sent since `from`: (node, resource, mode).
+fn helds(sim: &Sim, from: usize) -> Vec<(u32, String, Mode)> {
+    sim.cpg_log[from..]
+        .iter()
+        .filter_map(|(n, m)| match m {
+            CpgMsg::Held { res, mode, .. } => Some((*n, res.clone(), *mode)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 13 (speed): `lvchange -aey`, `-asy` and `-an` multicast nothing when nobody
+/// contends: an LV's activation lock, like a command's VG lock, is told only when asked (and
+/// so is a VG's activation mode).
+#[test]
+fn an_uncontended_activation_sends_nothing() {
+    let mut sim = three();
+    sim.run(0);
+    let from = sim.cpg_log.len();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    // Hours later, as far as telling goes.
+    sim.run(60_000);
+    assert_eq!(sim.call(1, 1, lv_off()), Response::Done);
+    for n in [2, 3] {
+        assert_eq!(sim.call(n, 1, lv2(Mode::Pr)), Response::Done);
+    }
+    assert_eq!(sim.call(2, 1, vg_mode(Mode::Cw)), Response::Done);
+    sim.run(60_000);
+    for n in [2, 3] {
+        assert_eq!(sim.call(n, 1, lv_off_2()), Response::Done);
+    }
+    assert_eq!(sim.call(2, 1, vg_mode(Mode::Nl)), Response::Done);
+    sim.run(0);
+    assert_eq!(sim.cpg_log[from..].to_vec(), vec![], "nothing multicast");
+}
+
+fn lv_off_2() -> Request {
+    Request::LvUnlock {
+        vg: "vg".into(),
+        lv_uuid: LV2.into(),
+        lv_name: "lv2".into(),
+    }
+}
+
+/// A refused `-aey` or `-asy` names the node holding the LV, untold as its lock was (the
+/// refused node's barrier asks), at once; the holder's lock, now told, is told again when
+/// released, and the refused node then activates. A lock released untold leaves nothing
+/// behind: a later refusal names the node holding it then.
+#[test]
+fn a_refused_activation_names_the_untold_holder() {
+    for seed in 0..10 {
+        let mut sim = Sim::new(3, seed);
+        for n in 1..=3 {
+            start(&mut sim, n, "vg");
+        }
+        sim.run(0);
+        assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+        let asking = sim.cpg_log.len();
+        for asked in [Mode::Ex, Mode::Pr] {
+            let t0 = sim.now;
+            let r = sim.call(2, 1, lv(asked));
+            assert_eq!(
+                busy_by(&r),
+                Holder::Node {
+                    id: 1,
+                    name: "node1".into(),
+                    mode: Mode::Ex
+                },
+                "seed {seed}"
+            );
+            assert!(sim.now - t0 < 100, "seed {seed}: after {} ms", sim.now - t0);
+        }
+        // Refused at once, without retries: nothing waits for an LV's lock.
+        assert!(
+            !sim.cpg_log[asking..]
+                .iter()
+                .any(|(_, m)| matches!(m, CpgMsg::Waiting { .. })),
+            "seed {seed}"
+        );
+        // Status on the refused node shows the holder (and on the third node too: the barrier
+        // made node1 tell everyone).
+        sim.run(0);
+        assert_eq!(remote_holders(&sim, 2, LV1), vec![(1, Mode::Ex)]);
+        assert_eq!(remote_holders(&sim, 3, LV1), vec![(1, Mode::Ex)]);
+        let from = sim.cpg_log.len();
+        assert_eq!(sim.call(1, 1, lv_off()), Response::Done);
+        sim.run(0);
+        assert_eq!(helds(&sim, from), vec![(1, LV1.to_string(), Mode::Nl)]);
+        assert!(remote_holders(&sim, 2, LV1).is_empty());
+        assert_eq!(sim.call(2, 1, lv(Mode::Ex)), Response::Done);
+        assert_eq!(sim.call(2, 1, lv_off()), Response::Done);
+        // Held and released untold on node1, then held untold on node3: node2's refusal
+        // names node3.
+        assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+        assert_eq!(sim.call(1, 1, lv_off()), Response::Done);
+        assert_eq!(sim.call(3, 1, lv(Mode::Pr)), Response::Done);
+        let r = sim.call(2, 1, lv(Mode::Ex));
+        assert!(
+            matches!(
+                busy_by(&r),
+                Holder::Node {
+                    id: 3,
+                    mode: Mode::Pr,
+                    ..
+                }
+            ),
+            "seed {seed}: {r:?}"
+        );
+        // A conflicting activation mode is named the same way.
+        assert_eq!(sim.call(1, 1, vg_mode(Mode::Pw)), Response::Done);
+        let r = sim.call(3, 1, vg_mode(Mode::Pw));
+        assert!(
+            matches!(
+                busy_by(&r),
+                Holder::Node {
+                    id: 1,
+                    mode: Mode::Pw,
+                    ..
+                }
+            ),
+            "seed {seed}: {r:?}"
+        );
+    }
+}
+
+/// `clvmd-rs status` and `lvs -o lv_active_nodes` sync first: after a `Sync`, the status
+/// shows every LV lock held elsewhere, contended or not. Alone in the group, it is answered
+/// at once.
+#[test]
+fn a_sync_learns_every_lv_lock() {
+    let mut sim = three();
+    sim.run(0);
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    assert_eq!(sim.call(3, 1, lv2(Mode::Pr)), Response::Done);
+    assert_eq!(sim.call(3, 1, vg_mode(Mode::Cr)), Response::Done);
+    sim.run(0);
+    assert!(remote_holders(&sim, 2, LV1).is_empty(), "untold");
+    let t0 = sim.now;
+    assert_eq!(sim.call(2, 5, Request::Sync), Response::Done);
+    assert!(sim.now - t0 < 100, "synced after {} ms", sim.now - t0);
+    assert_eq!(remote_holders(&sim, 2, LV1), vec![(1, Mode::Ex)]);
+    assert_eq!(remote_holders(&sim, 2, LV2), vec![(3, Mode::Pr)]);
+    assert_eq!(
+        remote_holders(&sim, 2, clvmd_core::modes::MODE_RESOURCE),
+        vec![(3, Mode::Cr)]
+    );
+    // Told now, so released aloud: the view stays right without another sync.
+    assert_eq!(sim.call(1, 1, lv_off()), Response::Done);
+    sim.run(0);
+    assert!(remote_holders(&sim, 2, LV1).is_empty());
+    // An old member never answers, and is not waited for: it told its locks at once.
+    let mut sim = Sim::mixed(3, 4, &[3]);
+    for n in 1..=3 {
+        start(&mut sim, n, "vg");
+    }
+    sim.run(0);
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    let t0 = sim.now;
+    assert_eq!(sim.call(2, 5, Request::Sync), Response::Done);
+    assert!(sim.now - t0 < 100, "synced after {} ms", sim.now - t0);
+    assert_eq!(remote_holders(&sim, 2, LV1), vec![(1, Mode::Ex)]);
+    // Alone: nothing to learn.
+    let mut one = Sim::new(1, 3);
+    start(&mut one, 1, "vg");
+    one.run(0);
+    let from = one.cpg_log.len();
+    assert_eq!(one.call(1, 5, Request::Sync), Response::Done);
+    assert_eq!(one.cpg_log[from..].to_vec(), vec![], "no barrier");
+}
+
+/// A daemon older than lazy LV locks (CPG version 0, or 1) shows other nodes' LV locks, and
+/// names a refusal's holder, from what it was told: while one is in the group, the others
+/// tell their LV locks at once; once it is gone they stop.
+#[test]
+fn lv_locks_are_told_at_once_while_an_older_member_is_in() {
+    for (old, v1) in [(vec![3], vec![]), (vec![], vec![3])] {
+        let mut sim = Sim::mixed(3, 5, &old);
+        sim.v1 = v1.iter().copied().collect();
+        // The v1 snapshot comes with the next membership change (after the first ones are
+        // read: the sim feeds a membership change ahead of the messages before it).
+        sim.run(0);
+        sim.crash(3);
+        sim.reboot(3);
+        for n in 1..=3 {
+            start(&mut sim, n, "vg");
+        }
+        sim.run(0);
+        let from = sim.cpg_log.len();
+        assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+        sim.run(0);
+        assert_eq!(
+            helds(&sim, from),
+            vec![(1, LV1.to_string(), Mode::Ex)],
+            "old {old:?} v1 {v1:?}"
+        );
+        assert_eq!(remote_holders(&sim, 3, LV1), vec![(1, Mode::Ex)]);
+        // The older node's refusal names node1 from what it was told, at once.
+        let t0 = sim.now;
+        let r = sim.call(3, 1, lv(Mode::Ex));
+        assert!(
+            matches!(busy_by(&r), Holder::Node { id: 1, .. }),
+            "old {old:?} v1 {v1:?}: {r:?}"
+        );
+        assert!(sim.now - t0 < 100, "after {} ms", sim.now - t0);
+        let from = sim.cpg_log.len();
+        assert_eq!(sim.call(1, 1, lv_off()), Response::Done);
+        sim.run(0);
+        assert_eq!(helds(&sim, from), vec![(1, LV1.to_string(), Mode::Nl)]);
+        // The older member leaves: LV locks go untold again.
+        sim.crash(3);
+        sim.run(0);
+        let from = sim.cpg_log.len();
+        assert_eq!(sim.call(2, 1, lv(Mode::Ex)), Response::Done);
+        assert_eq!(sim.call(2, 1, lv_off()), Response::Done);
+        sim.run(0);
+        assert_eq!(helds(&sim, from), vec![], "old {old:?} v1 {v1:?}");
+    }
+}
+
+/// A hold made untold while every member was new is told as soon as an older member's
+/// snapshot says it needs it, and the older member then names it.
+#[test]
+fn an_untold_lv_lock_is_told_when_an_older_member_joins() {
+    let mut sim = Sim::mixed(3, 9, &[3]);
+    for n in 1..=3 {
+        start(&mut sim, n, "vg");
+    }
+    sim.crash(3);
+    sim.run(0);
+    let from = sim.cpg_log.len();
+    assert_eq!(sim.call(1, 1, lv(Mode::Ex)), Response::Done);
+    sim.run(0);
+    assert_eq!(helds(&sim, from), vec![], "all new: untold");
+    sim.reboot(3);
+    start(&mut sim, 3, "vg");
+    sim.run(0);
+    assert_eq!(remote_holders(&sim, 3, LV1), vec![(1, Mode::Ex)]);
+    let r = sim.call(3, 1, lv(Mode::Ex));
+    assert!(matches!(busy_by(&r), Holder::Node { id: 1, .. }), "{r:?}");
 }

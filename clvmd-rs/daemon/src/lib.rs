@@ -163,7 +163,7 @@ pub fn cli() -> Command {
         )
         .subcommand(
             Command::new("status")
-                .about("Show this node's lockspaces, the locks held here, and who holds contended locks")
+                .about("Show this node's lockspaces, the locks held here, and the LV locks held on every node (the other daemons are asked first)")
                 .arg(
                     Arg::new("json")
                         .long("json")

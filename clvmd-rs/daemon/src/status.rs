@@ -9,8 +9,10 @@ use clvmd_proto::{Holder, Mode, Status};
 use crate::DaemonError;
 
 pub fn run(socket: &Path, json: bool) -> Result<(), DaemonError> {
-    let mut c = Client::connect(socket, "clvmd-rs status")?;
-    let st = c.status()?;
+    // Other nodes' LV locks are told only when asked: ask first, so that the view shows
+    // every one (a few CPG messages, and up to BARRIER_ACK_MS if a member does not answer).
+    let c = Client::connect(socket, "clvmd-rs status")?;
+    let (_, st) = c.cluster_status(|| Client::connect(socket, "clvmd-rs status"))?;
     if json {
         println!("{}", serde_json_string(&st));
     } else {
@@ -208,7 +210,9 @@ pub fn render(st: &Status) -> String {
             }
             if l.resource == clvmd_core::modes::MODE_RESOURCE {
                 let _ = writeln!(o, "  activation modes: {}", on.join(", "));
-            } else if let Some(lv) = &l.lv_name {
+            } else if !matches!(l.resource.as_str(), "VGLK" | "GLLK") {
+                // An LV active on other nodes only has no name here: its UUID says which.
+                let lv = l.lv_name.as_ref().unwrap_or(&l.resource);
                 let _ = writeln!(o, "  LV {lv} active on: {}", on.join(", "));
             }
         }
@@ -423,6 +427,20 @@ mod tests {
                         Mode::Cr,
                         vec![node1(Mode::Pw)],
                     ),
+                    // Active on node1 only: its name is not known here.
+                    LockStatus {
+                        lv_name: None,
+                        ..lock(
+                            "abcdef-0123-4567-89AB-CDEF-0123-456790",
+                            "",
+                            Mode::Nl,
+                            vec![node1(Mode::Ex)],
+                        )
+                    },
+                    LockStatus {
+                        lv_name: None,
+                        ..lock("VGLK", "", Mode::Nl, vec![node1(Mode::Ex)])
+                    },
                 ],
             }],
             frozen: vec![],
@@ -440,5 +458,12 @@ mod tests {
             text.contains("  LV lv1 active on: node2 (CR), node1 (PW)\n"),
             "{text}"
         );
+        assert!(
+            text.contains(
+                "  LV abcdef-0123-4567-89AB-CDEF-0123-456790 active on: node1 exclusive (EX)\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("LV VGLK"), "{text}");
     }
 }

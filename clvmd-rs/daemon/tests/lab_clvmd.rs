@@ -367,6 +367,15 @@ fn exclusive_activation_names_the_holder(t: &T, vg: &str, disk: usize) {
         "node1",
         &format!("M lvchange -aey {vg}/lv1 && test -e /dev/mapper/{vg}-lv1"),
     );
+    // Uncontended, node1's LV lock went untold; status and lv_active_nodes ask every daemon
+    // first (a CPG barrier), so another node shows it anyway.
+    let st = t.ok("node2", "$C status");
+    assert!(st.contains("held by node1"), "{st}");
+    let active = t.ok(
+        "node2",
+        &format!("M lvs --noheadings -o lv_active_nodes {vg}/lv1"),
+    );
+    assert_eq!(active.trim(), "node1:ex", "{active}");
     for a in ["-aey", "-asy"] {
         let t0 = Instant::now();
         let err = t.fails("node2", &format!("M lvchange {a} {vg}/lv1"));

@@ -20,7 +20,7 @@ When the DLM refuses a lock, the daemon retries with backoff and tells the other
             },
             halvm_man::Section {
                 title: "Cluster",
-                body: "Daemons join the corosync CPG group clvmd-rs and announce, in agreed order, which locks they hold. When a lock is refused, the answer names the node that holds it; a lock that no clvmd-rs node claims is reported as held by another host (not running clvmd-rs), i.e. a node with stock lvmlockd.
+                body: "Daemons join the corosync CPG group clvmd-rs and tell each other, in agreed order, which locks they hold, but only when another needs to know, so that an uncontended lvchange -aey, -asy or -an (and a command's VG or global lock) costs no multicast: a lock is told when another node waits for it, when a node refused it asks (a barrier every daemon answers after telling its untold locks), when a command's VG or global lock is held for over a second, after a membership change, and at once while a daemon from before this (CPG version below 2) is in the group. When a lock is refused, the answer names the node that holds it; a lock that no clvmd-rs node claims is reported as held by another host (not running clvmd-rs), i.e. a node with stock lvmlockd. clvmd-rs status and lvmeta lvs -o lv_active_nodes ask every daemon first, so they show the LV locks held on every node, contended or not.
 
 Without quorum (corosync's), no lock for a change (VGLK or GLLK exclusive) and no new activation lock is granted.
 

@@ -153,6 +153,11 @@ pub enum Request {
         lv_name: String,
     },
     Status,
+    /// Answered `Done` once this daemon knows every lock the other clvmd-rs daemons hold (a
+    /// CPG barrier: each tells what it had not told). Daemons tell a lock only when another
+    /// needs to know, so a [`Request::Status`] asked next on the same connection shows the LV
+    /// locks held elsewhere, contended or not. A daemon from before it refuses the frame.
+    Sync,
     /// The command holding this VG's lock EX could not write any metadata copy (every
     /// metadata area failed from this node): the daemon applies the metadata-loss policy,
     /// `policy` (the VG's own `halvm_dgfail_*` tag) or else its `policy.dg_failure`.

@@ -47,6 +47,7 @@ fn request() -> impl Strategy<Value = Request> {
             }
         }),
         Just(Request::Status),
+        Just(Request::Sync),
         (
             "\\PC{0,20}",
             "[a-zA-Z0-9-]{0,40}",
@@ -328,6 +329,7 @@ fn wire_spelling_is_stable() {
         serde_json::to_string(&Request::Status).unwrap(),
         r#""status""#
     );
+    assert_eq!(serde_json::to_string(&Request::Sync).unwrap(), r#""sync""#);
 }
 
 #[test]
