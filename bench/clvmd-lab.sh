@@ -117,7 +117,8 @@ poll() {  # command
 }
 
 load0=$(uptime | sed 's/.*load average: //')
-"$lab" up --nodes 2 --shared-disks 2 --shared-disk-mib 1024 >&2
+# 2 GiB disks: vours holds lvmeta's and lvmc's LVs, the batch's and the contention's.
+"$lab" up --nodes 2 --shared-disks 2 --shared-disk-mib 2048 >&2
 for n in node1 node2; do start_daemons $n; done
 for n in node1 node2; do wait_clvmd $n; done
 g node1 "L pvcreate -q \$d1 && L vgcreate -q --shared -s 1m vlvm2 \$d1 && \
@@ -125,7 +126,8 @@ g node1 "L pvcreate -q \$d1 && L vgcreate -q --shared -s 1m vlvm2 \$d1 && \
 lockstart node2
 
 # Both stacks create without activating or zeroing (lvm2 activates on a shared VG by default).
-# lvmeta and lvmc create lv$i and lc$i in the same VG, so it grows alike for both.
+# lvmeta and lvmc create lv$i and lc$i in the same VG, so it grows alike for both; it ends with
+# twice as many LVs as lvm2's (a bias against ours: every command reads and writes it all).
 interleaved "$LVS" "O lvcreate -an -Zn -n lv\$i -l 2 vours" "C lvcreate -an -Zn -n lc\$i -l 2 vours" \
   "L lvcreate -q -an -Zn -y -l 2 -n lv\$i vlvm2" >"$bin/create"
 interleaved "$ACT" "O lvchange -aey vours/lv\$i" "C lvchange -aey vours/lc\$i" \

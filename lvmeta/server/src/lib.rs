@@ -31,8 +31,9 @@ pub fn cli() -> Command {
              and error to it over a Unix socket and exit with the command's exit code. A \
              command then costs a fork of this already-running process instead of starting \
              lvmeta, which is most of a command's time where process start is slow (emulated \
-             machines). The server pre-forks: --idle children wait for a connection, at most \
-             --max run commands at once (further clients wait). Each command runs in a fresh \
+             machines). The server pre-forks: a child always waits for a connection (--idle \
+             of them while no command runs), at most --max run commands at once (further \
+             clients wait). Each command runs in a fresh \
              child of the idle server: nothing is kept between commands (no metadata cache), \
              so nothing can go stale. It runs in the foreground (systemd: Type=simple) and \
              logs to syslog; SIGTERM or SIGINT stops it once the commands running have \
@@ -53,7 +54,7 @@ pub fn cli() -> Command {
                 .value_name("N")
                 .default_value("2")
                 .value_parser(value_parser!(usize))
-                .help("Children kept waiting for a connection"),
+                .help("Children kept waiting for a connection while no command runs (one at least while commands run: a fork would slow them)"),
         )
         .arg(
             Arg::new("max")
