@@ -419,6 +419,26 @@ impl<'a> Body<'a> {
         ))
     }
 
+    /// `count` length-prefixed byte strings, the count and their total bounded (each bound a
+    /// name and a maximum, for the error).
+    fn strings(
+        &mut self,
+        count: usize,
+        (counted, max_count): (&'static str, usize),
+        (summed, max_bytes): (&'static str, usize),
+    ) -> Result<Vec<&'a [u8]>, DecodeError> {
+        bounded(counted, count, max_count)?;
+        let mut out = Vec::with_capacity(count);
+        let mut bytes = 0usize;
+        for _ in 0..count {
+            let n = self.u32()? as usize;
+            bytes = bytes.saturating_add(n);
+            bounded(summed, bytes, max_bytes)?;
+            out.push(self.take(n)?);
+        }
+        Ok(out)
+    }
+
     fn end(&self, kind: &'static str) -> Result<(), DecodeError> {
         match self.b.len() - self.at {
             0 => Ok(()),
@@ -444,14 +464,13 @@ pub fn decode_body(kind: u8, body: &[u8]) -> Result<Frame, DecodeError> {
             if argc == 0 {
                 return Err(DecodeError::NoArgv0);
             }
-            bounded("arguments", argc, MAX_ARGS)?;
+            let args = b.strings(
+                argc,
+                ("arguments", MAX_ARGS),
+                ("argument bytes", MAX_ARGV_BYTES),
+            )?;
             let mut argv = Vec::with_capacity(argc);
-            let mut bytes = 0usize;
-            for index in 0..argc {
-                let n = b.u32()? as usize;
-                bytes = bytes.saturating_add(n);
-                bounded("argument bytes", bytes, MAX_ARGV_BYTES)?;
-                let a = b.take(n)?;
+            for (index, a) in args.into_iter().enumerate() {
                 check_arg(a, index)?;
                 let a = std::str::from_utf8(a).map_err(|_| DecodeError::NotUtf8 {
                     what: "argument",
@@ -460,14 +479,13 @@ pub fn decode_body(kind: u8, body: &[u8]) -> Result<Frame, DecodeError> {
                 argv.push(a.to_string());
             }
             let envc = b.u32()? as usize;
-            bounded("environment entries", envc, MAX_ENV)?;
+            let entries = b.strings(
+                envc,
+                ("environment entries", MAX_ENV),
+                ("environment bytes", MAX_ENV_BYTES),
+            )?;
             let mut env = Vec::with_capacity(envc);
-            let mut bytes = 0usize;
-            for index in 0..envc {
-                let n = b.u32()? as usize;
-                bytes = bytes.saturating_add(n);
-                bounded("environment bytes", bytes, MAX_ENV_BYTES)?;
-                let e = b.take(n)?;
+            for (index, e) in entries.into_iter().enumerate() {
                 check_env(e, index)?;
                 env.push(e.to_vec());
             }
