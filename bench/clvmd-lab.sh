@@ -30,6 +30,9 @@
 # Env: LVS (default 100), ACT (LVs activated and deactivated one by one, default 20),
 # CONTEND (lvcreates per node and round in the contention part, default 30; 0: none),
 # BATCH (lvcreates in a row per stack and round in the batch part, default 20; 0: none),
+# SETTLE (seconds between two timed commands, default 0.1: what a command leaves to do after it
+# returned, lvmeta-server forking a replacement child or lvmlockd's own work, is done before the
+# next command's timing starts, rather than charged to it),
 # ROUNDS (hand-overs, default 2; 0: none), CLVMD_RS_TIMING=1 (the daemons log their timing,
 # and the medians of node1's are printed after the table), OUT=DIR (keeps the raw times there).
 # Needs root (the lab). Under TCG absolute times are slow; the ratios are what carry over.
@@ -43,6 +46,7 @@ ACT="${ACT:-20}"
 ROUNDS="${ROUNDS:-2}"
 CONTEND="${CONTEND:-30}"
 BATCH="${BATCH:-20}"
+SETTLE="${SETTLE:-0.1}"
 rel="${1:-}"
 if [ -z "$rel" ]; then
   cargo build --release -p clvmd-rs -p halvm-lab -p lvmeta-server --bins >&2
@@ -68,7 +72,8 @@ C() { c=\$1; shift; LVMETA_SERVER=$srv LVM_SYSTEM_DIR=$bin/ours $bin/lvmc \"\$c\
 L() { LVM_SYSTEM_DIR=$bin/lvm2 lvm \"\$@\"; };"
 q1() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+3)/4)]}'; }
 # Times COUNT iterations on node1, each running the floor and the command of lvmeta, of lvmc
-# and of lvm2 (with $i) in a rotating order; prints "t|o|c|l ms" lines (0.1 ms).
+# and of lvm2 (with $i) in a rotating order, SETTLE seconds apart; prints "t|o|c|l ms" lines
+# (0.1 ms).
 interleaved() {  # count, lvmeta command, lvmc command, lvm2 command
   g node1 "t() { /bin/true; }; o() { $2; }; c() { $3; }; l() { $4; }; \
     for i in \$(seq 1 $1); do \
@@ -76,7 +81,7 @@ interleaved() {  # count, lvmeta command, lvmc command, lvm2 command
         4) ord='l c o t';; 5) ord='t l c o';; 6) ord='o t l c';; *) ord='c o t l';; esac; \
       for k in \$ord; do s=\$EPOCHREALTIME; \$k >/dev/null 2>&1 || { echo FAIL \$k \$i >&2; exit 1; }; \
         e=\$EPOCHREALTIME; u=\$(( \${e/./} - \${s/./} )); \
-        echo \"\$k \$((u / 1000)).\$(( (u % 1000) / 100 ))\"; done; done"
+        echo \"\$k \$((u / 1000)).\$(( (u % 1000) / 100 ))\"; sleep $SETTLE; done; done"
 }
 pick() { awk -v k="$1" '$1==k {print $2}'; }
 
