@@ -146,8 +146,24 @@ fn same_namespace(pid: i32) -> Result<(), String> {
     Ok(())
 }
 
+/// A server whose binary was replaced on disk (a package upgrade) still runs the old lvmeta:
+/// it refuses, so the client runs the new one itself, until the service is restarted.
+fn check_current() -> Result<(), String> {
+    match std::fs::read_link("/proc/self/exe") {
+        Ok(exe) if exe.to_string_lossy().ends_with(" (deleted)") => {
+            log::warn!(
+                "{} was replaced on disk: refusing commands until lvmeta-server is restarted \
+                 (clients run lvmeta themselves)",
+                exe.display()
+            );
+            Err("lvmeta-server runs a binary replaced on disk; restart it".into())
+        }
+        _ => Ok(()),
+    }
+}
+
 fn serve(mut stream: UnixStream, allow_uid: Option<u32>) {
-    if let Err(why) = check_peer(&stream, allow_uid) {
+    if let Err(why) = check_current().and_then(|()| check_peer(&stream, allow_uid)) {
         let _ = send_frame(&stream, &Frame::Refused(why));
         return;
     }

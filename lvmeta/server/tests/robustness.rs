@@ -1,7 +1,8 @@
 //! lvmeta-server under bad clients and signals: garbage, truncated and oversized frames and
 //! clients that go away leave it serving; a killed worker is reported, never rerun; Ctrl-C
 //! reaches the worker; SIGTERM waits for the command running; --max bounds the commands
-//! running at once; non-root clients are refused (root_*).
+//! running at once; a server whose binary was replaced on disk refuses; non-root clients are
+//! refused (root_*).
 
 mod common;
 
@@ -299,6 +300,41 @@ fn max_bounds_the_commands_running_at_once() {
     std::fs::remove_file(side.dir.join("pause")).unwrap();
     assert!(wait_exit(&mut first, Duration::from_secs(20)).success());
     assert!(wait_exit(&mut second, Duration::from_secs(20)).success());
+}
+
+#[test]
+fn a_server_whose_binary_was_replaced_refuses_and_the_client_runs_lvmeta_itself() {
+    // A copy of the server, started, then replaced on disk as a package upgrade does (a new
+    // file renamed over the old path).
+    let bin = tempfile::tempdir().unwrap();
+    let exe = bin.path().join("lvmeta-server");
+    std::fs::copy(common::SERVER, &exe).unwrap();
+    let server = Server::start_exe(&exe, &[]);
+    let side = vg_side(server.dir.path());
+    let lone = common::lone_lvmc(bin.path());
+    let lone = lone.to_str().unwrap();
+    let sock = server.socket().display().to_string();
+    serves(&server, &side, lone);
+    let new = bin.path().join("lvmeta-server.new");
+    std::fs::copy(common::SERVER, &new).unwrap();
+    std::fs::rename(&new, &exe).unwrap();
+    // Refused now: a lone lvmc has no lvmeta to fall back to ...
+    let out = side.run(lone, &sock, &["vgs", "vg"], &[]);
+    assert!(!out.status.success(), "the replaced server still served");
+    wait_log(&server, "was replaced on disk");
+    // ... and lvmc beside lvmeta runs the command itself.
+    let out = side.run(
+        LVMC,
+        &sock,
+        &["lvcreate", "-n", "after", "-L", "4m", "vg"],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(lv_names(&side).contains("after"), "{}", lv_names(&side));
 }
 
 #[test]

@@ -20,9 +20,14 @@ impl Server {
     /// Started with `--test-allow-own-uid` (the tests may run unprivileged) and `extra`;
     /// returns once the socket answers. Its stderr (warnings) goes to `log()`.
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_exe(Path::new(SERVER), extra)
+    }
+
+    /// [`Server::start`] of another copy of the server binary.
+    pub fn start_exe(exe: &Path, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = Command::new(SERVER)
+        let child = Command::new(exe)
             .arg("--socket")
             .arg(dir.path().join("run/server.sock"))
             .arg("--test-allow-own-uid")
