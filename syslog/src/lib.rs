@@ -5,7 +5,6 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 /// Syslog facility numbers by name (RFC 5424).
@@ -95,10 +94,10 @@ impl Syslog {
     /// the command's `-v` on its stderr). Nothing changes if another logger was set first.
     pub fn install(self) {
         let level = self.level.max(self.stderr);
-        let ours = log::set_logger(&CURRENT).is_ok() || INSTALLED.load(Ordering::Acquire);
-        if ours {
-            INSTALLED.store(true, Ordering::Release);
-            *CURRENT.0.write().unwrap_or_else(|e| e.into_inner()) = Some(self);
+        let mut current = CURRENT.0.write().unwrap_or_else(|e| e.into_inner());
+        // Ours if we set the facade's logger now, or did before (then it holds one).
+        if log::set_logger(&CURRENT).is_ok() || current.is_some() {
+            *current = Some(self);
             log::set_max_level(level);
         }
     }
@@ -108,7 +107,6 @@ impl Syslog {
 struct Current(RwLock<Option<Syslog>>);
 
 static CURRENT: Current = Current(RwLock::new(None));
-static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 impl log::Log for Current {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {

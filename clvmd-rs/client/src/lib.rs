@@ -768,7 +768,6 @@ pub fn view_of(st: &Status, vg: &str) -> ClusterView {
     let Some(ls) = st.lockspaces.iter().find(|l| l.name == format!("lvm_{vg}")) else {
         return view;
     };
-    const MODE_RESOURCE: &str = "HALVM_ACTMODE";
     for l in &ls.locks {
         let mut on: Vec<(String, Mode)> = Vec::new();
         if l.mode != Mode::Nl && !l.holders.is_empty() {
@@ -778,7 +777,7 @@ pub fn view_of(st: &Status, vg: &str) -> ClusterView {
             let n = r.name.clone().unwrap_or_else(|| format!("node{}", r.node));
             on.push((n, r.mode));
         }
-        if l.resource == MODE_RESOURCE {
+        if l.resource == clvmd_proto::MODE_RESOURCE {
             for (n, m) in on {
                 let w = match m {
                     Mode::Pw => "ew",
@@ -789,9 +788,7 @@ pub fn view_of(st: &Status, vg: &str) -> ClusterView {
                 };
                 view.modes.push(format!("{n}:{w}"));
             }
-        } else if !matches!(l.resource.as_str(), "VGLK" | "GLLK") && !on.is_empty() {
-            // An LV's lock (its UUID). Its name is known only where the LV was asked for:
-            // one active on other nodes only has none here.
+        } else if l.is_lv() && !on.is_empty() {
             let words = on
                 .into_iter()
                 .map(|(n, m)| {

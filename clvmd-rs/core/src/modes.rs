@@ -17,8 +17,7 @@ use halvm_dlm::ResourceName;
 
 use super::{failed, not_started, ConnId, Node, Owner};
 
-/// The DLM resource of a VG's activation mode (in `lvm_<vg>`, beside lvmlockd's `VGLK`).
-pub const MODE_RESOURCE: &str = "HALVM_ACTMODE";
+pub use clvmd_proto::MODE_RESOURCE;
 
 /// VxVM's name of a DLM mode used as an activation mode.
 pub fn vx_name(m: Mode) -> &'static str {

@@ -210,7 +210,7 @@ pub fn render(st: &Status) -> String {
             }
             if l.resource == clvmd_core::modes::MODE_RESOURCE {
                 let _ = writeln!(o, "  activation modes: {}", on.join(", "));
-            } else if !matches!(l.resource.as_str(), "VGLK" | "GLLK") {
+            } else if l.is_lv() {
                 // An LV active on other nodes only has no name here: its UUID says which.
                 let lv = l.lv_name.as_ref().unwrap_or(&l.resource);
                 let _ = writeln!(o, "  LV {lv} active on: {}", on.join(", "));

@@ -325,6 +325,14 @@ pub struct Member {
     pub name: Option<String>,
 }
 
+impl LockStatus {
+    /// An LV's activation lock (its name is known only where the LV was asked for: one
+    /// active on other nodes only has none here).
+    pub fn is_lv(&self) -> bool {
+        !matches!(self.resource.as_str(), "GLLK" | "VGLK" | MODE_RESOURCE)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteHold {
     pub node: u32,
@@ -332,9 +340,12 @@ pub struct RemoteHold {
     pub mode: Mode,
 }
 
+/// The DLM resource of a VG's activation mode (in `lvm_<vg>`, beside lvmlockd's `VGLK`).
+pub const MODE_RESOURCE: &str = "HALVM_ACTMODE";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockStatus {
-    /// `GLLK`, `VGLK` or the LV UUID.
+    /// `GLLK`, `VGLK`, [`MODE_RESOURCE`] or the LV UUID.
     pub resource: String,
     /// The LV name, for LV locks.
     pub lv_name: Option<String>,

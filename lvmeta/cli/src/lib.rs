@@ -1478,16 +1478,13 @@ mod msg {
 /// environment and umask, which saves this command's work, not lvmeta's own start), else
 /// here. The `lvmeta` binary (and test copies of it) only pass the code to `process::exit`.
 pub fn main_exit() -> i32 {
+    let argv: Vec<String> = std::env::args().collect();
     if let lvmeta_forward::Target::Socket(path) = lvmeta_forward::socket_path() {
-        if let Some(argv) = lvmeta_forward::utf8_argv(std::env::args_os()) {
-            if let Some(code) =
-                lvmeta_forward::outcome(lvmeta_forward::forward(&path, &argv), "lvmeta")
-            {
-                return code;
-            }
+        if let Some(code) = lvmeta_forward::outcome(lvmeta_forward::forward(&path, &argv), "lvmeta")
+        {
+            return code;
         }
     }
-    let argv: Vec<String> = std::env::args().collect();
     main_with(&argv)
 }
 
@@ -1496,10 +1493,9 @@ pub fn main_exit() -> i32 {
 /// exit codes, for the `lvmeta` binary and lvmeta-server's workers alike.
 pub fn main_with(argv: &[String]) -> i32 {
     use std::io::Write;
-    let argv = argv.to_vec();
     // Backups name the command run, which in a worker is not the process's own argv.
     lvmeta::env::set_command_line(argv.get(1..).unwrap_or_default());
-    let matches = match cli_for(&argv).try_get_matches_from(&argv) {
+    let matches = match cli_for(argv).try_get_matches_from(argv) {
         Ok(m) => m,
         Err(e) => {
             return match e.kind() {
@@ -1510,7 +1506,7 @@ pub fn main_with(argv: &[String]) -> i32 {
                     0
                 }
                 _ => {
-                    eprint!("{}", clap_error_as_lvm(&e, &argv));
+                    eprint!("{}", clap_error_as_lvm(&e, argv));
                     3
                 }
             };

@@ -157,7 +157,7 @@ pub fn forward_request(
             _ => ForwardError::Connect { path, source },
         }
     })?;
-    let signals = Signals::block()?;
+    let mut signals = Signals::block()?;
     let not_accepted = |detail: String| ForwardError::NotAccepted {
         path: socket.to_path_buf(),
         detail,
@@ -168,7 +168,7 @@ pub fn forward_request(
             Ok(Some(Frame::Refused(r))) => Ok(Forwarded::Refused(r)),
             _ => Err(not_accepted(format!("sending the request: {e}"))),
         },
-        Ok(()) => wait(&mut stream, &signals, not_accepted),
+        Ok(()) => wait(&mut stream, &mut signals, not_accepted),
     };
     // Signals taken before the command was accepted, or while refused, are this process's
     // again: raised once they are unblocked, they act as on a local lvmeta.
@@ -205,7 +205,7 @@ fn send_request(stream: &UnixStream, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> io
 
 fn wait(
     stream: &mut UnixStream,
-    signals: &Signals,
+    signals: &mut Signals,
     not_accepted: impl Fn(String) -> ForwardError,
 ) -> Result<Forwarded, ForwardError> {
     let mut accepted = false;
@@ -291,7 +291,7 @@ struct Signals {
     fd: SignalFd,
     old: SigSet,
     /// Taken from the signalfd but not passed on: raised again on restore.
-    kept: std::cell::RefCell<Vec<i32>>,
+    kept: Vec<i32>,
 }
 
 impl Signals {
@@ -311,7 +311,7 @@ impl Signals {
             Ok(fd) => Ok(Signals {
                 fd,
                 old,
-                kept: Default::default(),
+                kept: Vec::new(),
             }),
             Err(errno) => {
                 let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
@@ -323,15 +323,15 @@ impl Signals {
         }
     }
 
-    fn keep(&self, signals: Vec<i32>) {
-        self.kept.borrow_mut().extend(signals);
+    fn keep(&mut self, signals: Vec<i32>) {
+        self.kept.extend(signals);
     }
 
     /// Back to the old mask; with `reraise`, the signals kept are raised again first so
     /// that they act once unblocked.
     fn restore(self, reraise: bool) {
         if reraise {
-            for n in self.kept.borrow().iter() {
+            for n in &self.kept {
                 if let Ok(s) = Signal::try_from(*n) {
                     let _ = nix::sys::signal::raise(s);
                 }

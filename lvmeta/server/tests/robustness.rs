@@ -308,7 +308,7 @@ fn a_server_whose_binary_was_replaced_refuses_and_the_client_runs_lvmeta_itself(
     // file renamed over the old path).
     let bin = tempfile::tempdir().unwrap();
     let exe = bin.path().join("lvmeta-server");
-    std::fs::copy(common::SERVER, &exe).unwrap();
+    common::copy_exe(std::path::Path::new(common::SERVER), &exe);
     let server = Server::start_exe(&exe, &[]);
     let side = vg_side(server.dir.path());
     let lone = common::lone_lvmc(bin.path());
@@ -316,7 +316,7 @@ fn a_server_whose_binary_was_replaced_refuses_and_the_client_runs_lvmeta_itself(
     let sock = server.socket().display().to_string();
     serves(&server, &side, lone);
     let new = bin.path().join("lvmeta-server.new");
-    std::fs::copy(common::SERVER, &new).unwrap();
+    common::copy_exe(std::path::Path::new(common::SERVER), &new);
     std::fs::rename(&new, &exe).unwrap();
     // Refused now: a lone lvmc has no lvmeta to fall back to ...
     let out = side.run(lone, &sock, &["vgs", "vg"], &[]);

@@ -268,6 +268,13 @@ pub fn parent_of(pid: i32) -> Option<i32> {
 /// run a command locally, so whatever it prints came from a worker.
 pub fn lone_lvmc(dir: &Path) -> PathBuf {
     let p = dir.join("lvmc-alone");
-    std::fs::copy(LVMC, &p).unwrap();
+    copy_exe(Path::new(LVMC), &p);
     p
+}
+
+/// Copies an executable with `cp`: a copy written by this process could be inherited,
+/// open for writing, by another test's fork at that moment, and its exec fail with ETXTBSY.
+pub fn copy_exe(from: &Path, to: &Path) {
+    let st = Command::new("cp").arg(from).arg(to).status().unwrap();
+    assert!(st.success(), "cp {} {}", from.display(), to.display());
 }
