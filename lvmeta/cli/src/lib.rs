@@ -1478,6 +1478,7 @@ mod msg {
 /// environment and umask, which saves this command's work, not lvmeta's own start), else
 /// here. The `lvmeta` binary (and test copies of it) only pass the code to `process::exit`.
 pub fn main_exit() -> i32 {
+    lvmeta::env::without_huge_pages();
     let argv: Vec<String> = std::env::args().collect();
     if let lvmeta_forward::Target::Socket(path) = lvmeta_forward::socket_path() {
         if let Some(code) = lvmeta_forward::outcome(lvmeta_forward::forward(&path, &argv), "lvmeta")

@@ -60,6 +60,8 @@ pub(crate) struct ChildFds<'a> {
 /// Serves until SIGTERM or SIGINT, then waits for the running commands and removes the
 /// socket.
 pub fn run(opts: &Options) -> Result<(), ServerError> {
+    // Inherited by every child: the workers run lvmeta's commands (see there why).
+    lvmeta::env::without_huge_pages();
     let mut set = SigSet::empty();
     for s in [
         Signal::SIGCHLD,

@@ -281,6 +281,32 @@ fn sigterm_waits_for_the_running_command() {
     assert_eq!(lv_names(&side), "a\n");
 }
 
+/// `THP_enabled` from /proc/PID/status (0: PR_SET_THP_DISABLE is set).
+fn thp_enabled(pid: i32) -> String {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    st.lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .unwrap_or_else(|| panic!("no THP_enabled in /proc/{pid}/status"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn commands_run_without_transparent_huge_pages() {
+    // This test process has THP as the system says (it never asked otherwise) ...
+    assert_eq!(thp_enabled(std::process::id() as i32), "1");
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let lvmc = common::lone_lvmc(top.path());
+    let server = Server::start(&[]);
+    // ... the server, and so every worker it forks, has it off, the one running a command too.
+    assert_eq!(thp_enabled(server.pid()), "0");
+    let (mut client, worker) = paused_lvcreate(&side, lvmc.to_str().unwrap(), &server, "t");
+    assert_eq!(thp_enabled(worker), "0");
+    std::fs::remove_file(side.dir.join("pause")).unwrap();
+    assert!(wait_exit(&mut client, Duration::from_secs(20)).success());
+}
+
 #[test]
 fn max_bounds_the_commands_running_at_once() {
     let top = tempfile::tempdir().unwrap();
