@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Sender};
 use std::time::Duration;
 
 use lvmeta_forward::client::{read_signal, recv_request, send_frame, RecvError, FORWARDED_SIGNALS};
@@ -48,6 +49,8 @@ pub(crate) fn child(fds: &ChildFds<'_>) -> ! {
     if nix::unistd::getppid() != parent {
         exit(0);
     }
+    // Started while idle: a command would otherwise start it first.
+    let watcher = spawn_watcher();
     let stream = match wait_for_client(fds) {
         Some(s) => s,
         None => exit(0),
@@ -59,7 +62,7 @@ pub(crate) fn child(fds: &ChildFds<'_>) -> ! {
     let _ = nix::unistd::close(fds.listener.as_raw_fd());
     let _ = nix::unistd::close(fds.stop.as_raw_fd());
     let _ = nix::unistd::close(fds.status.as_raw_fd());
-    serve(stream, fds.allow_uid);
+    serve(stream, fds.allow_uid, watcher);
     exit(0)
 }
 
@@ -162,7 +165,7 @@ fn check_current() -> Result<(), String> {
     }
 }
 
-fn serve(mut stream: UnixStream, allow_uid: Option<u32>) {
+fn serve(mut stream: UnixStream, allow_uid: Option<u32>, watcher: Option<Sender<UnixStream>>) {
     if let Err(why) = check_current().and_then(|()| check_peer(&stream, allow_uid)) {
         let _ = send_frame(&stream, &Frame::Refused(why));
         return;
@@ -196,9 +199,16 @@ fn serve(mut stream: UnixStream, allow_uid: Option<u32>) {
         return;
     }
     match stream.try_clone() {
-        Ok(watch) => {
-            std::thread::spawn(move || watch_client(watch));
-        }
+        Ok(watch) => match watcher {
+            Some(w) => {
+                if let Err(back) = w.send(watch) {
+                    std::thread::spawn(move || watch_client(back.0));
+                }
+            }
+            None => {
+                std::thread::spawn(move || watch_client(watch));
+            }
+        },
         Err(e) => log::warn!("cannot watch the client: {e}"),
     }
     let code = match std::panic::catch_unwind(|| lvmeta_cli::main_with(&req.argv)) {
@@ -215,7 +225,8 @@ fn serve(mut stream: UnixStream, allow_uid: Option<u32>) {
 }
 
 /// The client's fds onto 0, 1, 2, its cwd, umask and environment. Safe to change the
-/// environment here: this process has a single thread.
+/// environment here: the only other thread, the watcher, waits for its connection and reads
+/// nothing until it gets it, after this.
 fn apply(req: &Request, fds: Vec<OwnedFd>) -> Result<(), String> {
     for (target, fd) in fds.iter().take(3).enumerate() {
         nix::unistd::dup2(fd.as_raw_fd(), target as i32)
@@ -240,6 +251,23 @@ fn apply(req: &Request, fds: Vec<OwnedFd>) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Starts the watcher thread of the command this child will run, before its client comes:
+/// starting a thread is a good part of a millisecond under an emulator, and nothing of it
+/// depends on the client. It waits for the connection (`None`: no thread, one is started
+/// with the command).
+fn spawn_watcher() -> Option<Sender<UnixStream>> {
+    let (tx, rx) = channel::<UnixStream>();
+    let started = std::thread::Builder::new()
+        .name("watch".into())
+        .spawn(move || {
+            // The sender is dropped unused when this child ends idle.
+            if let Ok(s) = rx.recv() {
+                watch_client(s);
+            }
+        });
+    started.ok().map(|_| tx)
 }
 
 /// The watcher thread: a client's signal is raised in this process; the client's end
