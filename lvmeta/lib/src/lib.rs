@@ -5,6 +5,7 @@ pub mod env;
 pub mod filter;
 pub mod localtime;
 pub mod lock;
+pub mod memo;
 pub mod mirror_log;
 pub mod ops;
 pub mod report;

@@ -740,6 +740,8 @@ impl Ctx<'_> {
         // A shared VG's text is kept for another node to write should no copy be written
         // from here (clvmd-rs carries the commit).
         let carry_text = vg.lock_type.is_some().then(|| text.clone());
+        // What the next command reads, unless another commit comes first.
+        let next_read = crate::memo::wanted().then(|| text.clone());
         if let Err(e) = commit_text(&vg.name, &targets(sc, vg), text, None) {
             let OpError::NoMetadataCopy { .. } = &e else {
                 return Err(e);
@@ -775,6 +777,9 @@ impl Ctx<'_> {
             }
         }
         held.note_committed_seqno(vg.seqno);
+        if let Some(t) = next_read {
+            crate::memo::report(&t);
+        }
         test_pause("after-commit");
         for s in suspended {
             s.resume()?;

@@ -48,6 +48,10 @@ pub enum Event {
     Exited(i32),
     /// SIGTERM or SIGINT: end the idle children, let the busy ones finish.
     Stop,
+    /// The idle children are told to exit (the parent learnt something its next children
+    /// should start with: lvmeta's parsed-text memo); new ones replace them. Retired ones
+    /// count toward nothing: they exit at once, unless one accepted a connection first.
+    Retire,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,7 @@ pub struct Pool {
     limits: Limits,
     idle: BTreeSet<i32>,
     busy: BTreeSet<i32>,
+    retiring: BTreeSet<i32>,
     stopping: bool,
 }
 
@@ -63,6 +68,8 @@ pub struct Pool {
 pub enum Was {
     Idle,
     Busy,
+    /// Idle when retired: its exit was asked for.
+    Retired,
     Unknown,
 }
 
@@ -72,6 +79,7 @@ impl Pool {
             limits,
             idle: BTreeSet::new(),
             busy: BTreeSet::new(),
+            retiring: BTreeSet::new(),
             stopping: false,
         }
     }
@@ -83,8 +91,9 @@ impl Pool {
                 self.idle.insert(pid);
             }
             Event::Accepted(pid) => {
-                // A pid already reaped (its exit read first) stays gone.
-                if self.idle.remove(&pid) {
+                // A pid already reaped (its exit read first) stays gone. A retired child
+                // may have accepted before it saw it was retired: it runs that command.
+                if self.idle.remove(&pid) || self.retiring.remove(&pid) {
                     self.busy.insert(pid);
                 }
             }
@@ -93,11 +102,14 @@ impl Pool {
                     Was::Idle
                 } else if self.busy.remove(&pid) {
                     Was::Busy
+                } else if self.retiring.remove(&pid) {
+                    Was::Retired
                 } else {
                     Was::Unknown
                 };
             }
             Event::Stop => self.stopping = true,
+            Event::Retire => self.retiring.append(&mut self.idle),
         }
         Was::Unknown
     }
@@ -108,7 +120,8 @@ impl Pool {
         if self.stopping {
             return 0;
         }
-        let all = self.idle.len() + self.busy.len();
+        // Retired children count until reaped: one may yet run a command.
+        let all = self.idle.len() + self.busy.len() + self.retiring.len();
         let target = if self.busy.is_empty() {
             self.limits.idle
         } else {
@@ -125,7 +138,7 @@ impl Pool {
 
     /// Stopping and every child reaped: the parent may exit.
     pub fn done(&self) -> bool {
-        self.stopping && self.idle.is_empty() && self.busy.is_empty()
+        self.stopping && self.idle.is_empty() && self.busy.is_empty() && self.retiring.is_empty()
     }
 
     pub fn idle(&self) -> usize {
@@ -221,6 +234,27 @@ mod tests {
     }
 
     #[test]
+    fn retired_children_are_replaced_and_may_still_run_a_command() {
+        let mut p = Pool::new(Limits::new(2, 3).unwrap());
+        let mut next = 0;
+        fork_all(&mut p, &mut next);
+        p.on(Event::Accepted(1));
+        p.on(Event::Retire);
+        // Child 2 was idle: retired, so one is forked at once (a command runs).
+        assert_eq!((p.idle(), p.busy(), p.forks_wanted()), (0, 1, 1));
+        fork_all(&mut p, &mut next);
+        assert_eq!(p.on(Event::Exited(2)), Was::Retired);
+        // One retired child accepted before it saw it: it runs that command.
+        p.on(Event::Retire);
+        p.on(Event::Accepted(3));
+        assert_eq!((p.idle(), p.busy()), (0, 2));
+        assert_eq!(p.on(Event::Exited(3)), Was::Busy);
+        p.on(Event::Stop);
+        p.on(Event::Exited(1));
+        assert!(p.done());
+    }
+
+    #[test]
     fn limits_are_checked() {
         assert_eq!(Limits::new(0, 4), Err(LimitsError::NoIdle));
         assert_eq!(
@@ -230,17 +264,18 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever happens, the parent never holds more than `max` children, never more
-        /// than `idle` idle ones, after a stop it forks nothing, and otherwise it leaves no
-        /// moment without a child waiting unless `max` children run commands.
+        /// Whatever happens (retirements included), the parent never holds more than `max`
+        /// children, never more than `idle` idle ones, after a stop it forks nothing, and
+        /// otherwise it leaves no moment without a child waiting unless `max` children run
+        /// commands or are about to exit.
         #[test]
         fn invariants_hold(idle in 1usize..4, extra in 0usize..4,
-                           ops in prop::collection::vec((0u8..4, 0usize..8), 0..60)) {
+                           ops in prop::collection::vec((0u8..6, 0usize..8), 0..80)) {
             let mut p = Pool::new(Limits::new(idle, idle + extra).unwrap());
             let mut next = 0;
             for (op, pick) in ops {
                 fork_all(&mut p, &mut next);
-                prop_assert!(p.idle() + p.busy() <= idle + extra);
+                prop_assert!(p.idle() + p.busy() + p.retiring.len() <= idle + extra);
                 prop_assert!(p.idle() <= idle);
                 let idles: Vec<i32> = p.idle.iter().copied().collect();
                 let all: Vec<i32> = p.idle.iter().chain(p.busy.iter()).copied().collect();
@@ -248,6 +283,13 @@ mod tests {
                     0 if !idles.is_empty() => { p.on(Event::Accepted(idles[pick % idles.len()])); }
                     1 if !all.is_empty() => { p.on(Event::Exited(all[pick % all.len()])); }
                     2 => { p.on(Event::Stop); }
+                    3 => { p.on(Event::Retire); }
+                    // A retired child exits, or accepts first (then runs a command).
+                    4 if !p.retiring.is_empty() => {
+                        let r: Vec<i32> = p.retiring.iter().copied().collect();
+                        let pid = r[pick % r.len()];
+                        p.on(if pick % 2 == 0 { Event::Accepted(pid) } else { Event::Exited(pid) });
+                    }
                     _ => {}
                 }
                 if p.stopping() {
@@ -255,7 +297,7 @@ mod tests {
                 } else {
                     let mut q = p.clone();
                     fork_all(&mut q, &mut next);
-                    prop_assert!(q.idle() >= 1 || q.busy() == idle + extra);
+                    prop_assert!(q.idle() >= 1 || q.busy() + q.retiring.len() == idle + extra);
                 }
             }
         }

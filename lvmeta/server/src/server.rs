@@ -47,14 +47,100 @@ pub enum ServerError {
 }
 
 /// What a child needs from the parent: the listener, the stop pipe (its EOF ends idle
-/// children) and the status pipe (a child writes its pid there once it accepted).
+/// children: at SIGTERM, or when they are retired), the status pipe (a child writes its pid
+/// there once it accepted) and the memo socket (a worker sends the metadata texts worth
+/// parsing ahead there, one datagram each, once its command is done).
 pub(crate) struct ChildFds<'a> {
     pub listener: &'a UnixListener,
     pub stop: &'a OwnedFd,
     pub status: &'a OwnedFd,
+    pub memo: &'a OwnedFd,
     pub allow_uid: Option<u32>,
     /// Closed in the child: the parent's ends.
-    pub parents: [i32; 3],
+    pub parents: [i32; 4],
+}
+
+/// The memo socket's two ends (parent's, children's): datagrams, each a whole metadata text
+/// up to [`lvmeta::memo::MAX_TEXT`] (root may raise the buffers that far; others keep the
+/// system's, and larger texts are not sent).
+fn memo_socket() -> Result<(OwnedFd, OwnedFd), ServerError> {
+    use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
+    let (parent, child) = socketpair(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        None,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+    )
+    .map_err(|errno| ServerError::Sys {
+        what: "socketpair",
+        errno,
+    })?;
+    let want = lvmeta::memo::MAX_TEXT + (64 << 10);
+    if setsockopt(&parent, sockopt::RcvBufForce, &(2 * want)).is_err() {
+        let _ = setsockopt(&parent, sockopt::RcvBuf, &(2 * want));
+    }
+    if setsockopt(&child, sockopt::SndBufForce, &want).is_err() {
+        let _ = setsockopt(&child, sockopt::SndBuf, &want);
+    }
+    Ok((parent, child))
+}
+
+/// Texts the workers sent, newest last, until the parent has a quiet moment to parse them.
+#[derive(Default)]
+struct Pending {
+    texts: Vec<String>,
+    buf: Vec<u8>,
+}
+
+impl Pending {
+    /// Reads every datagram waiting on `sock`; a text that is no UTF-8 or too long is
+    /// dropped (a worker sends what lvmeta read or wrote, nothing else reaches the socket).
+    fn read(&mut self, sock: &OwnedFd) {
+        use nix::sys::socket::{recv, MsgFlags};
+        self.buf.resize(lvmeta::memo::MAX_TEXT + 1, 0);
+        loop {
+            match recv(sock.as_raw_fd(), &mut self.buf, MsgFlags::MSG_TRUNC) {
+                Ok(n) if n <= lvmeta::memo::MAX_TEXT => {
+                    if let Ok(t) = std::str::from_utf8(&self.buf[..n]) {
+                        self.texts.push(t.to_string());
+                    }
+                }
+                Ok(_) => {}
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        // Bounded: only the newest matter.
+        let over = self
+            .texts
+            .len()
+            .saturating_sub(4 * lvmeta::memo::MAX_ENTRIES);
+        self.texts.drain(..over);
+    }
+
+    /// Parses what is new, the newest text of each VG only; whether the memo changed.
+    fn parse(&mut self) -> bool {
+        let mut seen: Vec<String> = Vec::new();
+        let mut changed = false;
+        for text in std::mem::take(&mut self.texts).into_iter().rev() {
+            let name = text.split_whitespace().next().unwrap_or("").to_string();
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name.clone());
+            if lvmeta::memo::knows(&text) {
+                continue;
+            }
+            match lvmeta::memo::parse(&text) {
+                Ok(vg) => {
+                    log::debug!("parsed ahead: VG {name} seqno {}", vg.seqno);
+                    changed |= lvmeta::memo::remember(text, vg);
+                }
+                Err(e) => log::debug!("not parsed ahead: VG {name}: {e}"),
+            }
+        }
+        changed
+    }
 }
 
 /// Serves until SIGTERM or SIGINT, then waits for the running commands and removes the
@@ -91,8 +177,11 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
     )
     .map_err(sys("pipe"))?;
-    let (stop_r, stop_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+    let (mut stop_r, stop_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let mut stop_w = Some(stop_w);
+    let (memo_r, memo_w) = memo_socket()?;
+    let mut pending = Pending::default();
     log::info!(
         "serving lvmeta commands on {} (idle {}, max {})",
         opts.socket.display(),
@@ -107,11 +196,13 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
                 listener: &listener,
                 stop: &stop_r,
                 status: &status_w,
+                memo: &memo_w,
                 allow_uid: opts.allow_uid,
                 parents: [
                     sigfd.as_fd().as_raw_fd(),
                     status_r.as_raw_fd(),
                     stop_w.as_ref().map_or(-1, |f| f.as_raw_fd()),
+                    memo_r.as_raw_fd(),
                 ],
             };
             // SAFETY: this process has a single thread (the parent never starts one), so
@@ -130,6 +221,7 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
             let mut fds = [
                 PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
                 PollFd::new(status_r.as_fd(), PollFlags::POLLIN),
+                PollFd::new(memo_r.as_fd(), PollFlags::POLLIN),
             ];
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) | Err(Errno::EINTR) => {}
@@ -164,6 +256,17 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
         // A child reaped while idle and not stopping died by itself: do not fork in a loop.
         if idle_died && !pool.stopping() {
             std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // Texts a worker read or committed are parsed here while no command runs (not to
+        // take the CPU from one), and the idle children, forked before, are replaced by
+        // children that start with them parsed.
+        pending.read(&memo_r);
+        if !pending.texts.is_empty() && pool.busy() == 0 && !pool.stopping() && pending.parse() {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+            // The old pipe's end tells the idle children to exit.
+            stop_r = r;
+            stop_w = Some(w);
+            pool.on(Event::Retire);
         }
     }
     drop(listener);
@@ -217,6 +320,7 @@ fn what(was: Was) -> &'static str {
     match was {
         Was::Idle => "idle",
         Was::Busy => "running a command",
+        Was::Retired => "retired",
         Was::Unknown => "unknown",
     }
 }

@@ -63,7 +63,27 @@ pub(crate) fn child(fds: &ChildFds<'_>) -> ! {
     let _ = nix::unistd::close(fds.stop.as_raw_fd());
     let _ = nix::unistd::close(fds.status.as_raw_fd());
     serve(stream, fds.allow_uid, watcher);
+    send_texts(fds.memo);
     exit(0)
+}
+
+/// Metadata texts this command read without finding them parsed, or committed: the next
+/// command will read them (lvmeta::memo).
+static TEXTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Hands the texts to the parent, which parses them while idle for the children it forks
+/// next; after the client has its answer. Best effort: a full or closed socket loses them.
+fn send_texts(memo: &OwnedFd) {
+    let texts = std::mem::take(&mut *TEXTS.lock().unwrap_or_else(|p| p.into_inner()));
+    for t in texts {
+        if let Err(e) = nix::sys::socket::send(
+            memo.as_raw_fd(),
+            t.as_bytes(),
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        ) {
+            log::debug!("metadata text not handed to the server: {e}");
+        }
+    }
 }
 
 /// Waits for a connection, or for the stop pipe's end (None).
@@ -211,6 +231,12 @@ fn serve(mut stream: UnixStream, allow_uid: Option<u32>, watcher: Option<Sender<
         },
         Err(e) => log::warn!("cannot watch the client: {e}"),
     }
+    lvmeta::memo::set_sink(|t| {
+        TEXTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(t.to_string())
+    });
     let code = match std::panic::catch_unwind(|| lvmeta_cli::main_with(&req.argv)) {
         Ok(c) => c,
         Err(_) => {

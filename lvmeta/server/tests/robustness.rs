@@ -281,6 +281,81 @@ fn sigterm_waits_for_the_running_command() {
     assert_eq!(lv_names(&side), "a\n");
 }
 
+#[test]
+fn a_text_parsed_ahead_is_taken_only_while_the_disk_holds_it() {
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let server = Server::start(&[]);
+    let sock = server.socket().display().to_string();
+    let lvmc = common::lone_lvmc(top.path());
+    let lvmc = lvmc.to_str().unwrap();
+    let ok = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    };
+    // The commit's text goes to the server, which parses it while idle and forks children
+    // that start with it: soon a command takes it instead of parsing.
+    ok(side.run(
+        lvmc,
+        &sock,
+        &["lvcreate", "-an", "-Zn", "-n", "a", "-L", "4m", "vg"],
+        &[],
+    ));
+    let t = Instant::now();
+    loop {
+        let o = ok(side.run(lvmc, &sock, &["lvs", "-vv", "vg"], &[]));
+        if String::from_utf8_lossy(&o.stderr).contains("as parsed before") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no command took the parsed text:\n{}\nserver log:\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Changed behind the server's back (lvmeta run directly reports nothing): the text on
+    // disk is another, so it is parsed, and the change shows.
+    ok(side.run(
+        LVMETA,
+        "0",
+        &["lvcreate", "-an", "-Zn", "-n", "b", "-L", "4m", "vg"],
+        &[],
+    ));
+    let o = ok(side.run(
+        lvmc,
+        &sock,
+        &["lvs", "-vv", "--noheadings", "-o", "lv_name", "vg"],
+        &[],
+    ));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("as parsed before"), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).replace(' ', ""),
+        "a\nb\n"
+    );
+    // Reads report what they parsed: that text too is soon taken.
+    let t = Instant::now();
+    loop {
+        let o = ok(side.run(
+            lvmc,
+            &sock,
+            &["lvs", "-vv", "--noheadings", "-o", "lv_name", "vg"],
+            &[],
+        ));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).replace(' ', ""),
+            "a\nb\n"
+        );
+        if String::from_utf8_lossy(&o.stderr).contains("as parsed before") {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `THP_enabled` from /proc/PID/status (0: PR_SET_THP_DISABLE is set).
 fn thp_enabled(pid: i32) -> String {
     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -757,15 +757,27 @@ impl Scan {
             }
             return Err(OpError::VgNotFound { vg: name.into() });
         };
-        let doc = lvmeta_text::parse(text).map_err(|err| OpError::Parse {
-            what: format!("VG {name}"),
-            err,
-        })?;
-        let vg = VolumeGroup::from_metadata(&doc).map_err(|e| VgError::Malformed {
-            vg: name.into(),
-            what: e.to_string(),
-        })?;
-        drop(doc);
+        let vg = match crate::memo::take(text) {
+            Some(vg) => {
+                log::debug!("VG {name}: metadata text (seqno {seq}) as parsed before");
+                vg
+            }
+            None => {
+                let vg = crate::memo::parse(text).map_err(|e| match e {
+                    crate::memo::TextError::Parse(err) => OpError::Parse {
+                        what: format!("VG {name}"),
+                        err,
+                    },
+                    crate::memo::TextError::Model(what) => VgError::Malformed {
+                        vg: name.into(),
+                        what,
+                    }
+                    .into(),
+                })?;
+                crate::memo::report(text);
+                vg
+            }
+        };
         let mut devs = HashMap::new();
         for pv in &vg.pvs {
             if let Some(i) = self.device_index(pv) {
