@@ -8,9 +8,12 @@
 //! in all ([`pool::Pool`] decides). A child that accepts a connection tells the parent
 //! (which forks a replacement at once) and becomes a worker ([`worker`]): it checks the
 //! client (root, same mount namespace and root directory), takes the client's fds 0-2, cwd,
-//! environment and umask and runs `lvmeta_cli::main_with(argv)`, then exits. Nothing
-//! persists between commands: each worker starts from the idle parent's memory, with no
-//! metadata cache, so nothing can go stale.
+//! environment and umask and runs `lvmeta_cli::main_with(argv)`, then exits. Nothing of the
+//! disks persists between commands: each worker starts from the idle parent's memory and
+//! reads the metadata from disk. The parent keeps only what metadata texts say
+//! (`lvmeta::memo`): workers hand it the texts they committed or parsed, it parses them
+//! while no command runs and retires its idle children for ones forked with them; a command
+//! that reads the very same bytes takes that parse.
 
 pub mod pool;
 pub mod server;
@@ -34,8 +37,11 @@ pub fn cli() -> Command {
              machines). The server pre-forks: a child always waits for a connection (--idle \
              of them while no command runs), at most --max run commands at once (further \
              clients wait). Each command runs in a fresh \
-             child of the idle server: nothing is kept between commands (no metadata cache), \
-             so nothing can go stale. It runs in the foreground (systemd: Type=simple) and \
+             child of the idle server, which reads the metadata from the disks: nothing of \
+             the disks is kept between commands (no metadata cache), so nothing can go \
+             stale. The server keeps only what metadata texts say: the texts commands \
+             committed or parsed are parsed again by the server while no command runs, and \
+             a command that reads the very same bytes takes that parse. It runs in the foreground (systemd: Type=simple) and \
              logs to syslog; SIGTERM or SIGINT stops it once the commands running have \
              finished.",
         )
