@@ -85,6 +85,11 @@ fn memo_socket() -> Result<(OwnedFd, OwnedFd), ServerError> {
     Ok((parent, child))
 }
 
+/// How long no command must have run before the server parses the texts its workers sent:
+/// commands in a tight loop (a script) come faster than this and find the CPU theirs; a
+/// command typed or run by an agent comes later and finds its text parsed.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Texts the workers sent, newest last, until the parent has a quiet moment to parse them.
 #[derive(Default)]
 struct Pending {
@@ -182,6 +187,8 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
     let mut stop_w = Some(stop_w);
     let (memo_r, memo_w) = memo_socket()?;
     let mut pending = Pending::default();
+    // Since when no command has run while texts wait to be parsed.
+    let mut quiet_since: Option<std::time::Instant> = None;
     log::info!(
         "serving lvmeta commands on {} (idle {}, max {})",
         opts.socket.display(),
@@ -223,7 +230,12 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
                 PollFd::new(status_r.as_fd(), PollFlags::POLLIN),
                 PollFd::new(memo_r.as_fd(), PollFlags::POLLIN),
             ];
-            match poll(&mut fds, PollTimeout::NONE) {
+            let wait = match quiet_since {
+                Some(t) => PollTimeout::try_from(QUIET.saturating_sub(t.elapsed()))
+                    .unwrap_or(PollTimeout::NONE),
+                None => PollTimeout::NONE,
+            };
+            match poll(&mut fds, wait) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(errno) => {
                     return Err(ServerError::Sys {
@@ -257,16 +269,27 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
         if idle_died && !pool.stopping() {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        // Texts a worker read or committed are parsed here while no command runs (not to
-        // take the CPU from one), and the idle children, forked before, are replaced by
-        // children that start with them parsed.
+        // Texts a worker read or committed are parsed here once no command has run for
+        // QUIET (not to take the CPU from one, nor from a script's next command), and the
+        // idle children, forked before, are replaced by children that start with them
+        // parsed.
         pending.read(&memo_r);
-        if !pending.texts.is_empty() && pool.busy() == 0 && !pool.stopping() && pending.parse() {
-            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
-            // The old pipe's end tells the idle children to exit.
-            stop_r = r;
-            stop_w = Some(w);
-            pool.on(Event::Retire);
+        if pending.texts.is_empty() || pool.busy() > 0 || pool.stopping() {
+            quiet_since = None;
+        } else if quiet_since
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed()
+            >= QUIET
+        {
+            quiet_since = None;
+            if pending.parse() {
+                let (r, w) =
+                    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+                // The old pipe's end tells the idle children to exit.
+                stop_r = r;
+                stop_w = Some(w);
+                pool.on(Event::Retire);
+            }
         }
     }
     drop(listener);

@@ -293,7 +293,7 @@ fn a_text_parsed_ahead_is_taken_only_while_the_disk_holds_it() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         o
     };
-    // The commit's text goes to the server, which parses it while idle and forks children
+    // The commit's text goes to the server, which parses it once idle and forks children
     // that start with it: soon a command takes it instead of parsing.
     ok(side.run(
         lvmc,
@@ -313,7 +313,8 @@ fn a_text_parsed_ahead_is_taken_only_while_the_disk_holds_it() {
             String::from_utf8_lossy(&o.stderr),
             server.log()
         );
-        std::thread::sleep(Duration::from_millis(50));
+        // Quiet for longer than the server waits before it parses (100 ms).
+        std::thread::sleep(Duration::from_millis(250));
     }
     // Changed behind the server's back (lvmeta run directly reports nothing): the text on
     // disk is another, so it is parsed, and the change shows.
@@ -352,7 +353,8 @@ fn a_text_parsed_ahead_is_taken_only_while_the_disk_holds_it() {
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(10), "{}", server.log());
-        std::thread::sleep(Duration::from_millis(50));
+        // Quiet for longer than the server waits before it parses (100 ms).
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
