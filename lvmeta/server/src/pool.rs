@@ -9,6 +9,7 @@
 //! child waiting, and a burst of them gets one more each time a waiting child accepts.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -150,10 +151,77 @@ impl Pool {
     }
 }
 
+/// When the parent parses the metadata texts its workers sent (`lvmeta::memo`): once no
+/// command has run for `quiet`. Commands in a tight loop (a script) come faster and find the
+/// CPU theirs; a command typed or run by an agent comes later and finds its text parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ahead {
+    quiet: Duration,
+    /// Since when texts wait and no command runs.
+    since: Option<Instant>,
+}
+
+impl Ahead {
+    pub fn new(quiet: Duration) -> Ahead {
+        Ahead { quiet, since: None }
+    }
+
+    /// After every wake-up of the parent: whether to parse now. `waiting`: texts wait;
+    /// `running`: a command runs (or the server stops).
+    pub fn due(&mut self, now: Instant, waiting: bool, running: bool) -> bool {
+        if !waiting || running {
+            self.since = None;
+            return false;
+        }
+        let since = *self.since.get_or_insert(now);
+        if now.duration_since(since) >= self.quiet {
+            self.since = None;
+            return true;
+        }
+        false
+    }
+
+    /// How long the parent may sleep before [`Ahead::due`] can say yes (None: until
+    /// something else wakes it).
+    pub fn wait(&self, now: Instant) -> Option<Duration> {
+        self.since
+            .map(|s| self.quiet.saturating_sub(now.duration_since(s)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn texts_are_parsed_after_a_quiet_spell_only() {
+        let q = Duration::from_millis(100);
+        let ms = |n| Duration::from_millis(n);
+        let t0 = Instant::now();
+        let mut a = Ahead::new(q);
+        // Nothing waits: never, and no timer.
+        assert!(!a.due(t0, false, false));
+        assert_eq!(a.wait(t0), None);
+        // A tight loop: a command every 40 ms, texts waiting: never.
+        let mut t = t0;
+        for _ in 0..20 {
+            assert!(!a.due(t, true, true));
+            t += ms(10);
+            assert!(!a.due(t, true, false));
+            t += ms(30);
+        }
+        // The last command, then quiet: the timer runs from its end, due 100 ms on, once.
+        assert!(!a.due(t, true, true));
+        t += ms(10);
+        assert!(!a.due(t, true, false));
+        assert_eq!(a.wait(t), Some(q));
+        assert_eq!(a.wait(t + ms(60)), Some(ms(40)));
+        assert!(!a.due(t + ms(99), true, false));
+        assert!(a.due(t + ms(100), true, false));
+        assert_eq!(a.wait(t + ms(100)), None);
+        assert!(!a.due(t + ms(300), false, false), "nothing left to parse");
+    }
 
     fn fork_all(p: &mut Pool, next: &mut i32) {
         for _ in 0..p.forks_wanted() {

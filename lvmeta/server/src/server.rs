@@ -14,7 +14,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
-use crate::pool::{Event, Limits, Pool, Was};
+use crate::pool::{Ahead, Event, Limits, Pool, Was};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -85,9 +85,8 @@ fn memo_socket() -> Result<(OwnedFd, OwnedFd), ServerError> {
     Ok((parent, child))
 }
 
-/// How long no command must have run before the server parses the texts its workers sent:
-/// commands in a tight loop (a script) come faster than this and find the CPU theirs; a
-/// command typed or run by an agent comes later and finds its text parsed.
+/// How long no command must have run before the server parses the texts its workers sent
+/// ([`Ahead`]).
 const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Texts the workers sent, newest last, until the parent has a quiet moment to parse them.
@@ -187,8 +186,7 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
     let mut stop_w = Some(stop_w);
     let (memo_r, memo_w) = memo_socket()?;
     let mut pending = Pending::default();
-    // Since when no command has run while texts wait to be parsed.
-    let mut quiet_since: Option<std::time::Instant> = None;
+    let mut ahead = Ahead::new(QUIET);
     log::info!(
         "serving lvmeta commands on {} (idle {}, max {})",
         opts.socket.display(),
@@ -230,11 +228,10 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
                 PollFd::new(status_r.as_fd(), PollFlags::POLLIN),
                 PollFd::new(memo_r.as_fd(), PollFlags::POLLIN),
             ];
-            let wait = match quiet_since {
-                Some(t) => PollTimeout::try_from(QUIET.saturating_sub(t.elapsed()))
-                    .unwrap_or(PollTimeout::NONE),
-                None => PollTimeout::NONE,
-            };
+            let wait = ahead
+                .wait(std::time::Instant::now())
+                .and_then(|d| PollTimeout::try_from(d).ok())
+                .unwrap_or(PollTimeout::NONE);
             match poll(&mut fds, wait) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(errno) => {
@@ -274,22 +271,14 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
         // idle children, forked before, are replaced by children that start with them
         // parsed.
         pending.read(&memo_r);
-        if pending.texts.is_empty() || pool.busy() > 0 || pool.stopping() {
-            quiet_since = None;
-        } else if quiet_since
-            .get_or_insert_with(std::time::Instant::now)
-            .elapsed()
-            >= QUIET
-        {
-            quiet_since = None;
-            if pending.parse() {
-                let (r, w) =
-                    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
-                // The old pipe's end tells the idle children to exit.
-                stop_r = r;
-                stop_w = Some(w);
-                pool.on(Event::Retire);
-            }
+        let running = pool.busy() > 0 || pool.stopping();
+        let now = std::time::Instant::now();
+        if ahead.due(now, !pending.texts.is_empty(), running) && pending.parse() {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+            // The old pipe's end tells the idle children to exit.
+            stop_r = r;
+            stop_w = Some(w);
+            pool.on(Event::Retire);
         }
     }
     drop(listener);
