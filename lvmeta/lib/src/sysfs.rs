@@ -31,6 +31,17 @@ impl std::fmt::Display for Skip {
     }
 }
 
+/// A sysfs attribute's text: sysfs hands an attribute (at most a page) over in one read, so
+/// one read of a page it is: open, read, close, where `read_to_string` also asks the size
+/// and reads again for the end (a scan reads one per holder of each device, and a PV holds
+/// every active LV on it).
+fn read_attr(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    String::from_utf8(buf[..n].to_vec()).ok()
+}
+
 /// A sysfs tree (`/sys`, or a fake one in tests).
 #[derive(Debug, Clone)]
 pub struct SysBlock {
@@ -74,13 +85,13 @@ impl SysBlock {
 
     /// A dm device's uuid (`mpath-...`, `LVM-...`); None for other devices.
     pub fn dm_uuid(&self, name: &str) -> Option<String> {
-        let s = std::fs::read_to_string(self.block(name).join("dm/uuid")).ok()?;
+        let s = read_attr(&self.block(name).join("dm/uuid"))?;
         Some(s.trim().to_string())
     }
 
     /// A dm device's name (`/dev/mapper/<name>`).
     pub fn dm_name(&self, name: &str) -> Option<String> {
-        let s = std::fs::read_to_string(self.block(name).join("dm/name")).ok()?;
+        let s = read_attr(&self.block(name).join("dm/name"))?;
         Some(s.trim().to_string()).filter(|s| !s.is_empty())
     }
 
