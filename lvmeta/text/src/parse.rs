@@ -287,7 +287,7 @@ impl<'a> Parser<'a, '_> {
                     if depth > 0 {
                         return Err(self.unexpected("'}'"));
                     }
-                    sec.entries = self.entries.drain(base..).collect();
+                    sec.entries = take_from(&mut self.entries, base);
                     return Ok(sec);
                 }
                 Some(b'}') => {
@@ -295,7 +295,7 @@ impl<'a> Parser<'a, '_> {
                         return Err(self.unexpected("a key"));
                     }
                     self.pos += 1;
-                    sec.entries = self.entries.drain(base..).collect();
+                    sec.entries = take_from(&mut self.entries, base);
                     return Ok(sec);
                 }
                 Some(b'#') => {
@@ -421,7 +421,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(self.items.drain(base..).collect()));
+                    return Ok(Value::Array(take_from(&mut self.items, base)));
                 }
                 _ => return Err(self.unexpected("',' or ']'")),
             }
@@ -513,6 +513,19 @@ impl<'a> Parser<'a, '_> {
         number_value(text)
             .map(Value::Int)
             .map_err(|kind| self.err_at(line, line_start, start, kind))
+    }
+}
+
+/// Moves `v[base..]` into a Vec of its exact size, in one copy (a `drain(..).collect()` moves
+/// element by element). `split_off(0)` would hand over the whole buffer instead, leaving `v`
+/// to grow again.
+fn take_from<T>(v: &mut Vec<T>, base: usize) -> Vec<T> {
+    if base == 0 {
+        let mut out = Vec::with_capacity(v.len());
+        out.append(v);
+        out
+    } else {
+        v.split_off(base)
     }
 }
 
