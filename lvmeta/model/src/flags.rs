@@ -208,7 +208,7 @@ impl Flag {
     pub fn lookup(object: Object, list: List, name: &str) -> Option<Flag> {
         FLAGS
             .iter()
-            .find(|d| d.name == name && d.on.contains(&(object, list)))
+            .find(|d| crate::vg::key_eq(d.name, name) && d.on.contains(&(object, list)))
             .map(|d| d.flag)
     }
 }
