@@ -334,30 +334,51 @@ impl<'a> Parser<'a, '_> {
                 }
                 Some(_) => {
                     let key = self.key()?;
-                    self.skip_ws_and_comments()?;
-                    match self.b.get(self.pos) {
-                        Some(b'=') => {
-                            self.pos += 1;
-                            self.skip_ws_and_comments()?;
-                            let v = self.value()?;
-                            self.entries.push((key, Node::Value(v)));
-                        }
-                        Some(b'{') => {
-                            if depth + 1 > self.limits.max_depth {
-                                return Err(self.err(ParseErrorKind::TooDeep {
-                                    limit: self.limits.max_depth,
-                                }));
+                    if !self.plain_equals() {
+                        self.skip_ws_and_comments()?;
+                        match self.b.get(self.pos) {
+                            Some(b'=') => {
+                                self.pos += 1;
+                                self.skip_ws_and_comments()?;
                             }
-                            self.pos += 1;
-                            let sub = self.section_body(depth + 1)?;
-                            self.entries.push((key, Node::Section(sub)));
+                            Some(b'{') => {
+                                if depth + 1 > self.limits.max_depth {
+                                    return Err(self.err(ParseErrorKind::TooDeep {
+                                        limit: self.limits.max_depth,
+                                    }));
+                                }
+                                self.pos += 1;
+                                let sub = self.section_body(depth + 1)?;
+                                self.entries.push((key, Node::Section(sub)));
+                                last_end_line = Some(self.line);
+                                continue;
+                            }
+                            _ => return Err(self.unexpected("'=' or '{'")),
                         }
-                        _ => return Err(self.unexpected("'=' or '{'")),
                     }
+                    let v = self.value()?;
+                    self.entries.push((key, Node::Value(v)));
                     last_end_line = Some(self.line);
                 }
             }
         }
+    }
+
+    /// Consumes ` = ` when a value follows it directly (not a space, comment, NUL or
+    /// non-ASCII character), as lvm2 writes every key: what the general path of
+    /// whitespace, `=` and whitespace would consume, in one test.
+    #[inline(always)]
+    fn plain_equals(&mut self) -> bool {
+        let plain = matches!(
+            self.b.get(self.pos..self.pos + 4),
+            Some(&[b' ', b'=', b' ', c]) if CLASS[usize::from(c)] != SPACE
+                && c.is_ascii()
+                && !matches!(c, b'\n' | b'#' | 0)
+        );
+        if plain {
+            self.pos += 3;
+        }
+        plain
     }
 
     /// Consumes a word (key, bare string or number) and returns it; it never holds a
