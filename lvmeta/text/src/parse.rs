@@ -391,8 +391,8 @@ impl<'a> Parser<'a, '_> {
         let rest = self.b.get(start..).unwrap_or_default();
         let n = rest
             .iter()
-            .position(|&b| CLASS[usize::from(b)] != WORD)
-            .unwrap_or(rest.len());
+            .take_while(|&&b| CLASS[usize::from(b)] == WORD)
+            .count();
         self.pos = start + n;
         if rest.get(n).is_some_and(|b| !b.is_ascii()) {
             self.word_slow();
