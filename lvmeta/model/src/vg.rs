@@ -164,23 +164,24 @@ impl KeyTable {
         panic!("no hash tells these keys apart")
     }
 
-    /// The hash slot of `key`: a multiplicative hash of its length and five of its bytes.
+    /// The hash slot of `key`: a multiplicative hash of its first and last four bytes (of
+    /// its length and three bytes when shorter).
     #[inline(always)]
     const fn slot(key: &[u8], mul: u64) -> usize {
-        const fn byte(key: &[u8], i: usize) -> u64 {
-            if i < key.len() {
-                key[i] as u64
-            } else {
-                0
-            }
+        const fn le32(b: &[u8], at: usize) -> u64 {
+            (b[at] as u64)
+                | (b[at + 1] as u64) << 8
+                | (b[at + 2] as u64) << 16
+                | (b[at + 3] as u64) << 24
         }
         let n = key.len();
-        let x = n as u64
-            | byte(key, 0) << 8
-            | byte(key, 2) << 16
-            | byte(key, n / 2) << 24
-            | byte(key, n.wrapping_sub(2)) << 32
-            | byte(key, n.wrapping_sub(1)) << 40;
+        let x = if n >= 4 {
+            le32(key, 0) | le32(key, n - 4) << 32
+        } else if n > 0 {
+            n as u64 | (key[0] as u64) << 8 | (key[n / 2] as u64) << 16 | (key[n - 1] as u64) << 24
+        } else {
+            0
+        };
         (x.wrapping_mul(mul) >> 58) as usize
     }
 
