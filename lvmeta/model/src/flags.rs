@@ -351,6 +351,41 @@ impl FlagList {
     }
 }
 
+/// `status` and `flags` lists of `object` read with [`unlock_write`] applied, in one pass:
+/// WRITE_LOCKED is dropped from `flags` as it is read (an LV's only flag, most often, which
+/// then needs no Vec) and WRITE is put into `status`, which has room for it.
+pub fn read_unlocked<'n>(
+    object: Object,
+    status: impl IntoIterator<Item = &'n str>,
+    flags: impl IntoIterator<Item = &'n str>,
+) -> (FlagList, FlagList) {
+    let mut locked = false;
+    let flags = FlagList(
+        flags
+            .into_iter()
+            .filter_map(|n| match Flag::lookup(object, List::Flags, n) {
+                Some(Flag::WriteLocked) => {
+                    locked = true;
+                    None
+                }
+                Some(f) => Some(FlagWord::Known(f)),
+                None => Some(FlagWord::Unknown(n.to_string())),
+            })
+            .collect(),
+    );
+    let status = status.into_iter();
+    let mut words = Vec::with_capacity(status.size_hint().0 + usize::from(locked));
+    words.extend(status.map(|n| match Flag::lookup(object, List::Status, n) {
+        Some(f) => FlagWord::Known(f),
+        None => FlagWord::Unknown(n.to_string()),
+    }));
+    let mut status = FlagList(words);
+    if locked {
+        status.insert_after(Flag::Write, Flag::Read);
+    }
+    (status, flags)
+}
+
 /// Reading: lvm2's WRITE_LOCKED (in `flags`) means WRITE; the model always says WRITE in
 /// `status`, after READ, as lvm2 does once it has read the metadata.
 pub fn unlock_write(status: &mut FlagList, flags: &mut FlagList) {
@@ -571,6 +606,19 @@ mod tests {
         }
 
         proptest! {
+            /// Reading with WRITE_LOCKED unlocked in one pass gives what reading and then
+            /// unlocking gives.
+            #[test]
+            fn read_unlocked_is_read_then_unlock(o in object(),
+                                                 status in proptest::collection::vec(word(), 0..6),
+                                                 flags in proptest::collection::vec(word(), 0..6)) {
+                let mut want_status = FlagList::read(o, List::Status, &status);
+                let mut want_flags = FlagList::read(o, List::Flags, &flags);
+                unlock_write(&mut want_status, &mut want_flags);
+                let got = read_unlocked(o, status.iter().map(String::as_str), flags.iter().map(String::as_str));
+                prop_assert_eq!(got, (want_status, want_flags));
+            }
+
             /// print ∘ parse is the identity on any list of names, known or not.
             #[test]
             fn names_round_trip(o in object(), l in list(), names in proptest::collection::vec(word(), 0..8)) {

@@ -412,6 +412,25 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// `status` and `flags` of `object` with WRITE_LOCKED read as WRITE
+    /// ([`flags::read_unlocked`]).
+    fn status_and_flags(&self, object: Object) -> Result<(FlagList, FlagList), ModelError> {
+        let names = |key| match self.get(key) {
+            None => Ok(&[][..]),
+            Some(Node::Value(Value::Array(a))) if a.iter().all(|v| matches!(v, Value::Str(_))) => {
+                Ok(&a[..])
+            }
+            Some(_) => Err(self.wrong(key, "an array of strings")),
+        };
+        let status = names("status")?;
+        let flags = names("flags")?;
+        Ok(flags::read_unlocked(
+            object,
+            status.iter().filter_map(Value::as_str),
+            flags.iter().filter_map(Value::as_str),
+        ))
+    }
+
     fn str_list(&self, key: &str) -> Result<Vec<String>, ModelError> {
         match self.get(key) {
             None => Ok(Vec::new()),
@@ -1066,13 +1085,17 @@ impl VolumeGroup {
                 lvs.push(read_lv(name, k, s, &pv_names)?);
             }
         }
+        let id = r.id()?;
+        let seqno = r.u32("seqno")?;
+        let format = r.opt_str("format")?;
+        let (status, flags) = r.status_and_flags(Object::Vg)?;
         let vg = VolumeGroup {
             name: name.to_string(),
-            id: r.id()?,
-            seqno: r.u32("seqno")?,
-            format: r.opt_str("format")?,
-            status: r.flag_list("status", Object::Vg, List::Status)?,
-            flags: r.flag_list("flags", Object::Vg, List::Flags)?,
+            id,
+            seqno,
+            format,
+            status,
+            flags,
             tags: r.str_list("tags")?,
             system_id: r.opt_str("system_id")?,
             lock_type: r.opt_str("lock_type")?,
@@ -1085,11 +1108,6 @@ impl VolumeGroup {
             lvs,
             extra: r.extra(ALL_KEYS),
         };
-        let mut vg = vg;
-        flags::unlock_write(&mut vg.status, &mut vg.flags);
-        for lv in &mut vg.lvs {
-            flags::unlock_write(&mut lv.status, &mut lv.flags);
-        }
         vg.check_references()?;
         Ok(vg)
     }
@@ -1362,11 +1380,13 @@ fn read_lv(
         }
         next = next.saturating_add(s.extent_count.0);
     }
+    let id = r.id()?;
+    let (status, flags) = r.status_and_flags(Object::Lv)?;
     Ok(LogicalVolume {
         name: name.to_string(),
-        id: r.id()?,
-        status: r.flag_list("status", Object::Lv, List::Status)?,
-        flags: r.flag_list("flags", Object::Lv, List::Flags)?,
+        id,
+        status,
+        flags,
         tags: r.str_list("tags")?,
         creation_time: r.opt_i64("creation_time")?,
         creation_host: r.opt_str("creation_host")?,
