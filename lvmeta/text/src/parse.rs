@@ -438,24 +438,35 @@ impl<'a> Parser<'a, '_> {
         self.scalar()
     }
 
-    /// A value other than an array (array elements).
+    /// A value other than an array (array elements). Dispatches on the byte: every token
+    /// starts with an ASCII one; a non-ASCII character can only start a bare word.
     #[inline(always)]
     fn scalar(&mut self) -> PResult<Value<'a>> {
-        match self.peek() {
-            Some('[') => Err(self.err(ParseErrorKind::NestedArray)),
-            Some('"') => {
+        match self.b.get(self.pos) {
+            Some(b'[') => Err(self.err(ParseErrorKind::NestedArray)),
+            Some(b'"') => {
                 self.pos += 1;
                 self.dq_string().map(Value::Str)
             }
-            Some('\'') => {
+            Some(b'\'') => {
                 self.pos += 1;
                 self.sq_string().map(Value::Str)
             }
-            Some(c) if c.is_ascii_digit() || c == '+' || c == '-' || c == '.' => self.number(),
-            Some(c) if !ends_word(c) => {
-                // A bare word is a string, as libdevmapper reads it.
-                self.key().map(Value::Str)
-            }
+            Some(c) if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.') => self.number(),
+            // A bare word is a string, as libdevmapper reads it.
+            Some(&c) if CLASS[usize::from(c)] == WORD => self.key().map(Value::Str),
+            Some(c) if !c.is_ascii() => self.non_ascii_scalar(),
+            _ => Err(self.unexpected("a value")),
+        }
+    }
+
+    /// [`Parser::scalar`] at a non-ASCII character: a bare word if the character continues
+    /// words.
+    #[cold]
+    #[inline(never)]
+    fn non_ascii_scalar(&mut self) -> PResult<Value<'a>> {
+        match self.peek() {
+            Some(c) if !ends_word(c) => self.key().map(Value::Str),
             _ => Err(self.unexpected("a value")),
         }
     }
