@@ -248,7 +248,11 @@ struct Reader<'a> {
     strays: bool,
 }
 
+// The reader and its typed getters are inlined into each reading function: there the key
+// table is a known static, so a getter's literal key finds its slot at compile time and what
+// is left is a load from `found` (a fifth of the model's work of reading a VG).
 impl<'a> Reader<'a> {
+    #[inline(always)]
     fn new(
         sec: &'a Section<'a>,
         parts: &'a [&'a str],
@@ -338,6 +342,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn opt_str(&self, key: &str) -> Result<Option<String>, ModelError> {
         match self.get(key) {
             None => Ok(None),
@@ -346,17 +351,20 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn str(&self, key: &'static str) -> Result<String, ModelError> {
         self.opt_str(key)?.ok_or_else(|| self.missing(key))
     }
 
     /// An lvm id (lvm2 refuses metadata whose ids are not 32 characters of its alphabet).
+    #[inline(always)]
     fn id(&self) -> Result<String, ModelError> {
         let id = self.str("id")?;
         crate::lvm_uuid::validate(&id)?;
         Ok(id)
     }
 
+    #[inline(always)]
     fn opt_u64(&self, key: &str) -> Result<Option<u64>, ModelError> {
         match self.get(key) {
             None => Ok(None),
@@ -367,12 +375,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn u64(&self, key: &'static str) -> Result<u64, ModelError> {
         self.opt_u64(key)?.ok_or_else(|| self.missing(key))
     }
 
     /// lvm2 keeps extent counts, extent sizes and the seqno in 32 bits; larger values are
     /// refused, which also keeps every sum the model makes far from overflowing.
+    #[inline(always)]
     fn opt_u32(&self, key: &str) -> Result<Option<u64>, ModelError> {
         match self.opt_u64(key)? {
             Some(v) if v > u64::from(u32::MAX) => Err(self.wrong(key, "a 32-bit unsigned integer")),
@@ -380,10 +390,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn u32(&self, key: &'static str) -> Result<u64, ModelError> {
         self.opt_u32(key)?.ok_or_else(|| self.missing(key))
     }
 
+    #[inline(always)]
     fn opt_i64(&self, key: &str) -> Result<Option<i64>, ModelError> {
         match self.get(key) {
             None => Ok(None),
@@ -431,6 +443,7 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    #[inline(always)]
     fn str_list(&self, key: &str) -> Result<Vec<String>, ModelError> {
         match self.get(key) {
             None => Ok(Vec::new()),
@@ -449,6 +462,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn array(&self, key: &'static str) -> Result<&'a [Value<'a>], ModelError> {
         match self.get(key) {
             None => Err(self.missing(key)),
@@ -457,6 +471,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn section(&self, key: &str) -> Result<Option<&'a Section<'a>>, ModelError> {
         match self.get(key) {
             None => Ok(None),
