@@ -176,6 +176,18 @@ pub const FLAGS: &[FlagDef] = &[
     ),
 ];
 
+/// Bit `i` of entry `n`: row `i` of [`FLAGS`] has a name of `n` bytes.
+static ROWS_BY_LEN: [u32; 32] = {
+    assert!(FLAGS.len() <= 32);
+    let mut t = [0u32; 32];
+    let mut i = 0;
+    while i < FLAGS.len() {
+        t[FLAGS[i].name.len()] |= 1 << i;
+        i += 1;
+    }
+    t
+};
+
 const fn def(flag: Flag, name: &'static str, bit: u64, on: &'static [(Object, List)]) -> FlagDef {
     FlagDef {
         flag,
@@ -204,12 +216,18 @@ impl Flag {
         self.def().bit
     }
 
-    /// The flag `name` means on `object` in `list`, if the table has one.
+    /// The flag `name` means on `object` in `list`, if the table has one. Only the rows
+    /// whose names have `name`'s length are compared (one or a few).
     pub fn lookup(object: Object, list: List, name: &str) -> Option<Flag> {
-        FLAGS
-            .iter()
-            .find(|d| crate::vg::key_eq(d.name, name) && d.on.contains(&(object, list)))
-            .map(|d| d.flag)
+        let mut rows = ROWS_BY_LEN.get(name.len()).copied().unwrap_or(0);
+        while rows != 0 {
+            let d = &FLAGS[rows.trailing_zeros() as usize];
+            if crate::vg::key_eq(d.name, name) && d.on.contains(&(object, list)) {
+                return Some(d.flag);
+            }
+            rows &= rows - 1;
+        }
+        None
     }
 }
 
@@ -606,6 +624,14 @@ mod tests {
         }
 
         proptest! {
+            /// The lookup through rows of the name's length finds what a search of the whole
+            /// table finds.
+            #[test]
+            fn lookup_is_a_table_search(o in object(), l in list(), name in word()) {
+                let search = FLAGS.iter().find(|d| d.name == name && d.on.contains(&(o, l))).map(|d| d.flag);
+                prop_assert_eq!(Flag::lookup(o, l, &name), search);
+            }
+
             /// Reading with WRITE_LOCKED unlocked in one pass gives what reading and then
             /// unlocking gives.
             #[test]

@@ -410,14 +410,15 @@ impl<'a> Reader<'a> {
         match self.get(key) {
             None => Ok(FlagList::new()),
             Some(Node::Value(Value::Array(a))) => {
-                // Checked first, so the names are read without a Vec of them.
+                // Checked first, so the names are read without a Vec of them (and `map` keeps
+                // their number known).
                 if !a.iter().all(|v| matches!(v, Value::Str(_))) {
                     return Err(self.wrong(key, "an array of strings"));
                 }
                 Ok(FlagList::read(
                     object,
                     list,
-                    a.iter().filter_map(Value::as_str),
+                    a.iter().map(|v| v.as_str().unwrap_or_default()),
                 ))
             }
             Some(_) => Err(self.wrong(key, "an array of strings")),
@@ -436,11 +437,9 @@ impl<'a> Reader<'a> {
         };
         let status = names("status")?;
         let flags = names("flags")?;
-        Ok(flags::read_unlocked(
-            object,
-            status.iter().filter_map(Value::as_str),
-            flags.iter().filter_map(Value::as_str),
-        ))
+        // All strings (checked above); `map`, not `filter_map`, so the lengths are known.
+        let strs = |a: &'a [Value<'a>]| a.iter().map(|v| v.as_str().unwrap_or_default());
+        Ok(flags::read_unlocked(object, strs(status), strs(flags)))
     }
 
     #[inline(always)]
