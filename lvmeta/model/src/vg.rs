@@ -1599,14 +1599,17 @@ fn name_extent_pairs<T>(
     if arr.len() % 2 != 0 {
         return Err(r.wrong(key, expected));
     }
-    arr.chunks(2)
-        .map(|c| match (&c[0], &c[1]) {
-            (Value::Str(name), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
-                Ok(area(str::to_owned(name), Extents(*start as u64)))
+    // Sized once: collecting through `Result` would grow the Vec step by step.
+    let mut out = Vec::with_capacity(arr.len() / 2);
+    for c in arr.chunks_exact(2) {
+        match c {
+            [Value::Str(name), Value::Int(start)] if (0..=i64::from(u32::MAX)).contains(start) => {
+                out.push(area(str::to_owned(name), Extents(*start as u64)));
             }
-            _ => Err(r.wrong(key, expected)),
-        })
-        .collect()
+            _ => return Err(r.wrong(key, expected)),
+        }
+    }
+    Ok(out)
 }
 
 /// `[a, b, a, b, ...]`: a segment's areas as lvm2 writes them.
