@@ -387,17 +387,19 @@ impl<'a> Parser<'a, '_> {
     fn word(&mut self) -> &'a str {
         let start = self.pos;
         // ASCII word bytes, the common case, in a tight loop; a non-ASCII byte goes on in
-        // `word_slow`.
-        let rest = self.b.get(start..).unwrap_or_default();
+        // `word_slow`. Scanned in the `str` that is then sliced: the compiler sees that the
+        // word ends before an ASCII byte and drops the slice's char boundary test.
+        let rest = self.src.get(start..).unwrap_or_default();
         let n = rest
-            .iter()
-            .take_while(|&&b| CLASS[usize::from(b)] == WORD)
+            .bytes()
+            .take_while(|&b| CLASS[usize::from(b)] == WORD)
             .count();
         self.pos = start + n;
-        if rest.get(n).is_some_and(|b| !b.is_ascii()) {
+        if rest.as_bytes().get(n).is_some_and(|b| !b.is_ascii()) {
             self.word_slow();
+            return &self.src[start..self.pos];
         }
-        &self.src[start..self.pos]
+        &rest[..n]
     }
 
     /// [`Parser::word`] from a non-ASCII character on.
@@ -508,6 +510,22 @@ impl<'a> Parser<'a, '_> {
     /// without escapes are copied in one piece.
     #[inline(always)]
     fn dq_string(&mut self) -> PResult<Cow<'a, str>> {
+        // Nearly every string ends before any escape or newline: borrowed from the `str` it
+        // was scanned in (the slice then needs no char boundary test). Else the loop below
+        // reads it from the start.
+        let rest = self.src.get(self.pos..).unwrap_or_default();
+        if let Some(n) = find_dq_stop(rest.as_bytes()) {
+            if rest.as_bytes().get(n) == Some(&b'"') {
+                self.pos += n + 1;
+                return Ok(Cow::Borrowed(&rest[..n]));
+            }
+        }
+        self.dq_string_escaped()
+    }
+
+    /// [`Parser::dq_string`] for a string with escapes or newlines (or unterminated).
+    #[inline(never)]
+    fn dq_string_escaped(&mut self) -> PResult<Cow<'a, str>> {
         let mut s = String::new();
         // Start of the run since the last escape; lines are counted as the scan passes them.
         let mut start = self.pos;
