@@ -390,10 +390,7 @@ impl<'a> Parser<'a, '_> {
         // `word_slow`. Scanned in the `str` that is then sliced: the compiler sees that the
         // word ends before an ASCII byte and drops the slice's char boundary test.
         let rest = self.src.get(start..).unwrap_or_default();
-        let n = rest
-            .bytes()
-            .take_while(|&b| CLASS[usize::from(b)] == WORD)
-            .count();
+        let n = word_len(rest.as_bytes());
         self.pos = start + n;
         if rest.as_bytes().get(n).is_some_and(|b| !b.is_ascii()) {
             self.word_slow();
@@ -604,6 +601,16 @@ impl<'a> Parser<'a, '_> {
             .map(Value::Int)
             .map_err(|kind| self.err_at(line, line_start, start, kind))
     }
+}
+
+/// How many bytes at the start of `b` are ASCII word bytes ([`WORD`]). Not inlined: in its
+/// own function the loop keeps everything in registers (inlined into `section_body`, which
+/// has many live values, it reloaded the slice each byte).
+#[inline(never)]
+fn word_len(b: &[u8]) -> usize {
+    b.iter()
+        .take_while(|&&c| CLASS[usize::from(c)] == WORD)
+        .count()
 }
 
 /// The first `"`, `\\`, NUL or newline in `b` (what ends a run of a double-quoted string).
