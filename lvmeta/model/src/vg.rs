@@ -305,10 +305,11 @@ impl<'a> Reader<'a> {
         let mut entries = Vec::new();
         for (k, n) in &self.sec.entries {
             match self.table.index(k) {
+                // A known key: its first occurrence is where the extras after it go (a
+                // repeated one is dropped).
                 Some(i) if known & (1 << i) != 0 => {
-                    if self.found[i].is_some_and(|first| std::ptr::eq(first, n)) {
-                        after = Some(k);
-                    }
+                    let first = self.found[i].is_some_and(|first| std::ptr::eq(first, n));
+                    after = if first { Some(k) } else { after };
                 }
                 _ if self.extra_sections || matches!(n, Node::Value(_)) => {
                     entries.push(ExtraEntry {
