@@ -581,6 +581,22 @@ impl<'a> Parser<'a, '_> {
 
     #[inline(always)]
     fn number(&mut self) -> PResult<Value<'a>> {
+        // Digits then a byte that ends the word (ASCII, not a word byte) or the end: the
+        // whole token, read in one pass. Up to 18 digits cannot overflow.
+        let rest = self.b.get(self.pos..).unwrap_or_default();
+        let (mut n, mut v) = (0, 0i64);
+        while let Some(&c @ b'0'..=b'9') = rest.get(n).filter(|_| n < 18) {
+            v = v * 10 + i64::from(c - b'0');
+            n += 1;
+        }
+        if n > 0
+            && rest
+                .get(n)
+                .is_none_or(|&c| c.is_ascii() && CLASS[usize::from(c)] != WORD)
+        {
+            self.pos += n;
+            return Ok(Value::Int(v));
+        }
         let (line, line_start, start) = (self.line, self.line_start, self.pos);
         let text = self.word();
         // Up to 18 digits cannot overflow: the common case, read in one pass.
@@ -700,6 +716,37 @@ mod tests {
             ("0x10", bad("0x10")),
         ] {
             assert_eq!(number_value(t), want, "{t}");
+        }
+    }
+
+    /// Numbers around the one-pass fast path's limits (18 digits, a word byte or a
+    /// non-ASCII character after the digits) read as the reference reads them.
+    #[test]
+    fn numbers_at_the_fast_path_limits() {
+        for v in [
+            "0",
+            "007",
+            "123456789012345678",
+            "999999999999999999",
+            "1234567890123456789",
+            "9223372036854775807",
+            "9223372036854775808",
+            "12x",
+            "12.5",
+            "12é",
+            "12\u{a0}",
+            "-12",
+            "+12",
+            "12#c",
+            "12]",
+        ] {
+            for doc in [
+                format!("k = {v}\n"),
+                format!("k = [{v}, 1]\n"),
+                format!("k = {v}"),
+            ] {
+                same(&doc, &ParseLimits::default()).unwrap();
+            }
         }
     }
 
