@@ -262,9 +262,17 @@ impl<'a> Reader<'a> {
         let mut found = [None; MAX_KEYS];
         let mut present = 0u16;
         let mut strays = false;
+        // lvm2 writes the keys in the table's order: the key after the last one found is
+        // tried first, and only a miss is hashed.
+        let mut next = 0;
         for (k, n) in &sec.entries {
-            match table.index(k) {
+            let i = match table.keys.get(next) {
+                Some(want) if key_eq(want, k) => Some(next),
+                _ => table.index(k),
+            };
+            match i {
                 Some(i) => {
+                    next = i + 1;
                     if present & (1 << i) == 0 {
                         present |= 1 << i;
                         found[i] = Some(n);
