@@ -176,6 +176,18 @@ pub const FLAGS: &[FlagDef] = &[
     ),
 ];
 
+/// Bit `i` of entry `n`: row `i` of [`FLAGS`] has a name of `n` bytes.
+static ROWS_BY_LEN: [u32; 32] = {
+    assert!(FLAGS.len() <= 32);
+    let mut t = [0u32; 32];
+    let mut i = 0;
+    while i < FLAGS.len() {
+        t[FLAGS[i].name.len()] |= 1 << i;
+        i += 1;
+    }
+    t
+};
+
 const fn def(flag: Flag, name: &'static str, bit: u64, on: &'static [(Object, List)]) -> FlagDef {
     FlagDef {
         flag,
@@ -204,12 +216,18 @@ impl Flag {
         self.def().bit
     }
 
-    /// The flag `name` means on `object` in `list`, if the table has one.
+    /// The flag `name` means on `object` in `list`, if the table has one. Only the rows
+    /// whose names have `name`'s length are compared (one or a few).
     pub fn lookup(object: Object, list: List, name: &str) -> Option<Flag> {
-        FLAGS
-            .iter()
-            .find(|d| d.name == name && d.on.contains(&(object, list)))
-            .map(|d| d.flag)
+        let mut rows = ROWS_BY_LEN.get(name.len()).copied().unwrap_or(0);
+        while rows != 0 {
+            let d = &FLAGS[rows.trailing_zeros() as usize];
+            if crate::vg::key_eq(d.name, name) && d.on.contains(&(object, list)) {
+                return Some(d.flag);
+            }
+            rows &= rows - 1;
+        }
+        None
     }
 }
 
@@ -349,6 +367,41 @@ impl FlagList {
     pub fn clear(&mut self) {
         self.0.clear();
     }
+}
+
+/// `status` and `flags` lists of `object` read with [`unlock_write`] applied, in one pass:
+/// WRITE_LOCKED is dropped from `flags` as it is read (an LV's only flag, most often, which
+/// then needs no Vec) and WRITE is put into `status`, which has room for it.
+pub fn read_unlocked<'n>(
+    object: Object,
+    status: impl IntoIterator<Item = &'n str>,
+    flags: impl IntoIterator<Item = &'n str>,
+) -> (FlagList, FlagList) {
+    let mut locked = false;
+    let flags = FlagList(
+        flags
+            .into_iter()
+            .filter_map(|n| match Flag::lookup(object, List::Flags, n) {
+                Some(Flag::WriteLocked) => {
+                    locked = true;
+                    None
+                }
+                Some(f) => Some(FlagWord::Known(f)),
+                None => Some(FlagWord::Unknown(n.to_string())),
+            })
+            .collect(),
+    );
+    let status = status.into_iter();
+    let mut words = Vec::with_capacity(status.size_hint().0 + usize::from(locked));
+    words.extend(status.map(|n| match Flag::lookup(object, List::Status, n) {
+        Some(f) => FlagWord::Known(f),
+        None => FlagWord::Unknown(n.to_string()),
+    }));
+    let mut status = FlagList(words);
+    if locked {
+        status.insert_after(Flag::Write, Flag::Read);
+    }
+    (status, flags)
 }
 
 /// Reading: lvm2's WRITE_LOCKED (in `flags`) means WRITE; the model always says WRITE in
@@ -571,6 +624,27 @@ mod tests {
         }
 
         proptest! {
+            /// The lookup through rows of the name's length finds what a search of the whole
+            /// table finds.
+            #[test]
+            fn lookup_is_a_table_search(o in object(), l in list(), name in word()) {
+                let search = FLAGS.iter().find(|d| d.name == name && d.on.contains(&(o, l))).map(|d| d.flag);
+                prop_assert_eq!(Flag::lookup(o, l, &name), search);
+            }
+
+            /// Reading with WRITE_LOCKED unlocked in one pass gives what reading and then
+            /// unlocking gives.
+            #[test]
+            fn read_unlocked_is_read_then_unlock(o in object(),
+                                                 status in proptest::collection::vec(word(), 0..6),
+                                                 flags in proptest::collection::vec(word(), 0..6)) {
+                let mut want_status = FlagList::read(o, List::Status, &status);
+                let mut want_flags = FlagList::read(o, List::Flags, &flags);
+                unlock_write(&mut want_status, &mut want_flags);
+                let got = read_unlocked(o, status.iter().map(String::as_str), flags.iter().map(String::as_str));
+                prop_assert_eq!(got, (want_status, want_flags));
+            }
+
             /// print ∘ parse is the identity on any list of names, known or not.
             #[test]
             fn names_round_trip(o in object(), l in list(), names in proptest::collection::vec(word(), 0..8)) {

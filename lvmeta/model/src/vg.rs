@@ -103,7 +103,7 @@ fn strs(v: &[String]) -> Value<'_> {
 /// words is several times faster than a call to `memcmp` (reading a VG compares keys some
 /// hundred thousand times).
 #[inline(always)]
-fn key_eq(a: &str, b: &str) -> bool {
+pub(crate) fn key_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let n = a.len();
     if n != b.len() {
@@ -115,19 +115,120 @@ fn key_eq(a: &str, b: &str) -> bool {
     match n {
         8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
         4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        // The first, middle and last bytes are all of them.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
         _ => a == b,
     }
 }
 
 /// Most keys a [`Reader`] looks up (the VG section's).
 const MAX_KEYS: usize = 16;
-const _: () = assert!(
-    VG_KEYS.len() <= MAX_KEYS
-        && PV_KEYS.len() <= MAX_KEYS
-        && LV_KEYS.len() <= MAX_KEYS
-        && SEG_KEYS.len() <= MAX_KEYS
-        && Trailer::KEYS.len() <= MAX_KEYS
-);
+/// [`Reader::extra`]'s mask when every key the reader looks up is modeled.
+const ALL_KEYS: u16 = u16::MAX;
+
+/// The keys a [`Reader`] looks up, with a hash that tells them apart, found at compile time:
+/// a key is found with one hash and one comparison instead of a search through the keys
+/// (reading a VG looks keys up some ten thousand times).
+struct KeyTable {
+    keys: &'static [&'static str],
+    /// The multiplier of [`KeyTable::slot`].
+    mul: u64,
+    /// `keys` index + 1 by hash slot; 0: no key.
+    slots: [u8; KeyTable::SLOTS],
+}
+
+impl KeyTable {
+    const SLOTS: usize = 64;
+
+    /// Fails (at compile time) for more than [`MAX_KEYS`] keys, or keys that the bytes
+    /// [`KeyTable::slot`] reads do not tell apart.
+    const fn new(keys: &'static [&'static str]) -> KeyTable {
+        assert!(keys.len() <= MAX_KEYS);
+        let mut mul = 0x9E37_79B9_7F4A_7C15u64;
+        let mut tries = 0;
+        'seed: while tries < 1000 {
+            let mut slots = [0u8; Self::SLOTS];
+            let mut i = 0;
+            while i < keys.len() {
+                let h = Self::slot(keys[i].as_bytes(), mul);
+                if slots[h] != 0 {
+                    mul = mul.wrapping_add(0x6A09_E667_F3BC_C909) | 1;
+                    tries += 1;
+                    continue 'seed;
+                }
+                slots[h] = i as u8 + 1;
+                i += 1;
+            }
+            return KeyTable { keys, mul, slots };
+        }
+        panic!("no hash tells these keys apart")
+    }
+
+    /// The hash slot of `key`: a multiplicative hash of its first and last four bytes (of
+    /// its length and three bytes when shorter).
+    #[inline(always)]
+    const fn slot(key: &[u8], mul: u64) -> usize {
+        const fn le32(b: &[u8], at: usize) -> u64 {
+            (b[at] as u64)
+                | (b[at + 1] as u64) << 8
+                | (b[at + 2] as u64) << 16
+                | (b[at + 3] as u64) << 24
+        }
+        let n = key.len();
+        let x = if n >= 4 {
+            le32(key, 0) | le32(key, n - 4) << 32
+        } else if n > 0 {
+            n as u64 | (key[0] as u64) << 8 | (key[n / 2] as u64) << 16 | (key[n - 1] as u64) << 24
+        } else {
+            0
+        };
+        (x.wrapping_mul(mul) >> 58) as usize
+    }
+
+    /// The index of `key` in `keys`.
+    #[inline(always)]
+    fn index(&self, key: &str) -> Option<usize> {
+        let i = usize::from(self.slots[Self::slot(key.as_bytes(), self.mul)]).checked_sub(1)?;
+        key_eq(self.keys[i], key).then_some(i)
+    }
+}
+
+static VG_TABLE: KeyTable = KeyTable::new(&VG_KEYS);
+static PV_TABLE: KeyTable = KeyTable::new(&PV_KEYS);
+static LV_TABLE: KeyTable = KeyTable::new(&LV_KEYS);
+static SEG_TABLE: KeyTable = KeyTable::new(&SEG_KEYS);
+static TRAILER_TABLE: KeyTable = KeyTable::new(&Trailer::KEYS);
+
+/// The set of `some` keys as bits of their indexes in `all` (a [`Reader`]'s keys): `extra`
+/// tests membership with a mask instead of comparing strings. Fails (at compile time, where
+/// it is a constant) if a key of `some` is not in `all`.
+const fn key_mask(all: &[&str], some: &[&str]) -> u16 {
+    const fn same(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let mut mask = 0u16;
+    let mut j = 0;
+    while j < some.len() {
+        let mut i = 0;
+        while !same(all[i], some[j]) {
+            i += 1;
+        }
+        mask |= 1 << i;
+        j += 1;
+    }
+    mask
+}
 
 /// Reads typed keys of one section, naming the section in errors.
 struct Reader<'a> {
@@ -137,27 +238,45 @@ struct Reader<'a> {
     parts: &'a [&'a str],
     /// The keys the model reads here, and the first entry of each (lvm2 reads the first
     /// occurrence only), found in one pass over the section instead of a search per key.
-    keys: &'static [&'static str],
+    table: &'static KeyTable,
     found: [Option<&'a Node<'a>>; MAX_KEYS],
+    /// Bit `i`: `keys[i]` is in the section.
+    present: u16,
     /// Whether unknown subsections are kept as extras (an LV's are its segments).
     extra_sections: bool,
     /// Whether an entry that is not one of `keys` may have to be kept as an extra.
     strays: bool,
 }
 
+// The reader and its typed getters are inlined into each reading function: there the key
+// table is a known static, so a getter's literal key finds its slot at compile time and what
+// is left is a load from `found` (a fifth of the model's work of reading a VG).
 impl<'a> Reader<'a> {
+    #[inline(always)]
     fn new(
         sec: &'a Section<'a>,
         parts: &'a [&'a str],
-        keys: &'static [&'static str],
+        table: &'static KeyTable,
         extra_sections: bool,
     ) -> Reader<'a> {
         let mut found = [None; MAX_KEYS];
+        let mut present = 0u16;
         let mut strays = false;
+        // lvm2 writes the keys in the table's order: the key after the last one found is
+        // tried first, and only a miss is hashed.
+        let mut next = 0;
         for (k, n) in &sec.entries {
-            match keys.iter().position(|m| key_eq(m, k)) {
+            let i = match table.keys.get(next) {
+                Some(want) if key_eq(want, k) => Some(next),
+                _ => table.index(k),
+            };
+            match i {
                 Some(i) => {
-                    found[i].get_or_insert(n);
+                    next = i + 1;
+                    if present & (1 << i) == 0 {
+                        present |= 1 << i;
+                        found[i] = Some(n);
+                    }
                 }
                 None => strays |= extra_sections || matches!(n, Node::Value(_)),
             }
@@ -165,47 +284,49 @@ impl<'a> Reader<'a> {
         Reader {
             sec,
             parts,
-            keys,
+            table,
             found,
+            present,
             extra_sections,
             strays,
         }
     }
 
     /// The first entry named `key`.
+    #[inline(always)]
     fn get(&self, key: &str) -> Option<&'a Node<'a>> {
-        match self.keys.iter().position(|k| key_eq(k, key)) {
+        match self.table.index(key) {
             Some(i) => self.found[i],
             None => self.sec.get(key),
         }
     }
 
-    /// The entries whose keys are not `known` (a subset of the reader's keys), in order, each
-    /// with the known key it followed. A repeated known key is dropped: lvm2 reads the first
-    /// occurrence only and never writes the others.
-    fn extra(&self, known: impl Fn(&str) -> bool) -> Extra {
-        let read_keys_only = self
-            .keys
-            .iter()
-            .zip(&self.found)
-            .all(|(k, f)| f.is_none() || known(k));
+    /// The entries whose keys are not in `known` (a [`key_mask`] of the reader's keys), in
+    /// order, each with the known key it followed. A repeated known key is dropped: lvm2 reads
+    /// the first occurrence only and never writes the others.
+    fn extra(&self, known: u16) -> Extra {
         // Nearly every section holds modeled keys only: nothing to copy.
-        if !self.strays && read_keys_only {
+        if !self.strays && self.present & !known == 0 {
             return Extra::default();
         }
         let mut after: Option<&str> = None;
         let mut entries = Vec::new();
         for (k, n) in &self.sec.entries {
-            if known(k) {
-                if self.get(k).is_some_and(|first| std::ptr::eq(first, n)) {
-                    after = Some(k);
+            match self.table.index(k) {
+                // A known key: its first occurrence is where the extras after it go (a
+                // repeated one is dropped).
+                Some(i) if known & (1 << i) != 0 => {
+                    let first = self.found[i].is_some_and(|first| std::ptr::eq(first, n));
+                    after = if first { Some(k) } else { after };
                 }
-            } else if self.extra_sections || matches!(n, Node::Value(_)) {
-                entries.push(ExtraEntry {
-                    after: after.map(str::to_string),
-                    key: str::to_owned(k),
-                    node: n.clone().into_owned(),
-                });
+                _ if self.extra_sections || matches!(n, Node::Value(_)) => {
+                    entries.push(ExtraEntry {
+                        after: after.map(str::to_string),
+                        key: str::to_owned(k),
+                        node: n.clone().into_owned(),
+                    });
+                }
+                _ => {}
             }
         }
         Extra { entries }
@@ -230,6 +351,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn opt_str(&self, key: &str) -> Result<Option<String>, ModelError> {
         match self.get(key) {
             None => Ok(None),
@@ -238,17 +360,20 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn str(&self, key: &'static str) -> Result<String, ModelError> {
         self.opt_str(key)?.ok_or_else(|| self.missing(key))
     }
 
     /// An lvm id (lvm2 refuses metadata whose ids are not 32 characters of its alphabet).
+    #[inline(always)]
     fn id(&self) -> Result<String, ModelError> {
         let id = self.str("id")?;
         crate::lvm_uuid::validate(&id)?;
         Ok(id)
     }
 
+    #[inline(always)]
     fn opt_u64(&self, key: &str) -> Result<Option<u64>, ModelError> {
         match self.get(key) {
             None => Ok(None),
@@ -259,12 +384,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn u64(&self, key: &'static str) -> Result<u64, ModelError> {
         self.opt_u64(key)?.ok_or_else(|| self.missing(key))
     }
 
     /// lvm2 keeps extent counts, extent sizes and the seqno in 32 bits; larger values are
     /// refused, which also keeps every sum the model makes far from overflowing.
+    #[inline(always)]
     fn opt_u32(&self, key: &str) -> Result<Option<u64>, ModelError> {
         match self.opt_u64(key)? {
             Some(v) if v > u64::from(u32::MAX) => Err(self.wrong(key, "a 32-bit unsigned integer")),
@@ -272,10 +399,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn u32(&self, key: &'static str) -> Result<u64, ModelError> {
         self.opt_u32(key)?.ok_or_else(|| self.missing(key))
     }
 
+    #[inline(always)]
     fn opt_i64(&self, key: &str) -> Result<Option<i64>, ModelError> {
         match self.get(key) {
             None => Ok(None),
@@ -290,19 +419,39 @@ impl<'a> Reader<'a> {
         match self.get(key) {
             None => Ok(FlagList::new()),
             Some(Node::Value(Value::Array(a))) => {
-                let mut names = Vec::with_capacity(a.len());
-                for v in a {
-                    names.push(
-                        v.as_str()
-                            .ok_or_else(|| self.wrong(key, "an array of strings"))?,
-                    );
+                // Checked first, so the names are read without a Vec of them (and `map` keeps
+                // their number known).
+                if !a.iter().all(|v| matches!(v, Value::Str(_))) {
+                    return Err(self.wrong(key, "an array of strings"));
                 }
-                Ok(FlagList::read(object, list, names))
+                Ok(FlagList::read(
+                    object,
+                    list,
+                    a.iter().map(|v| v.as_str().unwrap_or_default()),
+                ))
             }
             Some(_) => Err(self.wrong(key, "an array of strings")),
         }
     }
 
+    /// `status` and `flags` of `object` with WRITE_LOCKED read as WRITE
+    /// ([`flags::read_unlocked`]).
+    fn status_and_flags(&self, object: Object) -> Result<(FlagList, FlagList), ModelError> {
+        let names = |key| match self.get(key) {
+            None => Ok(&[][..]),
+            Some(Node::Value(Value::Array(a))) if a.iter().all(|v| matches!(v, Value::Str(_))) => {
+                Ok(&a[..])
+            }
+            Some(_) => Err(self.wrong(key, "an array of strings")),
+        };
+        let status = names("status")?;
+        let flags = names("flags")?;
+        // All strings (checked above); `map`, not `filter_map`, so the lengths are known.
+        let strs = |a: &'a [Value<'a>]| a.iter().map(|v| v.as_str().unwrap_or_default());
+        Ok(flags::read_unlocked(object, strs(status), strs(flags)))
+    }
+
+    #[inline(always)]
     fn str_list(&self, key: &str) -> Result<Vec<String>, ModelError> {
         match self.get(key) {
             None => Ok(Vec::new()),
@@ -321,6 +470,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn array(&self, key: &'static str) -> Result<&'a [Value<'a>], ModelError> {
         match self.get(key) {
             None => Err(self.missing(key)),
@@ -329,6 +479,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn section(&self, key: &str) -> Result<Option<&'a Section<'a>>, ModelError> {
         match self.get(key) {
             None => Ok(None),
@@ -678,8 +829,8 @@ impl Trailer {
     /// Reads the trailer keys (and their comments) from a whole metadata document.
     pub fn from_metadata(doc: &Section) -> Result<Trailer, ModelError> {
         // The VG section is not part of the trailer's extras.
-        let r = Reader::new(doc, &["metadata"], &Self::KEYS, false);
-        let extra = r.extra(|k| Self::KEYS.contains(&k));
+        let r = Reader::new(doc, &["metadata"], &TRAILER_TABLE, false);
+        let extra = r.extra(ALL_KEYS);
         let comment_after = |key| {
             doc.trailing_comment(key)
                 .map(|c| c.trim_start_matches('#').trim_start().to_string())
@@ -920,7 +1071,7 @@ impl VolumeGroup {
 
     fn from_vg_section(name: &str, sec: &Section) -> Result<VolumeGroup, ModelError> {
         let parts = [name];
-        let r = Reader::new(sec, &parts, &VG_KEYS, true);
+        let r = Reader::new(sec, &parts, &VG_TABLE, true);
         let extent_size = r.u32("extent_size")?;
         if extent_size == 0 {
             return Err(r.invalid("extent_size is 0"));
@@ -957,13 +1108,17 @@ impl VolumeGroup {
                 lvs.push(read_lv(name, k, s, &pv_names)?);
             }
         }
+        let id = r.id()?;
+        let seqno = r.u32("seqno")?;
+        let format = r.opt_str("format")?;
+        let (status, flags) = r.status_and_flags(Object::Vg)?;
         let vg = VolumeGroup {
             name: name.to_string(),
-            id: r.id()?,
-            seqno: r.u32("seqno")?,
-            format: r.opt_str("format")?,
-            status: r.flag_list("status", Object::Vg, List::Status)?,
-            flags: r.flag_list("flags", Object::Vg, List::Flags)?,
+            id,
+            seqno,
+            format,
+            status,
+            flags,
             tags: r.str_list("tags")?,
             system_id: r.opt_str("system_id")?,
             lock_type: r.opt_str("lock_type")?,
@@ -974,13 +1129,8 @@ impl VolumeGroup {
             metadata_copies: r.opt_u32("metadata_copies")?.unwrap_or(0),
             pvs,
             lvs,
-            extra: r.extra(|k| VG_KEYS.contains(&k)),
+            extra: r.extra(ALL_KEYS),
         };
-        let mut vg = vg;
-        flags::unlock_write(&mut vg.status, &mut vg.flags);
-        for lv in &mut vg.lvs {
-            flags::unlock_write(&mut lv.status, &mut lv.flags);
-        }
         vg.check_references()?;
         Ok(vg)
     }
@@ -1182,7 +1332,7 @@ fn opt_str_node(s: &Option<String>) -> Option<Node<'_>> {
 
 fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelError> {
     let parts = [vg, "physical_volumes", name];
-    let r = Reader::new(sec, &parts, &PV_KEYS, true);
+    let r = Reader::new(sec, &parts, &PV_TABLE, true);
     Ok(PhysicalVolume {
         name: name.to_string(),
         id: r.id()?,
@@ -1193,7 +1343,7 @@ fn read_pv(vg: &str, name: &str, sec: &Section) -> Result<PhysicalVolume, ModelE
         dev_size: Sectors(r.opt_u64("dev_size")?.unwrap_or(0)),
         pe_start: Sectors(r.u64("pe_start")?),
         pe_count: Extents(r.u32("pe_count")?),
-        extra: r.extra(|k| PV_KEYS.contains(&k)),
+        extra: r.extra(ALL_KEYS),
     })
 }
 
@@ -1221,7 +1371,7 @@ fn read_lv(
 ) -> Result<LogicalVolume, ModelError> {
     // Segments are subsections; they are rebuilt from `segments`, not kept as extras.
     let parts = [vg, "logical_volumes", name];
-    let r = Reader::new(sec, &parts, &LV_KEYS, false);
+    let r = Reader::new(sec, &parts, &LV_TABLE, false);
     let expected = match r.get("segment_count") {
         Some(Node::Value(Value::Int(n))) => {
             usize::try_from(*n).map_or(0, |n| n.min(sec.entries.len()))
@@ -1253,17 +1403,19 @@ fn read_lv(
         }
         next = next.saturating_add(s.extent_count.0);
     }
+    let id = r.id()?;
+    let (status, flags) = r.status_and_flags(Object::Lv)?;
     Ok(LogicalVolume {
         name: name.to_string(),
-        id: r.id()?,
-        status: r.flag_list("status", Object::Lv, List::Status)?,
-        flags: r.flag_list("flags", Object::Lv, List::Flags)?,
+        id,
+        status,
+        flags,
         tags: r.str_list("tags")?,
         creation_time: r.opt_i64("creation_time")?,
         creation_host: r.opt_str("creation_host")?,
         lock_args: r.opt_str("lock_args")?,
         segments,
-        extra: r.extra(|k| LV_KEYS.contains(&k)),
+        extra: r.extra(ALL_KEYS),
     })
 }
 
@@ -1312,13 +1464,17 @@ const SEG_KEYS: [&str; 13] = [
     "raids",
 ];
 
+/// The keys each modeled segment type reads, as [`Reader::extra`] masks of [`SEG_KEYS`].
+const STRIPED_KNOWN: u16 = key_mask(&SEG_KEYS, &SEG_COMMON) | key_mask(&SEG_KEYS, &STRIPED_KEYS);
+const MIRROR_KNOWN: u16 = key_mask(&SEG_KEYS, &SEG_COMMON) | key_mask(&SEG_KEYS, &MIRROR_KEYS);
+const RAID1_KNOWN: u16 = key_mask(&SEG_KEYS, &SEG_COMMON) | key_mask(&SEG_KEYS, &RAID1_KEYS);
+
 fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segment, ModelError> {
-    let r = Reader::new(sec, parts, &SEG_KEYS, true);
+    let r = Reader::new(sec, parts, &SEG_TABLE, true);
     let start_extent = Extents(r.u32("start_extent")?);
     let extent_count = Extents(r.u32("extent_count")?);
     let segtype = r.str("type")?;
     let tags = r.str_list("tags")?;
-    let known = |extra: &[&str]| r.extra(|k| SEG_COMMON.contains(&k) || extra.contains(&k));
     let (kind, extra) = match segtype.as_str() {
         "striped" => {
             let count = r.u32("stripe_count")?;
@@ -1339,7 +1495,7 @@ fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segm
             let stripe_size = Sectors(r.opt_u32("stripe_size")?.unwrap_or(0));
             (
                 SegmentKind::Striped { stripe_size, areas },
-                known(&STRIPED_KEYS),
+                r.extra(STRIPED_KNOWN),
             )
         }
         // pvmove's temporary mirror has PV areas, not images: kept verbatim.
@@ -1359,7 +1515,7 @@ fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segm
                     log: r.opt_str("mirror_log")?,
                     legs,
                 },
-                known(&MIRROR_KEYS),
+                r.extra(MIRROR_KNOWN),
             )
         }
         "raid1" if raid1_with_meta(&r) => {
@@ -1378,7 +1534,7 @@ fn read_segment(parts: &[&str], sec: &Section, pv_names: &[&str]) -> Result<Segm
                     region_size: r.opt_u32("region_size")?.map(Sectors),
                     images,
                 },
-                known(&RAID1_KEYS),
+                r.extra(RAID1_KNOWN),
             )
         }
         _ => (
@@ -1452,14 +1608,17 @@ fn name_extent_pairs<T>(
     if arr.len() % 2 != 0 {
         return Err(r.wrong(key, expected));
     }
-    arr.chunks(2)
-        .map(|c| match (&c[0], &c[1]) {
-            (Value::Str(name), Value::Int(start)) if (0..=i64::from(u32::MAX)).contains(start) => {
-                Ok(area(str::to_owned(name), Extents(*start as u64)))
+    // Sized once: collecting through `Result` would grow the Vec step by step.
+    let mut out = Vec::with_capacity(arr.len() / 2);
+    for c in arr.chunks_exact(2) {
+        match c {
+            [Value::Str(name), Value::Int(start)] if (0..=i64::from(u32::MAX)).contains(start) => {
+                out.push(area(str::to_owned(name), Extents(*start as u64)));
             }
-            _ => Err(r.wrong(key, expected)),
-        })
-        .collect()
+            _ => return Err(r.wrong(key, expected)),
+        }
+    }
+    Ok(out)
 }
 
 /// `[a, b, a, b, ...]`: a segment's areas as lvm2 writes them.
@@ -1630,19 +1789,41 @@ mod tests {
             prop_assert_eq!(key_eq(&a, &d), a == d);
         }
 
+        /// A key table finds its keys and nothing else: the keys of every table, and strings
+        /// near them (one byte changed, cut, extended).
+        #[test]
+        fn key_tables_find_exactly_their_keys(which in 0usize..5, any_key in 0usize..64, at in 0usize..30,
+                                              byte in b'0'..=b'z', cut in 0usize..4, other in "[a-z_]{0,20}") {
+            let tables = [&VG_TABLE, &PV_TABLE, &LV_TABLE, &SEG_TABLE, &TRAILER_TABLE];
+            let all: Vec<&str> = tables.iter().flat_map(|t| t.keys.iter().copied()).collect();
+            let table = tables[which];
+            let base = all[any_key % all.len()];
+            let mut changed = base.as_bytes().to_vec();
+            if let Some(b) = changed.get_mut(at) {
+                *b = byte;
+            }
+            let changed = String::from_utf8(changed).unwrap();
+            let cut = &base[..base.len().saturating_sub(cut)];
+            let longer = format!("{base}{}", char::from(byte));
+            for k in [base, changed.as_str(), cut, longer.as_str(), other.as_str()] {
+                prop_assert_eq!(table.index(k), table.keys.iter().position(|t| *t == k), "{:?}", k);
+            }
+        }
+
         #[test]
         fn reader_extras_as_two_passes(sec in section()) {
-            let configs: [(&'static [&'static str], &[&str], bool); 5] = [
-                (&LV_KEYS, &LV_KEYS, false),
-                (&VG_KEYS, &VG_KEYS, true),
-                (&SEG_KEYS, &["start_extent", "extent_count", "type", "tags", "stripe_count", "stripe_size", "stripes"], true),
-                (&SEG_KEYS, &["start_extent", "extent_count", "type", "tags", "mirror_count", "mirror_log", "region_size", "mirrors"], true),
-                (&Trailer::KEYS, &Trailer::KEYS, false),
+            let configs: [(&'static KeyTable, &[&str], bool); 5] = [
+                (&LV_TABLE, &LV_KEYS, false),
+                (&VG_TABLE, &VG_KEYS, true),
+                (&SEG_TABLE, &["start_extent", "extent_count", "type", "tags", "stripe_count", "stripe_size", "stripes"], true),
+                (&SEG_TABLE, &["start_extent", "extent_count", "type", "tags", "mirror_count", "mirror_log", "region_size", "mirrors"], true),
+                (&TRAILER_TABLE, &Trailer::KEYS, false),
             ];
-            for (keys, known, sections) in configs {
-                let r = Reader::new(&sec, &["t"], keys, sections);
+            for (table, known, sections) in configs {
+                let r = Reader::new(&sec, &["t"], table, sections);
+                let mask = key_mask(table.keys, known);
                 let known = |k: &str| known.contains(&k);
-                prop_assert_eq!(r.extra(known), extra_ref(&sec, known, sections));
+                prop_assert_eq!(r.extra(mask), extra_ref(&sec, known, sections));
                 for (k, _) in &sec.entries {
                     prop_assert_eq!(r.get(k).map(std::ptr::from_ref), sec.get(k).map(std::ptr::from_ref));
                 }

@@ -228,6 +228,32 @@ impl<'a> Parser<'a, '_> {
     /// Skips whitespace; stops at a comment or a token.
     #[inline(always)]
     fn skip_ws(&mut self) -> PResult<()> {
+        // ASCII spaces and newlines, in locals (stores to `self` in the loop cost as much as
+        // the rest of it); NUL and other bytes are left to `skip_ws_slow`.
+        let mut pos = self.pos;
+        while let Some(&b) = self.b.get(pos) {
+            if CLASS[usize::from(b)] == SPACE {
+                pos += 1;
+            } else if b == b'\n' {
+                pos += 1;
+                self.line += 1;
+                self.line_start = pos;
+            } else {
+                self.pos = pos;
+                if b == 0 || !b.is_ascii() {
+                    return self.skip_ws_slow();
+                }
+                return Ok(());
+            }
+        }
+        self.pos = pos;
+        Ok(())
+    }
+
+    /// [`Parser::skip_ws`] from a NUL or a non-ASCII byte on.
+    #[cold]
+    #[inline(never)]
+    fn skip_ws_slow(&mut self) -> PResult<()> {
         while let Some(&b) = self.b.get(self.pos) {
             if CLASS[usize::from(b)] == SPACE {
                 self.pos += 1;
@@ -287,7 +313,7 @@ impl<'a> Parser<'a, '_> {
                     if depth > 0 {
                         return Err(self.unexpected("'}'"));
                     }
-                    sec.entries = self.entries.drain(base..).collect();
+                    sec.entries = take_from(&mut self.entries, base);
                     return Ok(sec);
                 }
                 Some(b'}') => {
@@ -295,7 +321,7 @@ impl<'a> Parser<'a, '_> {
                         return Err(self.unexpected("a key"));
                     }
                     self.pos += 1;
-                    sec.entries = self.entries.drain(base..).collect();
+                    sec.entries = take_from(&mut self.entries, base);
                     return Ok(sec);
                 }
                 Some(b'#') => {
@@ -308,30 +334,51 @@ impl<'a> Parser<'a, '_> {
                 }
                 Some(_) => {
                     let key = self.key()?;
-                    self.skip_ws_and_comments()?;
-                    match self.b.get(self.pos) {
-                        Some(b'=') => {
-                            self.pos += 1;
-                            self.skip_ws_and_comments()?;
-                            let v = self.value()?;
-                            self.entries.push((key, Node::Value(v)));
-                        }
-                        Some(b'{') => {
-                            if depth + 1 > self.limits.max_depth {
-                                return Err(self.err(ParseErrorKind::TooDeep {
-                                    limit: self.limits.max_depth,
-                                }));
+                    if !self.plain_equals() {
+                        self.skip_ws_and_comments()?;
+                        match self.b.get(self.pos) {
+                            Some(b'=') => {
+                                self.pos += 1;
+                                self.skip_ws_and_comments()?;
                             }
-                            self.pos += 1;
-                            let sub = self.section_body(depth + 1)?;
-                            self.entries.push((key, Node::Section(sub)));
+                            Some(b'{') => {
+                                if depth + 1 > self.limits.max_depth {
+                                    return Err(self.err(ParseErrorKind::TooDeep {
+                                        limit: self.limits.max_depth,
+                                    }));
+                                }
+                                self.pos += 1;
+                                let sub = self.section_body(depth + 1)?;
+                                self.entries.push((key, Node::Section(sub)));
+                                last_end_line = Some(self.line);
+                                continue;
+                            }
+                            _ => return Err(self.unexpected("'=' or '{'")),
                         }
-                        _ => return Err(self.unexpected("'=' or '{'")),
                     }
+                    let v = self.value()?;
+                    self.entries.push((key, Node::Value(v)));
                     last_end_line = Some(self.line);
                 }
             }
         }
+    }
+
+    /// Consumes ` = ` when a value follows it directly (not a space, comment, NUL or
+    /// non-ASCII character), as lvm2 writes every key: what the general path of
+    /// whitespace, `=` and whitespace would consume, in one test.
+    #[inline(always)]
+    fn plain_equals(&mut self) -> bool {
+        let plain = matches!(
+            self.b.get(self.pos..self.pos + 4),
+            Some(&[b' ', b'=', b' ', c]) if CLASS[usize::from(c)] != SPACE
+                && c.is_ascii()
+                && !matches!(c, b'\n' | b'#' | 0)
+        );
+        if plain {
+            self.pos += 3;
+        }
+        plain
     }
 
     /// Consumes a word (key, bare string or number) and returns it; it never holds a
@@ -339,6 +386,23 @@ impl<'a> Parser<'a, '_> {
     #[inline(always)]
     fn word(&mut self) -> &'a str {
         let start = self.pos;
+        // ASCII word bytes, the common case, in a tight loop; a non-ASCII byte goes on in
+        // `word_slow`. Scanned in the `str` that is then sliced: the compiler sees that the
+        // word ends before an ASCII byte and drops the slice's char boundary test.
+        let rest = self.src.get(start..).unwrap_or_default();
+        let n = word_len(rest.as_bytes());
+        self.pos = start + n;
+        if rest.as_bytes().get(n).is_some_and(|b| !b.is_ascii()) {
+            self.word_slow();
+            return &self.src[start..self.pos];
+        }
+        &rest[..n]
+    }
+
+    /// [`Parser::word`] from a non-ASCII character on.
+    #[cold]
+    #[inline(never)]
+    fn word_slow(&mut self) {
         while let Some(&b) = self.b.get(self.pos) {
             if CLASS[usize::from(b)] == WORD {
                 self.pos += 1;
@@ -351,7 +415,6 @@ impl<'a> Parser<'a, '_> {
                 }
             }
         }
-        &self.src[start..self.pos]
     }
 
     #[inline(always)]
@@ -374,24 +437,35 @@ impl<'a> Parser<'a, '_> {
         self.scalar()
     }
 
-    /// A value other than an array (array elements).
+    /// A value other than an array (array elements). Dispatches on the byte: every token
+    /// starts with an ASCII one; a non-ASCII character can only start a bare word.
     #[inline(always)]
     fn scalar(&mut self) -> PResult<Value<'a>> {
-        match self.peek() {
-            Some('[') => Err(self.err(ParseErrorKind::NestedArray)),
-            Some('"') => {
+        match self.b.get(self.pos) {
+            Some(b'[') => Err(self.err(ParseErrorKind::NestedArray)),
+            Some(b'"') => {
                 self.pos += 1;
                 self.dq_string().map(Value::Str)
             }
-            Some('\'') => {
+            Some(b'\'') => {
                 self.pos += 1;
                 self.sq_string().map(Value::Str)
             }
-            Some(c) if c.is_ascii_digit() || c == '+' || c == '-' || c == '.' => self.number(),
-            Some(c) if !ends_word(c) => {
-                // A bare word is a string, as libdevmapper reads it.
-                self.key().map(Value::Str)
-            }
+            Some(c) if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.') => self.number(),
+            // A bare word is a string, as libdevmapper reads it.
+            Some(&c) if CLASS[usize::from(c)] == WORD => self.key().map(Value::Str),
+            Some(c) if !c.is_ascii() => self.non_ascii_scalar(),
+            _ => Err(self.unexpected("a value")),
+        }
+    }
+
+    /// [`Parser::scalar`] at a non-ASCII character: a bare word if the character continues
+    /// words.
+    #[cold]
+    #[inline(never)]
+    fn non_ascii_scalar(&mut self) -> PResult<Value<'a>> {
+        match self.peek() {
+            Some(c) if !ends_word(c) => self.key().map(Value::Str),
             _ => Err(self.unexpected("a value")),
         }
     }
@@ -421,7 +495,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(self.items.drain(base..).collect()));
+                    return Ok(Value::Array(take_from(&mut self.items, base)));
                 }
                 _ => return Err(self.unexpected("',' or ']'")),
             }
@@ -433,14 +507,27 @@ impl<'a> Parser<'a, '_> {
     /// without escapes are copied in one piece.
     #[inline(always)]
     fn dq_string(&mut self) -> PResult<Cow<'a, str>> {
+        // Nearly every string ends before any escape or newline: borrowed from the `str` it
+        // was scanned in (the slice then needs no char boundary test). Else the loop below
+        // reads it from the start.
+        let rest = self.src.get(self.pos..).unwrap_or_default();
+        if let Some(n) = find_dq_stop(rest.as_bytes()) {
+            if rest.as_bytes().get(n) == Some(&b'"') {
+                self.pos += n + 1;
+                return Ok(Cow::Borrowed(&rest[..n]));
+            }
+        }
+        self.dq_string_escaped()
+    }
+
+    /// [`Parser::dq_string`] for a string with escapes or newlines (or unterminated).
+    #[inline(never)]
+    fn dq_string_escaped(&mut self) -> PResult<Cow<'a, str>> {
         let mut s = String::new();
         // Start of the run since the last escape; lines are counted as the scan passes them.
         let mut start = self.pos;
         loop {
-            let Some(n) = self.b[self.pos..]
-                .iter()
-                .position(|&x| matches!(x, b'"' | b'\\' | 0 | b'\n'))
-            else {
+            let Some(n) = find_dq_stop(&self.b[self.pos..]) else {
                 self.advance_to(self.b.len());
                 return Err(self.err(ParseErrorKind::UnterminatedString));
             };
@@ -494,6 +581,22 @@ impl<'a> Parser<'a, '_> {
 
     #[inline(always)]
     fn number(&mut self) -> PResult<Value<'a>> {
+        // Digits then a byte that ends the word (ASCII, not a word byte) or the end: the
+        // whole token, read in one pass. Up to 18 digits cannot overflow.
+        let rest = self.b.get(self.pos..).unwrap_or_default();
+        let (mut n, mut v) = (0, 0i64);
+        while let Some(&c @ b'0'..=b'9') = rest.get(n).filter(|_| n < 18) {
+            v = v * 10 + i64::from(c - b'0');
+            n += 1;
+        }
+        if n > 0
+            && rest
+                .get(n)
+                .is_none_or(|&c| c.is_ascii() && CLASS[usize::from(c)] != WORD)
+        {
+            self.pos += n;
+            return Ok(Value::Int(v));
+        }
         let (line, line_start, start) = (self.line, self.line_start, self.pos);
         let text = self.word();
         // Up to 18 digits cannot overflow: the common case, read in one pass.
@@ -513,6 +616,74 @@ impl<'a> Parser<'a, '_> {
         number_value(text)
             .map(Value::Int)
             .map_err(|kind| self.err_at(line, line_start, start, kind))
+    }
+}
+
+/// How many bytes at the start of `b` are ASCII word bytes ([`WORD`]). Not inlined: in its
+/// own function the loop keeps everything in registers (inlined into `section_body`, which
+/// has many live values, it reloaded the slice each byte). Unrolled by four: one bound
+/// check per four bytes.
+#[inline(never)]
+fn word_len(b: &[u8]) -> usize {
+    let word = |c: u8| CLASS[usize::from(c)] == WORD;
+    let mut n = 0;
+    for c in b.chunks_exact(4) {
+        if !word(c[0]) {
+            return n;
+        }
+        if !word(c[1]) {
+            return n + 1;
+        }
+        if !word(c[2]) {
+            return n + 2;
+        }
+        if !word(c[3]) {
+            return n + 3;
+        }
+        n += 4;
+    }
+    n + b[n..].iter().take_while(|&&c| word(c)).count()
+}
+
+/// The first `"`, `\\`, NUL or newline in `b` (what ends a run of a double-quoted string).
+/// Looks at eight bytes at a time: strings are mostly ids of 38 characters.
+#[inline(always)]
+fn find_dq_stop(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // High bit set in the lowest byte of `x` that is zero (bytes above it may be set wrongly
+    // by the borrow, so only the lowest counts).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let chunks = b.chunks_exact(8);
+    let tail = chunks.remainder();
+    for (i, chunk) in chunks.enumerate() {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(bytes);
+        let hits = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | zero(x)
+            | zero(x ^ (ONES * u64::from(b'\n')));
+        if hits != 0 {
+            return Some(i * 8 + (hits.trailing_zeros() / 8) as usize);
+        }
+    }
+    tail.iter()
+        .position(|&x| matches!(x, b'"' | b'\\' | 0 | b'\n'))
+        .map(|n| b.len() - tail.len() + n)
+}
+
+/// Moves `v[base..]` into a Vec of its exact size, in one copy (a `drain(..).collect()` moves
+/// element by element). `split_off(0)` would hand over the whole buffer instead, leaving `v`
+/// to grow again.
+fn take_from<T>(v: &mut Vec<T>, base: usize) -> Vec<T> {
+    if base == 0 {
+        let mut out = Vec::with_capacity(v.len());
+        out.append(v);
+        out
+    } else {
+        v.split_off(base)
     }
 }
 
@@ -561,6 +732,37 @@ mod tests {
             ("0x10", bad("0x10")),
         ] {
             assert_eq!(number_value(t), want, "{t}");
+        }
+    }
+
+    /// Numbers around the one-pass fast path's limits (18 digits, a word byte or a
+    /// non-ASCII character after the digits) read as the reference reads them.
+    #[test]
+    fn numbers_at_the_fast_path_limits() {
+        for v in [
+            "0",
+            "007",
+            "123456789012345678",
+            "999999999999999999",
+            "1234567890123456789",
+            "9223372036854775807",
+            "9223372036854775808",
+            "12x",
+            "12.5",
+            "12é",
+            "12\u{a0}",
+            "-12",
+            "+12",
+            "12#c",
+            "12]",
+        ] {
+            for doc in [
+                format!("k = {v}\n"),
+                format!("k = [{v}, 1]\n"),
+                format!("k = {v}"),
+            ] {
+                same(&doc, &ParseLimits::default()).unwrap();
+            }
         }
     }
 
@@ -642,6 +844,32 @@ mod tests {
             let ins: String = ins.into_iter().collect();
             let s = format!("{}{}{}", &doc[..at], ins, &doc[end..]);
             same(&s, &ParseLimits::default())?;
+        }
+    }
+
+    proptest! {
+        /// The eight-bytes-at-a-time search finds what a byte-by-byte one finds, wherever the
+        /// stop byte falls in or after a word.
+        #[test]
+        fn dq_stop_is_the_first_stop_byte(b in proptest::collection::vec(prop_oneof![
+            // Mostly bytes that do not stop, so that stops fall in every chunk.
+            12 => proptest::sample::select(vec![b'a', b'-', 0x01, 0x21, 0x5b, 0x5d, 0x0b, 0x80, 0xff]),
+            1 => proptest::sample::select(vec![b'"', b'\\', 0, b'\n']),
+        ], 0..40)) {
+            let naive = b.iter().position(|&x| matches!(x, b'"' | b'\\' | 0 | b'\n'));
+            prop_assert_eq!(find_dq_stop(&b), naive);
+        }
+    }
+
+    proptest! {
+        /// The unrolled word scan counts what a byte-by-byte one counts.
+        #[test]
+        fn word_len_is_the_byte_scan(b in proptest::collection::vec(prop_oneof![
+            8 => proptest::sample::select(b"az_09".to_vec()),
+            1 => proptest::sample::select(vec![b' ', b'=', b'"', b'\n', 0, 0x7f, 0x80, 0xe9]),
+        ], 0..24)) {
+            let bytewise = b.iter().take_while(|&&c| CLASS[usize::from(c)] == WORD).count();
+            prop_assert_eq!(word_len(&b), bytewise);
         }
     }
 
