@@ -405,7 +405,8 @@ impl<'o> Emitter<'o> {
     /// [`body`](Emitter::body) as if `Section::set(key, value)` had been called for each of
     /// `overrides` in turn: the first entry of each key gets the new value in place, an
     /// absent key is appended (the last override of a key wins). Spares copying a section to
-    /// change a few values.
+    /// change a few values. The lookahead `open_with` was given is the written section's, so
+    /// an override of a key it reads (`device_count`) needs it taken with the override.
     pub fn body_with(&mut self, sec: &Section, overrides: &[(&str, &Value)]) {
         let n = sec.entries.len();
         // The last override of a key wins, as with repeated `set`s.
@@ -821,7 +822,9 @@ mod tests {
             e.open("vg");
             e.open("logical_volumes");
             e.open("lv");
-            e.open_with("segment1", Lookahead::of(&seg));
+            // The lookahead is of the section as written, overrides applied (lvmeta's
+            // writer overrides no key a lookahead reads).
+            e.open_with("segment1", Lookahead::of(&set));
             e.body_with(&seg, &ov_refs);
             e.close();
             e.close();
