@@ -85,14 +85,33 @@ impl SysBlock {
 
     /// A dm device's uuid (`mpath-...`, `LVM-...`); None for other devices.
     pub fn dm_uuid(&self, name: &str) -> Option<String> {
-        let s = read_attr(&self.block(name).join("dm/uuid"))?;
+        let s = self.dm_attr(name, "uuid")?;
         Some(s.trim().to_string())
     }
 
     /// A dm device's name (`/dev/mapper/<name>`).
     pub fn dm_name(&self, name: &str) -> Option<String> {
-        let s = read_attr(&self.block(name).join("dm/name"))?;
+        let s = self.dm_attr(name, "name")?;
         Some(s.trim().to_string()).filter(|s| !s.is_empty())
+    }
+
+    /// `dm/<attr>` of device `name`. A dm device (`dm-N`) lives under
+    /// `devices/virtual/block`: read there, the kernel resolves no `class/block` symlink
+    /// (kernfs builds a link's target text on every lookup). A scan reads one per holder of
+    /// each PV, and a PV holds every LV active on it.
+    fn dm_attr(&self, name: &str, attr: &str) -> Option<String> {
+        if name.starts_with("dm-") && !name.contains('/') {
+            let direct = self
+                .root
+                .join("devices/virtual/block")
+                .join(name)
+                .join("dm")
+                .join(attr);
+            if let Some(s) = read_attr(&direct) {
+                return Some(s);
+            }
+        }
+        read_attr(&self.block(name).join("dm").join(attr))
     }
 
     /// The devices stacked on `name` (`holders/`), sorted.
