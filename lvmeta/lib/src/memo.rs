@@ -7,7 +7,7 @@
 //! spends a good part of a command in the parse (issue 13: ~8 ms of a 50 ms `lvchange -aey`
 //! in the lab's guests).
 //!
-//! The two sides: the server parses the texts its workers report ([`remember`]) before it
+//! The two sides: the server parses the texts its workers report ([`learn`]) before it
 //! forks the next ones, which inherit the memo; a worker takes a text's model from it
 //! ([`take`], by [`crate::ops`]' VG read) and reports the texts it read but found nothing for
 //! and the texts it committed ([`set_sink`]), which the next command will read.
@@ -35,7 +35,7 @@ static SINK: Mutex<Option<Sink>> = Mutex::new(None);
 
 /// Why a text says no VG.
 #[derive(Debug, thiserror::Error)]
-pub enum TextError {
+pub(crate) enum TextError {
     #[error(transparent)]
     Parse(#[from] lvmeta_text::ParseError),
     #[error("{0}")]
@@ -43,29 +43,53 @@ pub enum TextError {
 }
 
 /// What `text` says: the one place a VG's metadata text becomes its model.
-pub fn parse(text: &str) -> Result<VolumeGroup, TextError> {
+pub(crate) fn parse(text: &str) -> Result<VolumeGroup, TextError> {
     let doc = lvmeta_text::parse(text)?;
     VolumeGroup::from_metadata(&doc).map_err(|e| TextError::Model(e.to_string()))
 }
 
-/// Keeps `vg`, parsed from `text` by [`parse`], for the processes forked from now on; the
-/// newest [`MAX_ENTRIES`] are kept, one per text. Returns whether the memo changed.
-pub fn remember(text: String, vg: VolumeGroup) -> bool {
-    if text.len() > MAX_TEXT {
+/// Parses `texts` (reported by workers, oldest first) for the processes forked from now on:
+/// the newest text of each VG only, unless remembered already. Returns whether the memo
+/// changed (the children forked before lack it).
+pub fn learn(texts: Vec<String>) -> bool {
+    let mut seen: Vec<String> = Vec::new();
+    let mut changed = false;
+    for text in texts.into_iter().rev() {
+        let Some((name, seqno)) = crate::ops::peek(&text) else {
+            continue;
+        };
+        if seen.iter().any(|s| s == name) {
+            continue;
+        }
+        seen.push(name.to_string());
+        if knows(&text) {
+            continue;
+        }
+        match parse(&text) {
+            Ok(vg) => {
+                log::debug!("parsed ahead: VG {name} seqno {seqno}");
+                changed |= remember(text, vg);
+            }
+            Err(e) => log::debug!("not parsed ahead: VG {name}: {e}"),
+        }
+    }
+    changed
+}
+
+/// Keeps `vg`, parsed from `text`; the newest [`MAX_ENTRIES`] are kept, one per text.
+/// Returns whether the memo changed.
+fn remember(text: String, vg: VolumeGroup) -> bool {
+    if text.len() > MAX_TEXT || knows(&text) {
         return false;
     }
     let mut m = lock(&MEMO);
-    if m.first().is_some_and(|e| e.text == text) {
-        return false;
-    }
-    m.retain(|e| e.text != text);
     m.insert(0, Entry { text, vg });
     m.truncate(MAX_ENTRIES);
     true
 }
 
 /// Whether `text` is remembered.
-pub fn knows(text: &str) -> bool {
+fn knows(text: &str) -> bool {
     lock(&MEMO).iter().any(|e| e.text == text)
 }
 
@@ -135,6 +159,11 @@ mod tests {
         assert!(knows(&vg_text("vgb", 102)));
         assert_eq!(lock(&MEMO).len(), MAX_ENTRIES);
         assert!(!remember("x".repeat(MAX_TEXT + 1), vg));
+        // Learning: the newest text of each VG, once.
+        let (c1, c2, d) = (vg_text("vgc", 1), vg_text("vgc", 2), vg_text("vgd", 1));
+        assert!(learn(vec![c1.clone(), d.clone(), c2.clone()]));
+        assert!(knows(&c2) && knows(&d) && !knows(&c1));
+        assert!(!learn(vec![c2.clone()]), "known already");
         // Reports reach the sink.
         let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
         let s2 = seen.clone();

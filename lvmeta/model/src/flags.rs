@@ -369,9 +369,11 @@ impl FlagList {
     }
 }
 
-/// `status` and `flags` lists of `object` read with [`unlock_write`] applied, in one pass:
-/// WRITE_LOCKED is dropped from `flags` as it is read (an LV's only flag, most often, which
-/// then needs no Vec) and WRITE is put into `status`, which has room for it.
+/// `status` and `flags` lists of `object` as the model holds them: lvm2's WRITE_LOCKED (in
+/// `flags`) means WRITE, which the model always says in `status`, after READ, as lvm2 does
+/// once it has read the metadata. In one pass: WRITE_LOCKED is dropped from `flags` as it is
+/// read (an LV's only flag, most often, which then needs no Vec) and WRITE is put into
+/// `status`, which has room for it.
 pub fn read_unlocked<'n>(
     object: Object,
     status: impl IntoIterator<Item = &'n str>,
@@ -404,14 +406,6 @@ pub fn read_unlocked<'n>(
     (status, flags)
 }
 
-/// Reading: lvm2's WRITE_LOCKED (in `flags`) means WRITE; the model always says WRITE in
-/// `status`, after READ, as lvm2 does once it has read the metadata.
-pub fn unlock_write(status: &mut FlagList, flags: &mut FlagList) {
-    if flags.remove(Flag::WriteLocked) {
-        status.insert_after(Flag::Write, Flag::Read);
-    }
-}
-
 /// Writing: `status` and `flags` as written. When `locked` (a VG with a system ID or lock
 /// type), WRITE becomes the WRITE_LOCKED flag, the first of lvm2's compatible flags.
 pub fn written<'a>(
@@ -435,6 +429,13 @@ pub fn written<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference [`read_unlocked`] is held to: read both lists, then unlock.
+    fn unlock_write(status: &mut FlagList, flags: &mut FlagList) {
+        if flags.remove(Flag::WriteLocked) {
+            status.insert_after(Flag::Write, Flag::Read);
+        }
+    }
 
     const ALL: [Flag; 29] = [
         Flag::Exported,
@@ -605,6 +606,7 @@ mod tests {
 
     mod prop {
         use super::super::*;
+        use super::unlock_write;
         use proptest::prelude::*;
 
         fn word() -> impl Strategy<Value = String> {

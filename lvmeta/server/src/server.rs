@@ -93,24 +93,30 @@ const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
 #[derive(Default)]
 struct Pending {
     texts: Vec<String>,
-    buf: Vec<u8>,
 }
 
 impl Pending {
-    /// Reads every datagram waiting on `sock`; a text that is no UTF-8 or too long is
-    /// dropped (a worker sends what lvmeta read or wrote, nothing else reaches the socket).
+    /// Reads every datagram waiting on `sock`, each into a buffer of its own size; a text that
+    /// is no UTF-8 or too long is dropped (a worker sends what lvmeta read or wrote, nothing
+    /// else reaches the socket).
     fn read(&mut self, sock: &OwnedFd) {
         use nix::sys::socket::{recv, MsgFlags};
-        self.buf.resize(lvmeta::memo::MAX_TEXT + 1, 0);
+        let fd = sock.as_raw_fd();
         loop {
-            match recv(sock.as_raw_fd(), &mut self.buf, MsgFlags::MSG_TRUNC) {
-                Ok(n) if n <= lvmeta::memo::MAX_TEXT => {
-                    if let Ok(t) = std::str::from_utf8(&self.buf[..n]) {
-                        self.texts.push(t.to_string());
+            // The next datagram's length, left queued.
+            let len = match recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            };
+            let mut buf = vec![0u8; len.min(lvmeta::memo::MAX_TEXT)];
+            match recv(fd, &mut buf, MsgFlags::MSG_TRUNC) {
+                Ok(n) if n == buf.len() && n == len => {
+                    if let Ok(t) = String::from_utf8(buf) {
+                        self.texts.push(t);
                     }
                 }
-                Ok(_) => {}
-                Err(Errno::EINTR) => {}
+                Ok(_) | Err(Errno::EINTR) => {}
                 Err(_) => break,
             }
         }
@@ -120,30 +126,6 @@ impl Pending {
             .len()
             .saturating_sub(4 * lvmeta::memo::MAX_ENTRIES);
         self.texts.drain(..over);
-    }
-
-    /// Parses what is new, the newest text of each VG only; whether the memo changed.
-    fn parse(&mut self) -> bool {
-        let mut seen: Vec<String> = Vec::new();
-        let mut changed = false;
-        for text in std::mem::take(&mut self.texts).into_iter().rev() {
-            let name = text.split_whitespace().next().unwrap_or("").to_string();
-            if seen.contains(&name) {
-                continue;
-            }
-            seen.push(name.clone());
-            if lvmeta::memo::knows(&text) {
-                continue;
-            }
-            match lvmeta::memo::parse(&text) {
-                Ok(vg) => {
-                    log::debug!("parsed ahead: VG {name} seqno {}", vg.seqno);
-                    changed |= lvmeta::memo::remember(text, vg);
-                }
-                Err(e) => log::debug!("not parsed ahead: VG {name}: {e}"),
-            }
-        }
-        changed
     }
 }
 
@@ -273,7 +255,9 @@ pub fn run(opts: &Options) -> Result<(), ServerError> {
         pending.read(&memo_r);
         let running = pool.busy() > 0 || pool.stopping();
         let now = std::time::Instant::now();
-        if ahead.due(now, !pending.texts.is_empty(), running) && pending.parse() {
+        if ahead.due(now, !pending.texts.is_empty(), running)
+            && lvmeta::memo::learn(std::mem::take(&mut pending.texts))
+        {
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
             // The old pipe's end tells the idle children to exit.
             stop_r = r;
