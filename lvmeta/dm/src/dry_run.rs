@@ -65,6 +65,9 @@ impl<B: DmBackend + ?Sized> DmBackend for DryRun<Box<B>> {
     fn names(&self) -> Result<Vec<String>> {
         self.0.names()
     }
+    fn listed(&self) -> Result<Option<Vec<crate::Listed>>> {
+        self.0.listed()
+    }
 }
 
 impl<N: Nodes + ?Sized> Nodes for DryRun<Box<N>> {

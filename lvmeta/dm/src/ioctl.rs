@@ -197,6 +197,10 @@ impl DmBackend for DmIoctl {
         Ok(Self::lines(t))
     }
 
+    fn listed(&self) -> Result<Option<Vec<crate::Listed>>> {
+        crate::list::list(self.dm.file())
+    }
+
     fn names(&self) -> Result<Vec<String>> {
         let devs = self.dm.list_devices().map_err(|e| kerr("list", "all", e))?;
         Ok(devs.into_iter().map(|(n, _, _)| n.to_string()).collect())

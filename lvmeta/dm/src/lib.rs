@@ -9,6 +9,7 @@
 
 pub mod dry_run;
 pub mod ioctl;
+pub mod list;
 pub mod mem;
 pub mod nodes;
 pub mod status;
@@ -17,6 +18,7 @@ pub mod view;
 use lvmeta_activate::{DevNum, DevRef, DmDevice, Plan, TableLine};
 use std::collections::HashMap;
 
+pub use list::Listed;
 pub use nodes::{DevFs, Nodes};
 pub use status::{sync_percent, SyncStatus};
 
@@ -94,6 +96,11 @@ pub trait DmBackend {
     fn status(&self, uuid: &str) -> Result<Vec<RawLine>>;
     /// Every device: (name, uuid, devnum).
     fn list(&self) -> Result<Vec<DevInfo>>;
+    /// Every device's name, uuid and devnum in one call; None: this kernel does not list
+    /// uuids (before dm ioctl 4.46), ask per device.
+    fn listed(&self) -> Result<Option<Vec<Listed>>> {
+        Ok(None)
+    }
     /// Every device's name (one ioctl, no per-device query).
     fn names(&self) -> Result<Vec<String>> {
         Ok(self.list()?.into_iter().map(|i| i.name).collect())

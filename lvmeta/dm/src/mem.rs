@@ -316,4 +316,17 @@ impl DmBackend for MemDm {
             .map(|d| d.info.clone())
             .collect())
     }
+
+    fn listed(&self) -> Result<Option<Vec<crate::Listed>>> {
+        Ok(Some(
+            self.list()?
+                .into_iter()
+                .map(|i| crate::Listed {
+                    name: i.name,
+                    uuid: i.uuid,
+                    dev: i.dev,
+                })
+                .collect(),
+        ))
+    }
 }

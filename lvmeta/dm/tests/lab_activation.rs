@@ -1746,6 +1746,27 @@ fn lab_multipath_vg_found_once_and_new_lvs_wiped() {
         }
     }
 
+    // The paths' holder, the map, is known from one device-mapper listing of every device
+    // with its uuid (DM_LIST_DEVICES with DM_UUID_FLAG), not read in sysfs per holder.
+    let out = t.run("M pvs -vv --noheadings -o pv_name");
+    let err = out.stderr_str();
+    assert!(out.success(), "{err}");
+    assert!(err.contains("device-mapper listed "), "{err}");
+    assert!(
+        !err.contains("reading them in sysfs") && !err.contains("reading dm uuids in sysfs"),
+        "{err}"
+    );
+    for p in ["$A", "$B"] {
+        let path = t.sh(&format!("echo {p}"));
+        assert!(
+            err.contains(&format!(
+                "{}: skipped, device is a multipath component (of mp)",
+                path.trim()
+            )),
+            "{p}: {err}"
+        );
+    }
+
     // New LVs over an old ext4 signature.
     t.sh(
         "set -e; M lvcreate -an -Zn -n old -L 16m vm; M lvchange -ay vm/old; \

@@ -5,7 +5,10 @@
 //! device in the dm subsystem, in another subsystem (md), or used by an LV.
 //! The root is a parameter so tests run on a fake sysfs tree.
 
+use lvmeta_dm::DmBackend;
 use lvmeta_model::ids;
+use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Why a device is not scanned.
@@ -42,21 +45,90 @@ fn read_attr(path: &Path) -> Option<String> {
     String::from_utf8(buf[..n].to_vec()).ok()
 }
 
-/// A sysfs tree (`/sys`, or a fake one in tests).
-#[derive(Debug, Clone)]
-pub struct SysBlock {
+/// Every dm device's name and uuid by kernel name (`dm-<minor>`).
+type DmListing = HashMap<String, (String, String)>;
+
+/// A sysfs tree (`/sys`, or a fake one in tests), and device-mapper for the dm devices'
+/// names and uuids when it lists them (see [`SysBlock::with_dm`]).
+#[derive(Clone)]
+pub struct SysBlock<'a> {
     root: PathBuf,
+    dm: Option<&'a dyn DmBackend>,
+    /// What `dm` listed, once, on the first dm attribute asked; None in it: `dm` lists no
+    /// uuids (or failed to list), sysfs is read.
+    listed: OnceCell<Option<DmListing>>,
 }
 
-impl Default for SysBlock {
+impl Default for SysBlock<'_> {
     fn default() -> Self {
         SysBlock::new("/sys")
     }
 }
 
-impl SysBlock {
-    pub fn new(root: impl Into<PathBuf>) -> SysBlock {
-        SysBlock { root: root.into() }
+impl std::fmt::Debug for SysBlock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SysBlock")
+            .field("root", &self.root)
+            .field("dm", &self.dm.is_some())
+            .finish()
+    }
+}
+
+impl<'a> SysBlock<'a> {
+    pub fn new(root: impl Into<PathBuf>) -> SysBlock<'a> {
+        SysBlock {
+            root: root.into(),
+            dm: None,
+            listed: OnceCell::new(),
+        }
+    }
+
+    /// Takes the dm devices' names and uuids from one device-mapper listing of them all
+    /// (made when first needed), as lvm2's device cache does: a scan asks them for every
+    /// holder of every PV, and a PV holds each LV active on it, where sysfs costs an open
+    /// and a read for each. A device made since the listing, or a kernel that does not list
+    /// uuids, is read in sysfs.
+    pub fn with_dm(self, dm: &'a dyn DmBackend) -> SysBlock<'a> {
+        SysBlock {
+            dm: Some(dm),
+            listed: OnceCell::new(),
+            ..self
+        }
+    }
+
+    /// `attr` (`uuid` or `name`) of dm device `name` (`dm-N`) from the listing, as sysfs
+    /// spells it (a device without a uuid reads empty).
+    fn listed_attr(&self, name: &str, attr: &str) -> Option<String> {
+        let listing = self
+            .listed
+            .get_or_init(|| match self.dm?.listed() {
+                Ok(Some(devs)) => {
+                    log::debug!(
+                        "device-mapper listed {} devices with their uuids",
+                        devs.len()
+                    );
+                    Some(
+                        devs.into_iter()
+                            .map(|d| (format!("dm-{}", d.dev.minor), (d.name, d.uuid)))
+                            .collect(),
+                    )
+                }
+                Ok(None) => {
+                    log::debug!("device-mapper lists no uuids here: reading them in sysfs");
+                    None
+                }
+                Err(e) => {
+                    log::debug!("{e}: reading dm uuids in sysfs");
+                    None
+                }
+            })
+            .as_ref()?;
+        let (dm_name, uuid) = listing.get(name)?;
+        match attr {
+            "uuid" => Some(uuid.clone()),
+            "name" => Some(dm_name.clone()),
+            _ => None,
+        }
     }
 
     fn block(&self, name: &str) -> PathBuf {
@@ -95,12 +167,16 @@ impl SysBlock {
         Some(s.trim().to_string()).filter(|s| !s.is_empty())
     }
 
-    /// `dm/<attr>` of device `name`. A dm device (`dm-N`) lives under
+    /// `dm/<attr>` of device `name`: device-mapper's listing says it when there is one
+    /// ([`SysBlock::with_dm`]). Else a dm device (`dm-N`) lives under
     /// `devices/virtual/block`: read there, the kernel resolves no `class/block` symlink
     /// (kernfs builds a link's target text on every lookup). A scan reads one per holder of
     /// each PV, and a PV holds every LV active on it.
     fn dm_attr(&self, name: &str, attr: &str) -> Option<String> {
         if name.starts_with("dm-") && !name.contains('/') {
+            if let Some(s) = self.listed_attr(name, attr) {
+                return Some(s);
+            }
             let direct = self
                 .root
                 .join("devices/virtual/block")
@@ -229,7 +305,7 @@ mod tests {
                 dir: tempfile::tempdir().unwrap(),
             }
         }
-        fn sys(&self) -> SysBlock {
+        fn sys(&self) -> SysBlock<'_> {
             SysBlock::new(self.dir.path())
         }
         fn disk(&self, name: &str) -> PathBuf {
@@ -315,6 +391,58 @@ mod tests {
         assert_eq!(s.dm_name("dm-0").as_deref(), Some("mp"));
         // Nothing there: nothing skipped.
         assert_eq!(SysBlock::new("/nonexistent").skip("vdb"), None);
+    }
+
+    /// Device-mapper's listing answers what sysfs would, one listing for all; a device it
+    /// does not list (made since) is read in sysfs.
+    #[test]
+    fn a_dm_listing_answers_as_sysfs_and_sysfs_fills_in() {
+        let f = Fake::new();
+        for d in ["vdb", "vdc", "vdd"] {
+            f.disk(d);
+        }
+        let lvm = "LVM-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV";
+        // dm-0..dm-2, as the in-memory device-mapper numbers them.
+        let devs = [
+            ("mp", "mpath-3600a"),
+            ("vg-lv", lvm),
+            ("crypt", "CRYPT-LUKS2-1"),
+        ];
+        let mem = lvmeta_dm::mem::MemDm::new([]);
+        for (i, (name, uuid)) in devs.iter().enumerate() {
+            f.dm(&format!("dm-{i}"), name, uuid);
+            assert_eq!(mem.create(name, uuid).unwrap().minor, i as u32);
+        }
+        f.hold("vdb", "dm-0");
+        f.hold("vdc", "dm-1");
+        f.hold("vdc", "dm-2");
+        // Made after the listing: sysfs only.
+        f.dm("dm-7", "late", "mpath-late");
+        f.hold("vdd", "dm-7");
+        let plain = f.sys();
+        let listed = f.sys().with_dm(&mem);
+        for name in ["vdb", "vdc", "vdd", "dm-0", "dm-1", "dm-2", "dm-7"] {
+            assert_eq!(listed.skip(name), plain.skip(name), "{name}");
+            assert_eq!(listed.used_by_lv(name), plain.used_by_lv(name), "{name}");
+            assert_eq!(listed.dm_name(name), plain.dm_name(name), "{name}");
+        }
+        assert_eq!(
+            listed.skip("vdd"),
+            Some(Skip::MultipathComponent { map: "late".into() })
+        );
+        // The listing is what is read: sysfs saying otherwise does not count.
+        std::fs::write(
+            f.dir.path().join("devices/virtual/block/dm-2/dm/uuid"),
+            "mpath-changed\n",
+        )
+        .unwrap();
+        assert_eq!(
+            plain.skip("vdc"),
+            Some(Skip::MultipathComponent {
+                map: "crypt".into()
+            })
+        );
+        assert_eq!(f.sys().with_dm(&mem).skip("vdc"), None);
     }
 
     #[test]

@@ -557,7 +557,11 @@ fn dedup_same_device(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 /// Reads labels and metadata areas of every candidate device, once each. Only the
 /// transaction driver (`crate::txn`) scans: commands reach metadata through it.
 pub(crate) fn scan(env: &Env) -> Result<Scan> {
-    scan_with(env, &SysBlock::default())
+    let sys = SysBlock::default();
+    match &env.kernel {
+        Some(k) => scan_with(env, &sys.with_dm(k.dm.as_ref())),
+        None => scan_with(env, &sys),
+    }
 }
 
 /// [`scan`] with the given sysfs tree.
