@@ -58,6 +58,17 @@ pub struct Client {
     /// [`Client::open`]: the hello frame, sent with the first request (one write), whose
     /// answer is read before that request's.
     hello: Option<Vec<u8>>,
+    /// Releases sent by [`Client::unlock_later`] whose answers are not read yet (what each
+    /// released, for the log), oldest first.
+    owed: Vec<String>,
+}
+
+impl Drop for Client {
+    /// Reads what is owed ([`Client::unlock_later`]) before the connection closes, so a
+    /// release is done (and a refusal logged) when the command that made it ends.
+    fn drop(&mut self) {
+        let _ = self.settle();
+    }
 }
 
 /// The longest a single answer may take (a lock wait is bounded by its own `wait_ms`).
@@ -113,6 +124,7 @@ impl Client {
             node_id: 0,
             node_name: String::new(),
             hello: Some(hello),
+            owed: Vec::new(),
         })
     }
 
@@ -145,8 +157,10 @@ impl Client {
         (self.node_id, &self.node_name)
     }
 
-    /// One request, one answer; `Busy` and `Failed` answers become errors.
+    /// One request, one answer; `Busy` and `Failed` answers become errors. Answers owed to
+    /// [`Client::unlock_later`] are read first: one request at a time is on a connection.
     pub fn call(&mut self, req: &Request) -> Result<Response, ClientError> {
+        self.settle()?;
         let mut out = self.hello.take().unwrap_or_default();
         let pending_hello = !out.is_empty();
         out.extend_from_slice(&encode_frame(req, MAX_REQUEST)?);
@@ -237,6 +251,46 @@ impl Client {
                 quiet,
             },
         )
+    }
+
+    /// Releases a shared (read) GLLK/VGLK without waiting for the answer, which the next
+    /// request on this connection, or its close, reads first ([`Client::settle`]). A read
+    /// lock's release carries nothing to the LVB, and the daemon serves a connection's
+    /// requests in order, so nothing after it can overtake it; meanwhile the command goes on
+    /// (an `lvchange -an` removes its devices while the daemon converts the VG lock down).
+    /// `what` names the lock in a failure's log line.
+    pub fn unlock_later(&mut self, scope: Scope, what: String) -> Result<(), ClientError> {
+        self.settle()?;
+        let req = Request::Unlock {
+            scope,
+            seqno: None,
+            removed: false,
+            quiet: false,
+        };
+        self.send(&encode_frame(&req, MAX_REQUEST)?)?;
+        self.owed.push(what);
+        Ok(())
+    }
+
+    /// Reads the answers owed to [`Client::unlock_later`]. A refused release is logged (as
+    /// a release waited for is); a connection that failed is this call's error.
+    pub fn settle(&mut self) -> Result<(), ClientError> {
+        while !self.owed.is_empty() {
+            let what = self.owed.remove(0);
+            let r = self.answer();
+            let keep = reusable(&r);
+            match r {
+                Ok(Response::Done) => {}
+                Ok(r) => log::warn!("releasing the {what}: {}", unexpected("unlock", r)),
+                Err(e) if keep => log::warn!("releasing the {what}: {e}"),
+                Err(e) => {
+                    self.owed.clear();
+                    log::warn!("releasing the {what}: {e}");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// An activation lock (`Ex` for -aey, `Pr` for -asy), held by the daemon afterwards.
@@ -454,7 +508,7 @@ impl DlmLocking {
         f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
         let mut slot = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let mut c = match slot.take() {
+        let mut c = match slot.take().and_then(settled) {
             Some(c) => c,
             None => Client::open(&self.socket, &self.client)?,
         };
@@ -475,11 +529,18 @@ impl DlmLocking {
 
     /// The idle connection, or a new one (its hello sent with its first request).
     fn connect(&self, what: impl Fn() -> String) -> Result<Client, LockError> {
-        if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(c) = idle.and_then(settled) {
             return Ok(c);
         }
         Client::open(&self.socket, &self.client).map_err(|e| self.lock_error(what(), e))
     }
+}
+
+/// `c` with its owed answers read, or None if its connection failed meanwhile (a new one
+/// is made, as when none was kept).
+fn settled(mut c: Client) -> Option<Client> {
+    c.settle().ok().map(|()| c)
 }
 
 /// A connection that holds nothing, kept for the command's next request.
@@ -609,7 +670,13 @@ impl Drop for DlmHeld {
             };
             let removed = self.removed && self.mode == LockMode::Exclusive;
             let quiet = self.quiet && seqno.is_some();
-            match c.unlock(scope_of(&self.target), seqno, removed, quiet) {
+            let released = if self.mode == LockMode::Exclusive {
+                c.unlock(scope_of(&self.target), seqno, removed, quiet)
+            } else {
+                // A read lock: released while the command goes on (`unlock_later`).
+                c.unlock_later(scope_of(&self.target), self.target.to_string())
+            };
+            match released {
                 Ok(()) => {
                     let mut slot = self.idle.lock().unwrap_or_else(|p| p.into_inner());
                     if slot.is_none() {
@@ -945,6 +1012,96 @@ mod tests {
             "{:?}",
             s[0]
         );
+    }
+
+    /// A daemon stand-in whose answer to `unlock` waits for `gate` (at most 2 s) and is
+    /// `unlock_answer`; records per unlock whether the gate opened first.
+    fn gated_daemon(
+        dir: &Path,
+        gate: std::sync::mpsc::Receiver<()>,
+        unlock_answer: Response,
+    ) -> (PathBuf, Seen, Arc<Mutex<Vec<bool>>>) {
+        let path = dir.join("gated.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let seen = Seen::default();
+        let gated = Arc::new(Mutex::new(Vec::new()));
+        let (log, opened) = (seen.clone(), gated.clone());
+        std::thread::spawn(move || {
+            let mut s = listener.incoming().next().unwrap().unwrap();
+            log.lock().unwrap().push(Vec::new());
+            while let Ok(req) = read_frame::<Request>(&mut s, MAX_REQUEST) {
+                log.lock().unwrap()[0].push(req.clone());
+                let resp = match req {
+                    Request::Hello { .. } => Response::Hello {
+                        version: PROTOCOL_VERSION,
+                        node_id: 3,
+                        node_name: "n3".into(),
+                    },
+                    Request::Lock { .. } => Response::Granted {
+                        r_version: Some(7),
+                        lvb_invalid: false,
+                    },
+                    Request::Unlock { .. } => {
+                        let first = gate.recv_timeout(Duration::from_secs(2)).is_ok();
+                        opened.lock().unwrap().push(first);
+                        unlock_answer.clone()
+                    }
+                    _ => Response::Done,
+                };
+                s.write_all(&encode_frame(&resp, MAX_RESPONSE).unwrap())
+                    .unwrap();
+            }
+        });
+        (path, seen, gated)
+    }
+
+    /// A read lock's release is sent and not waited for: the command goes on, and the
+    /// answer is read before the connection's next request (in order), or at its close.
+    #[test]
+    fn a_read_locks_release_is_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (path, seen, gated) = gated_daemon(dir.path(), rx, Response::Done);
+        let m = DlmLocking::new(&path, Duration::from_secs(1));
+        let g = m.lock_vg("vg", LockMode::Shared).unwrap();
+        // Returns before the daemon answers (it answers once the gate opens).
+        drop(g);
+        tx.send(()).unwrap();
+        m.unlock_lv("vg", "uuid", "lv").unwrap();
+        // An exclusive lock's release carries the seqno: waited for (the gate never opens,
+        // so the daemon answers after its 2 s and notes it).
+        let mut g = m.lock_vg("vg", LockMode::Exclusive).unwrap();
+        g.note_committed_seqno(9);
+        drop(g);
+        assert_eq!(*gated.lock().unwrap(), [true, false]);
+        assert_eq!(
+            kinds(&seen),
+            [vec![
+                "hello",
+                "lock",
+                "unlock",
+                "lv_unlock",
+                "lock",
+                "unlock"
+            ]]
+        );
+    }
+
+    /// A refused release, not waited for, is logged and is not the next request's answer.
+    #[test]
+    fn a_refused_release_not_waited_for_is_not_the_next_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let refusal = Response::Failed {
+            kind: ErrorKind::NotHeld,
+            message: "no such lock".into(),
+        };
+        let (path, seen, _) = gated_daemon(dir.path(), rx, refusal);
+        tx.send(()).unwrap();
+        let m = DlmLocking::new(&path, Duration::from_secs(1));
+        drop(m.lock_vg("vg", LockMode::Shared).unwrap());
+        m.lock_lv("vg", "uuid", "lv", LockMode::Exclusive).unwrap();
+        assert_eq!(kinds(&seen), [vec!["hello", "lock", "unlock", "lv_lock"]]);
     }
 
     /// A commit noted as adding LVs only is released `quiet` (clvmd-rs does not announce
