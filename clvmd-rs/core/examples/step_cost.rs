@@ -6,7 +6,8 @@
 //! One node, a group of one, every DLM call granted at once by a stand-in (so only
 //! [`Node::step`] and [`Node::next_wake`] are timed, as the daemon calls them). A round is an
 //! `lvchange -an`'s requests plus the activation before it: hello, VG lock PR, VG unlock, LV
-//! lock EX, LV unlock, each with its DLM completions.
+//! lock EX, LV unlock, each with its DLM completions, on a connection of its own (connected
+//! and disconnected, as an lvm command's).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -20,6 +21,7 @@ struct Bench {
     now: u64,
     lkid: u32,
     steps: u64,
+    conn: u64,
 }
 
 impl Bench {
@@ -62,7 +64,8 @@ impl Bench {
     }
 
     fn ask(&mut self, request: Request) -> Response {
-        let r = self.feed(Input::Request { conn: 1, request });
+        let conn = self.conn;
+        let r = self.feed(Input::Request { conn, request });
         assert_eq!(r.len(), 1, "{r:?}");
         r.into_iter().next().expect("one")
     }
@@ -102,6 +105,7 @@ fn bench(held: usize, rounds: usize) {
         now: 1,
         lkid: 0,
         steps: 0,
+        conn: 1,
     };
     b.feed(Input::ClusterName(Some("c".into())));
     b.feed(Input::Membership { members: vec![1] });
@@ -119,6 +123,11 @@ fn bench(held: usize, rounds: usize) {
     let t = Instant::now();
     for n in 0..rounds {
         b.now += 1;
+        b.conn += 1;
+        b.feed(Input::Connected {
+            conn: b.conn,
+            pid: 1,
+        });
         b.ask(Request::Hello {
             version: clvmd_proto::PROTOCOL_VERSION,
             client: "bench".into(),
@@ -140,6 +149,7 @@ fn bench(held: usize, rounds: usize) {
         let i = held + n % 8;
         assert_eq!(b.ask(lv(i, Mode::Ex)), Response::Done);
         assert_eq!(b.ask(lv(i, Mode::Nl)), Response::Done);
+        b.feed(Input::Disconnected { conn: b.conn });
     }
     let el = t.elapsed();
     let requests = rounds * 5;
