@@ -27,6 +27,9 @@ pub(crate) use coord::Coord;
 #[path = "dgfail.rs"]
 mod dgfail;
 pub use dgfail::{CarriedCommit, CARRY_MS};
+#[cfg(test)]
+#[path = "drive_tests.rs"]
+mod drive_tests;
 #[path = "modes.rs"]
 pub mod modes;
 #[path = "recheck.rs"]
