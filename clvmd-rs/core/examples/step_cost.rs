@@ -1,7 +1,7 @@
 //! What one client request costs the state machine with n LV activation locks held (a
 //! measurement, not a test: nothing is asserted about time).
 //!
-//! `cargo run -p clvmd-core --release --example step_cost [rounds]`
+//! `bench/clvmd-step.sh [rounds]` (or `cargo run -p clvmd-core --release --example step_cost`)
 //!
 //! One node, a group of one, every DLM call granted at once by a stand-in (so only
 //! [`Node::step`] and [`Node::next_wake`] are timed, as the daemon calls them). A round is an
