@@ -597,7 +597,12 @@ impl Node {
         self.cfg.node_id
     }
 
-    /// Advances the machine by one input at time `now_ms` (monotonic milliseconds).
+    /// Advances the machine by one input at time `now_ms` (monotonic milliseconds). Its cost
+    /// does not grow with the locks held: it drives the resources the input changed and
+    /// those whose retry or deadline came, and looks at each lockspace's GLLK/VGLK. Passes
+    /// over every resource are left to rare inputs (a membership change, the health poll
+    /// once a second, an older member in the group) and a client's disconnection, which
+    /// looks at each resource without allocating.
     pub fn step(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
         self.now = self.now.max(now_ms);
         #[cfg(test)]
