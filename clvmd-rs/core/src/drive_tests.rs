@@ -34,6 +34,8 @@ struct Driver {
     own: VecDeque<CpgMsg>,
     replies: Vec<(ConnId, Response)>,
     lkid: u32,
+    /// Check every step against a pass over every resource ([`Node::assert_rested`]).
+    check: bool,
 }
 
 impl Driver {
@@ -54,6 +56,7 @@ impl Driver {
             own: VecDeque::new(),
             replies: Vec::new(),
             lkid: 0,
+            check: true,
         };
         d.step(Input::ClusterName(Some("c".into())));
         d.step(Input::Membership {
@@ -84,7 +87,9 @@ impl Driver {
 
     fn step(&mut self, input: Input) {
         let outs = self.node.step(self.now, input);
-        self.node.assert_rested();
+        if self.check {
+            self.node.assert_rested();
+        }
         for o in outs {
             match o {
                 Output::Reply { conn, response } => self.replies.push((conn, response)),
@@ -249,10 +254,13 @@ fn scope(global: bool) -> Scope {
 #[test]
 fn an_input_about_one_of_a_thousand_lv_locks_drives_that_one_alone() {
     let mut d = Driver::new(false);
+    // (Unchecked while filling: each check is a pass over every resource.)
+    d.check = false;
     for i in 0..1000 {
         d.request(1, lv_lock(i, Mode::Ex));
         d.settle();
     }
+    d.check = true;
     assert_eq!(d.node.active_lvs("vg").len(), 1000);
     let one = |r: ResourceName| (BTreeSet::from([r]), 0);
     let none = (BTreeSet::new(), 0);
