@@ -92,7 +92,7 @@ impl Unresolved {
 impl Node {
     /// Whether another member may be a daemon that needs LV locks told at once: its
     /// snapshot says it is older than [`ASKS_FOR_LV_HOLDS`], or has not come yet.
-    fn lv_holds_at_once(&self) -> bool {
+    pub(super) fn lv_holds_at_once(&self) -> bool {
         let me = self.cfg.node_id;
         self.members
             .iter()
@@ -103,9 +103,7 @@ impl Node {
     /// (module doc); `force`: a barrier asks.
     pub(super) fn tell(&mut self, lname: &LockspaceName, rname: &ResourceName, force: bool) {
         let now = self.now;
-        let waited = self
-            .remote_wait
-            .contains_key(&(lname.to_string(), rname.to_string()));
+        let waited = self.remote_wait.contains(lname.as_str(), rname.as_str());
         let lv_at_once = self.lv_holds_at_once();
         let Some(r) = self.ls.get_mut(lname).and_then(|l| l.res.get_mut(rname)) else {
             return;
@@ -131,8 +129,12 @@ impl Node {
         }));
     }
 
-    /// The holds not told yet (LV locks only if `lv`).
-    fn untold(&self, lv: bool) -> Vec<(LockspaceName, ResourceName)> {
+    /// The holds not told yet (LV locks only if `lv`): a pass over every resource.
+    pub(super) fn untold(&mut self, lv: bool) -> Vec<(LockspaceName, ResourceName)> {
+        #[cfg(test)]
+        {
+            self.scans += 1;
+        }
         self.ls
             .iter()
             .flat_map(|(ln, l)| {
@@ -147,11 +149,28 @@ impl Node {
     /// Tells the untold holds that became due (waited for, held long, or an older member
     /// came).
     pub(super) fn tell_due(&mut self) {
-        // Untold LV locks (there may be hundreds, and this runs at every step) become due
-        // only when an older member comes: nothing waits for an LV lock.
-        let lv = self.lv_holds_at_once();
-        for (l, r) in self.untold(lv) {
-            self.tell(&l, &r, false);
+        if self.lv_holds_at_once() {
+            // An older member may need any LV lock told: a pass over every resource, while
+            // such a member is in the group (or its snapshot has not come yet).
+            for (l, r) in self.untold(true) {
+                self.tell(&l, &r, false);
+            }
+            return;
+        }
+        // Untold LV locks (there may be thousands, and this runs at every step) become due
+        // only when an older member comes: nothing waits for an LV lock. So only each
+        // lockspace's GLLK/VGLK is looked at.
+        let untold: Vec<(LockspaceName, &'static ResourceName)> = self
+            .ls
+            .iter()
+            .flat_map(|(n, l)| {
+                super::lock_resources(l)
+                    .filter(|(_, r)| r.mode != r.told)
+                    .map(move |(rn, _)| (n.clone(), rn))
+            })
+            .collect();
+        for (l, r) in untold {
+            self.tell(&l, r, false);
         }
     }
 
@@ -159,10 +178,16 @@ impl Node {
     pub(super) fn announce_wakes(&self) -> impl Iterator<Item = u64> + '_ {
         self.ls
             .values()
-            .flat_map(|l| l.res.values())
-            .filter(|r| r.kind != Kind::Lv && r.told == Mode::Nl && r.mode != Mode::Nl)
+            .flat_map(super::lock_resources)
+            .map(|(_, r)| r)
+            .filter(|r| r.told == Mode::Nl && r.mode != Mode::Nl)
             .map(|r| r.raised_at + ANNOUNCE_AFTER_MS)
-            .chain(self.unresolved.values().map(|u| u.deadline))
+            .chain(self.unresolved_deadlines())
+    }
+
+    /// When the barriers waiting for answers give up.
+    pub(super) fn unresolved_deadlines(&self) -> impl Iterator<Item = u64> + '_ {
+        self.unresolved.values().map(|u| u.deadline)
     }
 
     /// `Request::Sync`: answered once every other member told its untold holds (at once

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clvmd_proto::{ErrorKind, Mode, Response};
 use halvm_dlm::{LockspaceName, ResourceName};
 
-use super::{failed, node_name, ConnId, Kind, LsState, Node, Output, Owner};
+use super::{failed, node_name, ConnId, LsState, Node, Output};
 use crate::cpg::CpgMsg;
 use crate::dm::{DmAction, DmReport, LvRef};
 
@@ -118,11 +118,7 @@ impl Node {
         };
         ls.res
             .iter()
-            .filter(|(n, r)| {
-                r.kind == Kind::Lv
-                    && r.holders.contains_key(&Owner::Persistent)
-                    && n.as_str() != super::modes::MODE_RESOURCE
-            })
+            .filter(|(n, r)| super::active_lv(n, r))
             .map(|(n, r)| LvRef {
                 vg: vg.to_string(),
                 uuid: n.to_string(),

@@ -22,7 +22,7 @@
 //! non-flushing suspend so the writes the mirror holds go on to the remaining legs. A commit
 //! that fails (no quorum, metadata unreachable) falls back to `local`: writers must not hang.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use clvmd_proto::FailedLv;
 
@@ -211,8 +211,14 @@ impl Watcher {
         Some(WatchAction::Health { lvs })
     }
 
-    pub(crate) fn next_wake(&self, now: u64, any_active: bool) -> Option<u64> {
-        (any_active && self.poll.is_none() && self.next_poll > now).then_some(self.next_poll)
+    /// When the next poll is due (the caller drops it when no LV is active here).
+    pub(crate) fn next_wake(&self, now: u64) -> Option<u64> {
+        (self.poll.is_none() && self.next_poll > now).then_some(self.next_poll)
+    }
+
+    /// Whether [`Watcher::tick`] would poll now (the caller lists the active LVs only then).
+    pub(crate) fn poll_due(&self, now: u64) -> bool {
+        self.poll.is_none() && now >= self.next_poll
     }
 
     /// Handles a completion if `tag` is the watcher's; returns (mine, what to do next).
@@ -425,9 +431,14 @@ impl Watcher {
         self.failed.get(uuid).is_some_and(|f| f.action == "stopped")
     }
 
-    /// The LV is no longer active here (deactivated): forget its failure.
-    pub(crate) fn retain_active(&mut self, active: &BTreeSet<String>) {
-        self.failed.retain(|u, _| active.contains(u));
+    /// LVs no longer active here (deactivated), by `active(uuid)`: their failures are
+    /// forgotten.
+    pub(crate) fn retain_active(&mut self, active: impl Fn(&str) -> bool) {
+        self.failed.retain(|u, _| active(u));
+    }
+
+    pub(crate) fn has_failed(&self) -> bool {
+        !self.failed.is_empty()
     }
 
     pub(crate) fn status(&self, now: u64) -> Vec<FailedLv> {

@@ -27,6 +27,9 @@ pub(crate) use coord::Coord;
 #[path = "dgfail.rs"]
 mod dgfail;
 pub use dgfail::{CarriedCommit, CARRY_MS};
+#[cfg(test)]
+#[path = "drive_tests.rs"]
+mod drive_tests;
 #[path = "modes.rs"]
 pub mod modes;
 #[path = "recheck.rs"]
@@ -311,6 +314,9 @@ struct Res {
     told: Mode,
     /// When the mode last rose from NL (how long an untold hold has lasted).
     raised_at: u64,
+    /// This resource's entry in [`Node::wakes`]: when its first waiter's retry or deadline
+    /// comes (as of its last drive).
+    wake: Option<u64>,
 }
 
 impl Res {
@@ -336,6 +342,7 @@ impl Res {
             announced_wait: None,
             told: Mode::Nl,
             raised_at: 0,
+            wake: None,
         }
     }
 
@@ -352,11 +359,27 @@ impl Res {
 
     /// The mode the local holders need, with `w` holding beside them (replacing its owner's).
     fn need(&self, w: Option<&Waiter>) -> Mode {
-        let mut holders = self.holders.clone();
-        if let Some(w) = w {
-            holders.insert(w.owner, w.mode);
+        self.holders
+            .iter()
+            .filter(|(o, _)| w.is_none_or(|w| **o != w.owner))
+            .map(|(_, m)| *m)
+            .chain(w.map(|w| w.mode))
+            .max()
+            .unwrap_or(Mode::Nl)
+    }
+
+    /// When driving this resource may do something new with no other change: its first
+    /// waiter's retry or deadline (what [`Res::target`] and the deadline check read), unless
+    /// a DLM call is in flight (its completion drives it).
+    fn next_wake(&self, now: u64) -> Option<u64> {
+        if self.op.is_some() {
+            return None;
         }
-        holders.values().copied().max().unwrap_or(Mode::Nl)
+        let w = self.waiters.front()?;
+        [w.retry_at, w.deadline]
+            .into_iter()
+            .filter(|t| *t > now)
+            .min()
     }
 
     /// The DLM mode to convert to: the holders plus the first waiter if it fits beside them and
@@ -389,6 +412,70 @@ struct Ls {
     seqno: Option<u32>,
 }
 
+/// What other daemons announced of their locks: lockspace -> resource -> node -> mode, with
+/// the names as they were sent. Nested so that a lookup borrows the names (drive looks up
+/// every resource it moves).
+#[derive(Debug, Default)]
+struct Remote(BTreeMap<String, BTreeMap<String, BTreeMap<u32, Mode>>>);
+
+impl Remote {
+    fn get(&self, ls: &str, res: &str) -> Option<&BTreeMap<u32, Mode>> {
+        self.0.get(ls)?.get(res)
+    }
+
+    fn contains(&self, ls: &str, res: &str) -> bool {
+        self.get(ls, res).is_some()
+    }
+
+    /// Records node `from`'s `mode` on `res` (NL: none).
+    fn note(&mut self, ls: &str, res: &str, from: u32, mode: Mode) {
+        if mode == Mode::Nl {
+            let Some(l) = self.0.get_mut(ls) else {
+                return;
+            };
+            if let Some(h) = l.get_mut(res) {
+                h.remove(&from);
+                if h.is_empty() {
+                    l.remove(res);
+                }
+            }
+            if l.is_empty() {
+                self.0.remove(ls);
+            }
+        } else {
+            self.insert(ls, res, from, mode);
+        }
+    }
+
+    /// Records node `from`'s `mode` on `res` as it is (a snapshot's).
+    fn insert(&mut self, ls: &str, res: &str, from: u32, mode: Mode) {
+        if !self.0.contains_key(ls) {
+            self.0.insert(ls.to_string(), BTreeMap::new());
+        }
+        let l = self.0.get_mut(ls).expect("present");
+        if !l.contains_key(res) {
+            l.insert(res.to_string(), BTreeMap::new());
+        }
+        l.get_mut(res).expect("present").insert(from, mode);
+    }
+
+    /// Forgets what node `n` announced.
+    fn forget(&mut self, n: u32) {
+        for l in self.0.values_mut() {
+            for h in l.values_mut() {
+                h.remove(&n);
+            }
+            l.retain(|_, h| !h.is_empty());
+        }
+        self.0.retain(|_, l| !l.is_empty());
+    }
+
+    /// The resources of lockspace `ls` something was announced of.
+    fn resources<'a>(&'a self, ls: &str) -> impl Iterator<Item = &'a String> + 'a {
+        self.0.get(ls).into_iter().flat_map(|l| l.keys())
+    }
+}
+
 /// One daemon's state.
 #[derive(Debug)]
 pub struct Node {
@@ -406,10 +493,10 @@ pub struct Node {
     /// Other members' CPG versions, from their snapshots (or seen answering a barrier); a
     /// member not in it has not sent its snapshot since it joined (announce.rs).
     versions: BTreeMap<u32, u32>,
-    /// What other daemons announced they hold: (ls, res) -> node -> mode.
-    remote: BTreeMap<(String, String), BTreeMap<u32, Mode>>,
-    /// What other daemons announced they wait for after a refusal: (ls, res) -> node -> mode.
-    remote_wait: BTreeMap<(String, String), BTreeMap<u32, Mode>>,
+    /// What other daemons announced they hold.
+    remote: Remote,
+    /// What other daemons announced they wait for after a refusal.
+    remote_wait: Remote,
     ls: BTreeMap<LockspaceName, Ls>,
     conns: BTreeMap<ConnId, i32>,
     next_tag: u64,
@@ -433,6 +520,20 @@ pub struct Node {
     carrying: BTreeMap<u64, dgfail::Carrying>,
     /// Metadata checks after a node left (recheck.rs).
     rechecks: recheck::Rechecks,
+    /// Resources changed since they were last driven: a step drives these, not every
+    /// resource (the cost of a request must not grow with the locks held). Whatever changes
+    /// what [`Node::drive`] reads of a resource marks it ([`Node::touch`]).
+    dirty: BTreeSet<(LockspaceName, ResourceName)>,
+    /// When a resource's first waiter's retry or deadline comes, as [`Res::wake`] says
+    /// (one entry per resource that has one): due ones are driven, the first is
+    /// [`Node::next_wake`]'s.
+    wakes: BTreeSet<(u64, LockspaceName, ResourceName)>,
+    /// The resources driven in the current step, and the passes over every resource it made
+    /// (tests of the targeted drive).
+    #[cfg(test)]
+    driven: Vec<(LockspaceName, ResourceName)>,
+    #[cfg(test)]
+    scans: u32,
     out: Vec<Output>,
 }
 
@@ -464,8 +565,8 @@ impl Node {
             members: BTreeSet::new(),
             names,
             versions: BTreeMap::new(),
-            remote: BTreeMap::new(),
-            remote_wait: BTreeMap::new(),
+            remote: Remote::default(),
+            remote_wait: Remote::default(),
             ls: BTreeMap::new(),
             conns: BTreeMap::new(),
             next_tag: 0,
@@ -481,6 +582,12 @@ impl Node {
             carries: BTreeMap::new(),
             carrying: BTreeMap::new(),
             rechecks: recheck::Rechecks::default(),
+            dirty: BTreeSet::new(),
+            wakes: BTreeSet::new(),
+            #[cfg(test)]
+            driven: Vec::new(),
+            #[cfg(test)]
+            scans: 0,
             out: Vec::new(),
             cfg,
         }
@@ -490,9 +597,19 @@ impl Node {
         self.cfg.node_id
     }
 
-    /// Advances the machine by one input at time `now_ms` (monotonic milliseconds).
+    /// Advances the machine by one input at time `now_ms` (monotonic milliseconds). Its cost
+    /// does not grow with the locks held: it drives the resources the input changed and
+    /// those whose retry or deadline came, and looks at each lockspace's GLLK/VGLK. Passes
+    /// over every resource are left to rare inputs (a membership change, the health poll
+    /// once a second, an older member in the group) and a client's disconnection, which
+    /// looks at each resource without allocating.
     pub fn step(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
         self.now = self.now.max(now_ms);
+        #[cfg(test)]
+        {
+            self.driven.clear();
+            self.scans = 0;
+        }
         match input {
             Input::Connected { conn, pid } => {
                 self.conns.insert(conn, pid);
@@ -568,13 +685,16 @@ impl Node {
         }
         self.coord_tick();
         self.drive_rechecks();
-        self.drive_all();
+        self.drive_dirty();
         self.tell_due();
         self.barrier_deadlines();
         self.carry_deadlines();
         self.dg_leave();
         self.fence();
         self.watch();
+        // What the passes after the drive changed (a barrier resolved for a metadata check
+        // releases its lock) moves in this step too.
+        self.drive_dirty();
         let mut out = std::mem::take(&mut self.out);
         self.freezer.gate(&mut out);
         out
@@ -601,18 +721,17 @@ impl Node {
     /// When the machine next needs a [`Input::Tick`] (a retry or a deadline is due).
     pub fn next_wake(&self) -> Option<u64> {
         let now = self.now;
-        self.ls
-            .values()
-            .flat_map(|l| l.res.values())
-            .filter(|r| r.op.is_none())
-            .filter_map(|r| r.waiters.front())
-            .flat_map(|w| [w.retry_at, w.deadline])
+        // Every entry of `wakes` is later than `now` (due ones are driven and taken out).
+        self.wakes
+            .first()
+            .map(|(t, _, _)| *t)
+            .into_iter()
             .chain(self.coord_deadlines())
             .chain(self.carries.values().map(|c| c.deadline))
             .chain(self.announce_wakes())
             .filter(|t| *t > now)
             .chain(self.freezer.next_wake(now))
-            .chain(self.watcher.next_wake(now, self.any_active()))
+            .chain(self.watcher.next_wake(now).filter(|_| self.any_active()))
             .min()
     }
 
@@ -646,15 +765,40 @@ impl Node {
             .collect()
     }
 
+    /// Whether an LV is active here (stops at the first one found, allocating nothing).
     fn any_active(&self) -> bool {
-        !self.all_active().is_empty()
+        self.ls
+            .iter()
+            .filter(|(n, _)| n.vg().is_some())
+            .any(|(_, l)| l.res.iter().any(|(n, r)| active_lv(n, r)))
+    }
+
+    /// Whether LV `uuid` is active here, in any VG.
+    fn uuid_active(ls: &BTreeMap<LockspaceName, Ls>, uuid: &str) -> bool {
+        let Ok(n) = ResourceName::new(uuid) else {
+            return false;
+        };
+        ls.iter()
+            .filter(|(l, _)| l.vg().is_some())
+            .any(|(_, l)| l.res.get(&n).is_some_and(|r| active_lv(&n, r)))
     }
 
     /// Polls the health of the LVs active here (not in a fenced VG) when due.
     fn watch(&mut self) {
+        if self.watcher.has_failed() {
+            let ls = &self.ls;
+            self.watcher
+                .retain_active(|uuid| Self::uuid_active(ls, uuid));
+        }
+        // Listing every active LV is for the poll (once a second), not every step.
+        if !self.watcher.poll_due(self.now) {
+            return;
+        }
+        #[cfg(test)]
+        {
+            self.scans += 1;
+        }
         let active = self.all_active();
-        let uuids = active.iter().map(|l| l.uuid.clone()).collect();
-        self.watcher.retain_active(&uuids);
         let fenced: BTreeSet<String> = self
             .freezer
             .status(self.now)
@@ -724,16 +868,9 @@ impl Node {
 
     /// Freezes the started shared VGs while not serving, thaws them once quorate again.
     fn fence(&mut self) {
-        let shared: Vec<String> = self
-            .ls
-            .keys()
-            .filter_map(|n| n.vg().map(str::to_string))
-            .collect();
         let serving = self.serving();
-        for (tag, action) in
-            self.freezer
-                .reconcile(serving, shared.iter().map(String::as_str), self.now)
-        {
+        let shared = self.ls.keys().filter_map(|n| n.vg());
+        for (tag, action) in self.freezer.reconcile(serving, shared, self.now) {
             self.out.push(Output::Fence { tag, action });
         }
     }
@@ -1001,9 +1138,11 @@ impl Node {
         };
         ls.state = LsState::Leaving;
         let mut refuse = Vec::new();
-        for r in ls.res.values_mut() {
+        for (n, r) in ls.res.iter_mut() {
             refuse.extend(r.waiters.drain(..).map(|w| w.conn));
             refuse.append(&mut r.op_replies);
+            // Its wake goes with its waiters.
+            self.dirty.insert((name.clone(), n.clone()));
         }
         refuse.extend(ls.deferred.drain(..).map(|(c, _)| c));
         for c in refuse {
@@ -1173,7 +1312,10 @@ impl Node {
             LsState::Running => {}
         }
         let existed = ls.existed;
-        let r = ls.res.entry(res).or_insert_with(|| Res::new(kind, existed));
+        let r = ls
+            .res
+            .entry(res.clone())
+            .or_insert_with(|| Res::new(kind, existed));
         if lv_name.is_some() {
             r.lv_name = lv_name;
         }
@@ -1193,6 +1335,7 @@ impl Node {
             retry_at: now,
             attempts: 0,
         });
+        self.touch(&name, &res);
     }
 
     fn unlock(
@@ -1242,6 +1385,7 @@ impl Node {
             }
         }
         r.op_replies.push(conn);
+        self.touch(&name, &res);
         if let (Some(s), Scope::Vg(vg)) = (committed, scope) {
             self.note_seqno(&vg, s);
             // A commit that only added LVs changes no node's tables: the multicast would cost
@@ -1260,12 +1404,19 @@ impl Node {
         // A command gone while holding a VG lock EX may have committed (killed after its
         // commit, before its release announced it): the daemon keeps the lock and checks.
         self.orphaned_vg_ex(conn);
-        for ls in self.ls.values_mut() {
+        // One pass over the resources, without allocating but for what the client had.
+        for (ln, ls) in self.ls.iter_mut() {
             ls.deferred.retain(|(c, _)| *c != conn);
-            for r in ls.res.values_mut() {
-                r.waiters.retain(|w| w.conn != conn);
-                r.op_replies.retain(|c| *c != conn);
-                r.holders.remove(&Owner::Conn(conn));
+            for (rn, r) in ls.res.iter_mut() {
+                let had = r.waiters.iter().any(|w| w.conn == conn)
+                    || r.op_replies.contains(&conn)
+                    || r.holders.contains_key(&Owner::Conn(conn));
+                if had {
+                    r.waiters.retain(|w| w.conn != conn);
+                    r.op_replies.retain(|c| *c != conn);
+                    r.holders.remove(&Owner::Conn(conn));
+                    self.dirty.insert((ln.clone(), rn.clone()));
+                }
             }
         }
     }
@@ -1285,14 +1436,16 @@ impl Node {
                     Some(_) => (ResourceName::vglk(), Kind::Vg),
                     None => (ResourceName::gllk(), Kind::Global),
                 };
-                ls.res.insert(res, Res::new(kind, existed));
+                ls.res.insert(res.clone(), Res::new(kind, existed));
                 let deferred = std::mem::take(&mut ls.deferred);
+                self.touch(&name, &res);
                 for (conn, req) in deferred {
                     self.request(conn, req);
                 }
             }
             Err(e) => {
                 let ls = self.ls.remove(&name).expect("present");
+                self.forget_wakes(&name);
                 for (conn, _) in ls.deferred {
                     self.reply(
                         conn,
@@ -1307,6 +1460,7 @@ impl Node {
         let Some(ls) = self.ls.remove(&name) else {
             return;
         };
+        self.forget_wakes(&name);
         // What the others were told of (an untold hold they never heard of).
         let holds: Vec<String> = ls
             .res
@@ -1341,20 +1495,15 @@ impl Node {
     fn membership(&mut self, members: Vec<u32>) {
         let new: BTreeSet<u32> = members.into_iter().collect();
         for gone in self.members.difference(&new) {
-            for holders in self
-                .remote
-                .values_mut()
-                .chain(self.remote_wait.values_mut())
-            {
-                holders.remove(gone);
-            }
+            self.remote.forget(*gone);
+            self.remote_wait.forget(*gone);
         }
-        self.remote.retain(|_, h| !h.is_empty());
-        self.remote_wait.retain(|_, h| !h.is_empty());
         // Joiners learn our waits again (drive announces them anew).
         for r in self.ls.values_mut().flat_map(|l| l.res.values_mut()) {
             r.announced_wait = None;
         }
+        // Rare: every resource is driven (waits announced again, remote waits gone).
+        self.touch_all();
         let gone: Vec<u32> = self.members.difference(&new).copied().collect();
         for g in &gone {
             // Back later, it may run another version: its next snapshot says.
@@ -1410,21 +1559,20 @@ impl Node {
                 ..
             } => {
                 self.names.insert(from, name);
-                for h in self.remote.values_mut() {
-                    h.remove(&from);
-                }
+                self.remote.forget(from);
                 for (ls, res, mode) in holds {
-                    self.remote.entry((ls, res)).or_default().insert(from, mode);
+                    self.remote.insert(&ls, &res, from, mode);
                 }
-                self.remote.retain(|_, h| !h.is_empty());
                 self.peer_version(from, version);
             }
             CpgMsg::Held { ls, res, mode } => {
-                note_remote(&mut self.remote, (ls.clone(), res.clone()), from, mode);
+                self.remote.note(&ls, &res, from, mode);
                 self.retry_now(&ls, &res);
             }
             CpgMsg::Waiting { ls, res, mode } => {
-                note_remote(&mut self.remote_wait, (ls, res), from, mode);
+                self.remote_wait.note(&ls, &res, from, mode);
+                // A waiter of ours may yield to it now, or a hold become due to be told.
+                self.touch_named(&ls, &res);
             }
             CpgMsg::Committed { vg, seqno } => {
                 self.note_seqno(&vg, seqno);
@@ -1449,21 +1597,18 @@ impl Node {
         let (Ok(l), Ok(r)) = (LockspaceName::new(ls), ResourceName::new(res)) else {
             return;
         };
-        let held: Vec<Mode> = self
-            .remote
-            .get(&(ls.to_string(), res.to_string()))
-            .map(|h| h.values().copied().collect())
-            .unwrap_or_default();
+        let held = self.remote.get(ls, res);
         if let Some(w) = self
             .ls
             .get_mut(&l)
             .and_then(|l| l.res.get_mut(&r))
             .and_then(|r| r.waiters.front_mut())
         {
-            if w.attempts > 0 && held.iter().all(|m| m.compatible(w.mode)) {
+            if w.attempts > 0 && held.is_none_or(|h| h.values().all(|m| m.compatible(w.mode))) {
                 w.retry_at = now;
             }
         }
+        self.touch(&l, &r);
     }
 
     fn note_seqno(&mut self, vg: &str, seqno: u32) {
@@ -1622,6 +1767,7 @@ impl Node {
         if let Some(s) = seqno_seen {
             ls.seqno = Some(ls.seqno.map_or(s, |x| x.max(s)));
         }
+        self.touch(&lname, &rname);
         if announce.is_some() {
             self.tell(&lname, &rname, false);
         }
@@ -1633,20 +1779,90 @@ impl Node {
         }
     }
 
-    fn drive_all(&mut self) {
-        let names: Vec<LockspaceName> = self.ls.keys().cloned().collect();
-        for n in names {
-            let res: Vec<ResourceName> = self.ls[&n].res.keys().cloned().collect();
-            for r in res {
-                self.drive(&n, &r);
+    /// Marks resource `rname` of `lname` for driving in this step (see [`Node::dirty`]):
+    /// called wherever what [`Node::drive`] reads of it changes.
+    fn touch(&mut self, lname: &LockspaceName, rname: &ResourceName) {
+        if self
+            .ls
+            .get(lname)
+            .is_some_and(|l| l.res.contains_key(rname))
+        {
+            self.dirty.insert((lname.clone(), rname.clone()));
+        }
+    }
+
+    /// [`Node::touch`] by the names another daemon sent.
+    fn touch_named(&mut self, ls: &str, res: &str) {
+        if let (Ok(l), Ok(r)) = (LockspaceName::new(ls), ResourceName::new(res)) {
+            self.touch(&l, &r);
+        }
+    }
+
+    /// Marks every resource (inputs that change what all of them read: membership).
+    fn touch_all(&mut self) {
+        #[cfg(test)]
+        {
+            self.scans += 1;
+        }
+        for (n, l) in &self.ls {
+            for r in l.res.keys() {
+                self.dirty.insert((n.clone(), r.clone()));
             }
         }
     }
 
-    /// Moves one resource toward what its holders and first waiter need: admits waiters,
-    /// issues at most one DLM call, and forgets an LV lock nobody holds.
-    fn drive(&mut self, lname: &LockspaceName, rname: &ResourceName) {
+    /// Drives the resources marked, and those whose retry or deadline came, each until it
+    /// rests (a drive that did something may let the next waiter in: it goes again).
+    fn drive_dirty(&mut self) {
         let now = self.now;
+        while self.wakes.first().is_some_and(|(t, _, _)| *t <= now) {
+            let (_, l, r) = self.wakes.pop_first().expect("first");
+            if let Some(res) = self.ls.get_mut(&l).and_then(|x| x.res.get_mut(&r)) {
+                res.wake = None;
+            }
+            self.dirty.insert((l, r));
+        }
+        while let Some((l, r)) = self.dirty.pop_first() {
+            if self.drive(&l, &r) {
+                self.dirty.insert((l.clone(), r.clone()));
+            }
+            self.rewake(&l, &r);
+        }
+    }
+
+    /// Files resource `rname`'s next wake ([`Res::next_wake`]) in [`Node::wakes`].
+    fn rewake(&mut self, lname: &LockspaceName, rname: &ResourceName) {
+        let now = self.now;
+        let Some(r) = self.ls.get_mut(lname).and_then(|l| l.res.get_mut(rname)) else {
+            return;
+        };
+        let wake = r.next_wake(now);
+        if wake == r.wake {
+            return;
+        }
+        if let Some(t) = r.wake {
+            self.wakes.remove(&(t, lname.clone(), rname.clone()));
+        }
+        if let Some(t) = wake {
+            self.wakes.insert((t, lname.clone(), rname.clone()));
+        }
+        r.wake = wake;
+    }
+
+    /// Forgets the wakes of lockspace `name`'s resources (it is gone).
+    fn forget_wakes(&mut self, name: &LockspaceName) {
+        self.wakes.retain(|(_, l, _)| l != name);
+        self.dirty.retain(|(l, _)| l != name);
+    }
+
+    /// Moves one resource toward what its holders and first waiter need: admits waiters,
+    /// issues at most one DLM call, and forgets an LV lock nobody holds. Whether it did
+    /// anything (answered, called, announced, forgot): then driving it again may do more.
+    fn drive(&mut self, lname: &LockspaceName, rname: &ResourceName) -> bool {
+        #[cfg(test)]
+        self.driven.push((lname.clone(), rname.clone()));
+        let now = self.now;
+        let mut moved = false;
         let mut replies = Vec::new();
         let mut call = None;
         let mut announce_wait = None;
@@ -1654,7 +1870,7 @@ impl Node {
         // node's own `Waiting` announcements never get here (`cpg` ignores its own messages).
         let remote_waits: Vec<(u32, Mode)> = self
             .remote_wait
-            .get(&(lname.to_string(), rname.to_string()))
+            .get(lname.as_str(), rname.as_str())
             .map(|h| h.iter().map(|(n, m)| (*n, *m)).collect())
             .unwrap_or_default();
         // A local waiter yields to a conflicting remote one that was refused before it: it is
@@ -1674,16 +1890,16 @@ impl Node {
         };
         {
             let Some(ls) = self.ls.get_mut(lname) else {
-                return;
+                return false;
             };
             if ls.state != LsState::Running {
-                return;
+                return false;
             }
             let Some(r) = ls.res.get_mut(rname) else {
-                return;
+                return false;
             };
             if r.op.is_some() {
-                return;
+                return false;
             }
             loop {
                 // Admit waiters the granted mode already covers.
@@ -1732,6 +1948,7 @@ impl Node {
                 r.holders.remove(&w.owner);
                 let w = r.waiters.pop_front().expect("front");
                 r.op_replies.push(w.conn);
+                moved = true;
             }
             let yielding = r.waiters.front().and_then(|w| yields_to(r, w));
             let target = if yielding.is_some() {
@@ -1851,6 +2068,7 @@ impl Node {
                 call = Some((self.next_tag, op));
             }
         }
+        moved |= !replies.is_empty() || call.is_some() || announce_wait.is_some();
         if let Some(mode) = announce_wait {
             self.out.push(Output::Cpg(CpgMsg::Waiting {
                 ls: lname.to_string(),
@@ -1876,13 +2094,88 @@ impl Node {
                     && r.holders.is_empty()
                     && r.adopt.is_empty()
                 {
+                    if let Some(t) = r.wake {
+                        self.wakes.remove(&(t, lname.clone(), rname.clone()));
+                    }
                     ls.res.remove(rname);
+                    moved = true;
                 }
             }
         }
         for (c, resp) in replies {
             self.reply(c, resp);
         }
+        moved
+    }
+
+    /// Panics unless the targeted drive of the last step left nothing for the passes over
+    /// every resource it replaced: driving every resource once changes nothing and says
+    /// nothing, neither does telling every untold hold that is due, and [`Node::next_wake`]
+    /// is what a scan of every resource gives. The simulator checks it after every step.
+    pub(crate) fn assert_rested(&mut self) {
+        let state = |n: &Node| format!("{:?} {:?} {:?}", n.ls, n.tags, n.rechecks);
+        let before = state(self);
+        let (out, tag) = (self.out.len(), self.next_tag);
+        #[cfg(test)]
+        let (driven, scans) = (self.driven.len(), self.scans);
+        let (wake, scanned) = (self.next_wake(), self.next_wake_scan());
+        let all: Vec<(LockspaceName, ResourceName)> = self
+            .ls
+            .iter()
+            .flat_map(|(n, l)| l.res.keys().map(move |r| (n.clone(), r.clone())))
+            .collect();
+        for (l, r) in &all {
+            self.drive(l, r);
+        }
+        let lv = self.lv_holds_at_once();
+        for (l, r) in self.untold(lv) {
+            self.tell(&l, &r, false);
+        }
+        let after = state(self);
+        assert!(
+            self.out.len() == out && self.next_tag == tag && before == after,
+            "node {}: a pass over every resource did more than the targeted drive at {}: \
+             {:?}\nbefore: {before}\nafter:  {after}",
+            self.cfg.node_id,
+            self.now,
+            &self.out[out..],
+        );
+        assert_eq!(
+            wake, scanned,
+            "node {}: next_wake at {}, against a scan of every resource",
+            self.cfg.node_id, self.now
+        );
+        #[cfg(test)]
+        {
+            self.driven.truncate(driven);
+            self.scans = scans;
+        }
+    }
+
+    /// [`Node::next_wake`] as a pass over every resource finds it (its reference).
+    fn next_wake_scan(&self) -> Option<u64> {
+        let now = self.now;
+        let any_active = !self.all_active().is_empty();
+        self.ls
+            .values()
+            .flat_map(|l| l.res.values())
+            .filter(|r| r.op.is_none())
+            .filter_map(|r| r.waiters.front())
+            .flat_map(|w| [w.retry_at, w.deadline])
+            .chain(self.coord_deadlines())
+            .chain(self.carries.values().map(|c| c.deadline))
+            .chain(
+                self.ls
+                    .values()
+                    .flat_map(|l| l.res.values())
+                    .filter(|r| r.kind != Kind::Lv && r.told == Mode::Nl && r.mode != Mode::Nl)
+                    .map(|r| r.raised_at + ANNOUNCE_AFTER_MS),
+            )
+            .chain(self.unresolved_deadlines())
+            .filter(|t| *t > now)
+            .chain(self.freezer.next_wake(now))
+            .chain(self.watcher.next_wake(now).filter(|_| any_active))
+            .min()
     }
 
     /// What this node knows: its own locks, and the other nodes' as they told them (an
@@ -1903,11 +2196,7 @@ impl Node {
                 seqno: l.seqno,
                 locks: {
                     let mut names: BTreeSet<String> = l.res.keys().map(|r| r.to_string()).collect();
-                    for (ls, res) in self.remote.keys() {
-                        if ls == n.as_str() {
-                            names.insert(res.clone());
-                        }
-                    }
+                    names.extend(self.remote.resources(n.as_str()).cloned());
                     names
                         .into_iter()
                         .map(|res| {
@@ -1934,7 +2223,7 @@ impl Node {
                                     .unwrap_or_default(),
                                 remote: self
                                     .remote
-                                    .get(&(n.to_string(), res.clone()))
+                                    .get(n.as_str(), &res)
                                     .map(|h| {
                                         h.iter()
                                             .map(|(node, mode)| RemoteHold {
@@ -1987,6 +2276,26 @@ impl Node {
     }
 }
 
+/// Whether resource `n` is an LV's activation lock held here (what [`Node::active_lvs`]
+/// lists).
+fn active_lv(n: &ResourceName, r: &Res) -> bool {
+    r.kind == Kind::Lv
+        && r.holders.contains_key(&Owner::Persistent)
+        && n.as_str() != modes::MODE_RESOURCE
+}
+
+static GLLK: std::sync::LazyLock<ResourceName> = std::sync::LazyLock::new(ResourceName::gllk);
+static VGLK: std::sync::LazyLock<ResourceName> = std::sync::LazyLock::new(ResourceName::vglk);
+
+/// A lockspace's GLLK and VGLK: its resources that are no LV's (a command's locks), found
+/// without a pass over its LV locks.
+fn lock_resources(l: &Ls) -> impl Iterator<Item = (&'static ResourceName, &Res)> + '_ {
+    [&*GLLK, &*VGLK]
+        .into_iter()
+        .filter_map(|n| l.res.get(n).map(|r| (n, r)))
+        .filter(|(_, r)| r.kind != Kind::Lv)
+}
+
 fn granted(r: &Res) -> Response {
     Response::Granted {
         r_version: r.lvb.map(|v| v.r_version),
@@ -2007,25 +2316,8 @@ fn read_lvb(r: &mut Res, g: &halvm_dlm::Granted) {
     }
 }
 
-/// Records node `from`'s `mode` on `key` in a map of other nodes' holds or waits (NL: none).
-fn note_remote(
-    map: &mut BTreeMap<(String, String), BTreeMap<u32, Mode>>,
-    key: (String, String),
-    from: u32,
-    mode: Mode,
-) {
-    let e = map.entry(key.clone()).or_default();
-    if mode == Mode::Nl {
-        e.remove(&from);
-    } else {
-        e.insert(from, mode);
-    }
-    if e.is_empty() {
-        map.remove(&key);
-    }
-}
 fn self_holder(
-    remote: &BTreeMap<(String, String), BTreeMap<u32, Mode>>,
+    remote: &Remote,
     names: &BTreeMap<u32, String>,
     me: u32,
     ls: &LockspaceName,
@@ -2033,7 +2325,7 @@ fn self_holder(
     mode: Mode,
 ) -> Holder {
     remote
-        .get(&(ls.to_string(), res.to_string()))
+        .get(ls.as_str(), res.as_str())
         .and_then(|h| h.iter().find(|(n, m)| **n != me && !m.compatible(mode)))
         .map(|(n, m)| Holder::Node {
             id: *n,

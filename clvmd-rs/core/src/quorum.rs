@@ -286,6 +286,10 @@ impl Freezer {
     /// Holds back what would restart I/O in a fenced VG; releases what was held once its VG
     /// is thawed. Order among the released outputs is kept.
     pub(crate) fn gate(&mut self, out: &mut Vec<Output>) {
+        if self.vgs.is_empty() && self.held.is_empty() {
+            // Nothing fenced, nothing held back.
+            return;
+        }
         let fenced = |vgs: &BTreeMap<String, VgFence>, o: &Output| match o {
             Output::Dm {
                 action: DmAction::Resume { lv } | DmAction::Refresh { lv, .. },

@@ -401,6 +401,9 @@ impl Node {
             };
             r.holders.remove(&Owner::Conn(conn));
             r.holders.insert(Owner::Conn(ic), Mode::Ex);
+            if let Ok(n) = LockspaceName::for_vg(&vg) {
+                self.touch(&n, &halvm_dlm::ResourceName::vglk());
+            }
             log::warn!(
                 "VG {vg}: a command went away holding its lock EX (it may have committed):                  reading the seqno on disk"
             );

@@ -322,6 +322,8 @@ impl Sim {
             return;
         }
         let outs = sn.node.step(now, input);
+        // The targeted drive (machine.rs) must leave nothing a pass over everything would do.
+        sn.node.assert_rested();
         self.steps += 1;
         for o in outs {
             self.route(id, o);
