@@ -2379,8 +2379,14 @@ fn lab_faults_quorum_loss_with_fencing() {
 fn dlm_controld_dies_alone(t: &T) -> String {
     t.ok("node2", "M lvchange -asy vg/new");
     let console = FencedConsoleWatch::start(t.lab.console_log("node2"));
-    let tk = Instant::now();
-    t.ok("node2", "kill -9 $(pidof dlm_controld)");
+    // The kill comes after the lab's agent on node2 has answered: the fence it sets off
+    // powers node2 off within half a second, which under load can beat the agent's answer
+    // (the control channel then waits for a reply that never comes).
+    t.ok(
+        "node2",
+        "setsid sh -c 'sleep 0.5; kill -9 $(pidof dlm_controld)' </dev/null >/dev/null 2>&1 &",
+    );
+    let tk = Instant::now() + Duration::from_millis(500);
     let deadline = Instant::now() + Duration::from_secs(120);
     let fenced = |e: &halvm_lab::PowerEvent| e.action == "off" && e.node == "node2";
     let t_fenced = loop {
