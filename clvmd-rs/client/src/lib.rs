@@ -908,6 +908,23 @@ mod tests {
     /// What a scripted daemon saw: per connection, the requests in order.
     type Seen = Arc<Mutex<Vec<Vec<Request>>>>;
 
+    /// A daemon stand-in's answer: hello from node n3, locks granted with r_version 7, done
+    /// to the rest.
+    fn scripted(req: &Request) -> Response {
+        match req {
+            Request::Hello { .. } => Response::Hello {
+                version: PROTOCOL_VERSION,
+                node_id: 3,
+                node_name: "n3".into(),
+            },
+            Request::Lock { .. } => Response::Granted {
+                r_version: Some(7),
+                lvb_invalid: false,
+            },
+            _ => Response::Done,
+        }
+    }
+
     /// A daemon stand-in on a socket in `dir`: answers hello (or refuses it when `refuse`),
     /// grants locks with r_version 7 and says done to the rest, recording every request.
     fn fake_daemon(dir: &Path, refuse: bool) -> (PathBuf, Seen) {
@@ -932,16 +949,7 @@ mod tests {
                                 kind: ErrorKind::Protocol,
                                 message: "protocol version 1 not supported".into(),
                             },
-                            Request::Hello { .. } => Response::Hello {
-                                version: PROTOCOL_VERSION,
-                                node_id: 3,
-                                node_name: "n3".into(),
-                            },
-                            Request::Lock { .. } => Response::Granted {
-                                r_version: Some(7),
-                                lvb_invalid: false,
-                            },
-                            _ => Response::Done,
+                            r => scripted(&r),
                         };
                         s.write_all(&encode_frame(&resp, MAX_RESPONSE).unwrap())
                             .unwrap();
@@ -1032,21 +1040,12 @@ mod tests {
             while let Ok(req) = read_frame::<Request>(&mut s, MAX_REQUEST) {
                 log.lock().unwrap()[0].push(req.clone());
                 let resp = match req {
-                    Request::Hello { .. } => Response::Hello {
-                        version: PROTOCOL_VERSION,
-                        node_id: 3,
-                        node_name: "n3".into(),
-                    },
-                    Request::Lock { .. } => Response::Granted {
-                        r_version: Some(7),
-                        lvb_invalid: false,
-                    },
                     Request::Unlock { .. } => {
                         let first = gate.recv_timeout(Duration::from_secs(2)).is_ok();
                         opened.lock().unwrap().push(first);
                         unlock_answer.clone()
                     }
-                    _ => Response::Done,
+                    r => scripted(&r),
                 };
                 s.write_all(&encode_frame(&resp, MAX_RESPONSE).unwrap())
                     .unwrap();

@@ -76,21 +76,7 @@ fn uuid(i: usize) -> String {
 }
 
 fn lv(i: usize, mode: Mode) -> Request {
-    let (vg, lv_uuid, lv_name) = ("vg".to_string(), uuid(i), format!("lv{i}"));
-    if mode == Mode::Nl {
-        Request::LvUnlock {
-            vg,
-            lv_uuid,
-            lv_name,
-        }
-    } else {
-        Request::LvLock {
-            vg,
-            lv_uuid,
-            lv_name,
-            mode,
-        }
-    }
+    Request::lv("vg".to_string(), uuid(i), format!("lv{i}"), mode)
 }
 
 fn bench(held: usize, rounds: usize) {

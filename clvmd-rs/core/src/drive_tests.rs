@@ -226,21 +226,7 @@ fn snapshot(version: u32, holds: Vec<(String, String, Mode)>) -> CpgMsg {
 }
 
 fn lv_lock(i: usize, mode: Mode) -> Request {
-    let (vg, lv_uuid, lv_name) = ("vg".to_string(), uuid(i), format!("lv{i}"));
-    if mode == Mode::Nl {
-        Request::LvUnlock {
-            vg,
-            lv_uuid,
-            lv_name,
-        }
-    } else {
-        Request::LvLock {
-            vg,
-            lv_uuid,
-            lv_name,
-            mode,
-        }
-    }
+    Request::lv("vg".to_string(), uuid(i), format!("lv{i}"), mode)
 }
 
 fn scope(global: bool) -> Scope {

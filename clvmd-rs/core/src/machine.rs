@@ -968,22 +968,7 @@ impl Node {
                 return None;
             }
         };
-        let (lv_uuid, lv_name) = (uuid, lv_name.to_string());
-        let req = if mode == Mode::Nl {
-            Request::LvUnlock {
-                vg,
-                lv_uuid,
-                lv_name,
-            }
-        } else {
-            Request::LvLock {
-                vg,
-                lv_uuid,
-                lv_name,
-                mode,
-            }
-        };
-        Some((name, res, req))
+        Some((name, res, Request::lv(vg, uuid, lv_name.to_string(), mode)))
     }
 
     fn ensure_global(&mut self) {

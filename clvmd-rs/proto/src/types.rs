@@ -175,6 +175,27 @@ pub enum Request {
     CarryCommit(CarryCommit),
 }
 
+impl Request {
+    /// An LV's activation lock in `mode` ([`Request::LvLock`]); NL is its release
+    /// ([`Request::LvUnlock`]).
+    pub fn lv(vg: String, lv_uuid: String, lv_name: String, mode: Mode) -> Request {
+        if mode == Mode::Nl {
+            Request::LvUnlock {
+                vg,
+                lv_uuid,
+                lv_name,
+            }
+        } else {
+            Request::LvLock {
+                vg,
+                lv_uuid,
+                lv_name,
+                mode,
+            }
+        }
+    }
+}
+
 /// The command holding this VG's lock EX on this connection could not write any metadata
 /// copy: another node writes `metadata` (the complete text of the commit, at most
 /// [`MAX_CARRY_TEXT`] bytes, see [`carry_text_problem`]) from its view of the disks, on
