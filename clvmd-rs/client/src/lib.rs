@@ -255,9 +255,10 @@ impl Client {
 
     /// Releases a shared (read) GLLK/VGLK without waiting for the answer, which the next
     /// request on this connection, or its close, reads first ([`Client::settle`]). A read
-    /// lock's release carries nothing to the LVB, and the daemon serves a connection's
-    /// requests in order, so nothing after it can overtake it; meanwhile the command goes on
-    /// (an `lvchange -an` removes its devices while the daemon converts the VG lock down).
+    /// lock's release carries nothing to the LVB, and nothing else is sent on the
+    /// connection before its answer is read (the daemon may answer requests on different
+    /// resources out of order); meanwhile the command goes on (an `lvchange -an` removes its
+    /// devices while the daemon converts the VG lock down).
     /// `what` names the lock in a failure's log line.
     pub fn unlock_later(&mut self, scope: Scope, what: String) -> Result<(), ClientError> {
         self.settle()?;

@@ -297,7 +297,7 @@ pub fn deactivate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<
     // The `/dev/<vg>/<lv>` link of a top device left under an older name (a rename whose
     // device-mapper step failed after its commit): removed with the device, not left dangling.
     let mut stale_link = None;
-    let top_info = dm.info(&top.uuid)?;
+    let mut top_info = dm.info(&top.uuid)?;
     if let Some(i) = &top_info {
         if i.open_count > 0 {
             return Err(DmError::Open {
@@ -319,12 +319,12 @@ pub fn deactivate(dm: &dyn DmBackend, nodes: &dyn Nodes, plan: &Plan) -> Result<
         .map(|d| d.uuid.as_str())
         .collect();
     let mut doomed: Vec<DevInfo> = Vec::new();
-    let mut top_info = Some(top_info);
     for d in plan.remove_order() {
         // The top device was just asked: not again.
-        let info = match top_info.take_if(|_| d.uuid == top.uuid) {
-            Some(i) => i,
-            None => dm.info(&d.uuid)?,
+        let info = if d.uuid == top.uuid {
+            top_info.take()
+        } else {
+            dm.info(&d.uuid)?
         };
         if let Some(i) = info {
             doomed.push(i);

@@ -1756,14 +1756,12 @@ fn lab_multipath_vg_found_once_and_new_lvs_wiped() {
         !err.contains("reading them in sysfs") && !err.contains("reading dm uuids in sysfs"),
         "{err}"
     );
-    for p in ["$A", "$B"] {
-        let path = t.sh(&format!("echo {p}"));
+    for path in t.sh("echo $A $B").split_whitespace() {
         assert!(
             err.contains(&format!(
-                "{}: skipped, device is a multipath component (of mp)",
-                path.trim()
+                "{path}: skipped, device is a multipath component (of mp)"
             )),
-            "{p}: {err}"
+            "{path}: {err}"
         );
     }
 

@@ -45,8 +45,8 @@ fn read_attr(path: &Path) -> Option<String> {
     String::from_utf8(buf[..n].to_vec()).ok()
 }
 
-/// Every dm device's name and uuid by kernel name (`dm-<minor>`).
-type DmListing = HashMap<String, (String, String)>;
+/// Every dm device's name and uuid by minor (its kernel name is `dm-<minor>`).
+type DmListing = HashMap<u32, (String, String)>;
 
 /// A sysfs tree (`/sys`, or a fake one in tests), and device-mapper for the dm devices'
 /// names and uuids when it lists them (see [`SysBlock::with_dm`]).
@@ -109,7 +109,7 @@ impl<'a> SysBlock<'a> {
                     );
                     Some(
                         devs.into_iter()
-                            .map(|d| (format!("dm-{}", d.dev.minor), (d.name, d.uuid)))
+                            .map(|d| (d.dev.minor, (d.name, d.uuid)))
                             .collect(),
                     )
                 }
@@ -123,7 +123,8 @@ impl<'a> SysBlock<'a> {
                 }
             })
             .as_ref()?;
-        let (dm_name, uuid) = listing.get(name)?;
+        let minor: u32 = name.strip_prefix("dm-")?.parse().ok()?;
+        let (dm_name, uuid) = listing.get(&minor)?;
         match attr {
             "uuid" => Some(uuid.clone()),
             "name" => Some(dm_name.clone()),
