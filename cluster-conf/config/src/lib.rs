@@ -393,11 +393,19 @@ impl Config {
 
     /// Loads from an already resolved path.
     pub fn load_from(at: &ConfigPath) -> Result<Config, ConfigError> {
+        match Config::read(at)? {
+            Some(text) => Config::parse(&text, at.path()),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// The text at `at`; None where a missing file means defaults (the default path).
+    pub fn read(at: &ConfigPath) -> Result<Option<String>, ConfigError> {
         let path = at.path();
         match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text, path),
+            Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => match at {
-                ConfigPath::Default(_) => Ok(Config::default()),
+                ConfigPath::Default(_) => Ok(None),
                 _ => Err(ConfigError::Read {
                     path: path.to_path_buf(),
                     source: e,

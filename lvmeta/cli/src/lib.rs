@@ -483,6 +483,36 @@ pub fn cli_for(argv: &[String]) -> Command {
     }
 }
 
+/// The whole tree, built by clap ([`Command::build`]: defaults filled in, arguments checked and
+/// ordered) once by a process that forks the ones running commands ([`prepare`]).
+static PREPARED: std::sync::Mutex<Option<Command>> = std::sync::Mutex::new(None);
+
+/// `cmd` built by clap ahead of any parse; it parses, and reports errors and help, as `cmd`
+/// does (the tests compare them).
+pub fn built(mut cmd: Command) -> Command {
+    cmd.build();
+    cmd
+}
+
+/// Builds the whole command tree now, for the processes this one forks next: lvmeta-server
+/// calls it before it forks its workers, each of which then parses its command line with the
+/// tree inherited instead of building one (under an emulator such as QEMU's TCG that was
+/// ~1 ms of a 50 ms command).
+pub fn prepare() {
+    let tree = built(cli());
+    *PREPARED.lock().unwrap_or_else(|p| p.into_inner()) = Some(tree);
+}
+
+/// Parses `argv` with the tree [`prepare`]d in this process (taken: a process runs one
+/// command), else with [`cli_for`]'s.
+fn parse(argv: &[String]) -> Result<ArgMatches, clap::Error> {
+    let prepared = PREPARED.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match prepared {
+        Some(mut tree) => tree.try_get_matches_from_mut(argv),
+        None => cli_for(argv).try_get_matches_from(argv),
+    }
+}
+
 /// The man page groups: (page name, title, subcommand names). Every subcommand is in one.
 pub const MAN_GROUPS: &[(&str, &str, &[&str])] = &[
     (
@@ -1496,7 +1526,7 @@ pub fn main_with(argv: &[String]) -> i32 {
     use std::io::Write;
     // Backups name the command run, which in a worker is not the process's own argv.
     lvmeta::env::set_command_line(argv.get(1..).unwrap_or_default());
-    let matches = match cli_for(argv).try_get_matches_from(argv) {
+    let matches = match parse(argv) {
         Ok(m) => m,
         Err(e) => {
             return match e.kind() {

@@ -1,7 +1,8 @@
-//! `cli_for` (only the invoked subcommand built) against `cli()` (the whole tree): the same
+//! `cli_for` (only the invoked subcommand built) and `built(cli())` (the whole tree built
+//! ahead, as lvmeta-server's workers inherit it) against `cli()` (the whole tree): the same
 //! help, the same parse results, the same errors.
 
-use lvmeta_cli::{clap_error_as_lvm, cli, cli_for, subcommand_names};
+use lvmeta_cli::{built, clap_error_as_lvm, cli, cli_for, subcommand_names};
 
 fn argv(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
@@ -11,7 +12,17 @@ fn argv(args: &[&str]) -> Vec<String> {
 /// the top level differs only in the subcommands it lists), or the error's kind, clap's
 /// rendering and lvmeta's lvm-style message.
 fn outcome(cmd: clap::Command, argv: &[String]) -> String {
-    match cmd.term_width(100).try_get_matches_from(argv) {
+    outcome_of(cmd.term_width(100).try_get_matches_from(argv), argv)
+}
+
+/// [`outcome`] with the tree built ahead, parsed without consuming it (as the workers do).
+fn outcome_prepared(argv: &[String]) -> String {
+    let mut tree = built(cli().term_width(100));
+    outcome_of(tree.try_get_matches_from_mut(argv), argv)
+}
+
+fn outcome_of(parsed: Result<clap::ArgMatches, clap::Error>, argv: &[String]) -> String {
+    match parsed {
         Ok(m) => format!("ok {:?} {:?}", m.ids().collect::<Vec<_>>(), m.subcommand()),
         Err(e) => format!(
             "err {:?}\n{}\n{}",
@@ -27,6 +38,8 @@ fn assert_same(args: &[&str]) {
     let full = outcome(cli(), &a);
     let lazy = outcome(cli_for(&a), &a);
     assert_eq!(lazy, full, "lazy and full trees differ on {args:?}");
+    let prepared = outcome_prepared(&a);
+    assert_eq!(prepared, full, "the tree built ahead differs on {args:?}");
 }
 
 #[test]

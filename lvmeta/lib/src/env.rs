@@ -244,23 +244,32 @@ impl LvmConf {
     /// Reads `lvm.conf` and `lvmlocal.conf` from `dir`; a missing file counts as empty (as
     /// for lvm2, which then runs on its defaults).
     pub fn load(dir: &Path) -> Result<LvmConf, EnvError> {
-        let read = |name: &str| -> Result<(PathBuf, String), EnvError> {
+        let (main, local) = LvmConf::read(dir)?;
+        LvmConf::from_texts(dir, &main, &local)
+    }
+
+    /// The texts of `lvm.conf` and `lvmlocal.conf` in `dir`, empty where absent.
+    pub fn read(dir: &Path) -> Result<(String, String), EnvError> {
+        let read = |name: &str| -> Result<String, EnvError> {
             let path = dir.join(name);
             match std::fs::read_to_string(&path) {
-                Ok(t) => Ok((path, t)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((path, String::new())),
+                Ok(t) => Ok(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
                 Err(source) => Err(EnvError::LvmConfRead { path, source }),
             }
         };
-        let (main_path, main) = read("lvm.conf")?;
-        let (local_path, local) = read("lvmlocal.conf")?;
+        Ok((read("lvm.conf")?, read("lvmlocal.conf")?))
+    }
+
+    /// What `lvm.conf`'s text `main` and `lvmlocal.conf`'s `local` in `dir` say.
+    pub fn from_texts(dir: &Path, main: &str, local: &str) -> Result<LvmConf, EnvError> {
         let mut conf = LvmConf {
             dir: dir.to_path_buf(),
             ..LvmConf::default()
         };
         // lvm2 merges the two files into one tree, lvmlocal.conf's keys winning.
-        conf.apply(&main_path, &main)?;
-        conf.apply(&local_path, &local)?;
+        conf.apply(&dir.join("lvm.conf"), main)?;
+        conf.apply(&dir.join("lvmlocal.conf"), local)?;
         Ok(conf)
     }
 
@@ -542,12 +551,12 @@ pub fn build_with_cluster(
     opts: &EnvOptions,
     cluster: Option<Arc<dyn LockManager>>,
 ) -> Result<Built, EnvError> {
-    let config = halvm_config::Config::load(opts.config.as_deref())?;
+    let config = load_halvm(opts.config.as_deref())?;
     let dir = opts
         .lvm_system_dir
         .clone()
         .unwrap_or_else(LvmConf::system_dir);
-    let mut lvm = LvmConf::load(&dir)?;
+    let mut lvm = load_lvm(&dir)?;
     if let Some(text) = &opts.lvm_config {
         lvm.apply_config_string(text)?;
     }
@@ -556,6 +565,39 @@ pub fn build_with_cluster(
         env.cluster = cluster;
     }
     Ok(Built { env, config, lvm })
+}
+
+/// halvm.toml as [`halvm_config::Config::load`] reads it; its parse from the memo when this
+/// very text was parsed ahead (in lvmeta-server), else reported for the next command.
+fn load_halvm(explicit: Option<&Path>) -> Result<halvm_config::Config, EnvError> {
+    let at = halvm_config::ConfigPath::resolve(explicit, std::env::var_os(halvm_config::ENV_VAR));
+    let Some(text) = halvm_config::Config::read(&at)? else {
+        return Ok(halvm_config::Config::default());
+    };
+    let path = at.path();
+    if let Some(config) = crate::memo::take_halvm(path, &text) {
+        log::debug!("{}: as parsed before", path.display());
+        return Ok(config);
+    }
+    let config = halvm_config::Config::parse(&text, path)?;
+    crate::memo::report(crate::memo::Report::Halvm { path, text: &text });
+    Ok(config)
+}
+
+/// [`LvmConf::load`], with its parse from the memo as [`load_halvm`]'s.
+fn load_lvm(dir: &Path) -> Result<LvmConf, EnvError> {
+    let (main, local) = LvmConf::read(dir)?;
+    if let Some(conf) = crate::memo::take_lvm(dir, &main, &local) {
+        log::debug!("lvm.conf in {}: as parsed before", dir.display());
+        return Ok(conf);
+    }
+    let conf = LvmConf::from_texts(dir, &main, &local)?;
+    crate::memo::report(crate::memo::Report::Lvm {
+        dir,
+        main: &main,
+        local: &local,
+    });
+    Ok(conf)
 }
 
 /// Whether shared VGs go through the cluster lock daemon: halvm.toml's

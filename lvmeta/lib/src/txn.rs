@@ -778,7 +778,7 @@ impl Ctx<'_> {
         }
         held.note_committed_seqno(vg.seqno);
         if let Some(t) = next_read {
-            crate::memo::report(&t);
+            crate::memo::report(crate::memo::Report::Vg(&t));
         }
         test_pause("after-commit");
         for s in suspended {

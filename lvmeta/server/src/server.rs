@@ -48,8 +48,9 @@ pub enum ServerError {
 
 /// What a child needs from the parent: the listener, the stop pipe (its EOF ends idle
 /// children: at SIGTERM, or when they are retired), the status pipe (a child writes its pid
-/// there once it accepted) and the memo socket (a worker sends the metadata texts worth
-/// parsing ahead there, one datagram each, once its command is done).
+/// there once it accepted) and the memo socket (a worker sends what is worth parsing ahead
+/// there, metadata texts and configuration files, one datagram each ([`lvmeta::memo::Report`]),
+/// once its command is done).
 pub(crate) struct ChildFds<'a> {
     pub listener: &'a UnixListener,
     pub stop: &'a OwnedFd,
@@ -60,8 +61,8 @@ pub(crate) struct ChildFds<'a> {
     pub parents: [i32; 4],
 }
 
-/// The memo socket's two ends (parent's, children's): datagrams, each a whole metadata text
-/// up to [`lvmeta::memo::MAX_TEXT`] (root may raise the buffers that far; others keep the
+/// The memo socket's two ends (parent's, children's): datagrams, each a whole report up to
+/// [`lvmeta::memo::MAX_TEXT`] (root may raise the buffers that far; others keep the
 /// system's, and larger texts are not sent).
 fn memo_socket() -> Result<(OwnedFd, OwnedFd), ServerError> {
     use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
@@ -85,20 +86,20 @@ fn memo_socket() -> Result<(OwnedFd, OwnedFd), ServerError> {
     Ok((parent, child))
 }
 
-/// How long no command must have run before the server parses the texts its workers sent
+/// How long no command must have run before the server parses the reports its workers sent
 /// ([`Ahead`]).
 const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Texts the workers sent, newest last, until the parent has a quiet moment to parse them.
+/// Reports the workers sent, newest last, until the parent has a quiet moment to parse them.
 #[derive(Default)]
 struct Pending {
-    texts: Vec<String>,
+    texts: Vec<Vec<u8>>,
 }
 
 impl Pending {
-    /// Reads every datagram waiting on `sock`, each into a buffer of its own size; a text that
-    /// is no UTF-8 or too long is dropped (a worker sends what lvmeta read or wrote, nothing
-    /// else reaches the socket).
+    /// Reads every datagram waiting on `sock`, each into a buffer of its own size; one too
+    /// long is dropped (a worker sends what lvmeta read or wrote, nothing else reaches the
+    /// socket; [`lvmeta::memo::learn`] leaves out what does not decode).
     fn read(&mut self, sock: &OwnedFd) {
         use nix::sys::socket::{recv, MsgFlags};
         let fd = sock.as_raw_fd();
@@ -112,9 +113,7 @@ impl Pending {
             let mut buf = vec![0u8; len.min(lvmeta::memo::MAX_TEXT)];
             match recv(fd, &mut buf, MsgFlags::MSG_TRUNC) {
                 Ok(n) if n == buf.len() && n == len => {
-                    if let Ok(t) = String::from_utf8(buf) {
-                        self.texts.push(t);
-                    }
+                    self.texts.push(buf);
                 }
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(_) => break,
@@ -124,7 +123,7 @@ impl Pending {
         let over = self
             .texts
             .len()
-            .saturating_sub(4 * lvmeta::memo::MAX_ENTRIES);
+            .saturating_sub(4 * (lvmeta::memo::MAX_ENTRIES + 2 * lvmeta::memo::MAX_CONFIGS));
         self.texts.drain(..over);
     }
 }
@@ -134,6 +133,7 @@ impl Pending {
 pub fn run(opts: &Options) -> Result<(), ServerError> {
     // Inherited by every child: the workers run lvmeta's commands (see there why).
     lvmeta::env::without_huge_pages();
+    lvmeta_cli::prepare();
     let mut set = SigSet::empty();
     for s in [
         Signal::SIGCHLD,

@@ -67,18 +67,18 @@ pub(crate) fn child(fds: &ChildFds<'_>) -> ! {
     exit(0)
 }
 
-/// Metadata texts this command read without finding them parsed, or committed: the next
-/// command will read them (lvmeta::memo).
-static TEXTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// What this command read without finding it parsed (metadata texts, configuration files),
+/// or committed: the next command will read them (lvmeta::memo's reports).
+static TEXTS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
-/// Hands the texts to the parent, which parses them while idle for the children it forks
+/// Hands the reports to the parent, which parses them while idle for the children it forks
 /// next; after the client has its answer. Best effort: a full or closed socket loses them.
 fn send_texts(memo: &OwnedFd) {
     let texts = std::mem::take(&mut *TEXTS.lock().unwrap_or_else(|p| p.into_inner()));
     for t in texts {
         if let Err(e) = nix::sys::socket::send(
             memo.as_raw_fd(),
-            t.as_bytes(),
+            &t,
             nix::sys::socket::MsgFlags::MSG_DONTWAIT,
         ) {
             log::debug!("metadata text not handed to the server: {e}");
@@ -235,7 +235,7 @@ fn serve(mut stream: UnixStream, allow_uid: Option<u32>, watcher: Option<Sender<
         TEXTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(t.to_string())
+            .push(t.to_vec())
     });
     let code = match std::panic::catch_unwind(|| lvmeta_cli::main_with(&req.argv)) {
         Ok(c) => c,

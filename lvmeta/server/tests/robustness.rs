@@ -281,6 +281,13 @@ fn sigterm_waits_for_the_running_command() {
     assert_eq!(lv_names(&side), "a\n");
 }
 
+/// Whether `-vv`'s lines say VG vg's metadata text was taken as parsed before.
+fn vg_as_parsed(stderr: &[u8]) -> bool {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .any(|l| l.contains("VG vg: metadata text") && l.ends_with("as parsed before"))
+}
+
 #[test]
 fn a_text_parsed_ahead_is_taken_only_while_the_disk_holds_it() {
     let top = tempfile::tempdir().unwrap();
@@ -304,7 +311,7 @@ fn a_text_parsed_ahead_is_taken_only_while_the_disk_holds_it() {
     let t = Instant::now();
     loop {
         let o = ok(side.run(lvmc, &sock, &["lvs", "-vv", "vg"], &[]));
-        if String::from_utf8_lossy(&o.stderr).contains("as parsed before") {
+        if vg_as_parsed(&o.stderr) {
             break;
         }
         assert!(
@@ -331,7 +338,7 @@ fn a_text_parsed_ahead_is_taken_only_while_the_disk_holds_it() {
         &[],
     ));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!err.contains("as parsed before"), "{err}");
+    assert!(!vg_as_parsed(&o.stderr), "{err}");
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).replace(' ', ""),
         "a\nb\n"
@@ -349,13 +356,67 @@ fn a_text_parsed_ahead_is_taken_only_while_the_disk_holds_it() {
             String::from_utf8_lossy(&o.stdout).replace(' ', ""),
             "a\nb\n"
         );
-        if String::from_utf8_lossy(&o.stderr).contains("as parsed before") {
+        if vg_as_parsed(&o.stderr) {
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(10), "{}", server.log());
         // Quiet for longer than the server waits before it parses (100 ms).
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+#[test]
+fn configuration_parsed_ahead_is_taken_only_while_the_files_hold_it() {
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    std::fs::write(
+        side.dir.join("lvm/lvm.conf"),
+        "backup { backup = 0 archive = 0 }\n",
+    )
+    .unwrap();
+    let server = Server::start(&[]);
+    let sock = server.socket().display().to_string();
+    let lvmc = common::lone_lvmc(top.path());
+    let lvmc = lvmc.to_str().unwrap();
+    let lvs = || side.run(lvmc, &sock, &["lvs", "-vv", "vg"], &[]);
+    // A command reports the files it parsed; soon the server's children start with them.
+    let t = Instant::now();
+    loop {
+        let o = lvs();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let err = String::from_utf8_lossy(&o.stderr);
+        if err.contains("none.toml: as parsed before")
+            && err.contains("lvm.conf in lvm: as parsed before")
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no command took the parsed configuration:\n{err}\nserver log:\n{}",
+            server.log()
+        );
+        // Quiet for longer than the server waits before it parses (100 ms).
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Changed: the very next command reads the new files, never what was parsed before.
+    std::fs::write(
+        side.dir.join("lvm/lvm.conf"),
+        "backup { backup = 0 archive = 0 }\ndevices { global_filter = [ \"r|.*|\" ] }\n",
+    )
+    .unwrap();
+    let o = lvs();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success(),
+        "every device filtered out, yet:\n{err}"
+    );
+    assert!(err.contains("Volume group \"vg\" not found"), "{err}");
+    assert!(!err.contains("lvm.conf in lvm: as parsed before"), "{err}");
+    std::fs::write(side.dir.join("none.toml"), "[locking\n").unwrap();
+    let o = lvs();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("none.toml"), "the bad file is named:\n{err}");
 }
 
 /// `THP_enabled` from /proc/PID/status (0: PR_SET_THP_DISABLE is set).

@@ -778,7 +778,7 @@ impl Scan {
                     }
                     .into(),
                 })?;
-                crate::memo::report(text);
+                crate::memo::report(crate::memo::Report::Vg(text));
                 vg
             }
         };
