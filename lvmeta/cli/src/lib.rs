@@ -503,12 +503,13 @@ pub fn prepare() {
     *PREPARED.lock().unwrap_or_else(|p| p.into_inner()) = Some(tree);
 }
 
-/// Parses `argv` with the tree [`prepare`]d in this process (taken: a process runs one
-/// command), else with [`cli_for`]'s.
+/// Parses `argv` with the tree [`prepare`]d in this process, else with [`cli_for`]'s. The
+/// prepared tree is left where it is, never dropped: it lives in memory shared with the
+/// server until a write copies it, and freeing its every argument would copy most of it.
 fn parse(argv: &[String]) -> Result<ArgMatches, clap::Error> {
-    let prepared = PREPARED.lock().unwrap_or_else(|p| p.into_inner()).take();
-    match prepared {
-        Some(mut tree) => tree.try_get_matches_from_mut(argv),
+    let mut prepared = PREPARED.lock().unwrap_or_else(|p| p.into_inner());
+    match prepared.as_mut() {
+        Some(tree) => tree.try_get_matches_from_mut(argv),
         None => cli_for(argv).try_get_matches_from(argv),
     }
 }
