@@ -16,6 +16,7 @@
 //! that reads the very same bytes takes that parse.
 
 pub mod pool;
+mod prefault;
 pub mod server;
 pub mod worker;
 

@@ -51,6 +51,7 @@ pub(crate) fn child(fds: &ChildFds<'_>) -> ! {
     }
     // Started while idle: a command would otherwise start it first.
     let watcher = spawn_watcher();
+    crate::prefault::start();
     let stream = match wait_for_client(fds) {
         Some(s) => s,
         None => exit(0),
