@@ -4,45 +4,132 @@
 //! page fault that copies it. A worker writes to many of them (the allocator reuses the
 //! server's free blocks; the metadata parsed ahead is changed or freed; the stack), and under
 //! an emulator such as QEMU's TCG each fault is tens of microseconds: ~2-3 ms of a 40-60 ms
-//! command in the lab's guests. So a child, once forked, has a thread of the lowest priority
-//! (`SCHED_IDLE`: it runs only when nothing else wants the CPU) break the sharing of every
-//! resident private writable page with `MADV_POPULATE_WRITE` (Linux 5.14), the kernel
-//! copying them in bulk without a fault each. Pages never touched are not populated
-//! (`mincore` says which are resident), and at most [`LIMIT`] bytes are copied. Best effort:
-//! an older kernel, or a client that comes first, only leaves the faults where they were.
-//! The copy changes no byte, so it may run beside the command.
+//! command in the lab's guests. So an idle child breaks the sharing of its resident private
+//! writable pages with `MADV_POPULATE_WRITE` (Linux 5.14), the kernel copying them in bulk
+//! without a fault each. Pages never touched are not populated (`mincore` says which are
+//! resident), and at most [`LIMIT`] bytes are copied. The copy changes no byte.
+//!
+//! When: only once no client has come to the server for [`QUIET`] (the child sees every
+//! connection, also those another child takes), and in chunks between which the child looks
+//! for a client, which it then serves at once (the copy is left where it was). When commands
+//! come back to back (a script's loop) nothing is copied: the copy would only take the CPU
+//! from the next command. [`Ahead`] decides; the child's wait for a client
+//! (`worker::wait_for_client`) runs it. Best effort: an older kernel leaves the faults where
+//! they were.
 
 use std::io;
+use std::time::{Duration, Instant};
+
+/// How long no client must have come before a child copies (as long as the server waits
+/// before it parses ahead).
+pub(crate) const QUIET: Duration = Duration::from_millis(100);
 
 /// Bytes copied at most: the server's own memory is a few MiB; metadata parsed ahead of
 /// large VGs can make it more, of which a command uses one VG's.
 const LIMIT: usize = 64 << 20;
+
+/// Bytes populated in one call, between which the child looks for a client.
+const CHUNK: usize = 256 << 10;
 
 const PAGE: usize = 4096;
 
 /// `MADV_POPULATE_WRITE` (Linux 5.14; not in every libc crate yet).
 const MADV_POPULATE_WRITE: i32 = 23;
 
-/// Starts the copy in a thread of its own; the caller goes on to wait for a client.
-pub(crate) fn start() {
-    let started = std::thread::Builder::new()
-        .name("prefault".into())
-        .spawn(|| {
-            if let Err(e) = lowest_priority() {
-                // At normal priority it would take the CPU from a command that starts.
-                log::debug!("SCHED_IDLE: {e}; no copy ahead");
-                return;
-            }
-            let maps = match std::fs::read_to_string("/proc/self/maps") {
-                Ok(m) => m,
-                Err(e) => return log::debug!("/proc/self/maps: {e}"),
-            };
-            let copied = copy_resident(&writable_private(&maps), LIMIT);
-            log::debug!("copied {} KiB of the server's memory ahead", copied / 1024);
-        });
-    if let Err(e) = started {
-        log::debug!("no thread to copy memory ahead: {e}");
+/// An idle child's copy ahead: waiting for a quiet spell, copying chunk by chunk, or done.
+#[derive(Debug)]
+pub(crate) enum Ahead {
+    /// The last client seen (or the child's start) was at this instant.
+    Quiet(Instant),
+    /// Resident ranges (address, bytes) left to copy, the next last.
+    Copying(Vec<(usize, usize)>),
+    Done,
+}
+
+impl Ahead {
+    pub(crate) fn new(now: Instant) -> Ahead {
+        Ahead::Quiet(now)
     }
+
+    /// How long the child may wait for a client before [`Ahead::step`] has work: the rest of
+    /// the quiet spell, nothing while copying, forever once done.
+    pub(crate) fn timeout(&self, now: Instant) -> Option<Duration> {
+        match self {
+            Ahead::Quiet(since) => Some(QUIET.saturating_sub(now.duration_since(*since))),
+            Ahead::Copying(_) => Some(Duration::ZERO),
+            Ahead::Done => None,
+        }
+    }
+
+    /// A client came to the server (this child took it or not): the spell starts again; a
+    /// copy under way stays where it is.
+    pub(crate) fn client_seen(&mut self, now: Instant) {
+        if let Ahead::Quiet(since) = self {
+            *since = now;
+        }
+    }
+
+    /// Works once the timeout passed without a client: starts the copy at the end of the
+    /// quiet spell (finding the resident ranges), then copies one chunk a call.
+    pub(crate) fn step(&mut self, now: Instant) {
+        match self {
+            Ahead::Quiet(since) if now.duration_since(*since) >= QUIET => {
+                let mut ranges = resident_ranges(LIMIT);
+                ranges.reverse();
+                *self = Ahead::Copying(ranges);
+            }
+            Ahead::Quiet(_) | Ahead::Done => {}
+            Ahead::Copying(ranges) => match ranges.pop() {
+                Some((addr, len)) => {
+                    let n = len.min(CHUNK);
+                    // Failures (an old kernel: EINVAL; a range unmapped meanwhile) change
+                    // nothing; the rest of the range is tried all the same.
+                    let _ = populate_write(addr, n);
+                    if len > n {
+                        ranges.push((addr + n, len - n));
+                    }
+                }
+                None => *self = Ahead::Done,
+            },
+        }
+    }
+}
+
+/// The resident pages of this process's private writable mappings, as (address, bytes),
+/// `limit` bytes at most.
+fn resident_ranges(limit: usize) -> Vec<(usize, usize)> {
+    let maps = match std::fs::read_to_string("/proc/self/maps") {
+        Ok(m) => m,
+        Err(e) => {
+            log::debug!("/proc/self/maps: {e}");
+            return Vec::new();
+        }
+    };
+    // mincore's answer for 256 MiB of address space at a time (a 1 GiB allocator arena
+    // reserved but barely touched is common).
+    let mut flags = vec![0u8; 1 << 16];
+    let mut out = Vec::new();
+    let mut total = 0;
+    for (start, end) in writable_private(&maps) {
+        let mut at = start;
+        while at < end && total < limit {
+            let len = (end - at).min(flags.len() * PAGE);
+            let pages = len / PAGE;
+            if resident(at, len, &mut flags[..pages]).is_err() {
+                break;
+            }
+            for (first, n) in resident_runs(&flags[..pages]) {
+                let bytes = (n * PAGE).min(limit - total);
+                if bytes == 0 {
+                    break;
+                }
+                out.push((at + first * PAGE, bytes));
+                total += bytes;
+            }
+            at += len;
+        }
+    }
+    out
 }
 
 /// The address ranges of `/proc/self/maps`' private writable mappings (`rw-p`).
@@ -82,48 +169,6 @@ fn resident_runs(flags: &[u8]) -> Vec<(usize, usize)> {
         i = end;
     }
     runs
-}
-
-/// Copies the resident pages of `regions`, `limit` bytes at most; returns the bytes copied.
-fn copy_resident(regions: &[(usize, usize)], limit: usize) -> usize {
-    // mincore's answer for 256 MiB of address space at a time (a 1 GiB allocator arena
-    // reserved but barely touched is common).
-    let mut flags = vec![0u8; 1 << 16];
-    let mut copied = 0;
-    for &(start, end) in regions {
-        let mut at = start;
-        while at < end && copied < limit {
-            let len = (end - at).min(flags.len() * PAGE);
-            let pages = len / PAGE;
-            if resident(at, len, &mut flags[..pages]).is_err() {
-                break;
-            }
-            for (first, n) in resident_runs(&flags[..pages]) {
-                let n = n.min((limit - copied) / PAGE);
-                if n == 0 {
-                    break;
-                }
-                // Failures (an old kernel: EINVAL; a range unmapped meanwhile) change nothing.
-                if populate_write(at + first * PAGE, n * PAGE).is_ok() {
-                    copied += n * PAGE;
-                }
-            }
-            at += len;
-        }
-    }
-    copied
-}
-
-/// This thread to `SCHED_IDLE`.
-fn lowest_priority() -> io::Result<()> {
-    let param = nix::libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param for the call.
-    let r = unsafe { nix::libc::sched_setscheduler(0, nix::libc::SCHED_IDLE, &param) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// `mincore` of `[addr, addr + len)` into `flags` (one byte a page).
@@ -178,28 +223,68 @@ garbage line
     }
 
     #[test]
-    fn copies_this_process_resident_pages_only() {
-        // A fresh mapping: 8 pages, of which pages 2 and 5-6 touched.
-        let mut v = vec![0u8; 8 * PAGE + PAGE];
+    fn waits_for_a_quiet_spell_then_copies_chunk_by_chunk() {
+        let t0 = Instant::now();
+        let mut a = Ahead::new(t0);
+        assert_eq!(a.timeout(t0), Some(QUIET));
+        let half = t0 + QUIET / 2;
+        a.step(half);
+        assert!(matches!(a, Ahead::Quiet(_)), "not before the spell: {a:?}");
+        // A client (for any child) starts the spell again.
+        a.client_seen(half);
+        assert_eq!(a.timeout(t0 + QUIET), Some(QUIET / 2));
+        a.step(t0 + QUIET);
+        assert!(matches!(a, Ahead::Quiet(_)));
+        let quiet = half + QUIET;
+        assert_eq!(a.timeout(quiet), Some(Duration::ZERO));
+        a.step(quiet);
+        // This process has resident writable memory (its stack at least).
+        let Ahead::Copying(ranges) = &a else {
+            panic!("{a:?}")
+        };
+        let total: usize = ranges.iter().map(|r| r.1).sum();
+        assert!(total >= PAGE && total <= LIMIT, "{total}");
+        assert_eq!(
+            a.timeout(quiet),
+            Some(Duration::ZERO),
+            "no waiting while copying"
+        );
+        // A client meanwhile does not restart the copy.
+        a.client_seen(quiet);
+        assert!(matches!(a, Ahead::Copying(_)));
+        let mut steps = 0;
+        while !matches!(a, Ahead::Done) {
+            a.step(quiet);
+            steps += 1;
+            assert!(steps <= total / PAGE + 2, "never done");
+        }
+        assert!(steps > total.div_ceil(CHUNK) - 1);
+        assert_eq!(a.timeout(quiet), None, "done: wait for a client only");
+    }
+
+    #[test]
+    fn copies_resident_pages_only_and_changes_no_byte() {
+        // A fresh mapping of 8 pages, of which page 2 written.
+        let mut v = vec![0u8; 9 * PAGE];
         let base = (v.as_ptr() as usize).div_ceil(PAGE) * PAGE;
         let off = base - v.as_ptr() as usize;
+        v[off + 2 * PAGE] = 7;
         let mut flags = vec![0u8; 8];
         resident(base, 8 * PAGE, &mut flags).unwrap();
-        // Whatever the allocator gave: the copy counts only resident pages.
-        let before = resident_runs(&flags).iter().map(|r| r.1).sum::<usize>();
-        v[off + 2 * PAGE] = 1;
-        let copied = copy_resident(&[(base, base + 8 * PAGE)], LIMIT);
-        resident(base, 8 * PAGE, &mut flags).unwrap();
-        let after = resident_runs(&flags).iter().map(|r| r.1).sum::<usize>();
-        assert!(after >= before.max(1));
-        // Needs Linux 5.14's MADV_POPULATE_WRITE: without it nothing is copied.
-        assert!(copied >= PAGE, "the touched page was not copied");
-        assert!(copied <= after * PAGE, "{copied} > {after} pages");
-        assert_eq!(v[off + 2 * PAGE], 1, "no byte changes");
+        assert_eq!(flags[2] & 1, 1, "the written page is resident");
+        // Needs Linux 5.14's MADV_POPULATE_WRITE.
+        populate_write(base + 2 * PAGE, PAGE).expect("MADV_POPULATE_WRITE");
+        assert_eq!(v[off + 2 * PAGE], 7, "no byte changes");
+        let ranges = resident_ranges(LIMIT);
+        assert!(
+            ranges
+                .iter()
+                .any(|&(a, l)| a <= base + 2 * PAGE && base + 3 * PAGE <= a + l),
+            "the written page is among the ranges"
+        );
         assert_eq!(
-            copy_resident(&[(base, base + 8 * PAGE)], PAGE),
-            PAGE,
-            "the limit"
+            resident_ranges(PAGE).iter().map(|r| r.1).sum::<usize>(),
+            PAGE
         );
     }
 

@@ -15,13 +15,14 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lvmeta_forward::client::{read_signal, recv_request, send_frame, RecvError, FORWARDED_SIGNALS};
 use lvmeta_forward::{Frame, Request};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
+use crate::prefault;
 use crate::server::ChildFds;
 
 /// How long a client may take to send its request once accepted.
@@ -51,7 +52,6 @@ pub(crate) fn child(fds: &ChildFds<'_>) -> ! {
     }
     // Started while idle: a command would otherwise start it first.
     let watcher = spawn_watcher();
-    crate::prefault::start();
     let stream = match wait_for_client(fds) {
         Some(s) => s,
         None => exit(0),
@@ -87,15 +87,21 @@ fn send_texts(memo: &OwnedFd) {
     }
 }
 
-/// Waits for a connection, or for the stop pipe's end (None).
+/// Waits for a connection, or for the stop pipe's end (None); meanwhile copies the memory
+/// shared with the server once the server has been quiet ([`prefault::Ahead`]).
 fn wait_for_client(fds: &ChildFds<'_>) -> Option<UnixStream> {
+    let mut ahead = prefault::Ahead::new(Instant::now());
     loop {
         let (conn, stop) = {
             let mut p = [
                 PollFd::new(fds.listener.as_fd(), PollFlags::POLLIN),
                 PollFd::new(fds.stop.as_fd(), PollFlags::POLLIN),
             ];
-            if let Err(e) = poll(&mut p, PollTimeout::NONE) {
+            let wait = ahead
+                .timeout(Instant::now())
+                .and_then(|d| PollTimeout::try_from(d).ok())
+                .unwrap_or(PollTimeout::NONE);
+            if let Err(e) = poll(&mut p, wait) {
                 if e == nix::errno::Errno::EINTR {
                     continue;
                 }
@@ -109,8 +115,10 @@ fn wait_for_client(fds: &ChildFds<'_>) -> Option<UnixStream> {
             return None;
         }
         if !conn {
+            ahead.step(Instant::now());
             continue;
         }
+        ahead.client_seen(Instant::now());
         // Every idle child woke up; one gets the connection, the others go back to wait.
         match fds.listener.accept() {
             Ok((s, _)) => return Some(s),
@@ -311,7 +319,9 @@ fn watch_client(mut s: UnixStream) {
                     let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), sig);
                 }
             }
-            Ok(None) => {
+            // The end, or a reset: a client that died before it read all the worker sent
+            // (its `Accepted`) resets the connection instead of closing it.
+            Ok(None) | Err(RecvError::Io(_)) => {
                 if !DONE.load(Ordering::SeqCst) {
                     let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGHUP);
                 }

@@ -264,6 +264,72 @@ fn a_client_that_dies_hangs_up_its_worker() {
 }
 
 #[test]
+fn a_client_that_dies_before_reading_its_answer_hangs_up_its_worker_too() {
+    use std::os::fd::AsRawFd;
+    let top = tempfile::tempdir().unwrap();
+    let side = vg_side(top.path());
+    let server = Server::start(&[]);
+    let pause = side.dir.join("pause");
+    let devs: Vec<String> = (0..common::DISKS).map(|i| format!("d{i}")).collect();
+    let argv = [
+        "lvmeta",
+        "lvcreate",
+        "--devices",
+        &devs.join(","),
+        "--lock-dir",
+        "locks",
+        "-an",
+        "-Zn",
+        "-n",
+        "a",
+        "-L",
+        "4m",
+        "vg",
+    ];
+    let env = [
+        "HALVM_CONFIG=none.toml".to_string(),
+        "LVM_SYSTEM_DIR=lvm".to_string(),
+        format!("HALVM_TEST_PAUSE=before-commit:{}", pause.display()),
+    ];
+    let bytes = codec::encode(&Frame::Request(Request {
+        argv: argv.iter().map(|a| a.to_string()).collect(),
+        env: env.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        umask: 0o022,
+    }))
+    .unwrap();
+    // A client that sends its request (with its stdin, stdout, stderr and directory) and
+    // never reads a byte: the worker's `Accepted` waits unread in its socket.
+    let s = UnixStream::connect(server.socket()).unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let dir = std::fs::File::open(&side.dir).unwrap();
+    let fds = [
+        null.as_raw_fd(),
+        null.as_raw_fd(),
+        null.as_raw_fd(),
+        dir.as_raw_fd(),
+    ];
+    nix::sys::socket::sendmsg::<()>(
+        s.as_raw_fd(),
+        &[std::io::IoSlice::new(&bytes)],
+        &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    let worker = paused_pid(&pause);
+    // Closed with unread bytes, the connection is reset, not ended: the worker reads
+    // ECONNRESET, which means the client is gone all the same.
+    drop(s);
+    assert!(gone(worker), "the worker outlived its client");
+    wait_log(
+        &server,
+        &format!("worker {worker} (running a command) was killed by SIGHUP"),
+    );
+    let _ = std::fs::remove_file(&pause);
+    assert_eq!(lv_names(&side), "");
+}
+
+#[test]
 fn sigterm_waits_for_the_running_command() {
     let top = tempfile::tempdir().unwrap();
     let side = vg_side(top.path());
