@@ -243,7 +243,7 @@ garbage line
             panic!("{a:?}")
         };
         let total: usize = ranges.iter().map(|r| r.1).sum();
-        assert!(total >= PAGE && total <= LIMIT, "{total}");
+        assert!((PAGE..=LIMIT).contains(&total), "{total}");
         assert_eq!(
             a.timeout(quiet),
             Some(Duration::ZERO),
