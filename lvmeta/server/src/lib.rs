@@ -10,10 +10,12 @@
 //! client (root, same mount namespace and root directory), takes the client's fds 0-2, cwd,
 //! environment and umask and runs `lvmeta_cli::main_with(argv)`, then exits. Nothing of the
 //! disks persists between commands: each worker starts from the idle parent's memory and
-//! reads the metadata from disk. The parent keeps only what metadata texts say
-//! (`lvmeta::memo`): workers hand it the texts they committed or parsed, it parses them
-//! while no command runs and retires its idle children for ones forked with them; a command
-//! that reads the very same bytes takes that parse.
+//! reads the metadata from disk. The parent keeps only what metadata texts and configuration
+//! files say (`lvmeta::memo`): workers hand it the texts they committed or parsed, it parses
+//! them while no command runs and retires its idle children for ones forked with them; a
+//! command that reads the very same bytes takes that parse. It also builds lvmeta's command
+//! tree once (`lvmeta_cli::prepare`), and an idle child copies the memory it shares with the
+//! parent before a client comes (`prefault`).
 
 pub mod pool;
 mod prefault;
@@ -40,9 +42,13 @@ pub fn cli() -> Command {
              clients wait). Each command runs in a fresh \
              child of the idle server, which reads the metadata from the disks: nothing of \
              the disks is kept between commands (no metadata cache), so nothing can go \
-             stale. The server keeps only what metadata texts say: the texts commands \
-             committed or parsed are parsed again by the server while no command runs, and \
-             a command that reads the very same bytes takes that parse. It runs in the foreground (systemd: Type=simple) and \
+             stale. The server keeps only what metadata texts and configuration files \
+             (halvm.toml, lvm.conf, lvmlocal.conf) say: the texts commands committed or \
+             parsed are parsed again by the server while no command runs, and a command that \
+             reads the very same bytes takes that parse; lvmeta's command line parser is built \
+             once, by the server. An idle child that has seen no client for 100 ms copies the \
+             memory it shares with the server (the pages its command would otherwise copy one \
+             fault at a time), stopping as soon as a client comes. It runs in the foreground (systemd: Type=simple) and \
              logs to syslog; SIGTERM or SIGINT stops it once the commands running have \
              finished.",
         )

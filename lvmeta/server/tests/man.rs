@@ -32,7 +32,7 @@ fn man_page_is_current() {
             },
             halvm_man::Section {
                 title: "Workers",
-                body: "The parent is single-threaded and only forks, reaps and counts: a child that takes a connection tells it at once, and it forks a replacement while fewer than --max children exist. Each worker serves one command and exits, starting from the idle server's memory: nothing is cached between commands, so a command always reads the metadata from the disks as lvmeta does. A worker that dies by a signal is logged with its pid. Upgrading lvmeta means restarting the service: workers run the code the server was started with.",
+                body: "The parent is single-threaded and only forks, reaps and counts: a child that takes a connection tells it at once, and it forks a replacement while fewer than --max children exist. Each worker serves one command and exits, starting from the idle server's memory: nothing of the disks is cached between commands, so a command always reads the metadata from the disks as lvmeta does. An idle child that has seen no client come to the server for 100 ms copies the pages it shares with the server (MADV_POPULATE_WRITE of its resident private pages, 64 MiB at most, in 256 KiB steps between which it looks for a client), so that its command takes no copy-on-write fault at each first write; when commands come back to back nothing is copied. A worker that dies by a signal is logged with its pid. Upgrading lvmeta means restarting the service: workers run the code the server was started with.",
             },
             halvm_man::Section {
                 title: "Signals",
