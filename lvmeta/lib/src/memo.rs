@@ -245,25 +245,12 @@ fn learn_one(report: Report<'_>) -> bool {
             if m.halvm.iter().any(|e| e.path == path && e.text == text) {
                 return false;
             }
-            match halvm_config::Config::parse(text, path) {
-                Ok(config) => {
-                    log::debug!("parsed ahead: {}", path.display());
-                    m.halvm.insert(
-                        0,
-                        HalvmEntry {
-                            path: path.to_path_buf(),
-                            text: text.to_string(),
-                            config,
-                        },
-                    );
-                    m.halvm.truncate(MAX_CONFIGS);
-                    true
-                }
-                Err(e) => {
-                    log::debug!("not parsed ahead: {e}");
-                    false
-                }
-            }
+            let parsed = halvm_config::Config::parse(text, path).map(|config| HalvmEntry {
+                path: path.to_path_buf(),
+                text: text.to_string(),
+                config,
+            });
+            keep_config(&mut m.halvm, parsed, path.display())
         }
         Report::Lvm { dir, main, local } => {
             let mut m = lock(&MEMO);
@@ -273,26 +260,35 @@ fn learn_one(report: Report<'_>) -> bool {
             {
                 return false;
             }
-            match LvmConf::from_texts(dir, main, local) {
-                Ok(conf) => {
-                    log::debug!("parsed ahead: lvm.conf in {}", dir.display());
-                    m.lvm.insert(
-                        0,
-                        LvmEntry {
-                            dir: dir.to_path_buf(),
-                            main: main.to_string(),
-                            local: local.to_string(),
-                            conf,
-                        },
-                    );
-                    m.lvm.truncate(MAX_CONFIGS);
-                    true
-                }
-                Err(e) => {
-                    log::debug!("not parsed ahead: {e}");
-                    false
-                }
-            }
+            let parsed = LvmConf::from_texts(dir, main, local).map(|conf| LvmEntry {
+                dir: dir.to_path_buf(),
+                main: main.to_string(),
+                local: local.to_string(),
+                conf,
+            });
+            keep_config(&mut m.lvm, parsed, format!("lvm.conf in {}", dir.display()))
+        }
+    }
+}
+
+/// Puts a configuration parsed ahead first in `list`, of which the newest [`MAX_CONFIGS`]
+/// are kept; one that did not parse is left out (the command that reads it reports why).
+/// Returns whether the memo changed.
+fn keep_config<E, Err: std::fmt::Display>(
+    list: &mut Vec<E>,
+    parsed: Result<E, Err>,
+    what: impl std::fmt::Display,
+) -> bool {
+    match parsed {
+        Ok(entry) => {
+            log::debug!("parsed ahead: {what}");
+            list.insert(0, entry);
+            list.truncate(MAX_CONFIGS);
+            true
+        }
+        Err(e) => {
+            log::debug!("not parsed ahead: {what}: {e}");
+            false
         }
     }
 }

@@ -520,7 +520,7 @@ fn idle_children_copy_the_servers_memory_before_a_client_comes() {
     let lvmc = common::lone_lvmc(top.path());
     let o = side.run(lvmc.to_str().unwrap(), &sock, &["lvs", "vg"], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // Each idle child, in a thread of the lowest priority, writes-faults the pages it shares
+    // Each idle child, once no client has come for 100 ms, write-faults the pages it shares
     // with the server: soon they are its own (private), none shared and dirty.
     let t = Instant::now();
     loop {
