@@ -1107,6 +1107,86 @@ mod tests {
         .unwrap();
     }
 
+    /// A device that notes its prefetches and reads in a shared log.
+    struct Traced {
+        inner: MemDev,
+        log: Log,
+    }
+
+    impl BlockDev for Traced {
+        fn read_at(&self, off: Bytes, buf: &mut [u8]) -> std::io::Result<()> {
+            let name = self.inner.path().display().to_string();
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("read {name} {}", off.0));
+            self.inner.read_at(off, buf)
+        }
+        fn write_at(&self, off: Bytes, data: &[u8]) -> std::io::Result<()> {
+            self.inner.write_at(off, data)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            self.inner.sync()
+        }
+        fn size(&self) -> std::io::Result<Bytes> {
+            self.inner.size()
+        }
+        fn path(&self) -> &Path {
+            self.inner.path()
+        }
+        fn prefetch(&self, off: Bytes, len: u64) {
+            let name = self.inner.path().display().to_string();
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("prefetch {name} {} {len}", off.0));
+        }
+    }
+
+    /// A scan starts every device's reads before it waits for the first: the heads (label
+    /// and first metadata area header) of both PVs, then the texts their headers locate,
+    /// each range before it is read.
+    #[test]
+    fn a_scan_reads_ahead_on_every_device_before_it_reads() {
+        let (mut e, devs) = env_devs(&Log::default());
+        setup(&Ctx { env: &e });
+        let trace = Log::default();
+        let (t, paths) = (trace.clone(), ["/mem/pv0", "/mem/pv1"]);
+        e.open = Box::new(move |p: &Path| {
+            let i = paths.iter().position(|q| Path::new(q) == p).unwrap();
+            Ok(Arc::new(Traced {
+                inner: devs[i].clone(),
+                log: t.clone(),
+            }) as Arc<dyn BlockDev>)
+        });
+        crate::ops::scan(&e).unwrap();
+        let log = trace.lock().unwrap().clone();
+        let pos = |want: &str| {
+            log.iter()
+                .position(|l| l.starts_with(want))
+                .unwrap_or_else(|| panic!("no {want:?} in {log:#?}"))
+        };
+        let first_read = pos("read ");
+        for d in paths {
+            assert!(pos(&format!("prefetch {d} 0 ")) < first_read, "{log:#?}");
+        }
+        // Each PV's text (past its header at 4 KiB) is asked for ahead of the first text read.
+        let text_reads: Vec<usize> = log
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("read ") && !l.ends_with(" 0") && !l.ends_with(" 4096"))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(text_reads.len(), 2, "{log:#?}");
+        for d in paths {
+            let text_prefetch = log
+                .iter()
+                .position(|l| l.starts_with(&format!("prefetch {d} ")) && !l.contains(" 0 "))
+                .unwrap_or_else(|| panic!("no text prefetch on {d}: {log:#?}"));
+            assert!(text_prefetch < text_reads[0], "{log:#?}");
+        }
+    }
+
     /// A text too large for the metadata areas: the commit writes nothing at all.
     #[test]
     fn metadata_too_large_writes_nothing() {

@@ -21,6 +21,12 @@ pub trait BlockDev: Send + Sync {
     fn size(&self) -> io::Result<Bytes>;
     /// Path used in error messages and reports.
     fn path(&self) -> &Path;
+    /// Says `[off, off + len)` will be read soon, so that the reads of several devices are
+    /// under way at once (lvm2 submits its scan's reads with aio for the same reason). Never
+    /// waits and never fails: a device that cannot start reading ahead is read when asked.
+    fn prefetch(&self, off: Bytes, len: u64) {
+        let _ = (off, len);
+    }
 }
 
 /// A regular file or a block device (loop device, disk, partition).
@@ -88,6 +94,21 @@ impl BlockDev for FileDev {
 
     fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn prefetch(&self, off: Bytes, len: u64) {
+        use std::os::fd::AsRawFd;
+        // POSIX_FADV_WILLNEED starts the page cache's reading of the range and returns.
+        let (Ok(off), Ok(len)) = (i64::try_from(off.0), i64::try_from(len)) else {
+            return;
+        };
+        // A hint: a failure only leaves the range to be read when asked.
+        let _ = nix::fcntl::posix_fadvise(
+            self.file.as_raw_fd(),
+            off,
+            len,
+            nix::fcntl::PosixFadviseAdvice::POSIX_FADV_WILLNEED,
+        );
     }
 }
 

@@ -513,7 +513,27 @@ pub fn read_text(
 /// Reads the header and the committed and precommitted copies of `area`. A damaged header
 /// or committed copy is an error; a damaged precommitted copy is reported beside.
 pub fn read_mda(dev: &dyn BlockDev, area: DiskLocn) -> Result<MdaContents, OnDiskError> {
-    let header = read_mda_header(dev, area)?;
+    read_texts(dev, read_mda_header(dev, area)?)
+}
+
+/// Starts reading the committed and precommitted copies `header` records
+/// ([`BlockDev::prefetch`]), for [`read_texts`] later: a scan has every device's texts on
+/// their way before it waits for the first.
+pub fn prefetch_texts(dev: &dyn BlockDev, header: &MdaHeader) {
+    for l in &header.raw_locns {
+        if l.is_empty() || check_locn(l, header.size.0).is_err() {
+            continue;
+        }
+        let wrap = l.wrap(header.size);
+        dev.prefetch(Bytes(header.start.0 + l.offset.0), l.size.0 - wrap);
+        if wrap > 0 {
+            dev.prefetch(Bytes(header.start.0 + MDA_HEADER_SIZE as u64), wrap);
+        }
+    }
+}
+
+/// [`read_mda`] once its header is read.
+pub fn read_texts(dev: &dyn BlockDev, header: MdaHeader) -> Result<MdaContents, OnDiskError> {
     let c = *header.committed();
     let committed = if c.is_ignored() || c.is_empty() {
         None
@@ -698,6 +718,64 @@ mod tests {
         let snap = d.snapshot();
         let end = (4096 + 2560 + 2) as usize;
         assert!(snap[end..4096 + 3072].iter().all(|&x| x == 0));
+    }
+
+    /// A device that notes the ranges it is asked to read ahead.
+    struct Prefetches(MemDev, std::sync::Mutex<Vec<(u64, u64)>>);
+
+    impl BlockDev for Prefetches {
+        fn read_at(&self, off: Bytes, buf: &mut [u8]) -> std::io::Result<()> {
+            self.0.read_at(off, buf)
+        }
+        fn write_at(&self, off: Bytes, data: &[u8]) -> std::io::Result<()> {
+            self.0.write_at(off, data)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            self.0.sync()
+        }
+        fn size(&self) -> std::io::Result<Bytes> {
+            self.0.size()
+        }
+        fn path(&self) -> &std::path::Path {
+            self.0.path()
+        }
+        fn prefetch(&self, off: Bytes, len: u64) {
+            self.1.lock().unwrap().push((off.0, len));
+        }
+    }
+
+    #[test]
+    fn prefetch_asks_for_exactly_the_bytes_the_texts_are_read_from() {
+        let d = Prefetches(MemDev::new("/mem/p", Bytes(64 * 1024)), Default::default());
+        let area = DiskLocn::new(4096, 32768);
+        format_mda(&d, area).unwrap();
+        let mut h = read_mda_header(&d, area).unwrap();
+        prefetch_texts(&d, &h);
+        assert!(
+            d.1.lock().unwrap().is_empty(),
+            "an empty area: nothing to read"
+        );
+        // Texts until one wraps around the end of the area.
+        let max = max_text_size(32768) as usize;
+        for i in 0..20 {
+            let text = "x".repeat(max - 1 - (i * 37) % 900);
+            let l = write_text(&d, &h, &text).unwrap();
+            h.raw_locns[0] = l;
+            write_mda_header(&d, &h).unwrap();
+            d.1.lock().unwrap().clear();
+            prefetch_texts(&d, &h);
+            let asked = d.1.lock().unwrap().clone();
+            let wrap = l.wrap(h.size);
+            let first = (h.start.0 + l.offset.0, l.size.0 - wrap);
+            if wrap == 0 {
+                assert_eq!(asked, vec![first]);
+            } else {
+                let second = (h.start.0 + MDA_HEADER_SIZE as u64, wrap);
+                assert_eq!(asked, vec![first, second]);
+                return;
+            }
+        }
+        panic!("no text wrapped");
     }
 
     #[test]

@@ -564,42 +564,70 @@ pub(crate) fn scan(env: &Env) -> Result<Scan> {
     }
 }
 
+/// What a scan reads ahead of every device at once: the label (its first 4 sectors) and,
+/// where lvm2 puts it, the first metadata area's header (at 4 KiB).
+const SCAN_HEAD: u64 = 8 << 10;
+
 /// [`scan`] with the given sysfs tree.
 pub(crate) fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
     let explicit = env.devices.is_some();
     let mut scan = Scan::default();
     // PV UUID -> indexes into scan.pvs, in scan order.
     let mut by_uuid: Vec<(String, Vec<usize>)> = Vec::new();
+    // Every device's reads are started before the first is waited for, in two rounds: the
+    // labels and first metadata area headers, then the texts the headers locate (lvm2
+    // submits its scan's reads with aio for the same reason). Each device is still read and
+    // checked in scan order.
+    let mut opened = Vec::new();
     for path in candidates(env, sys) {
-        let dev = match (env.open)(&path) {
-            Ok(d) => d,
+        match (env.open)(&path) {
+            Ok(d) => {
+                d.prefetch(Bytes(0), SCAN_HEAD);
+                opened.push((path, d));
+            }
             Err(source) if explicit => return Err(OpError::Device { path, source }),
             Err(_) => continue,
-        };
+        }
+    }
+    let mut labelled = Vec::new();
+    for (path, dev) in opened {
         match label::read_label(dev.as_ref()) {
             Ok(None) => scan.unlabelled.push(path),
             Ok(Some(l)) => {
-                match by_uuid.iter_mut().find(|(u, _)| *u == l.pv_uuid) {
-                    Some((_, v)) => v.push(scan.pvs.len()),
-                    None => by_uuid.push((l.pv_uuid.clone(), vec![scan.pvs.len()])),
-                }
-                let mdas = l
+                let headers: Vec<_> = l
                     .metadata_areas
                     .iter()
-                    .map(|a| MdaRead {
-                        area: *a,
-                        res: mda::read_mda(dev.as_ref(), *a),
+                    .map(|a| {
+                        let h = mda::read_mda_header(dev.as_ref(), *a);
+                        if let Ok(h) = &h {
+                            mda::prefetch_texts(dev.as_ref(), h);
+                        }
+                        (*a, h)
                     })
                     .collect();
-                scan.pvs.push(PvDev {
-                    path,
-                    dev,
-                    label: l,
-                    mdas,
-                });
+                labelled.push((path, dev, l, headers));
             }
             Err(e) => scan.damaged.push((path, e)),
         }
+    }
+    for (path, dev, l, headers) in labelled {
+        match by_uuid.iter_mut().find(|(u, _)| *u == l.pv_uuid) {
+            Some((_, v)) => v.push(scan.pvs.len()),
+            None => by_uuid.push((l.pv_uuid.clone(), vec![scan.pvs.len()])),
+        }
+        let mdas = headers
+            .into_iter()
+            .map(|(area, h)| MdaRead {
+                area,
+                res: h.and_then(|h| mda::read_texts(dev.as_ref(), h)),
+            })
+            .collect();
+        scan.pvs.push(PvDev {
+            path,
+            dev,
+            label: l,
+            mdas,
+        });
     }
     // One device per PV, chosen as lvm2 chooses among duplicates; the others are dropped
     // with lvm2's warnings.
