@@ -1187,6 +1187,96 @@ mod tests {
         }
     }
 
+    /// A device that counts how many of its kind are open at once.
+    struct Counted {
+        inner: MemDev,
+        open: Arc<(
+            std::sync::atomic::AtomicUsize,
+            std::sync::atomic::AtomicUsize,
+        )>,
+    }
+
+    impl Counted {
+        fn new(inner: MemDev, open: &Arc<(AtomicUsize, AtomicUsize)>) -> Counted {
+            let now = open.0.fetch_add(1, Ordering::SeqCst) + 1;
+            open.1.fetch_max(now, Ordering::SeqCst);
+            Counted {
+                inner,
+                open: open.clone(),
+            }
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.open.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    impl BlockDev for Counted {
+        fn read_at(&self, off: Bytes, buf: &mut [u8]) -> std::io::Result<()> {
+            self.inner.read_at(off, buf)
+        }
+        fn write_at(&self, off: Bytes, data: &[u8]) -> std::io::Result<()> {
+            self.inner.write_at(off, data)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            self.inner.sync()
+        }
+        fn size(&self) -> std::io::Result<Bytes> {
+            self.inner.size()
+        }
+        fn path(&self) -> &Path {
+            self.inner.path()
+        }
+    }
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A scan of many devices keeps few open at once: the PVs, and the devices of one batch
+    /// until their labels are read (a host with thousands of disks must not run out of file
+    /// descriptors, which would skip devices).
+    #[test]
+    fn a_scan_of_many_devices_keeps_a_batch_open_at_most() {
+        let (mut e, pvs) = env_devs(&Log::default());
+        setup(&Ctx { env: &e });
+        let others = 3 * crate::ops::SCAN_BATCH + 5;
+        let mut all: Vec<(PathBuf, MemDev)> = (0..2)
+            .map(|i| (PathBuf::from(format!("/mem/pv{i}")), pvs[i].clone()))
+            .collect();
+        all.extend((0..others).map(|i| {
+            let p = PathBuf::from(format!("/mem/other{i}"));
+            (p.clone(), MemDev::new(p, Bytes(1 << 20)))
+        }));
+        // The PVs last, after every other device.
+        all.rotate_left(2);
+        e.devices = Some(all.iter().map(|d| d.0.clone()).collect());
+        let open = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let o = open.clone();
+        e.open = Box::new(move |p: &Path| {
+            let d = all.iter().find(|d| d.0 == p).unwrap();
+            Ok(Arc::new(Counted::new(d.1.clone(), &o)) as Arc<dyn BlockDev>)
+        });
+        let ctx = Ctx { env: &e };
+        let names = ctx
+            .read_vgs(Some(&["vg".to_string()]), false, |_, r| {
+                Ok(r[0].vg.name.clone())
+            })
+            .unwrap();
+        assert_eq!(names, "vg");
+        let max = open.1.load(Ordering::SeqCst);
+        assert!(
+            max <= crate::ops::SCAN_BATCH + 2,
+            "{max} devices open at once, of {} scanned",
+            others + 2
+        );
+        assert_eq!(
+            open.0.load(Ordering::SeqCst),
+            0,
+            "all closed after the command"
+        );
+    }
+
     /// A text too large for the metadata areas: the commit writes nothing at all.
     #[test]
     fn metadata_too_large_writes_nothing() {

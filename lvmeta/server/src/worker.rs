@@ -64,25 +64,25 @@ pub(crate) fn child(fds: &ChildFds<'_>) -> ! {
     let _ = nix::unistd::close(fds.stop.as_raw_fd());
     let _ = nix::unistd::close(fds.status.as_raw_fd());
     serve(stream, fds.allow_uid, watcher);
-    send_texts(fds.memo);
+    send_reports(fds.memo);
     exit(0)
 }
 
 /// What this command read without finding it parsed (metadata texts, configuration files),
 /// or committed: the next command will read them (lvmeta::memo's reports).
-static TEXTS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+static REPORTS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
 /// Hands the reports to the parent, which parses them while idle for the children it forks
 /// next; after the client has its answer. Best effort: a full or closed socket loses them.
-fn send_texts(memo: &OwnedFd) {
-    let texts = std::mem::take(&mut *TEXTS.lock().unwrap_or_else(|p| p.into_inner()));
-    for t in texts {
+fn send_reports(memo: &OwnedFd) {
+    let reports = std::mem::take(&mut *REPORTS.lock().unwrap_or_else(|p| p.into_inner()));
+    for t in reports {
         if let Err(e) = nix::sys::socket::send(
             memo.as_raw_fd(),
             &t,
             nix::sys::socket::MsgFlags::MSG_DONTWAIT,
         ) {
-            log::debug!("metadata text not handed to the server: {e}");
+            log::debug!("report not handed to the server: {e}");
         }
     }
 }
@@ -241,7 +241,7 @@ fn serve(mut stream: UnixStream, allow_uid: Option<u32>, watcher: Option<Sender<
         Err(e) => log::warn!("cannot watch the client: {e}"),
     }
     lvmeta::memo::set_sink(|t| {
-        TEXTS
+        REPORTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(t.to_vec())

@@ -568,6 +568,9 @@ pub(crate) fn scan(env: &Env) -> Result<Scan> {
 /// where lvm2 puts it, the first metadata area's header (at 4 KiB).
 const SCAN_HEAD: u64 = 8 << 10;
 
+/// Devices a scan opens and reads ahead at once (besides the PVs it keeps open).
+pub(crate) const SCAN_BATCH: usize = 64;
+
 /// [`scan`] with the given sysfs tree.
 pub(crate) fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
     let explicit = env.devices.is_some();
@@ -577,37 +580,47 @@ pub(crate) fn scan_with(env: &Env, sys: &SysBlock) -> Result<Scan> {
     // Every device's reads are started before the first is waited for, in two rounds: the
     // labels and first metadata area headers, then the texts the headers locate (lvm2
     // submits its scan's reads with aio for the same reason). Each device is still read and
-    // checked in scan order.
-    let mut opened = Vec::new();
-    for path in candidates(env, sys) {
-        match (env.open)(&path) {
-            Ok(d) => {
-                d.prefetch(Bytes(0), SCAN_HEAD);
-                opened.push((path, d));
-            }
-            Err(source) if explicit => return Err(OpError::Device { path, source }),
-            Err(_) => continue,
-        }
-    }
+    // checked in scan order. Devices are opened [`SCAN_BATCH`] at a time: a device that is no
+    // PV is closed once its label is read, so a host with thousands of disks never runs out
+    // of file descriptors (a device that cannot be opened would be skipped).
+    let candidates = candidates(env, sys);
     let mut labelled = Vec::new();
-    for (path, dev) in opened {
-        match label::read_label(dev.as_ref()) {
-            Ok(None) => scan.unlabelled.push(path),
-            Ok(Some(l)) => {
-                let headers: Vec<_> = l
-                    .metadata_areas
-                    .iter()
-                    .map(|a| {
-                        let h = mda::read_mda_header(dev.as_ref(), *a);
-                        if let Ok(h) = &h {
-                            mda::prefetch_texts(dev.as_ref(), h);
-                        }
-                        (*a, h)
+    for batch in candidates.chunks(SCAN_BATCH) {
+        let mut opened = Vec::new();
+        for path in batch {
+            match (env.open)(path) {
+                Ok(d) => {
+                    d.prefetch(Bytes(0), SCAN_HEAD);
+                    opened.push((path.clone(), d));
+                }
+                Err(source) if explicit => {
+                    return Err(OpError::Device {
+                        path: path.clone(),
+                        source,
                     })
-                    .collect();
-                labelled.push((path, dev, l, headers));
+                }
+                Err(_) => continue,
             }
-            Err(e) => scan.damaged.push((path, e)),
+        }
+        for (path, dev) in opened {
+            match label::read_label(dev.as_ref()) {
+                Ok(None) => scan.unlabelled.push(path),
+                Ok(Some(l)) => {
+                    let headers: Vec<_> = l
+                        .metadata_areas
+                        .iter()
+                        .map(|a| {
+                            let h = mda::read_mda_header(dev.as_ref(), *a);
+                            if let Ok(h) = &h {
+                                mda::prefetch_texts(dev.as_ref(), h);
+                            }
+                            (*a, h)
+                        })
+                        .collect();
+                    labelled.push((path, dev, l, headers));
+                }
+                Err(e) => scan.damaged.push((path, e)),
+            }
         }
     }
     for (path, dev, l, headers) in labelled {
