@@ -1107,19 +1107,49 @@ mod tests {
         .unwrap();
     }
 
-    /// A device that notes its prefetches and reads in a shared log.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// How many traced devices are open now, and at most.
+    type OpenCount = Arc<(AtomicUsize, AtomicUsize)>;
+
+    /// A device that notes its prefetches and reads in a shared log and counts how many of
+    /// its kind are open at once.
     struct Traced {
         inner: MemDev,
         log: Log,
+        open: OpenCount,
+    }
+
+    impl Traced {
+        fn new(inner: MemDev, log: &Log, open: &OpenCount) -> Traced {
+            let now = open.0.fetch_add(1, Ordering::SeqCst) + 1;
+            open.1.fetch_max(now, Ordering::SeqCst);
+            Traced {
+                inner,
+                log: log.clone(),
+                open: open.clone(),
+            }
+        }
+
+        /// `kind name rest`, e.g. `read /mem/pv0 4096`.
+        fn note(&self, kind: &str, rest: String) {
+            let name = self.inner.path().display();
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("{kind} {name} {rest}"));
+        }
+    }
+
+    impl Drop for Traced {
+        fn drop(&mut self) {
+            self.open.0.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     impl BlockDev for Traced {
         fn read_at(&self, off: Bytes, buf: &mut [u8]) -> std::io::Result<()> {
-            let name = self.inner.path().display().to_string();
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("read {name} {}", off.0));
+            self.note("read", off.0.to_string());
             self.inner.read_at(off, buf)
         }
         fn write_at(&self, off: Bytes, data: &[u8]) -> std::io::Result<()> {
@@ -1135,11 +1165,7 @@ mod tests {
             self.inner.path()
         }
         fn prefetch(&self, off: Bytes, len: u64) {
-            let name = self.inner.path().display().to_string();
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("prefetch {name} {} {len}", off.0));
+            self.note("prefetch", format!("{} {len}", off.0));
         }
     }
 
@@ -1152,12 +1178,10 @@ mod tests {
         setup(&Ctx { env: &e });
         let trace = Log::default();
         let (t, paths) = (trace.clone(), ["/mem/pv0", "/mem/pv1"]);
+        let open = OpenCount::default();
         e.open = Box::new(move |p: &Path| {
             let i = paths.iter().position(|q| Path::new(q) == p).unwrap();
-            Ok(Arc::new(Traced {
-                inner: devs[i].clone(),
-                log: t.clone(),
-            }) as Arc<dyn BlockDev>)
+            Ok(Arc::new(Traced::new(devs[i].clone(), &t, &open)) as Arc<dyn BlockDev>)
         });
         crate::ops::scan(&e).unwrap();
         let log = trace.lock().unwrap().clone();
@@ -1187,52 +1211,6 @@ mod tests {
         }
     }
 
-    /// A device that counts how many of its kind are open at once.
-    struct Counted {
-        inner: MemDev,
-        open: Arc<(
-            std::sync::atomic::AtomicUsize,
-            std::sync::atomic::AtomicUsize,
-        )>,
-    }
-
-    impl Counted {
-        fn new(inner: MemDev, open: &Arc<(AtomicUsize, AtomicUsize)>) -> Counted {
-            let now = open.0.fetch_add(1, Ordering::SeqCst) + 1;
-            open.1.fetch_max(now, Ordering::SeqCst);
-            Counted {
-                inner,
-                open: open.clone(),
-            }
-        }
-    }
-
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.open.0.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    impl BlockDev for Counted {
-        fn read_at(&self, off: Bytes, buf: &mut [u8]) -> std::io::Result<()> {
-            self.inner.read_at(off, buf)
-        }
-        fn write_at(&self, off: Bytes, data: &[u8]) -> std::io::Result<()> {
-            self.inner.write_at(off, data)
-        }
-        fn sync(&self) -> std::io::Result<()> {
-            self.inner.sync()
-        }
-        fn size(&self) -> std::io::Result<Bytes> {
-            self.inner.size()
-        }
-        fn path(&self) -> &Path {
-            self.inner.path()
-        }
-    }
-
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     /// A scan of many devices keeps few open at once: the PVs, and the devices of one batch
     /// until their labels are read (a host with thousands of disks must not run out of file
     /// descriptors, which would skip devices).
@@ -1251,11 +1229,11 @@ mod tests {
         // The PVs last, after every other device.
         all.rotate_left(2);
         e.devices = Some(all.iter().map(|d| d.0.clone()).collect());
-        let open = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
-        let o = open.clone();
+        let open = OpenCount::default();
+        let (o, log) = (open.clone(), Log::default());
         e.open = Box::new(move |p: &Path| {
             let d = all.iter().find(|d| d.0 == p).unwrap();
-            Ok(Arc::new(Counted::new(d.1.clone(), &o)) as Arc<dyn BlockDev>)
+            Ok(Arc::new(Traced::new(d.1.clone(), &log, &o)) as Arc<dyn BlockDev>)
         });
         let ctx = Ctx { env: &e };
         let names = ctx
