@@ -242,14 +242,26 @@ impl LvmConf {
     }
 
     /// Reads `lvm.conf` and `lvmlocal.conf` from `dir`; a missing file counts as empty (as
-    /// for lvm2, which then runs on its defaults).
+    /// for lvm2, which then runs on its defaults). What they say comes from the memo when
+    /// these very texts were parsed ahead (in lvmeta-server), else is reported for the next
+    /// command.
     pub fn load(dir: &Path) -> Result<LvmConf, EnvError> {
         let (main, local) = LvmConf::read(dir)?;
-        LvmConf::from_texts(dir, &main, &local)
+        if let Some(conf) = crate::memo::take_lvm(dir, &main, &local) {
+            log::debug!("lvm.conf in {}: as parsed before", dir.display());
+            return Ok(conf);
+        }
+        let conf = LvmConf::from_texts(dir, &main, &local)?;
+        crate::memo::report(crate::memo::Report::Lvm {
+            dir,
+            main: &main,
+            local: &local,
+        });
+        Ok(conf)
     }
 
     /// The texts of `lvm.conf` and `lvmlocal.conf` in `dir`, empty where absent.
-    pub fn read(dir: &Path) -> Result<(String, String), EnvError> {
+    fn read(dir: &Path) -> Result<(String, String), EnvError> {
         let read = |name: &str| -> Result<String, EnvError> {
             let path = dir.join(name);
             match std::fs::read_to_string(&path) {
@@ -262,7 +274,7 @@ impl LvmConf {
     }
 
     /// What `lvm.conf`'s text `main` and `lvmlocal.conf`'s `local` in `dir` say.
-    pub fn from_texts(dir: &Path, main: &str, local: &str) -> Result<LvmConf, EnvError> {
+    pub(crate) fn from_texts(dir: &Path, main: &str, local: &str) -> Result<LvmConf, EnvError> {
         let mut conf = LvmConf {
             dir: dir.to_path_buf(),
             ..LvmConf::default()
@@ -556,7 +568,7 @@ pub fn build_with_cluster(
         .lvm_system_dir
         .clone()
         .unwrap_or_else(LvmConf::system_dir);
-    let mut lvm = load_lvm(&dir)?;
+    let mut lvm = LvmConf::load(&dir)?;
     if let Some(text) = &opts.lvm_config {
         lvm.apply_config_string(text)?;
     }
@@ -582,22 +594,6 @@ fn load_halvm(explicit: Option<&Path>) -> Result<halvm_config::Config, EnvError>
     let config = halvm_config::Config::parse(&text, path)?;
     crate::memo::report(crate::memo::Report::Halvm { path, text: &text });
     Ok(config)
-}
-
-/// [`LvmConf::load`], with its parse from the memo as [`load_halvm`]'s.
-fn load_lvm(dir: &Path) -> Result<LvmConf, EnvError> {
-    let (main, local) = LvmConf::read(dir)?;
-    if let Some(conf) = crate::memo::take_lvm(dir, &main, &local) {
-        log::debug!("lvm.conf in {}: as parsed before", dir.display());
-        return Ok(conf);
-    }
-    let conf = LvmConf::from_texts(dir, &main, &local)?;
-    crate::memo::report(crate::memo::Report::Lvm {
-        dir,
-        main: &main,
-        local: &local,
-    });
-    Ok(conf)
 }
 
 /// Whether shared VGs go through the cluster lock daemon: halvm.toml's
